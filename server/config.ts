@@ -1,0 +1,20 @@
+/** Configuration from the environment, read once at start-up. */
+export interface Config {
+  port: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Optional external basemap: an XYZ raster template or a MapLibre style URL. */
+  basemapUrl: string | undefined;
+  /** Seed the demo district into an empty database at start-up. */
+  seedDemo: boolean;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: Number(env.PORT ?? 8787),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.GRIDPLAN_DATA_DIR || '.gridplan-data',
+    basemapUrl: env.GRIDPLAN_BASEMAP_URL || undefined,
+    seedDemo: env.GRIDPLAN_SEED_DEMO !== '0',
+  };
+}

@@ -1,0 +1,32 @@
+/** One database interface, two drivers: PostgreSQL through `pg`, or embedded PGlite. */
+export interface Queryable {
+  query<R extends Record<string, unknown> = Record<string, any>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+}
+
+export interface Tx extends Queryable {
+  /** Runs several statements separated by semicolons, without parameters. */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Db extends Tx {
+  readonly driver: 'pg' | 'pglite';
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** `postgres://…` — use PostgreSQL + PostGIS. */
+  databaseUrl?: string | undefined;
+  /** Folder for the embedded database; `memory://` keeps it in memory. */
+  dataDir?: string | undefined;
+}
+
+export async function openDb(options: OpenOptions): Promise<Db> {
+  if (options.databaseUrl) {
+    const { openPg } = await import('./pg-driver.ts');
+    return openPg(options.databaseUrl);
+  }
+  const { openPglite } = await import('./pglite-driver.ts');
+  return openPglite(options.dataDir ?? '.gridplan-data');
+}

@@ -1,0 +1,31 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from './db.ts';
+
+const dir = join(import.meta.dirname, 'migrations');
+
+/** Applies every `NNN_name.sql` not yet recorded in `schema_migration`, each in its own transaction. */
+export async function migrate(db: Db): Promise<string[]> {
+  await db.exec('CREATE EXTENSION IF NOT EXISTS postgis');
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migration (
+    name text PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now())`);
+  const done = new Set((await db.query<{ name: string }>('SELECT name FROM schema_migration')).rows.map((r) => r.name));
+  const files = (await readdir(dir)).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
+  const applied: string[] = [];
+  for (const file of files) {
+    if (done.has(file)) continue;
+    const sql = await readFile(join(dir, file), 'utf8');
+    await db.transaction(async (tx) => {
+      await tx.exec(sql);
+      await tx.query('INSERT INTO schema_migration (name) VALUES ($1)', [file]);
+    });
+    applied.push(file);
+  }
+  return applied;
+}
+
+/** Drops every GridPlan table (not PostGIS), so `migrate` starts from nothing. */
+export async function dropSchema(db: Db): Promise<void> {
+  await db.exec('DROP TABLE IF EXISTS change, incident, household, grid_type_rule, region, worker, schema_migration CASCADE');
+}

@@ -1,0 +1,39 @@
+import pg from 'pg';
+import type { Db, Tx } from './db.ts';
+
+// int8 (count(*), bigserial) as JS numbers: our counts stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+// numeric (sums, percentiles) as numbers too.
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+export async function openPg(url: string): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  // Fail fast at start-up, with the driver's own message, when the server is unreachable.
+  await pool.query('SELECT 1');
+  return {
+    driver: 'pg',
+    query: (sql, params) => pool.query(sql, params as unknown[]) as never,
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Tx = {
+          query: (sql, params) => client.query(sql, params as unknown[]) as never,
+          exec: async (sql) => void (await client.query(sql)),
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,39 @@
+/** The administrative hierarchy: district (区/县) → township (乡镇/街道) → village (村/社区) → grid (网格). */
+export const LEVELS = ['district', 'township', 'village', 'grid'] as const;
+export type Level = (typeof LEVELS)[number];
+
+export const LEVEL_NAMES: Record<Level, { zh: string; en: string }> = {
+  district: { zh: '区/县', en: 'District' },
+  township: { zh: '乡镇/街道', en: 'Township' },
+  village: { zh: '村/社区', en: 'Village' },
+  grid: { zh: '网格', en: 'Grid' },
+};
+
+export function childLevel(level: Level): Level | null {
+  return LEVELS[LEVELS.indexOf(level) + 1] ?? null;
+}
+
+export function parentLevel(level: Level): Level | null {
+  const i = LEVELS.indexOf(level);
+  return i > 0 ? LEVELS[i - 1]! : null;
+}
+
+// Digits per level segment: 3 for townships and villages, 4 for grids (a village can hold hundreds).
+const SEGMENT_WIDTH: Record<Level, number> = { district: 6, township: 3, village: 3, grid: 4 };
+
+/** The code of the `n`-th child (1-based) of a region: `530303` → `530303-001` → `530303-001-002` → `530303-001-002-0007`. */
+export function childCode(parentCode: string, level: Level, n: number): string {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`child number must be a positive integer, got ${n}`);
+  const width = SEGMENT_WIDTH[level];
+  const segment = String(n).padStart(width, '0');
+  if (segment.length > width) throw new RangeError(`child number ${n} does not fit ${width} digits at level ${level}`);
+  return `${parentCode}-${segment}`;
+}
+
+/** Whether `code` follows its parent's code for a region at `level`. */
+export function codeFollowsParent(code: string, parentCode: string | null, level: Level): boolean {
+  if (level === 'district') return parentCode === null && /^\d{6}$/.test(code);
+  if (parentCode === null || !code.startsWith(`${parentCode}-`)) return false;
+  const segment = code.slice(parentCode.length + 1);
+  return new RegExp(`^\\d{${SEGMENT_WIDTH[level]}}$`).test(segment);
+}

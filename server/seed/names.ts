@@ -1,0 +1,44 @@
+import type { Random } from './random.ts';
+
+// Syllables common in Yunnan place names; combined they give plausible, clearly synthetic names.
+const PLACE_A = ['大', '小', '新', '老', '上', '下', '中', '东', '西', '南', '北', '黄', '白', '红', '青', '石', '松', '竹', '龙', '凤', '金', '银', '马', '牛', '清', '长', '高', '平'];
+const PLACE_B = ['坡', '河', '山', '田', '村', '营', '庄', '寨', '冲', '屯', '塘', '坝', '箐', '沟', '林', '桥', '湾', '场', '堡', '哨', '街', '坪', '溪', '水'];
+const COMMUNITY = ['和谐', '幸福', '阳光', '朝阳', '春晖', '锦绣', '福泰', '兴隆', '康乐', '同心', '文昌', '明珠', '翠湖', '学府', '滨河', '花园', '东城', '西城', '南苑', '北苑', '紫薇', '桂园', '玉屏', '珠江'];
+const SURNAMES = ['张', '王', '李', '赵', '刘', '陈', '杨', '黄', '周', '吴', '徐', '孙', '朱', '马', '胡', '郭', '何', '罗', '高', '林', '蒋', '沈', '韩', '唐', '冯', '邓', '许', '曹', '彭', '曾'];
+const GIVEN = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊', '军', '洋', '勇', '艳', '杰', '娟', '涛', '明', '超', '秀英', '霞', '平', '刚', '桂英', '华', '建国', '红梅', '志强', '海燕', '春花', '文', '兰'];
+
+/** Unique names from a generator: retries, then numbers the rare repeat. */
+export class NamePool {
+  private readonly used = new Set<string>();
+  constructor(private readonly random: Random) {}
+  village(): string {
+    return this.unique(() => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}村`);
+  }
+  community(): string {
+    return this.unique(() => `${this.random.pick(COMMUNITY)}社区`);
+  }
+  private unique(make: () => string): string {
+    for (let i = 0; i < 20; i++) {
+      const name = make();
+      if (!this.used.has(name)) {
+        this.used.add(name);
+        return name;
+      }
+    }
+    const base = make();
+    let n = 2;
+    while (this.used.has(`${base.slice(0, -1)}${n}${base.slice(-1)}`)) n++;
+    const name = `${base.slice(0, -1)}${n}${base.slice(-1)}`;
+    this.used.add(name);
+    return name;
+  }
+}
+
+export function personName(random: Random): string {
+  return `${random.pick(SURNAMES)}${random.pick(GIVEN)}`;
+}
+
+/** A mobile number with its middle digits masked, as rosters publish them. */
+export function maskedPhone(random: Random): string {
+  return `1${random.pick(['33', '38', '39', '58', '87', '89'])}****${String(random.int(0, 9999)).padStart(4, '0')}`;
+}

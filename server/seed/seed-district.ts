@@ -1,0 +1,224 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db, Queryable } from '../db/db.ts';
+import { assignHouseholds, insertHouseholds, recountHouseholds } from '../db/households.ts';
+import { insertRegions, recordChange } from '../db/regions.ts';
+import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts';
+import { childCode } from '../domain/hierarchy.ts';
+import type { GridType } from '../domain/grid-types.ts';
+import { kmeans, type XY } from './kmeans.ts';
+import { NamePool, maskedPhone, personName } from './names.ts';
+import { Random } from './random.ts';
+import { generateHouseholds, planTownships, Territory } from './settlements.ts';
+import { subdivide, type ChildSeed } from './subdivide.ts';
+
+export const DATA_DIR = join(import.meta.dirname, '..', '..', 'data');
+
+/** Real township names of the demo districts; other districts get generic ones. */
+const TOWNSHIPS: Record<string, { streets: string[]; towns: string[] }> = {
+  '530303': { streets: ['西平街道', '龙华街道', '金龙街道', '花山街道'], towns: ['白水镇', '盘江镇', '德泽乡', '菱角乡', '炎方乡', '大坡乡', '播乐乡'] },
+};
+
+export interface SeedOptions {
+  /** Administrative code of the district in `boundaryFile`. */
+  districtCode: string;
+  boundaryFile: string;
+  seed: number;
+  /** 1 = the full demo (about 130,000 households); smaller for tests. */
+  scale: number;
+  onProgress?: (step: string) => void;
+}
+
+export const DEMO: SeedOptions = {
+  districtCode: '530303',
+  boundaryFile: join(DATA_DIR, 'boundaries', 'qujing.geojson'),
+  seed: 20261123,
+  scale: 1,
+};
+
+export interface SeedSummary {
+  districtId: number;
+  townships: number;
+  villages: number;
+  grids: number;
+  households: number;
+  workers: number;
+  gridsWithoutWorker: number;
+  ms: number;
+}
+
+/** Builds a whole demo district in one transaction: boundary, households, townships, villages, grids, workers. */
+export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSummary> {
+  const started = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  const random = new Random(options.seed);
+  const file = JSON.parse(await readFile(options.boundaryFile, 'utf8'));
+  const { features, errors } = parseBoundaryFeatures(file);
+  const district = features.find((f) => f.code === options.districtCode);
+  if (!district) {
+    throw new Error(`district ${options.districtCode} is not in ${options.boundaryFile} (${errors.length} unreadable features)`);
+  }
+  const territory = new Territory(district.coordinates, random);
+  const cp = file.features[district.index]?.properties?.cp as Position | undefined;
+  const seat: Position = cp && territory.contains(cp) ? cp : territory.randomPoint(random);
+  const names = TOWNSHIPS[district.code] ?? {
+    streets: ['城关街道', '城东街道'],
+    towns: Array.from({ length: 7 }, (_, i) => `第${i + 1}乡`),
+  };
+  const townships = planTownships(territory, seat, names.streets, names.towns, random);
+  const households = generateHouseholds(territory, seat, townships, Math.round(130_000 * options.scale), random);
+
+  return db.transaction(async (tx) => {
+    progress(`district ${district.name}`);
+    const [districtId] = await insertRegions(tx, [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }]);
+    progress(`${households.length} households`);
+    await insertHouseholds(tx, households);
+
+    progress(`${townships.length} townships`);
+    await subdivide(tx, 'township', townships.map((t, i) => ({
+      parentId: districtId!, lon: t.centre[0], lat: t.centre[1], code: childCode(district.code, 'township', i + 1), name: t.name, gridType: null,
+    })));
+
+    progress('villages');
+    const pool = new NamePool(random);
+    const townshipRows = await membersByParent(tx, 'township');
+    const villageTotal = Math.min(120, Math.max(townshipRows.length * 2, Math.round(120 * Math.sqrt(options.scale))));
+    const villageSeeds: ChildSeed[] = [];
+    for (const t of townshipRows) {
+      const k = Math.max(2, Math.round((villageTotal * t.points.length) / households.length));
+      const street = t.name.endsWith('街道');
+      seedsFor(t, k, territory, random).forEach(([lon, lat], i) => villageSeeds.push({
+        parentId: t.id, lon, lat, code: childCode(t.code, 'village', i + 1), name: street ? pool.community() : pool.village(), gridType: null,
+      }));
+    }
+    const villageCount = await subdivide(tx, 'village', villageSeeds);
+    if (villageCount !== villageSeeds.length) throw new Error(`made ${villageCount} villages from ${villageSeeds.length} seeds`);
+
+    progress('grids');
+    const rules = await targets(tx);
+    const gridSeeds: ChildSeed[] = [];
+    for (const v of await membersByParent(tx, 'village')) {
+      const type = villageType(v, random);
+      await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, type]);
+      const k = Math.max(1, Math.round(v.points.length / rules[type]));
+      seedsFor(v, k, territory, random).forEach(([lon, lat], i) => gridSeeds.push({
+        parentId: v.id, lon, lat, code: childCode(v.code, 'grid', i + 1), name: `${v.name}第${i + 1}网格`, gridType: type,
+      }));
+    }
+    const gridCount = await subdivide(tx, 'grid', gridSeeds);
+    if (gridCount !== gridSeeds.length) throw new Error(`made ${gridCount} grids from ${gridSeeds.length} seeds`);
+
+    progress('households → grids');
+    await assignHouseholds(tx);
+    await recountHouseholds(tx);
+    await tx.query(
+      `UPDATE household h SET address = a.address
+       FROM (SELECT h2.id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY h2.id)) || '号' AS address
+             FROM household h2 JOIN region g ON g.id = h2.region_id
+             JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id) AS a
+       WHERE a.id = h.id`,
+    );
+
+    progress('workers');
+    const grids = (await tx.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code`)).rows;
+    // About 3% of grids are left without a worker, as in real rosters mid-recruitment.
+    const staffed = grids.filter(() => random.next() > 0.03);
+    const workers = staffed.map(() => ({ name: personName(random), phone: maskedPhone(random) }));
+    await tx.query(
+      `WITH w AS (
+         INSERT INTO worker (name, phone, role)
+         SELECT name, phone, 'full_time' FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(name, phone, ord) ORDER BY ord
+         RETURNING id
+       ), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM w)
+       UPDATE region r SET worker_id = n.id
+       FROM unnest($3::int[]) WITH ORDINALITY AS g(grid_id, ord) JOIN numbered n ON n.ord = g.ord
+       WHERE r.id = g.grid_id`,
+      [workers.map((w) => w.name), workers.map((w) => w.phone), staffed.map((g) => g.id)],
+    );
+    const counts = (await tx.query<{ level: string; n: number }>('SELECT level, count(*)::int AS n FROM region GROUP BY level')).rows;
+    const count = (level: string) => counts.find((c) => c.level === level)?.n ?? 0;
+    const summary: SeedSummary = {
+      districtId: districtId!,
+      townships: count('township'),
+      villages: count('village'),
+      grids: count('grid'),
+      households: households.length,
+      workers: workers.length,
+      gridsWithoutWorker: grids.length - staffed.length,
+      ms: Math.round(performance.now() - started),
+    };
+    await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, ...summary } });
+    return summary;
+  });
+}
+
+interface Members {
+  id: number;
+  code: string;
+  name: string;
+  parentName: string;
+  areaKm2: number;
+  points: Position[];
+}
+
+/** Regions of a level with the households inside each (by location; assignments come later). */
+async function membersByParent(tx: Queryable, level: 'township' | 'village'): Promise<Members[]> {
+  const { rows } = await tx.query<{ id: number; code: string; name: string; parent_name: string; area_km2: number; xs: number[] | null; ys: number[] | null }>(
+    `SELECT r.id, r.code, r.name, p.name AS parent_name, ST_Area(r.geom::geography) / 1e6 AS area_km2,
+            array_agg(ST_X(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS xs,
+            array_agg(ST_Y(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS ys
+     FROM region r JOIN region p ON p.id = r.parent_id
+     LEFT JOIN household h ON r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
+     WHERE r.level = $1
+     GROUP BY r.id, p.name
+     ORDER BY r.code`,
+    [level],
+  );
+  return rows.map((r) => ({
+    id: r.id, code: r.code, name: r.name, parentName: r.parent_name, areaKm2: r.area_km2,
+    points: (r.xs ?? []).map((x, i) => [x, r.ys![i]!] as Position),
+  }));
+}
+
+/**
+ * `k` seed points for a region's children: k-means centres of its households, each moved to the
+ * nearest household so it lies inside the region; distinct, ordered north-west first.
+ */
+function seedsFor(region: Members, k: number, territory: Territory, random: Random): Position[] {
+  const points = region.points.length > 0 ? region.points : [];
+  if (points.length === 0) return [];
+  const xy: XY[] = points.map((p) => territory.frame.toXY(p));
+  const centres = kmeans(xy, Math.min(k, xy.length), random);
+  const seen = new Set<number>();
+  for (const c of centres) {
+    let best = 0;
+    let bestD = Infinity;
+    xy.forEach((p, i) => {
+      const d = (p[0] - c[0]) ** 2 + (p[1] - c[1]) ** 2;
+      if (d < bestD && !seen.has(i)) {
+        bestD = d;
+        best = i;
+      }
+    });
+    seen.add(best);
+  }
+  const unique = new Map<string, Position>();
+  for (const i of seen) unique.set(points[i]!.join(','), points[i]!);
+  return [...unique.values()].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+}
+
+/** A village's grid type: communities in streets are residential (some commercial or work units); sparse villages scattered. */
+function villageType(v: Members, random: Random): GridType {
+  if (v.parentName.endsWith('街道')) {
+    const r = random.next();
+    return r < 0.12 ? 'commercial' : r < 0.22 ? 'unit' : 'residential';
+  }
+  return v.points.length / Math.max(v.areaKm2, 0.01) < 25 ? 'scattered' : 'rural';
+}
+
+async function targets(tx: Queryable): Promise<Record<GridType, number>> {
+  const { rows } = await tx.query<{ grid_type: GridType; target_households: number }>(
+    'SELECT grid_type, target_households FROM grid_type_rule WHERE district_id IS NULL',
+  );
+  return Object.fromEntries(rows.map((r) => [r.grid_type, r.target_households])) as Record<GridType, number>;
+}
