@@ -46,3 +46,15 @@ export async function recountHouseholds(tx: Queryable): Promise<void> {
     );
   }
 }
+
+/** Re-finds the finest containing region of every household inside the given regions (after they were created or changed). */
+export async function reassignHouseholdsIn(tx: Queryable, regionIds: number[]): Promise<void> {
+  if (regionIds.length === 0) return;
+  await tx.query(
+    `UPDATE household h SET region_id = NULL
+     FROM region r
+     WHERE r.id = ANY($1::int[]) AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)`,
+    [regionIds],
+  );
+  await assignHouseholds(tx, true);
+}

@@ -84,8 +84,11 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     const townshipRows = await membersByParent(tx, 'township');
     const villageTotal = Math.min(120, Math.max(townshipRows.length * 2, Math.round(120 * Math.sqrt(options.scale))));
     const villageSeeds: ChildSeed[] = [];
+    const totalArea = townshipRows.reduce((sum, t) => sum + t.areaKm2, 0);
     for (const t of townshipRows) {
-      const k = Math.max(2, Math.round((villageTotal * t.points.length) / households.length));
+      // Half by people, half by land: mountain townships still have a dozen villages.
+      const share = 0.5 * (t.points.length / households.length) + 0.5 * (t.areaKm2 / totalArea);
+      const k = Math.max(2, Math.round(villageTotal * share));
       const street = t.name.endsWith('街道');
       seedsFor(t, k, territory, random).forEach(([lon, lat], i) => villageSeeds.push({
         parentId: t.id, lon, lat, code: childCode(t.code, 'village', i + 1), name: street ? pool.community() : pool.village(), gridType: null,

@@ -1,0 +1,41 @@
+import { bodyLimit } from 'hono/body-limit';
+import { compress } from 'hono/compress';
+import { secureHeaders } from 'hono/secure-headers';
+import { InputError } from './domain/errors.ts';
+import { onError } from './http/errors.ts';
+import { router, type AppOptions } from './http/router.ts';
+import { householdRoutes } from './routes/households.ts';
+import { metaRoutes } from './routes/meta.ts';
+import { regionRoutes } from './routes/regions.ts';
+
+export function createApp(options: AppOptions) {
+  const { maxJsonBytes = 20 * 1024 * 1024, maxUploadBytes = 200 * 1024 * 1024 } = options;
+  const tooLarge = (limit: number) => () => {
+    throw new InputError('payload_too_large', `request body exceeds the limit of ${limit} bytes`, 'body', 413);
+  };
+  const app = router();
+  app.use('*', secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false }));
+  app.use('/api/*', async (c, next) => {
+    c.set('db', options.db);
+    c.set('options', options);
+    await next();
+  });
+  app.use('/api/households/import', bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) }));
+  app.use('/api/*', async (c, next) => {
+    if (c.req.path === '/api/households/import') return next();
+    return bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) })(c, next);
+  });
+  app.use('/api/*', compress());
+  app.onError(onError);
+
+  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes());
+  app.doc31('/api/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },
+  });
+  app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}`, path: c.req.path } }, 404));
+  return routes;
+}
+
+export type { AppOptions };
+export type AppType = ReturnType<typeof createApp>;

@@ -1,0 +1,68 @@
+import type { Level } from '../domain/hierarchy.ts';
+import type { RegionCollection, RegionFeature } from '../routes/schemas.ts';
+import type { Queryable } from './db.ts';
+
+// Display geometry: 6 decimals (~0.1 m) keeps responses small without visible loss.
+const FEATURE = `json_build_object(
+  'type', 'Feature',
+  'id', r.id,
+  'geometry', ST_AsGeoJSON(r.geom, 6)::json,
+  'properties', json_build_object(
+    'id', r.id, 'parentId', r.parent_id, 'level', r.level, 'code', r.code, 'name', r.name,
+    'gridType', r.grid_type, 'workerId', r.worker_id, 'workerName', w.name,
+    'households', r.household_count, 'version', r.version,
+    'children', (SELECT count(*) FROM region c WHERE c.parent_id = r.id),
+    'areaM2', ST_Area(r.geom::geography),
+    'label', json_build_array(round(ST_X(ST_PointOnSurface(r.geom))::numeric, 6), round(ST_Y(ST_PointOnSurface(r.geom))::numeric, 6))
+  ))`;
+
+async function collection(tx: Queryable, where: string, params: unknown[]): Promise<RegionCollection> {
+  const { rows } = await tx.query<{ fc: RegionCollection }>(
+    `SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(${FEATURE} ORDER BY r.code), '[]'::json)) AS fc
+     FROM region r LEFT JOIN worker w ON w.id = r.worker_id
+     WHERE ${where}`,
+    params,
+  );
+  return rows[0]!.fc;
+}
+
+export const districts = (tx: Queryable) => collection(tx, `r.level = 'district'`, []);
+export const byCode = (tx: Queryable, code: string) => collection(tx, 'r.code = $1', [code]);
+export const childrenOf = (tx: Queryable, id: number) => collection(tx, 'r.parent_id = $1', [id]);
+
+/** Every region at `level` below region `id`. */
+export const descendantsOf = (tx: Queryable, id: number, level: Level) =>
+  collection(
+    tx,
+    `r.level = $2 AND r.id IN (
+       WITH RECURSIVE tree AS (
+         SELECT id FROM region WHERE parent_id = $1
+         UNION ALL SELECT c.id FROM region c JOIN tree t ON c.parent_id = t.id)
+       SELECT id FROM tree)`,
+    [id, level],
+  );
+
+/** One region with its ancestors (for the breadcrumb) and bounding box, or null. */
+export async function regionById(tx: Queryable, id: number): Promise<RegionFeature | null> {
+  const { rows } = await tx.query<{ f: RegionFeature; ancestors: RegionFeature['properties']['ancestors']; bbox: [number, number, number, number] }>(
+    `WITH RECURSIVE up AS (
+       SELECT id, parent_id, level, code, name, 0 AS depth FROM region WHERE id = $1
+       UNION ALL SELECT p.id, p.parent_id, p.level, p.code, p.name, up.depth + 1 FROM region p JOIN up ON p.id = up.parent_id
+     )
+     SELECT ${FEATURE} AS f,
+       (SELECT coalesce(json_agg(json_build_object('id', id, 'level', level, 'code', code, 'name', name) ORDER BY depth DESC), '[]'::json)
+          FROM up WHERE depth > 0) AS ancestors,
+       json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) AS bbox
+     FROM region r LEFT JOIN worker w ON w.id = r.worker_id
+     WHERE r.id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return { ...row.f, properties: { ...row.f.properties, ancestors: row.ancestors, bbox: row.bbox } };
+}
+
+export async function regionLevel(tx: Queryable, id: number): Promise<{ level: Level; code: string } | null> {
+  const { rows } = await tx.query<{ level: Level; code: string }>('SELECT level, code FROM region WHERE id = $1', [id]);
+  return rows[0] ?? null;
+}

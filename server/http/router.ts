@@ -1,0 +1,22 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Db } from '../db/db.ts';
+import { fromZod } from './errors.ts';
+
+export interface AppOptions {
+  db: Db;
+  basemapUrl?: string | undefined;
+  /** Largest JSON body accepted, in bytes (household files have their own, larger limit). */
+  maxJsonBytes?: number;
+  maxUploadBytes?: number;
+}
+
+export type Env = { Variables: { db: Db; options: AppOptions } };
+
+/** A router whose validation failures all take the `{error:{code,message,path}}` shape. */
+export function router() {
+  return new OpenAPIHono<Env>({
+    defaultHook: (result) => {
+      if (!result.success) throw fromZod(result.error, result.target);
+    },
+  });
+}

@@ -1,0 +1,32 @@
+/**
+ * GridPlan: API and web app on one port. The first start with the embedded database creates
+ * it and loads the demo district; later starts reuse it.
+ */
+import { loadConfig } from './config.ts';
+import { openDb } from './db/db.ts';
+import { migrate } from './db/migrate.ts';
+import { DEMO, seedDistrict } from './seed/seed-district.ts';
+import { ensureWebBuild, startServer } from './server.ts';
+
+const config = loadConfig();
+const started = performance.now();
+const db = await openDb(config);
+await migrate(db);
+const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region');
+if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
+  console.log('empty database: loading the demo district 沾益区 (under a minute, once)…');
+  const summary = await seedDistrict(db, { ...DEMO, onProgress: (step) => console.log(`  · ${step}`) });
+  console.log(`  demo loaded in ${(summary.ms / 1000).toFixed(1)} s: ${summary.grids} grids, ${summary.households} households`);
+} else if (rows[0]!.n === 0) {
+  console.log('the database has no regions: run `npm run seed` to load the demo district');
+}
+await ensureWebBuild();
+const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl });
+const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
+console.log(`GridPlan on ${server.url}  ·  ${where}  ·  ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    void server.close().then(() => db.close()).finally(() => process.exit(0));
+  });
+}

@@ -1,0 +1,158 @@
+import { Readable } from 'node:stream';
+import { createRoute, z } from '@hono/zod-openapi';
+import Papa from 'papaparse';
+import { router } from '../http/router.ts';
+import type { Queryable } from '../db/db.ts';
+import { assignHouseholds, recountHouseholds } from '../db/households.ts';
+import { recordChange } from '../db/regions.ts';
+import { InputError } from '../domain/errors.ts';
+import { parseHouseholdCsvRow, parseHouseholdFeature, type HouseholdInput } from '../domain/household-input.ts';
+import { errorResponses } from './schemas.ts';
+
+const RowError = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() });
+const ImportResult = z
+  .object({
+    imported: z.number().int(),
+    assigned: z.object({ grid: z.number().int(), coarser: z.number().int() }),
+    outside: z.object({ count: z.number().int(), indexes: z.array(z.number().int()) }),
+    errors: z.array(RowError),
+  })
+  .openapi('HouseholdImportResult');
+
+const importRoute = createRoute({
+  method: 'post',
+  path: '/households/import',
+  summary: 'Import households from CSV (lon,lat,size,address) or GeoJSON Points',
+  description:
+    'Each household is assigned to its grid (or the finest region containing it). Points outside every district are reported, not stored. ' +
+    'With `Accept: application/x-ndjson` the response streams `{"progress":{…}}` lines and ends with `{"result":{…}}`.',
+  request: {
+    query: z.object({ partial: z.enum(['true', 'false']).optional() }),
+    body: { required: true, content: { 'text/csv': { schema: z.string() }, 'application/geo+json': { schema: z.any() }, 'application/json': { schema: z.any() } } },
+  },
+  responses: { 201: { description: 'Imported', content: { 'application/json': { schema: ImportResult } } }, ...errorResponses(400, 413, 415, 422) },
+});
+
+type Progress = (p: { stage: 'parsing' | 'inserting' | 'assigning'; rows: number; total?: number }) => void;
+
+async function readCsv(body: ReadableStream<Uint8Array>, onProgress: Progress) {
+  const rows: HouseholdInput[] = [];
+  const errors: z.infer<typeof RowError>[] = [];
+  let index = 0;
+  await new Promise<void>((resolve, reject) => {
+    const parser = Papa.parse(Papa.NODE_STREAM_INPUT, { header: true, skipEmptyLines: 'greedy', transformHeader: (h) => h.trim().toLowerCase() });
+    parser.on('data', (row: Record<string, unknown>) => {
+      // Line numbers count the header as line 1.
+      try {
+        rows.push(parseHouseholdCsvRow(row, index + 2));
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        errors.push({ index, code: err.code, message: err.message, path: err.path });
+      }
+      if (++index % 20_000 === 0) onProgress({ stage: 'parsing', rows: index });
+    });
+    parser.on('end', resolve);
+    parser.on('error', reject);
+    Readable.fromWeb(body as never).on('error', reject).pipe(parser);
+  });
+  return { rows, errors, total: index };
+}
+
+function readGeoJson(text: string) {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new InputError('invalid_json', 'request body is not valid JSON', 'body', 400);
+  }
+  const fc = doc as { type?: unknown; features?: unknown };
+  if (typeof doc !== 'object' || doc === null || fc.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
+    throw new InputError('not_a_feature_collection', 'expected a GeoJSON FeatureCollection of Points', 'body.type');
+  }
+  const rows: HouseholdInput[] = [];
+  const errors: z.infer<typeof RowError>[] = [];
+  fc.features.forEach((f, index) => {
+    try {
+      rows.push(parseHouseholdFeature(f, index));
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      errors.push({ index, code: err.code, message: err.message, path: err.path });
+    }
+  });
+  return { rows, errors, total: fc.features.length };
+}
+
+/** Inserts the households that lie in a district; returns the input indexes of those outside. */
+async function insertInside(tx: Queryable, rows: HouseholdInput[], onProgress: Progress): Promise<number[]> {
+  const outside: number[] = [];
+  const batch = 5_000;
+  for (let i = 0; i < rows.length; i += batch) {
+    const part = rows.slice(i, i + batch);
+    const { rows: out } = await tx.query<{ ord: number }>(
+      `WITH t AS (
+         SELECT ord, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom, size, address
+         FROM unnest($1::float8[], $2::float8[], $3::int[], $4::text[]) WITH ORDINALITY AS u(lon, lat, size, address, ord)
+       ),
+       flagged AS (
+         SELECT t.*, EXISTS (SELECT 1 FROM region d WHERE d.level = 'district' AND d.geom && t.geom AND ST_Intersects(d.geom, t.geom)) AS inside FROM t
+       ),
+       ins AS (INSERT INTO household (geom, size, address) SELECT geom, size, address FROM flagged WHERE inside ORDER BY ord RETURNING 1)
+       SELECT ord::int FROM flagged WHERE NOT inside ORDER BY ord`,
+      [part.map((r) => r.lon), part.map((r) => r.lat), part.map((r) => r.size), part.map((r) => r.address)],
+    );
+    for (const r of out) outside.push(i + r.ord - 1);
+    onProgress({ stage: 'inserting', rows: Math.min(i + batch, rows.length), total: rows.length });
+  }
+  return outside;
+}
+
+export function householdRoutes() {
+  return router().openapi(importRoute, async (c) => {
+    const partial = c.req.valid('query').partial === 'true';
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const streaming = (c.req.header('accept') ?? '').includes('application/x-ndjson');
+    if (!['text/csv', 'application/json', 'application/geo+json'].includes(type)) {
+      throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type', 415);
+    }
+    const db = c.get('db');
+    const run = async (onProgress: Progress) => {
+      const body = c.req.raw.body;
+      if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
+      const parsed = type === 'text/csv' ? await readCsv(body, onProgress) : readGeoJson(await c.req.text());
+      if (parsed.total === 0) throw new InputError('empty_collection', 'no households in the request', 'body');
+      if (parsed.errors.length > 0 && !partial) {
+        throw new InputError('invalid_rows', `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`, parsed.errors[0]!.path, 422, parsed.errors.slice(0, 1000));
+      }
+      return db.transaction(async (tx) => {
+        const outside = await insertInside(tx, parsed.rows, onProgress);
+        onProgress({ stage: 'assigning', rows: parsed.rows.length - outside.length });
+        await assignHouseholds(tx, true);
+        await recountHouseholds(tx);
+        const { rows: [counts] } = await tx.query<{ grid: number; coarser: number }>(
+          `SELECT count(*) FILTER (WHERE r.level = 'grid')::int AS grid, count(*) FILTER (WHERE r.level <> 'grid')::int AS coarser
+           FROM household h JOIN region r ON r.id = h.region_id`,
+        );
+        const imported = parsed.rows.length - outside.length;
+        await recordChange(tx, { actor: 'api', action: 'import', entity: 'household', entityId: null, before: null, after: { imported, outside: outside.length, format: type } });
+        return { imported, assigned: counts ?? { grid: 0, coarser: 0 }, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
+      });
+    };
+    if (!streaming) return c.json(await run(() => {}), 201);
+    // NDJSON: progress lines while working, then the result (or the error) as the last line.
+    const encoder = new TextEncoder();
+    const stream = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        const send = (obj: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
+        try {
+          send({ result: await run((progress) => send({ progress })) });
+        } catch (err) {
+          const e = err instanceof InputError ? err : new InputError('internal', 'internal error; nothing was imported', '', 422);
+          if (!(err instanceof InputError)) console.error(err);
+          send({ error: { code: e.code, message: e.message, path: e.path, details: e.details } });
+        }
+        controller.close();
+      },
+    });
+    return c.body(stream, 201, { 'content-type': 'application/x-ndjson' }) as never;
+  });
+}

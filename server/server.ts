@@ -1,0 +1,53 @@
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join, relative, resolve } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { createApp, type AppOptions } from './app.ts';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const DIST_DIR = join(ROOT, 'dist', 'web');
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds the web app when there is no build or its sources changed since the last one. */
+export async function ensureWebBuild(log: (msg: string) => void = console.log): Promise<void> {
+  const index = join(DIST_DIR, 'index.html');
+  if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(ROOT, 'web'))) return;
+  log('building the web app…');
+  const { build } = await import('vite');
+  await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn' });
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the API and the built web app on one port (0 picks a free one). */
+export async function startServer(options: AppOptions & { port: number }): Promise<RunningServer> {
+  const app = createApp(options);
+  const indexHtml = await readFile(join(DIST_DIR, 'index.html'), 'utf8');
+  // serveStatic resolves its root against the working directory.
+  app.use('/*', serveStatic({ root: relative(process.cwd(), DIST_DIR) || '.' }));
+  // Client-side routes (/plan, /analyze, /screen) all load the app shell.
+  app.get('*', (c) => c.html(indexHtml));
+  const server: ServerType = await new Promise((done) => {
+    const s = serve({ fetch: app.fetch, port: options.port }, () => done(s));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://localhost:${port}`,
+    close: () => new Promise((done) => server.close(() => done())),
+  };
+}

@@ -1,0 +1,47 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+// Software WebGL 2 through SwiftShader; no --disable-gpu, which would turn WebGL off.
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--use-angle=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Waits until every map on the page has drawn its data and gone idle. */
+export async function waitForMap(page: Page, timeout = 60_000): Promise<void> {
+  await page.waitForSelector('[data-testid="map"][data-idle="true"] canvas', { timeout });
+  await page.waitForFunction(() => !document.querySelector('[data-testid="map"] .loading'), null, { timeout });
+  // Let the last fitBounds animation and tile work settle.
+  await page.waitForTimeout(1_200);
+}
+
+/** Share of the map canvas's pixels that differ from its background colour (0…1). */
+export function mapInkShare(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="map"] canvas');
+    if (!canvas) return 0;
+    const copy = document.createElement('canvas');
+    copy.width = 200;
+    copy.height = Math.max(1, Math.round((200 * canvas.height) / canvas.width));
+    const ctx = copy.getContext('2d')!;
+    ctx.drawImage(canvas, 0, 0, copy.width, copy.height);
+    const { data } = ctx.getImageData(0, 0, copy.width, copy.height);
+    const [r0, g0, b0] = [data[0]!, data[1]!, data[2]!];
+    let ink = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i]! - r0) + Math.abs(data[i + 1]! - g0) + Math.abs(data[i + 2]! - b0) > 30) ink++;
+    }
+    return ink / (data.length / 4);
+  });
+}

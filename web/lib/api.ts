@@ -1,0 +1,24 @@
+import { hc, type ClientResponse } from 'hono/client';
+import type { AppType } from '../../server/app.ts';
+
+/** The typed API client: every type comes from the server's routes. */
+export const api = hc<AppType>('/').api;
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly path: string) {
+    super(message);
+  }
+}
+
+type Success<R> = R extends ClientResponse<infer T, infer S, infer _F> ? (S extends 200 | 201 ? T : never) : never;
+
+/** Unwraps a typed response: its success body, else an ApiError carrying the server's `{error:{code,message,path}}`. */
+export async function ok<R extends ClientResponse<unknown, number, string>>(response: Promise<R>): Promise<Success<R>> {
+  const res = await response;
+  const body = (await res.json()) as { error?: { code: string; message: string; path: string } };
+  if (!res.ok) {
+    const e = body.error ?? { code: 'http_error', message: `HTTP ${res.status}`, path: '' };
+    throw new ApiError(res.status, e.code, e.message, e.path);
+  }
+  return body as Success<R>;
+}

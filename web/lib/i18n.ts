@@ -1,0 +1,22 @@
+import { addMessages, init, locale } from 'svelte-i18n';
+import en from './locales/en.json';
+import zh from './locales/zh-CN.json';
+
+export const LOCALES = ['zh-CN', 'en'] as const;
+export type Locale = (typeof LOCALES)[number];
+const KEY = 'gridplan.locale';
+
+export function setupI18n(): void {
+  addMessages('zh-CN', zh);
+  addMessages('en', en);
+  const saved = typeof localStorage === 'undefined' ? null : localStorage.getItem(KEY);
+  const initial: Locale = saved === 'en' ? 'en' : 'zh-CN';
+  init({ fallbackLocale: 'zh-CN', initialLocale: initial });
+  document.documentElement.lang = initial;
+}
+
+export function setLocale(next: Locale): void {
+  locale.set(next);
+  localStorage.setItem(KEY, next);
+  document.documentElement.lang = next;
+}

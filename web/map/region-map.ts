@@ -1,0 +1,128 @@
+import * as maplibregl from 'maplibre-gl';
+import type { GeoJSONSource, LngLatBoundsLike } from 'maplibre-gl';
+import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
+import type { DistrictLayers, RegionCollection, RegionFeature } from '../state/explorer.svelte.ts';
+import { baseStyle, gridTypeColor, TEXT_FONT } from './style.ts';
+
+maplibregl.setWorkerUrl(workerUrl);
+
+type Level = 'district' | 'township' | 'village' | 'grid';
+const EMPTY = { type: 'FeatureCollection' as const, features: [] };
+const LEVEL_BELOW: Record<Level, Level> = { district: 'township', township: 'village', village: 'grid', grid: 'grid' };
+// Invisible fills make township and village polygons clickable without drawing them.
+const HIT_LAYER: Record<Level, string> = { district: 'township-hit', township: 'township-hit', village: 'village-hit', grid: 'grid-fill' };
+
+/**
+ * The MapLibre map of a district: grids filled by type, village and township borders, the
+ * selected region outlined, and labels of what the panel lists. Knows nothing of Svelte.
+ */
+export class RegionMap {
+  readonly map: maplibregl.Map;
+  private ready: Promise<void>;
+  private current: RegionFeature | null = null;
+
+  constructor(
+    container: HTMLElement,
+    options: {
+      basemapUrl: string | null;
+      dark?: boolean;
+      interactive?: boolean;
+      /** Multiplies label sizes and line widths: wall displays read from across the room. */
+      scale?: number;
+      onSelect?: (id: number) => void;
+    },
+  ) {
+    this.map = new maplibregl.Map({
+      container,
+      style: baseStyle(options.basemapUrl, options.dark),
+      center: [103.82, 25.6],
+      zoom: 8,
+      attributionControl: false,
+      interactive: options.interactive ?? true,
+      // Keep the drawing buffer so screenshots and pixel tests can read the canvas.
+      canvasContextAttributes: { preserveDrawingBuffer: true },
+    });
+    if (options.interactive ?? true) this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
+    this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+    this.ready = new Promise((resolve) => this.map.once('load', () => {
+      this.addLayers(options.dark ?? false, options.scale ?? 1);
+      resolve();
+    }));
+    if (options.onSelect) {
+      const onSelect = options.onSelect;
+      this.map.on('click', (e) => {
+        const id = this.regionAt(e.point);
+        if (id !== null) onSelect(id);
+      });
+      this.map.on('mousemove', (e) => {
+        this.map.getCanvas().style.cursor = this.regionAt(e.point) === null ? '' : 'pointer';
+      });
+    }
+  }
+
+  private addLayers(dark: boolean, k: number) {
+    const m = this.map;
+    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels']) m.addSource(id, { type: 'geojson', data: EMPTY });
+    const ink = dark ? '#d7e3f4' : '#2b3340';
+    m.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } });
+    m.addLayer({
+      id: 'grid-line', type: 'line', source: 'grids',
+      paint: { 'line-color': dark ? '#0b1522' : '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.2 * k, 13, 1.2 * k] },
+    });
+    m.addLayer({ id: 'township-hit', type: 'fill', source: 'townships', paint: { 'fill-opacity': 0 } });
+    m.addLayer({ id: 'village-hit', type: 'fill', source: 'villages', paint: { 'fill-opacity': 0 } });
+    m.addLayer({ id: 'village-line', type: 'line', source: 'villages', paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] } });
+    m.addLayer({ id: 'township-line', type: 'line', source: 'townships', paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] } });
+    m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
+    m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
+    m.addLayer({
+      id: 'labels', type: 'symbol', source: 'labels',
+      layout: {
+        'text-field': ['format', ['get', 'name'], {}, '\n', {}, ['to-string', ['get', 'households']], { 'font-scale': 0.8 }],
+        'text-font': TEXT_FONT,
+        'text-size': ['match', ['get', 'level'], 'township', 15 * k, 'village', 13 * k, 12 * k],
+        'text-max-width': 8,
+        'text-padding': 2,
+      },
+      paint: { 'text-color': ink, 'text-halo-color': dark ? '#0b1522' : '#ffffff', 'text-halo-width': 1.6 * k },
+    });
+  }
+
+  /** The region one level below the selection under a screen point (the selection's sibling when it is a grid). */
+  private regionAt(point: maplibregl.PointLike): number | null {
+    const level = this.current ? LEVEL_BELOW[this.current.properties.level] : 'township';
+    const id = this.map.queryRenderedFeatures(point, { layers: [HIT_LAYER[level]] })[0]?.properties.id;
+    return typeof id === 'number' ? id : null;
+  }
+
+  async setLayers(layers: DistrictLayers): Promise<void> {
+    await this.ready;
+    (this.map.getSource('grids') as GeoJSONSource).setData(layers.grids as never);
+    (this.map.getSource('villages') as GeoJSONSource).setData(layers.villages as never);
+    (this.map.getSource('townships') as GeoJSONSource).setData(layers.townships as never);
+  }
+
+  /** Outlines the region, labels its children, and flies there. */
+  async show(region: RegionFeature, children: RegionCollection, animate = true): Promise<void> {
+    await this.ready;
+    this.current = region;
+    (this.map.getSource('selected') as GeoJSONSource).setData(region as never);
+    const labels = {
+      type: 'FeatureCollection' as const,
+      features: children.features
+        .filter((f) => f.properties.label)
+        .map((f) => ({ type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates: f.properties.label! }, properties: f.properties })),
+    };
+    (this.map.getSource('labels') as GeoJSONSource).setData(labels);
+    const [w, s, e, n] = region.properties.bbox;
+    this.map.fitBounds([[w, s], [e, n]] as LngLatBoundsLike, { padding: 40, duration: animate ? 600 : 0, maxZoom: 16 });
+  }
+
+  resize() {
+    this.map.resize();
+  }
+
+  destroy() {
+    this.map.remove();
+  }
+}

@@ -1,0 +1,63 @@
+import type { InferResponseType } from 'hono/client';
+import { api, ok } from '../lib/api.ts';
+
+export type RegionFeature = InferResponseType<(typeof api.regions)[':id']['$get'], 200>;
+export type RegionCollection = InferResponseType<(typeof api.regions)[':id']['children']['$get'], 200>;
+export type RegionSummary = RegionCollection['features'][number];
+
+export interface DistrictLayers {
+  districtId: number;
+  townships: RegionCollection;
+  villages: RegionCollection;
+  grids: RegionCollection;
+}
+
+const EMPTY: RegionCollection = { type: 'FeatureCollection', features: [] };
+
+/** What the planner is looking at: the selected region, its children, and the district's layers for the map. */
+export class Explorer {
+  region = $state.raw<RegionFeature | null>(null);
+  children = $state.raw<RegionCollection>(EMPTY);
+  layers = $state.raw<DistrictLayers | null>(null);
+  loading = $state(false);
+  error = $state<string | null>(null);
+  /** Bumped on every selection so the map knows to move even when re-selecting. */
+  selection = $state(0);
+
+  districtId = $derived(this.region ? (this.region.properties.ancestors[0]?.id ?? this.region.id) : null);
+
+  /** Selects a region by id, or the first district when `id` is null. */
+  async select(id: number | null): Promise<void> {
+    this.loading = true;
+    this.error = null;
+    try {
+      const target = id ?? (await ok(api.regions.$get({ query: {} }))).features[0]?.id;
+      if (target === undefined) {
+        this.region = null;
+        this.children = EMPTY;
+        return;
+      }
+      const param = { id: String(target) };
+      const [region, children] = await Promise.all([
+        ok(api.regions[':id'].$get({ param })),
+        ok(api.regions[':id'].children.$get({ param })),
+      ]);
+      this.region = region;
+      this.children = children;
+      this.selection++;
+      const districtId = region.properties.ancestors[0]?.id ?? region.id;
+      if (this.layers?.districtId !== districtId) await this.loadLayers(districtId);
+    } catch (err) {
+      this.error = err instanceof Error ? err.message : String(err);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  private async loadLayers(districtId: number): Promise<void> {
+    const param = { id: String(districtId) };
+    const get = (level: 'township' | 'village' | 'grid') => ok(api.regions[':id'].descendants.$get({ param, query: { level } }));
+    const [townships, villages, grids] = await Promise.all([get('township'), get('village'), get('grid')]);
+    this.layers = { districtId, townships, villages, grids };
+  }
+}
