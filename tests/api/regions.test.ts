@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+for (const driver of DRIVERS) {
+  describe(`regions API (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let districtId: number;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db);
+      const { body } = await ctx.request('GET', '/api/regions');
+      districtId = body.features[0].id;
+    });
+    afterAll(() => dispose());
+
+    it('reports its driver and PostGIS version', async () => {
+      const { status, body } = await ctx.request('GET', '/api/health');
+      expect(status).toBe(200);
+      expect(body.driver).toBe(driver);
+      expect(body.postgis).toMatch(/^3\.\d+/);
+      expect(body.households).toBeGreaterThan(3_000);
+    });
+
+    it('lists the demo district 沾益区 as the only top-level region', async () => {
+      const { status, body } = await ctx.request('GET', '/api/regions');
+      expect(status).toBe(200);
+      expect(body.type).toBe('FeatureCollection');
+      expect(body.features.map((f: any) => [f.properties.code, f.properties.name, f.properties.level])).toEqual([['530303', '沾益区', 'district']]);
+      // The real boundary: about 2,800 km².
+      expect(body.features[0].properties.areaM2 / 1e6).toBeGreaterThan(2_500);
+      expect(body.features[0].properties.areaM2 / 1e6).toBeLessThan(3_100);
+    });
+
+    it('finds any region by its code, and returns an empty collection for an unknown code', async () => {
+      const grid = await ctx.db.query<{ code: string; name: string }>(`SELECT code, name FROM region WHERE level = 'grid' ORDER BY code LIMIT 1`);
+      const { body } = await ctx.request('GET', `/api/regions?code=${encodeURIComponent(grid.rows[0]!.code)}`);
+      expect(body.features).toHaveLength(1);
+      expect(body.features[0].properties.name).toBe(grid.rows[0]!.name);
+      const none = await ctx.request('GET', '/api/regions?code=999999');
+      expect(none.status).toBe(200);
+      expect(none.body.features).toEqual([]);
+    });
+
+    it('returns a region with its ancestors for the breadcrumb', async () => {
+      const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code LIMIT 1`);
+      const { status, body } = await ctx.request('GET', `/api/regions/${rows[0]!.id}`);
+      expect(status).toBe(200);
+      expect(body.type).toBe('Feature');
+      expect(body.geometry.type).toBe('MultiPolygon');
+      expect(body.properties.ancestors.map((a: any) => a.level)).toEqual(['district', 'township', 'village']);
+      expect(body.properties.code.startsWith(`${body.properties.ancestors[2].code}-`)).toBe(true);
+      expect(body.properties.gridType).not.toBeNull();
+      expect(body.properties.bbox).toHaveLength(4);
+    });
+
+    it('lists children with household counts that add up to the parent', async () => {
+      const { body: district } = await ctx.request('GET', `/api/regions/${districtId}`);
+      const { status, body } = await ctx.request('GET', `/api/regions/${districtId}/children`);
+      expect(status).toBe(200);
+      expect(body.features.length).toBeGreaterThanOrEqual(8);
+      expect(body.features.length).toBeLessThanOrEqual(11);
+      expect(body.features.every((f: any) => f.properties.level === 'township')).toBe(true);
+      const sum = body.features.reduce((n: number, f: any) => n + f.properties.households, 0);
+      expect(sum).toBe(district.properties.households);
+      expect(district.properties.children).toBe(body.features.length);
+    });
+
+    it('lists every grid under a district', async () => {
+      const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'grid'`);
+      const { body } = await ctx.request('GET', `/api/regions/${districtId}/descendants?level=grid`);
+      expect(body.features).toHaveLength(rows[0]!.n);
+    });
+
+    it('answers 404 for an unknown region and 400 for a malformed id, in the error shape', async () => {
+      const missing = await ctx.request('GET', '/api/regions/987654');
+      expect(missing.status).toBe(404);
+      expect(missing.body.error).toMatchObject({ code: 'not_found', path: 'id' });
+      const children = await ctx.request('GET', '/api/regions/987654/children');
+      expect(children.status).toBe(404);
+      const bad = await ctx.request('GET', '/api/regions/abc');
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: 'invalid_request', path: 'param.id' });
+      const level = await ctx.request('GET', `/api/regions/${districtId}/descendants?level=street`);
+      expect(level.status).toBe(400);
+      expect(level.body.error.path).toBe('query.level');
+    });
+
+    it('answers unknown API routes with a JSON 404', async () => {
+      const { status, body } = await ctx.request('GET', '/api/nothing-here');
+      expect(status).toBe(404);
+      expect(body.error.code).toBe('not_found');
+    });
+
+    it('serves an OpenAPI document describing its routes', async () => {
+      const { status, body } = await ctx.request('GET', '/api/openapi.json');
+      expect(status).toBe(200);
+      expect(body.openapi).toBe('3.1.0');
+      expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/api/health', '/api/regions', '/api/regions/{id}', '/api/regions/{id}/children', '/api/regions/import', '/api/households/import']));
+    });
+
+    it('sends secure headers', async () => {
+      const { headers } = await ctx.request('GET', '/api/health');
+      expect(headers.get('x-content-type-options')).toBe('nosniff');
+      expect(headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    });
+  });
+}

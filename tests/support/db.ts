@@ -1,0 +1,81 @@
+import { cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createApp } from '../../server/app.ts';
+import { openDb, type Db } from '../../server/db/db.ts';
+import { PG_TEMPLATE_DB, PGLITE_TEMPLATE, TEST_DATA, withDatabase } from './template.ts';
+
+export type Driver = 'pglite' | 'pg';
+
+/** The drivers to test: PGlite always, PostgreSQL when DATABASE_URL is set. */
+export const DRIVERS: Driver[] = process.env.DATABASE_URL ? ['pglite', 'pg'] : ['pglite'];
+
+let counter = 0;
+
+/** A fresh copy of the seeded template database, and a function that throws it away. */
+export async function cloneTestDb(driver: Driver): Promise<{ db: Db; dispose(): Promise<void> }> {
+  const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+  if (driver === 'pglite') {
+    const dir = join(TEST_DATA, name);
+    await cp(PGLITE_TEMPLATE, dir, { recursive: true });
+    const db = await openDb({ dataDir: dir });
+    return { db, dispose: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
+  }
+  const url = process.env.DATABASE_URL!;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE gridplan_${name} TEMPLATE ${PG_TEMPLATE_DB}`);
+  await admin.end();
+  const db = await openDb({ databaseUrl: withDatabase(url, `gridplan_${name}`) });
+  return {
+    db,
+    dispose: async () => {
+      await db.close();
+      const a = new pg.Client({ connectionString: url });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS gridplan_${name}`);
+      await a.end();
+    },
+  };
+}
+
+export interface ApiContext {
+  db: Db;
+  app: ReturnType<typeof createApp>;
+  /** JSON request helper: returns status and parsed body. */
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** Row counts of every table, to prove a rejected request wrote nothing. */
+  snapshot(): Promise<Record<string, number>>;
+}
+
+export async function apiContext(db: Db, options: { maxJsonBytes?: number } = {}): Promise<ApiContext> {
+  const app = createApp({ db, ...options });
+  return {
+    db,
+    app,
+    async request(method, path, body, headers = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === 'string' ? body : JSON.stringify(body);
+        if (!('content-type' in headers)) (init.headers as Record<string, string>)['content-type'] = 'application/json';
+      }
+      const res = await app.request(path, init);
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON (NDJSON streams, HTML)
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async snapshot() {
+      const { rows } = await db.query<Record<string, number>>(
+        `SELECT (SELECT count(*)::int FROM region) AS region, (SELECT count(*)::int FROM household) AS household,
+                (SELECT count(*)::int FROM change) AS change, (SELECT count(*)::int FROM worker) AS worker,
+                (SELECT coalesce(sum(household_count), 0)::int FROM region) AS counted`,
+      );
+      return rows[0]!;
+    },
+  };
+}
