@@ -70,7 +70,8 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
 
   return db.transaction(async (tx) => {
     progress(`district ${district.name}`);
-    const [districtId] = await insertRegions(tx, [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }]);
+    // Repair: several published boundaries (民乐县, 玉门市) have self-intersecting rings.
+    const [districtId] = await insertRegions(tx, [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }], true);
     progress(`${households.length} households`);
     await insertHouseholds(tx, households);
 
