@@ -1,0 +1,108 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import { cloneTestDb } from '../support/db.ts';
+import { launchBrowser, mapInkShare, waitForMap } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
+
+describe('web app in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let dispose: () => Promise<void>;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const t = await cloneTestDb('pglite');
+    dispose = t.dispose;
+    server = await startServer({ db: t.db, port: 0 });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await dispose?.();
+  });
+
+  async function open(path: string, width = 1440, height = 900): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width, height } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url + path);
+    await waitForMap(page);
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  const crumbs = (page: Page) => page.locator('[data-testid="breadcrumb"] > *:not(.sep)').allTextContents();
+
+  it('opens on the demo district, draws it, and navigates by breadcrumb, list and map', async () => {
+    const page = await open('/');
+    expect(await crumbs(page)).toEqual(['沾益区']);
+    expect(await mapInkShare(page)).toBeGreaterThan(0.15);
+    const townships = await page.locator('[data-testid="children"] li').count();
+    expect(townships).toBeGreaterThanOrEqual(8);
+    await page.screenshot({ path: join(ARTIFACTS, '1-district.png') });
+
+    // List → township: breadcrumb district › township, its villages listed.
+    const first = (await page.locator('[data-testid="children"] li .name').first().textContent())!;
+    await page.locator('[data-testid="children"] li button').first().click();
+    await expect.poll(() => crumbs(page)).toEqual(['沾益区', first]);
+    await waitForMap(page);
+    expect(page.url()).toMatch(/\/plan\?region=\d+$/);
+    await page.screenshot({ path: join(ARTIFACTS, '2-township.png') });
+
+    // List → village → grid: the full four-level breadcrumb.
+    await page.locator('[data-testid="children"] li button').first().click();
+    await expect.poll(async () => (await crumbs(page)).length).toBe(3);
+    await page.locator('[data-testid="children"] li button').first().click();
+    await expect.poll(async () => (await crumbs(page)).length).toBe(4);
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/网格/);
+    await page.screenshot({ path: join(ARTIFACTS, '3-grid.png') });
+
+    // Breadcrumb back to the district.
+    await page.locator('[data-testid="breadcrumb"] button', { hasText: '沾益区' }).click();
+    await expect.poll(() => crumbs(page)).toEqual(['沾益区']);
+    await waitForMap(page);
+
+    // A click in the middle of the map selects the township there.
+    const box = (await page.locator('[data-testid="map"] canvas').boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await expect.poll(async () => (await crumbs(page)).length).toBe(2);
+    await page.close();
+  });
+
+  it('goes back with the browser history', async () => {
+    const page = await open('/plan');
+    await page.locator('[data-testid="children"] li button').nth(1).click();
+    await expect.poll(async () => (await crumbs(page)).length).toBe(2);
+    await page.goBack();
+    await expect.poll(() => crumbs(page)).toEqual(['沾益区']);
+    await page.close();
+  });
+
+  it('switches to English and remembers it', async () => {
+    const page = await open('/plan');
+    await page.getByRole('button', { name: 'English' }).click();
+    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['Plan', 'Analyze', 'Screen']);
+    await page.reload();
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/Households/);
+    await page.screenshot({ path: join(ARTIFACTS, '4-english.png') });
+    await page.close();
+  });
+
+  for (const [width, height] of [[1920, 1080], [3840, 2160]] as const) {
+    it(`fills a ${width}×${height} wall display without overflow`, async () => {
+      const page = await open('/screen', width, height);
+      const overflow = await page.evaluate(() => ({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight }));
+      expect(overflow).toEqual({ w: width, h: height });
+      expect(await mapInkShare(page)).toBeGreaterThan(0.1);
+      await page.screenshot({ path: join(ARTIFACTS, `5-screen-${width}.png`) });
+      await page.close();
+    });
+  }
+});
