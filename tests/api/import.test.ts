@@ -168,7 +168,8 @@ for (const driver of DRIVERS) {
         [6, 'invalid_geometry'], // 富源县
         [7, 'invalid_geometry'], // 会泽县
       ]);
-      expect(error.details[0].message).toMatch(/Self-intersection at 104\.0009765625 25\.4482421875/);
+      // GEOS 3.11 and 3.14 report different first intersections of the same ring.
+      expect(error.details[0].message).toMatch(/Self-intersection at 10[34]\.\d+ 25\.\d+/);
     });
 
     it('imports the real boundary files with repair: true, all valid, skipping the existing district when partial', async () => {
