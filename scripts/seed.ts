@@ -32,7 +32,10 @@ const summary = await seedDistrict(db, {
   boundaryFile: values.boundaries!,
   seed: Number(values.seed),
   scale: Number(values.scale),
-  onProgress: (step) => console.log(`  · ${step}`),
+  onProgress: (() => {
+    const t0 = performance.now();
+    return (step: string) => console.log(`  ${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s  ${step}`);
+  })(),
 });
 console.log(`seeded in ${(summary.ms / 1000).toFixed(1)} s:`, summary);
 await db.close();

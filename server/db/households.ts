@@ -1,23 +1,5 @@
 import type { Queryable } from './db.ts';
 
-/** Inserts households in batches through `unnest` (one round trip per batch); returns how many. */
-export async function insertHouseholds(
-  tx: Queryable,
-  rows: { lon: number; lat: number; size: number; address?: string }[],
-  batchSize = 5_000,
-): Promise<number> {
-  for (let i = 0; i < rows.length; i += batchSize) {
-    const batch = rows.slice(i, i + batchSize);
-    await tx.query(
-      `INSERT INTO household (geom, size, address)
-       SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), size, address
-       FROM unnest($1::float8[], $2::float8[], $3::int[], $4::text[]) AS t(lon, lat, size, address)`,
-      [batch.map((r) => r.lon), batch.map((r) => r.lat), batch.map((r) => r.size), batch.map((r) => r.address ?? '')],
-    );
-  }
-  return rows.length;
-}
-
 /**
  * Points every household (or those with `region_id IS NULL` when `onlyUnassigned`) at the finest
  * region containing it: its grid, else its village, township or district.

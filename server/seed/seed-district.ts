@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db, Queryable } from '../db/db.ts';
-import { assignHouseholds, insertHouseholds, recountHouseholds } from '../db/households.ts';
+import { recountHouseholds } from '../db/households.ts';
 import { insertRegions, recordChange } from '../db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts';
 import { childCode } from '../domain/hierarchy.ts';
@@ -73,7 +73,19 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     // Repair: several published boundaries (民乐县, 玉门市) have self-intersecting rings.
     const [districtId] = await insertRegions(tx, [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }], true);
     progress(`${households.length} households`);
-    await insertHouseholds(tx, households);
+    // Households wait in a staging table until the grids exist, so `household` is written once,
+    // grid and address included: each full rewrite of 130,000 rows costs seconds in PGlite.
+    await tx.query('CREATE TEMP TABLE seed_household (id serial PRIMARY KEY, geom geometry(Point, 4326) NOT NULL, size int NOT NULL) ON COMMIT DROP');
+    for (let i = 0; i < households.length; i += 10_000) {
+      const batch = households.slice(i, i + 10_000);
+      await tx.query(
+        `INSERT INTO seed_household (geom, size)
+         SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), size FROM unnest($1::float8[], $2::float8[], $3::int[]) AS t(lon, lat, size)`,
+        [batch.map((h) => h.lon), batch.map((h) => h.lat), batch.map((h) => h.size)],
+      );
+    }
+    await tx.query('CREATE INDEX ON seed_household USING gist (geom)');
+    await tx.query('ANALYZE seed_household');
 
     progress(`${townships.length} townships`);
     await subdivide(tx, 'township', townships.map((t, i) => ({
@@ -113,15 +125,21 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     if (gridCount !== gridSeeds.length) throw new Error(`made ${gridCount} grids from ${gridSeeds.length} seeds`);
 
     progress('households → grids');
-    await assignHouseholds(tx);
-    await recountHouseholds(tx);
     await tx.query(
-      `UPDATE household h SET address = a.address
-       FROM (SELECT h2.id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY h2.id)) || '号' AS address
-             FROM household h2 JOIN region g ON g.id = h2.region_id
-             JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id) AS a
-       WHERE a.id = h.id`,
+      `WITH located AS (
+         -- a point on a shared border touches two grids: it goes to the first
+         SELECT DISTINCT ON (s.id) s.id, s.geom, s.size, g.id AS grid_id, g.parent_id AS village_id
+         FROM seed_household s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
+         ORDER BY s.id, g.id
+       )
+       INSERT INTO household (geom, size, region_id, address)
+       SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号'
+       FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
+       ORDER BY l.id`,
     );
+    const { rows: [lost] } = await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM seed_household)::int - (SELECT count(*) FROM household)::int AS n');
+    if (lost!.n !== 0) throw new Error(`${lost!.n} generated households fell in no grid`);
+    await recountHouseholds(tx);
 
     progress('workers');
     const grids = (await tx.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code`)).rows;
@@ -165,14 +183,14 @@ interface Members {
   points: Position[];
 }
 
-/** Regions of a level with the households inside each (by location; assignments come later). */
+/** Regions of a level with the staged households inside each (by location). */
 async function membersByParent(tx: Queryable, level: 'township' | 'village'): Promise<Members[]> {
   const { rows } = await tx.query<{ id: number; code: string; name: string; parent_name: string; area_km2: number; xs: number[] | null; ys: number[] | null }>(
     `SELECT r.id, r.code, r.name, p.name AS parent_name, ST_Area(r.geom::geography) / 1e6 AS area_km2,
             array_agg(ST_X(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS xs,
             array_agg(ST_Y(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS ys
      FROM region r JOIN region p ON p.id = r.parent_id
-     LEFT JOIN household h ON r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
+     LEFT JOIN seed_household h ON r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
      WHERE r.level = $1
      GROUP BY r.id, p.name
      ORDER BY r.code`,
