@@ -1,6 +1,6 @@
 /** One database interface, two drivers: PostgreSQL through `pg`, or embedded PGlite. */
 export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, any>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
+  query<R = Record<string, any>>(sql: string, params?: unknown[]): Promise<{ rows: R[] }>;
 }
 
 export interface Tx extends Queryable {

@@ -29,14 +29,38 @@ export async function recountHouseholds(tx: Queryable): Promise<void> {
   }
 }
 
-/** Re-finds the finest containing region of every household inside the given regions (after they were created or changed). */
+/**
+ * Re-finds the finest containing region of every household inside the given regions or
+ * assigned to them (after they were created, reshaped or deleted).
+ */
 export async function reassignHouseholdsIn(tx: Queryable, regionIds: number[]): Promise<void> {
   if (regionIds.length === 0) return;
   await tx.query(
     `UPDATE household h SET region_id = NULL
-     FROM region r
-     WHERE r.id = ANY($1::int[]) AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)`,
+     WHERE h.region_id = ANY($1::int[])
+        OR EXISTS (SELECT 1 FROM region r WHERE r.id = ANY($1::int[]) AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom))`,
     [regionIds],
   );
   await assignHouseholds(tx, true);
+}
+
+/** Recounts households of the given regions and all their ancestors, bottom-up. */
+export async function recountHouseholdsAround(tx: Queryable, regionIds: number[]): Promise<void> {
+  if (regionIds.length === 0) return;
+  const { rows } = await tx.query<{ ids: number[] }>(
+    `WITH RECURSIVE up AS (
+       SELECT id, parent_id FROM region WHERE id = ANY($1::int[])
+       UNION SELECT p.id, p.parent_id FROM region p JOIN up ON p.id = up.parent_id)
+     SELECT coalesce(array_agg(id), '{}') AS ids FROM up`,
+    [regionIds],
+  );
+  for (const level of ['grid', 'village', 'township', 'district']) {
+    await tx.query(
+      `UPDATE region r SET household_count =
+         (SELECT count(*) FROM household h WHERE h.region_id = r.id)
+         + coalesce((SELECT sum(c.household_count) FROM region c WHERE c.parent_id = r.id), 0)
+       WHERE r.level = $1 AND r.id = ANY($2::int[])`,
+      [level, rows[0]!.ids],
+    );
+  }
 }

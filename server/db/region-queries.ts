@@ -12,7 +12,7 @@ const FEATURE = `json_build_object(
     'gridType', r.grid_type, 'workerId', r.worker_id, 'workerName', w.name,
     'households', r.household_count, 'version', r.version,
     'children', (SELECT count(*) FROM region c WHERE c.parent_id = r.id),
-    'areaM2', ST_Area(r.geom::geography),
+    'areaM2', gp_area_m2(r.geom),
     'label', json_build_array(round(ST_X(ST_PointOnSurface(r.geom))::numeric, 6), round(ST_Y(ST_PointOnSurface(r.geom))::numeric, 6))
   ))`;
 
@@ -66,3 +66,5 @@ export async function regionLevel(tx: Queryable, id: number): Promise<{ level: L
   const { rows } = await tx.query<{ level: Level; code: string }>('SELECT level, code FROM region WHERE id = $1', [id]);
   return rows[0] ?? null;
 }
+
+export const byIds = (tx: Queryable, ids: number[]) => collection(tx, 'r.id = ANY($1::int[])', [ids]);

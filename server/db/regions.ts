@@ -28,8 +28,8 @@ export async function validityOf(tx: Queryable, geometries: MultiPolygonCoords[]
 export async function insertRegions(tx: Queryable, regions: NewRegion[], repair = false): Promise<number[]> {
   if (regions.length === 0) return [];
   const geom = repair
-    ? `ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326)), 3))`
-    : `ST_Multi(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326))`;
+    ? `ST_Multi(ST_ReducePrecision(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326)), 3), gp_grid()))`
+    : `ST_Multi(ST_ReducePrecision(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326), gp_grid()))`;
   const { rows } = await tx.query<{ id: number }>(
     `INSERT INTO region (parent_id, level, code, name, grid_type, geom)
      SELECT t.parent_id, t.level, t.code, t.name, t.grid_type, ${geom}

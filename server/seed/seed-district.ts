@@ -186,7 +186,7 @@ interface Members {
 /** Regions of a level with the staged households inside each (by location). */
 async function membersByParent(tx: Queryable, level: 'township' | 'village'): Promise<Members[]> {
   const { rows } = await tx.query<{ id: number; code: string; name: string; parent_name: string; area_km2: number; xs: number[] | null; ys: number[] | null }>(
-    `SELECT r.id, r.code, r.name, p.name AS parent_name, ST_Area(r.geom::geography) / 1e6 AS area_km2,
+    `SELECT r.id, r.code, r.name, p.name AS parent_name, gp_area_m2(r.geom) / 1e6 AS area_km2,
             array_agg(ST_X(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS xs,
             array_agg(ST_Y(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS ys
      FROM region r JOIN region p ON p.id = r.parent_id

@@ -47,7 +47,7 @@ export async function subdivide(tx: Queryable, level: Level, seeds: ChildSeed[])
      piece AS (
        SELECT o.ord, o.parent_id, d.geom, row_number() OVER () AS piece_id
        FROM owned o JOIN region p ON p.id = o.parent_id,
-         LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(o.geom, p.geom), 3)) AS d
+         LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(o.geom, p.geom, gp_grid()), 3)) AS d
        WHERE NOT ST_IsEmpty(d.geom)
      ),
      ranked AS (
@@ -60,10 +60,10 @@ export async function subdivide(tx: Queryable, level: Level, seeds: ChildSeed[])
        FROM ranked f
        LEFT JOIN main m ON m.parent_id = f.parent_id AND m.ord <> f.ord AND m.geom && f.geom AND ST_Intersects(m.geom, f.geom)
        WHERE f.rank > 1
-       ORDER BY f.piece_id, ST_Length(ST_Intersection(m.geom, f.geom)) DESC NULLS LAST
+       ORDER BY f.piece_id, ST_Length(ST_Intersection(m.geom, f.geom, gp_grid())) DESC NULLS LAST
      ),
      child AS (
-       SELECT ord, ST_Multi(ST_Union(geom)) AS geom
+       SELECT ord, ST_Multi(ST_Union(geom, gp_grid())) AS geom
        FROM (SELECT ord, geom FROM main UNION ALL SELECT ord, geom FROM fragment) AS parts
        GROUP BY ord
      ),

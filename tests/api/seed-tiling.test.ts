@@ -36,11 +36,11 @@ for (const driver of DRIVERS) {
            SELECT id, code, geom, 111320.0 * 110574.0 * cos(radians(ST_Y(ST_Centroid(geom)))) AS m2_per_deg2
            FROM region WHERE level <> 'grid'),
          cover AS (
-           SELECT p.id, ST_Union(c.geom) AS geom, sum(ST_Area(c.geom)) AS children_area
+           SELECT p.id, ST_Union(c.geom, gp_grid()) AS geom, sum(ST_Area(c.geom)) AS children_area
            FROM parent p JOIN region c ON c.parent_id = p.id GROUP BY p.id)
          SELECT p.code,
-                (ST_Area(p.geom) - ST_Area(ST_Intersection(p.geom, c.geom))) * p.m2_per_deg2 AS gap,
-                (ST_Area(c.geom) - ST_Area(ST_Intersection(p.geom, c.geom))) * p.m2_per_deg2 AS outside,
+                (ST_Area(p.geom) - ST_Area(ST_Intersection(p.geom, c.geom, gp_grid()))) * p.m2_per_deg2 AS gap,
+                (ST_Area(c.geom) - ST_Area(ST_Intersection(p.geom, c.geom, gp_grid()))) * p.m2_per_deg2 AS outside,
                 (c.children_area - ST_Area(c.geom)) * p.m2_per_deg2 AS overlap
          FROM parent p JOIN cover c ON c.id = p.id`,
       );

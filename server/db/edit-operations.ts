@@ -1,0 +1,229 @@
+import { InputError } from '../domain/errors.ts';
+import type { MultiPolygonCoords } from '../domain/geojson-input.ts';
+import { childLevel } from '../domain/hierarchy.ts';
+import type { Queryable } from './db.ts';
+import { clipToFreeSpace, difference, measureAgainstSiblings, prepareGeometry, sharedBorderM, splitByLine, union, type Wkb } from './geometry-ops.ts';
+import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
+import {
+  assertNoChildren, assertWorker, checkVersion, lockRegions, nextChildCodes, recordOperation, snapshots, type ChangeRow, type RegionSnapshot,
+} from './region-store.ts';
+
+/** Tolerances of the editor: borders within `snapMeters` snap together; overlaps and leftovers under `toleranceM2` are slivers. */
+export interface EditTolerances {
+  snapMeters: number;
+  toleranceM2: number;
+}
+export const DEFAULT_TOLERANCES: EditTolerances = { snapMeters: 0.5, toleranceM2: 1 };
+
+export interface EditResult {
+  op: number;
+  /** Regions the operation created or changed (the caller returns them). */
+  ids: number[];
+  /** Areas left uncovered by the operation, in m² (a shrunk grid whose freed area touches no sibling). */
+  gapM2: number;
+}
+
+const setGeometry = (tx: Queryable, id: number, wkb: Wkb) =>
+  tx.query(`UPDATE region SET geom = ST_GeomFromEWKB(decode($2, 'hex')), version = version + 1, updated_at = now() WHERE id = $1`, [id, wkb]);
+
+/** Households follow the geometry and the counts follow the households, in the same transaction. */
+async function settleHouseholds(tx: Queryable, touched: number[], parents: number[]): Promise<void> {
+  await reassignHouseholdsIn(tx, touched);
+  const { rows } = await tx.query<{ id: number }>('SELECT id FROM region WHERE id = ANY($1::int[])', [touched]);
+  await recountHouseholdsAround(tx, [...rows.map((r) => r.id), ...parents]);
+}
+
+async function finish(tx: Queryable, actor: string, action: string, before: RegionSnapshot[], touched: number[], parents: number[], gapM2 = 0): Promise<EditResult> {
+  await settleHouseholds(tx, touched, parents);
+  const after = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
+  const beforeById = new Map(before.map((s) => [s.id, s]));
+  const changes: ChangeRow[] = touched.map((id) => ({ entityId: id, before: beforeById.get(id) ?? null, after: after.get(id) ?? null }));
+  const op = await recordOperation(tx, actor, action, changes);
+  return { op, ids: touched.filter((id) => after.has(id)), gapM2 };
+}
+
+export interface CreateInput {
+  parentId: number;
+  coordinates: MultiPolygonCoords;
+  name?: string | undefined;
+  code?: string | undefined;
+  gridType?: string | null | undefined;
+  workerId?: number | null | undefined;
+  notes?: string | undefined;
+  clip?: boolean | undefined;
+}
+
+/** A new child region; refused when it leaves the parent or overlaps siblings, unless clipped to the free space. */
+export async function createRegion(tx: Queryable, actor: string, input: CreateInput, tol = DEFAULT_TOLERANCES): Promise<EditResult> {
+  const [parent] = await lockRegions(tx, [input.parentId], 'parentId');
+  const level = childLevel(parent!.level);
+  if (!level) throw new InputError('no_child_level', `${parent!.name} is a grid; grids have no children`, 'parentId');
+  await assertWorker(tx, input.workerId);
+  let wkb = await prepareGeometry(tx, input.coordinates, { parentId: parent!.id, selfId: null, snapMeters: tol.snapMeters });
+  if (input.clip) {
+    const clipped = await clipToFreeSpace(tx, wkb, parent!.id, null, tol.toleranceM2);
+    if (!clipped.wkb) throw new InputError('empty_after_clip', `nothing of the drawn shape is left inside ${parent!.name} once its other children are cut away`, 'geometry');
+    if (level === 'grid' && clipped.parts > 1) {
+      throw new InputError('would_be_multipart', `clipped to the free space, the shape falls into ${clipped.parts} pieces; a grid is one polygon`, 'geometry');
+    }
+    wkb = clipped.wkb;
+  } else {
+    await refuseOverlaps(tx, wkb, parent!, null, tol);
+  }
+  const { code, n } = input.code ? { code: input.code, n: 0 } : (await nextChildCodes(tx, parent!, level, 1))[0]!;
+  const name = input.name ?? (level === 'grid' ? `${parent!.name}第${n}网格` : `${parent!.name}-${n}`);
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO region (parent_id, level, code, name, grid_type, worker_id, notes, geom)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, ST_GeomFromEWKB(decode($8, 'hex'))) RETURNING id`,
+    [parent!.id, level, code, name, input.gridType ?? (level === 'grid' ? parent!.gridType : null), input.workerId ?? null, input.notes ?? '', wkb],
+  );
+  return finish(tx, actor, 'create', [], [rows[0]!.id], [parent!.id]);
+}
+
+async function refuseOverlaps(tx: Queryable, wkb: Wkb, parent: RegionSnapshot, selfId: number | null, tol: EditTolerances): Promise<void> {
+  const { outsideM2, overlaps } = await measureAgainstSiblings(tx, wkb, parent.id, selfId, tol.toleranceM2);
+  if (outsideM2 > tol.toleranceM2) {
+    throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the shape lie outside ${parent.name}`, 'geometry', 422, { outsideM2 });
+  }
+  if (overlaps.length > 0) {
+    const names = overlaps.map((o) => `${o.name} (${o.areaM2} m²)`).join(', ');
+    throw new InputError('overlaps_siblings', `the shape overlaps ${names}; pass clip: true to keep only the free part`, 'geometry', 422, { overlaps });
+  }
+}
+
+export interface UpdateInput {
+  version: number;
+  coordinates?: MultiPolygonCoords | undefined;
+  name?: string | undefined;
+  gridType?: string | null | undefined;
+  workerId?: number | null | undefined;
+  notes?: string | undefined;
+  /** `adjust` (default): neighbours give up what the new shape takes and receive what it frees. `keep`: refuse overlaps. */
+  neighbours?: 'adjust' | 'keep' | undefined;
+}
+
+/**
+ * Changes a region's properties and geometry. With a new geometry, the shared border moves for
+ * both sides: each overlapped sibling loses the overlap, and each freed piece joins the sibling
+ * sharing the longest border with it (or is reported as a gap).
+ */
+export async function updateRegion(tx: Queryable, actor: string, id: number, input: UpdateInput, tol = DEFAULT_TOLERANCES): Promise<EditResult> {
+  const [region] = await lockRegions(tx, [id]);
+  checkVersion(region!, input.version);
+  await assertWorker(tx, input.workerId);
+  await tx.query(
+    `UPDATE region SET name = coalesce($2, name), grid_type = CASE WHEN $3 THEN $4 ELSE grid_type END,
+       worker_id = CASE WHEN $5 THEN $6::int ELSE worker_id END, notes = coalesce($7, notes), version = version + 1, updated_at = now()
+     WHERE id = $1`,
+    [id, input.name ?? null, input.gridType !== undefined, input.gridType ?? null, input.workerId !== undefined, input.workerId ?? null, input.notes ?? null],
+  );
+  if (!input.coordinates) return finish(tx, actor, 'update', [region!], [id], []);
+  if (region!.parentId === null) throw new InputError('no_parent', 'a district outline is replaced by importing it, not edited', 'geometry');
+  const [parent] = await lockRegions(tx, [region!.parentId], 'id');
+  const wkb = await prepareGeometry(tx, input.coordinates, { parentId: parent!.id, selfId: id, snapMeters: tol.snapMeters });
+  if (input.neighbours === 'keep') {
+    await refuseOverlaps(tx, wkb, parent!, id, tol);
+    await setGeometry(tx, id, wkb);
+    return finish(tx, actor, 'update', [region!], [id], [parent!.id]);
+  }
+  const { outsideM2, overlaps } = await measureAgainstSiblings(tx, wkb, parent!.id, id, tol.toleranceM2);
+  if (outsideM2 > tol.toleranceM2) {
+    throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the new shape lie outside ${parent!.name}`, 'geometry', 422, { outsideM2 });
+  }
+  const neighbours = await lockRegions(tx, overlaps.map((o) => o.id));
+  const shapes = new Map<number, Wkb>();
+  for (const n of neighbours) {
+    const rest = await difference(tx, n.wkb, wkb, tol.toleranceM2);
+    if (!rest.wkb) throw new InputError('neighbour_would_vanish', `the new shape would cover all of ${n.name} (${n.code}); merge them instead`, 'geometry', 422, { id: n.id });
+    if (n.level === 'grid' && rest.parts > 1) {
+      throw new InputError('neighbour_would_split', `the new shape would cut ${n.name} (${n.code}) into ${rest.parts} pieces`, 'geometry', 422, { id: n.id });
+    }
+    shapes.set(n.id, rest.wkb);
+  }
+  // Freed pieces: what the old shape covered and the new one does not.
+  const freed = await difference(tx, region!.wkb, wkb, tol.toleranceM2);
+  let gapM2 = 0;
+  if (freed.wkb) {
+    const candidates = await tx.query<{ id: number }>(
+      `SELECT id FROM region WHERE parent_id = $1 AND id <> $2 AND geom && ST_GeomFromEWKB(decode($3, 'hex')) ORDER BY id`,
+      [parent!.id, id, freed.wkb],
+    );
+    const extra = await lockRegions(tx, candidates.rows.map((r) => r.id).filter((c) => !shapes.has(c)));
+    for (const e of extra) shapes.set(e.id, e.wkb);
+    const { rows: pieces } = await tx.query<{ wkb: Wkb; area: number }>(
+      `SELECT encode(ST_AsEWKB(ST_Multi(d.geom)), 'hex') AS wkb, gp_area_m2(d.geom) AS area FROM ST_Dump(ST_GeomFromEWKB(decode($1, 'hex'))) AS d`,
+      [freed.wkb],
+    );
+    for (const piece of pieces) {
+      let best: { id: number; m: number } | null = null;
+      for (const [nid, shape] of shapes) {
+        const m = await sharedBorderM(tx, piece.wkb, shape);
+        if (m > 0 && (!best || m > best.m)) best = { id: nid, m };
+      }
+      if (!best) {
+        gapM2 += piece.area;
+        continue;
+      }
+      shapes.set(best.id, (await union(tx, [shapes.get(best.id)!, piece.wkb])).wkb!);
+    }
+  }
+  const before = [region!, ...neighbours];
+  const originals = new Map([...neighbours, ...(await snapshots(tx, [...shapes.keys()]))].map((s) => [s.id, s]));
+  const changed = [...shapes.entries()].filter(([nid, shape]) => shape !== originals.get(nid)?.wkb);
+  for (const [nid, shape] of changed) {
+    if (!before.some((b) => b.id === nid)) before.push(originals.get(nid)!);
+    await setGeometry(tx, nid, shape);
+  }
+  await setGeometry(tx, id, wkb);
+  return finish(tx, actor, 'update', before, [id, ...changed.map(([nid]) => nid)], [parent!.id], gapM2);
+}
+
+/** Cuts a region along a line: the largest part keeps the region, each other part becomes a new sibling. */
+export async function splitRegion(tx: Queryable, actor: string, id: number, version: number, line: [number, number][]): Promise<EditResult> {
+  const [region] = await lockRegions(tx, [id]);
+  checkVersion(region!, version);
+  await assertNoChildren(tx, region!);
+  if (region!.parentId === null) throw new InputError('no_parent', 'a district is not split here', 'id');
+  const parts = await splitByLine(tx, region!.wkb, line);
+  if (parts.length < 2) throw new InputError('line_does_not_cut', `the line does not cut ${region!.name} (${region!.code}) in two: draw it across the whole region`, 'line');
+  const [parent] = await lockRegions(tx, [region!.parentId]);
+  await setGeometry(tx, id, parts[0]!);
+  const codes = await nextChildCodes(tx, parent!, region!.level, parts.length - 1);
+  const created: number[] = [];
+  for (const [i, wkb] of parts.slice(1).entries()) {
+    const { rows } = await tx.query<{ id: number }>(
+      `INSERT INTO region (parent_id, level, code, name, grid_type, notes, geom)
+       VALUES ($1, $2, $3, $4, $5, '', ST_GeomFromEWKB(decode($6, 'hex'))) RETURNING id`,
+      [parent!.id, region!.level, codes[i]!.code, `${region!.name}-${i + 2}`, region!.gridType, wkb],
+    );
+    created.push(rows[0]!.id);
+  }
+  return finish(tx, actor, 'split', [region!], [id, ...created], [parent!.id]);
+}
+
+/** Merges adjacent siblings into the first of them; the others are deleted. */
+export async function mergeRegions(tx: Queryable, actor: string, ids: number[], versions: number[]): Promise<EditResult> {
+  if (new Set(ids).size !== ids.length) throw new InputError('duplicate_ids', 'each region may be named once', 'ids');
+  if (versions.length !== ids.length) throw new InputError('versions_mismatch', `${ids.length} ids but ${versions.length} versions`, 'versions');
+  const regions = await lockRegions(tx, ids, 'ids');
+  regions.forEach((r, i) => checkVersion(r, versions[i]!, `versions[${i}]`));
+  const parent = regions[0]!.parentId;
+  const stranger = regions.find((r) => r.parentId !== parent);
+  if (stranger) throw new InputError('not_siblings', `${stranger.name} (${stranger.code}) has another parent than ${regions[0]!.name}`, 'ids');
+  for (const r of regions) await assertNoChildren(tx, r);
+  const merged = await union(tx, regions.map((r) => r.wkb));
+  if (merged.parts !== 1) throw new InputError('not_adjacent', `the regions form ${merged.parts} separate pieces: only regions sharing a border merge`, 'ids');
+  const [keep, ...gone] = regions;
+  await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [gone.map((r) => r.id)]);
+  await setGeometry(tx, keep!.id, merged.wkb!);
+  return finish(tx, actor, 'merge', regions, ids, parent === null ? [] : [parent]);
+}
+
+/** Deletes a region without children: its area becomes a gap in its parent. */
+export async function deleteRegion(tx: Queryable, actor: string, id: number, version: number): Promise<EditResult> {
+  const [region] = await lockRegions(tx, [id]);
+  checkVersion(region!, version);
+  await assertNoChildren(tx, region!);
+  await tx.query('DELETE FROM region WHERE id = $1', [id]);
+  return finish(tx, actor, 'delete', [region!], [id], region!.parentId === null ? [] : [region!.parentId]);
+}

@@ -1,0 +1,171 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegion, updateRegion, type EditResult } from '../db/edit-operations.ts';
+import { byIds } from '../db/region-queries.ts';
+import { redo, undo } from '../db/undo.ts';
+import { parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
+import { router, type Env } from '../http/router.ts';
+import { errorResponses, GridTypeSchema, IdParam, RegionCollectionSchema } from './schemas.ts';
+
+const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+const Geometry = z.record(z.string(), z.unknown()).openapi({ description: 'GeoJSON Polygon or MultiPolygon (lon/lat)' });
+const Version = z.number().int().positive();
+const Line = z.object({ type: z.literal('LineString'), coordinates: z.array(z.unknown()).min(2).max(10_000) });
+
+const EditResponse = z
+  .object({
+    op: z.number().int(),
+    action: z.string(),
+    regions: RegionCollectionSchema,
+    removed: z.array(z.number().int()),
+    gapM2: z.number(),
+  })
+  .openapi('EditResult');
+
+const ActorHeader = z.object({
+  'x-gridplan-user': z.string().min(1).max(64).optional().openapi({ description: 'Who makes the change (until accounts exist); undo and redo are per user' }),
+});
+
+const ok200 = { 200: { description: 'Done', ...json(EditResponse) } };
+
+const createRouteDef = createRoute({
+  method: 'post', path: '/regions', summary: 'Create a child region (e.g. draw a grid)',
+  description: '422 when the shape leaves the parent or overlaps siblings beyond the tolerance, unless `clip: true` keeps only the free part.',
+  request: {
+    headers: ActorHeader,
+    body: { required: true, ...json(z.object({
+      parentId: z.number().int().positive(), geometry: Geometry, name: z.string().min(1).max(100).optional(), code: z.string().min(1).max(64).optional(),
+      gridType: GridTypeSchema.optional(), workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), clip: z.boolean().optional(),
+    })) },
+  },
+  responses: { 201: { description: 'Created', ...json(EditResponse) }, ...errorResponses(400, 404, 409, 413, 422) },
+});
+
+const patchRoute = createRoute({
+  method: 'patch', path: '/regions/{id}', summary: 'Change a region: properties and/or geometry (409 on a stale version)',
+  request: {
+    params: IdParam, headers: ActorHeader,
+    body: { required: true, ...json(z.object({
+      version: Version, geometry: Geometry.optional(), name: z.string().min(1).max(100).optional(), gridType: GridTypeSchema.nullable().optional(),
+      workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), neighbours: z.enum(['adjust', 'keep']).optional(),
+    })) },
+  },
+  responses: { ...ok200, ...errorResponses(400, 404, 409, 413, 422) },
+});
+
+const splitRoute = createRoute({
+  method: 'post', path: '/regions/{id}/split', summary: 'Split a region along a line drawn across it',
+  request: { params: IdParam, headers: ActorHeader, body: { required: true, ...json(z.object({ version: Version, line: Line })) } },
+  responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
+});
+
+const mergeRoute = createRoute({
+  method: 'post', path: '/regions/merge', summary: 'Merge adjacent sibling regions into the first',
+  request: { headers: ActorHeader, body: { required: true, ...json(z.object({ ids: z.array(z.number().int().positive()).min(2).max(100), versions: z.array(Version).min(2).max(100) })) } },
+  responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
+});
+
+const deleteRouteDef = createRoute({
+  method: 'delete', path: '/regions/{id}', summary: 'Delete a region without children (its area becomes a gap)',
+  request: { params: IdParam, headers: ActorHeader, query: z.object({ version: z.coerce.number().int().positive() }) },
+  responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
+});
+
+const undoRoute = createRoute({
+  method: 'post', path: '/changes/undo', summary: "Undo the caller's latest operation (per user)",
+  request: { headers: ActorHeader },
+  responses: { ...ok200, ...errorResponses(409) },
+});
+
+const redoRoute = createRoute({
+  method: 'post', path: '/changes/redo', summary: "Redo the caller's most recently undone operation",
+  request: { headers: ActorHeader },
+  responses: { ...ok200, ...errorResponses(409) },
+});
+
+const historyRoute = createRoute({
+  method: 'get', path: '/changes', summary: 'The change log, newest first',
+  request: { query: z.object({ entityId: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+  responses: {
+    200: { description: 'Changes', ...json(z.array(z.object({
+      id: z.number().int(), op: z.number().int().nullable(), at: z.string(), actor: z.string(), action: z.string(), entity: z.string(),
+      entityId: z.number().int().nullable(), undone: z.boolean(),
+    }))) },
+    ...errorResponses(400),
+  },
+});
+
+const actorOf = (c: Context<Env>) => c.req.header('x-gridplan-user') || 'anonymous';
+
+async function respond(c: Context<Env>, action: string, result: EditResult, status: 200 | 201 = 200) {
+  const regions = await byIds(c.get('db'), result.ids);
+  const present = new Set(regions.features.map((f) => f.id));
+  return { body: { op: result.op, action, regions, removed: [] as number[], gapM2: result.gapM2 }, present, status };
+}
+
+function parseLine(line: z.infer<typeof Line>): [number, number][] {
+  return line.coordinates.map((p, i) => parsePosition(p, `line.coordinates[${i}]`));
+}
+
+export function editRoutes() {
+  return router()
+    .openapi(createRouteDef, async (c) => {
+      const body = c.req.valid('json');
+      const coordinates = parsePolygonGeometry(body.geometry, 'geometry');
+      const result = await c.get('db').transaction((tx) => createRegion(tx, actorOf(c), { ...body, coordinates }, DEFAULT_TOLERANCES));
+      const { body: out } = await respond(c, 'create', result);
+      return c.json(out, 201);
+    })
+    .openapi(patchRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const coordinates = body.geometry ? parsePolygonGeometry(body.geometry, 'geometry') : undefined;
+      const result = await c.get('db').transaction((tx) => updateRegion(tx, actorOf(c), id, { ...body, coordinates }));
+      return c.json((await respond(c, 'update', result)).body, 200);
+    })
+    .openapi(splitRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { version, line } = c.req.valid('json');
+      const coords = parseLine(line);
+      const result = await c.get('db').transaction((tx) => splitRegion(tx, actorOf(c), id, version, coords));
+      return c.json((await respond(c, 'split', result)).body, 200);
+    })
+    .openapi(mergeRoute, async (c) => {
+      const { ids, versions } = c.req.valid('json');
+      const result = await c.get('db').transaction((tx) => mergeRegions(tx, actorOf(c), ids, versions));
+      const { body, present } = await respond(c, 'merge', result);
+      return c.json({ ...body, removed: ids.filter((i) => !present.has(i)) }, 200);
+    })
+    .openapi(deleteRouteDef, async (c) => {
+      const { id } = c.req.valid('param');
+      const { version } = c.req.valid('query');
+      const result = await c.get('db').transaction((tx) => deleteRegion(tx, actorOf(c), id, version));
+      return c.json({ ...(await respond(c, 'delete', result)).body, removed: [id] }, 200);
+    })
+    .openapi(undoRoute, async (c) => {
+      const r = await c.get('db').transaction((tx) => undo(tx, actorOf(c)));
+      const { body, present } = await respond(c, r.action, { op: r.op, ids: r.ids, gapM2: 0 });
+      return c.json({ ...body, removed: (await touched(c, r.reverted)).filter((i) => !present.has(i)) }, 200);
+    })
+    .openapi(redoRoute, async (c) => {
+      const r = await c.get('db').transaction((tx) => redo(tx, actorOf(c)));
+      const { body, present } = await respond(c, r.action, { op: r.op, ids: r.ids, gapM2: 0 });
+      return c.json({ ...body, removed: (await touched(c, r.reverted)).filter((i) => !present.has(i)) }, 200);
+    })
+    .openapi(historyRoute, async (c) => {
+      const { entityId, limit } = c.req.valid('query');
+      const { rows } = await c.get('db').query<{ id: number; op: number | null; at: Date | string; actor: string; action: string; entity: string; entity_id: number | null; undone: boolean }>(
+        `SELECT id, op, at, actor, action, entity, entity_id, undone_at IS NOT NULL AS undone FROM change
+         WHERE $1::int IS NULL OR entity_id = $1 ORDER BY id DESC LIMIT $2`,
+        [entityId ?? null, limit],
+      );
+      return c.json(rows.map((r) => ({ id: r.id, op: r.op, at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, entity: r.entity, entityId: r.entity_id, undone: r.undone })), 200);
+    });
+}
+
+async function touched(c: Context<Env>, op: number): Promise<number[]> {
+  const { rows } = await c.get('db').query<{ entity_id: number }>('SELECT DISTINCT entity_id FROM change WHERE op = $1', [op]);
+  return rows.map((r) => r.entity_id);
+}
+
