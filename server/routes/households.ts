@@ -7,7 +7,8 @@ import { assignHouseholds, recountHouseholds } from '../db/households.ts';
 import { recordChange } from '../db/regions.ts';
 import { InputError } from '../domain/errors.ts';
 import { parseHouseholdCsvRow, parseHouseholdFeature, type HouseholdInput } from '../domain/household-input.ts';
-import { errorResponses } from './schemas.ts';
+import { notFound } from '../domain/errors.ts';
+import { errorResponses, IdParam } from './schemas.ts';
 
 const RowError = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() });
 const ImportResult = z
@@ -106,8 +107,50 @@ async function insertInside(tx: Queryable, rows: HouseholdInput[], onProgress: P
   return outside;
 }
 
+const MAX_POINTS = 50_000;
+
+const pointsRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/households',
+  summary: 'Households inside a region, as points (at most 50,000)',
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: 'Households',
+      content: { 'application/json': { schema: z.object({
+        type: z.literal('FeatureCollection'),
+        truncated: z.boolean(),
+        features: z.array(z.object({
+          type: z.literal('Feature'), id: z.number().int(),
+          geometry: z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]) }),
+          properties: z.object({ size: z.number().int(), regionId: z.number().int().nullable() }),
+        })),
+      }) } },
+    },
+    ...errorResponses(400, 404),
+  },
+});
+
 export function householdRoutes() {
-  return router().openapi(importRoute, async (c) => {
+  return router()
+    .openapi(pointsRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const { rows } = await db.query<{ id: number; x: number; y: number; size: number; region_id: number | null }>(
+        `SELECT h.id, round(ST_X(h.geom)::numeric, 7)::float8 AS x, round(ST_Y(h.geom)::numeric, 7)::float8 AS y, h.size, h.region_id
+         FROM household h JOIN region r ON r.id = $1 AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
+         ORDER BY h.id LIMIT $2`,
+        [id, MAX_POINTS + 1],
+      );
+      if (rows.length === 0 && (await db.query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length === 0) throw notFound('region', id);
+      const features = rows.slice(0, MAX_POINTS).map((r) => ({
+        type: 'Feature' as const, id: r.id,
+        geometry: { type: 'Point' as const, coordinates: [r.x, r.y] as [number, number] },
+        properties: { size: r.size, regionId: r.region_id },
+      }));
+      return c.json({ type: 'FeatureCollection' as const, truncated: rows.length > MAX_POINTS, features }, 200);
+    })
+    .openapi(importRoute, async (c) => {
     const partial = c.req.valid('query').partial === 'true';
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const streaming = (c.req.header('accept') ?? '').includes('application/x-ndjson');

@@ -38,6 +38,18 @@ const gridTypesRoute = createRoute({
   },
 });
 
+const workersRoute = createRoute({
+  method: 'get',
+  path: '/workers',
+  summary: 'Grid workers, with the grid each one serves (if any)',
+  responses: {
+    200: {
+      description: 'Workers',
+      content: { 'application/json': { schema: z.array(z.object({ id: z.number().int(), name: z.string(), phone: z.string(), role: z.string(), gridId: z.number().int().nullable(), gridName: z.string().nullable() })) } },
+    },
+  },
+});
+
 export function metaRoutes() {
   return router()
     .openapi(healthRoute, async (c) => {
@@ -46,6 +58,14 @@ export function metaRoutes() {
         `SELECT postgis_lib_version() AS v, (SELECT count(*)::int FROM region) AS regions, (SELECT count(*)::int FROM household) AS households`,
       );
       return c.json({ ok: true as const, driver: db.driver, postgis: rows[0]!.v, regions: rows[0]!.regions, households: rows[0]!.households }, 200);
+    })
+    .openapi(workersRoute, async (c) => {
+      const { rows } = await c.get('db').query<{ id: number; name: string; phone: string; role: string; grid_id: number | null; grid_name: string | null }>(
+        `SELECT w.id, w.name, w.phone, w.role, g.id AS grid_id, g.name AS grid_name
+         FROM worker w LEFT JOIN LATERAL (SELECT id, name FROM region WHERE worker_id = w.id ORDER BY id LIMIT 1) g ON true
+         ORDER BY (g.id IS NOT NULL), w.id`,
+      );
+      return c.json(rows.map((r) => ({ id: r.id, name: r.name, phone: r.phone, role: r.role, gridId: r.grid_id, gridName: r.grid_name })), 200);
     })
     .openapi(configRoute, (c) => c.json({ basemapUrl: c.get('options').basemapUrl ?? null }, 200))
     .openapi(gridTypesRoute, async (c) => {

@@ -62,7 +62,8 @@ export class RegionMap {
 
   private addLayers(dark: boolean, k: number) {
     const m = this.map;
-    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels']) m.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked']) m.addSource(id, { type: 'geojson', data: EMPTY });
+    m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
     m.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } });
     m.addLayer({
@@ -73,6 +74,15 @@ export class RegionMap {
     m.addLayer({ id: 'village-hit', type: 'fill', source: 'villages', paint: { 'fill-opacity': 0 } });
     m.addLayer({ id: 'village-line', type: 'line', source: 'villages', paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] } });
     m.addLayer({ id: 'township-line', type: 'line', source: 'townships', paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] } });
+    // Grids whose household count is outside their type's range: a dashed red outline (rules set later).
+    m.addLayer({ id: 'grid-out-of-range', type: 'line', source: 'grids', filter: ['==', 1, 0], paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] } });
+    m.addLayer({ id: 'picked-fill', type: 'fill', source: 'picked', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.45 } });
+    m.addLayer({ id: 'household-clusters', type: 'circle', source: 'households', filter: ['has', 'point_count'],
+      paint: { 'circle-color': '#343a40', 'circle-opacity': 0.55, 'circle-radius': ['step', ['get', 'point_count'], 8, 20, 11, 100, 15, 500, 20] } });
+    m.addLayer({ id: 'household-count', type: 'symbol', source: 'households', filter: ['has', 'point_count'],
+      layout: { 'text-field': ['get', 'point_count_abbreviated'], 'text-font': TEXT_FONT, 'text-size': 11 }, paint: { 'text-color': '#ffffff' } });
+    m.addLayer({ id: 'household-points', type: 'circle', source: 'households', filter: ['!', ['has', 'point_count']],
+      paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 } });
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
     m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
     m.addLayer({
@@ -102,8 +112,8 @@ export class RegionMap {
     (this.map.getSource('townships') as GeoJSONSource).setData(layers.townships as never);
   }
 
-  /** Outlines the region, labels its children, and flies there. */
-  async show(region: RegionFeature, children: RegionCollection, animate = true): Promise<void> {
+  /** Outlines the region and labels its children. */
+  async show(region: RegionFeature, children: RegionCollection): Promise<void> {
     await this.ready;
     this.current = region;
     (this.map.getSource('selected') as GeoJSONSource).setData(region as never);
@@ -114,8 +124,35 @@ export class RegionMap {
         .map((f) => ({ type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates: f.properties.label! }, properties: f.properties })),
     };
     (this.map.getSource('labels') as GeoJSONSource).setData(labels);
+  }
+
+  /** Flies to the region. */
+  async fit(region: RegionFeature, animate = true): Promise<void> {
+    await this.ready;
     const [w, s, e, n] = region.properties.bbox;
     this.map.fitBounds([[w, s], [e, n]] as LngLatBoundsLike, { padding: 40, duration: animate ? 600 : 0, maxZoom: 16 });
+  }
+
+  async setHouseholds(fc: GeoJSON.FeatureCollection | null): Promise<void> {
+    await this.ready;
+    (this.map.getSource('households') as GeoJSONSource).setData(fc ?? EMPTY);
+  }
+
+  /** Outlines grids outside their type's household range. */
+  async setRules(rules: { gridType: string; min: number; max: number }[]): Promise<void> {
+    await this.ready;
+    const outside = rules.map((r) => ['all', ['==', ['get', 'gridType'], r.gridType], ['any', ['<', ['get', 'households'], r.min], ['>', ['get', 'households'], r.max]]]);
+    this.map.setFilter('grid-out-of-range', ['any', ...outside] as never);
+  }
+
+  /** Highlights grids picked for a merge. */
+  async setPicked(features: GeoJSON.Feature[]): Promise<void> {
+    await this.ready;
+    (this.map.getSource('picked') as GeoJSONSource).setData({ type: 'FeatureCollection', features });
+  }
+
+  whenReady(): Promise<void> {
+    return this.ready;
   }
 
   resize() {

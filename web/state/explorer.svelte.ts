@@ -27,7 +27,7 @@ export class Explorer {
   districtId = $derived(this.region ? (this.region.properties.ancestors[0]?.id ?? this.region.id) : null);
 
   /** Selects a region by id, or the first district when `id` is null. */
-  async select(id: number | null): Promise<void> {
+  async select(id: number | null, move = true): Promise<void> {
     this.loading = true;
     this.error = null;
     try {
@@ -44,7 +44,7 @@ export class Explorer {
       ]);
       this.region = region;
       this.children = children;
-      this.selection++;
+      if (move) this.selection++;
       const districtId = region.properties.ancestors[0]?.id ?? region.id;
       if (this.layers?.districtId !== districtId) await this.loadLayers(districtId);
     } catch (err) {
@@ -52,6 +52,28 @@ export class Explorer {
     } finally {
       this.loading = false;
     }
+  }
+
+  /** Applies an edit's answer to the map's layers without reloading them, then refreshes the selection. */
+  async applyEdit(result: { regions: RegionCollection; removed: number[] }): Promise<void> {
+    if (this.layers) {
+      const changed = new Map(result.regions.features.map((f) => [f.id, f]));
+      const gone = new Set([...result.removed, ...changed.keys()]);
+      const patch = (fc: RegionCollection, level: string): RegionCollection => ({
+        type: 'FeatureCollection',
+        features: [...fc.features.filter((f) => !gone.has(f.id)), ...result.regions.features.filter((f) => f.properties.level === level)],
+      });
+      this.layers = { ...this.layers, grids: patch(this.layers.grids, 'grid'), villages: patch(this.layers.villages, 'village') };
+    }
+    const current = this.region;
+    if (!current) return;
+    // A removed selection falls back to its parent.
+    const stillThere = !result.removed.includes(current.id);
+    await this.select(stillThere ? current.id : (current.properties.parentId ?? null), false);
+  }
+
+  async reloadLayers(): Promise<void> {
+    if (this.layers) await this.loadLayers(this.layers.districtId);
   }
 
   private async loadLayers(districtId: number): Promise<void> {

@@ -1,0 +1,126 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../server/db/db.ts';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import { cloneTestDb } from '../support/db.ts';
+import { launchBrowser, waitForMap } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'editor');
+
+describe('planner edits a village in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let db: Db;
+  let dispose: () => Promise<void>;
+  let page: Page;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    ({ db, dispose } = await cloneTestDb('pglite'));
+    server = await startServer({ db, port: 0 });
+    browser = await launchBrowser();
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page.on('dialog', (d) => void d.accept());
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await dispose?.();
+  });
+
+  const api = async (path: string) => (await fetch(server.url + path)).json();
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+  /** Screen position of a lon/lat on the page. */
+  const pixel = async (lngLat: [number, number]) => {
+    const canvas = (await page.locator('[data-testid="map"] canvas').boundingBox())!;
+    const p = await page.evaluate((ll) => (window as any).gridplanMap.project(ll), lngLat);
+    return { x: canvas.x + p.x, y: canvas.y + p.y };
+  };
+  const clickAt = async (lngLat: [number, number]) => {
+    const { x, y } = await pixel(lngLat);
+    await page.mouse.click(x, y);
+    await page.waitForTimeout(150);
+  };
+  const notice = () => page.locator('[data-testid="notice"]').textContent();
+  const gridsOf = async (villageId: number) => (await api(`/api/regions/${villageId}/children`)).features as any[];
+
+  it('deletes a grid, draws a new one by clicking, splits it, merges it back and undoes the merge', async () => {
+    // A village with several grids, the biggest one to redraw.
+    const { rows } = await db.query<{ v: number; g: number }>(
+      `SELECT v.id AS v, (SELECT id FROM region WHERE parent_id = v.id ORDER BY gp_area_m2(geom) DESC LIMIT 1) AS g
+       FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region WHERE parent_id = v.id) >= 3 ORDER BY v.code LIMIT 1`,
+    );
+    const { v: villageId, g: gridId } = rows[0]!;
+    const target = await api(`/api/regions/${gridId}`);
+    const [cx, cy] = target.properties.label as [number, number];
+    const before = await gridsOf(villageId);
+
+    await page.goto(`${server.url}/plan?region=${gridId}`);
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="toolbar"]').isVisible()).toBe(true);
+    await shot('1-grid-selected');
+
+    // Delete: the area becomes a gap.
+    await page.keyboard.press('Delete');
+    await expect.poll(notice).toMatch(/已删除/);
+    await waitForMap(page);
+    expect((await gridsOf(villageId)).length).toBe(before.length - 1);
+    await shot('2-deleted');
+
+    // Draw: click a shape well inside the gap (the old grid is convex: pull its vertices toward its label).
+    await page.keyboard.press('d');
+    // A hexagon of 70 px around the old grid's label point, inside the gap.
+    const centre = await pixel([cx, cy]);
+    for (let k = 0; k < 6; k++) {
+      await page.mouse.click(centre.x + 70 * Math.cos((k * Math.PI) / 3), centre.y + 70 * Math.sin((k * Math.PI) / 3));
+      await page.waitForTimeout(150);
+    }
+    await shot('3-drawing');
+    await expect.poll(() => page.locator('[data-testid="live-count"]').count()).toBe(1);
+    await page.keyboard.press('Enter');
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已新建网格/);
+    const afterDraw = await gridsOf(villageId);
+    expect(afterDraw.length).toBe(before.length);
+    const drawn = afterDraw.find((f) => !before.some((b) => b.id === f.id))!;
+    expect(drawn.properties.name).toMatch(/第\d+网格$/);
+    await shot('4-drawn');
+
+    // Select the new grid and split it with a line across it.
+    await clickAt(drawn.properties.label);
+    await expect.poll(() => page.url()).toMatch(new RegExp(`region=${drawn.id}$`));
+    await page.keyboard.press('s');
+    const [w, , e] = (await api(`/api/regions/${drawn.id}`)).properties.bbox;
+    const y = drawn.properties.label[1];
+    await clickAt([w - (e - w) * 0.2, y]);
+    await clickAt([e + (e - w) * 0.2, y]);
+    await page.keyboard.press('Enter');
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已拆分网格/);
+    const afterSplit = await gridsOf(villageId);
+    const parts = afterSplit.filter((f) => f.id === drawn.id || !afterDraw.some((b) => b.id === f.id));
+    expect(parts.length).toBe(2);
+    expect(parts.reduce((s, f) => s + f.properties.households, 0)).toBe(drawn.properties.households);
+    await shot('5-split');
+
+    // Merge the two parts back.
+    await page.keyboard.press('m');
+    for (const p of parts) await clickAt(p.properties.label);
+    await expect.poll(() => page.locator('[data-testid="do-merge"]').isEnabled()).toBe(true);
+    await shot('6-merge-picked');
+    await page.keyboard.press('Enter');
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已合并网格/);
+    expect((await gridsOf(villageId)).length).toBe(afterDraw.length);
+    await shot('7-merged');
+
+    // Undo the merge: the two parts are back, on screen and through the API.
+    await page.keyboard.press('Control+z');
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已撤销/);
+    const afterUndo = await gridsOf(villageId);
+    expect(afterUndo.map((f) => f.id).sort()).toEqual(afterSplit.map((f) => f.id).sort());
+    await page.locator('[data-testid="breadcrumb"] button').last().click();
+    await expect.poll(() => page.locator('[data-testid="children"] li').count()).toBe(afterUndo.length);
+    await waitForMap(page);
+    await shot('8-undone');
+  });
+});
