@@ -28,6 +28,15 @@ async function collection(tx: Queryable, where: string, params: unknown[]): Prom
 
 export const districts = (tx: Queryable) => collection(tx, `r.level = 'district'`, []);
 export const byCode = (tx: Queryable, code: string) => collection(tx, 'r.code = $1', [code]);
+
+/** Regions whose name contains `q` or whose code starts with it: the 20 best, coarse levels first. */
+export const search = (tx: Queryable, q: string) =>
+  collection(
+    tx,
+    `r.id IN (SELECT id FROM region WHERE strpos(name, $1) > 0 OR code LIKE $2 || '%'
+              ORDER BY array_position(ARRAY['district', 'township', 'village', 'grid'], level), code LIMIT 20)`,
+    [q, q.replace(/[\\%_]/g, '\\$&')],
+  );
 export const childrenOf = (tx: Queryable, id: number) => collection(tx, 'r.parent_id = $1', [id]);
 
 /** Every region at `level` below region `id`. */

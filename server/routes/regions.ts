@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
 import { reassignHouseholdsIn, recountHouseholds } from '../db/households.ts';
-import { byCode, childrenOf, descendantsOf, districts, regionById, regionLevel } from '../db/region-queries.ts';
+import { byCode, childrenOf, descendantsOf, districts, regionById, regionLevel, search } from '../db/region-queries.ts';
 import { insertRegions, recordChange, validityOf } from '../db/regions.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseBoundaryFeatures, type FeatureError } from '../domain/geojson-input.ts';
@@ -13,8 +13,8 @@ const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } }
 const listRoute = createRoute({
   method: 'get',
   path: '/regions',
-  summary: 'Top-level regions (districts), or the region with a given code',
-  request: { query: z.object({ code: z.string().min(1).max(64).optional() }) },
+  summary: 'Top-level regions (districts), the region with a given code, or a search by name or code',
+  request: { query: z.object({ code: z.string().min(1).max(64).optional(), q: z.string().min(1).max(64).optional() }) },
   responses: { 200: { description: 'Regions', ...json(RegionCollectionSchema) }, ...errorResponses(400) },
 });
 
@@ -70,9 +70,9 @@ const importRoute = createRoute({
 export function regionRoutes() {
   return router()
     .openapi(listRoute, async (c) => {
-      const { code } = c.req.valid('query');
+      const { code, q } = c.req.valid('query');
       const db = c.get('db');
-      return c.json(code ? await byCode(db, code) : await districts(db), 200);
+      return c.json(code ? await byCode(db, code) : q ? await search(db, q.trim()) : await districts(db), 200);
     })
     .openapi(getRoute, async (c) => {
       const { id } = c.req.valid('param');

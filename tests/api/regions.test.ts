@@ -44,6 +44,19 @@ for (const driver of DRIVERS) {
       expect(none.body.features).toEqual([]);
     });
 
+    it('searches regions by name or code prefix, coarse levels first', async () => {
+      const byName = await ctx.request('GET', `/api/regions?q=${encodeURIComponent('街道')}`);
+      expect(byName.body.features.length).toBeGreaterThan(0);
+      expect(byName.body.features.every((f: any) => f.properties.name.includes('街道'))).toBe(true);
+      const byCode = await ctx.request('GET', '/api/regions?q=530303-001');
+      const levels = byCode.body.features.map((f: any) => f.properties.level);
+      expect(levels[0]).toBe('township');
+      expect(byCode.body.features.every((f: any) => f.properties.code.startsWith('530303-001'))).toBe(true);
+      expect(byCode.body.features.length).toBeLessThanOrEqual(20);
+      const wild = await ctx.request('GET', `/api/regions?q=${encodeURIComponent('%')}`);
+      expect(wild.body.features).toEqual([]);
+    });
+
     it('returns a region with its ancestors for the breadcrumb', async () => {
       const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code LIMIT 1`);
       const { status, body } = await ctx.request('GET', `/api/regions/${rows[0]!.id}`);

@@ -123,4 +123,51 @@ describe('planner edits a village in Chromium', () => {
     await waitForMap(page);
     await shot('8-undone');
   });
+
+  it('finds a village by search and reshapes a grid by dragging a shared vertex; the neighbour follows', async () => {
+    // A grid vertex inside the village (not on its outline), shared with a neighbour.
+    const { rows } = await db.query<{ village: string; vid: number; gid: number; x: number; y: number }>(
+      `SELECT v.name AS village, v.id AS vid, g.id AS gid, ST_X(p.geom) AS x, ST_Y(p.geom) AS y
+       FROM region v JOIN region g ON g.parent_id = v.id, LATERAL ST_DumpPoints(g.geom) AS p
+       WHERE v.level = 'village' AND NOT ST_DWithin(ST_Boundary(v.geom), p.geom, 1e-6)
+         AND EXISTS (SELECT 1 FROM region n WHERE n.parent_id = v.id AND n.id <> g.id AND ST_DWithin(n.geom, p.geom, 1e-9))
+       ORDER BY (SELECT count(*) FROM region WHERE parent_id = v.id) DESC, g.code, p.path LIMIT 1`,
+    );
+    const { village, vid, gid, x, y } = rows[0]!;
+    const before = await gridsOf(vid);
+    const areaBefore = before.reduce((s, f) => s + f.properties.areaM2, 0);
+
+    await page.goto(`${server.url}/plan`);
+    await waitForMap(page);
+    await page.locator('[data-testid="search"]').fill(village);
+    await page.getByRole('button', { name: new RegExp(village) }).first().click();
+    await expect.poll(() => page.url()).toMatch(new RegExp(`region=${vid}$`));
+    await waitForMap(page);
+
+    const grid = before.find((f) => f.id === gid)!;
+    await clickAt(grid.properties.label);
+    await expect.poll(() => page.url()).toMatch(new RegExp(`region=${gid}$`));
+    await waitForMap(page);
+    await page.keyboard.press('e');
+    await page.waitForTimeout(500);
+    // Drag the vertex 25 px toward the grid's label: the grid shrinks, its neighbours take the freed area.
+    const from = await pixel([x, y]);
+    const to = await pixel(grid.properties.label);
+    const len = Math.hypot(to.x - from.x, to.y - from.y);
+    const target = { x: from.x + ((to.x - from.x) * 25) / len, y: from.y + ((to.y - from.y) * 25) / len };
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(target.x, target.y, { steps: 10 });
+    await page.mouse.up();
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已修改边界/);
+    await shot('9-reshaped');
+
+    const after = await gridsOf(vid);
+    const reshaped = after.find((f) => f.id === gid)!;
+    expect(reshaped.properties.version).toBeGreaterThan(grid.properties.version);
+    expect(reshaped.properties.areaM2).toBeLessThan(grid.properties.areaM2);
+    const grown = after.filter((f) => f.id !== gid && f.properties.areaM2 > before.find((b) => b.id === f.id)!.properties.areaM2 + 1);
+    expect(grown.length).toBeGreaterThan(0);
+    expect(Math.abs(after.reduce((s, f) => s + f.properties.areaM2, 0) - areaBefore)).toBeLessThan(1);
+  });
 });

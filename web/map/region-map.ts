@@ -141,8 +141,12 @@ export class RegionMap {
   /** Outlines grids outside their type's household range. */
   async setRules(rules: { gridType: string; min: number; max: number }[]): Promise<void> {
     await this.ready;
-    const outside = rules.map((r) => ['all', ['==', ['get', 'gridType'], r.gridType], ['any', ['<', ['get', 'households'], r.min], ['>', ['get', 'households'], r.max]]]);
-    this.map.setFilter('grid-out-of-range', ['any', ...outside] as never);
+    const typed = (r: { gridType: string }, test: unknown[]) => ['all', ['==', ['get', 'gridType'], r.gridType], test];
+    const under = ['any', ...rules.map((r) => typed(r, ['<', ['get', 'households'], r.min]))];
+    const over = ['any', ...rules.map((r) => typed(r, ['>', ['get', 'households'], r.max]))];
+    this.map.setFilter('grid-out-of-range', ['any', under, over] as never);
+    // Under the range orange, over it red.
+    this.map.setPaintProperty('grid-out-of-range', 'line-color', ['case', under, '#e8590c', '#c92a2a'] as never);
   }
 
   /** Highlights grids picked for a merge. */
