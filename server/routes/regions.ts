@@ -3,6 +3,8 @@ import { router } from '../http/router.ts';
 import { reassignHouseholdsIn, recountHouseholds } from '../db/households.ts';
 import { byCode, childrenOf, descendantsOf, districts, regionById, regionLevel, search } from '../db/region-queries.ts';
 import { insertRegions, recordChange, validityOf } from '../db/regions.ts';
+import { validateCoverage } from '../db/coverage.ts';
+import { CoverageReportSchema } from './coverage.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseBoundaryFeatures, type FeatureError } from '../domain/geojson-input.ts';
 import { childLevel } from '../domain/hierarchy.ts';
@@ -50,12 +52,14 @@ const ImportBody = z.object({
   codeProperty: z.string().min(1).max(64).optional(),
   repair: z.boolean().optional().openapi({ description: 'Close unclosed rings and make invalid polygons valid instead of refusing them' }),
   partial: z.boolean().optional().openapi({ description: 'Import the valid features even when others are invalid' }),
+  strict: z.boolean().optional().openapi({ description: 'Refuse the whole layer when it leaves coverage problems (gaps, overlaps, spills) in the parent' }),
 });
 
 const ImportResult = z
   .object({
     created: z.array(z.object({ id: z.number().int(), code: z.string(), name: z.string() })),
     errors: z.array(z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() })),
+    coverage: CoverageReportSchema.nullable(),
   })
   .openapi('ImportResult');
 
@@ -138,10 +142,16 @@ export function regionRoutes() {
         await reassignHouseholdsIn(tx, ids);
         await recountHouseholds(tx);
         const created = good.map((f, i) => ({ id: ids[i]!, code: f.code, name: f.name }));
+        // The layer's coverage of its parent: problems are reported, and refused only when strict.
+        const coverage = body.parentId === null ? null : await validateCoverage(tx, body.parentId, { depth: 1, toleranceM2: 1 });
+        const spatial = coverage ? coverage.summary.counts.gap + coverage.summary.counts.overlap + coverage.summary.counts.outside_parent : 0;
+        if (body.strict && spatial > 0) {
+          throw new InputError('coverage_problems', `the layer leaves ${spatial} gaps, overlaps or spills in its parent; nothing was imported (drop strict to store it and fix it on the map)`, 'features', 422, coverage!.summary.counts);
+        }
         for (const r of created) {
           await recordChange(tx, { actor: 'api', action: 'import', entity: 'region', entityId: r.id, before: null, after: { ...r, level: body.level, parentId: body.parentId } });
         }
-        return { created, errors: problems };
+        return { created, errors: problems, coverage };
       });
       return c.json(result, 201);
     });

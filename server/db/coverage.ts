@@ -1,0 +1,270 @@
+import type { Queryable } from './db.ts';
+
+/**
+ * Coverage validation: children must tile their parent — no gap, no overlap, nothing outside —
+ * and every grid must follow the rules. Each problem is a located GeoJSON feature.
+ *
+ *   parents in scope ──► union of children ──► gaps (parent − union), outside (union − parent)
+ *                   └──► candidate sibling pairs ──► overlaps (a ∩ b)
+ *   grids in scope  ──► invalid, multipart, households out of range, no worker, code mismatch
+ *   households      ──► in no grid, or assigned to another grid than the one containing them
+ *
+ * Overlap candidates come from ST_CoverageInvalidEdges where PostGIS has it (3.6 with GEOS ≥ 3.12):
+ * only polygons with invalid edges can overlap. Elsewhere (3.3) an && + ST_Relate join finds them.
+ * Both paths then measure the same intersections, so they give the same answers.
+ */
+
+export const ISSUE_KINDS = [
+  'gap', 'overlap', 'outside_parent', 'sliver', 'invalid_geometry', 'multipart_grid',
+  'households_out_of_range', 'orphan_household', 'grid_without_worker', 'code_mismatch',
+] as const;
+export type IssueKind = (typeof ISSUE_KINDS)[number];
+
+export type CoveragePath = 'coverage' | 'relate';
+
+export interface CoverageOptions {
+  /** 1: the region's children only; 'all': every level below it. */
+  depth: 1 | 'all';
+  /** Gaps, overlaps and spills smaller than this (m²) are reported as slivers. */
+  toleranceM2: number;
+  /** Force an overlap path (tests and benchmarks); by default the fastest available. */
+  path?: CoveragePath | undefined;
+  /** Most household features to list (all are counted). */
+  maxHouseholdFeatures?: number;
+}
+
+export interface IssueFeature {
+  type: 'Feature';
+  geometry: { type: string; coordinates: unknown } | null;
+  properties: {
+    kind: IssueKind;
+    regionIds: number[];
+    parentId: number | null;
+    areaM2?: number;
+    count?: number;
+    of?: 'gap' | 'overlap' | 'outside_parent';
+    message: { zh: string; en: string };
+  };
+}
+
+export interface CoverageReport {
+  summary: {
+    ok: boolean;
+    counts: Record<IssueKind, number>;
+    parentsChecked: number;
+    areaCheckedM2: number;
+    path: CoveragePath;
+    elapsedMs: number;
+  };
+  issues: { type: 'FeatureCollection'; features: IssueFeature[] };
+}
+
+let coverageFunctions: boolean | undefined;
+
+/** Whether this PostGIS has ST_CoverageInvalidEdges (asked once per process). */
+async function hasCoverageFunctions(tx: Queryable): Promise<boolean> {
+  coverageFunctions ??= (await tx.query(`SELECT 1 FROM pg_proc WHERE proname = 'st_coverageinvalidedges'`)).rows.length > 0;
+  return coverageFunctions;
+}
+
+const km2 = (m2: number) => (m2 >= 1e5 ? `${(m2 / 1e6).toFixed(2)} km²` : `${Math.round(m2)} m²`);
+
+const AREA_MESSAGES: Record<'gap' | 'overlap' | 'outside_parent', (a: number) => { zh: string; en: string }> = {
+  gap: (a) => ({ zh: `未被任何下级覆盖的空白 ${km2(a)}`, en: `${km2(a)} not covered by any child` }),
+  overlap: (a) => ({ zh: `两个下级重叠 ${km2(a)}`, en: `${km2(a)} covered by two children` }),
+  outside_parent: (a) => ({ zh: `超出上级边界 ${km2(a)}`, en: `${km2(a)} outside the parent` }),
+};
+
+export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
+  const started = performance.now();
+  const path: CoveragePath = options.path ?? ((await hasCoverageFunctions(tx)) ? 'coverage' : 'relate');
+  if (path === 'coverage' && !(await hasCoverageFunctions(tx))) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
+  const { rows: scope } = await tx.query<{ parents: number[]; area: number }>(
+    `WITH RECURSIVE tree AS (
+       SELECT id, 0 AS depth FROM region WHERE id = $1
+       UNION ALL SELECT c.id, t.depth + 1 FROM region c JOIN tree t ON c.parent_id = t.id WHERE $2 AND c.level <> 'grid')
+     SELECT coalesce(array_agg(p.id), '{}') AS parents, coalesce(sum(gp_area_m2(p.geom)), 0) AS area
+     FROM region p WHERE p.id IN (SELECT id FROM tree) AND EXISTS (SELECT 1 FROM region c WHERE c.parent_id = p.id)`,
+    [regionId, options.depth === 'all'],
+  );
+  const parents = scope[0]!.parents;
+  const features: IssueFeature[] = [];
+  const area = (kind: 'gap' | 'overlap' | 'outside_parent', rows: { geometry: IssueFeature['geometry']; region_ids: number[]; parent_id: number; area: number }[]) => {
+    for (const r of rows) {
+      const sliver = r.area < options.toleranceM2;
+      features.push({
+        type: 'Feature',
+        geometry: r.geometry,
+        properties: {
+          kind: sliver ? 'sliver' : kind, regionIds: r.region_ids, parentId: r.parent_id, areaM2: r.area,
+          ...(sliver ? { of: kind } : {}),
+          message: sliver ? { zh: `细小缝隙 ${r.area.toFixed(2)} m²（${kind}）`, en: `sliver of ${r.area.toFixed(2)} m² (${kind})` } : AREA_MESSAGES[kind](r.area),
+        },
+      });
+    }
+  };
+
+  // Invalid children are reported and kept out of the overlays, which need valid input.
+  const invalid = await tx.query<{ id: number; parent_id: number; reason: string; geometry: IssueFeature['geometry'] }>(
+    `SELECT c.id, c.parent_id, (d).reason, ST_AsGeoJSON(coalesce((d).location, ST_PointOnSurface(c.geom)), 7)::json AS geometry
+     FROM (SELECT r.*, ST_IsValidDetail(r.geom) AS d FROM region r WHERE r.parent_id = ANY($1::int[])) c
+     WHERE NOT (c.d).valid`,
+    [parents],
+  );
+  for (const r of invalid.rows) {
+    features.push({ type: 'Feature', geometry: r.geometry, properties: { kind: 'invalid_geometry', regionIds: [r.id], parentId: r.parent_id, message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` } } });
+  }
+  const invalidIds = invalid.rows.map((r) => r.id);
+
+  // Gaps and spills: one union of the children per parent serves both.
+  const { rows: spatial } = await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
+    `WITH cover AS (
+       SELECT p.id AS parent_id, p.geom AS parent, ST_Union(c.geom, gp_grid()) AS children
+       FROM region p JOIN region c ON c.parent_id = p.id AND c.id <> ALL($2::int[])
+       WHERE p.id = ANY($1::int[]) GROUP BY p.id, p.geom
+     ),
+     -- parent − children: gaps; children − parent: spills
+     piece AS (
+       SELECT 'gap' AS kind, parent_id, d.geom FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(parent, children), 3)) AS d
+       UNION ALL
+       SELECT 'outside_parent', parent_id, d.geom FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(children, parent), 3)) AS d
+     )
+     SELECT kind, parent_id, gp_area_m2(geom) AS area, ST_AsGeoJSON(geom, 7)::json AS geometry,
+       CASE WHEN kind = 'gap' THEN ARRAY[parent_id]
+            ELSE (SELECT array_agg(c.id ORDER BY c.id) FROM region c WHERE c.parent_id = piece.parent_id AND c.geom && piece.geom AND ST_Intersects(c.geom, ST_PointOnSurface(piece.geom))) END AS region_ids
+     FROM piece WHERE NOT ST_IsEmpty(geom)`,
+    [parents, invalidIds],
+  );
+  area('gap', spatial.filter((r) => r.kind === 'gap'));
+  area('outside_parent', spatial.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })));
+
+  // Overlaps between siblings, from candidate pairs.
+  const candidates = path === 'coverage'
+    ? `flagged AS (
+         SELECT id, parent_id, geom FROM (
+           SELECT c.id, c.parent_id, c.geom, ST_CoverageInvalidEdges(c.geom) OVER (PARTITION BY c.parent_id) AS edges
+           FROM region c WHERE c.parent_id = ANY($1::int[]) AND c.id <> ALL($2::int[])) f
+         WHERE edges IS NOT NULL),
+       pair AS (SELECT a.id AS a, b.id AS b, a.parent_id, a.geom AS ga, b.geom AS gb
+                FROM flagged a JOIN flagged b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
+                WHERE ST_Relate(a.geom, b.geom, '2********'))`
+    : `pair AS (SELECT a.id AS a, b.id AS b, a.parent_id, a.geom AS ga, b.geom AS gb
+                FROM region a JOIN region b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
+                WHERE a.parent_id = ANY($1::int[]) AND a.id <> ALL($2::int[]) AND b.id <> ALL($2::int[])
+                  AND ST_Relate(a.geom, b.geom, '2********'))`;
+  const overlaps = await tx.query<{ parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
+    `WITH ${candidates}
+     SELECT parent_id, ARRAY[a, b] AS region_ids, gp_area_m2(d.geom) AS area, ST_AsGeoJSON(d.geom, 7)::json AS geometry
+     FROM pair, LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(ga, gb, gp_grid()), 3)) AS d
+     ORDER BY a, b`,
+    [parents, invalidIds],
+  );
+  area('overlap', overlaps.rows);
+
+  const rules = await gridRules(tx, parents);
+  features.push(...rules);
+  const orphans = await orphanHouseholds(tx, regionId, options.maxHouseholdFeatures ?? 500);
+  features.push(...orphans.features);
+
+  const counts = Object.fromEntries(ISSUE_KINDS.map((k) => [k, 0])) as Record<IssueKind, number>;
+  for (const f of features) counts[f.properties.kind] += f.properties.kind === 'orphan_household' ? 0 : 1;
+  counts.orphan_household = orphans.total;
+  return {
+    summary: {
+      ok: ISSUE_KINDS.every((k) => k === 'sliver' || counts[k] === 0),
+      counts,
+      parentsChecked: parents.length,
+      areaCheckedM2: scope[0]!.area,
+      path,
+      elapsedMs: Math.round(performance.now() - started),
+    },
+    issues: { type: 'FeatureCollection', features },
+  };
+}
+
+/** Rules on the children: multipart grids, household ranges, workers, codes. */
+async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature[]> {
+  const { rows } = await tx.query<{ kind: IssueKind; id: number; parent_id: number; geometry: IssueFeature['geometry']; n: number | null; lo: number | null; hi: number | null; code: string; parent_code: string }>(
+    `WITH child AS (
+       SELECT c.*, p.code AS parent_code FROM region c JOIN region p ON p.id = c.parent_id WHERE c.parent_id = ANY($1::int[])
+     ),
+     rule AS (
+       -- a district's own rule wins over the default
+       SELECT DISTINCT ON (c.id) c.id, r.min_households AS lo, r.max_households AS hi
+       FROM child c JOIN grid_type_rule r ON r.grid_type = c.grid_type
+         AND (r.district_id IS NULL OR r.district_id = (SELECT d.id FROM region d WHERE d.level = 'district' AND d.code = split_part(c.code, '-', 1)))
+       WHERE c.level = 'grid'
+       ORDER BY c.id, r.district_id NULLS LAST
+     )
+     SELECT 'multipart_grid' AS kind, c.id, c.parent_id, ST_AsGeoJSON(c.geom, 7)::json AS geometry, ST_NumGeometries(c.geom) AS n, NULL::int AS lo, NULL::int AS hi, c.code, c.parent_code
+       FROM child c WHERE c.level = 'grid' AND ST_NumGeometries(c.geom) > 1
+     UNION ALL
+     SELECT 'households_out_of_range', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, c.household_count, r.lo, r.hi, c.code, c.parent_code
+       FROM child c JOIN rule r ON r.id = c.id WHERE c.household_count < r.lo OR c.household_count > r.hi
+     UNION ALL
+     SELECT 'grid_without_worker', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code
+       FROM child c WHERE c.level = 'grid' AND c.worker_id IS NULL
+     UNION ALL
+     SELECT 'code_mismatch', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code
+       FROM child c
+       WHERE left(c.code, length(c.parent_code) + 1) <> c.parent_code || '-'
+          OR substr(c.code, length(c.parent_code) + 2) !~ CASE WHEN c.level = 'grid' THEN '^[0-9]{4}$' ELSE '^[0-9]{3}$' END
+     ORDER BY kind, id`,
+    [parents],
+  );
+  return rows.map((r) => ({
+    type: 'Feature',
+    geometry: r.geometry,
+    properties: {
+      kind: r.kind,
+      regionIds: [r.id],
+      parentId: r.parent_id,
+      ...(r.n !== null ? { count: r.n } : {}),
+      message:
+        r.kind === 'multipart_grid' ? { zh: `网格分成 ${r.n} 块`, en: `grid in ${r.n} pieces` }
+        : r.kind === 'households_out_of_range' ? { zh: `${r.n} 户，应为 ${r.lo}–${r.hi} 户`, en: `${r.n} households, expected ${r.lo}–${r.hi}` }
+        : r.kind === 'grid_without_worker' ? { zh: '未配备网格员', en: 'no grid worker' }
+        : { zh: `编码 ${r.code} 不符合上级编码 ${r.parent_code}`, en: `code ${r.code} does not follow its parent's ${r.parent_code}` },
+    },
+  }));
+}
+
+/** Households in no grid, or assigned to another region than the grid containing them (all counted, `limit` listed). */
+async function orphanHouseholds(tx: Queryable, regionId: number, limit: number): Promise<{ features: IssueFeature[]; total: number }> {
+  // Against each household's own grid, grid by grid (LATERAL), so PostGIS reuses the prepared
+  // polygon: a containing-grid search per household costs 20× more.
+  const { rows } = await tx.query<{ id: number; region_id: number | null; in_grid: boolean; geometry: IssueFeature['geometry']; total: number }>(
+    `WITH RECURSIVE tree AS (
+       SELECT id FROM region WHERE id = $1
+       UNION ALL SELECT c.id FROM region c JOIN tree t ON c.parent_id = t.id),
+     bad AS (
+       -- assigned to a grid that does not contain it
+       SELECT h.id, h.region_id, true AS in_grid, h.geom
+       FROM region g JOIN tree t ON t.id = g.id,
+         LATERAL (SELECT h.* FROM household h WHERE h.region_id = g.id AND NOT ST_Intersects(g.geom, h.geom)) h
+       WHERE g.level = 'grid'
+       UNION ALL
+       -- assigned to no grid: to a coarser region, or to nothing
+       SELECT h.id, h.region_id, false, h.geom FROM household h JOIN region r ON r.id = h.region_id JOIN tree t ON t.id = r.id WHERE r.level <> 'grid'
+       UNION ALL
+       SELECT h.id, NULL, false, h.geom FROM household h, region s
+       WHERE s.id = $1 AND h.region_id IS NULL AND s.geom && h.geom AND ST_Intersects(s.geom, h.geom)
+     )
+     SELECT id, region_id, in_grid, ST_AsGeoJSON(geom, 7)::json AS geometry, (SELECT count(*)::int FROM bad) AS total
+     FROM bad ORDER BY id LIMIT $2`,
+    [regionId, limit],
+  );
+  const features = rows.map((r): IssueFeature => ({
+    type: 'Feature',
+    geometry: r.geometry,
+    properties: {
+      kind: 'orphan_household',
+      regionIds: r.region_id === null ? [] : [r.region_id],
+      parentId: null,
+      message: !r.in_grid
+        ? { zh: '住户未归属任何网格', en: 'household not assigned to a grid' }
+        : { zh: '住户归属的网格与所在位置不符', en: 'household assigned to another grid than the one containing it' },
+    },
+  }));
+  return { features, total: rows[0]?.total ?? 0 };
+}

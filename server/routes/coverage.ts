@@ -1,0 +1,60 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { validateCoverage } from '../db/coverage.ts';
+import { regionLevel } from '../db/region-queries.ts';
+import { InputError, notFound } from '../domain/errors.ts';
+import { router } from '../http/router.ts';
+import { errorResponses, IdParam } from './schemas.ts';
+
+export const CoverageReportSchema = z
+  .object({
+    summary: z.object({
+      ok: z.boolean(),
+      counts: z.record(z.string(), z.number().int()),
+      parentsChecked: z.number().int(),
+      areaCheckedM2: z.number(),
+      path: z.enum(['coverage', 'relate']),
+      elapsedMs: z.number(),
+    }),
+    issues: z.object({
+      type: z.literal('FeatureCollection'),
+      features: z.array(z.object({
+        type: z.literal('Feature'),
+        geometry: z.object({ type: z.string(), coordinates: z.any() }).nullable(),
+        properties: z.object({
+          kind: z.string(), regionIds: z.array(z.number().int()), parentId: z.number().int().nullable(),
+          areaM2: z.number().optional(), count: z.number().optional(), of: z.string().optional(),
+          message: z.object({ zh: z.string(), en: z.string() }),
+        }),
+      })),
+    }),
+  })
+  .openapi('CoverageReport');
+
+const coverageRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/coverage',
+  summary: 'Validate that the children of a region (depth=1) or every level below it (depth=all) tile it, and follow the grid rules',
+  request: {
+    params: IdParam,
+    query: z.object({
+      depth: z.enum(['1', 'all']).default('1'),
+      tolerance: z.coerce.number().min(0).max(1e6).default(1).openapi({ description: 'm²: smaller gaps and overlaps are slivers' }),
+      path: z.enum(['coverage', 'relate']).optional().openapi({ description: 'force the overlap path (ST_CoverageInvalidEdges or ST_Relate)' }),
+    }),
+  },
+  responses: { 200: { description: 'Report', content: { 'application/json': { schema: CoverageReportSchema } } }, ...errorResponses(400, 404, 422) },
+});
+
+export function coverageRoutes() {
+  return router().openapi(coverageRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const { depth, tolerance, path } = c.req.valid('query');
+    const db = c.get('db');
+    if (!(await regionLevel(db, id))) throw notFound('region', id);
+    if (path === 'coverage' && (await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'st_coverageinvalidedges'`)).rows.length === 0) {
+      throw new InputError('path_unavailable', 'this PostGIS has no ST_CoverageInvalidEdges; use path=relate', 'query.path');
+    }
+    const report = await validateCoverage(db, id, { depth: depth === 'all' ? 'all' : 1, toleranceM2: tolerance, path });
+    return c.json(report, 200);
+  });
+}
