@@ -59,12 +59,9 @@ export interface CoverageReport {
   issues: { type: 'FeatureCollection'; features: IssueFeature[] };
 }
 
-let coverageFunctions: boolean | undefined;
-
-/** Whether this PostGIS has ST_CoverageInvalidEdges (asked once per process). */
-async function hasCoverageFunctions(tx: Queryable): Promise<boolean> {
-  coverageFunctions ??= (await tx.query(`SELECT 1 FROM pg_proc WHERE proname = 'st_coverageinvalidedges'`)).rows.length > 0;
-  return coverageFunctions;
+/** Whether this database's PostGIS has ST_CoverageInvalidEdges (asked each time: one process may hold both drivers). */
+export async function hasCoverageFunctions(tx: Queryable): Promise<boolean> {
+  return (await tx.query(`SELECT 1 FROM pg_proc WHERE proname = 'st_coverageinvalidedges'`)).rows.length > 0;
 }
 
 const km2 = (m2: number) => (m2 >= 1e5 ? `${(m2 / 1e6).toFixed(2)} km²` : `${Math.round(m2)} m²`);
@@ -77,8 +74,9 @@ const AREA_MESSAGES: Record<'gap' | 'overlap' | 'outside_parent', (a: number) =>
 
 export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
   const started = performance.now();
-  const path: CoveragePath = options.path ?? ((await hasCoverageFunctions(tx)) ? 'coverage' : 'relate');
-  if (path === 'coverage' && !(await hasCoverageFunctions(tx))) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
+  const available = await hasCoverageFunctions(tx);
+  const path: CoveragePath = options.path ?? (available ? 'coverage' : 'relate');
+  if (path === 'coverage' && !available) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
   const { rows: scope } = await tx.query<{ parents: number[]; area: number }>(
     `WITH RECURSIVE tree AS (
        SELECT id, 0 AS depth FROM region WHERE id = $1

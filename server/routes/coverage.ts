@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { validateCoverage } from '../db/coverage.ts';
+import { hasCoverageFunctions, validateCoverage } from '../db/coverage.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { router } from '../http/router.ts';
@@ -51,7 +51,7 @@ export function coverageRoutes() {
     const { depth, tolerance, path } = c.req.valid('query');
     const db = c.get('db');
     if (!(await regionLevel(db, id))) throw notFound('region', id);
-    if (path === 'coverage' && (await db.query(`SELECT 1 FROM pg_proc WHERE proname = 'st_coverageinvalidedges'`)).rows.length === 0) {
+    if (path === 'coverage' && !(await hasCoverageFunctions(db))) {
       throw new InputError('path_unavailable', 'this PostGIS has no ST_CoverageInvalidEdges; use path=relate', 'query.path');
     }
     const report = await validateCoverage(db, id, { depth: depth === 'all' ? 'all' : 1, toleranceM2: tolerance, path });
