@@ -67,6 +67,12 @@ describe('planner edits a village in Chromium', () => {
     await expect.poll(notice).toMatch(/已删除/);
     await waitForMap(page);
     expect((await gridsOf(villageId)).length).toBe(before.length - 1);
+    // The village is re-validated at once: the gap is listed and drawn.
+    await expect.poll(() => page.locator('[data-testid="coverage"] .counts').textContent()).toMatch(/空白\s*1/);
+    await page.locator('[data-testid="coverage-list"] button', { hasText: '未被任何下级覆盖' }).click();
+    await waitForMap(page);
+    const drawnIssues = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['issue-fill'] }).map((f: any) => f.properties.kind));
+    expect(drawnIssues).toContain('gap');
     await shot('2-deleted');
 
     // Draw: click a shape well inside the gap (the old grid is convex: pull its vertices toward its label).

@@ -2,7 +2,20 @@ import * as maplibregl from 'maplibre-gl';
 import type { GeoJSONSource, LngLatBoundsLike } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import type { DistrictLayers, RegionCollection, RegionFeature } from '../state/explorer.svelte.ts';
+import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
 import { baseStyle, gridTypeColor, TEXT_FONT } from './style.ts';
+
+function bboxOf(geometry: GeoJSON.Geometry): [number, number, number, number] {
+  const b: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
+  const visit = (c: unknown): void => {
+    if (typeof (c as number[])[0] === 'number') {
+      const [x, y] = c as [number, number];
+      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
+    } else (c as unknown[]).forEach(visit);
+  };
+  if ('coordinates' in geometry) visit(geometry.coordinates);
+  return b;
+}
 
 maplibregl.setWorkerUrl(workerUrl);
 
@@ -62,7 +75,7 @@ export class RegionMap {
 
   private addLayers(dark: boolean, k: number) {
     const m = this.map;
-    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked']) m.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused']) m.addSource(id, { type: 'geojson', data: EMPTY });
     m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
     m.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } });
@@ -85,6 +98,15 @@ export class RegionMap {
       paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 } });
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
     m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
+    // Coverage problems: areas filled, points as rings, in the colour of their kind; the focused one outlined.
+    const issueColor = ['match', ['get', 'kind'], ...Object.entries(ISSUE_COLORS).flat(), '#e03131'] as never;
+    m.addLayer({ id: 'issue-fill', type: 'fill', source: 'issues', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': issueColor, 'fill-opacity': 0.55 } });
+    m.addLayer({ id: 'issue-line', type: 'line', source: 'issues', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': issueColor, 'line-width': 2 * k } });
+    m.addLayer({ id: 'issue-point', type: 'circle', source: 'issues', filter: ['==', ['geometry-type'], 'Point'],
+      paint: { 'circle-radius': 6 * k, 'circle-color': '#ffffff', 'circle-stroke-color': issueColor, 'circle-stroke-width': 3 * k } });
+    m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
+    m.addLayer({ id: 'focused-point', type: 'circle', source: 'focused', filter: ['==', ['geometry-type'], 'Point'],
+      paint: { 'circle-radius': 14 * k, 'circle-opacity': 0, 'circle-stroke-color': '#212529', 'circle-stroke-width': 3 * k } });
     m.addLayer({
       id: 'labels', type: 'symbol', source: 'labels',
       layout: {
@@ -153,6 +175,21 @@ export class RegionMap {
   async setPicked(features: GeoJSON.Feature[]): Promise<void> {
     await this.ready;
     (this.map.getSource('picked') as GeoJSONSource).setData({ type: 'FeatureCollection', features });
+  }
+
+  async setIssues(issues: GeoJSON.FeatureCollection | null): Promise<void> {
+    await this.ready;
+    (this.map.getSource('issues') as GeoJSONSource).setData(issues ?? EMPTY);
+  }
+
+  /** Outlines one problem and zooms to it. */
+  async focus(issue: GeoJSON.Feature | null): Promise<void> {
+    await this.ready;
+    (this.map.getSource('focused') as GeoJSONSource).setData(issue ? { type: 'FeatureCollection', features: [issue] } : EMPTY);
+    if (!issue?.geometry) return;
+    const [w, s, e, n] = bboxOf(issue.geometry);
+    const pad = 0.002;
+    this.map.fitBounds([[w - pad, s - pad], [e + pad, n + pad]], { padding: 60, duration: 500, maxZoom: 17 });
   }
 
   whenReady(): Promise<void> {

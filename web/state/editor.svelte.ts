@@ -32,6 +32,8 @@ export class Editor {
   households = $state.raw<Households | null>(null);
   workers = $state.raw<Worker[]>([]);
   busy = $state(false);
+  /** Called after every saved operation (e.g. to re-validate the village). */
+  onSaved: () => void = () => {};
   notice = $state<Notice | null>(null);
   private householdsOf: number | null = null;
 
@@ -98,6 +100,7 @@ export class Editor {
       this.notice = { kind: 'done', key: done, text: gap };
       this.householdsOf = null;
       await this.loadContext();
+      this.onSaved();
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
