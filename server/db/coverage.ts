@@ -143,9 +143,11 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
            SELECT c.id, c.parent_id, c.geom, ST_CoverageInvalidEdges(c.geom) OVER (PARTITION BY c.parent_id) AS edges
            FROM region c WHERE c.parent_id = ANY($1::int[]) AND c.id <> ALL($2::int[])) f
          WHERE edges IS NOT NULL),
-       pair AS (SELECT a.id AS a, b.id AS b, a.parent_id, a.geom AS ga, b.geom AS gb
-                FROM flagged a JOIN flagged b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
-                WHERE ST_Relate(a.geom, b.geom, '2********'))`
+       -- one side of an overlap may have only matched edges: pair each flagged polygon with all its siblings
+       pair AS (SELECT DISTINCT least(f.id, s.id) AS a, greatest(f.id, s.id) AS b, f.parent_id,
+                       CASE WHEN f.id < s.id THEN f.geom ELSE s.geom END AS ga, CASE WHEN f.id < s.id THEN s.geom ELSE f.geom END AS gb
+                FROM flagged f JOIN region s ON s.parent_id = f.parent_id AND s.id <> f.id AND s.id <> ALL($2::int[]) AND s.geom && f.geom
+                WHERE ST_Relate(f.geom, s.geom, '2********'))`
     : `pair AS (SELECT a.id AS a, b.id AS b, a.parent_id, a.geom AS ga, b.geom AS gb
                 FROM region a JOIN region b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
                 WHERE a.parent_id = ANY($1::int[]) AND a.id <> ALL($2::int[]) AND b.id <> ALL($2::int[])

@@ -97,6 +97,17 @@ for (const driver of DRIVERS) {
       expect(report.issues.features[0].properties.areaM2).toBeGreaterThan(1e4);
     });
 
+    it('finds an overlap where only one side has unmatched edges (a grid swallowing its neighbour)', async () => {
+      // A covers itself and all of B: B's edges lie inside A, but A's edges all match B's.
+      const grids = QUADS.map((q) => ({ coords: [rect(q)] }));
+      // Through B's corners, so every edge of A equals an edge of B or of the grids above.
+      grids[0] = { coords: [[[0, 0], [0.01, 0], [0.02, 0], [0.02, 0.01], [0.01, 0.01], [0, 0.01], [0, 0]]] };
+      const { ids, villageId } = await village(grids);
+      const { report, kinds } = await check(villageId);
+      expect(kinds.filter((k: string) => k !== 'households_out_of_range')).toEqual(['overlap']);
+      expect(report.issues.features.find((f: any) => f.properties.kind === 'overlap').properties.regionIds).toEqual([ids[0], ids[1]]);
+    });
+
     it('finds exactly a spill outside the parent', async () => {
       const grids = QUADS.map((q) => ({ coords: [rect(q)] }));
       grids[1] = { coords: [rect([0.01, -0.002, 0.02, 0.01])] };
