@@ -72,6 +72,68 @@ const AREA_MESSAGES: Record<'gap' | 'overlap' | 'outside_parent', (a: number) =>
   outside_parent: (a) => ({ zh: `超出上级边界 ${km2(a)}`, en: `${km2(a)} outside the parent` }),
 };
 
+/**
+ * The parents whose children may not tile them exactly. In an exact tiling every interior edge
+ * is used twice, in opposite directions (rings oriented counter-clockwise), and the edges used
+ * once lie on the parent's border and add up to its perimeter. A parent passing this count needs
+ * no union and no pairwise test; the others get the full, locating treatment.
+ *
+ *       a ──▶ b        interior edge: once a→b, once b→a  → matched
+ *       ▲  A  │  B
+ *       └─────┘        border edge: once, on the parent's outline
+ */
+export async function suspectParents(tx: Queryable, parents: number[], excluded: number[]): Promise<number[]> {
+  if (parents.length === 0) return [];
+  const { rows } = await tx.query<{ id: number }>(
+    `WITH seg AS (
+       SELECT c.parent_id, ST_X(ST_StartPoint(d.geom)) AS x1, ST_Y(ST_StartPoint(d.geom)) AS y1,
+              ST_X(ST_EndPoint(d.geom)) AS x2, ST_Y(ST_EndPoint(d.geom)) AS y2
+       FROM region c, LATERAL ST_DumpSegments(ST_ForcePolygonCCW(c.geom)) AS d
+       WHERE c.parent_id = ANY($1::int[]) AND c.id <> ALL($2::int[])
+     ),
+     -- each edge keyed by its lower end first; dir says which way the child ran along it
+     edge AS (
+       SELECT parent_id, ax, ay, bx, by, count(*) AS n, sum(dir) AS turn
+       FROM (SELECT parent_id,
+                    CASE WHEN (x1, y1) < (x2, y2) THEN x1 ELSE x2 END AS ax, CASE WHEN (x1, y1) < (x2, y2) THEN y1 ELSE y2 END AS ay,
+                    CASE WHEN (x1, y1) < (x2, y2) THEN x2 ELSE x1 END AS bx, CASE WHEN (x1, y1) < (x2, y2) THEN y2 ELSE y1 END AS by,
+                    CASE WHEN (x1, y1) < (x2, y2) THEN 1 ELSE -1 END AS dir
+             FROM seg) AS s
+       GROUP BY parent_id, ax, ay, bx, by
+     ),
+     border AS (SELECT id, ST_Boundary(geom) AS line, ST_Perimeter(geom) AS perimeter FROM region WHERE id = ANY($1::int[])),
+     -- the parent's own segments, keyed the same way: most border edges of children are exactly these
+     outline AS (
+       SELECT DISTINCT p.id AS parent_id,
+              least_x, least_y, most_x, most_y
+       FROM region p, LATERAL ST_DumpSegments(p.geom) AS d,
+         LATERAL (SELECT ST_X(ST_StartPoint(d.geom)) AS x1, ST_Y(ST_StartPoint(d.geom)) AS y1, ST_X(ST_EndPoint(d.geom)) AS x2, ST_Y(ST_EndPoint(d.geom)) AS y2) AS e,
+         LATERAL (SELECT CASE WHEN (x1, y1) < (x2, y2) THEN x1 ELSE x2 END AS least_x, CASE WHEN (x1, y1) < (x2, y2) THEN y1 ELSE y2 END AS least_y,
+                         CASE WHEN (x1, y1) < (x2, y2) THEN x2 ELSE x1 END AS most_x, CASE WHEN (x1, y1) < (x2, y2) THEN y2 ELSE y1 END AS most_y) AS k
+       WHERE p.id = ANY($1::int[])
+     ),
+     -- edges used once: on the border (exactly one of its segments, else within snap-rounding of it)
+     -- and adding up to the perimeter
+     lone AS (
+       SELECT e.parent_id,
+              bool_and(o.parent_id IS NOT NULL OR (
+                   ST_DWithin(b.line, ST_SetSRID(ST_MakePoint(e.ax, e.ay), 4326), 1e-8)
+                   AND ST_DWithin(b.line, ST_SetSRID(ST_MakePoint(e.bx, e.by), 4326), 1e-8)
+                   AND ST_DWithin(b.line, ST_SetSRID(ST_MakePoint((e.ax + e.bx) / 2, (e.ay + e.by) / 2), 4326), 1e-8))) AS on_border,
+              sum(sqrt((e.bx - e.ax) ^ 2 + (e.by - e.ay) ^ 2)) AS length
+       FROM edge e JOIN border b ON b.id = e.parent_id
+         LEFT JOIN outline o ON o.parent_id = e.parent_id AND o.least_x = e.ax AND o.least_y = e.ay AND o.most_x = e.bx AND o.most_y = e.by
+       WHERE e.n = 1
+       GROUP BY e.parent_id
+     )
+     SELECT b.id FROM border b LEFT JOIN lone l ON l.parent_id = b.id
+     WHERE l.parent_id IS NULL OR NOT l.on_border OR abs(l.length - b.perimeter) > 1e-7 * b.perimeter
+        OR EXISTS (SELECT 1 FROM edge e WHERE e.parent_id = b.id AND (e.n > 2 OR (e.n = 2 AND e.turn <> 0)))`,
+    [parents, excluded],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
   const started = performance.now();
   const available = await hasCoverageFunctions(tx);
@@ -113,6 +175,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     features.push({ type: 'Feature', geometry: r.geometry, properties: { kind: 'invalid_geometry', regionIds: [r.id], parentId: r.parent_id, message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` } } });
   }
   const invalidIds = invalid.rows.map((r) => r.id);
+  const suspects = [...new Set([...(await suspectParents(tx, parents, invalidIds)), ...invalid.rows.map((r) => r.parent_id)])];
 
   // Gaps and spills: one union of the children per parent serves both.
   const { rows: spatial } = await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
@@ -131,7 +194,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
        CASE WHEN kind = 'gap' THEN ARRAY[parent_id]
             ELSE (SELECT array_agg(c.id ORDER BY c.id) FROM region c WHERE c.parent_id = piece.parent_id AND c.geom && piece.geom AND ST_Intersects(c.geom, ST_PointOnSurface(piece.geom))) END AS region_ids
      FROM piece WHERE NOT ST_IsEmpty(geom)`,
-    [parents, invalidIds],
+    [suspects, invalidIds],
   );
   area('gap', spatial.filter((r) => r.kind === 'gap'));
   area('outside_parent', spatial.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })));
@@ -157,7 +220,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
      SELECT parent_id, ARRAY[a, b] AS region_ids, gp_area_m2(d.geom) AS area, ST_AsGeoJSON(d.geom, 7)::json AS geometry
      FROM pair, LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(ga, gb, gp_grid()), 3)) AS d
      ORDER BY a, b`,
-    [parents, invalidIds],
+    [suspects, invalidIds],
   );
   area('overlap', overlaps.rows);
 
