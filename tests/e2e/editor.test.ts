@@ -15,6 +15,7 @@ describe('planner edits a village in Chromium', () => {
   let db: Db;
   let dispose: () => Promise<void>;
   let page: Page;
+  const consoleErrors: string[] = [];
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
@@ -23,8 +24,12 @@ describe('planner edits a village in Chromium', () => {
     browser = await launchBrowser();
     page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     page.on('dialog', (d) => void d.accept());
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
   });
   afterAll(async () => {
+    expect(consoleErrors).toEqual([]);
     await browser?.close();
     await server?.close();
     await dispose?.();

@@ -30,6 +30,7 @@ describe('web app in Chromium', () => {
     const page = await browser.newPage({ viewport: { width, height } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
     await page.goto(server.url + path);
     await waitForMap(page);
     expect(errors).toEqual([]);
@@ -40,6 +41,9 @@ describe('web app in Chromium', () => {
 
   it('opens on the demo district, draws it, and navigates by breadcrumb, list and map', async () => {
     const page = await open('/');
+    // Grids outside their type's range are outlined (the seeded district has some).
+    const outlined = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['grid-out-of-range'] }).length);
+    expect(outlined).toBeGreaterThan(0);
     expect(await crumbs(page)).toEqual(['沾益区']);
     expect(await mapInkShare(page)).toBeGreaterThan(0.15);
     const townships = await page.locator('[data-testid="children"] li').count();

@@ -88,7 +88,7 @@ export class RegionMap {
     m.addLayer({ id: 'village-line', type: 'line', source: 'villages', paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] } });
     m.addLayer({ id: 'township-line', type: 'line', source: 'townships', paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] } });
     // Grids whose household count is outside their type's range: a dashed red outline (rules set later).
-    m.addLayer({ id: 'grid-out-of-range', type: 'line', source: 'grids', filter: ['==', 1, 0], paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] } });
+    m.addLayer({ id: 'grid-out-of-range', type: 'line', source: 'grids', filter: ['==', ['get', 'households'], -1], paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] } });
     m.addLayer({ id: 'picked-fill', type: 'fill', source: 'picked', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.45 } });
     m.addLayer({ id: 'household-clusters', type: 'circle', source: 'households', filter: ['has', 'point_count'],
       paint: { 'circle-color': '#343a40', 'circle-opacity': 0.55, 'circle-radius': ['step', ['get', 'point_count'], 8, 20, 11, 100, 15, 500, 20] } });
@@ -103,7 +103,9 @@ export class RegionMap {
     m.addLayer({ id: 'issue-fill', type: 'fill', source: 'issues', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': issueColor, 'fill-opacity': 0.55 } });
     m.addLayer({ id: 'issue-line', type: 'line', source: 'issues', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': issueColor, 'line-width': 2 * k } });
     m.addLayer({ id: 'issue-point', type: 'circle', source: 'issues', filter: ['==', ['geometry-type'], 'Point'],
-      paint: { 'circle-radius': 6 * k, 'circle-color': '#ffffff', 'circle-stroke-color': issueColor, 'circle-stroke-width': 3 * k } });
+      // Small at district zoom (thousands of them), full size when zoomed into a village.
+      paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5 * k, 12, 4 * k, 15, 7 * k], 'circle-color': '#ffffff', 'circle-stroke-color': issueColor,
+        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 1 * k, 12, 2 * k, 15, 3 * k] } });
     m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
     m.addLayer({ id: 'focused-point', type: 'circle', source: 'focused', filter: ['==', ['geometry-type'], 'Point'],
       paint: { 'circle-radius': 14 * k, 'circle-opacity': 0, 'circle-stroke-color': '#212529', 'circle-stroke-width': 3 * k } });
