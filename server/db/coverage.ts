@@ -134,6 +134,29 @@ export async function suspectParents(tx: Queryable, parents: number[], excluded:
   return rows.map((r) => r.id);
 }
 
+/**
+ * The same screen with GEOS's coverage validator (PostGIS 3.6): it flags unmatched edges but not
+ * the coverage's outer boundary, so spills (a child not covered by its parent) and wide gaps (the
+ * children's planar areas falling short of the parent's) are screened beside it.
+ */
+async function suspectParentsByCoverage(tx: Queryable, parents: number[], excluded: number[]): Promise<number[]> {
+  if (parents.length === 0) return [];
+  const { rows } = await tx.query<{ id: number }>(
+    `WITH child AS (SELECT id, parent_id, geom FROM region WHERE parent_id = ANY($1::int[]) AND id <> ALL($2::int[])),
+     flagged AS (
+       SELECT DISTINCT parent_id FROM (SELECT parent_id, ST_CoverageInvalidEdges(geom) OVER (PARTITION BY parent_id) AS e FROM child) AS x
+       WHERE e IS NOT NULL),
+     spilling AS (SELECT DISTINCT c.parent_id FROM child c JOIN region p ON p.id = c.parent_id WHERE NOT ST_CoveredBy(c.geom, p.geom)),
+     total AS (SELECT parent_id, sum(ST_Area(geom)) AS area FROM child GROUP BY parent_id)
+     SELECT p.id FROM region p LEFT JOIN total t ON t.parent_id = p.id
+     WHERE p.id = ANY($1::int[])
+       AND (t.area IS NULL OR abs(ST_Area(p.geom) - t.area) > 1e-9 * ST_Area(p.geom)
+            OR p.id IN (SELECT parent_id FROM flagged) OR p.id IN (SELECT parent_id FROM spilling))`,
+    [parents, excluded],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
   const started = performance.now();
   const available = await hasCoverageFunctions(tx);
@@ -175,7 +198,8 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     features.push({ type: 'Feature', geometry: r.geometry, properties: { kind: 'invalid_geometry', regionIds: [r.id], parentId: r.parent_id, message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` } } });
   }
   const invalidIds = invalid.rows.map((r) => r.id);
-  const suspects = [...new Set([...(await suspectParents(tx, parents, invalidIds)), ...invalid.rows.map((r) => r.parent_id)])];
+  const screened = path === 'coverage' ? await suspectParentsByCoverage(tx, parents, invalidIds) : await suspectParents(tx, parents, invalidIds);
+  const suspects = [...new Set([...screened, ...invalid.rows.map((r) => r.parent_id)])];
 
   // Gaps and spills: one union of the children per parent serves both.
   const { rows: spatial } = await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
