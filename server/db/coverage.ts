@@ -128,7 +128,7 @@ export async function suspectParents(tx: Queryable, parents: number[], excluded:
      )
      SELECT b.id FROM border b LEFT JOIN lone l ON l.parent_id = b.id
      WHERE l.parent_id IS NULL OR NOT l.on_border OR abs(l.length - b.perimeter) > 1e-7 * b.perimeter
-        OR EXISTS (SELECT 1 FROM edge e WHERE e.parent_id = b.id AND (e.n > 2 OR (e.n = 2 AND e.turn <> 0)))`,
+        OR b.id IN (SELECT parent_id FROM edge WHERE n > 2 OR (n = 2 AND turn <> 0))`,
     [parents, excluded],
   );
   return rows.map((r) => r.id);
