@@ -246,9 +246,10 @@ async function benchRealBoundaries(db: Db) {
       // The city is the union of its counties: what the files leave between counties is a gap.
       await tx.query(`UPDATE region SET geom = ST_Multi((SELECT ST_Union(geom, gp_grid()) FROM region WHERE parent_id = $1)) WHERE id = $1`, [cityId]);
       const r = await validateCoverage(tx, cityId!, { depth: 1, toleranceM2: 1_000 });
+      const names = new Map((await tx.query<{ id: number; name: string }>('SELECT id, name FROM region WHERE parent_id = $1', [cityId])).rows.map((x) => [x.id, x.name]));
       await tx.query('DELETE FROM region WHERE parent_id = $1', [cityId]);
       await tx.query('DELETE FROM region WHERE id = $1', [cityId]);
-      return r;
+      return { ...r, names };
     });
     const sum = (kind: string) => report.issues.features.filter((f) => f.properties.kind === kind).reduce((s, f) => s + (f.properties.areaM2 ?? 0), 0);
     const c = report.summary.counts;
@@ -256,7 +257,7 @@ async function benchRealBoundaries(db: Db) {
     console.log(`   ${city.padEnd(10)} ${features.length} counties: ${c.gap} gaps (${area(sum('gap'))}), ${c.overlap} overlaps (${area(sum('overlap'))}), ${c.sliver} slivers under 1,000 m²  — ${report.summary.elapsedMs} ms`);
     for (const f of report.issues.features.filter((x) => x.properties.kind !== 'sliver')) {
       const [x, y] = f.geometry?.type === 'Polygon' ? (f.geometry.coordinates as number[][][])[0]![0]! : [NaN, NaN];
-      console.log(`      ${f.properties.kind} ${area(f.properties.areaM2 ?? 0)} near ${x!.toFixed(3)}, ${y!.toFixed(3)} between ${f.properties.regionIds.map((id) => features[id - Math.min(...report.issues.features.flatMap((g) => g.properties.regionIds))]?.name ?? id).join(' / ')}`);
+      console.log(`      ${f.properties.kind} ${area(f.properties.areaM2 ?? 0)} near ${x!.toFixed(3)}, ${y!.toFixed(3)} between ${f.properties.regionIds.map((id) => report.names.get(id) ?? id).join(' / ')}`);
     }
   }
 }
