@@ -4,6 +4,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { InputError } from './domain/errors.ts';
 import { onError } from './http/errors.ts';
 import { router, type AppOptions } from './http/router.ts';
+import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { editRoutes } from './routes/edits.ts';
 import { householdRoutes } from './routes/households.ts';
@@ -30,7 +31,7 @@ export function createApp(options: AppOptions) {
   app.use('/api/*', compress());
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

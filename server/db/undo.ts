@@ -4,7 +4,7 @@ import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 
 /** Actions a planner can undo. Undo and redo are per user: each planner walks back their own operations. */
-export const UNDOABLE = ['create', 'update', 'split', 'merge', 'delete'] as const;
+export const UNDOABLE = ['create', 'update', 'split', 'merge', 'delete', 'autosplit'] as const;
 
 export interface RevertResult {
   op: number;

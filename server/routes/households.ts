@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
 import Papa from 'papaparse';
+import { ndjson, wantsStream } from '../http/ndjson.ts';
 import { router } from '../http/router.ts';
 import type { Queryable } from '../db/db.ts';
 import { assignHouseholds, recountHouseholds } from '../db/households.ts';
@@ -153,7 +154,6 @@ export function householdRoutes() {
     .openapi(importRoute, async (c) => {
     const partial = c.req.valid('query').partial === 'true';
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    const streaming = (c.req.header('accept') ?? '').includes('application/x-ndjson');
     if (!['text/csv', 'application/json', 'application/geo+json'].includes(type)) {
       throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type', 415);
     }
@@ -180,22 +180,7 @@ export function householdRoutes() {
         return { imported, assigned: counts ?? { grid: 0, coarser: 0 }, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
       });
     };
-    if (!streaming) return c.json(await run(() => {}), 201);
-    // NDJSON: progress lines while working, then the result (or the error) as the last line.
-    const encoder = new TextEncoder();
-    const stream = new ReadableStream<Uint8Array>({
-      async start(controller) {
-        const send = (obj: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
-        try {
-          send({ result: await run((progress) => send({ progress })) });
-        } catch (err) {
-          const e = err instanceof InputError ? err : new InputError('internal', 'internal error; nothing was imported', '', 422);
-          if (!(err instanceof InputError)) console.error(err);
-          send({ error: { code: e.code, message: e.message, path: e.path, details: e.details } });
-        }
-        controller.close();
-      },
-    });
-    return c.body(stream, 201, { 'content-type': 'application/x-ndjson' }) as never;
+    if (!wantsStream(c)) return c.json(await run(() => {}), 201);
+    return ndjson(c, 201, (send) => run(send)) as never;
   });
 }

@@ -1,6 +1,9 @@
 import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { MultiPolygonCoords, Position } from '../domain/geojson-input.ts';
+import { LocalFrame } from '../domain/local-frame.ts';
 import type { Random } from './random.ts';
+
+export { LocalFrame };
 
 /**
  * Where people live: a county seat with its streets (街道), township seats (乡镇), hamlets spread
@@ -17,21 +20,6 @@ export interface GeneratedHousehold {
   lon: number;
   lat: number;
   size: number;
-}
-
-/** A local planar frame in metres around `origin` (equirectangular; fine at county scale). */
-export class LocalFrame {
-  private readonly kx: number;
-  private readonly ky = 110_574;
-  constructor(readonly origin: Position) {
-    this.kx = 111_320 * Math.cos((origin[1] * Math.PI) / 180);
-  }
-  toXY([lon, lat]: Position): [number, number] {
-    return [(lon - this.origin[0]) * this.kx, (lat - this.origin[1]) * this.ky];
-  }
-  toLonLat([x, y]: [number, number]): Position {
-    return [this.origin[0] + x / this.kx, this.origin[1] + y / this.ky];
-  }
 }
 
 export function bbox(polygons: MultiPolygonCoords): [number, number, number, number] {

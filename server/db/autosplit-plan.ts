@@ -1,0 +1,347 @@
+import { splitBlock, type Atom, type InfeasibleReason, type SplitRule, type XY } from '../domain/autosplit.ts';
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Position } from '../domain/geojson-input.ts';
+import { GRID_TYPES, rangeStatus, type GridType, type RangeStatus } from '../domain/grid-types.ts';
+import { LocalFrame } from '../domain/local-frame.ts';
+import type { Queryable } from './db.ts';
+import { multiPolygonEwkb } from './ewkb.ts';
+
+export interface AutosplitOptions {
+  /** Applies to every village; by default each village's own type. */
+  gridType?: GridType | undefined;
+  min?: number | undefined;
+  max?: number | undefined;
+  target?: number | undefined;
+  /** Roads, rivers, railways: lines no grid should cross. */
+  barriers?: Position[][] | undefined;
+  /** Grids to keep as they are; only the rest of their village is divided. */
+  keep?: number[] | undefined;
+  /** Where the households are: the seed stages them in a temporary table. */
+  householdTable?: 'household' | 'seed_household';
+  onProgress?: ((done: number, total: number) => void) | undefined;
+}
+
+export interface PlannedVillage {
+  id: number;
+  code: string;
+  name: string;
+  version: number;
+  gridType: GridType;
+  rule: SplitRule;
+}
+
+export interface PlannedGrid {
+  ord: number;
+  villageId: number;
+  households: number;
+  gridType: GridType;
+  min: number;
+  max: number;
+  status: RangeStatus;
+  /** Polsby–Popper: 4πA/P², 1 for a disc. */
+  compactness: number;
+  areaM2: number;
+  parts: number;
+  reason: InfeasibleReason | null;
+  crossesBarrier: boolean;
+}
+
+/**
+ * Plans grids for every village in or under `regionId` into the temporary table `autosplit_grid`
+ * (village_id, ord, geom), from which a proposal is read or a commit is written.
+ *
+ *   village − kept grids ─► blocks cut by barriers ─► small blocks join a neighbour
+ *   ─► per block: addresses ─► splitBlock ─► cells ∩ block ─► fragments join a neighbour
+ */
+export async function planGrids(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<{ villages: PlannedVillage[]; grids: PlannedGrid[] }> {
+  const villages = await villagesOf(tx, regionId, options);
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_block (village_id int, block int, piece int, households int, geom geometry) ON COMMIT DROP`);
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_piece (village_id int, piece int, blocks int, geom geometry) ON COMMIT DROP`);
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_grid (village_id int, piece int, ord int, reason text, geom geometry) ON COMMIT DROP`);
+  await tx.query('TRUNCATE autosplit_block, autosplit_piece, autosplit_grid');
+  const keep = await checkKeep(tx, villages, options.keep ?? []);
+  const barriers = options.barriers?.length ? JSON.stringify({ type: 'MultiLineString', coordinates: options.barriers }) : null;
+  await tx.query(
+    `WITH area AS (
+       SELECT v.id, gp_difference(v.geom, (SELECT ST_Union(g.geom, gp_grid()) FROM region g WHERE g.parent_id = v.id AND g.id = ANY($2::int[]))) AS geom
+       FROM region v WHERE v.id = ANY($1::int[])
+     ),
+     bar AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($3), 4326) AS geom),
+     -- the area cut along the barriers into faces (dangling ends of a barrier cut nothing)
+     cut AS (
+       SELECT a.id, CASE WHEN bar.geom IS NULL OR NOT ST_Intersects(a.geom, bar.geom) THEN a.geom ELSE (
+         SELECT ST_Collect(f.geom) FROM ST_Dump((SELECT ST_Polygonize(l.lines) FROM (SELECT ST_Union(ST_Boundary(a.geom), ST_Intersection(bar.geom, a.geom, gp_grid()), gp_grid()) AS lines) AS l)) f
+         WHERE ST_Intersects(a.geom, ST_PointOnSurface(f.geom))) END AS geom
+       FROM area a, bar WHERE NOT ST_IsEmpty(a.geom)
+     )
+     INSERT INTO autosplit_block (village_id, block, geom)
+     SELECT c.id, row_number() OVER (PARTITION BY c.id ORDER BY ST_XMin(d.geom), ST_YMin(d.geom), ST_Area(d.geom)), d.geom
+     FROM cut c, ST_Dump(c.geom) d`,
+    [villages.map((v) => v.id), keep, barriers],
+  );
+  const table = options.householdTable ?? 'household';
+  // Addresses: households at one location count together; one block each (a point on a barrier takes the first).
+  const { rows: addresses } = await tx.query<{ village_id: number; block: number; x: number; y: number; n: number }>(
+    `SELECT village_id, block, x, y, count(*)::int AS n FROM (
+       SELECT DISTINCT ON (h.id) b.village_id, b.block, ST_X(h.geom) AS x, ST_Y(h.geom) AS y
+       FROM autosplit_block b JOIN ${table} h ON h.geom && b.geom AND ST_Intersects(b.geom, h.geom)
+       ORDER BY h.id, b.village_id, b.block) AS located
+     GROUP BY village_id, block, x, y
+     ORDER BY village_id, block, x, y`,
+  );
+  const pieces = await mergeSmallBlocks(tx, villages, addresses, barriers !== null);
+  const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[] = [];
+  let done = 0;
+  for (const v of villages) {
+    for (const piece of pieces.filter((p) => p.villageId === v.id)) {
+      const frame = new LocalFrame(piece.walls[0]?.[0] ?? [0, 0]);
+      const atoms: Atom[] = [];
+      const where: Position[] = [];
+      for (const a of piece.addresses) {
+        const [x, y] = frame.toXY([a.x, a.y]);
+        atoms.push({ x, y, weight: a.n });
+        where.push([a.x, a.y]);
+      }
+      const walls = piece.walls.map((ring) => ring.map((p) => frame.toXY(p) as XY));
+      const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule) : [];
+      if (groups.length === 0) {
+        // No household at all: the piece stays one (empty) grid, reported as such.
+        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', seed: [0, 0] });
+        continue;
+      }
+      for (const g of groups) {
+        const polygons = g.polygons.map((poly) => poly.map((ring) => ring.map((p) => frame.toLonLat(p))));
+        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: g.reason, wkb: multiPolygonEwkb(polygons), seed: where[g.atoms[0]!]! });
+      }
+    }
+    options.onProgress?.(++done, villages.length);
+  }
+  await clipToPieces(tx, grids);
+  return { villages, grids: await describe(tx, villages, table) };
+}
+
+async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<PlannedVillage[]> {
+  const { rows: [region] } = await tx.query<{ level: string; name: string; district_id: number }>(
+    `WITH RECURSIVE up AS (SELECT id, parent_id FROM region WHERE id = $1 UNION ALL SELECT p.id, p.parent_id FROM region p JOIN up ON p.id = up.parent_id)
+     SELECT r.level, r.name, (SELECT id FROM up WHERE parent_id IS NULL) AS district_id FROM region r WHERE r.id = $1`,
+    [regionId],
+  );
+  if (!region) throw notFound('region', regionId);
+  if (region.level === 'grid') throw new InputError('not_divisible', `${region.name} is a grid: choose its village (or a township) to divide`, 'id');
+  const { rows } = await tx.query<{ id: number; code: string; name: string; version: number; grid_type: GridType | null; usual: GridType | null }>(
+    `WITH RECURSIVE down AS (
+       SELECT id, level FROM region WHERE id = $1
+       UNION ALL SELECT r.id, r.level FROM region r JOIN down d ON r.parent_id = d.id WHERE d.level <> 'village')
+     SELECT v.id, v.code, v.name, v.version, v.grid_type,
+            (SELECT g.grid_type FROM region g WHERE g.parent_id = v.id AND g.grid_type IS NOT NULL GROUP BY g.grid_type ORDER BY count(*) DESC, g.grid_type LIMIT 1) AS usual
+     FROM down JOIN region v ON v.id = down.id WHERE down.level = 'village' ORDER BY v.code`,
+    [regionId],
+  );
+  if (rows.length === 0) throw new InputError('no_villages', `${region.name} has no villages or communities to divide into grids`, 'id');
+  const { rows: rules } = await tx.query<{ grid_type: GridType; min: number; max: number; target: number }>(
+    `SELECT grid_type, min_households AS min, max_households AS max, target_households AS target FROM grid_type_rule
+     WHERE district_id IS NULL OR district_id = $1 ORDER BY district_id NULLS FIRST`,
+    [region.district_id],
+  );
+  const ruleOf = new Map(rules.map((r) => [r.grid_type, r]));
+  return rows.map((v) => {
+    const gridType = options.gridType ?? v.grid_type ?? v.usual ?? 'rural';
+    const base = ruleOf.get(gridType)!;
+    const rule = { min: options.min ?? base.min, max: options.max ?? base.max, target: options.target ?? base.target };
+    if (options.target === undefined && (rule.target < rule.min || rule.target > rule.max)) rule.target = Math.round((rule.min + rule.max) / 2);
+    if (rule.min > rule.max) throw new InputError('invalid_range', `min ${rule.min} is above max ${rule.max} (${gridType})`, options.min !== undefined ? 'min' : 'max');
+    if (rule.target < rule.min || rule.target > rule.max) {
+      throw new InputError('invalid_range', `target ${rule.target} lies outside ${rule.min}–${rule.max} (${gridType})`, 'target');
+    }
+    return { id: v.id, code: v.code, name: v.name, version: v.version, gridType, rule };
+  });
+}
+
+async function checkKeep(tx: Queryable, villages: PlannedVillage[], keep: number[]): Promise<number[]> {
+  if (keep.length === 0) return [];
+  const { rows } = await tx.query<{ id: number; level: string; parent_id: number | null; name: string }>(
+    'SELECT id, level, parent_id, name FROM region WHERE id = ANY($1::int[])',
+    [keep],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const inArea = new Set(villages.map((v) => v.id));
+  keep.forEach((id, i) => {
+    const r = byId.get(id);
+    if (!r) throw notFound('region', id, `keep[${i}]`);
+    if (r.level !== 'grid' || !inArea.has(r.parent_id!)) throw new InputError('not_in_area', `${r.name} (${id}) is not a grid of the area being divided`, `keep[${i}]`);
+  });
+  return keep;
+}
+
+interface Piece {
+  villageId: number;
+  piece: number;
+  addresses: { x: number; y: number; n: number }[];
+  walls: Position[][];
+}
+
+/**
+ * Blocks with fewer households than a grid's minimum cannot be grids of their own: each joins the
+ * neighbouring block it shares the longest border with (its grid will cross that barrier).
+ */
+async function mergeSmallBlocks(tx: Queryable, villages: PlannedVillage[], addresses: { village_id: number; block: number; x: number; y: number; n: number }[], cut: boolean): Promise<Piece[]> {
+  const { rows: blocks } = await tx.query<{ village_id: number; block: number }>('SELECT village_id, block FROM autosplit_block ORDER BY village_id, block');
+  const key = (v: number, b: number) => `${v}:${b}`;
+  const households = new Map<string, number>();
+  for (const a of addresses) households.set(key(a.village_id, a.block), (households.get(key(a.village_id, a.block)) ?? 0) + a.n);
+  const owner = new Map(blocks.map((b) => [key(b.village_id, b.block), b.block]));
+  const find = (v: number, b: number): number => {
+    const o = owner.get(key(v, b))!;
+    return o === b ? b : find(v, o);
+  };
+  if (cut && blocks.length > 1) {
+    const { rows: borders } = await tx.query<{ village_id: number; a: number; b: number; m: number }>(
+      `SELECT a.village_id, a.block AS a, b.block AS b, ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom), gp_grid())) AS m
+       FROM autosplit_block a JOIN autosplit_block b ON a.village_id = b.village_id AND a.block < b.block AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)`,
+    );
+    const ruleOf = new Map(villages.map((v) => [v.id, v.rule]));
+    const weight = (v: number, root: number) => blocks.filter((b) => b.village_id === v && find(v, b.block) === root).reduce((s, b) => s + (households.get(key(v, b.block)) ?? 0), 0);
+    // Smallest first, so a tiny block joins before its neighbour is judged.
+    for (;;) {
+      let merged = false;
+      const roots = [...new Set(blocks.map((b) => key(b.village_id, find(b.village_id, b.block))))]
+        .map((k) => k.split(':').map(Number) as [number, number])
+        .map(([v, r]) => ({ v, r, w: weight(v, r) }))
+        .filter((x) => x.w < ruleOf.get(x.v)!.min)
+        .sort((a, b) => a.w - b.w || a.v - b.v || a.r - b.r);
+      for (const { v, r } of roots) {
+        let best: { other: number; m: number } | null = null;
+        for (const e of borders) {
+          if (e.village_id !== v || e.m <= 0) continue;
+          const [ra, rb] = [find(v, e.a), find(v, e.b)];
+          if (ra === rb || (ra !== r && rb !== r)) continue;
+          const other = ra === r ? rb : ra;
+          // Borders of the merged sets add up: sum per neighbour.
+          const m = borders.filter((x) => x.village_id === v && x.m > 0 && new Set([find(v, x.a), find(v, x.b)]).size === 2
+            && [find(v, x.a), find(v, x.b)].includes(r) && [find(v, x.a), find(v, x.b)].includes(other)).reduce((s, x) => s + x.m, 0);
+          if (!best || m > best.m || (m === best.m && other < best.other)) best = { other, m };
+        }
+        if (best) {
+          owner.set(key(v, r), best.other);
+          merged = true;
+          break;
+        }
+      }
+      if (!merged) break;
+    }
+  }
+  const map = blocks.map((b) => ({ v: b.village_id, block: b.block, piece: find(b.village_id, b.block) }));
+  await tx.query(
+    `UPDATE autosplit_block b SET piece = t.piece FROM unnest($1::int[], $2::int[], $3::int[]) AS t(village_id, block, piece)
+     WHERE b.village_id = t.village_id AND b.block = t.block`,
+    [map.map((m) => m.v), map.map((m) => m.block), map.map((m) => m.piece)],
+  );
+  await tx.query(
+    `INSERT INTO autosplit_piece (village_id, piece, blocks, geom)
+     SELECT village_id, piece, count(*), CASE WHEN count(*) = 1 THEN ST_Multi((array_agg(geom))[1]) ELSE ST_Multi(ST_Union(geom, gp_grid())) END
+     FROM autosplit_block GROUP BY village_id, piece`,
+  );
+  const { rows } = await tx.query<{ village_id: number; piece: number; geometry: { type: string; coordinates: Position[][][] } }>(
+    'SELECT village_id, piece, ST_AsGeoJSON(geom)::json AS geometry FROM autosplit_piece ORDER BY village_id, piece',
+  );
+  const pieceOf = new Map(map.map((m) => [key(m.v, m.block), m.piece]));
+  return rows.map((r) => ({
+    villageId: r.village_id,
+    piece: r.piece,
+    addresses: addresses.filter((a) => a.village_id === r.village_id && pieceOf.get(key(a.village_id, a.block)) === r.piece),
+    walls: r.geometry.coordinates.flat(),
+  }));
+}
+
+/**
+ * Clips each group's cells to its piece. A group stays one polygon, save household-less slivers
+ * where the piece's border bends: each joins the neighbour it shares the longest border with.
+ */
+async function clipToPieces(tx: Queryable, grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[]): Promise<void> {
+  for (let i = 0; i < grids.length; i += 5000) {
+    const batch = grids.slice(i, i + 5000);
+    await tx.query(
+      `WITH g AS (
+         SELECT t.village_id, t.piece, t.ord, t.reason, ST_GeomFromEWKB(decode(nullif(t.wkb, ''), 'hex')) AS geom, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS seed
+         FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::float8[]) AS t(village_id, piece, ord, reason, wkb, lon, lat)
+       )
+       INSERT INTO autosplit_grid (village_id, piece, ord, reason, geom)
+       SELECT g.village_id, g.piece, g.ord, g.reason,
+              ST_Multi(CASE WHEN g.geom IS NULL THEN p.geom
+                   WHEN ST_Within(g.geom, p.geom) THEN ST_ReducePrecision(g.geom, gp_grid())
+                   ELSE ST_CollectionExtract(ST_Intersection(g.geom, p.geom, gp_grid()), 3) END)
+       FROM g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece`,
+      [batch.map((g) => g.village), batch.map((g) => g.piece), batch.map((g) => g.ord), batch.map((g) => g.reason), batch.map((g) => g.wkb),
+        batch.map((g) => g.seed[0]), batch.map((g) => g.seed[1])],
+    );
+  }
+  const seeds = new Map(grids.map((g) => [g.ord, g.seed]));
+  // Pieces of a grid away from its households: the piece holding its first household stays. A
+  // fragment may first land on a neighbour it touches only through another fragment: repeat.
+  for (let pass = 0; pass < 4; pass++) {
+    const { rows: [left] } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid WHERE ST_NumGeometries(geom) > 1');
+    if (left!.n === 0) break;
+    await joinFragments(tx, seeds);
+  }
+}
+
+async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promise<void> {
+  await tx.query(
+    `WITH part AS (
+       SELECT g.village_id, g.piece, g.ord, d.geom, row_number() OVER () AS part_id,
+              ST_Intersects(d.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)) AS home
+       FROM autosplit_grid g JOIN unnest($1::int[], $2::float8[], $3::float8[]) AS s(ord, lon, lat) ON s.ord = g.ord,
+         LATERAL ST_Dump(ST_CollectionExtract(g.geom, 3)) AS d
+       WHERE ST_NumGeometries(g.geom) > 1
+     ),
+     ranked AS (SELECT *, row_number() OVER (PARTITION BY ord ORDER BY home DESC, ST_Area(geom) DESC, part_id) AS rank FROM part),
+     main AS (SELECT g.village_id, g.piece, g.ord, coalesce(r.geom, g.geom) AS geom FROM autosplit_grid g LEFT JOIN ranked r ON r.ord = g.ord AND r.rank = 1),
+     fragment AS (
+       SELECT DISTINCT ON (f.part_id) f.part_id, coalesce(m.ord, f.ord) AS ord, f.geom
+       FROM ranked f
+       LEFT JOIN main m ON m.village_id = f.village_id AND m.piece = f.piece AND m.ord <> f.ord AND m.geom && f.geom AND ST_Intersects(m.geom, f.geom)
+       WHERE f.rank > 1
+       ORDER BY f.part_id, ST_Length(ST_Intersection(ST_Boundary(m.geom), ST_Boundary(f.geom), gp_grid())) DESC NULLS LAST, m.ord
+     ),
+     joined AS (
+       SELECT ord, ST_Multi(ST_Union(geom, gp_grid())) AS geom FROM (
+         SELECT m.ord, m.geom FROM main m WHERE m.ord IN (SELECT ord FROM part UNION SELECT ord FROM fragment)
+         UNION ALL SELECT ord, geom FROM fragment) AS x
+       GROUP BY ord
+     )
+     UPDATE autosplit_grid g SET geom = j.geom FROM joined j WHERE g.ord = j.ord`,
+    [[...seeds.keys()], [...seeds.values()].map((s) => s[0]), [...seeds.values()].map((s) => s[1])],
+  );
+}
+
+async function describe(tx: Queryable, villages: PlannedVillage[], table: string): Promise<PlannedGrid[]> {
+  const { rows } = await tx.query<{ ord: number; village_id: number; households: number; area: number; perimeter: number; parts: number; reason: InfeasibleReason | null; crosses: boolean }>(
+    `SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
+            (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
+            p.blocks > 1 AND (SELECT count(*) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
+                              AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 1 AS crosses
+     FROM autosplit_grid g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece
+     ORDER BY g.ord`,
+  );
+  const byId = new Map(villages.map((v) => [v.id, v]));
+  return rows.map((r) => {
+    const v = byId.get(r.village_id)!;
+    const status = rangeStatus(r.households, v.rule);
+    return {
+      ord: r.ord,
+      villageId: r.village_id,
+      households: r.households,
+      gridType: v.gridType,
+      min: v.rule.min,
+      max: v.rule.max,
+      status,
+      compactness: r.perimeter > 0 ? (4 * Math.PI * r.area) / r.perimeter ** 2 : 0,
+      areaM2: r.area,
+      parts: r.parts,
+      reason: r.reason ?? (status === 'within' ? null : 'no_balanced_cut'),
+      crossesBarrier: r.crosses === true,
+    };
+  });
+}
+
+export { GRID_TYPES };

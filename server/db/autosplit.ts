@@ -1,0 +1,165 @@
+import type { InfeasibleReason } from '../domain/autosplit.ts';
+import type { Queryable } from './db.ts';
+import { planGrids, type AutosplitOptions, type PlannedGrid, type PlannedVillage } from './autosplit-plan.ts';
+import { assignHouseholds, recountHouseholdsAround } from './households.ts';
+import { lockRegions, recordOperation, snapshots, type ChangeRow } from './region-store.ts';
+
+export interface AutosplitSummary {
+  villages: number;
+  grids: number;
+  households: number;
+  withinRange: number;
+  /** Share of grids within their type's range (1 = all). */
+  withinRangeShare: number;
+  minHouseholds: number;
+  maxHouseholds: number;
+  meanCompactness: number;
+  barrierCrossings: number;
+  infeasible: { ord: number; villageId: number; reason: InfeasibleReason; households: number }[];
+  elapsedMs: number;
+}
+
+export interface ProposedGrid extends PlannedGrid {
+  villageCode: string;
+  villageName: string;
+  /** The grid's id once committed. */
+  id?: number;
+}
+
+export interface AutosplitResult {
+  proposal: { type: 'FeatureCollection'; features: { type: 'Feature'; id: number; properties: ProposedGrid; geometry: unknown }[] };
+  summary: AutosplitSummary;
+  /** On commit: the change-log operation (undo reverts it) and the new grids' ids. */
+  committed?: { op: number; ids: number[] };
+}
+
+/** Proposes a division of every village in or under `regionId`; with `commit`, replaces their grids in the caller's transaction. */
+export async function autosplit(tx: Queryable, regionId: number, options: AutosplitOptions & { commit?: boolean; actor?: string }): Promise<AutosplitResult> {
+  const started = performance.now();
+  if (options.commit) await lockRegions(tx, [regionId]);
+  const { villages, grids } = await planGrids(tx, regionId, options);
+  const committed = options.commit ? await replaceGrids(tx, options.actor ?? 'anonymous', villages, grids, options.keep ?? []) : undefined;
+  const { rows } = await tx.query<{ ord: number; geometry: unknown }>('SELECT ord, ST_AsGeoJSON(geom, 7)::json AS geometry FROM autosplit_grid ORDER BY ord');
+  const geometry = new Map(rows.map((r) => [r.ord, r.geometry]));
+  const village = new Map(villages.map((v) => [v.id, v]));
+  const features = grids.map((g): AutosplitResult['proposal']['features'][number] => ({
+    type: 'Feature' as const,
+    id: g.ord,
+    properties: {
+      ...g,
+      villageCode: village.get(g.villageId)!.code,
+      villageName: village.get(g.villageId)!.name,
+      compactness: round(g.compactness, 3),
+      areaM2: Math.round(g.areaM2),
+      ...(committed ? { id: committed.ids[g.ord - 1]! } : {}),
+    },
+    geometry: geometry.get(g.ord),
+  }));
+  return { proposal: { type: 'FeatureCollection', features }, summary: summarise(villages, grids, started), ...(committed ? { committed } : {}) };
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+function summarise(villages: PlannedVillage[], grids: PlannedGrid[], started: number): AutosplitSummary {
+  const within = grids.filter((g) => g.status === 'within').length;
+  const counts = grids.map((g) => g.households);
+  return {
+    villages: villages.length,
+    grids: grids.length,
+    households: counts.reduce((a, b) => a + b, 0),
+    withinRange: within,
+    withinRangeShare: grids.length ? round(within / grids.length, 4) : 1,
+    minHouseholds: counts.length ? Math.min(...counts) : 0,
+    maxHouseholds: counts.length ? Math.max(...counts) : 0,
+    meanCompactness: grids.length ? round(grids.reduce((s, g) => s + g.compactness, 0) / grids.length, 3) : 0,
+    barrierCrossings: grids.filter((g) => g.crossesBarrier).length,
+    infeasible: grids.filter((g) => g.reason).map((g) => ({ ord: g.ord, villageId: g.villageId, reason: g.reason!, households: g.households })),
+    elapsedMs: Math.round(performance.now() - started),
+  };
+}
+
+/**
+ * Replaces the villages' grids (all but `keep`) with the planned ones: lowest free codes, each
+ * old grid's worker to the new grid holding most of its households, households re-pointed, one
+ * change-log operation (old grids removed first, so undo re-creates them after deleting the new).
+ */
+async function replaceGrids(tx: Queryable, actor: string, villages: PlannedVillage[], grids: PlannedGrid[], keep: number[]): Promise<{ op: number; ids: number[] }> {
+  const villageIds = villages.map((v) => v.id);
+  await lockRegions(tx, villageIds);
+  const { rows: old } = await tx.query<{ id: number }>(
+    'SELECT id FROM region WHERE parent_id = ANY($1::int[]) AND NOT id = ANY($2::int[]) ORDER BY id FOR UPDATE',
+    [villageIds, keep],
+  );
+  const before = await snapshots(tx, old.map((r) => r.id));
+  const workerOf = await placeWorkers(tx, old.map((r) => r.id));
+  await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [old.map((r) => r.id)]);
+  const { rows: used } = await tx.query<{ parent_id: number; n: number }>(
+    `SELECT parent_id, substring(code FROM '-(\\d+)$')::int AS n FROM region WHERE parent_id = ANY($1::int[])`,
+    [villageIds],
+  );
+  const village = new Map(villages.map((v) => [v.id, v]));
+  const taken = new Map<number, Set<number>>(villageIds.map((id) => [id, new Set(used.filter((u) => u.parent_id === id).map((u) => u.n))]));
+  const rows = grids.map((g) => {
+    const v = village.get(g.villageId)!;
+    const t = taken.get(v.id)!;
+    let n = 1;
+    while (t.has(n)) n++;
+    t.add(n);
+    return { ord: g.ord, parent: v.id, code: `${v.code}-${String(n).padStart(4, '0')}`, name: `${v.name}第${n}网格`, type: g.gridType, worker: workerOf.get(g.ord) ?? null };
+  });
+  const { rows: created } = await tx.query<{ id: number; code: string }>(
+    `WITH t AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(ord, parent_id, code, name, grid_type, worker_id))
+     INSERT INTO region (parent_id, level, code, name, grid_type, worker_id, notes, geom)
+     SELECT t.parent_id, 'grid', t.code, t.name, t.grid_type, t.worker_id, '', g.geom
+     FROM t JOIN autosplit_grid g ON g.ord = t.ord ORDER BY t.ord
+     RETURNING id, code`,
+    [rows.map((r) => r.ord), rows.map((r) => r.parent), rows.map((r) => r.code), rows.map((r) => r.name), rows.map((r) => r.type), rows.map((r) => r.worker)],
+  );
+  const idOf = new Map(created.map((c) => [c.code, c.id]));
+  const ids = rows.map((r) => idOf.get(r.code)!);
+  // Households of the villages (not of kept grids) point at the new grid containing them.
+  await tx.query(
+    `UPDATE household h SET region_id = r.id
+     FROM region r
+     WHERE r.id = ANY($1::int[]) AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
+       AND (h.region_id IS NULL OR h.region_id = ANY($2::int[]))`,
+    [ids, villageIds],
+  );
+  await assignHouseholds(tx, true);
+  await recountHouseholdsAround(tx, [...ids, ...villageIds]);
+  const after = await snapshots(tx, ids);
+  const changes: ChangeRow[] = [
+    ...before.map((b) => ({ entityId: b.id, before: b, after: null })),
+    ...after.map((a) => ({ entityId: a.id, before: null, after: a })),
+  ];
+  const op = await recordOperation(tx, actor, 'autosplit', changes);
+  return { op, ids };
+}
+
+/**
+ * Each old grid's worker moves to the new grid holding most of the old grid's households; workers
+ * left over (their households went to grids already staffed) take the nearest unstaffed grid.
+ */
+async function placeWorkers(tx: Queryable, oldIds: number[]): Promise<Map<number, number>> {
+  const { rows: shared } = await tx.query<{ worker_id: number; ord: number; n: number }>(
+    `SELECT o.worker_id, g.ord, count(*)::int AS n
+     FROM household h JOIN region o ON o.id = h.region_id JOIN autosplit_grid g ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
+     WHERE o.id = ANY($1::int[]) AND o.worker_id IS NOT NULL
+     GROUP BY o.worker_id, g.ord ORDER BY n DESC, o.worker_id, g.ord`,
+    [oldIds],
+  );
+  const { rows: near } = await tx.query<{ worker_id: number; ord: number }>(
+    `SELECT o.worker_id, g.ord FROM region o JOIN autosplit_grid g ON g.village_id = o.parent_id
+     WHERE o.id = ANY($1::int[]) AND o.worker_id IS NOT NULL
+     ORDER BY ST_Distance(ST_PointOnSurface(o.geom), ST_PointOnSurface(g.geom)), o.worker_id, g.ord`,
+    [oldIds],
+  );
+  const workerOf = new Map<number, number>();
+  const placed = new Set<number>();
+  for (const s of [...shared, ...near]) {
+    if (workerOf.has(s.ord) || placed.has(s.worker_id)) continue;
+    workerOf.set(s.ord, s.worker_id);
+    placed.add(s.worker_id);
+  }
+  return workerOf;
+}

@@ -1,0 +1,501 @@
+import Delaunator from 'delaunator';
+import Flatbush from 'flatbush';
+import FlatQueue from 'flatqueue';
+
+/** Household range of a grid type: every grid should hold between `min` and `max`, about `target`. */
+export interface SplitRule {
+  min: number;
+  max: number;
+  target: number;
+}
+
+/** One address (the households living at one location), in a planar frame in metres. */
+export interface Atom {
+  x: number;
+  y: number;
+  weight: number;
+}
+
+export type XY = [number, number];
+/** Outer ring first, then holes; rings closed (last point = first). */
+export type PlanarPolygon = XY[][];
+
+/** Why a grid could not be brought into its range: reported per grid instead of failing. */
+export type InfeasibleReason = 'too_few_households' | 'location_exceeds_max' | 'no_balanced_cut';
+
+export interface SplitGroup {
+  /** Indices into the block's atoms. */
+  atoms: number[];
+  households: number;
+  reason: InfeasibleReason | null;
+  /** The group only holds together through an edge that leaves the block or is not a Gabriel edge. */
+  bridged: boolean;
+  /** The union of the group's Voronoi cells (not yet clipped to the block). */
+  polygons: PlanarPolygon[];
+}
+
+/**
+ * How many grids a number of households should make: the nearest to `target` per grid that
+ * keeps every grid within range; 1 when no count does (then the grid reports why).
+ */
+export function gridCount(households: number, rule: SplitRule): number {
+  const fewest = Math.max(1, Math.ceil(households / rule.max));
+  const most = rule.min > 0 ? Math.floor(households / rule.min) : Number.MAX_SAFE_INTEGER;
+  if (most < fewest) return fewest;
+  return Math.min(most, Math.max(fewest, Math.round(households / rule.target)));
+}
+
+/**
+ * Divides one block (a piece of territory no barrier crosses) into groups of households whose
+ * Voronoi cells make compact, contiguous grids with household counts in range.
+ *
+ *   addresses ─► Delaunay (+ far frame) ─► Gabriel edges inside the block ─► graph
+ *   graph ─► recursive bisection: grow a connected half along the principal axis until it
+ *            holds its share of households; the rest's small pieces join the half
+ *   groups ─► their cells' outer edges, chained by triangle ─► one polygon per group
+ *
+ * Why Gabriel edges whose segment stays inside the block: the segment a–b then runs through the
+ * cells of a and b only, so a group connected by such edges stays one piece once clipped to the
+ * block. Deterministic: the same atoms in the same order give the same groups.
+ */
+export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule: SplitRule): SplitGroup[] {
+  if (rule.min > rule.max || rule.target < rule.min || rule.target > rule.max) {
+    throw new RangeError(`rule ${rule.min}–${rule.max} (target ${rule.target}) is not a range around its target`);
+  }
+  const n = atoms.length;
+  if (n === 0) return [];
+  const mesh = triangulate(atoms, walls);
+  const graph = new BlockGraph(atoms, mesh, walls, rule);
+  const groups = graph.partition();
+  const groupOf = new Int32Array(n + 4).fill(-1);
+  groups.forEach((g, i) => g.atoms.forEach((a) => (groupOf[a] = i)));
+  const polygons = traceGroups(mesh, groupOf, groups.length);
+  return groups.map((g, i) => ({ ...g, polygons: polygons[i]! }));
+}
+
+interface Mesh {
+  n: number;
+  coords: Float64Array;
+  triangles: Uint32Array;
+  halfedges: Int32Array;
+  circumcentres: Float64Array;
+}
+
+const nextHalfedge = (e: number) => (e % 3 === 2 ? e - 2 : e + 1);
+const prevHalfedge = (e: number) => (e % 3 === 0 ? e + 2 : e - 1);
+
+/** Delaunay triangulation of the atoms plus four far frame points, so every atom's cell is bounded. */
+function triangulate(atoms: readonly Atom[], walls: readonly XY[][]): Mesh {
+  const n = atoms.length;
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  const extend = (x: number, y: number) => {
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+  };
+  for (const a of atoms) extend(a.x, a.y);
+  for (const ring of walls) for (const [x, y] of ring) extend(x, y);
+  const size = Math.max(x1 - x0, y1 - y0, 100);
+  const cx = (x0 + x1) / 2;
+  const cy = (y0 + y1) / 2;
+  const coords = new Float64Array(2 * (n + 4));
+  atoms.forEach((a, i) => {
+    coords[2 * i] = a.x;
+    coords[2 * i + 1] = a.y;
+  });
+  // Far enough that every point of the block is nearer to some atom than to any frame point.
+  const far = 50 * size;
+  [[-far, -far], [far, -far], [far, far], [-far, far]].forEach(([dx, dy], i) => {
+    coords[2 * (n + i)] = cx + dx!;
+    coords[2 * (n + i) + 1] = cy + dy!;
+  });
+  const d = new Delaunator(coords);
+  const triangles = d.triangles;
+  const circumcentres = new Float64Array((triangles.length / 3) * 2);
+  for (let t = 0; t < triangles.length / 3; t++) {
+    const [a, b, c] = [triangles[3 * t]!, triangles[3 * t + 1]!, triangles[3 * t + 2]!];
+    const ax = coords[2 * a]!, ay = coords[2 * a + 1]!;
+    const bx = coords[2 * b]! - ax, by = coords[2 * b + 1]! - ay;
+    const qx = coords[2 * c]! - ax, qy = coords[2 * c + 1]! - ay;
+    const bl = bx * bx + by * by;
+    const ql = qx * qx + qy * qy;
+    const det = 2 * (bx * qy - by * qx);
+    circumcentres[2 * t] = ax + (qy * bl - by * ql) / det;
+    circumcentres[2 * t + 1] = ay + (bx * ql - qx * bl) / det;
+  }
+  return { n, coords, triangles, halfedges: d.halfedges, circumcentres };
+}
+
+/** Wall segments (block borders) in a static spatial index. */
+function wallIndex(walls: readonly XY[][]): { index: Flatbush; segs: Float64Array } | null {
+  const segs: number[] = [];
+  for (const ring of walls) {
+    for (let i = 0; i + 1 < ring.length; i++) segs.push(ring[i]![0], ring[i]![1], ring[i + 1]![0], ring[i + 1]![1]);
+  }
+  const count = segs.length / 4;
+  if (count === 0) return null;
+  const index = new Flatbush(count);
+  for (let i = 0; i < count; i++) {
+    const [ax, ay, bx, by] = segs.slice(4 * i, 4 * i + 4) as [number, number, number, number];
+    index.add(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by));
+  }
+  index.finish();
+  return { index, segs: Float64Array.from(segs) };
+}
+
+const orient = (ax: number, ay: number, bx: number, by: number, cx: number, cy: number) => (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
+
+/** Whether segments p–q and r–s touch or cross. */
+function segmentsMeet(px: number, py: number, qx: number, qy: number, rx: number, ry: number, sx: number, sy: number): boolean {
+  const d1 = orient(px, py, qx, qy, rx, ry);
+  const d2 = orient(px, py, qx, qy, sx, sy);
+  const d3 = orient(rx, ry, sx, sy, px, py);
+  const d4 = orient(rx, ry, sx, sy, qx, qy);
+  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
+  const on = (ax: number, ay: number, bx: number, by: number, cx: number, cy: number) =>
+    Math.min(ax, bx) <= cx && cx <= Math.max(ax, bx) && Math.min(ay, by) <= cy && cy <= Math.max(ay, by);
+  return (d1 === 0 && on(px, py, qx, qy, rx, ry)) || (d2 === 0 && on(px, py, qx, qy, sx, sy))
+    || (d3 === 0 && on(rx, ry, sx, sy, px, py)) || (d4 === 0 && on(rx, ry, sx, sy, qx, qy));
+}
+
+interface Draft {
+  atoms: number[];
+  households: number;
+  reason: InfeasibleReason | null;
+  bridged: boolean;
+}
+
+/** The adjacency of a block's atoms and the recursive bisection over it. */
+class BlockGraph {
+  private readonly n: number;
+  private readonly weight: Float64Array;
+  /** Gabriel edges inside the block (CSR). */
+  private readonly start: Uint32Array;
+  private readonly adj: Uint32Array;
+  /** Every Delaunay edge between atoms, for bridging pieces the good edges leave apart. */
+  private readonly allStart: Uint32Array;
+  private readonly allAdj: Uint32Array;
+  private readonly set: Int32Array;
+  private readonly mark: Int32Array;
+  private token = 0;
+  private readonly groups: Draft[] = [];
+  private readonly bridged = new Set<number>();
+
+  constructor(private readonly atoms: readonly Atom[], private readonly mesh: Mesh, walls: readonly XY[][], private readonly rule: SplitRule) {
+    const n = (this.n = atoms.length);
+    this.weight = Float64Array.from(atoms, (a) => a.weight);
+    const { coords, triangles, halfedges } = mesh;
+    const walled = wallIndex(walls);
+    const good: number[] = [];
+    const all: number[] = [];
+    for (let e = 0; e < triangles.length; e++) {
+      const twin = halfedges[e]!;
+      if (twin !== -1 && twin < e) continue;
+      const a = triangles[e]!;
+      const b = triangles[nextHalfedge(e)]!;
+      if (a >= n || b >= n) continue;
+      all.push(a, b);
+      const ax = coords[2 * a]!, ay = coords[2 * a + 1]!, bx = coords[2 * b]!, by = coords[2 * b + 1]!;
+      // Gabriel: the opposite corners see a–b under an acute angle (strictly: the dual edge has length).
+      const len2 = (bx - ax) ** 2 + (by - ay) ** 2;
+      const acute = (c: number) => {
+        const cx = coords[2 * c]!, cy = coords[2 * c + 1]!;
+        return (ax - cx) * (bx - cx) + (ay - cy) * (by - cy) > 1e-9 * len2;
+      };
+      if (!acute(triangles[prevHalfedge(e)]!) || (twin !== -1 && !acute(triangles[prevHalfedge(twin)]!))) continue;
+      if (walled) {
+        const hits = walled.index.search(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by));
+        const s = walled.segs;
+        if (hits.some((i) => segmentsMeet(ax, ay, bx, by, s[4 * i]!, s[4 * i + 1]!, s[4 * i + 2]!, s[4 * i + 3]!))) continue;
+      }
+      good.push(a, b);
+    }
+    [this.start, this.adj] = csr(n, good);
+    [this.allStart, this.allAdj] = csr(n, all);
+    this.set = new Int32Array(n);
+    this.mark = new Int32Array(n);
+  }
+
+  partition(): Draft[] {
+    const all = Array.from({ length: this.n }, (_, i) => i);
+    for (const piece of this.bridgeSmallPieces(this.connected(all, () => false))) this.splitPiece(piece);
+    return this.groups;
+  }
+
+  private sum(nodes: readonly number[]): number {
+    let w = 0;
+    for (const i of nodes) w += this.weight[i]!;
+    return w;
+  }
+
+  /**
+   * Pieces too small for a grid of their own (a few houses behind a bend of the border) join the
+   * nearest other piece through the shortest Delaunay edge; their grids are marked bridged.
+   */
+  private bridgeSmallPieces(pieces: number[][]): number[][] {
+    const { coords } = this.mesh;
+    for (;;) {
+      const small = pieces.findIndex((p) => this.sum(p) < this.rule.min);
+      if (small < 0 || pieces.length === 1) return pieces;
+      const owner = new Int32Array(this.n);
+      pieces.forEach((p, k) => p.forEach((i) => (owner[i] = k)));
+      let bridge: [number, number, number] | null = null;
+      for (const u of pieces[small]!) {
+        for (let j = this.allStart[u]!; j < this.allStart[u + 1]!; j++) {
+          const v = this.allAdj[j]!;
+          if (owner[v] === small) continue;
+          const d = (coords[2 * u]! - coords[2 * v]!) ** 2 + (coords[2 * u + 1]! - coords[2 * v + 1]!) ** 2;
+          if (!bridge || d < bridge[2]) bridge = [u, v, d];
+        }
+      }
+      const [piece] = pieces.splice(small, 1);
+      if (!bridge) {
+        // Not even a Delaunay neighbour outside it: it stays a grid of its own.
+        this.emit(piece!);
+        continue;
+      }
+      const [u, v] = bridge;
+      this.addEdge(u, v);
+      for (const i of piece!) this.bridged.add(i);
+      const host = pieces.findIndex((p) => p.includes(v));
+      pieces[host] = [...pieces[host]!, ...piece!];
+    }
+  }
+
+  /** Edges beyond the good ones: bridges, and links from small pieces to the big address they join. */
+  private readonly extraEdges = new Map<number, number[]>();
+  private addEdge(a: number, b: number): void {
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      const list = this.extraEdges.get(x);
+      if (list) list.push(y);
+      else this.extraEdges.set(x, [y]);
+    }
+  }
+
+  private neighbours(u: number, visit: (v: number) => void): void {
+    for (let j = this.start[u]!; j < this.start[u + 1]!; j++) visit(this.adj[j]!);
+    const extra = this.extraEdges.get(u);
+    if (extra) for (const v of extra) visit(v);
+  }
+
+  private emit(atoms: number[], reason?: InfeasibleReason): void {
+    const households = this.sum(atoms);
+    const r = reason ?? (households < this.rule.min ? 'too_few_households' : households > this.rule.max ? 'no_balanced_cut' : null);
+    this.groups.push({ atoms, households, reason: r, bridged: atoms.some((a) => this.bridged.has(a)) });
+  }
+
+  /** A connected piece: addresses above the maximum become grids of their own, the rest is bisected. */
+  private splitPiece(piece: number[]): void {
+    const heavy = piece.filter((i) => this.weight[i]! > this.rule.max);
+    if (heavy.length === 0) return this.bisect(piece);
+    const heavyGroups = heavy.map((h) => {
+      this.emit([h], 'location_exceeds_max');
+      return this.groups[this.groups.length - 1]!;
+    });
+    const isHeavy = new Set(heavy);
+    for (const rest of this.connected(piece, (i) => isHeavy.has(i))) {
+      if (this.sum(rest) >= this.rule.min) {
+        this.bisect(rest);
+        continue;
+      }
+      // Too few to stand alone: they join a big address next to them.
+      let host: Draft | undefined;
+      for (const u of rest) this.neighbours(u, (v) => (host ??= isHeavy.has(v) ? heavyGroups[heavy.indexOf(v)] : undefined));
+      if (!host) this.emit(rest);
+      else {
+        host.atoms.push(...rest);
+        host.households += this.sum(rest);
+      }
+    }
+  }
+
+  /** Connected pieces of `nodes` (less `exclude`) over good and extra edges, in order of their first atom. */
+  private connected(nodes: readonly number[], exclude: (i: number) => boolean): number[][] {
+    const token = ++this.token;
+    for (const i of nodes) if (!exclude(i)) this.set[i] = token;
+    const seen = ++this.token;
+    const pieces: number[][] = [];
+    for (const s of nodes) {
+      if (this.set[s] !== token || this.mark[s] === seen) continue;
+      const piece = [s];
+      this.mark[s] = seen;
+      for (let k = 0; k < piece.length; k++) {
+        this.neighbours(piece[k]!, (v) => {
+          if (this.set[v] === token && this.mark[v] !== seen) {
+            this.mark[v] = seen;
+            piece.push(v);
+          }
+        });
+      }
+      pieces.push(piece);
+    }
+    return pieces;
+  }
+
+  /** Recursive bisection of a connected set of atoms (an explicit stack: no recursion depth limit). */
+  private bisect(first: number[]): void {
+    const stack = [first];
+    while (stack.length > 0) {
+      const nodes = stack.pop()!;
+      const total = this.sum(nodes);
+      const k = gridCount(total, this.rule);
+      if (k <= 1 || nodes.length === 1) {
+        this.emit(nodes);
+        continue;
+      }
+      const goal = (total * Math.floor(k / 2)) / k;
+      const cut = this.cut(nodes, goal);
+      if (!cut) {
+        this.emit(nodes, 'no_balanced_cut');
+        continue;
+      }
+      // Pushed in reverse so the pieces come off the stack in sweep order.
+      for (let i = cut.length - 1; i >= 0; i--) stack.push(cut[i]!);
+    }
+  }
+
+  /**
+   * Grows a connected part from the far end of the principal axis until it holds `goal`
+   * households; the rest's pieces too small for a grid join it. Tries the axis both ways, then
+   * the cross axis; null when every sweep swallows everything.
+   */
+  private cut(nodes: readonly number[], goal: number): number[][] | null {
+    const { coords } = this.mesh;
+    let mx = 0, my = 0, w = 0;
+    for (const i of nodes) {
+      const wi = this.weight[i]!;
+      mx += wi * coords[2 * i]!; my += wi * coords[2 * i + 1]!; w += wi;
+    }
+    mx /= w; my /= w;
+    let sxx = 0, sxy = 0, syy = 0;
+    for (const i of nodes) {
+      const dx = coords[2 * i]! - mx, dy = coords[2 * i + 1]! - my, wi = this.weight[i]!;
+      sxx += wi * dx * dx; sxy += wi * dx * dy; syy += wi * dy * dy;
+    }
+    const angle = 0.5 * Math.atan2(2 * sxy, sxx - syy);
+    const axes: XY[] = [[Math.cos(angle), Math.sin(angle)], [-Math.cos(angle), -Math.sin(angle)], [-Math.sin(angle), Math.cos(angle)], [Math.sin(angle), -Math.cos(angle)]];
+    for (const [ux, uy] of axes) {
+      const part = this.grow(nodes, ux, uy, goal);
+      const inPart = new Set(part);
+      const pieces = this.connected(nodes, (i) => inPart.has(i));
+      const kept: number[][] = [];
+      for (const p of pieces) {
+        if (this.sum(p) >= this.rule.min) kept.push(p);
+        else part.push(...p);
+      }
+      if (kept.length > 0) return [part, ...kept];
+    }
+    return null;
+  }
+
+  private grow(nodes: readonly number[], ux: number, uy: number, goal: number): number[] {
+    const { coords } = this.mesh;
+    const token = ++this.token;
+    let first = nodes[0]!;
+    let low = Infinity;
+    for (const i of nodes) {
+      this.set[i] = token;
+      const p = coords[2 * i]! * ux + coords[2 * i + 1]! * uy;
+      if (p < low) [low, first] = [p, i];
+    }
+    const queued = ++this.token;
+    const queue = new FlatQueue<number>();
+    queue.push(first, low);
+    this.mark[first] = queued;
+    const part: number[] = [];
+    let held = 0;
+    while (queue.length > 0) {
+      const u = queue.peek()!;
+      const wu = this.weight[u]!;
+      // Stop where the part comes closest to its goal, never below a grid's minimum.
+      if (held >= this.rule.min && held + wu > goal && held + wu - goal > goal - held) break;
+      queue.pop();
+      part.push(u);
+      held += wu;
+      if (held >= goal) break;
+      this.neighbours(u, (v) => {
+        if (this.set[v] === token && this.mark[v] !== queued) {
+          this.mark[v] = queued;
+          queue.push(v, coords[2 * v]! * ux + coords[2 * v + 1]! * uy);
+        }
+      });
+    }
+    return part;
+  }
+}
+
+function csr(n: number, pairs: readonly number[]): [Uint32Array, Uint32Array] {
+  const start = new Uint32Array(n + 1);
+  for (let k = 0; k < pairs.length; k++) start[pairs[k]! + 1]!++;
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const fill = start.slice(0, n);
+  const adj = new Uint32Array(pairs.length);
+  for (let k = 0; k < pairs.length; k += 2) {
+    const [a, b] = [pairs[k]!, pairs[k + 1]!];
+    adj[fill[a]!++] = b;
+    adj[fill[b]!++] = a;
+  }
+  return [start, adj];
+}
+
+/**
+ * Each group's outline: the Voronoi edges between its atoms and others, chained by triangle
+ * (every Voronoi vertex is a triangle's circumcentre, so chaining compares integers, never floats).
+ */
+function traceGroups(mesh: Mesh, groupOf: Int32Array, count: number): PlanarPolygon[][] {
+  const { triangles, halfedges, circumcentres } = mesh;
+  const next: Map<number, number>[] = Array.from({ length: count }, () => new Map());
+  for (let e = 0; e < triangles.length; e++) {
+    const g = groupOf[triangles[e]!]!;
+    if (g < 0 || g === groupOf[triangles[nextHalfedge(e)]!]) continue;
+    next[g]!.set(Math.floor(e / 3), Math.floor(halfedges[e]! / 3));
+  }
+  return next.map((edges) => {
+    const rings: { ring: XY[]; area: number }[] = [];
+    for (const startTri of edges.keys()) {
+      if (!edges.has(startTri)) continue;
+      const ring: XY[] = [];
+      let t = startTri;
+      do {
+        const pt: XY = [circumcentres[2 * t]!, circumcentres[2 * t + 1]!];
+        const last = ring[ring.length - 1];
+        if (!last || last[0] !== pt[0] || last[1] !== pt[1]) ring.push(pt);
+        const to = edges.get(t)!;
+        edges.delete(t);
+        t = to;
+      } while (t !== startTri && edges.has(t));
+      if (ring.length < 3) continue;
+      ring.push([ring[0]![0], ring[0]![1]]);
+      rings.push({ ring, area: signedArea(ring) });
+    }
+    return assemble(rings);
+  });
+}
+
+function signedArea(ring: readonly XY[]): number {
+  let s = 0;
+  for (let i = 0; i + 1 < ring.length; i++) s += ring[i]![0] * ring[i + 1]![1] - ring[i + 1]![0] * ring[i]![1];
+  return s / 2;
+}
+
+/** Rings of one winding are outlines, the others holes inside them. */
+function assemble(rings: { ring: XY[]; area: number }[]): PlanarPolygon[] {
+  if (rings.length === 0) return [];
+  const largest = rings.reduce((a, b) => (Math.abs(b.area) > Math.abs(a.area) ? b : a));
+  const sign = Math.sign(largest.area);
+  const outers = rings.filter((r) => Math.sign(r.area) === sign).sort((a, b) => Math.abs(b.area) - Math.abs(a.area));
+  const polygons: PlanarPolygon[] = outers.map((o) => [o.ring]);
+  for (const hole of rings.filter((r) => Math.sign(r.area) !== sign)) {
+    const host = outers.findIndex((o) => pointInRing(hole.ring[0]!, o.ring));
+    polygons[host < 0 ? 0 : host]!.push(hole.ring);
+  }
+  return polygons;
+}
+
+export function pointInRing([x, y]: XY, ring: readonly XY[]): boolean {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i]!;
+    const [xj, yj] = ring[j]!;
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}

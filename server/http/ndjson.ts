@@ -1,0 +1,27 @@
+import type { Context } from 'hono';
+import { InputError } from '../domain/errors.ts';
+
+/** Whether the client asked for a progress stream. */
+export const wantsStream = (c: Context) => (c.req.header('accept') ?? '').includes('application/x-ndjson');
+
+/**
+ * NDJSON: `{"progress":…}` lines while `run` works, then `{"result":…}` or `{"error":…}` as the
+ * last line. The status is sent before the work ends, so the last line is the verdict.
+ */
+export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: (p: unknown) => void) => Promise<T>): Response {
+  const encoder = new TextEncoder();
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (obj: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
+      try {
+        send({ result: await run((progress) => send({ progress })) });
+      } catch (err) {
+        const e = err instanceof InputError ? err : new InputError('internal', 'internal error; nothing was written', '', 422);
+        if (!(err instanceof InputError)) console.error(err);
+        send({ error: { code: e.code, message: e.message, path: e.path, details: e.details } });
+      }
+      controller.close();
+    },
+  });
+  return c.body(stream, status, { 'content-type': 'application/x-ndjson' });
+}

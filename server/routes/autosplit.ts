@@ -1,0 +1,71 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { autosplit } from '../db/autosplit.ts';
+import { parseBarriers } from '../domain/barrier-input.ts';
+import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { router } from '../http/router.ts';
+import { errorResponses, GridTypeSchema, IdParam } from './schemas.ts';
+
+const Count = z.number().int().min(0).max(100_000);
+
+const AutosplitBody = z.object({
+  gridType: GridTypeSchema.optional().openapi({ description: "Grid type for every village; by default each village's own" }),
+  min: Count.optional(),
+  max: Count.optional(),
+  target: Count.optional(),
+  barriers: z.record(z.string(), z.unknown()).optional().openapi({ description: 'GeoJSON lines no grid should cross: LineString, MultiLineString, Feature or FeatureCollection' }),
+  keep: z.array(z.number().int().positive()).max(10_000).optional().openapi({ description: 'Grids kept as they are' }),
+  commit: z.boolean().optional().openapi({ description: "Replace the area's grids (one transaction, undoable)" }),
+});
+
+const Summary = z.object({
+  villages: z.number().int(), grids: z.number().int(), households: z.number().int(), withinRange: z.number().int(), withinRangeShare: z.number(),
+  minHouseholds: z.number().int(), maxHouseholds: z.number().int(), meanCompactness: z.number(), barrierCrossings: z.number().int(),
+  infeasible: z.array(z.object({ ord: z.number().int(), villageId: z.number().int(), reason: z.string(), households: z.number().int() })),
+  elapsedMs: z.number(),
+});
+
+const GridProps = z.object({
+  ord: z.number().int(), villageId: z.number().int(), villageCode: z.string(), villageName: z.string(), households: z.number().int(),
+  gridType: GridTypeSchema, min: z.number().int(), max: z.number().int(), status: z.enum(['under', 'within', 'over']), compactness: z.number(),
+  areaM2: z.number(), parts: z.number().int(), reason: z.string().nullable(), crossesBarrier: z.boolean(), id: z.number().int().optional(),
+});
+
+const AutosplitResponse = z
+  .object({
+    proposal: z.object({
+      type: z.literal('FeatureCollection'),
+      features: z.array(z.object({ type: z.literal('Feature'), id: z.number().int(), properties: GridProps, geometry: z.any() })),
+    }),
+    summary: Summary,
+    committed: z.object({ op: z.number().int(), ids: z.array(z.number().int()) }).optional(),
+  })
+  .openapi('AutosplitResult');
+
+const autosplitRoute = createRoute({
+  method: 'post',
+  path: '/regions/{id}/autosplit',
+  summary: 'Divide a village (or every village of a township or district) into grids by household counts',
+  description:
+    'Proposes grids whose household counts lie in the grid type’s range, tiling the area exactly, one polygon each, following barriers. ' +
+    '`commit: true` replaces the grids in one transaction, recorded as one undoable operation. ' +
+    'With `Accept: application/x-ndjson` the response streams `{"progress":{"done","total"}}` per village and ends with `{"result":…}`.',
+  request: {
+    params: IdParam,
+    headers: z.object({ 'x-gridplan-user': z.string().min(1).max(64).optional() }),
+    body: { required: true, content: { 'application/json': { schema: AutosplitBody } } },
+  },
+  responses: { 200: { description: 'Proposal (and commit)', content: { 'application/json': { schema: AutosplitResponse } } }, ...errorResponses(400, 404, 409, 413, 422) },
+});
+
+export function autosplitRoutes() {
+  return router().openapi(autosplitRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const barriers = body.barriers ? parseBarriers(body.barriers, 'barriers') : undefined;
+    const actor = c.req.header('x-gridplan-user') || 'anonymous';
+    const run = (onProgress?: (done: number, total: number) => void) =>
+      c.get('db').transaction((tx) => autosplit(tx, id, { ...body, barriers, actor, onProgress }));
+    if (wantsStream(c)) return ndjson(c, 200, (send) => run((done, total) => send({ done, total }))) as never;
+    return c.json(await run(), 200);
+  });
+}

@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+for (const driver of DRIVERS) {
+  describe(`auto-split (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    /** The village with the most households, and its township. */
+    let village: { id: number; households: number; grids: number; workers: number };
+    let township: number;
+    const user = { 'x-gridplan-user': 'planner-auto' };
+
+    /** Gap, overlap and spill of a parent's children in m², and children that are not one polygon. */
+    async function tiling(parentId: number) {
+      const { rows } = await ctx.db.query<{ gap: number; overlap: number; outside: number; multipart: number }>(
+        `WITH p AS (SELECT geom FROM region WHERE id = $1),
+         c AS (SELECT ST_Union(geom, gp_grid()) AS u, sum(gp_area_m2(geom)) AS s, count(*) FILTER (WHERE ST_NumGeometries(geom) > 1) AS multipart FROM region WHERE parent_id = $1)
+         SELECT gp_area_m2(gp_difference(p.geom, c.u)) AS gap, c.s - gp_area_m2(c.u) AS overlap, gp_area_m2(gp_difference(c.u, p.geom)) AS outside, c.multipart::int AS multipart
+         FROM p, c`,
+        [parentId],
+      );
+      return rows[0]!;
+    }
+    /** Households of a village by the grid they are filed under, and by the grids containing them. */
+    async function householdsOf(villageId: number) {
+      const { rows } = await ctx.db.query<{ filed: number; containing: number; total: number }>(
+        `SELECT (SELECT count(*)::int FROM household h JOIN region g ON g.id = h.region_id WHERE g.parent_id = $1) AS filed,
+                (SELECT count(*)::int FROM household h JOIN region g ON g.parent_id = $1 AND ST_Intersects(g.geom, h.geom)) AS containing,
+                (SELECT count(*)::int FROM household h JOIN region v ON v.id = $1 AND ST_Intersects(v.geom, h.geom)) AS total`,
+        [villageId],
+      );
+      return rows[0]!;
+    }
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db);
+      const { rows } = await ctx.db.query<{ id: number; households: number; grids: number; workers: number; township: number }>(
+        `SELECT v.id, v.household_count AS households, v.parent_id AS township,
+                (SELECT count(*)::int FROM region g WHERE g.parent_id = v.id) AS grids,
+                (SELECT count(worker_id)::int FROM region g WHERE g.parent_id = v.id) AS workers
+         FROM region v WHERE v.level = 'village' AND v.grid_type IN ('rural', 'scattered') ORDER BY v.household_count DESC, v.code LIMIT 1`,
+      );
+      ({ township } = rows[0]!);
+      village = rows[0]!;
+    });
+    afterAll(() => dispose());
+
+    it('proposes grids that all hold 10–25 households, tile the village and write nothing', async () => {
+      const before = await ctx.snapshot();
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, {});
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      const { summary, proposal } = res.body;
+      expect(summary).toMatchObject({ villages: 1, households: village.households, withinRangeShare: 1, infeasible: [], barrierCrossings: 0 });
+      expect(summary.grids).toBe(proposal.features.length);
+      expect(summary.grids).toBeGreaterThanOrEqual(Math.ceil(village.households / 25));
+      for (const f of proposal.features) {
+        expect(f.properties).toMatchObject({ status: 'within', parts: 1, min: 10, max: 25 });
+        expect(f.properties.compactness).toBeGreaterThan(0.05);
+      }
+      const areas = proposal.features.reduce((s: number, f: any) => s + f.properties.areaM2, 0);
+      const { rows } = await ctx.db.query<{ a: number }>('SELECT gp_area_m2(geom) AS a FROM region WHERE id = $1', [village.id]);
+      expect(Math.abs(areas - rows[0]!.a)).toBeLessThan(proposal.features.length); // rounding of each area to 1 m²
+      expect(await ctx.snapshot()).toEqual(before);
+    });
+
+    it('gives the same proposal for the same input', async () => {
+      const a = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { target: 15 });
+      const b = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { target: 15 });
+      expect(a.body.proposal).toEqual(b.body.proposal);
+    });
+
+    it('keeps every grid clear of a barrier drawn across the village', async () => {
+      const { rows: lines } = await ctx.db.query<{ g: any }>(
+        `SELECT ST_AsGeoJSON(ST_MakeLine(ST_Translate(c, -1, 0), ST_Translate(c, 1, 0)))::json AS g
+         FROM (SELECT ST_PointOnSurface(geom) AS c FROM region WHERE id = $1) AS x`,
+        [village.id],
+      );
+      const line = lines[0]!.g;
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { barriers: { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: line }] } });
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      const crossing = res.body.proposal.features.filter((f: any) => f.properties.crossesBarrier);
+      expect(crossing.length).toBe(res.body.summary.barrierCrossings);
+      // Grids that do not report a crossing lie on one side: the line does not run through their interior.
+      const { rows } = await ctx.db.query<{ ord: number; crosses: boolean }>(
+        `SELECT t.ord, ST_Length(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), ST_Buffer(ST_SetSRID(ST_GeomFromGeoJSON(t.g), 4326), -0.00001))) > 0 AS crosses
+         FROM unnest($1::int[], $3::text[]) AS t(ord, g)`,
+        [res.body.proposal.features.map((f: any) => f.id), JSON.stringify(line), res.body.proposal.features.map((f: any) => JSON.stringify(f.geometry))],
+      );
+      const reported = new Set(crossing.map((f: any) => f.id));
+      expect(rows.filter((r) => r.crosses && !reported.has(r.ord))).toEqual([]);
+      expect(res.body.summary.withinRangeShare).toBeGreaterThanOrEqual(0.99);
+    });
+
+    it('commits in one operation: exact tiling, every household in one grid, workers kept — and undo restores the old grids', async () => {
+      const { rows: oldGrids } = await ctx.db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY id', [village.id]);
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { commit: true }, user);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      const { ids, op } = res.body.committed;
+      expect(ids.length).toBe(res.body.summary.grids);
+      const t = await tiling(village.id);
+      expect(t.gap).toBeLessThan(1);
+      expect(t.overlap).toBeLessThan(1);
+      expect(t.outside).toBeLessThan(1);
+      expect(t.multipart).toBe(0);
+      expect(await householdsOf(village.id)).toEqual({ filed: village.households, containing: village.households, total: village.households });
+      const { rows: [after] } = await ctx.db.query<{ workers: number; codes: string[]; out: number; n: number }>(
+        `SELECT count(worker_id)::int AS workers, array_agg(code ORDER BY code) AS codes, count(*)::int AS n,
+                count(*) FILTER (WHERE household_count NOT BETWEEN 10 AND 25)::int AS out
+         FROM region WHERE parent_id = $1`,
+        [village.id],
+      );
+      expect(after!.n).toBe(ids.length);
+      expect(after!.out).toBe(0);
+      expect(after!.workers).toBe(Math.min(village.workers, ids.length));
+      expect(after!.codes[0]).toMatch(/-0001$/);
+      const { rows: log } = await ctx.db.query<{ n: number; action: string }>('SELECT count(*)::int AS n, min(action) AS action FROM change WHERE op = $1', [op]);
+      expect(log[0]).toEqual({ n: oldGrids.length + ids.length, action: 'autosplit' });
+      // The village's count and its township's still add up.
+      const { rows: [sums] } = await ctx.db.query<{ v: number; g: number }>(
+        'SELECT household_count AS v, (SELECT sum(household_count)::int FROM region WHERE parent_id = $1) AS g FROM region WHERE id = $1',
+        [village.id],
+      );
+      expect(sums!.g).toBe(sums!.v);
+
+      const undo = await ctx.request('POST', '/api/changes/undo', undefined, user);
+      expect(undo.status, JSON.stringify(undo.body).slice(0, 300)).toBe(200);
+      expect(undo.body.action).toBe('autosplit');
+      const { rows: restored } = await ctx.db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY id', [village.id]);
+      expect(restored).toEqual(oldGrids);
+      expect(await householdsOf(village.id)).toEqual({ filed: village.households, containing: village.households, total: village.households });
+    });
+
+    it('keeps the grids it is told to keep and divides only the rest', async () => {
+      const { rows: kept } = await ctx.db.query<{ id: number; version: number; wkb: string }>(
+        `SELECT id, version, encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE parent_id = $1 ORDER BY household_count DESC, id LIMIT 2`,
+        [village.id],
+      );
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { keep: kept.map((k) => k.id), commit: true }, user);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      const { rows: now } = await ctx.db.query<{ id: number; version: number; wkb: string }>(
+        `SELECT id, version, encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE id = ANY($1::int[]) ORDER BY household_count DESC, id`,
+        [kept.map((k) => k.id)],
+      );
+      expect(now).toEqual(kept);
+      const t = await tiling(village.id);
+      expect(Math.max(t.gap, t.overlap, t.outside)).toBeLessThan(1);
+      expect((await householdsOf(village.id)).filed).toBe(village.households);
+      await ctx.request('POST', '/api/changes/undo', undefined, user);
+    });
+
+    it('divides every village of a township and streams progress per village', async () => {
+      const res = await ctx.app.request(`/api/regions/${township}/autosplit`, {
+        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' }, body: JSON.stringify({}),
+      });
+      expect(res.status).toBe(200);
+      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
+      const { rows: [{ n }] } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE parent_id = $1 AND level = 'village'`, [township]) as any;
+      expect(lines.filter((l) => l.progress).map((l) => l.progress.done)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+      const { result } = lines.at(-1);
+      expect(result.summary.villages).toBe(n);
+      expect(new Set(result.proposal.features.map((f: any) => f.properties.villageId)).size).toBe(n);
+      expect(result.summary.withinRangeShare).toBeGreaterThanOrEqual(0.99);
+    });
+
+    it('reports an area too small for the range per grid instead of failing', async () => {
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { min: village.households + 1, max: village.households + 50, target: village.households + 10 });
+      expect(res.status).toBe(200);
+      expect(res.body.summary.grids).toBe(1);
+      expect(res.body.summary.infeasible).toEqual([{ ord: 1, villageId: village.id, reason: 'too_few_households', households: village.households }]);
+      expect(res.body.proposal.features[0].properties.status).toBe('under');
+    });
+
+    it('refuses bad input with a located error and writes nothing', async () => {
+      const before = await ctx.snapshot();
+      const { rows: [grid] } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' AND parent_id <> $1 ORDER BY id LIMIT 1`, [village.id]);
+      const cases: [string, unknown, number, string, string][] = [
+        [`/api/regions/999999/autosplit`, {}, 404, 'not_found', 'id'],
+        [`/api/regions/${grid!.id}/autosplit`, {}, 422, 'not_divisible', 'id'],
+        [`/api/regions/${village.id}/autosplit`, { min: 'ten' }, 400, 'invalid_request', 'json.min'],
+        [`/api/regions/${village.id}/autosplit`, { min: 30, max: 20, commit: true }, 422, 'invalid_range', 'min'],
+        [`/api/regions/${village.id}/autosplit`, { target: 90, commit: true }, 422, 'invalid_range', 'target'],
+        [`/api/regions/${village.id}/autosplit`, { gridType: 'castle' }, 400, 'invalid_request', 'json.gridType'],
+        [`/api/regions/${village.id}/autosplit`, { keep: [grid!.id], commit: true }, 422, 'not_in_area', 'keep[0]'],
+        [`/api/regions/${village.id}/autosplit`, { keep: [999999], commit: true }, 404, 'not_found', 'keep[0]'],
+        [`/api/regions/${village.id}/autosplit`, { barriers: { type: 'Polygon', coordinates: [] }, commit: true }, 422, 'wrong_geometry_type', 'barriers.type'],
+        [`/api/regions/${village.id}/autosplit`, { barriers: { type: 'LineString', coordinates: [[104, 25], [104, 95]] }, commit: true }, 422, 'coordinate_out_of_range', 'barriers.coordinates[1][1]'],
+        [`/api/regions/${village.id}/autosplit`, { barriers: { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'LineString', coordinates: [[104, 25], [104, 25]] } }] }, commit: true }, 422, 'line_too_short', 'barriers.features[0].geometry.coordinates'],
+      ];
+      for (const [path, body, status, code, where] of cases) {
+        const res = await ctx.request('POST', path, body, user);
+        expect({ path, body, status: res.status, code: res.body.error?.code, where: res.body.error?.path }).toEqual({ path, body, status, code, where });
+      }
+      expect(await ctx.snapshot()).toEqual(before);
+    });
+  });
+}
