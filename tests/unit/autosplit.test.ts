@@ -1,0 +1,126 @@
+import * as turf from '@turf/turf';
+import { describe, expect, it } from 'vitest';
+import { gridCount, pointInRing, splitBlock, type Atom, type SplitGroup, type XY } from '../../server/domain/autosplit.ts';
+import { Random } from '../../server/seed/random.ts';
+
+const RURAL = { min: 10, max: 25, target: 18 };
+const square = (s: number): XY[] => [[0, 0], [s, 0], [s, s], [0, s], [0, 0]];
+/** A U: two arms 1,000 m apart joined by a base at the bottom. */
+const U: XY[] = [[0, 0], [3000, 0], [3000, 4000], [2000, 4000], [2000, 1000], [1000, 1000], [1000, 4000], [0, 4000], [0, 0]];
+
+function scatter(seed: number, n: number, inside: (p: XY) => boolean, box: [number, number, number, number]): Atom[] {
+  const r = new Random(seed);
+  const atoms: Atom[] = [];
+  while (atoms.length < n) {
+    const p: XY = [box[0] + r.next() * (box[2] - box[0]), box[1] + r.next() * (box[3] - box[1])];
+    if (inside(p)) atoms.push({ x: p[0], y: p[1], weight: r.next() < 0.1 ? 2 : 1 });
+  }
+  return atoms;
+}
+
+const inPolygon = (p: XY, poly: XY[][]) => pointInRing(p, poly[0]!) && !poly.slice(1).some((h) => pointInRing(p, h));
+const total = (atoms: Atom[]) => atoms.reduce((s, a) => s + a.weight, 0);
+
+/** Every atom in exactly one group, inside that group's outline and no other's. */
+function expectPartition(atoms: Atom[], groups: SplitGroup[]) {
+  const owner = new Map<number, number>();
+  groups.forEach((g, gi) => g.atoms.forEach((a) => {
+    expect(owner.has(a), `atom ${a} in two groups`).toBe(false);
+    owner.set(a, gi);
+  }));
+  expect(owner.size).toBe(atoms.length);
+  atoms.forEach((a, i) => {
+    const holders = groups.map((g, gi) => (g.polygons.some((poly) => inPolygon([a.x, a.y], poly)) ? gi : -1)).filter((gi) => gi >= 0);
+    expect(holders, `atom ${i}`).toEqual([owner.get(i)]);
+  });
+  for (const g of groups) expect(g.households).toBe(g.atoms.reduce((s, a) => s + atoms[a]!.weight, 0));
+}
+
+/** Pieces of each group's outline inside `block` that hold one of its households. */
+function piecesWithHouseholds(atoms: Atom[], g: SplitGroup, block: XY[][]): number {
+  const clipped = turf.intersect(turf.featureCollection([turf.multiPolygon(g.polygons), turf.polygon(block)]));
+  if (!clipped) return 0;
+  const parts = clipped.geometry.type === 'Polygon' ? [clipped.geometry.coordinates] : clipped.geometry.coordinates;
+  return parts.filter((part) => g.atoms.some((a) => inPolygon([atoms[a]!.x, atoms[a]!.y], part as XY[][]))).length;
+}
+
+describe('grid count', () => {
+  it('is the count nearest the target that keeps every grid in range', () => {
+    expect(gridCount(36, RURAL)).toBe(2);
+    expect(gridCount(100, RURAL)).toBe(6);
+    expect(gridCount(26, RURAL)).toBe(2); // 13 + 13, though 26 / 18 rounds to 1
+    expect(gridCount(24, RURAL)).toBe(1);
+  });
+  it('is 1 when no count works (fewer households than the minimum)', () => {
+    expect(gridCount(4, RURAL)).toBe(1);
+    expect(gridCount(0, RURAL)).toBe(1);
+  });
+});
+
+describe('splitting a block', () => {
+  it('divides 600 addresses in a square into grids all within 10–25 households', () => {
+    const atoms = scatter(1, 600, () => true, [0, 0, 2000, 2000]);
+    const groups = splitBlock(atoms, [square(2000)], RURAL);
+    expectPartition(atoms, groups);
+    expect(groups.every((g) => g.households >= 10 && g.households <= 25 && g.reason === null)).toBe(true);
+    expect(groups.length).toBe(gridCount(total(atoms), RURAL));
+    expect(groups.every((g) => g.polygons.length === 1)).toBe(true);
+  });
+
+  it('gives the same groups for the same input and leaves the input alone', () => {
+    const atoms = scatter(2, 300, () => true, [0, 0, 1500, 1500]);
+    const copy = structuredClone(atoms);
+    const a = splitBlock(atoms, [square(1500)], RURAL);
+    const b = splitBlock(atoms, [square(1500)], RURAL);
+    expect(a).toEqual(b);
+    expect(atoms).toEqual(copy);
+  });
+
+  it('never joins the two arms of a U across the notch: every grid is one piece inside the U', () => {
+    const inU = ([x, y]: XY) => pointInRing([x, y], U);
+    const atoms = scatter(3, 500, inU, [0, 0, 3000, 4000]);
+    const groups = splitBlock(atoms, [U], RURAL);
+    expectPartition(atoms, groups);
+    for (const g of groups) expect(piecesWithHouseholds(atoms, g, [U])).toBe(1);
+    expect(groups.filter((g) => g.reason !== null)).toEqual([]);
+  });
+
+  it('splits a block with a hole (a lake) into grids that stay whole around it', () => {
+    const hole: XY[] = [[800, 800], [800, 1200], [1200, 1200], [1200, 800], [800, 800]];
+    const block = [square(2000), hole];
+    const atoms = scatter(4, 400, (p) => !pointInRing(p, hole), [0, 0, 2000, 2000]);
+    const groups = splitBlock(atoms, block, RURAL);
+    expectPartition(atoms, groups);
+    for (const g of groups) expect(piecesWithHouseholds(atoms, g, block)).toBe(1);
+  });
+
+  it('reports too few households instead of failing', () => {
+    const atoms = scatter(5, 6, () => true, [0, 0, 500, 500]).map((a) => ({ ...a, weight: 1 }));
+    const groups = splitBlock(atoms, [square(500)], RURAL);
+    expect(groups).toHaveLength(1);
+    expect(groups[0]).toMatchObject({ households: 6, reason: 'too_few_households' });
+  });
+
+  it('gives a building above the maximum a grid of its own and divides the rest normally', () => {
+    const atoms: Atom[] = [{ x: 1000, y: 1000, weight: 60 }, ...scatter(6, 120, () => true, [0, 0, 2000, 2000]).map((a) => ({ ...a, weight: 1 }))];
+    const groups = splitBlock(atoms, [square(2000)], RURAL);
+    expectPartition(atoms, groups);
+    const big = groups.find((g) => g.atoms.includes(0))!;
+    expect(big).toMatchObject({ reason: 'location_exceeds_max' });
+    expect(big.households).toBeGreaterThanOrEqual(60);
+    expect(groups.filter((g) => g !== big).every((g) => g.reason === null && g.households >= 10 && g.households <= 25)).toBe(true);
+  });
+
+  it('handles a single address and addresses on one line', () => {
+    expect(splitBlock([{ x: 5, y: 5, weight: 12 }], [square(10)], RURAL)).toMatchObject([{ atoms: [0], households: 12, reason: null }]);
+    const line = Array.from({ length: 40 }, (_, i) => ({ x: i * 10, y: 0, weight: 1 }));
+    const groups = splitBlock(line, [], RURAL);
+    expectPartition(line, groups);
+    expect(groups.map((g) => g.households)).toEqual([20, 20]);
+  });
+
+  it('returns nothing for no addresses and refuses a rule whose target is out of its range', () => {
+    expect(splitBlock([], [square(10)], RURAL)).toEqual([]);
+    expect(() => splitBlock([{ x: 0, y: 0, weight: 1 }], [], { min: 10, max: 25, target: 30 })).toThrow(/10–25 \(target 30\)/);
+  });
+});
