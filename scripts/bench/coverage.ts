@@ -10,10 +10,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pg from 'pg';
 import { validateCoverage, hasCoverageFunctions, type CoverageReport } from '../../server/db/coverage.ts';
-import { openDb, type Db } from '../../server/db/db.ts';
-import { migrate } from '../../server/db/migrate.ts';
+import type { Db } from '../../server/db/db.ts';
+import { benchDatabases } from './databases.ts';
 import { insertRegions } from '../../server/db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../../server/domain/geojson-input.ts';
 import { childCode } from '../../server/domain/hierarchy.ts';
@@ -262,20 +261,7 @@ async function benchRealBoundaries(db: Db) {
   }
 }
 
-const scratch = 'gridplan_bench';
-const dbs: Db[] = [await openDb({ dataDir: 'memory://' })];
-if (process.env.DATABASE_URL) {
-  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${scratch}`);
-  await admin.query(`CREATE DATABASE ${scratch}`);
-  await admin.end();
-  const u = new URL(process.env.DATABASE_URL);
-  u.pathname = `/${scratch}`;
-  dbs.push(await openDb({ databaseUrl: u.toString() }));
-}
-for (const db of dbs) {
-  await migrate(db);
+for (const db of await benchDatabases('gridplan_bench')) {
   await benchLayer(db);
   await benchRealBoundaries(db);
   await db.close();

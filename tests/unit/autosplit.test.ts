@@ -1,4 +1,5 @@
 import * as turf from '@turf/turf';
+import type { MultiPolygon, Polygon } from 'geojson';
 import { describe, expect, it } from 'vitest';
 import { gridCount, pointInRing, splitBlock, type Atom, type SplitGroup, type XY } from '../../server/domain/autosplit.ts';
 import { Random } from '../../server/seed/random.ts';
@@ -38,7 +39,7 @@ function expectPartition(atoms: Atom[], groups: SplitGroup[]) {
 
 /** Pieces of each group's outline inside `block` that hold one of its households. */
 function piecesWithHouseholds(atoms: Atom[], g: SplitGroup, block: XY[][]): number {
-  const clipped = turf.intersect(turf.featureCollection([turf.multiPolygon(g.polygons), turf.polygon(block)]));
+  const clipped = turf.intersect(turf.featureCollection<Polygon | MultiPolygon>([turf.multiPolygon(g.polygons), turf.polygon(block)]));
   if (!clipped) return 0;
   const parts = clipped.geometry.type === 'Polygon' ? [clipped.geometry.coordinates] : clipped.geometry.coordinates;
   return parts.filter((part) => g.atoms.some((a) => inPolygon([atoms[a]!.x, atoms[a]!.y], part as XY[][]))).length;

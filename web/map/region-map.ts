@@ -75,7 +75,7 @@ export class RegionMap {
 
   private addLayers(dark: boolean, k: number) {
     const m = this.map;
-    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused']) m.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers']) m.addSource(id, { type: 'geojson', data: EMPTY });
     m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
     m.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } });
@@ -96,6 +96,14 @@ export class RegionMap {
       layout: { 'text-field': ['get', 'point_count_abbreviated'], 'text-font': TEXT_FONT, 'text-size': 11 }, paint: { 'text-color': '#ffffff' } });
     m.addLayer({ id: 'household-points', type: 'circle', source: 'households', filter: ['!', ['has', 'point_count']],
       paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 } });
+    // An auto-split proposal over the current grids: in range green, under orange, over red; dark outlines.
+    const proposalColor = ['match', ['get', 'status'], 'under', '#e8590c', 'over', '#c92a2a', '#2f9e44'] as never;
+    m.addLayer({ id: 'proposal-fill', type: 'fill', source: 'proposal', paint: { 'fill-color': proposalColor, 'fill-opacity': ['case', ['==', ['get', 'status'], 'within'], 0.18, 0.5] } });
+    m.addLayer({ id: 'proposal-line', type: 'line', source: 'proposal', paint: { 'line-color': '#1b2a3a', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.4 * k, 14, 2 * k] } });
+    m.addLayer({ id: 'proposal-count', type: 'symbol', source: 'proposal', minzoom: 12,
+      layout: { 'text-field': ['to-string', ['get', 'households']], 'text-font': TEXT_FONT, 'text-size': 12 * k, 'text-padding': 1 },
+      paint: { 'text-color': '#1b2a3a', 'text-halo-color': '#ffffff', 'text-halo-width': 1.4 * k } });
+    m.addLayer({ id: 'barrier-line', type: 'line', source: 'barriers', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#1f5fbf', 'line-width': 4 * k, 'line-opacity': 0.85 } });
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
     m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
     // Coverage problems: areas filled, points as rings, in the colour of their kind; the focused one outlined.
@@ -192,6 +200,20 @@ export class RegionMap {
     const [w, s, e, n] = bboxOf(issue.geometry);
     const pad = 0.002;
     this.map.fitBounds([[w - pad, s - pad], [e + pad, n + pad]], { padding: 60, duration: 500, maxZoom: 17 });
+  }
+
+  /** Shows (or clears) an auto-split proposal. */
+  async setProposal(fc: GeoJSON.FeatureCollection | null): Promise<void> {
+    await this.ready;
+    (this.map.getSource('proposal') as GeoJSONSource).setData(fc ?? EMPTY);
+    // While a proposal is shown, the current grids step back: no outlines or range warnings of their own.
+    const visibility = fc ? 'none' : 'visible';
+    for (const id of ['grid-line', 'grid-out-of-range']) this.map.setLayoutProperty(id, 'visibility', visibility);
+  }
+
+  async setBarriers(fc: GeoJSON.FeatureCollection | null): Promise<void> {
+    await this.ready;
+    (this.map.getSource('barriers') as GeoJSONSource).setData(fc ?? EMPTY);
   }
 
   whenReady(): Promise<void> {

@@ -1,0 +1,125 @@
+/**
+ * npm run bench:autosplit — our auto-split beside the obvious alternative, in one run.
+ *
+ * A county-sized area (沾益区's real boundary, 2,800 km²) as one village holding 100,000
+ * households from the demo generator (county seat and streets dense, township seats, hamlets by
+ * relief, mountains nearly empty). Divided into rural grids (10–25 households, target 18) by:
+ *   - ours: planGrids (the engine behind POST /regions/:id/autosplit), and
+ *   - the baseline: ST_ClusterKMeans on the households (k = households / 18) and the Voronoi
+ *     polygons of the cluster centres, clipped to the area.
+ * Both are scored by the same SQL: grids, share within range, gap and overlap area, grids in
+ * more than one piece, mean Polsby–Popper. Runs on PGlite, and PostgreSQL when DATABASE_URL is set.
+ *   npm run bench:autosplit -- [--households 100000]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { planGrids } from '../../server/db/autosplit-plan.ts';
+import type { Db, Queryable } from '../../server/db/db.ts';
+import { insertRegions } from '../../server/db/regions.ts';
+import { parseBoundaryFeatures, type Position } from '../../server/domain/geojson-input.ts';
+import { Random } from '../../server/seed/random.ts';
+import { generateHouseholds, planTownships, Territory } from '../../server/seed/settlements.ts';
+import { benchDatabases, postgisVersion } from './databases.ts';
+
+const { values } = parseArgs({ options: { households: { type: 'string', default: '100000' } } });
+const HOUSEHOLDS = Number(values.households);
+const RULE = { min: 10, max: 25, target: 18 };
+
+const file = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'data', 'boundaries', 'qujing.geojson'), 'utf8'));
+const county = parseBoundaryFeatures(file).features.find((f) => f.code === '530303')!;
+
+async function buildArea(db: Db): Promise<number> {
+  const random = new Random(100_000);
+  const territory = new Territory(county.coordinates, random);
+  const seat: Position = [103.822324, 25.600507];
+  const townships = planTownships(territory, seat, ['西平街道', '龙华街道', '金龙街道', '花山街道'], ['白水镇', '盘江镇', '德泽乡', '菱角乡', '炎方乡', '大坡乡', '播乐乡'], random);
+  const households = generateHouseholds(territory, seat, townships, HOUSEHOLDS, random);
+  return db.transaction(async (tx) => {
+    const [district] = await insertRegions(tx, [{ parentId: null, level: 'district', code: '530303', name: '沾益区', coordinates: county.coordinates }], true);
+    const [township] = await insertRegions(tx, [{ parentId: district!, level: 'township', code: '530303-001', name: '全区', coordinates: county.coordinates }], true);
+    const [village] = await insertRegions(tx, [{ parentId: township!, level: 'village', code: '530303-001-001', name: '全区一村', coordinates: county.coordinates, gridType: 'rural' }], true);
+    for (let i = 0; i < households.length; i += 10_000) {
+      const part = households.slice(i, i + 10_000);
+      await tx.query(
+        `INSERT INTO household (geom, size, region_id) SELECT ST_SetSRID(ST_MakePoint(x, y), 4326), s, $4 FROM unnest($1::float8[], $2::float8[], $3::int[]) AS u(x, y, s)`,
+        [part.map((h) => h.lon), part.map((h) => h.lat), part.map((h) => h.size), village],
+      );
+    }
+    await tx.query('ANALYZE household');
+    return village!;
+  });
+}
+
+interface Score {
+  grids: number;
+  within: number;
+  gapM2: number;
+  overlapM2: number;
+  multipart: number;
+  compactness: number;
+  households: number;
+}
+
+/** The same yardstick for both: grids in `bench_grid(geom)` against the village and its households. */
+async function score(tx: Queryable, villageId: number): Promise<Score> {
+  const { rows } = await tx.query<Score>(
+    `WITH g AS (SELECT geom, (SELECT count(*) FROM household h WHERE h.geom && b.geom AND ST_Intersects(b.geom, h.geom)) AS n FROM bench_grid b),
+     u AS (SELECT ST_Union(geom, gp_grid()) AS geom, sum(gp_area_m2(geom)) AS s FROM bench_grid),
+     v AS (SELECT geom FROM region WHERE id = $1)
+     SELECT (SELECT count(*)::int FROM g) AS grids,
+            (SELECT count(*)::int FROM g WHERE n BETWEEN $2 AND $3) AS within,
+            (SELECT sum(n)::int FROM g) AS households,
+            gp_area_m2(gp_difference(v.geom, u.geom)) AS "gapM2",
+            u.s - gp_area_m2(u.geom) AS "overlapM2",
+            (SELECT count(*)::int FROM bench_grid WHERE ST_NumGeometries(geom) > 1) AS multipart,
+            (SELECT avg(4 * pi() * gp_area_m2(geom) / ST_Perimeter(geom::geography) ^ 2) FROM bench_grid WHERE NOT ST_IsEmpty(geom)) AS compactness
+     FROM u, v`,
+    [villageId, RULE.min, RULE.max],
+  );
+  return rows[0]!;
+}
+
+async function ours(db: Db, villageId: number): Promise<{ ms: number; score: Score; infeasible: number }> {
+  return db.transaction(async (tx) => {
+    const t = performance.now();
+    const { grids } = await planGrids(tx, villageId, { gridType: 'rural', ...RULE });
+    const ms = performance.now() - t;
+    await tx.query('CREATE TEMP TABLE bench_grid ON COMMIT DROP AS SELECT geom FROM autosplit_grid');
+    // Infeasible: grids the engine itself flags (a single address above the maximum, too few in a piece).
+    return { ms, score: await score(tx, villageId), infeasible: grids.filter((g) => g.reason && g.reason !== 'no_balanced_cut').length };
+  });
+}
+
+async function baseline(db: Db, villageId: number): Promise<{ ms: number; score: Score }> {
+  return db.transaction(async (tx) => {
+    const t = performance.now();
+    await tx.query(
+      `CREATE TEMP TABLE bench_grid ON COMMIT DROP AS
+       WITH k AS (SELECT ST_ClusterKMeans(geom, $2) OVER () AS cid, geom FROM household),
+       c AS (SELECT ST_Centroid(ST_Collect(geom)) AS geom FROM k GROUP BY cid),
+       v AS (SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(c.geom), 0, (SELECT ST_Expand(geom, 0.1) FROM region WHERE id = $1)))).geom AS geom FROM c)
+       SELECT ST_Multi(ST_CollectionExtract(ST_Intersection(v.geom, r.geom, gp_grid()), 3)) AS geom FROM v, region r WHERE r.id = $1`,
+      [villageId, Math.round(HOUSEHOLDS / RULE.target)],
+    );
+    const ms = performance.now() - t;
+    return { ms, score: await score(tx, villageId) };
+  });
+}
+
+const pct = (a: number, b: number) => `${((100 * a) / Math.max(b, 1)).toFixed(1)}%`;
+const m2 = (x: number) => `${x.toFixed(2)} m²`;
+
+for (const db of await benchDatabases('gridplan_bench_autosplit')) {
+  const label = await postgisVersion(db);
+  console.log(`\n${label}: ${HOUSEHOLDS.toLocaleString('en')} households in 沾益区 (one area), rural grids ${RULE.min}–${RULE.max}, target ${RULE.target}`);
+  const villageId = await buildArea(db);
+  const a = await ours(db, villageId);
+  const b = await baseline(db, villageId);
+  const row = (name: string, r: { ms: number; score: Score }, extra = '') =>
+    console.log(`  ${name.padEnd(28)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(12)}  overlap ${m2(r.score.overlapM2).padStart(12)}  multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  households ${r.score.households}${extra}`);
+  row('ours (planGrids)', a, `  infeasible ${a.infeasible}; within range where feasible ${pct(a.score.within, a.score.grids - a.infeasible)}`);
+  row('ST_ClusterKMeans + Voronoi', b);
+  console.log(`  time ratio ours / baseline: ${(a.ms / b.ms).toFixed(2)} (target ≤ 2)`);
+  await db.close();
+}

@@ -1,0 +1,121 @@
+import type { InferResponseType } from 'hono/client';
+import { api, ApiError } from '../lib/api.ts';
+import type { LngLat } from '../draw/snap.ts';
+
+export type AutosplitResult = InferResponseType<(typeof api.regions)[':id']['autosplit']['$post'], 200>;
+type GridType = NonNullable<Parameters<(typeof api.regions)[':id']['autosplit']['$post']>[0]['json']['gridType']>;
+
+/**
+ * The auto-split panel: settings, barriers (drawn or loaded), the running request with its
+ * progress, and the proposal shown over the current grids until it is accepted or discarded.
+ */
+export class AutoSplit {
+  open = $state(false);
+  /** '' = each village's own type. */
+  gridType = $state<GridType | ''>('');
+  min = $state<number | null>(null);
+  max = $state<number | null>(null);
+  target = $state<number | null>(null);
+  barriers = $state.raw<LngLat[][]>([]);
+  showBarriers = $state(true);
+  drawing = $state(false);
+  running = $state(false);
+  progress = $state<{ done: number; total: number } | null>(null);
+  startedAt = $state(0);
+  result = $state.raw<AutosplitResult | null>(null);
+  /** The region the proposal is for (accept re-runs it with commit). */
+  regionId = $state<number | null>(null);
+  error = $state<{ code: string; message: string; path: string } | null>(null);
+
+  constructor(private readonly user: () => string) {}
+
+  barrierCollection = $derived<GeoJSON.FeatureCollection>({
+    type: 'FeatureCollection',
+    features: this.barriers.map((coordinates) => ({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates } })),
+  });
+
+  addBarrier(line: LngLat[]): void {
+    this.barriers = [...this.barriers, line];
+    this.drawing = false;
+  }
+
+  /** Lines from a GeoJSON file (roads, rivers…); other geometries are skipped, the count is returned. */
+  loadBarriers(text: string): number {
+    const doc = JSON.parse(text) as GeoJSON.GeoJSON;
+    const lines: LngLat[][] = [];
+    const take = (g: GeoJSON.Geometry | null) => {
+      if (g?.type === 'LineString') lines.push(g.coordinates as LngLat[]);
+      else if (g?.type === 'MultiLineString') lines.push(...(g.coordinates as LngLat[][]));
+      else if (g?.type === 'GeometryCollection') g.geometries.forEach(take);
+    };
+    if (doc.type === 'FeatureCollection') doc.features.forEach((f) => take(f.geometry));
+    else if (doc.type === 'Feature') take(doc.geometry);
+    else take(doc);
+    this.barriers = [...this.barriers, ...lines];
+    return lines.length;
+  }
+
+  clearBarriers(): void {
+    this.barriers = [];
+  }
+
+  private body(commit: boolean) {
+    return {
+      ...(this.gridType ? { gridType: this.gridType } : {}),
+      ...(this.min !== null ? { min: this.min } : {}),
+      ...(this.max !== null ? { max: this.max } : {}),
+      ...(this.target !== null ? { target: this.target } : {}),
+      ...(this.barriers.length ? { barriers: { type: 'MultiLineString', coordinates: this.barriers } } : {}),
+      commit,
+    };
+  }
+
+  /** Runs the split (a proposal, or with `commit` the real thing), streaming progress per village. */
+  async run(regionId: number, commit = false): Promise<AutosplitResult | null> {
+    this.running = true;
+    this.error = null;
+    this.progress = null;
+    this.startedAt = performance.now();
+    try {
+      // The typed client does not read streams: the NDJSON progress is read by hand, the result is typed.
+      const res = await fetch(`/api/regions/${regionId}/autosplit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', 'x-gridplan-user': this.user() },
+        body: JSON.stringify(this.body(commit)),
+      });
+      if (!res.ok) {
+        const body = (await res.json()) as { error: { code: string; message: string; path: string } };
+        throw new ApiError(res.status, body.error.code, body.error.message, body.error.path);
+      }
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (value) buffer += value;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = JSON.parse(buffer.slice(0, nl)) as { progress?: { done: number; total: number }; result?: AutosplitResult; error?: { code: string; message: string; path: string } };
+          buffer = buffer.slice(nl + 1);
+          if (line.progress) this.progress = line.progress;
+          if (line.error) throw new ApiError(422, line.error.code, line.error.message, line.error.path);
+          if (line.result) {
+            this.regionId = regionId;
+            this.result = commit ? null : line.result;
+            return line.result;
+          }
+        }
+        if (done) throw new ApiError(500, 'incomplete', 'the server closed the stream without a result', '');
+      }
+    } catch (err) {
+      this.error = err instanceof ApiError ? { code: err.code, message: err.message, path: err.path } : { code: 'network', message: String(err), path: '' };
+      return null;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  discard(): void {
+    this.result = null;
+    this.error = null;
+  }
+}
