@@ -19,6 +19,8 @@ export interface AutosplitOptions {
   /** Where the households are: the seed stages them in a temporary table. */
   householdTable?: 'household' | 'seed_household';
   onProgress?: ((done: number, total: number) => void) | undefined;
+  /** false: only fill `autosplit_grid` (the seed needs no per-grid report). */
+  describe?: boolean;
 }
 
 export interface PlannedVillage {
@@ -54,11 +56,13 @@ export interface PlannedGrid {
  *   ─► per block: addresses ─► splitBlock ─► cells ∩ block ─► fragments join a neighbour
  */
 export async function planGrids(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<{ villages: PlannedVillage[]; grids: PlannedGrid[] }> {
+  const lap = stopwatch();
   const villages = await villagesOf(tx, regionId, options);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_block (village_id int, block int, piece int, households int, geom geometry) ON COMMIT DROP`);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_piece (village_id int, piece int, blocks int, geom geometry) ON COMMIT DROP`);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_grid (village_id int, piece int, ord int, reason text, geom geometry) ON COMMIT DROP`);
   await tx.query('TRUNCATE autosplit_block, autosplit_piece, autosplit_grid');
+  lap('villages');
   const keep = await checkKeep(tx, villages, options.keep ?? []);
   const barriers = options.barriers?.length ? JSON.stringify({ type: 'MultiLineString', coordinates: options.barriers }) : null;
   await tx.query(
@@ -79,18 +83,24 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
      FROM cut c, ST_Dump(c.geom) d`,
     [villages.map((v) => v.id), keep, barriers],
   );
+  lap('blocks');
   const table = options.householdTable ?? 'household';
-  // Addresses: households at one location count together; one block each (a point on a barrier takes the first).
-  const { rows: addresses } = await tx.query<{ village_id: number; block: number; x: number; y: number; n: number }>(
-    `SELECT village_id, block, x, y, count(*)::int AS n FROM (
-       SELECT DISTINCT ON (h.id) b.village_id, b.block, ST_X(h.geom) AS x, ST_Y(h.geom) AS y
-       FROM autosplit_block b JOIN ${table} h ON h.geom && b.geom AND ST_Intersects(b.geom, h.geom)
-       ORDER BY h.id, b.village_id, b.block) AS located
-     GROUP BY village_id, block, x, y
-     ORDER BY village_id, block, x, y`,
+  // Addresses: households at one location count together; one block each (a point on a barrier takes
+  // the first). Sent as one row of arrays per block: far cheaper than a row per address.
+  const { rows: perBlock } = await tx.query<{ village_id: number; block: number; xs: number[]; ys: number[]; ns: number[] }>(
+    `SELECT village_id, block, array_agg(x ORDER BY x, y) AS xs, array_agg(y ORDER BY x, y) AS ys, array_agg(n ORDER BY x, y) AS ns FROM (
+       SELECT village_id, block, x, y, count(*)::int AS n FROM (
+         SELECT DISTINCT ON (h.id) b.village_id, b.block, ST_X(h.geom) AS x, ST_Y(h.geom) AS y
+         FROM autosplit_block b JOIN ${table} h ON h.geom && b.geom AND ST_Intersects(b.geom, h.geom)
+         ORDER BY h.id, b.village_id, b.block) AS located
+       GROUP BY village_id, block, x, y) AS address
+     GROUP BY village_id, block ORDER BY village_id, block`,
   );
+  const addresses = perBlock.flatMap((b) => b.xs.map((x, i) => ({ village_id: b.village_id, block: b.block, x, y: b.ys[i]!, n: b.ns[i]! })));
+  lap('blocks+addresses');
   const pieces = await mergeSmallBlocks(tx, villages, addresses, barriers !== null);
   const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[] = [];
+  lap('pieces');
   let done = 0;
   for (const v of villages) {
     for (const piece of pieces.filter((p) => p.villageId === v.id)) {
@@ -116,8 +126,12 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
     }
     options.onProgress?.(++done, villages.length);
   }
+  lap('split');
   await clipToPieces(tx, grids);
-  return { villages, grids: await describe(tx, villages, table) };
+  lap('clip');
+  const described = options.describe === false ? [] : await describe(tx, villages, table);
+  lap('describe');
+  return { villages, grids: described };
 }
 
 async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<PlannedVillage[]> {
@@ -345,3 +359,14 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
 }
 
 export { GRID_TYPES };
+
+/** GRIDPLAN_PROFILE=1 prints how long each stage took. */
+function stopwatch(): (stage: string) => void {
+  let t = performance.now();
+  return (stage) => {
+    if (!process.env.GRIDPLAN_PROFILE) return;
+    const now = performance.now();
+    console.log(`autosplit ${stage}: ${Math.round(now - t)} ms`);
+    t = now;
+  };
+}

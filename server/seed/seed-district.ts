@@ -11,6 +11,7 @@ import { NamePool, maskedPhone, personName } from './names.ts';
 import { Random } from './random.ts';
 import { generateHouseholds, planTownships, Territory } from './settlements.ts';
 import { subdivide, type ChildSeed } from './subdivide.ts';
+import { planGrids } from '../db/autosplit-plan.ts';
 
 export const DATA_DIR = join(import.meta.dirname, '..', '..', 'data');
 
@@ -111,18 +112,23 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     if (villageCount !== villageSeeds.length) throw new Error(`made ${villageCount} villages from ${villageSeeds.length} seeds`);
 
     progress('grids');
-    const rules = await targets(tx);
-    const gridSeeds: ChildSeed[] = [];
     for (const v of await membersByParent(tx, 'village')) {
-      const type = villageType(v, random);
-      await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, type]);
-      const k = Math.max(1, Math.round(v.points.length / rules[type]));
-      seedsFor(v, k, territory, random).forEach(([lon, lat], i) => gridSeeds.push({
-        parentId: v.id, lon, lat, code: childCode(v.code, 'grid', i + 1), name: `${v.name}第${i + 1}网格`, gridType: type,
-      }));
+      await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, villageType(v, random)]);
     }
-    const gridCount = await subdivide(tx, 'grid', gridSeeds);
-    if (gridCount !== gridSeeds.length) throw new Error(`made ${gridCount} grids from ${gridSeeds.length} seeds`);
+    // Grids come from the auto-split engine, as a planner would make them: every grid in its type's range.
+    await planGrids(tx, districtId!, { householdTable: 'seed_household', describe: false, onProgress: (done, total) => done % 20 === 0 && progress(`grids: ${done}/${total} villages`) });
+    const { rows: [planned] } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
+    const { rows: [made] } = await tx.query<{ n: number }>(
+      `WITH numbered AS (
+         SELECT g.ord, g.village_id, g.geom, row_number() OVER (PARTITION BY g.village_id ORDER BY g.ord) AS n FROM autosplit_grid g
+       ), inserted AS (
+         INSERT INTO region (parent_id, level, code, name, grid_type, geom)
+         SELECT v.id, 'grid', v.code || '-' || lpad(n::text, 4, '0'), v.name || '第' || n || '网格', v.grid_type, x.geom
+         FROM numbered x JOIN region v ON v.id = x.village_id ORDER BY x.ord
+         RETURNING 1
+       ) SELECT count(*)::int AS n FROM inserted`,
+    );
+    if (made!.n !== planned!.n) throw new Error(`made ${made!.n} grids from ${planned!.n} planned`);
 
     progress('households → grids');
     await tx.query(
@@ -236,11 +242,4 @@ function villageType(v: Members, random: Random): GridType {
     return r < 0.12 ? 'commercial' : r < 0.22 ? 'unit' : 'residential';
   }
   return v.points.length / Math.max(v.areaKm2, 0.01) < 25 ? 'scattered' : 'rural';
-}
-
-async function targets(tx: Queryable): Promise<Record<GridType, number>> {
-  const { rows } = await tx.query<{ grid_type: GridType; target_households: number }>(
-    'SELECT grid_type, target_households FROM grid_type_rule WHERE district_id IS NULL',
-  );
-  return Object.fromEntries(rows.map((r) => [r.grid_type, r.target_households])) as Record<GridType, number>;
 }

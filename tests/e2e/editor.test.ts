@@ -135,6 +135,48 @@ describe('planner edits a village in Chromium', () => {
     await shot('8-undone');
   });
 
+  it('auto-splits a village from the panel around a drawn barrier, accepts the proposal and undoes it', async () => {
+    const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' AND grid_type IN ('rural', 'scattered') ORDER BY household_count DESC, code LIMIT 1`);
+    const villageId = rows[0]!.id;
+    const village = await api(`/api/regions/${villageId}`);
+    const before = await gridsOf(villageId);
+    await page.goto(`${server.url}/plan?region=${villageId}`);
+    await waitForMap(page);
+    await page.keyboard.press('a');
+    await expect.poll(() => page.locator('[data-testid="autosplit"]').isVisible()).toBe(true);
+
+    // A barrier across the village, drawn like a split line.
+    const [w, s, e, n] = village.properties.bbox;
+    await page.click('[data-testid="draw-barrier"]');
+    await clickAt([w + (e - w) * 0.02, (s + n) / 2]);
+    await clickAt([e - (e - w) * 0.02, (s + n) / 2]);
+    await page.keyboard.press('Enter');
+    await shot('9-autosplit-barrier');
+    await expect.poll(() => page.locator('[data-testid="autosplit"]').textContent()).toMatch(/1 条/);
+
+    await page.click('[data-testid="run-autosplit"]');
+    await expect.poll(() => page.locator('[data-testid="autosplit-summary"]').isVisible(), { timeout: 30_000 }).toBe(true);
+    const summary = await page.locator('[data-testid="autosplit-summary"]').textContent();
+    expect(summary).toMatch(/户数达标\s*100\.0%/);
+    const planned = Number(/网格数\s*(\d+)/.exec(summary!)![1]);
+    await waitForMap(page);
+    const drawn = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['proposal-fill'] }).length);
+    expect(drawn).toBeGreaterThan(0);
+    await shot('10-autosplit-proposal');
+
+    await page.click('[data-testid="accept-autosplit"]');
+    await expect.poll(notice, { timeout: 30_000 }).toMatch(/已自动划分网格/);
+    const after = await gridsOf(villageId);
+    expect(after.length).toBe(planned);
+    expect(after.every((g) => g.properties.households >= 10 && g.properties.households <= 25)).toBe(true);
+    await waitForMap(page);
+    await shot('11-autosplit-accepted');
+
+    await page.keyboard.press('Control+z');
+    await expect.poll(notice, { timeout: 30_000 }).toMatch(/已撤销/);
+    expect((await gridsOf(villageId)).map((g) => g.id).sort()).toEqual(before.map((g) => g.id).sort());
+  });
+
   it('finds a village by search and reshapes a grid by dragging a shared vertex; the neighbour follows', async () => {
     // A grid vertex inside the village (not on its outline), shared with a neighbour.
     const { rows } = await db.query<{ village: string; vid: number; gid: number; x: number; y: number }>(
