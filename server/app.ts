@@ -8,6 +8,7 @@ import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { editRoutes } from './routes/edits.ts';
 import { householdRoutes } from './routes/households.ts';
+import { incidentRoutes } from './routes/incidents.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { regionRoutes } from './routes/regions.ts';
 
@@ -23,15 +24,16 @@ export function createApp(options: AppOptions) {
     c.set('options', options);
     await next();
   });
-  app.use('/api/households/import', bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) }));
+  const uploads = ['/api/households/import', '/api/incidents/import'];
+  for (const path of uploads) app.use(path, bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) }));
   app.use('/api/*', async (c, next) => {
-    if (c.req.path === '/api/households/import') return next();
+    if (uploads.includes(c.req.path)) return next();
     return bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) })(c, next);
   });
   app.use('/api/*', compress());
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

@@ -2,6 +2,7 @@ import type { InfeasibleReason } from '../domain/autosplit.ts';
 import type { Queryable } from './db.ts';
 import { planGrids, type AutosplitOptions, type PlannedGrid, type PlannedVillage } from './autosplit-plan.ts';
 import { assignHouseholds, recountHouseholdsAround } from './households.ts';
+import { reassignIncidentsIn } from './incidents.ts';
 import { lockRegions, recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 
 export interface AutosplitSummary {
@@ -126,6 +127,7 @@ async function replaceGrids(tx: Queryable, actor: string, villages: PlannedVilla
     [ids, villageIds],
   );
   await assignHouseholds(tx, true);
+  await reassignIncidentsIn(tx, villageIds);
   await recountHouseholdsAround(tx, [...ids, ...villageIds]);
   const after = await snapshots(tx, ids);
   const changes: ChangeRow[] = [

@@ -4,6 +4,7 @@ import { childLevel } from '../domain/hierarchy.ts';
 import type { Queryable } from './db.ts';
 import { clipToFreeSpace, difference, measureAgainstSiblings, prepareGeometry, sharedBorderM, splitByLine, union, type Wkb } from './geometry-ops.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
+import { reassignIncidentsIn } from './incidents.ts';
 import {
   assertNoChildren, assertWorker, checkVersion, lockRegions, nextChildCodes, recordOperation, snapshots, type ChangeRow, type RegionSnapshot,
 } from './region-store.ts';
@@ -29,6 +30,7 @@ const setGeometry = (tx: Queryable, id: number, wkb: Wkb) =>
 /** Households follow the geometry and the counts follow the households, in the same transaction. */
 async function settleHouseholds(tx: Queryable, touched: number[], parents: number[]): Promise<void> {
   await reassignHouseholdsIn(tx, touched);
+  await reassignIncidentsIn(tx, touched);
   const { rows } = await tx.query<{ id: number }>('SELECT id FROM region WHERE id = ANY($1::int[])', [touched]);
   await recountHouseholdsAround(tx, [...rows.map((r) => r.id), ...parents]);
 }

@@ -1,6 +1,7 @@
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
+import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 
 /** Actions a planner can undo. Undo and redo are per user: each planner walks back their own operations. */
@@ -41,6 +42,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   }
   const parents = rows.flatMap((r) => [r.before?.parentId, r.after?.parentId]).filter((p): p is number => typeof p === 'number');
   await reassignHouseholdsIn(tx, ids);
+  await reassignIncidentsIn(tx, ids);
   await recountHouseholdsAround(tx, [...ids.filter((id) => rows.find((r) => r.entity_id === id)?.before), ...parents]);
   const after = new Map((await snapshots(tx, ids)).map((s) => [s.id, s]));
   const changes: ChangeRow[] = [...new Set(ids)].map((id) => ({ entityId: id, before: current.get(id) ?? null, after: after.get(id) ?? null }));

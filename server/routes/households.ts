@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
 import { createRoute, z } from '@hono/zod-openapi';
-import Papa from 'papaparse';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { readCsv, readGeoJson, RowError } from '../http/upload.ts';
 import { router } from '../http/router.ts';
 import type { Queryable } from '../db/db.ts';
 import { assignHouseholds, recountHouseholds } from '../db/households.ts';
@@ -11,7 +10,6 @@ import { parseHouseholdCsvRow, parseHouseholdFeature, type HouseholdInput } from
 import { notFound } from '../domain/errors.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
-const RowError = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() });
 const ImportResult = z
   .object({
     imported: z.number().int(),
@@ -36,53 +34,6 @@ const importRoute = createRoute({
 });
 
 type Progress = (p: { stage: 'parsing' | 'inserting' | 'assigning'; rows: number; total?: number }) => void;
-
-async function readCsv(body: ReadableStream<Uint8Array>, onProgress: Progress) {
-  const rows: HouseholdInput[] = [];
-  const errors: z.infer<typeof RowError>[] = [];
-  let index = 0;
-  await new Promise<void>((resolve, reject) => {
-    const parser = Papa.parse(Papa.NODE_STREAM_INPUT, { header: true, skipEmptyLines: 'greedy', transformHeader: (h) => h.trim().toLowerCase() });
-    parser.on('data', (row: Record<string, unknown>) => {
-      // Line numbers count the header as line 1.
-      try {
-        rows.push(parseHouseholdCsvRow(row, index + 2));
-      } catch (err) {
-        if (!(err instanceof InputError)) throw err;
-        errors.push({ index, code: err.code, message: err.message, path: err.path });
-      }
-      if (++index % 20_000 === 0) onProgress({ stage: 'parsing', rows: index });
-    });
-    parser.on('end', resolve);
-    parser.on('error', reject);
-    Readable.fromWeb(body as never).on('error', reject).pipe(parser);
-  });
-  return { rows, errors, total: index };
-}
-
-function readGeoJson(text: string) {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new InputError('invalid_json', 'request body is not valid JSON', 'body', 400);
-  }
-  const fc = doc as { type?: unknown; features?: unknown };
-  if (typeof doc !== 'object' || doc === null || fc.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
-    throw new InputError('not_a_feature_collection', 'expected a GeoJSON FeatureCollection of Points', 'body.type');
-  }
-  const rows: HouseholdInput[] = [];
-  const errors: z.infer<typeof RowError>[] = [];
-  fc.features.forEach((f, index) => {
-    try {
-      rows.push(parseHouseholdFeature(f, index));
-    } catch (err) {
-      if (!(err instanceof InputError)) throw err;
-      errors.push({ index, code: err.code, message: err.message, path: err.path });
-    }
-  });
-  return { rows, errors, total: fc.features.length };
-}
 
 /** Inserts the households that lie in a district; returns the input indexes of those outside. */
 async function insertInside(tx: Queryable, rows: HouseholdInput[], onProgress: Progress): Promise<number[]> {
@@ -161,7 +112,9 @@ export function householdRoutes() {
     const run = async (onProgress: Progress) => {
       const body = c.req.raw.body;
       if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
-      const parsed = type === 'text/csv' ? await readCsv(body, onProgress) : readGeoJson(await c.req.text());
+      const parsed = type === 'text/csv'
+        ? await readCsv(body, parseHouseholdCsvRow, (n) => onProgress({ stage: 'parsing', rows: n }))
+        : readGeoJson(await c.req.text(), parseHouseholdFeature, 'Points');
       if (parsed.total === 0) throw new InputError('empty_collection', 'no households in the request', 'body');
       if (parsed.errors.length > 0 && !partial) {
         throw new InputError('invalid_rows', `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`, parsed.errors[0]!.path, 422, parsed.errors.slice(0, 1000));

@@ -10,6 +10,7 @@ import { kmeans, type XY } from './kmeans.ts';
 import { NamePool, maskedPhone, personName } from './names.ts';
 import { Random } from './random.ts';
 import { generateHouseholds, planTownships, Territory } from './settlements.ts';
+import { generateIncidents, type GeneratedIncident } from './incidents.ts';
 import { subdivide, type ChildSeed } from './subdivide.ts';
 import { planGrids } from '../db/autosplit-plan.ts';
 
@@ -28,6 +29,8 @@ export interface SeedOptions {
   /** 1 = the full demo (about 130,000 households); smaller for tests. */
   scale: number;
   onProgress?: (step: string) => void;
+  /** The demo's incidents end here (default: now). */
+  now?: Date;
 }
 
 export const DEMO: SeedOptions = {
@@ -45,6 +48,7 @@ export interface SeedSummary {
   households: number;
   workers: number;
   gridsWithoutWorker: number;
+  incidents: number;
   ms: number;
 }
 
@@ -163,6 +167,13 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
        WHERE r.id = g.grid_id`,
       [workers.map((w) => w.name), workers.map((w) => w.phone), staffed.map((g) => g.id)],
     );
+    progress('incidents');
+    const incidents = generateIncidents({
+      count: Math.round(200_000 * options.scale), households, frame: territory.frame, now: options.now ?? new Date(), random: new Random(options.seed + 1),
+      roads: townships.slice(1).map((t) => [seat, t.centre] as [Position, Position]),
+    });
+    progress(`${incidents.length} incidents generated`);
+    await insertDemoIncidents(tx, incidents);
     const counts = (await tx.query<{ level: string; n: number }>('SELECT level, count(*)::int AS n FROM region GROUP BY level')).rows;
     const count = (level: string) => counts.find((c) => c.level === level)?.n ?? 0;
     const summary: SeedSummary = {
@@ -173,9 +184,10 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       households: households.length,
       workers: workers.length,
       gridsWithoutWorker: grids.length - staffed.length,
+      incidents: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM incident')).rows[0]!.n,
       ms: Math.round(performance.now() - started),
     };
-    await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, ...summary } });
+    await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, now: undefined, ...summary } });
     return summary;
   });
 }
@@ -242,4 +254,56 @@ function villageType(v: Members, random: Random): GridType {
     return r < 0.12 ? 'commercial' : r < 0.22 ? 'unit' : 'residential';
   }
   return v.points.length / Math.max(v.areaKm2, 0.01) < 25 ? 'scattered' : 'rural';
+}
+
+/**
+ * Demo incidents, each filed under the grid containing it and reported by that grid's worker;
+ * jittered points outside the district are dropped. They are staged in an indexed temporary table
+ * and located grid by grid: updating 200,000 rows afterwards, or probing the grids once per
+ * incident, costs PGlite many seconds more.
+ */
+async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]): Promise<void> {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  await tx.query(`CREATE TEMP TABLE seed_incident (id serial PRIMARY KEY, geom geometry(Point, 4326), category text, severity int, description text,
+    reported_at timestamptz, status text, department text, dispatched_at timestamptz, resolved_at timestamptz, closed_at timestamptz, feedback text) ON COMMIT DROP`);
+  for (let i = 0; i < incidents.length; i += 20_000) {
+    const b = incidents.slice(i, i + 20_000);
+    await tx.query(
+      `INSERT INTO seed_incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback)
+       SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), category, severity, description, reported_at, status,
+              CASE WHEN dispatched_at IS NULL THEN NULL ELSE department END, dispatched_at, resolved_at, closed_at, feedback
+       FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+         AS u(lon, lat, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback)`,
+      [b.map((x) => x.lon), b.map((x) => x.lat), b.map((x) => x.category), b.map((x) => x.severity), b.map((x) => x.description), b.map((x) => iso(x.reportedAt)),
+        b.map((x) => x.status), b.map((x) => x.department), b.map((x) => iso(x.dispatchedAt)), b.map((x) => iso(x.resolvedAt)), b.map((x) => iso(x.closedAt)), b.map((x) => x.feedback)],
+    );
+  }
+  await tx.query('CREATE INDEX ON seed_incident USING gist (geom)');
+  await tx.query('ANALYZE seed_incident');
+  await tx.query('ANALYZE region');
+  // Bulk load: indexes are rebuilt once afterwards, and foreign keys (checked by construction here)
+  // are not re-checked row by row where the role may skip them — each halves PGlite's load time.
+  const { rows: indexes } = await tx.query<{ name: string; def: string }>(
+    `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'incident' AND indexname <> 'incident_pkey'`,
+  );
+  for (const ix of indexes) await tx.query(`DROP INDEX ${ix.name}`);
+  await tx.query('SAVEPOINT bulk');
+  let skipChecks = true;
+  try {
+    await tx.query('SET LOCAL session_replication_role = replica');
+  } catch {
+    await tx.query('ROLLBACK TO SAVEPOINT bulk');
+    skipChecks = false;
+  }
+  await tx.query(
+    `INSERT INTO incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, reporter_id)
+     SELECT geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, worker_id
+     FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id
+           FROM seed_incident s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
+           ORDER BY s.id, g.id) AS located
+     ORDER BY id`,
+  );
+  if (skipChecks) await tx.query('SET LOCAL session_replication_role = origin');
+  for (const ix of indexes) await tx.query(ix.def);
+  await tx.query('ANALYZE incident');
 }

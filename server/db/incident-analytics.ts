@@ -1,0 +1,143 @@
+import { notFound } from '../domain/errors.ts';
+import { getisOrdGiStar, pValue, significance } from '../domain/hotspots.ts';
+import type { Queryable } from './db.ts';
+import { filterSql, type IncidentFilter } from './incidents.ts';
+
+export type CellShape = 'square' | 'hex';
+
+/** Metres per degree at a latitude (the equirectangular frame the cells are laid in). */
+const frame = (lat: number) => ({ kx: 111_320 * Math.cos((lat * Math.PI) / 180), ky: 110_574 });
+
+/** The region's centre latitude and extent (for the cell frame and a default cell size). */
+async function regionExtent(tx: Queryable, regionId: number | undefined): Promise<{ lat: number; diagonalM: number }> {
+  const { rows } = await tx.query<{ lat: number; w: number; h: number }>(
+    regionId === undefined
+      ? `SELECT coalesce((ST_YMin(e) + ST_YMax(e)) / 2, 25) AS lat, coalesce(ST_XMax(e) - ST_XMin(e), 1) AS w, coalesce(ST_YMax(e) - ST_YMin(e), 1) AS h
+         FROM (SELECT ST_Extent(geom)::geometry AS e FROM region WHERE level = 'district') AS x`
+      : `SELECT (ST_YMin(geom) + ST_YMax(geom)) / 2 AS lat, ST_XMax(geom) - ST_XMin(geom) AS w, ST_YMax(geom) - ST_YMin(geom) AS h FROM region WHERE id = $1`,
+    regionId === undefined ? [] : [regionId],
+  );
+  if (!rows[0]) throw notFound('region', regionId, 'region');
+  const { kx, ky } = frame(rows[0].lat);
+  return { lat: rows[0].lat, diagonalM: Math.hypot(rows[0].w * kx, rows[0].h * ky) };
+}
+
+/**
+ * Incidents binned into square or hexagonal cells of `cellM` metres (square side; hexagon
+ * width across flats), returned as cell centres with counts. Binning is arithmetic in SQL on a
+ * local equirectangular frame: one pass over the filtered incidents, no geometry built.
+ */
+export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: CellShape, cellM?: number, zoom?: number) {
+  const extent = await regionExtent(tx, filter.regionId);
+  // By zoom: about 24 screen pixels per cell; else about 120 cells across the region.
+  const metresPerPixel = zoom === undefined ? 0 : (156_543 * Math.cos((extent.lat * Math.PI) / 180)) / 2 ** zoom;
+  const size = Math.max(50, Math.round(cellM ?? (zoom !== undefined ? 24 * metresPerPixel : extent.diagonalM / 120)));
+  const { kx, ky } = frame(extent.lat);
+  const f = filterSql(filter, 4);
+  const xy = `ST_X(i.geom) * $1 AS x, ST_Y(i.geom) * $2 AS y`;
+  const sql = shape === 'square'
+    ? `${f.with} SELECT (floor(x / $3) + 0.5) * $3 / $1 AS lon, (floor(y / $3) + 0.5) * $3 / $2 AS lat, count(*)::int AS count
+       FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p GROUP BY 1, 2`
+    : // Pointy-top hexagons of circumradius R = size / √3, axial coordinates rounded through cube coordinates.
+      `${f.with}, axial AS (
+         SELECT (sqrt(3) / 3 * x - y / 3) / (cast($3 AS float8) / sqrt(3)) AS q, (2.0 / 3 * y) / (cast($3 AS float8) / sqrt(3)) AS r
+         FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p
+       ), rounded AS (
+         SELECT q, r, round(q) AS rq, round(r) AS rr, round(-q - r) AS rs FROM axial
+       ), cell AS (
+         SELECT CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN -rr - rs ELSE rq END AS cq,
+                CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN rr
+                     WHEN abs(rr - r) > abs(rs + q + r) THEN -rq - rs ELSE rr END AS cr
+         FROM rounded
+       )
+       SELECT (cast($3 AS float8) / sqrt(3)) * (sqrt(3) * cq + sqrt(3) / 2 * cr) / $1 AS lon, (cast($3 AS float8) / sqrt(3)) * 1.5 * cr / $2 AS lat, count(*)::int AS count
+       FROM cell GROUP BY cq, cr`;
+  const withClause = f.with ? sql : sql.replace(/^, axial AS/, 'WITH axial AS');
+  const { rows } = await tx.query<{ lon: number; lat: number; count: number }>(withClause, [kx, ky, size, ...f.params]);
+  const round = (v: number) => Math.round(v * 1e6) / 1e6;
+  const cells = rows.map((r) => ({ lon: round(r.lon), lat: round(r.lat), count: r.count })).sort((a, b) => b.count - a.count || a.lon - b.lon || a.lat - b.lat);
+  return { cell: { shape, sizeM: size }, total: cells.reduce((s, c) => s + c.count, 0), cells };
+}
+
+/** Per child region (or per grid of a village): counts by category, rates, closure, time to close, overdue. */
+export async function incidentStats(tx: Queryable, regionId: number, filter: Omit<IncidentFilter, 'regionId'>) {
+  const f = filterSql({ ...filter, regionId: undefined }, 2);
+  const { rows } = await tx.query<{
+    id: number; code: string; name: string; level: string; households: number; total: number; closed: number; overdue: number;
+    median_hours: number | null; by_category: Record<string, number> | null;
+  }>(
+    `WITH RECURSIVE down AS (
+       SELECT c.id AS child, c.id, c.level FROM region c WHERE c.parent_id = $1
+       UNION ALL SELECT d.child, r.id, r.level FROM region r JOIN down d ON r.parent_id = d.id WHERE d.level <> 'grid'
+     ),
+     hit AS (
+       SELECT d.child, i.category, i.status, i.reported_at, i.closed_at,
+              i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least(now(), $3::timestamptz) AS overdue
+       FROM incident i JOIN down d ON d.id = i.grid_id AND d.level = 'grid' JOIN incident_category k ON k.code = i.category
+       WHERE ${f.where}
+     ),
+     per AS (
+       SELECT child, count(*)::int AS total, count(*) FILTER (WHERE status = 'closed')::int AS closed, count(*) FILTER (WHERE overdue)::int AS overdue,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at IS NOT NULL) AS median_hours
+       FROM hit GROUP BY child
+     ),
+     cat AS (SELECT child, json_object_agg(category, n) AS by_category FROM (SELECT child, category, count(*)::int AS n FROM hit GROUP BY child, category) x GROUP BY child)
+     SELECT c.id, c.code, c.name, c.level, c.household_count AS households, coalesce(p.total, 0) AS total, coalesce(p.closed, 0) AS closed,
+            coalesce(p.overdue, 0) AS overdue, p.median_hours, cat.by_category
+     FROM region c LEFT JOIN per p ON p.child = c.id LEFT JOIN cat ON cat.child = c.id
+     WHERE c.parent_id = $1 ORDER BY c.code`,
+    [regionId, ...f.params],
+  );
+  return rows.map((r) => ({
+    id: r.id, code: r.code, name: r.name, level: r.level, households: r.households, total: r.total,
+    byCategory: r.by_category ?? {},
+    per100Households: r.households > 0 ? Math.round((r.total / r.households) * 10_000) / 100 : null,
+    closureRate: r.total > 0 ? Math.round((r.closed / r.total) * 1000) / 1000 : null,
+    medianHoursToClose: r.median_hours === null ? null : Math.round(r.median_hours * 10) / 10,
+    overdue: r.overdue,
+  }));
+}
+
+/** Getis–Ord Gi* of incident counts over the grids of a region (neighbours: grids sharing a border or a corner). */
+export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
+  const f = filterSql(filter, 1);
+  const { rows: grids } = await tx.query<{ id: number; code: string; name: string; households: number; n: number; x: number; y: number }>(
+    `${f.with}, counts AS (SELECT i.grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY i.grid_id)
+     SELECT g.id, g.code, g.name, g.household_count AS households, coalesce(c.n, 0) AS n,
+            ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+     FROM region g JOIN scope s ON s.id = g.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,
+    f.params,
+  );
+  const ids = grids.map((g) => g.id);
+  const { rows: pairs } = await tx.query<{ a: number; b: number }>(
+    `SELECT a.id AS a, b.id AS b FROM region a JOIN region b ON a.id < b.id AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
+     WHERE a.id = ANY($1::int[]) AND b.id = ANY($1::int[])`,
+    [ids],
+  );
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const neighbours: number[][] = ids.map(() => []);
+  for (const p of pairs) {
+    neighbours[index.get(p.a)!]!.push(index.get(p.b)!);
+    neighbours[index.get(p.b)!]!.push(index.get(p.a)!);
+  }
+  const z = getisOrdGiStar(grids.map((g) => g.n), neighbours);
+  return grids
+    .map((g, i) => ({ id: g.id, code: g.code, name: g.name, count: g.n, households: g.households, label: [g.x, g.y] as [number, number],
+      z: Math.round(z[i]! * 1000) / 1000, p: Math.round(pValue(z[i]!) * 10_000) / 10_000, significance: significance(z[i]!) }))
+    .sort((a, b) => b.z - a.z || a.id - b.id);
+}
+
+export type Bucket = 'day' | 'week' | 'month';
+
+/** Counts per time bucket (China Standard Time) and category. */
+export async function timeSeries(tx: Queryable, filter: IncidentFilter, bucket: Bucket) {
+  const f = filterSql(filter, 2);
+  const { rows } = await tx.query<{ t: string; category: string; n: number }>(
+    `${f.with} SELECT to_char(date_trunc($1, i.reported_at AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD') AS t, i.category, count(*)::int AS n
+     FROM incident i WHERE ${f.where} GROUP BY 1, 2 ORDER BY 1, 2`,
+    [bucket, ...f.params],
+  );
+  const byTime = new Map<string, Record<string, number>>();
+  for (const r of rows) (byTime.get(r.t) ?? byTime.set(r.t, {}).get(r.t)!)[r.category] = r.n;
+  return { bucket, series: [...byTime.entries()].map(([t, counts]) => ({ t, counts })) };
+}

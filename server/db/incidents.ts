@@ -1,0 +1,167 @@
+import { InputError, notFound } from '../domain/errors.ts';
+import { checkTransition, type IncidentStatus, type Transition } from '../domain/incidents.ts';
+import type { Queryable } from './db.ts';
+import { recordChange } from './regions.ts';
+
+export interface NewIncident {
+  lon: number;
+  lat: number;
+  category: string;
+  severity: number;
+  description: string;
+  reportedAt: Date;
+  reporterId?: number | null | undefined;
+}
+
+/** An incident as the API shows it. */
+export const INCIDENT_JSON = `json_build_object(
+  'id', i.id, 'lon', round(ST_X(i.geom)::numeric, 7)::float8, 'lat', round(ST_Y(i.geom)::numeric, 7)::float8,
+  'category', i.category, 'severity', i.severity, 'description', i.description,
+  'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
+  'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
+  'feedback', i.feedback, 'version', i.version,
+  'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < now())`;
+
+export interface IncidentJson {
+  id: number;
+  lon: number;
+  lat: number;
+  category: string;
+  severity: number;
+  description: string;
+  reportedAt: string;
+  reporterId: number | null;
+  status: IncidentStatus;
+  gridId: number | null;
+  department: string | null;
+  dispatchedAt: string | null;
+  resolvedAt: string | null;
+  closedAt: string | null;
+  feedback: string | null;
+  version: number;
+  overdue: boolean;
+}
+
+export async function categoryCodes(tx: Queryable): Promise<string[]> {
+  const { rows } = await tx.query<{ code: string }>('SELECT code FROM incident_category ORDER BY sort, code');
+  return rows.map((r) => r.code);
+}
+
+/**
+ * Inserts incidents whose location lies in a district; each is filed under the grid containing
+ * it. Returns the input indexes of those outside every district (not stored) and the new ids.
+ */
+export async function insertIncidents(tx: Queryable, incidents: NewIncident[]): Promise<{ ids: number[]; outside: number[] }> {
+  const ids: number[] = [];
+  const outside: number[] = [];
+  for (let i = 0; i < incidents.length; i += 10_000) {
+    const part = incidents.slice(i, i + 10_000);
+    const { rows } = await tx.query<{ ord: number; id: number | null }>(
+      `WITH t AS (
+         SELECT ord, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom, category, severity, description, reported_at, reporter_id
+         FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::int[])
+           WITH ORDINALITY AS u(lon, lat, category, severity, description, reported_at, reporter_id, ord)
+       ),
+       placed AS (
+         SELECT t.*, EXISTS (SELECT 1 FROM region d WHERE d.level = 'district' AND d.geom && t.geom AND ST_Intersects(d.geom, t.geom)) AS inside,
+                (SELECT g.id FROM region g WHERE g.level = 'grid' AND g.geom && t.geom AND ST_Intersects(g.geom, t.geom) ORDER BY g.id LIMIT 1) AS grid_id
+         FROM t
+       ),
+       ins AS (
+         INSERT INTO incident (geom, category, severity, description, reported_at, reporter_id, grid_id)
+         SELECT geom, category, severity, description, reported_at, reporter_id, grid_id FROM placed WHERE inside ORDER BY ord
+         RETURNING id
+       )
+       SELECT ord::int, NULL::int AS id FROM placed WHERE NOT inside
+       UNION ALL SELECT NULL, id FROM ins`,
+      [part.map((r) => r.lon), part.map((r) => r.lat), part.map((r) => r.category), part.map((r) => r.severity), part.map((r) => r.description),
+        part.map((r) => r.reportedAt.toISOString()), part.map((r) => r.reporterId ?? null)],
+    );
+    for (const r of rows) {
+      if (r.id !== null) ids.push(r.id);
+      else outside.push(i + r.ord - 1);
+    }
+  }
+  ids.sort((a, b) => a - b);
+  return { ids, outside };
+}
+
+export async function incidentById(tx: Queryable, id: number, lock = false): Promise<IncidentJson> {
+  const { rows } = await tx.query<{ j: IncidentJson }>(
+    `SELECT ${INCIDENT_JSON} AS j FROM incident i JOIN incident_category c ON c.code = i.category WHERE i.id = $1 ${lock ? 'FOR UPDATE OF i' : ''}`,
+    [id],
+  );
+  if (!rows[0]) throw notFound('incident', id);
+  return rows[0].j;
+}
+
+/** One step of the loop, in order, timestamped; 409 on a stale version, 422 on a step out of order. */
+export async function advanceIncident(tx: Queryable, actor: string, id: number, step: Transition & { version?: number | undefined; at?: Date | undefined }): Promise<IncidentJson> {
+  const before = await incidentById(tx, id, true);
+  if (step.version !== undefined && step.version !== before.version) {
+    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
+  }
+  checkTransition(before.status, step);
+  const at = step.at ?? new Date();
+  const column = { dispatched: 'dispatched_at', resolved: 'resolved_at', closed: 'closed_at', reported: 'reported_at' }[step.status];
+  const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;
+  if (at < new Date(last)) throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at', 422);
+  await tx.query(
+    `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1 WHERE id = $1`,
+    [id, step.status, at.toISOString(), step.department?.trim() ?? null, step.feedback?.trim() ?? null],
+  );
+  const after = await incidentById(tx, id);
+  await recordChange(tx, { actor, action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? 'resolve' : 'close', entity: 'incident', entityId: id, before, after });
+  return after;
+}
+
+/** Re-files incidents under the grid containing them, for incidents in or filed under the given regions. */
+export async function reassignIncidentsIn(tx: Queryable, regionIds: number[]): Promise<void> {
+  if (regionIds.length === 0) return;
+  await tx.query(
+    `UPDATE incident i SET grid_id = (
+       SELECT g.id FROM region g WHERE g.level = 'grid' AND g.geom && i.geom AND ST_Intersects(g.geom, i.geom) ORDER BY g.id LIMIT 1)
+     WHERE i.grid_id = ANY($1::int[])
+        OR EXISTS (SELECT 1 FROM region r WHERE r.id = ANY($1::int[]) AND r.geom && i.geom AND ST_Intersects(r.geom, i.geom))`,
+    [regionIds],
+  );
+}
+
+export interface IncidentFilter {
+  regionId?: number | undefined;
+  from: Date;
+  to: Date;
+  categories: string[] | null;
+  statuses: string[] | null;
+  bbox?: [number, number, number, number] | undefined;
+}
+
+/**
+ * SQL conditions on `incident i` for a filter, with its parameters starting at `$first`. A region
+ * means the grids under it (incidents are filed under grids), which keeps every query on indexes.
+ */
+export function filterSql(f: IncidentFilter, first = 1): { where: string; params: unknown[]; with: string } {
+  const params: unknown[] = [f.from.toISOString(), f.to.toISOString()];
+  const where = [`i.reported_at >= $${first}`, `i.reported_at < $${first + 1}`];
+  const next = () => `$${first + params.length - 1}`;
+  if (f.categories) {
+    params.push(f.categories);
+    where.push(`i.category = ANY(${next()}::text[])`);
+  }
+  if (f.statuses) {
+    params.push(f.statuses);
+    where.push(`i.status = ANY(${next()}::text[])`);
+  }
+  if (f.bbox) {
+    params.push(...f.bbox);
+    const n = first + params.length - 4;
+    where.push(`i.geom && ST_MakeEnvelope($${n}, $${n + 1}, $${n + 2}, $${n + 3}, 4326)`);
+  }
+  let withSql = '';
+  if (f.regionId !== undefined) {
+    params.push(f.regionId);
+    withSql = `WITH RECURSIVE scope AS (SELECT id, level FROM region WHERE id = ${next()} UNION ALL SELECT r.id, r.level FROM region r JOIN scope s ON r.parent_id = s.id WHERE s.level <> 'grid')`;
+    where.push(`i.grid_id IN (SELECT id FROM scope WHERE level = 'grid')`);
+  }
+  return { where: where.join(' AND '), params, with: withSql };
+}

@@ -1,0 +1,64 @@
+import { InputError } from './errors.ts';
+
+export const INCIDENT_STATUSES = ['reported', 'dispatched', 'resolved', 'closed'] as const;
+export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];
+
+/** The closed loop: report → dispatch (to a department) → resolve → close (with feedback). */
+export const NEXT_STATUS: Record<IncidentStatus, IncidentStatus | null> = {
+  reported: 'dispatched',
+  dispatched: 'resolved',
+  resolved: 'closed',
+  closed: null,
+};
+
+export const DEFAULT_CATEGORIES = ['hazard', 'dispute', 'fire', 'public_order', 'sanitation', 'traffic', 'other'] as const;
+
+export interface Transition {
+  status: IncidentStatus;
+  department?: string | undefined;
+  feedback?: string | undefined;
+}
+
+/** Checks one step of the loop; throws 422 naming the allowed next step. */
+export function checkTransition(from: IncidentStatus, to: Transition): void {
+  const next = NEXT_STATUS[from];
+  if (to.status !== next) {
+    throw new InputError(
+      'illegal_transition',
+      next ? `an incident that is ${from} can only become ${next}, not ${to.status}` : `a closed incident does not change (asked: ${to.status})`,
+      'status',
+      422,
+      { from, to: to.status, allowed: next ? [next] : [] },
+    );
+  }
+  if (to.status === 'dispatched' && !to.department?.trim()) throw new InputError('department_required', 'dispatching names the department it goes to', 'department');
+  if (to.status === 'closed' && !to.feedback?.trim()) throw new InputError('feedback_required', 'closing records the feedback given to the reporter', 'feedback');
+}
+
+/** A time range from query strings; `to` defaults to now, `from` to a year before `to`. */
+export function parseRange(from: string | undefined, to: string | undefined, now = new Date()): { from: Date; to: Date } {
+  const end = to ? parseInstant(to, 'to') : now;
+  const start = from ? parseInstant(from, 'from') : new Date(end.getTime() - 365 * 86_400_000);
+  if (start > end) throw new InputError('invalid_range', `from ${start.toISOString()} is after to ${end.toISOString()}`, 'from', 400);
+  return { from: start, to: end };
+}
+
+export function parseInstant(value: string, path: string): Date {
+  // ISO 8601 dates or date-times only: Date.parse accepts too much ("1", "March 7").
+  if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) {
+    throw new InputError('invalid_time', `${JSON.stringify(value)} is not an ISO 8601 date or date-time`, path, 400);
+  }
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path, 400);
+  return d;
+}
+
+/** `a,b,c` → ['a','b','c'], each checked against `allowed`. */
+export function parseList<T extends string>(value: string | undefined, allowed: readonly T[], path: string): T[] | null {
+  if (value === undefined || value.trim() === '') return null;
+  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  items.forEach((item, i) => {
+    if (!allowed.includes(item as T)) throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`, 400);
+  });
+  return items as T[];
+}

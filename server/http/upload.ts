@@ -1,0 +1,56 @@
+import { Readable } from 'node:stream';
+import { z } from '@hono/zod-openapi';
+import Papa from 'papaparse';
+import { InputError } from '../domain/errors.ts';
+
+export const RowError = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() });
+export type RowErrorT = z.infer<typeof RowError>;
+
+/** Rows of a streamed CSV file (header row, lower-cased), each parsed or reported with its line. */
+export async function readCsv<T>(body: ReadableStream<Uint8Array>, parse: (row: Record<string, unknown>, line: number) => T, onProgress: (rows: number) => void) {
+  const rows: T[] = [];
+  const errors: RowErrorT[] = [];
+  let index = 0;
+  await new Promise<void>((resolve, reject) => {
+    const parser = Papa.parse(Papa.NODE_STREAM_INPUT, { header: true, skipEmptyLines: 'greedy', transformHeader: (h) => h.trim().toLowerCase() });
+    parser.on('data', (row: Record<string, unknown>) => {
+      // Line numbers count the header as line 1.
+      try {
+        rows.push(parse(row, index + 2));
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        errors.push({ index, code: err.code, message: err.message, path: err.path });
+      }
+      if (++index % 20_000 === 0) onProgress(index);
+    });
+    parser.on('end', resolve);
+    parser.on('error', reject);
+    Readable.fromWeb(body as never).on('error', reject).pipe(parser);
+  });
+  return { rows, errors, total: index };
+}
+
+/** Features of a GeoJSON FeatureCollection, each parsed or reported with its index. */
+export function readGeoJson<T>(text: string, parse: (feature: unknown, index: number) => T, what: string) {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new InputError('invalid_json', 'request body is not valid JSON', 'body', 400);
+  }
+  const fc = doc as { type?: unknown; features?: unknown };
+  if (typeof doc !== 'object' || doc === null || fc.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
+    throw new InputError('not_a_feature_collection', `expected a GeoJSON FeatureCollection of ${what}`, 'body.type');
+  }
+  const rows: T[] = [];
+  const errors: RowErrorT[] = [];
+  fc.features.forEach((f, index) => {
+    try {
+      rows.push(parse(f, index));
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      errors.push({ index, code: err.code, message: err.message, path: err.path });
+    }
+  });
+  return { rows, errors, total: fc.features.length };
+}
