@@ -49,7 +49,10 @@ export function parseInstant(value: string, path: string): Date {
     throw new InputError('invalid_time', `${JSON.stringify(value)} is not an ISO 8601 date or date-time`, path, 400);
   }
   const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path, 400);
+  const [y, m, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
+  // Date rolls 2026-02-31 over into March; refuse days the month does not have.
+  const realDay = m >= 1 && m <= 12 && day >= 1 && day <= new Date(Date.UTC(y, m, 0)).getUTCDate();
+  if (Number.isNaN(d.getTime()) || !realDay) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path, 400);
   return d;
 }
 

@@ -1,0 +1,181 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+for (const driver of DRIVERS) {
+  describe(`incidents and heatmaps (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let grid: { id: number; label: [number, number]; village: number };
+    let district: number;
+    const count = async (where: string, params: unknown[] = []) =>
+      (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM incident i WHERE ${where}`, params)).rows[0]!.n;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db);
+      const { rows } = await ctx.db.query<{ id: number; x: number; y: number; village: number; district: number }>(
+        `SELECT g.id, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y, g.parent_id AS village,
+                (SELECT id FROM region WHERE level = 'district') AS district
+         FROM region g WHERE g.level = 'grid' ORDER BY g.household_count DESC, g.id LIMIT 1`,
+      );
+      grid = { id: rows[0]!.id, label: [rows[0]!.x, rows[0]!.y], village: rows[0]!.village };
+      district = rows[0]!.district;
+    });
+    afterAll(() => dispose());
+
+    it('seeds about two years of demo incidents, all filed under a grid, most of them closed', async () => {
+      const total = await count('true');
+      expect(total).toBeGreaterThan(5_000);
+      expect(await count('grid_id IS NULL')).toBe(0);
+      expect(await count(`status = 'closed'`)).toBeGreaterThan(total * 0.8);
+      expect(await count(`reported_at < now() - interval '700 days'`)).toBeGreaterThan(0);
+      // The dry season (January–April) has more fires than the rainy months (June–September).
+      const fires = async (months: number[]) => count(`category = 'fire' AND extract(month FROM reported_at) = ANY($1::int[])`, [months]);
+      expect(await fires([1, 2, 3, 4])).toBeGreaterThan(2 * (await fires([6, 7, 8, 9])));
+    });
+
+    it('takes a report at a location, files it under the grid there and walks the loop in order', async () => {
+      const res = await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'hazard', severity: 3, description: '围墙开裂' }, { 'x-gridplan-user': 'worker-7' });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body).toMatchObject({ gridId: grid.id, status: 'reported', category: 'hazard', severity: 3, version: 1, overdue: false });
+      const id = res.body.id;
+      const step = (body: object) => ctx.request('PATCH', `/api/incidents/${id}`, body, { 'x-gridplan-user': 'dispatcher' });
+
+      const skip = await step({ status: 'resolved' });
+      expect(skip.status).toBe(422);
+      expect(skip.body.error).toMatchObject({ code: 'illegal_transition', path: 'status', details: { from: 'reported', to: 'resolved', allowed: ['dispatched'] } });
+      expect((await step({ status: 'dispatched' })).body.error).toMatchObject({ code: 'department_required', path: 'department' });
+      const dispatched = await step({ status: 'dispatched', department: '住建局', version: 1 });
+      expect(dispatched.status).toBe(200);
+      expect(dispatched.body).toMatchObject({ status: 'dispatched', department: '住建局', version: 2 });
+      expect(dispatched.body.dispatchedAt).not.toBeNull();
+      expect((await step({ status: 'resolved', version: 1 })).status).toBe(409);
+      expect((await step({ status: 'resolved', version: 2 })).status).toBe(200);
+      expect((await step({ status: 'closed' })).body.error.code).toBe('feedback_required');
+      const closed = await step({ status: 'closed', feedback: '已加固，回访满意' });
+      expect(closed.body).toMatchObject({ status: 'closed', feedback: '已加固，回访满意', version: 4 });
+      expect((await step({ status: 'reported' })).body.error).toMatchObject({ code: 'illegal_transition', details: { allowed: [] } });
+      const { rows } = await ctx.db.query<{ action: string; actor: string }>(`SELECT action, actor FROM change WHERE entity = 'incident' AND entity_id = $1 ORDER BY id`, [id]);
+      expect(rows).toEqual([
+        { action: 'report', actor: 'worker-7' }, { action: 'dispatch', actor: 'dispatcher' }, { action: 'resolve', actor: 'dispatcher' }, { action: 'close', actor: 'dispatcher' },
+      ]);
+    });
+
+    it('refuses a bad report with a located error and writes nothing', async () => {
+      const before = await count('true');
+      const cases: [object, number, string, string][] = [
+        [{ lon: 10, lat: 10, category: 'fire', severity: 1 }, 422, 'outside_area', 'lon'],
+        [{ lon: grid.label[0], lat: grid.label[1], category: 'ufo', severity: 1 }, 422, 'unknown_category', 'category'],
+        [{ lon: grid.label[0], lat: grid.label[1], category: 'fire', severity: 5 }, 422, 'invalid_severity', 'severity'],
+        [{ lon: grid.label[0], lat: grid.label[1], category: 'fire', severity: 1, reportedAt: '2999-01-01T00:00:00Z' }, 422, 'time_in_future', 'reportedAt'],
+        [{ lon: grid.label[0], lat: grid.label[1], category: 'fire', severity: 1, reportedAt: 'yesterday' }, 400, 'invalid_time', 'reportedAt'],
+        [{ lon: 200, lat: grid.label[1], category: 'fire', severity: 1 }, 422, 'coordinate_out_of_range', 'lon[0]'],
+        [{ lon: '104', lat: grid.label[1], category: 'fire', severity: 1 }, 400, 'invalid_request', 'json.lon'],
+        [{ lon: grid.label[0], lat: grid.label[1], category: 'fire', severity: 1, reporterId: 999999 }, 404, 'not_found', 'reporterId'],
+      ];
+      for (const [body, status, code, path] of cases) {
+        const res = await ctx.request('POST', '/api/incidents', body);
+        expect({ body, status: res.status, code: res.body.error?.code, path: res.body.error?.path }).toEqual({ body, status, code, path });
+      }
+      expect(await count('true')).toBe(before);
+    });
+
+    it('imports a CSV all or nothing, reporting each bad row, or just the good rows with partial=true', async () => {
+      const [x, y] = grid.label;
+      const csv = `lon,lat,category,severity,description,reported_at\n${x},${y},sanitation,1,垃圾堆放,2026-01-05T09:00:00+08:00\n${x},${y},nonsense,2,?,2026-01-05\n${x},${y},traffic,2,路面塌陷,\n`;
+      const before = await count('true');
+      const refused = await ctx.request('POST', '/api/incidents/import', csv, { 'content-type': 'text/csv' });
+      expect(refused.status).toBe(422);
+      expect(refused.body.error).toMatchObject({ code: 'invalid_rows', path: 'line 3, column category' });
+      expect(refused.body.error.details).toEqual([expect.objectContaining({ index: 1, code: 'unknown_category' })]);
+      expect(await count('true')).toBe(before);
+      const ok = await ctx.request('POST', '/api/incidents/import?partial=true', csv, { 'content-type': 'text/csv' });
+      expect(ok.status).toBe(201);
+      expect(ok.body).toMatchObject({ imported: 2, outside: { count: 0 } });
+      expect(await count('true')).toBe(before + 2);
+    });
+
+    it('lists incidents by filter, newest first, in pages', async () => {
+      const q = `region=${district}&category=fire,hazard&status=closed&from=2000-01-01`;
+      const first = await ctx.request('GET', `/api/incidents?${q}&limit=50`);
+      expect(first.status).toBe(200);
+      expect(first.body.total).toBe(await count(`category IN ('fire', 'hazard') AND status = 'closed'`));
+      expect(first.body.items).toHaveLength(50);
+      expect(first.body.items.every((i: any) => ['fire', 'hazard'].includes(i.category) && i.status === 'closed')).toBe(true);
+      const times = first.body.items.map((i: any) => Date.parse(i.reportedAt));
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      const second = await ctx.request('GET', `/api/incidents?${q}&limit=50&offset=${first.body.next}`);
+      expect(second.body.items[0].id).not.toBe(first.body.items[0].id);
+      const bad = await ctx.request('GET', '/api/incidents?status=lost');
+      expect(bad.body.error).toMatchObject({ code: 'unknown_value', path: 'query.status[0]' });
+      expect((await ctx.request('GET', '/api/incidents?bbox=1,2,3')).body.error.code).toBe('invalid_bbox');
+    });
+
+    it('aggregates the heatmap into cells whose counts add up to the filtered incidents', async () => {
+      const from = '2025-01-01T00:00:00Z';
+      const to = '2026-01-01T00:00:00Z';
+      const expected = await count(`reported_at >= $1 AND reported_at < $2 AND category IN ('fire', 'dispute')`, [from, to]);
+      for (const shape of ['hex', 'square']) {
+        const res = await ctx.request('GET', `/api/heatmap?region=${district}&from=${from}&to=${to}&category=fire,dispute&shape=${shape}&cell=1000`);
+        expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
+        expect(res.body.cell).toEqual({ shape, sizeM: 1000 });
+        expect(res.body.total).toBe(expected);
+        expect(res.body.cells.reduce((s: number, c: any) => s + c.count, 0)).toBe(expected);
+        expect(res.body.cells.length).toBeLessThan(expected);
+      }
+      // Cells are where the incidents are: the busiest hexagon's centre lies within a cell of some incident.
+      const res = await ctx.request('GET', `/api/heatmap?region=${district}&from=${from}&to=${to}&shape=hex&cell=500`);
+      const top = res.body.cells[0];
+      const near = await count(`ST_DWithin(i.geom::geography, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, 300) AND reported_at >= $3 AND reported_at < $4`, [top.lon, top.lat, from, to]);
+      expect(near).toBeGreaterThanOrEqual(top.count);
+      expect((await ctx.request('GET', `/api/heatmap?from=2026-01-01&to=2025-01-01`)).body.error.code).toBe('invalid_range');
+    });
+
+    it('gives per-township statistics that add up, and ranks hotspot grids by Gi*', async () => {
+      const stats = await ctx.request('GET', `/api/regions/${district}/incident-stats?from=2000-01-01`);
+      expect(stats.status).toBe(200);
+      expect(stats.body.reduce((s: number, r: any) => s + r.total, 0)).toBe(await count('true'));
+      for (const r of stats.body) {
+        expect(r.level).toBe('township');
+        if (r.total > 0) {
+          expect(r.closureRate).toBeGreaterThan(0.5);
+          expect(r.closureRate).toBeLessThanOrEqual(1);
+          expect(Object.values(r.byCategory as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(r.total);
+        }
+      }
+      const hot = await ctx.request('GET', `/api/hotspots?region=${grid.village}&from=2000-01-01`);
+      expect(hot.status).toBe(200);
+      const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM region WHERE parent_id = $1', [grid.village]);
+      expect(hot.body).toHaveLength(rows[0]!.n);
+      const z = hot.body.map((h: any) => h.z);
+      expect(z).toEqual([...z].sort((a, b) => b - a));
+      // 60 fresh incidents in one grid, none elsewhere in the last hour: across the district's grids that is a significant hotspot.
+      const [x, y] = grid.label;
+      const csv = 'lon,lat,category,severity\n' + Array.from({ length: 60 }, () => `${x},${y},dispute,1`).join('\n');
+      expect((await ctx.request('POST', '/api/incidents/import', csv, { 'content-type': 'text/csv' })).status).toBe(201);
+      const after = await ctx.request('GET', `/api/hotspots?region=${district}&from=${new Date(Date.now() - 3_600_000).toISOString()}`);
+      const hotGrid = after.body.find((h: any) => h.id === grid.id);
+      expect(hotGrid.count).toBeGreaterThanOrEqual(60); // and the reports of the tests before
+      expect(hotGrid.significance).toMatch(/^hot/);
+      // Its neighbourhood leads the ranking (Gi* counts the neighbours too).
+      expect(after.body[0].significance).toMatch(/^hot/);
+      expect(after.body.at(-1).significance).not.toMatch(/^hot/);
+    });
+
+    it('re-files incidents when their grid is merged away', async () => {
+      const { rows } = await ctx.db.query<{ a: number; b: number; va: number; vb: number }>(
+        `SELECT x.id AS a, y.id AS b, x.version AS va, y.version AS vb FROM region x JOIN region y ON x.parent_id = y.parent_id AND x.id < y.id
+         WHERE x.level = 'grid' AND ST_Length(ST_Intersection(ST_Boundary(x.geom), ST_Boundary(y.geom), gp_grid())) > 0.001
+           AND EXISTS (SELECT 1 FROM incident WHERE grid_id = y.id) ORDER BY x.id LIMIT 1`,
+      );
+      const { a, b, va, vb } = rows[0]!;
+      const moved = await count('grid_id = $1', [b]);
+      const kept = await count('grid_id = $1', [a]);
+      const res = await ctx.request('POST', '/api/regions/merge', { ids: [a, b], versions: [va, vb] });
+      expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
+      expect(await count('grid_id = $1', [a])).toBe(kept + moved);
+      expect(await count('grid_id IS NULL')).toBe(0);
+    });
+  });
+}
