@@ -36,11 +36,13 @@ export interface RunningServer {
 /** Serves the API and the built web app on one port (0 picks a free one). */
 export async function startServer(options: AppOptions & { port: number }): Promise<RunningServer> {
   const app = createApp(options);
-  const indexHtml = await readFile(join(DIST_DIR, 'index.html'), 'utf8');
+  const index = join(DIST_DIR, 'index.html');
+  await readFile(index, 'utf8'); // fail at start-up, not on the first request, when the app is not built
   // serveStatic resolves its root against the working directory.
   app.use('/*', serveStatic({ root: relative(process.cwd(), DIST_DIR) || '.' }));
   // Client-side routes (/plan, /analyze, /screen) all load the app shell.
-  app.get('*', (c) => c.html(indexHtml));
+  // Read per request (a few KB): after a rebuild the shell names the new asset files.
+  app.get('*', async (c) => c.html(await readFile(index, 'utf8')));
   const server: ServerType = await new Promise((done) => {
     const s = serve({ fetch: app.fetch, port: options.port }, () => done(s));
   });

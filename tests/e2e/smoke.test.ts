@@ -79,6 +79,47 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
+  it('shows incidents as a heatmap, hexagons and per grid, filters them and steps through the months', async () => {
+    const page = await open('/analyze');
+    const total = async () => Number(((await page.locator('[data-testid="analyze-total"]').textContent()) ?? '').replace(/[^0-9]/g, ''));
+    await expect.poll(total, { timeout: 20_000 }).toBeGreaterThan(1_000);
+    const all = await total();
+    await waitForMap(page);
+    // deck.gl draws on its own canvas over the map's: it must have ink.
+    const deckInk = () => page.evaluate(() => {
+      const canvas = [...document.querySelectorAll('canvas')].find((c) => c.id === 'deckgl-overlay' || c.parentElement?.className.includes('deck'));
+      if (!canvas) return 0;
+      const copy = document.createElement('canvas');
+      [copy.width, copy.height] = [200, 120];
+      const ctx = copy.getContext('2d')!;
+      ctx.drawImage(canvas, 0, 0, 200, 120);
+      const { data } = ctx.getImageData(0, 0, 200, 120);
+      let ink = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
+      return ink / (200 * 120);
+    });
+    await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.01);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-heatmap.png') });
+    expect(await page.locator('[data-testid="hotspot-list"] li').count()).toBeGreaterThan(0);
+    expect(await page.locator('[data-testid="series-chart"] canvas').count()).toBe(1);
+
+    await page.click('[data-mode="hexagon"]');
+    await page.waitForTimeout(800);
+    expect(await deckInk()).toBeGreaterThan(0.05);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-hexagons.png') });
+
+    // Only fires: fewer incidents.
+    for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
+    await expect.poll(total).toBeLessThan(all / 4);
+    // One month of the two years.
+    await page.locator('[data-testid="month-slider"]').fill('23');
+    await expect.poll(() => page.locator('[data-testid="month"]').textContent()).toMatch(/^\d{4}-\d{2}$/);
+    await page.click('[data-mode="grids"]');
+    await page.waitForTimeout(1_000);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-grids-fire-month.png') });
+    await page.close();
+  });
+
   it('goes back with the browser history', async () => {
     const page = await open('/plan');
     await page.locator('[data-testid="children"] li button').nth(1).click();

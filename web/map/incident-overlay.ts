@@ -1,0 +1,79 @@
+import { HeatmapLayer } from '@deck.gl/aggregation-layers';
+import type { Layer } from '@deck.gl/core';
+import { GeoJsonLayer, PolygonLayer } from '@deck.gl/layers';
+import { MapboxOverlay } from '@deck.gl/mapbox';
+import { interpolateYlOrRd } from 'd3-scale-chromatic';
+import type { Map as MapLibreMap } from 'maplibre-gl';
+import type { Heat, Hotspot, Mode } from '../state/analysis.svelte.ts';
+
+type Rgba = [number, number, number, number];
+type Cell = Heat['cells'][number];
+
+/** A colour of the yellow–orange–red ramp for t in 0…1. */
+export function ramp(t: number, alpha = 220): Rgba {
+  const m = /rgb\((\d+), (\d+), (\d+)\)/.exec(interpolateYlOrRd(0.12 + 0.88 * Math.min(1, Math.max(0, t))))!;
+  return [Number(m[1]), Number(m[2]), Number(m[3]), alpha];
+}
+
+/** The corners of a pointy-top hexagon of width `sizeM` (across flats) around a lon/lat centre. */
+function hexagon(c: Cell, sizeM: number): [number, number][] {
+  const r = sizeM / Math.sqrt(3);
+  const kx = 111_320 * Math.cos((c.lat * Math.PI) / 180);
+  return Array.from({ length: 7 }, (_, i) => {
+    const a = (Math.PI / 3) * (i % 6) + Math.PI / 6;
+    return [c.lon + (r * Math.cos(a)) / kx, c.lat + (r * Math.sin(a)) / 110_574] as [number, number];
+  });
+}
+
+/**
+ * deck.gl drawn over the MapLibre map (overlaid, not interleaved: MapLibre 6 refuses the
+ * interleaved mode): a heatmap or hexagons from the server's cells, or grids coloured by incidents
+ * per 100 households. The browser only draws; the server aggregates.
+ */
+export class IncidentOverlay {
+  private readonly overlay = new MapboxOverlay({ interleaved: false, layers: [] });
+
+  constructor(map: MapLibreMap) {
+    map.addControl(this.overlay as never);
+  }
+
+  update(mode: Mode, heat: Heat | null, grids: GeoJSON.FeatureCollection | null, hotspots: Hotspot[], scale = 1): { max: number } {
+    const cells = heat?.cells ?? [];
+    let layers: Layer[] = [];
+    let max = 0;
+    if (mode === 'heatmap') {
+      max = cells.reduce((m, c) => Math.max(m, c.count), 0);
+      layers = [new HeatmapLayer<Cell>({
+        id: 'heat', data: cells, getPosition: (c) => [c.lon, c.lat], getWeight: (c) => c.count,
+        radiusPixels: 28 * scale, intensity: 1.2, threshold: 0.04, aggregation: 'SUM',
+        colorRange: [0.1, 0.3, 0.5, 0.7, 0.85, 1].map((t) => ramp(t, 255).slice(0, 3) as [number, number, number]),
+      })];
+    } else if (mode === 'hexagon') {
+      max = cells.reduce((m, c) => Math.max(m, c.count), 0);
+      const size = heat?.cell.sizeM ?? 1000;
+      layers = [new PolygonLayer<Cell>({
+        id: 'hexagons', data: cells, getPolygon: (c) => hexagon(c, size * 0.94), filled: true, stroked: false,
+        getFillColor: (c) => ramp(Math.sqrt(c.count / Math.max(max, 1)), 210), pickable: false,
+        updateTriggers: { getFillColor: max, getPolygon: size },
+      })];
+    } else if (grids) {
+      const rate = new Map(hotspots.map((h) => [h.id, h.households > 0 ? (100 * h.count) / h.households : 0]));
+      // The scale ends at the 98th percentile: a grid of two households with a few reports would flatten the rest.
+      const sorted = [...rate.values()].sort((a, b) => a - b);
+      max = sorted[Math.floor(0.98 * (sorted.length - 1))] ?? 0;
+      const features = grids.features.filter((f) => rate.has(f.id as number));
+      layers = [new GeoJsonLayer({
+        id: 'grid-rates', data: { type: 'FeatureCollection', features } as never, filled: true, stroked: true,
+        getFillColor: (f: { id?: unknown }) => ramp(Math.sqrt(Math.min(1, (rate.get(f.id as number) ?? 0) / Math.max(max, 1e-9))), 200),
+        getLineColor: [255, 255, 255, 160], lineWidthMinPixels: 0.5,
+        updateTriggers: { getFillColor: [max, hotspots.length] },
+      })];
+    }
+    this.overlay.setProps({ layers });
+    return { max };
+  }
+
+  destroy(map: MapLibreMap): void {
+    map.removeControl(this.overlay as never);
+  }
+}
