@@ -3,12 +3,14 @@ import { compress } from 'hono/compress';
 import { secureHeaders } from 'hono/secure-headers';
 import { InputError } from './domain/errors.ts';
 import { onError } from './http/errors.ts';
+import { EventBus, eventStream } from './http/events.ts';
 import { router, type AppOptions } from './http/router.ts';
 import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { editRoutes } from './routes/edits.ts';
 import { householdRoutes } from './routes/households.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { regionRoutes } from './routes/regions.ts';
 
@@ -17,11 +19,13 @@ export function createApp(options: AppOptions) {
   const tooLarge = (limit: number) => () => {
     throw new InputError('payload_too_large', `request body exceeds the limit of ${limit} bytes`, 'body', 413);
   };
+  const events = options.events ?? new EventBus();
   const app = router();
   app.use('*', secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false }));
   app.use('/api/*', async (c, next) => {
     c.set('db', options.db);
     c.set('options', options);
+    c.set('events', events);
     await next();
   });
   const uploads = ['/api/households/import', '/api/incidents/import'];
@@ -33,11 +37,13 @@ export function createApp(options: AppOptions) {
   app.use('/api/*', compress());
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },
   });
+  // Server-sent events for wall displays: new and changed incidents as they happen.
+  app.get('/api/events', (c) => eventStream(c, events));
   app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}`, path: c.req.path } }, 404));
   return routes;
 }

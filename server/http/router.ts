@@ -1,3 +1,4 @@
+import type { EventBus } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
 import { fromZod } from './errors.ts';
@@ -8,9 +9,11 @@ export interface AppOptions {
   /** Largest JSON body accepted, in bytes (household files have their own, larger limit). */
   maxJsonBytes?: number;
   maxUploadBytes?: number;
+  /** Live events (new and changed incidents); one per app when not given. */
+  events?: EventBus;
 }
 
-export type Env = { Variables: { db: Db; options: AppOptions } };
+export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus } };
 
 /** A router whose validation failures all take the `{error:{code,message,path}}` shape. */
 export function router() {

@@ -157,6 +157,7 @@ export function incidentRoutes() {
         await recordChange(tx, { actor: actorOf(c), action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
         return created;
       });
+      c.get('events').publish({ type: 'incident', action: 'report', incident });
       return c.json(incident, 201);
     })
     .openapi(importRoute, async (c) => {
@@ -185,14 +186,20 @@ export function incidentRoutes() {
           return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
         });
       };
-      if (!wantsStream(c)) return c.json(await run(() => {}), 201);
-      return ndjson(c, 201, run) as never;
+      const announce = async (onProgress: (p: unknown) => void) => {
+        const result = await run(onProgress);
+        if (result.imported > 0) c.get('events').publish({ type: 'incident', action: 'import', count: result.imported });
+        return result;
+      };
+      if (!wantsStream(c)) return c.json(await announce(() => {}), 201);
+      return ndjson(c, 201, announce) as never;
     })
     .openapi(patchRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const at = body.at ? parseInstant(body.at, 'at') : undefined;
       const incident = await c.get('db').transaction((tx) => advanceIncident(tx, actorOf(c), id, { ...body, at }));
+      c.get('events').publish({ type: 'incident', action: body.status === 'dispatched' ? 'dispatch' : body.status === 'resolved' ? 'resolve' : 'close', incident });
       return c.json(incident, 200);
     })
     .openapi(listRoute, async (c) => {

@@ -1,0 +1,79 @@
+import { notFound } from '../domain/errors.ts';
+import type { Queryable } from './db.ts';
+
+export interface Figure {
+  value: number | null;
+  /** The same figure one period earlier (yesterday, last month, the 30 days before), for the change arrow. */
+  previous: number | null;
+}
+
+/**
+ * The leaders' key figures for a region: its grids and workers, how much of it is covered by grids
+ * that pass the rules (household range, a worker, one piece), and the incident loop — today, this
+ * month (China Standard Time), closure and time to close over 30 days, overdue now — each beside
+ * the previous period.
+ */
+export async function overview(tx: Queryable, regionId: number): Promise<{ region: { id: number; name: string; level: string }; figures: Record<string, Figure>; byCategory: Record<string, number> }> {
+  const { rows: [r] } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
+  if (!r) throw notFound('region', regionId, 'region');
+  const SCOPE = `WITH RECURSIVE scope AS (SELECT id, level FROM region WHERE id = $1 UNION ALL SELECT c.id, c.level FROM region c JOIN scope s ON c.parent_id = s.id WHERE s.level <> 'grid')`;
+  const { rows: [plan] } = await tx.query<{ grids: number; staffed: number; households: number; passing: number; passing_households: number; passing_area: number; area: number }>(
+    `${SCOPE}, g AS (
+       SELECT g.*, (g.household_count BETWEEN coalesce(rule.min_households, 0) AND coalesce(rule.max_households, 1e9)
+                    AND g.worker_id IS NOT NULL AND ST_NumGeometries(g.geom) = 1) AS passes
+       FROM region g JOIN scope s ON s.id = g.id AND s.level = 'grid'
+       LEFT JOIN grid_type_rule rule ON rule.district_id IS NULL AND rule.grid_type = g.grid_type
+     )
+     SELECT count(*)::int AS grids, count(worker_id)::int AS staffed,
+            (SELECT household_count FROM region WHERE id = $1) AS households,
+            count(*) FILTER (WHERE passes)::int AS passing,
+            coalesce(sum(household_count) FILTER (WHERE passes), 0)::int AS passing_households,
+            coalesce(sum(ST_Area(geom::geography)) FILTER (WHERE passes), 0) AS passing_area,
+            (SELECT ST_Area(geom::geography) FROM region WHERE id = $1) AS area
+     FROM g`,
+    [regionId],
+  );
+  const { rows: [inc] } = await tx.query<Record<string, number | null>>(
+    `${SCOPE}, t AS (SELECT date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS month, now() AT TIME ZONE 'Asia/Shanghai' AS now),
+     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline
+           FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
+           WHERE i.reported_at > now() - interval '70 days')
+     SELECT count(*) FILTER (WHERE local >= t.today)::int AS today,
+            count(*) FILTER (WHERE local >= t.today - interval '1 day' AND local < t.now - interval '1 day')::int AS today_prev,
+            count(*) FILTER (WHERE local >= t.month)::int AS month,
+            count(*) FILTER (WHERE local >= t.month - interval '1 month' AND local < t.now - interval '1 month')::int AS month_prev,
+            avg((status = 'closed')::int) FILTER (WHERE reported_at >= now() - interval '30 days') AS closure,
+            avg((closed_at IS NOT NULL AND closed_at < now() - interval '30 days')::int) FILTER (WHERE reported_at >= now() - interval '60 days' AND reported_at < now() - interval '30 days') AS closure_prev,
+            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= now() - interval '30 days') AS hours,
+            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= now() - interval '60 days' AND closed_at < now() - interval '30 days') AS hours_prev,
+            count(*) FILTER (WHERE resolved_at IS NULL AND reported_at + deadline < now())::int AS overdue,
+            count(*) FILTER (WHERE reported_at + deadline < now() - interval '1 day' AND coalesce(resolved_at, 'infinity') > now() - interval '1 day')::int AS overdue_prev
+     FROM i, t`,
+    [regionId],
+  );
+  const { rows: cats } = await tx.query<{ category: string; n: number }>(
+    `${SCOPE} SELECT i.category, count(*)::int AS n FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
+     WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') GROUP BY 1`,
+    [regionId],
+  );
+  const round = (x: number | null | undefined, d = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
+  const f = (value: number | null | undefined, previous: number | null | undefined = null): Figure => ({ value: value ?? null, previous: previous ?? null });
+  const p = plan!;
+  return {
+    region: r,
+    figures: {
+      grids: f(p.grids),
+      workers: f(p.staffed),
+      households: f(p.households),
+      coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3)),
+      coverageHouseholds: f(round(p.households > 0 ? p.passing_households / p.households : null, 3)),
+      failingGrids: f(p.grids - p.passing),
+      incidentsToday: f(inc!.today, inc!.today_prev),
+      incidentsMonth: f(inc!.month, inc!.month_prev),
+      closureRate: f(round(inc!.closure, 3), round(inc!.closure_prev, 3)),
+      hoursToClose: f(round(inc!.hours), round(inc!.hours_prev)),
+      overdue: f(inc!.overdue, inc!.overdue_prev),
+    },
+    byCategory: Object.fromEntries(cats.map((c) => [c.category, c.n])),
+  };
+}

@@ -1,0 +1,93 @@
+import type { InferResponseType } from 'hono/client';
+import { api, ok } from '../lib/api.ts';
+import type { Heat, Hotspot } from './analysis.svelte.ts';
+
+export type Overview = InferResponseType<typeof api.stats.overview.$get, 200>;
+export type Ranking = InferResponseType<(typeof api.regions)[':id']['incident-stats']['$get'], 200>;
+export type LatestIncident = InferResponseType<typeof api.incidents.$get, 200>['items'][number];
+
+const DAY = 86_400_000;
+
+/**
+ * The wall display's state: the region in focus (a carousel through the district's townships),
+ * its figures and panels, and the live connection that brings new incidents in.
+ */
+export class Wall {
+  districtId = $state<number | null>(null);
+  stops = $state.raw<{ id: number; name: string }[]>([]);
+  stop = $state(0);
+  paused = $state(false);
+  overview = $state.raw<Overview | null>(null);
+  hotspots = $state.raw<Hotspot[]>([]);
+  ranking = $state.raw<Ranking>([]);
+  latest = $state.raw<LatestIncident[]>([]);
+  heat = $state.raw<Heat | null>(null);
+  connected = $state(false);
+  /** Ids of incidents that arrived live (highlighted for a while). */
+  fresh = $state.raw<number[]>([]);
+  private source: EventSource | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private refreshSoon: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(readonly intervalMs: number) {}
+
+  focus = $derived(this.stops[this.stop] ?? null);
+
+  async start(districtId: number, townships: { id: number; name: string }[], districtName: string): Promise<void> {
+    this.districtId = districtId;
+    this.stops = [{ id: districtId, name: districtName }, ...townships];
+    this.timer = setInterval(() => {
+      if (!this.paused) this.next();
+    }, this.intervalMs);
+    this.connect();
+    await this.refresh();
+  }
+
+  next(step = 1): void {
+    this.stop = (this.stop + step + this.stops.length) % this.stops.length;
+  }
+
+  /** Everything for the region in focus; the ranking always covers the district's townships. */
+  async refresh(): Promise<void> {
+    const focus = this.focus;
+    if (!focus || this.districtId === null) return;
+    const from = new Date(Date.now() - 30 * DAY).toISOString();
+    const region = String(focus.id);
+    const [overview, hotspots, ranking, latest, heat] = await Promise.all([
+      ok(api.stats.overview.$get({ query: { region } })),
+      ok(api.hotspots.$get({ query: { region, from } })),
+      ok(api.regions[':id']['incident-stats'].$get({ param: { id: String(this.districtId) }, query: { from } })),
+      ok(api.incidents.$get({ query: { region, limit: '8' } })),
+      ok(api.heatmap.$get({ query: { region, from, shape: 'hex' } })),
+    ]);
+    if (this.focus?.id !== focus.id) return;
+    Object.assign(this, { overview, hotspots, ranking, heat, latest: latest.items });
+  }
+
+  /** Server-sent events; the browser reconnects by itself, the indicator says when it is down. */
+  private connect(): void {
+    this.source = new EventSource('/api/events');
+    this.source.addEventListener('open', () => (this.connected = true));
+    this.source.addEventListener('hello', () => (this.connected = true));
+    this.source.addEventListener('error', () => (this.connected = false));
+    this.source.addEventListener('incident', (e) => {
+      this.connected = true;
+      const event = JSON.parse((e as MessageEvent<string>).data) as { action: string; incident?: LatestIncident };
+      if (event.incident && event.action === 'report') {
+        this.latest = [event.incident, ...this.latest.filter((i) => i.id !== event.incident!.id)].slice(0, 8);
+        this.fresh = [...this.fresh, event.incident.id];
+        const id = event.incident.id;
+        setTimeout(() => (this.fresh = this.fresh.filter((f) => f !== id)), 60_000);
+      }
+      // Figures follow within a couple of seconds, once per burst of events.
+      if (this.refreshSoon) clearTimeout(this.refreshSoon);
+      this.refreshSoon = setTimeout(() => void this.refresh(), 2_000);
+    });
+  }
+
+  stopAll(): void {
+    this.source?.close();
+    if (this.timer) clearInterval(this.timer);
+    if (this.refreshSoon) clearTimeout(this.refreshSoon);
+  }
+}
