@@ -120,6 +120,28 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
+  it('shows an incident reported through the API on the wall display without a reload', async () => {
+    const page = await open('/screen?interval=600', 1920, 1080);
+    await expect.poll(() => page.locator('[data-testid="live"]').textContent()).toBe('实时');
+    const { lon, lat } = await (await fetch(`${server.url}/api/incidents?limit=1`)).json().then((r: any) => r.items[0]);
+    const res = await fetch(`${server.url}/api/incidents`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ lon, lat, category: 'fire', severity: 4, description: '大屏实时测试：山林起火' }),
+    });
+    expect(res.status).toBe(201);
+    await expect.poll(() => page.locator('[data-testid="latest"] .fresh').textContent(), { timeout: 10_000 }).toContain('大屏实时测试');
+    await page.screenshot({ path: join(ARTIFACTS, '5-screen-live.png') });
+    await page.close();
+  });
+
+  it('says so on the wall when the live connection is down', async () => {
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    await page.route('**/api/events', (route) => route.abort());
+    await page.goto(server.url + '/screen');
+    await expect.poll(() => page.locator('[data-testid="live"]').textContent(), { timeout: 10_000 }).toMatch(/连接中断/);
+    await page.close();
+  });
+
   it('goes back with the browser history', async () => {
     const page = await open('/plan');
     await page.locator('[data-testid="children"] li button').nth(1).click();
@@ -146,6 +168,19 @@ describe('web app in Chromium', () => {
       const overflow = await page.evaluate(() => ({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight }));
       expect(overflow).toEqual({ w: width, h: height });
       expect(await mapInkShare(page)).toBeGreaterThan(0.1);
+      // Ten key figures, filled in; nothing inside the figures or panels spills out of its box.
+      await expect.poll(() => page.locator('[data-testid="figures"] .value').allTextContents()).not.toContain('–');
+      expect(await page.locator('[data-testid="figures"] .value').count()).toBe(10);
+      const spills = await page.evaluate(() => [...document.querySelectorAll('.figures .card, .panel, header h1')]
+        .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent?.slice(0, 30)));
+      expect(spills).toEqual([]);
+      // Text stays readable from across the room: no label under 12 CSS px at 1080p (scaled up at 4K).
+      const minPx = width >= 3840 ? 24 : 12;
+      const tiny = await page.evaluate((min) => [...document.querySelectorAll('.screen *')]
+        .filter((e) => [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent!.trim()) && parseFloat(getComputedStyle(e).fontSize) < min)
+        .map((e) => `${getComputedStyle(e).fontSize} ${e.className} ${e.textContent!.trim().slice(0, 20)}`), minPx);
+      expect(tiny).toEqual([]);
+      await expect.poll(() => page.locator('[data-testid="live"]').textContent()).toBe('实时');
       await page.screenshot({ path: join(ARTIFACTS, `5-screen-${width}.png`) });
       await page.close();
     });
