@@ -163,6 +163,35 @@ for (const driver of DRIVERS) {
       expect(after.body.at(-1).significance).not.toMatch(/^hot/);
     });
 
+    it('serves the overview figures with the previous period, and counts a new report today', async () => {
+      const get = async () => (await ctx.request('GET', `/api/stats/overview?region=${district}`)).body;
+      const before = await get();
+      expect(Object.keys(before.figures).sort()).toEqual(['closureRate', 'coverageArea', 'coverageHouseholds', 'failingGrids', 'grids', 'households', 'hoursToClose', 'incidentsMonth', 'incidentsToday', 'overdue', 'workers'].sort());
+      expect(before.figures.grids.value).toBe((await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'grid'`)).rows[0]!.n);
+      expect(before.figures.coverageHouseholds.value).toBeGreaterThan(0.5);
+      expect(before.figures.coverageHouseholds.value).toBeLessThanOrEqual(1);
+      expect(before.figures.closureRate.previous).not.toBeNull();
+      await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'other', severity: 1 });
+      const after = await get();
+      expect(after.figures.incidentsToday.value).toBe(before.figures.incidentsToday.value + 1);
+      expect((await ctx.request('GET', '/api/stats/overview?region=999999')).status).toBe(404);
+    });
+
+    it('streams new reports to listeners as server-sent events', async () => {
+      const res = await ctx.app.request('/api/events');
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = '';
+      const readUntil = async (needle: string) => {
+        while (!text.includes(needle)) text += (await reader.read()).value ?? '';
+      };
+      await readUntil('event: hello');
+      await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'traffic', severity: 2, description: '实时事件' });
+      await readUntil('实时事件');
+      expect(text).toMatch(/event: incident\ndata: \{"type":"incident","action":"report"/);
+      await reader.cancel();
+    });
+
     it('re-files incidents when their grid is merged away', async () => {
       const { rows } = await ctx.db.query<{ a: number; b: number; va: number; vb: number }>(
         `SELECT x.id AS a, y.id AS b, x.version AS va, y.version AS vb FROM region x JOIN region y ON x.parent_id = y.parent_id AND x.id < y.id

@@ -134,6 +134,24 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
+  it('cycles the wall through the townships and pauses on Space', async () => {
+    const page = await open('/screen?interval=5', 1920, 1080);
+    const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
+    const first = await focus();
+    await expect.poll(focus, { timeout: 12_000 }).not.toBe(first);
+    // Home: the full-district view.
+    await page.keyboard.press('Home');
+    await expect.poll(focus).toBe('沾益区');
+    await page.keyboard.press('Space');
+    await expect.poll(focus).toMatch(/轮播暂停/);
+    const paused = await focus();
+    await page.waitForTimeout(6_000);
+    expect(await focus()).toBe(paused);
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(focus).not.toBe(paused);
+    await page.close();
+  });
+
   it('says so on the wall when the live connection is down', async () => {
     const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
     await page.route('**/api/events', (route) => route.abort());
