@@ -1,17 +1,11 @@
 import { InputError, notFound } from '../domain/errors.ts';
+import type { IncidentInput } from '../domain/incident-input.ts';
 import { checkTransition, type IncidentStatus, type Transition } from '../domain/incidents.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 
-export interface NewIncident {
-  lon: number;
-  lat: number;
-  category: string;
-  severity: number;
-  description: string;
-  reportedAt: Date;
-  reporterId?: number | null | undefined;
-}
+/** A new incident: its fields as the input checks leave them (the reporter is optional). */
+export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: number | null | undefined };
 
 /** An incident as the API shows it. */
 export const INCIDENT_JSON = `json_build_object(

@@ -34,6 +34,17 @@ export function parsePosition(value: unknown, path: string): Position {
   return [lon, lat];
 }
 
+/** `lon` and `lat` columns of a CSV row (strings from the parser), checked as a position. */
+export function csvPosition(row: Record<string, unknown>, line: number): Position {
+  const num = (key: string) => {
+    const raw = row[key];
+    const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+    if (!Number.isFinite(v)) throw new InputError('not_a_number', `${key} must be a number, got ${JSON.stringify(raw ?? null)}`, `line ${line}, column ${key}`);
+    return v;
+  };
+  return parsePosition([num('lon'), num('lat')], `line ${line}`);
+}
+
 /**
  * A linear ring without consecutive repeated vertices, closed.
  *

@@ -1,5 +1,5 @@
 import { InputError } from './errors.ts';
-import { parsePosition } from './geojson-input.ts';
+import { csvPosition, parsePosition } from './geojson-input.ts';
 
 export interface HouseholdInput {
   lon: number;
@@ -29,13 +29,7 @@ function parseAddress(value: unknown, path: string): string {
 
 /** One CSV row `{lon, lat, size, address}` (strings from the parser). */
 export function parseHouseholdCsvRow(row: Record<string, unknown>, line: number): HouseholdInput {
-  const num = (key: string) => {
-    const raw = row[key];
-    const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    if (!Number.isFinite(v)) throw new InputError('not_a_number', `${key} must be a number, got ${JSON.stringify(raw ?? null)}`, `line ${line}, column ${key}`);
-    return v;
-  };
-  const [lon, lat] = parsePosition([num('lon'), num('lat')], `line ${line}`);
+  const [lon, lat] = csvPosition(row, line);
   return { lon, lat, size: parseSize(row.size, `line ${line}, column size`), address: parseAddress(row.address, `line ${line}, column address`) };
 }
 

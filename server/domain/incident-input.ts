@@ -1,5 +1,5 @@
 import { InputError } from './errors.ts';
-import { parsePosition } from './geojson-input.ts';
+import { csvPosition, parsePosition } from './geojson-input.ts';
 import { parseInstant } from './incidents.ts';
 
 export interface IncidentInput {
@@ -51,13 +51,7 @@ export function parseIncidentObject(raw: Record<string, unknown>, categories: re
 
 /** One CSV row (strings): lon, lat, category, severity, description, reported_at, reporter_id. */
 export function parseIncidentCsvRow(row: Record<string, unknown>, line: number, categories: readonly string[], now = new Date()): IncidentInput {
-  const num = (key: string) => {
-    const raw = row[key];
-    const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
-    if (!Number.isFinite(v)) throw new InputError('not_a_number', `${key} must be a number, got ${JSON.stringify(raw ?? null)}`, `line ${line}, column ${key}`);
-    return v;
-  };
-  const [lon, lat] = parsePosition([num('lon'), num('lat')], `line ${line}`);
+  const [lon, lat] = csvPosition(row, line);
   return { lon, lat, ...fields(row, (k) => `line ${line}, column ${k}`, categories, now) };
 }
 

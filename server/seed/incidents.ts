@@ -1,4 +1,5 @@
 import type { Position } from '../domain/geojson-input.ts';
+import type { IncidentInput } from '../domain/incident-input.ts';
 import type { IncidentStatus } from '../domain/incidents.ts';
 import type { LocalFrame } from '../domain/local-frame.ts';
 import type { Random } from './random.ts';
@@ -9,13 +10,7 @@ import type { Random } from './random.ts';
  * a few hotspots emerging in the last four months, and the loop's timings (most closed in days,
  * a few stuck and overdue). Deterministic for a `Random`.
  */
-export interface GeneratedIncident {
-  lon: number;
-  lat: number;
-  category: string;
-  severity: number;
-  description: string;
-  reportedAt: Date;
+export interface GeneratedIncident extends Omit<IncidentInput, 'reporterId'> {
   status: IncidentStatus;
   department: string;
   dispatchedAt: Date | null;
