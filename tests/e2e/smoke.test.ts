@@ -136,20 +136,24 @@ describe('web app in Chromium', () => {
 
   it('cycles the wall through the townships and pauses on Space', async () => {
     const page = await open('/screen?interval=5', 1920, 1080);
-    const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
-    const first = await focus();
-    await expect.poll(focus, { timeout: 12_000 }).not.toBe(first);
-    // Home: the full-district view.
-    await page.keyboard.press('Home');
-    await expect.poll(focus).toBe('沾益区');
-    await page.keyboard.press('Space');
-    await expect.poll(focus).toMatch(/轮播暂停/);
-    const paused = await focus();
-    await page.waitForTimeout(6_000);
-    expect(await focus()).toBe(paused);
-    await page.keyboard.press('ArrowRight');
-    await expect.poll(focus).not.toBe(paused);
-    await page.close();
+    try {
+      const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
+      const first = await focus();
+      await expect.poll(focus, { timeout: 15_000 }).not.toBe(first);
+      // Home: the full-district view.
+      await page.keyboard.press('Home');
+      await expect.poll(focus, { timeout: 5_000 }).toBe('沾益区');
+      await page.keyboard.press('Space');
+      await expect.poll(focus, { timeout: 5_000 }).toMatch(/轮播暂停/);
+      const paused = await focus();
+      await page.waitForTimeout(6_000);
+      expect(await focus()).toBe(paused);
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(focus, { timeout: 5_000 }).not.toBe(paused);
+    } finally {
+      // A carousel left running would keep the shared test server busy.
+      await page.close();
+    }
   });
 
   it('says so on the wall when the live connection is down', async () => {

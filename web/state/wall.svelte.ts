@@ -47,8 +47,27 @@ export class Wall {
     this.stop = (this.stop + step + this.stops.length) % this.stops.length;
   }
 
-  /** Everything for the region in focus; the ranking always covers the district's townships. */
+  private inflight: Promise<void> | null = null;
+  private again = false;
+
+  /** Everything for the region in focus; one request set at a time, a call meanwhile runs once after it. */
   async refresh(): Promise<void> {
+    if (this.inflight) {
+      this.again = true;
+      return this.inflight;
+    }
+    this.inflight = this.load().finally(() => {
+      this.inflight = null;
+      if (this.again) {
+        this.again = false;
+        void this.refresh();
+      }
+    });
+    return this.inflight;
+  }
+
+  /** The ranking always covers the district's townships. */
+  private async load(): Promise<void> {
     const focus = this.focus;
     if (!focus || this.districtId === null) return;
     const from = new Date(Date.now() - 30 * DAY).toISOString();
