@@ -47,7 +47,6 @@ async function build(db: Db): Promise<number> {
     // Bulk load: indexes built once at the end.
     const { rows: indexes } = await tx.query<{ name: string; def: string }>(`SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'incident' AND indexname <> 'incident_pkey'`);
     for (const ix of indexes) await tx.query(`DROP INDEX ${ix.name}`);
-    await tx.query('SET LOCAL session_replication_role = replica'); // no per-row triggers; the rollup is rebuilt below
     for (let i = 0; i < incidents.length; i += 50_000) {
       const b = incidents.slice(i, i + 50_000);
       await tx.query(
@@ -56,11 +55,8 @@ async function build(db: Db): Promise<number> {
         [b.map((x) => x.lon), b.map((x) => x.lat), b.map((x) => x.category), b.map((x) => x.severity), b.map((x) => x.reportedAt.toISOString()), b.map(() => 'reported'), g],
       );
     }
-    await tx.query('SET LOCAL session_replication_role = origin');
     for (const ix of indexes) await tx.query(ix.def);
-    await tx.query('SELECT gp_rebuild_incident_rollup()');
     await tx.query('ANALYZE incident');
-    await tx.query('ANALYZE incident_rollup');
     return d!;
   });
 }

@@ -33,52 +33,31 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
   const metresPerPixel = zoom === undefined ? 0 : (156_543 * Math.cos((extent.lat * Math.PI) / 180)) / 2 ** zoom;
   const size = Math.max(50, Math.round(cellM ?? (zoom !== undefined ? 24 * metresPerPixel : extent.diagonalM / 120)));
   const { kx, ky } = frame(extent.lat);
-  const rollup = monthAligned(filter) && size >= 300;
-  const f = rollup ? rollupFilterSql(filter, 4) : filterSql(filter, 4);
-  // Whole months read the monthly rollup (1/1024° cells, weighted); other ranges read every incident.
-  const source = rollup
-    ? `SELECT (i.cx + 0.5) / 1024.0 * $1::float8 AS x, (i.cy + 0.5) / 1024.0 * $2::float8 AS y, i.n FROM incident_rollup i WHERE ${f.where}`
-    : `SELECT ST_X(i.geom) * $1::float8 AS x, ST_Y(i.geom) * $2::float8 AS y, 1 AS n FROM incident i WHERE ${f.where}`;
+  const f = filterSql(filter, 4);
+  // float8 casts matter: an untyped parameter makes all of this numeric arithmetic, several times slower.
+  const xy = `ST_X(i.geom) * $1::float8 AS x, ST_Y(i.geom) * $2::float8 AS y`;
   const sql = shape === 'square'
-    ? `${f.with} SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, sum(n)::int AS count
-       FROM (SELECT floor(x / $3::float8) AS ix, floor(y / $3::float8) AS iy, n FROM (${source}) AS p) AS c GROUP BY ix, iy HAVING sum(n) > 0`
+    ? `${f.with} SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, count(*)::int AS count
+       FROM (SELECT floor(x / $3::float8) AS ix, floor(y / $3::float8) AS iy FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p) AS c GROUP BY ix, iy`
     : // Pointy-top hexagons of circumradius R = size / √3, axial coordinates rounded through cube coordinates.
       `${f.with}, axial AS (
-         SELECT (sqrt(3) / 3 * x - y / 3) / (cast($3 AS float8) / sqrt(3)) AS q, (2.0 / 3 * y) / (cast($3 AS float8) / sqrt(3)) AS r, n
-         FROM (${source}) AS p
+         SELECT (sqrt(3) / 3 * x - y / 3) / (cast($3 AS float8) / sqrt(3)) AS q, (2.0 / 3 * y) / (cast($3 AS float8) / sqrt(3)) AS r
+         FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p
        ), rounded AS (
-         SELECT q, r, n, round(q) AS rq, round(r) AS rr, round(-q - r) AS rs FROM axial
+         SELECT q, r, round(q) AS rq, round(r) AS rr, round(-q - r) AS rs FROM axial
        ), cell AS (
-         SELECT n, CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN -rr - rs ELSE rq END AS cq,
+         SELECT CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN -rr - rs ELSE rq END AS cq,
                 CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN rr
                      WHEN abs(rr - r) > abs(rs + q + r) THEN -rq - rs ELSE rr END AS cr
          FROM rounded
        )
-       SELECT (cast($3 AS float8) / sqrt(3)) * (sqrt(3) * cq + sqrt(3) / 2 * cr) / $1::float8 AS lon, (cast($3 AS float8) / sqrt(3)) * 1.5 * cr / $2::float8 AS lat, sum(n)::int AS count
-       FROM cell GROUP BY cq, cr HAVING sum(n) > 0`;
+       SELECT (cast($3 AS float8) / sqrt(3)) * (sqrt(3) * cq + sqrt(3) / 2 * cr) / $1::float8 AS lon, (cast($3 AS float8) / sqrt(3)) * 1.5 * cr / $2::float8 AS lat, count(*)::int AS count
+       FROM cell GROUP BY cq, cr`;
   const withClause = f.with ? sql : sql.replace(/^, axial AS/, 'WITH axial AS');
   const { rows } = await tx.query<{ lon: number; lat: number; count: number }>(withClause, [kx, ky, size, ...f.params]);
   const round = (v: number) => Math.round(v * 1e6) / 1e6;
   const cells = rows.map((r) => ({ lon: round(r.lon), lat: round(r.lat), count: r.count })).sort((a, b) => b.count - a.count || a.lon - b.lon || a.lat - b.lat);
   return { cell: { shape, sizeM: size }, total: cells.reduce((s, c) => s + c.count, 0), cells };
-}
-
-/** Whether a filter covers whole months of China Standard Time and nothing narrower (the rollup's grain). */
-function monthAligned(f: IncidentFilter): boolean {
-  const monthStart = (d: Date) => {
-    const cst = new Date(d.getTime() + 8 * 3_600_000);
-    return cst.getUTCDate() === 1 && cst.getUTCHours() === 0 && cst.getUTCMinutes() === 0 && cst.getUTCSeconds() === 0 && cst.getUTCMilliseconds() === 0;
-  };
-  return !f.bbox && monthStart(f.from) && monthStart(f.to);
-}
-
-/** `filterSql` for `incident_rollup i`: months instead of instants. */
-function rollupFilterSql(f: IncidentFilter, first: number): { where: string; params: unknown[]; with: string } {
-  const month = (d: Date) => new Date(d.getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
-  const base = filterSql({ ...f, bbox: undefined }, first);
-  base.params[0] = month(f.from);
-  base.params[1] = month(f.to);
-  return { ...base, where: base.where.replace(`i.reported_at >= $${first}`, `i.month >= $${first}::date`).replace(`i.reported_at < $${first + 1}`, `i.month < $${first + 1}::date`) };
 }
 
 /** Per child region (or per grid of a village): counts by category, rates, closure, time to close, overdue. */

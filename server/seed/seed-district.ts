@@ -305,8 +305,5 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
   );
   if (skipChecks) await tx.query('SET LOCAL session_replication_role = origin');
   for (const ix of indexes) await tx.query(ix.def);
-  // The monthly rollup in one statement (its trigger was off, or counted row by row: either way, rebuilt).
-  await tx.query('SELECT gp_rebuild_incident_rollup()');
   await tx.query('ANALYZE incident');
-  await tx.query('ANALYZE incident_rollup');
 }
