@@ -101,7 +101,7 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
 
 /** Getis–Ord Gi* of incident counts over the grids of a region (neighbours: grids sharing a border or a corner). */
 export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
-  const f = filterSql(filter, 1);
+  const f = filterSql({ ...filter, wholePlan: false }, 1); // the grid list comes from the scope
   const { rows: grids } = await tx.query<{ id: number; code: string; name: string; households: number; n: number; x: number; y: number }>(
     `${f.with}, counts AS (SELECT i.grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY i.grid_id)
      SELECT g.id, g.code, g.name, g.household_count AS households, coalesce(c.n, 0) AS n,

@@ -128,6 +128,18 @@ export interface IncidentFilter {
   categories: string[] | null;
   statuses: string[] | null;
   bbox?: [number, number, number, number] | undefined;
+  /** The region is the plan's only district: every incident is in it, so no grid filter is needed. */
+  wholePlan?: boolean | undefined;
+}
+
+/** Whether a region is the plan's only district (then filtering by it filters nothing). */
+export async function isWholePlan(tx: Queryable, regionId: number | undefined): Promise<boolean> {
+  if (regionId === undefined) return false;
+  const { rows } = await tx.query<{ whole: boolean }>(
+    `SELECT r.level = 'district' AND (SELECT count(*) FROM region WHERE level = 'district') = 1 AS whole FROM region r WHERE r.id = $1`,
+    [regionId],
+  );
+  return rows[0]?.whole ?? false;
 }
 
 /**
@@ -152,7 +164,8 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     where.push(`i.geom && ST_MakeEnvelope($${n}, $${n + 1}, $${n + 2}, $${n + 3}, 4326)`);
   }
   let withSql = '';
-  if (f.regionId !== undefined) {
+  // A recursive CTE in the filter also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
+  if (f.regionId !== undefined && !f.wholePlan) {
     params.push(f.regionId);
     withSql = `WITH RECURSIVE scope AS (SELECT id, level FROM region WHERE id = ${next()} UNION ALL SELECT r.id, r.level FROM region r JOIN scope s ON r.parent_id = s.id WHERE s.level <> 'grid')`;
     where.push(`i.grid_id IN (SELECT id FROM scope WHERE level = 'grid')`);

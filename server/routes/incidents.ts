@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { heatmap, hotspots, incidentStats, timeSeries } from '../db/incident-analytics.ts';
-import { advanceIncident, categoryCodes, filterSql, INCIDENT_JSON, incidentById, insertIncidents, type IncidentFilter, type IncidentJson } from '../db/incidents.ts';
+import { advanceIncident, categoryCodes, filterSql, INCIDENT_JSON, incidentById, insertIncidents, isWholePlan, type IncidentFilter, type IncidentJson } from '../db/incidents.ts';
 import { recordChange } from '../db/regions.ts';
 import { InputError } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
@@ -41,7 +41,7 @@ async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox
     bbox = parts as [number, number, number, number];
   }
   return {
-    from, to, bbox, regionId: q.region,
+    from, to, bbox, regionId: q.region, wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),
   };

@@ -192,6 +192,22 @@ for (const driver of DRIVERS) {
       await reader.cancel();
     });
 
+    it('re-files incidents when their grid is split', async () => {
+      const { rows } = await ctx.db.query<{ id: number; version: number; x0: number; x1: number; y: number }>(
+        `SELECT g.id, g.version, ST_XMin(g.geom) - 0.01 AS x0, ST_XMax(g.geom) + 0.01 AS x1, ST_Y(ST_Centroid(g.geom)) AS y
+         FROM region g WHERE g.level = 'grid' AND (SELECT count(*) FROM incident WHERE grid_id = g.id) > 5 ORDER BY g.id LIMIT 1`,
+      );
+      const g = rows[0]!;
+      const before = await count('grid_id = $1', [g.id]);
+      const res = await ctx.request('POST', `/api/regions/${g.id}/split`, { version: g.version, line: { type: 'LineString', coordinates: [[g.x0, g.y], [g.x1, g.y]] } });
+      expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
+      const parts = res.body.regions.features.map((f: any) => f.id);
+      expect(parts.length).toBe(2);
+      // Every incident of the old grid is now filed under the part containing it.
+      expect(await count('grid_id = ANY($1::int[])', [parts])).toBe(before);
+      expect(await count(`grid_id = ANY($1::int[]) AND NOT EXISTS (SELECT 1 FROM region r WHERE r.id = i.grid_id AND ST_Intersects(r.geom, i.geom))`, [parts])).toBe(0);
+    });
+
     it('re-files incidents when their grid is merged away', async () => {
       const { rows } = await ctx.db.query<{ a: number; b: number; va: number; vb: number }>(
         `SELECT x.id AS a, y.id AS b, x.version AS va, y.version AS vb FROM region x JOIN region y ON x.parent_id = y.parent_id AND x.id < y.id

@@ -111,9 +111,19 @@ describe('web app in Chromium', () => {
     // Only fires: fewer incidents.
     for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
     await expect.poll(total).toBeLessThan(all / 4);
-    // One month of the two years.
+    // One month of the two years: the map changes with the slider.
+    const drawn = () => page.evaluate(() => {
+      const canvas = [...document.querySelectorAll('canvas')].find((c) => c.id === 'deckgl-overlay')!;
+      const copy = document.createElement('canvas');
+      [copy.width, copy.height] = [120, 80];
+      const ctx = copy.getContext('2d')!;
+      ctx.drawImage(canvas, 0, 0, 120, 80);
+      return Array.from(ctx.getImageData(0, 0, 120, 80).data).join(',');
+    });
+    const allMonths = await drawn();
     await page.locator('[data-testid="month-slider"]').fill('23');
     await expect.poll(() => page.locator('[data-testid="month"]').textContent()).toMatch(/^\d{4}-\d{2}$/);
+    await expect.poll(drawn, { timeout: 10_000 }).not.toBe(allMonths);
     await page.click('[data-mode="grids"]');
     await page.waitForTimeout(1_000);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-grids-fire-month.png') });

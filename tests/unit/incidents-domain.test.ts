@@ -18,6 +18,13 @@ describe('Getis–Ord Gi*', () => {
     expect(z[0]!).toBeLessThan(0);
     expect(significance(z[0]!)).not.toMatch(/^hot/);
   });
+  it('matches a hand-computed fixture: values 1, 2, 3, 4, 10 along a path', () => {
+    // n = 5, mean 4, S = √(130/5 − 16) = √10; node 4: (4 + 10 − 4·2) / (√10 · √((5·2 − 4)/4)) = 6 / 3.872983
+    const z = getisOrdGiStar([1, 2, 3, 4, 10], [[1], [0, 2], [1, 3], [2, 4], [3]]);
+    expect(z[4]).toBeCloseTo(1.549193, 5);
+    expect(z[0]).toBeCloseTo(-1.290994, 5); // (1 + 2 − 8) / 3.872983
+    expect(z[2]).toBeCloseTo(-0.774597, 5); // (2 + 3 + 4 − 12) / (√10 · √((15 − 9)/4))
+  });
   it('is zero everywhere when every area has the same value', () => {
     expect(getisOrdGiStar([5, 5, 5, 5], lattice(2, 2))).toEqual([0, 0, 0, 0]);
   });
