@@ -1,5 +1,7 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Db } from './db.ts';
 
 const parsers = {
@@ -38,12 +40,53 @@ function checked<T extends { fields: unknown[] }>(sql: string, result: T): T {
   return result;
 }
 
+/**
+ * PGlite has no postmaster to keep a second process out of its folder, and two processes writing
+ * one folder corrupt it (`npm run seed` while `npm start` runs). A lock file naming the owner's pid
+ * refuses the second opener; a lock left by a process that no longer runs is taken over.
+ */
+function lockFolder(dataDir: string): () => void {
+  mkdirSync(dataDir, { recursive: true });
+  const lock = join(dataDir, 'gridplan.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(lock, 'utf8'));
+      if (alive(owner)) {
+        throw new Error(`the database folder ${dataDir} is in use by process ${owner}; stop it first (two processes would corrupt it)`);
+      }
+      rmSync(lock, { force: true });
+    }
+  }
+  throw new Error(`could not lock the database folder ${dataDir}`);
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function openPglite(dataDir: string): Promise<Db> {
-  const pglite = await PGlite.create({
+  const unlock = dataDir === 'memory://' ? () => {} : lockFolder(dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({
     dataDir: dataDir === 'memory://' ? undefined : dataDir,
     extensions: { postgis },
     parsers,
-  });
+    });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   // PGlite runs one statement at a time; a transaction holds it exclusively,
   // so concurrent requests queue behind it instead of interleaving.
   return {
@@ -56,6 +99,9 @@ export async function openPglite(dataDir: string): Promise<Db> {
       pglite.transaction((tx) =>
         fn({ query: async (sql, params) => checked(sql, await tx.query(sql, params)) as never, exec: async (sql) => void (await tx.exec(sql)) }),
       ),
-    close: () => pglite.close(),
+    close: async () => {
+      await pglite.close();
+      unlock();
+    },
   };
 }
