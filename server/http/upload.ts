@@ -3,6 +3,15 @@ import { z } from '@hono/zod-openapi';
 import Papa from 'papaparse';
 import { InputError } from '../domain/errors.ts';
 
+/** The upload's media type: CSV or GeoJSON; anything else is 415. */
+export function uploadType(contentType: string | undefined): 'text/csv' | 'application/json' | 'application/geo+json' {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'text/csv' && type !== 'application/json' && type !== 'application/geo+json') {
+    throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type', 415);
+  }
+  return type;
+}
+
 export const RowError = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() });
 export type RowErrorT = z.infer<typeof RowError>;
 

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
-import { readCsv, readGeoJson, RowError } from '../http/upload.ts';
+import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { router } from '../http/router.ts';
 import type { Queryable } from '../db/db.ts';
 import { assignHouseholds, recountHouseholds } from '../db/households.ts';
@@ -104,10 +104,7 @@ export function householdRoutes() {
     })
     .openapi(importRoute, async (c) => {
     const partial = c.req.valid('query').partial === 'true';
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!['text/csv', 'application/json', 'application/geo+json'].includes(type)) {
-      throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type', 415);
-    }
+    const type = uploadType(c.req.header('content-type'));
     const db = c.get('db');
     const run = async (onProgress: Progress) => {
       const body = c.req.raw.body;

@@ -8,7 +8,7 @@ import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '
 import { INCIDENT_STATUSES, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
 import { router, type Env } from '../http/router.ts';
-import { readCsv, readGeoJson, RowError } from '../http/upload.ts';
+import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
@@ -162,10 +162,7 @@ export function incidentRoutes() {
     })
     .openapi(importRoute, async (c) => {
       const partial = c.req.valid('query').partial === 'true';
-      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!['text/csv', 'application/json', 'application/geo+json'].includes(type)) {
-        throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type', 415);
-      }
+      const type = uploadType(c.req.header('content-type'));
       const db = c.get('db');
       const categories = await categoryCodes(db);
       const now = new Date();
