@@ -1,10 +1,13 @@
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
+import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
 import { InputError } from './domain/errors.ts';
+import { authenticate } from './http/auth.ts';
 import { onError } from './http/errors.ts';
 import { EventBus, eventStream } from './http/events.ts';
 import { router, type AppOptions } from './http/router.ts';
+import { authRoutes } from './routes/auth.ts';
 import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { editRoutes } from './routes/edits.ts';
@@ -13,6 +16,7 @@ import { incidentRoutes } from './routes/incidents.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { regionRoutes } from './routes/regions.ts';
+import { userRoutes } from './routes/users.ts';
 
 export function createApp(options: AppOptions) {
   const { maxJsonBytes = 20 * 1024 * 1024, maxUploadBytes = 200 * 1024 * 1024 } = options;
@@ -28,6 +32,10 @@ export function createApp(options: AppOptions) {
     c.set('events', events);
     await next();
   });
+  // Cross-site form posts are refused (forms always send a content type); the session cookie is SameSite=Lax besides.
+  const crossSite = csrf();
+  app.use('/api/*', (c, next) => (c.req.header('content-type') ? crossSite(c, next) : next()));
+  app.use('/api/*', authenticate());
   const uploads = ['/api/households/import', '/api/incidents/import'];
   for (const path of uploads) app.use(path, bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) }));
   app.use('/api/*', async (c, next) => {
@@ -37,7 +45,7 @@ export function createApp(options: AppOptions) {
   app.use('/api/*', compress());
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

@@ -7,6 +7,10 @@ export interface Config {
   basemapUrl: string | undefined;
   /** Seed the demo district into an empty database at start-up. */
   seedDemo: boolean;
+  /** The first start's admin password (else one is generated and printed once). */
+  adminPassword: string | undefined;
+  /** The demo accounts' password (else generated and printed once). */
+  demoPassword: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -16,5 +20,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.GRIDPLAN_DATA_DIR || '.gridplan-data',
     basemapUrl: env.GRIDPLAN_BASEMAP_URL || undefined,
     seedDemo: env.GRIDPLAN_SEED_DEMO !== '0',
+    adminPassword: env.GRIDPLAN_ADMIN_PASSWORD || undefined,
+    demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,
   };
 }

@@ -5,6 +5,7 @@
 import { loadConfig } from './config.ts';
 import { openDb } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
+import { describeAccounts, ensureAccounts } from './seed/accounts.ts';
 import { DEMO, seedDistrict } from './seed/seed-district.ts';
 import { ensureWebBuild, startServer } from './server.ts';
 
@@ -20,6 +21,8 @@ if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
 } else if (rows[0]!.n === 0) {
   console.log('the database has no regions: run `npm run seed` to load the demo district');
 }
+const accounts = await ensureAccounts(db, { demo: !config.databaseUrl && config.seedDemo, adminPassword: config.adminPassword, demoPassword: config.demoPassword });
+for (const line of describeAccounts(accounts)) console.log(line);
 await ensureWebBuild();
 const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl });
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;

@@ -130,6 +130,8 @@ export interface IncidentFilter {
   bbox?: [number, number, number, number] | undefined;
   /** The region is the plan's only district: every incident is in it, so no grid filter is needed. */
   wholePlan?: boolean | undefined;
+  /** Only incidents filed under these grids (a grid worker's own). */
+  gridIds?: number[] | undefined;
 }
 
 /** Whether a region is the plan's only district (then filtering by it filters nothing). */
@@ -162,6 +164,10 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     params.push(...f.bbox);
     const n = first + params.length - 4;
     where.push(`i.geom && ST_MakeEnvelope($${n}, $${n + 1}, $${n + 2}, $${n + 3}, 4326)`);
+  }
+  if (f.gridIds) {
+    params.push(f.gridIds);
+    where.push(`i.grid_id = ANY(${next()}::int[])`);
   }
   let withSql = '';
   // A recursive CTE in the filter also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.

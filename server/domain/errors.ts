@@ -7,7 +7,7 @@ export class InputError extends Error {
     readonly code: string,
     message: string,
     readonly path: string = '',
-    readonly status: 400 | 404 | 409 | 413 | 415 | 422 = 422,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 = 422,
     readonly details?: unknown,
   ) {
     super(message);

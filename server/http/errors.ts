@@ -30,6 +30,7 @@ export function onError(err: Error, c: Context) {
   if (err instanceof InputError) return send(err.status, err.code, err.message, err.path, err.details);
   if (err instanceof HTTPException) {
     if (err.status === 413) return send(413, 'payload_too_large', err.message || 'request body is too large', 'body');
+    if (err.status === 403) return send(403, 'cross_site_request', 'a form on another site may not post here', 'origin');
     if (err.status === 415) return send(415, 'unsupported_media_type', `unsupported content-type ${JSON.stringify(c.req.header('content-type') ?? '')}`, 'content-type');
     if (/json/i.test(err.message)) return send(400, 'invalid_json', 'request body is not valid JSON', 'body');
     return send(err.status, 'bad_request', err.message, '');

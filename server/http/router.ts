@@ -1,6 +1,7 @@
 import type { EventBus } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
+import type { Principal } from '../domain/roles.ts';
 import { fromZod } from './errors.ts';
 
 export interface AppOptions {
@@ -13,7 +14,7 @@ export interface AppOptions {
   events?: EventBus;
 }
 
-export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus } };
+export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null } };
 
 /** A router whose validation failures all take the `{error:{code,message,path}}` shape. */
 export function router() {

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { autosplit } from '../db/autosplit.ts';
 import { parseBarriers } from '../domain/barrier-input.ts';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { actorOf, assertPlanScope } from '../http/auth.ts';
 import { router } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam } from './schemas.ts';
 
@@ -51,7 +52,6 @@ const autosplitRoute = createRoute({
     'With `Accept: application/x-ndjson` the response streams `{"progress":{"done","total"}}` per village and ends with `{"result":…}`.',
   request: {
     params: IdParam,
-    headers: z.object({ 'x-gridplan-user': z.string().min(1).max(64).optional() }),
     body: { required: true, content: { 'application/json': { schema: AutosplitBody } } },
   },
   responses: { 200: { description: 'Proposal (and commit)', content: { 'application/json': { schema: AutosplitResponse } } }, ...errorResponses(400, 404, 409, 413, 422) },
@@ -62,7 +62,8 @@ export function autosplitRoutes() {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json');
     const barriers = body.barriers ? parseBarriers(body.barriers, 'barriers') : undefined;
-    const actor = c.req.header('x-gridplan-user') || 'anonymous';
+    await assertPlanScope(c, [id], false);
+    const actor = actorOf(c);
     const run = (onProgress?: (done: number, total: number) => void) =>
       c.get('db').transaction((tx) => autosplit(tx, id, { ...body, barriers, actor, onProgress }));
     if (wantsStream(c)) return ndjson(c, 200, (send) => run((done, total) => send({ done, total }))) as never;

@@ -4,6 +4,7 @@ import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegi
 import { byIds } from '../db/region-queries.ts';
 import { redo, undo } from '../db/undo.ts';
 import { parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
+import { actorOf, assertPlanScope } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, RegionCollectionSchema } from './schemas.ts';
 
@@ -23,17 +24,12 @@ const EditResponse = z
   })
   .openapi('EditResult');
 
-const ActorHeader = z.object({
-  'x-gridplan-user': z.string().min(1).max(64).optional().openapi({ description: 'Who makes the change (until accounts exist); undo and redo are per user' }),
-});
-
 const ok200 = { 200: { description: 'Done', ...json(EditResponse) } };
 
 const createRouteDef = createRoute({
   method: 'post', path: '/regions', summary: 'Create a child region (e.g. draw a grid)',
   description: '422 when the shape leaves the parent or overlaps siblings beyond the tolerance, unless `clip: true` keeps only the free part.',
   request: {
-    headers: ActorHeader,
     body: { required: true, ...json(z.object({
       parentId: z.number().int().positive(), geometry: Geometry, name: z.string().min(1).max(100).optional(), code: z.string().min(1).max(64).optional(),
       gridType: GridTypeSchema.optional(), workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), clip: z.boolean().optional(),
@@ -45,7 +41,7 @@ const createRouteDef = createRoute({
 const patchRoute = createRoute({
   method: 'patch', path: '/regions/{id}', summary: 'Change a region: properties and/or geometry (409 on a stale version)',
   request: {
-    params: IdParam, headers: ActorHeader,
+    params: IdParam,
     body: { required: true, ...json(z.object({
       version: Version, geometry: Geometry.optional(), name: z.string().min(1).max(100).optional(), gridType: GridTypeSchema.nullable().optional(),
       workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), neighbours: z.enum(['adjust', 'keep']).optional(),
@@ -56,31 +52,29 @@ const patchRoute = createRoute({
 
 const splitRoute = createRoute({
   method: 'post', path: '/regions/{id}/split', summary: 'Split a region along a line drawn across it',
-  request: { params: IdParam, headers: ActorHeader, body: { required: true, ...json(z.object({ version: Version, line: Line })) } },
+  request: { params: IdParam, body: { required: true, ...json(z.object({ version: Version, line: Line })) } },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
 const mergeRoute = createRoute({
   method: 'post', path: '/regions/merge', summary: 'Merge adjacent sibling regions into the first',
-  request: { headers: ActorHeader, body: { required: true, ...json(z.object({ ids: z.array(z.number().int().positive()).min(2).max(100), versions: z.array(Version).min(2).max(100) })) } },
+  request: { body: { required: true, ...json(z.object({ ids: z.array(z.number().int().positive()).min(2).max(100), versions: z.array(Version).min(2).max(100) })) } },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
 const deleteRouteDef = createRoute({
   method: 'delete', path: '/regions/{id}', summary: 'Delete a region without children (its area becomes a gap)',
-  request: { params: IdParam, headers: ActorHeader, query: z.object({ version: z.coerce.number().int().positive() }) },
+  request: { params: IdParam, query: z.object({ version: z.coerce.number().int().positive() }) },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
 const undoRoute = createRoute({
   method: 'post', path: '/changes/undo', summary: "Undo the caller's latest operation (per user)",
-  request: { headers: ActorHeader },
   responses: { ...ok200, ...errorResponses(409) },
 });
 
 const redoRoute = createRoute({
   method: 'post', path: '/changes/redo', summary: "Redo the caller's most recently undone operation",
-  request: { headers: ActorHeader },
   responses: { ...ok200, ...errorResponses(409) },
 });
 
@@ -96,7 +90,6 @@ const historyRoute = createRoute({
   },
 });
 
-const actorOf = (c: Context<Env>) => c.req.header('x-gridplan-user') || 'anonymous';
 
 async function respond(c: Context<Env>, action: string, result: EditResult, status: 200 | 201 = 200) {
   const regions = await byIds(c.get('db'), result.ids);
@@ -113,6 +106,7 @@ export function editRoutes() {
     .openapi(createRouteDef, async (c) => {
       const body = c.req.valid('json');
       const coordinates = parsePolygonGeometry(body.geometry, 'geometry');
+      await assertPlanScope(c, [body.parentId], false, 'parentId');
       const result = await c.get('db').transaction((tx) => createRegion(tx, actorOf(c), { ...body, coordinates }, DEFAULT_TOLERANCES));
       const { body: out } = await respond(c, 'create', result);
       return c.json(out, 201);
@@ -121,6 +115,7 @@ export function editRoutes() {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const coordinates = body.geometry ? parsePolygonGeometry(body.geometry, 'geometry') : undefined;
+      await assertPlanScope(c, [id], true);
       const result = await c.get('db').transaction((tx) => updateRegion(tx, actorOf(c), id, { ...body, coordinates }));
       return c.json((await respond(c, 'update', result)).body, 200);
     })
@@ -128,11 +123,13 @@ export function editRoutes() {
       const { id } = c.req.valid('param');
       const { version, line } = c.req.valid('json');
       const coords = parseLine(line);
+      await assertPlanScope(c, [id], true);
       const result = await c.get('db').transaction((tx) => splitRegion(tx, actorOf(c), id, version, coords));
       return c.json((await respond(c, 'split', result)).body, 200);
     })
     .openapi(mergeRoute, async (c) => {
       const { ids, versions } = c.req.valid('json');
+      await assertPlanScope(c, ids, true, 'ids');
       const result = await c.get('db').transaction((tx) => mergeRegions(tx, actorOf(c), ids, versions));
       const { body, present } = await respond(c, 'merge', result);
       return c.json({ ...body, removed: ids.filter((i) => !present.has(i)) }, 200);
@@ -140,6 +137,7 @@ export function editRoutes() {
     .openapi(deleteRouteDef, async (c) => {
       const { id } = c.req.valid('param');
       const { version } = c.req.valid('query');
+      await assertPlanScope(c, [id], true);
       const result = await c.get('db').transaction((tx) => deleteRegion(tx, actorOf(c), id, version));
       return c.json({ ...(await respond(c, 'delete', result)).body, removed: [id] }, 200);
     })

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
+import { actorOf, assertUnscoped } from '../http/auth.ts';
 import { router } from '../http/router.ts';
 import type { Queryable } from '../db/db.ts';
 import { assignHouseholds, recountHouseholds } from '../db/households.ts';
@@ -104,6 +105,7 @@ export function householdRoutes() {
     })
     .openapi(importRoute, async (c) => {
     const partial = c.req.valid('query').partial === 'true';
+    assertUnscoped(c, 'a household import (it may touch the whole plan)');
     const type = uploadType(c.req.header('content-type'));
     const db = c.get('db');
     const run = async (onProgress: Progress) => {
@@ -126,7 +128,7 @@ export function householdRoutes() {
            FROM household h JOIN region r ON r.id = h.region_id`,
         );
         const imported = parsed.rows.length - outside.length;
-        await recordChange(tx, { actor: 'api', action: 'import', entity: 'household', entityId: null, before: null, after: { imported, outside: outside.length, format: type } });
+        await recordChange(tx, { actor: actorOf(c), action: 'import', entity: 'household', entityId: null, before: null, after: { imported, outside: outside.length, format: type } });
         return { imported, assigned: counts ?? { grid: 0, coarser: 0 }, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
       });
     };

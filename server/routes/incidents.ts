@@ -7,12 +7,12 @@ import { InputError } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
 import { INCIDENT_STATUSES, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
-const actorOf = (c: Context<Env>) => c.req.header('x-gridplan-user') || 'anonymous';
 
 const Incident = z.object({
   id: z.number().int(), lon: z.number(), lat: z.number(), category: z.string(), severity: z.number().int(), description: z.string(),
@@ -40,8 +40,11 @@ async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox
     }
     bbox = parts as [number, number, number, number];
   }
+  // A grid worker sees only the incidents of the grids they staff.
+  const p = principalOf(c);
+  const gridIds = p.role === 'worker' ? p.gridIds : undefined;
   return {
-    from, to, bbox, regionId: q.region, wholePlan: await isWholePlan(c.get('db'), q.region),
+    from, to, bbox, regionId: q.region, gridIds, wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),
   };
@@ -147,6 +150,8 @@ export function incidentRoutes() {
       const body = c.req.valid('json');
       const db = c.get('db');
       const input = parseIncidentObject(body, await categoryCodes(db));
+      const me = principalOf(c);
+      if (me.role === 'worker') input.reporterId = me.workerId;
       const incident = await db.transaction(async (tx) => {
         if (input.reporterId !== null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
           throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
@@ -154,6 +159,7 @@ export function incidentRoutes() {
         const { ids, outside } = await insertIncidents(tx, [input]);
         if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
         const created = await incidentById(tx, ids[0]!);
+        assertOwnGrid(c, created.gridId, 'lon');
         await recordChange(tx, { actor: actorOf(c), action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
         return created;
       });
@@ -195,7 +201,11 @@ export function incidentRoutes() {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const at = body.at ? parseInstant(body.at, 'at') : undefined;
-      const incident = await c.get('db').transaction((tx) => advanceIncident(tx, actorOf(c), id, { ...body, at }));
+      const incident = await c.get('db').transaction(async (tx) => {
+        const { rows } = await tx.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1', [id]);
+        if (rows[0]) assertOwnGrid(c, rows[0].grid_id);
+        return advanceIncident(tx, actorOf(c), id, { ...body, at });
+      });
       c.get('events').publish({ type: 'incident', action: body.status === 'dispatched' ? 'dispatch' : body.status === 'resolved' ? 'resolve' : 'close', incident });
       return c.json(incident, 200);
     })

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
+import { actorOf, assertPlanScope, assertUnscoped } from '../http/auth.ts';
 import { reassignHouseholdsIn, recountHouseholds } from '../db/households.ts';
 import { byCode, childrenOf, descendantsOf, districts, regionById, regionLevel, search } from '../db/region-queries.ts';
 import { insertRegions, recordChange, validityOf } from '../db/regions.ts';
@@ -100,6 +101,8 @@ export function regionRoutes() {
     .openapi(importRoute, async (c) => {
       const body = c.req.valid('json');
       const db = c.get('db');
+      if (body.parentId === null) assertUnscoped(c, 'a new district');
+      else await assertPlanScope(c, [body.parentId], false, 'parentId');
       const parent = body.parentId === null ? null : await regionLevel(db, body.parentId);
       if (body.parentId !== null && !parent) throw notFound('parent region', body.parentId, 'parentId');
       const expected = parent ? childLevel(parent.level) : 'district';
@@ -149,7 +152,7 @@ export function regionRoutes() {
           throw new InputError('coverage_problems', `the layer leaves ${spatial} gaps, overlaps or spills in its parent; nothing was imported (drop strict to store it and fix it on the map)`, 'features', 422, coverage!.summary.counts);
         }
         for (const r of created) {
-          await recordChange(tx, { actor: 'api', action: 'import', entity: 'region', entityId: r.id, before: null, after: { ...r, level: body.level, parentId: body.parentId } });
+          await recordChange(tx, { actor: actorOf(c), action: 'import', entity: 'region', entityId: r.id, before: null, after: { ...r, level: body.level, parentId: body.parentId } });
         }
         return { created, errors: problems, coverage };
       });

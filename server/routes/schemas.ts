@@ -13,10 +13,11 @@ export const ErrorSchema = z
   })
   .openapi('Error');
 
-export const errorResponses = (...statuses: (400 | 404 | 409 | 413 | 415 | 422)[]) =>
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429;
+export const errorResponses = (...statuses: ErrorStatus[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
-  ) as Record<400 | 404 | 409 | 413 | 415 | 422, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }>;
+  ) as Record<ErrorStatus, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }>;
 
 export const LevelSchema = z.enum(LEVELS);
 export const GridTypeSchema = z.enum(GRID_TYPES);

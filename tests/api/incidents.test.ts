@@ -36,11 +36,15 @@ for (const driver of DRIVERS) {
     });
 
     it('takes a report at a location, files it under the grid there and walks the loop in order', async () => {
-      const res = await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'hazard', severity: 3, description: '围墙开裂' }, { 'x-gridplan-user': 'worker-7' });
+      // The grid's own worker reports it; the change log names them.
+      const { rows: [staff] } = await ctx.db.query<{ worker_id: number }>('SELECT worker_id FROM region WHERE id = $1', [grid.id]);
+      const worker = await ctx.cookie({ username: 'worker-7', role: 'worker', workerId: staff!.worker_id });
+      const res = await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'hazard', severity: 3, description: '围墙开裂' }, worker);
       expect(res.status, JSON.stringify(res.body)).toBe(201);
-      expect(res.body).toMatchObject({ gridId: grid.id, status: 'reported', category: 'hazard', severity: 3, version: 1, overdue: false });
+      expect(res.body).toMatchObject({ gridId: grid.id, reporterId: staff!.worker_id, status: 'reported', category: 'hazard', severity: 3, version: 1, overdue: false });
       const id = res.body.id;
-      const step = (body: object) => ctx.request('PATCH', `/api/incidents/${id}`, body, { 'x-gridplan-user': 'dispatcher' });
+      const dispatcher = await ctx.cookie({ username: 'dispatcher', role: 'admin' });
+      const step = (body: object) => ctx.request('PATCH', `/api/incidents/${id}`, body, dispatcher);
 
       const skip = await step({ status: 'resolved' });
       expect(skip.status).toBe(422);
@@ -178,7 +182,7 @@ for (const driver of DRIVERS) {
     });
 
     it('streams new reports to listeners as server-sent events', async () => {
-      const res = await ctx.app.request('/api/events');
+      const res = await ctx.app.request('/api/events', { headers: await ctx.cookie({ username: 'leader', role: 'leader' }) });
       expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
       let text = '';

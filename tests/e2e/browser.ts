@@ -45,3 +45,15 @@ export function mapInkShare(page: Page): Promise<number> {
     return ink / (data.length / 4);
   });
 }
+
+/** A page in a fresh browser context, signed in with a session cookie (`name=value`) when given. */
+export async function newPage(browser: Browser, url: string, cookie: string | null, viewport = { width: 1440, height: 900 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  if (cookie) {
+    const [name, value] = cookie.split('=') as [string, string];
+    await context.addCookies([{ name, value, url }]);
+  }
+  const page = await context.newPage();
+  page.on('close', () => void context.close());
+  return page;
+}

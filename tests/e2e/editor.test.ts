@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { launchBrowser, waitForMap } from './browser.ts';
+import { sessionCookie } from '../support/auth.ts';
+import { launchBrowser, newPage, waitForMap } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'editor');
 
@@ -16,13 +17,15 @@ describe('planner edits a village in Chromium', () => {
   let dispose: () => Promise<void>;
   let page: Page;
   const consoleErrors: string[] = [];
+  let planner: string;
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     ({ db, dispose } = await cloneTestDb('pglite'));
     server = await startServer({ db, port: 0 });
     browser = await launchBrowser();
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    planner = await sessionCookie(db, { username: 'planner', role: 'planner' });
+    page = await newPage(browser, server.url, planner);
     page.on('dialog', (d) => void d.accept());
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
@@ -35,7 +38,7 @@ describe('planner edits a village in Chromium', () => {
     await dispose?.();
   });
 
-  const api = async (path: string) => (await fetch(server.url + path)).json();
+  const api = async (path: string) => (await fetch(server.url + path, { headers: { cookie: planner } })).json();
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
   /** Screen position of a lon/lat on the page. */
   const pixel = async (lngLat: [number, number]) => {

@@ -4,7 +4,10 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { launchBrowser, mapInkShare, waitForMap } from './browser.ts';
+import { createScreenToken } from '../../server/db/accounts.ts';
+import type { Db } from '../../server/db/db.ts';
+import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
+import { launchBrowser, mapInkShare, newPage, waitForMap } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
 
@@ -12,12 +15,18 @@ describe('web app in Chromium', () => {
   let server: RunningServer;
   let browser: Browser;
   let dispose: () => Promise<void>;
+  let db: Db;
+  let admin: string;
+  let screenToken: string;
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     const t = await cloneTestDb('pglite');
     dispose = t.dispose;
+    db = t.db;
     server = await startServer({ db: t.db, port: 0 });
+    admin = await sessionCookie(db, { username: 'admin', role: 'admin' });
+    screenToken = (await createScreenToken(db, '指挥中心', null)).token;
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -26,8 +35,11 @@ describe('web app in Chromium', () => {
     await dispose?.();
   });
 
+  /** Opens a path signed in as admin; a wall display path signs in with its screen token instead. */
   async function open(path: string, width = 1440, height = 900): Promise<Page> {
-    const page = await browser.newPage({ viewport: { width, height } });
+    const screen = path.startsWith('/screen');
+    const page = await newPage(browser, server.url, screen ? null : admin, { width, height });
+    if (screen) path += `${path.includes('?') ? '&' : '?'}token=${screenToken}`;
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
@@ -133,9 +145,11 @@ describe('web app in Chromium', () => {
   it('shows an incident reported through the API on the wall display without a reload', async () => {
     const page = await open('/screen?interval=600', 1920, 1080);
     await expect.poll(() => page.locator('[data-testid="live"]').textContent()).toBe('实时');
-    const { lon, lat } = await (await fetch(`${server.url}/api/incidents?limit=1`)).json().then((r: any) => r.items[0]);
+    // The token left the address bar once it was exchanged for a session.
+    expect(page.url()).not.toContain('token=');
+    const { lon, lat } = await (await fetch(`${server.url}/api/incidents?limit=1`, { headers: { cookie: admin } })).json().then((r: any) => r.items[0]);
     const res = await fetch(`${server.url}/api/incidents`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', cookie: admin },
       body: JSON.stringify({ lon, lat, category: 'fire', severity: 4, description: '大屏实时测试：山林起火' }),
     });
     expect(res.status).toBe(201);
@@ -167,10 +181,39 @@ describe('web app in Chromium', () => {
   });
 
   it('says so on the wall when the live connection is down', async () => {
-    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
     await page.route('**/api/events', (route) => route.abort());
     await page.goto(server.url + '/screen');
     await expect.poll(() => page.locator('[data-testid="live"]').textContent(), { timeout: 10_000 }).toMatch(/连接中断/);
+    await page.close();
+  });
+
+  it('asks for a password first, explains a wrong one, and gives an analyst a read-only plan', async () => {
+    await sessionCookie(db, { username: 'analyst', role: 'analyst' }); // the account, with TEST_PASSWORD
+    const page = await newPage(browser, server.url, null);
+    await page.goto(server.url + '/plan');
+    await page.waitForSelector('[data-testid="login"]');
+    expect(await page.locator('[data-testid="map"]').count()).toBe(0);
+    await page.fill('input[name="username"]', 'analyst');
+    await page.fill('input[name="password"]', 'not the password');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.locator('[role="alert"]').textContent()).toBe('用户名或密码错误。');
+    await page.screenshot({ path: join(ARTIFACTS, 'login-error.png') });
+    await page.fill('input[name="password"]', TEST_PASSWORD);
+    await page.click('button[type="submit"]');
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="who"]').textContent()).toMatch(/分析员/);
+    // An analyst reads the plan but gets no editing tools.
+    await page.locator('[data-testid="children"] li button').first().click();
+    await page.locator('[data-testid="children"] li button').first().click();
+    await expect.poll(() => page.locator('[data-testid="read-only"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="open-autosplit"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="toolbar"]').count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyst-read-only.png') });
+    await page.click('[data-testid="logout"]');
+    await page.waitForSelector('[data-testid="login"]');
+    // Signed out means signed out: the API refuses the old session too.
+    expect((await page.request.get(server.url + '/api/regions')).status()).toBe(401);
     await page.close();
   });
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createApp } from '../../server/app.ts';
 import { openDb, type Db } from '../../server/db/db.ts';
+import { sessionCookie, type AccountSpec } from './auth.ts';
 import { PG_TEMPLATE_DB, PGLITE_TEMPLATE, TEST_DATA, withDatabase } from './template.ts';
 
 export type Driver = 'pglite' | 'pg';
@@ -42,18 +43,33 @@ export async function cloneTestDb(driver: Driver): Promise<{ db: Db; dispose(): 
 export interface ApiContext {
   db: Db;
   app: ReturnType<typeof createApp>;
-  /** JSON request helper: returns status and parsed body. */
+  /**
+   * JSON request helper: returns status and parsed body. It signs in as an admin named `tester`,
+   * or as the planner named by an `x-gridplan-user` header; a `cookie` header given is sent as is.
+   */
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  /** A session cookie header for an account (created when missing). */
+  cookie(spec: AccountSpec): Promise<{ cookie: string }>;
   /** Row counts of every table, to prove a rejected request wrote nothing. */
   snapshot(): Promise<Record<string, number>>;
 }
 
 export async function apiContext(db: Db, options: { maxJsonBytes?: number } = {}): Promise<ApiContext> {
   const app = createApp({ db, ...options });
+  const cookies = new Map<string, Promise<string>>();
+  const cookieOf = (spec: AccountSpec) => {
+    const key = JSON.stringify(spec);
+    if (!cookies.has(key)) cookies.set(key, sessionCookie(db, spec));
+    return cookies.get(key)!;
+  };
   return {
     db,
     app,
-    async request(method, path, body, headers = {}) {
+    cookie: async (spec) => ({ cookie: await cookieOf(spec) }),
+    async request(method, path, body, given = {}) {
+      const { 'x-gridplan-user': user, ...headers } = given;
+      if (!('cookie' in headers)) headers.cookie = await cookieOf(user ? { username: user, role: 'planner' } : { username: 'tester', role: 'admin' });
+      if (headers.cookie === '') delete headers.cookie;
       const init: RequestInit = { method, headers: { ...headers } };
       if (body !== undefined) {
         init.body = typeof body === 'string' ? body : JSON.stringify(body);

@@ -4,6 +4,12 @@ import type { AppType } from '../../server/app.ts';
 /** The typed API client: every type comes from the server's routes. */
 export const api = hc<AppType>('/').api;
 
+let unauthorized = () => {};
+/** Called when a request comes back 401 (the session ended). */
+export function onUnauthorized(fn: () => void): void {
+  unauthorized = fn;
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly path: string) {
     super(message);
@@ -17,6 +23,7 @@ export async function ok<R extends ClientResponse<unknown, number, string>>(resp
   const res = await response;
   const body = (await res.json()) as { error?: { code: string; message: string; path: string } };
   if (!res.ok) {
+    if (res.status === 401) unauthorized();
     const e = body.error ?? { code: 'http_error', message: `HTTP ${res.status}`, path: '' };
     throw new ApiError(res.status, e.code, e.message, e.path);
   }

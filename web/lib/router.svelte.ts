@@ -1,6 +1,10 @@
+import type { Capability } from '../../server/domain/roles.ts';
+
 /** A small history-API router: the path picks the view, `?region=` the selected region. */
 export const VIEWS = ['plan', 'analyze', 'screen'] as const;
 export type View = (typeof VIEWS)[number];
+/** What a role needs to open each view. */
+export const VIEW_CAPABILITY: Record<View, Capability> = { plan: 'plan:read', analyze: 'incidents:read', screen: 'incidents:read' };
 
 function parse(): { view: View; regionId: number | null } {
   const segment = location.pathname.split('/').filter(Boolean)[0] ?? 'plan';

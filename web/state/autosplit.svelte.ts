@@ -27,7 +27,6 @@ export class AutoSplit {
   regionId = $state<number | null>(null);
   error = $state<{ code: string; message: string; path: string } | null>(null);
 
-  constructor(private readonly user: () => string) {}
 
   barrierCollection = $derived<GeoJSON.FeatureCollection>({
     type: 'FeatureCollection',
@@ -80,7 +79,7 @@ export class AutoSplit {
       // The typed client does not read streams: the NDJSON progress is read by hand, the result is typed.
       const res = await fetch(`/api/regions/${regionId}/autosplit`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', 'x-gridplan-user': this.user() },
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
         body: JSON.stringify(this.body(commit)),
       });
       if (!res.ok) {

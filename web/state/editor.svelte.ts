@@ -1,6 +1,7 @@
 import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { InferResponseType } from 'hono/client';
 import { api, ApiError, ok } from '../lib/api.ts';
+import { session } from './session.svelte.ts';
 import type { LngLat } from '../draw/snap.ts';
 import type { Explorer, RegionSummary } from './explorer.svelte.ts';
 
@@ -25,7 +26,6 @@ export interface Notice {
 export class Editor {
   // Assigned in the constructor; the derived fields below only read them lazily.
   private readonly explorer!: Explorer;
-  private readonly user!: () => string;
   tool = $state<Tool>('select');
   mergeIds = $state<number[]>([]);
   sketch = $state.raw<Ring[] | null>(null);
@@ -37,8 +37,8 @@ export class Editor {
   notice = $state<Notice | null>(null);
   private householdsOf: number | null = null;
 
-  constructor(explorer: Explorer, user: () => string) {
-    Object.assign(this, { explorer, user });
+  constructor(explorer: Explorer) {
+    Object.assign(this, { explorer });
   }
 
   /** The village being edited: the selection, or the village of a selected grid. */
@@ -71,7 +71,8 @@ export class Editor {
     const id = this.village?.id ?? null;
     if (id === this.householdsOf) return;
     this.householdsOf = id;
-    this.households = id ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })) : null;
+    // Household locations only for the roles that may see them.
+    this.households = id && session.can('households:read') ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })) : null;
     if (this.workers.length === 0) this.workers = await ok(api.workers.$get());
   }
 
@@ -83,10 +84,6 @@ export class Editor {
 
   toggleMerge(id: number): void {
     this.mergeIds = this.mergeIds.includes(id) ? this.mergeIds.filter((m) => m !== id) : [...this.mergeIds, id];
-  }
-
-  private get headers() {
-    return { 'x-gridplan-user': this.user() };
   }
 
   /** Runs one operation: saves it, applies the answer, and explains a refusal. */
@@ -118,26 +115,26 @@ export class Editor {
   create(rings: Ring[], clip = false) {
     const village = this.village;
     if (!village) return Promise.resolve(false);
-    return this.run('create', () => ok(api.regions.$post({ json: { parentId: village.id, geometry: { type: 'Polygon', coordinates: rings }, clip }, header: this.headers })), clip ? undefined : rings);
+    return this.run('create', () => ok(api.regions.$post({ json: { parentId: village.id, geometry: { type: 'Polygon', coordinates: rings }, clip } })), clip ? undefined : rings);
   }
 
   reshape(rings: Ring[]) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('update', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, geometry: { type: 'Polygon', coordinates: rings } }, header: this.headers })));
+    return this.run('update', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, geometry: { type: 'Polygon', coordinates: rings } } })));
   }
 
   split(line: LngLat[]) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('split', () => ok(api.regions[':id'].split.$post({ param: { id: String(grid.id) }, json: { version: grid.properties.version, line: { type: 'LineString', coordinates: line } }, header: this.headers })));
+    return this.run('split', () => ok(api.regions[':id'].split.$post({ param: { id: String(grid.id) }, json: { version: grid.properties.version, line: { type: 'LineString', coordinates: line } } })));
   }
 
   async merge() {
     const grids = this.villageGrids.filter((g) => this.mergeIds.includes(g.id));
     const ids = this.mergeIds.filter((id) => grids.some((g) => g.id === id));
     const versions = ids.map((id) => grids.find((g) => g.id === id)!.properties.version);
-    const merged = await this.run('merge', () => ok(api.regions.merge.$post({ json: { ids, versions }, header: this.headers })));
+    const merged = await this.run('merge', () => ok(api.regions.merge.$post({ json: { ids, versions } })));
     if (merged) this.mergeIds = [];
     return merged;
   }
@@ -145,21 +142,21 @@ export class Editor {
   saveProperties(changes: { name?: string; gridType?: RegionSummary['properties']['gridType']; workerId?: number | null; notes?: string }) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('properties', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, ...changes }, header: this.headers })));
+    return this.run('properties', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, ...changes } })));
   }
 
   remove() {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('delete', () => ok(api.regions[':id'].$delete({ param: { id: String(grid.id) }, query: { version: String(grid.properties.version) }, header: this.headers })));
+    return this.run('delete', () => ok(api.regions[':id'].$delete({ param: { id: String(grid.id) }, query: { version: String(grid.properties.version) } })));
   }
 
   undo() {
-    return this.run('undo', () => ok(api.changes.undo.$post({ header: this.headers })));
+    return this.run('undo', () => ok(api.changes.undo.$post()));
   }
 
   redo() {
-    return this.run('redo', () => ok(api.changes.redo.$post({ header: this.headers })));
+    return this.run('redo', () => ok(api.changes.redo.$post()));
   }
 
   /** After a conflict: drop local state and read the current plan. */

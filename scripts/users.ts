@@ -1,0 +1,76 @@
+/**
+ * Manages accounts in the configured database (DATABASE_URL, else the embedded one; stop
+ * `npm start` first, the embedded database takes one process at a time).
+ *   npm run users -- list
+ *   npm run users -- add <username> <role> [--region <code>] [--worker <id>] [--name <display name>] [--password <pw>]
+ *   npm run users -- passwd <username> [--password <pw>]
+ *   npm run users -- disable <username> | enable <username>
+ *   npm run users -- screen-token <label> [--region <code>]
+ * A password not given is generated and printed once. Roles: admin, planner, analyst, leader, worker.
+ */
+import { parseArgs } from 'node:util';
+import { createScreenToken, createUser, findUser, generatePassword, isRole, listUsers, updateUser } from '../server/db/accounts.ts';
+import { openDb } from '../server/db/db.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { recordChange } from '../server/db/regions.ts';
+import { loadConfig } from '../server/config.ts';
+import { InputError } from '../server/domain/errors.ts';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { region: { type: 'string' }, worker: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' } },
+});
+const [command, ...args] = positionals;
+const db = await openDb(loadConfig());
+await migrate(db);
+const actor = `cli:${process.env.USER ?? 'shell'}`;
+
+async function regionId(code: string | undefined): Promise<number | null> {
+  if (code === undefined) return null;
+  const { rows } = await db.query<{ id: number }>('SELECT id FROM region WHERE code = $1', [code]);
+  if (!rows[0]) throw new InputError('not_found', `no region with code ${code}`, 'region', 404);
+  return rows[0].id;
+}
+async function user(username: string | undefined) {
+  const found = username ? await findUser(db, username) : null;
+  if (!found) throw new InputError('not_found', `no account ${JSON.stringify(username ?? '')}`, 'username', 404);
+  return found;
+}
+
+try {
+  if (command === 'list') {
+    console.table((await listUsers(db)).map((u) => ({ username: u.username, role: u.role, name: u.displayName, region: u.regionId, worker: u.workerId, disabled: u.disabled })));
+  } else if (command === 'add') {
+    const [username, role] = args;
+    if (!username || !role || !isRole(role)) throw new InputError('usage', 'add <username> <admin|planner|analyst|leader|worker>', 'role', 400);
+    const password = values.password ?? generatePassword();
+    const region = await regionId(values.region);
+    await db.transaction(async (tx) => {
+      const created = await createUser(tx, { username, role, password, displayName: values.name, regionId: region, workerId: values.worker ? Number(values.worker) : null });
+      await recordChange(tx, { actor, action: 'create', entity: 'user', entityId: created.id, before: null, after: created });
+    });
+    console.log(`account ${username} (${role}) created${values.password ? '' : `, password ${password}`}`);
+  } else if (command === 'passwd' || command === 'disable' || command === 'enable') {
+    const target = await user(args[0]);
+    const password = command === 'passwd' ? (values.password ?? generatePassword()) : undefined;
+    await db.transaction(async (tx) => {
+      const change = await updateUser(tx, target.id, command === 'passwd' ? { password } : { disabled: command === 'disable' });
+      await recordChange(tx, { actor, action: 'update', entity: 'user', entityId: target.id, before: change.before, after: { ...change.after, passwordChanged: password !== undefined } });
+    });
+    console.log(command === 'passwd' ? `password of ${target.username} changed${values.password ? '' : ` to ${password}`}; their sessions ended` : `${target.username} ${command}d`);
+  } else if (command === 'screen-token') {
+    const label = args[0];
+    if (!label) throw new InputError('usage', 'screen-token <label>', 'label', 400);
+    const region = await regionId(values.region);
+    const token = await db.transaction((tx) => createScreenToken(tx, label, region));
+    console.log(`screen token for ${label}: open /screen?token=${token.token}  (shown only now)`);
+  } else {
+    console.log('usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label>');
+    process.exitCode = 2;
+  }
+} catch (e) {
+  console.error(e instanceof InputError ? `${e.code}: ${e.message}` : e);
+  process.exitCode = 1;
+} finally {
+  await db.close();
+}

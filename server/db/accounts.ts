@@ -1,0 +1,213 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hash, verify } from '@node-rs/argon2';
+import { InputError, notFound } from '../domain/errors.ts';
+import { ROLES, type Principal, type Role } from '../domain/roles.ts';
+import type { Queryable } from './db.ts';
+
+export interface UserJson {
+  id: number;
+  username: string;
+  displayName: string;
+  role: Role;
+  regionId: number | null;
+  workerId: number | null;
+  disabled: boolean;
+  createdAt: string;
+}
+
+export interface UserInput {
+  username: string;
+  password: string;
+  role: Role;
+  displayName?: string | undefined;
+  regionId?: number | null | undefined;
+  workerId?: number | null | undefined;
+}
+
+export const SESSION_COOKIE = 'gridplan_session';
+const HOUR = 3_600_000;
+/** A signed-in person's session lasts this long after its last use. */
+export const SESSION_TTL_MS = 12 * HOUR;
+/** Wall displays run for weeks. */
+export const SCREEN_SESSION_TTL_MS = 30 * 24 * HOUR;
+
+/** Random, URL-safe, 256 bits. */
+export const newToken = () => randomBytes(32).toString('base64url');
+export const digest = (token: string) => createHash('sha256').update(token).digest('hex');
+/** A password nobody types: 18 random characters from an unambiguous alphabet. */
+export function generatePassword(): string {
+  const alphabet = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
+  return [...randomBytes(18)].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+export const hashPassword = (password: string) => hash(password);
+// Verified against when the username is unknown, so both failures take the same time.
+const DUMMY_HASH = hash('gridplan-dummy-password');
+
+const userColumns = `id, username, display_name, role, region_id, worker_id, disabled, created_at`;
+const toUser = (r: any): UserJson => ({
+  id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id,
+  disabled: r.disabled, createdAt: new Date(r.created_at).toISOString(),
+});
+
+function checkPassword(password: string, path = 'password'): void {
+  if (password.length < 8) throw new InputError('weak_password', 'a password needs at least 8 characters', path, 422);
+}
+
+async function checkRefs(tx: Queryable, role: Role, regionId: number | null | undefined, workerId: number | null | undefined): Promise<void> {
+  if (regionId != null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
+  if (workerId != null && !(await tx.query('SELECT 1 FROM worker WHERE id = $1', [workerId])).rows[0]) throw notFound('worker', workerId, 'workerId');
+  if (role === 'worker' && workerId == null) throw new InputError('worker_required', 'a grid worker account names its worker (workerId)', 'workerId', 422);
+}
+
+export async function createUser(tx: Queryable, input: UserInput): Promise<UserJson> {
+  checkPassword(input.password);
+  await checkRefs(tx, input.role, input.regionId, input.workerId);
+  if ((await tx.query('SELECT 1 FROM app_user WHERE lower(username) = lower($1)', [input.username])).rows[0]) {
+    throw new InputError('username_taken', `the username ${JSON.stringify(input.username)} is taken`, 'username', 409);
+  }
+  const { rows } = await tx.query(
+    `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${userColumns}`,
+    [input.username, input.displayName ?? '', await hashPassword(input.password), input.role, input.regionId ?? null, input.workerId ?? null],
+  );
+  return toUser(rows[0]);
+}
+
+export interface UserPatch {
+  password?: string | undefined;
+  role?: Role | undefined;
+  displayName?: string | undefined;
+  regionId?: number | null | undefined;
+  workerId?: number | null | undefined;
+  disabled?: boolean | undefined;
+}
+
+/** Changes an account; a new password, role, scope or disabling ends its sessions. */
+export async function updateUser(tx: Queryable, id: number, patch: UserPatch): Promise<{ before: UserJson; after: UserJson }> {
+  const { rows } = await tx.query(`SELECT ${userColumns} FROM app_user WHERE id = $1 FOR UPDATE`, [id]);
+  if (!rows[0]) throw notFound('user', id);
+  const before = toUser(rows[0]);
+  const role = patch.role ?? before.role;
+  const regionId = patch.regionId === undefined ? before.regionId : patch.regionId;
+  const workerId = patch.workerId === undefined ? before.workerId : patch.workerId;
+  await checkRefs(tx, role, regionId, workerId);
+  if (patch.password !== undefined) checkPassword(patch.password);
+  const passwordHash = patch.password === undefined ? null : await hashPassword(patch.password);
+  const updated = await tx.query(
+    `UPDATE app_user SET role = $2, region_id = $3, worker_id = $4, display_name = coalesce($5, display_name),
+       disabled = coalesce($6, disabled), password_hash = coalesce($7, password_hash) WHERE id = $1 RETURNING ${userColumns}`,
+    [id, role, regionId, workerId, patch.displayName ?? null, patch.disabled ?? null, passwordHash],
+  );
+  const after = toUser(updated.rows[0]);
+  const access = passwordHash !== null || after.role !== before.role || after.regionId !== before.regionId || after.workerId !== before.workerId || (after.disabled && !before.disabled);
+  if (access) await tx.query('DELETE FROM session WHERE user_id = $1', [id]);
+  return { before, after };
+}
+
+export async function listUsers(db: Queryable): Promise<UserJson[]> {
+  const { rows } = await db.query(`SELECT ${userColumns} FROM app_user ORDER BY id`);
+  return rows.map(toUser);
+}
+
+export async function findUser(db: Queryable, username: string): Promise<UserJson | null> {
+  const { rows } = await db.query(`SELECT ${userColumns} FROM app_user WHERE lower(username) = lower($1)`, [username]);
+  return rows[0] ? toUser(rows[0]) : null;
+}
+
+/** The account whose password matches, or null (unknown user, wrong password, disabled). */
+export async function checkLogin(db: Queryable, username: string, password: string): Promise<UserJson | null> {
+  const { rows } = await db.query<{ password_hash: string } & Record<string, unknown>>(`SELECT ${userColumns}, password_hash FROM app_user WHERE lower(username) = lower($1)`, [username]);
+  const row = rows[0];
+  const good = await verify(row?.password_hash ?? (await DUMMY_HASH), password).catch(() => false);
+  return row && good && !row.disabled ? toUser(row) : null;
+}
+
+/** Opens a session for a user or a screen token; returns the cookie's token (only its digest is stored). */
+export async function openSession(tx: Queryable, who: { userId: number } | { screenTokenId: number }, now = new Date()): Promise<{ token: string; expiresAt: Date }> {
+  const token = newToken();
+  const screen = 'screenTokenId' in who;
+  const expiresAt = new Date(now.getTime() + (screen ? SCREEN_SESSION_TTL_MS : SESSION_TTL_MS));
+  await tx.query('DELETE FROM session WHERE expires_at < $1', [now]);
+  await tx.query('INSERT INTO session (token_hash, user_id, screen_token_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+    digest(token), screen ? null : who.userId, screen ? who.screenTokenId : null, now, expiresAt,
+  ]);
+  return { token, expiresAt };
+}
+
+export async function closeSession(tx: Queryable, token: string): Promise<void> {
+  await tx.query('DELETE FROM session WHERE token_hash = $1', [digest(token)]);
+}
+
+/**
+ * The principal behind a session cookie, or null when it is unknown, expired, disabled or
+ * revoked. A session in use is extended (at most once an hour, to spare writes).
+ */
+export async function sessionPrincipal(db: Queryable, token: string, now = new Date()): Promise<Principal | null> {
+  const { rows } = await db.query(
+    `SELECT s.token_hash, s.expires_at, s.screen_token_id, u.id, u.username, u.display_name, u.role, u.region_id, u.worker_id, u.disabled,
+            t.label, t.region_id AS token_region_id, t.revoked_at,
+            CASE WHEN u.worker_id IS NULL THEN '{}'::int[]
+                 ELSE ARRAY(SELECT g.id FROM region g WHERE g.worker_id = u.worker_id AND g.level = 'grid' ORDER BY g.id) END AS grid_ids
+       FROM session s LEFT JOIN app_user u ON u.id = s.user_id LEFT JOIN screen_token t ON t.id = s.screen_token_id
+      WHERE s.token_hash = $1 AND s.expires_at > $2`,
+    [digest(token), now],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  const screen = r.screen_token_id !== null;
+  if (screen ? r.revoked_at !== null : r.disabled) return null;
+  const ttl = screen ? SCREEN_SESSION_TTL_MS : SESSION_TTL_MS;
+  if (new Date(r.expires_at).getTime() - now.getTime() < ttl - HOUR) {
+    await db.query('UPDATE session SET expires_at = $2 WHERE token_hash = $1', [r.token_hash, new Date(now.getTime() + ttl)]);
+  }
+  if (screen) {
+    return { kind: 'screen', id: r.screen_token_id, username: `screen:${r.label || r.screen_token_id}`, displayName: r.label, role: 'screen', regionId: r.token_region_id, workerId: null, gridIds: [] };
+  }
+  return { kind: 'user', id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id, gridIds: r.grid_ids };
+}
+
+export interface ScreenTokenJson {
+  id: number;
+  label: string;
+  regionId: number | null;
+  createdAt: string;
+  revoked: boolean;
+}
+const toScreenToken = (r: any): ScreenTokenJson => ({ id: r.id, label: r.label, regionId: r.region_id, createdAt: new Date(r.created_at).toISOString(), revoked: r.revoked_at !== null });
+
+/** A new read-only token for a wall display; the token itself is returned once and never stored. */
+export async function createScreenToken(tx: Queryable, label: string, regionId: number | null): Promise<ScreenTokenJson & { token: string }> {
+  if (regionId !== null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
+  const token = newToken();
+  const { rows } = await tx.query('INSERT INTO screen_token (token_hash, label, region_id) VALUES ($1, $2, $3) RETURNING *', [digest(token), label, regionId]);
+  return { ...toScreenToken(rows[0]), token };
+}
+
+export async function listScreenTokens(db: Queryable): Promise<ScreenTokenJson[]> {
+  return (await db.query('SELECT * FROM screen_token ORDER BY id')).rows.map(toScreenToken);
+}
+
+export async function revokeScreenToken(tx: Queryable, id: number): Promise<ScreenTokenJson> {
+  const { rows } = await tx.query('UPDATE screen_token SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *', [id]);
+  if (!rows[0]) throw notFound('screen token', id);
+  await tx.query('DELETE FROM session WHERE screen_token_id = $1', [id]);
+  return toScreenToken(rows[0]);
+}
+
+export async function screenTokenId(db: Queryable, token: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>('SELECT id FROM screen_token WHERE token_hash = $1 AND revoked_at IS NULL', [digest(token)]);
+  return rows[0]?.id ?? null;
+}
+
+/** Is `regionId` the scope region or below it (`strict`: strictly below)? */
+export async function isWithin(db: Queryable, regionId: number, scopeId: number, strict: boolean): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>(
+    `WITH RECURSIVE up AS (SELECT id, parent_id, 0 AS depth FROM region WHERE id = $1
+       UNION ALL SELECT r.id, r.parent_id, up.depth + 1 FROM region r JOIN up ON r.id = up.parent_id)
+     SELECT EXISTS (SELECT 1 FROM up WHERE id = $2 AND depth >= $3) AS ok`,
+    [regionId, scopeId, strict ? 1 : 0],
+  );
+  return rows[0]!.ok;
+}
+
+export const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);

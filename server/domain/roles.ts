@@ -1,0 +1,58 @@
+/**
+ * Who may do what. A capability names a kind of action; each role holds a set of them.
+ * Region scope (which township a planner may change, which grid a worker reports in) is
+ * checked by the handler that knows the region; this table only answers "may this role
+ * ever do this?".
+ */
+export const ROLES = ['admin', 'planner', 'analyst', 'leader', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
+/** A wall display signed in with a read-only screen token. */
+export type PrincipalRole = Role | 'screen';
+
+export const CAPABILITIES = [
+  'plan:read', // regions, grids, coverage, grid types, workers
+  'plan:write', // create, edit, split, merge, delete, import regions; auto-split; undo/redo
+  'households:read', // household locations
+  'households:write', // household import
+  'changes:read', // the change log
+  'incidents:read', // incident lists, heatmaps, statistics, hotspots, the live feed
+  'incidents:own', // a grid worker's own grid's incidents
+  'incidents:report', // report one incident
+  'incidents:update', // move an incident along its loop
+  'incidents:import', // bulk import
+  'users:admin', // accounts and screen tokens
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+const ROLE_CAPABILITIES: Record<PrincipalRole, readonly Capability[]> = {
+  admin: CAPABILITIES,
+  planner: ['plan:read', 'plan:write', 'households:read', 'households:write', 'changes:read'],
+  analyst: ['plan:read', 'incidents:read'],
+  leader: ['plan:read', 'households:read', 'changes:read', 'incidents:read'],
+  worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update'],
+  screen: ['plan:read', 'incidents:read'],
+};
+
+export function can(role: PrincipalRole, capability: Capability): boolean {
+  return ROLE_CAPABILITIES[role].includes(capability);
+}
+
+/** Any of the capabilities: e.g. the incident list serves analysts (`incidents:read`) and workers (`incidents:own`). */
+export function canAny(role: PrincipalRole, capabilities: readonly Capability[]): boolean {
+  return capabilities.some((c) => can(role, c));
+}
+
+/** The signed-in caller, as every handler sees it. */
+export interface Principal {
+  kind: 'user' | 'screen';
+  id: number;
+  /** The change log's actor: the username, or `screen:<label>`. */
+  username: string;
+  displayName: string;
+  role: PrincipalRole;
+  /** Planner: the region they may change below (null: everywhere). Screen: the region shown. */
+  regionId: number | null;
+  workerId: number | null;
+  /** Grid worker: the grids they staff. */
+  gridIds: number[];
+}

@@ -1,0 +1,123 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { matchedRoutes } from 'hono/route';
+import { isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
+import { InputError } from '../domain/errors.ts';
+import { canAny, type Capability, type Principal } from '../domain/roles.ts';
+import type { Env } from './router.ts';
+
+/**
+ * Every API route and who may call it. A route missing here is refused to everyone (and a
+ * test fails), so a new endpoint cannot go out unguarded. `public` needs no session.
+ */
+export const POLICY: Record<string, 'public' | readonly Capability[]> = {
+  'GET /api/health': 'public',
+  'GET /api/config': 'public',
+  'GET /api/openapi.json': 'public',
+  'POST /api/auth/login': 'public',
+  'POST /api/auth/screen': 'public',
+  'POST /api/auth/logout': 'public',
+  'GET /api/auth/me': ['plan:read'],
+
+  'GET /api/grid-types': ['plan:read'],
+  'GET /api/workers': ['plan:read'],
+  'GET /api/regions': ['plan:read'],
+  'GET /api/regions/:id': ['plan:read'],
+  'GET /api/regions/:id/children': ['plan:read'],
+  'GET /api/regions/:id/descendants': ['plan:read'],
+  'GET /api/regions/:id/coverage': ['plan:read'],
+  'GET /api/regions/:id/households': ['households:read'],
+  'GET /api/changes': ['changes:read'],
+
+  'POST /api/regions': ['plan:write'],
+  'PATCH /api/regions/:id': ['plan:write'],
+  'DELETE /api/regions/:id': ['plan:write'],
+  'POST /api/regions/:id/split': ['plan:write'],
+  'POST /api/regions/merge': ['plan:write'],
+  'POST /api/regions/import': ['plan:write'],
+  'POST /api/regions/:id/autosplit': ['plan:write'],
+  'POST /api/changes/undo': ['plan:write'],
+  'POST /api/changes/redo': ['plan:write'],
+  'POST /api/households/import': ['households:write'],
+
+  'GET /api/incident-categories': ['incidents:read', 'incidents:own'],
+  'GET /api/incidents': ['incidents:read', 'incidents:own'],
+  'POST /api/incidents': ['incidents:report'],
+  'PATCH /api/incidents/:id': ['incidents:update'],
+  'POST /api/incidents/import': ['incidents:import'],
+  'GET /api/heatmap': ['incidents:read'],
+  'GET /api/hotspots': ['incidents:read'],
+  'GET /api/incidents/timeseries': ['incidents:read'],
+  'GET /api/regions/:id/incident-stats': ['incidents:read'],
+  'GET /api/stats/overview': ['incidents:read'],
+  'GET /api/events': ['incidents:read'],
+
+  'GET /api/users': ['users:admin'],
+  'POST /api/users': ['users:admin'],
+  'PATCH /api/users/:id': ['users:admin'],
+  'GET /api/screen-tokens': ['users:admin'],
+  'POST /api/screen-tokens': ['users:admin'],
+  'DELETE /api/screen-tokens/:id': ['users:admin'],
+};
+
+/** The route a request will reach (not a middleware, not the 404 catch-all), as `METHOD /path`. */
+function routeKey(c: Context): string | null {
+  const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+  const route = matchedRoutes(c).find((r) => r.method === method && !r.path.endsWith('*'));
+  return route ? `${method} ${route.path}` : null;
+}
+
+/** Resolves the session cookie into `principal` and enforces `POLICY`. */
+export function authenticate(): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const token = getCookie(c, SESSION_COOKIE);
+    const principal = token && token.length <= 100 ? await sessionPrincipal(c.get('db'), token) : null;
+    c.set('principal', principal);
+    const key = routeKey(c);
+    if (key === null) return next(); // no such route: the 404 handler answers
+    const policy = POLICY[key];
+    if (policy === 'public') return next();
+    if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+    if (!policy || !canAny(principal.role, policy)) {
+      throw new InputError('forbidden', `the ${principal.role} role may not ${key}`, '', 403);
+    }
+    return next();
+  };
+}
+
+/** The signed-in caller (routes behind a capability always have one). */
+export function principalOf(c: Context<Env>): Principal {
+  const p = c.get('principal');
+  if (!p) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+  return p;
+}
+
+/** Who the change log names for this request. */
+export const actorOf = (c: Context<Env>) => principalOf(c).username;
+
+const outside = (what: string, path: string) => new InputError('outside_scope', `${what} lies outside your assigned area`, path, 403);
+
+/**
+ * A planner with an assigned region may change only what lies below it (`strict`) or, for
+ * whole-area operations such as auto-split and creating a child, the region itself too.
+ */
+export async function assertPlanScope(c: Context<Env>, regionIds: number[], strict: boolean, path = 'id'): Promise<void> {
+  const p = principalOf(c);
+  if (p.role === 'admin' || p.regionId === null) return;
+  for (const id of regionIds) {
+    if (!(await isWithin(c.get('db'), id, p.regionId, strict))) throw outside(`region ${id}`, path);
+  }
+}
+
+/** A planner without an assigned region (or an admin): needed for district-wide writes. */
+export function assertUnscoped(c: Context<Env>, what: string): void {
+  const p = principalOf(c);
+  if (p.role !== 'admin' && p.regionId !== null) throw outside(what, '');
+}
+
+/** A grid worker acts only in the grids they staff. */
+export function assertOwnGrid(c: Context<Env>, gridId: number | null, path = 'id'): void {
+  const p = principalOf(c);
+  if (p.role !== 'worker') return;
+  if (gridId === null || !p.gridIds.includes(gridId)) throw outside(gridId === null ? 'this place' : `grid ${gridId}`, path);
+}

@@ -1,0 +1,104 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { rateLimiter } from 'hono-rate-limiter';
+import { checkLogin, closeSession, openSession, screenTokenId, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
+import { recordChange } from '../db/regions.ts';
+import { InputError } from '../domain/errors.ts';
+import { ROLES } from '../domain/roles.ts';
+import { principalOf } from '../http/auth.ts';
+import { router, type Env } from '../http/router.ts';
+import { errorResponses } from './schemas.ts';
+
+const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+export const Me = z.object({
+  kind: z.enum(['user', 'screen']), id: z.number().int(), username: z.string(), displayName: z.string(),
+  role: z.enum([...ROLES, 'screen']), regionId: z.number().int().nullable(), workerId: z.number().int().nullable(), gridIds: z.array(z.number().int()),
+}).openapi('Me');
+
+const loginRoute = createRoute({
+  method: 'post', path: '/auth/login', summary: 'Sign in: sets an HTTP-only session cookie',
+  description: 'Ten failed attempts for one username from one address (a hundred from one address) in 15 minutes get 429 until the window passes.',
+  request: { body: { required: true, ...json(z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) })) } },
+  responses: { 200: { description: 'Signed in', ...json(Me) }, ...errorResponses(400, 401, 429) },
+});
+const screenRoute = createRoute({
+  method: 'post', path: '/auth/screen', summary: "Sign a wall display in with its read-only screen token",
+  request: { body: { required: true, ...json(z.object({ token: z.string().min(10).max(100) })) } },
+  responses: { 200: { description: 'Signed in', ...json(Me) }, ...errorResponses(400, 401, 429) },
+});
+const logoutRoute = createRoute({
+  method: 'post', path: '/auth/logout', summary: 'Sign out: ends the session',
+  responses: { 200: { description: 'Signed out', ...json(z.object({ ok: z.literal(true) })) } },
+});
+const meRoute = createRoute({
+  method: 'get', path: '/auth/me', summary: 'The signed-in account (401 when none)',
+  responses: { 200: { description: 'Who is signed in', ...json(Me) }, ...errorResponses(401) },
+});
+
+/** Secure whenever the browser keeps it: over HTTPS, and on localhost (a secure context). */
+function secureRequest(c: Context): boolean {
+  const url = new URL(c.req.url);
+  const proto = c.req.header('x-forwarded-proto') ?? url.protocol.replace(':', '');
+  return proto === 'https' || url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+}
+
+function setSessionCookie(c: Context, token: string, expires: Date): void {
+  setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: 'Lax', path: '/', secure: secureRequest(c), expires });
+}
+
+/** The peer's address (a proxy in front should set its own limits). */
+function clientAddress(c: Context): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? 'local';
+}
+
+const tooMany = () => {
+  throw new InputError('too_many_attempts', 'too many failed sign-ins; wait 15 minutes and try again', '', 429);
+};
+/** Failed sign-ins per username and address, and per address; successful ones do not count. */
+function loginLimits() {
+  const common = { windowMs: 15 * 60_000, skipSuccessfulRequests: true, standardHeaders: false as const, handler: tooMany };
+  const username = async (c: Context) => {
+    const body = (await c.req.json().catch(() => null)) as { username?: unknown; token?: unknown } | null;
+    return typeof body?.username === 'string' ? body.username.toLowerCase().slice(0, 64) : '';
+  };
+  return [
+    rateLimiter<Env>({ ...common, limit: 10, keyGenerator: async (c) => `${clientAddress(c)}|${await username(c)}` }),
+    rateLimiter<Env>({ ...common, limit: 100, keyGenerator: (c) => clientAddress(c) }),
+  ];
+}
+
+export function authRoutes() {
+  const app = router();
+  for (const path of ['/auth/login', '/auth/screen']) app.use(path, ...loginLimits());
+  return app
+    .openapi(loginRoute, async (c) => {
+      const { username, password } = c.req.valid('json');
+      const db = c.get('db');
+      const user = await checkLogin(db, username, password);
+      if (!user) throw new InputError('invalid_credentials', 'wrong username or password', 'password', 401);
+      const session = await db.transaction(async (tx) => {
+        await recordChange(tx, { actor: user.username, action: 'login', entity: 'user', entityId: user.id, before: null, after: null });
+        return openSession(tx, { userId: user.id });
+      });
+      setSessionCookie(c, session.token, session.expiresAt);
+      return c.json((await sessionPrincipal(db, session.token))!, 200);
+    })
+    .openapi(screenRoute, async (c) => {
+      const db = c.get('db');
+      const id = await screenTokenId(db, c.req.valid('json').token);
+      if (id === null) throw new InputError('invalid_token', 'unknown or revoked screen token', 'token', 401);
+      const session = await db.transaction((tx) => openSession(tx, { screenTokenId: id }));
+      setSessionCookie(c, session.token, session.expiresAt);
+      return c.json((await sessionPrincipal(db, session.token))!, 200);
+    })
+    .openapi(logoutRoute, async (c) => {
+      const token = getCookie(c, SESSION_COOKIE);
+      if (token) await c.get('db').transaction((tx) => closeSession(tx, token));
+      deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secureRequest(c) });
+      return c.json({ ok: true as const }, 200);
+    })
+    .openapi(meRoute, (c) => c.json(principalOf(c), 200));
+}

@@ -1,0 +1,53 @@
+import type { InferResponseType } from 'hono/client';
+import { can, type Capability } from '../../server/domain/roles.ts';
+import { api, ApiError, ok, onUnauthorized } from '../lib/api.ts';
+
+export type Me = InferResponseType<typeof api.auth.me.$get, 200>;
+
+/** Who is signed in. `undefined` while asking the server, `null` when nobody is. */
+class Session {
+  me = $state<Me | null | undefined>(undefined);
+
+  can(capability: Capability): boolean {
+    return this.me ? can(this.me.role, capability) : false;
+  }
+
+  /** Asks the server; a wall display opened with `?token=` signs in with it first (and drops it from the address bar). */
+  async load(): Promise<void> {
+    const params = new URLSearchParams(location.search);
+    const token = params.get('token');
+    if (token) {
+      params.delete('token');
+      history.replaceState(null, '', location.pathname + (params.size ? `?${params}` : ''));
+      try {
+        this.me = await ok(api.auth.screen.$post({ json: { token } }));
+        return;
+      } catch {
+        // an unknown or revoked token: fall through to whatever session there is
+      }
+    }
+    try {
+      this.me = await ok(api.auth.me.$get());
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) this.me = null;
+      else throw e;
+    }
+  }
+
+  async login(username: string, password: string): Promise<void> {
+    this.me = await ok(api.auth.login.$post({ json: { username, password } }));
+  }
+
+  async logout(): Promise<void> {
+    await ok(api.auth.logout.$post()).catch(() => {});
+    this.me = null;
+  }
+
+  /** A request came back 401: the session ended (expired, signed out elsewhere, account changed). */
+  expired(): void {
+    if (this.me) this.me = null;
+  }
+}
+
+export const session = new Session();
+onUnauthorized(() => session.expired());
