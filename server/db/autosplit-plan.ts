@@ -18,7 +18,7 @@ export interface AutosplitOptions {
   keep?: number[] | undefined;
   /** Where the households are: the seed stages them in a temporary table. */
   householdTable?: 'household' | 'seed_household';
-  onProgress?: ((done: number, total: number) => void) | undefined;
+  onProgress?: ((done: number, total: number) => void | Promise<void>) | undefined;
   /** false: only fill `autosplit_grid` (the seed needs no per-grid report). */
   describe?: boolean;
 }
@@ -124,7 +124,7 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
         grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: g.reason, wkb: multiPolygonEwkb(polygons), seed: where[g.atoms[0]!]! });
       }
     }
-    options.onProgress?.(++done, villages.length);
+    await options.onProgress?.(++done, villages.length);
   }
   lap('split');
   await clipToPieces(tx, grids);

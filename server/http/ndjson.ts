@@ -4,17 +4,23 @@ import { InputError } from '../domain/errors.ts';
 /** Whether the client asked for a progress stream. */
 export const wantsStream = (c: Context) => (c.req.header('accept') ?? '').includes('application/x-ndjson');
 
+/** Reports progress; awaiting it lets the line go out before more work (PGlite's queries do not yield to I/O). */
+export type ProgressSink<P = unknown> = (progress: P) => void | Promise<void>;
+
 /**
  * NDJSON: `{"progress":…}` lines while `run` works, then `{"result":…}` or `{"error":…}` as the
  * last line. The status is sent before the work ends, so the last line is the verdict.
  */
-export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: (p: unknown) => void) => Promise<T>): Response {
+export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: ProgressSink) => Promise<T>): Response {
   const encoder = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       const send = (obj: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
       try {
-        send({ result: await run((progress) => send({ progress })) });
+        send({ result: await run((progress) => {
+          send({ progress });
+          return new Promise<void>((resolve) => setImmediate(resolve));
+        }) });
       } catch (err) {
         const e = err instanceof InputError ? err : new InputError('internal', 'internal error; nothing was written', '', 422);
         if (!(err instanceof InputError)) console.error(err);

@@ -64,7 +64,7 @@ export function autosplitRoutes() {
     const barriers = body.barriers ? parseBarriers(body.barriers, 'barriers') : undefined;
     await assertPlanScope(c, [id], false);
     const actor = actorOf(c);
-    const run = (onProgress?: (done: number, total: number) => void) =>
+    const run = (onProgress?: (done: number, total: number) => void | Promise<void>) =>
       c.get('db').transaction((tx) => autosplit(tx, id, { ...body, barriers, actor, onProgress }));
     if (wantsStream(c)) return ndjson(c, 200, (send) => run((done, total) => send({ done, total }))) as never;
     return c.json(await run(), 200);

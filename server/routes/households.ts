@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { actorOf, assertUnscoped } from '../http/auth.ts';
 import { router } from '../http/router.ts';
@@ -34,7 +34,7 @@ const importRoute = createRoute({
   responses: { 201: { description: 'Imported', content: { 'application/json': { schema: ImportResult } } }, ...errorResponses(400, 413, 415, 422) },
 });
 
-type Progress = (p: { stage: 'parsing' | 'inserting' | 'assigning'; rows: number; total?: number }) => void;
+type Progress = ProgressSink<{ stage: 'parsing' | 'inserting' | 'assigning'; rows: number; total?: number }>;
 
 /** Inserts the households that lie in a district; returns the input indexes of those outside. */
 async function insertInside(tx: Queryable, rows: HouseholdInput[], onProgress: Progress): Promise<number[]> {
@@ -55,7 +55,7 @@ async function insertInside(tx: Queryable, rows: HouseholdInput[], onProgress: P
       [part.map((r) => r.lon), part.map((r) => r.lat), part.map((r) => r.size), part.map((r) => r.address)],
     );
     for (const r of out) outside.push(i + r.ord - 1);
-    onProgress({ stage: 'inserting', rows: Math.min(i + batch, rows.length), total: rows.length });
+    await onProgress({ stage: 'inserting', rows: Math.min(i + batch, rows.length), total: rows.length });
   }
   return outside;
 }
@@ -120,7 +120,7 @@ export function householdRoutes() {
       }
       return db.transaction(async (tx) => {
         const outside = await insertInside(tx, parsed.rows, onProgress);
-        onProgress({ stage: 'assigning', rows: parsed.rows.length - outside.length });
+        await onProgress({ stage: 'assigning', rows: parsed.rows.length - outside.length });
         await assignHouseholds(tx, true);
         await recountHouseholds(tx);
         const { rows: [counts] } = await tx.query<{ grid: number; coarser: number }>(

@@ -6,7 +6,7 @@ import { recordChange } from '../db/regions.ts';
 import { InputError } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
 import { INCIDENT_STATUSES, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
-import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
@@ -172,7 +172,7 @@ export function incidentRoutes() {
       const db = c.get('db');
       const categories = await categoryCodes(db);
       const now = new Date();
-      const run = async (onProgress: (p: unknown) => void) => {
+      const run = async (onProgress: ProgressSink) => {
         const body = c.req.raw.body;
         if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
         const parsed = type === 'text/csv'
@@ -183,13 +183,13 @@ export function incidentRoutes() {
           throw new InputError('invalid_rows', `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`, parsed.errors[0]!.path, 422, parsed.errors.slice(0, 1000));
         }
         return db.transaction(async (tx) => {
-          onProgress({ stage: 'inserting', rows: parsed.rows.length });
+          await onProgress({ stage: 'inserting', rows: parsed.rows.length });
           const { ids, outside } = await insertIncidents(tx, parsed.rows);
           await recordChange(tx, { actor: actorOf(c), action: 'import', entity: 'incident', entityId: null, before: null, after: { imported: ids.length, outside: outside.length, format: type } });
           return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
         });
       };
-      const announce = async (onProgress: (p: unknown) => void) => {
+      const announce = async (onProgress: ProgressSink) => {
         const result = await run(onProgress);
         if (result.imported > 0) c.get('events').publish({ type: 'incident', action: 'import', count: result.imported });
         return result;

@@ -120,7 +120,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, villageType(v, random)]);
     }
     // Grids come from the auto-split engine, as a planner would make them: every grid in its type's range.
-    await planGrids(tx, districtId!, { householdTable: 'seed_household', describe: false, onProgress: (done, total) => done % 20 === 0 && progress(`grids: ${done}/${total} villages`) });
+    await planGrids(tx, districtId!, { householdTable: 'seed_household', describe: false, onProgress: (done, total) => { if (done % 20 === 0) progress(`grids: ${done}/${total} villages`); } });
     const { rows: [planned] } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
     const { rows: [made] } = await tx.query<{ n: number }>(
       `WITH numbered AS (

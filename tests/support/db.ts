@@ -14,24 +14,26 @@ export const DRIVERS: Driver[] = process.env.DATABASE_URL ? ['pglite', 'pg'] : [
 let counter = 0;
 
 /** A fresh copy of the seeded template database, and a function that throws it away. */
-export async function cloneTestDb(driver: Driver): Promise<{ db: Db; dispose(): Promise<void> }> {
+export async function cloneTestDb(driver: Driver): Promise<{ db: Db; dispose(): Promise<void>; where: { dataDir?: string; databaseUrl?: string } }> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   if (driver === 'pglite') {
     const dir = join(TEST_DATA, name);
     await cp(PGLITE_TEMPLATE, dir, { recursive: true });
     const db = await openDb({ dataDir: dir });
-    return { db, dispose: async () => { await db.close(); await rm(dir, { recursive: true, force: true }); } };
+    return { db, where: { dataDir: dir }, dispose: async () => { await db.close().catch(() => {}); await rm(dir, { recursive: true, force: true }); } };
   }
   const url = process.env.DATABASE_URL!;
   const admin = new pg.Client({ connectionString: url });
   await admin.connect();
   await admin.query(`CREATE DATABASE gridplan_${name} TEMPLATE ${PG_TEMPLATE_DB}`);
   await admin.end();
-  const db = await openDb({ databaseUrl: withDatabase(url, `gridplan_${name}`) });
+  const databaseUrl = withDatabase(url, `gridplan_${name}`);
+  const db = await openDb({ databaseUrl });
   return {
     db,
+    where: { databaseUrl },
     dispose: async () => {
-      await db.close();
+      await db.close().catch(() => {});
       const a = new pg.Client({ connectionString: url });
       await a.connect();
       await a.query(`DROP DATABASE IF EXISTS gridplan_${name}`);
