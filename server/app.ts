@@ -4,6 +4,7 @@ import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
 import { InputError } from './domain/errors.ts';
 import { authenticate } from './http/auth.ts';
+import { ReadCache } from './http/cache.ts';
 import { onError } from './http/errors.ts';
 import { EventBus, eventStream } from './http/events.ts';
 import { router, type AppOptions } from './http/router.ts';
@@ -43,6 +44,12 @@ export function createApp(options: AppOptions) {
     return bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) })(c, next);
   });
   app.use('/api/*', compress());
+  if (options.cache !== false) {
+    const cache = options.cache ?? new ReadCache();
+    // Before any live listener hears of a new incident, answers that counted incidents retire.
+    events.subscribe(() => cache.bump(['incidents']));
+    app.use('/api/*', cache.middleware());
+  }
   app.onError(onError);
 
   const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes());

@@ -11,6 +11,8 @@ export interface Config {
   adminPassword: string | undefined;
   /** The demo accounts' password (else generated and printed once). */
   demoPassword: string | undefined;
+  /** Cache read answers until the data they read changes (GRIDPLAN_CACHE=0 turns it off). */
+  cache: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -22,5 +24,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     seedDemo: env.GRIDPLAN_SEED_DEMO !== '0',
     adminPassword: env.GRIDPLAN_ADMIN_PASSWORD || undefined,
     demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,
+    cache: env.GRIDPLAN_CACHE !== '0',
   };
 }

@@ -24,7 +24,7 @@ if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
 const accounts = await ensureAccounts(db, { demo: !config.databaseUrl && config.seedDemo, adminPassword: config.adminPassword, demoPassword: config.demoPassword });
 for (const line of describeAccounts(accounts)) console.log(line);
 await ensureWebBuild();
-const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl });
+const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl, ...(config.cache ? {} : { cache: false as const }) });
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
 console.log(`GridPlan on ${server.url}  ·  ${where}  ·  ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 

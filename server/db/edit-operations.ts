@@ -35,8 +35,9 @@ async function settleHouseholds(tx: Queryable, touched: number[], parents: numbe
   await recountHouseholdsAround(tx, [...rows.map((r) => r.id), ...parents]);
 }
 
-async function finish(tx: Queryable, actor: string, action: string, before: RegionSnapshot[], touched: number[], parents: number[], gapM2 = 0): Promise<EditResult> {
-  await settleHouseholds(tx, touched, parents);
+async function finish(tx: Queryable, actor: string, action: string, before: RegionSnapshot[], touched: number[], parents: number[], gapM2 = 0, moved = true): Promise<EditResult> {
+  // Only a change of geometry moves households and incidents between regions.
+  if (moved) await settleHouseholds(tx, touched, parents);
   const after = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
   const beforeById = new Map(before.map((s) => [s.id, s]));
   const changes: ChangeRow[] = touched.map((id) => ({ entityId: id, before: beforeById.get(id) ?? null, after: after.get(id) ?? null }));
@@ -119,7 +120,7 @@ export async function updateRegion(tx: Queryable, actor: string, id: number, inp
      WHERE id = $1`,
     [id, input.name ?? null, input.gridType !== undefined, input.gridType ?? null, input.workerId !== undefined, input.workerId ?? null, input.notes ?? null],
   );
-  if (!input.coordinates) return finish(tx, actor, 'update', [region!], [id], []);
+  if (!input.coordinates) return finish(tx, actor, 'update', [region!], [id], [], 0, false);
   if (region!.parentId === null) throw new InputError('no_parent', 'a district outline is replaced by importing it, not edited', 'geometry');
   const [parent] = await lockRegions(tx, [region!.parentId], 'id');
   const wkb = await prepareGeometry(tx, input.coordinates, { parentId: parent!.id, selfId: id, snapMeters: tol.snapMeters });

@@ -113,10 +113,13 @@ export async function advanceIncident(tx: Queryable, actor: string, id: number, 
 export async function reassignIncidentsIn(tx: Queryable, regionIds: number[]): Promise<void> {
   if (regionIds.length === 0) return;
   await tx.query(
-    `UPDATE incident i SET grid_id = (
+    // Two index lookups (filed there, lying there) rather than one OR that scans every incident.
+    `WITH affected AS (
+       SELECT i.id FROM incident i WHERE i.grid_id = ANY($1::int[])
+       UNION SELECT i.id FROM region r JOIN incident i ON r.geom && i.geom AND ST_Intersects(r.geom, i.geom) WHERE r.id = ANY($1::int[]))
+     UPDATE incident i SET grid_id = (
        SELECT g.id FROM region g WHERE g.level = 'grid' AND g.geom && i.geom AND ST_Intersects(g.geom, i.geom) ORDER BY g.id LIMIT 1)
-     WHERE i.grid_id = ANY($1::int[])
-        OR EXISTS (SELECT 1 FROM region r WHERE r.id = ANY($1::int[]) AND r.geom && i.geom AND ST_Intersects(r.geom, i.geom))`,
+     FROM affected a WHERE a.id = i.id`,
     [regionIds],
   );
 }

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { matchedRoutes } from 'hono/route';
+import { LRUCache } from 'lru-cache';
 import { isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
 import { InputError } from '../domain/errors.ts';
 import { canAny, type Capability, type Principal } from '../domain/roles.ts';
@@ -61,27 +62,58 @@ export const POLICY: Record<string, 'public' | readonly Capability[]> = {
 };
 
 /** The route a request will reach (not a middleware, not the 404 catch-all), as `METHOD /path`. */
-function routeKey(c: Context): string | null {
+export function routeKey(c: Context): string | null {
   const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
   const route = matchedRoutes(c).find((r) => r.method === method && !r.path.endsWith('*'));
   return route ? `${method} ${route.path}` : null;
 }
 
+/**
+ * Sessions looked up in the last few seconds: a wall of displays or a busy planner sends many
+ * requests a second with one cookie, and each lookup is a query. Any change to accounts, tokens
+ * or sessions made through this server empties it at once; one made by another process (the
+ * users CLI on PostgreSQL) takes effect within `SESSION_CACHE_MS`.
+ */
+export const SESSION_CACHE_MS = 10_000;
+const ACCOUNT_WRITES = /^(POST|PATCH|DELETE) \/api\/(users|screen-tokens|auth\/logout)/;
+// A grid worker's grids are part of their principal: plan changes retire workers' sessions.
+const PLAN_WRITES = /^(POST|PATCH|DELETE) \/api\/(regions|changes)/;
+
+interface Recent {
+  /** Shared by concurrent requests with one cookie: one lookup, not one each. */
+  lookup: Promise<Principal | null>;
+  role?: string | undefined;
+}
+
 /** Resolves the session cookie into `principal` and enforces `POLICY`. */
 export function authenticate(): MiddlewareHandler<Env> {
+  const recent = new LRUCache<string, Recent>({ max: 10_000, ttl: SESSION_CACHE_MS });
   return async (c, next) => {
     const token = getCookie(c, SESSION_COOKIE);
-    const principal = token && token.length <= 100 ? await sessionPrincipal(c.get('db'), token) : null;
+    let principal: Principal | null = null;
+    if (token && token.length <= 100) {
+      let known = recent.get(token);
+      if (!known) {
+        const entry: Recent = { lookup: sessionPrincipal(c.get('db'), token) };
+        entry.lookup.then((p) => (entry.role = p?.role), () => recent.delete(token));
+        recent.set(token, (known = entry));
+      }
+      principal = await known.lookup;
+    }
     c.set('principal', principal);
     const key = routeKey(c);
     if (key === null) return next(); // no such route: the 404 handler answers
     const policy = POLICY[key];
-    if (policy === 'public') return next();
-    if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
-    if (!policy || !canAny(principal.role, policy)) {
-      throw new InputError('forbidden', `the ${principal.role} role may not ${key}`, '', 403);
+    if (policy !== 'public') {
+      if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+      if (!policy || !canAny(principal.role, policy)) {
+        throw new InputError('forbidden', `the ${principal.role} role may not ${key}`, '', 403);
+      }
     }
-    return next();
+    await next();
+    if (c.res.status >= 400) return;
+    if (ACCOUNT_WRITES.test(key)) recent.clear();
+    else if (PLAN_WRITES.test(key)) for (const [t, e] of recent.entries()) if (e.role === 'worker') recent.delete(t);
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ReadCache } from './cache.ts';
 import type { EventBus } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
@@ -12,6 +13,8 @@ export interface AppOptions {
   maxUploadBytes?: number;
   /** Live events (new and changed incidents); one per app when not given. */
   events?: EventBus;
+  /** Cache of read answers (one per app when not given); `false` turns it off. */
+  cache?: ReadCache | false;
 }
 
 export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null } };

@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../../server/db/db.ts';
 import { validateCoverage } from '../../server/db/coverage.ts';
-import { ROOT } from '../support/template.ts';
+import { startChild, stopChild, type ChildServer } from '../../scripts/lib/child-server.ts';
 import { sessionCookie } from '../support/auth.ts';
 import { cloneTestDb, DRIVERS } from '../support/db.ts';
 
@@ -12,35 +10,9 @@ import { cloneTestDb, DRIVERS } from '../support/db.ts';
  * household import and of an auto-split commit, restarted on the same data, and the store must
  * hold either all of the write or none of it.
  */
-interface Server {
-  child: ChildProcess;
-  url: string;
-}
-
-function start(env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT, env: { ...process.env, PORT: '0', GRIDPLAN_SEED_DEMO: '0', DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  child.stderr!.on('data', (d) => (log += d));
-  return new Promise((done, fail) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      log += `${line}\n`;
-      const m = /GridPlan on (http:\/\/localhost:\d+)/.exec(line);
-      if (m) done({ child, url: m[1]! });
-    });
-    child.on('exit', (code) => fail(new Error(`server exited (${code}) before it was ready:\n${log}`)));
-  });
-}
-
-function stop(s: Server, signal: NodeJS.Signals): Promise<void> {
-  return new Promise((done) => {
-    if (s.child.exitCode !== null || s.child.signalCode !== null) return done();
-    s.child.once('exit', () => done());
-    s.child.kill(signal);
-  });
-}
+type Server = ChildServer;
+const start = startChild;
+const stop = stopChild;
 
 /** Reads an NDJSON response line by line until `until` says stop; returns the lines read. */
 async function readUntil(res: Response, until: (line: any) => boolean): Promise<any[]> {

@@ -1,0 +1,164 @@
+/**
+ * npm run bench:load — the server under 200 concurrent clients on loopback, for 30 seconds.
+ *
+ * The demo district (full scale) in a fresh embedded database, served by `npm start`'s server in
+ * its own process. autocannon drives:
+ *   - 180 reading clients, each request drawn from ~400 distinct reads: region details and
+ *     children (townships, villages), heatmaps of one month or the year for three category
+ *     filters, the screen's figures for the district and its townships;
+ *   - 20 planners, each renaming their own grid (in their own village) every two seconds: read
+ *     it, then PATCH with its version — ten saves a second, so the plan keeps changing under the readers.
+ * Prints throughput, p50/p99 latency and errors (non-2xx and socket errors) for reads and for
+ * edits; then the same run with the read cache turned off (GRIDPLAN_CACHE=0) as the baseline.
+ * Target: zero errors, p99 under 250 ms for reads.
+ *   npm run bench:load -- [--seconds 30] [--readers 180] [--planners 20] [--scale 1]
+ * With DATABASE_URL set it runs on that PostgreSQL (a scratch database) instead of PGlite.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { startChild, stopChild } from '../lib/child-server.ts';
+import { createUser, openSession, SESSION_COOKIE } from '../../server/db/accounts.ts';
+import { openDb, type OpenOptions } from '../../server/db/db.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { DEMO, seedDistrict } from '../../server/seed/seed-district.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '30' },
+    readers: { type: 'string', default: '180' },
+    planners: { type: 'string', default: '20' },
+    scale: { type: 'string', default: '1' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const READERS = Number(values.readers);
+const PLANNERS = Number(values.planners);
+
+async function prepare(): Promise<{ where: OpenOptions; env: Record<string, string>; cleanup: () => Promise<void> }> {
+  if (process.env.DATABASE_URL) {
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    await admin.query('DROP DATABASE IF EXISTS gridplan_bench_load');
+    await admin.query('CREATE DATABASE gridplan_bench_load');
+    await admin.end();
+    const u = new URL(process.env.DATABASE_URL);
+    u.pathname = '/gridplan_bench_load';
+    return { where: { databaseUrl: u.toString() }, env: { DATABASE_URL: u.toString() }, cleanup: async () => {} };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'gridplan-load-'));
+  return { where: { dataDir: dir }, env: { GRIDPLAN_DATA_DIR: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+interface Workload {
+  cookie: string;
+  reads: string[];
+  grids: number[];
+}
+
+/** Seeds the demo, makes an account and a session, and lists what the clients will ask. */
+async function seed(where: OpenOptions): Promise<Workload> {
+  const db = await openDb(where);
+  try {
+    await migrate(db);
+    const t0 = performance.now();
+    await seedDistrict(db, { ...DEMO, scale: Number(values.scale) });
+    console.log(`demo seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const user = await createUser(db, { username: 'bench', password: 'bench-password', role: 'admin' });
+    const { token } = await openSession(db, { userId: user.id });
+    const { rows } = await db.query<{ id: number; level: string }>(`SELECT id, level FROM region WHERE level <> 'grid' ORDER BY id`);
+    const district = rows.find((r) => r.level === 'district')!.id;
+    const townships = rows.filter((r) => r.level === 'township').map((r) => r.id);
+    const villages = rows.filter((r) => r.level === 'village').map((r) => r.id);
+    // Each planner in another village.
+    const { rows: grids } = await db.query<{ id: number }>(`SELECT id FROM (SELECT DISTINCT ON (parent_id) id, parent_id FROM region WHERE level = 'grid' ORDER BY parent_id, id) g ORDER BY parent_id LIMIT $1`, [PLANNERS]);
+    const reads: string[] = [];
+    for (const id of [district, ...townships, ...villages]) reads.push(`/api/regions/${id}`, `/api/regions/${id}/children`);
+    const categories = ['fire,dispute', 'hazard', ''];
+    const now = new Date();
+    for (let m = 0; m < 12; m++) {
+      const from = new Date(now.getFullYear(), now.getMonth() - m - 1, 1).toISOString();
+      const to = new Date(now.getFullYear(), now.getMonth() - m, 1).toISOString();
+      for (const c of categories) reads.push(`/api/heatmap?region=${district}&from=${from}&to=${to}&zoom=10${c ? `&category=${c}` : ''}`);
+    }
+    for (const c of categories) reads.push(`/api/heatmap?region=${district}&zoom=10${c ? `&category=${c}` : ''}`);
+    for (const id of [district, ...townships]) reads.push(`/api/stats/overview?region=${id}`);
+    return { cookie: `${SESSION_COOKIE}=${token}`, reads, grids: grids.map((g) => g.id) };
+  } finally {
+    await db.close();
+  }
+}
+
+interface Figures {
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+const figures = (r: autocannon.Result): Figures => ({
+  requests: r.requests.total, perSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx,
+});
+
+async function run(url: string, w: Workload): Promise<{ reads: Figures; edits: Figures }> {
+  // As a browser asks: with its cookie, taking gzip.
+  const headers = { cookie: w.cookie, 'accept-encoding': 'gzip' };
+  const pick = () => w.reads[Math.floor(Math.random() * w.reads.length)]!;
+  const readers = autocannon({
+    url, connections: READERS, duration: SECONDS, headers,
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: pick() }) }],
+  });
+  // One client per planner, each on its own grid: reads the grid for its version, then renames it.
+  const plain = { cookie: w.cookie }; // planners read the version out of the body
+  const planners = w.grids.map((grid, i) => autocannon({
+    url, connections: 1, duration: SECONDS, headers: plain, connectionRate: 1, // a read, then a save, every two seconds
+    requests: [
+      { method: 'GET', path: `/api/regions/${grid}`, onResponse: (status, body, context) => { if (status === 200) (context as { version?: number }).version = JSON.parse(body).properties.version; } },
+      {
+        method: 'PATCH',
+        setupRequest: (req, context) => ({ ...req, path: `/api/regions/${grid}`, headers: { ...plain, 'content-type': 'application/json' }, body: JSON.stringify({ version: (context as { version?: number }).version, name: `压测网格${i}-${Date.now() % 100_000}` }) }),
+      },
+    ],
+  }));
+  const [r, ...p] = await Promise.all([readers, ...planners]);
+  const edits = p.reduce<Figures>((acc, x) => ({
+    requests: acc.requests + x.requests.total, perSecond: acc.perSecond + x.requests.average,
+    p50: Math.max(acc.p50, x.latency.p50), p99: Math.max(acc.p99, x.latency.p99), errors: acc.errors + x.errors + x.timeouts + x.non2xx,
+  }), { requests: 0, perSecond: 0, p50: 0, p99: 0, errors: 0 });
+  return { reads: figures(r!), edits };
+}
+
+const { where, env, cleanup } = await prepare();
+try {
+  const workload = await seed(where);
+  const results: Record<string, { reads: Figures; edits: Figures }> = {};
+  for (const [name, cache] of [['ours (read cache on)', '1'], ['baseline (cache off)', '0']] as const) {
+    const server = await startChild({ ...env, GRIDPLAN_CACHE: cache });
+    try {
+      // Warm up: every read once, as a server that has been running has seen them.
+      const t0 = performance.now();
+      for (const path of workload.reads) await (await fetch(server.url + path, { headers: { cookie: workload.cookie } })).arrayBuffer();
+      console.log(`${name}: warm-up, each of the ${workload.reads.length} reads once, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      results[name] = await run(server.url, workload);
+    } finally {
+      await stopChild(server);
+    }
+  }
+  const driver = process.env.DATABASE_URL ? 'PostgreSQL' : 'PGlite';
+  console.log(`\n${driver}, ${READERS} readers + ${PLANNERS} planners for ${SECONDS} s on loopback (${workload.reads.length} distinct reads)\n`);
+  console.log('| | reads/s | read p50 | read p99 | read errors | edits/s | edit p99 | edit errors |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const [name, r] of Object.entries(results)) {
+    console.log(`| ${name} | ${r.reads.perSecond.toFixed(0)} | ${r.reads.p50} ms | ${r.reads.p99} ms | ${r.reads.errors} | ${r.edits.perSecond.toFixed(1)} | ${r.edits.p99} ms | ${r.edits.errors} |`);
+  }
+  const ours = results['ours (read cache on)']!;
+  const base = results['baseline (cache off)']!;
+  console.log(`\nread p99: ${(base.reads.p99 / Math.max(1, ours.reads.p99)).toFixed(1)}× lower than the baseline; read throughput ${(ours.reads.perSecond / Math.max(1, base.reads.perSecond)).toFixed(1)}×`);
+  console.log(`target (zero errors, read p99 < 250 ms): ${ours.reads.errors + ours.edits.errors === 0 && ours.reads.p99 < 250 ? 'met' : 'NOT met'}`);
+} finally {
+  await cleanup();
+}

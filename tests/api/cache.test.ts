@@ -1,0 +1,86 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, type ApiContext } from '../support/db.ts';
+
+describe('read cache', () => {
+  let ctx: ApiContext;
+  let dispose: () => Promise<void>;
+  let grid: { id: number; x: number; y: number; district: number };
+
+  beforeAll(async () => {
+    const t = await cloneTestDb('pglite');
+    dispose = t.dispose;
+    ctx = await apiContext(t.db);
+    const { rows } = await ctx.db.query<any>(
+      `SELECT g.id, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y, (SELECT id FROM region WHERE level = 'district') AS district
+       FROM region g WHERE g.level = 'grid' ORDER BY g.id LIMIT 1`,
+    );
+    grid = rows[0];
+  });
+  afterAll(() => dispose());
+
+  const get = (path: string, headers?: Record<string, string>) => ctx.request('GET', path, undefined, headers);
+
+  it('answers a repeated read from the cache until a write changes what it read', async () => {
+    const first = await get(`/api/regions/${grid.id}`);
+    const again = await get(`/api/regions/${grid.id}`);
+    expect([first.headers.get('x-cache'), again.headers.get('x-cache')]).toEqual(['miss', 'hit']);
+    expect(again.body).toEqual(first.body);
+
+    const heat = `/api/heatmap?from=2000-01-01&cell=2000`;
+    const h1 = await get(heat);
+    expect((await get(heat)).headers.get('x-cache')).toBe('hit');
+
+    // A plan edit retires the region's answer but not the district-wide heatmap.
+    const renamed = await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: first.body.properties.version, name: '缓存测试网格' });
+    expect(renamed.status).toBe(200);
+    const after = await get(`/api/regions/${grid.id}`);
+    expect(after.headers.get('x-cache')).toBe('miss');
+    expect(after.body.properties.name).toBe('缓存测试网格');
+    expect((await get(heat)).headers.get('x-cache')).toBe('hit');
+
+    // A new incident retires the heatmap: its count includes the new one.
+    expect((await ctx.request('POST', '/api/incidents', { lon: grid.x, lat: grid.y, category: 'fire', severity: 2 })).status).toBe(201);
+    const h2 = await get(heat);
+    expect(h2.headers.get('x-cache')).toBe('miss');
+    expect(h2.body.total).toBe(h1.body.total + 1);
+  });
+
+  it('retires only the regions an edit touched, and their ancestors when more than a name changed', async () => {
+    const { rows } = await ctx.db.query<{ a: number; av: number; t: number; other: number }>(
+      `SELECT g.id AS a, g.parent_id AS av, v.parent_id AS t,
+              (SELECT o.id FROM region o JOIN region ov ON ov.id = o.parent_id WHERE o.level = 'grid' AND ov.parent_id <> v.parent_id ORDER BY o.id LIMIT 1) AS other
+       FROM region g JOIN region v ON v.id = g.parent_id WHERE g.level = 'grid' ORDER BY g.id DESC LIMIT 1`,
+    );
+    const { a, av, t, other } = rows[0]!;
+    const paths = [`/api/regions/${a}`, `/api/regions/${av}/children`, `/api/regions/${t}`, `/api/regions/${other}`, `/api/regions/${grid.district}/children`];
+    for (const p of paths) await get(p);
+    const version = (await get(`/api/regions/${a}`)).body.properties.version;
+    expect((await ctx.request('PATCH', `/api/regions/${a}`, { version, name: '只改名字' })).status).toBe(200);
+    const states = [];
+    for (const p of paths) states.push((await get(p)).headers.get('x-cache'));
+    // A rename retires the grid and its village's list; its township, the district and a grid elsewhere stay.
+    expect(states).toEqual(['miss', 'miss', 'hit', 'hit', 'hit']);
+    expect((await get(`/api/regions/${av}/children`)).body.features.find((f: any) => f.id === a).properties.name).toBe('只改名字');
+    // Any other change retires the ancestors too (shape, type and worker feed their counts and figures).
+    const grown = await ctx.request('PATCH', `/api/regions/${a}`, { version: version + 1, gridType: 'unit' });
+    expect(grown.status).toBe(200);
+    const after = [];
+    for (const p of paths) after.push((await get(p)).headers.get('x-cache'));
+    expect(after).toEqual(['miss', 'miss', 'miss', 'hit', 'miss']);
+  });
+
+  it('checks the caller before answering from the cache', async () => {
+    const path = `/api/stats/overview?region=${grid.district}`;
+    await get(path);
+    expect((await get(path)).headers.get('x-cache')).toBe('hit');
+    const planner = await ctx.cookie({ username: 'cache-planner', role: 'planner' });
+    expect((await get(path, planner)).status).toBe(403);
+    expect((await get(path, { cookie: '' })).status).toBe(401);
+  });
+
+  it('does not keep refusals', async () => {
+    expect((await get('/api/regions/999999')).status).toBe(404);
+    const second = await get('/api/regions/999999');
+    expect([second.status, second.headers.get('x-cache')]).toEqual([404, 'miss']);
+  });
+});
