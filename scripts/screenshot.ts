@@ -1,6 +1,7 @@
 /**
  * Screenshots of GridPlan views in headless Chromium, for looking at what we ship.
- *   npx tsx scripts/screenshot.ts [baseUrl] [outDir]   (server must be running)
+ *   GRIDPLAN_USER=leader GRIDPLAN_PASSWORD=… npx tsx scripts/screenshot.ts [baseUrl] [outDir]   (server must be running)
+ * Signs in with GRIDPLAN_USER (default admin) and GRIDPLAN_PASSWORD first.
  */
 import { mkdir } from 'node:fs/promises';
 import { launchBrowser, waitForMap } from '../tests/e2e/browser.ts';
@@ -18,6 +19,8 @@ const shots: [string, string, number, number][] = [
 ];
 for (const [name, path, width, height] of shots) {
   const page = await browser.newPage({ viewport: { width, height } });
+  const login = await page.request.post(`${base}/api/auth/login`, { data: { username: process.env.GRIDPLAN_USER ?? 'admin', password: process.env.GRIDPLAN_PASSWORD ?? '' } });
+  if (!login.ok()) throw new Error(`sign-in failed (${login.status()}): set GRIDPLAN_USER and GRIDPLAN_PASSWORD`);
   if (path.includes('lang=en')) await page.addInitScript(() => localStorage.setItem('gridplan.locale', 'en'));
   await page.goto(base + path.replace('?lang=en', ''));
   await waitForMap(page);
