@@ -70,21 +70,31 @@ export class ReadCache {
    * it removed, and their ancestors (whose counts and children changed); a rename only the region
    * and its parent, and leaves the layout alone. Other plan writes retire every region answer.
    */
-  private async written(c: Context<Env>, key: string): Promise<Domain[]> {
+  private async written(c: Context<Env>, key: string, named: { id: number; depth: number }[]): Promise<Domain[]> {
     if (/^(POST|PATCH) \/api\/incidents/.test(key)) return ['incidents'];
     if (/\/api\/(users|screen-tokens|auth)/.test(key)) return [];
     if (!REGION_EDITS.test(key)) return ['plan', 'layout', 'plan*'];
-    const body = (await c.res.clone().json().catch(() => null)) as { regions?: { features?: { id: number; properties: { parentId: number | null } }[] }; removed?: number[] } | null;
-    const features = body?.regions?.features ?? [];
-    const ids = [...features.flatMap((f) => [f.id, f.properties.parentId ?? f.id]), ...(body?.removed ?? [])];
+    const body = (await c.res.clone().json().catch(() => null)) as { regions?: { features?: { id: number; properties: { parentId: number | null } }[] } } | null;
+    const answered = (body?.regions?.features ?? []).flatMap((f) => [f.id, f.properties.parentId ?? f.id]);
     const sent = key.startsWith('PATCH') ? ((await c.req.json().catch(() => ({}))) as Record<string, unknown>) : {};
     // A rename shows only in the region and its parent's list of children.
-    if (key.startsWith('PATCH') && Object.keys(sent).every((k) => RENAMES.has(k))) return ['plan', ...new Set(ids.map((id) => `r${id}`))];
-    const { rows } = await c.get('db').query<{ id: number }>(
-      `WITH RECURSIVE up AS (SELECT id, parent_id FROM region WHERE id = ANY($1::int[]) UNION SELECT r.id, r.parent_id FROM region r JOIN up ON r.id = up.parent_id) SELECT id FROM up`,
-      [ids],
+    const rename = key.startsWith('PATCH') && Object.keys(sent).every((k) => RENAMES.has(k));
+    const ids = [...answered, ...named.filter((n) => !rename || n.depth <= 1).map((n) => n.id)];
+    return ['plan', ...(rename ? [] : ['layout']), ...new Set(ids.map((id) => `r${id}`))];
+  }
+
+  /** The regions a region edit names (its id, merged ids, a new region's parent) and their ancestors, with their depth above. */
+  private async named(c: Context<Env>): Promise<{ id: number; depth: number }[]> {
+    const sent = (await c.req.json().catch(() => ({}))) as { ids?: unknown; parentId?: unknown };
+    const fromPath = /^\/api\/regions\/(\d+)/.exec(new URL(c.req.url).pathname)?.[1];
+    const ids = [fromPath, ...(Array.isArray(sent.ids) ? sent.ids : []), sent.parentId].map(Number).filter((n) => Number.isInteger(n) && n > 0 && n < 2 ** 31);
+    if (ids.length === 0) return [];
+    const { rows } = await c.get('db').query<{ id: number; depth: number }>(
+      `WITH RECURSIVE up AS (SELECT id, parent_id, 0 AS depth FROM region WHERE id = ANY($1::int[])
+         UNION SELECT r.id, r.parent_id, up.depth + 1 FROM region r JOIN up ON r.id = up.parent_id) SELECT id, min(depth)::int AS depth FROM up GROUP BY id`,
+      [ids.slice(0, 200)],
     );
-    return ['plan', 'layout', ...new Set([...ids, ...rows.map((r) => r.id)].map((id) => `r${id}`))];
+    return rows;
   }
 
   middleware(): MiddlewareHandler<Env> {
@@ -92,8 +102,10 @@ export class ReadCache {
       const key = routeKey(c);
       if (key === null) return next();
       if (c.req.method !== 'GET') {
+        // The regions a region edit names, with their ancestors, read before the write (a deleted or merged region is gone after it).
+        const named = REGION_EDITS.test(key) ? await this.named(c) : [];
         await next();
-        if (c.res.status < 400) this.bump(await this.written(c, key));
+        if (c.res.status < 400) this.bump(await this.written(c, key, named));
         return;
       }
       const reads = READS[key];

@@ -67,6 +67,14 @@ describe('read cache', () => {
     const after = [];
     for (const p of paths) after.push((await get(p)).headers.get('x-cache'));
     expect(after).toEqual(['miss', 'miss', 'miss', 'hit', 'miss']);
+
+    // A deleted grid leaves its village's list at once.
+    await get(`/api/regions/${av}/children`);
+    const removed = await ctx.request('DELETE', `/api/regions/${a}?version=${version + 2}`);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    const list = await get(`/api/regions/${av}/children`);
+    expect(list.headers.get('x-cache')).toBe('miss');
+    expect(list.body.features.map((f: any) => f.id)).not.toContain(a);
   });
 
   it('checks the caller before answering from the cache', async () => {

@@ -104,6 +104,7 @@ describe('planner edits a village in Chromium', () => {
     // Select the new grid and split it with a line across it.
     await clickAt(drawn.properties.label);
     await expect.poll(() => page.url()).toMatch(new RegExp(`region=${drawn.id}$`));
+    await waitForMap(page); // the selection settles (and the map stops moving) before the line is drawn
     await page.keyboard.press('s');
     const [w, , e] = (await api(`/api/regions/${drawn.id}`)).properties.bbox;
     const y = drawn.properties.label[1];
