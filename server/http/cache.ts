@@ -44,6 +44,12 @@ const READS: Record<string, (query: URLSearchParams, id: string | undefined) => 
 const REGION_EDITS = /^(POST \/api\/regions|PATCH \/api\/regions\/:id|DELETE \/api\/regions\/:id|POST \/api\/regions\/:id\/split|POST \/api\/regions\/merge)$/;
 const RENAMES = new Set(['version', 'name', 'notes']);
 
+/** The request's JSON body when it is an object (anything else: an empty one). */
+async function jsonObject(c: Context): Promise<Record<string, unknown>> {
+  const body: unknown = await c.req.json().catch(() => null);
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+}
+
 interface Entry {
   body: string;
   /** Compressed once, served to every client that takes gzip. */
@@ -76,7 +82,7 @@ export class ReadCache {
     if (!REGION_EDITS.test(key)) return ['plan', 'layout', 'plan*'];
     const body = (await c.res.clone().json().catch(() => null)) as { regions?: { features?: { id: number; properties: { parentId: number | null } }[] } } | null;
     const answered = (body?.regions?.features ?? []).flatMap((f) => [f.id, f.properties.parentId ?? f.id]);
-    const sent = key.startsWith('PATCH') ? ((await c.req.json().catch(() => ({}))) as Record<string, unknown>) : {};
+    const sent = key.startsWith('PATCH') ? await jsonObject(c) : {};
     // A rename shows only in the region and its parent's list of children.
     const rename = key.startsWith('PATCH') && Object.keys(sent).every((k) => RENAMES.has(k));
     const ids = [...answered, ...named.filter((n) => !rename || n.depth <= 1).map((n) => n.id)];
@@ -85,7 +91,7 @@ export class ReadCache {
 
   /** The regions a region edit names (its id, merged ids, a new region's parent) and their ancestors, with their depth above. */
   private async named(c: Context<Env>): Promise<{ id: number; depth: number }[]> {
-    const sent = (await c.req.json().catch(() => ({}))) as { ids?: unknown; parentId?: unknown };
+    const sent = await jsonObject(c);
     const fromPath = /^\/api\/regions\/(\d+)/.exec(new URL(c.req.url).pathname)?.[1];
     const ids = [fromPath, ...(Array.isArray(sent.ids) ? sent.ids : []), sent.parentId].map(Number).filter((n) => Number.isInteger(n) && n > 0 && n < 2 ** 31);
     if (ids.length === 0) return [];
