@@ -13,6 +13,8 @@ export interface Config {
   demoPassword: string | undefined;
   /** Cache read answers until the data they read changes (GRIDPLAN_CACHE=0 turns it off). */
   cache: boolean;
+  /** Run the embedded database in its own thread (GRIDPLAN_DB_THREAD=0 keeps it on the server's). */
+  dbThread: boolean;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -25,5 +27,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: env.GRIDPLAN_ADMIN_PASSWORD || undefined,
     demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,
     cache: env.GRIDPLAN_CACHE !== '0',
+    dbThread: env.GRIDPLAN_DB_THREAD !== '0',
   };
 }

@@ -11,7 +11,7 @@ import { ensureWebBuild, startServer } from './server.ts';
 
 const config = loadConfig();
 const started = performance.now();
-const db = await openDb(config);
+const db = await openDb({ ...config, thread: config.dbThread });
 await migrate(db);
 const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region');
 if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {

@@ -20,6 +20,11 @@ export interface OpenOptions {
   databaseUrl?: string | undefined;
   /** Folder for the embedded database; `memory://` keeps it in memory. */
   dataDir?: string | undefined;
+  /**
+   * Run the embedded database in its own thread, so the caller's thread never waits for a query
+   * (the server does; scripts and tests need not).
+   */
+  thread?: boolean | undefined;
 }
 
 export async function openDb(options: OpenOptions): Promise<Db> {
@@ -27,6 +32,6 @@ export async function openDb(options: OpenOptions): Promise<Db> {
     const { openPg } = await import('./pg-driver.ts');
     return openPg(options.databaseUrl);
   }
-  const { openPglite } = await import('./pglite-driver.ts');
-  return openPglite(options.dataDir ?? '.gridplan-data');
+  const { openPglite, openPgliteThread } = await import('./pglite-driver.ts');
+  return (options.thread ? openPgliteThread : openPglite)(options.dataDir ?? '.gridplan-data');
 }

@@ -1,7 +1,10 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { postgis } from '@electric-sql/pglite-postgis';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Db } from './db.ts';
 
 const parsers = {
@@ -33,7 +36,7 @@ export function expectsRows(sql: string): boolean {
  * GEOS in PGlite's WebAssembly build can abort a query without an error: the result then has no
  * row description. A query that should describe its rows and does not is a failure, not an empty answer.
  */
-function checked<T extends { fields: unknown[] }>(sql: string, result: T): T {
+export function checked<T extends { fields: unknown[] }>(sql: string, result: T): T {
   if (result.fields.length === 0 && expectsRows(sql)) {
     throw new Error(`PGlite returned no result for a query that must describe its rows (a PostGIS/GEOS operation failed silently): ${sql.slice(0, 120)}`);
   }
@@ -74,15 +77,16 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Opens PGlite with PostGIS and our type parsers (no lock: the caller holds it). */
+export function createPglite(dataDir: string): Promise<PGlite> {
+  return PGlite.create({ dataDir: dataDir === 'memory://' ? undefined : dataDir, extensions: { postgis }, parsers });
+}
+
 export async function openPglite(dataDir: string): Promise<Db> {
   const unlock = dataDir === 'memory://' ? () => {} : lockFolder(dataDir);
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create({
-    dataDir: dataDir === 'memory://' ? undefined : dataDir,
-    extensions: { postgis },
-    parsers,
-    });
+    pglite = await createPglite(dataDir);
   } catch (err) {
     unlock();
     throw err;
@@ -101,6 +105,168 @@ export async function openPglite(dataDir: string): Promise<Db> {
       ),
     close: async () => {
       await pglite.close();
+      unlock();
+    },
+  };
+}
+
+type Request = import('./pglite-thread.ts').Request;
+type Reply = import('./pglite-thread.ts').Reply;
+type Message = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+/** How long a statement inside a transaction is waited for synchronously before the caller's thread is let go. */
+const SYNC_WAIT_MS = 50;
+
+/** Resolves once `signal[0]` is no longer 0 (`Atomics.waitAsync`, typed here: TypeScript has it from ES2024). */
+async function waitAsync(signal: Int32Array): Promise<void> {
+  const waiting = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync(signal, 0, 0);
+  if (waiting.async) await waiting.value;
+}
+
+const asError = (r: Reply & { ok: false }) => Object.assign(new Error(r.error.message), r.error.fields);
+
+/**
+ * PGlite in a worker thread (`pglite-thread.ts`) behind the same interface: the server's own
+ * thread stays free while a query runs, so cached answers, health checks and event streams never
+ * wait for the database. Statements still run one at a time, and a transaction still holds the
+ * database until it ends.
+ *
+ * Statements inside a transaction are the exception: while one is open, nothing else can use the
+ * database, so its statements must not wait their turn behind hundreds of requests on the
+ * server's thread (under load that held the database ten times longer than the statements took).
+ * The caller waits for them synchronously, for up to `SYNC_WAIT_MS` each, as it did when the
+ * database ran on its thread; a longer statement (a bulk import) lets it go meanwhile. The first
+ * statement begins the transaction, so the database is not held while the answer to a separate
+ * BEGIN waits its turn on the caller's thread.
+ */
+export async function openPgliteThread(dataDir: string): Promise<Db> {
+  const unlock = dataDir === 'memory://' ? () => {} : lockFolder(dataDir);
+  // The worker is TypeScript: it loads through tsx's API, as `npm start` loads the server.
+  const boot = `import(${JSON.stringify(pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href)})
+    .then((tsx) => tsx.tsImport(${JSON.stringify(new URL('./pglite-thread.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
+  const channel = new MessageChannel();
+  const txPort = channel.port1;
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(boot, { eval: true, workerData: { dataDir, txPort: channel.port2, signal: signal.buffer }, transferList: [channel.port2] });
+  txPort.unref();
+  const pending = new Map<number, { resolve: (r: Reply & { ok: true }) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  let failed: Error | null = null;
+  let died!: (err: Error) => void;
+  const death = new Promise<never>((_, reject) => (died = reject));
+  death.catch(() => {});
+  // An idle database thread does not keep the process alive; one with work to answer does.
+  let busy = 0;
+  const hold = () => void (busy++ === 0 && worker.ref());
+  const release = () => void (--busy === 0 && worker.unref());
+
+  const ready = new Promise<void>((resolve, reject) => pending.set(0, { resolve: () => resolve(), reject }));
+  const fail = (err: Error) => {
+    failed = err;
+    died(err);
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('message', (r: Reply) => {
+    const p = pending.get(r.id);
+    if (!p) return;
+    pending.delete(r.id);
+    if (r.id !== 0) release();
+    if (r.ok) p.resolve(r);
+    else p.reject(asError(r));
+  });
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the database thread exited (code ${code})`)));
+  const send = (m: Message) =>
+    new Promise<Reply & { ok: true }>((resolve, reject) => {
+      if (failed) return reject(failed);
+      const id = nextId++;
+      hold();
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ ...m, id });
+    });
+  /**
+   * A statement of the open transaction, answered on `txPort` (see above). One transaction at a
+   * time (as the database allows anyway) and one statement at a time on that port, so the answer
+   * that arrives is the one awaited.
+   */
+  let portTail: Promise<unknown> = Promise.resolve();
+  let txTail: Promise<void> = Promise.resolve();
+  const sendTx = (m: Message): Promise<Reply & { ok: true }> => {
+    const turn = portTail.then(() => exchange(m));
+    portTail = turn.catch(() => {});
+    return turn;
+  };
+  const exchange = async (m: Message): Promise<Reply & { ok: true }> => {
+    if (failed) throw failed;
+    Atomics.store(signal, 0, 0);
+    // A transaction's first statement waits for the database: only worth waiting for here when nothing else is asking it.
+    const opening = 'tx' in m && m.tx === 'new';
+    txPort.postMessage({ ...m, id: nextId++ });
+    if (opening && pending.size > 0) {
+      await Promise.race([waitAsync(signal), death]);
+    } else if (Atomics.wait(signal, 0, 0, SYNC_WAIT_MS) === 'timed-out') {
+      await Promise.race([waitAsync(signal), death]);
+    }
+    const got = receiveMessageOnPort(txPort);
+    if (!got) throw new Error('the database thread signalled an answer it did not send');
+    const r = got.message as Reply;
+    if (!r.ok) throw asError(r);
+    return r;
+  };
+  try {
+    await ready;
+  } catch (err) {
+    await worker.terminate();
+    unlock();
+    throw err;
+  }
+  worker.unref();
+  return {
+    driver: 'pglite',
+    query: async (sql, params) => ({ rows: (await send({ op: 'query', sql, params })).rows as never[] }),
+    exec: async (sql) => void (await send({ op: 'exec', sql })),
+    async transaction(fn) {
+      const before = txTail;
+      let done!: () => void;
+      txTail = new Promise<void>((resolve) => (done = resolve));
+      await before;
+      // Begun by its first statement (see `TxRef`), so the database is not held while this thread gets round to it.
+      let tx: number | undefined;
+      // In order: the first must have begun the transaction before the next is sent.
+      let last: Promise<unknown> = Promise.resolve();
+      const call = (m: Message & { op: 'query' | 'exec' }) => {
+        const r = last.then(async () => {
+          const answer = await sendTx({ ...m, tx: tx ?? 'new' });
+          tx ??= answer.tx;
+          return answer;
+        });
+        last = r.catch(() => {});
+        return r;
+      };
+      hold();
+      try {
+        let result;
+        try {
+          result = await fn({
+            query: async (sql, params) => ({ rows: (await call({ op: 'query', sql, params })).rows as never[] }),
+            exec: async (sql) => void (await call({ op: 'exec', sql })),
+          });
+        } catch (err) {
+          if (tx !== undefined) await sendTx({ op: 'end', tx, commit: false }).catch(() => {});
+          throw err;
+        }
+        if (tx !== undefined) await sendTx({ op: 'end', tx, commit: true });
+        return result;
+      } finally {
+        release();
+        done();
+      }
+    },
+    close: async () => {
+      await send({ op: 'close' }).catch(() => {});
+      await worker.terminate();
+      txPort.close();
       unlock();
     },
   };

@@ -1,7 +1,7 @@
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createApp } from '../../server/app.ts';
+import { createApp, type AppOptions } from '../../server/app.ts';
 import { openDb, type Db } from '../../server/db/db.ts';
 import { sessionCookie, type AccountSpec } from './auth.ts';
 import { PG_TEMPLATE_DB, PGLITE_TEMPLATE, TEST_DATA, withDatabase } from './template.ts';
@@ -13,13 +13,14 @@ export const DRIVERS: Driver[] = process.env.DATABASE_URL ? ['pglite', 'pg'] : [
 
 let counter = 0;
 
-/** A fresh copy of the seeded template database, and a function that throws it away. */
+/** A fresh copy of the seeded template database (PGlite in its own thread, as the server runs it), and a function that throws it away. */
 export async function cloneTestDb(driver: Driver): Promise<{ db: Db; dispose(): Promise<void>; where: { dataDir?: string; databaseUrl?: string } }> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
   if (driver === 'pglite') {
     const dir = join(TEST_DATA, name);
     await cp(PGLITE_TEMPLATE, dir, { recursive: true });
-    const db = await openDb({ dataDir: dir });
+    // In its own thread, as `npm start` runs it.
+    const db = await openDb({ dataDir: dir, thread: true });
     return { db, where: { dataDir: dir }, dispose: async () => { await db.close().catch(() => {}); await rm(dir, { recursive: true, force: true }); } };
   }
   const url = process.env.DATABASE_URL!;
@@ -56,7 +57,7 @@ export interface ApiContext {
   snapshot(): Promise<Record<string, number>>;
 }
 
-export async function apiContext(db: Db, options: { maxJsonBytes?: number } = {}): Promise<ApiContext> {
+export async function apiContext(db: Db, options: Pick<AppOptions, 'maxJsonBytes' | 'cache'> = {}): Promise<ApiContext> {
   const app = createApp({ db, ...options });
   const cookies = new Map<string, Promise<string>>();
   const cookieOf = (spec: AccountSpec) => {
