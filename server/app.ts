@@ -38,14 +38,16 @@ export function createApp(options: AppOptions) {
   app.use('/api/*', (c, next) => (c.req.header('content-type') ? crossSite(c, next) : next()));
   app.use('/api/*', authenticate());
   const uploads = ['/api/households/import', '/api/incidents/import'];
-  for (const path of uploads) app.use(path, bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) }));
-  app.use('/api/*', async (c, next) => {
-    if (uploads.includes(c.req.path)) return next();
-    return bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) })(c, next);
+  const uploadLimit = bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) });
+  const jsonLimit = bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) });
+  app.use('/api/*', (c, next) => {
+    // Reads have no body; looking for one would build a full web Request for each of them.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    return (uploads.includes(c.req.path) ? uploadLimit : jsonLimit)(c, next);
   });
   app.use('/api/*', compress());
   if (options.cache !== false) {
-    const cache = options.cache ?? new ReadCache();
+    const cache = options.cache ?? new ReadCache({ soleWriter: options.db.driver === 'pglite' });
     // Before any live listener hears of a new incident, answers that counted incidents retire.
     events.subscribe(() => cache.bump(['incidents']));
     app.use('/api/*', cache.middleware());

@@ -11,7 +11,9 @@ import type { Env } from './router.ts';
  * households), on the incidents, or on both; a write bumps the version of what it changed,
  * which retires every answer that read it. Answers also expire after `ttlMs`, which bounds how
  * stale they can be when another process writes to the same PostgreSQL, and keeps "now"-relative
- * windows (the default time range, "today") moving.
+ * windows (the default time range, "today") moving: the first request after that refreshes the
+ * answer while the others are still served the expired one. Requests for an answer being
+ * computed wait for it rather than ask the database the same question again.
  */
 /**
  * What an answer reads. `plan`: any region or household data; `layout`: where borders,
@@ -22,22 +24,33 @@ type Domain = string;
 
 const regionReads = (id: string | undefined) => [`r${id}`, 'plan*'];
 
-/** The read routes served from the cache, and what each reads. */
-const READS: Record<string, (query: URLSearchParams, id: string | undefined) => Domain[]> = {
-  'GET /api/regions': () => ['plan'],
-  'GET /api/regions/:id': (_, id) => regionReads(id),
-  'GET /api/regions/:id/children': (_, id) => regionReads(id),
-  'GET /api/regions/:id/descendants': (_, id) => regionReads(id),
-  'GET /api/regions/:id/coverage': (_, id) => regionReads(id),
-  'GET /api/grid-types': () => ['plan'],
-  'GET /api/workers': () => ['plan'],
+/**
+ * Whether an answer changes as time passes, not only when data does: a window that runs to "now"
+ * (no `to`, or one still ahead) or figures that count what is overdue or happened today.
+ */
+const ranToNow = (q: URLSearchParams) => {
+  const to = q.get('to');
+  return to === null || !(Date.parse(to) < Date.now());
+};
+const always = () => true;
+const never = () => false;
+
+/** The read routes served from the cache: what each reads, and whether the clock is one of those things. */
+const READS: Record<string, { reads: (query: URLSearchParams, id: string | undefined) => Domain[]; clock: (query: URLSearchParams) => boolean }> = {
+  'GET /api/regions': { reads: () => ['plan'], clock: never },
+  'GET /api/regions/:id': { reads: (_, id) => regionReads(id), clock: never },
+  'GET /api/regions/:id/children': { reads: (_, id) => regionReads(id), clock: never },
+  'GET /api/regions/:id/descendants': { reads: (_, id) => regionReads(id), clock: never },
+  'GET /api/regions/:id/coverage': { reads: (_, id) => regionReads(id), clock: never },
+  'GET /api/grid-types': { reads: () => ['plan'], clock: never },
+  'GET /api/workers': { reads: () => ['plan'], clock: never },
   // Incidents are filed under grids, so a region filter also reads the layout.
-  'GET /api/heatmap': (q) => (q.has('region') ? ['incidents', 'layout'] : ['incidents']),
-  'GET /api/incidents/timeseries': (q) => (q.has('region') ? ['incidents', 'layout'] : ['incidents']),
-  'GET /api/regions/:id/incident-stats': () => ['incidents', 'plan'],
-  'GET /api/hotspots': () => ['incidents', 'plan'],
-  'GET /api/stats/overview': () => ['incidents', 'layout'],
-  'GET /api/incident-categories': () => ['incidents'],
+  'GET /api/heatmap': { reads: (q) => (q.has('region') ? ['incidents', 'layout'] : ['incidents']), clock: ranToNow },
+  'GET /api/incidents/timeseries': { reads: (q) => (q.has('region') ? ['incidents', 'layout'] : ['incidents']), clock: ranToNow },
+  'GET /api/regions/:id/incident-stats': { reads: () => ['incidents', 'plan'], clock: always },
+  'GET /api/hotspots': { reads: () => ['incidents', 'plan'], clock: ranToNow },
+  'GET /api/stats/overview': { reads: () => ['incidents', 'layout'], clock: always },
+  'GET /api/incident-categories': { reads: () => ['incidents'], clock: never },
 };
 
 /** Region edits answer with the regions they changed; bulk plan writes do not. */
@@ -51,7 +64,10 @@ async function jsonObject(c: Context): Promise<Record<string, unknown>> {
 }
 
 interface Entry {
+  /** Until when it is served as it is; after that, one request refreshes it while the rest still get it. */
+  freshUntil: number;
   body: string;
+  bytes: number;
   /** Compressed once, served to every client that takes gzip. */
   gzip: Uint8Array | null;
   type: string;
@@ -60,11 +76,24 @@ interface Entry {
 export class ReadCache {
   private readonly versions = new Map<Domain, number>();
   private readonly lru: LRUCache<string, Entry>;
+  /** Answers being computed: concurrent requests for one of them wait for it instead of asking the database again. */
+  private readonly computing = new Map<string, Promise<Entry | null>>();
+  private readonly ttlMs: number;
+  private readonly soleWriter: boolean;
   hits = 0;
   misses = 0;
 
-  constructor(options: { maxBytes?: number; ttlMs?: number } = {}) {
-    this.lru = new LRUCache<string, Entry>({ maxSize: options.maxBytes ?? 64 * 1024 * 1024, sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + 64, ttl: options.ttlMs ?? 30_000 });
+  /**
+   * `ttlMs`: how long an answer is served as it is when nothing it read has changed; `staleMs`:
+   * how long an older one may still be served while a single request refreshes it. `soleWriter`:
+   * no other process writes to the database (the embedded one, which its folder lock guarantees),
+   * so only answers that depend on the clock expire.
+   */
+  constructor(options: { maxBytes?: number; ttlMs?: number; staleMs?: number; soleWriter?: boolean } = {}) {
+    this.ttlMs = options.ttlMs ?? 60_000;
+    this.soleWriter = options.soleWriter ?? false;
+    // Unused answers still leave after `staleMs`.
+    this.lru = new LRUCache<string, Entry>({ maxSize: options.maxBytes ?? 64 * 1024 * 1024, sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + 64, ttl: Math.max(this.ttlMs, options.staleMs ?? 10 * 60_000), updateAgeOnGet: true });
   }
 
   bump(domains: Domain[]): void {
@@ -103,6 +132,16 @@ export class ReadCache {
     return rows;
   }
 
+  private serve(c: Context<Env>, entry: Entry, how: 'hit' | 'stale' | 'shared'): Response {
+    this.hits++;
+    c.header('x-cache', how);
+    if (entry.gzip && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+      return c.body(entry.gzip as Uint8Array<ArrayBuffer>, 200, { 'content-type': entry.type, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+    }
+    // With its length given, the compress middleware leaves a small answer alone (a stream compressor per request costs more than it saves).
+    return c.body(entry.body, 200, { 'content-type': entry.type, 'content-length': String(entry.bytes) });
+  }
+
   middleware(): MiddlewareHandler<Env> {
     return async (c, next) => {
       const key = routeKey(c);
@@ -114,26 +153,40 @@ export class ReadCache {
         if (c.res.status < 400) this.bump(await this.written(c, key, named));
         return;
       }
-      const reads = READS[key];
-      if (!reads) return next();
+      const route = READS[key];
+      if (!route) return next();
       const url = new URL(c.req.url);
-      const versions = reads(url.searchParams, /^\/api\/regions\/([^/]+)/.exec(url.pathname)?.[1]).map((d) => `${d}${this.versions.get(d) ?? 0}`).join(',');
+      const versions = route.reads(url.searchParams, /^\/api\/regions\/([^/]+)/.exec(url.pathname)?.[1]).map((d) => `${d}${this.versions.get(d) ?? 0}`).join(',');
       const cacheKey = `${url.pathname}?${[...url.searchParams].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join('&')}|${versions}`;
-      const hit = this.lru.get(cacheKey);
-      c.header('x-cache', hit ? 'hit' : 'miss');
-      if (hit) {
-        this.hits++;
-        if (hit.gzip && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
-          return c.body(hit.gzip as Uint8Array<ArrayBuffer>, 200, { 'content-type': hit.type, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
-        }
-        return c.body(hit.body, 200, { 'content-type': hit.type });
+      const entry = this.lru.get(cacheKey);
+      if (entry && Date.now() < entry.freshUntil) return this.serve(c, entry, 'hit');
+      const computing = this.computing.get(cacheKey);
+      if (computing) {
+        // Someone is already asking the database: an expired answer is served meanwhile (a
+        // retired one never is: its key changed), else the computed one is shared.
+        if (entry) return this.serve(c, entry, 'stale');
+        const shared = await computing;
+        if (shared) return this.serve(c, shared, 'shared');
       }
       this.misses++;
-      await next();
-      if (c.res.status === 200) {
-        const type = c.res.headers.get('content-type') ?? 'application/json';
-        const body = await c.res.clone().text();
-        this.lru.set(cacheKey, { body, type, gzip: body.length > 1024 ? gzipSync(body, { level: 6 }) : null });
+      c.header('x-cache', entry ? 'refresh' : 'miss');
+      let done!: (e: Entry | null) => void;
+      this.computing.set(cacheKey, new Promise((resolve) => (done = resolve)));
+      let computed: Entry | null = null;
+      try {
+        await next();
+        if (c.res.status === 200) {
+          const type = c.res.headers.get('content-type') ?? 'application/json';
+          const body = await c.res.clone().text();
+          // Only a database other processes write to, or the clock, can change an answer behind our back.
+          const expires = this.soleWriter && !route.clock(url.searchParams) ? Infinity : this.ttlMs;
+          const bytes = Buffer.byteLength(body);
+          computed = { freshUntil: Date.now() + expires, body, bytes, type, gzip: bytes >= 1024 ? gzipSync(body, { level: 6 }) : null };
+          this.lru.set(cacheKey, computed);
+        }
+      } finally {
+        this.computing.delete(cacheKey);
+        done(computed);
       }
     };
   }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReadCache } from '../../server/http/cache.ts';
 import { apiContext, cloneTestDb, type ApiContext } from '../support/db.ts';
 
 describe('read cache', () => {
@@ -84,6 +85,51 @@ describe('read cache', () => {
     const planner = await ctx.cookie({ username: 'cache-planner', role: 'planner' });
     expect((await get(path, planner)).status).toBe(403);
     expect((await get(path, { cookie: '' })).status).toBe(401);
+  });
+
+  it('asks the database once for concurrent requests, and refreshes an expired answer while serving it', async () => {
+    const short = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300 }) });
+    const path = `/api/stats/overview?region=${grid.district}`;
+    const burst = async () => {
+      const answers = await Promise.all(Array.from({ length: 5 }, () => short.request('GET', path)));
+      expect(answers.every((a) => a.status === 200)).toBe(true);
+      return { how: answers.map((a) => a.headers.get('x-cache')).sort(), bodies: new Set(answers.map((a) => JSON.stringify(a.body))) };
+    };
+    const first = await burst();
+    expect(first.how).toEqual(['miss', 'shared', 'shared', 'shared', 'shared']);
+    expect(first.bodies.size).toBe(1);
+    expect((await short.request('GET', path)).headers.get('x-cache')).toBe('hit');
+
+    await new Promise((r) => setTimeout(r, 400));
+    const expired = await burst();
+    expect(expired.how).toEqual(['refresh', 'stale', 'stale', 'stale', 'stale']);
+    expect((await short.request('GET', path)).headers.get('x-cache')).toBe('hit');
+
+    // A write retires the answer: nobody gets the old one, they share the new one.
+    const before = first.bodies.values().next().value as string;
+    expect((await short.request('POST', '/api/incidents', { lon: grid.x, lat: grid.y, category: 'fire', severity: 2, reportedAt: new Date().toISOString() })).status).toBe(201);
+    const retired = await burst();
+    expect(retired.how).toEqual(['miss', 'shared', 'shared', 'shared', 'shared']);
+    const today = (b: string) => JSON.parse(b).figures.incidentsToday.value;
+    expect(today([...retired.bodies][0]!)).toBe(today(before) + 1);
+  });
+
+  it('lets only answers that depend on the clock expire when no other process writes', async () => {
+    const sole = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, soleWriter: true }) });
+    const shared = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, soleWriter: false }) });
+    const past = `/api/heatmap?from=2000-01-01&to=2001-01-01&cell=2000`;
+    const paths = [`/api/regions/${grid.id}`, past, `/api/heatmap?from=2000-01-01&cell=2000`, `/api/stats/overview?region=${grid.district}`];
+    for (const c of [sole, shared]) for (const p of paths) await c.request('GET', p);
+    await new Promise((r) => setTimeout(r, 400));
+    const how = async (c: ApiContext) => {
+      const out = [];
+      for (const p of paths) out.push((await c.request('GET', p)).headers.get('x-cache'));
+      return out;
+    };
+    // A region and a window wholly in the past change only when data does; a window to now and today's figures move with the clock.
+    expect(await how(sole)).toEqual(['hit', 'hit', 'refresh', 'refresh']);
+    // Another process may have written to a shared database: everything is refreshed.
+    expect(await how(shared)).toEqual(['refresh', 'refresh', 'refresh', 'refresh']);
   });
 
   it('does not keep refusals', async () => {
