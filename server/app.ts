@@ -11,6 +11,7 @@ import { router, type AppOptions } from './http/router.ts';
 import { authRoutes } from './routes/auth.ts';
 import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
+import { dispatchRoutes } from './routes/dispatches.ts';
 import { editRoutes } from './routes/edits.ts';
 import { householdRoutes } from './routes/households.ts';
 import { incidentRoutes } from './routes/incidents.ts';
@@ -54,7 +55,7 @@ export function createApp(options: AppOptions) {
   }
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes()).route('/api', dispatchRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

@@ -11,6 +11,7 @@ export interface UserJson {
   role: Role;
   regionId: number | null;
   workerId: number | null;
+  departmentId: number | null;
   disabled: boolean;
   createdAt: string;
 }
@@ -22,6 +23,7 @@ export interface UserInput {
   displayName?: string | undefined;
   regionId?: number | null | undefined;
   workerId?: number | null | undefined;
+  departmentId?: number | null | undefined;
 }
 
 export const SESSION_COOKIE = 'gridplan_session';
@@ -44,9 +46,9 @@ export const hashPassword = (password: string) => hash(password);
 // Verified against when the username is unknown, so both failures take the same time.
 const DUMMY_HASH = hash('gridplan-dummy-password');
 
-const userColumns = `id, username, display_name, role, region_id, worker_id, disabled, created_at`;
+const userColumns = `id, username, display_name, role, region_id, worker_id, department_id, disabled, created_at`;
 const toUser = (r: any): UserJson => ({
-  id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id,
+  id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id, departmentId: r.department_id,
   disabled: r.disabled, createdAt: new Date(r.created_at).toISOString(),
 });
 
@@ -54,7 +56,9 @@ function checkPassword(password: string, path = 'password'): void {
   if (password.length < 8) throw new InputError('weak_password', 'a password needs at least 8 characters', path, 422);
 }
 
-async function checkRefs(tx: Queryable, role: Role, regionId: number | null | undefined, workerId: number | null | undefined): Promise<void> {
+async function checkRefs(tx: Queryable, role: Role, regionId: number | null | undefined, workerId: number | null | undefined, departmentId: number | null | undefined): Promise<void> {
+  if (departmentId != null && !(await tx.query('SELECT 1 FROM department WHERE id = $1', [departmentId])).rows[0]) throw notFound('department', departmentId, 'departmentId');
+  if (role === 'department' && departmentId == null) throw new InputError('department_required', 'a department account names its department (departmentId)', 'departmentId', 422);
   if (regionId != null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
   if (workerId != null && !(await tx.query('SELECT 1 FROM worker WHERE id = $1', [workerId])).rows[0]) throw notFound('worker', workerId, 'workerId');
   if (role === 'worker' && workerId == null) throw new InputError('worker_required', 'a grid worker account names its worker (workerId)', 'workerId', 422);
@@ -62,13 +66,13 @@ async function checkRefs(tx: Queryable, role: Role, regionId: number | null | un
 
 export async function createUser(tx: Queryable, input: UserInput): Promise<UserJson> {
   checkPassword(input.password);
-  await checkRefs(tx, input.role, input.regionId, input.workerId);
+  await checkRefs(tx, input.role, input.regionId, input.workerId, input.departmentId);
   if ((await tx.query('SELECT 1 FROM app_user WHERE lower(username) = lower($1)', [input.username])).rows[0]) {
     throw new InputError('username_taken', `the username ${JSON.stringify(input.username)} is taken`, 'username', 409);
   }
   const { rows } = await tx.query(
-    `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${userColumns}`,
-    [input.username, input.displayName ?? '', await hashPassword(input.password), input.role, input.regionId ?? null, input.workerId ?? null],
+    `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id, department_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${userColumns}`,
+    [input.username, input.displayName ?? '', await hashPassword(input.password), input.role, input.regionId ?? null, input.workerId ?? null, input.departmentId ?? null],
   );
   return toUser(rows[0]);
 }
@@ -79,6 +83,7 @@ export interface UserPatch {
   displayName?: string | undefined;
   regionId?: number | null | undefined;
   workerId?: number | null | undefined;
+  departmentId?: number | null | undefined;
   disabled?: boolean | undefined;
 }
 
@@ -90,16 +95,17 @@ export async function updateUser(tx: Queryable, id: number, patch: UserPatch): P
   const role = patch.role ?? before.role;
   const regionId = patch.regionId === undefined ? before.regionId : patch.regionId;
   const workerId = patch.workerId === undefined ? before.workerId : patch.workerId;
-  await checkRefs(tx, role, regionId, workerId);
+  const departmentId = patch.departmentId === undefined ? before.departmentId : patch.departmentId;
+  await checkRefs(tx, role, regionId, workerId, departmentId);
   if (patch.password !== undefined) checkPassword(patch.password);
   const passwordHash = patch.password === undefined ? null : await hashPassword(patch.password);
   const updated = await tx.query(
     `UPDATE app_user SET role = $2, region_id = $3, worker_id = $4, display_name = coalesce($5, display_name),
-       disabled = coalesce($6, disabled), password_hash = coalesce($7, password_hash) WHERE id = $1 RETURNING ${userColumns}`,
-    [id, role, regionId, workerId, patch.displayName ?? null, patch.disabled ?? null, passwordHash],
+       disabled = coalesce($6, disabled), password_hash = coalesce($7, password_hash), department_id = $8 WHERE id = $1 RETURNING ${userColumns}`,
+    [id, role, regionId, workerId, patch.displayName ?? null, patch.disabled ?? null, passwordHash, departmentId],
   );
   const after = toUser(updated.rows[0]);
-  const access = passwordHash !== null || after.role !== before.role || after.regionId !== before.regionId || after.workerId !== before.workerId || (after.disabled && !before.disabled);
+  const access = passwordHash !== null || after.role !== before.role || after.regionId !== before.regionId || after.workerId !== before.workerId || after.departmentId !== before.departmentId || (after.disabled && !before.disabled);
   if (access) await tx.query('DELETE FROM session WHERE user_id = $1', [id]);
   return { before, after };
 }
@@ -144,7 +150,7 @@ export async function closeSession(tx: Queryable, token: string): Promise<void> 
  */
 export async function sessionPrincipal(db: Queryable, token: string, now = new Date()): Promise<Principal | null> {
   const { rows } = await db.query(
-    `SELECT s.token_hash, s.expires_at, s.screen_token_id, u.id, u.username, u.display_name, u.role, u.region_id, u.worker_id, u.disabled,
+    `SELECT s.token_hash, s.expires_at, s.screen_token_id, u.id, u.username, u.display_name, u.role, u.region_id, u.worker_id, u.department_id, u.disabled,
             t.label, t.region_id AS token_region_id, t.revoked_at,
             CASE WHEN u.worker_id IS NULL THEN '{}'::int[]
                  ELSE ARRAY(SELECT g.id FROM region g WHERE g.worker_id = u.worker_id AND g.level = 'grid' ORDER BY g.id) END AS grid_ids
@@ -161,9 +167,9 @@ export async function sessionPrincipal(db: Queryable, token: string, now = new D
     await db.query('UPDATE session SET expires_at = $2 WHERE token_hash = $1', [r.token_hash, new Date(now.getTime() + ttl)]);
   }
   if (screen) {
-    return { kind: 'screen', id: r.screen_token_id, username: `screen:${r.label || r.screen_token_id}`, displayName: r.label, role: 'screen', regionId: r.token_region_id, workerId: null, gridIds: [] };
+    return { kind: 'screen', id: r.screen_token_id, username: `screen:${r.label || r.screen_token_id}`, displayName: r.label, role: 'screen', regionId: r.token_region_id, workerId: null, departmentId: null, gridIds: [] };
   }
-  return { kind: 'user', id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id, gridIds: r.grid_ids };
+  return { kind: 'user', id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id, departmentId: r.department_id, gridIds: r.grid_ids };
 }
 
 export interface ScreenTokenJson {
@@ -211,3 +217,16 @@ export async function isWithin(db: Queryable, regionId: number, scopeId: number,
 }
 
 export const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
+
+/** A new key for a system that feeds incidents in (the hotline); returned once, stored as a digest. */
+export async function createApiKey(tx: Queryable, label: string, scope: 'hotline'): Promise<{ id: number; label: string; key: string }> {
+  const key = `gpk_${newToken()}`;
+  const { rows } = await tx.query<{ id: number }>('INSERT INTO api_key (key_hash, label, scope) VALUES ($1, $2, $3) RETURNING id', [digest(key), label, scope]);
+  return { id: rows[0]!.id, label, key };
+}
+
+/** The label of a valid, unrevoked key of this scope, or null. */
+export async function apiKeyLabel(db: Queryable, key: string, scope: 'hotline'): Promise<string | null> {
+  const { rows } = await db.query<{ id: number; label: string }>('SELECT id, label FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL', [digest(key), scope]);
+  return rows[0] ? `${scope}:${rows[0].label || rows[0].id}` : null;
+}

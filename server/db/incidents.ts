@@ -13,7 +13,7 @@ export const INCIDENT_JSON = `json_build_object(
   'category', i.category, 'severity', i.severity, 'description', i.description,
   'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
-  'feedback', i.feedback, 'version', i.version,
+  'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < now())`;
 
 export interface IncidentJson {
@@ -33,6 +33,9 @@ export interface IncidentJson {
   closedAt: string | null;
   feedback: string | null;
   version: number;
+  source: 'worker' | 'hotline' | 'import';
+  address: string | null;
+  locatedBy: string | null;
   overdue: boolean;
 }
 
@@ -96,6 +99,13 @@ export async function advanceIncident(tx: Queryable, actor: string, id: number, 
     throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
   }
   checkTransition(before.status, step);
+  if (step.status === 'resolved') {
+    const { rows } = await tx.query<{ code: string }>(
+      'SELECT dep.code FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 AND d.resolved_at IS NULL ORDER BY dep.sort', [id]);
+    if (rows.length) {
+      throw new InputError('dispatches_open', `departments have not answered yet: ${rows.map((r) => r.code).join(', ')}; the last answer resolves the incident`, 'status', 422, { open: rows.map((r) => r.code) });
+    }
+  }
   const at = step.at ?? new Date();
   const column = { dispatched: 'dispatched_at', resolved: 'resolved_at', closed: 'closed_at', reported: 'reported_at' }[step.status];
   const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;

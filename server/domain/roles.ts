@@ -4,7 +4,7 @@
  * checked by the handler that knows the region; this table only answers "may this role
  * ever do this?".
  */
-export const ROLES = ['admin', 'planner', 'analyst', 'leader', 'worker'] as const;
+export const ROLES = ['admin', 'planner', 'analyst', 'leader', 'worker', 'department'] as const;
 export type Role = (typeof ROLES)[number];
 /** A wall display signed in with a read-only screen token. */
 export type PrincipalRole = Role | 'screen';
@@ -20,6 +20,9 @@ export const CAPABILITIES = [
   'incidents:report', // report one incident
   'incidents:update', // move an incident along its loop
   'incidents:import', // bulk import
+  'incidents:dispatch', // send an incident to departments (a worker: in their grid)
+  'dispatch:read', // every department's dispatches and response times
+  'dispatch:answer', // acknowledge and resolve a dispatch (a department user: their department's)
   'users:admin', // accounts and screen tokens
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
@@ -27,10 +30,11 @@ export type Capability = (typeof CAPABILITIES)[number];
 const ROLE_CAPABILITIES: Record<PrincipalRole, readonly Capability[]> = {
   admin: CAPABILITIES,
   planner: ['plan:read', 'plan:write', 'households:read', 'households:write', 'changes:read'],
-  analyst: ['plan:read', 'incidents:read'],
-  leader: ['plan:read', 'households:read', 'changes:read', 'incidents:read'],
-  worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update'],
-  screen: ['plan:read', 'incidents:read'],
+  analyst: ['plan:read', 'incidents:read', 'dispatch:read'],
+  leader: ['plan:read', 'households:read', 'changes:read', 'incidents:read', 'dispatch:read'],
+  worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update', 'incidents:dispatch'],
+  department: ['plan:read', 'dispatch:answer'],
+  screen: ['plan:read', 'incidents:read', 'dispatch:read'],
 };
 
 export function can(role: PrincipalRole, capability: Capability): boolean {
@@ -53,6 +57,8 @@ export interface Principal {
   /** Planner: the region they may change below (null: everywhere). Screen: the region shown. */
   regionId: number | null;
   workerId: number | null;
+  /** Department user: their department. */
+  departmentId: number | null;
   /** Grid worker: the grids they staff. */
   gridIds: number[];
 }

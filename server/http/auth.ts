@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { matchedRoutes } from 'hono/route';
 import { LRUCache } from 'lru-cache';
-import { isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
+import { apiKeyLabel, isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
 import { InputError } from '../domain/errors.ts';
 import { canAny, type Capability, type Principal } from '../domain/roles.ts';
 import type { Env } from './router.ts';
@@ -11,7 +11,7 @@ import type { Env } from './router.ts';
  * Every API route and who may call it. A route missing here is refused to everyone (and a
  * test fails), so a new endpoint cannot go out unguarded. `public` needs no session.
  */
-export const POLICY: Record<string, 'public' | readonly Capability[]> = {
+export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]> = {
   'GET /api/health': 'public',
   'GET /api/config': 'public',
   'GET /api/openapi.json': 'public',
@@ -52,6 +52,16 @@ export const POLICY: Record<string, 'public' | readonly Capability[]> = {
   'GET /api/regions/:id/incident-stats': ['incidents:read'],
   'GET /api/stats/overview': ['incidents:read'],
   'GET /api/events': ['incidents:read'],
+
+  'GET /api/departments': ['incidents:read', 'incidents:dispatch', 'dispatch:answer'],
+  'POST /api/incidents/:id/dispatch': ['incidents:dispatch'],
+  'GET /api/dispatches': ['dispatch:read', 'dispatch:answer'],
+  'PATCH /api/dispatches/:id': ['dispatch:answer'],
+  'POST /api/dispatches/escalate': ['users:admin'],
+  'GET /api/stats/departments': ['dispatch:read'],
+  // Systems that feed orders in, with an API key (`x-api-key`) instead of a session.
+  'POST /api/intake/hotline': 'hotline',
+  'GET /api/intake/hotline/:orderNo': 'hotline',
 
   'GET /api/users': ['users:admin'],
   'POST /api/users': ['users:admin'],
@@ -104,7 +114,13 @@ export function authenticate(): MiddlewareHandler<Env> {
     const key = routeKey(c);
     if (key === null) return next(); // no such route: the 404 handler answers
     const policy = POLICY[key];
-    if (policy !== 'public') {
+    c.set('apiClient', null);
+    if (policy === 'hotline') {
+      const key = c.req.header('x-api-key');
+      const client = key && key.length <= 200 ? await apiKeyLabel(c.get('db'), key, 'hotline') : null;
+      if (!client) throw new InputError('invalid_api_key', 'send a valid hotline API key in x-api-key', 'x-api-key', 401);
+      c.set('apiClient', client);
+    } else if (policy !== 'public') {
       if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
       if (!policy || !canAny(principal.role, policy)) {
         throw new InputError('forbidden', `the ${principal.role} role may not ${key}`, '', 403);

@@ -106,7 +106,7 @@ export class ReadCache {
    * and its parent, and leaves the layout alone. Other plan writes retire every region answer.
    */
   private async written(c: Context<Env>, key: string, named: { id: number; depth: number }[]): Promise<Domain[]> {
-    if (/^(POST|PATCH) \/api\/incidents/.test(key)) return ['incidents'];
+    if (/^(POST|PATCH) \/api\/(incidents|dispatches|intake)/.test(key)) return ['incidents'];
     if (/\/api\/(users|screen-tokens|auth)/.test(key)) return [];
     if (!REGION_EDITS.test(key)) return ['plan', 'layout', 'plan*'];
     const body = (await c.res.clone().json().catch(() => null)) as { regions?: { features?: { id: number; properties: { parentId: number | null } }[] } } | null;

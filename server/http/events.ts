@@ -5,7 +5,7 @@ import { streamSSE } from 'hono/streaming';
 /** What the wall display hears about: incidents reported or moved along the loop. */
 export interface LiveEvent {
   type: 'incident';
-  action: 'report' | 'import' | 'dispatch' | 'resolve' | 'close';
+  action: 'report' | 'import' | 'dispatch' | 'resolve' | 'close' | 'escalate';
   incident?: unknown;
   count?: number;
 }

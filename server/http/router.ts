@@ -15,9 +15,11 @@ export interface AppOptions {
   events?: EventBus;
   /** Cache of read answers (one per app when not given); `false` turns it off. */
   cache?: ReadCache | false;
+  /** The clock of deadlines and escalation (tests run a fake one). */
+  clock?: () => Date;
 }
 
-export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null } };
+export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null } };
 
 /** A router whose validation failures all take the `{error:{code,message,path}}` shape. */
 export function router() {

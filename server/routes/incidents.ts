@@ -19,6 +19,7 @@ const Incident = z.object({
   reportedAt: z.string(), reporterId: z.number().int().nullable(), status: z.enum(INCIDENT_STATUSES), gridId: z.number().int().nullable(),
   department: z.string().nullable(), dispatchedAt: z.string().nullable(), resolvedAt: z.string().nullable(), closedAt: z.string().nullable(),
   feedback: z.string().nullable(), version: z.number().int(), overdue: z.boolean(),
+  source: z.enum(['worker', 'hotline', 'import']), address: z.string().nullable(), locatedBy: z.string().nullable(),
 }).openapi('Incident');
 
 /** Filters shared by the list, the heatmap and the statistics. */
@@ -52,13 +53,15 @@ async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox
 
 const createIncidentRoute = createRoute({
   method: 'post', path: '/incidents', summary: "Report one incident (as a grid worker's app does); its grid is found from its location",
+  description: 'With an `Idempotency-Key` header (a phone resending a report it made offline), a second request with the same key from the same user answers 200 with the incident the first created.',
   request: {
+    headers: z.object({ 'idempotency-key': z.string().regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)').optional() }),
     body: { required: true, ...json(z.object({
       lon: z.number(), lat: z.number(), category: z.string().min(1).max(32), severity: z.number().int(), description: z.string().max(2_000).optional(),
       reportedAt: z.string().max(40).optional(), reporterId: z.number().int().positive().nullable().optional(),
     })) },
   },
-  responses: { 201: { description: 'Reported', ...json(Incident) }, ...errorResponses(400, 404, 422) },
+  responses: { 201: { description: 'Reported', ...json(Incident) }, 200: { description: 'Reported before with this Idempotency-Key', ...json(Incident) }, ...errorResponses(400, 404, 422) },
 });
 
 const importRoute = createRoute({
@@ -152,17 +155,35 @@ export function incidentRoutes() {
       const input = parseIncidentObject(body, await categoryCodes(db));
       const me = principalOf(c);
       if (me.role === 'worker') input.reporterId = me.workerId;
-      const incident = await db.transaction(async (tx) => {
+      const key = c.req.valid('header')['idempotency-key'] ?? null;
+      const earlier = async () => {
+        if (key === null) return null;
+        const { rows } = await db.query<{ id: number }>('SELECT id FROM incident WHERE reported_by = $1 AND client_key = $2', [me.username, key]);
+        return rows[0] ? incidentById(db, rows[0].id) : null;
+      };
+      const again = await earlier();
+      if (again) return c.json(again, 200);
+      const report = () => db.transaction(async (tx) => {
         if (input.reporterId !== null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
           throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
         }
         const { ids, outside } = await insertIncidents(tx, [input]);
         if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
+        await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], me.username, key]);
         const created = await incidentById(tx, ids[0]!);
         assertOwnGrid(c, created.gridId, 'lon');
         await recordChange(tx, { actor: actorOf(c), action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
         return created;
       });
+      let incident;
+      try {
+        incident = await report();
+      } catch (err) {
+        // The same key sent twice at once: the second finds the first's incident.
+        const first = (err as { code?: string }).code === '23505' ? await earlier() : null;
+        if (!first) throw err;
+        return c.json(first, 200);
+      }
       c.get('events').publish({ type: 'incident', action: 'report', incident });
       return c.json(incident, 201);
     })

@@ -10,7 +10,7 @@ const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } }
 
 const User = z.object({
   id: z.number().int(), username: z.string(), displayName: z.string(), role: z.enum(ROLES), regionId: z.number().int().nullable(),
-  workerId: z.number().int().nullable(), disabled: z.boolean(), createdAt: z.string(),
+  workerId: z.number().int().nullable(), departmentId: z.number().int().nullable(), disabled: z.boolean(), createdAt: z.string(),
 }).openapi('User');
 const ScreenToken = z.object({ id: z.number().int(), label: z.string(), regionId: z.number().int().nullable(), createdAt: z.string(), revoked: z.boolean() }).openapi('ScreenToken');
 const Username = z.string().regex(/^[A-Za-z0-9_.-]{2,64}$/, 'letters, digits, _ . - (2–64)');
@@ -22,16 +22,16 @@ const listRoute = createRoute({
   responses: { 200: { description: 'Accounts', ...json(z.array(User)) }, ...errorResponses(401, 403) },
 });
 const createUserRoute = createRoute({
-  method: 'post', path: '/users', summary: 'Create an account (admin). A planner’s regionId limits what they may change; a worker names their workerId',
+  method: 'post', path: '/users', summary: 'Create an account (admin). A planner’s regionId limits what they may change; a worker names their workerId, a department user their departmentId',
   request: { body: { required: true, ...json(z.object({
-    username: Username, password: Password, role: z.enum(ROLES), displayName: z.string().max(100).optional(), regionId: RegionRef, workerId: RegionRef,
+    username: Username, password: Password, role: z.enum(ROLES), displayName: z.string().max(100).optional(), regionId: RegionRef, workerId: RegionRef, departmentId: RegionRef,
   })) } },
   responses: { 201: { description: 'Created', ...json(User) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 const patchUserRoute = createRoute({
   method: 'patch', path: '/users/{id}', summary: 'Change an account (admin): password, role, scope, disable. Changing access ends its sessions',
   request: { params: IdParam, body: { required: true, ...json(z.object({
-    password: Password.optional(), role: z.enum(ROLES).optional(), displayName: z.string().max(100).optional(), regionId: RegionRef, workerId: RegionRef, disabled: z.boolean().optional(),
+    password: Password.optional(), role: z.enum(ROLES).optional(), displayName: z.string().max(100).optional(), regionId: RegionRef, workerId: RegionRef, departmentId: RegionRef, disabled: z.boolean().optional(),
   })) } },
   responses: { 200: { description: 'Changed', ...json(User) }, ...errorResponses(400, 401, 403, 404, 422) },
 });

@@ -72,11 +72,12 @@ for (const driver of DRIVERS) {
           const res = await ctx.app.request(path, { method, headers, ...(headers['content-type'] ? { body: '[]' } : {}) });
           const body = res.headers.get('content-type')?.includes('json') ? await res.json() : null;
           await res.body?.cancel().catch(() => {}); // the event stream never ends by itself
-          const expected = policy === 'public' ? 'pass' : role === null ? 401 : canAny(role, policy) ? 'pass' : 403;
+          // Hotline intake takes an API key, never a session.
+          const expected = policy === 'public' ? 'pass' : policy === 'hotline' || role === null ? 401 : canAny(role, policy) ? 'pass' : 403;
           const got = res.status === 401 || res.status === 403 ? res.status : 'pass';
           checked++;
           if (got !== expected) wrong.push(`${key} as ${role ?? 'nobody'}: ${res.status} ${JSON.stringify(body)}`);
-          else if (got !== 'pass') expect(body.error.code).toBe(got === 401 ? 'unauthenticated' : 'forbidden');
+          else if (got !== 'pass') expect(body.error.code).toBe(got === 403 ? 'forbidden' : policy === 'hotline' ? 'invalid_api_key' : 'unauthenticated');
         }
       }
       expect(wrong).toEqual([]);
@@ -88,6 +89,9 @@ for (const driver of DRIVERS) {
         ['worker', 'POST /api/incidents', true], ['worker', 'PATCH /api/incidents/:id', true], ['worker', 'GET /api/heatmap', false], ['worker', 'POST /api/regions', false],
         ['screen', 'GET /api/events', true], ['screen', 'POST /api/incidents', false], ['screen', 'GET /api/changes', false],
         ['admin', 'POST /api/users', true], ['admin', 'POST /api/incidents/import', true],
+        ['worker', 'POST /api/incidents/:id/dispatch', true], ['worker', 'PATCH /api/dispatches/:id', false],
+        ['department', 'PATCH /api/dispatches/:id', true], ['department', 'GET /api/dispatches', true], ['department', 'GET /api/heatmap', false],
+        ['department', 'PATCH /api/incidents/:id', false], ['leader', 'GET /api/stats/departments', true], ['leader', 'PATCH /api/dispatches/:id', false],
       ];
       for (const [role, key, allowed] of must) expect([role, key, canAny(role, POLICY[key] as never)]).toEqual([role, key, allowed]);
       expect(checked).toBe((Object.keys(POLICY).length - 1) * roles.length);

@@ -1,0 +1,275 @@
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Queryable } from './db.ts';
+import { incidentById, type IncidentJson } from './incidents.ts';
+import { recordChange } from './regions.ts';
+
+/** A dispatch as the API shows it. */
+export interface DispatchJson {
+  id: number;
+  incidentId: number;
+  department: { id: number; code: string; zh: string; en: string };
+  dispatchedAt: string;
+  ackDueAt: string;
+  dueAt: string;
+  acknowledgedAt: string | null;
+  resolvedAt: string | null;
+  answer: string | null;
+  /** Past a deadline and not done: to acknowledge (`ack`) or to resolve (`resolve`). */
+  overdue: 'ack' | 'resolve' | null;
+  /** 0: none; 1: the township was alerted; 2: the district was. */
+  escalation: number;
+  escalatedAt: string | null;
+  version: number;
+}
+
+/** `$now` is a parameter: the clock is the caller's (tests run a fake one). */
+const dispatchJson = (now: string) => `json_build_object(
+  'id', d.id, 'incidentId', d.incident_id,
+  'department', json_build_object('id', dep.id, 'code', dep.code, 'zh', dep.zh, 'en', dep.en),
+  'dispatchedAt', d.dispatched_at, 'ackDueAt', d.ack_due_at, 'dueAt', d.due_at,
+  'acknowledgedAt', d.acknowledged_at, 'resolvedAt', d.resolved_at, 'answer', d.answer,
+  'overdue', CASE WHEN d.resolved_at IS NULL AND d.due_at < ${now} THEN 'resolve'
+                  WHEN d.acknowledged_at IS NULL AND d.ack_due_at < ${now} THEN 'ack' END,
+  'escalation', d.escalation, 'escalatedAt', d.escalated_at, 'version', d.version)`;
+
+export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
+  const { rows } = await tx.query<{ j: DispatchJson }>(
+    `SELECT ${dispatchJson('$2::timestamptz')} AS j FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 ORDER BY dep.sort, dep.id`,
+    [incidentId, now.toISOString()],
+  );
+  return rows.map((r) => r.j);
+}
+
+export async function dispatchById(tx: Queryable, id: number, now: Date, lock = false): Promise<DispatchJson> {
+  const { rows } = await tx.query<{ j: DispatchJson }>(
+    `SELECT ${dispatchJson('$2::timestamptz')} AS j FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.id = $1 ${lock ? 'FOR UPDATE OF d' : ''}`,
+    [id, now.toISOString()],
+  );
+  if (!rows[0]) throw notFound('dispatch', id);
+  return rows[0].j;
+}
+
+export interface DepartmentJson {
+  id: number;
+  code: string;
+  zh: string;
+  en: string;
+  /** The categories sent here by default. */
+  categories: string[];
+}
+
+export async function listDepartments(db: Queryable): Promise<DepartmentJson[]> {
+  const { rows } = await db.query<DepartmentJson>(
+    `SELECT d.id, d.code, d.zh, d.en, coalesce(array_agg(cd.category ORDER BY cd.category) FILTER (WHERE cd.category IS NOT NULL), '{}') AS categories
+     FROM department d LEFT JOIN category_department cd ON cd.department_id = d.id GROUP BY d.id ORDER BY d.sort, d.id`,
+  );
+  return rows;
+}
+
+/** Department ids for codes, in order; an unknown code is a 422 naming it. */
+export async function departmentIds(tx: Queryable, codes: string[], path = 'departments'): Promise<number[]> {
+  const { rows } = await tx.query<{ id: number; code: string }>('SELECT id, code FROM department WHERE code = ANY($1::text[])', [codes]);
+  return codes.map((code, i) => {
+    const found = rows.find((r) => r.code === code);
+    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, `${path}[${i}]`, 422);
+    return found.id;
+  });
+}
+
+/** The departments a category goes to by default. */
+export async function defaultDepartments(tx: Queryable, category: string): Promise<string[]> {
+  const { rows } = await tx.query<{ code: string }>(
+    'SELECT d.code FROM category_department cd JOIN department d ON d.id = cd.department_id WHERE cd.category = $1 ORDER BY d.sort, d.id',
+    [category],
+  );
+  return rows.map((r) => r.code);
+}
+
+/**
+ * 吹哨: sends an incident to departments, each with deadlines to acknowledge and resolve set by
+ * its category and severity. A reported incident becomes dispatched; one already dispatched gains
+ * the new departments (a second department called in). A department already on it is skipped.
+ */
+export async function dispatchIncident(
+  tx: Queryable, actor: string, incidentId: number, codes: string[], now: Date, version?: number,
+): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
+  const before = await incidentById(tx, incidentId, true);
+  if (version !== undefined && version !== before.version) {
+    throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
+  }
+  if (before.status !== 'reported' && before.status !== 'dispatched') {
+    throw new InputError('illegal_transition', `an incident that is ${before.status} is not dispatched again`, 'status', 422, { from: before.status, to: 'dispatched', allowed: [] });
+  }
+  if (now < new Date(before.reportedAt)) throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at', 422);
+  const ids = await departmentIds(tx, codes);
+  await tx.query(
+    `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
+     SELECT i.id, dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600), $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600)
+     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity, unnest($2::int[]) AS dep
+     WHERE i.id = $1
+     ON CONFLICT (incident_id, department_id) DO NOTHING`,
+    [incidentId, ids, now.toISOString()],
+  );
+  await tx.query(
+    `UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, $2), version = version + 1,
+       department = (SELECT string_agg(dep.zh, '、' ORDER BY dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1)
+     WHERE id = $1`,
+    [incidentId, now.toISOString()],
+  );
+  const incident = await incidentById(tx, incidentId);
+  const dispatches = await dispatchesOf(tx, incidentId, now);
+  await recordChange(tx, { actor, action: 'dispatch', entity: 'incident', entityId: incidentId, before, after: { ...incident, dispatches } });
+  return { incident, dispatches };
+}
+
+/**
+ * 报到: a department acknowledges its dispatch, then resolves it with its answer. When the last
+ * department on an incident has resolved, the incident is resolved; closing it (with feedback to
+ * the reporter) stays with the grid.
+ */
+export async function answerDispatch(
+  tx: Queryable, actor: string, id: number,
+  step: { action: 'acknowledge' | 'resolve'; answer?: string | undefined; version?: number | undefined },
+  now: Date, departmentId: number | null,
+): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
+  const before = await dispatchById(tx, id, now, true);
+  if (departmentId !== null && before.department.id !== departmentId) {
+    throw new InputError('outside_scope', `dispatch ${id} is for ${before.department.code}, not your department`, 'id', 403);
+  }
+  if (step.version !== undefined && step.version !== before.version) {
+    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
+  }
+  const state = before.resolvedAt ? 'resolved' : before.acknowledgedAt ? 'acknowledged' : 'dispatched';
+  const allowed = state === 'dispatched' ? 'acknowledge' : state === 'acknowledged' ? 'resolve' : null;
+  if (step.action !== allowed) {
+    throw new InputError('illegal_transition', allowed ? `a dispatch that is ${state} can only be asked to ${allowed}, not ${step.action}` : 'a resolved dispatch does not change', 'action', 422, { from: state, to: step.action, allowed: allowed ? [allowed] : [] });
+  }
+  const last = before.acknowledgedAt ?? before.dispatchedAt;
+  if (now < new Date(last)) throw new InputError('time_before_previous_step', `${step.action} at ${now.toISOString()} is before the previous step (${last})`, 'at', 422);
+  if (step.action === 'resolve' && !step.answer?.trim()) throw new InputError('answer_required', 'resolving records the department’s answer', 'answer', 422);
+  await tx.query(
+    step.action === 'acknowledge'
+      ? 'UPDATE dispatch SET acknowledged_at = $2, version = version + 1 WHERE id = $1'
+      : 'UPDATE dispatch SET resolved_at = $2, answer = $3, version = version + 1 WHERE id = $1',
+    step.action === 'acknowledge' ? [id, now.toISOString()] : [id, now.toISOString(), step.answer!.trim()],
+  );
+  const incidentBefore = await incidentById(tx, before.incidentId, true);
+  if (step.action === 'resolve' && incidentBefore.status === 'dispatched') {
+    // The last department's answer resolves the incident.
+    await tx.query(
+      `UPDATE incident SET status = 'resolved', resolved_at = $2, version = version + 1
+       WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM dispatch WHERE incident_id = $1 AND resolved_at IS NULL)`,
+      [before.incidentId, now.toISOString()],
+    );
+  }
+  const dispatch = await dispatchById(tx, id, now);
+  const incident = await incidentById(tx, before.incidentId);
+  await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
+  if (incident.status !== incidentBefore.status) {
+    await recordChange(tx, { actor, action: 'resolve', entity: 'incident', entityId: incident.id, before: incidentBefore, after: incident });
+  }
+  return { dispatch, incident };
+}
+
+export interface DispatchFilter {
+  departmentId?: number | undefined;
+  state?: 'open' | 'overdue' | 'all' | undefined;
+  limit: number;
+  offset: number;
+}
+
+/** A department's queue (or every department's): open first, by due time. */
+export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; items: (DispatchJson & { incident: IncidentJson })[] }> {
+  const where = ['true'];
+  const params: unknown[] = [now.toISOString(), f.limit, f.offset];
+  if (f.departmentId !== undefined) {
+    params.push(f.departmentId);
+    where.push(`d.department_id = $${params.length}`);
+  }
+  if (f.state === 'open') where.push('d.resolved_at IS NULL');
+  if (f.state === 'overdue') where.push('d.resolved_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))');
+  const { rows } = await db.query<{ j: DispatchJson; incident: IncidentJson; total: number }>(
+    `SELECT ${dispatchJson('$1::timestamptz')} AS j, d.incident_id, count(*) OVER ()::int AS total
+     FROM dispatch d JOIN department dep ON dep.id = d.department_id
+     WHERE ${where.join(' AND ')}
+     ORDER BY d.resolved_at IS NOT NULL, d.due_at, d.id LIMIT $2 OFFSET $3`,
+    params,
+  );
+  const items = [];
+  for (const r of rows) items.push({ ...r.j, incident: await incidentById(db, r.j.incidentId) });
+  return { total: rows[0]?.total ?? 0, items };
+}
+
+/**
+ * Escalation (up to the level above): an unresolved dispatch past a deadline (acknowledgement or
+ * resolution) alerts its incident's township; one still unresolved when its resolution time has
+ * run out twice over alerts the district. Each step is recorded once, in the change log too.
+ */
+export async function escalateOverdue(tx: Queryable, actor: string, now: Date): Promise<{ dispatchId: number; incidentId: number; level: 1 | 2; regionId: number | null }[]> {
+  const { rows } = await tx.query<{ id: number; incident_id: number; level: 1 | 2; region_id: number | null; before: number }>(
+    `WITH due AS (
+       SELECT d.id, d.incident_id, d.escalation AS before,
+              CASE WHEN d.due_at + (d.due_at - d.dispatched_at) < $1 THEN 2
+                   WHEN d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1) THEN 1 ELSE 0 END AS level
+       FROM dispatch d WHERE d.resolved_at IS NULL AND (d.ack_due_at < $1 OR d.due_at < $1)
+     ),
+     up AS (
+       UPDATE dispatch d SET escalation = due.level, escalated_at = $1, version = d.version + 1
+       FROM due WHERE due.id = d.id AND due.level > d.escalation
+       RETURNING d.id, d.incident_id, due.level, due.before
+     )
+     SELECT up.id, up.incident_id, up.level, up.before,
+            -- grid → village → township → district
+            CASE WHEN up.level = 1 THEN t.id ELSE dist.id END AS region_id
+     FROM up JOIN incident i ON i.id = up.incident_id
+       LEFT JOIN region g ON g.id = i.grid_id LEFT JOIN region v ON v.id = g.parent_id
+       LEFT JOIN region t ON t.id = v.parent_id LEFT JOIN region dist ON dist.id = t.parent_id
+     ORDER BY up.id`,
+    [now.toISOString()],
+  );
+  for (const r of rows) {
+    await recordChange(tx, { actor, action: 'escalate', entity: 'dispatch', entityId: r.id, before: { escalation: r.before }, after: { escalation: r.level, regionId: r.region_id, at: now.toISOString() } });
+  }
+  return rows.map((r) => ({ dispatchId: r.id, incidentId: r.incident_id, level: r.level, regionId: r.region_id }));
+}
+
+export interface DepartmentStats {
+  id: number;
+  code: string;
+  zh: string;
+  en: string;
+  dispatched: number;
+  acknowledged: number;
+  resolved: number;
+  open: number;
+  overdue: number;
+  escalated: number;
+  /** Median hours from whistle to acknowledgement, and to resolution (null: none yet). */
+  hoursToAcknowledge: number | null;
+  hoursToResolve: number | null;
+}
+
+/** Per department, for dispatches of the window (by dispatch time) on incidents under a region. */
+export async function departmentStats(db: Queryable, f: { regionId?: number | undefined; from: Date; to: Date }, now: Date): Promise<DepartmentStats[]> {
+  const params: unknown[] = [f.from.toISOString(), f.to.toISOString(), now.toISOString()];
+  let scope = '';
+  if (f.regionId !== undefined) {
+    params.push(f.regionId);
+    scope = `AND i.grid_id IN (WITH RECURSIVE s AS (SELECT id, level FROM region WHERE id = $4 UNION ALL SELECT r.id, r.level FROM region r JOIN s ON r.parent_id = s.id WHERE s.level <> 'grid') SELECT id FROM s WHERE level = 'grid')`;
+  }
+  const { rows } = await db.query<DepartmentStats>(
+    `SELECT dep.id, dep.code, dep.zh, dep.en,
+       count(d.id)::int AS dispatched, count(d.acknowledged_at)::int AS acknowledged, count(d.resolved_at)::int AS resolved,
+       count(d.id) FILTER (WHERE d.resolved_at IS NULL)::int AS open,
+       count(d.id) FILTER (WHERE d.resolved_at IS NULL AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
+       count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
+       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.acknowledged_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToAcknowledge",
+       round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.resolved_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToResolve"
+     FROM department dep
+       LEFT JOIN (dispatch d JOIN incident i ON i.id = d.incident_id ${scope})
+         ON d.department_id = dep.id AND d.dispatched_at >= $1 AND d.dispatched_at < $2
+     GROUP BY dep.id ORDER BY dep.sort, dep.id`,
+    params,
+  );
+  return rows;
+}

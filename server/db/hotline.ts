@@ -1,0 +1,132 @@
+import { InputError } from '../domain/errors.ts';
+import type { Queryable } from './db.ts';
+import { defaultDepartments, dispatchesOf, dispatchIncident, type DispatchJson } from './dispatches.ts';
+import { incidentById, insertIncidents, type IncidentJson } from './incidents.ts';
+import { recordChange } from './regions.ts';
+
+/** A 12345 hotline work order as the hotline system sends it. */
+export interface HotlineOrder {
+  orderNo: string;
+  receivedAt: Date;
+  address: string;
+  lon?: number | undefined;
+  lat?: number | undefined;
+  category: string;
+  content: string;
+  callerPhone?: string | undefined;
+  severity?: number | undefined;
+}
+
+/** Words in the hotline's category text (or, failing that, its content) → our category. First match wins. */
+const CATEGORY_WORDS: [RegExp, string][] = [
+  [/火|消防|烟|燃/, 'fire'],
+  [/纠纷|矛盾|争吵|邻里|欠薪|劳资/, 'dispute'],
+  [/治安|盗|偷|抢|打架|斗殴|诈骗|赌/, 'public_order'],
+  [/交通|道路|车|红绿灯|路灯|占道/, 'traffic'],
+  [/垃圾|卫生|污水|噪音|噪声|臭|污染|排放/, 'sanitation'],
+  [/隐患|危房|安全|坍塌|裂缝|漏电|燃气/, 'hazard'],
+];
+
+export function hotlineCategory(category: string, content: string, known: string[]): string {
+  if (known.includes(category)) return category;
+  for (const text of [category, content]) {
+    for (const [words, code] of CATEGORY_WORDS) if (words.test(text) && known.includes(code)) return code;
+  }
+  return 'other';
+}
+
+/** Keeps the first 3 and last 4 digits of a phone number: 138****5678. */
+export const maskPhone = (phone: string) => {
+  const digits = phone.replace(/\D/g, '');
+  return digits.length >= 7 ? `${digits.slice(0, 3)}****${digits.slice(-4)}` : '****';
+};
+
+export interface Location {
+  lon: number;
+  lat: number;
+  by: 'point' | 'household' | 'grid' | 'village' | 'township';
+  /** What in the address was matched (a household's address or a region's name). */
+  matched?: string;
+}
+
+/**
+ * Where an order happened: its coordinates when they lie in the plan; else the longest household
+ * address contained in its address text; else the finest region whose name it contains (a grid,
+ * a village, a township — a district alone is too coarse). Null when none of these works.
+ */
+export async function locateOrder(tx: Queryable, order: Pick<HotlineOrder, 'lon' | 'lat' | 'address'>): Promise<Location | null> {
+  if (order.lon !== undefined && order.lat !== undefined) {
+    const { rows } = await tx.query(
+      `SELECT 1 FROM region WHERE level = 'district' AND geom && ST_SetSRID(ST_MakePoint($1, $2), 4326) AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))`,
+      [order.lon, order.lat],
+    );
+    if (rows[0]) return { lon: order.lon, lat: order.lat, by: 'point' };
+  }
+  const address = order.address.replace(/\s+/g, '');
+  if (address.length < 2) return null;
+  const { rows: households } = await tx.query<{ lon: number; lat: number; address: string }>(
+    `SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, address FROM household
+     WHERE address <> '' AND length(address) >= 4 AND strpos($1, address) > 0 ORDER BY length(address) DESC, id LIMIT 1`,
+    [address],
+  );
+  if (households[0]) return { lon: households[0].lon, lat: households[0].lat, by: 'household', matched: households[0].address };
+  const { rows: regions } = await tx.query<{ lon: number; lat: number; level: 'grid' | 'village' | 'township'; name: string }>(
+    `SELECT ST_X(p) AS lon, ST_Y(p) AS lat, level, name FROM (
+       SELECT ST_PointOnSurface(geom) AS p, level, name, id FROM region
+       WHERE level IN ('grid', 'village', 'township') AND length(name) >= 2 AND strpos($1, name) > 0
+       ORDER BY array_position(ARRAY['grid', 'village', 'township'], level), length(name) DESC, id LIMIT 1) r`,
+    [address],
+  );
+  const r = regions[0];
+  return r ? { lon: r.lon, lat: r.lat, by: r.level, matched: r.name } : null;
+}
+
+export interface IntakeResult {
+  /** false: the order had been taken before; this is what it became. */
+  created: boolean;
+  incident: IncidentJson;
+  dispatches: DispatchJson[];
+  location: { by: string; matched?: string | undefined } | null;
+}
+
+/**
+ * Takes a hotline order: finds where it happened, files an incident under that grid and, at the
+ * same moment, dispatches it to the departments of its category (双派单). Taking the same order
+ * number again changes nothing and answers with what it became.
+ */
+export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: string[], now: Date): Promise<IntakeResult> {
+  const existing = await tx.query<{ id: number; located_by: string }>(`SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1`, [order.orderNo]);
+  if (existing.rows[0]) {
+    const { id, located_by } = existing.rows[0];
+    return { created: false, incident: await incidentById(tx, id), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
+  }
+  const location = await locateOrder(tx, order);
+  if (!location) {
+    throw new InputError('unlocated', `could not place order ${order.orderNo}: no coordinates in the plan, and ${JSON.stringify(order.address)} names no household, grid, village or township`, order.lon !== undefined ? 'lon' : 'address', 422);
+  }
+  const category = hotlineCategory(order.category, order.content, categories);
+  const { ids, outside } = await insertIncidents(tx, [{
+    lon: location.lon, lat: location.lat, category, severity: order.severity ?? 2, description: order.content.trim(), reportedAt: order.receivedAt, reporterId: null,
+  }]);
+  if (outside.length) throw new InputError('unlocated', `order ${order.orderNo} lies outside the plan`, 'lon', 422);
+  const id = ids[0]!;
+  await tx.query(
+    `UPDATE incident SET source = 'hotline', external_ref = $2, address = $3, caller = $4, located_by = $5, reported_by = $6 WHERE id = $1`,
+    [id, order.orderNo, order.address, order.callerPhone ? maskPhone(order.callerPhone) : null, location.by, actor],
+  );
+  const reported = await incidentById(tx, id);
+  await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: id, before: null, after: reported });
+  const departments = await defaultDepartments(tx, category);
+  if (departments.length === 0) return { created: true, incident: reported, dispatches: [], location };
+  // Dispatched when it arrives: the hotline received it, the grid and the departments get it together.
+  const at = now > order.receivedAt ? now : order.receivedAt;
+  const { incident, dispatches } = await dispatchIncident(tx, actor, id, departments, at);
+  return { created: true, incident, dispatches, location };
+}
+
+/** What the hotline may see of its order: status, departments' answers, the feedback when closed. */
+export async function hotlineStatus(db: Queryable, orderNo: string, now: Date): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] } | null> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM incident WHERE source = 'hotline' AND external_ref = $1`, [orderNo]);
+  if (!rows[0]) return null;
+  return { incident: await incidentById(db, rows[0].id), dispatches: await dispatchesOf(db, rows[0].id, now) };
+}

@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../server/db/accounts.ts';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+const HOUR = 3_600_000;
+const iso = (t: string) => new Date(t).toISOString();
+
+for (const driver of DRIVERS) {
+  describe(`the department loop and the hotline (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    // The clock of deadlines and escalation: moved by the tests.
+    let now = new Date('2026-03-02T08:00:00Z');
+    // A staffed grid with its village, township and district; a point inside it.
+    let place: { grid: number; village: string; villageId: number; township: number; district: number; worker: number; x: number; y: number };
+    let worker: Record<string, string>;
+    let police: Record<string, string>;
+    let fire: Record<string, string>;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db, { clock: () => now, cache: false });
+      const { rows } = await ctx.db.query<any>(
+        `SELECT g.id AS grid, v.name AS village, v.id AS "villageId", t.id AS township, t.parent_id AS district, g.worker_id AS worker,
+                ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+         FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+         WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1`,
+      );
+      place = rows[0];
+      worker = await ctx.cookie({ username: 'loop-worker', role: 'worker', workerId: place.worker });
+      police = await ctx.cookie({ username: 'loop-police', role: 'department', department: 'police' });
+      fire = await ctx.cookie({ username: 'loop-fire', role: 'department', department: 'fire' });
+    });
+    afterAll(() => dispose());
+
+    const report = async (extra: Record<string, unknown> = {}, headers: Record<string, string> = worker) => {
+      const res = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'fire', severity: 4, description: '楼道堆放杂物', reportedAt: now.toISOString(), ...extra }, headers);
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body;
+    };
+
+    it('runs the loop: report → dispatch to two departments → each acknowledges and answers → resolved → closed with feedback', async () => {
+      const incident = await report();
+      expect(incident).toMatchObject({ status: 'reported', gridId: place.grid, source: 'worker' });
+
+      // 吹哨: the worker sends it to the police and the fire brigade.
+      now = new Date(now.getTime() + 0.25 * HOUR);
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police', 'fire'], version: incident.version }, worker);
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      expect(sent.body.incident).toMatchObject({ status: 'dispatched', department: '公安、消防救援' });
+      expect(iso(sent.body.incident.dispatchedAt)).toBe(now.toISOString());
+      expect(sent.body.dispatches.map((d: any) => d.department.code)).toEqual(['police', 'fire']);
+      // Fire, severity 4: acknowledge within 1 h, resolve within a quarter of the category's 24 h.
+      const fireDispatch = sent.body.dispatches.find((d: any) => d.department.code === 'fire');
+      const policeDispatch = sent.body.dispatches.find((d: any) => d.department.code === 'police');
+      expect(new Date(fireDispatch.ackDueAt).getTime() - now.getTime()).toBe(1 * HOUR);
+      expect(new Date(fireDispatch.dueAt).getTime() - now.getTime()).toBe(6 * HOUR);
+
+      // Each department sees its own queue, and only its own.
+      const queue = await ctx.request('GET', '/api/dispatches', undefined, police);
+      expect(queue.body.items.map((d: any) => d.id)).toEqual([policeDispatch.id]);
+      expect(queue.body.items[0].incident.id).toBe(incident.id);
+      expect((await ctx.request('GET', '/api/dispatches?department=fire', undefined, police)).status).toBe(403);
+      expect((await ctx.request('PATCH', `/api/dispatches/${fireDispatch.id}`, { action: 'acknowledge' }, police)).body.error.code).toBe('outside_scope');
+
+      // Out of order, stale, or without an answer: refused, nothing changes.
+      expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve', answer: '已处理' }, police)).body.error).toMatchObject({ code: 'illegal_transition', details: { allowed: ['acknowledge'] } });
+      expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'acknowledge', version: 7 }, police)).status).toBe(409);
+
+      // 报到: the police acknowledge and answer; the incident waits for the fire brigade.
+      now = new Date(now.getTime() + 0.5 * HOUR);
+      const acked = await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'acknowledge', version: policeDispatch.version }, police);
+      expect(iso(acked.body.dispatch.acknowledgedAt)).toBe(now.toISOString());
+      expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve' }, police)).body.error.code).toBe('answer_required');
+      now = new Date(now.getTime() + 1 * HOUR);
+      const policeDone = await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve', answer: '已到场疏导，无治安问题' }, police);
+      expect(policeDone.body.incident.status).toBe('dispatched');
+      const early = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'resolved' }, worker);
+      expect(early.body.error).toMatchObject({ code: 'dispatches_open', details: { open: ['fire'] } });
+
+      now = new Date(now.getTime() + 0.2 * HOUR);
+      await ctx.request('PATCH', `/api/dispatches/${fireDispatch.id}`, { action: 'acknowledge' }, fire);
+      now = new Date(now.getTime() + 2 * HOUR);
+      const fireDone = await ctx.request('PATCH', `/api/dispatches/${fireDispatch.id}`, { action: 'resolve', answer: '杂物已清理' }, fire);
+      expect(fireDone.body.incident.status).toBe('resolved');
+      expect(iso(fireDone.body.incident.resolvedAt)).toBe(now.toISOString());
+
+      // The grid closes the loop with feedback to the reporter.
+      const closed = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'closed', feedback: '已回访居民，满意', at: now.toISOString() }, worker);
+      expect(closed.status, JSON.stringify(closed.body)).toBe(200);
+      expect(closed.body.status).toBe('closed');
+
+      const { rows } = await ctx.db.query<{ actor: string; action: string; entity: string }>(
+        `SELECT actor, action, entity FROM change WHERE (entity = 'incident' AND entity_id = $1) OR (entity = 'dispatch' AND entity_id = ANY($2::int[])) ORDER BY id`,
+        [incident.id, [policeDispatch.id, fireDispatch.id]],
+      );
+      expect(rows.map((r) => `${r.actor} ${r.action} ${r.entity}`)).toEqual([
+        'loop-worker report incident', 'loop-worker dispatch incident', 'loop-police acknowledge dispatch', 'loop-police resolve dispatch',
+        'loop-fire acknowledge dispatch', 'loop-fire resolve dispatch', 'loop-fire resolve incident', 'loop-worker close incident',
+      ]);
+
+      // Leaders see the response times: police 0.5 h to acknowledge, 1.5 h to resolve; fire 1.7 h and 3.7 h.
+      const stats = await ctx.request('GET', `/api/stats/departments?region=${place.district}&from=2026-03-01&to=2026-03-03`);
+      const byCode = Object.fromEntries(stats.body.map((d: any) => [d.code, d]));
+      expect(byCode.police).toMatchObject({ dispatched: 1, acknowledged: 1, resolved: 1, open: 0, hoursToAcknowledge: 0.5, hoursToResolve: 1.5 });
+      expect(byCode.fire).toMatchObject({ dispatched: 1, resolved: 1, hoursToAcknowledge: 1.7, hoursToResolve: 3.7 });
+      expect(byCode.housing).toMatchObject({ dispatched: 0, hoursToAcknowledge: null });
+    });
+
+    it('flags an unanswered dispatch overdue and escalates it to the township, then to the district', async () => {
+      now = new Date('2026-04-01T00:00:00Z');
+      const incident = await report();
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['fire'] }, worker);
+      const id = sent.body.dispatches[0].id;
+      const escalate = async () => (await ctx.request('POST', '/api/dispatches/escalate')).body.escalated.filter((e: any) => e.dispatchId === id);
+
+      now = new Date('2026-04-01T00:30:00Z');
+      expect(await escalate()).toEqual([]);
+      // An hour without acknowledgement: overdue, the township is alerted (once).
+      now = new Date('2026-04-01T01:30:00Z');
+      expect((await ctx.request('GET', '/api/dispatches?department=fire&state=overdue')).body.items.map((d: any) => [d.id, d.overdue])).toContainEqual([id, 'ack']);
+      expect(await escalate()).toEqual([{ dispatchId: id, incidentId: incident.id, level: 1, regionId: place.township }]);
+      expect(await escalate()).toEqual([]);
+      // Acknowledged late, but not resolved by twice its 6 hours: the district.
+      await ctx.request('PATCH', `/api/dispatches/${id}`, { action: 'acknowledge' }, fire);
+      now = new Date('2026-04-01T11:00:00Z');
+      expect(await escalate()).toEqual([]);
+      now = new Date('2026-04-01T12:30:00Z');
+      expect(await escalate()).toEqual([{ dispatchId: id, incidentId: incident.id, level: 2, regionId: place.district }]);
+      const list = await ctx.request('GET', '/api/dispatches?department=fire&state=all');
+      const late = list.body.items.find((d: any) => d.id === id);
+      expect(late).toMatchObject({ overdue: 'resolve', escalation: 2 });
+      expect(iso(late.escalatedAt)).toBe(now.toISOString());
+      const { rows } = await ctx.db.query<{ after: any }>(`SELECT after FROM change WHERE entity = 'dispatch' AND entity_id = $1 AND action = 'escalate' ORDER BY id`, [id]);
+      expect(rows.map((r) => [r.after.escalation, r.after.regionId])).toEqual([[1, place.township], [2, place.district]]);
+    });
+
+    it('takes a report sent twice with one idempotency key once', async () => {
+      const headers = { ...worker, 'idempotency-key': 'phone-7f3a-0001' };
+      const first = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' }, headers);
+      const second = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' }, headers);
+      expect([first.status, second.status]).toEqual([201, 200]);
+      expect(second.body.id).toBe(first.body.id);
+      const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM incident WHERE client_key = 'phone-7f3a-0001'`);
+      expect(rows[0]!.n).toBe(1);
+      const bad = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2 }, { ...worker, 'idempotency-key': 'x' });
+      expect(bad.body.error).toMatchObject({ code: 'invalid_request', path: 'header.idempotency-key' });
+    });
+
+    describe('12345 hotline intake', () => {
+      let key: string;
+      const send = (order: Record<string, unknown>, apiKey = key) => ctx.request('POST', '/api/intake/hotline', order, { cookie: '', 'x-api-key': apiKey });
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM incident')).rows[0]!.n;
+
+      beforeAll(async () => {
+        key = (await createApiKey(ctx.db, '12345', 'hotline')).key;
+      });
+
+      it('refuses a caller without a valid key', async () => {
+        const order = { orderNo: 'H-0', receivedAt: now.toISOString(), content: 'x' };
+        expect((await send(order, 'gpk_wrong')).body.error).toMatchObject({ code: 'invalid_api_key', path: 'x-api-key' });
+        // A signed-in session is not a key.
+        expect((await ctx.request('POST', '/api/intake/hotline', order)).status).toBe(401);
+      });
+
+      it('files an order with coordinates under its grid and dispatches it to its departments at once, once per order number', async () => {
+        now = new Date('2026-05-01T02:00:00Z');
+        const order = { orderNo: 'ZY20260501-0001', receivedAt: '2026-05-01T01:58:00Z', address: '某小区3栋', lon: place.x, lat: place.y, category: '消防安全', content: '楼道电动车充电，有火灾隐患', callerPhone: '13812345678' };
+        const before = await count();
+        const res = await send(order);
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+        expect(res.body.incident).toMatchObject({ source: 'hotline', category: 'fire', gridId: place.grid, status: 'dispatched', locatedBy: 'point', address: '某小区3栋' });
+        expect(res.body.dispatches.map((d: any) => d.department.code)).toEqual(['fire']);
+        const again = await send(order);
+        expect([again.status, again.body.created, again.body.incident.id]).toEqual([200, false, res.body.incident.id]);
+        expect(await count()).toBe(before + 1);
+        const { rows } = await ctx.db.query<{ caller: string }>('SELECT caller FROM incident WHERE id = $1', [res.body.incident.id]);
+        expect(rows[0]!.caller).toBe('138****5678');
+
+        // The hotline pulls what became of it.
+        const status = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': key });
+        expect(status.body).toMatchObject({ orderNo: order.orderNo, status: 'dispatched' });
+        expect((await ctx.request('GET', '/api/intake/hotline/NO-SUCH', undefined, { cookie: '', 'x-api-key': key })).status).toBe(404);
+      });
+
+      it('places an order by a household address or a region name in its address, and reports one it cannot place', async () => {
+        const { rows } = await ctx.db.query<{ address: string; region_id: number }>(`SELECT address, region_id FROM household WHERE region_id = $1 ORDER BY length(address) DESC LIMIT 1`, [place.grid]);
+        const byHouse = await send({ orderNo: 'ZY-2', receivedAt: now.toISOString(), address: `沾益区${rows[0]!.address}门口`, category: '邻里纠纷', content: '邻居装修噪音引发争吵' });
+        expect(byHouse.status, JSON.stringify(byHouse.body)).toBe(201);
+        expect(byHouse.body.incident).toMatchObject({ category: 'dispute', gridId: rows[0]!.region_id, locatedBy: 'household' });
+        expect(byHouse.body.location.matched).toBe(rows[0]!.address);
+        expect(byHouse.body.dispatches.map((d: any) => d.department.code)).toEqual(['mediation']);
+
+        const byVillage = await send({ orderNo: 'ZY-3', receivedAt: now.toISOString(), address: `${place.village}路口`, category: '', content: '路边垃圾堆积发臭' });
+        expect(byVillage.body.incident).toMatchObject({ category: 'sanitation', locatedBy: 'village' });
+        const { rows: inside } = await ctx.db.query<{ ok: boolean }>(`SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint($2, $3), 4326)) AS ok FROM region WHERE id = $1`, [place.villageId, byVillage.body.incident.lon, byVillage.body.incident.lat]);
+        expect(inside[0]!.ok).toBe(true);
+
+        const before = await count();
+        const lost = await send({ orderNo: 'ZY-4', receivedAt: now.toISOString(), address: '火星基地一号', content: '无法定位的投诉' });
+        expect(lost.status).toBe(422);
+        expect(lost.body.error).toMatchObject({ code: 'unlocated', path: 'address' });
+        const outside = await send({ orderNo: 'ZY-5', receivedAt: now.toISOString(), lon: 0.5, lat: 0.5, content: '坐标在区外' });
+        expect(outside.body.error.code).toBe('unlocated');
+        expect(await count()).toBe(before);
+        expect((await send({ orderNo: 'bad order no!', receivedAt: now.toISOString(), content: 'x' })).body.error.path).toBe('json.orderNo');
+      });
+    });
+  });
+}
