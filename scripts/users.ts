@@ -5,12 +5,15 @@
  *   npm run users -- add <username> <role> [--region <code>] [--worker <id>] [--name <display name>] [--password <pw>]
  *   npm run users -- passwd <username> [--password <pw>]
  *   npm run users -- disable <username> | enable <username>
+ *   npm run users -- add <username> department --department <code>    (e.g. police, fire, housing)
  *   npm run users -- screen-token <label> [--region <code>]
- * A password not given is generated and printed once. Roles: admin, planner, analyst, leader, worker.
+ *   npm run users -- hotline-key <label>     (the 12345 hotline's x-api-key for POST /api/intake/hotline)
+ * A password not given is generated and printed once. Roles: admin, planner, analyst, leader, worker, department.
  */
 import { parseArgs } from 'node:util';
-import { createScreenToken, createUser, findUser, generatePassword, isRole, listUsers, updateUser } from '../server/db/accounts.ts';
+import { createApiKey, createScreenToken, createUser, findUser, generatePassword, isRole, listUsers, updateUser } from '../server/db/accounts.ts';
 import { openDb } from '../server/db/db.ts';
+import { departmentIds } from '../server/db/dispatches.ts';
 import { migrate } from '../server/db/migrate.ts';
 import { recordChange } from '../server/db/regions.ts';
 import { loadConfig } from '../server/config.ts';
@@ -18,7 +21,7 @@ import { InputError } from '../server/domain/errors.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { region: { type: 'string' }, worker: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' } },
+  options: { region: { type: 'string' }, worker: { type: 'string' }, department: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' } },
 });
 const [command, ...args] = positionals;
 const db = await openDb(loadConfig());
@@ -42,11 +45,12 @@ try {
     console.table((await listUsers(db)).map((u) => ({ username: u.username, role: u.role, name: u.displayName, region: u.regionId, worker: u.workerId, disabled: u.disabled })));
   } else if (command === 'add') {
     const [username, role] = args;
-    if (!username || !role || !isRole(role)) throw new InputError('usage', 'add <username> <admin|planner|analyst|leader|worker>', 'role', 400);
+    if (!username || !role || !isRole(role)) throw new InputError('usage', 'add <username> <admin|planner|analyst|leader|worker|department>', 'role', 400);
+    const department = values.department === undefined ? null : (await departmentIds(db, [values.department], 'department'))[0]!;
     const password = values.password ?? generatePassword();
     const region = await regionId(values.region);
     await db.transaction(async (tx) => {
-      const created = await createUser(tx, { username, role, password, displayName: values.name, regionId: region, workerId: values.worker ? Number(values.worker) : null });
+      const created = await createUser(tx, { username, role, password, displayName: values.name, regionId: region, workerId: values.worker ? Number(values.worker) : null, departmentId: department });
       await recordChange(tx, { actor, action: 'create', entity: 'user', entityId: created.id, before: null, after: created });
     });
     console.log(`account ${username} (${role}) created${values.password ? '' : `, password ${password}`}`);
@@ -64,8 +68,13 @@ try {
     const region = await regionId(values.region);
     const token = await db.transaction((tx) => createScreenToken(tx, label, region));
     console.log(`screen token for ${label}: open /screen?token=${token.token}  (shown only now)`);
+  } else if (command === 'hotline-key') {
+    const label = args[0];
+    if (!label) throw new InputError('usage', 'hotline-key <label>', 'label', 400);
+    const key = await db.transaction((tx) => createApiKey(tx, label, 'hotline'));
+    console.log(`hotline API key for ${label}: ${key.key}  (send as x-api-key; shown only now)`);
   } else {
-    console.log('usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label>');
+    console.log('usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label> | hotline-key <label>');
     process.exitCode = 2;
   }
 } catch (e) {

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
+import { escalateOverdue } from './db/dispatches.ts';
+import { EventBus } from './http/events.ts';
 import { createApp, type AppOptions } from './app.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -34,8 +36,24 @@ export interface RunningServer {
 }
 
 /** Serves the API and the built web app on one port (0 picks a free one). */
+/** How often overdue dispatches are escalated. */
+const ESCALATION_EVERY_MS = 60_000;
+
 export async function startServer(options: AppOptions & { port: number }): Promise<RunningServer> {
-  const app = createApp(options);
+  const events = options.events ?? new EventBus();
+  const app = createApp({ ...options, events });
+  // Overdue dispatches go up a level without anyone asking: every minute, and once at start.
+  const escalate = async () => {
+    try {
+      const escalated = await options.db.transaction((tx) => escalateOverdue(tx, 'system:escalation', options.clock?.() ?? new Date()));
+      if (escalated.length) events.publish({ type: 'incident', action: 'escalate', count: escalated.length });
+    } catch (err) {
+      console.error('escalation failed:', err);
+    }
+  };
+  void escalate();
+  const timer = setInterval(() => void escalate(), ESCALATION_EVERY_MS);
+  timer.unref();
   const index = join(DIST_DIR, 'index.html');
   await readFile(index, 'utf8'); // fail at start-up, not on the first request, when the app is not built
   // serveStatic resolves its root against the working directory.
@@ -50,6 +68,9 @@ export async function startServer(options: AppOptions & { port: number }): Promi
   return {
     port,
     url: `http://localhost:${port}`,
-    close: () => new Promise((done) => server.close(() => done())),
+    close: () => new Promise((done) => {
+      clearInterval(timer);
+      server.close(() => done());
+    }),
   };
 }

@@ -21,6 +21,9 @@ export interface AppOptions {
 
 export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null } };
 
+/** The app's clock: the real one, or the one a test gives. */
+export const nowOf = (c: { get(key: 'options'): AppOptions }): Date => c.get('options').clock?.() ?? new Date();
+
 /** A router whose validation failures all take the `{error:{code,message,path}}` shape. */
 export function router() {
   return new OpenAPIHono<Env>({

@@ -8,13 +8,11 @@ import { categoryCodes } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
-import { router, type Env } from '../http/router.ts';
+import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
 
-/** The app's clock: the real one, or the one a test gives. */
-export const nowOf = (c: Context<Env>): Date => c.get('options').clock?.() ?? new Date();
 
 const Department = z.object({ id: z.number().int(), code: z.string(), zh: z.string(), en: z.string() });
 const Dispatch = z.object({

@@ -8,7 +8,7 @@ import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '
 import { INCIDENT_STATUSES, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
-import { router, type Env } from '../http/router.ts';
+import { nowOf, router, type Env } from '../http/router.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
@@ -152,7 +152,7 @@ export function incidentRoutes() {
     .openapi(createIncidentRoute, async (c) => {
       const body = c.req.valid('json');
       const db = c.get('db');
-      const input = parseIncidentObject(body, await categoryCodes(db));
+      const input = parseIncidentObject(body, await categoryCodes(db), nowOf(c));
       const me = principalOf(c);
       if (me.role === 'worker') input.reporterId = me.workerId;
       const key = c.req.valid('header')['idempotency-key'] ?? null;
@@ -221,7 +221,7 @@ export function incidentRoutes() {
     .openapi(patchRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const at = body.at ? parseInstant(body.at, 'at') : undefined;
+      const at = body.at ? parseInstant(body.at, 'at') : nowOf(c);
       const incident = await c.get('db').transaction(async (tx) => {
         const { rows } = await tx.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1', [id]);
         if (rows[0]) assertOwnGrid(c, rows[0].grid_id);

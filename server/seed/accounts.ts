@@ -30,12 +30,14 @@ export async function ensureAccounts(db: Db, options: { demo: boolean; adminPass
               (SELECT g.worker_id FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1) AS worker
          FROM region d WHERE d.level = 'district' ORDER BY d.id LIMIT 1`,
     );
-    const accounts: { username: string; role: Role; displayName: string; regionId?: number | null; workerId?: number | null }[] = [
+    const police = (await tx.query<{ id: number }>(`SELECT id FROM department WHERE code = 'police'`)).rows[0]?.id ?? null;
+    const accounts: { username: string; role: Role; displayName: string; regionId?: number | null; workerId?: number | null; departmentId?: number | null }[] = [
       { username: 'planner', role: 'planner', displayName: '区规划员' },
       { username: 'planner-town', role: 'planner', displayName: '乡镇规划员', regionId: place?.township ?? null },
       { username: 'analyst', role: 'analyst', displayName: '数据分析员' },
       { username: 'leader', role: 'leader', displayName: '区领导' },
       ...(place?.worker ? [{ username: 'worker', role: 'worker' as const, displayName: '专职网格员', workerId: place.worker }] : []),
+      ...(police ? [{ username: 'police', role: 'department' as const, displayName: '公安分局', departmentId: police }] : []),
     ];
     for (const a of accounts) {
       if (!(await findUser(tx, a.username))) await createUser(tx, { ...a, password });

@@ -306,4 +306,24 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
   if (skipChecks) await tx.query('SET LOCAL session_replication_role = origin');
   for (const ix of indexes) await tx.query(ix.def);
   await tx.query('ANALYZE incident');
+  // Each dispatched incident went to its category's department (other matters to the police), which
+  // acknowledged it within a share of its time and answered when the incident was resolved; a few
+  // still open have not acknowledged yet. Those past their deadlines stand escalated.
+  await tx.query(
+    `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, answer)
+     SELECT i.id, coalesce(cd.department_id, (SELECT id FROM department WHERE code = 'police')), i.dispatched_at,
+            i.dispatched_at + make_interval(secs => dl.ack_hours * 3600), i.dispatched_at + make_interval(secs => dl.resolve_hours * 3600),
+            CASE WHEN i.resolved_at IS NOT NULL THEN i.dispatched_at + (i.resolved_at - i.dispatched_at) * (0.05 + (i.id % 37) / 100.0)
+                 WHEN i.id % 5 > 1 THEN least(now(), i.dispatched_at + make_interval(secs => dl.ack_hours * 3600 * (i.id % 13) / 10.0)) END,
+            i.resolved_at, CASE WHEN i.resolved_at IS NOT NULL THEN '已处置：' || i.description END
+     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
+       LEFT JOIN LATERAL (SELECT cd.department_id FROM category_department cd JOIN department d ON d.id = cd.department_id
+                          WHERE cd.category = i.category ORDER BY d.sort, d.id LIMIT 1) cd ON true
+     WHERE i.dispatched_at IS NOT NULL`,
+  );
+  await tx.query(
+    `UPDATE dispatch SET escalation = CASE WHEN due_at + (due_at - dispatched_at) < now() THEN 2 ELSE 1 END,
+       escalated_at = CASE WHEN due_at + (due_at - dispatched_at) < now() THEN due_at + (due_at - dispatched_at) ELSE least(due_at, ack_due_at) END
+     WHERE resolved_at IS NULL AND (due_at < now() OR (acknowledged_at IS NULL AND ack_due_at < now()))`,
+  );
 }
