@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../server/db/accounts.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
 /**
@@ -72,7 +73,7 @@ for (const driver of DRIVERS) {
   describe(`fuzzing every write endpoint (${driver})`, () => {
     let ctx: ApiContext;
     let dispose: () => Promise<void>;
-    let place: { village: number; grid: number; grid2: number; incident: number; user: number; token: number; x: number; y: number };
+    let place: { village: number; grid: number; grid2: number; incident: number; dispatch: number; user: number; token: number; x: number; y: number; apiKey: string };
 
     beforeAll(async () => {
       const t = await cloneTestDb(driver);
@@ -83,11 +84,13 @@ for (const driver of DRIVERS) {
               g AS (SELECT g.id, ST_PointOnSurface(g.geom) AS p FROM region g, v WHERE g.parent_id = v.id ORDER BY g.id LIMIT 2)
          SELECT (SELECT id FROM v) AS village, (SELECT min(id) FROM g) AS grid, (SELECT max(id) FROM g) AS grid2,
                 (SELECT ST_X(p) FROM g ORDER BY id LIMIT 1) AS x, (SELECT ST_Y(p) FROM g ORDER BY id LIMIT 1) AS y,
-                (SELECT id FROM incident WHERE status <> 'closed' ORDER BY id LIMIT 1) AS incident`,
+                (SELECT id FROM incident WHERE status <> 'closed' ORDER BY id LIMIT 1) AS incident,
+                (SELECT id FROM dispatch WHERE resolved_at IS NULL ORDER BY id LIMIT 1) AS dispatch`,
       );
       place = rows[0];
       place.user = (await ctx.request('POST', '/api/users', { username: 'fuzz.target', password: 'a long password', role: 'analyst' })).body.id;
       place.token = (await ctx.request('POST', '/api/screen-tokens', { label: 'fuzz' })).body.id;
+      place.apiKey = (await createApiKey(ctx.db, 'fuzz', 'hotline')).key;
     });
     afterAll(() => dispose());
 
@@ -99,10 +102,11 @@ for (const driver of DRIVERS) {
                 (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(grid_id), 0) FROM incident) AS incident,
                 (SELECT coalesce(max(id), 0) FROM change) AS change, (SELECT count(*) FROM worker) AS worker,
                 (SELECT string_agg(id || role || disabled || password_hash || coalesce(region_id, 0), ',' ORDER BY id) FROM app_user) AS users,
-                (SELECT count(*) || ':' || count(revoked_at) FROM screen_token) AS tokens`,
+                (SELECT count(*) || ':' || count(revoked_at) FROM screen_token) AS tokens,
+                (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM dispatch) AS dispatch`,
       )).rows[0]);
 
-    type Case = { method: string; path: string; body: string | undefined; type?: string };
+    type Case = { method: string; path: string; body: string | undefined; type?: string; headers?: Record<string, string> };
     const endpoints: [string, number, fc.Arbitrary<Case>][] = [];
     const add = (name: string, share: number, arb: fc.Arbitrary<Case>) => endpoints.push([name, share, arb]);
     const withId = (pattern: string, real: () => number) => idParam.map((id) => pattern.replace(':id', id === 'REAL' ? String(real()) : id));
@@ -149,6 +153,17 @@ for (const driver of DRIVERS) {
     add('PATCH /api/incidents/:id', 8, json('PATCH', withId('/api/incidents/:id', () => place.incident), mutate({
       status: fc.constantFrom('dispatched', 'resolved', 'closed', 'reported', 'lost'), department: fc.string({ maxLength: 120 }), feedback: fc.string({ maxLength: 30 }), version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd), at: fc.string({ maxLength: 30 }),
     })));
+    add('POST /api/incidents/:id/dispatch', 4, json('POST', withId('/api/incidents/:id/dispatch', () => place.incident), mutate({
+      departments: fc.oneof(fc.array(fc.constantFrom('police', 'fire', 'nobody', ''), { maxLength: 12 }), odd), version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
+    })));
+    add('PATCH /api/dispatches/:id', 4, json('PATCH', withId('/api/dispatches/:id', () => place.dispatch), mutate({
+      action: fc.constantFrom('acknowledge', 'resolve', 'close', ''), answer: fc.string({ unit: 'grapheme', maxLength: 40 }), version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
+    })));
+    add('POST /api/intake/hotline', 6, fc.tuple(json('POST', '/api/intake/hotline', mutate({
+      orderNo: fc.oneof(fc.constantFrom('F-1', 'F-2', ''), fc.string({ maxLength: 70 })), receivedAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string({ maxLength: 25 })),
+      address: fc.string({ unit: 'grapheme', maxLength: 40 }), lon: coordinate, lat: fc.oneof(fc.double({ min: 25.4, max: 26, noNaN: true }), odd),
+      category: fc.string({ unit: 'grapheme', maxLength: 10 }), content: fc.string({ unit: 'grapheme', maxLength: 40 }), callerPhone: fc.string({ maxLength: 20 }), severity: fc.oneof(fc.integer({ min: 0, max: 5 }), odd),
+    })), fc.constantFrom('REAL', 'gpk_wrong', '')).map(([c, key]) => ({ ...c, headers: { 'x-api-key': key === 'REAL' ? place.apiKey : key } })));
     add('POST /api/users', 6, json('POST', '/api/users', mutate({
       username: fc.oneof(fc.constantFrom('tester', 'fuzz.target', 'FUZZ.TARGET', 'ab'), fc.string({ maxLength: 70 })), password: fc.string({ maxLength: 12 }), role: fc.constantFrom('planner', 'worker', 'admin', 'root'),
       regionId: fc.oneof(fc.constant(null), fc.integer()), workerId: fc.oneof(fc.constant(null), fc.integer()), displayName: fc.string({ maxLength: 120 }),
@@ -172,7 +187,7 @@ for (const driver of DRIVERS) {
         await fc.assert(
           fc.asyncProperty(arb, async (c) => {
             const before = current;
-            const headers: Record<string, string> = {};
+            const headers: Record<string, string> = { ...c.headers };
             if (c.body !== undefined) headers['content-type'] = c.type ?? 'application/json';
             const res = await ctx.request(c.method, c.path, c.body, headers);
             sent++;
