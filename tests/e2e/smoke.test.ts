@@ -246,6 +246,9 @@ describe('web app in Chromium', () => {
       // Ten key figures, filled in; nothing inside the figures or panels spills out of its box.
       await expect.poll(() => page.locator('[data-testid="figures"] .value').allTextContents()).not.toContain('–');
       expect(await page.locator('[data-testid="figures"] .value').count()).toBe(10);
+      // The departments' response times (the demo's history): each row a department with its median hours.
+      await expect.poll(() => page.locator('[data-testid="departments"] .dept:not(.head)').count()).toBeGreaterThan(2);
+      expect(await page.locator('[data-testid="departments"] .dept:not(.head) .n').first().textContent()).toMatch(/^\d+(\.\d)?h$/);
       const spills = await page.evaluate(() => [...document.querySelectorAll('.figures .card, .panel, header h1')]
         .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent?.slice(0, 30)));
       expect(spills).toEqual([]);

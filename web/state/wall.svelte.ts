@@ -4,6 +4,7 @@ import type { Heat, Hotspot } from './analysis.svelte.ts';
 
 export type Overview = InferResponseType<typeof api.stats.overview.$get, 200>;
 export type Ranking = InferResponseType<(typeof api.regions)[':id']['incident-stats']['$get'], 200>;
+export type DepartmentStats = InferResponseType<typeof api.stats.departments.$get, 200>;
 export type LatestIncident = InferResponseType<typeof api.incidents.$get, 200>['items'][number];
 
 const DAY = 86_400_000;
@@ -22,6 +23,8 @@ export class Wall {
   ranking = $state.raw<Ranking>([]);
   latest = $state.raw<LatestIncident[]>([]);
   heat = $state.raw<Heat | null>(null);
+  /** Departments' response in the last 30 days: whistle to acknowledgement and to answer. */
+  departments = $state.raw<DepartmentStats>([]);
   connected = $state(false);
   /** Ids of incidents that arrived live (highlighted for a while). */
   fresh = $state.raw<number[]>([]);
@@ -72,15 +75,16 @@ export class Wall {
     if (!focus || this.districtId === null) return;
     const from = new Date(Date.now() - 30 * DAY).toISOString();
     const region = String(focus.id);
-    const [overview, hotspots, ranking, latest, heat] = await Promise.all([
+    const [overview, hotspots, ranking, latest, heat, departments] = await Promise.all([
       ok(api.stats.overview.$get({ query: { region } })),
       ok(api.hotspots.$get({ query: { region, from } })),
       ok(api.regions[':id']['incident-stats'].$get({ param: { id: String(this.districtId) }, query: { from } })),
       ok(api.incidents.$get({ query: { region, limit: '8' } })),
       ok(api.heatmap.$get({ query: { region, from, shape: 'hex' } })),
+      ok(api.stats.departments.$get({ query: { region, from } })),
     ]);
     if (this.focus?.id !== focus.id) return;
-    Object.assign(this, { overview, hotspots, ranking, heat, latest: latest.items });
+    Object.assign(this, { overview, hotspots, ranking, heat, latest: latest.items, departments });
   }
 
   /** Server-sent events; the browser reconnects by itself, the indicator says when it is down. */
