@@ -117,9 +117,9 @@ type Message = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id
 /** How long a statement inside a transaction is waited for synchronously before the caller's thread is let go. */
 const SYNC_WAIT_MS = 50;
 
-/** Resolves once `signal[0]` is no longer 0 (`Atomics.waitAsync`, typed here: TypeScript has it from ES2024). */
-async function waitAsync(signal: Int32Array): Promise<void> {
-  const waiting = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync(signal, 0, 0);
+/** Resolves once `signal[0]` is no longer `value` (`Atomics.waitAsync`, typed here: TypeScript has it from ES2024). */
+async function waitAsync(signal: Int32Array, value: number): Promise<void> {
+  const waiting = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync(signal, 0, value);
   if (waiting.async) await waiting.value;
 }
 
@@ -199,20 +199,30 @@ export async function openPgliteThread(dataDir: string): Promise<Db> {
   };
   const exchange = async (m: Message): Promise<Reply & { ok: true }> => {
     if (failed) throw failed;
-    Atomics.store(signal, 0, 0);
+    // The thread stores the id of each answer it sends in `signal`: we wait for ours. (A wake-up
+    // can come from the notify of the answer before, so the value is checked, not the wake-up.)
+    const id = (nextId++ % 0x7fffffff) + 1;
+    txPort.postMessage({ ...m, id });
     // A transaction's first statement waits for the database: only worth waiting for here when nothing else is asking it.
-    const opening = 'tx' in m && m.tx === 'new';
-    txPort.postMessage({ ...m, id: nextId++ });
-    if (opening && pending.size > 0) {
-      await Promise.race([waitAsync(signal), death]);
-    } else if (Atomics.wait(signal, 0, 0, SYNC_WAIT_MS) === 'timed-out') {
-      await Promise.race([waitAsync(signal), death]);
+    let sync = !('tx' in m && m.tx === 'new' && pending.size > 0);
+    const until = performance.now() + SYNC_WAIT_MS;
+    for (let seen = Atomics.load(signal, 0); seen !== id; seen = Atomics.load(signal, 0)) {
+      const left = until - performance.now();
+      if (sync && left > 0) Atomics.wait(signal, 0, seen, left);
+      else {
+        sync = false;
+        await Promise.race([waitAsync(signal, seen), death]);
+      }
     }
-    const got = receiveMessageOnPort(txPort);
-    if (!got) throw new Error('the database thread signalled an answer it did not send');
-    const r = got.message as Reply;
-    if (!r.ok) throw asError(r);
-    return r;
+    // Answers come in order, one at a time; anything older left on the port is dropped.
+    for (;;) {
+      const got = receiveMessageOnPort(txPort);
+      if (!got) throw new Error(`the database thread signalled answer ${id} but did not send it`);
+      const r = got.message as Reply;
+      if (r.id !== id) continue;
+      if (!r.ok) throw asError(r);
+      return r;
+    }
   };
   try {
     await ready;

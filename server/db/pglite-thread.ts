@@ -136,7 +136,7 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
     void handle(m).then((r) => {
       // The answer is queued before the waiting caller wakes to take it.
       txPort.postMessage(r);
-      Atomics.store(signal, 0, 1);
+      Atomics.store(signal, 0, r.id);
       Atomics.notify(signal, 0);
     }),
   );

@@ -88,6 +88,19 @@ describe('PGlite in its own thread', () => {
     ]);
   });
 
+  it('gives every statement its own answer through hundreds of short transactions mixed with other queries', async () => {
+    // Short statements race the thread's wake-ups: an answer must never be taken for the next one's.
+    const work = Array.from({ length: 300 }, (_, i) => i % 3 === 0
+      ? db.query<{ v: number }>('SELECT $1::int * 2 AS v', [i]).then((r) => r.rows[0]!.v === i * 2)
+      : db.transaction(async (tx) => {
+        const a = await tx.query<{ v: number }>('SELECT $1::int AS v', [i]);
+        const b = await tx.query<{ v: string }>('SELECT $1::text AS v', [`t${i}`]);
+        const c = await tx.query<{ v: number }>('SELECT $1::int + 1 AS v', [i]);
+        return a.rows[0]!.v === i && b.rows[0]!.v === `t${i}` && c.rows[0]!.v === i + 1;
+      }));
+    expect((await Promise.all(work)).every(Boolean)).toBe(true);
+  });
+
   it("leaves the caller's thread free while a long query runs", async () => {
     let answered = false;
     const long = db.query('SELECT count(*) FROM generate_series(1, 5000000)').then(() => (answered = true));
