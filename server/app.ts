@@ -13,8 +13,10 @@ import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { dispatchRoutes } from './routes/dispatches.ts';
 import { editRoutes } from './routes/edits.ts';
+import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
 import { incidentRoutes } from './routes/incidents.ts';
+import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { regionRoutes } from './routes/regions.ts';
@@ -41,9 +43,11 @@ export function createApp(options: AppOptions) {
   const uploads = ['/api/households/import', '/api/incidents/import'];
   const uploadLimit = bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) });
   const jsonLimit = bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) });
+  const photoLimit = bodyLimit({ maxSize: MAX_PHOTO_BYTES, onError: tooLarge(MAX_PHOTO_BYTES) });
   app.use('/api/*', (c, next) => {
     // Reads have no body; looking for one would build a full web Request for each of them.
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    if (/^\/api\/incidents\/[^/]+\/photos$/.test(c.req.path)) return photoLimit(c, next);
     return (uploads.includes(c.req.path) ? uploadLimit : jsonLimit)(c, next);
   });
   app.use('/api/*', compress());
@@ -55,7 +59,7 @@ export function createApp(options: AppOptions) {
   }
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes()).route('/api', dispatchRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes()).route('/api', dispatchRoutes()).route('/api', staffRoutes()).route('/api', fieldRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

@@ -153,7 +153,8 @@ export async function sessionPrincipal(db: Queryable, token: string, now = new D
     `SELECT s.token_hash, s.expires_at, s.screen_token_id, u.id, u.username, u.display_name, u.role, u.region_id, u.worker_id, u.department_id, u.disabled,
             t.label, t.region_id AS token_region_id, t.revoked_at,
             CASE WHEN u.worker_id IS NULL THEN '{}'::int[]
-                 ELSE ARRAY(SELECT g.id FROM region g WHERE g.worker_id = u.worker_id AND g.level = 'grid' ORDER BY g.id) END AS grid_ids
+                 ELSE ARRAY(SELECT g.id FROM region g WHERE g.worker_id = u.worker_id AND g.level = 'grid'
+                            UNION SELECT s.grid_id FROM grid_staff s WHERE s.worker_id = u.worker_id ORDER BY 1) END AS grid_ids
        FROM session s LEFT JOIN app_user u ON u.id = s.user_id LEFT JOIN screen_token t ON t.id = s.screen_token_id
       WHERE s.token_hash = $1 AND s.expires_at > $2`,
     [digest(token), now],

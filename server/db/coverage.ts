@@ -16,7 +16,7 @@ import type { Queryable } from './db.ts';
 
 export const ISSUE_KINDS = [
   'gap', 'overlap', 'outside_parent', 'sliver', 'invalid_geometry', 'multipart_grid',
-  'households_out_of_range', 'orphan_household', 'grid_without_worker', 'code_mismatch',
+  'households_out_of_range', 'orphan_household', 'grid_without_worker', 'grid_missing_role', 'code_mismatch',
 ] as const;
 export type IssueKind = (typeof ISSUE_KINDS)[number];
 
@@ -42,6 +42,7 @@ export interface IssueFeature {
     parentId: number | null;
     areaM2?: number;
     count?: number;
+    role?: string;
     of?: 'gap' | 'overlap' | 'outside_parent';
     message: { zh: string; en: string };
   };
@@ -271,7 +272,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
 
 /** Rules on the children: multipart grids, household ranges, workers, codes. */
 async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature[]> {
-  const { rows } = await tx.query<{ kind: IssueKind; id: number; parent_id: number; geometry: IssueFeature['geometry']; n: number | null; lo: number | null; hi: number | null; code: string; parent_code: string }>(
+  const { rows } = await tx.query<{ kind: IssueKind; id: number; parent_id: number; geometry: IssueFeature['geometry']; n: number | null; lo: number | null; hi: number | null; code: string; parent_code: string; role: string | null; role_zh: string | null; role_en: string | null }>(
     `WITH child AS (
        SELECT c.*, p.code AS parent_code FROM region c JOIN region p ON p.id = c.parent_id WHERE c.parent_id = ANY($1::int[])
      ),
@@ -283,16 +284,24 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
        WHERE c.level = 'grid'
        ORDER BY c.id, r.district_id NULLS LAST
      )
-     SELECT 'multipart_grid' AS kind, c.id, c.parent_id, ST_AsGeoJSON(c.geom, 7)::json AS geometry, ST_NumGeometries(c.geom) AS n, NULL::int AS lo, NULL::int AS hi, c.code, c.parent_code
+     SELECT 'multipart_grid' AS kind, c.id, c.parent_id, ST_AsGeoJSON(c.geom, 7)::json AS geometry, ST_NumGeometries(c.geom) AS n, NULL::int AS lo, NULL::int AS hi, c.code, c.parent_code,
+            NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en
        FROM child c WHERE c.level = 'grid' AND ST_NumGeometries(c.geom) > 1
      UNION ALL
-     SELECT 'households_out_of_range', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, c.household_count, r.lo, r.hi, c.code, c.parent_code
+     SELECT 'households_out_of_range', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, c.household_count, r.lo, r.hi, c.code, c.parent_code, NULL, NULL, NULL
        FROM child c JOIN rule r ON r.id = c.id WHERE c.household_count < r.lo OR c.household_count > r.hi
      UNION ALL
-     SELECT 'grid_without_worker', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code
+     SELECT 'grid_without_worker', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code, NULL, NULL, NULL
        FROM child c WHERE c.level = 'grid' AND c.worker_id IS NULL
      UNION ALL
-     SELECT 'code_mismatch', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code
+     -- staffing: fewer members of a required role than the model asks (the full-time worker is the rule above)
+     SELECT 'grid_missing_role', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json,
+            (SELECT count(*)::int FROM grid_staff s WHERE s.grid_id = c.id AND s.role = sr.code), sr.min_per_grid, NULL, c.code, c.parent_code, sr.code, sr.zh, sr.en
+       FROM child c CROSS JOIN staff_role sr
+      WHERE c.level = 'grid' AND sr.code <> 'full_time' AND sr.min_per_grid > 0
+        AND (SELECT count(*) FROM grid_staff s WHERE s.grid_id = c.id AND s.role = sr.code) < sr.min_per_grid
+     UNION ALL
+     SELECT 'code_mismatch', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code, NULL, NULL, NULL
        FROM child c
        WHERE left(c.code, length(c.parent_code) + 1) <> c.parent_code || '-'
           OR substr(c.code, length(c.parent_code) + 2) !~ CASE WHEN c.level = 'grid' THEN '^[0-9]{4}$' ELSE '^[0-9]{3}$' END
@@ -307,10 +316,12 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
       regionIds: [r.id],
       parentId: r.parent_id,
       ...(r.n !== null ? { count: r.n } : {}),
+      ...(r.role !== null ? { role: r.role } : {}),
       message:
         r.kind === 'multipart_grid' ? { zh: `网格分成 ${r.n} 块`, en: `grid in ${r.n} pieces` }
         : r.kind === 'households_out_of_range' ? { zh: `${r.n} 户，应为 ${r.lo}–${r.hi} 户`, en: `${r.n} households, expected ${r.lo}–${r.hi}` }
         : r.kind === 'grid_without_worker' ? { zh: '未配备网格员', en: 'no grid worker' }
+        : r.kind === 'grid_missing_role' ? { zh: `缺${r.role_zh}（需 ${r.lo} 人，现 ${r.n} 人）`, en: `${r.role_en}: ${r.n} of ${r.lo} required` }
         : { zh: `编码 ${r.code} 不符合上级编码 ${r.parent_code}`, en: `code ${r.code} does not follow its parent's ${r.parent_code}` },
     },
   }));

@@ -179,7 +179,7 @@ export interface DispatchFilter {
 }
 
 /** A department's queue (or every department's): open first, by due time. */
-export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; items: (DispatchJson & { incident: IncidentJson })[] }> {
+export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; items: (DispatchJson & { incident: IncidentJson; place: string | null; photos: string[] })[] }> {
   const where = ['true'];
   const params: unknown[] = [now.toISOString(), f.limit, f.offset];
   if (f.departmentId !== undefined) {
@@ -195,8 +195,17 @@ export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date
      ORDER BY d.resolved_at IS NOT NULL, d.due_at, d.id LIMIT $2 OFFSET $3`,
     params,
   );
+  const ids = rows.map((r) => r.j.incidentId);
+  // Where each incident is (grid, village, township names) and its photos, for the department's page.
+  const { rows: extra } = await db.query<{ id: number; place: string | null; photos: string[] }>(
+    `SELECT i.id, (SELECT t.name || ' ' || v.name || ' ' || g.name FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.id = i.grid_id) AS place,
+            ARRAY(SELECT '/api/incidents/' || p.incident_id || '/photos/' || p.id FROM incident_photo p WHERE p.incident_id = i.id ORDER BY p.id) AS photos
+     FROM incident i WHERE i.id = ANY($1::int[])`,
+    [ids],
+  );
+  const byId = new Map(extra.map((e) => [e.id, e]));
   const items = [];
-  for (const r of rows) items.push({ ...r.j, incident: await incidentById(db, r.j.incidentId) });
+  for (const r of rows) items.push({ ...r.j, incident: await incidentById(db, r.j.incidentId), place: byId.get(r.j.incidentId)?.place ?? null, photos: byId.get(r.j.incidentId)?.photos ?? [] });
   return { total: rows[0]?.total ?? 0, items };
 }
 

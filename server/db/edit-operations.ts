@@ -6,7 +6,7 @@ import { clipToFreeSpace, difference, measureAgainstSiblings, prepareGeometry, s
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import {
-  assertNoChildren, assertWorker, checkVersion, lockRegions, nextChildCodes, recordOperation, snapshots, type ChangeRow, type RegionSnapshot,
+  assertNoChildren, assertStaff, assertWorker, checkVersion, lockRegions, nextChildCodes, recordOperation, snapshots, writeStaff, type ChangeRow, type RegionSnapshot, type StaffMember,
 } from './region-store.ts';
 
 /** Tolerances of the editor: borders within `snapMeters` snap together; overlaps and leftovers under `toleranceM2` are slivers. */
@@ -101,6 +101,8 @@ export interface UpdateInput {
   gridType?: string | null | undefined;
   workerId?: number | null | undefined;
   notes?: string | undefined;
+  /** The grid's staff besides its full-time worker: replaces the list. */
+  staff?: StaffMember[] | undefined;
   /** `adjust` (default): neighbours give up what the new shape takes and receive what it frees. `keep`: refuse overlaps. */
   neighbours?: 'adjust' | 'keep' | undefined;
 }
@@ -120,6 +122,10 @@ export async function updateRegion(tx: Queryable, actor: string, id: number, inp
      WHERE id = $1`,
     [id, input.name ?? null, input.gridType !== undefined, input.gridType ?? null, input.workerId !== undefined, input.workerId ?? null, input.notes ?? null],
   );
+  if (input.staff) {
+    await assertStaff(tx, region!, input.staff);
+    await writeStaff(tx, id, input.staff);
+  }
   if (!input.coordinates) return finish(tx, actor, 'update', [region!], [id], [], 0, false);
   if (region!.parentId === null) throw new InputError('no_parent', 'a district outline is replaced by importing it, not edited', 'geometry');
   const [parent] = await lockRegions(tx, [region!.parentId], 'id');

@@ -53,7 +53,7 @@ export const descendantsOf = (tx: Queryable, id: number, level: Level) =>
 
 /** One region with its ancestors (for the breadcrumb) and bounding box, or null. */
 export async function regionById(tx: Queryable, id: number): Promise<RegionFeature | null> {
-  const { rows } = await tx.query<{ f: RegionFeature; ancestors: RegionFeature['properties']['ancestors']; bbox: [number, number, number, number] }>(
+  const { rows } = await tx.query<{ f: RegionFeature; ancestors: RegionFeature['properties']['ancestors']; bbox: [number, number, number, number]; staff: RegionFeature['properties']['staff'] }>(
     `WITH RECURSIVE up AS (
        SELECT id, parent_id, level, code, name, 0 AS depth FROM region WHERE id = $1
        UNION ALL SELECT p.id, p.parent_id, p.level, p.code, p.name, up.depth + 1 FROM region p JOIN up ON p.id = up.parent_id
@@ -61,14 +61,16 @@ export async function regionById(tx: Queryable, id: number): Promise<RegionFeatu
      SELECT ${FEATURE} AS f,
        (SELECT coalesce(json_agg(json_build_object('id', id, 'level', level, 'code', code, 'name', name) ORDER BY depth DESC), '[]'::json)
           FROM up WHERE depth > 0) AS ancestors,
-       json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) AS bbox
+       json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) AS bbox,
+       (SELECT coalesce(json_agg(json_build_object('workerId', sw.id, 'name', sw.name, 'phone', sw.phone, 'role', s.role) ORDER BY sr.sort, sw.id), '[]'::json)
+          FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id) AS staff
      FROM region r LEFT JOIN worker w ON w.id = r.worker_id
      WHERE r.id = $1`,
     [id],
   );
   const row = rows[0];
   if (!row) return null;
-  return { ...row.f, properties: { ...row.f.properties, ancestors: row.ancestors, bbox: row.bbox } };
+  return { ...row.f, properties: { ...row.f.properties, ancestors: row.ancestors, bbox: row.bbox, staff: row.staff } };
 }
 
 export async function regionLevel(tx: Queryable, id: number): Promise<{ level: Level; code: string } | null> {

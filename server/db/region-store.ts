@@ -2,6 +2,11 @@ import { InputError, notFound } from '../domain/errors.ts';
 import { childCode, type Level } from '../domain/hierarchy.ts';
 import type { Queryable } from './db.ts';
 
+export interface StaffMember {
+  workerId: number;
+  role: string;
+}
+
 /** A region as the change log stores it: every field, geometry at full precision. */
 export interface RegionSnapshot {
   id: number;
@@ -13,6 +18,8 @@ export interface RegionSnapshot {
   workerId: number | null;
   notes: string;
   version: number;
+  /** The grid's staff besides its full-time worker (absent in snapshots older than staffing). */
+  staff?: StaffMember[];
   geometry: { type: 'MultiPolygon'; coordinates: unknown };
   /** Exact geometry (hex EWKB): a restore must give back bit-identical shared vertices. */
   wkb: string;
@@ -20,6 +27,8 @@ export interface RegionSnapshot {
 
 const SNAPSHOT = `r.id, r.parent_id AS "parentId", r.level, r.code, r.name, r.grid_type AS "gridType",
   r.worker_id AS "workerId", r.notes, r.version, ST_AsGeoJSON(r.geom, 15)::json AS geometry,
+  (SELECT coalesce(json_agg(json_build_object('workerId', s.worker_id, 'role', s.role) ORDER BY s.role, s.worker_id), '[]'::json)
+     FROM grid_staff s WHERE s.grid_id = r.id) AS staff,
   encode(ST_AsEWKB(r.geom), 'hex') AS wkb`;
 
 /** Reads regions and locks them for the rest of the transaction; throws 404 naming a missing one. */
@@ -76,6 +85,24 @@ export async function assertWorker(tx: Queryable, workerId: number | null | unde
   if (rows.length === 0) throw notFound('worker', workerId, 'workerId');
 }
 
+/** Staff go on grids only, each worker and role once, with roles and workers that exist; `full_time` is `workerId`. */
+export async function assertStaff(tx: Queryable, region: RegionSnapshot, staff: StaffMember[]): Promise<void> {
+  if (region.level !== 'grid' && staff.length > 0) throw new InputError('not_a_grid', `${region.name} is a ${region.level}; staff serve grids`, 'staff', 422);
+  const seen = new Set<string>();
+  const { rows: roles } = await tx.query<{ code: string }>('SELECT code FROM staff_role');
+  const known = new Set(roles.map((r) => r.code));
+  const { rows: workers } = await tx.query<{ id: number }>('SELECT id FROM worker WHERE id = ANY($1::int[])', [staff.map((m) => m.workerId)]);
+  const existing = new Set(workers.map((w) => w.id));
+  staff.forEach((m, i) => {
+    if (m.role === 'full_time') throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`, 422);
+    if (!known.has(m.role)) throw new InputError('unknown_role', `no staffing role ${JSON.stringify(m.role)}; known: ${[...known].join(', ')}`, `staff[${i}].role`, 422);
+    if (!existing.has(m.workerId)) throw notFound('worker', m.workerId, `staff[${i}].workerId`);
+    const key = `${m.workerId}:${m.role}`;
+    if (seen.has(key)) throw new InputError('duplicate_staff', `worker ${m.workerId} is listed twice as ${m.role}`, `staff[${i}]`, 422);
+    seen.add(key);
+  });
+}
+
 export interface ChangeRow {
   entityId: number;
   before: RegionSnapshot | null;
@@ -113,5 +140,18 @@ export async function writeSnapshot(tx: Queryable, s: RegionSnapshot, version: n
        name = EXCLUDED.name, grid_type = EXCLUDED.grid_type, worker_id = EXCLUDED.worker_id, notes = EXCLUDED.notes,
        version = EXCLUDED.version, geom = EXCLUDED.geom, updated_at = now()`,
     [s.id, s.parentId, s.level, s.code, s.name, s.gridType, s.workerId, s.notes, version, s.wkb],
+  );
+  if (s.staff) await writeStaff(tx, s.id, s.staff);
+}
+
+/** Replaces a grid's staff (workers deleted since are left out). */
+export async function writeStaff(tx: Queryable, gridId: number, staff: StaffMember[]): Promise<void> {
+  await tx.query('DELETE FROM grid_staff WHERE grid_id = $1', [gridId]);
+  if (staff.length === 0) return;
+  await tx.query(
+    `INSERT INTO grid_staff (grid_id, worker_id, role)
+     SELECT $1, t.worker_id, t.role FROM unnest($2::int[], $3::text[]) AS t(worker_id, role)
+     WHERE EXISTS (SELECT 1 FROM worker w WHERE w.id = t.worker_id) ON CONFLICT DO NOTHING`,
+    [gridId, staff.map((m) => m.workerId), staff.map((m) => m.role)],
   );
 }

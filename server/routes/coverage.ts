@@ -22,7 +22,7 @@ export const CoverageReportSchema = z
         geometry: z.object({ type: z.string(), coordinates: z.any() }).nullable(),
         properties: z.object({
           kind: z.string(), regionIds: z.array(z.number().int()), parentId: z.number().int().nullable(),
-          areaM2: z.number().optional(), count: z.number().optional(), of: z.string().optional(),
+          areaM2: z.number().optional(), count: z.number().optional(), role: z.string().optional(), of: z.string().optional(),
           message: z.object({ zh: z.string(), en: z.string() }),
         }),
       })),

@@ -48,7 +48,7 @@ const listRoute = createRoute({
     limit: z.coerce.number().int().min(1).max(500).default(100),
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
   }) },
-  responses: { 200: { description: 'Dispatches', ...json(z.object({ total: z.number().int(), items: z.array(Dispatch.extend({ incident: IncidentRef })) })) }, ...errorResponses(400, 401, 403, 404) },
+  responses: { 200: { description: 'Dispatches', ...json(z.object({ total: z.number().int(), items: z.array(Dispatch.extend({ incident: IncidentRef, place: z.string().nullable().openapi({ description: 'township, village and grid' }), photos: z.array(z.string()).openapi({ description: 'photo URLs' }) })) })) }, ...errorResponses(400, 401, 403, 404) },
 });
 
 const answerRoute = createRoute({

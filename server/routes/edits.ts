@@ -45,6 +45,8 @@ const patchRoute = createRoute({
     body: { required: true, ...json(z.object({
       version: Version, geometry: Geometry.optional(), name: z.string().min(1).max(100).optional(), gridType: GridTypeSchema.nullable().optional(),
       workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), neighbours: z.enum(['adjust', 'keep']).optional(),
+      staff: z.array(z.object({ workerId: z.number().int().positive(), role: z.string().min(1).max(32) })).max(100).optional()
+        .openapi({ description: "a grid's staff besides its full-time worker (grid leader, police officer, instructor, part-time members, volunteers): replaces the list" }),
     })) },
   },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 413, 422) },

@@ -50,6 +50,8 @@ export const RegionFeatureSchema = z
     properties: RegionPropertiesSchema.extend({
       ancestors: z.array(z.object({ id: z.number().int(), level: LevelSchema, code: z.string(), name: z.string() })),
       bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
+      staff: z.array(z.object({ workerId: z.number().int(), name: z.string(), phone: z.string(), role: z.string() }))
+        .openapi({ description: "a grid's staff besides its full-time worker" }),
     }),
   })
   .openapi('Region');

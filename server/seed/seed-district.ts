@@ -47,6 +47,8 @@ export interface SeedSummary {
   grids: number;
   households: number;
   workers: number;
+  /** Grid leaders, police officers, instructors and part-time members. */
+  staff: number;
   gridsWithoutWorker: number;
   incidents: number;
   ms: number;
@@ -167,6 +169,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
        WHERE r.id = g.grid_id`,
       [workers.map((w) => w.name), workers.map((w) => w.phone), staffed.map((g) => g.id)],
     );
+    const staff = await seedStaff(tx, random);
     progress('incidents');
     const incidents = generateIncidents({
       count: Math.round(200_000 * options.scale), households, frame: territory.frame, now: options.now ?? new Date(), random: new Random(options.seed + 1),
@@ -183,6 +186,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       grids: count('grid'),
       households: households.length,
       workers: workers.length,
+      staff,
       gridsWithoutWorker: grids.length - staffed.length,
       incidents: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM incident')).rows[0]!.n,
       ms: Math.round(performance.now() - started),
@@ -190,6 +194,45 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, now: undefined, ...summary } });
     return summary;
   });
+}
+
+/**
+ * The rest of each grid's 1+3+M+X staff: the village's head leads and a township cadre instructs
+ * all of its grids; each grid has its own police officer (警网融合), except about 6% still waiting
+ * for one; up to two part-time members. Returns how many were added.
+ */
+async function seedStaff(tx: Queryable, random: Random): Promise<number> {
+  const grids = (await tx.query<{ id: number; village: number }>(`SELECT id, parent_id AS village FROM region WHERE level = 'grid' ORDER BY code`)).rows;
+  const people: { name: string; phone: string; role: string; grids: number[] }[] = [];
+  let village = -1;
+  for (const g of grids) {
+    if (g.village !== village) {
+      village = g.village;
+      people.push({ name: personName(random), phone: maskedPhone(random), role: 'grid_leader', grids: [] });
+      people.push({ name: personName(random), phone: maskedPhone(random), role: 'instructor', grids: [] });
+    }
+    people.at(-2)!.grids.push(g.id);
+    people.at(-1)!.grids.push(g.id);
+  }
+  // Village-wide people first, then per grid ones, so ids follow one order.
+  for (const g of grids) {
+    if (random.next() > 0.06) people.push({ name: personName(random), phone: maskedPhone(random), role: 'police', grids: [g.id] });
+    const partTime = Math.floor(random.next() * 3);
+    for (let i = 0; i < partTime; i++) people.push({ name: personName(random), phone: maskedPhone(random), role: 'part_time', grids: [g.id] });
+  }
+  const { rows: ids } = await tx.query<{ id: number }>(
+    `INSERT INTO worker (name, phone, role)
+     SELECT name, phone, role FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS t(name, phone, role, ord) ORDER BY ord
+     RETURNING id`,
+    [people.map((p) => p.name), people.map((p) => p.phone), people.map((p) => p.role)],
+  );
+  const sorted = ids.map((r) => r.id).sort((a, b) => a - b);
+  const links = people.flatMap((p, i) => p.grids.map((grid) => ({ grid, worker: sorted[i]!, role: p.role })));
+  await tx.query(
+    'INSERT INTO grid_staff (grid_id, worker_id, role) SELECT * FROM unnest($1::int[], $2::int[], $3::text[])',
+    [links.map((l) => l.grid), links.map((l) => l.worker), links.map((l) => l.role)],
+  );
+  return people.length;
 }
 
 interface Members {

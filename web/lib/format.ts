@@ -5,3 +5,7 @@ export const formatNumber = (n: number, digits = 0) =>
   new Intl.NumberFormat(get(locale) ?? 'zh-CN', { maximumFractionDigits: digits }).format(n);
 
 export const km2 = (m2: number) => formatNumber(m2 / 1e6, m2 < 1e7 ? 2 : 1);
+
+/** A moment as people read it: month, day, hour and minute in their language. */
+export const formatDateTime = (iso: string, lang: string) =>
+  new Intl.DateTimeFormat(lang, { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(iso));

@@ -1,0 +1,171 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+/** Bytes that start like a JPEG (the server checks the signature, not the picture). */
+const jpeg = (n: number, fill = 7) => {
+  const b = new Uint8Array(n).fill(fill);
+  b.set([0xff, 0xd8, 0xff, 0xe0]);
+  return b;
+};
+
+for (const driver of DRIVERS) {
+  describe(`the field loop: photos, a grid's open incidents, staffing (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let place: { grid: number; other: number; village: number; worker: number; x: number; y: number };
+    let worker: Record<string, string>;
+    let police: Record<string, string>;
+    let fire: Record<string, string>;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db, { cache: false });
+      const { rows } = await ctx.db.query<any>(
+        `SELECT g.id AS grid, g.parent_id AS village, g.worker_id AS worker, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y,
+                (SELECT o.id FROM region o WHERE o.level = 'grid' AND o.id <> g.id AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1) AS other
+         FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1`,
+      );
+      place = rows[0];
+      worker = await ctx.cookie({ username: 'field-worker', role: 'worker', workerId: place.worker });
+      police = await ctx.cookie({ username: 'field-police', role: 'department', department: 'police' });
+      fire = await ctx.cookie({ username: 'field-fire', role: 'department', department: 'fire' });
+    });
+    afterAll(() => dispose());
+
+    const upload = async (incident: number, bytes: Uint8Array, type = 'image/jpeg', headers: Record<string, string> = worker) => {
+      const res = await ctx.app.request(`/api/incidents/${incident}/photos`, { method: 'POST', body: bytes as Uint8Array<ArrayBuffer>, headers: { 'content-type': type, ...headers } });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const photos = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM incident_photo')).rows[0]!.n;
+
+    it('stores up to three photos per report, checks their type and size, and takes a resent photo once', async () => {
+      const report = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '围墙开裂' }, worker);
+      expect(report.status).toBe(201);
+      const id = report.body.id;
+      const first = await upload(id, jpeg(5_000));
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      expect(first.body).toMatchObject({ incidentId: id, mime: 'image/jpeg', size: 5_000, url: `/api/incidents/${id}/photos/${first.body.id}` });
+      // A retry of the same photo: the one stored, not a second.
+      const again = await upload(id, jpeg(5_000));
+      expect(again.status).toBe(200);
+      expect(again.body.id).toBe(first.body.id);
+      const png = new Uint8Array(64);
+      png.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+      expect((await upload(id, png, 'image/png')).body.mime).toBe('image/png');
+      const webp = new TextEncoder().encode('RIFF\u0000\u0000\u0000\u0000WEBPVP8 ');
+      expect((await upload(id, webp, 'image/webp')).status).toBe(201);
+      const stored = await photos();
+
+      // Refused, and nothing written: a fourth, not an image, not an image type, too big, empty, another grid's worker.
+      expect((await upload(id, jpeg(100, 9))).body.error).toMatchObject({ code: 'too_many_photos', path: 'body' });
+      const other = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 1 }, worker);
+      expect((await upload(other.body.id, new TextEncoder().encode('<svg onload=alert(1)>'), 'image/png')).body.error).toMatchObject({ code: 'not_an_image' });
+      expect((await upload(other.body.id, jpeg(100), 'application/octet-stream')).body.error).toMatchObject({ code: 'unsupported_media_type', path: 'content-type' });
+      expect((await upload(other.body.id, jpeg(5 * 1024 * 1024))).body.error).toMatchObject({ code: 'payload_too_large' });
+      expect((await upload(other.body.id, new Uint8Array(0))).status).toBe(400);
+      expect((await upload(999_999, jpeg(100))).status).toBe(404);
+      const stranger = await ctx.cookie({ username: 'field-stranger', role: 'worker', workerId: (await ctx.db.query<any>('SELECT worker_id FROM region WHERE id = $1', [place.other])).rows[0].worker_id });
+      expect((await upload(other.body.id, jpeg(100), 'image/jpeg', stranger)).body.error.code).toBe('outside_scope');
+      expect(await photos()).toBe(stored);
+
+      // The photo comes back byte for byte, to the reporter; a department sees it once the case is sent to it.
+      const got = await ctx.app.request(first.body.url, { headers: worker });
+      expect(got.headers.get('content-type')).toBe('image/jpeg');
+      expect(new Uint8Array(await got.arrayBuffer())).toEqual(jpeg(5_000));
+      expect((await ctx.app.request(first.body.url, { headers: stranger })).status).toBe(403);
+      expect((await ctx.app.request(first.body.url, { headers: police })).status).toBe(403);
+      await ctx.request('POST', `/api/incidents/${id}/dispatch`, { departments: ['police'] }, worker);
+      expect((await ctx.app.request(first.body.url, { headers: police })).status).toBe(200);
+      expect((await ctx.app.request(`/api/incidents/${other.body.id}/photos/${first.body.id}`, { headers: worker })).status).toBe(404);
+    });
+
+    it("lists the worker's grid's open incidents with each department's answer and the photos; closed ones leave the list", async () => {
+      const report = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'fire', severity: 3, description: '电动车楼道充电' }, worker, );
+      const id = report.body.id;
+      await upload(id, jpeg(2_000, 3));
+      const sent = await ctx.request('POST', `/api/incidents/${id}/dispatch`, { departments: ['police', 'fire'] }, worker);
+      const byDept = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));
+      await ctx.request('PATCH', `/api/dispatches/${byDept.fire.id}`, { action: 'acknowledge' }, fire);
+      await ctx.request('PATCH', `/api/dispatches/${byDept.fire.id}`, { action: 'resolve', answer: '已清理，张贴告示' }, fire);
+
+      const list = await ctx.request('GET', '/api/field/incidents', undefined, worker);
+      expect(list.status).toBe(200);
+      expect(list.body.grids).toContain(place.grid);
+      const mine = list.body.items.find((i: any) => i.id === id);
+      expect(mine).toMatchObject({ status: 'dispatched', category: 'fire', photos: [{ mime: 'image/jpeg', size: 2_000 }] });
+      expect(mine.dispatches.map((d: any) => [d.department.code, d.answer, d.resolvedAt !== null, d.acknowledgedAt !== null])).toEqual([
+        ['police', null, false, false],
+        ['fire', '已清理，张贴告示', true, true],
+      ]);
+      expect(list.body.items.every((i: any) => i.gridId === place.grid && i.status !== 'closed')).toBe(true);
+
+      await ctx.request('PATCH', `/api/dispatches/${byDept.police.id}`, { action: 'acknowledge' }, police);
+      await ctx.request('PATCH', `/api/dispatches/${byDept.police.id}`, { action: 'resolve', answer: '已约谈住户' }, police);
+      const closed = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'closed', feedback: '住户满意' }, worker);
+      expect(closed.body.status).toBe('closed');
+      expect((await ctx.request('GET', '/api/field/incidents', undefined, worker)).body.items.map((i: any) => i.id)).not.toContain(id);
+
+      // Another grid is not the worker's; everyone else names a grid.
+      expect((await ctx.request('GET', `/api/field/incidents?grid=${place.other}`, undefined, worker)).status).toBe(403);
+      expect((await ctx.request('GET', '/api/field/incidents')).body.error).toMatchObject({ code: 'grid_required', path: 'query.grid' });
+      expect((await ctx.request('GET', `/api/field/incidents?grid=${place.village}`)).status).toBe(404);
+      expect((await ctx.request('GET', `/api/field/incidents?grid=${place.grid}`)).body.grids).toEqual([place.grid]);
+    });
+
+    it("keeps each grid's 1+3+M+X staff, flags grids missing a required role, and undoes a staffing change", async () => {
+      const roles = await ctx.request('GET', '/api/staff-roles');
+      expect(roles.body.map((r: any) => [r.code, r.minPerGrid])).toEqual([
+        ['grid_leader', 1], ['full_time', 1], ['police', 1], ['instructor', 1], ['part_time', 0], ['volunteer', 0],
+      ]);
+      const grid = (await ctx.request('GET', `/api/regions/${place.grid}`)).body;
+      expect(grid.properties.staff.map((s: any) => s.role)).toEqual(expect.arrayContaining(['grid_leader', 'instructor']));
+
+      // The grid loses its police officer: the coverage check of its village says so.
+      const rest = grid.properties.staff.filter((s: any) => s.role !== 'police').map((s: any) => ({ workerId: s.workerId, role: s.role }));
+      const patched = await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: grid.properties.version, staff: rest });
+      expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+      const missing = async () => (await ctx.request('GET', `/api/regions/${place.village}/coverage`)).body.issues.features
+        .filter((f: any) => f.properties.kind === 'grid_missing_role' && f.properties.regionIds[0] === place.grid);
+      expect((await missing()).map((f: any) => [f.properties.role, f.properties.count, f.properties.message.zh])).toEqual([['police', 0, '缺网格警员（需 1 人，现 0 人）']]);
+
+      // A new officer joins; a worker who is staff of a grid (not its full-time worker) may report there.
+      const officer = await ctx.request('POST', '/api/workers', { name: '李警官', phone: '139****0001', role: 'police' });
+      expect(officer.status).toBe(201);
+      const v2 = (await ctx.request('GET', `/api/regions/${place.grid}`)).body.properties.version;
+      const added = await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: v2, staff: [...rest, { workerId: officer.body.id, role: 'police' }] });
+      expect(added.status).toBe(200);
+      expect(await missing()).toEqual([]);
+      const me = await ctx.request('GET', '/api/auth/me', undefined, await ctx.cookie({ username: 'field-officer', role: 'worker', workerId: officer.body.id }));
+      expect(me.body.gridIds).toEqual([place.grid]);
+
+      // Undo puts the grid back without its officer.
+      const undo = await ctx.request('POST', '/api/changes/undo');
+      expect(undo.status, JSON.stringify(undo.body)).toBe(200);
+      expect((await ctx.request('GET', `/api/regions/${place.grid}`)).body.properties.staff.some((s: any) => s.role === 'police')).toBe(false);
+
+      // Bad staffing is refused and writes nothing.
+      const v3 = (await ctx.request('GET', `/api/regions/${place.grid}`)).body.properties.version;
+      const before = await ctx.snapshot();
+      const bad = (staff: unknown, id = place.grid, version = v3) => ctx.request('PATCH', `/api/regions/${id}`, { version, staff });
+      expect((await bad([{ workerId: officer.body.id, role: 'chief' }])).body.error).toMatchObject({ code: 'unknown_role', path: 'staff[0].role' });
+      expect((await bad([{ workerId: officer.body.id, role: 'full_time' }])).body.error.code).toBe('full_time_is_worker');
+      expect((await bad([{ workerId: 9_999_999, role: 'police' }])).body.error).toMatchObject({ code: 'not_found', path: 'staff[0].workerId' });
+      expect((await bad([{ workerId: officer.body.id, role: 'police' }, { workerId: officer.body.id, role: 'police' }])).body.error.code).toBe('duplicate_staff');
+      const village = (await ctx.request('GET', `/api/regions/${place.village}`)).body.properties.version;
+      expect((await bad([{ workerId: officer.body.id, role: 'police' }], place.village, village)).body.error.code).toBe('not_a_grid');
+      expect((await bad([{ workerId: officer.body.id, role: 'police' }], place.grid, v3 - 1)).status).toBe(409);
+      expect((await bad('all of them')).status).toBe(400);
+      expect(await ctx.snapshot()).toEqual(before);
+
+      // A county on 1+N+X needs no officer or instructor: the flag goes.
+      const model = roles.body.map((r: any) => ({ ...r, minPerGrid: r.code === 'police' || r.code === 'instructor' ? 0 : r.minPerGrid }));
+      const put = await ctx.request('PUT', '/api/staff-roles', { roles: model });
+      expect(put.body.find((r: any) => r.code === 'police').minPerGrid).toBe(0);
+      expect(await missing()).toEqual([]);
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: [{ code: 'full_time', zh: '专职', en: 'FT', minPerGrid: 0 }] })).body.error.code).toBe('full_time_required');
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: model }, worker)).status).toBe(403);
+      await ctx.request('PUT', '/api/staff-roles', { roles: roles.body });
+    });
+  });
+}
