@@ -178,7 +178,7 @@ export interface DispatchFilter {
   offset: number;
 }
 
-/** A department's queue (or every department's): open first, by due time. */
+/** A department's queue (or every department's): open first, by due time; then the answered ones, latest first. */
 export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; items: (DispatchJson & { incident: IncidentJson; place: string | null; photos: string[] })[] }> {
   const where = ['true'];
   const params: unknown[] = [now.toISOString(), f.limit, f.offset];
@@ -192,7 +192,7 @@ export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date
     `SELECT ${dispatchJson('$1::timestamptz')} AS j, d.incident_id, count(*) OVER ()::int AS total
      FROM dispatch d JOIN department dep ON dep.id = d.department_id
      WHERE ${where.join(' AND ')}
-     ORDER BY d.resolved_at IS NOT NULL, d.due_at, d.id LIMIT $2 OFFSET $3`,
+     ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id LIMIT $2 OFFSET $3`,
     params,
   );
   const ids = rows.map((r) => r.j.incidentId);

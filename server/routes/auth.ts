@@ -14,7 +14,7 @@ const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } }
 
 export const Me = z.object({
   kind: z.enum(['user', 'screen']), id: z.number().int(), username: z.string(), displayName: z.string(),
-  role: z.enum([...ROLES, 'screen']), regionId: z.number().int().nullable(), workerId: z.number().int().nullable(), gridIds: z.array(z.number().int()),
+  role: z.enum([...ROLES, 'screen']), regionId: z.number().int().nullable(), workerId: z.number().int().nullable(), departmentId: z.number().int().nullable(), gridIds: z.array(z.number().int()),
 }).openapi('Me');
 
 const loginRoute = createRoute({

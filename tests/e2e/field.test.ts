@@ -1,0 +1,203 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../../server/db/db.ts';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import { sessionCookie } from '../support/auth.ts';
+import { cloneTestDb } from '../support/db.ts';
+import { launchBrowser, newPage } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'field');
+
+describe("a grid worker's phone and a department's queue in Chromium", () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let db: Db;
+  let dispose: () => Promise<void>;
+  let context: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+  let place: { grid: number; name: string; worker: number; x: number; y: number };
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    ({ db, dispose } = await cloneTestDb('pglite'));
+    server = await startServer({ db, port: 0 });
+    browser = await launchBrowser();
+    const { rows } = await db.query<typeof place>(
+      `SELECT g.id AS grid, g.name, g.worker_id AS worker, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+       FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND gp_area_m2(g.geom) > 20000 ORDER BY g.code LIMIT 1`,
+    );
+    place = rows[0]!;
+    const cookie = await sessionCookie(db, { username: 'phone-worker', role: 'worker', workerId: place.worker });
+    // A phone: 360×640, touch, located inside the worker's grid.
+    context = await browser.newContext({
+      viewport: { width: 360, height: 640 }, deviceScaleFactor: 2, hasTouch: true,
+      geolocation: { longitude: place.x, latitude: place.y }, permissions: ['geolocation'],
+    });
+    const [name, value] = cookie.split('=') as [string, string];
+    await context.addCookies([{ name, value, url: server.url }]);
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      // Requests refused while offline are the point of the test, not errors.
+      if (m.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|Failed to fetch/.test(m.text())) errors.push(m.text());
+    });
+  });
+  afterAll(async () => {
+    expect(errors).toEqual([]);
+    await browser?.close();
+    await server?.close();
+    await dispose?.();
+  });
+
+  const incidentsWith = async (description: string) =>
+    (await db.query<{ id: number; photos: number; category: string; grid_id: number }>(
+      'SELECT i.id, i.category, i.grid_id, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE description = $1',
+      [description],
+    )).rows;
+  const mapReady = () => page.waitForSelector('[data-testid="field-map"][data-idle="true"] canvas', { timeout: 60_000 });
+
+  it('lands a worker on /report, and sends a located report with a photo', async () => {
+    await page.goto(server.url + '/');
+    await page.waitForURL(/\/report$/);
+    await mapReady();
+    await expect.poll(() => page.locator('[data-testid="report-grid"]').textContent()).toBe(place.name);
+    await expect.poll(() => page.locator('[data-testid="category-fire"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="submit"]').isDisabled()).toBe(true);
+    // Touch targets are large enough for a thumb.
+    const box = (await page.locator('[data-testid="category-fire"]').boundingBox())!;
+    expect(box.height).toBeGreaterThanOrEqual(44);
+    // Nothing runs off the side of a 360-pixel screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+
+    await page.locator('[data-testid="locate"]').click();
+    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toContain('已定位');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: join(ARTIFACTS, '0-report-located.png') });
+    await page.locator('[data-testid="category-fire"]').click();
+    await page.locator('[data-testid="severity-3"]').click();
+    await page.locator('[data-testid="description"]').fill('楼道电动车充电，有起火隐患');
+    // A photo made in the page (a real PNG), which the page shrinks to JPEG before sending.
+    const png = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 640;
+      c.height = 480;
+      const g = c.getContext('2d')!;
+      g.fillStyle = '#c0392b';
+      g.fillRect(0, 0, 640, 480);
+      g.fillStyle = '#fff';
+      g.fillRect(200, 150, 240, 180);
+      return c.toDataURL('image/png').split(',')[1]!;
+    });
+    await page.locator('[data-testid="photo-input"]').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
+    await expect.poll(() => page.locator('.thumb img').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '1-report-form.png'), fullPage: false });
+    await page.locator('[data-testid="submit"]').click();
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toBe('已上报，感谢！');
+    const sent = await incidentsWith('楼道电动车充电，有起火隐患');
+    expect(sent).toEqual([{ id: expect.any(Number), category: 'fire', grid_id: place.grid, photos: 1 }]);
+    const { rows: [photo] } = await db.query<{ mime: string; size: number }>('SELECT mime, size FROM incident_photo WHERE incident_id = $1', [sent[0]!.id]);
+    expect(photo!.mime).toBe('image/jpeg');
+    await page.screenshot({ path: join(ARTIFACTS, '2-report-sent.png') });
+  });
+
+  it('keeps a report made offline on the phone, through a lost answer and a reload, and sends it once', async () => {
+    await context.setOffline(true);
+    await expect.poll(() => page.locator('[data-testid="network"]').textContent()).toBe('离线');
+    // Tap the map to place it.
+    await page.locator('[data-testid="field-map"]').scrollIntoViewIfNeeded();
+    const map = (await page.locator('[data-testid="field-map"]').boundingBox())!;
+    await page.mouse.click(map.x + map.width / 2, map.y + map.height / 2);
+    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toContain('已选点');
+    await page.locator('[data-testid="category-dispute"]').click();
+    await page.locator('[data-testid="description"]').fill('两户因排水沟起纠纷');
+    await page.locator('[data-testid="submit"]').click();
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toContain('联网后自动发送');
+    expect(await page.locator('[data-testid="outbox"] .pending').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '3-offline-queued.png') });
+    expect(await incidentsWith('两户因排水沟起纠纷')).toEqual([]);
+
+    // Back online, but the server's answer is lost on the way: the server has it, the phone does not know.
+    let lost = 0;
+    await page.route('**/api/incidents', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      await route.fetch();
+      lost++;
+      await route.abort('connectionreset');
+    });
+    await context.setOffline(false);
+    await expect.poll(() => lost, { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+    expect(await incidentsWith('两户因排水沟起纠纷')).toHaveLength(1);
+    // Still waiting on the phone, and still there after a reload (kept in IndexedDB).
+    await page.unroute('**/api/incidents');
+    await page.route('**/api/incidents', (route) => (route.request().method() === 'POST' ? route.abort('internetdisconnected') : route.continue()));
+    await page.reload();
+    await mapReady();
+    await expect.poll(() => page.locator('[data-testid="outbox"] .pending').count()).toBe(1);
+    // The connection is really back: the resend with the same key finds the incident already made.
+    await page.unroute('**/api/incidents');
+    await page.evaluate(() => dispatchEvent(new Event('online')));
+    await expect.poll(() => page.locator('[data-testid="outbox"]').count(), { timeout: 30_000 }).toBe(0);
+    expect(await incidentsWith('两户因排水沟起纠纷')).toHaveLength(1);
+  });
+
+  it("lists the grid's open incidents with the departments' answers, and closes one with feedback", async () => {
+    const [incident] = await incidentsWith('楼道电动车充电，有起火隐患');
+    const { rows: [d] } = await db.query<{ id: number }>(
+      `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, answer)
+       SELECT $1, id, now(), now() + interval '1 hour', now() + interval '6 hours', now(), now(), '已上门检查，责令整改' FROM department WHERE code = 'fire' RETURNING id`,
+      [incident!.id],
+    );
+    expect(d).toBeDefined();
+    await db.query(`UPDATE incident SET status = 'resolved', dispatched_at = now(), resolved_at = now(), department = '消防救援' WHERE id = $1`, [incident!.id]);
+    await page.reload();
+    await mapReady();
+    await page.locator('[data-testid="tab-list"]').click();
+    const card = page.locator(`[data-testid="case-${incident!.id}"]`);
+    await expect.poll(() => card.locator('[data-testid="answer"]').textContent()).toContain('已上门检查，责令整改');
+    expect(await card.locator('img.shot').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '4-grid-list.png') });
+    await card.locator(`[data-testid="close-${incident!.id}"]`).click();
+    await card.locator('textarea').fill('住户已整改，表示满意');
+    await card.locator('[data-testid="confirm-close"]').click();
+    await expect.poll(() => card.count()).toBe(0);
+    const { rows: [closed] } = await db.query<{ status: string; feedback: string }>('SELECT status, feedback FROM incident WHERE id = $1', [incident!.id]);
+    expect(closed).toEqual({ status: 'closed', feedback: '住户已整改，表示满意' });
+  });
+
+  it('lets a department acknowledge and answer what was sent to it', async () => {
+    const [incident] = await incidentsWith('两户因排水沟起纠纷');
+    const { rows: [sent] } = await db.query<{ id: number }>(
+      `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
+       SELECT $1, id, now(), now() + interval '4 hours', now() + interval '48 hours' FROM department WHERE code = 'mediation' RETURNING id`,
+      [incident!.id],
+    );
+    await db.query(`UPDATE incident SET status = 'dispatched', dispatched_at = now(), department = '司法调解' WHERE id = $1`, [incident!.id]);
+    const cookie = await sessionCookie(db, { username: 'mediator', role: 'department', department: 'mediation' });
+    const desk = await newPage(browser, server.url, cookie, { width: 1440, height: 900 });
+    desk.on('pageerror', (e) => errors.push(e.message));
+    await desk.goto(server.url + '/');
+    await desk.waitForURL(/\/dispatch$/);
+    const card = desk.locator(`[data-testid="dispatch-${sent!.id}"]`);
+    await expect.poll(() => card.locator('[data-testid="dispatch-state"]').textContent()).toBe('待受理');
+    expect(await desk.locator('[data-testid="own-department"]').textContent()).toContain('司法调解');
+    await desk.screenshot({ path: join(ARTIFACTS, '5-department-queue.png') });
+    await card.locator('[data-testid="acknowledge"]').click();
+    await expect.poll(() => card.locator('[data-testid="dispatch-state"]').textContent()).toBe('已受理，处理中');
+    await card.locator('[data-testid="resolve"]').click();
+    await card.locator('[data-testid="answer-text"]').fill('已组织双方调解，签订协议');
+    await card.locator('[data-testid="send-answer"]').click();
+    // Answered, it leaves the open queue; the incident is resolved.
+    await expect.poll(() => card.count()).toBe(0);
+    const { rows: [after] } = await db.query<{ status: string; answer: string }>(
+      'SELECT i.status, d.answer FROM incident i JOIN dispatch d ON d.incident_id = i.id WHERE d.id = $1', [sent!.id],
+    );
+    expect(after).toEqual({ status: 'resolved', answer: '已组织双方调解，签订协议' });
+    await desk.locator('[data-testid="state-all"]').click();
+    await expect.poll(() => card.count()).toBe(1);
+    await desk.screenshot({ path: join(ARTIFACTS, '6-department-answered.png') });
+    await desk.close();
+  });
+});
