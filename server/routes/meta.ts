@@ -41,7 +41,8 @@ const gridTypesRoute = createRoute({
 const workersRoute = createRoute({
   method: 'get',
   path: '/workers',
-  summary: 'Grid workers, with the grid each one serves (if any)',
+  summary: 'Grid workers, with the grid each one serves as its full-time worker (if any)',
+  request: { query: z.object({ role: z.string().max(32).optional().openapi({ description: 'only people of this staffing role (e.g. full_time)' }) }) },
   responses: {
     200: {
       description: 'Workers',
@@ -60,10 +61,13 @@ export function metaRoutes() {
       return c.json({ ok: true as const, driver: db.driver, postgis: rows[0]!.v, regions: rows[0]!.regions, households: rows[0]!.households }, 200);
     })
     .openapi(workersRoute, async (c) => {
+      const { role } = c.req.valid('query');
       const { rows } = await c.get('db').query<{ id: number; name: string; phone: string; role: string; grid_id: number | null; grid_name: string | null }>(
         `SELECT w.id, w.name, w.phone, w.role, g.id AS grid_id, g.name AS grid_name
          FROM worker w LEFT JOIN LATERAL (SELECT id, name FROM region WHERE worker_id = w.id ORDER BY id LIMIT 1) g ON true
+         WHERE $1::text IS NULL OR w.role = $1
          ORDER BY (g.id IS NOT NULL), w.id`,
+        [role ?? null],
       );
       return c.json(rows.map((r) => ({ id: r.id, name: r.name, phone: r.phone, role: r.role, gridId: r.grid_id, gridName: r.grid_name })), 200);
     })

@@ -228,4 +228,33 @@ describe('planner edits a village in Chromium', () => {
     expect(grown.length).toBeGreaterThan(0);
     expect(Math.abs(after.reduce((s, f) => s + f.properties.areaM2, 0) - areaBefore)).toBeLessThan(1);
   });
+  it("staffs a grid from the properties panel: the missing police officer is added, saved, and undone", async () => {
+    // A grid the seed left without a police officer.
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT g.id FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM grid_staff s WHERE s.grid_id = g.id AND s.role = 'police') ORDER BY g.code LIMIT 1`,
+    );
+    const gridId = rows[0]!.id;
+    await page.goto(`${server.url}/plan?region=${gridId}`);
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="staff-missing"]').allTextContents()).toEqual([expect.stringContaining('网格警员')]);
+    await page.keyboard.press('p');
+    const editor = page.locator('[data-testid="staff-editor"]');
+    await editor.locator('select').selectOption('police');
+    await editor.locator('input').first().fill('赵警官');
+    await editor.locator('input').nth(1).fill('138****6610');
+    await editor.locator('[data-testid="add-member"]').click();
+    await expect.poll(() => editor.textContent()).toContain('赵警官');
+    await shot('10-staff-editor');
+    await page.locator('[data-testid="edit-panel"] button[type="submit"]').click();
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已保存属性/);
+    await expect.poll(() => page.locator('[data-testid="staff-missing"]').count()).toBe(0);
+    const staff = (await api(`/api/regions/${gridId}`)).properties.staff as { name: string; role: string }[];
+    expect(staff).toContainEqual(expect.objectContaining({ name: '赵警官', role: 'police', phone: '138****6610' }));
+    await shot('11-staffed');
+    // Undo takes the officer off the grid again.
+    await page.keyboard.press('Control+z');
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已撤销/);
+    expect(((await api(`/api/regions/${gridId}`)).properties.staff as { role: string }[]).some((m) => m.role === 'police')).toBe(false);
+  });
 });

@@ -73,7 +73,7 @@ export class Editor {
     this.householdsOf = id;
     // Household locations only for the roles that may see them.
     this.households = id && session.can('households:read') ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })) : null;
-    if (this.workers.length === 0) this.workers = await ok(api.workers.$get());
+    if (this.workers.length === 0) this.workers = await ok(api.workers.$get({ query: { role: 'full_time' } }));
   }
 
   setTool(tool: Tool): void {
@@ -139,7 +139,7 @@ export class Editor {
     return merged;
   }
 
-  saveProperties(changes: { name?: string; gridType?: RegionSummary['properties']['gridType']; workerId?: number | null; notes?: string }) {
+  saveProperties(changes: { name?: string; gridType?: RegionSummary['properties']['gridType']; workerId?: number | null; notes?: string; staff?: { workerId: number; role: string }[] }) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
     return this.run('properties', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, ...changes } })));
