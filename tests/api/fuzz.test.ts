@@ -103,7 +103,10 @@ for (const driver of DRIVERS) {
                 (SELECT coalesce(max(id), 0) FROM change) AS change, (SELECT count(*) FROM worker) AS worker,
                 (SELECT string_agg(id || role || disabled || password_hash || coalesce(region_id, 0), ',' ORDER BY id) FROM app_user) AS users,
                 (SELECT count(*) || ':' || count(revoked_at) FROM screen_token) AS tokens,
-                (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM dispatch) AS dispatch`,
+                (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM dispatch) AS dispatch,
+                (SELECT count(*) || ':' || coalesce(sum(worker_id), 0) FROM grid_staff) AS staff,
+                (SELECT string_agg(code || min_per_grid || zh, ',' ORDER BY code) FROM staff_role) AS roles,
+                (SELECT count(*) FROM incident_photo) AS photos`,
       )).rows[0]);
 
     type Case = { method: string; path: string; body: string | undefined; type?: string; headers?: Record<string, string> };
@@ -119,7 +122,21 @@ for (const driver of DRIVERS) {
     })));
     add('PATCH /api/regions/:id', 12, json('PATCH', withId('/api/regions/:id', () => place.grid), mutate({
       version, name: fc.string({ maxLength: 20 }), geometry, gridType: fc.constantFrom('rural', null, 'x'), notes: fc.string(), neighbours: fc.constantFrom('adjust', 'keep', 'both'), workerId: fc.oneof(fc.constant(null), fc.integer()),
+      staff: fc.oneof(fc.array(fc.record({ workerId: fc.oneof(fc.integer({ min: 1, max: 60 }), odd), role: fc.constantFrom('police', 'full_time', 'grid_leader', 'x', '') }), { maxLength: 4 }), odd),
     })));
+    add('POST /api/workers', 3, json('POST', '/api/workers', mutate({
+      name: fc.string({ unit: 'grapheme', maxLength: 60 }), phone: fc.oneof(fc.constantFrom('138****0000', '+86 139', ''), fc.string({ maxLength: 25 })), role: fc.constantFrom('police', 'full_time', 'chief', ''),
+    })));
+    add('PUT /api/staff-roles', 3, json('PUT', '/api/staff-roles', mutate({
+      roles: fc.oneof(fc.array(fc.record({
+        code: fc.constantFrom('police', 'full_time', 'grid_leader', 'new_role', 'Bad Code', ''), zh: fc.string({ unit: 'grapheme', maxLength: 22 }), en: fc.string({ maxLength: 42 }), minPerGrid: fc.oneof(fc.integer({ min: -1, max: 21 }), odd),
+      }), { maxLength: 4 }), odd),
+    })));
+    add('POST /api/incidents/:id/photos', 3, fc.tuple(
+      withId('/api/incidents/:id/photos', () => place.incident),
+      fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom('', '\u00ff\u00d8\u00ff', 'RIFF....WEBP', '<svg/>', 'GIF89a')),
+      fc.constantFrom('image/jpeg', 'image/png', 'image/gif', 'application/json', 'text/plain', 'image/svg+xml'),
+    ).map(([path, body, type]) => ({ method: 'POST', path, body, type })));
     add('POST /api/regions/:id/split', 8, json('POST', withId('/api/regions/:id/split', () => place.grid), mutate({
       version, line: fc.oneof(fc.record({ type: fc.constant('LineString'), coordinates: fc.array(fc.array(coordinate, { maxLength: 3 }), { maxLength: 5 }) }), odd),
     })));
