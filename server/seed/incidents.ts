@@ -105,8 +105,11 @@ function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now:
   const severityRoll = random.next();
   const severity = severityRoll < 0.45 ? 1 : severityRoll < 0.8 ? 2 : severityRoll < 0.95 ? 3 : 4;
   const dispatched = reported + (0.3 + random.exponential(2)) * HOUR;
+  // About 3% get stuck; those older than two months were finally resolved, late.
   const stuck = random.next() < 0.03;
-  const resolved = stuck ? Infinity : dispatched + model.resolveHours * Math.exp(random.normal() * 0.9) * HOUR;
+  const spread = Math.exp(random.normal() * 0.9);
+  const resolved = !stuck ? dispatched + model.resolveHours * spread * HOUR
+    : now - reported > 60 * 24 * HOUR ? dispatched + model.resolveHours * 8 * HOUR : Infinity;
   const closed = resolved + (1 + random.exponential(20)) * HOUR;
   const step = (t: number) => (t <= now ? new Date(Math.round(t)) : null);
   const d = step(dispatched);

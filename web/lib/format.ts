@@ -6,6 +6,9 @@ export const formatNumber = (n: number, digits = 0) =>
 
 export const km2 = (m2: number) => formatNumber(m2 / 1e6, m2 < 1e7 ? 2 : 1);
 
-/** A moment as people read it: month, day, hour and minute in their language. */
-export const formatDateTime = (iso: string, lang: string) =>
-  new Intl.DateTimeFormat(lang, { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(new Date(iso));
+/** A moment as people read it: month, day, hour and minute in their language; the year too when it is not this year's. */
+export const formatDateTime = (iso: string, lang: string) => {
+  const at = new Date(iso);
+  const year = at.getFullYear() !== new Date().getFullYear() ? { year: 'numeric' as const } : {};
+  return new Intl.DateTimeFormat(lang, { ...year, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(at);
+};
