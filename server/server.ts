@@ -5,6 +5,7 @@ import { join, relative, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { escalateOverdue } from './db/dispatches.ts';
+import { cstDay, recordPlanFigures } from './db/overview.ts';
 import { EventBus } from './http/events.ts';
 import { createApp, type AppOptions } from './app.ts';
 
@@ -51,8 +52,20 @@ export async function startServer(options: AppOptions & { port: number }): Promi
       console.error('escalation failed:', err);
     }
   };
-  void escalate();
-  const timer = setInterval(() => void escalate(), ESCALATION_EVERY_MS);
+  // The plan's figures once a day, for the screen's change against a month ago.
+  let recordedDay = '';
+  const record = async () => {
+    const day = cstDay(options.clock?.() ?? new Date());
+    if (day === recordedDay) return;
+    try {
+      await options.db.transaction((tx) => recordPlanFigures(tx, day));
+      recordedDay = day;
+    } catch (err) {
+      console.error('recording the plan figures failed:', err);
+    }
+  };
+  void escalate().then(record);
+  const timer = setInterval(() => void escalate().then(record), ESCALATION_EVERY_MS);
   timer.unref();
   const index = join(DIST_DIR, 'index.html');
   await readFile(index, 'utf8'); // fail at start-up, not on the first request, when the app is not built

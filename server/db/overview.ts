@@ -1,6 +1,57 @@
 import { notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 
+interface PlanRow {
+  grids: number;
+  staffed: number;
+  households: number;
+  passing: number;
+  passing_households: number;
+  passing_area: number;
+  area: number;
+}
+
+/** The day (China Standard Time) of an instant, as YYYY-MM-DD. */
+export const cstDay = (at: Date) => new Date(at.getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
+
+/**
+ * Records the plan figures of every district, township and village for `day` (kept when that day
+ * has them already), in one pass over the grids: the same rules as the live figures below. Grids
+ * in `unstaffed` count as having no worker (the demo's record of a month ago, before its latest
+ * recruits). Returns how many regions were recorded.
+ */
+export async function recordPlanFigures(tx: Queryable, day: string, unstaffed: number[] = []): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    `WITH g AS (
+       SELECT g.id, g.household_count, v.id AS village, t.id AS township, t.parent_id AS district,
+              g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AS staffed,
+              (g.household_count BETWEEN coalesce(rule.min_households, 0) AND coalesce(rule.max_households, 1e9)
+               AND g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AND ST_NumGeometries(g.geom) = 1) AS passes,
+              ST_Area(g.geom::geography) AS area
+       FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+       LEFT JOIN grid_type_rule rule ON rule.district_id IS NULL AND rule.grid_type = g.grid_type
+       WHERE g.level = 'grid'
+     ),
+     agg AS (
+       SELECT r AS region_id, count(*)::int AS grids, count(*) FILTER (WHERE staffed)::int AS staffed, count(*) FILTER (WHERE passes)::int AS passing,
+              coalesce(sum(household_count) FILTER (WHERE passes), 0)::int AS passing_households, coalesce(sum(area) FILTER (WHERE passes), 0) AS passing_area
+       FROM g, unnest(ARRAY[g.village, g.township, g.district]) AS r GROUP BY r
+     ),
+     ins AS (
+       INSERT INTO plan_figure (day, region_id, grids, staffed, households, passing, passing_households, passing_area, area)
+       SELECT $1::date, r.id, coalesce(a.grids, 0), coalesce(a.staffed, 0), r.household_count, coalesce(a.passing, 0), coalesce(a.passing_households, 0),
+              coalesce(a.passing_area, 0), ST_Area(r.geom::geography)
+       FROM region r LEFT JOIN agg a ON a.region_id = r.id
+       WHERE r.level <> 'grid'
+       ON CONFLICT (region_id, day) DO NOTHING
+       RETURNING 1
+     )
+     SELECT count(*)::int AS n FROM ins`,
+    [day, unstaffed],
+  );
+  return rows[0]!.n;
+}
+
 export interface Figure {
   value: number | null;
   /** The same figure one period earlier (yesterday, last month, the 30 days before), for the change arrow. */
@@ -56,18 +107,24 @@ export async function overview(tx: Queryable, regionId: number): Promise<{ regio
      WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') GROUP BY 1`,
     [regionId],
   );
+  // The plan figures a month ago (the daily snapshot at least 30 days old, China Standard Time).
+  const { rows: [was] } = await tx.query<PlanRow>(
+    `SELECT grids, staffed, households, passing, passing_households, passing_area, area FROM plan_figure
+     WHERE region_id = $1 AND day <= (now() AT TIME ZONE 'Asia/Shanghai')::date - 30 ORDER BY day DESC LIMIT 1`,
+    [regionId],
+  );
   const round = (x: number | null | undefined, d = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
   const f = (value: number | null | undefined, previous: number | null | undefined = null): Figure => ({ value: value ?? null, previous: previous ?? null });
   const p = plan!;
   return {
     region: r,
     figures: {
-      grids: f(p.grids),
-      workers: f(p.staffed),
-      households: f(p.households),
-      coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3)),
-      coverageHouseholds: f(round(p.households > 0 ? p.passing_households / p.households : null, 3)),
-      failingGrids: f(p.grids - p.passing),
+      grids: f(p.grids, was?.grids),
+      workers: f(p.staffed, was?.staffed),
+      households: f(p.households, was?.households),
+      coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3), was && round(was.area > 0 ? was.passing_area / was.area : null, 3)),
+      coverageHouseholds: f(round(p.households > 0 ? p.passing_households / p.households : null, 3), was && round(was.households > 0 ? was.passing_households / was.households : null, 3)),
+      failingGrids: f(p.grids - p.passing, was && was.grids - was.passing),
       incidentsToday: f(inc!.today, inc!.today_prev),
       incidentsMonth: f(inc!.month, inc!.month_prev),
       closureRate: f(round(inc!.closure, 3), round(inc!.closure_prev, 3)),

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db, Queryable } from '../db/db.ts';
 import { recountHouseholds } from '../db/households.ts';
+import { cstDay, recordPlanFigures } from '../db/overview.ts';
 import { insertRegions, recordChange } from '../db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts';
 import { childCode } from '../domain/hierarchy.ts';
@@ -191,6 +192,12 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       incidents: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM incident')).rows[0]!.n,
       ms: Math.round(performance.now() - started),
     };
+    // The plan figures today, and a month ago: the same plan before its latest recruits (about 1.5% of the
+    // staffed grids got their worker in the last 30 days), so the screen has a change to show.
+    const now = options.now ?? new Date();
+    await recordPlanFigures(tx, cstDay(now));
+    const recruited = Array.from({ length: Math.max(1, Math.round(staffed.length * 0.015)) }, () => staffed[random.int(0, staffed.length - 1)]!.id);
+    await recordPlanFigures(tx, cstDay(new Date(now.getTime() - 30 * 86_400_000)), recruited);
     await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, now: undefined, ...summary } });
     return summary;
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+import { recordPlanFigures } from '../../server/db/overview.ts';
 
 for (const driver of DRIVERS) {
   describe(`incidents and heatmaps (${driver})`, () => {
@@ -179,6 +180,33 @@ for (const driver of DRIVERS) {
       const after = await get();
       expect(after.figures.incidentsToday.value).toBe(before.figures.incidentsToday.value + 1);
       expect((await ctx.request('GET', '/api/stats/overview?region=999999')).status).toBe(404);
+    });
+
+    it("compares the plan figures with the daily record of a month ago, recorded by the same rules as the live ones", async () => {
+      const figures = async (region: number) => (await ctx.request('GET', `/api/stats/overview?region=${region}`)).body.figures;
+      const now = await figures(district);
+      // The seed recorded a month ago: the same grids and households, a few workers recruited since.
+      expect(now.grids.previous).toBe(now.grids.value);
+      expect(now.households.previous).toBe(now.households.value);
+      expect(now.workers.previous).toBeLessThan(now.workers.value);
+      expect(now.failingGrids.previous).toBeGreaterThan(now.failingGrids.value);
+      expect(now.coverageHouseholds.previous).toBeLessThan(now.coverageHouseholds.value);
+      // A township has its own record.
+      const township = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' ORDER BY code LIMIT 1`)).rows[0]!.id;
+      expect((await figures(township)).grids.previous).toBe((await figures(township)).grids.value);
+
+      // Today's record (a day far ahead, so it is the only one) equals the live figures, for every level.
+      const n = await recordPlanFigures(ctx.db, '2099-01-01');
+      expect(n).toBe((await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level <> 'grid'`)).rows[0]!.n);
+      expect(await recordPlanFigures(ctx.db, '2099-01-01')).toBe(0);
+      const village = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' ORDER BY code LIMIT 1`)).rows[0]!.id;
+      for (const id of [district, township, village]) {
+        const live = await figures(id);
+        const { rows: [rec] } = await ctx.db.query<any>(`SELECT * FROM plan_figure WHERE region_id = $1 AND day = '2099-01-01'`, [id]);
+        expect([rec.grids, rec.staffed, rec.households, rec.grids - rec.passing]).toEqual([live.grids.value, live.workers.value, live.households.value, live.failingGrids.value]);
+        expect(Math.round((1000 * rec.passing_households) / rec.households) / 1000).toBe(live.coverageHouseholds.value);
+      }
+      await ctx.db.query(`DELETE FROM plan_figure WHERE day = '2099-01-01'`);
     });
 
     it('streams new reports to listeners as server-sent events', async () => {
