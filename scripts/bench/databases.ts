@@ -4,7 +4,8 @@ import { migrate } from '../../server/db/migrate.ts';
 
 /** The databases a benchmark runs on: in-memory PGlite, and a scratch PostgreSQL database when DATABASE_URL is set. */
 export async function benchDatabases(scratch: string): Promise<Db[]> {
-  const dbs: Db[] = [await openDb({ dataDir: 'memory://' })];
+  // BENCH_PGLITE_DIR keeps the embedded database in a folder (empty at the start) to look into afterwards.
+  const dbs: Db[] = [await openDb({ dataDir: process.env.BENCH_PGLITE_DIR ?? 'memory://' })];
   if (process.env.DATABASE_URL) {
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
     await admin.connect();

@@ -39,22 +39,18 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
   const sql = shape === 'square'
     ? `${f.with} SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, count(*)::int AS count
        FROM (SELECT floor(x / $3::float8) AS ix, floor(y / $3::float8) AS iy FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p) AS c GROUP BY ix, iy`
-    : // Pointy-top hexagons of circumradius R = size / √3, axial coordinates rounded through cube coordinates.
-      `${f.with}, axial AS (
-         SELECT (sqrt(3) / 3 * x - y / 3) / (cast($3 AS float8) / sqrt(3)) AS q, (2.0 / 3 * y) / (cast($3 AS float8) / sqrt(3)) AS r
-         FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p
-       ), rounded AS (
-         SELECT q, r, round(q) AS rq, round(r) AS rr, round(-q - r) AS rs FROM axial
-       ), cell AS (
-         SELECT CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN -rr - rs ELSE rq END AS cq,
-                CASE WHEN abs(rq - q) > abs(rr - r) AND abs(rq - q) > abs(rs + q + r) THEN rr
-                     WHEN abs(rr - r) > abs(rs + q + r) THEN -rq - rs ELSE rr END AS cr
-         FROM rounded
-       )
-       SELECT (cast($3 AS float8) / sqrt(3)) * (sqrt(3) * cq + sqrt(3) / 2 * cr) / $1::float8 AS lon, (cast($3 AS float8) / sqrt(3)) * 1.5 * cr / $2::float8 AS lat, count(*)::int AS count
-       FROM cell GROUP BY cq, cr`;
-  const withClause = f.with ? sql : sql.replace(/^, axial AS/, 'WITH axial AS');
-  const { rows } = await tx.query<{ lon: number; lat: number; count: number }>(withClause, [kx, ky, size, ...f.params]);
+    : // Pointy-top hexagons of width `size`: their centres are two rectangular lattices, one offset by half a
+      // cell both ways; a point's hexagon is the nearer of its nearest centre in each (u, v: units of size, size·√3).
+      // Half the arithmetic of rounding through cube coordinates, the same cells.
+      `${f.with} SELECT hu * $3::float8 / $1::float8 AS lon, hv * $3::float8 * sqrt(3) / $2::float8 AS lat, count(*)::int AS count FROM (
+         SELECT CASE WHEN near_a THEN au ELSE bu END AS hu, CASE WHEN near_a THEN av ELSE bv END AS hv FROM (
+           SELECT au, av, bu, bv, (u - au) ^ 2 + 3 * (v - av) ^ 2 <= (u - bu) ^ 2 + 3 * (v - bv) ^ 2 AS near_a FROM (
+             SELECT u, v, round(u) AS au, round(v) AS av, round(u - 0.5) + 0.5 AS bu, round(v - 0.5) + 0.5 AS bv
+             FROM (SELECT x / $3::float8 AS u, y / ($3::float8 * sqrt(3)) AS v FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p) AS uv
+           ) AS c
+         ) AS k
+       ) AS h GROUP BY hu, hv`;
+  const { rows } = await tx.query<{ lon: number; lat: number; count: number }>(sql, [kx, ky, size, ...f.params]);
   const round = (v: number) => Math.round(v * 1e6) / 1e6;
   const cells = rows.map((r) => ({ lon: round(r.lon), lat: round(r.lat), count: r.count })).sort((a, b) => b.count - a.count || a.lon - b.lon || a.lat - b.lat);
   return { cell: { shape, sizeM: size }, total: cells.reduce((s, c) => s + c.count, 0), cells };
