@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+import { heatmap } from '../../server/db/incident-analytics.ts';
 import { recordPlanFigures } from '../../server/db/overview.ts';
 
 for (const driver of DRIVERS) {
@@ -135,6 +136,23 @@ for (const driver of DRIVERS) {
       const near = await count(`ST_DWithin(i.geom::geography, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, 300) AND reported_at >= $3 AND reported_at < $4`, [top.lon, top.lat, from, to]);
       expect(near).toBeGreaterThanOrEqual(top.count);
       expect((await ctx.request('GET', `/api/heatmap?from=2026-01-01&to=2025-01-01`)).body.error.code).toBe('invalid_range');
+    });
+
+    it("counts wide hexagons from the incidents' stored cells: the same total, nearly every incident in its exact hexagon", async () => {
+      const filter = { from: new Date('2000-01-01'), to: new Date('2100-01-01'), regionId: district, wholePlan: true, categories: null, statuses: null };
+      for (const size of [1000, 4000]) {
+        const fast = await heatmap(ctx.db, filter, 'hex', size);
+        const exact = await heatmap(ctx.db, filter, 'hex', size, undefined, { exact: true });
+        expect(fast.total).toBe(await count('true'));
+        expect(fast.total).toBe(exact.total);
+        const key = (c: { lon: number; lat: number }) => `${c.lon.toFixed(5)},${c.lat.toFixed(5)}`;
+        const exactCells = new Map(exact.cells.map((c) => [key(c), c.count]));
+        const same = fast.cells.reduce((s, c) => s + Math.min(c.count, exactCells.get(key(c)) ?? 0), 0);
+        expect(same / exact.total).toBeGreaterThan(size === 1000 ? 0.9 : 0.97);
+      }
+      // Narrow hexagons are binned exactly.
+      const narrow = await heatmap(ctx.db, filter, 'hex', 500);
+      expect(narrow).toEqual(await heatmap(ctx.db, filter, 'hex', 500, undefined, { exact: true }));
     });
 
     it('gives per-township statistics that add up, and ranks hotspot grids by Gi*', async () => {
