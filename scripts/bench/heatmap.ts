@@ -131,6 +131,10 @@ for (const db of await benchDatabases('gridplan_bench_heatmap')) {
     const vs = r === ours[1] ? '' : `   ours is ${(r.bytes / ours[1].bytes).toFixed(0)}× smaller (${(r.gzip / ours[1].gzip).toFixed(0)}× gzip), ${(r.ms / ours[1].ms).toFixed(1)}× faster`;
     console.log(`  ${name.padEnd(36)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${fmt(r.bytes).padStart(10)} (gzip ${fmt(r.gzip).padStart(9)}) ${String(r.items).padStart(8)} items${vs}`);
   }
+  const lean = rows.find(([name]) => name.startsWith('raw: [lon'))![1];
+  for (const [name, r] of rows.filter(([n]) => n.startsWith('ours'))) {
+    console.log(`  ${name}: ${(lean.ms / r.ms).toFixed(1)}× faster and ${(lean.bytes / r.bytes).toFixed(0)}× fewer bytes than the raw points`);
+  }
   console.log('  target: ≥ 20× fewer bytes and faster than fetching the raw points');
   await db.close();
 }
