@@ -1,4 +1,6 @@
 import type { Queryable } from './db.ts';
+import { readPolygonRun } from './ewkb.ts';
+import { screenTiling, type FlatPolygon } from '../domain/tiling.ts';
 
 /**
  * Coverage validation: children must tile their parent — no gap, no overlap, nothing outside —
@@ -20,7 +22,16 @@ export const ISSUE_KINDS = [
 ] as const;
 export type IssueKind = (typeof ISSUE_KINDS)[number];
 
-export type CoveragePath = 'coverage' | 'relate';
+/**
+ * How parents are screened before the full check, and overlap candidates found:
+ * - `edges` (default, any PostGIS): children's edges counted in the server (`screenTiling`);
+ *   only the children with an unmatched edge are paired with their siblings;
+ * - `coverage` (PostGIS 3.6 with GEOS ≥ 3.12): ST_CoverageInvalidEdges flags the children;
+ * - `relate` (any PostGIS, all in SQL): edges counted in SQL, every touching pair of siblings
+ *   of a suspect parent tested with ST_Relate.
+ * All three give the same answers (tested); `edges` is the fastest on both drivers (bench:coverage).
+ */
+export type CoveragePath = 'edges' | 'coverage' | 'relate';
 
 export interface CoverageOptions {
   /** 1: the region's children only; 'all': every level below it. */
@@ -53,6 +64,9 @@ export interface CoverageReport {
     ok: boolean;
     counts: Record<IssueKind, number>;
     parentsChecked: number;
+    /** Parents the screen could not pass, so checked in full (union, differences, pairs). */
+    parentsSuspect: number;
+    /** The area of the region checked, m². */
     areaCheckedM2: number;
     path: CoveragePath;
     elapsedMs: number;
@@ -74,7 +88,7 @@ const AREA_MESSAGES: Record<'gap' | 'overlap' | 'outside_parent', (a: number) =>
 };
 
 /**
- * The parents whose children may not tile them exactly. In an exact tiling every interior edge
+ * The parents whose children may not tile them exactly, counted in SQL. In an exact tiling every interior edge
  * is used twice, in opposite directions (rings oriented counter-clockwise), and the edges used
  * once lie on the parent's border and add up to its perimeter. A parent passing this count needs
  * no union and no pairwise test; the others get the full, locating treatment.
@@ -140,35 +154,75 @@ export async function suspectParents(tx: Queryable, parents: number[], excluded:
  * the coverage's outer boundary, so spills (a child not covered by its parent) and wide gaps (the
  * children's planar areas falling short of the parent's) are screened beside it.
  */
-async function suspectParentsByCoverage(tx: Queryable, parents: number[], excluded: number[]): Promise<number[]> {
-  if (parents.length === 0) return [];
-  const { rows } = await tx.query<{ id: number }>(
+async function screenByCoverage(tx: Queryable, parents: number[], excluded: number[]): Promise<Screened> {
+  if (parents.length === 0) return { suspects: [], flagged: [] };
+  const { rows } = await tx.query<{ id: number; flagged: boolean }>(
     `WITH child AS (SELECT id, parent_id, geom FROM region WHERE parent_id = ANY($1::int[]) AND id <> ALL($2::int[])),
      flagged AS (
-       SELECT DISTINCT parent_id FROM (SELECT parent_id, ST_CoverageInvalidEdges(geom) OVER (PARTITION BY parent_id) AS e FROM child) AS x
+       SELECT id, parent_id FROM (SELECT id, parent_id, ST_CoverageInvalidEdges(geom) OVER (PARTITION BY parent_id) AS e FROM child) AS x
        WHERE e IS NOT NULL),
      spilling AS (SELECT DISTINCT c.parent_id FROM child c JOIN region p ON p.id = c.parent_id WHERE NOT ST_CoveredBy(c.geom, p.geom)),
      total AS (SELECT parent_id, sum(ST_Area(geom)) AS area FROM child GROUP BY parent_id)
-     SELECT p.id FROM region p LEFT JOIN total t ON t.parent_id = p.id
+     SELECT p.id, false AS flagged FROM region p LEFT JOIN total t ON t.parent_id = p.id
      WHERE p.id = ANY($1::int[])
        AND (t.area IS NULL OR abs(ST_Area(p.geom) - t.area) > 1e-9 * ST_Area(p.geom)
-            OR p.id IN (SELECT parent_id FROM flagged) OR p.id IN (SELECT parent_id FROM spilling))`,
+            OR p.id IN (SELECT parent_id FROM flagged) OR p.id IN (SELECT parent_id FROM spilling))
+     UNION ALL SELECT id, true FROM flagged`,
     [parents, excluded],
   );
-  return rows.map((r) => r.id);
+  return { suspects: rows.filter((r) => !r.flagged).map((r) => r.id), flagged: rows.filter((r) => r.flagged).map((r) => r.id) };
 }
+
+/** Degrees (about 1 m) added around a window. */
+const WINDOW_MARGIN = 1e-5;
+
+/** The same screen counted in the server, from each region's WKB: see `screenTiling`. */
+async function screenByEdges(tx: Queryable, parents: number[], excluded: number[]): Promise<Screened> {
+  if (parents.length === 0) return { suspects: [], flagged: [] };
+  // One row per parent, its children's WKB laid end to end in base64: PGlite hands rows and bytea
+  // over slowly (21,600 grids: 35 ms this way, 420 ms as a bytea per row).
+  const { rows } = await tx.query<{ id: number; outline: string; ids: number[] | null; wkb: string | null }>(
+    `WITH kids AS (
+       SELECT parent_id, array_agg(id ORDER BY id) AS ids, encode(string_agg(ST_AsBinary(geom), ''::bytea ORDER BY id), 'base64') AS wkb
+       FROM region WHERE parent_id = ANY($1::int[]) AND id <> ALL($2::int[]) GROUP BY parent_id)
+     SELECT p.id, encode(ST_AsBinary(p.geom), 'base64') AS outline, k.ids, k.wkb
+     FROM region p LEFT JOIN kids k ON k.parent_id = p.id WHERE p.id = ANY($1::int[])`,
+    [parents, excluded],
+  );
+  const suspects: number[] = [];
+  const flagged: number[] = [];
+  const windows = new Map<number, [number, number, number, number] | null>();
+  for (const r of rows) {
+    const geometries = r.wkb === null ? [] : readPolygonRun(Buffer.from(r.wkb, 'base64'));
+    const children = (r.ids ?? []).map((id, i) => ({ id, polygons: geometries[i]! }));
+    const screen = screenTiling(readPolygonRun(Buffer.from(r.outline, 'base64'))[0]!, children);
+    if (screen.suspect) suspects.push(r.id);
+    flagged.push(...screen.flagged);
+    // a little wider, so that a problem's box lies strictly inside
+    const w = screen.window;
+    windows.set(r.id, w && [w[0] - WINDOW_MARGIN, w[1] - WINDOW_MARGIN, w[2] + WINDOW_MARGIN, w[3] + WINDOW_MARGIN]);
+  }
+  return { suspects, flagged, windows };
+}
+
+/**
+ * Parents that need the full check; the children whose edges went unmatched (null: pair all); and
+ * per parent, the box its problems lie in (none: look everywhere).
+ */
+interface Screened { suspects: number[]; flagged: number[] | null; windows?: Map<number, [number, number, number, number] | null> }
 
 export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
   const started = performance.now();
-  const available = await hasCoverageFunctions(tx);
-  const path: CoveragePath = options.path ?? (available ? 'coverage' : 'relate');
-  if (path === 'coverage' && !available) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
+  const path: CoveragePath = options.path ?? 'edges';
+  if (path === 'coverage' && !(await hasCoverageFunctions(tx))) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
   const { rows: scope } = await tx.query<{ parents: number[]; area: number }>(
-    `WITH RECURSIVE tree AS (
-       SELECT id, 0 AS depth FROM region WHERE id = $1
-       UNION ALL SELECT c.id, t.depth + 1 FROM region c JOIN tree t ON c.parent_id = t.id WHERE $2 AND c.level <> 'grid')
-     SELECT coalesce(array_agg(p.id), '{}') AS parents, coalesce(sum(gp_area_m2(p.geom)), 0) AS area
-     FROM region p WHERE p.id IN (SELECT id FROM tree) AND EXISTS (SELECT 1 FROM region c WHERE c.parent_id = p.id)`,
+    `-- the tree walks the few regions above grids (by the level index), not the whole table
+     WITH RECURSIVE upper AS MATERIALIZED (SELECT id, parent_id FROM region WHERE level IN ('district', 'township', 'village')),
+     tree AS (
+       SELECT id FROM region WHERE id = $1
+       UNION ALL SELECT c.id FROM upper c JOIN tree t ON c.parent_id = t.id WHERE $2)
+     SELECT coalesce(array_agg(p.id), '{}') AS parents, (SELECT gp_area_m2(geom) FROM region WHERE id = $1) AS area
+     FROM region p WHERE p.id IN (SELECT id FROM tree) AND (SELECT 1 FROM region c WHERE c.parent_id = p.id LIMIT 1) IS NOT NULL`,
     [regionId, options.depth === 'all'],
   );
   const parents = scope[0]!.parents;
@@ -199,43 +253,50 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     features.push({ type: 'Feature', geometry: r.geometry, properties: { kind: 'invalid_geometry', regionIds: [r.id], parentId: r.parent_id, message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` } } });
   }
   const invalidIds = invalid.rows.map((r) => r.id);
-  const screened = path === 'coverage' ? await suspectParentsByCoverage(tx, parents, invalidIds) : await suspectParents(tx, parents, invalidIds);
-  const suspects = [...new Set([...screened, ...invalid.rows.map((r) => r.parent_id)])];
+  const screened = path === 'edges' ? await screenByEdges(tx, parents, invalidIds)
+    : path === 'coverage' ? await screenByCoverage(tx, parents, invalidIds)
+    : { suspects: await suspectParents(tx, parents, invalidIds), flagged: null };
+  const suspects = [...new Set([...screened.suspects, ...invalid.rows.map((r) => r.parent_id)])];
 
   // Gaps and spills: one union of the children per parent serves both.
   const { rows: spatial } = await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
-    `WITH cover AS (
-       SELECT p.id AS parent_id, p.geom AS parent, ST_Union(c.geom, gp_grid()) AS children
-       FROM region p JOIN region c ON c.parent_id = p.id AND c.id <> ALL($2::int[])
-       WHERE p.id = ANY($1::int[]) GROUP BY p.id, p.geom
+    `WITH win AS (
+       SELECT parent_id, CASE WHEN x0 IS NULL THEN NULL ELSE ST_MakeEnvelope(x0, y0, x1, y1, 4326) END AS w
+       FROM unnest($1::int[], $3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS u(parent_id, x0, y0, x1, y1)
      ),
-     -- parent − children: gaps; children − parent: spills
+     -- the union of the children in the window (all of them without one); no children: the whole parent is a gap
+     cover AS (
+       SELECT p.id AS parent_id, p.geom AS parent, win.w, ST_Union(c.geom, gp_grid()) AS children
+       FROM win JOIN region p ON p.id = win.parent_id
+         LEFT JOIN region c ON c.parent_id = p.id AND c.id <> ALL($2::int[]) AND (win.w IS NULL OR c.geom && win.w)
+       GROUP BY p.id, win.w
+     ),
+     -- parent − children: gaps (in a window, the pieces inside it: the rest is what its children
+     -- were not asked to cover); children − parent: spills
      piece AS (
-       SELECT 'gap' AS kind, parent_id, d.geom FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(parent, children), 3)) AS d
+       SELECT 'gap' AS kind, parent_id, ST_Normalize(d.geom) AS geom FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(parent, children), 3)) AS d
+       WHERE w IS NULL OR d.geom @ w
        UNION ALL
-       SELECT 'outside_parent', parent_id, d.geom FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(children, parent), 3)) AS d
+       SELECT 'outside_parent', parent_id, ST_Normalize(d.geom) FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(children, parent), 3)) AS d
      )
      SELECT kind, parent_id, gp_area_m2(geom) AS area, ST_AsGeoJSON(geom, 7)::json AS geometry,
        CASE WHEN kind = 'gap' THEN ARRAY[parent_id]
-            ELSE (SELECT array_agg(c.id ORDER BY c.id) FROM region c WHERE c.parent_id = piece.parent_id AND c.geom && piece.geom AND ST_Intersects(c.geom, ST_PointOnSurface(piece.geom))) END AS region_ids
-     FROM piece WHERE NOT ST_IsEmpty(geom)`,
-    [suspects, invalidIds],
+            ELSE (SELECT array_agg(c.id ORDER BY c.id) FROM (SELECT id, geom FROM region WHERE parent_id = piece.parent_id OFFSET 0) c
+                  WHERE c.geom && piece.geom AND ST_Intersects(c.geom, ST_PointOnSurface(piece.geom))) END AS region_ids
+     FROM piece WHERE NOT ST_IsEmpty(geom)
+     ORDER BY kind, parent_id, ST_XMin(geom), ST_YMin(geom), area`,
+    [suspects, invalidIds, ...[0, 1, 2, 3].map((k) => suspects.map((id) => screened.windows?.get(id)?.[k] ?? null))],
   );
   area('gap', spatial.filter((r) => r.kind === 'gap'));
   area('outside_parent', spatial.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })));
 
   // Overlaps between siblings, from candidate pairs.
-  const candidates = path === 'coverage'
-    ? `flagged AS (
-         SELECT id, parent_id, geom FROM (
-           SELECT c.id, c.parent_id, c.geom, ST_CoverageInvalidEdges(c.geom) OVER (PARTITION BY c.parent_id) AS edges
-           FROM region c WHERE c.parent_id = ANY($1::int[]) AND c.id <> ALL($2::int[])) f
-         WHERE edges IS NOT NULL),
-       -- one side of an overlap may have only matched edges: pair each flagged polygon with all its siblings
-       pair AS (SELECT DISTINCT least(f.id, s.id) AS a, greatest(f.id, s.id) AS b, f.parent_id,
+  const candidates = screened.flagged
+    ? // one side of an overlap may have only matched edges: pair each flagged child with all its siblings
+      `pair AS (SELECT DISTINCT least(f.id, s.id) AS a, greatest(f.id, s.id) AS b, f.parent_id,
                        CASE WHEN f.id < s.id THEN f.geom ELSE s.geom END AS ga, CASE WHEN f.id < s.id THEN s.geom ELSE f.geom END AS gb
-                FROM flagged f JOIN region s ON s.parent_id = f.parent_id AND s.id <> f.id AND s.id <> ALL($2::int[]) AND s.geom && f.geom
-                WHERE ST_Relate(f.geom, s.geom, '2********'))`
+                FROM region f JOIN region s ON s.parent_id = f.parent_id AND s.id <> f.id AND s.id <> ALL($2::int[]) AND s.geom && f.geom
+                WHERE f.id = ANY($3::int[]) AND f.parent_id = ANY($1::int[]) AND ST_Relate(f.geom, s.geom, '2********'))`
     : `pair AS (SELECT a.id AS a, b.id AS b, a.parent_id, a.geom AS ga, b.geom AS gb
                 FROM region a JOIN region b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
                 WHERE a.parent_id = ANY($1::int[]) AND a.id <> ALL($2::int[]) AND b.id <> ALL($2::int[])
@@ -245,7 +306,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
      SELECT parent_id, ARRAY[a, b] AS region_ids, gp_area_m2(d.geom) AS area, ST_AsGeoJSON(d.geom, 7)::json AS geometry
      FROM pair, LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(ga, gb, gp_grid()), 3)) AS d
      ORDER BY a, b`,
-    [suspects, invalidIds],
+    screened.flagged ? [suspects, invalidIds, screened.flagged.filter((id) => !invalidIds.includes(id))] : [suspects, invalidIds],
   );
   area('overlap', overlaps.rows);
 
@@ -262,6 +323,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
       ok: ISSUE_KINDS.every((k) => k === 'sliver' || counts[k] === 0),
       counts,
       parentsChecked: parents.length,
+      parentsSuspect: suspects.length,
       areaCheckedM2: scope[0]!.area,
       path,
       elapsedMs: Math.round(performance.now() - started),
@@ -274,37 +336,41 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
 async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature[]> {
   const { rows } = await tx.query<{ kind: IssueKind; id: number; parent_id: number; geometry: IssueFeature['geometry']; n: number | null; lo: number | null; hi: number | null; code: string; parent_code: string; role: string | null; role_zh: string | null; role_en: string | null }>(
     `WITH child AS (
-       SELECT c.*, p.code AS parent_code FROM region c JOIN region p ON p.id = c.parent_id WHERE c.parent_id = ANY($1::int[])
+       SELECT c.id, c.parent_id, c.level, c.code, c.grid_type, c.worker_id, c.household_count, p.code AS parent_code
+       FROM region c JOIN region p ON p.id = c.parent_id WHERE c.parent_id = ANY($1::int[])
      ),
-     rule AS (
-       -- a district's own rule wins over the default
-       SELECT DISTINCT ON (c.id) c.id, r.min_households AS lo, r.max_households AS hi
-       FROM child c JOIN grid_type_rule r ON r.grid_type = c.grid_type
-         AND (r.district_id IS NULL OR r.district_id = (SELECT d.id FROM region d WHERE d.level = 'district' AND d.code = split_part(c.code, '-', 1)))
-       WHERE c.level = 'grid'
-       ORDER BY c.id, r.district_id NULLS LAST
-     )
-     SELECT 'multipart_grid' AS kind, c.id, c.parent_id, ST_AsGeoJSON(c.geom, 7)::json AS geometry, ST_NumGeometries(c.geom) AS n, NULL::int AS lo, NULL::int AS hi, c.code, c.parent_code,
-            NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en
-       FROM child c WHERE c.level = 'grid' AND ST_NumGeometries(c.geom) > 1
+     grid AS (SELECT * FROM child WHERE level = 'grid'),
+     -- the household range of each grid's type: its district's own rule, else the default
+     ranged AS (
+       SELECT g.id, g.parent_id, g.household_count AS n, coalesce(own.min_households, dflt.min_households) AS lo, coalesce(own.max_households, dflt.max_households) AS hi
+       FROM grid g
+         LEFT JOIN region d ON d.level = 'district' AND d.code = split_part(g.code, '-', 1)
+         LEFT JOIN grid_type_rule own ON own.district_id = d.id AND own.grid_type = g.grid_type
+         LEFT JOIN grid_type_rule dflt ON dflt.district_id IS NULL AND dflt.grid_type = g.grid_type
+     ),
+     staffed AS (SELECT s.grid_id, s.role, count(*)::int AS n FROM grid_staff s WHERE s.grid_id IN (SELECT id FROM grid) GROUP BY s.grid_id, s.role),
+     problem AS (
+       SELECT 'households_out_of_range' AS kind, id, parent_id, n, lo, hi, NULL::text AS role FROM ranged WHERE n < lo OR n > hi
+       UNION ALL
+       SELECT 'grid_without_worker', id, parent_id, NULL, NULL, NULL, NULL FROM grid WHERE worker_id IS NULL
+       UNION ALL
+       -- staffing: fewer members of a required role than the model asks (the full-time worker is the rule above)
+       SELECT 'grid_missing_role', g.id, g.parent_id, coalesce(st.n, 0), sr.min_per_grid, NULL, sr.code
+       FROM grid g CROSS JOIN staff_role sr LEFT JOIN staffed st ON st.grid_id = g.id AND st.role = sr.code
+       WHERE sr.code <> 'full_time' AND sr.min_per_grid > 0 AND coalesce(st.n, 0) < sr.min_per_grid
+       UNION ALL
+       SELECT 'code_mismatch', id, parent_id, NULL, NULL, NULL, NULL FROM child
+       WHERE left(code, length(parent_code) + 1) <> parent_code || '-'
+          OR substr(code, length(parent_code) + 2) !~ CASE WHEN level = 'grid' THEN '^[0-9]{4}$' ELSE '^[0-9]{3}$' END
+     ),
+     multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[]) AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)
+     SELECT 'multipart_grid' AS kind, m.id, m.parent_id, ST_AsGeoJSON(m.geom, 7)::json AS geometry, m.n, NULL::int AS lo, NULL::int AS hi, m.code,
+            (SELECT p.code FROM region p WHERE p.id = m.parent_id), NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en
+       FROM multipart m
      UNION ALL
-     SELECT 'households_out_of_range', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, c.household_count, r.lo, r.hi, c.code, c.parent_code, NULL, NULL, NULL
-       FROM child c JOIN rule r ON r.id = c.id WHERE c.household_count < r.lo OR c.household_count > r.hi
-     UNION ALL
-     SELECT 'grid_without_worker', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code, NULL, NULL, NULL
-       FROM child c WHERE c.level = 'grid' AND c.worker_id IS NULL
-     UNION ALL
-     -- staffing: fewer members of a required role than the model asks (the full-time worker is the rule above)
-     SELECT 'grid_missing_role', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json,
-            (SELECT count(*)::int FROM grid_staff s WHERE s.grid_id = c.id AND s.role = sr.code), sr.min_per_grid, NULL, c.code, c.parent_code, sr.code, sr.zh, sr.en
-       FROM child c CROSS JOIN staff_role sr
-      WHERE c.level = 'grid' AND sr.code <> 'full_time' AND sr.min_per_grid > 0
-        AND (SELECT count(*) FROM grid_staff s WHERE s.grid_id = c.id AND s.role = sr.code) < sr.min_per_grid
-     UNION ALL
-     SELECT 'code_mismatch', c.id, c.parent_id, ST_AsGeoJSON(ST_PointOnSurface(c.geom), 7)::json, NULL, NULL, NULL, c.code, c.parent_code, NULL, NULL, NULL
-       FROM child c
-       WHERE left(c.code, length(c.parent_code) + 1) <> c.parent_code || '-'
-          OR substr(c.code, length(c.parent_code) + 2) !~ CASE WHEN c.level = 'grid' THEN '^[0-9]{4}$' ELSE '^[0-9]{3}$' END
+     SELECT x.kind, x.id, x.parent_id, (SELECT ST_AsGeoJSON(ST_PointOnSurface(r.geom), 7)::json FROM region r WHERE r.id = x.id), x.n, x.lo, x.hi,
+            (SELECT r.code FROM region r WHERE r.id = x.id), (SELECT p.code FROM region p WHERE p.id = x.parent_id), x.role, sr.zh, sr.en
+       FROM problem x LEFT JOIN staff_role sr ON sr.code = x.role
      ORDER BY kind, id`,
     [parents],
   );

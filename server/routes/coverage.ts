@@ -11,8 +11,9 @@ export const CoverageReportSchema = z
       ok: z.boolean(),
       counts: z.record(z.string(), z.number().int()),
       parentsChecked: z.number().int(),
+      parentsSuspect: z.number().int(),
       areaCheckedM2: z.number(),
-      path: z.enum(['coverage', 'relate']),
+      path: z.enum(['edges', 'coverage', 'relate']),
       elapsedMs: z.number(),
     }),
     issues: z.object({
@@ -39,7 +40,7 @@ const coverageRoute = createRoute({
     query: z.object({
       depth: z.enum(['1', 'all']).default('1'),
       tolerance: z.coerce.number().min(0).max(1e6).default(1).openapi({ description: 'm²: smaller gaps and overlaps are slivers' }),
-      path: z.enum(['coverage', 'relate']).optional().openapi({ description: 'force the overlap path (ST_CoverageInvalidEdges or ST_Relate)' }),
+      path: z.enum(['edges', 'coverage', 'relate']).optional().openapi({ description: 'force a screening path: edges counted in the server (default), ST_CoverageInvalidEdges (PostGIS 3.6), or all in SQL with ST_Relate' }),
     }),
   },
   responses: { 200: { description: 'Report', content: { 'application/json': { schema: CoverageReportSchema } } }, ...errorResponses(400, 404, 422) },

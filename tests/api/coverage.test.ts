@@ -26,7 +26,7 @@ for (const driver of DRIVERS) {
       workers = (await ctx.db.query<{ id: number }>('SELECT id FROM worker ORDER BY id LIMIT 50')).rows.map((r) => r.id);
       // The villages built here staff only the full-time worker; the other roles' rule is tested in field.test.ts.
       await ctx.db.query(`UPDATE staff_role SET min_per_grid = 0 WHERE code <> 'full_time'`);
-      paths = driver === 'pglite' ? ['coverage', 'relate'] : ['relate'];
+      paths = driver === 'pglite' ? ['edges', 'coverage', 'relate'] : ['edges', 'relate'];
     });
     afterAll(() => dispose());
 
@@ -65,7 +65,7 @@ for (const driver of DRIVERS) {
         expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
         reports.push(res.body);
       }
-      // Both overlap paths give the same answers.
+      // Every screening path gives the same answers.
       for (const r of reports.slice(1)) expect(r.issues).toEqual(reports[0].issues);
       const kinds = reports[0].issues.features.map((f: any) => f.properties.kind);
       return { report: reports[0], kinds };
@@ -77,6 +77,9 @@ for (const driver of DRIVERS) {
       expect(kinds).toEqual([]);
       expect(report.summary.ok).toBe(true);
       expect(report.summary.areaCheckedM2).toBeGreaterThan(4e6);
+      // the edge screen passes it (the village's sides are single segments the grids split): no full check
+      expect(report.summary.path).toBe('edges');
+      expect(report.summary.parentsSuspect).toBe(0);
     });
 
     it('finds exactly a gap, with its area', async () => {
@@ -87,6 +90,17 @@ for (const driver of DRIVERS) {
       expect(gap.properties.areaM2 / 1e6).toBeCloseTo(1.11 * 1.11 * Math.cos((20.015 * Math.PI) / 180), 1);
       expect(gap.geometry.type).toBe('Polygon');
       expect(report.summary.ok).toBe(false);
+    });
+
+    it('finds two gaps far apart in one village, each whole, only where the screen points', async () => {
+      // 4 × 4 grids of 0.005°, two missing in opposite corners of the inside: the window spans both
+      const cells: Rect[] = [];
+      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) if (!(i === 1 && j === 1) && !(i === 3 && j === 3)) cells.push([i * 0.005, j * 0.005, (i + 1) * 0.005, (j + 1) * 0.005]);
+      const { villageId } = await village(cells.map((q) => ({ coords: [rect(q)] })));
+      const { report, kinds } = await check(villageId);
+      expect(kinds).toEqual(['gap', 'gap']);
+      for (const gap of report.issues.features) expect(gap.properties.areaM2 / 1e6).toBeCloseTo(0.555 * 0.555 * Math.cos((20.01 * Math.PI) / 180), 1);
+      expect(report.summary.parentsSuspect).toBe(1);
     });
 
     it('finds exactly an overlap between the two grids involved', async () => {
@@ -194,6 +208,9 @@ for (const driver of DRIVERS) {
       const c = res.body.summary.counts;
       expect([c.gap, c.overlap, c.outside_parent, c.sliver, c.invalid_geometry, c.multipart_grid, c.orphan_household, c.code_mismatch]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
       expect(c.grid_without_worker).toBeGreaterThan(0); // the demo leaves a few grids unstaffed on purpose
+      // the seeded plan shares every vertex, so the edge screen passes every parent without a union
+      expect(res.body.summary.parentsSuspect).toBe(0);
+      expect(res.body.summary.parentsChecked).toBeGreaterThan(10);
     });
 
     it('reports coverage on import, and refuses a layer with problems when strict', async () => {
