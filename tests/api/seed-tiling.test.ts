@@ -68,13 +68,14 @@ for (const driver of DRIVERS) {
       expect(rows[0]!.counted).toBe(rows[0]!.total);
     });
 
-    it('assigns workers to most grids and leaves a few without one', async () => {
-      const { rows } = await db.query<{ staffed: number; unstaffed: number }>(
-        `SELECT count(*) FILTER (WHERE worker_id IS NOT NULL)::int AS staffed, count(*) FILTER (WHERE worker_id IS NULL)::int AS unstaffed
-         FROM region WHERE level = 'grid'`,
+    it('staffs every grid: its full-time worker, leader, police officer and instructor', async () => {
+      const { rows } = await db.query<{ grids: number; unstaffed: number; short: number }>(
+        `SELECT count(*)::int AS grids, count(*) FILTER (WHERE worker_id IS NULL)::int AS unstaffed,
+                count(*) FILTER (WHERE (SELECT count(DISTINCT s.role) FROM grid_staff s WHERE s.grid_id = g.id AND s.role IN ('grid_leader', 'police', 'instructor')) < 3)::int AS short
+         FROM region g WHERE level = 'grid'`,
       );
-      expect(rows[0]!.staffed).toBeGreaterThan(rows[0]!.unstaffed * 10);
-      expect(rows[0]!.unstaffed).toBeGreaterThan(0);
+      expect(rows[0]!.grids).toBeGreaterThan(100);
+      expect(rows[0]).toMatchObject({ unstaffed: 0, short: 0 });
     });
 
     it('gives households a size and an address in their township and village', async () => {

@@ -229,10 +229,9 @@ describe('planner edits a village in Chromium', () => {
     expect(Math.abs(after.reduce((s, f) => s + f.properties.areaM2, 0) - areaBefore)).toBeLessThan(1);
   });
   it("staffs a grid from the properties panel: the missing police officer is added, saved, and undone", async () => {
-    // A grid the seed left without a police officer.
+    // A grid whose police officer has left.
     const { rows } = await db.query<{ id: number }>(
-      `SELECT g.id FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL
-         AND NOT EXISTS (SELECT 1 FROM grid_staff s WHERE s.grid_id = g.id AND s.role = 'police') ORDER BY g.code LIMIT 1`,
+      `DELETE FROM grid_staff WHERE role = 'police' AND grid_id = (SELECT min(grid_id) FROM grid_staff WHERE role = 'police') RETURNING grid_id AS id`,
     );
     const gridId = rows[0]!.id;
     await page.goto(`${server.url}/plan?region=${gridId}`);
