@@ -6,6 +6,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { escalateOverdue } from './db/dispatches.ts';
 import { cstDay, recordPlanFigures } from './db/overview.ts';
+import { maintain } from './db/db.ts';
 import { EventBus } from './http/events.ts';
 import { createApp, type AppOptions } from './app.ts';
 
@@ -52,7 +53,8 @@ export async function startServer(options: AppOptions & { port: number }): Promi
       console.error('escalation failed:', err);
     }
   };
-  // The plan's figures once a day, for the screen's change against a month ago.
+  // The plan's figures once a day, for the screen's change against a month ago; then the embedded
+  // database's housekeeping.
   let recordedDay = '';
   const record = async () => {
     const day = cstDay(options.clock?.() ?? new Date());
@@ -62,7 +64,9 @@ export async function startServer(options: AppOptions & { port: number }): Promi
       recordedDay = day;
     } catch (err) {
       console.error('recording the plan figures failed:', err);
+      return;
     }
+    await maintain(options.db).catch((err) => console.error('database housekeeping failed:', err));
   };
   void escalate().then(record);
   const timer = setInterval(() => void escalate().then(record), ESCALATION_EVERY_MS);

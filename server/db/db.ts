@@ -35,3 +35,12 @@ export async function openDb(options: OpenOptions): Promise<Db> {
   const { openPglite, openPgliteThread } = await import('./pglite-driver.ts');
   return (options.thread ? openPgliteThread : openPglite)(options.dataDir ?? '.gridplan-data');
 }
+
+/**
+ * Housekeeping PostgreSQL's autovacuum does by itself and PGlite never does: VACUUM marks pages
+ * all-visible (without it every index-only scan still reads the table) and ANALYZE refreshes the
+ * planner's statistics. Run after bulk loads and once a day; outside any transaction.
+ */
+export async function maintain(db: Db): Promise<void> {
+  if (db.driver === 'pglite') await db.exec('VACUUM ANALYZE');
+}

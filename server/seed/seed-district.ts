@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Db, Queryable } from '../db/db.ts';
+import { maintain, type Db, type Queryable } from '../db/db.ts';
 import { recountHouseholds } from '../db/households.ts';
 import { cstDay, recordPlanFigures } from '../db/overview.ts';
 import { insertRegions, recordChange } from '../db/regions.ts';
@@ -75,7 +75,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
   const townships = planTownships(territory, seat, names.streets, names.towns, random);
   const households = generateHouseholds(territory, seat, townships, Math.round(130_000 * options.scale), random);
 
-  return db.transaction(async (tx) => {
+  const summary = await db.transaction(async (tx) => {
     progress(`district ${district.name}`);
     // Repair: several published boundaries (民乐县, 玉门市) have self-intersecting rings.
     const [districtId] = await insertRegions(tx, [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }], true);
@@ -200,6 +200,8 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, now: undefined, ...summary } });
     return summary;
   });
+  await maintain(db);
+  return summary;
 }
 
 /**
