@@ -12,3 +12,18 @@ export const formatDateTime = (iso: string, lang: string) => {
   const year = at.getFullYear() !== new Date().getFullYear() ? { year: 'numeric' as const } : {};
   return new Intl.DateTimeFormat(lang, { ...year, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(at);
 };
+
+/** Month ticks of a time axis (seconds) in the reader's language — 5月 / May — with the year at the first tick and where it turns; China time. */
+export function monthTicks(splits: number[], lang: string): string[] {
+  const month = new Intl.DateTimeFormat(lang, { month: 'short', timeZone: 'Asia/Shanghai' });
+  const yearMonth = new Intl.DateTimeFormat(lang, { year: 'numeric', month: 'short', timeZone: 'Asia/Shanghai' });
+  const yearOf = new Intl.DateTimeFormat('en', { year: 'numeric', timeZone: 'Asia/Shanghai' });
+  let year = '';
+  return splits.map((s) => {
+    const at = new Date(s * 1000);
+    const y = yearOf.format(at);
+    const text = y !== year ? yearMonth.format(at) : month.format(at);
+    year = y;
+    return text;
+  });
+}
