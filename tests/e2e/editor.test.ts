@@ -81,6 +81,12 @@ describe('planner edits a village in Chromium', () => {
     await waitForMap(page);
     const drawnIssues = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['issue-fill'] }).map((f: any) => f.properties.kind));
     expect(drawnIssues).toContain('gap');
+    // The deleted grid's households, now in no grid, are one row of the list, not one row each.
+    const counted = Number(/住户归属错误\s*(\d+)/.exec((await page.locator('[data-testid="coverage"] .counts').textContent()) ?? '')?.[1]);
+    expect(counted).toBeGreaterThan(1);
+    expect(await page.locator('[data-testid="coverage-list"] button').allTextContents()).toEqual([
+      expect.stringContaining('未被任何下级覆盖'), expect.stringContaining(`住户未归属任何网格（${counted} 户）`),
+    ]);
     await shot('2-deleted');
 
     // Draw: click a shape well inside the gap (the old grid is convex: pull its vertices toward its label).

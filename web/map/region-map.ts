@@ -115,7 +115,7 @@ export class RegionMap {
       paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5 * k, 12, 4 * k, 15, 7 * k], 'circle-color': '#ffffff', 'circle-stroke-color': issueColor,
         'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 1 * k, 12, 2 * k, 15, 3 * k] } });
     m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
-    m.addLayer({ id: 'focused-point', type: 'circle', source: 'focused', filter: ['==', ['geometry-type'], 'Point'],
+    m.addLayer({ id: 'focused-point', type: 'circle', source: 'focused', filter: ['in', ['geometry-type'], ['literal', ['Point', 'MultiPoint']]],
       paint: { 'circle-radius': 14 * k, 'circle-opacity': 0, 'circle-stroke-color': '#212529', 'circle-stroke-width': 3 * k } });
     m.addLayer({
       id: 'labels', type: 'symbol', source: 'labels',
