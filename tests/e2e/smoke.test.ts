@@ -139,6 +139,10 @@ describe('web app in Chromium', () => {
     await page.click('[data-mode="grids"]');
     await page.waitForTimeout(1_000);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-grids-fire-month.png') });
+    // Below the ranked grids, what z and the count mean.
+    await page.locator('[data-testid="hotspot-hint"]').scrollIntoViewIfNeeded();
+    expect(await page.locator('[data-testid="hotspot-hint"]').textContent()).toContain('相邻网格');
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-hotspot-hint.png') });
     await page.close();
   });
 
