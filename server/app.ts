@@ -1,13 +1,12 @@
 import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
-import { csrf } from 'hono/csrf';
 import { secureHeaders } from 'hono/secure-headers';
-import { InputError } from './domain/errors.ts';
-import { authenticate } from './http/auth.ts';
+import { authenticate, POLICY, sameOrigin } from './http/auth.ts';
+import { jsonBodies, MAX_JSON_DEPTH, tooLarge, type BodyLimit } from './http/body.ts';
 import { ReadCache } from './http/cache.ts';
 import { onError } from './http/errors.ts';
-import { EventBus, eventStream } from './http/events.ts';
-import { router, type AppOptions } from './http/router.ts';
+import { EventBus, eventStream, LiveStreams } from './http/events.ts';
+import { nowOf, router, type AppOptions } from './http/router.ts';
 import { authRoutes } from './routes/auth.ts';
 import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
@@ -22,37 +21,52 @@ import { metaRoutes } from './routes/meta.ts';
 import { regionRoutes } from './routes/regions.ts';
 import { userRoutes } from './routes/users.ts';
 
+/** Routes that take more than the default JSON body (and may wait for the write). */
+const LARGE_BODIES: Record<string, 'import' | 'geometry'> = {
+  'POST /api/regions/import': 'import',
+  'POST /api/regions/:id/autosplit': 'geometry',
+  'POST /api/regions': 'geometry',
+  'PATCH /api/regions/:id': 'geometry',
+  'POST /api/regions/:id/split': 'geometry',
+};
+/** Routes that read their own body as a stream, with their own limit. */
+const STREAMED = new Set(['POST /api/households/import', 'POST /api/incidents/import', 'POST /api/incidents/:id/photos']);
+
 export function createApp(options: AppOptions) {
   const { maxJsonBytes = 20 * 1024 * 1024, maxUploadBytes = 200 * 1024 * 1024 } = options;
-  const tooLarge = (limit: number) => () => {
-    throw new InputError('payload_too_large', `request body exceeds the limit of ${limit} bytes`, 'body', 413);
-  };
   const events = options.events ?? new EventBus();
+  const streams = new LiveStreams(options.db, options.streamLimits);
   const app = router();
   app.use('*', secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false }));
   app.use('/api/*', async (c, next) => {
     c.set('db', options.db);
     c.set('options', options);
     c.set('events', events);
+    c.set('streams', streams);
     await next();
   });
-  // Cross-site form posts are refused (forms always send a content type); the session cookie is SameSite=Lax besides.
-  const crossSite = csrf();
-  app.use('/api/*', (c, next) => (c.req.header('content-type') ? crossSite(c, next) : next()));
+  app.use('/api/*', sameOrigin());
   app.use('/api/*', authenticate());
-  const uploads = ['/api/households/import', '/api/incidents/import'];
-  const uploadLimit = bodyLimit({ maxSize: maxUploadBytes, onError: tooLarge(maxUploadBytes) });
-  const jsonLimit = bodyLimit({ maxSize: maxJsonBytes, onError: tooLarge(maxJsonBytes) });
-  const photoLimit = bodyLimit({ maxSize: MAX_PHOTO_BYTES, onError: tooLarge(MAX_PHOTO_BYTES) });
-  app.use('/api/*', (c, next) => {
-    // Reads have no body; looking for one would build a full web Request for each of them.
-    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
-    if (/^\/api\/incidents\/[^/]+\/photos$/.test(c.req.path)) return photoLimit(c, next);
-    return (uploads.includes(c.req.path) ? uploadLimit : jsonLimit)(c, next);
-  });
+  // Bodies are read only once the caller may send them: without a session, a few KB at most.
+  const limits: Record<'public' | 'default' | 'geometry' | 'import', BodyLimit> = {
+    public: { maxBytes: 4 * 1024, maxDepth: 4 },
+    default: { maxBytes: 256 * 1024, maxDepth: MAX_JSON_DEPTH },
+    geometry: { maxBytes: Math.min(maxJsonBytes, 5 * 1024 * 1024), maxDepth: MAX_JSON_DEPTH },
+    import: { maxBytes: maxJsonBytes, maxDepth: MAX_JSON_DEPTH },
+  };
+  app.use('/api/*', jsonBodies((key) => {
+    if (key === null || POLICY[key] === 'public') return limits.public;
+    if (STREAMED.has(key)) return null;
+    return limits[LARGE_BODIES[key] ?? 'default'];
+  }));
+  const uploadLimit = bodyLimit({ maxSize: maxUploadBytes, onError: () => { throw tooLarge(maxUploadBytes); } });
+  const photoLimit = bodyLimit({ maxSize: MAX_PHOTO_BYTES, onError: () => { throw tooLarge(MAX_PHOTO_BYTES); } });
+  app.use('/api/households/import', uploadLimit);
+  app.use('/api/incidents/import', uploadLimit);
+  app.use('/api/incidents/:id/photos', photoLimit);
   app.use('/api/*', compress());
   if (options.cache !== false) {
-    const cache = options.cache ?? new ReadCache({ soleWriter: options.db.driver === 'pglite' });
+    const cache = options.cache ?? new ReadCache({ soleWriter: options.db.driver === 'pglite', now: () => nowOf({ get: () => options }).getTime() });
     // Before any live listener hears of a new incident, answers that counted incidents retire.
     events.subscribe(() => cache.bump(['incidents']));
     app.use('/api/*', cache.middleware());
@@ -65,7 +79,7 @@ export function createApp(options: AppOptions) {
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },
   });
   // Server-sent events for wall displays: new and changed incidents as they happen.
-  app.get('/api/events', (c) => eventStream(c, events));
+  app.get('/api/events', (c) => eventStream(c, events, streams));
   app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}`, path: c.req.path } }, 404));
   return routes;
 }

@@ -15,7 +15,13 @@ export interface Config {
   cache: boolean;
   /** Run the embedded database in its own thread (GRIDPLAN_DB_THREAD=0 keeps it on the server's). */
   dbThread: boolean;
+  /** Most vertices of a drawn or edited shape, and of one imported feature. */
+  limits: { drawnVertices?: number; importVertices?: number };
+  /** Longest one SQL statement may run on PostgreSQL, ms (0: no limit). */
+  statementTimeoutMs: number;
 }
+
+const positive = (v: string | undefined) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
@@ -28,5 +34,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,
     cache: env.GRIDPLAN_CACHE !== '0',
     dbThread: env.GRIDPLAN_DB_THREAD !== '0',
+    limits: {
+      ...(positive(env.GRIDPLAN_MAX_DRAWN_VERTICES) ? { drawnVertices: positive(env.GRIDPLAN_MAX_DRAWN_VERTICES)! } : {}),
+      ...(positive(env.GRIDPLAN_MAX_IMPORT_VERTICES) ? { importVertices: positive(env.GRIDPLAN_MAX_IMPORT_VERTICES)! } : {}),
+    },
+    statementTimeoutMs: env.GRIDPLAN_STATEMENT_TIMEOUT_MS === '0' ? 0 : (positive(env.GRIDPLAN_STATEMENT_TIMEOUT_MS) ?? 60_000),
   };
 }

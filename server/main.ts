@@ -11,7 +11,7 @@ import { ensureWebBuild, startServer } from './server.ts';
 
 const config = loadConfig();
 const started = performance.now();
-const db = await openDb({ ...config, thread: config.dbThread });
+const db = await openDb({ ...config, thread: config.dbThread, statementTimeoutMs: config.statementTimeoutMs });
 await migrate(db);
 const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region');
 if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
@@ -24,7 +24,7 @@ if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
 const accounts = await ensureAccounts(db, { demo: !config.databaseUrl && config.seedDemo, adminPassword: config.adminPassword, demoPassword: config.demoPassword });
 for (const line of describeAccounts(accounts)) console.log(line);
 await ensureWebBuild();
-const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl, ...(config.cache ? {} : { cache: false as const }) });
+const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl, limits: config.limits, ...(config.cache ? {} : { cache: false as const }) });
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
 console.log(`GridPlan on ${server.url}  ·  ${where}  ·  ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 

@@ -231,3 +231,13 @@ export async function apiKeyLabel(db: Queryable, key: string, scope: 'hotline'):
   const { rows } = await db.query<{ id: number; label: string }>('SELECT id, label FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL', [digest(key), scope]);
   return rows[0] ? `${scope}:${rows[0].label || rows[0].id}` : null;
 }
+
+/** Of these session digests, the ones still valid: present, unexpired, of an enabled account or an unrevoked screen token. */
+export async function liveSessions(db: Queryable, digests: string[], now = new Date()): Promise<string[]> {
+  const { rows } = await db.query<{ token_hash: string }>(
+    `SELECT s.token_hash FROM session s LEFT JOIN app_user u ON u.id = s.user_id LEFT JOIN screen_token t ON t.id = s.screen_token_id
+     WHERE s.token_hash = ANY($1::text[]) AND s.expires_at > $2 AND (u.id IS NULL OR NOT u.disabled) AND (t.id IS NULL OR t.revoked_at IS NULL)`,
+    [digests, now],
+  );
+  return rows.map((r) => r.token_hash);
+}

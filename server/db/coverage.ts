@@ -1,6 +1,9 @@
 import type { Queryable } from './db.ts';
 import { readPolygonRun } from './ewkb.ts';
 import { screenTiling, type FlatPolygon } from '../domain/tiling.ts';
+import { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature, type IssueKind } from '../domain/coverage-report.ts';
+
+export { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature, type IssueKind };
 
 /**
  * Coverage validation: children must tile their parent — no gap, no overlap, nothing outside —
@@ -16,12 +19,6 @@ import { screenTiling, type FlatPolygon } from '../domain/tiling.ts';
  * Both paths then measure the same intersections, so they give the same answers.
  */
 
-export const ISSUE_KINDS = [
-  'gap', 'overlap', 'outside_parent', 'sliver', 'invalid_geometry', 'multipart_grid',
-  'households_out_of_range', 'orphan_household', 'grid_without_worker', 'grid_missing_role', 'code_mismatch',
-] as const;
-export type IssueKind = (typeof ISSUE_KINDS)[number];
-
 /**
  * How parents are screened before the full check, and overlap candidates found:
  * - `edges` (default, any PostGIS): children's edges counted in the server (`screenTiling`);
@@ -31,7 +28,7 @@ export type IssueKind = (typeof ISSUE_KINDS)[number];
  *   of a suspect parent tested with ST_Relate.
  * All three give the same answers (tested); `edges` is the fastest on both drivers (bench:coverage).
  */
-export type CoveragePath = 'edges' | 'coverage' | 'relate';
+
 
 export interface CoverageOptions {
   /** 1: the region's children only; 'all': every level below it. */
@@ -42,36 +39,6 @@ export interface CoverageOptions {
   path?: CoveragePath | undefined;
   /** Most household features to list (all are counted). */
   maxHouseholdFeatures?: number;
-}
-
-export interface IssueFeature {
-  type: 'Feature';
-  geometry: { type: string; coordinates: unknown } | null;
-  properties: {
-    kind: IssueKind;
-    regionIds: number[];
-    parentId: number | null;
-    areaM2?: number;
-    count?: number;
-    role?: string;
-    of?: 'gap' | 'overlap' | 'outside_parent';
-    message: { zh: string; en: string };
-  };
-}
-
-export interface CoverageReport {
-  summary: {
-    ok: boolean;
-    counts: Record<IssueKind, number>;
-    parentsChecked: number;
-    /** Parents the screen could not pass, so checked in full (union, differences, pairs). */
-    parentsSuspect: number;
-    /** The area of the region checked, m². */
-    areaCheckedM2: number;
-    path: CoveragePath;
-    elapsedMs: number;
-  };
-  issues: { type: 'FeatureCollection'; features: IssueFeature[] };
 }
 
 /** Whether this database's PostGIS has ST_CoverageInvalidEdges (asked each time: one process may hold both drivers). */
@@ -305,7 +272,8 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     `WITH ${candidates}
      SELECT parent_id, ARRAY[a, b] AS region_ids, gp_area_m2(d.geom) AS area, ST_AsGeoJSON(d.geom, 7)::json AS geometry
      FROM pair, LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(ga, gb, gp_grid()), 3)) AS d
-     ORDER BY a, b`,
+     -- a pair may overlap in several pieces: ordered by place, so every path lists them alike
+     ORDER BY a, b, ST_XMin(d.geom), ST_YMin(d.geom), area`,
     screened.flagged ? [suspects, invalidIds, screened.flagged.filter((id) => !invalidIds.includes(id))] : [suspects, invalidIds],
   );
   area('overlap', overlaps.rows);

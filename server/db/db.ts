@@ -25,12 +25,17 @@ export interface OpenOptions {
    * (the server does; scripts and tests need not).
    */
   thread?: boolean | undefined;
+  /**
+   * PostgreSQL: the longest one statement may run (ms; 0 or absent: no limit). The server sets it;
+   * migrations and seeding run without. PGlite has no way to interrupt a statement.
+   */
+  statementTimeoutMs?: number | undefined;
 }
 
 export async function openDb(options: OpenOptions): Promise<Db> {
   if (options.databaseUrl) {
     const { openPg } = await import('./pg-driver.ts');
-    return openPg(options.databaseUrl);
+    return openPg(options.databaseUrl, options.statementTimeoutMs ?? 0);
   }
   const { openPglite, openPgliteThread } = await import('./pglite-driver.ts');
   return (options.thread ? openPgliteThread : openPglite)(options.dataDir ?? '.gridplan-data');

@@ -6,11 +6,12 @@ pg.types.setTypeParser(20, (v) => Number(v));
 // numeric (sums, percentiles) as numbers too.
 pg.types.setTypeParser(1700, (v) => Number(v));
 
-export async function openPg(url: string): Promise<Db> {
+export async function openPg(url: string, statementTimeoutMs = 0): Promise<Db> {
   // JIT off: PostGIS functions are costed so high that the planner compiles nearly every spatial
   // query, which costs more than it saves here (coverage validation of 21,600 grids: 3.4 s with
   // JIT, 1.6 s without; see npm run bench:coverage).
-  const pool = new pg.Pool({ connectionString: url, max: 10, options: '-c jit=off' });
+  // A statement running past the limit is cancelled (57014), and the request answers 422 `too_slow`.
+  const pool = new pg.Pool({ connectionString: url, max: 10, options: `-c jit=off${statementTimeoutMs > 0 ? ` -c statement_timeout=${statementTimeoutMs}` : ''}` });
   // Fail fast at start-up, with the driver's own message, when the server is unreachable.
   await pool.query('SELECT 1');
   return {

@@ -73,9 +73,15 @@ export async function regionById(tx: Queryable, id: number): Promise<RegionFeatu
   return { ...row.f, properties: { ...row.f.properties, ancestors: row.ancestors, bbox: row.bbox, staff: row.staff } };
 }
 
-export async function regionLevel(tx: Queryable, id: number): Promise<{ level: Level; code: string } | null> {
-  const { rows } = await tx.query<{ level: Level; code: string }>('SELECT level, code FROM region WHERE id = $1', [id]);
+export async function regionLevel(tx: Queryable, id: number): Promise<{ level: Level; code: string; name: string } | null> {
+  const { rows } = await tx.query<{ level: Level; code: string; name: string }>('SELECT level, code, name FROM region WHERE id = $1', [id]);
   return rows[0] ?? null;
 }
 
 export const byIds = (tx: Queryable, ids: number[]) => collection(tx, 'r.id = ANY($1::int[])', [ids]);
+
+/** Regions and every region above them, with the least depth above one of them (0: given). */
+export async function ancestorsWithDepth(db: Queryable, ids: number[]): Promise<{ id: number; depth: number }[]> {
+  const { rows } = await db.query<{ id: number; depth: number }>('SELECT id, depth FROM gp_ancestors($1::int[])', [ids]);
+  return rows;
+}

@@ -63,6 +63,21 @@ function keyOf(ax: number, ay: number, bx: number, by: number): [string, 1 | -1]
   return ax < bx || (ax === bx && ay < by) ? [`${ax},${ay},${bx},${by}`, 1] : [`${bx},${by},${ax},${ay}`, -1];
 }
 
+/** Planar area of polygons (holes subtract), whichever way their rings run. */
+function area(polygons: FlatPolygon[]): number {
+  let total = 0;
+  for (const rings of polygons) {
+    rings.forEach((ring, r) => {
+      const x0 = ring[0]!;
+      const y0 = ring[1]!;
+      let a2 = 0;
+      for (let i = 0; i < ring.length / 2 - 1; i++) a2 += (ring[2 * i]! - x0) * (ring[2 * i + 3]! - y0) - (ring[2 * i + 2]! - x0) * (ring[2 * i + 1]! - y0);
+      total += (r === 0 ? 1 : -1) * Math.abs(a2 / 2);
+    });
+  }
+  return total;
+}
+
 function distanceToSegment(px: number, py: number, x1: number, y1: number, x2: number, y2: number): number {
   const dx = x2 - x1;
   const dy = y2 - y1;
@@ -104,25 +119,26 @@ export function screenTiling(parent: FlatPolygon[], children: { id: number; poly
   // the parent's segments by key: which way it runs, and where in `segments`
   const outline = new Map<string, { dir: 1 | -1; at: number }>();
   const segments: number[] = [];
-  let perimeter = 0;
   eachEdge(parent, (ax, ay, bx, by) => {
     const [key, dir] = keyOf(ax, ay, bx, by);
     outline.set(key, { dir, at: segments.length / 4 });
     segments.push(ax, ay, bx, by);
-    perimeter += Math.hypot(bx - ax, by - ay);
   });
 
   const flagged = new Set<number>();
   const loose: Edge[] = [];
-  const matched = new Uint8Array(segments.length / 4);
-  let border = 0;
+  // How much of each of the parent's segments the children's lone edges run along, and whose they
+  // are: exactly its length once in an exact tiling; more where two layers both run along it.
+  const count = segments.length / 4;
+  const covered = new Float64Array(count);
+  const alongBy: number[][] = Array.from({ length: count }, () => []);
   for (const [key, e] of edges) {
     if (e.n === 2 && e.turn === 0) continue;
     if (e.n === 1) {
       const along = outline.get(key);
       if (along?.dir === e.turn) {
-        border += Math.hypot(e.bx - e.ax, e.by - e.ay);
-        matched[along.at] = 1;
+        covered[along.at]! += Math.hypot(e.bx - e.ax, e.by - e.ay);
+        alongBy[along.at]!.push(...e.owners);
         continue;
       }
       if (along === undefined) {
@@ -136,7 +152,6 @@ export function screenTiling(parent: FlatPolygon[], children: { id: number; poly
   // Edges used once but not one of the parent's own segments: on the outline within a millimetre
   // (both ends and the middle), running its way — else they bound a gap, an overlap or a spill.
   if (loose.length > 0) {
-    const count = segments.length / 4;
     const index = new Flatbush(count);
     for (let i = 0; i < count; i++) {
       const [x1, y1, x2, y2] = segments.slice(4 * i, 4 * i + 4) as [number, number, number, number];
@@ -157,19 +172,52 @@ export function screenTiling(parent: FlatPolygon[], children: { id: number; poly
       const [ax, ay, bx, by] = e.turn === 1 ? [e.ax, e.ay, e.bx, e.by] : [e.bx, e.by, e.ax, e.ay];
       const mid = nearest((ax + bx) / 2, (ay + by) / 2);
       const sameWay = mid >= 0 && (bx - ax) * (segments[4 * mid + 2]! - segments[4 * mid]!) + (by - ay) * (segments[4 * mid + 3]! - segments[4 * mid + 1]!) > 0;
-      if (sameWay && nearest(ax, ay) >= 0 && nearest(bx, by) >= 0) border += Math.hypot(bx - ax, by - ay);
-      else for (const id of e.owners) flagged.add(id);
+      if (!(sameWay && nearest(ax, ay) >= 0 && nearest(bx, by) >= 0)) {
+        for (const id of e.owners) flagged.add(id);
+        continue;
+      }
+      // shared out over the segments it runs along (more than one where the parent has a vertex in a straight stretch)
+      for (const i of index.search(Math.min(ax, bx) - ON_OUTLINE, Math.min(ay, by) - ON_OUTLINE, Math.max(ax, bx) + ON_OUTLINE, Math.max(ay, by) + ON_OUTLINE)) {
+        const [x1, y1, x2, y2] = [segments[4 * i]!, segments[4 * i + 1]!, segments[4 * i + 2]!, segments[4 * i + 3]!];
+        const len = Math.hypot(x2 - x1, y2 - y1);
+        const [ux, uy] = [(x2 - x1) / len, (y2 - y1) / len];
+        // only a segment on the same line: both ends of the edge within a millimetre of it
+        if (Math.abs((ax - x1) * uy - (ay - y1) * ux) > ON_OUTLINE || Math.abs((bx - x1) * uy - (by - y1) * ux) > ON_OUTLINE) continue;
+        const ta = (ax - x1) * ux + (ay - y1) * uy;
+        const tb = (bx - x1) * ux + (by - y1) * uy;
+        const overlap = Math.min(Math.max(ta, tb), len) - Math.max(Math.min(ta, tb), 0);
+        if (overlap > 0) {
+          covered[i]! += overlap;
+          alongBy[i]!.push(...e.owners);
+        }
+      }
     }
   }
-  const suspect = flagged.size > 0 || Math.abs(border - perimeter) > 1e-7 * perimeter;
-  if (!suspect || flagged.size === 0) return { suspect, flagged: [], window: null };
+  // Each segment run along exactly once: less leaves part of the outline open (a gap there), more
+  // means two children lie along it (an overlap: its owners are paired with their siblings).
+  const open: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = Math.hypot(segments[4 * i + 2]! - segments[4 * i]!, segments[4 * i + 3]! - segments[4 * i + 1]!);
+    const excess = covered[i]! - len;
+    if (excess > 1e-7 * len) for (const id of alongBy[i]!) flagged.add(id);
+    else if (excess < -1e-7 * len) open.push(i);
+  }
+  // The children's area must add up to the parent's too: a last guard for what edges cannot see.
+  const childArea = children.reduce((sum, c) => sum + area(c.polygons), 0);
+  const parentArea = area(parent);
+  // (children's border vertices may lie up to ON_OUTLINE off the outline: that much area along it)
+  let perimeter = 0;
+  for (let i = 0; i < count; i++) perimeter += Math.hypot(segments[4 * i + 2]! - segments[4 * i]!, segments[4 * i + 3]! - segments[4 * i + 1]!);
+  const areaOff = Math.abs(childArea - parentArea) > perimeter * ON_OUTLINE;
+  const suspect = flagged.size > 0 || open.length > 0 || areaOff;
+  if (!suspect) return { suspect, flagged: [], window: null };
+  // Suspect with no edge to blame: any child may overlap any other, and a gap may be anywhere.
+  if (flagged.size === 0 && (areaOff || open.length === 0)) return { suspect, flagged: children.map((c) => c.id), window: null };
   let window: Box | null = null;
   for (const id of flagged) {
     const b = boxes.get(id)!;
     window = grow(window, b[0], b[1], b[2], b[3]);
   }
-  for (let i = 0; i < matched.length; i++) {
-    if (!matched[i]) window = grow(window, segments[4 * i]!, segments[4 * i + 1]!, segments[4 * i + 2]!, segments[4 * i + 3]!);
-  }
+  for (const i of open) window = grow(window, segments[4 * i]!, segments[4 * i + 1]!, segments[4 * i + 2]!, segments[4 * i + 3]!);
   return { suspect, flagged: [...flagged], window };
 }

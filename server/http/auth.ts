@@ -134,7 +134,11 @@ export function authenticate(): MiddlewareHandler<Env> {
     }
     await next();
     if (c.res.status >= 400) return;
-    if (ACCOUNT_WRITES.test(key)) recent.clear();
+    if (ACCOUNT_WRITES.test(key)) {
+      recent.clear();
+      // Streams of sessions this write ended close now, not at their next check.
+      await c.get('streams').check();
+    }
     else if (PLAN_WRITES.test(key)) for (const [t, e] of recent.entries()) if (e.role === 'worker') recent.delete(t);
   };
 }
@@ -174,4 +178,32 @@ export function assertOwnGrid(c: Context<Env>, gridId: number | null, path = 'id
   const p = principalOf(c);
   if (p.role !== 'worker') return;
   if (gridId === null || !p.gridIds.includes(gridId)) throw outside(gridId === null ? 'this place' : `grid ${gridId}`, path);
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const crossSite = () => new InputError('cross_site_request', 'a page on another site may not change anything here', 'origin', 403);
+
+/**
+ * A state-changing request from another site is refused, whatever its content type or lack of one:
+ * the browser says where it came from in `Sec-Fetch-Site` (refused unless `same-origin` or `none`)
+ * and `Origin` (its host must be this one). Clients that are not browsers send neither.
+ */
+export function sameOrigin(): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    if (!STATE_CHANGING.has(c.req.method)) return next();
+    const site = c.req.header('sec-fetch-site');
+    if (site !== undefined && site !== 'same-origin' && site !== 'none') throw crossSite();
+    const origin = c.req.header('origin');
+    if (origin !== undefined) {
+      const host = c.req.header('x-forwarded-host') ?? c.req.header('host') ?? new URL(c.req.url).host;
+      let from: string | null = null;
+      try {
+        from = new URL(origin).host;
+      } catch {
+        // "null" (a sandboxed frame, a file) or garbage: not this site
+      }
+      if (from !== host) throw crossSite();
+    }
+    await next();
+  };
 }

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { gzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
+import { ancestorsWithDepth } from '../db/region-queries.ts';
 import { routeKey } from './auth.ts';
 import type { Env } from './router.ts';
 
@@ -22,36 +23,32 @@ import type { Env } from './router.ts';
  */
 type Domain = string;
 
-const regionReads = (id: string | undefined) => [`r${id}`, 'plan*'];
+/** The answers about one region: its own details, children and coverage. */
+export const regionReads = ({ id }: { id: number | undefined }) => [`r${id}`, 'plan*'];
+export const always = () => true;
+export const never = () => false;
+
+/** What a read answer depends on: the data it reads, and whether the clock is one of those things. */
+export interface ReadSpec<Q = Record<string, unknown>> {
+  reads: (args: { id: number | undefined; query: Q }) => Domain[];
+  clock: (query: Q, now: number) => boolean;
+  /** Answers that differ by who asks (e.g. with or without household locations): a key part per kind of caller. */
+  vary?: (c: Context<Env>) => string;
+}
 
 /**
- * Whether an answer changes as time passes, not only when data does: a window that runs to "now"
- * (no `to`, or one still ahead) or figures that count what is overdue or happened today.
+ * A read route's answer, from the cache when it can be (`compute` makes it otherwise). The key is built from the
+ * route and its validated parameters and query (so `/regions/0500` and `/regions/500` are one
+ * answer, and parameters the route does not take make no new ones), and the versions of what the
+ * answer reads.
  */
-const ranToNow = (q: URLSearchParams) => {
-  const to = q.get('to');
-  return to === null || !(Date.parse(to) < Date.now());
-};
-const always = () => true;
-const never = () => false;
+export async function cached<R>(c: Context<Env, any, any>, spec: ReadSpec<any>, compute: () => Promise<R>): Promise<R> {
+  const cache = c.get('cache');
+  return cache ? ((await cache.answer(c, spec, compute as () => Promise<unknown> as () => Promise<Response>)) as R) : compute();
+}
 
-/** The read routes served from the cache: what each reads, and whether the clock is one of those things. */
-const READS: Record<string, { reads: (query: URLSearchParams, id: string | undefined) => Domain[]; clock: (query: URLSearchParams) => boolean }> = {
-  'GET /api/regions': { reads: () => ['plan'], clock: never },
-  'GET /api/regions/:id': { reads: (_, id) => regionReads(id), clock: never },
-  'GET /api/regions/:id/children': { reads: (_, id) => regionReads(id), clock: never },
-  'GET /api/regions/:id/descendants': { reads: (_, id) => regionReads(id), clock: never },
-  'GET /api/regions/:id/coverage': { reads: (_, id) => regionReads(id), clock: never },
-  'GET /api/grid-types': { reads: () => ['plan'], clock: never },
-  'GET /api/workers': { reads: () => ['plan'], clock: never },
-  // Incidents are filed under grids, so a region filter also reads the layout.
-  'GET /api/heatmap': { reads: (q) => (q.has('region') ? ['incidents', 'layout'] : ['incidents']), clock: ranToNow },
-  'GET /api/incidents/timeseries': { reads: (q) => (q.has('region') ? ['incidents', 'layout'] : ['incidents']), clock: ranToNow },
-  'GET /api/regions/:id/incident-stats': { reads: () => ['incidents', 'plan'], clock: always },
-  'GET /api/hotspots': { reads: () => ['incidents', 'plan'], clock: ranToNow },
-  'GET /api/stats/overview': { reads: () => ['incidents', 'layout'], clock: always },
-  'GET /api/incident-categories': { reads: () => ['incidents'], clock: never },
-};
+/** Whether a window that runs to "now" (no `to`, or one still ahead) moves with the clock. */
+export const ranToNow = (q: { to?: string | undefined }, now: number) => q.to === undefined || !(Date.parse(q.to) < now);
 
 /** Region edits answer with the regions they changed; bulk plan writes do not. */
 const REGION_EDITS = /^(POST \/api\/regions|PATCH \/api\/regions\/:id|DELETE \/api\/regions\/:id|POST \/api\/regions\/:id\/split|POST \/api\/regions\/merge)$/;
@@ -80,8 +77,8 @@ export class ReadCache {
   private readonly computing = new Map<string, Promise<Entry | null>>();
   private readonly ttlMs: number;
   private readonly soleWriter: boolean;
-  hits = 0;
-  misses = 0;
+  /** The app's clock, in ms: expiry and "now"-relative windows follow it (tests turn it). */
+  readonly now: () => number;
 
   /**
    * `ttlMs`: how long an answer is served as it is when nothing it read has changed; `staleMs`:
@@ -89,11 +86,15 @@ export class ReadCache {
    * no other process writes to the database (the embedded one, which its folder lock guarantees),
    * so only answers that depend on the clock expire.
    */
-  constructor(options: { maxBytes?: number; ttlMs?: number; staleMs?: number; soleWriter?: boolean } = {}) {
+  constructor(options: { maxBytes?: number; ttlMs?: number; staleMs?: number; soleWriter?: boolean; now?: () => number } = {}) {
     this.ttlMs = options.ttlMs ?? 60_000;
     this.soleWriter = options.soleWriter ?? false;
+    this.now = options.now ?? Date.now;
     // Unused answers still leave after `staleMs`.
-    this.lru = new LRUCache<string, Entry>({ maxSize: options.maxBytes ?? 64 * 1024 * 1024, sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + 64, ttl: Math.max(this.ttlMs, options.staleMs ?? 10 * 60_000), updateAgeOnGet: true });
+    this.lru = new LRUCache<string, Entry>({
+      maxSize: options.maxBytes ?? 64 * 1024 * 1024, sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + 64,
+      ttl: Math.max(this.ttlMs, options.staleMs ?? 10 * 60_000), updateAgeOnGet: true, perf: { now: this.now },
+    });
   }
 
   bump(domains: Domain[]): void {
@@ -121,19 +122,13 @@ export class ReadCache {
   /** The regions a region edit names (its id, merged ids, a new region's parent) and their ancestors, with their depth above. */
   private async named(c: Context<Env>): Promise<{ id: number; depth: number }[]> {
     const sent = await jsonObject(c);
-    const fromPath = /^\/api\/regions\/(\d+)/.exec(new URL(c.req.url).pathname)?.[1];
+    // The middleware runs before the route's own parameters are parsed: the id as written, read as a number.
+    const fromPath = /^\/api\/regions\/(\d+)/.exec(c.req.path)?.[1];
     const ids = [fromPath, ...(Array.isArray(sent.ids) ? sent.ids : []), sent.parentId].map(Number).filter((n) => Number.isInteger(n) && n > 0 && n < 2 ** 31);
-    if (ids.length === 0) return [];
-    const { rows } = await c.get('db').query<{ id: number; depth: number }>(
-      `WITH RECURSIVE up AS (SELECT id, parent_id, 0 AS depth FROM region WHERE id = ANY($1::int[])
-         UNION SELECT r.id, r.parent_id, up.depth + 1 FROM region r JOIN up ON r.id = up.parent_id) SELECT id, min(depth)::int AS depth FROM up GROUP BY id`,
-      [ids.slice(0, 200)],
-    );
-    return rows;
+    return ids.length === 0 ? [] : ancestorsWithDepth(c.get('db'), ids.slice(0, 200));
   }
 
   private serve(c: Context<Env>, entry: Entry, how: 'hit' | 'stale' | 'shared'): Response {
-    this.hits++;
     c.header('x-cache', how);
     if (entry.gzip && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
       return c.body(entry.gzip as Uint8Array<ArrayBuffer>, 200, { 'content-type': entry.type, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
@@ -142,52 +137,73 @@ export class ReadCache {
     return c.body(entry.body, 200, { 'content-type': entry.type, 'content-length': String(entry.bytes) });
   }
 
+  /**
+   * Writes retire what they changed, once they have succeeded (an authorised, committed write:
+   * refusals answer 4xx). A streamed write (NDJSON progress) commits when its stream ends, so what
+   * it changed is retired then. Reads, HEAD and OPTIONS retire nothing.
+   */
   middleware(): MiddlewareHandler<Env> {
     return async (c, next) => {
-      const key = routeKey(c);
+      c.set('cache', this);
+      const key = WRITES.has(c.req.method) ? routeKey(c) : null;
       if (key === null) return next();
-      if (c.req.method !== 'GET') {
-        // The regions a region edit names, with their ancestors, read before the write (a deleted or merged region is gone after it).
-        const named = REGION_EDITS.test(key) ? await this.named(c) : [];
-        await next();
-        if (c.res.status < 400) this.bump(await this.written(c, key, named));
-        return;
-      }
-      const route = READS[key];
-      if (!route) return next();
-      const url = new URL(c.req.url);
-      const versions = route.reads(url.searchParams, /^\/api\/regions\/([^/]+)/.exec(url.pathname)?.[1]).map((d) => `${d}${this.versions.get(d) ?? 0}`).join(',');
-      const cacheKey = `${url.pathname}?${[...url.searchParams].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join('&')}|${versions}`;
-      const entry = this.lru.get(cacheKey);
-      if (entry && Date.now() < entry.freshUntil) return this.serve(c, entry, 'hit');
-      const computing = this.computing.get(cacheKey);
-      if (computing) {
-        // Someone is already asking the database: an expired answer is served meanwhile (a
-        // retired one never is: its key changed), else the computed one is shared.
-        if (entry) return this.serve(c, entry, 'stale');
-        const shared = await computing;
-        if (shared) return this.serve(c, shared, 'shared');
-      }
-      this.misses++;
-      c.header('x-cache', entry ? 'refresh' : 'miss');
-      let done!: (e: Entry | null) => void;
-      this.computing.set(cacheKey, new Promise((resolve) => (done = resolve)));
-      let computed: Entry | null = null;
-      try {
-        await next();
-        if (c.res.status === 200) {
-          const type = c.res.headers.get('content-type') ?? 'application/json';
-          const body = await c.res.clone().text();
-          // Only a database other processes write to, or the clock, can change an answer behind our back.
-          const expires = this.soleWriter && !route.clock(url.searchParams) ? Infinity : this.ttlMs;
-          const bytes = Buffer.byteLength(body);
-          computed = { freshUntil: Date.now() + expires, body, bytes, type, gzip: bytes >= 1024 ? gzipSync(body, { level: 6 }) : null };
-          this.lru.set(cacheKey, computed);
-        }
-      } finally {
-        this.computing.delete(cacheKey);
-        done(computed);
-      }
+      // The regions a region edit names, with their ancestors, read before the write (a deleted or merged region is gone after it).
+      const named = REGION_EDITS.test(key) ? await this.named(c) : [];
+      await next();
+      if (c.res.status >= 400) return;
+      const domains = await this.written(c, key, named);
+      const body = c.res.body;
+      if (!(c.res.headers.get('content-type') ?? '').includes('ndjson') || !body) return this.bump(domains);
+      // Retire again when the stream ends: answers computed while the write ran saw the old data.
+      this.bump(domains);
+      const done = new TransformStream<Uint8Array, Uint8Array>({ flush: () => this.bump(domains) });
+      c.res = new Response(body.pipeThrough(done), c.res);
     };
   }
+
+  /** A read answered from the cache, or computed once by `compute` and kept. */
+  async answer(c: Context<Env>, spec: ReadSpec<any>, compute: () => Promise<Response>): Promise<Response> {
+    const id = c.req.valid('param' as never) as { id?: number } | undefined;
+    const query = (c.req.valid('query' as never) ?? {}) as Record<string, unknown>;
+    const versions = spec.reads({ id: id?.id, query }).map((d) => `${d}${this.versions.get(d) ?? 0}`).join(',');
+    const cacheKey = `${routeKey(c)}|${stableJson({ id, query, vary: spec.vary?.(c) })}|${versions}`;
+    const entry = this.lru.get(cacheKey);
+    if (entry && this.now() < entry.freshUntil) return this.serve(c, entry, 'hit');
+    const computing = this.computing.get(cacheKey);
+    if (computing) {
+      // Someone is already asking the database: an expired answer is served meanwhile (a
+      // retired one never is: its key changed), else the computed one is shared.
+      if (entry) return this.serve(c, entry, 'stale');
+      const shared = await computing;
+      if (shared) return this.serve(c, shared, 'shared');
+    }
+    c.header('x-cache', entry ? 'refresh' : 'miss');
+    let done!: (e: Entry | null) => void;
+    this.computing.set(cacheKey, new Promise((resolve) => (done = resolve)));
+    let computed: Entry | null = null;
+    try {
+      const res = await compute();
+      if (res.status === 200) {
+        const type = res.headers.get('content-type') ?? 'application/json';
+        const body = await res.clone().text();
+        // Only a database other processes write to, or the clock, can change an answer behind our back.
+        const expires = this.soleWriter && !spec.clock(query, this.now()) ? Infinity : this.ttlMs;
+        const bytes = Buffer.byteLength(body);
+        computed = { freshUntil: this.now() + expires, body, bytes, type, gzip: bytes >= 1024 ? gzipSync(body, { level: 6 }) : null };
+        this.lru.set(cacheKey, computed);
+      }
+      return res;
+    } finally {
+      this.computing.delete(cacheKey);
+      done(computed);
+    }
+  }
+}
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** JSON with keys sorted, so that one query is one key whatever order its parameters came in. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v);
 }

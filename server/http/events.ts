@@ -1,6 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { Context } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
+import { digest, liveSessions, SESSION_COOKIE } from '../db/accounts.ts';
+import type { Db } from '../db/db.ts';
+import { InputError } from '../domain/errors.ts';
 
 /** What the wall display hears about: incidents reported or moved along the loop. */
 export interface LiveEvent {
@@ -23,8 +27,71 @@ export class EventBus {
   }
 }
 
+export interface StreamLimits {
+  /** Open streams one session may hold (a browser needs one per tab). */
+  perSession: number;
+  /** Open streams in all. */
+  total: number;
+  /** How often open streams' sessions are checked for expiry or revocation by another process. */
+  checkEveryMs: number;
+}
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { perSession: 8, total: 1_000, checkEveryMs: 30_000 };
+
+/**
+ * The open event streams, by session. Each is bounded per session and in all (429 beyond), and
+ * closed as soon as its session ends: at once when this server signs it out, revokes its screen
+ * token or changes its account; within `checkEveryMs` when it expires or another process ends it.
+ */
+export class LiveStreams {
+  private readonly open = new Map<string, Set<() => void>>();
+  private count = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly db: Db, readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Registers a stream of a session (by its token's digest); `close` ends it. Returns the unregister function. */
+  add(session: string, close: () => void): () => void {
+    const mine = this.open.get(session) ?? new Set();
+    if (mine.size >= this.limits.perSession) {
+      throw new InputError('too_many_streams', `this session already has ${mine.size} live streams open; close a tab or window first`, '', 429);
+    }
+    if (this.count >= this.limits.total) throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '', 429);
+    mine.add(close);
+    this.open.set(session, mine);
+    this.count++;
+    this.timer ??= setInterval(() => void this.check().catch(() => {}), this.limits.checkEveryMs).unref();
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      mine.delete(close);
+      this.count--;
+      if (mine.size === 0) this.open.delete(session);
+      if (this.count === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+    };
+  }
+
+  /** Closes every stream whose session no longer lets it in (signed out, revoked, disabled, expired). */
+  async check(): Promise<void> {
+    if (this.open.size === 0) return;
+    const live = new Set(await liveSessions(this.db, [...this.open.keys()]));
+    for (const [session, closers] of this.open) if (!live.has(session)) for (const close of [...closers]) close();
+  }
+}
+
 /** Server-sent events: each event as `event: incident`, a comment every 15 s to keep proxies from closing the stream. */
-export function eventStream(c: Context, bus: EventBus, heartbeatMs = 15_000) {
+export function eventStream(c: Context, bus: EventBus, streams: LiveStreams, heartbeatMs = 15_000) {
+  const token = getCookie(c, SESSION_COOKIE);
+  if (!token) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+  let ended: (() => void) | null = null;
+  const unregister = streams.add(digest(token), () => ended?.());
   return streamSSE(c, async (stream) => {
     const queue: { id: number; event: LiveEvent }[] = [];
     let wake: (() => void) | null = null;
@@ -32,24 +99,34 @@ export function eventStream(c: Context, bus: EventBus, heartbeatMs = 15_000) {
       queue.push(e);
       wake?.();
     });
+    let closed = false;
+    ended = () => {
+      closed = true;
+      wake?.();
+      void stream.close();
+    };
     stream.onAbort(() => {
-      unsubscribe();
+      closed = true;
       wake?.();
     });
-    await stream.writeSSE({ event: 'hello', data: JSON.stringify({ at: new Date().toISOString() }), retry: 2_000 });
-    while (!stream.aborted) {
-      const next = queue.shift();
-      if (next) {
-        await stream.writeSSE({ id: String(next.id), event: next.event.type, data: JSON.stringify(next.event) });
-        continue;
+    try {
+      await stream.writeSSE({ event: 'hello', data: JSON.stringify({ at: new Date().toISOString() }), retry: 2_000 });
+      while (!closed && !stream.aborted) {
+        const next = queue.shift();
+        if (next) {
+          await stream.writeSSE({ id: String(next.id), event: next.event.type, data: JSON.stringify(next.event) });
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          setTimeout(resolve, heartbeatMs).unref();
+        });
+        wake = null;
+        if (queue.length === 0 && !closed && !stream.aborted) await stream.write(': keep-alive\n\n');
       }
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        setTimeout(resolve, heartbeatMs);
-      });
-      wake = null;
-      if (queue.length === 0 && !stream.aborted) await stream.write(': keep-alive\n\n');
+    } finally {
+      unsubscribe();
+      unregister();
     }
-    unsubscribe();
   });
 }

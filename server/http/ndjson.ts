@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import { InputError } from '../domain/errors.ts';
+import { fromDatabase } from './errors.ts';
 
 /** Whether the client asked for a progress stream. */
 export const wantsStream = (c: Context) => (c.req.header('accept') ?? '').includes('application/x-ndjson');
@@ -22,8 +23,9 @@ export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: Progres
           return new Promise<void>((resolve) => setImmediate(resolve));
         }) });
       } catch (err) {
-        const e = err instanceof InputError ? err : new InputError('internal', 'internal error; nothing was written', '', 422);
-        if (!(err instanceof InputError)) console.error(err);
+        const known = err instanceof InputError ? err : fromDatabase(err as object);
+        if (!known) console.error(err);
+        const e = known ?? new InputError('internal', 'internal error; nothing was written', '', 422);
         send({ error: { code: e.code, message: e.message, path: e.path, details: e.details } });
       }
       controller.close();

@@ -1,5 +1,5 @@
 import type { ReadCache } from './cache.ts';
-import type { EventBus } from './events.ts';
+import type { EventBus, LiveStreams, StreamLimits } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
 import type { Principal } from '../domain/roles.ts';
@@ -15,11 +15,15 @@ export interface AppOptions {
   events?: EventBus;
   /** Cache of read answers (one per app when not given); `false` turns it off. */
   cache?: ReadCache | false;
+  /** Most vertices one geometry may have: drawn or edited (`drawnVertices`), one feature of an import (`importVertices`). */
+  limits?: { drawnVertices?: number; importVertices?: number };
+  /** Caps on live event streams (per session, in all). */
+  streamLimits?: StreamLimits;
   /** The clock of deadlines and escalation (tests run a fake one). */
   clock?: () => Date;
 }
 
-export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null } };
+export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null; cache: ReadCache; streams: LiveStreams } };
 
 /** The app's clock: the real one, or the one a test gives. */
 export const nowOf = (c: { get(key: 'options'): AppOptions }): Date => c.get('options').clock?.() ?? new Date();

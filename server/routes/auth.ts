@@ -1,12 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { rateLimiter } from 'hono-rate-limiter';
 import { checkLogin, closeSession, openSession, screenTokenId, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
 import { recordChange } from '../db/regions.ts';
 import { InputError } from '../domain/errors.ts';
 import { ROLES } from '../domain/roles.ts';
 import { principalOf } from '../http/auth.ts';
+import { Throttle } from '../http/throttle.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses } from './schemas.ts';
 
@@ -54,31 +54,38 @@ function clientAddress(c: Context): string {
   return incoming?.socket?.remoteAddress ?? 'local';
 }
 
-const tooMany = () => {
-  throw new InputError('too_many_attempts', 'too many failed sign-ins; wait 15 minutes and try again', '', 429);
-};
-/** Failed sign-ins per username and address, and per address; successful ones do not count. */
-function loginLimits() {
-  const common = { windowMs: 15 * 60_000, skipSuccessfulRequests: true, standardHeaders: false as const, handler: tooMany };
-  const username = async (c: Context) => {
-    const body = (await c.req.json().catch(() => null)) as { username?: unknown; token?: unknown } | null;
-    return typeof body?.username === 'string' ? body.username.toLowerCase().slice(0, 64) : '';
-  };
-  return [
-    rateLimiter<Env>({ ...common, limit: 10, keyGenerator: async (c) => `${clientAddress(c)}|${await username(c)}` }),
-    rateLimiter<Env>({ ...common, limit: 100, keyGenerator: (c) => clientAddress(c) }),
-  ];
-}
+const tooMany = () => new InputError('too_many_attempts', 'too many failed sign-ins; wait 15 minutes and try again', '', 429);
+
+/** Failed sign-ins count per address and name (10) and per address (100) for 15 minutes; successful ones do not. */
+const WINDOW_MS = 15 * 60_000;
 
 export function authRoutes() {
+  // Per address before the body is read (a blocked address costs nothing); per address and name
+  // once the small, validated body names the account.
+  const perAddress = new Throttle(100, WINDOW_MS);
+  const perName = new Throttle(10, WINDOW_MS);
+  const failed = (c: Context, username?: string) => {
+    const address = clientAddress(c);
+    perAddress.fail(address);
+    if (username !== undefined) perName.fail(`${address}|${username.toLowerCase()}`);
+  };
   const app = router();
-  for (const path of ['/auth/login', '/auth/screen']) app.use(path, ...loginLimits());
+  for (const path of ['/auth/login', '/auth/screen']) {
+    app.use(path, async (c, next) => {
+      if (perAddress.blocked(clientAddress(c))) throw tooMany();
+      await next();
+    });
+  }
   return app
     .openapi(loginRoute, async (c) => {
       const { username, password } = c.req.valid('json');
+      if (perName.blocked(`${clientAddress(c)}|${username.toLowerCase()}`)) throw tooMany();
       const db = c.get('db');
       const user = await checkLogin(db, username, password);
-      if (!user) throw new InputError('invalid_credentials', 'wrong username or password', 'password', 401);
+      if (!user) {
+        failed(c, username);
+        throw new InputError('invalid_credentials', 'wrong username or password', 'password', 401);
+      }
       const session = await db.transaction(async (tx) => {
         await recordChange(tx, { actor: user.username, action: 'login', entity: 'user', entityId: user.id, before: null, after: null });
         return openSession(tx, { userId: user.id });
@@ -89,7 +96,10 @@ export function authRoutes() {
     .openapi(screenRoute, async (c) => {
       const db = c.get('db');
       const id = await screenTokenId(db, c.req.valid('json').token);
-      if (id === null) throw new InputError('invalid_token', 'unknown or revoked screen token', 'token', 401);
+      if (id === null) {
+        failed(c);
+        throw new InputError('invalid_token', 'unknown or revoked screen token', 'token', 401);
+      }
       const session = await db.transaction((tx) => openSession(tx, { screenTokenId: id }));
       setSessionCookie(c, session.token, session.expiresAt);
       return c.json((await sessionPrincipal(db, session.token))!, 200);

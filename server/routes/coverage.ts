@@ -4,6 +4,12 @@ import { regionLevel } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { router } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
+import type { Context } from 'hono';
+import { withoutHouseholdLocations } from '../domain/coverage-report.ts';
+import { can } from '../domain/roles.ts';
+import { principalOf } from '../http/auth.ts';
+import { cached, never, regionReads } from '../http/cache.ts';
+import type { Env } from '../http/router.ts';
 
 export const CoverageReportSchema = z
   .object({
@@ -46,8 +52,11 @@ const coverageRoute = createRoute({
   responses: { 200: { description: 'Report', content: { 'application/json': { schema: CoverageReportSchema } } }, ...errorResponses(400, 404, 422) },
 });
 
+/** Whether the caller may see where households are: who may not gets counts per region instead. */
+const householdAccess = (c: Context<Env>) => (can(principalOf(c).role, 'households:read') ? 'households' : 'counts');
+
 export function coverageRoutes() {
-  return router().openapi(coverageRoute, async (c) => {
+  return router().openapi(coverageRoute, async (c) => cached(c, { reads: regionReads, clock: never, vary: householdAccess }, async () => {
     const { id } = c.req.valid('param');
     const { depth, tolerance, path } = c.req.valid('query');
     const db = c.get('db');
@@ -56,6 +65,6 @@ export function coverageRoutes() {
       throw new InputError('path_unavailable', 'this PostGIS has no ST_CoverageInvalidEdges; use path=relate', 'query.path');
     }
     const report = await validateCoverage(db, id, { depth: depth === 'all' ? 'all' : 1, toleranceM2: tolerance, path });
-    return c.json(report, 200);
-  });
+    return c.json(householdAccess(c) === 'households' ? report : withoutHouseholdLocations(report), 200);
+  }));
 }

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegion, updateRegion, type EditResult } from '../db/edit-operations.ts';
 import { byIds } from '../db/region-queries.ts';
 import { redo, undo } from '../db/undo.ts';
-import { parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
+import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
 import { actorOf, assertPlanScope } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, RegionCollectionSchema } from './schemas.ts';
@@ -103,11 +103,13 @@ function parseLine(line: z.infer<typeof Line>): [number, number][] {
   return line.coordinates.map((p, i) => parsePosition(p, `line.coordinates[${i}]`));
 }
 
+const drawnLimits = (c: Context<Env>) => ({ maxVertices: c.get('options').limits?.drawnVertices ?? DRAWN_LIMITS.maxVertices });
+
 export function editRoutes() {
   return router()
     .openapi(createRouteDef, async (c) => {
       const body = c.req.valid('json');
-      const coordinates = parsePolygonGeometry(body.geometry, 'geometry');
+      const coordinates = parsePolygonGeometry(body.geometry, 'geometry', { limits: drawnLimits(c) });
       await assertPlanScope(c, [body.parentId], false, 'parentId');
       const result = await c.get('db').transaction((tx) => createRegion(tx, actorOf(c), { ...body, coordinates }, DEFAULT_TOLERANCES));
       const { body: out } = await respond(c, 'create', result);
@@ -116,7 +118,7 @@ export function editRoutes() {
     .openapi(patchRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const coordinates = body.geometry ? parsePolygonGeometry(body.geometry, 'geometry') : undefined;
+      const coordinates = body.geometry ? parsePolygonGeometry(body.geometry, 'geometry', { limits: drawnLimits(c) }) : undefined;
       await assertPlanScope(c, [id], true);
       const result = await c.get('db').transaction((tx) => updateRegion(tx, actorOf(c), id, { ...body, coordinates }));
       return c.json((await respond(c, 'update', result)).body, 200);

@@ -11,6 +11,7 @@ import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
+import { always, cached, never, ranToNow } from '../http/cache.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -143,12 +144,15 @@ const categoriesRoute = createRoute({
   responses: { 200: { description: 'Categories', ...json(z.array(z.object({ code: z.string(), zh: z.string(), en: z.string(), deadlineHours: z.number().int() }))) } },
 });
 
+/** Incidents are filed under grids, so a region filter also reads the layout. */
+const incidentsIn = ({ query }: { query: { region?: number | undefined } }) => (query.region !== undefined ? ['incidents', 'layout'] : ['incidents']);
+
 export function incidentRoutes() {
   return router()
-    .openapi(categoriesRoute, async (c) => {
+    .openapi(categoriesRoute, async (c) => cached(c, { reads: () => ['incidents'], clock: never }, async () => {
       const { rows } = await c.get('db').query<{ code: string; zh: string; en: string; deadline_hours: number }>('SELECT code, zh, en, deadline_hours FROM incident_category ORDER BY sort, code');
       return c.json(rows.map((r) => ({ code: r.code, zh: r.zh, en: r.en, deadlineHours: r.deadline_hours })), 200);
-    })
+    }))
     .openapi(createIncidentRoute, async (c) => {
       const body = c.req.valid('json');
       const db = c.get('db');
@@ -242,23 +246,23 @@ export function incidentRoutes() {
       const total = rows[0]?.total ?? 0;
       return c.json({ total, offset: q.offset, next: q.offset + rows.length < total ? q.offset + rows.length : null, items: rows.map((r) => r.j) }, 200);
     })
-    .openapi(heatmapRoute, async (c) => {
+    .openapi(heatmapRoute, async (c) => cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
       const q = c.req.valid('query');
       return c.json(await heatmap(c.get('db'), await filterOf(c, q), q.shape, q.cell, q.zoom), 200);
-    })
-    .openapi(statsRoute, async (c) => {
+    }))
+    .openapi(statsRoute, async (c) => cached(c, { reads: () => ['incidents', 'plan'], clock: always }, async () => {
       const { id } = c.req.valid('param');
       const filter = await filterOf(c, c.req.valid('query'));
       if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length === 0) throw new InputError('not_found', `region ${id} does not exist`, 'id', 404);
       return c.json(await incidentStats(c.get('db'), id, filter), 200);
-    })
-    .openapi(hotspotRoute, async (c) => {
+    }))
+    .openapi(hotspotRoute, async (c) => cached(c, { reads: () => ['incidents', 'plan'], clock: ranToNow }, async () => {
       const q = c.req.valid('query');
       if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [q.region])).rows.length === 0) throw new InputError('not_found', `region ${q.region} does not exist`, 'query.region', 404);
       return c.json(await hotspots(c.get('db'), { ...(await filterOf(c, q)), regionId: q.region }), 200);
-    })
-    .openapi(seriesRoute, async (c) => {
+    }))
+    .openapi(seriesRoute, async (c) => cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
       const q = c.req.valid('query');
       return c.json(await timeSeries(c.get('db'), await filterOf(c, q), q.bucket), 200);
-    });
+    }));
 }

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import { GridTypeSchema } from './schemas.ts';
+import { cached, never } from '../http/cache.ts';
 
 const healthRoute = createRoute({
   method: 'get',
@@ -60,7 +61,7 @@ export function metaRoutes() {
       );
       return c.json({ ok: true as const, driver: db.driver, postgis: rows[0]!.v, regions: rows[0]!.regions, households: rows[0]!.households }, 200);
     })
-    .openapi(workersRoute, async (c) => {
+    .openapi(workersRoute, async (c) => cached(c, { reads: () => ['plan'], clock: never }, async () => {
       const { role } = c.req.valid('query');
       const { rows } = await c.get('db').query<{ id: number; name: string; phone: string; role: string; grid_id: number | null; grid_name: string | null }>(
         `SELECT w.id, w.name, w.phone, w.role, g.id AS grid_id, g.name AS grid_name
@@ -70,12 +71,12 @@ export function metaRoutes() {
         [role ?? null],
       );
       return c.json(rows.map((r) => ({ id: r.id, name: r.name, phone: r.phone, role: r.role, gridId: r.grid_id, gridName: r.grid_name })), 200);
-    })
+    }))
     .openapi(configRoute, (c) => c.json({ basemapUrl: c.get('options').basemapUrl ?? null }, 200))
-    .openapi(gridTypesRoute, async (c) => {
+    .openapi(gridTypesRoute, async (c) => cached(c, { reads: () => ['plan'], clock: never }, async () => {
       const { rows } = await c.get('db').query<{ grid_type: GridType; min_households: number; max_households: number; target_households: number }>(
         'SELECT grid_type, min_households, max_households, target_households FROM grid_type_rule WHERE district_id IS NULL ORDER BY id',
       );
       return c.json(rows.map((r) => ({ gridType: r.grid_type, ...GRID_TYPE_NAMES[r.grid_type], min: r.min_households, max: r.max_households, target: r.target_households })), 200);
-    });
+    }));
 }

@@ -1,15 +1,14 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
 import { actorOf, assertPlanScope, assertUnscoped } from '../http/auth.ts';
-import { reassignHouseholdsIn, recountHouseholds } from '../db/households.ts';
+import { DEFAULT_TOLERANCES } from '../db/edit-operations.ts';
 import { byCode, childrenOf, descendantsOf, districts, regionById, regionLevel, search } from '../db/region-queries.ts';
-import { insertRegions, recordChange, validityOf } from '../db/regions.ts';
-import { validateCoverage } from '../db/coverage.ts';
+import { importRegions } from '../db/region-import.ts';
 import { CoverageReportSchema } from './coverage.ts';
-import { InputError, notFound } from '../domain/errors.ts';
-import { parseBoundaryFeatures, type FeatureError } from '../domain/geojson-input.ts';
-import { childLevel } from '../domain/hierarchy.ts';
+import { notFound } from '../domain/errors.ts';
+import { DEFAULT_LIMITS, parseBoundaryFeatures } from '../domain/geojson-input.ts';
 import { errorResponses, IdParam, LevelSchema, RegionCollectionSchema, RegionFeatureSchema } from './schemas.ts';
+import { cached, never, regionReads } from '../http/cache.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -53,11 +52,13 @@ const ImportBody = z.object({
   codeProperty: z.string().min(1).max(64).optional(),
   repair: z.boolean().optional().openapi({ description: 'Close unclosed rings and make invalid polygons valid instead of refusing them' }),
   partial: z.boolean().optional().openapi({ description: 'Import the valid features even when others are invalid' }),
+  clip: z.boolean().optional().openapi({ description: 'Keep only the free part of each feature (inside the parent, off its other children and earlier features) instead of refusing features that leave the parent or overlap' }),
   strict: z.boolean().optional().openapi({ description: 'Refuse the whole layer when it leaves coverage problems (gaps, overlaps, spills) in the parent' }),
 });
 
 const ImportResult = z
   .object({
+    op: z.number().int().nullable().openapi({ description: 'the operation: POST /api/changes/undo takes the layer back' }),
     created: z.array(z.object({ id: z.number().int(), code: z.string(), name: z.string() })),
     errors: z.array(z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string() })),
     coverage: CoverageReportSchema.nullable(),
@@ -74,88 +75,45 @@ const importRoute = createRoute({
 
 export function regionRoutes() {
   return router()
-    .openapi(listRoute, async (c) => {
+    .openapi(listRoute, async (c) => cached(c, { reads: () => ['plan'], clock: never }, async () => {
       const { code, q } = c.req.valid('query');
       const db = c.get('db');
       return c.json(code ? await byCode(db, code) : q ? await search(db, q.trim()) : await districts(db), 200);
-    })
-    .openapi(getRoute, async (c) => {
+    }))
+    .openapi(getRoute, async (c) => cached(c, { reads: regionReads, clock: never }, async () => {
       const { id } = c.req.valid('param');
       const region = await regionById(c.get('db'), id);
       if (!region) throw notFound('region', id);
       return c.json(region, 200);
-    })
-    .openapi(childrenRoute, async (c) => {
+    }))
+    .openapi(childrenRoute, async (c) => cached(c, { reads: regionReads, clock: never }, async () => {
       const { id } = c.req.valid('param');
       const db = c.get('db');
       if (!(await regionLevel(db, id))) throw notFound('region', id);
       return c.json(await childrenOf(db, id), 200);
-    })
-    .openapi(descendantsRoute, async (c) => {
+    }))
+    .openapi(descendantsRoute, async (c) => cached(c, { reads: regionReads, clock: never }, async () => {
       const { id } = c.req.valid('param');
       const { level } = c.req.valid('query');
       const db = c.get('db');
       if (!(await regionLevel(db, id))) throw notFound('region', id);
       return c.json(await descendantsOf(db, id, level), 200);
-    })
+    }))
     .openapi(importRoute, async (c) => {
       const body = c.req.valid('json');
-      const db = c.get('db');
       if (body.parentId === null) assertUnscoped(c, 'a new district');
       else await assertPlanScope(c, [body.parentId], false, 'parentId');
-      const parent = body.parentId === null ? null : await regionLevel(db, body.parentId);
-      if (body.parentId !== null && !parent) throw notFound('parent region', body.parentId, 'parentId');
-      const expected = parent ? childLevel(parent.level) : 'district';
-      if (body.level !== expected) {
-        throw new InputError('wrong_level', `children of ${parent ? `a ${parent.level}` : 'nothing'} are at level ${expected ?? 'none'}, not ${body.level}`, 'level');
-      }
       const { features, errors } = parseBoundaryFeatures(body.features, {
         repair: body.repair ?? false,
+        limits: { maxVertices: c.get('options').limits?.importVertices ?? DEFAULT_LIMITS.maxVertices },
         ...(body.nameProperty ? { nameProperty: body.nameProperty } : {}),
         ...(body.codeProperty ? { codeProperty: body.codeProperty } : {}),
       });
-      const result = await db.transaction(async (tx) => {
-        const problems: FeatureError[] = [...errors];
-        if (!body.repair) {
-          (await validityOf(tx, features.map((f) => f.coordinates))).forEach((v, i) => {
-            const f = features[i]!;
-            if (v) {
-              const where = v.location ? ` at ${v.location[0]} ${v.location[1]}` : '';
-              problems.push({ index: f.index, code: 'invalid_geometry', message: `${v.reason}${where}`, path: `features.features[${f.index}].geometry` });
-            }
-          });
-        }
-        const taken = new Set(
-          (await tx.query<{ code: string }>('SELECT code FROM region WHERE code = ANY($1::text[])', [features.map((f) => f.code)])).rows.map((r) => r.code),
-        );
-        for (const f of features) {
-          if (taken.has(f.code)) problems.push({ index: f.index, code: 'duplicate_code', message: `a region with code ${f.code} already exists`, path: `features.features[${f.index}]` });
-        }
-        problems.sort((a, b) => a.index - b.index);
-        if (problems.length > 0 && !body.partial) {
-          throw new InputError('invalid_features', `${problems.length} of ${features.length + errors.length} features are invalid; nothing was imported (pass partial: true to import the rest)`, problems[0]!.path, 422, problems);
-        }
-        const bad = new Set(problems.map((p) => p.index));
-        const good = features.filter((f) => !bad.has(f.index));
-        const ids = await insertRegions(
-          tx,
-          good.map((f) => ({ parentId: body.parentId, level: body.level, code: f.code, name: f.name, coordinates: f.coordinates })),
-          body.repair ?? false,
-        );
-        await reassignHouseholdsIn(tx, ids);
-        await recountHouseholds(tx);
-        const created = good.map((f, i) => ({ id: ids[i]!, code: f.code, name: f.name }));
-        // The layer's coverage of its parent: problems are reported, and refused only when strict.
-        const coverage = body.parentId === null ? null : await validateCoverage(tx, body.parentId, { depth: 1, toleranceM2: 1 });
-        const spatial = coverage ? coverage.summary.counts.gap + coverage.summary.counts.overlap + coverage.summary.counts.outside_parent : 0;
-        if (body.strict && spatial > 0) {
-          throw new InputError('coverage_problems', `the layer leaves ${spatial} gaps, overlaps or spills in its parent; nothing was imported (drop strict to store it and fix it on the map)`, 'features', 422, coverage!.summary.counts);
-        }
-        for (const r of created) {
-          await recordChange(tx, { actor: actorOf(c), action: 'import', entity: 'region', entityId: r.id, before: null, after: { ...r, level: body.level, parentId: body.parentId } });
-        }
-        return { created, errors: problems, coverage };
-      });
-      return c.json(result, 201);
+      const options = {
+        parentId: body.parentId, level: body.level, repair: body.repair ?? false, clip: body.clip ?? false,
+        partial: body.partial ?? false, strict: body.strict ?? false, toleranceM2: DEFAULT_TOLERANCES.toleranceM2,
+      };
+      const { created, errors: problems, coverage, op } = await c.get('db').transaction((tx) => importRegions(tx, actorOf(c), features, errors, options));
+      return c.json({ op, created, errors: problems, coverage }, 201);
     });
 }

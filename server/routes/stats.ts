@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { overview } from '../db/overview.ts';
 import { router } from '../http/router.ts';
 import { errorResponses } from './schemas.ts';
+import { always, cached } from '../http/cache.ts';
 
 const Figure = z.object({ value: z.number().nullable(), previous: z.number().nullable() });
 
@@ -22,9 +23,9 @@ const overviewRoute = createRoute({
 });
 
 export function statsRoutes() {
-  return router().openapi(overviewRoute, async (c) => {
+  return router().openapi(overviewRoute, async (c) => cached(c, { reads: () => ['incidents', 'layout'], clock: always }, async () => {
     const { region } = c.req.valid('query');
     const result = await overview(c.get('db'), region);
     return c.json(result as never, 200);
-  });
+  }));
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertRegions } from '../../server/db/regions.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
 type Rect = [number, number, number, number];
@@ -43,12 +44,11 @@ for (const driver of DRIVERS) {
       const v = await ctx.request('POST', '/api/regions/import', { parentId: t.body.created[0].id, level: 'village', features: fc(feature(`${code}-001-001`, '检验村', [rect(shift(V))])) });
       const villageId = v.body.created[0].id;
       const moved = (coords: any): any => (typeof coords[0] === 'number' ? [coords[0] + 90 + n, coords[1] + 20] : coords.map(moved));
-      const g = await ctx.request('POST', '/api/regions/import', {
-        parentId: villageId, level: 'grid',
-        features: fc(...grids.map((gr, i) => ({ ...feature(gr.code ?? `${code}-001-001-${String(i + 1).padStart(4, '0')}`, `网格${i + 1}`, moved(gr.coords), typeof (gr.coords as any)[0][0][0] === 'number' ? 'Polygon' : 'MultiPolygon') }))),
-      });
-      expect(g.status, JSON.stringify(g.body).slice(0, 300)).toBe(201);
-      const ids: number[] = g.body.created.map((c: any) => c.id);
+      // Straight into the database: the API refuses overlapping or spilling layers, and these are defects on purpose.
+      const ids = await ctx.db.transaction((tx) => insertRegions(tx, grids.map((gr, i) => {
+        const coords = moved(gr.coords);
+        return { parentId: villageId, level: 'grid' as const, code: gr.code ?? `${code}-001-001-${String(i + 1).padStart(4, '0')}`, name: `网格${i + 1}`, coordinates: typeof coords[0][0][0] === 'number' ? [coords] : coords };
+      })));
       for (const [i, id] of ids.entries()) {
         await ctx.db.query(`UPDATE region SET grid_type = $2, worker_id = $3 WHERE id = $1`, [id, grids[i]!.type ?? 'rural', grids[i]!.worker === false ? null : workers[i]]);
         const count = grids[i]!.households ?? 15;

@@ -112,7 +112,8 @@ for (const driver of DRIVERS) {
     it('writes nothing when one feature of many is bad, unless partial', async () => {
       const good = { type: 'Polygon', coordinates: [square(101, 31)] };
       const bad = { type: 'Polygon', coordinates: [square(102, 31).slice(0, 4)] };
-      const error = await rejects(districts(collection(good, bad, good)), 422, 'invalid_features');
+      const another = { type: 'Polygon', coordinates: [square(101.5, 31)] };
+      const error = await rejects(districts(collection(good, bad, another)), 422, 'invalid_features');
       expect(error.details.map((d: any) => d.index)).toEqual([1]);
 
       const partial = await ctx.request('POST', '/api/regions/import', { ...districts(collection(good, bad)), partial: true });
@@ -173,12 +174,15 @@ for (const driver of DRIVERS) {
     });
 
     it('imports the real boundary files with repair: true, all valid, skipping the existing district when partial', async () => {
+      // 玉门市 overlaps 瓜州县 by 4,486 m² in the source file: refused, unless clipped to the free part.
+      const jiuquan = await rejects({ ...districts(realBoundaries('jiuquan')), repair: true }, 422, 'invalid_features');
+      expect(jiuquan.details).toEqual([expect.objectContaining({ index: 6, code: 'overlaps_siblings', message: expect.stringMatching(/玉门市 overlaps feature 2 \(4486 m²\)/) })]);
       const qujing = await ctx.request('POST', '/api/regions/import', { ...districts(realBoundaries('qujing')), repair: true, partial: true });
       expect(qujing.status).toBe(201);
       expect(qujing.body.created).toHaveLength(8);
       expect(qujing.body.errors).toEqual([expect.objectContaining({ index: 4, code: 'duplicate_code' })]);
       for (const name of ['jiuquan', 'zhangye', 'jiayuguan']) {
-        const res = await ctx.request('POST', '/api/regions/import', { ...districts(realBoundaries(name)), repair: true });
+        const res = await ctx.request('POST', '/api/regions/import', { ...districts(realBoundaries(name)), repair: true, clip: true });
         expect(res.status, `${name}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(201);
         expect(res.body.errors).toEqual([]);
       }

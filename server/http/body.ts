@@ -1,0 +1,105 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { InputError } from '../domain/errors.ts';
+import { routeKey } from './auth.ts';
+import type { Env } from './router.ts';
+
+/** How big and how deeply nested a JSON body may be. */
+export interface BodyLimit {
+  maxBytes: number;
+  maxDepth: number;
+}
+
+/**
+ * Deepest nesting of any JSON body we take: a GeoJSON MultiPolygon inside a FeatureCollection
+ * inside a request object is 9 levels deep; nothing of ours goes further.
+ */
+export const MAX_JSON_DEPTH = 16;
+
+/** Reads at most `maxBytes` of a body, refusing (413) as soon as it grows past them; the rest is never read. */
+export async function readLimited(stream: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+  if (!stream) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+export const tooLarge = (limit: number) =>
+  new InputError('payload_too_large', `the request body is larger than the ${formatBytes(limit)} this request may send`, 'body', 413, { limit });
+
+const formatBytes = (n: number) => (n >= 1024 * 1024 ? `${+(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${+(n / 1024).toFixed(1)} KB` : `${n} bytes`);
+
+/**
+ * The deepest nesting of arrays and objects in JSON text, counted on the bytes before anything is
+ * parsed; stops at the first level past `limit`. Brackets inside strings do not count.
+ */
+export function jsonDepthExceeds(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c) i++; // backslash: skip the escaped byte
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Checks JSON text for its nesting, then parses it: 400 `too_deep` or `invalid_json`. */
+export function parseJsonBytes(bytes: Uint8Array, maxDepth: number, path = 'body'): unknown {
+  if (jsonDepthExceeds(bytes, maxDepth)) {
+    throw new InputError('too_deep', `the JSON is nested more than ${maxDepth} levels deep`, path, 400, { maxDepth });
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new InputError('invalid_json', 'the request body is not valid JSON', path, 400);
+  }
+}
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * JSON bodies, read before any handler sees them: at most the route's `maxBytes` (the rest is
+ * never read), nesting checked on the bytes before anything is parsed. The text is then left in
+ * Hono's body cache, so validators parse it as usual. Routes that stream their own bodies (file
+ * uploads, photos) are given `null` and read theirs with their own limit.
+ */
+export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    if (!WRITES.has(c.req.method)) return next();
+    const limit = limitOf(routeKey(c));
+    if (limit === null) return next();
+    const declared = Number(c.req.header('content-length'));
+    if (Number.isFinite(declared) && declared > limit.maxBytes) throw tooLarge(limit.maxBytes);
+    const bytes = await readLimited(c.req.raw.body, limit.maxBytes);
+    if (bytes.byteLength > 0 && isJson(c) && jsonDepthExceeds(bytes, limit.maxDepth)) {
+      throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', 400, { maxDepth: limit.maxDepth });
+    }
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(new TextDecoder().decode(bytes));
+    await next();
+  };
+}
+
+const isJson = (c: Context) => /^application\/([\w.-]+\+)?json\b/i.test(c.req.header('content-type') ?? '');

@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScreenToken } from '../../server/db/accounts.ts';
+import { jsonDepthExceeds } from '../../server/http/body.ts';
+import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+/** `{"pad": [[[[…]]]]}` nested `depth` levels deep, and as many bytes as that takes. */
+const deep = (depth: number, extra: Record<string, unknown> = {}) => {
+  const head = JSON.stringify(extra).slice(0, -1);
+  return `${head}${head.length > 1 ? ',' : ''}"pad":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+};
+
+describe('JSON nesting is measured on the bytes', () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  it('counts arrays and objects, and not brackets inside strings', () => {
+    expect(jsonDepthExceeds(bytes('{"a":[{"b":[1]}]}'), 4)).toBe(false);
+    expect(jsonDepthExceeds(bytes('{"a":[{"b":[[1]]}]}'), 4)).toBe(true);
+    expect(jsonDepthExceeds(bytes('{"a":"[[[[[[[[[[\\"[[[[[["}'), 2)).toBe(false);
+    expect(jsonDepthExceeds(bytes(deep(1_000_000)), 16)).toBe(true);
+  });
+});
+
+for (const driver of DRIVERS) {
+  describe(`hardening (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let place: { district: number; township: number; village: number; grid: number; farGrid: number; farTownship: number };
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db, { limits: { drawnVertices: 1_000 }, streamLimits: { perSession: 2, total: 3, checkEveryMs: 60_000 } });
+      const { rows } = await ctx.db.query<any>(
+        `WITH t AS (SELECT id FROM region WHERE level = 'township' ORDER BY code LIMIT 2),
+              v AS (SELECT v.id, v.parent_id FROM region v WHERE v.parent_id = (SELECT min(id) FROM t)
+                      AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 2 ORDER BY v.code LIMIT 1),
+              far AS (SELECT g.id, fv.parent_id FROM region g JOIN region fv ON fv.id = g.parent_id WHERE fv.parent_id = (SELECT max(id) FROM t) AND g.household_count > 0 ORDER BY g.code LIMIT 1)
+         SELECT (SELECT id FROM region WHERE level = 'district') AS district, (SELECT parent_id FROM v) AS township, (SELECT id FROM v) AS village,
+                (SELECT min(g.id) FROM region g, v WHERE g.parent_id = v.id) AS grid, (SELECT id FROM far) AS "farGrid", (SELECT parent_id FROM far) AS "farTownship"`,
+      );
+      place = rows[0];
+    });
+    afterAll(() => dispose());
+
+    const raw = (path: string, init: RequestInit) => ctx.app.request(path, init);
+    const version = async (id: number) => (await ctx.request('GET', `/api/regions/${id}`)).body.properties.version;
+
+    it('reads at most a few KB of a sign-in, and refuses deep nesting before parsing anything', async () => {
+      const big = await raw('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep(3_000_000, { username: 'x', password: 'x' }) });
+      expect(big.status).toBe(413);
+      expect((await big.json()).error).toMatchObject({ code: 'payload_too_large', path: 'body' });
+      const nested = await raw('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep(100, { username: 'x', password: 'x' }) });
+      expect(nested.status).toBe(400);
+      expect((await nested.json()).error.code).toBe('too_deep');
+      // Signed in, bodies may be larger, but never deeper than any request of ours needs.
+      const cookie = (await ctx.cookie({ username: 'tester', role: 'admin' })).cookie;
+      const signedIn = await raw('/api/regions', { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: deep(40, { parentId: place.village }) });
+      expect((await signedIn.json()).error.code).toBe('too_deep');
+      const tooBig = await raw('/api/workers', { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify({ name: 'x'.repeat(300_000), role: 'full_time' }) });
+      expect(tooBig.status).toBe(413);
+    });
+
+    it('answers a name that is locked out with 429 before reading more than a few KB', async () => {
+      const login = (body: string) => raw('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await sessionCookie(ctx.db, { username: 'locked', role: 'analyst' });
+      for (let i = 0; i < 10; i++) expect((await login(JSON.stringify({ username: 'locked', password: `guess-${i}` }))).status).toBe(401);
+      expect((await login(JSON.stringify({ username: 'locked', password: TEST_PASSWORD }))).status).toBe(429);
+      expect((await login(deep(3_000_000, { username: 'locked', password: 'x' }))).status).toBe(413);
+    });
+
+    it('refuses a cross-site state change whatever its content type, or without one', async () => {
+      const cookie = (await ctx.cookie({ username: 'csrf-planner', role: 'planner' })).cookie;
+      const before = await ctx.snapshot();
+      const attempts: Record<string, string>[] = [
+        { origin: 'http://evil.example' },
+        { 'sec-fetch-site': 'cross-site' },
+        { 'sec-fetch-site': 'same-site', origin: 'http://sub.localhost' },
+        { origin: 'null', 'content-type': 'text/plain' },
+      ];
+      for (const headers of attempts) {
+        const res = await raw('/api/changes/undo', { method: 'POST', headers: { cookie, ...headers } });
+        expect(res.status, JSON.stringify(headers)).toBe(403);
+        expect((await res.json()).error.code).toBe('cross_site_request');
+      }
+      expect(await ctx.snapshot()).toEqual(before);
+      // The app itself (same origin) still may.
+      const own = await raw('/api/changes/undo', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' } });
+      expect(own.status).toBe(409); // nothing to undo: it was let through
+    });
+
+    it('lets a township planner import only inside the village, like drawing: refused, or clipped with clip: true', async () => {
+      const town = await ctx.cookie({ username: 'import-town', role: 'planner', regionId: place.township });
+      const { rows } = await ctx.db.query<{ g: any; households: number }>(`SELECT ST_AsGeoJSON(geom)::json AS g, household_count AS households FROM region WHERE id = $1`, [place.farGrid]);
+      const foreign = { type: 'FeatureCollection', features: [{ type: 'Feature', id: '530303-999-999-9999', properties: { name: '越界网格' }, geometry: rows[0]!.g }] };
+      const before = await ctx.snapshot();
+      const refused = await ctx.request('POST', '/api/regions/import', { parentId: place.village, level: 'grid', features: foreign }, town);
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.details[0]).toMatchObject({ code: 'outside_parent', index: 0 });
+      expect(await ctx.snapshot()).toEqual(before);
+      // An admin is held to the same rules.
+      const admin = await ctx.request('POST', '/api/regions/import', { parentId: place.village, level: 'grid', features: foreign });
+      expect(admin.body.error.details[0].code).toBe('outside_parent');
+      // Clipped to the village, nothing is left of it.
+      const clipped = await ctx.request('POST', '/api/regions/import', { parentId: place.village, level: 'grid', features: foreign, clip: true }, town);
+      expect(clipped.body.error.details[0].code).toBe('empty_after_clip');
+      expect(await ctx.snapshot()).toEqual(before);
+      const { rows: kept } = await ctx.db.query<{ n: number }>('SELECT household_count AS n FROM region WHERE id = $1', [place.farGrid]);
+      expect(kept[0]!.n).toBe(rows[0]!.households);
+    });
+
+    it('leaves cached answers alone on HEAD and on refused writes', async () => {
+      const path = `/api/regions/${place.district}/coverage`;
+      await ctx.request('GET', path);
+      expect((await ctx.request('GET', path)).headers.get('x-cache')).toBe('hit');
+      expect((await raw('/api/health', { method: 'HEAD' })).status).toBe(200);
+      expect((await ctx.request('HEAD', path)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/regions/import', { parentId: null, level: 'district', features: {} }, { cookie: '' })).status).toBe(401);
+      expect((await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: 999_999, name: 'x' })).status).toBe(409);
+      expect((await ctx.request('GET', path)).headers.get('x-cache')).toBe('hit');
+    });
+
+    it('keys cached answers by the parameters as the route reads them', async () => {
+      const padded = `/api/regions/0${place.grid}`;
+      expect((await ctx.request('GET', padded)).status).toBe(200);
+      expect((await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: await version(place.grid), name: '改名之后' })).status).toBe(200);
+      expect((await ctx.request('GET', padded)).body.properties.name).toBe('改名之后');
+      // A parameter the route does not take makes no new answer.
+      await ctx.request('GET', `/api/regions/${place.grid}`);
+      expect((await ctx.request('GET', `/api/regions/${place.grid}?junk=1`)).headers.get('x-cache')).toBe('hit');
+    });
+
+    it('gives roles without household access counts, not household locations, in coverage', async () => {
+      const households = await ctx.db.query<{ id: number }>(`SELECT id FROM household WHERE region_id IN (SELECT id FROM region WHERE parent_id = $1) ORDER BY id LIMIT 3`, [place.village]);
+      await ctx.db.query('UPDATE household SET region_id = $2 WHERE id = ANY($1::int[])', [households.rows.map((r) => r.id), place.village]);
+      const path = `/api/regions/${place.village}/coverage`;
+      const orphans = (body: any) => body.issues.features.filter((f: any) => f.properties.kind === 'orphan_household');
+      const planner = await ctx.request('GET', path, undefined, await ctx.cookie({ username: 'cov-planner', role: 'planner' }));
+      expect(orphans(planner.body).length).toBe(3);
+      expect(orphans(planner.body).every((f: any) => f.geometry?.type === 'Point')).toBe(true);
+      for (const role of ['analyst', 'department'] as const) {
+        const res = await ctx.request('GET', path, undefined, await ctx.cookie({ username: `cov-${role}`, role }));
+        expect(res.status).toBe(200);
+        expect(res.body.summary.counts.orphan_household).toBe(3);
+        expect(orphans(res.body)).toEqual([expect.objectContaining({ geometry: null, properties: expect.objectContaining({ count: 3, regionIds: [place.village] }) })]);
+        expect(JSON.stringify(res.body)).not.toMatch(/"Point"/);
+      }
+      await ctx.db.query('UPDATE household SET region_id = NULL WHERE id = ANY($1::int[])', [households.rows.map((r) => r.id)]);
+    });
+
+    it('says which code is taken in its own words, not the database’s', async () => {
+      const { rows } = await ctx.db.query<{ code: string; other: number; g: any }>(
+        `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id AND o.id <> g.id ORDER BY o.id LIMIT 1`, [place.grid]);
+      // Free a place in the village, then draw there with a code that is taken.
+      expect((await ctx.request('DELETE', `/api/regions/${rows[0]!.other}?version=${await version(rows[0]!.other)}`)).status).toBe(200);
+      const before = await ctx.snapshot();
+      const res = await ctx.request('POST', '/api/regions', { parentId: place.village, code: rows[0]!.code, geometry: rows[0]!.g });
+      expect(res.status).toBe(409);
+      expect(res.body.error).toMatchObject({ code: 'duplicate_code', message: `a region with code ${rows[0]!.code} already exists` });
+      expect(JSON.stringify(res.body)).not.toMatch(/constraint|violates|duplicate key/);
+      expect(await ctx.snapshot()).toEqual(before);
+    });
+
+    it('refuses a drawn shape over the vertex limit before any work', async () => {
+      const ring = Array.from({ length: 1_200 }, (_, i) => [104 + 0.001 * Math.cos((2 * Math.PI * i) / 1_200), 25.6 + 0.001 * Math.sin((2 * Math.PI * i) / 1_200)]);
+      ring.push(ring[0]!);
+      const res = await ctx.request('POST', '/api/regions', { parentId: place.village, geometry: { type: 'Polygon', coordinates: [ring] } });
+      expect(res.status).toBe(413);
+      expect(res.body.error).toMatchObject({ code: 'geometry_too_large', path: 'geometry' });
+    });
+
+    it('caps live streams per session and in all, and closes a session’s streams when it ends', async () => {
+      const signIn = async (username: string) => {
+        await sessionCookie(ctx.db, { username, role: 'leader' });
+        const res = await ctx.request('POST', '/api/auth/login', { username, password: TEST_PASSWORD }, { cookie: '' });
+        return res.headers.get('set-cookie')!.split(';')[0]!;
+      };
+      const open = async (cookie: string) => {
+        const res = await raw('/api/events', { headers: { cookie } });
+        if (res.status !== 200) return { status: res.status, ended: Promise.resolve(true), cancel: async () => {} };
+        const reader = res.body!.getReader();
+        await reader.read(); // hello
+        const ended = (async () => {
+          for (;;) if ((await reader.read()).done) return true;
+        })();
+        return { status: 200, ended, cancel: () => reader.cancel() };
+      };
+      const a = await signIn('stream-a');
+      const first = await open(a);
+      const second = await open(a);
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect((await open(a)).status).toBe(429);
+      const b = await signIn('stream-b');
+      const third = await open(b);
+      expect(third.status).toBe(200);
+      expect((await open(b)).status).toBe(429); // all three of the server's streams are taken
+      // Signing out closes both of a's streams at once.
+      expect((await raw('/api/auth/logout', { method: 'POST', headers: { cookie: a } })).status).toBe(200);
+      expect(await Promise.all([first.ended, second.ended])).toEqual([true, true]);
+      // A revoked screen token's display stops hearing anything.
+      const { id, token } = await createScreenToken(ctx.db, '指挥大屏', null);
+      const screen = (await ctx.request('POST', '/api/auth/screen', { token }, { cookie: '' })).headers.get('set-cookie')!.split(';')[0]!;
+      const wall = await open(screen);
+      expect(wall.status).toBe(200);
+      expect((await ctx.request('DELETE', `/api/screen-tokens/${id}`)).status).toBe(200);
+      expect(await wall.ended).toBe(true);
+      // Disabling an account closes its streams too.
+      const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM app_user WHERE username = 'stream-b'`);
+      expect((await ctx.request('PATCH', `/api/users/${rows[0]!.id}`, { disabled: true })).status).toBe(200);
+      expect(await third.ended).toBe(true);
+    });
+  });
+}
