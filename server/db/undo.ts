@@ -15,6 +15,17 @@ export interface RevertResult {
 }
 
 /**
+ * Whether a region is as an operation left it, whatever its version number says: undoing a later
+ * operation gives back the very state an earlier one made (under a new version), and that earlier
+ * one may then be undone too. Any other change since — by anyone — refuses the undo.
+ */
+function sameState(a: RegionSnapshot, b: RegionSnapshot): boolean {
+  const staff = (x: RegionSnapshot) => (x.staff ?? []).map((m) => `${m.role}:${m.workerId}`).sort().join(',');
+  return a.parentId === b.parentId && a.level === b.level && a.code === b.code && a.name === b.name && a.gridType === b.gridType
+    && a.workerId === b.workerId && a.notes === b.notes && a.wkb === b.wkb && staff(a) === staff(b);
+}
+
+/**
  * Moves every region an operation touched from its `after` state back to its `before` state,
  * refusing (409) when any of them changed since — nothing is overwritten silently.
  */
@@ -29,7 +40,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   for (const row of rows) {
     const now = current.get(row.entity_id);
     const name = (row.after ?? row.before)!.name;
-    if (row.after === null ? now !== undefined : now?.version !== row.after.version) {
+    if (row.after === null ? now !== undefined : !now || !sameState(now, row.after)) {
       throw new InputError('version_conflict', `${name} was changed after this operation; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', 409, {
         id: row.entity_id,
         currentVersion: now?.version ?? null,
@@ -50,29 +61,49 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   return { op: newOp, reverted: op, action: rows[0]!.action, ids: [...after.keys()] };
 }
 
+/** The operation an undo or redo chain started from, for naming it ("autosplit", not "redo"). */
+async function originalAction(tx: Queryable, op: number): Promise<string> {
+  const { rows } = await tx.query<{ action: string }>(
+    `WITH RECURSIVE chain AS (
+       SELECT op, action, reverts FROM change WHERE op = $1
+       UNION SELECT c.op, c.action, c.reverts FROM change c JOIN chain ON c.op = chain.reverts)
+     SELECT action FROM chain WHERE action <> ALL($2::text[]) LIMIT 1`,
+    [op, ['undo', 'redo']],
+  );
+  return rows[0]?.action ?? 'undo';
+}
+
+/**
+ * Each planner's operations form a stack. Undo takes back the latest one still in force — an
+ * operation, or a redo of one — using that entry's own before and after, so the versions it
+ * checks are the ones it wrote. Redo takes back the latest undo not yet taken back, as long as no
+ * new operation came after it. So any sequence of undo and redo walks one history:
+ *
+ *   op1 op2 │ undo→U2 undo→U1 │ redo→R(U1) redo→R(U2) │ undo→U(R(U2)) …
+ */
 export async function undo(tx: Queryable, actor: string): Promise<RevertResult> {
   const { rows } = await tx.query<{ op: number }>(
     `SELECT op FROM change WHERE actor = $1 AND action = ANY($2::text[]) AND undone_at IS NULL AND op IS NOT NULL
      ORDER BY op DESC LIMIT 1`,
-    [actor, UNDOABLE],
+    [actor, [...UNDOABLE, 'redo']],
   );
   if (!rows[0]) throw new InputError('nothing_to_undo', `${actor} has no operation left to undo`, '', 409);
   const result = await revert(tx, actor, rows[0].op, 'undo');
   await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
-  return result;
+  return { ...result, action: await originalAction(tx, rows[0].op) };
 }
 
-/** Redoes the operation most recently undone, as long as no new operation came after the undo. */
+/** Redoes the latest undo not yet redone, as long as no new operation came after it. */
 export async function redo(tx: Queryable, actor: string): Promise<RevertResult> {
   const { rows } = await tx.query<{ op: number; reverts: number }>(
-    `SELECT u.op, u.reverts FROM change u JOIN change o ON o.op = u.reverts
-     WHERE u.actor = $1 AND u.action = 'undo' AND o.undone_at IS NOT NULL
-       AND u.op > coalesce((SELECT max(op) FROM change WHERE actor = $1 AND action = ANY($2::text[])), 0)
-     ORDER BY u.op DESC LIMIT 1`,
+    `SELECT op, reverts FROM change
+     WHERE actor = $1 AND action = 'undo' AND undone_at IS NULL AND op IS NOT NULL
+       AND op > coalesce((SELECT max(op) FROM change WHERE actor = $1 AND action = ANY($2::text[])), 0)
+     ORDER BY op DESC LIMIT 1`,
     [actor, UNDOABLE],
   );
   if (!rows[0]) throw new InputError('nothing_to_redo', `${actor} has no undone operation to redo`, '', 409);
   const result = await revert(tx, actor, rows[0].op, 'redo');
-  const original = await tx.query<{ action: string }>('UPDATE change SET undone_at = NULL WHERE op = $1 RETURNING action', [rows[0].reverts]);
-  return { ...result, reverted: rows[0].reverts, action: original.rows[0]!.action };
+  await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
+  return { ...result, action: await originalAction(tx, rows[0].op) };
 }
