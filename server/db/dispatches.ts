@@ -1,6 +1,6 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
-import { incidentById, type IncidentJson } from './incidents.ts';
+import { INCIDENT_JSON, incidentById, type IncidentJson } from './incidents.ts';
 import { recordChange } from './regions.ts';
 
 /** A dispatch as the API shows it. */
@@ -174,39 +174,66 @@ export async function answerDispatch(
 export interface DispatchFilter {
   departmentId?: number | undefined;
   state?: 'open' | 'overdue' | 'all' | undefined;
+  /** Words in the description, address or place, or an incident number. */
+  q?: string | undefined;
+  /** Only incidents in this region (a township, village or grid). */
+  regionId?: number | undefined;
+  categories?: string[] | undefined;
   limit: number;
   offset: number;
 }
 
-/** A department's queue (or every department's): open first, by due time; then the answered ones, latest first. */
-export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; items: (DispatchJson & { incident: IncidentJson; place: string | null; photos: string[] })[] }> {
+export type QueueItem = DispatchJson & { incident: IncidentJson; place: string | null; photos: string[] };
+
+/**
+ * A department's queue (or every department's): open first, by due time; then the answered ones,
+ * latest first. `total` counts what the filters match in the chosen state; `counts` the same
+ * filters in each state, for the tabs.
+ */
+export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; counts: { open: number; overdue: number; all: number }; next: number | null; items: QueueItem[] }> {
+  const params: unknown[] = [now.toISOString()];
   const where = ['true'];
-  const params: unknown[] = [now.toISOString(), f.limit, f.offset];
-  if (f.departmentId !== undefined) {
-    params.push(f.departmentId);
-    where.push(`d.department_id = $${params.length}`);
+  const add = (value: unknown) => `$${params.push(value)}`;
+  if (f.departmentId !== undefined) where.push(`d.department_id = ${add(f.departmentId)}`);
+  if (f.regionId !== undefined) where.push(`i.grid_id IN (SELECT id FROM gp_subtree(${add(f.regionId)}))`);
+  if (f.categories?.length) where.push(`i.category = ANY(${add(f.categories)}::text[])`);
+  if (f.q) {
+    const q = add(`%${f.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
+    where.push(`(i.description ILIKE ${q} OR coalesce(i.address, '') ILIKE ${q} OR p.place ILIKE ${q} OR i.id::text = ${add(f.q.replace(/^#/, ''))})`);
   }
-  if (f.state === 'open') where.push('d.resolved_at IS NULL');
-  if (f.state === 'overdue') where.push('d.resolved_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))');
-  const { rows } = await db.query<{ j: DispatchJson; incident: IncidentJson; total: number }>(
-    `SELECT ${dispatchJson('$1::timestamptz')} AS j, d.incident_id, count(*) OVER ()::int AS total
-     FROM dispatch d JOIN department dep ON dep.id = d.department_id
-     WHERE ${where.join(' AND ')}
-     ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id LIMIT $2 OFFSET $3`,
+  const open = 'd.resolved_at IS NULL';
+  const overdue = `d.resolved_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))`;
+  const state = f.state === 'open' ? open : f.state === 'overdue' ? overdue : 'true';
+  const { rows } = await db.query<{ j: QueueItem | null; open: number; overdue: number; all: number }>(
+    `WITH matched AS (
+       SELECT d.*, dep.code AS dep_code, dep.zh AS dep_zh, dep.en AS dep_en, dep.id AS dep_id, p.place
+       FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id
+         -- where it is: township, village and grid names
+         LEFT JOIN LATERAL (SELECT t.name || ' ' || v.name || ' ' || g.name AS place FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.id = i.grid_id) p ON true
+       WHERE ${where.join(' AND ')}
+     ),
+     counted AS (
+       SELECT count(*) FILTER (WHERE ${open.replaceAll('d.', 'm.')})::int AS open,
+              count(*) FILTER (WHERE ${overdue.replaceAll('d.', 'm.')})::int AS overdue, count(*)::int AS "all"
+       FROM matched m
+     ),
+     page AS (
+       SELECT d.* FROM matched d WHERE ${state}
+       ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id
+       LIMIT ${add(f.limit)} OFFSET ${add(f.offset)}
+     )
+     SELECT (SELECT ${dispatchJson('$1::timestamptz')}::jsonb || jsonb_build_object('incident', ${INCIDENT_JSON.replace('< now()', '< $1::timestamptz')}, 'place', d.place,
+                    'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.incident_id = d.incident_id ORDER BY ph.id))
+             FROM department dep, incident i JOIN incident_category c ON c.code = i.category WHERE dep.id = d.department_id AND i.id = d.incident_id) AS j,
+            counted.open, counted.overdue, counted.all
+     FROM counted LEFT JOIN LATERAL (SELECT * FROM page) d ON true
+     ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id`,
     params,
   );
-  const ids = rows.map((r) => r.j.incidentId);
-  // Where each incident is (grid, village, township names) and its photos, for the department's page.
-  const { rows: extra } = await db.query<{ id: number; place: string | null; photos: string[] }>(
-    `SELECT i.id, (SELECT t.name || ' ' || v.name || ' ' || g.name FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.id = i.grid_id) AS place,
-            ARRAY(SELECT '/api/incidents/' || p.incident_id || '/photos/' || p.id FROM incident_photo p WHERE p.incident_id = i.id ORDER BY p.id) AS photos
-     FROM incident i WHERE i.id = ANY($1::int[])`,
-    [ids],
-  );
-  const byId = new Map(extra.map((e) => [e.id, e]));
-  const items = [];
-  for (const r of rows) items.push({ ...r.j, incident: await incidentById(db, r.j.incidentId), place: byId.get(r.j.incidentId)?.place ?? null, photos: byId.get(r.j.incidentId)?.photos ?? [] });
-  return { total: rows[0]?.total ?? 0, items };
+  const counts = { open: rows[0]?.open ?? 0, overdue: rows[0]?.overdue ?? 0, all: rows[0]?.all ?? 0 };
+  const items = rows.flatMap((r) => (r.j ? [r.j] : []));
+  const total = f.state === 'open' ? counts.open : f.state === 'overdue' ? counts.overdue : counts.all;
+  return { total, counts, next: f.offset + items.length < total ? f.offset + items.length : null, items };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { IncidentInput } from '../domain/incident-input.ts';
 import { checkTransition, type IncidentStatus, type Transition } from '../domain/incidents.ts';
+import type { Incident } from '../schemas/incident.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 
@@ -16,28 +17,8 @@ export const INCIDENT_JSON = `json_build_object(
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < now())`;
 
-export interface IncidentJson {
-  id: number;
-  lon: number;
-  lat: number;
-  category: string;
-  severity: number;
-  description: string;
-  reportedAt: string;
-  reporterId: number | null;
-  status: IncidentStatus;
-  gridId: number | null;
-  department: string | null;
-  dispatchedAt: string | null;
-  resolvedAt: string | null;
-  closedAt: string | null;
-  feedback: string | null;
-  version: number;
-  source: 'worker' | 'hotline' | 'import';
-  address: string | null;
-  locatedBy: string | null;
-  overdue: boolean;
-}
+/** An incident as the API shows it: the schema's type. */
+export type IncidentJson = Incident;
 
 export async function categoryCodes(tx: Queryable): Promise<string[]> {
   const { rows } = await tx.query<{ code: string }>('SELECT code FROM incident_category ORDER BY sort, code');

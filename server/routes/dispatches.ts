@@ -10,6 +10,7 @@ import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
+import { IncidentSchema } from '../schemas/incident.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -20,8 +21,7 @@ const Dispatch = z.object({
   dispatchedAt: z.string(), ackDueAt: z.string(), dueAt: z.string(), acknowledgedAt: z.string().nullable(), resolvedAt: z.string().nullable(),
   answer: z.string().nullable(), overdue: z.enum(['ack', 'resolve']).nullable(), escalation: z.number().int(), escalatedAt: z.string().nullable(), version: z.number().int(),
 }).openapi('Dispatch');
-// The incident as the incident routes describe it; kept loose here to avoid a second copy of its schema.
-const IncidentRef = z.record(z.string(), z.unknown());
+const IncidentRef = IncidentSchema;
 
 const departmentsRoute = createRoute({
   method: 'get', path: '/departments', summary: 'Departments that incidents are dispatched to, with the categories each gets by default',
@@ -45,10 +45,17 @@ const listRoute = createRoute({
   request: { query: z.object({
     department: z.string().max(32).optional(),
     state: z.enum(['open', 'overdue', 'all']).default('open'),
-    limit: z.coerce.number().int().min(1).max(500).default(100),
+    q: z.string().trim().min(1).max(100).optional().openapi({ description: 'words in the description, address or place, or an incident number' }),
+    region: z.coerce.number().int().positive().optional().openapi({ description: 'only incidents in this township, village or grid' }),
+    category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
   }) },
-  responses: { 200: { description: 'Dispatches', ...json(z.object({ total: z.number().int(), items: z.array(Dispatch.extend({ incident: IncidentRef, place: z.string().nullable().openapi({ description: 'township, village and grid' }), photos: z.array(z.string()).openapi({ description: 'photo URLs' }) })) })) }, ...errorResponses(400, 401, 403, 404) },
+  responses: { 200: { description: 'Dispatches', ...json(z.object({
+    total: z.number().int().openapi({ description: 'what the filters match in the chosen state' }),
+    counts: z.object({ open: z.number().int(), overdue: z.number().int(), all: z.number().int() }).openapi({ description: 'the same filters in each state' }),
+    next: z.number().int().nullable().openapi({ description: 'the offset of the next page, or null' }),
+    items: z.array(Dispatch.extend({ incident: IncidentRef, place: z.string().nullable().openapi({ description: 'township, village and grid' }), photos: z.array(z.string()).openapi({ description: 'photo URLs' }) })) })) }, ...errorResponses(400, 401, 403, 404) },
 });
 
 const answerRoute = createRoute({
@@ -136,7 +143,8 @@ export function dispatchRoutes() {
         if (departmentId !== undefined && rows[0].id !== departmentId) throw new InputError('outside_scope', 'a department user sees their own department’s dispatches', 'query.department', 403);
         departmentId = rows[0].id;
       }
-      return c.json(await listDispatches(db, { departmentId, state: q.state, limit: q.limit, offset: q.offset }, nowOf(c)), 200);
+      const categories = q.category ? q.category.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+      return c.json(await listDispatches(db, { departmentId, state: q.state, q: q.q, regionId: q.region, categories, limit: q.limit, offset: q.offset }, nowOf(c)), 200);
     })
     .openapi(answerRoute, async (c) => {
       const { id } = c.req.valid('param');

@@ -11,17 +11,12 @@ import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
+import { IncidentSchema } from '../schemas/incident.ts';
 import { always, cached, never, ranToNow } from '../http/cache.ts';
 
 const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
 
-const Incident = z.object({
-  id: z.number().int(), lon: z.number(), lat: z.number(), category: z.string(), severity: z.number().int(), description: z.string(),
-  reportedAt: z.string(), reporterId: z.number().int().nullable(), status: z.enum(INCIDENT_STATUSES), gridId: z.number().int().nullable(),
-  department: z.string().nullable(), dispatchedAt: z.string().nullable(), resolvedAt: z.string().nullable(), closedAt: z.string().nullable(),
-  feedback: z.string().nullable(), version: z.number().int(), overdue: z.boolean(),
-  source: z.enum(['worker', 'hotline', 'import']), address: z.string().nullable(), locatedBy: z.string().nullable(),
-}).openapi('Incident');
+const Incident = IncidentSchema;
 
 /** Filters shared by the list, the heatmap and the statistics. */
 const FilterQuery = z.object({

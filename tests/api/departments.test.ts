@@ -150,6 +150,50 @@ for (const driver of DRIVERS) {
       expect(rows[0].escalated).toBeLessThan(rows[0].total * 0.2);
     });
 
+    it('pages through the whole queue with counts that match, and filters by words, place, category and overdue', async () => {
+      const all = await ctx.request('GET', '/api/dispatches?state=all&limit=37');
+      expect(all.status).toBe(200);
+      const { rows: [truth] } = await ctx.db.query<{ all: number; open: number }>(
+        `SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`);
+      expect(all.body.counts).toMatchObject({ all: truth!.all, open: truth!.open });
+      expect(all.body.total).toBe(truth!.all);
+      expect(truth!.all).toBeGreaterThan(37);
+      // every page in turn: each dispatch once, the count as promised
+      const seen = new Set<number>();
+      for (let offset: number | null = 0; offset !== null;) {
+        const page: any = await ctx.request('GET', `/api/dispatches?state=all&limit=37&offset=${offset}`);
+        for (const d of page.body.items) seen.add(d.id);
+        offset = page.body.next;
+      }
+      expect(seen.size).toBe(truth!.all);
+
+      const { rows: [some] } = await ctx.db.query<{ category: string; township: number; incident: number; description: string }>(
+        `SELECT i.category, t.id AS township, i.id AS incident, i.description FROM dispatch d JOIN incident i ON i.id = d.incident_id
+           JOIN region g ON g.id = i.grid_id JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+         WHERE i.description <> '' ORDER BY d.id LIMIT 1`);
+      const byCategory = await ctx.request('GET', `/api/dispatches?state=all&category=${some!.category}&limit=500`);
+      const { rows: [n] } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE i.category = $1', [some!.category]);
+      expect(byCategory.body.counts.all).toBe(n!.n);
+      expect(byCategory.body.items.every((d: any) => d.incident.category === some!.category)).toBe(true);
+
+      const inTownship = await ctx.request('GET', `/api/dispatches?state=all&region=${some!.township}&limit=500`);
+      const { rows: grids } = await ctx.db.query<{ id: number }>(`SELECT g.id FROM region g JOIN region v ON v.id = g.parent_id WHERE v.parent_id = $1`, [some!.township]);
+      const within = new Set(grids.map((g) => g.id));
+      expect(inTownship.body.counts.all).toBeGreaterThan(0);
+      expect(inTownship.body.counts.all).toBeLessThan(truth!.all);
+      expect(inTownship.body.items.every((d: any) => within.has(d.incident.gridId))).toBe(true);
+
+      const byNumber = await ctx.request('GET', `/api/dispatches?state=all&q=%23${some!.incident}`);
+      expect(byNumber.body.items.map((d: any) => d.incidentId)).toContain(some!.incident);
+      const byWords = await ctx.request('GET', `/api/dispatches?state=all&q=${encodeURIComponent(some!.description.slice(0, 4))}&limit=500`);
+      expect(byWords.body.items.length).toBeGreaterThan(0);
+      expect(byWords.body.items.every((d: any) => `${d.incident.description} ${d.incident.address ?? ''} ${d.place ?? ''}`.includes(some!.description.slice(0, 4)) || String(d.incidentId) === some!.description.slice(0, 4))).toBe(true);
+      // a department sees its own only, the counts too
+      const own = await ctx.request('GET', '/api/dispatches?state=overdue&limit=500', undefined, police);
+      expect(own.body.items.every((d: any) => d.department.code === 'police' && d.overdue)).toBe(true);
+      expect(own.body.total).toBe(own.body.counts.overdue);
+    });
+
     it('takes a report sent twice with one idempotency key once', async () => {
       const headers = { ...worker, 'idempotency-key': 'phone-7f3a-0001' };
       const first = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' }, headers);

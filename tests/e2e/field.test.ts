@@ -200,4 +200,39 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     await desk.screenshot({ path: join(ARTIFACTS, '6-department-answered.png') });
     await desk.close();
   });
+
+  it('pages through a long queue and narrows it by words, place and category, with counts that match', async () => {
+    const cookie = await sessionCookie(db, { username: 'queue-admin', role: 'admin' });
+    const desk = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
+    desk.on('pageerror', (e) => errors.push(e.message));
+    await desk.goto(server.url + '/dispatch');
+    const { rows: [truth] } = await db.query<{ all: number; open: number }>(`SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`);
+    await expect.poll(() => desk.locator('[data-testid="count-all"]').textContent()).toBe(String(truth!.all));
+    expect(await desk.locator('[data-testid="count-open"]').textContent()).toBe(String(truth!.open));
+    await desk.locator('[data-testid="state-all"]').click();
+    const cards = desk.locator('article.card');
+    await expect.poll(() => cards.count()).toBe(Math.min(30, truth!.all));
+    // the end of the list brings the next page
+    await desk.locator('[data-testid="dispatch-more"]').scrollIntoViewIfNeeded();
+    await expect.poll(() => cards.count()).toBe(Math.min(60, truth!.all));
+    await desk.screenshot({ path: join(ARTIFACTS, '7-queue-paged.png') });
+    // a place and a category narrow it, and the tabs count what they would show
+    const { rows: [pick] } = await db.query<{ township: number; category: string; n: number }>(
+      `SELECT t.id AS township, i.category, count(*)::int AS n FROM dispatch d JOIN incident i ON i.id = d.incident_id
+         JOIN region g ON g.id = i.grid_id JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+       GROUP BY t.id, i.category ORDER BY count(*) DESC LIMIT 1`);
+    await desk.locator('[data-testid="dispatch-place"]').selectOption({ value: String(pick!.township) });
+    await desk.locator('[data-testid="dispatch-category"]').selectOption({ value: pick!.category });
+    await expect.poll(() => desk.locator('[data-testid="count-all"]').textContent()).toBe(String(pick!.n));
+    // words: an incident's number finds it
+    const { rows: [one] } = await db.query<{ id: number; dispatch: number }>('SELECT i.id, d.id AS dispatch FROM dispatch d JOIN incident i ON i.id = d.incident_id ORDER BY d.id DESC LIMIT 1');
+    await desk.locator('[data-testid="dispatch-place"]').selectOption({ index: 0 });
+    await desk.locator('[data-testid="dispatch-category"]').selectOption({ index: 0 });
+    await desk.locator('[data-testid="dispatch-search"]').fill(`#${one!.id}`);
+    await expect.poll(() => desk.locator(`[data-testid="dispatch-${one!.dispatch}"]`).count()).toBe(1);
+    await desk.screenshot({ path: join(ARTIFACTS, '8-queue-search.png') });
+    await desk.locator('[data-testid="dispatch-search"]').fill('没有这样的工单内容');
+    await expect.poll(() => desk.locator('[data-testid="dispatch-empty"]').textContent()).toBe('没有符合筛选条件的工单。');
+    await desk.close();
+  });
 });

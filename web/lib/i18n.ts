@@ -20,3 +20,6 @@ export function setLocale(next: Locale): void {
   localStorage.setItem(KEY, next);
   document.documentElement.lang = next;
 }
+
+/** A name given in both languages, in the one shown (`$locale` from svelte-i18n). */
+export const localName = (n: { zh: string; en: string }, current: string | null | undefined): string => (current === 'en' ? n.en : n.zh);
