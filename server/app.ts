@@ -8,6 +8,7 @@ import { onError } from './http/errors.ts';
 import { EventBus, eventStream, LiveStreams } from './http/events.ts';
 import { nowOf, router, type AppOptions } from './http/router.ts';
 import { authRoutes } from './routes/auth.ts';
+import { backupRoutes } from './routes/backups.ts';
 import { autosplitRoutes } from './routes/autosplit.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { dispatchRoutes } from './routes/dispatches.ts';
@@ -73,7 +74,7 @@ export function createApp(options: AppOptions) {
   }
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes()).route('/api', dispatchRoutes()).route('/api', staffRoutes()).route('/api', fieldRoutes());
+  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes()).route('/api', dispatchRoutes()).route('/api', staffRoutes()).route('/api', fieldRoutes()).route('/api', backupRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

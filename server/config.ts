@@ -1,3 +1,6 @@
+/** In the embedded database's folder while `npm start` runs: its port and the control token for `npm run backup`. */
+export const CONTROL_FILE = 'gridplan.control';
+
 /** Configuration from the environment, read once at start-up. */
 export interface Config {
   port: number;
@@ -19,6 +22,9 @@ export interface Config {
   limits: { drawnVertices?: number; importVertices?: number };
   /** Longest one SQL statement may run on PostgreSQL, ms (0: no limit). */
   statementTimeoutMs: number;
+  /** Where backups go, and how many daily ones the server keeps (0: none). */
+  backupDir: string;
+  backupKeep: number;
 }
 
 const positive = (v: string | undefined) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
@@ -39,5 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(positive(env.GRIDPLAN_MAX_IMPORT_VERTICES) ? { importVertices: positive(env.GRIDPLAN_MAX_IMPORT_VERTICES)! } : {}),
     },
     statementTimeoutMs: env.GRIDPLAN_STATEMENT_TIMEOUT_MS === '0' ? 0 : (positive(env.GRIDPLAN_STATEMENT_TIMEOUT_MS) ?? 60_000),
+    backupDir: env.GRIDPLAN_BACKUP_DIR || (env.DATABASE_URL ? 'backups' : `${env.GRIDPLAN_DATA_DIR || '.gridplan-data'}-backups`),
+    backupKeep: env.GRIDPLAN_BACKUP_KEEP === '0' ? 0 : (positive(env.GRIDPLAN_BACKUP_KEEP) ?? 7),
   };
 }

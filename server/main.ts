@@ -2,7 +2,10 @@
  * GridPlan: API and web app on one port. The first start with the embedded database creates
  * it and loads the demo district; later starts reuse it.
  */
-import { loadConfig } from './config.ts';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTROL_FILE, loadConfig } from './config.ts';
 import { openDb } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
 import { describeAccounts, ensureAccounts } from './seed/accounts.ts';
@@ -24,12 +27,20 @@ if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
 const accounts = await ensureAccounts(db, { demo: !config.databaseUrl && config.seedDemo, adminPassword: config.adminPassword, demoPassword: config.demoPassword });
 for (const line of describeAccounts(accounts)) console.log(line);
 await ensureWebBuild();
-const server = await startServer({ db, port: config.port, basemapUrl: config.basemapUrl, limits: config.limits, ...(config.cache ? {} : { cache: false as const }) });
+const controlToken = randomBytes(24).toString('base64url');
+const server = await startServer({
+  db, port: config.port, basemapUrl: config.basemapUrl, limits: config.limits, backups: { dir: config.backupDir, keep: config.backupKeep }, controlToken,
+  ...(config.cache ? {} : { cache: false as const }),
+});
+// `npm run backup` finds the running server (and proves it runs on this machine) through this file.
+const controlFile = config.databaseUrl ? null : join(config.dataDir, CONTROL_FILE);
+if (controlFile) writeFileSync(controlFile, JSON.stringify({ pid: process.pid, port: server.port, token: controlToken }), { mode: 0o600 });
 const where = config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${config.dataDir}`;
 console.log(`GridPlan on ${server.url}  ·  ${where}  ·  ready in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
+    if (controlFile) rmSync(controlFile, { force: true });
     void server.close().then(() => db.close()).finally(() => process.exit(0));
   });
 }

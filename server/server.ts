@@ -7,6 +7,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { escalateOverdue } from './db/dispatches.ts';
 import { cstDay, recordPlanFigures } from './db/overview.ts';
 import { maintain } from './db/db.ts';
+import { backup, listBackups, pruneBackups } from './db/backup.ts';
 import { EventBus } from './http/events.ts';
 import { createApp, type AppOptions } from './app.ts';
 
@@ -40,6 +41,8 @@ export interface RunningServer {
 /** Serves the API and the built web app on one port (0 picks a free one). */
 /** How often overdue dispatches are escalated. */
 const ESCALATION_EVERY_MS = 60_000;
+/** The first daily backup waits this long after start. */
+const BACKUP_AFTER_START_MS = 10 * 60_000;
 
 export async function startServer(options: AppOptions & { port: number }): Promise<RunningServer> {
   const events = options.events ?? new EventBus();
@@ -68,8 +71,29 @@ export async function startServer(options: AppOptions & { port: number }): Promi
     }
     await maintain(options.db).catch((err) => console.error('database housekeeping failed:', err));
   };
-  void escalate().then(record);
-  const timer = setInterval(() => void escalate().then(record), ESCALATION_EVERY_MS);
+  // A backup a day, kept `keep` deep: the first one some minutes after start (not during the first
+  // start's demo load or a test's short run), then whenever the newest is a day old.
+  const startedAt = Date.now();
+  let backingUp = false;
+  const dailyBackup = async () => {
+    const b = options.backups;
+    if (!b || b.keep <= 0 || backingUp || Date.now() - startedAt < BACKUP_AFTER_START_MS) return;
+    const newest = (await listBackups(b.dir))[0];
+    if (newest && Date.now() - Date.parse(newest.at) < 24 * 3_600_000) return;
+    backingUp = true;
+    try {
+      const written = await backup(options.db, b.dir);
+      await pruneBackups(b.dir, b.keep);
+      console.log(`daily backup: ${written.file} (${(written.bytes / 1e6).toFixed(1)} MB)`);
+    } catch (err) {
+      console.error('daily backup failed:', err);
+    } finally {
+      backingUp = false;
+    }
+  };
+  const tick = () => void escalate().then(record).then(dailyBackup);
+  tick();
+  const timer = setInterval(tick, ESCALATION_EVERY_MS);
   timer.unref();
   const index = join(DIST_DIR, 'index.html');
   await readFile(index, 'utf8'); // fail at start-up, not on the first request, when the app is not built

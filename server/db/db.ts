@@ -12,6 +12,10 @@ export interface Db extends Tx {
   readonly driver: 'pg' | 'pglite';
   /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** PGlite: its data folder as a gzipped tarball, taken consistently while it runs (see backup.ts). */
+  dump?: () => Promise<Uint8Array>;
+  /** PostgreSQL: where it is, for pg_dump. */
+  readonly url?: string;
   close(): Promise<void>;
 }
 

@@ -16,6 +16,7 @@ export async function openPg(url: string, statementTimeoutMs = 0): Promise<Db> {
   await pool.query('SELECT 1');
   return {
     driver: 'pg',
+    url,
     query: (sql, params) => pool.query(sql, params as unknown[]) as never,
     async exec(sql) {
       await pool.query(sql);

@@ -7,18 +7,19 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { PGlite, Transaction } from '@electric-sql/pglite';
-import { createPglite, checked } from './pglite-driver.ts';
+import { createPglite, checked, dumpDataDir } from './pglite-driver.ts';
 
 export type Request =
   | { id: number; op: 'query'; sql: string; params?: unknown[] | undefined; tx?: TxRef }
   | { id: number; op: 'exec'; sql: string; tx?: TxRef }
   | { id: number; op: 'end'; tx: number; commit: boolean }
+  | { id: number; op: 'dump' }
   | { id: number; op: 'close' };
 
 /** Outside any transaction, inside an open one, or `new`: begin one and run the statement first in it. */
 export type TxRef = number | 'new' | undefined;
 
-export type Reply = { id: number; ok: true; rows?: unknown[] | undefined; tx?: number } | { id: number; ok: false; error: SerializedError };
+export type Reply = { id: number; ok: true; rows?: unknown[] | undefined; tx?: number; bytes?: Uint8Array } | { id: number; ok: false; error: SerializedError };
 
 /** An error as plain data: its message and the driver's fields (`code`, `detail`, `column`, …). */
 export interface SerializedError {
@@ -121,6 +122,8 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
         case 'end':
           await end(m.tx, m.commit);
           return { id: m.id, ok: true };
+        case 'dump':
+          return { id: m.id, ok: true, bytes: await dumpDataDir(pglite) };
         case 'close':
           await pglite.close();
           setImmediate(() => port.close());
@@ -131,7 +134,7 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
     }
   }
 
-  port.on('message', (m: Request) => void handle(m).then((r) => port.postMessage(r)));
+  port.on('message', (m: Request) => void handle(m).then((r) => port.postMessage(r, r.ok && r.bytes ? [r.bytes.buffer as ArrayBuffer] : [])));
   txPort.on('message', (m: Request) =>
     void handle(m).then((r) => {
       // The answer is queued before the waiting caller wakes to take it.

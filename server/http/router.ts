@@ -17,6 +17,13 @@ export interface AppOptions {
   cache?: ReadCache | false;
   /** Most vertices one geometry may have: drawn or edited (`drawnVertices`), one feature of an import (`importVertices`). */
   limits?: { drawnVertices?: number; importVertices?: number };
+  /** Where backups go and how many the server keeps (absent: no backups through the API). */
+  backups?: { dir: string; keep: number };
+  /**
+   * A secret the server shares with `npm run backup` on the same machine (written into the data
+   * folder, readable by its owner only): it lets that command ask the running server for a backup.
+   */
+  controlToken?: string;
   /** Caps on live event streams (per session, in all). */
   streamLimits?: StreamLimits;
   /** The clock of deadlines and escalation (tests run a fake one). */

@@ -57,7 +57,7 @@ export interface ApiContext {
   snapshot(): Promise<Record<string, number>>;
 }
 
-export async function apiContext(db: Db, options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits'> = {}): Promise<ApiContext> {
+export async function apiContext(db: Db, options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken'> = {}): Promise<ApiContext> {
   const app = createApp({ db, ...options });
   const cookies = new Map<string, Promise<string>>();
   const cookieOf = (spec: AccountSpec) => {
