@@ -92,8 +92,15 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
     const limit = limitOf(routeKey(c));
     if (limit === null) return next();
     const declared = Number(c.req.header('content-length'));
-    if (Number.isFinite(declared) && declared > limit.maxBytes) throw tooLarge(limit.maxBytes);
-    const bytes = await readLimited(c.req.raw.body, limit.maxBytes);
+    // Refused for its size: the connection closes after the answer, so the rest is never read.
+    if (Number.isFinite(declared) && declared > limit.maxBytes) {
+      c.header('connection', 'close');
+      throw tooLarge(limit.maxBytes);
+    }
+    const bytes = await readLimited(c.req.raw.body, limit.maxBytes).catch((err: unknown) => {
+      c.header('connection', 'close');
+      throw err;
+    });
     if (bytes.byteLength > 0 && isJson(c) && jsonDepthExceeds(bytes, limit.maxDepth)) {
       throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', 400, { maxDepth: limit.maxDepth });
     }
