@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { CONTROL_FILE, loadConfig } from './config.ts';
 import { openDb } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
+import { clearStagedImports } from './db/household-import.ts';
 import { describeAccounts, ensureAccounts } from './seed/accounts.ts';
 import { DEMO, seedDistrict } from './seed/seed-district.ts';
 import { ensureWebBuild, startServer } from './server.ts';
@@ -16,6 +17,7 @@ const config = loadConfig();
 const started = performance.now();
 const db = await openDb({ ...config, thread: config.dbThread, statementTimeoutMs: config.statementTimeoutMs });
 await migrate(db);
+await clearStagedImports(db);
 const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region');
 if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
   console.log('empty database: loading the demo district 沾益区 (under a minute, once)…');

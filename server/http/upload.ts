@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { z } from '@hono/zod-openapi';
 import Papa from 'papaparse';
 import { InputError } from '../domain/errors.ts';
+import { MAX_JSON_DEPTH, parseJsonBytes } from './body.ts';
 
 /** The upload's media type: CSV or GeoJSON; anything else is 415. */
 export function uploadType(contentType: string | undefined): 'text/csv' | 'application/json' | 'application/geo+json' {
@@ -41,12 +42,7 @@ export async function readCsv<T>(body: ReadableStream<Uint8Array>, parse: (row: 
 
 /** Features of a GeoJSON FeatureCollection, each parsed or reported with its index. */
 export function readGeoJson<T>(text: string, parse: (feature: unknown, index: number) => T, what: string) {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    throw new InputError('invalid_json', 'request body is not valid JSON', 'body', 400);
-  }
+  const doc = parseJsonBytes(new TextEncoder().encode(text), MAX_JSON_DEPTH);
   const fc = doc as { type?: unknown; features?: unknown };
   if (typeof doc !== 'object' || doc === null || fc.type !== 'FeatureCollection' || !Array.isArray(fc.features)) {
     throw new InputError('not_a_feature_collection', `expected a GeoJSON FeatureCollection of ${what}`, 'body.type');

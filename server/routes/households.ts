@@ -3,11 +3,9 @@ import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
 import { actorOf, assertUnscoped } from '../http/auth.ts';
 import { router } from '../http/router.ts';
-import type { Queryable } from '../db/db.ts';
-import { assignHouseholds, recountHouseholds } from '../db/households.ts';
-import { recordChange } from '../db/regions.ts';
+import { importHouseholds, type ImportProgress } from '../db/household-import.ts';
 import { InputError } from '../domain/errors.ts';
-import { parseHouseholdCsvRow, parseHouseholdFeature, type HouseholdInput } from '../domain/household-input.ts';
+import { parseHouseholdCsvRow, parseHouseholdFeature } from '../domain/household-input.ts';
 import { notFound } from '../domain/errors.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
@@ -33,32 +31,6 @@ const importRoute = createRoute({
   },
   responses: { 201: { description: 'Imported', content: { 'application/json': { schema: ImportResult } } }, ...errorResponses(400, 413, 415, 422) },
 });
-
-type Progress = ProgressSink<{ stage: 'parsing' | 'inserting' | 'assigning'; rows: number; total?: number }>;
-
-/** Inserts the households that lie in a district; returns the input indexes of those outside. */
-async function insertInside(tx: Queryable, rows: HouseholdInput[], onProgress: Progress): Promise<number[]> {
-  const outside: number[] = [];
-  const batch = 5_000;
-  for (let i = 0; i < rows.length; i += batch) {
-    const part = rows.slice(i, i + batch);
-    const { rows: out } = await tx.query<{ ord: number }>(
-      `WITH t AS (
-         SELECT ord, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS geom, size, address
-         FROM unnest($1::float8[], $2::float8[], $3::int[], $4::text[]) WITH ORDINALITY AS u(lon, lat, size, address, ord)
-       ),
-       flagged AS (
-         SELECT t.*, EXISTS (SELECT 1 FROM region d WHERE d.level = 'district' AND d.geom && t.geom AND ST_Intersects(d.geom, t.geom)) AS inside FROM t
-       ),
-       ins AS (INSERT INTO household (geom, size, address) SELECT geom, size, address FROM flagged WHERE inside ORDER BY ord RETURNING 1)
-       SELECT ord::int FROM flagged WHERE NOT inside ORDER BY ord`,
-      [part.map((r) => r.lon), part.map((r) => r.lat), part.map((r) => r.size), part.map((r) => r.address)],
-    );
-    for (const r of out) outside.push(i + r.ord - 1);
-    await onProgress({ stage: 'inserting', rows: Math.min(i + batch, rows.length), total: rows.length });
-  }
-  return outside;
-}
 
 const MAX_POINTS = 50_000;
 
@@ -108,7 +80,7 @@ export function householdRoutes() {
     assertUnscoped(c, 'a household import (it may touch the whole plan)');
     const type = uploadType(c.req.header('content-type'));
     const db = c.get('db');
-    const run = async (onProgress: Progress) => {
+    const run = async (onProgress: ProgressSink<ImportProgress>) => {
       const body = c.req.raw.body;
       if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
       const parsed = type === 'text/csv'
@@ -118,19 +90,8 @@ export function householdRoutes() {
       if (parsed.errors.length > 0 && !partial) {
         throw new InputError('invalid_rows', `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`, parsed.errors[0]!.path, 422, parsed.errors.slice(0, 1000));
       }
-      return db.transaction(async (tx) => {
-        const outside = await insertInside(tx, parsed.rows, onProgress);
-        await onProgress({ stage: 'assigning', rows: parsed.rows.length - outside.length });
-        await assignHouseholds(tx, true);
-        await recountHouseholds(tx);
-        const { rows: [counts] } = await tx.query<{ grid: number; coarser: number }>(
-          `SELECT count(*) FILTER (WHERE r.level = 'grid')::int AS grid, count(*) FILTER (WHERE r.level <> 'grid')::int AS coarser
-           FROM household h JOIN region r ON r.id = h.region_id`,
-        );
-        const imported = parsed.rows.length - outside.length;
-        await recordChange(tx, { actor: actorOf(c), action: 'import', entity: 'household', entityId: null, before: null, after: { imported, outside: outside.length, format: type } });
-        return { imported, assigned: counts ?? { grid: 0, coarser: 0 }, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
-      });
+      const result = await importHouseholds(db, actorOf(c), parsed.rows, type, onProgress);
+      return { ...result, errors: parsed.errors.slice(0, 1000) };
     };
     if (!wantsStream(c)) return c.json(await run(() => {}), 201);
     return ndjson(c, 201, (send) => run(send)) as never;

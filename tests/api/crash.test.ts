@@ -99,20 +99,27 @@ for (const driver of DRIVERS) {
         const u = (i * 0.7548776662) % 1;
         rows.push(`${(box!.x0 + (box!.x1 - box!.x0) * (0.3 + 0.4 * t)).toFixed(6)},${(box!.y0 + (box!.y1 - box!.y0) * (0.3 + 0.4 * u)).toFixed(6)},${1 + (i % 5)},崩溃测试${i}号`);
       }
-      let seen: any[] = [];
-      const store = await crashDuring(async (server) => {
-        const res = await fetch(`${server.url}/api/households/import`, {
-          method: 'POST', headers: { 'content-type': 'text/csv', accept: 'application/x-ndjson', cookie }, body: rows.join('\n'),
+      // Killed while chunks are staged (short transactions of their own), then while the last
+      // transaction moves them into the plan: nothing of it, or all of it — never a part.
+      for (const stage of ['locating', 'saving']) {
+        const was = (await db!.query<{ n: number; change: number }>('SELECT (SELECT count(*)::int FROM household) AS n, (SELECT max(id)::int FROM change) AS change')).rows[0]!;
+        let seen: any[] = [];
+        const store = await crashDuring(async (server) => {
+          const res = await fetch(`${server.url}/api/households/import`, {
+            method: 'POST', headers: { 'content-type': 'text/csv', accept: 'application/x-ndjson', cookie }, body: rows.join('\n'),
+          });
+          expect(res.status).toBe(201);
+          seen = await readUntil(res, (l) => l.progress?.stage === stage && (stage === 'saving' || l.progress.rows >= N / 3));
         });
-        expect(res.status).toBe(201);
-        // Kill once the rows are being written inside the transaction.
-        seen = await readUntil(res, (l) => l.progress?.stage === 'inserting' && l.progress.rows >= N / 3);
-      });
-      expect(seen.at(-1)?.progress?.stage).toBe('inserting');
-      const after = (await store.query<{ n: number; change: number }>('SELECT (SELECT count(*)::int FROM household) AS n, (SELECT max(id)::int FROM change) AS change')).rows[0]!;
-      // Killed mid-transaction: nothing of it is there, not even its change-log entry.
-      expect(after).toEqual(before);
-      expect(await countsConsistent(store)).toEqual({ wrongCounts: 0, misfiled: 0 });
+        expect(seen.at(-1)?.progress?.stage).toBe(stage);
+        const after = (await store.query<{ n: number; change: number; staged: number }>('SELECT (SELECT count(*)::int FROM household) AS n, (SELECT max(id)::int FROM change) AS change, (SELECT count(*)::int FROM import_household) AS staged')).rows[0]!;
+        expect(after.staged).toBe(0);
+        if (stage === 'locating' || after.n === was.n) expect({ n: after.n, change: after.change }).toEqual(was);
+        else expect(after.n).toBe(was.n + N); // every row lies inside the district: all of them landed, with their change-log entry
+        if (after.n !== was.n) expect(after.change).toBeGreaterThan(was.change);
+        expect(await countsConsistent(store)).toEqual({ wrongCounts: 0, misfiled: 0 });
+      }
+      void before;
     });
 
     it('keeps either the old grids or the new ones when an auto-split commit is killed, and all of an acknowledged one', async () => {

@@ -78,7 +78,7 @@ for (const driver of DRIVERS) {
       const res = await ctx.request('POST', '/api/households/import', `lon,lat,size,address\n${rows.join('\n')}\n`, { ...CSV, accept: 'application/x-ndjson' });
       expect(res.status).toBe(201);
       const lines = String(res.body).trim().split('\n').map((l) => JSON.parse(l));
-      expect(lines.filter((l) => l.progress).map((l) => l.progress.stage)).toEqual(expect.arrayContaining(['inserting', 'assigning']));
+      expect(lines.filter((l) => l.progress).map((l) => l.progress.stage)).toEqual(expect.arrayContaining(['locating', 'saving']));
       expect(lines.at(-1).result.imported).toBe(12_000);
     });
 
