@@ -11,7 +11,7 @@ export function onUnauthorized(fn: () => void): void {
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly path: string) {
+  constructor(readonly status: number, readonly code: string, message: string, readonly path: string, readonly details?: unknown) {
     super(message);
   }
 }
@@ -21,11 +21,11 @@ type Success<R> = R extends ClientResponse<infer T, infer S, infer _F> ? (S exte
 /** Unwraps a typed response: its success body, else an ApiError carrying the server's `{error:{code,message,path}}`. */
 export async function ok<R extends ClientResponse<unknown, number, string>>(response: Promise<R>): Promise<Success<R>> {
   const res = await response;
-  const body = (await res.json()) as { error?: { code: string; message: string; path: string } };
+  const body = (await res.json()) as { error?: { code: string; message: string; path: string; details?: unknown } };
   if (!res.ok) {
     if (res.status === 401) unauthorized();
     const e = body.error ?? { code: 'http_error', message: `HTTP ${res.status}`, path: '' };
-    throw new ApiError(res.status, e.code, e.message, e.path);
+    throw new ApiError(res.status, e.code, e.message, e.path, 'details' in e ? e.details : undefined);
   }
   return body as Success<R>;
 }

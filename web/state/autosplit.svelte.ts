@@ -1,5 +1,6 @@
 import type { InferResponseType } from 'hono/client';
 import { api, ApiError } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
 import type { LngLat } from '../draw/snap.ts';
 
 export type AutosplitResult = InferResponseType<(typeof api.regions)[':id']['autosplit']['$post'], 200>;
@@ -83,8 +84,8 @@ export class AutoSplit {
         body: JSON.stringify(this.body(commit)),
       });
       if (!res.ok) {
-        const body = (await res.json()) as { error: { code: string; message: string; path: string } };
-        throw new ApiError(res.status, body.error.code, body.error.message, body.error.path);
+        const body = (await res.json()) as { error: { code: string; message: string; path: string; details?: unknown } };
+        throw new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details);
       }
       const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
@@ -106,7 +107,7 @@ export class AutoSplit {
         if (done) throw new ApiError(500, 'incomplete', 'the server closed the stream without a result', '');
       }
     } catch (err) {
-      this.error = err instanceof ApiError ? { code: err.code, message: err.message, path: err.path } : { code: 'network', message: String(err), path: '' };
+      this.error = { code: err instanceof ApiError ? err.code : 'network', message: errorText(err, 'autosplit'), path: err instanceof ApiError ? err.path : '' };
       return null;
     } finally {
       this.running = false;

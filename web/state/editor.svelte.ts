@@ -1,6 +1,7 @@
 import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { InferResponseType } from 'hono/client';
 import { api, ApiError, ok } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
 import { session } from './session.svelte.ts';
 import type { LngLat } from '../draw/snap.ts';
 import type { Explorer, RegionSummary } from './explorer.svelte.ts';
@@ -101,10 +102,10 @@ export class Editor {
       return true;
     } catch (err) {
       if (err instanceof ApiError && err.status === 409) {
-        this.notice = { kind: 'conflict', key: err.code, text: err.message };
+        this.notice = { kind: 'conflict', key: err.code, text: errorText(err, 'edit') };
       } else {
         const overlap = err instanceof ApiError && err.code === 'overlaps_siblings' && clip;
-        this.notice = { kind: 'error', key: err instanceof ApiError ? err.code : 'internal', text: err instanceof Error ? err.message : String(err), ...(overlap ? { clip } : {}) };
+        this.notice = { kind: 'error', key: err instanceof ApiError ? err.code : 'internal', text: errorText(err, 'edit'), ...(overlap ? { clip } : {}) };
       }
       return false;
     } finally {

@@ -1,5 +1,6 @@
 import { createStore, get, set, type UseStore } from 'idb-keyval';
-import { api } from '../lib/api.ts';
+import { api, ApiError } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
 
 /** A report as the worker made it, kept on the phone until the server has it and all its photos. */
 export interface Pending {
@@ -131,8 +132,8 @@ export class Outbox {
   private async refused(item: Pending, res: Response): Promise<SendResult> {
     // A signed-out session or a busy server: try again later.
     if (res.status === 401 || res.status === 429 || res.status >= 500) return 'offline';
-    const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-    item.error = body?.error?.message ?? `HTTP ${res.status}`;
+    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
+    item.error = body?.error ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report') : `HTTP ${res.status}`;
     return 'failed';
   }
 }

@@ -1,5 +1,6 @@
 import type { InferRequestType, InferResponseType } from 'hono/client';
-import { api, ApiError, ok } from '../lib/api.ts';
+import { api, ok } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
 
 export type QueueItem = InferResponseType<typeof api.dispatches.$get, 200>['items'][number];
 export type QueueState = 'open' | 'overdue' | 'all';
@@ -51,7 +52,7 @@ export class DispatchQueue {
       this.next = res.next;
       this.error = null;
     } catch (e) {
-      if (asked === this.asked) this.error = e instanceof ApiError ? e.message : String(e);
+      if (asked === this.asked) this.error = errorText(e);
     } finally {
       if (asked === this.asked) this.loading = false;
     }
@@ -71,7 +72,7 @@ export class DispatchQueue {
       this.total = res.total;
       this.next = res.next;
     } catch (e) {
-      this.error = e instanceof ApiError ? e.message : String(e);
+      this.error = errorText(e);
     } finally {
       if (asked === this.asked) this.loading = false;
     }
