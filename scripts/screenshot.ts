@@ -19,7 +19,9 @@ const shots: [string, string, number, number][] = [
 ];
 for (const [name, path, width, height] of shots) {
   const page = await browser.newPage({ viewport: { width, height } });
-  const login = await page.request.post(`${base}/api/auth/login`, { data: { username: process.env.GRIDPLAN_USER ?? 'admin', password: process.env.GRIDPLAN_PASSWORD ?? '' } });
+  const login = await page.request.post(`${base}/api/auth/login`, {
+    data: { username: process.env.GRIDPLAN_USER ?? 'admin', password: process.env.GRIDPLAN_PASSWORD ?? '' },
+  });
   if (!login.ok()) throw new Error(`sign-in failed (${login.status()}): set GRIDPLAN_USER and GRIDPLAN_PASSWORD`);
   if (path.includes('lang=en')) await page.addInitScript(() => localStorage.setItem('gridplan.locale', 'en'));
   await page.goto(base + path.replace('?lang=en', ''));

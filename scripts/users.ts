@@ -42,7 +42,16 @@ async function user(username: string | undefined) {
 
 try {
   if (command === 'list') {
-    console.table((await listUsers(db)).map((u) => ({ username: u.username, role: u.role, name: u.displayName, region: u.regionId, worker: u.workerId, disabled: u.disabled })));
+    console.table(
+      (await listUsers(db)).map((u) => ({
+        username: u.username,
+        role: u.role,
+        name: u.displayName,
+        region: u.regionId,
+        worker: u.workerId,
+        disabled: u.disabled,
+      })),
+    );
   } else if (command === 'add') {
     const [username, role] = args;
     if (!username || !role || !isRole(role)) throw new InputError('usage', 'add <username> <admin|planner|analyst|leader|worker|department>', 'role', 400);
@@ -50,7 +59,15 @@ try {
     const password = values.password ?? generatePassword();
     const region = await regionId(values.region);
     await db.transaction(async (tx) => {
-      const created = await createUser(tx, { username, role, password, displayName: values.name, regionId: region, workerId: values.worker ? Number(values.worker) : null, departmentId: department });
+      const created = await createUser(tx, {
+        username,
+        role,
+        password,
+        displayName: values.name,
+        regionId: region,
+        workerId: values.worker ? Number(values.worker) : null,
+        departmentId: department,
+      });
       await recordChange(tx, { actor, action: 'create', entity: 'user', entityId: created.id, before: null, after: created });
     });
     console.log(`account ${username} (${role}) created${values.password ? '' : `, password ${password}`}`);
@@ -59,9 +76,20 @@ try {
     const password = command === 'passwd' ? (values.password ?? generatePassword()) : undefined;
     await db.transaction(async (tx) => {
       const change = await updateUser(tx, target.id, command === 'passwd' ? { password } : { disabled: command === 'disable' });
-      await recordChange(tx, { actor, action: 'update', entity: 'user', entityId: target.id, before: change.before, after: { ...change.after, passwordChanged: password !== undefined } });
+      await recordChange(tx, {
+        actor,
+        action: 'update',
+        entity: 'user',
+        entityId: target.id,
+        before: change.before,
+        after: { ...change.after, passwordChanged: password !== undefined },
+      });
     });
-    console.log(command === 'passwd' ? `password of ${target.username} changed${values.password ? '' : ` to ${password}`}; their sessions ended` : `${target.username} ${command}d`);
+    console.log(
+      command === 'passwd'
+        ? `password of ${target.username} changed${values.password ? '' : ` to ${password}`}; their sessions ended`
+        : `${target.username} ${command}d`,
+    );
   } else if (command === 'screen-token') {
     const label = args[0];
     if (!label) throw new InputError('usage', 'screen-token <label>', 'label', 400);
@@ -74,7 +102,9 @@ try {
     const key = await db.transaction((tx) => createApiKey(tx, label, 'hotline'));
     console.log(`hotline API key for ${label}: ${key.key}  (send as x-api-key; shown only now)`);
   } else {
-    console.log('usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label> | hotline-key <label>');
+    console.log(
+      'usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label> | hotline-key <label>',
+    );
     process.exitCode = 2;
   }
 } catch (e) {

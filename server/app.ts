@@ -55,13 +55,26 @@ export function createApp(options: AppOptions) {
     geometry: { maxBytes: Math.min(maxJsonBytes, 5 * 1024 * 1024), maxDepth: MAX_JSON_DEPTH },
     import: { maxBytes: maxJsonBytes, maxDepth: MAX_JSON_DEPTH },
   };
-  app.use('/api/*', jsonBodies((key) => {
-    if (key === null || POLICY[key] === 'public') return limits.public;
-    if (STREAMED.has(key)) return null;
-    return limits[LARGE_BODIES[key] ?? 'default'];
-  }));
-  const uploadLimit = bodyLimit({ maxSize: maxUploadBytes, onError: () => { throw tooLarge(maxUploadBytes); } });
-  const photoLimit = bodyLimit({ maxSize: MAX_PHOTO_BYTES, onError: () => { throw tooLarge(MAX_PHOTO_BYTES); } });
+  app.use(
+    '/api/*',
+    jsonBodies((key) => {
+      if (key === null || POLICY[key] === 'public') return limits.public;
+      if (STREAMED.has(key)) return null;
+      return limits[LARGE_BODIES[key] ?? 'default'];
+    }),
+  );
+  const uploadLimit = bodyLimit({
+    maxSize: maxUploadBytes,
+    onError: () => {
+      throw tooLarge(maxUploadBytes);
+    },
+  });
+  const photoLimit = bodyLimit({
+    maxSize: MAX_PHOTO_BYTES,
+    onError: () => {
+      throw tooLarge(MAX_PHOTO_BYTES);
+    },
+  });
   app.use('/api/households/import', uploadLimit);
   app.use('/api/incidents/import', uploadLimit);
   app.use('/api/incidents/:id/photos', photoLimit);
@@ -74,7 +87,21 @@ export function createApp(options: AppOptions) {
   }
   app.onError(onError);
 
-  const routes = app.route('/api', metaRoutes()).route('/api', authRoutes()).route('/api', userRoutes()).route('/api', regionRoutes()).route('/api', householdRoutes()).route('/api', editRoutes()).route('/api', coverageRoutes()).route('/api', autosplitRoutes()).route('/api', incidentRoutes()).route('/api', statsRoutes()).route('/api', dispatchRoutes()).route('/api', staffRoutes()).route('/api', fieldRoutes()).route('/api', backupRoutes());
+  const routes = app
+    .route('/api', metaRoutes())
+    .route('/api', authRoutes())
+    .route('/api', userRoutes())
+    .route('/api', regionRoutes())
+    .route('/api', householdRoutes())
+    .route('/api', editRoutes())
+    .route('/api', coverageRoutes())
+    .route('/api', autosplitRoutes())
+    .route('/api', incidentRoutes())
+    .route('/api', statsRoutes())
+    .route('/api', dispatchRoutes())
+    .route('/api', staffRoutes())
+    .route('/api', fieldRoutes())
+    .route('/api', backupRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'GridPlan API', version: '0.1.0', description: 'Regions, grids, households and coverage of grid-based governance.' },

@@ -26,12 +26,21 @@ if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {
 } else if (rows[0]!.n === 0) {
   console.log('the database has no regions: run `npm run seed` to load the demo district');
 }
-const accounts = await ensureAccounts(db, { demo: !config.databaseUrl && config.seedDemo, adminPassword: config.adminPassword, demoPassword: config.demoPassword });
+const accounts = await ensureAccounts(db, {
+  demo: !config.databaseUrl && config.seedDemo,
+  adminPassword: config.adminPassword,
+  demoPassword: config.demoPassword,
+});
 for (const line of describeAccounts(accounts)) console.log(line);
 await ensureWebBuild();
 const controlToken = randomBytes(24).toString('base64url');
 const server = await startServer({
-  db, port: config.port, basemapUrl: config.basemapUrl, limits: config.limits, backups: { dir: config.backupDir, keep: config.backupKeep }, controlToken,
+  db,
+  port: config.port,
+  basemapUrl: config.basemapUrl,
+  limits: config.limits,
+  backups: { dir: config.backupDir, keep: config.backupKeep },
+  controlToken,
   ...(config.cache ? {} : { cache: false as const }),
 });
 // `npm run backup` finds the running server (and proves it runs on this machine) through this file.
@@ -43,6 +52,9 @@ console.log(`GridPlan on ${server.url}  ·  ${where}  ·  ready in ${((performan
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (controlFile) rmSync(controlFile, { force: true });
-    void server.close().then(() => db.close()).finally(() => process.exit(0));
+    void server
+      .close()
+      .then(() => db.close())
+      .finally(() => process.exit(0));
   });
 }

@@ -109,9 +109,10 @@ export async function startServer(options: AppOptions & { port: number }): Promi
   return {
     port,
     url: `http://localhost:${port}`,
-    close: () => new Promise((done) => {
-      clearInterval(timer);
-      server.close(() => done());
-    }),
+    close: () =>
+      new Promise((done) => {
+        clearInterval(timer);
+        server.close(() => done());
+      }),
   };
 }

@@ -33,12 +33,26 @@ async function buildArea(db: Db): Promise<number> {
   const random = new Random(100_000);
   const territory = new Territory(county.coordinates, random);
   const seat: Position = [103.822324, 25.600507];
-  const townships = planTownships(territory, seat, ['西平街道', '龙华街道', '金龙街道', '花山街道'], ['白水镇', '盘江镇', '德泽乡', '菱角乡', '炎方乡', '大坡乡', '播乐乡'], random);
+  const townships = planTownships(
+    territory,
+    seat,
+    ['西平街道', '龙华街道', '金龙街道', '花山街道'],
+    ['白水镇', '盘江镇', '德泽乡', '菱角乡', '炎方乡', '大坡乡', '播乐乡'],
+    random,
+  );
   const households = generateHouseholds(territory, seat, townships, HOUSEHOLDS, random);
   return db.transaction(async (tx) => {
     const [district] = await insertRegions(tx, [{ parentId: null, level: 'district', code: '530303', name: '沾益区', coordinates: county.coordinates }], true);
-    const [township] = await insertRegions(tx, [{ parentId: district!, level: 'township', code: '530303-001', name: '全区', coordinates: county.coordinates }], true);
-    const [village] = await insertRegions(tx, [{ parentId: township!, level: 'village', code: '530303-001-001', name: '全区一村', coordinates: county.coordinates, gridType: 'rural' }], true);
+    const [township] = await insertRegions(
+      tx,
+      [{ parentId: district!, level: 'township', code: '530303-001', name: '全区', coordinates: county.coordinates }],
+      true,
+    );
+    const [village] = await insertRegions(
+      tx,
+      [{ parentId: township!, level: 'village', code: '530303-001-001', name: '全区一村', coordinates: county.coordinates, gridType: 'rural' }],
+      true,
+    );
     for (let i = 0; i < households.length; i += 10_000) {
       const part = households.slice(i, i + 10_000);
       await tx.query(
@@ -117,7 +131,9 @@ for (const db of await benchDatabases('gridplan_bench_autosplit')) {
   const a = await ours(db, villageId);
   const b = await baseline(db, villageId);
   const row = (name: string, r: { ms: number; score: Score }, extra = '') =>
-    console.log(`  ${name.padEnd(28)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(12)}  overlap ${m2(r.score.overlapM2).padStart(12)}  multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  households ${r.score.households}${extra}`);
+    console.log(
+      `  ${name.padEnd(28)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(12)}  overlap ${m2(r.score.overlapM2).padStart(12)}  multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  households ${r.score.households}${extra}`,
+    );
   row('ours (planGrids)', a, `  infeasible ${a.infeasible}; within range where feasible ${pct(a.score.within, a.score.grids - a.infeasible)}`);
   row('ST_ClusterKMeans + Voronoi', b);
   console.log(`  time ratio ours / baseline: ${(a.ms / b.ms).toFixed(2)} (target ≤ 2)`);

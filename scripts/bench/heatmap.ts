@@ -39,21 +39,42 @@ async function build(db: Db): Promise<number> {
   const seat: Position = [103.822324, 25.600507];
   const townships = planTownships(territory, seat, ['西平街道', '龙华街道'], ['白水镇', '盘江镇', '德泽乡', '菱角乡', '炎方乡'], random);
   const households = generateHouseholds(territory, seat, townships, 130_000, random);
-  const incidents = generateIncidents({ count: COUNT, households, roads: townships.slice(1).map((t) => [seat, t.centre]), frame: territory.frame, now: NOW, random });
+  const incidents = generateIncidents({
+    count: COUNT,
+    households,
+    roads: townships.slice(1).map((t) => [seat, t.centre]),
+    frame: territory.frame,
+    now: NOW,
+    random,
+  });
   const id = await db.transaction(async (tx) => {
     const [d] = await insertRegions(tx, [{ parentId: null, level: 'district', code: '530303', name: '沾益区', coordinates: county.coordinates }], true);
     const [t] = await insertRegions(tx, [{ parentId: d!, level: 'township', code: '530303-001', name: '全区', coordinates: county.coordinates }], true);
     const [v] = await insertRegions(tx, [{ parentId: t!, level: 'village', code: '530303-001-001', name: '全区', coordinates: county.coordinates }], true);
-    const [g] = await insertRegions(tx, [{ parentId: v!, level: 'grid', code: '530303-001-001-0001', name: '全区网格', coordinates: county.coordinates, gridType: 'rural' }], true);
+    const [g] = await insertRegions(
+      tx,
+      [{ parentId: v!, level: 'grid', code: '530303-001-001-0001', name: '全区网格', coordinates: county.coordinates, gridType: 'rural' }],
+      true,
+    );
     // Bulk load: indexes built once at the end.
-    const { rows: indexes } = await tx.query<{ name: string; def: string }>(`SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'incident' AND indexname <> 'incident_pkey'`);
+    const { rows: indexes } = await tx.query<{ name: string; def: string }>(
+      `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE tablename = 'incident' AND indexname <> 'incident_pkey'`,
+    );
     for (const ix of indexes) await tx.query(`DROP INDEX ${ix.name}`);
     for (let i = 0; i < incidents.length; i += 50_000) {
       const b = incidents.slice(i, i + 50_000);
       await tx.query(
         `INSERT INTO incident (geom, category, severity, description, reported_at, status, grid_id)
          SELECT ST_SetSRID(ST_MakePoint(x, y), 4326), c, s, '', r, st, $7 FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::timestamptz[], $6::text[]) AS u(x, y, c, s, r, st)`,
-        [b.map((x) => x.lon), b.map((x) => x.lat), b.map((x) => x.category), b.map((x) => x.severity), b.map((x) => x.reportedAt.toISOString()), b.map(() => 'reported'), g],
+        [
+          b.map((x) => x.lon),
+          b.map((x) => x.lat),
+          b.map((x) => x.category),
+          b.map((x) => x.severity),
+          b.map((x) => x.reportedAt.toISOString()),
+          b.map(() => 'reported'),
+          g,
+        ],
       );
     }
     for (const ix of indexes) await tx.query(ix.def);
@@ -64,7 +85,12 @@ async function build(db: Db): Promise<number> {
   return id;
 }
 
-interface Fetched { ms: number; bytes: number; gzip: number; items: number }
+interface Fetched {
+  ms: number;
+  bytes: number;
+  gzip: number;
+  items: number;
+}
 
 /** The median of three runs, after the table has been read once (so no variant pays for a cold cache). */
 async function timed(run: () => Promise<{ bodies: string[]; items: number }>, runs = 3): Promise<Fetched> {
@@ -85,7 +111,9 @@ async function timed(run: () => Promise<{ bodies: string[]; items: number }>, ru
 const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : `${(n / 1e3).toFixed(1)} kB`);
 
 for (const db of await benchDatabases('gridplan_bench_heatmap')) {
-  console.log(`\n${await postgisVersion(db)}: ${COUNT.toLocaleString('en')} incidents; filter: ${FROM.slice(0, 10)} – ${TO.slice(0, 10)}, fire + dispute, whole district`);
+  console.log(
+    `\n${await postgisVersion(db)}: ${COUNT.toLocaleString('en')} incidents; filter: ${FROM.slice(0, 10)} – ${TO.slice(0, 10)}, fire + dispute, whole district`,
+  );
   const t0 = performance.now();
   const district = await build(db);
   console.log(`  (loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
@@ -101,37 +129,51 @@ for (const db of await benchDatabases('gridplan_bench_heatmap')) {
   const q = `region=${district}&from=${encodeURIComponent(FROM)}&to=${encodeURIComponent(TO)}&category=fire,dispute`;
   const rows: [string, Fetched][] = [];
   for (const zoom of [10, 12]) {
-    rows.push([`ours: /api/heatmap hex, zoom ${zoom}`, await timed(async () => {
-      const body = await get(`/api/heatmap?${q}&shape=hex&zoom=${zoom}`);
-      return { bodies: [body], items: JSON.parse(body).cells.length };
-    })]);
+    rows.push([
+      `ours: /api/heatmap hex, zoom ${zoom}`,
+      await timed(async () => {
+        const body = await get(`/api/heatmap?${q}&shape=hex&zoom=${zoom}`);
+        return { bodies: [body], items: JSON.parse(body).cells.length };
+      }),
+    ]);
   }
-  rows.push(['raw: [lon, lat] of every point', await timed(async () => {
-    const { rows: r } = await db.query<{ j: string }>(
-      `SELECT json_agg(json_build_array(round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6)))::text AS j
+  rows.push([
+    'raw: [lon, lat] of every point',
+    await timed(async () => {
+      const { rows: r } = await db.query<{ j: string }>(
+        `SELECT json_agg(json_build_array(round(ST_X(geom)::numeric, 6), round(ST_Y(geom)::numeric, 6)))::text AS j
        FROM incident i WHERE i.reported_at >= $1 AND i.reported_at < $2 AND i.category = ANY($3::text[])`,
-      [FROM, TO, ['fire', 'dispute']],
-    );
-    const body = r[0]!.j;
-    return { bodies: [body], items: JSON.parse(body).length };
-  })]);
-  rows.push(['raw: /api/incidents, 5,000 a page', await timed(async () => {
-    const bodies: string[] = [];
-    let offset: number | null = 0;
-    let items = 0;
-    while (offset !== null) {
-      const body = await get(`/api/incidents?${q}&limit=5000&offset=${offset}`);
-      const page = JSON.parse(body);
-      bodies.push(body);
-      items += page.items.length;
-      offset = page.next;
-    }
-    return { bodies, items };
-  }, 1)]); // tens of seconds: once
+        [FROM, TO, ['fire', 'dispute']],
+      );
+      const body = r[0]!.j;
+      return { bodies: [body], items: JSON.parse(body).length };
+    }),
+  ]);
+  rows.push([
+    'raw: /api/incidents, 5,000 a page',
+    await timed(async () => {
+      const bodies: string[] = [];
+      let offset: number | null = 0;
+      let items = 0;
+      while (offset !== null) {
+        const body = await get(`/api/incidents?${q}&limit=5000&offset=${offset}`);
+        const page = JSON.parse(body);
+        bodies.push(body);
+        items += page.items.length;
+        offset = page.next;
+      }
+      return { bodies, items };
+    }, 1),
+  ]); // tens of seconds: once
   const ours = rows[0]!;
   for (const [name, r] of rows) {
-    const vs = r === ours[1] ? '' : `   ours is ${(r.bytes / ours[1].bytes).toFixed(0)}× smaller (${(r.gzip / ours[1].gzip).toFixed(0)}× gzip), ${(r.ms / ours[1].ms).toFixed(1)}× faster`;
-    console.log(`  ${name.padEnd(36)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${fmt(r.bytes).padStart(10)} (gzip ${fmt(r.gzip).padStart(9)}) ${String(r.items).padStart(8)} items${vs}`);
+    const vs =
+      r === ours[1]
+        ? ''
+        : `   ours is ${(r.bytes / ours[1].bytes).toFixed(0)}× smaller (${(r.gzip / ours[1].gzip).toFixed(0)}× gzip), ${(r.ms / ours[1].ms).toFixed(1)}× faster`;
+    console.log(
+      `  ${name.padEnd(36)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${fmt(r.bytes).padStart(10)} (gzip ${fmt(r.gzip).padStart(9)}) ${String(r.items).padStart(8)} items${vs}`,
+    );
   }
   const lean = rows.find(([name]) => name.startsWith('raw: [lon'))![1];
   for (const [name, r] of rows.filter(([n]) => n.startsWith('ours'))) {

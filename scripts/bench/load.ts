@@ -52,7 +52,11 @@ const ATTACKERS = Number(values.attackers);
 function flood(url: string, seconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const port = new URL(url).port;
-    const child = spawn('nice', ['-n', '10', process.execPath, '--import', 'tsx', join(import.meta.dirname, 'lib', 'flood.ts'), port, String(ATTACKERS), String(seconds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'nice',
+      ['-n', '10', process.execPath, '--import', 'tsx', join(import.meta.dirname, 'lib', 'flood.ts'), port, String(ATTACKERS), String(seconds)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
@@ -96,7 +100,10 @@ async function seed(where: OpenOptions): Promise<Workload> {
     const townships = rows.filter((r) => r.level === 'township').map((r) => r.id);
     const villages = rows.filter((r) => r.level === 'village').map((r) => r.id);
     // Each planner in another village.
-    const { rows: grids } = await db.query<{ id: number }>(`SELECT id FROM (SELECT DISTINCT ON (parent_id) id, parent_id FROM region WHERE level = 'grid' ORDER BY parent_id, id) g ORDER BY parent_id LIMIT $1`, [PLANNERS]);
+    const { rows: grids } = await db.query<{ id: number }>(
+      `SELECT id FROM (SELECT DISTINCT ON (parent_id) id, parent_id FROM region WHERE level = 'grid' ORDER BY parent_id, id) g ORDER BY parent_id LIMIT $1`,
+      [PLANNERS],
+    );
     const reads: string[] = [];
     for (const id of [district, ...townships, ...villages]) reads.push(`/api/regions/${id}`, `/api/regions/${id}/children`);
     const categories = ['fire,dispute', 'hazard', ''];
@@ -123,7 +130,11 @@ interface Figures {
 }
 
 const figures = (r: autocannon.Result): Figures => ({
-  requests: r.requests.total, perSecond: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors + r.timeouts + r.non2xx,
+  requests: r.requests.total,
+  perSecond: r.requests.average,
+  p50: r.latency.p50,
+  p99: r.latency.p99,
+  errors: r.errors + r.timeouts + r.non2xx,
 });
 
 /** How the reads were served (the x-cache header): hit, stale, shared, miss, refresh. */
@@ -135,11 +146,20 @@ async function run(url: string, w: Workload, attack = false): Promise<{ reads: F
   const headers = { cookie: w.cookie, 'accept-encoding': 'gzip' };
   const pick = () => w.reads[Math.floor(Math.random() * w.reads.length)]!;
   const readers = autocannon({
-    url, connections: READERS, duration: SECONDS, headers,
-    requests: [{
-      method: 'GET', setupRequest: (req) => ({ ...req, path: pick() }),
-      onResponse: (_status, _body, _context, h) => { const how = (h as Record<string, string> | undefined)?.['x-cache'] ?? 'none'; served[how] = (served[how] ?? 0) + 1; },
-    }],
+    url,
+    connections: READERS,
+    duration: SECONDS,
+    headers,
+    requests: [
+      {
+        method: 'GET',
+        setupRequest: (req) => ({ ...req, path: pick() }),
+        onResponse: (_status, _body, _context, h) => {
+          const how = (h as Record<string, string> | undefined)?.['x-cache'] ?? 'none';
+          served[how] = (served[how] ?? 0) + 1;
+        },
+      },
+    ],
   });
   // Each planner, on their own grid, every two seconds: reads it for its version, then renames it.
   // Timed here rather than by autocannon, which does not pace a sequence per connection.
@@ -157,7 +177,9 @@ async function run(url: string, w: Workload, attack = false): Promise<{ reads: F
         latencies.push(performance.now() - t0);
         t0 = performance.now();
         const saved = await fetch(`${url}/api/regions/${grid}`, {
-          method: 'PATCH', headers: { cookie: w.cookie, 'content-type': 'application/json' }, body: JSON.stringify({ version, name: `压测网格${i}-${Date.now() % 100_000}` }),
+          method: 'PATCH',
+          headers: { cookie: w.cookie, 'content-type': 'application/json' },
+          body: JSON.stringify({ version, name: `压测网格${i}-${Date.now() % 100_000}` }),
         });
         await saved.arrayBuffer();
         latencies.push(performance.now() - t0);
@@ -181,8 +203,14 @@ const { where, env, cleanup } = await prepare();
 try {
   const workload = await seed(where);
   const results: Record<string, { reads: Figures; edits: Figures }> = {};
-  const runs = [['ours (read cache on)', '1', false], ['flood (ours, sign-in flooded)', '1', true], ['baseline (cache off)', '0', false]] as const;
-  for (const [name, cache, attack] of runs.filter(([name]) => !values.only || name.startsWith(values.only) || (values.only === 'ours' && name.startsWith('flood')))) {
+  const runs = [
+    ['ours (read cache on)', '1', false],
+    ['flood (ours, sign-in flooded)', '1', true],
+    ['baseline (cache off)', '0', false],
+  ] as const;
+  for (const [name, cache, attack] of runs.filter(
+    ([name]) => !values.only || name.startsWith(values.only) || (values.only === 'ours' && name.startsWith('flood')),
+  )) {
     const server = await startChild({ ...env, GRIDPLAN_CACHE: cache, ...(values.slow ? { GRIDPLAN_SLOW_QUERY_MS: values.slow } : {}) });
     if (values.slow) server.child.stderr!.pipe(process.stderr);
     try {
@@ -193,7 +221,12 @@ try {
       if (values.slow) console.error('--- load starts');
       results[name] = await run(server.url, workload, attack);
       const total = Object.values(served).reduce((a, b) => a + b, 0);
-      console.log(`${name}: reads served ${Object.entries(served).sort(([, a], [, b]) => b - a).map(([k, n]) => `${k} ${((100 * n) / total).toFixed(2)}%`).join(', ')}`);
+      console.log(
+        `${name}: reads served ${Object.entries(served)
+          .sort(([, a], [, b]) => b - a)
+          .map(([k, n]) => `${k} ${((100 * n) / total).toFixed(2)}%`)
+          .join(', ')}`,
+      );
     } finally {
       await stopChild(server);
     }
@@ -203,16 +236,22 @@ try {
   console.log('| | reads/s | read p50 | read p99 | read errors | edits/s | edit p99 | edit errors |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, r] of Object.entries(results)) {
-    console.log(`| ${name} | ${r.reads.perSecond.toFixed(0)} | ${r.reads.p50} ms | ${r.reads.p99} ms | ${r.reads.errors} | ${r.edits.perSecond.toFixed(1)} | ${r.edits.p99} ms | ${r.edits.errors} |`);
+    console.log(
+      `| ${name} | ${r.reads.perSecond.toFixed(0)} | ${r.reads.p50} ms | ${r.reads.p99} ms | ${r.reads.errors} | ${r.edits.perSecond.toFixed(1)} | ${r.edits.p99} ms | ${r.edits.errors} |`,
+    );
   }
   const ours = results['ours (read cache on)'] ?? results['baseline (cache off)']!;
   const base = results['baseline (cache off)'] ?? ours;
-  console.log(`\nread p99: ${(base.reads.p99 / Math.max(1, ours.reads.p99)).toFixed(1)}× lower than the baseline; read throughput ${(ours.reads.perSecond / Math.max(1, base.reads.perSecond)).toFixed(1)}×`);
+  console.log(
+    `\nread p99: ${(base.reads.p99 / Math.max(1, ours.reads.p99)).toFixed(1)}× lower than the baseline; read throughput ${(ours.reads.perSecond / Math.max(1, base.reads.perSecond)).toFixed(1)}×`,
+  );
   console.log(`target (zero errors, read p99 < 250 ms): ${ours.reads.errors + ours.edits.errors === 0 && ours.reads.p99 < 250 ? 'met' : 'NOT met'}`);
   const flooded = results['flood (ours, sign-in flooded)'];
   if (flooded && results['ours (read cache on)']) {
     const ratio = flooded.reads.p99 / Math.max(1, ours.reads.p99);
-    console.log(`under the sign-in flood: read p99 ${flooded.reads.p99} ms against ${ours.reads.p99} ms without it (${ratio.toFixed(2)}×; target ≤ 2×): ${ratio <= 2 && flooded.reads.errors === 0 ? 'met' : 'NOT met'}`);
+    console.log(
+      `under the sign-in flood: read p99 ${flooded.reads.p99} ms against ${ours.reads.p99} ms without it (${ratio.toFixed(2)}×; target ≤ 2×): ${ratio <= 2 && flooded.reads.errors === 0 ? 'met' : 'NOT met'}`,
+    );
   }
 } finally {
   await cleanup();

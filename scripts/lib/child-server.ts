@@ -13,7 +13,9 @@ export interface ChildServer {
 /** Starts `server/main.ts` with `env` on top of ours; resolves once it serves. */
 export function startChild(env: Record<string, string>): Promise<ChildServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT, env: { ...process.env, PORT: '0', GRIDPLAN_SEED_DEMO: '0', DATABASE_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', GRIDPLAN_SEED_DEMO: '0', DATABASE_URL: '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
   child.stderr!.on('data', (d) => (log += d));

@@ -48,17 +48,32 @@ const DUMMY_HASH = hash('gridplan-dummy-password');
 
 const userColumns = `id, username, display_name, role, region_id, worker_id, department_id, disabled, created_at`;
 const toUser = (r: any): UserJson => ({
-  id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id, departmentId: r.department_id,
-  disabled: r.disabled, createdAt: new Date(r.created_at).toISOString(),
+  id: r.id,
+  username: r.username,
+  displayName: r.display_name,
+  role: r.role,
+  regionId: r.region_id,
+  workerId: r.worker_id,
+  departmentId: r.department_id,
+  disabled: r.disabled,
+  createdAt: new Date(r.created_at).toISOString(),
 });
 
 function checkPassword(password: string, path = 'password'): void {
   if (password.length < 8) throw new InputError('weak_password', 'a password needs at least 8 characters', path, 422);
 }
 
-async function checkRefs(tx: Queryable, role: Role, regionId: number | null | undefined, workerId: number | null | undefined, departmentId: number | null | undefined): Promise<void> {
-  if (departmentId != null && !(await tx.query('SELECT 1 FROM department WHERE id = $1', [departmentId])).rows[0]) throw notFound('department', departmentId, 'departmentId');
-  if (role === 'department' && departmentId == null) throw new InputError('department_required', 'a department account names its department (departmentId)', 'departmentId', 422);
+async function checkRefs(
+  tx: Queryable,
+  role: Role,
+  regionId: number | null | undefined,
+  workerId: number | null | undefined,
+  departmentId: number | null | undefined,
+): Promise<void> {
+  if (departmentId != null && !(await tx.query('SELECT 1 FROM department WHERE id = $1', [departmentId])).rows[0])
+    throw notFound('department', departmentId, 'departmentId');
+  if (role === 'department' && departmentId == null)
+    throw new InputError('department_required', 'a department account names its department (departmentId)', 'departmentId', 422);
   if (regionId != null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
   if (workerId != null && !(await tx.query('SELECT 1 FROM worker WHERE id = $1', [workerId])).rows[0]) throw notFound('worker', workerId, 'workerId');
   if (role === 'worker' && workerId == null) throw new InputError('worker_required', 'a grid worker account names its worker (workerId)', 'workerId', 422);
@@ -72,7 +87,15 @@ export async function createUser(tx: Queryable, input: UserInput): Promise<UserJ
   }
   const { rows } = await tx.query(
     `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id, department_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${userColumns}`,
-    [input.username, input.displayName ?? '', await hashPassword(input.password), input.role, input.regionId ?? null, input.workerId ?? null, input.departmentId ?? null],
+    [
+      input.username,
+      input.displayName ?? '',
+      await hashPassword(input.password),
+      input.role,
+      input.regionId ?? null,
+      input.workerId ?? null,
+      input.departmentId ?? null,
+    ],
   );
   return toUser(rows[0]);
 }
@@ -105,7 +128,13 @@ export async function updateUser(tx: Queryable, id: number, patch: UserPatch): P
     [id, role, regionId, workerId, patch.displayName ?? null, patch.disabled ?? null, passwordHash, departmentId],
   );
   const after = toUser(updated.rows[0]);
-  const access = passwordHash !== null || after.role !== before.role || after.regionId !== before.regionId || after.workerId !== before.workerId || after.departmentId !== before.departmentId || (after.disabled && !before.disabled);
+  const access =
+    passwordHash !== null ||
+    after.role !== before.role ||
+    after.regionId !== before.regionId ||
+    after.workerId !== before.workerId ||
+    after.departmentId !== before.departmentId ||
+    (after.disabled && !before.disabled);
   if (access) await tx.query('DELETE FROM session WHERE user_id = $1', [id]);
   return { before, after };
 }
@@ -122,20 +151,31 @@ export async function findUser(db: Queryable, username: string): Promise<UserJso
 
 /** The account whose password matches, or null (unknown user, wrong password, disabled). */
 export async function checkLogin(db: Queryable, username: string, password: string): Promise<UserJson | null> {
-  const { rows } = await db.query<{ password_hash: string } & Record<string, unknown>>(`SELECT ${userColumns}, password_hash FROM app_user WHERE lower(username) = lower($1)`, [username]);
+  const { rows } = await db.query<{ password_hash: string } & Record<string, unknown>>(
+    `SELECT ${userColumns}, password_hash FROM app_user WHERE lower(username) = lower($1)`,
+    [username],
+  );
   const row = rows[0];
   const good = await verify(row?.password_hash ?? (await DUMMY_HASH), password).catch(() => false);
   return row && good && !row.disabled ? toUser(row) : null;
 }
 
 /** Opens a session for a user or a screen token; returns the cookie's token (only its digest is stored). */
-export async function openSession(tx: Queryable, who: { userId: number } | { screenTokenId: number }, now = new Date()): Promise<{ token: string; expiresAt: Date }> {
+export async function openSession(
+  tx: Queryable,
+  who: { userId: number } | { screenTokenId: number },
+  now = new Date(),
+): Promise<{ token: string; expiresAt: Date }> {
   const token = newToken();
   const screen = 'screenTokenId' in who;
   const expiresAt = new Date(now.getTime() + (screen ? SCREEN_SESSION_TTL_MS : SESSION_TTL_MS));
   await tx.query('DELETE FROM session WHERE expires_at < $1', [now]);
   await tx.query('INSERT INTO session (token_hash, user_id, screen_token_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
-    digest(token), screen ? null : who.userId, screen ? who.screenTokenId : null, now, expiresAt,
+    digest(token),
+    screen ? null : who.userId,
+    screen ? who.screenTokenId : null,
+    now,
+    expiresAt,
   ]);
   return { token, expiresAt };
 }
@@ -168,9 +208,29 @@ export async function sessionPrincipal(db: Queryable, token: string, now = new D
     await db.query('UPDATE session SET expires_at = $2 WHERE token_hash = $1', [r.token_hash, new Date(now.getTime() + ttl)]);
   }
   if (screen) {
-    return { kind: 'screen', id: r.screen_token_id, username: `screen:${r.label || r.screen_token_id}`, displayName: r.label, role: 'screen', regionId: r.token_region_id, workerId: null, departmentId: null, gridIds: [] };
+    return {
+      kind: 'screen',
+      id: r.screen_token_id,
+      username: `screen:${r.label || r.screen_token_id}`,
+      displayName: r.label,
+      role: 'screen',
+      regionId: r.token_region_id,
+      workerId: null,
+      departmentId: null,
+      gridIds: [],
+    };
   }
-  return { kind: 'user', id: r.id, username: r.username, displayName: r.display_name, role: r.role, regionId: r.region_id, workerId: r.worker_id, departmentId: r.department_id, gridIds: r.grid_ids };
+  return {
+    kind: 'user',
+    id: r.id,
+    username: r.username,
+    displayName: r.display_name,
+    role: r.role,
+    regionId: r.region_id,
+    workerId: r.worker_id,
+    departmentId: r.department_id,
+    gridIds: r.grid_ids,
+  };
 }
 
 export interface ScreenTokenJson {
@@ -180,7 +240,13 @@ export interface ScreenTokenJson {
   createdAt: string;
   revoked: boolean;
 }
-const toScreenToken = (r: any): ScreenTokenJson => ({ id: r.id, label: r.label, regionId: r.region_id, createdAt: new Date(r.created_at).toISOString(), revoked: r.revoked_at !== null });
+const toScreenToken = (r: any): ScreenTokenJson => ({
+  id: r.id,
+  label: r.label,
+  regionId: r.region_id,
+  createdAt: new Date(r.created_at).toISOString(),
+  revoked: r.revoked_at !== null,
+});
 
 /** A new read-only token for a wall display; the token itself is returned once and never stored. */
 export async function createScreenToken(tx: Queryable, label: string, regionId: number | null): Promise<ScreenTokenJson & { token: string }> {
@@ -228,7 +294,10 @@ export async function createApiKey(tx: Queryable, label: string, scope: 'hotline
 
 /** The label of a valid, unrevoked key of this scope, or null. */
 export async function apiKeyLabel(db: Queryable, key: string, scope: 'hotline'): Promise<string | null> {
-  const { rows } = await db.query<{ id: number; label: string }>('SELECT id, label FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL', [digest(key), scope]);
+  const { rows } = await db.query<{ id: number; label: string }>('SELECT id, label FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL', [
+    digest(key),
+    scope,
+  ]);
   return rows[0] ? `${scope}:${rows[0].label || rows[0].id}` : null;
 }
 

@@ -135,7 +135,9 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
 }
 
 async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<PlannedVillage[]> {
-  const { rows: [region] } = await tx.query<{ level: string; name: string; district_id: number }>(
+  const {
+    rows: [region],
+  } = await tx.query<{ level: string; name: string; district_id: number }>(
     `WITH RECURSIVE up AS (SELECT id, parent_id FROM region WHERE id = $1 UNION ALL SELECT p.id, p.parent_id FROM region p JOIN up ON p.id = up.parent_id)
      SELECT r.level, r.name, (SELECT id FROM up WHERE parent_id IS NULL) AS district_id FROM region r WHERE r.id = $1`,
     [regionId],
@@ -163,7 +165,8 @@ async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOpt
     const base = ruleOf.get(gridType)!;
     const rule = { min: options.min ?? base.min, max: options.max ?? base.max, target: options.target ?? base.target };
     if (options.target === undefined && (rule.target < rule.min || rule.target > rule.max)) rule.target = Math.round((rule.min + rule.max) / 2);
-    if (rule.min > rule.max) throw new InputError('invalid_range', `min ${rule.min} is above max ${rule.max} (${gridType})`, options.min !== undefined ? 'min' : 'max');
+    if (rule.min > rule.max)
+      throw new InputError('invalid_range', `min ${rule.min} is above max ${rule.max} (${gridType})`, options.min !== undefined ? 'min' : 'max');
     if (rule.target < rule.min || rule.target > rule.max) {
       throw new InputError('invalid_range', `target ${rule.target} lies outside ${rule.min}–${rule.max} (${gridType})`, 'target');
     }
@@ -182,7 +185,8 @@ async function checkKeep(tx: Queryable, villages: PlannedVillage[], keep: number
   keep.forEach((id, i) => {
     const r = byId.get(id);
     if (!r) throw notFound('region', id, `keep[${i}]`);
-    if (r.level !== 'grid' || !inArea.has(r.parent_id!)) throw new InputError('not_in_area', `${r.name} (${id}) is not a grid of the area being divided`, `keep[${i}]`);
+    if (r.level !== 'grid' || !inArea.has(r.parent_id!))
+      throw new InputError('not_in_area', `${r.name} (${id}) is not a grid of the area being divided`, `keep[${i}]`);
   });
   return keep;
 }
@@ -198,7 +202,12 @@ interface Piece {
  * Blocks with fewer households than a grid's minimum cannot be grids of their own: each joins the
  * neighbouring block it shares the longest border with (its grid will cross that barrier).
  */
-async function mergeSmallBlocks(tx: Queryable, villages: PlannedVillage[], addresses: { village_id: number; block: number; x: number; y: number; n: number }[], cut: boolean): Promise<Piece[]> {
+async function mergeSmallBlocks(
+  tx: Queryable,
+  villages: PlannedVillage[],
+  addresses: { village_id: number; block: number; x: number; y: number; n: number }[],
+  cut: boolean,
+): Promise<Piece[]> {
   const { rows: blocks } = await tx.query<{ village_id: number; block: number }>('SELECT village_id, block FROM autosplit_block ORDER BY village_id, block');
   const key = (v: number, b: number) => `${v}:${b}`;
   const households = new Map<string, number>();
@@ -214,7 +223,8 @@ async function mergeSmallBlocks(tx: Queryable, villages: PlannedVillage[], addre
        FROM autosplit_block a JOIN autosplit_block b ON a.village_id = b.village_id AND a.block < b.block AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)`,
     );
     const ruleOf = new Map(villages.map((v) => [v.id, v.rule]));
-    const weight = (v: number, root: number) => blocks.filter((b) => b.village_id === v && find(v, b.block) === root).reduce((s, b) => s + (households.get(key(v, b.block)) ?? 0), 0);
+    const weight = (v: number, root: number) =>
+      blocks.filter((b) => b.village_id === v && find(v, b.block) === root).reduce((s, b) => s + (households.get(key(v, b.block)) ?? 0), 0);
     // Smallest first, so a tiny block joins before its neighbour is judged.
     for (;;) {
       let merged = false;
@@ -231,8 +241,16 @@ async function mergeSmallBlocks(tx: Queryable, villages: PlannedVillage[], addre
           if (ra === rb || (ra !== r && rb !== r)) continue;
           const other = ra === r ? rb : ra;
           // Borders of the merged sets add up: sum per neighbour.
-          const m = borders.filter((x) => x.village_id === v && x.m > 0 && new Set([find(v, x.a), find(v, x.b)]).size === 2
-            && [find(v, x.a), find(v, x.b)].includes(r) && [find(v, x.a), find(v, x.b)].includes(other)).reduce((s, x) => s + x.m, 0);
+          const m = borders
+            .filter(
+              (x) =>
+                x.village_id === v &&
+                x.m > 0 &&
+                new Set([find(v, x.a), find(v, x.b)]).size === 2 &&
+                [find(v, x.a), find(v, x.b)].includes(r) &&
+                [find(v, x.a), find(v, x.b)].includes(other),
+            )
+            .reduce((s, x) => s + x.m, 0);
           if (!best || m > best.m || (m === best.m && other < best.other)) best = { other, m };
         }
         if (best) {
@@ -271,7 +289,10 @@ async function mergeSmallBlocks(tx: Queryable, villages: PlannedVillage[], addre
  * Clips each group's cells to its piece. A group stays one polygon, save household-less slivers
  * where the piece's border bends: each joins the neighbour it shares the longest border with.
  */
-async function clipToPieces(tx: Queryable, grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[]): Promise<void> {
+async function clipToPieces(
+  tx: Queryable,
+  grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[],
+): Promise<void> {
   for (let i = 0; i < grids.length; i += 5000) {
     const batch = grids.slice(i, i + 5000);
     await tx.query(
@@ -285,15 +306,24 @@ async function clipToPieces(tx: Queryable, grids: { village: number; piece: numb
                    WHEN ST_Within(g.geom, p.geom) THEN ST_ReducePrecision(g.geom, gp_grid())
                    ELSE ST_CollectionExtract(ST_Intersection(g.geom, p.geom, gp_grid()), 3) END)
        FROM g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece`,
-      [batch.map((g) => g.village), batch.map((g) => g.piece), batch.map((g) => g.ord), batch.map((g) => g.reason), batch.map((g) => g.wkb),
-        batch.map((g) => g.seed[0]), batch.map((g) => g.seed[1])],
+      [
+        batch.map((g) => g.village),
+        batch.map((g) => g.piece),
+        batch.map((g) => g.ord),
+        batch.map((g) => g.reason),
+        batch.map((g) => g.wkb),
+        batch.map((g) => g.seed[0]),
+        batch.map((g) => g.seed[1]),
+      ],
     );
   }
   const seeds = new Map(grids.map((g) => [g.ord, g.seed]));
   // Pieces of a grid away from its households: the piece holding its first household stays. A
   // fragment may first land on a neighbour it touches only through another fragment: repeat.
   for (let pass = 0; pass < 4; pass++) {
-    const { rows: [left] } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid WHERE ST_NumGeometries(geom) > 1');
+    const {
+      rows: [left],
+    } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid WHERE ST_NumGeometries(geom) > 1');
     if (left!.n === 0) break;
     await joinFragments(tx, seeds);
   }
@@ -329,7 +359,16 @@ async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promi
 }
 
 async function describe(tx: Queryable, villages: PlannedVillage[], table: string): Promise<PlannedGrid[]> {
-  const { rows } = await tx.query<{ ord: number; village_id: number; households: number; area: number; perimeter: number; parts: number; reason: InfeasibleReason | null; crosses: boolean }>(
+  const { rows } = await tx.query<{
+    ord: number;
+    village_id: number;
+    households: number;
+    area: number;
+    perimeter: number;
+    parts: number;
+    reason: InfeasibleReason | null;
+    crosses: boolean;
+  }>(
     `SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
             (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
             p.blocks > 1 AND (SELECT count(*) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom

@@ -84,15 +84,27 @@ function summarise(villages: PlannedVillage[], grids: PlannedGrid[], started: nu
  * old grid's worker to the new grid holding most of its households, households re-pointed, one
  * change-log operation (old grids removed first, so undo re-creates them after deleting the new).
  */
-async function replaceGrids(tx: Queryable, actor: string, villages: PlannedVillage[], grids: PlannedGrid[], keep: number[]): Promise<{ op: number; ids: number[] }> {
+async function replaceGrids(
+  tx: Queryable,
+  actor: string,
+  villages: PlannedVillage[],
+  grids: PlannedGrid[],
+  keep: number[],
+): Promise<{ op: number; ids: number[] }> {
   const villageIds = villages.map((v) => v.id);
   await lockRegions(tx, villageIds);
   const { rows: old } = await tx.query<{ id: number }>(
     'SELECT id FROM region WHERE parent_id = ANY($1::int[]) AND NOT id = ANY($2::int[]) ORDER BY id FOR UPDATE',
     [villageIds, keep],
   );
-  const before = await snapshots(tx, old.map((r) => r.id));
-  const workerOf = await placeWorkers(tx, old.map((r) => r.id));
+  const before = await snapshots(
+    tx,
+    old.map((r) => r.id),
+  );
+  const workerOf = await placeWorkers(
+    tx,
+    old.map((r) => r.id),
+  );
   await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [old.map((r) => r.id)]);
   const { rows: used } = await tx.query<{ parent_id: number; n: number }>(
     `SELECT parent_id, substring(code FROM '-(\\d+)$')::int AS n FROM region WHERE parent_id = ANY($1::int[])`,
@@ -106,7 +118,14 @@ async function replaceGrids(tx: Queryable, actor: string, villages: PlannedVilla
     let n = 1;
     while (t.has(n)) n++;
     t.add(n);
-    return { ord: g.ord, parent: v.id, code: `${v.code}-${String(n).padStart(4, '0')}`, name: `${v.name}第${n}网格`, type: g.gridType, worker: workerOf.get(g.ord) ?? null };
+    return {
+      ord: g.ord,
+      parent: v.id,
+      code: `${v.code}-${String(n).padStart(4, '0')}`,
+      name: `${v.name}第${n}网格`,
+      type: g.gridType,
+      worker: workerOf.get(g.ord) ?? null,
+    };
   });
   const { rows: created } = await tx.query<{ id: number; code: string }>(
     `WITH t AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(ord, parent_id, code, name, grid_type, worker_id))

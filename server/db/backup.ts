@@ -22,7 +22,12 @@ export interface BackupFile {
   at: string;
 }
 
-const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z').replace('T', '-');
+const stamp = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -57,10 +62,12 @@ export async function backup(db: Db, dir: string, now = new Date()): Promise<Bac
 export async function listBackups(dir: string): Promise<BackupFile[]> {
   const names = await readdir(dir).catch(() => [] as string[]);
   const files = await Promise.all(
-    names.filter((n) => n.startsWith('gridplan-') && (n.endsWith(PGLITE_SUFFIX) || n.endsWith(PG_SUFFIX))).map(async (n) => {
-      const s = await stat(join(dir, n));
-      return { file: join(dir, n), bytes: s.size, at: s.mtime.toISOString() };
-    }),
+    names
+      .filter((n) => n.startsWith('gridplan-') && (n.endsWith(PGLITE_SUFFIX) || n.endsWith(PG_SUFFIX)))
+      .map(async (n) => {
+        const s = await stat(join(dir, n));
+        return { file: join(dir, n), bytes: s.size, at: s.mtime.toISOString() };
+      }),
   );
   return files.sort((a, b) => b.file.localeCompare(a.file));
 }
@@ -98,7 +105,9 @@ export async function restore(file: string, target: { dataDir: string } | { data
   await client.connect();
   let hasPostgis: boolean;
   try {
-    const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'spatial_ref_sys'`);
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'spatial_ref_sys'`,
+    );
     if (rows[0]!.n > 0) throw new Error('the target database is not empty: restore into a new database (CREATE DATABASE …)');
     hasPostgis = (await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'postgis'`)).rows.length > 0;
   } finally {

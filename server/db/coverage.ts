@@ -1,6 +1,6 @@
 import type { Queryable } from './db.ts';
 import { readPolygonRun } from './ewkb.ts';
-import { screenTiling, type FlatPolygon } from '../domain/tiling.ts';
+import { screenTiling } from '../domain/tiling.ts';
 import { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature, type IssueKind } from '../domain/coverage-report.ts';
 
 export { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature, type IssueKind };
@@ -28,7 +28,6 @@ export { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature,
  *   of a suspect parent tested with ST_Relate.
  * All three give the same answers (tested); `edges` is the fastest on both drivers (bench:coverage).
  */
-
 
 export interface CoverageOptions {
   /** 1: the region's children only; 'all': every level below it. */
@@ -176,7 +175,11 @@ async function screenByEdges(tx: Queryable, parents: number[], excluded: number[
  * Parents that need the full check; the children whose edges went unmatched (null: pair all); and
  * per parent, the box its problems lie in (none: look everywhere).
  */
-interface Screened { suspects: number[]; flagged: number[] | null; windows?: Map<number, [number, number, number, number] | null> }
+interface Screened {
+  suspects: number[];
+  flagged: number[] | null;
+  windows?: Map<number, [number, number, number, number] | null>;
+}
 
 export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
   const started = performance.now();
@@ -194,16 +197,24 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
   );
   const parents = scope[0]!.parents;
   const features: IssueFeature[] = [];
-  const area = (kind: 'gap' | 'overlap' | 'outside_parent', rows: { geometry: IssueFeature['geometry']; region_ids: number[]; parent_id: number; area: number }[]) => {
+  const area = (
+    kind: 'gap' | 'overlap' | 'outside_parent',
+    rows: { geometry: IssueFeature['geometry']; region_ids: number[]; parent_id: number; area: number }[],
+  ) => {
     for (const r of rows) {
       const sliver = r.area < options.toleranceM2;
       features.push({
         type: 'Feature',
         geometry: r.geometry,
         properties: {
-          kind: sliver ? 'sliver' : kind, regionIds: r.region_ids, parentId: r.parent_id, areaM2: r.area,
+          kind: sliver ? 'sliver' : kind,
+          regionIds: r.region_ids,
+          parentId: r.parent_id,
+          areaM2: r.area,
           ...(sliver ? { of: kind } : {}),
-          message: sliver ? { zh: `细小缝隙 ${r.area.toFixed(2)} m²（${kind}）`, en: `sliver of ${r.area.toFixed(2)} m² (${kind})` } : AREA_MESSAGES[kind](r.area),
+          message: sliver
+            ? { zh: `细小缝隙 ${r.area.toFixed(2)} m²（${kind}）`, en: `sliver of ${r.area.toFixed(2)} m² (${kind})` }
+            : AREA_MESSAGES[kind](r.area),
         },
       });
     }
@@ -217,17 +228,32 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     [parents],
   );
   for (const r of invalid.rows) {
-    features.push({ type: 'Feature', geometry: r.geometry, properties: { kind: 'invalid_geometry', regionIds: [r.id], parentId: r.parent_id, message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` } } });
+    features.push({
+      type: 'Feature',
+      geometry: r.geometry,
+      properties: {
+        kind: 'invalid_geometry',
+        regionIds: [r.id],
+        parentId: r.parent_id,
+        message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` },
+      },
+    });
   }
   const invalidIds = invalid.rows.map((r) => r.id);
-  const screened = path === 'edges' ? await screenByEdges(tx, parents, invalidIds)
-    : path === 'coverage' ? await screenByCoverage(tx, parents, invalidIds)
-    : { suspects: await suspectParents(tx, parents, invalidIds), flagged: null };
+  const screened =
+    path === 'edges'
+      ? await screenByEdges(tx, parents, invalidIds)
+      : path === 'coverage'
+        ? await screenByCoverage(tx, parents, invalidIds)
+        : { suspects: await suspectParents(tx, parents, invalidIds), flagged: null };
   const suspects = [...new Set([...screened.suspects, ...invalid.rows.map((r) => r.parent_id)])];
 
   // Gaps and spills: one union of the children per parent serves both.
-  const { rows: spatial } = suspects.length === 0 ? { rows: [] } : await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
-    `WITH win AS (
+  const { rows: spatial } =
+    suspects.length === 0
+      ? { rows: [] }
+      : await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
+          `WITH win AS (
        SELECT parent_id, CASE WHEN x0 IS NULL THEN NULL ELSE ST_MakeEnvelope(x0, y0, x1, y1, 4326) END AS w
        FROM unnest($1::int[], $3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS u(parent_id, x0, y0, x1, y1)
      ),
@@ -252,10 +278,16 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
                   WHERE c.geom && piece.geom AND ST_Intersects(c.geom, ST_PointOnSurface(piece.geom))) END AS region_ids
      FROM piece WHERE NOT ST_IsEmpty(geom)
      ORDER BY kind, parent_id, ST_XMin(geom), ST_YMin(geom), area`,
-    [suspects, invalidIds, ...[0, 1, 2, 3].map((k) => suspects.map((id) => screened.windows?.get(id)?.[k] ?? null))],
+          [suspects, invalidIds, ...[0, 1, 2, 3].map((k) => suspects.map((id) => screened.windows?.get(id)?.[k] ?? null))],
+        );
+  area(
+    'gap',
+    spatial.filter((r) => r.kind === 'gap'),
   );
-  area('gap', spatial.filter((r) => r.kind === 'gap'));
-  area('outside_parent', spatial.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })));
+  area(
+    'outside_parent',
+    spatial.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })),
+  );
 
   // Overlaps between siblings, from candidate pairs.
   const candidates = screened.flagged
@@ -268,14 +300,17 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
                 FROM region a JOIN region b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
                 WHERE a.parent_id = ANY($1::int[]) AND a.id <> ALL($2::int[]) AND b.id <> ALL($2::int[])
                   AND ST_Relate(a.geom, b.geom, '2********'))`;
-  const overlaps = suspects.length === 0 ? { rows: [] } : await tx.query<{ parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
-    `WITH ${candidates}
+  const overlaps =
+    suspects.length === 0
+      ? { rows: [] }
+      : await tx.query<{ parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
+          `WITH ${candidates}
      SELECT parent_id, ARRAY[a, b] AS region_ids, gp_area_m2(d.geom) AS area, ST_AsGeoJSON(d.geom, 7)::json AS geometry
      FROM pair, LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(ga, gb, gp_grid()), 3)) AS d
      -- a pair may overlap in several pieces: ordered by place, so every path lists them alike
      ORDER BY a, b, ST_XMin(d.geom), ST_YMin(d.geom), area`,
-    screened.flagged ? [suspects, invalidIds, screened.flagged.filter((id) => !invalidIds.includes(id))] : [suspects, invalidIds],
-  );
+          screened.flagged ? [suspects, invalidIds, screened.flagged.filter((id) => !invalidIds.includes(id))] : [suspects, invalidIds],
+        );
   area('overlap', overlaps.rows);
 
   const rules = await gridRules(tx, parents);
@@ -302,7 +337,20 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
 
 /** Rules on the children: multipart grids, household ranges, workers, codes. */
 async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature[]> {
-  const { rows } = await tx.query<{ kind: IssueKind; id: number; parent_id: number; geometry: IssueFeature['geometry']; n: number | null; lo: number | null; hi: number | null; code: string; parent_code: string; role: string | null; role_zh: string | null; role_en: string | null }>(
+  const { rows } = await tx.query<{
+    kind: IssueKind;
+    id: number;
+    parent_id: number;
+    geometry: IssueFeature['geometry'];
+    n: number | null;
+    lo: number | null;
+    hi: number | null;
+    code: string;
+    parent_code: string;
+    role: string | null;
+    role_zh: string | null;
+    role_en: string | null;
+  }>(
     `WITH child AS (
        SELECT c.id, c.parent_id, c.level, c.code, c.grid_type, c.worker_id, c.household_count, p.code AS parent_code
        FROM region c JOIN region p ON p.id = c.parent_id WHERE c.parent_id = ANY($1::int[])
@@ -352,11 +400,15 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
       ...(r.n !== null ? { count: r.n } : {}),
       ...(r.role !== null ? { role: r.role } : {}),
       message:
-        r.kind === 'multipart_grid' ? { zh: `网格分成 ${r.n} 块`, en: `grid in ${r.n} pieces` }
-        : r.kind === 'households_out_of_range' ? { zh: `${r.n} 户，应为 ${r.lo}–${r.hi} 户`, en: `${r.n} households, expected ${r.lo}–${r.hi}` }
-        : r.kind === 'grid_without_worker' ? { zh: '未配备网格员', en: 'no grid worker' }
-        : r.kind === 'grid_missing_role' ? { zh: `缺${r.role_zh}（需 ${r.lo} 人，现 ${r.n} 人）`, en: `${r.role_en}: ${r.n} of ${r.lo} required` }
-        : { zh: `编码 ${r.code} 不符合上级编码 ${r.parent_code}`, en: `code ${r.code} does not follow its parent's ${r.parent_code}` },
+        r.kind === 'multipart_grid'
+          ? { zh: `网格分成 ${r.n} 块`, en: `grid in ${r.n} pieces` }
+          : r.kind === 'households_out_of_range'
+            ? { zh: `${r.n} 户，应为 ${r.lo}–${r.hi} 户`, en: `${r.n} households, expected ${r.lo}–${r.hi}` }
+            : r.kind === 'grid_without_worker'
+              ? { zh: '未配备网格员', en: 'no grid worker' }
+              : r.kind === 'grid_missing_role'
+                ? { zh: `缺${r.role_zh}（需 ${r.lo} 人，现 ${r.n} 人）`, en: `${r.role_en}: ${r.n} of ${r.lo} required` }
+                : { zh: `编码 ${r.code} 不符合上级编码 ${r.parent_code}`, en: `code ${r.code} does not follow its parent's ${r.parent_code}` },
     },
   }));
 }

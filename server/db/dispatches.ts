@@ -91,16 +91,28 @@ export async function defaultDepartments(tx: Queryable, category: string): Promi
  * the new departments (a second department called in). A department already on it is skipped.
  */
 export async function dispatchIncident(
-  tx: Queryable, actor: string, incidentId: number, codes: string[], now: Date, version?: number,
+  tx: Queryable,
+  actor: string,
+  incidentId: number,
+  codes: string[],
+  now: Date,
+  version?: number,
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
   const before = await incidentById(tx, incidentId, true);
   if (version !== undefined && version !== before.version) {
-    throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
+    throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', 409, {
+      currentVersion: before.version,
+    });
   }
   if (before.status !== 'reported' && before.status !== 'dispatched') {
-    throw new InputError('illegal_transition', `an incident that is ${before.status} is not dispatched again`, 'status', 422, { from: before.status, to: 'dispatched', allowed: [] });
+    throw new InputError('illegal_transition', `an incident that is ${before.status} is not dispatched again`, 'status', 422, {
+      from: before.status,
+      to: 'dispatched',
+      allowed: [],
+    });
   }
-  if (now < new Date(before.reportedAt)) throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at', 422);
+  if (now < new Date(before.reportedAt))
+    throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at', 422);
   const ids = await departmentIds(tx, codes);
   await tx.query(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
@@ -128,24 +140,36 @@ export async function dispatchIncident(
  * the reporter) stays with the grid.
  */
 export async function answerDispatch(
-  tx: Queryable, actor: string, id: number,
+  tx: Queryable,
+  actor: string,
+  id: number,
   step: { action: 'acknowledge' | 'resolve'; answer?: string | undefined; version?: number | undefined },
-  now: Date, departmentId: number | null,
+  now: Date,
+  departmentId: number | null,
 ): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
   const before = await dispatchById(tx, id, now, true);
   if (departmentId !== null && before.department.id !== departmentId) {
     throw new InputError('outside_scope', `dispatch ${id} is for ${before.department.code}, not your department`, 'id', 403);
   }
   if (step.version !== undefined && step.version !== before.version) {
-    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
+    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, {
+      currentVersion: before.version,
+    });
   }
   const state = before.resolvedAt ? 'resolved' : before.acknowledgedAt ? 'acknowledged' : 'dispatched';
   const allowed = state === 'dispatched' ? 'acknowledge' : state === 'acknowledged' ? 'resolve' : null;
   if (step.action !== allowed) {
-    throw new InputError('illegal_transition', allowed ? `a dispatch that is ${state} can only be asked to ${allowed}, not ${step.action}` : 'a resolved dispatch does not change', 'action', 422, { from: state, to: step.action, allowed: allowed ? [allowed] : [] });
+    throw new InputError(
+      'illegal_transition',
+      allowed ? `a dispatch that is ${state} can only be asked to ${allowed}, not ${step.action}` : 'a resolved dispatch does not change',
+      'action',
+      422,
+      { from: state, to: step.action, allowed: allowed ? [allowed] : [] },
+    );
   }
   const last = before.acknowledgedAt ?? before.dispatchedAt;
-  if (now < new Date(last)) throw new InputError('time_before_previous_step', `${step.action} at ${now.toISOString()} is before the previous step (${last})`, 'at', 422);
+  if (now < new Date(last))
+    throw new InputError('time_before_previous_step', `${step.action} at ${now.toISOString()} is before the previous step (${last})`, 'at', 422);
   if (step.action === 'resolve' && !step.answer?.trim()) throw new InputError('answer_required', 'resolving records the department’s answer', 'answer', 422);
   await tx.query(
     step.action === 'acknowledge'
@@ -190,7 +214,11 @@ export type QueueItem = DispatchJson & { incident: IncidentJson; place: string |
  * latest first. `total` counts what the filters match in the chosen state; `counts` the same
  * filters in each state, for the tabs.
  */
-export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date): Promise<{ total: number; counts: { open: number; overdue: number; all: number }; next: number | null; items: QueueItem[] }> {
+export async function listDispatches(
+  db: Queryable,
+  f: DispatchFilter,
+  now: Date,
+): Promise<{ total: number; counts: { open: number; overdue: number; all: number }; next: number | null; items: QueueItem[] }> {
   const params: unknown[] = [now.toISOString()];
   const where = ['true'];
   const add = (value: unknown) => `$${params.push(value)}`;
@@ -241,7 +269,11 @@ export async function listDispatches(db: Queryable, f: DispatchFilter, now: Date
  * resolution) alerts its incident's township; one still unresolved when its resolution time has
  * run out twice over alerts the district. Each step is recorded once, in the change log too.
  */
-export async function escalateOverdue(tx: Queryable, actor: string, now: Date): Promise<{ dispatchId: number; incidentId: number; level: 1 | 2; regionId: number | null }[]> {
+export async function escalateOverdue(
+  tx: Queryable,
+  actor: string,
+  now: Date,
+): Promise<{ dispatchId: number; incidentId: number; level: 1 | 2; regionId: number | null }[]> {
   const { rows } = await tx.query<{ id: number; incident_id: number; level: 1 | 2; region_id: number | null; before: number }>(
     `WITH due AS (
        SELECT d.id, d.incident_id, d.escalation AS before,
@@ -264,7 +296,14 @@ export async function escalateOverdue(tx: Queryable, actor: string, now: Date): 
     [now.toISOString()],
   );
   for (const r of rows) {
-    await recordChange(tx, { actor, action: 'escalate', entity: 'dispatch', entityId: r.id, before: { escalation: r.before }, after: { escalation: r.level, regionId: r.region_id, at: now.toISOString() } });
+    await recordChange(tx, {
+      actor,
+      action: 'escalate',
+      entity: 'dispatch',
+      entityId: r.id,
+      before: { escalation: r.before },
+      after: { escalation: r.level, regionId: r.region_id, at: now.toISOString() },
+    });
   }
   return rows.map((r) => ({ dispatchId: r.id, incidentId: r.incident_id, level: r.level, regionId: r.region_id }));
 }

@@ -6,7 +6,18 @@ import { clipToFreeSpace, difference, measureAgainstSiblings, prepareGeometry, s
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import {
-  assertNoChildren, assertStaff, assertWorker, checkVersion, lockRegions, nextChildCodes, recordOperation, snapshots, writeStaff, type ChangeRow, type RegionSnapshot, type StaffMember,
+  assertNoChildren,
+  assertStaff,
+  assertWorker,
+  checkVersion,
+  lockRegions,
+  nextChildCodes,
+  recordOperation,
+  snapshots,
+  writeStaff,
+  type ChangeRow,
+  type RegionSnapshot,
+  type StaffMember,
 } from './region-store.ts';
 
 /** Tolerances of the editor: borders within `snapMeters` snap together; overlaps and leftovers under `toleranceM2` are slivers. */
@@ -35,7 +46,16 @@ async function settleHouseholds(tx: Queryable, touched: number[], parents: numbe
   await recountHouseholdsAround(tx, [...rows.map((r) => r.id), ...parents]);
 }
 
-async function finish(tx: Queryable, actor: string, action: string, before: RegionSnapshot[], touched: number[], parents: number[], gapM2 = 0, moved = true): Promise<EditResult> {
+async function finish(
+  tx: Queryable,
+  actor: string,
+  action: string,
+  before: RegionSnapshot[],
+  touched: number[],
+  parents: number[],
+  gapM2 = 0,
+  moved = true,
+): Promise<EditResult> {
   // Only a change of geometry moves households and incidents between regions.
   if (moved) await settleHouseholds(tx, touched, parents);
   const after = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
@@ -65,7 +85,8 @@ export async function createRegion(tx: Queryable, actor: string, input: CreateIn
   let wkb = await prepareGeometry(tx, input.coordinates, { parentId: parent!.id, selfId: null, snapMeters: tol.snapMeters });
   if (input.clip) {
     const clipped = await clipToFreeSpace(tx, wkb, parent!.id, null, tol.toleranceM2);
-    if (!clipped.wkb) throw new InputError('empty_after_clip', `nothing of the drawn shape is left inside ${parent!.name} once its other children are cut away`, 'geometry');
+    if (!clipped.wkb)
+      throw new InputError('empty_after_clip', `nothing of the drawn shape is left inside ${parent!.name} once its other children are cut away`, 'geometry');
     if (level === 'grid' && clipped.parts > 1) {
       throw new InputError('would_be_multipart', `clipped to the free space, the shape falls into ${clipped.parts} pieces; a grid is one polygon`, 'geometry');
     }
@@ -139,11 +160,17 @@ export async function updateRegion(tx: Queryable, actor: string, id: number, inp
   if (outsideM2 > tol.toleranceM2) {
     throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the new shape lie outside ${parent!.name}`, 'geometry', 422, { outsideM2 });
   }
-  const neighbours = await lockRegions(tx, overlaps.map((o) => o.id));
+  const neighbours = await lockRegions(
+    tx,
+    overlaps.map((o) => o.id),
+  );
   const shapes = new Map<number, Wkb>();
   for (const n of neighbours) {
     const rest = await difference(tx, n.wkb, wkb, tol.toleranceM2);
-    if (!rest.wkb) throw new InputError('neighbour_would_vanish', `the new shape would cover all of ${n.name} (${n.code}); merge them instead`, 'geometry', 422, { id: n.id });
+    if (!rest.wkb)
+      throw new InputError('neighbour_would_vanish', `the new shape would cover all of ${n.name} (${n.code}); merge them instead`, 'geometry', 422, {
+        id: n.id,
+      });
     if (n.level === 'grid' && rest.parts > 1) {
       throw new InputError('neighbour_would_split', `the new shape would cut ${n.name} (${n.code}) into ${rest.parts} pieces`, 'geometry', 422, { id: n.id });
     }
@@ -157,7 +184,10 @@ export async function updateRegion(tx: Queryable, actor: string, id: number, inp
       `SELECT id FROM region WHERE parent_id = $1 AND id <> $2 AND geom && ST_GeomFromEWKB(decode($3, 'hex')) ORDER BY id`,
       [parent!.id, id, freed.wkb],
     );
-    const extra = await lockRegions(tx, candidates.rows.map((r) => r.id).filter((c) => !shapes.has(c)));
+    const extra = await lockRegions(
+      tx,
+      candidates.rows.map((r) => r.id).filter((c) => !shapes.has(c)),
+    );
     for (const e of extra) shapes.set(e.id, e.wkb);
     const { rows: pieces } = await tx.query<{ wkb: Wkb; area: number }>(
       `SELECT encode(ST_AsEWKB(ST_Multi(d.geom)), 'hex') AS wkb, gp_area_m2(d.geom) AS area FROM ST_Dump(ST_GeomFromEWKB(decode($1, 'hex'))) AS d`,
@@ -194,7 +224,8 @@ export async function splitRegion(tx: Queryable, actor: string, id: number, vers
   await assertNoChildren(tx, region!);
   if (region!.parentId === null) throw new InputError('no_parent', 'a district is not split here', 'id');
   const parts = await splitByLine(tx, region!.wkb, line);
-  if (parts.length < 2) throw new InputError('line_does_not_cut', `the line does not cut ${region!.name} (${region!.code}) in two: draw it across the whole region`, 'line');
+  if (parts.length < 2)
+    throw new InputError('line_does_not_cut', `the line does not cut ${region!.name} (${region!.code}) in two: draw it across the whole region`, 'line');
   const [parent] = await lockRegions(tx, [region!.parentId]);
   await setGeometry(tx, id, parts[0]!);
   const codes = await nextChildCodes(tx, parent!, region!.level, parts.length - 1);
@@ -220,7 +251,10 @@ export async function mergeRegions(tx: Queryable, actor: string, ids: number[], 
   const stranger = regions.find((r) => r.parentId !== parent);
   if (stranger) throw new InputError('not_siblings', `${stranger.name} (${stranger.code}) has another parent than ${regions[0]!.name}`, 'ids');
   for (const r of regions) await assertNoChildren(tx, r);
-  const merged = await union(tx, regions.map((r) => r.wkb));
+  const merged = await union(
+    tx,
+    regions.map((r) => r.wkb),
+  );
   if (merged.parts !== 1) throw new InputError('not_adjacent', `the regions form ${merged.parts} separate pieces: only regions sharing a border merge`, 'ids');
   const [keep, ...gone] = regions;
   await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [gone.map((r) => r.id)]);

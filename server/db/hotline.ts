@@ -95,25 +95,44 @@ export interface IntakeResult {
  * number again changes nothing and answers with what it became.
  */
 export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: string[], now: Date): Promise<IntakeResult> {
-  const existing = await tx.query<{ id: number; located_by: string }>(`SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1`, [order.orderNo]);
+  const existing = await tx.query<{ id: number; located_by: string }>(`SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1`, [
+    order.orderNo,
+  ]);
   if (existing.rows[0]) {
     const { id, located_by } = existing.rows[0];
     return { created: false, incident: await incidentById(tx, id), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
   }
   const location = await locateOrder(tx, order);
   if (!location) {
-    throw new InputError('unlocated', `could not place order ${order.orderNo}: no coordinates in the plan, and ${JSON.stringify(order.address)} names no household, grid, village or township`, order.lon !== undefined ? 'lon' : 'address', 422);
+    throw new InputError(
+      'unlocated',
+      `could not place order ${order.orderNo}: no coordinates in the plan, and ${JSON.stringify(order.address)} names no household, grid, village or township`,
+      order.lon !== undefined ? 'lon' : 'address',
+      422,
+    );
   }
   const category = hotlineCategory(order.category, order.content, categories);
-  const { ids, outside } = await insertIncidents(tx, [{
-    lon: location.lon, lat: location.lat, category, severity: order.severity ?? 2, description: order.content.trim(), reportedAt: order.receivedAt, reporterId: null,
-  }]);
+  const { ids, outside } = await insertIncidents(tx, [
+    {
+      lon: location.lon,
+      lat: location.lat,
+      category,
+      severity: order.severity ?? 2,
+      description: order.content.trim(),
+      reportedAt: order.receivedAt,
+      reporterId: null,
+    },
+  ]);
   if (outside.length) throw new InputError('unlocated', `order ${order.orderNo} lies outside the plan`, 'lon', 422);
   const id = ids[0]!;
-  await tx.query(
-    `UPDATE incident SET source = 'hotline', external_ref = $2, address = $3, caller = $4, located_by = $5, reported_by = $6 WHERE id = $1`,
-    [id, order.orderNo, order.address, order.callerPhone ? maskPhone(order.callerPhone) : null, location.by, actor],
-  );
+  await tx.query(`UPDATE incident SET source = 'hotline', external_ref = $2, address = $3, caller = $4, located_by = $5, reported_by = $6 WHERE id = $1`, [
+    id,
+    order.orderNo,
+    order.address,
+    order.callerPhone ? maskPhone(order.callerPhone) : null,
+    location.by,
+    actor,
+  ]);
   const reported = await incidentById(tx, id);
   await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: id, before: null, after: reported });
   const departments = await defaultDepartments(tx, category);

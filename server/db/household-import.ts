@@ -17,7 +17,8 @@ export interface HouseholdImportResult {
 
 /** The plan's last change, to tell whether staged locations still hold. */
 const planStamp = async (db: Queryable) =>
-  (await db.query<{ s: string }>(`SELECT coalesce(max(id), 0)::text || ':' || (SELECT count(*) FROM region)::text AS s FROM change WHERE entity = 'region'`)).rows[0]!.s;
+  (await db.query<{ s: string }>(`SELECT coalesce(max(id), 0)::text || ':' || (SELECT count(*) FROM region)::text AS s FROM change WHERE entity = 'region'`))
+    .rows[0]!.s;
 
 /** Locates staged households in their finest region (grid, else village, township, district). */
 const LOCATE = `UPDATE import_household s SET region_id = (
@@ -31,7 +32,13 @@ const LOCATE = `UPDATE import_household s SET region_id = (
  * which the server empties at start). If the plan changed while the file was staged, the last
  * transaction locates the households again.
  */
-export async function importHouseholds(db: Db, actor: string, rows: HouseholdInput[], format: string, onProgress: (p: ImportProgress) => void | Promise<void>): Promise<HouseholdImportResult> {
+export async function importHouseholds(
+  db: Db,
+  actor: string,
+  rows: HouseholdInput[],
+  format: string,
+  onProgress: (p: ImportProgress) => void | Promise<void>,
+): Promise<HouseholdImportResult> {
   const importId = randomUUID();
   const stamp = await planStamp(db);
   try {
@@ -54,23 +61,40 @@ export async function importHouseholds(db: Db, actor: string, rows: HouseholdInp
     return await db.transaction(async (tx) => {
       // Someone changed the plan meanwhile: where each household lies is looked up again.
       if ((await planStamp(tx)) !== stamp) await tx.query(`${LOCATE} WHERE s.import_id = $1 AND s.inside`, [importId]);
-      const { rows: [moved] } = await tx.query<{ n: number }>(
+      const {
+        rows: [moved],
+      } = await tx.query<{ n: number }>(
         `WITH ins AS (INSERT INTO household (geom, size, address, region_id)
                       SELECT geom, size, address, region_id FROM import_household WHERE import_id = $1 AND inside ORDER BY ord RETURNING 1)
          SELECT count(*)::int AS n FROM ins`,
         [importId],
       );
-      const { rows: outside } = await tx.query<{ ord: number }>('SELECT ord FROM import_household WHERE import_id = $1 AND NOT inside ORDER BY ord', [importId]);
+      const { rows: outside } = await tx.query<{ ord: number }>('SELECT ord FROM import_household WHERE import_id = $1 AND NOT inside ORDER BY ord', [
+        importId,
+      ]);
       await tx.query('DELETE FROM import_household WHERE import_id = $1', [importId]);
       // households already in the plan without a region may lie in one now
       await assignHouseholds(tx, true);
       await recountHouseholds(tx);
-      const { rows: [counts] } = await tx.query<{ grid: number; coarser: number }>(
+      const {
+        rows: [counts],
+      } = await tx.query<{ grid: number; coarser: number }>(
         `SELECT count(*) FILTER (WHERE r.level = 'grid')::int AS grid, count(*) FILTER (WHERE r.level <> 'grid')::int AS coarser
          FROM household h JOIN region r ON r.id = h.region_id`,
       );
-      await recordChange(tx, { actor, action: 'import', entity: 'household', entityId: null, before: null, after: { imported: moved!.n, outside: outside.length, format } });
-      return { imported: moved!.n, assigned: counts ?? { grid: 0, coarser: 0 }, outside: { count: outside.length, indexes: outside.slice(0, 1000).map((r) => r.ord) } };
+      await recordChange(tx, {
+        actor,
+        action: 'import',
+        entity: 'household',
+        entityId: null,
+        before: null,
+        after: { imported: moved!.n, outside: outside.length, format },
+      });
+      return {
+        imported: moved!.n,
+        assigned: counts ?? { grid: 0, coarser: 0 },
+        outside: { count: outside.length, indexes: outside.slice(0, 1000).map((r) => r.ord) },
+      };
     });
   } finally {
     await db.query('DELETE FROM import_household WHERE import_id = $1', [importId]).catch(() => {});

@@ -35,7 +35,9 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
   const { kx, ky } = frame(extent.lat);
   const round = (v: number) => Math.round(v * 1e6) / 1e6;
   const answer = (rows: { lon: number; lat: number; count: number }[]) => {
-    const cells = rows.map((r) => ({ lon: round(r.lon), lat: round(r.lat), count: r.count })).sort((a, b) => b.count - a.count || a.lon - b.lon || a.lat - b.lat);
+    const cells = rows
+      .map((r) => ({ lon: round(r.lon), lat: round(r.lat), count: r.count }))
+      .sort((a, b) => b.count - a.count || a.lon - b.lon || a.lat - b.lat);
     return { cell: { shape, sizeM: size }, total: cells.reduce((s, c) => s + c.count, 0), cells };
   };
   // Wide hexagons: count the incidents' stored 1/2048° cells (one cheap pass, no arithmetic per incident), then
@@ -48,7 +50,9 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
     const perDegree = CELLS_PER_DEGREE / 2 ** shift;
     const g = filterSql(filter, 1);
     // As one string: tens of thousands of rows cost the embedded database more to hand over than to count.
-    const { rows: [packed] } = await tx.query<{ s: string | null }>(
+    const {
+      rows: [packed],
+    } = await tx.query<{ s: string | null }>(
       `${g.with} SELECT string_agg(cx::text || ' ' || cy::text || ' ' || n::text, ' ') AS s
        FROM (SELECT i.cell_x >> ${shift} AS cx, i.cell_y >> ${shift} AS cy, count(*)::int AS n FROM incident i WHERE ${g.where} GROUP BY 1, 2) AS c`,
       g.params,
@@ -67,13 +71,14 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
   const f = filterSql(filter, 4);
   // float8 casts matter: an untyped parameter makes all of this numeric arithmetic, several times slower.
   const xy = `ST_X(i.geom) * $1::float8 AS x, ST_Y(i.geom) * $2::float8 AS y`;
-  const sql = shape === 'square'
-    ? `${f.with} SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, count(*)::int AS count
+  const sql =
+    shape === 'square'
+      ? `${f.with} SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, count(*)::int AS count
        FROM (SELECT floor(x / $3::float8) AS ix, floor(y / $3::float8) AS iy FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p) AS c GROUP BY ix, iy`
-    : // Pointy-top hexagons of width `size`: their centres are two rectangular lattices, one offset by half a
-      // cell both ways; a point's hexagon is the nearer of its nearest centre in each (u, v: units of size, size·√3).
-      // Half the arithmetic of rounding through cube coordinates, the same cells.
-      `${f.with} SELECT hu * $3::float8 / $1::float8 AS lon, hv * $3::float8 * sqrt(3) / $2::float8 AS lat, count(*)::int AS count FROM (
+      : // Pointy-top hexagons of width `size`: their centres are two rectangular lattices, one offset by half a
+        // cell both ways; a point's hexagon is the nearer of its nearest centre in each (u, v: units of size, size·√3).
+        // Half the arithmetic of rounding through cube coordinates, the same cells.
+        `${f.with} SELECT hu * $3::float8 / $1::float8 AS lon, hv * $3::float8 * sqrt(3) / $2::float8 AS lat, count(*)::int AS count FROM (
          SELECT CASE WHEN near_a THEN au ELSE bu END AS hu, CASE WHEN near_a THEN av ELSE bv END AS hv FROM (
            SELECT au, av, bu, bv, (u - au) ^ 2 + 3 * (v - av) ^ 2 <= (u - bu) ^ 2 + 3 * (v - bv) ^ 2 AS near_a FROM (
              SELECT u, v, round(u) AS au, round(v) AS av, round(u - 0.5) + 0.5 AS bu, round(v - 0.5) + 0.5 AS bv
@@ -101,8 +106,16 @@ export function hexOf(u: number, v: number): [number, number] {
 export async function incidentStats(tx: Queryable, regionId: number, filter: Omit<IncidentFilter, 'regionId'>) {
   const f = filterSql({ ...filter, regionId: undefined }, 2);
   const { rows } = await tx.query<{
-    id: number; code: string; name: string; level: string; households: number; total: number; closed: number; overdue: number;
-    median_hours: number | null; by_category: Record<string, number> | null;
+    id: number;
+    code: string;
+    name: string;
+    level: string;
+    households: number;
+    total: number;
+    closed: number;
+    overdue: number;
+    median_hours: number | null;
+    by_category: Record<string, number> | null;
   }>(
     `WITH RECURSIVE down AS (
        SELECT c.id AS child, c.id, c.level FROM region c WHERE c.parent_id = $1
@@ -127,7 +140,12 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
     [regionId, ...f.params],
   );
   return rows.map((r) => ({
-    id: r.id, code: r.code, name: r.name, level: r.level, households: r.households, total: r.total,
+    id: r.id,
+    code: r.code,
+    name: r.name,
+    level: r.level,
+    households: r.households,
+    total: r.total,
     byCategory: r.by_category ?? {},
     per100Households: r.households > 0 ? Math.round((r.total / r.households) * 10_000) / 100 : null,
     closureRate: r.total > 0 ? Math.round((r.closed / r.total) * 1000) / 1000 : null,
@@ -158,10 +176,22 @@ export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionI
     neighbours[index.get(p.a)!]!.push(index.get(p.b)!);
     neighbours[index.get(p.b)!]!.push(index.get(p.a)!);
   }
-  const z = getisOrdGiStar(grids.map((g) => g.n), neighbours);
+  const z = getisOrdGiStar(
+    grids.map((g) => g.n),
+    neighbours,
+  );
   return grids
-    .map((g, i) => ({ id: g.id, code: g.code, name: g.name, count: g.n, households: g.households, label: [g.x, g.y] as [number, number],
-      z: Math.round(z[i]! * 1000) / 1000, p: Math.round(pValue(z[i]!) * 10_000) / 10_000, significance: significance(z[i]!) }))
+    .map((g, i) => ({
+      id: g.id,
+      code: g.code,
+      name: g.name,
+      count: g.n,
+      households: g.households,
+      label: [g.x, g.y] as [number, number],
+      z: Math.round(z[i]! * 1000) / 1000,
+      p: Math.round(pValue(z[i]!) * 10_000) / 10_000,
+      significance: significance(z[i]!),
+    }))
     .sort((a, b) => b.z - a.z || a.id - b.id);
 }
 

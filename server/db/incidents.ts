@@ -1,6 +1,6 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { IncidentInput } from '../domain/incident-input.ts';
-import { checkTransition, type IncidentStatus, type Transition } from '../domain/incidents.ts';
+import { checkTransition, type Transition } from '../domain/incidents.ts';
 import type { Incident } from '../schemas/incident.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -52,8 +52,15 @@ export async function insertIncidents(tx: Queryable, incidents: NewIncident[]): 
        )
        SELECT ord::int, NULL::int AS id FROM placed WHERE NOT inside
        UNION ALL SELECT NULL, id FROM ins`,
-      [part.map((r) => r.lon), part.map((r) => r.lat), part.map((r) => r.category), part.map((r) => r.severity), part.map((r) => r.description),
-        part.map((r) => r.reportedAt.toISOString()), part.map((r) => r.reporterId ?? null)],
+      [
+        part.map((r) => r.lon),
+        part.map((r) => r.lat),
+        part.map((r) => r.category),
+        part.map((r) => r.severity),
+        part.map((r) => r.description),
+        part.map((r) => r.reportedAt.toISOString()),
+        part.map((r) => r.reporterId ?? null),
+      ],
     );
     for (const r of rows) {
       if (r.id !== null) ids.push(r.id);
@@ -74,29 +81,52 @@ export async function incidentById(tx: Queryable, id: number, lock = false): Pro
 }
 
 /** One step of the loop, in order, timestamped; 409 on a stale version, 422 on a step out of order. */
-export async function advanceIncident(tx: Queryable, actor: string, id: number, step: Transition & { version?: number | undefined; at?: Date | undefined }): Promise<IncidentJson> {
+export async function advanceIncident(
+  tx: Queryable,
+  actor: string,
+  id: number,
+  step: Transition & { version?: number | undefined; at?: Date | undefined },
+): Promise<IncidentJson> {
   const before = await incidentById(tx, id, true);
   if (step.version !== undefined && step.version !== before.version) {
-    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, { currentVersion: before.version });
+    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, {
+      currentVersion: before.version,
+    });
   }
   checkTransition(before.status, step);
   if (step.status === 'resolved') {
     const { rows } = await tx.query<{ code: string }>(
-      'SELECT dep.code FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 AND d.resolved_at IS NULL ORDER BY dep.sort', [id]);
+      'SELECT dep.code FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 AND d.resolved_at IS NULL ORDER BY dep.sort',
+      [id],
+    );
     if (rows.length) {
-      throw new InputError('dispatches_open', `departments have not answered yet: ${rows.map((r) => r.code).join(', ')}; the last answer resolves the incident`, 'status', 422, { open: rows.map((r) => r.code) });
+      throw new InputError(
+        'dispatches_open',
+        `departments have not answered yet: ${rows.map((r) => r.code).join(', ')}; the last answer resolves the incident`,
+        'status',
+        422,
+        { open: rows.map((r) => r.code) },
+      );
     }
   }
   const at = step.at ?? new Date();
   const column = { dispatched: 'dispatched_at', resolved: 'resolved_at', closed: 'closed_at', reported: 'reported_at' }[step.status];
   const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;
-  if (at < new Date(last)) throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at', 422);
+  if (at < new Date(last))
+    throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at', 422);
   await tx.query(
     `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1 WHERE id = $1`,
     [id, step.status, at.toISOString(), step.department?.trim() ?? null, step.feedback?.trim() ?? null],
   );
   const after = await incidentById(tx, id);
-  await recordChange(tx, { actor, action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? 'resolve' : 'close', entity: 'incident', entityId: id, before, after });
+  await recordChange(tx, {
+    actor,
+    action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? 'resolve' : 'close',
+    entity: 'incident',
+    entityId: id,
+    before,
+    after,
+  });
   return after;
 }
 

@@ -64,11 +64,18 @@ export interface Figure {
  * month (China Standard Time), closure and time to close over 30 days, overdue now — each beside
  * the previous period.
  */
-export async function overview(tx: Queryable, regionId: number): Promise<{ region: { id: number; name: string; level: string }; figures: Record<string, Figure>; byCategory: Record<string, number> }> {
-  const { rows: [r] } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
+export async function overview(
+  tx: Queryable,
+  regionId: number,
+): Promise<{ region: { id: number; name: string; level: string }; figures: Record<string, Figure>; byCategory: Record<string, number> }> {
+  const {
+    rows: [r],
+  } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
   if (!r) throw notFound('region', regionId, 'region');
   const SCOPE = `WITH RECURSIVE scope AS (SELECT id, level FROM region WHERE id = $1 UNION ALL SELECT c.id, c.level FROM region c JOIN scope s ON c.parent_id = s.id WHERE s.level <> 'grid')`;
-  const { rows: [plan] } = await tx.query<{ grids: number; staffed: number; households: number; passing: number; passing_households: number; passing_area: number; area: number }>(
+  const {
+    rows: [plan],
+  } = await tx.query<{ grids: number; staffed: number; households: number; passing: number; passing_households: number; passing_area: number; area: number }>(
     `${SCOPE}, g AS (
        SELECT g.*, (g.household_count BETWEEN coalesce(rule.min_households, 0) AND coalesce(rule.max_households, 1e9)
                     AND g.worker_id IS NOT NULL AND ST_NumGeometries(g.geom) = 1) AS passes
@@ -84,7 +91,9 @@ export async function overview(tx: Queryable, regionId: number): Promise<{ regio
      FROM g`,
     [regionId],
   );
-  const { rows: [inc] } = await tx.query<Record<string, number | null>>(
+  const {
+    rows: [inc],
+  } = await tx.query<Record<string, number | null>>(
     `${SCOPE}, t AS (SELECT date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS month, now() AT TIME ZONE 'Asia/Shanghai' AS now),
      i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline
            FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
@@ -108,7 +117,9 @@ export async function overview(tx: Queryable, regionId: number): Promise<{ regio
     [regionId],
   );
   // The plan figures a month ago (the daily snapshot at least 30 days old, China Standard Time).
-  const { rows: [was] } = await tx.query<PlanRow>(
+  const {
+    rows: [was],
+  } = await tx.query<PlanRow>(
     `SELECT grids, staffed, households, passing, passing_households, passing_area, area FROM plan_figure
      WHERE region_id = $1 AND day <= (now() AT TIME ZONE 'Asia/Shanghai')::date - 30 ORDER BY day DESC LIMIT 1`,
     [regionId],
@@ -123,7 +134,10 @@ export async function overview(tx: Queryable, regionId: number): Promise<{ regio
       workers: f(p.staffed, was?.staffed),
       households: f(p.households, was?.households),
       coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3), was && round(was.area > 0 ? was.passing_area / was.area : null, 3)),
-      coverageHouseholds: f(round(p.households > 0 ? p.passing_households / p.households : null, 3), was && round(was.households > 0 ? was.passing_households / was.households : null, 3)),
+      coverageHouseholds: f(
+        round(p.households > 0 ? p.passing_households / p.households : null, 3),
+        was && round(was.households > 0 ? was.passing_households / was.households : null, 3),
+      ),
       failingGrids: f(p.grids - p.passing, was && was.grids - was.passing),
       incidentsToday: f(inc!.today, inc!.today_prev),
       incidentsMonth: f(inc!.month, inc!.month_prev),

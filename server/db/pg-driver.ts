@@ -11,7 +11,11 @@ export async function openPg(url: string, statementTimeoutMs = 0): Promise<Db> {
   // query, which costs more than it saves here (coverage validation of 21,600 grids: 3.4 s with
   // JIT, 1.6 s without; see npm run bench:coverage).
   // A statement running past the limit is cancelled (57014), and the request answers 422 `too_slow`.
-  const pool = new pg.Pool({ connectionString: url, max: 10, options: `-c jit=off${statementTimeoutMs > 0 ? ` -c statement_timeout=${statementTimeoutMs}` : ''}` });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    options: `-c jit=off${statementTimeoutMs > 0 ? ` -c statement_timeout=${statementTimeoutMs}` : ''}`,
+  });
   // Fail fast at start-up, with the driver's own message, when the server is unreachable.
   await pool.query('SELECT 1');
   return {

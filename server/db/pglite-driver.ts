@@ -59,7 +59,7 @@ function lockFolder(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = Number(readFileSync(lock, 'utf8'));
       if (alive(owner)) {
-        throw new Error(`the database folder ${dataDir} is in use by process ${owner}; stop it first (two processes would corrupt it)`);
+        throw new Error(`the database folder ${dataDir} is in use by process ${owner}; stop it first (two processes would corrupt it)`, { cause: err });
       }
       rmSync(lock, { force: true });
     }
@@ -134,7 +134,11 @@ const SYNC_WAIT_MS = 50;
 
 /** Resolves once `signal[0]` is no longer `value` (`Atomics.waitAsync`, typed here: TypeScript has it from ES2024). */
 async function waitAsync(signal: Int32Array, value: number): Promise<void> {
-  const waiting = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync(signal, 0, value);
+  const waiting = (Atomics as unknown as { waitAsync: (a: Int32Array, i: number, v: number) => { async: boolean; value: Promise<string> | string } }).waitAsync(
+    signal,
+    0,
+    value,
+  );
   if (waiting.async) await waiting.value;
 }
 

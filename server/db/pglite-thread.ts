@@ -74,7 +74,12 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
         if (err !== ROLLBACK) throw err;
       });
     // A failure to begin (or a broken database) reaches the caller instead of hanging it.
-    const tx = await Promise.race([started, done.then(() => { throw new Error('the transaction ended before it began'); })]);
+    const tx = await Promise.race([
+      started,
+      done.then(() => {
+        throw new Error('the transaction ended before it began');
+      }),
+    ]);
     transactions.set(txId, { tx, finish, done, began: performance.now(), executing: 0, statements: 0 });
     return txId;
   }
@@ -86,7 +91,8 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
     open.finish(commit);
     await open.done;
     const held = performance.now() - open.began;
-    if (SLOW_MS > 0 && held > SLOW_MS) console.error(`slow transaction: held ${held.toFixed(0)} ms, ${open.statements} statements executing ${open.executing.toFixed(0)} ms`);
+    if (SLOW_MS > 0 && held > SLOW_MS)
+      console.error(`slow transaction: held ${held.toFixed(0)} ms, ${open.statements} statements executing ${open.executing.toFixed(0)} ms`);
   }
 
   async function run(m: Request & { op: 'query' | 'exec' }, txId: number | undefined): Promise<unknown[] | undefined> {
@@ -135,13 +141,15 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
   }
 
   port.on('message', (m: Request) => void handle(m).then((r) => port.postMessage(r, r.ok && r.bytes ? [r.bytes.buffer as ArrayBuffer] : [])));
-  txPort.on('message', (m: Request) =>
-    void handle(m).then((r) => {
-      // The answer is queued before the waiting caller wakes to take it.
-      txPort.postMessage(r);
-      Atomics.store(signal, 0, r.id);
-      Atomics.notify(signal, 0);
-    }),
+  txPort.on(
+    'message',
+    (m: Request) =>
+      void handle(m).then((r) => {
+        // The answer is queued before the waiting caller wakes to take it.
+        txPort.postMessage(r);
+        Atomics.store(signal, 0, r.id);
+        Atomics.notify(signal, 0);
+      }),
   );
 }
 

@@ -31,9 +31,10 @@ export interface ImportResult {
 }
 
 // The geometry as stored: valid (repaired when asked), multi, on the fixed-precision grid.
-const stored = (repair: boolean, j: string) => repair
-  ? `ST_Multi(ST_ReducePrecision(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(${j}), 4326)), 3), gp_grid()))`
-  : `ST_Multi(ST_ReducePrecision(ST_SetSRID(ST_GeomFromGeoJSON(${j}), 4326), gp_grid()))`;
+const stored = (repair: boolean, j: string) =>
+  repair
+    ? `ST_Multi(ST_ReducePrecision(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(${j}), 4326)), 3), gp_grid()))`
+    : `ST_Multi(ST_ReducePrecision(ST_SetSRID(ST_GeomFromGeoJSON(${j}), 4326), gp_grid()))`;
 
 interface Placed {
   ord: number;
@@ -106,23 +107,48 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
   }
   if (o.clip) {
     if (p.wkb === null || (p.clipped_m2 ?? 0) <= o.toleranceM2) {
-      return { index: f.index, code: 'empty_after_clip', message: `nothing of ${f.name} is left inside ${parentName} once its other children and the features before it are cut away`, path: `${path}.geometry` };
+      return {
+        index: f.index,
+        code: 'empty_after_clip',
+        message: `nothing of ${f.name} is left inside ${parentName} once its other children and the features before it are cut away`,
+        path: `${path}.geometry`,
+      };
     }
     if (o.level === 'grid' && (p.parts ?? 1) > 1) {
-      return { index: f.index, code: 'would_be_multipart', message: `clipped to the free space, ${f.name} falls into ${p.parts} pieces; a grid is one polygon`, path: `${path}.geometry` };
+      return {
+        index: f.index,
+        code: 'would_be_multipart',
+        message: `clipped to the free space, ${f.name} falls into ${p.parts} pieces; a grid is one polygon`,
+        path: `${path}.geometry`,
+      };
     }
     return null;
   }
   if (p.outside_m2 > o.toleranceM2) {
-    return { index: f.index, code: 'outside_parent', message: `${Math.round(p.outside_m2)} m² of ${f.name} lie outside ${parentName}; pass clip: true to keep only the part inside`, path: `${path}.geometry` };
+    return {
+      index: f.index,
+      code: 'outside_parent',
+      message: `${Math.round(p.outside_m2)} m² of ${f.name} lie outside ${parentName}; pass clip: true to keep only the part inside`,
+      path: `${path}.geometry`,
+    };
   }
   if (p.overlaps.length > 0) {
     const names = p.overlaps.map((s) => `${s.name} (${s.code}, ${s.areaM2} m²)`).join(', ');
-    return { index: f.index, code: 'overlaps_siblings', message: `${f.name} overlaps ${names}; pass clip: true to keep only the free part`, path: `${path}.geometry` };
+    return {
+      index: f.index,
+      code: 'overlaps_siblings',
+      message: `${f.name} overlaps ${names}; pass clip: true to keep only the free part`,
+      path: `${path}.geometry`,
+    };
   }
   if (p.earlier.length > 0) {
     const which = p.earlier.map((e) => `feature ${e.index} (${e.areaM2} m²)`).join(', ');
-    return { index: f.index, code: 'overlaps_siblings', message: `${f.name} overlaps ${which} of the same file; pass clip: true to keep only the free part`, path: `${path}.geometry` };
+    return {
+      index: f.index,
+      code: 'overlaps_siblings',
+      message: `${f.name} overlaps ${which} of the same file; pass clip: true to keep only the free part`,
+      path: `${path}.geometry`,
+    };
   }
   return null;
 }
@@ -133,7 +159,13 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
  * clipped with `clip`), codes are unique, and the layer is one operation that undo takes back.
  * Problems are listed per feature; unless `partial`, any of them refuses the whole layer.
  */
-export async function importRegions(tx: Queryable, actor: string, input: BoundaryFeature[], parseErrors: FeatureError[], o: ImportOptions): Promise<ImportResult> {
+export async function importRegions(
+  tx: Queryable,
+  actor: string,
+  input: BoundaryFeature[],
+  parseErrors: FeatureError[],
+  o: ImportOptions,
+): Promise<ImportResult> {
   const parent = o.parentId === null ? null : await regionLevel(tx, o.parentId);
   if (o.parentId !== null && !parent) throw new InputError('not_found', `parent region ${o.parentId} does not exist`, 'parentId', 404);
   const expected = parent ? childLevel(parent.level) : 'district';
@@ -144,7 +176,9 @@ export async function importRegions(tx: Queryable, actor: string, input: Boundar
   if (o.parentId !== null) await tx.query('SELECT id FROM region WHERE id = $1 FOR UPDATE', [o.parentId]);
   const parentName = parent?.name ?? 'the plan';
   const placed = await place(tx, input, o);
-  const taken = new Set((await tx.query<{ code: string }>('SELECT code FROM region WHERE code = ANY($1::text[])', [input.map((f) => f.code)])).rows.map((r) => r.code));
+  const taken = new Set(
+    (await tx.query<{ code: string }>('SELECT code FROM region WHERE code = ANY($1::text[])', [input.map((f) => f.code)])).rows.map((r) => r.code),
+  );
   const problems: FeatureError[] = [...parseErrors];
   const good: { f: BoundaryFeature; wkb: string }[] = [];
   input.forEach((f, i) => {
@@ -157,7 +191,13 @@ export async function importRegions(tx: Queryable, actor: string, input: Boundar
   });
   problems.sort((a, b) => a.index - b.index);
   if (problems.length > 0 && !o.partial) {
-    throw new InputError('invalid_features', `${problems.length} of ${input.length + parseErrors.length} features cannot be imported; nothing was imported (pass partial: true to import the rest)`, problems[0]!.path, 422, problems);
+    throw new InputError(
+      'invalid_features',
+      `${problems.length} of ${input.length + parseErrors.length} features cannot be imported; nothing was imported (pass partial: true to import the rest)`,
+      problems[0]!.path,
+      422,
+      problems,
+    );
   }
   if (good.length === 0) return { op: null, created: [], errors: problems, coverage: null };
   const { rows } = await tx.query<{ id: number }>(
@@ -176,9 +216,20 @@ export async function importRegions(tx: Queryable, actor: string, input: Boundar
   const coverage = o.parentId === null ? null : await validateCoverage(tx, o.parentId, { depth: 1, toleranceM2: o.toleranceM2 });
   const spatial = coverage ? coverage.summary.counts.gap + coverage.summary.counts.overlap + coverage.summary.counts.outside_parent : 0;
   if (o.strict && spatial > 0) {
-    throw new InputError('coverage_problems', `the layer leaves ${spatial} gaps, overlaps or spills in its parent; nothing was imported (drop strict to store it and fix it on the map)`, 'features', 422, coverage!.summary.counts);
+    throw new InputError(
+      'coverage_problems',
+      `the layer leaves ${spatial} gaps, overlaps or spills in its parent; nothing was imported (drop strict to store it and fix it on the map)`,
+      'features',
+      422,
+      coverage!.summary.counts,
+    );
   }
   const after = await snapshots(tx, ids);
-  const op = await recordOperation(tx, actor, 'import', after.map((s) => ({ entityId: s.id, before: null, after: s })));
+  const op = await recordOperation(
+    tx,
+    actor,
+    'import',
+    after.map((s) => ({ entityId: s.id, before: null, after: s })),
+  );
   return { op, created, errors: problems, coverage };
 }

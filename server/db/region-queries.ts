@@ -53,7 +53,12 @@ export const descendantsOf = (tx: Queryable, id: number, level: Level) =>
 
 /** One region with its ancestors (for the breadcrumb) and bounding box, or null. */
 export async function regionById(tx: Queryable, id: number): Promise<RegionFeature | null> {
-  const { rows } = await tx.query<{ f: RegionFeature; ancestors: RegionFeature['properties']['ancestors']; bbox: [number, number, number, number]; staff: RegionFeature['properties']['staff'] }>(
+  const { rows } = await tx.query<{
+    f: RegionFeature;
+    ancestors: RegionFeature['properties']['ancestors'];
+    bbox: [number, number, number, number];
+    staff: RegionFeature['properties']['staff'];
+  }>(
     `WITH RECURSIVE up AS (
        SELECT id, parent_id, level, code, name, 0 AS depth FROM region WHERE id = $1
        UNION ALL SELECT p.id, p.parent_id, p.level, p.code, p.name, up.depth + 1 FROM region p JOIN up ON p.id = up.parent_id

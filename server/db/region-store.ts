@@ -69,10 +69,9 @@ export async function assertNoChildren(tx: Queryable, region: RegionSnapshot): P
 
 /** The code for a parent's next child: one past the highest number in use. */
 export async function nextChildCodes(tx: Queryable, parent: { id: number; code: string }, level: Level, count: number): Promise<{ code: string; n: number }[]> {
-  const { rows } = await tx.query<{ n: number }>(
-    `SELECT coalesce(max(substring(code FROM '-(\\d+)$')::int), 0) AS n FROM region WHERE parent_id = $1`,
-    [parent.id],
-  );
+  const { rows } = await tx.query<{ n: number }>(`SELECT coalesce(max(substring(code FROM '-(\\d+)$')::int), 0) AS n FROM region WHERE parent_id = $1`, [
+    parent.id,
+  ]);
   return Array.from({ length: count }, (_, i) => {
     const n = rows[0]!.n + i + 1;
     return { code: childCode(parent.code, level, n), n };
@@ -94,8 +93,10 @@ export async function assertStaff(tx: Queryable, region: RegionSnapshot, staff: 
   const { rows: workers } = await tx.query<{ id: number }>('SELECT id FROM worker WHERE id = ANY($1::int[])', [staff.map((m) => m.workerId)]);
   const existing = new Set(workers.map((w) => w.id));
   staff.forEach((m, i) => {
-    if (m.role === 'full_time') throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`, 422);
-    if (!known.has(m.role)) throw new InputError('unknown_role', `no staffing role ${JSON.stringify(m.role)}; known: ${[...known].join(', ')}`, `staff[${i}].role`, 422);
+    if (m.role === 'full_time')
+      throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`, 422);
+    if (!known.has(m.role))
+      throw new InputError('unknown_role', `no staffing role ${JSON.stringify(m.role)}; known: ${[...known].join(', ')}`, `staff[${i}].role`, 422);
     if (!existing.has(m.workerId)) throw notFound('worker', m.workerId, `staff[${i}].workerId`);
     const key = `${m.workerId}:${m.role}`;
     if (seen.has(key)) throw new InputError('duplicate_staff', `worker ${m.workerId} is listed twice as ${m.role}`, `staff[${i}]`, 422);

@@ -20,9 +20,22 @@ export interface RevertResult {
  * one may then be undone too. Any other change since — by anyone — refuses the undo.
  */
 function sameState(a: RegionSnapshot, b: RegionSnapshot): boolean {
-  const staff = (x: RegionSnapshot) => (x.staff ?? []).map((m) => `${m.role}:${m.workerId}`).sort().join(',');
-  return a.parentId === b.parentId && a.level === b.level && a.code === b.code && a.name === b.name && a.gridType === b.gridType
-    && a.workerId === b.workerId && a.notes === b.notes && a.wkb === b.wkb && staff(a) === staff(b);
+  const staff = (x: RegionSnapshot) =>
+    (x.staff ?? [])
+      .map((m) => `${m.role}:${m.workerId}`)
+      .sort()
+      .join(',');
+  return (
+    a.parentId === b.parentId &&
+    a.level === b.level &&
+    a.code === b.code &&
+    a.name === b.name &&
+    a.gridType === b.gridType &&
+    a.workerId === b.workerId &&
+    a.notes === b.notes &&
+    a.wkb === b.wkb &&
+    staff(a) === staff(b)
+  );
 }
 
 /**

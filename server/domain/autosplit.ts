@@ -89,7 +89,10 @@ function triangulate(atoms: readonly Atom[], walls: readonly XY[][]): Mesh {
   const n = atoms.length;
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
   const extend = (x: number, y: number) => {
-    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+    x0 = Math.min(x0, x);
+    y0 = Math.min(y0, y);
+    x1 = Math.max(x1, x);
+    y1 = Math.max(y1, y);
   };
   for (const a of atoms) extend(a.x, a.y);
   for (const ring of walls) for (const [x, y] of ring) extend(x, y);
@@ -103,7 +106,12 @@ function triangulate(atoms: readonly Atom[], walls: readonly XY[][]): Mesh {
   });
   // Far enough that every point of the block is nearer to some atom than to any frame point.
   const far = 50 * size;
-  [[-far, -far], [far, -far], [far, far], [-far, far]].forEach(([dx, dy], i) => {
+  [
+    [-far, -far],
+    [far, -far],
+    [far, far],
+    [-far, far],
+  ].forEach(([dx, dy], i) => {
     coords[2 * (n + i)] = cx + dx!;
     coords[2 * (n + i) + 1] = cy + dy!;
   });
@@ -112,9 +120,12 @@ function triangulate(atoms: readonly Atom[], walls: readonly XY[][]): Mesh {
   const circumcentres = new Float64Array((triangles.length / 3) * 2);
   for (let t = 0; t < triangles.length / 3; t++) {
     const [a, b, c] = [triangles[3 * t]!, triangles[3 * t + 1]!, triangles[3 * t + 2]!];
-    const ax = coords[2 * a]!, ay = coords[2 * a + 1]!;
-    const bx = coords[2 * b]! - ax, by = coords[2 * b + 1]! - ay;
-    const qx = coords[2 * c]! - ax, qy = coords[2 * c + 1]! - ay;
+    const ax = coords[2 * a]!,
+      ay = coords[2 * a + 1]!;
+    const bx = coords[2 * b]! - ax,
+      by = coords[2 * b + 1]! - ay;
+    const qx = coords[2 * c]! - ax,
+      qy = coords[2 * c + 1]! - ay;
     const bl = bx * bx + by * by;
     const ql = qx * qx + qy * qy;
     const det = 2 * (bx * qy - by * qx);
@@ -152,8 +163,12 @@ function segmentsMeet(px: number, py: number, qx: number, qy: number, rx: number
   if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
   const on = (ax: number, ay: number, bx: number, by: number, cx: number, cy: number) =>
     Math.min(ax, bx) <= cx && cx <= Math.max(ax, bx) && Math.min(ay, by) <= cy && cy <= Math.max(ay, by);
-  return (d1 === 0 && on(px, py, qx, qy, rx, ry)) || (d2 === 0 && on(px, py, qx, qy, sx, sy))
-    || (d3 === 0 && on(rx, ry, sx, sy, px, py)) || (d4 === 0 && on(rx, ry, sx, sy, qx, qy));
+  return (
+    (d1 === 0 && on(px, py, qx, qy, rx, ry)) ||
+    (d2 === 0 && on(px, py, qx, qy, sx, sy)) ||
+    (d3 === 0 && on(rx, ry, sx, sy, px, py)) ||
+    (d4 === 0 && on(rx, ry, sx, sy, qx, qy))
+  );
 }
 
 interface Draft {
@@ -179,7 +194,12 @@ class BlockGraph {
   private readonly groups: Draft[] = [];
   private readonly bridged = new Set<number>();
 
-  constructor(private readonly atoms: readonly Atom[], private readonly mesh: Mesh, walls: readonly XY[][], private readonly rule: SplitRule) {
+  constructor(
+    private readonly atoms: readonly Atom[],
+    private readonly mesh: Mesh,
+    walls: readonly XY[][],
+    private readonly rule: SplitRule,
+  ) {
     const n = (this.n = atoms.length);
     this.weight = Float64Array.from(atoms, (a) => a.weight);
     const { coords, triangles, halfedges } = mesh;
@@ -193,11 +213,15 @@ class BlockGraph {
       const b = triangles[nextHalfedge(e)]!;
       if (a >= n || b >= n) continue;
       all.push(a, b);
-      const ax = coords[2 * a]!, ay = coords[2 * a + 1]!, bx = coords[2 * b]!, by = coords[2 * b + 1]!;
+      const ax = coords[2 * a]!,
+        ay = coords[2 * a + 1]!,
+        bx = coords[2 * b]!,
+        by = coords[2 * b + 1]!;
       // Gabriel: the opposite corners see a–b under an acute angle (strictly: the dual edge has length).
       const len2 = (bx - ax) ** 2 + (by - ay) ** 2;
       const acute = (c: number) => {
-        const cx = coords[2 * c]!, cy = coords[2 * c + 1]!;
+        const cx = coords[2 * c]!,
+          cy = coords[2 * c + 1]!;
         return (ax - cx) * (bx - cx) + (ay - cy) * (by - cy) > 1e-9 * len2;
       };
       if (!acute(triangles[prevHalfedge(e)]!) || (twin !== -1 && !acute(triangles[prevHalfedge(twin)]!))) continue;
@@ -263,7 +287,10 @@ class BlockGraph {
   /** Edges beyond the good ones: bridges, and links from small pieces to the big address they join. */
   private readonly extraEdges = new Map<number, number[]>();
   private addEdge(a: number, b: number): void {
-    for (const [x, y] of [[a, b], [b, a]] as const) {
+    for (const [x, y] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       const list = this.extraEdges.get(x);
       if (list) list.push(y);
       else this.extraEdges.set(x, [y]);
@@ -359,19 +386,35 @@ class BlockGraph {
    */
   private cut(nodes: readonly number[], goal: number): number[][] | null {
     const { coords } = this.mesh;
-    let mx = 0, my = 0, w = 0;
+    let mx = 0,
+      my = 0,
+      w = 0;
     for (const i of nodes) {
       const wi = this.weight[i]!;
-      mx += wi * coords[2 * i]!; my += wi * coords[2 * i + 1]!; w += wi;
+      mx += wi * coords[2 * i]!;
+      my += wi * coords[2 * i + 1]!;
+      w += wi;
     }
-    mx /= w; my /= w;
-    let sxx = 0, sxy = 0, syy = 0;
+    mx /= w;
+    my /= w;
+    let sxx = 0,
+      sxy = 0,
+      syy = 0;
     for (const i of nodes) {
-      const dx = coords[2 * i]! - mx, dy = coords[2 * i + 1]! - my, wi = this.weight[i]!;
-      sxx += wi * dx * dx; sxy += wi * dx * dy; syy += wi * dy * dy;
+      const dx = coords[2 * i]! - mx,
+        dy = coords[2 * i + 1]! - my,
+        wi = this.weight[i]!;
+      sxx += wi * dx * dx;
+      sxy += wi * dx * dy;
+      syy += wi * dy * dy;
     }
     const angle = 0.5 * Math.atan2(2 * sxy, sxx - syy);
-    const axes: XY[] = [[Math.cos(angle), Math.sin(angle)], [-Math.cos(angle), -Math.sin(angle)], [-Math.sin(angle), Math.cos(angle)], [Math.sin(angle), -Math.cos(angle)]];
+    const axes: XY[] = [
+      [Math.cos(angle), Math.sin(angle)],
+      [-Math.cos(angle), -Math.sin(angle)],
+      [-Math.sin(angle), Math.cos(angle)],
+      [Math.sin(angle), -Math.cos(angle)],
+    ];
     for (const [ux, uy] of axes) {
       const part = this.grow(nodes, ux, uy, goal);
       const inPart = new Set(part);

@@ -1,8 +1,17 @@
 /** What a coverage check reports: each problem a located GeoJSON feature, and a summary. */
 
 export const ISSUE_KINDS = [
-  'gap', 'overlap', 'outside_parent', 'sliver', 'invalid_geometry', 'multipart_grid',
-  'households_out_of_range', 'orphan_household', 'grid_without_worker', 'grid_missing_role', 'code_mismatch',
+  'gap',
+  'overlap',
+  'outside_parent',
+  'sliver',
+  'invalid_geometry',
+  'multipart_grid',
+  'households_out_of_range',
+  'orphan_household',
+  'grid_without_worker',
+  'grid_missing_role',
+  'code_mismatch',
 ] as const;
 export type IssueKind = (typeof ISSUE_KINDS)[number];
 

@@ -15,5 +15,4 @@ export class InputError extends Error {
   }
 }
 
-export const notFound = (what: string, id: unknown, path = 'id') =>
-  new InputError('not_found', `${what} ${JSON.stringify(id)} does not exist`, path, 404);
+export const notFound = (what: string, id: unknown, path = 'id') => new InputError('not_found', `${what} ${JSON.stringify(id)} does not exist`, path, 404);

@@ -140,7 +140,11 @@ export interface BoundaryOptions extends PolygonOptions {
  */
 export function parseBoundaryFeatures(collection: unknown, options: BoundaryOptions = {}): { features: BoundaryFeature[]; errors: FeatureError[] } {
   if (!isRecord(collection) || collection.type !== 'FeatureCollection' || !Array.isArray(collection.features)) {
-    throw new InputError('not_a_feature_collection', `expected a GeoJSON FeatureCollection, got ${short(isRecord(collection) ? collection.type : collection)}`, 'features');
+    throw new InputError(
+      'not_a_feature_collection',
+      `expected a GeoJSON FeatureCollection, got ${short(isRecord(collection) ? collection.type : collection)}`,
+      'features',
+    );
   }
   if (collection.features.length === 0) throw new InputError('empty_collection', 'the FeatureCollection has no features', 'features.features');
   const { nameProperty = 'name', codeProperty } = options;

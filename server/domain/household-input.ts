@@ -40,7 +40,8 @@ export function parseHouseholdFeature(feature: unknown, index: number): Househol
   if (typeof feature !== 'object' || feature === null || f.type !== 'Feature') {
     throw new InputError('not_a_feature', 'expected a GeoJSON Feature', path);
   }
-  if (f.geometry?.type !== 'Point') throw new InputError('wrong_geometry_type', `expected a Point, got ${JSON.stringify(f.geometry?.type ?? null)}`, `${path}.geometry.type`);
+  if (f.geometry?.type !== 'Point')
+    throw new InputError('wrong_geometry_type', `expected a Point, got ${JSON.stringify(f.geometry?.type ?? null)}`, `${path}.geometry.type`);
   const [lon, lat] = parsePosition(f.geometry.coordinates, `${path}.geometry.coordinates`);
   const props = f.properties ?? {};
   return { lon, lat, size: parseSize(props.size, `${path}.properties.size`), address: parseAddress(props.address, `${path}.properties.address`) };

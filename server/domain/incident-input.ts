@@ -60,7 +60,8 @@ export function parseIncidentFeature(feature: unknown, index: number, categories
   const path = `features[${index}]`;
   const f = feature as { type?: unknown; geometry?: { type?: unknown; coordinates?: unknown }; properties?: Record<string, unknown> | null };
   if (typeof feature !== 'object' || feature === null || f.type !== 'Feature') throw new InputError('not_a_feature', 'expected a GeoJSON Feature', path);
-  if (f.geometry?.type !== 'Point') throw new InputError('wrong_geometry_type', `expected a Point, got ${JSON.stringify(f.geometry?.type ?? null)}`, `${path}.geometry.type`);
+  if (f.geometry?.type !== 'Point')
+    throw new InputError('wrong_geometry_type', `expected a Point, got ${JSON.stringify(f.geometry?.type ?? null)}`, `${path}.geometry.type`);
   const [lon, lat] = parsePosition(f.geometry.coordinates, `${path}.geometry.coordinates`);
   return { lon, lat, ...fields(f.properties ?? {}, (k) => `${path}.properties.${k}`, categories, now) };
 }

@@ -31,8 +31,10 @@ export function checkTransition(from: IncidentStatus, to: Transition): void {
       { from, to: to.status, allowed: next ? [next] : [] },
     );
   }
-  if (to.status === 'dispatched' && !to.department?.trim()) throw new InputError('department_required', 'dispatching names the department it goes to', 'department');
-  if (to.status === 'closed' && !to.feedback?.trim()) throw new InputError('feedback_required', 'closing records the feedback given to the reporter', 'feedback');
+  if (to.status === 'dispatched' && !to.department?.trim())
+    throw new InputError('department_required', 'dispatching names the department it goes to', 'department');
+  if (to.status === 'closed' && !to.feedback?.trim())
+    throw new InputError('feedback_required', 'closing records the feedback given to the reporter', 'feedback');
 }
 
 /** A time range from query strings; `to` defaults to now, `from` to a year before `to`. */
@@ -59,9 +61,13 @@ export function parseInstant(value: string, path: string): Date {
 /** `a,b,c` → ['a','b','c'], each checked against `allowed`. */
 export function parseList<T extends string>(value: string | undefined, allowed: readonly T[], path: string): T[] | null {
   if (value === undefined || value.trim() === '') return null;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   items.forEach((item, i) => {
-    if (!allowed.includes(item as T)) throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`, 400);
+    if (!allowed.includes(item as T))
+      throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`, 400);
   });
   return items as T[];
 }

@@ -18,13 +18,18 @@ export interface TilingScreen {
 
 type Box = [number, number, number, number];
 const grow = (b: Box | null, x0: number, y0: number, x1: number, y1: number): Box =>
-  b ? [Math.min(b[0], x0, x1), Math.min(b[1], y0, y1), Math.max(b[2], x0, x1), Math.max(b[3], y0, y1)] : [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
+  b
+    ? [Math.min(b[0], x0, x1), Math.min(b[1], y0, y1), Math.max(b[2], x0, x1), Math.max(b[3], y0, y1)]
+    : [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
 
 /** Within this (degrees, about 1 mm) a child's edge counts as lying on its parent's outline. */
 const ON_OUTLINE = 1e-8;
 
 interface Edge {
-  ax: number; ay: number; bx: number; by: number;
+  ax: number;
+  ay: number;
+  bx: number;
+  by: number;
   /** How many children use the edge, and the sum of their directions (+1 from the lower end). */
   n: number;
   turn: number;
@@ -111,7 +116,10 @@ export function screenTiling(parent: FlatPolygon[], children: { id: number; poly
         e.turn += dir;
         e.owners.push(child.id);
       } else {
-        edges.set(key, dir === 1 ? { ax, ay, bx, by, n: 1, turn: 1, owners: [child.id] } : { ax: bx, ay: by, bx: ax, by: ay, n: 1, turn: -1, owners: [child.id] });
+        edges.set(
+          key,
+          dir === 1 ? { ax, ay, bx, by, n: 1, turn: 1, owners: [child.id] } : { ax: bx, ay: by, bx: ax, by: ay, n: 1, turn: -1, owners: [child.id] },
+        );
       }
     });
     if (box) boxes.set(child.id, box);
@@ -177,7 +185,12 @@ export function screenTiling(parent: FlatPolygon[], children: { id: number; poly
         continue;
       }
       // shared out over the segments it runs along (more than one where the parent has a vertex in a straight stretch)
-      for (const i of index.search(Math.min(ax, bx) - ON_OUTLINE, Math.min(ay, by) - ON_OUTLINE, Math.max(ax, bx) + ON_OUTLINE, Math.max(ay, by) + ON_OUTLINE)) {
+      for (const i of index.search(
+        Math.min(ax, bx) - ON_OUTLINE,
+        Math.min(ay, by) - ON_OUTLINE,
+        Math.max(ax, bx) + ON_OUTLINE,
+        Math.max(ay, by) + ON_OUTLINE,
+      )) {
         const [x1, y1, x2, y2] = [segments[4 * i]!, segments[4 * i + 1]!, segments[4 * i + 2]!, segments[4 * i + 3]!];
         const len = Math.hypot(x2 - x1, y2 - y1);
         const [ux, uy] = [(x2 - x1) / len, (y2 - y1) / len];

@@ -101,7 +101,17 @@ const PLAN_WRITES = /^(POST|PATCH|DELETE) \/api\/(regions|changes)/;
 
 /** Routes the local control token may call, as the system. */
 const CONTROL_ROUTES = new Set(['POST /api/backups']);
-const CONTROL_PRINCIPAL: Principal = { kind: 'user', id: 0, username: 'system:backup', displayName: 'npm run backup', role: 'admin', regionId: null, workerId: null, departmentId: null, gridIds: [] };
+const CONTROL_PRINCIPAL: Principal = {
+  kind: 'user',
+  id: 0,
+  username: 'system:backup',
+  displayName: 'npm run backup',
+  role: 'admin',
+  regionId: null,
+  workerId: null,
+  departmentId: null,
+  gridIds: [],
+};
 const safeEqual = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 interface Recent {
@@ -120,7 +130,10 @@ export function authenticate(): MiddlewareHandler<Env> {
       let known = recent.get(token);
       if (!known) {
         const entry: Recent = { lookup: sessionPrincipal(c.get('db'), token) };
-        entry.lookup.then((p) => (entry.role = p?.role), () => recent.delete(token));
+        entry.lookup.then(
+          (p) => (entry.role = p?.role),
+          () => recent.delete(token),
+        );
         recent.set(token, (known = entry));
       }
       principal = await known.lookup;
@@ -151,8 +164,7 @@ export function authenticate(): MiddlewareHandler<Env> {
       recent.clear();
       // Streams of sessions this write ended close now, not at their next check.
       await c.get('streams').check();
-    }
-    else if (PLAN_WRITES.test(key)) for (const [t, e] of recent.entries()) if (e.role === 'worker') recent.delete(t);
+    } else if (PLAN_WRITES.test(key)) for (const [t, e] of recent.entries()) if (e.role === 'worker') recent.delete(t);
   };
 }
 

@@ -92,8 +92,11 @@ export class ReadCache {
     this.now = options.now ?? Date.now;
     // Unused answers still leave after `staleMs`.
     this.lru = new LRUCache<string, Entry>({
-      maxSize: options.maxBytes ?? 64 * 1024 * 1024, sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + 64,
-      ttl: Math.max(this.ttlMs, options.staleMs ?? 10 * 60_000), updateAgeOnGet: true, perf: { now: this.now },
+      maxSize: options.maxBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (e) => e.body.length + (e.gzip?.length ?? 0) + 64,
+      ttl: Math.max(this.ttlMs, options.staleMs ?? 10 * 60_000),
+      updateAgeOnGet: true,
+      perf: { now: this.now },
     });
   }
 
@@ -110,7 +113,10 @@ export class ReadCache {
     if (/^(POST|PATCH) \/api\/(incidents|dispatches|intake)/.test(key)) return ['incidents'];
     if (/\/api\/(users|screen-tokens|auth)/.test(key)) return [];
     if (!REGION_EDITS.test(key)) return ['plan', 'layout', 'plan*'];
-    const body = (await c.res.clone().json().catch(() => null)) as { regions?: { features?: { id: number; properties: { parentId: number | null } }[] } } | null;
+    const body = (await c.res
+      .clone()
+      .json()
+      .catch(() => null)) as { regions?: { features?: { id: number; properties: { parentId: number | null } }[] } } | null;
     const answered = (body?.regions?.features ?? []).flatMap((f) => [f.id, f.properties.parentId ?? f.id]);
     const sent = key.startsWith('PATCH') ? await jsonObject(c) : {};
     // A rename shows only in the region and its parent's list of children.
@@ -165,7 +171,10 @@ export class ReadCache {
   async answer(c: Context<Env>, spec: ReadSpec<any>, compute: () => Promise<Response>): Promise<Response> {
     const id = c.req.valid('param' as never) as { id?: number } | undefined;
     const query = (c.req.valid('query' as never) ?? {}) as Record<string, unknown>;
-    const versions = spec.reads({ id: id?.id, query }).map((d) => `${d}${this.versions.get(d) ?? 0}`).join(',');
+    const versions = spec
+      .reads({ id: id?.id, query })
+      .map((d) => `${d}${this.versions.get(d) ?? 0}`)
+      .join(',');
     const cacheKey = `${routeKey(c)}|${stableJson({ id, query, vary: spec.vary?.(c) })}|${versions}`;
     const entry = this.lru.get(cacheKey);
     if (entry && this.now() < entry.freshUntil) return this.serve(c, entry, 'hit');
@@ -205,5 +214,8 @@ const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** JSON with keys sorted, so that one query is one key whatever order its parameters came in. */
 function stableJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v);
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
 }

@@ -20,7 +20,12 @@ export function fromZod(error: ZodError, target: string): InputError {
  * comes from the driver's `detail` ("Key (code)=(530303-001) already exists."). The database's own
  * text never reaches the caller.
  */
-export interface DbError { code?: unknown; constraint?: unknown; detail?: unknown; column?: unknown }
+export interface DbError {
+  code?: unknown;
+  constraint?: unknown;
+  detail?: unknown;
+  column?: unknown;
+}
 const keyValue = (detail: unknown) => (typeof detail === 'string' ? /\)=\((.*)\) /.exec(detail)?.[1] : undefined);
 
 const CONSTRAINTS: Record<string, (value: string | undefined) => InputError> = {
@@ -36,8 +41,10 @@ export function fromDatabase(err: DbError): InputError | null {
   if (known) return known(keyValue(err.detail));
   if (code === '23505') return new InputError('conflict', 'this would duplicate something that must be unique', '', 409);
   if (code === '23503') return new InputError('conflict', 'this refers to something that does not exist or is still in use', '', 409);
-  if (code === '23514' || code === '23502') return new InputError('constraint_violated', 'a value is outside what is allowed here', typeof err.column === 'string' ? err.column : '', 422);
-  if (code === 'XX000') return new InputError('geometry_error', 'the geometry could not be processed; check it for self-intersections and tiny slivers', 'geometry', 422);
+  if (code === '23514' || code === '23502')
+    return new InputError('constraint_violated', 'a value is outside what is allowed here', typeof err.column === 'string' ? err.column : '', 422);
+  if (code === 'XX000')
+    return new InputError('geometry_error', 'the geometry could not be processed; check it for self-intersections and tiny slivers', 'geometry', 422);
   if (code === '57014') return new InputError('too_slow', 'this took longer than the server allows for one request; try a smaller area or file', '', 422);
   return null;
 }
@@ -49,7 +56,8 @@ export function onError(err: Error, c: Context) {
   if (err instanceof InputError) return send(err.status, err.code, err.message, err.path, err.details);
   if (err instanceof HTTPException) {
     if (err.status === 413) return send(413, 'payload_too_large', err.message || 'request body is too large', 'body');
-    if (err.status === 415) return send(415, 'unsupported_media_type', `unsupported content-type ${JSON.stringify(c.req.header('content-type') ?? '')}`, 'content-type');
+    if (err.status === 415)
+      return send(415, 'unsupported_media_type', `unsupported content-type ${JSON.stringify(c.req.header('content-type') ?? '')}`, 'content-type');
     if (/json/i.test(err.message)) return send(400, 'invalid_json', 'request body is not valid JSON', 'body');
     return send(err.status, 'bad_request', err.message, '');
   }

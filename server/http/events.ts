@@ -47,7 +47,10 @@ export class LiveStreams {
   private count = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly db: Db, readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS) {}
+  constructor(
+    private readonly db: Db,
+    readonly limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+  ) {}
 
   get size(): number {
     return this.count;
@@ -59,7 +62,8 @@ export class LiveStreams {
     if (mine.size >= this.limits.perSession) {
       throw new InputError('too_many_streams', `this session already has ${mine.size} live streams open; close a tab or window first`, '', 429);
     }
-    if (this.count >= this.limits.total) throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '', 429);
+    if (this.count >= this.limits.total)
+      throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '', 429);
     mine.add(close);
     this.open.set(session, mine);
     this.count++;

@@ -18,10 +18,12 @@ export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: Progres
     async start(controller) {
       const send = (obj: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
       try {
-        send({ result: await run((progress) => {
-          send({ progress });
-          return new Promise<void>((resolve) => setImmediate(resolve));
-        }) });
+        send({
+          result: await run((progress) => {
+            send({ progress });
+            return new Promise<void>((resolve) => setImmediate(resolve));
+          }),
+        });
       } catch (err) {
         const known = err instanceof InputError ? err : fromDatabase(err as object);
         if (!known) console.error(err);

@@ -30,7 +30,9 @@ export interface AppOptions {
   clock?: () => Date;
 }
 
-export type Env = { Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null; cache: ReadCache; streams: LiveStreams } };
+export type Env = {
+  Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null; cache: ReadCache; streams: LiveStreams };
+};
 
 /** The app's clock: the real one, or the one a test gives. */
 export const nowOf = (c: { get(key: 'options'): AppOptions }): Date => c.get('options').clock?.() ?? new Date();

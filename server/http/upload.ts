@@ -17,7 +17,11 @@ export const RowError = z.object({ index: z.number().int(), code: z.string(), me
 export type RowErrorT = z.infer<typeof RowError>;
 
 /** Rows of a streamed CSV file (header row, lower-cased), each parsed or reported with its line. */
-export async function readCsv<T>(body: ReadableStream<Uint8Array>, parse: (row: Record<string, unknown>, line: number) => T, onProgress: (rows: number) => void) {
+export async function readCsv<T>(
+  body: ReadableStream<Uint8Array>,
+  parse: (row: Record<string, unknown>, line: number) => T,
+  onProgress: (rows: number) => void,
+) {
   const rows: T[] = [];
   const errors: RowErrorT[] = [];
   let index = 0;
@@ -35,7 +39,9 @@ export async function readCsv<T>(body: ReadableStream<Uint8Array>, parse: (row: 
     });
     parser.on('end', resolve);
     parser.on('error', reject);
-    Readable.fromWeb(body as never).on('error', reject).pipe(parser);
+    Readable.fromWeb(body as never)
+      .on('error', reject)
+      .pipe(parser);
   });
   return { rows, errors, total: index };
 }

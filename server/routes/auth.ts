@@ -7,33 +7,50 @@ import { InputError } from '../domain/errors.ts';
 import { ROLES } from '../domain/roles.ts';
 import { principalOf } from '../http/auth.ts';
 import { Throttle } from '../http/throttle.ts';
-import { router, type Env } from '../http/router.ts';
+import { router } from '../http/router.ts';
 import { errorResponses } from './schemas.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
-export const Me = z.object({
-  kind: z.enum(['user', 'screen']), id: z.number().int(), username: z.string(), displayName: z.string(),
-  role: z.enum([...ROLES, 'screen']), regionId: z.number().int().nullable(), workerId: z.number().int().nullable(), departmentId: z.number().int().nullable(), gridIds: z.array(z.number().int()),
-}).openapi('Me');
+export const Me = z
+  .object({
+    kind: z.enum(['user', 'screen']),
+    id: z.number().int(),
+    username: z.string(),
+    displayName: z.string(),
+    role: z.enum([...ROLES, 'screen']),
+    regionId: z.number().int().nullable(),
+    workerId: z.number().int().nullable(),
+    departmentId: z.number().int().nullable(),
+    gridIds: z.array(z.number().int()),
+  })
+  .openapi('Me');
 
 const loginRoute = createRoute({
-  method: 'post', path: '/auth/login', summary: 'Sign in: sets an HTTP-only session cookie',
+  method: 'post',
+  path: '/auth/login',
+  summary: 'Sign in: sets an HTTP-only session cookie',
   description: 'Ten failed attempts for one username from one address (a hundred from one address) in 15 minutes get 429 until the window passes.',
   request: { body: { required: true, ...json(z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) })) } },
   responses: { 200: { description: 'Signed in', ...json(Me) }, ...errorResponses(400, 401, 429) },
 });
 const screenRoute = createRoute({
-  method: 'post', path: '/auth/screen', summary: "Sign a wall display in with its read-only screen token",
+  method: 'post',
+  path: '/auth/screen',
+  summary: 'Sign a wall display in with its read-only screen token',
   request: { body: { required: true, ...json(z.object({ token: z.string().min(10).max(100) })) } },
   responses: { 200: { description: 'Signed in', ...json(Me) }, ...errorResponses(400, 401, 429) },
 });
 const logoutRoute = createRoute({
-  method: 'post', path: '/auth/logout', summary: 'Sign out: ends the session',
+  method: 'post',
+  path: '/auth/logout',
+  summary: 'Sign out: ends the session',
   responses: { 200: { description: 'Signed out', ...json(z.object({ ok: z.literal(true) })) } },
 });
 const meRoute = createRoute({
-  method: 'get', path: '/auth/me', summary: 'The signed-in account (401 when none)',
+  method: 'get',
+  path: '/auth/me',
+  summary: 'The signed-in account (401 when none)',
   responses: { 200: { description: 'Who is signed in', ...json(Me) }, ...errorResponses(401) },
 });
 

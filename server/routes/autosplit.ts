@@ -13,22 +13,44 @@ const AutosplitBody = z.object({
   min: Count.optional(),
   max: Count.optional(),
   target: Count.optional(),
-  barriers: z.record(z.string(), z.unknown()).optional().openapi({ description: 'GeoJSON lines no grid should cross: LineString, MultiLineString, Feature or FeatureCollection' }),
+  barriers: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .openapi({ description: 'GeoJSON lines no grid should cross: LineString, MultiLineString, Feature or FeatureCollection' }),
   keep: z.array(z.number().int().positive()).max(10_000).optional().openapi({ description: 'Grids kept as they are' }),
   commit: z.boolean().optional().openapi({ description: "Replace the area's grids (one transaction, undoable)" }),
 });
 
 const Summary = z.object({
-  villages: z.number().int(), grids: z.number().int(), households: z.number().int(), withinRange: z.number().int(), withinRangeShare: z.number(),
-  minHouseholds: z.number().int(), maxHouseholds: z.number().int(), meanCompactness: z.number(), barrierCrossings: z.number().int(),
+  villages: z.number().int(),
+  grids: z.number().int(),
+  households: z.number().int(),
+  withinRange: z.number().int(),
+  withinRangeShare: z.number(),
+  minHouseholds: z.number().int(),
+  maxHouseholds: z.number().int(),
+  meanCompactness: z.number(),
+  barrierCrossings: z.number().int(),
   infeasible: z.array(z.object({ ord: z.number().int(), villageId: z.number().int(), reason: z.string(), households: z.number().int() })),
   elapsedMs: z.number(),
 });
 
 const GridProps = z.object({
-  ord: z.number().int(), villageId: z.number().int(), villageCode: z.string(), villageName: z.string(), households: z.number().int(),
-  gridType: GridTypeSchema, min: z.number().int(), max: z.number().int(), status: z.enum(['under', 'within', 'over']), compactness: z.number(),
-  areaM2: z.number(), parts: z.number().int(), reason: z.string().nullable(), crossesBarrier: z.boolean(), id: z.number().int().optional(),
+  ord: z.number().int(),
+  villageId: z.number().int(),
+  villageCode: z.string(),
+  villageName: z.string(),
+  households: z.number().int(),
+  gridType: GridTypeSchema,
+  min: z.number().int(),
+  max: z.number().int(),
+  status: z.enum(['under', 'within', 'over']),
+  compactness: z.number(),
+  areaM2: z.number(),
+  parts: z.number().int(),
+  reason: z.string().nullable(),
+  crossesBarrier: z.boolean(),
+  id: z.number().int().optional(),
 });
 
 const AutosplitResponse = z
@@ -54,7 +76,10 @@ const autosplitRoute = createRoute({
     params: IdParam,
     body: { required: true, content: { 'application/json': { schema: AutosplitBody } } },
   },
-  responses: { 200: { description: 'Proposal (and commit)', content: { 'application/json': { schema: AutosplitResponse } } }, ...errorResponses(400, 404, 409, 413, 422) },
+  responses: {
+    200: { description: 'Proposal (and commit)', content: { 'application/json': { schema: AutosplitResponse } } },
+    ...errorResponses(400, 404, 409, 413, 422),
+  },
 });
 
 export function autosplitRoutes() {

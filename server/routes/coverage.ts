@@ -24,15 +24,22 @@ export const CoverageReportSchema = z
     }),
     issues: z.object({
       type: z.literal('FeatureCollection'),
-      features: z.array(z.object({
-        type: z.literal('Feature'),
-        geometry: z.object({ type: z.string(), coordinates: z.any() }).nullable(),
-        properties: z.object({
-          kind: z.string(), regionIds: z.array(z.number().int()), parentId: z.number().int().nullable(),
-          areaM2: z.number().optional(), count: z.number().optional(), role: z.string().optional(), of: z.string().optional(),
-          message: z.object({ zh: z.string(), en: z.string() }),
+      features: z.array(
+        z.object({
+          type: z.literal('Feature'),
+          geometry: z.object({ type: z.string(), coordinates: z.any() }).nullable(),
+          properties: z.object({
+            kind: z.string(),
+            regionIds: z.array(z.number().int()),
+            parentId: z.number().int().nullable(),
+            areaM2: z.number().optional(),
+            count: z.number().optional(),
+            role: z.string().optional(),
+            of: z.string().optional(),
+            message: z.object({ zh: z.string(), en: z.string() }),
+          }),
         }),
-      })),
+      ),
     }),
   })
   .openapi('CoverageReport');
@@ -46,7 +53,12 @@ const coverageRoute = createRoute({
     query: z.object({
       depth: z.enum(['1', 'all']).default('1'),
       tolerance: z.coerce.number().min(0).max(1e6).default(1).openapi({ description: 'm²: smaller gaps and overlaps are slivers' }),
-      path: z.enum(['edges', 'coverage', 'relate']).optional().openapi({ description: 'force a screening path: edges counted in the server (default), ST_CoverageInvalidEdges (PostGIS 3.6), or all in SQL with ST_Relate' }),
+      path: z
+        .enum(['edges', 'coverage', 'relate'])
+        .optional()
+        .openapi({
+          description: 'force a screening path: edges counted in the server (default), ST_CoverageInvalidEdges (PostGIS 3.6), or all in SQL with ST_Relate',
+        }),
     }),
   },
   responses: { 200: { description: 'Report', content: { 'application/json': { schema: CoverageReportSchema } } }, ...errorResponses(400, 404, 422) },
@@ -56,15 +68,17 @@ const coverageRoute = createRoute({
 const householdAccess = (c: Context<Env>) => (can(principalOf(c).role, 'households:read') ? 'households' : 'counts');
 
 export function coverageRoutes() {
-  return router().openapi(coverageRoute, async (c) => cached(c, { reads: regionReads, clock: never, vary: householdAccess }, async () => {
-    const { id } = c.req.valid('param');
-    const { depth, tolerance, path } = c.req.valid('query');
-    const db = c.get('db');
-    if (!(await regionLevel(db, id))) throw notFound('region', id);
-    if (path === 'coverage' && !(await hasCoverageFunctions(db))) {
-      throw new InputError('path_unavailable', 'this PostGIS has no ST_CoverageInvalidEdges; use path=relate', 'query.path');
-    }
-    const report = await validateCoverage(db, id, { depth: depth === 'all' ? 'all' : 1, toleranceM2: tolerance, path });
-    return c.json(householdAccess(c) === 'households' ? report : withoutHouseholdLocations(report), 200);
-  }));
+  return router().openapi(coverageRoute, async (c) =>
+    cached(c, { reads: regionReads, clock: never, vary: householdAccess }, async () => {
+      const { id } = c.req.valid('param');
+      const { depth, tolerance, path } = c.req.valid('query');
+      const db = c.get('db');
+      if (!(await regionLevel(db, id))) throw notFound('region', id);
+      if (path === 'coverage' && !(await hasCoverageFunctions(db))) {
+        throw new InputError('path_unavailable', 'this PostGIS has no ST_CoverageInvalidEdges; use path=relate', 'query.path');
+      }
+      const report = await validateCoverage(db, id, { depth: depth === 'all' ? 'all' : 1, toleranceM2: tolerance, path });
+      return c.json(householdAccess(c) === 'households' ? report : withoutHouseholdLocations(report), 200);
+    }),
+  );
 }

@@ -1,8 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import {
-  answerDispatch, departmentStats, dispatchIncident, escalateOverdue, listDepartments, listDispatches,
-} from '../db/dispatches.ts';
+import { answerDispatch, departmentStats, dispatchIncident, escalateOverdue, listDepartments, listDispatches } from '../db/dispatches.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
 import { categoryCodes } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
@@ -12,104 +10,243 @@ import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 import { IncidentSchema } from '../schemas/incident.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
-
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const Department = z.object({ id: z.number().int(), code: z.string(), zh: z.string(), en: z.string() });
-const Dispatch = z.object({
-  id: z.number().int(), incidentId: z.number().int(), department: Department,
-  dispatchedAt: z.string(), ackDueAt: z.string(), dueAt: z.string(), acknowledgedAt: z.string().nullable(), resolvedAt: z.string().nullable(),
-  answer: z.string().nullable(), overdue: z.enum(['ack', 'resolve']).nullable(), escalation: z.number().int(), escalatedAt: z.string().nullable(), version: z.number().int(),
-}).openapi('Dispatch');
+const Dispatch = z
+  .object({
+    id: z.number().int(),
+    incidentId: z.number().int(),
+    department: Department,
+    dispatchedAt: z.string(),
+    ackDueAt: z.string(),
+    dueAt: z.string(),
+    acknowledgedAt: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+    answer: z.string().nullable(),
+    overdue: z.enum(['ack', 'resolve']).nullable(),
+    escalation: z.number().int(),
+    escalatedAt: z.string().nullable(),
+    version: z.number().int(),
+  })
+  .openapi('Dispatch');
 const IncidentRef = IncidentSchema;
 
 const departmentsRoute = createRoute({
-  method: 'get', path: '/departments', summary: 'Departments that incidents are dispatched to, with the categories each gets by default',
+  method: 'get',
+  path: '/departments',
+  summary: 'Departments that incidents are dispatched to, with the categories each gets by default',
   responses: { 200: { description: 'Departments', ...json(z.array(Department.extend({ categories: z.array(z.string()) }))) }, ...errorResponses(401, 403) },
 });
 
 const dispatchRoute = createRoute({
-  method: 'post', path: '/incidents/{id}/dispatch', summary: '吹哨: send an incident to one or more departments (deadlines by category and severity)',
+  method: 'post',
+  path: '/incidents/{id}/dispatch',
+  summary: '吹哨: send an incident to one or more departments (deadlines by category and severity)',
   description: 'A reported incident becomes dispatched; one already dispatched gains the new departments. 409 on a stale `version`.',
   request: {
     params: IdParam,
-    body: { required: true, ...json(z.object({
-      departments: z.array(z.string().min(1).max(32)).min(1).max(10), version: z.number().int().positive().optional(),
-    })) },
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          departments: z.array(z.string().min(1).max(32)).min(1).max(10),
+          version: z.number().int().positive().optional(),
+        }),
+      ),
+    },
   },
-  responses: { 200: { description: 'Dispatched', ...json(z.object({ incident: IncidentRef, dispatches: z.array(Dispatch) })) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
+  responses: {
+    200: { description: 'Dispatched', ...json(z.object({ incident: IncidentRef, dispatches: z.array(Dispatch) })) },
+    ...errorResponses(400, 401, 403, 404, 409, 422),
+  },
 });
 
 const listRoute = createRoute({
-  method: 'get', path: '/dispatches', summary: "A department's queue (a department user sees only their own): open first, by due time",
-  request: { query: z.object({
-    department: z.string().max(32).optional(),
-    state: z.enum(['open', 'overdue', 'all']).default('open'),
-    q: z.string().trim().min(1).max(100).optional().openapi({ description: 'words in the description, address or place, or an incident number' }),
-    region: z.coerce.number().int().positive().optional().openapi({ description: 'only incidents in this township, village or grid' }),
-    category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
-    offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
-  }) },
-  responses: { 200: { description: 'Dispatches', ...json(z.object({
-    total: z.number().int().openapi({ description: 'what the filters match in the chosen state' }),
-    counts: z.object({ open: z.number().int(), overdue: z.number().int(), all: z.number().int() }).openapi({ description: 'the same filters in each state' }),
-    next: z.number().int().nullable().openapi({ description: 'the offset of the next page, or null' }),
-    items: z.array(Dispatch.extend({ incident: IncidentRef, place: z.string().nullable().openapi({ description: 'township, village and grid' }), photos: z.array(z.string()).openapi({ description: 'photo URLs' }) })) })) }, ...errorResponses(400, 401, 403, 404) },
+  method: 'get',
+  path: '/dispatches',
+  summary: "A department's queue (a department user sees only their own): open first, by due time",
+  request: {
+    query: z.object({
+      department: z.string().max(32).optional(),
+      state: z.enum(['open', 'overdue', 'all']).default('open'),
+      q: z.string().trim().min(1).max(100).optional().openapi({ description: 'words in the description, address or place, or an incident number' }),
+      region: z.coerce.number().int().positive().optional().openapi({ description: 'only incidents in this township, village or grid' }),
+      category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),
+      limit: z.coerce.number().int().min(1).max(500).default(50),
+      offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Dispatches',
+      ...json(
+        z.object({
+          total: z.number().int().openapi({ description: 'what the filters match in the chosen state' }),
+          counts: z
+            .object({ open: z.number().int(), overdue: z.number().int(), all: z.number().int() })
+            .openapi({ description: 'the same filters in each state' }),
+          next: z.number().int().nullable().openapi({ description: 'the offset of the next page, or null' }),
+          items: z.array(
+            Dispatch.extend({
+              incident: IncidentRef,
+              place: z.string().nullable().openapi({ description: 'township, village and grid' }),
+              photos: z.array(z.string()).openapi({ description: 'photo URLs' }),
+            }),
+          ),
+        }),
+      ),
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
 });
 
 const answerRoute = createRoute({
-  method: 'patch', path: '/dispatches/{id}', summary: '报到: a department acknowledges its dispatch, then resolves it with its answer',
+  method: 'patch',
+  path: '/dispatches/{id}',
+  summary: '报到: a department acknowledges its dispatch, then resolves it with its answer',
   description: 'When the last department on an incident resolves, the incident is resolved. 422 `illegal_transition` out of order; 409 on a stale `version`.',
   request: {
     params: IdParam,
-    body: { required: true, ...json(z.object({
-      action: z.enum(['acknowledge', 'resolve']), answer: z.string().max(2_000).optional(), version: z.number().int().positive().optional(),
-    })) },
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          action: z.enum(['acknowledge', 'resolve']),
+          answer: z.string().max(2_000).optional(),
+          version: z.number().int().positive().optional(),
+        }),
+      ),
+    },
   },
-  responses: { 200: { description: 'Updated', ...json(z.object({ dispatch: Dispatch, incident: IncidentRef })) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
+  responses: {
+    200: { description: 'Updated', ...json(z.object({ dispatch: Dispatch, incident: IncidentRef })) },
+    ...errorResponses(400, 401, 403, 404, 409, 422),
+  },
 });
 
 const escalateRoute = createRoute({
-  method: 'post', path: '/dispatches/escalate', summary: 'Escalate overdue dispatches now (the server also does it every minute)',
-  responses: { 200: { description: 'Escalated', ...json(z.object({ escalated: z.array(z.object({
-    dispatchId: z.number().int(), incidentId: z.number().int(), level: z.number().int(), regionId: z.number().int().nullable(),
-  })) })) }, ...errorResponses(401, 403) },
+  method: 'post',
+  path: '/dispatches/escalate',
+  summary: 'Escalate overdue dispatches now (the server also does it every minute)',
+  responses: {
+    200: {
+      description: 'Escalated',
+      ...json(
+        z.object({
+          escalated: z.array(
+            z.object({
+              dispatchId: z.number().int(),
+              incidentId: z.number().int(),
+              level: z.number().int(),
+              regionId: z.number().int().nullable(),
+            }),
+          ),
+        }),
+      ),
+    },
+    ...errorResponses(401, 403),
+  },
 });
 
 const statsRoute = createRoute({
-  method: 'get', path: '/stats/departments', summary: 'Per department: dispatches, answers, open, overdue, escalated, median hours to acknowledge and to resolve',
-  request: { query: z.object({
-    region: z.coerce.number().int().positive().optional(),
-    from: z.string().max(40).optional(), to: z.string().max(40).optional(),
-  }) },
-  responses: { 200: { description: 'Departments', ...json(z.array(z.object({
-    id: z.number().int(), code: z.string(), zh: z.string(), en: z.string(), dispatched: z.number().int(), acknowledged: z.number().int(), resolved: z.number().int(),
-    open: z.number().int(), overdue: z.number().int(), escalated: z.number().int(), hoursToAcknowledge: z.number().nullable(), hoursToResolve: z.number().nullable(),
-  }))) }, ...errorResponses(400, 401, 403) },
+  method: 'get',
+  path: '/stats/departments',
+  summary: 'Per department: dispatches, answers, open, overdue, escalated, median hours to acknowledge and to resolve',
+  request: {
+    query: z.object({
+      region: z.coerce.number().int().positive().optional(),
+      from: z.string().max(40).optional(),
+      to: z.string().max(40).optional(),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Departments',
+      ...json(
+        z.array(
+          z.object({
+            id: z.number().int(),
+            code: z.string(),
+            zh: z.string(),
+            en: z.string(),
+            dispatched: z.number().int(),
+            acknowledged: z.number().int(),
+            resolved: z.number().int(),
+            open: z.number().int(),
+            overdue: z.number().int(),
+            escalated: z.number().int(),
+            hoursToAcknowledge: z.number().nullable(),
+            hoursToResolve: z.number().nullable(),
+          }),
+        ),
+      ),
+    },
+    ...errorResponses(400, 401, 403),
+  },
 });
 
 const OrderNo = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits, _ . : - (1–64)');
 const intakeRoute = createRoute({
-  method: 'post', path: '/intake/hotline', summary: '12345 hotline work order (API key in `x-api-key`): located, filed under its grid and dispatched to its departments at once',
-  description: 'Idempotent on `orderNo`: sending an order again answers 200 with what it became. 422 `unlocated` when neither the coordinates nor the address place it.',
-  request: { body: { required: true, ...json(z.object({
-    orderNo: OrderNo, receivedAt: z.string().max(40), address: z.string().max(500).default(''),
-    lon: z.number().min(-180).max(180).optional(), lat: z.number().min(-90).max(90).optional(),
-    category: z.string().max(100).default(''), content: z.string().min(1).max(4_000), callerPhone: z.string().max(40).optional(),
-    severity: z.number().int().min(1).max(4).optional(),
-  })) } },
+  method: 'post',
+  path: '/intake/hotline',
+  summary: '12345 hotline work order (API key in `x-api-key`): located, filed under its grid and dispatched to its departments at once',
+  description:
+    'Idempotent on `orderNo`: sending an order again answers 200 with what it became. 422 `unlocated` when neither the coordinates nor the address place it.',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          orderNo: OrderNo,
+          receivedAt: z.string().max(40),
+          address: z.string().max(500).default(''),
+          lon: z.number().min(-180).max(180).optional(),
+          lat: z.number().min(-90).max(90).optional(),
+          category: z.string().max(100).default(''),
+          content: z.string().min(1).max(4_000),
+          callerPhone: z.string().max(40).optional(),
+          severity: z.number().int().min(1).max(4).optional(),
+        }),
+      ),
+    },
+  },
   responses: {
-    201: { description: 'Taken', ...json(z.object({ created: z.boolean(), incident: IncidentRef, dispatches: z.array(Dispatch), location: z.object({ by: z.string(), matched: z.string().optional() }).nullable() })) },
-    200: { description: 'Taken before: what it became', ...json(z.object({ created: z.boolean(), incident: IncidentRef, dispatches: z.array(Dispatch), location: z.object({ by: z.string(), matched: z.string().optional() }).nullable() })) },
+    201: {
+      description: 'Taken',
+      ...json(
+        z.object({
+          created: z.boolean(),
+          incident: IncidentRef,
+          dispatches: z.array(Dispatch),
+          location: z.object({ by: z.string(), matched: z.string().optional() }).nullable(),
+        }),
+      ),
+    },
+    200: {
+      description: 'Taken before: what it became',
+      ...json(
+        z.object({
+          created: z.boolean(),
+          incident: IncidentRef,
+          dispatches: z.array(Dispatch),
+          location: z.object({ by: z.string(), matched: z.string().optional() }).nullable(),
+        }),
+      ),
+    },
     ...errorResponses(400, 401, 422),
   },
 });
 
 const intakeStatusRoute = createRoute({
-  method: 'get', path: '/intake/hotline/{orderNo}', summary: 'What became of a hotline order: its status, the departments’ answers, the feedback when closed',
+  method: 'get',
+  path: '/intake/hotline/{orderNo}',
+  summary: 'What became of a hotline order: its status, the departments’ answers, the feedback when closed',
   request: { params: z.object({ orderNo: OrderNo }) },
-  responses: { 200: { description: 'Status', ...json(z.object({ orderNo: z.string(), status: z.string(), incident: IncidentRef, dispatches: z.array(Dispatch) })) }, ...errorResponses(400, 401, 404) },
+  responses: {
+    200: { description: 'Status', ...json(z.object({ orderNo: z.string(), status: z.string(), incident: IncidentRef, dispatches: z.array(Dispatch) })) },
+    ...errorResponses(400, 401, 404),
+  },
 });
 
 /** The department a caller acts for: a department user's own; others (admin) any. */
@@ -140,11 +277,20 @@ export function dispatchRoutes() {
       if (q.department !== undefined) {
         const { rows } = await db.query<{ id: number }>('SELECT id FROM department WHERE code = $1', [q.department]);
         if (!rows[0]) throw new InputError('unknown_department', `no department ${JSON.stringify(q.department)}`, 'query.department', 404);
-        if (departmentId !== undefined && rows[0].id !== departmentId) throw new InputError('outside_scope', 'a department user sees their own department’s dispatches', 'query.department', 403);
+        if (departmentId !== undefined && rows[0].id !== departmentId)
+          throw new InputError('outside_scope', 'a department user sees their own department’s dispatches', 'query.department', 403);
         departmentId = rows[0].id;
       }
-      const categories = q.category ? q.category.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
-      return c.json(await listDispatches(db, { departmentId, state: q.state, q: q.q, regionId: q.region, categories, limit: q.limit, offset: q.offset }, nowOf(c)), 200);
+      const categories = q.category
+        ? q.category
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : undefined;
+      return c.json(
+        await listDispatches(db, { departmentId, state: q.state, q: q.q, regionId: q.region, categories, limit: q.limit, offset: q.offset }, nowOf(c)),
+        200,
+      );
     })
     .openapi(answerRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -166,7 +312,8 @@ export function dispatchRoutes() {
     })
     .openapi(intakeRoute, async (c) => {
       const body = c.req.valid('json');
-      if ((body.lon === undefined) !== (body.lat === undefined)) throw new InputError('invalid_request', 'give both lon and lat, or neither', body.lon === undefined ? 'lon' : 'lat', 400);
+      if ((body.lon === undefined) !== (body.lat === undefined))
+        throw new InputError('invalid_request', 'give both lon and lat, or neither', body.lon === undefined ? 'lon' : 'lat', 400);
       const order = { ...body, receivedAt: parseInstant(body.receivedAt, 'receivedAt') };
       const db = c.get('db');
       const actor = c.get('apiClient')!;

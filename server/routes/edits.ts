@@ -8,7 +8,7 @@ import { actorOf, assertPlanScope } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, RegionCollectionSchema } from './schemas.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const Geometry = z.record(z.string(), z.unknown()).openapi({ description: 'GeoJSON Polygon or MultiPolygon (lon/lat)' });
 const Version = z.number().int().positive();
@@ -27,71 +27,128 @@ const EditResponse = z
 const ok200 = { 200: { description: 'Done', ...json(EditResponse) } };
 
 const createRouteDef = createRoute({
-  method: 'post', path: '/regions', summary: 'Create a child region (e.g. draw a grid)',
+  method: 'post',
+  path: '/regions',
+  summary: 'Create a child region (e.g. draw a grid)',
   description: '422 when the shape leaves the parent or overlaps siblings beyond the tolerance, unless `clip: true` keeps only the free part.',
   request: {
-    body: { required: true, ...json(z.object({
-      parentId: z.number().int().positive(), geometry: Geometry, name: z.string().min(1).max(100).optional(), code: z.string().min(1).max(64).optional(),
-      gridType: GridTypeSchema.optional(), workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), clip: z.boolean().optional(),
-    })) },
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          parentId: z.number().int().positive(),
+          geometry: Geometry,
+          name: z.string().min(1).max(100).optional(),
+          code: z.string().min(1).max(64).optional(),
+          gridType: GridTypeSchema.optional(),
+          workerId: z.number().int().positive().nullable().optional(),
+          notes: z.string().max(2_000).optional(),
+          clip: z.boolean().optional(),
+        }),
+      ),
+    },
   },
   responses: { 201: { description: 'Created', ...json(EditResponse) }, ...errorResponses(400, 404, 409, 413, 422) },
 });
 
 const patchRoute = createRoute({
-  method: 'patch', path: '/regions/{id}', summary: 'Change a region: properties and/or geometry (409 on a stale version)',
+  method: 'patch',
+  path: '/regions/{id}',
+  summary: 'Change a region: properties and/or geometry (409 on a stale version)',
   request: {
     params: IdParam,
-    body: { required: true, ...json(z.object({
-      version: Version, geometry: Geometry.optional(), name: z.string().min(1).max(100).optional(), gridType: GridTypeSchema.nullable().optional(),
-      workerId: z.number().int().positive().nullable().optional(), notes: z.string().max(2_000).optional(), neighbours: z.enum(['adjust', 'keep']).optional(),
-      staff: z.array(z.object({ workerId: z.number().int().positive(), role: z.string().min(1).max(32) })).max(100).optional()
-        .openapi({ description: "a grid's staff besides its full-time worker (grid leader, police officer, instructor, part-time members, volunteers): replaces the list" }),
-    })) },
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          version: Version,
+          geometry: Geometry.optional(),
+          name: z.string().min(1).max(100).optional(),
+          gridType: GridTypeSchema.nullable().optional(),
+          workerId: z.number().int().positive().nullable().optional(),
+          notes: z.string().max(2_000).optional(),
+          neighbours: z.enum(['adjust', 'keep']).optional(),
+          staff: z
+            .array(z.object({ workerId: z.number().int().positive(), role: z.string().min(1).max(32) }))
+            .max(100)
+            .optional()
+            .openapi({
+              description:
+                "a grid's staff besides its full-time worker (grid leader, police officer, instructor, part-time members, volunteers): replaces the list",
+            }),
+        }),
+      ),
+    },
   },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 413, 422) },
 });
 
 const splitRoute = createRoute({
-  method: 'post', path: '/regions/{id}/split', summary: 'Split a region along a line drawn across it',
+  method: 'post',
+  path: '/regions/{id}/split',
+  summary: 'Split a region along a line drawn across it',
   request: { params: IdParam, body: { required: true, ...json(z.object({ version: Version, line: Line })) } },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
 const mergeRoute = createRoute({
-  method: 'post', path: '/regions/merge', summary: 'Merge adjacent sibling regions into the first',
-  request: { body: { required: true, ...json(z.object({ ids: z.array(z.number().int().positive()).min(2).max(100), versions: z.array(Version).min(2).max(100) })) } },
+  method: 'post',
+  path: '/regions/merge',
+  summary: 'Merge adjacent sibling regions into the first',
+  request: {
+    body: { required: true, ...json(z.object({ ids: z.array(z.number().int().positive()).min(2).max(100), versions: z.array(Version).min(2).max(100) })) },
+  },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
 const deleteRouteDef = createRoute({
-  method: 'delete', path: '/regions/{id}', summary: 'Delete a region without children (its area becomes a gap)',
+  method: 'delete',
+  path: '/regions/{id}',
+  summary: 'Delete a region without children (its area becomes a gap)',
   request: { params: IdParam, query: z.object({ version: z.coerce.number().int().positive() }) },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
 const undoRoute = createRoute({
-  method: 'post', path: '/changes/undo', summary: "Undo the caller's latest operation (per user)",
+  method: 'post',
+  path: '/changes/undo',
+  summary: "Undo the caller's latest operation (per user)",
   responses: { ...ok200, ...errorResponses(409) },
 });
 
 const redoRoute = createRoute({
-  method: 'post', path: '/changes/redo', summary: "Redo the caller's most recently undone operation",
+  method: 'post',
+  path: '/changes/redo',
+  summary: "Redo the caller's most recently undone operation",
   responses: { ...ok200, ...errorResponses(409) },
 });
 
 const historyRoute = createRoute({
-  method: 'get', path: '/changes', summary: 'The change log, newest first',
+  method: 'get',
+  path: '/changes',
+  summary: 'The change log, newest first',
   request: { query: z.object({ entityId: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }) },
   responses: {
-    200: { description: 'Changes', ...json(z.array(z.object({
-      id: z.number().int(), op: z.number().int().nullable(), at: z.string(), actor: z.string(), action: z.string(), entity: z.string(),
-      entityId: z.number().int().nullable(), undone: z.boolean(),
-    }))) },
+    200: {
+      description: 'Changes',
+      ...json(
+        z.array(
+          z.object({
+            id: z.number().int(),
+            op: z.number().int().nullable(),
+            at: z.string(),
+            actor: z.string(),
+            action: z.string(),
+            entity: z.string(),
+            entityId: z.number().int().nullable(),
+            undone: z.boolean(),
+          }),
+        ),
+      ),
+    },
     ...errorResponses(400),
   },
 });
-
 
 async function respond(c: Context<Env>, action: string, result: EditResult, status: 200 | 201 = 200) {
   const regions = await byIds(c.get('db'), result.ids);
@@ -157,12 +214,26 @@ export function editRoutes() {
     })
     .openapi(historyRoute, async (c) => {
       const { entityId, limit } = c.req.valid('query');
-      const { rows } = await c.get('db').query<{ id: number; op: number | null; at: Date | string; actor: string; action: string; entity: string; entity_id: number | null; undone: boolean }>(
-        `SELECT id, op, at, actor, action, entity, entity_id, undone_at IS NOT NULL AS undone FROM change
+      const { rows } = await c
+        .get('db')
+        .query<{ id: number; op: number | null; at: Date | string; actor: string; action: string; entity: string; entity_id: number | null; undone: boolean }>(
+          `SELECT id, op, at, actor, action, entity, entity_id, undone_at IS NOT NULL AS undone FROM change
          WHERE $1::int IS NULL OR entity_id = $1 ORDER BY id DESC LIMIT $2`,
-        [entityId ?? null, limit],
+          [entityId ?? null, limit],
+        );
+      return c.json(
+        rows.map((r) => ({
+          id: r.id,
+          op: r.op,
+          at: new Date(r.at).toISOString(),
+          actor: r.actor,
+          action: r.action,
+          entity: r.entity,
+          entityId: r.entity_id,
+          undone: r.undone,
+        })),
+        200,
       );
-      return c.json(rows.map((r) => ({ id: r.id, op: r.op, at: new Date(r.at).toISOString(), actor: r.actor, action: r.action, entity: r.entity, entityId: r.entity_id, undone: r.undone })), 200);
     });
 }
 
@@ -170,4 +241,3 @@ async function touched(c: Context<Env>, op: number): Promise<number[]> {
   const { rows } = await c.get('db').query<{ entity_id: number }>('SELECT DISTINCT entity_id FROM change WHERE op = $1', [op]);
   return rows.map((r) => r.entity_id);
 }
-

@@ -9,7 +9,7 @@ import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 /** At most this many photos per incident. */
 export const MAX_PHOTOS = 3;
@@ -27,31 +27,58 @@ export function sniffImage(b: Uint8Array): PhotoType | null {
   return null;
 }
 
-const Photo = z.object({ id: z.number().int(), incidentId: z.number().int(), mime: z.enum(PHOTO_TYPES), size: z.number().int(), url: z.string() }).openapi('Photo');
+const Photo = z
+  .object({ id: z.number().int(), incidentId: z.number().int(), mime: z.enum(PHOTO_TYPES), size: z.number().int(), url: z.string() })
+  .openapi('Photo');
 const photoUrl = (incidentId: number, id: number) => `/api/incidents/${incidentId}/photos/${id}`;
 
 const uploadRoute = createRoute({
-  method: 'post', path: '/incidents/{id}/photos', summary: `Attach a photo to an incident (JPEG, PNG or WebP; at most ${MAX_PHOTOS}, ${MAX_PHOTO_BYTES / 1024 / 1024} MB each)`,
-  description: 'The body is the image itself. The same image sent again (a retry) answers 200 with the photo already stored. 415 when the bytes are not a JPEG, PNG or WebP image whatever the content type says.',
+  method: 'post',
+  path: '/incidents/{id}/photos',
+  summary: `Attach a photo to an incident (JPEG, PNG or WebP; at most ${MAX_PHOTOS}, ${MAX_PHOTO_BYTES / 1024 / 1024} MB each)`,
+  description:
+    'The body is the image itself. The same image sent again (a retry) answers 200 with the photo already stored. 415 when the bytes are not a JPEG, PNG or WebP image whatever the content type says.',
   request: {
     params: IdParam,
     body: { required: true, content: Object.fromEntries(PHOTO_TYPES.map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }])) },
   },
-  responses: { 201: { description: 'Stored', ...json(Photo) }, 200: { description: 'Stored before', ...json(Photo) }, ...errorResponses(400, 403, 404, 413, 415, 422) },
+  responses: {
+    201: { description: 'Stored', ...json(Photo) },
+    200: { description: 'Stored before', ...json(Photo) },
+    ...errorResponses(400, 403, 404, 413, 415, 422),
+  },
 });
 
 const photoRoute = createRoute({
-  method: 'get', path: '/incidents/{id}/photos/{photo}', summary: "One photo of an incident (a worker: of their grid's incidents; a department: of incidents dispatched to it)",
-  request: { params: IdParam.extend({ photo: z.coerce.number().int().positive().openapi({ param: { name: 'photo', in: 'path' } }) }) },
-  responses: { 200: { description: 'The image', content: Object.fromEntries(PHOTO_TYPES.map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }])) }, ...errorResponses(403, 404) },
+  method: 'get',
+  path: '/incidents/{id}/photos/{photo}',
+  summary: "One photo of an incident (a worker: of their grid's incidents; a department: of incidents dispatched to it)",
+  request: {
+    params: IdParam.extend({
+      photo: z.coerce
+        .number()
+        .int()
+        .positive()
+        .openapi({ param: { name: 'photo', in: 'path' } }),
+    }),
+  },
+  responses: {
+    200: { description: 'The image', content: Object.fromEntries(PHOTO_TYPES.map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }])) },
+    ...errorResponses(403, 404),
+  },
 });
 
 const OPEN = ['reported', 'dispatched', 'resolved'];
 const fieldRoute = createRoute({
-  method: 'get', path: '/field/incidents', summary: "A grid's open incidents (reported, dispatched, resolved awaiting feedback) with each department's answer and the photos",
-  description: "A grid worker gets the grids they staff; others name a grid with `grid`. Newest first, up to 200.",
+  method: 'get',
+  path: '/field/incidents',
+  summary: "A grid's open incidents (reported, dispatched, resolved awaiting feedback) with each department's answer and the photos",
+  description: 'A grid worker gets the grids they staff; others name a grid with `grid`. Newest first, up to 200.',
   request: { query: z.object({ grid: z.coerce.number().int().positive().optional() }) },
-  responses: { 200: { description: 'Incidents', ...json(z.object({ grids: z.array(z.number().int()), items: z.array(z.record(z.string(), z.unknown())) })) }, ...errorResponses(400, 403, 404) },
+  responses: {
+    200: { description: 'Incidents', ...json(z.object({ grids: z.array(z.number().int()), items: z.array(z.record(z.string(), z.unknown())) })) },
+    ...errorResponses(400, 403, 404),
+  },
 });
 
 type FieldIncident = IncidentJson & { dispatches: DispatchJson[]; photos: z.infer<typeof Photo>[] };
@@ -71,10 +98,17 @@ export function fieldRoutes() {
     .openapi(uploadRoute, async (c) => {
       const { id } = c.req.valid('param');
       const declared = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!declared.startsWith('image/')) throw new InputError('unsupported_media_type', `send the image itself as image/jpeg, image/png or image/webp, not ${JSON.stringify(declared || 'nothing')}`, 'content-type', 415);
+      if (!declared.startsWith('image/'))
+        throw new InputError(
+          'unsupported_media_type',
+          `send the image itself as image/jpeg, image/png or image/webp, not ${JSON.stringify(declared || 'nothing')}`,
+          'content-type',
+          415,
+        );
       const bytes = new Uint8Array(await c.req.arrayBuffer());
       if (bytes.length === 0) throw new InputError('empty_body', 'the photo is empty', 'body', 400);
-      if (bytes.length > MAX_PHOTO_BYTES) throw new InputError('payload_too_large', `the photo has ${bytes.length} bytes; the limit is ${MAX_PHOTO_BYTES}`, 'body', 413);
+      if (bytes.length > MAX_PHOTO_BYTES)
+        throw new InputError('payload_too_large', `the photo has ${bytes.length} bytes; the limit is ${MAX_PHOTO_BYTES}`, 'body', 413);
       const mime = sniffImage(bytes);
       if (!mime) throw new InputError('not_an_image', 'the body is not a JPEG, PNG or WebP image', 'body', 415);
       const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -83,7 +117,10 @@ export function fieldRoutes() {
         const { rows } = await tx.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1 FOR UPDATE', [id]);
         if (!rows[0]) throw notFound('incident', id);
         assertOwnGrid(c, rows[0].grid_id);
-        const { rows: have } = await tx.query<{ id: number; mime: PhotoType; size: number; sha256: string }>('SELECT id, mime, size, sha256 FROM incident_photo WHERE incident_id = $1 ORDER BY id', [id]);
+        const { rows: have } = await tx.query<{ id: number; mime: PhotoType; size: number; sha256: string }>(
+          'SELECT id, mime, size, sha256 FROM incident_photo WHERE incident_id = $1 ORDER BY id',
+          [id],
+        );
         const same = have.find((h) => h.sha256 === sha256);
         if (same) return { photo: { id: same.id, incidentId: id, mime: same.mime, size: same.size, url: photoUrl(id, same.id) }, created: false };
         if (have.length >= MAX_PHOTOS) throw new InputError('too_many_photos', `incident ${id} already has ${MAX_PHOTOS} photos`, 'body', 422);
@@ -92,7 +129,14 @@ export function fieldRoutes() {
           [id, mime, bytes, bytes.length, sha256, me.username, nowOf(c).toISOString()],
         );
         const photo = { id: ins[0]!.id, incidentId: id, mime, size: bytes.length, url: photoUrl(id, ins[0]!.id) };
-        await recordChange(tx, { actor: actorOf(c), action: 'photo', entity: 'incident', entityId: id, before: null, after: { photo: photo.id, mime, size: bytes.length, sha256 } });
+        await recordChange(tx, {
+          actor: actorOf(c),
+          action: 'photo',
+          entity: 'incident',
+          entityId: id,
+          before: null,
+          after: { photo: photo.id, mime, size: bytes.length, sha256 },
+        });
         return { photo, created: true };
       });
       return c.json(photo, created ? 201 : 200);

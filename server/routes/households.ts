@@ -27,7 +27,10 @@ const importRoute = createRoute({
     'With `Accept: application/x-ndjson` the response streams `{"progress":{…}}` lines and ends with `{"result":{…}}`.',
   request: {
     query: z.object({ partial: z.enum(['true', 'false']).optional() }),
-    body: { required: true, content: { 'text/csv': { schema: z.string() }, 'application/geo+json': { schema: z.any() }, 'application/json': { schema: z.any() } } },
+    body: {
+      required: true,
+      content: { 'text/csv': { schema: z.string() }, 'application/geo+json': { schema: z.any() }, 'application/json': { schema: z.any() } },
+    },
   },
   responses: { 201: { description: 'Imported', content: { 'application/json': { schema: ImportResult } } }, ...errorResponses(400, 413, 415, 422) },
 });
@@ -42,15 +45,22 @@ const pointsRoute = createRoute({
   responses: {
     200: {
       description: 'Households',
-      content: { 'application/json': { schema: z.object({
-        type: z.literal('FeatureCollection'),
-        truncated: z.boolean(),
-        features: z.array(z.object({
-          type: z.literal('Feature'), id: z.number().int(),
-          geometry: z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]) }),
-          properties: z.object({ size: z.number().int(), regionId: z.number().int().nullable() }),
-        })),
-      }) } },
+      content: {
+        'application/json': {
+          schema: z.object({
+            type: z.literal('FeatureCollection'),
+            truncated: z.boolean(),
+            features: z.array(
+              z.object({
+                type: z.literal('Feature'),
+                id: z.number().int(),
+                geometry: z.object({ type: z.literal('Point'), coordinates: z.tuple([z.number(), z.number()]) }),
+                properties: z.object({ size: z.number().int(), regionId: z.number().int().nullable() }),
+              }),
+            ),
+          }),
+        },
+      },
     },
     ...errorResponses(400, 404),
   },
@@ -69,31 +79,39 @@ export function householdRoutes() {
       );
       if (rows.length === 0 && (await db.query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length === 0) throw notFound('region', id);
       const features = rows.slice(0, MAX_POINTS).map((r) => ({
-        type: 'Feature' as const, id: r.id,
+        type: 'Feature' as const,
+        id: r.id,
         geometry: { type: 'Point' as const, coordinates: [r.x, r.y] as [number, number] },
         properties: { size: r.size, regionId: r.region_id },
       }));
       return c.json({ type: 'FeatureCollection' as const, truncated: rows.length > MAX_POINTS, features }, 200);
     })
     .openapi(importRoute, async (c) => {
-    const partial = c.req.valid('query').partial === 'true';
-    assertUnscoped(c, 'a household import (it may touch the whole plan)');
-    const type = uploadType(c.req.header('content-type'));
-    const db = c.get('db');
-    const run = async (onProgress: ProgressSink<ImportProgress>) => {
-      const body = c.req.raw.body;
-      if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
-      const parsed = type === 'text/csv'
-        ? await readCsv(body, parseHouseholdCsvRow, (n) => onProgress({ stage: 'parsing', rows: n }))
-        : readGeoJson(await c.req.text(), parseHouseholdFeature, 'Points');
-      if (parsed.total === 0) throw new InputError('empty_collection', 'no households in the request', 'body');
-      if (parsed.errors.length > 0 && !partial) {
-        throw new InputError('invalid_rows', `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`, parsed.errors[0]!.path, 422, parsed.errors.slice(0, 1000));
-      }
-      const result = await importHouseholds(db, actorOf(c), parsed.rows, type, onProgress);
-      return { ...result, errors: parsed.errors.slice(0, 1000) };
-    };
-    if (!wantsStream(c)) return c.json(await run(() => {}), 201);
-    return ndjson(c, 201, (send) => run(send)) as never;
-  });
+      const partial = c.req.valid('query').partial === 'true';
+      assertUnscoped(c, 'a household import (it may touch the whole plan)');
+      const type = uploadType(c.req.header('content-type'));
+      const db = c.get('db');
+      const run = async (onProgress: ProgressSink<ImportProgress>) => {
+        const body = c.req.raw.body;
+        if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
+        const parsed =
+          type === 'text/csv'
+            ? await readCsv(body, parseHouseholdCsvRow, (n) => onProgress({ stage: 'parsing', rows: n }))
+            : readGeoJson(await c.req.text(), parseHouseholdFeature, 'Points');
+        if (parsed.total === 0) throw new InputError('empty_collection', 'no households in the request', 'body');
+        if (parsed.errors.length > 0 && !partial) {
+          throw new InputError(
+            'invalid_rows',
+            `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`,
+            parsed.errors[0]!.path,
+            422,
+            parsed.errors.slice(0, 1000),
+          );
+        }
+        const result = await importHouseholds(db, actorOf(c), parsed.rows, type, onProgress);
+        return { ...result, errors: parsed.errors.slice(0, 1000) };
+      };
+      if (!wantsStream(c)) return c.json(await run(() => {}), 201);
+      return ndjson(c, 201, (send) => run(send)) as never;
+    });
 }

@@ -1,7 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { heatmap, hotspots, incidentStats, timeSeries } from '../db/incident-analytics.ts';
-import { advanceIncident, categoryCodes, filterSql, INCIDENT_JSON, incidentById, insertIncidents, isWholePlan, type IncidentFilter, type IncidentJson } from '../db/incidents.ts';
+import {
+  advanceIncident,
+  categoryCodes,
+  filterSql,
+  INCIDENT_JSON,
+  incidentById,
+  insertIncidents,
+  isWholePlan,
+  type IncidentFilter,
+  type IncidentJson,
+} from '../db/incidents.ts';
 import { recordChange } from '../db/regions.ts';
 import { InputError } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
@@ -14,7 +24,7 @@ import { errorResponses, IdParam } from './schemas.ts';
 import { IncidentSchema } from '../schemas/incident.ts';
 import { always, cached, never, ranToNow } from '../http/cache.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const Incident = IncidentSchema;
 
@@ -41,102 +51,223 @@ async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox
   const p = principalOf(c);
   const gridIds = p.role === 'worker' ? p.gridIds : undefined;
   return {
-    from, to, bbox, regionId: q.region, gridIds, wholePlan: await isWholePlan(c.get('db'), q.region),
+    from,
+    to,
+    bbox,
+    regionId: q.region,
+    gridIds,
+    wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),
   };
 }
 
 const createIncidentRoute = createRoute({
-  method: 'post', path: '/incidents', summary: "Report one incident (as a grid worker's app does); its grid is found from its location",
-  description: 'With an `Idempotency-Key` header (a phone resending a report it made offline), a second request with the same key from the same user answers 200 with the incident the first created.',
+  method: 'post',
+  path: '/incidents',
+  summary: "Report one incident (as a grid worker's app does); its grid is found from its location",
+  description:
+    'With an `Idempotency-Key` header (a phone resending a report it made offline), a second request with the same key from the same user answers 200 with the incident the first created.',
   request: {
-    headers: z.object({ 'idempotency-key': z.string().regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)').optional() }),
-    body: { required: true, ...json(z.object({
-      lon: z.number(), lat: z.number(), category: z.string().min(1).max(32), severity: z.number().int(), description: z.string().max(2_000).optional(),
-      reportedAt: z.string().max(40).optional(), reporterId: z.number().int().positive().nullable().optional(),
-    })) },
+    headers: z.object({
+      'idempotency-key': z
+        .string()
+        .regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)')
+        .optional(),
+    }),
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          lon: z.number(),
+          lat: z.number(),
+          category: z.string().min(1).max(32),
+          severity: z.number().int(),
+          description: z.string().max(2_000).optional(),
+          reportedAt: z.string().max(40).optional(),
+          reporterId: z.number().int().positive().nullable().optional(),
+        }),
+      ),
+    },
   },
-  responses: { 201: { description: 'Reported', ...json(Incident) }, 200: { description: 'Reported before with this Idempotency-Key', ...json(Incident) }, ...errorResponses(400, 404, 422) },
+  responses: {
+    201: { description: 'Reported', ...json(Incident) },
+    200: { description: 'Reported before with this Idempotency-Key', ...json(Incident) },
+    ...errorResponses(400, 404, 422),
+  },
 });
 
 const importRoute = createRoute({
-  method: 'post', path: '/incidents/import', summary: 'Import incidents: CSV (lon,lat,category,severity,description,reported_at,reporter_id) or GeoJSON Points',
+  method: 'post',
+  path: '/incidents/import',
+  summary: 'Import incidents: CSV (lon,lat,category,severity,description,reported_at,reporter_id) or GeoJSON Points',
   description: 'Per-row errors; nothing is imported when a row is bad unless `?partial=true`. `Accept: application/x-ndjson` streams progress.',
   request: {
     query: z.object({ partial: z.enum(['true', 'false']).optional() }),
-    body: { required: true, content: { 'text/csv': { schema: z.string() }, 'application/geo+json': { schema: z.any() }, 'application/json': { schema: z.any() } } },
+    body: {
+      required: true,
+      content: { 'text/csv': { schema: z.string() }, 'application/geo+json': { schema: z.any() }, 'application/json': { schema: z.any() } },
+    },
   },
   responses: {
-    201: { description: 'Imported', ...json(z.object({ imported: z.number().int(), outside: z.object({ count: z.number().int(), indexes: z.array(z.number().int()) }), errors: z.array(RowError) })) },
+    201: {
+      description: 'Imported',
+      ...json(
+        z.object({ imported: z.number().int(), outside: z.object({ count: z.number().int(), indexes: z.array(z.number().int()) }), errors: z.array(RowError) }),
+      ),
+    },
     ...errorResponses(400, 413, 415, 422),
   },
 });
 
 const patchRoute = createRoute({
-  method: 'patch', path: '/incidents/{id}', summary: 'Move an incident one step: dispatched (department) → resolved → closed (feedback)',
+  method: 'patch',
+  path: '/incidents/{id}',
+  summary: 'Move an incident one step: dispatched (department) → resolved → closed (feedback)',
   description: '422 `illegal_transition` for a step out of order; 409 when `version` is stale.',
   request: {
     params: IdParam,
-    body: { required: true, ...json(z.object({
-      status: z.enum(INCIDENT_STATUSES), department: z.string().max(100).optional(), feedback: z.string().max(2_000).optional(),
-      version: z.number().int().positive().optional(), at: z.string().max(40).optional(),
-    })) },
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          status: z.enum(INCIDENT_STATUSES),
+          department: z.string().max(100).optional(),
+          feedback: z.string().max(2_000).optional(),
+          version: z.number().int().positive().optional(),
+          at: z.string().max(40).optional(),
+        }),
+      ),
+    },
   },
   responses: { 200: { description: 'Updated', ...json(Incident) }, ...errorResponses(400, 404, 409, 422) },
 });
 
 const listRoute = createRoute({
-  method: 'get', path: '/incidents', summary: 'Incidents matching a filter, newest first, paged',
-  request: { query: FilterQuery.extend({
-    bbox: z.string().max(100).optional().openapi({ description: 'west,south,east,north' }),
-    limit: z.coerce.number().int().min(1).max(5_000).default(500),
-    offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
-  }) },
-  responses: { 200: { description: 'Incidents', ...json(z.object({ total: z.number().int(), offset: z.number().int(), next: z.number().int().nullable(), items: z.array(Incident) })) }, ...errorResponses(400, 404) },
+  method: 'get',
+  path: '/incidents',
+  summary: 'Incidents matching a filter, newest first, paged',
+  request: {
+    query: FilterQuery.extend({
+      bbox: z.string().max(100).optional().openapi({ description: 'west,south,east,north' }),
+      limit: z.coerce.number().int().min(1).max(5_000).default(500),
+      offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Incidents',
+      ...json(z.object({ total: z.number().int(), offset: z.number().int(), next: z.number().int().nullable(), items: z.array(Incident) })),
+    },
+    ...errorResponses(400, 404),
+  },
 });
 
 const heatmapRoute = createRoute({
-  method: 'get', path: '/heatmap', summary: 'Incidents aggregated into square or hexagonal cells (centres and counts)',
-  request: { query: FilterQuery.extend({
-    cell: z.coerce.number().min(50).max(100_000).optional().openapi({ description: 'cell size in metres (square side, hexagon width)' }),
-    zoom: z.coerce.number().min(0).max(22).optional().openapi({ description: 'map zoom: picks a cell of about 24 pixels' }),
-    shape: z.enum(['square', 'hex']).default('hex'),
-  }) },
-  responses: { 200: { description: 'Cells', ...json(z.object({
-    cell: z.object({ shape: z.enum(['square', 'hex']), sizeM: z.number() }), total: z.number().int(),
-    cells: z.array(z.object({ lon: z.number(), lat: z.number(), count: z.number().int() })),
-  })) }, ...errorResponses(400, 404) },
+  method: 'get',
+  path: '/heatmap',
+  summary: 'Incidents aggregated into square or hexagonal cells (centres and counts)',
+  request: {
+    query: FilterQuery.extend({
+      cell: z.coerce.number().min(50).max(100_000).optional().openapi({ description: 'cell size in metres (square side, hexagon width)' }),
+      zoom: z.coerce.number().min(0).max(22).optional().openapi({ description: 'map zoom: picks a cell of about 24 pixels' }),
+      shape: z.enum(['square', 'hex']).default('hex'),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Cells',
+      ...json(
+        z.object({
+          cell: z.object({ shape: z.enum(['square', 'hex']), sizeM: z.number() }),
+          total: z.number().int(),
+          cells: z.array(z.object({ lon: z.number(), lat: z.number(), count: z.number().int() })),
+        }),
+      ),
+    },
+    ...errorResponses(400, 404),
+  },
 });
 
 const statsRoute = createRoute({
-  method: 'get', path: '/regions/{id}/incident-stats', summary: 'Per child region (per grid for a village): counts by category, rate per 100 households, closure rate, median hours to close, overdue',
+  method: 'get',
+  path: '/regions/{id}/incident-stats',
+  summary: 'Per child region (per grid for a village): counts by category, rate per 100 households, closure rate, median hours to close, overdue',
   request: { params: IdParam, query: FilterQuery.omit({ region: true }) },
-  responses: { 200: { description: 'Statistics', ...json(z.array(z.object({
-    id: z.number().int(), code: z.string(), name: z.string(), level: z.string(), households: z.number().int(), total: z.number().int(),
-    byCategory: z.record(z.string(), z.number().int()), per100Households: z.number().nullable(), closureRate: z.number().nullable(),
-    medianHoursToClose: z.number().nullable(), overdue: z.number().int(),
-  }))) }, ...errorResponses(400, 404) },
+  responses: {
+    200: {
+      description: 'Statistics',
+      ...json(
+        z.array(
+          z.object({
+            id: z.number().int(),
+            code: z.string(),
+            name: z.string(),
+            level: z.string(),
+            households: z.number().int(),
+            total: z.number().int(),
+            byCategory: z.record(z.string(), z.number().int()),
+            per100Households: z.number().nullable(),
+            closureRate: z.number().nullable(),
+            medianHoursToClose: z.number().nullable(),
+            overdue: z.number().int(),
+          }),
+        ),
+      ),
+    },
+    ...errorResponses(400, 404),
+  },
 });
 
 const hotspotRoute = createRoute({
-  method: 'get', path: '/hotspots', summary: 'Getis–Ord Gi* of incident counts over the grids of a region: z-score and significance per grid',
+  method: 'get',
+  path: '/hotspots',
+  summary: 'Getis–Ord Gi* of incident counts over the grids of a region: z-score and significance per grid',
   request: { query: FilterQuery.extend({ region: z.coerce.number().int().positive() }) },
-  responses: { 200: { description: 'Grids, hottest first', ...json(z.array(z.object({
-    id: z.number().int(), code: z.string(), name: z.string(), count: z.number().int(), households: z.number().int(), label: z.tuple([z.number(), z.number()]),
-    z: z.number(), p: z.number(), significance: z.string(),
-  }))) }, ...errorResponses(400, 404) },
+  responses: {
+    200: {
+      description: 'Grids, hottest first',
+      ...json(
+        z.array(
+          z.object({
+            id: z.number().int(),
+            code: z.string(),
+            name: z.string(),
+            count: z.number().int(),
+            households: z.number().int(),
+            label: z.tuple([z.number(), z.number()]),
+            z: z.number(),
+            p: z.number(),
+            significance: z.string(),
+          }),
+        ),
+      ),
+    },
+    ...errorResponses(400, 404),
+  },
 });
 
 const seriesRoute = createRoute({
-  method: 'get', path: '/incidents/timeseries', summary: 'Incident counts per day, week or month and category',
+  method: 'get',
+  path: '/incidents/timeseries',
+  summary: 'Incident counts per day, week or month and category',
   request: { query: FilterQuery.extend({ bucket: z.enum(['day', 'week', 'month']).default('month') }) },
-  responses: { 200: { description: 'Series', ...json(z.object({ bucket: z.string(), series: z.array(z.object({ t: z.string(), counts: z.record(z.string(), z.number().int()) })) })) }, ...errorResponses(400, 404) },
+  responses: {
+    200: {
+      description: 'Series',
+      ...json(z.object({ bucket: z.string(), series: z.array(z.object({ t: z.string(), counts: z.record(z.string(), z.number().int()) })) })),
+    },
+    ...errorResponses(400, 404),
+  },
 });
 
 const categoriesRoute = createRoute({
-  method: 'get', path: '/incident-categories', summary: 'Incident categories with their deadlines',
-  responses: { 200: { description: 'Categories', ...json(z.array(z.object({ code: z.string(), zh: z.string(), en: z.string(), deadlineHours: z.number().int() }))) } },
+  method: 'get',
+  path: '/incident-categories',
+  summary: 'Incident categories with their deadlines',
+  responses: {
+    200: { description: 'Categories', ...json(z.array(z.object({ code: z.string(), zh: z.string(), en: z.string(), deadlineHours: z.number().int() }))) },
+  },
 });
 
 /** Incidents are filed under grids, so a region filter also reads the layout. */
@@ -144,10 +275,19 @@ const incidentsIn = ({ query }: { query: { region?: number | undefined } }) => (
 
 export function incidentRoutes() {
   return router()
-    .openapi(categoriesRoute, async (c) => cached(c, { reads: () => ['incidents'], clock: never }, async () => {
-      const { rows } = await c.get('db').query<{ code: string; zh: string; en: string; deadline_hours: number }>('SELECT code, zh, en, deadline_hours FROM incident_category ORDER BY sort, code');
-      return c.json(rows.map((r) => ({ code: r.code, zh: r.zh, en: r.en, deadlineHours: r.deadline_hours })), 200);
-    }))
+    .openapi(categoriesRoute, async (c) =>
+      cached(c, { reads: () => ['incidents'], clock: never }, async () => {
+        const { rows } = await c
+          .get('db')
+          .query<{ code: string; zh: string; en: string; deadline_hours: number }>(
+            'SELECT code, zh, en, deadline_hours FROM incident_category ORDER BY sort, code',
+          );
+        return c.json(
+          rows.map((r) => ({ code: r.code, zh: r.zh, en: r.en, deadlineHours: r.deadline_hours })),
+          200,
+        );
+      }),
+    )
     .openapi(createIncidentRoute, async (c) => {
       const body = c.req.valid('json');
       const db = c.get('db');
@@ -162,18 +302,19 @@ export function incidentRoutes() {
       };
       const again = await earlier();
       if (again) return c.json(again, 200);
-      const report = () => db.transaction(async (tx) => {
-        if (input.reporterId !== null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
-          throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
-        }
-        const { ids, outside } = await insertIncidents(tx, [input]);
-        if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
-        await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], me.username, key]);
-        const created = await incidentById(tx, ids[0]!);
-        assertOwnGrid(c, created.gridId, 'lon');
-        await recordChange(tx, { actor: actorOf(c), action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
-        return created;
-      });
+      const report = () =>
+        db.transaction(async (tx) => {
+          if (input.reporterId !== null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
+            throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
+          }
+          const { ids, outside } = await insertIncidents(tx, [input]);
+          if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
+          await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], me.username, key]);
+          const created = await incidentById(tx, ids[0]!);
+          assertOwnGrid(c, created.gridId, 'lon');
+          await recordChange(tx, { actor: actorOf(c), action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
+          return created;
+        });
       let incident;
       try {
         incident = await report();
@@ -195,17 +336,35 @@ export function incidentRoutes() {
       const run = async (onProgress: ProgressSink) => {
         const body = c.req.raw.body;
         if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
-        const parsed = type === 'text/csv'
-          ? await readCsv(body, (row, line) => parseIncidentCsvRow(row, line, categories, now), (n) => onProgress({ stage: 'parsing', rows: n }))
-          : readGeoJson(await c.req.text(), (f, i) => parseIncidentFeature(f, i, categories, now), 'Points');
+        const parsed =
+          type === 'text/csv'
+            ? await readCsv(
+                body,
+                (row, line) => parseIncidentCsvRow(row, line, categories, now),
+                (n) => onProgress({ stage: 'parsing', rows: n }),
+              )
+            : readGeoJson(await c.req.text(), (f, i) => parseIncidentFeature(f, i, categories, now), 'Points');
         if (parsed.total === 0) throw new InputError('empty_collection', 'no incidents in the request', 'body');
         if (parsed.errors.length > 0 && !partial) {
-          throw new InputError('invalid_rows', `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`, parsed.errors[0]!.path, 422, parsed.errors.slice(0, 1000));
+          throw new InputError(
+            'invalid_rows',
+            `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`,
+            parsed.errors[0]!.path,
+            422,
+            parsed.errors.slice(0, 1000),
+          );
         }
         return db.transaction(async (tx) => {
           await onProgress({ stage: 'inserting', rows: parsed.rows.length });
           const { ids, outside } = await insertIncidents(tx, parsed.rows);
-          await recordChange(tx, { actor: actorOf(c), action: 'import', entity: 'incident', entityId: null, before: null, after: { imported: ids.length, outside: outside.length, format: type } });
+          await recordChange(tx, {
+            actor: actorOf(c),
+            action: 'import',
+            entity: 'incident',
+            entityId: null,
+            before: null,
+            after: { imported: ids.length, outside: outside.length, format: type },
+          });
           return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
         });
       };
@@ -226,7 +385,11 @@ export function incidentRoutes() {
         if (rows[0]) assertOwnGrid(c, rows[0].grid_id);
         return advanceIncident(tx, actorOf(c), id, { ...body, at });
       });
-      c.get('events').publish({ type: 'incident', action: body.status === 'dispatched' ? 'dispatch' : body.status === 'resolved' ? 'resolve' : 'close', incident });
+      c.get('events').publish({
+        type: 'incident',
+        action: body.status === 'dispatched' ? 'dispatch' : body.status === 'resolved' ? 'resolve' : 'close',
+        incident,
+      });
       return c.json(incident, 200);
     })
     .openapi(listRoute, async (c) => {
@@ -241,23 +404,33 @@ export function incidentRoutes() {
       const total = rows[0]?.total ?? 0;
       return c.json({ total, offset: q.offset, next: q.offset + rows.length < total ? q.offset + rows.length : null, items: rows.map((r) => r.j) }, 200);
     })
-    .openapi(heatmapRoute, async (c) => cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
-      const q = c.req.valid('query');
-      return c.json(await heatmap(c.get('db'), await filterOf(c, q), q.shape, q.cell, q.zoom), 200);
-    }))
-    .openapi(statsRoute, async (c) => cached(c, { reads: () => ['incidents', 'plan'], clock: always }, async () => {
-      const { id } = c.req.valid('param');
-      const filter = await filterOf(c, c.req.valid('query'));
-      if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length === 0) throw new InputError('not_found', `region ${id} does not exist`, 'id', 404);
-      return c.json(await incidentStats(c.get('db'), id, filter), 200);
-    }))
-    .openapi(hotspotRoute, async (c) => cached(c, { reads: () => ['incidents', 'plan'], clock: ranToNow }, async () => {
-      const q = c.req.valid('query');
-      if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [q.region])).rows.length === 0) throw new InputError('not_found', `region ${q.region} does not exist`, 'query.region', 404);
-      return c.json(await hotspots(c.get('db'), { ...(await filterOf(c, q)), regionId: q.region }), 200);
-    }))
-    .openapi(seriesRoute, async (c) => cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
-      const q = c.req.valid('query');
-      return c.json(await timeSeries(c.get('db'), await filterOf(c, q), q.bucket), 200);
-    }));
+    .openapi(heatmapRoute, async (c) =>
+      cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
+        const q = c.req.valid('query');
+        return c.json(await heatmap(c.get('db'), await filterOf(c, q), q.shape, q.cell, q.zoom), 200);
+      }),
+    )
+    .openapi(statsRoute, async (c) =>
+      cached(c, { reads: () => ['incidents', 'plan'], clock: always }, async () => {
+        const { id } = c.req.valid('param');
+        const filter = await filterOf(c, c.req.valid('query'));
+        if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length === 0)
+          throw new InputError('not_found', `region ${id} does not exist`, 'id', 404);
+        return c.json(await incidentStats(c.get('db'), id, filter), 200);
+      }),
+    )
+    .openapi(hotspotRoute, async (c) =>
+      cached(c, { reads: () => ['incidents', 'plan'], clock: ranToNow }, async () => {
+        const q = c.req.valid('query');
+        if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [q.region])).rows.length === 0)
+          throw new InputError('not_found', `region ${q.region} does not exist`, 'query.region', 404);
+        return c.json(await hotspots(c.get('db'), { ...(await filterOf(c, q)), regionId: q.region }), 200);
+      }),
+    )
+    .openapi(seriesRoute, async (c) =>
+      cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
+        const q = c.req.valid('query');
+        return c.json(await timeSeries(c.get('db'), await filterOf(c, q), q.bucket), 200);
+      }),
+    );
 }

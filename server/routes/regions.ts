@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, parseBoundaryFeatures } from '../domain/geojson-input.t
 import { errorResponses, IdParam, LevelSchema, RegionCollectionSchema, RegionFeatureSchema } from './schemas.ts';
 import { cached, never, regionReads } from '../http/cache.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
 const listRoute = createRoute({
   method: 'get',
@@ -52,7 +52,13 @@ const ImportBody = z.object({
   codeProperty: z.string().min(1).max(64).optional(),
   repair: z.boolean().optional().openapi({ description: 'Close unclosed rings and make invalid polygons valid instead of refusing them' }),
   partial: z.boolean().optional().openapi({ description: 'Import the valid features even when others are invalid' }),
-  clip: z.boolean().optional().openapi({ description: 'Keep only the free part of each feature (inside the parent, off its other children and earlier features) instead of refusing features that leave the parent or overlap' }),
+  clip: z
+    .boolean()
+    .optional()
+    .openapi({
+      description:
+        'Keep only the free part of each feature (inside the parent, off its other children and earlier features) instead of refusing features that leave the parent or overlap',
+    }),
   strict: z.boolean().optional().openapi({ description: 'Refuse the whole layer when it leaves coverage problems (gaps, overlaps, spills) in the parent' }),
 });
 
@@ -75,30 +81,38 @@ const importRoute = createRoute({
 
 export function regionRoutes() {
   return router()
-    .openapi(listRoute, async (c) => cached(c, { reads: () => ['plan'], clock: never }, async () => {
-      const { code, q } = c.req.valid('query');
-      const db = c.get('db');
-      return c.json(code ? await byCode(db, code) : q ? await search(db, q.trim()) : await districts(db), 200);
-    }))
-    .openapi(getRoute, async (c) => cached(c, { reads: regionReads, clock: never }, async () => {
-      const { id } = c.req.valid('param');
-      const region = await regionById(c.get('db'), id);
-      if (!region) throw notFound('region', id);
-      return c.json(region, 200);
-    }))
-    .openapi(childrenRoute, async (c) => cached(c, { reads: regionReads, clock: never }, async () => {
-      const { id } = c.req.valid('param');
-      const db = c.get('db');
-      if (!(await regionLevel(db, id))) throw notFound('region', id);
-      return c.json(await childrenOf(db, id), 200);
-    }))
-    .openapi(descendantsRoute, async (c) => cached(c, { reads: regionReads, clock: never }, async () => {
-      const { id } = c.req.valid('param');
-      const { level } = c.req.valid('query');
-      const db = c.get('db');
-      if (!(await regionLevel(db, id))) throw notFound('region', id);
-      return c.json(await descendantsOf(db, id, level), 200);
-    }))
+    .openapi(listRoute, async (c) =>
+      cached(c, { reads: () => ['plan'], clock: never }, async () => {
+        const { code, q } = c.req.valid('query');
+        const db = c.get('db');
+        return c.json(code ? await byCode(db, code) : q ? await search(db, q.trim()) : await districts(db), 200);
+      }),
+    )
+    .openapi(getRoute, async (c) =>
+      cached(c, { reads: regionReads, clock: never }, async () => {
+        const { id } = c.req.valid('param');
+        const region = await regionById(c.get('db'), id);
+        if (!region) throw notFound('region', id);
+        return c.json(region, 200);
+      }),
+    )
+    .openapi(childrenRoute, async (c) =>
+      cached(c, { reads: regionReads, clock: never }, async () => {
+        const { id } = c.req.valid('param');
+        const db = c.get('db');
+        if (!(await regionLevel(db, id))) throw notFound('region', id);
+        return c.json(await childrenOf(db, id), 200);
+      }),
+    )
+    .openapi(descendantsRoute, async (c) =>
+      cached(c, { reads: regionReads, clock: never }, async () => {
+        const { id } = c.req.valid('param');
+        const { level } = c.req.valid('query');
+        const db = c.get('db');
+        if (!(await regionLevel(db, id))) throw notFound('region', id);
+        return c.json(await descendantsOf(db, id, level), 200);
+      }),
+    )
     .openapi(importRoute, async (c) => {
       const body = c.req.valid('json');
       if (body.parentId === null) assertUnscoped(c, 'a new district');
@@ -110,8 +124,13 @@ export function regionRoutes() {
         ...(body.codeProperty ? { codeProperty: body.codeProperty } : {}),
       });
       const options = {
-        parentId: body.parentId, level: body.level, repair: body.repair ?? false, clip: body.clip ?? false,
-        partial: body.partial ?? false, strict: body.strict ?? false, toleranceM2: DEFAULT_TOLERANCES.toleranceM2,
+        parentId: body.parentId,
+        level: body.level,
+        repair: body.repair ?? false,
+        clip: body.clip ?? false,
+        partial: body.partial ?? false,
+        strict: body.strict ?? false,
+        toleranceM2: DEFAULT_TOLERANCES.toleranceM2,
       };
       const { created, errors: problems, coverage, op } = await c.get('db').transaction((tx) => importRegions(tx, actorOf(c), features, errors, options));
       return c.json({ op, created, errors: problems, coverage }, 201);

@@ -15,9 +15,10 @@ export const ErrorSchema = z
 
 type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429;
 export const errorResponses = (...statuses: ErrorStatus[]) =>
-  Object.fromEntries(
-    statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }]),
-  ) as Record<ErrorStatus, { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }>;
+  Object.fromEntries(statuses.map((s) => [s, { description: 'Error', content: { 'application/json': { schema: ErrorSchema } } }])) as Record<
+    ErrorStatus,
+    { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }
+  >;
 
 export const LevelSchema = z.enum(LEVELS);
 export const GridTypeSchema = z.enum(GRID_TYPES);
@@ -50,7 +51,8 @@ export const RegionFeatureSchema = z
     properties: RegionPropertiesSchema.extend({
       ancestors: z.array(z.object({ id: z.number().int(), level: LevelSchema, code: z.string(), name: z.string() })),
       bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
-      staff: z.array(z.object({ workerId: z.number().int(), name: z.string(), phone: z.string(), role: z.string() }))
+      staff: z
+        .array(z.object({ workerId: z.number().int(), name: z.string(), phone: z.string(), role: z.string() }))
         .openapi({ description: "a grid's staff besides its full-time worker" }),
     }),
   })
@@ -64,7 +66,11 @@ export const RegionCollectionSchema = z
   .openapi('RegionCollection');
 
 export const IdParam = z.object({
-  id: z.coerce.number().int().positive().openapi({ param: { name: 'id', in: 'path' }, example: 1 }),
+  id: z.coerce
+    .number()
+    .int()
+    .positive()
+    .openapi({ param: { name: 'id', in: 'path' }, example: 1 }),
 });
 
 export type RegionFeature = z.infer<typeof RegionFeatureSchema>;

@@ -7,25 +7,45 @@ import { always, cached } from '../http/cache.ts';
 const Figure = z.object({ value: z.number().nullable(), previous: z.number().nullable() });
 
 const overviewRoute = createRoute({
-  method: 'get', path: '/stats/overview', summary: "Key figures of a region for the leaders' screen, each with the previous period's value",
+  method: 'get',
+  path: '/stats/overview',
+  summary: "Key figures of a region for the leaders' screen, each with the previous period's value",
   request: { query: z.object({ region: z.coerce.number().int().positive() }) },
   responses: {
-    200: { description: 'Figures', content: { 'application/json': { schema: z.object({
-      region: z.object({ id: z.number().int(), name: z.string(), level: z.string() }),
-      figures: z.object({
-        grids: Figure, workers: Figure, households: Figure, coverageArea: Figure, coverageHouseholds: Figure, failingGrids: Figure,
-        incidentsToday: Figure, incidentsMonth: Figure, closureRate: Figure, hoursToClose: Figure, overdue: Figure,
-      }),
-      byCategory: z.record(z.string(), z.number().int()),
-    }) } } },
+    200: {
+      description: 'Figures',
+      content: {
+        'application/json': {
+          schema: z.object({
+            region: z.object({ id: z.number().int(), name: z.string(), level: z.string() }),
+            figures: z.object({
+              grids: Figure,
+              workers: Figure,
+              households: Figure,
+              coverageArea: Figure,
+              coverageHouseholds: Figure,
+              failingGrids: Figure,
+              incidentsToday: Figure,
+              incidentsMonth: Figure,
+              closureRate: Figure,
+              hoursToClose: Figure,
+              overdue: Figure,
+            }),
+            byCategory: z.record(z.string(), z.number().int()),
+          }),
+        },
+      },
+    },
     ...errorResponses(400, 404),
   },
 });
 
 export function statsRoutes() {
-  return router().openapi(overviewRoute, async (c) => cached(c, { reads: () => ['incidents', 'layout'], clock: always }, async () => {
-    const { region } = c.req.valid('query');
-    const result = await overview(c.get('db'), region);
-    return c.json(result as never, 200);
-  }));
+  return router().openapi(overviewRoute, async (c) =>
+    cached(c, { reads: () => ['incidents', 'layout'], clock: always }, async () => {
+      const { region } = c.req.valid('query');
+      const result = await overview(c.get('db'), region);
+      return c.json(result as never, 200);
+    }),
+  );
 }

@@ -6,46 +6,98 @@ import { actorOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
-const json = <T,>(schema: T) => ({ content: { 'application/json': { schema } } });
+const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
-const User = z.object({
-  id: z.number().int(), username: z.string(), displayName: z.string(), role: z.enum(ROLES), regionId: z.number().int().nullable(),
-  workerId: z.number().int().nullable(), departmentId: z.number().int().nullable(), disabled: z.boolean(), createdAt: z.string(),
-}).openapi('User');
-const ScreenToken = z.object({ id: z.number().int(), label: z.string(), regionId: z.number().int().nullable(), createdAt: z.string(), revoked: z.boolean() }).openapi('ScreenToken');
+const User = z
+  .object({
+    id: z.number().int(),
+    username: z.string(),
+    displayName: z.string(),
+    role: z.enum(ROLES),
+    regionId: z.number().int().nullable(),
+    workerId: z.number().int().nullable(),
+    departmentId: z.number().int().nullable(),
+    disabled: z.boolean(),
+    createdAt: z.string(),
+  })
+  .openapi('User');
+const ScreenToken = z
+  .object({ id: z.number().int(), label: z.string(), regionId: z.number().int().nullable(), createdAt: z.string(), revoked: z.boolean() })
+  .openapi('ScreenToken');
 const Username = z.string().regex(/^[A-Za-z0-9_.-]{2,64}$/, 'letters, digits, _ . - (2–64)');
 const Password = z.string().min(8).max(200);
 const RegionRef = z.number().int().positive().nullable().optional();
 
 const listRoute = createRoute({
-  method: 'get', path: '/users', summary: 'Accounts (admin)',
+  method: 'get',
+  path: '/users',
+  summary: 'Accounts (admin)',
   responses: { 200: { description: 'Accounts', ...json(z.array(User)) }, ...errorResponses(401, 403) },
 });
 const createUserRoute = createRoute({
-  method: 'post', path: '/users', summary: 'Create an account (admin). A planner’s regionId limits what they may change; a worker names their workerId, a department user their departmentId',
-  request: { body: { required: true, ...json(z.object({
-    username: Username, password: Password, role: z.enum(ROLES), displayName: z.string().max(100).optional(), regionId: RegionRef, workerId: RegionRef, departmentId: RegionRef,
-  })) } },
+  method: 'post',
+  path: '/users',
+  summary: 'Create an account (admin). A planner’s regionId limits what they may change; a worker names their workerId, a department user their departmentId',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          username: Username,
+          password: Password,
+          role: z.enum(ROLES),
+          displayName: z.string().max(100).optional(),
+          regionId: RegionRef,
+          workerId: RegionRef,
+          departmentId: RegionRef,
+        }),
+      ),
+    },
+  },
   responses: { 201: { description: 'Created', ...json(User) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 const patchUserRoute = createRoute({
-  method: 'patch', path: '/users/{id}', summary: 'Change an account (admin): password, role, scope, disable. Changing access ends its sessions',
-  request: { params: IdParam, body: { required: true, ...json(z.object({
-    password: Password.optional(), role: z.enum(ROLES).optional(), displayName: z.string().max(100).optional(), regionId: RegionRef, workerId: RegionRef, departmentId: RegionRef, disabled: z.boolean().optional(),
-  })) } },
+  method: 'patch',
+  path: '/users/{id}',
+  summary: 'Change an account (admin): password, role, scope, disable. Changing access ends its sessions',
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          password: Password.optional(),
+          role: z.enum(ROLES).optional(),
+          displayName: z.string().max(100).optional(),
+          regionId: RegionRef,
+          workerId: RegionRef,
+          departmentId: RegionRef,
+          disabled: z.boolean().optional(),
+        }),
+      ),
+    },
+  },
   responses: { 200: { description: 'Changed', ...json(User) }, ...errorResponses(400, 401, 403, 404, 422) },
 });
 const listTokensRoute = createRoute({
-  method: 'get', path: '/screen-tokens', summary: 'Screen tokens for wall displays (admin)',
+  method: 'get',
+  path: '/screen-tokens',
+  summary: 'Screen tokens for wall displays (admin)',
   responses: { 200: { description: 'Tokens (without their secret)', ...json(z.array(ScreenToken)) }, ...errorResponses(401, 403) },
 });
 const createTokenRoute = createRoute({
-  method: 'post', path: '/screen-tokens', summary: 'A new read-only token for a wall display: open /screen?token=… (admin). The token is shown only now',
-  request: { body: { required: true, ...json(z.object({ label: z.string().min(1).max(100), regionId: z.number().int().positive().nullable().default(null) })) } },
+  method: 'post',
+  path: '/screen-tokens',
+  summary: 'A new read-only token for a wall display: open /screen?token=… (admin). The token is shown only now',
+  request: {
+    body: { required: true, ...json(z.object({ label: z.string().min(1).max(100), regionId: z.number().int().positive().nullable().default(null) })) },
+  },
   responses: { 201: { description: 'Created', ...json(ScreenToken.extend({ token: z.string() })) }, ...errorResponses(400, 401, 403, 404) },
 });
 const revokeTokenRoute = createRoute({
-  method: 'delete', path: '/screen-tokens/{id}', summary: 'Revoke a screen token; displays using it are signed out (admin)',
+  method: 'delete',
+  path: '/screen-tokens/{id}',
+  summary: 'Revoke a screen token; displays using it are signed out (admin)',
   request: { params: IdParam },
   responses: { 200: { description: 'Revoked', ...json(ScreenToken) }, ...errorResponses(401, 403, 404) },
 });
@@ -68,7 +120,14 @@ export function userRoutes() {
       const { after } = await c.get('db').transaction(async (tx) => {
         const change = await updateUser(tx, id, body);
         // The log keeps that a password changed, never the password.
-        await recordChange(tx, { actor: actorOf(c), action: 'update', entity: 'user', entityId: id, before: change.before, after: { ...change.after, passwordChanged: body.password !== undefined } });
+        await recordChange(tx, {
+          actor: actorOf(c),
+          action: 'update',
+          entity: 'user',
+          entityId: id,
+          before: change.before,
+          after: { ...change.after, passwordChanged: body.password !== undefined },
+        });
         return change;
       });
       return c.json(after, 200);
@@ -78,7 +137,14 @@ export function userRoutes() {
       const { label, regionId } = c.req.valid('json');
       const token = await c.get('db').transaction(async (tx) => {
         const created = await createScreenToken(tx, label, regionId);
-        await recordChange(tx, { actor: actorOf(c), action: 'create', entity: 'screen_token', entityId: created.id, before: null, after: { ...created, token: undefined } });
+        await recordChange(tx, {
+          actor: actorOf(c),
+          action: 'create',
+          entity: 'screen_token',
+          entityId: created.id,
+          before: null,
+          after: { ...created, token: undefined },
+        });
         return created;
       });
       return c.json(token, 201);

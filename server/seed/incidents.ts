@@ -33,12 +33,60 @@ interface CategoryModel {
 
 const FLAT = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
 const MODELS: CategoryModel[] = [
-  { code: 'hazard', share: 0.2, department: '应急管理局', season: [1, 1, 1, 1, 1.1, 1.4, 1.6, 1.5, 1.2, 1, 1, 1], weekend: 0.8, resolveHours: 36, texts: ['房屋墙体开裂', '电线私拉乱接', '山体滑坡隐患', '燃气管道老化', '危旧房屋'] },
-  { code: 'dispute', share: 0.2, department: '司法所', season: [1.4, 1.5, 1, 0.9, 0.9, 0.9, 0.9, 0.9, 1, 1, 1, 1.2], weekend: 1.2, resolveHours: 72, texts: ['邻里纠纷', '土地承包纠纷', '婚姻家庭纠纷', '劳资纠纷', '宅基地纠纷'] },
-  { code: 'fire', share: 0.08, department: '消防救援大队', season: [2.6, 3, 2.8, 2.2, 1, 0.5, 0.4, 0.4, 0.5, 0.7, 1, 1.6], weekend: 1, resolveHours: 6, texts: ['野外用火', '秸秆焚烧', '消防通道堵塞', '灭火器过期', '电动车违规充电'] },
-  { code: 'public_order', share: 0.12, department: '派出所', season: FLAT, weekend: 1.5, resolveHours: 12, texts: ['聚众喧哗', '可疑人员', '盗窃报案', '赌博线索'] },
-  { code: 'sanitation', share: 0.2, department: '环卫所', season: [1, 1, 1, 1, 1.2, 1.3, 1.3, 1.2, 1, 1, 1, 1], weekend: 0.9, resolveHours: 24, texts: ['垃圾堆放', '污水横流', '河道漂浮物', '畜禽粪污'] },
-  { code: 'traffic', share: 0.12, department: '交警大队', season: [1.2, 1.4, 1, 1, 1, 1, 1.1, 1.1, 1, 1.3, 1, 1.1], weekend: 1.3, resolveHours: 8, texts: ['道路积水', '交通标志损坏', '车辆乱停', '路面塌陷'] },
+  {
+    code: 'hazard',
+    share: 0.2,
+    department: '应急管理局',
+    season: [1, 1, 1, 1, 1.1, 1.4, 1.6, 1.5, 1.2, 1, 1, 1],
+    weekend: 0.8,
+    resolveHours: 36,
+    texts: ['房屋墙体开裂', '电线私拉乱接', '山体滑坡隐患', '燃气管道老化', '危旧房屋'],
+  },
+  {
+    code: 'dispute',
+    share: 0.2,
+    department: '司法所',
+    season: [1.4, 1.5, 1, 0.9, 0.9, 0.9, 0.9, 0.9, 1, 1, 1, 1.2],
+    weekend: 1.2,
+    resolveHours: 72,
+    texts: ['邻里纠纷', '土地承包纠纷', '婚姻家庭纠纷', '劳资纠纷', '宅基地纠纷'],
+  },
+  {
+    code: 'fire',
+    share: 0.08,
+    department: '消防救援大队',
+    season: [2.6, 3, 2.8, 2.2, 1, 0.5, 0.4, 0.4, 0.5, 0.7, 1, 1.6],
+    weekend: 1,
+    resolveHours: 6,
+    texts: ['野外用火', '秸秆焚烧', '消防通道堵塞', '灭火器过期', '电动车违规充电'],
+  },
+  {
+    code: 'public_order',
+    share: 0.12,
+    department: '派出所',
+    season: FLAT,
+    weekend: 1.5,
+    resolveHours: 12,
+    texts: ['聚众喧哗', '可疑人员', '盗窃报案', '赌博线索'],
+  },
+  {
+    code: 'sanitation',
+    share: 0.2,
+    department: '环卫所',
+    season: [1, 1, 1, 1, 1.2, 1.3, 1.3, 1.2, 1, 1, 1, 1],
+    weekend: 0.9,
+    resolveHours: 24,
+    texts: ['垃圾堆放', '污水横流', '河道漂浮物', '畜禽粪污'],
+  },
+  {
+    code: 'traffic',
+    share: 0.12,
+    department: '交警大队',
+    season: [1.2, 1.4, 1, 1, 1, 1, 1.1, 1.1, 1, 1.3, 1, 1.1],
+    weekend: 1.3,
+    resolveHours: 8,
+    texts: ['道路积水', '交通标志损坏', '车辆乱停', '路面塌陷'],
+  },
   { code: 'other', share: 0.08, department: '综治中心', season: FLAT, weekend: 1, resolveHours: 48, texts: ['政策咨询', '路灯损坏', '公共设施损坏'] },
 ];
 
@@ -108,20 +156,28 @@ function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now:
   // About 3% get stuck; those older than two months were finally resolved, late.
   const stuck = random.next() < 0.03;
   const spread = Math.exp(random.normal() * 0.9);
-  const resolved = !stuck ? dispatched + model.resolveHours * spread * HOUR
-    : now - reported > 60 * 24 * HOUR ? dispatched + model.resolveHours * 8 * HOUR : Infinity;
+  const resolved = !stuck
+    ? dispatched + model.resolveHours * spread * HOUR
+    : now - reported > 60 * 24 * HOUR
+      ? dispatched + model.resolveHours * 8 * HOUR
+      : Infinity;
   const closed = resolved + (1 + random.exponential(20)) * HOUR;
   const step = (t: number) => (t <= now ? new Date(Math.round(t)) : null);
   const d = step(dispatched);
   const r = d ? step(resolved) : null;
   const c = r ? step(closed) : null;
   return {
-    lon, lat, category: model.code, severity,
+    lon,
+    lat,
+    category: model.code,
+    severity,
     description: model.texts[random.int(0, model.texts.length - 1)]!,
     reportedAt: new Date(Math.round(reported)),
     status: c ? 'closed' : r ? 'resolved' : d ? 'dispatched' : 'reported',
     department: model.department,
-    dispatchedAt: d, resolvedAt: r, closedAt: c,
+    dispatchedAt: d,
+    resolvedAt: r,
+    closedAt: c,
     feedback: c ? '已处理并回访群众' : null,
   };
 }

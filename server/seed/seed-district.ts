@@ -78,7 +78,11 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
   const summary = await db.transaction(async (tx) => {
     progress(`district ${district.name}`);
     // Repair: several published boundaries (民乐县, 玉门市) have self-intersecting rings.
-    const [districtId] = await insertRegions(tx, [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }], true);
+    const [districtId] = await insertRegions(
+      tx,
+      [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }],
+      true,
+    );
     progress(`${households.length} households`);
     // Households wait in a staging table until the grids exist, so `household` is written once,
     // grid and address included: each full rewrite of 130,000 rows costs seconds in PGlite.
@@ -95,9 +99,18 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     await tx.query('ANALYZE seed_household');
 
     progress(`${townships.length} townships`);
-    await subdivide(tx, 'township', townships.map((t, i) => ({
-      parentId: districtId!, lon: t.centre[0], lat: t.centre[1], code: childCode(district.code, 'township', i + 1), name: t.name, gridType: null,
-    })));
+    await subdivide(
+      tx,
+      'township',
+      townships.map((t, i) => ({
+        parentId: districtId!,
+        lon: t.centre[0],
+        lat: t.centre[1],
+        code: childCode(district.code, 'township', i + 1),
+        name: t.name,
+        gridType: null,
+      })),
+    );
 
     progress('villages');
     const pool = new NamePool(random);
@@ -110,9 +123,16 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       const share = 0.5 * (t.points.length / households.length) + 0.5 * (t.areaKm2 / totalArea);
       const k = Math.max(2, Math.round(villageTotal * share));
       const street = t.name.endsWith('街道');
-      seedsFor(t, k, territory, random).forEach(([lon, lat], i) => villageSeeds.push({
-        parentId: t.id, lon, lat, code: childCode(t.code, 'village', i + 1), name: street ? pool.community() : pool.village(), gridType: null,
-      }));
+      seedsFor(t, k, territory, random).forEach(([lon, lat], i) =>
+        villageSeeds.push({
+          parentId: t.id,
+          lon,
+          lat,
+          code: childCode(t.code, 'village', i + 1),
+          name: street ? pool.community() : pool.village(),
+          gridType: null,
+        }),
+      );
     }
     const villageCount = await subdivide(tx, 'village', villageSeeds);
     if (villageCount !== villageSeeds.length) throw new Error(`made ${villageCount} villages from ${villageSeeds.length} seeds`);
@@ -122,9 +142,19 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, villageType(v, random)]);
     }
     // Grids come from the auto-split engine, as a planner would make them: every grid in its type's range.
-    await planGrids(tx, districtId!, { householdTable: 'seed_household', describe: false, onProgress: (done, total) => { if (done % 20 === 0) progress(`grids: ${done}/${total} villages`); } });
-    const { rows: [planned] } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
-    const { rows: [made] } = await tx.query<{ n: number }>(
+    await planGrids(tx, districtId!, {
+      householdTable: 'seed_household',
+      describe: false,
+      onProgress: (done, total) => {
+        if (done % 20 === 0) progress(`grids: ${done}/${total} villages`);
+      },
+    });
+    const {
+      rows: [planned],
+    } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
+    const {
+      rows: [made],
+    } = await tx.query<{ n: number }>(
       `WITH numbered AS (
          SELECT g.ord, g.village_id, g.geom, row_number() OVER (PARTITION BY g.village_id ORDER BY g.ord) AS n FROM autosplit_grid g
        ), inserted AS (
@@ -149,7 +179,9 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
        FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
        ORDER BY l.id`,
     );
-    const { rows: [lost] } = await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM seed_household)::int - (SELECT count(*) FROM household)::int AS n');
+    const {
+      rows: [lost],
+    } = await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM seed_household)::int - (SELECT count(*) FROM household)::int AS n');
     if (lost!.n !== 0) throw new Error(`${lost!.n} generated households fell in no grid`);
     await recountHouseholds(tx);
 
@@ -173,7 +205,11 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     const staff = await seedStaff(tx, random);
     progress('incidents');
     const incidents = generateIncidents({
-      count: Math.round(200_000 * options.scale), households, frame: territory.frame, now: options.now ?? new Date(), random: new Random(options.seed + 1),
+      count: Math.round(200_000 * options.scale),
+      households,
+      frame: territory.frame,
+      now: options.now ?? new Date(),
+      random: new Random(options.seed + 1),
       roads: townships.slice(1).map((t) => [seat, t.centre] as [Position, Position]),
     });
     progress(`${incidents.length} incidents generated`);
@@ -197,7 +233,14 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     await recordPlanFigures(tx, cstDay(now));
     const recruited = grids.filter(() => random.next() < 0.03).map((g) => g.id);
     await recordPlanFigures(tx, cstDay(new Date(now.getTime() - 30 * 86_400_000)), recruited);
-    await recordChange(tx, { actor: 'seed', action: 'seed', entity: 'region', entityId: districtId!, before: null, after: { ...options, onProgress: undefined, now: undefined, ...summary } });
+    await recordChange(tx, {
+      actor: 'seed',
+      action: 'seed',
+      entity: 'region',
+      entityId: districtId!,
+      before: null,
+      after: { ...options, onProgress: undefined, now: undefined, ...summary },
+    });
     return summary;
   });
   await maintain(db);
@@ -236,10 +279,11 @@ async function seedStaff(tx: Queryable, random: Random): Promise<number> {
   );
   const sorted = ids.map((r) => r.id).sort((a, b) => a - b);
   const links = people.flatMap((p, i) => p.grids.map((grid) => ({ grid, worker: sorted[i]!, role: p.role })));
-  await tx.query(
-    'INSERT INTO grid_staff (grid_id, worker_id, role) SELECT * FROM unnest($1::int[], $2::int[], $3::text[])',
-    [links.map((l) => l.grid), links.map((l) => l.worker), links.map((l) => l.role)],
-  );
+  await tx.query('INSERT INTO grid_staff (grid_id, worker_id, role) SELECT * FROM unnest($1::int[], $2::int[], $3::text[])', [
+    links.map((l) => l.grid),
+    links.map((l) => l.worker),
+    links.map((l) => l.role),
+  ]);
   return people.length;
 }
 
@@ -266,7 +310,11 @@ async function membersByParent(tx: Queryable, level: 'township' | 'village'): Pr
     [level],
   );
   return rows.map((r) => ({
-    id: r.id, code: r.code, name: r.name, parentName: r.parent_name, areaKm2: r.area_km2,
+    id: r.id,
+    code: r.code,
+    name: r.name,
+    parentName: r.parent_name,
+    areaKm2: r.area_km2,
     points: (r.xs ?? []).map((x, i) => [x, r.ys![i]!] as Position),
   }));
 }
@@ -325,8 +373,20 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
               CASE WHEN dispatched_at IS NULL THEN NULL ELSE department END, dispatched_at, resolved_at, closed_at, feedback
        FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[])
          AS u(lon, lat, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback)`,
-      [b.map((x) => x.lon), b.map((x) => x.lat), b.map((x) => x.category), b.map((x) => x.severity), b.map((x) => x.description), b.map((x) => iso(x.reportedAt)),
-        b.map((x) => x.status), b.map((x) => x.department), b.map((x) => iso(x.dispatchedAt)), b.map((x) => iso(x.resolvedAt)), b.map((x) => iso(x.closedAt)), b.map((x) => x.feedback)],
+      [
+        b.map((x) => x.lon),
+        b.map((x) => x.lat),
+        b.map((x) => x.category),
+        b.map((x) => x.severity),
+        b.map((x) => x.description),
+        b.map((x) => iso(x.reportedAt)),
+        b.map((x) => x.status),
+        b.map((x) => x.department),
+        b.map((x) => iso(x.dispatchedAt)),
+        b.map((x) => iso(x.resolvedAt)),
+        b.map((x) => iso(x.closedAt)),
+        b.map((x) => x.feedback),
+      ],
     );
   }
   await tx.query('CREATE INDEX ON seed_incident USING gist (geom)');

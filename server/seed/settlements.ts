@@ -24,9 +24,13 @@ export interface GeneratedHousehold {
 
 export function bbox(polygons: MultiPolygonCoords): [number, number, number, number] {
   let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const poly of polygons) for (const [x, y] of poly[0]!) {
-    minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y);
-  }
+  for (const poly of polygons)
+    for (const [x, y] of poly[0]!) {
+      minX = Math.min(minX, x);
+      minY = Math.min(minY, y);
+      maxX = Math.max(maxX, x);
+      maxY = Math.max(maxY, y);
+    }
   return [minX, minY, maxX, maxY];
 }
 
@@ -35,7 +39,10 @@ export class Territory {
   readonly bounds: [number, number, number, number];
   readonly frame: LocalFrame;
   private readonly phases: number[];
-  constructor(readonly polygons: MultiPolygonCoords, random: Random) {
+  constructor(
+    readonly polygons: MultiPolygonCoords,
+    random: Random,
+  ) {
     this.geometry = { type: 'MultiPolygon' as const, coordinates: polygons };
     this.bounds = bbox(polygons);
     this.frame = new LocalFrame([(this.bounds[0] + this.bounds[2]) / 2, (this.bounds[1] + this.bounds[3]) / 2]);

@@ -10,7 +10,19 @@ for (const driver of DRIVERS) {
     let ctx: ApiContext;
     let dispose: () => Promise<void>;
     // Two townships; in the first, a village with two grids, the first staffed.
-    let place: { township: number; otherTownship: number; village: number; grid: number; otherGrid: number; farGrid: number; worker: number; gx: number; gy: number; fx: number; fy: number };
+    let place: {
+      township: number;
+      otherTownship: number;
+      village: number;
+      grid: number;
+      otherGrid: number;
+      farGrid: number;
+      worker: number;
+      gx: number;
+      gy: number;
+      fx: number;
+      fy: number;
+    };
 
     beforeAll(async () => {
       const t = await cloneTestDb(driver);
@@ -83,15 +95,33 @@ for (const driver of DRIVERS) {
       expect(wrong).toEqual([]);
       // The table itself, read as the issue states it (a wrong table would pass the loop above).
       const must: [PrincipalRole, string, boolean][] = [
-        ['planner', 'PATCH /api/regions/:id', true], ['planner', 'GET /api/heatmap', false], ['planner', 'POST /api/users', false],
-        ['analyst', 'GET /api/heatmap', true], ['analyst', 'PATCH /api/regions/:id', false], ['analyst', 'GET /api/regions/:id/households', false],
-        ['leader', 'GET /api/stats/overview', true], ['leader', 'GET /api/regions/:id/households', true], ['leader', 'POST /api/changes/undo', false], ['leader', 'PATCH /api/incidents/:id', false],
-        ['worker', 'POST /api/incidents', true], ['worker', 'PATCH /api/incidents/:id', true], ['worker', 'GET /api/heatmap', false], ['worker', 'POST /api/regions', false],
-        ['screen', 'GET /api/events', true], ['screen', 'POST /api/incidents', false], ['screen', 'GET /api/changes', false],
-        ['admin', 'POST /api/users', true], ['admin', 'POST /api/incidents/import', true],
-        ['worker', 'POST /api/incidents/:id/dispatch', true], ['worker', 'PATCH /api/dispatches/:id', false],
-        ['department', 'PATCH /api/dispatches/:id', true], ['department', 'GET /api/dispatches', true], ['department', 'GET /api/heatmap', false],
-        ['department', 'PATCH /api/incidents/:id', false], ['leader', 'GET /api/stats/departments', true], ['leader', 'PATCH /api/dispatches/:id', false],
+        ['planner', 'PATCH /api/regions/:id', true],
+        ['planner', 'GET /api/heatmap', false],
+        ['planner', 'POST /api/users', false],
+        ['analyst', 'GET /api/heatmap', true],
+        ['analyst', 'PATCH /api/regions/:id', false],
+        ['analyst', 'GET /api/regions/:id/households', false],
+        ['leader', 'GET /api/stats/overview', true],
+        ['leader', 'GET /api/regions/:id/households', true],
+        ['leader', 'POST /api/changes/undo', false],
+        ['leader', 'PATCH /api/incidents/:id', false],
+        ['worker', 'POST /api/incidents', true],
+        ['worker', 'PATCH /api/incidents/:id', true],
+        ['worker', 'GET /api/heatmap', false],
+        ['worker', 'POST /api/regions', false],
+        ['screen', 'GET /api/events', true],
+        ['screen', 'POST /api/incidents', false],
+        ['screen', 'GET /api/changes', false],
+        ['admin', 'POST /api/users', true],
+        ['admin', 'POST /api/incidents/import', true],
+        ['worker', 'POST /api/incidents/:id/dispatch', true],
+        ['worker', 'PATCH /api/dispatches/:id', false],
+        ['department', 'PATCH /api/dispatches/:id', true],
+        ['department', 'GET /api/dispatches', true],
+        ['department', 'GET /api/heatmap', false],
+        ['department', 'PATCH /api/incidents/:id', false],
+        ['leader', 'GET /api/stats/departments', true],
+        ['leader', 'PATCH /api/dispatches/:id', false],
       ];
       for (const [role, key, allowed] of must) expect([role, key, canAny(role, POLICY[key] as never)]).toEqual([role, key, allowed]);
       expect(checked).toBe((Object.keys(POLICY).length - 1) * roles.length);
@@ -100,7 +130,10 @@ for (const driver of DRIVERS) {
     it('signs in with a password into an HTTP-only cookie, and signs out', async () => {
       await sessionCookie(ctx.db, { username: 'li.lei', role: 'leader' });
       const anon = { cookie: '' };
-      for (const [username, password] of [['li.lei', 'wrong password'], ['nobody-here', TEST_PASSWORD]]) {
+      for (const [username, password] of [
+        ['li.lei', 'wrong password'],
+        ['nobody-here', TEST_PASSWORD],
+      ]) {
         const res = await ctx.request('POST', '/api/auth/login', { username, password }, anon);
         expect(res.status).toBe(401);
         expect(res.body.error).toMatchObject({ code: 'invalid_credentials', path: 'password' });
@@ -162,12 +195,17 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('PATCH', `/api/regions/${place.township}`, { version: await version(place.township), name: '改乡镇' }, town)).status).toBe(403);
       expect((await ctx.request('POST', `/api/regions/${place.otherTownship}/autosplit`, {}, town)).status).toBe(403);
       expect((await ctx.request('POST', '/api/households/import', { type: 'FeatureCollection', features: [] }, town)).body.error.code).toBe('outside_scope');
-      expect((await ctx.request('POST', '/api/regions/import', { parentId: null, level: 'district', features: { type: 'FeatureCollection', features: [] } }, town)).status).toBe(403);
+      expect(
+        (await ctx.request('POST', '/api/regions/import', { parentId: null, level: 'district', features: { type: 'FeatureCollection', features: [] } }, town))
+          .status,
+      ).toBe(403);
       expect(await ctx.snapshot()).toEqual(before);
 
       const inside = await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: await version(place.grid), name: '本乡网格' }, town);
       expect(inside.status).toBe(200);
-      const { rows } = await ctx.db.query<{ actor: string }>(`SELECT actor FROM change WHERE entity = 'region' AND entity_id = $1 ORDER BY id DESC LIMIT 1`, [place.grid]);
+      const { rows } = await ctx.db.query<{ actor: string }>(`SELECT actor FROM change WHERE entity = 'region' AND entity_id = $1 ORDER BY id DESC LIMIT 1`, [
+        place.grid,
+      ]);
       expect(rows[0]!.actor).toBe('planner-town');
       expect((await ctx.request('POST', '/api/changes/undo', undefined, town)).status).toBe(200);
     });
@@ -183,16 +221,29 @@ for (const driver of DRIVERS) {
       expect(await countIncidents()).toBe(before);
 
       // Reporting as someone else is not possible: the reporter is the signed-in worker.
-      const own = await ctx.request('POST', '/api/incidents', { lon: place.gx, lat: place.gy, category: 'hazard', severity: 2, description: '井盖缺失', reporterId: 1 }, worker);
+      const own = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.gx, lat: place.gy, category: 'hazard', severity: 2, description: '井盖缺失', reporterId: 1 },
+        worker,
+      );
       expect(own.status, JSON.stringify(own.body)).toBe(201);
       expect(own.body).toMatchObject({ gridId: place.grid, reporterId: place.worker });
       const listed = await ctx.request('GET', '/api/incidents?limit=5000&from=2000-01-01', undefined, worker);
       expect(listed.body.items.length).toBeGreaterThan(0);
       expect(new Set(listed.body.items.map((i: any) => i.gridId))).toEqual(new Set([place.grid]));
 
-      const { rows } = await ctx.db.query<{ id: number; version: number }>(`SELECT id, version FROM incident WHERE grid_id = $1 AND status = 'reported' LIMIT 1`, [place.farGrid]);
+      const { rows } = await ctx.db.query<{ id: number; version: number }>(
+        `SELECT id, version FROM incident WHERE grid_id = $1 AND status = 'reported' LIMIT 1`,
+        [place.farGrid],
+      );
       if (rows[0]) {
-        const foreign = await ctx.request('PATCH', `/api/incidents/${rows[0].id}`, { status: 'dispatched', department: '公安', version: rows[0].version }, worker);
+        const foreign = await ctx.request(
+          'PATCH',
+          `/api/incidents/${rows[0].id}`,
+          { status: 'dispatched', department: '公安', version: rows[0].version },
+          worker,
+        );
         expect(foreign.status).toBe(403);
       }
       const step = await ctx.request('PATCH', `/api/incidents/${own.body.id}`, { status: 'dispatched', department: '住建局', version: 1 }, worker);
@@ -233,14 +284,27 @@ for (const driver of DRIVERS) {
         expect([res.status, res.body.error?.code, res.body.error?.path], JSON.stringify(body)).toEqual([status, code, path]);
       }
       expect(await ctx.snapshot()).toEqual(before);
-      const made = await ctx.request('POST', '/api/users', { username: 'sun.planner', password: 'a good password', role: 'planner', regionId: place.township, displayName: '孙规划' });
+      const made = await ctx.request('POST', '/api/users', {
+        username: 'sun.planner',
+        password: 'a good password',
+        role: 'planner',
+        regionId: place.township,
+        displayName: '孙规划',
+      });
       expect(made.status).toBe(201);
       expect(made.body).toMatchObject({ username: 'sun.planner', role: 'planner', regionId: place.township, disabled: false });
       await ctx.request('PATCH', `/api/users/${made.body.id}`, { password: 'another good one' });
       const login = await ctx.request('POST', '/api/auth/login', { username: 'sun.planner', password: 'another good one' }, { cookie: '' });
       expect(login.status).toBe(200);
-      const { rows } = await ctx.db.query<{ actor: string; action: string; log: string }>(`SELECT actor, action, before::text || after::text AS log FROM change WHERE entity = 'user' AND entity_id = $1 ORDER BY id`, [made.body.id]);
-      expect(rows.map((r) => [r.actor, r.action])).toEqual([['tester', 'create'], ['tester', 'update'], ['sun.planner', 'login']]);
+      const { rows } = await ctx.db.query<{ actor: string; action: string; log: string }>(
+        `SELECT actor, action, before::text || after::text AS log FROM change WHERE entity = 'user' AND entity_id = $1 ORDER BY id`,
+        [made.body.id],
+      );
+      expect(rows.map((r) => [r.actor, r.action])).toEqual([
+        ['tester', 'create'],
+        ['tester', 'update'],
+        ['sun.planner', 'login'],
+      ]);
       expect(rows.map((r) => r.log).join()).not.toMatch(/argon2|another good one/);
     });
 
@@ -249,7 +313,11 @@ for (const driver of DRIVERS) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      const form = await ctx.app.request('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' }, body: 'username=a&password=b' });
+      const form = await ctx.app.request('/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
+        body: 'username=a&password=b',
+      });
       expect(form.status).toBe(403);
       expect((await form.json()).error.code).toBe('cross_site_request');
     });

@@ -78,7 +78,9 @@ for (const driver of DRIVERS) {
         [village.id],
       );
       const line = lines[0]!.g;
-      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { barriers: { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: line }] } });
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, {
+        barriers: { type: 'FeatureCollection', features: [{ type: 'Feature', properties: {}, geometry: line }] },
+      });
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
       const crossing = res.body.proposal.features.filter((f: any) => f.properties.crossesBarrier);
       expect(crossing.length).toBe(res.body.summary.barrierCrossings);
@@ -105,7 +107,9 @@ for (const driver of DRIVERS) {
       expect(t.outside).toBeLessThan(1);
       expect(t.multipart).toBe(0);
       expect(await householdsOf(village.id)).toEqual({ filed: village.households, containing: village.households, total: village.households });
-      const { rows: [after] } = await ctx.db.query<{ workers: number; codes: string[]; out: number; n: number }>(
+      const {
+        rows: [after],
+      } = await ctx.db.query<{ workers: number; codes: string[]; out: number; n: number }>(
         `SELECT count(worker_id)::int AS workers, array_agg(code ORDER BY code) AS codes, count(*)::int AS n,
                 count(*) FILTER (WHERE household_count NOT BETWEEN 10 AND 25)::int AS out
          FROM region WHERE parent_id = $1`,
@@ -115,10 +119,14 @@ for (const driver of DRIVERS) {
       expect(after!.out).toBe(0);
       expect(after!.workers).toBe(Math.min(village.workers, ids.length));
       expect(after!.codes[0]).toMatch(/-0001$/);
-      const { rows: log } = await ctx.db.query<{ n: number; action: string }>('SELECT count(*)::int AS n, min(action) AS action FROM change WHERE op = $1', [op]);
+      const { rows: log } = await ctx.db.query<{ n: number; action: string }>('SELECT count(*)::int AS n, min(action) AS action FROM change WHERE op = $1', [
+        op,
+      ]);
       expect(log[0]).toEqual({ n: oldGrids.length + ids.length, action: 'autosplit' });
       // The village's count and its township's still add up.
-      const { rows: [sums] } = await ctx.db.query<{ v: number; g: number }>(
+      const {
+        rows: [sums],
+      } = await ctx.db.query<{ v: number; g: number }>(
         'SELECT household_count AS v, (SELECT sum(household_count)::int FROM region WHERE parent_id = $1) AS g FROM region WHERE id = $1',
         [village.id],
       );
@@ -152,11 +160,18 @@ for (const driver of DRIVERS) {
 
     it('divides every village of a township and streams progress per village', async () => {
       const res = await ctx.app.request(`/api/regions/${township}/autosplit`, {
-        method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', ...(await ctx.cookie({ username: 'tester', role: 'admin' })) }, body: JSON.stringify({}),
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', ...(await ctx.cookie({ username: 'tester', role: 'admin' })) },
+        body: JSON.stringify({}),
       });
       expect(res.status).toBe(200);
-      const lines = (await res.text()).trim().split('\n').map((l) => JSON.parse(l));
-      const { rows: [{ n }] } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE parent_id = $1 AND level = 'village'`, [township]) as any;
+      const lines = (await res.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const {
+        rows: [{ n }],
+      } = (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE parent_id = $1 AND level = 'village'`, [township])) as any;
       expect(lines.filter((l) => l.progress).map((l) => l.progress.done)).toEqual(Array.from({ length: n }, (_, i) => i + 1));
       const { result } = lines.at(-1);
       expect(result.summary.villages).toBe(n);
@@ -165,7 +180,11 @@ for (const driver of DRIVERS) {
     });
 
     it('reports an area too small for the range per grid instead of failing', async () => {
-      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { min: village.households + 1, max: village.households + 50, target: village.households + 10 });
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, {
+        min: village.households + 1,
+        max: village.households + 50,
+        target: village.households + 10,
+      });
       expect(res.status).toBe(200);
       expect(res.body.summary.grids).toBe(1);
       expect(res.body.summary.infeasible).toEqual([{ ord: 1, villageId: village.id, reason: 'too_few_households', households: village.households }]);
@@ -174,7 +193,9 @@ for (const driver of DRIVERS) {
 
     it('refuses bad input with a located error and writes nothing', async () => {
       const before = await ctx.snapshot();
-      const { rows: [grid] } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' AND parent_id <> $1 ORDER BY id LIMIT 1`, [village.id]);
+      const {
+        rows: [grid],
+      } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' AND parent_id <> $1 ORDER BY id LIMIT 1`, [village.id]);
       const cases: [string, unknown, number, string, string][] = [
         [`/api/regions/999999/autosplit`, {}, 404, 'not_found', 'id'],
         [`/api/regions/${grid!.id}/autosplit`, {}, 422, 'not_divisible', 'id'],
@@ -185,8 +206,46 @@ for (const driver of DRIVERS) {
         [`/api/regions/${village.id}/autosplit`, { keep: [grid!.id], commit: true }, 422, 'not_in_area', 'keep[0]'],
         [`/api/regions/${village.id}/autosplit`, { keep: [999999], commit: true }, 404, 'not_found', 'keep[0]'],
         [`/api/regions/${village.id}/autosplit`, { barriers: { type: 'Polygon', coordinates: [] }, commit: true }, 422, 'wrong_geometry_type', 'barriers.type'],
-        [`/api/regions/${village.id}/autosplit`, { barriers: { type: 'LineString', coordinates: [[104, 25], [104, 95]] }, commit: true }, 422, 'coordinate_out_of_range', 'barriers.coordinates[1][1]'],
-        [`/api/regions/${village.id}/autosplit`, { barriers: { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'LineString', coordinates: [[104, 25], [104, 25]] } }] }, commit: true }, 422, 'line_too_short', 'barriers.features[0].geometry.coordinates'],
+        [
+          `/api/regions/${village.id}/autosplit`,
+          {
+            barriers: {
+              type: 'LineString',
+              coordinates: [
+                [104, 25],
+                [104, 95],
+              ],
+            },
+            commit: true,
+          },
+          422,
+          'coordinate_out_of_range',
+          'barriers.coordinates[1][1]',
+        ],
+        [
+          `/api/regions/${village.id}/autosplit`,
+          {
+            barriers: {
+              type: 'FeatureCollection',
+              features: [
+                {
+                  type: 'Feature',
+                  geometry: {
+                    type: 'LineString',
+                    coordinates: [
+                      [104, 25],
+                      [104, 25],
+                    ],
+                  },
+                },
+              ],
+            },
+            commit: true,
+          },
+          422,
+          'line_too_short',
+          'barriers.features[0].geometry.coordinates',
+        ],
       ];
       for (const [path, body, status, code, where] of cases) {
         const res = await ctx.request('POST', path, body, user);

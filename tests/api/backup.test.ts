@@ -15,7 +15,9 @@ async function fingerprint(db: Queryable): Promise<Record<string, string>> {
   );
   const out: Record<string, string> = {};
   for (const { name } of tables) {
-    const { rows } = await db.query<{ n: number; sum: string | null }>(`SELECT count(*)::int AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS sum FROM "${name}" t`);
+    const { rows } = await db.query<{ n: number; sum: string | null }>(
+      `SELECT count(*)::int AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS sum FROM "${name}" t`,
+    );
     out[name] = `${rows[0]!.n}:${rows[0]!.sum}`;
   }
   return out;
@@ -50,12 +52,20 @@ for (const driver of DRIVERS) {
 
     it('backs up the running database after edits and photos, and restores every table into an empty database', async () => {
       // edits, an incident with a photo, an account: everything a county keeps
-      const { rows: [g] } = await ctx.db.query<{ id: number; x: number; y: number }>(`SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 1`);
+      const {
+        rows: [g],
+      } = await ctx.db.query<{ id: number; x: number; y: number }>(
+        `SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 1`,
+      );
       const version = (await ctx.request('GET', `/api/regions/${g!.id}`)).body.properties.version;
       expect((await ctx.request('PATCH', `/api/regions/${g!.id}`, { version, name: '备份前改名' })).status).toBe(200);
       const incident = await ctx.request('POST', '/api/incidents', { lon: g!.x, lat: g!.y, category: 'fire', severity: 2, description: '备份测试' });
       expect(incident.status).toBe(201);
-      const photo = await ctx.app.request(`/api/incidents/${incident.body.id}/photos`, { method: 'POST', body: jpeg(20_000), headers: { 'content-type': 'image/jpeg', ...(await ctx.cookie({ username: 'tester', role: 'admin' })) } });
+      const photo = await ctx.app.request(`/api/incidents/${incident.body.id}/photos`, {
+        method: 'POST',
+        body: jpeg(20_000),
+        headers: { 'content-type': 'image/jpeg', ...(await ctx.cookie({ username: 'tester', role: 'admin' })) },
+      });
       expect(photo.status).toBe(201);
 
       // `npm run backup` asks the running server with the control token; nobody else may
@@ -67,7 +77,9 @@ for (const driver of DRIVERS) {
       expect(written.status, JSON.stringify(written.body)).toBe(201);
       expect(written.body.file).toMatch(driver === 'pglite' ? /^gridplan-\d{8}-\d{6}Z\.pglite\.tar\.gz$/ : /^gridplan-\d{8}-\d{6}Z\.pgdump$/);
       expect(written.body.bytes).toBeGreaterThan(100_000);
-      expect(Object.keys(expected)).toEqual(expect.arrayContaining(['region', 'household', 'incident', 'incident_photo', 'change', 'app_user', 'dispatch', 'grid_staff']));
+      expect(Object.keys(expected)).toEqual(
+        expect.arrayContaining(['region', 'household', 'incident', 'incident_photo', 'change', 'app_user', 'dispatch', 'grid_staff']),
+      );
 
       // into an empty database of the same kind
       const file = join(dir, written.body.file);

@@ -107,7 +107,9 @@ describe('read cache', () => {
 
     // A write retires the answer: nobody gets the old one, they share the new one.
     const before = first.bodies.values().next().value as string;
-    expect((await short.request('POST', '/api/incidents', { lon: grid.x, lat: grid.y, category: 'fire', severity: 2, reportedAt: new Date().toISOString() })).status).toBe(201);
+    expect(
+      (await short.request('POST', '/api/incidents', { lon: grid.x, lat: grid.y, category: 'fire', severity: 2, reportedAt: new Date().toISOString() })).status,
+    ).toBe(201);
     const retired = await burst();
     expect(retired.how).toEqual(['miss', 'shared', 'shared', 'shared', 'shared']);
     const today = (b: string) => JSON.parse(b).figures.incidentsToday.value;

@@ -22,11 +22,17 @@ const layerCase = fc
       // cells of the lattice the village leaves out (none: a rectangle)
       villageMissing: fc.uniqueArray(fc.integer({ min: 0, max: n - 1 }), { maxLength: Math.floor(n / 3) }),
       // the first layer: a label per cell, -1 leaves the cell uncovered
-      first: fc.array(fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: k - 1 }) }, { weight: 1, arbitrary: fc.constant(-1) }), { minLength: n, maxLength: n }),
+      first: fc.array(fc.oneof({ weight: 12, arbitrary: fc.integer({ min: 0, max: k - 1 }) }, { weight: 1, arbitrary: fc.constant(-1) }), {
+        minLength: n,
+        maxLength: n,
+      }),
       // whether the first layer keeps to the village's cells
       exact: fc.boolean(),
       // further layers, mostly sparse: double and triple covers, nested children
-      more: fc.array(fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }) }), { minLength: n, maxLength: n }), { maxLength: 2 }),
+      more: fc.array(
+        fc.array(fc.oneof({ weight: 3, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }) }), { minLength: n, maxLength: n }),
+        { maxLength: 2 },
+      ),
       duplicate: fc.option(fc.integer({ min: 0, max: k - 1 }), { nil: undefined }),
       // polygons drawn without their collinear vertices: borders split at other points than the neighbours'
       // (per layer, as one tool draws a layer; the last flag is the village's)
@@ -83,7 +89,17 @@ for (const driver of DRIVERS) {
       const t = await cloneTestDb(driver);
       db = t.db;
       dispose = t.dispose;
-      const square = [[[[60, 10], [62, 10], [62, 12], [60, 12], [60, 10]]]] as [number, number][][][];
+      const square = [
+        [
+          [
+            [60, 10],
+            [62, 10],
+            [62, 12],
+            [60, 12],
+            [60, 10],
+          ],
+        ],
+      ] as [number, number][][][];
       township = await db.transaction(async (tx) => {
         const [d] = await insertRegions(tx, [{ parentId: null, level: 'district', code: '690000', name: '生成区', coordinates: square }]);
         return (await insertRegions(tx, [{ parentId: d!, level: 'township', code: '690000-001', name: '生成镇', coordinates: square }]))[0]!;
@@ -100,30 +116,64 @@ for (const driver of DRIVERS) {
           if (village.length === 0) return;
           n++;
           const origin: [number, number] = [60 + (n % 30) * 0.06, 10 + Math.floor(n / 30) * 0.06];
-          const geo = (cells: Cell[], simplify = false) => toDegrees((simplify ? dropCollinear : (x: ReturnType<typeof cellsToMultiPolygon>) => x)(cellsToMultiPolygon(cells)), origin, CELL);
+          const geo = (cells: Cell[], simplify = false) =>
+            toDegrees((simplify ? dropCollinear : (x: ReturnType<typeof cellsToMultiPolygon>) => x)(cellsToMultiPolygon(cells)), origin, CELL);
           const villageId = await db.transaction(async (tx) => {
-            const [v] = await insertRegions(tx, [{ parentId: township, level: 'village', code: `690000-001-${String(n).padStart(3, '0')}`, name: `村${n}`, coordinates: geo(village, c.simplify[4]) }]);
-            await insertRegions(tx, children.map(({ cells, simplify }, i) => ({
-              parentId: v!, level: 'grid' as const, code: `690000-001-${String(n).padStart(3, '0')}-${String(i + 1).padStart(4, '0')}`, name: `格${i + 1}`, coordinates: geo(cells, simplify),
-            })));
+            const [v] = await insertRegions(tx, [
+              {
+                parentId: township,
+                level: 'village',
+                code: `690000-001-${String(n).padStart(3, '0')}`,
+                name: `村${n}`,
+                coordinates: geo(village, c.simplify[4]),
+              },
+            ]);
+            await insertRegions(
+              tx,
+              children.map(({ cells, simplify }, i) => ({
+                parentId: v!,
+                level: 'grid' as const,
+                code: `690000-001-${String(n).padStart(3, '0')}-${String(i + 1).padStart(4, '0')}`,
+                name: `格${i + 1}`,
+                coordinates: geo(cells, simplify),
+              })),
+            );
             return v!;
           });
           const reports: CoverageReport[] = [];
           for (const path of paths) reports.push(await validateCoverage(db, villageId, { depth: 1, toleranceM2: 1, path }));
           const spatial = (r: CoverageReport) => r.issues.features.filter((f) => SPATIAL.has(f.properties.kind));
           for (const [i, r] of reports.entries()) {
-            const brief = (x: CoverageReport) => spatial(x).map((f) => `${f.properties.kind} ${f.properties.regionIds.join('+')} ${f.properties.areaM2?.toFixed(3)}`);
+            const brief = (x: CoverageReport) =>
+              spatial(x).map((f) => `${f.properties.kind} ${f.properties.regionIds.join('+')} ${f.properties.areaM2?.toFixed(3)}`);
             expect(brief(r), `${paths[i]} vs ${paths[0]} on ${JSON.stringify(c)}`).toEqual(brief(reports[0]!));
             expect(spatial(r), `${paths[i]} vs ${paths[0]} on ${JSON.stringify(c)}`).toEqual(spatial(reports[0]!));
             const kinds = new Set(spatial(r).map((f) => f.properties.kind));
-            expect({ gap: kinds.has('gap'), overlap: kinds.has('overlap'), outside_parent: kinds.has('outside_parent') }, `${paths[i]} on ${JSON.stringify(c)}`).toEqual(oracle);
+            expect(
+              { gap: kinds.has('gap'), overlap: kinds.has('overlap'), outside_parent: kinds.has('outside_parent') },
+              `${paths[i]} on ${JSON.stringify(c)}`,
+            ).toEqual(oracle);
           }
         }),
         {
           numRuns: RUNS,
           // Two complete layers, one drawn with long straight sides and one cell by cell, so that no
           // edge of one meets an edge of the other: every edge is matched, yet the village is covered twice.
-          examples: [[{ w: 3, h: 2, villageMissing: [], first: [0, 0, 0, 0, 0, 0], exact: true, more: [], duplicate: undefined, simplify: [true, false, false, false, false], secondLayer: true }]],
+          examples: [
+            [
+              {
+                w: 3,
+                h: 2,
+                villageMissing: [],
+                first: [0, 0, 0, 0, 0, 0],
+                exact: true,
+                more: [],
+                duplicate: undefined,
+                simplify: [true, false, false, false, false],
+                secondLayer: true,
+              },
+            ],
+          ],
         },
       );
     });

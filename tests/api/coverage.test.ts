@@ -3,13 +3,29 @@ import { insertRegions } from '../../server/db/regions.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
 type Rect = [number, number, number, number];
-const rect = ([x0, y0, x1, y1]: Rect) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]];
-const feature = (id: string, name: string, coordinates: unknown, type = 'Polygon') => ({ type: 'Feature', id, properties: { name }, geometry: { type, coordinates } });
+const rect = ([x0, y0, x1, y1]: Rect) => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+  [x0, y0],
+];
+const feature = (id: string, name: string, coordinates: unknown, type = 'Polygon') => ({
+  type: 'Feature',
+  id,
+  properties: { name },
+  geometry: { type, coordinates },
+});
 const fc = (...features: unknown[]) => ({ type: 'FeatureCollection', features });
 
 // A village of 0.02° × 0.02° tiled by four grids (2 × 2).
 const V: Rect = [0, 0, 0.02, 0.02];
-const QUADS: Rect[] = [[0, 0, 0.01, 0.01], [0.01, 0, 0.02, 0.01], [0, 0.01, 0.01, 0.02], [0.01, 0.01, 0.02, 0.02]];
+const QUADS: Rect[] = [
+  [0, 0, 0.01, 0.01],
+  [0.01, 0, 0.02, 0.01],
+  [0, 0.01, 0.01, 0.02],
+  [0.01, 0.01, 0.02, 0.02],
+];
 
 let districtCount = 0;
 
@@ -39,21 +55,57 @@ for (const driver of DRIVERS) {
       const n = ++districtCount;
       const shift = (r: Rect): Rect => [r[0] + 90 + n, r[1] + 20, r[2] + 90 + n, r[3] + 20];
       const code = String(700000 + n);
-      const d = await ctx.request('POST', '/api/regions/import', { parentId: null, level: 'district', features: fc(feature(code, `检验区${n}`, [rect(shift(V))])) });
-      const t = await ctx.request('POST', '/api/regions/import', { parentId: d.body.created[0].id, level: 'township', features: fc(feature(`${code}-001`, '检验镇', [rect(shift(V))])) });
-      const v = await ctx.request('POST', '/api/regions/import', { parentId: t.body.created[0].id, level: 'village', features: fc(feature(`${code}-001-001`, '检验村', [rect(shift(V))])) });
+      const d = await ctx.request('POST', '/api/regions/import', {
+        parentId: null,
+        level: 'district',
+        features: fc(feature(code, `检验区${n}`, [rect(shift(V))])),
+      });
+      const t = await ctx.request('POST', '/api/regions/import', {
+        parentId: d.body.created[0].id,
+        level: 'township',
+        features: fc(feature(`${code}-001`, '检验镇', [rect(shift(V))])),
+      });
+      const v = await ctx.request('POST', '/api/regions/import', {
+        parentId: t.body.created[0].id,
+        level: 'village',
+        features: fc(feature(`${code}-001-001`, '检验村', [rect(shift(V))])),
+      });
       const villageId = v.body.created[0].id;
       const moved = (coords: any): any => (typeof coords[0] === 'number' ? [coords[0] + 90 + n, coords[1] + 20] : coords.map(moved));
       // Straight into the database: the API refuses overlapping or spilling layers, and these are defects on purpose.
-      const ids = await ctx.db.transaction((tx) => insertRegions(tx, grids.map((gr, i) => {
-        const coords = moved(gr.coords);
-        return { parentId: villageId, level: 'grid' as const, code: gr.code ?? `${code}-001-001-${String(i + 1).padStart(4, '0')}`, name: `网格${i + 1}`, coordinates: typeof coords[0][0][0] === 'number' ? [coords] : coords };
-      })));
+      const ids = await ctx.db.transaction((tx) =>
+        insertRegions(
+          tx,
+          grids.map((gr, i) => {
+            const coords = moved(gr.coords);
+            return {
+              parentId: villageId,
+              level: 'grid' as const,
+              code: gr.code ?? `${code}-001-001-${String(i + 1).padStart(4, '0')}`,
+              name: `网格${i + 1}`,
+              coordinates: typeof coords[0][0][0] === 'number' ? [coords] : coords,
+            };
+          }),
+        ),
+      );
       for (const [i, id] of ids.entries()) {
-        await ctx.db.query(`UPDATE region SET grid_type = $2, worker_id = $3 WHERE id = $1`, [id, grids[i]!.type ?? 'rural', grids[i]!.worker === false ? null : workers[i]]);
+        await ctx.db.query(`UPDATE region SET grid_type = $2, worker_id = $3 WHERE id = $1`, [
+          id,
+          grids[i]!.type ?? 'rural',
+          grids[i]!.worker === false ? null : workers[i],
+        ]);
         const count = grids[i]!.households ?? 15;
-        const { rows } = await ctx.db.query<{ x: number; y: number }>('SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1', [id]);
-        if (count > 0) await ctx.request('POST', '/api/households/import', `lon,lat,size,address\n${Array.from({ length: count }, () => `${rows[0]!.x},${rows[0]!.y},3,测试`).join('\n')}\n`, { 'content-type': 'text/csv' });
+        const { rows } = await ctx.db.query<{ x: number; y: number }>(
+          'SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1',
+          [id],
+        );
+        if (count > 0)
+          await ctx.request(
+            'POST',
+            '/api/households/import',
+            `lon,lat,size,address\n${Array.from({ length: count }, () => `${rows[0]!.x},${rows[0]!.y},3,测试`).join('\n')}\n`,
+            { 'content-type': 'text/csv' },
+          );
       }
       return { villageId, ids, districtId: d.body.created[0].id };
     }
@@ -95,7 +147,8 @@ for (const driver of DRIVERS) {
     it('finds two gaps far apart in one village, each whole, only where the screen points', async () => {
       // 4 × 4 grids of 0.005°, two missing in opposite corners of the inside: the window spans both
       const cells: Rect[] = [];
-      for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) if (!(i === 1 && j === 1) && !(i === 3 && j === 3)) cells.push([i * 0.005, j * 0.005, (i + 1) * 0.005, (j + 1) * 0.005]);
+      for (let i = 0; i < 4; i++)
+        for (let j = 0; j < 4; j++) if (!(i === 1 && j === 1) && !(i === 3 && j === 3)) cells.push([i * 0.005, j * 0.005, (i + 1) * 0.005, (j + 1) * 0.005]);
       const { villageId } = await village(cells.map((q) => ({ coords: [rect(q)] })));
       const { report, kinds } = await check(villageId);
       expect(kinds).toEqual(['gap', 'gap']);
@@ -117,7 +170,19 @@ for (const driver of DRIVERS) {
       // A covers itself and all of B: B's edges lie inside A, but A's edges all match B's.
       const grids = QUADS.map((q) => ({ coords: [rect(q)] }));
       // Through B's corners, so every edge of A equals an edge of B or of the grids above.
-      grids[0] = { coords: [[[0, 0], [0.01, 0], [0.02, 0], [0.02, 0.01], [0.01, 0.01], [0, 0.01], [0, 0]]] };
+      grids[0] = {
+        coords: [
+          [
+            [0, 0],
+            [0.01, 0],
+            [0.02, 0],
+            [0.02, 0.01],
+            [0.01, 0.01],
+            [0, 0.01],
+            [0, 0],
+          ],
+        ],
+      };
       const { ids, villageId } = await village(grids);
       const { report, kinds } = await check(villageId);
       expect(kinds.filter((k: string) => k !== 'households_out_of_range')).toEqual(['overlap']);
@@ -168,7 +233,12 @@ for (const driver of DRIVERS) {
     });
 
     it('finds exactly households out of range, a grid without worker, and a code that does not follow its parent', async () => {
-      const grids = QUADS.map((q, i) => ({ coords: [rect(q)], ...(i === 0 ? { households: 3 } : {}), ...(i === 1 ? { worker: false } : {}), ...(i === 2 ? { code: 'X-9' } : {}) }));
+      const grids = QUADS.map((q, i) => ({
+        coords: [rect(q)],
+        ...(i === 0 ? { households: 3 } : {}),
+        ...(i === 1 ? { worker: false } : {}),
+        ...(i === 2 ? { code: 'X-9' } : {}),
+      }));
       const { ids, villageId } = await village(grids);
       const { report, kinds } = await check(villageId);
       expect(kinds).toEqual(['code_mismatch', 'grid_without_worker', 'households_out_of_range']);
@@ -212,7 +282,9 @@ for (const driver of DRIVERS) {
         expect(f.properties.kind).toBe('households_out_of_range');
         const { rows } = await ctx.db.query<{ n: number; lo: number }>(
           `SELECT v.household_count AS n, r.min_households AS lo FROM region g JOIN region v ON v.id = g.parent_id
-           JOIN grid_type_rule r ON r.district_id IS NULL AND r.grid_type = g.grid_type WHERE g.id = $1`, [f.properties.regionIds[0]]);
+           JOIN grid_type_rule r ON r.district_id IS NULL AND r.grid_type = g.grid_type WHERE g.id = $1`,
+          [f.properties.regionIds[0]],
+        );
         expect(rows[0]!.n).toBeLessThan(rows[0]!.lo);
       }
       const c = res.body.summary.counts;

@@ -35,7 +35,12 @@ for (const driver of DRIVERS) {
     afterAll(() => dispose());
 
     const report = async (extra: Record<string, unknown> = {}, headers: Record<string, string> = worker) => {
-      const res = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'fire', severity: 4, description: '楼道堆放杂物', reportedAt: now.toISOString(), ...extra }, headers);
+      const res = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'fire', severity: 4, description: '楼道堆放杂物', reportedAt: now.toISOString(), ...extra },
+        headers,
+      );
       expect(res.status, JSON.stringify(res.body)).toBe(201);
       return res.body;
     };
@@ -66,7 +71,10 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('PATCH', `/api/dispatches/${fireDispatch.id}`, { action: 'acknowledge' }, police)).body.error.code).toBe('outside_scope');
 
       // Out of order, stale, or without an answer: refused, nothing changes.
-      expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve', answer: '已处理' }, police)).body.error).toMatchObject({ code: 'illegal_transition', details: { allowed: ['acknowledge'] } });
+      expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve', answer: '已处理' }, police)).body.error).toMatchObject({
+        code: 'illegal_transition',
+        details: { allowed: ['acknowledge'] },
+      });
       expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'acknowledge', version: 7 }, police)).status).toBe(409);
 
       // 报到: the police acknowledge and answer; the incident waits for the fire brigade.
@@ -88,7 +96,12 @@ for (const driver of DRIVERS) {
       expect(iso(fireDone.body.incident.resolvedAt)).toBe(now.toISOString());
 
       // The grid closes the loop with feedback to the reporter.
-      const closed = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'closed', feedback: '已回访居民，满意', at: now.toISOString() }, worker);
+      const closed = await ctx.request(
+        'PATCH',
+        `/api/incidents/${incident.id}`,
+        { status: 'closed', feedback: '已回访居民，满意', at: now.toISOString() },
+        worker,
+      );
       expect(closed.status, JSON.stringify(closed.body)).toBe(200);
       expect(closed.body.status).toBe('closed');
 
@@ -97,8 +110,14 @@ for (const driver of DRIVERS) {
         [incident.id, [policeDispatch.id, fireDispatch.id]],
       );
       expect(rows.map((r) => `${r.actor} ${r.action} ${r.entity}`)).toEqual([
-        'loop-worker report incident', 'loop-worker dispatch incident', 'loop-police acknowledge dispatch', 'loop-police resolve dispatch',
-        'loop-fire acknowledge dispatch', 'loop-fire resolve dispatch', 'loop-fire resolve incident', 'loop-worker close incident',
+        'loop-worker report incident',
+        'loop-worker dispatch incident',
+        'loop-police acknowledge dispatch',
+        'loop-police resolve dispatch',
+        'loop-fire acknowledge dispatch',
+        'loop-fire resolve dispatch',
+        'loop-fire resolve incident',
+        'loop-worker close incident',
       ]);
 
       // Leaders see the response times: police 0.5 h to acknowledge, 1.5 h to resolve; fire 1.7 h and 3.7 h.
@@ -120,7 +139,9 @@ for (const driver of DRIVERS) {
       expect(await escalate()).toEqual([]);
       // An hour without acknowledgement: overdue, the township is alerted (once).
       now = new Date('2030-04-01T01:30:00Z');
-      expect((await ctx.request('GET', '/api/dispatches?department=fire&state=overdue&limit=500')).body.items.map((d: any) => [d.id, d.overdue])).toContainEqual([id, 'ack']);
+      expect(
+        (await ctx.request('GET', '/api/dispatches?department=fire&state=overdue&limit=500')).body.items.map((d: any) => [d.id, d.overdue]),
+      ).toContainEqual([id, 'ack']);
       expect(await escalate()).toEqual([{ dispatchId: id, incidentId: incident.id, level: 1, regionId: place.township }]);
       expect(await escalate()).toEqual([]);
       // Acknowledged late, but not resolved by twice its 6 hours: the district.
@@ -133,8 +154,14 @@ for (const driver of DRIVERS) {
       const late = list.body.items.find((d: any) => d.id === id);
       expect(late).toMatchObject({ overdue: 'resolve', escalation: 2 });
       expect(iso(late.escalatedAt)).toBe(now.toISOString());
-      const { rows } = await ctx.db.query<{ after: any }>(`SELECT after FROM change WHERE entity = 'dispatch' AND entity_id = $1 AND action = 'escalate' ORDER BY id`, [id]);
-      expect(rows.map((r) => [r.after.escalation, r.after.regionId])).toEqual([[1, place.township], [2, place.district]]);
+      const { rows } = await ctx.db.query<{ after: any }>(
+        `SELECT after FROM change WHERE entity = 'dispatch' AND entity_id = $1 AND action = 'escalate' ORDER BY id`,
+        [id],
+      );
+      expect(rows.map((r) => [r.after.escalation, r.after.regionId])).toEqual([
+        [1, place.township],
+        [2, place.district],
+      ]);
     });
 
     it('seeds the demo with its departments’ history: every dispatched incident went to one, answered when it was resolved', async () => {
@@ -153,8 +180,11 @@ for (const driver of DRIVERS) {
     it('pages through the whole queue with counts that match, and filters by words, place, category and overdue', async () => {
       const all = await ctx.request('GET', '/api/dispatches?state=all&limit=37');
       expect(all.status).toBe(200);
-      const { rows: [truth] } = await ctx.db.query<{ all: number; open: number }>(
-        `SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`);
+      const {
+        rows: [truth],
+      } = await ctx.db.query<{ all: number; open: number }>(
+        `SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`,
+      );
       expect(all.body.counts).toMatchObject({ all: truth!.all, open: truth!.open });
       expect(all.body.total).toBe(truth!.all);
       expect(truth!.all).toBeGreaterThan(37);
@@ -167,17 +197,26 @@ for (const driver of DRIVERS) {
       }
       expect(seen.size).toBe(truth!.all);
 
-      const { rows: [some] } = await ctx.db.query<{ category: string; township: number; incident: number; description: string }>(
+      const {
+        rows: [some],
+      } = await ctx.db.query<{ category: string; township: number; incident: number; description: string }>(
         `SELECT i.category, t.id AS township, i.id AS incident, i.description FROM dispatch d JOIN incident i ON i.id = d.incident_id
            JOIN region g ON g.id = i.grid_id JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
-         WHERE i.description <> '' ORDER BY d.id LIMIT 1`);
+         WHERE i.description <> '' ORDER BY d.id LIMIT 1`,
+      );
       const byCategory = await ctx.request('GET', `/api/dispatches?state=all&category=${some!.category}&limit=500`);
-      const { rows: [n] } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE i.category = $1', [some!.category]);
+      const {
+        rows: [n],
+      } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE i.category = $1', [
+        some!.category,
+      ]);
       expect(byCategory.body.counts.all).toBe(n!.n);
       expect(byCategory.body.items.every((d: any) => d.incident.category === some!.category)).toBe(true);
 
       const inTownship = await ctx.request('GET', `/api/dispatches?state=all&region=${some!.township}&limit=500`);
-      const { rows: grids } = await ctx.db.query<{ id: number }>(`SELECT g.id FROM region g JOIN region v ON v.id = g.parent_id WHERE v.parent_id = $1`, [some!.township]);
+      const { rows: grids } = await ctx.db.query<{ id: number }>(`SELECT g.id FROM region g JOIN region v ON v.id = g.parent_id WHERE v.parent_id = $1`, [
+        some!.township,
+      ]);
       const within = new Set(grids.map((g) => g.id));
       expect(inTownship.body.counts.all).toBeGreaterThan(0);
       expect(inTownship.body.counts.all).toBeLessThan(truth!.all);
@@ -187,7 +226,13 @@ for (const driver of DRIVERS) {
       expect(byNumber.body.items.map((d: any) => d.incidentId)).toContain(some!.incident);
       const byWords = await ctx.request('GET', `/api/dispatches?state=all&q=${encodeURIComponent(some!.description.slice(0, 4))}&limit=500`);
       expect(byWords.body.items.length).toBeGreaterThan(0);
-      expect(byWords.body.items.every((d: any) => `${d.incident.description} ${d.incident.address ?? ''} ${d.place ?? ''}`.includes(some!.description.slice(0, 4)) || String(d.incidentId) === some!.description.slice(0, 4))).toBe(true);
+      expect(
+        byWords.body.items.every(
+          (d: any) =>
+            `${d.incident.description} ${d.incident.address ?? ''} ${d.place ?? ''}`.includes(some!.description.slice(0, 4)) ||
+            String(d.incidentId) === some!.description.slice(0, 4),
+        ),
+      ).toBe(true);
       // a department sees its own only, the counts too
       const own = await ctx.request('GET', '/api/dispatches?state=overdue&limit=500', undefined, police);
       expect(own.body.items.every((d: any) => d.department.code === 'police' && d.overdue)).toBe(true);
@@ -196,13 +241,28 @@ for (const driver of DRIVERS) {
 
     it('takes a report sent twice with one idempotency key once', async () => {
       const headers = { ...worker, 'idempotency-key': 'phone-7f3a-0001' };
-      const first = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' }, headers);
-      const second = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' }, headers);
+      const first = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' },
+        headers,
+      );
+      const second = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '离线上报' },
+        headers,
+      );
       expect([first.status, second.status]).toEqual([201, 200]);
       expect(second.body.id).toBe(first.body.id);
       const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM incident WHERE client_key = 'phone-7f3a-0001'`);
       expect(rows[0]!.n).toBe(1);
-      const bad = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2 }, { ...worker, 'idempotency-key': 'x' });
+      const bad = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'hazard', severity: 2 },
+        { ...worker, 'idempotency-key': 'x' },
+      );
       expect(bad.body.error).toMatchObject({ code: 'invalid_request', path: 'header.idempotency-key' });
     });
 
@@ -224,11 +284,27 @@ for (const driver of DRIVERS) {
 
       it('files an order with coordinates under its grid and dispatches it to its departments at once, once per order number', async () => {
         now = new Date('2030-05-01T02:00:00Z');
-        const order = { orderNo: 'ZY20260501-0001', receivedAt: '2030-05-01T01:58:00Z', address: '某小区3栋', lon: place.x, lat: place.y, category: '消防安全', content: '楼道电动车充电，有火灾隐患', callerPhone: '13812345678' };
+        const order = {
+          orderNo: 'ZY20260501-0001',
+          receivedAt: '2030-05-01T01:58:00Z',
+          address: '某小区3栋',
+          lon: place.x,
+          lat: place.y,
+          category: '消防安全',
+          content: '楼道电动车充电，有火灾隐患',
+          callerPhone: '13812345678',
+        };
         const before = await count();
         const res = await send(order);
         expect(res.status, JSON.stringify(res.body)).toBe(201);
-        expect(res.body.incident).toMatchObject({ source: 'hotline', category: 'fire', gridId: place.grid, status: 'dispatched', locatedBy: 'point', address: '某小区3栋' });
+        expect(res.body.incident).toMatchObject({
+          source: 'hotline',
+          category: 'fire',
+          gridId: place.grid,
+          status: 'dispatched',
+          locatedBy: 'point',
+          address: '某小区3栋',
+        });
         expect(res.body.dispatches.map((d: any) => d.department.code)).toEqual(['fire']);
         const again = await send(order);
         expect([again.status, again.body.created, again.body.incident.id]).toEqual([200, false, res.body.incident.id]);
@@ -243,16 +319,34 @@ for (const driver of DRIVERS) {
       });
 
       it('places an order by a household address or a region name in its address, and reports one it cannot place', async () => {
-        const { rows } = await ctx.db.query<{ address: string; region_id: number }>(`SELECT address, region_id FROM household WHERE region_id = $1 ORDER BY length(address) DESC LIMIT 1`, [place.grid]);
-        const byHouse = await send({ orderNo: 'ZY-2', receivedAt: now.toISOString(), address: `沾益区${rows[0]!.address}门口`, category: '邻里纠纷', content: '邻居装修噪音引发争吵' });
+        const { rows } = await ctx.db.query<{ address: string; region_id: number }>(
+          `SELECT address, region_id FROM household WHERE region_id = $1 ORDER BY length(address) DESC LIMIT 1`,
+          [place.grid],
+        );
+        const byHouse = await send({
+          orderNo: 'ZY-2',
+          receivedAt: now.toISOString(),
+          address: `沾益区${rows[0]!.address}门口`,
+          category: '邻里纠纷',
+          content: '邻居装修噪音引发争吵',
+        });
         expect(byHouse.status, JSON.stringify(byHouse.body)).toBe(201);
         expect(byHouse.body.incident).toMatchObject({ category: 'dispute', gridId: rows[0]!.region_id, locatedBy: 'household' });
         expect(byHouse.body.location.matched).toBe(rows[0]!.address);
         expect(byHouse.body.dispatches.map((d: any) => d.department.code)).toEqual(['mediation']);
 
-        const byVillage = await send({ orderNo: 'ZY-3', receivedAt: now.toISOString(), address: `${place.village}路口`, category: '', content: '路边垃圾堆积发臭' });
+        const byVillage = await send({
+          orderNo: 'ZY-3',
+          receivedAt: now.toISOString(),
+          address: `${place.village}路口`,
+          category: '',
+          content: '路边垃圾堆积发臭',
+        });
         expect(byVillage.body.incident).toMatchObject({ category: 'sanitation', locatedBy: 'village' });
-        const { rows: inside } = await ctx.db.query<{ ok: boolean }>(`SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint($2, $3), 4326)) AS ok FROM region WHERE id = $1`, [place.villageId, byVillage.body.incident.lon, byVillage.body.incident.lat]);
+        const { rows: inside } = await ctx.db.query<{ ok: boolean }>(
+          `SELECT ST_Contains(geom, ST_SetSRID(ST_MakePoint($2, $3), 4326)) AS ok FROM region WHERE id = $1`,
+          [place.villageId, byVillage.body.incident.lon, byVillage.body.incident.lat],
+        );
         expect(inside[0]!.ok).toBe(true);
 
         const before = await count();

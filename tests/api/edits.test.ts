@@ -10,7 +10,8 @@ for (const driver of DRIVERS) {
 
     const user = (name: string) => ({ 'x-gridplan-user': name });
     const get = async (id: number) => (await ctx.request('GET', `/api/regions/${id}`)).body;
-    const geometryOf = async (sql: string, params: unknown[]) => (await ctx.db.query<{ g: any }>(`SELECT ST_AsGeoJSON(${sql}, 15)::json AS g`, params)).rows[0]!.g;
+    const geometryOf = async (sql: string, params: unknown[]) =>
+      (await ctx.db.query<{ g: any }>(`SELECT ST_AsGeoJSON(${sql}, 15)::json AS g`, params)).rows[0]!.g;
     /** Gap, overlap and spill of a parent's children, in m² (planar, converted at the parent's latitude). */
     async function tiling(parentId: number) {
       const { rows } = await ctx.db.query<{ gap: number; overlap: number; outside: number }>(
@@ -40,7 +41,12 @@ for (const driver of DRIVERS) {
 
     it('changes properties with the current version and refuses a stale one with 409', async () => {
       const before = await get(a);
-      const ok = await ctx.request('PATCH', `/api/regions/${a}`, { version: before.properties.version, name: '新名字网格', notes: '靠近学校' }, user('planner-a'));
+      const ok = await ctx.request(
+        'PATCH',
+        `/api/regions/${a}`,
+        { version: before.properties.version, name: '新名字网格', notes: '靠近学校' },
+        user('planner-a'),
+      );
       expect(ok.status, JSON.stringify(ok.body)).toBe(200);
       expect(ok.body.regions.features[0].properties).toMatchObject({ name: '新名字网格', version: before.properties.version + 1 });
       const stale = await ctx.request('PATCH', `/api/regions/${a}`, { version: before.properties.version, name: '旧' }, user('planner-b'));
@@ -79,7 +85,18 @@ for (const driver of DRIVERS) {
       expect(res.status).toBe(422);
       expect(res.body.error.code).toBe('overlaps_siblings');
       expect(res.body.error.details.overlaps.map((o: any) => o.id)).toContain(b);
-      const far = { type: 'Polygon', coordinates: [[[90, 30], [90.01, 30], [90.01, 30.01], [90, 30.01], [90, 30]]] };
+      const far = {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [90, 30],
+            [90.01, 30],
+            [90.01, 30.01],
+            [90, 30.01],
+            [90, 30],
+          ],
+        ],
+      };
       const outside = await ctx.request('POST', '/api/regions', { parentId: village, geometry: far });
       expect(outside.status).toBe(422);
       expect(outside.body.error.code).toBe('outside_parent');
@@ -116,10 +133,33 @@ for (const driver of DRIVERS) {
       const grid = await get(a);
       const [w, s, e, n] = grid.properties.bbox;
       const y = (s + n) / 2;
-      const miss = await ctx.request('POST', `/api/regions/${a}/split`, { version: grid.properties.version, line: { type: 'LineString', coordinates: [[w - 1, s - 1], [w - 0.5, s - 1]] } });
+      const miss = await ctx.request('POST', `/api/regions/${a}/split`, {
+        version: grid.properties.version,
+        line: {
+          type: 'LineString',
+          coordinates: [
+            [w - 1, s - 1],
+            [w - 0.5, s - 1],
+          ],
+        },
+      });
       expect(miss.status).toBe(422);
       expect(miss.body.error.code).toBe('line_does_not_cut');
-      const res = await ctx.request('POST', `/api/regions/${a}/split`, { version: grid.properties.version, line: { type: 'LineString', coordinates: [[w - 0.01, y], [e + 0.01, y]] } }, user('planner-a'));
+      const res = await ctx.request(
+        'POST',
+        `/api/regions/${a}/split`,
+        {
+          version: grid.properties.version,
+          line: {
+            type: 'LineString',
+            coordinates: [
+              [w - 0.01, y],
+              [e + 0.01, y],
+            ],
+          },
+        },
+        user('planner-a'),
+      );
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const parts = res.body.regions.features;
       expect(parts.length).toBeGreaterThanOrEqual(2);
@@ -137,7 +177,9 @@ for (const driver of DRIVERS) {
       const versions = parts.map((f: any) => f.properties.version);
       const households = parts.reduce((s: number, f: any) => s + f.properties.households, 0);
 
-      const other = await ctx.db.query<{ id: number; version: number }>(`SELECT id, version FROM region WHERE level = 'grid' AND parent_id <> $1 LIMIT 1`, [village]);
+      const other = await ctx.db.query<{ id: number; version: number }>(`SELECT id, version FROM region WHERE level = 'grid' AND parent_id <> $1 LIMIT 1`, [
+        village,
+      ]);
       const strangers = await ctx.request('POST', '/api/regions/merge', { ids: [ids[0], other.rows[0]!.id], versions: [versions[0], other.rows[0]!.version] });
       expect(strangers.body.error.code).toBe('not_siblings');
       const far = await ctx.db.query<{ id: number; version: number }>(
@@ -211,7 +253,11 @@ for (const driver of DRIVERS) {
       const t = await tiling(village);
       expect(t.overlap).toBeLessThan(1);
       expect(t.gap).toBeLessThan(1);
-      const keep = await ctx.request('PATCH', `/api/regions/${b}`, { version: nb.properties.version, geometry: await geometryOf('(SELECT geom FROM region WHERE id = $1)', [village]), neighbours: 'keep' });
+      const keep = await ctx.request('PATCH', `/api/regions/${b}`, {
+        version: nb.properties.version,
+        geometry: await geometryOf('(SELECT geom FROM region WHERE id = $1)', [village]),
+        neighbours: 'keep',
+      });
       expect(keep.body.error.code).toBe('overlaps_siblings');
     });
 
@@ -219,7 +265,10 @@ for (const driver of DRIVERS) {
       const { body } = await ctx.request('GET', `/api/changes?entityId=${b}&limit=10`);
       expect(body.length).toBeGreaterThan(2);
       expect(body[0]).toMatchObject({ entity: 'region', entityId: b, actor: expect.any(String), at: expect.stringMatching(/^\d{4}-/) });
-      const { rows } = await ctx.db.query<{ before: any; after: any }>(`SELECT before, after FROM change WHERE entity_id = $1 AND action = 'update' ORDER BY id DESC LIMIT 1`, [b]);
+      const { rows } = await ctx.db.query<{ before: any; after: any }>(
+        `SELECT before, after FROM change WHERE entity_id = $1 AND action = 'update' ORDER BY id DESC LIMIT 1`,
+        [b],
+      );
       expect(rows[0]!.before.version + 1).toBe(rows[0]!.after.version);
     });
   });

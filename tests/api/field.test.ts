@@ -34,13 +34,22 @@ for (const driver of DRIVERS) {
     afterAll(() => dispose());
 
     const upload = async (incident: number, bytes: Uint8Array, type = 'image/jpeg', headers: Record<string, string> = worker) => {
-      const res = await ctx.app.request(`/api/incidents/${incident}/photos`, { method: 'POST', body: bytes as Uint8Array<ArrayBuffer>, headers: { 'content-type': type, ...headers } });
+      const res = await ctx.app.request(`/api/incidents/${incident}/photos`, {
+        method: 'POST',
+        body: bytes as Uint8Array<ArrayBuffer>,
+        headers: { 'content-type': type, ...headers },
+      });
       return { status: res.status, body: (await res.json()) as any };
     };
     const photos = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM incident_photo')).rows[0]!.n;
 
     it('stores up to three photos per report, checks their type and size, and takes a resent photo once', async () => {
-      const report = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '围墙开裂' }, worker);
+      const report = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'hazard', severity: 2, description: '围墙开裂' },
+        worker,
+      );
       expect(report.status).toBe(201);
       const id = report.body.id;
       const first = await upload(id, jpeg(5_000));
@@ -61,11 +70,18 @@ for (const driver of DRIVERS) {
       expect((await upload(id, jpeg(100, 9))).body.error).toMatchObject({ code: 'too_many_photos', path: 'body' });
       const other = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 1 }, worker);
       expect((await upload(other.body.id, new TextEncoder().encode('<svg onload=alert(1)>'), 'image/png')).body.error).toMatchObject({ code: 'not_an_image' });
-      expect((await upload(other.body.id, jpeg(100), 'application/octet-stream')).body.error).toMatchObject({ code: 'unsupported_media_type', path: 'content-type' });
+      expect((await upload(other.body.id, jpeg(100), 'application/octet-stream')).body.error).toMatchObject({
+        code: 'unsupported_media_type',
+        path: 'content-type',
+      });
       expect((await upload(other.body.id, jpeg(5 * 1024 * 1024))).body.error).toMatchObject({ code: 'payload_too_large' });
       expect((await upload(other.body.id, new Uint8Array(0))).status).toBe(400);
       expect((await upload(999_999, jpeg(100))).status).toBe(404);
-      const stranger = await ctx.cookie({ username: 'field-stranger', role: 'worker', workerId: (await ctx.db.query<any>('SELECT worker_id FROM region WHERE id = $1', [place.other])).rows[0].worker_id });
+      const stranger = await ctx.cookie({
+        username: 'field-stranger',
+        role: 'worker',
+        workerId: (await ctx.db.query<any>('SELECT worker_id FROM region WHERE id = $1', [place.other])).rows[0].worker_id,
+      });
       expect((await upload(other.body.id, jpeg(100), 'image/jpeg', stranger)).body.error.code).toBe('outside_scope');
       expect(await photos()).toBe(stored);
 
@@ -81,7 +97,12 @@ for (const driver of DRIVERS) {
     });
 
     it("lists the worker's grid's open incidents with each department's answer and the photos; closed ones leave the list", async () => {
-      const report = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'fire', severity: 3, description: '电动车楼道充电' }, worker, );
+      const report = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'fire', severity: 3, description: '电动车楼道充电' },
+        worker,
+      );
       const id = report.body.id;
       await upload(id, jpeg(2_000, 3));
       const sent = await ctx.request('POST', `/api/incidents/${id}/dispatch`, { departments: ['police', 'fire'] }, worker);
@@ -116,7 +137,12 @@ for (const driver of DRIVERS) {
     it("keeps each grid's 1+3+M+X staff, flags grids missing a required role, and undoes a staffing change", async () => {
       const roles = await ctx.request('GET', '/api/staff-roles');
       expect(roles.body.map((r: any) => [r.code, r.minPerGrid])).toEqual([
-        ['grid_leader', 1], ['full_time', 1], ['police', 1], ['instructor', 1], ['part_time', 0], ['volunteer', 0],
+        ['grid_leader', 1],
+        ['full_time', 1],
+        ['police', 1],
+        ['instructor', 1],
+        ['part_time', 0],
+        ['volunteer', 0],
       ]);
       const grid = (await ctx.request('GET', `/api/regions/${place.grid}`)).body;
       expect(grid.properties.staff.map((s: any) => s.role)).toEqual(expect.arrayContaining(['grid_leader', 'instructor']));
@@ -125,9 +151,13 @@ for (const driver of DRIVERS) {
       const rest = grid.properties.staff.filter((s: any) => s.role !== 'police').map((s: any) => ({ workerId: s.workerId, role: s.role }));
       const patched = await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: grid.properties.version, staff: rest });
       expect(patched.status, JSON.stringify(patched.body)).toBe(200);
-      const missing = async () => (await ctx.request('GET', `/api/regions/${place.village}/coverage`)).body.issues.features
-        .filter((f: any) => f.properties.kind === 'grid_missing_role' && f.properties.regionIds[0] === place.grid);
-      expect((await missing()).map((f: any) => [f.properties.role, f.properties.count, f.properties.message.zh])).toEqual([['police', 0, '缺网格警员（需 1 人，现 0 人）']]);
+      const missing = async () =>
+        (await ctx.request('GET', `/api/regions/${place.village}/coverage`)).body.issues.features.filter(
+          (f: any) => f.properties.kind === 'grid_missing_role' && f.properties.regionIds[0] === place.grid,
+        );
+      expect((await missing()).map((f: any) => [f.properties.role, f.properties.count, f.properties.message.zh])).toEqual([
+        ['police', 0, '缺网格警员（需 1 人，现 0 人）'],
+      ]);
 
       // A new officer joins; a worker who is staff of a grid (not its full-time worker) may report there.
       const officer = await ctx.request('POST', '/api/workers', { name: '李警官', phone: '139****0001', role: 'police' });
@@ -136,7 +166,12 @@ for (const driver of DRIVERS) {
       const added = await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: v2, staff: [...rest, { workerId: officer.body.id, role: 'police' }] });
       expect(added.status).toBe(200);
       expect(await missing()).toEqual([]);
-      const me = await ctx.request('GET', '/api/auth/me', undefined, await ctx.cookie({ username: 'field-officer', role: 'worker', workerId: officer.body.id }));
+      const me = await ctx.request(
+        'GET',
+        '/api/auth/me',
+        undefined,
+        await ctx.cookie({ username: 'field-officer', role: 'worker', workerId: officer.body.id }),
+      );
       expect(me.body.gridIds).toEqual([place.grid]);
 
       // Undo puts the grid back without its officer.
@@ -151,7 +186,14 @@ for (const driver of DRIVERS) {
       expect((await bad([{ workerId: officer.body.id, role: 'chief' }])).body.error).toMatchObject({ code: 'unknown_role', path: 'staff[0].role' });
       expect((await bad([{ workerId: officer.body.id, role: 'full_time' }])).body.error.code).toBe('full_time_is_worker');
       expect((await bad([{ workerId: 9_999_999, role: 'police' }])).body.error).toMatchObject({ code: 'not_found', path: 'staff[0].workerId' });
-      expect((await bad([{ workerId: officer.body.id, role: 'police' }, { workerId: officer.body.id, role: 'police' }])).body.error.code).toBe('duplicate_staff');
+      expect(
+        (
+          await bad([
+            { workerId: officer.body.id, role: 'police' },
+            { workerId: officer.body.id, role: 'police' },
+          ])
+        ).body.error.code,
+      ).toBe('duplicate_staff');
       const village = (await ctx.request('GET', `/api/regions/${place.village}`)).body.properties.version;
       expect((await bad([{ workerId: officer.body.id, role: 'police' }], place.village, village)).body.error.code).toBe('not_a_grid');
       expect((await bad([{ workerId: officer.body.id, role: 'police' }], place.grid, v3 - 1)).status).toBe(409);
@@ -163,7 +205,9 @@ for (const driver of DRIVERS) {
       const put = await ctx.request('PUT', '/api/staff-roles', { roles: model });
       expect(put.body.find((r: any) => r.code === 'police').minPerGrid).toBe(0);
       expect(await missing()).toEqual([]);
-      expect((await ctx.request('PUT', '/api/staff-roles', { roles: [{ code: 'full_time', zh: '专职', en: 'FT', minPerGrid: 0 }] })).body.error.code).toBe('full_time_required');
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: [{ code: 'full_time', zh: '专职', en: 'FT', minPerGrid: 0 }] })).body.error.code).toBe(
+        'full_time_required',
+      );
       expect((await ctx.request('PUT', '/api/staff-roles', { roles: model }, worker)).status).toBe(403);
       await ctx.request('PUT', '/api/staff-roles', { roles: roles.body });
     });

@@ -13,9 +13,37 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
 
 const odd = fc.oneof(
   fc.constantFrom<unknown>(
-    null, '', ' ', '\u0000', '💥🧨', '网格\u202e', 'NaN', 'Infinity', '-1', '1e309', 1e308, -1e308, -0, 2 ** 31, 2 ** 53 + 2, -1, 0, 0.5, 1e-320,
-    true, false, [], {}, [[]], [[[[]]]], { type: 'Polygon' }, { type: 'Polygon', coordinates: [] }, '<script>alert(1)</script>', "'; DROP TABLE region; --",
-    'x'.repeat(70_000), Array.from({ length: 20_000 }, () => 1),
+    null,
+    '',
+    ' ',
+    '\u0000',
+    '💥🧨',
+    '网格\u202e',
+    'NaN',
+    'Infinity',
+    '-1',
+    '1e309',
+    1e308,
+    -1e308,
+    -0,
+    2 ** 31,
+    2 ** 53 + 2,
+    -1,
+    0,
+    0.5,
+    1e-320,
+    true,
+    false,
+    [],
+    {},
+    [[]],
+    [[[[]]]],
+    { type: 'Polygon' },
+    { type: 'Polygon', coordinates: [] },
+    '<script>alert(1)</script>',
+    "'; DROP TABLE region; --",
+    'x'.repeat(70_000),
+    Array.from({ length: 20_000 }, () => 1),
   ),
   fc.string({ unit: 'grapheme', maxLength: 40 }),
   fc.integer(),
@@ -31,18 +59,58 @@ const coordinate = fc.oneof(
 );
 const ring = fc.array(fc.array(coordinate, { minLength: 0, maxLength: 4 }), { minLength: 0, maxLength: 12 });
 const geometry = fc.oneof(
-  fc.record({ type: fc.constantFrom('Polygon', 'MultiPolygon', 'LineString', 'Point', 'polygon', ''), coordinates: fc.oneof(fc.array(ring, { maxLength: 3 }), ring, odd) }),
+  fc.record({
+    type: fc.constantFrom('Polygon', 'MultiPolygon', 'LineString', 'Point', 'polygon', ''),
+    coordinates: fc.oneof(fc.array(ring, { maxLength: 3 }), ring, odd),
+  }),
   // A valid-looking square, sometimes unclosed or self-crossing.
-  fc.tuple(fc.double({ min: 103.6, max: 104.4, noNaN: true }), fc.double({ min: 25.4, max: 26.0, noNaN: true }), fc.double({ min: 1e-7, max: 0.05, noNaN: true }), fc.constantFrom('closed', 'open', 'bowtie', 'duplicate'))
+  fc
+    .tuple(
+      fc.double({ min: 103.6, max: 104.4, noNaN: true }),
+      fc.double({ min: 25.4, max: 26.0, noNaN: true }),
+      fc.double({ min: 1e-7, max: 0.05, noNaN: true }),
+      fc.constantFrom('closed', 'open', 'bowtie', 'duplicate'),
+    )
     .map(([x, y, d, shape]) => {
-      const sq = [[x, y], [x + d, y], [x + d, y + d], [x, y + d]];
-      const coords = shape === 'bowtie' ? [[x, y], [x + d, y + d], [x + d, y], [x, y + d], [x, y]] : shape === 'open' ? sq : shape === 'duplicate' ? [...sq, sq[3], sq[0]] : [...sq, sq[0]];
+      const sq = [
+        [x, y],
+        [x + d, y],
+        [x + d, y + d],
+        [x, y + d],
+      ];
+      const coords =
+        shape === 'bowtie'
+          ? [
+              [x, y],
+              [x + d, y + d],
+              [x + d, y],
+              [x, y + d],
+              [x, y],
+            ]
+          : shape === 'open'
+            ? sq
+            : shape === 'duplicate'
+              ? [...sq, sq[3], sq[0]]
+              : [...sq, sq[0]];
       return { type: 'Polygon', coordinates: [coords] };
     }),
   odd,
 );
 const featureCollection = fc.oneof(
-  fc.record({ type: fc.constantFrom('FeatureCollection', 'Feature', 'featurecollection'), features: fc.oneof(fc.array(fc.record({ type: fc.constantFrom('Feature', 'feature'), geometry, properties: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), odd, { maxKeys: 3 }), odd) }), { maxLength: 4 }), odd) }),
+  fc.record({
+    type: fc.constantFrom('FeatureCollection', 'Feature', 'featurecollection'),
+    features: fc.oneof(
+      fc.array(
+        fc.record({
+          type: fc.constantFrom('Feature', 'feature'),
+          geometry,
+          properties: fc.oneof(fc.dictionary(fc.string({ maxLength: 8 }), odd, { maxKeys: 3 }), odd),
+        }),
+        { maxLength: 4 },
+      ),
+      odd,
+    ),
+  }),
   odd,
 );
 
@@ -52,7 +120,10 @@ function mutate(template: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<u
   const valid = fc.record(template);
   return fc.oneof(
     { weight: 4, arbitrary: fc.tuple(valid, fc.constantFrom(...keys), odd).map(([body, key, value]) => ({ ...(body as object), [key]: value })) },
-    { weight: 2, arbitrary: fc.tuple(valid, fc.constantFrom(...keys)).map(([body, key]) => Object.fromEntries(Object.entries(body as object).filter(([k]) => k !== key))) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(valid, fc.constantFrom(...keys)).map(([body, key]) => Object.fromEntries(Object.entries(body as object).filter(([k]) => k !== key))),
+    },
     { weight: 1, arbitrary: fc.tuple(valid, fc.string({ maxLength: 10 }), odd).map(([body, key, value]) => ({ ...(body as object), [key]: value })) },
     { weight: 1, arbitrary: valid },
     { weight: 1, arbitrary: odd },
@@ -64,16 +135,33 @@ const rawBody = (json: fc.Arbitrary<unknown>) =>
   fc.oneof(
     { weight: 8, arbitrary: json.map((v) => JSON.stringify(v) ?? 'undefined') },
     { weight: 1, arbitrary: json.map((v) => (JSON.stringify(v) ?? '').slice(0, -1)) },
-    { weight: 1, arbitrary: fc.constantFrom('', '{', 'null', '{"a":1}{"b":2}', '\uFEFF{}', '[' .repeat(100_000), '{"__proto__":{"admin":true}}', 'lon,lat\n1,2', '\u0000') },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('', '{', 'null', '{"a":1}{"b":2}', '\uFEFF{}', '['.repeat(100_000), '{"__proto__":{"admin":true}}', 'lon,lat\n1,2', '\u0000'),
+    },
   );
 
-const idParam = fc.oneof({ weight: 3, arbitrary: fc.constant('REAL') }, { weight: 1, arbitrary: fc.constantFrom('0', '-1', 'abc', '1.5', '99999999999999999999', '1e3', '%00', '網格', '999999') });
+const idParam = fc.oneof(
+  { weight: 3, arbitrary: fc.constant('REAL') },
+  { weight: 1, arbitrary: fc.constantFrom('0', '-1', 'abc', '1.5', '99999999999999999999', '1e3', '%00', '網格', '999999') },
+);
 
 for (const driver of DRIVERS) {
   describe(`fuzzing every write endpoint (${driver})`, () => {
     let ctx: ApiContext;
     let dispose: () => Promise<void>;
-    let place: { village: number; grid: number; grid2: number; incident: number; dispatch: number; user: number; token: number; x: number; y: number; apiKey: string };
+    let place: {
+      village: number;
+      grid: number;
+      grid2: number;
+      incident: number;
+      dispatch: number;
+      user: number;
+      token: number;
+      x: number;
+      y: number;
+      apiKey: string;
+    };
 
     beforeAll(async () => {
       const t = await cloneTestDb(driver);
@@ -96,8 +184,10 @@ for (const driver of DRIVERS) {
 
     /** Everything a write could touch, in one row. */
     const state = async () =>
-      JSON.stringify((await ctx.db.query(
-        `SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(household_count), 0) || ':' || coalesce(sum(length(name)), 0) FROM region) AS region,
+      JSON.stringify(
+        (
+          await ctx.db.query(
+            `SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(household_count), 0) || ':' || coalesce(sum(length(name)), 0) FROM region) AS region,
                 (SELECT count(*) || ':' || coalesce(sum(region_id), 0) FROM household) AS household,
                 (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(grid_id), 0) FROM incident) AS incident,
                 (SELECT coalesce(max(id), 0) FROM change) AS change, (SELECT count(*) FROM worker) AS worker,
@@ -107,7 +197,9 @@ for (const driver of DRIVERS) {
                 (SELECT count(*) || ':' || coalesce(sum(worker_id), 0) FROM grid_staff) AS staff,
                 (SELECT string_agg(code || min_per_grid || zh, ',' ORDER BY code) FROM staff_role) AS roles,
                 (SELECT count(*) FROM incident_photo) AS photos`,
-      )).rows[0]);
+          )
+        ).rows[0],
+      );
 
     type Case = { method: string; path: string; body: string | undefined; type?: string; headers?: Record<string, string> };
     const endpoints: [string, number, fc.Arbitrary<Case>][] = [];
@@ -117,80 +209,335 @@ for (const driver of DRIVERS) {
       fc.tuple(typeof path === 'string' ? fc.constant(path) : path, rawBody(body)).map(([p, b]) => ({ method, path: p, body: b }));
 
     const version = fc.oneof(fc.integer({ min: 1, max: 3 }), odd);
-    add('POST /api/regions', 12, json('POST', '/api/regions', mutate({
-      parentId: fc.constant(0).map(() => place.village), geometry, name: fc.string({ maxLength: 20 }), gridType: fc.constantFrom('rural', 'scattered', 'x'), clip: fc.boolean(), workerId: fc.oneof(fc.constant(null), fc.integer()),
-    })));
-    add('PATCH /api/regions/:id', 12, json('PATCH', withId('/api/regions/:id', () => place.grid), mutate({
-      version, name: fc.string({ maxLength: 20 }), geometry, gridType: fc.constantFrom('rural', null, 'x'), notes: fc.string(), neighbours: fc.constantFrom('adjust', 'keep', 'both'), workerId: fc.oneof(fc.constant(null), fc.integer()),
-      staff: fc.oneof(fc.array(fc.record({ workerId: fc.oneof(fc.integer({ min: 1, max: 60 }), odd), role: fc.constantFrom('police', 'full_time', 'grid_leader', 'x', '') }), { maxLength: 4 }), odd),
-    })));
-    add('POST /api/workers', 3, json('POST', '/api/workers', mutate({
-      name: fc.string({ unit: 'grapheme', maxLength: 60 }), phone: fc.oneof(fc.constantFrom('138****0000', '+86 139', ''), fc.string({ maxLength: 25 })), role: fc.constantFrom('police', 'full_time', 'chief', ''),
-    })));
-    add('PUT /api/staff-roles', 3, json('PUT', '/api/staff-roles', mutate({
-      roles: fc.oneof(fc.array(fc.record({
-        code: fc.constantFrom('police', 'full_time', 'grid_leader', 'new_role', 'Bad Code', ''), zh: fc.string({ unit: 'grapheme', maxLength: 22 }), en: fc.string({ maxLength: 42 }), minPerGrid: fc.oneof(fc.integer({ min: -1, max: 21 }), odd),
-      }), { maxLength: 4 }), odd),
-    })));
-    add('POST /api/incidents/:id/photos', 3, fc.tuple(
-      withId('/api/incidents/:id/photos', () => place.incident),
-      fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom('', '\u00ff\u00d8\u00ff', 'RIFF....WEBP', '<svg/>', 'GIF89a')),
-      fc.constantFrom('image/jpeg', 'image/png', 'image/gif', 'application/json', 'text/plain', 'image/svg+xml'),
-    ).map(([path, body, type]) => ({ method: 'POST', path, body, type })));
-    add('POST /api/regions/:id/split', 8, json('POST', withId('/api/regions/:id/split', () => place.grid), mutate({
-      version, line: fc.oneof(fc.record({ type: fc.constant('LineString'), coordinates: fc.array(fc.array(coordinate, { maxLength: 3 }), { maxLength: 5 }) }), odd),
-    })));
-    add('POST /api/regions/merge', 6, json('POST', '/api/regions/merge', mutate({
-      ids: fc.oneof(fc.constant(0).map(() => [place.grid, place.grid2]), fc.constant(0).map(() => [place.grid, place.grid]), fc.array(fc.integer(), { maxLength: 5 })), versions: fc.array(version, { maxLength: 3 }),
-    })));
-    add('DELETE /api/regions/:id', 4, fc.tuple(withId('/api/regions/:id', () => place.grid2), fc.oneof(fc.constantFrom('', '?version=', '?version=abc', '?version=-1', '?version=1e400', '?version=1&version=2'), fc.string({ maxLength: 8 }).map((s) => `?version=${encodeURIComponent(s)}`)))
-      .map(([p, q]) => ({ method: 'DELETE', path: p + q, body: undefined })));
-    add('POST /api/regions/import', 8, json('POST', '/api/regions/import', mutate({
-      parentId: fc.oneof(fc.constant(0).map(() => place.village), fc.constant(null)), level: fc.constantFrom('grid', 'village', 'district', 'planet'), features: featureCollection, repair: fc.boolean(), partial: fc.boolean(), strict: fc.boolean(),
-    })));
-    add('POST /api/regions/:id/autosplit', 2, json('POST', withId('/api/regions/:id/autosplit', () => place.village), mutate({
-      gridType: fc.constantFrom('rural', 'unit', 'x'), min: fc.integer({ min: -5, max: 40 }), max: fc.integer({ min: -5, max: 40 }), target: fc.integer({ min: -5, max: 40 }),
-      barriers: featureCollection, keep: fc.array(fc.integer(), { maxLength: 3 }), commit: fc.constant(false),
-    })));
-    const csv = fc.array(fc.array(fc.oneof(fc.string({ maxLength: 12 }), coordinate.map(String)), { maxLength: 8 }).map((cells) => cells.join(',')), { maxLength: 6 }).map((lines) => ['lon,lat,size,address', ...lines].join('\n'));
-    add('POST /api/households/import', 8, fc.oneof(
-      json('POST', fc.constantFrom('/api/households/import', '/api/households/import?partial=true'), featureCollection),
-      fc.tuple(fc.constantFrom('/api/households/import', '/api/households/import?partial=true'), csv, fc.constantFrom('text/csv', 'text/plain', 'application/octet-stream', 'text/csv; charset=gbk'))
+    add(
+      'POST /api/regions',
+      12,
+      json(
+        'POST',
+        '/api/regions',
+        mutate({
+          parentId: fc.constant(0).map(() => place.village),
+          geometry,
+          name: fc.string({ maxLength: 20 }),
+          gridType: fc.constantFrom('rural', 'scattered', 'x'),
+          clip: fc.boolean(),
+          workerId: fc.oneof(fc.constant(null), fc.integer()),
+        }),
+      ),
+    );
+    add(
+      'PATCH /api/regions/:id',
+      12,
+      json(
+        'PATCH',
+        withId('/api/regions/:id', () => place.grid),
+        mutate({
+          version,
+          name: fc.string({ maxLength: 20 }),
+          geometry,
+          gridType: fc.constantFrom('rural', null, 'x'),
+          notes: fc.string(),
+          neighbours: fc.constantFrom('adjust', 'keep', 'both'),
+          workerId: fc.oneof(fc.constant(null), fc.integer()),
+          staff: fc.oneof(
+            fc.array(
+              fc.record({ workerId: fc.oneof(fc.integer({ min: 1, max: 60 }), odd), role: fc.constantFrom('police', 'full_time', 'grid_leader', 'x', '') }),
+              { maxLength: 4 },
+            ),
+            odd,
+          ),
+        }),
+      ),
+    );
+    add(
+      'POST /api/workers',
+      3,
+      json(
+        'POST',
+        '/api/workers',
+        mutate({
+          name: fc.string({ unit: 'grapheme', maxLength: 60 }),
+          phone: fc.oneof(fc.constantFrom('138****0000', '+86 139', ''), fc.string({ maxLength: 25 })),
+          role: fc.constantFrom('police', 'full_time', 'chief', ''),
+        }),
+      ),
+    );
+    add(
+      'PUT /api/staff-roles',
+      3,
+      json(
+        'PUT',
+        '/api/staff-roles',
+        mutate({
+          roles: fc.oneof(
+            fc.array(
+              fc.record({
+                code: fc.constantFrom('police', 'full_time', 'grid_leader', 'new_role', 'Bad Code', ''),
+                zh: fc.string({ unit: 'grapheme', maxLength: 22 }),
+                en: fc.string({ maxLength: 42 }),
+                minPerGrid: fc.oneof(fc.integer({ min: -1, max: 21 }), odd),
+              }),
+              { maxLength: 4 },
+            ),
+            odd,
+          ),
+        }),
+      ),
+    );
+    add(
+      'POST /api/incidents/:id/photos',
+      3,
+      fc
+        .tuple(
+          withId('/api/incidents/:id/photos', () => place.incident),
+          fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom('', '\u00ff\u00d8\u00ff', 'RIFF....WEBP', '<svg/>', 'GIF89a')),
+          fc.constantFrom('image/jpeg', 'image/png', 'image/gif', 'application/json', 'text/plain', 'image/svg+xml'),
+        )
         .map(([path, body, type]) => ({ method: 'POST', path, body, type })),
-    ));
-    add('POST /api/incidents', 10, json('POST', '/api/incidents', mutate({
-      lon: coordinate, lat: fc.oneof(fc.double({ min: 25.4, max: 26, noNaN: true }), odd), category: fc.constantFrom('fire', 'hazard', 'ufo', ''), severity: fc.oneof(fc.integer({ min: 0, max: 5 }), odd),
-      description: fc.string({ unit: 'grapheme', maxLength: 50 }), reportedAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string({ maxLength: 25 })), reporterId: fc.oneof(fc.constant(null), fc.integer()),
-    })));
-    add('POST /api/incidents/import', 6, fc.oneof(
-      json('POST', '/api/incidents/import', featureCollection),
-      fc.tuple(csv.map((c) => c.replace('lon,lat,size,address', 'lon,lat,category,severity,description,reported_at,reporter_id')), fc.constantFrom('text/csv', 'application/x-www-form-urlencoded'))
-        .map(([body, type]) => ({ method: 'POST', path: '/api/incidents/import', body, type })),
-    ));
-    add('PATCH /api/incidents/:id', 8, json('PATCH', withId('/api/incidents/:id', () => place.incident), mutate({
-      status: fc.constantFrom('dispatched', 'resolved', 'closed', 'reported', 'lost'), department: fc.string({ maxLength: 120 }), feedback: fc.string({ maxLength: 30 }), version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd), at: fc.string({ maxLength: 30 }),
-    })));
-    add('POST /api/incidents/:id/dispatch', 4, json('POST', withId('/api/incidents/:id/dispatch', () => place.incident), mutate({
-      departments: fc.oneof(fc.array(fc.constantFrom('police', 'fire', 'nobody', ''), { maxLength: 12 }), odd), version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
-    })));
-    add('PATCH /api/dispatches/:id', 4, json('PATCH', withId('/api/dispatches/:id', () => place.dispatch), mutate({
-      action: fc.constantFrom('acknowledge', 'resolve', 'close', ''), answer: fc.string({ unit: 'grapheme', maxLength: 40 }), version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
-    })));
-    add('POST /api/intake/hotline', 6, fc.tuple(json('POST', '/api/intake/hotline', mutate({
-      orderNo: fc.oneof(fc.constantFrom('F-1', 'F-2', ''), fc.string({ maxLength: 70 })), receivedAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string({ maxLength: 25 })),
-      address: fc.string({ unit: 'grapheme', maxLength: 40 }), lon: coordinate, lat: fc.oneof(fc.double({ min: 25.4, max: 26, noNaN: true }), odd),
-      category: fc.string({ unit: 'grapheme', maxLength: 10 }), content: fc.string({ unit: 'grapheme', maxLength: 40 }), callerPhone: fc.string({ maxLength: 20 }), severity: fc.oneof(fc.integer({ min: 0, max: 5 }), odd),
-    })), fc.constantFrom('REAL', 'gpk_wrong', '')).map(([c, key]) => ({ ...c, headers: { 'x-api-key': key === 'REAL' ? place.apiKey : key } })));
-    add('POST /api/users', 6, json('POST', '/api/users', mutate({
-      username: fc.oneof(fc.constantFrom('tester', 'fuzz.target', 'FUZZ.TARGET', 'ab'), fc.string({ maxLength: 70 })), password: fc.string({ maxLength: 12 }), role: fc.constantFrom('planner', 'worker', 'admin', 'root'),
-      regionId: fc.oneof(fc.constant(null), fc.integer()), workerId: fc.oneof(fc.constant(null), fc.integer()), displayName: fc.string({ maxLength: 120 }),
-    })));
-    add('PATCH /api/users/:id', 4, json('PATCH', withId('/api/users/:id', () => place.user), mutate({
-      role: fc.constantFrom('planner', 'worker', 'root'), password: fc.string({ maxLength: 12 }), regionId: fc.oneof(fc.constant(null), fc.integer()), workerId: fc.oneof(fc.constant(null), fc.integer()), disabled: fc.oneof(fc.boolean(), odd),
-    })));
-    add('POST /api/screen-tokens', 2, json('POST', '/api/screen-tokens', mutate({ label: fc.string({ maxLength: 120 }), regionId: fc.oneof(fc.constant(null), fc.integer()) })));
-    add('DELETE /api/screen-tokens/:id', 1, withId('/api/screen-tokens/:id', () => place.token + 1000).map((path) => ({ method: 'DELETE', path, body: undefined })));
-    add('POST /api/auth/login', 3, json('POST', '/api/auth/login', mutate({ username: fc.constantFrom('tester', 'fuzz.target', ''), password: fc.string({ maxLength: 300 }) })));
+    );
+    add(
+      'POST /api/regions/:id/split',
+      8,
+      json(
+        'POST',
+        withId('/api/regions/:id/split', () => place.grid),
+        mutate({
+          version,
+          line: fc.oneof(fc.record({ type: fc.constant('LineString'), coordinates: fc.array(fc.array(coordinate, { maxLength: 3 }), { maxLength: 5 }) }), odd),
+        }),
+      ),
+    );
+    add(
+      'POST /api/regions/merge',
+      6,
+      json(
+        'POST',
+        '/api/regions/merge',
+        mutate({
+          ids: fc.oneof(
+            fc.constant(0).map(() => [place.grid, place.grid2]),
+            fc.constant(0).map(() => [place.grid, place.grid]),
+            fc.array(fc.integer(), { maxLength: 5 }),
+          ),
+          versions: fc.array(version, { maxLength: 3 }),
+        }),
+      ),
+    );
+    add(
+      'DELETE /api/regions/:id',
+      4,
+      fc
+        .tuple(
+          withId('/api/regions/:id', () => place.grid2),
+          fc.oneof(
+            fc.constantFrom('', '?version=', '?version=abc', '?version=-1', '?version=1e400', '?version=1&version=2'),
+            fc.string({ maxLength: 8 }).map((s) => `?version=${encodeURIComponent(s)}`),
+          ),
+        )
+        .map(([p, q]) => ({ method: 'DELETE', path: p + q, body: undefined })),
+    );
+    add(
+      'POST /api/regions/import',
+      8,
+      json(
+        'POST',
+        '/api/regions/import',
+        mutate({
+          parentId: fc.oneof(
+            fc.constant(0).map(() => place.village),
+            fc.constant(null),
+          ),
+          level: fc.constantFrom('grid', 'village', 'district', 'planet'),
+          features: featureCollection,
+          repair: fc.boolean(),
+          partial: fc.boolean(),
+          strict: fc.boolean(),
+        }),
+      ),
+    );
+    add(
+      'POST /api/regions/:id/autosplit',
+      2,
+      json(
+        'POST',
+        withId('/api/regions/:id/autosplit', () => place.village),
+        mutate({
+          gridType: fc.constantFrom('rural', 'unit', 'x'),
+          min: fc.integer({ min: -5, max: 40 }),
+          max: fc.integer({ min: -5, max: 40 }),
+          target: fc.integer({ min: -5, max: 40 }),
+          barriers: featureCollection,
+          keep: fc.array(fc.integer(), { maxLength: 3 }),
+          commit: fc.constant(false),
+        }),
+      ),
+    );
+    const csv = fc
+      .array(
+        fc.array(fc.oneof(fc.string({ maxLength: 12 }), coordinate.map(String)), { maxLength: 8 }).map((cells) => cells.join(',')),
+        { maxLength: 6 },
+      )
+      .map((lines) => ['lon,lat,size,address', ...lines].join('\n'));
+    add(
+      'POST /api/households/import',
+      8,
+      fc.oneof(
+        json('POST', fc.constantFrom('/api/households/import', '/api/households/import?partial=true'), featureCollection),
+        fc
+          .tuple(
+            fc.constantFrom('/api/households/import', '/api/households/import?partial=true'),
+            csv,
+            fc.constantFrom('text/csv', 'text/plain', 'application/octet-stream', 'text/csv; charset=gbk'),
+          )
+          .map(([path, body, type]) => ({ method: 'POST', path, body, type })),
+      ),
+    );
+    add(
+      'POST /api/incidents',
+      10,
+      json(
+        'POST',
+        '/api/incidents',
+        mutate({
+          lon: coordinate,
+          lat: fc.oneof(fc.double({ min: 25.4, max: 26, noNaN: true }), odd),
+          category: fc.constantFrom('fire', 'hazard', 'ufo', ''),
+          severity: fc.oneof(fc.integer({ min: 0, max: 5 }), odd),
+          description: fc.string({ unit: 'grapheme', maxLength: 50 }),
+          reportedAt: fc.oneof(
+            fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+            fc.string({ maxLength: 25 }),
+          ),
+          reporterId: fc.oneof(fc.constant(null), fc.integer()),
+        }),
+      ),
+    );
+    add(
+      'POST /api/incidents/import',
+      6,
+      fc.oneof(
+        json('POST', '/api/incidents/import', featureCollection),
+        fc
+          .tuple(
+            csv.map((c) => c.replace('lon,lat,size,address', 'lon,lat,category,severity,description,reported_at,reporter_id')),
+            fc.constantFrom('text/csv', 'application/x-www-form-urlencoded'),
+          )
+          .map(([body, type]) => ({ method: 'POST', path: '/api/incidents/import', body, type })),
+      ),
+    );
+    add(
+      'PATCH /api/incidents/:id',
+      8,
+      json(
+        'PATCH',
+        withId('/api/incidents/:id', () => place.incident),
+        mutate({
+          status: fc.constantFrom('dispatched', 'resolved', 'closed', 'reported', 'lost'),
+          department: fc.string({ maxLength: 120 }),
+          feedback: fc.string({ maxLength: 30 }),
+          version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
+          at: fc.string({ maxLength: 30 }),
+        }),
+      ),
+    );
+    add(
+      'POST /api/incidents/:id/dispatch',
+      4,
+      json(
+        'POST',
+        withId('/api/incidents/:id/dispatch', () => place.incident),
+        mutate({
+          departments: fc.oneof(fc.array(fc.constantFrom('police', 'fire', 'nobody', ''), { maxLength: 12 }), odd),
+          version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
+        }),
+      ),
+    );
+    add(
+      'PATCH /api/dispatches/:id',
+      4,
+      json(
+        'PATCH',
+        withId('/api/dispatches/:id', () => place.dispatch),
+        mutate({
+          action: fc.constantFrom('acknowledge', 'resolve', 'close', ''),
+          answer: fc.string({ unit: 'grapheme', maxLength: 40 }),
+          version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
+        }),
+      ),
+    );
+    add(
+      'POST /api/intake/hotline',
+      6,
+      fc
+        .tuple(
+          json(
+            'POST',
+            '/api/intake/hotline',
+            mutate({
+              orderNo: fc.oneof(fc.constantFrom('F-1', 'F-2', ''), fc.string({ maxLength: 70 })),
+              receivedAt: fc.oneof(
+                fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+                fc.string({ maxLength: 25 }),
+              ),
+              address: fc.string({ unit: 'grapheme', maxLength: 40 }),
+              lon: coordinate,
+              lat: fc.oneof(fc.double({ min: 25.4, max: 26, noNaN: true }), odd),
+              category: fc.string({ unit: 'grapheme', maxLength: 10 }),
+              content: fc.string({ unit: 'grapheme', maxLength: 40 }),
+              callerPhone: fc.string({ maxLength: 20 }),
+              severity: fc.oneof(fc.integer({ min: 0, max: 5 }), odd),
+            }),
+          ),
+          fc.constantFrom('REAL', 'gpk_wrong', ''),
+        )
+        .map(([c, key]) => ({ ...c, headers: { 'x-api-key': key === 'REAL' ? place.apiKey : key } })),
+    );
+    add(
+      'POST /api/users',
+      6,
+      json(
+        'POST',
+        '/api/users',
+        mutate({
+          username: fc.oneof(fc.constantFrom('tester', 'fuzz.target', 'FUZZ.TARGET', 'ab'), fc.string({ maxLength: 70 })),
+          password: fc.string({ maxLength: 12 }),
+          role: fc.constantFrom('planner', 'worker', 'admin', 'root'),
+          regionId: fc.oneof(fc.constant(null), fc.integer()),
+          workerId: fc.oneof(fc.constant(null), fc.integer()),
+          displayName: fc.string({ maxLength: 120 }),
+        }),
+      ),
+    );
+    add(
+      'PATCH /api/users/:id',
+      4,
+      json(
+        'PATCH',
+        withId('/api/users/:id', () => place.user),
+        mutate({
+          role: fc.constantFrom('planner', 'worker', 'root'),
+          password: fc.string({ maxLength: 12 }),
+          regionId: fc.oneof(fc.constant(null), fc.integer()),
+          workerId: fc.oneof(fc.constant(null), fc.integer()),
+          disabled: fc.oneof(fc.boolean(), odd),
+        }),
+      ),
+    );
+    add(
+      'POST /api/screen-tokens',
+      2,
+      json('POST', '/api/screen-tokens', mutate({ label: fc.string({ maxLength: 120 }), regionId: fc.oneof(fc.constant(null), fc.integer()) })),
+    );
+    add(
+      'DELETE /api/screen-tokens/:id',
+      1,
+      withId('/api/screen-tokens/:id', () => place.token + 1000).map((path) => ({ method: 'DELETE', path, body: undefined })),
+    );
+    add(
+      'POST /api/auth/login',
+      3,
+      json('POST', '/api/auth/login', mutate({ username: fc.constantFrom('tester', 'fuzz.target', ''), password: fc.string({ maxLength: 300 }) })),
+    );
     add('POST /api/auth/screen', 1, json('POST', '/api/auth/screen', mutate({ token: fc.string({ maxLength: 120 }) })));
 
     it(`never answers ${RUNS.toLocaleString('en')} bad or odd inputs with a 5xx, and a refusal writes nothing`, async () => {
@@ -212,7 +559,11 @@ for (const driver of DRIVERS) {
             expect(res.status, `${c.method} ${c.path} ${String(c.body).slice(0, 300)} → ${JSON.stringify(res.body).slice(0, 300)}`).toBeLessThan(500);
             current = await state();
             if (res.status >= 400) {
-              expect(res.body?.error, JSON.stringify(res.body).slice(0, 300)).toMatchObject({ code: expect.any(String), message: expect.any(String), path: expect.any(String) });
+              expect(res.body?.error, JSON.stringify(res.body).slice(0, 300)).toMatchObject({
+                code: expect.any(String),
+                message: expect.any(String),
+                path: expect.any(String),
+              });
               expect(current, `${c.method} ${c.path} was refused (${res.status} ${res.body.error.code}) but wrote`).toBe(before);
             }
           }),

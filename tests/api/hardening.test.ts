@@ -46,17 +46,33 @@ for (const driver of DRIVERS) {
     const version = async (id: number) => (await ctx.request('GET', `/api/regions/${id}`)).body.properties.version;
 
     it('reads at most a few KB of a sign-in, and refuses deep nesting before parsing anything', async () => {
-      const big = await raw('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep(3_000_000, { username: 'x', password: 'x' }) });
+      const big = await raw('/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: deep(3_000_000, { username: 'x', password: 'x' }),
+      });
       expect(big.status).toBe(413);
       expect((await big.json()).error).toMatchObject({ code: 'payload_too_large', path: 'body' });
-      const nested = await raw('/api/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: deep(100, { username: 'x', password: 'x' }) });
+      const nested = await raw('/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: deep(100, { username: 'x', password: 'x' }),
+      });
       expect(nested.status).toBe(400);
       expect((await nested.json()).error.code).toBe('too_deep');
       // Signed in, bodies may be larger, but never deeper than any request of ours needs.
       const cookie = (await ctx.cookie({ username: 'tester', role: 'admin' })).cookie;
-      const signedIn = await raw('/api/regions', { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: deep(40, { parentId: place.village }) });
+      const signedIn = await raw('/api/regions', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie },
+        body: deep(40, { parentId: place.village }),
+      });
       expect((await signedIn.json()).error.code).toBe('too_deep');
-      const tooBig = await raw('/api/workers', { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify({ name: 'x'.repeat(300_000), role: 'full_time' }) });
+      const tooBig = await raw('/api/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie },
+        body: JSON.stringify({ name: 'x'.repeat(300_000), role: 'full_time' }),
+      });
       expect(tooBig.status).toBe(413);
     });
 
@@ -90,8 +106,14 @@ for (const driver of DRIVERS) {
 
     it('lets a township planner import only inside the village, like drawing: refused, or clipped with clip: true', async () => {
       const town = await ctx.cookie({ username: 'import-town', role: 'planner', regionId: place.township });
-      const { rows } = await ctx.db.query<{ g: any; households: number }>(`SELECT ST_AsGeoJSON(geom)::json AS g, household_count AS households FROM region WHERE id = $1`, [place.farGrid]);
-      const foreign = { type: 'FeatureCollection', features: [{ type: 'Feature', id: '530303-999-999-9999', properties: { name: '越界网格' }, geometry: rows[0]!.g }] };
+      const { rows } = await ctx.db.query<{ g: any; households: number }>(
+        `SELECT ST_AsGeoJSON(geom)::json AS g, household_count AS households FROM region WHERE id = $1`,
+        [place.farGrid],
+      );
+      const foreign = {
+        type: 'FeatureCollection',
+        features: [{ type: 'Feature', id: '530303-999-999-9999', properties: { name: '越界网格' }, geometry: rows[0]!.g }],
+      };
       const before = await ctx.snapshot();
       const refused = await ctx.request('POST', '/api/regions/import', { parentId: place.village, level: 'grid', features: foreign }, town);
       expect(refused.status).toBe(422);
@@ -130,7 +152,10 @@ for (const driver of DRIVERS) {
     });
 
     it('gives roles without household access counts, not household locations, in coverage', async () => {
-      const households = await ctx.db.query<{ id: number }>(`SELECT id FROM household WHERE region_id IN (SELECT id FROM region WHERE parent_id = $1) ORDER BY id LIMIT 3`, [place.village]);
+      const households = await ctx.db.query<{ id: number }>(
+        `SELECT id FROM household WHERE region_id IN (SELECT id FROM region WHERE parent_id = $1) ORDER BY id LIMIT 3`,
+        [place.village],
+      );
       await ctx.db.query('UPDATE household SET region_id = $2 WHERE id = ANY($1::int[])', [households.rows.map((r) => r.id), place.village]);
       const path = `/api/regions/${place.village}/coverage`;
       const orphans = (body: any) => body.issues.features.filter((f: any) => f.properties.kind === 'orphan_household');
@@ -141,7 +166,9 @@ for (const driver of DRIVERS) {
         const res = await ctx.request('GET', path, undefined, await ctx.cookie({ username: `cov-${role}`, role }));
         expect(res.status).toBe(200);
         expect(res.body.summary.counts.orphan_household).toBe(3);
-        expect(orphans(res.body)).toEqual([expect.objectContaining({ geometry: null, properties: expect.objectContaining({ count: 3, regionIds: [place.village] }) })]);
+        expect(orphans(res.body)).toEqual([
+          expect.objectContaining({ geometry: null, properties: expect.objectContaining({ count: 3, regionIds: [place.village] }) }),
+        ]);
         expect(JSON.stringify(res.body)).not.toMatch(/"Point"/);
       }
       await ctx.db.query('UPDATE household SET region_id = NULL WHERE id = ANY($1::int[])', [households.rows.map((r) => r.id)]);
@@ -149,7 +176,9 @@ for (const driver of DRIVERS) {
 
     it('says which code is taken in its own words, not the database’s', async () => {
       const { rows } = await ctx.db.query<{ code: string; other: number; g: any }>(
-        `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id AND o.id <> g.id ORDER BY o.id LIMIT 1`, [place.grid]);
+        `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id AND o.id <> g.id ORDER BY o.id LIMIT 1`,
+        [place.grid],
+      );
       // Free a place in the village, then draw there with a code that is taken.
       expect((await ctx.request('DELETE', `/api/regions/${rows[0]!.other}?version=${await version(rows[0]!.other)}`)).status).toBe(200);
       const before = await ctx.snapshot();
@@ -161,7 +190,10 @@ for (const driver of DRIVERS) {
     });
 
     it('refuses a drawn shape over the vertex limit before any work', async () => {
-      const ring = Array.from({ length: 1_200 }, (_, i) => [104 + 0.001 * Math.cos((2 * Math.PI * i) / 1_200), 25.6 + 0.001 * Math.sin((2 * Math.PI * i) / 1_200)]);
+      const ring = Array.from({ length: 1_200 }, (_, i) => [
+        104 + 0.001 * Math.cos((2 * Math.PI * i) / 1_200),
+        25.6 + 0.001 * Math.sin((2 * Math.PI * i) / 1_200),
+      ]);
       ring.push(ring[0]!);
       const res = await ctx.request('POST', '/api/regions', { parentId: place.village, geometry: { type: 'Polygon', coordinates: [ring] } });
       expect(res.status).toBe(413);

@@ -18,7 +18,11 @@ for (const driver of DRIVERS) {
       dispose = t.dispose;
       ctx = await apiContext(t.db);
       // A square test district with four townships (one with a hole), no villages or grids.
-      const d = await ctx.request('POST', '/api/regions/import', { parentId: null, level: 'district', features: JSON.parse(fixtureText('district-square.geojson')) });
+      const d = await ctx.request('POST', '/api/regions/import', {
+        parentId: null,
+        level: 'district',
+        features: JSON.parse(fixtureText('district-square.geojson')),
+      });
       squareId = d.body.created[0].id;
       await ctx.request('POST', '/api/regions/import', { parentId: squareId, level: 'township', features: JSON.parse(fixtureText('townships.geojson')) });
     });
@@ -67,7 +71,10 @@ for (const driver of DRIVERS) {
     });
 
     it('imports GeoJSON points', async () => {
-      const fc = { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [100.15, 30.1] }, properties: { size: 2, address: '中村1号' } }] };
+      const fc = {
+        type: 'FeatureCollection',
+        features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [100.15, 30.1] }, properties: { size: 2, address: '中村1号' } }],
+      };
       const res = await ctx.request('POST', '/api/households/import', JSON.stringify(fc), { 'content-type': 'application/geo+json' });
       expect(res.status).toBe(201);
       expect(res.body.imported).toBe(1);
@@ -77,7 +84,10 @@ for (const driver of DRIVERS) {
       const rows = Array.from({ length: 12_000 }, (_, i) => `${100.01 + (i % 100) * 0.0005},${30.01 + Math.floor(i / 100) * 0.0005},2,批量${i}号`);
       const res = await ctx.request('POST', '/api/households/import', `lon,lat,size,address\n${rows.join('\n')}\n`, { ...CSV, accept: 'application/x-ndjson' });
       expect(res.status).toBe(201);
-      const lines = String(res.body).trim().split('\n').map((l) => JSON.parse(l));
+      const lines = String(res.body)
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.filter((l) => l.progress).map((l) => l.progress.stage)).toEqual(expect.arrayContaining(['locating', 'saving']));
       expect(lines.at(-1).result.imported).toBe(12_000);
     });
@@ -102,7 +112,22 @@ for (const driver of DRIVERS) {
       await rejects('lon,lat,size,address\n', CSV, 422, 'empty_collection');
       await rejects('lon,lat\n1,2', { 'content-type': 'application/xml' }, 415, 'unsupported_media_type');
       await rejects('{"type": "FeatureCollection", ', { 'content-type': 'application/geo+json' }, 400, 'invalid_json');
-      const line = JSON.stringify({ type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'LineString', coordinates: [[100, 30], [100.1, 30]] }, properties: { size: 1 } }] });
+      const line = JSON.stringify({
+        type: 'FeatureCollection',
+        features: [
+          {
+            type: 'Feature',
+            geometry: {
+              type: 'LineString',
+              coordinates: [
+                [100, 30],
+                [100.1, 30],
+              ],
+            },
+            properties: { size: 1 },
+          },
+        ],
+      });
       const error = await rejects(line, { 'content-type': 'application/geo+json' }, 422, 'invalid_rows');
       expect(error.details[0]).toMatchObject({ code: 'wrong_geometry_type', path: 'features[0].geometry.type' });
     });

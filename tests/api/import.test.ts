@@ -6,7 +6,13 @@ import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db
 const fixture = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'import', name), 'utf8'));
 const realBoundaries = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'data', 'boundaries', `${name}.geojson`), 'utf8'));
 
-const square = (x: number, y: number, d = 0.01) => [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]];
+const square = (x: number, y: number, d = 0.01) => [
+  [x, y],
+  [x + d, y],
+  [x + d, y + d],
+  [x, y + d],
+  [x, y],
+];
 const collection = (...geometries: unknown[]) => ({
   type: 'FeatureCollection',
   features: geometries.map((geometry, i) => ({ type: 'Feature', id: `888${String(i).padStart(3, '0')}`, properties: { name: `区${i}` }, geometry })),
@@ -69,7 +75,13 @@ for (const driver of DRIVERS) {
     });
 
     it('refuses a self-intersecting polygon with the GEOS reason and location', async () => {
-      const bowtie = [[101, 31], [101.1, 31.1], [101.1, 31], [101, 31.1], [101, 31]];
+      const bowtie = [
+        [101, 31],
+        [101.1, 31.1],
+        [101.1, 31],
+        [101, 31.1],
+        [101, 31],
+      ];
       const error = await rejects(districts(collection({ type: 'Polygon', coordinates: [bowtie] })), 422, 'invalid_features');
       expect(error.details[0]).toMatchObject({ index: 0, code: 'invalid_geometry', path: 'features.features[0].geometry' });
       expect(error.details[0].message).toMatch(/Self-intersection at 101\.05 31\.05/);
@@ -124,7 +136,13 @@ for (const driver of DRIVERS) {
 
     it('closes rings and makes polygons valid only when asked to repair', async () => {
       const open = square(103, 33).slice(0, 4);
-      const bowtie = [[104, 34], [104.1, 34.1], [104.1, 34], [104, 34.1], [104, 34]];
+      const bowtie = [
+        [104, 34],
+        [104.1, 34.1],
+        [104.1, 34],
+        [104, 34.1],
+        [104, 34],
+      ];
       const fc = {
         type: 'FeatureCollection',
         features: [
@@ -137,7 +155,10 @@ for (const driver of DRIVERS) {
       const { rows } = await ctx.db.query<{ code: string; valid: boolean; parts: number }>(
         `SELECT code, ST_IsValid(geom) AS valid, ST_NumGeometries(geom) AS parts FROM region WHERE code IN ('777001', '777002') ORDER BY code`,
       );
-      expect(rows).toEqual([{ code: '777001', valid: true, parts: 1 }, { code: '777002', valid: true, parts: 2 }]);
+      expect(rows).toEqual([
+        { code: '777001', valid: true, parts: 1 },
+        { code: '777002', valid: true, parts: 2 },
+      ]);
     });
 
     it('imports a district and its townships (holes, multipolygons, repeated vertices) and logs each', async () => {
@@ -176,7 +197,9 @@ for (const driver of DRIVERS) {
     it('imports the real boundary files with repair: true, all valid, skipping the existing district when partial', async () => {
       // 玉门市 overlaps 瓜州县 by 4,486 m² in the source file: refused, unless clipped to the free part.
       const jiuquan = await rejects({ ...districts(realBoundaries('jiuquan')), repair: true }, 422, 'invalid_features');
-      expect(jiuquan.details).toEqual([expect.objectContaining({ index: 6, code: 'overlaps_siblings', message: expect.stringMatching(/玉门市 overlaps feature 2 \(4486 m²\)/) })]);
+      expect(jiuquan.details).toEqual([
+        expect.objectContaining({ index: 6, code: 'overlaps_siblings', message: expect.stringMatching(/玉门市 overlaps feature 2 \(4486 m²\)/) }),
+      ]);
       const qujing = await ctx.request('POST', '/api/regions/import', { ...districts(realBoundaries('qujing')), repair: true, partial: true });
       expect(qujing.status).toBe(201);
       expect(qujing.body.created).toHaveLength(8);

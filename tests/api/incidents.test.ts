@@ -39,18 +39,37 @@ for (const driver of DRIVERS) {
 
     it('takes a report at a location, files it under the grid there and walks the loop in order', async () => {
       // The grid's own worker reports it; the change log names them.
-      const { rows: [staff] } = await ctx.db.query<{ worker_id: number }>('SELECT worker_id FROM region WHERE id = $1', [grid.id]);
+      const {
+        rows: [staff],
+      } = await ctx.db.query<{ worker_id: number }>('SELECT worker_id FROM region WHERE id = $1', [grid.id]);
       const worker = await ctx.cookie({ username: 'worker-7', role: 'worker', workerId: staff!.worker_id });
-      const res = await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'hazard', severity: 3, description: '围墙开裂' }, worker);
+      const res = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: grid.label[0], lat: grid.label[1], category: 'hazard', severity: 3, description: '围墙开裂' },
+        worker,
+      );
       expect(res.status, JSON.stringify(res.body)).toBe(201);
-      expect(res.body).toMatchObject({ gridId: grid.id, reporterId: staff!.worker_id, status: 'reported', category: 'hazard', severity: 3, version: 1, overdue: false });
+      expect(res.body).toMatchObject({
+        gridId: grid.id,
+        reporterId: staff!.worker_id,
+        status: 'reported',
+        category: 'hazard',
+        severity: 3,
+        version: 1,
+        overdue: false,
+      });
       const id = res.body.id;
       const dispatcher = await ctx.cookie({ username: 'dispatcher', role: 'admin' });
       const step = (body: object) => ctx.request('PATCH', `/api/incidents/${id}`, body, dispatcher);
 
       const skip = await step({ status: 'resolved' });
       expect(skip.status).toBe(422);
-      expect(skip.body.error).toMatchObject({ code: 'illegal_transition', path: 'status', details: { from: 'reported', to: 'resolved', allowed: ['dispatched'] } });
+      expect(skip.body.error).toMatchObject({
+        code: 'illegal_transition',
+        path: 'status',
+        details: { from: 'reported', to: 'resolved', allowed: ['dispatched'] },
+      });
       expect((await step({ status: 'dispatched' })).body.error).toMatchObject({ code: 'department_required', path: 'department' });
       const dispatched = await step({ status: 'dispatched', department: '住建局', version: 1 });
       expect(dispatched.status).toBe(200);
@@ -62,9 +81,15 @@ for (const driver of DRIVERS) {
       const closed = await step({ status: 'closed', feedback: '已加固，回访满意' });
       expect(closed.body).toMatchObject({ status: 'closed', feedback: '已加固，回访满意', version: 4 });
       expect((await step({ status: 'reported' })).body.error).toMatchObject({ code: 'illegal_transition', details: { allowed: [] } });
-      const { rows } = await ctx.db.query<{ action: string; actor: string }>(`SELECT action, actor FROM change WHERE entity = 'incident' AND entity_id = $1 ORDER BY id`, [id]);
+      const { rows } = await ctx.db.query<{ action: string; actor: string }>(
+        `SELECT action, actor FROM change WHERE entity = 'incident' AND entity_id = $1 ORDER BY id`,
+        [id],
+      );
       expect(rows).toEqual([
-        { action: 'report', actor: 'worker-7' }, { action: 'dispatch', actor: 'dispatcher' }, { action: 'resolve', actor: 'dispatcher' }, { action: 'close', actor: 'dispatcher' },
+        { action: 'report', actor: 'worker-7' },
+        { action: 'dispatch', actor: 'dispatcher' },
+        { action: 'resolve', actor: 'dispatcher' },
+        { action: 'close', actor: 'dispatcher' },
       ]);
     });
 
@@ -133,7 +158,10 @@ for (const driver of DRIVERS) {
       // Cells are where the incidents are: the busiest hexagon's centre lies within a cell of some incident.
       const res = await ctx.request('GET', `/api/heatmap?region=${district}&from=${from}&to=${to}&shape=hex&cell=500`);
       const top = res.body.cells[0];
-      const near = await count(`ST_DWithin(i.geom::geography, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, 300) AND reported_at >= $3 AND reported_at < $4`, [top.lon, top.lat, from, to]);
+      const near = await count(
+        `ST_DWithin(i.geom::geography, ST_SetSRID(ST_MakePoint($1, $2), 4326)::geography, 300) AND reported_at >= $3 AND reported_at < $4`,
+        [top.lon, top.lat, from, to],
+      );
       expect(near).toBeGreaterThanOrEqual(top.count);
       expect((await ctx.request('GET', `/api/heatmap?from=2026-01-01&to=2025-01-01`)).body.error.code).toBe('invalid_range');
     });
@@ -189,7 +217,21 @@ for (const driver of DRIVERS) {
     it('serves the overview figures with the previous period, and counts a new report today', async () => {
       const get = async () => (await ctx.request('GET', `/api/stats/overview?region=${district}`)).body;
       const before = await get();
-      expect(Object.keys(before.figures).sort()).toEqual(['closureRate', 'coverageArea', 'coverageHouseholds', 'failingGrids', 'grids', 'households', 'hoursToClose', 'incidentsMonth', 'incidentsToday', 'overdue', 'workers'].sort());
+      expect(Object.keys(before.figures).sort()).toEqual(
+        [
+          'closureRate',
+          'coverageArea',
+          'coverageHouseholds',
+          'failingGrids',
+          'grids',
+          'households',
+          'hoursToClose',
+          'incidentsMonth',
+          'incidentsToday',
+          'overdue',
+          'workers',
+        ].sort(),
+      );
       expect(before.figures.grids.value).toBe((await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'grid'`)).rows[0]!.n);
       expect(before.figures.coverageHouseholds.value).toBeGreaterThan(0.5);
       expect(before.figures.coverageHouseholds.value).toBeLessThanOrEqual(1);
@@ -200,7 +242,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', '/api/stats/overview?region=999999')).status).toBe(404);
     });
 
-    it("compares the plan figures with the daily record of a month ago, recorded by the same rules as the live ones", async () => {
+    it('compares the plan figures with the daily record of a month ago, recorded by the same rules as the live ones', async () => {
       const figures = async (region: number) => (await ctx.request('GET', `/api/stats/overview?region=${region}`)).body.figures;
       const now = await figures(district);
       // The seed recorded a month ago: the same grids and households, a few workers recruited since.
@@ -220,8 +262,15 @@ for (const driver of DRIVERS) {
       const village = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' ORDER BY code LIMIT 1`)).rows[0]!.id;
       for (const id of [district, township, village]) {
         const live = await figures(id);
-        const { rows: [rec] } = await ctx.db.query<any>(`SELECT * FROM plan_figure WHERE region_id = $1 AND day = '2099-01-01'`, [id]);
-        expect([rec.grids, rec.staffed, rec.households, rec.grids - rec.passing]).toEqual([live.grids.value, live.workers.value, live.households.value, live.failingGrids.value]);
+        const {
+          rows: [rec],
+        } = await ctx.db.query<any>(`SELECT * FROM plan_figure WHERE region_id = $1 AND day = '2099-01-01'`, [id]);
+        expect([rec.grids, rec.staffed, rec.households, rec.grids - rec.passing]).toEqual([
+          live.grids.value,
+          live.workers.value,
+          live.households.value,
+          live.failingGrids.value,
+        ]);
         expect(Math.round((1000 * rec.passing_households) / rec.households) / 1000).toBe(live.coverageHouseholds.value);
       }
       await ctx.db.query(`DELETE FROM plan_figure WHERE day = '2099-01-01'`);
@@ -249,13 +298,24 @@ for (const driver of DRIVERS) {
       );
       const g = rows[0]!;
       const before = await count('grid_id = $1', [g.id]);
-      const res = await ctx.request('POST', `/api/regions/${g.id}/split`, { version: g.version, line: { type: 'LineString', coordinates: [[g.x0, g.y], [g.x1, g.y]] } });
+      const res = await ctx.request('POST', `/api/regions/${g.id}/split`, {
+        version: g.version,
+        line: {
+          type: 'LineString',
+          coordinates: [
+            [g.x0, g.y],
+            [g.x1, g.y],
+          ],
+        },
+      });
       expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
       const parts = res.body.regions.features.map((f: any) => f.id);
       expect(parts.length).toBe(2);
       // Every incident of the old grid is now filed under the part containing it.
       expect(await count('grid_id = ANY($1::int[])', [parts])).toBe(before);
-      expect(await count(`grid_id = ANY($1::int[]) AND NOT EXISTS (SELECT 1 FROM region r WHERE r.id = i.grid_id AND ST_Intersects(r.geom, i.geom))`, [parts])).toBe(0);
+      expect(
+        await count(`grid_id = ANY($1::int[]) AND NOT EXISTS (SELECT 1 FROM region r WHERE r.id = i.grid_id AND ST_Intersects(r.geom, i.geom))`, [parts]),
+      ).toBe(0);
     });
 
     it('re-files incidents when their grid is merged away', async () => {

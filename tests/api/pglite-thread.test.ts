@@ -37,15 +37,19 @@ describe('PGlite in its own thread', () => {
       await tx.query('INSERT INTO t (x) VALUES (1)');
       await tx.exec('INSERT INTO t (x) VALUES (2); INSERT INTO t (x) VALUES (3)');
     });
-    await expect(db.transaction(async (tx) => {
-      await tx.query('INSERT INTO t (x) VALUES (4)');
-      throw new Error('changed my mind');
-    })).rejects.toThrow('changed my mind');
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO t (x) VALUES (4)');
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
     // A statement that fails inside rolls back the whole transaction, with the driver's error.
-    await expect(db.transaction(async (tx) => {
-      await tx.query('INSERT INTO t (x) VALUES (5)');
-      await tx.query('INSERT INTO t (x) VALUES (1)');
-    })).rejects.toMatchObject({ code: '23505' });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO t (x) VALUES (5)');
+        await tx.query('INSERT INTO t (x) VALUES (1)');
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
     expect((await db.query<{ x: number }>('SELECT x FROM t ORDER BY x')).rows.map((r) => r.x)).toEqual([1, 2, 3]);
   });
 
@@ -75,29 +79,43 @@ describe('PGlite in its own thread', () => {
   it('runs concurrent transactions one after another, each with its own answers', async () => {
     await db.exec('CREATE TABLE c (tx int, n int)');
     // Statements of one transaction in parallel too: each gets its own answer.
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => db.transaction(async (tx) => {
-      const [a, b] = await Promise.all([tx.query<{ v: number }>('SELECT $1::int AS v', [i]), tx.query<{ v: number }>('SELECT $1::int * 10 AS v', [i])]);
-      await tx.query('INSERT INTO c VALUES ($1, (SELECT count(*) FROM c))', [i]);
-      if (i === 3) throw new Error('three fails');
-      return a.rows[0]!.v + b.rows[0]!.v;
-    }).catch((e: Error) => e.message)));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        db
+          .transaction(async (tx) => {
+            const [a, b] = await Promise.all([tx.query<{ v: number }>('SELECT $1::int AS v', [i]), tx.query<{ v: number }>('SELECT $1::int * 10 AS v', [i])]);
+            await tx.query('INSERT INTO c VALUES ($1, (SELECT count(*) FROM c))', [i]);
+            if (i === 3) throw new Error('three fails');
+            return a.rows[0]!.v + b.rows[0]!.v;
+          })
+          .catch((e: Error) => e.message),
+      ),
+    );
     expect(results).toEqual([0, 11, 22, 'three fails', 44, 55, 66, 77]);
     // Each saw the ones committed before it, in order, and the failed one left nothing.
     expect((await db.query<{ tx: number; n: number }>('SELECT tx, n FROM c ORDER BY tx')).rows).toEqual([
-      { tx: 0, n: 0 }, { tx: 1, n: 1 }, { tx: 2, n: 2 }, { tx: 4, n: 3 }, { tx: 5, n: 4 }, { tx: 6, n: 5 }, { tx: 7, n: 6 },
+      { tx: 0, n: 0 },
+      { tx: 1, n: 1 },
+      { tx: 2, n: 2 },
+      { tx: 4, n: 3 },
+      { tx: 5, n: 4 },
+      { tx: 6, n: 5 },
+      { tx: 7, n: 6 },
     ]);
   });
 
   it('gives every statement its own answer through hundreds of short transactions mixed with other queries', async () => {
     // Short statements race the thread's wake-ups: an answer must never be taken for the next one's.
-    const work = Array.from({ length: 300 }, (_, i) => i % 3 === 0
-      ? db.query<{ v: number }>('SELECT $1::int * 2 AS v', [i]).then((r) => r.rows[0]!.v === i * 2)
-      : db.transaction(async (tx) => {
-        const a = await tx.query<{ v: number }>('SELECT $1::int AS v', [i]);
-        const b = await tx.query<{ v: string }>('SELECT $1::text AS v', [`t${i}`]);
-        const c = await tx.query<{ v: number }>('SELECT $1::int + 1 AS v', [i]);
-        return a.rows[0]!.v === i && b.rows[0]!.v === `t${i}` && c.rows[0]!.v === i + 1;
-      }));
+    const work = Array.from({ length: 300 }, (_, i) =>
+      i % 3 === 0
+        ? db.query<{ v: number }>('SELECT $1::int * 2 AS v', [i]).then((r) => r.rows[0]!.v === i * 2)
+        : db.transaction(async (tx) => {
+            const a = await tx.query<{ v: number }>('SELECT $1::int AS v', [i]);
+            const b = await tx.query<{ v: string }>('SELECT $1::text AS v', [`t${i}`]);
+            const c = await tx.query<{ v: number }>('SELECT $1::int + 1 AS v', [i]);
+            return a.rows[0]!.v === i && b.rows[0]!.v === `t${i}` && c.rows[0]!.v === i + 1;
+          }),
+    );
     expect((await Promise.all(work)).every(Boolean)).toBe(true);
   });
 

@@ -111,7 +111,16 @@ for (const driver of DRIVERS) {
       const { status, body } = await ctx.request('GET', '/api/openapi.json');
       expect(status).toBe(200);
       expect(body.openapi).toBe('3.1.0');
-      expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/api/health', '/api/regions', '/api/regions/{id}', '/api/regions/{id}/children', '/api/regions/import', '/api/households/import']));
+      expect(Object.keys(body.paths)).toEqual(
+        expect.arrayContaining([
+          '/api/health',
+          '/api/regions',
+          '/api/regions/{id}',
+          '/api/regions/{id}/children',
+          '/api/regions/import',
+          '/api/households/import',
+        ]),
+      );
     });
 
     it('sends secure headers', async () => {

@@ -38,21 +38,26 @@ for (const driver of DRIVERS) {
       const t = await cloneTestDb(driver);
       dispose = t.dispose;
       ctx = await apiContext(t.db);
-      villages = (await ctx.db.query<{ id: number }>(
-        `SELECT v.id FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) BETWEEN 3 AND 12 ORDER BY v.code`,
-      )).rows.map((r) => r.id);
+      villages = (
+        await ctx.db.query<{ id: number }>(
+          `SELECT v.id FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) BETWEEN 3 AND 12 ORDER BY v.code`,
+        )
+      ).rows.map((r) => r.id);
       expect(villages.length).toBeGreaterThan(5);
     });
     afterAll(() => dispose());
 
     /** Everything an operation changes in a village, without the versions (undo and redo raise them). */
-    const state = async (village: number) => (await ctx.db.query<Record<string, unknown>>(
-      `SELECT g.id, g.code, g.name, g.grid_type, g.worker_id, g.household_count, encode(ST_AsEWKB(g.geom), 'hex') AS geom,
+    const state = async (village: number) =>
+      (
+        await ctx.db.query<Record<string, unknown>>(
+          `SELECT g.id, g.code, g.name, g.grid_type, g.worker_id, g.household_count, encode(ST_AsEWKB(g.geom), 'hex') AS geom,
               (SELECT count(*)::int FROM household h WHERE h.region_id = g.id) AS assigned,
               (SELECT coalesce(json_agg(json_build_object('w', s.worker_id, 'r', s.role) ORDER BY s.role, s.worker_id), '[]') FROM grid_staff s WHERE s.grid_id = g.id) AS staff
        FROM region g WHERE g.parent_id = $1 ORDER BY g.id`,
-      [village],
-    )).rows;
+          [village],
+        )
+      ).rows;
 
     it('gives back, after every undo and redo, exactly the state a replay of the history says', async () => {
       await fc.assert(
@@ -78,12 +83,32 @@ for (const driver of DRIVERS) {
             if (!g && s.kind !== 'autosplit') continue;
             const v = g?.properties.version;
             if (s.kind === 'rename') res = await ctx.request('PATCH', `/api/regions/${g.id}`, { version: v, name: `改名${at}-${g.id}` }, who);
-            if (s.kind === 'retype') res = await ctx.request('PATCH', `/api/regions/${g.id}`, { version: v, gridType: g.properties.gridType === 'rural' ? 'residential' : 'rural' }, who);
+            if (s.kind === 'retype')
+              res = await ctx.request(
+                'PATCH',
+                `/api/regions/${g.id}`,
+                { version: v, gridType: g.properties.gridType === 'rural' ? 'residential' : 'rural' },
+                who,
+              );
             if (s.kind === 'delete') res = await ctx.request('DELETE', `/api/regions/${g.id}?version=${v}`, undefined, who);
             if (s.kind === 'split') {
               const [x0, y0, x1, y1] = (await ctx.request('GET', `/api/regions/${g.id}`)).body.properties.bbox;
               const x = (x0 + x1) / 2;
-              res = await ctx.request('POST', `/api/regions/${g.id}/split`, { version: v, line: { type: 'LineString', coordinates: [[x, y0 - 0.001], [x, y1 + 0.001]] } }, who);
+              res = await ctx.request(
+                'POST',
+                `/api/regions/${g.id}/split`,
+                {
+                  version: v,
+                  line: {
+                    type: 'LineString',
+                    coordinates: [
+                      [x, y0 - 0.001],
+                      [x, y1 + 0.001],
+                    ],
+                  },
+                },
+                who,
+              );
             }
             if (s.kind === 'merge') {
               const other = list.find((o) => o.id !== g.id);
@@ -104,7 +129,10 @@ for (const driver of DRIVERS) {
         {
           numRuns: RUNS,
           // The reported case: accept an auto-split, Ctrl+Z, Ctrl+Shift+Z, Ctrl+Z.
-          examples: [[[{ kind: 'autosplit' }, { kind: 'undo' }, { kind: 'redo' }, { kind: 'undo' }, { kind: 'undo' }]], [[{ kind: 'retype', pick: 0 }, { kind: 'autosplit' }, { kind: 'undo' }, { kind: 'undo' }, { kind: 'redo' }, { kind: 'undo' }]]],
+          examples: [
+            [[{ kind: 'autosplit' }, { kind: 'undo' }, { kind: 'redo' }, { kind: 'undo' }, { kind: 'undo' }]],
+            [[{ kind: 'retype', pick: 0 }, { kind: 'autosplit' }, { kind: 'undo' }, { kind: 'undo' }, { kind: 'redo' }, { kind: 'undo' }]],
+          ],
         },
       );
     });

@@ -79,13 +79,16 @@ describe('planner edits a village in Chromium', () => {
     await expect.poll(() => page.locator('[data-testid="coverage"] .counts').textContent()).toMatch(/空白\s*1/);
     await page.locator('[data-testid="coverage-list"] button', { hasText: '未被任何下级覆盖' }).click();
     await waitForMap(page);
-    const drawnIssues = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['issue-fill'] }).map((f: any) => f.properties.kind));
+    const drawnIssues = await page.evaluate(() =>
+      (window as any).gridplanMap.queryRenderedFeatures({ layers: ['issue-fill'] }).map((f: any) => f.properties.kind),
+    );
     expect(drawnIssues).toContain('gap');
     // The deleted grid's households, now in no grid, are one row of the list, not one row each.
     const counted = Number(/住户归属错误\s*(\d+)/.exec((await page.locator('[data-testid="coverage"] .counts').textContent()) ?? '')?.[1]);
     expect(counted).toBeGreaterThan(1);
     expect(await page.locator('[data-testid="coverage-list"] button').allTextContents()).toEqual([
-      expect.stringContaining('未被任何下级覆盖'), expect.stringContaining(`住户未归属任何网格（${counted} 户）`),
+      expect.stringContaining('未被任何下级覆盖'),
+      expect.stringContaining(`住户未归属任何网格（${counted} 户）`),
     ]);
     await shot('2-deleted');
 
@@ -147,7 +150,9 @@ describe('planner edits a village in Chromium', () => {
   });
 
   it('auto-splits a village from the panel around a drawn barrier, accepts the proposal and undoes it', async () => {
-    const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' AND grid_type IN ('rural', 'scattered') ORDER BY household_count DESC, code LIMIT 1`);
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT id FROM region WHERE level = 'village' AND grid_type IN ('rural', 'scattered') ORDER BY household_count DESC, code LIMIT 1`,
+    );
     const villageId = rows[0]!.id;
     const village = await api(`/api/regions/${villageId}`);
     const before = await gridsOf(villageId);
@@ -204,7 +209,10 @@ describe('planner edits a village in Chromium', () => {
     await page.goto(`${server.url}/plan`);
     await waitForMap(page);
     await page.locator('[data-testid="search"]').fill(village);
-    await page.getByRole('button', { name: new RegExp(village) }).first().click();
+    await page
+      .getByRole('button', { name: new RegExp(village) })
+      .first()
+      .click();
     await expect.poll(() => page.url()).toMatch(new RegExp(`region=${vid}$`));
     await waitForMap(page);
 
@@ -234,7 +242,7 @@ describe('planner edits a village in Chromium', () => {
     expect(grown.length).toBeGreaterThan(0);
     expect(Math.abs(after.reduce((s, f) => s + f.properties.areaM2, 0) - areaBefore)).toBeLessThan(1);
   });
-  it("staffs a grid from the properties panel: the missing police officer is added, saved, and undone", async () => {
+  it('staffs a grid from the properties panel: the missing police officer is added, saved, and undone', async () => {
     // A grid whose police officer has left.
     const { rows } = await db.query<{ id: number }>(
       `DELETE FROM grid_staff WHERE role = 'police' AND grid_id = (SELECT min(grid_id) FROM grid_staff WHERE role = 'police') RETURNING grid_id AS id`,

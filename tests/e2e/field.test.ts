@@ -33,8 +33,11 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     const cookie = await sessionCookie(db, { username: 'phone-worker', role: 'worker', workerId: place.worker });
     // A phone: 360×640, touch, located inside the worker's grid.
     context = await browser.newContext({
-      viewport: { width: 360, height: 640 }, deviceScaleFactor: 2, hasTouch: true,
-      geolocation: { longitude: place.x, latitude: place.y }, permissions: ['geolocation'],
+      viewport: { width: 360, height: 640 },
+      deviceScaleFactor: 2,
+      hasTouch: true,
+      geolocation: { longitude: place.x, latitude: place.y },
+      permissions: ['geolocation'],
     });
     const [name, value] = cookie.split('=') as [string, string];
     await context.addCookies([{ name, value, url: server.url }]);
@@ -42,7 +45,8 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
       // Requests refused while offline are the point of the test, not errors.
-      if (m.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|Failed to fetch/.test(m.text())) errors.push(m.text());
+      if (m.type() === 'error' && !/Failed to load resource|ERR_INTERNET_DISCONNECTED|ERR_CONNECTION_RESET|Failed to fetch/.test(m.text()))
+        errors.push(m.text());
     });
   });
   afterAll(async () => {
@@ -53,10 +57,12 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
   });
 
   const incidentsWith = async (description: string) =>
-    (await db.query<{ id: number; photos: number; category: string; grid_id: number }>(
-      'SELECT i.id, i.category, i.grid_id, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE description = $1',
-      [description],
-    )).rows;
+    (
+      await db.query<{ id: number; photos: number; category: string; grid_id: number }>(
+        'SELECT i.id, i.category, i.grid_id, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE description = $1',
+        [description],
+      )
+    ).rows;
   const mapReady = () => page.waitForSelector('[data-testid="field-map"][data-idle="true"] canvas', { timeout: 60_000 });
 
   it('lands a worker on /report, and sends a located report with a photo', async () => {
@@ -98,7 +104,9 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toBe('已上报，感谢！');
     const sent = await incidentsWith('楼道电动车充电，有起火隐患');
     expect(sent).toEqual([{ id: expect.any(Number), category: 'fire', grid_id: place.grid, photos: 1 }]);
-    const { rows: [photo] } = await db.query<{ mime: string; size: number }>('SELECT mime, size FROM incident_photo WHERE incident_id = $1', [sent[0]!.id]);
+    const {
+      rows: [photo],
+    } = await db.query<{ mime: string; size: number }>('SELECT mime, size FROM incident_photo WHERE incident_id = $1', [sent[0]!.id]);
     expect(photo!.mime).toBe('image/jpeg');
     await page.screenshot({ path: join(ARTIFACTS, '2-report-sent.png') });
   });
@@ -145,13 +153,17 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
 
   it("lists the grid's open incidents with the departments' answers, and closes one with feedback", async () => {
     const [incident] = await incidentsWith('楼道电动车充电，有起火隐患');
-    const { rows: [d] } = await db.query<{ id: number }>(
+    const {
+      rows: [d],
+    } = await db.query<{ id: number }>(
       `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, answer)
        SELECT $1, id, now(), now() + interval '1 hour', now() + interval '6 hours', now(), now(), '已上门检查，责令整改' FROM department WHERE code = 'fire' RETURNING id`,
       [incident!.id],
     );
     expect(d).toBeDefined();
-    await db.query(`UPDATE incident SET status = 'resolved', dispatched_at = now(), resolved_at = now(), department = '消防救援' WHERE id = $1`, [incident!.id]);
+    await db.query(`UPDATE incident SET status = 'resolved', dispatched_at = now(), resolved_at = now(), department = '消防救援' WHERE id = $1`, [
+      incident!.id,
+    ]);
     await page.reload();
     await mapReady();
     await page.locator('[data-testid="tab-list"]').click();
@@ -163,13 +175,17 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     await card.locator('textarea').fill('住户已整改，表示满意');
     await card.locator('[data-testid="confirm-close"]').click();
     await expect.poll(() => card.count()).toBe(0);
-    const { rows: [closed] } = await db.query<{ status: string; feedback: string }>('SELECT status, feedback FROM incident WHERE id = $1', [incident!.id]);
+    const {
+      rows: [closed],
+    } = await db.query<{ status: string; feedback: string }>('SELECT status, feedback FROM incident WHERE id = $1', [incident!.id]);
     expect(closed).toEqual({ status: 'closed', feedback: '住户已整改，表示满意' });
   });
 
   it('lets a department acknowledge and answer what was sent to it', async () => {
     const [incident] = await incidentsWith('两户因排水沟起纠纷');
-    const { rows: [sent] } = await db.query<{ id: number }>(
+    const {
+      rows: [sent],
+    } = await db.query<{ id: number }>(
       `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
        SELECT $1, id, now(), now() + interval '4 hours', now() + interval '48 hours' FROM department WHERE code = 'mediation' RETURNING id`,
       [incident!.id],
@@ -191,8 +207,11 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     await card.locator('[data-testid="send-answer"]').click();
     // Answered, it leaves the open queue; the incident is resolved.
     await expect.poll(() => card.count()).toBe(0);
-    const { rows: [after] } = await db.query<{ status: string; answer: string }>(
-      'SELECT i.status, d.answer FROM incident i JOIN dispatch d ON d.incident_id = i.id WHERE d.id = $1', [sent!.id],
+    const {
+      rows: [after],
+    } = await db.query<{ status: string; answer: string }>(
+      'SELECT i.status, d.answer FROM incident i JOIN dispatch d ON d.incident_id = i.id WHERE d.id = $1',
+      [sent!.id],
     );
     expect(after).toEqual({ status: 'resolved', answer: '已组织双方调解，签订协议' });
     await desk.locator('[data-testid="state-all"]').click();
@@ -206,7 +225,9 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     const desk = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
     desk.on('pageerror', (e) => errors.push(e.message));
     await desk.goto(server.url + '/dispatch');
-    const { rows: [truth] } = await db.query<{ all: number; open: number }>(`SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`);
+    const {
+      rows: [truth],
+    } = await db.query<{ all: number; open: number }>(`SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`);
     await expect.poll(() => desk.locator('[data-testid="count-all"]').textContent()).toBe(String(truth!.all));
     expect(await desk.locator('[data-testid="count-open"]').textContent()).toBe(String(truth!.open));
     await desk.locator('[data-testid="state-all"]').click();
@@ -217,15 +238,22 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
     await expect.poll(() => cards.count()).toBe(Math.min(60, truth!.all));
     await desk.screenshot({ path: join(ARTIFACTS, '7-queue-paged.png') });
     // a place and a category narrow it, and the tabs count what they would show
-    const { rows: [pick] } = await db.query<{ township: number; category: string; n: number }>(
+    const {
+      rows: [pick],
+    } = await db.query<{ township: number; category: string; n: number }>(
       `SELECT t.id AS township, i.category, count(*)::int AS n FROM dispatch d JOIN incident i ON i.id = d.incident_id
          JOIN region g ON g.id = i.grid_id JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
-       GROUP BY t.id, i.category ORDER BY count(*) DESC LIMIT 1`);
+       GROUP BY t.id, i.category ORDER BY count(*) DESC LIMIT 1`,
+    );
     await desk.locator('[data-testid="dispatch-place"]').selectOption({ value: String(pick!.township) });
     await desk.locator('[data-testid="dispatch-category"]').selectOption({ value: pick!.category });
     await expect.poll(() => desk.locator('[data-testid="count-all"]').textContent()).toBe(String(pick!.n));
     // words: an incident's number finds it
-    const { rows: [one] } = await db.query<{ id: number; dispatch: number }>('SELECT i.id, d.id AS dispatch FROM dispatch d JOIN incident i ON i.id = d.incident_id ORDER BY d.id DESC LIMIT 1');
+    const {
+      rows: [one],
+    } = await db.query<{ id: number; dispatch: number }>(
+      'SELECT i.id, d.id AS dispatch FROM dispatch d JOIN incident i ON i.id = d.incident_id ORDER BY d.id DESC LIMIT 1',
+    );
     await desk.locator('[data-testid="dispatch-place"]').selectOption({ index: 0 });
     await desk.locator('[data-testid="dispatch-category"]').selectOption({ index: 0 });
     await desk.locator('[data-testid="dispatch-search"]').fill(`#${one!.id}`);

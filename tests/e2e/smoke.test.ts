@@ -98,18 +98,19 @@ describe('web app in Chromium', () => {
     const all = await total();
     await waitForMap(page);
     // deck.gl draws on its own canvas over the map's: it must have ink.
-    const deckInk = () => page.evaluate(() => {
-      const canvas = [...document.querySelectorAll('canvas')].find((c) => c.id === 'deckgl-overlay' || c.parentElement?.className.includes('deck'));
-      if (!canvas) return 0;
-      const copy = document.createElement('canvas');
-      [copy.width, copy.height] = [200, 120];
-      const ctx = copy.getContext('2d')!;
-      ctx.drawImage(canvas, 0, 0, 200, 120);
-      const { data } = ctx.getImageData(0, 0, 200, 120);
-      let ink = 0;
-      for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
-      return ink / (200 * 120);
-    });
+    const deckInk = () =>
+      page.evaluate(() => {
+        const canvas = [...document.querySelectorAll('canvas')].find((c) => c.id === 'deckgl-overlay' || c.parentElement?.className.includes('deck'));
+        if (!canvas) return 0;
+        const copy = document.createElement('canvas');
+        [copy.width, copy.height] = [200, 120];
+        const ctx = copy.getContext('2d')!;
+        ctx.drawImage(canvas, 0, 0, 200, 120);
+        const { data } = ctx.getImageData(0, 0, 200, 120);
+        let ink = 0;
+        for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
+        return ink / (200 * 120);
+      });
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.01);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-heatmap.png') });
     expect(await page.locator('[data-testid="hotspot-list"] li').count()).toBeGreaterThan(0);
@@ -124,14 +125,15 @@ describe('web app in Chromium', () => {
     for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
     await expect.poll(total).toBeLessThan(all / 4);
     // One month of the two years: the map changes with the slider.
-    const drawn = () => page.evaluate(() => {
-      const canvas = [...document.querySelectorAll('canvas')].find((c) => c.id === 'deckgl-overlay')!;
-      const copy = document.createElement('canvas');
-      [copy.width, copy.height] = [120, 80];
-      const ctx = copy.getContext('2d')!;
-      ctx.drawImage(canvas, 0, 0, 120, 80);
-      return Array.from(ctx.getImageData(0, 0, 120, 80).data).join(',');
-    });
+    const drawn = () =>
+      page.evaluate(() => {
+        const canvas = [...document.querySelectorAll('canvas')].find((c) => c.id === 'deckgl-overlay')!;
+        const copy = document.createElement('canvas');
+        [copy.width, copy.height] = [120, 80];
+        const ctx = copy.getContext('2d')!;
+        ctx.drawImage(canvas, 0, 0, 120, 80);
+        return Array.from(ctx.getImageData(0, 0, 120, 80).data).join(',');
+      });
     const allMonths = await drawn();
     await page.locator('[data-testid="month-slider"]').fill('23');
     await expect.poll(() => page.locator('[data-testid="month"]').textContent()).toMatch(/^\d{4}-\d{2}$/);
@@ -153,7 +155,8 @@ describe('web app in Chromium', () => {
     expect(page.url()).not.toContain('token=');
     const { lon, lat } = await (await fetch(`${server.url}/api/incidents?limit=1`, { headers: { cookie: admin } })).json().then((r: any) => r.items[0]);
     const res = await fetch(`${server.url}/api/incidents`, {
-      method: 'POST', headers: { 'content-type': 'application/json', cookie: admin },
+      method: 'POST',
+      headers: { 'content-type': 'application/json', cookie: admin },
       body: JSON.stringify({ lon, lat, category: 'fire', severity: 4, description: '大屏实时测试：山林起火' }),
     });
     expect(res.status).toBe(201);
@@ -241,7 +244,10 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
-  for (const [width, height] of [[1920, 1080], [3840, 2160]] as const) {
+  for (const [width, height] of [
+    [1920, 1080],
+    [3840, 2160],
+  ] as const) {
     it(`fills a ${width}×${height} wall display without overflow`, async () => {
       const page = await open('/screen', width, height);
       const overflow = await page.evaluate(() => ({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight }));
@@ -253,14 +259,21 @@ describe('web app in Chromium', () => {
       // The departments' response times (the demo's history): each row a department with its median hours.
       await expect.poll(() => page.locator('[data-testid="departments"] .dept:not(.head)').count()).toBeGreaterThan(2);
       expect(await page.locator('[data-testid="departments"] .dept:not(.head) .n').first().textContent()).toMatch(/^\d+(\.\d)?h$/);
-      const spills = await page.evaluate(() => [...document.querySelectorAll('.figures .card, .panel, header h1')]
-        .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent?.slice(0, 30)));
+      const spills = await page.evaluate(() =>
+        [...document.querySelectorAll('.figures .card, .panel, header h1')]
+          .filter((e) => e.scrollWidth > e.clientWidth + 1)
+          .map((e) => e.textContent?.slice(0, 30)),
+      );
       expect(spills).toEqual([]);
       // Text stays readable from across the room: no label under 12 CSS px at 1080p (scaled up at 4K).
       const minPx = width >= 3840 ? 24 : 12;
-      const tiny = await page.evaluate((min) => [...document.querySelectorAll('.screen *')]
-        .filter((e) => [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent!.trim()) && parseFloat(getComputedStyle(e).fontSize) < min)
-        .map((e) => `${getComputedStyle(e).fontSize} ${e.className} ${e.textContent!.trim().slice(0, 20)}`), minPx);
+      const tiny = await page.evaluate(
+        (min) =>
+          [...document.querySelectorAll('.screen *')]
+            .filter((e) => [...e.childNodes].some((n) => n.nodeType === 3 && n.textContent!.trim()) && parseFloat(getComputedStyle(e).fontSize) < min)
+            .map((e) => `${getComputedStyle(e).fontSize} ${e.className} ${e.textContent!.trim().slice(0, 20)}`),
+        minPx,
+      );
       expect(tiny).toEqual([]);
       await expect.poll(() => page.locator('[data-testid="live"]').textContent()).toBe('实时');
       await page.screenshot({ path: join(ARTIFACTS, `5-screen-${width}.png`) });

@@ -17,7 +17,12 @@ function rings(cells: Iterable<Cell>): Pt[][] {
   const edges = new Map<string, [Pt, Pt]>();
   const key = (a: Pt, b: Pt) => `${a[0]},${a[1]}>${b[0]},${b[1]}`;
   for (const [i, j] of cells) {
-    const corners: Pt[] = [[i, j], [i + 1, j], [i + 1, j + 1], [i, j + 1]];
+    const corners: Pt[] = [
+      [i, j],
+      [i + 1, j],
+      [i + 1, j + 1],
+      [i, j + 1],
+    ];
     for (let k = 0; k < 4; k++) {
       const a = corners[k]!;
       const b = corners[(k + 1) % 4]!;
@@ -93,13 +98,15 @@ export function toDegrees(mp: Pt[][][], origin: Pt, size: number): Pt[][][] {
 
 /** The same polygons without their collinear vertices (a neighbour keeping them then meets a T-junction). */
 export function dropCollinear(mp: Pt[][][]): Pt[][][] {
-  return mp.map((poly) => poly.map((ring) => {
-    const open = ring.slice(0, -1);
-    const kept = open.filter((p, i) => {
-      const a = open[(i - 1 + open.length) % open.length]!;
-      const b = open[(i + 1) % open.length]!;
-      return (p[0] - a[0]) * (b[1] - p[1]) - (p[1] - a[1]) * (b[0] - p[0]) !== 0;
-    });
-    return [...kept, kept[0]!];
-  }));
+  return mp.map((poly) =>
+    poly.map((ring) => {
+      const open = ring.slice(0, -1);
+      const kept = open.filter((p, i) => {
+        const a = open[(i - 1 + open.length) % open.length]!;
+        const b = open[(i + 1) % open.length]!;
+        return (p[0] - a[0]) * (b[1] - p[1]) - (p[1] - a[1]) * (b[0] - p[0]) !== 0;
+      });
+      return [...kept, kept[0]!];
+    }),
+  );
 }

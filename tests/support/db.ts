@@ -21,7 +21,14 @@ export async function cloneTestDb(driver: Driver): Promise<{ db: Db; dispose(): 
     await cp(PGLITE_TEMPLATE, dir, { recursive: true });
     // In its own thread, as `npm start` runs it.
     const db = await openDb({ dataDir: dir, thread: true });
-    return { db, where: { dataDir: dir }, dispose: async () => { await db.close().catch(() => {}); await rm(dir, { recursive: true, force: true }); } };
+    return {
+      db,
+      where: { dataDir: dir },
+      dispose: async () => {
+        await db.close().catch(() => {});
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
   }
   const url = process.env.DATABASE_URL!;
   const admin = new pg.Client({ connectionString: url });
@@ -57,7 +64,10 @@ export interface ApiContext {
   snapshot(): Promise<Record<string, number>>;
 }
 
-export async function apiContext(db: Db, options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken'> = {}): Promise<ApiContext> {
+export async function apiContext(
+  db: Db,
+  options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken'> = {},
+): Promise<ApiContext> {
   const app = createApp({ db, ...options });
   const cookies = new Map<string, Promise<string>>();
   const cookieOf = (spec: AccountSpec) => {

@@ -22,7 +22,11 @@ function filesUnder(dir: string): string[] {
 /** Changes whenever the schema or the seed generator changes, so stale templates are rebuilt. */
 function templateHash(): string {
   const h = createHash('sha256');
-  for (const f of [...filesUnder(join(ROOT, 'server', 'db')), ...filesUnder(join(ROOT, 'server', 'seed')), ...filesUnder(join(ROOT, 'server', 'domain'))].sort()) {
+  for (const f of [
+    ...filesUnder(join(ROOT, 'server', 'db')),
+    ...filesUnder(join(ROOT, 'server', 'seed')),
+    ...filesUnder(join(ROOT, 'server', 'domain')),
+  ].sort()) {
     h.update(f).update(readFileSync(f));
   }
   h.update(JSON.stringify({ ...TEST_SEED, onProgress: null }));

@@ -5,9 +5,25 @@ import { gridCount, pointInRing, splitBlock, type Atom, type SplitGroup, type XY
 import { Random } from '../../server/seed/random.ts';
 
 const RURAL = { min: 10, max: 25, target: 18 };
-const square = (s: number): XY[] => [[0, 0], [s, 0], [s, s], [0, s], [0, 0]];
+const square = (s: number): XY[] => [
+  [0, 0],
+  [s, 0],
+  [s, s],
+  [0, s],
+  [0, 0],
+];
 /** A U: two arms 1,000 m apart joined by a base at the bottom. */
-const U: XY[] = [[0, 0], [3000, 0], [3000, 4000], [2000, 4000], [2000, 1000], [1000, 1000], [1000, 4000], [0, 4000], [0, 0]];
+const U: XY[] = [
+  [0, 0],
+  [3000, 0],
+  [3000, 4000],
+  [2000, 4000],
+  [2000, 1000],
+  [1000, 1000],
+  [1000, 4000],
+  [0, 4000],
+  [0, 0],
+];
 
 function scatter(seed: number, n: number, inside: (p: XY) => boolean, box: [number, number, number, number]): Atom[] {
   const r = new Random(seed);
@@ -25,10 +41,12 @@ const total = (atoms: Atom[]) => atoms.reduce((s, a) => s + a.weight, 0);
 /** Every atom in exactly one group, inside that group's outline and no other's. */
 function expectPartition(atoms: Atom[], groups: SplitGroup[]) {
   const owner = new Map<number, number>();
-  groups.forEach((g, gi) => g.atoms.forEach((a) => {
-    expect(owner.has(a), `atom ${a} in two groups`).toBe(false);
-    owner.set(a, gi);
-  }));
+  groups.forEach((g, gi) =>
+    g.atoms.forEach((a) => {
+      expect(owner.has(a), `atom ${a} in two groups`).toBe(false);
+      owner.set(a, gi);
+    }),
+  );
   expect(owner.size).toBe(atoms.length);
   atoms.forEach((a, i) => {
     const holders = groups.map((g, gi) => (g.polygons.some((poly) => inPolygon([a.x, a.y], poly)) ? gi : -1)).filter((gi) => gi >= 0);
@@ -87,7 +105,13 @@ describe('splitting a block', () => {
   });
 
   it('splits a block with a hole (a lake) into grids that stay whole around it', () => {
-    const hole: XY[] = [[800, 800], [800, 1200], [1200, 1200], [1200, 800], [800, 800]];
+    const hole: XY[] = [
+      [800, 800],
+      [800, 1200],
+      [1200, 1200],
+      [1200, 800],
+      [800, 800],
+    ];
     const block = [square(2000), hole];
     const atoms = scatter(4, 400, (p) => !pointInRing(p, hole), [0, 0, 2000, 2000]);
     const groups = splitBlock(atoms, block, RURAL);

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { InputError } from '../../server/domain/errors.ts';
 import { parseBoundaryFeatures, parsePolygonGeometry } from '../../server/domain/geojson-input.ts';
 
-const square = [[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]];
+const square = [
+  [0, 0],
+  [1, 0],
+  [1, 1],
+  [0, 1],
+  [0, 0],
+];
 const polygon = (...rings: unknown[]) => ({ type: 'Polygon', coordinates: rings });
 
 function errorOf(fn: () => unknown): InputError {
@@ -21,13 +27,33 @@ describe('parsePolygonGeometry', () => {
   });
 
   it('removes consecutive repeated vertices', () => {
-    const messy = [[0, 0], [0, 0], [1, 0], [1, 1], [1, 1], [1, 1], [0, 1], [0, 0]];
+    const messy = [
+      [0, 0],
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [1, 1],
+      [1, 1],
+      [0, 1],
+      [0, 0],
+    ];
     expect(parsePolygonGeometry(polygon(messy), 'g')).toEqual([[square]]);
   });
 
   it('keeps holes and every part of a multipolygon', () => {
-    const hole = [[0.2, 0.2], [0.2, 0.4], [0.4, 0.4], [0.4, 0.2], [0.2, 0.2]];
-    const far = [[5, 5], [6, 5], [6, 6], [5, 5]];
+    const hole = [
+      [0.2, 0.2],
+      [0.2, 0.4],
+      [0.4, 0.4],
+      [0.4, 0.2],
+      [0.2, 0.2],
+    ];
+    const far = [
+      [5, 5],
+      [6, 5],
+      [6, 6],
+      [5, 5],
+    ];
     expect(parsePolygonGeometry({ type: 'MultiPolygon', coordinates: [[square, hole], [far]] }, 'g')).toEqual([[square, hole], [far]]);
   });
 
@@ -38,11 +64,33 @@ describe('parsePolygonGeometry', () => {
   });
 
   it('refuses a ring that collapses to fewer than three distinct positions', () => {
-    expect(errorOf(() => parsePolygonGeometry(polygon([[0, 0], [1, 1], [1, 1], [0, 0]]), 'g'))).toMatchObject({ code: 'ring_too_short' });
+    expect(
+      errorOf(() =>
+        parsePolygonGeometry(
+          polygon([
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]),
+          'g',
+        ),
+      ),
+    ).toMatchObject({ code: 'ring_too_short' });
   });
 
   it('names the out-of-range ordinate with its value', () => {
-    const e = errorOf(() => parsePolygonGeometry(polygon([[0, 0], [0, 91], [1, 1], [0, 0]]), 'g'));
+    const e = errorOf(() =>
+      parsePolygonGeometry(
+        polygon([
+          [0, 0],
+          [0, 91],
+          [1, 1],
+          [0, 0],
+        ]),
+        'g',
+      ),
+    );
     expect(e).toMatchObject({ code: 'coordinate_out_of_range', path: 'g.coordinates[0][1][1]' });
     expect(e.message).toContain('latitude 91');
   });
@@ -68,7 +116,13 @@ describe('parsePolygonGeometry', () => {
   });
 
   it('does not mutate its input', () => {
-    const input = polygon([[0, 0], [0, 0], [1, 0], [1, 1], [0, 1]]);
+    const input = polygon([
+      [0, 0],
+      [0, 0],
+      [1, 0],
+      [1, 1],
+      [0, 1],
+    ]);
     const copy = structuredClone(input);
     parsePolygonGeometry(input, 'g', { repair: true });
     expect(input).toEqual(copy);
@@ -84,7 +138,11 @@ describe('parseBoundaryFeatures', () => {
       features: [feature('530303', '沾益区'), feature('1', ''), feature(7, '七', polygon(square.slice(0, 4))), feature('530303', '重复')],
     });
     expect(features.map((f) => [f.index, f.code, f.name])).toEqual([[0, '530303', '沾益区']]);
-    expect(errors.map((e) => [e.index, e.code])).toEqual([[1, 'missing_name'], [2, 'ring_not_closed'], [3, 'duplicate_code']]);
+    expect(errors.map((e) => [e.index, e.code])).toEqual([
+      [1, 'missing_name'],
+      [2, 'ring_not_closed'],
+      [3, 'duplicate_code'],
+    ]);
   });
 
   it('takes code and name from named properties when given', () => {

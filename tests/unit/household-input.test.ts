@@ -3,17 +3,29 @@ import { parseHouseholdCsvRow, parseHouseholdFeature } from '../../server/domain
 
 describe('household rows', () => {
   it('parses a CSV row of strings', () => {
-    expect(parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '4', address: ' 西平街道1号 ' }, 2)).toEqual({ lon: 103.8, lat: 25.6, size: 4, address: '西平街道1号' });
+    expect(parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '4', address: ' 西平街道1号 ' }, 2)).toEqual({
+      lon: 103.8,
+      lat: 25.6,
+      size: 4,
+      address: '西平街道1号',
+    });
   });
 
   it('names the line and column of a bad value', () => {
-    expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '', size: '4' }, 9)).toThrow(expect.objectContaining({ code: 'not_a_number', path: 'line 9, column lat' }));
+    expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '', size: '4' }, 9)).toThrow(
+      expect.objectContaining({ code: 'not_a_number', path: 'line 9, column lat' }),
+    );
     expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '25', size: '2.5' }, 3)).toThrow(expect.objectContaining({ code: 'invalid_size' }));
     expect(() => parseHouseholdCsvRow({ lon: '-181', lat: '25', size: '2' }, 3)).toThrow(expect.objectContaining({ code: 'coordinate_out_of_range' }));
   });
 
   it('parses a GeoJSON Point feature and refuses other geometries', () => {
-    expect(parseHouseholdFeature({ type: 'Feature', geometry: { type: 'Point', coordinates: [1, 2] }, properties: { size: 3 } }, 0)).toEqual({ lon: 1, lat: 2, size: 3, address: '' });
+    expect(parseHouseholdFeature({ type: 'Feature', geometry: { type: 'Point', coordinates: [1, 2] }, properties: { size: 3 } }, 0)).toEqual({
+      lon: 1,
+      lat: 2,
+      size: 3,
+      address: '',
+    });
     expect(() => parseHouseholdFeature({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [] }, properties: { size: 3 } }, 4)).toThrow(
       expect.objectContaining({ code: 'wrong_geometry_type', path: 'features[4].geometry.type' }),
     );

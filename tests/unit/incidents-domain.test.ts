@@ -6,7 +6,14 @@ import { checkTransition, parseInstant, parseList, parseRange } from '../../serv
 function lattice(w: number, h: number): number[][] {
   return Array.from({ length: w * h }, (_, i) => {
     const [x, y] = [i % w, Math.floor(i / w)];
-    return [[x - 1, y], [x + 1, y], [x, y - 1], [x, y + 1]].filter(([a, b]) => a! >= 0 && b! >= 0 && a! < w && b! < h).map(([a, b]) => b! * w + a!);
+    return [
+      [x - 1, y],
+      [x + 1, y],
+      [x, y - 1],
+      [x, y + 1],
+    ]
+      .filter(([a, b]) => a! >= 0 && b! >= 0 && a! < w && b! < h)
+      .map(([a, b]) => b! * w + a!);
   });
 }
 
@@ -38,7 +45,9 @@ describe('Getis–Ord Gi*', () => {
 describe('the incident loop', () => {
   it('allows only the next step, with a department to dispatch and feedback to close', () => {
     expect(() => checkTransition('reported', { status: 'dispatched', department: '派出所' })).not.toThrow();
-    expect(() => checkTransition('reported', { status: 'closed', feedback: 'x' })).toThrow(expect.objectContaining({ code: 'illegal_transition', status: 422 }));
+    expect(() => checkTransition('reported', { status: 'closed', feedback: 'x' })).toThrow(
+      expect.objectContaining({ code: 'illegal_transition', status: 422 }),
+    );
     expect(() => checkTransition('reported', { status: 'dispatched', department: '  ' })).toThrow(expect.objectContaining({ code: 'department_required' }));
     expect(() => checkTransition('resolved', { status: 'closed' })).toThrow(expect.objectContaining({ code: 'feedback_required' }));
     expect(() => checkTransition('closed', { status: 'closed', feedback: 'again' })).toThrow(expect.objectContaining({ code: 'illegal_transition' }));

@@ -6,7 +6,9 @@ import { kmeans } from '../../server/seed/kmeans.ts';
 import { Random } from '../../server/seed/random.ts';
 import { generateHouseholds, planTownships, Territory } from '../../server/seed/settlements.ts';
 
-const zhanyi = parseBoundaryFeatures(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'data', 'boundaries', 'qujing.geojson'), 'utf8'))).features.find((f) => f.code === '530303')!;
+const zhanyi = parseBoundaryFeatures(
+  JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'data', 'boundaries', 'qujing.geojson'), 'utf8')),
+).features.find((f) => f.code === '530303')!;
 
 function generate(seed: number, total: number) {
   const random = new Random(seed);

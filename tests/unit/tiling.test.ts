@@ -5,7 +5,12 @@ import { readPolygonRun, multiPolygonEwkb } from '../../server/db/ewkb.ts';
 type Pt = [number, number];
 /** A polygon from rings of points (closed here). */
 const poly = (...rings: Pt[][]): FlatPolygon => rings.map((r) => Float64Array.from([...r, r[0]!].flat()));
-const box = (x0: number, y0: number, x1: number, y1: number): Pt[] => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+const box = (x0: number, y0: number, x1: number, y1: number): Pt[] => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+];
 const child = (id: number, ...polygons: FlatPolygon[]) => ({ id, polygons });
 
 // A parent 2 × 1 at 104°E, 25°N (real magnitudes, so float keys are not trivially small).
@@ -19,14 +24,28 @@ describe('screenTiling: an exact tiling passes, anything else is suspect', () =>
   it('passes two halves that tile the parent, whichever way their rings run and with repeated vertices', () => {
     expect(screenTiling(parent, [child(1, left), child(2, right)])).toEqual({ suspect: false, flagged: [], window: null });
     const clockwise = poly([...box(X + 0.01, Y, X + 0.02, Y + 0.01)].reverse());
-    const repeated = poly([[X, Y], [X, Y], [X + 0.01, Y], [X + 0.01, Y + 0.01], [X + 0.01, Y + 0.01], [X, Y + 0.01]]);
+    const repeated = poly([
+      [X, Y],
+      [X, Y],
+      [X + 0.01, Y],
+      [X + 0.01, Y + 0.01],
+      [X + 0.01, Y + 0.01],
+      [X, Y + 0.01],
+    ]);
     expect(screenTiling(parent, [child(1, repeated), child(2, clockwise)])).toEqual({ suspect: false, flagged: [], window: null });
   });
 
   it('passes children whose border edges split the parent’s segments (vertices added by a split)', () => {
     // The parent's bottom and top edges are single segments; the children add the midpoints.
     expect(screenTiling(parent, [child(1, left), child(2, right)]).suspect).toBe(false);
-    const coarse = [poly([[X, Y], [X + 0.02, Y], [X + 0.02, Y + 0.01], [X, Y + 0.01]])];
+    const coarse = [
+      poly([
+        [X, Y],
+        [X + 0.02, Y],
+        [X + 0.02, Y + 0.01],
+        [X, Y + 0.01],
+      ]),
+    ];
     expect(screenTiling(coarse, [child(1, left), child(2, right)])).toEqual({ suspect: false, flagged: [], window: null });
   });
 
@@ -67,7 +86,18 @@ describe('screenTiling: an exact tiling passes, anything else is suspect', () =>
   it('bounds every problem by a window: the flagged children and the outline no child runs along', () => {
     // Four quarters of the parent, the north-east one missing: a gap in the corner.
     const q = (i: number, j: number) => poly(box(X + 0.01 * i, Y + 0.005 * j, X + 0.01 * (i + 1), Y + 0.005 * (j + 1)));
-    const outline = [poly([[X, Y], [X + 0.01, Y], [X + 0.02, Y], [X + 0.02, Y + 0.005], [X + 0.02, Y + 0.01], [X + 0.01, Y + 0.01], [X, Y + 0.01], [X, Y + 0.005]])];
+    const outline = [
+      poly([
+        [X, Y],
+        [X + 0.01, Y],
+        [X + 0.02, Y],
+        [X + 0.02, Y + 0.005],
+        [X + 0.02, Y + 0.01],
+        [X + 0.01, Y + 0.01],
+        [X, Y + 0.01],
+        [X, Y + 0.005],
+      ]),
+    ];
     expect(screenTiling(outline, [child(1, q(0, 0)), child(2, q(1, 0)), child(3, q(0, 1)), child(4, q(1, 1))]).suspect).toBe(false);
     const s = screenTiling(outline, [child(1, q(0, 0)), child(2, q(1, 0)), child(3, q(0, 1))]);
     expect(s.flagged.sort()).toEqual([2, 3]);
@@ -92,7 +122,13 @@ describe('screenTiling: an exact tiling passes, anything else is suspect', () =>
   });
 
   it('takes an edge within a millimetre of the outline as on it, and one 10 cm off as bounding a gap', () => {
-    const off = (dy: number) => poly([[X + 0.01, Y + dy], [X + 0.02, Y + dy], [X + 0.02, Y + 0.01], [X + 0.01, Y + 0.01]]);
+    const off = (dy: number) =>
+      poly([
+        [X + 0.01, Y + dy],
+        [X + 0.02, Y + dy],
+        [X + 0.02, Y + 0.01],
+        [X + 0.01, Y + 0.01],
+      ]);
     expect(screenTiling(parent, [child(1, left), child(2, off(1e-6))]).suspect).toBe(true);
     // 0.1 mm: the bottom edge no longer meets the left half's corner, so that vertex is unmatched too
     const s = screenTiling(parent, [child(1, left), child(2, off(1e-9))]);
@@ -102,8 +138,22 @@ describe('screenTiling: an exact tiling passes, anything else is suspect', () =>
 
 describe('readPolygonRun', () => {
   it('reads back geometries laid end to end, bit for bit', () => {
-    const a: Pt[][] = [[[X + 1 / 3, Y], [X + 0.1, Y], [X + 0.1, Y + Math.PI / 100], [X + 1 / 3, Y]]];
-    const b: Pt[][] = [[[X, Y], [X + 1e-9, Y], [X, Y + 1e-9], [X, Y]]];
+    const a: Pt[][] = [
+      [
+        [X + 1 / 3, Y],
+        [X + 0.1, Y],
+        [X + 0.1, Y + Math.PI / 100],
+        [X + 1 / 3, Y],
+      ],
+    ];
+    const b: Pt[][] = [
+      [
+        [X, Y],
+        [X + 1e-9, Y],
+        [X, Y + 1e-9],
+        [X, Y],
+      ],
+    ];
     const run = Buffer.concat([Buffer.from(multiPolygonEwkb([a]), 'hex'), Buffer.from(multiPolygonEwkb([b, a]), 'hex')]);
     const geometries = readPolygonRun(run);
     expect(geometries.map((g) => g.map((p) => p.map((ring) => Array.from(ring))))).toEqual([[[a[0]!.flat()]], [[b[0]!.flat()], [a[0]!.flat()]]]);

@@ -21,7 +21,10 @@ export class GridEditor {
   private readonly draw: TerraDraw;
   private tool: DrawTool = 'idle';
 
-  constructor(map: MapLibreMap, private readonly hooks: GridEditorHooks) {
+  constructor(
+    map: MapLibreMap,
+    private readonly hooks: GridEditorHooks,
+  ) {
     const snapping = {
       toCustom: (event: { containerX: number; containerY: number }) =>
         snapToLines({ x: event.containerX, y: event.containerY }, hooks.snapLines(), { project: (p) => map.project(p) }, 12),
@@ -29,7 +32,11 @@ export class GridEditor {
     this.draw = new TerraDraw({
       adapter: new TerraDrawMapLibreGLAdapter({ map }),
       modes: [
-        new TerraDrawPolygonMode({ snapping, pointerDistance: 16, styles: { fillColor: '#d9480f', fillOpacity: 0.2, outlineColor: '#d9480f', outlineWidth: 2 } }),
+        new TerraDrawPolygonMode({
+          snapping,
+          pointerDistance: 16,
+          styles: { fillColor: '#d9480f', fillOpacity: 0.2, outlineColor: '#d9480f', outlineWidth: 2 },
+        }),
         new TerraDrawLineStringMode({ snapping, pointerDistance: 16, styles: { lineStringColor: '#1f5fbf', lineStringWidth: 3 } }),
         new TerraDrawSelectMode({
           flags: { polygon: { feature: { draggable: false, coordinates: { draggable: true, midpoints: true, deletable: true } } } },

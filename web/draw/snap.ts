@@ -8,7 +8,12 @@ export interface Projector {
   project(p: LngLat): { x: number; y: number };
 }
 
-export function snapToLines(pointer: { x: number; y: number }, lines: readonly (readonly LngLat[])[], projector: Projector, tolerancePx = 10): LngLat | undefined {
+export function snapToLines(
+  pointer: { x: number; y: number },
+  lines: readonly (readonly LngLat[])[],
+  projector: Projector,
+  tolerancePx = 10,
+): LngLat | undefined {
   let vertex: { p: LngLat; d: number } | undefined;
   let segment: { p: LngLat; d: number } | undefined;
   for (const line of lines) {

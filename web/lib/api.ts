@@ -11,7 +11,13 @@ export function onUnauthorized(fn: () => void): void {
 }
 
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly path: string, readonly details?: unknown) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly path: string,
+    readonly details?: unknown,
+  ) {
     super(message);
   }
 }

@@ -15,7 +15,11 @@ export function errorText(err: unknown, area?: string): string {
   }
   const values = {
     message: err.message,
-    ...(Array.isArray(err.details) ? { count: err.details.length } : err.details && typeof err.details === 'object' ? (err.details as Record<string, string | number>) : {}),
+    ...(Array.isArray(err.details)
+      ? { count: err.details.length }
+      : err.details && typeof err.details === 'object'
+        ? (err.details as Record<string, string | number>)
+        : {}),
   };
   for (const key of [...(area ? [`${area}.error.${err.code}`] : []), `errors.${err.code}`]) {
     const text = t(key, { values, default: '' });

@@ -1,8 +1,7 @@
 import { locale } from 'svelte-i18n';
 import { get } from 'svelte/store';
 
-export const formatNumber = (n: number, digits = 0) =>
-  new Intl.NumberFormat(get(locale) ?? 'zh-CN', { maximumFractionDigits: digits }).format(n);
+export const formatNumber = (n: number, digits = 0) => new Intl.NumberFormat(get(locale) ?? 'zh-CN', { maximumFractionDigits: digits }).format(n);
 
 export const km2 = (m2: number) => formatNumber(m2 / 1e6, m2 < 1e7 ? 2 : 1);
 

@@ -5,7 +5,11 @@ export const VIEWS = ['plan', 'analyze', 'screen', 'report', 'dispatch'] as cons
 export type View = (typeof VIEWS)[number];
 /** What a role needs to open each view. */
 export const VIEW_CAPABILITY: Record<View, Capability> = {
-  plan: 'plan:read', analyze: 'incidents:read', screen: 'incidents:read', report: 'incidents:report', dispatch: 'dispatch:answer',
+  plan: 'plan:read',
+  analyze: 'incidents:read',
+  screen: 'incidents:read',
+  report: 'incidents:report',
+  dispatch: 'dispatch:answer',
 };
 /** Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue. */
 export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch' };

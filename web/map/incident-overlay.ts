@@ -43,31 +43,52 @@ export class IncidentOverlay {
     let max = 0;
     if (mode === 'heatmap') {
       max = cells.reduce((m, c) => Math.max(m, c.count), 0);
-      layers = [new HeatmapLayer<Cell>({
-        id: 'heat', data: cells, getPosition: (c) => [c.lon, c.lat], getWeight: (c) => c.count,
-        radiusPixels: 28 * scale, intensity: 1.2, threshold: 0.04, aggregation: 'SUM',
-        colorRange: [0.1, 0.3, 0.5, 0.7, 0.85, 1].map((t) => ramp(t, 255).slice(0, 3) as [number, number, number]),
-      })];
+      layers = [
+        new HeatmapLayer<Cell>({
+          id: 'heat',
+          data: cells,
+          getPosition: (c) => [c.lon, c.lat],
+          getWeight: (c) => c.count,
+          radiusPixels: 28 * scale,
+          intensity: 1.2,
+          threshold: 0.04,
+          aggregation: 'SUM',
+          colorRange: [0.1, 0.3, 0.5, 0.7, 0.85, 1].map((t) => ramp(t, 255).slice(0, 3) as [number, number, number]),
+        }),
+      ];
     } else if (mode === 'hexagon') {
       max = cells.reduce((m, c) => Math.max(m, c.count), 0);
       const size = heat?.cell.sizeM ?? 1000;
-      layers = [new PolygonLayer<Cell>({
-        id: 'hexagons', data: cells, getPolygon: (c) => hexagon(c, size * 0.94), filled: true, stroked: false,
-        getFillColor: (c) => ramp(Math.sqrt(c.count / Math.max(max, 1)), 210), pickable: false,
-        updateTriggers: { getFillColor: max, getPolygon: size },
-      })];
+      layers = [
+        new PolygonLayer<Cell>({
+          id: 'hexagons',
+          data: cells,
+          getPolygon: (c) => hexagon(c, size * 0.94),
+          filled: true,
+          stroked: false,
+          getFillColor: (c) => ramp(Math.sqrt(c.count / Math.max(max, 1)), 210),
+          pickable: false,
+          updateTriggers: { getFillColor: max, getPolygon: size },
+        }),
+      ];
     } else if (grids) {
       const rate = new Map(hotspots.map((h) => [h.id, h.households > 0 ? (100 * h.count) / h.households : 0]));
       // The scale ends at the 98th percentile: a grid of two households with a few reports would flatten the rest.
       const sorted = [...rate.values()].sort((a, b) => a - b);
       max = sorted[Math.floor(0.98 * (sorted.length - 1))] ?? 0;
       const features = grids.features.filter((f) => rate.has(f.id as number));
-      layers = [new GeoJsonLayer({
-        id: 'grid-rates', data: { type: 'FeatureCollection', features } as never, filled: true, stroked: true,
-        getFillColor: (f: { id?: unknown }) => ramp(Math.sqrt(Math.min(1, (rate.get(f.id as number) ?? 0) / Math.max(max, 1e-9))), 200),
-        getLineColor: [255, 255, 255, 160], lineWidthMinPixels: 0.5,
-        updateTriggers: { getFillColor: [max, hotspots.length] },
-      })];
+      layers = [
+        new GeoJsonLayer({
+          id: 'grid-rates',
+          data: { type: 'FeatureCollection', features } as never,
+          filled: true,
+          stroked: true,
+          getFillColor: (f: { id?: unknown }) => ramp(Math.sqrt(Math.min(1, (rate.get(f.id as number) ?? 0) / Math.max(max, 1e-9))), 200),
+          getLineColor: [255, 255, 255, 160],
+          lineWidthMinPixels: 0.5,
+          updateTriggers: { getFillColor: [max, hotspots.length] },
+        }),
+      ];
     }
     this.overlay.setProps({ layers });
     return { max };

@@ -10,7 +10,10 @@ function bboxOf(geometry: GeoJSON.Geometry): [number, number, number, number] {
   const visit = (c: unknown): void => {
     if (typeof (c as number[])[0] === 'number') {
       const [x, y] = c as [number, number];
-      b[0] = Math.min(b[0], x); b[1] = Math.min(b[1], y); b[2] = Math.max(b[2], x); b[3] = Math.max(b[3], y);
+      b[0] = Math.min(b[0], x);
+      b[1] = Math.min(b[1], y);
+      b[2] = Math.max(b[2], x);
+      b[3] = Math.max(b[3], y);
     } else (c as unknown[]).forEach(visit);
   };
   if ('coordinates' in geometry) visit(geometry.coordinates);
@@ -57,10 +60,12 @@ export class RegionMap {
     });
     if (options.interactive ?? true) this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-    this.ready = new Promise((resolve) => this.map.once('load', () => {
-      this.addLayers(options.dark ?? false, options.scale ?? 1);
-      resolve();
-    }));
+    this.ready = new Promise((resolve) =>
+      this.map.once('load', () => {
+        this.addLayers(options.dark ?? false, options.scale ?? 1);
+        resolve();
+      }),
+    );
     if (options.onSelect) {
       const onSelect = options.onSelect;
       this.map.on('click', (e) => {
@@ -75,50 +80,134 @@ export class RegionMap {
 
   private addLayers(dark: boolean, k: number) {
     const m = this.map;
-    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers']) m.addSource(id, { type: 'geojson', data: EMPTY });
+    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers'])
+      m.addSource(id, { type: 'geojson', data: EMPTY });
     m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
     m.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } });
     m.addLayer({
-      id: 'grid-line', type: 'line', source: 'grids',
+      id: 'grid-line',
+      type: 'line',
+      source: 'grids',
       paint: { 'line-color': dark ? '#0b1522' : '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.2 * k, 13, 1.2 * k] },
     });
     m.addLayer({ id: 'township-hit', type: 'fill', source: 'townships', paint: { 'fill-opacity': 0 } });
     m.addLayer({ id: 'village-hit', type: 'fill', source: 'villages', paint: { 'fill-opacity': 0 } });
-    m.addLayer({ id: 'village-line', type: 'line', source: 'villages', paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] } });
-    m.addLayer({ id: 'township-line', type: 'line', source: 'townships', paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] } });
+    m.addLayer({
+      id: 'village-line',
+      type: 'line',
+      source: 'villages',
+      paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] },
+    });
+    m.addLayer({
+      id: 'township-line',
+      type: 'line',
+      source: 'townships',
+      paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] },
+    });
     // Grids whose household count is outside their type's range: a dashed red outline (rules set later).
-    m.addLayer({ id: 'grid-out-of-range', type: 'line', source: 'grids', filter: ['==', ['get', 'households'], -1], paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] } });
+    m.addLayer({
+      id: 'grid-out-of-range',
+      type: 'line',
+      source: 'grids',
+      filter: ['==', ['get', 'households'], -1],
+      paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] },
+    });
     m.addLayer({ id: 'picked-fill', type: 'fill', source: 'picked', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.45 } });
-    m.addLayer({ id: 'household-clusters', type: 'circle', source: 'households', filter: ['has', 'point_count'],
-      paint: { 'circle-color': '#343a40', 'circle-opacity': 0.55, 'circle-radius': ['step', ['get', 'point_count'], 8, 20, 11, 100, 15, 500, 20] } });
-    m.addLayer({ id: 'household-count', type: 'symbol', source: 'households', filter: ['has', 'point_count'],
-      layout: { 'text-field': ['get', 'point_count_abbreviated'], 'text-font': TEXT_FONT, 'text-size': 11 }, paint: { 'text-color': '#ffffff' } });
-    m.addLayer({ id: 'household-points', type: 'circle', source: 'households', filter: ['!', ['has', 'point_count']],
-      paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 } });
+    m.addLayer({
+      id: 'household-clusters',
+      type: 'circle',
+      source: 'households',
+      filter: ['has', 'point_count'],
+      paint: { 'circle-color': '#343a40', 'circle-opacity': 0.55, 'circle-radius': ['step', ['get', 'point_count'], 8, 20, 11, 100, 15, 500, 20] },
+    });
+    m.addLayer({
+      id: 'household-count',
+      type: 'symbol',
+      source: 'households',
+      filter: ['has', 'point_count'],
+      layout: { 'text-field': ['get', 'point_count_abbreviated'], 'text-font': TEXT_FONT, 'text-size': 11 },
+      paint: { 'text-color': '#ffffff' },
+    });
+    m.addLayer({
+      id: 'household-points',
+      type: 'circle',
+      source: 'households',
+      filter: ['!', ['has', 'point_count']],
+      paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 },
+    });
     // An auto-split proposal over the current grids: in range green, under orange, over red; dark outlines.
     const proposalColor = ['match', ['get', 'status'], 'under', '#e8590c', 'over', '#c92a2a', '#2f9e44'] as never;
-    m.addLayer({ id: 'proposal-fill', type: 'fill', source: 'proposal', paint: { 'fill-color': proposalColor, 'fill-opacity': ['case', ['==', ['get', 'status'], 'within'], 0.18, 0.5] } });
-    m.addLayer({ id: 'proposal-line', type: 'line', source: 'proposal', paint: { 'line-color': '#1b2a3a', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.4 * k, 14, 2 * k] } });
-    m.addLayer({ id: 'proposal-count', type: 'symbol', source: 'proposal', minzoom: 12,
+    m.addLayer({
+      id: 'proposal-fill',
+      type: 'fill',
+      source: 'proposal',
+      paint: { 'fill-color': proposalColor, 'fill-opacity': ['case', ['==', ['get', 'status'], 'within'], 0.18, 0.5] },
+    });
+    m.addLayer({
+      id: 'proposal-line',
+      type: 'line',
+      source: 'proposal',
+      paint: { 'line-color': '#1b2a3a', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.4 * k, 14, 2 * k] },
+    });
+    m.addLayer({
+      id: 'proposal-count',
+      type: 'symbol',
+      source: 'proposal',
+      minzoom: 12,
       layout: { 'text-field': ['to-string', ['get', 'households']], 'text-font': TEXT_FONT, 'text-size': 12 * k, 'text-padding': 1 },
-      paint: { 'text-color': '#1b2a3a', 'text-halo-color': '#ffffff', 'text-halo-width': 1.4 * k } });
-    m.addLayer({ id: 'barrier-line', type: 'line', source: 'barriers', layout: { 'line-cap': 'round', 'line-join': 'round' }, paint: { 'line-color': '#1f5fbf', 'line-width': 4 * k, 'line-opacity': 0.85 } });
+      paint: { 'text-color': '#1b2a3a', 'text-halo-color': '#ffffff', 'text-halo-width': 1.4 * k },
+    });
+    m.addLayer({
+      id: 'barrier-line',
+      type: 'line',
+      source: 'barriers',
+      layout: { 'line-cap': 'round', 'line-join': 'round' },
+      paint: { 'line-color': '#1f5fbf', 'line-width': 4 * k, 'line-opacity': 0.85 },
+    });
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
     m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
     // Coverage problems: areas filled, points as rings, in the colour of their kind; the focused one outlined.
     const issueColor = ['match', ['get', 'kind'], ...Object.entries(ISSUE_COLORS).flat(), '#e03131'] as never;
-    m.addLayer({ id: 'issue-fill', type: 'fill', source: 'issues', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'fill-color': issueColor, 'fill-opacity': 0.55 } });
-    m.addLayer({ id: 'issue-line', type: 'line', source: 'issues', filter: ['==', ['geometry-type'], 'Polygon'], paint: { 'line-color': issueColor, 'line-width': 2 * k } });
-    m.addLayer({ id: 'issue-point', type: 'circle', source: 'issues', filter: ['==', ['geometry-type'], 'Point'],
-      // Small at district zoom (thousands of them), full size when zoomed into a village.
-      paint: { 'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5 * k, 12, 4 * k, 15, 7 * k], 'circle-color': '#ffffff', 'circle-stroke-color': issueColor,
-        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 1 * k, 12, 2 * k, 15, 3 * k] } });
-    m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
-    m.addLayer({ id: 'focused-point', type: 'circle', source: 'focused', filter: ['in', ['geometry-type'], ['literal', ['Point', 'MultiPoint']]],
-      paint: { 'circle-radius': 14 * k, 'circle-opacity': 0, 'circle-stroke-color': '#212529', 'circle-stroke-width': 3 * k } });
     m.addLayer({
-      id: 'labels', type: 'symbol', source: 'labels',
+      id: 'issue-fill',
+      type: 'fill',
+      source: 'issues',
+      filter: ['==', ['geometry-type'], 'Polygon'],
+      paint: { 'fill-color': issueColor, 'fill-opacity': 0.55 },
+    });
+    m.addLayer({
+      id: 'issue-line',
+      type: 'line',
+      source: 'issues',
+      filter: ['==', ['geometry-type'], 'Polygon'],
+      paint: { 'line-color': issueColor, 'line-width': 2 * k },
+    });
+    m.addLayer({
+      id: 'issue-point',
+      type: 'circle',
+      source: 'issues',
+      filter: ['==', ['geometry-type'], 'Point'],
+      // Small at district zoom (thousands of them), full size when zoomed into a village.
+      paint: {
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 8, 1.5 * k, 12, 4 * k, 15, 7 * k],
+        'circle-color': '#ffffff',
+        'circle-stroke-color': issueColor,
+        'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 1 * k, 12, 2 * k, 15, 3 * k],
+      },
+    });
+    m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
+    m.addLayer({
+      id: 'focused-point',
+      type: 'circle',
+      source: 'focused',
+      filter: ['in', ['geometry-type'], ['literal', ['Point', 'MultiPoint']]],
+      paint: { 'circle-radius': 14 * k, 'circle-opacity': 0, 'circle-stroke-color': '#212529', 'circle-stroke-width': 3 * k },
+    });
+    m.addLayer({
+      id: 'labels',
+      type: 'symbol',
+      source: 'labels',
       layout: {
         'text-field': ['format', ['get', 'name'], {}, '\n', {}, ['to-string', ['get', 'households']], { 'font-scale': 0.8 }],
         'text-font': TEXT_FONT,
@@ -162,7 +251,13 @@ export class RegionMap {
   async fit(region: RegionFeature, animate = true): Promise<void> {
     await this.ready;
     const [w, s, e, n] = region.properties.bbox;
-    this.map.fitBounds([[w, s], [e, n]] as LngLatBoundsLike, { padding: 40, duration: animate ? 600 : 0, maxZoom: 16 });
+    this.map.fitBounds(
+      [
+        [w, s],
+        [e, n],
+      ] as LngLatBoundsLike,
+      { padding: 40, duration: animate ? 600 : 0, maxZoom: 16 },
+    );
   }
 
   async setHouseholds(fc: GeoJSON.FeatureCollection | null): Promise<void> {
@@ -199,7 +294,13 @@ export class RegionMap {
     if (!issue?.geometry) return;
     const [w, s, e, n] = bboxOf(issue.geometry);
     const pad = 0.002;
-    this.map.fitBounds([[w - pad, s - pad], [e + pad, n + pad]], { padding: 60, duration: 500, maxZoom: 17 });
+    this.map.fitBounds(
+      [
+        [w - pad, s - pad],
+        [e + pad, n + pad],
+      ],
+      { padding: 60, duration: 500, maxZoom: 17 },
+    );
   }
 
   /** Shows (or clears) an auto-split proposal. */

@@ -10,7 +10,8 @@ export const GRID_TYPE_COLORS = {
 } as const;
 
 export const gridTypeColor: ExpressionSpecification = [
-  'match', ['get', 'gridType'],
+  'match',
+  ['get', 'gridType'],
   ...Object.entries(GRID_TYPE_COLORS).flat(),
   '#bab0ac',
 ] as unknown as ExpressionSpecification;

@@ -10,7 +10,13 @@ export type Category = InferResponseType<(typeof api)['incident-categories']['$g
 export const STATUSES = ['reported', 'dispatched', 'resolved', 'closed'] as const;
 /** Category colours (Tableau 10), in the categories' order. */
 export const CATEGORY_COLORS: Record<string, string> = {
-  hazard: '#e15759', dispute: '#4e79a7', fire: '#f28e2b', public_order: '#76b7b2', sanitation: '#59a14f', traffic: '#edc948', other: '#bab0ac',
+  hazard: '#e15759',
+  dispute: '#4e79a7',
+  fire: '#f28e2b',
+  public_order: '#76b7b2',
+  sanitation: '#59a14f',
+  traffic: '#edc948',
+  other: '#bab0ac',
 };
 
 /** First day (China Standard Time) of each of the last `n` months, oldest first, as YYYY-MM. */
@@ -50,9 +56,11 @@ export class Analysis {
   private timer: ReturnType<typeof setInterval> | null = null;
   private request = 0;
 
-  range = $derived(this.month < 0
-    ? { from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)) }
-    : { from: monthStart(this.months[this.month]!), to: monthStart(nextMonth(this.months[this.month]!)) });
+  range = $derived(
+    this.month < 0
+      ? { from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)) }
+      : { from: monthStart(this.months[this.month]!), to: monthStart(nextMonth(this.months[this.month]!)) },
+  );
 
   async init(): Promise<void> {
     this.categories = await ok(api['incident-categories'].$get());
@@ -62,7 +70,9 @@ export class Analysis {
   private query(regionId: number) {
     const all = this.selected.length === this.categories.length;
     return {
-      region: String(regionId), from: this.range.from, to: this.range.to,
+      region: String(regionId),
+      from: this.range.from,
+      to: this.range.to,
       ...(all ? {} : { category: this.selected.join(',') || 'none' }),
       ...(this.statuses.length === STATUSES.length ? {} : { status: this.statuses.join(',') || 'none' }),
     };
@@ -84,7 +94,11 @@ export class Analysis {
         ok(api.heatmap.$get({ query: { ...q, shape: 'hex', zoom: String(Math.round(this.zoom)) } })),
         ok(api.hotspots.$get({ query: q })),
         // The series always spans the two years, so the chart shows where the window sits.
-        ok(api.incidents.timeseries.$get({ query: { ...q, from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)), bucket: 'month' } })),
+        ok(
+          api.incidents.timeseries.$get({
+            query: { ...q, from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)), bucket: 'month' },
+          }),
+        ),
       ]);
       if (mine !== this.request) return;
       this.heat = heat;

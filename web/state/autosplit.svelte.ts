@@ -28,7 +28,6 @@ export class AutoSplit {
   regionId = $state<number | null>(null);
   error = $state<{ code: string; message: string; path: string } | null>(null);
 
-
   barrierCollection = $derived<GeoJSON.FeatureCollection>({
     type: 'FeatureCollection',
     features: this.barriers.map((coordinates) => ({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates } })),
@@ -94,7 +93,11 @@ export class AutoSplit {
         if (value) buffer += value;
         let nl: number;
         while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = JSON.parse(buffer.slice(0, nl)) as { progress?: { done: number; total: number }; result?: AutosplitResult; error?: { code: string; message: string; path: string } };
+          const line = JSON.parse(buffer.slice(0, nl)) as {
+            progress?: { done: number; total: number };
+            result?: AutosplitResult;
+            error?: { code: string; message: string; path: string };
+          };
           buffer = buffer.slice(nl + 1);
           if (line.progress) this.progress = line.progress;
           if (line.error) throw new ApiError(422, line.error.code, line.error.message, line.error.path);
@@ -107,7 +110,11 @@ export class AutoSplit {
         if (done) throw new ApiError(500, 'incomplete', 'the server closed the stream without a result', '');
       }
     } catch (err) {
-      this.error = { code: err instanceof ApiError ? err.code : 'network', message: errorText(err, 'autosplit'), path: err instanceof ApiError ? err.path : '' };
+      this.error = {
+        code: err instanceof ApiError ? err.code : 'network',
+        message: errorText(err, 'autosplit'),
+        path: err instanceof ApiError ? err.path : '',
+      };
       return null;
     } finally {
       this.running = false;

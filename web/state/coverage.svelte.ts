@@ -6,8 +6,17 @@ export type Issue = CoverageReport['issues']['features'][number];
 
 /** Kinds in order of seriousness, with their map colours. */
 export const ISSUE_COLORS: Record<string, string> = {
-  overlap: '#c2255c', gap: '#e03131', outside_parent: '#9c36b5', invalid_geometry: '#000000', multipart_grid: '#5f3dc4',
-  orphan_household: '#d9480f', households_out_of_range: '#f08c00', grid_without_worker: '#1971c2', grid_missing_role: '#5f3dc4', code_mismatch: '#495057', sliver: '#868e96',
+  overlap: '#c2255c',
+  gap: '#e03131',
+  outside_parent: '#9c36b5',
+  invalid_geometry: '#000000',
+  multipart_grid: '#5f3dc4',
+  orphan_household: '#d9480f',
+  households_out_of_range: '#f08c00',
+  grid_without_worker: '#1971c2',
+  grid_missing_role: '#5f3dc4',
+  code_mismatch: '#495057',
+  sliver: '#868e96',
 };
 
 /** The last coverage report of a region, and the problem the planner is looking at. */

@@ -88,7 +88,11 @@ export class Editor {
   }
 
   /** Runs one operation: saves it, applies the answer, and explains a refusal. */
-  private async run(done: string, call: () => Promise<{ regions: never; removed: number[]; gapM2?: number } | { regions: unknown; removed: number[]; gapM2?: number }>, clip?: Ring[]): Promise<boolean> {
+  private async run(
+    done: string,
+    call: () => Promise<{ regions: never; removed: number[]; gapM2?: number } | { regions: unknown; removed: number[]; gapM2?: number }>,
+    clip?: Ring[],
+  ): Promise<boolean> {
     this.busy = true;
     this.notice = null;
     try {
@@ -116,19 +120,37 @@ export class Editor {
   create(rings: Ring[], clip = false) {
     const village = this.village;
     if (!village) return Promise.resolve(false);
-    return this.run('create', () => ok(api.regions.$post({ json: { parentId: village.id, geometry: { type: 'Polygon', coordinates: rings }, clip } })), clip ? undefined : rings);
+    return this.run(
+      'create',
+      () => ok(api.regions.$post({ json: { parentId: village.id, geometry: { type: 'Polygon', coordinates: rings }, clip } })),
+      clip ? undefined : rings,
+    );
   }
 
   reshape(rings: Ring[]) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('update', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, geometry: { type: 'Polygon', coordinates: rings } } })));
+    return this.run('update', () =>
+      ok(
+        api.regions[':id'].$patch({
+          param: { id: String(grid.id) },
+          json: { version: grid.properties.version, geometry: { type: 'Polygon', coordinates: rings } },
+        }),
+      ),
+    );
   }
 
   split(line: LngLat[]) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('split', () => ok(api.regions[':id'].split.$post({ param: { id: String(grid.id) }, json: { version: grid.properties.version, line: { type: 'LineString', coordinates: line } } })));
+    return this.run('split', () =>
+      ok(
+        api.regions[':id'].split.$post({
+          param: { id: String(grid.id) },
+          json: { version: grid.properties.version, line: { type: 'LineString', coordinates: line } },
+        }),
+      ),
+    );
   }
 
   async merge() {
@@ -140,10 +162,18 @@ export class Editor {
     return merged;
   }
 
-  saveProperties(changes: { name?: string; gridType?: RegionSummary['properties']['gridType']; workerId?: number | null; notes?: string; staff?: { workerId: number; role: string }[] }) {
+  saveProperties(changes: {
+    name?: string;
+    gridType?: RegionSummary['properties']['gridType'];
+    workerId?: number | null;
+    notes?: string;
+    staff?: { workerId: number; role: string }[];
+  }) {
     const grid = this.grid;
     if (!grid) return Promise.resolve(false);
-    return this.run('properties', () => ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, ...changes } })));
+    return this.run('properties', () =>
+      ok(api.regions[':id'].$patch({ param: { id: String(grid.id) }, json: { version: grid.properties.version, ...changes } })),
+    );
   }
 
   remove() {

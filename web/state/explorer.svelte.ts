@@ -38,10 +38,7 @@ export class Explorer {
         return;
       }
       const param = { id: String(target) };
-      const [region, children] = await Promise.all([
-        ok(api.regions[':id'].$get({ param })),
-        ok(api.regions[':id'].children.$get({ param })),
-      ]);
+      const [region, children] = await Promise.all([ok(api.regions[':id'].$get({ param })), ok(api.regions[':id'].children.$get({ param }))]);
       this.region = region;
       this.children = children;
       if (move) this.selection++;

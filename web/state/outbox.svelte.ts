@@ -114,7 +114,11 @@ export class Outbox {
       }
       while (item.photosSent < item.photos.length) {
         const photo = item.photos[item.photosSent]!;
-        const res = await fetch(`/api/incidents/${item.incidentId}/photos`, { method: 'POST', body: photo, headers: { 'content-type': photo.type || 'image/jpeg' } });
+        const res = await fetch(`/api/incidents/${item.incidentId}/photos`, {
+          method: 'POST',
+          body: photo,
+          headers: { 'content-type': photo.type || 'image/jpeg' },
+        });
         // A photo the server will never take (too big, not an image, one too many) does not hold the report back.
         if (!res.ok && (res.status === 401 || res.status >= 500)) return 'offline';
         item.photosSent++;
@@ -133,7 +137,9 @@ export class Outbox {
     // A signed-out session or a busy server: try again later.
     if (res.status === 401 || res.status === 429 || res.status >= 500) return 'offline';
     const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
-    item.error = body?.error ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report') : `HTTP ${res.status}`;
+    item.error = body?.error
+      ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
+      : `HTTP ${res.status}`;
     return 'failed';
   }
 }

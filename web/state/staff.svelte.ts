@@ -9,7 +9,9 @@ class StaffRoles {
   private loading: Promise<void> | null = null;
 
   load(): Promise<void> {
-    this.loading ??= ok(api['staff-roles'].$get()).then((r) => void (this.list = r)).catch(() => void (this.loading = null));
+    this.loading ??= ok(api['staff-roles'].$get())
+      .then((r) => void (this.list = r))
+      .catch(() => void (this.loading = null));
     return this.loading;
   }
 

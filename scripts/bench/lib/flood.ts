@@ -10,7 +10,9 @@ import { connect } from 'node:net';
 
 const [port, attackers, seconds] = process.argv.slice(2).map(Number) as [number, number, number];
 const body = Buffer.from(`{"username":"x","password":"x","pad":${'['.repeat(9_000_000)}${']'.repeat(9_000_000)}}`);
-const head = Buffer.from(`POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`);
+const head = Buffer.from(
+  `POST /api/auth/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`,
+);
 const until = Date.now() + seconds * 1000;
 const answers: Record<string, number> = {};
 let sent = 0;
@@ -42,7 +44,9 @@ function once(): Promise<void> {
   });
 }
 
-await Promise.all(Array.from({ length: attackers }, async () => {
-  while (Date.now() < until) await once();
-}));
+await Promise.all(
+  Array.from({ length: attackers }, async () => {
+    while (Date.now() < until) await once();
+  }),
+);
 console.log(JSON.stringify({ sent, answers }));
