@@ -275,9 +275,7 @@ export async function screenTokenId(db: Queryable, token: string): Promise<numbe
 /** Is `regionId` the scope region or below it (`strict`: strictly below)? */
 export async function isWithin(db: Queryable, regionId: number, scopeId: number, strict: boolean): Promise<boolean> {
   const { rows } = await db.query<{ ok: boolean }>(
-    `WITH RECURSIVE up AS (SELECT id, parent_id, 0 AS depth FROM region WHERE id = $1
-       UNION ALL SELECT r.id, r.parent_id, up.depth + 1 FROM region r JOIN up ON r.id = up.parent_id)
-     SELECT EXISTS (SELECT 1 FROM up WHERE id = $2 AND depth >= $3) AS ok`,
+    'SELECT EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[$1::int]) WHERE id = $2 AND depth >= $3) AS ok',
     [regionId, scopeId, strict ? 1 : 0],
   );
   return rows[0]!.ok;

@@ -138,19 +138,16 @@ async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOpt
   const {
     rows: [region],
   } = await tx.query<{ level: string; name: string; district_id: number }>(
-    `WITH RECURSIVE up AS (SELECT id, parent_id FROM region WHERE id = $1 UNION ALL SELECT p.id, p.parent_id FROM region p JOIN up ON p.id = up.parent_id)
-     SELECT r.level, r.name, (SELECT id FROM up WHERE parent_id IS NULL) AS district_id FROM region r WHERE r.id = $1`,
+    `SELECT r.level, r.name, (SELECT a.id FROM gp_ancestors(ARRAY[r.id]) a JOIN region d ON d.id = a.id WHERE d.parent_id IS NULL) AS district_id
+     FROM region r WHERE r.id = $1`,
     [regionId],
   );
   if (!region) throw notFound('region', regionId);
   if (region.level === 'grid') throw new InputError('not_divisible', `${region.name} is a grid: choose its village (or a township) to divide`, 'id');
   const { rows } = await tx.query<{ id: number; code: string; name: string; version: number; grid_type: GridType | null; usual: GridType | null }>(
-    `WITH RECURSIVE down AS (
-       SELECT id, level FROM region WHERE id = $1
-       UNION ALL SELECT r.id, r.level FROM region r JOIN down d ON r.parent_id = d.id WHERE d.level <> 'village')
-     SELECT v.id, v.code, v.name, v.version, v.grid_type,
+    `SELECT v.id, v.code, v.name, v.version, v.grid_type,
             (SELECT g.grid_type FROM region g WHERE g.parent_id = v.id AND g.grid_type IS NOT NULL GROUP BY g.grid_type ORDER BY count(*) DESC, g.grid_type LIMIT 1) AS usual
-     FROM down JOIN region v ON v.id = down.id WHERE down.level = 'village' ORDER BY v.code`,
+     FROM gp_subtree($1) down JOIN region v ON v.id = down.id WHERE down.level = 'village' ORDER BY v.code`,
     [regionId],
   );
   if (rows.length === 0) throw new InputError('no_villages', `${region.name} has no villages or communities to divide into grids`, 'id');

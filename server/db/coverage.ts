@@ -186,13 +186,9 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
   const path: CoveragePath = options.path ?? 'edges';
   if (path === 'coverage' && !(await hasCoverageFunctions(tx))) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
   const { rows: scope } = await tx.query<{ parents: number[]; area: number }>(
-    `-- the tree walks the few regions above grids (by the level index), not the whole table
-     WITH RECURSIVE upper AS MATERIALIZED (SELECT id, parent_id FROM region WHERE level IN ('district', 'township', 'village')),
-     tree AS (
-       SELECT id FROM region WHERE id = $1
-       UNION ALL SELECT c.id FROM upper c JOIN tree t ON c.parent_id = t.id WHERE $2)
-     SELECT coalesce(array_agg(p.id), '{}') AS parents, (SELECT gp_area_m2(geom) FROM region WHERE id = $1) AS area
-     FROM region p WHERE p.id IN (SELECT id FROM tree) AND (SELECT 1 FROM region c WHERE c.parent_id = p.id LIMIT 1) IS NOT NULL`,
+    `SELECT coalesce(array_agg(p.id), '{}') AS parents, (SELECT gp_area_m2(geom) FROM region WHERE id = $1) AS area
+     FROM gp_subtree($1) t JOIN region p ON p.id = t.id
+     WHERE t.level <> 'grid' AND (t.depth = 0 OR $2) AND EXISTS (SELECT 1 FROM region c WHERE c.parent_id = p.id)`,
     [regionId, options.depth === 'all'],
   );
   const parents = scope[0]!.parents;
@@ -418,9 +414,7 @@ async function orphanHouseholds(tx: Queryable, regionId: number, limit: number):
   // Against each household's own grid, grid by grid (LATERAL), so PostGIS reuses the prepared
   // polygon: a containing-grid search per household costs 20× more.
   const { rows } = await tx.query<{ id: number; region_id: number | null; in_grid: boolean; geometry: IssueFeature['geometry']; total: number }>(
-    `WITH RECURSIVE tree AS (
-       SELECT id FROM region WHERE id = $1
-       UNION ALL SELECT c.id FROM region c JOIN tree t ON c.parent_id = t.id),
+    `WITH tree AS (SELECT id FROM gp_subtree($1)),
      -- the grids first, then their households grid by grid (OFFSET 0 keeps the planner from joining
      -- every household of the table before it sees how few grids there are: a village of the demo in
      -- 30 ms rather than 250)

@@ -330,7 +330,7 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
   let scope = '';
   if (f.regionId !== undefined) {
     params.push(f.regionId);
-    scope = `AND i.grid_id IN (WITH RECURSIVE s AS (SELECT id, level FROM region WHERE id = $4 UNION ALL SELECT r.id, r.level FROM region r JOIN s ON r.parent_id = s.id WHERE s.level <> 'grid') SELECT id FROM s WHERE level = 'grid')`;
+    scope = `AND i.grid_id IN (SELECT id FROM gp_subtree($4) WHERE level = 'grid')`;
   }
   const { rows } = await db.query<DepartmentStats>(
     `SELECT dep.id, dep.code, dep.zh, dep.en,

@@ -50,10 +50,7 @@ export async function reassignHouseholdsIn(tx: Queryable, regionIds: number[]): 
 export async function recountHouseholdsAround(tx: Queryable, regionIds: number[]): Promise<void> {
   if (regionIds.length === 0) return;
   const { rows } = await tx.query<{ ids: number[] }>(
-    `WITH RECURSIVE up AS (
-       SELECT id, parent_id FROM region WHERE id = ANY($1::int[])
-       UNION SELECT p.id, p.parent_id FROM region p JOIN up ON p.id = up.parent_id)
-     SELECT coalesce(array_agg(id), '{}') AS ids FROM up`,
+    `SELECT coalesce(array_agg(id), '{}') AS ids FROM gp_ancestors($1::int[])`,
     [regionIds],
   );
   for (const level of ['grid', 'village', 'township', 'district']) {

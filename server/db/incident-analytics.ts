@@ -53,7 +53,7 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
     const {
       rows: [packed],
     } = await tx.query<{ s: string | null }>(
-      `${g.with} SELECT string_agg(cx::text || ' ' || cy::text || ' ' || n::text, ' ') AS s
+      `SELECT string_agg(cx::text || ' ' || cy::text || ' ' || n::text, ' ') AS s
        FROM (SELECT i.cell_x >> ${shift} AS cx, i.cell_y >> ${shift} AS cy, count(*)::int AS n FROM incident i WHERE ${g.where} GROUP BY 1, 2) AS c`,
       g.params,
     );
@@ -73,12 +73,12 @@ export async function heatmap(tx: Queryable, filter: IncidentFilter, shape: Cell
   const xy = `ST_X(i.geom) * $1::float8 AS x, ST_Y(i.geom) * $2::float8 AS y`;
   const sql =
     shape === 'square'
-      ? `${f.with} SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, count(*)::int AS count
+      ? `SELECT (ix + 0.5) * $3::float8 / $1::float8 AS lon, (iy + 0.5) * $3::float8 / $2::float8 AS lat, count(*)::int AS count
        FROM (SELECT floor(x / $3::float8) AS ix, floor(y / $3::float8) AS iy FROM (SELECT ${xy} FROM incident i WHERE ${f.where}) AS p) AS c GROUP BY ix, iy`
       : // Pointy-top hexagons of width `size`: their centres are two rectangular lattices, one offset by half a
         // cell both ways; a point's hexagon is the nearer of its nearest centre in each (u, v: units of size, size·√3).
         // Half the arithmetic of rounding through cube coordinates, the same cells.
-        `${f.with} SELECT hu * $3::float8 / $1::float8 AS lon, hv * $3::float8 * sqrt(3) / $2::float8 AS lat, count(*)::int AS count FROM (
+        `SELECT hu * $3::float8 / $1::float8 AS lon, hv * $3::float8 * sqrt(3) / $2::float8 AS lat, count(*)::int AS count FROM (
          SELECT CASE WHEN near_a THEN au ELSE bu END AS hu, CASE WHEN near_a THEN av ELSE bv END AS hv FROM (
            SELECT au, av, bu, bv, (u - au) ^ 2 + 3 * (v - av) ^ 2 <= (u - bu) ^ 2 + 3 * (v - bv) ^ 2 AS near_a FROM (
              SELECT u, v, round(u) AS au, round(v) AS av, round(u - 0.5) + 0.5 AS bu, round(v - 0.5) + 0.5 AS bv
@@ -117,10 +117,8 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
     median_hours: number | null;
     by_category: Record<string, number> | null;
   }>(
-    `WITH RECURSIVE down AS (
-       SELECT c.id AS child, c.id, c.level FROM region c WHERE c.parent_id = $1
-       UNION ALL SELECT d.child, r.id, r.level FROM region r JOIN down d ON r.parent_id = d.id WHERE d.level <> 'grid'
-     ),
+    `-- each region below the region, with the child of it that it lies in
+     WITH down AS (SELECT c.id AS child, s.id, s.level FROM region c, gp_subtree(c.id) s WHERE c.parent_id = $1),
      hit AS (
        SELECT d.child, i.category, i.status, i.reported_at, i.closed_at,
               i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least(now(), $3::timestamptz) AS overdue
@@ -158,11 +156,11 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
 export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
   const f = filterSql({ ...filter, wholePlan: false }, 1); // the grid list comes from the scope
   const { rows: grids } = await tx.query<{ id: number; code: string; name: string; households: number; n: number; x: number; y: number }>(
-    `${f.with}, counts AS (SELECT i.grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY i.grid_id)
+    `WITH counts AS (SELECT i.grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY i.grid_id)
      SELECT g.id, g.code, g.name, g.household_count AS households, coalesce(c.n, 0) AS n,
             ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
-     FROM region g JOIN scope s ON s.id = g.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,
-    f.params,
+     FROM gp_subtree($${f.params.length + 1}) s JOIN region g ON g.id = s.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,
+    [...f.params, filter.regionId],
   );
   const ids = grids.map((g) => g.id);
   const { rows: pairs } = await tx.query<{ a: number; b: number }>(
@@ -201,7 +199,7 @@ export type Bucket = 'day' | 'week' | 'month';
 export async function timeSeries(tx: Queryable, filter: IncidentFilter, bucket: Bucket) {
   const f = filterSql(filter, 2);
   const { rows } = await tx.query<{ t: string; category: string; n: number }>(
-    `${f.with} SELECT to_char(date_trunc($1, i.reported_at AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD') AS t, i.category, count(*)::int AS n
+    `SELECT to_char(date_trunc($1, i.reported_at AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD') AS t, i.category, count(*)::int AS n
      FROM incident i WHERE ${f.where} GROUP BY 1, 2 ORDER BY 1, 2`,
     [bucket, ...f.params],
   );

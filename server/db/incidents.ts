@@ -172,7 +172,7 @@ export async function isWholePlan(tx: Queryable, regionId: number | undefined): 
  * SQL conditions on `incident i` for a filter, with its parameters starting at `$first`. A region
  * means the grids under it (incidents are filed under grids), which keeps every query on indexes.
  */
-export function filterSql(f: IncidentFilter, first = 1): { where: string; params: unknown[]; with: string } {
+export function filterSql(f: IncidentFilter, first = 1): { where: string; params: unknown[] } {
   const params: unknown[] = [f.from.toISOString(), f.to.toISOString()];
   const where = [`i.reported_at >= $${first}`, `i.reported_at < $${first + 1}`];
   const next = () => `$${first + params.length - 1}`;
@@ -193,12 +193,10 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     params.push(f.gridIds);
     where.push(`i.grid_id = ANY(${next()}::int[])`);
   }
-  let withSql = '';
-  // A recursive CTE in the filter also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
+  // The tree walk also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
   if (f.regionId !== undefined && !f.wholePlan) {
     params.push(f.regionId);
-    withSql = `WITH RECURSIVE scope AS (SELECT id, level FROM region WHERE id = ${next()} UNION ALL SELECT r.id, r.level FROM region r JOIN scope s ON r.parent_id = s.id WHERE s.level <> 'grid')`;
-    where.push(`i.grid_id IN (SELECT id FROM scope WHERE level = 'grid')`);
+    where.push(`i.grid_id IN (SELECT id FROM gp_subtree(${next()}) WHERE level = 'grid')`);
   }
-  return { where: where.join(' AND '), params, with: withSql };
+  return { where: where.join(' AND '), params };
 }

@@ -72,7 +72,7 @@ export async function overview(
     rows: [r],
   } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
   if (!r) throw notFound('region', regionId, 'region');
-  const SCOPE = `WITH RECURSIVE scope AS (SELECT id, level FROM region WHERE id = $1 UNION ALL SELECT c.id, c.level FROM region c JOIN scope s ON c.parent_id = s.id WHERE s.level <> 'grid')`;
+  const SCOPE = `WITH scope AS (SELECT id, level FROM gp_subtree($1))`;
   const {
     rows: [plan],
   } = await tx.query<{ grids: number; staffed: number; households: number; passing: number; passing_households: number; passing_area: number; area: number }>(

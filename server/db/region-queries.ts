@@ -43,11 +43,7 @@ export const childrenOf = (tx: Queryable, id: number) => collection(tx, 'r.paren
 export const descendantsOf = (tx: Queryable, id: number, level: Level) =>
   collection(
     tx,
-    `r.level = $2 AND r.id IN (
-       WITH RECURSIVE tree AS (
-         SELECT id FROM region WHERE parent_id = $1
-         UNION ALL SELECT c.id FROM region c JOIN tree t ON c.parent_id = t.id)
-       SELECT id FROM tree)`,
+    `r.level = $2 AND r.id IN (SELECT id FROM gp_subtree($1) WHERE depth > 0)`,
     [id, level],
   );
 
@@ -59,13 +55,9 @@ export async function regionById(tx: Queryable, id: number): Promise<RegionFeatu
     bbox: [number, number, number, number];
     staff: RegionFeature['properties']['staff'];
   }>(
-    `WITH RECURSIVE up AS (
-       SELECT id, parent_id, level, code, name, 0 AS depth FROM region WHERE id = $1
-       UNION ALL SELECT p.id, p.parent_id, p.level, p.code, p.name, up.depth + 1 FROM region p JOIN up ON p.id = up.parent_id
-     )
-     SELECT ${FEATURE} AS f,
-       (SELECT coalesce(json_agg(json_build_object('id', id, 'level', level, 'code', code, 'name', name) ORDER BY depth DESC), '[]'::json)
-          FROM up WHERE depth > 0) AS ancestors,
+    `SELECT ${FEATURE} AS f,
+       (SELECT coalesce(json_agg(json_build_object('id', a.id, 'level', a.level, 'code', a.code, 'name', a.name) ORDER BY up.depth DESC), '[]'::json)
+          FROM gp_ancestors(ARRAY[r.id]) up JOIN region a ON a.id = up.id WHERE up.depth > 0) AS ancestors,
        json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) AS bbox,
        (SELECT coalesce(json_agg(json_build_object('workerId', sw.id, 'name', sw.name, 'phone', sw.phone, 'role', s.role) ORDER BY sr.sort, sw.id), '[]'::json)
           FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id) AS staff

@@ -396,7 +396,7 @@ export function incidentRoutes() {
       const q = c.req.valid('query');
       const f = filterSql(await filterOf(c, q), 3);
       const { rows } = await c.get('db').query<{ j: IncidentJson; total: number }>(
-        `${f.with} SELECT ${INCIDENT_JSON} AS j, count(*) OVER ()::int AS total
+        `SELECT ${INCIDENT_JSON} AS j, count(*) OVER ()::int AS total
          FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
          ORDER BY i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
         [q.limit, q.offset, ...f.params],
