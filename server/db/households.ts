@@ -63,3 +63,21 @@ export async function recountHouseholdsAround(tx: Queryable, regionIds: number[]
     );
   }
 }
+
+/** Households inside a region as points (at most `limit`, and whether there were more); null when there is no such region. */
+export async function householdPoints(db: Queryable, regionId: number, limit: number) {
+  const { rows } = await db.query<{ id: number; x: number; y: number; size: number; region_id: number | null }>(
+    `SELECT h.id, round(ST_X(h.geom)::numeric, 7)::float8 AS x, round(ST_Y(h.geom)::numeric, 7)::float8 AS y, h.size, h.region_id
+     FROM household h JOIN region r ON r.id = $1 AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
+     ORDER BY h.id LIMIT $2`,
+    [regionId, limit + 1],
+  );
+  if (rows.length === 0 && (await db.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows.length === 0) return null;
+  const features = rows.slice(0, limit).map((r) => ({
+    type: 'Feature' as const,
+    id: r.id,
+    geometry: { type: 'Point' as const, coordinates: [r.x, r.y] as [number, number] },
+    properties: { size: r.size, regionId: r.region_id },
+  }));
+  return { type: 'FeatureCollection' as const, truncated: rows.length > limit, features };
+}

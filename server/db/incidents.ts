@@ -200,3 +200,65 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
   }
   return { where: where.join(' AND '), params };
 }
+
+/** The incident categories with their deadlines, in their order. */
+export async function incidentCategories(db: Queryable): Promise<{ code: string; zh: string; en: string; deadlineHours: number }[]> {
+  const { rows } = await db.query<{ code: string; zh: string; en: string; deadlineHours: number }>(
+    'SELECT code, zh, en, deadline_hours AS "deadlineHours" FROM incident_category ORDER BY sort, code',
+  );
+  return rows;
+}
+
+/** The incident a reporter already made with this idempotency key, or null. */
+export async function reportedWithKey(db: Queryable, reporter: string, key: string): Promise<IncidentJson | null> {
+  const { rows } = await db.query<{ id: number }>('SELECT id FROM incident WHERE reported_by = $1 AND client_key = $2', [reporter, key]);
+  return rows[0] ? incidentById(db, rows[0].id) : null;
+}
+
+/**
+ * One report: filed under the grid at its place (422 outside every district), remembered with the
+ * reporter's idempotency key; `mayUse` is asked with the grid before the transaction commits.
+ */
+export async function reportIncident(
+  tx: Queryable,
+  actor: string,
+  input: NewIncident,
+  key: string | null,
+  mayUse: (gridId: number | null) => void,
+): Promise<IncidentJson> {
+  if (input.reporterId != null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
+    throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
+  }
+  const { ids, outside } = await insertIncidents(tx, [input]);
+  if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
+  await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], actor, key]);
+  const created = await incidentById(tx, ids[0]!);
+  mayUse(created.gridId);
+  await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
+  return created;
+}
+
+/** The grid an incident is filed under (null: none), or undefined when there is no such incident. */
+export async function incidentGrid(db: Queryable, id: number): Promise<number | null | undefined> {
+  const { rows } = await db.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1', [id]);
+  return rows[0] ? rows[0].grid_id : undefined;
+}
+
+/** A page of incidents matching a filter, newest first, with how many match in all. */
+export async function listIncidents(db: Queryable, filter: IncidentFilter, limit: number, offset: number): Promise<{ total: number; items: IncidentJson[] }> {
+  const f = filterSql(filter, 3);
+  const { rows } = await db.query<{ j: IncidentJson; total: number }>(
+    `SELECT ${INCIDENT_JSON} AS j, count(*) OVER ()::int AS total
+     FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
+     ORDER BY i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
+    [limit, offset, ...f.params],
+  );
+  return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };
+}
+
+/** Incidents from a file, in one transaction: those in a district stored, the others' row numbers given back. */
+export async function importIncidents(tx: Queryable, actor: string, rows: NewIncident[], format: string): Promise<{ imported: number; outside: { count: number; indexes: number[] } }> {
+  const { ids, outside } = await insertIncidents(tx, rows);
+  await recordChange(tx, { actor, action: 'import', entity: 'incident', entityId: null, before: null, after: { imported: ids.length, outside: outside.length, format } });
+  return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) } };
+}

@@ -1,5 +1,5 @@
 import type { Level } from '../domain/hierarchy.ts';
-import type { RegionCollection, RegionFeature } from '../routes/schemas.ts';
+import type { RegionCollection, RegionFeature } from '../schemas/region.ts';
 import type { Queryable } from './db.ts';
 
 // Display geometry: 6 decimals (~0.1 m) keeps responses small without visible loss.
@@ -81,4 +81,9 @@ export const byIds = (tx: Queryable, ids: number[]) => collection(tx, 'r.id = AN
 export async function ancestorsWithDepth(db: Queryable, ids: number[]): Promise<{ id: number; depth: number }[]> {
   const { rows } = await db.query<{ id: number; depth: number }>('SELECT id, depth FROM gp_ancestors($1::int[])', [ids]);
   return rows;
+}
+
+/** Whether a region exists. */
+export async function regionExists(db: Queryable, id: number): Promise<boolean> {
+  return (await db.query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length > 0;
 }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { Context } from 'hono';
 import { z } from '@hono/zod-openapi';
 import Papa from 'papaparse';
 import { InputError } from '../domain/errors.ts';
@@ -64,4 +65,32 @@ export function readGeoJson<T>(text: string, parse: (feature: unknown, index: nu
     }
   });
   return { rows, errors, total: fc.features.length };
+}
+
+/**
+ * The rows of an uploaded file (CSV streamed, or a GeoJSON FeatureCollection of Points), each
+ * parsed by the route's own row parser: refused as a whole when empty, or when any row is bad and
+ * the caller did not ask for `partial`.
+ */
+export async function readUpload<T>(
+  c: Context,
+  parse: { csv: (row: Record<string, unknown>, line: number) => T; feature: (feature: unknown, index: number) => T; what: string },
+  partial: boolean,
+  onProgress: (rows: number) => void,
+): Promise<{ rows: T[]; errors: RowErrorT[]; total: number; type: ReturnType<typeof uploadType> }> {
+  const type = uploadType(c.req.header('content-type'));
+  const body = c.req.raw.body;
+  if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
+  const parsed = type === 'text/csv' ? await readCsv(body, parse.csv, onProgress) : readGeoJson(await c.req.text(), parse.feature, 'Points');
+  if (parsed.total === 0) throw new InputError('empty_collection', `no ${parse.what} in the request`, 'body');
+  if (parsed.errors.length > 0 && !partial) {
+    throw new InputError(
+      'invalid_rows',
+      `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`,
+      parsed.errors[0]!.path,
+      422,
+      parsed.errors.slice(0, 1000),
+    );
+  }
+  return { ...parsed, type };
 }

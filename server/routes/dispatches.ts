@@ -1,8 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { answerDispatch, departmentStats, dispatchIncident, escalateOverdue, listDepartments, listDispatches } from '../db/dispatches.ts';
+import { answerDispatch, departmentIds, departmentStats, dispatchIncident, escalateOverdue, listDepartments, listDispatches } from '../db/dispatches.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
-import { categoryCodes } from '../db/incidents.ts';
+import { categoryCodes, incidentGrid } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
@@ -262,9 +262,9 @@ export function dispatchRoutes() {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const result = await c.get('db').transaction(async (tx) => {
-        const { rows } = await tx.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1', [id]);
-        if (!rows[0]) throw notFound('incident', id);
-        assertOwnGrid(c, rows[0].grid_id);
+        const grid = await incidentGrid(tx, id);
+        if (grid === undefined) throw notFound('incident', id);
+        assertOwnGrid(c, grid);
         return dispatchIncident(tx, actorOf(c), id, body.departments, nowOf(c), body.version);
       });
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident: result.incident });
@@ -275,11 +275,12 @@ export function dispatchRoutes() {
       const db = c.get('db');
       let departmentId = departmentScope(c) ?? undefined;
       if (q.department !== undefined) {
-        const { rows } = await db.query<{ id: number }>('SELECT id FROM department WHERE code = $1', [q.department]);
-        if (!rows[0]) throw new InputError('unknown_department', `no department ${JSON.stringify(q.department)}`, 'query.department', 404);
-        if (departmentId !== undefined && rows[0].id !== departmentId)
+        const [asked] = await departmentIds(db, [q.department], 'query.department').catch(() => {
+          throw new InputError('unknown_department', `no department ${JSON.stringify(q.department)}`, 'query.department', 404);
+        });
+        if (departmentId !== undefined && asked !== departmentId)
           throw new InputError('outside_scope', 'a department user sees their own department’s dispatches', 'query.department', 403);
-        departmentId = rows[0].id;
+        departmentId = asked;
       }
       const categories = q.category
         ? q.category

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegion, updateRegion, type EditResult } from '../db/edit-operations.ts';
 import { byIds } from '../db/region-queries.ts';
+import { changeHistory, entitiesOf } from '../db/change-log.ts';
 import { redo, undo } from '../db/undo.ts';
 import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
 import { actorOf, assertPlanScope } from '../http/auth.ts';
@@ -214,30 +215,8 @@ export function editRoutes() {
     })
     .openapi(historyRoute, async (c) => {
       const { entityId, limit } = c.req.valid('query');
-      const { rows } = await c
-        .get('db')
-        .query<{ id: number; op: number | null; at: Date | string; actor: string; action: string; entity: string; entity_id: number | null; undone: boolean }>(
-          `SELECT id, op, at, actor, action, entity, entity_id, undone_at IS NOT NULL AS undone FROM change
-         WHERE $1::int IS NULL OR entity_id = $1 ORDER BY id DESC LIMIT $2`,
-          [entityId ?? null, limit],
-        );
-      return c.json(
-        rows.map((r) => ({
-          id: r.id,
-          op: r.op,
-          at: new Date(r.at).toISOString(),
-          actor: r.actor,
-          action: r.action,
-          entity: r.entity,
-          entityId: r.entity_id,
-          undone: r.undone,
-        })),
-        200,
-      );
+      return c.json(await changeHistory(c.get('db'), entityId, limit), 200);
     });
 }
 
-async function touched(c: Context<Env>, op: number): Promise<number[]> {
-  const { rows } = await c.get('db').query<{ entity_id: number }>('SELECT DISTINCT entity_id FROM change WHERE op = $1', [op]);
-  return rows.map((r) => r.entity_id);
-}
+const touched = (c: Context<Env>, op: number) => entitiesOf(c.get('db'), op);

@@ -4,22 +4,23 @@ import { heatmap, hotspots, incidentStats, timeSeries } from '../db/incident-ana
 import {
   advanceIncident,
   categoryCodes,
-  filterSql,
-  INCIDENT_JSON,
-  incidentById,
-  insertIncidents,
+  incidentCategories,
+  incidentGrid,
+  importIncidents,
   isWholePlan,
+  listIncidents,
+  reportedWithKey,
+  reportIncident,
   type IncidentFilter,
-  type IncidentJson,
 } from '../db/incidents.ts';
-import { recordChange } from '../db/regions.ts';
-import { InputError } from '../domain/errors.ts';
+import { regionExists } from '../db/region-queries.ts';
+import { InputError, notFound } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
 import { INCIDENT_STATUSES, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
-import { readCsv, readGeoJson, RowError, uploadType } from '../http/upload.ts';
+import { readUpload, RowError } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 import { IncidentSchema } from '../schemas/incident.ts';
 import { always, cached, never, ranToNow } from '../http/cache.ts';
@@ -277,15 +278,7 @@ export function incidentRoutes() {
   return router()
     .openapi(categoriesRoute, async (c) =>
       cached(c, { reads: () => ['incidents'], clock: never }, async () => {
-        const { rows } = await c
-          .get('db')
-          .query<{ code: string; zh: string; en: string; deadline_hours: number }>(
-            'SELECT code, zh, en, deadline_hours FROM incident_category ORDER BY sort, code',
-          );
-        return c.json(
-          rows.map((r) => ({ code: r.code, zh: r.zh, en: r.en, deadlineHours: r.deadline_hours })),
-          200,
-        );
+        return c.json(await incidentCategories(c.get('db')), 200);
       }),
     )
     .openapi(createIncidentRoute, async (c) => {
@@ -295,26 +288,10 @@ export function incidentRoutes() {
       const me = principalOf(c);
       if (me.role === 'worker') input.reporterId = me.workerId;
       const key = c.req.valid('header')['idempotency-key'] ?? null;
-      const earlier = async () => {
-        if (key === null) return null;
-        const { rows } = await db.query<{ id: number }>('SELECT id FROM incident WHERE reported_by = $1 AND client_key = $2', [me.username, key]);
-        return rows[0] ? incidentById(db, rows[0].id) : null;
-      };
+      const earlier = async () => (key === null ? null : reportedWithKey(db, me.username, key));
       const again = await earlier();
       if (again) return c.json(again, 200);
-      const report = () =>
-        db.transaction(async (tx) => {
-          if (input.reporterId !== null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
-            throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
-          }
-          const { ids, outside } = await insertIncidents(tx, [input]);
-          if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
-          await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], me.username, key]);
-          const created = await incidentById(tx, ids[0]!);
-          assertOwnGrid(c, created.gridId, 'lon');
-          await recordChange(tx, { actor: actorOf(c), action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
-          return created;
-        });
+      const report = () => db.transaction((tx) => reportIncident(tx, me.username, input, key, (gridId) => assertOwnGrid(c, gridId, 'lon')));
       let incident;
       try {
         incident = await report();
@@ -329,60 +306,31 @@ export function incidentRoutes() {
     })
     .openapi(importRoute, async (c) => {
       const partial = c.req.valid('query').partial === 'true';
-      const type = uploadType(c.req.header('content-type'));
       const db = c.get('db');
       const categories = await categoryCodes(db);
-      const now = new Date();
+      const now = nowOf(c);
       const run = async (onProgress: ProgressSink) => {
-        const body = c.req.raw.body;
-        if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
-        const parsed =
-          type === 'text/csv'
-            ? await readCsv(
-                body,
-                (row, line) => parseIncidentCsvRow(row, line, categories, now),
-                (n) => onProgress({ stage: 'parsing', rows: n }),
-              )
-            : readGeoJson(await c.req.text(), (f, i) => parseIncidentFeature(f, i, categories, now), 'Points');
-        if (parsed.total === 0) throw new InputError('empty_collection', 'no incidents in the request', 'body');
-        if (parsed.errors.length > 0 && !partial) {
-          throw new InputError(
-            'invalid_rows',
-            `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`,
-            parsed.errors[0]!.path,
-            422,
-            parsed.errors.slice(0, 1000),
-          );
-        }
-        return db.transaction(async (tx) => {
-          await onProgress({ stage: 'inserting', rows: parsed.rows.length });
-          const { ids, outside } = await insertIncidents(tx, parsed.rows);
-          await recordChange(tx, {
-            actor: actorOf(c),
-            action: 'import',
-            entity: 'incident',
-            entityId: null,
-            before: null,
-            after: { imported: ids.length, outside: outside.length, format: type },
-          });
-          return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, errors: parsed.errors.slice(0, 1000) };
-        });
-      };
-      const announce = async (onProgress: ProgressSink) => {
-        const result = await run(onProgress);
+        const parse = {
+          csv: (row: Record<string, unknown>, line: number) => parseIncidentCsvRow(row, line, categories, now),
+          feature: (f: unknown, i: number) => parseIncidentFeature(f, i, categories, now),
+          what: 'incidents',
+        };
+        const parsed = await readUpload(c, parse, partial, (n) => onProgress({ stage: 'parsing', rows: n }));
+        await onProgress({ stage: 'saving', rows: parsed.rows.length });
+        const result = await db.transaction((tx) => importIncidents(tx, actorOf(c), parsed.rows, parsed.type));
         if (result.imported > 0) c.get('events').publish({ type: 'incident', action: 'import', count: result.imported });
-        return result;
+        return { ...result, errors: parsed.errors.slice(0, 1000) };
       };
-      if (!wantsStream(c)) return c.json(await announce(() => {}), 201);
-      return ndjson(c, 201, announce) as never;
+      if (!wantsStream(c)) return c.json(await run(() => {}), 201);
+      return ndjson(c, 201, run) as never;
     })
     .openapi(patchRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const at = body.at ? parseInstant(body.at, 'at') : nowOf(c);
       const incident = await c.get('db').transaction(async (tx) => {
-        const { rows } = await tx.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1', [id]);
-        if (rows[0]) assertOwnGrid(c, rows[0].grid_id);
+        const grid = await incidentGrid(tx, id);
+        if (grid !== undefined) assertOwnGrid(c, grid);
         return advanceIncident(tx, actorOf(c), id, { ...body, at });
       });
       c.get('events').publish({
@@ -394,15 +342,8 @@ export function incidentRoutes() {
     })
     .openapi(listRoute, async (c) => {
       const q = c.req.valid('query');
-      const f = filterSql(await filterOf(c, q), 3);
-      const { rows } = await c.get('db').query<{ j: IncidentJson; total: number }>(
-        `SELECT ${INCIDENT_JSON} AS j, count(*) OVER ()::int AS total
-         FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
-         ORDER BY i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
-        [q.limit, q.offset, ...f.params],
-      );
-      const total = rows[0]?.total ?? 0;
-      return c.json({ total, offset: q.offset, next: q.offset + rows.length < total ? q.offset + rows.length : null, items: rows.map((r) => r.j) }, 200);
+      const { total, items } = await listIncidents(c.get('db'), await filterOf(c, q), q.limit, q.offset);
+      return c.json({ total, offset: q.offset, next: q.offset + items.length < total ? q.offset + items.length : null, items }, 200);
     })
     .openapi(heatmapRoute, async (c) =>
       cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
@@ -414,16 +355,14 @@ export function incidentRoutes() {
       cached(c, { reads: () => ['incidents', 'plan'], clock: always }, async () => {
         const { id } = c.req.valid('param');
         const filter = await filterOf(c, c.req.valid('query'));
-        if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length === 0)
-          throw new InputError('not_found', `region ${id} does not exist`, 'id', 404);
+        if (!(await regionExists(c.get('db'), id))) throw notFound('region', id);
         return c.json(await incidentStats(c.get('db'), id, filter), 200);
       }),
     )
     .openapi(hotspotRoute, async (c) =>
       cached(c, { reads: () => ['incidents', 'plan'], clock: ranToNow }, async () => {
         const q = c.req.valid('query');
-        if ((await c.get('db').query('SELECT 1 FROM region WHERE id = $1', [q.region])).rows.length === 0)
-          throw new InputError('not_found', `region ${q.region} does not exist`, 'query.region', 404);
+        if (!(await regionExists(c.get('db'), q.region))) throw notFound('region', q.region, 'query.region');
         return c.json(await hotspots(c.get('db'), { ...(await filterOf(c, q)), regionId: q.region }), 200);
       }),
     )

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
-import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
+import { defaultGridTypes, healthFigures } from '../db/meta.ts';
+import { listWorkers } from '../db/staff.ts';
+import { WorkerListItemSchema } from '../schemas/staff.ts';
 import { GridTypeSchema } from './schemas.ts';
 import { cached, never } from '../http/cache.ts';
 
@@ -61,16 +63,7 @@ const workersRoute = createRoute({
       description: 'Workers',
       content: {
         'application/json': {
-          schema: z.array(
-            z.object({
-              id: z.number().int(),
-              name: z.string(),
-              phone: z.string(),
-              role: z.string(),
-              gridId: z.number().int().nullable(),
-              gridName: z.string().nullable(),
-            }),
-          ),
+          schema: z.array(WorkerListItemSchema),
         },
       },
     },
@@ -81,45 +74,11 @@ export function metaRoutes() {
   return router()
     .openapi(healthRoute, async (c) => {
       const db = c.get('db');
-      const { rows } = await db.query<{ v: string; regions: number; households: number }>(
-        `SELECT postgis_lib_version() AS v, (SELECT count(*)::int FROM region) AS regions, (SELECT count(*)::int FROM household) AS households`,
-      );
-      return c.json({ ok: true as const, driver: db.driver, postgis: rows[0]!.v, regions: rows[0]!.regions, households: rows[0]!.households }, 200);
+      return c.json({ ok: true as const, driver: db.driver, ...(await healthFigures(db)) }, 200);
     })
     .openapi(workersRoute, async (c) =>
-      cached(c, { reads: () => ['plan'], clock: never }, async () => {
-        const { role } = c.req.valid('query');
-        const { rows } = await c.get('db').query<{ id: number; name: string; phone: string; role: string; grid_id: number | null; grid_name: string | null }>(
-          `SELECT w.id, w.name, w.phone, w.role, g.id AS grid_id, g.name AS grid_name
-         FROM worker w LEFT JOIN LATERAL (SELECT id, name FROM region WHERE worker_id = w.id ORDER BY id LIMIT 1) g ON true
-         WHERE $1::text IS NULL OR w.role = $1
-         ORDER BY (g.id IS NOT NULL), w.id`,
-          [role ?? null],
-        );
-        return c.json(
-          rows.map((r) => ({ id: r.id, name: r.name, phone: r.phone, role: r.role, gridId: r.grid_id, gridName: r.grid_name })),
-          200,
-        );
-      }),
+      cached(c, { reads: () => ['plan'], clock: never }, async () => c.json(await listWorkers(c.get('db'), c.req.valid('query').role), 200)),
     )
     .openapi(configRoute, (c) => c.json({ basemapUrl: c.get('options').basemapUrl ?? null }, 200))
-    .openapi(gridTypesRoute, async (c) =>
-      cached(c, { reads: () => ['plan'], clock: never }, async () => {
-        const { rows } = await c
-          .get('db')
-          .query<{ grid_type: GridType; min_households: number; max_households: number; target_households: number }>(
-            'SELECT grid_type, min_households, max_households, target_households FROM grid_type_rule WHERE district_id IS NULL ORDER BY id',
-          );
-        return c.json(
-          rows.map((r) => ({
-            gridType: r.grid_type,
-            ...GRID_TYPE_NAMES[r.grid_type],
-            min: r.min_households,
-            max: r.max_households,
-            target: r.target_households,
-          })),
-          200,
-        );
-      }),
-    );
+    .openapi(gridTypesRoute, async (c) => cached(c, { reads: () => ['plan'], clock: never }, async () => c.json(await defaultGridTypes(c.get('db')), 200)));
 }

@@ -1,6 +1,4 @@
 import { z } from '@hono/zod-openapi';
-import { GRID_TYPES } from '../domain/grid-types.ts';
-import { LEVELS } from '../domain/hierarchy.ts';
 
 export const ErrorSchema = z
   .object({
@@ -20,51 +18,6 @@ export const errorResponses = (...statuses: ErrorStatus[]) =>
     { description: string; content: { 'application/json': { schema: typeof ErrorSchema } } }
   >;
 
-export const LevelSchema = z.enum(LEVELS);
-export const GridTypeSchema = z.enum(GRID_TYPES);
-
-const Geometry = z.object({ type: z.string(), coordinates: z.array(z.any()) }).openapi('Geometry');
-
-export const RegionPropertiesSchema = z
-  .object({
-    id: z.number().int(),
-    parentId: z.number().int().nullable(),
-    level: LevelSchema,
-    code: z.string(),
-    name: z.string(),
-    gridType: GridTypeSchema.nullable(),
-    workerId: z.number().int().nullable(),
-    workerName: z.string().nullable(),
-    households: z.number().int(),
-    children: z.number().int(),
-    version: z.number().int(),
-    areaM2: z.number(),
-    label: z.tuple([z.number(), z.number()]).nullable(),
-  })
-  .openapi('RegionProperties');
-
-export const RegionFeatureSchema = z
-  .object({
-    type: z.literal('Feature'),
-    id: z.number().int(),
-    geometry: Geometry,
-    properties: RegionPropertiesSchema.extend({
-      ancestors: z.array(z.object({ id: z.number().int(), level: LevelSchema, code: z.string(), name: z.string() })),
-      bbox: z.tuple([z.number(), z.number(), z.number(), z.number()]),
-      staff: z
-        .array(z.object({ workerId: z.number().int(), name: z.string(), phone: z.string(), role: z.string() }))
-        .openapi({ description: "a grid's staff besides its full-time worker" }),
-    }),
-  })
-  .openapi('Region');
-
-export const RegionCollectionSchema = z
-  .object({
-    type: z.literal('FeatureCollection'),
-    features: z.array(z.object({ type: z.literal('Feature'), id: z.number().int(), geometry: Geometry, properties: RegionPropertiesSchema })),
-  })
-  .openapi('RegionCollection');
-
 export const IdParam = z.object({
   id: z.coerce
     .number()
@@ -73,5 +26,5 @@ export const IdParam = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, example: 1 }),
 });
 
-export type RegionFeature = z.infer<typeof RegionFeatureSchema>;
-export type RegionCollection = z.infer<typeof RegionCollectionSchema>;
+// The region schemas live with the others in server/schemas; routes take them from here too.
+export { GridTypeSchema, LevelSchema, RegionCollectionSchema, RegionFeatureSchema, RegionPropertiesSchema } from '../schemas/region.ts';

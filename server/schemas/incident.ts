@@ -28,3 +28,28 @@ export const IncidentSchema = z
   .openapi('Incident');
 
 export type Incident = z.infer<typeof IncidentSchema>;
+
+export const PHOTO_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
+export type PhotoType = (typeof PHOTO_TYPES)[number];
+
+/** A photo of an incident, as listed (the image itself is at `url`). */
+export const PhotoSchema = z
+  .object({ id: z.number().int(), incidentId: z.number().int(), mime: z.enum(PHOTO_TYPES), size: z.number().int(), url: z.string() })
+  .openapi('Photo');
+export type Photo = z.infer<typeof PhotoSchema>;
+
+/** A department's part in an incident, as the grid worker sees it. */
+export const FieldDispatchSchema = z.object({
+  id: z.number().int(),
+  department: z.object({ code: z.string(), zh: z.string(), en: z.string() }),
+  dispatchedAt: z.string(),
+  dueAt: z.string(),
+  acknowledgedAt: z.string().nullable(),
+  resolvedAt: z.string().nullable(),
+  answer: z.string().nullable(),
+  overdue: z.enum(['ack', 'resolve']).nullable(),
+});
+
+/** An open incident of a grid with the departments' answers and its photos (the worker's list). */
+export const FieldIncidentSchema = IncidentSchema.extend({ dispatches: z.array(FieldDispatchSchema), photos: z.array(PhotoSchema) }).openapi('FieldIncident');
+export type FieldIncident = z.infer<typeof FieldIncidentSchema>;
