@@ -394,7 +394,6 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
   });
 }
 
-export { GRID_TYPES };
 
 /** GRIDPLAN_PROFILE=1 prints how long each stage took. */
 function stopwatch(): (stage: string) => void {

@@ -1,4 +1,5 @@
 import type { InfeasibleReason } from '../domain/autosplit.ts';
+import { childCode, childName } from '../domain/hierarchy.ts';
 import type { Queryable } from './db.ts';
 import { planGrids, type AutosplitOptions, type PlannedGrid, type PlannedVillage } from './autosplit-plan.ts';
 import { assignHouseholds, recountHouseholdsAround } from './households.ts';
@@ -121,8 +122,8 @@ async function replaceGrids(
     return {
       ord: g.ord,
       parent: v.id,
-      code: `${v.code}-${String(n).padStart(4, '0')}`,
-      name: `${v.name}第${n}网格`,
+      code: childCode(v.code, 'grid', n),
+      name: childName(v.name, 'grid', n),
       type: g.gridType,
       worker: workerOf.get(g.ord) ?? null,
     };

@@ -1,6 +1,7 @@
 import type { Queryable } from './db.ts';
 import { readPolygonRun } from './ewkb.ts';
 import { screenTiling } from '../domain/tiling.ts';
+import { segmentPattern } from '../domain/hierarchy.ts';
 import { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature, type IssueKind } from '../domain/coverage-report.ts';
 
 export { ISSUE_KINDS, type CoverageReport, type CoveragePath, type IssueFeature, type IssueKind };
@@ -373,7 +374,7 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
        UNION ALL
        SELECT 'code_mismatch', id, parent_id, NULL, NULL, NULL, NULL FROM child
        WHERE left(code, length(parent_code) + 1) <> parent_code || '-'
-          OR substr(code, length(parent_code) + 2) !~ CASE WHEN level = 'grid' THEN '^[0-9]{4}$' ELSE '^[0-9]{3}$' END
+          OR substr(code, length(parent_code) + 2) !~ CASE level WHEN 'grid' THEN $2 WHEN 'village' THEN $3 ELSE $4 END
      ),
      multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[]) AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)
      SELECT 'multipart_grid' AS kind, m.id, m.parent_id, ST_AsGeoJSON(m.geom, 7)::json AS geometry, m.n, NULL::int AS lo, NULL::int AS hi, m.code,
@@ -384,7 +385,7 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
             (SELECT r.code FROM region r WHERE r.id = x.id), (SELECT p.code FROM region p WHERE p.id = x.parent_id), x.role, sr.zh, sr.en
        FROM problem x LEFT JOIN staff_role sr ON sr.code = x.role
      ORDER BY kind, id`,
-    [parents],
+    [parents, segmentPattern('grid'), segmentPattern('village'), segmentPattern('township')],
   );
   return rows.map((r) => ({
     type: 'Feature',

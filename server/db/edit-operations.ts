@@ -1,6 +1,6 @@
 import { InputError } from '../domain/errors.ts';
 import type { MultiPolygonCoords } from '../domain/geojson-input.ts';
-import { childLevel } from '../domain/hierarchy.ts';
+import { childLevel, childName } from '../domain/hierarchy.ts';
 import type { Queryable } from './db.ts';
 import { clipToFreeSpace, difference, measureAgainstSiblings, prepareGeometry, sharedBorderM, splitByLine, union, type Wkb } from './geometry-ops.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
@@ -95,7 +95,7 @@ export async function createRegion(tx: Queryable, actor: string, input: CreateIn
     await refuseOverlaps(tx, wkb, parent!, null, tol);
   }
   const { code, n } = input.code ? { code: input.code, n: 0 } : (await nextChildCodes(tx, parent!, level, 1))[0]!;
-  const name = input.name ?? (level === 'grid' ? `${parent!.name}第${n}网格` : `${parent!.name}-${n}`);
+  const name = input.name ?? childName(parent!.name, level, n);
   const { rows } = await tx.query<{ id: number }>(
     `INSERT INTO region (parent_id, level, code, name, grid_type, worker_id, notes, geom)
      VALUES ($1, $2, $3, $4, $5, $6, $7, ST_GeomFromEWKB(decode($8, 'hex'))) RETURNING id`,

@@ -2,13 +2,14 @@ import { InputError } from '../domain/errors.ts';
 import type { MultiPolygonCoords } from '../domain/geojson-input.ts';
 import type { Queryable } from './db.ts';
 import { validityOf } from './regions.ts';
+import { M_PER_DEG_LON } from '../domain/local-frame.ts';
 
 /** Hex EWKB: how geometry travels between statements without losing a bit. */
 export type Wkb = string;
 
 const GEOM = `ST_GeomFromEWKB(decode($1, 'hex'))`;
-// Metres to degrees for snapping distances (latitude degrees; conservative east–west).
-const M_PER_DEG = 111_320;
+// Metres to degrees for snapping distances (equatorial degrees of longitude: conservative everywhere).
+const M_PER_DEG = M_PER_DEG_LON;
 
 /** Checks a drawn polygon with GEOS and snaps its vertices to the parent's and siblings' borders within `snapMeters`. */
 export async function prepareGeometry(

@@ -1,12 +1,13 @@
 import { notFound } from '../domain/errors.ts';
 import { getisOrdGiStar, pValue, significance } from '../domain/hotspots.ts';
+import { metresPerDegree } from '../domain/local-frame.ts';
 import type { Queryable } from './db.ts';
 import { filterSql, type IncidentFilter } from './incidents.ts';
 
 export type CellShape = 'square' | 'hex';
 
 /** Metres per degree at a latitude (the equirectangular frame the cells are laid in). */
-const frame = (lat: number) => ({ kx: 111_320 * Math.cos((lat * Math.PI) / 180), ky: 110_574 });
+const frame = metresPerDegree;
 
 /** The region's centre latitude and extent (for the cell frame and a default cell size). */
 async function regionExtent(tx: Queryable, regionId: number | undefined): Promise<{ lat: number; diagonalM: number }> {

@@ -2,13 +2,6 @@
 export const LEVELS = ['district', 'township', 'village', 'grid'] as const;
 export type Level = (typeof LEVELS)[number];
 
-export const LEVEL_NAMES: Record<Level, { zh: string; en: string }> = {
-  district: { zh: '区/县', en: 'District' },
-  township: { zh: '乡镇/街道', en: 'Township' },
-  village: { zh: '村/社区', en: 'Village' },
-  grid: { zh: '网格', en: 'Grid' },
-};
-
 export function childLevel(level: Level): Level | null {
   return LEVELS[LEVELS.indexOf(level) + 1] ?? null;
 }
@@ -19,7 +12,7 @@ export function parentLevel(level: Level): Level | null {
 }
 
 // Digits per level segment: 3 for townships and villages, 4 for grids (a village can hold hundreds).
-const SEGMENT_WIDTH: Record<Level, number> = { district: 6, township: 3, village: 3, grid: 4 };
+export const SEGMENT_WIDTH: Record<Level, number> = { district: 6, township: 3, village: 3, grid: 4 };
 
 /** The code of the `n`-th child (1-based) of a region: `530303` → `530303-001` → `530303-001-002` → `530303-001-002-0007`. */
 export function childCode(parentCode: string, level: Level, n: number): string {
@@ -29,6 +22,14 @@ export function childCode(parentCode: string, level: Level, n: number): string {
   if (segment.length > width) throw new RangeError(`child number ${n} does not fit ${width} digits at level ${level}`);
   return `${parentCode}-${segment}`;
 }
+
+/** The name a new child gets when none is given: `花园社区第7网格`, or `西平街道-3` above grids. */
+export function childName(parentName: string, level: Level, n: number): string {
+  return level === 'grid' ? `${parentName}第${n}网格` : `${parentName}-${n}`;
+}
+
+/** The pattern (for SQL's `~`) a child's own code segment follows at each level. */
+export const segmentPattern = (level: Level) => `^[0-9]{${SEGMENT_WIDTH[level]}}$`;
 
 /** Whether `code` follows its parent's code for a region at `level`. */
 export function codeFollowsParent(code: string, parentCode: string | null, level: Level): boolean {

@@ -11,7 +11,6 @@ export const NEXT_STATUS: Record<IncidentStatus, IncidentStatus | null> = {
   closed: null,
 };
 
-export const DEFAULT_CATEGORIES = ['hazard', 'dispute', 'fire', 'public_order', 'sanitation', 'traffic', 'other'] as const;
 
 export interface Transition {
   status: IncidentStatus;

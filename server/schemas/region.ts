@@ -5,7 +5,8 @@ import { LEVELS } from '../domain/hierarchy.ts';
 export const LevelSchema = z.enum(LEVELS);
 export const GridTypeSchema = z.enum(GRID_TYPES);
 
-const Geometry = z.object({ type: z.string(), coordinates: z.array(z.any()) }).openapi('Geometry');
+/** Every region is stored as a MultiPolygon (lon/lat, EPSG:4326). */
+const Geometry = z.object({ type: z.literal('MultiPolygon'), coordinates: z.array(z.array(z.array(z.array(z.number())))) }).openapi('MultiPolygon');
 
 export const RegionPropertiesSchema = z
   .object({

@@ -5,7 +5,7 @@ import { recountHouseholds } from '../db/households.ts';
 import { cstDay, recordPlanFigures } from '../db/overview.ts';
 import { insertRegions, recordChange } from '../db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts';
-import { childCode } from '../domain/hierarchy.ts';
+import { childCode, childName } from '../domain/hierarchy.ts';
 import type { GridType } from '../domain/grid-types.ts';
 import { kmeans, type XY } from './kmeans.ts';
 import { NamePool, maskedPhone, personName } from './names.ts';
@@ -152,17 +152,22 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     const {
       rows: [planned],
     } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
+    // numbered within their village, then coded and named by the hierarchy's one rule
+    const { rows: numbered } = await tx.query<{ ord: number; code: string; name: string; n: number }>(
+      `SELECT g.ord, v.code, v.name, row_number() OVER (PARTITION BY g.village_id ORDER BY g.ord)::int AS n
+       FROM autosplit_grid g JOIN region v ON v.id = g.village_id ORDER BY g.ord`,
+    );
     const {
       rows: [made],
     } = await tx.query<{ n: number }>(
-      `WITH numbered AS (
-         SELECT g.ord, g.village_id, g.geom, row_number() OVER (PARTITION BY g.village_id ORDER BY g.ord) AS n FROM autosplit_grid g
-       ), inserted AS (
+      `WITH t AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS t(ord, code, name)),
+       inserted AS (
          INSERT INTO region (parent_id, level, code, name, grid_type, geom)
-         SELECT v.id, 'grid', v.code || '-' || lpad(n::text, 4, '0'), v.name || '第' || n || '网格', v.grid_type, x.geom
-         FROM numbered x JOIN region v ON v.id = x.village_id ORDER BY x.ord
+         SELECT v.id, 'grid', t.code, t.name, v.grid_type, g.geom
+         FROM t JOIN autosplit_grid g ON g.ord = t.ord JOIN region v ON v.id = g.village_id ORDER BY t.ord
          RETURNING 1
        ) SELECT count(*)::int AS n FROM inserted`,
+      [numbered.map((g) => g.ord), numbered.map((g) => childCode(g.code, 'grid', g.n)), numbered.map((g) => childName(g.name, 'grid', g.n))],
     );
     if (made!.n !== planned!.n) throw new Error(`made ${made!.n} grids from ${planned!.n} planned`);
 

@@ -2,6 +2,7 @@ import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { MultiPolygonCoords, Position } from '../domain/geojson-input.ts';
 import { LocalFrame } from '../domain/local-frame.ts';
 import type { Random } from './random.ts';
+import turfBbox from '@turf/bbox';
 
 export { LocalFrame };
 
@@ -22,18 +23,6 @@ export interface GeneratedHousehold {
   size: number;
 }
 
-export function bbox(polygons: MultiPolygonCoords): [number, number, number, number] {
-  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const poly of polygons)
-    for (const [x, y] of poly[0]!) {
-      minX = Math.min(minX, x);
-      minY = Math.min(minY, y);
-      maxX = Math.max(maxX, x);
-      maxY = Math.max(maxY, y);
-    }
-  return [minX, minY, maxX, maxY];
-}
-
 export class Territory {
   private readonly geometry;
   readonly bounds: [number, number, number, number];
@@ -44,7 +33,7 @@ export class Territory {
     random: Random,
   ) {
     this.geometry = { type: 'MultiPolygon' as const, coordinates: polygons };
-    this.bounds = bbox(polygons);
+    this.bounds = turfBbox({ type: 'MultiPolygon', coordinates: polygons }) as [number, number, number, number];
     this.frame = new LocalFrame([(this.bounds[0] + this.bounds[2]) / 2, (this.bounds[1] + this.bounds[3]) / 2]);
     this.phases = Array.from({ length: 4 }, () => random.range(0, 2 * Math.PI));
   }

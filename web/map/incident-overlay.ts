@@ -3,7 +3,9 @@ import type { Layer } from '@deck.gl/core';
 import { GeoJsonLayer, PolygonLayer } from '@deck.gl/layers';
 import { MapboxOverlay } from '@deck.gl/mapbox';
 import { interpolateYlOrRd } from 'd3-scale-chromatic';
-import type { Map as MapLibreMap } from 'maplibre-gl';
+// deck.gl's overlay is written against Mapbox's control interface, which MapLibre's matches at run time.
+import type { IControl, Map as MapLibreMap } from 'maplibre-gl';
+import { metresPerDegree } from '../../server/domain/local-frame.ts';
 import type { Heat, Hotspot, Mode } from '../state/analysis.svelte.ts';
 
 type Rgba = [number, number, number, number];
@@ -18,10 +20,10 @@ export function ramp(t: number, alpha = 220): Rgba {
 /** The corners of a pointy-top hexagon of width `sizeM` (across flats) around a lon/lat centre. */
 function hexagon(c: Cell, sizeM: number): [number, number][] {
   const r = sizeM / Math.sqrt(3);
-  const kx = 111_320 * Math.cos((c.lat * Math.PI) / 180);
+  const { kx, ky } = metresPerDegree(c.lat);
   return Array.from({ length: 7 }, (_, i) => {
     const a = (Math.PI / 3) * (i % 6) + Math.PI / 6;
-    return [c.lon + (r * Math.cos(a)) / kx, c.lat + (r * Math.sin(a)) / 110_574] as [number, number];
+    return [c.lon + (r * Math.cos(a)) / kx, c.lat + (r * Math.sin(a)) / ky] as [number, number];
   });
 }
 
@@ -34,7 +36,7 @@ export class IncidentOverlay {
   private readonly overlay = new MapboxOverlay({ interleaved: false, layers: [] });
 
   constructor(map: MapLibreMap) {
-    map.addControl(this.overlay as never);
+    map.addControl(this.overlay as unknown as IControl);
   }
 
   update(mode: Mode, heat: Heat | null, grids: GeoJSON.FeatureCollection | null, hotspots: Hotspot[], scale = 1): { max: number } {
@@ -80,7 +82,7 @@ export class IncidentOverlay {
       layers = [
         new GeoJsonLayer({
           id: 'grid-rates',
-          data: { type: 'FeatureCollection', features } as never,
+          data: { type: 'FeatureCollection' as const, features },
           filled: true,
           stroked: true,
           getFillColor: (f: { id?: unknown }) => ramp(Math.sqrt(Math.min(1, (rate.get(f.id as number) ?? 0) / Math.max(max, 1e-9))), 200),
@@ -95,6 +97,6 @@ export class IncidentOverlay {
   }
 
   destroy(map: MapLibreMap): void {
-    map.removeControl(this.overlay as never);
+    map.removeControl(this.overlay as unknown as IControl);
   }
 }

@@ -1,24 +1,10 @@
 import * as maplibregl from 'maplibre-gl';
-import type { GeoJSONSource, LngLatBoundsLike } from 'maplibre-gl';
+import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import type { DistrictLayers, RegionCollection, RegionFeature } from '../state/explorer.svelte.ts';
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
 import { baseStyle, gridTypeColor, TEXT_FONT } from './style.ts';
-
-function bboxOf(geometry: GeoJSON.Geometry): [number, number, number, number] {
-  const b: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
-  const visit = (c: unknown): void => {
-    if (typeof (c as number[])[0] === 'number') {
-      const [x, y] = c as [number, number];
-      b[0] = Math.min(b[0], x);
-      b[1] = Math.min(b[1], y);
-      b[2] = Math.max(b[2], x);
-      b[3] = Math.max(b[3], y);
-    } else (c as unknown[]).forEach(visit);
-  };
-  if ('coordinates' in geometry) visit(geometry.coordinates);
-  return b;
-}
+import turfBbox from '@turf/bbox';
 
 maplibregl.setWorkerUrl(workerUrl);
 
@@ -137,7 +123,7 @@ export class RegionMap {
       paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 },
     });
     // An auto-split proposal over the current grids: in range green, under orange, over red; dark outlines.
-    const proposalColor = ['match', ['get', 'status'], 'under', '#e8590c', 'over', '#c92a2a', '#2f9e44'] as never;
+    const proposalColor: ExpressionSpecification = ['match', ['get', 'status'], 'under', '#e8590c', 'over', '#c92a2a', '#2f9e44'];
     m.addLayer({
       id: 'proposal-fill',
       type: 'fill',
@@ -168,7 +154,8 @@ export class RegionMap {
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
     m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
     // Coverage problems: areas filled, points as rings, in the colour of their kind; the focused one outlined.
-    const issueColor = ['match', ['get', 'kind'], ...Object.entries(ISSUE_COLORS).flat(), '#e03131'] as never;
+    const [firstKind, firstColor] = Object.entries(ISSUE_COLORS)[0]!;
+    const issueColor: ExpressionSpecification = ['match', ['get', 'kind'], firstKind, firstColor, ...Object.entries(ISSUE_COLORS).slice(1).flat(), '#e03131'];
     m.addLayer({
       id: 'issue-fill',
       type: 'fill',
@@ -228,16 +215,16 @@ export class RegionMap {
 
   async setLayers(layers: DistrictLayers): Promise<void> {
     await this.ready;
-    (this.map.getSource('grids') as GeoJSONSource).setData(layers.grids as never);
-    (this.map.getSource('villages') as GeoJSONSource).setData(layers.villages as never);
-    (this.map.getSource('townships') as GeoJSONSource).setData(layers.townships as never);
+    (this.map.getSource('grids') as GeoJSONSource).setData(layers.grids);
+    (this.map.getSource('villages') as GeoJSONSource).setData(layers.villages);
+    (this.map.getSource('townships') as GeoJSONSource).setData(layers.townships);
   }
 
   /** Outlines the region and labels its children. */
   async show(region: RegionFeature, children: RegionCollection): Promise<void> {
     await this.ready;
     this.current = region;
-    (this.map.getSource('selected') as GeoJSONSource).setData(region as never);
+    (this.map.getSource('selected') as GeoJSONSource).setData(region);
     const labels = {
       type: 'FeatureCollection' as const,
       features: children.features
@@ -268,12 +255,12 @@ export class RegionMap {
   /** Outlines grids outside their type's household range. */
   async setRules(rules: { gridType: string; min: number; max: number }[]): Promise<void> {
     await this.ready;
-    const typed = (r: { gridType: string }, test: unknown[]) => ['all', ['==', ['get', 'gridType'], r.gridType], test];
-    const under = ['any', ...rules.map((r) => typed(r, ['<', ['get', 'households'], r.min]))];
-    const over = ['any', ...rules.map((r) => typed(r, ['>', ['get', 'households'], r.max]))];
-    this.map.setFilter('grid-out-of-range', ['any', under, over] as never);
+    const typed = (r: { gridType: string }, test: ExpressionSpecification): ExpressionSpecification => ['all', ['==', ['get', 'gridType'], r.gridType], test];
+    const under: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['<', ['get', 'households'], r.min]))];
+    const over: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['>', ['get', 'households'], r.max]))];
+    this.map.setFilter('grid-out-of-range', ['any', under, over]);
     // Under the range orange, over it red.
-    this.map.setPaintProperty('grid-out-of-range', 'line-color', ['case', under, '#e8590c', '#c92a2a'] as never);
+    this.map.setPaintProperty('grid-out-of-range', 'line-color', ['case', under, '#e8590c', '#c92a2a']);
   }
 
   /** Highlights grids picked for a merge. */
@@ -292,7 +279,7 @@ export class RegionMap {
     await this.ready;
     (this.map.getSource('focused') as GeoJSONSource).setData(issue ? { type: 'FeatureCollection', features: [issue] } : EMPTY);
     if (!issue?.geometry) return;
-    const [w, s, e, n] = bboxOf(issue.geometry);
+    const [w, s, e, n] = turfBbox(issue.geometry);
     const pad = 0.002;
     this.map.fitBounds(
       [
