@@ -2,6 +2,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, POLICY, sameOrigin } from './http/auth.ts';
+import { InputError } from './domain/errors.ts';
 import { jsonBodies, MAX_JSON_DEPTH, tooLarge, type BodyLimit } from './http/body.ts';
 import { ReadCache } from './http/cache.ts';
 import { onError } from './http/errors.ts';
@@ -108,7 +109,9 @@ export function createApp(options: AppOptions) {
   });
   // Server-sent events for wall displays: new and changed incidents as they happen.
   app.get('/api/events', (c) => eventStream(c, events, streams));
-  app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}`, path: c.req.path } }, 404));
+  app.all('/api/*', (c) => {
+    throw new InputError('not_found', `no API route ${c.req.method} ${c.req.path}`, c.req.path);
+  });
   return routes;
 }
 

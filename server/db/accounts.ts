@@ -60,7 +60,7 @@ const toUser = (r: any): UserJson => ({
 });
 
 function checkPassword(password: string, path = 'password'): void {
-  if (password.length < 8) throw new InputError('weak_password', 'a password needs at least 8 characters', path, 422);
+  if (password.length < 8) throw new InputError('weak_password', 'a password needs at least 8 characters', path);
 }
 
 async function checkRefs(
@@ -73,17 +73,17 @@ async function checkRefs(
   if (departmentId != null && !(await tx.query('SELECT 1 FROM department WHERE id = $1', [departmentId])).rows[0])
     throw notFound('department', departmentId, 'departmentId');
   if (role === 'department' && departmentId == null)
-    throw new InputError('department_required', 'a department account names its department (departmentId)', 'departmentId', 422);
+    throw new InputError('department_required', 'a department account names its department (departmentId)', 'departmentId');
   if (regionId != null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
   if (workerId != null && !(await tx.query('SELECT 1 FROM worker WHERE id = $1', [workerId])).rows[0]) throw notFound('worker', workerId, 'workerId');
-  if (role === 'worker' && workerId == null) throw new InputError('worker_required', 'a grid worker account names its worker (workerId)', 'workerId', 422);
+  if (role === 'worker' && workerId == null) throw new InputError('worker_required', 'a grid worker account names its worker (workerId)', 'workerId');
 }
 
 export async function createUser(tx: Queryable, input: UserInput): Promise<UserJson> {
   checkPassword(input.password);
   await checkRefs(tx, input.role, input.regionId, input.workerId, input.departmentId);
   if ((await tx.query('SELECT 1 FROM app_user WHERE lower(username) = lower($1)', [input.username])).rows[0]) {
-    throw new InputError('username_taken', `the username ${JSON.stringify(input.username)} is taken`, 'username', 409);
+    throw new InputError('username_taken', `the username ${JSON.stringify(input.username)} is taken`, 'username');
   }
   const { rows } = await tx.query(
     `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id, department_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${userColumns}`,

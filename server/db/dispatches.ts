@@ -71,7 +71,7 @@ export async function departmentIds(tx: Queryable, codes: string[], path = 'depa
   const { rows } = await tx.query<{ id: number; code: string }>('SELECT id, code FROM department WHERE code = ANY($1::text[])', [codes]);
   return codes.map((code, i) => {
     const found = rows.find((r) => r.code === code);
-    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, `${path}[${i}]`, 422);
+    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, `${path}[${i}]`);
     return found.id;
   });
 }
@@ -100,19 +100,19 @@ export async function dispatchIncident(
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
   const before = await incidentById(tx, incidentId, true);
   if (version !== undefined && version !== before.version) {
-    throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', 409, {
+    throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', {
       currentVersion: before.version,
     });
   }
   if (before.status !== 'reported' && before.status !== 'dispatched') {
-    throw new InputError('illegal_transition', `an incident that is ${before.status} is not dispatched again`, 'status', 422, {
+    throw new InputError('illegal_transition', `an incident that is ${before.status} is not dispatched again`, 'status', {
       from: before.status,
       to: 'dispatched',
       allowed: [],
     });
   }
   if (now < new Date(before.reportedAt))
-    throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at', 422);
+    throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at');
   const ids = await departmentIds(tx, codes);
   await tx.query(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
@@ -149,10 +149,10 @@ export async function answerDispatch(
 ): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
   const before = await dispatchById(tx, id, now, true);
   if (departmentId !== null && before.department.id !== departmentId) {
-    throw new InputError('outside_scope', `dispatch ${id} is for ${before.department.code}, not your department`, 'id', 403);
+    throw new InputError('outside_scope', `dispatch ${id} is for ${before.department.code}, not your department`, 'id');
   }
   if (step.version !== undefined && step.version !== before.version) {
-    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, {
+    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', {
       currentVersion: before.version,
     });
   }
@@ -163,14 +163,13 @@ export async function answerDispatch(
       'illegal_transition',
       allowed ? `a dispatch that is ${state} can only be asked to ${allowed}, not ${step.action}` : 'a resolved dispatch does not change',
       'action',
-      422,
       { from: state, to: step.action, allowed: allowed ? [allowed] : [] },
     );
   }
   const last = before.acknowledgedAt ?? before.dispatchedAt;
   if (now < new Date(last))
-    throw new InputError('time_before_previous_step', `${step.action} at ${now.toISOString()} is before the previous step (${last})`, 'at', 422);
-  if (step.action === 'resolve' && !step.answer?.trim()) throw new InputError('answer_required', 'resolving records the department’s answer', 'answer', 422);
+    throw new InputError('time_before_previous_step', `${step.action} at ${now.toISOString()} is before the previous step (${last})`, 'at');
+  if (step.action === 'resolve' && !step.answer?.trim()) throw new InputError('answer_required', 'resolving records the department’s answer', 'answer');
   await tx.query(
     step.action === 'acknowledge'
       ? 'UPDATE dispatch SET acknowledged_at = $2, version = version + 1 WHERE id = $1'

@@ -107,11 +107,11 @@ export async function createRegion(tx: Queryable, actor: string, input: CreateIn
 async function refuseOverlaps(tx: Queryable, wkb: Wkb, parent: RegionSnapshot, selfId: number | null, tol: EditTolerances): Promise<void> {
   const { outsideM2, overlaps } = await measureAgainstSiblings(tx, wkb, parent.id, selfId, tol.toleranceM2);
   if (outsideM2 > tol.toleranceM2) {
-    throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the shape lie outside ${parent.name}`, 'geometry', 422, { outsideM2 });
+    throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the shape lie outside ${parent.name}`, 'geometry', { outsideM2 });
   }
   if (overlaps.length > 0) {
     const names = overlaps.map((o) => `${o.name} (${o.areaM2} m²)`).join(', ');
-    throw new InputError('overlaps_siblings', `the shape overlaps ${names}; pass clip: true to keep only the free part`, 'geometry', 422, { overlaps });
+    throw new InputError('overlaps_siblings', `the shape overlaps ${names}; pass clip: true to keep only the free part`, 'geometry', { overlaps });
   }
 }
 
@@ -158,7 +158,7 @@ export async function updateRegion(tx: Queryable, actor: string, id: number, inp
   }
   const { outsideM2, overlaps } = await measureAgainstSiblings(tx, wkb, parent!.id, id, tol.toleranceM2);
   if (outsideM2 > tol.toleranceM2) {
-    throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the new shape lie outside ${parent!.name}`, 'geometry', 422, { outsideM2 });
+    throw new InputError('outside_parent', `${Math.round(outsideM2)} m² of the new shape lie outside ${parent!.name}`, 'geometry', { outsideM2 });
   }
   const neighbours = await lockRegions(
     tx,
@@ -168,11 +168,11 @@ export async function updateRegion(tx: Queryable, actor: string, id: number, inp
   for (const n of neighbours) {
     const rest = await difference(tx, n.wkb, wkb, tol.toleranceM2);
     if (!rest.wkb)
-      throw new InputError('neighbour_would_vanish', `the new shape would cover all of ${n.name} (${n.code}); merge them instead`, 'geometry', 422, {
+      throw new InputError('neighbour_would_vanish', `the new shape would cover all of ${n.name} (${n.code}); merge them instead`, 'geometry', {
         id: n.id,
       });
     if (n.level === 'grid' && rest.parts > 1) {
-      throw new InputError('neighbour_would_split', `the new shape would cut ${n.name} (${n.code}) into ${rest.parts} pieces`, 'geometry', 422, { id: n.id });
+      throw new InputError('neighbour_would_split', `the new shape would cut ${n.name} (${n.code}) into ${rest.parts} pieces`, 'geometry', { id: n.id });
     }
     shapes.set(n.id, rest.wkb);
   }

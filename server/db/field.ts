@@ -27,7 +27,7 @@ export async function storePhoto(
   );
   const same = have.find((h) => h.sha256 === p.sha256);
   if (same) return { photo: { id: same.id, incidentId: p.incidentId, mime: same.mime, size: same.size, url: photoUrl(p.incidentId, same.id) }, created: false };
-  if (have.length >= MAX_PHOTOS) throw new InputError('too_many_photos', `incident ${p.incidentId} already has ${MAX_PHOTOS} photos`, 'body', 422);
+  if (have.length >= MAX_PHOTOS) throw new InputError('too_many_photos', `incident ${p.incidentId} already has ${MAX_PHOTOS} photos`, 'body');
   const { rows: ins } = await tx.query<{ id: number }>(
     `INSERT INTO incident_photo (incident_id, mime, bytes, size, sha256, uploaded_by, uploaded_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,

@@ -108,7 +108,6 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
       'unlocated',
       `could not place order ${order.orderNo}: no coordinates in the plan, and ${JSON.stringify(order.address)} names no household, grid, village or township`,
       order.lon !== undefined ? 'lon' : 'address',
-      422,
     );
   }
   const category = hotlineCategory(order.category, order.content, categories);
@@ -123,7 +122,7 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
       reporterId: null,
     },
   ]);
-  if (outside.length) throw new InputError('unlocated', `order ${order.orderNo} lies outside the plan`, 'lon', 422);
+  if (outside.length) throw new InputError('unlocated', `order ${order.orderNo} lies outside the plan`, 'lon');
   const id = ids[0]!;
   await tx.query(`UPDATE incident SET source = 'hotline', external_ref = $2, address = $3, caller = $4, located_by = $5, reported_by = $6 WHERE id = $1`, [
     id,

@@ -89,7 +89,7 @@ export async function advanceIncident(
 ): Promise<IncidentJson> {
   const before = await incidentById(tx, id, true);
   if (step.version !== undefined && step.version !== before.version) {
-    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', 409, {
+    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', {
       currentVersion: before.version,
     });
   }
@@ -104,7 +104,6 @@ export async function advanceIncident(
         'dispatches_open',
         `departments have not answered yet: ${rows.map((r) => r.code).join(', ')}; the last answer resolves the incident`,
         'status',
-        422,
         { open: rows.map((r) => r.code) },
       );
     }
@@ -113,7 +112,7 @@ export async function advanceIncident(
   const column = { dispatched: 'dispatched_at', resolved: 'resolved_at', closed: 'closed_at', reported: 'reported_at' }[step.status];
   const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;
   if (at < new Date(last))
-    throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at', 422);
+    throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at');
   await tx.query(
     `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1 WHERE id = $1`,
     [id, step.status, at.toISOString(), step.department?.trim() ?? null, step.feedback?.trim() ?? null],
@@ -227,10 +226,10 @@ export async function reportIncident(
   mayUse: (gridId: number | null) => void,
 ): Promise<IncidentJson> {
   if (input.reporterId != null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
-    throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId', 404);
+    throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId');
   }
   const { ids, outside } = await insertIncidents(tx, [input]);
-  if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon', 422);
+  if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon');
   await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], actor, key]);
   const created = await incidentById(tx, ids[0]!);
   mayUse(created.gridId);

@@ -167,7 +167,7 @@ export async function importRegions(
   o: ImportOptions,
 ): Promise<ImportResult> {
   const parent = o.parentId === null ? null : await regionLevel(tx, o.parentId);
-  if (o.parentId !== null && !parent) throw new InputError('not_found', `parent region ${o.parentId} does not exist`, 'parentId', 404);
+  if (o.parentId !== null && !parent) throw new InputError('not_found', `parent region ${o.parentId} does not exist`, 'parentId');
   const expected = parent ? childLevel(parent.level) : 'district';
   if (o.level !== expected) {
     throw new InputError('wrong_level', `children of ${parent ? `a ${parent.level}` : 'nothing'} are at level ${expected ?? 'none'}, not ${o.level}`, 'level');
@@ -195,7 +195,6 @@ export async function importRegions(
       'invalid_features',
       `${problems.length} of ${input.length + parseErrors.length} features cannot be imported; nothing was imported (pass partial: true to import the rest)`,
       problems[0]!.path,
-      422,
       problems,
     );
   }
@@ -220,7 +219,6 @@ export async function importRegions(
       'coverage_problems',
       `the layer leaves ${spatial} gaps, overlaps or spills in its parent; nothing was imported (drop strict to store it and fix it on the map)`,
       'features',
-      422,
       coverage!.summary.counts,
     );
   }

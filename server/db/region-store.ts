@@ -54,7 +54,6 @@ export function checkVersion(region: RegionSnapshot, version: number, path = 've
       'version_conflict',
       `${region.name} (${region.code}) is at version ${region.version}, not ${version}: it was changed meanwhile; reload and retry`,
       path,
-      409,
       { id: region.id, currentVersion: region.version },
     );
   }
@@ -63,7 +62,7 @@ export function checkVersion(region: RegionSnapshot, version: number, path = 've
 export async function assertNoChildren(tx: Queryable, region: RegionSnapshot): Promise<void> {
   const { rows } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM region WHERE parent_id = $1', [region.id]);
   if (rows[0]!.n > 0) {
-    throw new InputError('has_children', `${region.name} (${region.code}) has ${rows[0]!.n} child regions; change those first`, 'id', 422);
+    throw new InputError('has_children', `${region.name} (${region.code}) has ${rows[0]!.n} child regions; change those first`, 'id');
   }
 }
 
@@ -86,7 +85,7 @@ export async function assertWorker(tx: Queryable, workerId: number | null | unde
 
 /** Staff go on grids only, each worker and role once, with roles and workers that exist; `full_time` is `workerId`. */
 export async function assertStaff(tx: Queryable, region: RegionSnapshot, staff: StaffMember[]): Promise<void> {
-  if (region.level !== 'grid' && staff.length > 0) throw new InputError('not_a_grid', `${region.name} is a ${region.level}; staff serve grids`, 'staff', 422);
+  if (region.level !== 'grid' && staff.length > 0) throw new InputError('not_a_grid', `${region.name} is a ${region.level}; staff serve grids`, 'staff');
   const seen = new Set<string>();
   const { rows: roles } = await tx.query<{ code: string }>('SELECT code FROM staff_role');
   const known = new Set(roles.map((r) => r.code));
@@ -94,12 +93,12 @@ export async function assertStaff(tx: Queryable, region: RegionSnapshot, staff: 
   const existing = new Set(workers.map((w) => w.id));
   staff.forEach((m, i) => {
     if (m.role === 'full_time')
-      throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`, 422);
+      throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`);
     if (!known.has(m.role))
-      throw new InputError('unknown_role', `no staffing role ${JSON.stringify(m.role)}; known: ${[...known].join(', ')}`, `staff[${i}].role`, 422);
+      throw new InputError('unknown_role', `no staffing role ${JSON.stringify(m.role)}; known: ${[...known].join(', ')}`, `staff[${i}].role`);
     if (!existing.has(m.workerId)) throw notFound('worker', m.workerId, `staff[${i}].workerId`);
     const key = `${m.workerId}:${m.role}`;
-    if (seen.has(key)) throw new InputError('duplicate_staff', `worker ${m.workerId} is listed twice as ${m.role}`, `staff[${i}]`, 422);
+    if (seen.has(key)) throw new InputError('duplicate_staff', `worker ${m.workerId} is listed twice as ${m.role}`, `staff[${i}]`);
     seen.add(key);
   });
 }

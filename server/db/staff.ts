@@ -12,11 +12,11 @@ export async function staffRoles(db: Queryable): Promise<StaffRole[]> {
 export async function setStaffRoles(tx: Queryable, actor: string, roles: StaffRole[]): Promise<StaffRole[]> {
   const seen = new Set<string>();
   roles.forEach((r, i) => {
-    if (seen.has(r.code)) throw new InputError('duplicate_role', `role ${r.code} is listed twice`, `roles[${i}].code`, 422);
+    if (seen.has(r.code)) throw new InputError('duplicate_role', `role ${r.code} is listed twice`, `roles[${i}].code`);
     seen.add(r.code);
   });
   const i = roles.findIndex((r) => r.code === 'full_time' && r.minPerGrid !== 1);
-  if (i >= 0) throw new InputError('full_time_required', 'every grid has exactly one full-time worker (专职网格员)', `roles[${i}].minPerGrid`, 422);
+  if (i >= 0) throw new InputError('full_time_required', 'every grid has exactly one full-time worker (专职网格员)', `roles[${i}].minPerGrid`);
   const before = await staffRoles(tx);
   await tx.query('UPDATE staff_role SET min_per_grid = 0 WHERE code <> ALL($1::text[])', [roles.map((r) => r.code)]);
   await tx.query(
@@ -32,7 +32,7 @@ export async function setStaffRoles(tx: Queryable, actor: string, roles: StaffRo
 
 export async function addWorker(tx: Queryable, actor: string, input: NewWorker): Promise<Worker> {
   if ((await tx.query('SELECT 1 FROM staff_role WHERE code = $1', [input.role])).rows.length === 0) {
-    throw new InputError('unknown_role', `no staffing role ${JSON.stringify(input.role)}`, 'json.role', 422);
+    throw new InputError('unknown_role', `no staffing role ${JSON.stringify(input.role)}`, 'json.role');
   }
   const { rows } = await tx.query<Worker>('INSERT INTO worker (name, phone, role) VALUES ($1, $2, $3) RETURNING id, name, phone, role', [
     input.name,

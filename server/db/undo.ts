@@ -54,7 +54,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
     const now = current.get(row.entity_id);
     const name = (row.after ?? row.before)!.name;
     if (row.after === null ? now !== undefined : !now || !sameState(now, row.after)) {
-      throw new InputError('version_conflict', `${name} was changed after this operation; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', 409, {
+      throw new InputError('version_conflict', `${name} was changed after this operation; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', {
         id: row.entity_id,
         currentVersion: now?.version ?? null,
       });
@@ -100,7 +100,7 @@ export async function undo(tx: Queryable, actor: string): Promise<RevertResult> 
      ORDER BY op DESC LIMIT 1`,
     [actor, [...UNDOABLE, 'redo']],
   );
-  if (!rows[0]) throw new InputError('nothing_to_undo', `${actor} has no operation left to undo`, '', 409);
+  if (!rows[0]) throw new InputError('nothing_to_undo', `${actor} has no operation left to undo`, '');
   const result = await revert(tx, actor, rows[0].op, 'undo');
   await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
   return { ...result, action: await originalAction(tx, rows[0].op) };
@@ -115,7 +115,7 @@ export async function redo(tx: Queryable, actor: string): Promise<RevertResult> 
      ORDER BY op DESC LIMIT 1`,
     [actor, UNDOABLE],
   );
-  if (!rows[0]) throw new InputError('nothing_to_redo', `${actor} has no undone operation to redo`, '', 409);
+  if (!rows[0]) throw new InputError('nothing_to_redo', `${actor} has no undone operation to redo`, '');
   const result = await revert(tx, actor, rows[0].op, 'redo');
   await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
   return { ...result, action: await originalAction(tx, rows[0].op) };

@@ -24,7 +24,7 @@ export function parseBarriers(value: unknown, path: string): Position[][] {
     if (out.length < 2) throw new InputError('line_too_short', `a barrier line needs 2 distinct positions, got ${out.length}`, at);
     vertices += out.length;
     if (lines.length >= BARRIER_LIMITS.lines || vertices > BARRIER_LIMITS.vertices) {
-      throw new InputError('too_many_barriers', `at most ${BARRIER_LIMITS.lines} lines and ${BARRIER_LIMITS.vertices} vertices of barriers`, path, 413);
+      throw new InputError('too_many_barriers', `at most ${BARRIER_LIMITS.lines} lines and ${BARRIER_LIMITS.vertices} vertices of barriers`, path);
     }
     lines.push(out);
   };

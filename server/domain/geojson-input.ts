@@ -109,7 +109,7 @@ export function parsePolygonGeometry(geometry: unknown, path: string, options: P
   }
   const vertices = polygons.reduce((n, p) => n + p.reduce((m, r) => m + r.length, 0), 0);
   if (vertices > limits.maxVertices) {
-    throw new InputError('geometry_too_large', `geometry has ${vertices} vertices, more than the limit of ${limits.maxVertices}`, path, 413);
+    throw new InputError('geometry_too_large', `geometry has ${vertices} vertices, more than the limit of ${limits.maxVertices}`, path);
   }
   return polygons;
 }

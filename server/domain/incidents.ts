@@ -26,7 +26,6 @@ export function checkTransition(from: IncidentStatus, to: Transition): void {
       'illegal_transition',
       next ? `an incident that is ${from} can only become ${next}, not ${to.status}` : `a closed incident does not change (asked: ${to.status})`,
       'status',
-      422,
       { from, to: to.status, allowed: next ? [next] : [] },
     );
   }
@@ -40,20 +39,20 @@ export function checkTransition(from: IncidentStatus, to: Transition): void {
 export function parseRange(from: string | undefined, to: string | undefined, now = new Date()): { from: Date; to: Date } {
   const end = to ? parseInstant(to, 'to') : now;
   const start = from ? parseInstant(from, 'from') : new Date(end.getTime() - 365 * 86_400_000);
-  if (start > end) throw new InputError('invalid_range', `from ${start.toISOString()} is after to ${end.toISOString()}`, 'from', 400);
+  if (start > end) throw new InputError('invalid_range', `from ${start.toISOString()} is after to ${end.toISOString()}`, 'from');
   return { from: start, to: end };
 }
 
 export function parseInstant(value: string, path: string): Date {
   // ISO 8601 dates or date-times only: Date.parse accepts too much ("1", "March 7").
   if (!/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(value)) {
-    throw new InputError('invalid_time', `${JSON.stringify(value)} is not an ISO 8601 date or date-time`, path, 400);
+    throw new InputError('invalid_time', `${JSON.stringify(value)} is not an ISO 8601 date or date-time`, path);
   }
   const d = new Date(value);
   const [y, m, day] = value.slice(0, 10).split('-').map(Number) as [number, number, number];
   // Date rolls 2026-02-31 over into March; refuse days the month does not have.
   const realDay = m >= 1 && m <= 12 && day >= 1 && day <= new Date(Date.UTC(y, m, 0)).getUTCDate();
-  if (Number.isNaN(d.getTime()) || !realDay) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path, 400);
+  if (Number.isNaN(d.getTime()) || !realDay) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path);
   return d;
 }
 
@@ -66,7 +65,7 @@ export function parseList<T extends string>(value: string | undefined, allowed: 
     .filter(Boolean);
   items.forEach((item, i) => {
     if (!allowed.includes(item as T))
-      throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`, 400);
+      throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`);
   });
   return items as T[];
 }

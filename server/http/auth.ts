@@ -150,12 +150,12 @@ export function authenticate(): MiddlewareHandler<Env> {
     if (policy === 'hotline') {
       const key = c.req.header('x-api-key');
       const client = key && key.length <= 200 ? await apiKeyLabel(c.get('db'), key, 'hotline') : null;
-      if (!client) throw new InputError('invalid_api_key', 'send a valid hotline API key in x-api-key', 'x-api-key', 401);
+      if (!client) throw new InputError('invalid_api_key', 'send a valid hotline API key in x-api-key', 'x-api-key');
       c.set('apiClient', client);
     } else if (policy !== 'public') {
-      if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+      if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '');
       if (!policy || !canAny(principal.role, policy)) {
-        throw new InputError('forbidden', `the ${principal.role} role may not ${key}`, '', 403);
+        throw new InputError('forbidden', `the ${principal.role} role may not ${key}`, '');
       }
     }
     await next();
@@ -171,14 +171,14 @@ export function authenticate(): MiddlewareHandler<Env> {
 /** The signed-in caller (routes behind a capability always have one). */
 export function principalOf(c: Context<Env>): Principal {
   const p = c.get('principal');
-  if (!p) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+  if (!p) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '');
   return p;
 }
 
 /** Who the change log names for this request. */
 export const actorOf = (c: Context<Env>) => principalOf(c).username;
 
-const outside = (what: string, path: string) => new InputError('outside_scope', `${what} lies outside your assigned area`, path, 403);
+const outside = (what: string, path: string) => new InputError('outside_scope', `${what} lies outside your assigned area`, path);
 
 /**
  * A planner with an assigned region may change only what lies below it (`strict`) or, for
@@ -206,7 +206,7 @@ export function assertOwnGrid(c: Context<Env>, gridId: number | null, path = 'id
 }
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const crossSite = () => new InputError('cross_site_request', 'a page on another site may not change anything here', 'origin', 403);
+const crossSite = () => new InputError('cross_site_request', 'a page on another site may not change anything here', 'origin');
 
 /**
  * A state-changing request from another site is refused, whatever its content type or lack of one:

@@ -42,7 +42,7 @@ export async function readLimited(stream: ReadableStream<Uint8Array> | null, max
 }
 
 export const tooLarge = (limit: number) =>
-  new InputError('payload_too_large', `the request body is larger than the ${formatBytes(limit)} this request may send`, 'body', 413, { limit });
+  new InputError('payload_too_large', `the request body is larger than the ${formatBytes(limit)} this request may send`, 'body', { limit });
 
 const formatBytes = (n: number) => (n >= 1024 * 1024 ? `${+(n / 1024 / 1024).toFixed(1)} MB` : n >= 1024 ? `${+(n / 1024).toFixed(1)} KB` : `${n} bytes`);
 
@@ -70,12 +70,12 @@ export function jsonDepthExceeds(bytes: Uint8Array, limit: number): boolean {
 /** Checks JSON text for its nesting, then parses it: 400 `too_deep` or `invalid_json`. */
 export function parseJsonBytes(bytes: Uint8Array, maxDepth: number, path = 'body'): unknown {
   if (jsonDepthExceeds(bytes, maxDepth)) {
-    throw new InputError('too_deep', `the JSON is nested more than ${maxDepth} levels deep`, path, 400, { maxDepth });
+    throw new InputError('too_deep', `the JSON is nested more than ${maxDepth} levels deep`, path, { maxDepth });
   }
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw new InputError('invalid_json', 'the request body is not valid JSON', path, 400);
+    throw new InputError('invalid_json', 'the request body is not valid JSON', path);
   }
 }
 
@@ -103,7 +103,7 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
       throw err;
     });
     if (bytes.byteLength > 0 && isJson(c) && jsonDepthExceeds(bytes, limit.maxDepth)) {
-      throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', 400, { maxDepth: limit.maxDepth });
+      throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', { maxDepth: limit.maxDepth });
     }
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(new TextDecoder().decode(bytes));
     await next();

@@ -12,7 +12,7 @@ export interface ErrorBody {
 export function fromZod(error: ZodError, target: string): InputError {
   const issue = error.issues[0];
   const path = [target, ...(issue?.path ?? [])].map(String).join('.');
-  return new InputError('invalid_request', `${path}: ${issue?.message ?? 'invalid value'}`, path, 400, error.issues.slice(0, 10));
+  return new InputError('invalid_request', `${path}: ${issue?.message ?? 'invalid value'}`, path, error.issues.slice(0, 10));
 }
 
 /**
@@ -29,9 +29,9 @@ export interface DbError {
 const keyValue = (detail: unknown) => (typeof detail === 'string' ? /\)=\((.*)\) /.exec(detail)?.[1] : undefined);
 
 const CONSTRAINTS: Record<string, (value: string | undefined) => InputError> = {
-  region_code_key: (v) => new InputError('duplicate_code', `a region with code ${v ?? 'this code'} already exists`, 'code', 409, { code: v }),
-  app_user_username_key: (v) => new InputError('duplicate_username', `an account named ${v ?? 'so'} already exists`, 'username', 409, { username: v }),
-  department_code_key: (v) => new InputError('duplicate_code', `a department with code ${v ?? 'this code'} already exists`, 'code', 409, { code: v }),
+  region_code_key: (v) => new InputError('duplicate_code', `a region with code ${v ?? 'this code'} already exists`, 'code', { code: v }),
+  app_user_username_key: (v) => new InputError('duplicate_username', `an account named ${v ?? 'so'} already exists`, 'username', { username: v }),
+  department_code_key: (v) => new InputError('duplicate_code', `a department with code ${v ?? 'this code'} already exists`, 'code', { code: v }),
 };
 
 /** Our error for a database refusal, or null when it is not one the caller caused. */
@@ -39,21 +39,41 @@ export function fromDatabase(err: DbError): InputError | null {
   const code = typeof err.code === 'string' ? err.code : '';
   const known = typeof err.constraint === 'string' ? CONSTRAINTS[err.constraint] : undefined;
   if (known) return known(keyValue(err.detail));
-  if (code === '23505') return new InputError('conflict', 'this would duplicate something that must be unique', '', 409);
-  if (code === '23503') return new InputError('conflict', 'this refers to something that does not exist or is still in use', '', 409);
+  if (code === '23505') return new InputError('conflict', 'this would duplicate something that must be unique', '');
+  if (code === '23503') return new InputError('conflict', 'this refers to something that does not exist or is still in use', '');
   if (code === '23514' || code === '23502')
-    return new InputError('constraint_violated', 'a value is outside what is allowed here', typeof err.column === 'string' ? err.column : '', 422);
+    return new InputError('constraint_violated', 'a value is outside what is allowed here', typeof err.column === 'string' ? err.column : '');
   if (code === 'XX000')
-    return new InputError('geometry_error', 'the geometry could not be processed; check it for self-intersections and tiny slivers', 'geometry', 422);
-  if (code === '57014') return new InputError('too_slow', 'this took longer than the server allows for one request; try a smaller area or file', '', 422);
+    return new InputError('geometry_error', 'the geometry could not be processed; check it for self-intersections and tiny slivers', 'geometry');
+  if (code === '57014') return new InputError('too_slow', 'this took longer than the server allows for one request; try a smaller area or file', '');
   return null;
 }
+
+type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429;
+
+/** Each error code's status; every other code is 422 (the request was understood, its content refused). */
+const STATUS: Record<string, ErrorStatus> = {
+  // the request itself is malformed
+  empty_body: 400, grid_required: 400, invalid_bbox: 400, invalid_json: 400, invalid_request: 400, invalid_time: 400, too_deep: 400, unknown_value: 400,
+  // who is asking
+  invalid_api_key: 401, invalid_credentials: 401, invalid_token: 401, unauthenticated: 401,
+  cross_site_request: 403, forbidden: 403, outside_scope: 403,
+  not_found: 404,
+  // the data changed, or would clash with what is there
+  conflict: 409, duplicate_code: 409, duplicate_username: 409, nothing_to_redo: 409, nothing_to_undo: 409, username_taken: 409, version_conflict: 409,
+  geometry_too_large: 413, payload_too_large: 413, too_many_barriers: 413,
+  not_an_image: 415, unsupported_media_type: 415,
+  too_many_attempts: 429, too_many_streams: 429,
+};
+
+/** The status an error code answers with. */
+export const statusOf = (code: string): ErrorStatus => STATUS[code] ?? 422;
 
 /** The single place where errors become statuses; never leaks a stack trace. */
 export function onError(err: Error, c: Context) {
   const send = (status: ContentfulStatusCode, code: string, message: string, path = '', details?: unknown) =>
     c.json<ErrorBody>({ error: { code, message, path, ...(details === undefined ? {} : { details }) } }, status);
-  if (err instanceof InputError) return send(err.status, err.code, err.message, err.path, err.details);
+  if (err instanceof InputError) return send(statusOf(err.code), err.code, err.message, err.path, err.details);
   if (err instanceof HTTPException) {
     if (err.status === 413) return send(413, 'payload_too_large', err.message || 'request body is too large', 'body');
     if (err.status === 415)
@@ -62,7 +82,7 @@ export function onError(err: Error, c: Context) {
     return send(err.status, 'bad_request', err.message, '');
   }
   const known = fromDatabase(err as DbError);
-  if (known) return send(known.status, known.code, known.message, known.path, known.details);
+  if (known) return send(statusOf(known.code), known.code, known.message, known.path, known.details);
   console.error(err);
   return send(500, 'internal', 'internal error; the request was not applied');
 }

@@ -60,10 +60,10 @@ export class LiveStreams {
   add(session: string, close: () => void): () => void {
     const mine = this.open.get(session) ?? new Set();
     if (mine.size >= this.limits.perSession) {
-      throw new InputError('too_many_streams', `this session already has ${mine.size} live streams open; close a tab or window first`, '', 429);
+      throw new InputError('too_many_streams', `this session already has ${mine.size} live streams open; close a tab or window first`, '');
     }
     if (this.count >= this.limits.total)
-      throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '', 429);
+      throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '');
     mine.add(close);
     this.open.set(session, mine);
     this.count++;
@@ -93,7 +93,7 @@ export class LiveStreams {
 /** Server-sent events: each event as `event: incident`, a comment every 15 s to keep proxies from closing the stream. */
 export function eventStream(c: Context, bus: EventBus, streams: LiveStreams, heartbeatMs = 15_000) {
   const token = getCookie(c, SESSION_COOKIE);
-  if (!token) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '', 401);
+  if (!token) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '');
   let ended: (() => void) | null = null;
   const unregister = streams.add(digest(token), () => ended?.());
   return streamSSE(c, async (stream) => {

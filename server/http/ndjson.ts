@@ -27,7 +27,7 @@ export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: Progres
       } catch (err) {
         const known = err instanceof InputError ? err : fromDatabase(err as object);
         if (!known) console.error(err);
-        const e = known ?? new InputError('internal', 'internal error; nothing was written', '', 422);
+        const e = known ?? new InputError('internal', 'internal error; nothing was written', '');
         send({ error: { code: e.code, message: e.message, path: e.path, details: e.details } });
       }
       controller.close();

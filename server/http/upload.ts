@@ -9,7 +9,7 @@ import { MAX_JSON_DEPTH, parseJsonBytes } from './body.ts';
 export function uploadType(contentType: string | undefined): 'text/csv' | 'application/json' | 'application/geo+json' {
   const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'text/csv' && type !== 'application/json' && type !== 'application/geo+json') {
-    throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type', 415);
+    throw new InputError('unsupported_media_type', `send text/csv or application/geo+json, not ${JSON.stringify(type || 'nothing')}`, 'content-type');
   }
   return type;
 }
@@ -80,7 +80,7 @@ export async function readUpload<T>(
 ): Promise<{ rows: T[]; errors: RowErrorT[]; total: number; type: ReturnType<typeof uploadType> }> {
   const type = uploadType(c.req.header('content-type'));
   const body = c.req.raw.body;
-  if (!body) throw new InputError('empty_body', 'request body is empty', 'body', 400);
+  if (!body) throw new InputError('empty_body', 'request body is empty', 'body');
   const parsed = type === 'text/csv' ? await readCsv(body, parse.csv, onProgress) : readGeoJson(await c.req.text(), parse.feature, 'Points');
   if (parsed.total === 0) throw new InputError('empty_collection', `no ${parse.what} in the request`, 'body');
   if (parsed.errors.length > 0 && !partial) {
@@ -88,7 +88,6 @@ export async function readUpload<T>(
       'invalid_rows',
       `${parsed.errors.length} of ${parsed.total} rows are invalid; nothing was imported (add ?partial=true to import the rest)`,
       parsed.errors[0]!.path,
-      422,
       parsed.errors.slice(0, 1000),
     );
   }

@@ -71,7 +71,7 @@ function clientAddress(c: Context): string {
   return incoming?.socket?.remoteAddress ?? 'local';
 }
 
-const tooMany = () => new InputError('too_many_attempts', 'too many failed sign-ins; wait 15 minutes and try again', '', 429);
+const tooMany = () => new InputError('too_many_attempts', 'too many failed sign-ins; wait 15 minutes and try again', '');
 
 /** Failed sign-ins count per address and name (10) and per address (100) for 15 minutes; successful ones do not. */
 const WINDOW_MS = 15 * 60_000;
@@ -101,7 +101,7 @@ export function authRoutes() {
       const user = await checkLogin(db, username, password);
       if (!user) {
         failed(c, username);
-        throw new InputError('invalid_credentials', 'wrong username or password', 'password', 401);
+        throw new InputError('invalid_credentials', 'wrong username or password', 'password');
       }
       const session = await db.transaction(async (tx) => {
         await recordChange(tx, { actor: user.username, action: 'login', entity: 'user', entityId: user.id, before: null, after: null });
@@ -115,7 +115,7 @@ export function authRoutes() {
       const id = await screenTokenId(db, c.req.valid('json').token);
       if (id === null) {
         failed(c);
-        throw new InputError('invalid_token', 'unknown or revoked screen token', 'token', 401);
+        throw new InputError('invalid_token', 'unknown or revoked screen token', 'token');
       }
       const session = await db.transaction((tx) => openSession(tx, { screenTokenId: id }));
       setSessionCookie(c, session.token, session.expiresAt);

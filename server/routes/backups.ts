@@ -30,7 +30,7 @@ export function backupRoutes() {
   return router()
     .openapi(createRouteDef, async (c) => {
       const options = c.get('options');
-      if (!options.backups) throw new InputError('backups_off', 'this server has no backup folder configured', '', 422);
+      if (!options.backups) throw new InputError('backups_off', 'this server has no backup folder configured', '');
       const written = await backup(c.get('db'), options.backups.dir, nowOf(c));
       if (options.backups.keep > 0) await pruneBackups(options.backups.dir, Math.max(options.backups.keep, 1));
       await c

@@ -276,10 +276,10 @@ export function dispatchRoutes() {
       let departmentId = departmentScope(c) ?? undefined;
       if (q.department !== undefined) {
         const [asked] = await departmentIds(db, [q.department], 'query.department').catch(() => {
-          throw new InputError('unknown_department', `no department ${JSON.stringify(q.department)}`, 'query.department', 404);
+          throw new InputError('unknown_department', `no department ${JSON.stringify(q.department)}`, 'query.department');
         });
         if (departmentId !== undefined && asked !== departmentId)
-          throw new InputError('outside_scope', 'a department user sees their own department’s dispatches', 'query.department', 403);
+          throw new InputError('outside_scope', 'a department user sees their own department’s dispatches', 'query.department');
         departmentId = asked;
       }
       const categories = q.category
@@ -314,7 +314,7 @@ export function dispatchRoutes() {
     .openapi(intakeRoute, async (c) => {
       const body = c.req.valid('json');
       if ((body.lon === undefined) !== (body.lat === undefined))
-        throw new InputError('invalid_request', 'give both lon and lat, or neither', body.lon === undefined ? 'lon' : 'lat', 400);
+        throw new InputError('invalid_request', 'give both lon and lat, or neither', body.lon === undefined ? 'lon' : 'lat');
       const order = { ...body, receivedAt: parseInstant(body.receivedAt, 'receivedAt') };
       const db = c.get('db');
       const actor = c.get('apiClient')!;
@@ -333,7 +333,7 @@ export function dispatchRoutes() {
     .openapi(intakeStatusRoute, async (c) => {
       const { orderNo } = c.req.valid('param');
       const found = await hotlineStatus(c.get('db'), orderNo, nowOf(c));
-      if (!found) throw new InputError('not_found', `no hotline order ${orderNo}`, 'orderNo', 404);
+      if (!found) throw new InputError('not_found', `no hotline order ${orderNo}`, 'orderNo');
       return c.json({ orderNo, status: found.incident.status, ...found }, 200);
     });
 }

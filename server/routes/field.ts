@@ -78,7 +78,7 @@ async function assertMayView(c: Context<Env>, incident: { id: number; grid_id: n
   const p = principalOf(c);
   assertOwnGrid(c, incident.grid_id);
   if (p.role === 'department') {
-    if (!(await dispatchedTo(c.get('db'), incident.id, p.departmentId))) throw new InputError('outside_scope', `incident ${incident.id} was not dispatched to your department`, 'id', 403);
+    if (!(await dispatchedTo(c.get('db'), incident.id, p.departmentId))) throw new InputError('outside_scope', `incident ${incident.id} was not dispatched to your department`, 'id');
   }
 }
 
@@ -92,14 +92,13 @@ export function fieldRoutes() {
           'unsupported_media_type',
           `send the image itself as image/jpeg, image/png or image/webp, not ${JSON.stringify(declared || 'nothing')}`,
           'content-type',
-          415,
         );
       const bytes = new Uint8Array(await c.req.arrayBuffer());
-      if (bytes.length === 0) throw new InputError('empty_body', 'the photo is empty', 'body', 400);
+      if (bytes.length === 0) throw new InputError('empty_body', 'the photo is empty', 'body');
       if (bytes.length > MAX_PHOTO_BYTES)
-        throw new InputError('payload_too_large', `the photo has ${bytes.length} bytes; the limit is ${MAX_PHOTO_BYTES}`, 'body', 413);
+        throw new InputError('payload_too_large', `the photo has ${bytes.length} bytes; the limit is ${MAX_PHOTO_BYTES}`, 'body');
       const mime = sniffImage(bytes);
-      if (!mime) throw new InputError('not_an_image', 'the body is not a JPEG, PNG or WebP image', 'body', 415);
+      if (!mime) throw new InputError('not_an_image', 'the body is not a JPEG, PNG or WebP image', 'body');
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       const { photo, created } = await c.get('db').transaction((tx) =>
         storePhoto(tx, actorOf(c), { incidentId: id, mime, bytes, sha256, at: nowOf(c), mayUse: (gridId) => assertOwnGrid(c, gridId) }),
@@ -126,7 +125,7 @@ export function fieldRoutes() {
         if (grid !== undefined) assertOwnGrid(c, grid, 'query.grid');
         grids = grid !== undefined ? [grid] : me.gridIds;
       } else {
-        if (grid === undefined) throw new InputError('grid_required', 'name the grid with ?grid=', 'query.grid', 400);
+        if (grid === undefined) throw new InputError('grid_required', 'name the grid with ?grid=', 'query.grid');
         if (!(await isGrid(c.get('db'), grid))) throw notFound('grid', grid, 'query.grid');
         grids = [grid];
       }

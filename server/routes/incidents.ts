@@ -44,7 +44,7 @@ async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox
   if (q.bbox) {
     const parts = q.bbox.split(',').map(Number);
     if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v)) || parts[0]! > parts[2]! || parts[1]! > parts[3]!) {
-      throw new InputError('invalid_bbox', `bbox is west,south,east,north in degrees, got ${JSON.stringify(q.bbox)}`, 'query.bbox', 400);
+      throw new InputError('invalid_bbox', `bbox is west,south,east,north in degrees, got ${JSON.stringify(q.bbox)}`, 'query.bbox');
     }
     bbox = parts as [number, number, number, number];
   }

@@ -111,7 +111,7 @@ describe('parsePolygonGeometry', () => {
 
   it('refuses a geometry with more vertices than the limit, with the counts', () => {
     const e = errorOf(() => parsePolygonGeometry(polygon(square), 'g', { limits: { maxVertices: 4 } }));
-    expect(e).toMatchObject({ code: 'geometry_too_large', status: 413 });
+    expect(e).toMatchObject({ code: 'geometry_too_large' });
     expect(e.message).toContain('5 vertices, more than the limit of 4');
   });
 
