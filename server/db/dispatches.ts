@@ -1,6 +1,6 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
-import { INCIDENT_JSON, incidentById, type IncidentJson } from './incidents.ts';
+import { incidentById, incidentJson, type IncidentJson } from './incidents.ts';
 import { recordChange } from './regions.ts';
 
 /** A dispatch as the API shows it. */
@@ -98,7 +98,7 @@ export async function dispatchIncident(
   now: Date,
   version?: number,
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
-  const before = await incidentById(tx, incidentId, true);
+  const before = await incidentById(tx, incidentId, now, true);
   if (version !== undefined && version !== before.version) {
     throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', {
       currentVersion: before.version,
@@ -128,7 +128,7 @@ export async function dispatchIncident(
      WHERE id = $1`,
     [incidentId, now.toISOString()],
   );
-  const incident = await incidentById(tx, incidentId);
+  const incident = await incidentById(tx, incidentId, now);
   const dispatches = await dispatchesOf(tx, incidentId, now);
   await recordChange(tx, { actor, action: 'dispatch', entity: 'incident', entityId: incidentId, before, after: { ...incident, dispatches } });
   return { incident, dispatches };
@@ -176,7 +176,7 @@ export async function answerDispatch(
       : 'UPDATE dispatch SET resolved_at = $2, answer = $3, version = version + 1 WHERE id = $1',
     step.action === 'acknowledge' ? [id, now.toISOString()] : [id, now.toISOString(), step.answer!.trim()],
   );
-  const incidentBefore = await incidentById(tx, before.incidentId, true);
+  const incidentBefore = await incidentById(tx, before.incidentId, now, true);
   if (step.action === 'resolve' && incidentBefore.status === 'dispatched') {
     // The last department's answer resolves the incident.
     await tx.query(
@@ -186,7 +186,7 @@ export async function answerDispatch(
     );
   }
   const dispatch = await dispatchById(tx, id, now);
-  const incident = await incidentById(tx, before.incidentId);
+  const incident = await incidentById(tx, before.incidentId, now);
   await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
   if (incident.status !== incidentBefore.status) {
     await recordChange(tx, { actor, action: 'resolve', entity: 'incident', entityId: incident.id, before: incidentBefore, after: incident });
@@ -249,7 +249,7 @@ export async function listDispatches(
        ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id
        LIMIT ${add(f.limit)} OFFSET ${add(f.offset)}
      )
-     SELECT (SELECT ${dispatchJson('$1::timestamptz')}::jsonb || jsonb_build_object('incident', ${INCIDENT_JSON.replace('< now()', '< $1::timestamptz')}, 'place', d.place,
+     SELECT (SELECT ${dispatchJson('$1::timestamptz')}::jsonb || jsonb_build_object('incident', ${incidentJson('$1')}, 'place', d.place,
                     'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.incident_id = d.incident_id ORDER BY ph.id))
              FROM department dep, incident i JOIN incident_category c ON c.code = i.category WHERE dep.id = d.department_id AND i.id = d.incident_id) AS j,
             counted.open, counted.overdue, counted.all

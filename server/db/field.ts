@@ -1,7 +1,7 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { FieldIncident, Photo, PhotoType } from '../schemas/incident.ts';
 import type { Queryable } from './db.ts';
-import { INCIDENT_JSON } from './incidents.ts';
+import { incidentJson } from './incidents.ts';
 import { recordChange } from './regions.ts';
 
 /** At most this many photos per incident. */
@@ -57,7 +57,7 @@ const OPEN = ['reported', 'dispatched', 'resolved'];
 /** The open incidents of grids (reported, dispatched, resolved awaiting feedback), newest first, with answers and photos. */
 export async function fieldIncidents(db: Queryable, grids: number[], now: Date): Promise<FieldIncident[]> {
   const { rows } = await db.query<{ j: FieldIncident }>(
-    `SELECT ${INCIDENT_JSON}::jsonb || jsonb_build_object(
+    `SELECT ${incidentJson('$2')}::jsonb || jsonb_build_object(
        'dispatches', (SELECT coalesce(jsonb_agg(jsonb_build_object(
            'id', d.id, 'department', jsonb_build_object('code', dep.code, 'zh', dep.zh, 'en', dep.en),
            'dispatchedAt', d.dispatched_at, 'dueAt', d.due_at, 'acknowledgedAt', d.acknowledged_at, 'resolvedAt', d.resolved_at, 'answer', d.answer,

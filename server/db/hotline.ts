@@ -100,7 +100,7 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
   ]);
   if (existing.rows[0]) {
     const { id, located_by } = existing.rows[0];
-    return { created: false, incident: await incidentById(tx, id), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
+    return { created: false, incident: await incidentById(tx, id, now), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
   }
   const location = await locateOrder(tx, order);
   if (!location) {
@@ -132,7 +132,7 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
     location.by,
     actor,
   ]);
-  const reported = await incidentById(tx, id);
+  const reported = await incidentById(tx, id, now);
   await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: id, before: null, after: reported });
   const departments = await defaultDepartments(tx, category);
   if (departments.length === 0) return { created: true, incident: reported, dispatches: [], location };
@@ -146,5 +146,5 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
 export async function hotlineStatus(db: Queryable, orderNo: string, now: Date): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] } | null> {
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM incident WHERE source = 'hotline' AND external_ref = $1`, [orderNo]);
   if (!rows[0]) return null;
-  return { incident: await incidentById(db, rows[0].id), dispatches: await dispatchesOf(db, rows[0].id, now) };
+  return { incident: await incidentById(db, rows[0].id, now), dispatches: await dispatchesOf(db, rows[0].id, now) };
 }

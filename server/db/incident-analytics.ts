@@ -104,8 +104,8 @@ export function hexOf(u: number, v: number): [number, number] {
 }
 
 /** Per child region (or per grid of a village): counts by category, rates, closure, time to close, overdue. */
-export async function incidentStats(tx: Queryable, regionId: number, filter: Omit<IncidentFilter, 'regionId'>) {
-  const f = filterSql({ ...filter, regionId: undefined }, 2);
+export async function incidentStats(tx: Queryable, regionId: number, filter: Omit<IncidentFilter, 'regionId'>, now: Date) {
+  const f = filterSql({ ...filter, regionId: undefined }, 3);
   const { rows } = await tx.query<{
     id: number;
     code: string;
@@ -122,7 +122,7 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
      WITH down AS (SELECT c.id AS child, s.id, s.level FROM region c, gp_subtree(c.id) s WHERE c.parent_id = $1),
      hit AS (
        SELECT d.child, i.category, i.status, i.reported_at, i.closed_at,
-              i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least(now(), $3::timestamptz) AS overdue
+              i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least($2::timestamptz, $4::timestamptz) AS overdue
        FROM incident i JOIN down d ON d.id = i.grid_id AND d.level = 'grid' JOIN incident_category k ON k.code = i.category
        WHERE ${f.where}
      ),
@@ -136,7 +136,7 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
             coalesce(p.overdue, 0) AS overdue, p.median_hours, cat.by_category
      FROM region c LEFT JOIN per p ON p.child = c.id LEFT JOIN cat ON cat.child = c.id
      WHERE c.parent_id = $1 ORDER BY c.code`,
-    [regionId, ...f.params],
+    [regionId, now.toISOString(), ...f.params],
   );
   return rows.map((r) => ({
     id: r.id,

@@ -8,14 +8,14 @@ import { recordChange } from './regions.ts';
 /** A new incident: its fields as the input checks leave them (the reporter is optional). */
 export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: number | null | undefined };
 
-/** An incident as the API shows it. */
-export const INCIDENT_JSON = `json_build_object(
+/** An incident as the API shows it; `now` is the SQL of the app's clock (a parameter), which says what is overdue. */
+export const incidentJson = (now: string) => `json_build_object(
   'id', i.id, 'lon', round(ST_X(i.geom)::numeric, 7)::float8, 'lat', round(ST_Y(i.geom)::numeric, 7)::float8,
   'category', i.category, 'severity', i.severity, 'description', i.description,
   'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
-  'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < now())`;
+  'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
 
 /** An incident as the API shows it: the schema's type. */
 export type IncidentJson = Incident;
@@ -71,10 +71,10 @@ export async function insertIncidents(tx: Queryable, incidents: NewIncident[]): 
   return { ids, outside };
 }
 
-export async function incidentById(tx: Queryable, id: number, lock = false): Promise<IncidentJson> {
+export async function incidentById(tx: Queryable, id: number, now: Date, lock = false): Promise<IncidentJson> {
   const { rows } = await tx.query<{ j: IncidentJson }>(
-    `SELECT ${INCIDENT_JSON} AS j FROM incident i JOIN incident_category c ON c.code = i.category WHERE i.id = $1 ${lock ? 'FOR UPDATE OF i' : ''}`,
-    [id],
+    `SELECT ${incidentJson('$2')} AS j FROM incident i JOIN incident_category c ON c.code = i.category WHERE i.id = $1 ${lock ? 'FOR UPDATE OF i' : ''}`,
+    [id, now.toISOString()],
   );
   if (!rows[0]) throw notFound('incident', id);
   return rows[0].j;
@@ -86,8 +86,9 @@ export async function advanceIncident(
   actor: string,
   id: number,
   step: Transition & { version?: number | undefined; at?: Date | undefined },
+  now: Date,
 ): Promise<IncidentJson> {
-  const before = await incidentById(tx, id, true);
+  const before = await incidentById(tx, id, now, true);
   if (step.version !== undefined && step.version !== before.version) {
     throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', {
       currentVersion: before.version,
@@ -108,7 +109,7 @@ export async function advanceIncident(
       );
     }
   }
-  const at = step.at ?? new Date();
+  const at = step.at ?? now;
   const column = { dispatched: 'dispatched_at', resolved: 'resolved_at', closed: 'closed_at', reported: 'reported_at' }[step.status];
   const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;
   if (at < new Date(last))
@@ -117,7 +118,7 @@ export async function advanceIncident(
     `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1 WHERE id = $1`,
     [id, step.status, at.toISOString(), step.department?.trim() ?? null, step.feedback?.trim() ?? null],
   );
-  const after = await incidentById(tx, id);
+  const after = await incidentById(tx, id, now);
   await recordChange(tx, {
     actor,
     action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? 'resolve' : 'close',
@@ -209,9 +210,9 @@ export async function incidentCategories(db: Queryable): Promise<{ code: string;
 }
 
 /** The incident a reporter already made with this idempotency key, or null. */
-export async function reportedWithKey(db: Queryable, reporter: string, key: string): Promise<IncidentJson | null> {
+export async function reportedWithKey(db: Queryable, reporter: string, key: string, now: Date): Promise<IncidentJson | null> {
   const { rows } = await db.query<{ id: number }>('SELECT id FROM incident WHERE reported_by = $1 AND client_key = $2', [reporter, key]);
-  return rows[0] ? incidentById(db, rows[0].id) : null;
+  return rows[0] ? incidentById(db, rows[0].id, now) : null;
 }
 
 /**
@@ -224,6 +225,7 @@ export async function reportIncident(
   input: NewIncident,
   key: string | null,
   mayUse: (gridId: number | null) => void,
+  now: Date,
 ): Promise<IncidentJson> {
   if (input.reporterId != null && (await tx.query('SELECT 1 FROM worker WHERE id = $1', [input.reporterId])).rows.length === 0) {
     throw new InputError('not_found', `worker ${input.reporterId} does not exist`, 'reporterId');
@@ -231,7 +233,7 @@ export async function reportIncident(
   const { ids, outside } = await insertIncidents(tx, [input]);
   if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon');
   await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], actor, key]);
-  const created = await incidentById(tx, ids[0]!);
+  const created = await incidentById(tx, ids[0]!, now);
   mayUse(created.gridId);
   await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
   return created;
@@ -244,13 +246,19 @@ export async function incidentGrid(db: Queryable, id: number): Promise<number | 
 }
 
 /** A page of incidents matching a filter, newest first, with how many match in all. */
-export async function listIncidents(db: Queryable, filter: IncidentFilter, limit: number, offset: number): Promise<{ total: number; items: IncidentJson[] }> {
-  const f = filterSql(filter, 3);
+export async function listIncidents(
+  db: Queryable,
+  filter: IncidentFilter,
+  limit: number,
+  offset: number,
+  now: Date,
+): Promise<{ total: number; items: IncidentJson[] }> {
+  const f = filterSql(filter, 4);
   const { rows } = await db.query<{ j: IncidentJson; total: number }>(
-    `SELECT ${INCIDENT_JSON} AS j, count(*) OVER ()::int AS total
+    `SELECT ${incidentJson('$3')} AS j, count(*) OVER ()::int AS total
      FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
      ORDER BY i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
-    [limit, offset, ...f.params],
+    [limit, offset, now.toISOString(), ...f.params],
   );
   return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };
 }

@@ -67,6 +67,7 @@ export interface Figure {
 export async function overview(
   tx: Queryable,
   regionId: number,
+  clock: Date,
 ): Promise<{ region: { id: number; name: string; level: string }; figures: Record<string, Figure>; byCategory: Record<string, number> }> {
   const {
     rows: [r],
@@ -94,35 +95,35 @@ export async function overview(
   const {
     rows: [inc],
   } = await tx.query<Record<string, number | null>>(
-    `${SCOPE}, t AS (SELECT date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') AS month, now() AT TIME ZONE 'Asia/Shanghai' AS now),
+    `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
      i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline
            FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
-           WHERE i.reported_at > now() - interval '70 days')
+           WHERE i.reported_at > $2::timestamptz - interval '70 days')
      SELECT count(*) FILTER (WHERE local >= t.today)::int AS today,
             count(*) FILTER (WHERE local >= t.today - interval '1 day' AND local < t.now - interval '1 day')::int AS today_prev,
             count(*) FILTER (WHERE local >= t.month)::int AS month,
             count(*) FILTER (WHERE local >= t.month - interval '1 month' AND local < t.now - interval '1 month')::int AS month_prev,
-            avg((status = 'closed')::int) FILTER (WHERE reported_at >= now() - interval '30 days') AS closure,
-            avg((closed_at IS NOT NULL AND closed_at < now() - interval '30 days')::int) FILTER (WHERE reported_at >= now() - interval '60 days' AND reported_at < now() - interval '30 days') AS closure_prev,
-            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= now() - interval '30 days') AS hours,
-            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= now() - interval '60 days' AND closed_at < now() - interval '30 days') AS hours_prev,
-            count(*) FILTER (WHERE resolved_at IS NULL AND reported_at + deadline < now())::int AS overdue,
-            count(*) FILTER (WHERE reported_at + deadline < now() - interval '1 day' AND coalesce(resolved_at, 'infinity') > now() - interval '1 day')::int AS overdue_prev
+            avg((status = 'closed')::int) FILTER (WHERE reported_at >= $2::timestamptz - interval '30 days') AS closure,
+            avg((closed_at IS NOT NULL AND closed_at < $2::timestamptz - interval '30 days')::int) FILTER (WHERE reported_at >= $2::timestamptz - interval '60 days' AND reported_at < $2::timestamptz - interval '30 days') AS closure_prev,
+            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '30 days') AS hours,
+            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '60 days' AND closed_at < $2::timestamptz - interval '30 days') AS hours_prev,
+            count(*) FILTER (WHERE resolved_at IS NULL AND reported_at + deadline < $2::timestamptz)::int AS overdue,
+            count(*) FILTER (WHERE reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at, 'infinity') > $2::timestamptz - interval '1 day')::int AS overdue_prev
      FROM i, t`,
-    [regionId],
+    [regionId, clock.toISOString()],
   );
   const { rows: cats } = await tx.query<{ category: string; n: number }>(
     `${SCOPE} SELECT i.category, count(*)::int AS n FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
-     WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', now() AT TIME ZONE 'Asia/Shanghai') GROUP BY 1`,
-    [regionId],
+     WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') GROUP BY 1`,
+    [regionId, clock.toISOString()],
   );
   // The plan figures a month ago (the daily snapshot at least 30 days old, China Standard Time).
   const {
     rows: [was],
   } = await tx.query<PlanRow>(
     `SELECT grids, staffed, households, passing, passing_households, passing_area, area FROM plan_figure
-     WHERE region_id = $1 AND day <= (now() AT TIME ZONE 'Asia/Shanghai')::date - 30 ORDER BY day DESC LIMIT 1`,
-    [regionId],
+     WHERE region_id = $1 AND day <= ($2::timestamptz AT TIME ZONE 'Asia/Shanghai')::date - 30 ORDER BY day DESC LIMIT 1`,
+    [regionId, clock.toISOString()],
   );
   const round = (x: number | null | undefined, d = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
   const f = (value: number | null | undefined, previous: number | null | undefined = null): Figure => ({ value: value ?? null, previous: previous ?? null });

@@ -39,7 +39,7 @@ const FilterQuery = z.object({
 });
 
 async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox?: string | undefined }): Promise<IncidentFilter> {
-  const { from, to } = parseRange(q.from, q.to);
+  const { from, to } = parseRange(q.from, q.to, nowOf(c));
   let bbox: [number, number, number, number] | undefined;
   if (q.bbox) {
     const parts = q.bbox.split(',').map(Number);
@@ -288,10 +288,10 @@ export function incidentRoutes() {
       const me = principalOf(c);
       if (me.role === 'worker') input.reporterId = me.workerId;
       const key = c.req.valid('header')['idempotency-key'] ?? null;
-      const earlier = async () => (key === null ? null : reportedWithKey(db, me.username, key));
+      const earlier = async () => (key === null ? null : reportedWithKey(db, me.username, key, nowOf(c)));
       const again = await earlier();
       if (again) return c.json(again, 200);
-      const report = () => db.transaction((tx) => reportIncident(tx, me.username, input, key, (gridId) => assertOwnGrid(c, gridId, 'lon')));
+      const report = () => db.transaction((tx) => reportIncident(tx, me.username, input, key, (gridId) => assertOwnGrid(c, gridId, 'lon'), nowOf(c)));
       let incident;
       try {
         incident = await report();
@@ -331,7 +331,7 @@ export function incidentRoutes() {
       const incident = await c.get('db').transaction(async (tx) => {
         const grid = await incidentGrid(tx, id);
         if (grid !== undefined) assertOwnGrid(c, grid);
-        return advanceIncident(tx, actorOf(c), id, { ...body, at });
+        return advanceIncident(tx, actorOf(c), id, { ...body, at }, nowOf(c));
       });
       c.get('events').publish({
         type: 'incident',
@@ -342,7 +342,7 @@ export function incidentRoutes() {
     })
     .openapi(listRoute, async (c) => {
       const q = c.req.valid('query');
-      const { total, items } = await listIncidents(c.get('db'), await filterOf(c, q), q.limit, q.offset);
+      const { total, items } = await listIncidents(c.get('db'), await filterOf(c, q), q.limit, q.offset, nowOf(c));
       return c.json({ total, offset: q.offset, next: q.offset + items.length < total ? q.offset + items.length : null, items }, 200);
     })
     .openapi(heatmapRoute, async (c) =>
@@ -356,7 +356,7 @@ export function incidentRoutes() {
         const { id } = c.req.valid('param');
         const filter = await filterOf(c, c.req.valid('query'));
         if (!(await regionExists(c.get('db'), id))) throw notFound('region', id);
-        return c.json(await incidentStats(c.get('db'), id, filter), 200);
+        return c.json(await incidentStats(c.get('db'), id, filter, nowOf(c)), 200);
       }),
     )
     .openapi(hotspotRoute, async (c) =>

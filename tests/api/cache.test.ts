@@ -88,7 +88,9 @@ describe('read cache', () => {
   });
 
   it('asks the database once for concurrent requests, and refreshes an expired answer while serving it', async () => {
-    const short = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300 }) });
+    // The cache's clock, turned by hand: answers expire when it says, not when a timer does.
+    let t = Date.now();
+    const short = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, now: () => t }) });
     const path = `/api/stats/overview?region=${grid.district}`;
     const burst = async () => {
       const answers = await Promise.all(Array.from({ length: 5 }, () => short.request('GET', path)));
@@ -100,7 +102,7 @@ describe('read cache', () => {
     expect(first.bodies.size).toBe(1);
     expect((await short.request('GET', path)).headers.get('x-cache')).toBe('hit');
 
-    await new Promise((r) => setTimeout(r, 400));
+    t += 400;
     const expired = await burst();
     expect(expired.how).toEqual(['refresh', 'stale', 'stale', 'stale', 'stale']);
     expect((await short.request('GET', path)).headers.get('x-cache')).toBe('hit');
@@ -117,12 +119,13 @@ describe('read cache', () => {
   });
 
   it('lets only answers that depend on the clock expire when no other process writes', async () => {
-    const sole = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, soleWriter: true }) });
-    const shared = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, soleWriter: false }) });
+    let t = Date.now();
+    const sole = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, soleWriter: true, now: () => t }) });
+    const shared = await apiContext(ctx.db, { cache: new ReadCache({ ttlMs: 300, soleWriter: false, now: () => t }) });
     const past = `/api/heatmap?from=2000-01-01&to=2001-01-01&cell=2000`;
     const paths = [`/api/regions/${grid.id}`, past, `/api/heatmap?from=2000-01-01&cell=2000`, `/api/stats/overview?region=${grid.district}`];
     for (const c of [sole, shared]) for (const p of paths) await c.request('GET', p);
-    await new Promise((r) => setTimeout(r, 400));
+    t += 400;
     const how = async (c: ApiContext) => {
       const out = [];
       for (const p of paths) out.push((await c.request('GET', p)).headers.get('x-cache'));

@@ -162,7 +162,6 @@ for (const driver of DRIVERS) {
         // Every village planned: the commit (replacing the grids in one transaction) is under way.
         const lines = await readUntil(res, (l) => l.progress?.done === l.progress?.total);
         progress = lines.at(-1)?.progress?.done ?? 0;
-        await new Promise((r) => setTimeout(r, 150));
       });
       expect(progress).toBe(t!.villages);
       const after = await gridsUnder(store);

@@ -65,11 +65,14 @@ describe('PGlite in its own thread', () => {
   it('keeps statements outside a transaction out of it until it ends', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let inserted!: () => void;
+    const begun = new Promise<void>((r) => (inserted = r));
     const tx = db.transaction(async (t) => {
       await t.query('INSERT INTO t (x) VALUES (10)');
+      inserted();
       await held;
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await begun;
     const outside = db.query<{ n: number }>('SELECT count(*) AS n FROM t WHERE x = 10');
     release();
     await tx;
@@ -122,7 +125,8 @@ describe('PGlite in its own thread', () => {
   it("leaves the caller's thread free while a long query runs", async () => {
     let answered = false;
     const long = db.query('SELECT count(*) FROM generate_series(1, 5000000)').then(() => (answered = true));
-    await new Promise((r) => setTimeout(r, 10));
+    // A few turns of the event loop go by while the query runs (on the server's thread, none could).
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
     // On the server's thread this timer could only fire after the query had answered.
     expect(answered).toBe(false);
     await long;
@@ -136,7 +140,7 @@ describe('PGlite in its own thread', () => {
       answered = true;
       return rows[0]!.n;
     });
-    await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
     expect(answered).toBe(false);
     expect(await tx).toBe(5_000_000);
     expect((await db.query('SELECT x FROM t WHERE x = 20')).rows).toHaveLength(1);

@@ -22,8 +22,20 @@ export function launchBrowser(): Promise<Browser> {
 export async function waitForMap(page: Page, timeout = 60_000): Promise<void> {
   await page.waitForSelector('[data-testid="map"][data-idle="true"] canvas', { timeout });
   await page.waitForFunction(() => !document.querySelector('[data-testid="map"] .loading'), null, { timeout });
-  // Let the last fitBounds animation and tile work settle.
-  await page.waitForTimeout(1_200);
+  // The last fitBounds animation and tile work settled: still idle after two more frames.
+  const settled = () =>
+    page.evaluate(
+      () =>
+        new Promise<boolean>((resolve) =>
+          requestAnimationFrame(() =>
+            requestAnimationFrame(() => {
+              const m = (window as unknown as { gridplanMap?: { isMoving(): boolean; loaded(): boolean } }).gridplanMap;
+              resolve(!!document.querySelector('[data-testid="map"][data-idle="true"]') && (!m || (!m.isMoving() && m.loaded())));
+            }),
+          ),
+        ),
+    );
+  for (let i = 0; i < 3; ) i = (await settled()) ? i + 1 : 0;
 }
 
 /** Share of the map canvas's pixels that differ from its background colour (0…1). */

@@ -49,7 +49,6 @@ describe('planner edits a village in Chromium', () => {
   const clickAt = async (lngLat: [number, number]) => {
     const { x, y } = await pixel(lngLat);
     await page.mouse.click(x, y);
-    await page.waitForTimeout(150);
   };
   const notice = () => page.locator('[data-testid="notice"]').textContent();
   const gridsOf = async (villageId: number) => (await api(`/api/regions/${villageId}/children`)).features as any[];
@@ -98,7 +97,6 @@ describe('planner edits a village in Chromium', () => {
     const centre = await pixel([cx, cy]);
     for (let k = 0; k < 6; k++) {
       await page.mouse.click(centre.x + 70 * Math.cos((k * Math.PI) / 3), centre.y + 70 * Math.sin((k * Math.PI) / 3));
-      await page.waitForTimeout(150);
     }
     await shot('3-drawing');
     await expect.poll(() => page.locator('[data-testid="live-count"]').count()).toBe(1);
@@ -221,7 +219,7 @@ describe('planner edits a village in Chromium', () => {
     await expect.poll(() => page.url()).toMatch(new RegExp(`region=${gid}$`));
     await waitForMap(page);
     await page.keyboard.press('e');
-    await page.waitForTimeout(500);
+    await page.waitForSelector('[data-tool="edit"].active');
     // Drag the vertex 25 px toward the grid's label: the grid shrinks, its neighbours take the freed area.
     const from = await pixel([x, y]);
     const to = await pixel(grid.properties.label);

@@ -80,7 +80,7 @@ describe("a grid worker's phone and a department's queue in Chromium", () => {
 
     await page.locator('[data-testid="locate"]').click();
     await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toContain('已定位');
-    await page.waitForTimeout(500);
+    await page.waitForSelector('[data-testid="field-map"][data-idle="true"]');
     await page.screenshot({ path: join(ARTIFACTS, '0-report-located.png') });
     await page.locator('[data-testid="category-fire"]').click();
     await page.locator('[data-testid="severity-3"]').click();

@@ -117,8 +117,7 @@ describe('web app in Chromium', () => {
     expect(await page.locator('[data-testid="series-chart"] canvas').count()).toBe(1);
 
     await page.click('[data-mode="hexagon"]');
-    await page.waitForTimeout(800);
-    expect(await deckInk()).toBeGreaterThan(0.05);
+    await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-hexagons.png') });
 
     // Only fires: fewer incidents.
@@ -139,7 +138,7 @@ describe('web app in Chromium', () => {
     await expect.poll(() => page.locator('[data-testid="month"]').textContent()).toMatch(/^\d{4}-\d{2}$/);
     await expect.poll(drawn, { timeout: 10_000 }).not.toBe(allMonths);
     await page.click('[data-mode="grids"]');
-    await page.waitForTimeout(1_000);
+    await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-grids-fire-month.png') });
     // Below the ranked grids, what z and the count mean.
     await page.locator('[data-testid="hotspot-hint"]').scrollIntoViewIfNeeded();
@@ -177,7 +176,10 @@ describe('web app in Chromium', () => {
       await page.keyboard.press('Space');
       await expect.poll(focus, { timeout: 5_000 }).toMatch(/轮播暂停/);
       const paused = await focus();
-      await page.waitForTimeout(6_000);
+      // A whole carousel interval passes while paused, and the wall stays where it is.
+      const ticks = async () => Number(await page.locator('[data-testid="screen-focus"]').getAttribute('data-ticks'));
+      const before = await ticks();
+      await expect.poll(ticks, { timeout: 15_000 }).toBeGreaterThan(before);
       expect(await focus()).toBe(paused);
       await page.keyboard.press('ArrowRight');
       await expect.poll(focus, { timeout: 5_000 }).not.toBe(paused);

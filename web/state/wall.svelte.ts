@@ -18,6 +18,8 @@ export class Wall {
   stops = $state.raw<{ id: number; name: string }[]>([]);
   stop = $state(0);
   paused = $state(false);
+  /** Carousel intervals that have passed (paused or not): a test waits for one instead of for time. */
+  ticks = $state(0);
   overview = $state.raw<Overview | null>(null);
   hotspots = $state.raw<Hotspot[]>([]);
   ranking = $state.raw<Ranking>([]);
@@ -40,6 +42,7 @@ export class Wall {
     this.districtId = districtId;
     this.stops = [{ id: districtId, name: districtName }, ...townships];
     this.timer = setInterval(() => {
+      this.ticks++;
       if (!this.paused) this.next();
     }, this.intervalMs);
     this.connect();
