@@ -1,6 +1,18 @@
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { describe } from 'vitest';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The browser the tests drive: CHROMIUM_PATH, else a system Chromium or Chrome; null when there is none. */
+export const CHROMIUM =
+  [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'].find(
+    (p): p is string => !!p && existsSync(p),
+  ) ?? null;
+
+/** CI sets GRIDPLAN_REQUIRE_BROWSER=1: a missing browser is then a failure, never a skip. */
+export const BROWSER_REQUIRED = process.env.GRIDPLAN_REQUIRE_BROWSER === '1';
+
+/** `describe` for browser tests: skipped (with one line from the global setup saying why) where no browser is found. */
+export const describeInBrowser = CHROMIUM || BROWSER_REQUIRED ? describe : describe.skip;
 
 // Software WebGL 2 through SwiftShader; no --disable-gpu, which would turn WebGL off.
 export const CHROMIUM_ARGS = [
@@ -15,6 +27,7 @@ export const CHROMIUM_ARGS = [
 ];
 
 export function launchBrowser(): Promise<Browser> {
+  if (!CHROMIUM) throw new Error('no Chromium found: apt-get install chromium, or set CHROMIUM_PATH to a Chromium or Chrome');
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 

@@ -1,16 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
 import { sessionCookie } from '../support/auth.ts';
-import { launchBrowser, newPage, waitForMap } from './browser.ts';
+import { launchBrowser, newPage, waitForMap, describeInBrowser } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'editor');
 
-describe('planner edits a village in Chromium', () => {
+describeInBrowser('planner edits a village in Chromium', () => {
   let server: RunningServer;
   let browser: Browser;
   let db: Db;

@@ -1,16 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { sessionCookie } from '../support/auth.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { launchBrowser, newPage } from './browser.ts';
+import { launchBrowser, newPage, describeInBrowser } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'field');
 
-describe("a grid worker's phone and a department's queue in Chromium", () => {
+describeInBrowser("a grid worker's phone and a department's queue in Chromium", () => {
   let server: RunningServer;
   let browser: Browser;
   let db: Db;

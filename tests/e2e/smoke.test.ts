@@ -1,17 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
 import { createScreenToken } from '../../server/db/accounts.ts';
 import type { Db } from '../../server/db/db.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
-import { launchBrowser, mapInkShare, newPage, waitForMap } from './browser.ts';
+import { launchBrowser, mapInkShare, newPage, waitForMap, describeInBrowser } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
 
-describe('web app in Chromium', () => {
+describeInBrowser('web app in Chromium', () => {
   let server: RunningServer;
   let browser: Browser;
   let dispose: () => Promise<void>;
