@@ -103,7 +103,8 @@ try {
     console.log(`hotline API key for ${label}: ${key.key}  (send as x-api-key; shown only now)`);
   } else {
     console.log(
-      'usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label> | hotline-key <label>',
+      'usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label> | ' +
+        'hotline-key <label>',
     );
     process.exitCode = 2;
   }

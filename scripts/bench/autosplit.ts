@@ -56,7 +56,8 @@ async function buildArea(db: Db): Promise<number> {
     for (let i = 0; i < households.length; i += 10_000) {
       const part = households.slice(i, i + 10_000);
       await tx.query(
-        `INSERT INTO household (geom, size, region_id) SELECT ST_SetSRID(ST_MakePoint(x, y), 4326), s, $4 FROM unnest($1::float8[], $2::float8[], $3::int[]) AS u(x, y, s)`,
+        `INSERT INTO household (geom, size, region_id) SELECT ST_SetSRID(ST_MakePoint(x, y), 4326), s, $4 FROM unnest($1::float8[], $2::float8[],
+          $3::int[]) AS u(x, y, s)`,
         [part.map((h) => h.lon), part.map((h) => h.lat), part.map((h) => h.size), village],
       );
     }
@@ -132,7 +133,9 @@ for (const db of await benchDatabases('gridplan_bench_autosplit')) {
   const b = await baseline(db, villageId);
   const row = (name: string, r: { ms: number; score: Score }, extra = '') =>
     console.log(
-      `  ${name.padEnd(28)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(12)}  overlap ${m2(r.score.overlapM2).padStart(12)}  multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  households ${r.score.households}${extra}`,
+      `  ${name.padEnd(28)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ` +
+        `${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(12)}  overlap ${m2(r.score.overlapM2).padStart(12)}  ` +
+        `multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  households ${r.score.households}${extra}`,
     );
   row('ours (planGrids)', a, `  infeasible ${a.infeasible}; within range where feasible ${pct(a.score.within, a.score.grids - a.infeasible)}`);
   row('ST_ClusterKMeans + Voronoi', b);

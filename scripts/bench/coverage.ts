@@ -148,7 +148,8 @@ async function buildLayer(db: Db): Promise<{ districtId: number; expected: Expec
       const a = await grid(v, 50);
       const b = await grid(v, 51);
       await tx.query(
-        `UPDATE region SET geom = ST_Multi(ST_Union(geom, ST_Intersection((SELECT geom FROM region WHERE id = $2), ST_Buffer(geom, 0.0004), gp_grid()), gp_grid())) WHERE id = $1`,
+        `UPDATE region SET geom = ST_Multi(ST_Union(geom, ST_Intersection((SELECT geom FROM region WHERE id = $2), ST_Buffer(geom, 0.0004), gp_grid()),
+          gp_grid())) WHERE id = $1`,
         [a.id, b.id],
       );
       expected.push({ kind: 'overlap', key: [a.id, b.id].sort((x, y) => x - y).join(',') });
@@ -158,7 +159,8 @@ async function buildLayer(db: Db): Promise<{ districtId: number; expected: Expec
       const g = await grid(west[n]!, 1 + (n % G_Y));
       // The strip west of the border only: the district's west border is straight and unjittered.
       await tx.query(
-        `UPDATE region SET geom = ST_Multi(ST_Union(geom, gp_difference(ST_Translate(ST_Envelope(geom), -0.0005, 0), (SELECT geom FROM region WHERE level = 'district' AND code = '539900')), gp_grid())) WHERE id = $1`,
+        `UPDATE region SET geom = ST_Multi(ST_Union(geom, gp_difference(ST_Translate(ST_Envelope(geom), -0.0005, 0), (SELECT geom FROM region
+          WHERE level = 'district' AND code = '539900')), gp_grid())) WHERE id = $1`,
         [g.id],
       );
       expected.push({ kind: 'outside_parent', key: `${g.id}` });
@@ -299,7 +301,8 @@ async function benchLayer(db: Db) {
         async () =>
           (
             await db.query<{ id: number }>(
-              `SELECT id FROM (SELECT id, ST_CoverageInvalidEdges(geom) OVER (PARTITION BY parent_id) AS e FROM region WHERE ST_IsValid(geom)) x WHERE e IS NOT NULL`,
+              `SELECT id FROM (SELECT id, ST_CoverageInvalidEdges(geom) OVER (PARTITION BY parent_id) AS e FROM region WHERE ST_IsValid(geom)) x
+                WHERE e IS NOT NULL`,
             )
           ).rows,
       )
@@ -311,7 +314,9 @@ async function benchLayer(db: Db) {
     const n = naiveScores.find((x) => x.kind === s.kind)!;
     const naiveCovers = s.kind === 'gap' || s.kind === 'overlap';
     console.log(
-      `   ${s.kind.padEnd(24)} ${String(s.expected).padStart(8)}   ${String(s.found).padStart(11)} ${pct(s.precision).padStart(5)} ${pct(s.recall).padStart(7)}   ${naiveCovers ? `${String(n.found).padStart(12)} ${pct(n.precision).padStart(5)} ${pct(n.recall).padStart(7)}` : '           — (not checked)'}`,
+      `   ${s.kind.padEnd(24)} ${String(s.expected).padStart(8)}   ` +
+        `${String(s.found).padStart(11)} ${pct(s.precision).padStart(5)} ${pct(s.recall).padStart(7)}   ` +
+        `${naiveCovers ? `${String(n.found).padStart(12)} ${pct(n.precision).padStart(5)} ${pct(n.recall).padStart(7)}` : '           — (not checked)'}`,
     );
   }
   const unexpected = oursFound.filter((f) => !kinds.includes(f.kind));
@@ -322,12 +327,14 @@ async function benchLayer(db: Db) {
   console.log(`         naive pairwise join (gaps + overlaps only):  ${seconds(naive.ms)}   → ours is ${(naive.ms / spatialMs).toFixed(1)}× faster`);
   if (invalidEdges) {
     console.log(
-      `         ST_CoverageInvalidEdges (flags edges only):  ${seconds(invalidEdges.ms)}   → ours takes ${(spatialMs / invalidEdges.ms).toFixed(1)}× as long, and also measures and locates every problem`,
+      `         ST_CoverageInvalidEdges (flags edges only):  ${seconds(invalidEdges.ms)}   → ours takes ${(spatialMs / invalidEdges.ms).toFixed(1)}× ` +
+        `as long, and also measures and locates every problem`,
     );
     const overlapIds = new Set(expected.filter((e) => e.kind === 'overlap').flatMap((e) => e.key.split(',').map(Number)));
     const flagged = new Set(invalidEdges.value.map((r) => r.id));
     console.log(
-      `         (ST_CoverageInvalidEdges flagged ${flagged.size} polygons; ${[...overlapIds].filter((i) => flagged.has(i)).length}/${overlapIds.size} of the overlapping grids; wide gaps are out of its scope)`,
+      `         (ST_CoverageInvalidEdges flagged ${flagged.size} polygons; ` +
+        `${[...overlapIds].filter((i) => flagged.has(i)).length}/${overlapIds.size} of the overlapping grids; wide gaps are out of its scope)`,
     );
   } else {
     console.log('         ST_CoverageInvalidEdges: not in this PostGIS');
@@ -379,12 +386,14 @@ async function benchRealBoundaries(db: Db) {
     const c = report.summary.counts;
     const area = (m2: number) => (m2 >= 1e6 ? `${(m2 / 1e6).toFixed(2)} km²` : `${Math.round(m2).toLocaleString('en')} m²`);
     console.log(
-      `   ${city.padEnd(10)} ${features.length} counties: ${c.gap} gaps (${area(sum('gap'))}), ${c.overlap} overlaps (${area(sum('overlap'))}), ${c.sliver} slivers under 1,000 m²  — ${report.summary.elapsedMs} ms`,
+      `   ${city.padEnd(10)} ${features.length} counties: ${c.gap} gaps (${area(sum('gap'))}), ${c.overlap} overlaps (${area(sum('overlap'))}), ` +
+        `${c.sliver} slivers under 1,000 m²  — ${report.summary.elapsedMs} ms`,
     );
     for (const f of report.issues.features.filter((x) => x.properties.kind !== 'sliver')) {
       const [x, y] = f.geometry?.type === 'Polygon' ? (f.geometry.coordinates as number[][][])[0]![0]! : [NaN, NaN];
       console.log(
-        `      ${f.properties.kind} ${area(f.properties.areaM2 ?? 0)} near ${x!.toFixed(3)}, ${y!.toFixed(3)} between ${f.properties.regionIds.map((id) => report.names.get(id) ?? id).join(' / ')}`,
+        `      ${f.properties.kind} ${area(f.properties.areaM2 ?? 0)} near ${x!.toFixed(3)}, ${y!.toFixed(3)} between ` +
+          `${f.properties.regionIds.map((id) => report.names.get(id) ?? id).join(' / ')}`,
       );
     }
   }

@@ -65,7 +65,8 @@ async function build(db: Db): Promise<number> {
       const b = incidents.slice(i, i + 50_000);
       await tx.query(
         `INSERT INTO incident (geom, category, severity, description, reported_at, status, grid_id)
-         SELECT ST_SetSRID(ST_MakePoint(x, y), 4326), c, s, '', r, st, $7 FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::timestamptz[], $6::text[]) AS u(x, y, c, s, r, st)`,
+         SELECT ST_SetSRID(ST_MakePoint(x, y), 4326), c, s, '', r, st, $7 FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[],
+           $5::timestamptz[], $6::text[]) AS u(x, y, c, s, r, st)`,
         [
           b.map((x) => x.lon),
           b.map((x) => x.lat),
@@ -170,9 +171,11 @@ for (const db of await benchDatabases('gridplan_bench_heatmap')) {
     const vs =
       r === ours[1]
         ? ''
-        : `   ours is ${(r.bytes / ours[1].bytes).toFixed(0)}× smaller (${(r.gzip / ours[1].gzip).toFixed(0)}× gzip), ${(r.ms / ours[1].ms).toFixed(1)}× faster`;
+        : `   ours is ${(r.bytes / ours[1].bytes).toFixed(0)}× smaller (${(r.gzip / ours[1].gzip).toFixed(0)}× gzip), ` +
+          `${(r.ms / ours[1].ms).toFixed(1)}× faster`;
     console.log(
-      `  ${name.padEnd(36)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${fmt(r.bytes).padStart(10)} (gzip ${fmt(r.gzip).padStart(9)}) ${String(r.items).padStart(8)} items${vs}`,
+      `  ${name.padEnd(36)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${fmt(r.bytes).padStart(10)} (gzip ${fmt(r.gzip).padStart(9)}) ` +
+        `${String(r.items).padStart(8)} items${vs}`,
     );
   }
   const lean = rows.find(([name]) => name.startsWith('raw: [lon'))![1];

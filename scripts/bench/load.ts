@@ -237,20 +237,23 @@ try {
   console.log('|---|---|---|---|---|---|---|---|');
   for (const [name, r] of Object.entries(results)) {
     console.log(
-      `| ${name} | ${r.reads.perSecond.toFixed(0)} | ${r.reads.p50} ms | ${r.reads.p99} ms | ${r.reads.errors} | ${r.edits.perSecond.toFixed(1)} | ${r.edits.p99} ms | ${r.edits.errors} |`,
+      `| ${name} | ${r.reads.perSecond.toFixed(0)} | ${r.reads.p50} ms | ${r.reads.p99} ms | ${r.reads.errors} | ${r.edits.perSecond.toFixed(1)} | ` +
+        `${r.edits.p99} ms | ${r.edits.errors} |`,
     );
   }
   const ours = results['ours (read cache on)'] ?? results['baseline (cache off)']!;
   const base = results['baseline (cache off)'] ?? ours;
   console.log(
-    `\nread p99: ${(base.reads.p99 / Math.max(1, ours.reads.p99)).toFixed(1)}× lower than the baseline; read throughput ${(ours.reads.perSecond / Math.max(1, base.reads.perSecond)).toFixed(1)}×`,
+    `\nread p99: ${(base.reads.p99 / Math.max(1, ours.reads.p99)).toFixed(1)}× lower than the baseline; read throughput ` +
+      `${(ours.reads.perSecond / Math.max(1, base.reads.perSecond)).toFixed(1)}×`,
   );
   console.log(`target (zero errors, read p99 < 250 ms): ${ours.reads.errors + ours.edits.errors === 0 && ours.reads.p99 < 250 ? 'met' : 'NOT met'}`);
   const flooded = results['flood (ours, sign-in flooded)'];
   if (flooded && results['ours (read cache on)']) {
     const ratio = flooded.reads.p99 / Math.max(1, ours.reads.p99);
     console.log(
-      `under the sign-in flood: read p99 ${flooded.reads.p99} ms against ${ours.reads.p99} ms without it (${ratio.toFixed(2)}×; target ≤ 2×): ${ratio <= 2 && flooded.reads.errors === 0 ? 'met' : 'NOT met'}`,
+      `under the sign-in flood: read p99 ${flooded.reads.p99} ms against ${ours.reads.p99} ms without it (${ratio.toFixed(2)}×; target ≤ 2×): ` +
+        `${ratio <= 2 && flooded.reads.errors === 0 ? 'met' : 'NOT met'}`,
     );
   }
 } finally {

@@ -86,7 +86,8 @@ export async function createUser(tx: Queryable, input: UserInput): Promise<UserJ
     throw new InputError('username_taken', `the username ${JSON.stringify(input.username)} is taken`, 'username');
   }
   const { rows } = await tx.query(
-    `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id, department_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${userColumns}`,
+    `INSERT INTO app_user (username, display_name, password_hash, role, region_id, worker_id, department_id) VALUES ($1, $2, $3, $4, $5, $6, $7) ` +
+      `RETURNING ${userColumns}`,
     [
       input.username,
       input.displayName ?? '',
@@ -274,10 +275,11 @@ export async function screenTokenId(db: Queryable, token: string): Promise<numbe
 
 /** Is `regionId` the scope region or below it (`strict`: strictly below)? */
 export async function isWithin(db: Queryable, regionId: number, scopeId: number, strict: boolean): Promise<boolean> {
-  const { rows } = await db.query<{ ok: boolean }>(
-    'SELECT EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[$1::int]) WHERE id = $2 AND depth >= $3) AS ok',
-    [regionId, scopeId, strict ? 1 : 0],
-  );
+  const { rows } = await db.query<{ ok: boolean }>('SELECT EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[$1::int]) WHERE id = $2 AND depth >= $3) AS ok', [
+    regionId,
+    scopeId,
+    strict ? 1 : 0,
+  ]);
   return rows[0]!.ok;
 }
 

@@ -1,7 +1,7 @@
 import { splitBlock, type Atom, type InfeasibleReason, type SplitRule, type XY } from '../domain/autosplit.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Position } from '../domain/geojson-input.ts';
-import { GRID_TYPES, rangeStatus, type GridType, type RangeStatus } from '../domain/grid-types.ts';
+import { rangeStatus, type GridType, type RangeStatus } from '../domain/grid-types.ts';
 import { LocalFrame } from '../domain/local-frame.ts';
 import type { Queryable } from './db.ts';
 import { multiPolygonEwkb } from './ewkb.ts';
@@ -74,7 +74,8 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
      -- the area cut along the barriers into faces (dangling ends of a barrier cut nothing)
      cut AS (
        SELECT a.id, CASE WHEN bar.geom IS NULL OR NOT ST_Intersects(a.geom, bar.geom) THEN a.geom ELSE (
-         SELECT ST_Collect(f.geom) FROM ST_Dump((SELECT ST_Polygonize(l.lines) FROM (SELECT ST_Union(ST_Boundary(a.geom), ST_Intersection(bar.geom, a.geom, gp_grid()), gp_grid()) AS lines) AS l)) f
+         SELECT ST_Collect(f.geom) FROM ST_Dump((SELECT ST_Polygonize(l.lines) FROM (SELECT ST_Union(ST_Boundary(a.geom), ST_Intersection(bar.geom,
+           a.geom, gp_grid()), gp_grid()) AS lines) AS l)) f
          WHERE ST_Intersects(a.geom, ST_PointOnSurface(f.geom))) END AS geom
        FROM area a, bar WHERE NOT ST_IsEmpty(a.geom)
      )
@@ -146,7 +147,8 @@ async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOpt
   if (region.level === 'grid') throw new InputError('not_divisible', `${region.name} is a grid: choose its village (or a township) to divide`, 'id');
   const { rows } = await tx.query<{ id: number; code: string; name: string; version: number; grid_type: GridType | null; usual: GridType | null }>(
     `SELECT v.id, v.code, v.name, v.version, v.grid_type,
-            (SELECT g.grid_type FROM region g WHERE g.parent_id = v.id AND g.grid_type IS NOT NULL GROUP BY g.grid_type ORDER BY count(*) DESC, g.grid_type LIMIT 1) AS usual
+            (SELECT g.grid_type FROM region g WHERE g.parent_id = v.id AND g.grid_type IS NOT NULL GROUP BY g.grid_type ORDER BY count(*) DESC,
+              g.grid_type LIMIT 1) AS usual
      FROM gp_subtree($1) down JOIN region v ON v.id = down.id WHERE down.level = 'village' ORDER BY v.code`,
     [regionId],
   );
@@ -217,7 +219,8 @@ async function mergeSmallBlocks(
   if (cut && blocks.length > 1) {
     const { rows: borders } = await tx.query<{ village_id: number; a: number; b: number; m: number }>(
       `SELECT a.village_id, a.block AS a, b.block AS b, ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom), gp_grid())) AS m
-       FROM autosplit_block a JOIN autosplit_block b ON a.village_id = b.village_id AND a.block < b.block AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)`,
+       FROM autosplit_block a JOIN autosplit_block b ON a.village_id = b.village_id AND a.block < b.block AND a.geom && b.geom
+         AND ST_Intersects(a.geom, b.geom)`,
     );
     const ruleOf = new Map(villages.map((v) => [v.id, v.rule]));
     const weight = (v: number, root: number) =>
@@ -294,7 +297,8 @@ async function clipToPieces(
     const batch = grids.slice(i, i + 5000);
     await tx.query(
       `WITH g AS (
-         SELECT t.village_id, t.piece, t.ord, t.reason, ST_GeomFromEWKB(decode(nullif(t.wkb, ''), 'hex')) AS geom, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326) AS seed
+         SELECT t.village_id, t.piece, t.ord, t.reason, ST_GeomFromEWKB(decode(nullif(t.wkb, ''), 'hex')) AS geom, ST_SetSRID(ST_MakePoint(t.lon,
+           t.lat), 4326) AS seed
          FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::float8[]) AS t(village_id, piece, ord, reason, wkb, lon, lat)
        )
        INSERT INTO autosplit_grid (village_id, piece, ord, reason, geom)
@@ -393,7 +397,6 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
     };
   });
 }
-
 
 /** GRIDPLAN_PROFILE=1 prints how long each stage took. */
 function stopwatch(): (stage: string) => void {

@@ -129,7 +129,8 @@ async function replaceGrids(
     };
   });
   const { rows: created } = await tx.query<{ id: number; code: string }>(
-    `WITH t AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(ord, parent_id, code, name, grid_type, worker_id))
+    `WITH t AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(ord, parent_id, code, name, grid_type,
+      worker_id))
      INSERT INTO region (parent_id, level, code, name, grid_type, worker_id, notes, geom)
      SELECT t.parent_id, 'grid', t.code, t.name, t.grid_type, t.worker_id, '', g.geom
      FROM t JOIN autosplit_grid g ON g.ord = t.ord ORDER BY t.ord

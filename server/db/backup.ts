@@ -106,7 +106,8 @@ export async function restore(file: string, target: { dataDir: string } | { data
   let hasPostgis: boolean;
   try {
     const { rows } = await client.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'spatial_ref_sys'`,
+      `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+        AND table_name <> 'spatial_ref_sys'`,
     );
     if (rows[0]!.n > 0) throw new Error('the target database is not empty: restore into a new database (CREATE DATABASE …)');
     hasPostgis = (await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'postgis'`)).rows.length > 0;

@@ -89,7 +89,8 @@ export async function suspectParents(tx: Queryable, parents: number[], excluded:
        SELECT DISTINCT p.id AS parent_id,
               least_x, least_y, most_x, most_y
        FROM region p, LATERAL ST_DumpSegments(p.geom) AS d,
-         LATERAL (SELECT ST_X(ST_StartPoint(d.geom)) AS x1, ST_Y(ST_StartPoint(d.geom)) AS y1, ST_X(ST_EndPoint(d.geom)) AS x2, ST_Y(ST_EndPoint(d.geom)) AS y2) AS e,
+         LATERAL (SELECT ST_X(ST_StartPoint(d.geom)) AS x1, ST_Y(ST_StartPoint(d.geom)) AS y1, ST_X(ST_EndPoint(d.geom)) AS x2, ` +
+      `ST_Y(ST_EndPoint(d.geom)) AS y2) AS e,
          LATERAL (SELECT CASE WHEN (x1, y1) < (x2, y2) THEN x1 ELSE x2 END AS least_x, CASE WHEN (x1, y1) < (x2, y2) THEN y1 ELSE y2 END AS least_y,
                          CASE WHEN (x1, y1) < (x2, y2) THEN x2 ELSE x1 END AS most_x, CASE WHEN (x1, y1) < (x2, y2) THEN y2 ELSE y1 END AS most_y) AS k
        WHERE p.id = ANY($1::int[])
@@ -355,7 +356,8 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
      grid AS (SELECT * FROM child WHERE level = 'grid'),
      -- the household range of each grid's type: its district's own rule, else the default
      ranged AS (
-       SELECT g.id, g.parent_id, g.household_count AS n, coalesce(own.min_households, dflt.min_households) AS lo, coalesce(own.max_households, dflt.max_households) AS hi
+       SELECT g.id, g.parent_id, g.household_count AS n, coalesce(own.min_households, dflt.min_households) AS lo, coalesce(own.max_households,
+         dflt.max_households) AS hi
        FROM grid g
          LEFT JOIN region d ON d.level = 'district' AND d.code = split_part(g.code, '-', 1)
          LEFT JOIN grid_type_rule own ON own.district_id = d.id AND own.grid_type = g.grid_type
@@ -376,7 +378,8 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
        WHERE left(code, length(parent_code) + 1) <> parent_code || '-'
           OR substr(code, length(parent_code) + 2) !~ CASE level WHEN 'grid' THEN $2 WHEN 'village' THEN $3 ELSE $4 END
      ),
-     multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[]) AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)
+     multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[])
+       AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)
      SELECT 'multipart_grid' AS kind, m.id, m.parent_id, ST_AsGeoJSON(m.geom, 7)::json AS geometry, m.n, NULL::int AS lo, NULL::int AS hi, m.code,
             (SELECT p.code FROM region p WHERE p.id = m.parent_id), NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en
        FROM multipart m

@@ -34,7 +34,8 @@ const dispatchJson = (now: string) => `json_build_object(
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(
-    `SELECT ${dispatchJson('$2::timestamptz')} AS j FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 ORDER BY dep.sort, dep.id`,
+    `SELECT ${dispatchJson('$2::timestamptz')} AS j FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1
+      ORDER BY dep.sort, dep.id`,
     [incidentId, now.toISOString()],
   );
   return rows.map((r) => r.j);
@@ -42,7 +43,8 @@ export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date)
 
 export async function dispatchById(tx: Queryable, id: number, now: Date, lock = false): Promise<DispatchJson> {
   const { rows } = await tx.query<{ j: DispatchJson }>(
-    `SELECT ${dispatchJson('$2::timestamptz')} AS j FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.id = $1 ${lock ? 'FOR UPDATE OF d' : ''}`,
+    `SELECT ${dispatchJson('$2::timestamptz')} AS j FROM dispatch d JOIN department dep ON dep.id = d.department_id
+      WHERE d.id = $1 ${lock ? 'FOR UPDATE OF d' : ''}`,
     [id, now.toISOString()],
   );
   if (!rows[0]) throw notFound('dispatch', id);
@@ -116,7 +118,8 @@ export async function dispatchIncident(
   const ids = await departmentIds(tx, codes);
   await tx.query(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
-     SELECT i.id, dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600), $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600)
+     SELECT i.id, dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600),
+       $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600)
      FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity, unnest($2::int[]) AS dep
      WHERE i.id = $1
      ON CONFLICT (incident_id, department_id) DO NOTHING`,
@@ -124,7 +127,8 @@ export async function dispatchIncident(
   );
   await tx.query(
     `UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, $2), version = version + 1,
-       department = (SELECT string_agg(dep.zh, '、' ORDER BY dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1)
+       department = (SELECT string_agg(dep.zh, '、' ORDER BY dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id
+         WHERE d.incident_id = $1)
      WHERE id = $1`,
     [incidentId, now.toISOString()],
   );
@@ -236,7 +240,8 @@ export async function listDispatches(
        SELECT d.*, dep.code AS dep_code, dep.zh AS dep_zh, dep.en AS dep_en, dep.id AS dep_id, p.place
        FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id
          -- where it is: township, village and grid names
-         LEFT JOIN LATERAL (SELECT t.name || ' ' || v.name || ' ' || g.name AS place FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.id = i.grid_id) p ON true
+         LEFT JOIN LATERAL (SELECT t.name || ' ' || v.name || ' ' || g.name AS place FROM region g JOIN region v ON v.id = g.parent_id
+           JOIN region t ON t.id = v.parent_id WHERE g.id = i.grid_id) p ON true
        WHERE ${where.join(' AND ')}
      ),
      counted AS (
@@ -250,7 +255,8 @@ export async function listDispatches(
        LIMIT ${add(f.limit)} OFFSET ${add(f.offset)}
      )
      SELECT (SELECT ${dispatchJson('$1::timestamptz')}::jsonb || jsonb_build_object('incident', ${incidentJson('$1')}, 'place', d.place,
-                    'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.incident_id = d.incident_id ORDER BY ph.id))
+                    'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
+                      WHERE ph.incident_id = d.incident_id ORDER BY ph.id))
              FROM department dep, incident i JOIN incident_category c ON c.code = i.category WHERE dep.id = d.department_id AND i.id = d.incident_id) AS j,
             counted.open, counted.overdue, counted.all
      FROM counted LEFT JOIN LATERAL (SELECT * FROM page) d ON true

@@ -34,7 +34,14 @@ export async function storePhoto(
     [p.incidentId, p.mime, p.bytes, p.bytes.length, p.sha256, actor, p.at.toISOString()],
   );
   const photo = { id: ins[0]!.id, incidentId: p.incidentId, mime: p.mime, size: p.bytes.length, url: photoUrl(p.incidentId, ins[0]!.id) };
-  await recordChange(tx, { actor, action: 'photo', entity: 'incident', entityId: p.incidentId, before: null, after: { photo: photo.id, mime: p.mime, size: p.bytes.length, sha256: p.sha256 } });
+  await recordChange(tx, {
+    actor,
+    action: 'photo',
+    entity: 'incident',
+    entityId: p.incidentId,
+    before: null,
+    after: { photo: photo.id, mime: p.mime, size: p.bytes.length, sha256: p.sha256 },
+  });
   return { photo, created: true };
 }
 

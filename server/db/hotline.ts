@@ -57,7 +57,8 @@ export interface Location {
 export async function locateOrder(tx: Queryable, order: Pick<HotlineOrder, 'lon' | 'lat' | 'address'>): Promise<Location | null> {
   if (order.lon !== undefined && order.lat !== undefined) {
     const { rows } = await tx.query(
-      `SELECT 1 FROM region WHERE level = 'district' AND geom && ST_SetSRID(ST_MakePoint($1, $2), 4326) AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))`,
+      `SELECT 1 FROM region WHERE level = 'district' AND geom && ST_SetSRID(ST_MakePoint($1, $2), 4326) AND ST_Intersects(geom,
+        ST_SetSRID(ST_MakePoint($1, $2), 4326))`,
       [order.lon, order.lat],
     );
     if (rows[0]) return { lon: order.lon, lat: order.lat, by: 'point' };

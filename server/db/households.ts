@@ -49,10 +49,7 @@ export async function reassignHouseholdsIn(tx: Queryable, regionIds: number[]): 
 /** Recounts households of the given regions and all their ancestors, bottom-up. */
 export async function recountHouseholdsAround(tx: Queryable, regionIds: number[]): Promise<void> {
   if (regionIds.length === 0) return;
-  const { rows } = await tx.query<{ ids: number[] }>(
-    `SELECT coalesce(array_agg(id), '{}') AS ids FROM gp_ancestors($1::int[])`,
-    [regionIds],
-  );
+  const { rows } = await tx.query<{ ids: number[] }>(`SELECT coalesce(array_agg(id), '{}') AS ids FROM gp_ancestors($1::int[])`, [regionIds]);
   for (const level of ['grid', 'village', 'township', 'district']) {
     await tx.query(
       `UPDATE region r SET household_count =

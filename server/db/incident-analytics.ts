@@ -122,16 +122,19 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
      WITH down AS (SELECT c.id AS child, s.id, s.level FROM region c, gp_subtree(c.id) s WHERE c.parent_id = $1),
      hit AS (
        SELECT d.child, i.category, i.status, i.reported_at, i.closed_at,
-              i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least($2::timestamptz, $4::timestamptz) AS overdue
+              i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least($2::timestamptz,
+                $4::timestamptz) AS overdue
        FROM incident i JOIN down d ON d.id = i.grid_id AND d.level = 'grid' JOIN incident_category k ON k.code = i.category
        WHERE ${f.where}
      ),
      per AS (
        SELECT child, count(*)::int AS total, count(*) FILTER (WHERE status = 'closed')::int AS closed, count(*) FILTER (WHERE overdue)::int AS overdue,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at IS NOT NULL) AS median_hours
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch
+                FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at IS NOT NULL) AS median_hours
        FROM hit GROUP BY child
      ),
-     cat AS (SELECT child, json_object_agg(category, n) AS by_category FROM (SELECT child, category, count(*)::int AS n FROM hit GROUP BY child, category) x GROUP BY child)
+     cat AS (SELECT child, json_object_agg(category, n) AS by_category FROM (SELECT child, category, count(*)::int AS n FROM hit GROUP BY child,
+       category) x GROUP BY child)
      SELECT c.id, c.code, c.name, c.level, c.household_count AS households, coalesce(p.total, 0) AS total, coalesce(p.closed, 0) AS closed,
             coalesce(p.overdue, 0) AS overdue, p.median_hours, cat.by_category
      FROM region c LEFT JOIN per p ON p.child = c.id LEFT JOIN cat ON cat.child = c.id

@@ -115,7 +115,8 @@ export async function advanceIncident(
   if (at < new Date(last))
     throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at');
   await tx.query(
-    `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1 WHERE id = $1`,
+    `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1
+      WHERE id = $1`,
     [id, step.status, at.toISOString(), step.department?.trim() ?? null, step.feedback?.trim() ?? null],
   );
   const after = await incidentById(tx, id, now);
@@ -264,8 +265,20 @@ export async function listIncidents(
 }
 
 /** Incidents from a file, in one transaction: those in a district stored, the others' row numbers given back. */
-export async function importIncidents(tx: Queryable, actor: string, rows: NewIncident[], format: string): Promise<{ imported: number; outside: { count: number; indexes: number[] } }> {
+export async function importIncidents(
+  tx: Queryable,
+  actor: string,
+  rows: NewIncident[],
+  format: string,
+): Promise<{ imported: number; outside: { count: number; indexes: number[] } }> {
   const { ids, outside } = await insertIncidents(tx, rows);
-  await recordChange(tx, { actor, action: 'import', entity: 'incident', entityId: null, before: null, after: { imported: ids.length, outside: outside.length, format } });
+  await recordChange(tx, {
+    actor,
+    action: 'import',
+    entity: 'incident',
+    entityId: null,
+    before: null,
+    after: { imported: ids.length, outside: outside.length, format },
+  });
   return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) } };
 }

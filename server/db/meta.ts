@@ -14,5 +14,11 @@ export async function defaultGridTypes(db: Queryable) {
   const { rows } = await db.query<{ grid_type: GridType; min_households: number; max_households: number; target_households: number }>(
     'SELECT grid_type, min_households, max_households, target_households FROM grid_type_rule WHERE district_id IS NULL ORDER BY id',
   );
-  return rows.map((r) => ({ gridType: r.grid_type, ...GRID_TYPE_NAMES[r.grid_type], min: r.min_households, max: r.max_households, target: r.target_households }));
+  return rows.map((r) => ({
+    gridType: r.grid_type,
+    ...GRID_TYPE_NAMES[r.grid_type],
+    min: r.min_households,
+    max: r.max_households,
+    target: r.target_households,
+  }));
 }

@@ -95,7 +95,8 @@ export async function overview(
   const {
     rows: [inc],
   } = await tx.query<Record<string, number | null>>(
-    `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
+    `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month',
+      $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
      i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline
            FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
            WHERE i.reported_at > $2::timestamptz - interval '70 days')
@@ -104,11 +105,15 @@ export async function overview(
             count(*) FILTER (WHERE local >= t.month)::int AS month,
             count(*) FILTER (WHERE local >= t.month - interval '1 month' AND local < t.now - interval '1 month')::int AS month_prev,
             avg((status = 'closed')::int) FILTER (WHERE reported_at >= $2::timestamptz - interval '30 days') AS closure,
-            avg((closed_at IS NOT NULL AND closed_at < $2::timestamptz - interval '30 days')::int) FILTER (WHERE reported_at >= $2::timestamptz - interval '60 days' AND reported_at < $2::timestamptz - interval '30 days') AS closure_prev,
+            avg((closed_at IS NOT NULL
+              AND closed_at < $2::timestamptz - interval '30 days')::int) FILTER (WHERE reported_at >= $2::timestamptz - interval '60 days' AND ` +
+      `reported_at < $2::timestamptz - interval '30 days') AS closure_prev,
             avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '30 days') AS hours,
-            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '60 days' AND closed_at < $2::timestamptz - interval '30 days') AS hours_prev,
+            avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '60 days'
+              AND closed_at < $2::timestamptz - interval '30 days') AS hours_prev,
             count(*) FILTER (WHERE resolved_at IS NULL AND reported_at + deadline < $2::timestamptz)::int AS overdue,
-            count(*) FILTER (WHERE reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at, 'infinity') > $2::timestamptz - interval '1 day')::int AS overdue_prev
+            count(*) FILTER (WHERE reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at,
+              'infinity') > $2::timestamptz - interval '1 day')::int AS overdue_prev
      FROM i, t`,
     [regionId, clock.toISOString()],
   );

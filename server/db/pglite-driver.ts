@@ -161,7 +161,8 @@ const asError = (r: Reply & { ok: false }) => Object.assign(new Error(r.error.me
 export async function openPgliteThread(dataDir: string): Promise<Db> {
   const unlock = dataDir === 'memory://' ? () => {} : lockFolder(dataDir);
   // The worker is TypeScript: it loads through tsx's API, as `npm start` loads the server.
-  const boot = `import(${JSON.stringify(pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href)})
+  const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
+  const boot = `import(${JSON.stringify(tsxApi)})
     .then((tsx) => tsx.tsImport(${JSON.stringify(new URL('./pglite-thread.ts', import.meta.url).href)}, ${JSON.stringify(import.meta.url)}))`;
   const channel = new MessageChannel();
   const txPort = channel.port1;

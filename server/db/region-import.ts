@@ -72,7 +72,8 @@ async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOption
        SELECT f.ord, f.g,
          CASE WHEN $2::int IS NULL THEN 0 ELSE gp_area_m2(gp_difference(f.g, (SELECT geom FROM parent))) END AS outside_m2,
          (SELECT coalesce(json_agg(json_build_object('id', s.id, 'code', s.code, 'name', s.name, 'areaM2', round(s.a::numeric, 1)) ORDER BY s.id), '[]')
-            FROM (SELECT s.id, s.code, s.name, gp_area_m2(ST_Intersection(s.geom, f.g, gp_grid())) AS a FROM sibling s WHERE s.geom && f.g AND ST_Intersects(s.geom, f.g)) s
+            FROM (SELECT s.id, s.code, s.name, gp_area_m2(ST_Intersection(s.geom, f.g, gp_grid())) AS a FROM sibling s WHERE s.geom && f.g
+              AND ST_Intersects(s.geom, f.g)) s
            WHERE s.a > $4) AS overlaps,
          (SELECT coalesce(json_agg(json_build_object('index', e.ord - 1, 'areaM2', round(e.a::numeric, 1)) ORDER BY e.ord), '[]')
             FROM (SELECT e.ord, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e WHERE e.ord < f.ord AND e.g && f.g AND ST_Intersects(e.g, f.g)) e

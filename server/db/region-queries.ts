@@ -41,11 +41,7 @@ export const childrenOf = (tx: Queryable, id: number) => collection(tx, 'r.paren
 
 /** Every region at `level` below region `id`. */
 export const descendantsOf = (tx: Queryable, id: number, level: Level) =>
-  collection(
-    tx,
-    `r.level = $2 AND r.id IN (SELECT id FROM gp_subtree($1) WHERE depth > 0)`,
-    [id, level],
-  );
+  collection(tx, `r.level = $2 AND r.id IN (SELECT id FROM gp_subtree($1) WHERE depth > 0)`, [id, level]);
 
 /** One region with its ancestors (for the breadcrumb) and bounding box, or null. */
 export async function regionById(tx: Queryable, id: number): Promise<RegionFeature | null> {

@@ -92,8 +92,7 @@ export async function assertStaff(tx: Queryable, region: RegionSnapshot, staff: 
   const { rows: workers } = await tx.query<{ id: number }>('SELECT id FROM worker WHERE id = ANY($1::int[])', [staff.map((m) => m.workerId)]);
   const existing = new Set(workers.map((w) => w.id));
   staff.forEach((m, i) => {
-    if (m.role === 'full_time')
-      throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`);
+    if (m.role === 'full_time') throw new InputError('full_time_is_worker', 'the full-time grid worker is set with workerId, not in staff', `staff[${i}].role`);
     if (!known.has(m.role))
       throw new InputError('unknown_role', `no staffing role ${JSON.stringify(m.role)}; known: ${[...known].join(', ')}`, `staff[${i}].role`);
     if (!existing.has(m.workerId)) throw notFound('worker', m.workerId, `staff[${i}].workerId`);

@@ -11,7 +11,6 @@ export const NEXT_STATUS: Record<IncidentStatus, IncidentStatus | null> = {
   closed: null,
 };
 
-
 export interface Transition {
   status: IncidentStatus;
   department?: string | undefined;
@@ -64,8 +63,7 @@ export function parseList<T extends string>(value: string | undefined, allowed: 
     .map((s) => s.trim())
     .filter(Boolean);
   items.forEach((item, i) => {
-    if (!allowed.includes(item as T))
-      throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`);
+    if (!allowed.includes(item as T)) throw new InputError('unknown_value', `${JSON.stringify(item)} is not one of ${allowed.join(', ')}`, `${path}[${i}]`);
   });
   return items as T[];
 }

@@ -54,16 +54,38 @@ type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429;
 /** Each error code's status; every other code is 422 (the request was understood, its content refused). */
 const STATUS: Record<string, ErrorStatus> = {
   // the request itself is malformed
-  empty_body: 400, grid_required: 400, invalid_bbox: 400, invalid_json: 400, invalid_request: 400, invalid_time: 400, too_deep: 400, unknown_value: 400,
+  empty_body: 400,
+  grid_required: 400,
+  invalid_bbox: 400,
+  invalid_json: 400,
+  invalid_request: 400,
+  invalid_time: 400,
+  too_deep: 400,
+  unknown_value: 400,
   // who is asking
-  invalid_api_key: 401, invalid_credentials: 401, invalid_token: 401, unauthenticated: 401,
-  cross_site_request: 403, forbidden: 403, outside_scope: 403,
+  invalid_api_key: 401,
+  invalid_credentials: 401,
+  invalid_token: 401,
+  unauthenticated: 401,
+  cross_site_request: 403,
+  forbidden: 403,
+  outside_scope: 403,
   not_found: 404,
   // the data changed, or would clash with what is there
-  conflict: 409, duplicate_code: 409, duplicate_username: 409, nothing_to_redo: 409, nothing_to_undo: 409, username_taken: 409, version_conflict: 409,
-  geometry_too_large: 413, payload_too_large: 413, too_many_barriers: 413,
-  not_an_image: 415, unsupported_media_type: 415,
-  too_many_attempts: 429, too_many_streams: 429,
+  conflict: 409,
+  duplicate_code: 409,
+  duplicate_username: 409,
+  nothing_to_redo: 409,
+  nothing_to_undo: 409,
+  username_taken: 409,
+  version_conflict: 409,
+  geometry_too_large: 413,
+  payload_too_large: 413,
+  too_many_barriers: 413,
+  not_an_image: 415,
+  unsupported_media_type: 415,
+  too_many_attempts: 429,
+  too_many_streams: 429,
 };
 
 /** The status an error code answers with. */

@@ -62,8 +62,7 @@ export class LiveStreams {
     if (mine.size >= this.limits.perSession) {
       throw new InputError('too_many_streams', `this session already has ${mine.size} live streams open; close a tab or window first`, '');
     }
-    if (this.count >= this.limits.total)
-      throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '');
+    if (this.count >= this.limits.total) throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '');
     mine.add(close);
     this.open.set(session, mine);
     this.count++;

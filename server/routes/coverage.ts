@@ -53,12 +53,9 @@ const coverageRoute = createRoute({
     query: z.object({
       depth: z.enum(['1', 'all']).default('1'),
       tolerance: z.coerce.number().min(0).max(1e6).default(1).openapi({ description: 'm²: smaller gaps and overlaps are slivers' }),
-      path: z
-        .enum(['edges', 'coverage', 'relate'])
-        .optional()
-        .openapi({
-          description: 'force a screening path: edges counted in the server (default), ST_CoverageInvalidEdges (PostGIS 3.6), or all in SQL with ST_Relate',
-        }),
+      path: z.enum(['edges', 'coverage', 'relate']).optional().openapi({
+        description: 'force a screening path: edges counted in the server (default), ST_CoverageInvalidEdges (PostGIS 3.6), or all in SQL with ST_Relate',
+      }),
     }),
   },
   responses: { 200: { description: 'Report', content: { 'application/json': { schema: CoverageReportSchema } } }, ...errorResponses(400, 404, 422) },

@@ -29,7 +29,8 @@ const uploadRoute = createRoute({
   path: '/incidents/{id}/photos',
   summary: `Attach a photo to an incident (JPEG, PNG or WebP; at most ${MAX_PHOTOS}, ${MAX_PHOTO_BYTES / 1024 / 1024} MB each)`,
   description:
-    'The body is the image itself. The same image sent again (a retry) answers 200 with the photo already stored. 415 when the bytes are not a JPEG, PNG or WebP image whatever the content type says.',
+    'The body is the image itself. The same image sent again (a retry) answers 200 with the photo already stored. 415 when the bytes are not a JPEG, ' +
+    'PNG or WebP image whatever the content type says.',
   request: {
     params: IdParam,
     body: { required: true, content: Object.fromEntries(PHOTO_TYPES.map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }])) },
@@ -72,13 +73,13 @@ const fieldRoute = createRoute({
   },
 });
 
-
 /** May this caller see this incident's photos? Workers: their grids; departments: incidents dispatched to them. */
 async function assertMayView(c: Context<Env>, incident: { id: number; grid_id: number | null }): Promise<void> {
   const p = principalOf(c);
   assertOwnGrid(c, incident.grid_id);
   if (p.role === 'department') {
-    if (!(await dispatchedTo(c.get('db'), incident.id, p.departmentId))) throw new InputError('outside_scope', `incident ${incident.id} was not dispatched to your department`, 'id');
+    if (!(await dispatchedTo(c.get('db'), incident.id, p.departmentId)))
+      throw new InputError('outside_scope', `incident ${incident.id} was not dispatched to your department`, 'id');
   }
 }
 
@@ -100,9 +101,9 @@ export function fieldRoutes() {
       const mime = sniffImage(bytes);
       if (!mime) throw new InputError('not_an_image', 'the body is not a JPEG, PNG or WebP image', 'body');
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      const { photo, created } = await c.get('db').transaction((tx) =>
-        storePhoto(tx, actorOf(c), { incidentId: id, mime, bytes, sha256, at: nowOf(c), mayUse: (gridId) => assertOwnGrid(c, gridId) }),
-      );
+      const { photo, created } = await c
+        .get('db')
+        .transaction((tx) => storePhoto(tx, actorOf(c), { incidentId: id, mime, bytes, sha256, at: nowOf(c), mayUse: (gridId) => assertOwnGrid(c, gridId) }));
       return c.json(photo, created ? 201 : 200);
     })
     .openapi(photoRoute, async (c) => {

@@ -83,7 +83,7 @@ export function householdRoutes() {
         const result = await importHouseholds(c.get('db'), actorOf(c), parsed.rows, parsed.type, onProgress);
         return { ...result, errors: parsed.errors.slice(0, 1000) };
       };
-    if (!wantsStream(c)) return c.json(await run(() => {}), 201);
+      if (!wantsStream(c)) return c.json(await run(() => {}), 201);
       return ndjson(c, 201, (send) => run(send)) as never;
     });
 }

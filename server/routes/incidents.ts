@@ -68,7 +68,8 @@ const createIncidentRoute = createRoute({
   path: '/incidents',
   summary: "Report one incident (as a grid worker's app does); its grid is found from its location",
   description:
-    'With an `Idempotency-Key` header (a phone resending a report it made offline), a second request with the same key from the same user answers 200 with the incident the first created.',
+    'With an `Idempotency-Key` header (a phone resending a report it made offline), a second request with the same key from the same user answers 200 ' +
+    'with the incident the first created.',
   request: {
     headers: z.object({
       'idempotency-key': z

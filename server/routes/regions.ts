@@ -57,7 +57,8 @@ const ImportBody = z.object({
     .optional()
     .openapi({
       description:
-        'Keep only the free part of each feature (inside the parent, off its other children and earlier features) instead of refusing features that leave the parent or overlap',
+        'Keep only the free part of each feature (inside the parent, off its other children and earlier features) instead of refusing features that ' +
+        'leave the parent or overlap',
     }),
   strict: z.boolean().optional().openapi({ description: 'Refuse the whole layer when it leaves coverage problems (gaps, overlaps, spills) in the parent' }),
 });

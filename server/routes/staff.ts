@@ -21,7 +21,8 @@ const putRolesRoute = createRoute({
   path: '/staff-roles',
   summary: 'Set the staffing model: every role with its required count (roles left out are kept, with 0 required)',
   description:
-    '`full_time` (the grid worker) stays; a county on 1+N+X sets `police` and `instructor` to 0. The coverage check flags grids with fewer members of a role than required.',
+    '`full_time` (the grid worker) stays; a county on 1+N+X sets `police` and `instructor` to 0. The coverage check flags grids with fewer members of ' +
+    'a role than required.',
   request: { body: { required: true, ...json(z.object({ roles: z.array(StaffRole).min(1).max(30) })) } },
   responses: { 200: { description: 'The model now in force', ...json(z.array(StaffRole)) }, ...errorResponses(400, 401, 403, 422) },
 });

@@ -65,7 +65,9 @@ export function describeAccounts(created: AccountsCreated): string[] {
   }
   if (created.demo) {
     lines.push(
-      `  · demo accounts ${created.demo.usernames.join(', ')}, password ${created.demo.generated ? `${created.demo.password}  (printed only now; GRIDPLAN_DEMO_PASSWORD chooses it)` : 'from GRIDPLAN_DEMO_PASSWORD'}`,
+      `  · demo accounts ${created.demo.usernames.join(', ')}, password ${
+        created.demo.generated ? `${created.demo.password}  (printed only now; ` + `GRIDPLAN_DEMO_PASSWORD chooses it)` : 'from GRIDPLAN_DEMO_PASSWORD'
+      }`,
     );
   }
   return lines;

@@ -369,14 +369,16 @@ function villageType(v: Members, random: Random): GridType {
 async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]): Promise<void> {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   await tx.query(`CREATE TEMP TABLE seed_incident (id serial PRIMARY KEY, geom geometry(Point, 4326), category text, severity int, description text,
-    reported_at timestamptz, status text, department text, dispatched_at timestamptz, resolved_at timestamptz, closed_at timestamptz, feedback text) ON COMMIT DROP`);
+    reported_at timestamptz, status text, department text, dispatched_at timestamptz, resolved_at timestamptz, closed_at timestamptz,
+      feedback text) ON COMMIT DROP`);
   for (let i = 0; i < incidents.length; i += 20_000) {
     const b = incidents.slice(i, i + 20_000);
     await tx.query(
       `INSERT INTO seed_incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback)
        SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), category, severity, description, reported_at, status,
               CASE WHEN dispatched_at IS NULL THEN NULL ELSE department END, dispatched_at, resolved_at, closed_at, feedback
-       FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+       FROM unnest($1::float8[], $2::float8[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::text[], $8::text[], $9::timestamptz[],
+         $10::timestamptz[], $11::timestamptz[], $12::text[])
          AS u(lon, lat, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback)`,
       [
         b.map((x) => x.lon),
@@ -412,7 +414,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
     skipChecks = false;
   }
   await tx.query(
-    `INSERT INTO incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, reporter_id)
+    `INSERT INTO incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, ` +
+      `grid_id, reporter_id)
      SELECT geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, worker_id
      FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id
            FROM seed_incident s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)

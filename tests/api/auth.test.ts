@@ -32,8 +32,10 @@ for (const driver of DRIVERS) {
         `WITH t AS (SELECT id FROM region WHERE level = 'township' ORDER BY code LIMIT 2),
               v AS (SELECT v.id, v.parent_id FROM region v WHERE v.parent_id = (SELECT min(id) FROM t)
                       AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id AND g.worker_id IS NOT NULL) >= 2 ORDER BY v.code LIMIT 1),
-              g AS (SELECT g.id, g.worker_id, ST_PointOnSurface(g.geom) AS p FROM region g, v WHERE g.parent_id = v.id AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 2),
-              far AS (SELECT g.id, ST_PointOnSurface(g.geom) AS p FROM region g JOIN region fv ON fv.id = g.parent_id WHERE fv.parent_id = (SELECT max(id) FROM t) ORDER BY g.code LIMIT 1)
+              g AS (SELECT g.id, g.worker_id, ST_PointOnSurface(g.geom) AS p FROM region g, v WHERE g.parent_id = v.id AND g.worker_id IS NOT NULL
+                ORDER BY g.code LIMIT 2),
+              far AS (SELECT g.id, ST_PointOnSurface(g.geom) AS p FROM region g JOIN region fv ON fv.id = g.parent_id
+                WHERE fv.parent_id = (SELECT max(id) FROM t) ORDER BY g.code LIMIT 1)
          SELECT (SELECT parent_id FROM v) AS township, (SELECT max(id) FROM t) AS "otherTownship", (SELECT id FROM v) AS village,
                 (SELECT min(id) FROM g) AS grid, (SELECT max(id) FROM g) AS "otherGrid", (SELECT id FROM far) AS "farGrid",
                 (SELECT worker_id FROM g ORDER BY id LIMIT 1) AS worker,

@@ -68,7 +68,8 @@ describe('auto-split, for random households in random polygons', () => {
             const {
               rows: [d],
             } = await tx.query<{ id: number }>(
-              `INSERT INTO region (parent_id, level, code, name, geom) VALUES (NULL, 'district', $1, $1, ST_Multi(ST_ReducePrecision(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), gp_grid()))) RETURNING id`,
+              `INSERT INTO region (parent_id, level, code, name, geom) VALUES (NULL, 'district', $1, $1, ` +
+                `ST_Multi(ST_ReducePrecision(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), gp_grid()))) RETURNING id`,
               [code, geometry],
             );
             const {
@@ -80,7 +81,8 @@ describe('auto-split, for random households in random polygons', () => {
             const {
               rows: [v],
             } = await tx.query<{ id: number }>(
-              `INSERT INTO region (parent_id, level, code, name, grid_type, geom) SELECT id, 'village', code || '-001', 'v', 'rural', geom FROM region WHERE id = $1 RETURNING id`,
+              `INSERT INTO region (parent_id, level, code, name, grid_type, geom) SELECT id, 'village', code || '-001', 'v', 'rural', geom FROM region
+                WHERE id = $1 RETURNING id`,
               [t!.id],
             );
             // Only this area's households: the template's are elsewhere, but move them out of the way anyway.
@@ -94,7 +96,8 @@ describe('auto-split, for random households in random polygons', () => {
               rows: [c],
             } = await tx.query<{ gap: number; overlap: number; outside: number; multipart: number; pairs: number; households: number; area: number }>(
               `WITH p AS (SELECT geom FROM region WHERE id = $1),
-             g AS (SELECT ST_Union(geom, gp_grid()) AS u, sum(gp_area_m2(geom)) AS s, count(*) FILTER (WHERE ST_NumGeometries(geom) > 1) AS multipart FROM autosplit_grid)
+             g AS (SELECT ST_Union(geom, gp_grid()) AS u, sum(gp_area_m2(geom)) AS s, count(*) FILTER (WHERE ST_NumGeometries(geom) > 1) AS multipart
+               FROM autosplit_grid)
              SELECT gp_area_m2(gp_difference(p.geom, g.u)) AS gap, g.s - gp_area_m2(g.u) AS overlap, gp_area_m2(gp_difference(g.u, p.geom)) AS outside,
                     g.multipart::int AS multipart, gp_area_m2(p.geom) AS area,
                     (SELECT count(*)::int FROM seed_household h JOIN autosplit_grid x ON ST_Intersects(x.geom, h.geom)) AS pairs,

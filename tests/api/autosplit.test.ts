@@ -14,8 +14,10 @@ for (const driver of DRIVERS) {
     async function tiling(parentId: number) {
       const { rows } = await ctx.db.query<{ gap: number; overlap: number; outside: number; multipart: number }>(
         `WITH p AS (SELECT geom FROM region WHERE id = $1),
-         c AS (SELECT ST_Union(geom, gp_grid()) AS u, sum(gp_area_m2(geom)) AS s, count(*) FILTER (WHERE ST_NumGeometries(geom) > 1) AS multipart FROM region WHERE parent_id = $1)
-         SELECT gp_area_m2(gp_difference(p.geom, c.u)) AS gap, c.s - gp_area_m2(c.u) AS overlap, gp_area_m2(gp_difference(c.u, p.geom)) AS outside, c.multipart::int AS multipart
+         c AS (SELECT ST_Union(geom, gp_grid()) AS u, sum(gp_area_m2(geom)) AS s, count(*) FILTER (WHERE ST_NumGeometries(geom) > 1) AS multipart
+           FROM region WHERE parent_id = $1)
+         SELECT gp_area_m2(gp_difference(p.geom, c.u)) AS gap, c.s - gp_area_m2(c.u) AS overlap, gp_area_m2(gp_difference(c.u, p.geom)) AS outside,
+           c.multipart::int AS multipart
          FROM p, c`,
         [parentId],
       );
@@ -86,7 +88,8 @@ for (const driver of DRIVERS) {
       expect(crossing.length).toBe(res.body.summary.barrierCrossings);
       // Grids that do not report a crossing lie on one side: the line does not run through their interior.
       const { rows } = await ctx.db.query<{ ord: number; crosses: boolean }>(
-        `SELECT t.ord, ST_Length(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), ST_Buffer(ST_SetSRID(ST_GeomFromGeoJSON(t.g), 4326), -0.00001))) > 0 AS crosses
+        `SELECT t.ord, ST_Length(ST_Intersection(ST_SetSRID(ST_GeomFromGeoJSON($2), 4326), ST_Buffer(ST_SetSRID(ST_GeomFromGeoJSON(t.g), 4326),
+          -0.00001))) > 0 AS crosses
          FROM unnest($1::int[], $3::text[]) AS t(ord, g)`,
         [res.body.proposal.features.map((f: any) => f.id), JSON.stringify(line), res.body.proposal.features.map((f: any) => JSON.stringify(f.geometry))],
       );

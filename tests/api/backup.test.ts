@@ -11,7 +11,8 @@ import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db
 /** Every table of ours, each as a checksum of its rows in a fixed order. */
 async function fingerprint(db: Queryable): Promise<Record<string, string>> {
   const { rows: tables } = await db.query<{ name: string }>(
-    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'spatial_ref_sys' ORDER BY 1`,
+    `SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+      AND table_name <> 'spatial_ref_sys' ORDER BY 1`,
   );
   const out: Record<string, string> = {};
   for (const { name } of tables) {

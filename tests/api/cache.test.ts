@@ -49,7 +49,8 @@ describe('read cache', () => {
   it('retires only the regions an edit touched, and their ancestors when more than a name changed', async () => {
     const { rows } = await ctx.db.query<{ a: number; av: number; t: number; other: number }>(
       `SELECT g.id AS a, g.parent_id AS av, v.parent_id AS t,
-              (SELECT o.id FROM region o JOIN region ov ON ov.id = o.parent_id WHERE o.level = 'grid' AND ov.parent_id <> v.parent_id ORDER BY o.id LIMIT 1) AS other
+              (SELECT o.id FROM region o JOIN region ov ON ov.id = o.parent_id WHERE o.level = 'grid' AND ov.parent_id <> v.parent_id
+                ORDER BY o.id LIMIT 1) AS other
        FROM region g JOIN region v ON v.id = g.parent_id WHERE g.level = 'grid' ORDER BY g.id DESC LIMIT 1`,
     );
     const { a, av, t, other } = rows[0]!;

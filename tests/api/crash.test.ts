@@ -94,7 +94,8 @@ for (const driver of DRIVERS) {
       const {
         rows: [box],
       } = await db!.query<{ x0: number; y0: number; x1: number; y1: number }>(
-        `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM region WHERE level = 'district') d`,
+        `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM region
+          WHERE level = 'district') d`,
       );
       const N = 150_000;
       const rows = ['lon,lat,size,address'];
@@ -102,7 +103,12 @@ for (const driver of DRIVERS) {
         const t = (i * 0.6180339887) % 1;
         const u = (i * 0.7548776662) % 1;
         rows.push(
-          `${(box!.x0 + (box!.x1 - box!.x0) * (0.3 + 0.4 * t)).toFixed(6)},${(box!.y0 + (box!.y1 - box!.y0) * (0.3 + 0.4 * u)).toFixed(6)},${1 + (i % 5)},崩溃测试${i}号`,
+          [
+            (box!.x0 + (box!.x1 - box!.x0) * (0.3 + 0.4 * t)).toFixed(6),
+            (box!.y0 + (box!.y1 - box!.y0) * (0.3 + 0.4 * u)).toFixed(6),
+            1 + (i % 5),
+            `崩溃测试${i}号`,
+          ].join(','),
         );
       }
       // Killed while chunks are staged (short transactions of their own), then while the last
@@ -124,7 +130,8 @@ for (const driver of DRIVERS) {
         expect(seen.at(-1)?.progress?.stage).toBe(stage);
         const after = (
           await store.query<{ n: number; change: number; staged: number }>(
-            'SELECT (SELECT count(*)::int FROM household) AS n, (SELECT max(id)::int FROM change) AS change, (SELECT count(*)::int FROM import_household) AS staged',
+            'SELECT (SELECT count(*)::int FROM household) AS n, (SELECT max(id)::int FROM change) AS change, (SELECT count(*)::int FROM ' +
+              'import_household) AS staged',
           )
         ).rows[0]!;
         expect(after.staged).toBe(0);
@@ -140,12 +147,14 @@ for (const driver of DRIVERS) {
       const {
         rows: [t],
       } = await db!.query<{ id: number; villages: number }>(
-        `SELECT t.id, (SELECT count(*)::int FROM region v WHERE v.parent_id = t.id) AS villages FROM region t WHERE t.level = 'township' ORDER BY t.household_count DESC LIMIT 1`,
+        `SELECT t.id, (SELECT count(*)::int FROM region v WHERE v.parent_id = t.id) AS villages FROM region t WHERE t.level = 'township'
+          ORDER BY t.household_count DESC LIMIT 1`,
       );
       const gridsUnder = async (store: Db) =>
         (
           await store.query<{ ids: string }>(
-            `SELECT string_agg(g.id::text || ':' || g.version, ',' ORDER BY g.id) AS ids FROM region g JOIN region v ON v.id = g.parent_id WHERE v.parent_id = $1`,
+            `SELECT string_agg(g.id::text || ':' || g.version, ',' ORDER BY g.id) AS ids FROM region g JOIN region v ON v.id = g.parent_id
+              WHERE v.parent_id = $1`,
             [t!.id],
           )
         ).rows[0]!.ids;

@@ -106,7 +106,8 @@ for (const driver of DRIVERS) {
       expect(closed.body.status).toBe('closed');
 
       const { rows } = await ctx.db.query<{ actor: string; action: string; entity: string }>(
-        `SELECT actor, action, entity FROM change WHERE (entity = 'incident' AND entity_id = $1) OR (entity = 'dispatch' AND entity_id = ANY($2::int[])) ORDER BY id`,
+        `SELECT actor, action, entity FROM change WHERE (entity = 'incident' AND entity_id = $1) OR (entity = 'dispatch'
+          AND entity_id = ANY($2::int[])) ORDER BY id`,
         [incident.id, [policeDispatch.id, fireDispatch.id]],
       );
       expect(rows.map((r) => `${r.actor} ${r.action} ${r.entity}`)).toEqual([
@@ -166,8 +167,10 @@ for (const driver of DRIVERS) {
 
     it('seeds the demo with its departments’ history: every dispatched incident went to one, answered when it was resolved', async () => {
       const { rows } = await ctx.db.query<any>(
-        `SELECT (SELECT count(*)::int FROM incident i WHERE i.dispatched_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id)) AS undispatched,
-                (SELECT count(*)::int FROM incident i JOIN dispatch d ON d.incident_id = i.id WHERE i.resolved_at IS DISTINCT FROM d.resolved_at AND i.source = 'worker' AND i.reported_by IS NULL) AS mismatched,
+        `SELECT (SELECT count(*)::int FROM incident i WHERE i.dispatched_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dispatch d
+          WHERE d.incident_id = i.id)) AS undispatched,
+                (SELECT count(*)::int FROM incident i JOIN dispatch d ON d.incident_id = i.id WHERE i.resolved_at IS DISTINCT FROM d.resolved_at
+                  AND i.source = 'worker' AND i.reported_by IS NULL) AS mismatched,
                 (SELECT count(*)::int FROM dispatch WHERE escalation > 0) AS escalated,
                 (SELECT count(*)::int FROM dispatch) AS total`,
       );

@@ -183,7 +183,8 @@ for (const driver of DRIVERS) {
       const strangers = await ctx.request('POST', '/api/regions/merge', { ids: [ids[0], other.rows[0]!.id], versions: [versions[0], other.rows[0]!.version] });
       expect(strangers.body.error.code).toBe('not_siblings');
       const far = await ctx.db.query<{ id: number; version: number }>(
-        `SELECT id, version FROM region WHERE parent_id = $1 AND id <> ALL($2::int[]) AND NOT ST_Intersects(geom, (SELECT geom FROM region WHERE id = $3)) LIMIT 1`,
+        `SELECT id, version FROM region WHERE parent_id = $1 AND id <> ALL($2::int[]) AND NOT ST_Intersects(geom, (SELECT geom FROM region
+          WHERE id = $3)) LIMIT 1`,
         [village, ids, ids[0]],
       );
       if (far.rows[0]) {
@@ -238,7 +239,8 @@ for (const driver of DRIVERS) {
       const [ga, gb] = [await get(a), await get(b)];
       // Grow A by a 50 m strip of B along their shared border.
       const grown = await geometryOf(
-        `(SELECT ST_Union(x.geom, ST_Intersection(y.geom, ST_Buffer(x.geom, 0.0005), gp_grid()), gp_grid()) FROM region x, region y WHERE x.id = $1 AND y.id = $2)`,
+        `(SELECT ST_Union(x.geom, ST_Intersection(y.geom, ST_Buffer(x.geom, 0.0005), gp_grid()), gp_grid()) FROM region x, region y WHERE x.id = $1
+          AND y.id = $2)`,
         [a, b],
       );
       const res = await ctx.request('PATCH', `/api/regions/${a}`, { version: ga.properties.version, geometry: grown }, user('planner-a'));

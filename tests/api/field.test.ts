@@ -23,7 +23,8 @@ for (const driver of DRIVERS) {
       ctx = await apiContext(t.db, { cache: false });
       const { rows } = await ctx.db.query<any>(
         `SELECT g.id AS grid, g.parent_id AS village, g.worker_id AS worker, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y,
-                (SELECT o.id FROM region o WHERE o.level = 'grid' AND o.id <> g.id AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1) AS other
+                (SELECT o.id FROM region o WHERE o.level = 'grid' AND o.id <> g.id AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id
+                  ORDER BY o.code LIMIT 1) AS other
          FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1`,
       );
       place = rows[0];

@@ -168,7 +168,8 @@ for (const driver of DRIVERS) {
       dispose = t.dispose;
       ctx = await apiContext(t.db);
       const { rows } = await ctx.db.query<any>(
-        `WITH v AS (SELECT v.id FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 2 ORDER BY v.household_count, v.id LIMIT 1),
+        `WITH v AS (SELECT v.id FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 2
+          ORDER BY v.household_count, v.id LIMIT 1),
               g AS (SELECT g.id, ST_PointOnSurface(g.geom) AS p FROM region g, v WHERE g.parent_id = v.id ORDER BY g.id LIMIT 2)
          SELECT (SELECT id FROM v) AS village, (SELECT min(id) FROM g) AS grid, (SELECT max(id) FROM g) AS grid2,
                 (SELECT ST_X(p) FROM g ORDER BY id LIMIT 1) AS x, (SELECT ST_Y(p) FROM g ORDER BY id LIMIT 1) AS y,
@@ -187,7 +188,8 @@ for (const driver of DRIVERS) {
       JSON.stringify(
         (
           await ctx.db.query(
-            `SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(household_count), 0) || ':' || coalesce(sum(length(name)), 0) FROM region) AS region,
+            `SELECT (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(household_count),
+              0) || ':' || coalesce(sum(length(name)), 0) FROM region) AS region,
                 (SELECT count(*) || ':' || coalesce(sum(region_id), 0) FROM household) AS household,
                 (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(sum(grid_id), 0) FROM incident) AS incident,
                 (SELECT coalesce(max(id), 0) FROM change) AS change, (SELECT count(*) FROM worker) AS worker,

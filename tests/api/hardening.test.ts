@@ -34,9 +34,11 @@ for (const driver of DRIVERS) {
         `WITH t AS (SELECT id FROM region WHERE level = 'township' ORDER BY code LIMIT 2),
               v AS (SELECT v.id, v.parent_id FROM region v WHERE v.parent_id = (SELECT min(id) FROM t)
                       AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 2 ORDER BY v.code LIMIT 1),
-              far AS (SELECT g.id, fv.parent_id FROM region g JOIN region fv ON fv.id = g.parent_id WHERE fv.parent_id = (SELECT max(id) FROM t) AND g.household_count > 0 ORDER BY g.code LIMIT 1)
+              far AS (SELECT g.id, fv.parent_id FROM region g JOIN region fv ON fv.id = g.parent_id WHERE fv.parent_id = (SELECT max(id) FROM t)
+                AND g.household_count > 0 ORDER BY g.code LIMIT 1)
          SELECT (SELECT id FROM region WHERE level = 'district') AS district, (SELECT parent_id FROM v) AS township, (SELECT id FROM v) AS village,
-                (SELECT min(g.id) FROM region g, v WHERE g.parent_id = v.id) AS grid, (SELECT id FROM far) AS "farGrid", (SELECT parent_id FROM far) AS "farTownship"`,
+                (SELECT min(g.id) FROM region g, v WHERE g.parent_id = v.id) AS grid, (SELECT id FROM far) AS "farGrid", (SELECT parent_id
+                  FROM far) AS "farTownship"`,
       );
       place = rows[0];
     });
@@ -176,7 +178,8 @@ for (const driver of DRIVERS) {
 
     it('says which code is taken in its own words, not the database’s', async () => {
       const { rows } = await ctx.db.query<{ code: string; other: number; g: any }>(
-        `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id AND o.id <> g.id ORDER BY o.id LIMIT 1`,
+        `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id
+          AND o.id <> g.id ORDER BY o.id LIMIT 1`,
         [place.grid],
       );
       // Free a place in the village, then draw there with a code that is taken.

@@ -60,7 +60,8 @@ for (const driver of DRIVERS) {
 
     it('assigns households in the seeded district to grids', async () => {
       const grid = await ctx.db.query<{ id: number; x: number; y: number; n: number }>(
-        `SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y, household_count AS n FROM region WHERE level = 'grid' ORDER BY code LIMIT 1`,
+        `SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y, household_count AS n FROM region WHERE level = 'grid'
+          ORDER BY code LIMIT 1`,
       );
       const g = grid.rows[0]!;
       const csv = `lon,lat,size,address\n${g.x},${g.y},3,新户1号\n${g.x},${g.y},2,新户2号\n`;

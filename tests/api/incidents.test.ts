@@ -114,7 +114,13 @@ for (const driver of DRIVERS) {
 
     it('imports a CSV all or nothing, reporting each bad row, or just the good rows with partial=true', async () => {
       const [x, y] = grid.label;
-      const csv = `lon,lat,category,severity,description,reported_at\n${x},${y},sanitation,1,垃圾堆放,2026-01-05T09:00:00+08:00\n${x},${y},nonsense,2,?,2026-01-05\n${x},${y},traffic,2,路面塌陷,\n`;
+      const csv = [
+        'lon,lat,category,severity,description,reported_at',
+        `${x},${y},sanitation,1,垃圾堆放,2026-01-05T09:00:00+08:00`,
+        `${x},${y},nonsense,2,?,2026-01-05`,
+        `${x},${y},traffic,2,路面塌陷,`,
+        '',
+      ].join('\n');
       const before = await count('true');
       const refused = await ctx.request('POST', '/api/incidents/import', csv, { 'content-type': 'text/csv' });
       expect(refused.status).toBe(422);

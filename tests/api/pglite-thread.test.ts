@@ -21,7 +21,8 @@ describe('PGlite in its own thread', () => {
 
   it('answers with the same types as in process', async () => {
     const { rows } = await db.query<{ n: number; a: number; t: Date; b: Uint8Array; j: unknown; arr: number[] }>(
-      `SELECT count(*) AS n, 2.5::numeric AS a, now() AS t, ST_AsBinary(ST_Point(1, 2)) AS b, '{"k":[1]}'::jsonb AS j, ARRAY[1,2]::int[] AS arr FROM generate_series(1, 3)`,
+      `SELECT count(*) AS n, 2.5::numeric AS a, now() AS t, ST_AsBinary(ST_Point(1, 2)) AS b, '{"k":[1]}'::jsonb AS j, ARRAY[1,2]::int[] AS arr
+        FROM generate_series(1, 3)`,
     );
     expect(rows[0]!.n).toBe(3);
     expect(rows[0]!.a).toBe(2.5);

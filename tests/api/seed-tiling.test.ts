@@ -71,7 +71,8 @@ for (const driver of DRIVERS) {
     it('staffs every grid: its full-time worker, leader, police officer and instructor', async () => {
       const { rows } = await db.query<{ grids: number; unstaffed: number; short: number }>(
         `SELECT count(*)::int AS grids, count(*) FILTER (WHERE worker_id IS NULL)::int AS unstaffed,
-                count(*) FILTER (WHERE (SELECT count(DISTINCT s.role) FROM grid_staff s WHERE s.grid_id = g.id AND s.role IN ('grid_leader', 'police', 'instructor')) < 3)::int AS short
+                count(*) FILTER (WHERE (SELECT count(DISTINCT s.role) FROM grid_staff s WHERE s.grid_id = g.id AND s.role IN ('grid_leader', 'police',
+                  'instructor')) < 3)::int AS short
          FROM region g WHERE level = 'grid'`,
       );
       expect(rows[0]!.grids).toBeGreaterThan(100);

@@ -53,7 +53,8 @@ for (const driver of DRIVERS) {
         await ctx.db.query<Record<string, unknown>>(
           `SELECT g.id, g.code, g.name, g.grid_type, g.worker_id, g.household_count, encode(ST_AsEWKB(g.geom), 'hex') AS geom,
               (SELECT count(*)::int FROM household h WHERE h.region_id = g.id) AS assigned,
-              (SELECT coalesce(json_agg(json_build_object('w', s.worker_id, 'r', s.role) ORDER BY s.role, s.worker_id), '[]') FROM grid_staff s WHERE s.grid_id = g.id) AS staff
+              (SELECT coalesce(json_agg(json_build_object('w', s.worker_id, 'r', s.role) ORDER BY s.role, s.worker_id), '[]') FROM grid_staff s
+                WHERE s.grid_id = g.id) AS staff
        FROM region g WHERE g.parent_id = $1 ORDER BY g.id`,
           [village],
         )

@@ -48,7 +48,7 @@ export async function waitForMap(page: Page, timeout = 60_000): Promise<void> {
           ),
         ),
     );
-  for (let i = 0; i < 3; ) i = (await settled()) ? i + 1 : 0;
+  for (let i = 0; i < 3;) i = (await settled()) ? i + 1 : 0;
 }
 
 /** Share of the map canvas's pixels that differ from its background colour (0…1). */

@@ -59,7 +59,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
   const incidentsWith = async (description: string) =>
     (
       await db.query<{ id: number; photos: number; category: string; grid_id: number }>(
-        'SELECT i.id, i.category, i.grid_id, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE description = $1',
+        'SELECT i.id, i.category, i.grid_id, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE ' +
+          'description = $1',
         [description],
       )
     ).rows;
@@ -157,7 +158,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       rows: [d],
     } = await db.query<{ id: number }>(
       `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, answer)
-       SELECT $1, id, now(), now() + interval '1 hour', now() + interval '6 hours', now(), now(), '已上门检查，责令整改' FROM department WHERE code = 'fire' RETURNING id`,
+       SELECT $1, id, now(), now() + interval '1 hour', now() + interval '6 hours', now(), now(), '已上门检查，责令整改' FROM department
+         WHERE code = 'fire' RETURNING id`,
       [incident!.id],
     );
     expect(d).toBeDefined();

@@ -20,7 +20,8 @@ export async function sessionCookie(db: Queryable, spec: AccountSpec): Promise<s
   const { rows } = await db.query<{ id: number }>(
     `INSERT INTO app_user (username, password_hash, role, region_id, worker_id, department_id)
        VALUES ($1, $2, $3, $4, $5, (SELECT id FROM department WHERE code = $6))
-     ON CONFLICT (username) DO UPDATE SET role = excluded.role, region_id = excluded.region_id, worker_id = excluded.worker_id, department_id = excluded.department_id RETURNING id`,
+     ON CONFLICT (username) DO UPDATE SET role = excluded.role, region_id = excluded.region_id, worker_id = excluded.worker_id,
+       department_id = excluded.department_id RETURNING id`,
     [
       spec.username,
       await passwordHash,

@@ -45,9 +45,7 @@ describe('Getis–Ord Gi*', () => {
 describe('the incident loop', () => {
   it('allows only the next step, with a department to dispatch and feedback to close', () => {
     expect(() => checkTransition('reported', { status: 'dispatched', department: '派出所' })).not.toThrow();
-    expect(() => checkTransition('reported', { status: 'closed', feedback: 'x' })).toThrow(
-      expect.objectContaining({ code: 'illegal_transition' }),
-    );
+    expect(() => checkTransition('reported', { status: 'closed', feedback: 'x' })).toThrow(expect.objectContaining({ code: 'illegal_transition' }));
     expect(() => checkTransition('reported', { status: 'dispatched', department: '  ' })).toThrow(expect.objectContaining({ code: 'department_required' }));
     expect(() => checkTransition('resolved', { status: 'closed' })).toThrow(expect.objectContaining({ code: 'feedback_required' }));
     expect(() => checkTransition('closed', { status: 'closed', feedback: 'again' })).toThrow(expect.objectContaining({ code: 'illegal_transition' }));
