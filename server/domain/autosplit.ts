@@ -62,15 +62,38 @@ export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule:
   if (rule.min > rule.max || rule.target < rule.min || rule.target > rule.max) {
     throw new RangeError(`rule ${rule.min}–${rule.max} (target ${rule.target}) is not a range around its target`);
   }
-  const n = atoms.length;
-  if (n === 0) return [];
-  const mesh = triangulate(atoms, walls);
-  const graph = new BlockGraph(atoms, mesh, walls, rule);
+  if (atoms.length === 0) return [];
+  // Atoms at one place are one address (a triangulation keeps only one of them): merged here,
+  // given back as they came in the groups.
+  const { places, members } = mergeSamePlace(atoms);
+  const n = places.length;
+  const mesh = triangulate(places, walls);
+  const graph = new BlockGraph(places, mesh, walls, rule);
   const groups = graph.partition();
   const groupOf = new Int32Array(n + 4).fill(-1);
   groups.forEach((g, i) => g.atoms.forEach((a) => (groupOf[a] = i)));
   const polygons = traceGroups(mesh, groupOf, groups.length);
-  return groups.map((g, i) => ({ ...g, polygons: polygons[i]! }));
+  return groups.map((g, i) => ({ ...g, atoms: g.atoms.flatMap((a) => members[a]!).sort((a, b) => a - b), polygons: polygons[i]! }));
+}
+
+/** Atoms at identical coordinates as one, with their weights added; `members[i]`: the atoms place `i` stands for. */
+function mergeSamePlace(atoms: readonly Atom[]): { places: Atom[]; members: number[][] } {
+  const at = new Map<string, number>();
+  const places: Atom[] = [];
+  const members: number[][] = [];
+  atoms.forEach((a, i) => {
+    const key = `${a.x},${a.y}`;
+    const p = at.get(key);
+    if (p === undefined) {
+      at.set(key, places.length);
+      places.push({ ...a });
+      members.push([i]);
+    } else {
+      places[p]!.weight += a.weight;
+      members[p]!.push(i);
+    }
+  });
+  return { places, members };
 }
 
 interface Mesh {
