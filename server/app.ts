@@ -16,7 +16,7 @@ import { dispatchRoutes } from './routes/dispatches.ts';
 import { editRoutes } from './routes/edits.ts';
 import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
-import { incidentRoutes } from './routes/incidents.ts';
+import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { metaRoutes } from './routes/meta.ts';
@@ -98,6 +98,7 @@ export function createApp(options: AppOptions) {
     .route('/api', coverageRoutes())
     .route('/api', autosplitRoutes())
     .route('/api', incidentRoutes())
+    .route('/api', incidentAnalyticsRoutes())
     .route('/api', statsRoutes())
     .route('/api', dispatchRoutes())
     .route('/api', staffRoutes())

@@ -55,6 +55,11 @@ export interface PlannedGrid {
  *   village − kept grids ─► blocks cut by barriers ─► small blocks join a neighbour
  *   ─► per block: addresses ─► splitBlock ─► cells ∩ block ─► fragments join a neighbour
  */
+/**
+ * Plans new grids for every village under a region, lap by lap: villages → blocks (cut along the
+ * barriers) → addresses per block → pieces (small blocks merged) → groups (`splitBlock`) → clipped
+ * to their pieces → described. The plan sits in temporary tables for the caller to commit.
+ */
 export async function planGrids(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<{ villages: PlannedVillage[]; grids: PlannedGrid[] }> {
   const lap = stopwatch();
   const villages = await villagesOf(tx, regionId, options);
@@ -65,6 +70,24 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
   lap('villages');
   const keep = await checkKeep(tx, villages, options.keep ?? []);
   const barriers = options.barriers?.length ? JSON.stringify({ type: 'MultiLineString', coordinates: options.barriers }) : null;
+  await cutBlocks(tx, villages, keep, barriers);
+  lap('blocks');
+  const table = options.householdTable ?? 'household';
+  const addresses = await addressesPerBlock(tx, table);
+  lap('blocks+addresses');
+  const pieces = await mergeSmallBlocks(tx, villages, addresses, barriers !== null);
+  lap('pieces');
+  const grids = await splitPieces(villages, pieces, options.onProgress);
+  lap('split');
+  await clipToPieces(tx, grids);
+  lap('clip');
+  const described = options.describe === false ? [] : await describe(tx, villages, table);
+  lap('describe');
+  return { villages, grids: described };
+}
+
+/** Each village's area (less the grids kept) cut along the barriers into blocks. */
+async function cutBlocks(tx: Queryable, villages: PlannedVillage[], keep: number[], barriers: string | null): Promise<void> {
   await tx.query(
     `WITH area AS (
        SELECT v.id, gp_difference(v.geom, (SELECT ST_Union(g.geom, gp_grid()) FROM region g WHERE g.parent_id = v.id AND g.id = ANY($2::int[]))) AS geom
@@ -84,10 +107,13 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
      FROM cut c, ST_Dump(c.geom) d`,
     [villages.map((v) => v.id), keep, barriers],
   );
-  lap('blocks');
-  const table = options.householdTable ?? 'household';
-  // Addresses: households at one location count together; one block each (a point on a barrier takes
-  // the first). Sent as one row of arrays per block: far cheaper than a row per address.
+}
+
+/**
+ * Addresses per block: households at one location count together; one block each (a point on a
+ * barrier takes the first). Sent as one row of arrays per block: far cheaper than a row per address.
+ */
+async function addressesPerBlock(tx: Queryable, table: string) {
   const { rows: perBlock } = await tx.query<{ village_id: number; block: number; xs: number[]; ys: number[]; ns: number[] }>(
     `SELECT village_id, block, array_agg(x ORDER BY x, y) AS xs, array_agg(y ORDER BY x, y) AS ys, array_agg(n ORDER BY x, y) AS ns FROM (
        SELECT village_id, block, x, y, count(*)::int AS n FROM (
@@ -97,11 +123,14 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
        GROUP BY village_id, block, x, y) AS address
      GROUP BY village_id, block ORDER BY village_id, block`,
   );
-  const addresses = perBlock.flatMap((b) => b.xs.map((x, i) => ({ village_id: b.village_id, block: b.block, x, y: b.ys[i]!, n: b.ns[i]! })));
-  lap('blocks+addresses');
-  const pieces = await mergeSmallBlocks(tx, villages, addresses, barriers !== null);
+  return perBlock.flatMap((b) => b.xs.map((x, i) => ({ village_id: b.village_id, block: b.block, x, y: b.ys[i]!, n: b.ns[i]! })));
+}
+
+type SplitPiece = Awaited<ReturnType<typeof mergeSmallBlocks>>[number];
+
+/** Every piece's addresses split into groups in a local frame in metres; a piece without households stays one empty grid. */
+async function splitPieces(villages: PlannedVillage[], pieces: SplitPiece[], onProgress: AutosplitOptions['onProgress']) {
   const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[] = [];
-  lap('pieces');
   let done = 0;
   for (const v of villages) {
     for (const piece of pieces.filter((p) => p.villageId === v.id)) {
@@ -116,7 +145,6 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
       const walls = piece.walls.map((ring) => ring.map((p) => frame.toXY(p) as XY));
       const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule) : [];
       if (groups.length === 0) {
-        // No household at all: the piece stays one (empty) grid, reported as such.
         grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', seed: [0, 0] });
         continue;
       }
@@ -125,14 +153,9 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
         grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: g.reason, wkb: multiPolygonEwkb(polygons), seed: where[g.atoms[0]!]! });
       }
     }
-    await options.onProgress?.(++done, villages.length);
+    await onProgress?.(++done, villages.length);
   }
-  lap('split');
-  await clipToPieces(tx, grids);
-  lap('clip');
-  const described = options.describe === false ? [] : await describe(tx, villages, table);
-  lap('describe');
-  return { villages, grids: described };
+  return grids;
 }
 
 async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<PlannedVillage[]> {

@@ -183,75 +183,116 @@ interface Screened {
   windows?: Map<number, [number, number, number, number] | null>;
 }
 
+type AreaRow = { geometry: IssueFeature['geometry']; region_ids: number[]; parent_id: number; area: number };
+type AreaKind = 'gap' | 'overlap' | 'outside_parent';
+
+/**
+ * Validates a region: scope → invalid children → screen → gaps and spills → overlaps → grid
+ * rules → households. Each step is a function of its own below.
+ */
 export async function validateCoverage(tx: Queryable, regionId: number, options: CoverageOptions): Promise<CoverageReport> {
   const started = performance.now();
   const path: CoveragePath = options.path ?? 'edges';
   if (path === 'coverage' && !(await hasCoverageFunctions(tx))) throw new Error('this PostGIS has no ST_CoverageInvalidEdges');
-  const { rows: scope } = await tx.query<{ parents: number[]; area: number }>(
+  const { parents, area } = await scopeOf(tx, regionId, options.depth);
+  const invalid = await invalidChildren(tx, parents);
+  const invalidIds = invalid.map((f) => f.properties.regionIds[0]!);
+  const screened = await screen(tx, path, parents, invalidIds);
+  const suspects = [...new Set([...screened.suspects, ...invalid.map((f) => f.properties.parentId!)])];
+  const { gaps, spills } = await gapsAndSpills(tx, suspects, invalidIds, screened.windows);
+  const overlaps = await overlapsOf(tx, suspects, invalidIds, screened.flagged);
+  const orphans = await orphanHouseholds(tx, regionId, options.maxHouseholdFeatures ?? 500);
+  const areaFeatures = (kind: AreaKind, rows: AreaRow[]) => rows.map((r) => areaFeature(kind, r, options.toleranceM2));
+  const features: IssueFeature[] = [
+    ...invalid,
+    ...areaFeatures('gap', gaps),
+    ...areaFeatures('outside_parent', spills),
+    ...areaFeatures('overlap', overlaps),
+    ...(await gridRules(tx, parents)),
+    ...orphans.features,
+  ];
+  const counts = Object.fromEntries(ISSUE_KINDS.map((k) => [k, 0])) as Record<IssueKind, number>;
+  for (const f of features) counts[f.properties.kind] += f.properties.kind === 'orphan_household' ? 0 : 1;
+  counts.orphan_household = orphans.total;
+  return {
+    summary: {
+      ok: ISSUE_KINDS.every((k) => k === 'sliver' || counts[k] === 0),
+      counts,
+      parentsChecked: parents.length,
+      parentsSuspect: suspects.length,
+      areaCheckedM2: area,
+      path,
+      elapsedMs: Math.round(performance.now() - started),
+    },
+    issues: { type: 'FeatureCollection', features },
+  };
+}
+
+/** The parents to check (the region, or every region below it with children) and the region's area. */
+async function scopeOf(tx: Queryable, regionId: number, depth: 1 | 'all'): Promise<{ parents: number[]; area: number }> {
+  const { rows } = await tx.query<{ parents: number[]; area: number }>(
     `SELECT coalesce(array_agg(p.id), '{}') AS parents, (SELECT gp_area_m2(geom) FROM region WHERE id = $1) AS area
      FROM gp_subtree($1) t JOIN region p ON p.id = t.id
      WHERE t.level <> 'grid' AND (t.depth = 0 OR $2) AND EXISTS (SELECT 1 FROM region c WHERE c.parent_id = p.id)`,
-    [regionId, options.depth === 'all'],
+    [regionId, depth === 'all'],
   );
-  const parents = scope[0]!.parents;
-  const features: IssueFeature[] = [];
-  const area = (
-    kind: 'gap' | 'overlap' | 'outside_parent',
-    rows: { geometry: IssueFeature['geometry']; region_ids: number[]; parent_id: number; area: number }[],
-  ) => {
-    for (const r of rows) {
-      const sliver = r.area < options.toleranceM2;
-      features.push({
-        type: 'Feature',
-        geometry: r.geometry,
-        properties: {
-          kind: sliver ? 'sliver' : kind,
-          regionIds: r.region_ids,
-          parentId: r.parent_id,
-          areaM2: r.area,
-          ...(sliver ? { of: kind } : {}),
-          message: sliver
-            ? { zh: `细小缝隙 ${r.area.toFixed(2)} m²（${kind}）`, en: `sliver of ${r.area.toFixed(2)} m² (${kind})` }
-            : AREA_MESSAGES[kind](r.area),
-        },
-      });
-    }
-  };
+  return rows[0]!;
+}
 
-  // Invalid children are reported and kept out of the overlays, which need valid input.
-  const invalid = await tx.query<{ id: number; parent_id: number; reason: string; geometry: IssueFeature['geometry'] }>(
+/** A gap, overlap or spill as a feature; under the tolerance a sliver. */
+function areaFeature(kind: AreaKind, r: AreaRow, toleranceM2: number): IssueFeature {
+  const sliver = r.area < toleranceM2;
+  return {
+    type: 'Feature',
+    geometry: r.geometry,
+    properties: {
+      kind: sliver ? 'sliver' : kind,
+      regionIds: r.region_ids,
+      parentId: r.parent_id,
+      areaM2: r.area,
+      ...(sliver ? { of: kind } : {}),
+      message: sliver ? { zh: `细小缝隙 ${r.area.toFixed(2)} m²（${kind}）`, en: `sliver of ${r.area.toFixed(2)} m² (${kind})` } : AREA_MESSAGES[kind](r.area),
+    },
+  };
+}
+
+/** Children GEOS finds invalid: reported with the reason and place, and kept out of the overlays (which need valid input). */
+async function invalidChildren(tx: Queryable, parents: number[]): Promise<IssueFeature[]> {
+  const { rows } = await tx.query<{ id: number; parent_id: number; reason: string; geometry: IssueFeature['geometry'] }>(
     `SELECT c.id, c.parent_id, (d).reason, ST_AsGeoJSON(coalesce((d).location, ST_PointOnSurface(c.geom)), 7)::json AS geometry
      FROM (SELECT r.*, ST_IsValidDetail(r.geom) AS d FROM region r WHERE r.parent_id = ANY($1::int[])) c
      WHERE NOT (c.d).valid`,
     [parents],
   );
-  for (const r of invalid.rows) {
-    features.push({
-      type: 'Feature',
-      geometry: r.geometry,
-      properties: {
-        kind: 'invalid_geometry',
-        regionIds: [r.id],
-        parentId: r.parent_id,
-        message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` },
-      },
-    });
-  }
-  const invalidIds = invalid.rows.map((r) => r.id);
-  const screened =
-    path === 'edges'
-      ? await screenByEdges(tx, parents, invalidIds)
-      : path === 'coverage'
-        ? await screenByCoverage(tx, parents, invalidIds)
-        : { suspects: await suspectParents(tx, parents, invalidIds), flagged: null };
-  const suspects = [...new Set([...screened.suspects, ...invalid.rows.map((r) => r.parent_id)])];
+  return rows.map((r) => ({
+    type: 'Feature',
+    geometry: r.geometry,
+    properties: {
+      kind: 'invalid_geometry',
+      regionIds: [r.id],
+      parentId: r.parent_id,
+      message: { zh: `几何无效：${r.reason}`, en: `invalid geometry: ${r.reason}` },
+    },
+  }));
+}
 
-  // Gaps and spills: one union of the children per parent serves both.
-  const { rows: spatial } =
-    suspects.length === 0
-      ? { rows: [] }
-      : await tx.query<{ kind: 'gap' | 'outside_parent'; parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
-          `WITH win AS (
+/** The parents that need the full check, by the chosen path (see `CoveragePath`). */
+async function screen(tx: Queryable, path: CoveragePath, parents: number[], invalidIds: number[]): Promise<Screened> {
+  if (path === 'edges') return screenByEdges(tx, parents, invalidIds);
+  if (path === 'coverage') return screenByCoverage(tx, parents, invalidIds);
+  return { suspects: await suspectParents(tx, parents, invalidIds), flagged: null };
+}
+
+/** Gaps (parent − children) and spills (children − parent) of suspect parents: one union of the children per parent serves both. */
+async function gapsAndSpills(
+  tx: Queryable,
+  suspects: number[],
+  invalidIds: number[],
+  windows: Screened['windows'],
+): Promise<{ gaps: AreaRow[]; spills: AreaRow[] }> {
+  if (suspects.length === 0) return { gaps: [], spills: [] };
+  const { rows } = await tx.query<AreaRow & { kind: 'gap' | 'outside_parent' }>(
+    `WITH win AS (
        SELECT parent_id, CASE WHEN x0 IS NULL THEN NULL ELSE ST_MakeEnvelope(x0, y0, x1, y1, 4326) END AS w
        FROM unnest($1::int[], $3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS u(parent_id, x0, y0, x1, y1)
      ),
@@ -265,7 +306,8 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
      -- parent − children: gaps (in a window, the pieces inside it: the rest is what its children
      -- were not asked to cover); children − parent: spills
      piece AS (
-       SELECT 'gap' AS kind, parent_id, ST_Normalize(d.geom) AS geom FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(parent, children), 3)) AS d
+       SELECT 'gap' AS kind, parent_id, ST_Normalize(d.geom) AS geom
+       FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(parent, children), 3)) AS d
        WHERE w IS NULL OR d.geom @ w
        UNION ALL
        SELECT 'outside_parent', parent_id, ST_Normalize(d.geom) FROM cover, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(children, parent), 3)) AS d
@@ -276,19 +318,18 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
                   WHERE c.geom && piece.geom AND ST_Intersects(c.geom, ST_PointOnSurface(piece.geom))) END AS region_ids
      FROM piece WHERE NOT ST_IsEmpty(geom)
      ORDER BY kind, parent_id, ST_XMin(geom), ST_YMin(geom), area`,
-          [suspects, invalidIds, ...[0, 1, 2, 3].map((k) => suspects.map((id) => screened.windows?.get(id)?.[k] ?? null))],
-        );
-  area(
-    'gap',
-    spatial.filter((r) => r.kind === 'gap'),
+    [suspects, invalidIds, ...[0, 1, 2, 3].map((k) => suspects.map((id) => windows?.get(id)?.[k] ?? null))],
   );
-  area(
-    'outside_parent',
-    spatial.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })),
-  );
+  return {
+    gaps: rows.filter((r) => r.kind === 'gap'),
+    spills: rows.filter((r) => r.kind === 'outside_parent').map((r) => ({ ...r, region_ids: r.region_ids ?? [] })),
+  };
+}
 
-  // Overlaps between siblings, from candidate pairs.
-  const candidates = screened.flagged
+/** Overlaps between siblings of suspect parents, from candidate pairs: each flagged child with all its siblings, or every pair (null). */
+async function overlapsOf(tx: Queryable, suspects: number[], invalidIds: number[], flagged: number[] | null): Promise<AreaRow[]> {
+  if (suspects.length === 0) return [];
+  const candidates = flagged
     ? // one side of an overlap may have only matched edges: pair each flagged child with all its siblings
       `pair AS (SELECT DISTINCT least(f.id, s.id) AS a, greatest(f.id, s.id) AS b, f.parent_id,
                        CASE WHEN f.id < s.id THEN f.geom ELSE s.geom END AS ga, CASE WHEN f.id < s.id THEN s.geom ELSE f.geom END AS gb
@@ -298,39 +339,15 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
                 FROM region a JOIN region b ON a.parent_id = b.parent_id AND a.id < b.id AND a.geom && b.geom
                 WHERE a.parent_id = ANY($1::int[]) AND a.id <> ALL($2::int[]) AND b.id <> ALL($2::int[])
                   AND ST_Relate(a.geom, b.geom, '2********'))`;
-  const overlaps =
-    suspects.length === 0
-      ? { rows: [] }
-      : await tx.query<{ parent_id: number; region_ids: number[]; area: number; geometry: IssueFeature['geometry'] }>(
-          `WITH ${candidates}
+  const { rows } = await tx.query<AreaRow>(
+    `WITH ${candidates}
      SELECT parent_id, ARRAY[a, b] AS region_ids, gp_area_m2(d.geom) AS area, ST_AsGeoJSON(d.geom, 7)::json AS geometry
      FROM pair, LATERAL ST_Dump(ST_CollectionExtract(ST_Intersection(ga, gb, gp_grid()), 3)) AS d
      -- a pair may overlap in several pieces: ordered by place, so every path lists them alike
      ORDER BY a, b, ST_XMin(d.geom), ST_YMin(d.geom), area`,
-          screened.flagged ? [suspects, invalidIds, screened.flagged.filter((id) => !invalidIds.includes(id))] : [suspects, invalidIds],
-        );
-  area('overlap', overlaps.rows);
-
-  const rules = await gridRules(tx, parents);
-  features.push(...rules);
-  const orphans = await orphanHouseholds(tx, regionId, options.maxHouseholdFeatures ?? 500);
-  features.push(...orphans.features);
-
-  const counts = Object.fromEntries(ISSUE_KINDS.map((k) => [k, 0])) as Record<IssueKind, number>;
-  for (const f of features) counts[f.properties.kind] += f.properties.kind === 'orphan_household' ? 0 : 1;
-  counts.orphan_household = orphans.total;
-  return {
-    summary: {
-      ok: ISSUE_KINDS.every((k) => k === 'sliver' || counts[k] === 0),
-      counts,
-      parentsChecked: parents.length,
-      parentsSuspect: suspects.length,
-      areaCheckedM2: scope[0]!.area,
-      path,
-      elapsedMs: Math.round(performance.now() - started),
-    },
-    issues: { type: 'FeatureCollection', features },
-  };
+    flagged ? [suspects, invalidIds, flagged.filter((id) => !invalidIds.includes(id))] : [suspects, invalidIds],
+  );
+  return rows;
 }
 
 /** Rules on the children: multipart grids, household ranges, workers, codes. */

@@ -158,8 +158,8 @@ const asError = (r: Reply & { ok: false }) => Object.assign(new Error(r.error.me
  * statement begins the transaction, so the database is not held while the answer to a separate
  * BEGIN waits its turn on the caller's thread.
  */
-export async function openPgliteThread(dataDir: string): Promise<Db> {
-  const unlock = dataDir === 'memory://' ? () => {} : lockFolder(dataDir);
+/** The database thread and its two channels: `send` for statements outside transactions, `sendTx` inside one. */
+async function connectThread(dataDir: string, unlock: () => void) {
   // The worker is TypeScript: it loads through tsx's API, as `npm start` loads the server.
   const tsxApi = pathToFileURL(join(dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
   const boot = `import(${JSON.stringify(tsxApi)})
@@ -211,7 +211,6 @@ export async function openPgliteThread(dataDir: string): Promise<Db> {
    * that arrives is the one awaited.
    */
   let portTail: Promise<unknown> = Promise.resolve();
-  let txTail: Promise<void> = Promise.resolve();
   const sendTx = (m: Message): Promise<Reply & { ok: true }> => {
     const turn = portTail.then(() => exchange(m));
     portTail = turn.catch(() => {});
@@ -252,6 +251,14 @@ export async function openPgliteThread(dataDir: string): Promise<Db> {
     throw err;
   }
   worker.unref();
+  return { send, sendTx, hold, release, worker, txPort };
+}
+
+export async function openPgliteThread(dataDir: string): Promise<Db> {
+  const unlock = dataDir === 'memory://' ? () => {} : lockFolder(dataDir);
+  const { send, sendTx, hold, release, worker, txPort } = await connectThread(dataDir, unlock);
+  // One transaction at a time (as the database allows anyway): each waits for the one before.
+  let txTail: Promise<void> = Promise.resolve();
   return {
     driver: 'pglite',
     query: async (sql, params) => ({ rows: (await send({ op: 'query', sql, params })).rows as never[] }),

@@ -345,7 +345,12 @@ export function incidentRoutes() {
       const q = c.req.valid('query');
       const { total, items } = await listIncidents(c.get('db'), await filterOf(c, q), q.limit, q.offset, nowOf(c));
       return c.json({ total, offset: q.offset, next: q.offset + items.length < total ? q.offset + items.length : null, items }, 200);
-    })
+    });
+}
+
+/** The analyst's questions: heatmaps, statistics per child region, hotspots, time series (all cached). */
+export function incidentAnalyticsRoutes() {
+  return router()
     .openapi(heatmapRoute, async (c) =>
       cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
         const q = c.req.valid('query');

@@ -84,19 +84,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       true,
     );
     progress(`${households.length} households`);
-    // Households wait in a staging table until the grids exist, so `household` is written once,
-    // grid and address included: each full rewrite of 130,000 rows costs seconds in PGlite.
-    await tx.query('CREATE TEMP TABLE seed_household (id serial PRIMARY KEY, geom geometry(Point, 4326) NOT NULL, size int NOT NULL) ON COMMIT DROP');
-    for (let i = 0; i < households.length; i += 10_000) {
-      const batch = households.slice(i, i + 10_000);
-      await tx.query(
-        `INSERT INTO seed_household (geom, size)
-         SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), size FROM unnest($1::float8[], $2::float8[], $3::int[]) AS t(lon, lat, size)`,
-        [batch.map((h) => h.lon), batch.map((h) => h.lat), batch.map((h) => h.size)],
-      );
-    }
-    await tx.query('CREATE INDEX ON seed_household USING gist (geom)');
-    await tx.query('ANALYZE seed_household');
+    await stageHouseholds(tx, households);
 
     progress(`${townships.length} townships`);
     await subdivide(
@@ -113,100 +101,16 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     );
 
     progress('villages');
-    const pool = new NamePool(random);
-    const townshipRows = await membersByParent(tx, 'township');
-    const villageTotal = Math.min(120, Math.max(townshipRows.length * 2, Math.round(120 * Math.sqrt(options.scale))));
-    const villageSeeds: ChildSeed[] = [];
-    const totalArea = townshipRows.reduce((sum, t) => sum + t.areaKm2, 0);
-    for (const t of townshipRows) {
-      // Half by people, half by land: mountain townships still have a dozen villages.
-      const share = 0.5 * (t.points.length / households.length) + 0.5 * (t.areaKm2 / totalArea);
-      const k = Math.max(2, Math.round(villageTotal * share));
-      const street = t.name.endsWith('街道');
-      seedsFor(t, k, territory, random).forEach(([lon, lat], i) =>
-        villageSeeds.push({
-          parentId: t.id,
-          lon,
-          lat,
-          code: childCode(t.code, 'village', i + 1),
-          name: street ? pool.community() : pool.village(),
-          gridType: null,
-        }),
-      );
-    }
-    const villageCount = await subdivide(tx, 'village', villageSeeds);
-    if (villageCount !== villageSeeds.length) throw new Error(`made ${villageCount} villages from ${villageSeeds.length} seeds`);
+    await seedVillages(tx, territory, households.length, options.scale, random);
 
     progress('grids');
-    for (const v of await membersByParent(tx, 'village')) {
-      await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, villageType(v, random)]);
-    }
-    // Grids come from the auto-split engine, as a planner would make them: every grid in its type's range.
-    await planGrids(tx, districtId!, {
-      householdTable: 'seed_household',
-      describe: false,
-      onProgress: (done, total) => {
-        if (done % 20 === 0) progress(`grids: ${done}/${total} villages`);
-      },
-    });
-    const {
-      rows: [planned],
-    } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
-    // numbered within their village, then coded and named by the hierarchy's one rule
-    const { rows: numbered } = await tx.query<{ ord: number; code: string; name: string; n: number }>(
-      `SELECT g.ord, v.code, v.name, row_number() OVER (PARTITION BY g.village_id ORDER BY g.ord)::int AS n
-       FROM autosplit_grid g JOIN region v ON v.id = g.village_id ORDER BY g.ord`,
-    );
-    const {
-      rows: [made],
-    } = await tx.query<{ n: number }>(
-      `WITH t AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS t(ord, code, name)),
-       inserted AS (
-         INSERT INTO region (parent_id, level, code, name, grid_type, geom)
-         SELECT v.id, 'grid', t.code, t.name, v.grid_type, g.geom
-         FROM t JOIN autosplit_grid g ON g.ord = t.ord JOIN region v ON v.id = g.village_id ORDER BY t.ord
-         RETURNING 1
-       ) SELECT count(*)::int AS n FROM inserted`,
-      [numbered.map((g) => g.ord), numbered.map((g) => childCode(g.code, 'grid', g.n)), numbered.map((g) => childName(g.name, 'grid', g.n))],
-    );
-    if (made!.n !== planned!.n) throw new Error(`made ${made!.n} grids from ${planned!.n} planned`);
+    await seedGrids(tx, districtId!, random, progress);
 
     progress('households → grids');
-    await tx.query(
-      `WITH located AS (
-         -- a point on a shared border touches two grids: it goes to the first
-         SELECT DISTINCT ON (s.id) s.id, s.geom, s.size, g.id AS grid_id, g.parent_id AS village_id
-         FROM seed_household s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
-         ORDER BY s.id, g.id
-       )
-       INSERT INTO household (geom, size, region_id, address)
-       SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号'
-       FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
-       ORDER BY l.id`,
-    );
-    const {
-      rows: [lost],
-    } = await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM seed_household)::int - (SELECT count(*) FROM household)::int AS n');
-    if (lost!.n !== 0) throw new Error(`${lost!.n} generated households fell in no grid`);
-    await recountHouseholds(tx);
+    await fileHouseholds(tx);
 
     progress('workers');
-    const grids = (await tx.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code`)).rows;
-    // One full-time worker per grid, as in Zhanyi (4,378 grids, one worker each): the demo validates
-    // clean. Its month-ago record below has the vacancies filled since.
-    const staffed = grids;
-    const workers = staffed.map(() => ({ name: personName(random), phone: maskedPhone(random) }));
-    await tx.query(
-      `WITH w AS (
-         INSERT INTO worker (name, phone, role)
-         SELECT name, phone, 'full_time' FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(name, phone, ord) ORDER BY ord
-         RETURNING id
-       ), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM w)
-       UPDATE region r SET worker_id = n.id
-       FROM unnest($3::int[]) WITH ORDINALITY AS g(grid_id, ord) JOIN numbered n ON n.ord = g.ord
-       WHERE r.id = g.grid_id`,
-      [workers.map((w) => w.name), workers.map((w) => w.phone), staffed.map((g) => g.id)],
-    );
+    const { grids, workers } = await seedWorkers(tx, random);
     const staff = await seedStaff(tx, random);
     progress('incidents');
     const incidents = generateIncidents({
@@ -445,4 +349,126 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
        escalated_at = CASE WHEN due_at + (due_at - dispatched_at) < now() THEN due_at + (due_at - dispatched_at) ELSE least(due_at, ack_due_at) END
      WHERE resolved_at IS NULL AND (due_at < now() OR (acknowledged_at IS NULL AND ack_due_at < now()))`,
   );
+}
+
+/** The generated households in a staging table with a spatial index, until the grids exist. */
+async function stageHouseholds(tx: Queryable, households: { lon: number; lat: number; size: number }[]): Promise<void> {
+  // Households wait in a staging table until the grids exist, so `household` is written once,
+  // grid and address included: each full rewrite of 130,000 rows costs seconds in PGlite.
+  await tx.query('CREATE TEMP TABLE seed_household (id serial PRIMARY KEY, geom geometry(Point, 4326) NOT NULL, size int NOT NULL) ON COMMIT DROP');
+  for (let i = 0; i < households.length; i += 10_000) {
+    const batch = households.slice(i, i + 10_000);
+    await tx.query(
+      `INSERT INTO seed_household (geom, size)
+       SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), size FROM unnest($1::float8[], $2::float8[], $3::int[]) AS t(lon, lat, size)`,
+      [batch.map((h) => h.lon), batch.map((h) => h.lat), batch.map((h) => h.size)],
+    );
+  }
+  await tx.query('CREATE INDEX ON seed_household USING gist (geom)');
+  await tx.query('ANALYZE seed_household');
+}
+
+/** Villages and communities in every township: half by people, half by land; communities in streets. */
+async function seedVillages(tx: Queryable, territory: Territory, householdCount: number, scale: number, random: Random): Promise<void> {
+  const pool = new NamePool(random);
+  const townshipRows = await membersByParent(tx, 'township');
+  const villageTotal = Math.min(120, Math.max(townshipRows.length * 2, Math.round(120 * Math.sqrt(scale))));
+  const villageSeeds: ChildSeed[] = [];
+  const totalArea = townshipRows.reduce((sum, t) => sum + t.areaKm2, 0);
+  for (const t of townshipRows) {
+    // Half by people, half by land: mountain townships still have a dozen villages.
+    const share = 0.5 * (t.points.length / householdCount) + 0.5 * (t.areaKm2 / totalArea);
+    const k = Math.max(2, Math.round(villageTotal * share));
+    const street = t.name.endsWith('街道');
+    seedsFor(t, k, territory, random).forEach(([lon, lat], i) =>
+      villageSeeds.push({
+        parentId: t.id,
+        lon,
+        lat,
+        code: childCode(t.code, 'village', i + 1),
+        name: street ? pool.community() : pool.village(),
+        gridType: null,
+      }),
+    );
+  }
+  const villageCount = await subdivide(tx, 'village', villageSeeds);
+  if (villageCount !== villageSeeds.length) throw new Error(`made ${villageCount} villages from ${villageSeeds.length} seeds`);
+}
+
+/** Grids by the auto-split engine, as a planner would make them: every grid in its type's range, coded by the hierarchy's rule. */
+async function seedGrids(tx: Queryable, districtId: number, random: Random, progress: (step: string) => void): Promise<void> {
+  for (const v of await membersByParent(tx, 'village')) {
+    await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, villageType(v, random)]);
+  }
+  // Grids come from the auto-split engine, as a planner would make them: every grid in its type's range.
+  await planGrids(tx, districtId, {
+    householdTable: 'seed_household',
+    describe: false,
+    onProgress: (done, total) => {
+      if (done % 20 === 0) progress(`grids: ${done}/${total} villages`);
+    },
+  });
+  const {
+    rows: [planned],
+  } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid');
+  // numbered within their village, then coded and named by the hierarchy's one rule
+  const { rows: numbered } = await tx.query<{ ord: number; code: string; name: string; n: number }>(
+    `SELECT g.ord, v.code, v.name, row_number() OVER (PARTITION BY g.village_id ORDER BY g.ord)::int AS n
+     FROM autosplit_grid g JOIN region v ON v.id = g.village_id ORDER BY g.ord`,
+  );
+  const {
+    rows: [made],
+  } = await tx.query<{ n: number }>(
+    `WITH t AS (SELECT * FROM unnest($1::int[], $2::text[], $3::text[]) AS t(ord, code, name)),
+     inserted AS (
+       INSERT INTO region (parent_id, level, code, name, grid_type, geom)
+       SELECT v.id, 'grid', t.code, t.name, v.grid_type, g.geom
+       FROM t JOIN autosplit_grid g ON g.ord = t.ord JOIN region v ON v.id = g.village_id ORDER BY t.ord
+       RETURNING 1
+     ) SELECT count(*)::int AS n FROM inserted`,
+    [numbered.map((g) => g.ord), numbered.map((g) => childCode(g.code, 'grid', g.n)), numbered.map((g) => childName(g.name, 'grid', g.n))],
+  );
+  if (made!.n !== planned!.n) throw new Error(`made ${made!.n} grids from ${planned!.n} planned`);
+}
+
+/** The staged households into `household`, each in the grid it lies in, with an address; then the counts. */
+async function fileHouseholds(tx: Queryable): Promise<void> {
+  await tx.query(
+    `WITH located AS (
+       -- a point on a shared border touches two grids: it goes to the first
+       SELECT DISTINCT ON (s.id) s.id, s.geom, s.size, g.id AS grid_id, g.parent_id AS village_id
+       FROM seed_household s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
+       ORDER BY s.id, g.id
+     )
+     INSERT INTO household (geom, size, region_id, address)
+     SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号'
+     FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
+     ORDER BY l.id`,
+  );
+  const {
+    rows: [lost],
+  } = await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM seed_household)::int - (SELECT count(*) FROM household)::int AS n');
+  if (lost!.n !== 0) throw new Error(`${lost!.n} generated households fell in no grid`);
+  await recountHouseholds(tx);
+}
+
+/** One full-time worker per grid. */
+async function seedWorkers(tx: Queryable, random: Random): Promise<{ grids: { id: number }[]; workers: { name: string; phone: string }[] }> {
+  const grids = (await tx.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code`)).rows;
+  // One full-time worker per grid, as in Zhanyi (4,378 grids, one worker each): the demo validates
+  // clean. Its month-ago record below has the vacancies filled since.
+  const staffed = grids;
+  const workers = staffed.map(() => ({ name: personName(random), phone: maskedPhone(random) }));
+  await tx.query(
+    `WITH w AS (
+       INSERT INTO worker (name, phone, role)
+       SELECT name, phone, 'full_time' FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(name, phone, ord) ORDER BY ord
+       RETURNING id
+     ), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM w)
+     UPDATE region r SET worker_id = n.id
+     FROM unnest($3::int[]) WITH ORDINALITY AS g(grid_id, ord) JOIN numbered n ON n.ord = g.ord
+     WHERE r.id = g.grid_id`,
+    [workers.map((w) => w.name), workers.map((w) => w.phone), staffed.map((g) => g.id)],
+  );
+  return { grids, workers };
 }

@@ -1,0 +1,156 @@
+import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
+import type { InferResponseType } from 'hono/client';
+import { api, ok } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
+import { Outbox, shrinkPhoto } from './outbox.svelte.ts';
+
+export type Category = InferResponseType<(typeof api)['incident-categories']['$get'], 200>[number];
+export type FieldIncident = InferResponseType<typeof api.field.incidents.$get, 200>['items'][number];
+type GridFeature = InferResponseType<(typeof api.regions)[':id']['$get'], 200>;
+export type Notice = { kind: 'ok' | 'queued' | 'error'; text: string };
+
+export const MAX_PHOTOS = 3;
+
+/**
+ * The grid worker's page: where they stand, what they report (kept in the outbox until it is
+ * sent), and their grid's open cases with the departments' answers.
+ */
+export class FieldReport {
+  readonly outbox: Outbox;
+  tab = $state<'report' | 'list'>('report');
+  gridId = $state<number | null>(null);
+  grid = $state.raw<GridFeature | null>(null);
+  categories = $state.raw<Category[]>([]);
+  incidents = $state.raw<FieldIncident[]>([]);
+  listError = $state<string | null>(null);
+
+  point = $state<[number, number] | null>(null);
+  located = $state<'gps' | 'tap' | null>(null);
+  locating = $state(false);
+  category = $state<string | null>(null);
+  severity = $state(2);
+  description = $state('');
+  photos = $state<{ blob: Blob; url: string }[]>([]);
+  notice = $state<Notice | null>(null);
+  submitting = $state(false);
+
+  /** Outside the worker's grid: flagged, not refused (a worker may report from next door). */
+  readonly outside = $derived(this.point !== null && this.grid !== null && !booleanPointInPolygon(this.point, this.grid));
+  readonly canSubmit = $derived(this.point !== null && this.category !== null && !this.submitting);
+
+  constructor(
+    username: string,
+    readonly gridIds: number[],
+  ) {
+    this.outbox = new Outbox(username);
+    this.gridId = gridIds[0] ?? null;
+  }
+
+  async open(): Promise<void> {
+    await this.outbox.open();
+    this.categories = await ok(api['incident-categories'].$get());
+  }
+
+  close(): void {
+    this.outbox.close();
+  }
+
+  async loadGrid(id: number): Promise<void> {
+    this.grid = await ok(api.regions[':id'].$get({ param: { id: String(id) } })).catch(() => null);
+  }
+
+  async loadList(): Promise<void> {
+    try {
+      this.incidents = (await ok(api.field.incidents.$get({ query: {} }))).items;
+      this.listError = null;
+    } catch (e) {
+      this.listError = errorText(e);
+    }
+  }
+
+  pick(p: [number, number], how: 'gps' | 'tap'): void {
+    this.point = p;
+    this.located = how;
+  }
+
+  /** The phone's position, or a notice saying why not. */
+  locate(messages: { unsupported: string; failed: string }): void {
+    if (!navigator.geolocation) {
+      this.notice = { kind: 'error', text: messages.unsupported };
+      return;
+    }
+    this.locating = true;
+    navigator.geolocation.getCurrentPosition(
+      (pos) => {
+        this.pick([Number(pos.coords.longitude.toFixed(7)), Number(pos.coords.latitude.toFixed(7))], 'gps');
+        this.locating = false;
+      },
+      () => {
+        this.locating = false;
+        this.notice = { kind: 'error', text: messages.failed };
+      },
+      { enableHighAccuracy: true, timeout: 15_000, maximumAge: 60_000 },
+    );
+  }
+
+  async addPhotos(files: File[]): Promise<void> {
+    for (const f of files.slice(0, MAX_PHOTOS - this.photos.length)) {
+      const blob = await shrinkPhoto(f);
+      this.photos.push({ blob, url: URL.createObjectURL(blob) });
+    }
+  }
+
+  removePhoto(i: number): void {
+    URL.revokeObjectURL(this.photos[i]!.url);
+    this.photos.splice(i, 1);
+  }
+
+  /** Into the outbox, and sent at once when the network lets it: the form empties either way. */
+  async submit(messages: { sent: string; queued: string; failed: string }): Promise<void> {
+    if (!this.point || !this.category) return;
+    this.submitting = true;
+    this.notice = null;
+    try {
+      const result = await this.outbox.add(
+        {
+          lon: this.point[0],
+          lat: this.point[1],
+          category: this.category,
+          severity: this.severity,
+          description: this.description.trim(),
+          reportedAt: new Date().toISOString(),
+        },
+        this.photos.map((p) => p.blob),
+      );
+      if (result === 'failed') {
+        this.notice = { kind: 'error', text: this.outbox.items.at(-1)?.error ?? messages.failed };
+        return;
+      }
+      this.notice = result === 'sent' ? { kind: 'ok', text: messages.sent } : { kind: 'queued', text: messages.queued };
+      for (const p of this.photos) URL.revokeObjectURL(p.url);
+      this.photos = [];
+      this.description = '';
+      this.category = null;
+      this.severity = 2;
+    } finally {
+      this.submitting = false;
+    }
+  }
+
+  /** Closes a case the departments answered, with the household's feedback. */
+  async closeCase(incident: FieldIncident, feedback: string): Promise<boolean> {
+    try {
+      await ok(api.incidents[':id'].$patch({ param: { id: String(incident.id) }, json: { status: 'closed', feedback, version: incident.version } }));
+      await this.loadList();
+      return true;
+    } catch (e) {
+      this.listError = errorText(e);
+      return false;
+    }
+  }
+
+  categoryName(code: string, name: (c: Category) => string): string {
+    const c = this.categories.find((k) => k.code === code);
+    return c ? name(c) : code;
+  }
+}
