@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { openDb } from '../server/db/db.ts';
 import { dropSchema, migrate } from '../server/db/migrate.ts';
+import { byCode } from '../server/db/region-queries.ts';
 import { DEMO, seedDistrict } from '../server/seed/seed-district.ts';
 import { loadConfig } from '../server/config.ts';
 
@@ -22,8 +23,7 @@ const config = loadConfig();
 const db = await openDb(config);
 if (values.reset) await dropSchema(db);
 await migrate(db);
-const existing = await db.query('SELECT 1 FROM region WHERE code = $1', [values.district]);
-if (existing.rows.length > 0) {
+if ((await byCode(db, values.district)).features.length > 0) {
   console.error(`district ${values.district} is already in the database; pass --reset to rebuild it`);
   process.exit(1);
 }
