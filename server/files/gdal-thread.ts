@@ -1,0 +1,166 @@
+/**
+ * GDAL (gdal3.js, WebAssembly) in a worker thread of its own: every GDAL call runs synchronously,
+ * so on the server's thread a 20-second conversion would stall every request. One instance, used
+ * one request at a time; each job keeps its files in `/output/<job>/` of GDAL's in-memory file
+ * system and is dropped when done. Messages: `open`, `read`, `write`, `drop`.
+ */
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { parentPort } from 'node:worker_threads';
+import initGdalJs from 'gdal3.js/node.js';
+
+export type Request =
+  | { id: number; op: 'open'; job: string; files: { name: string; bytes: Uint8Array }[]; path: string; openOptions: string[]; vsi: string[] }
+  | { id: number; op: 'read'; job: string; layer: string; args: string[] }
+  | { id: number; op: 'write'; job: string; input: string; args: string[]; output: string; zip: boolean }
+  | { id: number; op: 'drop'; job: string };
+
+export type Reply = { id: number; ok: true; value?: unknown; bytes?: Uint8Array } | { id: number; ok: false; message: string };
+
+type GdalApi = Awaited<ReturnType<typeof initGdalJs>> & { Module: EmscriptenModule };
+interface EmscriptenModule {
+  FS: {
+    mkdir(p: string): void;
+    writeFile(p: string, data: Uint8Array | string): void;
+    readFile(p: string): Uint8Array;
+    readdir(p: string): string[];
+    stat(p: string): { mode: number };
+    isDir(mode: number): boolean;
+    unlink(p: string): void;
+    rmdir(p: string): void;
+    analyzePath(p: string): { exists: boolean };
+  };
+  ccall(name: string, ret: string | null, types: string[], args: unknown[]): number;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  lengthBytesUTF8(s: string): number;
+  stringToUTF8(s: string, p: number, n: number): void;
+  setValue(p: number, v: number, type: string): void;
+}
+
+/** What GDAL said while the current request ran (its own messages are the best explanation of a failure). */
+let said: string[] = [];
+
+async function start(): Promise<GdalApi> {
+  const dist = join(dirname(createRequire(import.meta.url).resolve('gdal3.js/package.json')), 'dist', 'package');
+  // gdal3.js reads its files relative to the working directory (an absolute path loses its leading slash).
+  return (await initGdalJs({
+    path: relative(process.cwd(), dist) || '.',
+    useWorker: false,
+    logHandler: () => {},
+    errorHandler: (m: string) => void said.push(m),
+  })) as GdalApi;
+}
+
+const datasets = new Map<string, { pointer: number; path: string; type: string; info: object }>();
+
+function removeTree(gdal: GdalApi, p: string): void {
+  const FS = gdal.Module.FS;
+  if (!FS.analyzePath(p).exists) return;
+  if (FS.isDir(FS.stat(p).mode)) {
+    for (const e of FS.readdir(p)) if (e !== '.' && e !== '..') removeTree(gdal, `${p}/${e}`);
+    FS.rmdir(p);
+  } else FS.unlink(p);
+}
+
+/**
+ * GDALVectorTranslate through the C API: gdal3.js's own `ogr2ogr` appends the driver's extension
+ * to the output, which rules out a zipped Shapefile (`….shp.zip`, written by the Shapefile driver
+ * itself since GDAL 3.1).
+ */
+function translate(gdal: GdalApi, dataset: number, destination: string, args: string[]): void {
+  const M = gdal.Module;
+  const ptrs = args.map((s) => {
+    const n = M.lengthBytesUTF8(s) + 1;
+    const p = M._malloc(n);
+    M.stringToUTF8(s, p, n);
+    return p;
+  });
+  const argv = M._malloc(4 * (ptrs.length + 1));
+  ptrs.forEach((p, i) => M.setValue(argv + 4 * i, p, '*'));
+  M.setValue(argv + 4 * ptrs.length, 0, '*');
+  const options = M.ccall('GDALVectorTranslateOptionsNew', 'number', ['number', 'number'], [argv, 0]);
+  const list = M._malloc(4);
+  M.setValue(list, dataset, '*');
+  try {
+    const out = M.ccall('GDALVectorTranslate', 'number', ['string', 'number', 'number', 'number', 'number', 'number'], [destination, 0, 1, list, options, 0]);
+    if (!out) throw new Error(said.at(-1) ?? 'GDAL could not write the file');
+    M.ccall('GDALClose', null, ['number'], [out]);
+  } finally {
+    M.ccall('GDALVectorTranslateOptionsFree', null, ['number'], [options]);
+    M._free(list);
+    M._free(argv);
+    for (const p of ptrs) M._free(p);
+  }
+}
+
+async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
+  said = [];
+  const dir = `/output/${m.job}`;
+  try {
+    switch (m.op) {
+      case 'open': {
+        removeTree(gdal, dir);
+        gdal.Module.FS.mkdir(dir);
+        for (const f of m.files) gdal.Module.FS.writeFile(`${dir}/${f.name}`, f.bytes);
+        const {
+          datasets: [ds],
+        } = await gdal.open(`${dir}/${m.path}`, m.openOptions, m.vsi);
+        if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read this file');
+        datasets.set(m.job, ds);
+        return { id: m.id, ok: true, value: { info: ds.info, warnings: said } };
+      }
+      case 'read': {
+        const ds = datasets.get(m.job);
+        if (!ds) throw new Error(`no open file for ${m.job}`);
+        const out = await gdal.ogr2ogr(ds, m.args, `${m.job}/read`);
+        const bytes = gdal.Module.FS.readFile(out.local);
+        gdal.Module.FS.unlink(out.local);
+        return { id: m.id, ok: true, bytes };
+      }
+      case 'write': {
+        // the input: GeoJSON text written to the job's folder and opened as a dataset
+        removeTree(gdal, dir);
+        gdal.Module.FS.mkdir(dir);
+        gdal.Module.FS.writeFile(`${dir}/in.geojson`, m.input);
+        const {
+          datasets: [ds],
+        } = await gdal.open(`${dir}/in.geojson`);
+        if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read the data to write');
+        try {
+          const destination = `${dir}/${m.output}`;
+          translate(gdal, ds.pointer, destination, m.args);
+          if (!m.zip && gdal.Module.FS.isDir(gdal.Module.FS.stat(destination).mode)) throw new Error('GDAL wrote a folder where one file was expected');
+          return { id: m.id, ok: true, bytes: gdal.Module.FS.readFile(destination) };
+        } finally {
+          await gdal.close(ds);
+          removeTree(gdal, dir);
+        }
+      }
+      case 'drop': {
+        const ds = datasets.get(m.job);
+        if (ds) await gdal.close(ds);
+        datasets.delete(m.job);
+        removeTree(gdal, dir);
+        return { id: m.id, ok: true };
+      }
+    }
+  } catch (err) {
+    const e = err as { message?: string };
+    // gdal3.js rejects with its own wrapper's words; GDAL's last message says what was wrong.
+    return { id: m.id, ok: false, message: said.at(-1) ?? e.message ?? String(err) };
+  }
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const gdal = await start();
+  let tail: Promise<unknown> = Promise.resolve();
+  port.on('message', (m: Request) => {
+    tail = tail.then(async () => {
+      const r = await handle(gdal, m);
+      port.postMessage(r, r.ok && r.bytes ? [r.bytes.buffer as ArrayBuffer] : []);
+    });
+  });
+  port.postMessage({ id: 0, ok: true } satisfies Reply);
+}

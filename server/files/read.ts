@@ -1,0 +1,327 @@
+import { unzipSync } from 'fflate';
+import iconv from 'iconv-lite';
+import { declaredCrs, gdalReprojection, isLonLat, undoObfuscation, type CrsCode } from '../domain/crs.ts';
+import { InputError } from '../domain/errors.ts';
+import { headerRow } from '../domain/import-fields.ts';
+import { gdalDrop, gdalOpen, gdalRead, gdalWrite, type GdalLayerInfo } from './gdal.ts';
+
+/**
+ * Reading a county's files through GDAL: what kind of file it is (by its bytes), what is inside a
+ * zip (checked for bombs before anything is unpacked), the text encoding where the file does not
+ * say, and each layer's rows with their geometry in lon/lat.
+ */
+export type FileFormat = 'shapefile' | 'geopackage' | 'kml' | 'kmz' | 'geojson' | 'csv' | 'xlsx';
+
+export interface LayerSummary {
+  name: string;
+  geometryType: string | null;
+  count: number;
+  fields: string[];
+  /** The system the file declares (`EPSG:n`), or null when it says nothing. */
+  crs: CrsCode | null;
+  /** Text encoding of a Shapefile's attributes or a CSV: declared (.cpg) or detected. */
+  encoding: string | null;
+  /** The spreadsheet row (0-based) read as the header. */
+  headerRow: number | null;
+}
+
+export interface Inspected {
+  format: FileFormat;
+  layers: LayerSummary[];
+  warnings: string[];
+}
+
+export interface Row {
+  properties: Record<string, unknown>;
+  geometry: GeoJSON.Geometry | null;
+}
+
+/** Limits on what an upload may unpack to: a zip bomb is refused before it is unpacked. */
+export const UNPACKED_LIMIT = 1024 * 1024 * 1024;
+export const UNPACK_RATIO = 200;
+
+const startsWith = (b: Uint8Array, s: string) => s.split('').every((c, i) => b[i] === c.charCodeAt(0));
+
+interface ZipEntry {
+  name: string;
+  size: number;
+}
+
+function zipEntries(bytes: Uint8Array, file: string): ZipEntry[] {
+  const entries: ZipEntry[] = [];
+  try {
+    unzipSync(bytes, {
+      filter: (f) => {
+        entries.push({ name: f.name, size: f.originalSize });
+        return false;
+      },
+    });
+  } catch {
+    throw new InputError('broken_zip', `${file} is not a complete zip file (cut short, or damaged)`, 'file');
+  }
+  const total = entries.reduce((s, e) => s + e.size, 0);
+  if (total > UNPACKED_LIMIT || (total > 50 * 1024 * 1024 && total > UNPACK_RATIO * bytes.length)) {
+    throw new InputError(
+      'zip_too_large',
+      `${file} would unpack to ${Math.round(total / 1024 / 1024)} MB; the limit is ${UNPACKED_LIMIT / 1024 / 1024} MB`,
+      'file',
+    );
+  }
+  return entries;
+}
+
+function unzipOne(bytes: Uint8Array, name: string): Uint8Array {
+  return unzipSync(bytes, { filter: (f) => f.name === name })[name] ?? new Uint8Array(0);
+}
+
+/** Whether bytes are UTF-8 (ASCII is); else they are taken for GBK, the encoding of Chinese desktop GIS. */
+function isUtf8(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A DBF's records (after its header) in UTF-8, or GBK when they are not. */
+const dbfEncoding = (dbf: Uint8Array) => (dbf.length < 32 || isUtf8(dbf.subarray(dbf[8]! | (dbf[9]! << 8))) ? 'UTF-8' : 'GBK');
+
+export function detectFormat(name: string, bytes: Uint8Array): FileFormat {
+  const lower = name.toLowerCase();
+  if (startsWith(bytes, 'PK\u0003\u0004')) {
+    const names = zipEntries(bytes, name).map((e) => e.name.toLowerCase());
+    if (names.includes('[content_types].xml') && names.some((n) => n.startsWith('xl/'))) return 'xlsx';
+    if (names.some((n) => n.endsWith('.shp'))) return 'shapefile';
+    if (names.some((n) => n.endsWith('.kml'))) return 'kmz';
+    throw new InputError('unknown_zip', `${name} holds no Shapefile (.shp), KML or Excel sheet`, 'file');
+  }
+  if (startsWith(bytes, 'SQLite format 3')) return 'geopackage';
+  const head = new TextDecoder().decode(bytes.subarray(0, 512)).trimStart();
+  if (lower.endsWith('.kml') || /^<\?xml[^>]*>\s*<kml/i.test(head) || head.startsWith('<kml')) return 'kml';
+  if (lower.endsWith('.geojson') || lower.endsWith('.json') || head.startsWith('{')) return 'geojson';
+  if (lower.endsWith('.csv') || lower.endsWith('.txt')) return 'csv';
+  if (lower.endsWith('.shp') || lower.endsWith('.dbf') || lower.endsWith('.shx')) {
+    throw new InputError('shapefile_not_zipped', 'send a Shapefile as one zip of its .shp, .shx, .dbf, .prj (and .cpg) files', 'file');
+  }
+  throw new InputError('unknown_format', `${name} is not a Shapefile (zip), GeoPackage, KML/KMZ, GeoJSON, CSV or Excel (.xlsx) file`, 'file');
+}
+
+/** How GDAL opens a file: the path inside GDAL's folder, virtual file systems, open options, and the encoding. */
+interface Opening {
+  files: { name: string; bytes: Uint8Array }[];
+  path: string;
+  vsi: string[];
+  openOptions: string[];
+  encoding: string | null;
+  warnings: string[];
+}
+
+const SAFE_NAME = 'upload';
+
+/** Each dataset in the file: a zip may hold several Shapefiles, each one layer. */
+function openings(format: FileFormat, name: string, bytes: Uint8Array): Opening[] {
+  const ext = { shapefile: 'zip', geopackage: 'gpkg', kml: 'kml', kmz: 'kmz', geojson: 'geojson', csv: 'csv', xlsx: 'xlsx' }[format];
+  const file = `${SAFE_NAME}.${ext}`;
+  if (format === 'shapefile') {
+    const entries = zipEntries(bytes, name);
+    const names = new Set(entries.map((e) => e.name));
+    const find = (base: string, x: string) => [...names].find((n) => n.toLowerCase() === `${base}.${x}`.toLowerCase());
+    return entries
+      .filter((e) => e.name.toLowerCase().endsWith('.shp'))
+      .map((shp) => {
+        const base = shp.name.slice(0, -4);
+        const missing = ['shx', 'dbf'].filter((x) => !find(base, x));
+        if (missing.length) {
+          throw new InputError(
+            'shapefile_incomplete',
+            `${shp.name} comes without its .${missing.join(' and .')} file: put all the files of the Shapefile in the zip`,
+            'file',
+          );
+        }
+        const warnings = find(base, 'prj') ? [] : [`${shp.name} has no .prj: choose its coordinate system`];
+        const cpg = find(base, 'cpg');
+        const encoding = cpg
+          ? new TextDecoder().decode(unzipOne(bytes, cpg)).trim().toUpperCase() || 'UTF-8'
+          : dbfEncoding(unzipOne(bytes, find(base, 'dbf')!));
+        if (!cpg && encoding === 'GBK') warnings.push(`${shp.name} has no .cpg; its text was read as GBK`);
+        return {
+          files: [{ name: file, bytes }],
+          path: `${file}/${shp.name}`,
+          vsi: ['vsizip'],
+          openOptions: cpg ? [] : [`ENCODING=${encoding}`],
+          encoding,
+          warnings,
+        };
+      });
+  }
+  if (format === 'xlsx') {
+    zipEntries(bytes, name);
+    return [{ files: [{ name: file, bytes }], path: file, vsi: [], openOptions: ['HEADERS=DISABLE', 'FIELD_TYPES=STRING'], encoding: null, warnings: [] }];
+  }
+  if (format === 'kmz') {
+    const kml = zipEntries(bytes, name).find((e) => e.name.toLowerCase().endsWith('.kml'))!;
+    return [{ files: [{ name: file, bytes }], path: `${file}/${kml.name}`, vsi: ['vsizip'], openOptions: [], encoding: null, warnings: [] }];
+  }
+  if (format === 'csv') {
+    // GDAL reads CSV as UTF-8; a spreadsheet saved as CSV on a Chinese Windows is GBK
+    const utf8 = isUtf8(bytes);
+    const text = utf8 ? bytes : new Uint8Array(Buffer.from(iconv.decode(Buffer.from(bytes), 'gb18030'), 'utf8'));
+    return [
+      {
+        files: [{ name: file, bytes: text }],
+        path: file,
+        vsi: [],
+        openOptions: ['AUTODETECT_TYPE=NO', 'KEEP_GEOM_COLUMNS=YES'],
+        encoding: utf8 ? 'UTF-8' : 'GBK',
+        warnings: [],
+      },
+    ];
+  }
+  return [{ files: [{ name: file, bytes }], path: file, vsi: [], openOptions: [], encoding: null, warnings: [] }];
+}
+
+/** Opens a dataset for a job, runs `fn`, and always lets GDAL drop it. */
+async function withDataset<T>(job: string, o: Opening, fn: (layers: GdalLayerInfo[], warnings: string[]) => Promise<T>): Promise<T> {
+  try {
+    const opened = await gdalOpen(
+      job,
+      o.files.map((f) => ({ name: f.name, bytes: f.bytes.slice() })),
+      o.path,
+      o.openOptions,
+      o.vsi,
+    ).catch((err: Error) => {
+      throw new InputError('unreadable_file', `GDAL cannot read the file: ${err.message}`, 'file');
+    });
+    return await fn(opened.layers, opened.warnings);
+  } finally {
+    await gdalDrop(job);
+  }
+}
+
+/** The rows of a spreadsheet layer read without a header: `Field1…n` as the cells of each row. */
+function cellsOf(props: Record<string, unknown>): unknown[] {
+  const out: unknown[] = [];
+  for (const [k, v] of Object.entries(props)) {
+    const m = /^Field(\d+)$/.exec(k);
+    if (m) out[Number(m[1]) - 1] = v;
+  }
+  return out;
+}
+
+const parseCollection = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as GeoJSON.FeatureCollection;
+
+/** Header names of a sheet: its header row's cells, blanks and repeats given a number. */
+function headerNames(cells: unknown[]): string[] {
+  const seen = new Set<string>();
+  return cells.map((c, i) => {
+    let n = c === null || c === undefined || String(c).trim() === '' ? `列${i + 1}` : String(c).trim();
+    while (seen.has(n)) n = `${n}_${i + 1}`;
+    seen.add(n);
+    return n;
+  });
+}
+
+/** What a file holds: its layers, each with geometry type, count, fields, declared system and encoding. */
+export async function inspectFile(job: string, name: string, bytes: Uint8Array): Promise<Inspected> {
+  const format = detectFormat(name, bytes);
+  const layers: LayerSummary[] = [];
+  const warnings: string[] = [];
+  for (const o of openings(format, name, bytes)) {
+    warnings.push(...o.warnings);
+    await withDataset(job, o, async (infos) => {
+      for (const l of infos) {
+        const g = l.geometryFields[0];
+        let fields = l.fields.map((f) => f.name);
+        let header: number | null = null;
+        let count = l.featureCount ?? 0;
+        if (format === 'xlsx') {
+          const sample = parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '12']));
+          const rows = sample.features.map((f) => cellsOf(f.properties ?? {}));
+          header = headerRow(rows);
+          fields = headerNames(rows[header] ?? []);
+          count = Math.max(0, count - header - 1);
+          if (header > 0) warnings.push(`${l.name}: the header is row ${header + 1} (the rows above it look like merged headings)`);
+        }
+        layers.push({
+          name: l.name,
+          geometryType: g?.type && g.type !== 'None' ? g.type : null,
+          count,
+          fields,
+          crs: declaredCrs(g?.coordinateSystem?.projjson),
+          encoding: o.encoding,
+          headerRow: header,
+        });
+      }
+    });
+  }
+  if (layers.length === 0) throw new InputError('no_layers', `${name} holds no layer GDAL can read`, 'file');
+  return { format, layers, warnings };
+}
+
+export interface ReadOptions {
+  /** The system chosen in the wizard, over what the file declares (or where it declares none). */
+  crs: CrsCode | null;
+  /** For a layer without geometry: the fields holding the coordinates. */
+  lon?: string | undefined;
+  lat?: string | undefined;
+}
+
+/**
+ * Every row of a layer: its properties by field name, its geometry in lon/lat (WGS 84), and for a
+ * sheet or CSV a point made from its coordinate fields (in the system chosen).
+ */
+export async function readLayer(job: string, name: string, bytes: Uint8Array, layer: string, o: ReadOptions): Promise<{ rows: Row[]; crs: CrsCode | null }> {
+  const format = detectFormat(name, bytes);
+  const opening =
+    openings(format, name, bytes).find((x) => x.path.endsWith(`/${layer}.shp`) || x.path.toLowerCase().endsWith(`/${layer.toLowerCase()}.shp`)) ??
+    openings(format, name, bytes)[0]!;
+  return withDataset(job, opening, async (infos) => {
+    const info = infos.find((l) => l.name === layer);
+    if (!info) throw new InputError('unknown_layer', `the file has no layer ${JSON.stringify(layer)}`, 'layer');
+    const declared = declaredCrs(info.geometryFields[0]?.coordinateSystem?.projjson);
+    const hasGeometry = !!info.geometryFields[0]?.type && info.geometryFields[0].type !== 'None';
+    const args = ['-f', 'GeoJSON', '-lco', 'COORDINATE_PRECISION=9', ...(hasGeometry ? gdalReprojection(declared, o.crs) : [])];
+    const fc = parseCollection(await gdalRead(job, layer, args));
+    let rows: Row[] = fc.features.map((f) => ({ properties: f.properties ?? {}, geometry: f.geometry }));
+    if (format === 'xlsx') {
+      const cells = rows.map((r) => cellsOf(r.properties));
+      const h = headerRow(cells);
+      const names = headerNames(cells[h] ?? []);
+      rows = cells.slice(h + 1).map((c) => ({ properties: Object.fromEntries(names.map((n, i) => [n, c[i] ?? null])), geometry: null }));
+    }
+    const crs = o.crs ?? declared;
+    if (hasGeometry) {
+      if (crs && !isLonLat(crs)) return { rows, crs };
+      return { rows: rows.map((r) => ({ ...r, geometry: r.geometry && mapPositions(r.geometry, (p) => undoObfuscation(crs, p)) })), crs };
+    }
+    if (!o.lon || !o.lat) return { rows, crs };
+    return { rows: await pointsFromFields(job, rows, o.lon, o.lat, crs ?? 'EPSG:4326'), crs: crs ?? 'EPSG:4326' };
+  });
+}
+
+function mapPositions(g: GeoJSON.Geometry, f: (p: [number, number]) => [number, number]): GeoJSON.Geometry {
+  const walk = (c: unknown): unknown => (typeof (c as number[])[0] === 'number' ? f([(c as number[])[0]!, (c as number[])[1]!]) : (c as unknown[]).map(walk));
+  return g.type === 'GeometryCollection'
+    ? { ...g, geometries: g.geometries.map((x) => mapPositions(x, f)) }
+    : ({ ...g, coordinates: walk(g.coordinates) } as GeoJSON.Geometry);
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v.trim()) : NaN);
+
+/** Points from two coordinate fields: lon/lat as they are (GCJ-02/BD-09 undone), metres through PROJ. */
+async function pointsFromFields(job: string, rows: Row[], lon: string, lat: string, crs: CrsCode): Promise<Row[]> {
+  const xy = rows.map((r) => [num(r.properties[lon]), num(r.properties[lat])] as [number, number]);
+  const ok = (p: [number, number]) => Number.isFinite(p[0]) && Number.isFinite(p[1]);
+  if (isLonLat(crs)) return rows.map((r, i) => ({ ...r, geometry: ok(xy[i]!) ? { type: 'Point', coordinates: undoObfuscation(crs, xy[i]!) } : null }));
+  // (rows without both numbers have no point to project)
+  const input = {
+    type: 'FeatureCollection',
+    features: xy.flatMap((p, i) => (ok(p) ? [{ type: 'Feature', properties: { i }, geometry: { type: 'Point', coordinates: p } }] : [])),
+  };
+  const out = parseCollection(
+    await gdalWrite(job, JSON.stringify(input), ['-f', 'GeoJSON', '-s_srs', crs, '-t_srs', 'EPSG:4490', '-lco', 'COORDINATE_PRECISION=9'], 'points.geojson'),
+  );
+  const byIndex = new Map(out.features.map((f) => [f.properties!.i as number, f.geometry]));
+  return rows.map((r, i) => ({ ...r, geometry: byIndex.get(i) ?? null }));
+}
