@@ -16,6 +16,7 @@ import { dispatchRoutes } from './routes/dispatches.ts';
 import { editRoutes } from './routes/edits.ts';
 import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
+import { importRoutes } from './routes/imports.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -32,7 +33,7 @@ const LARGE_BODIES: Record<string, 'import' | 'geometry'> = {
   'POST /api/regions/:id/split': 'geometry',
 };
 /** Routes that read their own body as a stream, with their own limit. */
-const STREAMED = new Set(['POST /api/households/import', 'POST /api/incidents/import', 'POST /api/incidents/:id/photos']);
+const STREAMED = new Set(['POST /api/households/import', 'POST /api/incidents/import', 'POST /api/incidents/:id/photos', 'POST /api/imports']);
 
 export function createApp(options: AppOptions) {
   const { maxJsonBytes = 20 * 1024 * 1024, maxUploadBytes = 200 * 1024 * 1024 } = options;
@@ -78,6 +79,7 @@ export function createApp(options: AppOptions) {
   });
   app.use('/api/households/import', uploadLimit);
   app.use('/api/incidents/import', uploadLimit);
+  app.use('/api/imports', uploadLimit);
   app.use('/api/incidents/:id/photos', photoLimit);
   app.use('/api/*', compress());
   if (options.cache !== false) {
@@ -94,6 +96,7 @@ export function createApp(options: AppOptions) {
     .route('/api', userRoutes())
     .route('/api', regionRoutes())
     .route('/api', householdRoutes())
+    .route('/api', importRoutes())
     .route('/api', editRoutes())
     .route('/api', coverageRoutes())
     .route('/api', autosplitRoutes())

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { HouseholdInput } from '../domain/household-input.ts';
 import type { Db, Queryable } from './db.ts';
 import { assignHouseholds, recountHouseholds } from './households.ts';
-import { recordChange } from './regions.ts';
+import { nextOp, recordHouseholdBatch, updateSizes } from './household-batches.ts';
 
 /** Rows staged per short transaction: small enough that readers wait at most a fraction of a second. */
 const CHUNK = 5_000;
@@ -10,6 +10,8 @@ const CHUNK = 5_000;
 export type ImportProgress = { stage: 'parsing' | 'locating' | 'saving'; rows: number; total?: number };
 
 export interface HouseholdImportResult {
+  /** The operation undo takes back. */
+  op: number;
   imported: number;
   assigned: { grid: number; coarser: number };
   outside: { count: number; indexes: number[] };
@@ -38,7 +40,9 @@ export async function importHouseholds(
   rows: HouseholdInput[],
   format: string,
   onProgress: (p: ImportProgress) => void | Promise<void>,
+  options: { updates?: { id: number; size: number }[] } = {},
 ): Promise<HouseholdImportResult> {
+  const updates = options.updates ?? [];
   const importId = randomUUID();
   const stamp = await planStamp(db);
   try {
@@ -61,14 +65,16 @@ export async function importHouseholds(
     return await db.transaction(async (tx) => {
       // Someone changed the plan meanwhile: where each household lies is looked up again.
       if ((await planStamp(tx)) !== stamp) await tx.query(`${LOCATE} WHERE s.import_id = $1 AND s.inside`, [importId]);
+      const op = await nextOp(tx);
       const {
         rows: [moved],
       } = await tx.query<{ n: number }>(
-        `WITH ins AS (INSERT INTO household (geom, size, address, region_id)
-                      SELECT geom, size, address, region_id FROM import_household WHERE import_id = $1 AND inside ORDER BY ord RETURNING 1)
+        `WITH ins AS (INSERT INTO household (geom, size, address, region_id, import_op)
+                      SELECT geom, size, address, region_id, $2 FROM import_household WHERE import_id = $1 AND inside ORDER BY ord RETURNING 1)
          SELECT count(*)::int AS n FROM ins`,
-        [importId],
+        [importId, op],
       );
+      const sizes = await updateSizes(tx, updates);
       const { rows: outside } = await tx.query<{ ord: number }>('SELECT ord FROM import_household WHERE import_id = $1 AND NOT inside ORDER BY ord', [
         importId,
       ]);
@@ -82,15 +88,22 @@ export async function importHouseholds(
         `SELECT count(*) FILTER (WHERE r.level = 'grid')::int AS grid, count(*) FILTER (WHERE r.level <> 'grid')::int AS coarser
          FROM household h JOIN region r ON r.id = h.region_id`,
       );
-      await recordChange(tx, {
+      await recordHouseholdBatch(
+        tx,
+        op,
         actor,
-        action: 'import',
-        entity: 'household',
-        entityId: null,
-        before: null,
-        after: { imported: moved!.n, outside: outside.length, format },
-      });
+        'import',
+        { batch: op, present: false, sizes: sizes.before },
+        { batch: op, present: true, sizes: sizes.after },
+        null,
+        {
+          imported: moved!.n,
+          outside: outside.length,
+          format,
+        },
+      );
       return {
+        op,
         imported: moved!.n,
         assigned: counts ?? { grid: 0, coarser: 0 },
         outside: { count: outside.length, indexes: outside.slice(0, 1000).map((r) => r.ord) },

@@ -28,7 +28,7 @@ export async function migrate(db: Db): Promise<string[]> {
 /** Drops every GridPlan table, sequence and function (not PostGIS), so `migrate` starts from nothing. */
 export async function dropSchema(db: Db): Promise<void> {
   await db.exec(
-    `DROP TABLE IF EXISTS import_household, plan_figure, grid_staff, staff_role, incident_photo, api_key, dispatch, incident_deadline, ` +
+    `DROP TABLE IF EXISTS household_undone, import_household, plan_figure, grid_staff, staff_role, incident_photo, api_key, dispatch, incident_deadline, ` +
       `category_department, department, session, screen_token, app_user, change, incident, incident_category, household, grid_type_rule, region, ` +
       `worker, schema_migration CASCADE;
     DROP SEQUENCE IF EXISTS change_op_seq;

@@ -6,7 +6,7 @@ import { validateCoverage, type CoverageReport } from './coverage.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import { regionLevel } from './region-queries.ts';
-import { recordOperation, snapshots } from './region-store.ts';
+import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 
 export interface ImportOptions {
   parentId: number | null;
@@ -21,6 +21,13 @@ export interface ImportOptions {
   strict: boolean;
   /** Overlaps and spills smaller than this are slivers, not refusals. */
   toleranceM2: number;
+  /** Record the layer as its own operation (default); false: the caller records `changes` with others, as one. */
+  record?: boolean;
+  /**
+   * After the insert: file households and incidents in the new regions, recount, and check the
+   * parent's coverage (default). False: the caller does it once for several layers.
+   */
+  settle?: boolean;
 }
 
 export interface ImportResult {
@@ -28,6 +35,8 @@ export interface ImportResult {
   created: { id: number; code: string; name: string }[];
   errors: FeatureError[];
   coverage: CoverageReport | null;
+  /** The changes made, when the caller records them (`record: false`). */
+  changes?: ChangeRow[];
 }
 
 // The geometry as stored: valid (repaired when asked), multi, on the fixed-precision grid.
@@ -154,6 +163,13 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
   return null;
 }
 
+/** New regions take in the households and incidents that lie in them, and every count above them is redone. */
+export async function settleRegions(tx: Queryable, ids: number[], parentId: number | null): Promise<void> {
+  await reassignHouseholdsIn(tx, ids);
+  await reassignIncidentsIn(tx, ids);
+  await recountHouseholdsAround(tx, [...ids, ...(parentId === null ? [] : [parentId])]);
+}
+
 /**
  * Imports boundaries as children of a region (or as districts) in the caller's transaction: every
  * feature obeys the rules a drawn region does (inside its parent, off its siblings — refused, or
@@ -201,17 +217,25 @@ export async function importRegions(
   }
   if (good.length === 0) return { op: null, created: [], errors: problems, coverage: null };
   const { rows } = await tx.query<{ id: number }>(
-    `INSERT INTO region (parent_id, level, code, name, geom)
-     SELECT $1, $2, t.code, t.name, ST_GeomFromEWKB(decode(t.wkb, 'hex'))
-     FROM unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(code, name, wkb, ord)
+    `INSERT INTO region (parent_id, level, code, name, geom, stat_code, grid_type)
+     SELECT $1, $2, t.code, t.name, ST_GeomFromEWKB(decode(t.wkb, 'hex')), t.stat_code, t.grid_type
+     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(code, name, wkb, stat_code, grid_type, ord)
      ORDER BY t.ord RETURNING id`,
-    [o.parentId, o.level, good.map((g) => g.f.code), good.map((g) => g.f.name), good.map((g) => g.wkb)],
+    [
+      o.parentId,
+      o.level,
+      good.map((g) => g.f.code),
+      good.map((g) => g.f.name),
+      good.map((g) => g.wkb),
+      good.map((g) => g.f.statCode ?? null),
+      good.map((g) => (o.level === 'grid' ? (g.f.gridType ?? null) : null)),
+    ],
   );
   const ids = rows.map((r) => r.id);
-  await reassignHouseholdsIn(tx, ids);
-  await reassignIncidentsIn(tx, ids);
-  await recountHouseholdsAround(tx, [...ids, ...(o.parentId === null ? [] : [o.parentId])]);
   const created = good.map((g, i) => ({ id: ids[i]!, code: g.f.code, name: g.f.name }));
+  const changes = async () => (await snapshots(tx, ids)).map((s) => ({ entityId: s.id, before: null, after: s }));
+  if (o.settle === false) return { op: null, created, errors: problems, coverage: null, changes: await changes() };
+  await settleRegions(tx, ids, o.parentId);
   // The layer's coverage of its parent: problems are reported, and refused only when strict.
   const coverage = o.parentId === null ? null : await validateCoverage(tx, o.parentId, { depth: 1, toleranceM2: o.toleranceM2 });
   const spatial = coverage ? coverage.summary.counts.gap + coverage.summary.counts.overlap + coverage.summary.counts.outside_parent : 0;
@@ -223,12 +247,7 @@ export async function importRegions(
       coverage!.summary.counts,
     );
   }
-  const after = await snapshots(tx, ids);
-  const op = await recordOperation(
-    tx,
-    actor,
-    'import',
-    after.map((s) => ({ entityId: s.id, before: null, after: s })),
-  );
+  if (o.record === false) return { op: null, created, errors: problems, coverage, changes: await changes() };
+  const op = await recordOperation(tx, actor, 'import', await changes());
   return { op, created, errors: problems, coverage };
 }

@@ -18,6 +18,8 @@ export interface RegionSnapshot {
   workerId: number | null;
   notes: string;
   version: number;
+  /** The 12-digit 统计用区划代码 (absent in snapshots older than it). */
+  statCode?: string | null;
   /** The grid's staff besides its full-time worker (absent in snapshots older than staffing). */
   staff?: StaffMember[];
   geometry: { type: 'MultiPolygon'; coordinates: unknown };
@@ -26,7 +28,7 @@ export interface RegionSnapshot {
 }
 
 const SNAPSHOT = `r.id, r.parent_id AS "parentId", r.level, r.code, r.name, r.grid_type AS "gridType",
-  r.worker_id AS "workerId", r.notes, r.version, ST_AsGeoJSON(r.geom, 15)::json AS geometry,
+  r.worker_id AS "workerId", r.notes, r.version, r.stat_code AS "statCode", ST_AsGeoJSON(r.geom, 15)::json AS geometry,
   (SELECT coalesce(json_agg(json_build_object('workerId', s.worker_id, 'role', s.role) ORDER BY s.role, s.worker_id), '[]'::json)
      FROM grid_staff s WHERE s.grid_id = r.id) AS staff,
   encode(ST_AsEWKB(r.geom), 'hex') AS wkb`;
@@ -133,12 +135,12 @@ export async function recordOperation(tx: Queryable, actor: string, action: stri
 /** Writes a snapshot back: updates the region if it exists, else re-creates it with its id. */
 export async function writeSnapshot(tx: Queryable, s: RegionSnapshot, version: number): Promise<void> {
   await tx.query(
-    `INSERT INTO region (id, parent_id, level, code, name, grid_type, worker_id, notes, version, geom)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ST_GeomFromEWKB(decode($10, 'hex')))
+    `INSERT INTO region (id, parent_id, level, code, name, grid_type, worker_id, notes, version, geom, stat_code)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ST_GeomFromEWKB(decode($10, 'hex')), $11)
      ON CONFLICT (id) DO UPDATE SET parent_id = EXCLUDED.parent_id, level = EXCLUDED.level, code = EXCLUDED.code,
        name = EXCLUDED.name, grid_type = EXCLUDED.grid_type, worker_id = EXCLUDED.worker_id, notes = EXCLUDED.notes,
-       version = EXCLUDED.version, geom = EXCLUDED.geom, updated_at = now()`,
-    [s.id, s.parentId, s.level, s.code, s.name, s.gridType, s.workerId, s.notes, version, s.wkb],
+       version = EXCLUDED.version, geom = EXCLUDED.geom, stat_code = EXCLUDED.stat_code, updated_at = now()`,
+    [s.id, s.parentId, s.level, s.code, s.name, s.gridType, s.workerId, s.notes, version, s.wkb, s.statCode ?? null],
   );
   if (s.staff) await writeStaff(tx, s.id, s.staff);
 }

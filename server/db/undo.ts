@@ -1,5 +1,6 @@
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
+import { recordHouseholdBatch, revertHouseholdBatch, type HouseholdBatchState } from './household-batches.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
@@ -33,6 +34,7 @@ function sameState(a: RegionSnapshot, b: RegionSnapshot): boolean {
     a.gridType === b.gridType &&
     a.workerId === b.workerId &&
     a.notes === b.notes &&
+    (a.statCode ?? null) === (b.statCode ?? null) &&
     a.wkb === b.wkb &&
     staff(a) === staff(b)
   );
@@ -43,10 +45,13 @@ function sameState(a: RegionSnapshot, b: RegionSnapshot): boolean {
  * refusing (409) when any of them changed since — nothing is overwritten silently.
  */
 async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | 'redo'): Promise<RevertResult> {
-  const { rows } = await tx.query<{ entity_id: number; before: RegionSnapshot | null; after: RegionSnapshot | null; action: string }>(
-    'SELECT entity_id, before, after, action FROM change WHERE op = $1 ORDER BY id DESC',
+  const { rows: all } = await tx.query<{ entity: string; entity_id: number; before: unknown; after: unknown; action: string }>(
+    'SELECT entity, entity_id, before, after, action FROM change WHERE op = $1 ORDER BY id DESC',
     [op],
   );
+  const rows = all.filter((r) => r.entity === 'region') as { entity_id: number; before: RegionSnapshot | null; after: RegionSnapshot | null; action: string }[];
+  // A household import: the households it added and the sizes it set (see household-batches.ts).
+  const batches = all.filter((r) => r.entity === 'household') as { before: HouseholdBatchState; after: HouseholdBatchState }[];
   const ids = rows.map((r) => r.entity_id);
   await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
   const current = new Map((await snapshots(tx, ids)).map((s) => [s.id, s]));
@@ -60,6 +65,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
       });
     }
   }
+  for (const b of batches) await revertHouseholdBatch(tx, b.after, b.before, kind);
   for (const row of rows) {
     if (row.before === null) await tx.query('DELETE FROM region WHERE id = $1', [row.entity_id]);
     else await writeSnapshot(tx, row.before, (row.after?.version ?? row.before.version) + 1);
@@ -71,7 +77,8 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   const after = new Map((await snapshots(tx, ids)).map((s) => [s.id, s]));
   const changes: ChangeRow[] = [...new Set(ids)].map((id) => ({ entityId: id, before: current.get(id) ?? null, after: after.get(id) ?? null }));
   const newOp = await recordOperation(tx, actor, kind, changes, op);
-  return { op: newOp, reverted: op, action: rows[0]!.action, ids: [...after.keys()] };
+  for (const b of batches) await recordHouseholdBatch(tx, newOp, actor, kind, b.after, b.before, op);
+  return { op: newOp, reverted: op, action: all[0]!.action, ids: [...after.keys()] };
 }
 
 /** The operation an undo or redo chain started from, for naming it ("autosplit", not "redo"). */

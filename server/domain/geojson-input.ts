@@ -119,6 +119,9 @@ export interface BoundaryFeature {
   code: string;
   name: string;
   coordinates: MultiPolygonCoords;
+  /** The 12-digit 统计用区划代码, kept beside our code. */
+  statCode?: string | null;
+  gridType?: string | null;
 }
 
 export interface FeatureError {

@@ -52,7 +52,8 @@ export class ImportJobs {
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
           size += chunk.length;
-          if (size > maxBytes) done(new InputError('too_large', `the file is larger than ${Math.round(maxBytes / 1024 / 1024)} MB`, 'file'));
+          const limitMb = Math.round(maxBytes / 1024 / 1024);
+          if (size > maxBytes) done(new InputError('too_large', `the file is larger than ${limitMb} MB`, 'file', { limitMb }));
           else {
             onBytes(size);
             done(null, chunk);

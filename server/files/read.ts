@@ -25,10 +25,17 @@ export interface LayerSummary {
   headerRow: number | null;
 }
 
+/** Something the clerk should know of a file: a code the UI words, the English sentence, and what it concerns (a file or layer name, a row). */
+export interface FileWarning {
+  code: 'no_prj' | 'unreadable_prj' | 'gbk_without_cpg' | 'header_row';
+  message: string;
+  subject: string;
+}
+
 export interface Inspected {
   format: FileFormat;
   layers: LayerSummary[];
-  warnings: string[];
+  warnings: FileWarning[];
 }
 
 export interface Row {
@@ -65,13 +72,18 @@ function zipEntries(bytes: Uint8Array, file: string): ZipEntry[] {
       'zip_too_large',
       `${file} would unpack to ${Math.round(total / 1024 / 1024)} MB; the limit is ${UNPACKED_LIMIT / 1024 / 1024} MB`,
       'file',
+      { mb: Math.round(total / 1024 / 1024) },
     );
   }
   return entries;
 }
 
 function unzipOne(bytes: Uint8Array, name: string): Uint8Array {
-  return unzipSync(bytes, { filter: (f) => f.name === name })[name] ?? new Uint8Array(0);
+  try {
+    return unzipSync(bytes, { filter: (f) => f.name === name })[name] ?? new Uint8Array(0);
+  } catch {
+    throw new InputError('broken_zip', `${name} in the zip is damaged and cannot be unpacked`, 'file');
+  }
 }
 
 /** Whether bytes are UTF-8 (ASCII is); else they are taken for GBK, the encoding of Chinese desktop GIS. */
@@ -114,7 +126,9 @@ interface Opening {
   vsi: string[];
   openOptions: string[];
   encoding: string | null;
-  warnings: string[];
+  warnings: FileWarning[];
+  /** A Shapefile that came with a .prj. */
+  prj?: boolean;
 }
 
 const SAFE_NAME = 'upload';
@@ -137,14 +151,17 @@ function openings(format: FileFormat, name: string, bytes: Uint8Array): Opening[
             'shapefile_incomplete',
             `${shp.name} comes without its .${missing.join(' and .')} file: put all the files of the Shapefile in the zip`,
             'file',
+            { file: shp.name, missing: missing.map((x) => `.${x}`).join(' ') },
           );
         }
-        const warnings = find(base, 'prj') ? [] : [`${shp.name} has no .prj: choose its coordinate system`];
+        const prj = !!find(base, 'prj');
+        const warnings: FileWarning[] = prj ? [] : [{ code: 'no_prj', message: `${shp.name} has no .prj: choose its coordinate system`, subject: shp.name }];
         const cpg = find(base, 'cpg');
         const encoding = cpg
           ? new TextDecoder().decode(unzipOne(bytes, cpg)).trim().toUpperCase() || 'UTF-8'
           : dbfEncoding(unzipOne(bytes, find(base, 'dbf')!));
-        if (!cpg && encoding === 'GBK') warnings.push(`${shp.name} has no .cpg; its text was read as GBK`);
+        if (!cpg && encoding === 'GBK')
+          warnings.push({ code: 'gbk_without_cpg', message: `${shp.name} has no .cpg; its text was read as GBK`, subject: shp.name });
         return {
           files: [{ name: file, bytes }],
           path: `${file}/${shp.name}`,
@@ -152,6 +169,7 @@ function openings(format: FileFormat, name: string, bytes: Uint8Array): Opening[
           openOptions: cpg ? [] : [`ENCODING=${encoding}`],
           encoding,
           warnings,
+          prj,
         };
       });
   }
@@ -226,7 +244,7 @@ function headerNames(cells: unknown[]): string[] {
 export async function inspectFile(job: string, name: string, bytes: Uint8Array): Promise<Inspected> {
   const format = detectFormat(name, bytes);
   const layers: LayerSummary[] = [];
-  const warnings: string[] = [];
+  const warnings: FileWarning[] = [];
   for (const o of openings(format, name, bytes)) {
     warnings.push(...o.warnings);
     await withDataset(job, o, async (infos) => {
@@ -241,14 +259,24 @@ export async function inspectFile(job: string, name: string, bytes: Uint8Array):
           header = headerRow(rows);
           fields = headerNames(rows[header] ?? []);
           count = Math.max(0, count - header - 1);
-          if (header > 0) warnings.push(`${l.name}: the header is row ${header + 1} (the rows above it look like merged headings)`);
+          if (header > 0) {
+            warnings.push({
+              code: 'header_row',
+              message: `${l.name}: the header is row ${header + 1} (the rows above it look like merged headings)`,
+              subject: String(header + 1),
+            });
+          }
+        }
+        const crs = declaredCrs(g?.coordinateSystem?.projjson);
+        if (o.prj && !crs) {
+          warnings.push({ code: 'unreadable_prj', message: `the .prj of ${l.name} cannot be read: choose its coordinate system`, subject: l.name });
         }
         layers.push({
           name: l.name,
           geometryType: g?.type && g.type !== 'None' ? g.type : null,
           count,
           fields,
-          crs: declaredCrs(g?.coordinateSystem?.projjson),
+          crs,
           encoding: o.encoding,
           headerRow: header,
         });

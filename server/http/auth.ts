@@ -44,6 +44,12 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/changes/undo': ['plan:write'],
   'POST /api/changes/redo': ['plan:write'],
   'POST /api/households/import': ['households:write'],
+  // The import wizard: each kind of layer is checked against its own capability in the route.
+  'POST /api/imports': ['plan:write', 'households:write', 'incidents:import'],
+  'GET /api/imports/:id': ['plan:write', 'households:write', 'incidents:import'],
+  'DELETE /api/imports/:id': ['plan:write', 'households:write', 'incidents:import'],
+  'POST /api/imports/:id/plan': ['plan:write', 'households:write', 'incidents:import'],
+  'POST /api/imports/:id/commit': ['plan:write', 'households:write', 'incidents:import'],
 
   'GET /api/incident-categories': ['incidents:read', 'incidents:own', 'dispatch:answer'],
   'GET /api/incidents': ['incidents:read', 'incidents:own'],

@@ -26,6 +26,8 @@ export interface AppOptions {
   controlToken?: string;
   /** Caps on live event streams (per session, in all). */
   streamLimits?: StreamLimits;
+  /** Where uploaded files wait to be imported (default: a folder in the system's temporary folder). */
+  importDir?: string;
   /** The clock of deadlines and escalation (tests run a fake one). */
   clock?: () => Date;
 }

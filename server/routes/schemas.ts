@@ -28,3 +28,6 @@ export const IdParam = z.object({
 
 // The region schemas live with the others in server/schemas; routes take them from here too.
 export { GridTypeSchema, LevelSchema, RegionCollectionSchema, RegionFeatureSchema, RegionPropertiesSchema } from '../schemas/region.ts';
+
+/** A response or request body of JSON with this schema. */
+export const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });

@@ -1,0 +1,619 @@
+import { addressIndex } from '../domain/address.ts';
+import { InputError } from '../domain/errors.ts';
+import { DEFAULT_LIMITS, parsePolygonGeometry, type BoundaryFeature, type FeatureError } from '../domain/geojson-input.ts';
+import { childCode, childLevel, childName, codeFollowsParent, type Level } from '../domain/hierarchy.ts';
+import type { FieldRole, ImportKind } from '../domain/import-fields.ts';
+import { categoryOf, codeFromStatCode, gridTypeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
+import { DEFAULT_TOLERANCES } from './edit-operations.ts';
+import type { Db, Queryable, Tx } from './db.ts';
+import { importHouseholds } from './household-import.ts';
+import { incidentCategories, insertIncidents, type NewIncident } from './incidents.ts';
+import { importRegions, settleRegions, type ImportResult } from './region-import.ts';
+import { validateCoverage } from './coverage.ts';
+import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
+import { staffRoles } from './staff.ts';
+import { recordChange } from './regions.ts';
+
+/**
+ * The import wizard's last two steps for any kind of layer: `plan` tries the import in a
+ * transaction it then rolls back (so the report is what a commit would do, from the same code), and
+ * `commit` does it. Rows come from GDAL already in lon/lat (see files/read.ts).
+ */
+export interface ImportRow {
+  properties: Record<string, unknown>;
+  geometry: GeoJSON.Geometry | null;
+}
+
+export interface ImportSpec {
+  kind: ImportKind;
+  /**
+   * Boundaries: the region they divide (null: new districts). Grids: a village, or any region above
+   * (each grid goes to the village it lies in). Others: the area the rows must lie in.
+   */
+  parentId: number | null;
+  fields: Partial<Record<FieldRole, string>>;
+  /** Make invalid polygons valid instead of refusing them. */
+  repair: boolean;
+  /** Keep only each polygon's free part inside its parent. */
+  clip: boolean;
+  /** Commit the good rows even when others are refused. */
+  partial: boolean;
+}
+
+export interface Problem {
+  /** The row's position in the layer, from 0. */
+  index: number;
+  code: string;
+  message: string;
+  path: string;
+  /** What the problem is about as the file writes it (an address, a name, a value, a place): shown beside the code's words in any language. */
+  subject?: string;
+}
+
+export interface ImportOutcome {
+  kind: ImportKind;
+  total: number;
+  accepted: number;
+  problems: Problem[];
+  problemCounts: Record<string, number>;
+  regions?: {
+    created: { code: string; name: string; statCode: string | null; gridType: string | null; parent: string }[];
+    coverage: Record<string, number> | null;
+    issues: unknown[];
+  };
+  households?: { added: number; updated: number };
+  incidents?: { imported: number };
+  staff?: { assigned: number; grids: number; newWorkers: number };
+  /** The operation POST /api/changes/undo takes back (commit only). */
+  op: number | null;
+}
+
+export type ImportStage = { stage: 'checking' | 'saving'; rows: number; total: number };
+
+/** Thrown to roll a dry run back; carries its report out. */
+class DryRun extends Error {
+  constructor(readonly outcome: ImportOutcome) {
+    super('dry run');
+  }
+}
+
+const MAX_PROBLEMS = 2_000;
+/** The coverage problems an import of boundaries can make. */
+const SPATIAL = new Set(['gap', 'overlap', 'outside_parent', 'sliver']);
+const text = (v: unknown) => (v === null || v === undefined ? '' : String(v).normalize('NFKC').trim());
+const field = (row: ImportRow, spec: ImportSpec, role: FieldRole) => (spec.fields[role] ? row.properties[spec.fields[role]] : undefined);
+
+function finish(kind: ImportKind, total: number, accepted: number, problems: Problem[], extra: Partial<ImportOutcome>): ImportOutcome {
+  problems.sort((a, b) => a.index - b.index);
+  const problemCounts: Record<string, number> = {};
+  for (const p of problems) problemCounts[p.code] = (problemCounts[p.code] ?? 0) + 1;
+  return { kind, total, accepted, problems: problems.slice(0, MAX_PROBLEMS), problemCounts, op: null, ...extra };
+}
+
+interface ParentRow {
+  id: number;
+  level: Level;
+  code: string;
+  name: string;
+  statCode: string | null;
+}
+
+async function regionRow(tx: Queryable, id: number, path: string): Promise<ParentRow> {
+  const { rows } = await tx.query<ParentRow>('SELECT id, level, code, name, stat_code AS "statCode" FROM region WHERE id = $1', [id]);
+  if (!rows[0]) throw new InputError('not_found', `region ${id} does not exist`, path);
+  return rows[0];
+}
+
+/** The names in front of an address that say only which county it is in: the region's own and its ancestors'. */
+async function addressPrefixes(tx: Queryable, regionId: number | null): Promise<string[]> {
+  if (regionId === null) return [];
+  const { rows } = await tx.query<{ name: string }>('SELECT r.name FROM gp_ancestors($1::int[]) a JOIN region r ON r.id = a.id ORDER BY a.depth DESC', [
+    [regionId],
+  ]);
+  return rows.map((r) => r.name);
+}
+
+/** Drops everything up to the county's name ("云南省曲靖市沾益区…" → "…"), then the region names in front. */
+function countyFree(address: string, prefixes: string[]): string {
+  const s = address.normalize('NFKC').replace(/\s+/g, '');
+  const district = prefixes[0];
+  const at = district ? s.indexOf(district) : -1;
+  return at >= 0 && at <= 12 ? s.slice(at + district!.length) : s;
+}
+
+// ── boundaries and grids ─────────────────────────────────────────────────────────────────────
+
+interface Placed {
+  feature: BoundaryFeature;
+  parent: ParentRow;
+}
+
+/** Which village each grid lies in (by a point on its surface), for a grid layer given a township or a district. */
+async function villagesOf(tx: Queryable, parent: ParentRow, features: BoundaryFeature[]): Promise<(number | null)[]> {
+  if (parent.level === 'village') return features.map(() => parent.id);
+  const { rows } = await tx.query<{ ord: number; village: number | null }>(
+    `SELECT t.ord::int, (SELECT v.id FROM gp_subtree($1) s JOIN region v ON v.id = s.id
+                         WHERE v.level = 'village' AND v.geom && p.g AND ST_Intersects(v.geom, p.g) ORDER BY v.id LIMIT 1) AS village
+     FROM unnest($2::text[]) WITH ORDINALITY AS t(j, ord),
+          LATERAL (SELECT ST_PointOnSurface(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326))) AS g) p
+     ORDER BY t.ord`,
+    [parent.id, features.map((f) => JSON.stringify({ type: 'MultiPolygon', coordinates: f.coordinates }))],
+  );
+  return rows.map((r) => r.village);
+}
+
+/** Codes for a group of new children: the file's own where they follow the parent, from 统计用区划代码 where they fit, else the next free. */
+async function assignCodes(tx: Queryable, parent: ParentRow, level: Level, group: BoundaryFeature[], raw: Map<number, string>): Promise<void> {
+  const { rows } = await tx.query<{ code: string }>('SELECT code FROM region WHERE parent_id = $1', [parent.id]);
+  const used = new Set(rows.map((r) => r.code));
+  const pending: BoundaryFeature[] = [];
+  for (const f of group) {
+    const own = raw.get(f.index) ?? '';
+    const fromStat = f.statCode ? codeFromStatCode(f.statCode, level, parent) : null;
+    const code = codeFollowsParent(own, parent.code, level) ? own : fromStat;
+    if (code && !used.has(code)) {
+      f.code = code;
+      used.add(code);
+    } else pending.push(f);
+  }
+  let n = 0;
+  for (const f of pending) {
+    let code: string;
+    do code = childCode(parent.code, level, ++n);
+    while (used.has(code));
+    used.add(code);
+    f.code = code;
+    if (!f.name) f.name = childName(parent.name, level, n);
+  }
+  for (const f of group) if (!f.name) f.name = childName(parent.name, level, Number(f.code.split('-').pop()));
+}
+
+/** The layer's polygons as boundary features, or a problem per row that is not one. */
+function boundaryFeatures(rows: ImportRow[], spec: ImportSpec, maxVertices: number) {
+  const features: BoundaryFeature[] = [];
+  const problems: Problem[] = [];
+  const raw = new Map<number, string>();
+  rows.forEach((row, index) => {
+    const path = `rows[${index}]`;
+    try {
+      const g = row.geometry;
+      if (!g) throw new InputError('no_geometry', 'the row has no geometry', `${path}.geometry`);
+      if (g.type !== 'Polygon' && g.type !== 'MultiPolygon') {
+        throw new InputError('wrong_geometry_type', `a ${g.type} where a boundary needs a polygon (the layer mixes geometry types)`, `${path}.geometry`);
+      }
+      const coordinates = parsePolygonGeometry(g, `${path}.geometry`, { repair: spec.repair, limits: { maxVertices } });
+      const code = text(field(row, spec, 'code'));
+      const stat = text(field(row, spec, 'statCode'));
+      const statCode = isStatCode(stat) ? stat : isStatCode(code) ? code : null;
+      if (stat && !isStatCode(stat)) throw new InputError('invalid_stat_code', `统计用区划代码 has 12 digits, got ${JSON.stringify(stat)}`, `${path}.statCode`);
+      const gridTypeText = text(field(row, spec, 'gridType'));
+      const gridType = gridTypeOf(gridTypeText);
+      if (gridTypeText && !gridType) {
+        throw new InputError('unknown_grid_type', `grid type ${JSON.stringify(gridTypeText)} is none of 散居 小区 单位 商圈 农村`, `${path}.gridType`);
+      }
+      raw.set(index, code);
+      features.push({ index, code: '', name: text(field(row, spec, 'name')), coordinates, statCode, gridType });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      problems.push({ index, code: err.code, message: err.message, path: err.path, subject: text(field(row, spec, 'name')) });
+    }
+  });
+  return { features, problems, raw };
+}
+
+async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number): Promise<ImportOutcome> {
+  const parent = spec.parentId === null ? null : await regionRow(tx, spec.parentId, 'parentId');
+  const { features, problems, raw } = boundaryFeatures(rows, spec, maxVertices);
+  // Where each feature goes: boundaries under the parent; grids under the village they lie in.
+  const groups = new Map<number | null, Placed[]>();
+  if (spec.kind === 'grid') {
+    if (!parent || parent.level === 'grid')
+      throw new InputError('wrong_level', 'grids go into a village, or a township or district whose villages exist', 'parentId');
+    const villages = await villagesOf(tx, parent, features);
+    const rowsById = new Map<number, ParentRow>();
+    for (const [i, f] of features.entries()) {
+      const v = villages[i];
+      if (v === null || v === undefined) {
+        problems.push({
+          index: f.index,
+          code: 'no_village',
+          message: `${f.name || `feature ${f.index + 1}`} lies in no village of ${parent.name}`,
+          path: `rows[${f.index}]`,
+          subject: f.name,
+        });
+        continue;
+      }
+      if (!rowsById.has(v)) rowsById.set(v, await regionRow(tx, v, 'parentId'));
+      groups.set(v, [...(groups.get(v) ?? []), { feature: f, parent: rowsById.get(v)! }]);
+    }
+  } else {
+    if (parent && !childLevel(parent.level)) throw new InputError('wrong_level', `${parent.name} is a grid; nothing goes below it`, 'parentId');
+    groups.set(
+      parent?.id ?? null,
+      features.map((f) => ({ feature: f, parent: parent! })),
+    );
+  }
+  const level = (p: ParentRow | null): Level => (spec.kind === 'grid' ? 'grid' : p ? childLevel(p.level)! : 'district');
+  const created: NonNullable<ImportOutcome['regions']>['created'] = [];
+  const changes: ChangeRow[] = [];
+  let coverage: Record<string, number> | null = null;
+  const issues: unknown[] = [];
+  for (const [parentId, group] of groups) {
+    const p = group[0]?.parent ?? parent;
+    const lv = level(parentId === null ? null : p);
+    const fs = group.map((g) => g.feature);
+    if (parentId === null) {
+      for (const f of fs) {
+        const own = raw.get(f.index) ?? '';
+        f.code = /^\d{6}$/.test(own) ? own : f.statCode ? f.statCode.slice(0, 6) : own;
+        if (!f.name) f.name = f.code;
+      }
+      const bad = fs.filter((f) => !/^\d{6}$/.test(f.code));
+      for (const f of bad)
+        problems.push({ index: f.index, code: 'missing_code', message: 'a district needs its six-digit code', path: `rows[${f.index}].code` });
+      fs.splice(0, fs.length, ...fs.filter((f) => /^\d{6}$/.test(f.code)));
+    } else await assignCodes(tx, p!, lv, fs, raw);
+    const result: ImportResult = await importRegions(tx, actor, fs, [], {
+      parentId,
+      level: lv,
+      repair: spec.repair,
+      clip: spec.clip,
+      partial: true,
+      strict: false,
+      toleranceM2: DEFAULT_TOLERANCES.toleranceM2,
+      record: false,
+      settle: false,
+    });
+    const nameOf = new Map(fs.map((f) => [f.index, f.name]));
+    problems.push(...result.errors.map((e: FeatureError) => ({ ...e, path: `rows[${e.index}]`, subject: nameOf.get(e.index) ?? '' })));
+    const byIndex = new Map(fs.map((f) => [f.code, f]));
+    for (const c of result.created) {
+      const f = byIndex.get(c.code)!;
+      created.push({ code: c.code, name: c.name, statCode: f.statCode ?? null, gridType: f.gridType ?? null, parent: p?.name ?? '' });
+    }
+    changes.push(...(result.changes ?? []));
+  }
+  // Once for the whole layer: households and incidents into the new regions, the counts, and the
+  // coverage of every parent that received some (a grid layer spans many villages).
+  const ids = changes.map((c) => c.entityId);
+  if (ids.length > 0) {
+    await settleRegions(tx, ids, spec.parentId);
+    if (parent) {
+      const parents = new Set([...groups.keys()]);
+      const deep = spec.kind === 'grid' && parent.level !== 'village';
+      const report = await validateCoverage(tx, parent.id, { depth: deep ? 'all' : 1, toleranceM2: DEFAULT_TOLERANCES.toleranceM2 });
+      const spatial = report.issues.features.filter((f) => SPATIAL.has(f.properties.kind) && parents.has(f.properties.parentId));
+      coverage = Object.fromEntries([...SPATIAL].map((k) => [k, spatial.filter((f) => f.properties.kind === k).length]));
+      issues.push(...spatial.slice(0, 500));
+    }
+  }
+  const op = changes.length > 0 ? await recordOperation(tx, actor, 'import', changes) : null;
+  return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues }, op });
+}
+
+// ── households ───────────────────────────────────────────────────────────────────────────────
+
+interface HouseholdPlan {
+  outcome: ImportOutcome;
+  adds: { lon: number; lat: number; size: number; address: string }[];
+  updates: { id: number; size: number }[];
+}
+
+const pointOf = (g: GeoJSON.Geometry | null): [number, number] | null =>
+  g?.type === 'Point' && Number.isFinite(g.coordinates[0]) && Number.isFinite(g.coordinates[1]) ? [g.coordinates[0]!, g.coordinates[1]!] : null;
+
+/** Which points lie inside a region (all of them when there is none). */
+async function insideRegion(tx: Queryable, regionId: number | null, points: ([number, number] | null)[]): Promise<boolean[]> {
+  const out = points.map((p) => p !== null);
+  if (regionId === null) return out;
+  const idx = points.flatMap((p, i) => (p ? [i] : []));
+  for (let k = 0; k < idx.length; k += 20_000) {
+    const part = idx.slice(k, k + 20_000);
+    const { rows } = await tx.query<{ inside: boolean }>(
+      `SELECT ST_Intersects(r.geom, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)) AS inside
+       FROM unnest($2::float8[], $3::float8[]) WITH ORDINALITY AS u(x, y, ord), region r WHERE r.id = $1 ORDER BY u.ord`,
+      [regionId, part.map((i) => points[i]![0]), part.map((i) => points[i]![1])],
+    );
+    rows.forEach((r, j) => (out[part[j]!] = r.inside));
+  }
+  return out;
+}
+
+/** Where each row is: its own point, else the one household its address names. */
+async function locate(tx: Queryable, rows: ImportRow[], spec: ImportSpec) {
+  const prefixes = await addressPrefixes(tx, spec.parentId);
+  const hasAddress = !!spec.fields.address;
+  const { rows: known } = hasAddress
+    ? await tx.query<{ id: number; address: string; x: number; y: number }>(
+        spec.parentId === null
+          ? `SELECT id, address, ST_X(geom) AS x, ST_Y(geom) AS y FROM household WHERE address <> ''`
+          : `SELECT h.id, h.address, ST_X(h.geom) AS x, ST_Y(h.geom) AS y FROM household h
+             WHERE h.address <> '' AND h.region_id IN (SELECT id FROM gp_subtree($1))`,
+        spec.parentId === null ? [] : [spec.parentId],
+      )
+    : { rows: [] };
+  const find = addressIndex(known, (h) => countyFree(h.address, prefixes), prefixes.slice(1));
+  return rows.map((row) => {
+    const own = pointOf(row.geometry);
+    const address = text(field(row, spec, 'address'));
+    const match = hasAddress && address ? find(countyFree(address, prefixes)) : null;
+    return { own, address, match };
+  });
+}
+
+async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec): Promise<HouseholdPlan> {
+  const problems: Problem[] = [];
+  const located = await locate(tx, rows, spec);
+  const inside = await insideRegion(
+    tx,
+    spec.parentId,
+    located.map((l) => l.own),
+  );
+  const parentName = spec.parentId === null ? '' : (await regionRow(tx, spec.parentId, 'parentId')).name;
+  const adds: HouseholdPlan['adds'] = [];
+  const updates: HouseholdPlan['updates'] = [];
+  const seen = new Set<number>();
+  located.forEach(({ own, address, match }, index) => {
+    const path = `rows[${index}]`;
+    const sizeText = text(field(rows[index]!, spec, 'size'));
+    const size = sizeText ? Number(sizeText) : null;
+    if (size !== null && (!Number.isInteger(size) || size < 1 || size > 30)) {
+      problems.push({
+        index,
+        code: 'invalid_size',
+        message: `a household has 1 to 30 people, got ${JSON.stringify(sizeText)}`,
+        path: `${path}.size`,
+        subject: sizeText,
+      });
+      return;
+    }
+    if (match && (match.how === 'exact' || match.how === 'normalized')) {
+      const id = match.found[0]!.id;
+      if (seen.has(id)) {
+        problems.push({ index, code: 'duplicate_address', message: `${address} is in the list twice`, path: `${path}.address`, subject: address });
+        return;
+      }
+      seen.add(id);
+      if (size !== null) updates.push({ id, size });
+      return;
+    }
+    if (match?.how === 'ambiguous') {
+      problems.push({
+        index,
+        code: 'ambiguous_address',
+        message: `${address} fits ${match.found.length} households; add the room or building`,
+        path: `${path}.address`,
+        subject: address,
+      });
+      return;
+    }
+    if (own) {
+      if (!inside[index]) {
+        problems.push({
+          index,
+          code: 'outside_parent',
+          message: `${own[0].toFixed(5)}, ${own[1].toFixed(5)} lies outside ${parentName}`,
+          path: `${path}.geometry`,
+          subject: `${own[0].toFixed(5)}, ${own[1].toFixed(5)}`,
+        });
+        return;
+      }
+      adds.push({ lon: own[0], lat: own[1], size: size ?? 1, address });
+      return;
+    }
+    if (address)
+      problems.push({ index, code: 'unmatched_address', message: `no household has the address ${address}`, path: `${path}.address`, subject: address });
+    else problems.push({ index, code: 'no_location', message: 'the row has neither coordinates nor an address', path });
+  });
+  const outcome = finish('household', rows.length, adds.length + seen.size, problems, { households: { added: adds.length, updated: seen.size } });
+  return { outcome, adds, updates };
+}
+
+// ── incidents ────────────────────────────────────────────────────────────────────────────────
+
+async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, now: Date): Promise<ImportOutcome> {
+  const categories = await incidentCategories(tx);
+  const located = spec.fields.address ? await locate(tx, rows, spec) : rows.map((r) => ({ own: pointOf(r.geometry), address: '', match: null }));
+  const inside = await insideRegion(
+    tx,
+    spec.parentId,
+    located.map((l) => l.own ?? (l.match?.found.length === 1 ? [l.match.found[0]!.x, l.match.found[0]!.y] : null)),
+  );
+  const problems: Problem[] = [];
+  const good: { index: number; incident: NewIncident }[] = [];
+  rows.forEach((row, index) => {
+    const path = `rows[${index}]`;
+    const l = located[index]!;
+    const at = l.own ?? (l.match?.found.length === 1 ? ([l.match.found[0]!.x, l.match.found[0]!.y] as [number, number]) : null);
+    const categoryText = text(field(row, spec, 'category'));
+    const category = categoryOf(categoryText, categories);
+    const severityText = text(field(row, spec, 'severity'));
+    const severity = severityText ? severityOf(severityText) : 1;
+    const timeText = text(field(row, spec, 'time'));
+    const reportedAt = timeText ? looseTime(timeText) : now;
+    const description = text(field(row, spec, 'description')).slice(0, 2_000);
+    const problem = !category
+      ? ['unknown_category', `category ${JSON.stringify(categoryText)} is none of ${categories.map((c) => c.zh).join('、')}`, 'category', categoryText]
+      : severity === null
+        ? ['invalid_severity', `severity ${JSON.stringify(severityText)} is none of 1–4, 一般, 较大, 重大, 特别重大`, 'severity', severityText]
+        : !reportedAt
+          ? ['invalid_time', `${JSON.stringify(timeText)} is not a time (2026-11-03 14:22, 2026/11/3, 2026年11月3日)`, 'time', timeText]
+          : reportedAt.getTime() > now.getTime() + 5 * 60_000
+            ? ['time_in_future', `${timeText} is in the future`, 'time', timeText]
+            : !at
+              ? l.address
+                ? ['unmatched_address', `no household has the address ${l.address}`, 'address', l.address]
+                : ['no_location', 'the row has neither coordinates nor an address', 'geometry']
+              : !inside[index]
+                ? ['outside_parent', `${at[0].toFixed(5)}, ${at[1].toFixed(5)} lies outside the area`, 'geometry', `${at[0].toFixed(5)}, ${at[1].toFixed(5)}`]
+                : null;
+    if (problem) problems.push({ index, code: problem[0]!, message: problem[1]!, path: `${path}.${problem[2]}`, subject: problem[3] ?? '' });
+    else
+      good.push({
+        index,
+        incident: { lon: at![0], lat: at![1], category: category!, severity: severity!, description, reportedAt: reportedAt!, reporterId: null },
+      });
+  });
+  const { ids, outside } = await insertIncidents(
+    tx,
+    good.map((g) => g.incident),
+  );
+  for (const i of outside)
+    problems.push({ index: good[i]!.index, code: 'outside_parent', message: 'the place lies in no district of the plan', path: `rows[${good[i]!.index}]` });
+  if (ids.length > 0) {
+    await recordChange(tx, {
+      actor,
+      action: 'import',
+      entity: 'incident',
+      entityId: null,
+      before: null,
+      after: { imported: ids.length, ids: [ids[0], ids.at(-1)] },
+    });
+  }
+  return finish('incident', rows.length, ids.length, problems, { incidents: { imported: ids.length } });
+}
+
+// ── staff ────────────────────────────────────────────────────────────────────────────────────
+
+async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec): Promise<ImportOutcome> {
+  if (spec.parentId === null) throw new InputError('missing_parent', 'choose the region whose grids the staff serve', 'parentId');
+  const roles = await staffRoles(tx);
+  const { rows: grids } = await tx.query<{ id: number; code: string; name: string; worker_id: number | null }>(
+    `SELECT r.id, r.code, r.name, r.worker_id FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.level = 'grid'`,
+    [spec.parentId],
+  );
+  const byCode = new Map(grids.map((g) => [g.code, g]));
+  const byName = new Map<string, typeof grids>();
+  for (const g of grids) byName.set(g.name, [...(byName.get(g.name) ?? []), g]);
+  const { rows: workers } = await tx.query<{ id: number; name: string; phone: string }>('SELECT id, name, phone FROM worker');
+  const byPhone = new Map(workers.filter((w) => w.phone).map((w) => [w.phone, w]));
+  const problems: Problem[] = [];
+  const assignments: { grid: number; worker: { id: number | null; name: string; phone: string; role: string }; role: string }[] = [];
+  rows.forEach((row, index) => {
+    const path = `rows[${index}]`;
+    const name = text(field(row, spec, 'person'));
+    const phoneText = text(field(row, spec, 'phone'));
+    const phone = phoneText ? phoneOf(phoneText) : '';
+    const roleText = text(field(row, spec, 'role'));
+    const role = roleText ? roleOf(roleText, roles) : 'full_time';
+    const gridText = text(field(row, spec, 'grid'));
+    const named = byName.get(gridText) ?? [];
+    const grid = byCode.get(gridText) ?? (named.length === 1 ? named[0] : undefined);
+    const problem = !name
+      ? ['missing_person', 'the row names no person', 'person']
+      : phone === null
+        ? ['invalid_phone', `${JSON.stringify(phoneText)} is not a phone number`, 'phone', phoneText]
+        : !role
+          ? ['unknown_role', `${JSON.stringify(roleText)} is none of ${roles.map((r) => r.zh).join('、')}`, 'role', roleText]
+          : named.length > 1 && !byCode.has(gridText)
+            ? ['ambiguous_grid', `${named.length} grids are called ${gridText}; use the grid's code`, 'grid', gridText]
+            : !grid
+              ? ['unknown_grid', `no grid ${JSON.stringify(gridText)} in the region`, 'grid', gridText]
+              : null;
+    if (problem) {
+      problems.push({ index, code: problem[0]!, message: problem[1]!, path: `${path}.${problem[2]}`, subject: problem[3] ?? '' });
+      return;
+    }
+    const known = phone ? byPhone.get(phone) : workers.find((w) => w.name === name);
+    assignments.push({ grid: grid!.id, worker: { id: known?.id ?? null, name, phone: phone ?? '', role: role! }, role: role! });
+  });
+  const touched = [...new Set(assignments.map((a) => a.grid))];
+  await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [touched]);
+  const before = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
+  let newWorkers = 0;
+  const made = new Map<string, number>();
+  for (const a of assignments) {
+    if (a.worker.id === null) {
+      const key = `${a.worker.name}|${a.worker.phone}`;
+      let id = made.get(key);
+      if (id === undefined) {
+        id = (
+          await tx.query<{ id: number }>('INSERT INTO worker (name, phone, role) VALUES ($1, $2, $3) RETURNING id', [a.worker.name, a.worker.phone, a.role])
+        ).rows[0]!.id;
+        made.set(key, id);
+        if (a.worker.phone) byPhone.set(a.worker.phone, { id, name: a.worker.name, phone: a.worker.phone });
+        newWorkers++;
+      }
+      a.worker.id = id;
+    }
+    if (a.role === 'full_time') await tx.query('UPDATE region SET worker_id = $2 WHERE id = $1', [a.grid, a.worker.id]);
+    else await tx.query('INSERT INTO grid_staff (grid_id, worker_id, role) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [a.grid, a.worker.id, a.role]);
+  }
+  if (touched.length > 0) await tx.query('UPDATE region SET version = version + 1, updated_at = now() WHERE id = ANY($1::int[])', [touched]);
+  const after = await snapshots(tx, touched);
+  const op =
+    touched.length > 0
+      ? await recordOperation(
+          tx,
+          actor,
+          'import',
+          after.map((s) => ({ entityId: s.id, before: before.get(s.id)!, after: s })),
+        )
+      : null;
+  return finish('staff', rows.length, assignments.length, problems, { staff: { assigned: assignments.length, grids: touched.length, newWorkers }, op });
+}
+
+// ── plan and commit ──────────────────────────────────────────────────────────────────────────
+
+export interface ImportContext {
+  actor: string;
+  now: Date;
+  maxVertices?: number;
+  onProgress?: (p: ImportStage) => void | Promise<void>;
+}
+
+function runInTransaction(tx: Tx, rows: ImportRow[], spec: ImportSpec, ctx: ImportContext): Promise<ImportOutcome> {
+  const maxVertices = ctx.maxVertices ?? DEFAULT_LIMITS.maxVertices;
+  if (spec.kind === 'boundary' || spec.kind === 'grid') return planRegions(tx, ctx.actor, rows, spec, maxVertices);
+  if (spec.kind === 'incident') return planIncidents(tx, ctx.actor, rows, spec, ctx.now);
+  if (spec.kind === 'staff') return planStaff(tx, ctx.actor, rows, spec);
+  return planHouseholds(tx, rows, spec).then((p) => p.outcome);
+}
+
+/** What a commit would do, from the same code, rolled back: nothing is written. */
+export async function planImport(db: Db, rows: ImportRow[], spec: ImportSpec, ctx: ImportContext): Promise<ImportOutcome> {
+  await ctx.onProgress?.({ stage: 'checking', rows: 0, total: rows.length });
+  try {
+    await db.transaction(async (tx) => {
+      throw new DryRun(await runInTransaction(tx, rows, spec, ctx));
+    });
+  } catch (err) {
+    if (err instanceof DryRun) return { ...err.outcome, op: null };
+    throw err;
+  }
+  throw new Error('unreachable');
+}
+
+/** Refuses a commit that would leave rows out, unless the clerk asked for the rest alone. */
+function refuseIfProblems(outcome: ImportOutcome, spec: ImportSpec): void {
+  const n = outcome.total - outcome.accepted;
+  if (n > 0 && !spec.partial) {
+    throw new InputError(
+      'invalid_rows',
+      `${n} of ${outcome.total} rows cannot be imported; nothing was imported (import the other ${outcome.accepted} with partial: true, or fix the file)`,
+      outcome.problems[0]?.path ?? 'rows',
+      outcome.problems.slice(0, 1000),
+    );
+  }
+  if (outcome.accepted === 0) throw new InputError('nothing_to_import', 'no row of the layer can be imported', 'rows');
+}
+
+/** Does the import: one transaction (households: staged, then one), one operation to undo; a refusal writes nothing. */
+export async function commitImport(db: Db, rows: ImportRow[], spec: ImportSpec, ctx: ImportContext): Promise<ImportOutcome> {
+  await ctx.onProgress?.({ stage: 'checking', rows: 0, total: rows.length });
+  if (spec.kind === 'household') {
+    const plan = await planHouseholds(db, rows, spec);
+    refuseIfProblems(plan.outcome, spec);
+    await ctx.onProgress?.({ stage: 'saving', rows: 0, total: rows.length });
+    const result = await importHouseholds(db, ctx.actor, plan.adds, 'import', (p) => ctx.onProgress?.({ stage: 'saving', rows: p.rows, total: rows.length }), {
+      updates: plan.updates,
+    });
+    return { ...plan.outcome, op: result.op };
+  }
+  return db.transaction(async (tx) => {
+    const outcome = await runInTransaction(tx, rows, spec, ctx);
+    refuseIfProblems(outcome, spec);
+    await ctx.onProgress?.({ stage: 'saving', rows: rows.length, total: rows.length });
+    return outcome;
+  });
+}

@@ -1,0 +1,334 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { LRUCache } from 'lru-cache';
+import { commitImport, planImport, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
+import { crsChoices, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
+import { InputError } from '../domain/errors.ts';
+import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
+import { can, type Capability } from '../domain/roles.ts';
+import { ImportJobs, type ImportJob } from '../files/jobs.ts';
+import { inspectFile, readLayer } from '../files/read.ts';
+import { actorOf, assertPlanScope, assertUnscoped, principalOf } from '../http/auth.ts';
+import { ndjson, wantsStream } from '../http/ndjson.ts';
+import { nowOf, router, type Env } from '../http/router.ts';
+import { errorResponses, json } from './schemas.ts';
+
+/** Who may import each kind of layer. */
+const KIND_CAPABILITY: Record<ImportKind, Capability> = {
+  boundary: 'plan:write',
+  grid: 'plan:write',
+  staff: 'plan:write',
+  household: 'households:write',
+  incident: 'incidents:import',
+};
+
+const JobId = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: 'id', in: 'path' }, example: '3f6c0a52-8d4e-4d36-9a55-2f7d1b0e9c11' }),
+});
+
+const Layer = z.object({
+  name: z.string(),
+  geometryType: z.string().nullable(),
+  count: z.number().int(),
+  fields: z.array(z.string()),
+  crs: z.string().nullable().openapi({ description: 'the system the file declares (EPSG:n), or null' }),
+  encoding: z.string().nullable(),
+  headerRow: z.number().int().nullable(),
+  kind: z.enum(IMPORT_KINDS).openapi({ description: 'what the layer most likely is' }),
+});
+
+const Job = z
+  .object({
+    id: z.string(),
+    fileName: z.string(),
+    size: z.number().int(),
+    format: z.string(),
+    createdAt: z.string(),
+    layers: z.array(Layer),
+    warnings: z.array(z.object({ code: z.string(), message: z.string(), subject: z.string() })),
+    crsChoices: z.array(z.object({ code: z.string(), zh: z.string(), en: z.string() })),
+  })
+  .openapi('ImportJob');
+
+const Fields = z.partialRecord(z.enum(FIELD_ROLES), z.string().max(200));
+
+const PlanBody = z
+  .object({
+    layer: z.string().min(1).max(200),
+    kind: z.enum(IMPORT_KINDS),
+    parentId: z.number().int().positive().nullable(),
+    fields: Fields.optional().openapi({ description: 'which field holds what; left out: guessed from the field names' }),
+    crs: z.string().max(40).nullable().optional().openapi({ description: 'the coordinate system, over what the file declares (or where it declares none)' }),
+    repair: z.boolean().optional(),
+    clip: z.boolean().optional(),
+    partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
+  })
+  .strict();
+
+const Problem = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string(), subject: z.string().optional() });
+
+const Outcome = z
+  .object({
+    kind: z.enum(IMPORT_KINDS),
+    total: z.number().int(),
+    accepted: z.number().int(),
+    problems: z.array(Problem),
+    problemCounts: z.record(z.string(), z.number().int()),
+    regions: z.unknown().optional(),
+    households: z.object({ added: z.number().int(), updated: z.number().int() }).optional(),
+    incidents: z.object({ imported: z.number().int() }).optional(),
+    staff: z.object({ assigned: z.number().int(), grids: z.number().int(), newWorkers: z.number().int() }).optional(),
+    op: z.number().int().nullable(),
+  })
+  .openapi('ImportOutcome');
+
+const Plan = z
+  .object({
+    fields: Fields,
+    crs: z.object({ declared: z.string().nullable(), used: z.string().nullable(), guessed: z.boolean() }),
+    sample: z.array(z.record(z.string(), z.unknown())),
+    preview: z.unknown().openapi({ description: 'a GeoJSON FeatureCollection of the first rows in lon/lat, with `i` (row) and `problem` (its code)' }),
+    outcome: Outcome,
+  })
+  .openapi('ImportPlan');
+
+const uploadRoute = createRoute({
+  method: 'post',
+  path: '/imports',
+  summary: 'Upload a file to import: Shapefile (zip), GeoPackage, KML/KMZ, GeoJSON, CSV or Excel (.xlsx)',
+  description:
+    'The body is the file itself; `x-file-name` (URI-encoded) names it. Answers what GDAL finds in it: layers with geometry type, count, fields and declared ' +
+    'coordinate system. Kept a day, for the person who sent it.',
+  request: { body: { required: true, content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } } },
+  responses: { 201: { description: 'Read', ...json(Job) }, ...errorResponses(400, 403, 413, 415, 422) },
+});
+
+const getRoute = createRoute({
+  method: 'get',
+  path: '/imports/{id}',
+  summary: 'An uploaded file and its layers',
+  request: { params: JobId },
+  responses: { 200: { description: 'The file', ...json(Job) }, ...errorResponses(404) },
+});
+
+const deleteRoute = createRoute({
+  method: 'delete',
+  path: '/imports/{id}',
+  summary: 'Drop an uploaded file',
+  request: { params: JobId },
+  responses: { 204: { description: 'Dropped' }, ...errorResponses(404) },
+});
+
+const planRoute = createRoute({
+  method: 'post',
+  path: '/imports/{id}/plan',
+  summary: 'What importing a layer would do: the validation report and a preview; nothing is written',
+  request: { params: JobId, body: { required: true, ...json(PlanBody) } },
+  responses: { 200: { description: 'The report', ...json(Plan) }, ...errorResponses(400, 403, 404, 422) },
+});
+
+const commitRoute = createRoute({
+  method: 'post',
+  path: '/imports/{id}/commit',
+  summary: 'Import a layer: one transaction, one operation that POST /api/changes/undo takes back',
+  description: 'Refused (nothing written) when any row cannot go in, unless `partial`. With `Accept: application/x-ndjson`, progress lines then the result.',
+  request: { params: JobId, body: { required: true, ...json(PlanBody) } },
+  responses: { 201: { description: 'Imported', ...json(Outcome) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
+/** What a layer most likely is, from its geometry and field names. */
+function guessKind(l: { geometryType: string | null; fields: string[] }): ImportKind {
+  const g = (l.geometryType ?? '').toLowerCase();
+  const has = (kind: ImportKind, role: FieldRole) => guessFields(kind, l.fields)[role] !== undefined;
+  if (g.includes('polygon')) return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
+  if (has('staff', 'phone') && has('staff', 'person')) return 'staff';
+  if (has('incident', 'category')) return 'incident';
+  return 'household';
+}
+
+const jobJson = (job: ImportJob) => ({
+  id: job.id,
+  fileName: job.fileName,
+  size: job.size,
+  format: job.format,
+  createdAt: job.createdAt,
+  layers: job.layers.map((l) => ({ ...l, kind: guessKind(l) })),
+  warnings: job.warnings,
+  crsChoices: crsChoices(),
+});
+
+/** Rows of a layer as read in one system, kept while the clerk adjusts the mapping (GDAL takes a second or so each time). */
+const readCache = new LRUCache<string, { rows: ImportRow[]; crs: CrsCode | null; guessed: boolean; declared: CrsCode | null }>({ max: 4 });
+
+function bboxOf(rows: ImportRow[]): [number, number, number, number] | null {
+  let b: [number, number, number, number] | null = null;
+  const visit = (c: unknown): void => {
+    if (typeof (c as number[])[0] === 'number') {
+      const [x, y] = c as [number, number];
+      b = b ? [Math.min(b[0], x), Math.min(b[1], y), Math.max(b[2], x), Math.max(b[3], y)] : [x, y, x, y];
+    } else (c as unknown[]).forEach(visit);
+  };
+  for (const r of rows.slice(0, 5_000)) if (r.geometry && 'coordinates' in r.geometry) visit(r.geometry.coordinates);
+  return b;
+}
+
+async function parentCentre(c: Context<Env>, parentId: number | null): Promise<[number, number] | undefined> {
+  if (parentId === null) return undefined;
+  const { rows } = await c
+    .get('db')
+    .query<{ x: number; y: number }>('SELECT ST_X(ST_Centroid(geom)) AS x, ST_Y(ST_Centroid(geom)) AS y FROM region WHERE id = $1', [parentId]);
+  return rows[0] ? [rows[0].x, rows[0].y] : undefined;
+}
+
+/** A layer's rows in lon/lat: in the system chosen, else the declared one, else the one its numbers suggest. */
+async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>) {
+  const layer = job.layers.find((l) => l.name === body.layer);
+  if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
+  if (body.crs && !isKnownCrs(body.crs)) throw new InputError('unknown_crs', `${body.crs} is none of the coordinate systems offered`, 'crs');
+  const key = `${job.id}|${body.layer}|${body.crs ?? ''}|${fields.lon ?? ''}|${fields.lat ?? ''}`;
+  const hit = readCache.get(key);
+  if (hit) return hit;
+  const bytes = await jobs.bytes(job);
+  const read = (crs: CrsCode | null) => readLayer(job.id, job.fileName, bytes, body.layer, { crs, lon: fields.lon, lat: fields.lat });
+  let { rows, crs } = await read(body.crs ?? null);
+  let guessed = false;
+  const box = bboxOf(rows);
+  // Numbers that are not lon/lat while no system was named: guess one (a Gauss–Krüger zone) and read again.
+  if (!body.crs && box && (crs === null || isLonLat(crs)) && guessCrs(box) !== 'EPSG:4326') {
+    const guess = guessCrs(box, await parentCentre(c, body.parentId));
+    if (guess && guess !== 'EPSG:4326') {
+      ({ rows, crs } = await read(guess));
+      guessed = true;
+    }
+  }
+  const value = { rows, crs, guessed, declared: layer.crs };
+  readCache.set(key, value);
+  return value;
+}
+
+function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>): ImportSpec {
+  return { kind: body.kind, parentId: body.parentId, fields, repair: body.repair ?? false, clip: body.clip ?? false, partial: body.partial ?? false };
+}
+
+/** The caller may import this kind of layer into this region. */
+async function assertMayImport(c: Context<Env>, body: z.infer<typeof PlanBody>): Promise<void> {
+  const p = principalOf(c);
+  if (!can(p.role, KIND_CAPABILITY[body.kind])) {
+    throw new InputError(
+      'forbidden',
+      `your role may not import ${body.kind === 'household' ? 'households' : body.kind === 'incident' ? 'incidents' : 'the plan'}`,
+      'kind',
+    );
+  }
+  if (body.parentId === null) assertUnscoped(c, body.kind === 'boundary' ? 'a new district' : 'the whole plan');
+  else await assertPlanScope(c, [body.parentId], false, 'parentId');
+}
+
+function mapping(body: z.infer<typeof PlanBody>, fieldsOfLayer: string[], sample: Record<string, unknown>[]): Partial<Record<FieldRole, string>> {
+  const fields = body.fields ?? guessFields(body.kind, fieldsOfLayer, sample);
+  for (const [role, f] of Object.entries(fields)) {
+    if (!KIND_ROLES[body.kind].roles.includes(role as FieldRole)) delete fields[role as FieldRole];
+    else if (f && !fieldsOfLayer.includes(f)) throw new InputError('unknown_field', `the layer has no field ${JSON.stringify(f)}`, `fields.${role}`);
+  }
+  for (const role of KIND_ROLES[body.kind].required) {
+    if (!fields[role]) throw new InputError('missing_field', `choose the field that holds the ${role}`, `fields.${role}`);
+  }
+  return fields;
+}
+
+export function importRoutes() {
+  const jobsOf = (c: Context<Env>) => new ImportJobs(c.get('options').importDir ?? join(tmpdir(), 'gridplan-imports'));
+  const who = (c: Context<Env>) => {
+    const p = principalOf(c);
+    return { username: p.username, role: p.role };
+  };
+  return router()
+    .openapi(uploadRoute, async (c) => {
+      const body = c.req.raw.body;
+      if (!body) throw new InputError('empty_file', 'the file is empty', 'file');
+      let name = 'upload';
+      try {
+        name = decodeURIComponent(c.req.header('x-file-name') ?? 'upload');
+      } catch {
+        throw new InputError('invalid_file_name', 'x-file-name is not URI-encoded text', 'x-file-name');
+      }
+      const max = c.get('options').maxUploadBytes ?? 200 * 1024 * 1024;
+      const job = await jobsOf(c).create(actorOf(c), name, body, max, (id, bytes) => inspectFile(id, name, bytes));
+      return c.json(jobJson(job), 201);
+    })
+    .openapi(getRoute, async (c) => c.json(jobJson(await jobsOf(c).get(c.req.valid('param').id, who(c))), 200))
+    .openapi(deleteRoute, async (c) => {
+      const jobs = jobsOf(c);
+      const job = await jobs.get(c.req.valid('param').id, who(c));
+      await jobs.drop(job.id);
+      return c.body(null, 204);
+    })
+    .openapi(planRoute, async (c) => {
+      const body = c.req.valid('json');
+      await assertMayImport(c, body);
+      const jobs = jobsOf(c);
+      const job = await jobs.get(c.req.valid('param').id, who(c));
+      const layer = job.layers.find((l) => l.name === body.layer);
+      if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
+      // Guessed fields need a look at the values (12-digit codes): the rows as read without coordinates first.
+      const first = body.fields ? null : await rowsOf(c, jobs, job, body, {});
+      const fields = mapping(
+        body,
+        layer.fields,
+        (first?.rows ?? []).slice(0, 20).map((r) => r.properties),
+      );
+      const read = await rowsOf(c, jobs, job, body, fields);
+      const outcome = await planImport(c.get('db'), read.rows, specOf(body, fields), {
+        actor: actorOf(c),
+        now: nowOf(c),
+        maxVertices: c.get('options').limits?.importVertices,
+      });
+      const problemOf = new Map(outcome.problems.map((p) => [p.index, p.code]));
+      const preview = {
+        type: 'FeatureCollection',
+        features: read.rows
+          .slice(0, 3_000)
+          .flatMap((r, i) => (r.geometry ? [{ type: 'Feature', geometry: r.geometry, properties: { i, problem: problemOf.get(i) ?? null } }] : [])),
+      };
+      return c.json(
+        {
+          fields,
+          crs: { declared: read.declared, used: read.crs, guessed: read.guessed },
+          sample: read.rows.slice(0, 20).map((r) => r.properties),
+          preview,
+          outcome,
+        },
+        200,
+      );
+    })
+    .openapi(commitRoute, async (c) => {
+      const body = c.req.valid('json');
+      await assertMayImport(c, body);
+      const jobs = jobsOf(c);
+      const job = await jobs.get(c.req.valid('param').id, who(c));
+      const layer = job.layers.find((l) => l.name === body.layer);
+      if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
+      const first = body.fields ? null : await rowsOf(c, jobs, job, body, {});
+      const fields = mapping(
+        body,
+        layer.fields,
+        (first?.rows ?? []).slice(0, 20).map((r) => r.properties),
+      );
+      const run = async (onProgress: (p: unknown) => void | Promise<void>) => {
+        const read = await rowsOf(c, jobs, job, body, fields);
+        return commitImport(c.get('db'), read.rows, specOf(body, fields), {
+          actor: actorOf(c),
+          now: nowOf(c),
+          maxVertices: c.get('options').limits?.importVertices,
+          onProgress,
+        });
+      };
+      if (!wantsStream(c)) return c.json(await run(() => {}), 201);
+      return ndjson(c, 201, (send) => run(send)) as never;
+    });
+}

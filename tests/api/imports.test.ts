@@ -1,0 +1,308 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zipSync } from 'fflate';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+const FILES = join(import.meta.dirname, '..', 'fixtures', 'import', 'files');
+const JIAYUGUAN = join(import.meta.dirname, '..', '..', 'data', 'boundaries', 'jiayuguan.geojson');
+
+/** The extent GDAL's own ogrinfo reads from a file: [x0, y0, x1, y1]. */
+function ogrExtent(file: string): number[] {
+  const out = execFileSync('ogrinfo', ['-so', '-al', file], { encoding: 'utf8' });
+  const m = /Extent: \(([-\d.]+), ([-\d.]+)\) - \(([-\d.]+), ([-\d.]+)\)/.exec(out)!;
+  return m.slice(1, 5).map(Number);
+}
+
+function extentOf(fc: { features: { geometry: { coordinates: unknown } }[] }): number[] {
+  const b = [Infinity, Infinity, -Infinity, -Infinity];
+  const visit = (c: unknown): void => {
+    if (typeof (c as number[])[0] === 'number') {
+      const [x, y] = c as number[];
+      b[0] = Math.min(b[0]!, x!);
+      b[1] = Math.min(b[1]!, y!);
+      b[2] = Math.max(b[2]!, x!);
+      b[3] = Math.max(b[3]!, y!);
+    } else (c as unknown[]).forEach(visit);
+  };
+  for (const f of fc.features) visit(f.geometry.coordinates);
+  return b;
+}
+
+for (const driver of DRIVERS) {
+  describe(`import wizard API (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let dir: string;
+    let admin: string;
+    let districtId: number;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      dir = await mkdtemp(join(tmpdir(), 'gridplan-imports-'));
+      ctx = await apiContext(t.db, { importDir: dir });
+      admin = (await ctx.cookie({ username: 'tester', role: 'admin' })).cookie;
+      districtId = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`)).rows[0]!.id;
+    });
+    afterAll(async () => {
+      await dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function upload(name: string, bytes?: Uint8Array, cookie = admin) {
+      const body = (bytes ?? new Uint8Array(await readFile(join(FILES, name)))) as Uint8Array<ArrayBuffer>;
+      const res = await ctx.app.request('/api/imports', {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent(name.split('/').pop()!) },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as any };
+    }
+    const plan = (id: string, body: object) => ctx.request('POST', `/api/imports/${id}/plan`, body);
+    const commit = (id: string, body: object) => ctx.request('POST', `/api/imports/${id}/commit`, body);
+
+    it('reads a GBK Shapefile in a zone-prefixed Gauss–Krüger zone, checks it without writing, imports it as a district, and undoes it', async () => {
+      const up = await upload('jiayuguan-gk-gbk.zip');
+      expect(up.status).toBe(201);
+      expect(up.body.format).toBe('shapefile');
+      expect(up.body.layers).toEqual([
+        expect.objectContaining({
+          name: 'jiayuguan',
+          geometryType: 'Polygon',
+          count: 1,
+          crs: 'EPSG:4521',
+          encoding: 'GBK',
+          fields: ['名称', '代码'],
+          kind: 'boundary',
+        }),
+      ]);
+      expect(up.body.warnings.map((w: { code: string }) => w.code)).toEqual(['gbk_without_cpg']);
+      const before = await ctx.snapshot();
+      const checked = await plan(up.body.id, { layer: 'jiayuguan', kind: 'boundary', parentId: null, repair: true });
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields).toEqual({ name: '名称', code: '代码' });
+      expect(checked.body.crs).toEqual({ declared: 'EPSG:4521', used: 'EPSG:4521', guessed: false });
+      expect(checked.body.outcome).toMatchObject({ total: 1, accepted: 1, problems: [], op: null });
+      expect(checked.body.outcome.regions.created).toEqual([expect.objectContaining({ code: '620201', name: '嘉峪关市' })]);
+      // Back in lon/lat where GDAL's ogrinfo puts the original outline (to a millionth of a degree).
+      const [x0, y0, x1, y1] = ogrExtent(JIAYUGUAN);
+      const got = extentOf(checked.body.preview);
+      for (const [a, b] of got.map((v, i) => [v, [x0, y0, x1, y1][i]!])) expect(Math.abs(a! - b!)).toBeLessThan(1e-6);
+      expect(await ctx.snapshot()).toEqual(before);
+
+      const done = await commit(up.body.id, { layer: 'jiayuguan', kind: 'boundary', parentId: null, repair: true });
+      expect(done.status).toBe(201);
+      expect(done.body.op).toEqual(expect.any(Number));
+      const { rows } = await ctx.db.query<{ name: string; level: string }>(`SELECT name, level FROM region WHERE code = '620201'`);
+      expect(rows).toEqual([{ name: '嘉峪关市', level: 'district' }]);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect((await ctx.db.query(`SELECT 1 FROM region WHERE code = '620201'`)).rows).toEqual([]);
+      expect((await ctx.request('POST', '/api/changes/redo')).status).toBe(200);
+    });
+
+    it('derives codes from 统计用区划代码, keeps them, and leaves no gap or overlap for towns cut from their district', async () => {
+      const parent = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE code = '620201'`)).rows[0]!.id;
+      const up = await upload('jiayuguan-towns-gk.zip');
+      expect(up.body.layers[0]).toMatchObject({ crs: 'EPSG:4542', encoding: 'UTF-8', count: 3 });
+      const body = { layer: 'towns', kind: 'boundary', parentId: parent, repair: true };
+      const checked = await plan(up.body.id, body);
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields).toMatchObject({ name: '名称', statCode: '统计码' });
+      expect(checked.body.outcome.regions.created.map((c: { code: string; statCode: string }) => [c.code, c.statCode])).toEqual([
+        ['620201-101', '620201101000'],
+        ['620201-100', '620201100000'],
+        ['620201-102', '620201102000'],
+      ]);
+      expect(checked.body.outcome.regions.coverage).toMatchObject({ gap: 0, overlap: 0, outside_parent: 0 });
+      const done = await commit(up.body.id, body);
+      expect(done.status).toBe(201);
+      const { rows } = await ctx.db.query<{ code: string; stat_code: string }>(`SELECT code, stat_code FROM region WHERE parent_id = $1 ORDER BY code`, [
+        parent,
+      ]);
+      expect(rows).toEqual([
+        { code: '620201-100', stat_code: '620201100000' },
+        { code: '620201-101', stat_code: '620201101000' },
+        { code: '620201-102', stat_code: '620201102000' },
+      ]);
+      // A wrong system chosen puts every town far from its district, and the report says so.
+      const wrong = await plan(up.body.id, { ...body, crs: 'EPSG:4543' });
+      expect(wrong.body.outcome.accepted).toBe(0);
+      expect(Object.keys(wrong.body.outcome.problemCounts)).toContain('outside_parent');
+    });
+
+    it('places an Excel household list by address however it is written, and refuses it whole until told to skip the bad rows', async () => {
+      const up = await upload('households.xlsx');
+      expect(up.status).toBe(201);
+      expect(up.body.layers[0]).toMatchObject({ headerRow: 1, fields: ['序号', '户主姓名', '地址', '家庭人口'], kind: 'household' });
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId };
+      const checked = await plan(up.body.id, body);
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields).toEqual({ address: '地址', size: '家庭人口' });
+      expect(checked.body.outcome).toMatchObject({ total: 14, accepted: 12, households: { added: 0, updated: 12 } });
+      expect(checked.body.outcome.problems.map((p: { index: number; code: string }) => [p.index, p.code])).toEqual([
+        [12, 'unmatched_address'],
+        [13, 'invalid_size'],
+      ]);
+      const before = await ctx.snapshot();
+      const refused = await commit(up.body.id, body);
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.code).toBe('invalid_rows');
+      expect(await ctx.snapshot()).toEqual(before);
+      const sizesBefore = (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s;
+      const done = await commit(up.body.id, { ...body, partial: true });
+      expect(done.status).toBe(201);
+      expect(done.body.households).toEqual({ added: 0, updated: 12 });
+      const sizesAfter = (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s;
+      expect(sizesAfter).not.toBe(sizesBefore);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect((await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s).toBe(sizesBefore);
+    });
+
+    it('adds households from coordinates and takes exactly them back on undo, and gives them back on redo', async () => {
+      const { rows: pts } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 3`,
+      );
+      const csv = ['经度,纬度,人数,地址', ...pts.map((p, i) => `${p.x},${p.y},${i + 2},新建小区${i + 1}栋`)].join('\n');
+      const up = await upload('new.csv', new TextEncoder().encode(csv));
+      expect(up.status).toBe(201);
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId };
+      const n0 = Number((await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n);
+      const done = await commit(up.body.id, body);
+      expect(done.status).toBe(201);
+      expect(done.body.households).toEqual({ added: 3, updated: 0 });
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n;
+      const counted = async () => (await ctx.db.query<{ n: number }>(`SELECT household_count AS n FROM region WHERE id = $1`, [districtId])).rows[0]!.n;
+      expect(await count()).toBe(n0 + 3);
+      const c1 = await counted();
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect(await count()).toBe(n0);
+      expect(await counted()).toBe(c1 - 3);
+      expect((await ctx.request('POST', '/api/changes/redo')).status).toBe(200);
+      expect(await count()).toBe(n0 + 3);
+      expect(await counted()).toBe(c1);
+    });
+
+    it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {
+      const up = await upload('incidents-bd09.csv');
+      expect(up.status).toBe(201);
+      expect(up.body.layers[0]).toMatchObject({ encoding: 'GBK', kind: 'incident' });
+      const body = { layer: up.body.layers[0].name, kind: 'incident', parentId: districtId, crs: 'BD-09' };
+      const checked = await plan(up.body.id, body);
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields).toMatchObject({ lon: '经度', lat: '纬度', category: '类别', severity: '紧急程度', time: '上报时间', description: '内容' });
+      expect(checked.body.outcome).toMatchObject({ total: 6, accepted: 5, problemCounts: { unknown_category: 1 } });
+      const done = await commit(up.body.id, { ...body, partial: true });
+      expect(done.status).toBe(201);
+      // Back from BD-09, each lies within a few metres of the household it was picked at.
+      const { rows } = await ctx.db.query<{ d: number; severity: number; at: string }>(
+        `SELECT (SELECT min(ST_Distance(i.geom::geography, h.geom::geography)) FROM household h WHERE ST_DWithin(h.geom, i.geom, 0.01)) AS d,
+                i.severity, to_char(i.reported_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at
+         FROM incident i WHERE i.description LIKE '%附近群众反映' ORDER BY i.reported_at`,
+      );
+      expect(rows).toHaveLength(5);
+      for (const r of rows) expect(r.d).toBeLessThan(5);
+      expect(rows.map((r) => r.severity)).toEqual([1, 2, 1, 3, 1]);
+      expect(rows[0]!.at).toBe('2026-10-03 09:10');
+    });
+
+    it('staffs grids from a list by grid code or name, one person per phone number, and undoes it', async () => {
+      const up = await upload('staff.xlsx');
+      const body = { layer: up.body.layers[0].name, kind: 'staff', parentId: districtId };
+      const checked = await plan(up.body.id, body);
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields).toEqual({ person: '姓名', phone: '手机号', role: '职务', grid: '所属网格' });
+      expect(checked.body.outcome).toMatchObject({
+        total: 5,
+        accepted: 4,
+        staff: { assigned: 4, grids: 3, newWorkers: 3 },
+        problemCounts: { unknown_role: 1 },
+      });
+      const before = await ctx.snapshot();
+      const done = await commit(up.body.id, { ...body, partial: true });
+      expect(done.status).toBe(201);
+      const { rows } = await ctx.db.query<{ role: string; phone: string }>(
+        `SELECT s.role, w.phone FROM grid_staff s JOIN worker w ON w.id = s.worker_id WHERE w.phone LIKE '1390874100%' ORDER BY w.phone, s.grid_id`,
+      );
+      expect(rows).toEqual([
+        { role: 'grid_leader', phone: '13908741001' },
+        { role: 'grid_leader', phone: '13908741001' },
+        { role: 'police', phone: '13908741002' },
+        { role: 'instructor', phone: '13908741003' },
+      ]);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect((await ctx.db.query(`SELECT 1 FROM grid_staff s JOIN worker w ON w.id = s.worker_id WHERE w.phone LIKE '1390874100%'`)).rows).toEqual([]);
+      expect((await ctx.snapshot()).region).toBe(before.region);
+    });
+
+    it('measures a sliver with nearly level edges as the sliver it is (the area of what a projection round trip leaves)', async () => {
+      // Δφ of 1e-13°: the old quotient (cos φ1 − cos φ2) / Δφ cancelled into tens of thousands of m²
+      const { rows } = await ctx.db.query<{ sliver: number; town: number; geodesic: number }>(
+        `SELECT gp_area_m2(ST_GeomFromText('POLYGON((98 39.8, 98.05 39.8000000000001, 98.1 39.8, 98 39.8))', 4326)) AS sliver,
+                gp_area_m2(geom) AS town, ST_Area(geom::geography) AS geodesic FROM region WHERE code = '620201-100'`,
+      );
+      expect(Math.abs(rows[0]!.sliver)).toBeLessThan(0.01);
+      expect(Math.abs(rows[0]!.town / rows[0]!.geodesic - 1)).toBeLessThan(0.005);
+    });
+
+    it('says what is wrong with a broken file, and writes nothing', async () => {
+      const before = await ctx.snapshot();
+      const truncated = await upload('broken/truncated.zip');
+      expect([truncated.status, truncated.body.error.code]).toEqual([422, 'broken_zip']);
+      const noShx = await upload('broken/no-shx.zip');
+      expect([noShx.status, noShx.body.error.code]).toEqual([422, 'shapefile_incomplete']);
+      expect(noShx.body.error.message).toContain('.shx');
+      const badPrj = await upload('broken/bad-prj.zip');
+      expect(badPrj.status).toBe(201);
+      expect(badPrj.body.warnings.map((w: { code: string }) => w.code)).toContain('unreadable_prj');
+      // its numbers say zone 33 with the prefix: guessed, and said to be a guess
+      const guessed = await plan(badPrj.body.id, { layer: 'jiayuguan', kind: 'boundary', parentId: null, repair: true });
+      expect(guessed.body.crs).toMatchObject({ used: 'EPSG:4521', guessed: true });
+      const mixed = await upload('broken/mixed.geojson');
+      const report = await plan(mixed.body.id, { layer: mixed.body.layers[0].name, kind: 'boundary', parentId: districtId });
+      expect(report.body.outcome.problems.map((p: { index: number; code: string }) => [p.index, p.code])).toContainEqual([1, 'wrong_geometry_type']);
+      // a zip bomb: 60 MB of zeros in a few kilobytes
+      const bomb = zipSync({ 'a.shp': new Uint8Array(60 * 1024 * 1024), 'a.shx': new Uint8Array(100), 'a.dbf': new Uint8Array(100) }, { level: 9 });
+      const refused = await upload('bomb.zip', bomb);
+      expect([refused.status, refused.body.error.code]).toEqual([413, 'zip_too_large']);
+      const unknown = await upload('notes.docx', new TextEncoder().encode('hello'));
+      expect([unknown.status, unknown.body.error.code]).toEqual([415, 'unknown_format']);
+      expect(await ctx.snapshot()).toEqual(before);
+    });
+
+    it('lets each role import only what it may, where it may, and shows a file to no one but its sender', async () => {
+      const analyst = (await ctx.cookie({ username: 'imp-analyst', role: 'analyst' })).cookie;
+      expect((await upload('households.xlsx', undefined, analyst)).status).toBe(403);
+      const planner = (await ctx.cookie({ username: 'imp-planner', role: 'planner' })).cookie;
+      const up = await upload('households.xlsx', undefined, planner);
+      expect(up.status).toBe(201);
+      // not the admin's to see? an admin sees every file; another planner does not
+      const other = (await ctx.cookie({ username: 'imp-other', role: 'planner' })).cookie;
+      const seen = await ctx.request('GET', `/api/imports/${up.body.id}`, undefined, { cookie: other });
+      expect(seen.status).toBe(404);
+      const incidents = await ctx.request(
+        'POST',
+        `/api/imports/${up.body.id}/plan`,
+        { layer: up.body.layers[0].name, kind: 'incident', parentId: districtId },
+        { cookie: planner },
+      );
+      expect([incidents.status, incidents.body.error.code]).toEqual([403, 'forbidden']);
+      const { rows } = await ctx.db.query<{ a: number; b: number }>(
+        `SELECT min(id) FILTER (WHERE level = 'township') AS a, max(id) FILTER (WHERE level = 'township') AS b FROM region`,
+      );
+      const scoped = (await ctx.cookie({ username: 'imp-scoped', role: 'planner', regionId: rows[0]!.a })).cookie;
+      const mine = await upload('households.xlsx', undefined, scoped);
+      const outside = await ctx.request(
+        'POST',
+        `/api/imports/${mine.body.id}/plan`,
+        { layer: mine.body.layers[0].name, kind: 'household', parentId: rows[0]!.b },
+        { cookie: scoped },
+      );
+      expect([outside.status, outside.body.error.code]).toEqual([403, 'outside_scope']);
+      expect((await ctx.request('DELETE', `/api/imports/${up.body.id}`, undefined, { cookie: planner })).status).toBe(204);
+      expect((await ctx.request('GET', `/api/imports/${up.body.id}`, undefined, { cookie: planner })).status).toBe(404);
+    });
+  });
+}

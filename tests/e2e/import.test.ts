@@ -1,0 +1,116 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import type { Db } from '../../server/db/db.ts';
+import { cloneTestDb } from '../support/db.ts';
+import { sessionCookie } from '../support/auth.ts';
+import { describeInBrowser, launchBrowser, mapInkShare, newPage, waitForMap } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
+const FILES = join(import.meta.dirname, '..', 'fixtures', 'import', 'files');
+
+describeInBrowser('import wizard in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let dispose: () => Promise<void>;
+  let db: Db;
+  let admin: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const t = await cloneTestDb('pglite');
+    dispose = t.dispose;
+    db = t.db;
+    dir = await mkdtemp(join(tmpdir(), 'gridplan-e2e-imports-'));
+    server = await startServer({ db, port: 0, importDir: dir });
+    admin = await sessionCookie(db, { username: 'admin', role: 'admin' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await dispose?.();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function openImport(): Promise<Page> {
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/import`);
+    await page.waitForSelector('[data-testid="import-drop"]');
+    await page.waitForSelector('[data-testid="breadcrumb"]');
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  it('brings in a GBK Shapefile in a Gauss–Krüger zone as a new district: report first, then the import, then its undo', async () => {
+    const page = await openImport();
+    try {
+      await page.screenshot({ path: join(ARTIFACTS, 'import-1-empty.png') });
+      await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'jiayuguan-gk-gbk.zip'));
+      await expect
+        .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
+        .toEqual(['jiayuguan.shp 没有 .cpg，中文按 GBK 读取。']);
+      await page.check('[data-testid="import-top"]');
+      await page.check('text=自动修复无效多边形');
+      await page.click('[data-testid="import-check"]');
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 1 条：1 条可导入，0 条有问题');
+      expect(await page.locator('[data-testid="crs-used"]').textContent()).toContain('第 33 带');
+      expect(await page.locator('[data-testid="field-name"]').inputValue()).toBe('名称');
+      await waitForMap(page);
+      expect(await mapInkShare(page)).toBeGreaterThan(0.05);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-2-report.png') });
+      // nothing is written until the clerk says so
+      expect((await db.query(`SELECT 1 FROM region WHERE code = '620201'`)).rows).toEqual([]);
+      await page.click('[data-testid="import-commit"]');
+      await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
+      expect((await db.query<{ name: string }>(`SELECT name FROM region WHERE code = '620201'`)).rows).toEqual([{ name: '嘉峪关市' }]);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-3-done.png') });
+      await page.click('[data-testid="import-undo"]');
+      await expect.poll(() => page.locator('[data-testid="import-done"] h3').textContent()).toBe('已撤销这次导入');
+      expect((await db.query(`SELECT 1 FROM region WHERE code = '620201'`)).rows).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('places an Excel household list by address, names the sheet rows it cannot place, and imports the rest when asked', async () => {
+    const page = await openImport();
+    try {
+      await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'households.xlsx'));
+      await expect
+        .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
+        .toEqual(['表头在第 2 行（上面几行像是合并的标题）。']);
+      await page.click('[data-testid="import-check"]');
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 14 条：12 条可导入，2 条有问题');
+      const rows = await page.locator('[data-testid="import-problems"] tr').allTextContents();
+      expect(rows).toHaveLength(2);
+      expect(rows[0]).toMatch(/^第 15 行地址未匹配：.*9999号$/);
+      expect(rows[1]).toMatch(/^第 16 行人数无效：四十$/);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-4-households.png') });
+      await page.click('[data-testid="import-commit"]');
+      await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'import-5-households-done.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('says in Chinese what is wrong with a broken file', async () => {
+    const page = await openImport();
+    try {
+      await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'broken', 'no-shx.zip'));
+      await expect
+        .poll(() => page.locator('[data-testid="import-error"]').textContent())
+        .toBe('jiayuguan.shp 缺少 .shx 文件：请把 Shapefile 的所有文件一起打进 zip。');
+      await page.screenshot({ path: join(ARTIFACTS, 'import-6-broken.png') });
+    } finally {
+      await page.close();
+    }
+  });
+});

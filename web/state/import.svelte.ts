@@ -1,0 +1,215 @@
+import type { InferRequestType, InferResponseType } from 'hono/client';
+import { api, ApiError, ok } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
+
+export type ImportJob = InferResponseType<(typeof api.imports)[':id']['$get'], 200>;
+export type ImportLayer = ImportJob['layers'][number];
+export type ImportPlan = InferResponseType<(typeof api.imports)[':id']['plan']['$post'], 200>;
+export type ImportOutcome = ImportPlan['outcome'];
+type PlanBody = InferRequestType<(typeof api.imports)[':id']['plan']['$post']>['json'];
+export type ImportKind = PlanBody['kind'];
+export type Fields = NonNullable<PlanBody['fields']>;
+export type FieldRole = keyof Fields;
+
+/** The roles each kind reads, as the server's KIND_ROLES has them (the wizard shows one picker each). */
+export const KIND_FIELDS: Record<ImportKind, FieldRole[]> = {
+  boundary: ['name', 'code', 'statCode'],
+  grid: ['name', 'code', 'statCode', 'gridType'],
+  household: ['lon', 'lat', 'address', 'size'],
+  incident: ['lon', 'lat', 'address', 'category', 'severity', 'time', 'description'],
+  staff: ['person', 'phone', 'role', 'grid'],
+};
+export const KINDS: ImportKind[] = ['boundary', 'grid', 'household', 'incident', 'staff'];
+
+export type Step = 'upload' | 'layer' | 'report' | 'done';
+
+/**
+ * The import wizard: a file goes up (with progress), the clerk picks a layer, says what it is and
+ * which field holds what, checks the report (nothing written yet), and commits — one operation,
+ * undone with one click.
+ */
+export class ImportWizard {
+  step = $state<Step>('upload');
+  job = $state.raw<ImportJob | null>(null);
+  layer = $state<string | null>(null);
+  kind = $state<ImportKind>('boundary');
+  fields = $state<Fields>({});
+  crs = $state<string | null>(null);
+  repair = $state(false);
+  /** Boundaries that are districts themselves, under nothing. */
+  topLevel = $state(false);
+  clip = $state(false);
+  plan = $state.raw<ImportPlan | null>(null);
+  result = $state.raw<ImportOutcome | null>(null);
+  /** Bytes sent of the upload, or rows of the commit. */
+  progress = $state<{ done: number; total: number; stage: string } | null>(null);
+  busy = $state(false);
+  error = $state<string | null>(null);
+  undone = $state(false);
+
+  get current(): ImportLayer | null {
+    return this.job?.layers.find((l) => l.name === this.layer) ?? null;
+  }
+
+  private fail(err: unknown): void {
+    this.error = errorText(err, 'import');
+  }
+
+  /** Sends a file; XHR, because fetch cannot tell how much of a request has gone. */
+  async upload(file: File): Promise<void> {
+    this.reset();
+    this.busy = true;
+    this.progress = { done: 0, total: file.size, stage: 'upload' };
+    try {
+      const job = await new Promise<ImportJob>((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open('POST', '/api/imports');
+        xhr.setRequestHeader('content-type', 'application/octet-stream');
+        xhr.setRequestHeader('x-file-name', encodeURIComponent(file.name));
+        xhr.upload.onprogress = (e) => (this.progress = { done: e.loaded, total: e.total || file.size, stage: 'upload' });
+        xhr.upload.onload = () => (this.progress = { done: file.size, total: file.size, stage: 'reading' });
+        xhr.onerror = () => reject(new TypeError('network'));
+        xhr.onload = () => {
+          const body = JSON.parse(xhr.responseText || '{}') as ImportJob & { error?: { code: string; message: string; path: string; details?: unknown } };
+          if (xhr.status >= 400 || body.error) {
+            const e = body.error ?? { code: 'http_error', message: `HTTP ${xhr.status}`, path: '' };
+            reject(new ApiError(xhr.status, e.code, e.message, e.path, e.details));
+          } else resolve(body);
+        };
+        xhr.send(file);
+      });
+      this.job = job;
+      this.step = 'layer';
+      if (job.layers.length === 1) this.chooseLayer(job.layers[0]!.name);
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.busy = false;
+      this.progress = null;
+    }
+  }
+
+  chooseLayer(name: string): void {
+    this.layer = name;
+    this.kind = this.current?.kind ?? 'boundary';
+    this.fields = {};
+    this.crs = null;
+    this.plan = null;
+    this.error = null;
+  }
+
+  setKind(kind: ImportKind): void {
+    this.kind = kind;
+    this.fields = {};
+    this.plan = null;
+  }
+
+  private body(parentId: number | null, partial = false): PlanBody {
+    const fields = Object.keys(this.fields).length ? this.fields : undefined;
+    return {
+      layer: this.layer!,
+      kind: this.kind,
+      parentId: this.topLevel && this.kind === 'boundary' ? null : parentId,
+      ...(fields ? { fields } : {}),
+      crs: this.crs,
+      repair: this.repair,
+      clip: this.clip,
+      partial,
+    };
+  }
+
+  /** The report: what a commit would do, written nowhere. The fields the server guessed become the clerk's to change. */
+  async check(parentId: number | null): Promise<void> {
+    if (!this.job || !this.layer) return;
+    this.busy = true;
+    this.error = null;
+    try {
+      this.plan = await ok(api.imports[':id'].plan.$post({ param: { id: this.job.id }, json: this.body(parentId) }));
+      this.fields = { ...this.plan.fields };
+      this.step = 'report';
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Commits, reading the NDJSON progress by hand (the typed client does not read streams). */
+  async commit(parentId: number | null, partial: boolean): Promise<void> {
+    if (!this.job || !this.layer) return;
+    this.busy = true;
+    this.error = null;
+    this.progress = { done: 0, total: this.plan?.outcome.total ?? 0, stage: 'checking' };
+    try {
+      const res = await fetch(`/api/imports/${this.job.id}/commit`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+        body: JSON.stringify(this.body(parentId, partial)),
+      });
+      if (!res.ok) {
+        const body = (await res.json()) as { error: { code: string; message: string; path: string; details?: unknown } };
+        throw new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details);
+      }
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (value) buffer += value;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = JSON.parse(buffer.slice(0, nl)) as {
+            progress?: { stage: string; rows: number; total: number };
+            result?: ImportOutcome;
+            error?: { code: string; message: string; path: string; details?: unknown };
+          };
+          buffer = buffer.slice(nl + 1);
+          if (line.progress) this.progress = { done: line.progress.rows, total: line.progress.total, stage: line.progress.stage };
+          if (line.error) throw new ApiError(422, line.error.code, line.error.message, line.error.path, line.error.details);
+          if (line.result) {
+            this.result = line.result;
+            this.step = 'done';
+            return;
+          }
+        }
+        if (done) throw new ApiError(500, 'incomplete', 'the server closed the stream without a result', '');
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.busy = false;
+      this.progress = null;
+    }
+  }
+
+  /** Takes the import back: the operation it recorded, as the plan view's undo would. */
+  async undo(): Promise<void> {
+    this.busy = true;
+    this.error = null;
+    try {
+      await ok(api.changes.undo.$post());
+      this.undone = true;
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  async discard(): Promise<void> {
+    const id = this.job?.id;
+    this.reset();
+    if (id) await api.imports[':id'].$delete({ param: { id } }).catch(() => {});
+  }
+
+  reset(): void {
+    this.step = 'upload';
+    this.job = null;
+    this.layer = null;
+    this.fields = {};
+    this.crs = null;
+    this.plan = null;
+    this.result = null;
+    this.error = null;
+    this.undone = false;
+  }
+}
