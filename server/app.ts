@@ -17,6 +17,7 @@ import { editRoutes } from './routes/edits.ts';
 import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
 import { importRoutes } from './routes/imports.ts';
+import { ruleRoutes } from './routes/rules.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -97,6 +98,7 @@ export function createApp(options: AppOptions) {
     .route('/api', regionRoutes())
     .route('/api', householdRoutes())
     .route('/api', importRoutes())
+    .route('/api', ruleRoutes())
     .route('/api', editRoutes())
     .route('/api', coverageRoutes())
     .route('/api', autosplitRoutes())

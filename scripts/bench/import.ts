@@ -88,7 +88,11 @@ async function ours(db: Db, file: string, body: (layer: string) => object): Prom
 
 function baseline(db: Db, file: string, table: string, extra: string[] = []): number {
   const t = performance.now();
-  execFileSync('ogr2ogr', ['-f', 'PostgreSQL', `PG:${db.url}`, file, '-nln', table, '-overwrite', '-lco', 'GEOMETRY_NAME=geom', ...extra]);
+  // GDAL 3.6 reads a libpq keyword string, not a URL
+  const u = new URL(db.url!);
+  const password = u.password ? ` password=${decodeURIComponent(u.password)}` : '';
+  const conn = `PG:host=${u.hostname} port=${u.port || 5432} user=${decodeURIComponent(u.username)} dbname=${u.pathname.slice(1)}${password}`;
+  execFileSync('ogr2ogr', ['-f', 'PostgreSQL', conn, file, '-nln', table, '-overwrite', '-lco', 'GEOMETRY_NAME=geom', ...extra]);
   return performance.now() - t;
 }
 

@@ -309,9 +309,13 @@ async function insideRegion(tx: Queryable, regionId: number | null, points: ([nu
   const idx = points.flatMap((p, i) => (p ? [i] : []));
   for (let k = 0; k < idx.length; k += 20_000) {
     const part = idx.slice(k, k + 20_000);
+    // The region cut into pieces of at most 64 vertices: each point is tested against the few whose box holds it.
     const { rows } = await tx.query<{ inside: boolean }>(
-      `SELECT ST_Intersects(r.geom, ST_SetSRID(ST_MakePoint(u.x, u.y), 4326)) AS inside
-       FROM unnest($2::float8[], $3::float8[]) WITH ORDINALITY AS u(x, y, ord), region r WHERE r.id = $1 ORDER BY u.ord`,
+      `WITH piece AS MATERIALIZED (SELECT ST_Subdivide(geom, 64) AS g FROM region WHERE id = $1)
+       SELECT EXISTS (SELECT 1 FROM piece WHERE piece.g && p.g AND ST_Intersects(piece.g, p.g)) AS inside
+       FROM unnest($2::float8[], $3::float8[]) WITH ORDINALITY AS u(x, y, ord),
+            LATERAL (SELECT ST_SetSRID(ST_MakePoint(u.x, u.y), 4326) AS g) p
+       ORDER BY u.ord`,
       [regionId, part.map((i) => points[i]![0]), part.map((i) => points[i]![1])],
     );
     rows.forEach((r, j) => (out[part[j]!] = r.inside));

@@ -95,9 +95,10 @@ export function guessFields(kind: ImportKind, fields: string[], samples: Record<
  * group headings above it fills only a few.
  */
 export function headerRow(rows: unknown[][]): number {
-  const width = Math.max(0, ...rows.map((r) => r.length));
-  for (let i = 0; i < Math.min(rows.length, 10); i++) {
-    const cells = rows[i]!.map((c) => (c === null || c === undefined ? '' : String(c).trim()));
+  const head = rows.slice(0, 10);
+  const width = head.reduce((w, r) => Math.max(w, r.length), 0);
+  for (let i = 0; i < head.length; i++) {
+    const cells = head[i]!.map((c) => (c === null || c === undefined ? '' : String(c).trim()));
     const filled = cells.filter(Boolean);
     const text = filled.every((c) => Number.isNaN(Number(c)));
     if (filled.length >= Math.max(1, Math.ceil(0.6 * width)) && text && new Set(filled).size === filled.length) return i;

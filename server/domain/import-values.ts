@@ -56,7 +56,14 @@ export function looseTime(value: unknown): Date | null {
     // serial days are local wall-clock time: China time
     return days > 20_000 && days < 80_000 ? new Date(EXCEL_EPOCH + Math.round(days * 86_400_000) - 8 * 3600_000) : null;
   }
-  const m = /^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[T\s]*(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2}(?:\.\d+)?))?秒?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(s);
+  // 2026年11月3日14时22分05秒 → 2026-11-3 14:22:05
+  const t = s
+    .replace(/[年月]/g, '-')
+    .replace(/日/, ' ')
+    .replace(/[时分]/g, ':')
+    .replace(/[秒:]\s*$/, '')
+    .trim();
+  const m = /^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T\s]+(\d{1,2}):(\d{1,2})(?::(\d{1,2}(?:\.\d+)?))?)?\s*(Z|[+-]\d{2}:?\d{2})?$/.exec(t);
   if (!m) return null;
   const [, y, mo, d, h = '0', mi = '0', sec = '0', zone] = m;
   const parts = [Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(sec)] as const;

@@ -32,6 +32,8 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/regions/:id/descendants': ['plan:read'],
   'GET /api/regions/:id/coverage': ['plan:read'],
   'GET /api/regions/:id/households': ['households:read'],
+  'GET /api/regions/:id/rules': ['plan:read'],
+  'PUT /api/regions/:id/rules': ['users:admin'],
   'GET /api/changes': ['changes:read'],
 
   'POST /api/regions': ['plan:write'],

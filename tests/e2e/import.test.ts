@@ -101,6 +101,27 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('lets an admin set the district’s household range per grid type in the settings', async () => {
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    try {
+      await page.goto(`${server.url}/settings`);
+      await page.waitForSelector('[data-testid="rules"] input');
+      expect(await page.locator('[data-testid="rules-save"]').isDisabled()).toBe(true);
+      await page.fill('input[aria-label="residential min"]', '10');
+      await page.fill('input[aria-label="residential target"]', '18');
+      await page.fill('input[aria-label="residential max"]', '25');
+      await page.click('[data-testid="rules-save"]');
+      await expect.poll(() => page.locator('[role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-rules.png') });
+      const { rows } = await db.query<{ lo: number; hi: number }>(
+        `SELECT min_households AS lo, max_households AS hi FROM grid_type_rule WHERE district_id IS NOT NULL AND grid_type = 'residential'`,
+      );
+      expect(rows).toEqual([{ lo: 10, hi: 25 }]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('says in Chinese what is wrong with a broken file', async () => {
     const page = await openImport();
     try {

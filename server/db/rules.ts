@@ -1,0 +1,74 @@
+import { InputError, notFound } from '../domain/errors.ts';
+import { GRID_TYPE_NAMES, GRID_TYPES, type GridType } from '../domain/grid-types.ts';
+import type { Queryable } from './db.ts';
+import { recordChange } from './regions.ts';
+
+/** A grid type's household range in a district: its own rule, or the default (`own: false`). */
+export interface DistrictRule {
+  gridType: GridType;
+  zh: string;
+  en: string;
+  min: number;
+  max: number;
+  target: number;
+  own: boolean;
+}
+
+/** The district a region lies in (itself when it is one); null when there is no such region. */
+export async function districtOf(db: Queryable, regionId: number): Promise<{ id: number; name: string } | null> {
+  const { rows } = await db.query<{ id: number; name: string }>(
+    `SELECT r.id, r.name FROM gp_ancestors($1::int[]) a JOIN region r ON r.id = a.id WHERE r.level = 'district' LIMIT 1`,
+    [[regionId]],
+  );
+  return rows[0] ?? null;
+}
+
+export async function districtRules(db: Queryable, districtId: number): Promise<DistrictRule[]> {
+  const { rows } = await db.query<{ grid_type: GridType; min: number; max: number; target: number; own: boolean }>(
+    `SELECT dflt.grid_type, coalesce(own.min_households, dflt.min_households) AS min, coalesce(own.max_households, dflt.max_households) AS max,
+            coalesce(own.target_households, dflt.target_households) AS target, own.id IS NOT NULL AS own
+     FROM grid_type_rule dflt LEFT JOIN grid_type_rule own ON own.district_id = $1 AND own.grid_type = dflt.grid_type
+     WHERE dflt.district_id IS NULL`,
+    [districtId],
+  );
+  const byType = new Map(rows.map((r) => [r.grid_type, r]));
+  return GRID_TYPES.filter((t) => byType.has(t)).map((t) => {
+    const r = byType.get(t)!;
+    return { gridType: t, ...GRID_TYPE_NAMES[t], min: r.min, max: r.max, target: r.target, own: r.own };
+  });
+}
+
+export interface RuleInput {
+  gridType: GridType;
+  min: number;
+  max: number;
+  target: number;
+}
+
+/**
+ * Sets a district's own household ranges (the types given; the others keep theirs). Each range
+ * holds its target; logged with what it was, so the change log shows who changed the rules.
+ */
+export async function setDistrictRules(tx: Queryable, actor: string, districtId: number, rules: RuleInput[]): Promise<DistrictRule[]> {
+  const seen = new Set<string>();
+  rules.forEach((r, i) => {
+    if (seen.has(r.gridType)) throw new InputError('duplicate_grid_type', `${r.gridType} is listed twice`, `rules[${i}].gridType`);
+    seen.add(r.gridType);
+    if (!(r.min <= r.target && r.target <= r.max)) {
+      throw new InputError('invalid_range', `the target ${r.target} must lie within ${r.min}–${r.max}`, `rules[${i}]`, { gridType: r.gridType });
+    }
+  });
+  const { rows } = await tx.query('SELECT 1 FROM region WHERE id = $1 AND level = $2 FOR UPDATE', [districtId, 'district']);
+  if (rows.length === 0) throw notFound('district', districtId);
+  const before = await districtRules(tx, districtId);
+  await tx.query(
+    `INSERT INTO grid_type_rule (district_id, grid_type, min_households, max_households, target_households)
+     SELECT $1, t.grid_type, t.lo, t.hi, t.target FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS t(grid_type, lo, hi, target)
+     ON CONFLICT (coalesce(district_id, 0), grid_type) DO UPDATE
+       SET min_households = EXCLUDED.min_households, max_households = EXCLUDED.max_households, target_households = EXCLUDED.target_households`,
+    [districtId, rules.map((r) => r.gridType), rules.map((r) => r.min), rules.map((r) => r.max), rules.map((r) => r.target)],
+  );
+  const after = await districtRules(tx, districtId);
+  await recordChange(tx, { actor, action: 'update', entity: 'grid_type_rule', entityId: districtId, before, after });
+  return after;
+}

@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+for (const driver of DRIVERS) {
+  describe(`district rules (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let districtId: number;
+    let gridId: number;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db);
+      districtId = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`)).rows[0]!.id;
+      gridId = (
+        await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' AND grid_type = 'residential' ORDER BY household_count DESC LIMIT 1`)
+      ).rows[0]!.id;
+    });
+    afterAll(() => dispose());
+
+    it("answers any region with its district's rules, the defaults until the district sets its own", async () => {
+      const res = await ctx.request('GET', `/api/regions/${gridId}/rules`);
+      expect(res.status).toBe(200);
+      expect(res.body.districtId).toBe(districtId);
+      expect(res.body.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 60, max: 200, own: false });
+    });
+
+    it('lets an admin set them (not a planner), refuses a target outside its range, and the coverage check and the overview follow', async () => {
+      const body = { rules: ['scattered', 'residential', 'unit', 'commercial', 'rural'].map((gridType) => ({ gridType, min: 10, max: 25, target: 18 })) };
+      expect((await ctx.request('PUT', `/api/regions/${districtId}/rules`, body, { 'x-gridplan-user': 'rule-planner' })).status).toBe(403);
+      const bad = await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 25, target: 30 }] });
+      expect([bad.status, bad.body.error.code]).toEqual([422, 'invalid_range']);
+      const failingBefore = (await ctx.request('GET', `/api/stats/overview?region=${districtId}`)).body.figures.failingGrids.value;
+      const village = (await ctx.db.query<{ parent_id: number }>('SELECT parent_id FROM region WHERE id = $1', [gridId])).rows[0]!.parent_id;
+      const coverageBefore = (await ctx.request('GET', `/api/regions/${village}/coverage`)).body.summary.counts.households_out_of_range;
+      const res = await ctx.request('PUT', `/api/regions/${districtId}/rules`, body);
+      expect(res.status).toBe(200);
+      expect(res.body.rules.every((r: { min: number; max: number; own: boolean }) => r.min === 10 && r.max === 25 && r.own)).toBe(true);
+      const log = await ctx.request('GET', `/api/changes?limit=1`);
+      expect(log.body.items?.[0] ?? log.body[0]).toMatchObject({ entity: 'grid_type_rule', entityId: districtId });
+      const coverageAfter = (await ctx.request('GET', `/api/regions/${village}/coverage`)).body.summary.counts.households_out_of_range;
+      expect(coverageAfter).toBeGreaterThan(coverageBefore);
+      const failingAfter = (await ctx.request('GET', `/api/stats/overview?region=${districtId}`)).body.figures.failingGrids.value;
+      expect(failingAfter).toBeGreaterThan(failingBefore);
+    });
+  });
+}
