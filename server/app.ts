@@ -18,6 +18,7 @@ import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
 import { importRoutes } from './routes/imports.ts';
 import { ruleRoutes } from './routes/rules.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
@@ -99,6 +100,7 @@ export function createApp(options: AppOptions) {
     .route('/api', householdRoutes())
     .route('/api', importRoutes())
     .route('/api', ruleRoutes())
+    .route('/api', exportRoutes())
     .route('/api', editRoutes())
     .route('/api', coverageRoutes())
     .route('/api', autosplitRoutes())

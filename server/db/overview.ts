@@ -25,8 +25,7 @@ export async function recordPlanFigures(tx: Queryable, day: string, unstaffed: n
     `WITH g AS (
        SELECT g.id, g.household_count, v.id AS village, t.id AS township, t.parent_id AS district,
               g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AS staffed,
-              (g.household_count BETWEEN coalesce(rule.lo, 0) AND coalesce(rule.hi, 1e9)
-               AND g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AND ST_NumGeometries(g.geom) = 1) AS passes,
+              (rule.passes AND g.id <> ALL($2::int[])) AS passes,
               ST_Area(g.geom::geography) AS area
        FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
        LEFT JOIN grid_range rule ON rule.grid_id = g.id
@@ -78,8 +77,7 @@ export async function overview(
     rows: [plan],
   } = await tx.query<{ grids: number; staffed: number; households: number; passing: number; passing_households: number; passing_area: number; area: number }>(
     `${SCOPE}, g AS (
-       SELECT g.*, (g.household_count BETWEEN coalesce(rule.lo, 0) AND coalesce(rule.hi, 1e9)
-                    AND g.worker_id IS NOT NULL AND ST_NumGeometries(g.geom) = 1) AS passes
+       SELECT g.*, rule.passes
        FROM region g JOIN scope s ON s.id = g.id AND s.level = 'grid'
        LEFT JOIN grid_range rule ON rule.grid_id = g.id
      )

@@ -12,7 +12,7 @@ import initGdalJs from 'gdal3.js/node.js';
 export type Request =
   | { id: number; op: 'open'; job: string; files: { name: string; bytes: Uint8Array }[]; path: string; openOptions: string[]; vsi: string[] }
   | { id: number; op: 'read'; job: string; layer: string; args: string[] }
-  | { id: number; op: 'write'; job: string; input: string; args: string[]; output: string; zip: boolean }
+  | { id: number; op: 'write'; job: string; inputs: { name: string; geojson: string }[]; args: string[]; output: string; zip: boolean }
   | { id: number; op: 'drop'; job: string };
 
 export type Reply = { id: number; ok: true; value?: unknown; bytes?: Uint8Array } | { id: number; ok: false; message: string };
@@ -119,21 +119,28 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
         return { id: m.id, ok: true, bytes };
       }
       case 'write': {
-        // the input: GeoJSON text written to the job's folder and opened as a dataset
+        // each input: GeoJSON text written to the job's folder, opened, and translated into the one
+        // output as a layer of its own (the first creates it, the others are added with -update)
         removeTree(gdal, dir);
         gdal.Module.FS.mkdir(dir);
-        gdal.Module.FS.writeFile(`${dir}/in.geojson`, m.input);
-        const {
-          datasets: [ds],
-        } = await gdal.open(`${dir}/in.geojson`);
-        if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read the data to write');
+        const destination = `${dir}/${m.output}`;
         try {
-          const destination = `${dir}/${m.output}`;
-          translate(gdal, ds.pointer, destination, m.args);
+          for (const [i, input] of m.inputs.entries()) {
+            gdal.Module.FS.writeFile(`${dir}/in${i}.geojson`, input.geojson);
+            const {
+              datasets: [ds],
+            } = await gdal.open(`${dir}/in${i}.geojson`);
+            if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read the data to write');
+            try {
+              translate(gdal, ds.pointer, destination, [...m.args, '-nln', input.name, ...(i > 0 ? ['-update'] : [])]);
+            } finally {
+              await gdal.close(ds);
+              gdal.Module.FS.unlink(`${dir}/in${i}.geojson`);
+            }
+          }
           if (!m.zip && gdal.Module.FS.isDir(gdal.Module.FS.stat(destination).mode)) throw new Error('GDAL wrote a folder where one file was expected');
           return { id: m.id, ok: true, bytes: gdal.Module.FS.readFile(destination) };
         } finally {
-          await gdal.close(ds);
           removeTree(gdal, dir);
         }
       }

@@ -86,9 +86,12 @@ export async function gdalRead(job: string, layer: string, args: string[]): Prom
   return (await thread.request({ op: 'read', job, layer, args: [...args, layer] })).bytes!;
 }
 
-/** GeoJSON written by ogr2ogr with `args` to `output` (a name with its extension: `grids.gpkg`, `grids.shp.zip`). */
-export async function gdalWrite(job: string, geojson: string, args: string[], output: string): Promise<Uint8Array> {
-  return (await thread.request({ op: 'write', job, input: geojson, args, output, zip: output.endsWith('.zip') })).bytes!;
+/**
+ * GeoJSON written by ogr2ogr with `args` to `output` (a name with its extension: `grids.gpkg`,
+ * `grids.shp.zip`), each input a layer of its own where the format has layers.
+ */
+export async function gdalWrite(job: string, inputs: { name: string; geojson: string }[], args: string[], output: string): Promise<Uint8Array> {
+  return (await thread.request({ op: 'write', job, inputs, args, output, zip: output.endsWith('.zip') })).bytes!;
 }
 
 export async function gdalDrop(job: string): Promise<void> {

@@ -4,6 +4,7 @@ import { declaredCrs, gdalReprojection, isLonLat, undoObfuscation, type CrsCode 
 import { InputError } from '../domain/errors.ts';
 import { headerRow } from '../domain/import-fields.ts';
 import { gdalDrop, gdalOpen, gdalRead, gdalWrite, type GdalLayerInfo } from './gdal.ts';
+import { kmlData, kmlFieldNames, kmlLayerData, type KmlData } from './kml-data.ts';
 
 /**
  * Reading a county's files through GDAL: what kind of file it is (by its bytes), what is inside a
@@ -86,6 +87,13 @@ function unzipOne(bytes: Uint8Array, name: string): Uint8Array {
   }
 }
 
+/** A KML's or KMZ's placemark attributes, which GDAL's KML driver leaves out (see kml-data.ts). */
+function kmlAttributes(format: FileFormat, name: string, bytes: Uint8Array): KmlData {
+  if (format !== 'kml' && format !== 'kmz') return new Map();
+  const doc = format === 'kml' ? bytes : unzipOne(bytes, zipEntries(bytes, name).find((e) => e.name.toLowerCase().endsWith('.kml'))!.name);
+  return kmlData(new TextDecoder().decode(doc));
+}
+
 /** Whether bytes are UTF-8 (ASCII is); else they are taken for GBK, the encoding of Chinese desktop GIS. */
 function isUtf8(bytes: Uint8Array): boolean {
   try {
@@ -132,6 +140,9 @@ interface Opening {
 }
 
 const SAFE_NAME = 'upload';
+/** Formats of one layer, which takes the file's own name. */
+const SINGLE_LAYER = new Set<FileFormat>(['geojson', 'csv']);
+const stem = (name: string) => (name.split(/[\\/]/).pop() ?? name).replace(/\.[^.]*$/, '') || 'layer';
 
 /** Each dataset in the file: a zip may hold several Shapefiles, each one layer. */
 function openings(format: FileFormat, name: string, bytes: Uint8Array): Opening[] {
@@ -245,6 +256,7 @@ export async function inspectFile(job: string, name: string, bytes: Uint8Array):
   const format = detectFormat(name, bytes);
   const layers: LayerSummary[] = [];
   const warnings: FileWarning[] = [];
+  const kml = kmlAttributes(format, name, bytes);
   for (const o of openings(format, name, bytes)) {
     warnings.push(...o.warnings);
     await withDataset(job, o, async (infos) => {
@@ -253,6 +265,8 @@ export async function inspectFile(job: string, name: string, bytes: Uint8Array):
         let fields = l.fields.map((f) => f.name);
         let header: number | null = null;
         let count = l.featureCount ?? 0;
+        const extended = kmlLayerData(kml, l.name, count);
+        if (extended) fields = [...fields, ...kmlFieldNames(extended).filter((f) => !fields.includes(f))];
         if (format === 'xlsx') {
           const sample = parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '12']));
           const rows = sample.features.map((f) => cellsOf(f.properties ?? {}));
@@ -272,7 +286,8 @@ export async function inspectFile(job: string, name: string, bytes: Uint8Array):
           warnings.push({ code: 'unreadable_prj', message: `the .prj of ${l.name} cannot be read: choose its coordinate system`, subject: l.name });
         }
         layers.push({
-          name: l.name,
+          // a GeoJSON or CSV file is one layer, named as the file is (GDAL names it after our copy)
+          name: SINGLE_LAYER.has(format) && infos.length === 1 ? stem(name) : l.name,
           geometryType: g?.type && g.type !== 'None' ? g.type : null,
           count,
           fields,
@@ -305,13 +320,15 @@ export async function readLayer(job: string, name: string, bytes: Uint8Array, la
     openings(format, name, bytes).find((x) => x.path.endsWith(`/${layer}.shp`) || x.path.toLowerCase().endsWith(`/${layer.toLowerCase()}.shp`)) ??
     openings(format, name, bytes)[0]!;
   return withDataset(job, opening, async (infos) => {
-    const info = infos.find((l) => l.name === layer);
+    const info = infos.find((l) => l.name === layer) ?? (SINGLE_LAYER.has(format) && infos.length === 1 ? infos[0] : undefined);
     if (!info) throw new InputError('unknown_layer', `the file has no layer ${JSON.stringify(layer)}`, 'layer');
     const declared = declaredCrs(info.geometryFields[0]?.coordinateSystem?.projjson);
     const hasGeometry = !!info.geometryFields[0]?.type && info.geometryFields[0].type !== 'None';
     const args = ['-f', 'GeoJSON', '-lco', 'COORDINATE_PRECISION=9', ...(hasGeometry ? gdalReprojection(declared, o.crs) : [])];
-    const fc = parseCollection(await gdalRead(job, layer, args));
+    const fc = parseCollection(await gdalRead(job, info.name, args));
     let rows: Row[] = fc.features.map((f) => ({ properties: f.properties ?? {}, geometry: f.geometry }));
+    const extended = kmlLayerData(kmlAttributes(format, name, bytes), info.name, rows.length);
+    if (extended) rows = rows.map((r, i) => ({ ...r, properties: { ...extended[i], ...r.properties } }));
     if (format === 'xlsx') {
       const cells = rows.map((r) => cellsOf(r.properties));
       const h = headerRow(cells);
@@ -348,7 +365,12 @@ async function pointsFromFields(job: string, rows: Row[], lon: string, lat: stri
     features: xy.flatMap((p, i) => (ok(p) ? [{ type: 'Feature', properties: { i }, geometry: { type: 'Point', coordinates: p } }] : [])),
   };
   const out = parseCollection(
-    await gdalWrite(job, JSON.stringify(input), ['-f', 'GeoJSON', '-s_srs', crs, '-t_srs', 'EPSG:4490', '-lco', 'COORDINATE_PRECISION=9'], 'points.geojson'),
+    await gdalWrite(
+      job,
+      [{ name: 'points', geojson: JSON.stringify(input) }],
+      ['-f', 'GeoJSON', '-s_srs', crs, '-t_srs', 'EPSG:4490', '-lco', 'COORDINATE_PRECISION=9'],
+      'points.geojson',
+    ),
   );
   const byIndex = new Map(out.features.map((f) => [f.properties!.i as number, f.geometry]));
   return rows.map((r, i) => ({ ...r, geometry: byIndex.get(i) ?? null }));

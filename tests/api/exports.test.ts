@@ -1,0 +1,198 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { unzipSync } from 'fflate';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+/** What GDAL's own ogrinfo (apt gdal-bin) reads of a file: its layers with feature counts and EPSG code. */
+function ogrinfo(file: string): { layers: Record<string, { count: number; epsg: string | null }>; text: string } {
+  const text = execFileSync('ogrinfo', ['-so', '-al', file], { encoding: 'utf8' });
+  const layers: Record<string, { count: number; epsg: string | null }> = {};
+  for (const block of text.split(/\nLayer name: /).slice(1)) {
+    const name = block.split('\n')[0]!.trim();
+    const count = Number(/Feature Count: (\d+)/.exec(block)?.[1]);
+    const ids = [...block.matchAll(/ID\["EPSG",(\d+)\]/g)].map((m) => m[1]);
+    layers[name] = { count, epsg: ids.at(-1) ?? null };
+  }
+  return { layers, text };
+}
+
+/** One feature's values as ogrinfo prints them. */
+function ogrValues(file: string, layer: string, where: string): Record<string, string> {
+  const text = execFileSync('ogrinfo', ['-q', '-geom=NO', file, layer, '-where', where], { encoding: 'utf8' });
+  return Object.fromEntries([...text.matchAll(/^\s+(\S+) \([A-Za-z0-9]+\) = (.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+}
+
+for (const driver of DRIVERS) {
+  describe(`exports (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let dir: string;
+    let township: { id: number; name: string };
+    let village: { id: number; name: string; grids: number };
+    let grid: { code: string; name: string; households: number; worker: string; phone: string };
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      dir = await mkdtemp(join(tmpdir(), 'gridplan-exports-'));
+      ctx = await apiContext(t.db, { importDir: join(dir, 'jobs') });
+      village = (
+        await ctx.db.query<{ id: number; name: string; grids: number }>(
+          `SELECT v.id, v.name, count(g.id)::int AS grids FROM region v JOIN region g ON g.parent_id = v.id
+           GROUP BY v.id ORDER BY count(g.id) DESC, v.id LIMIT 1`,
+        )
+      ).rows[0]!;
+      township = (
+        await ctx.db.query<{ id: number; name: string }>(`SELECT p.id, p.name FROM region v JOIN region p ON p.id = v.parent_id WHERE v.id = $1`, [village.id])
+      ).rows[0]!;
+      grid = (
+        await ctx.db.query<typeof grid>(
+          `SELECT g.code, g.name, g.household_count AS households, w.name AS worker, w.phone FROM region g JOIN worker w ON w.id = g.worker_id
+           WHERE g.parent_id = $1 ORDER BY g.code LIMIT 1`,
+          [village.id],
+        )
+      ).rows[0]!;
+    });
+    afterAll(async () => {
+      await dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    async function download(path: string): Promise<{ status: number; file: string; headers: Headers; body: any }> {
+      const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
+      const res = await ctx.app.request(path, { headers: { cookie } });
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const ext = /filename="export\.(\w+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'bin';
+      const file = join(dir, `${Math.random().toString(36).slice(2)}.${ext}`);
+      await writeFile(file, bytes);
+      let body: unknown = null;
+      if (res.status >= 400) body = JSON.parse(new TextDecoder().decode(bytes));
+      return { status: res.status, file, headers: res.headers, body };
+    }
+
+    it('writes every format so that GDAL’s ogrinfo finds the layers, the counts, the coordinate system and the values', async () => {
+      const { rows } = await ctx.db.query<{ level: string; n: number }>(
+        `SELECT r.level, count(*)::int AS n FROM gp_subtree($1) t JOIN region r ON r.id = t.id WHERE r.level <> 'township' GROUP BY r.level`,
+        [township.id],
+      );
+      const counts = Object.fromEntries(rows.map((r) => [r.level, r.n]));
+      const gpkg = await download(`/api/regions/${township.id}/export?format=gpkg&crs=EPSG:4544`);
+      expect(gpkg.status).toBe(200);
+      expect(gpkg.headers.get('content-disposition')).toContain(encodeURIComponent(`${township.name}-village-grid.gpkg`));
+      expect(ogrinfo(gpkg.file).layers).toEqual({ village: { count: counts.village, epsg: '4544' }, grid: { count: counts.grid, epsg: '4544' } });
+      expect(ogrValues(gpkg.file, 'grid', `code = '${grid.code}'`)).toMatchObject({
+        name: grid.name,
+        level: 'grid',
+        households: String(grid.households),
+        worker: grid.worker,
+        phone: grid.phone,
+      });
+
+      const shp = await download(`/api/regions/${township.id}/export?format=shp&encoding=gbk`);
+      expect(shp.status).toBe(200);
+      const zipped = `/vsizip/${shp.file}`;
+      expect(ogrinfo(zipped).layers).toEqual({ village: { count: counts.village, epsg: '4326' }, grid: { count: counts.grid, epsg: '4326' } });
+      const names: string[] = [];
+      unzipSync(new Uint8Array(await readFile(shp.file)), { filter: (f) => (names.push(f.name), false) });
+      expect(names).toEqual(expect.arrayContaining(['grid.shp', 'grid.shx', 'grid.dbf', 'grid.prj', 'grid.cpg']));
+      expect(ogrValues(zipped, 'grid', `code = '${grid.code}'`)).toMatchObject({ name: grid.name, worker: grid.worker });
+
+      for (const [format, layer] of [
+        ['geojson', 'regions'],
+        ['csv', 'regions'],
+      ] as const) {
+        const f = await download(`/api/regions/${township.id}/export?format=${format}&levels=grid`);
+        expect(f.status).toBe(200);
+        const info = ogrinfo(f.file);
+        expect(Object.values(info.layers)[0]!.count).toBe(counts.grid);
+        expect(ogrValues(f.file, Object.keys(info.layers)[0] ?? layer, `code = '${grid.code}'`)).toMatchObject({ name: grid.name });
+      }
+      const kml = await download(`/api/regions/${village.id}/export?format=kml`);
+      expect(ogrinfo(kml.file).layers.grid!.count).toBe(village.grids);
+
+      const xlsx = await download(`/api/regions/${township.id}/export?format=xlsx`);
+      expect(xlsx.status).toBe(200);
+      const sheets = ogrinfo(xlsx.file).layers;
+      expect(Object.keys(sheets)).toEqual(['村社区', '网格', '人员名册']);
+      expect(sheets['网格']!.count).toBe(counts.grid);
+      expect(ogrValues(xlsx.file, '网格', `"编码" = '${grid.code}'`)).toMatchObject({ 名称: grid.name, 专职网格员: grid.worker, 电话: grid.phone });
+    });
+
+    it('refuses a level above the region, an unknown format or system, and a region that does not exist', async () => {
+      expect((await download(`/api/regions/${village.id}/export?format=gpkg&levels=township`)).body.error.code).toBe('invalid_level');
+      expect((await download(`/api/regions/${village.id}/export?format=dwg`)).status).toBe(400);
+      expect((await download(`/api/regions/${village.id}/export?format=gpkg&crs=EPSG:3857`)).body.error.code).toBe('unknown_crs');
+      expect((await download(`/api/regions/99999999/export?format=gpkg`)).status).toBe(404);
+    });
+
+    it('round-trips: grids exported in a Gauss–Krüger zone and imported back through the wizard are the same grids, to a millimetre', async () => {
+      for (const [format, crs] of [
+        ['shp', 'EPSG:4544'],
+        ['gpkg', 'EPSG:4544'],
+        ['geojson', 'EPSG:4544'],
+        ['csv', 'EPSG:4544'],
+        ['kml', 'EPSG:4326'], // KML is WGS 84 by definition
+      ] as const) {
+        const out = await download(`/api/regions/${village.id}/export?format=${format}&crs=${crs}`);
+        expect(out.status).toBe(200);
+        await ctx.db.query('DROP TABLE IF EXISTS before_export');
+        await ctx.db.query(`CREATE TABLE before_export AS SELECT code, name, grid_type, geom FROM region WHERE parent_id = $1`, [village.id]);
+        await ctx.db.query(`UPDATE region SET worker_id = NULL WHERE parent_id = $1`, [village.id]);
+        await ctx.db.query(`DELETE FROM region WHERE parent_id = $1`, [village.id]);
+        const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
+        const up = await ctx.app.request('/api/imports', {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/octet-stream', 'x-file-name': `grids.${out.file.split('.').pop()}` },
+          body: new Uint8Array(await readFile(out.file)),
+        });
+        const job = (await up.json()) as { id: string; layers: { name: string; count: number; fields: { name: string }[] }[] };
+        expect(up.status, JSON.stringify(job)).toBe(201);
+        const layer = job.layers.find((l) => l.name === 'grid' || l.name === 'grids')?.name;
+        expect(layer, JSON.stringify(job.layers.map((l) => l.name))).toBeDefined();
+        expect(job.layers.find((l) => l.name === layer)).toMatchObject({ count: village.grids });
+        // GDAL's KML driver reads a placemark's <name> as Name; the other attributes keep their names
+        const fields = { name: format === 'kml' ? 'Name' : 'name', code: 'code', gridType: 'grid_type' };
+        const done = await ctx.request('POST', `/api/imports/${job.id}/commit`, { layer, kind: 'grid', parentId: village.id, fields });
+        expect(done.status, `${format}: ${JSON.stringify(done.body)}`).toBe(201);
+        const { rows } = await ctx.db.query<{ code: string; same: boolean; d: number }>(
+          `SELECT b.code, r.name = b.name AND r.grid_type IS NOT DISTINCT FROM b.grid_type AS same,
+                  ST_HausdorffDistance(ST_Transform(r.geom, 4544), ST_Transform(b.geom, 4544)) AS d
+           FROM before_export b LEFT JOIN region r ON r.code = b.code AND r.parent_id = $1`,
+          [village.id],
+        );
+        expect(rows).toHaveLength(village.grids);
+        for (const r of rows) {
+          expect(r.same, `${format} ${r.code}`).toBe(true);
+          expect(r.d, `${format} ${r.code}`).toBeLessThan(0.001);
+        }
+      }
+    });
+
+    it('round-trips the Excel roster: imported back as staff, it assigns the same people to the same grids and adds nobody', async () => {
+      // the demo's phones are masked (138****1234); a county's roster has whole numbers
+      await ctx.db.query(`UPDATE worker SET phone = '139' || lpad(id::text, 8, '0')`);
+      const out = await download(`/api/regions/${township.id}/export?format=xlsx`);
+      expect(out.status).toBe(200);
+      const { rows: people } = await ctx.db.query<{ n: number }>(
+        `SELECT (count(g.worker_id) + (SELECT count(*) FROM grid_staff s JOIN gp_subtree($1) t2 ON t2.id = s.grid_id))::int AS n
+         FROM gp_subtree($1) t JOIN region g ON g.id = t.id AND g.level = 'grid'`,
+        [township.id],
+      );
+      const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
+      const up = await ctx.app.request('/api/imports', {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/octet-stream', 'x-file-name': 'roster.xlsx' },
+        body: new Uint8Array(await readFile(out.file)),
+      });
+      const job = (await up.json()) as { id: string; layers: { name: string }[] };
+      expect(job.layers.map((l) => l.name)).toContain('人员名册');
+      const planned = await ctx.request('POST', `/api/imports/${job.id}/plan`, { layer: '人员名册', kind: 'staff', parentId: township.id });
+      expect(planned.status, JSON.stringify(planned.body)).toBe(200);
+      expect(planned.body.fields).toMatchObject({ person: '姓名', phone: '电话', role: '职务', grid: '网格编码' });
+      expect(planned.body.outcome).toMatchObject({ total: people[0]!.n, accepted: people[0]!.n, staff: { newWorkers: 0 } });
+    });
+  });
+}
