@@ -1,5 +1,6 @@
 import type { Level } from '../domain/hierarchy.ts';
 import type { Queryable } from './db.ts';
+import { filterSql, type IncidentFilter } from './incidents.ts';
 
 /** One region as an export gives it: what the offices that receive the plan ask for. */
 export interface ExportRegion {
@@ -38,4 +39,59 @@ export async function exportRegions(db: Queryable, rootId: number, levels: Level
     [rootId, levels],
   );
   return rows;
+}
+
+/** A household as an export gives it (to roles that may read households). */
+export interface ExportHousehold {
+  id: number;
+  size: number;
+  address: string;
+  gridCode: string | null;
+  gridName: string | null;
+  geometry: GeoJSON.Point;
+}
+
+/** The households within a region, by grid and id. */
+export async function exportHouseholds(db: Queryable, rootId: number): Promise<ExportHousehold[]> {
+  const { rows } = await db.query<ExportHousehold>(
+    `SELECT h.id, h.size, h.address, g.code AS "gridCode", g.name AS "gridName", ST_AsGeoJSON(h.geom, 9)::json AS geometry
+     FROM gp_subtree($1) t JOIN household h ON h.region_id = t.id LEFT JOIN region g ON g.id = h.region_id AND g.level = 'grid'
+     ORDER BY g.code NULLS LAST, h.id`,
+    [rootId],
+  );
+  return rows;
+}
+
+/** An incident as an export gives it. */
+export interface ExportIncident {
+  id: number;
+  category: string;
+  categoryZh: string;
+  severity: number;
+  status: string;
+  source: string;
+  reportedAt: string;
+  description: string;
+  address: string | null;
+  gridCode: string | null;
+  gridName: string | null;
+  department: string | null;
+  resolvedAt: string | null;
+  closedAt: string | null;
+  geometry: GeoJSON.Point;
+}
+
+/** Incidents matching the analyze filters, newest first, at most `limit` (the caller refuses more). */
+export async function exportIncidents(db: Queryable, filter: IncidentFilter, limit: number): Promise<{ total: number; rows: ExportIncident[] }> {
+  const f = filterSql(filter, 2);
+  const local = (col: string) => `to_char(${col} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')`;
+  const { rows } = await db.query<ExportIncident & { total: number }>(
+    `SELECT i.id, i.category, c.zh AS "categoryZh", i.severity, i.status, i.source, ${local('i.reported_at')} AS "reportedAt", i.description, i.address,
+            g.code AS "gridCode", g.name AS "gridName", i.department, ${local('i.resolved_at')} AS "resolvedAt", ${local('i.closed_at')} AS "closedAt",
+            ST_AsGeoJSON(i.geom, 7)::json AS geometry, count(*) OVER ()::int AS total
+     FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN region g ON g.id = i.grid_id
+     WHERE ${f.where} ORDER BY i.reported_at DESC, i.id DESC LIMIT $1`,
+    [limit, ...f.params],
+  );
+  return { total: rows[0]?.total ?? 0, rows };
 }

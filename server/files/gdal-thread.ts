@@ -12,7 +12,7 @@ import initGdalJs from 'gdal3.js/node.js';
 export type Request =
   | { id: number; op: 'open'; job: string; files: { name: string; bytes: Uint8Array }[]; path: string; openOptions: string[]; vsi: string[] }
   | { id: number; op: 'read'; job: string; layer: string; args: string[] }
-  | { id: number; op: 'write'; job: string; inputs: { name: string; geojson: string }[]; args: string[]; output: string; zip: boolean }
+  | { id: number; op: 'write'; job: string; inputs: { name: string; geojson: string; args?: string[] }[]; args: string[]; output: string; zip: boolean }
   | { id: number; op: 'drop'; job: string };
 
 export type Reply = { id: number; ok: true; value?: unknown; bytes?: Uint8Array } | { id: number; ok: false; message: string };
@@ -121,6 +121,7 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
       case 'write': {
         // each input: GeoJSON text written to the job's folder, opened, and translated into the one
         // output as a layer of its own (the first creates it, the others are added with -update)
+        if (m.inputs.length === 0) throw new Error('nothing to write');
         removeTree(gdal, dir);
         gdal.Module.FS.mkdir(dir);
         const destination = `${dir}/${m.output}`;
@@ -132,7 +133,7 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
             } = await gdal.open(`${dir}/in${i}.geojson`);
             if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read the data to write');
             try {
-              translate(gdal, ds.pointer, destination, [...m.args, '-nln', input.name, ...(i > 0 ? ['-update'] : [])]);
+              translate(gdal, ds.pointer, destination, [...m.args, ...(input.args ?? []), '-nln', input.name, ...(i > 0 ? ['-update'] : [])]);
             } finally {
               await gdal.close(ds);
               gdal.Module.FS.unlink(`${dir}/in${i}.geojson`);

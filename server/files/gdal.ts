@@ -88,9 +88,14 @@ export async function gdalRead(job: string, layer: string, args: string[]): Prom
 
 /**
  * GeoJSON written by ogr2ogr with `args` to `output` (a name with its extension: `grids.gpkg`,
- * `grids.shp.zip`), each input a layer of its own where the format has layers.
+ * `grids.shp.zip`), each input a layer of its own where the format has layers (with its own extra `args`).
  */
-export async function gdalWrite(job: string, inputs: { name: string; geojson: string }[], args: string[], output: string): Promise<Uint8Array> {
+export async function gdalWrite(
+  job: string,
+  inputs: { name: string; geojson: string; args?: string[] }[],
+  args: string[],
+  output: string,
+): Promise<Uint8Array> {
   return (await thread.request({ op: 'write', job, inputs, args, output, zip: output.endsWith('.zip') })).bytes!;
 }
 

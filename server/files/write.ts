@@ -1,5 +1,5 @@
 import gcoord from 'gcoord';
-import type { ExportRegion } from '../db/export.ts';
+import type { ExportHousehold, ExportIncident, ExportRegion } from '../db/export.ts';
 import { GCJ02 } from '../domain/crs.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import type { Level } from '../domain/hierarchy.ts';
@@ -33,15 +33,6 @@ export const EXPORT_FIELDS: { field: string; zh: string; en: string }[] = [
 
 const LEVEL_ZH: Record<Level, string> = { district: '区县', township: '乡镇街道', village: '村社区', grid: '网格' };
 
-export interface ExportOptions {
-  format: ExportFormat;
-  /** EPSG:4326, EPSG:4490, a CGCS2000 Gauss–Krüger zone (EPSG:4513–4554) or GCJ-02. */
-  crs: string;
-  /** Shapefile text: UTF-8, or GBK for older desktop GIS. */
-  encoding: 'UTF-8' | 'GBK';
-  levels: Level[];
-}
-
 const gisProperties = (r: ExportRegion) => ({
   code: r.code,
   stat_code: r.statCode,
@@ -58,20 +49,34 @@ const gisProperties = (r: ExportRegion) => ({
   passes: r.passes === null ? null : r.passes ? 1 : 0,
 });
 
-function mapCoordinates(g: GeoJSON.MultiPolygon, f: (p: [number, number]) => [number, number]): GeoJSON.MultiPolygon {
-  return { type: 'MultiPolygon', coordinates: g.coordinates.map((poly) => poly.map((ring) => ring.map((p) => f([p[0]!, p[1]!])))) };
+function mapPositions(g: GeoJSON.Geometry, f: (p: [number, number]) => [number, number]): GeoJSON.Geometry {
+  const ring = (r: GeoJSON.Position[]) => r.map((p) => f([p[0]!, p[1]!]));
+  switch (g.type) {
+    case 'Point':
+      return { type: 'Point', coordinates: f([g.coordinates[0]!, g.coordinates[1]!]) };
+    case 'MultiPolygon':
+      return { type: 'MultiPolygon', coordinates: g.coordinates.map((poly) => poly.map(ring)) };
+    case 'Polygon':
+      return { type: 'Polygon', coordinates: g.coordinates.map(ring) };
+    default:
+      return g;
+  }
 }
 
-function collection(rows: ExportRegion[], crs: string, properties: (r: ExportRegion) => object, geometry = true): string {
-  const shift = crs === GCJ02 ? (p: [number, number]) => gcoord.transform(p, gcoord.WGS84, gcoord.GCJ02) as [number, number] : null;
-  return JSON.stringify({
-    type: 'FeatureCollection',
-    features: rows.map((r) => ({
-      type: 'Feature',
-      properties: properties(r),
-      geometry: geometry ? (shift ? mapCoordinates(r.geometry, shift) : r.geometry) : null,
-    })),
-  });
+/** One layer to write: its name (a Chinese one for a workbook's sheet), rows and the geometry type GDAL is told. */
+export interface OutLayer {
+  name: string;
+  sheet: string;
+  geometryType: 'MULTIPOLYGON' | 'POINT' | null;
+  rows: { properties: Record<string, unknown>; geometry: GeoJSON.Geometry | null }[];
+}
+
+export interface WriteOptions {
+  format: ExportFormat;
+  /** EPSG:4326, EPSG:4490, a CGCS2000 Gauss–Krüger zone (EPSG:4513–4554) or GCJ-02. */
+  crs: string;
+  /** Shapefile text: UTF-8, or GBK for older desktop GIS. */
+  encoding: 'UTF-8' | 'GBK';
 }
 
 /** How GDAL labels or reprojects our lon/lat for the system asked for. */
@@ -82,7 +87,38 @@ function crsArgs(crs: string, format: ExportFormat): string[] {
   return ['-s_srs', 'EPSG:4490', '-t_srs', crs];
 }
 
-const XLSX_HEADERS = (r: ExportRegion) => ({
+const MEDIA: Record<ExportFormat, { ext: string; type: string; output: string; args: string[] }> = {
+  geojson: { ext: 'geojson', type: 'application/geo+json', output: 'out.geojson', args: ['-f', 'GeoJSON', '-lco', 'COORDINATE_PRECISION=9'] },
+  csv: { ext: 'csv', type: 'text/csv; charset=utf-8', output: 'out.csv', args: ['-f', 'CSV', '-lco', 'GEOMETRY=AS_WKT', '-lco', 'WRITE_BOM=YES'] },
+  shp: { ext: 'zip', type: 'application/zip', output: 'out.shp.zip', args: ['-f', 'ESRI Shapefile'] },
+  gpkg: { ext: 'gpkg', type: 'application/geopackage+sqlite3', output: 'out.gpkg', args: ['-f', 'GPKG'] },
+  kml: { ext: 'kml', type: 'application/vnd.google-earth.kml+xml', output: 'out.kml', args: ['-f', 'KML', '-dsco', 'NameField=name'] },
+  xlsx: { ext: 'xlsx', type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', output: 'out.xlsx', args: ['-f', 'XLSX'] },
+};
+
+/**
+ * Layers as one file: GeoJSON and CSV hold one layer (the layers' rows together), the others a
+ * layer (a workbook a sheet) each. Geometries leave in the system asked for; a workbook has none.
+ */
+export async function writeLayers(job: string, layers: OutLayer[], o: WriteOptions): Promise<{ bytes: Uint8Array; ext: string; type: string }> {
+  const shift = o.crs === GCJ02 ? (p: [number, number]) => gcoord.transform(p, gcoord.WGS84, gcoord.GCJ02) as [number, number] : null;
+  const geometry = (g: GeoJSON.Geometry | null) => (o.format === 'xlsx' || !g ? null : shift ? mapPositions(g, shift) : g);
+  const text = (rows: OutLayer['rows']) =>
+    JSON.stringify({ type: 'FeatureCollection', features: rows.map((r) => ({ type: 'Feature', properties: r.properties, geometry: geometry(r.geometry) })) });
+  const single = o.format === 'geojson' || o.format === 'csv';
+  const inputs = single
+    ? [{ name: layers.map((l) => l.name).join('_') || 'layer', geojson: text(layers.flatMap((l) => l.rows)) }]
+    : layers.map((l) => ({
+        name: o.format === 'xlsx' ? l.sheet : l.name,
+        geojson: text(l.rows),
+        args: l.geometryType && (o.format === 'shp' || o.format === 'gpkg') ? ['-nlt', l.geometryType] : [],
+      }));
+  const m = MEDIA[o.format];
+  const args = [...m.args, ...crsArgs(o.crs, o.format), ...(o.format === 'shp' ? ['-lco', `ENCODING=${o.encoding}`] : [])];
+  return { bytes: await gdalWrite(job, inputs, args, m.output), ext: m.ext, type: m.type };
+}
+
+const XLSX_REGION = (r: ExportRegion) => ({
   编码: r.code,
   统计用区划代码: r.statCode ?? '',
   名称: r.name,
@@ -95,88 +131,134 @@ const XLSX_HEADERS = (r: ExportRegion) => ({
         面积平方米: r.areaM2,
         专职网格员: r.worker ?? '',
         电话: r.phone ?? '',
+        其他网格力量: r.staff.map((s) => `${s.roleZh} ${s.name} ${s.phone}`.trim()).join('；'),
         是否达标: r.passes ? '达标' : '未达标',
       }
     : { 户数: r.households, 面积平方米: r.areaM2 }),
 });
 
-/** The file's bytes, its name's extension and its media type. */
-export async function writeExport(job: string, rows: ExportRegion[], o: ExportOptions): Promise<{ bytes: Uint8Array; ext: string; type: string }> {
+/** The plan's regions: a layer per level (GeoJSON and CSV: one), and in a workbook the staff roster. */
+export async function writeExport(
+  job: string,
+  rows: ExportRegion[],
+  o: WriteOptions & { levels: Level[] },
+): Promise<{ bytes: Uint8Array; ext: string; type: string }> {
   // every level asked for is a layer, an empty one too (a village not yet divided has no grids)
-  const byLevel = o.levels.map((level) => ({ level, rows: rows.filter((r) => r.level === level) }));
-  const layers = (props: (r: ExportRegion) => object, geometry = true) =>
-    byLevel.map((l) => ({ name: o.format === 'xlsx' ? LEVEL_ZH[l.level] : l.level, geojson: collection(l.rows, o.crs, props, geometry) }));
-  const crs = crsArgs(o.crs, o.format);
-  switch (o.format) {
-    case 'geojson':
-      return {
-        bytes: await gdalWrite(
-          job,
-          [{ name: 'regions', geojson: collection(rows, o.crs, gisProperties) }],
-          ['-f', 'GeoJSON', ...crs, '-lco', 'COORDINATE_PRECISION=9'],
-          'plan.geojson',
-        ),
-        ext: 'geojson',
-        type: 'application/geo+json',
-      };
-    case 'csv':
-      return {
-        bytes: await gdalWrite(
-          job,
-          [{ name: 'regions', geojson: collection(rows, o.crs, gisProperties) }],
-          ['-f', 'CSV', ...crs, '-lco', 'GEOMETRY=AS_WKT', '-lco', 'WRITE_BOM=YES'],
-          'plan.csv',
-        ),
-        ext: 'csv',
-        type: 'text/csv; charset=utf-8',
-      };
-    case 'shp':
-      return {
-        bytes: await gdalWrite(
-          job,
-          layers(gisProperties),
-          ['-f', 'ESRI Shapefile', ...crs, '-lco', `ENCODING=${o.encoding}`, '-nlt', 'MULTIPOLYGON'],
-          'plan.shp.zip',
-        ),
-        ext: 'zip',
-        type: 'application/zip',
-      };
-    case 'gpkg':
-      return {
-        bytes: await gdalWrite(job, layers(gisProperties), ['-f', 'GPKG', ...crs, '-nlt', 'MULTIPOLYGON'], 'plan.gpkg'),
-        ext: 'gpkg',
-        type: 'application/geopackage+sqlite3',
-      };
-    case 'kml':
-      return {
-        bytes: await gdalWrite(job, layers(gisProperties), ['-f', 'KML', '-dsco', 'NameField=name'], 'plan.kml'),
-        ext: 'kml',
-        type: 'application/vnd.google-earth.kml+xml',
-      };
-    case 'xlsx': {
-      // the roster: every grid's people, the full-time worker first
-      const roster = rows
-        .filter((r) => r.level === 'grid')
-        .flatMap((r) => [
-          ...(r.worker ? [{ 网格编码: r.code, 网格名称: r.name, 职务: '专职网格员', 姓名: r.worker, 电话: r.phone ?? '' }] : []),
-          ...r.staff.map((s) => ({ 网格编码: r.code, 网格名称: r.name, 职务: s.roleZh, 姓名: s.name, 电话: s.phone })),
-        ]);
-      const sheets = [
-        ...layers(XLSX_HEADERS, false),
-        ...(roster.length
-          ? [
-              {
-                name: '人员名册',
-                geojson: JSON.stringify({ type: 'FeatureCollection', features: roster.map((p) => ({ type: 'Feature', properties: p, geometry: null })) }),
-              },
-            ]
-          : []),
-      ];
-      return {
-        bytes: await gdalWrite(job, sheets, ['-f', 'XLSX'], 'plan.xlsx'),
-        ext: 'xlsx',
-        type: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-      };
-    }
+  const layers: OutLayer[] = o.levels.map((level) => ({
+    name: level,
+    sheet: LEVEL_ZH[level],
+    geometryType: 'MULTIPOLYGON',
+    rows: rows.filter((r) => r.level === level).map((r) => ({ properties: o.format === 'xlsx' ? XLSX_REGION(r) : gisProperties(r), geometry: r.geometry })),
+  }));
+  if (o.format === 'geojson' || o.format === 'csv') layers.splice(0, layers.length, { ...layers[0]!, name: 'regions', rows: layers.flatMap((l) => l.rows) });
+  if (o.format === 'xlsx') {
+    // the roster: every grid's people, the full-time worker first
+    const roster = rows
+      .filter((r) => r.level === 'grid')
+      .flatMap((r) => [
+        ...(r.worker ? [{ 网格编码: r.code, 网格名称: r.name, 职务: '专职网格员', 姓名: r.worker, 电话: r.phone ?? '' }] : []),
+        ...r.staff.map((s) => ({ 网格编码: r.code, 网格名称: r.name, 职务: s.roleZh, 姓名: s.name, 电话: s.phone })),
+      ]);
+    if (roster.length) layers.push({ name: 'staff', sheet: '人员名册', geometryType: null, rows: roster.map((p) => ({ properties: p, geometry: null })) });
   }
+  return writeLayers(job, layers, o);
+}
+
+/** Household points (roles that may read households): GIS fields and the workbook's Chinese headers. */
+export const HOUSEHOLD_FIELDS: { field: string; zh: string; en: string }[] = [
+  { field: 'id', zh: '编号', en: 'household id' },
+  { field: 'size', zh: '人口', en: 'people in the household' },
+  { field: 'address', zh: '地址', en: 'address' },
+  { field: 'grid_code', zh: '网格编码', en: "the grid's code" },
+  { field: 'grid_name', zh: '网格名称', en: "the grid's name" },
+];
+
+export function householdLayer(rows: ExportHousehold[], format: ExportFormat): OutLayer {
+  return {
+    name: 'household',
+    sheet: '户',
+    geometryType: 'POINT',
+    rows: rows.map((h) => ({
+      properties:
+        format === 'xlsx'
+          ? {
+              编号: h.id,
+              人口: h.size,
+              地址: h.address,
+              网格编码: h.gridCode ?? '',
+              网格名称: h.gridName ?? '',
+              经度: h.geometry.coordinates[0],
+              纬度: h.geometry.coordinates[1],
+            }
+          : { id: h.id, size: h.size, address: h.address, grid_code: h.gridCode, grid_name: h.gridName },
+      geometry: h.geometry,
+    })),
+  };
+}
+
+/** Incidents (the analyze filters): GIS fields and the workbook's Chinese headers. */
+export const INCIDENT_FIELDS: { field: string; zh: string; en: string }[] = [
+  { field: 'id', zh: '编号', en: 'incident id' },
+  { field: 'category', zh: '类别代码', en: 'category code' },
+  { field: 'cat_zh', zh: '类别', en: 'category (Chinese)' },
+  { field: 'severity', zh: '等级', en: 'severity 1–4' },
+  { field: 'status', zh: '状态', en: 'reported, dispatched, resolved or closed' },
+  { field: 'source', zh: '来源', en: 'worker, hotline or import' },
+  { field: 'reported', zh: '上报时间', en: 'reported at (China time)' },
+  { field: 'descr', zh: '描述', en: 'description' },
+  { field: 'address', zh: '地址', en: 'address' },
+  { field: 'grid_code', zh: '网格编码', en: "the grid's code" },
+  { field: 'grid_name', zh: '网格名称', en: "the grid's name" },
+  { field: 'dept', zh: '承办部门', en: 'department' },
+  { field: 'resolved', zh: '办结时间', en: 'resolved at' },
+  { field: 'closed', zh: '归档时间', en: 'closed at' },
+];
+
+const STATUS_ZH: Record<string, string> = { reported: '已上报', dispatched: '已派单', resolved: '已办结', closed: '已归档' };
+const SOURCE_ZH: Record<string, string> = { worker: '网格员上报', hotline: '12345 热线', import: '导入' };
+
+export function incidentLayer(rows: ExportIncident[], format: ExportFormat): OutLayer {
+  return {
+    name: 'incident',
+    sheet: '事件',
+    geometryType: 'POINT',
+    rows: rows.map((i) => ({
+      properties:
+        format === 'xlsx'
+          ? {
+              编号: i.id,
+              类别: i.categoryZh,
+              等级: i.severity,
+              状态: STATUS_ZH[i.status] ?? i.status,
+              来源: SOURCE_ZH[i.source] ?? i.source,
+              上报时间: i.reportedAt,
+              描述: i.description,
+              地址: i.address ?? '',
+              网格编码: i.gridCode ?? '',
+              网格名称: i.gridName ?? '',
+              承办部门: i.department ?? '',
+              办结时间: i.resolvedAt ?? '',
+              归档时间: i.closedAt ?? '',
+              经度: i.geometry.coordinates[0],
+              纬度: i.geometry.coordinates[1],
+            }
+          : {
+              id: i.id,
+              category: i.category,
+              cat_zh: i.categoryZh,
+              severity: i.severity,
+              status: i.status,
+              source: i.source,
+              reported: i.reportedAt,
+              descr: i.description,
+              address: i.address,
+              grid_code: i.gridCode,
+              grid_name: i.gridName,
+              dept: i.department,
+              resolved: i.resolvedAt,
+              closed: i.closedAt,
+            },
+      geometry: i.geometry,
+    })),
+  };
 }

@@ -1,22 +1,55 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
-import { exportRegions } from '../db/export.ts';
+import type { Context } from 'hono';
+import { exportHouseholds, exportIncidents, exportRegions } from '../db/export.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
-import { EXPORT_FORMATS, writeExport } from '../files/write.ts';
-import { router } from '../http/router.ts';
+import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
+import { router, type Env } from '../http/router.ts';
+import { FilterQuery, filterOf } from './incidents.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
-const exportRoute = createRoute({
+/** At most this many incidents in one file: a year of a county's reports, several times over. */
+export const INCIDENT_EXPORT_LIMIT = 200_000;
+
+const CrsQuery = {
+  crs: z.string().max(16).optional().openapi({ description: 'EPSG:4326 (default), EPSG:4490, a CGCS2000 Gauss–Krüger zone (EPSG:4513–4554) or GCJ-02' }),
+  encoding: z.enum(['utf-8', 'gbk']).optional().openapi({ description: 'Shapefile text (default UTF-8; GBK for older desktop GIS)' }),
+};
+
+function crsOf(crs: string | undefined): string {
+  const c = crs ?? 'EPSG:4326';
+  if (c !== GCJ02 && (!isKnownCrs(c) || c === 'BD-09')) throw new InputError('unknown_crs', `${c} is not a system exports are written in`, 'crs');
+  return c;
+}
+
+const options = (q: { format: ExportFormat; crs?: string | undefined; encoding?: 'utf-8' | 'gbk' | undefined }) => ({
+  format: q.format,
+  crs: crsOf(q.crs),
+  encoding: q.encoding === 'gbk' ? ('GBK' as const) : ('UTF-8' as const),
+});
+
+/** The file as a download named for what it holds (the ASCII name for old clients, the Chinese one in filename*). */
+function download(c: Context<Env>, file: { bytes: Uint8Array; ext: string; type: string }, name: string) {
+  return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
+    'content-type': file.type,
+    'content-disposition': `attachment; filename="export.${file.ext}"; filename*=UTF-8''${encodeURIComponent(`${name}.${file.ext}`)}`,
+    'cache-control': 'no-store',
+  });
+}
+
+const job = () => `export-${randomUUID()}`;
+
+const regionExportRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/export',
   summary: 'The region and the levels below it as a file: GeoJSON, Shapefile (zip), GeoPackage, KML, CSV or Excel',
   description:
     'Attributes: code, stat_code (统计用区划代码), name, level, parent code and name, grid type, households, area in m², the full-time worker and phone, ' +
     'the other staff, whether a grid passes its rules. Excel: a sheet per level with Chinese headers and the staff roster. ' +
-    '`crs`: EPSG:4326 (default), EPSG:4490, a CGCS2000 Gauss–Krüger zone (EPSG:4513–4554) or GCJ-02; KML is always WGS 84.',
+    'Households leave as counts per grid (their points: /regions/{id}/households/export). KML is always WGS 84.',
   request: {
     params: IdParam,
     query: z.object({
@@ -26,33 +59,74 @@ const exportRoute = createRoute({
         .max(64)
         .optional()
         .openapi({ description: 'comma-separated: district, township, village, grid (default: every level below the region)' }),
-      crs: z.string().max(16).optional(),
-      encoding: z.enum(['utf-8', 'gbk']).optional().openapi({ description: 'Shapefile text (default UTF-8; GBK for older desktop GIS)' }),
+      ...CrsQuery,
+    }),
+  },
+  responses: { 200: { description: 'The file' }, ...errorResponses(400, 404, 422) },
+});
+
+const householdExportRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/households/export',
+  summary: 'The households within a region as points, with their size, address and grid (roles that may read households)',
+  request: { params: IdParam, query: z.object({ format: z.enum(EXPORT_FORMATS), ...CrsQuery }) },
+  responses: { 200: { description: 'The file' }, ...errorResponses(400, 403, 404, 422) },
+});
+
+const incidentExportRoute = createRoute({
+  method: 'get',
+  path: '/incidents/export',
+  summary: 'Incidents matching the analyze filters as CSV, Excel or GeoJSON (a grid worker: their own grids)',
+  request: {
+    query: FilterQuery.extend({
+      format: z.enum(['csv', 'xlsx', 'geojson']),
+      bbox: z.string().max(100).optional().openapi({ description: 'west,south,east,north' }),
+      crs: CrsQuery.crs,
     }),
   },
   responses: { 200: { description: 'The file' }, ...errorResponses(400, 404, 422) },
 });
 
 export function exportRoutes() {
-  return router().openapi(exportRoute, async (c) => {
-    const { id } = c.req.valid('param');
-    const q = c.req.valid('query');
-    const db = c.get('db');
-    const region = await regionLevel(db, id);
-    if (!region) throw notFound('region', id);
-    const below = LEVELS.slice(LEVELS.indexOf(region.level));
-    const levels = (q.levels ? q.levels.split(',').map((l) => l.trim()) : below.slice(1)) as Level[];
-    const wrong = levels.find((l) => !below.includes(l));
-    if (wrong !== undefined) throw new InputError('invalid_level', `${JSON.stringify(wrong)} is not ${region.name}'s level or one below it`, 'levels');
-    if (levels.length === 0) throw new InputError('invalid_level', `${region.name} has no level below it; ask for levels=${region.level}`, 'levels');
-    const crs = q.crs ?? 'EPSG:4326';
-    if (crs !== GCJ02 && (!isKnownCrs(crs) || crs === 'BD-09')) throw new InputError('unknown_crs', `${crs} is not a system exports are written in`, 'crs');
-    const rows = await exportRegions(db, id, levels);
-    const file = await writeExport(`export-${randomUUID()}`, rows, { format: q.format, crs, encoding: q.encoding === 'gbk' ? 'GBK' : 'UTF-8', levels });
-    const name = `${region.name}-${levels.join('-')}.${file.ext}`;
-    return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
-      'content-type': file.type,
-      'content-disposition': `attachment; filename="export.${file.ext}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+  return router()
+    .openapi(regionExportRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const db = c.get('db');
+      const region = await regionLevel(db, id);
+      if (!region) throw notFound('region', id);
+      const below = LEVELS.slice(LEVELS.indexOf(region.level));
+      const levels = (q.levels ? q.levels.split(',').map((l) => l.trim()) : below.slice(1)) as Level[];
+      const wrong = levels.find((l) => !below.includes(l));
+      if (wrong !== undefined) throw new InputError('invalid_level', `${JSON.stringify(wrong)} is not ${region.name}'s level or one below it`, 'levels');
+      if (levels.length === 0) throw new InputError('invalid_level', `${region.name} has no level below it; ask for levels=${region.level}`, 'levels');
+      const o = options(q);
+      const rows = await exportRegions(db, id, levels);
+      return download(c, await writeExport(job(), rows, { ...o, levels }), `${region.name}-${levels.join('-')}`);
+    })
+    .openapi(householdExportRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const q = c.req.valid('query');
+      const db = c.get('db');
+      const region = await regionLevel(db, id);
+      if (!region) throw notFound('region', id);
+      const o = options(q);
+      const rows = await exportHouseholds(db, id);
+      return download(c, await writeLayers(job(), [householdLayer(rows, o.format)], o), `${region.name}-户`);
+    })
+    .openapi(incidentExportRoute, async (c) => {
+      const q = c.req.valid('query');
+      const o = { ...options({ ...q, encoding: undefined }) };
+      const { total, rows } = await exportIncidents(c.get('db'), await filterOf(c, q), INCIDENT_EXPORT_LIMIT + 1);
+      if (total > INCIDENT_EXPORT_LIMIT) {
+        throw new InputError(
+          'too_many_rows',
+          `${total} incidents match; one file holds at most ${INCIDENT_EXPORT_LIMIT}: narrow the dates, region or categories`,
+          'from',
+          { total, limit: INCIDENT_EXPORT_LIMIT },
+        );
+      }
+      const day = (d: string | undefined) => (d ? d.slice(0, 10) : '');
+      return download(c, await writeLayers(job(), [incidentLayer(rows, o.format)], o), `事件-${day(q.from)}${q.to ? `至${day(q.to)}` : ''}`.replace(/-$/, ''));
     });
-  });
 }

@@ -30,7 +30,7 @@ const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } })
 const Incident = IncidentSchema;
 
 /** Filters shared by the list, the heatmap and the statistics. */
-const FilterQuery = z.object({
+export const FilterQuery = z.object({
   region: z.coerce.number().int().positive().optional(),
   from: z.string().max(40).optional().openapi({ description: 'ISO 8601; default a year before `to`' }),
   to: z.string().max(40).optional().openapi({ description: 'ISO 8601, exclusive; default now' }),
@@ -38,7 +38,8 @@ const FilterQuery = z.object({
   status: z.string().max(200).optional().openapi({ description: 'comma-separated statuses' }),
 });
 
-async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox?: string | undefined }): Promise<IncidentFilter> {
+/** The analyze filters of a request (a grid worker: their own grids only). */
+export async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox?: string | undefined }): Promise<IncidentFilter> {
   const { from, to } = parseRange(q.from, q.to, nowOf(c));
   let bbox: [number, number, number, number] | undefined;
   if (q.bbox) {

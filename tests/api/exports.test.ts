@@ -61,8 +61,11 @@ for (const driver of DRIVERS) {
       await rm(dir, { recursive: true, force: true });
     });
 
-    async function download(path: string): Promise<{ status: number; file: string; headers: Headers; body: any }> {
-      const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
+    async function download(
+      path: string,
+      as: { username: string; role: 'admin' | 'planner' | 'analyst' | 'worker'; workerId?: number } = { username: 'tester', role: 'admin' },
+    ): Promise<{ status: number; file: string; headers: Headers; body: any }> {
+      const { cookie } = await ctx.cookie(as);
       const res = await ctx.app.request(path, { headers: { cookie } });
       const bytes = new Uint8Array(await res.arrayBuffer());
       const ext = /filename="export\.(\w+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? 'bin';
@@ -193,6 +196,36 @@ for (const driver of DRIVERS) {
       expect(planned.status, JSON.stringify(planned.body)).toBe(200);
       expect(planned.body.fields).toMatchObject({ person: '姓名', phone: '电话', role: '职务', grid: '网格编码' });
       expect(planned.body.outcome).toMatchObject({ total: people[0]!.n, accepted: people[0]!.n, staff: { newWorkers: 0 } });
+    });
+
+    it('gives household points only to roles that may read households, and incidents by the analyze filters', async () => {
+      const households = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM household h JOIN gp_subtree($1) t ON t.id = h.region_id`, [
+        township.id,
+      ]);
+      const path = `/api/regions/${township.id}/households/export?format=gpkg&crs=EPSG:4490`;
+      const analyst = await download(path, { username: 'ana', role: 'analyst' });
+      expect(analyst.status).toBe(403);
+      expect(analyst.body.error.code).toBe('forbidden');
+      const planner = await download(path, { username: 'plan', role: 'planner' });
+      expect(planner.status).toBe(200);
+      expect(ogrinfo(planner.file).layers).toEqual({ household: { count: households.rows[0]!.n, epsg: '4490' } });
+
+      const filter = `from=2000-01-01&category=sanitation,hazard&region=${township.id}`;
+      const listed = await ctx.request('GET', `/api/incidents?${filter}&limit=1`);
+      expect(listed.status).toBe(200);
+      const total = listed.body.total as number;
+      expect(total).toBeGreaterThan(0);
+      const csv = await download(`/api/incidents/export?format=csv&${filter}`, { username: 'ana', role: 'analyst' });
+      expect(csv.status).toBe(200);
+      expect(Object.values(ogrinfo(csv.file).layers)[0]!.count).toBe(total);
+      const xlsx = await download(`/api/incidents/export?format=xlsx&${filter}`, { username: 'ana', role: 'analyst' });
+      expect(ogrinfo(xlsx.file).layers).toEqual({ 事件: { count: total, epsg: null } });
+      const first = listed.body.items[0] as { id: number; category: string };
+      expect(ogrValues(xlsx.file, '事件', `"编号" = ${first.id}`)).toMatchObject({ 类别: first.category === 'hazard' ? '安全隐患' : '环境卫生' });
+      const geojson = await download(`/api/incidents/export?format=geojson&${filter}&crs=GCJ-02`, { username: 'ana', role: 'analyst' });
+      expect(Object.values(ogrinfo(geojson.file).layers)[0]!.count).toBe(total);
+      expect((await download(`/api/incidents/export?format=shp&${filter}`, { username: 'ana', role: 'analyst' })).status).toBe(400);
+      expect((await download(`/api/incidents/export?format=csv&category=nope`, { username: 'ana', role: 'analyst' })).status).toBe(400);
     });
   });
 }
