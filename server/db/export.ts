@@ -4,6 +4,7 @@ import { filterSql, type IncidentFilter } from './incidents.ts';
 
 /** One region as an export gives it: what the offices that receive the plan ask for. */
 export interface ExportRegion {
+  id: number;
   level: Level;
   code: string;
   statCode: string | null;
@@ -25,7 +26,7 @@ export interface ExportRegion {
 /** The region and every region of the given levels below it, in code order. */
 export async function exportRegions(db: Queryable, rootId: number, levels: Level[]): Promise<ExportRegion[]> {
   const { rows } = await db.query<ExportRegion>(
-    `SELECT r.level, r.code, r.stat_code AS "statCode", r.name, p.code AS "parentCode", p.name AS "parentName", r.grid_type AS "gridType",
+    `SELECT r.id, r.level, r.code, r.stat_code AS "statCode", r.name, p.code AS "parentCode", p.name AS "parentName", r.grid_type AS "gridType",
             r.household_count AS households, round(gp_area_m2(r.geom)::numeric, 1)::float8 AS "areaM2", w.name AS worker, w.phone,
             coalesce((SELECT json_agg(json_build_object('role', s.role, 'roleZh', sr.zh, 'name', sw.name, 'phone', sw.phone) ORDER BY sr.sort, sw.name)
                       FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id), '[]') AS staff,
@@ -94,4 +95,39 @@ export async function exportIncidents(db: Queryable, filter: IncidentFilter, lim
     [limit, ...f.params],
   );
   return { total: rows[0]?.total ?? 0, rows };
+}
+
+/** What a printed sheet shows: a village's outline and grids with their people. */
+export interface PrintSheet {
+  village: Omit<ExportRegion, 'staff' | 'passes' | 'worker' | 'phone'>;
+  grids: ExportRegion[];
+}
+
+/** The plan's version as printed: its last change to regions or staff (an edit counter until plan versions exist). */
+export async function planVersion(db: Queryable): Promise<{ op: number | null; at: string | null }> {
+  const { rows } = await db.query<{ op: number | null; at: string | null }>(
+    `SELECT max(op)::int AS op, to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at
+     FROM change WHERE entity IN ('region', 'worker', 'staff_role', 'grid_type_rule')`,
+  );
+  return rows[0] ?? { op: null, at: null };
+}
+
+/** The sheets of a map book: one per village under `rootId` (a township, a village, or a grid's village). */
+export async function printSheets(db: Queryable, rootId: number): Promise<PrintSheet[]> {
+  const rows = await exportRegions(db, rootId, ['village', 'grid']);
+  const grids = new Map<string, ExportRegion[]>();
+  for (const r of rows) if (r.level === 'grid') grids.set(r.parentCode!, [...(grids.get(r.parentCode!) ?? []), r]);
+  return rows.filter((r) => r.level === 'village').map((v) => ({ village: v, grids: grids.get(v.code) ?? [] }));
+}
+
+/** A region and the regions above it, from the district down, by name and level. */
+export async function regionPath(db: Queryable, id: number): Promise<{ id: number; name: string; level: Level; code: string }[]> {
+  const { rows } = await db.query<{ id: number; name: string; level: Level; code: string }>(
+    `WITH RECURSIVE up AS (
+       SELECT r.id, r.parent_id, r.name, r.level, r.code, 0 AS depth FROM region r WHERE r.id = $1
+       UNION ALL SELECT p.id, p.parent_id, p.name, p.level, p.code, up.depth + 1 FROM region p JOIN up ON p.id = up.parent_id)
+     SELECT id, name, level, code FROM up ORDER BY depth DESC`,
+    [id],
+  );
+  return rows;
 }

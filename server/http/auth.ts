@@ -34,6 +34,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/regions/:id/households': ['households:read'],
   'GET /api/regions/:id/rules': ['plan:read'],
   'GET /api/regions/:id/export': ['plan:read'],
+  'GET /api/regions/:id/print': ['plan:read'],
   'GET /api/regions/:id/households/export': ['households:read'],
   'GET /api/incidents/export': ['incidents:read', 'incidents:own'],
   'PUT /api/regions/:id/rules': ['users:admin'],

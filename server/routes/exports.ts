@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { exportHouseholds, exportIncidents, exportRegions } from '../db/export.ts';
+import { exportHouseholds, exportIncidents, exportRegions, planVersion, printSheets, regionPath } from '../db/export.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
 import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
-import { router, type Env } from '../http/router.ts';
+import { nowOf, router, type Env } from '../http/router.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
@@ -87,8 +87,76 @@ const incidentExportRoute = createRoute({
   responses: { 200: { description: 'The file' }, ...errorResponses(400, 404, 422) },
 });
 
+const RegionOut = z.object({
+  id: z.number(),
+  level: z.string(),
+  code: z.string(),
+  statCode: z.string().nullable(),
+  name: z.string(),
+  parentCode: z.string().nullable(),
+  parentName: z.string().nullable(),
+  gridType: z.string().nullable(),
+  households: z.number(),
+  areaM2: z.number(),
+  geometry: z.any(),
+});
+const GridOut = RegionOut.extend({
+  worker: z.string().nullable(),
+  phone: z.string().nullable(),
+  staff: z.array(z.object({ role: z.string(), roleZh: z.string(), name: z.string(), phone: z.string() })),
+  passes: z.boolean().nullable(),
+});
+
+const printRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/print',
+  summary: 'What a printed map book (township, village) or a grid poster (网格公示牌) shows: a sheet per village with its grids and people',
+  request: { params: IdParam },
+  responses: {
+    200: {
+      description: 'The sheets',
+      content: {
+        'application/json': {
+          schema: z.object({
+            region: z.object({ id: z.number(), name: z.string(), level: z.string(), code: z.string() }),
+            path: z.array(z.object({ id: z.number(), name: z.string(), level: z.string(), code: z.string() })),
+            version: z.object({ op: z.number().nullable(), at: z.string().nullable() }),
+            printedAt: z.string(),
+            focus: z.string().nullable().openapi({ description: "A grid's poster: the grid's code" }),
+            sheets: z.array(z.object({ village: RegionOut, grids: z.array(GridOut) })),
+          }),
+        },
+      },
+    },
+    ...errorResponses(400, 404, 422),
+  },
+});
+
 export function exportRoutes() {
   return router()
+    .openapi(printRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const path = await regionPath(db, id);
+      const region = path.at(-1);
+      if (!region) throw notFound('region', id);
+      if (region.level === 'district') {
+        throw new InputError('too_large_to_print', `print ${region.name} a township or a village at a time (a sheet per village)`, 'id');
+      }
+      const root = region.level === 'grid' ? path.at(-2)!.id : region.id;
+      const printedAt = new Date(nowOf(c).getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+      return c.json(
+        {
+          region,
+          path,
+          version: await planVersion(db),
+          printedAt,
+          focus: region.level === 'grid' ? region.code : null,
+          sheets: await printSheets(db, root),
+        },
+        200,
+      );
+    })
     .openapi(regionExportRoute, async (c) => {
       const { id } = c.req.valid('param');
       const q = c.req.valid('query');

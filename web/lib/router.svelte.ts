@@ -1,7 +1,7 @@
 import type { Capability } from '../../server/domain/roles.ts';
 
 /** A small history-API router: the path picks the view, `?region=` the selected region. */
-export const VIEWS = ['plan', 'analyze', 'screen', 'report', 'dispatch', 'import', 'settings'] as const;
+export const VIEWS = ['plan', 'analyze', 'screen', 'report', 'dispatch', 'import', 'settings', 'print'] as const;
 export type View = (typeof VIEWS)[number];
 /** What a role needs to open each view. */
 export const VIEW_CAPABILITY: Record<View, Capability> = {
@@ -12,6 +12,7 @@ export const VIEW_CAPABILITY: Record<View, Capability> = {
   dispatch: 'dispatch:answer',
   import: 'plan:write',
   settings: 'users:admin',
+  print: 'plan:read',
 };
 /** Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue. */
 export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch' };

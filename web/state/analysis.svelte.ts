@@ -78,6 +78,11 @@ export class Analysis {
     };
   }
 
+  /** The current filters' incidents as a file (CSV, Excel or GeoJSON). */
+  exportHref(regionId: number, format: 'csv' | 'xlsx' | 'geojson'): string {
+    return `/api/incidents/export?${new URLSearchParams({ ...this.query(regionId), format })}`;
+  }
+
   /** Fetches everything for the current filters; a newer call wins over an older one still running. */
   async load(regionId: number): Promise<void> {
     const mine = ++this.request;

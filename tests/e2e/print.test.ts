@@ -1,0 +1,171 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import jsQR from 'jsqr';
+import type { Browser, Page } from 'playwright-core';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import type { Db } from '../../server/db/db.ts';
+import { cloneTestDb } from '../support/db.ts';
+import { sessionCookie } from '../support/auth.ts';
+import { describeInBrowser, launchBrowser, newPage } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
+
+/** What poppler's pdfinfo and pdftotext (apt poppler-utils) read of a PDF: pages, page size in points, text. */
+function readPdf(file: string): { pages: number; size: [number, number]; text: string } {
+  const info = execFileSync('pdfinfo', [file], { encoding: 'utf8' });
+  const size = /Page size:\s+([\d.]+) x ([\d.]+) pts/.exec(info)!;
+  return {
+    pages: Number(/Pages:\s+(\d+)/.exec(info)![1]),
+    size: [Math.round(Number(size[1])), Math.round(Number(size[2]))],
+    text: execFileSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' }),
+  };
+}
+
+describeInBrowser('printed map books and notice boards in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let dispose: () => Promise<void>;
+  let db: Db;
+  let admin: string;
+  let village: { id: number; name: string; township: number };
+  let grids: { id: number; code: string; name: string; households: number; worker: string; phone: string }[];
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    const t = await cloneTestDb('pglite');
+    dispose = t.dispose;
+    db = t.db;
+    server = await startServer({ db, port: 0 });
+    admin = await sessionCookie(db, { username: 'admin', role: 'admin' });
+    browser = await launchBrowser();
+    village = (
+      await db.query<typeof village>(
+        `SELECT v.id, v.name, v.parent_id AS township FROM region v JOIN region g ON g.parent_id = v.id
+         WHERE v.level = 'village' GROUP BY v.id ORDER BY count(*) DESC, v.id LIMIT 1`,
+      )
+    ).rows[0]!;
+    grids = (
+      await db.query<(typeof grids)[number]>(
+        `SELECT g.id, g.code, g.name, g.household_count AS households, w.name AS worker, w.phone
+         FROM region g JOIN worker w ON w.id = g.worker_id WHERE g.parent_id = $1 ORDER BY g.code`,
+        [village.id],
+      )
+    ).rows;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await dispose?.();
+  });
+
+  async function open(path: string, viewport = { width: 1920, height: 1080 }): Promise<Page> {
+    const page = await newPage(browser, server.url, admin, viewport);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}${path}`);
+    await page.waitForSelector('[data-testid="print-pages"][data-ready="true"]', { timeout: 60_000 });
+    expect(errors).toEqual([]);
+    return page;
+  }
+
+  async function pdf(page: Page, name: string) {
+    const file = join(ARTIFACTS, name);
+    await writeFile(file, await page.pdf({ preferCSSPageSize: true, printBackground: true }));
+    return readPdf(file);
+  }
+
+  /** Text that spills out of its box: a table cell, a heading, a label cut short. */
+  const overflowing = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('.sheet h1, .sheet .sub, .sheet .meta span, .who span, .legend span')]
+        .filter((e) => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > e.closest('.sheet')!.getBoundingClientRect().right)
+        .map((e) => e.textContent),
+    );
+
+  it('prints a village map book on A4: the map with every grid, the legend, the table, and a PDF a reader finds them in', async () => {
+    const page = await open(`/print/village/${village.id}`);
+    try {
+      await page.screenshot({ path: join(ARTIFACTS, 'print-village-a4.png'), fullPage: true });
+      const drawn = await page.$$eval('[data-testid="print-map"] path[data-code]', (ps) => new Set(ps.map((p) => p.getAttribute('data-code'))).size);
+      expect(drawn).toBe(grids.length);
+      expect(await page.locator('[data-testid="print-table"] tbody tr').count()).toBe(grids.length);
+      expect(await overflowing(page)).toEqual([]);
+      const out = await pdf(page, 'print-village-a4.pdf');
+      expect(out.size).toEqual([595, 842]);
+      expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());
+      expect(out.text).toContain(`${village.name} 网格划分图`);
+      for (const g of grids) {
+        expect(out.text).toContain(g.code);
+        expect(out.text).toContain(g.phone);
+      }
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('prints a township as a sheet per village on A3 landscape', async () => {
+    const page = await open(`/print/township/${village.township}?paper=a3&orient=landscape`);
+    try {
+      await page.screenshot({ path: join(ARTIFACTS, 'print-township-a3.png') });
+      const villages = await db.query<{ name: string }>(`SELECT name FROM region WHERE parent_id = $1 ORDER BY code`, [village.township]);
+      const titles = await page.locator('[data-testid="print-sheet"] h1').allTextContents();
+      for (const v of villages.rows) expect(titles.some((t) => t.startsWith(`${v.name} 网格划分图`))).toBe(true);
+      expect(await overflowing(page)).toEqual([]);
+      const out = await pdf(page, 'print-township-a3.pdf');
+      expect(out.size).toEqual([1191, 842]);
+      expect(out.pages).toBe(titles.length);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('prints a grid’s notice board: its staff with phones, the promise, and a QR code that opens the grid’s report page', async () => {
+    const grid = grids[0]!;
+    const page = await open(`/print/grid/${grid.id}/poster`);
+    try {
+      await page.screenshot({ path: join(ARTIFACTS, 'print-poster-a3.png'), fullPage: true });
+      await expect.poll(() => page.locator('[data-testid="poster-name"]').textContent()).toBe(grid.name);
+      const staff = await page.locator('[data-testid="poster-staff"]').textContent();
+      expect(staff).toContain(grid.worker);
+      expect(staff).toContain(grid.phone);
+      expect(await overflowing(page)).toEqual([]);
+      // a reader we did not write decodes the QR code from the rendered page
+      const shot = PNG.sync.read(await page.locator('[data-testid="poster-qr"] svg').screenshot());
+      const code = jsQR(new Uint8ClampedArray(shot.data), shot.width, shot.height);
+      expect(code?.data).toBe(`${server.url}/report?grid=${grid.id}`);
+      const out = await pdf(page, 'print-poster-a3.pdf');
+      expect(out.size).toEqual([842, 1191]);
+      expect(out.pages).toBe(1);
+      expect(out.text).toContain('网格公示牌');
+      expect(out.text).toContain(grid.phone);
+      expect(out.text).toContain('服务承诺');
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('offers the export menu in the plan view, and its download is the file the API writes', async () => {
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    try {
+      await page.goto(`${server.url}/plan?region=${village.id}`);
+      await page.waitForSelector('[data-testid="export-menu"]');
+      await page.click('[data-testid="export-menu"] summary');
+      await page.selectOption('[data-testid="export-format"]', 'gpkg');
+      await page.selectOption('[data-testid="export-crs"]', 'EPSG:4544');
+      await page.screenshot({ path: join(ARTIFACTS, 'plan-export-menu.png') });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-download"]')]);
+      const file = join(ARTIFACTS, 'plan-export.gpkg');
+      await download.saveAs(file);
+      expect(download.suggestedFilename()).toBe(`${village.name}-grid.gpkg`);
+      const info = execFileSync('ogrinfo', ['-so', file, 'grid'], { encoding: 'utf8' });
+      expect(info).toContain(`Feature Count: ${grids.length}`);
+      expect(info).toMatch(/ID\["EPSG",4544\]\]\s*$/m);
+      expect((await readFile(file)).length).toBeGreaterThan(0);
+    } finally {
+      await page.close();
+    }
+  });
+});

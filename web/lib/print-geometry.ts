@@ -1,0 +1,89 @@
+import polylabel from 'polylabel';
+
+/**
+ * Print maps are SVG: vector on paper at any size, as many maps on a page as there are villages
+ * (a browser allows only a few WebGL maps at once), nothing to wait for. Positions are lon/lat
+ * projected to metres on a plane tangent at the map's middle (equirectangular: at a village's
+ * size, under a thousandth off), then fitted into the frame in millimetres, north up.
+ */
+export type Ring = [number, number][];
+export type MultiPolygon = { type: 'MultiPolygon'; coordinates: number[][][][] };
+
+const R = 6_371_008.8;
+
+export interface Frame {
+  /** Millimetres on paper of a lon/lat position. */
+  project(p: number[]): [number, number];
+  /** Metres on the ground per millimetre on paper. */
+  metresPerMm: number;
+}
+
+/** A frame of `width` × `height` mm (less `pad`) that holds every geometry, centred. */
+export function fit(geometries: MultiPolygon[], width: number, height: number, pad = 4): Frame {
+  let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const g of geometries)
+    for (const poly of g.coordinates)
+      for (const [x, y] of poly[0] ?? []) {
+        w = Math.min(w, x!);
+        e = Math.max(e, x!);
+        s = Math.min(s, y!);
+        n = Math.max(n, y!);
+      }
+  if (!Number.isFinite(w)) [w, s, e, n] = [0, 0, 1e-4, 1e-4];
+  const k = Math.cos((((s + n) / 2) * Math.PI) / 180);
+  const metres = (p: number[]): [number, number] => [(((p[0]! - w) * Math.PI) / 180) * R * k, (((n - p[1]!) * Math.PI) / 180) * R];
+  const [gw, gh] = metres([e, s]);
+  const metresPerMm = Math.max(gw / (width - 2 * pad), gh / (height - 2 * pad), 1e-6);
+  const ox = (width - gw / metresPerMm) / 2;
+  const oy = (height - gh / metresPerMm) / 2;
+  return {
+    metresPerMm,
+    project: (p) => {
+      const [x, y] = metres(p);
+      return [ox + x / metresPerMm, oy + y / metresPerMm];
+    },
+  };
+}
+
+/** An SVG path of a multipolygon in the frame (holes drawn with evenodd). */
+export function pathOf(g: MultiPolygon, f: Frame): string {
+  return g.coordinates
+    .map((poly) =>
+      poly
+        .map(
+          (ring) =>
+            `M${ring
+              .map((p) =>
+                f
+                  .project(p)
+                  .map((v) => v.toFixed(2))
+                  .join(','),
+              )
+              .join('L')}Z`,
+        )
+        .join(''),
+    )
+    .join('');
+}
+
+/** Where a label goes: the point of the largest polygon farthest from its edges, and that distance (mm). */
+export function labelPoint(g: MultiPolygon, f: Frame): { x: number; y: number; room: number } {
+  let best = { x: 0, y: 0, room: -1 };
+  for (const poly of g.coordinates) {
+    const rings = poly.map((ring) => ring.map((p) => f.project(p)));
+    const p = polylabel(rings, 0.2);
+    if (p.distance > best.room) best = { x: p[0], y: p[1], room: p.distance };
+  }
+  return best;
+}
+
+/** A scale bar near `maxMm` long: a round ground length (1, 2 or 5 × 10ⁿ m) and its length on paper. */
+export function scaleBar(metresPerMm: number, maxMm: number): { metres: number; mm: number; label: string } {
+  const max = metresPerMm * maxMm;
+  const base = 10 ** Math.floor(Math.log10(max));
+  const metres = [5, 2, 1].map((m) => m * base).find((m) => m <= max) ?? base;
+  return { metres, mm: metres / metresPerMm, label: metres >= 1000 ? `${metres / 1000} km` : `${metres} m` };
+}
+
+/** The map's scale as 1:n, rounded for print (1:12,000). */
+export const ratio = (metresPerMm: number) => Math.round((metresPerMm * 1000) / 100) * 100;
