@@ -133,7 +133,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(staff).toContain(grid.phone);
       expect(await overflowing(page)).toEqual([]);
       // a reader we did not write decodes the QR code from the rendered page
-      const shot = PNG.sync.read(await page.locator('[data-testid="poster-qr"] svg').screenshot());
+      const shot = PNG.sync.read(await page.locator('[data-testid="poster-qr"] img').screenshot());
       const code = jsQR(new Uint8ClampedArray(shot.data), shot.width, shot.height);
       expect(code?.data).toBe(`${server.url}/report?grid=${grid.id}`);
       const out = await pdf(page, 'print-poster-a3.pdf');
