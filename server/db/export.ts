@@ -25,17 +25,21 @@ export interface ExportRegion {
 
 /** The region and every region of the given levels below it, in code order. */
 export async function exportRegions(db: Queryable, rootId: number, levels: Level[]): Promise<ExportRegion[]> {
+  // the staff gathered once per grid (a subquery per row read the worker table once per grid)
   const { rows } = await db.query<ExportRegion>(
-    `SELECT r.id, r.level, r.code, r.stat_code AS "statCode", r.name, p.code AS "parentCode", p.name AS "parentName", r.grid_type AS "gridType",
+    `WITH sub AS (SELECT t.id FROM gp_subtree($1) t WHERE t.level = ANY($2::text[])),
+     staff AS (
+       SELECT s.grid_id, json_agg(json_build_object('role', s.role, 'roleZh', sr.zh, 'name', sw.name, 'phone', sw.phone) ORDER BY sr.sort, sw.name) AS staff
+       FROM grid_staff s JOIN sub ON sub.id = s.grid_id JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role
+       GROUP BY s.grid_id)
+     SELECT r.id, r.level, r.code, r.stat_code AS "statCode", r.name, p.code AS "parentCode", p.name AS "parentName", r.grid_type AS "gridType",
             r.household_count AS households, round(gp_area_m2(r.geom)::numeric, 1)::float8 AS "areaM2", w.name AS worker, w.phone,
-            coalesce((SELECT json_agg(json_build_object('role', s.role, 'roleZh', sr.zh, 'name', sw.name, 'phone', sw.phone) ORDER BY sr.sort, sw.name)
-                      FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id), '[]') AS staff,
-            gr.passes, ST_AsGeoJSON(r.geom, 9)::json AS geometry
-     FROM gp_subtree($1) t JOIN region r ON r.id = t.id
+            coalesce(st.staff, '[]') AS staff, gr.passes, ST_AsGeoJSON(r.geom, 9)::json AS geometry
+     FROM sub JOIN region r ON r.id = sub.id
        LEFT JOIN region p ON p.id = r.parent_id
        LEFT JOIN worker w ON w.id = r.worker_id
+       LEFT JOIN staff st ON st.grid_id = r.id
        LEFT JOIN grid_range gr ON gr.grid_id = r.id
-     WHERE r.level = ANY($2::text[])
      ORDER BY array_position($2::text[], r.level::text), r.code`,
     [rootId, levels],
   );

@@ -7,12 +7,22 @@
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { parentPort } from 'node:worker_threads';
+import { zipSync } from 'fflate';
 import initGdalJs from 'gdal3.js/node.js';
 
 export type Request =
   | { id: number; op: 'open'; job: string; files: { name: string; bytes: Uint8Array }[]; path: string; openOptions: string[]; vsi: string[] }
   | { id: number; op: 'read'; job: string; layer: string; args: string[] }
-  | { id: number; op: 'write'; job: string; inputs: { name: string; geojson: string; args?: string[] }[]; args: string[]; output: string; zip: boolean }
+  | {
+      id: number;
+      op: 'write';
+      job: string;
+      inputs: { name: string; geojson: string; args?: string[] }[];
+      args: string[];
+      output: string;
+      /** Gather the layers in a GeoPackage first and translate it at once (KML cannot add a layer to a file it wrote). */
+      stage: boolean;
+    }
   | { id: number; op: 'drop'; job: string };
 
 export type Reply = { id: number; ok: true; value?: unknown; bytes?: Uint8Array } | { id: number; ok: false; message: string };
@@ -124,7 +134,11 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
         if (m.inputs.length === 0) throw new Error('nothing to write');
         removeTree(gdal, dir);
         gdal.Module.FS.mkdir(dir);
-        const destination = `${dir}/${m.output}`;
+        // a zipped Shapefile is written as a folder and zipped here: GDAL's own `.shp.zip` writing
+        // took minutes for a district's grids in the WebAssembly build (seconds as a folder)
+        const folder = m.output.endsWith('.shp.zip');
+        const destination = folder ? `${dir}/shp` : `${dir}/${m.output}`;
+        const target = m.stage ? `${dir}/stage.gpkg` : destination;
         try {
           for (const [i, input] of m.inputs.entries()) {
             gdal.Module.FS.writeFile(`${dir}/in${i}.geojson`, input.geojson);
@@ -133,14 +147,31 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
             } = await gdal.open(`${dir}/in${i}.geojson`);
             if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read the data to write');
             try {
-              translate(gdal, ds.pointer, destination, [...m.args, ...(input.args ?? []), '-nln', input.name, ...(i > 0 ? ['-update'] : [])]);
+              const args = m.stage ? ['-f', 'GPKG'] : m.args;
+              translate(gdal, ds.pointer, target, [...args, ...(input.args ?? []), '-nln', input.name, ...(i > 0 ? ['-update'] : [])]);
             } finally {
               await gdal.close(ds);
               gdal.Module.FS.unlink(`${dir}/in${i}.geojson`);
             }
           }
-          if (!m.zip && gdal.Module.FS.isDir(gdal.Module.FS.stat(destination).mode)) throw new Error('GDAL wrote a folder where one file was expected');
-          return { id: m.id, ok: true, bytes: gdal.Module.FS.readFile(destination) };
+          if (m.stage) {
+            const {
+              datasets: [ds],
+            } = await gdal.open(target);
+            if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read the staged layers');
+            try {
+              translate(gdal, ds.pointer, destination, m.args);
+            } finally {
+              await gdal.close(ds);
+            }
+          }
+          const FS = gdal.Module.FS;
+          if (folder) {
+            const files = FS.readdir(destination).filter((n) => n !== '.' && n !== '..');
+            return { id: m.id, ok: true, bytes: zipSync(Object.fromEntries(files.map((n) => [n, FS.readFile(`${destination}/${n}`)]))) };
+          }
+          if (FS.isDir(FS.stat(destination).mode)) throw new Error('GDAL wrote a folder where one file was expected');
+          return { id: m.id, ok: true, bytes: FS.readFile(destination) };
         } finally {
           removeTree(gdal, dir);
         }

@@ -88,15 +88,17 @@ export async function gdalRead(job: string, layer: string, args: string[]): Prom
 
 /**
  * GeoJSON written by ogr2ogr with `args` to `output` (a name with its extension: `grids.gpkg`,
- * `grids.shp.zip`), each input a layer of its own where the format has layers (with its own extra `args`).
+ * `grids.shp.zip`), each input a layer of its own where the format has layers (with its own extra `args`);
+ * `stage`: the layers gathered in a GeoPackage and translated at once, for drivers that cannot add a layer to a file.
  */
 export async function gdalWrite(
   job: string,
   inputs: { name: string; geojson: string; args?: string[] }[],
   args: string[],
   output: string,
+  stage = false,
 ): Promise<Uint8Array> {
-  return (await thread.request({ op: 'write', job, inputs, args, output, zip: output.endsWith('.zip') })).bytes!;
+  return (await thread.request({ op: 'write', job, inputs, args, output, stage })).bytes!;
 }
 
 export async function gdalDrop(job: string): Promise<void> {

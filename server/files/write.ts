@@ -115,7 +115,7 @@ export async function writeLayers(job: string, layers: OutLayer[], o: WriteOptio
       }));
   const m = MEDIA[o.format];
   const args = [...m.args, ...crsArgs(o.crs, o.format), ...(o.format === 'shp' ? ['-lco', `ENCODING=${o.encoding}`] : [])];
-  return { bytes: await gdalWrite(job, inputs, args, m.output), ext: m.ext, type: m.type };
+  return { bytes: await gdalWrite(job, inputs, args, m.output, o.format === 'kml' && inputs.length > 1), ext: m.ext, type: m.type };
 }
 
 const XLSX_REGION = (r: ExportRegion) => ({

@@ -115,6 +115,8 @@ for (const driver of DRIVERS) {
       }
       const kml = await download(`/api/regions/${village.id}/export?format=kml`);
       expect(ogrinfo(kml.file).layers.grid!.count).toBe(village.grids);
+      const kmlTownship = await download(`/api/regions/${township.id}/export?format=kml`);
+      expect(ogrinfo(kmlTownship.file).layers).toEqual({ village: { count: counts.village, epsg: '4326' }, grid: { count: counts.grid, epsg: '4326' } });
 
       const xlsx = await download(`/api/regions/${township.id}/export?format=xlsx`);
       expect(xlsx.status).toBe(200);

@@ -98,6 +98,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());
       expect(out.text).toContain(`${village.name} 网格划分图`);
       for (const g of grids) {
+        expect(out.text).toContain(g.name);
         expect(out.text).toContain(g.code);
         expect(out.text).toContain(g.phone);
       }
