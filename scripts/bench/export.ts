@@ -112,7 +112,8 @@ try {
           const t = performance.now();
           await page.goto(`${server.url}/print/village/${v.id}`);
           await page.waitForSelector('[data-testid="print-pages"][data-ready="true"]', { timeout: 60_000 });
-          if (i >= villages.length) times.push(performance.now() - t); // the second round: the app's files cached, as for a clerk printing one village after another
+          // the second round counts: the app's files cached, as for a clerk printing one village after another
+          if (i >= villages.length) times.push(performance.now() - t);
         }
         await page.close();
         console.log(
