@@ -18,6 +18,7 @@ import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
 import { importRoutes } from './routes/imports.ts';
 import { ruleRoutes } from './routes/rules.ts';
+import { settingsRoutes } from './routes/settings.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
@@ -100,6 +101,7 @@ export function createApp(options: AppOptions) {
     .route('/api', householdRoutes())
     .route('/api', importRoutes())
     .route('/api', ruleRoutes())
+    .route('/api', settingsRoutes())
     .route('/api', exportRoutes())
     .route('/api', editRoutes())
     .route('/api', coverageRoutes())

@@ -112,6 +112,8 @@ export class ReadCache {
   private async written(c: Context<Env>, key: string, named: { id: number; depth: number }[]): Promise<Domain[]> {
     if (/^(POST|PATCH) \/api\/(incidents|dispatches|intake)/.test(key)) return ['incidents'];
     if (/\/api\/(users|screen-tokens|auth)/.test(key)) return [];
+    // departments and categories name what incident answers show; a rules undo changes what passes
+    if (/\/api\/settings\//.test(key)) return ['plan', 'plan*', 'incidents'];
     // An upload, a dry run or a dropped file changes nothing; a commit may change anything.
     if (/\/api\/imports/.test(key)) return key.endsWith('/commit') ? ['plan', 'layout', 'plan*', 'incidents'] : [];
     if (!REGION_EDITS.test(key)) return ['plan', 'layout', 'plan*'];

@@ -122,6 +122,43 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('lets an admin add a department, set a category’s deadlines and departments, and undo a change from the record', async () => {
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(`${server.url}/settings?tab=departments`);
+      await page.waitForSelector('[data-testid="department-row"]');
+      await page.fill('[data-testid="department-code"]', 'water');
+      await page.fill('[data-testid="department-zh"]', '水务局');
+      await page.fill('[data-testid="department-en"]', 'Water bureau');
+      await page.click('[data-testid="department-add"]');
+      await expect.poll(() => page.locator('[data-testid="departments-message"]').textContent(), { timeout: 10_000 }).toBe('已添加「水务局」。');
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-departments.png') });
+
+      await page.click('[data-testid="settings-tab-categories"]');
+      const fire = page.locator('[data-testid="category-card"]').filter({ has: page.locator('.code', { hasText: /^fire$/ }) });
+      await fire.locator('input[aria-label="fire ack 4"]').fill('0.5');
+      await fire.locator('label', { hasText: '水务局' }).locator('input').check();
+      await fire.locator('[data-testid="category-save"]').click();
+      await expect.poll(() => page.locator('[data-testid="categories-message"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-categories.png'), fullPage: true });
+      const { rows } = await db.query<{ ack: number }>(`SELECT ack_hours::float8 AS ack FROM incident_deadline WHERE category = 'fire' AND severity = 4`);
+      expect(rows[0]!.ack).toBe(0.5);
+
+      await page.click('[data-testid="settings-tab-history"]');
+      await page.waitForSelector('[data-testid="settings-change"]');
+      await page.locator('[data-testid="settings-undo"]').first().click();
+      await expect.poll(() => page.locator('[data-testid="settings-history"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已撤销/);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-history.png') });
+      const after = await db.query<{ ack: number }>(`SELECT ack_hours::float8 AS ack FROM incident_deadline WHERE category = 'fire' AND severity = 4`);
+      expect(after.rows[0]!.ack).not.toBe(0.5);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('says in Chinese what is wrong with a broken file', async () => {
     const page = await openImport();
     try {

@@ -1,0 +1,386 @@
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Queryable } from './db.ts';
+import { recordChange } from './regions.ts';
+import { districtRules, type DistrictRule } from './rules.ts';
+
+/**
+ * A county's settings besides its plan: departments (with a contact) and incident categories
+ * (deadlines per severity, the departments a category goes to). Every change is logged with the
+ * state before and after it, and can be undone from the log while nothing changed it since.
+ */
+
+export interface DepartmentSetting {
+  id: number;
+  code: string;
+  zh: string;
+  en: string;
+  contact: string;
+  phone: string;
+  sort: number;
+  version: number;
+  /** The categories routed to it by default. */
+  categories: string[];
+}
+
+export interface DepartmentInput {
+  code: string;
+  zh: string;
+  en: string;
+  contact: string;
+  phone: string;
+  sort?: number | undefined;
+  categories?: string[] | undefined;
+}
+
+const DEPARTMENT_SQL = `SELECT d.id, d.code, d.zh, d.en, d.contact, d.phone, d.sort, d.version,
+    coalesce((SELECT array_agg(cd.category ORDER BY cd.category) FROM category_department cd WHERE cd.department_id = d.id), '{}') AS categories
+  FROM department d`;
+
+export async function listDepartments(db: Queryable): Promise<DepartmentSetting[]> {
+  return (await db.query<DepartmentSetting>(`${DEPARTMENT_SQL} ORDER BY d.sort, d.code`)).rows;
+}
+
+async function department(db: Queryable, id: number): Promise<DepartmentSetting | null> {
+  return (await db.query<DepartmentSetting>(`${DEPARTMENT_SQL} WHERE d.id = $1`, [id])).rows[0] ?? null;
+}
+
+async function checkCategories(tx: Queryable, codes: string[], path: string): Promise<void> {
+  const { rows } = await tx.query<{ code: string }>('SELECT code FROM incident_category WHERE code = ANY($1::text[])', [codes]);
+  const known = new Set(rows.map((r) => r.code));
+  const i = codes.findIndex((c) => !known.has(c));
+  if (i >= 0) throw new InputError('unknown_category', `${JSON.stringify(codes[i])} is not an incident category`, `${path}[${i}]`);
+}
+
+async function writeDepartment(tx: Queryable, id: number | null, d: DepartmentInput, version: number): Promise<number> {
+  // a new department goes last unless told otherwise; a changed one keeps its place
+  const sort =
+    d.sort ??
+    (id === null
+      ? (await tx.query<{ next: number }>('SELECT coalesce(max(sort), 0) + 1 AS next FROM department')).rows[0]!.next
+      : ((await tx.query<{ sort: number }>('SELECT sort FROM department WHERE id = $1', [id])).rows[0]?.sort ?? 0));
+  const params = [d.code, d.zh, d.en, d.contact, d.phone, sort];
+  let saved: number;
+  try {
+    if (id === null) {
+      saved = (
+        await tx.query<{ id: number }>(
+          `INSERT INTO department (code, zh, en, contact, phone, sort, version) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+          [...params, version],
+        )
+      ).rows[0]!.id;
+    } else {
+      await tx.query(`UPDATE department SET code = $1, zh = $2, en = $3, contact = $4, phone = $5, sort = $6, version = $7 WHERE id = $8`, [
+        ...params,
+        version,
+        id,
+      ]);
+      saved = id;
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505') throw new InputError('duplicate_code', `a department with code ${d.code} exists already`, 'code');
+    throw err;
+  }
+  if (d.categories) {
+    await tx.query('DELETE FROM category_department WHERE department_id = $1', [saved]);
+    await tx.query('INSERT INTO category_department (category, department_id) SELECT unnest($1::text[]), $2', [d.categories, saved]);
+  }
+  return saved;
+}
+
+/** A new department; 422 for a code taken or an unknown category. */
+export async function createDepartment(tx: Queryable, actor: string, d: DepartmentInput): Promise<DepartmentSetting> {
+  if (d.categories) await checkCategories(tx, d.categories, 'categories');
+  const id = await writeDepartment(tx, null, d, 1);
+  const after = (await department(tx, id))!;
+  await recordChange(tx, { actor, action: 'create', entity: 'department', entityId: id, before: null, after });
+  return after;
+}
+
+/** Changes a department at the version the editor saw (409 when someone changed it since). */
+export async function updateDepartment(tx: Queryable, actor: string, id: number, version: number, d: DepartmentInput): Promise<DepartmentSetting> {
+  const before = await lockedDepartment(tx, id, version);
+  if (d.categories) await checkCategories(tx, d.categories, 'categories');
+  await writeDepartment(tx, id, d, before.version + 1);
+  const after = (await department(tx, id))!;
+  await recordChange(tx, { actor, action: 'update', entity: 'department', entityId: id, before, after });
+  return after;
+}
+
+async function lockedDepartment(tx: Queryable, id: number, version: number): Promise<DepartmentSetting> {
+  await tx.query('SELECT id FROM department WHERE id = $1 FOR UPDATE', [id]);
+  const before = await department(tx, id);
+  if (!before) throw notFound('department', id);
+  if (before.version !== version) {
+    throw new InputError('version_conflict', `${before.zh} was changed by someone else; reload it`, 'version', { currentVersion: before.version });
+  }
+  return before;
+}
+
+/** Removes a department no case and no account refers to (else 422 `in_use`: rename it instead). */
+export async function deleteDepartment(tx: Queryable, actor: string, id: number, version: number): Promise<void> {
+  const before = await lockedDepartment(tx, id, version);
+  const { rows } = await tx.query<{ cases: number; users: number }>(
+    `SELECT (SELECT count(*) FROM dispatch WHERE department_id = $1)::int AS cases, (SELECT count(*) FROM app_user WHERE department_id = $1)::int AS users`,
+    [id],
+  );
+  const use = rows[0]!;
+  if (use.cases > 0 || use.users > 0) {
+    throw new InputError('in_use', `${before.zh} has ${use.cases} cases and ${use.users} accounts; it can be renamed but not removed`, 'id', use);
+  }
+  await tx.query('DELETE FROM department WHERE id = $1', [id]);
+  await recordChange(tx, { actor, action: 'delete', entity: 'department', entityId: id, before, after: null });
+}
+
+export interface Deadline {
+  severity: number;
+  ackHours: number;
+  resolveHours: number;
+}
+
+export interface CategorySetting {
+  code: string;
+  zh: string;
+  en: string;
+  /** Hours to close (the analyze view's overdue), and per severity the hours to acknowledge and resolve a dispatch. */
+  deadlineHours: number;
+  deadlines: Deadline[];
+  /** The departments it goes to by default, by code. */
+  departments: string[];
+  sort: number;
+  version: number;
+}
+
+export interface CategoryInput {
+  zh: string;
+  en: string;
+  deadlineHours: number;
+  deadlines: Deadline[];
+  departments: string[];
+  sort?: number | undefined;
+}
+
+const CATEGORY_SQL = `SELECT c.code, c.zh, c.en, c.deadline_hours AS "deadlineHours", c.sort, c.version,
+    coalesce((SELECT json_agg(json_build_object('severity', x.severity, 'ackHours', x.ack_hours::float8, 'resolveHours', x.resolve_hours::float8)
+                              ORDER BY x.severity) FROM incident_deadline x WHERE x.category = c.code), '[]') AS deadlines,
+    coalesce((SELECT array_agg(d.code ORDER BY d.sort, d.code) FROM category_department cd JOIN department d ON d.id = cd.department_id
+              WHERE cd.category = c.code), '{}') AS departments
+  FROM incident_category c`;
+
+export async function listCategories(db: Queryable): Promise<CategorySetting[]> {
+  return (await db.query<CategorySetting>(`${CATEGORY_SQL} ORDER BY c.sort, c.code`)).rows;
+}
+
+async function category(db: Queryable, code: string): Promise<CategorySetting | null> {
+  return (await db.query<CategorySetting>(`${CATEGORY_SQL} WHERE c.code = $1`, [code])).rows[0] ?? null;
+}
+
+function checkDeadlines(c: CategoryInput): void {
+  const severities = c.deadlines.map((d) => d.severity).sort();
+  if (severities.join() !== '1,2,3,4') throw new InputError('invalid_deadlines', 'give the deadlines of severities 1, 2, 3 and 4, once each', 'deadlines');
+  c.deadlines.forEach((d, i) => {
+    if (d.ackHours > d.resolveHours) {
+      throw new InputError(
+        'invalid_deadlines',
+        `severity ${d.severity}: acknowledging (${d.ackHours} h) cannot take longer than resolving (${d.resolveHours} h)`,
+        `deadlines[${i}]`,
+      );
+    }
+  });
+}
+
+async function writeCategory(tx: Queryable, code: string, c: CategoryInput, version: number, create: boolean): Promise<void> {
+  const ids = await departmentIdsOf(tx, c.departments);
+  // a new category goes last unless told otherwise; a changed one keeps its place
+  const sort =
+    c.sort ??
+    (create
+      ? (await tx.query<{ next: number }>('SELECT coalesce(max(sort), 0) + 1 AS next FROM incident_category')).rows[0]!.next
+      : ((await tx.query<{ sort: number }>('SELECT sort FROM incident_category WHERE code = $1', [code])).rows[0]?.sort ?? 0));
+  if (create) {
+    await tx.query(`INSERT INTO incident_category (code, zh, en, deadline_hours, sort, version) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      code,
+      c.zh,
+      c.en,
+      c.deadlineHours,
+      sort,
+      version,
+    ]);
+  } else {
+    await tx.query(`UPDATE incident_category SET zh = $2, en = $3, deadline_hours = $4, sort = $5, version = $6 WHERE code = $1`, [
+      code,
+      c.zh,
+      c.en,
+      c.deadlineHours,
+      sort,
+      version,
+    ]);
+  }
+  await tx.query('DELETE FROM incident_deadline WHERE category = $1', [code]);
+  await tx.query(
+    `INSERT INTO incident_deadline (category, severity, ack_hours, resolve_hours)
+     SELECT $1, s, a, r FROM unnest($2::int[], $3::numeric[], $4::numeric[]) AS t(s, a, r)`,
+    [code, c.deadlines.map((d) => d.severity), c.deadlines.map((d) => d.ackHours), c.deadlines.map((d) => d.resolveHours)],
+  );
+  await tx.query('DELETE FROM category_department WHERE category = $1', [code]);
+  await tx.query('INSERT INTO category_department (category, department_id) SELECT $1, unnest($2::int[])', [code, ids]);
+}
+
+async function departmentIdsOf(tx: Queryable, codes: string[]): Promise<number[]> {
+  const { rows } = await tx.query<{ id: number; code: string }>('SELECT id, code FROM department WHERE code = ANY($1::text[])', [codes]);
+  const i = codes.findIndex((c) => !rows.some((r) => r.code === c));
+  if (i >= 0) throw new InputError('unknown_department', `${JSON.stringify(codes[i])} is not a department`, `departments[${i}]`);
+  return rows.map((r) => r.id);
+}
+
+/** A new incident category with its deadlines and departments; 422 when the code is taken. */
+export async function createCategory(tx: Queryable, actor: string, code: string, c: CategoryInput): Promise<CategorySetting> {
+  checkDeadlines(c);
+  if (await category(tx, code)) throw new InputError('duplicate_code', `a category with code ${code} exists already`, 'code');
+  await writeCategory(tx, code, c, 1, true);
+  const after = (await category(tx, code))!;
+  await recordChange(tx, { actor, action: 'create', entity: 'incident_category', entityId: null, before: null, after });
+  return after;
+}
+
+/** Changes a category at the version the editor saw (409 when someone changed it since). */
+export async function updateCategory(tx: Queryable, actor: string, code: string, version: number, c: CategoryInput): Promise<CategorySetting> {
+  checkDeadlines(c);
+  await tx.query('SELECT code FROM incident_category WHERE code = $1 FOR UPDATE', [code]);
+  const before = await category(tx, code);
+  if (!before) throw notFound('category', code);
+  if (before.version !== version) {
+    throw new InputError('version_conflict', `${before.zh} was changed by someone else; reload it`, 'version', { currentVersion: before.version });
+  }
+  await writeCategory(tx, code, c, before.version + 1, false);
+  const after = (await category(tx, code))!;
+  await recordChange(tx, { actor, action: 'update', entity: 'incident_category', entityId: null, before, after });
+  return after;
+}
+
+/** The settings changes, newest first: what the settings screen lists with its undo buttons. */
+export interface SettingsChange {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  entity: string;
+  subject: string;
+  undone: boolean;
+}
+
+export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule'] as const;
+
+export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
+  const { rows } = await db.query<SettingsChange>(
+    `SELECT c.id, to_char(c.at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at, c.actor, c.action, c.entity,
+            coalesce(c.after ->> 'zh', c.before ->> 'zh', r.name, '') AS subject,
+            EXISTS (SELECT 1 FROM change u WHERE u.entity = c.entity AND u.action = 'undo' AND (u.after ->> 'undoes')::int = c.id) AS undone
+     FROM change c LEFT JOIN region r ON c.entity = 'grid_type_rule' AND r.id = c.entity_id
+     WHERE c.entity = ANY($1::text[]) AND c.action <> 'undo'
+     ORDER BY c.id DESC LIMIT $2`,
+    [SETTINGS_ENTITIES, limit],
+  );
+  return rows;
+}
+
+/** Equal as JSON whatever the order of keys (the change log keeps its states as jsonb, which reorders them). */
+function canon(x: unknown): string {
+  if (Array.isArray(x)) return `[${x.map(canon).join(',')}]`;
+  if (x && typeof x === 'object') {
+    return `{${Object.keys(x)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canon((x as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(x ?? null);
+}
+const same = (a: unknown, b: unknown) => canon(a) === canon(b);
+
+/**
+ * Undoes one settings change: the entity goes back to its state before it, when it is still as the
+ * change left it (409 otherwise: a later change must be undone first). Logged as an undo.
+ */
+export async function undoSettingsChange(tx: Queryable, actor: string, changeId: number): Promise<{ entity: string; subject: string }> {
+  const { rows } = await tx.query<{ entity: string; entity_id: number | null; action: string; before: unknown; after: unknown }>(
+    `SELECT entity, entity_id, action, before, after FROM change WHERE id = $1 AND entity = ANY($2::text[]) AND action <> 'undo' FOR UPDATE`,
+    [changeId, SETTINGS_ENTITIES],
+  );
+  const c = rows[0];
+  if (!c) throw notFound('settings change', changeId);
+  const done = await tx.query(`SELECT 1 FROM change WHERE entity = $1 AND action = 'undo' AND (after ->> 'undoes')::int = $2`, [c.entity, changeId]);
+  if (done.rows.length > 0) throw new InputError('already_undone', 'this change was undone already', 'id');
+  const conflict = (name: string) => new InputError('version_conflict', `${name} was changed after this; undo the later change first`, 'id');
+  let subject: string;
+  if (c.entity === 'department') {
+    const before = c.before as DepartmentSetting | null;
+    const after = c.after as DepartmentSetting | null;
+    const id = (before ?? after)!.id;
+    const now = await department(tx, id);
+    subject = (before ?? after)!.zh;
+    // as a state, whatever its version (an undo gives back an earlier state under a new version);
+    // the categories routed to it are shared with the categories' own edits: compared, and given
+    // back, only when this change set them
+    const own = (d: DepartmentSetting) => ({ ...d, categories: null, version: null });
+    const routed = before && after && !same(before.categories, after.categories);
+    if (after ? !now || !same(own(now), own(after)) || (routed && !same(now.categories, after.categories)) : now) throw conflict(subject);
+    if (!before) {
+      const use = await tx.query('SELECT 1 FROM dispatch WHERE department_id = $1 UNION ALL SELECT 1 FROM app_user WHERE department_id = $1 LIMIT 1', [id]);
+      if (use.rows.length > 0) throw new InputError('in_use', `${subject} has cases or accounts now; it can no longer be removed`, 'id');
+      await tx.query('DELETE FROM department WHERE id = $1', [id]);
+    } else {
+      if (!after) await tx.query('INSERT INTO department (id, code, zh, en) VALUES ($1, $2, $3, $4)', [id, before.code, before.zh, before.en]);
+      await writeDepartment(tx, id, { ...before, categories: routed || !after ? before.categories : undefined }, (now?.version ?? before.version) + 1);
+    }
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'department',
+      entityId: id,
+      before: now,
+      after: { ...(await department(tx, id)), undoes: changeId },
+    });
+  } else if (c.entity === 'incident_category') {
+    const before = c.before as CategorySetting | null;
+    const after = c.after as CategorySetting;
+    const now = await category(tx, after.code);
+    subject = after.zh;
+    const own = (x: CategorySetting) => ({ ...x, departments: null, version: null });
+    const routed = before && !same([...before.departments].sort(), [...after.departments].sort());
+    if (!now || !same(own(now), own(after)) || (routed && !same([...now.departments].sort(), [...after.departments].sort()))) throw conflict(subject);
+    if (!before) {
+      const use = await tx.query('SELECT 1 FROM incident WHERE category = $1 LIMIT 1', [after.code]);
+      if (use.rows.length > 0) throw new InputError('in_use', `${subject} has incidents now; it can no longer be removed`, 'id');
+      await tx.query('DELETE FROM incident_category WHERE code = $1', [after.code]);
+    } else await writeCategory(tx, before.code, { ...before, departments: routed ? before.departments : now.departments }, now.version + 1, false);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'incident_category',
+      entityId: null,
+      before: now,
+      after: { ...(await category(tx, after.code)), undoes: changeId },
+    });
+  } else {
+    const districtId = c.entity_id!;
+    const before = c.before as DistrictRule[];
+    const now = await districtRules(tx, districtId);
+    subject = 'rules';
+    if (!same(now, c.after)) throw conflict('the district rules');
+    await tx.query('DELETE FROM grid_type_rule WHERE district_id = $1', [districtId]);
+    const own = before.filter((r) => r.own);
+    await tx.query(
+      `INSERT INTO grid_type_rule (district_id, grid_type, min_households, max_households, target_households)
+       SELECT $1, t.g, t.lo, t.hi, t.target FROM unnest($2::text[], $3::int[], $4::int[], $5::int[]) AS t(g, lo, hi, target)`,
+      [districtId, own.map((r) => r.gridType), own.map((r) => r.min), own.map((r) => r.max), own.map((r) => r.target)],
+    );
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'grid_type_rule',
+      entityId: districtId,
+      before: now,
+      after: { rules: await districtRules(tx, districtId), undoes: changeId },
+    });
+  }
+  return { entity: c.entity, subject };
+}

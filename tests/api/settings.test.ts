@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+const deadlines = [1, 2, 3, 4].map((severity) => ({ severity, ackHours: 2 * (5 - severity), resolveHours: 24 * (5 - severity) }));
+
+for (const driver of DRIVERS) {
+  describe(`settings: departments, categories and their undo (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let districtId: number;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db);
+      districtId = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`)).rows[0]!.id;
+    });
+    afterAll(() => dispose());
+
+    it('adds a department with its contact and categories, changes it at its version, and refuses a stale one', async () => {
+      const made = await ctx.request('POST', '/api/settings/departments', {
+        code: 'water',
+        zh: '水务局',
+        en: 'Water bureau',
+        contact: '李明',
+        phone: '0874-3123456',
+        categories: ['sanitation'],
+      });
+      expect(made.status).toBe(201);
+      expect(made.body).toMatchObject({ code: 'water', contact: '李明', version: 1, categories: ['sanitation'] });
+      const { body: all } = await ctx.request('GET', '/api/settings/departments');
+      expect(all.at(-1).code).toBe('water'); // a new department goes last
+      const changed = await ctx.request('PATCH', `/api/settings/departments/${made.body.id}`, {
+        ...made.body,
+        id: undefined,
+        categories: undefined,
+        version: 1,
+        phone: '0874-3999999',
+      });
+      expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+      expect(changed.body).toMatchObject({ phone: '0874-3999999', version: 2, categories: ['sanitation'] });
+      const stale = await ctx.request('PATCH', `/api/settings/departments/${made.body.id}`, { code: 'water', zh: '水务', en: 'Water', version: 1 });
+      expect([stale.status, stale.body.error.code]).toEqual([409, 'version_conflict']);
+      // what the dispatch screen lists follows
+      expect((await ctx.request('GET', '/api/departments')).body.map((d: { code: string }) => d.code)).toContain('water');
+    });
+
+    it('refuses bad input in words, writing nothing: a taken code, an unknown category, a bad phone, a missing severity, a planner', async () => {
+      const before = await ctx.snapshot();
+      const taken = await ctx.request('POST', '/api/settings/departments', { code: 'police', zh: '公安', en: 'Police' });
+      expect([taken.status, taken.body.error.code, taken.body.error.path]).toEqual([409, 'duplicate_code', 'code']);
+      const unknown = await ctx.request('POST', '/api/settings/departments', { code: 'roads', zh: '公路', en: 'Roads', categories: ['nope'] });
+      expect([unknown.status, unknown.body.error.code, unknown.body.error.path]).toEqual([422, 'unknown_category', 'categories[0]']);
+      expect((await ctx.request('POST', '/api/settings/departments', { code: 'roads', zh: '公路', en: 'Roads', phone: 'call me' })).status).toBe(400);
+      const three = await ctx.request('PUT', '/api/settings/categories/fire', {
+        zh: '消防',
+        en: 'Fire',
+        deadlineHours: 24,
+        deadlines: deadlines.slice(0, 3),
+        departments: ['fire'],
+        version: 1,
+      });
+      expect(three.status).toBe(400);
+      const planner = await ctx.request('POST', '/api/settings/departments', { code: 'roads', zh: '公路', en: 'Roads' }, { 'x-gridplan-user': 'set-planner' });
+      expect(planner.status).toBe(403);
+      expect(await ctx.snapshot()).toEqual(before);
+    });
+
+    it('sets a category’s deadlines per severity and its departments, which new dispatches then use', async () => {
+      const { body: list } = await ctx.request('GET', '/api/settings/categories');
+      const fire = list.find((c: { code: string }) => c.code === 'fire');
+      expect(fire.deadlines).toHaveLength(4);
+      const res = await ctx.request('PUT', '/api/settings/categories/fire', {
+        zh: '消防安全',
+        en: 'Fire safety',
+        deadlineHours: 12,
+        deadlines,
+        departments: ['fire', 'water'],
+        version: fire.version,
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body).toMatchObject({ zh: '消防安全', deadlineHours: 12, version: fire.version + 1, sort: fire.sort });
+      expect([...res.body.departments].sort()).toEqual(['fire', 'water']);
+      expect(res.body.deadlines[3]).toEqual({ severity: 4, ackHours: 2, resolveHours: 24 });
+      const { rows } = await ctx.db.query<{ ack: number }>(`SELECT ack_hours::float8 AS ack FROM incident_deadline WHERE category = 'fire' AND severity = 1`);
+      expect(rows[0]!.ack).toBe(8);
+      const made = await ctx.request('POST', '/api/settings/categories', {
+        code: 'water_supply',
+        zh: '供水',
+        en: 'Water supply',
+        deadlineHours: 48,
+        deadlines,
+        departments: ['water'],
+      });
+      expect(made.status).toBe(201);
+      expect((await ctx.request('GET', '/api/incident-categories')).body.map((c: { code: string }) => c.code)).toContain('water_supply');
+    });
+
+    it('lists every settings change and undoes one while nothing changed it since; a later change must go first', async () => {
+      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 25, target: 18 }] });
+      const { body: changes } = await ctx.request('GET', '/api/settings/changes');
+      expect(changes.map((c: { entity: string; action: string }) => `${c.entity}:${c.action}`)).toEqual([
+        'grid_type_rule:update',
+        'incident_category:create',
+        'incident_category:update',
+        'department:update',
+        'department:create',
+      ]);
+      // the category change: back to 消防 with its old deadlines
+      const categoryChange = changes.find((c: { entity: string; action: string }) => c.entity === 'incident_category' && c.action === 'update');
+      const undone = await ctx.request('POST', `/api/settings/changes/${categoryChange.id}/undo`);
+      expect(undone.status, JSON.stringify(undone.body)).toBe(200);
+      const fire = (await ctx.request('GET', '/api/settings/categories')).body.find((c: { code: string }) => c.code === 'fire');
+      expect(fire).toMatchObject({ zh: '消防', deadlineHours: 24, departments: ['fire'] });
+      expect((await ctx.request('POST', `/api/settings/changes/${categoryChange.id}/undo`)).body.error.code).toBe('already_undone');
+      // the department's creation cannot be undone before its change
+      const created = changes.find((c: { entity: string; action: string }) => c.entity === 'department' && c.action === 'create');
+      const early = await ctx.request('POST', `/api/settings/changes/${created.id}/undo`);
+      expect([early.status, early.body.error.code]).toEqual([409, 'version_conflict']);
+      const updated = changes.find((c: { entity: string; action: string }) => c.entity === 'department' && c.action === 'update');
+      expect((await ctx.request('POST', `/api/settings/changes/${updated.id}/undo`)).status).toBe(200);
+      // with its change undone, the department's creation can be: it goes, and the routing to it with it
+      expect((await ctx.request('POST', `/api/settings/changes/${created.id}/undo`)).status).toBe(200);
+      expect((await ctx.request('GET', '/api/settings/departments')).body.some((d: { code: string }) => d.code === 'water')).toBe(false);
+      // the rules: back to the default
+      const rules = changes.find((c: { entity: string }) => c.entity === 'grid_type_rule');
+      expect((await ctx.request('POST', `/api/settings/changes/${rules.id}/undo`)).status).toBe(200);
+      const rural = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body.rules.find((r: { gridType: string }) => r.gridType === 'rural');
+      expect(rural.own).toBe(false);
+      const after = (await ctx.request('GET', '/api/settings/changes')).body;
+      expect(after.filter((c: { undone: boolean }) => c.undone)).toHaveLength(4);
+    });
+
+    it('removes a department nothing refers to, and refuses one with cases', async () => {
+      const made = await ctx.request('POST', '/api/settings/departments', { code: 'archive', zh: '档案局', en: 'Archives' });
+      expect((await ctx.request('DELETE', `/api/settings/departments/${made.body.id}?version=1`)).status).toBe(204);
+      const police = (await ctx.request('GET', '/api/settings/departments')).body.find((d: { code: string }) => d.code === 'police');
+      const cases = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch WHERE department_id = $1', [police.id]);
+      const res = await ctx.request('DELETE', `/api/settings/departments/${police.id}?version=${police.version}`);
+      if (cases.rows[0]!.n > 0) expect([res.status, res.body.error.code]).toEqual([422, 'in_use']);
+      else expect(res.status).toBe(422); // the demo's police account refers to it
+    });
+  });
+}
