@@ -2,6 +2,8 @@ import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
+import { staffRoles } from './staff.ts';
+import type { StaffRole } from '../schemas/staff.ts';
 
 /**
  * A county's settings besides its plan: departments (with a contact) and incident categories
@@ -268,7 +270,7 @@ export interface SettingsChange {
   undone: boolean;
 }
 
-export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule'] as const;
+export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule', 'staff_role'] as const;
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
   const { rows } = await db.query<SettingsChange>(
@@ -359,6 +361,27 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       entityId: null,
       before: now,
       after: { ...(await category(tx, after.code)), undoes: changeId },
+    });
+  } else if (c.entity === 'staff_role') {
+    // the staffing model as it was: its roles, counts and order; a role the change added stays (grids may
+    // name it) but is required of none
+    const before = c.before as StaffRole[];
+    const now = await staffRoles(tx);
+    subject = '';
+    if (!same(now, c.after)) throw conflict('the staffing model');
+    await tx.query('UPDATE staff_role SET min_per_grid = 0 WHERE code <> ALL($1::text[])', [before.map((r) => r.code)]);
+    await tx.query(
+      `UPDATE staff_role r SET zh = t.zh, en = t.en, min_per_grid = t.n, sort = t.ord
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS t(code, zh, en, n, ord) WHERE r.code = t.code`,
+      [before.map((r) => r.code), before.map((r) => r.zh), before.map((r) => r.en), before.map((r) => r.minPerGrid)],
+    );
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'staff_role',
+      entityId: null,
+      before: now,
+      after: { roles: await staffRoles(tx), undoes: changeId },
     });
   } else {
     const districtId = c.entity_id!;

@@ -140,5 +140,15 @@ for (const driver of DRIVERS) {
       if (cases.rows[0]!.n > 0) expect([res.status, res.body.error.code]).toEqual([422, 'in_use']);
       else expect(res.status).toBe(422); // the demo's police account refers to it
     });
+
+    it('undoes a change of the staffing model (1+3+M+X → 1+N+X and back)', async () => {
+      const { body: roles } = await ctx.request('GET', '/api/staff-roles');
+      const relaxed = roles.map((r: { code: string; minPerGrid: number }) => (r.code === 'police' || r.code === 'instructor' ? { ...r, minPerGrid: 0 } : r));
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: relaxed })).status).toBe(200);
+      const change = (await ctx.request('GET', '/api/settings/changes')).body[0];
+      expect(change).toMatchObject({ entity: 'staff_role', action: 'update', undone: false });
+      expect((await ctx.request('POST', `/api/settings/changes/${change.id}/undo`)).status).toBe(200);
+      expect((await ctx.request('GET', '/api/staff-roles')).body).toEqual(roles);
+    });
   });
 }

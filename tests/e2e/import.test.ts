@@ -127,7 +127,14 @@ describeInBrowser('import wizard in Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     try {
-      await page.goto(`${server.url}/settings?tab=departments`);
+      await page.goto(`${server.url}/settings?tab=staffing`);
+      await page.waitForSelector('[data-testid="staffing-row"]');
+      await page.fill('input[aria-label="police 每格至少"]', '0');
+      await page.click('[data-testid="staffing-save"]');
+      await expect.poll(() => page.locator('[data-testid="staffing"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-staffing.png') });
+
+      await page.click('[data-testid="settings-tab-departments"]');
       await page.waitForSelector('[data-testid="department-row"]');
       await page.fill('[data-testid="department-code"]', 'water');
       await page.fill('[data-testid="department-zh"]', '水务局');
