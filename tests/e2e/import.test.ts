@@ -160,6 +160,13 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'settings-history.png') });
       const after = await db.query<{ ack: number }>(`SELECT ack_hours::float8 AS ack FROM incident_deadline WHERE category = 'fire' AND severity = 4`);
       expect(after.rows[0]!.ack).not.toBe(0.5);
+
+      await page.click('[data-testid="settings-tab-accounts"]');
+      await page.waitForSelector('[data-testid="account-row"]');
+      await page.fill('input[aria-label="用途"]', '指挥中心大屏');
+      await page.click('text=生成令牌');
+      await expect.poll(() => page.locator('[data-testid="token-shown"] code').textContent(), { timeout: 10_000 }).toContain('/screen?token=');
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-accounts.png') });
       expect(errors).toEqual([]);
     } finally {
       await page.close();
