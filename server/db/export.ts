@@ -86,6 +86,13 @@ export interface ExportIncident {
   geometry: GeoJSON.Point;
 }
 
+/** How many incidents match the analyze filters. */
+export async function countIncidents(db: Queryable, filter: IncidentFilter): Promise<number> {
+  const f = filterSql(filter, 1);
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM incident i WHERE ${f.where}`, f.params);
+  return rows[0]!.n;
+}
+
 /** Incidents matching the analyze filters, newest first, at most `limit` (the caller refuses more). */
 export async function exportIncidents(db: Queryable, filter: IncidentFilter, limit: number): Promise<{ total: number; rows: ExportIncident[] }> {
   const f = filterSql(filter, 2);

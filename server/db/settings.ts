@@ -118,6 +118,21 @@ async function lockedDepartment(tx: Queryable, id: number, version: number): Pro
   return before;
 }
 
+/**
+ * Removes a department's row, and with it the categories' routing to it: each category it leaves
+ * gets a new version and its own entry in the log, as if it had been edited.
+ */
+async function removeDepartment(tx: Queryable, actor: string, id: number): Promise<void> {
+  const { rows } = await tx.query<{ category: string }>('SELECT category FROM category_department WHERE department_id = $1 ORDER BY category', [id]);
+  const before = await Promise.all(rows.map((r) => category(tx, r.category)));
+  await tx.query('DELETE FROM department WHERE id = $1', [id]);
+  for (const b of before) {
+    if (!b) continue;
+    await tx.query('UPDATE incident_category SET version = version + 1 WHERE code = $1', [b.code]);
+    await recordChange(tx, { actor, action: 'update', entity: 'incident_category', entityId: null, before: b, after: await category(tx, b.code) });
+  }
+}
+
 /** Removes a department no case and no account refers to (else 422 `in_use`: rename it instead). */
 export async function deleteDepartment(tx: Queryable, actor: string, id: number, version: number): Promise<void> {
   const before = await lockedDepartment(tx, id, version);
@@ -129,7 +144,7 @@ export async function deleteDepartment(tx: Queryable, actor: string, id: number,
   if (use.cases > 0 || use.users > 0) {
     throw new InputError('in_use', `${before.zh} has ${use.cases} cases and ${use.users} accounts; it can be renamed but not removed`, 'id', use);
   }
-  await tx.query('DELETE FROM department WHERE id = $1', [id]);
+  await removeDepartment(tx, actor, id);
   await recordChange(tx, { actor, action: 'delete', entity: 'department', entityId: id, before, after: null });
 }
 
@@ -328,7 +343,7 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     if (!before) {
       const use = await tx.query('SELECT 1 FROM dispatch WHERE department_id = $1 UNION ALL SELECT 1 FROM app_user WHERE department_id = $1 LIMIT 1', [id]);
       if (use.rows.length > 0) throw new InputError('in_use', `${subject} has cases or accounts now; it can no longer be removed`, 'id');
-      await tx.query('DELETE FROM department WHERE id = $1', [id]);
+      await removeDepartment(tx, actor, id);
     } else {
       if (!after) await tx.query('INSERT INTO department (id, code, zh, en) VALUES ($1, $2, $3, $4)', [id, before.code, before.zh, before.en]);
       await writeDepartment(tx, id, { ...before, categories: routed || !after ? before.categories : undefined }, (now?.version ?? before.version) + 1);

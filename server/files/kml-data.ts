@@ -19,7 +19,8 @@ const parser = new XMLParser({
   isArray: (name) => ['Folder', 'Document', 'Placemark', 'SchemaData', 'SimpleData', 'Data'].includes(name),
 });
 
-const MAX_XML = 64 * 1024 * 1024;
+/** Parsed on the server's main thread: at most this much (about a second here); larger files keep GDAL's name and description. */
+const MAX_XML = 8 * 1024 * 1024;
 
 type Node = Record<string, unknown>;
 const nodes = (v: unknown): Node[] => (Array.isArray(v) ? v : v ? [v] : []).filter((x): x is Node => typeof x === 'object' && x !== null);

@@ -102,9 +102,16 @@ const MEDIA: Record<ExportFormat, { ext: string; type: string; output: string; a
  */
 export async function writeLayers(job: string, layers: OutLayer[], o: WriteOptions): Promise<{ bytes: Uint8Array; ext: string; type: string }> {
   const shift = o.crs === GCJ02 ? (p: [number, number]) => gcoord.transform(p, gcoord.WGS84, gcoord.GCJ02) as [number, number] : null;
-  const geometry = (g: GeoJSON.Geometry | null) => (o.format === 'xlsx' || !g ? null : shift ? mapPositions(g, shift) : g);
+  // KML is WGS 84 by definition: never shifted
+  const geometry = (g: GeoJSON.Geometry | null) => (o.format === 'xlsx' || !g ? null : shift && o.format !== 'kml' ? mapPositions(g, shift) : g);
+  // a CSV cell that starts like a formula (= + - @) is opened by Excel as one: it leaves quoted as text
+  const cell = (v: unknown) => (o.format === 'csv' && typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+  const props = (p: Record<string, unknown>) => (o.format === 'csv' ? Object.fromEntries(Object.entries(p).map(([k, v]) => [k, cell(v)])) : p);
   const text = (rows: OutLayer['rows']) =>
-    JSON.stringify({ type: 'FeatureCollection', features: rows.map((r) => ({ type: 'Feature', properties: r.properties, geometry: geometry(r.geometry) })) });
+    JSON.stringify({
+      type: 'FeatureCollection',
+      features: rows.map((r) => ({ type: 'Feature', properties: props(r.properties), geometry: geometry(r.geometry) })),
+    });
   const single = o.format === 'geojson' || o.format === 'csv';
   const inputs = single
     ? [{ name: layers.map((l) => l.name).join('_') || 'layer', geojson: text(layers.flatMap((l) => l.rows)) }]
@@ -187,8 +194,8 @@ export function householdLayer(rows: ExportHousehold[], format: ExportFormat): O
               地址: h.address,
               网格编码: h.gridCode ?? '',
               网格名称: h.gridName ?? '',
-              经度: h.geometry.coordinates[0],
-              纬度: h.geometry.coordinates[1],
+              '经度（WGS 84）': h.geometry.coordinates[0],
+              '纬度（WGS 84）': h.geometry.coordinates[1],
             }
           : { id: h.id, size: h.size, address: h.address, grid_code: h.gridCode, grid_name: h.gridName },
       geometry: h.geometry,
@@ -239,8 +246,8 @@ export function incidentLayer(rows: ExportIncident[], format: ExportFormat): Out
               承办部门: i.department ?? '',
               办结时间: i.resolvedAt ?? '',
               归档时间: i.closedAt ?? '',
-              经度: i.geometry.coordinates[0],
-              纬度: i.geometry.coordinates[1],
+              '经度（WGS 84）': i.geometry.coordinates[0],
+              '纬度（WGS 84）': i.geometry.coordinates[1],
             }
           : {
               id: i.id,

@@ -45,6 +45,8 @@ export function fromDatabase(err: DbError): InputError | null {
     return new InputError('constraint_violated', 'a value is outside what is allowed here', typeof err.column === 'string' ? err.column : '');
   if (code === 'XX000')
     return new InputError('geometry_error', 'the geometry could not be processed; check it for self-intersections and tiny slivers', 'geometry');
+  if (code === '22021')
+    return new InputError('invalid_text', 'the text holds a character that cannot be stored (a NUL byte)', typeof err.column === 'string' ? err.column : '');
   if (code === '57014') return new InputError('too_slow', 'this took longer than the server allows for one request; try a smaller area or file', '');
   return null;
 }
@@ -60,6 +62,7 @@ const STATUS: Record<string, ErrorStatus> = {
   invalid_json: 400,
   invalid_request: 400,
   invalid_time: 400,
+  invalid_text: 400,
   empty_file: 400,
   invalid_file_name: 400,
   too_deep: 400,
@@ -93,6 +96,7 @@ const STATUS: Record<string, ErrorStatus> = {
   unsupported_media_type: 415,
   too_many_attempts: 429,
   too_many_streams: 429,
+  too_many_exports: 429,
 };
 
 /** The status an error code answers with. */

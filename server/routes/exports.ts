@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { exportHouseholds, exportIncidents, exportRegions, planVersion, printSheets, regionPath } from '../db/export.ts';
+import { countIncidents, exportHouseholds, exportIncidents, exportRegions, planVersion, printSheets, regionPath } from '../db/export.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
 import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
+import { principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
 import { errorResponses, IdParam } from './schemas.ts';
@@ -31,11 +32,40 @@ const options = (q: { format: ExportFormat; crs?: string | undefined; encoding?:
   encoding: q.encoding === 'gbk' ? ('GBK' as const) : ('UTF-8' as const),
 });
 
+/** A header parameter value as RFC 8187 has it: percent-encoded UTF-8, `'()*` too. */
+const rfc8187 = (s: string) => encodeURIComponent(s).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/**
+ * Exports share one GDAL worker with imports: one export at a time per person and a few in all,
+ * so that nobody's requests can queue everyone else's behind them (429: try again shortly).
+ */
+const EXPORTS_PER_PERSON = 1;
+const EXPORTS_IN_ALL = 4;
+const running = new Map<string, number>();
+let runningInAll = 0;
+async function limited<T>(c: Context<Env>, work: () => Promise<T>): Promise<T> {
+  const who = principalOf(c).username;
+  if ((running.get(who) ?? 0) >= EXPORTS_PER_PERSON) {
+    throw new InputError('too_many_exports', 'your previous export is still being written; wait for it, then ask again', '');
+  }
+  if (runningInAll >= EXPORTS_IN_ALL) throw new InputError('too_many_exports', 'the server is writing other exports; try again in a moment', '');
+  running.set(who, (running.get(who) ?? 0) + 1);
+  runningInAll++;
+  try {
+    return await work();
+  } finally {
+    runningInAll--;
+    const n = (running.get(who) ?? 1) - 1;
+    if (n > 0) running.set(who, n);
+    else running.delete(who);
+  }
+}
+
 /** The file as a download named for what it holds (the ASCII name for old clients, the Chinese one in filename*). */
 function download(c: Context<Env>, file: { bytes: Uint8Array; ext: string; type: string }, name: string) {
   return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
     'content-type': file.type,
-    'content-disposition': `attachment; filename="export.${file.ext}"; filename*=UTF-8''${encodeURIComponent(`${name}.${file.ext}`)}`,
+    'content-disposition': `attachment; filename="export.${file.ext}"; filename*=UTF-8''${rfc8187(`${name}.${file.ext}`)}`,
     'cache-control': 'no-store',
   });
 }
@@ -164,13 +194,13 @@ export function exportRoutes() {
       const region = await regionLevel(db, id);
       if (!region) throw notFound('region', id);
       const below = LEVELS.slice(LEVELS.indexOf(region.level));
-      const levels = (q.levels ? q.levels.split(',').map((l) => l.trim()) : below.slice(1)) as Level[];
+      const levels = [...new Set(q.levels ? q.levels.split(',').map((l) => l.trim()) : below.slice(1))] as Level[];
       const wrong = levels.find((l) => !below.includes(l));
       if (wrong !== undefined) throw new InputError('invalid_level', `${JSON.stringify(wrong)} is not ${region.name}'s level or one below it`, 'levels');
       if (levels.length === 0) throw new InputError('invalid_level', `${region.name} has no level below it; ask for levels=${region.level}`, 'levels');
       const o = options(q);
-      const rows = await exportRegions(db, id, levels);
-      return download(c, await writeExport(job(), rows, { ...o, levels }), `${region.name}-${levels.join('-')}`);
+      const file = await limited(c, async () => writeExport(job(), await exportRegions(db, id, levels), { ...o, levels }));
+      return download(c, file, `${region.name}-${levels.join('-')}`);
     })
     .openapi(householdExportRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -179,13 +209,15 @@ export function exportRoutes() {
       const region = await regionLevel(db, id);
       if (!region) throw notFound('region', id);
       const o = options(q);
-      const rows = await exportHouseholds(db, id);
-      return download(c, await writeLayers(job(), [householdLayer(rows, o.format)], o), `${region.name}-户`);
+      const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format)], o));
+      return download(c, file, `${region.name}-户`);
     })
     .openapi(incidentExportRoute, async (c) => {
       const q = c.req.valid('query');
       const o = { ...options({ ...q, encoding: undefined }) };
-      const { total, rows } = await exportIncidents(c.get('db'), await filterOf(c, q), INCIDENT_EXPORT_LIMIT + 1);
+      const filter = await filterOf(c, q);
+      // counted first: a request over the limit is refused before anything is read
+      const total = await countIncidents(c.get('db'), filter);
       if (total > INCIDENT_EXPORT_LIMIT) {
         throw new InputError(
           'too_many_rows',
@@ -195,6 +227,9 @@ export function exportRoutes() {
         );
       }
       const day = (d: string | undefined) => (d ? d.slice(0, 10) : '');
-      return download(c, await writeLayers(job(), [incidentLayer(rows, o.format)], o), `事件-${day(q.from)}${q.to ? `至${day(q.to)}` : ''}`.replace(/-$/, ''));
+      const file = await limited(c, async () =>
+        writeLayers(job(), [incidentLayer((await exportIncidents(c.get('db'), filter, INCIDENT_EXPORT_LIMIT)).rows, o.format)], o),
+      );
+      return download(c, file, `事件-${day(q.from)}${q.to ? `至${day(q.to)}` : ''}`.replace(/-$/, ''));
     });
 }

@@ -31,7 +31,7 @@ const Incident = IncidentSchema;
 
 /** Filters shared by the list, the heatmap and the statistics. */
 export const FilterQuery = z.object({
-  region: z.coerce.number().int().positive().optional(),
+  region: z.coerce.number().int().positive().max(2_147_483_647).optional(),
   from: z.string().max(40).optional().openapi({ description: 'ISO 8601; default a year before `to`' }),
   to: z.string().max(40).optional().openapi({ description: 'ISO 8601, exclusive; default now' }),
   category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),

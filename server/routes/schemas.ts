@@ -23,6 +23,7 @@ export const IdParam = z.object({
     .number()
     .int()
     .positive()
+    .max(2_147_483_647)
     .openapi({ param: { name: 'id', in: 'path' }, example: 1 }),
 });
 

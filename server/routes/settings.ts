@@ -45,15 +45,20 @@ const DepartmentInput = z
     contact: z.string().trim().max(40).default(''),
     phone: Phone.default(''),
     sort: z.number().int().min(0).max(10_000).optional(),
-    categories: z.array(Code).max(100).optional().openapi({ description: 'the categories routed to it by default (all of them: replaces the list)' }),
+    categories: z
+      .array(Code)
+      .max(100)
+      .refine((a) => new Set(a).size === a.length, 'a category is listed twice')
+      .optional()
+      .openapi({ description: 'the categories routed to it by default (all of them: replaces the list)' }),
   })
   .strict();
 
 const Deadline = z
   .object({
     severity: z.number().int().min(1).max(4),
-    ackHours: z.number().positive().max(8760),
-    resolveHours: z.number().positive().max(8760),
+    ackHours: z.number().min(0.1).max(8760),
+    resolveHours: z.number().min(0.1).max(8760),
   })
   .strict();
 
@@ -76,7 +81,10 @@ const CategoryInput = z
     en: z.string().trim().min(1).max(80),
     deadlineHours: z.number().int().min(1).max(8760).openapi({ description: 'hours to close before an incident counts as overdue' }),
     deadlines: z.array(Deadline).length(4).openapi({ description: 'per severity 1–4: hours to acknowledge and to resolve a dispatch' }),
-    departments: z.array(Code).max(50),
+    departments: z
+      .array(Code)
+      .max(50)
+      .refine((a) => new Set(a).size === a.length, 'a department is listed twice'),
     sort: z.number().int().min(0).max(10_000).optional(),
   })
   .strict();

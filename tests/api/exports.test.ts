@@ -131,6 +131,12 @@ for (const driver of DRIVERS) {
       expect((await download(`/api/regions/${village.id}/export?format=dwg`)).status).toBe(400);
       expect((await download(`/api/regions/${village.id}/export?format=gpkg&crs=EPSG:3857`)).body.error.code).toBe('unknown_crs');
       expect((await download(`/api/regions/99999999/export?format=gpkg`)).status).toBe(404);
+      expect((await download(`/api/regions/2147483648/export?format=gpkg`)).status).toBe(400);
+      expect((await download(`/api/incidents/export?format=csv&to=0000-01-01`)).body.error.code).toBe('invalid_time');
+      // a level named twice is one layer
+      const twice = await download(`/api/regions/${village.id}/export?format=gpkg&levels=grid,grid`);
+      expect(twice.status).toBe(200);
+      expect(Object.keys(ogrinfo(twice.file).layers)).toEqual(['grid']);
     });
 
     it('round-trips: grids exported in a Gauss–Krüger zone and imported back through the wizard are the same grids, to a millimetre', async () => {
@@ -198,6 +204,16 @@ for (const driver of DRIVERS) {
       expect(planned.status, JSON.stringify(planned.body)).toBe(200);
       expect(planned.body.fields).toMatchObject({ person: '姓名', phone: '电话', role: '职务', grid: '网格编码' });
       expect(planned.body.outcome).toMatchObject({ total: people[0]!.n, accepted: people[0]!.n, staff: { newWorkers: 0 } });
+    });
+
+    it('writes a CSV cell that starts like a formula as text, so Excel does not run it', async () => {
+      await ctx.db.query(`UPDATE region SET name = '=HYPERLINK("http://x")' WHERE id = (SELECT id FROM region WHERE parent_id = $1 ORDER BY code LIMIT 1)`, [
+        village.id,
+      ]);
+      const csv = await download(`/api/regions/${village.id}/export?format=csv`);
+      const text = await readFile(csv.file, 'utf8');
+      expect(text).toContain(`'=HYPERLINK(`);
+      expect(text).not.toMatch(/,"?=HYPERLINK/);
     });
 
     it('gives household points only to roles that may read households, and incidents by the analyze filters', async () => {
