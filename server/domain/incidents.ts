@@ -52,7 +52,8 @@ export function parseInstant(value: string, path: string): Date {
   // Date rolls 2026-02-31 over into March; refuse days the month does not have.
   const realDay = m >= 1 && m <= 12 && day >= 1 && day <= new Date(Date.UTC(y, m, 0)).getUTCDate();
   if (Number.isNaN(d.getTime()) || !realDay) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path);
-  if (y < 1900 || y > 2200) throw new InputError('invalid_time', `${JSON.stringify(value)} lies outside the years 1900–2200`, path);
+  // a year before 1900 is a typing slip, and a default range a year before it would leave the calendar PostgreSQL keeps
+  if (y < 1900) throw new InputError('invalid_time', `${JSON.stringify(value)} lies before 1900`, path);
   return d;
 }
 
