@@ -292,6 +292,39 @@ export async function createApiKey(tx: Queryable, label: string, scope: 'hotline
   return { id: rows[0]!.id, label, key };
 }
 
+export interface ApiKeyJson {
+  id: number;
+  label: string;
+  scope: 'hotline';
+  createdAt: string;
+  revoked: boolean;
+}
+const toApiKey = (r: any): ApiKeyJson => ({
+  id: r.id,
+  label: r.label,
+  scope: r.scope,
+  createdAt: new Date(r.created_at).toISOString(),
+  revoked: r.revoked_at !== null,
+});
+
+export async function listApiKeys(db: Queryable): Promise<ApiKeyJson[]> {
+  return (await db.query('SELECT * FROM api_key ORDER BY id')).rows.map(toApiKey);
+}
+
+/** A new key, returned once with its record. */
+export async function createApiKeyRecord(tx: Queryable, label: string): Promise<ApiKeyJson & { key: string }> {
+  const { id, key } = await createApiKey(tx, label, 'hotline');
+  const { rows } = await tx.query('SELECT * FROM api_key WHERE id = $1', [id]);
+  return { ...toApiKey(rows[0]), key };
+}
+
+/** Revokes a key: the system using it is refused (401) from its next request. */
+export async function revokeApiKey(tx: Queryable, id: number): Promise<ApiKeyJson> {
+  const { rows } = await tx.query('UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *', [id]);
+  if (!rows[0]) throw notFound('hotline key', id);
+  return toApiKey(rows[0]);
+}
+
 /** The label of a valid, unrevoked key of this scope, or null. */
 export async function apiKeyLabel(db: Queryable, key: string, scope: 'hotline'): Promise<string | null> {
   const { rows } = await db.query<{ id: number; label: string }>('SELECT id, label FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL', [

@@ -7,12 +7,12 @@ import { categoryOf, codeFromStatCode, gridTypeOf, isStatCode, looseTime, phoneO
 import { DEFAULT_TOLERANCES } from './edit-operations.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { importHouseholds } from './household-import.ts';
-import { incidentCategories, insertIncidents, type NewIncident } from './incidents.ts';
+import { importIncidentBatch } from './incident-batches.ts';
+import { incidentCategories, type NewIncident } from './incidents.ts';
 import { importRegions, settleRegions, type ImportResult } from './region-import.ts';
 import { validateCoverage } from './coverage.ts';
 import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 import { staffRoles } from './staff.ts';
-import { recordChange } from './regions.ts';
 
 /**
  * The import wizard's last two steps for any kind of layer: `plan` tries the import in a
@@ -458,23 +458,15 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
         incident: { lon: at![0], lat: at![1], category: category!, severity: severity!, description, reportedAt: reportedAt!, reporterId: null },
       });
   });
-  const { ids, outside } = await insertIncidents(
+  const { ids, outside, op } = await importIncidentBatch(
     tx,
+    actor,
     good.map((g) => g.incident),
+    { format: 'wizard' },
   );
   for (const i of outside)
     problems.push({ index: good[i]!.index, code: 'outside_parent', message: 'the place lies in no district of the plan', path: `rows[${good[i]!.index}]` });
-  if (ids.length > 0) {
-    await recordChange(tx, {
-      actor,
-      action: 'import',
-      entity: 'incident',
-      entityId: null,
-      before: null,
-      after: { imported: ids.length, ids: [ids[0], ids.at(-1)] },
-    });
-  }
-  return finish('incident', rows.length, ids.length, problems, { incidents: { imported: ids.length } });
+  return finish('incident', rows.length, ids.length, problems, { incidents: { imported: ids.length }, op });
 }
 
 // ── staff ────────────────────────────────────────────────────────────────────────────────────

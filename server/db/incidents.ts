@@ -29,7 +29,7 @@ export async function categoryCodes(tx: Queryable): Promise<string[]> {
  * Inserts incidents whose location lies in a district; each is filed under the grid containing
  * it. Returns the input indexes of those outside every district (not stored) and the new ids.
  */
-export async function insertIncidents(tx: Queryable, incidents: NewIncident[]): Promise<{ ids: number[]; outside: number[] }> {
+export async function insertIncidents(tx: Queryable, incidents: NewIncident[], importOp: number | null = null): Promise<{ ids: number[]; outside: number[] }> {
   const ids: number[] = [];
   const outside: number[] = [];
   for (let i = 0; i < incidents.length; i += 10_000) {
@@ -46,8 +46,9 @@ export async function insertIncidents(tx: Queryable, incidents: NewIncident[]): 
          FROM t
        ),
        ins AS (
-         INSERT INTO incident (geom, category, severity, description, reported_at, reporter_id, grid_id)
-         SELECT geom, category, severity, description, reported_at, reporter_id, grid_id FROM placed WHERE inside ORDER BY ord
+         INSERT INTO incident (geom, category, severity, description, reported_at, reporter_id, grid_id, import_op, source)
+         SELECT geom, category, severity, description, reported_at, reporter_id, grid_id, $8::int, CASE WHEN $8::int IS NULL THEN 'worker' ELSE 'import' END
+         FROM placed WHERE inside ORDER BY ord
          RETURNING id
        )
        SELECT ord::int, NULL::int AS id FROM placed WHERE NOT inside
@@ -60,6 +61,7 @@ export async function insertIncidents(tx: Queryable, incidents: NewIncident[]): 
         part.map((r) => r.description),
         part.map((r) => r.reportedAt.toISOString()),
         part.map((r) => r.reporterId ?? null),
+        importOp,
       ],
     );
     for (const r of rows) {
@@ -264,21 +266,3 @@ export async function listIncidents(
   return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };
 }
 
-/** Incidents from a file, in one transaction: those in a district stored, the others' row numbers given back. */
-export async function importIncidents(
-  tx: Queryable,
-  actor: string,
-  rows: NewIncident[],
-  format: string,
-): Promise<{ imported: number; outside: { count: number; indexes: number[] } }> {
-  const { ids, outside } = await insertIncidents(tx, rows);
-  await recordChange(tx, {
-    actor,
-    action: 'import',
-    entity: 'incident',
-    entityId: null,
-    before: null,
-    after: { imported: ids.length, outside: outside.length, format },
-  });
-  return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) } };
-}

@@ -1,6 +1,7 @@
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordHouseholdBatch, revertHouseholdBatch, type HouseholdBatchState } from './household-batches.ts';
+import { recordIncidentBatch, revertIncidentBatch, type IncidentBatchState } from './incident-batches.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
@@ -52,6 +53,11 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   const rows = all.filter((r) => r.entity === 'region') as { entity_id: number; before: RegionSnapshot | null; after: RegionSnapshot | null; action: string }[];
   // A household import: the households it added and the sizes it set (see household-batches.ts).
   const batches = all.filter((r) => r.entity === 'household') as { before: HouseholdBatchState; after: HouseholdBatchState }[];
+  // An incident import: the incidents it added (see incident-batches.ts).
+  const incidentBatches = all.filter((r) => r.entity === 'incident' && r.before !== null && r.after !== null) as {
+    before: IncidentBatchState;
+    after: IncidentBatchState;
+  }[];
   const ids = rows.map((r) => r.entity_id);
   await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
   const current = new Map((await snapshots(tx, ids)).map((s) => [s.id, s]));
@@ -66,6 +72,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
     }
   }
   for (const b of batches) await revertHouseholdBatch(tx, b.after, b.before, kind);
+  for (const b of incidentBatches) await revertIncidentBatch(tx, b.after, b.before, kind);
   for (const row of rows) {
     if (row.before === null) await tx.query('DELETE FROM region WHERE id = $1', [row.entity_id]);
     else await writeSnapshot(tx, row.before, (row.after?.version ?? row.before.version) + 1);
@@ -78,6 +85,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   const changes: ChangeRow[] = [...new Set(ids)].map((id) => ({ entityId: id, before: current.get(id) ?? null, after: after.get(id) ?? null }));
   const newOp = await recordOperation(tx, actor, kind, changes, op);
   for (const b of batches) await recordHouseholdBatch(tx, newOp, actor, kind, b.after, b.before, op);
+  for (const b of incidentBatches) await recordIncidentBatch(tx, newOp, actor, kind, b.after, b.before, op);
   return { op: newOp, reverted: op, action: all[0]!.action, ids: [...after.keys()] };
 }
 

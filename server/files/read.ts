@@ -28,7 +28,7 @@ export interface LayerSummary {
 
 /** Something the clerk should know of a file: a code the UI words, the English sentence, and what it concerns (a file or layer name, a row). */
 export interface FileWarning {
-  code: 'no_prj' | 'unreadable_prj' | 'gbk_without_cpg' | 'header_row';
+  code: 'no_prj' | 'unreadable_prj' | 'gbk_without_cpg' | 'header_row' | 'too_many_rows';
   message: string;
   subject: string;
 }

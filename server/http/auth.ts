@@ -100,6 +100,9 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/screen-tokens': ['users:admin'],
   'POST /api/screen-tokens': ['users:admin'],
   'DELETE /api/screen-tokens/:id': ['users:admin'],
+  'GET /api/hotline-keys': ['users:admin'],
+  'POST /api/hotline-keys': ['users:admin'],
+  'DELETE /api/hotline-keys/:id': ['users:admin'],
 };
 
 /** The route a request will reach (not a middleware, not the 404 catch-all), as `METHOD /path`. */

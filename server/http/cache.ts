@@ -116,6 +116,8 @@ export class ReadCache {
     if (/\/api\/settings\//.test(key)) return ['plan', 'plan*', 'incidents'];
     // An upload, a dry run or a dropped file changes nothing; a commit may change anything.
     if (/\/api\/imports/.test(key)) return key.endsWith('/commit') ? ['plan', 'layout', 'plan*', 'incidents'] : [];
+    // undo and redo may take back an incident import, and re-file incidents under the grids they restore
+    if (/\/api\/changes\/(undo|redo)$/.test(key)) return ['plan', 'layout', 'plan*', 'incidents'];
     if (!REGION_EDITS.test(key)) return ['plan', 'layout', 'plan*'];
     const body = (await c.res
       .clone()

@@ -87,6 +87,7 @@ const STATUS: Record<string, ErrorStatus> = {
   geometry_too_large: 413,
   payload_too_large: 413,
   too_large: 413,
+  too_many_rows: 413,
   zip_too_large: 413,
   too_many_barriers: 413,
   not_an_image: 415,

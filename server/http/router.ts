@@ -15,8 +15,11 @@ export interface AppOptions {
   events?: EventBus;
   /** Cache of read answers (one per app when not given); `false` turns it off. */
   cache?: ReadCache | false;
-  /** Most vertices one geometry may have: drawn or edited (`drawnVertices`), one feature of an import (`importVertices`). */
-  limits?: { drawnVertices?: number; importVertices?: number };
+  /**
+   * Most vertices one geometry may have: drawn or edited (`drawnVertices`), one feature of an import
+   * (`importVertices`); most rows of one imported layer (`importRows`).
+   */
+  limits?: { drawnVertices?: number; importVertices?: number; importRows?: number };
   /** Where backups go and how many the server keeps (absent: no backups through the API). */
   backups?: { dir: string; keep: number };
   /**

@@ -162,6 +162,26 @@ const jobJson = (job: ImportJob) => ({
   crsChoices: crsChoices(),
 });
 
+/**
+ * Most rows one import reads (GRIDPLAN_MAX_IMPORT_ROWS): a county's households (Zhanyi: about 130,000)
+ * fit; a layer beyond it is refused before it is read, so a million-row CSV never fills memory. The
+ * upload counts rows as GDAL streams through the file and says so at once.
+ */
+export const DEFAULT_IMPORT_ROWS = 300_000;
+const rowLimit = (c: Context<Env>) => c.get('options').limits?.importRows ?? DEFAULT_IMPORT_ROWS;
+
+function assertRowLimit(c: Context<Env>, job: ImportJob, layer: { name: string; count: number }): void {
+  const max = rowLimit(c);
+  if (layer.count > max) {
+    throw new InputError(
+      'too_many_rows',
+      `${job.fileName}: layer ${layer.name} has ${layer.count.toLocaleString('en')} rows; one import takes at most ${max.toLocaleString('en')} — split the file (by township, say) and import each part`,
+      'layer',
+      { rows: layer.count, limit: max },
+    );
+  }
+}
+
 /** Rows of a layer as read in one system, kept while the clerk adjusts the mapping (GDAL takes a second or so each time). */
 const readCache = new LRUCache<string, { rows: ImportRow[]; crs: CrsCode | null; guessed: boolean; declared: CrsCode | null }>({ max: 4 });
 
@@ -189,6 +209,7 @@ async function parentCentre(c: Context<Env>, parentId: number | null): Promise<[
 async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>) {
   const layer = job.layers.find((l) => l.name === body.layer);
   if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
+  assertRowLimit(c, job, layer);
   if (body.crs && !isKnownCrs(body.crs)) throw new InputError('unknown_crs', `${body.crs} is none of the coordinate systems offered`, 'crs');
   const key = `${job.id}|${body.layer}|${body.crs ?? ''}|${fields.lon ?? ''}|${fields.lat ?? ''}`;
   const hit = readCache.get(key);
@@ -259,7 +280,15 @@ export function importRoutes() {
       }
       const max = c.get('options').maxUploadBytes ?? 200 * 1024 * 1024;
       const job = await jobsOf(c).create(actorOf(c), name, body, max, (id, bytes) => inspectFile(id, name, bytes));
-      return c.json(jobJson(job), 201);
+      const limit = rowLimit(c);
+      const over = job.layers
+        .filter((l) => l.count > limit)
+        .map((l) => ({
+          code: 'too_many_rows' as const,
+          message: `layer ${l.name} has ${l.count.toLocaleString('en')} rows; one import takes at most ${limit.toLocaleString('en')} — split the file (by township, say)`,
+          subject: l.name,
+        }));
+      return c.json(jobJson({ ...job, warnings: [...job.warnings, ...over] }), 201);
     })
     .openapi(getRoute, async (c) => c.json(jobJson(await jobsOf(c).get(c.req.valid('param').id, who(c))), 200))
     .openapi(deleteRoute, async (c) => {

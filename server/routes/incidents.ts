@@ -6,13 +6,13 @@ import {
   categoryCodes,
   incidentCategories,
   incidentGrid,
-  importIncidents,
   isWholePlan,
   listIncidents,
   reportedWithKey,
   reportIncident,
   type IncidentFilter,
 } from '../db/incidents.ts';
+import { importIncidents } from '../db/incident-batches.ts';
 import { regionExists } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
@@ -116,7 +116,12 @@ const importRoute = createRoute({
     201: {
       description: 'Imported',
       ...json(
-        z.object({ imported: z.number().int(), outside: z.object({ count: z.number().int(), indexes: z.array(z.number().int()) }), errors: z.array(RowError) }),
+        z.object({
+          imported: z.number().int(),
+          outside: z.object({ count: z.number().int(), indexes: z.array(z.number().int()) }),
+          errors: z.array(RowError),
+          op: z.number().int().nullable().openapi({ description: 'the operation: POST /api/changes/undo takes the incidents back while nobody has acted on them' }),
+        }),
       ),
     },
     ...errorResponses(400, 413, 415, 422),

@@ -1,5 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createScreenToken, createUser, listScreenTokens, listUsers, revokeScreenToken, updateUser } from '../db/accounts.ts';
+import {
+  createApiKeyRecord,
+  createScreenToken,
+  createUser,
+  listApiKeys,
+  listScreenTokens,
+  listUsers,
+  revokeApiKey,
+  revokeScreenToken,
+  updateUser,
+} from '../db/accounts.ts';
 import { recordChange } from '../db/regions.ts';
 import { ROLES } from '../domain/roles.ts';
 import { actorOf } from '../http/auth.ts';
@@ -102,6 +112,30 @@ const revokeTokenRoute = createRoute({
   responses: { 200: { description: 'Revoked', ...json(ScreenToken) }, ...errorResponses(401, 403, 404) },
 });
 
+const HotlineKey = z
+  .object({ id: z.number().int(), label: z.string(), scope: z.literal('hotline'), createdAt: z.string(), revoked: z.boolean() })
+  .openapi('HotlineKey');
+const listKeysRoute = createRoute({
+  method: 'get',
+  path: '/hotline-keys',
+  summary: 'Keys of systems that feed incidents in: the 12345 hotline (admin)',
+  responses: { 200: { description: 'Keys (without their secret)', ...json(z.array(HotlineKey)) }, ...errorResponses(401, 403) },
+});
+const createKeyRoute = createRoute({
+  method: 'post',
+  path: '/hotline-keys',
+  summary: 'A new key for POST /api/intake/hotline (header x-api-key) (admin). The key is shown only now',
+  request: { body: { required: true, ...json(z.object({ label: z.string().trim().min(1).max(100) }).strict()) } },
+  responses: { 201: { description: 'Created', ...json(HotlineKey.extend({ key: z.string() })) }, ...errorResponses(400, 401, 403) },
+});
+const revokeKeyRoute = createRoute({
+  method: 'delete',
+  path: '/hotline-keys/{id}',
+  summary: 'Revoke a hotline key: the system using it is refused from its next request (admin)',
+  request: { params: IdParam },
+  responses: { 200: { description: 'Revoked', ...json(HotlineKey) }, ...errorResponses(401, 403, 404) },
+});
+
 export function userRoutes() {
   return router()
     .openapi(listRoute, async (c) => c.json(await listUsers(c.get('db')), 200))
@@ -157,5 +191,24 @@ export function userRoutes() {
         return revoked;
       });
       return c.json(token, 200);
+    })
+    .openapi(listKeysRoute, async (c) => c.json(await listApiKeys(c.get('db')), 200))
+    .openapi(createKeyRoute, async (c) => {
+      const { label } = c.req.valid('json');
+      const key = await c.get('db').transaction(async (tx) => {
+        const created = await createApiKeyRecord(tx, label);
+        await recordChange(tx, { actor: actorOf(c), action: 'create', entity: 'api_key', entityId: created.id, before: null, after: { ...created, key: undefined } });
+        return created;
+      });
+      return c.json(key, 201);
+    })
+    .openapi(revokeKeyRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const key = await c.get('db').transaction(async (tx) => {
+        const revoked = await revokeApiKey(tx, id);
+        await recordChange(tx, { actor: actorOf(c), action: 'revoke', entity: 'api_key', entityId: id, before: null, after: revoked });
+        return revoked;
+      });
+      return c.json(key, 200);
     });
 }

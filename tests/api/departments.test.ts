@@ -285,6 +285,25 @@ for (const driver of DRIVERS) {
         expect((await ctx.request('POST', '/api/intake/hotline', order)).status).toBe(401);
       });
 
+      it('lets an admin issue a key (shown once), list it without its secret, and revoke it', async () => {
+        const made = await ctx.request('POST', '/api/hotline-keys', { label: '12345 市民热线' });
+        expect(made.status).toBe(201);
+        expect(made.body).toMatchObject({ label: '12345 市民热线', scope: 'hotline', revoked: false });
+        expect(made.body.key).toMatch(/^gpk_[\w-]{40,}$/);
+        const listed = await ctx.request('GET', '/api/hotline-keys');
+        expect(listed.body.map((k: { id: number }) => k.id)).toContain(made.body.id);
+        expect(JSON.stringify(listed.body)).not.toContain(made.body.key);
+        // An order without a place: the key is accepted and the order itself judged (422), until the key is revoked (401).
+        const order = { orderNo: 'H-KEY', receivedAt: now.toISOString(), content: '路灯不亮' };
+        expect((await send(order, made.body.key)).status).toBe(422);
+        expect((await ctx.request('DELETE', `/api/hotline-keys/${made.body.id}`)).body.revoked).toBe(true);
+        expect((await send(order, made.body.key)).body.error.code).toBe('invalid_api_key');
+        expect((await ctx.request('DELETE', '/api/hotline-keys/999999')).status).toBe(404);
+        expect((await ctx.request('POST', '/api/hotline-keys', { label: '  ' })).status).toBe(400);
+        const { rows } = await ctx.db.query<{ action: string }>(`SELECT action FROM change WHERE entity = 'api_key' AND entity_id = $1 ORDER BY id`, [made.body.id]);
+        expect(rows.map((r) => r.action)).toEqual(['create', 'revoke']);
+      });
+
       it('files an order with coordinates under its grid and dispatches it to its departments at once, once per order number', async () => {
         now = new Date('2030-05-01T02:00:00Z');
         const order = {

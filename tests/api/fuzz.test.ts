@@ -535,6 +535,12 @@ for (const driver of DRIVERS) {
       1,
       withId('/api/screen-tokens/:id', () => place.token + 1000).map((path) => ({ method: 'DELETE', path, body: undefined })),
     );
+    add('POST /api/hotline-keys', 1, json('POST', '/api/hotline-keys', mutate({ label: fc.string({ maxLength: 120 }) })));
+    add(
+      'DELETE /api/hotline-keys/:id',
+      1,
+      withId('/api/hotline-keys/:id', () => 1000).map((path) => ({ method: 'DELETE', path, body: undefined })),
+    );
     add(
       'POST /api/auth/login',
       3,

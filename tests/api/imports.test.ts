@@ -206,6 +206,25 @@ for (const driver of DRIVERS) {
       for (const r of rows) expect(r.d).toBeLessThan(5);
       expect(rows.map((r) => r.severity)).toEqual([1, 2, 1, 3, 1]);
       expect(rows[0]!.at).toBe('2026-10-03 09:10');
+      expect(done.body.op).toEqual(expect.any(Number));
+
+      // One operation: undo takes exactly these five back (same ids on redo) while nobody has acted on them.
+      const imported = async () =>
+        (await ctx.db.query<{ s: string | null }>(`SELECT string_agg(id::text || ':' || source, ',' ORDER BY id) AS s FROM incident WHERE description LIKE '%附近群众反映'`))
+          .rows[0]!.s;
+      const ids = await imported();
+      expect(ids).toMatch(/^(\d+:import,){4}\d+:import$/);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect(await imported()).toBeNull();
+      expect((await ctx.request('POST', '/api/changes/redo')).status).toBe(200);
+      expect(await imported()).toBe(ids);
+      // Once one of them is handled it is a case of its own: the import can no longer be taken back.
+      const first = Number(ids!.split(':')[0]);
+      await ctx.db.query(`UPDATE incident SET version = version + 1 WHERE id = $1`, [first]);
+      const refused = await ctx.request('POST', '/api/changes/undo');
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/1 of the 5 imported incidents have been handled/);
+      expect(await imported()).toBe(ids);
     });
 
     it('staffs grids from a list by grid code or name, one person per phone number, and undoes it', async () => {
@@ -245,6 +264,28 @@ for (const driver of DRIVERS) {
       );
       expect(Math.abs(rows[0]!.sliver)).toBeLessThan(0.01);
       expect(Math.abs(rows[0]!.town / rows[0]!.geodesic - 1)).toBeLessThan(0.005);
+    });
+
+    it('refuses a layer of more rows than one import takes before reading it, and says so at upload', async () => {
+      const small = await apiContext(ctx.db, { importDir: dir, limits: { importRows: 50 } });
+      const cookie = (await small.cookie({ username: 'tester', role: 'admin' })).cookie;
+      const csv = ['经度,纬度,人数,地址', ...Array.from({ length: 51 }, (_, i) => `103.8,25.6,${(i % 5) + 1},测试路${i + 1}号`)].join('\n');
+      const res = await small.app.request('/api/imports', {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/octet-stream', 'x-file-name': 'many.csv' },
+        body: new TextEncoder().encode(csv),
+      });
+      const up = (await res.json()) as any;
+      expect(res.status).toBe(201);
+      expect(up.warnings).toContainEqual(expect.objectContaining({ code: 'too_many_rows', subject: 'many' }));
+      const before = await ctx.snapshot();
+      for (const step of ['plan', 'commit']) {
+        const refused = await small.request('POST', `/api/imports/${up.id}/${step}`, { layer: 'many', kind: 'household', parentId: districtId });
+        expect(refused.status).toBe(413);
+        expect(refused.body.error).toMatchObject({ code: 'too_many_rows', path: 'layer' });
+        expect(refused.body.error.message).toBe('many.csv: layer many has 51 rows; one import takes at most 50 — split the file (by township, say) and import each part');
+      }
+      expect(await ctx.snapshot()).toEqual(before);
     });
 
     it('says what is wrong with a broken file, and writes nothing', async () => {

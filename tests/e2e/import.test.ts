@@ -166,7 +166,29 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.fill('input[aria-label="用途"]', '指挥中心大屏');
       await page.click('text=生成令牌');
       await expect.poll(() => page.locator('[data-testid="token-shown"] code').textContent(), { timeout: 10_000 }).toContain('/screen?token=');
-      await page.screenshot({ path: join(ARTIFACTS, 'settings-accounts.png') });
+
+      // A grid worker's account is tied to their person, found by name.
+      const person = (await db.query<{ id: number; name: string }>(`SELECT id, name FROM worker ORDER BY id LIMIT 1`)).rows[0]!;
+      await page.fill('input[aria-label="用户名"]', 'wg.account');
+      await page.fill('input[aria-label="密码，至少 8 位"]', 'long enough 1');
+      await page.selectOption('select[aria-label="角色"]', 'worker');
+      expect(await page.locator('[data-testid="account-add"]').isDisabled()).toBe(true);
+      await page.click('[data-testid="new-scope"]');
+      await page.fill('[data-testid="find-worker"]', person.name);
+      await page.locator('[data-testid="scope-picker"] li button').first().click();
+      await page.locator('[data-testid="account-add"]').click();
+      await expect.poll(async () => (await db.query(`SELECT worker_id FROM app_user WHERE username = 'wg.account'`)).rows[0], { timeout: 10_000 }).toBeTruthy();
+      const tied = (await db.query<{ name: string }>(`SELECT w.name FROM app_user u JOIN worker w ON w.id = u.worker_id WHERE u.username = 'wg.account'`))
+        .rows[0]!;
+      expect(tied.name).toBe(person.name);
+
+      // A key for the 12345 hotline, shown once.
+      await page.fill('input[aria-label="对接系统"]', '12345 市民热线');
+      await page.click('text=生成密钥');
+      await expect.poll(() => page.locator('[data-testid="key-shown"] code').textContent(), { timeout: 10_000 }).toMatch(/^gpk_/);
+      await page.waitForSelector('[data-testid="key-row"]');
+      await page.waitForSelector('[data-testid="account-add"]:not([disabled]), [data-testid="account-row"] button:not([disabled])');
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-accounts.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
       await page.close();
