@@ -28,6 +28,8 @@ if ((await byCode(db, values.district)).features.length > 0) {
   process.exit(1);
 }
 const summary = await seedDistrict(db, {
+  // the demo district keeps its own rule and size; another one gets the defaults
+  ...(values.district === DEMO.districtCode ? { households: DEMO.households, rule: DEMO.rule } : {}),
   districtCode: values.district!,
   boundaryFile: values.boundaries!,
   seed: Number(values.seed),

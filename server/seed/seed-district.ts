@@ -6,7 +6,7 @@ import { cstDay, recordPlanFigures } from '../db/overview.ts';
 import { insertRegions, recordChange } from '../db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts';
 import { childCode, childName } from '../domain/hierarchy.ts';
-import type { GridType } from '../domain/grid-types.ts';
+import { GRID_TYPES, type GridType } from '../domain/grid-types.ts';
 import { kmeans, type XY } from './kmeans.ts';
 import { NamePool, maskedPhone, personName } from './names.ts';
 import { Random } from './random.ts';
@@ -27,18 +27,28 @@ export interface SeedOptions {
   districtCode: string;
   boundaryFile: string;
   seed: number;
-  /** 1 = the full demo (about 130,000 households); smaller for tests. */
+  /** Households of the whole district at scale 1 (default 130,000). */
+  households?: number;
+  /** 1 = the full demo; smaller for tests. */
   scale: number;
+  /** The district's own household range for every grid type (else the defaults of grid_type_rule). */
+  rule?: { min: number; max: number; target: number };
   onProgress?: (step: string) => void;
   /** The demo's incidents end here (default: now). */
   now?: Date;
 }
 
+/**
+ * 沾益区 as it runs: 4,378 grids of 10 to 25 households in every one of the five grid types (散居,
+ * 小区, 单位, 商圈, 农村). About 79,000 households split to that rule make about as many grids.
+ */
 export const DEMO: SeedOptions = {
   districtCode: '530303',
   boundaryFile: join(DATA_DIR, 'boundaries', 'qujing.geojson'),
   seed: 20261123,
+  households: 78_700,
   scale: 1,
+  rule: { min: 10, max: 25, target: 18 },
 };
 
 export interface SeedSummary {
@@ -73,7 +83,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     towns: Array.from({ length: 7 }, (_, i) => `第${i + 1}乡`),
   };
   const townships = planTownships(territory, seat, names.streets, names.towns, random);
-  const households = generateHouseholds(territory, seat, townships, Math.round(130_000 * options.scale), random);
+  const households = generateHouseholds(territory, seat, townships, Math.round((options.households ?? 130_000) * options.scale), random);
 
   const summary = await db.transaction(async (tx) => {
     progress(`district ${district.name}`);
@@ -83,6 +93,14 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }],
       true,
     );
+    if (options.rule) {
+      const { min, max, target } = options.rule;
+      await tx.query(
+        `INSERT INTO grid_type_rule (district_id, grid_type, min_households, max_households, target_households)
+         SELECT $1, t, $2, $3, $4 FROM unnest($5::text[]) AS t`,
+        [districtId, min, max, target, [...GRID_TYPES]],
+      );
+    }
     progress(`${households.length} households`);
     await stageHouseholds(tx, households);
 
@@ -102,6 +120,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
 
     progress('villages');
     await seedVillages(tx, territory, households.length, options.scale, random);
+    await settleSparseVillages(tx, options.rule?.min ?? 10);
 
     progress('grids');
     await seedGrids(tx, districtId!, random, progress);
@@ -130,7 +149,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       townships: count('township'),
       villages: count('village'),
       grids: count('grid'),
-      households: households.length,
+      households: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n,
       workers: workers.length,
       staff,
       incidents: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM incident')).rows[0]!.n,
@@ -366,6 +385,22 @@ async function stageHouseholds(tx: Queryable, households: { lon: number; lat: nu
   }
   await tx.query('CREATE INDEX ON seed_household USING gist (geom)');
   await tx.query('ANALYZE seed_household');
+}
+
+/**
+ * A real village has more households than one grid's least: a mountain village the generator left
+ * with fewer (a handful of points in its cell) gets a hamlet of them, placed within it
+ * (deterministically), so that every grid can keep the rule.
+ */
+async function settleSparseVillages(tx: Queryable, min: number): Promise<void> {
+  await tx.query(
+    `INSERT INTO seed_household (geom, size)
+     SELECT (ST_Dump(ST_GeneratePoints(v.geom, $1 + 4 - v.n, v.id))).geom, 3
+     FROM (SELECT r.id, r.geom, (SELECT count(*)::int FROM seed_household s WHERE s.geom && r.geom AND ST_Intersects(r.geom, s.geom)) AS n
+           FROM region r WHERE r.level = 'village') v
+     WHERE v.n < $1`,
+    [min],
+  );
 }
 
 /** Villages and communities in every township: half by people, half by land; communities in streets. */
