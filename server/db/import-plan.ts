@@ -36,6 +36,11 @@ export interface ImportSpec {
   repair: boolean;
   /** Keep only each polygon's free part inside its parent. */
   clip: boolean;
+  /**
+   * Points a clerk placed on the map (lon/lat, WGS 84) by row index: a household or incident row
+   * goes there, whatever its coordinates or address say.
+   */
+  places?: ReadonlyMap<number, [number, number]>;
   /** Commit the good rows even when others are refused. */
   partial: boolean;
 }
@@ -64,6 +69,11 @@ export interface ImportOutcome {
   households?: { added: number; updated: number };
   incidents?: { imported: number };
   staff?: { assigned: number; grids: number; newWorkers: number };
+  /**
+   * Where rows without their own point were found (for the preview; at most 3,000): the household
+   * an address matched (`exact`, `normalized`), or each household an ambiguous address fits (`candidate`).
+   */
+  located?: { i: number; lon: number; lat: number; how: 'exact' | 'normalized' | 'candidate' }[];
   /** The operation POST /api/changes/undo takes back (commit only). */
   op: number | null;
 }
@@ -337,12 +347,29 @@ async function locate(tx: Queryable, rows: ImportRow[], spec: ImportSpec) {
       )
     : { rows: [] };
   const find = addressIndex(known, (h) => countyFree(h.address, prefixes), prefixes.slice(1));
-  return rows.map((row) => {
-    const own = pointOf(row.geometry);
+  return rows.map((row, i) => {
+    // a point placed by hand is where the row goes: its address is kept but not looked up
+    const placed = spec.places?.get(i) ?? null;
+    const own = placed ?? pointOf(row.geometry);
     const address = text(field(row, spec, 'address'));
-    const match = hasAddress && address ? find(countyFree(address, prefixes)) : null;
+    const match = !placed && hasAddress && address ? find(countyFree(address, prefixes)) : null;
     return { own, address, match };
   });
+}
+
+const PREVIEW_POINTS = 3_000;
+
+/** Where address matches put rows, and the households an ambiguous address fits: for the preview. */
+function locatedOf(located: Awaited<ReturnType<typeof locate>>): NonNullable<ImportOutcome['located']> {
+  const out: NonNullable<ImportOutcome['located']> = [];
+  for (const [i, l] of located.entries()) {
+    if (out.length >= PREVIEW_POINTS) break;
+    if (!l.match || l.own) continue;
+    if (l.match.how === 'ambiguous') for (const f of l.match.found.slice(0, 5)) out.push({ i, lon: f.x, lat: f.y, how: 'candidate' });
+    else if ((l.match.how === 'exact' || l.match.how === 'normalized') && l.match.found[0])
+      out.push({ i, lon: l.match.found[0].x, lat: l.match.found[0].y, how: l.match.how });
+  }
+  return out;
 }
 
 async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec): Promise<HouseholdPlan> {
@@ -409,7 +436,10 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       problems.push({ index, code: 'unmatched_address', message: `no household has the address ${address}`, path: `${path}.address`, subject: address });
     else problems.push({ index, code: 'no_location', message: 'the row has neither coordinates nor an address', path });
   });
-  const outcome = finish('household', rows.length, adds.length + seen.size, problems, { households: { added: adds.length, updated: seen.size } });
+  const outcome = finish('household', rows.length, adds.length + seen.size, problems, {
+    households: { added: adds.length, updated: seen.size },
+    located: locatedOf(located),
+  });
   return { outcome, adds, updates };
 }
 
@@ -417,7 +447,9 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
 
 async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, now: Date): Promise<ImportOutcome> {
   const categories = await incidentCategories(tx);
-  const located = spec.fields.address ? await locate(tx, rows, spec) : rows.map((r) => ({ own: pointOf(r.geometry), address: '', match: null }));
+  const located = spec.fields.address
+    ? await locate(tx, rows, spec)
+    : rows.map((r, i) => ({ own: spec.places?.get(i) ?? pointOf(r.geometry), address: '', match: null }));
   const inside = await insideRegion(
     tx,
     spec.parentId,
@@ -466,7 +498,7 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
   );
   for (const i of outside)
     problems.push({ index: good[i]!.index, code: 'outside_parent', message: 'the place lies in no district of the plan', path: `rows[${good[i]!.index}]` });
-  return finish('incident', rows.length, ids.length, problems, { incidents: { imported: ids.length }, op });
+  return finish('incident', rows.length, ids.length, problems, { incidents: { imported: ids.length }, located: locatedOf(located), op });
 }
 
 // ── staff ────────────────────────────────────────────────────────────────────────────────────

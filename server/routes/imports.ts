@@ -67,6 +67,11 @@ const PlanBody = z
     repair: z.boolean().optional(),
     clip: z.boolean().optional(),
     partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
+    places: z
+      .record(z.string().regex(/^\d{1,7}$/, 'a row number'), z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]))
+      .refine((o) => Object.keys(o).length <= 1_000, 'at most 1,000 rows placed by hand at once')
+      .optional()
+      .openapi({ description: 'households or incidents placed on the map by hand: row index → [lon, lat] (WGS 84); over coordinates and address' }),
   })
   .strict();
 
@@ -83,6 +88,10 @@ const Outcome = z
     households: z.object({ added: z.number().int(), updated: z.number().int() }).optional(),
     incidents: z.object({ imported: z.number().int() }).optional(),
     staff: z.object({ assigned: z.number().int(), grids: z.number().int(), newWorkers: z.number().int() }).optional(),
+    located: z
+      .array(z.object({ i: z.number().int(), lon: z.number(), lat: z.number(), how: z.enum(['exact', 'normalized', 'candidate']) }))
+      .optional()
+      .openapi({ description: 'where addresses put rows without coordinates, and the households an ambiguous one fits (first 3,000)' }),
     op: z.number().int().nullable(),
   })
   .openapi('ImportOutcome');
@@ -232,8 +241,17 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
   return value;
 }
 
-function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>): ImportSpec {
-  return { kind: body.kind, parentId: body.parentId, fields, repair: body.repair ?? false, clip: body.clip ?? false, partial: body.partial ?? false };
+function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>, rows: number): ImportSpec {
+  const places = new Map<number, [number, number]>();
+  for (const [k, p] of Object.entries(body.places ?? {})) {
+    const i = Number(k);
+    if (i >= rows) throw new InputError('unknown_row', `the layer has ${rows} rows; there is no row ${i + 1} to place`, `places.${k}`);
+    places.set(i, p);
+  }
+  if (places.size > 0 && body.kind !== 'household' && body.kind !== 'incident') {
+    throw new InputError('not_placeable', 'only households and incidents are placed by hand', 'places');
+  }
+  return { kind: body.kind, parentId: body.parentId, fields, repair: body.repair ?? false, clip: body.clip ?? false, partial: body.partial ?? false, places };
 }
 
 /** The caller may import this kind of layer into this region. */
@@ -312,17 +330,29 @@ export function importRoutes() {
         (first?.rows ?? []).slice(0, 20).map((r) => r.properties),
       );
       const read = await rowsOf(c, jobs, job, body, fields);
-      const outcome = await planImport(c.get('db'), read.rows, specOf(body, fields), {
+      const spec = specOf(body, fields, read.rows.length);
+      const outcome = await planImport(c.get('db'), read.rows, spec, {
         actor: actorOf(c),
         now: nowOf(c),
         maxVertices: c.get('options').limits?.importVertices,
       });
       const problemOf = new Map(outcome.problems.map((p) => [p.index, p.code]));
+      // Each row where it will go: its own geometry, the point placed by hand, or the household its address names.
+      const point = (p: [number, number]) => ({ type: 'Point', coordinates: p });
       const preview = {
         type: 'FeatureCollection',
-        features: read.rows
-          .slice(0, 3_000)
-          .flatMap((r, i) => (r.geometry ? [{ type: 'Feature', geometry: r.geometry, properties: { i, problem: problemOf.get(i) ?? null } }] : [])),
+        features: [
+          ...read.rows.slice(0, 3_000).flatMap((r, i) => {
+            const placed = spec.places?.get(i);
+            const geometry = placed ? point(placed) : r.geometry;
+            return geometry ? [{ type: 'Feature', geometry, properties: { i, problem: problemOf.get(i) ?? null, how: placed ? 'placed' : 'own' } }] : [];
+          }),
+          ...(outcome.located ?? []).map((l) => ({
+            type: 'Feature',
+            geometry: point([l.lon, l.lat]),
+            properties: { i: l.i, problem: problemOf.get(l.i) ?? null, how: l.how },
+          })),
+        ],
       };
       return c.json(
         {
@@ -350,7 +380,7 @@ export function importRoutes() {
       );
       const run = async (onProgress: (p: unknown) => void | Promise<void>) => {
         const read = await rowsOf(c, jobs, job, body, fields);
-        return commitImport(c.get('db'), read.rows, specOf(body, fields), {
+        return commitImport(c.get('db'), read.rows, specOf(body, fields, read.rows.length), {
           actor: actorOf(c),
           now: nowOf(c),
           maxVertices: c.get('options').limits?.importVertices,

@@ -300,7 +300,9 @@ for (const driver of DRIVERS) {
         expect((await send(order, made.body.key)).body.error.code).toBe('invalid_api_key');
         expect((await ctx.request('DELETE', '/api/hotline-keys/999999')).status).toBe(404);
         expect((await ctx.request('POST', '/api/hotline-keys', { label: '  ' })).status).toBe(400);
-        const { rows } = await ctx.db.query<{ action: string }>(`SELECT action FROM change WHERE entity = 'api_key' AND entity_id = $1 ORDER BY id`, [made.body.id]);
+        const { rows } = await ctx.db.query<{ action: string }>(`SELECT action FROM change WHERE entity = 'api_key' AND entity_id = $1 ORDER BY id`, [
+          made.body.id,
+        ]);
         expect(rows.map((r) => r.action)).toEqual(['create', 'revoke']);
       });
 

@@ -146,6 +146,22 @@ for (const driver of DRIVERS) {
         [12, 'unmatched_address'],
         [13, 'invalid_size'],
       ]);
+      // The preview shows each matched row at the household its address names (the row with a bad size too, in red).
+      const matched = checked.body.preview.features.filter((f: any) => f.properties.how === 'exact' || f.properties.how === 'normalized');
+      expect(matched.map((f: any) => f.properties.i).sort((a: number, b: number) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13]);
+      const [hx, hy] = matched[0].geometry.coordinates;
+      const { rows: near } = await ctx.db.query(`SELECT 1 FROM household WHERE ST_DWithin(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326), 1e-7)`, [hx, hy]);
+      expect(near).toHaveLength(1);
+      // The unmatched row, placed on the map by hand, goes in as a new household there.
+      const { rows: spot } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 1`,
+      );
+      const placed = await plan(up.body.id, { ...body, places: { 12: [spot[0]!.x, spot[0]!.y] } });
+      expect(placed.status).toBe(200);
+      expect(placed.body.outcome).toMatchObject({ accepted: 13, households: { added: 1, updated: 12 } });
+      expect(placed.body.preview.features.filter((f: any) => f.properties.how === 'placed').map((f: any) => f.properties.i)).toEqual([12]);
+      const nowhere = await plan(up.body.id, { ...body, places: { 99: [103.8, 25.6] } });
+      expect([nowhere.status, nowhere.body.error.code, nowhere.body.error.path]).toEqual([422, 'unknown_row', 'places.99']);
       const before = await ctx.snapshot();
       const refused = await commit(up.body.id, body);
       expect(refused.status).toBe(422);
@@ -210,8 +226,11 @@ for (const driver of DRIVERS) {
 
       // One operation: undo takes exactly these five back (same ids on redo) while nobody has acted on them.
       const imported = async () =>
-        (await ctx.db.query<{ s: string | null }>(`SELECT string_agg(id::text || ':' || source, ',' ORDER BY id) AS s FROM incident WHERE description LIKE '%附近群众反映'`))
-          .rows[0]!.s;
+        (
+          await ctx.db.query<{ s: string | null }>(
+            `SELECT string_agg(id::text || ':' || source, ',' ORDER BY id) AS s FROM incident WHERE description LIKE '%附近群众反映'`,
+          )
+        ).rows[0]!.s;
       const ids = await imported();
       expect(ids).toMatch(/^(\d+:import,){4}\d+:import$/);
       expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
@@ -283,7 +302,9 @@ for (const driver of DRIVERS) {
         const refused = await small.request('POST', `/api/imports/${up.id}/${step}`, { layer: 'many', kind: 'household', parentId: districtId });
         expect(refused.status).toBe(413);
         expect(refused.body.error).toMatchObject({ code: 'too_many_rows', path: 'layer' });
-        expect(refused.body.error.message).toBe('many.csv: layer many has 51 rows; one import takes at most 50 — split the file (by township, say) and import each part');
+        expect(refused.body.error.message).toBe(
+          'many.csv: layer many has 51 rows; one import takes at most 50 — split the file (by township, say) and import each part',
+        );
       }
       expect(await ctx.snapshot()).toEqual(before);
     });

@@ -21,7 +21,7 @@ for (const driver of DRIVERS) {
       expect(status).toBe(200);
       expect(body.driver).toBe(driver);
       expect(body.postgis).toMatch(/^3\.\d+/);
-      expect(body.households).toBeGreaterThan(3_000);
+      expect(body.households).toBeGreaterThan(2_000);
     });
 
     it('lists the demo district 沾益区 as the only top-level region', async () => {

@@ -20,10 +20,18 @@ for (const driver of DRIVERS) {
     afterAll(() => dispose());
 
     it("answers any region with its district's rules, the defaults until the district sets its own", async () => {
+      // The demo district runs Zhanyi's own rule: 10 to 25 households in all five types.
       const res = await ctx.request('GET', `/api/regions/${gridId}/rules`);
       expect(res.status).toBe(200);
       expect(res.body.districtId).toBe(districtId);
-      expect(res.body.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 60, max: 200, own: false });
+      expect(res.body.rules.map((r: { min: number; max: number; target: number; own: boolean }) => [r.min, r.max, r.target, r.own])).toEqual(
+        Array(5).fill([10, 25, 18, true]),
+      );
+      // A district without its own rule gets the defaults.
+      await ctx.db.query('DELETE FROM grid_type_rule WHERE district_id = $1', [districtId]);
+      // (asked of the district, not the grid: the grid's answer is cached, and SQL behind the API's back retires nothing)
+      const dflt = await ctx.request('GET', `/api/regions/${districtId}/rules`);
+      expect(dflt.body.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 60, max: 200, own: false });
     });
 
     it('lets an admin set them (not a planner), refuses a target outside its range, and the coverage check and the overview follow', async () => {
@@ -40,9 +48,11 @@ for (const driver of DRIVERS) {
       const log = await ctx.request('GET', `/api/changes?limit=1`);
       expect(log.body.items?.[0] ?? log.body[0]).toMatchObject({ entity: 'grid_type_rule', entityId: districtId });
       const coverageAfter = (await ctx.request('GET', `/api/regions/${village}/coverage`)).body.summary.counts.households_out_of_range;
-      expect(coverageAfter).toBeGreaterThan(coverageBefore);
+      // (its grids were made to 10–25: under the defaults its residential grids fail, under its own rule none does)
+      expect(coverageAfter).toBeLessThan(coverageBefore);
       const failingAfter = (await ctx.request('GET', `/api/stats/overview?region=${districtId}`)).body.figures.failingGrids.value;
-      expect(failingAfter).toBeGreaterThan(failingBefore);
+      expect(failingAfter).toBeLessThan(failingBefore);
+      expect(failingAfter).toBe(0);
     });
   });
 }

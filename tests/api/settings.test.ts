@@ -97,7 +97,7 @@ for (const driver of DRIVERS) {
     });
 
     it('lists every settings change and undoes one while nothing changed it since; a later change must go first', async () => {
-      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 25, target: 18 }] });
+      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 12, max: 30, target: 20 }] });
       const { body: changes } = await ctx.request('GET', '/api/settings/changes');
       expect(changes.map((c: { entity: string; action: string }) => `${c.entity}:${c.action}`)).toEqual([
         'grid_type_rule:update',
@@ -122,11 +122,11 @@ for (const driver of DRIVERS) {
       // with its change undone, the department's creation can be: it goes, and the routing to it with it
       expect((await ctx.request('POST', `/api/settings/changes/${created.id}/undo`)).status).toBe(200);
       expect((await ctx.request('GET', '/api/settings/departments')).body.some((d: { code: string }) => d.code === 'water')).toBe(false);
-      // the rules: back to the default
+      // the rules: back to the district's own (the demo's 10–25)
       const rules = changes.find((c: { entity: string }) => c.entity === 'grid_type_rule');
       expect((await ctx.request('POST', `/api/settings/changes/${rules.id}/undo`)).status).toBe(200);
       const rural = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body.rules.find((r: { gridType: string }) => r.gridType === 'rural');
-      expect(rural.own).toBe(false);
+      expect(rural).toMatchObject({ min: 10, max: 25, target: 18, own: true });
       const after = (await ctx.request('GET', '/api/settings/changes')).body;
       expect(after.filter((c: { undone: boolean }) => c.undone)).toHaveLength(4);
     });

@@ -90,9 +90,19 @@ describeInBrowser('import wizard in Chromium', () => {
       await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 14 条：12 条可导入，2 条有问题');
       const rows = await page.locator('[data-testid="import-problems"] tr').allTextContents();
       expect(rows).toHaveLength(2);
-      expect(rows[0]).toMatch(/^第 15 行地址未匹配：.*9999号$/);
+      expect(rows[0]).toMatch(/^第 15 行地址未匹配：.*9999号在地图上放置$/);
       expect(rows[1]).toMatch(/^第 16 行人数无效：四十$/);
+      await expect.poll(() => page.locator('[data-testid="import-matched"]').textContent()).toBe('13 行按地址找到了已有住户，在地图上以青色显示。');
+      await page.waitForSelector('[data-testid="import-legend"]');
       await page.screenshot({ path: join(ARTIFACTS, 'import-4-households.png') });
+      // The unmatched row, placed by hand: a click on the map where it is.
+      await page.click('[data-testid="import-place"]');
+      await page.waitForSelector('[data-testid="placing-banner"]');
+      const box = (await page.locator('[data-testid="map"]').boundingBox())!;
+      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2 - 80);
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 14 条：13 条可导入，1 条有问题');
+      await expect.poll(() => page.locator('[data-testid="import-placed"]').textContent()).toContain('已手动放置 1 行。');
+      await page.screenshot({ path: join(ARTIFACTS, 'import-4b-placed.png') });
       await page.click('[data-testid="import-commit"]');
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
       await page.screenshot({ path: join(ARTIFACTS, 'import-5-households-done.png') });
@@ -107,16 +117,17 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.goto(`${server.url}/settings`);
       await page.waitForSelector('[data-testid="rules"] input');
       expect(await page.locator('[data-testid="rules-save"]').isDisabled()).toBe(true);
-      await page.fill('input[aria-label="residential min"]', '10');
-      await page.fill('input[aria-label="residential target"]', '18');
-      await page.fill('input[aria-label="residential max"]', '25');
+      // the demo district's own 10–25: a residential range of its own instead
+      await page.fill('input[aria-label="residential min"]', '12');
+      await page.fill('input[aria-label="residential target"]', '20');
+      await page.fill('input[aria-label="residential max"]', '30');
       await page.click('[data-testid="rules-save"]');
       await expect.poll(() => page.locator('[role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-rules.png') });
       const { rows } = await db.query<{ lo: number; hi: number }>(
         `SELECT min_households AS lo, max_households AS hi FROM grid_type_rule WHERE district_id IS NOT NULL AND grid_type = 'residential'`,
       );
-      expect(rows).toEqual([{ lo: 10, hi: 25 }]);
+      expect(rows).toEqual([{ lo: 12, hi: 30 }]);
     } finally {
       await page.close();
     }

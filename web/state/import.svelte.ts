@@ -46,6 +46,11 @@ export class ImportWizard {
   busy = $state(false);
   error = $state<string | null>(null);
   undone = $state(false);
+  /** Rows placed on the map by hand (row index → lon/lat), sent with every check and the commit. */
+  places = $state<Record<string, [number, number]>>({});
+  /** The row the next click on the map places, if any. */
+  placing = $state<number | null>(null);
+  private parentId: number | null = null;
 
   get current(): ImportLayer | null {
     return this.job?.layers.find((l) => l.name === this.layer) ?? null;
@@ -93,6 +98,8 @@ export class ImportWizard {
     this.layer = name;
     this.kind = this.current?.kind ?? 'boundary';
     this.fields = {};
+    this.places = {};
+    this.placing = null;
     this.crs = null;
     this.plan = null;
     this.error = null;
@@ -101,6 +108,8 @@ export class ImportWizard {
   setKind(kind: ImportKind): void {
     this.kind = kind;
     this.fields = {};
+    this.places = {};
+    this.placing = null;
     this.plan = null;
   }
 
@@ -115,12 +124,29 @@ export class ImportWizard {
       repair: this.repair,
       clip: this.clip,
       partial,
+      ...(Object.keys(this.places).length > 0 ? { places: this.places } : {}),
     };
+  }
+
+  /** Puts the row being placed where the clerk clicked, and checks again. */
+  async place(lngLat: [number, number]): Promise<void> {
+    if (this.placing === null) return;
+    this.places = { ...this.places, [String(this.placing)]: lngLat };
+    this.placing = null;
+    await this.check(this.parentId);
+  }
+
+  /** Forgets the rows placed by hand, and checks again. */
+  async clearPlaces(): Promise<void> {
+    this.places = {};
+    this.placing = null;
+    await this.check(this.parentId);
   }
 
   /** The report: what a commit would do, written nowhere. The fields the server guessed become the clerk's to change. */
   async check(parentId: number | null): Promise<void> {
     if (!this.job || !this.layer) return;
+    this.parentId = parentId;
     this.busy = true;
     this.error = null;
     try {
@@ -211,5 +237,7 @@ export class ImportWizard {
     this.result = null;
     this.error = null;
     this.undone = false;
+    this.places = {};
+    this.placing = null;
   }
 }
