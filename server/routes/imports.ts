@@ -184,7 +184,8 @@ function assertRowLimit(c: Context<Env>, job: ImportJob, layer: { name: string; 
   if (layer.count > max) {
     throw new InputError(
       'too_many_rows',
-      `${job.fileName}: layer ${layer.name} has ${layer.count.toLocaleString('en')} rows; one import takes at most ${max.toLocaleString('en')} — split the file (by township, say) and import each part`,
+      `${job.fileName}: layer ${layer.name} has ${layer.count.toLocaleString('en')} rows; ` +
+        `one import takes at most ${max.toLocaleString('en')} — split the file (by township, say) and import each part`,
       'layer',
       { rows: layer.count, limit: max },
     );
@@ -303,7 +304,9 @@ export function importRoutes() {
         .filter((l) => l.count > limit)
         .map((l) => ({
           code: 'too_many_rows' as const,
-          message: `layer ${l.name} has ${l.count.toLocaleString('en')} rows; one import takes at most ${limit.toLocaleString('en')} — split the file (by township, say)`,
+          message:
+            `layer ${l.name} has ${l.count.toLocaleString('en')} rows; ` +
+            `one import takes at most ${limit.toLocaleString('en')} — split the file (by township, say)`,
           subject: l.name,
         }));
       return c.json(jobJson({ ...job, warnings: [...job.warnings, ...over] }), 201);

@@ -120,7 +120,11 @@ const importRoute = createRoute({
           imported: z.number().int(),
           outside: z.object({ count: z.number().int(), indexes: z.array(z.number().int()) }),
           errors: z.array(RowError),
-          op: z.number().int().nullable().openapi({ description: 'the operation: POST /api/changes/undo takes the incidents back while nobody has acted on them' }),
+          op: z
+            .number()
+            .int()
+            .nullable()
+            .openapi({ description: 'the operation: POST /api/changes/undo takes the incidents back while nobody has acted on them' }),
         }),
       ),
     },

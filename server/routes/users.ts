@@ -197,7 +197,8 @@ export function userRoutes() {
       const { label } = c.req.valid('json');
       const key = await c.get('db').transaction(async (tx) => {
         const created = await createApiKeyRecord(tx, label);
-        await recordChange(tx, { actor: actorOf(c), action: 'create', entity: 'api_key', entityId: created.id, before: null, after: { ...created, key: undefined } });
+        const after = { ...created, key: undefined };
+        await recordChange(tx, { actor: actorOf(c), action: 'create', entity: 'api_key', entityId: created.id, before: null, after });
         return created;
       });
       return c.json(key, 201);
