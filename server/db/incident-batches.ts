@@ -25,20 +25,11 @@ export async function importIncidentBatch(
   const op = await nextOp(tx);
   const { ids, outside } = await insertIncidents(tx, incidents, op);
   if (ids.length === 0) return { ids, outside, op: null };
-  await recordIncidentBatch(
-    tx,
-    op,
-    actor,
-    'import',
-    { batch: op, present: false, count: ids.length },
-    { batch: op, present: true, count: ids.length },
-    null,
-    {
-      ...summary,
-      imported: ids.length,
-      outside: outside.length,
-    },
-  );
+  await recordIncidentBatch(tx, op, actor, 'import', { batch: op, present: false, count: ids.length }, { batch: op, present: true, count: ids.length }, null, {
+    ...summary,
+    imported: ids.length,
+    outside: outside.length,
+  });
   return { ids, outside, op };
 }
 

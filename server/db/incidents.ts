@@ -265,4 +265,3 @@ export async function listIncidents(
   );
   return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };
 }
-
