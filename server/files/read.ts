@@ -308,6 +308,8 @@ export interface ReadOptions {
   /** For a layer without geometry: the fields holding the coordinates. */
   lon?: string | undefined;
   lat?: string | undefined;
+  /** Only the first rows (a sample for guessing which field holds what). */
+  limit?: number | undefined;
 }
 
 /**
@@ -324,7 +326,16 @@ export async function readLayer(job: string, name: string, bytes: Uint8Array, la
     if (!info) throw new InputError('unknown_layer', `the file has no layer ${JSON.stringify(layer)}`, 'layer');
     const declared = declaredCrs(info.geometryFields[0]?.coordinateSystem?.projjson);
     const hasGeometry = !!info.geometryFields[0]?.type && info.geometryFields[0].type !== 'None';
-    const args = ['-f', 'GeoJSON', '-lco', 'COORDINATE_PRECISION=9', ...(hasGeometry ? gdalReprojection(declared, o.crs) : [])];
+    const args = [
+      '-f',
+      'GeoJSON',
+      '-lco',
+      'COORDINATE_PRECISION=9',
+      ...(hasGeometry ? gdalReprojection(declared, o.crs) : []),
+      // (a sheet's header may sit a dozen rows down)
+      // (KML's attributes are joined to its placemarks by count: read whole; KML is small)
+      ...(o.limit !== undefined && format !== 'kml' && format !== 'kmz' ? ['-limit', String(o.limit + 12)] : []),
+    ];
     const fc = parseCollection(await gdalRead(job, info.name, args));
     let rows: Row[] = fc.features.map((f) => ({ properties: f.properties ?? {}, geometry: f.geometry }));
     const extended = kmlLayerData(kmlAttributes(format, name, bytes), info.name, rows.length);
@@ -335,6 +346,7 @@ export async function readLayer(job: string, name: string, bytes: Uint8Array, la
       const names = headerNames(cells[h] ?? []);
       rows = cells.slice(h + 1).map((c) => ({ properties: Object.fromEntries(names.map((n, i) => [n, c[i] ?? null])), geometry: null }));
     }
+    if (o.limit !== undefined) rows = rows.slice(0, o.limit);
     const crs = o.crs ?? declared;
     if (hasGeometry) {
       if (crs && !isLonLat(crs)) return { rows, crs };

@@ -242,6 +242,15 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
   return value;
 }
 
+/** The first rows' values, for guessing which field holds what (12-digit codes…): 20 rows, not the layer. */
+async function sampleOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z.infer<typeof PlanBody>): Promise<Record<string, unknown>[]> {
+  const layer = job.layers.find((l) => l.name === body.layer);
+  if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
+  assertRowLimit(c, job, layer);
+  const { rows } = await readLayer(job.id, job.fileName, await jobs.bytes(job), body.layer, { crs: null, limit: 20 });
+  return rows.map((r) => r.properties);
+}
+
 function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>, rows: number): ImportSpec {
   const places = new Map<number, [number, number]>();
   for (const [k, p] of Object.entries(body.places ?? {})) {
@@ -325,13 +334,8 @@ export function importRoutes() {
       const job = await jobs.get(c.req.valid('param').id, who(c));
       const layer = job.layers.find((l) => l.name === body.layer);
       if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
-      // Guessed fields need a look at the values (12-digit codes): the rows as read without coordinates first.
-      const first = body.fields ? null : await rowsOf(c, jobs, job, body, {});
-      const fields = mapping(
-        body,
-        layer.fields,
-        (first?.rows ?? []).slice(0, 20).map((r) => r.properties),
-      );
+      // Guessed fields need a look at the values (12-digit codes): the first rows.
+      const fields = mapping(body, layer.fields, body.fields ? [] : await sampleOf(c, jobs, job, body));
       const read = await rowsOf(c, jobs, job, body, fields);
       const spec = specOf(body, fields, read.rows.length);
       const outcome = await planImport(c.get('db'), read.rows, spec, {
@@ -375,12 +379,7 @@ export function importRoutes() {
       const job = await jobs.get(c.req.valid('param').id, who(c));
       const layer = job.layers.find((l) => l.name === body.layer);
       if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
-      const first = body.fields ? null : await rowsOf(c, jobs, job, body, {});
-      const fields = mapping(
-        body,
-        layer.fields,
-        (first?.rows ?? []).slice(0, 20).map((r) => r.properties),
-      );
+      const fields = mapping(body, layer.fields, body.fields ? [] : await sampleOf(c, jobs, job, body));
       const run = async (onProgress: (p: unknown) => void | Promise<void>) => {
         const read = await rowsOf(c, jobs, job, body, fields);
         return commitImport(c.get('db'), read.rows, specOf(body, fields, read.rows.length), {
