@@ -18,6 +18,7 @@ import { fieldRoutes, MAX_PHOTO_BYTES } from './routes/field.ts';
 import { householdRoutes } from './routes/households.ts';
 import { importRoutes } from './routes/imports.ts';
 import { ruleRoutes } from './routes/rules.ts';
+import { compareRoutes } from './routes/compare.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
@@ -101,6 +102,7 @@ export function createApp(options: AppOptions) {
     .route('/api', householdRoutes())
     .route('/api', importRoutes())
     .route('/api', ruleRoutes())
+    .route('/api', compareRoutes())
     .route('/api', settingsRoutes())
     .route('/api', exportRoutes())
     .route('/api', editRoutes())

@@ -2,24 +2,51 @@ import type { Level } from '../domain/hierarchy.ts';
 import type { RegionCollection, RegionFeature } from '../schemas/region.ts';
 import type { Queryable } from './db.ts';
 
+/**
+ * When the plan is read: now (null), or as it was at a moment — then every region comes from
+ * `region_history` (migration 019), households are counted as they lie today within each region
+ * as it was, and staff is not shown (it has no history yet).
+ */
+export type PlanTime = Date | null;
+
+/** The relation holding the plan at `at` (an instant we made, never text from a request). */
+export const planAt = (at: PlanTime) => (at ? `gp_plan_at('${at.toISOString()}'::timestamptz)` : 'region');
+
+/** A region's ancestors at `at` (as gp_ancestors: id, depth above it). */
+const ancestorsAt = (at: PlanTime) =>
+  at
+    ? `(WITH RECURSIVE up AS (SELECT p.id, p.parent_id, 0 AS depth FROM ${planAt(at)} p WHERE p.id = r.id
+        UNION ALL SELECT q.id, q.parent_id, u.depth + 1 FROM ${planAt(at)} q JOIN up u ON q.id = u.parent_id)
+       SELECT id, depth FROM up)`
+    : 'gp_ancestors(ARRAY[r.id])';
+
+/** Region ids of a subtree at `at` (`root` a parameter placeholder), its root excluded. */
+export const subtreeAt = (at: PlanTime, root: string) =>
+  at
+    ? `(WITH RECURSIVE down AS (SELECT p.id, p.level, 0 AS depth FROM ${planAt(at)} p WHERE p.id = ${root}
+        UNION ALL SELECT c.id, c.level, d.depth + 1 FROM ${planAt(at)} c JOIN down d ON c.parent_id = d.id WHERE d.level <> 'grid')
+       SELECT id FROM down WHERE depth > 0)`
+    : `(SELECT id FROM gp_subtree(${root}) WHERE depth > 0)`;
+
 // Display geometry: 6 decimals (~0.1 m) keeps responses small without visible loss.
-const FEATURE = `json_build_object(
+const feature = (at: PlanTime) => `json_build_object(
   'type', 'Feature',
   'id', r.id,
   'geometry', ST_AsGeoJSON(r.geom, 6)::json,
   'properties', json_build_object(
     'id', r.id, 'parentId', r.parent_id, 'level', r.level, 'code', r.code, 'name', r.name,
     'gridType', r.grid_type, 'workerId', r.worker_id, 'workerName', w.name,
-    'households', r.household_count, 'version', r.version,
-    'children', (SELECT count(*) FROM region c WHERE c.parent_id = r.id),
+    'households', ${at ? '(SELECT count(*)::int FROM household h WHERE h.geom && r.geom AND ST_Intersects(r.geom, h.geom))' : 'r.household_count'},
+    'version', r.version,
+    'children', (SELECT count(*) FROM ${planAt(at)} c WHERE c.parent_id = r.id),
     'areaM2', gp_area_m2(r.geom),
     'label', json_build_array(round(ST_X(ST_PointOnSurface(r.geom))::numeric, 6), round(ST_Y(ST_PointOnSurface(r.geom))::numeric, 6))
   ))`;
 
-async function collection(tx: Queryable, where: string, params: unknown[]): Promise<RegionCollection> {
+async function collection(tx: Queryable, where: string, params: unknown[], at: PlanTime = null): Promise<RegionCollection> {
   const { rows } = await tx.query<{ fc: RegionCollection }>(
-    `SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(${FEATURE} ORDER BY r.code), '[]'::json)) AS fc
-     FROM region r LEFT JOIN worker w ON w.id = r.worker_id
+    `SELECT json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(${feature(at)} ORDER BY r.code), '[]'::json)) AS fc
+     FROM ${planAt(at)} r LEFT JOIN worker w ON w.id = r.worker_id
      WHERE ${where}`,
     params,
   );
@@ -37,27 +64,31 @@ export const search = (tx: Queryable, q: string) =>
               ORDER BY array_position(ARRAY['district', 'township', 'village', 'grid'], level), code LIMIT 20)`,
     [q, q.replace(/[\\%_]/g, '\\$&')],
   );
-export const childrenOf = (tx: Queryable, id: number) => collection(tx, 'r.parent_id = $1', [id]);
+export const childrenOf = (tx: Queryable, id: number, at: PlanTime = null) => collection(tx, 'r.parent_id = $1', [id], at);
 
 /** Every region at `level` below region `id`. */
-export const descendantsOf = (tx: Queryable, id: number, level: Level) =>
-  collection(tx, `r.level = $2 AND r.id IN (SELECT id FROM gp_subtree($1) WHERE depth > 0)`, [id, level]);
+export const descendantsOf = (tx: Queryable, id: number, level: Level, at: PlanTime = null) =>
+  collection(tx, `r.level = $2 AND r.id IN ${subtreeAt(at, '$1')}`, [id, level], at);
 
 /** One region with its ancestors (for the breadcrumb) and bounding box, or null. */
-export async function regionById(tx: Queryable, id: number): Promise<RegionFeature | null> {
+export async function regionById(tx: Queryable, id: number, at: PlanTime = null): Promise<RegionFeature | null> {
   const { rows } = await tx.query<{
     f: RegionFeature;
     ancestors: RegionFeature['properties']['ancestors'];
     bbox: [number, number, number, number];
     staff: RegionFeature['properties']['staff'];
   }>(
-    `SELECT ${FEATURE} AS f,
+    `SELECT ${feature(at)} AS f,
        (SELECT coalesce(json_agg(json_build_object('id', a.id, 'level', a.level, 'code', a.code, 'name', a.name) ORDER BY up.depth DESC), '[]'::json)
-          FROM gp_ancestors(ARRAY[r.id]) up JOIN region a ON a.id = up.id WHERE up.depth > 0) AS ancestors,
+          FROM ${ancestorsAt(at)} up JOIN ${planAt(at)} a ON a.id = up.id WHERE up.depth > 0) AS ancestors,
        json_build_array(ST_XMin(r.geom), ST_YMin(r.geom), ST_XMax(r.geom), ST_YMax(r.geom)) AS bbox,
-       (SELECT coalesce(json_agg(json_build_object('workerId', sw.id, 'name', sw.name, 'phone', sw.phone, 'role', s.role) ORDER BY sr.sort, sw.id), '[]'::json)
-          FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id) AS staff
-     FROM region r LEFT JOIN worker w ON w.id = r.worker_id
+       ${
+         at
+           ? `'[]'::json`
+           : `(SELECT coalesce(json_agg(json_build_object('workerId', sw.id, 'name', sw.name, 'phone', sw.phone, 'role', s.role) ORDER BY sr.sort, sw.id), '[]'::json)
+          FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id)`
+       } AS staff
+     FROM ${planAt(at)} r LEFT JOIN worker w ON w.id = r.worker_id
      WHERE r.id = $1`,
     [id],
   );
@@ -80,6 +111,11 @@ export async function ancestorsWithDepth(db: Queryable, ids: number[]): Promise<
 }
 
 /** Whether a region exists. */
+/** Whether a region exists now, or existed at `at`. */
+export async function regionAt(db: Queryable, id: number, at: PlanTime): Promise<boolean> {
+  return (await db.query(`SELECT 1 FROM ${planAt(at)} r WHERE r.id = $1`, [id])).rows.length > 0;
+}
+
 export async function regionExists(db: Queryable, id: number): Promise<boolean> {
   return (await db.query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length > 0;
 }

@@ -62,6 +62,7 @@ const STATUS: Record<string, ErrorStatus> = {
   invalid_json: 400,
   invalid_request: 400,
   invalid_time: 400,
+  invalid_date: 400,
   invalid_text: 400,
   empty_file: 400,
   invalid_file_name: 400,

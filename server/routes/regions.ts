@@ -2,10 +2,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
 import { actorOf, assertPlanScope, assertUnscoped } from '../http/auth.ts';
 import { DEFAULT_TOLERANCES } from '../db/edit-operations.ts';
-import { byCode, childrenOf, descendantsOf, districts, regionById, regionLevel, search } from '../db/region-queries.ts';
+import { byCode, childrenOf, descendantsOf, districts, regionAt, regionById, search } from '../db/region-queries.ts';
 import { importRegions } from '../db/region-import.ts';
 import { CoverageReportSchema } from './coverage.ts';
-import { notFound } from '../domain/errors.ts';
+import { InputError, notFound } from '../domain/errors.ts';
+import { AsOfQuery, asOfInstant } from '../domain/plan-time.ts';
 import { DEFAULT_LIMITS, parseBoundaryFeatures } from '../domain/geojson-input.ts';
 import { errorResponses, IdParam, LevelSchema, RegionCollectionSchema, RegionFeatureSchema } from './schemas.ts';
 import { cached, never, regionReads } from '../http/cache.ts';
@@ -23,16 +24,16 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: 'get',
   path: '/regions/{id}',
-  summary: 'One region with its ancestors and bounding box',
-  request: { params: IdParam },
+  summary: 'One region with its ancestors and bounding box (`asOf`: as it was at the end of that day)',
+  request: { params: IdParam, query: z.object({ asOf: AsOfQuery }) },
   responses: { 200: { description: 'Region', ...json(RegionFeatureSchema) }, ...errorResponses(400, 404) },
 });
 
 const childrenRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/children',
-  summary: 'Children of a region, with household counts',
-  request: { params: IdParam },
+  summary: 'Children of a region, with household counts (`asOf`: as they were; households counted as they lie today)',
+  request: { params: IdParam, query: z.object({ asOf: AsOfQuery }) },
   responses: { 200: { description: 'Children', ...json(RegionCollectionSchema) }, ...errorResponses(400, 404) },
 });
 
@@ -40,7 +41,7 @@ const descendantsRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/descendants',
   summary: 'Every region at one level below a region (e.g. all grids of a township)',
-  request: { params: IdParam, query: z.object({ level: LevelSchema }) },
+  request: { params: IdParam, query: z.object({ level: LevelSchema, asOf: AsOfQuery }) },
   responses: { 200: { description: 'Descendants', ...json(RegionCollectionSchema) }, ...errorResponses(400, 404) },
 });
 
@@ -92,26 +93,29 @@ export function regionRoutes() {
     .openapi(getRoute, async (c) =>
       cached(c, { reads: regionReads, clock: never }, async () => {
         const { id } = c.req.valid('param');
-        const region = await regionById(c.get('db'), id);
-        if (!region) throw notFound('region', id);
+        const { asOf } = c.req.valid('query');
+        const region = await regionById(c.get('db'), id, asOfInstant(asOf));
+        if (!region) throw asOf ? new InputError('not_found', `region ${id} did not exist on ${asOf}`, 'id') : notFound('region', id);
         return c.json(region, 200);
       }),
     )
     .openapi(childrenRoute, async (c) =>
       cached(c, { reads: regionReads, clock: never }, async () => {
         const { id } = c.req.valid('param');
+        const at = asOfInstant(c.req.valid('query').asOf);
         const db = c.get('db');
-        if (!(await regionLevel(db, id))) throw notFound('region', id);
-        return c.json(await childrenOf(db, id), 200);
+        if (!(await regionAt(db, id, at))) throw notFound('region', id);
+        return c.json(await childrenOf(db, id, at), 200);
       }),
     )
     .openapi(descendantsRoute, async (c) =>
       cached(c, { reads: regionReads, clock: never }, async () => {
         const { id } = c.req.valid('param');
-        const { level } = c.req.valid('query');
+        const { level, asOf } = c.req.valid('query');
+        const at = asOfInstant(asOf);
         const db = c.get('db');
-        if (!(await regionLevel(db, id))) throw notFound('region', id);
-        return c.json(await descendantsOf(db, id, level), 200);
+        if (!(await regionAt(db, id, at))) throw notFound('region', id);
+        return c.json(await descendantsOf(db, id, level, at), 200);
       }),
     )
     .openapi(importRoute, async (c) => {

@@ -66,7 +66,7 @@ export class RegionMap {
 
   private addLayers(dark: boolean, k: number) {
     const m = this.map;
-    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers'])
+    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers', 'compare'])
       m.addSource(id, { type: 'geojson', data: EMPTY });
     m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
@@ -183,6 +183,25 @@ export class RegionMap {
         'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 1 * k, 12, 2 * k, 15, 3 * k],
       },
     });
+    // A comparison with another day's plan: grids added since (green), gone since (dark red, dashed), reshaped (blue).
+    const change = ['get', 'change'] as ExpressionSpecification;
+    m.addLayer({
+      id: 'compare-fill',
+      type: 'fill',
+      source: 'compare',
+      filter: ['==', change, 'added'],
+      paint: { 'fill-color': '#2f9e44', 'fill-opacity': 0.35 },
+    });
+    m.addLayer({
+      id: 'compare-line',
+      type: 'line',
+      source: 'compare',
+      paint: {
+        'line-color': ['match', change, 'added', '#2b8a3e', 'removed', '#862e9c', '#1864ab'],
+        'line-width': 2.5 * k,
+        'line-dasharray': ['match', change, 'removed', ['literal', [2, 1.5]], ['literal', [1, 0]]],
+      },
+    });
     m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
     m.addLayer({
       id: 'focused-point',
@@ -267,6 +286,12 @@ export class RegionMap {
   async setPicked(features: GeoJSON.Feature[]): Promise<void> {
     await this.ready;
     (this.map.getSource('picked') as GeoJSONSource).setData({ type: 'FeatureCollection', features });
+  }
+
+  /** Grids that differ from another day's plan, each with `change`: added, removed or reshaped. */
+  async setCompare(fc: GeoJSON.FeatureCollection | null): Promise<void> {
+    await this.ready;
+    (this.map.getSource('compare') as GeoJSONSource).setData(fc ?? EMPTY);
   }
 
   async setIssues(issues: GeoJSON.FeatureCollection | null): Promise<void> {

@@ -23,6 +23,19 @@ export class Explorer {
   error = $state<string | null>(null);
   /** Bumped on every selection so the map knows to move even when re-selecting. */
   selection = $state(0);
+  /** The plan as it stood at the end of this day (YYYY-MM-DD), read-only; null: the live plan. */
+  asOf = $state<string | null>(null);
+
+  private get query(): { asOf?: string } {
+    return this.asOf ? { asOf: this.asOf } : {};
+  }
+
+  /** Shows the plan as it stood on a day (null: now): the selection and the map's layers are read again. */
+  async setAsOf(date: string | null): Promise<void> {
+    this.asOf = date;
+    this.layers = null;
+    await this.select(this.region?.id ?? null, false);
+  }
 
   districtId = $derived(this.region ? (this.region.properties.ancestors[0]?.id ?? this.region.id) : null);
 
@@ -38,7 +51,8 @@ export class Explorer {
         return;
       }
       const param = { id: String(target) };
-      const [region, children] = await Promise.all([ok(api.regions[':id'].$get({ param })), ok(api.regions[':id'].children.$get({ param }))]);
+      const query = this.query;
+      const [region, children] = await Promise.all([ok(api.regions[':id'].$get({ param, query })), ok(api.regions[':id'].children.$get({ param, query }))]);
       this.region = region;
       this.children = children;
       if (move) this.selection++;
@@ -75,7 +89,7 @@ export class Explorer {
 
   private async loadLayers(districtId: number): Promise<void> {
     const param = { id: String(districtId) };
-    const get = (level: 'township' | 'village' | 'grid') => ok(api.regions[':id'].descendants.$get({ param, query: { level } }));
+    const get = (level: 'township' | 'village' | 'grid') => ok(api.regions[':id'].descendants.$get({ param, query: { level, ...this.query } }));
     const [townships, villages, grids] = await Promise.all([get('township'), get('village'), get('grid')]);
     this.layers = { districtId, townships, villages, grids };
   }

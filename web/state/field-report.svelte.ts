@@ -56,7 +56,7 @@ export class FieldReport {
   }
 
   async loadGrid(id: number): Promise<void> {
-    this.grid = await ok(api.regions[':id'].$get({ param: { id: String(id) } })).catch(() => null);
+    this.grid = await ok(api.regions[':id'].$get({ param: { id: String(id) }, query: {} })).catch(() => null);
   }
 
   async loadList(): Promise<void> {

@@ -1,0 +1,145 @@
+import type { Queryable } from './db.ts';
+import { planAt, subtreeAt, type PlanTime } from './region-queries.ts';
+import { districtOf, districtRules } from './rules.ts';
+
+/** A side of a comparison: the plan now (`at` null) or as it stood at a moment, with its label. */
+export interface PlanSide {
+  label: string;
+  at: PlanTime;
+}
+
+interface GridRow {
+  id: number;
+  code: string;
+  name: string;
+  grid_type: string | null;
+  parent_id: number;
+  households: number;
+  wkb: string;
+  geometry: GeoJSON.MultiPolygon;
+}
+
+type GridJson = { id: number; code: string; name: string; gridType: string | null; parentId: number; households: number };
+
+export interface PlanComparison {
+  regionId: number;
+  a: SideFigures;
+  b: SideFigures;
+  added: GeoJSON.Feature[];
+  removed: GeoJSON.Feature[];
+  changed: { id: number; code: string; name: string; changes: ('shape' | 'name' | 'type' | 'village')[]; before: GridJson; after: GridJson }[];
+  /** Households (as they lie today) whose grid differs between the two plans: from → to, counted. */
+  moves: { from: { id: number; code: string; name: string } | null; to: { id: number; code: string; name: string } | null; households: number }[];
+  movedHouseholds: number;
+}
+
+interface SideFigures {
+  label: string;
+  grids: number;
+  households: number;
+  perGrid: number | null;
+  /** Share of grids whose household count keeps the district's current rule. */
+  inRange: number | null;
+}
+
+const MAX_FEATURES = 2_000;
+const MAX_MOVES = 500;
+
+/** The grids under a region on one side, each with the households (as they lie today) within it. */
+async function gridsOf(db: Queryable, regionId: number, at: PlanTime): Promise<GridRow[]> {
+  const { rows } = await db.query<GridRow>(
+    `SELECT g.id, g.code, g.name, g.grid_type, g.parent_id, encode(g.geom::bytea, 'hex') AS wkb, ST_AsGeoJSON(g.geom, 6)::json AS geometry,
+            (SELECT count(*)::int FROM household h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households
+     FROM ${planAt(at)} g
+     WHERE g.level = 'grid' AND (g.id = $1 OR g.id IN ${subtreeAt(at, '$1')})
+     ORDER BY g.code`,
+    [regionId],
+  );
+  return rows;
+}
+
+const json = (g: GridRow): GridJson => ({ id: g.id, code: g.code, name: g.name, gridType: g.grid_type, parentId: g.parent_id, households: g.households });
+const feature = (g: GridRow): GeoJSON.Feature => ({ type: 'Feature', id: g.id, geometry: g.geometry, properties: json(g) });
+
+/**
+ * Two plans of one region side by side: grids added, removed and changed (shape, name, type,
+ * village), households moved between grids, and each side's figures. Grids are matched by id
+ * (edits keep a grid's id; a split or merge makes new ones). Households are counted as they lie
+ * today, so a comparison shows what the plan change did to the same people.
+ */
+export async function comparePlans(db: Queryable, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
+  const [ga, gb] = [await gridsOf(db, regionId, a.at), await gridsOf(db, regionId, b.at)];
+  const byId = (gs: GridRow[]) => new Map(gs.map((g) => [g.id, g]));
+  const [ma, mb] = [byId(ga), byId(gb)];
+  const added = gb.filter((g) => !ma.has(g.id));
+  const removed = ga.filter((g) => !mb.has(g.id));
+  const changed: PlanComparison['changed'] = [];
+  const reshaped: number[] = [];
+  for (const after of gb) {
+    const before = ma.get(after.id);
+    if (!before) continue;
+    const changes: PlanComparison['changed'][number]['changes'] = [];
+    if (before.wkb !== after.wkb) changes.push('shape');
+    if (before.name !== after.name) changes.push('name');
+    if (before.grid_type !== after.grid_type) changes.push('type');
+    if (before.parent_id !== after.parent_id) changes.push('village');
+    if (changes.includes('shape')) reshaped.push(after.id);
+    if (changes.length > 0) changed.push({ id: after.id, code: after.code, name: after.name, changes, before: json(before), after: json(after) });
+  }
+  // Only households within a grid that appeared, went or changed shape can have moved.
+  const touched = [...added.map((g) => g.id), ...removed.map((g) => g.id), ...reshaped];
+  const moves: PlanComparison['moves'] = [];
+  let movedHouseholds = 0;
+  if (touched.length > 0) {
+    const inA = ga.map((g) => g.id);
+    const inB = gb.map((g) => g.id);
+    const { rows } = await db.query<{ from_id: number | null; to_id: number | null; n: number }>(
+      `WITH touched AS (
+         SELECT geom FROM ${planAt(a.at)} WHERE id = ANY($1::int[]) UNION ALL SELECT geom FROM ${planAt(b.at)} WHERE id = ANY($1::int[])
+       ), hh AS (
+         SELECT DISTINCT h.id, h.geom FROM touched t JOIN household h ON h.geom && t.geom AND ST_Intersects(t.geom, h.geom)
+       )
+       SELECT fa.id AS from_id, fb.id AS to_id, count(*)::int AS n
+       FROM hh
+       LEFT JOIN LATERAL (SELECT g.id FROM ${planAt(a.at)} g WHERE g.level = 'grid' AND g.id = ANY($2::int[]) AND g.geom && hh.geom
+                            AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1) fa ON true
+       LEFT JOIN LATERAL (SELECT g.id FROM ${planAt(b.at)} g WHERE g.level = 'grid' AND g.id = ANY($3::int[]) AND g.geom && hh.geom
+                            AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1) fb ON true
+       WHERE fa.id IS DISTINCT FROM fb.id
+       GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
+      [touched, inA, inB],
+    );
+    const name = (id: number | null, m: Map<number, GridRow>) => {
+      const g = id === null ? undefined : m.get(id);
+      return g ? { id: g.id, code: g.code, name: g.name } : null;
+    };
+    for (const r of rows) {
+      movedHouseholds += r.n;
+      if (moves.length < MAX_MOVES) moves.push({ from: name(r.from_id, ma), to: name(r.to_id, mb), households: r.n });
+    }
+  }
+  const district = await districtOf(db, regionId);
+  const rules = district ? new Map((await districtRules(db, district.id)).map((r) => [r.gridType, r])) : new Map();
+  const figures = (side: PlanSide, gs: GridRow[]): SideFigures => {
+    const households = gs.reduce((s, g) => s + g.households, 0);
+    const judged = gs.filter((g) => g.grid_type && rules.has(g.grid_type));
+    const ok = judged.filter((g) => g.households >= rules.get(g.grid_type!)!.min && g.households <= rules.get(g.grid_type!)!.max);
+    return {
+      label: side.label,
+      grids: gs.length,
+      households,
+      perGrid: gs.length ? Math.round((10 * households) / gs.length) / 10 : null,
+      inRange: judged.length ? Math.round((1000 * ok.length) / judged.length) / 1000 : null,
+    };
+  };
+  return {
+    regionId,
+    a: figures(a, ga),
+    b: figures(b, gb),
+    added: added.slice(0, MAX_FEATURES).map(feature),
+    removed: removed.slice(0, MAX_FEATURES).map(feature),
+    changed: changed.slice(0, MAX_FEATURES),
+    moves,
+    movedHouseholds,
+  };
+}

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+/** The plan on a date (issue: plan versions §4) and the comparison of a date with today's plan (§2). */
+for (const driver of DRIVERS) {
+  describe(`the plan as it stood on a date (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db, { cache: false });
+      // The test plan was made today (its seed's own steps leave empty rows): say it has stood as it is since New Year.
+      await ctx.db.query('DELETE FROM region_history WHERE valid_to IS NOT NULL');
+      await ctx.db.query(`UPDATE region_history SET valid_from = '2026-01-01T00:00:00+08:00'`);
+    });
+    afterAll(() => dispose());
+
+    const one = async <T>(sql: string, params: unknown[] = []) => (await ctx.db.query<T>(sql, params)).rows[0]!;
+
+    it('keeps every state of a region: a row opens when what the plan says changes, not when counts do', async () => {
+      const open = await one<{ n: number; regions: number }>(
+        `SELECT (SELECT count(*)::int FROM region_history WHERE valid_to IS NULL) AS n, (SELECT count(*)::int FROM region) AS regions`,
+      );
+      expect(open.n).toBe(open.regions);
+      const grid = await one<{ id: number; version: number; name: string }>(`SELECT id, version, name FROM region WHERE level = 'grid' ORDER BY id LIMIT 1`);
+      await ctx.db.query('UPDATE region SET household_count = household_count + 1, version = version + 1 WHERE id = $1', [grid.id]);
+      expect((await one<{ n: number }>('SELECT count(*)::int AS n FROM region_history WHERE id = $1', [grid.id])).n).toBe(1);
+      const renamed = await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: grid.version + 1, name: `${grid.name}（更名）` });
+      expect(renamed.status).toBe(200);
+      const { rows } = await ctx.db.query<{ name: string; open: boolean }>(
+        'SELECT name, valid_to IS NULL AS open FROM region_history WHERE id = $1 ORDER BY valid_from, hid',
+        [grid.id],
+      );
+      expect(rows).toEqual([
+        { name: grid.name, open: false },
+        { name: `${grid.name}（更名）`, open: true },
+      ]);
+    });
+
+    it('reads a region, its children and descendants as they stood at the end of a day; not found before it existed', async () => {
+      const grid = await one<{ id: number; parent_id: number; version: number; name: string }>(
+        `SELECT id, parent_id, version, name FROM region WHERE level = 'grid' ORDER BY id DESC LIMIT 1`,
+      );
+      expect((await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: grid.version, name: '新名网格' })).status).toBe(200);
+      // the rename took effect on June 1st
+      await ctx.db.query(`UPDATE region_history SET valid_to = '2026-06-01T00:00:00+08:00' WHERE id = $1 AND valid_to IS NOT NULL`, [grid.id]);
+      await ctx.db.query(`UPDATE region_history SET valid_from = '2026-06-01T00:00:00+08:00' WHERE id = $1 AND valid_to IS NULL`, [grid.id]);
+
+      const on = (date?: string) => ctx.request('GET', `/api/regions/${grid.id}${date ? `?asOf=${date}` : ''}`);
+      expect((await on('2026-03-01')).body.properties).toMatchObject({ name: grid.name, parentId: grid.parent_id, staff: [] });
+      expect((await on('2026-05-31')).body.properties.name).toBe(grid.name);
+      expect((await on('2026-06-01')).body.properties.name).toBe('新名网格');
+      expect((await on()).body.properties.name).toBe('新名网格');
+      const before = await on('2025-12-31');
+      expect([before.status, before.body.error.code]).toEqual([404, 'not_found']);
+      for (const bad of ['2026-02-30', '26-03-01', '1899-12-31']) {
+        const res = await on(bad);
+        expect(res.status, bad).toBe(400);
+      }
+      const children = await ctx.request('GET', `/api/regions/${grid.parent_id}/children?asOf=2026-03-01`);
+      const mine = children.body.features.find((f: { id: number }) => f.id === grid.id);
+      expect(mine.properties.name).toBe(grid.name);
+      // households are counted as they lie today within the grid as it was: the shape did not change
+      const now = await ctx.request('GET', `/api/regions/${grid.parent_id}/children`);
+      expect(mine.properties.households).toBe(now.body.features.find((f: { id: number }) => f.id === grid.id).properties.households);
+      const district = await one<{ id: number }>(`SELECT id FROM region WHERE level = 'district'`);
+      const grids = await ctx.request('GET', `/api/regions/${district.id}/descendants?level=grid&asOf=2026-03-01`);
+      expect(grids.body.features.length).toBe(Number((await one<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'grid'`)).n));
+    });
+
+    it('compares a date with the plan now: a grid cut in two is changed and added, with the households that moved', async () => {
+      const grid = await one<{ id: number; parent_id: number; code: string; households: number }>(
+        `SELECT id, parent_id, code, household_count AS households FROM region WHERE level = 'grid' AND household_count >= 10 ORDER BY id OFFSET 5 LIMIT 1`,
+      );
+      // Cut it along the north–south line through its centre: the west half keeps the grid, the east half is a new grid.
+      await ctx.db.query(
+        `WITH c AS (SELECT geom, ST_X(ST_Centroid(geom)) AS x, ST_YMin(geom) - 1 AS y0, ST_YMax(geom) + 1 AS y1, ST_XMin(geom) - 1 AS x0, ST_XMax(geom) + 1 AS x1
+                    FROM region WHERE id = $1)
+         INSERT INTO region (parent_id, level, code, name, grid_type, geom)
+         SELECT $2, 'grid', $3 || '-E', '东半网格', 'rural', ST_Multi(ST_CollectionExtract(ST_Intersection(geom, ST_MakeEnvelope(x, y0, x1, y1, 4326)), 3)) FROM c`,
+        [grid.id, grid.parent_id, grid.code],
+      );
+      await ctx.db.query(
+        `UPDATE region SET geom = ST_Multi(ST_CollectionExtract(ST_Intersection(geom,
+           ST_MakeEnvelope(ST_XMin(geom) - 1, ST_YMin(geom) - 1, ST_X(ST_Centroid(geom)), ST_YMax(geom) + 1, 4326)), 3)) WHERE id = $1`,
+        [grid.id],
+      );
+      const east = await one<{ id: number; n: number }>(
+        `SELECT r.id, (SELECT count(*)::int FROM household h WHERE ST_Intersects(r.geom, h.geom)) AS n FROM region r WHERE code = $1`,
+        [`${grid.code}-E`],
+      );
+      const res = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=date:2026-03-01&b=live`);
+      expect(res.status).toBe(200);
+      const body = res.body;
+      expect(body.added.map((f: { id: number }) => f.id)).toEqual([east.id]);
+      expect(body.removed).toEqual([]);
+      expect(body.changed.find((c: { id: number }) => c.id === grid.id).changes).toEqual(['shape']);
+      expect(body.b.grids).toBe(body.a.grids + 1);
+      expect(body.moves).toContainEqual({ from: expect.objectContaining({ id: grid.id }), to: expect.objectContaining({ id: east.id }), households: east.n });
+      expect(body.movedHouseholds).toBe(east.n);
+      // The other way round, and a plan against itself.
+      const back = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=live&b=date:2026-03-01`);
+      expect(back.body.removed.map((f: { id: number }) => f.id)).toEqual([east.id]);
+      const same = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=live&b=live`);
+      expect([same.body.added, same.body.removed, same.body.changed, same.body.moves]).toEqual([[], [], [], []]);
+      for (const bad of ['a=draft:1', 'a=date:2026-13-01', 'a=']) {
+        expect((await ctx.request('GET', `/api/compare?region=${grid.parent_id}&${bad}`)).status, bad).toBe(400);
+      }
+      expect((await ctx.request('GET', '/api/compare?region=0&a=live')).status).toBe(400);
+      expect((await ctx.request('GET', `/api/compare?region=999999&a=live`)).status).toBe(404);
+    });
+  });
+}
