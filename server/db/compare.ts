@@ -27,7 +27,16 @@ export interface PlanComparison {
   b: SideFigures;
   added: GeoJSON.Feature[];
   removed: GeoJSON.Feature[];
-  changed: { id: number; code: string; name: string; changes: ('shape' | 'name' | 'type' | 'village')[]; before: GridJson; after: GridJson }[];
+  changed: {
+    id: number;
+    code: string;
+    name: string;
+    changes: ('shape' | 'name' | 'type' | 'village')[];
+    before: GridJson;
+    after: GridJson;
+    /** The new shape, when it changed. */
+    geometry?: GeoJSON.MultiPolygon;
+  }[];
   /** Households (as they lie today) whose grid differs between the two plans: from → to, counted. */
   moves: { from: { id: number; code: string; name: string } | null; to: { id: number; code: string; name: string } | null; households: number }[];
   movedHouseholds: number;
@@ -84,7 +93,10 @@ export async function comparePlans(db: Queryable, regionId: number, a: PlanSide,
     if (before.grid_type !== after.grid_type) changes.push('type');
     if (before.parent_id !== after.parent_id) changes.push('village');
     if (changes.includes('shape')) reshaped.push(after.id);
-    if (changes.length > 0) changed.push({ id: after.id, code: after.code, name: after.name, changes, before: json(before), after: json(after) });
+    if (changes.length > 0) {
+      const shape = changes.includes('shape') ? { geometry: after.geometry } : {};
+      changed.push({ id: after.id, code: after.code, name: after.name, changes, before: json(before), after: json(after), ...shape });
+    }
   }
   // Only households within a grid that appeared, went or changed shape can have moved.
   const touched = [...added.map((g) => g.id), ...removed.map((g) => g.id), ...reshaped];

@@ -28,10 +28,11 @@ export async function migrate(db: Db): Promise<string[]> {
 /** Drops every GridPlan table, sequence and function (not PostGIS), so `migrate` starts from nothing. */
 export async function dropSchema(db: Db): Promise<void> {
   await db.exec(
-    `DROP TABLE IF EXISTS region_history, incident_undone, household_undone, import_household, plan_figure, grid_staff, staff_role, incident_photo, api_key, dispatch, incident_deadline, ` +
-      `category_department, department, session, screen_token, app_user, change, incident, incident_category, household, grid_type_rule, region, ` +
-      `worker, schema_migration CASCADE;
+    `DROP TABLE IF EXISTS region_history, incident_undone, household_undone, import_household, plan_figure, grid_staff, staff_role, ` +
+      `incident_photo, api_key, dispatch, incident_deadline, category_department, department, session, screen_token, app_user, change, ` +
+      `incident, incident_category, household, grid_type_rule, region, worker, schema_migration CASCADE;
     DROP SEQUENCE IF EXISTS change_op_seq;
-    DROP FUNCTION IF EXISTS gp_grid(), gp_difference(geometry, geometry), gp_area_m2(geometry), gp_subtree(integer), gp_ancestors(integer[]), gp_region_history(), gp_plan_at(timestamptz)`,
+    DROP FUNCTION IF EXISTS gp_grid(), gp_difference(geometry, geometry), gp_area_m2(geometry), gp_subtree(integer), gp_ancestors(integer[]),
+      gp_region_history(), gp_plan_at(timestamptz)`,
   );
 }

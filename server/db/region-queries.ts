@@ -85,7 +85,8 @@ export async function regionById(tx: Queryable, id: number, at: PlanTime = null)
        ${
          at
            ? `'[]'::json`
-           : `(SELECT coalesce(json_agg(json_build_object('workerId', sw.id, 'name', sw.name, 'phone', sw.phone, 'role', s.role) ORDER BY sr.sort, sw.id), '[]'::json)
+           : `(SELECT coalesce(json_agg(json_build_object('workerId', sw.id, 'name', sw.name, 'phone', sw.phone, 'role', s.role)
+                                   ORDER BY sr.sort, sw.id), '[]'::json)
           FROM grid_staff s JOIN worker sw ON sw.id = s.worker_id JOIN staff_role sr ON sr.code = s.role WHERE s.grid_id = r.id)`
        } AS staff
      FROM ${planAt(at)} r LEFT JOIN worker w ON w.id = r.worker_id

@@ -66,6 +66,7 @@ const compareRoute = createRoute({
                 changes: z.array(z.enum(['shape', 'name', 'type', 'village'])),
                 before: Grid,
                 after: Grid,
+                geometry: z.unknown().optional().openapi({ description: 'the new shape (GeoJSON), when it changed' }),
               }),
             ),
             moves: z.array(z.object({ from: Ref, to: Ref, households: z.number().int() })),

@@ -76,7 +76,7 @@ for (const driver of DRIVERS) {
       );
       // Cut it along the north–south line through its centre: the west half keeps the grid, the east half is a new grid.
       await ctx.db.query(
-        `WITH c AS (SELECT geom, ST_X(ST_Centroid(geom)) AS x, ST_YMin(geom) - 1 AS y0, ST_YMax(geom) + 1 AS y1, ST_XMin(geom) - 1 AS x0, ST_XMax(geom) + 1 AS x1
+        `WITH c AS (SELECT geom, ST_X(ST_Centroid(geom)) AS x, ST_YMin(geom) - 1 AS y0, ST_YMax(geom) + 1 AS y1, ST_XMax(geom) + 1 AS x1
                     FROM region WHERE id = $1)
          INSERT INTO region (parent_id, level, code, name, grid_type, geom)
          SELECT $2, 'grid', $3 || '-E', '东半网格', 'rural', ST_Multi(ST_CollectionExtract(ST_Intersection(geom, ST_MakeEnvelope(x, y0, x1, y1, 4326)), 3)) FROM c`,

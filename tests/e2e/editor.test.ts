@@ -18,10 +18,13 @@ describeInBrowser('planner edits a village in Chromium', () => {
   let page: Page;
   const consoleErrors: string[] = [];
   let planner: string;
+  /** When this test's edits began: the plan before it is "the plan on June 1st" in the last test. */
+  let started: string;
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     ({ db, dispose } = await cloneTestDb('pglite'));
+    started = (await db.query<{ t: string }>('SELECT now()::text AS t')).rows[0]!.t;
     server = await startServer({ db, port: 0 });
     browser = await launchBrowser();
     planner = await sessionCookie(db, { username: 'planner', role: 'planner' });
@@ -267,5 +270,38 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await page.keyboard.press('Control+z');
     await expect.poll(notice, { timeout: 15_000 }).toMatch(/已撤销/);
     expect(((await api(`/api/regions/${gridId}`)).properties.staff as { role: string }[]).some((m) => m.role === 'police')).toBe(false);
+  });
+
+  it('shows a village as it stood on an earlier day, read-only, and what the edits since changed', async () => {
+    // The plan before this test's edits stood all year; the test's own edits were made today.
+    await db.query(`DELETE FROM region_history WHERE valid_to < $1::timestamptz`, [started]);
+    await db.query(`UPDATE region_history SET valid_from = '2026-01-01T00:00:00+08:00' WHERE valid_from < $1::timestamptz`, [started]);
+    // the village of the first test: a grid deleted, others drawn, split and merged since
+    const { rows } = await db.query<{ village: number }>(
+      `SELECT r.parent_id AS village FROM region r
+       WHERE r.level = 'grid' AND (SELECT min(h.valid_from) FROM region_history h WHERE h.id = r.id) >= $1::timestamptz LIMIT 1`,
+      [started],
+    );
+    await page.goto(`${server.url}/plan?region=${rows[0]!.village}`);
+    await waitForMap(page);
+    expect(await page.locator('[data-testid="toolbar"]').count()).toBe(1);
+    await page.fill('[data-testid="plan-date-input"]', '2026-06-01');
+    await expect.poll(() => page.locator('[data-testid="plan-date-banner"]').textContent()).toContain('正在查看 2026-06-01 当天结束时的规划（只读）');
+    await waitForMap(page);
+    // Read-only: no drawing tools, no auto-split, no import or export of today's plan.
+    expect(await page.locator('[data-testid="toolbar"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="open-autosplit"]').count()).toBe(0);
+    await page.click('[data-testid="plan-compare"]');
+    await page.waitForSelector('[data-testid="comparison"]');
+    const summary = await page.locator('[data-testid="comparison"] .counts').textContent();
+    expect(summary).toMatch(/新增 \d+ 个网格/);
+    const drawn = () =>
+      page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['compare-fill', 'compare-line', 'compare-removed'] }).length);
+    await expect.poll(drawn, { timeout: 10_000 }).toBeGreaterThan(0);
+    await shot('12-plan-on-a-date');
+    // Back to today: editable again, the comparison gone from the map.
+    await page.click('[data-testid="plan-date-today"]');
+    await expect.poll(() => page.locator('[data-testid="toolbar"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="plan-date-banner"]').count()).toBe(0);
   });
 });

@@ -183,24 +183,28 @@ export class RegionMap {
         'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 8, 1 * k, 12, 2 * k, 15, 3 * k],
       },
     });
-    // A comparison with another day's plan: grids added since (green), gone since (dark red, dashed), reshaped (blue).
+    // A comparison with another day's plan: grids added since (teal), gone since (purple, dashed), reshaped (blue).
     const change = ['get', 'change'] as ExpressionSpecification;
     m.addLayer({
       id: 'compare-fill',
       type: 'fill',
       source: 'compare',
       filter: ['==', change, 'added'],
-      paint: { 'fill-color': '#2f9e44', 'fill-opacity': 0.35 },
+      paint: { 'fill-color': '#0c8599', 'fill-opacity': 0.35 },
     });
     m.addLayer({
       id: 'compare-line',
       type: 'line',
       source: 'compare',
-      paint: {
-        'line-color': ['match', change, 'added', '#2b8a3e', 'removed', '#862e9c', '#1864ab'],
-        'line-width': 2.5 * k,
-        'line-dasharray': ['match', change, 'removed', ['literal', [2, 1.5]], ['literal', [1, 0]]],
-      },
+      filter: ['!=', change, 'removed'],
+      paint: { 'line-color': ['match', change, 'added', '#0b7285', '#1864ab'], 'line-width': 2.5 * k },
+    });
+    m.addLayer({
+      id: 'compare-removed',
+      type: 'line',
+      source: 'compare',
+      filter: ['==', change, 'removed'],
+      paint: { 'line-color': '#862e9c', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] },
     });
     m.addLayer({ id: 'focused-line', type: 'line', source: 'focused', paint: { 'line-color': '#212529', 'line-width': 4 * k, 'line-dasharray': [1, 1] } });
     m.addLayer({
