@@ -1,5 +1,5 @@
 import type { Queryable } from './db.ts';
-import { planAt, subtreeAt, type PlanTime } from './region-queries.ts';
+import { householdsAt, planAt, subtreeAt, type PlanTime } from './region-queries.ts';
 import { districtOf, districtRules } from './rules.ts';
 
 /** A side of a comparison: the plan now (`at` null) or as it stood at a moment, with its label. */
@@ -58,7 +58,7 @@ const MAX_MOVES = 500;
 async function gridsOf(db: Queryable, regionId: number, at: PlanTime): Promise<GridRow[]> {
   const { rows } = await db.query<GridRow>(
     `SELECT g.id, g.code, g.name, g.grid_type, g.parent_id, encode(g.geom::bytea, 'hex') AS wkb, ST_AsGeoJSON(g.geom, 6)::json AS geometry,
-            (SELECT count(*)::int FROM household h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households
+            ${at ? householdsAt('g') : 'g.household_count'} AS households
      FROM ${planAt(at)} g
      WHERE g.level = 'grid' AND (g.id = $1 OR g.id IN ${subtreeAt(at, '$1')})
      ORDER BY g.code`,
@@ -105,19 +105,21 @@ export async function comparePlans(db: Queryable, regionId: number, a: PlanSide,
   if (touched.length > 0) {
     const inA = ga.map((g) => g.id);
     const inB = gb.map((g) => g.id);
+    // The grid a household lies in on a side: today's is the one it is filed under; a past one is looked up.
+    const gridOn = (at: PlanTime, ids: string) =>
+      at
+        ? `(SELECT g.id FROM ${planAt(at)} g WHERE g.level = 'grid' AND g.id = ANY(${ids}) AND g.geom && hh.geom
+             AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1)`
+        : `(CASE WHEN hh.region_id = ANY(${ids}) THEN hh.region_id END)`;
     const { rows } = await db.query<{ from_id: number | null; to_id: number | null; n: number }>(
       `WITH touched AS (
          SELECT geom FROM ${planAt(a.at)} WHERE id = ANY($1::int[]) UNION ALL SELECT geom FROM ${planAt(b.at)} WHERE id = ANY($1::int[])
        ), hh AS (
-         SELECT DISTINCT h.id, h.geom FROM touched t JOIN household h ON h.geom && t.geom AND ST_Intersects(t.geom, h.geom)
+         SELECT DISTINCT h.id, h.geom, h.region_id FROM touched t JOIN household h ON h.geom && t.geom AND ST_Intersects(t.geom, h.geom)
+       ), placed AS (
+         SELECT ${gridOn(a.at, '$2::int[]')} AS from_id, ${gridOn(b.at, '$3::int[]')} AS to_id FROM hh
        )
-       SELECT fa.id AS from_id, fb.id AS to_id, count(*)::int AS n
-       FROM hh
-       LEFT JOIN LATERAL (SELECT g.id FROM ${planAt(a.at)} g WHERE g.level = 'grid' AND g.id = ANY($2::int[]) AND g.geom && hh.geom
-                            AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1) fa ON true
-       LEFT JOIN LATERAL (SELECT g.id FROM ${planAt(b.at)} g WHERE g.level = 'grid' AND g.id = ANY($3::int[]) AND g.geom && hh.geom
-                            AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1) fb ON true
-       WHERE fa.id IS DISTINCT FROM fb.id
+       SELECT from_id, to_id, count(*)::int AS n FROM placed WHERE from_id IS DISTINCT FROM to_id
        GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
       [touched, inA, inB],
     );

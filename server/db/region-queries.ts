@@ -12,6 +12,14 @@ export type PlanTime = Date | null;
 /** The relation holding the plan at `at` (an instant we made, never text from a request). */
 export const planAt = (at: PlanTime) => (at ? `gp_plan_at('${at.toISOString()}'::timestamptz)` : 'region');
 
+/**
+ * Households (as they lie today) in a region of a past plan: the live count where the region is
+ * still as it was (most of them, and cheap), else counted within its old shape.
+ */
+export const householdsAt = (r: string) =>
+  `CASE WHEN ${r}.unchanged THEN (SELECT x.household_count FROM region x WHERE x.id = ${r}.id)
+   ELSE (SELECT count(*)::int FROM household h WHERE h.geom && ${r}.geom AND ST_Intersects(${r}.geom, h.geom)) END`;
+
 /** A region's ancestors at `at` (as gp_ancestors: id, depth above it). */
 const ancestorsAt = (at: PlanTime) =>
   at
@@ -36,7 +44,7 @@ const feature = (at: PlanTime) => `json_build_object(
   'properties', json_build_object(
     'id', r.id, 'parentId', r.parent_id, 'level', r.level, 'code', r.code, 'name', r.name,
     'gridType', r.grid_type, 'workerId', r.worker_id, 'workerName', w.name,
-    'households', ${at ? '(SELECT count(*)::int FROM household h WHERE h.geom && r.geom AND ST_Intersects(r.geom, h.geom))' : 'r.household_count'},
+    'households', ${at ? householdsAt('r') : 'r.household_count'},
     'version', r.version,
     'children', (SELECT count(*) FROM ${planAt(at)} c WHERE c.parent_id = r.id),
     'areaM2', gp_area_m2(r.geom),

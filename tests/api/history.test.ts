@@ -87,6 +87,12 @@ for (const driver of DRIVERS) {
            ST_MakeEnvelope(ST_XMin(geom) - 1, ST_YMin(geom) - 1, ST_X(ST_Centroid(geom)), ST_YMax(geom) + 1, 4326)), 3)) WHERE id = $1`,
         [grid.id],
       );
+      // (as an edit does: the households of the cut grid filed under the half they lie in)
+      await ctx.db.query(
+        `UPDATE household h SET region_id = (SELECT g.id FROM region g WHERE g.level = 'grid' AND ST_Intersects(g.geom, h.geom) ORDER BY g.id LIMIT 1)
+         WHERE h.region_id = $1`,
+        [grid.id],
+      );
       const east = await one<{ id: number; n: number }>(
         `SELECT r.id, (SELECT count(*)::int FROM household h WHERE ST_Intersects(r.geom, h.geom)) AS n FROM region r WHERE code = $1`,
         [`${grid.code}-E`],

@@ -53,11 +53,12 @@ $$;
 CREATE TRIGGER region_history_trigger AFTER INSERT OR UPDATE OR DELETE ON region FOR EACH ROW EXECUTE FUNCTION gp_region_history();
 
 -- The plan at a moment: every region as it was just before it (the end of a day includes that day's changes,
--- not those made at the stroke of midnight after).
+-- not those made at the stroke of midnight after). `unchanged`: the region is still as it was then, so what
+-- `region` keeps of it now (its household count) holds for it.
 CREATE FUNCTION gp_plan_at(t timestamptz)
 RETURNS TABLE (id integer, parent_id integer, level text, code text, name text, grid_type text, worker_id integer, notes text,
-               stat_code text, version integer, geom geometry)
+               stat_code text, version integer, geom geometry, unchanged boolean)
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT h.id, h.parent_id, h.level, h.code, h.name, h.grid_type, h.worker_id, h.notes, h.stat_code, h.version, h.geom
+  SELECT h.id, h.parent_id, h.level, h.code, h.name, h.grid_type, h.worker_id, h.notes, h.stat_code, h.version, h.geom, h.valid_to IS NULL
   FROM region_history h WHERE h.valid_from < t AND (h.valid_to IS NULL OR h.valid_to >= t)
 $$;
