@@ -20,6 +20,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/auth/screen': 'public',
   'POST /api/auth/logout': 'public',
   'GET /api/auth/me': ['plan:read'],
+  'GET /api/auth/session': 'public',
 
   'GET /api/grid-types': ['plan:read'],
   'GET /api/workers': ['plan:read'],

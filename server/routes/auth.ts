@@ -54,6 +54,13 @@ const meRoute = createRoute({
   responses: { 200: { description: 'Who is signed in', ...json(Me) }, ...errorResponses(401) },
 });
 
+const sessionRoute = createRoute({
+  method: 'get',
+  path: '/auth/session',
+  summary: 'Who is signed in, or null: what the web app asks first (200 either way, so a browser logs no error before sign-in)',
+  responses: { 200: { description: 'The signed-in account, or null', ...json(z.object({ me: Me.nullable() })) } },
+});
+
 /** Secure whenever the browser keeps it: over HTTPS, and on localhost (a secure context). */
 function secureRequest(c: Context): boolean {
   const url = new URL(c.req.url);
@@ -127,5 +134,6 @@ export function authRoutes() {
       deleteCookie(c, SESSION_COOKIE, { path: '/', secure: secureRequest(c) });
       return c.json({ ok: true as const }, 200);
     })
-    .openapi(meRoute, (c) => c.json(principalOf(c), 200));
+    .openapi(meRoute, (c) => c.json(principalOf(c), 200))
+    .openapi(sessionRoute, (c) => c.json({ me: c.get('principal') ?? null }, 200));
 }

@@ -59,6 +59,8 @@ describeInBrowser('web app in Chromium', () => {
     const outlined = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['grid-out-of-range'] }).length);
     expect(outlined).toBe(0);
     expect(await crumbs(page)).toEqual(['沾益区']);
+    // An admin has no grid to report from: no 上报 tab.
+    expect(await page.locator('header nav a').allTextContents()).toEqual(['规划', '分析', '大屏', '部门工单', '导入', '设置']);
     expect(await mapInkShare(page)).toBeGreaterThan(0.15);
     const townships = await page.locator('[data-testid="children"] li').count();
     expect(townships).toBeGreaterThanOrEqual(8);
@@ -185,6 +187,9 @@ describeInBrowser('web app in Chromium', () => {
       expect(await focus()).toBe(paused);
       await page.keyboard.press('ArrowRight');
       await expect.poll(focus, { timeout: 5_000 }).not.toBe(paused);
+      // Away from the district, the title says which township every figure is for.
+      const township = (await focus())!.replace(/\s*·.*$/, '');
+      await expect.poll(() => page.locator('[data-testid="screen-area"]').textContent()).toBe(`当前：${township}`);
     } finally {
       // A carousel left running would keep the shared test server busy.
       await page.close();
@@ -202,13 +207,19 @@ describeInBrowser('web app in Chromium', () => {
   it('asks for a password first, explains a wrong one, and gives an analyst a read-only plan', async () => {
     await sessionCookie(db, { username: 'analyst', role: 'analyst' }); // the account, with TEST_PASSWORD
     const page = await newPage(browser, server.url, null);
+    // Nothing fails before sign-in (no 401 for the browser to log) or on signing out.
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
     await page.goto(server.url + '/plan');
     await page.waitForSelector('[data-testid="login"]');
     expect(await page.locator('[data-testid="map"]').count()).toBe(0);
     await page.fill('input[name="username"]', 'analyst');
+    expect(errors).toEqual([]);
     await page.fill('input[name="password"]', 'not the password');
     await page.click('button[type="submit"]');
     await expect.poll(() => page.locator('[role="alert"]').textContent()).toBe('用户名或密码错误。');
+    errors.length = 0; // (the refused sign-in is a 401 the browser logs)
     await page.screenshot({ path: join(ARTIFACTS, 'login-error.png') });
     await page.fill('input[name="password"]', TEST_PASSWORD);
     await page.click('button[type="submit"]');
@@ -223,9 +234,53 @@ describeInBrowser('web app in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'analyst-read-only.png') });
     await page.click('[data-testid="logout"]');
     await page.waitForSelector('[data-testid="login"]');
+    expect(errors).toEqual([]);
     // Signed out means signed out: the API refuses the old session too.
     expect((await page.request.get(server.url + '/api/regions')).status()).toBe(401);
     await page.close();
+  });
+
+  it('opens a planner limited to a township on it, with tools only where they may edit, help that Esc closes, and no 上报 tab', async () => {
+    const { rows } = await db.query<{ id: number; name: string; other: number }>(
+      `SELECT t.id, t.name, (SELECT v.id FROM region v JOIN region o ON o.id = v.parent_id
+                             WHERE v.level = 'village' AND o.id <> t.id ORDER BY v.id LIMIT 1) AS other
+       FROM region t WHERE t.level = 'township' ORDER BY t.code LIMIT 1`,
+    );
+    const town = rows[0]!;
+    const cookie = await sessionCookie(db, { username: 'planner-town', role: 'planner', regionId: town.id });
+    const page = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(server.url + '/plan');
+      await waitForMap(page);
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区', town.name]);
+      expect(await page.locator('header nav a').allTextContents()).toEqual(['规划', '导入']);
+      // Its own township: auto-split offered; up at the district, the panel it opened is gone.
+      await page.click('[data-testid="open-autosplit"]');
+      await page.waitForSelector('[data-testid="autosplit"]');
+      await page.locator('[data-testid="breadcrumb"] a, [data-testid="breadcrumb"] button').first().click();
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区']);
+      expect(await page.locator('[data-testid="autosplit"]').count()).toBe(0);
+      // A village of another township: looked at, not changed.
+      await page.goto(`${server.url}/plan?region=${town.other}`);
+      await waitForMap(page);
+      await expect.poll(() => page.locator('[data-testid="outside-scope"]').textContent()).toBe('这里不在您的管辖范围内，只能查看。');
+      expect(await page.locator('[data-testid="toolbar"]').count()).toBe(0);
+      expect(await page.locator('[data-testid="open-autosplit"]').count()).toBe(0);
+      expect(await page.locator('[data-testid="import-here"]').count()).toBe(0);
+      await page.screenshot({ path: join(ARTIFACTS, 'planner-outside-scope.png') });
+      // The shortcut help lists A and closes with Esc.
+      await page.goto(server.url + '/plan');
+      await waitForMap(page);
+      await page.keyboard.press('?');
+      await expect.poll(() => page.locator('[role="dialog"]').textContent()).toContain('自动划分网格');
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('[role="dialog"]').count()).toBe(0);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
   });
 
   it('goes back with the browser history', async () => {
@@ -240,7 +295,7 @@ describeInBrowser('web app in Chromium', () => {
   it('switches to English and remembers it', async () => {
     const page = await open('/plan');
     await page.getByRole('button', { name: 'English' }).click();
-    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['Plan', 'Analyze', 'Screen', 'Report', 'Department queue', 'Import', 'Settings']);
+    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['Plan', 'Analyze', 'Screen', 'Department queue', 'Import', 'Settings']);
     await page.reload();
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/Households/);

@@ -19,6 +19,8 @@ const HIT_LAYER: Record<Level, string> = { district: 'township-hit', township: '
  * selected region outlined, and labels of what the panel lists. Knows nothing of Svelte.
  */
 export class RegionMap {
+  /** Removed with its view: answers that arrive later have no map to go to. */
+  private gone = false;
   readonly map: maplibregl.Map;
   private ready: Promise<void>;
   private current: RegionFeature | null = null;
@@ -238,28 +240,31 @@ export class RegionMap {
 
   async setLayers(layers: DistrictLayers): Promise<void> {
     await this.ready;
-    (this.map.getSource('grids') as GeoJSONSource).setData(layers.grids);
-    (this.map.getSource('villages') as GeoJSONSource).setData(layers.villages);
-    (this.map.getSource('townships') as GeoJSONSource).setData(layers.townships);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('grids') as GeoJSONSource | undefined)?.setData(layers.grids);
+    (this.map.getSource('villages') as GeoJSONSource | undefined)?.setData(layers.villages);
+    (this.map.getSource('townships') as GeoJSONSource | undefined)?.setData(layers.townships);
   }
 
   /** Outlines the region and labels its children. */
   async show(region: RegionFeature, children: RegionCollection): Promise<void> {
     await this.ready;
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
     this.current = region;
-    (this.map.getSource('selected') as GeoJSONSource).setData(region);
+    (this.map.getSource('selected') as GeoJSONSource | undefined)?.setData(region);
     const labels = {
       type: 'FeatureCollection' as const,
       features: children.features
         .filter((f) => f.properties.label)
         .map((f) => ({ type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates: f.properties.label! }, properties: f.properties })),
     };
-    (this.map.getSource('labels') as GeoJSONSource).setData(labels);
+    (this.map.getSource('labels') as GeoJSONSource | undefined)?.setData(labels);
   }
 
   /** Flies to the region. */
   async fit(region: RegionFeature, animate = true): Promise<void> {
     await this.ready;
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
     const [w, s, e, n] = region.properties.bbox;
     this.map.fitBounds(
       [
@@ -272,12 +277,14 @@ export class RegionMap {
 
   async setHouseholds(fc: GeoJSON.FeatureCollection | null): Promise<void> {
     await this.ready;
-    (this.map.getSource('households') as GeoJSONSource).setData(fc ?? EMPTY);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('households') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
   }
 
   /** Outlines grids outside their type's household range. */
   async setRules(rules: { gridType: string; min: number; max: number }[]): Promise<void> {
     await this.ready;
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
     const typed = (r: { gridType: string }, test: ExpressionSpecification): ExpressionSpecification => ['all', ['==', ['get', 'gridType'], r.gridType], test];
     const under: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['<', ['get', 'households'], r.min]))];
     const over: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['>', ['get', 'households'], r.max]))];
@@ -289,24 +296,28 @@ export class RegionMap {
   /** Highlights grids picked for a merge. */
   async setPicked(features: GeoJSON.Feature[]): Promise<void> {
     await this.ready;
-    (this.map.getSource('picked') as GeoJSONSource).setData({ type: 'FeatureCollection', features });
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('picked') as GeoJSONSource | undefined)?.setData({ type: 'FeatureCollection', features });
   }
 
   /** Grids that differ from another day's plan, each with `change`: added, removed or reshaped. */
   async setCompare(fc: GeoJSON.FeatureCollection | null): Promise<void> {
     await this.ready;
-    (this.map.getSource('compare') as GeoJSONSource).setData(fc ?? EMPTY);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('compare') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
   }
 
   async setIssues(issues: GeoJSON.FeatureCollection | null): Promise<void> {
     await this.ready;
-    (this.map.getSource('issues') as GeoJSONSource).setData(issues ?? EMPTY);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('issues') as GeoJSONSource | undefined)?.setData(issues ?? EMPTY);
   }
 
   /** Outlines one problem and zooms to it. */
   async focus(issue: GeoJSON.Feature | null): Promise<void> {
     await this.ready;
-    (this.map.getSource('focused') as GeoJSONSource).setData(issue ? { type: 'FeatureCollection', features: [issue] } : EMPTY);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('focused') as GeoJSONSource | undefined)?.setData(issue ? { type: 'FeatureCollection', features: [issue] } : EMPTY);
     if (!issue?.geometry) return;
     const [w, s, e, n] = turfBbox(issue.geometry);
     const pad = 0.002;
@@ -322,7 +333,8 @@ export class RegionMap {
   /** Shows (or clears) an auto-split proposal. */
   async setProposal(fc: GeoJSON.FeatureCollection | null): Promise<void> {
     await this.ready;
-    (this.map.getSource('proposal') as GeoJSONSource).setData(fc ?? EMPTY);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('proposal') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
     // While a proposal is shown, the current grids step back: no outlines or range warnings of their own.
     const visibility = fc ? 'none' : 'visible';
     for (const id of ['grid-line', 'grid-out-of-range']) this.map.setLayoutProperty(id, 'visibility', visibility);
@@ -330,7 +342,8 @@ export class RegionMap {
 
   async setBarriers(fc: GeoJSON.FeatureCollection | null): Promise<void> {
     await this.ready;
-    (this.map.getSource('barriers') as GeoJSONSource).setData(fc ?? EMPTY);
+    if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    (this.map.getSource('barriers') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
   }
 
   whenReady(): Promise<void> {
@@ -342,6 +355,7 @@ export class RegionMap {
   }
 
   destroy() {
+    this.gone = true;
     this.map.remove();
   }
 }

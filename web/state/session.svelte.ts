@@ -1,6 +1,6 @@
 import type { InferResponseType } from 'hono/client';
 import { can, type Capability } from '../../server/domain/roles.ts';
-import { api, ApiError, ok, onUnauthorized } from '../lib/api.ts';
+import { api, ok, onUnauthorized } from '../lib/api.ts';
 
 export type Me = InferResponseType<typeof api.auth.me.$get, 200>;
 
@@ -10,6 +10,14 @@ class Session {
 
   can(capability: Capability): boolean {
     return this.me ? can(this.me.role, capability) : false;
+  }
+
+  /** Whether the account may change this region: everywhere, or within the region it is limited to. */
+  mayEdit(region: { id: number; properties: { ancestors: { id: number }[] } } | null): boolean {
+    const me = this.me;
+    if (!me || !region || !can(me.role, 'plan:write')) return false;
+    if (me.role === 'admin' || me.regionId === null) return true;
+    return region.id === me.regionId || region.properties.ancestors.some((a) => a.id === me.regionId);
   }
 
   /** Asks the server; a wall display opened with `?token=` signs in with it first (and drops it from the address bar). */
@@ -26,12 +34,8 @@ class Session {
         // an unknown or revoked token: fall through to whatever session there is
       }
     }
-    try {
-      this.me = await ok(api.auth.me.$get());
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) this.me = null;
-      else throw e;
-    }
+    // 200 with null when nobody is signed in: no failed request for the browser to log
+    this.me = (await ok(api.auth.session.$get())).me;
   }
 
   async login(username: string, password: string): Promise<void> {
