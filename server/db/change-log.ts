@@ -26,3 +26,57 @@ export async function entitiesOf(db: Queryable, op: number): Promise<number[]> {
   const { rows } = await db.query<{ entity_id: number }>('SELECT DISTINCT entity_id FROM change WHERE op = $1', [op]);
   return rows.map((r) => r.entity_id);
 }
+
+/** One operation as the change log lists it: who did what, when, where. */
+export interface OperationEntry {
+  op: number;
+  at: string;
+  actor: string;
+  action: string;
+  /** What it changed: regions, households, incidents… */
+  entity: string;
+  /** Regions it touched, and the names of the first few (as they were left, or before a deletion). */
+  regions: number;
+  names: string[];
+  /** The region to show for it (the first one touched that still exists). */
+  regionId: number | null;
+  undone: boolean;
+  /** Undone or redone operation this one reverted. */
+  reverts: number | null;
+}
+
+/**
+ * Operations, newest first, filtered by the region they touched (it or anything below it, also
+ * what was deleted from it), the person and the kind; and the caller's next undo (the operation
+ * POST /api/changes/undo would take back now).
+ */
+export async function operations(
+  db: Queryable,
+  filter: { regionId?: number | undefined; actor?: string | undefined; action?: string | undefined; limit: number },
+  caller: string,
+  undoable: readonly string[],
+): Promise<{ operations: OperationEntry[]; nextUndo: number | null }> {
+  const { rows } = await db.query<Omit<OperationEntry, 'at'> & { at: Date | string }>(
+    `WITH scope AS (SELECT id FROM gp_subtree($1::int))
+     SELECT c.op, min(c.at) AS at, min(c.actor) AS actor, min(c.action) AS action, min(c.entity) AS entity,
+            count(*) FILTER (WHERE c.entity = 'region')::int AS regions,
+            coalesce((array_agg(coalesce(c.after->>'name', c.before->>'name') ORDER BY c.id) FILTER (WHERE c.entity = 'region'))[1:3], '{}') AS names,
+            (array_agg(c.entity_id ORDER BY c.id) FILTER (WHERE c.entity = 'region' AND EXISTS (SELECT 1 FROM region r WHERE r.id = c.entity_id)))[1]
+              AS "regionId",
+            bool_or(c.undone_at IS NOT NULL) AS undone, min(c.reverts) AS reverts
+     FROM change c
+     WHERE c.op IS NOT NULL
+       AND ($2::text IS NULL OR c.actor = $2) AND ($3::text IS NULL OR c.action = $3)
+       AND ($1::int IS NULL OR c.op IN (
+         SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'region' AND (
+           x.entity_id IN (SELECT id FROM scope)
+           OR (x.before->>'parentId')::int IN (SELECT id FROM scope) OR (x.after->>'parentId')::int IN (SELECT id FROM scope))))
+     GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
+    [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit],
+  );
+  const { rows: next } = await db.query<{ op: number }>(
+    `SELECT op FROM change WHERE actor = $1 AND action = ANY($2::text[]) AND undone_at IS NULL AND op IS NOT NULL ORDER BY op DESC LIMIT 1`,
+    [caller, [...undoable, 'redo']],
+  );
+  return { operations: rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() })), nextUndo: next[0]?.op ?? null };
+}

@@ -50,6 +50,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/settings/changes': ['users:admin'],
   'POST /api/settings/changes/:id/undo': ['users:admin'],
   'GET /api/changes': ['changes:read'],
+  'GET /api/operations': ['changes:read'],
 
   'POST /api/regions': ['plan:write'],
   'PATCH /api/regions/:id': ['plan:write'],

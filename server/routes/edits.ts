@@ -2,8 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegion, updateRegion, type EditResult } from '../db/edit-operations.ts';
 import { byIds } from '../db/region-queries.ts';
-import { changeHistory, entitiesOf } from '../db/change-log.ts';
-import { redo, undo } from '../db/undo.ts';
+import { changeHistory, entitiesOf, operations } from '../db/change-log.ts';
+import { redo, undo, UNDOABLE } from '../db/undo.ts';
 import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
 import { actorOf, assertPlanScope } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
@@ -151,6 +151,51 @@ const historyRoute = createRoute({
   },
 });
 
+const operationsRoute = createRoute({
+  method: 'get',
+  path: '/operations',
+  summary: 'The change log by operation, newest first: who did what, when, where; and the caller’s next undo',
+  request: {
+    query: z.object({
+      region: z.coerce
+        .number()
+        .int()
+        .positive()
+        .max(2 ** 31 - 1)
+        .optional()
+        .openapi({ description: 'operations that touched it or anything below it' }),
+      actor: z.string().min(1).max(64).optional(),
+      action: z.enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'undo', 'redo']).optional(),
+      limit: z.coerce.number().int().min(1).max(200).default(50),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Operations',
+      ...json(
+        z.object({
+          operations: z.array(
+            z.object({
+              op: z.number().int(),
+              at: z.string(),
+              actor: z.string(),
+              action: z.string(),
+              entity: z.string(),
+              regions: z.number().int(),
+              names: z.array(z.string()),
+              regionId: z.number().int().nullable(),
+              undone: z.boolean(),
+              reverts: z.number().int().nullable(),
+            }),
+          ),
+          nextUndo: z.number().int().nullable().openapi({ description: 'the operation POST /api/changes/undo takes back now, if any' }),
+        }),
+      ),
+    },
+    ...errorResponses(400),
+  },
+});
+
 async function respond(c: Context<Env>, action: string, result: EditResult, status: 200 | 201 = 200) {
   const regions = await byIds(c.get('db'), result.ids);
   const present = new Set(regions.features.map((f) => f.id));
@@ -212,6 +257,10 @@ export function editRoutes() {
       const r = await c.get('db').transaction((tx) => redo(tx, actorOf(c)));
       const { body, present } = await respond(c, r.action, { op: r.op, ids: r.ids, gapM2: 0 });
       return c.json({ ...body, removed: (await touched(c, r.reverted)).filter((i) => !present.has(i)) }, 200);
+    })
+    .openapi(operationsRoute, async (c) => {
+      const { region, actor, action, limit } = c.req.valid('query');
+      return c.json(await operations(c.get('db'), { regionId: region, actor, action, limit }, actorOf(c), UNDOABLE), 200);
     })
     .openapi(historyRoute, async (c) => {
       const { entityId, limit } = c.req.valid('query');

@@ -39,6 +39,37 @@ for (const driver of DRIVERS) {
       ]);
     });
 
+    it('lists operations by region, person and kind, and says which one undo takes back next', async () => {
+      const grid = await one<{ id: number; parent_id: number; version: number; name: string }>(
+        `SELECT id, parent_id, version, name FROM region WHERE level = 'grid' ORDER BY id OFFSET 2 LIMIT 1`,
+      );
+      const done = await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: grid.version, name: '记录测试网格' });
+      expect(done.status).toBe(200);
+      const list = await ctx.request('GET', `/api/operations?region=${grid.parent_id}`);
+      expect(list.status).toBe(200);
+      const mine = list.body.operations[0];
+      expect(mine).toMatchObject({
+        op: done.body.op,
+        action: 'update',
+        entity: 'region',
+        regions: 1,
+        names: ['记录测试网格'],
+        regionId: grid.id,
+        undone: false,
+      });
+      expect(list.body.nextUndo).toBe(done.body.op);
+      expect((await ctx.request('GET', `/api/operations?region=${grid.parent_id}&actor=nobody`)).body.operations).toEqual([]);
+      expect((await ctx.request('GET', `/api/operations?region=${grid.parent_id}&action=split`)).body.operations).toEqual([]);
+      // another village's list does not show it
+      const other = await one<{ id: number }>(`SELECT id FROM region WHERE level = 'village' AND id <> $1 ORDER BY id LIMIT 1`, [grid.parent_id]);
+      expect((await ctx.request('GET', `/api/operations?region=${other.id}`)).body.operations.map((o: { op: number }) => o.op)).not.toContain(done.body.op);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      const after = await ctx.request('GET', `/api/operations?region=${grid.parent_id}`);
+      expect(after.body.operations.find((o: { op: number }) => o.op === done.body.op).undone).toBe(true);
+      expect(after.body.operations[0]).toMatchObject({ action: 'undo', reverts: done.body.op });
+      expect((await ctx.request('GET', '/api/operations?action=teleport')).status).toBe(400);
+    });
+
     it('reads a region, its children and descendants as they stood at the end of a day; not found before it existed', async () => {
       const grid = await one<{ id: number; parent_id: number; version: number; name: string }>(
         `SELECT id, parent_id, version, name FROM region WHERE level = 'grid' ORDER BY id DESC LIMIT 1`,

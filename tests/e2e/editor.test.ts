@@ -303,5 +303,23 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await page.click('[data-testid="plan-date-today"]');
     await expect.poll(() => page.locator('[data-testid="toolbar"]').count()).toBe(1);
     expect(await page.locator('[data-testid="plan-date-banner"]').count()).toBe(0);
+
+    // The change log of the village: this test's operations, newest first; the planner's latest one undone from there.
+    const grid = (await gridsOf(rows[0]!.village))[0];
+    const renamed = await page.request.patch(`${server.url}/api/regions/${grid.id}`, {
+      headers: { origin: server.url },
+      data: { version: grid.properties.version, name: `${grid.properties.name}（改）` },
+    });
+    expect(renamed.status()).toBe(200);
+    await page.click('[data-testid="change-log"] summary');
+    await expect.poll(() => page.locator('[data-testid="change-row"]').count()).toBeGreaterThan(3);
+    expect(await page.locator('[data-testid="change-row"] .who').first().textContent()).toBe('我');
+    await page.locator('[data-testid="change-log"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, '13-change-log.png') });
+    const before = await page.locator('[data-testid="change-row"]').count();
+    await page.click('[data-testid="change-undo"]');
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已撤销/);
+    await expect.poll(() => page.locator('[data-testid="change-row"]').count()).toBe(before + 1);
+    expect(await page.locator('[data-testid="change-row"] .what').first().textContent()).toBe('撤销');
   });
 });
