@@ -80,6 +80,9 @@ export interface ExportIncident {
   address: string | null;
   gridCode: string | null;
   gridName: string | null;
+  /** The grid it was filed in at its time. */
+  filedCode: string | null;
+  filedName: string | null;
   department: string | null;
   resolvedAt: string | null;
   closedAt: string | null;
@@ -99,7 +102,12 @@ export async function exportIncidents(db: Queryable, filter: IncidentFilter, lim
   const local = (col: string) => `to_char(${col} AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI')`;
   const { rows } = await db.query<ExportIncident & { total: number }>(
     `SELECT i.id, i.category, c.zh AS "categoryZh", i.severity, i.status, i.source, ${local('i.reported_at')} AS "reportedAt", i.description, i.address,
-            g.code AS "gridCode", g.name AS "gridName", i.department, ${local('i.resolved_at')} AS "resolvedAt", ${local('i.closed_at')} AS "closedAt",
+            g.code AS "gridCode", g.name AS "gridName",
+            (SELECT h.code FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at ORDER BY h.valid_from DESC LIMIT 1)
+              AS "filedCode",
+            (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at ORDER BY h.valid_from DESC LIMIT 1)
+              AS "filedName",
+            i.department, ${local('i.resolved_at')} AS "resolvedAt", ${local('i.closed_at')} AS "closedAt",
             ST_AsGeoJSON(i.geom, 7)::json AS geometry, count(*) OVER ()::int AS total
      FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN region g ON g.id = i.grid_id
      WHERE ${f.where} ORDER BY i.reported_at DESC, i.id DESC LIMIT $1`,

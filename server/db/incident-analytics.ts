@@ -2,7 +2,7 @@ import { notFound } from '../domain/errors.ts';
 import { getisOrdGiStar, pValue, significance } from '../domain/hotspots.ts';
 import { metresPerDegree } from '../domain/local-frame.ts';
 import type { Queryable } from './db.ts';
-import { filterSql, type IncidentFilter } from './incidents.ts';
+import { filterSql, gridColumn, type IncidentFilter } from './incidents.ts';
 
 export type CellShape = 'square' | 'hex';
 
@@ -124,7 +124,7 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
        SELECT d.child, i.category, i.status, i.reported_at, i.closed_at,
               i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least($2::timestamptz,
                 $4::timestamptz) AS overdue
-       FROM incident i JOIN down d ON d.id = i.grid_id AND d.level = 'grid' JOIN incident_category k ON k.code = i.category
+       FROM incident i JOIN down d ON d.id = ${gridColumn(filter)} AND d.level = 'grid' JOIN incident_category k ON k.code = i.category
        WHERE ${f.where}
      ),
      per AS (
@@ -160,7 +160,7 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
 export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
   const f = filterSql({ ...filter, wholePlan: false }, 1); // the grid list comes from the scope
   const { rows: grids } = await tx.query<{ id: number; code: string; name: string; households: number; n: number; x: number; y: number }>(
-    `WITH counts AS (SELECT i.grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY i.grid_id)
+    `WITH counts AS (SELECT ${gridColumn(filter)} AS grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY 1)
      SELECT g.id, g.code, g.name, g.household_count AS households, coalesce(c.n, 0) AS n,
             ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
      FROM gp_subtree($${f.params.length + 1}) s JOIN region g ON g.id = s.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,

@@ -12,7 +12,9 @@ export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: num
 export const incidentJson = (now: string) => `json_build_object(
   'id', i.id, 'lon', round(ST_X(i.geom)::numeric, 7)::float8, 'lat', round(ST_Y(i.geom)::numeric, 7)::float8,
   'category', i.category, 'severity', i.severity, 'description', i.description,
-  'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
+  'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id, 'filedGridId', i.filed_grid_id,
+  'filedGridName', (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at
+                    ORDER BY h.valid_from DESC LIMIT 1),
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
@@ -159,7 +161,12 @@ export interface IncidentFilter {
   wholePlan?: boolean | undefined;
   /** Only incidents filed under these grids (a grid worker's own). */
   gridIds?: number[] | undefined;
+  /** Which grid an incident counts in: the one its place lies in now (default), or the one it was filed in at its time. */
+  gridBy?: 'current' | 'filed' | undefined;
 }
+
+/** The column that says which grid an incident counts in. */
+export const gridColumn = (f: { gridBy?: 'current' | 'filed' | undefined }) => (f.gridBy === 'filed' ? 'i.filed_grid_id' : 'i.grid_id');
 
 /** Whether a region is the plan's only district (then filtering by it filters nothing). */
 export async function isWholePlan(tx: Queryable, regionId: number | undefined): Promise<boolean> {
@@ -199,7 +206,7 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
   // The tree walk also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
   if (f.regionId !== undefined && !f.wholePlan) {
     params.push(f.regionId);
-    where.push(`i.grid_id IN (SELECT id FROM gp_subtree(${next()}) WHERE level = 'grid')`);
+    where.push(`${gridColumn(f)} IN (SELECT id FROM gp_subtree(${next()}) WHERE level = 'grid')`);
   }
   return { where: where.join(' AND '), params };
 }

@@ -178,6 +178,8 @@ export const HOUSEHOLD_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'address', zh: '地址', en: 'address' },
   { field: 'grid_code', zh: '网格编码', en: "the grid's code" },
   { field: 'grid_name', zh: '网格名称', en: "the grid's name" },
+  { field: 'filed_code', zh: '上报时网格编码', en: 'the code of the grid it was filed in at its time' },
+  { field: 'filed_name', zh: '上报时网格', en: 'the name of that grid then' },
 ];
 
 export function householdLayer(rows: ExportHousehold[], format: ExportFormat): OutLayer {
@@ -243,6 +245,8 @@ export function incidentLayer(rows: ExportIncident[], format: ExportFormat): Out
               地址: i.address ?? '',
               网格编码: i.gridCode ?? '',
               网格名称: i.gridName ?? '',
+              上报时网格编码: i.filedCode ?? '',
+              上报时网格: i.filedName ?? '',
               承办部门: i.department ?? '',
               办结时间: i.resolvedAt ?? '',
               归档时间: i.closedAt ?? '',
@@ -261,6 +265,8 @@ export function incidentLayer(rows: ExportIncident[], format: ExportFormat): Out
               address: i.address,
               grid_code: i.gridCode,
               grid_name: i.gridName,
+              filed_code: i.filedCode,
+              filed_name: i.filedName,
               dept: i.department,
               resolved: i.resolvedAt,
               closed: i.closedAt,

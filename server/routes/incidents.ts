@@ -36,6 +36,10 @@ export const FilterQuery = z.object({
   to: z.string().max(40).optional().openapi({ description: 'ISO 8601, exclusive; default now' }),
   category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),
   status: z.string().max(200).optional().openapi({ description: 'comma-separated statuses' }),
+  grids: z
+    .enum(['current', 'filed'])
+    .optional()
+    .openapi({ description: 'which grid an incident counts in: the one its place lies in now (default), or the one it was filed in at its time' }),
 });
 
 /** The analyze filters of a request (a grid worker: their own grids only). */
@@ -58,6 +62,7 @@ export async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> &
     bbox,
     regionId: q.region,
     gridIds,
+    gridBy: q.grids ?? 'current',
     wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),

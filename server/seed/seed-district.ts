@@ -338,8 +338,9 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
   }
   await tx.query(
     `INSERT INTO incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, ` +
-      `grid_id, reporter_id)
-     SELECT geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, worker_id
+      `grid_id, filed_grid_id, reporter_id)
+     SELECT geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, grid_id,
+            worker_id
      FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id
            FROM seed_incident s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
            ORDER BY s.id, g.id) AS located

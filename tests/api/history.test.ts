@@ -128,6 +128,28 @@ for (const driver of DRIVERS) {
         `SELECT r.id, (SELECT count(*)::int FROM household h WHERE ST_Intersects(r.geom, h.geom)) AS n FROM region r WHERE code = $1`,
         [`${grid.code}-E`],
       );
+      // An incident reported in the east half before the cut: filed under the old grid, lying in the new one now.
+      const { rows: filed } = await ctx.db.query<{ id: number }>(
+        `INSERT INTO incident (geom, category, severity, reported_at, grid_id)
+         SELECT ST_PointOnSurface(geom), 'hazard', 2, '2026-05-01T10:00:00+08:00', $2 FROM region WHERE id = $1 RETURNING id`,
+        [east.id, grid.id],
+      );
+      await ctx.db.query('UPDATE incident SET grid_id = $2 WHERE id = $1', [filed[0]!.id, east.id]); // as re-filing after an edit does
+      const listed = await ctx.request('GET', `/api/incidents?region=${grid.parent_id}&from=2026-04-01T00:00:00Z&to=2026-06-01T00:00:00Z`);
+      const incident = (listed.body.items ?? listed.body).find((i: { id: number }) => i.id === filed[0]!.id);
+      expect(incident).toMatchObject({ gridId: east.id, filedGridId: grid.id, filedGridName: expect.any(String) });
+      const range = 'from=2026-04-01T00:00:00Z&to=2026-06-01T00:00:00Z';
+      const totals = async (grids: string) => {
+        const rows = (await ctx.request('GET', `/api/regions/${grid.parent_id}/incident-stats?${range}&grids=${grids}`)).body as {
+          id: number;
+          total: number;
+        }[];
+        return { old: rows.find((r) => r.id === grid.id)!.total, east: rows.find((r) => r.id === east.id)!.total };
+      };
+      const [now, then] = [await totals('current'), await totals('filed')];
+      expect(now.east).toBe(1);
+      expect(then).toEqual({ old: now.old + 1, east: 0 });
+
       const res = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=date:2026-03-01&b=live`);
       expect(res.status).toBe(200);
       const body = res.body;
