@@ -178,8 +178,6 @@ export const HOUSEHOLD_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'address', zh: '地址', en: 'address' },
   { field: 'grid_code', zh: '网格编码', en: "the grid's code" },
   { field: 'grid_name', zh: '网格名称', en: "the grid's name" },
-  { field: 'filed_code', zh: '上报时网格编码', en: 'the code of the grid it was filed in at its time' },
-  { field: 'filed_name', zh: '上报时网格', en: 'the name of that grid then' },
 ];
 
 export function householdLayer(rows: ExportHousehold[], format: ExportFormat): OutLayer {
@@ -218,6 +216,8 @@ export const INCIDENT_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'address', zh: '地址', en: 'address' },
   { field: 'grid_code', zh: '网格编码', en: "the grid's code" },
   { field: 'grid_name', zh: '网格名称', en: "the grid's name" },
+  { field: 'filed_code', zh: '上报时网格编码', en: 'the code of the grid it was filed in at its time' },
+  { field: 'filed_name', zh: '上报时网格', en: 'the name of that grid then' },
   { field: 'dept', zh: '承办部门', en: 'department' },
   { field: 'resolved', zh: '办结时间', en: 'resolved at' },
   { field: 'closed', zh: '归档时间', en: 'closed at' },

@@ -35,6 +35,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/regions/:id/households': ['households:read'],
   'GET /api/regions/:id/rules': ['plan:read'],
   'GET /api/compare': ['plan:read'],
+  'GET /api/compare/export': ['plan:read'],
   'GET /api/regions/:id/export': ['plan:read'],
   'GET /api/regions/:id/print': ['plan:read'],
   'GET /api/regions/:id/households/export': ['households:read'],

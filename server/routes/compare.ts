@@ -29,6 +29,17 @@ const Figures = z.object({
   inRange: z.number().nullable().openapi({ description: 'share of grids within the district’s current household range' }),
 });
 
+/** The two sides of a comparison and the region compared. */
+export const CompareQuery = z.object({
+  region: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 31 - 1),
+  a: Side,
+  b: Side.default('live'),
+});
+
 const compareRoute = createRoute({
   method: 'get',
   path: '/compare',
@@ -36,17 +47,7 @@ const compareRoute = createRoute({
   description:
     'Grids are matched by id. Households are counted as they lie today within each plan’s grids, so the comparison shows what the plan change did to ' +
     'the same people. Up to 2,000 grids per list and the 500 largest moves.',
-  request: {
-    query: z.object({
-      region: z.coerce
-        .number()
-        .int()
-        .positive()
-        .max(2 ** 31 - 1),
-      a: Side,
-      b: Side.default('live'),
-    }),
-  },
+  request: { query: CompareQuery },
   responses: {
     200: {
       description: 'The comparison',
@@ -79,7 +80,7 @@ const compareRoute = createRoute({
   },
 });
 
-const sideOf = (s: string, path: string): PlanSide => (s === 'live' ? { label: 'live', at: null } : { label: s, at: asOfInstant(s.slice(5), path) });
+export const sideOf = (s: string, path: string): PlanSide => (s === 'live' ? { label: 'live', at: null } : { label: s, at: asOfInstant(s.slice(5), path) });
 
 export function compareRoutes() {
   return router().openapi(compareRoute, async (c) =>

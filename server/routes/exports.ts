@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import { comparePlans } from '../db/compare.ts';
 import { countIncidents, exportHouseholds, exportIncidents, exportRegions, planVersion, printSheets, regionPath } from '../db/export.ts';
-import { regionLevel } from '../db/region-queries.ts';
+import { regionAt, regionLevel } from '../db/region-queries.ts';
+import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
@@ -10,6 +12,7 @@ import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers
 import { principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
+import { CompareQuery, sideOf } from './compare.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
 /** At most this many incidents in one file: a year of a county's reports, several times over. */
@@ -117,6 +120,14 @@ const incidentExportRoute = createRoute({
   responses: { 200: { description: 'The file' }, ...errorResponses(400, 404, 422) },
 });
 
+const compareExportRoute = createRoute({
+  method: 'get',
+  path: '/compare/export',
+  summary: 'A comparison of two plans of a region as an Excel workbook: 概况, 新增网格, 去掉网格, 调整网格, 住户变动',
+  request: { query: CompareQuery },
+  responses: { 200: { description: 'The workbook' }, ...errorResponses(400, 404, 429) },
+});
+
 const RegionOut = z.object({
   id: z.number(),
   level: z.string(),
@@ -211,6 +222,73 @@ export function exportRoutes() {
       const o = options(q);
       const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format)], o));
       return download(c, file, `${region.name}-户`);
+    })
+    .openapi(compareExportRoute, async (c) => {
+      const { region, a, b } = c.req.valid('query');
+      const [sa, sb] = [sideOf(a, 'a'), sideOf(b, 'b')];
+      const db = c.get('db');
+      if (!(await regionAt(db, region, sa.at)) && !(await regionAt(db, region, sb.at))) {
+        throw new InputError('not_found', `region ${region} is in neither plan`, 'region');
+      }
+      const cmp = await comparePlans(db, region, sa, sb);
+      const label = (s: string) => (s === 'live' ? '今天' : s.slice(5));
+      const type = (t: string | null) => (t ? (GRID_TYPE_NAMES[t as GridType]?.zh ?? t) : '');
+      const sheet = (name: string, title: string, rows: Record<string, unknown>[]) => ({
+        name,
+        sheet: title,
+        geometryType: null,
+        rows: rows.map((properties) => ({ properties, geometry: null })),
+      });
+      const grid = (f: unknown) => (f as { properties: { code: string; name: string; gridType: string | null; households: number } }).properties;
+      const CHANGE_ZH: Record<string, string> = { shape: '边界', name: '名称', type: '类型', village: '所属村/社区' };
+      const figure = (what: string, x: number | null, y: number | null) => ({ 指标: what, [label(a)]: x ?? '', [label(b)]: y ?? '' });
+      const layers = [
+        sheet('summary', '概况', [
+          figure('网格数', cmp.a.grids, cmp.b.grids),
+          figure('住户数（按今天的位置）', cmp.a.households, cmp.b.households),
+          figure('格均户数', cmp.a.perGrid, cmp.b.perGrid),
+          figure('户数达标网格占比', cmp.a.inRange, cmp.b.inRange),
+          figure('换了网格的住户', null, cmp.movedHouseholds),
+        ]),
+        sheet(
+          'added',
+          '新增网格',
+          cmp.added.map((f) => ({ 网格编码: grid(f).code, 网格名称: grid(f).name, 网格类型: type(grid(f).gridType), 户数: grid(f).households })),
+        ),
+        sheet(
+          'removed',
+          '去掉网格',
+          cmp.removed.map((f) => ({ 网格编码: grid(f).code, 网格名称: grid(f).name, 网格类型: type(grid(f).gridType), 户数: grid(f).households })),
+        ),
+        sheet(
+          'changed',
+          '调整网格',
+          cmp.changed.map((x) => ({
+            网格编码: x.code,
+            网格名称: x.name,
+            调整: x.changes.map((k) => CHANGE_ZH[k] ?? k).join('、'),
+            原名称: x.before.name,
+            原类型: type(x.before.gridType),
+            原户数: x.before.households,
+            现类型: type(x.after.gridType),
+            现户数: x.after.households,
+          })),
+        ),
+        sheet(
+          'moves',
+          '住户变动',
+          cmp.moves.map((m) => ({
+            原网格编码: m.from?.code ?? '',
+            原网格: m.from?.name ?? '（不在网格内）',
+            现网格编码: m.to?.code ?? '',
+            现网格: m.to?.name ?? '（不在网格内）',
+            户数: m.households,
+          })),
+        ),
+      ];
+      const o = { format: 'xlsx' as const, crs: 'EPSG:4326', encoding: 'UTF-8' as const };
+      const file = await limited(c, () => writeLayers(job(), layers, o));
+      return download(c, file, `规划对比-${label(a)}-${label(b)}`);
     })
     .openapi(incidentExportRoute, async (c) => {
       const q = c.req.valid('query');

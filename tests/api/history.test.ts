@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
@@ -159,6 +163,21 @@ for (const driver of DRIVERS) {
       expect(body.b.grids).toBe(body.a.grids + 1);
       expect(body.moves).toContainEqual({ from: expect.objectContaining({ id: grid.id }), to: expect.objectContaining({ id: east.id }), households: east.n });
       expect(body.movedHouseholds).toBe(east.n);
+      // The same as a workbook GDAL reads: a sheet each for the figures, grids added, gone and changed, and moves.
+      const xlsx = await ctx.app.request(`/api/compare/export?region=${grid.parent_id}&a=date:2026-03-01`, {
+        headers: { cookie: (await ctx.cookie({ username: 'tester', role: 'admin' })).cookie },
+      });
+      expect(xlsx.status).toBe(200);
+      expect(xlsx.headers.get('content-disposition')).toContain(encodeURIComponent('规划对比'));
+      const dir = await mkdtemp(join(tmpdir(), 'gridplan-compare-'));
+      try {
+        await writeFile(join(dir, 'compare.xlsx'), new Uint8Array(await xlsx.arrayBuffer()));
+        const info = execFileSync('ogrinfo', ['-so', '-al', join(dir, 'compare.xlsx')], { encoding: 'utf8' });
+        const counts = Object.fromEntries([...info.matchAll(/Layer name: (\S+)[\s\S]*?Feature Count: (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+        expect(counts).toMatchObject({ 概况: 5, 新增网格: 1, 调整网格: 1, 住户变动: 1 });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
       // The other way round, and a plan against itself.
       const back = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=live&b=date:2026-03-01`);
       expect(back.body.removed.map((f: { id: number }) => f.id)).toEqual([east.id]);

@@ -295,6 +295,8 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await page.waitForSelector('[data-testid="comparison"]');
     const summary = await page.locator('[data-testid="comparison"] .counts').textContent();
     expect(summary).toMatch(/新增 \d+ 个网格/);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="comparison-export"]')]);
+    expect(download.suggestedFilename()).toMatch(/^规划对比-2026-06-01-今天\.xlsx$/);
     const drawn = () =>
       page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['compare-fill', 'compare-line', 'compare-removed'] }).length);
     await expect.poll(drawn, { timeout: 10_000 }).toBeGreaterThan(0);
