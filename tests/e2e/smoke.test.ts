@@ -204,6 +204,45 @@ describeInBrowser('web app in Chromium', () => {
     await page.close();
   });
 
+  it('shows the wall loading until its figures come, keeps stale ones marked with their time, and refits the map to a new window size', async () => {
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    // The hotspots and departments answer late: their panels say they are loading, not that nothing happened.
+    const held: (() => Promise<void>)[] = [];
+    let hold = true;
+    await page.route(/\/api\/(hotspots|stats\/departments)/, (route) => (hold ? void held.push(() => route.continue()) : route.continue()));
+    try {
+      await page.goto(server.url + '/screen?interval=600');
+      await expect.poll(() => held.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      await expect.poll(() => page.locator('[data-testid="departments"] .muted').textContent()).toBe('加载中…');
+      hold = false;
+      for (const go of held) await go();
+      await expect.poll(() => page.locator('[data-testid="departments"] .muted').count(), { timeout: 15_000 }).toBe(0);
+      await waitForMap(page);
+      // Paused, the window shrinks to 1366×768: the district is refitted into the smaller map.
+      await page.keyboard.press('Space');
+      await page.setViewportSize({ width: 1366, height: 768 });
+      const first = (await (await page.request.get(`${server.url}/api/regions`)).json()).features[0].id;
+      const district = (await (await page.request.get(`${server.url}/api/regions/${first}`)).json()).properties.bbox as number[];
+      expect(district).toHaveLength(4);
+      const fits = () =>
+        page.evaluate((bbox) => {
+          const b = (window as any).gridplanMap.getBounds();
+          const [w, s, e, n] = bbox;
+          return b.getWest() <= w + 1e-6 && b.getSouth() <= s + 1e-6 && b.getEast() >= e - 1e-6 && b.getNorth() >= n - 1e-6;
+        }, district);
+      await expect.poll(fits, { timeout: 10_000 }).toBe(true);
+      // The network goes: the figures stay, said to be as of when they were read.
+      await page.route(/\/api\/(stats|hotspots|regions|incidents|heatmap)/, (route) => route.abort());
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => page.locator('[data-testid="stale"]').textContent(), { timeout: 10_000 }).toMatch(/^连接失败 · 数据停留在 \d\d:\d\d$/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('asks for a password first, explains a wrong one, and gives an analyst a read-only plan', async () => {
     await sessionCookie(db, { username: 'analyst', role: 'analyst' }); // the account, with TEST_PASSWORD
     const page = await newPage(browser, server.url, null);

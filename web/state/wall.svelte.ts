@@ -28,6 +28,11 @@ export class Wall {
   /** Departments' response in the last 30 days: whistle to acknowledgement and to answer. */
   departments = $state.raw<DepartmentStats>([]);
   connected = $state(false);
+  /** The region the panels show (null before the first answer): until it is the one in focus, they are loading. */
+  loadedFor = $state<number | null>(null);
+  /** When the figures shown were read; set when a refresh fails, they are stale since then. */
+  loadedAt = $state<Date | null>(null);
+  failing = $state(false);
   /** Ids of incidents that arrived live (highlighted for a while). */
   fresh = $state.raw<number[]>([]);
   private source: EventSource | null = null;
@@ -62,13 +67,17 @@ export class Wall {
       this.again = true;
       return this.inflight;
     }
-    this.inflight = this.load().finally(() => {
-      this.inflight = null;
-      if (this.again) {
-        this.again = false;
-        void this.refresh();
-      }
-    });
+    // A failed refresh (the network down) keeps what is shown and says it is stale; it throws nowhere.
+    this.inflight = this.load()
+      .then(() => void (this.failing = false))
+      .catch(() => void (this.failing = true))
+      .finally(() => {
+        this.inflight = null;
+        if (this.again) {
+          this.again = false;
+          void this.refresh();
+        }
+      });
     return this.inflight;
   }
 
@@ -87,7 +96,7 @@ export class Wall {
       ok(api.stats.departments.$get({ query: { region, from } })),
     ]);
     if (this.focus?.id !== focus.id) return;
-    Object.assign(this, { overview, hotspots, ranking, heat, latest: latest.items, departments });
+    Object.assign(this, { overview, hotspots, ranking, heat, latest: latest.items, departments, loadedFor: focus.id, loadedAt: new Date() });
   }
 
   /** Server-sent events; the browser reconnects by itself, the indicator says when it is down. */
