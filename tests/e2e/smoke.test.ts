@@ -224,7 +224,7 @@ describeInBrowser('web app in Chromium', () => {
       await page.keyboard.press('Space');
       await page.setViewportSize({ width: 1366, height: 768 });
       const first = (await (await page.request.get(`${server.url}/api/regions`)).json()).features[0].id;
-      const district = (await (await page.request.get(`${server.url}/api/regions/${first}`)).json()).properties.bbox as number[];
+      const district = (await (await page.request.get(`${server.url}/api/regions/${first}`)).json()).properties.bbox as [number, number, number, number];
       expect(district).toHaveLength(4);
       const fits = () =>
         page.evaluate((bbox) => {
@@ -317,6 +317,25 @@ describeInBrowser('web app in Chromium', () => {
       await page.keyboard.press('Escape');
       await expect.poll(() => page.locator('[role="dialog"]').count()).toBe(0);
       expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('keeps the coverage check in sight in a village of many grids (the list scrolls in its own box)', async () => {
+    // The test district's busiest village, its grids multiplied as a town community's would be (134 in 石田村).
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT parent_id AS id FROM region WHERE level = 'grid' GROUP BY parent_id ORDER BY count(*) DESC LIMIT 1`,
+    );
+    const page = await open(`/plan?region=${rows[0]!.id}`, 1440, 900);
+    try {
+      await page.evaluate(() => {
+        const list = document.querySelector('[data-testid="children"]')!;
+        for (let i = 0; i < 130; i++) list.appendChild(list.firstElementChild!.cloneNode(true));
+      });
+      const box = (await page.locator('[data-testid="coverage"]').boundingBox())!;
+      expect(box.y + 40).toBeLessThan(900);
+      await page.screenshot({ path: join(ARTIFACTS, 'village-coverage-in-sight.png') });
     } finally {
       await page.close();
     }
