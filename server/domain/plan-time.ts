@@ -15,6 +15,7 @@ export function asOfInstant(date: string | undefined, path = 'asOf'): Date | nul
   const year = Number(date.slice(0, 4));
   // 2026-02-30 parses as March 2nd: a date must come back as itself
   const same = !Number.isNaN(start.getTime()) && new Date(start.getTime() + 8 * 3_600_000).toISOString().slice(0, 10) === date;
-  if (!same || year < 1900 || year > 2200) throw new InputError('invalid_date', `${JSON.stringify(date)} is not a date between 1900 and 2200`, path);
+  if (!same || year < 1900 || year > 2200)
+    throw new InputError('invalid_date', `${JSON.stringify(date)} is no day of the calendar between 1900 and 2200`, path);
   return new Date(start.getTime() + 86_400_000);
 }

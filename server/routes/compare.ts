@@ -4,7 +4,9 @@ import { regionAt } from '../db/region-queries.ts';
 import { InputError } from '../domain/errors.ts';
 import { asOfInstant } from '../domain/plan-time.ts';
 import { cached, never } from '../http/cache.ts';
-import { router } from '../http/router.ts';
+import { nowOf, router } from '../http/router.ts';
+import type { Queryable } from '../db/db.ts';
+import { limited } from '../http/heavy.ts';
 import { errorResponses, json } from './schemas.ts';
 
 const Side = z
@@ -80,18 +82,36 @@ const compareRoute = createRoute({
   },
 });
 
-export const sideOf = (s: string, path: string): PlanSide => (s === 'live' ? { label: 'live', at: null } : { label: s, at: asOfInstant(s.slice(5), path) });
+/**
+ * A side as asked: today's plan for `live` and for a day not over yet; a day before the plan's
+ * history begins is refused (nothing is known of the plan then, and an empty plan compared with a
+ * district costs the most of all).
+ */
+export async function sideOf(db: Queryable, s: string, path: string, now: Date): Promise<PlanSide> {
+  if (s === 'live') return { label: 'live', at: null };
+  const at = asOfInstant(s.slice(5), path)!;
+  if (at.getTime() > now.getTime()) return { label: 'live', at: null };
+  const { rows } = await db.query<{ first: string | null; known: boolean | null }>(
+    `SELECT to_char(min(valid_from) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS first, min(valid_from) < $1::timestamptz AS known FROM region_history`,
+    [at.toISOString()],
+  );
+  const first = rows[0]?.first ?? null;
+  if (!rows[0]?.known) throw new InputError('before_history', `the plan's history begins on ${first ?? 'no day yet'}: compare a day from then on`, path);
+  return { label: s, at };
+}
 
 export function compareRoutes() {
-  return router().openapi(compareRoute, async (c) =>
-    cached(c, { reads: () => ['plan', 'plan*', 'layout'], clock: never }, async () => {
-      const { region, a, b } = c.req.valid('query');
-      const [sa, sb] = [sideOf(a, 'a'), sideOf(b, 'b')];
-      const db = c.get('db');
+  return router().openapi(compareRoute, async (c) => {
+    const { region, a, b } = c.req.valid('query');
+    const db = c.get('db');
+    // a day after today is today's plan; one before history is refused — before the cache, so neither makes new work
+    const [sa, sb] = [await sideOf(db, a, 'a', nowOf(c)), await sideOf(db, b, 'b', nowOf(c))];
+    return cached(c, { reads: () => ['plan', 'plan*', 'layout'], clock: never }, async () => {
       if (!(await regionAt(db, region, sa.at)) && !(await regionAt(db, region, sb.at))) {
         throw new InputError('not_found', `region ${region} is in neither plan`, 'region');
       }
-      return c.json(await comparePlans(db, region, sa, sb), 200);
-    }),
-  );
+      // one comparison at a time per person, four in all (the same limit as files): 429 beyond
+      return c.json(await limited(c, () => comparePlans(db, region, sa, sb)), 200);
+    });
+  });
 }

@@ -9,7 +9,7 @@ import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
 import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
-import { principalOf } from '../http/auth.ts';
+import { limited } from '../http/heavy.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
 import { CompareQuery, sideOf } from './compare.ts';
@@ -37,32 +37,6 @@ const options = (q: { format: ExportFormat; crs?: string | undefined; encoding?:
 
 /** A header parameter value as RFC 8187 has it: percent-encoded UTF-8, `'()*` too. */
 const rfc8187 = (s: string) => encodeURIComponent(s).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/**
- * Exports share one GDAL worker with imports: one export at a time per person and a few in all,
- * so that nobody's requests can queue everyone else's behind them (429: try again shortly).
- */
-const EXPORTS_PER_PERSON = 1;
-const EXPORTS_IN_ALL = 4;
-const running = new Map<string, number>();
-let runningInAll = 0;
-async function limited<T>(c: Context<Env>, work: () => Promise<T>): Promise<T> {
-  const who = principalOf(c).username;
-  if ((running.get(who) ?? 0) >= EXPORTS_PER_PERSON) {
-    throw new InputError('too_many_exports', 'your previous export is still being written; wait for it, then ask again', '');
-  }
-  if (runningInAll >= EXPORTS_IN_ALL) throw new InputError('too_many_exports', 'the server is writing other exports; try again in a moment', '');
-  running.set(who, (running.get(who) ?? 0) + 1);
-  runningInAll++;
-  try {
-    return await work();
-  } finally {
-    runningInAll--;
-    const n = (running.get(who) ?? 1) - 1;
-    if (n > 0) running.set(who, n);
-    else running.delete(who);
-  }
-}
 
 /** The file as a download named for what it holds (the ASCII name for old clients, the Chinese one in filename*). */
 function download(c: Context<Env>, file: { bytes: Uint8Array; ext: string; type: string }, name: string) {
@@ -225,70 +199,73 @@ export function exportRoutes() {
     })
     .openapi(compareExportRoute, async (c) => {
       const { region, a, b } = c.req.valid('query');
-      const [sa, sb] = [sideOf(a, 'a'), sideOf(b, 'b')];
       const db = c.get('db');
+      const [sa, sb] = [await sideOf(db, a, 'a', nowOf(c)), await sideOf(db, b, 'b', nowOf(c))];
       if (!(await regionAt(db, region, sa.at)) && !(await regionAt(db, region, sb.at))) {
         throw new InputError('not_found', `region ${region} is in neither plan`, 'region');
       }
-      const cmp = await comparePlans(db, region, sa, sb);
-      const label = (s: string) => (s === 'live' ? '今天' : s.slice(5));
-      const type = (t: string | null) => (t ? (GRID_TYPE_NAMES[t as GridType]?.zh ?? t) : '');
-      const sheet = (name: string, title: string, rows: Record<string, unknown>[]) => ({
-        name,
-        sheet: title,
-        geometryType: null,
-        rows: rows.map((properties) => ({ properties, geometry: null })),
+      // the comparison itself is the costly part: under the same one-at-a-time limit as the file
+      return limited(c, async () => {
+        const cmp = await comparePlans(db, region, sa, sb);
+        const label = (s: string) => (s === 'live' ? '今天' : s.slice(5));
+        const type = (t: string | null) => (t ? (GRID_TYPE_NAMES[t as GridType]?.zh ?? t) : '');
+        const sheet = (name: string, title: string, rows: Record<string, unknown>[]) => ({
+          name,
+          sheet: title,
+          geometryType: null,
+          rows: rows.map((properties) => ({ properties, geometry: null })),
+        });
+        const grid = (f: unknown) => (f as { properties: { code: string; name: string; gridType: string | null; households: number } }).properties;
+        const CHANGE_ZH: Record<string, string> = { shape: '边界', name: '名称', type: '类型', village: '所属村/社区' };
+        const figure = (what: string, x: number | null, y: number | null) => ({ 指标: what, [label(a)]: x ?? '', [label(b)]: y ?? '' });
+        const layers = [
+          sheet('summary', '概况', [
+            figure('网格数', cmp.a.grids, cmp.b.grids),
+            figure('住户数（按今天的位置）', cmp.a.households, cmp.b.households),
+            figure('格均户数', cmp.a.perGrid, cmp.b.perGrid),
+            figure('户数达标网格占比', cmp.a.inRange, cmp.b.inRange),
+            figure('换了网格的住户', null, cmp.movedHouseholds),
+          ]),
+          sheet(
+            'added',
+            '新增网格',
+            cmp.added.map((f) => ({ 网格编码: grid(f).code, 网格名称: grid(f).name, 网格类型: type(grid(f).gridType), 户数: grid(f).households })),
+          ),
+          sheet(
+            'removed',
+            '去掉网格',
+            cmp.removed.map((f) => ({ 网格编码: grid(f).code, 网格名称: grid(f).name, 网格类型: type(grid(f).gridType), 户数: grid(f).households })),
+          ),
+          sheet(
+            'changed',
+            '调整网格',
+            cmp.changed.map((x) => ({
+              网格编码: x.code,
+              网格名称: x.name,
+              调整: x.changes.map((k) => CHANGE_ZH[k] ?? k).join('、'),
+              原名称: x.before.name,
+              原类型: type(x.before.gridType),
+              原户数: x.before.households,
+              现类型: type(x.after.gridType),
+              现户数: x.after.households,
+            })),
+          ),
+          sheet(
+            'moves',
+            '住户变动',
+            cmp.moves.map((m) => ({
+              原网格编码: m.from?.code ?? '',
+              原网格: m.from?.name ?? '（不在网格内）',
+              现网格编码: m.to?.code ?? '',
+              现网格: m.to?.name ?? '（不在网格内）',
+              户数: m.households,
+            })),
+          ),
+        ];
+        const o = { format: 'xlsx' as const, crs: 'EPSG:4326', encoding: 'UTF-8' as const };
+        const file = await writeLayers(job(), layers, o);
+        return download(c, file, `规划对比-${label(a)}-${label(b)}`);
       });
-      const grid = (f: unknown) => (f as { properties: { code: string; name: string; gridType: string | null; households: number } }).properties;
-      const CHANGE_ZH: Record<string, string> = { shape: '边界', name: '名称', type: '类型', village: '所属村/社区' };
-      const figure = (what: string, x: number | null, y: number | null) => ({ 指标: what, [label(a)]: x ?? '', [label(b)]: y ?? '' });
-      const layers = [
-        sheet('summary', '概况', [
-          figure('网格数', cmp.a.grids, cmp.b.grids),
-          figure('住户数（按今天的位置）', cmp.a.households, cmp.b.households),
-          figure('格均户数', cmp.a.perGrid, cmp.b.perGrid),
-          figure('户数达标网格占比', cmp.a.inRange, cmp.b.inRange),
-          figure('换了网格的住户', null, cmp.movedHouseholds),
-        ]),
-        sheet(
-          'added',
-          '新增网格',
-          cmp.added.map((f) => ({ 网格编码: grid(f).code, 网格名称: grid(f).name, 网格类型: type(grid(f).gridType), 户数: grid(f).households })),
-        ),
-        sheet(
-          'removed',
-          '去掉网格',
-          cmp.removed.map((f) => ({ 网格编码: grid(f).code, 网格名称: grid(f).name, 网格类型: type(grid(f).gridType), 户数: grid(f).households })),
-        ),
-        sheet(
-          'changed',
-          '调整网格',
-          cmp.changed.map((x) => ({
-            网格编码: x.code,
-            网格名称: x.name,
-            调整: x.changes.map((k) => CHANGE_ZH[k] ?? k).join('、'),
-            原名称: x.before.name,
-            原类型: type(x.before.gridType),
-            原户数: x.before.households,
-            现类型: type(x.after.gridType),
-            现户数: x.after.households,
-          })),
-        ),
-        sheet(
-          'moves',
-          '住户变动',
-          cmp.moves.map((m) => ({
-            原网格编码: m.from?.code ?? '',
-            原网格: m.from?.name ?? '（不在网格内）',
-            现网格编码: m.to?.code ?? '',
-            现网格: m.to?.name ?? '（不在网格内）',
-            户数: m.households,
-          })),
-        ),
-      ];
-      const o = { format: 'xlsx' as const, crs: 'EPSG:4326', encoding: 'UTF-8' as const };
-      const file = await limited(c, () => writeLayers(job(), layers, o));
-      return download(c, file, `规划对比-${label(a)}-${label(b)}`);
     })
     .openapi(incidentExportRoute, async (c) => {
       const q = c.req.valid('query');

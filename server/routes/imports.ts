@@ -68,7 +68,7 @@ const PlanBody = z
     clip: z.boolean().optional(),
     partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
     places: z
-      .record(z.string().regex(/^\d{1,7}$/, 'a row number'), z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]))
+      .record(z.string().regex(/^(0|[1-9]\d{0,6})$/, 'a row number (no leading zeros)'), z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]))
       .refine((o) => Object.keys(o).length <= 1_000, 'at most 1,000 rows placed by hand at once')
       .optional()
       .openapi({ description: 'households or incidents placed on the map by hand: row index → [lon, lat] (WGS 84); over coordinates and address' }),

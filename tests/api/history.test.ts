@@ -187,6 +187,13 @@ for (const driver of DRIVERS) {
         expect((await ctx.request('GET', `/api/compare?region=${grid.parent_id}&${bad}`)).status, bad).toBe(400);
       }
       expect((await ctx.request('GET', '/api/compare?region=0&a=live')).status).toBe(400);
+      // A day before the plan's history is refused (nothing is known of it; an empty plan costs the most to compare);
+      // a day not over yet is today's plan.
+      const early = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=date:2001-02-01`);
+      expect([early.status, early.body.error.code, early.body.error.path]).toEqual([422, 'before_history', 'a']);
+      expect(early.body.error.message).toContain('2026-01-01');
+      const ahead = await ctx.request('GET', `/api/compare?region=${grid.parent_id}&a=live&b=date:2199-01-01`);
+      expect([ahead.body.added, ahead.body.removed, ahead.body.changed]).toEqual([[], [], []]);
       expect((await ctx.request('GET', `/api/compare?region=999999&a=live`)).status).toBe(404);
     });
   });

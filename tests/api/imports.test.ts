@@ -162,6 +162,8 @@ for (const driver of DRIVERS) {
       expect(placed.body.preview.features.filter((f: any) => f.properties.how === 'placed').map((f: any) => f.properties.i)).toEqual([12]);
       const nowhere = await plan(up.body.id, { ...body, places: { 99: [103.8, 25.6] } });
       expect([nowhere.status, nowhere.body.error.code, nowhere.body.error.path]).toEqual([422, 'unknown_row', 'places.99']);
+      // one row, one key: "012" is not row 12
+      expect((await plan(up.body.id, { ...body, places: { '012': [spot[0]!.x, spot[0]!.y] } })).status).toBe(400);
       const before = await ctx.snapshot();
       const refused = await commit(up.body.id, body);
       expect(refused.status).toBe(422);
