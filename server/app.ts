@@ -5,6 +5,7 @@ import { authenticate, POLICY, sameOrigin } from './http/auth.ts';
 import { InputError } from './domain/errors.ts';
 import { jsonBodies, MAX_JSON_DEPTH, tooLarge, type BodyLimit } from './http/body.ts';
 import { ReadCache } from './http/cache.ts';
+import { draftScope } from './http/draft.ts';
 import { onError } from './http/errors.ts';
 import { EventBus, eventStream, LiveStreams } from './http/events.ts';
 import { nowOf, router, type AppOptions } from './http/router.ts';
@@ -19,6 +20,7 @@ import { householdRoutes } from './routes/households.ts';
 import { importRoutes } from './routes/imports.ts';
 import { ruleRoutes } from './routes/rules.ts';
 import { compareRoutes } from './routes/compare.ts';
+import { draftRoutes } from './routes/drafts.ts';
 import { settingsRoutes } from './routes/settings.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
@@ -38,6 +40,10 @@ const LARGE_BODIES: Record<string, 'import' | 'geometry'> = {
 };
 /** Routes that read their own body as a stream, with their own limit. */
 const STREAMED = new Set(['POST /api/households/import', 'POST /api/incidents/import', 'POST /api/incidents/:id/photos', 'POST /api/imports']);
+
+/** The read cache an app keeps when it is given none. */
+export const newReadCache = (options: AppOptions) =>
+  new ReadCache({ soleWriter: options.db.driver === 'pglite', now: () => nowOf({ get: () => options }).getTime() });
 
 export function createApp(options: AppOptions) {
   const { maxJsonBytes = 20 * 1024 * 1024, maxUploadBytes = 200 * 1024 * 1024 } = options;
@@ -87,11 +93,12 @@ export function createApp(options: AppOptions) {
   app.use('/api/incidents/:id/photos', photoLimit);
   app.use('/api/*', compress());
   if (options.cache !== false) {
-    const cache = options.cache ?? new ReadCache({ soleWriter: options.db.driver === 'pglite', now: () => nowOf({ get: () => options }).getTime() });
+    const cache = options.cache ?? newReadCache(options);
     // Before any live listener hears of a new incident, answers that counted incidents retire.
     events.subscribe(() => cache.bump(['incidents']));
     app.use('/api/*', cache.middleware());
   }
+  app.use('/api/*', draftScope());
   app.onError(onError);
 
   const routes = app
@@ -103,6 +110,7 @@ export function createApp(options: AppOptions) {
     .route('/api', importRoutes())
     .route('/api', ruleRoutes())
     .route('/api', compareRoutes())
+    .route('/api', draftRoutes())
     .route('/api', settingsRoutes())
     .route('/api', exportRoutes())
     .route('/api', editRoutes())

@@ -9,7 +9,8 @@ import { cstDay, recordPlanFigures } from './db/overview.ts';
 import { maintain } from './db/db.ts';
 import { backup, listBackups, pruneBackups } from './db/backup.ts';
 import { EventBus } from './http/events.ts';
-import { createApp, type AppOptions } from './app.ts';
+import { createApp, newReadCache, type AppOptions } from './app.ts';
+import { publishDue } from './db/draft-review.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const DIST_DIR = join(ROOT, 'dist', 'web');
@@ -46,7 +47,17 @@ const BACKUP_AFTER_START_MS = 10 * 60_000;
 
 export async function startServer(options: AppOptions & { port: number }): Promise<RunningServer> {
   const events = options.events ?? new EventBus();
-  const app = createApp({ ...options, events });
+  const cache = options.cache === false ? null : (options.cache ?? newReadCache(options));
+  const app = createApp({ ...options, events, cache: cache ?? false });
+  // Drafts approved to take effect on a later day are published when it comes.
+  const publishScheduled = async () => {
+    try {
+      const published = await publishDue(options.db, options.clock?.() ?? new Date());
+      if (published.length) cache?.bump(['plan', 'layout', 'plan*', 'incidents']);
+    } catch (err) {
+      console.error('publishing scheduled drafts failed:', err);
+    }
+  };
   // Overdue dispatches go up a level without anyone asking: every minute, and once at start.
   const escalate = async () => {
     try {
@@ -91,7 +102,7 @@ export async function startServer(options: AppOptions & { port: number }): Promi
       backingUp = false;
     }
   };
-  const tick = () => void escalate().then(record).then(dailyBackup);
+  const tick = () => void escalate().then(publishScheduled).then(record).then(dailyBackup);
   tick();
   const timer = setInterval(tick, ESCALATION_EVERY_MS);
   timer.unref();

@@ -1,4 +1,5 @@
 import type { Queryable } from './db.ts';
+import { draftSchema } from './drafts.ts';
 import { householdsAt, planAt, subtreeAt, type PlanTime } from './region-queries.ts';
 import { districtOf, districtRules } from './rules.ts';
 
@@ -6,7 +7,20 @@ import { districtOf, districtRules } from './rules.ts';
 export interface PlanSide {
   label: string;
   at: PlanTime;
+  /** A draft's plan (then `at` is null). */
+  draft?: number | undefined;
 }
+
+/** The relation holding a side's regions. */
+const relOf = (side: PlanSide) => (side.draft ? `${draftSchema(side.draft)}.region` : planAt(side.at));
+
+/** Region ids of a subtree on a side (its root excluded). */
+const subtreeOf = (side: PlanSide, root: string) =>
+  side.draft
+    ? `(WITH RECURSIVE down AS (SELECT p.id, p.level, 0 AS depth FROM ${relOf(side)} p WHERE p.id = ${root}
+        UNION ALL SELECT c.id, c.level, d.depth + 1 FROM ${relOf(side)} c JOIN down d ON c.parent_id = d.id WHERE d.level <> 'grid')
+       SELECT id FROM down WHERE depth > 0)`
+    : subtreeAt(side.at, root);
 
 interface GridRow {
   id: number;
@@ -55,12 +69,12 @@ const MAX_FEATURES = 2_000;
 const MAX_MOVES = 500;
 
 /** The grids under a region on one side, each with the households (as they lie today) within it. */
-async function gridsOf(db: Queryable, regionId: number, at: PlanTime): Promise<GridRow[]> {
+async function gridsOf(db: Queryable, regionId: number, side: PlanSide): Promise<GridRow[]> {
   const { rows } = await db.query<GridRow>(
     `SELECT g.id, g.code, g.name, g.grid_type, g.parent_id, encode(g.geom::bytea, 'hex') AS wkb, ST_AsGeoJSON(g.geom, 6)::json AS geometry,
-            ${at ? householdsAt('g') : 'g.household_count'} AS households
-     FROM ${planAt(at)} g
-     WHERE g.level = 'grid' AND (g.id = $1 OR g.id IN ${subtreeAt(at, '$1')})
+            ${side.at ? householdsAt('g') : 'g.household_count'} AS households
+     FROM ${relOf(side)} g
+     WHERE g.level = 'grid' AND (g.id = $1 OR g.id IN ${subtreeOf(side, '$1')})
      ORDER BY g.code`,
     [regionId],
   );
@@ -77,7 +91,7 @@ const feature = (g: GridRow): GeoJSON.Feature => ({ type: 'Feature', id: g.id, g
  * today, so a comparison shows what the plan change did to the same people.
  */
 export async function comparePlans(db: Queryable, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
-  const [ga, gb] = [await gridsOf(db, regionId, a.at), await gridsOf(db, regionId, b.at)];
+  const [ga, gb] = [await gridsOf(db, regionId, a), await gridsOf(db, regionId, b)];
   const byId = (gs: GridRow[]) => new Map(gs.map((g) => [g.id, g]));
   const [ma, mb] = [byId(ga), byId(gb)];
   const added = gb.filter((g) => !ma.has(g.id));
@@ -106,18 +120,20 @@ export async function comparePlans(db: Queryable, regionId: number, a: PlanSide,
     const inA = ga.map((g) => g.id);
     const inB = gb.map((g) => g.id);
     // The grid a household lies in on a side: today's is the one it is filed under; a past one is looked up.
-    const gridOn = (at: PlanTime, ids: string) =>
-      at
-        ? `(SELECT g.id FROM ${planAt(at)} g WHERE g.level = 'grid' AND g.id = ANY(${ids}) AND g.geom && hh.geom
+    const gridOn = (side: PlanSide, ids: string) =>
+      side.draft
+        ? `(SELECT d.region_id FROM ${draftSchema(side.draft)}.household d WHERE d.id = hh.id AND d.region_id = ANY(${ids}))`
+        : side.at
+          ? `(SELECT g.id FROM ${planAt(side.at)} g WHERE g.level = 'grid' AND g.id = ANY(${ids}) AND g.geom && hh.geom
              AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1)`
-        : `(CASE WHEN hh.region_id = ANY(${ids}) THEN hh.region_id END)`;
+          : `(CASE WHEN hh.region_id = ANY(${ids}) THEN hh.region_id END)`;
     const { rows } = await db.query<{ from_id: number | null; to_id: number | null; n: number }>(
       `WITH touched AS (
-         SELECT geom FROM ${planAt(a.at)} WHERE id = ANY($1::int[]) UNION ALL SELECT geom FROM ${planAt(b.at)} WHERE id = ANY($1::int[])
+         SELECT geom FROM ${relOf(a)} WHERE id = ANY($1::int[]) UNION ALL SELECT geom FROM ${relOf(b)} WHERE id = ANY($1::int[])
        ), hh AS (
          SELECT DISTINCT h.id, h.geom, h.region_id FROM touched t JOIN household h ON h.geom && t.geom AND ST_Intersects(t.geom, h.geom)
        ), placed AS (
-         SELECT ${gridOn(a.at, '$2::int[]')} AS from_id, ${gridOn(b.at, '$3::int[]')} AS to_id FROM hh
+         SELECT ${gridOn(a, '$2::int[]')} AS from_id, ${gridOn(b, '$3::int[]')} AS to_id FROM hh
        )
        SELECT from_id, to_id, count(*)::int AS n FROM placed WHERE from_id IS DISTINCT FROM to_id
        GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,

@@ -1,6 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Db } from './db.ts';
+import { draftSchemas } from './drafts.ts';
 
 const dir = join(import.meta.dirname, 'migrations');
 
@@ -27,8 +28,11 @@ export async function migrate(db: Db): Promise<string[]> {
 
 /** Drops every GridPlan table, sequence and function (not PostGIS), so `migrate` starts from nothing. */
 export async function dropSchema(db: Db): Promise<void> {
+  const tables = await db.query<{ n: string }>(`SELECT 1 AS n FROM pg_tables WHERE tablename = 'draft' AND schemaname = 'public'`);
+  if (tables.rows.length > 0) for (const schema of await draftSchemas(db)) await db.exec(`DROP SCHEMA ${schema} CASCADE`);
   await db.exec(
-    `DROP TABLE IF EXISTS region_history, incident_undone, household_undone, import_household, plan_figure, grid_staff, staff_role, ` +
+    `DROP TABLE IF EXISTS plan_version, draft_event, draft, approval_step, ` +
+      `region_history, incident_undone, household_undone, import_household, plan_figure, grid_staff, staff_role, ` +
       `incident_photo, api_key, dispatch, incident_deadline, category_department, department, session, screen_token, app_user, change, ` +
       `incident, incident_category, household, grid_type_rule, region, worker, schema_migration CASCADE;
     DROP SEQUENCE IF EXISTS change_op_seq;

@@ -7,7 +7,7 @@ import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 
 /** Actions a planner can undo. Undo and redo are per user: each planner walks back their own operations. */
-export const UNDOABLE = ['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import'] as const;
+export const UNDOABLE = ['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish'] as const;
 
 export interface RevertResult {
   op: number;
@@ -21,7 +21,7 @@ export interface RevertResult {
  * operation gives back the very state an earlier one made (under a new version), and that earlier
  * one may then be undone too. Any other change since — by anyone — refuses the undo.
  */
-function sameState(a: RegionSnapshot, b: RegionSnapshot): boolean {
+export function sameState(a: RegionSnapshot, b: RegionSnapshot): boolean {
   const staff = (x: RegionSnapshot) =>
     (x.staff ?? [])
       .map((m) => `${m.role}:${m.workerId}`)

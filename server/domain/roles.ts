@@ -12,6 +12,7 @@ export type PrincipalRole = Role | 'screen';
 export const CAPABILITIES = [
   'plan:read', // regions, grids, coverage, grid types, workers
   'plan:write', // create, edit, split, merge, delete, import regions; auto-split; undo/redo
+  'plan:review', // review, approve or reject drafts (which step: the approval steps say)
   'households:read', // household locations
   'households:write', // household import
   'changes:read', // the change log
@@ -29,9 +30,9 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 const ROLE_CAPABILITIES: Record<PrincipalRole, readonly Capability[]> = {
   admin: CAPABILITIES,
-  planner: ['plan:read', 'plan:write', 'households:read', 'households:write', 'changes:read'],
+  planner: ['plan:read', 'plan:write', 'plan:review', 'households:read', 'households:write', 'changes:read'],
   analyst: ['plan:read', 'incidents:read', 'dispatch:read'],
-  leader: ['plan:read', 'households:read', 'changes:read', 'incidents:read', 'dispatch:read'],
+  leader: ['plan:read', 'plan:review', 'households:read', 'changes:read', 'incidents:read', 'dispatch:read'],
   worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update', 'incidents:dispatch'],
   department: ['plan:read', 'dispatch:answer'],
   screen: ['plan:read', 'incidents:read', 'dispatch:read'],

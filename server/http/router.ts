@@ -2,6 +2,7 @@ import type { ReadCache } from './cache.ts';
 import type { EventBus, LiveStreams, StreamLimits } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
+import type { DraftRow } from '../db/drafts.ts';
 import type { Principal } from '../domain/roles.ts';
 import { fromZod } from './errors.ts';
 
@@ -36,7 +37,16 @@ export interface AppOptions {
 }
 
 export type Env = {
-  Variables: { db: Db; options: AppOptions; events: EventBus; principal: Principal | null; apiClient: string | null; cache: ReadCache; streams: LiveStreams };
+  Variables: {
+    db: Db;
+    options: AppOptions;
+    events: EventBus;
+    principal: Principal | null;
+    apiClient: string | null;
+    cache: ReadCache;
+    streams: LiveStreams;
+    draft: DraftRow | null;
+  };
 };
 
 /** The app's clock: the real one, or the one a test gives. */

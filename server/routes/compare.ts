@@ -3,6 +3,11 @@ import { comparePlans, type PlanSide } from '../db/compare.ts';
 import { regionAt } from '../db/region-queries.ts';
 import { InputError } from '../domain/errors.ts';
 import { asOfInstant } from '../domain/plan-time.ts';
+import { maySee, versionById, versionInstant } from '../db/draft-review.ts';
+import { draftById } from '../db/drafts.ts';
+import { notFound } from '../domain/errors.ts';
+import { canAny, type Principal } from '../domain/roles.ts';
+import { principalOf } from '../http/auth.ts';
 import { cached, never } from '../http/cache.ts';
 import { nowOf, router } from '../http/router.ts';
 import type { Queryable } from '../db/db.ts';
@@ -11,8 +16,12 @@ import { errorResponses, json } from './schemas.ts';
 
 const Side = z
   .string()
-  .regex(/^(live|date:\d{4}-\d{2}-\d{2})$/, 'live, or date:YYYY-MM-DD')
-  .openapi({ description: '`live` (the plan now) or `date:YYYY-MM-DD` (as it stood at the end of that day)', example: 'date:2026-05-01' });
+  .regex(/^(live|date:\d{4}-\d{2}-\d{2}|draft:[1-9]\d{0,8}|version:[1-9]\d{0,8})$/, 'live, date:YYYY-MM-DD, draft:ID or version:ID')
+  .openapi({
+    description:
+      '`live` (the plan now), `date:YYYY-MM-DD` (as it stood at the end of that day), `draft:ID` (a draft) or `version:ID` (as a published version made it)',
+    example: 'date:2026-05-01',
+  });
 
 const Grid = z.object({
   id: z.number().int(),
@@ -87,8 +96,26 @@ const compareRoute = createRoute({
  * history begins is refused (nothing is known of the plan then, and an empty plan compared with a
  * district costs the most of all).
  */
-export async function sideOf(db: Queryable, s: string, path: string, now: Date): Promise<PlanSide> {
+export async function sideOf(db: Queryable, s: string, path: string, now: Date, who: Principal): Promise<PlanSide> {
   if (s === 'live') return { label: 'live', at: null };
+  if (s.startsWith('draft:')) {
+    const id = Number(s.slice(6));
+    const d = await draftById(db, id);
+    if (!d || !canAny(who.role, ['plan:write', 'plan:review']) || !(await maySee(db, who, d.regionId))) throw notFound('draft', id, path);
+    if (d.status === 'published' || d.status === 'withdrawn') {
+      throw new InputError(
+        'draft_state',
+        `the draft “${d.name}” is ${d.status}: its copy is gone${d.status === 'published' ? ' (compare its version instead)' : ''}`,
+        path,
+      );
+    }
+    return { label: `${d.name}`, at: null, draft: id };
+  }
+  if (s.startsWith('version:')) {
+    const v = await versionById(db, Number(s.slice(8)));
+    if (!v) throw notFound('version', Number(s.slice(8)), path);
+    return { label: `${v.name} (v${v.id})`, at: versionInstant(v) };
+  }
   const at = asOfInstant(s.slice(5), path)!;
   if (at.getTime() > now.getTime()) return { label: 'live', at: null };
   const { rows } = await db.query<{ first: string | null; known: boolean | null }>(
@@ -105,13 +132,15 @@ export function compareRoutes() {
     const { region, a, b } = c.req.valid('query');
     const db = c.get('db');
     // a day after today is today's plan; one before history is refused — before the cache, so neither makes new work
-    const [sa, sb] = [await sideOf(db, a, 'a', nowOf(c)), await sideOf(db, b, 'b', nowOf(c))];
-    return cached(c, { reads: () => ['plan', 'plan*', 'layout'], clock: never }, async () => {
+    const [sa, sb] = [await sideOf(db, a, 'a', nowOf(c), principalOf(c)), await sideOf(db, b, 'b', nowOf(c), principalOf(c))];
+    const compute = async () => {
       if (!(await regionAt(db, region, sa.at)) && !(await regionAt(db, region, sb.at))) {
         throw new InputError('not_found', `region ${region} is in neither plan`, 'region');
       }
       // one comparison at a time per person, four in all (the same limit as files): 429 beyond
       return c.json(await limited(c, () => comparePlans(db, region, sa, sb)), 200);
-    });
+    };
+    // a draft changes without the live plan: its comparisons are never kept
+    return sa.draft || sb.draft ? compute() : cached(c, { reads: () => ['plan', 'plan*', 'layout'], clock: never }, compute);
   });
 }

@@ -11,6 +11,7 @@ import { LEVELS, type Level } from '../domain/hierarchy.ts';
 import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
 import { limited } from '../http/heavy.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
+import { principalOf } from '../http/auth.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
 import { CompareQuery, sideOf } from './compare.ts';
 import { errorResponses, IdParam } from './schemas.ts';
@@ -200,7 +201,7 @@ export function exportRoutes() {
     .openapi(compareExportRoute, async (c) => {
       const { region, a, b } = c.req.valid('query');
       const db = c.get('db');
-      const [sa, sb] = [await sideOf(db, a, 'a', nowOf(c)), await sideOf(db, b, 'b', nowOf(c))];
+      const [sa, sb] = [await sideOf(db, a, 'a', nowOf(c), principalOf(c)), await sideOf(db, b, 'b', nowOf(c), principalOf(c))];
       if (!(await regionAt(db, region, sa.at)) && !(await regionAt(db, region, sb.at))) {
         throw new InputError('not_found', `region ${region} is in neither plan`, 'region');
       }

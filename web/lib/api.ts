@@ -1,8 +1,39 @@
 import { hc, type ClientResponse } from 'hono/client';
 import type { AppType } from '../../server/app.ts';
+import { router } from './router.svelte.ts';
+
+/**
+ * The draft the plan view works on (null: the live plan). Requests to the routes that take a draft
+ * carry `draft=ID`, so every panel of the plan view — map layers, editor, auto-split, coverage,
+ * undo, the change log — reads and writes the draft without knowing it. The server keeps the same
+ * list (server/http/draft.ts) and refuses a draft anywhere else.
+ */
+const DRAFT_ROUTES: [string, RegExp][] = [
+  ['GET', /^\/api\/regions\/\d+(\/(children|descendants|coverage|households|rules|export|print))?$/],
+  ['POST', /^\/api\/regions(\/merge|\/\d+\/(split|autosplit))?$/],
+  ['PATCH', /^\/api\/regions\/\d+$/],
+  ['DELETE', /^\/api\/regions\/\d+$/],
+  ['POST', /^\/api\/changes\/(undo|redo)$/],
+  ['GET', /^\/api\/(operations|changes)$/],
+];
+
+/** A URL with the draft on it, when there is one and the route takes it. */
+export function withDraft(url: string, method = 'GET'): string {
+  const draftId = router.view === 'plan' ? router.draftId : null;
+  if (draftId === null) return url;
+  const u = new URL(url, location.origin);
+  if (!DRAFT_ROUTES.some(([m, path]) => m === method.toUpperCase() && path.test(u.pathname))) return url;
+  u.searchParams.set('draft', String(draftId));
+  return u.pathname + u.search;
+}
+
+const draftFetch: typeof fetch = (input, init) => {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  return fetch(typeof input === 'string' || input instanceof URL ? withDraft(url, init?.method) : input, init);
+};
 
 /** The typed API client: every type comes from the server's routes. */
-export const api = hc<AppType>('/').api;
+export const api = hc<AppType>('/', { fetch: draftFetch }).api;
 
 let unauthorized = () => {};
 /** Called when a request comes back 401 (the session ended). */

@@ -17,16 +17,23 @@ export const VIEW_CAPABILITY: Record<View, Capability> = {
 /** Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue. */
 export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch' };
 
-function parse(): { view: View; regionId: number | null } {
+const positive = (s: string | null) => {
+  const n = Number(s);
+  return Number.isInteger(n) && n > 0 ? n : null;
+};
+
+function parse(): { view: View; regionId: number | null; draftId: number | null } {
   const segment = location.pathname.split('/').filter(Boolean)[0] ?? 'plan';
   const view = (VIEWS as readonly string[]).includes(segment) ? (segment as View) : 'plan';
-  const region = Number(new URLSearchParams(location.search).get('region'));
-  return { view, regionId: Number.isInteger(region) && region > 0 ? region : null };
+  const query = new URLSearchParams(location.search);
+  return { view, regionId: positive(query.get('region')), draftId: view === 'plan' ? positive(query.get('draft')) : null };
 }
 
 class Router {
   view = $state<View>('plan');
   regionId = $state<number | null>(null);
+  /** The draft the plan view works on (`?draft=`), null for the live plan. */
+  draftId = $state<number | null>(null);
 
   constructor() {
     this.sync();
@@ -34,9 +41,10 @@ class Router {
   }
 
   private sync() {
-    const { view, regionId } = parse();
+    const { view, regionId, draftId } = parse();
     this.view = view;
     this.regionId = regionId;
+    this.draftId = draftId;
   }
 
   /** Whether the address named a view. */
@@ -50,11 +58,15 @@ class Router {
     this.view = view;
   }
 
-  go(view: View, regionId: number | null = this.regionId) {
-    const url = `/${view}${regionId ? `?region=${regionId}` : ''}`;
+  go(view: View, regionId: number | null = this.regionId, draftId: number | null = view === 'plan' ? this.draftId : null) {
+    const query = new URLSearchParams();
+    if (regionId) query.set('region', String(regionId));
+    if (draftId && view === 'plan') query.set('draft', String(draftId));
+    const url = `/${view}${query.size ? `?${query}` : ''}`;
     if (url !== location.pathname + location.search) history.pushState(null, '', url);
     this.view = view;
     this.regionId = regionId;
+    this.draftId = view === 'plan' ? draftId : null;
   }
 }
 

@@ -1,5 +1,5 @@
 import type { InferResponseType } from 'hono/client';
-import { api, ApiError } from '../lib/api.ts';
+import { api, ApiError, withDraft } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
 import type { LngLat } from '../draw/snap.ts';
 
@@ -77,7 +77,7 @@ export class AutoSplit {
     this.startedAt = performance.now();
     try {
       // The typed client does not read streams: the NDJSON progress is read by hand, the result is typed.
-      const res = await fetch(`/api/regions/${regionId}/autosplit`, {
+      const res = await fetch(withDraft(`/api/regions/${regionId}/autosplit`, 'POST'), {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
         body: JSON.stringify(this.body(commit)),

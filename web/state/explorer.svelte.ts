@@ -39,8 +39,12 @@ export class Explorer {
 
   districtId = $derived(this.region ? (this.region.properties.ancestors[0]?.id ?? this.region.id) : null);
 
+  /** The latest selection asked for: an older answer arriving after a newer one is dropped. */
+  private asked = 0;
+
   /** Selects a region by id, or the first district when `id` is null. */
   async select(id: number | null, move = true): Promise<void> {
+    const ask = ++this.asked;
     this.loading = true;
     this.error = null;
     try {
@@ -53,6 +57,7 @@ export class Explorer {
       const param = { id: String(target) };
       const query = this.query;
       const [region, children] = await Promise.all([ok(api.regions[':id'].$get({ param, query })), ok(api.regions[':id'].children.$get({ param, query }))]);
+      if (ask !== this.asked) return;
       this.region = region;
       this.children = children;
       if (move) this.selection++;
@@ -81,6 +86,12 @@ export class Explorer {
     // A removed selection falls back to its parent.
     const stillThere = !result.removed.includes(current.id);
     await this.select(stillThere ? current.id : (current.properties.parentId ?? null), false);
+  }
+
+  /** Reads the selection and the map's layers again: another plan (a draft, or back to the live one) is in view. */
+  async reload(id: number | null = this.region?.id ?? null): Promise<void> {
+    this.layers = null;
+    await this.select(id, false);
   }
 
   async reloadLayers(): Promise<void> {

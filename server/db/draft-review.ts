@@ -1,0 +1,318 @@
+/**
+ * A draft's way to the live plan: submitted, decided step by step by the accounts each approval
+ * step names (乡镇审核 → 区县审批 by default), published now or on a date, or sent back.
+ */
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Principal } from '../domain/roles.ts';
+import { isWithin } from './accounts.ts';
+import type { Db, Queryable, Tx } from './db.ts';
+import {
+  approvalSteps,
+  conflictError,
+  conflicts,
+  createDraft,
+  draftById,
+  dropDraftSchema,
+  publishDraft,
+  stepsFor,
+  type ApprovalStep,
+  type Conflict,
+  type DraftRow,
+} from './drafts.ts';
+
+export interface DraftEvent {
+  id: number;
+  at: string;
+  actor: string;
+  kind: string;
+  step: number | null;
+  gridId: number | null;
+  comment: string;
+}
+
+export interface DraftDetail extends DraftRow {
+  steps: (ApprovalStep & { state: 'done' | 'current' | 'waiting'; decidedBy: string | null })[];
+  events: DraftEvent[];
+  conflicts: Conflict[];
+  /** Whether the caller may decide its current step. */
+  mayDecide: boolean;
+}
+
+/** Whether a draft is one the caller may see: its region and the caller's overlap (one holds the other). */
+export async function maySee(db: Queryable, p: Principal, regionId: number): Promise<boolean> {
+  if (p.role === 'admin' || p.regionId === null) return true;
+  return (await isWithin(db, regionId, p.regionId, false)) || (await isWithin(db, p.regionId, regionId, false));
+}
+
+/** The region at a step's level above (or at) the draft's region. */
+async function stepRegion(db: Queryable, regionId: number, level: string): Promise<number | null> {
+  const { rows } = await db.query<{ id: number }>(`SELECT r.id FROM gp_ancestors(ARRAY[$1::int]) a JOIN region r ON r.id = a.id WHERE r.level = $2 LIMIT 1`, [
+    regionId,
+    level,
+  ]);
+  return rows[0]?.id ?? null;
+}
+
+/**
+ * Whether the caller may decide a step of this draft: a role the step names, holding the step's
+ * region; never the draft's own author (unless an administrator).
+ */
+export async function mayDecideStep(db: Queryable, p: Principal, draft: DraftRow, step: ApprovalStep | undefined): Promise<boolean> {
+  if (!step || !step.roles.includes(p.role)) return false;
+  if (p.role !== 'admin' && p.username === draft.createdBy) return false;
+  if (p.role === 'admin' || p.regionId === null) return true;
+  const region = await stepRegion(db, draft.regionId, step.level);
+  return region !== null && (await isWithin(db, region, p.regionId, false));
+}
+
+async function events(db: Queryable, id: number): Promise<DraftEvent[]> {
+  const { rows } = await db.query<DraftEvent>(
+    `SELECT id::int, to_json(at) #>> '{}' AS at, actor, kind, step, grid_id AS "gridId", comment FROM draft_event WHERE draft_id = $1 ORDER BY id`,
+    [id],
+  );
+  return rows;
+}
+
+export async function draftDetail(db: Queryable, p: Principal, id: number): Promise<DraftDetail> {
+  const draft = await draftById(db, id);
+  if (!draft || !(await maySee(db, p, draft.regionId))) throw notFound('draft', id, 'id');
+  const steps = stepsFor(await approvalSteps(db), draft.regionLevel);
+  const log = await events(db, id);
+  // the decisions of the current round: since the latest submission
+  const lastSubmit = log.findLastIndex((e) => e.kind === 'submit');
+  const round = lastSubmit >= 0 ? log.slice(lastSubmit) : [];
+  const live = ['editing', 'submitted', 'conflict', 'scheduled'].includes(draft.status);
+  return {
+    ...draft,
+    steps: steps.map((s, i) => ({
+      ...s,
+      state:
+        draft.status === 'published' || draft.status === 'scheduled' || (draft.status === 'submitted' && i < draft.step)
+          ? 'done'
+          : draft.status === 'submitted' && i === draft.step
+            ? 'current'
+            : 'waiting',
+      decidedBy: round.find((e) => e.kind === 'approve' && e.step === i)?.actor ?? null,
+    })),
+    events: log,
+    conflicts: live ? await conflicts(db, draft) : [],
+    mayDecide: draft.status === 'submitted' && (await mayDecideStep(db, p, draft, steps[draft.step])),
+  };
+}
+
+export async function listDrafts(
+  db: Queryable,
+  p: Principal,
+  filter: { regionId?: number | undefined; awaiting?: boolean; open?: boolean },
+): Promise<(DraftRow & { mayDecide: boolean })[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT d.id FROM draft d
+     WHERE ($1::int IS NULL OR d.region_id IN (SELECT id FROM gp_subtree($1::int)) OR d.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$1::int])))
+       AND ($2::boolean IS NOT TRUE OR d.status IN ('editing', 'submitted', 'scheduled', 'conflict'))
+     ORDER BY d.updated_at DESC LIMIT 200`,
+    [filter.regionId ?? null, filter.open || filter.awaiting ? true : null],
+  );
+  const all = await approvalSteps(db);
+  const out: (DraftRow & { mayDecide: boolean })[] = [];
+  for (const { id } of rows) {
+    const d = await draftById(db, id);
+    if (!d || !(await maySee(db, p, d.regionId))) continue;
+    const mayDecide = d.status === 'submitted' && (await mayDecideStep(db, p, d, stepsFor(all, d.regionLevel)[d.step]));
+    if (filter.awaiting && !mayDecide) continue;
+    out.push({ ...d, mayDecide });
+  }
+  return out;
+}
+
+const event = (tx: Queryable, id: number, actor: string, kind: string, comment = '', step: number | null = null, gridId: number | null = null) =>
+  tx.query('INSERT INTO draft_event (draft_id, actor, kind, comment, step, grid_id) VALUES ($1, $2, $3, $4, $5, $6)', [id, actor, kind, comment, step, gridId]);
+
+function checkVersion(d: DraftRow, version: number | undefined): void {
+  if (version !== undefined && version !== d.version) {
+    throw new InputError('version_conflict', `the draft “${d.name}” changed meanwhile (version ${d.version}, not ${version}); reload it`, 'version', {
+      currentVersion: d.version,
+    });
+  }
+}
+
+async function lockDraft(tx: Queryable, p: Principal, id: number): Promise<DraftRow> {
+  const d = await draftById(tx, id, true);
+  if (!d || !(await maySee(tx, p, d.regionId))) throw notFound('draft', id, 'id');
+  return d;
+}
+
+const touch = (tx: Queryable, id: number, set: string, params: unknown[] = []) =>
+  tx.query(`UPDATE draft SET ${set}, version = version + 1, updated_at = now() WHERE id = $1`, [id, ...params]);
+
+export async function newDraft(tx: Tx, actor: string, regionId: number, name: string, from: { version: number; at: Date } | null = null): Promise<number> {
+  const id = await createDraft(tx, actor, regionId, name, from);
+  await event(tx, id, actor, 'create', from ? `from version ${from.version}` : '');
+  return id;
+}
+
+/** Sends a draft for review: it can no longer be edited until a reviewer sends it back. */
+export async function submitDraft(tx: Tx, p: Principal, id: number, note: string, version?: number): Promise<void> {
+  const d = await lockDraft(tx, p, id);
+  checkVersion(d, version);
+  if (d.status !== 'editing' && d.status !== 'conflict') throw stateError(d, 'submitted');
+  const found = await conflicts(tx, d);
+  if (found.length > 0) throw conflictError(found);
+  await touch(tx, id, `status = 'submitted', step = 0`);
+  await event(tx, id, p.username, 'submit', note, 0);
+}
+
+export async function commentDraft(tx: Tx, p: Principal, id: number, comment: string, gridId: number | null): Promise<void> {
+  const d = await lockDraft(tx, p, id);
+  await event(tx, d.id, p.username, 'comment', comment, d.status === 'submitted' ? d.step : null, gridId);
+  await touch(tx, id, 'status = status');
+}
+
+/** Takes a draft out of the way: its copy is dropped; its record and comments stay. */
+export async function withdrawDraft(tx: Tx, p: Principal, id: number): Promise<void> {
+  const d = await lockDraft(tx, p, id);
+  if (p.role !== 'admin' && p.username !== d.createdBy)
+    throw new InputError('forbidden', `only ${d.createdBy}, who made it, or an administrator may withdraw this draft`, 'id');
+  if (d.status === 'published') throw stateError(d, 'withdrawn');
+  await touch(tx, id, `status = 'withdrawn'`);
+  await event(tx, id, p.username, 'withdraw');
+  await dropDraftSchema(tx, id);
+}
+
+function stateError(d: DraftRow, what: string): InputError {
+  const zh: Record<string, string> = {
+    editing: '编辑中',
+    submitted: '审核中',
+    scheduled: '待生效',
+    published: '已发布',
+    rejected: '已退回',
+    withdrawn: '已撤回',
+    conflict: '有冲突',
+  };
+  return new InputError('draft_state', `the draft “${d.name}” is ${d.status} (${zh[d.status]}): it cannot be ${what}`, 'id', { status: d.status });
+}
+
+export type Decision = 'approve' | 'reject' | 'changes';
+
+/**
+ * A reviewer's decision on the draft's current step. Approving the last step publishes the draft
+ * (now, or on `effectiveFrom` when that is later: it waits as scheduled); a live plan changed
+ * under it refuses with 409 naming the regions, and the draft is marked as in conflict.
+ */
+export async function reviewDraft(
+  db: Db,
+  p: Principal,
+  id: number,
+  input: { decision: Decision; comment: string; effectiveFrom: Date | null; version?: number | undefined },
+  now: Date,
+): Promise<{ status: string; versionId: number | null; op: number | null }> {
+  try {
+    return await db.transaction(async (tx) => {
+      const d = await lockDraft(tx, p, id);
+      checkVersion(d, input.version);
+      if (d.status !== 'submitted') throw stateError(d, 'reviewed');
+      const steps = stepsFor(await approvalSteps(tx), d.regionLevel);
+      const step = steps[d.step];
+      if (!(await mayDecideStep(tx, p, d, step))) {
+        const who = step ? `${step.zh} (${step.en}): ${step.roles.join(', ')} of the ${step.level}` : 'nobody';
+        throw new InputError('forbidden', `this step of the draft is decided by ${who}${p.username === d.createdBy ? ', not by its author' : ''}`, 'id');
+      }
+      if (input.decision === 'reject' || input.decision === 'changes') {
+        if (!input.comment.trim()) throw new InputError('comment_required', 'say why: a reason goes with sending a draft back', 'comment');
+        await event(tx, id, p.username, input.decision, input.comment, d.step);
+        await touch(tx, id, input.decision === 'reject' ? `status = 'rejected'` : `status = 'editing', step = 0`);
+        return { status: input.decision === 'reject' ? 'rejected' : 'editing', versionId: null, op: null };
+      }
+      await event(tx, id, p.username, 'approve', input.comment, d.step);
+      if (d.step + 1 < steps.length) {
+        await touch(tx, id, 'step = step + 1');
+        return { status: 'submitted', versionId: null, op: null };
+      }
+      if (input.effectiveFrom && input.effectiveFrom.getTime() > now.getTime()) {
+        await touch(tx, id, `status = 'scheduled', effective_from = $2`, [input.effectiveFrom.toISOString()]);
+        await event(tx, id, p.username, 'schedule', input.effectiveFrom.toISOString());
+        return { status: 'scheduled', versionId: null, op: null };
+      }
+      const published = await publishDraft(tx, { ...d, effectiveFrom: null }, p.username, p.username, input.comment);
+      await dropDraftSchema(tx, id);
+      return { status: 'published', versionId: published.versionId, op: published.op };
+    });
+  } catch (err) {
+    if (err instanceof InputError && err.code === 'draft_conflict') await markConflict(db, id, p.username, err.message);
+    throw err;
+  }
+}
+
+async function markConflict(db: Db, id: number, actor: string, message: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await touch(tx, id, `status = 'conflict'`);
+    await event(tx, id, actor, 'conflict', message);
+  });
+}
+
+/** Publishes the scheduled drafts whose day has come (the server's timer); one in conflict is marked so and left to its planner. */
+export async function publishDue(db: Db, now: Date): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM draft WHERE status = 'scheduled' AND effective_from <= $1 ORDER BY effective_from, id`, [
+    now.toISOString(),
+  ]);
+  const published: number[] = [];
+  for (const { id } of rows) {
+    try {
+      await db.transaction(async (tx) => {
+        const d = await draftById(tx, id, true);
+        if (!d || d.status !== 'scheduled') return;
+        const { rows: approver } = await tx.query<{ actor: string }>(
+          `SELECT actor FROM draft_event WHERE draft_id = $1 AND kind = 'approve' ORDER BY id DESC LIMIT 1`,
+          [id],
+        );
+        await publishDraft(tx, d, 'system', approver[0]?.actor ?? null, 'scheduled');
+        await dropDraftSchema(tx, id);
+        published.push(id);
+      });
+    } catch (err) {
+      if (err instanceof InputError) await markConflict(db, id, 'system', err.message);
+      else throw err;
+    }
+  }
+  return published;
+}
+
+export interface PlanVersion {
+  id: number;
+  regionId: number;
+  regionName: string;
+  draftId: number | null;
+  name: string;
+  note: string;
+  publishedBy: string;
+  approvedBy: string | null;
+  publishedAt: string;
+  effectiveFrom: string;
+  op: number | null;
+  gridsAdded: number;
+  gridsRemoved: number;
+  gridsChanged: number;
+}
+
+const VERSION_JSON = `v.id, v.region_id AS "regionId", coalesce(r.name, '') AS "regionName", v.draft_id AS "draftId", v.name, v.note,
+  v.published_by AS "publishedBy", v.approved_by AS "approvedBy", to_json(v.published_at) #>> '{}' AS "publishedAt",
+  to_json(v.effective_from) #>> '{}' AS "effectiveFrom", v.op::int AS op, v.grids_added AS "gridsAdded", v.grids_removed AS "gridsRemoved",
+  v.grids_changed AS "gridsChanged"`;
+
+/** The versions published for a region, above it (they include it) or below it; newest first. */
+export async function listVersions(db: Queryable, regionId: number | undefined, limit = 100): Promise<PlanVersion[]> {
+  const { rows } = await db.query<PlanVersion>(
+    `SELECT ${VERSION_JSON} FROM plan_version v LEFT JOIN region r ON r.id = v.region_id
+     WHERE $1::int IS NULL OR v.region_id IN (SELECT id FROM gp_subtree($1::int)) OR v.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$1::int]))
+     ORDER BY v.published_at DESC, v.id DESC LIMIT $2`,
+    [regionId ?? null, limit],
+  );
+  return rows;
+}
+
+export async function versionById(db: Queryable, id: number): Promise<PlanVersion | null> {
+  const { rows } = await db.query<PlanVersion>(`SELECT ${VERSION_JSON} FROM plan_version v LEFT JOIN region r ON r.id = v.region_id WHERE v.id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** The moment just after a version was published: the plan it made. */
+export const versionInstant = (v: PlanVersion): Date => new Date(Date.parse(v.publishedAt) + 1);

@@ -1,0 +1,415 @@
+/**
+ * Drafts: a working copy of one region's subtree in its own schema, edited with the same code as
+ * the live plan, reviewed step by step and published into the live plan in one transaction.
+ *
+ * Why a schema per draft: every editor operation, auto-split, coverage check and undo reads and
+ * writes `region`, `household`, `grid_staff` and `change` by name. A request on a draft sets
+ * `search_path` to the draft's schema first, so those names mean the draft's tables and all of
+ * that code runs on the draft unchanged — no `draft_id` filter to forget in a hundred queries.
+ * Other tables (workers, rules, accounts) are the live ones; `incident` is an empty shadow, so an
+ * edit in a draft never re-files a live incident.
+ */
+import { InputError } from '../domain/errors.ts';
+import type { Db, Queryable, Tx } from './db.ts';
+import { reassignHouseholdsIn, recountHouseholdsAround, assignHouseholds, recountHouseholds } from './households.ts';
+import { reassignIncidentsIn } from './incidents.ts';
+import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
+import { sameState } from './undo.ts';
+
+export const DRAFT_STATUSES = ['editing', 'submitted', 'scheduled', 'published', 'rejected', 'withdrawn', 'conflict'] as const;
+export type DraftStatus = (typeof DRAFT_STATUSES)[number];
+
+export interface DraftRow {
+  id: number;
+  regionId: number;
+  regionName: string;
+  regionLevel: string;
+  name: string;
+  createdBy: string;
+  createdAt: string;
+  status: DraftStatus;
+  step: number;
+  basedAt: string;
+  effectiveFrom: string | null;
+  fromVersion: number | null;
+  version: number;
+  updatedAt: string;
+}
+
+export interface ApprovalStep {
+  step: number;
+  level: 'district' | 'township' | 'village';
+  zh: string;
+  en: string;
+  roles: string[];
+}
+
+/** The schema of a draft (the id is an integer we read from the database, never text from a request). */
+export const draftSchema = (id: number): string => {
+  if (!Number.isInteger(id) || id <= 0) throw new Error(`no draft id: ${id}`);
+  return `gp_draft_${id}`;
+};
+/** The live plan of the subtree as the draft was copied from it (or last rebased onto it): region and grid_staff. */
+const baseSchema = (id: number): string => `${draftSchema(id)}_base`;
+
+/** The tables a draft shadows; `incident` stays empty. */
+const SHADOWED = ['region', 'household', 'grid_staff', 'change', 'incident'] as const;
+
+/**
+ * The database as a draft sees it: each query and transaction runs with the draft's schema first
+ * on the search path (one transaction per query, so a pooled connection never keeps it).
+ */
+export function inDraft(db: Db, id: number): Db {
+  const set = `SET LOCAL search_path TO ${draftSchema(id)}, public`;
+  const scoped = <T>(fn: (tx: Tx) => Promise<T>) =>
+    db.transaction(async (tx) => {
+      await tx.exec(set);
+      return fn(tx);
+    });
+  return {
+    driver: db.driver,
+    url: db.url,
+    query: (sql, params) => scoped((tx) => tx.query(sql, params)),
+    exec: (sql) => scoped((tx) => tx.exec(sql)),
+    transaction: scoped,
+    close: async () => {},
+  } as Db;
+}
+
+const DRAFT_JSON = `d.id, d.region_id AS "regionId", coalesce(r.name, '') AS "regionName", coalesce(r.level, '') AS "regionLevel", d.name,
+  d.created_by AS "createdBy", to_json(d.created_at) #>> '{}' AS "createdAt", d.status, d.step, to_json(d.based_at) #>> '{}' AS "basedAt",
+  to_json(d.effective_from) #>> '{}' AS "effectiveFrom", d.from_version AS "fromVersion", d.version, to_json(d.updated_at) #>> '{}' AS "updatedAt"`;
+
+export async function draftById(db: Queryable, id: number, lock = false): Promise<DraftRow | null> {
+  const { rows } = await db.query<DraftRow>(
+    `SELECT ${DRAFT_JSON} FROM draft d LEFT JOIN public.region r ON r.id = d.region_id WHERE d.id = $1 ${lock ? 'FOR UPDATE OF d' : ''}`,
+    [id],
+  );
+  return rows[0] ?? null;
+}
+
+export async function approvalSteps(db: Queryable): Promise<ApprovalStep[]> {
+  const { rows } = await db.query<ApprovalStep>('SELECT step, level, zh, en, roles FROM approval_step ORDER BY step');
+  return rows;
+}
+
+const LEVEL_RANK: Record<string, number> = { district: 0, township: 1, village: 2, grid: 3 };
+
+/** The steps a draft of a region at `level` passes: those at its level or above (a district's draft skips the township's review). */
+export const stepsFor = (steps: ApprovalStep[], level: string) => steps.filter((s) => LEVEL_RANK[s.level]! <= (LEVEL_RANK[level] ?? 3));
+
+/**
+ * Copies a region's subtree (and its ancestors, for context) into a new draft's schema, with the
+ * households filed there and the grids' staff, and remembers the live version of each copied
+ * region. `from`: a past plan to start from instead of today's (a roll back): the subtree as it was
+ * at that moment.
+ */
+export async function createDraft(tx: Tx, actor: string, regionId: number, name: string, from: { version: number; at: Date } | null = null): Promise<number> {
+  const { rows } = await tx.query<{ id: number }>('INSERT INTO draft (region_id, name, created_by, from_version) VALUES ($1, $2, $3, $4) RETURNING id', [
+    regionId,
+    name,
+    actor,
+    from?.version ?? null,
+  ]);
+  const id = rows[0]!.id;
+  const s = draftSchema(id);
+  await tx.exec(`CREATE SCHEMA ${s}`);
+  for (const t of SHADOWED) await tx.exec(`CREATE TABLE ${s}.${t} (LIKE public.${t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
+  const b = baseSchema(id);
+  await tx.exec(`CREATE SCHEMA ${b}`);
+  for (const t of ['region', 'grid_staff'])
+    await tx.exec(`CREATE TABLE ${b}.${t} (LIKE public.${t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
+  await copyFromLive(tx, id, regionId, from?.at ?? null);
+  return id;
+}
+
+/** Fills an empty draft schema from the live plan (or the plan at `at`, for a roll back). */
+async function copyFromLive(tx: Tx, id: number, regionId: number, at: Date | null): Promise<void> {
+  const s = draftSchema(id);
+  await copyBase(tx, id, regionId);
+  // The rest of its district (its ancestors among them), as it is live: context only, so the map of a
+  // draft shows the whole district; a draft's writes never touch it.
+  await tx.query(
+    `WITH top AS (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a ORDER BY a.depth DESC LIMIT 1)
+     INSERT INTO ${s}.region SELECT r.* FROM region r
+     WHERE (r.id IN (SELECT g.id FROM top, gp_subtree(top.id) g) OR r.id IN (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a))
+       AND r.id NOT IN (SELECT g.id FROM gp_subtree($1) g)`,
+    [regionId],
+  );
+  if (at === null) {
+    await tx.query(`INSERT INTO ${s}.region SELECT r.* FROM region r WHERE r.id IN (SELECT g.id FROM gp_subtree($1) g)`, [regionId]);
+    await tx.query(`INSERT INTO ${s}.grid_staff SELECT gs.* FROM grid_staff gs WHERE gs.grid_id IN (SELECT g.id FROM gp_subtree($1) g)`, [regionId]);
+  } else {
+    // The subtree as it stood then, with each region's live version (so publishing it is checked against today's plan).
+    await tx.query(
+      `WITH RECURSIVE down AS (
+         SELECT p.* FROM gp_plan_at($2::timestamptz) p WHERE p.id = $1
+         UNION ALL SELECT c.* FROM gp_plan_at($2::timestamptz) c JOIN down d ON c.parent_id = d.id WHERE d.level <> 'grid')
+       INSERT INTO ${s}.region (id, parent_id, level, code, name, grid_type, worker_id, notes, stat_code, version, geom)
+       SELECT d.id, d.parent_id, d.level, d.code, d.name, d.grid_type, d.worker_id, d.notes, d.stat_code, coalesce(l.version, 1), d.geom
+       FROM down d LEFT JOIN region l ON l.id = d.id`,
+      [regionId, at.toISOString()],
+    );
+  }
+  await tx.query(
+    `INSERT INTO ${s}.household SELECT h.* FROM household h
+     WHERE h.region_id IN (SELECT g.id FROM gp_subtree($1) g)
+        OR (h.region_id IS NULL AND EXISTS (SELECT 1 FROM region r WHERE r.id = $1 AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`,
+    [regionId],
+  );
+  if (at !== null) {
+    // households are filed by the old plan's grids
+    await inSchema(tx, id, async () => {
+      await assignHouseholds(tx);
+      await recountHouseholds(tx);
+    });
+  }
+}
+
+/** The base: the live subtree now. */
+async function copyBase(tx: Tx, id: number, regionId: number): Promise<void> {
+  const b = baseSchema(id);
+  await tx.exec(`DELETE FROM ${b}.region; DELETE FROM ${b}.grid_staff`);
+  await tx.query(`INSERT INTO ${b}.region SELECT r.* FROM region r WHERE r.id IN (SELECT g.id FROM gp_subtree($1) g)`, [regionId]);
+  await tx.query(`INSERT INTO ${b}.grid_staff SELECT gs.* FROM grid_staff gs WHERE gs.grid_id IN (SELECT g.id FROM gp_subtree($1) g)`, [regionId]);
+}
+
+/** Runs `fn` in the draft's schema (or its base's) within the caller's transaction, then back to the live plan. */
+export async function inSchema<T>(tx: Tx, id: number, fn: () => Promise<T>, base = false): Promise<T> {
+  await tx.exec(`SET LOCAL search_path TO ${base ? baseSchema(id) : draftSchema(id)}, public`);
+  try {
+    return await fn();
+  } finally {
+    await tx.exec('SET LOCAL search_path TO public');
+  }
+}
+
+export async function dropDraftSchema(tx: Queryable, id: number): Promise<void> {
+  await tx.query(`DROP SCHEMA IF EXISTS ${draftSchema(id)} CASCADE`);
+  await tx.query(`DROP SCHEMA IF EXISTS ${baseSchema(id)} CASCADE`);
+}
+
+/** Every draft schema (for a reset). */
+export async function draftSchemas(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ n: string }>(`SELECT nspname AS n FROM pg_namespace WHERE nspname ~ '^gp_draft_[0-9]+(_base)?$'`);
+  return rows.map((r) => r.n);
+}
+
+export interface Conflict {
+  id: number;
+  code: string;
+  name: string;
+  level: string;
+  /** changed: edited live since the draft was based; added: new live; removed: gone live. */
+  kind: 'changed' | 'added' | 'removed';
+}
+
+/** The regions of the draft's subtree the live plan changed since the draft was copied (or rebased). */
+export async function conflicts(tx: Queryable, draft: { id: number; regionId: number }): Promise<Conflict[]> {
+  const s = baseSchema(draft.id);
+  const { rows } = await tx.query<Conflict>(
+    `WITH live AS (SELECT r.id, r.version, r.code, r.name, r.level FROM region r WHERE r.id IN (SELECT g.id FROM gp_subtree($1) g))
+     SELECT coalesce(l.id, b.id) AS id, coalesce(l.code, d.code, '') AS code, coalesce(l.name, d.name, '') AS name, coalesce(l.level, d.level, '') AS level,
+            CASE WHEN b.id IS NULL THEN 'added' WHEN l.id IS NULL THEN 'removed' ELSE 'changed' END AS kind
+     FROM live l FULL JOIN ${s}.region b ON b.id = l.id LEFT JOIN ${s}.region d ON d.id = b.id
+     WHERE b.id IS NULL OR l.id IS NULL OR l.version <> b.version
+     ORDER BY 4, 2`,
+    [draft.regionId],
+  );
+  return rows;
+}
+
+/** The draft's subtree (root first, parents before children) as snapshots, read from its schema (or its base). */
+async function draftSubtree(tx: Tx, draft: { id: number; regionId: number }, base = false): Promise<RegionSnapshot[]> {
+  return inSchema(
+    tx,
+    draft.id,
+    async () => {
+      const { rows } = await tx.query<{ id: number }>('SELECT id FROM gp_subtree($1) ORDER BY depth, id', [draft.regionId]);
+      const snaps = new Map(
+        (
+          await snapshots(
+            tx,
+            rows.map((r) => r.id),
+          )
+        ).map((s) => [s.id, s]),
+      );
+      return rows.map((r) => snaps.get(r.id)!);
+    },
+    base,
+  );
+}
+
+const depthOf = (level: string) => LEVEL_RANK[level] ?? 3;
+
+export interface Diff {
+  changes: ChangeRow[];
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+/** What publishing the draft would write: each region of the subtree whose state differs live. */
+async function diffWithLive(
+  tx: Tx,
+  draft: { id: number; regionId: number },
+): Promise<{ diff: Diff; after: RegionSnapshot[]; before: Map<number, RegionSnapshot> }> {
+  const after = await draftSubtree(tx, draft);
+  const { rows } = await tx.query<{ id: number }>('SELECT id FROM gp_subtree($1)', [draft.regionId]);
+  const before = new Map(
+    (
+      await snapshots(
+        tx,
+        rows.map((r) => r.id),
+      )
+    ).map((s) => [s.id, s]),
+  );
+  const afterIds = new Set(after.map((s) => s.id));
+  const changes: ChangeRow[] = [];
+  let added = 0;
+  let changed = 0;
+  for (const a of after) {
+    const b = before.get(a.id);
+    if (!b) added++;
+    else if (sameState(a, b)) continue;
+    else changed++;
+    changes.push({ entityId: a.id, before: b ?? null, after: a });
+  }
+  const removedRows = [...before.values()].filter((b) => !afterIds.has(b.id));
+  for (const b of removedRows) changes.push({ entityId: b.id, before: b, after: null });
+  return { diff: { changes, added, removed: removedRows.length, changed }, after, before };
+}
+
+/**
+ * Publishes a draft into the live plan in the caller's transaction: refuses (409, naming them) when
+ * the live plan changed under it; else writes every region the draft changed (parents first),
+ * deletes the ones it removed (children first), re-files households and incidents, records one
+ * operation (undoable like any other) and a plan version.
+ */
+export async function publishDraft(
+  tx: Tx,
+  draft: DraftRow,
+  actor: string,
+  approvedBy: string | null,
+  note: string,
+): Promise<{ versionId: number; op: number; added: number; removed: number; changed: number }> {
+  await assertRootLive(tx, draft);
+  await tx.query('SELECT id FROM region WHERE id IN (SELECT id FROM gp_subtree($1)) FOR UPDATE', [draft.regionId]);
+  const found = await conflicts(tx, draft);
+  if (found.length > 0) throw conflictError(found);
+  const { diff, after, before } = await diffWithLive(tx, draft);
+  const touched: number[] = [];
+  // Children first out, parents first in (a region's parent must exist before it; it may not be deleted under it).
+  const removed = diff.changes.filter((c) => c.after === null).sort((x, y) => depthOf(y.before!.level) - depthOf(x.before!.level));
+  for (const c of removed) {
+    await tx.query('DELETE FROM region WHERE id = $1', [c.entityId]);
+    touched.push(c.entityId);
+  }
+  const writes = diff.changes.filter((c) => c.after !== null);
+  const order = new Map(after.map((s, i) => [s.id, i]));
+  writes.sort((x, y) => order.get(x.entityId)! - order.get(y.entityId)!);
+  for (const c of writes) {
+    const live = before.get(c.entityId);
+    try {
+      await tx.exec('SAVEPOINT publish_row');
+      await writeSnapshot(tx, c.after!, live ? live.version + 1 : c.after!.version);
+      await tx.exec('RELEASE SAVEPOINT publish_row');
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') {
+        throw new InputError('draft_conflict', `the code ${c.after!.code} of ${c.after!.name} is taken in the live plan meanwhile; rebase the draft`, 'id', {
+          grids: [{ id: c.entityId, code: c.after!.code, name: c.after!.name, level: c.after!.level, kind: 'changed' }],
+        });
+      }
+      throw err;
+    }
+    touched.push(c.entityId);
+  }
+  const parents = diff.changes.flatMap((c) => [c.before?.parentId, c.after?.parentId]).filter((p): p is number => typeof p === 'number');
+  await reassignHouseholdsIn(tx, touched);
+  await reassignIncidentsIn(tx, touched);
+  await recountHouseholdsAround(tx, [...touched.filter((id) => diff.changes.find((c) => c.entityId === id)?.after), ...parents]);
+  // the change log keeps the states as written (versions included), so undo checks the right ones
+  const written = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
+  const changes = diff.changes.map((c) => ({ ...c, after: c.after ? (written.get(c.entityId) ?? c.after) : null }));
+  const op = diff.changes.length > 0 ? await recordOperation(tx, actor, 'publish', changes) : null;
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO plan_version (region_id, draft_id, name, note, published_by, approved_by, effective_from, op, grids_added, grids_removed, grids_changed)
+     VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now()), $8, $9, $10, $11) RETURNING id`,
+    [draft.regionId, draft.id, draft.name, note, actor, approvedBy, draft.effectiveFrom, op, diff.added, diff.removed, diff.changed],
+  );
+  await tx.query(`UPDATE draft SET status = 'published', version = version + 1, updated_at = now() WHERE id = $1`, [draft.id]);
+  await tx.query(`INSERT INTO draft_event (draft_id, actor, kind, comment) VALUES ($1, $2, 'publish', $3)`, [draft.id, actor, `version ${rows[0]!.id}`]);
+  return { versionId: rows[0]!.id, op: op ?? 0, added: diff.added, removed: diff.removed, changed: diff.changed };
+}
+
+async function assertRootLive(tx: Queryable, draft: DraftRow): Promise<void> {
+  const { rows } = await tx.query('SELECT 1 FROM region WHERE id = $1', [draft.regionId]);
+  if (rows.length === 0)
+    throw new InputError(
+      'draft_region_gone',
+      `${draft.regionName || `region ${draft.regionId}`}, which this draft changes, is no longer in the live plan`,
+      'draft',
+    );
+}
+
+export function conflictError(found: Conflict[]): InputError {
+  const names = found
+    .slice(0, 5)
+    .map((g) => `${g.name} (${g.code})`)
+    .join(', ');
+  return new InputError(
+    'draft_conflict',
+    `the live plan changed under this draft: ${names}${found.length > 5 ? ` and ${found.length - 5} more` : ''}; rebase the draft onto it and check it again`,
+    'draft',
+    { grids: found },
+  );
+}
+
+/**
+ * Rebases a draft onto today's plan: the regions the draft changed (from the state it was based
+ * on) keep the draft's state; every other region of the subtree becomes as it is live, the live
+ * households come in anew and are filed by the draft's grids. Where both changed one region the
+ * draft's state wins and the region is named, so the planner checks it (coverage shows any
+ * overlap or gap this leaves). The draft's undo history starts again.
+ */
+export async function rebaseDraft(tx: Tx, draft: DraftRow, actor: string): Promise<{ fromLive: number; kept: number; both: Conflict[] }> {
+  const s = draftSchema(draft.id);
+  await assertRootLive(tx, draft);
+  const found = await conflicts(tx, draft);
+  // What the draft changed: regions whose state differs from the base it was copied from.
+  const [base, mineNow] = [await draftSubtree(tx, draft, true), await draftSubtree(tx, draft)];
+  const baseById = new Map(base.map((b) => [b.id, b]));
+  const nowById = new Map(mineNow.map((b) => [b.id, b]));
+  const mineIds = new Set<number>();
+  for (const d of mineNow) if (!baseById.has(d.id) || !sameState(d, baseById.get(d.id)!)) mineIds.add(d.id);
+  for (const b of base) if (!nowById.has(b.id)) mineIds.add(b.id);
+  const both = found.filter((c) => mineIds.has(c.id));
+  // Take the live state of everything else in the subtree (what live removed goes; what live added comes).
+  const liveIds = (await tx.query<{ id: number }>('SELECT id FROM gp_subtree($1)', [draft.regionId])).rows.map((r) => r.id);
+  const takeLive = [...new Set([...liveIds, ...base.map((b) => b.id), ...mineNow.map((d) => d.id)])].filter((id) => !mineIds.has(id));
+  await tx.query(`DELETE FROM ${s}.grid_staff WHERE grid_id = ANY($1::int[])`, [takeLive]);
+  await tx.query(`DELETE FROM ${s}.region WHERE id = ANY($1::int[])`, [takeLive]);
+  await tx.query(`INSERT INTO ${s}.region SELECT r.* FROM region r WHERE r.id = ANY($1::int[])`, [takeLive]);
+  await tx.query(`INSERT INTO ${s}.grid_staff SELECT gs.* FROM grid_staff gs WHERE gs.grid_id = ANY($1::int[])`, [takeLive]);
+  // From now on the draft stands on today's plan: a publication checks for changes after this.
+  await copyBase(tx, draft.id, draft.regionId);
+  // Households anew from the live plan, filed by the draft's grids.
+  await tx.exec(`DELETE FROM ${s}.household`);
+  await tx.query(
+    `INSERT INTO ${s}.household SELECT h.* FROM household h, region r
+     WHERE r.id = $1 AND (h.region_id IN (SELECT g.id FROM gp_subtree($1) g) OR (h.region_id IS NULL AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`,
+    [draft.regionId],
+  );
+  await inSchema(tx, draft.id, async () => {
+    await assignHouseholds(tx);
+    await recountHouseholds(tx);
+  });
+  await tx.exec(`DELETE FROM ${s}.change`);
+  await tx.query(`UPDATE draft SET based_at = now(), status = 'editing', step = 0, version = version + 1, updated_at = now() WHERE id = $1`, [draft.id]);
+  await tx.query(`INSERT INTO draft_event (draft_id, actor, kind, comment) VALUES ($1, $2, 'rebase', $3)`, [
+    draft.id,
+    actor,
+    both.length ? `kept the draft's state of ${both.map((b) => b.code).join(', ')}` : '',
+  ]);
+  return { fromLive: takeLive.length, kept: mineIds.size, both };
+}

@@ -1,0 +1,264 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { publishDue } from '../../server/db/draft-review.ts';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+/** Plan versions §1–§4: drafts, review across levels, publication, 409 and rebase, the plan before and after. */
+for (const driver of DRIVERS) {
+  describe(`drafts and their publication (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    type Who = { cookie: string };
+    let author: Who, townReviewer: Who, approver: Who, analyst: Who, stranger: Who;
+    let villages: { id: number; township: number; name: string }[];
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db);
+      // The test plan was made today: say it has stood as it is since New Year.
+      await ctx.db.query('DELETE FROM region_history WHERE valid_to IS NOT NULL');
+      await ctx.db.query(`UPDATE region_history SET valid_from = '2026-01-01T00:00:00+08:00'`);
+      // villages with a few grids, the first with incidents in them
+      villages = (
+        await ctx.db.query<{ id: number; township: number; name: string }>(
+          `SELECT v.id, v.parent_id AS township, v.name FROM region v
+           WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) BETWEEN 2 AND 40
+             AND v.parent_id = (SELECT t.id FROM region t WHERE t.level = 'township'
+                                ORDER BY (SELECT count(*) FROM region x WHERE x.parent_id = t.id) DESC, t.id LIMIT 1)
+           ORDER BY (SELECT count(*) FROM incident i JOIN region g ON g.id = i.grid_id WHERE g.parent_id = v.id) DESC, v.id LIMIT 3`,
+        )
+      ).rows;
+      const township = villages[0]!.township;
+      const other = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' AND id <> $1 ORDER BY id LIMIT 1`, [township])).rows[0]!
+        .id;
+      author = await ctx.cookie({ username: 'draft.author', role: 'planner', regionId: township });
+      townReviewer = await ctx.cookie({ username: 'town.reviewer', role: 'planner', regionId: township });
+      approver = await ctx.cookie({ username: 'district.leader', role: 'leader', regionId: null });
+      analyst = await ctx.cookie({ username: 'draft.analyst', role: 'analyst', regionId: null });
+      stranger = await ctx.cookie({ username: 'other.planner', role: 'planner', regionId: other });
+      expect(villages.length).toBe(3);
+    });
+    afterAll(() => dispose());
+
+    const grids = async (parent: number) =>
+      (
+        await ctx.db.query<{ id: number; name: string; version: number; code: string }>(
+          'SELECT id, name, version, code FROM region WHERE parent_id = $1 ORDER BY id',
+          [parent],
+        )
+      ).rows;
+    const approveAll = async (id: number, effectiveFrom?: string, last: Who = approver) => {
+      const first = await ctx.request('POST', `/api/drafts/${id}/review`, { decision: 'approve', comment: '同意' }, townReviewer);
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect(first.body.status).toBe('submitted');
+      return ctx.request('POST', `/api/drafts/${id}/review`, { decision: 'approve', comment: '批准', ...(effectiveFrom ? { effectiveFrom } : {}) }, last);
+    };
+
+    it('is a working copy: auto-split, coverage and undo run on it; the live plan and its log stay as they were', async () => {
+      const village = villages[0]!;
+      const liveBefore = await grids(village.id);
+      const changesBefore = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM change')).rows[0]!.n;
+      const made = await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '重划网格方案' }, author);
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      expect(made.body).toMatchObject({ status: 'editing', createdBy: 'draft.author', regionId: village.id, conflicts: [] });
+      expect(made.body.steps.map((s: { zh: string }) => s.zh)).toEqual(['乡镇审核', '区县审批']);
+      const id = made.body.id;
+
+      const children = await ctx.request('GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, author);
+      expect(children.body.features.map((f: { id: number }) => f.id)).toEqual(
+        liveBefore
+          .map((g) => g.id)
+          .sort((a, b) => a - b)
+          .filter((x) => children.body.features.some((f: { id: number }) => f.id === x)),
+      );
+      expect(children.body.features.length).toBe(liveBefore.length);
+
+      const split = await ctx.request('POST', `/api/regions/${village.id}/autosplit?draft=${id}`, { commit: true, target: 12 }, author);
+      expect(split.status, JSON.stringify(split.body).slice(0, 300)).toBe(200);
+      const newIds: number[] = split.body.committed.ids;
+      const inDraft = await ctx.request('GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, author);
+      expect(inDraft.body.features.map((f: { id: number }) => f.id).sort()).toEqual([...newIds].sort());
+      const coverage = await ctx.request('GET', `/api/regions/${village.id}/coverage?draft=${id}`, undefined, author);
+      expect(coverage.status).toBe(200);
+      expect(coverage.body.issues.features.filter((f: { properties: { kind: string } }) => ['gap', 'overlap', 'outside'].includes(f.properties.kind))).toEqual(
+        [],
+      );
+      // the live plan and its change log did not move
+      expect(await grids(village.id)).toEqual(liveBefore);
+      expect((await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM change')).rows[0]!.n).toBe(changesBefore);
+      const live = await ctx.request('GET', `/api/regions/${village.id}/children`, undefined, author);
+      expect(live.body.features.length).toBe(liveBefore.length);
+
+      // its own undo: back to the copy, and forward again
+      const undo = await ctx.request('POST', `/api/changes/undo?draft=${id}`, undefined, author);
+      expect([undo.status, undo.body.action]).toEqual([200, 'autosplit']);
+      expect((await ctx.request('GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, author)).body.features.length).toBe(liveBefore.length);
+      expect((await ctx.request('POST', `/api/changes/redo?draft=${id}`, undefined, author)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, author)).status).toBe(409); // nothing of theirs live
+
+      // compared with today's plan: every old grid goes, the new ones come, households move
+      const cmp = await ctx.request('GET', `/api/compare?region=${village.id}&a=live&b=draft:${id}`, undefined, author);
+      expect(cmp.status, JSON.stringify(cmp.body).slice(0, 300)).toBe(200);
+      expect(cmp.body.removed.length).toBe(liveBefore.length);
+      expect(cmp.body.added.length).toBe(newIds.length);
+      expect(cmp.body.b.households).toBe(cmp.body.a.households);
+
+      // submitted: locked for edits; decided by the township, then the district; never by its author
+      expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '请审核' }, author)).body.status).toBe('submitted');
+      const locked = await ctx.request('PATCH', `/api/regions/${newIds[0]}?draft=${id}`, { version: 1, name: '改不了' }, author);
+      expect([locked.status, locked.body.error.code]).toEqual([409, 'draft_locked']);
+      const own = await ctx.request('POST', `/api/drafts/${id}/review`, { decision: 'approve', comment: '' }, author);
+      expect(own.status).toBe(403);
+      const awaiting = await ctx.request('GET', '/api/drafts?awaiting=me', undefined, townReviewer);
+      expect(awaiting.body.map((d: { id: number }) => d.id)).toContain(id);
+      expect((await ctx.request('GET', '/api/drafts?awaiting=me', undefined, stranger)).body).toEqual([]);
+      const incidentsBefore = (
+        await ctx.db.query<{ id: number; grid_id: number | null; filed_grid_id: number | null }>(
+          'SELECT i.id, i.grid_id, i.filed_grid_id FROM incident i JOIN region g ON g.id = i.grid_id WHERE g.parent_id = $1 ORDER BY i.id',
+          [village.id],
+        )
+      ).rows;
+      const published = await approveAll(id);
+      expect(published.status, JSON.stringify(published.body).slice(0, 400)).toBe(200);
+      expect(published.body).toMatchObject({ status: 'published', draft: { status: 'published' } });
+      expect((await grids(village.id)).map((g) => g.id).sort()).toEqual([...newIds].sort());
+      // incidents keep the grid they were filed in, and show the one they lie in now
+      if (incidentsBefore.length > 0) {
+        const after = (
+          await ctx.db.query<{ grid_id: number; filed_grid_id: number }>('SELECT grid_id, filed_grid_id FROM incident WHERE id = ANY($1::int[]) ORDER BY id', [
+            incidentsBefore.map((i) => i.id),
+          ])
+        ).rows;
+        expect(after.map((i) => i.filed_grid_id)).toEqual(incidentsBefore.map((i) => i.filed_grid_id));
+        expect(after.every((i) => newIds.includes(i.grid_id))).toBe(true);
+      }
+      // the copy is gone; the version stays, with who and why
+      const versions = await ctx.request('GET', `/api/versions?region=${village.id}`, undefined, approver);
+      expect(versions.body[0]).toMatchObject({
+        draftId: id,
+        publishedBy: 'district.leader',
+        approvedBy: 'district.leader',
+        gridsAdded: newIds.length,
+        gridsRemoved: liveBefore.length,
+      });
+      expect((await ctx.db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [`gp_draft_${id}`])).rows).toEqual([]);
+      // the plan before the publication is still there to read and compare
+      const before = await ctx.request('GET', `/api/regions/${village.id}/children?asOf=2026-06-01`, undefined, approver);
+      expect(before.body.features.map((f: { id: number }) => f.id).sort()).toEqual(liveBefore.map((g) => g.id).sort());
+      const byVersion = await ctx.request('GET', `/api/compare?region=${village.id}&a=date:2026-06-01&b=version:${versions.body[0].id}`, undefined, approver);
+      expect([byVersion.body.removed.length, byVersion.body.added.length]).toEqual([liveBefore.length, newIds.length]);
+    });
+
+    it('keeps its doors shut: other routes, other regions, its own outline, people who neither plan nor review', async () => {
+      const village = villages[1]!;
+      const made = await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '门禁' }, author);
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      const id = made.body.id;
+      const [grid] = await grids(village.id);
+      const elsewhere = (
+        await ctx.db.query<{ id: number; version: number }>(`SELECT id, version FROM region WHERE level = 'grid' AND parent_id <> $1 LIMIT 1`, [village.id])
+      ).rows[0]!;
+      const cases: [string, string, unknown, Who, number, string][] = [
+        ['PATCH', `/api/regions/${elsewhere.id}?draft=${id}`, { version: elsewhere.version, name: 'x' }, author, 403, 'outside_scope'],
+        ['PATCH', `/api/regions/${village.id}?draft=${id}`, { version: 1, name: 'x' }, author, 403, 'outside_scope'],
+        ['GET', `/api/workers?draft=${id}`, undefined, author, 400, 'draft_not_here'],
+        ['POST', `/api/regions/import?draft=${id}`, {}, author, 400, 'draft_not_here'],
+        ['GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, analyst, 403, 'forbidden'],
+        ['GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, stranger, 404, 'not_found'],
+        ['GET', `/api/drafts/${id}`, undefined, stranger, 404, 'not_found'],
+        ['GET', `/api/compare?region=${village.id}&a=live&b=draft:${id}`, undefined, analyst, 404, 'not_found'],
+        ['GET', `/api/regions/${village.id}/children?draft=abc`, undefined, author, 400, 'invalid_draft'],
+        ['GET', `/api/regions/${village.id}/children?draft=999999`, undefined, author, 404, 'not_found'],
+        ['POST', '/api/drafts', { regionId: grid!.id, name: '网格草稿' }, author, 422, 'invalid_level'],
+        ['POST', '/api/drafts', { regionId: village.id, name: '' }, author, 400, 'invalid_request'],
+      ];
+      for (const [method, path, body, who, status, code] of cases) {
+        const res = await ctx.request(method, path, body, who);
+        expect([res.status, res.body?.error?.code], `${method} ${path}`).toEqual([status, code]);
+      }
+      expect((await ctx.request('GET', '/api/drafts', undefined, analyst)).status).toBe(403);
+      // withdrawn: the copy goes, the record stays
+      const gone = await ctx.request('DELETE', `/api/drafts/${id}`, undefined, author);
+      expect(gone.body.status).toBe('withdrawn');
+      expect((await ctx.request('GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, author)).status).toBe(409);
+    });
+
+    it('two drafts of one village: the first publishes, the second gets 409 naming the grid, rebases, keeps its own change and publishes', async () => {
+      const village = villages[2]!;
+      const [g1, g2] = await grids(village.id);
+      const d1 = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '甲方案' }, author)).body.id;
+      const d2 = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '乙方案' }, author)).body.id;
+      expect((await ctx.request('PATCH', `/api/regions/${g1!.id}?draft=${d1}`, { version: g1!.version, name: '甲改名' }, author)).status).toBe(200);
+      expect((await ctx.request('PATCH', `/api/regions/${g2!.id}?draft=${d2}`, { version: g2!.version, name: '乙改名' }, author)).status).toBe(200);
+      // a comment on one grid of the draft
+      const commented = await ctx.request('POST', `/api/drafts/${d1}/comments`, { comment: '这里的边界再看看', gridId: g1!.id }, townReviewer);
+      expect(commented.body.events.at(-1)).toMatchObject({ kind: 'comment', gridId: g1!.id, actor: 'town.reviewer' });
+
+      expect((await ctx.request('POST', `/api/drafts/${d1}/submit`, { note: '' }, author)).status).toBe(200);
+      // sent back with a reason, edited, submitted again
+      const back = await ctx.request('POST', `/api/drafts/${d1}/review`, { decision: 'changes', comment: '' }, townReviewer);
+      expect([back.status, back.body.error.path]).toEqual([422, 'comment']);
+      expect((await ctx.request('POST', `/api/drafts/${d1}/review`, { decision: 'changes', comment: '名称要规范' }, townReviewer)).body.status).toBe('editing');
+      const g1now = (await ctx.request('GET', `/api/regions/${g1!.id}?draft=${d1}`, undefined, author)).body.properties;
+      expect((await ctx.request('PATCH', `/api/regions/${g1!.id}?draft=${d1}`, { version: g1now.version, name: '甲村一网格' }, author)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/drafts/${d1}/submit`, { note: '已改' }, author)).status).toBe(200);
+      const first = await approveAll(d1);
+      expect(first.body.status).toBe('published');
+      expect((await grids(village.id)).find((g) => g.id === g1!.id)!.name).toBe('甲村一网格');
+
+      // the second: the live plan changed under it
+      const refused = await ctx.request('POST', `/api/drafts/${d2}/submit`, { note: '' }, author);
+      expect([refused.status, refused.body.error.code]).toEqual([409, 'draft_conflict']);
+      expect(refused.body.error.details.grids).toEqual([expect.objectContaining({ id: g1!.id, kind: 'changed' })]);
+      expect((await ctx.request('GET', `/api/drafts/${d2}`, undefined, author)).body.conflicts.map((c: { id: number }) => c.id)).toEqual([g1!.id]);
+      const rebased = await ctx.request('POST', `/api/drafts/${d2}/rebase`, undefined, author);
+      expect(rebased.status, JSON.stringify(rebased.body).slice(0, 300)).toBe(200);
+      expect(rebased.body.both).toEqual([]);
+      expect(rebased.body.draft.conflicts).toEqual([]);
+      // the draft now holds the first one's change and its own
+      const seen = await ctx.request('GET', `/api/regions/${village.id}/children?draft=${d2}`, undefined, author);
+      const names = new Map(seen.body.features.map((f: { id: number; properties: { name: string } }) => [f.id, f.properties.name]));
+      expect([names.get(g1!.id), names.get(g2!.id)]).toEqual(['甲村一网格', '乙改名']);
+      expect((await ctx.request('POST', `/api/drafts/${d2}/submit`, { note: '已变基' }, author)).status).toBe(200);
+      // an administrator may decide any step
+      const admin = await ctx.cookie({ username: 'tester', role: 'admin' });
+      const second = await approveAll(d2, undefined, admin);
+      expect(second.body.status, JSON.stringify(second.body).slice(0, 300)).toBe('published');
+      const final = new Map((await grids(village.id)).map((g) => [g.id, g.name]));
+      expect([final.get(g1!.id), final.get(g2!.id)]).toEqual(['甲村一网格', '乙改名']);
+
+      // a publication is one operation its publisher can undo
+      const undo = await ctx.request('POST', '/api/changes/undo', undefined, admin);
+      expect([undo.status, undo.body.action]).toEqual([200, 'publish']);
+      expect((await grids(village.id)).find((g) => g.id === g2!.id)!.name).toBe(g2!.name);
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, admin)).status).toBe(200);
+
+      // roll back: a draft of the plan as the first version made it
+      const versions = (await ctx.request('GET', `/api/versions?region=${village.id}`, undefined, author)).body;
+      const v1 = versions.find((v: { draftId: number }) => v.draftId === d1);
+      const rollback = await ctx.request('POST', `/api/versions/${v1.id}/rollback`, {}, author);
+      expect(rollback.status, JSON.stringify(rollback.body).slice(0, 300)).toBe(201);
+      const back1 = await ctx.request('GET', `/api/regions/${g2!.id}?draft=${rollback.body.id}`, undefined, author);
+      expect(back1.body.properties.name).toBe(g2!.name);
+      const cmp = await ctx.request('GET', `/api/compare?region=${village.id}&a=live&b=draft:${rollback.body.id}`, undefined, author);
+      expect(cmp.body.changed.map((c: { id: number; changes: string[] }) => [c.id, c.changes])).toEqual([[g2!.id, ['name']]]);
+    });
+
+    it('approved for a later day: scheduled, then published when the day comes', async () => {
+      const village = villages[1]!;
+      const [g] = await grids(village.id);
+      const id = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '明年生效' }, author)).body.id;
+      expect((await ctx.request('PATCH', `/api/regions/${g!.id}?draft=${id}`, { version: g!.version, name: '明年网格' }, author)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '' }, author)).status).toBe(200);
+      const res = await approveAll(id, '2099-01-01');
+      expect(res.body).toMatchObject({ status: 'scheduled', versionId: null });
+      expect(await publishDue(ctx.db, new Date())).toEqual([]);
+      expect((await grids(village.id)).find((x) => x.id === g!.id)!.name).toBe(g!.name);
+      expect(await publishDue(ctx.db, new Date('2099-01-01T08:00:00+08:00'))).toEqual([id]);
+      expect((await grids(village.id)).find((x) => x.id === g!.id)!.name).toBe('明年网格');
+      const v = (await ctx.request('GET', `/api/versions?region=${village.id}`, undefined, author)).body[0];
+      expect(v).toMatchObject({ draftId: id, publishedBy: 'system', approvedBy: 'district.leader' });
+      expect(v.effectiveFrom.slice(0, 10)).toBe('2098-12-31'); // midnight in Beijing
+    });
+  });
+}

@@ -1,0 +1,117 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { Db } from '../../server/db/db.ts';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import { sessionCookie } from '../support/auth.ts';
+import { cloneTestDb } from '../support/db.ts';
+import { describeInBrowser, launchBrowser, newPage, waitForMap } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'drafts');
+
+/** Plan versions §6: draft → compare → submit → approve (township, then district) in Chromium. */
+describeInBrowser('a draft from a planner to the live plan, through two reviewers', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let db: Db;
+  let dispose: () => Promise<void>;
+  const consoleErrors: string[] = [];
+  let village: { id: number; township: number };
+  let planner: string, reviewer: string, leader: string;
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    ({ db, dispose } = await cloneTestDb('pglite'));
+    village = (
+      await db.query<{ id: number; township: number }>(
+        `SELECT v.id, v.parent_id AS township FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 3
+         ORDER BY v.code LIMIT 1`,
+      )
+    ).rows[0]!;
+    server = await startServer({ db, port: 0 });
+    browser = await launchBrowser();
+    planner = await sessionCookie(db, { username: 'zhang.planner', role: 'planner', regionId: village.township });
+    reviewer = await sessionCookie(db, { username: 'li.township', role: 'planner', regionId: village.township });
+    leader = await sessionCookie(db, { username: 'wang.district', role: 'leader', regionId: null });
+  });
+  afterAll(async () => {
+    expect(consoleErrors).toEqual([]);
+    await browser?.close();
+    await server?.close();
+    await dispose?.();
+  });
+
+  const open = async (cookie: string, path: string): Promise<Page> => {
+    const page = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
+    page.on('dialog', (d) => void d.accept());
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    await page.goto(server.url + path);
+    await waitForMap(page);
+    return page;
+  };
+  const liveGrids = async () => (await db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY id', [village.id])).rows.map((r) => r.id);
+
+  it('makes a draft, edits it without touching the live plan, compares, submits; two reviewers approve and it is published', async () => {
+    const before = await liveGrids();
+    const page = await open(planner, `/plan?region=${village.id}`);
+    await page.click('[data-testid="drafts"] summary');
+    await page.waitForSelector('[data-testid="drafts-empty"]');
+    await page.click('[data-testid="draft-create"]');
+    await expect.poll(() => new URL(page.url()).searchParams.get('draft')).not.toBeNull();
+    const draftId = Number(new URL(page.url()).searchParams.get('draft'));
+    await expect.poll(() => page.locator('[data-testid="draft-banner"]').textContent()).toContain('这里的修改只在草稿中');
+    await waitForMap(page);
+
+    // delete a grid in the draft, with the editor's own key
+    const grid = before[0]!;
+    await page.goto(`${server.url}/plan?region=${grid}&draft=${draftId}`);
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="toolbar"]').isVisible()).toBe(true);
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toMatch(/已删除/);
+    expect(await liveGrids()).toEqual(before);
+    await page.goto(`${server.url}/plan?region=${village.id}&draft=${draftId}`);
+    await waitForMap(page);
+
+    await page.click('[data-testid="draft-compare"]');
+    await page.waitForSelector('[data-testid="comparison"]');
+    expect(await page.locator('[data-testid="comparison"] .counts').textContent()).toMatch(/去掉 1 个网格/);
+    await page.screenshot({ path: join(ARTIFACTS, '1-draft-compared.png') });
+
+    await page.fill('[data-testid="draft-note"]', '删去一个空网格');
+    await page.click('[data-testid="draft-submit"]');
+    await expect.poll(() => page.locator('[data-testid="draft-status"]').textContent()).toBe('审核中');
+    // submitted: read-only for its author
+    await expect.poll(() => page.locator('[data-testid="toolbar"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="draft-banner"]').textContent()).toContain('只读');
+    await page.close();
+
+    // the township reviewer finds it waiting and approves the first step
+    const town = await open(reviewer, `/plan?region=${village.id}`);
+    await expect.poll(() => town.locator('[data-testid="drafts-awaiting"] button').count()).toBe(1);
+    await town.click('[data-testid="drafts-awaiting"] button');
+    await town.waitForSelector('[data-testid="draft-review"]');
+    await town.fill('[data-testid="draft-comment"]', '同意，报区里审批');
+    await town.screenshot({ path: join(ARTIFACTS, '2-township-review.png') });
+    await town.click('[data-testid="draft-approve"]');
+    await expect.poll(() => town.locator('[data-testid="draft-review"]').count()).toBe(0);
+    await town.close();
+
+    // the district approves: published, the live plan has the change
+    const district = await open(leader, `/plan?region=${village.id}&draft=${draftId}`);
+    await district.waitForSelector('[data-testid="draft-review"]');
+    expect(await district.locator('[data-testid="draft-events"]').textContent()).toContain('同意，报区里审批');
+    await district.screenshot({ path: join(ARTIFACTS, '3-district-approval.png') });
+    await district.click('[data-testid="draft-approve"]');
+    await expect.poll(() => district.locator('[data-testid="drafts-notice"]').textContent()).toContain('已发布');
+    await expect.poll(() => new URL(district.url()).searchParams.get('draft')).toBeNull();
+    await waitForMap(district);
+    expect(await liveGrids()).toEqual(before.filter((id) => id !== grid));
+    await expect.poll(() => district.locator('[data-testid="versions"] li').count()).toBe(1);
+    await district.screenshot({ path: join(ARTIFACTS, '4-published.png') });
+    await district.close();
+  });
+});
