@@ -1,5 +1,5 @@
-import type { Queryable } from './db.ts';
-import { draftSchema } from './drafts.ts';
+import type { Db, Queryable } from './db.ts';
+import { assertDraftOpen, draftSchema } from './drafts.ts';
 import { householdsAt, planAt, subtreeAt, type PlanTime } from './region-queries.ts';
 import { districtOf, districtRules } from './rules.ts';
 
@@ -90,7 +90,16 @@ const feature = (g: GridRow): GeoJSON.Feature => ({ type: 'Feature', id: g.id, g
  * (edits keep a grid's id; a split or merge makes new ones). Households are counted as they lie
  * today, so a comparison shows what the plan change did to the same people.
  */
-export async function comparePlans(db: Queryable, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
+export async function comparePlans(db: Db, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
+  if (!a.draft && !b.draft) return compareIn(db, regionId, a, b);
+  // A draft's copy is read in one transaction that holds it: a withdrawal or publication waits.
+  return db.transaction(async (tx) => {
+    for (const side of [a, b]) if (side.draft) await assertDraftOpen(tx, side.draft, 'read');
+    return compareIn(tx, regionId, a, b);
+  });
+}
+
+async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
   const [ga, gb] = [await gridsOf(db, regionId, a), await gridsOf(db, regionId, b)];
   const byId = (gs: GridRow[]) => new Map(gs.map((g) => [g.id, g]));
   const [ma, mb] = [byId(ga), byId(gb)];

@@ -12,7 +12,9 @@ import {
   conflicts,
   createDraft,
   draftById,
+  draftSchema,
   dropDraftSchema,
+  GONE,
   publishDraft,
   stepsFor,
   type ApprovalStep,
@@ -59,10 +61,23 @@ async function stepRegion(db: Queryable, regionId: number, level: string): Promi
  */
 export async function mayDecideStep(db: Queryable, p: Principal, draft: DraftRow, step: ApprovalStep | undefined): Promise<boolean> {
   if (!step || !step.roles.includes(p.role)) return false;
-  if (p.role !== 'admin' && p.username === draft.createdBy) return false;
-  if (p.role === 'admin' || p.regionId === null) return true;
+  if (p.role === 'admin') return true;
+  // Four eyes: nobody decides a draft they made, edited, submitted or rebased, nor two steps of one round.
+  if ((await involved(db, draft)).has(p.username)) return false;
+  if (p.regionId === null) return true;
   const region = await stepRegion(db, draft.regionId, step.level);
   return region !== null && (await isWithin(db, region, p.regionId, false));
+}
+
+/** Who made, edited, submitted or rebased a draft, and who approved a step of its current round. */
+async function involved(db: Queryable, draft: DraftRow): Promise<Set<string>> {
+  const { rows } = await db.query<{ actor: string }>(
+    `SELECT actor FROM draft_event WHERE draft_id = $1 AND (kind IN ('create', 'submit', 'rebase')
+       OR (kind = 'approve' AND id > coalesce((SELECT max(id) FROM draft_event WHERE draft_id = $1 AND kind = 'submit'), 0)))
+     UNION SELECT actor FROM ${draftSchema(draft.id)}.change`,
+    [draft.id],
+  );
+  return new Set([draft.createdBy, ...rows.map((r) => r.actor)]);
 }
 
 async function events(db: Queryable, id: number): Promise<DraftEvent[]> {
@@ -163,6 +178,11 @@ export async function submitDraft(tx: Tx, p: Principal, id: number, note: string
 
 export async function commentDraft(tx: Tx, p: Principal, id: number, comment: string, gridId: number | null): Promise<void> {
   const d = await lockDraft(tx, p, id);
+  if (GONE.includes(d.status)) throw stateError(d, 'commented on');
+  if (gridId !== null) {
+    const { rows } = await tx.query(`SELECT 1 FROM ${draftSchema(d.id)}.region WHERE id = $1 UNION SELECT 1 FROM region WHERE id = $1`, [gridId]);
+    if (rows.length === 0) throw notFound('region', gridId, 'gridId');
+  }
   await event(tx, d.id, p.username, 'comment', comment, d.status === 'submitted' ? d.step : null, gridId);
   await touch(tx, id, 'status = status');
 }
@@ -172,7 +192,7 @@ export async function withdrawDraft(tx: Tx, p: Principal, id: number): Promise<v
   const d = await lockDraft(tx, p, id);
   if (p.role !== 'admin' && p.username !== d.createdBy)
     throw new InputError('forbidden', `only ${d.createdBy}, who made it, or an administrator may withdraw this draft`, 'id');
-  if (d.status === 'published') throw stateError(d, 'withdrawn');
+  if (GONE.includes(d.status)) throw stateError(d, 'withdrawn');
   await touch(tx, id, `status = 'withdrawn'`);
   await event(tx, id, p.username, 'withdraw');
   await dropDraftSchema(tx, id);
@@ -220,6 +240,8 @@ export async function reviewDraft(
         if (!input.comment.trim()) throw new InputError('comment_required', 'say why: a reason goes with sending a draft back', 'comment');
         await event(tx, id, p.username, input.decision, input.comment, d.step);
         await touch(tx, id, input.decision === 'reject' ? `status = 'rejected'` : `status = 'editing', step = 0`);
+        // a rejection ends the draft: its copy goes, its record and the reason stay
+        if (input.decision === 'reject') await dropDraftSchema(tx, id);
         return { status: input.decision === 'reject' ? 'rejected' : 'editing', versionId: null, op: null };
       }
       await event(tx, id, p.username, 'approve', input.comment, d.step);

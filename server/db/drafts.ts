@@ -13,7 +13,7 @@ import { InputError } from '../domain/errors.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround, assignHouseholds, recountHouseholds } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
-import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
+import { recordOperation, snapshots, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 import { sameState } from './undo.ts';
 
 export const DRAFT_STATUSES = ['editing', 'submitted', 'scheduled', 'published', 'rejected', 'withdrawn', 'conflict'] as const;
@@ -54,15 +54,22 @@ const baseSchema = (id: number): string => `${draftSchema(id)}_base`;
 
 /** The tables a draft shadows; `incident` stays empty. */
 const SHADOWED = ['region', 'household', 'grid_staff', 'change', 'incident'] as const;
+/** The views over those tables, made anew in a draft's schema (a view is bound to the tables it was made on). */
+const DRAFT_VIEWS = ['grid_range'] as const;
 
 /**
  * The database as a draft sees it: each query and transaction runs with the draft's schema first
- * on the search path (one transaction per query, so a pooled connection never keeps it).
+ * on the search path (one transaction per query, so a pooled connection never keeps it). Each
+ * transaction first holds the draft's row (shared) and checks it is still there to read — or, for
+ * `write`, still being edited: a withdrawal or publication takes the row exclusively, so it waits
+ * for writes in flight and no write starts after it (a missing schema would otherwise fall through
+ * the search path to the live tables).
  */
-export function inDraft(db: Db, id: number): Db {
+export function inDraft(db: Db, id: number, mode: 'read' | 'write' = 'read'): Db {
   const set = `SET LOCAL search_path TO ${draftSchema(id)}, public`;
   const scoped = <T>(fn: (tx: Tx) => Promise<T>) =>
     db.transaction(async (tx) => {
+      await assertDraftOpen(tx, id, mode);
       await tx.exec(set);
       return fn(tx);
     });
@@ -75,6 +82,26 @@ export function inDraft(db: Db, id: number): Db {
     close: async () => {},
   } as Db;
 }
+
+/** Holds a draft's row for the transaction and refuses when its copy is gone (or, to write, when it is not being edited). */
+export async function assertDraftOpen(tx: Queryable, id: number, mode: 'read' | 'write'): Promise<void> {
+  const { rows } = await tx.query<{ status: DraftStatus; name: string }>('SELECT status, name FROM public.draft WHERE id = $1 FOR SHARE', [id]);
+  const d = rows[0];
+  if (!d) throw new InputError('not_found', `draft ${id} does not exist`, 'draft');
+  if (mode === 'write' && d.status !== 'editing') {
+    throw new InputError('draft_locked', `the draft “${d.name}” is ${d.status}: only a draft being edited can change (a reviewer can send it back)`, 'draft', {
+      status: d.status,
+    });
+  }
+  if (GONE.includes(d.status)) {
+    throw new InputError('draft_state', `the draft “${d.name}” is ${d.status}: its copy is gone (compare the plan by date or version instead)`, 'draft', {
+      status: d.status,
+    });
+  }
+}
+
+/** States in which a draft's copy has been dropped. */
+export const GONE: readonly DraftStatus[] = ['published', 'withdrawn', 'rejected'];
 
 const DRAFT_JSON = `d.id, d.region_id AS "regionId", coalesce(r.name, '') AS "regionName", coalesce(r.level, '') AS "regionLevel", d.name,
   d.created_by AS "createdBy", to_json(d.created_at) #>> '{}' AS "createdAt", d.status, d.step, to_json(d.based_at) #>> '{}' AS "basedAt",
@@ -115,6 +142,11 @@ export async function createDraft(tx: Tx, actor: string, regionId: number, name:
   const s = draftSchema(id);
   await tx.exec(`CREATE SCHEMA ${s}`);
   for (const t of SHADOWED) await tx.exec(`CREATE TABLE ${s}.${t} (LIKE public.${t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
+  // Views over the plan (each grid's range and whether it passes) read the draft's regions in the draft.
+  for (const view of DRAFT_VIEWS) {
+    const { rows: def } = await tx.query<{ sql: string }>(`SELECT pg_get_viewdef($1::regclass) AS sql`, [`public.${view}`]);
+    await inSchema(tx, id, () => tx.exec(`CREATE VIEW ${s}.${view} AS ${def[0]!.sql}`));
+  }
   const b = baseSchema(id);
   await tx.exec(`CREATE SCHEMA ${b}`);
   for (const t of ['region', 'grid_staff'])
@@ -127,12 +159,13 @@ export async function createDraft(tx: Tx, actor: string, regionId: number, name:
 async function copyFromLive(tx: Tx, id: number, regionId: number, at: Date | null): Promise<void> {
   const s = draftSchema(id);
   await copyBase(tx, id, regionId);
-  // The rest of its district (its ancestors among them), as it is live: context only, so the map of a
-  // draft shows the whole district; a draft's writes never touch it.
+  // The rest of its district down to the villages (its ancestors among them), as it is live: context
+  // only, so the map of a draft shows where it lies; the grids elsewhere stay out (a draft stays small),
+  // and a draft's writes never touch any of it.
   await tx.query(
     `WITH top AS (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a ORDER BY a.depth DESC LIMIT 1)
      INSERT INTO ${s}.region SELECT r.* FROM region r
-     WHERE (r.id IN (SELECT g.id FROM top, gp_subtree(top.id) g) OR r.id IN (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a))
+     WHERE ((r.id IN (SELECT g.id FROM top, gp_subtree(top.id) g) AND r.level <> 'grid') OR r.id IN (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a))
        AND r.id NOT IN (SELECT g.id FROM gp_subtree($1) g)`,
     [regionId],
   );
@@ -158,6 +191,8 @@ async function copyFromLive(tx: Tx, id: number, regionId: number, at: Date | nul
     [regionId],
   );
   if (at !== null) {
+    // The old plan's grids keep the staff they have today where they are still there (staffing has no history).
+    await tx.query(`INSERT INTO ${s}.grid_staff SELECT gs.* FROM grid_staff gs WHERE gs.grid_id IN (SELECT r.id FROM ${s}.region r WHERE r.level = 'grid')`);
     // households are filed by the old plan's grids
     await inSchema(tx, id, async () => {
       await assignHouseholds(tx);
@@ -240,8 +275,6 @@ async function draftSubtree(tx: Tx, draft: { id: number; regionId: number }, bas
   );
 }
 
-const depthOf = (level: string) => LEVEL_RANK[level] ?? 3;
-
 export interface Diff {
   changes: ChangeRow[];
   added: number;
@@ -298,36 +331,48 @@ export async function publishDraft(
   const found = await conflicts(tx, draft);
   if (found.length > 0) throw conflictError(found);
   const { diff, after, before } = await diffWithLive(tx, draft);
-  const touched: number[] = [];
+  const sch = draftSchema(draft.id);
+  const removed = diff.changes.filter((c) => c.after === null).map((c) => c.before!);
+  const writes = diff.changes.filter((c) => c.after !== null).map((c) => c.after!);
+  const removedIds = removed.map((r) => r.id);
+  // A code the draft gives a region that another region holds live (made since): named, before anything is written.
+  const { rows: taken } = await tx.query<Conflict>(
+    `SELECT d.id, d.code, d.name, d.level, 'changed' AS kind FROM ${sch}.region d JOIN region l ON l.code = d.code AND l.id <> d.id
+     WHERE d.id = ANY($1::int[]) AND l.id <> ALL($2::int[])`,
+    [writes.map((w) => w.id), removedIds],
+  );
+  if (taken.length > 0) throw conflictError(taken);
+  const byLevel = (rs: { id: number; level: string }[], level: string) => rs.filter((r) => r.level === level).map((r) => r.id);
   // Children first out, parents first in (a region's parent must exist before it; it may not be deleted under it).
-  const removed = diff.changes.filter((c) => c.after === null).sort((x, y) => depthOf(y.before!.level) - depthOf(x.before!.level));
-  for (const c of removed) {
-    await tx.query('DELETE FROM region WHERE id = $1', [c.entityId]);
-    touched.push(c.entityId);
+  for (const level of ['grid', 'village', 'township']) {
+    const ids = byLevel(removed, level);
+    if (ids.length) await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [ids]);
   }
-  const writes = diff.changes.filter((c) => c.after !== null);
-  const order = new Map(after.map((s, i) => [s.id, i]));
-  writes.sort((x, y) => order.get(x.entityId)! - order.get(y.entityId)!);
-  for (const c of writes) {
-    const live = before.get(c.entityId);
-    try {
-      await tx.exec('SAVEPOINT publish_row');
-      await writeSnapshot(tx, c.after!, live ? live.version + 1 : c.after!.version);
-      await tx.exec('RELEASE SAVEPOINT publish_row');
-    } catch (err) {
-      if ((err as { code?: string }).code === '23505') {
-        throw new InputError('draft_conflict', `the code ${c.after!.code} of ${c.after!.name} is taken in the live plan meanwhile; rebase the draft`, 'id', {
-          grids: [{ id: c.entityId, code: c.after!.code, name: c.after!.name, level: c.after!.level, kind: 'changed' }],
-        });
-      }
-      throw err;
-    }
-    touched.push(c.entityId);
+  for (const level of ['district', 'township', 'village', 'grid']) {
+    const ids = byLevel(writes, level);
+    if (ids.length === 0) continue;
+    await tx.query(
+      `INSERT INTO region (id, parent_id, level, code, name, grid_type, worker_id, notes, version, geom, stat_code)
+       SELECT d.id, d.parent_id, d.level, d.code, d.name, d.grid_type, d.worker_id, d.notes, coalesce(l.version + 1, d.version), d.geom, d.stat_code
+       FROM ${sch}.region d LEFT JOIN region l ON l.id = d.id WHERE d.id = ANY($1::int[])
+       ON CONFLICT (id) DO UPDATE SET parent_id = EXCLUDED.parent_id, level = EXCLUDED.level, code = EXCLUDED.code,
+         name = EXCLUDED.name, grid_type = EXCLUDED.grid_type, worker_id = EXCLUDED.worker_id, notes = EXCLUDED.notes,
+         version = EXCLUDED.version, geom = EXCLUDED.geom, stat_code = EXCLUDED.stat_code, updated_at = now()`,
+      [ids],
+    );
   }
+  const writeIds = writes.map((w) => w.id);
+  await tx.query('DELETE FROM grid_staff WHERE grid_id = ANY($1::int[])', [writeIds]);
+  await tx.query(
+    `INSERT INTO grid_staff (grid_id, worker_id, role) SELECT s.grid_id, s.worker_id, s.role FROM ${sch}.grid_staff s
+     WHERE s.grid_id = ANY($1::int[]) AND EXISTS (SELECT 1 FROM worker w WHERE w.id = s.worker_id) ON CONFLICT DO NOTHING`,
+    [writeIds],
+  );
+  const touched = [...removedIds, ...writeIds];
   const parents = diff.changes.flatMap((c) => [c.before?.parentId, c.after?.parentId]).filter((p): p is number => typeof p === 'number');
   await reassignHouseholdsIn(tx, touched);
   await reassignIncidentsIn(tx, touched);
-  await recountHouseholdsAround(tx, [...touched.filter((id) => diff.changes.find((c) => c.entityId === id)?.after), ...parents]);
+  await recountHouseholdsAround(tx, [...writeIds, ...parents]);
   // the change log keeps the states as written (versions included), so undo checks the right ones
   const written = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
   const changes = diff.changes.map((c) => ({ ...c, after: c.after ? (written.get(c.entityId) ?? c.after) : null }));

@@ -139,13 +139,22 @@ export async function advanceIncident(
 export async function reassignIncidentsIn(tx: Queryable, regionIds: number[]): Promise<void> {
   if (regionIds.length === 0) return;
   await tx.query(
-    // Two index lookups (filed there, lying there) rather than one OR that scans every incident.
+    // Two index lookups (filed there, lying there) rather than one OR that scans every incident. The
+    // grids given are joined to the incidents within them (each polygon tested against many points,
+    // which PostGIS prepares once); only an incident outside all of them is looked up on its own.
+    // Incidents whose grid stays are not written.
     `WITH affected AS (
        SELECT i.id FROM incident i WHERE i.grid_id = ANY($1::int[])
-       UNION SELECT i.id FROM region r JOIN incident i ON r.geom && i.geom AND ST_Intersects(r.geom, i.geom) WHERE r.id = ANY($1::int[]))
-     UPDATE incident i SET grid_id = (
-       SELECT g.id FROM region g WHERE g.level = 'grid' AND g.geom && i.geom AND ST_Intersects(g.geom, i.geom) ORDER BY g.id LIMIT 1)
-     FROM affected a WHERE a.id = i.id`,
+       UNION SELECT i.id FROM region r JOIN incident i ON r.geom && i.geom AND ST_Intersects(r.geom, i.geom) WHERE r.id = ANY($1::int[])),
+     inside AS (
+       SELECT i.id, min(g.id) AS grid_id FROM region g JOIN incident i ON g.geom && i.geom AND ST_Intersects(g.geom, i.geom)
+       WHERE g.id = ANY($1::int[]) AND g.level = 'grid' GROUP BY i.id),
+     placed AS (
+       SELECT a.id, coalesce(n.grid_id, (
+         SELECT g.id FROM incident x JOIN region g ON g.level = 'grid' AND g.geom && x.geom AND ST_Intersects(g.geom, x.geom)
+         WHERE x.id = a.id ORDER BY g.id LIMIT 1)) AS grid_id
+       FROM affected a LEFT JOIN inside n ON n.id = a.id)
+     UPDATE incident i SET grid_id = p.grid_id FROM placed p WHERE p.id = i.id AND i.grid_id IS DISTINCT FROM p.grid_id`,
     [regionIds],
   );
 }

@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { maySee } from '../db/draft-review.ts';
-import { draftById, inDraft } from '../db/drafts.ts';
+import { assertDraftOpen, draftById, inDraft } from '../db/drafts.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { canAny } from '../domain/roles.ts';
 import { principalOf, routeKey } from './auth.ts';
@@ -53,25 +53,14 @@ export function draftScope(): MiddlewareHandler<Env> {
     const db = c.get('db');
     const draft = await draftById(db, Number(raw[0]));
     if (!draft || !(await maySee(db, p, draft.regionId))) throw notFound('draft', Number(raw[0]), 'draft');
-    if (WRITES.has(c.req.method)) {
-      if (draft.status !== 'editing') {
-        throw new InputError(
-          'draft_locked',
-          `the draft “${draft.name}” is ${draft.status}: only a draft being edited can change (a reviewer can send it back)`,
-          'draft',
-          {
-            status: draft.status,
-          },
-        );
-      }
-      await assertBelowRoot(c, key, draft.regionId, inDraft(db, draft.id));
-    } else if (['withdrawn', 'published'].includes(draft.status)) {
-      throw new InputError('draft_state', `the draft “${draft.name}” is ${draft.status}: its copy is gone (compare the plan by date instead)`, 'draft', {
-        status: draft.status,
-      });
-    }
+    // Checked here for a clear answer before any work, and again in every transaction the request
+    // runs (a withdrawal or publication may come in between).
+    const mode = WRITES.has(c.req.method) ? 'write' : 'read';
+    await db.transaction((tx) => assertDraftOpen(tx, draft.id, mode));
+    const scoped = inDraft(db, draft.id, mode);
+    if (mode === 'write') await assertBelowRoot(c, key, draft.regionId, scoped);
     c.set('draft', draft);
-    c.set('db', inDraft(db, draft.id));
+    c.set('db', scoped);
     await next();
   };
 }
@@ -97,5 +86,8 @@ async function assertBelowRoot(c: Parameters<MiddlewareHandler<Env>>[0], key: st
       );
     }
   }
-  if (key === 'POST /api/regions' && !depth.has(parent)) throw new InputError('outside_scope', `region ${parent} is not in this draft`, 'parentId');
+  // a parent that is no id at all is the route's to refuse (400), not ours
+  if (key === 'POST /api/regions' && Number.isInteger(parent) && parent > 0 && !depth.has(parent)) {
+    throw new InputError('outside_scope', `region ${parent} is not in this draft`, 'parentId');
+  }
 }

@@ -15,7 +15,11 @@ import { approvalSteps, draftById, rebaseDraft } from '../db/drafts.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { asOfInstant } from '../domain/plan-time.ts';
-import { ROLES } from '../domain/roles.ts';
+import { can, ROLES } from '../domain/roles.ts';
+import type { Queryable } from '../db/db.ts';
+
+/** The roles that may decide a review step. */
+const REVIEWERS = ROLES.filter((r) => can(r, 'plan:review')) as unknown as readonly [string, ...string[]];
 import { assertPlanScope, principalOf } from '../http/auth.ts';
 import { nowOf, router } from '../http/router.ts';
 import { errorResponses, IdParam, json } from './schemas.ts';
@@ -264,7 +268,7 @@ const putStepsRoute = createRoute({
                     level: z.enum(['district', 'township', 'village']),
                     zh: z.string().trim().min(1).max(40),
                     en: z.string().trim().min(1).max(60),
-                    roles: z.array(z.enum(ROLES)).min(1).max(ROLES.length),
+                    roles: z.array(z.enum(REVIEWERS)).min(1).max(REVIEWERS.length).openapi({ description: 'roles that may review (hold plan:review)' }),
                   })
                   .strict(),
               )
@@ -280,6 +284,7 @@ const putStepsRoute = createRoute({
 
 /** Open drafts one region may have, and in all (each is a copy of its subtree). */
 const MAX_OPEN_PER_REGION = 10;
+const MAX_OPEN_PER_ACCOUNT = 10;
 const MAX_OPEN = 200;
 
 export function draftRoutes() {
@@ -294,7 +299,7 @@ export function draftRoutes() {
         throw new InputError('invalid_level', 'a draft is made of a village, township or district: the grids below it are what it changes', 'regionId');
       await assertPlanScope(c, [regionId], false, 'regionId');
       const id = await db.transaction(async (tx) => {
-        await limitOpen(tx, regionId);
+        await limitOpen(tx, regionId, p.username);
         return newDraft(tx, p.username, regionId, name);
       });
       return c.json(await draftDetail(db, p, id), 201);
@@ -363,7 +368,7 @@ export function draftRoutes() {
       await assertPlanScope(c, [v.regionId], false, 'id');
       const p = principalOf(c);
       const draftId = await db.transaction(async (tx) => {
-        await limitOpen(tx, v.regionId);
+        await limitOpen(tx, v.regionId, p.username);
         return newDraft(tx, p.username, v.regionId, name ?? `回滚到版本 ${v.id} · roll back to version ${v.id}`, { version: v.id, at: versionInstant(v) });
       });
       return c.json(await draftDetail(db, p, draftId), 201);
@@ -394,13 +399,14 @@ async function assertDraftScope(c: Parameters<typeof assertPlanScope>[0], id: nu
   await assertPlanScope(c, [d.regionId], false, 'id');
 }
 
-async function limitOpen(tx: { query: (sql: string, p?: unknown[]) => Promise<{ rows: { here: number; all: number }[] }> }, regionId: number): Promise<void> {
-  const { rows } = await tx.query(
-    `SELECT count(*) FILTER (WHERE region_id = $1)::int AS here, count(*)::int AS all
+async function limitOpen(tx: Queryable, regionId: number, actor: string): Promise<void> {
+  const { rows } = await tx.query<{ here: number; mine: number; all: number }>(
+    `SELECT count(*) FILTER (WHERE region_id = $1)::int AS here, count(*) FILTER (WHERE created_by = $2)::int AS mine, count(*)::int AS all
      FROM draft WHERE status IN ('editing', 'submitted', 'scheduled', 'conflict')`,
-    [regionId],
+    [regionId, actor],
   );
-  if (rows[0]!.here >= MAX_OPEN_PER_REGION)
-    throw new InputError('too_many_drafts', `this region has ${rows[0]!.here} open drafts: publish or withdraw one first`, 'regionId');
-  if (rows[0]!.all >= MAX_OPEN) throw new InputError('too_many_drafts', `${rows[0]!.all} drafts are open: publish or withdraw some first`, 'regionId');
+  const { here, mine, all } = rows[0]!;
+  if (mine >= MAX_OPEN_PER_ACCOUNT) throw new InputError('too_many_drafts', `you have ${mine} open drafts: publish or withdraw one first`, 'regionId');
+  if (here >= MAX_OPEN_PER_REGION) throw new InputError('too_many_drafts', `this region has ${here} open drafts: publish or withdraw one first`, 'regionId');
+  if (all >= MAX_OPEN) throw new InputError('too_many_drafts', `${all} drafts are open: publish or withdraw some first`, 'regionId');
 }

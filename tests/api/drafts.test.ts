@@ -238,10 +238,59 @@ for (const driver of DRIVERS) {
       const v1 = versions.find((v: { draftId: number }) => v.draftId === d1);
       const rollback = await ctx.request('POST', `/api/versions/${v1.id}/rollback`, {}, author);
       expect(rollback.status, JSON.stringify(rollback.body).slice(0, 300)).toBe(201);
+      const staff = (id: number, schema: string) =>
+        ctx.db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${schema}.grid_staff WHERE grid_id IN (SELECT id FROM ${schema}.region WHERE parent_id = $1)`,
+          [id],
+        );
+      const liveStaff = (await staff(village.id, 'public')).rows[0]!.n;
+      expect(liveStaff).toBeGreaterThan(0);
+      expect((await staff(village.id, `gp_draft_${rollback.body.id}`)).rows[0]!.n).toBe(liveStaff);
       const back1 = await ctx.request('GET', `/api/regions/${g2!.id}?draft=${rollback.body.id}`, undefined, author);
       expect(back1.body.properties.name).toBe(g2!.name);
       const cmp = await ctx.request('GET', `/api/compare?region=${village.id}&a=live&b=draft:${rollback.body.id}`, undefined, author);
       expect(cmp.body.changed.map((c: { id: number; changes: string[] }) => [c.id, c.changes])).toEqual([[g2!.id, ['name']]]);
+    });
+
+    it('holds against what an attacker tried: ids in other spellings, writes racing a withdrawal, one person deciding twice, ended drafts', async () => {
+      const village = villages[1]!;
+      const made = await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '攻防' }, author);
+      const id = made.body.id;
+      // the draft's own outline, written in hex, with a sign or a space: refused as no id at all
+      for (const spelled of [`0x${village.id.toString(16)}`, `+${village.id}`, `%20${village.id}`]) {
+        const res = await ctx.request('PATCH', `/api/regions/${spelled}?draft=${id}`, { version: 1, name: 'x' }, author);
+        expect([res.status, res.body.error.code], spelled).toEqual([400, 'invalid_request']);
+      }
+      const bad = await ctx.request('POST', `/api/regions?draft=${id}`, { parentId: 'abc', geometry: {} }, author);
+      expect(bad.status).toBe(400);
+      // a write that was let in before a withdrawal runs after it: refused, never on the live plan
+      const [g] = await grids(village.id);
+      const { inDraft } = await import('../../server/db/drafts.ts');
+      const late = inDraft(ctx.db, id, 'write');
+      expect((await ctx.request('DELETE', `/api/drafts/${id}`, undefined, author)).status).toBe(200);
+      await expect(late.query('UPDATE region SET name = $2 WHERE id = $1', [g!.id, '漏网'])).rejects.toMatchObject({ code: 'draft_locked' });
+      expect((await grids(village.id))[0]!.name).toBe(g!.name);
+      // an ended draft: no second withdrawal, no comments
+      expect((await ctx.request('DELETE', `/api/drafts/${id}`, undefined, author)).status).toBe(409);
+      expect((await ctx.request('POST', `/api/drafts/${id}/comments`, { comment: '还在吗' }, author)).status).toBe(409);
+
+      // four eyes: a colleague who edited it cannot review it; nobody decides two steps of one round
+      const colleague = await ctx.cookie({ username: 'town.colleague', role: 'planner', regionId: village.township });
+      const d = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '四眼' }, author)).body.id;
+      const [h] = await grids(village.id);
+      expect((await ctx.request('PATCH', `/api/regions/${h!.id}?draft=${d}`, { version: h!.version, name: '同事改的' }, colleague)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/drafts/${d}/comments`, { comment: '?', gridId: 2 ** 31 - 1 }, author)).status).toBe(404);
+      expect((await ctx.request('POST', `/api/drafts/${d}/submit`, { note: '' }, author)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, colleague)).status).toBe(403);
+      const leaderAlso = await ctx.cookie({ username: 'leader.two', role: 'leader', regionId: null });
+      expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, leaderAlso)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, leaderAlso)).status).toBe(403);
+      // rejected: ended, its copy dropped
+      expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'reject', comment: '不必调整' }, approver)).body.status).toBe('rejected');
+      expect((await ctx.db.query(`SELECT 1 FROM pg_namespace WHERE nspname LIKE $1`, [`gp_draft_${d}%`])).rows).toEqual([]);
+      // only reviewing roles decide steps
+      const steps = await ctx.request('PUT', '/api/approval-steps', { steps: [{ level: 'district', zh: '审批', en: 'approval', roles: ['analyst'] }] });
+      expect(steps.status).toBe(400);
     });
 
     it('approved for a later day: scheduled, then published when the day comes', async () => {
