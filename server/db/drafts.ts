@@ -330,7 +330,7 @@ export async function publishDraft(
   await tx.query('SELECT id FROM region WHERE id IN (SELECT id FROM gp_subtree($1)) FOR UPDATE', [draft.regionId]);
   const found = await conflicts(tx, draft);
   if (found.length > 0) throw conflictError(found);
-  const { diff, after, before } = await diffWithLive(tx, draft);
+  const { diff } = await diffWithLive(tx, draft);
   const sch = draftSchema(draft.id);
   const removed = diff.changes.filter((c) => c.after === null).map((c) => c.before!);
   const writes = diff.changes.filter((c) => c.after !== null).map((c) => c.after!);
