@@ -80,6 +80,11 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await page.waitForSelector('[data-testid="comparison"]');
     expect(await page.locator('[data-testid="comparison"] .counts').textContent()).toMatch(/去掉 1 个网格/);
     await page.screenshot({ path: join(ARTIFACTS, '1-draft-compared.png') });
+    // the swipe: the live plan on the left of the handle, the draft on the right
+    await page.click('[data-testid="swipe-toggle"]');
+    await expect.poll(() => page.locator('[data-testid="swipe"]').getAttribute('data-loaded'), { timeout: 20_000 }).toBe('true');
+    await page.screenshot({ path: join(ARTIFACTS, '1b-swipe.png') });
+    await page.click('[data-testid="swipe-toggle"]');
 
     await page.fill('[data-testid="draft-note"]', '删去一个空网格');
     await page.click('[data-testid="draft-submit"]');
