@@ -128,22 +128,24 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
   if (touched.length > 0) {
     const inA = ga.map((g) => g.id);
     const inB = gb.map((g) => g.id);
-    // The grid a household lies in on a side: today's is the one it is filed under; a past one is looked up.
-    const gridOn = (side: PlanSide, ids: string) =>
+    // Each household near a touched grid with the grid it lies in on a side: today's (and a draft's)
+    // is the one it is filed under; on a past plan the touched grids of that plan are joined to the
+    // households within them — each polygon tested against its points, which PostGIS prepares once.
+    // (A household near a touched grid lies in a touched grid on both sides when each side tiles.)
+    const pairs = (side: PlanSide, ids: string) =>
       side.draft
-        ? `(SELECT d.region_id FROM ${draftSchema(side.draft)}.household d WHERE d.id = hh.id AND d.region_id = ANY(${ids}))`
+        ? `SELECT d.id AS hid, d.region_id AS gid FROM ${draftSchema(side.draft)}.household d JOIN hh ON hh.id = d.id WHERE d.region_id = ANY(${ids})`
         : side.at
-          ? `(SELECT g.id FROM ${planAt(side.at)} g WHERE g.level = 'grid' AND g.id = ANY(${ids}) AND g.geom && hh.geom
-             AND ST_Intersects(g.geom, hh.geom) ORDER BY g.id LIMIT 1)`
-          : `(CASE WHEN hh.region_id = ANY(${ids}) THEN hh.region_id END)`;
+          ? `SELECT h.id AS hid, min(g.id) AS gid FROM ${planAt(side.at)} g JOIN household h ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
+             WHERE g.level = 'grid' AND g.id = ANY($1::int[]) AND g.id = ANY(${ids}) GROUP BY h.id`
+          : `SELECT hh.id AS hid, hh.region_id AS gid FROM hh WHERE hh.region_id = ANY(${ids})`;
     const { rows } = await db.query<{ from_id: number | null; to_id: number | null; n: number }>(
       `WITH touched AS (
          SELECT geom FROM ${relOf(a)} WHERE id = ANY($1::int[]) UNION ALL SELECT geom FROM ${relOf(b)} WHERE id = ANY($1::int[])
        ), hh AS (
-         SELECT DISTINCT h.id, h.geom, h.region_id FROM touched t JOIN household h ON h.geom && t.geom AND ST_Intersects(t.geom, h.geom)
-       ), placed AS (
-         SELECT ${gridOn(a, '$2::int[]')} AS from_id, ${gridOn(b, '$3::int[]')} AS to_id FROM hh
-       )
+         SELECT DISTINCT h.id, h.region_id FROM touched t JOIN household h ON h.geom && t.geom AND ST_Intersects(t.geom, h.geom)
+       ), pa AS (${pairs(a, '$2::int[]')}), pb AS (${pairs(b, '$3::int[]')}),
+       placed AS (SELECT pa.gid AS from_id, pb.gid AS to_id FROM hh LEFT JOIN pa ON pa.hid = hh.id LEFT JOIN pb ON pb.hid = hh.id)
        SELECT from_id, to_id, count(*)::int AS n FROM placed WHERE from_id IS DISTINCT FROM to_id
        GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
       [touched, inA, inB],

@@ -43,6 +43,8 @@ export class Analysis {
   categories = $state.raw<Category[]>([]);
   selected = $state.raw<string[]>([]);
   statuses = $state.raw<string[]>([...STATUSES]);
+  /** Which grid an incident counts in: where its place lies now, or the grid it was filed in at its time. */
+  gridBy = $state<'current' | 'filed'>('current');
   readonly months = lastMonths(24);
   /** Index into `months`, or -1 for all 24 months. */
   month = $state(-1);
@@ -75,6 +77,7 @@ export class Analysis {
       to: this.range.to,
       ...(all ? {} : { category: this.selected.join(',') || 'none' }),
       ...(this.statuses.length === STATUSES.length ? {} : { status: this.statuses.join(',') || 'none' }),
+      ...(this.gridBy === 'filed' ? { grids: 'filed' as const } : {}),
     };
   }
 
