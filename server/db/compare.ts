@@ -31,9 +31,11 @@ interface GridRow {
   households: number;
   wkb: string;
   geometry: GeoJSON.MultiPolygon;
+  worker_id: number | null;
+  staff: string | null;
 }
 
-type GridJson = { id: number; code: string; name: string; gridType: string | null; parentId: number; households: number };
+type GridJson = { id: number; code: string; name: string; gridType: string | null; parentId: number; households: number; workerId: number | null };
 
 export interface PlanComparison {
   regionId: number;
@@ -45,7 +47,7 @@ export interface PlanComparison {
     id: number;
     code: string;
     name: string;
-    changes: ('shape' | 'name' | 'type' | 'village')[];
+    changes: ('shape' | 'name' | 'type' | 'village' | 'worker' | 'staff')[];
     before: GridJson;
     after: GridJson;
     /** The new shape, when it changed. */
@@ -71,7 +73,14 @@ const MAX_MOVES = 500;
 /** The grids under a region on one side, each with the households (as they lie today) within it. */
 async function gridsOf(db: Queryable, regionId: number, side: PlanSide): Promise<GridRow[]> {
   const { rows } = await db.query<GridRow>(
-    `SELECT g.id, g.code, g.name, g.grid_type, g.parent_id, encode(g.geom::bytea, 'hex') AS wkb, ST_AsGeoJSON(g.geom, 6)::json AS geometry,
+    `SELECT g.id, g.code, g.name, g.grid_type, g.parent_id, g.worker_id, encode(g.geom::bytea, 'hex') AS wkb, ST_AsGeoJSON(g.geom, 6)::json AS geometry,
+            ${
+              side.at
+                ? 'NULL::text'
+                : `(SELECT string_agg(s.role || ':' || s.worker_id, ',' ORDER BY s.role, s.worker_id) FROM ${
+                    side.draft ? `${draftSchema(side.draft)}.grid_staff` : 'grid_staff'
+                  } s WHERE s.grid_id = g.id)`
+            } AS staff,
             ${side.at ? householdsAt('g') : 'g.household_count'} AS households
      FROM ${relOf(side)} g
      WHERE g.level = 'grid' AND (g.id = $1 OR g.id IN ${subtreeOf(side, '$1')})
@@ -81,7 +90,15 @@ async function gridsOf(db: Queryable, regionId: number, side: PlanSide): Promise
   return rows;
 }
 
-const json = (g: GridRow): GridJson => ({ id: g.id, code: g.code, name: g.name, gridType: g.grid_type, parentId: g.parent_id, households: g.households });
+const json = (g: GridRow): GridJson => ({
+  id: g.id,
+  code: g.code,
+  name: g.name,
+  gridType: g.grid_type,
+  parentId: g.parent_id,
+  households: g.households,
+  workerId: g.worker_id,
+});
 const feature = (g: GridRow): GeoJSON.Feature => ({ type: 'Feature', id: g.id, geometry: g.geometry, properties: json(g) });
 
 /**
@@ -115,6 +132,9 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
     if (before.name !== after.name) changes.push('name');
     if (before.grid_type !== after.grid_type) changes.push('type');
     if (before.parent_id !== after.parent_id) changes.push('village');
+    if (before.worker_id !== after.worker_id) changes.push('worker');
+    // the other staff: known for today's plan and drafts (a past plan keeps only its full-time worker)
+    if (!a.at && !b.at && (before.staff ?? '') !== (after.staff ?? '')) changes.push('staff');
     if (changes.includes('shape')) reshaped.push(after.id);
     if (changes.length > 0) {
       const shape = changes.includes('shape') ? { geometry: after.geometry } : {};

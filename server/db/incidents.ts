@@ -12,7 +12,8 @@ export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: num
 export const incidentJson = (now: string) => `json_build_object(
   'id', i.id, 'lon', round(ST_X(i.geom)::numeric, 7)::float8, 'lat', round(ST_Y(i.geom)::numeric, 7)::float8,
   'category', i.category, 'severity', i.severity, 'description', i.description,
-  'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id, 'filedGridId', i.filed_grid_id,
+  'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
+  'gridName', (SELECT g.name FROM region g WHERE g.id = i.grid_id), 'filedGridId', i.filed_grid_id,
   'filedGridName', (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at
                     ORDER BY h.valid_from DESC LIMIT 1),
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,

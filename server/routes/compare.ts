@@ -30,6 +30,7 @@ const Grid = z.object({
   gridType: z.string().nullable(),
   parentId: z.number().int(),
   households: z.number().int(),
+  workerId: z.number().int().nullable(),
 });
 const Ref = z.object({ id: z.number().int(), code: z.string(), name: z.string() }).nullable();
 const Figures = z.object({
@@ -75,7 +76,10 @@ const compareRoute = createRoute({
                 id: z.number().int(),
                 code: z.string(),
                 name: z.string(),
-                changes: z.array(z.enum(['shape', 'name', 'type', 'village'])),
+                changes: z.array(z.enum(['shape', 'name', 'type', 'village', 'worker', 'staff'])).openapi({
+                  description:
+                    'what changed: shape, name, type, village (moved to another), worker (the full-time grid worker), staff (the other members; not known of past days)',
+                }),
                 before: Grid,
                 after: Grid,
                 geometry: z.unknown().optional().openapi({ description: 'the new shape (GeoJSON), when it changed' }),

@@ -217,7 +217,14 @@ export function exportRoutes() {
           rows: rows.map((properties) => ({ properties, geometry: null })),
         });
         const grid = (f: unknown) => (f as { properties: { code: string; name: string; gridType: string | null; households: number } }).properties;
-        const CHANGE_ZH: Record<string, string> = { shape: '边界', name: '名称', type: '类型', village: '所属村/社区' };
+        const CHANGE_ZH: Record<string, string> = {
+          shape: '边界',
+          name: '名称',
+          type: '类型',
+          village: '所属村/社区',
+          worker: '专职网格员',
+          staff: '网格力量',
+        };
         const figure = (what: string, x: number | null, y: number | null) => ({ 指标: what, [label(a)]: x ?? '', [label(b)]: y ?? '' });
         const layers = [
           sheet('summary', '概况', [

@@ -14,6 +14,7 @@ export const IncidentSchema = z
     reporterId: z.number().int().nullable(),
     status: z.enum(INCIDENT_STATUSES),
     gridId: z.number().int().nullable().openapi({ description: 'the grid its place lies in now' }),
+    gridName: z.string().nullable().openapi({ description: 'the grid its place lies in now' }),
     filedGridId: z.number().int().nullable().openapi({ description: 'the grid it was filed in at its time (kept when the plan changes)' }),
     filedGridName: z.string().nullable().openapi({ description: 'that grid’s name then' }),
     department: z.string().nullable(),

@@ -297,7 +297,15 @@ for (const driver of DRIVERS) {
       const village = villages[1]!;
       const [g] = await grids(village.id);
       const id = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '明年生效' }, author)).body.id;
-      expect((await ctx.request('PATCH', `/api/regions/${g!.id}?draft=${id}`, { version: g!.version, name: '明年网格' }, author)).status).toBe(200);
+      const staffed = (await ctx.db.query<{ worker_id: number | null }>('SELECT worker_id FROM region WHERE id = $1', [g!.id])).rows[0]!.worker_id;
+      expect(staffed).not.toBeNull();
+      const edit = { version: g!.version, name: '明年网格', workerId: null, staff: [] };
+      expect((await ctx.request('PATCH', `/api/regions/${g!.id}?draft=${id}`, edit, author)).status).toBe(200);
+      // the comparison names the staffing change beside the name
+      const cmp = await ctx.request('GET', `/api/compare?region=${village.id}&a=live&b=draft:${id}`, undefined, author);
+      const mine = cmp.body.changed.find((c: { id: number }) => c.id === g!.id);
+      expect(mine.changes).toEqual(expect.arrayContaining(['name', 'worker']));
+      expect(mine.after.workerId).toBeNull();
       expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '' }, author)).status).toBe(200);
       const res = await approveAll(id, '2099-01-01');
       expect(res.body).toMatchObject({ status: 'scheduled', versionId: null });
