@@ -78,7 +78,8 @@ const compareRoute = createRoute({
                 name: z.string(),
                 changes: z.array(z.enum(['shape', 'name', 'type', 'village', 'worker', 'staff'])).openapi({
                   description:
-                    'what changed: shape, name, type, village (moved to another), worker (the full-time grid worker), staff (the other members; not known of past days)',
+                    'what changed: shape, name, type, village (moved to another), worker (the full-time grid worker), ' +
+                    'staff (the other members; not known of past days)',
                 }),
                 before: Grid,
                 after: Grid,
