@@ -142,6 +142,8 @@ export async function createDraft(tx: Tx, actor: string, regionId: number, name:
   const s = draftSchema(id);
   await tx.exec(`CREATE SCHEMA ${s}`);
   for (const t of SHADOWED) await tx.exec(`CREATE TABLE ${s}.${t} (LIKE public.${t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
+  // A draft's regions keep their area with their shape, as the live ones do.
+  await tx.exec(`CREATE TRIGGER region_area_trigger BEFORE INSERT OR UPDATE OF geom ON ${s}.region FOR EACH ROW EXECUTE FUNCTION public.gp_region_area()`);
   // Views over the plan (each grid's range and whether it passes) read the draft's regions in the draft.
   for (const view of DRAFT_VIEWS) {
     const { rows: def } = await tx.query<{ sql: string }>(`SELECT pg_get_viewdef($1::regclass) AS sql`, [`public.${view}`]);

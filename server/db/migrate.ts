@@ -37,6 +37,6 @@ export async function dropSchema(db: Db): Promise<void> {
       `incident, incident_category, household, grid_type_rule, region, worker, schema_migration CASCADE;
     DROP SEQUENCE IF EXISTS change_op_seq;
     DROP FUNCTION IF EXISTS gp_grid(), gp_difference(geometry, geometry), gp_area_m2(geometry), gp_subtree(integer), gp_ancestors(integer[]),
-      gp_region_history(), gp_plan_at(timestamptz), gp_incident_filed()`,
+      gp_region_history(), gp_plan_at(timestamptz), gp_incident_filed(), gp_region_area()`,
   );
 }

@@ -47,7 +47,7 @@ const feature = (at: PlanTime) => `json_build_object(
     'households', ${at ? householdsAt('r') : 'r.household_count'},
     'version', r.version,
     'children', (SELECT count(*) FROM ${planAt(at)} c WHERE c.parent_id = r.id),
-    'areaM2', gp_area_m2(r.geom),
+    'areaM2', ${at ? `CASE WHEN r.unchanged THEN (SELECT x.area_m2 FROM region x WHERE x.id = r.id) ELSE gp_area_m2(r.geom) END` : 'r.area_m2'},
     'label', json_build_array(round(ST_X(ST_PointOnSurface(r.geom))::numeric, 6), round(ST_Y(ST_PointOnSurface(r.geom))::numeric, 6))
   ))`;
 
