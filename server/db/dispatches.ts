@@ -19,6 +19,13 @@ export interface DispatchJson {
   /** 0: none; 1: the township was alerted; 2: the district was. */
   escalation: number;
   escalatedAt: string | null;
+  /** 主办 (lead) or 协办 (assisting). */
+  role: 'lead' | 'assist';
+  /** 退回: sent back to the centre, with the reason. */
+  returnedAt: string | null;
+  returnReason: string | null;
+  /** 延期: more time asked until `until`, and the centre's decision. */
+  extension: { until: string; reason: string; state: 'asked' | 'approved' | 'refused' } | null;
   version: number;
 }
 
@@ -28,9 +35,12 @@ const dispatchJson = (now: string) => `json_build_object(
   'department', json_build_object('id', dep.id, 'code', dep.code, 'zh', dep.zh, 'en', dep.en),
   'dispatchedAt', d.dispatched_at, 'ackDueAt', d.ack_due_at, 'dueAt', d.due_at,
   'acknowledgedAt', d.acknowledged_at, 'resolvedAt', d.resolved_at, 'answer', d.answer,
-  'overdue', CASE WHEN d.resolved_at IS NULL AND d.due_at < ${now} THEN 'resolve'
-                  WHEN d.acknowledged_at IS NULL AND d.ack_due_at < ${now} THEN 'ack' END,
-  'escalation', d.escalation, 'escalatedAt', d.escalated_at, 'version', d.version)`;
+  'overdue', CASE WHEN d.resolved_at IS NULL AND d.returned_at IS NULL AND d.due_at < ${now} THEN 'resolve'
+                  WHEN d.acknowledged_at IS NULL AND d.returned_at IS NULL AND d.ack_due_at < ${now} THEN 'ack' END,
+  'escalation', d.escalation, 'escalatedAt', d.escalated_at, 'role', d.role, 'returnedAt', d.returned_at, 'returnReason', d.return_reason,
+  'extension', CASE WHEN d.extension_state IS NOT NULL THEN json_build_object('until', d.extension_until, 'reason', d.extension_reason,
+                 'state', d.extension_state) END,
+  'version', d.version)`;
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(
@@ -96,10 +106,16 @@ export async function dispatchIncident(
   tx: Queryable,
   actor: string,
   incidentId: number,
-  codes: string[],
+  sent: (string | { code: string; role: 'lead' | 'assist' })[],
   now: Date,
   version?: number,
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
+  // A list of codes: the first leads (主办), the others assist (协办), unless one already leads.
+  const { rows: leading } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND role = $2 AND returned_at IS NULL', [incidentId, 'lead']);
+  const asked = sent.map((s, i) => (typeof s === 'string' ? { code: s, role: i === 0 && leading.length === 0 ? ('lead' as const) : ('assist' as const) } : s));
+  const leads = asked.filter((a) => a.role === 'lead').length + leading.length;
+  if (leads > 1) throw new InputError('one_lead', 'one department leads a case (主办); the others assist (协办)', 'departments');
+  const codes = asked.map((a) => a.code);
   const before = await incidentById(tx, incidentId, now, true);
   if (version !== undefined && version !== before.version) {
     throw new InputError('version_conflict', `incident ${incidentId} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', {
@@ -117,18 +133,22 @@ export async function dispatchIncident(
     throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at');
   const ids = await departmentIds(tx, codes);
   await tx.query(
-    `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at)
-     SELECT i.id, dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600),
-       $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600)
-     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity, unnest($2::int[]) AS dep
+    `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, role)
+     SELECT i.id, t.dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600),
+       $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600), t.role
+     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity, unnest($2::int[], $4::text[]) AS t(dep, role)
      WHERE i.id = $1
-     ON CONFLICT (incident_id, department_id) DO NOTHING`,
-    [incidentId, ids, now.toISOString()],
+     -- a department on it already is left alone; one that sent it back is called in again, afresh
+     ON CONFLICT (incident_id, department_id) DO UPDATE SET dispatched_at = EXCLUDED.dispatched_at, ack_due_at = EXCLUDED.ack_due_at,
+       due_at = EXCLUDED.due_at, role = EXCLUDED.role, acknowledged_at = NULL, returned_at = NULL, return_reason = NULL, escalation = 0,
+       escalated_at = NULL, extension_until = NULL, extension_reason = NULL, extension_state = NULL, version = dispatch.version + 1
+       WHERE dispatch.returned_at IS NOT NULL`,
+    [incidentId, ids, now.toISOString(), asked.map((a) => a.role)],
   );
   await tx.query(
     `UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, $2), version = version + 1,
-       department = (SELECT string_agg(dep.zh, '、' ORDER BY dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id
-         WHERE d.incident_id = $1)
+       department = (SELECT string_agg(dep.zh, '、' ORDER BY d.role DESC, dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id
+         WHERE d.incident_id = $1 AND d.returned_at IS NULL)
      WHERE id = $1`,
     [incidentId, now.toISOString()],
   );
@@ -152,6 +172,13 @@ export async function answerDispatch(
   departmentId: number | null,
 ): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
   const before = await dispatchById(tx, id, now, true);
+  if (before.returnedAt) {
+    throw new InputError('illegal_transition', 'a dispatch sent back to the centre does not change', 'action', {
+      from: 'returned',
+      to: step.action,
+      allowed: [],
+    });
+  }
   if (departmentId !== null && before.department.id !== departmentId) {
     throw new InputError('outside_scope', `dispatch ${id} is for ${before.department.code}, not your department`, 'id');
   }
@@ -185,7 +212,7 @@ export async function answerDispatch(
     // The last department's answer resolves the incident.
     await tx.query(
       `UPDATE incident SET status = 'resolved', resolved_at = $2, version = version + 1
-       WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM dispatch WHERE incident_id = $1 AND resolved_at IS NULL)`,
+       WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM dispatch WHERE incident_id = $1 AND resolved_at IS NULL AND returned_at IS NULL)`,
       [before.incidentId, now.toISOString()],
     );
   }
@@ -195,6 +222,92 @@ export async function answerDispatch(
   if (incident.status !== incidentBefore.status) {
     await recordChange(tx, { actor, action: 'resolve', entity: 'incident', entityId: incident.id, before: incidentBefore, after: incident });
   }
+  return { dispatch, incident };
+}
+
+/** A department's step besides answering: send back (退回) or ask for more time (延期); the centre's decision on it. */
+export type DispatchStep =
+  | { action: 'return'; reason: string; version?: number | undefined }
+  | { action: 'extend'; reason: string; until: Date; version?: number | undefined }
+  | { action: 'approve_extension' | 'refuse_extension'; reason?: string | undefined; version?: number | undefined };
+
+/**
+ * 退回 and 延期. A department (its own dispatch, not yet resolved) sends it back to the centre with a
+ * reason — the case returns to the centre's intake when no other department is still on it — or
+ * asks for more time until a later moment; the centre (`departmentId` null) approves, which moves
+ * the deadline, or refuses. Every step is in the change log; out of turn: 422; stale: 409.
+ */
+export async function stepDispatch(
+  tx: Queryable,
+  actor: string,
+  id: number,
+  step: DispatchStep,
+  now: Date,
+  departmentId: number | null,
+): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
+  const before = await dispatchById(tx, id, now, true);
+  const centre = step.action === 'approve_extension' || step.action === 'refuse_extension';
+  if (centre && departmentId !== null) throw new InputError('forbidden', 'the centre decides on more time, not the department that asked', 'action');
+  if (!centre && departmentId !== null && before.department.id !== departmentId) {
+    throw new InputError('outside_scope', `dispatch ${id} is for ${before.department.code}, not your department`, 'id');
+  }
+  if (step.version !== undefined && step.version !== before.version) {
+    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', {
+      currentVersion: before.version,
+    });
+  }
+  const state = before.returnedAt ? 'returned' : before.resolvedAt ? 'resolved' : before.acknowledgedAt ? 'acknowledged' : 'dispatched';
+  const illegal = (allowed: string[]) =>
+    new InputError(
+      'illegal_transition',
+      `a dispatch that is ${state}${before.extension ? ` (more time ${before.extension.state})` : ''} cannot ${step.action}`,
+      'action',
+      {
+        from: state,
+        to: step.action,
+        allowed,
+      },
+    );
+  const reason = (step.reason ?? '').trim();
+  if (step.action === 'return' || step.action === 'extend') {
+    if (state === 'returned' || state === 'resolved') throw illegal([]);
+    if (!reason)
+      throw new InputError('reason_required', step.action === 'return' ? 'say why it goes back to the centre' : 'say why more time is needed', 'reason');
+  }
+  if (step.action === 'return') {
+    await tx.query('UPDATE dispatch SET returned_at = $2, return_reason = $3, version = version + 1 WHERE id = $1', [id, now.toISOString(), reason]);
+    // back to the centre's intake when nobody else is on it
+    await tx.query(
+      `UPDATE incident SET version = version + 1,
+         status = CASE WHEN status = 'dispatched' AND NOT EXISTS (SELECT 1 FROM dispatch WHERE incident_id = $1 AND returned_at IS NULL AND resolved_at IS NULL)
+                       THEN 'reported' ELSE status END,
+         department = (SELECT string_agg(dep.zh, '、' ORDER BY d.role DESC, dep.sort) FROM dispatch d JOIN department dep ON dep.id = d.department_id
+                       WHERE d.incident_id = $1 AND d.returned_at IS NULL)
+       WHERE id = $1`,
+      [before.incidentId],
+    );
+  } else if (step.action === 'extend') {
+    if (before.extension?.state === 'asked') throw illegal(['return']);
+    if (step.until.getTime() <= Math.max(now.getTime(), Date.parse(before.dueAt))) {
+      throw new InputError('invalid_time', `more time runs to a moment after the deadline (${before.dueAt})`, 'until');
+    }
+    await tx.query(`UPDATE dispatch SET extension_until = $2, extension_reason = $3, extension_state = 'asked', version = version + 1 WHERE id = $1`, [
+      id,
+      step.until.toISOString(),
+      reason,
+    ]);
+  } else {
+    if (before.extension?.state !== 'asked' || state === 'returned' || state === 'resolved') throw illegal([]);
+    await tx.query(
+      step.action === 'approve_extension'
+        ? `UPDATE dispatch SET extension_state = 'approved', due_at = extension_until, escalation = 0, version = version + 1 WHERE id = $1`
+        : `UPDATE dispatch SET extension_state = 'refused', version = version + 1 WHERE id = $1`,
+      [id],
+    );
+  }
+  const dispatch = await dispatchById(tx, id, now);
+  const incident = await incidentById(tx, before.incidentId, now);
+  await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
   return { dispatch, incident };
 }
 
@@ -232,8 +345,8 @@ export async function listDispatches(
     const q = add(`%${f.q.replace(/[\\%_]/g, (m) => `\\${m}`)}%`);
     where.push(`(i.description ILIKE ${q} OR coalesce(i.address, '') ILIKE ${q} OR p.place ILIKE ${q} OR i.id::text = ${add(f.q.replace(/^#/, ''))})`);
   }
-  const open = 'd.resolved_at IS NULL';
-  const overdue = `d.resolved_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))`;
+  const open = 'd.resolved_at IS NULL AND d.returned_at IS NULL';
+  const overdue = `d.resolved_at IS NULL AND d.returned_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))`;
   const state = f.state === 'open' ? open : f.state === 'overdue' ? overdue : 'true';
   const { rows } = await db.query<{ j: QueueItem | null; open: number; overdue: number; all: number }>(
     `WITH matched AS (
@@ -284,7 +397,7 @@ export async function escalateOverdue(
        SELECT d.id, d.incident_id, d.escalation AS before,
               CASE WHEN d.due_at + (d.due_at - d.dispatched_at) < $1 THEN 2
                    WHEN d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1) THEN 1 ELSE 0 END AS level
-       FROM dispatch d WHERE d.resolved_at IS NULL AND (d.ack_due_at < $1 OR d.due_at < $1)
+       FROM dispatch d WHERE d.resolved_at IS NULL AND d.returned_at IS NULL AND (d.ack_due_at < $1 OR d.due_at < $1)
      ),
      up AS (
        UPDATE dispatch d SET escalation = due.level, escalated_at = $1, version = d.version + 1
@@ -340,8 +453,9 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
   const { rows } = await db.query<DepartmentStats>(
     `SELECT dep.id, dep.code, dep.zh, dep.en,
        count(d.id)::int AS dispatched, count(d.acknowledged_at)::int AS acknowledged, count(d.resolved_at)::int AS resolved,
-       count(d.id) FILTER (WHERE d.resolved_at IS NULL)::int AS open,
-       count(d.id) FILTER (WHERE d.resolved_at IS NULL AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
+       count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL)::int AS open,
+       count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL
+                             AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
        count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.acknowledged_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToAcknowledge",
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.resolved_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToResolve"

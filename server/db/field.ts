@@ -68,7 +68,9 @@ export async function fieldIncidents(db: Queryable, grids: number[], now: Date):
        'dispatches', (SELECT coalesce(jsonb_agg(jsonb_build_object(
            'id', d.id, 'department', jsonb_build_object('code', dep.code, 'zh', dep.zh, 'en', dep.en),
            'dispatchedAt', d.dispatched_at, 'dueAt', d.due_at, 'acknowledgedAt', d.acknowledged_at, 'resolvedAt', d.resolved_at, 'answer', d.answer,
-           'overdue', CASE WHEN d.resolved_at IS NULL AND d.due_at < $2 THEN 'resolve' WHEN d.acknowledged_at IS NULL AND d.ack_due_at < $2 THEN 'ack' END
+           'overdue', CASE WHEN d.resolved_at IS NULL AND d.returned_at IS NULL AND d.due_at < $2 THEN 'resolve'
+                           WHEN d.acknowledged_at IS NULL AND d.returned_at IS NULL AND d.ack_due_at < $2 THEN 'ack' END,
+           'role', d.role, 'returnedAt', d.returned_at, 'returnReason', d.return_reason
          ) ORDER BY dep.sort, dep.id), '[]'::jsonb)
          FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = i.id),
        'photos', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'incidentId', p.incident_id, 'mime', p.mime, 'size', p.size,

@@ -102,7 +102,8 @@ export async function advanceIncident(
   checkTransition(before.status, step);
   if (step.status === 'resolved') {
     const { rows } = await tx.query<{ code: string }>(
-      'SELECT dep.code FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 AND d.resolved_at IS NULL ORDER BY dep.sort',
+      `SELECT dep.code FROM dispatch d JOIN department dep ON dep.id = d.department_id
+       WHERE d.incident_id = $1 AND d.resolved_at IS NULL AND d.returned_at IS NULL ORDER BY dep.sort`,
       [id],
     );
     if (rows.length) {

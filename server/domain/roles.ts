@@ -4,7 +4,7 @@
  * checked by the handler that knows the region; this table only answers "may this role
  * ever do this?".
  */
-export const ROLES = ['admin', 'planner', 'analyst', 'leader', 'worker', 'department'] as const;
+export const ROLES = ['admin', 'planner', 'analyst', 'leader', 'worker', 'department', 'center'] as const;
 export type Role = (typeof ROLES)[number];
 /** A wall display signed in with a read-only screen token. */
 export type PrincipalRole = Role | 'screen';
@@ -24,6 +24,7 @@ export const CAPABILITIES = [
   'incidents:dispatch', // send an incident to departments (a worker: in their grid)
   'dispatch:read', // every department's dispatches and response times
   'dispatch:answer', // acknowledge and resolve a dispatch (a department user: their department's)
+  'dispatch:manage', // the centre: decide a department's request for more time
   'users:admin', // accounts and screen tokens
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
@@ -35,6 +36,8 @@ const ROLE_CAPABILITIES: Record<PrincipalRole, readonly Capability[]> = {
   leader: ['plan:read', 'plan:review', 'households:read', 'changes:read', 'incidents:read', 'dispatch:read'],
   worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update', 'incidents:dispatch'],
   department: ['plan:read', 'dispatch:answer'],
+  // 综治中心: receives everything in its area, routes it, watches deadlines, decides on more time
+  center: ['plan:read', 'incidents:read', 'incidents:update', 'incidents:dispatch', 'dispatch:read', 'dispatch:manage'],
   screen: ['plan:read', 'incidents:read', 'dispatch:read'],
 };
 

@@ -100,7 +100,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/departments': ['incidents:read', 'incidents:dispatch', 'dispatch:answer'],
   'POST /api/incidents/:id/dispatch': ['incidents:dispatch'],
   'GET /api/dispatches': ['dispatch:read', 'dispatch:answer'],
-  'PATCH /api/dispatches/:id': ['dispatch:answer'],
+  'PATCH /api/dispatches/:id': ['dispatch:answer', 'dispatch:manage'],
   'POST /api/dispatches/escalate': ['users:admin'],
   'GET /api/stats/departments': ['dispatch:read'],
   // Systems that feed orders in, with an API key (`x-api-key`) instead of a session.

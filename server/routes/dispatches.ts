@@ -1,6 +1,18 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { answerDispatch, departmentIds, departmentStats, dispatchIncident, escalateOverdue, listDepartments, listDispatches } from '../db/dispatches.ts';
+import {
+  answerDispatch,
+  departmentIds,
+  departmentStats,
+  dispatchIncident,
+  escalateOverdue,
+  listDepartments,
+  listDispatches,
+  stepDispatch,
+  type DispatchStep,
+} from '../db/dispatches.ts';
+import { isWithin } from '../db/accounts.ts';
+import { can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
 import { categoryCodes, incidentGrid } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
@@ -27,6 +39,10 @@ const Dispatch = z
     overdue: z.enum(['ack', 'resolve']).nullable(),
     escalation: z.number().int(),
     escalatedAt: z.string().nullable(),
+    role: z.enum(['lead', 'assist']).openapi({ description: '主办 (lead) or 协办 (assisting)' }),
+    returnedAt: z.string().nullable(),
+    returnReason: z.string().nullable(),
+    extension: z.object({ until: z.string(), reason: z.string(), state: z.enum(['asked', 'approved', 'refused']) }).nullable(),
     version: z.number().int(),
   })
   .openapi('Dispatch');
@@ -50,7 +66,11 @@ const dispatchRoute = createRoute({
       required: true,
       ...json(
         z.object({
-          departments: z.array(z.string().min(1).max(32)).min(1).max(10),
+          departments: z
+            .array(z.union([z.string().min(1).max(32), z.object({ code: z.string().min(1).max(32), role: z.enum(['lead', 'assist']) }).strict()]))
+            .min(1)
+            .max(10)
+            .openapi({ description: 'codes (the first leads, the rest assist), or { code, role } each; one lead per case' }),
           version: z.number().int().positive().optional(),
         }),
       ),
@@ -104,7 +124,9 @@ const listRoute = createRoute({
 const answerRoute = createRoute({
   method: 'patch',
   path: '/dispatches/{id}',
-  summary: '报到: a department acknowledges its dispatch, then resolves it with its answer',
+  summary:
+    '报到: a department acknowledges its dispatch, then resolves it with its answer; or sends it back to the centre (退回) or asks for more time (延期), ' +
+    'which the centre approves or refuses',
   description: 'When the last department on an incident resolves, the incident is resolved. 422 `illegal_transition` out of order; 409 on a stale `version`.',
   request: {
     params: IdParam,
@@ -112,8 +134,10 @@ const answerRoute = createRoute({
       required: true,
       ...json(
         z.object({
-          action: z.enum(['acknowledge', 'resolve']),
+          action: z.enum(['acknowledge', 'resolve', 'return', 'extend', 'approve_extension', 'refuse_extension']),
           answer: z.string().max(2_000).optional(),
+          reason: z.string().max(2_000).optional().openapi({ description: 'why it goes back (return) or needs more time (extend)' }),
+          until: z.string().max(40).optional().openapi({ description: 'extend: the new deadline asked for (ISO 8601)' }),
           version: z.number().int().positive().optional(),
         }),
       ),
@@ -296,7 +320,33 @@ export function dispatchRoutes() {
     .openapi(answerRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const result = await c.get('db').transaction((tx) => answerDispatch(tx, actorOf(c), id, body, nowOf(c), departmentScope(c)));
+      const p = principalOf(c);
+      const manage = body.action === 'approve_extension' || body.action === 'refuse_extension';
+      if (!can(p.role, manage ? 'dispatch:manage' : 'dispatch:answer')) {
+        throw new InputError('forbidden', manage ? 'the centre decides on more time' : 'a department answers its own dispatches', 'action');
+      }
+      const until = body.action === 'extend' ? parseInstant(body.until ?? '', 'until') : null;
+      const result = await c.get('db').transaction(async (tx) => {
+        // a centre acts within its area
+        if (p.regionId !== null && p.role === 'center') {
+          const { rows } = await tx.query<{ grid: number | null }>(
+            'SELECT i.grid_id AS grid FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.id = $1',
+            [id],
+          );
+          if (rows[0] && (rows[0].grid === null || !(await isWithin(tx, rows[0].grid, p.regionId, false))))
+            throw new InputError('outside_scope', `dispatch ${id} lies outside your area`, 'id');
+        }
+        if (body.action === 'acknowledge' || body.action === 'resolve') {
+          return answerDispatch(tx, actorOf(c), id, { action: body.action, answer: body.answer, version: body.version }, nowOf(c), departmentScope(c));
+        }
+        const step: DispatchStep =
+          body.action === 'extend'
+            ? { action: 'extend', reason: body.reason ?? '', until: until!, version: body.version }
+            : body.action === 'return'
+              ? { action: 'return', reason: body.reason ?? '', version: body.version }
+              : { action: body.action, reason: body.reason, version: body.version };
+        return stepDispatch(tx, actorOf(c), id, step, nowOf(c), manage ? null : departmentScope(c));
+      });
       c.get('events').publish({ type: 'incident', action: result.incident.status === 'resolved' ? 'resolve' : 'dispatch', incident: result.incident });
       return c.json(result, 200);
     })

@@ -35,7 +35,8 @@ export async function ensureAccounts(
               (SELECT g.worker_id FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1) AS worker
          FROM region d WHERE d.level = 'district' ORDER BY d.id LIMIT 1`,
     );
-    const police = (await tx.query<{ id: number }>(`SELECT id FROM department WHERE code = 'police'`)).rows[0]?.id ?? null;
+    // one account per department, named by its code (police, fire, housing, …)
+    const departments = (await tx.query<{ id: number; code: string; zh: string }>('SELECT id, code, zh FROM department ORDER BY sort, id')).rows;
     const accounts: { username: string; role: Role; displayName: string; regionId?: number | null; workerId?: number | null; departmentId?: number | null }[] =
       [
         { username: 'planner', role: 'planner', displayName: '区规划员' },
@@ -43,7 +44,8 @@ export async function ensureAccounts(
         { username: 'analyst', role: 'analyst', displayName: '数据分析员' },
         { username: 'leader', role: 'leader', displayName: '区领导' },
         ...(place?.worker ? [{ username: 'worker', role: 'worker' as const, displayName: '专职网格员', workerId: place.worker }] : []),
-        ...(police ? [{ username: 'police', role: 'department' as const, displayName: '公安分局', departmentId: police }] : []),
+        { username: 'center', role: 'center', displayName: '区综治中心', regionId: place?.district ?? null },
+        ...departments.map((d) => ({ username: d.code, role: 'department' as const, displayName: d.zh, departmentId: d.id })),
       ];
     for (const a of accounts) {
       if (!(await findUser(tx, a.username))) await createUser(tx, { ...a, password });

@@ -8,8 +8,11 @@ export type Me = InferResponseType<typeof api.auth.me.$get, 200>;
 class Session {
   me = $state<Me | null | undefined>(undefined);
 
-  can(capability: Capability): boolean {
-    return this.me ? can(this.me.role, capability) : false;
+  /** Whether the account holds the capability (or any of several). */
+  can(capability: Capability | Capability[]): boolean {
+    const me = this.me;
+    if (!me) return false;
+    return Array.isArray(capability) ? capability.some((c) => can(me.role, c)) : can(me.role, capability);
   }
 
   /** Whether the account may change this region: everywhere, or within the region it is limited to. */

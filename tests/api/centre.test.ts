@@ -1,0 +1,142 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+const HOUR = 3_600_000;
+
+/** The command centre issue §3: lead and assisting departments, 退回, 延期 and the centre's decision. */
+for (const driver of DRIVERS) {
+  describe(`departments with the centre: lead and assisting, sent back, more time (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let now = new Date('2030-05-06T08:00:00Z');
+    let place: { grid: number; township: number; otherTownship: number; x: number; y: number };
+    type Who = { cookie: string };
+    let centre: Who, farCentre: Who, police: Who, housing: Who;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db, { clock: () => now, cache: false });
+      place = (
+        await ctx.db.query<any>(
+          `SELECT g.id AS grid, v.parent_id AS township,
+                  (SELECT t.id FROM region t WHERE t.level = 'township' AND t.id <> v.parent_id ORDER BY t.id LIMIT 1) AS "otherTownship",
+                  ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+           FROM region g JOIN region v ON v.id = g.parent_id WHERE g.level = 'grid' ORDER BY g.code LIMIT 1`,
+        )
+      ).rows[0];
+      centre = await ctx.cookie({ username: 'centre', role: 'center', regionId: place.township });
+      farCentre = await ctx.cookie({ username: 'far-centre', role: 'center', regionId: place.otherTownship });
+      police = await ctx.cookie({ username: 'centre-police', role: 'department', department: 'police' });
+      housing = await ctx.cookie({ username: 'centre-housing', role: 'department', department: 'housing' });
+    });
+    afterAll(() => dispose());
+
+    const report = async () => {
+      const res = await ctx.request('POST', '/api/incidents', {
+        lon: place.x,
+        lat: place.y,
+        category: 'hazard',
+        severity: 2,
+        description: '挡土墙开裂',
+        reportedAt: now.toISOString(),
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      return res.body;
+    };
+    const patch = (id: number, body: unknown, who: Who) => ctx.request('PATCH', `/api/dispatches/${id}`, body, who);
+
+    it('routes to a lead and an assisting department; one sends it back, the lead gets more time from the centre and answers', async () => {
+      const incident = await report();
+      now = new Date(now.getTime() + 0.5 * HOUR);
+      const twoLeads = await ctx.request(
+        'POST',
+        `/api/incidents/${incident.id}/dispatch`,
+        {
+          departments: [
+            { code: 'police', role: 'lead' },
+            { code: 'housing', role: 'lead' },
+          ],
+        },
+        centre,
+      );
+      expect([twoLeads.status, twoLeads.body.error.code]).toEqual([422, 'one_lead']);
+      const sent = await ctx.request(
+        'POST',
+        `/api/incidents/${incident.id}/dispatch`,
+        {
+          departments: [
+            { code: 'housing', role: 'lead' },
+            { code: 'police', role: 'assist' },
+          ],
+        },
+        centre,
+      );
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      const byCode = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));
+      expect([byCode.housing.role, byCode.police.role]).toEqual(['lead', 'assist']);
+      expect(sent.body.incident.department).toBe('住建、公安');
+
+      // 退回: the police say it is not theirs — a reason is required; the case stays with housing
+      expect((await patch(byCode.police.id, { action: 'return', reason: ' ' }, police)).body.error.code).toBe('reason_required');
+      expect((await patch(byCode.police.id, { action: 'return', reason: '不属公安职责', version: 9 }, police)).status).toBe(409);
+      const back = await patch(byCode.police.id, { action: 'return', reason: '不属公安职责' }, police);
+      expect(back.status, JSON.stringify(back.body)).toBe(200);
+      expect(back.body.dispatch).toMatchObject({ returnReason: '不属公安职责', overdue: null });
+      expect(back.body.incident).toMatchObject({ status: 'dispatched', department: '住建' });
+      expect((await patch(byCode.police.id, { action: 'acknowledge' }, police)).body.error.code).toBe('illegal_transition');
+
+      // 延期: housing asks for more time; not before its deadline; once at a time; only the centre decides
+      const due = Date.parse(byCode.housing.dueAt);
+      const early = await patch(byCode.housing.id, { action: 'extend', reason: '需鉴定', until: new Date(due - HOUR).toISOString() }, housing);
+      expect([early.status, early.body.error.code]).toEqual([400, 'invalid_time']);
+      const until = new Date(due + 48 * HOUR).toISOString();
+      const asked = await patch(byCode.housing.id, { action: 'extend', reason: '需专业机构鉴定', until }, housing);
+      expect(asked.body.dispatch.extension).toMatchObject({ state: 'asked', reason: '需专业机构鉴定' });
+      expect((await patch(byCode.housing.id, { action: 'extend', reason: '再延', until }, housing)).body.error.code).toBe('illegal_transition');
+      expect((await patch(byCode.housing.id, { action: 'approve_extension' }, housing)).status).toBe(403);
+      expect((await patch(byCode.housing.id, { action: 'approve_extension' }, farCentre)).body.error.code).toBe('outside_scope');
+      const approved = await patch(byCode.housing.id, { action: 'approve_extension' }, centre);
+      expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+      expect(approved.body.dispatch.extension.state).toBe('approved');
+      expect(Date.parse(approved.body.dispatch.dueAt)).toBe(Date.parse(until));
+      expect((await patch(byCode.housing.id, { action: 'refuse_extension' }, centre)).body.error.code).toBe('illegal_transition');
+
+      // past the old deadline, within the new one: not overdue; the lead answers and the case is resolved
+      now = new Date(due + HOUR);
+      expect((await patch(byCode.housing.id, { action: 'acknowledge' }, housing)).status).toBe(200);
+      const done = await patch(byCode.housing.id, { action: 'resolve', answer: '已加固挡土墙' }, housing);
+      expect(done.body.dispatch.overdue).toBeNull();
+      expect(done.body.incident.status).toBe('resolved');
+      expect((await patch(byCode.housing.id, { action: 'return', reason: '晚了' }, housing)).body.error.code).toBe('illegal_transition');
+
+      const { rows } = await ctx.db.query<{ action: string }>(
+        `SELECT action FROM change WHERE entity = 'dispatch' AND entity_id = ANY($1::int[]) ORDER BY id`,
+        [[byCode.housing.id, byCode.police.id]],
+      );
+      expect(rows.map((r) => r.action)).toEqual(['return', 'extend', 'approve_extension', 'acknowledge', 'resolve']);
+    });
+
+    it('a case its only department sends back returns to the centre, which routes it again', async () => {
+      const incident = await report();
+      now = new Date(now.getTime() + HOUR);
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre);
+      const dispatch = sent.body.dispatches[0];
+      expect(dispatch.role).toBe('lead');
+      const back = await patch(dispatch.id, { action: 'return', reason: '应由住建处理' }, police);
+      expect(back.body.incident.status).toBe('reported');
+      // the police's queue no longer counts it open
+      const queue = await ctx.request('GET', '/api/dispatches?state=open&limit=500', undefined, police);
+      expect(queue.body.items.map((d: any) => d.id)).not.toContain(dispatch.id);
+      // routed again: to housing, and to the police once more, afresh
+      const again = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['housing', 'police'] }, centre);
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      expect(again.body.incident.status).toBe('dispatched');
+      const police2 = again.body.dispatches.find((d: any) => d.department.code === 'police');
+      expect(police2).toMatchObject({ id: dispatch.id, returnedAt: null, role: 'assist', acknowledgedAt: null });
+      // the centre's landing page lists every department's dispatches in its area
+      const all = await ctx.request('GET', '/api/dispatches?state=all&limit=500', undefined, centre);
+      expect(all.status).toBe(200);
+    });
+  });
+}
