@@ -222,6 +222,76 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.close();
   });
 
+  it('a department asks for more time on its phone and the centre approves it; another department sends its part back', async () => {
+    const {
+      rows: [incident],
+    } = await db.query<{ id: number }>(
+      `INSERT INTO incident (geom, category, severity, description, reported_at, status, grid_id)
+       SELECT ST_PointOnSurface(geom), 'hazard', 2, '挡土墙开裂，雨季有垮塌风险', now() - interval '1 hour', 'reported', id
+       FROM region WHERE level = 'grid' ORDER BY code LIMIT 1 RETURNING id`,
+    );
+    const {
+      rows: [lead, assist],
+    } = await db.query<{ id: number }>(
+      `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, role)
+       SELECT $1, id, now(), now() + interval '4 hours', now() + interval '48 hours', CASE code WHEN 'housing' THEN 'lead' ELSE 'assist' END
+       FROM department WHERE code IN ('housing', 'environment') ORDER BY code = 'housing' DESC RETURNING id`,
+      [incident!.id],
+    );
+    await db.query(`UPDATE incident SET status = 'dispatched', dispatched_at = now(), department = '住建、生态环境' WHERE id = $1`, [incident!.id]);
+    // the lead, on a phone: more time, with the new deadline and why
+    const phone = await newPage(browser, server.url, await sessionCookie(db, { username: 'housing-clerk', role: 'department', department: 'housing' }), {
+      width: 360,
+      height: 640,
+    });
+    phone.on('pageerror', (e) => errors.push(e.message));
+    await phone.goto(server.url + '/dispatch');
+    const card = phone.locator(`[data-testid="dispatch-${lead!.id}"]`);
+    expect(await card.locator('[data-testid="dispatch-role"]').textContent()).toBe('主办');
+    await card.locator('[data-testid="extend"]').click();
+    const later = new Date(Date.now() + 5 * 86_400_000 + 8 * 3_600_000).toISOString().slice(0, 16);
+    await card.locator('[data-testid="extend-until"]').fill(later);
+    await card.locator('[data-testid="step-reason"]').fill('需请专业机构鉴定');
+    await card.locator('[data-testid="send-step"]').click();
+    await expect.poll(() => card.locator('[data-testid="dispatch-extension"]').textContent()).toContain('待中心审批');
+    await phone.screenshot({ path: join(ARTIFACTS, '7-department-asks-more-time-phone.png') });
+    await phone.close();
+    // the assisting department sends its part back
+    const env = await newPage(browser, server.url, await sessionCookie(db, { username: 'env-clerk', role: 'department', department: 'environment' }));
+    await env.goto(server.url + '/dispatch');
+    const other = env.locator(`[data-testid="dispatch-${assist!.id}"]`);
+    await other.locator('[data-testid="return"]').click();
+    await other.locator('[data-testid="step-reason"]').fill('不涉及生态环境');
+    await other.locator('[data-testid="send-step"]').click();
+    await expect.poll(() => other.count()).toBe(0);
+    await env.close();
+    // the centre approves: the deadline moves
+    const centre = await newPage(browser, server.url, await sessionCookie(db, { username: 'duty-centre', role: 'center', regionId: null }), {
+      width: 1920,
+      height: 1080,
+    });
+    centre.on('pageerror', (e) => errors.push(e.message));
+    await centre.goto(server.url + '/');
+    await centre.waitForURL(/\/dispatch$/);
+    // what waits for its decision, on a tab of its own
+    await expect.poll(() => centre.locator('[data-testid="count-extension"]').textContent()).toBe('1');
+    await centre.locator('[data-testid="state-extension"]').click();
+    const asked = centre.locator(`[data-testid="dispatch-${lead!.id}"]`);
+    await asked.locator('[data-testid="approve-extension"]').waitFor();
+    await centre.screenshot({ path: join(ARTIFACTS, '8-centre-more-time-to-decide.png') });
+    await asked.locator('[data-testid="approve-extension"]').click();
+    // decided, it leaves the tab; the deadline moved to the day asked for
+    await expect.poll(() => asked.count()).toBe(0);
+    const {
+      rows: [decided],
+    } = await db.query<{ state: string; moved: boolean }>(
+      `SELECT extension_state AS state, due_at = extension_until AS moved FROM dispatch WHERE id = $1`,
+      [lead!.id],
+    );
+    expect(decided).toEqual({ state: 'approved', moved: true });
+    await centre.close();
+  });
+
   it('pages through a long queue and narrows it by words, place and category, with counts that match', async () => {
     const cookie = await sessionCookie(db, { username: 'queue-admin', role: 'admin' });
     const desk = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
@@ -229,7 +299,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.goto(server.url + '/dispatch');
     const {
       rows: [truth],
-    } = await db.query<{ all: number; open: number }>(`SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL)::int AS open FROM dispatch`);
+    } = await db.query<{ all: number; open: number }>(`SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL AND returned_at IS NULL)::int AS open FROM dispatch`);
     await expect.poll(() => desk.locator('[data-testid="count-all"]').textContent()).toBe(String(truth!.all));
     expect(await desk.locator('[data-testid="count-open"]').textContent()).toBe(String(truth!.open));
     await desk.locator('[data-testid="state-all"]').click();
