@@ -11,7 +11,7 @@
  */
 import { InputError } from '../domain/errors.ts';
 import type { Db, Queryable, Tx } from './db.ts';
-import { reassignHouseholdsIn, recountHouseholdsAround, assignHouseholds, recountHouseholds } from './households.ts';
+import { reassignHouseholdsIn, recountHouseholdsAround, assignHouseholds } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 import { sameState } from './undo.ts';
@@ -154,7 +154,26 @@ export async function createDraft(tx: Tx, actor: string, regionId: number, name:
   for (const t of ['region', 'grid_staff'])
     await tx.exec(`CREATE TABLE ${b}.${t} (LIKE public.${t} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
   await copyFromLive(tx, id, regionId, from?.at ?? null);
+  // What the live tables' foreign keys do on a deletion, the draft's do too: a grid deleted or
+  // replaced in the draft lets go of its households (they are filed anew) and takes its staff along.
+  await tx.exec(`ALTER TABLE ${s}.household ADD FOREIGN KEY (region_id) REFERENCES ${s}.region (id) ON DELETE SET NULL;
+    ALTER TABLE ${s}.grid_staff ADD FOREIGN KEY (grid_id) REFERENCES ${s}.region (id) ON DELETE CASCADE;
+    ALTER TABLE ${s}.incident ADD FOREIGN KEY (grid_id) REFERENCES ${s}.region (id) ON DELETE SET NULL`);
   return id;
+}
+
+/** The households the draft's region holds live, not yet filed (`refile` files them by the draft's grids). */
+const HOUSEHOLDS_OF = (s: string) => `INSERT INTO ${s}.household (id, geom, size, address, import_op)
+  SELECT h.id, h.geom, h.size, h.address, h.import_op FROM household h, region r
+  WHERE r.id = $1 AND (h.region_id IN (SELECT g.id FROM gp_subtree($1) g) OR (h.region_id IS NULL AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`;
+
+/** Files every household of the draft by its grids and counts them up its subtree (the rest of the district keeps its live counts). */
+async function refile(tx: Tx, id: number, regionId: number): Promise<void> {
+  await inSchema(tx, id, async () => {
+    await assignHouseholds(tx);
+    const { rows } = await tx.query<{ id: number }>(`SELECT id FROM gp_subtree($1) WHERE level = 'grid'`, [regionId]);
+    await recountHouseholdsAround(tx, [regionId, ...rows.map((r) => r.id)]);
+  });
 }
 
 /** Fills an empty draft schema from the live plan (or the plan at `at`, for a roll back). */
@@ -186,20 +205,20 @@ async function copyFromLive(tx: Tx, id: number, regionId: number, at: Date | nul
       [regionId, at.toISOString()],
     );
   }
-  await tx.query(
-    `INSERT INTO ${s}.household SELECT h.* FROM household h
-     WHERE h.region_id IN (SELECT g.id FROM gp_subtree($1) g)
-        OR (h.region_id IS NULL AND EXISTS (SELECT 1 FROM region r WHERE r.id = $1 AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`,
-    [regionId],
-  );
-  if (at !== null) {
+  if (at === null) {
+    // as they are filed live (the subtree is the live one)
+    await tx.query(
+      `INSERT INTO ${s}.household SELECT h.* FROM household h
+       WHERE h.region_id IN (SELECT g.id FROM gp_subtree($1) g)
+          OR (h.region_id IS NULL AND EXISTS (SELECT 1 FROM region r WHERE r.id = $1 AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`,
+      [regionId],
+    );
+  } else {
     // The old plan's grids keep the staff they have today where they are still there (staffing has no history).
     await tx.query(`INSERT INTO ${s}.grid_staff SELECT gs.* FROM grid_staff gs WHERE gs.grid_id IN (SELECT r.id FROM ${s}.region r WHERE r.level = 'grid')`);
     // households are filed by the old plan's grids
-    await inSchema(tx, id, async () => {
-      await assignHouseholds(tx);
-      await recountHouseholds(tx);
-    });
+    await tx.query(HOUSEHOLDS_OF(s), [regionId]);
+    await refile(tx, id, regionId);
   }
 }
 
@@ -442,15 +461,8 @@ export async function rebaseDraft(tx: Tx, draft: DraftRow, actor: string): Promi
   await copyBase(tx, draft.id, draft.regionId);
   // Households anew from the live plan, filed by the draft's grids.
   await tx.exec(`DELETE FROM ${s}.household`);
-  await tx.query(
-    `INSERT INTO ${s}.household SELECT h.* FROM household h, region r
-     WHERE r.id = $1 AND (h.region_id IN (SELECT g.id FROM gp_subtree($1) g) OR (h.region_id IS NULL AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`,
-    [draft.regionId],
-  );
-  await inSchema(tx, draft.id, async () => {
-    await assignHouseholds(tx);
-    await recountHouseholds(tx);
-  });
+  await tx.query(HOUSEHOLDS_OF(s), [draft.regionId]);
+  await refile(tx, draft.id, draft.regionId);
   await tx.exec(`DELETE FROM ${s}.change`);
   await tx.query(`UPDATE draft SET based_at = now(), status = 'editing', step = 0, version = version + 1, updated_at = now() WHERE id = $1`, [draft.id]);
   await tx.query(`INSERT INTO draft_event (draft_id, actor, kind, comment) VALUES ($1, $2, 'rebase', $3)`, [

@@ -102,6 +102,9 @@ for (const driver of DRIVERS) {
       expect(cmp.body.removed.length).toBe(liveBefore.length);
       expect(cmp.body.added.length).toBe(newIds.length);
       expect(cmp.body.b.households).toBe(cmp.body.a.households);
+      // every household is in one of the draft's new grids (none left filed under a grid the split removed)
+      expect(cmp.body.moves.filter((m: { to: unknown }) => m.to === null)).toEqual([]);
+      expect(inDraft.body.features.every((f: { properties: { households: number } }) => f.properties.households > 0)).toBe(true);
 
       // submitted: locked for edits; decided by the township, then the district; never by its author
       expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '请审核' }, author)).body.status).toBe('submitted');
