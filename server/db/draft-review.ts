@@ -161,7 +161,7 @@ const touch = (tx: Queryable, id: number, set: string, params: unknown[] = []) =
 
 export async function newDraft(tx: Tx, actor: string, regionId: number, name: string, from: { version: number; at: Date } | null = null): Promise<number> {
   const id = await createDraft(tx, actor, regionId, name, from);
-  await event(tx, id, actor, 'create', from ? `from version ${from.version}` : '');
+  await event(tx, id, actor, 'create');
   return id;
 }
 

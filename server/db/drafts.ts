@@ -468,7 +468,8 @@ export async function rebaseDraft(tx: Tx, draft: DraftRow, actor: string): Promi
   await tx.query(`INSERT INTO draft_event (draft_id, actor, kind, comment) VALUES ($1, $2, 'rebase', $3)`, [
     draft.id,
     actor,
-    both.length ? `kept the draft's state of ${both.map((b) => b.code).join(', ')}` : '',
+    // the codes of the regions both changed (the draft's state kept); the app says so in words
+    both.map((b) => b.code).join('、'),
   ]);
   return { fromLive: takeLive.length, kept: mineIds.size, both };
 }

@@ -242,7 +242,23 @@ const rollbackRoute = createRoute({
   method: 'post',
   path: '/versions/{id}/rollback',
   summary: 'Roll back: a draft holding the plan as this version made it, to review and publish anew',
-  request: { params: IdParam, body: { required: true, ...json(z.object({ name: z.string().trim().min(1).max(100).optional() }).strict()) } },
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            name: z.string().trim().min(1).max(100).optional(),
+            before: z
+              .boolean()
+              .default(false)
+              .openapi({ description: 'the plan as it was just before this version (the version taken back); else as it made it' }),
+          })
+          .strict(),
+      ),
+    },
+  },
   responses: { 201: { description: 'The draft', ...json(DetailSchema) }, ...errorResponses(400, 403, 404, 422) },
 });
 const stepsRoute = createRoute({
@@ -359,7 +375,7 @@ export function draftRoutes() {
     })
     .openapi(rollbackRoute, async (c) => {
       const { id } = c.req.valid('param');
-      const { name } = c.req.valid('json');
+      const { name, before } = c.req.valid('json');
       const db = c.get('db');
       const v = await versionById(db, id);
       if (!v) throw notFound('version', id, 'id');
@@ -369,7 +385,8 @@ export function draftRoutes() {
       const p = principalOf(c);
       const draftId = await db.transaction(async (tx) => {
         await limitOpen(tx, v.regionId, p.username);
-        return newDraft(tx, p.username, v.regionId, name ?? `回滚到版本 ${v.id} · roll back to version ${v.id}`, { version: v.id, at: versionInstant(v) });
+        const at = before ? new Date(Date.parse(v.publishedAt)) : versionInstant(v);
+        return newDraft(tx, p.username, v.regionId, name ?? (before ? `撤回版本 ${v.id}` : `回滚到版本 ${v.id}`), { version: v.id, at });
       });
       return c.json(await draftDetail(db, p, draftId), 201);
     })

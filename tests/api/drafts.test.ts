@@ -253,6 +253,12 @@ for (const driver of DRIVERS) {
       expect(back1.body.properties.name).toBe(g2!.name);
       const cmp = await ctx.request('GET', `/api/compare?region=${village.id}&a=live&b=draft:${rollback.body.id}`, undefined, author);
       expect(cmp.body.changed.map((c: { id: number; changes: string[] }) => [c.id, c.changes])).toEqual([[g2!.id, ['name']]]);
+      // taking the first version back: the plan as it was before it — both renames undone
+      const takeBack = await ctx.request('POST', `/api/versions/${v1.id}/rollback`, { before: true }, author);
+      expect(takeBack.body.name).toBe(`撤回版本 ${v1.id}`);
+      const before1 = await ctx.request('GET', `/api/regions/${village.id}/children?draft=${takeBack.body.id}`, undefined, author);
+      const old = new Map(before1.body.features.map((f: { id: number; properties: { name: string } }) => [f.id, f.properties.name]));
+      expect([old.get(g1!.id), old.get(g2!.id)]).toEqual([g1!.name, g2!.name]);
     });
 
     it('holds against what an attacker tried: ids in other spellings, writes racing a withdrawal, one person deciding twice, ended drafts', async () => {

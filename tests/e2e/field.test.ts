@@ -284,10 +284,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => asked.count()).toBe(0);
     const {
       rows: [decided],
-    } = await db.query<{ state: string; moved: boolean }>(
-      `SELECT extension_state AS state, due_at = extension_until AS moved FROM dispatch WHERE id = $1`,
-      [lead!.id],
-    );
+    } = await db.query<{ state: string; moved: boolean }>(`SELECT extension_state AS state, due_at = extension_until AS moved FROM dispatch WHERE id = $1`, [
+      lead!.id,
+    ]);
     expect(decided).toEqual({ state: 'approved', moved: true });
     await centre.close();
   });
@@ -299,7 +298,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.goto(server.url + '/dispatch');
     const {
       rows: [truth],
-    } = await db.query<{ all: number; open: number }>(`SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL AND returned_at IS NULL)::int AS open FROM dispatch`);
+    } = await db.query<{ all: number; open: number }>(
+      `SELECT count(*)::int AS all, count(*) FILTER (WHERE resolved_at IS NULL AND returned_at IS NULL)::int AS open FROM dispatch`,
+    );
     await expect.poll(() => desk.locator('[data-testid="count-all"]').textContent()).toBe(String(truth!.all));
     expect(await desk.locator('[data-testid="count-open"]').textContent()).toBe(String(truth!.open));
     await desk.locator('[data-testid="state-all"]').click();

@@ -26,8 +26,12 @@ export class Drafts {
   /** Whether the draft in view can be edited now. */
   editable = $derived(this.current?.status === 'editing');
 
+  /** The region the lists were read for. */
+  private listRegion: number | null = null;
+
   /** The drafts of a region (above or below it) and those awaiting the caller's decision. */
   async loadList(regionId: number | null): Promise<void> {
+    this.listRegion = regionId;
     try {
       const [list, awaiting, versions] = await Promise.all([
         ok(api.drafts.$get({ query: regionId ? { region: String(regionId), open: 'true' } : { open: 'true' } })),
@@ -43,16 +47,16 @@ export class Drafts {
   }
 
   /** Reads the draft named in the address (or forgets it). */
-  async load(id: number | null): Promise<void> {
+  async load(id: number | null, keepMessages = false): Promise<void> {
     this.comparison = null;
-    this.conflicts = [];
+    if (!keepMessages) this.conflicts = [];
     if (id === null) {
       this.current = null;
       return;
     }
     try {
       this.current = await ok(api.drafts[':id'].$get({ param: { id: String(id) } }));
-      this.error = null;
+      if (!keepMessages) this.error = null;
     } catch (err) {
       this.current = null;
       this.error = errorText(err);
@@ -71,12 +75,16 @@ export class Drafts {
     this.error = null;
     this.conflicts = [];
     try {
-      return await fn();
+      const done = await fn();
+      // what awaits whom, and the versions, changed with it
+      void this.loadList(this.listRegion);
+      return done;
     } catch (err) {
+      // the draft as it is now, with the refusal still shown beside it
+      if (this.current) await this.load(this.current.id, true);
       this.error = errorText(err);
       const details = (err as { details?: { grids?: { id: number; code: string; name: string }[] } }).details;
       if (details?.grids) this.conflicts = details.grids;
-      if (this.current) await this.load(this.current.id);
       return null;
     } finally {
       this.busy = false;
@@ -134,8 +142,9 @@ export class Drafts {
     if (done) this.open(null);
   }
 
+  /** A draft of the plan as it was before a version was published (that version taken back). */
   async rollback(versionId: number): Promise<void> {
-    const made = await this.act(() => ok(api.versions[':id'].rollback.$post({ param: { id: String(versionId) }, json: {} })));
+    const made = await this.act(() => ok(api.versions[':id'].rollback.$post({ param: { id: String(versionId) }, json: { before: true } })));
     if (made) this.open(made.id, made.regionId);
   }
 
