@@ -211,7 +211,7 @@ export async function answerDispatch(
   if (step.action === 'resolve' && incidentBefore.status === 'dispatched') {
     // The last department's answer resolves the incident.
     await tx.query(
-      `UPDATE incident SET status = 'resolved', resolved_at = $2, version = version + 1
+      `UPDATE incident SET status = 'resolved', resolved_at = $2, solved_level = 'department', version = version + 1
        WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM dispatch WHERE incident_id = $1 AND resolved_at IS NULL AND returned_at IS NULL)`,
       [before.incidentId, now.toISOString()],
     );

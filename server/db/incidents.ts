@@ -18,6 +18,7 @@ export const incidentJson = (now: string) => `json_build_object(
                     ORDER BY h.valid_from DESC LIMIT 1),
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
+  'solvedLevel', i.solved_level, 'resolutionNote', i.resolution_note, 'satisfaction', i.satisfaction,
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
 
 /** An incident as the API shows it: the schema's type. */
@@ -92,6 +93,8 @@ export async function advanceIncident(
   id: number,
   step: Transition & { version?: number | undefined; at?: Date | undefined },
   now: Date,
+  /** The level of whoever acts (a grid worker: the grid), for a case resolved on the spot. */
+  level: 'grid' | 'village' | 'township' | 'district' = 'district',
 ): Promise<IncidentJson> {
   const before = await incidentById(tx, id, now, true);
   if (step.version !== undefined && step.version !== before.version) {
@@ -120,15 +123,27 @@ export async function advanceIncident(
   const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;
   if (at < new Date(last))
     throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at');
+  // who solved it: on the spot, the level acting; else the departments it went to
+  const solved = step.status !== 'resolved' ? null : step.onSpot ? level : 'department';
   await tx.query(
-    `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1
+    `UPDATE incident SET status = $2, ${column} = $3, department = coalesce($4, department), feedback = coalesce($5, feedback), version = version + 1,
+       solved_level = coalesce($6, solved_level), resolution_note = coalesce($7, resolution_note), satisfaction = coalesce($8, satisfaction)
       WHERE id = $1`,
-    [id, step.status, at.toISOString(), step.department?.trim() ?? null, step.feedback?.trim() ?? null],
+    [
+      id,
+      step.status,
+      at.toISOString(),
+      step.department?.trim() ?? null,
+      step.feedback?.trim() ?? null,
+      solved,
+      step.onSpot ? step.note!.trim() : null,
+      step.status === 'closed' ? (step.satisfaction ?? null) : null,
+    ],
   );
   const after = await incidentById(tx, id, now);
   await recordChange(tx, {
     actor,
-    action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? 'resolve' : 'close',
+    action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? (step.onSpot ? 'resolve_on_spot' : 'resolve') : 'close',
     entity: 'incident',
     entityId: id,
     before,

@@ -67,7 +67,12 @@ export async function overview(
   tx: Queryable,
   regionId: number,
   clock: Date,
-): Promise<{ region: { id: number; name: string; level: string }; figures: Record<string, Figure>; byCategory: Record<string, number> }> {
+): Promise<{
+  region: { id: number; name: string; level: string };
+  figures: Record<string, Figure>;
+  solvedBy: Record<'grid' | 'village' | 'township' | 'district' | 'department', number>;
+  byCategory: Record<string, number>;
+}> {
   const {
     rows: [r],
   } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
@@ -109,6 +114,20 @@ export async function overview(
             avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '30 days') AS hours,
             avg(extract(epoch FROM closed_at - reported_at) / 3600) FILTER (WHERE closed_at >= $2::timestamptz - interval '60 days'
               AND closed_at < $2::timestamptz - interval '30 days') AS hours_prev,
+            -- 满意率: satisfied or basically satisfied among the verdicts of cases closed in 30 days (and the 30 before)
+            avg((satisfaction <> 'unsatisfied')::int) FILTER (WHERE satisfaction IS NOT NULL AND closed_at >= $2::timestamptz - interval '30 days')
+              AS satisfaction,
+            avg((satisfaction <> 'unsatisfied')::int) FILTER (WHERE satisfaction IS NOT NULL AND closed_at >= $2::timestamptz - interval '60 days'
+              AND closed_at < $2::timestamptz - interval '30 days') AS satisfaction_prev,
+            -- solved without a department (grid, village, township or district) among cases solved in 30 days
+            avg((solved_level <> 'department')::int) FILTER (WHERE resolved_at >= $2::timestamptz - interval '30 days') AS on_spot,
+            avg((solved_level <> 'department')::int) FILTER (WHERE resolved_at >= $2::timestamptz - interval '60 days'
+              AND resolved_at < $2::timestamptz - interval '30 days') AS on_spot_prev,
+            count(*) FILTER (WHERE solved_level = 'grid' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_grid,
+            count(*) FILTER (WHERE solved_level = 'village' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_village,
+            count(*) FILTER (WHERE solved_level = 'township' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_township,
+            count(*) FILTER (WHERE solved_level = 'district' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_district,
+            count(*) FILTER (WHERE solved_level = 'department' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_department,
             count(*) FILTER (WHERE resolved_at IS NULL AND reported_at + deadline < $2::timestamptz)::int AS overdue,
             count(*) FILTER (WHERE reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at,
               'infinity') > $2::timestamptz - interval '1 day')::int AS overdue_prev
@@ -148,6 +167,16 @@ export async function overview(
       closureRate: f(round(inc!.closure, 3), round(inc!.closure_prev, 3)),
       hoursToClose: f(round(inc!.hours), round(inc!.hours_prev)),
       overdue: f(inc!.overdue, inc!.overdue_prev),
+      satisfaction: f(round(inc!.satisfaction, 3), round(inc!.satisfaction_prev, 3)),
+      solvedOnSpot: f(round(inc!.on_spot, 3), round(inc!.on_spot_prev, 3)),
+    },
+    /** Cases solved in the last 30 days by the level that solved them. */
+    solvedBy: {
+      grid: inc!.by_grid ?? 0,
+      village: inc!.by_village ?? 0,
+      township: inc!.by_township ?? 0,
+      district: inc!.by_district ?? 0,
+      department: inc!.by_department ?? 0,
     },
     byCategory: Object.fromEntries(cats.map((c) => [c.category, c.n])),
   };

@@ -15,10 +15,31 @@ export interface Transition {
   status: IncidentStatus;
   department?: string | undefined;
   feedback?: string | undefined;
+  /** 就地解决: resolved where it happened, without a department (reported → resolved). */
+  onSpot?: boolean | undefined;
+  /** What was done on the spot. */
+  note?: string | undefined;
+  /** Closing: the resident's verdict. */
+  satisfaction?: Satisfaction | undefined;
 }
+
+export const SATISFACTION = ['satisfied', 'basically', 'unsatisfied'] as const;
+export type Satisfaction = (typeof SATISFACTION)[number];
 
 /** Checks one step of the loop; throws 422 naming the allowed next step. */
 export function checkTransition(from: IncidentStatus, to: Transition): void {
+  if (to.onSpot) {
+    // 就地解决: a case nobody was sent to is resolved where it happened, with what was done
+    if (from !== 'reported' || to.status !== 'resolved') {
+      throw new InputError('illegal_transition', `only a reported case is resolved on the spot (this one is ${from})`, 'onSpot', {
+        from,
+        to: to.status,
+        allowed: from === 'reported' ? ['resolved'] : [],
+      });
+    }
+    if (!to.note?.trim()) throw new InputError('note_required', 'say what was done on the spot', 'note');
+    return;
+  }
   const next = NEXT_STATUS[from];
   if (to.status !== next) {
     throw new InputError(

@@ -13,10 +13,12 @@ import {
   type IncidentFilter,
 } from '../db/incidents.ts';
 import { importIncidents } from '../db/incident-batches.ts';
-import { regionExists } from '../db/region-queries.ts';
+import { regionExists, regionLevel } from '../db/region-queries.ts';
+import type { Queryable } from '../db/db.ts';
+import type { Principal } from '../domain/roles.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
-import { INCIDENT_STATUSES, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
+import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
@@ -41,6 +43,14 @@ export const FilterQuery = z.object({
     .optional()
     .openapi({ description: 'which grid an incident counts in: the one its place lies in now (default), or the one it was filed in at its time' }),
 });
+
+/** The level an account acts at when it solves a case on the spot: a grid worker's grid, else its region's level (the district when unscoped). */
+async function actingLevel(db: Queryable, p: Principal): Promise<'grid' | 'village' | 'township' | 'district'> {
+  if (p.role === 'worker') return 'grid';
+  if (p.regionId === null) return 'district';
+  const level = (await regionLevel(db, p.regionId))?.level;
+  return level === 'grid' || level === 'village' || level === 'township' ? level : 'district';
+}
 
 /** The analyze filters of a request (a grid worker: their own grids only). */
 export async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox?: string | undefined }): Promise<IncidentFilter> {
@@ -151,6 +161,9 @@ const patchRoute = createRoute({
           status: z.enum(INCIDENT_STATUSES),
           department: z.string().max(100).optional(),
           feedback: z.string().max(2_000).optional(),
+          onSpot: z.boolean().optional().openapi({ description: '就地解决: resolve a reported case where it happened (with `note`), no department' }),
+          note: z.string().max(2_000).optional(),
+          satisfaction: z.enum(SATISFACTION).optional().openapi({ description: "closing: the resident's verdict (满意 / 基本满意 / 不满意)" }),
           version: z.number().int().positive().optional(),
           at: z.string().max(40).optional(),
         }),
@@ -347,7 +360,7 @@ export function incidentRoutes() {
       const incident = await c.get('db').transaction(async (tx) => {
         const grid = await incidentGrid(tx, id);
         if (grid !== undefined) assertOwnGrid(c, grid);
-        return advanceIncident(tx, actorOf(c), id, { ...body, at }, nowOf(c));
+        return advanceIncident(tx, actorOf(c), id, { ...body, at }, nowOf(c), await actingLevel(tx, principalOf(c)));
       });
       c.get('events').publish({
         type: 'incident',

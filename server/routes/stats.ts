@@ -30,7 +30,18 @@ const overviewRoute = createRoute({
               closureRate: Figure,
               hoursToClose: Figure,
               overdue: Figure,
+              satisfaction: Figure.openapi({ description: '满意率: satisfied or basically satisfied among verdicts of cases closed in 30 days' }),
+              solvedOnSpot: Figure.openapi({ description: 'share of cases solved in 30 days without a department (grid, village, township, district)' }),
             }),
+            solvedBy: z
+              .object({
+                grid: z.number().int(),
+                village: z.number().int(),
+                township: z.number().int(),
+                district: z.number().int(),
+                department: z.number().int(),
+              })
+              .openapi({ description: 'cases solved in the last 30 days, by the level that solved them' }),
             byCategory: z.record(z.string(), z.number().int()),
           }),
         },

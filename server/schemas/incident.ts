@@ -14,6 +14,12 @@ export const IncidentSchema = z
     reporterId: z.number().int().nullable(),
     status: z.enum(INCIDENT_STATUSES),
     gridId: z.number().int().nullable().openapi({ description: 'the grid its place lies in now' }),
+    solvedLevel: z
+      .enum(['grid', 'village', 'township', 'district', 'department'])
+      .nullable()
+      .openapi({ description: 'who solved it: on the spot at a level, or the departments' }),
+    resolutionNote: z.string().nullable().openapi({ description: 'what was done on the spot' }),
+    satisfaction: z.enum(['satisfied', 'basically', 'unsatisfied']).nullable().openapi({ description: "the resident's verdict at closing" }),
     gridName: z.string().nullable().openapi({ description: 'the grid its place lies in now' }),
     filedGridId: z.number().int().nullable().openapi({ description: 'the grid it was filed in at its time (kept when the plan changes)' }),
     filedGridName: z.string().nullable().openapi({ description: 'that grid’s name then' }),

@@ -338,10 +338,17 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
   }
   await tx.query(
     `INSERT INTO incident (geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, ` +
-      `grid_id, filed_grid_id, reporter_id)
-     SELECT geom, category, severity, description, reported_at, status, department, dispatched_at, resolved_at, closed_at, feedback, grid_id, grid_id,
-            worker_id
-     FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id
+      `grid_id, filed_grid_id, reporter_id, solved_level, resolution_note, satisfaction)
+     SELECT geom, category, severity, description, reported_at, status,
+            -- most cases solved are solved where they happen (小事不出村、大事不出镇): never sent to a department
+            CASE WHEN on_spot THEN NULL ELSE department END, CASE WHEN on_spot THEN NULL ELSE dispatched_at END,
+            resolved_at, closed_at, feedback, grid_id, grid_id, worker_id,
+            CASE WHEN resolved_at IS NULL THEN NULL WHEN NOT on_spot THEN 'department'
+                 WHEN id % 100 < 40 THEN 'grid' WHEN id % 100 < 52 THEN 'village' ELSE 'township' END,
+            CASE WHEN on_spot THEN '现场处置：' || description END,
+            -- the residents' verdicts: most satisfied, a few not
+            CASE WHEN status = 'closed' THEN CASE WHEN id % 20 = 0 THEN 'unsatisfied' WHEN id % 20 < 5 THEN 'basically' ELSE 'satisfied' END END
+     FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id, s.resolved_at IS NOT NULL AND s.id % 100 < 55 AS on_spot
            FROM seed_incident s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
            ORDER BY s.id, g.id) AS located
      ORDER BY id`,

@@ -117,6 +117,46 @@ for (const driver of DRIVERS) {
       expect(rows.map((r) => r.action)).toEqual(['return', 'extend', 'approve_extension', 'acknowledge', 'resolve']);
     });
 
+    it('closes cases where they are solved: on the spot by the grid or the township, by the departments; closing takes the verdict', async () => {
+      const worker = await ctx.db.query<{ w: number; g: number; x: number; y: number }>(
+        `SELECT g.worker_id AS w, g.id AS g, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+         FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1`,
+      );
+      const w = worker.rows[0]!;
+      const phone = await ctx.cookie({ username: 'spot-worker', role: 'worker', workerId: w.w });
+      const filed = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: w.x, lat: w.y, category: 'sanitation', severity: 1, reportedAt: now.toISOString() },
+        phone,
+      );
+      expect(filed.status, JSON.stringify(filed.body)).toBe(201);
+      const id = filed.body.id;
+      const noNote = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'resolved', onSpot: true, note: ' ' }, phone);
+      expect([noNote.status, noNote.body.error.code]).toEqual([422, 'note_required']);
+      const solved = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'resolved', onSpot: true, note: '已清理垃圾堆' }, phone);
+      expect(solved.status, JSON.stringify(solved.body)).toBe(200);
+      expect(solved.body).toMatchObject({ status: 'resolved', solvedLevel: 'grid', resolutionNote: '已清理垃圾堆' });
+      const closed = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'closed', feedback: '居民认可', satisfaction: 'basically' }, phone);
+      expect(closed.body).toMatchObject({ status: 'closed', satisfaction: 'basically' });
+      expect((await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'closed', feedback: 'x', satisfaction: 'meh' }, phone)).status).toBe(400);
+      // the township's centre solves one on the spot: the township's level
+      const other = await report();
+      expect(
+        (await ctx.request('PATCH', `/api/incidents/${other.id}`, { status: 'resolved', onSpot: true, note: '镇里协调解决' }, centre)).body.solvedLevel,
+      ).toBe('township');
+      // a case with a department cannot be "solved on the spot"
+      const sent = await report();
+      await ctx.request('POST', `/api/incidents/${sent.id}/dispatch`, { departments: ['housing'] }, centre);
+      const late = await ctx.request('PATCH', `/api/incidents/${sent.id}`, { status: 'resolved', onSpot: true, note: '自己修了' }, centre);
+      expect([late.status, late.body.error.code]).toEqual([422, 'illegal_transition']);
+      // the overview counts each level and the satisfaction rate
+      const overview = await ctx.request('GET', `/api/stats/overview?region=${place.township}`);
+      expect(overview.status).toBe(200);
+      expect(overview.body.solvedBy.grid + overview.body.solvedBy.township).toBeGreaterThanOrEqual(2);
+      expect(overview.body.figures.satisfaction.value).not.toBeNull();
+    });
+
     it('a case its only department sends back returns to the centre, which routes it again', async () => {
       const incident = await report();
       now = new Date(now.getTime() + HOUR);

@@ -235,6 +235,8 @@ for (const driver of DRIVERS) {
           'incidentsMonth',
           'incidentsToday',
           'overdue',
+          'satisfaction',
+          'solvedOnSpot',
           'workers',
         ].sort(),
       );

@@ -138,9 +138,28 @@ export class FieldReport {
   }
 
   /** Closes a case the departments answered, with the household's feedback. */
-  async closeCase(incident: FieldIncident, feedback: string): Promise<boolean> {
+  async closeCase(incident: FieldIncident, feedback: string, satisfaction?: 'satisfied' | 'basically' | 'unsatisfied'): Promise<boolean> {
     try {
-      await ok(api.incidents[':id'].$patch({ param: { id: String(incident.id) }, json: { status: 'closed', feedback, version: incident.version } }));
+      await ok(
+        api.incidents[':id'].$patch({
+          param: { id: String(incident.id) },
+          json: { status: 'closed', feedback, version: incident.version, ...(satisfaction ? { satisfaction } : {}) },
+        }),
+      );
+      await this.loadList();
+      return true;
+    } catch (e) {
+      this.listError = errorText(e);
+      return false;
+    }
+  }
+
+  /** 就地解决: a case nobody was sent to, resolved where it happened, with what was done. */
+  async solveOnSpot(incident: FieldIncident, note: string): Promise<boolean> {
+    try {
+      await ok(
+        api.incidents[':id'].$patch({ param: { id: String(incident.id) }, json: { status: 'resolved', onSpot: true, note, version: incident.version } }),
+      );
       await this.loadList();
       return true;
     } catch (e) {
