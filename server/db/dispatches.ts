@@ -112,7 +112,9 @@ export async function dispatchIncident(
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
   // A list of codes: the first leads (主办), the others assist (协办), unless one already leads.
   const { rows: leading } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND role = $2 AND returned_at IS NULL', [incidentId, 'lead']);
-  const asked = sent.map((s, i) => (typeof s === 'string' ? { code: s, role: i === 0 && leading.length === 0 ? ('lead' as const) : ('assist' as const) } : s));
+  const listed = sent.map((s, i) => (typeof s === 'string' ? { code: s, role: i === 0 && leading.length === 0 ? ('lead' as const) : ('assist' as const) } : s));
+  // a department named twice is sent once (its first mention says its role)
+  const asked = listed.filter((a, i) => listed.findIndex((b) => b.code === a.code) === i);
   const leads = asked.filter((a) => a.role === 'lead').length + leading.length;
   if (leads > 1) throw new InputError('one_lead', 'one department leads a case (主办); the others assist (协办)', 'departments');
   const codes = asked.map((a) => a.code);
