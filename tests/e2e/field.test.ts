@@ -174,13 +174,40 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await card.locator('img.shot').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '4-grid-list.png') });
     await card.locator(`[data-testid="close-${incident!.id}"]`).click();
+    await card.locator('[data-testid="verdict-satisfied"]').check({ force: true });
     await card.locator('textarea').fill('住户已整改，表示满意');
+    await page.screenshot({ path: join(ARTIFACTS, '4b-closing-with-verdict.png') });
     await card.locator('[data-testid="confirm-close"]').click();
     await expect.poll(() => card.count()).toBe(0);
     const {
       rows: [closed],
-    } = await db.query<{ status: string; feedback: string }>('SELECT status, feedback FROM incident WHERE id = $1', [incident!.id]);
-    expect(closed).toEqual({ status: 'closed', feedback: '住户已整改，表示满意' });
+    } = await db.query<{ status: string; feedback: string; satisfaction: string }>('SELECT status, feedback, satisfaction FROM incident WHERE id = $1', [
+      incident!.id,
+    ]);
+    expect(closed).toEqual({ status: 'closed', feedback: '住户已整改，表示满意', satisfaction: 'satisfied' });
+  });
+
+  it('solves a case on the spot from the phone, without a department', async () => {
+    const {
+      rows: [open],
+    } = await db.query<{ id: number }>(
+      `INSERT INTO incident (geom, category, severity, description, reported_at, status, grid_id)
+       SELECT ST_PointOnSurface(geom), 'sanitation', 1, '路边垃圾堆放', now() - interval '2 hours', 'reported', id FROM region WHERE id = $1 RETURNING id`,
+      [place.grid],
+    );
+    await page.reload();
+    await mapReady();
+    await page.locator('[data-testid="tab-list"]').click();
+    const card = page.locator(`[data-testid="case-${open!.id}"]`);
+    await card.locator(`[data-testid="on-spot-${open!.id}"]`).click();
+    await card.locator('[data-testid="on-spot-text"]').fill('已联系保洁员清运');
+    await card.locator('[data-testid="confirm-on-spot"]').click();
+    await expect.poll(() => card.locator('[data-testid="on-spot-note"]').textContent()).toContain('已联系保洁员清运');
+    await page.screenshot({ path: join(ARTIFACTS, '4c-solved-on-the-spot.png') });
+    const {
+      rows: [solved],
+    } = await db.query<{ status: string; solved_level: string }>('SELECT status, solved_level FROM incident WHERE id = $1', [open!.id]);
+    expect(solved).toEqual({ status: 'resolved', solved_level: 'grid' });
   });
 
   it('lets a department acknowledge and answer what was sent to it', async () => {
