@@ -19,6 +19,7 @@ export const incidentJson = (now: string) => `json_build_object(
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
   'solvedLevel', i.solved_level, 'resolutionNote', i.resolution_note, 'satisfaction', i.satisfaction,
+  'assignedRegionId', i.assigned_region_id, 'assignedRegionName', (SELECT a.name FROM region a WHERE a.id = i.assigned_region_id),
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
 
 /** An incident as the API shows it: the schema's type. */
@@ -189,6 +190,8 @@ export interface IncidentFilter {
   gridIds?: number[] | undefined;
   /** Which grid an incident counts in: the one its place lies in now (default), or the one it was filed in at its time. */
   gridBy?: 'current' | 'filed' | undefined;
+  /** The centre's intake: reported, sent nowhere yet (not to a department, not down to a village or grid). */
+  intake?: boolean | undefined;
 }
 
 /** The column that says which grid an incident counts in. */
@@ -229,6 +232,7 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     params.push(f.gridIds);
     where.push(`i.grid_id = ANY(${next()}::int[])`);
   }
+  if (f.intake) where.push(`i.status = 'reported' AND i.assigned_at IS NULL`);
   // The tree walk also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
   if (f.regionId !== undefined && !f.wholePlan) {
     params.push(f.regionId);
@@ -297,4 +301,47 @@ export async function listIncidents(
     [limit, offset, now.toISOString(), ...f.params],
   );
   return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };
+}
+
+/**
+ * 交办: the centre sends a reported case down to the village or grid where it happened, to handle
+ * locally; it leaves the intake. The region must hold the case's grid (422 otherwise).
+ */
+export async function assignIncident(tx: Queryable, actor: string, id: number, regionId: number, now: Date, version?: number): Promise<IncidentJson> {
+  const before = await incidentById(tx, id, now, true);
+  if (version !== undefined && version !== before.version) {
+    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', {
+      currentVersion: before.version,
+    });
+  }
+  if (before.status !== 'reported') {
+    throw new InputError('illegal_transition', `a case that is ${before.status} is not sent down (it went its way already)`, 'status', {
+      from: before.status,
+      to: 'assigned',
+      allowed: [],
+    });
+  }
+  const { rows } = await tx.query<{ ok: boolean; level: string }>(
+    `SELECT r.level, $2::int IN (SELECT a.id FROM gp_ancestors(ARRAY[i.grid_id]) a) AS ok FROM incident i, region r WHERE i.id = $1 AND r.id = $2`,
+    [id, regionId],
+  );
+  const r = rows[0];
+  if (!r) throw notFound('region', regionId, 'regionId');
+  if (!r.ok || (r.level !== 'village' && r.level !== 'grid')) {
+    throw new InputError('not_here', 'a case goes down to the village or grid where it happened', 'regionId');
+  }
+  await tx.query('UPDATE incident SET assigned_region_id = $2, assigned_at = $3, version = version + 1 WHERE id = $1', [id, regionId, now.toISOString()]);
+  const after = await incidentById(tx, id, now);
+  await recordChange(tx, { actor, action: 'assign', entity: 'incident', entityId: id, before, after });
+  return after;
+}
+
+/** The hours a department would have to acknowledge and to resolve a case (by its category and severity). */
+export async function deadlinesOf(db: Queryable, id: number): Promise<{ ackHours: number; resolveHours: number } | null> {
+  const { rows } = await db.query<{ ackHours: number; resolveHours: number }>(
+    `SELECT dl.ack_hours::float8 AS "ackHours", dl.resolve_hours::float8 AS "resolveHours"
+     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity WHERE i.id = $1`,
+    [id],
+  );
+  return rows[0] ?? null;
 }

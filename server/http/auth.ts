@@ -99,6 +99,8 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
 
   'GET /api/departments': ['incidents:read', 'incidents:dispatch', 'dispatch:answer'],
   'POST /api/incidents/:id/dispatch': ['incidents:dispatch'],
+  'POST /api/incidents/:id/assign': ['dispatch:manage'],
+  'GET /api/incidents/:id/deadlines': ['incidents:dispatch'],
   'GET /api/dispatches': ['dispatch:read', 'dispatch:answer'],
   'PATCH /api/dispatches/:id': ['dispatch:answer', 'dispatch:manage'],
   'POST /api/dispatches/escalate': ['users:admin'],

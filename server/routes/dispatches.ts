@@ -12,9 +12,10 @@ import {
   type DispatchStep,
 } from '../db/dispatches.ts';
 import { isWithin } from '../db/accounts.ts';
+import type { Queryable } from '../db/db.ts';
 import { can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
-import { categoryCodes, incidentGrid } from '../db/incidents.ts';
+import { assignIncident, categoryCodes, deadlinesOf, incidentGrid } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
@@ -119,6 +120,39 @@ const listRoute = createRoute({
     },
     ...errorResponses(400, 401, 403, 404),
   },
+});
+
+const assignRoute = createRoute({
+  method: 'post',
+  path: '/incidents/{id}/assign',
+  summary: '交办: send a reported case down to the village or grid where it happened, to handle locally (it leaves the intake)',
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            regionId: z
+              .number()
+              .int()
+              .positive()
+              .max(2 ** 31 - 1),
+            version: z.number().int().positive().optional(),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Assigned', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
+const deadlinesRoute = createRoute({
+  method: 'get',
+  path: '/incidents/{id}/deadlines',
+  summary: 'The hours a department gets to acknowledge and to resolve this case (by its category and severity): shown before sending',
+  request: { params: IdParam },
+  responses: { 200: { description: 'Deadlines', ...json(z.object({ ackHours: z.number(), resolveHours: z.number() })) }, ...errorResponses(400, 404) },
 });
 
 const answerRoute = createRoute({
@@ -279,6 +313,13 @@ const departmentScope = (c: Context<Env>): number | null => {
   return p.role === 'department' ? p.departmentId : null;
 };
 
+/** A centre scoped to an area routes only the cases within it. */
+async function assertCentreArea(c: Context<Env>, tx: Queryable, grid: number | null, id: number): Promise<void> {
+  const p = principalOf(c);
+  if (p.role !== 'center' || p.regionId === null) return;
+  if (grid === null || !(await isWithin(tx, grid, p.regionId, false))) throw new InputError('outside_scope', `incident ${id} lies outside your area`, 'id');
+}
+
 export function dispatchRoutes() {
   return router()
     .openapi(departmentsRoute, async (c) => c.json(await listDepartments(c.get('db')), 200))
@@ -289,6 +330,7 @@ export function dispatchRoutes() {
         const grid = await incidentGrid(tx, id);
         if (grid === undefined) throw notFound('incident', id);
         assertOwnGrid(c, grid);
+        await assertCentreArea(c, tx, grid, id);
         return dispatchIncident(tx, actorOf(c), id, body.departments, nowOf(c), body.version);
       });
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident: result.incident });
@@ -316,6 +358,25 @@ export function dispatchRoutes() {
         await listDispatches(db, { departmentId, state: q.state, q: q.q, regionId: q.region, categories, limit: q.limit, offset: q.offset }, nowOf(c)),
         200,
       );
+    })
+    .openapi(assignRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { regionId, version } = c.req.valid('json');
+      const incident = await c.get('db').transaction(async (tx) => {
+        const grid = await incidentGrid(tx, id);
+        if (grid === undefined) throw notFound('incident', id);
+        assertOwnGrid(c, grid);
+        await assertCentreArea(c, tx, grid, id);
+        return assignIncident(tx, actorOf(c), id, regionId, nowOf(c), version);
+      });
+      c.get('events').publish({ type: 'incident', action: 'dispatch', incident });
+      return c.json(incident, 200);
+    })
+    .openapi(deadlinesRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const d = await deadlinesOf(c.get('db'), id);
+      if (!d) throw notFound('incident', id);
+      return c.json(d, 200);
     })
     .openapi(answerRoute, async (c) => {
       const { id } = c.req.valid('param');

@@ -21,6 +21,7 @@ import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '
 import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
+import { isWithin } from '../db/accounts.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { readUpload, RowError } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
@@ -53,7 +54,10 @@ async function actingLevel(db: Queryable, p: Principal): Promise<'grid' | 'villa
 }
 
 /** The analyze filters of a request (a grid worker: their own grids only). */
-export async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> & { bbox?: string | undefined }): Promise<IncidentFilter> {
+export async function filterOf(
+  c: Context<Env>,
+  q: z.infer<typeof FilterQuery> & { bbox?: string | undefined; intake?: string | undefined },
+): Promise<IncidentFilter> {
   const { from, to } = parseRange(q.from, q.to, nowOf(c));
   let bbox: [number, number, number, number] | undefined;
   if (q.bbox) {
@@ -63,9 +67,14 @@ export async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> &
     }
     bbox = parts as [number, number, number, number];
   }
-  // A grid worker sees only the incidents of the grids they staff.
+  // A grid worker sees only the incidents of the grids they staff; a centre, those of its area.
   const p = principalOf(c);
   const gridIds = p.role === 'worker' ? p.gridIds : undefined;
+  if (p.role === 'center' && p.regionId !== null) {
+    if (q.region === undefined) q = { ...q, region: p.regionId };
+    else if (!(await isWithin(c.get('db'), q.region, p.regionId, false)))
+      throw new InputError('outside_scope', `region ${q.region} lies outside your area`, 'region');
+  }
   return {
     from,
     to,
@@ -73,6 +82,7 @@ export async function filterOf(c: Context<Env>, q: z.infer<typeof FilterQuery> &
     regionId: q.region,
     gridIds,
     gridBy: q.grids ?? 'current',
+    intake: q.intake === 'true',
     wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),
@@ -180,6 +190,7 @@ const listRoute = createRoute({
   request: {
     query: FilterQuery.extend({
       bbox: z.string().max(100).optional().openapi({ description: 'west,south,east,north' }),
+      intake: z.enum(['true', 'false']).optional().openapi({ description: "true: the centre's intake — reported, sent neither to a department nor down" }),
       limit: z.coerce.number().int().min(1).max(5_000).default(500),
       offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
     }),

@@ -20,6 +20,8 @@ export const IncidentSchema = z
       .openapi({ description: 'who solved it: on the spot at a level, or the departments' }),
     resolutionNote: z.string().nullable().openapi({ description: 'what was done on the spot' }),
     satisfaction: z.enum(['satisfied', 'basically', 'unsatisfied']).nullable().openapi({ description: "the resident's verdict at closing" }),
+    assignedRegionId: z.number().int().nullable().openapi({ description: 'sent down to this village or grid to handle locally (交办)' }),
+    assignedRegionName: z.string().nullable(),
     gridName: z.string().nullable().openapi({ description: 'the grid its place lies in now' }),
     filedGridId: z.number().int().nullable().openapi({ description: 'the grid it was filed in at its time (kept when the plan changes)' }),
     filedGridName: z.string().nullable().openapi({ description: 'that grid’s name then' }),

@@ -157,6 +157,38 @@ for (const driver of DRIVERS) {
       expect(overview.body.figures.satisfaction.value).not.toBeNull();
     });
 
+    it("the centre's intake: what it has sent nowhere, in its area; down to the grid or village, or to departments with deadlines first", async () => {
+      const fresh = await report();
+      now = new Date(now.getTime() + 60_000);
+      const intake = await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre);
+      expect(intake.status).toBe(200);
+      expect(intake.body.items.map((i: { id: number }) => i.id)).toContain(fresh.id);
+      expect(intake.body.items.every((i: { status: string; assignedRegionId: number | null }) => i.status === 'reported' && i.assignedRegionId === null)).toBe(
+        true,
+      );
+      // another township's centre neither sees it nor routes it
+      expect(
+        (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, farCentre)).body.items.map((i: { id: number }) => i.id),
+      ).not.toContain(fresh.id);
+      expect((await ctx.request('GET', `/api/incidents?region=${place.township}`, undefined, farCentre)).body.error.code).toBe('outside_scope');
+      expect((await ctx.request('POST', `/api/incidents/${fresh.id}/dispatch`, { departments: ['police'] }, farCentre)).body.error.code).toBe('outside_scope');
+      // the deadlines a department would get, before sending
+      const d = await ctx.request('GET', `/api/incidents/${fresh.id}/deadlines`, undefined, centre);
+      expect(d.body).toEqual({ ackHours: expect.any(Number), resolveHours: expect.any(Number) });
+      // down to its grid: it leaves the intake; elsewhere or twice: refused
+      const village = (await ctx.db.query<{ id: number }>('SELECT parent_id AS id FROM region WHERE id = $1', [place.grid])).rows[0]!.id;
+      const elsewhere = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' AND id <> $1 LIMIT 1`, [village])).rows[0]!.id;
+      expect((await ctx.request('POST', `/api/incidents/${fresh.id}/assign`, { regionId: elsewhere }, centre)).body.error.code).toBe('not_here');
+      expect((await ctx.request('POST', `/api/incidents/${fresh.id}/assign`, { regionId: village, version: 99 }, centre)).status).toBe(409);
+      const down = await ctx.request('POST', `/api/incidents/${fresh.id}/assign`, { regionId: village }, centre);
+      expect(down.status, JSON.stringify(down.body)).toBe(200);
+      expect(down.body).toMatchObject({ status: 'reported', assignedRegionId: village });
+      expect((await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items.map((i: { id: number }) => i.id)).not.toContain(
+        fresh.id,
+      );
+      expect((await ctx.request('POST', `/api/incidents/${fresh.id}/assign`, { regionId: village }, police)).status).toBe(403);
+    });
+
     it('a case its only department sends back returns to the centre, which routes it again', async () => {
       const incident = await report();
       now = new Date(now.getTime() + HOUR);

@@ -1,7 +1,7 @@
 import type { Capability } from '../../server/domain/roles.ts';
 
 /** A small history-API router: the path picks the view, `?region=` the selected region. */
-export const VIEWS = ['plan', 'analyze', 'screen', 'report', 'dispatch', 'import', 'settings', 'print'] as const;
+export const VIEWS = ['plan', 'analyze', 'screen', 'center', 'report', 'dispatch', 'import', 'settings', 'print'] as const;
 export type View = (typeof VIEWS)[number];
 /** What a role needs to open each view (any of them). */
 export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
@@ -11,12 +11,14 @@ export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
   report: 'incidents:report',
   // a department's queue; the centre's view of every department's, where it decides on more time
   dispatch: ['dispatch:answer', 'dispatch:manage'],
+  // 综治中心: the intake and its routing
+  center: 'dispatch:manage',
   import: 'plan:write',
   settings: 'users:admin',
   print: 'plan:read',
 };
 /** Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue. */
-export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch', center: 'dispatch' };
+export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch', center: 'center' };
 
 const positive = (s: string | null) => {
   const n = Number(s);
