@@ -298,8 +298,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       height: 1080,
     });
     centre.on('pageerror', (e) => errors.push(e.message));
-    await centre.goto(server.url + '/');
-    await centre.waitForURL(/\/dispatch$/);
+    await centre.goto(server.url + '/dispatch');
     // what waits for its decision, on a tab of its own
     await expect.poll(() => centre.locator('[data-testid="count-extension"]').textContent()).toBe('1');
     await centre.locator('[data-testid="state-extension"]').click();
@@ -316,6 +315,41 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     ]);
     expect(decided).toEqual({ state: 'approved', moved: true });
     await centre.close();
+  });
+
+  it("routes a case from the centre's console: a lead and an assisting department, deadlines shown first", async () => {
+    const {
+      rows: [fresh],
+    } = await db.query<{ id: number }>(
+      `INSERT INTO incident (geom, category, severity, description, reported_at, status, grid_id)
+       SELECT ST_PointOnSurface(geom), 'hazard', 3, '广告牌松动，随时可能坠落', now() - interval '10 minutes', 'reported', id FROM region WHERE id = $1 RETURNING id`,
+      [place.grid],
+    );
+    const desk = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), {
+      width: 1920,
+      height: 1080,
+    });
+    desk.on('pageerror', (e) => errors.push(e.message));
+    await desk.goto(server.url + '/');
+    await desk.waitForURL(/\/center$/);
+    await desk.locator(`[data-testid="intake-${fresh!.id}"]`).click();
+    await expect.poll(() => desk.locator('[data-testid="route-deadlines"]').textContent()).toMatch(/小时内受理/);
+    // the category's own department is ticked and leads; the police assist
+    expect(await desk.locator('[data-testid="dept-housing"]').isChecked()).toBe(true);
+    await desk.locator('[data-testid="dept-police"]').check();
+    await desk.screenshot({ path: join(ARTIFACTS, '9-centre-console.png') });
+    await desk.locator('[data-testid="route-send"]').click();
+    await expect.poll(() => desk.locator('[data-testid="center-notice"]').textContent()).toContain(`#${fresh!.id}`);
+    await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count()).toBe(0);
+    const { rows } = await db.query<{ code: string; role: string }>(
+      'SELECT dep.code, d.role FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 ORDER BY d.role DESC',
+      [fresh!.id],
+    );
+    expect(rows).toEqual([
+      { code: 'housing', role: 'lead' },
+      { code: 'police', role: 'assist' },
+    ]);
+    await desk.close();
   });
 
   it('pages through a long queue and narrows it by words, place and category, with counts that match', async () => {
