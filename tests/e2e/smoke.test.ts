@@ -60,7 +60,7 @@ describeInBrowser('web app in Chromium', () => {
     expect(outlined).toBe(0);
     expect(await crumbs(page)).toEqual(['沾益区']);
     // An admin has no grid to report from: no 上报 tab.
-    expect(await page.locator('header nav a').allTextContents()).toEqual(['规划', '分析', '大屏', '部门工单', '导入', '设置']);
+    expect(await page.locator('header nav a').allTextContents()).toEqual(['规划', '分析', '大屏', '综治中心', '部门工单', '导入', '设置']);
     expect(await mapInkShare(page)).toBeGreaterThan(0.15);
     const townships = await page.locator('[data-testid="children"] li').count();
     expect(townships).toBeGreaterThanOrEqual(8);
@@ -354,7 +354,7 @@ describeInBrowser('web app in Chromium', () => {
   it('switches to English and remembers it', async () => {
     const page = await open('/plan');
     await page.getByRole('button', { name: 'English' }).click();
-    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['Plan', 'Analyze', 'Screen', 'Department queue', 'Import', 'Settings']);
+    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['Plan', 'Analyze', 'Screen', 'Centre', 'Department queue', 'Import', 'Settings']);
     await page.reload();
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/Households/);
