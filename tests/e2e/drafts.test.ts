@@ -60,18 +60,18 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await page.click('[data-testid="drafts"] summary');
     await page.waitForSelector('[data-testid="drafts-empty"]');
     await page.click('[data-testid="draft-create"]');
-    await expect.poll(() => new URL(page.url()).searchParams.get('draft')).not.toBeNull();
+    await expect.poll(() => new URL(page.url()).searchParams.get('draft'), { timeout: 30_000 }).not.toBeNull();
     const draftId = Number(new URL(page.url()).searchParams.get('draft'));
-    await expect.poll(() => page.locator('[data-testid="draft-banner"]').textContent()).toContain('这里的修改只在草稿中');
+    await expect.poll(() => page.locator('[data-testid="draft-banner"]').textContent(), { timeout: 30_000 }).toContain('这里的修改只在草稿中');
     await waitForMap(page);
 
     // delete a grid in the draft, with the editor's own key
     const grid = before[0]!;
     await page.goto(`${server.url}/plan?region=${grid}&draft=${draftId}`);
     await waitForMap(page);
-    await expect.poll(() => page.locator('[data-testid="toolbar"]').isVisible()).toBe(true);
+    await expect.poll(() => page.locator('[data-testid="toolbar"]').isVisible(), { timeout: 30_000 }).toBe(true);
     await page.keyboard.press('Delete');
-    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toMatch(/已删除/);
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent(), { timeout: 30_000 }).toMatch(/已删除/);
     expect(await liveGrids()).toEqual(before);
     await page.goto(`${server.url}/plan?region=${village.id}&draft=${draftId}`);
     await waitForMap(page);
@@ -88,21 +88,21 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
 
     await page.fill('[data-testid="draft-note"]', '删去一个空网格');
     await page.click('[data-testid="draft-submit"]');
-    await expect.poll(() => page.locator('[data-testid="draft-status"]').textContent()).toBe('审核中');
+    await expect.poll(() => page.locator('[data-testid="draft-status"]').textContent(), { timeout: 30_000 }).toBe('审核中');
     // submitted: read-only for its author
-    await expect.poll(() => page.locator('[data-testid="toolbar"]').count()).toBe(0);
+    await expect.poll(() => page.locator('[data-testid="toolbar"]').count(), { timeout: 30_000 }).toBe(0);
     expect(await page.locator('[data-testid="draft-banner"]').textContent()).toContain('只读');
     await page.close();
 
     // the township reviewer finds it waiting and approves the first step
     const town = await open(reviewer, `/plan?region=${village.id}`);
-    await expect.poll(() => town.locator('[data-testid="drafts-awaiting"] button').count()).toBe(1);
+    await expect.poll(() => town.locator('[data-testid="drafts-awaiting"] button').count(), { timeout: 30_000 }).toBe(1);
     await town.click('[data-testid="drafts-awaiting"] button');
     await town.waitForSelector('[data-testid="draft-review"]');
     await town.fill('[data-testid="draft-comment"]', '同意，报区里审批');
     await town.screenshot({ path: join(ARTIFACTS, '2-township-review.png') });
     await town.click('[data-testid="draft-approve"]');
-    await expect.poll(() => town.locator('[data-testid="draft-review"]').count()).toBe(0);
+    await expect.poll(() => town.locator('[data-testid="draft-review"]').count(), { timeout: 30_000 }).toBe(0);
     await town.close();
 
     // the district approves: published, the live plan has the change
@@ -111,11 +111,11 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     expect(await district.locator('[data-testid="draft-events"]').textContent()).toContain('同意，报区里审批');
     await district.screenshot({ path: join(ARTIFACTS, '3-district-approval.png') });
     await district.click('[data-testid="draft-approve"]');
-    await expect.poll(() => district.locator('[data-testid="drafts-notice"]').textContent()).toContain('已发布');
-    await expect.poll(() => new URL(district.url()).searchParams.get('draft')).toBeNull();
+    await expect.poll(() => district.locator('[data-testid="drafts-notice"]').textContent(), { timeout: 30_000 }).toContain('已发布');
+    await expect.poll(() => new URL(district.url()).searchParams.get('draft'), { timeout: 30_000 }).toBeNull();
     await waitForMap(district);
     expect(await liveGrids()).toEqual(before.filter((id) => id !== grid));
-    await expect.poll(() => district.locator('[data-testid="versions"] li').count()).toBe(1);
+    await expect.poll(() => district.locator('[data-testid="versions"] li').count(), { timeout: 30_000 }).toBe(1);
     await district.screenshot({ path: join(ARTIFACTS, '4-published.png') });
     await district.close();
   });

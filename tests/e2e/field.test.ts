@@ -202,7 +202,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await card.locator(`[data-testid="on-spot-${open!.id}"]`).click();
     await card.locator('[data-testid="on-spot-text"]').fill('已联系保洁员清运');
     await card.locator('[data-testid="confirm-on-spot"]').click();
-    await expect.poll(() => card.locator('[data-testid="on-spot-note"]').textContent()).toContain('已联系保洁员清运');
+    await expect.poll(() => card.locator('[data-testid="on-spot-note"]').textContent(), { timeout: 30_000 }).toContain('已联系保洁员清运');
     await page.screenshot({ path: join(ARTIFACTS, '4c-solved-on-the-spot.png') });
     const {
       rows: [solved],
@@ -280,7 +280,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await card.locator('[data-testid="extend-until"]').fill(later);
     await card.locator('[data-testid="step-reason"]').fill('需请专业机构鉴定');
     await card.locator('[data-testid="send-step"]').click();
-    await expect.poll(() => card.locator('[data-testid="dispatch-extension"]').textContent()).toContain('待中心审批');
+    await expect.poll(() => card.locator('[data-testid="dispatch-extension"]').textContent(), { timeout: 30_000 }).toContain('待中心审批');
     await phone.screenshot({ path: join(ARTIFACTS, '7-department-asks-more-time-phone.png') });
     await phone.close();
     // the assisting department sends its part back
@@ -290,7 +290,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await other.locator('[data-testid="return"]').click();
     await other.locator('[data-testid="step-reason"]').fill('不涉及生态环境');
     await other.locator('[data-testid="send-step"]').click();
-    await expect.poll(() => other.count()).toBe(0);
+    await expect.poll(() => other.count(), { timeout: 30_000 }).toBe(0);
     await env.close();
     // the centre approves: the deadline moves
     const centre = await newPage(browser, server.url, await sessionCookie(db, { username: 'duty-centre', role: 'center', regionId: null }), {
@@ -300,14 +300,14 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     centre.on('pageerror', (e) => errors.push(e.message));
     await centre.goto(server.url + '/dispatch');
     // what waits for its decision, on a tab of its own
-    await expect.poll(() => centre.locator('[data-testid="count-extension"]').textContent()).toBe('1');
+    await expect.poll(() => centre.locator('[data-testid="count-extension"]').textContent(), { timeout: 30_000 }).toBe('1');
     await centre.locator('[data-testid="state-extension"]').click();
     const asked = centre.locator(`[data-testid="dispatch-${lead!.id}"]`);
     await asked.locator('[data-testid="approve-extension"]').waitFor();
     await centre.screenshot({ path: join(ARTIFACTS, '8-centre-more-time-to-decide.png') });
     await asked.locator('[data-testid="approve-extension"]').click();
     // decided, it leaves the tab; the deadline moved to the day asked for
-    await expect.poll(() => asked.count()).toBe(0);
+    await expect.poll(() => asked.count(), { timeout: 30_000 }).toBe(0);
     const {
       rows: [decided],
     } = await db.query<{ state: string; moved: boolean }>(`SELECT extension_state AS state, due_at = extension_until AS moved FROM dispatch WHERE id = $1`, [
@@ -333,14 +333,14 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.goto(server.url + '/');
     await desk.waitForURL(/\/center$/);
     await desk.locator(`[data-testid="intake-${fresh!.id}"]`).click();
-    await expect.poll(() => desk.locator('[data-testid="route-deadlines"]').textContent()).toMatch(/小时内受理/);
+    await expect.poll(() => desk.locator('[data-testid="route-deadlines"]').textContent(), { timeout: 30_000 }).toMatch(/小时内受理/);
     // the category's own department is ticked and leads; the police assist
     expect(await desk.locator('[data-testid="dept-housing"]').isChecked()).toBe(true);
     await desk.locator('[data-testid="dept-police"]').check();
     await desk.screenshot({ path: join(ARTIFACTS, '9-centre-console.png') });
     await desk.locator('[data-testid="route-send"]').click();
-    await expect.poll(() => desk.locator('[data-testid="center-notice"]').textContent()).toContain(`#${fresh!.id}`);
-    await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count()).toBe(0);
+    await expect.poll(() => desk.locator('[data-testid="center-notice"]').textContent(), { timeout: 30_000 }).toContain(`#${fresh!.id}`);
+    await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count(), { timeout: 30_000 }).toBe(0);
     const { rows } = await db.query<{ code: string; role: string }>(
       'SELECT dep.code, d.role FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 ORDER BY d.role DESC',
       [fresh!.id],
