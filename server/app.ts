@@ -27,6 +27,8 @@ import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { metaRoutes } from './routes/meta.ts';
+import { notificationRoutes } from './routes/notifications.ts';
+import { patrolRoutes } from './routes/patrols.ts';
 import { regionRoutes } from './routes/regions.ts';
 import { userRoutes } from './routes/users.ts';
 
@@ -122,6 +124,8 @@ export function createApp(options: AppOptions) {
     .route('/api', dispatchRoutes())
     .route('/api', staffRoutes())
     .route('/api', fieldRoutes())
+    .route('/api', notificationRoutes())
+    .route('/api', patrolRoutes())
     .route('/api', backupRoutes());
   app.doc31('/api/openapi.json', {
     openapi: '3.1.0',

@@ -11,6 +11,8 @@ import { backup, listBackups, pruneBackups } from './db/backup.ts';
 import { EventBus } from './http/events.ts';
 import { createApp, newReadCache, type AppOptions } from './app.ts';
 import { publishDue } from './db/draft-review.ts';
+import { notifyDeadlinesNear } from './db/notifications.ts';
+import { deliverDue } from './db/webhooks.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const DIST_DIR = join(ROOT, 'dist', 'web');
@@ -42,6 +44,8 @@ export interface RunningServer {
 /** Serves the API and the built web app on one port (0 picks a free one). */
 /** How often overdue dispatches are escalated. */
 const ESCALATION_EVERY_MS = 60_000;
+/** How often due webhook deliveries are sent. */
+const DELIVER_EVERY_MS = 5_000;
 /** The first daily backup waits this long after start. */
 const BACKUP_AFTER_START_MS = 10 * 60_000;
 
@@ -61,7 +65,11 @@ export async function startServer(options: AppOptions & { port: number }): Promi
   // Overdue dispatches go up a level without anyone asking: every minute, and once at start.
   const escalate = async () => {
     try {
-      const escalated = await options.db.transaction((tx) => escalateOverdue(tx, 'system:escalation', options.clock?.() ?? new Date()));
+      const now = options.clock?.() ?? new Date();
+      const escalated = await options.db.transaction(async (tx) => {
+        await notifyDeadlinesNear(tx, now);
+        return escalateOverdue(tx, 'system:escalation', now);
+      });
       if (escalated.length) events.publish({ type: 'incident', action: 'escalate', count: escalated.length });
     } catch (err) {
       console.error('escalation failed:', err);
@@ -106,6 +114,21 @@ export async function startServer(options: AppOptions & { port: number }): Promi
   tick();
   const timer = setInterval(tick, ESCALATION_EVERY_MS);
   timer.unref();
+  // Webhook deliveries: those due are sent every few seconds (one round at a time).
+  let delivering = false;
+  const deliver = async () => {
+    if (delivering) return;
+    delivering = true;
+    try {
+      await deliverDue(options.db, options.clock?.() ?? new Date());
+    } catch (err) {
+      console.error('webhook delivery failed:', err);
+    } finally {
+      delivering = false;
+    }
+  };
+  const deliveryTimer = setInterval(() => void deliver(), DELIVER_EVERY_MS);
+  deliveryTimer.unref();
   const index = join(DIST_DIR, 'index.html');
   await readFile(index, 'utf8'); // fail at start-up, not on the first request, when the app is not built
   // serveStatic resolves its root against the working directory.
@@ -123,6 +146,7 @@ export async function startServer(options: AppOptions & { port: number }): Promi
     close: () =>
       new Promise((done) => {
         clearInterval(timer);
+        clearInterval(deliveryTimer);
         server.close(() => done());
       }),
   };

@@ -1,6 +1,7 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { incidentById, incidentJson, type IncidentJson } from './incidents.ts';
+import { chinaTime, notify } from './notifications.ts';
 import { recordChange } from './regions.ts';
 
 /** A dispatch as the API shows it. */
@@ -134,7 +135,7 @@ export async function dispatchIncident(
   if (now < new Date(before.reportedAt))
     throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at');
   const ids = await departmentIds(tx, codes);
-  await tx.query(
+  const { rows: sentTo } = await tx.query<{ id: number; department_id: number; ack_due_at: string; role: 'lead' | 'assist' }>(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, role)
      SELECT i.id, t.dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600),
        $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600), t.role
@@ -143,10 +144,31 @@ export async function dispatchIncident(
      -- a department on it already is left alone; one that sent it back is called in again, afresh
      ON CONFLICT (incident_id, department_id) DO UPDATE SET dispatched_at = EXCLUDED.dispatched_at, ack_due_at = EXCLUDED.ack_due_at,
        due_at = EXCLUDED.due_at, role = EXCLUDED.role, acknowledged_at = NULL, returned_at = NULL, return_reason = NULL, escalation = 0,
-       escalated_at = NULL, extension_until = NULL, extension_reason = NULL, extension_state = NULL, version = dispatch.version + 1
-       WHERE dispatch.returned_at IS NOT NULL`,
-    [incidentId, ids, now.toISOString(), asked.map((a) => a.role)],
+       escalated_at = NULL, extension_until = NULL, extension_reason = NULL, extension_state = NULL, resolved_at = NULL, answer = NULL,
+       near_notified_for = NULL, version = dispatch.version + 1
+       -- (or one that answered a case since reopened)
+       WHERE dispatch.returned_at IS NOT NULL OR (dispatch.resolved_at IS NOT NULL AND $5::boolean)
+     RETURNING id, department_id, ack_due_at, role`,
+    [incidentId, ids, now.toISOString(), asked.map((a) => a.role), before.status === 'reported' && before.reopenCount > 0],
   );
+  for (const d of sentTo) {
+    const ack = chinaTime(d.ack_due_at);
+    await notify(
+      tx,
+      {
+        event: 'dispatch.received',
+        incidentId,
+        dispatchId: d.id,
+        to: [{ department: d.department_id }],
+        text: (c) => ({
+          zh: `新派单（${d.role === 'lead' ? '主办' : '协办'}）#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}：请于${ack}前签收`,
+          en: `New case (${d.role === 'lead' ? 'lead' : 'assisting'}) #${c.id} ${c.categoryEn}: acknowledge by ${ack}`,
+        }),
+        data: { role: d.role, ackDueAt: new Date(d.ack_due_at).toISOString() },
+      },
+      now,
+    );
+  }
   await tx.query(
     `UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, $2), version = version + 1,
        department = (SELECT string_agg(dep.zh, '、' ORDER BY d.role DESC, dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id
@@ -310,6 +332,52 @@ export async function stepDispatch(
   const dispatch = await dispatchById(tx, id, now);
   const incident = await incidentById(tx, before.incidentId, now);
   await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
+  const dep = before.department;
+  const base = { incidentId: before.incidentId, dispatchId: id, data: { department: dep.code, reason: reason || null } };
+  if (step.action === 'return') {
+    await notify(
+      tx,
+      {
+        ...base,
+        event: 'dispatch.returned',
+        to: [{ centre: true }],
+        text: (c) => ({ zh: `退回：${dep.zh}退回 #${c.id} ${c.categoryZh}，理由：${reason}`, en: `Returned: ${dep.en} sent #${c.id} back: ${reason}` }),
+      },
+      now,
+    );
+  } else if (step.action === 'extend') {
+    const until = chinaTime(step.until);
+    await notify(
+      tx,
+      {
+        ...base,
+        event: 'extension.asked',
+        to: [{ centre: true }],
+        text: (c) => ({
+          zh: `延期申请：${dep.zh}申请 #${c.id} 延至${until}，理由：${reason}`,
+          en: `More time asked: ${dep.en} asks until ${until} for #${c.id}: ${reason}`,
+        }),
+      },
+      now,
+    );
+  } else {
+    const approved = step.action === 'approve_extension';
+    const until = chinaTime(dispatch.dueAt);
+    await notify(
+      tx,
+      {
+        ...base,
+        event: 'extension.decided',
+        to: [{ department: dep.id }],
+        text: (c) =>
+          approved
+            ? { zh: `延期已批准：#${c.id} 新期限${until}`, en: `More time approved: #${c.id} is now due ${until}` }
+            : { zh: `延期未批准：#${c.id} 仍须于${until}前办结`, en: `More time refused: #${c.id} stays due ${until}` },
+        data: { department: dep.code, approved, dueAt: dispatch.dueAt },
+      },
+      now,
+    );
+  }
   return { dispatch, incident };
 }
 
@@ -418,6 +486,43 @@ export async function escalateOverdue(
     [now.toISOString()],
   );
   for (const r of rows) {
+    const { rows: dep } = await tx.query<{ department_id: number; code: string; zh: string; en: string }>(
+      'SELECT d.department_id, dep.code, dep.zh, dep.en FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.id = $1',
+      [r.id],
+    );
+    const d = dep[0]!;
+    if (r.level === 1 && r.before === 0) {
+      await notify(
+        tx,
+        {
+          event: 'dispatch.overdue',
+          incidentId: r.incident_id,
+          dispatchId: r.id,
+          to: [{ department: d.department_id }, { centre: true }],
+          text: (c) => ({ zh: `超期：${d.zh} #${c.id} ${c.categoryZh}已过期限`, en: `Overdue: ${d.en} on #${c.id} (${c.categoryEn}) is past its deadline` }),
+          data: { department: d.code },
+        },
+        now,
+      );
+    }
+    if (r.region_id !== null) {
+      const to = r.region_id;
+      await notify(
+        tx,
+        {
+          event: 'incident.escalated',
+          incidentId: r.incident_id,
+          dispatchId: r.id,
+          to: [{ contacts: to }, ...(r.level === 2 ? [{ department: d.department_id }] : [])],
+          text: (c) => ({
+            zh: `升级督办（${r.level === 1 ? '乡镇' : '区县'}）：#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}，${d.zh}逾期未办结`,
+            en: `Escalated to the ${r.level === 1 ? 'township' : 'district'}: #${c.id} ${c.categoryEn}, ${d.en} is overdue`,
+          }),
+          data: { level: r.level, regionId: to, department: d.code },
+        },
+        now,
+      );
+    }
     await recordChange(tx, {
       actor,
       action: 'escalate',
@@ -444,6 +549,9 @@ export interface DepartmentStats {
   /** Median hours from whistle to acknowledgement, and to resolution (null: none yet). */
   hoursToAcknowledge: number | null;
   hoursToResolve: number | null;
+  /** Residents' verdicts on the closed cases it answered, and the share satisfied or basically satisfied (null: none yet). */
+  rated: number;
+  satisfaction: number | null;
 }
 
 /** Per department, for dispatches of the window (by dispatch time) on incidents under a region. */
@@ -461,6 +569,9 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
        count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL
                              AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
        count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
+       count(i.satisfaction) FILTER (WHERE d.resolved_at IS NOT NULL)::int AS rated,
+       round(avg((i.satisfaction <> 'unsatisfied')::int) FILTER (WHERE d.resolved_at IS NOT NULL AND i.satisfaction IS NOT NULL)::numeric, 4)::float8
+         AS satisfaction,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.acknowledged_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToAcknowledge",
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.resolved_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToResolve"
      FROM department dep

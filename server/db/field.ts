@@ -78,7 +78,7 @@ export async function fieldIncidents(db: Queryable, grids: number[], now: Date):
          FROM incident_photo p WHERE p.incident_id = i.id)
      ) AS j
      FROM incident i JOIN incident_category c ON c.code = i.category
-     WHERE i.grid_id = ANY($1::int[]) AND i.status = ANY($3::text[])
+     WHERE i.grid_id = ANY($1::int[]) AND i.status = ANY($3::text[]) AND i.void_kind IS NULL
      ORDER BY i.reported_at DESC, i.id DESC LIMIT 200`,
     [grids, now.toISOString(), OPEN],
   );

@@ -145,7 +145,10 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
 
 /** What the hotline may see of its order: status, departments' answers, the feedback when closed. */
 export async function hotlineStatus(db: Queryable, orderNo: string, now: Date): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] } | null> {
-  const { rows } = await db.query<{ id: number }>(`SELECT id FROM incident WHERE source = 'hotline' AND external_ref = $1`, [orderNo]);
+  // an order merged into another report of the same case follows that case
+  const { rows } = await db.query<{ id: number }>(`SELECT coalesce(merged_into, id) AS id FROM incident WHERE source = 'hotline' AND external_ref = $1`, [
+    orderNo,
+  ]);
   if (!rows[0]) return null;
   return { incident: await incidentById(db, rows[0].id, now), dispatches: await dispatchesOf(db, rows[0].id, now) };
 }

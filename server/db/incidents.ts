@@ -3,6 +3,7 @@ import type { IncidentInput } from '../domain/incident-input.ts';
 import { checkTransition, type Transition } from '../domain/incidents.ts';
 import type { Incident } from '../schemas/incident.ts';
 import type { Queryable } from './db.ts';
+import { notify } from './notifications.ts';
 import { recordChange } from './regions.ts';
 
 /** A new incident: its fields as the input checks leave them (the reporter is optional). */
@@ -20,6 +21,10 @@ export const incidentJson = (now: string) => `json_build_object(
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
   'solvedLevel', i.solved_level, 'resolutionNote', i.resolution_note, 'satisfaction', i.satisfaction,
   'assignedRegionId', i.assigned_region_id, 'assignedRegionName', (SELECT a.name FROM region a WHERE a.id = i.assigned_region_id),
+  'void', CASE WHEN i.void_kind IS NOT NULL
+    THEN json_build_object('kind', i.void_kind, 'reason', i.void_reason, 'at', i.voided_at, 'mergedInto', i.merged_into) END,
+  'reopenCount', i.reopen_count, 'reopenedAt', i.reopened_at, 'reopenReason', i.reopen_reason,
+  'photoUrls', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.incident_id = i.id ORDER BY ph.id),
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
 
 /** An incident as the API shows it: the schema's type. */
@@ -150,6 +155,21 @@ export async function advanceIncident(
     before,
     after,
   });
+  if (step.status === 'closed' && step.satisfaction === 'unsatisfied') {
+    // a resident unsatisfied: the centre and every department that answered hear of it
+    const { rows: deps } = await tx.query<{ id: number }>('SELECT department_id AS id FROM dispatch WHERE incident_id = $1 AND returned_at IS NULL', [id]);
+    await notify(
+      tx,
+      {
+        event: 'satisfaction.low',
+        incidentId: id,
+        to: [{ centre: true }, ...deps.map((d) => ({ department: d.id }))],
+        text: (c) => ({ zh: `群众不满意：#${c.id} ${c.categoryZh}，可重新办理`, en: `Resident unsatisfied: #${c.id} ${c.categoryEn}; it can be reopened` }),
+        data: { feedback: after.feedback },
+      },
+      now,
+    );
+  }
   return after;
 }
 
@@ -192,6 +212,8 @@ export interface IncidentFilter {
   gridBy?: 'current' | 'filed' | undefined;
   /** The centre's intake: reported, sent nowhere yet (not to a department, not down to a village or grid). */
   intake?: boolean | undefined;
+  /** Only cases closed with this verdict. */
+  satisfaction?: 'satisfied' | 'basically' | 'unsatisfied' | undefined;
 }
 
 /** The column that says which grid an incident counts in. */
@@ -213,7 +235,8 @@ export async function isWholePlan(tx: Queryable, regionId: number | undefined): 
  */
 export function filterSql(f: IncidentFilter, first = 1): { where: string; params: unknown[] } {
   const params: unknown[] = [f.from.toISOString(), f.to.toISOString()];
-  const where = [`i.reported_at >= $${first}`, `i.reported_at < $${first + 1}`];
+  // a report marked invalid or merged into another is no case: it leaves every list, count and map
+  const where = [`i.reported_at >= $${first}`, `i.reported_at < $${first + 1}`, 'i.void_kind IS NULL'];
   const next = () => `$${first + params.length - 1}`;
   if (f.categories) {
     params.push(f.categories);
@@ -233,6 +256,10 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     where.push(`i.grid_id = ANY(${next()}::int[])`);
   }
   if (f.intake) where.push(`i.status = 'reported' AND i.assigned_at IS NULL`);
+  if (f.satisfaction) {
+    params.push(f.satisfaction);
+    where.push(`i.status = 'closed' AND i.satisfaction = ${next()}`);
+  }
   // The tree walk also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
   if (f.regionId !== undefined && !f.wholePlan) {
     params.push(f.regionId);
@@ -333,6 +360,17 @@ export async function assignIncident(tx: Queryable, actor: string, id: number, r
   await tx.query('UPDATE incident SET assigned_region_id = $2, assigned_at = $3, version = version + 1 WHERE id = $1', [id, regionId, now.toISOString()]);
   const after = await incidentById(tx, id, now);
   await recordChange(tx, { actor, action: 'assign', entity: 'incident', entityId: id, before, after });
+  await notify(
+    tx,
+    {
+      event: 'incident.assigned',
+      incidentId: id,
+      to: [{ worker: true }],
+      text: (c) => ({ zh: `交办：#${c.id} ${c.categoryZh}请就地处置`, en: `Assigned to you: #${c.id} ${c.categoryEn}, handle it locally` }),
+      data: { regionId },
+    },
+    now,
+  );
   return after;
 }
 
@@ -344,4 +382,105 @@ export async function deadlinesOf(db: Queryable, id: number): Promise<{ ackHours
     [id],
   );
   return rows[0] ?? null;
+}
+
+const conflict = (id: number, before: IncidentJson, version: number | undefined) => {
+  if (version !== undefined && version !== before.version) {
+    throw new InputError('version_conflict', `incident ${id} is at version ${before.version}, not ${version}: it changed meanwhile`, 'version', {
+      currentVersion: before.version,
+    });
+  }
+};
+
+/**
+ * 无效 / 合并重复: a report in the intake that is no case is marked invalid with a reason; a second
+ * report of the same thing is merged into the first (which must be a live case). Either leaves
+ * every list, count and map; the change log and the record keep it.
+ */
+export async function voidIncident(
+  tx: Queryable,
+  actor: string,
+  id: number,
+  step: { kind: 'invalid'; reason: string } | { kind: 'duplicate'; into: number; reason?: string | undefined },
+  now: Date,
+  version?: number,
+): Promise<IncidentJson> {
+  const before = await incidentById(tx, id, now, true);
+  conflict(id, before, version);
+  if (before.void)
+    throw new InputError('illegal_transition', `incident ${id} was ${before.void.kind === 'invalid' ? 'marked invalid' : 'merged'} already`, 'id');
+  if (before.status !== 'reported') {
+    throw new InputError(
+      'illegal_transition',
+      `a case that is ${before.status} went its way already; only a report not yet handled is marked or merged`,
+      'status',
+      {
+        from: before.status,
+        to: step.kind,
+        allowed: [],
+      },
+    );
+  }
+  let reason = (step.reason ?? '').trim();
+  if (step.kind === 'invalid' && !reason) throw new InputError('reason_required', 'say why the report is no case', 'reason');
+  if (step.kind === 'duplicate') {
+    if (step.into === id) throw new InputError('not_here', 'a report is not merged into itself', 'into');
+    const target = await incidentById(tx, step.into, now).catch(() => {
+      throw notFound('incident', step.into, 'into');
+    });
+    if (target.void) throw new InputError('not_here', `incident ${step.into} is itself merged or invalid; merge into the case it went to`, 'into');
+    reason ||= `重复：同 #${step.into}`;
+  }
+  await tx.query('UPDATE incident SET void_kind = $2, void_reason = $3, voided_at = $4, merged_into = $5, version = version + 1 WHERE id = $1', [
+    id,
+    step.kind,
+    reason,
+    now.toISOString(),
+    step.kind === 'duplicate' ? step.into : null,
+  ]);
+  const after = await incidentById(tx, id, now);
+  await recordChange(tx, { actor, action: step.kind === 'invalid' ? 'invalid' : 'merge', entity: 'incident', entityId: id, before, after });
+  return after;
+}
+
+/** Reports that may be the same case: the same category within 300 m and a day, live, nearest first. */
+export async function duplicatesOf(db: Queryable, id: number, now: Date): Promise<(IncidentJson & { distanceM: number })[]> {
+  const { rows } = await db.query<{ j: IncidentJson & { distanceM: number } }>(
+    `SELECT ${incidentJson('$2')}::jsonb || jsonb_build_object('distanceM', round(ST_Distance(i.geom::geography, o.geom::geography))) AS j
+     FROM incident o JOIN incident i ON i.category = o.category AND i.id <> o.id AND i.void_kind IS NULL
+       AND i.reported_at BETWEEN o.reported_at - interval '24 hours' AND o.reported_at + interval '24 hours'
+       AND ST_DWithin(i.geom::geography, o.geom::geography, 300)
+     JOIN incident_category c ON c.code = i.category
+     WHERE o.id = $1
+     ORDER BY ST_Distance(i.geom::geography, o.geom::geography), i.reported_at LIMIT 20`,
+    [id, now.toISOString()],
+  );
+  return rows.map((r) => r.j);
+}
+
+/**
+ * 重新办理: a case closed with an unsatisfied resident goes back to the centre's intake, to be
+ * routed again; its earlier route, answers and verdict stay in the change log and the dispatches.
+ */
+export async function reopenIncident(tx: Queryable, actor: string, id: number, reason: string, now: Date, version?: number): Promise<IncidentJson> {
+  const before = await incidentById(tx, id, now, true);
+  conflict(id, before, version);
+  if (before.status !== 'closed' || before.satisfaction !== 'unsatisfied') {
+    throw new InputError('illegal_transition', 'only a case closed with an unsatisfied resident is reopened', 'status', {
+      from: before.status,
+      to: 'reported',
+      allowed: [],
+    });
+  }
+  if (!reason.trim()) throw new InputError('reason_required', 'say what is still wrong', 'reason');
+  await tx.query(
+    `UPDATE incident SET status = 'reported', dispatched_at = NULL, resolved_at = NULL, closed_at = NULL, solved_level = NULL, resolution_note = NULL,
+       satisfaction = NULL, feedback = NULL, department = NULL, assigned_region_id = NULL, assigned_at = NULL,
+       reopen_count = reopen_count + 1, reopened_at = $2, reopen_reason = $3, version = version + 1
+     WHERE id = $1`,
+    [id, now.toISOString(), reason.trim()],
+  );
+  const after = await incidentById(tx, id, now);
+  await recordChange(tx, { actor, action: 'reopen', entity: 'incident', entityId: id, before, after });
+  return after;
 }

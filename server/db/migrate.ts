@@ -31,7 +31,8 @@ export async function dropSchema(db: Db): Promise<void> {
   const tables = await db.query<{ n: string }>(`SELECT 1 AS n FROM pg_tables WHERE tablename = 'draft' AND schemaname = 'public'`);
   if (tables.rows.length > 0) for (const schema of await draftSchemas(db)) await db.exec(`DROP SCHEMA ${schema} CASCADE`);
   await db.exec(
-    `DROP TABLE IF EXISTS plan_version, draft_event, draft, approval_step, ` +
+    `DROP TABLE IF EXISTS assessment_rule, patrol_visit, patrol, webhook_delivery, webhook, notification, escalation_contact, ` +
+      `plan_version, draft_event, draft, approval_step, ` +
       `region_history, incident_undone, household_undone, import_household, plan_figure, grid_staff, staff_role, ` +
       `incident_photo, api_key, dispatch, incident_deadline, category_department, department, session, screen_token, app_user, change, ` +
       `incident, incident_category, household, grid_type_rule, region, worker, schema_migration CASCADE;

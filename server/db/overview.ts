@@ -102,7 +102,7 @@ export async function overview(
       $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
      i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline
            FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
-           WHERE i.reported_at > $2::timestamptz - interval '70 days')
+           WHERE i.reported_at > $2::timestamptz - interval '70 days' AND i.void_kind IS NULL)
      SELECT count(*) FILTER (WHERE local >= t.today)::int AS today,
             count(*) FILTER (WHERE local >= t.today - interval '1 day' AND local < t.now - interval '1 day')::int AS today_prev,
             count(*) FILTER (WHERE local >= t.month)::int AS month,
@@ -136,7 +136,8 @@ export async function overview(
   );
   const { rows: cats } = await tx.query<{ category: string; n: number }>(
     `${SCOPE} SELECT i.category, count(*)::int AS n FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
-     WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') GROUP BY 1`,
+     WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AND i.void_kind IS NULL
+     GROUP BY 1`,
     [regionId, clock.toISOString()],
   );
   // The plan figures a month ago (the daily snapshot at least 30 days old, China Standard Time).

@@ -19,6 +19,7 @@ export const CAPABILITIES = [
   'incidents:read', // incident lists, heatmaps, statistics, hotspots, the live feed
   'incidents:own', // a grid worker's own grid's incidents
   'incidents:report', // report one incident
+  'patrol:record', // record a patrol of one's own grid (巡查) and the households visited
   'incidents:update', // move an incident along its loop
   'incidents:import', // bulk import
   'incidents:dispatch', // send an incident to departments (a worker: in their grid)
@@ -34,7 +35,7 @@ const ROLE_CAPABILITIES: Record<PrincipalRole, readonly Capability[]> = {
   planner: ['plan:read', 'plan:write', 'plan:review', 'households:read', 'households:write', 'changes:read'],
   analyst: ['plan:read', 'incidents:read', 'dispatch:read'],
   leader: ['plan:read', 'plan:review', 'households:read', 'changes:read', 'incidents:read', 'dispatch:read'],
-  worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update', 'incidents:dispatch'],
+  worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update', 'incidents:dispatch', 'patrol:record'],
   department: ['plan:read', 'dispatch:answer'],
   // 综治中心: receives everything in its area, routes it, watches deadlines, decides on more time
   center: ['plan:read', 'incidents:read', 'incidents:update', 'incidents:dispatch', 'dispatch:read', 'dispatch:manage'],

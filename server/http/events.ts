@@ -9,7 +9,7 @@ import { InputError } from '../domain/errors.ts';
 /** What the wall display hears about: incidents reported or moved along the loop. */
 export interface LiveEvent {
   type: 'incident';
-  action: 'report' | 'import' | 'dispatch' | 'resolve' | 'close' | 'escalate';
+  action: 'report' | 'import' | 'dispatch' | 'resolve' | 'close' | 'escalate' | 'void';
   incident?: unknown;
   count?: number;
 }

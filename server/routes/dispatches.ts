@@ -15,7 +15,7 @@ import { isWithin } from '../db/accounts.ts';
 import type { Queryable } from '../db/db.ts';
 import { can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
-import { assignIncident, categoryCodes, deadlinesOf, incidentGrid } from '../db/incidents.ts';
+import { assignIncident, categoryCodes, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, voidIncident } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
@@ -147,6 +147,58 @@ const assignRoute = createRoute({
   responses: { 200: { description: 'Assigned', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 
+const Version = z.number().int().positive().optional();
+const Reason = z.string().max(500);
+const invalidRoute = createRoute({
+  method: 'post',
+  path: '/incidents/{id}/invalid',
+  summary: '无效: mark a report in the intake as no case, with the reason (it leaves every list, count and map)',
+  request: { params: IdParam, body: { required: true, ...json(z.object({ reason: Reason, version: Version }).strict()) } },
+  responses: { 200: { description: 'Marked', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+const mergeRoute = createRoute({
+  method: 'post',
+  path: '/incidents/{id}/merge',
+  summary: '合并重复: merge a report in the intake into another report of the same case',
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            into: z
+              .number()
+              .int()
+              .positive()
+              .max(2 ** 31 - 1),
+            reason: Reason.optional(),
+            version: Version,
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Merged', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+const duplicatesRoute = createRoute({
+  method: 'get',
+  path: '/incidents/{id}/duplicates',
+  summary: 'Reports that may be the same case: the same category within 300 m and a day, nearest first',
+  request: { params: IdParam },
+  responses: {
+    200: { description: 'Candidates', ...json(z.array(IncidentRef.extend({ distanceM: z.number() }))) },
+    ...errorResponses(400, 403, 404),
+  },
+});
+const reopenRoute = createRoute({
+  method: 'post',
+  path: '/incidents/{id}/reopen',
+  summary: '重新办理: a case closed with an unsatisfied resident goes back to the intake',
+  request: { params: IdParam, body: { required: true, ...json(z.object({ reason: Reason, version: Version }).strict()) } },
+  responses: { 200: { description: 'Reopened', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
 const deadlinesRoute = createRoute({
   method: 'get',
   path: '/incidents/{id}/deadlines',
@@ -210,7 +262,7 @@ const escalateRoute = createRoute({
 const statsRoute = createRoute({
   method: 'get',
   path: '/stats/departments',
-  summary: 'Per department: dispatches, answers, open, overdue, escalated, median hours to acknowledge and to resolve',
+  summary: 'Per department: dispatches, answers, open, overdue, escalated, median hours to acknowledge and to resolve, satisfaction',
   request: {
     query: z.object({
       region: z.coerce.number().int().positive().optional(),
@@ -236,6 +288,8 @@ const statsRoute = createRoute({
             escalated: z.number().int(),
             hoursToAcknowledge: z.number().nullable(),
             hoursToResolve: z.number().nullable(),
+            rated: z.number().int().openapi({ description: "residents' verdicts on closed cases it answered" }),
+            satisfaction: z.number().nullable().openapi({ description: 'share of those verdicts satisfied or basically satisfied' }),
           }),
         ),
       ),
@@ -320,6 +374,16 @@ async function assertCentreArea(c: Context<Env>, tx: Queryable, grid: number | n
   if (grid === null || !(await isWithin(tx, grid, p.regionId, false))) throw new InputError('outside_scope', `incident ${id} lies outside your area`, 'id');
 }
 
+/** Runs a centre's step on an incident in one transaction, once the incident is found in its area. */
+function inCentreArea<T>(c: Context<Env>, id: number, step: (tx: Queryable) => Promise<T>): Promise<T> {
+  return c.get('db').transaction(async (tx) => {
+    const grid = await incidentGrid(tx, id);
+    if (grid === undefined) throw notFound('incident', id);
+    await assertCentreArea(c, tx, grid, id);
+    return step(tx);
+  });
+}
+
 export function dispatchRoutes() {
   return router()
     .openapi(departmentsRoute, async (c) => c.json(await listDepartments(c.get('db')), 200))
@@ -369,6 +433,41 @@ export function dispatchRoutes() {
         await assertCentreArea(c, tx, grid, id);
         return assignIncident(tx, actorOf(c), id, regionId, nowOf(c), version);
       });
+      c.get('events').publish({ type: 'incident', action: 'dispatch', incident });
+      return c.json(incident, 200);
+    })
+    .openapi(invalidRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { reason, version } = c.req.valid('json');
+      const incident = await inCentreArea(c, id, (tx) => voidIncident(tx, actorOf(c), id, { kind: 'invalid', reason }, nowOf(c), version));
+      c.get('events').publish({ type: 'incident', action: 'void', incident });
+      return c.json(incident, 200);
+    })
+    .openapi(mergeRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { into, reason, version } = c.req.valid('json');
+      const incident = await inCentreArea(c, id, async (tx) => {
+        const target = await incidentGrid(tx, into);
+        if (target === undefined) throw notFound('incident', into, 'into');
+        await assertCentreArea(c, tx, target, into);
+        return voidIncident(tx, actorOf(c), id, { kind: 'duplicate', into, reason }, nowOf(c), version);
+      });
+      c.get('events').publish({ type: 'incident', action: 'void', incident });
+      return c.json(incident, 200);
+    })
+    .openapi(duplicatesRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const grid = await incidentGrid(db, id);
+      if (grid === undefined) throw notFound('incident', id);
+      assertOwnGrid(c, grid);
+      await assertCentreArea(c, db, grid, id);
+      return c.json(await duplicatesOf(db, id, nowOf(c)), 200);
+    })
+    .openapi(reopenRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { reason, version } = c.req.valid('json');
+      const incident = await inCentreArea(c, id, (tx) => reopenIncident(tx, actorOf(c), id, reason, nowOf(c), version));
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident });
       return c.json(incident, 200);
     })

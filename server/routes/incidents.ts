@@ -18,7 +18,7 @@ import type { Queryable } from '../db/db.ts';
 import type { Principal } from '../domain/roles.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
-import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange } from '../domain/incidents.ts';
+import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange, type Satisfaction } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { isWithin } from '../db/accounts.ts';
@@ -56,7 +56,7 @@ async function actingLevel(db: Queryable, p: Principal): Promise<'grid' | 'villa
 /** The analyze filters of a request (a grid worker: their own grids only). */
 export async function filterOf(
   c: Context<Env>,
-  q: z.infer<typeof FilterQuery> & { bbox?: string | undefined; intake?: string | undefined },
+  q: z.infer<typeof FilterQuery> & { bbox?: string | undefined; intake?: string | undefined; satisfaction?: Satisfaction | undefined },
 ): Promise<IncidentFilter> {
   const { from, to } = parseRange(q.from, q.to, nowOf(c));
   let bbox: [number, number, number, number] | undefined;
@@ -83,6 +83,7 @@ export async function filterOf(
     gridIds,
     gridBy: q.grids ?? 'current',
     intake: q.intake === 'true',
+    satisfaction: q.satisfaction,
     wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),
@@ -191,6 +192,10 @@ const listRoute = createRoute({
     query: FilterQuery.extend({
       bbox: z.string().max(100).optional().openapi({ description: 'west,south,east,north' }),
       intake: z.enum(['true', 'false']).optional().openapi({ description: "true: the centre's intake — reported, sent neither to a department nor down" }),
+      satisfaction: z
+        .enum(['satisfied', 'basically', 'unsatisfied'])
+        .optional()
+        .openapi({ description: "only cases closed with this verdict (the centre's review)" }),
       limit: z.coerce.number().int().min(1).max(5_000).default(500),
       offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
     }),

@@ -21,6 +21,14 @@ export const IncidentSchema = z
     resolutionNote: z.string().nullable().openapi({ description: 'what was done on the spot' }),
     satisfaction: z.enum(['satisfied', 'basically', 'unsatisfied']).nullable().openapi({ description: "the resident's verdict at closing" }),
     assignedRegionId: z.number().int().nullable().openapi({ description: 'sent down to this village or grid to handle locally (交办)' }),
+    void: z
+      .object({ kind: z.enum(['invalid', 'duplicate']), reason: z.string(), at: z.string(), mergedInto: z.number().int().nullable() })
+      .nullable()
+      .openapi({ description: 'marked invalid (无效) or merged into another report of the same case (合并重复)' }),
+    reopenCount: z.number().int().openapi({ description: 'times reopened after an unsatisfied verdict (重新办理)' }),
+    photoUrls: z.array(z.string()).openapi({ description: 'the photos taken with the report' }),
+    reopenedAt: z.string().nullable(),
+    reopenReason: z.string().nullable(),
     assignedRegionName: z.string().nullable(),
     gridName: z.string().nullable().openapi({ description: 'the grid its place lies in now' }),
     filedGridId: z.number().int().nullable().openapi({ description: 'the grid it was filed in at its time (kept when the plan changes)' }),

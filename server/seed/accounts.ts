@@ -1,5 +1,6 @@
 import { createUser, findUser, generatePassword } from '../db/accounts.ts';
-import type { Db } from '../db/db.ts';
+import type { Db, Queryable } from '../db/db.ts';
+import { chinaTime, notify } from '../db/notifications.ts';
 import type { Role } from '../domain/roles.ts';
 
 export interface AccountsCreated {
@@ -51,8 +52,79 @@ export async function ensureAccounts(
       if (!(await findUser(tx, a.username))) await createUser(tx, { ...a, password });
     }
     out.demo = { usernames: accounts.map((a) => a.username), password, generated: !options.demoPassword };
+    await demoInbox(tx);
   });
   return out;
+}
+
+/**
+ * The demo accounts' first inbox, as if they had been signed up all along: each department hears of
+ * its newest open dispatches and the overdue ones; the centre of overdue dispatches and of the
+ * newest unsatisfied residents; the district leader of escalations.
+ */
+async function demoInbox(tx: Queryable): Promise<void> {
+  const open = await tx.query<{
+    id: number;
+    incident_id: number;
+    department_id: number;
+    at: string;
+    ack: string;
+    due: string;
+    late: boolean;
+    zh: string;
+    en: string;
+  }>(
+    `SELECT * FROM (
+       SELECT d.id, d.incident_id, d.department_id, d.dispatched_at AS at, d.ack_due_at AS ack, d.due_at AS due, d.due_at < now() AS late, dep.zh, dep.en,
+              row_number() OVER (PARTITION BY d.department_id, d.due_at < now() ORDER BY d.dispatched_at DESC) AS k
+       FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.resolved_at IS NULL AND d.returned_at IS NULL) x
+     WHERE k <= 4 ORDER BY at`,
+  );
+  for (const d of open.rows) {
+    const ack = chinaTime(d.ack);
+    await notify(
+      tx,
+      {
+        event: 'dispatch.received',
+        incidentId: d.incident_id,
+        dispatchId: d.id,
+        to: [{ department: d.department_id }],
+        text: (c) => ({
+          zh: `新派单 #${c.id} ${c.categoryZh}，${c.place ?? ''}：请于${ack}前签收`,
+          en: `New case #${c.id} ${c.categoryEn}: acknowledge by ${ack}`,
+        }),
+      },
+      new Date(d.at),
+    );
+    if (d.late) {
+      await notify(
+        tx,
+        {
+          event: 'dispatch.overdue',
+          incidentId: d.incident_id,
+          dispatchId: d.id,
+          to: [{ department: d.department_id }, { centre: true }],
+          text: (c) => ({ zh: `超期：${d.zh} #${c.id} ${c.categoryZh}已过期限`, en: `Overdue: ${d.en} on #${c.id} (${c.categoryEn}) is past its deadline` }),
+        },
+        new Date(d.due),
+      );
+    }
+  }
+  const unhappy = await tx.query<{ id: number; at: string }>(
+    `SELECT id, closed_at AS at FROM incident WHERE satisfaction = 'unsatisfied' AND status = 'closed' ORDER BY closed_at DESC LIMIT 5`,
+  );
+  for (const u of unhappy.rows.reverse()) {
+    await notify(
+      tx,
+      {
+        event: 'satisfaction.low',
+        incidentId: u.id,
+        to: [{ centre: true }],
+        text: (c) => ({ zh: `群众不满意：#${c.id} ${c.categoryZh}，可重新办理`, en: `Resident unsatisfied: #${c.id} ${c.categoryEn}; it can be reopened` }),
+      },
+      new Date(u.at),
+    );
+  }
 }
 
 /** The lines printed once at first start. */

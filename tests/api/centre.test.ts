@@ -210,5 +210,97 @@ for (const driver of DRIVERS) {
       const all = await ctx.request('GET', '/api/dispatches?state=all&limit=500', undefined, centre);
       expect(all.status).toBe(200);
     });
+
+    it('marks a report invalid with a reason and merges a duplicate into its case; neither counts any more', async () => {
+      const from = new Date(now.getTime() - HOUR).toISOString();
+      const count = async () =>
+        (await ctx.request('GET', `/api/incidents?region=${place.township}&from=${from}&to=${new Date(now.getTime() + HOUR).toISOString()}&limit=1`)).body
+          .total;
+      const first = await report();
+      now = new Date(now.getTime() + 20 * 60_000);
+      const second = await report();
+      const junk = await report();
+      now = new Date(now.getTime() + 60_000);
+      const counted = await count();
+      // the second report is found as the first's duplicate (same category, same place, within a day)
+      const candidates = await ctx.request('GET', `/api/incidents/${second.id}/duplicates`, undefined, centre);
+      expect(candidates.status, JSON.stringify(candidates.body)).toBe(200);
+      expect(candidates.body.map((i: { id: number }) => i.id)).toContain(first.id);
+      expect(candidates.body[0].distanceM).toBeLessThanOrEqual(300);
+      expect((await ctx.request('GET', `/api/incidents/${second.id}/duplicates`, undefined, farCentre)).body.error.code).toBe('outside_scope');
+      // refused: no reason, into itself, by a department, stale
+      expect((await ctx.request('POST', `/api/incidents/${junk.id}/invalid`, { reason: '  ' }, centre)).body.error.code).toBe('reason_required');
+      expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: second.id }, centre)).body.error.code).toBe('not_here');
+      expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, police)).status).toBe(403);
+      expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id, version: 99 }, centre)).status).toBe(409);
+      const merged = await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, centre);
+      expect(merged.status, JSON.stringify(merged.body)).toBe(200);
+      expect(merged.body.void).toMatchObject({ kind: 'duplicate', mergedInto: first.id });
+      const invalid = await ctx.request('POST', `/api/incidents/${junk.id}/invalid`, { reason: '测试误报' }, centre);
+      expect(invalid.body.void).toMatchObject({ kind: 'invalid', reason: '测试误报' });
+      // once is enough; nothing merges into a merged report
+      expect((await ctx.request('POST', `/api/incidents/${junk.id}/invalid`, { reason: '再来' }, centre)).body.error.code).toBe('illegal_transition');
+      const third = await report();
+      expect((await ctx.request('POST', `/api/incidents/${third.id}/merge`, { into: second.id }, centre)).body.error.code).toBe('not_here');
+      // both left the intake and the counts; the record keeps them
+      now = new Date(now.getTime() + 60_000);
+      const intake = (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items.map((i: { id: number }) => i.id);
+      expect(intake).toContain(first.id);
+      expect(intake).not.toContain(second.id);
+      expect(intake).not.toContain(junk.id);
+      expect(await count()).toBe(counted - 2 + 1);
+      const { rows } = await ctx.db.query<{ action: string }>(
+        `SELECT action FROM change WHERE entity = 'incident' AND entity_id = ANY($1::int[]) AND action <> 'report' ORDER BY id`,
+        [[second.id, junk.id]],
+      );
+      expect(rows.map((r) => r.action)).toEqual(['merge', 'invalid']);
+    });
+
+    it('reopens a case closed with an unsatisfied resident; the department is called in afresh; satisfaction per department', async () => {
+      const incident = await report();
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['housing'] }, centre);
+      const d = sent.body.dispatches[0];
+      now = new Date(now.getTime() + HOUR);
+      await patch(d.id, { action: 'acknowledge' }, housing);
+      await patch(d.id, { action: 'resolve', answer: '已修补' }, housing);
+      const satisfied = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'closed', feedback: '已告知', satisfaction: 'satisfied' });
+      expect(satisfied.status).toBe(200);
+      // a satisfied case is not reopened
+      const nope = await ctx.request('POST', `/api/incidents/${incident.id}/reopen`, { reason: '再看看' }, centre);
+      expect([nope.status, nope.body.error.code]).toEqual([422, 'illegal_transition']);
+
+      const unhappy = await report();
+      const sent2 = await ctx.request('POST', `/api/incidents/${unhappy.id}/dispatch`, { departments: ['housing'] }, centre);
+      const d2 = sent2.body.dispatches[0];
+      now = new Date(now.getTime() + HOUR);
+      await patch(d2.id, { action: 'acknowledge' }, housing);
+      await patch(d2.id, { action: 'resolve', answer: '已修补' }, housing);
+      const closed = await ctx.request('PATCH', `/api/incidents/${unhappy.id}`, { status: 'closed', feedback: '墙还在渗水', satisfaction: 'unsatisfied' });
+      const stats = async () =>
+        (await ctx.request('GET', `/api/stats/departments?region=${place.township}&from=${new Date(now.getTime() - 30 * 24 * HOUR).toISOString()}`)).body.find(
+          (x: { code: string }) => x.code === 'housing',
+        );
+      const housingStats = await stats();
+      expect(housingStats.rated).toBeGreaterThanOrEqual(2);
+      expect(housingStats.satisfaction).toBeGreaterThan(0);
+      expect(housingStats.satisfaction).toBeLessThan(1);
+      expect((await ctx.request('POST', `/api/incidents/${unhappy.id}/reopen`, { reason: '' }, centre)).body.error.code).toBe('reason_required');
+      expect((await ctx.request('POST', `/api/incidents/${unhappy.id}/reopen`, { reason: '仍渗水' }, farCentre)).body.error.code).toBe('outside_scope');
+      const reopened = await ctx.request('POST', `/api/incidents/${unhappy.id}/reopen`, { reason: '仍渗水', version: closed.body.version }, centre);
+      expect(reopened.status, JSON.stringify(reopened.body)).toBe(200);
+      expect(reopened.body).toMatchObject({ status: 'reported', satisfaction: null, closedAt: null, reopenCount: 1, reopenReason: '仍渗水' });
+      now = new Date(now.getTime() + 60_000);
+      expect((await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items.map((i: { id: number }) => i.id)).toContain(
+        unhappy.id,
+      );
+      // routed to housing again: its dispatch starts afresh, and its answer closes the case once more
+      const again = await ctx.request('POST', `/api/incidents/${unhappy.id}/dispatch`, { departments: ['housing'] }, centre);
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      expect(again.body.dispatches[0]).toMatchObject({ id: d2.id, resolvedAt: null, answer: null, acknowledgedAt: null });
+      now = new Date(now.getTime() + HOUR);
+      await patch(d2.id, { action: 'acknowledge' }, housing);
+      const done = await patch(d2.id, { action: 'resolve', answer: '已重做防水' }, housing);
+      expect(done.body.incident.status).toBe('resolved');
+    });
   });
 }

@@ -325,6 +325,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
        SELECT ST_PointOnSurface(geom), 'hazard', 3, '广告牌松动，随时可能坠落', now() - interval '10 minutes', 'reported', id FROM region WHERE id = $1 RETURNING id`,
       [place.grid],
     );
+    // (the housing clerk has an account before the case is sent: the notice goes to the accounts there are)
+    const clerkCookie = await sessionCookie(db, { username: 'console-housing', role: 'department', department: 'housing' });
     const desk = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), {
       width: 1920,
       height: 1080,
@@ -350,6 +352,21 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       { code: 'police', role: 'assist' },
     ]);
     await desk.close();
+
+    // the housing clerk's bell rings; the notice opens the case in the department's queue
+    const clerk = await newPage(browser, server.url, clerkCookie, { width: 1920, height: 1080 });
+    clerk.on('pageerror', (e) => errors.push(e.message));
+    await clerk.goto(server.url + '/plan');
+    await expect.poll(() => clerk.locator('[data-testid="bell-count"]').count(), { timeout: 30_000 }).toBe(1);
+    await clerk.locator('[data-testid="bell"]').click();
+    const notice = clerk.locator('[data-testid="notice"]', { hasText: `#${fresh!.id}` });
+    await expect.poll(() => notice.textContent(), { timeout: 30_000 }).toMatch(/新派单（主办）/);
+    await clerk.screenshot({ path: join(ARTIFACTS, '10-department-inbox.png') });
+    await notice.click();
+    await clerk.waitForURL(/\/dispatch/);
+    await expect.poll(() => clerk.locator('article[data-testid^="dispatch-"]').count(), { timeout: 30_000 }).toBe(1);
+    expect(await clerk.locator('article[data-testid^="dispatch-"]').first().textContent()).toContain('广告牌松动');
+    await clerk.close();
   });
 
   it('pages through a long queue and narrows it by words, place and category, with counts that match', async () => {

@@ -1,0 +1,190 @@
+import { InputError } from '../domain/errors.ts';
+import type { Queryable } from './db.ts';
+import { recordChange } from './regions.ts';
+
+/**
+ * 考核 (command centre issue §7): per grid and per grid worker, for a month in China time —
+ * reports made, cases solved on the spot, closed on time, residents' verdicts, cases overdue,
+ * patrol distance and the share of households visited — and points by the county's own rules.
+ *
+ * What counts where:
+ * - reports: cases of the grid reported in the month by its worker;
+ * - on the spot: cases of the grid resolved in the month by the grid itself (就地解决);
+ * - on time: cases of the grid resolved in the month within their category's deadline (of all resolved);
+ * - satisfied / unsatisfied: verdicts on cases of the grid closed in the month;
+ * - overdue: cases of the grid whose deadline fell in the month (up to now) before they were resolved;
+ * - patrol km and visits: patrols of the grid started in the month; distinct households of the grid visited.
+ * A grid's worker is today's (a re-staffed grid's past month counts for its present worker).
+ */
+export const MEASURES = ['report', 'on_spot', 'on_time', 'satisfied', 'unsatisfied', 'overdue', 'patrol_km', 'visit_share'] as const;
+export type Measure = (typeof MEASURES)[number];
+
+export interface AssessmentRule {
+  measure: Measure;
+  points: number;
+  zh: string;
+  en: string;
+  version: number;
+}
+
+export interface Figures {
+  reports: number;
+  onSpot: number;
+  resolved: number;
+  onTime: number;
+  /** On time among resolved (null: none resolved). */
+  onTimeRate: number | null;
+  satisfied: number;
+  unsatisfied: number;
+  /** Satisfied (or basically) among verdicts (null: no verdicts). */
+  satisfaction: number | null;
+  overdue: number;
+  patrols: number;
+  distanceM: number;
+  households: number;
+  visited: number;
+  visitShare: number | null;
+  points: number;
+}
+
+export interface GridAssessment extends Figures {
+  gridId: number;
+  code: string;
+  name: string;
+  workerId: number | null;
+  worker: string | null;
+}
+
+export interface WorkerAssessment extends Figures {
+  workerId: number;
+  worker: string;
+  grids: number;
+  rank: number;
+}
+
+export async function assessmentRules(db: Queryable): Promise<AssessmentRule[]> {
+  const { rows } = await db.query<AssessmentRule>(
+    `SELECT measure, points::float8 AS points, zh, en, version FROM assessment_rule ORDER BY array_position($1::text[], measure)`,
+    [MEASURES],
+  );
+  return rows;
+}
+
+export async function setAssessmentRules(
+  tx: Queryable,
+  actor: string,
+  rules: { measure: Measure; points: number; version?: number | undefined }[],
+): Promise<AssessmentRule[]> {
+  const before = await assessmentRules(tx);
+  for (const [i, r] of rules.entries()) {
+    const was = before.find((b) => b.measure === r.measure)!;
+    if (r.version !== undefined && r.version !== was.version) {
+      throw new InputError(
+        'version_conflict',
+        `the rule ${r.measure} is at version ${was.version}, not ${r.version}: it changed meanwhile`,
+        `rules[${i}].version`,
+        {
+          currentVersion: was.version,
+        },
+      );
+    }
+    if (was.points !== r.points) await tx.query('UPDATE assessment_rule SET points = $2, version = version + 1 WHERE measure = $1', [r.measure, r.points]);
+  }
+  const after = await assessmentRules(tx);
+  await recordChange(tx, { actor, action: 'update', entity: 'assessment_rule', entityId: null, before, after });
+  return after;
+}
+
+const points = (f: Omit<Figures, 'points'>, rules: AssessmentRule[]): number => {
+  const p = Object.fromEntries(rules.map((r) => [r.measure, r.points])) as Record<Measure, number>;
+  const total =
+    p.report * f.reports +
+    p.on_spot * f.onSpot +
+    p.on_time * f.onTime +
+    p.satisfied * f.satisfied +
+    p.unsatisfied * f.unsatisfied +
+    p.overdue * f.overdue +
+    p.patrol_km * (f.distanceM / 1000) +
+    p.visit_share * (f.visitShare ?? 0);
+  return Math.round(total * 10) / 10;
+};
+
+const rate = (n: number, of: number) => (of > 0 ? Math.round((n / of) * 10_000) / 10_000 : null);
+
+/** The month's figures per grid under a region (or of the given grids) and per worker, ranked by points. */
+export async function assessment(
+  db: Queryable,
+  f: { regionId: number; gridIds?: number[] | undefined; from: Date; to: Date },
+  now: Date,
+): Promise<{ rules: AssessmentRule[]; grids: GridAssessment[]; workers: WorkerAssessment[] }> {
+  const rules = await assessmentRules(db);
+  const until = new Date(Math.min(f.to.getTime(), now.getTime()));
+  const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'>>(
+    `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($5::int[] IS NULL OR r.id = ANY($5::int[])))
+     SELECT g.id AS "gridId", g.code, g.name, g.worker_id AS "workerId", w.name AS worker,
+       coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
+       coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
+       coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM", g.household_count AS households, coalesce(vs.n, 0) AS visited
+     FROM g LEFT JOIN worker w ON w.id = g.worker_id
+       LEFT JOIN LATERAL (
+         SELECT count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
+                count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3 AND i.solved_level = 'grid')::int AS on_spot,
+                count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3)::int AS resolved,
+                count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3
+                                   AND i.resolved_at <= i.reported_at + make_interval(hours => k.deadline_hours))::int
+                  AS on_time,
+                count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction IN ('satisfied', 'basically'))::int AS satisfied,
+                count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction = 'unsatisfied')::int AS unsatisfied,
+                count(*) FILTER (WHERE i.reported_at + make_interval(hours => k.deadline_hours) >= $2
+                                   AND i.reported_at + make_interval(hours => k.deadline_hours) < $4
+                                   AND coalesce(i.resolved_at, 'infinity') > i.reported_at + make_interval(hours => k.deadline_hours))::int AS overdue
+         FROM incident i JOIN incident_category k ON k.code = i.category
+         -- (a case is reported before it is resolved, closed or overdue: a year back covers every case that can count)
+         WHERE i.grid_id = g.id AND i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3) x ON true
+       LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p
+                          WHERE p.grid_id = g.id AND p.started_at >= $2 AND p.started_at < $3) pt ON true
+       LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN household h ON h.id = v.household_id
+                          WHERE h.region_id = g.id AND v.at >= $2 AND v.at < $3) vs ON true
+     ORDER BY g.code`,
+    [f.regionId, f.from.toISOString(), f.to.toISOString(), until.toISOString(), f.gridIds ?? null],
+  );
+  const grids: GridAssessment[] = rows.map((r) => {
+    const figures = {
+      ...r,
+      onTimeRate: rate(r.onTime, r.resolved),
+      satisfaction: rate(r.satisfied, r.satisfied + r.unsatisfied),
+      visitShare: rate(r.visited, r.households),
+    };
+    return { ...figures, points: points(figures, rules) };
+  });
+  // per worker: the sums over their grids
+  const byWorker = new Map<number, GridAssessment[]>();
+  for (const g of grids) if (g.workerId !== null) byWorker.set(g.workerId, [...(byWorker.get(g.workerId) ?? []), g]);
+  const workers = [...byWorker.entries()].map(([workerId, gs]) => {
+    const sum = (k: keyof Figures) => gs.reduce((s, g) => s + ((g[k] as number | null) ?? 0), 0);
+    const base = {
+      reports: sum('reports'),
+      onSpot: sum('onSpot'),
+      resolved: sum('resolved'),
+      onTime: sum('onTime'),
+      satisfied: sum('satisfied'),
+      unsatisfied: sum('unsatisfied'),
+      overdue: sum('overdue'),
+      patrols: sum('patrols'),
+      distanceM: sum('distanceM'),
+      households: sum('households'),
+      visited: sum('visited'),
+    };
+    const figures = {
+      ...base,
+      onTimeRate: rate(base.onTime, base.resolved),
+      satisfaction: rate(base.satisfied, base.satisfied + base.unsatisfied),
+      visitShare: rate(base.visited, base.households),
+    };
+    return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, ...figures, points: points(figures, rules), rank: 0 };
+  });
+  workers.sort((a, b) => b.points - a.points || a.worker.localeCompare(b.worker, 'zh'));
+  // equal points share a rank (1, 2, 2, 4)
+  workers.forEach((w, i) => (w.rank = i > 0 && workers[i - 1]!.points === w.points ? workers[i - 1]!.rank : i + 1));
+  return { rules, grids, workers };
+}

@@ -1,0 +1,210 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Db, Queryable } from './db.ts';
+import { recordChange } from './regions.ts';
+
+/**
+ * Outgoing webhooks (command centre issue §4): a county connects its SMS, WeCom or DingTalk
+ * gateway. Each delivery is a POST of the event as JSON, signed with the hook's secret:
+ *
+ *   X-GridPlan-Signature: sha256=<hex HMAC-SHA256(secret, `${X-GridPlan-Timestamp}.${body}`)>
+ *
+ * A delivery that fails (no answer within 10 s, or a status outside 2xx) is tried again after
+ * 30 s, 2 min, 10 min, 1 h and 6 h; after the sixth failure it is dead until an admin resends it.
+ * Sending happens outside any transaction: a delivery is first leased (its next try moved a
+ * minute on), so a slow gateway never holds the database and two senders never send one twice.
+ */
+export const BACKOFF_SECONDS = [30, 120, 600, 3_600, 21_600];
+export const MAX_ATTEMPTS = BACKOFF_SECONDS.length + 1;
+const LEASE_SECONDS = 60;
+const TIMEOUT_MS = 10_000;
+
+export interface WebhookJson {
+  id: number;
+  url: string;
+  events: string[];
+  label: string;
+  createdBy: string;
+  createdAt: string;
+  /** The secret is shown once, when the hook is made; after that only its last four characters. */
+  secretHint: string;
+  deliveries: { pending: number; delivered: number; dead: number };
+}
+
+const HOOK_SQL = `SELECT w.id, w.url, w.events, w.label, w.created_by AS "createdBy", w.created_at AS "createdAt",
+    '…' || right(w.secret, 4) AS "secretHint",
+    json_build_object('pending', (SELECT count(*) FROM webhook_delivery x WHERE x.webhook_id = w.id AND x.status = 'pending'),
+                      'delivered', (SELECT count(*) FROM webhook_delivery x WHERE x.webhook_id = w.id AND x.status = 'delivered'),
+                      'dead', (SELECT count(*) FROM webhook_delivery x WHERE x.webhook_id = w.id AND x.status = 'dead')) AS deliveries
+  FROM webhook w`;
+
+export async function listWebhooks(db: Queryable): Promise<WebhookJson[]> {
+  return (await db.query<WebhookJson>(`${HOOK_SQL} ORDER BY w.id`)).rows;
+}
+
+/** A URL a gateway listens on: http(s), no credentials in it. */
+export function checkHookUrl(raw: string, path = 'url'): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new InputError('invalid_url', 'give the full address of the gateway, e.g. https://sms.example.gov.cn/hook', path);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError('invalid_url', 'a webhook address starts with http:// or https://', path);
+  if (url.username || url.password) throw new InputError('invalid_url', 'put no user name or password in the address; the secret signs each call', path);
+  return url.toString();
+}
+
+export async function createWebhook(
+  tx: Queryable,
+  actor: string,
+  hook: { url: string; events: string[]; secret?: string | undefined; label?: string | undefined },
+): Promise<WebhookJson & { secret: string }> {
+  const secret = hook.secret ?? randomBytes(24).toString('base64url');
+  if (secret.length < 16) throw new InputError('secret_too_short', 'a secret has at least 16 characters', 'secret');
+  const { rows } = await tx.query<{ id: number }>('INSERT INTO webhook (url, events, secret, label, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id', [
+    checkHookUrl(hook.url),
+    [...new Set(hook.events)],
+    secret,
+    hook.label?.trim() ?? '',
+    actor,
+  ]);
+  const made = (await tx.query<WebhookJson>(`${HOOK_SQL} WHERE w.id = $1`, [rows[0]!.id])).rows[0]!;
+  // the log keeps where it goes and what it hears, never the secret
+  await recordChange(tx, { actor, action: 'create', entity: 'webhook', entityId: made.id, before: null, after: { ...made, deliveries: undefined } });
+  return { ...made, secret };
+}
+
+export async function deleteWebhook(tx: Queryable, actor: string, id: number): Promise<void> {
+  const found = (await tx.query<WebhookJson>(`${HOOK_SQL} WHERE w.id = $1 FOR UPDATE OF w`, [id])).rows[0];
+  if (!found) throw notFound('webhook', id);
+  await tx.query('DELETE FROM webhook WHERE id = $1', [id]);
+  await recordChange(tx, { actor, action: 'delete', entity: 'webhook', entityId: id, before: { ...found, deliveries: undefined }, after: null });
+}
+
+export interface DeliveryJson {
+  id: number;
+  webhookId: number;
+  url: string;
+  event: string;
+  status: 'pending' | 'delivered' | 'dead';
+  attempts: number;
+  nextAt: string | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+  payload: unknown;
+}
+
+const DELIVERY_SQL = `SELECT x.id::int AS id, x.webhook_id AS "webhookId", w.url, x.event, x.status, x.attempts,
+    CASE WHEN x.status = 'pending' THEN x.next_at END AS "nextAt", x.last_status AS "lastStatus", x.last_error AS "lastError",
+    x.created_at AS "createdAt", x.delivered_at AS "deliveredAt", x.payload
+  FROM webhook_delivery x JOIN webhook w ON w.id = x.webhook_id`;
+
+export async function listDeliveries(
+  db: Queryable,
+  f: { status?: 'pending' | 'delivered' | 'dead' | undefined; webhookId?: number | undefined; limit: number },
+): Promise<DeliveryJson[]> {
+  const params: unknown[] = [f.limit];
+  const where = ['true'];
+  if (f.status) where.push(`x.status = $${params.push(f.status)}`);
+  if (f.webhookId !== undefined) where.push(`x.webhook_id = $${params.push(f.webhookId)}`);
+  return (await db.query<DeliveryJson>(`${DELIVERY_SQL} WHERE ${where.join(' AND ')} ORDER BY x.id DESC LIMIT $1`, params)).rows;
+}
+
+/** Sends a dead (or failing) delivery again, from its first attempt. */
+export async function resendDelivery(tx: Queryable, actor: string, id: number, now: Date): Promise<DeliveryJson> {
+  const { rows } = await tx.query<{ status: string }>('SELECT status FROM webhook_delivery WHERE id = $1 FOR UPDATE', [id]);
+  if (!rows[0]) throw notFound('delivery', id);
+  if (rows[0].status === 'delivered') throw new InputError('already_delivered', 'this delivery reached its gateway; nothing to resend', 'id');
+  await tx.query(`UPDATE webhook_delivery SET status = 'pending', attempts = 0, next_at = $2 WHERE id = $1`, [id, now.toISOString()]);
+  await recordChange(tx, {
+    actor,
+    action: 'resend',
+    entity: 'webhook_delivery',
+    entityId: id,
+    before: { status: rows[0].status },
+    after: { status: 'pending' },
+  });
+  return (await tx.query<DeliveryJson>(`${DELIVERY_SQL} WHERE x.id = $1`, [id])).rows[0]!;
+}
+
+/** The headers a receiver checks: the signature covers the timestamp and the exact body. */
+export function signDelivery(secret: string, body: string, timestamp: number): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
+}
+
+/**
+ * Sends the deliveries due at `now` (at most `batch`), each leased first so that no other sender
+ * takes it; returns how many were delivered, retried and dead.
+ */
+export async function deliverDue(db: Db, now: Date, send: typeof fetch = fetch, batch = 50): Promise<{ delivered: number; retried: number; dead: number }> {
+  const due = await db.transaction(async (tx) => {
+    const { rows } = await tx.query<{ id: number; url: string; secret: string; event: string; payload: unknown; attempts: number }>(
+      `UPDATE webhook_delivery x SET next_at = $1::timestamptz + make_interval(secs => $3)
+       FROM webhook w
+       WHERE w.id = x.webhook_id AND x.id IN (
+         SELECT id FROM webhook_delivery WHERE status = 'pending' AND next_at <= $1::timestamptz ORDER BY next_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
+       RETURNING x.id::int AS id, w.url, w.secret, x.event, x.payload, x.attempts`,
+      [now.toISOString(), batch, LEASE_SECONDS],
+    );
+    return rows;
+  });
+  const result = { delivered: 0, retried: 0, dead: 0 };
+  const outcomes = await Promise.all(
+    due.map(async (d) => {
+      const body = JSON.stringify({ id: d.id, ...(d.payload as object) });
+      const timestamp = Math.floor(now.getTime() / 1000);
+      try {
+        const res = await send(d.url, {
+          method: 'POST',
+          redirect: 'manual',
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+          headers: {
+            'content-type': 'application/json; charset=utf-8',
+            'user-agent': 'GridPlan-Webhook/1',
+            'x-gridplan-event': d.event,
+            'x-gridplan-delivery': String(d.id),
+            'x-gridplan-timestamp': String(timestamp),
+            'x-gridplan-signature': signDelivery(d.secret, body, timestamp),
+          },
+          body,
+        });
+        await res.body?.cancel().catch(() => {});
+        return { d, status: res.status, error: res.ok ? null : `the gateway answered ${res.status}` };
+      } catch (err) {
+        const e = err as Error;
+        return { d, status: null, error: e.name === 'TimeoutError' ? 'no answer within 10 s' : `could not reach the gateway (${e.message.slice(0, 200)})` };
+      }
+    }),
+  );
+  if (outcomes.length === 0) return result;
+  await db.transaction(async (tx) => {
+    for (const o of outcomes) {
+      const attempts = o.d.attempts + 1;
+      if (o.error === null) {
+        result.delivered++;
+        await tx.query(
+          `UPDATE webhook_delivery SET status = 'delivered', attempts = $2, last_status = $3, last_error = NULL, delivered_at = $4 WHERE id = $1`,
+          [o.d.id, attempts, o.status, now.toISOString()],
+        );
+      } else if (attempts >= MAX_ATTEMPTS) {
+        result.dead++;
+        await tx.query(`UPDATE webhook_delivery SET status = 'dead', attempts = $2, last_status = $3, last_error = $4 WHERE id = $1`, [
+          o.d.id,
+          attempts,
+          o.status,
+          o.error,
+        ]);
+      } else {
+        result.retried++;
+        await tx.query(
+          `UPDATE webhook_delivery SET attempts = $2, last_status = $3, last_error = $4, next_at = $5::timestamptz + make_interval(secs => $6) WHERE id = $1`,
+          [o.d.id, attempts, o.status, o.error, now.toISOString(), BACKOFF_SECONDS[attempts - 1]],
+        );
+      }
+    }
+  });
+  return result;
+}

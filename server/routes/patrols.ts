@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { isWithin } from '../db/accounts.ts';
+import { assessment, MEASURES, setAssessmentRules } from '../db/assessment.ts';
+import { monthBounds, patrolSummary, recordPatrol, thisMonth } from '../db/patrols.ts';
+import { InputError } from '../domain/errors.ts';
+import { parseInstant } from '../domain/incidents.ts';
+import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
+import { nowOf, router, type Env } from '../http/router.ts';
+import { writeLayers } from '../files/write.ts';
+import { errorResponses, json } from './schemas.ts';
+
+const Key = z.string().regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)');
+const Instant = z.string().max(40);
+const recordRoute = createRoute({
+  method: 'post',
+  path: '/patrols',
+  summary: '巡查: a patrol of one of your grids — its track and the households visited; sent again with the same key, stored once',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            key: Key.openapi({ description: "the phone's own key for this patrol" }),
+            gridId: z
+              .number()
+              .int()
+              .positive()
+              .max(2 ** 31 - 1),
+            startedAt: Instant,
+            endedAt: Instant,
+            track: z
+              .array(z.array(z.number()).min(2).max(3))
+              .max(5_000)
+              .openapi({ description: '[lon, lat] or [lon, lat, epoch ms] in WGS 84, in the order walked' }),
+            visits: z
+              .array(
+                z
+                  .object({
+                    householdId: z
+                      .number()
+                      .int()
+                      .positive()
+                      .max(2 ** 31 - 1),
+                    at: Instant,
+                    note: z.string().max(500).optional(),
+                  })
+                  .strict(),
+              )
+              .max(1_000)
+              .default([]),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: {
+    201: {
+      description: 'Recorded',
+      ...json(z.object({ id: z.number().int(), distanceM: z.number(), points: z.number().int(), visits: z.number().int() }).passthrough()),
+    },
+    200: { description: 'Recorded before with this key', ...json(z.object({ id: z.number().int() }).passthrough()) },
+    ...errorResponses(400, 401, 403, 422),
+  },
+});
+
+const Scope = z.object({
+  region: z.coerce.number().int().positive().max(2_147_483_647).optional(),
+  month: z.string().max(7).optional().openapi({ description: 'YYYY-MM in China time (default this month)' }),
+});
+const summaryRoute = createRoute({
+  method: 'get',
+  path: '/patrols',
+  summary: 'Per grid in a month: patrols, distance walked, share of households visited; and the tracks (a worker: their own grids)',
+  request: { query: Scope },
+  responses: {
+    200: { description: 'Patrols', ...json(z.object({ month: z.string(), grids: z.array(z.any()), tracks: z.any() })) },
+    ...errorResponses(400, 401, 403),
+  },
+});
+const Figures = {
+  reports: z.number().int(),
+  onSpot: z.number().int(),
+  resolved: z.number().int(),
+  onTime: z.number().int(),
+  onTimeRate: z.number().nullable(),
+  satisfied: z.number().int(),
+  unsatisfied: z.number().int(),
+  satisfaction: z.number().nullable(),
+  overdue: z.number().int(),
+  patrols: z.number().int(),
+  distanceM: z.number(),
+  households: z.number().int(),
+  visited: z.number().int(),
+  visitShare: z.number().nullable(),
+  points: z.number(),
+};
+const Rule = z.object({ measure: z.enum(MEASURES), points: z.number(), zh: z.string(), en: z.string(), version: z.number().int() }).openapi('AssessmentRule');
+const Assessment = z
+  .object({
+    month: z.string(),
+    regionId: z.number().int(),
+    rules: z.array(Rule),
+    grids: z.array(
+      z.object({
+        gridId: z.number().int(),
+        code: z.string(),
+        name: z.string(),
+        workerId: z.number().int().nullable(),
+        worker: z.string().nullable(),
+        ...Figures,
+      }),
+    ),
+    workers: z.array(z.object({ workerId: z.number().int(), worker: z.string(), grids: z.number().int(), rank: z.number().int(), ...Figures })),
+  })
+  .openapi('Assessment');
+const assessmentRoute = createRoute({
+  method: 'get',
+  path: '/assessment',
+  summary: '考核: per grid and per worker in a month — reports, solved on the spot, on time, satisfaction, overdue, patrols, points — ranked',
+  request: { query: Scope },
+  responses: { 200: { description: 'Assessment', ...json(Assessment) }, ...errorResponses(400, 401, 403) },
+});
+const exportRoute = createRoute({
+  method: 'get',
+  path: '/assessment/export',
+  summary: 'The month’s assessment as an Excel workbook: the ranking of workers, the grids, the rules',
+  request: { query: Scope },
+  responses: { 200: { description: 'XLSX' }, ...errorResponses(400, 401, 403) },
+});
+const rulesRoute = createRoute({
+  method: 'put',
+  path: '/assessment/rules',
+  summary: 'The points a county gives for each measure (admin)',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            rules: z
+              .array(z.object({ measure: z.enum(MEASURES), points: z.number().min(-100).max(100), version: z.number().int().positive().optional() }).strict())
+              .min(1)
+              .max(MEASURES.length),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Rules', ...json(z.array(Rule)) }, ...errorResponses(400, 401, 403, 409) },
+});
+
+/** Whose figures a caller sees: a worker their own grids; a scoped account its area; others the region asked (default the district). */
+async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ regionId: number; gridIds?: number[] }> {
+  const p = principalOf(c);
+  const db = c.get('db');
+  if (p.role === 'worker') {
+    const root = await db.query<{ id: number }>(
+      `SELECT a.id FROM gp_ancestors($1::int[]) a JOIN region r ON r.id = a.id WHERE r.level = 'district' ORDER BY a.id LIMIT 1`,
+      [p.gridIds.length ? p.gridIds : [0]],
+    );
+    return { regionId: region ?? root.rows[0]?.id ?? 0, gridIds: p.gridIds };
+  }
+  if (p.regionId !== null && p.role !== 'admin') {
+    if (region === undefined) return { regionId: p.regionId };
+    if (!(await isWithin(db, region, p.regionId, false))) throw new InputError('outside_scope', `region ${region} lies outside your area`, 'query.region');
+    return { regionId: region };
+  }
+  if (region !== undefined) return { regionId: region };
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`);
+  return { regionId: rows[0]?.id ?? 0 };
+}
+
+const pct = (v: number | null) => (v === null ? '' : Math.round(v * 1000) / 10);
+
+export function patrolRoutes() {
+  return router()
+    .openapi(recordRoute, async (c) => {
+      const body = c.req.valid('json');
+      const p = principalOf(c);
+      assertOwnGrid(c, body.gridId, 'gridId');
+      const input = {
+        key: body.key,
+        gridId: body.gridId,
+        startedAt: parseInstant(body.startedAt, 'startedAt'),
+        endedAt: parseInstant(body.endedAt, 'endedAt'),
+        track: body.track,
+        visits: body.visits.map((v, i) => ({ householdId: v.householdId, at: parseInstant(v.at, `visits[${i}].at`), note: v.note })),
+      };
+      const result = await c.get('db').transaction(async (tx) => {
+        // a worker walks for themself; anyone else records it for the grid's worker
+        let workerId = p.role === 'worker' ? p.workerId : null;
+        if (workerId === null) {
+          const { rows } = await tx.query<{ w: number | null }>(`SELECT worker_id AS w FROM region WHERE id = $1 AND level = 'grid'`, [body.gridId]);
+          if (!rows[0]) throw new InputError('not_found', `grid ${body.gridId} does not exist`, 'gridId');
+          workerId = rows[0].w;
+          if (workerId === null) throw new InputError('no_worker', `grid ${body.gridId} has no grid worker to patrol it`, 'gridId');
+        }
+        return recordPatrol(tx, actorOf(c), workerId, input, nowOf(c));
+      });
+      return c.json(result.patrol, result.created ? 201 : 200);
+    })
+    .openapi(summaryRoute, async (c) => {
+      const q = c.req.valid('query');
+      const month = q.month ?? thisMonth(nowOf(c));
+      const scope = await scopeOf(c, q.region);
+      return c.json({ month, ...(await patrolSummary(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') })) }, 200);
+    })
+    .openapi(assessmentRoute, async (c) => {
+      const q = c.req.valid('query');
+      const month = q.month ?? thisMonth(nowOf(c));
+      const scope = await scopeOf(c, q.region);
+      const a = await assessment(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') }, nowOf(c));
+      return c.json({ month, regionId: scope.regionId, ...a }, 200);
+    })
+    .openapi(exportRoute, async (c) => {
+      const q = c.req.valid('query');
+      const month = q.month ?? thisMonth(nowOf(c));
+      const scope = await scopeOf(c, q.region);
+      const a = await assessment(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') }, nowOf(c));
+      const figures = (f: (typeof a.grids)[number] | (typeof a.workers)[number]) => ({
+        上报事件: f.reports,
+        就地解决: f.onSpot,
+        办结: f.resolved,
+        按时办结: f.onTime,
+        '按时办结率%': pct(f.onTimeRate),
+        满意: f.satisfied,
+        不满意: f.unsatisfied,
+        '满意率%': pct(f.satisfaction),
+        超期: f.overdue,
+        巡查次数: f.patrols,
+        巡查公里: Math.round(f.distanceM / 100) / 10,
+        户数: f.households,
+        走访户数: f.visited,
+        '走访覆盖率%': pct(f.visitShare),
+        积分: f.points,
+      });
+      const layer = (name: string, sheet: string, rows: Record<string, unknown>[]) => ({
+        name,
+        sheet,
+        geometryType: null,
+        rows: rows.map((properties) => ({ properties, geometry: null })),
+      });
+      const file = await writeLayers(
+        `assessment-${randomUUID()}`,
+        [
+          layer(
+            'workers',
+            '网格员排名',
+            a.workers.map((w) => ({ 排名: w.rank, 网格员: w.worker, 网格数: w.grids, ...figures(w) })),
+          ),
+          layer(
+            'grids',
+            '网格',
+            a.grids.map((g) => ({ 网格编码: g.code, 网格名称: g.name, 网格员: g.worker ?? '', ...figures(g) })),
+          ),
+          layer(
+            'rules',
+            '积分规则',
+            a.rules.map((r) => ({ 指标: r.zh, 分值: r.points })),
+          ),
+        ],
+        { format: 'xlsx', crs: 'EPSG:4326', encoding: 'UTF-8' },
+      );
+      const name = encodeURIComponent(`网格考核-${month}.${file.ext}`);
+      return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
+        'content-type': file.type,
+        'content-disposition': `attachment; filename="assessment-${month}.${file.ext}"; filename*=UTF-8''${name}`,
+        'cache-control': 'no-store',
+      });
+    })
+    .openapi(rulesRoute, async (c) => {
+      const { rules } = c.req.valid('json');
+      return c.json(await c.get('db').transaction((tx) => setAssessmentRules(tx, actorOf(c), rules)), 200);
+    });
+}

@@ -1,0 +1,280 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+import { ogrinfo, ogrValues } from '../support/ogr.ts';
+
+/** Metres along a meridian per degree of latitude at `lat` (the WGS 84 ellipsoid's series). */
+const meridianMetres = (lat: number) => {
+  const r = (lat * Math.PI) / 180;
+  return 111132.954 - 559.822 * Math.cos(2 * r) + 1.175 * Math.cos(4 * r);
+};
+
+/** The command centre issue §6b and §7: patrols, and the month's assessment against a fixture computed by hand. */
+for (const driver of DRIVERS) {
+  describe(`patrols and assessment (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let dir: string;
+    const now = new Date('2031-04-10T04:00:00Z');
+    let g: { id: number; worker: number; x: number; y: number; households: number; h: number[]; other: number; otherWorker: number; foreign: number };
+    let phone: { cookie: string };
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      dir = await mkdtemp(join(tmpdir(), 'gridplan-assessment-'));
+      ctx = await apiContext(t.db, { clock: () => now, cache: false });
+      g = (
+        await ctx.db.query<any>(
+          `SELECT g.id, g.worker_id AS worker, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y, g.household_count AS households,
+             ARRAY(SELECT h.id FROM household h WHERE h.region_id = g.id ORDER BY h.id LIMIT 3) AS h,
+             (SELECT o.id FROM region o WHERE o.level = 'grid' AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1) AS other,
+             (SELECT o.worker_id FROM region o WHERE o.level = 'grid' AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1)
+               AS "otherWorker",
+             (SELECT h.id FROM household h WHERE h.region_id <> g.id AND h.region_id IS NOT NULL LIMIT 1) AS foreign
+           FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND g.household_count >= 3
+             AND (SELECT count(*) FROM region o WHERE o.worker_id = g.worker_id) = 1
+           ORDER BY g.code LIMIT 1`,
+        )
+      ).rows[0];
+      phone = await ctx.cookie({ username: 'patrol-worker', role: 'worker', workerId: g.worker });
+      // The month's cases of the grid (March 2031, China time), by hand:
+      //   A: reported by the worker, solved on the spot within its deadline, closed satisfied
+      //   B: reported by the worker, answered by a department after its deadline, closed unsatisfied
+      //   C: reported by a resident (no reporter), still open, its deadline passed in March
+      //   D: reported by the worker on 28 February (China), solved on the spot on 1 March (China) in time
+      //   E: reported by the worker in March and marked invalid: it does not count
+      const ins = (sql: string, params: unknown[]) => ctx.db.query(sql, params);
+      const base = `INSERT INTO incident (geom, category, severity, description, grid_id, reporter_id, reported_at, status, dispatched_at, resolved_at,
+                      solved_level, closed_at, satisfaction, feedback, void_kind, void_reason, voided_at)
+                    VALUES (ST_SetSRID(ST_MakePoint($1, $2), 4326), 'hazard', 2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+      const H = 3_600_000;
+      const at = (iso: string, plusHours = 0) => new Date(Date.parse(iso) + plusHours * H).toISOString();
+      // hazard: 72 hours to resolve
+      await ins(base, [
+        g.x,
+        g.y,
+        'A',
+        g.id,
+        g.worker,
+        at('2031-03-02T02:00:00Z'),
+        'closed',
+        null,
+        at('2031-03-02T02:00:00Z', 1),
+        'grid',
+        at('2031-03-02T02:00:00Z', 2),
+        'satisfied',
+        '已处理',
+        null,
+        null,
+        null,
+      ]);
+      await ins(base, [
+        g.x,
+        g.y,
+        'B',
+        g.id,
+        g.worker,
+        at('2031-03-05T02:00:00Z'),
+        'closed',
+        at('2031-03-05T02:00:00Z', 1),
+        at('2031-03-05T02:00:00Z', 77),
+        'department',
+        at('2031-03-05T02:00:00Z', 80),
+        'unsatisfied',
+        '仍未修好',
+        null,
+        null,
+        null,
+      ]);
+      await ins(base, [g.x, g.y, 'C', g.id, null, at('2031-03-20T02:00:00Z'), 'reported', null, null, null, null, null, null, null, null, null]);
+      await ins(base, [
+        g.x,
+        g.y,
+        'D',
+        g.id,
+        g.worker,
+        '2031-02-28T15:00:00Z',
+        'resolved',
+        null,
+        '2031-02-28T17:00:00Z',
+        'grid',
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+      ]);
+      await ins(base, [
+        g.x,
+        g.y,
+        'E',
+        g.id,
+        g.worker,
+        at('2031-03-21T02:00:00Z'),
+        'reported',
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        'invalid',
+        '误报',
+        at('2031-03-21T02:00:00Z', 1),
+      ]);
+    });
+    afterAll(async () => {
+      await dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const track = () => [
+      [g.x, g.y],
+      [g.x, g.y + 0.005],
+      [g.x, g.y + 0.01],
+    ];
+    const patrol = (body: Record<string, unknown>, who = phone) => ctx.request('POST', '/api/patrols', body, who);
+
+    it('records a patrol of its own grid once, with the households visited; refuses what is not its own', async () => {
+      const first = {
+        key: 'patrol-2031-03-10-a',
+        gridId: g.id,
+        startedAt: '2031-03-10T01:00:00Z',
+        endedAt: '2031-03-10T02:00:00Z',
+        track: track(),
+        visits: [
+          { householdId: g.h[0], at: '2031-03-10T01:20:00Z', note: '独居老人，身体尚可' },
+          { householdId: g.h[1], at: '2031-03-10T01:40:00Z' },
+        ],
+      };
+      const made = await patrol(first);
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      expect(made.body.distanceM).toBeCloseTo(0.01 * meridianMetres(g.y + 0.005), -1);
+      expect(made.body).toMatchObject({ visits: 2, points: 3, gridId: g.id, workerId: g.worker });
+      // the phone sends it again after a lost answer: the same patrol
+      const again = await patrol(first);
+      expect([again.status, again.body.id]).toEqual([200, made.body.id]);
+      // a second walk visits one household again (it counts once) and a third in April does not count for March
+      expect(
+        (
+          await patrol({
+            ...first,
+            key: 'patrol-2031-03-11-a',
+            startedAt: '2031-03-11T01:00:00Z',
+            endedAt: '2031-03-11T02:00:00Z',
+            visits: [{ householdId: g.h[0], at: '2031-03-11T01:30:00Z' }],
+          })
+        ).status,
+      ).toBe(201);
+      expect(
+        (
+          await patrol({
+            ...first,
+            key: 'patrol-2031-04-01-a',
+            startedAt: '2031-04-01T01:00:00Z',
+            endedAt: '2031-04-01T02:00:00Z',
+            visits: [{ householdId: g.h[2], at: '2031-04-01T01:30:00Z' }],
+          })
+        ).status,
+      ).toBe(201);
+      // refused, nothing written: another grid, a household elsewhere, a visit twice, out of time, the future, a bad point
+      const before = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM patrol')).rows[0]!.n;
+      expect((await patrol({ ...first, key: 'patrol-x-1', gridId: g.other })).body.error.code).toBe('outside_scope');
+      expect((await patrol({ ...first, key: 'patrol-x-2', visits: [{ householdId: g.foreign, at: first.startedAt }] })).body.error).toMatchObject({
+        code: 'not_in_grid',
+        path: 'visits[0].householdId',
+      });
+      expect((await patrol({ ...first, key: 'patrol-x-3', visits: [first.visits[0], first.visits[0]] })).body.error.code).toBe('duplicate_visit');
+      expect((await patrol({ ...first, key: 'patrol-x-4', visits: [{ householdId: g.h[0], at: '2031-03-12T00:00:00Z' }] })).body.error.path).toBe(
+        'visits[0].at',
+      );
+      expect((await patrol({ ...first, key: 'patrol-x-5', endedAt: '2031-05-01T00:00:00Z' })).body.error.code).toBe('invalid_time');
+      expect(
+        (
+          await patrol({
+            ...first,
+            key: 'patrol-x-6',
+            track: [
+              [200, 25],
+              [103, 25],
+            ],
+          })
+        ).body.error.path,
+      ).toBe('track[0]');
+      expect((await patrol({ ...first, key: 'patrol-x-7' }, await ctx.cookie({ username: 'patrol-analyst', role: 'analyst' }))).status).toBe(403);
+      expect((await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM patrol')).rows[0]!.n).toBe(before);
+    });
+
+    it("sums a month per grid and per worker as computed by hand, by the county's rules; ranks; exports a workbook GDAL reads", async () => {
+      const res = await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      // the worker sees their own grid and themself only
+      expect(res.body.grids.map((x: { gridId: number }) => x.gridId)).toEqual([g.id]);
+      expect(res.body.workers.map((w: { workerId: number }) => w.workerId)).toEqual([g.worker]);
+      const km = (2 * 0.01 * meridianMetres(g.y + 0.005)) / 1000;
+      const share = 2 / g.households;
+      const expected = {
+        reports: 2, // A, B (D was reported in February; E is invalid; C has no reporter)
+        onSpot: 2, // A, D
+        resolved: 3, // A, B, D
+        onTime: 2, // A, D
+        satisfied: 1,
+        unsatisfied: 1,
+        overdue: 2, // B (answered after its deadline), C (still open)
+        patrols: 2,
+        visited: 2,
+        households: g.households,
+      };
+      const grid = res.body.grids[0];
+      expect(grid).toMatchObject(expected);
+      expect(grid.onTimeRate).toBeCloseTo(2 / 3, 4);
+      expect(grid.satisfaction).toBe(0.5);
+      expect(grid.visitShare).toBeCloseTo(share, 4);
+      expect(grid.distanceM / 1000).toBeCloseTo(km, 2);
+      // points: report 1, on the spot 2, on time 1, satisfied 1, unsatisfied −2, overdue −1, per km 0.5, visits 10 × share
+      const points = 1 * 2 + 2 * 2 + 1 * 2 + 1 * 1 - 2 * 1 - 1 * 2 + 0.5 * km + 10 * share;
+      expect(grid.points).toBeCloseTo(Math.round(points * 10) / 10, 5);
+      expect(res.body.workers[0]).toMatchObject({ ...expected, rank: 1, grids: 1, points: grid.points });
+
+      // the county changes its rules: the points follow
+      const rules = await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] });
+      expect(rules.status, JSON.stringify(rules.body)).toBe(200);
+      expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] }, phone)).status).toBe(403);
+      expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'overdue', points: 1, version: 99 }] })).status).toBe(409);
+      const changed = (await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0];
+      expect(changed.points).toBeCloseTo(Math.round((points - 3) * 10) / 10, 5);
+
+      // the district's leader sees the ranking of every worker; another worker never sees this one
+      const leader = await ctx.cookie({ username: 'assess-leader', role: 'leader' });
+      const all = await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, leader);
+      expect(all.body.workers.length).toBeGreaterThan(10);
+      expect(all.body.workers[0].rank).toBe(1);
+      expect(all.body.workers.find((w: { workerId: number }) => w.workerId === g.worker).points).toBe(changed.points);
+      const other = await ctx.cookie({ username: 'assess-other', role: 'worker', workerId: g.otherWorker });
+      expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, other)).body.workers.map((w: any) => w.workerId)).not.toContain(g.worker);
+      expect((await ctx.request('GET', `/api/assessment?month=2031-13`, undefined, leader)).body.error.code).toBe('invalid_month');
+
+      // the patrols of the month, with tracks for the township's map
+      const patrols = await ctx.request('GET', `/api/patrols?month=2031-03`, undefined, phone);
+      expect(patrols.body.grids[0]).toMatchObject({ gridId: g.id, patrols: 2, visited: 2 });
+      expect(patrols.body.tracks.features).toHaveLength(2);
+
+      // the workbook, read by GDAL
+      const file = await ctx.app.request('/api/assessment/export?month=2031-03', { headers: leader });
+      expect(file.status).toBe(200);
+      expect(file.headers.get('content-disposition')).toContain(encodeURIComponent('网格考核-2031-03'));
+      const path = join(dir, 'assessment.xlsx');
+      await writeFile(path, new Uint8Array(await file.arrayBuffer()));
+      const info = ogrinfo(path);
+      expect(Object.keys(info.layers)).toEqual(['网格员排名', '网格', '积分规则']);
+      expect(info.layers['网格员排名']!.count).toBe(all.body.workers.length);
+      const row = ogrValues(path, '网格', `"网格编码" = '${res.body.grids[0].code}'`);
+      expect(Number(row['上报事件'])).toBe(2);
+      expect(Number(row['积分'])).toBeCloseTo(changed.points, 5);
+    });
+  });
+}

@@ -1,0 +1,243 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notifyDeadlinesNear } from '../../server/db/notifications.ts';
+import { BACKOFF_SECONDS, MAX_ATTEMPTS } from '../../server/db/webhooks.ts';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+const HOUR = 3_600_000;
+
+/** A gateway on this machine: records every call, answers with the statuses it is given, then 200. */
+async function receiver(statuses: number[]): Promise<{ url: string; calls: { headers: IncomingMessage['headers']; body: string }[]; close(): Promise<void> }> {
+  const calls: { headers: IncomingMessage['headers']; body: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      calls.push({ headers: req.headers, body });
+      res.statusCode = statuses.shift() ?? 200;
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    calls,
+    close: () => new Promise((done) => server.close(() => done())),
+  };
+}
+
+/** The command centre issue §4: an inbox for every role, webhooks to the county's gateways. */
+for (const driver of DRIVERS) {
+  describe(`notifications and webhooks (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let now = new Date('2030-06-03T01:00:00Z');
+    let place: { grid: number; township: number; district: number; otherTownship: number; x: number; y: number };
+    type Who = { cookie: string };
+    let centre: Who, farCentre: Who, police: Who, housing: Who, townLeader: Who, districtContact: Who;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      ctx = await apiContext(t.db, { clock: () => now, cache: false });
+      place = (
+        await ctx.db.query<any>(
+          `SELECT g.id AS grid, v.parent_id AS township, t.parent_id AS district,
+                  (SELECT o.id FROM region o WHERE o.level = 'township' AND o.id <> v.parent_id ORDER BY o.id LIMIT 1) AS "otherTownship",
+                  ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+           FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.level = 'grid' ORDER BY g.code LIMIT 1`,
+        )
+      ).rows[0];
+      centre = await ctx.cookie({ username: 'n-centre', role: 'center', regionId: place.township });
+      farCentre = await ctx.cookie({ username: 'n-far-centre', role: 'center', regionId: place.otherTownship });
+      police = await ctx.cookie({ username: 'n-police', role: 'department', department: 'police' });
+      housing = await ctx.cookie({ username: 'n-housing', role: 'department', department: 'housing' });
+      townLeader = await ctx.cookie({ username: 'n-town-leader', role: 'leader', regionId: place.township });
+      districtContact = await ctx.cookie({ username: 'n-district-duty', role: 'analyst' });
+    });
+    afterAll(() => dispose());
+
+    const inbox = async (who: Who) => (await ctx.request('GET', '/api/notifications?limit=200', undefined, who)).body;
+    const events = async (who: Who) => (await inbox(who)).items.map((n: { event: string; incidentId: number }) => `${n.event}#${n.incidentId}`);
+    const patch = (id: number, body: unknown, who: Who) => ctx.request('PATCH', `/api/dispatches/${id}`, body, who);
+    const report = async () => {
+      const res = await ctx.request('POST', '/api/incidents', {
+        lon: place.x,
+        lat: place.y,
+        category: 'hazard',
+        severity: 2,
+        description: '路面塌陷',
+        reportedAt: now.toISOString(),
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      now = new Date(now.getTime() + 60_000);
+      return res.body as { id: number };
+    };
+
+    it('tells each step to whoever must act: received, returned, more time asked and decided, near, overdue, escalated, unsatisfied', async () => {
+      // the district names its duty officer for escalations; the township keeps its leader by default
+      const contacts = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['n-district-duty'] });
+      expect(contacts.status, JSON.stringify(contacts.body)).toBe(200);
+      expect(contacts.body.named.map((u: { username: string }) => u.username)).toEqual(['n-district-duty']);
+      expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['nobody-here'] })).body.error.path).toBe(
+        'usernames[0]',
+      );
+      expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.grid}`, { usernames: [] })).status).toBe(404);
+
+      const hook = await receiver([]);
+      const made = await ctx.request('POST', '/api/webhooks', { url: hook.url, events: ['dispatch.received', 'incident.escalated'], label: '短信网关' });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      expect(made.body.secret.length).toBeGreaterThanOrEqual(16);
+
+      const incident = await report();
+      const sent = await ctx.request(
+        'POST',
+        `/api/incidents/${incident.id}/dispatch`,
+        {
+          departments: [
+            { code: 'housing', role: 'lead' },
+            { code: 'police', role: 'assist' },
+          ],
+        },
+        centre,
+      );
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      const byCode = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));
+      expect(await events(housing)).toContain(`dispatch.received#${incident.id}`);
+      expect(await events(police)).toContain(`dispatch.received#${incident.id}`);
+      const received = (await inbox(housing)).items.find((n: any) => n.incidentId === incident.id);
+      expect(received.text.zh).toMatch(/新派单（主办）/);
+      expect(received.dispatchId).toBe(byCode.housing.id);
+
+      // 退回 tells the centre of the area, not another township's
+      await patch(byCode.police.id, { action: 'return', reason: '不属公安职责' }, police);
+      expect(await events(centre)).toContain(`dispatch.returned#${incident.id}`);
+      expect(await events(farCentre)).not.toContain(`dispatch.returned#${incident.id}`);
+      // 延期: asked → the centre; decided → the department
+      const due = Date.parse(byCode.housing.dueAt);
+      await patch(byCode.housing.id, { action: 'extend', reason: '需鉴定', until: new Date(due + 24 * HOUR).toISOString() }, housing);
+      expect(await events(centre)).toContain(`extension.asked#${incident.id}`);
+      await patch(byCode.housing.id, { action: 'refuse_extension' }, centre);
+      const decided = (await inbox(housing)).items.find((n: any) => n.event === 'extension.decided');
+      expect(decided.text.zh).toMatch(/延期未批准/);
+
+      // a deadline near is told once
+      now = new Date(due - 30 * 60_000);
+      expect(await ctx.db.transaction((tx) => notifyDeadlinesNear(tx, now))).toBeGreaterThanOrEqual(1);
+      expect(await ctx.db.transaction((tx) => notifyDeadlinesNear(tx, now))).toBe(0);
+      expect((await events(housing)).filter((e: string) => e === `deadline.near#${incident.id}`)).toHaveLength(1);
+
+      // overdue: the department and the centre; escalated: the township's leader (nobody named), then the named district contact
+      now = new Date(due + HOUR);
+      expect((await ctx.request('POST', '/api/dispatches/escalate')).status).toBe(200);
+      expect(await events(housing)).toContain(`dispatch.overdue#${incident.id}`);
+      expect(await events(centre)).toContain(`dispatch.overdue#${incident.id}`);
+      expect(await events(townLeader)).toContain(`incident.escalated#${incident.id}`);
+      expect(await events(districtContact)).not.toContain(`incident.escalated#${incident.id}`);
+      now = new Date(due + (due - Date.parse(byCode.housing.dispatchedAt)) + HOUR);
+      await ctx.request('POST', '/api/dispatches/escalate');
+      expect(await events(districtContact)).toContain(`incident.escalated#${incident.id}`);
+
+      // answered, closed with an unsatisfied resident: the centre and the department hear of it
+      await patch(byCode.housing.id, { action: 'acknowledge' }, housing);
+      await patch(byCode.housing.id, { action: 'resolve', answer: '已回填' }, housing);
+      const closed = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'closed', feedback: '仍有积水', satisfaction: 'unsatisfied' });
+      expect(closed.status, JSON.stringify(closed.body)).toBe(200);
+      expect(await events(centre)).toContain(`satisfaction.low#${incident.id}`);
+      expect(await events(housing)).toContain(`satisfaction.low#${incident.id}`);
+
+      // the webhook heard exactly its two kinds of event, signed
+      // (the demo's own overdue cases escalate too: send until nothing is due)
+      let delivered = 0;
+      for (
+        let round = (await ctx.request('POST', '/api/webhooks/deliver')).body;
+        round.delivered > 0;
+        round = (await ctx.request('POST', '/api/webhooks/deliver')).body
+      )
+        delivered += round.delivered;
+      expect(delivered).toBeGreaterThanOrEqual(3);
+      const kinds = hook.calls.map((c) => c.headers['x-gridplan-event']);
+      expect(new Set(kinds)).toEqual(new Set(['dispatch.received', 'incident.escalated']));
+      for (const call of hook.calls) {
+        const expected = createHmac('sha256', made.body.secret).update(`${call.headers['x-gridplan-timestamp']}.${call.body}`).digest('hex');
+        expect(call.headers['x-gridplan-signature']).toBe(`sha256=${expected}`);
+      }
+      const escalation = hook.calls
+        .filter((c) => c.headers['x-gridplan-event'] === 'incident.escalated')
+        .map((c) => JSON.parse(c.body))
+        .find((b) => b.incident.id === incident.id && b.level === 1);
+      expect(escalation).toMatchObject({ event: 'incident.escalated', incident: { id: incident.id, category: 'hazard' }, level: 1 });
+      expect(escalation.recipients.map((r: { username: string }) => r.username)).toContain('n-town-leader');
+      await hook.close();
+      await ctx.request('DELETE', `/api/webhooks/${made.body.id}`);
+    });
+
+    it('an inbox is its owner’s: read one, read all; another’s is not found; the change log keeps no secret', async () => {
+      const mine = await inbox(housing);
+      expect(mine.unread).toBeGreaterThan(0);
+      const first = mine.items[0];
+      const read = await ctx.request('POST', `/api/notifications/${first.id}/read`, undefined, housing);
+      expect(read.body.unread).toBe(mine.unread - 1);
+      expect((await ctx.request('POST', `/api/notifications/${first.id}/read`, undefined, police)).status).toBe(404);
+      expect((await ctx.request('GET', '/api/notifications?unread=true', undefined, housing)).body.items.map((n: any) => n.id)).not.toContain(first.id);
+      expect((await ctx.request('POST', '/api/notifications/read', undefined, housing)).body.unread).toBe(0);
+      // webhooks are the admin's
+      expect((await ctx.request('GET', '/api/webhooks', undefined, centre)).status).toBe(403);
+      expect((await ctx.request('POST', '/api/webhooks', { url: 'ftp://x', events: ['dispatch.received'] })).body.error.code).toBe('invalid_url');
+      expect((await ctx.request('POST', '/api/webhooks', { url: 'https://a.example', events: ['nothing'] })).status).toBe(400);
+      const { rows } = await ctx.db.query<{ after: string }>(`SELECT after::text FROM change WHERE entity = 'webhook'`);
+      expect(rows.length).toBeGreaterThan(0);
+      expect(rows.every((r) => !/"secret"/.test(r.after ?? ''))).toBe(true);
+    });
+
+    it('retries a failing gateway with back-off, lets a dead one rest in the dead letters, and an admin resends it', async () => {
+      const flaky = await receiver([500, 503]);
+      const hook = (await ctx.request('POST', '/api/webhooks', { url: flaky.url, events: ['dispatch.received'], secret: 'a-shared-secret-of-the-county' }))
+        .body;
+      const incident = await report();
+      await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre);
+      expect((await ctx.request('POST', '/api/webhooks/deliver')).body).toEqual({ delivered: 0, retried: 1, dead: 0 });
+      // not due again before its back-off
+      expect((await ctx.request('POST', '/api/webhooks/deliver')).body).toEqual({ delivered: 0, retried: 0, dead: 0 });
+      now = new Date(now.getTime() + BACKOFF_SECONDS[0]! * 1000);
+      expect((await ctx.request('POST', '/api/webhooks/deliver')).body.retried).toBe(1);
+      now = new Date(now.getTime() + BACKOFF_SECONDS[1]! * 1000);
+      expect((await ctx.request('POST', '/api/webhooks/deliver')).body.delivered).toBe(1);
+      expect(flaky.calls).toHaveLength(3);
+      expect(new Set(flaky.calls.map((c) => c.headers['x-gridplan-delivery'])).size).toBe(1);
+      const done = (await ctx.request('GET', `/api/webhooks/deliveries?webhook=${hook.id}`)).body;
+      expect(done[0]).toMatchObject({ status: 'delivered', attempts: 3, lastStatus: 200 });
+      await flaky.close();
+      await ctx.request('DELETE', `/api/webhooks/${hook.id}`);
+
+      // a gateway that is gone: six attempts, then the dead letters
+      const gone = await receiver([]);
+      const url = gone.url;
+      await gone.close();
+      const dead = (await ctx.request('POST', '/api/webhooks', { url, events: ['dispatch.received'] })).body;
+      const another = await report();
+      await ctx.request('POST', `/api/incidents/${another.id}/dispatch`, { departments: ['police'] }, centre);
+      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+        const r = (await ctx.request('POST', '/api/webhooks/deliver')).body;
+        expect(r).toEqual(attempt < MAX_ATTEMPTS ? { delivered: 0, retried: 1, dead: 0 } : { delivered: 0, retried: 0, dead: 1 });
+        if (attempt < MAX_ATTEMPTS) now = new Date(now.getTime() + BACKOFF_SECONDS[attempt - 1]! * 1000);
+      }
+      const letters = (await ctx.request('GET', '/api/webhooks/deliveries?status=dead')).body;
+      expect(letters).toHaveLength(1);
+      expect(letters[0]).toMatchObject({ webhookId: dead.id, attempts: MAX_ATTEMPTS, status: 'dead' });
+      expect(letters[0].lastError).toMatch(/could not reach/);
+      // the gateway is back: the admin resends
+      const back = await receiver([]);
+      await ctx.db.query('UPDATE webhook SET url = $1 WHERE id = $2', [back.url, dead.id]);
+      const resent = await ctx.request('POST', `/api/webhooks/deliveries/${letters[0].id}/resend`);
+      expect(resent.body).toMatchObject({ status: 'pending', attempts: 0 });
+      expect((await ctx.request('POST', '/api/webhooks/deliver')).body.delivered).toBe(1);
+      expect(JSON.parse(back.calls[0]!.body)).toMatchObject({ event: 'dispatch.received', incident: { id: another.id } });
+      expect((await ctx.request('POST', `/api/webhooks/deliveries/${letters[0].id}/resend`)).body.error.code).toBe('already_delivered');
+      await back.close();
+    });
+  });
+}
