@@ -56,6 +56,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/incidents/:id/duplicates': ['dispatch:manage', 'incidents:read'],
   'POST /api/incidents/:id/reopen': ['dispatch:manage'],
   'POST /api/patrols': ['patrol:record'],
+  'GET /api/field/households': ['patrol:record'],
   'GET /api/patrols': ['incidents:read', 'incidents:own'],
   'GET /api/assessment': ['incidents:read', 'incidents:own'],
   'GET /api/assessment/export': ['incidents:read', 'incidents:own'],

@@ -152,6 +152,32 @@ const rulesRoute = createRoute({
   responses: { 200: { description: 'Rules', ...json(z.array(Rule)) }, ...errorResponses(400, 401, 403, 409) },
 });
 
+const householdsRoute = createRoute({
+  method: 'get',
+  path: '/field/households',
+  summary: 'The households of one of your grids, for patrol visits: place, address, size and the last visit (a worker: their own grids)',
+  request: {
+    query: z.object({
+      grid: z.coerce
+        .number()
+        .int()
+        .positive()
+        .max(2 ** 31 - 1),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Households',
+      ...json(
+        z.array(
+          z.object({ id: z.number().int(), lon: z.number(), lat: z.number(), address: z.string(), size: z.number().int(), visitedAt: z.string().nullable() }),
+        ),
+      ),
+    },
+    ...errorResponses(400, 401, 403),
+  },
+});
+
 /** Whose figures a caller sees: a worker their own grids; a scoped account its area; others the region asked (default the district). */
 async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ regionId: number; gridIds?: number[] }> {
   const p = principalOf(c);
@@ -201,6 +227,17 @@ export function patrolRoutes() {
         return recordPatrol(tx, actorOf(c), workerId, input, nowOf(c));
       });
       return c.json(result.patrol, result.created ? 201 : 200);
+    })
+    .openapi(householdsRoute, async (c) => {
+      const { grid } = c.req.valid('query');
+      assertOwnGrid(c, grid, 'query.grid');
+      const { rows } = await c.get('db').query<{ id: number; lon: number; lat: number; address: string; size: number; visitedAt: string | null }>(
+        `SELECT h.id, round(ST_X(h.geom)::numeric, 7)::float8 AS lon, round(ST_Y(h.geom)::numeric, 7)::float8 AS lat, h.address, h.size,
+           (SELECT max(v.at) FROM patrol_visit v WHERE v.household_id = h.id) AS "visitedAt"
+         FROM household h WHERE h.region_id = $1 ORDER BY h.address, h.id LIMIT 2000`,
+        [grid],
+      );
+      return c.json(rows, 200);
     })
     .openapi(summaryRoute, async (c) => {
       const q = c.req.valid('query');

@@ -142,6 +142,8 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     });
     progress(`${incidents.length} incidents generated`);
     await insertDemoIncidents(tx, incidents);
+    progress('patrols');
+    await seedPatrols(tx, options.now ?? new Date());
     const counts = (await tx.query<{ level: string; n: number }>('SELECT level, count(*)::int AS n FROM region GROUP BY level')).rows;
     const count = (level: string) => counts.find((c) => c.level === level)?.n ?? 0;
     const summary: SeedSummary = {
@@ -173,6 +175,39 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
   });
   await maintain(db);
   return summary;
+}
+
+/**
+ * Two months of patrols (巡查): two to eight walks per staffed grid, each round the grid just inside
+ * its edge at a walker's pace, visiting about a quarter of its households — so the assessment and
+ * its map have something to show. Deterministic.
+ */
+async function seedPatrols(tx: Queryable, now: Date): Promise<void> {
+  await tx.query(
+    `WITH p AS (
+       SELECT r.id AS grid_id, r.worker_id, r.geom, k,
+              $1::timestamptz - make_interval(days => (r.id * 37 + k * 11) % 60, hours => 1 + (r.id + k) % 9) AS started
+       FROM region r, generate_series(1, 2 + r.id % 7) AS k
+       WHERE r.level = 'grid' AND r.worker_id IS NOT NULL
+     ),
+     -- round the grid inside its edge (the lanes along its border), a little further in on each walk
+     walked AS (
+       SELECT p.*, (SELECT ST_SimplifyPreserveTopology(ST_ExteriorRing(d.geom), 0.00003)
+                    FROM ST_Dump(ST_Buffer(p.geom, -0.00008 * (1 + p.k % 4), 'quad_segs=2')) d
+                    ORDER BY ST_Area(d.geom) DESC LIMIT 1) AS line
+       FROM p
+     )
+     INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, track, points, distance_m, reported_by, client_key)
+     SELECT worker_id, grid_id, started, started + make_interval(secs => ST_Length(line::geography) / 1.1 + 600), line, ST_NPoints(line),
+            ST_Length(line::geography), 'seed', 'seed-' || grid_id || '-' || k
+     FROM walked WHERE line IS NOT NULL AND ST_NPoints(line) >= 2`,
+    [now.toISOString()],
+  );
+  await tx.query(
+    `INSERT INTO patrol_visit (patrol_id, household_id, at)
+     SELECT p.id, h.id, p.started_at + (p.ended_at - p.started_at) * ((h.id % 10) / 10.0)
+     FROM patrol p JOIN household h ON h.region_id = p.grid_id WHERE (h.id + p.id) % 4 = 0`,
+  );
 }
 
 /**

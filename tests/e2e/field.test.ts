@@ -152,6 +152,61 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await incidentsWith('两户因排水沟起纠纷')).toHaveLength(1);
   });
 
+  it('opens offline after one online visit, records a patrol with no signal at 360×640, and sends it when the signal returns', async () => {
+    await context.setOffline(false);
+    await page.goto(server.url + '/report');
+    // the one online visit: the service worker takes the page over and keeps the shell
+    await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 60_000 });
+    // (a visit under its control keeps the worker's answers too: the session, the grid, its households, the month)
+    await page.reload();
+    await page.locator('[data-testid="tab-patrol"]').click();
+    await expect.poll(() => page.locator('[data-testid="patrol-households"]').textContent(), { timeout: 30_000 }).toMatch(/（[1-9]\d* 户）/);
+    await expect.poll(() => page.locator('[data-testid="patrol-month"]').textContent(), { timeout: 30_000 }).toMatch(/积分|本月还没有数据/);
+
+    await context.setOffline(true);
+    await page.reload();
+    await page.locator('[data-testid="tab-patrol"]').click();
+    await expect.poll(() => page.locator('[data-testid="network"]').textContent(), { timeout: 30_000 }).toBe('离线');
+    await expect.poll(() => page.locator('[data-testid="patrol-households"]').textContent(), { timeout: 30_000 }).toMatch(/（[1-9]\d* 户）/);
+    await page.screenshot({ path: join(ARTIFACTS, '10-patrol-opened-offline.png') });
+    await page.locator('[data-testid="patrol-start"]').click();
+    await expect.poll(() => page.locator('[data-testid^="visit-"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
+    // walking north, 40 m a step
+    for (let step = 0; step <= 3; step++) {
+      await context.setGeolocation({ longitude: place.x, latitude: place.y + step * 0.00036 });
+      await expect.poll(() => page.locator('[data-testid="patrol-km"]').textContent(), { timeout: 30_000 }).toBe(String(Number((step * 0.04).toFixed(2))));
+    }
+    const household = page.locator('[data-testid^="visit-"]').first();
+    const householdId = Number((await household.getAttribute('data-testid'))!.replace('visit-', ''));
+    await household.click();
+    await expect.poll(() => page.locator('[data-testid="patrol-visits"]').textContent()).toBe('1');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(ARTIFACTS, '11-patrol-offline.png') });
+    await page.locator('[data-testid="patrol-stop"]').click();
+    await expect.poll(() => page.locator('[data-testid="patrol-queue"]').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '12-patrol-waiting.png') });
+    const patrols = () =>
+      db.query<{ points: number; distance_m: number; visits: number[] }>(
+        `SELECT p.points, p.distance_m, ARRAY(SELECT v.household_id FROM patrol_visit v WHERE v.patrol_id = p.id) AS visits
+         FROM patrol p WHERE p.grid_id = $1 AND p.reported_by = 'phone-worker'`,
+        [place.grid],
+      );
+    expect((await patrols()).rows).toEqual([]);
+
+    // the signal returns: the patrol goes up by itself
+    await context.setOffline(false);
+    await expect.poll(async () => (await patrols()).rows.length, { timeout: 60_000 }).toBe(1);
+    const [stored] = (await patrols()).rows;
+    expect(stored!.points).toBe(4);
+    expect(stored!.distance_m).toBeGreaterThan(110);
+    expect(stored!.distance_m).toBeLessThan(130);
+    expect(stored!.visits).toEqual([householdId]);
+    await expect.poll(() => page.locator('[data-testid="patrol-queue"]').count(), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => page.locator('[data-testid="patrol-points"]').count(), { timeout: 30_000 }).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '13-patrol-sent.png') });
+    await page.locator('[data-testid="tab-report"]').click();
+  });
+
   it("lists the grid's open incidents with the departments' answers, and closes one with feedback", async () => {
     const [incident] = await incidentsWith('楼道电动车充电，有起火隐患');
     const {
@@ -359,7 +414,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await clerk.goto(server.url + '/plan');
     await expect.poll(() => clerk.locator('[data-testid="bell-count"]').count(), { timeout: 30_000 }).toBe(1);
     await clerk.locator('[data-testid="bell"]').click();
-    const notice = clerk.locator('[data-testid="notice"]', { hasText: `#${fresh!.id}` });
+    const notice = clerk.locator('[data-testid="inbox-notice"]', { hasText: `#${fresh!.id}` });
     await expect.poll(() => notice.textContent(), { timeout: 30_000 }).toMatch(/新派单（主办）/);
     await clerk.screenshot({ path: join(ARTIFACTS, '10-department-inbox.png') });
     await notice.click();

@@ -60,7 +60,7 @@ describeInBrowser('web app in Chromium', () => {
     expect(outlined).toBe(0);
     expect(await crumbs(page)).toEqual(['沾益区']);
     // An admin has no grid to report from: no 上报 tab.
-    expect(await page.locator('header nav a').allTextContents()).toEqual(['规划', '分析', '大屏', '综治中心', '部门工单', '导入', '设置']);
+    expect(await page.locator('header nav a').allTextContents()).toEqual(['规划', '分析', '大屏', '综治中心', '考核', '部门工单', '导入', '设置']);
     expect(await mapInkShare(page)).toBeGreaterThan(0.15);
     const townships = await page.locator('[data-testid="children"] li').count();
     expect(townships).toBeGreaterThanOrEqual(8);

@@ -1,7 +1,7 @@
 import type { Capability } from '../../server/domain/roles.ts';
 
 /** A small history-API router: the path picks the view, `?region=` the selected region. */
-export const VIEWS = ['plan', 'analyze', 'screen', 'center', 'report', 'dispatch', 'import', 'settings', 'print'] as const;
+export const VIEWS = ['plan', 'analyze', 'screen', 'center', 'assessment', 'report', 'dispatch', 'import', 'settings', 'print'] as const;
 export type View = (typeof VIEWS)[number];
 /** What a role needs to open each view (any of them). */
 export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
@@ -13,6 +13,8 @@ export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
   dispatch: ['dispatch:answer', 'dispatch:manage'],
   // 综治中心: the intake and its routing
   center: 'dispatch:manage',
+  // 考核: the month's ranking of grid workers (leaders, the centre, analysts, admins)
+  assessment: 'incidents:read',
   import: 'plan:write',
   settings: 'users:admin',
   print: 'plan:read',

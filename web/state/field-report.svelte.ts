@@ -17,7 +17,7 @@ export const MAX_PHOTOS = 3;
  */
 export class FieldReport {
   readonly outbox: Outbox;
-  tab = $state<'report' | 'list'>('report');
+  tab = $state<'report' | 'list' | 'patrol'>('report');
   gridId = $state<number | null>(null);
   grid = $state.raw<GridFeature | null>(null);
   categories = $state.raw<Category[]>([]);

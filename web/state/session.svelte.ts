@@ -47,6 +47,8 @@ class Session {
 
   async logout(): Promise<void> {
     await ok(api.auth.logout.$post()).catch(() => {});
+    // the last answers kept for offline use are this account's: a shared phone forgets them
+    if ('caches' in globalThis) await caches.delete('gridplan-api').catch(() => false);
     this.me = null;
   }
 

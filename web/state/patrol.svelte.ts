@@ -1,0 +1,203 @@
+import { createStore, get, set, type UseStore } from 'idb-keyval';
+import type { InferResponseType } from 'hono/client';
+import { api, ApiError, ok } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
+
+export type Household = InferResponseType<typeof api.field.households.$get, 200>[number];
+type Month = InferResponseType<typeof api.assessment.$get, 200>;
+
+/** A patrol on the phone: walking (no `endedAt`) or ended and waiting to be sent. */
+export interface PatrolDraft {
+  /** The phone's own key: sent twice after a lost answer, stored once. */
+  key: string;
+  gridId: number;
+  startedAt: string;
+  endedAt: string | null;
+  /** [lon, lat, epoch ms], thrifty: a point when the worker moved 25 m, or 10 m after two minutes. */
+  track: [number, number, number][];
+  visits: { householdId: number; at: string }[];
+  error: string | null;
+}
+
+/** Metres between two lon/lat points (haversine). */
+export function metres(a: [number, number, ...number[]], b: [number, number, ...number[]]): number {
+  const rad = Math.PI / 180;
+  const dLat = (b[1] - a[1]) * rad;
+  const dLon = (b[0] - a[0]) * rad;
+  const h = Math.sin(dLat / 2) ** 2 + Math.cos(a[1] * rad) * Math.cos(b[1] * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * 6_371_008.8 * Math.asin(Math.sqrt(h));
+}
+
+export const trackLength = (track: [number, number, number][]) => track.reduce((m, p, i) => (i ? m + metres(track[i - 1]!, p) : 0), 0);
+
+/** A fix worse than this is dropped: it would draw zig-zags, not a walk. */
+const MAX_ACCURACY_M = 80;
+
+/**
+ * 巡查 on the phone (command centre issue §6b): with the worker's consent, the track of a patrol
+ * and the households visited (入户走访), kept in IndexedDB while walking (a reload or a dead
+ * battery loses nothing kept) and sent when there is a network, as reports are.
+ */
+export class PatrolRecorder {
+  current = $state<PatrolDraft | null>(null);
+  queue = $state<PatrolDraft[]>([]);
+  households = $state.raw<Household[]>([]);
+  month = $state.raw<Month | null>(null);
+  /** The position's trouble, in words (no permission, no signal). */
+  gpsError = $state<string | null>(null);
+  sending = $state(false);
+  /** Patrols sent since the page opened. */
+  sent = $state(0);
+  private store: UseStore | null = null;
+  private watch: number | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly user: string) {}
+
+  readonly distance = $derived(this.current ? trackLength(this.current.track) : 0);
+
+  async open(): Promise<void> {
+    this.store = createStore(`gridplan-patrol-${this.user}`, 'patrols');
+    this.current = (await get<PatrolDraft | null>('current', this.store)) ?? null;
+    this.queue = (await get<PatrolDraft[]>('queue', this.store)) ?? [];
+    if (this.current) this.follow();
+    addEventListener('online', this.onOnline);
+    this.timer = setInterval(() => void this.flush(), 20_000);
+    void this.flush();
+  }
+
+  close(): void {
+    removeEventListener('online', this.onOnline);
+    if (this.timer) clearInterval(this.timer);
+    this.unfollow();
+  }
+
+  private onOnline = () => void this.flush();
+
+  private async save(): Promise<void> {
+    if (!this.store) return;
+    await set('current', $state.snapshot(this.current), this.store);
+    await set('queue', $state.snapshot(this.queue), this.store);
+  }
+
+  async loadHouseholds(gridId: number): Promise<void> {
+    this.households = await ok(api.field.households.$get({ query: { grid: String(gridId) } })).catch(() => this.households);
+  }
+
+  async loadMonth(): Promise<void> {
+    this.month = await ok(api.assessment.$get({ query: {} })).catch(() => this.month);
+  }
+
+  async start(gridId: number): Promise<void> {
+    this.current = { key: `p-${crypto.randomUUID()}`, gridId, startedAt: new Date().toISOString(), endedAt: null, track: [], visits: [], error: null };
+    await this.save();
+    this.follow();
+  }
+
+  private follow(): void {
+    if (this.watch !== null || !navigator.geolocation) {
+      if (!navigator.geolocation) this.gpsError = 'unsupported';
+      return;
+    }
+    this.watch = navigator.geolocation.watchPosition(
+      (pos) => {
+        this.gpsError = null;
+        if (pos.coords.accuracy > MAX_ACCURACY_M) return;
+        void this.add([Number(pos.coords.longitude.toFixed(7)), Number(pos.coords.latitude.toFixed(7)), pos.timestamp]);
+      },
+      (err) => (this.gpsError = err.code === err.PERMISSION_DENIED ? 'denied' : 'failed'),
+      { enableHighAccuracy: true, maximumAge: 10_000, timeout: 60_000 },
+    );
+  }
+
+  private unfollow(): void {
+    if (this.watch !== null) navigator.geolocation.clearWatch(this.watch);
+    this.watch = null;
+  }
+
+  /** Keeps a fix when the worker moved on: 25 m, or 10 m after two minutes (standing still keeps nothing). */
+  async add(p: [number, number, number]): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    const last = c.track.at(-1);
+    if (last) {
+      const d = metres(last, p);
+      if (d < 10 || (d < 25 && p[2] - last[2] < 120_000)) return;
+    }
+    c.track.push(p);
+    await this.save();
+  }
+
+  /** Where the worker stands now (the last fix kept). */
+  get here(): [number, number] | null {
+    const p = this.current?.track.at(-1);
+    return p ? [p[0], p[1]] : null;
+  }
+
+  visited(householdId: number): boolean {
+    return this.current?.visits.some((v) => v.householdId === householdId) ?? false;
+  }
+
+  async toggleVisit(householdId: number): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    c.visits = this.visited(householdId) ? c.visits.filter((v) => v.householdId !== householdId) : [...c.visits, { householdId, at: new Date().toISOString() }];
+    await this.save();
+  }
+
+  /** Ends the walk: it waits in the queue until sent. */
+  async stop(): Promise<void> {
+    const c = this.current;
+    if (!c) return;
+    this.unfollow();
+    this.queue = [...this.queue, { ...$state.snapshot(c), endedAt: new Date().toISOString() }];
+    this.current = null;
+    await this.save();
+    await this.flush();
+  }
+
+  async discard(key: string): Promise<void> {
+    this.queue = this.queue.filter((q) => q.key !== key);
+    await this.save();
+  }
+
+  /** Sends the ended patrols, oldest first; stops at the first network failure. */
+  async flush(): Promise<void> {
+    if (this.sending || this.queue.length === 0) return;
+    this.sending = true;
+    try {
+      for (const item of [...this.queue]) {
+        if (item.error) continue;
+        let res: Response;
+        try {
+          res = await api.patrols.$post({
+            json: { key: item.key, gridId: item.gridId, startedAt: item.startedAt, endedAt: item.endedAt!, track: item.track, visits: item.visits },
+          });
+        } catch {
+          break; // no network: later
+        }
+        if (res.status === 401 || res.status === 429 || res.status >= 500) break;
+        if (res.ok) {
+          this.queue = this.queue.filter((q) => q.key !== item.key);
+          this.sent++;
+        } else {
+          const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
+          this.queue = this.queue.map((q) =>
+            q.key === item.key
+              ? {
+                  ...q,
+                  error: body?.error
+                    ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
+                    : `HTTP ${res.status}`,
+                }
+              : q,
+          );
+        }
+        await this.save();
+      }
+    } finally {
+      this.sending = false;
+    }
+    if (this.sent) void this.loadMonth();
+  }
+}
