@@ -203,7 +203,11 @@ for (const driver of DRIVERS) {
                 (SELECT count(*) FROM incident_photo) AS photos,
                 (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM draft) AS drafts, (SELECT count(*) FROM draft_event) AS draft_events,
                 (SELECT count(*) FROM plan_version) AS versions,
-                (SELECT string_agg(step || level || array_to_string(roles, ','), ',' ORDER BY step) FROM approval_step) AS steps`,
+                (SELECT string_agg(step || level || array_to_string(roles, ','), ',' ORDER BY step) FROM approval_step) AS steps,
+                (SELECT count(*) FROM patrol) || ':' || (SELECT count(*) FROM patrol_visit) AS patrols,
+                (SELECT count(*) FROM webhook) || ':' || (SELECT count(*) || ':' || count(*) FILTER (WHERE status = 'pending') FROM webhook_delivery) AS hooks,
+                (SELECT count(*) || ':' || count(read_at) FROM notification) AS notices, (SELECT count(*) FROM escalation_contact) AS contacts,
+                (SELECT string_agg(measure || points || ':' || version, ',' ORDER BY measure) FROM assessment_rule) AS rules`,
           )
         ).rows[0],
       );
@@ -634,6 +638,95 @@ for (const driver of DRIVERS) {
       ),
     );
     add('POST /api/auth/screen', 1, json('POST', '/api/auth/screen', mutate({ token: fc.string({ maxLength: 120 }) })));
+    // The command centre: patrols, webhooks, escalation contacts, the intake's steps, the assessment's rules.
+    const instant = fc.constantFrom('2026-01-01T00:00:00Z', '2026-01-01T01:00:00Z', '2099-01-01T00:00:00Z', 'yesterday', '');
+    add(
+      'POST /api/patrols',
+      3,
+      json(
+        'POST',
+        '/api/patrols',
+        mutate({
+          key: fc.oneof(fc.constantFrom('fuzz-patrol-1', 'fuzz-patrol-2'), fc.string({ maxLength: 12 })),
+          gridId: fc.oneof(
+            fc.constant(0).map(() => place.grid),
+            fc.integer(),
+          ),
+          startedAt: instant,
+          endedAt: instant,
+          track: fc.array(fc.array(fc.oneof(fc.double({ min: -200, max: 200, noNaN: true }), fc.integer()), { maxLength: 4 }), { maxLength: 5 }),
+          visits: fc.array(fc.record({ householdId: fc.oneof(fc.integer(), odd), at: instant }), { maxLength: 3 }),
+        }),
+      ),
+    );
+    add(
+      'POST /api/webhooks',
+      1,
+      json(
+        'POST',
+        '/api/webhooks',
+        mutate({
+          url: fc.constantFrom('http://127.0.0.1:9/hook', 'ftp://x', 'not a url', 'https://u:p@example.org/', ''),
+          events: fc.array(fc.constantFrom('dispatch.received', 'incident.escalated', 'x'), { maxLength: 3 }),
+          secret: fc.string({ maxLength: 40 }),
+          label: fc.string({ maxLength: 120 }),
+        }),
+      ),
+    );
+    add(
+      'PUT /api/settings/escalation-contacts/:id',
+      1,
+      json(
+        'PUT',
+        withId('/api/settings/escalation-contacts/:id', () => place.village),
+        mutate({ usernames: fc.array(fc.constantFrom('tester', 'nobody', ''), { maxLength: 3 }) }),
+      ),
+    );
+    for (const step of ['invalid', 'reopen'] as const) {
+      add(
+        `POST /api/incidents/:id/${step}`,
+        1,
+        json(
+          'POST',
+          withId(`/api/incidents/:id/${step}`, () => place.incident),
+          mutate({ reason: fc.string({ maxLength: 20 }), version }),
+        ),
+      );
+    }
+    add(
+      'POST /api/incidents/:id/merge',
+      1,
+      json(
+        'POST',
+        withId('/api/incidents/:id/merge', () => place.incident),
+        mutate({
+          into: fc.oneof(
+            fc.integer(),
+            fc.constant(0).map(() => place.incident),
+          ),
+          version,
+        }),
+      ),
+    );
+    add(
+      'PUT /api/assessment/rules',
+      1,
+      json(
+        'PUT',
+        '/api/assessment/rules',
+        mutate({
+          rules: fc.array(
+            fc.record({ measure: fc.constantFrom('report', 'on_spot', 'x'), points: fc.oneof(fc.double({ noNaN: false }), fc.integer()), version }),
+            { maxLength: 3 },
+          ),
+        }),
+      ),
+    );
+    add(
+      'POST /api/notifications/:id/read',
+      1,
+      withId('/api/notifications/:id/read', () => 1).map((path) => ({ method: 'POST', path, body: undefined })),
+    );
 
     it(`never answers ${RUNS.toLocaleString('en')} bad or odd inputs with a 5xx, and a refusal writes nothing`, async () => {
       const total = endpoints.reduce((s, [, share]) => s + share, 0);

@@ -354,7 +354,9 @@ describeInBrowser('web app in Chromium', () => {
   it('switches to English and remembers it', async () => {
     const page = await open('/plan');
     await page.getByRole('button', { name: 'English' }).click();
-    await expect.poll(() => page.locator('nav a').allTextContents()).toEqual(['Plan', 'Analyze', 'Screen', 'Centre', 'Department queue', 'Import', 'Settings']);
+    await expect
+      .poll(() => page.locator('nav a').allTextContents())
+      .toEqual(['Plan', 'Analyze', 'Screen', 'Centre', 'Assessment', 'Department queue', 'Import', 'Settings']);
     await page.reload();
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/Households/);

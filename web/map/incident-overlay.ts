@@ -1,3 +1,4 @@
+import { classShade, quantileBreaks } from '../lib/classes.ts';
 import { HeatmapLayer } from '@deck.gl/aggregation-layers';
 import type { Layer } from '@deck.gl/core';
 import { GeoJsonLayer, PolygonLayer } from '@deck.gl/layers';
@@ -39,10 +40,11 @@ export class IncidentOverlay {
     map.addControl(this.overlay as unknown as IControl);
   }
 
-  update(mode: Mode, heat: Heat | null, grids: GeoJSON.FeatureCollection | null, hotspots: Hotspot[], scale = 1): { max: number } {
+  update(mode: Mode, heat: Heat | null, grids: GeoJSON.FeatureCollection | null, hotspots: Hotspot[], scale = 1): { max: number; breaks: number[] | null } {
     const cells = heat?.cells ?? [];
     let layers: Layer[] = [];
     let max = 0;
+    let breaks: number[] | null = null;
     if (mode === 'heatmap') {
       max = cells.reduce((m, c) => Math.max(m, c.count), 0);
       layers = [
@@ -75,9 +77,11 @@ export class IncidentOverlay {
       ];
     } else if (grids) {
       const rate = new Map(hotspots.map((h) => [h.id, h.households > 0 ? (100 * h.count) / h.households : 0]));
-      // The scale ends at the 98th percentile: a grid of two households with a few reports would flatten the rest.
-      const sorted = [...rate.values()].sort((a, b) => a - b);
-      max = sorted[Math.floor(0.98 * (sorted.length - 1))] ?? 0;
+      // Five classes of equal size (quintiles of the grids with any report), and none: a skewed rate
+      // (a grid of two households with a few reports) no longer paints the rest one colour.
+      breaks = quantileBreaks([...rate.values()]);
+      max = breaks.at(-1) ?? 0;
+      const classOf = (v: number) => (v <= 0 ? 0 : 1 + breaks!.filter((b) => v > b).length);
       const features = grids.features.filter((f) => rate.has(f.id as number));
       layers = [
         new GeoJsonLayer({
@@ -85,15 +89,15 @@ export class IncidentOverlay {
           data: { type: 'FeatureCollection' as const, features },
           filled: true,
           stroked: true,
-          getFillColor: (f: { id?: unknown }) => ramp(Math.sqrt(Math.min(1, (rate.get(f.id as number) ?? 0) / Math.max(max, 1e-9))), 200),
+          getFillColor: (f: { id?: unknown }) => ramp(classShade(classOf(rate.get(f.id as number) ?? 0), breaks!.length), 200),
           getLineColor: [255, 255, 255, 160],
           lineWidthMinPixels: 0.5,
-          updateTriggers: { getFillColor: [max, hotspots.length] },
+          updateTriggers: { getFillColor: [breaks.join(','), hotspots.length] },
         }),
       ];
     }
     this.overlay.setProps({ layers });
-    return { max };
+    return { max, breaks };
   }
 
   destroy(map: MapLibreMap): void {
