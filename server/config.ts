@@ -25,6 +25,8 @@ export interface Config {
   /** Where backups go, and how many daily ones the server keeps (0: none). */
   backupDir: string;
   backupKeep: number;
+  /** Webhooks may call this machine (GRIDPLAN_WEBHOOK_LOOPBACK=1, for a gateway on the same server). */
+  webhookLoopback: boolean;
 }
 
 const positive = (v: string | undefined) => (v && Number.isInteger(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
@@ -40,6 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,
     cache: env.GRIDPLAN_CACHE !== '0',
     dbThread: env.GRIDPLAN_DB_THREAD !== '0',
+    webhookLoopback: env.GRIDPLAN_WEBHOOK_LOOPBACK === '1',
     limits: {
       ...(positive(env.GRIDPLAN_MAX_DRAWN_VERTICES) ? { drawnVertices: positive(env.GRIDPLAN_MAX_DRAWN_VERTICES)! } : {}),
       ...(positive(env.GRIDPLAN_MAX_IMPORT_VERTICES) ? { importVertices: positive(env.GRIDPLAN_MAX_IMPORT_VERTICES)! } : {}),

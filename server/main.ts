@@ -41,6 +41,7 @@ const server = await startServer({
   limits: config.limits,
   backups: { dir: config.backupDir, keep: config.backupKeep },
   controlToken,
+  webhookLoopback: config.webhookLoopback,
   ...(config.cache ? {} : { cache: false as const }),
 });
 // `npm run backup` finds the running server (and proves it runs on this machine) through this file.

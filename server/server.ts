@@ -120,7 +120,7 @@ export async function startServer(options: AppOptions & { port: number }): Promi
     if (delivering) return;
     delivering = true;
     try {
-      await deliverDue(options.db, options.clock?.() ?? new Date());
+      await deliverDue(options.db, options.clock?.() ?? new Date(), options.webhookLoopback ?? false);
     } catch (err) {
       console.error('webhook delivery failed:', err);
     } finally {

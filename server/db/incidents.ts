@@ -392,6 +392,10 @@ const conflict = (id: number, before: IncidentJson, version: number | undefined)
   }
 };
 
+/** How near a report must be to the case it is merged into. */
+const MERGE_WITHIN_M = 1_000;
+const MERGE_WITHIN_DAYS = 7;
+
 /**
  * 无效 / 合并重复: a report in the intake that is no case is marked invalid with a reason; a second
  * report of the same thing is merged into the first (which must be a live case). Either leaves
@@ -429,6 +433,20 @@ export async function voidIncident(
       throw notFound('incident', step.into, 'into');
     });
     if (target.void) throw new InputError('not_here', `incident ${step.into} is itself merged or invalid; merge into the case it went to`, 'into');
+    // a duplicate is the same thing: the same category, near, within days (else it is a case of its own)
+    const { rows: near } = await tx.query<{ ok: boolean }>(
+      `SELECT o.category = t.category AND ST_DWithin(o.geom::geography, t.geom::geography, $3)
+              AND abs(extract(epoch FROM o.reported_at - t.reported_at)) <= $4 AS ok
+       FROM incident o, incident t WHERE o.id = $1 AND t.id = $2`,
+      [id, step.into, MERGE_WITHIN_M, MERGE_WITHIN_DAYS * 86_400],
+    );
+    if (!near[0]?.ok) {
+      throw new InputError(
+        'not_duplicate',
+        `only a report of the same category within ${MERGE_WITHIN_M} m and ${MERGE_WITHIN_DAYS} days is merged; route this one on its own`,
+        'into',
+      );
+    }
     reason ||= `重复：同 #${step.into}`;
   }
   await tx.query('UPDATE incident SET void_kind = $2, void_reason = $3, voided_at = $4, merged_into = $5, version = version + 1 WHERE id = $1', [
@@ -444,16 +462,22 @@ export async function voidIncident(
 }
 
 /** Reports that may be the same case: the same category within 300 m and a day, live, nearest first. */
-export async function duplicatesOf(db: Queryable, id: number, now: Date): Promise<(IncidentJson & { distanceM: number })[]> {
+export async function duplicatesOf(
+  db: Queryable,
+  id: number,
+  now: Date,
+  /** The caller's area: candidates outside it are not shown. */
+  scopeId: number | null = null,
+): Promise<(IncidentJson & { distanceM: number })[]> {
   const { rows } = await db.query<{ j: IncidentJson & { distanceM: number } }>(
     `SELECT ${incidentJson('$2')}::jsonb || jsonb_build_object('distanceM', round(ST_Distance(i.geom::geography, o.geom::geography))) AS j
      FROM incident o JOIN incident i ON i.category = o.category AND i.id <> o.id AND i.void_kind IS NULL
        AND i.reported_at BETWEEN o.reported_at - interval '24 hours' AND o.reported_at + interval '24 hours'
        AND ST_DWithin(i.geom::geography, o.geom::geography, 300)
      JOIN incident_category c ON c.code = i.category
-     WHERE o.id = $1
+     WHERE o.id = $1 AND ($3::int IS NULL OR i.grid_id IN (SELECT s.id FROM gp_subtree($3::int) s))
      ORDER BY ST_Distance(i.geom::geography, o.geom::geography), i.reported_at LIMIT 20`,
-    [id, now.toISOString()],
+    [id, now.toISOString(), scopeId],
   );
   return rows.map((r) => r.j);
 }

@@ -32,8 +32,15 @@ const PATROL_SQL = `SELECT p.id, p.worker_id AS "workerId", p.grid_id AS "gridId
     round(p.distance_m)::float8 AS "distanceM", (SELECT count(*)::int FROM patrol_visit v WHERE v.patrol_id = p.id) AS visits
   FROM patrol p`;
 
-/** Longest patrol kept: a day. */
+/** Longest patrol kept: a day; oldest a phone may still send: a month. */
 const MAX_HOURS = 24;
+const MAX_AGE_DAYS = 31;
+/** Where a patrol may go: its grid and this far around it (a lane on its border, the next street). */
+const NEAR_GRID_M = 500;
+/** A household visited lies this near the track (when there is one). */
+const NEAR_TRACK_M = 300;
+/** Fastest a patrol moves on average: an electric bicycle (30 km/h). */
+const MAX_SPEED_MS = 30 / 3.6;
 
 export async function recordPatrol(
   tx: Queryable,
@@ -47,11 +54,33 @@ export async function recordPatrol(
   if (p.endedAt < p.startedAt) throw new InputError('invalid_time', 'a patrol ends after it starts', 'endedAt');
   if (p.endedAt.getTime() - p.startedAt.getTime() > MAX_HOURS * 3_600_000) throw new InputError('invalid_time', 'a patrol lasts at most a day', 'endedAt');
   if (p.endedAt.getTime() > now.getTime() + 5 * 60_000) throw new InputError('invalid_time', 'a patrol cannot end in the future', 'endedAt');
+  if (p.startedAt.getTime() < now.getTime() - MAX_AGE_DAYS * 86_400_000)
+    throw new InputError('invalid_time', `a patrol is sent within ${MAX_AGE_DAYS} days`, 'startedAt');
+  const slackMs = 10 * 60_000;
   p.track.forEach((pt, i) => {
-    const [lon, lat] = pt as [number, number];
+    const [lon, lat, t] = pt as [number, number, number | undefined];
     if (!(lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90))
       throw new InputError('invalid_point', 'a point is [longitude, latitude] in degrees', `track[${i}]`);
+    if (t !== undefined && !(t >= p.startedAt.getTime() - slackMs && t <= p.endedAt.getTime() + slackMs))
+      throw new InputError('invalid_time', "a point's time (ms since 1970) falls within its patrol", `track[${i}][2]`);
   });
+  // walked in the grid or near it, at a pace a person keeps
+  if (p.track.length) {
+    const { rows: far } = await tx.query<{ i: number }>(
+      `SELECT t.i::int AS i FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS t(lon, lat, i), region g
+       WHERE g.id = $3 AND NOT ST_DWithin(g.geom::geography, ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4326)::geography, $4)
+       ORDER BY t.i LIMIT 1`,
+      [p.track.map((pt) => pt[0]), p.track.map((pt) => pt[1]), p.gridId, NEAR_GRID_M],
+    );
+    if (far[0]) throw new InputError('outside_grid', `the track leaves the grid by more than ${NEAR_GRID_M} m`, `track[${far[0].i - 1}]`);
+  }
+  // a person patrols once at a time
+  const { rows: overlapping } = await tx.query('SELECT 1 FROM patrol WHERE worker_id = $1 AND started_at < $3 AND ended_at > $2 LIMIT 1', [
+    workerId,
+    p.startedAt.toISOString(),
+    p.endedAt.toISOString(),
+  ]);
+  if (overlapping.length) throw new InputError('overlapping_patrol', 'another patrol of this worker covers part of this time', 'startedAt');
   // the households visited must be the grid's own, each once
   const ids = p.visits.map((v) => v.householdId);
   const dup = ids.findIndex((id, i) => ids.indexOf(id) !== i);
@@ -68,6 +97,22 @@ export async function recordPatrol(
       throw new InputError('invalid_time', 'a visit falls within its patrol', `visits[${i}].at`);
   });
   const line = p.track.length >= 2 ? JSON.stringify({ type: 'LineString', coordinates: p.track.map((pt) => [pt[0], pt[1]]) }) : null;
+  if (line) {
+    const { rows: checks } = await tx.query<{ m: number; far: number | null }>(
+      `WITH t AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($1::text), 4326)::geography AS g)
+       SELECT ST_Length(t.g) AS m,
+         (SELECT min(v.i)::int FROM unnest($2::int[]) WITH ORDINALITY AS v(h, i) JOIN household h ON h.id = v.h
+          WHERE NOT ST_DWithin(h.geom::geography, t.g, $3)) AS far
+       FROM t`,
+      [line, ids, NEAR_TRACK_M],
+    );
+    const seconds = Math.max(1, (p.endedAt.getTime() - p.startedAt.getTime()) / 1000);
+    // (the first 200 m are the fix settling: a short walk is never "too fast")
+    if (Math.max(0, checks[0]!.m - 200) / seconds > MAX_SPEED_MS)
+      throw new InputError('too_fast', `${Math.round(checks[0]!.m)} m in ${Math.round(seconds / 60)} min is faster than a patrol goes`, 'track');
+    if (checks[0]!.far !== null)
+      throw new InputError('visit_far', `a household visited lies more than ${NEAR_TRACK_M} m from the track`, `visits[${checks[0]!.far - 1}].householdId`);
+  }
   const { rows } = await tx.query<{ id: number }>(
     `INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, track, points, distance_m, reported_by, client_key)
      SELECT $1, $2, $3, $4, t.g, $6, coalesce(ST_Length(t.g::geography), 0), $7, $8

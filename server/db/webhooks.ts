@@ -1,4 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -26,13 +28,13 @@ export interface WebhookJson {
   label: string;
   createdBy: string;
   createdAt: string;
-  /** The secret is shown once, when the hook is made; after that only its last four characters. */
+  /** The secret is shown once, when the hook is made; after that never (this is a mask). */
   secretHint: string;
   deliveries: { pending: number; delivered: number; dead: number };
 }
 
 const HOOK_SQL = `SELECT w.id, w.url, w.events, w.label, w.created_by AS "createdBy", w.created_at AS "createdAt",
-    '…' || right(w.secret, 4) AS "secretHint",
+    '••••••' AS "secretHint",
     json_build_object('pending', (SELECT count(*) FROM webhook_delivery x WHERE x.webhook_id = w.id AND x.status = 'pending'),
                       'delivered', (SELECT count(*) FROM webhook_delivery x WHERE x.webhook_id = w.id AND x.status = 'delivered'),
                       'dead', (SELECT count(*) FROM webhook_delivery x WHERE x.webhook_id = w.id AND x.status = 'dead')) AS deliveries
@@ -40,6 +42,40 @@ const HOOK_SQL = `SELECT w.id, w.url, w.events, w.label, w.created_by AS "create
 
 export async function listWebhooks(db: Queryable): Promise<WebhookJson[]> {
   return (await db.query<WebhookJson>(`${HOOK_SQL} ORDER BY w.id`)).rows;
+}
+
+/**
+ * Addresses no webhook calls: this machine (loopback, unless allowed) and link-local addresses
+ * (169.254.0.0/16 holds cloud metadata services). Private ranges stay allowed: a county's SMS or
+ * WeCom gateway usually sits on its government intranet (10.x, 172.16–31.x, 192.168.x).
+ */
+export function forbiddenAddress(address: string, loopback: boolean): string | null {
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
+  if (isIP(v4) === 4) {
+    const [a, b] = v4.split('.').map(Number) as [number, number];
+    if (a === 127 || a === 0) return loopback ? null : 'this machine';
+    if (a === 169 && b === 254) return 'a link-local address (cloud metadata)';
+    return null;
+  }
+  const v6 = address.toLowerCase();
+  if (v6 === '::1' || v6 === '::') return loopback ? null : 'this machine';
+  if (/^fe[89ab]/.test(v6)) return 'a link-local address';
+  return null;
+}
+
+/** Resolves the hook's host and refuses it when any of its addresses is forbidden. */
+export async function checkHookTarget(raw: string, loopback: boolean, path = 'url'): Promise<void> {
+  const host = new URL(raw).hostname.replace(/^\[|\]$/g, '');
+  let addresses: string[];
+  try {
+    addresses = isIP(host) ? [host] : (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+  } catch {
+    throw new InputError('unknown_host', `the gateway's host ${JSON.stringify(host)} cannot be found`, path);
+  }
+  for (const a of addresses) {
+    const why = forbiddenAddress(a, loopback);
+    if (why) throw new InputError('forbidden_target', `a webhook may not call ${why} (${host})`, path);
+  }
 }
 
 /** A URL a gateway listens on: http(s), no credentials in it. */
@@ -61,7 +97,7 @@ export async function createWebhook(
   hook: { url: string; events: string[]; secret?: string | undefined; label?: string | undefined },
 ): Promise<WebhookJson & { secret: string }> {
   const secret = hook.secret ?? randomBytes(24).toString('base64url');
-  if (secret.length < 16) throw new InputError('secret_too_short', 'a secret has at least 16 characters', 'secret');
+  if (secret.length < 16 || /\s/.test(secret)) throw new InputError('secret_too_short', 'a secret has at least 16 characters and no spaces', 'secret');
   const { rows } = await tx.query<{ id: number }>('INSERT INTO webhook (url, events, secret, label, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id', [
     checkHookUrl(hook.url),
     [...new Set(hook.events)],
@@ -118,6 +154,7 @@ export async function resendDelivery(tx: Queryable, actor: string, id: number, n
   const { rows } = await tx.query<{ status: string }>('SELECT status FROM webhook_delivery WHERE id = $1 FOR UPDATE', [id]);
   if (!rows[0]) throw notFound('delivery', id);
   if (rows[0].status === 'delivered') throw new InputError('already_delivered', 'this delivery reached its gateway; nothing to resend', 'id');
+  if (rows[0].status !== 'dead') throw new InputError('not_dead', 'this delivery is still being tried; only a dead one is sent again', 'id');
   await tx.query(`UPDATE webhook_delivery SET status = 'pending', attempts = 0, next_at = $2 WHERE id = $1`, [id, now.toISOString()]);
   await recordChange(tx, {
     actor,
@@ -139,7 +176,13 @@ export function signDelivery(secret: string, body: string, timestamp: number): s
  * Sends the deliveries due at `now` (at most `batch`), each leased first so that no other sender
  * takes it; returns how many were delivered, retried and dead.
  */
-export async function deliverDue(db: Db, now: Date, send: typeof fetch = fetch, batch = 50): Promise<{ delivered: number; retried: number; dead: number }> {
+export async function deliverDue(
+  db: Db,
+  now: Date,
+  loopback = false,
+  send: typeof fetch = fetch,
+  batch = 50,
+): Promise<{ delivered: number; retried: number; dead: number }> {
   const due = await db.transaction(async (tx) => {
     const { rows } = await tx.query<{ id: number; url: string; secret: string; event: string; payload: unknown; attempts: number }>(
       `UPDATE webhook_delivery x SET next_at = $1::timestamptz + make_interval(secs => $3)
@@ -157,6 +200,8 @@ export async function deliverDue(db: Db, now: Date, send: typeof fetch = fetch, 
       const body = JSON.stringify({ id: d.id, ...(d.payload as object) });
       const timestamp = Math.floor(now.getTime() / 1000);
       try {
+        // checked again at each call: the host's addresses may have changed since the hook was made
+        await checkHookTarget(d.url, loopback);
         const res = await send(d.url, {
           method: 'POST',
           redirect: 'manual',
@@ -175,6 +220,7 @@ export async function deliverDue(db: Db, now: Date, send: typeof fetch = fetch, 
         return { d, status: res.status, error: res.ok ? null : `the gateway answered ${res.status}` };
       } catch (err) {
         const e = err as Error;
+        if (err instanceof InputError) return { d, status: null, error: e.message };
         return { d, status: null, error: e.name === 'TimeoutError' ? 'no answer within 10 s' : `could not reach the gateway (${e.message.slice(0, 200)})` };
       }
     }),

@@ -34,6 +34,11 @@ export interface AppOptions {
   importDir?: string;
   /** The clock of deadlines and escalation (tests run a fake one). */
   clock?: () => Date;
+  /**
+   * Webhooks may call this machine itself (loopback): off by default, so a hook cannot reach the
+   * server's own database or admin ports; on for a gateway on the same machine, and in tests.
+   */
+  webhookLoopback?: boolean;
 }
 
 export type Env = {

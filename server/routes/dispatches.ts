@@ -462,7 +462,8 @@ export function dispatchRoutes() {
       if (grid === undefined) throw notFound('incident', id);
       assertOwnGrid(c, grid);
       await assertCentreArea(c, db, grid, id);
-      return c.json(await duplicatesOf(db, id, nowOf(c)), 200);
+      const p = principalOf(c);
+      return c.json(await duplicatesOf(db, id, nowOf(c), p.role === 'admin' ? null : p.regionId), 200);
     })
     .openapi(reopenRoute, async (c) => {
       const { id } = c.req.valid('param');

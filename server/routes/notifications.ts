@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Queryable } from '../db/db.ts';
 import { inbox, markRead, NOTIFICATION_EVENTS } from '../db/notifications.ts';
 import { recordChange } from '../db/regions.ts';
-import { createWebhook, deleteWebhook, deliverDue, listDeliveries, listWebhooks, resendDelivery } from '../db/webhooks.ts';
+import { checkHookTarget, checkHookUrl, createWebhook, deleteWebhook, deliverDue, listDeliveries, listWebhooks, resendDelivery } from '../db/webhooks.ts';
 import { InputError } from '../domain/errors.ts';
 import { actorOf, principalOf } from '../http/auth.ts';
 import { nowOf, router } from '../http/router.ts';
@@ -203,6 +203,7 @@ export function notificationRoutes() {
     .openapi(listHooksRoute, async (c) => c.json(await listWebhooks(c.get('db')), 200))
     .openapi(createHookRoute, async (c) => {
       const body = c.req.valid('json');
+      await checkHookTarget(checkHookUrl(body.url), c.get('options').webhookLoopback ?? false);
       return c.json(await c.get('db').transaction((tx) => createWebhook(tx, actorOf(c), body)), 201);
     })
     .openapi(deleteHookRoute, async (c) => {
@@ -218,7 +219,7 @@ export function notificationRoutes() {
       const { id } = c.req.valid('param');
       return c.json(await c.get('db').transaction((tx) => resendDelivery(tx, actorOf(c), id, nowOf(c))), 200);
     })
-    .openapi(deliverRoute, async (c) => c.json(await deliverDue(c.get('db'), nowOf(c)), 200))
+    .openapi(deliverRoute, async (c) => c.json(await deliverDue(c.get('db'), nowOf(c), c.get('options').webhookLoopback ?? false), 200))
     .openapi(contactsRoute, async (c) => c.json(await contactsOf(c.get('db')), 200))
     .openapi(putContactsRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -227,9 +228,25 @@ export function notificationRoutes() {
       const after = await db.transaction(async (tx) => {
         const [before] = await contactsOf(tx, id);
         if (!before) throw new InputError('not_found', `region ${id} is not a township or district`, 'id');
-        const { rows } = await tx.query<{ id: number; username: string }>('SELECT id, username FROM app_user WHERE username = ANY($1::text[])', [usernames]);
-        const missing = usernames.findIndex((u) => !rows.some((r) => r.username === u));
-        if (missing >= 0) throw new InputError('unknown_user', `no account ${JSON.stringify(usernames[missing])}`, `usernames[${missing}]`);
+        // leaders, centres and admins whose area holds the region, enabled, each once
+        const { rows } = await tx.query<{ id: number; username: string; role: string; disabled: boolean; inside: boolean }>(
+          `SELECT u.id, u.username, u.role, u.disabled,
+             u.region_id IS NULL OR EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[$2::int]) a WHERE a.id = u.region_id) AS inside
+           FROM app_user u WHERE u.username = ANY($1::text[])`,
+          [usernames, id],
+        );
+        const seen = new Set<string>();
+        usernames.forEach((u, i) => {
+          const r = rows.find((x) => x.username === u);
+          const path = `usernames[${i}]`;
+          if (!r) throw new InputError('unknown_user', `no account ${JSON.stringify(u)}`, path);
+          if (seen.has(u)) throw new InputError('duplicate_user', `${u} is named twice`, path);
+          seen.add(u);
+          if (!['leader', 'center', 'admin'].includes(r.role))
+            throw new InputError('not_allowed', `${u} is not a leader or a centre: escalations go to those who oversee the area`, path);
+          if (r.disabled) throw new InputError('not_allowed', `${u} is disabled`, path);
+          if (!r.inside) throw new InputError('outside_scope', `${u}'s area does not hold ${before.name}`, path);
+        });
         await tx.query('DELETE FROM escalation_contact WHERE region_id = $1', [id]);
         await tx.query('INSERT INTO escalation_contact (region_id, user_id) SELECT $1, unnest($2::int[])', [id, rows.map((r) => r.id)]);
         const [after] = await contactsOf(tx, id);

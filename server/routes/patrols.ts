@@ -194,7 +194,11 @@ async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ r
     if (!(await isWithin(db, region, p.regionId, false))) throw new InputError('outside_scope', `region ${region} lies outside your area`, 'query.region');
     return { regionId: region };
   }
-  if (region !== undefined) return { regionId: region };
+  if (region !== undefined) {
+    const { rows: found } = await db.query('SELECT 1 FROM region WHERE id = $1', [region]);
+    if (!found.length) throw new InputError('not_found', `region ${region} does not exist`, 'query.region');
+    return { regionId: region };
+  }
   const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`);
   return { regionId: rows[0]?.id ?? 0 };
 }
@@ -231,6 +235,8 @@ export function patrolRoutes() {
     .openapi(householdsRoute, async (c) => {
       const { grid } = c.req.valid('query');
       assertOwnGrid(c, grid, 'query.grid');
+      const { rows: found } = await c.get('db').query(`SELECT 1 FROM region WHERE id = $1 AND level = 'grid'`, [grid]);
+      if (!found.length) throw new InputError('not_found', `grid ${grid} does not exist`, 'query.grid');
       const { rows } = await c.get('db').query<{ id: number; lon: number; lat: number; address: string; size: number; visitedAt: string | null }>(
         `SELECT h.id, round(ST_X(h.geom)::numeric, 7)::float8 AS lon, round(ST_Y(h.geom)::numeric, 7)::float8 AS lat, h.address, h.size,
            (SELECT max(v.at) FROM patrol_visit v WHERE v.household_id = h.id) AS "visitedAt"
@@ -310,6 +316,8 @@ export function patrolRoutes() {
     })
     .openapi(rulesRoute, async (c) => {
       const { rules } = c.req.valid('json');
+      const twice = rules.findIndex((r, i) => rules.findIndex((x) => x.measure === r.measure) !== i);
+      if (twice >= 0) throw new InputError('duplicate_measure', `${rules[twice]!.measure} is given twice`, `rules[${twice}].measure`);
       return c.json(await c.get('db').transaction((tx) => setAssessmentRules(tx, actorOf(c), rules)), 200);
     });
 }

@@ -17,8 +17,19 @@ for (const driver of DRIVERS) {
     let ctx: ApiContext;
     let dispose: () => Promise<void>;
     let dir: string;
-    const now = new Date('2031-04-10T04:00:00Z');
-    let g: { id: number; worker: number; x: number; y: number; households: number; h: number[]; other: number; otherWorker: number; foreign: number };
+    const now = new Date('2031-04-05T04:00:00Z');
+    let g: {
+      id: number;
+      worker: number;
+      x: number;
+      y: number;
+      households: number;
+      h: number[];
+      far: number;
+      other: number;
+      otherWorker: number;
+      foreign: number;
+    };
     let phone: { cookie: string };
 
     beforeAll(async () => {
@@ -28,18 +39,27 @@ for (const driver of DRIVERS) {
       ctx = await apiContext(t.db, { clock: () => now, cache: false });
       g = (
         await ctx.db.query<any>(
-          `SELECT g.id, g.worker_id AS worker, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y, g.household_count AS households,
-             ARRAY(SELECT h.id FROM household h WHERE h.region_id = g.id ORDER BY h.id LIMIT 3) AS h,
+          // a small (town) grid; the walk starts at a household and passes the next ones
+          `SELECT g.id, g.worker_id AS worker, ST_X(h0.geom) AS x, ST_Y(h0.geom) AS y, g.household_count AS households,
+             ARRAY(SELECT h.id FROM household h WHERE h.region_id = g.id ORDER BY h.geom <-> h0.geom, h.id LIMIT 3) AS h,
              (SELECT o.id FROM region o WHERE o.level = 'grid' AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1) AS other,
              (SELECT o.worker_id FROM region o WHERE o.level = 'grid' AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1)
                AS "otherWorker",
              (SELECT h.id FROM household h WHERE h.region_id <> g.id AND h.region_id IS NOT NULL LIMIT 1) AS foreign
-           FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND g.household_count >= 3
+           FROM region g, LATERAL (SELECT h.geom FROM household h WHERE h.region_id = g.id ORDER BY h.id LIMIT 1) h0
+           WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND g.household_count >= 3
              AND (SELECT count(*) FROM region o WHERE o.worker_id = g.worker_id) = 1
-           ORDER BY g.code LIMIT 1`,
+           ORDER BY gp_area_m2(g.geom), g.code LIMIT 1`,
         )
       ).rows[0];
       phone = await ctx.cookie({ username: 'patrol-worker', role: 'worker', workerId: g.worker });
+      // a household filed under the grid half a kilometre east of the walk (a visit there from the walk is not believed)
+      g.far = (
+        await ctx.db.query<{ id: number }>(
+          `INSERT INTO household (geom, size, address, region_id) VALUES (ST_SetSRID(ST_MakePoint($1, $2), 4326), 2, '远处一户', $3) RETURNING id`,
+          [g.x + 0.005, g.y, g.id],
+        )
+      ).rows[0]!.id;
       // The month's cases of the grid (March 2031, China time), by hand:
       //   A: reported by the worker, solved on the spot within its deadline, closed satisfied
       //   B: reported by the worker, answered by a department after its deadline, closed unsatisfied
@@ -134,8 +154,8 @@ for (const driver of DRIVERS) {
 
     const track = () => [
       [g.x, g.y],
-      [g.x, g.y + 0.005],
-      [g.x, g.y + 0.01],
+      [g.x, g.y + 0.002],
+      [g.x, g.y + 0.004],
     ];
     const patrol = (body: Record<string, unknown>, who = phone) => ctx.request('POST', '/api/patrols', body, who);
 
@@ -153,7 +173,7 @@ for (const driver of DRIVERS) {
       };
       const made = await patrol(first);
       expect(made.status, JSON.stringify(made.body)).toBe(201);
-      expect(made.body.distanceM).toBeCloseTo(0.01 * meridianMetres(g.y + 0.005), -1);
+      expect(made.body.distanceM).toBeCloseTo(0.004 * meridianMetres(g.y + 0.002), -1);
       expect(made.body).toMatchObject({ visits: 2, points: 3, gridId: g.id, workerId: g.worker });
       // the phone sends it again after a lost answer: the same patrol
       const again = await patrol(first);
@@ -181,18 +201,56 @@ for (const driver of DRIVERS) {
           })
         ).status,
       ).toBe(201);
+      const other = {
+        ...first,
+        startedAt: '2031-03-12T01:00:00Z',
+        endedAt: '2031-03-12T02:00:00Z',
+        visits: [{ householdId: g.h[0], at: '2031-03-12T01:20:00Z' }],
+      };
+      // refused, nothing written: faked walks — the same hour twice, far from the grid, too fast, a visit far from the track, a month late
+      const refused = async (body: Record<string, unknown>) => (await patrol(body)).body.error;
+      expect(await refused({ ...first, key: 'patrol-y-1' })).toMatchObject({ code: 'overlapping_patrol' });
+      expect(
+        await refused({
+          ...other,
+          key: 'patrol-y-2',
+          track: [
+            [g.x, g.y],
+            [g.x + 1, g.y + 1],
+          ],
+        }),
+      ).toMatchObject({ code: 'outside_grid', path: 'track[1]' });
+      expect(await refused({ ...other, key: 'patrol-y-3', endedAt: '2031-03-12T01:00:10Z', visits: [] })).toMatchObject({ code: 'too_fast' });
+      expect(
+        await refused({
+          ...other,
+          key: 'patrol-y-4',
+          track: [
+            [g.x, g.y],
+            [g.x, g.y + 0.0001],
+          ],
+          visits: [{ householdId: g.far, at: '2031-03-12T01:20:00Z' }],
+        }),
+      ).toMatchObject({
+        code: 'visit_far',
+      });
+      expect(await refused({ ...other, key: 'patrol-y-5', startedAt: '2031-01-01T01:00:00Z', endedAt: '2031-01-01T02:00:00Z', visits: [] })).toMatchObject({
+        code: 'invalid_time',
+        path: 'startedAt',
+      });
+      expect(await refused({ ...other, key: 'patrol-y-6', track: [[g.x, g.y, 1e300]] })).toMatchObject({ path: 'track[0][2]' });
       // refused, nothing written: another grid, a household elsewhere, a visit twice, out of time, the future, a bad point
       const before = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM patrol')).rows[0]!.n;
-      expect((await patrol({ ...first, key: 'patrol-x-1', gridId: g.other })).body.error.code).toBe('outside_scope');
-      expect((await patrol({ ...first, key: 'patrol-x-2', visits: [{ householdId: g.foreign, at: first.startedAt }] })).body.error).toMatchObject({
+      expect((await patrol({ ...other, key: 'patrol-x-1', gridId: g.other })).body.error.code).toBe('outside_scope');
+      expect((await patrol({ ...other, key: 'patrol-x-2', visits: [{ householdId: g.foreign, at: other.startedAt }] })).body.error).toMatchObject({
         code: 'not_in_grid',
         path: 'visits[0].householdId',
       });
-      expect((await patrol({ ...first, key: 'patrol-x-3', visits: [first.visits[0], first.visits[0]] })).body.error.code).toBe('duplicate_visit');
-      expect((await patrol({ ...first, key: 'patrol-x-4', visits: [{ householdId: g.h[0], at: '2031-03-12T00:00:00Z' }] })).body.error.path).toBe(
+      expect((await patrol({ ...other, key: 'patrol-x-3', visits: [other.visits[0], other.visits[0]] })).body.error.code).toBe('duplicate_visit');
+      expect((await patrol({ ...other, key: 'patrol-x-4', visits: [{ householdId: g.h[0], at: '2031-03-12T05:00:00Z' }] })).body.error.path).toBe(
         'visits[0].at',
       );
-      expect((await patrol({ ...first, key: 'patrol-x-5', endedAt: '2031-05-01T00:00:00Z' })).body.error.code).toBe('invalid_time');
+      expect((await patrol({ ...other, key: 'patrol-x-5', endedAt: '2031-05-01T00:00:00Z' })).body.error.code).toBe('invalid_time');
       expect(
         (
           await patrol({
@@ -205,7 +263,7 @@ for (const driver of DRIVERS) {
           })
         ).body.error.path,
       ).toBe('track[0]');
-      expect((await patrol({ ...first, key: 'patrol-x-7' }, await ctx.cookie({ username: 'patrol-analyst', role: 'analyst' }))).status).toBe(403);
+      expect((await patrol({ ...other, key: 'patrol-x-7' }, await ctx.cookie({ username: 'patrol-analyst', role: 'analyst' }))).status).toBe(403);
       expect((await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM patrol')).rows[0]!.n).toBe(before);
     });
 
@@ -215,7 +273,7 @@ for (const driver of DRIVERS) {
       // the worker sees their own grid and themself only
       expect(res.body.grids.map((x: { gridId: number }) => x.gridId)).toEqual([g.id]);
       expect(res.body.workers.map((w: { workerId: number }) => w.workerId)).toEqual([g.worker]);
-      const km = (2 * 0.01 * meridianMetres(g.y + 0.005)) / 1000;
+      const km = (2 * 0.004 * meridianMetres(g.y + 0.002)) / 1000;
       const share = 2 / g.households;
       const expected = {
         reports: 2, // A, B (D was reported in February; E is invalid; C has no reporter)

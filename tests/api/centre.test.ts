@@ -233,6 +233,16 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: second.id }, centre)).body.error.code).toBe('not_here');
       expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, police)).status).toBe(403);
       expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id, version: 99 }, centre)).status).toBe(409);
+      // not the same thing: another category is its own case
+      const other = await ctx.request('POST', '/api/incidents', {
+        lon: place.x,
+        lat: place.y,
+        category: 'dispute',
+        severity: 1,
+        description: '邻里纠纷',
+        reportedAt: now.toISOString(),
+      });
+      expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: other.body.id }, centre)).body.error.code).toBe('not_duplicate');
       const merged = await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, centre);
       expect(merged.status, JSON.stringify(merged.body)).toBe(200);
       expect(merged.body.void).toMatchObject({ kind: 'duplicate', mergedInto: first.id });
@@ -248,7 +258,7 @@ for (const driver of DRIVERS) {
       expect(intake).toContain(first.id);
       expect(intake).not.toContain(second.id);
       expect(intake).not.toContain(junk.id);
-      expect(await count()).toBe(counted - 2 + 1);
+      expect(await count()).toBe(counted - 2 + 2);
       const { rows } = await ctx.db.query<{ action: string }>(
         `SELECT action FROM change WHERE entity = 'incident' AND entity_id = ANY($1::int[]) AND action <> 'report' ORDER BY id`,
         [[second.id, junk.id]],

@@ -42,7 +42,7 @@ for (const driver of DRIVERS) {
     beforeAll(async () => {
       const t = await cloneTestDb(driver);
       dispose = t.dispose;
-      ctx = await apiContext(t.db, { clock: () => now, cache: false });
+      ctx = await apiContext(t.db, { clock: () => now, cache: false, webhookLoopback: true });
       place = (
         await ctx.db.query<any>(
           `SELECT g.id AS grid, v.parent_id AS township, t.parent_id AS district,
@@ -56,7 +56,7 @@ for (const driver of DRIVERS) {
       police = await ctx.cookie({ username: 'n-police', role: 'department', department: 'police' });
       housing = await ctx.cookie({ username: 'n-housing', role: 'department', department: 'housing' });
       townLeader = await ctx.cookie({ username: 'n-town-leader', role: 'leader', regionId: place.township });
-      districtContact = await ctx.cookie({ username: 'n-district-duty', role: 'analyst' });
+      districtContact = await ctx.cookie({ username: 'n-district-duty', role: 'leader', regionId: place.district });
     });
     afterAll(() => dispose());
 
@@ -86,6 +86,12 @@ for (const driver of DRIVERS) {
         'usernames[0]',
       );
       expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.grid}`, { usernames: [] })).status).toBe(404);
+      // only those who oversee the area: not a department, not a centre of another township, nobody twice
+      const refuse = async (region: number, usernames: string[]) =>
+        (await ctx.request('PUT', `/api/settings/escalation-contacts/${region}`, { usernames })).body.error;
+      expect(await refuse(place.district, ['n-police'])).toMatchObject({ code: 'not_allowed', path: 'usernames[0]' });
+      expect(await refuse(place.township, ['n-far-centre'])).toMatchObject({ code: 'outside_scope' });
+      expect(await refuse(place.district, ['n-district-duty', 'n-district-duty'])).toMatchObject({ code: 'duplicate_user', path: 'usernames[1]' });
 
       const hook = await receiver([]);
       const made = await ctx.request('POST', '/api/webhooks', { url: hook.url, events: ['dispatch.received', 'incident.escalated'], label: '短信网关' });
@@ -187,7 +193,15 @@ for (const driver of DRIVERS) {
       // webhooks are the admin's
       expect((await ctx.request('GET', '/api/webhooks', undefined, centre)).status).toBe(403);
       expect((await ctx.request('POST', '/api/webhooks', { url: 'ftp://x', events: ['dispatch.received'] })).body.error.code).toBe('invalid_url');
+      expect(
+        (await ctx.request('POST', '/api/webhooks', { url: 'http://10.1.2.3/hook', events: ['dispatch.received'], secret: '                  ' })).body.error
+          .code,
+      ).toBe('secret_too_short');
+
       expect((await ctx.request('POST', '/api/webhooks', { url: 'https://a.example', events: ['nothing'] })).status).toBe(400);
+      // not this machine's other ports (this app allows loopback for the test's receivers), never cloud metadata
+      for (const url of ['http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]/x'])
+        expect((await ctx.request('POST', '/api/webhooks', { url, events: ['dispatch.received'] })).body.error.code).toBe('forbidden_target');
       const { rows } = await ctx.db.query<{ after: string }>(`SELECT after::text FROM change WHERE entity = 'webhook'`);
       expect(rows.length).toBeGreaterThan(0);
       expect(rows.every((r) => !/"secret"/.test(r.after ?? ''))).toBe(true);
@@ -197,11 +211,15 @@ for (const driver of DRIVERS) {
       const flaky = await receiver([500, 503]);
       const hook = (await ctx.request('POST', '/api/webhooks', { url: flaky.url, events: ['dispatch.received'], secret: 'a-shared-secret-of-the-county' }))
         .body;
+      // nobody reads a secret back
+      expect(JSON.stringify((await ctx.request('GET', '/api/webhooks')).body)).not.toContain('a-shared-secret');
       const incident = await report();
       await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre);
       expect((await ctx.request('POST', '/api/webhooks/deliver')).body).toEqual({ delivered: 0, retried: 1, dead: 0 });
       // not due again before its back-off
       expect((await ctx.request('POST', '/api/webhooks/deliver')).body).toEqual({ delivered: 0, retried: 0, dead: 0 });
+      const pending = (await ctx.request('GET', `/api/webhooks/deliveries?webhook=${hook.id}`)).body[0];
+      expect((await ctx.request('POST', `/api/webhooks/deliveries/${pending.id}/resend`)).body.error.code).toBe('not_dead');
       now = new Date(now.getTime() + BACKOFF_SECONDS[0]! * 1000);
       expect((await ctx.request('POST', '/api/webhooks/deliver')).body.retried).toBe(1);
       now = new Date(now.getTime() + BACKOFF_SECONDS[1]! * 1000);

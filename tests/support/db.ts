@@ -66,7 +66,7 @@ export interface ApiContext {
 
 export async function apiContext(
   db: Db,
-  options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken' | 'importDir'> = {},
+  options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken' | 'importDir' | 'webhookLoopback'> = {},
 ): Promise<ApiContext> {
   const app = createApp({ db, ...options });
   const cookies = new Map<string, Promise<string>>();
