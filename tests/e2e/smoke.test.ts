@@ -351,6 +351,27 @@ describeInBrowser('web app in Chromium', () => {
     await page.close();
   });
 
+  it('greets a first visit with what the page is for and three things to try, until dismissed; the help page is one click away', async () => {
+    const page = await open('/analyze');
+    const guide = page.locator('[data-testid="first-run-guide"]');
+    await expect.poll(() => guide.textContent(), { timeout: 30_000 }).toContain('分析：事件在哪里、何时发生');
+    expect(await guide.locator('li').count()).toBe(3);
+    await page.locator('[data-testid="guide-dismiss"]').click();
+    await expect.poll(() => guide.count()).toBe(0);
+    await page.reload();
+    await page.waitForSelector('[data-testid="analyze-legend"]', { timeout: 30_000 });
+    expect(await guide.count()).toBe(0);
+    await page.locator('[data-testid="help-link"]').click();
+    await page.waitForURL(/\/help$/);
+    await expect.poll(() => page.locator('[data-testid="help"] h3').count()).toBe(8);
+    await page.screenshot({ path: join(ARTIFACTS, 'help.png') });
+    // the guides come back when asked
+    await page.locator('[data-testid="guides-reset"]').click();
+    await page.goBack();
+    await expect.poll(() => guide.count(), { timeout: 30_000 }).toBe(1);
+    await page.close();
+  });
+
   it('switches to English and remembers it', async () => {
     const page = await open('/plan');
     await page.getByRole('button', { name: 'English' }).click();

@@ -1,7 +1,7 @@
 import type { Capability } from '../../server/domain/roles.ts';
 
 /** A small history-API router: the path picks the view, `?region=` the selected region. */
-export const VIEWS = ['plan', 'analyze', 'screen', 'center', 'assessment', 'report', 'dispatch', 'import', 'settings', 'print'] as const;
+export const VIEWS = ['plan', 'analyze', 'screen', 'center', 'assessment', 'report', 'dispatch', 'import', 'settings', 'print', 'help'] as const;
 export type View = (typeof VIEWS)[number];
 /** What a role needs to open each view (any of them). */
 export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
@@ -18,6 +18,7 @@ export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
   import: 'plan:write',
   settings: 'users:admin',
   print: 'plan:read',
+  help: 'plan:read',
 };
 /** Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue. */
 export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch', center: 'center' };
