@@ -372,6 +372,21 @@ describeInBrowser('web app in Chromium', () => {
     await page.close();
   });
 
+  it('gives a phone the map first on /plan, with the panel a sheet below it that pulls up', async () => {
+    const page = await open('/plan', 360, 640);
+    await waitForMap(page);
+    const map = (await page.locator('[data-testid="map"]').boundingBox())!;
+    expect(map.width).toBe(360);
+    expect(map.height).toBeGreaterThanOrEqual(300);
+    const panel = page.locator('[data-testid="plan-panel"]');
+    const low = (await panel.boundingBox())!.height;
+    await page.locator('[data-testid="sheet-handle"]').click();
+    await expect.poll(async () => (await panel.boundingBox())!.height).toBeGreaterThan(low + 100);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(ARTIFACTS, 'plan-phone-sheet.png') });
+    await page.close();
+  });
+
   it('switches to English and remembers it', async () => {
     const page = await open('/plan');
     await page.getByRole('button', { name: 'English' }).click();
