@@ -229,7 +229,17 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await card.locator('img.shot').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '4-grid-list.png') });
     await card.locator(`[data-testid="close-${incident!.id}"]`).click();
-    await card.locator('[data-testid="verdict-satisfied"]').check({ force: true });
+    // the verdict's label is what a thumb presses (the radio itself is hidden under it)
+    const satisfied = card.locator('[data-testid="verdict-satisfied"]');
+    await expect
+      .poll(
+        async () => {
+          if (!(await satisfied.isChecked())) await satisfied.locator('xpath=..').click();
+          return satisfied.isChecked();
+        },
+        { timeout: 30_000 },
+      )
+      .toBe(true);
     await card.locator('textarea').fill('住户已整改，表示满意');
     await page.screenshot({ path: join(ARTIFACTS, '4b-closing-with-verdict.png') });
     await card.locator('[data-testid="confirm-close"]').click();

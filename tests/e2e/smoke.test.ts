@@ -126,7 +126,7 @@ describeInBrowser('web app in Chromium', () => {
 
     // Only fires: fewer incidents.
     for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
-    await expect.poll(total).toBeLessThan(all / 4);
+    await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);
     // One month of the two years: the map changes with the slider.
     const drawn = () =>
       page.evaluate(() => {
@@ -140,7 +140,7 @@ describeInBrowser('web app in Chromium', () => {
     const allMonths = await drawn();
     // the month before this one: the current month (in China) may have just begun with nothing in it yet
     await page.locator('[data-testid="month-slider"]').fill('22');
-    await expect.poll(() => page.locator('[data-testid="month"]').textContent()).toMatch(/^\d{4}-\d{2}$/);
+    await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toMatch(/^\d{4}-\d{2}$/);
     await expect.poll(drawn, { timeout: 10_000 }).not.toBe(allMonths);
     await page.click('[data-mode="grids"]');
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);
