@@ -75,7 +75,9 @@ export function mapInkShare(page: Page): Promise<number> {
 
 /** A page in a fresh browser context, signed in with a session cookie (`name=value`) when given. */
 export async function newPage(browser: Browser, url: string, cookie: string | null, viewport = { width: 1440, height: 900 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
+  // No service worker: each page would fetch the whole offline shell (3.4 MB) beside what it tests;
+  // the phone's offline test runs its own context with one.
+  const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
   if (cookie) {
     const [name, value] = cookie.split('=') as [string, string];
     await context.addCookies([{ name, value, url }]);

@@ -179,6 +179,14 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await waitForMap(page);
     const drawn = await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['proposal-fill'] }).length);
     expect(drawn).toBeGreaterThan(0);
+    // every symbol on the map is in the legend: the proposal's colours while it shows; the current grids' labels step back
+    expect(await page.locator('[data-testid="legend-proposal"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="legend"]').textContent()).toContain('当前选中的区域');
+    expect(
+      await page.evaluate(
+        () => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['labels'] }).filter((f: any) => f.properties.level === 'grid').length,
+      ),
+    ).toBe(0);
     await shot('10-autosplit-proposal');
 
     await page.click('[data-testid="accept-autosplit"]');

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
 import { createScreenToken } from '../../server/db/accounts.ts';
@@ -35,10 +35,20 @@ describeInBrowser('web app in Chromium', () => {
     await dispose?.();
   });
 
+  // A test that fails before closing its page leaves it drawing (a 4K wall keeps animating): closed here,
+  // so one failure does not slow every test after it into a timeout.
+  const opened: Page[] = [];
+  afterEach(async () => {
+    for (const p of opened.splice(0)) await p.close().catch(() => undefined);
+  });
+
+  const track = (p: Page) => (opened.push(p), p);
+
   /** Opens a path signed in as admin; a wall display path signs in with its screen token instead. */
   async function open(path: string, width = 1440, height = 900): Promise<Page> {
     const screen = path.startsWith('/screen');
     const page = await newPage(browser, server.url, screen ? null : admin, { width, height });
+    opened.push(page);
     if (screen) path += `${path.includes('?') ? '&' : '?'}token=${screenToken}`;
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -198,7 +208,7 @@ describeInBrowser('web app in Chromium', () => {
   });
 
   it('says so on the wall when the live connection is down', async () => {
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     await page.route('**/api/events', (route) => route.abort());
     await page.goto(server.url + '/screen');
     await expect.poll(() => page.locator('[data-testid="live"]').textContent(), { timeout: 10_000 }).toMatch(/连接中断/);
@@ -206,7 +216,7 @@ describeInBrowser('web app in Chromium', () => {
   });
 
   it('shows the wall loading until its figures come, keeps stale ones marked with their time, and refits the map to a new window size', async () => {
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     // The hotspots and departments answer late: their panels say they are loading, not that nothing happened.
@@ -246,7 +256,7 @@ describeInBrowser('web app in Chromium', () => {
 
   it('asks for a password first, explains a wrong one, and gives an analyst a read-only plan', async () => {
     await sessionCookie(db, { username: 'analyst', role: 'analyst' }); // the account, with TEST_PASSWORD
-    const page = await newPage(browser, server.url, null);
+    const page = track(await newPage(browser, server.url, null));
     // Nothing fails before sign-in (no 401 for the browser to log) or on signing out.
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
@@ -288,7 +298,7 @@ describeInBrowser('web app in Chromium', () => {
     );
     const town = rows[0]!;
     const cookie = await sessionCookie(db, { username: 'planner-town', role: 'planner', regionId: town.id });
-    const page = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
+    const page = track(await newPage(browser, server.url, cookie, { width: 1920, height: 1080 }));
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     try {
@@ -374,6 +384,8 @@ describeInBrowser('web app in Chromium', () => {
 
   it('gives a phone the map first on /plan, with the panel a sheet below it that pulls up', async () => {
     const page = await open('/plan', 360, 640);
+    // (the first visit's guide keeps to one line on a phone; dismissed, the map has its room)
+    await page.locator('[data-testid="guide-dismiss"]').click();
     await waitForMap(page);
     const map = (await page.locator('[data-testid="map"]').boundingBox())!;
     expect(map.width).toBe(360);

@@ -18,6 +18,9 @@ const HIT_LAYER: Record<Level, string> = { district: 'township-hit', township: '
  * The MapLibre map of a district: grids filled by type, village and township borders, the
  * selected region outlined, and labels of what the panel lists. Knows nothing of Svelte.
  */
+/** The selected region's outline (the legend shows it). */
+export const SELECTION_COLOR = '#fab005';
+
 export class RegionMap {
   /** Removed with its view: answers that arrive later have no map to go to. */
   private gone = false;
@@ -124,13 +127,14 @@ export class RegionMap {
       filter: ['!', ['has', 'point_count']],
       paint: { 'circle-color': '#343a40', 'circle-radius': 3, 'circle-stroke-color': '#ffffff', 'circle-stroke-width': 1 },
     });
-    // An auto-split proposal over the current grids: in range green, under orange, over red; dark outlines.
-    const proposalColor: ExpressionSpecification = ['match', ['get', 'status'], 'under', '#e8590c', 'over', '#c92a2a', '#2f9e44'];
+    // An auto-split proposal over the current grids: in range white (the grid types wash out), under
+    // orange, over red; dark outlines. (Not green: that is 农村型's colour.)
+    const proposalColor: ExpressionSpecification = ['match', ['get', 'status'], 'under', '#e8590c', 'over', '#c92a2a', '#ffffff'];
     m.addLayer({
       id: 'proposal-fill',
       type: 'fill',
       source: 'proposal',
-      paint: { 'fill-color': proposalColor, 'fill-opacity': ['case', ['==', ['get', 'status'], 'within'], 0.18, 0.5] },
+      paint: { 'fill-color': proposalColor, 'fill-opacity': ['case', ['==', ['get', 'status'], 'within'], 0.55, 0.5] },
     });
     m.addLayer({
       id: 'proposal-line',
@@ -154,7 +158,9 @@ export class RegionMap {
       paint: { 'line-color': '#1f5fbf', 'line-width': 4 * k, 'line-opacity': 0.85 },
     });
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
-    m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': '#d9480f', 'line-width': 3.5 * k } });
+    // the selection: yellow over a dark casing (the orange-reds are the range warnings')
+    m.addLayer({ id: 'selected-casing', type: 'line', source: 'selected', paint: { 'line-color': '#1b2a3a', 'line-width': 5.5 * k } });
+    m.addLayer({ id: 'selected-line', type: 'line', source: 'selected', paint: { 'line-color': SELECTION_COLOR, 'line-width': 3 * k } });
     // Coverage problems: areas filled, points as rings, in the colour of their kind; the focused one outlined.
     const [firstKind, firstColor] = Object.entries(ISSUE_COLORS)[0]!;
     const issueColor: ExpressionSpecification = ['match', ['get', 'kind'], firstKind, firstColor, ...Object.entries(ISSUE_COLORS).slice(1).flat(), '#e03131'];
@@ -224,7 +230,8 @@ export class RegionMap {
         'text-field': ['format', ['get', 'name'], {}, '\n', {}, ['to-string', ['get', 'households']], { 'font-scale': 0.8 }],
         'text-font': TEXT_FONT,
         'text-size': ['match', ['get', 'level'], 'township', 15 * k, 'village', 13 * k, 12 * k],
-        'text-max-width': 8,
+        // a name stays on one line (石田村第84网格, not 石田村第 / 84网格)
+        'text-max-width': 30,
         'text-padding': 2,
       },
       paint: { 'text-color': ink, 'text-halo-color': dark ? '#0b1522' : '#ffffff', 'text-halo-width': 1.6 * k },
@@ -338,6 +345,8 @@ export class RegionMap {
     // While a proposal is shown, the current grids step back: no outlines or range warnings of their own.
     const visibility = fc ? 'none' : 'visible';
     for (const id of ['grid-line', 'grid-out-of-range']) this.map.setLayoutProperty(id, 'visibility', visibility);
+    // and so do their labels: the proposal's own counts take their place
+    this.map.setFilter('labels', fc ? ['!=', ['get', 'level'], 'grid'] : null);
   }
 
   async setBarriers(fc: GeoJSON.FeatureCollection | null): Promise<void> {

@@ -11,10 +11,10 @@ export const ISSUE_COLORS: Record<string, string> = {
   outside_parent: '#9c36b5',
   invalid_geometry: '#000000',
   multipart_grid: '#5f3dc4',
-  orphan_household: '#d9480f',
+  orphan_household: '#a61e4d',
   households_out_of_range: '#f08c00',
   grid_without_worker: '#1971c2',
-  grid_missing_role: '#5f3dc4',
+  grid_missing_role: '#0ca678',
   code_mismatch: '#495057',
   sliver: '#868e96',
 };
