@@ -129,6 +129,13 @@ describeInBrowser('web app in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-heatmap.png') });
     expect(await page.locator('[data-testid="hotspot-list"] li').count()).toBeGreaterThan(0);
     expect(await page.locator('[data-testid="series-chart"] canvas').count()).toBe(1);
+    // A hotspot: the map goes to its grid, outlined, and the breadcrumb down to it; × goes back.
+    await page.locator('[data-testid="hotspot-list"] button').first().click();
+    await expect.poll(async () => (await crumbs(page)).at(-1) ?? '', { timeout: 30_000 }).toMatch(/网格$/);
+    expect((await crumbs(page)).length).toBe(4);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-hotspot-zoomed.png') });
+    await page.getByTestId('unfocus').click();
+    await expect.poll(async () => (await crumbs(page)).length, { timeout: 30_000 }).toBe(1);
 
     await page.click('[data-mode="hexagon"]');
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);
@@ -155,6 +162,16 @@ describeInBrowser('web app in Chromium', () => {
     await page.click('[data-mode="grids"]');
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-grids-fire-month.png') });
+    // A month against the month before, per township; the colour scale held while the months step.
+    await expect.poll(() => page.getByTestId('previous-total').textContent(), { timeout: 30_000 }).toMatch(/上期 [\d,]+ 件/);
+    expect(await page.locator('[data-testid="compare"] tbody tr').count()).toBeGreaterThan(0);
+    await page.getByTestId('fixed-scale').check();
+    await expect.poll(() => page.getByTestId('scale-held').count(), { timeout: 30_000 }).toBe(1);
+    // Chosen days: one day, the slider steps aside.
+    const lastDay = await page.getByTestId('day-to').inputValue();
+    await page.getByTestId('day-from').fill(lastDay);
+    await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toBe('自选日期');
+    await expect.poll(() => page.getByTestId('day-from').inputValue(), { timeout: 30_000 }).toBe(lastDay);
     // Below the ranked grids, what z and the count mean.
     await page.locator('[data-testid="hotspot-hint"]').scrollIntoViewIfNeeded();
     expect(await page.locator('[data-testid="hotspot-hint"]').textContent()).toContain('相邻网格');

@@ -6,6 +6,14 @@ export type Heat = InferResponseType<typeof api.heatmap.$get, 200>;
 export type Hotspot = InferResponseType<typeof api.hotspots.$get, 200>[number];
 export type Series = InferResponseType<typeof api.incidents.timeseries.$get, 200>;
 export type Category = InferResponseType<(typeof api)['incident-categories']['$get'], 200>[number];
+export type ChildStat = InferResponseType<(typeof api.regions)[':id']['incident-stats']['$get'], 200>[number];
+/** A child region's count in the window and in the period before it. */
+export interface Comparison {
+  id: number;
+  name: string;
+  now: number;
+  before: number;
+}
 
 export const STATUSES = ['reported', 'dispatched', 'resolved', 'closed'] as const;
 /** Category colours (Tableau 10), in the categories' order. */
@@ -29,6 +37,27 @@ function lastMonths(n: number, now = new Date()): string[] {
 }
 
 const monthStart = (ym: string) => `${ym}-01T00:00:00+08:00`;
+const DAY = 86_400_000;
+/** A China-time day (YYYY-MM-DD) as the instant it starts. */
+export const dayStart = (d: string) => `${d}T00:00:00+08:00`;
+/** The China-time day (YYYY-MM-DD) an instant falls on. */
+export const dayOf = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 10);
+const isDay = (d: string) => /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(d));
+
+/**
+ * The period just before a window, for comparison: the month before a month, else as many days
+ * ending where the window starts.
+ */
+export function previousRange(range: { from: string; to: string }, month: string | null): { from: string; to: string } {
+  if (month) {
+    const [y, m] = month.split('-').map(Number) as [number, number];
+    const before = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+    return { from: monthStart(before), to: range.from };
+  }
+  const from = Date.parse(range.from);
+  const days = Math.round((Date.parse(range.to) - from) / DAY);
+  return { from: dayStart(dayOf(new Date(from - days * DAY).toISOString())), to: range.from };
+}
 const nextMonth = (ym: string) => {
   const [y, m] = ym.split('-').map(Number) as [number, number];
   return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
@@ -46,8 +75,14 @@ export class Analysis {
   /** Which grid an incident counts in: where its place lies now, or the grid it was filed in at its time. */
   gridBy = $state<'current' | 'filed'>('current');
   readonly months = lastMonths(24);
-  /** Index into `months`, or -1 for all 24 months. */
+  /** Index into `months`, or -1 for all 24 months; ignored while a free range of days is set. */
   month = $state(-1);
+  /** A free range of China-time days, both ends included; null: the slider's month (or all). */
+  custom = $state.raw<{ from: string; to: string } | null>(null);
+  /** Keeps the colour scale where it is (the month slider plays against one scale). */
+  fixedScale = $state(false);
+  /** Each child region's count now and in the period before. */
+  comparison = $state.raw<Comparison[] | null>(null);
   playing = $state(false);
   zoom = $state(9);
   heat = $state.raw<Heat | null>(null);
@@ -57,12 +92,30 @@ export class Analysis {
   error = $state<string | null>(null);
   private timer: ReturnType<typeof setInterval> | null = null;
   private request = 0;
+  private heatRequest = 0;
 
   range = $derived(
-    this.month < 0
-      ? { from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)) }
-      : { from: monthStart(this.months[this.month]!), to: monthStart(nextMonth(this.months[this.month]!)) },
+    this.custom
+      ? { from: dayStart(this.custom.from), to: dayStart(dayOf(new Date(Date.parse(dayStart(this.custom.to)) + DAY).toISOString())) }
+      : this.month < 0
+        ? { from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)) }
+        : { from: monthStart(this.months[this.month]!), to: monthStart(nextMonth(this.months[this.month]!)) },
   );
+  /** The period the window is compared with. */
+  previous = $derived(previousRange(this.range, this.custom || this.month < 0 ? null : this.months[this.month]!));
+
+  /** Sets a free range of days (China time, ends included); a reversed range is put the right way round. */
+  setDays(from: string, to: string): void {
+    if (!isDay(from) || !isDay(to)) return;
+    this.pause();
+    this.custom = from <= to ? { from, to } : { from: to, to: from };
+  }
+
+  /** Back to the slider: a month, or all months. */
+  setMonth(i: number): void {
+    this.custom = null;
+    this.month = i;
+  }
 
   async init(): Promise<void> {
     this.categories = await ok(api['incident-categories'].$get());
@@ -70,11 +123,15 @@ export class Analysis {
   }
 
   private query(regionId: number) {
+    return { region: String(regionId), ...this.filters() };
+  }
+
+  /** The filters without the region (the statistics per child take it in the path). */
+  private filters(range = this.range) {
     const all = this.selected.length === this.categories.length;
     return {
-      region: String(regionId),
-      from: this.range.from,
-      to: this.range.to,
+      from: range.from,
+      to: range.to,
       ...(all ? {} : { category: this.selected.join(',') || 'none' }),
       ...(this.statuses.length === STATUSES.length ? {} : { status: this.statuses.join(',') || 'none' }),
       ...(this.gridBy === 'filed' ? { grids: 'filed' as const } : {}),
@@ -86,20 +143,41 @@ export class Analysis {
     return `/api/incidents/export?${new URLSearchParams({ ...this.query(regionId), format })}`;
   }
 
-  /** Fetches everything for the current filters; a newer call wins over an older one still running. */
+  /** Nothing can match: no category or no status ticked. */
+  private get nothing(): boolean {
+    return this.selected.length === 0 || this.statuses.length === 0;
+  }
+
+  /**
+   * The cells for the map at a zoom. Apart from the statistics, so zooming (or flying to a hotspot)
+   * fetches only the cells; a newer call wins over an older one still running.
+   */
+  async loadHeat(regionId: number, zoom: number): Promise<void> {
+    const mine = ++this.heatRequest;
+    try {
+      const heat = this.nothing
+        ? { cell: { shape: 'hex' as const, sizeM: 0 }, total: 0, cells: [] }
+        : await ok(api.heatmap.$get({ query: { ...this.query(regionId), shape: 'hex', zoom: String(Math.round(zoom)) } }));
+      if (mine === this.heatRequest) this.heat = heat;
+    } catch (err) {
+      if (mine === this.heatRequest) this.error = err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** The hotspots, the series and the comparison with the period before, for the current filters. */
   async load(regionId: number): Promise<void> {
     const mine = ++this.request;
     this.loading = true;
     this.error = null;
     try {
-      if (this.selected.length === 0 || this.statuses.length === 0) {
-        this.heat = { cell: { shape: 'hex', sizeM: 0 }, total: 0, cells: [] };
+      if (this.nothing) {
         this.hotspots = [];
+        this.comparison = [];
         return;
       }
       const q = this.query(regionId);
-      const [heat, hotspots, series] = await Promise.all([
-        ok(api.heatmap.$get({ query: { ...q, shape: 'hex', zoom: String(Math.round(this.zoom)) } })),
+      const param = { id: String(regionId) };
+      const [hotspots, series, now, before] = await Promise.all([
         ok(api.hotspots.$get({ query: q })),
         // The series always spans the two years, so the chart shows where the window sits.
         ok(
@@ -107,11 +185,14 @@ export class Analysis {
             query: { ...q, from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)), bucket: 'month' },
           }),
         ),
+        ok(api.regions[':id']['incident-stats'].$get({ param, query: this.filters() })),
+        ok(api.regions[':id']['incident-stats'].$get({ param, query: this.filters(this.previous) })),
       ]);
       if (mine !== this.request) return;
-      this.heat = heat;
       this.hotspots = hotspots;
       this.series = series;
+      const earlier = new Map(before.map((r) => [r.id, r.total]));
+      this.comparison = now.map((r) => ({ id: r.id, name: r.name, now: r.total, before: earlier.get(r.id) ?? 0 }));
     } catch (err) {
       if (mine === this.request) this.error = err instanceof Error ? err.message : String(err);
     } finally {
@@ -128,6 +209,7 @@ export class Analysis {
   play(): void {
     if (this.playing) return this.pause();
     this.playing = true;
+    this.custom = null;
     if (this.month < 0) this.month = 0;
     this.timer = setInterval(() => (this.month = (this.month + 1) % this.months.length), 1_500);
   }
