@@ -17,6 +17,13 @@ export interface AutosplitSummary {
   maxHouseholds: number;
   meanCompactness: number;
   barrierCrossings: number;
+  /**
+   * Households that would change grid: in each proposed grid, those not in the current grid most of
+   * them are in now (a household in a village without grids changes too) — the number a county announces.
+   */
+  householdsMoved: number;
+  /** The proposal divides exactly as the current grids do (nothing would change). */
+  unchanged: boolean;
   infeasible: { ord: number; villageId: number; reason: InfeasibleReason; households: number }[];
   elapsedMs: number;
 }
@@ -40,6 +47,7 @@ export async function autosplit(tx: Queryable, regionId: number, options: Autosp
   const started = performance.now();
   if (options.commit) await lockRegions(tx, [regionId]);
   const { villages, grids } = await planGrids(tx, regionId, options);
+  const change = await changeAgainstCurrent(tx, options.householdTable ?? 'household');
   const committed = options.commit ? await replaceGrids(tx, options.actor ?? 'anonymous', villages, grids, options.keep ?? []) : undefined;
   const { rows } = await tx.query<{ ord: number; geometry: unknown }>('SELECT ord, ST_AsGeoJSON(geom, 7)::json AS geometry FROM autosplit_grid ORDER BY ord');
   const geometry = new Map(rows.map((r) => [r.ord, r.geometry]));
@@ -57,12 +65,39 @@ export async function autosplit(tx: Queryable, regionId: number, options: Autosp
     },
     geometry: geometry.get(g.ord),
   }));
-  return { proposal: { type: 'FeatureCollection', features }, summary: summarise(villages, grids, started), ...(committed ? { committed } : {}) };
+  return {
+    proposal: { type: 'FeatureCollection', features },
+    summary: { ...summarise(villages, grids, started), ...change },
+    ...(committed ? { committed } : {}),
+  };
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-function summarise(villages: PlannedVillage[], grids: PlannedGrid[], started: number): AutosplitSummary {
+/** How far the plan in `autosplit_grid` is from the grids the households are in now. */
+async function changeAgainstCurrent(tx: Queryable, table: 'household' | 'seed_household'): Promise<{ householdsMoved: number; unchanged: boolean }> {
+  if (table !== 'household') return { householdsMoved: 0, unchanged: false }; // the seed: no grids yet
+  const {
+    rows: [r],
+  } = await tx.query<{ moved: number; pairs: number; planned: number; current: number; grids_now: number }>(
+    `WITH h AS (
+       SELECT DISTINCT ON (h.id) h.id, a.ord AS planned, CASE WHEN r.level = 'grid' THEN r.id END AS now
+       FROM household h JOIN autosplit_grid a ON a.geom && h.geom AND ST_Intersects(a.geom, h.geom) LEFT JOIN region r ON r.id = h.region_id
+       ORDER BY h.id, a.ord
+     ),
+     pair AS (SELECT planned, now, count(*)::int AS n FROM h GROUP BY planned, now),
+     best AS (SELECT planned, sum(n)::int AS total, max(n) FILTER (WHERE now IS NOT NULL)::int AS kept FROM pair GROUP BY planned)
+     SELECT (SELECT coalesce(sum(total - coalesce(kept, 0)), 0)::int FROM best) AS moved,
+            (SELECT count(*)::int FROM pair) AS pairs,
+            (SELECT count(*)::int FROM autosplit_grid) AS planned,
+            (SELECT count(DISTINCT now)::int FROM pair) AS current,
+            (SELECT count(*)::int FROM region g WHERE g.level = 'grid' AND g.parent_id IN (SELECT DISTINCT village_id FROM autosplit_grid)) AS grids_now`,
+  );
+  const unchanged = r!.moved === 0 && r!.pairs === r!.planned && r!.current === r!.planned && r!.grids_now === r!.planned;
+  return { householdsMoved: r!.moved, unchanged };
+}
+
+function summarise(villages: PlannedVillage[], grids: PlannedGrid[], started: number): Omit<AutosplitSummary, 'householdsMoved' | 'unchanged'> {
   const within = grids.filter((g) => g.status === 'within').length;
   const counts = grids.map((g) => g.households);
   return {

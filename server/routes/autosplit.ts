@@ -31,6 +31,11 @@ const Summary = z.object({
   maxHouseholds: z.number().int(),
   meanCompactness: z.number(),
   barrierCrossings: z.number().int(),
+  householdsMoved: z
+    .number()
+    .int()
+    .openapi({ description: 'households that would change grid (in each proposed grid, those not in the grid most of them are in now)' }),
+  unchanged: z.boolean().openapi({ description: 'the proposal divides exactly as the current grids do' }),
   infeasible: z.array(z.object({ ord: z.number().int(), villageId: z.number().int(), reason: z.string(), households: z.number().int() })),
   elapsedMs: z.number(),
 });

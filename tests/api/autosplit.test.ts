@@ -134,6 +134,14 @@ for (const driver of DRIVERS) {
         [village.id],
       );
       expect(sums!.g).toBe(sums!.v);
+      // Proposed again at once: the same division, and the proposal says so.
+      const again = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, {}, user);
+      expect(again.body.summary).toMatchObject({ unchanged: true, householdsMoved: 0 });
+      // Other choices: a different division, and how many households it moves.
+      const other = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { target: 12 }, user);
+      expect(other.body.summary.unchanged).toBe(false);
+      expect(other.body.summary.householdsMoved).toBeGreaterThan(0);
+      expect(other.body.summary.householdsMoved).toBeLessThanOrEqual(village.households);
 
       const undo = await ctx.request('POST', '/api/changes/undo', undefined, user);
       expect(undo.status, JSON.stringify(undo.body).slice(0, 300)).toBe(200);
