@@ -31,32 +31,7 @@ const PLACE_A = [
   '高',
   '平',
 ];
-const PLACE_B = [
-  '坡',
-  '河',
-  '山',
-  '田',
-  '村',
-  '营',
-  '庄',
-  '寨',
-  '冲',
-  '屯',
-  '塘',
-  '坝',
-  '箐',
-  '沟',
-  '林',
-  '桥',
-  '湾',
-  '场',
-  '堡',
-  '哨',
-  '街',
-  '坪',
-  '溪',
-  '水',
-];
+const PLACE_B = ['坡', '河', '山', '田', '营', '庄', '寨', '冲', '屯', '塘', '坝', '箐', '沟', '林', '桥', '湾', '场', '堡', '哨', '街', '坪', '溪', '水'];
 const COMMUNITY = [
   '和谐',
   '幸福',
@@ -83,6 +58,9 @@ const COMMUNITY = [
   '玉屏',
   '珠江',
 ];
+const SIDES = ['前', '后', '外', '里'];
+const STREETS = ['东路', '西路', '南路', '北路', '中路', '街', '新村', '巷'];
+const NUMERALS = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九', '十'];
 const SURNAMES = [
   '张',
   '王',
@@ -152,26 +130,32 @@ const GIVEN = [
 export class NamePool {
   private readonly used = new Set<string>();
   constructor(private readonly random: Random) {}
+  /** 石田村, then 上石田村 / 新石田村 as real neighbours are named, then 石田第二村. */
   village(): string {
-    return this.unique(() => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}村`);
+    const stem = () => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}`;
+    return this.unique([() => `${stem()}村`, () => `${this.random.pick(SIDES)}${stem()}村`], (n) => `${stem()}第${NUMERALS[n]}村`);
   }
+  /** 翠湖社区, then road communities as towns name them (翠湖东路社区), then 翠湖第二社区 — never a digit inside 社区. */
   community(): string {
-    return this.unique(() => `${this.random.pick(COMMUNITY)}社区`);
+    const stem = () => this.random.pick(COMMUNITY);
+    return this.unique([() => `${stem()}社区`, () => `${stem()}${this.random.pick(STREETS)}社区`], (n) => `${stem()}第${NUMERALS[n]}社区`);
   }
-  private unique(make: () => string): string {
-    for (let i = 0; i < 20; i++) {
-      const name = make();
-      if (!this.used.has(name)) {
+  private unique(makers: (() => string)[], numbered: (n: number) => string): string {
+    for (const make of makers)
+      for (let i = 0; i < 40; i++) {
+        const name = make();
+        if (!this.used.has(name)) {
+          this.used.add(name);
+          return name;
+        }
+      }
+    for (let n = 2; ; n++) {
+      const name = numbered(Math.min(n, NUMERALS.length - 1));
+      if (!this.used.has(name) || n >= NUMERALS.length - 1) {
         this.used.add(name);
         return name;
       }
     }
-    const base = make();
-    let n = 2;
-    while (this.used.has(`${base.slice(0, -1)}${n}${base.slice(-1)}`)) n++;
-    const name = `${base.slice(0, -1)}${n}${base.slice(-1)}`;
-    this.used.add(name);
-    return name;
   }
 }
 

@@ -311,7 +311,7 @@ function seedsFor(region: Members, k: number, territory: Territory, random: Rand
 
 /** A village's grid type: communities in streets are residential (some commercial or work units); sparse villages scattered. */
 function villageType(v: Members, random: Random): GridType {
-  if (v.parentName.endsWith('街道')) {
+  if (v.name.endsWith('社区')) {
     const r = random.next();
     return r < 0.12 ? 'commercial' : r < 0.22 ? 'unit' : 'residential';
   }
@@ -456,8 +456,9 @@ async function seedVillages(tx: Queryable, territory: Territory, householdCount:
   for (const t of townshipRows) {
     // Half by people, half by land: mountain townships still have a dozen villages.
     const share = 0.5 * (t.points.length / householdCount) + 0.5 * (t.areaKm2 / totalArea);
-    const k = Math.max(2, Math.round(villageTotal * share));
     const street = t.name.endsWith('街道');
+    // A street's town is many small communities: more seeds there (k-means puts them where the people are).
+    const k = Math.max(2, Math.round(villageTotal * share * (street ? 1.6 : 1)));
     seedsFor(t, k, territory, random).forEach(([lon, lat], i) =>
       villageSeeds.push({
         parentId: t.id,
@@ -471,7 +472,18 @@ async function seedVillages(tx: Queryable, territory: Territory, householdCount:
   }
   const villageCount = await subdivide(tx, 'village', villageSeeds);
   if (villageCount !== villageSeeds.length) throw new Error(`made ${villageCount} villages from ${villageSeeds.length} seeds`);
+  // A street's outskirts are villages, as in a real 街道: a "community" of a hundred households on 20 km² is a village.
+  const { rows: sparse } = await tx.query<{ id: number }>(
+    `SELECT v.id FROM region v JOIN region t ON t.id = v.parent_id AND t.name LIKE '%街道'
+     WHERE v.level = 'village'
+       AND (SELECT count(*) FROM seed_household h WHERE h.geom && v.geom AND ST_Intersects(v.geom, h.geom)) < ${URBAN_DENSITY} * gp_area_m2(v.geom) / 1e6
+     ORDER BY v.code`,
+  );
+  for (const v of sparse) await tx.query('UPDATE region SET name = $2 WHERE id = $1', [v.id, pool.village()]);
 }
+
+/** Households per km² from which a place in a street is a community (社区), below which a village (村). */
+const URBAN_DENSITY = 100;
 
 /** Grids by the auto-split engine, as a planner would make them: every grid in its type's range, coded by the hierarchy's rule. */
 async function seedGrids(tx: Queryable, districtId: number, random: Random, progress: (step: string) => void): Promise<void> {
