@@ -8,8 +8,14 @@
  *   - the baseline: ST_ClusterKMeans on the households (k = households / 18) and the Voronoi
  *     polygons of the cluster centres, clipped to the area.
  * Both are scored by the same SQL: grids, share within range, gap and overlap area, grids in
- * more than one piece, mean Polsby–Popper. Runs on PGlite, and PostgreSQL when DATABASE_URL is set.
- *   npm run bench:autosplit -- [--households 100000]
+ * more than one piece, mean Polsby–Popper, corners per grid. Ours runs twice: with straight borders
+ * (a balanced power diagram, the default) and with the households' own Voronoi outlines (the
+ * engine before), so the cost and the gain of straightening show side by side.
+ *
+ * Then the same on the demo district as it is used: its 147 villages and communities, each
+ * divided on its own (the baseline: k-means and Voronoi per village).
+ * Runs on PGlite, and PostgreSQL when DATABASE_URL is set.
+ *   npm run bench:autosplit -- [--households 100000] [--skip-area] [--skip-villages]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,10 +25,13 @@ import type { Db, Queryable } from '../../server/db/db.ts';
 import { insertRegions } from '../../server/db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../../server/domain/geojson-input.ts';
 import { Random } from '../../server/seed/random.ts';
+import { DEMO, seedDistrict } from '../../server/seed/seed-district.ts';
 import { generateHouseholds, planTownships, Territory } from '../../server/seed/settlements.ts';
 import { benchDatabases, postgisVersion } from './databases.ts';
 
-const { values } = parseArgs({ options: { households: { type: 'string', default: '100000' } } });
+const { values } = parseArgs({
+  options: { households: { type: 'string', default: '100000' }, 'skip-area': { type: 'boolean' }, 'skip-villages': { type: 'boolean' } },
+});
 const HOUSEHOLDS = Number(values.households);
 const RULE = { min: 10, max: 25, target: 18 };
 
@@ -67,6 +76,7 @@ async function buildArea(db: Db): Promise<number> {
 }
 
 interface Score {
+  vertices: number;
   grids: number;
   within: number;
   gapM2: number;
@@ -88,21 +98,89 @@ async function score(tx: Queryable, villageId: number): Promise<Score> {
             gp_area_m2(gp_difference(v.geom, u.geom)) AS "gapM2",
             u.s - gp_area_m2(u.geom) AS "overlapM2",
             (SELECT count(*)::int FROM bench_grid WHERE ST_NumGeometries(geom) > 1) AS multipart,
-            (SELECT avg(4 * pi() * gp_area_m2(geom) / ST_Perimeter(geom::geography) ^ 2) FROM bench_grid WHERE NOT ST_IsEmpty(geom)) AS compactness
+            (SELECT avg(4 * pi() * gp_area_m2(geom) / ST_Perimeter(geom::geography) ^ 2) FROM bench_grid WHERE NOT ST_IsEmpty(geom)) AS compactness,
+            (SELECT avg(ST_NPoints(geom) - ST_NumGeometries(geom) - ST_NumInteriorRings(ST_GeometryN(geom, 1)))::float8
+             FROM bench_grid WHERE NOT ST_IsEmpty(geom)) AS vertices
      FROM u, v`,
     [villageId, RULE.min, RULE.max],
   );
   return rows[0]!;
 }
 
-async function ours(db: Db, villageId: number): Promise<{ ms: number; score: Score; infeasible: number }> {
+/** The yardstick per village (each grid against its own type's range), for the district's villages. */
+async function scoreVillages(tx: Queryable): Promise<Score> {
+  const { rows } = await tx.query<Score>(
+    `WITH g AS (
+       SELECT b.geom, b.village_id, (SELECT count(*) FROM household h WHERE h.geom && b.geom AND ST_Intersects(b.geom, h.geom)) AS n FROM bench_grid b
+     ),
+     r AS (SELECT v.id, coalesce(d.min_households, t.min_households) AS lo, coalesce(d.max_households, t.max_households) AS hi
+           FROM region v JOIN grid_type_rule t ON t.district_id IS NULL AND t.grid_type = v.grid_type
+           LEFT JOIN grid_type_rule d ON d.district_id = (SELECT id FROM region WHERE level = 'district' LIMIT 1) AND d.grid_type = v.grid_type
+           WHERE v.level = 'village')
+     SELECT count(*)::int AS grids, count(*) FILTER (WHERE g.n BETWEEN r.lo AND r.hi)::int AS within, sum(g.n)::int AS households,
+            0::float8 AS "gapM2", 0::float8 AS "overlapM2", count(*) FILTER (WHERE ST_NumGeometries(g.geom) > 1)::int AS multipart,
+            avg(4 * pi() * gp_area_m2(g.geom) / nullif(ST_Perimeter(g.geom::geography), 0) ^ 2) AS compactness,
+            avg(ST_NPoints(g.geom) - ST_NumGeometries(g.geom) - ST_NumInteriorRings(ST_GeometryN(g.geom, 1)))::float8 AS vertices
+     FROM g JOIN r ON r.id = g.village_id WHERE NOT ST_IsEmpty(g.geom)`,
+  );
+  return rows[0]!;
+}
+
+async function ours(db: Db, villageId: number, straight: boolean): Promise<{ ms: number; score: Score; infeasible: number; straight: number }> {
   return db.transaction(async (tx) => {
     const t = performance.now();
-    const { grids } = await planGrids(tx, villageId, { gridType: 'rural', ...RULE });
+    const { grids } = await planGrids(tx, villageId, { gridType: 'rural', ...RULE, straight });
     const ms = performance.now() - t;
     await tx.query('CREATE TEMP TABLE bench_grid ON COMMIT DROP AS SELECT geom FROM autosplit_grid');
     // Infeasible: grids the engine itself flags (a single address above the maximum, too few in a piece).
-    return { ms, score: await score(tx, villageId), infeasible: grids.filter((g) => g.reason && g.reason !== 'no_balanced_cut').length };
+    return {
+      ms,
+      score: await score(tx, villageId),
+      infeasible: grids.filter((g) => g.reason && g.reason !== 'no_balanced_cut').length,
+      straight: grids.filter((g) => g.straight).length,
+    };
+  });
+}
+
+/** The demo district (沾益区, 78,700 households, 147 villages and communities of every type), seeded in the database. */
+async function seedDemo(db: Db): Promise<number> {
+  await seedDistrict(db, DEMO);
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district'`);
+  return rows[0]!.id;
+}
+
+async function oursVillages(db: Db, districtId: number, straight: boolean): Promise<{ ms: number; score: Score; straight: number }> {
+  return db.transaction(async (tx) => {
+    const t = performance.now();
+    const { grids } = await planGrids(tx, districtId, { straight });
+    const ms = performance.now() - t;
+    await tx.query('CREATE TEMP TABLE bench_grid ON COMMIT DROP AS SELECT village_id, geom FROM autosplit_grid');
+    return { ms, score: await scoreVillages(tx), straight: grids.filter((g) => g.straight).length };
+  });
+}
+
+async function baselineVillages(db: Db): Promise<{ ms: number; score: Score }> {
+  return db.transaction(async (tx) => {
+    const t = performance.now();
+    // per village: k-means of its households (k from its type's target), the Voronoi of the centres, clipped to the village
+    await tx.query(
+      `CREATE TEMP TABLE bench_grid ON COMMIT DROP AS
+       WITH hv AS (SELECT h.geom, v.id AS village_id FROM household h JOIN region g ON g.id = h.region_id JOIN region v ON v.id = g.parent_id),
+       -- each village's own rule: the district's, else the default
+       t AS (SELECT DISTINCT ON (grid_type) grid_type, target_households FROM grid_type_rule ORDER BY grid_type, district_id NULLS LAST),
+       k AS (SELECT v.id, greatest(1, round(count(hv.geom) / t.target_households::float8))::int AS k FROM region v
+             JOIN t ON t.grid_type = v.grid_type JOIN hv ON hv.village_id = v.id
+             WHERE v.level = 'village' GROUP BY v.id, t.target_households),
+       c AS (SELECT hv.village_id, ST_ClusterKMeans(hv.geom, k.k) OVER (PARTITION BY hv.village_id) AS cid, hv.geom FROM hv JOIN k ON k.id = hv.village_id),
+       centre AS (SELECT village_id, ST_Centroid(ST_Collect(geom)) AS geom FROM c GROUP BY village_id, cid),
+       cell AS (SELECT x.village_id, (ST_Dump(CASE WHEN count(*) = 1 THEN ST_Expand(ST_Envelope(r.geom), 0.01)
+                  ELSE ST_VoronoiPolygons(ST_Collect(x.geom), 0, ST_Expand(ST_Envelope(r.geom), 0.01)) END)).geom AS geom
+                FROM centre x JOIN region r ON r.id = x.village_id GROUP BY x.village_id, r.geom)
+       SELECT cell.village_id, ST_Multi(ST_CollectionExtract(ST_Intersection(cell.geom, r.geom, gp_grid()), 3)) AS geom
+       FROM cell JOIN region r ON r.id = cell.village_id`,
+    );
+    const ms = performance.now() - t;
+    return { ms, score: await scoreVillages(tx) };
   });
 }
 
@@ -125,20 +203,46 @@ async function baseline(db: Db, villageId: number): Promise<{ ms: number; score:
 const pct = (a: number, b: number) => `${((100 * a) / Math.max(b, 1)).toFixed(1)}%`;
 const m2 = (x: number) => `${x.toFixed(2)} m²`;
 
+const row = (name: string, r: { ms: number; score: Score }, extra = '') =>
+  console.log(
+    `  ${name.padEnd(30)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ` +
+      `${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(10)}  overlap ${m2(r.score.overlapM2).padStart(10)}  ` +
+      `multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  ` +
+      `corners/grid ${r.score.vertices.toFixed(1).padStart(5)}` +
+      `  households ${r.score.households}${extra}`,
+  );
+
 for (const db of await benchDatabases('gridplan_bench_autosplit')) {
   const label = await postgisVersion(db);
-  console.log(`\n${label}: ${HOUSEHOLDS.toLocaleString('en')} households in 沾益区 (one area), rural grids ${RULE.min}–${RULE.max}, target ${RULE.target}`);
-  const villageId = await buildArea(db);
-  const a = await ours(db, villageId);
-  const b = await baseline(db, villageId);
-  const row = (name: string, r: { ms: number; score: Score }, extra = '') =>
-    console.log(
-      `  ${name.padEnd(28)} ${(r.ms / 1000).toFixed(2).padStart(7)} s ${String(r.score.grids).padStart(6)} grids  within range ` +
-        `${pct(r.score.within, r.score.grids).padStart(6)}  gap ${m2(r.score.gapM2).padStart(12)}  overlap ${m2(r.score.overlapM2).padStart(12)}  ` +
-        `multi-piece ${String(r.score.multipart).padStart(4)}  compactness ${r.score.compactness.toFixed(3)}  households ${r.score.households}${extra}`,
-    );
-  row('ours (planGrids)', a, `  infeasible ${a.infeasible}; within range where feasible ${pct(a.score.within, a.score.grids - a.infeasible)}`);
-  row('ST_ClusterKMeans + Voronoi', b);
-  console.log(`  time ratio ours / baseline: ${(a.ms / b.ms).toFixed(2)} (target ≤ 2)`);
+  if (!values['skip-area']) {
+    const what = `${HOUSEHOLDS.toLocaleString('en')} households in 沾益区 (one area), rural grids ${RULE.min}–${RULE.max}, target ${RULE.target}`;
+    console.log(`\n${label}: ${what}`);
+    const villageId = await buildArea(db);
+    const a = await ours(db, villageId, true);
+    const old = await ours(db, villageId, false);
+    const b = await baseline(db, villageId);
+    const extra = (r: typeof a) =>
+      `  straight ${pct(r.straight, r.score.grids)}; infeasible ${r.infeasible}; ` +
+      `within range where feasible ${pct(r.score.within, r.score.grids - r.infeasible)}`;
+    row('ours, straight (planGrids)', a, extra(a));
+    row('ours, between the houses', old, extra(old));
+    row('ST_ClusterKMeans + Voronoi', b);
+    console.log(`  time ratio ours / baseline: ${(a.ms / b.ms).toFixed(2)} (target ≤ 2); straight / between the houses: ${(a.ms / old.ms).toFixed(2)}`);
+    await db.query('DELETE FROM household');
+    await db.query('DELETE FROM region');
+  }
+  if (!values['skip-villages']) {
+    console.log(`\n${label}: the demo district's villages and communities, each divided by its own type's rule`);
+    const t = performance.now();
+    const districtId = await seedDemo(db);
+    console.log(`  (seeded in ${((performance.now() - t) / 1000).toFixed(0)} s)`);
+    const a = await oursVillages(db, districtId, true);
+    const old = await oursVillages(db, districtId, false);
+    const b = await baselineVillages(db);
+    row('ours, straight (planGrids)', a, `  straight ${pct(a.straight, a.score.grids)}`);
+    row('ours, between the houses', old);
+    row('ST_ClusterKMeans + Voronoi', b);
+    console.log(`  time ratio ours / baseline: ${(a.ms / b.ms).toFixed(2)}; straight / between the houses: ${(a.ms / old.ms).toFixed(2)} (target ≤ 2)`);
+  }
   await db.close();
 }

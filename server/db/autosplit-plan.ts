@@ -21,6 +21,8 @@ export interface AutosplitOptions {
   onProgress?: ((done: number, total: number) => void | Promise<void>) | undefined;
   /** false: only fill `autosplit_grid` (the seed needs no per-grid report). */
   describe?: boolean;
+  /** false: the households' own Voronoi outlines (the engine before straight borders); for comparison. */
+  straight?: boolean;
 }
 
 export interface PlannedVillage {
@@ -46,6 +48,8 @@ export interface PlannedGrid {
   parts: number;
   reason: InfeasibleReason | null;
   crossesBarrier: boolean;
+  /** Straight borders (a power cell); false: between the houses, where straight ones would leave the range. */
+  straight: boolean;
 }
 
 /**
@@ -77,11 +81,12 @@ export async function planGrids(tx: Queryable, regionId: number, options: Autosp
   lap('blocks+addresses');
   const pieces = await mergeSmallBlocks(tx, villages, addresses, barriers !== null);
   lap('pieces');
-  const grids = await splitPieces(villages, pieces, options.onProgress);
+  const grids = await splitPieces(villages, pieces, options.onProgress, options.straight !== false);
   lap('split');
   await clipToPieces(tx, grids);
   lap('clip');
-  const described = options.describe === false ? [] : await describe(tx, villages, table);
+  const straightOrds = new Set(grids.filter((g) => g.straight).map((g) => g.ord));
+  const described = options.describe === false ? [] : (await describe(tx, villages, table)).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
   lap('describe');
   return { villages, grids: described };
 }
@@ -129,8 +134,8 @@ async function addressesPerBlock(tx: Queryable, table: string) {
 type SplitPiece = Awaited<ReturnType<typeof mergeSmallBlocks>>[number];
 
 /** Every piece's addresses split into groups in a local frame in metres; a piece without households stays one empty grid. */
-async function splitPieces(villages: PlannedVillage[], pieces: SplitPiece[], onProgress: AutosplitOptions['onProgress']) {
-  const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[] = [];
+async function splitPieces(villages: PlannedVillage[], pieces: SplitPiece[], onProgress: AutosplitOptions['onProgress'], straight: boolean) {
+  const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position; straight: boolean }[] = [];
   let done = 0;
   for (const v of villages) {
     for (const piece of pieces.filter((p) => p.villageId === v.id)) {
@@ -143,14 +148,22 @@ async function splitPieces(villages: PlannedVillage[], pieces: SplitPiece[], onP
         where.push([a.x, a.y]);
       }
       const walls = piece.walls.map((ring) => ring.map((p) => frame.toXY(p) as XY));
-      const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule) : [];
+      const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule, { straight }) : [];
       if (groups.length === 0) {
-        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', seed: [0, 0] });
+        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', seed: [0, 0], straight: false });
         continue;
       }
       for (const g of groups) {
         const polygons = g.polygons.map((poly) => poly.map((ring) => ring.map((p) => frame.toLonLat(p))));
-        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: g.reason, wkb: multiPolygonEwkb(polygons), seed: where[g.atoms[0]!]! });
+        grids.push({
+          village: v.id,
+          piece: piece.piece,
+          ord: grids.length + 1,
+          reason: g.reason,
+          wkb: multiPolygonEwkb(polygons),
+          seed: where[g.atoms[0]!]!,
+          straight: g.straight,
+        });
       }
     }
     await onProgress?.(++done, villages.length);
@@ -382,7 +395,7 @@ async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promi
   );
 }
 
-async function describe(tx: Queryable, villages: PlannedVillage[], table: string): Promise<PlannedGrid[]> {
+async function describe(tx: Queryable, villages: PlannedVillage[], table: string): Promise<Omit<PlannedGrid, 'straight'>[]> {
   const { rows } = await tx.query<{
     ord: number;
     village_id: number;

@@ -17,6 +17,10 @@ export interface AutosplitSummary {
   maxHouseholds: number;
   meanCompactness: number;
   barrierCrossings: number;
+  /** Grids with straight borders (the rest follow the houses where straight ones would leave the range). */
+  straightGrids: number;
+  /** Corners per grid outline, on average (fewer: simpler borders to walk and to sign). */
+  meanVertices: number;
   /**
    * Households that would change grid: in each proposed grid, those not in the current grid most of
    * them are in now (a household in a village without grids changes too) — the number a county announces.
@@ -67,7 +71,7 @@ export async function autosplit(tx: Queryable, regionId: number, options: Autosp
   }));
   return {
     proposal: { type: 'FeatureCollection', features },
-    summary: { ...summarise(villages, grids, started), ...change },
+    summary: { ...summarise(villages, grids, started), ...change, meanVertices: meanVertices(rows.map((r) => r.geometry)) },
     ...(committed ? { committed } : {}),
   };
 }
@@ -97,7 +101,21 @@ async function changeAgainstCurrent(tx: Queryable, table: 'household' | 'seed_ho
   return { householdsMoved: r!.moved, unchanged };
 }
 
-function summarise(villages: PlannedVillage[], grids: PlannedGrid[], started: number): Omit<AutosplitSummary, 'householdsMoved' | 'unchanged'> {
+/** Corners per outline (rings' points less the closing one), on average. */
+function meanVertices(geometries: unknown[]): number {
+  let corners = 0;
+  for (const g of geometries as ({ type: string; coordinates: unknown } | null)[]) {
+    const polygons = (g?.type === 'Polygon' ? [g.coordinates] : g?.type === 'MultiPolygon' ? g.coordinates : []) as number[][][][];
+    for (const poly of polygons) for (const ring of poly) corners += ring.length - 1;
+  }
+  return geometries.length ? round(corners / geometries.length, 1) : 0;
+}
+
+function summarise(
+  villages: PlannedVillage[],
+  grids: PlannedGrid[],
+  started: number,
+): Omit<AutosplitSummary, 'householdsMoved' | 'unchanged' | 'meanVertices'> {
   const within = grids.filter((g) => g.status === 'within').length;
   const counts = grids.map((g) => g.households);
   return {
@@ -110,6 +128,7 @@ function summarise(villages: PlannedVillage[], grids: PlannedGrid[], started: nu
     maxHouseholds: counts.length ? Math.max(...counts) : 0,
     meanCompactness: grids.length ? round(grids.reduce((s, g) => s + g.compactness, 0) / grids.length, 3) : 0,
     barrierCrossings: grids.filter((g) => g.crossesBarrier).length,
+    straightGrids: grids.filter((g) => g.straight).length,
     infeasible: grids.filter((g) => g.reason).map((g) => ({ ord: g.ord, villageId: g.villageId, reason: g.reason!, households: g.households })),
     elapsedMs: Math.round(performance.now() - started),
   };

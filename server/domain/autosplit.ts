@@ -1,6 +1,7 @@
 import Delaunator from 'delaunator';
 import Flatbush from 'flatbush';
 import FlatQueue from 'flatqueue';
+import { powerCells } from './power-cells.ts';
 
 /** Household range of a grid type: every grid should hold between `min` and `max`, about `target`. */
 export interface SplitRule {
@@ -30,8 +31,10 @@ export interface SplitGroup {
   reason: InfeasibleReason | null;
   /** The group only holds together through an edge that leaves the block or is not a Gabriel edge. */
   bridged: boolean;
-  /** The union of the group's Voronoi cells (not yet clipped to the block). */
+  /** The union of the group's Voronoi cells, or its straight power cell (not yet clipped to the block). */
   polygons: PlanarPolygon[];
+  /** Whether its borders are straight (a power cell) rather than between the houses. */
+  straight: boolean;
 }
 
 /**
@@ -58,7 +61,7 @@ export function gridCount(households: number, rule: SplitRule): number {
  * cells of a and b only, so a group connected by such edges stays one piece once clipped to the
  * block. Deterministic: the same atoms in the same order give the same groups.
  */
-export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule: SplitRule): SplitGroup[] {
+export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule: SplitRule, options: { straight?: boolean } = {}): SplitGroup[] {
   if (rule.min > rule.max || rule.target < rule.min || rule.target > rule.max) {
     throw new RangeError(`rule ${rule.min}–${rule.max} (target ${rule.target}) is not a range around its target`);
   }
@@ -70,10 +73,34 @@ export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule:
   const mesh = triangulate(places, walls);
   const graph = new BlockGraph(places, mesh, walls, rule);
   const groups = graph.partition();
+  // Straight borders where they keep every count in range (and no grid falls apart in a concave block).
+  if (options.straight !== false && groups.every((g) => g.reason === null)) {
+    const walled = wallIndex(walls);
+    const crosses = (ax: number, ay: number, bx: number, by: number) => {
+      if (!walled) return false;
+      const s = walled.segs;
+      return walled.index
+        .search(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by))
+        .some((i) => segmentsCross(ax, ay, bx, by, s[4 * i]!, s[4 * i + 1]!, s[4 * i + 2]!, s[4 * i + 3]!));
+    };
+    const cells = powerCells(places, groups, rule, walled, crosses, walls, blockPolygons(walls));
+    if (cells) {
+      const inCell: number[][] = groups.map(() => []);
+      cells.cellOf.forEach((g, p) => inCell[g]!.push(p));
+      return inCell.map((m, i) => ({
+        atoms: m.flatMap((a) => members[a]!).sort((a, b) => a - b),
+        households: m.reduce((sum, a) => sum + places[a]!.weight, 0),
+        reason: null,
+        bridged: false,
+        straight: true,
+        polygons: [cells.polygons[i]!],
+      }));
+    }
+  }
   const groupOf = new Int32Array(n + 4).fill(-1);
   groups.forEach((g, i) => g.atoms.forEach((a) => (groupOf[a] = i)));
   const polygons = traceGroups(mesh, groupOf, groups.length);
-  return groups.map((g, i) => ({ ...g, atoms: g.atoms.flatMap((a) => members[a]!).sort((a, b) => a - b), polygons: polygons[i]! }));
+  return groups.map((g, i) => ({ ...g, atoms: g.atoms.flatMap((a) => members[a]!).sort((a, b) => a - b), polygons: polygons[i]!, straight: false }));
 }
 
 /** Atoms at identical coordinates as one, with their weights added; `members[i]`: the atoms place `i` stands for. */
@@ -176,6 +203,15 @@ function wallIndex(walls: readonly XY[][]): { index: Flatbush; segs: Float64Arra
 }
 
 const orient = (ax: number, ay: number, bx: number, by: number, cx: number, cy: number) => (bx - ax) * (cy - ay) - (by - ay) * (cx - ax);
+
+/** Whether segments p–q and r–s cross properly (through each other, not only touching). */
+function segmentsCross(px: number, py: number, qx: number, qy: number, rx: number, ry: number, sx: number, sy: number): boolean {
+  const d1 = orient(px, py, qx, qy, rx, ry);
+  const d2 = orient(px, py, qx, qy, sx, sy);
+  const d3 = orient(rx, ry, sx, sy, px, py);
+  const d4 = orient(rx, ry, sx, sy, qx, qy);
+  return d1 * d2 < 0 && d3 * d4 < 0;
+}
 
 /** Whether segments p–q and r–s touch or cross. */
 function segmentsMeet(px: number, py: number, qx: number, qy: number, rx: number, ry: number, sx: number, sy: number): boolean {
@@ -534,6 +570,20 @@ function traceGroups(mesh: Mesh, groupOf: Int32Array, count: number): PlanarPoly
     }
     return assemble(rings);
   });
+}
+
+/** The block's rings as polygons: a ring inside an even number of others is an outline, inside an odd number a hole of the smallest one around it. */
+function blockPolygons(walls: readonly XY[][]): PlanarPolygon[] {
+  const rings = walls.filter((r) => r.length >= 4).map((ring) => ({ ring: [...ring], area: Math.abs(signedArea(ring)) }));
+  const around = rings.map((r, i) => rings.filter((o, j) => j !== i && o.area > r.area && pointInRing(r.ring[0]!, o.ring)));
+  const outlines = new Map<XY[], PlanarPolygon>();
+  rings.forEach((r, i) => around[i]!.length % 2 === 0 && outlines.set(r.ring, [r.ring]));
+  rings.forEach((r, i) => {
+    if (around[i]!.length % 2 === 0) return;
+    const host = around[i]!.filter((o) => outlines.has(o.ring)).sort((a, b) => a.area - b.area)[0];
+    if (host) outlines.get(host.ring)!.push(r.ring);
+  });
+  return [...outlines.values()];
 }
 
 function signedArea(ring: readonly XY[]): number {

@@ -19,6 +19,10 @@ const AutosplitBody = z.object({
     .openapi({ description: 'GeoJSON lines no grid should cross: LineString, MultiLineString, Feature or FeatureCollection' }),
   keep: z.array(z.number().int().positive()).max(10_000).optional().openapi({ description: 'Grids kept as they are' }),
   commit: z.boolean().optional().openapi({ description: "Replace the area's grids (one transaction, undoable)" }),
+  straight: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Straight borders (a balanced power diagram) where they keep every count in range (default); false: borders between the houses' }),
 });
 
 const Summary = z.object({
@@ -31,6 +35,8 @@ const Summary = z.object({
   maxHouseholds: z.number().int(),
   meanCompactness: z.number(),
   barrierCrossings: z.number().int(),
+  straightGrids: z.number().int().openapi({ description: 'grids with straight borders; the rest follow the houses where straight ones would leave the range' }),
+  meanVertices: z.number().openapi({ description: 'corners per grid outline, on average' }),
   householdsMoved: z
     .number()
     .int()

@@ -144,6 +144,41 @@ describe('splitting a block', () => {
     expect(groups.map((g) => g.households)).toEqual([20, 20]);
   });
 
+  it('draws straight, compact borders where every count stays in range: convex cells that tile the block', () => {
+    const atoms = scatter(11, 900, () => true, [0, 0, 3000, 3000]);
+    const groups = splitBlock(atoms, [square(3000)], RURAL);
+    expectPartition(atoms, groups);
+    expect(groups.every((g) => g.straight)).toBe(true);
+    const block = turf.polygon([square(3000)]);
+    let area = 0;
+    let pp = 0;
+    for (const g of groups) {
+      expect(g.polygons.length).toBe(1);
+      expect(g.households).toBeGreaterThanOrEqual(10);
+      expect(g.households).toBeLessThanOrEqual(25);
+      const cell = turf.intersect(turf.featureCollection<Polygon | MultiPolygon>([turf.polygon(g.polygons[0]!), block]))!;
+      expect(cell.geometry.type).toBe('Polygon'); // convex ∩ square: one piece
+      const ring = (cell.geometry as Polygon).coordinates[0]!;
+      expect(ring.length - 1).toBeLessThanOrEqual(12); // a handful of straight sides, not a zig-zag between houses
+      const a = Math.abs(ring.reduce((s, p, i) => (i ? s + ring[i - 1]![0]! * p[1]! - p[0]! * ring[i - 1]![1]! : 0), 0)) / 2;
+      const perimeter = ring.reduce((s, p, i) => (i ? s + Math.hypot(p[0]! - ring[i - 1]![0]!, p[1]! - ring[i - 1]![1]!) : 0), 0);
+      area += a;
+      pp += (4 * Math.PI * a) / perimeter ** 2;
+    }
+    expect(Math.abs(area - 3000 * 3000)).toBeLessThan(1); // no gap, no overlap
+    expect(pp / groups.length).toBeGreaterThan(0.75);
+    // The engine before, for the same households: zig-zag outlines between the houses.
+    const old = splitBlock(atoms, [square(3000)], RURAL, { straight: false });
+    expect(old.every((g) => !g.straight)).toBe(true);
+    expect(old.reduce((s, g) => s + g.polygons[0]![0]!.length, 0) / old.length).toBeGreaterThan(20);
+  });
+
+  it('keeps the outlines between the houses where straight ones cannot hold the counts (addresses on one line)', () => {
+    const line = Array.from({ length: 40 }, (_, i) => ({ x: i * 10, y: 0, weight: 1 }));
+    const groups = splitBlock(line, [], RURAL);
+    expect(groups.every((g) => !g.straight)).toBe(true);
+  });
+
   it('returns nothing for no addresses and refuses a rule whose target is out of its range', () => {
     expect(splitBlock([], [square(10)], RURAL)).toEqual([]);
     expect(() => splitBlock([{ x: 0, y: 0, weight: 1 }], [], { min: 10, max: 25, target: 30 })).toThrow(/10–25 \(target 30\)/);

@@ -17,6 +17,8 @@ export class AutoSplit {
   min = $state<number | null>(null);
   max = $state<number | null>(null);
   target = $state<number | null>(null);
+  /** Straight borders where they keep every count in range (else between the houses). */
+  straight = $state(true);
   barriers = $state.raw<LngLat[][]>([]);
   showBarriers = $state(true);
   drawing = $state(false);
@@ -64,6 +66,7 @@ export class AutoSplit {
       ...(this.min !== null ? { min: this.min } : {}),
       ...(this.max !== null ? { max: this.max } : {}),
       ...(this.target !== null ? { target: this.target } : {}),
+      ...(this.straight ? {} : { straight: false }),
       ...(this.barriers.length ? { barriers: { type: 'MultiLineString', coordinates: this.barriers } } : {}),
       commit,
     };
