@@ -1,6 +1,6 @@
-import { booleanPointInPolygon, featureCollection, intersect, multiPolygon, polygon } from '@turf/turf';
+import { bboxClip, booleanPointInPolygon, featureCollection, intersect, multiPolygon, polygon } from '@turf/turf';
 import Flatbush from 'flatbush';
-import type { MultiPolygon, Polygon } from 'geojson';
+import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import type { Atom, PlanarPolygon, SplitRule, XY } from './autosplit.ts';
 
 /**
@@ -63,8 +63,8 @@ export function powerCells(
   crosses: (ax: number, ay: number, bx: number, by: number) => boolean,
   /** The block's rings: the cells reach past it on every side, and are cut by it where a household may be cut off. */
   extent: readonly XY[][] = [],
-  /** The block as polygons (outer ring, then holes). */
-  block: PlanarPolygon[] = [],
+  /** The block as polygons (outer ring, then holes); several areas: where all of them overlap. */
+  block: PlanarPolygon[][] = [],
 ): PowerCells | null {
   const k = groups.length;
   const n = places.length;
@@ -355,13 +355,38 @@ function cellPolygons(
   return polygons;
 }
 
-/** The piece of a convex cell within the block that holds a point (null: none). */
-function pieceHolding(cell: XY[], block: PlanarPolygon[], at: XY): PlanarPolygon | null {
-  if (block.length === 0) return [cell];
-  const cut = intersect(featureCollection<Polygon | MultiPolygon>([polygon([cell]), multiPolygon(block as XY[][][])]));
+/**
+ * The piece of a convex cell within the areas that holds a point (null: none). Each area is first
+ * cut to the cell's frame (a metre wider), so a county's long outline costs no more than the corner of it the cell sees.
+ */
+function pieceHolding(cell: XY[], areas: PlanarPolygon[][], at: XY): PlanarPolygon | null {
+  if (areas.length === 0) return [cell];
+  const frame = ringBox(cell, 1);
+  const parts = areas.map((area) => near(area, frame));
+  if (parts.some((p) => p === null)) return null;
+  let cut: Feature<Polygon | MultiPolygon> | null;
+  try {
+    cut = intersect(featureCollection<Polygon | MultiPolygon>([polygon([cell]), ...(parts as Feature<MultiPolygon>[])]));
+  } catch {
+    return null; // the clipping library gave up on a degenerate corner: the caller keeps the outlines between the houses
+  }
   if (!cut) return null;
   const pieces = (cut.geometry.type === 'Polygon' ? [cut.geometry.coordinates] : cut.geometry.coordinates) as XY[][][];
   return pieces.find((piece) => inPolygon(at, piece)) ?? null;
+}
+
+/** The part of an area within a frame (null: none): Sutherland–Hodgman per ring, cheap even for a county's outline. */
+export function near(area: PlanarPolygon[], frame: [number, number, number, number]): Feature<MultiPolygon> | null {
+  const clipped = bboxClip(multiPolygon(area as XY[][][]), frame) as Feature<MultiPolygon>;
+  const polygons = clipped.geometry.coordinates.filter((p) => p.length > 0);
+  return polygons.length ? multiPolygon(polygons) : null;
+}
+
+/** A ring's bounding box, `pad` wider on every side. */
+export function ringBox(ring: readonly XY[], pad: number): [number, number, number, number] {
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const [x, y] of ring) [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+  return [x0 - pad, y0 - pad, x1 + pad, y1 + pad];
 }
 
 /** Inside the outer ring and no hole (on an edge counts as inside: the site stands on a household). */

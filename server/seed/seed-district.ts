@@ -476,13 +476,14 @@ async function seedVillages(tx: Queryable, territory: Territory, householdCount:
   const { rows: sparse } = await tx.query<{ id: number }>(
     `SELECT v.id FROM region v JOIN region t ON t.id = v.parent_id AND t.name LIKE '%街道'
      WHERE v.level = 'village'
-       AND (SELECT count(*) FROM seed_household h WHERE h.geom && v.geom AND ST_Intersects(v.geom, h.geom)) < ${URBAN_DENSITY} * gp_area_m2(v.geom) / 1e6
+       AND (SELECT count(*) FROM seed_household h WHERE h.geom && v.geom AND ST_Intersects(v.geom, h.geom))
+         < ${URBAN_DENSITY * scale} * gp_area_m2(v.geom) / 1e6
      ORDER BY v.code`,
   );
   for (const v of sparse) await tx.query('UPDATE region SET name = $2 WHERE id = $1', [v.id, pool.village()]);
 }
 
-/** Households per km² from which a place in a street is a community (社区), below which a village (村). */
+/** Households per km² (at scale 1; a smaller seed scales it) from which a place in a street is a community (社区), below which a village (村). */
 const URBAN_DENSITY = 100;
 
 /** Grids by the auto-split engine, as a planner would make them: every grid in its type's range, coded by the hierarchy's rule. */
