@@ -1,9 +1,7 @@
 import Delaunator from 'delaunator';
 import Flatbush from 'flatbush';
 import FlatQueue from 'flatqueue';
-import { featureCollection, intersect, multiPolygon } from '@turf/turf';
-import type { MultiPolygon, Polygon } from 'geojson';
-import { near, powerCells, ringBox } from './power-cells.ts';
+import { powerCells } from './power-cells.ts';
 
 /** Household range of a grid type: every grid should hold between `min` and `max`, about `target`. */
 export interface SplitRule {
@@ -81,31 +79,21 @@ export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule:
   const between = (polygons: PlanarPolygon[][]) =>
     groups.map((g, i) => ({ ...g, atoms: g.atoms.flatMap((a) => members[a]!).sort((a, b) => a - b), polygons: polygons[i]!, straight: false }));
   if (options.straight === false || groups.some((g) => g.reason !== null)) return between(traced());
-  // Straight borders where they keep every count in range (and no grid falls apart in a concave block):
-  // the whole block at once, else piece by piece of about CHUNK grids, each piece on its own.
+  // Straight borders where they keep every count in range (and no grid falls apart in a concave block).
   const blocks = blockPolygons(walls);
-  // (a block of hundreds of grids goes piece by piece at once: some corner of it always misses)
-  const whole = groups.length < 4 * CHUNK ? straightCells(places, groups, rule, walls, blocks.length ? [blocks] : [], walls) : null;
-  const polygons = whole ? whole.polygons.map((p) => [p]) : groups.length >= 2 * CHUNK ? null : traced();
-  let result: { cellOf: Int32Array | null; polygons: PlanarPolygon[][]; straight: boolean[] };
-  if (whole) result = { cellOf: whole.cellOf, polygons: polygons!, straight: groups.map(() => true) };
-  else if (polygons) return between(polygons);
-  else result = byChunks(places, groups, rule, mesh, groupOf, blocks);
-  const cellOf = result.cellOf ?? groupOf;
+  const whole = straightCells(places, groups, rule, walls, blocks.length ? [blocks] : [], walls);
+  if (!whole) return between(traced());
   const inCell: number[][] = groups.map(() => []);
-  for (let p = 0; p < n; p++) inCell[cellOf[p]!]!.push(p);
+  for (let p = 0; p < n; p++) inCell[whole.cellOf[p]!]!.push(p);
   return inCell.map((m, i) => ({
     atoms: m.flatMap((a) => members[a]!).sort((a, b) => a - b),
     households: m.reduce((sum, a) => sum + places[a]!.weight, 0),
     reason: null,
-    bridged: result.straight[i] ? false : groups[i]!.bridged,
-    straight: result.straight[i]!,
-    polygons: result.polygons[i]!,
+    bridged: false,
+    straight: true,
+    polygons: [whole.polygons[i]!],
   }));
 }
-
-/** Groups a piece of a big block holds at most when it is straightened piece by piece. */
-const CHUNK = 60;
 
 /** Power cells for groups within an area (its polygons and its rings, which the cells must reach past), or null. */
 function straightCells(
@@ -125,113 +113,6 @@ function straightCells(
       .some((i) => segmentsCross(ax, ay, bx, by, s[4 * i]!, s[4 * i + 1]!, s[4 * i + 2]!, s[4 * i + 3]!));
   };
   return powerCells(places, groups, rule, walled, crosses, extent, areas);
-}
-
-/**
- * A big block straightened piece by piece: its groups cut into pieces of about CHUNK neighbouring
- * groups (halving along the longer side at the median), each piece outlined by its groups'
- * Voronoi outlines, and each straightened on its own within its outline. A piece that cannot be
- * keeps its groups' outlines between the houses; the pieces still tile the block, so one stubborn
- * corner no longer costs the whole block its straight borders.
- */
-function byChunks(places: readonly Atom[], groups: readonly Draft[], rule: SplitRule, mesh: Mesh, groupOf: Int32Array, blocks: PlanarPolygon[]) {
-  const k = groups.length;
-  const centre = groups.map((g) => {
-    let [x, y, w] = [0, 0, 0];
-    for (const a of g.atoms) [x, y, w] = [x + places[a]!.x * places[a]!.weight, y + places[a]!.y * places[a]!.weight, w + places[a]!.weight];
-    return [x / w, y / w] as XY;
-  });
-  const chunkOfGroup = new Int32Array(k);
-  let chunks = 0;
-  const halve = (ids: number[]) => {
-    if (ids.length <= CHUNK) {
-      for (const i of ids) chunkOfGroup[i] = chunks;
-      chunks++;
-      return;
-    }
-    const xs = ids.map((i) => centre[i]![0]);
-    const ys = ids.map((i) => centre[i]![1]);
-    const axis = Math.max(...xs) - Math.min(...xs) >= Math.max(...ys) - Math.min(...ys) ? 0 : 1;
-    const sorted = [...ids].sort((a, b) => centre[a]![axis] - centre[b]![axis] || a - b);
-    const half = Math.floor(sorted.length / 2);
-    halve(sorted.slice(0, half));
-    halve(sorted.slice(half));
-  };
-  halve(groups.map((_, i) => i));
-  const chunkOfPlace = new Int32Array(groupOf.length).fill(-1);
-  for (let p = 0; p < places.length; p++) chunkOfPlace[p] = chunkOfGroup[groupOf[p]!]!;
-  const outlines = traceGroups(mesh, chunkOfPlace, chunks);
-  const traced = traceGroups(mesh, groupOf, k);
-  const cellOf = Int32Array.from(groupOf.subarray(0, places.length));
-  const polygons: PlanarPolygon[][] = traced;
-  const straight = groups.map(() => false);
-  for (let c = 0; c < chunks; c++) {
-    const ids = groups.map((_, i) => i).filter((i) => chunkOfGroup[i] === c);
-    const outline = outlines[c]!;
-    if (ids.length < 2 || outline.length === 0) continue;
-    const local = new Map<number, number>();
-    const mine: Atom[] = [];
-    const global: number[] = [];
-    ids.forEach((i) =>
-      groups[i]!.atoms.forEach((a) => {
-        local.set(a, mine.length);
-        mine.push(places[a]!);
-        global.push(a);
-      }),
-    );
-    // where a household of the piece may be: inside the piece's outline and inside the block
-    const rings = [...outline.flat(), ...blocks.flat()];
-    const areas = blocks.length ? [outline, blocks] : [outline];
-    const cells = straightCells(
-      mine,
-      ids.map((i) => ({ atoms: groups[i]!.atoms.map((a) => local.get(a)!) })),
-      rule,
-      rings,
-      areas,
-      outline.flat(),
-    );
-    if (!cells) continue;
-    const index = wallIndex(outline.flat());
-    let clipped: PlanarPolygon[][];
-    try {
-      clipped = ids.map((_, li) => clipTo([cells.polygons[li]!], outline, index));
-    } catch {
-      continue; // the clipping library gave up on a degenerate corner: this piece keeps its outlines between the houses
-    }
-    ids.forEach((i, li) => {
-      polygons[i] = clipped[li]!;
-      straight[i] = true;
-    });
-    cells.cellOf.forEach((li, p) => (cellOf[global[p]!] = ids[li]!));
-  }
-  return { cellOf, polygons, straight };
-}
-
-/** A convex cell cut to an area (polygons with holes); wholly inside it, it is left as it is. */
-function clipTo(polys: PlanarPolygon[], area: PlanarPolygon[], index: ReturnType<typeof wallIndex>): PlanarPolygon[] {
-  if (polys.length === 1 && insideArea(polys[0]![0]!, area, index)) return polys;
-  // the area cut to the cell's frame (a metre wider) first: its long outline costs only the corner the cell sees
-  const frame = ringBox(polys[0]![0]!, 1);
-  const part = near(area, frame);
-  if (!part) return [];
-  const cut = intersect(featureCollection<Polygon | MultiPolygon>([multiPolygon(polys as XY[][][]), part]));
-  if (!cut) return [];
-  return (cut.geometry.type === 'Polygon' ? [cut.geometry.coordinates] : cut.geometry.coordinates) as PlanarPolygon[];
-}
-
-/** Whether a ring lies inside an area: its first corner inside, and no edge of it crossing the area's. */
-function insideArea(ring: readonly XY[], area: PlanarPolygon[], index: NonNullable<ReturnType<typeof wallIndex>> | null): boolean {
-  const [x, y] = ring[0]!;
-  if (!area.some((poly) => pointInRing([x, y], poly[0]!) && !poly.slice(1).some((h) => pointInRing([x, y], h)))) return false;
-  if (!index) return true;
-  const s = index.segs;
-  for (let i = 0; i + 1 < ring.length; i++) {
-    const [ax, ay] = ring[i]!;
-    const [bx, by] = ring[i + 1]!;
-    const hits = index.index.search(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by));
-    if (hits.some((h) => segmentsMeet(ax, ay, bx, by, s[4 * h]!, s[4 * h + 1]!, s[4 * h + 2]!, s[4 * h + 3]!))) return false;
-  }
-  return true;
 }
 
 /** Atoms at identical coordinates as one, with their weights added; `members[i]`: the atoms place `i` stands for. */

@@ -173,37 +173,6 @@ describe('splitting a block', () => {
     expect(old.reduce((s, g) => s + g.polygons[0]![0]!.length, 0) / old.length).toBeGreaterThan(20);
   });
 
-  it('straightens a block of hundreds of grids piece by piece, the pieces still tiling the block', () => {
-    const inU = (p: XY) => pointInRing(p, U);
-    const atoms = scatter(12, 4800, inU, [0, 0, 3000, 4000]);
-    const groups = splitBlock(atoms, [U], RURAL);
-    expect(groups.length).toBeGreaterThanOrEqual(240); // past the size tried whole
-    expectPartition(atoms, groups);
-    expect(groups.every((g) => g.households >= 10 && g.households <= 25)).toBe(true);
-    expect(groups.filter((g) => g.straight).length / groups.length).toBeGreaterThan(0.5);
-    // clipped to the block, the grids cover it once: their areas add up to the block's
-    const block = turf.polygon([U]);
-    const pieces = groups.map((g) => turf.intersect(turf.featureCollection<Polygon | MultiPolygon>([turf.multiPolygon(g.polygons), block])));
-    const area = (f: GeoJSON.Feature<Polygon | MultiPolygon> | null) => {
-      if (!f) return 0;
-      const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
-      const ring = (r: number[][]) => Math.abs(r.reduce((s, p, i) => (i ? s + r[i - 1]![0]! * p[1]! - p[0]! * r[i - 1]![1]! : 0), 0)) / 2;
-      return polys.reduce((s, poly) => s + ring(poly[0]!) - poly.slice(1).reduce((h, r) => h + ring(r), 0), 0);
-    };
-    const sum = pieces.reduce((s, f) => s + area(f), 0);
-    expect(Math.abs(sum - 9_000_000)).toBeLessThan(1); // U: 3,000 × 4,000 less the 1,000 × 3,000 notch
-    // and no two overlap (with the areas adding up, there is no gap either)
-    const boxes = pieces.map((f) => (f ? turf.bbox(f) : null));
-    let overlap = 0;
-    for (let i = 0; i < pieces.length; i++)
-      for (let j = i + 1; j < pieces.length; j++) {
-        const [a, b] = [boxes[i], boxes[j]];
-        if (!a || !b || a[0] >= b[2] || b[0] >= a[2] || a[1] >= b[3] || b[1] >= a[3]) continue;
-        overlap += area(turf.intersect(turf.featureCollection([pieces[i]!, pieces[j]!])));
-      }
-    expect(overlap).toBeLessThan(1);
-  });
-
   it('keeps the outlines between the houses where straight ones cannot hold the counts (addresses on one line)', () => {
     const line = Array.from({ length: 40 }, (_, i) => ({ x: i * 10, y: 0, weight: 1 }));
     const groups = splitBlock(line, [], RURAL);
