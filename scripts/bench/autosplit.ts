@@ -116,9 +116,16 @@ async function scoreVillages(tx: Queryable): Promise<Score> {
      r AS (SELECT v.id, coalesce(d.min_households, t.min_households) AS lo, coalesce(d.max_households, t.max_households) AS hi
            FROM region v JOIN grid_type_rule t ON t.district_id IS NULL AND t.grid_type = v.grid_type
            LEFT JOIN grid_type_rule d ON d.district_id = (SELECT id FROM region WHERE level = 'district' LIMIT 1) AND d.grid_type = v.grid_type
-           WHERE v.level = 'village')
+           WHERE v.level = 'village'),
+     -- per village: what its grids leave uncovered, and cover twice
+     cover AS (
+       SELECT gp_area_m2(gp_difference(v.geom, u.geom)) AS gap, u.s - gp_area_m2(u.geom) AS overlap
+       FROM region v JOIN (SELECT village_id, ST_Union(geom, gp_grid()) AS geom, sum(gp_area_m2(geom)) AS s FROM bench_grid GROUP BY village_id) u
+         ON u.village_id = v.id
+     )
      SELECT count(*)::int AS grids, count(*) FILTER (WHERE g.n BETWEEN r.lo AND r.hi)::int AS within, sum(g.n)::int AS households,
-            0::float8 AS "gapM2", 0::float8 AS "overlapM2", count(*) FILTER (WHERE ST_NumGeometries(g.geom) > 1)::int AS multipart,
+            (SELECT sum(gap)::float8 FROM cover) AS "gapM2", (SELECT sum(overlap)::float8 FROM cover) AS "overlapM2",
+            count(*) FILTER (WHERE ST_NumGeometries(g.geom) > 1)::int AS multipart,
             avg(4 * pi() * gp_area_m2(g.geom) / nullif(ST_Perimeter(g.geom::geography), 0) ^ 2) AS compactness,
             avg(ST_NPoints(g.geom) - ST_NumGeometries(g.geom) - ST_NumInteriorRings(ST_GeometryN(g.geom, 1)))::float8 AS vertices
      FROM g JOIN r ON r.id = g.village_id WHERE NOT ST_IsEmpty(g.geom)`,
