@@ -5,6 +5,7 @@ import { authenticate, POLICY, sameOrigin } from './http/auth.ts';
 import { InputError } from './domain/errors.ts';
 import { jsonBodies, MAX_JSON_DEPTH, tooLarge, type BodyLimit } from './http/body.ts';
 import { ReadCache } from './http/cache.ts';
+import { TileCache } from './http/tile-cache.ts';
 import { draftScope } from './http/draft.ts';
 import { onError } from './http/errors.ts';
 import { EventBus, eventStream, LiveStreams } from './http/events.ts';
@@ -26,6 +27,7 @@ import { exportRoutes } from './routes/exports.ts';
 import { incidentAnalyticsRoutes, incidentRoutes } from './routes/incidents.ts';
 import { staffRoutes } from './routes/staff.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { tileRoutes } from './routes/tiles.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { patrolRoutes } from './routes/patrols.ts';
@@ -46,6 +48,11 @@ const STREAMED = new Set(['POST /api/households/import', 'POST /api/incidents/im
 /** The read cache an app keeps when it is given none. */
 export const newReadCache = (options: AppOptions) =>
   new ReadCache({ soleWriter: options.db.driver === 'pglite', now: () => nowOf({ get: () => options }).getTime() });
+
+/** The tile cache an app keeps when it is given none: on PostgreSQL another process may write, so tiles also expire. */
+export const newTileCache = (options: AppOptions) =>
+  new TileCache({ ttlMs: options.db.driver === 'pglite' ? Infinity : 60_000, now: () => nowOf({ get: () => options }).getTime() });
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 export function createApp(options: AppOptions) {
   const { maxJsonBytes = 20 * 1024 * 1024, maxUploadBytes = 200 * 1024 * 1024 } = options;
@@ -100,6 +107,18 @@ export function createApp(options: AppOptions) {
     events.subscribe(() => cache.bump(['incidents']));
     app.use('/api/*', cache.middleware());
   }
+  // Vector tiles: after every write that succeeded, the tiles it touched retire (a streamed write's when its stream ends).
+  const tiles = options.tiles === false ? null : (options.tiles ?? newTileCache(options));
+  app.use('/api/*', async (c, next) => {
+    c.set('tiles', tiles);
+    await next();
+    if (!tiles || !WRITE_METHODS.has(c.req.method) || c.res.status >= 400) return;
+    await tiles.sync(options.db);
+    const body = c.res.body;
+    if (!body || !(c.res.headers.get('content-type') ?? '').includes('ndjson')) return;
+    const done = new TransformStream<Uint8Array, Uint8Array>({ flush: () => tiles.sync(options.db) });
+    c.res = new Response(body.pipeThrough(done), c.res);
+  });
   app.use('/api/*', draftScope());
   app.onError(onError);
 
@@ -108,6 +127,7 @@ export function createApp(options: AppOptions) {
     .route('/api', authRoutes())
     .route('/api', userRoutes())
     .route('/api', regionRoutes())
+    .route('/api', tileRoutes())
     .route('/api', householdRoutes())
     .route('/api', importRoutes())
     .route('/api', ruleRoutes())

@@ -31,6 +31,8 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/regions/:id': ['plan:read'],
   'GET /api/regions/:id/children': ['plan:read'],
   'GET /api/regions/:id/descendants': ['plan:read'],
+  // the households layer is checked in the route (households:read)
+  'GET /api/tiles/:layer/:z/:x/:y': ['plan:read'],
   'GET /api/regions/:id/coverage': ['plan:read'],
   'GET /api/regions/:id/households': ['households:read'],
   'GET /api/regions/:id/rules': ['plan:read'],

@@ -11,6 +11,7 @@ const DRAFT_ROUTES = new Set([
   'GET /api/regions/:id',
   'GET /api/regions/:id/children',
   'GET /api/regions/:id/descendants',
+  'GET /api/tiles/:layer/:z/:x/:y',
   'GET /api/regions/:id/coverage',
   'GET /api/regions/:id/households',
   'GET /api/regions/:id/rules',

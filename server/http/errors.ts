@@ -59,6 +59,7 @@ const STATUS: Record<string, ErrorStatus> = {
   empty_body: 400,
   grid_required: 400,
   invalid_bbox: 400,
+  invalid_tile: 400,
   invalid_json: 400,
   invalid_request: 400,
   invalid_time: 400,

@@ -1,4 +1,5 @@
 import type { ReadCache } from './cache.ts';
+import type { TileCache } from './tile-cache.ts';
 import type { EventBus, LiveStreams, StreamLimits } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
@@ -16,6 +17,8 @@ export interface AppOptions {
   events?: EventBus;
   /** Cache of read answers (one per app when not given); `false` turns it off. */
   cache?: ReadCache | false;
+  /** Vector tiles kept until an edit touches them (one per app when not given); `false` turns it off. */
+  tiles?: TileCache | false;
   /**
    * Most vertices one geometry may have: drawn or edited (`drawnVertices`), one feature of an import
    * (`importVertices`); most rows of one imported layer (`importRows`).
@@ -49,6 +52,7 @@ export type Env = {
     principal: Principal | null;
     apiClient: string | null;
     cache: ReadCache;
+    tiles: TileCache | null;
     streams: LiveStreams;
     draft: DraftRow | null;
   };

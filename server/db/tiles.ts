@@ -1,0 +1,117 @@
+/**
+ * Mapbox Vector Tiles of the plan: the boundaries of each level and the households, cut to the
+ * tile by the database. On PostgreSQL the database encodes the tile itself (`ST_AsMVT`); the
+ * embedded database's PostGIS has no `ST_AsMVT`, so there it hands the features of the tile, as
+ * GeoJSON clipped to the tile and its margin, to `geojson-vt` (which cuts and simplifies them
+ * exactly as MapLibre does GeoJSON sources) and `vt-pbf` (which writes the tile). Both answer
+ * the same features with the same properties under the same layer name; a test holds them to it.
+ */
+import GeoJSONVT from 'geojson-vt';
+import vtpbf from 'vt-pbf';
+import type { Queryable } from './db.ts';
+import { householdsAt, planAt, type PlanTime } from './region-queries.ts';
+
+export const TILE_LAYERS = ['district', 'township', 'village', 'grid', 'households'] as const;
+export type TileLayer = (typeof TILE_LAYERS)[number];
+
+/** Tile units per side, and the margin drawn beyond each edge (lines and labels that cross it join up). */
+const EXTENT = 4096;
+const BUFFER = 64;
+/** Below this zoom households come as counts per cell of CELL tile units (16 of the map's 256 px). */
+export const HOUSEHOLD_POINTS_ZOOM = 14;
+const CELL = 256;
+export const MAX_TILE_ZOOM = 22;
+
+/** The tile's bounds in lon/lat, its margin included. */
+export function tileBounds(z: number, x: number, y: number, margin = BUFFER / EXTENT): [number, number, number, number] {
+  const n = 2 ** z;
+  const lon = (tx: number) => (tx / n) * 360 - 180;
+  const lat = (ty: number) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * ty) / n))) * 180) / Math.PI;
+  return [lon(x - margin), lat(y + 1 + margin), lon(x + 1 + margin), lat(y - margin)].map((v, i) =>
+    i % 2 === 0 ? Math.max(-180, Math.min(180, v)) : Math.max(-85.06, Math.min(85.06, v)),
+  ) as [number, number, number, number];
+}
+
+/** The columns of a region tile: what the map styles and labels by. */
+function regionColumns(layer: TileLayer, at: PlanTime): string {
+  const common = `r.id, r.name, r.code, ${at ? householdsAt('r') : 'r.household_count'} AS households`;
+  if (layer !== 'grid') return common;
+  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", ${at ? 'NULL::text' : 'w.name'} AS "workerName",
+    CASE WHEN gr.lo IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} < gr.lo THEN 'under'
+         WHEN gr.hi IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} > gr.hi THEN 'over' ELSE 'within' END AS status`;
+}
+
+/** The rows of a tile with their geometry as `geom` (lon/lat), from `$1..$4` (the box) and `$5` (zoom). */
+function tileRows(layer: TileLayer, at: PlanTime): string {
+  const box = 'ST_MakeEnvelope($1, $2, $3, $4, 4326)';
+  if (layer === 'households') {
+    // Counts per cell below HOUSEHOLD_POINTS_ZOOM, the households themselves above: the cell is CELL
+    // tile units, in Web Mercator metres at this zoom; its point is the mean of its households.
+    return `SELECT * FROM (
+      SELECT NULL::int AS id, count(*)::int AS count, sum(h.size)::int AS people, ST_Centroid(ST_Collect(h.geom)) AS geom
+      FROM household h
+      WHERE $5 < ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box}
+      GROUP BY ST_SnapToGrid(ST_Transform(h.geom, 3857), 40075016.68557849 / 2 ^ $5 / ${EXTENT / CELL})
+      UNION ALL
+      SELECT h.id, 1, h.size, h.geom FROM household h WHERE $5 >= ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box}) AS hh`;
+  }
+  const joins = `${at ? '' : 'LEFT JOIN worker w ON w.id = r.worker_id'} ${layer === 'grid' ? 'LEFT JOIN grid_range gr ON gr.grid_id = r.id' : ''}`;
+  return `SELECT ${regionColumns(layer, at)}, r.geom FROM ${planAt(at)} r ${joins}
+    WHERE r.level = '${layer}' AND r.geom && ${box}`;
+}
+
+const DEFAULT_LAYER_NAME: Record<TileLayer, string> = {
+  district: 'district',
+  township: 'township',
+  village: 'village',
+  grid: 'grid',
+  households: 'households',
+};
+
+/** One tile of one layer, encoded; an empty tile is a valid tile of no bytes. */
+export async function vectorTile(
+  db: Queryable & { driver?: 'pg' | 'pglite' },
+  layer: TileLayer,
+  z: number,
+  x: number,
+  y: number,
+  at: PlanTime = null,
+): Promise<Uint8Array> {
+  const params = [...tileBounds(z, x, y), z, x, y];
+  const rows = tileRows(layer, at);
+  const name = DEFAULT_LAYER_NAME[layer];
+  if (db.driver === 'pg') {
+    const { rows: out } = await db.query<{ tile: Uint8Array | null }>(
+      `SELECT ST_AsMVT(f, '${name}', ${EXTENT}, 'geom', 'id') AS tile FROM (
+         SELECT t.*, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope($5, $6, $7), ${EXTENT}, ${BUFFER}, true) AS mvt
+         FROM (${rows}) t) AS g
+       CROSS JOIN LATERAL (SELECT g.mvt AS geom, ${columnsOf(layer)}) AS f
+       WHERE g.mvt IS NOT NULL`,
+      params,
+    );
+    return new Uint8Array(out[0]?.tile ?? new Uint8Array(0));
+  }
+  // The embedded database: features clipped to the tile and its margin, cut and written in JS.
+  const { rows: features } = await db.query<{ f: GeoJSON.Feature }>(
+    `SELECT json_build_object('type', 'Feature', 'id', t.id, 'properties', to_jsonb(t) - 'geom' - 'id' - 'f',
+       'geometry', ST_AsGeoJSON(CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
+                                     ELSE ST_ClipByBox2D(t.geom, ST_MakeEnvelope($1, $2, $3, $4, 4326)) END, 7)::json) AS f
+     FROM (${rows}) t`,
+    params.slice(0, layer === 'households' ? 5 : 4),
+  );
+  if (features.length === 0) return new Uint8Array(0);
+  const index = new GeoJSONVT(
+    { type: 'FeatureCollection', features: features.map((r) => (r.f.id === null ? { ...r.f, id: undefined } : r.f)) },
+    { maxZoom: z, indexMaxZoom: 0, indexMaxPoints: 0, extent: EXTENT, buffer: BUFFER, tolerance: 3 },
+  );
+  const tile = index.getTile(z, x, y);
+  if (!tile || tile.features.length === 0) return new Uint8Array(0);
+  return vtpbf.fromGeojsonVt({ [name]: tile }, { version: 2, extent: EXTENT });
+}
+
+/** The properties each layer carries, as columns of `g` (the row with its encoded geometry). */
+function columnsOf(layer: TileLayer): string {
+  if (layer === 'households') return 'g.id, g.count, g.people';
+  const common = 'g.id, g.name, g.code, g.households';
+  return layer === 'grid' ? `${common}, g."parentId", g."gridType", g."workerName", g.status` : common;
+}

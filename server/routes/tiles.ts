@@ -1,0 +1,67 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { MAX_TILE_ZOOM, TILE_LAYERS, vectorTile } from '../db/tiles.ts';
+import { InputError } from '../domain/errors.ts';
+import { AsOfQuery, asOfInstant } from '../domain/plan-time.ts';
+import { can } from '../domain/roles.ts';
+import { principalOf } from '../http/auth.ts';
+import { router } from '../http/router.ts';
+import { errorResponses } from './schemas.ts';
+
+export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
+
+const coordinate = (name: string) =>
+  z
+    .string()
+    .regex(name === 'y' ? /^\d{1,7}(\.mvt)?$/ : /^\d{1,7}$/, `${name}: a whole number${name === 'y' ? ' (with .mvt)' : ''}`)
+    .transform((s) => Number(s.replace('.mvt', '')))
+    .openapi({ param: { name, in: 'path' }, example: name === 'z' ? '12' : name === 'x' ? '3250' : '1730.mvt' });
+
+const tileRoute = createRoute({
+  method: 'get',
+  path: '/tiles/{layer}/{z}/{x}/{y}',
+  summary: 'A Mapbox Vector Tile of one layer of the plan: `/api/tiles/grid/12/3250/1730.mvt`',
+  description:
+    'Layers: `district`, `township`, `village` (id, name, code, households), `grid` (also parentId, gridType, workerName and status: ' +
+    'under, within or over its type’s range) and `households` (roles that may see households: below zoom 14 counts per cell of 16 px with ' +
+    '`count` and `people`, from 14 the households with `people`). Tiles are 4096 units with a 64-unit margin, kept until an edit touches them. ' +
+    '`asOf`: the plan as it stood at the end of that day; `draft`: a draft’s plan.',
+  request: {
+    params: z.object({ layer: z.enum(TILE_LAYERS), z: coordinate('z'), x: coordinate('x'), y: coordinate('y') }),
+    query: z.object({ asOf: AsOfQuery }),
+  },
+  responses: {
+    200: { description: 'The tile (empty where the layer has nothing)', content: { [MVT_TYPE]: { schema: z.string().openapi({ format: 'binary' }) } } },
+    ...errorResponses(400, 403),
+  },
+});
+
+export function tileRoutes() {
+  return router().openapi(tileRoute, async (c) => {
+    const { layer, z: zoom, x, y } = c.req.valid('param');
+    const { asOf } = c.req.valid('query');
+    if (zoom > MAX_TILE_ZOOM) throw new InputError('invalid_tile', `z: at most ${MAX_TILE_ZOOM}`, 'param.z');
+    const n = 2 ** zoom;
+    if (x >= n) throw new InputError('invalid_tile', `x: below ${n} at zoom ${zoom}`, 'param.x');
+    if (y >= n) throw new InputError('invalid_tile', `y: below ${n} at zoom ${zoom}`, 'param.y');
+    if (layer === 'households' && !can(principalOf(c).role, 'households:read')) {
+      throw new InputError('forbidden', 'household locations are for the roles that plan and lead', 'param.layer');
+    }
+    const db = c.get('db');
+    const at = asOfInstant(asOf);
+    const tiles = c.get('draft') === null ? c.get('tiles') : null;
+    const key = `${layer}/${zoom}/${x}/${y}|${asOf ?? ''}`;
+    await tiles?.sync(db, false);
+    const since = tiles?.generation() ?? 0;
+    let entry = tiles?.get(key) ?? null;
+    c.header('x-cache', entry ? 'hit' : 'miss');
+    if (!entry) {
+      const bytes = await vectorTile(db, layer, zoom, x, y, at);
+      entry = tiles ? tiles.put(key, layer, zoom, x, y, bytes, since) : { bytes, gzip: null, box: [0, 0, 0, 0], freshUntil: 0 };
+    }
+    const headers: Record<string, string> = { 'content-type': MVT_TYPE, 'cache-control': 'private, no-cache' };
+    if (entry.gzip && /\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+      return c.body(entry.gzip as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
+    }
+    return c.body(entry.bytes as Uint8Array<ArrayBuffer>, 200, { ...headers, 'content-length': String(entry.bytes.length) });
+  });
+}

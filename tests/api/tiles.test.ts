@@ -1,0 +1,218 @@
+import { VectorTile } from '@mapbox/vector-tile';
+import { PbfReader } from 'pbf';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tileBounds, vectorTile, type TileLayer } from '../../server/db/tiles.ts';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+interface Decoded {
+  id: number | undefined;
+  properties: Record<string, unknown>;
+  /** area in tile units², by the shoelace formula over the decoded rings (holes negative) */
+  area: number;
+}
+
+/** A tile read with Mapbox's own decoder: its layers and their features. */
+function decode(bytes: Uint8Array): Record<string, Decoded[]> {
+  const tile = new VectorTile(new PbfReader(bytes));
+  return Object.fromEntries(
+    Object.entries(tile.layers).map(([name, layer]) => {
+      const features: Decoded[] = [];
+      for (let i = 0; i < layer.length; i++) {
+        const f = layer.feature(i);
+        let area = 0;
+        if (f.type === 3)
+          for (const ring of f.loadGeometry()) {
+            for (let k = 0; k < ring.length - 1; k++) area += ring[k]!.x * ring[k + 1]!.y - ring[k + 1]!.x * ring[k]!.y;
+          }
+        features.push({ id: f.id, properties: f.properties, area: Math.abs(area / 2) });
+      }
+      return [name, features];
+    }),
+  );
+}
+
+/** The tile at zoom z holding a point. */
+const tileOf = (lon: number, lat: number, z: number) => {
+  const n = 2 ** z;
+  const x = Math.floor(((lon + 180) / 360) * n);
+  const r = (lat * Math.PI) / 180;
+  const y = Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+  return { x, y };
+};
+
+describe.each(DRIVERS)('vector tiles (%s)', (driver) => {
+  let ctx: ApiContext;
+  let dispose: () => Promise<void>;
+  let grid: { id: number; lon: number; lat: number; name: string; version: number };
+  let far: { lon: number; lat: number };
+
+  beforeAll(async () => {
+    const t = await cloneTestDb(driver);
+    dispose = t.dispose;
+    ctx = await apiContext(t.db);
+    const { rows } = await ctx.db.query<any>(
+      `SELECT g.id, g.name, g.version, ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
+       FROM region g WHERE g.level = 'grid' ORDER BY g.id LIMIT 1`,
+    );
+    grid = rows[0];
+    const { rows: other } = await ctx.db.query<any>(
+      `SELECT ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat FROM region g
+       WHERE g.level = 'grid' ORDER BY ST_Distance(g.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326)) DESC LIMIT 1`,
+      [grid.lon, grid.lat],
+    );
+    far = other[0];
+  });
+  afterAll(() => dispose());
+
+  const tile = async (path: string, user?: { username: string; role: any }) => {
+    const { cookie } = await ctx.cookie(user ?? { username: 'tester', role: 'admin' });
+    const res = await ctx.app.request(path, { headers: { cookie } });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return { status: res.status, bytes, cache: res.headers.get('x-cache'), type: res.headers.get('content-type'), text: () => new TextDecoder().decode(bytes) };
+  };
+
+  it('serves each level as a vector tile the Mapbox decoder reads, with the properties the map styles by', async () => {
+    const { x, y } = tileOf(grid.lon, grid.lat, 14);
+    const res = await tile(`/api/tiles/grid/14/${x}/${y}.mvt`);
+    expect(res.status).toBe(200);
+    expect(res.type).toBe('application/vnd.mapbox-vector-tile');
+    const layers = decode(res.bytes);
+    expect(Object.keys(layers)).toEqual(['grid']);
+    const mine = layers.grid!.find((f) => f.id === grid.id)!;
+    expect(mine.properties).toMatchObject({ name: grid.name });
+    expect(['within', 'under', 'over']).toContain(mine.properties.status);
+    expect(typeof mine.properties.households).toBe('number');
+    expect(typeof mine.properties.gridType).toBe('string');
+    // the grids the tile holds are those crossing it and its margin, by PostGIS
+    const [w, s, e, n] = tileBounds(14, x, y);
+    const { rows } = await ctx.db.query<{ id: number }>(
+      `SELECT id FROM region WHERE level = 'grid' AND ST_Intersects(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326)) AND
+         ST_Area(ST_Intersection(geom, ST_MakeEnvelope($1, $2, $3, $4, 4326))) > 1e-10`,
+      [w, s, e, n],
+    );
+    expect(new Set(layers.grid!.map((f) => f.id))).toEqual(new Set(rows.map((r) => r.id)));
+
+    for (const level of ['district', 'township', 'village'] as const) {
+      const at = tileOf(grid.lon, grid.lat, 10);
+      const layer = decode((await tile(`/api/tiles/${level}/10/${at.x}/${at.y}.mvt`)).bytes)[level]!;
+      expect(layer.length).toBeGreaterThan(0);
+      expect(Object.keys(layer[0]!.properties).sort()).toEqual(['code', 'households', 'name']);
+    }
+    // nothing there: an empty tile, not an error
+    const empty = await tile('/api/tiles/grid/14/0/0.mvt');
+    expect([empty.status, empty.bytes.length]).toEqual([200, 0]);
+  });
+
+  it('keeps a tile until an edit touches it, and only the tiles it touches', async () => {
+    const here = tileOf(grid.lon, grid.lat, 15);
+    const there = tileOf(far.lon, far.lat, 15);
+    const near = `/api/tiles/grid/15/${here.x}/${here.y}.mvt`;
+    const away = `/api/tiles/grid/15/${there.x}/${there.y}.mvt`;
+    const points = `/api/tiles/households/15/${here.x}/${here.y}.mvt`;
+    for (const p of [near, away, points]) await tile(p);
+    expect((await tile(near)).cache).toBe('hit');
+    expect((await tile(points)).cache).toBe('hit');
+
+    const renamed = await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: grid.version, name: '瓦片测试网格' });
+    expect(renamed.status).toBe(200);
+    const after = await tile(near);
+    expect(after.cache).toBe('miss');
+    expect(decode(after.bytes).grid!.find((f) => f.id === grid.id)!.properties.name).toBe('瓦片测试网格');
+    expect((await tile(away)).cache).toBe('hit');
+    // a grid's name is not where households are
+    expect((await tile(points)).cache).toBe('hit');
+    // undone: the tile comes back to the old name
+    expect((await ctx.request('POST', '/api/changes/undo', {})).status).toBe(200);
+    expect(decode((await tile(near)).bytes).grid!.find((f) => f.id === grid.id)!.properties.name).toBe(grid.name);
+  });
+
+  it('gives households as counts per cell when zoomed out and as points when zoomed in, to the roles that may see them', async () => {
+    const z12 = tileOf(grid.lon, grid.lat, 12);
+    const cells = decode((await tile(`/api/tiles/households/12/${z12.x}/${z12.y}.mvt`)).bytes).households!;
+    expect(cells.length).toBeGreaterThan(0);
+    expect(cells.every((f) => (f.properties.count as number) >= 1 && (f.properties.people as number) >= 1)).toBe(true);
+    const [w, s, e, n] = tileBounds(12, z12.x, z12.y);
+    const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM household WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)', [
+      w,
+      s,
+      e,
+      n,
+    ]);
+    expect(cells.reduce((a, f) => a + (f.properties.count as number), 0)).toBe(rows[0]!.n);
+    const z16 = tileOf(grid.lon, grid.lat, 16);
+    const points = decode((await tile(`/api/tiles/households/16/${z16.x}/${z16.y}.mvt`)).bytes).households ?? [];
+    expect(points.every((f) => f.properties.count === 1 && typeof f.id === 'number')).toBe(true);
+
+    const analyst = { username: 'tile-analyst', role: 'analyst' as const };
+    const refused = await tile(`/api/tiles/households/12/${z12.x}/${z12.y}.mvt`, analyst);
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text()).error).toMatchObject({ code: 'forbidden', path: 'param.layer' });
+    expect((await tile(`/api/tiles/grid/12/${z12.x}/${z12.y}.mvt`, analyst)).status).toBe(200);
+    const anonymous = await ctx.app.request(`/api/tiles/grid/12/${z12.x}/${z12.y}.mvt`);
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('refuses tiles that cannot exist, naming the coordinate', async () => {
+    for (const [path, at] of [
+      ['/api/tiles/grid/23/0/0.mvt', 'param.z'],
+      ['/api/tiles/grid/3/8/0.mvt', 'param.x'],
+      ['/api/tiles/grid/3/0/8.mvt', 'param.y'],
+      ['/api/tiles/roads/3/0/0.mvt', 'param.layer'],
+      ['/api/tiles/grid/3/0/abc.mvt', 'param.y'],
+      ['/api/tiles/grid/-1/0/0.mvt', 'param.z'],
+    ] as const) {
+      const res = await tile(path);
+      expect(res.status, path).toBe(400);
+      expect(JSON.parse(res.text()).error.path, path).toBe(at);
+    }
+  });
+
+  it.runIf(driver === 'pg')('gives the same features from ST_AsMVT as from geojson-vt, for any tile over the district', async () => {
+    const { rows } = await ctx.db.query<{ b: [number, number, number, number] }>(
+      `SELECT json_build_array(ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)) AS b FROM (SELECT ST_Extent(geom) AS e FROM region WHERE level = 'district') d`,
+    );
+    const [w, s, e, n] = rows[0]!.b;
+    const layers: TileLayer[] = ['grid', 'village', 'township', 'households'];
+    let compared = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 9, max: 16 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.constantFrom(...layers),
+        async (z, u, v, layer) => {
+          const { x, y } = tileOf(w + u * (e - w), s + v * (n - s), z);
+          const ours = decode(await vectorTile(ctx.db, layer, z, x, y))[layer] ?? [];
+          const theirs = decode(await vectorTile({ query: (q, p) => ctx.db.query(q, p), driver: 'pglite' }, layer, z, x, y))[layer] ?? [];
+          if (ours.length > 0) compared++;
+          const key = (f: Decoded) => JSON.stringify([f.id ?? null, Object.entries(f.properties).sort()]);
+          if (layer === 'households') {
+            // the same households, counted into the same cells (their points may fall a unit apart)
+            const total = (fs: Decoded[]) => fs.reduce((a, f) => a + (f.properties.count as number), 0);
+            expect(total(theirs)).toBe(total(ours));
+            return;
+          }
+          // geojson-vt drops what it simplifies to nothing (a polygon under a unit²); ST_AsMVT keeps it
+          const tiny = new Set(ours.filter((f) => f.area < 4).map((f) => f.id));
+          expect(
+            theirs
+              .map(key)
+              .filter((k) => !tiny.has(JSON.parse(k)[0]))
+              .sort(),
+          ).toEqual(
+            ours
+              .filter((f) => !tiny.has(f.id))
+              .map(key)
+              .sort(),
+          );
+          const area = (fs: Decoded[]) => fs.reduce((a, f) => a + f.area, 0);
+          expect(Math.abs(area(theirs) - area(ours))).toBeLessThanOrEqual(0.01 * area(ours) + 64);
+        },
+      ),
+      { numRuns: 80, seed: 20261130 },
+    );
+    // most tiles over the district's box hold something: the comparison is not of empty tiles
+    expect(compared).toBeGreaterThan(30);
+  });
+});
