@@ -9,7 +9,7 @@ import { cstDay, recordPlanFigures } from './db/overview.ts';
 import { maintain } from './db/db.ts';
 import { backup, listBackups, pruneBackups } from './db/backup.ts';
 import { EventBus } from './http/events.ts';
-import { createApp, newReadCache, type AppOptions } from './app.ts';
+import { createApp, newReadCache, newTileCache, type AppOptions } from './app.ts';
 import { publishDue } from './db/draft-review.ts';
 import { notifyDeadlinesNear } from './db/notifications.ts';
 import { deliverDue } from './db/webhooks.ts';
@@ -52,12 +52,14 @@ const BACKUP_AFTER_START_MS = 10 * 60_000;
 export async function startServer(options: AppOptions & { port: number }): Promise<RunningServer> {
   const events = options.events ?? new EventBus();
   const cache = options.cache === false ? null : (options.cache ?? newReadCache(options));
-  const app = createApp({ ...options, events, cache: cache ?? false });
+  const tiles = options.cache === false || options.tiles === false ? null : (options.tiles ?? newTileCache(options));
+  const app = createApp({ ...options, events, cache: cache ?? false, tiles: tiles ?? false });
   // Drafts approved to take effect on a later day are published when it comes.
   const publishScheduled = async () => {
     try {
       const published = await publishDue(options.db, options.clock?.() ?? new Date());
       if (published.length) cache?.bump(['plan', 'layout', 'plan*', 'incidents']);
+      if (published.length) await tiles?.sync(options.db);
     } catch (err) {
       console.error('publishing scheduled drafts failed:', err);
     }

@@ -36,7 +36,7 @@ export function tileBounds(z: number, x: number, y: number, margin = BUFFER / EX
 function regionColumns(layer: TileLayer, at: PlanTime): string {
   const common = `r.id, r.name, r.code, ${at ? householdsAt('r') : 'r.household_count'} AS households`;
   if (layer !== 'grid') return common;
-  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", ${at ? 'NULL::text' : 'w.name'} AS "workerName",
+  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", r.worker_id AS "workerId", ${at ? 'NULL::text' : 'w.name'} AS "workerName",
     CASE WHEN gr.lo IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} < gr.lo THEN 'under'
          WHEN gr.hi IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} > gr.hi THEN 'over' ELSE 'within' END AS status`;
 }
@@ -113,5 +113,5 @@ export async function vectorTile(
 function columnsOf(layer: TileLayer): string {
   if (layer === 'households') return 'g.id, g.count, g.people';
   const common = 'g.id, g.name, g.code, g.households';
-  return layer === 'grid' ? `${common}, g."parentId", g."gridType", g."workerName", g.status` : common;
+  return layer === 'grid' ? `${common}, g."parentId", g."gridType", g."workerId", g."workerName", g.status` : common;
 }

@@ -1,7 +1,7 @@
 import * as maplibregl from 'maplibre-gl';
-import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike } from 'maplibre-gl';
+import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike, VectorTileSource } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
-import type { DistrictLayers, RegionCollection, RegionFeature } from '../state/explorer.svelte.ts';
+import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature } from '../state/explorer.svelte.ts';
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
 import { baseStyle, gridTypeColor, TEXT_FONT } from './style.ts';
 import turfBbox from '@turf/bbox';
@@ -27,6 +27,14 @@ export class RegionMap {
   readonly map: maplibregl.Map;
   private ready: Promise<void>;
   private current: RegionFeature | null = null;
+  private dark = false;
+  private k = 1;
+  /** The tiles' query (the plan in view and its version); null until the first layers arrive. */
+  private tiles: string | null = null;
+  /** What was asked before the tile layers existed, applied once they do. */
+  private rules: { gridType: string; min: number; max: number }[] | null = null;
+  private proposalShown = false;
+  private gridStyle: { color?: ExpressionSpecification; opacity: number; warnings: boolean } = { opacity: 0, warnings: true };
 
   constructor(
     container: HTMLElement,
@@ -71,39 +79,12 @@ export class RegionMap {
 
   private addLayers(dark: boolean, k: number) {
     const m = this.map;
-    for (const id of ['grids', 'villages', 'townships', 'selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers', 'compare'])
+    this.dark = dark;
+    this.k = k;
+    for (const id of ['selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers', 'compare'])
       m.addSource(id, { type: 'geojson', data: EMPTY });
     m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
-    m.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } });
-    m.addLayer({
-      id: 'grid-line',
-      type: 'line',
-      source: 'grids',
-      paint: { 'line-color': dark ? '#0b1522' : '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.2 * k, 13, 1.2 * k] },
-    });
-    m.addLayer({ id: 'township-hit', type: 'fill', source: 'townships', paint: { 'fill-opacity': 0 } });
-    m.addLayer({ id: 'village-hit', type: 'fill', source: 'villages', paint: { 'fill-opacity': 0 } });
-    m.addLayer({
-      id: 'village-line',
-      type: 'line',
-      source: 'villages',
-      paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] },
-    });
-    m.addLayer({
-      id: 'township-line',
-      type: 'line',
-      source: 'townships',
-      paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] },
-    });
-    // Grids whose household count is outside their type's range: a dashed red outline (rules set later).
-    m.addLayer({
-      id: 'grid-out-of-range',
-      type: 'line',
-      source: 'grids',
-      filter: ['==', ['get', 'households'], -1],
-      paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] },
-    });
     m.addLayer({ id: 'picked-fill', type: 'fill', source: 'picked', paint: { 'fill-color': '#f59f00', 'fill-opacity': 0.45 } });
     m.addLayer({
       id: 'household-clusters',
@@ -238,19 +219,107 @@ export class RegionMap {
     });
   }
 
+  /**
+   * The plan's own layers, from vector tiles the server cuts: grids filled by type, village and
+   * township borders, range warnings. Added under everything else once the first layers arrive.
+   */
+  private addPlanLayers(query: string) {
+    const m = this.map;
+    const [dark, k] = [this.dark, this.k];
+    const ink = dark ? '#d7e3f4' : '#2b3340';
+    const before = 'picked-fill';
+    // Tiles stop at zoom 16; closer in, MapLibre draws them larger (a grid is whole at 16).
+    for (const [id, layer] of [
+      ['grids', 'grid'],
+      ['villages', 'village'],
+      ['townships', 'township'],
+    ] as const)
+      m.addSource(id, { type: 'vector', tiles: [tileUrl(layer, query)], minzoom: 0, maxzoom: 16 });
+    const grid = { source: 'grids', 'source-layer': 'grid' };
+    m.addLayer({ id: 'grid-fill', type: 'fill', ...grid, paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } }, before);
+    m.addLayer(
+      {
+        id: 'grid-line',
+        type: 'line',
+        ...grid,
+        paint: { 'line-color': dark ? '#0b1522' : '#ffffff', 'line-width': ['interpolate', ['linear'], ['zoom'], 9, 0.2 * k, 13, 1.2 * k] },
+      },
+      before,
+    );
+    m.addLayer({ id: 'township-hit', type: 'fill', source: 'townships', 'source-layer': 'township', paint: { 'fill-opacity': 0 } }, before);
+    m.addLayer({ id: 'village-hit', type: 'fill', source: 'villages', 'source-layer': 'village', paint: { 'fill-opacity': 0 } }, before);
+    m.addLayer(
+      {
+        id: 'village-line',
+        type: 'line',
+        source: 'villages',
+        'source-layer': 'village',
+        paint: { 'line-color': ink, 'line-opacity': 0.55, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.5 * k, 13, 2 * k] },
+      },
+      before,
+    );
+    m.addLayer(
+      {
+        id: 'township-line',
+        type: 'line',
+        source: 'townships',
+        'source-layer': 'township',
+        paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] },
+      },
+      before,
+    );
+    // Grids whose household count is outside their type's range: a dashed red outline (rules set later).
+    m.addLayer(
+      {
+        id: 'grid-out-of-range',
+        type: 'line',
+        ...grid,
+        filter: ['==', ['get', 'households'], -1],
+        paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] },
+      },
+      before,
+    );
+    if (this.rules) this.applyRules(this.rules);
+    this.applyProposalShown();
+    this.applyGridStyle();
+  }
+
+  /**
+   * How grids show: their colour (default by type), fill opacity (0: by the map's theme) and whether range warnings do. Analysis puts
+   * them behind the incidents; the wall colours them by whether they pass.
+   */
+  setGridStyle(style: { color?: ExpressionSpecification; opacity: number; warnings: boolean }): void {
+    this.gridStyle = style;
+    if (this.map.getLayer('grid-fill')) this.applyGridStyle();
+  }
+
+  private applyGridStyle(): void {
+    if (this.gridStyle.color) this.map.setPaintProperty('grid-fill', 'fill-color', this.gridStyle.color);
+    if (this.gridStyle.opacity > 0) this.map.setPaintProperty('grid-fill', 'fill-opacity', this.gridStyle.opacity);
+    if (!this.gridStyle.warnings) this.map.setLayoutProperty('grid-out-of-range', 'visibility', 'none');
+  }
+
   /** The region one level below the selection under a screen point (the selection's sibling when it is a grid). */
   private regionAt(point: maplibregl.PointLike): number | null {
     const level = this.current ? LEVEL_BELOW[this.current.properties.level] : 'township';
-    const id = this.map.queryRenderedFeatures(point, { layers: [HIT_LAYER[level]] })[0]?.properties.id;
+    if (!this.map.getLayer(HIT_LAYER[level])) return null;
+    const id = this.map.queryRenderedFeatures(point, { layers: [HIT_LAYER[level]] })[0]?.id;
     return typeof id === 'number' ? id : null;
   }
 
   async setLayers(layers: DistrictLayers): Promise<void> {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
-    (this.map.getSource('grids') as GeoJSONSource | undefined)?.setData(layers.grids);
-    (this.map.getSource('villages') as GeoJSONSource | undefined)?.setData(layers.villages);
-    (this.map.getSource('townships') as GeoJSONSource | undefined)?.setData(layers.townships);
+    if (this.tiles === layers.tiles) return;
+    const first = this.tiles === null;
+    this.tiles = layers.tiles;
+    if (first) return this.addPlanLayers(layers.tiles);
+    for (const [id, layer] of [
+      ['grids', 'grid'],
+      ['villages', 'village'],
+      ['townships', 'township'],
+    ] as const)
+      (this.map.getSource(id) as VectorTileSource | undefined)?.setTiles([tileUrl(layer, layers.tiles)]);
   }
 
   /** Outlines the region and labels its children. */
@@ -292,6 +361,11 @@ export class RegionMap {
   async setRules(rules: { gridType: string; min: number; max: number }[]): Promise<void> {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
+    this.rules = rules;
+    if (this.map.getLayer('grid-out-of-range')) this.applyRules(rules);
+  }
+
+  private applyRules(rules: { gridType: string; min: number; max: number }[]): void {
     const typed = (r: { gridType: string }, test: ExpressionSpecification): ExpressionSpecification => ['all', ['==', ['get', 'gridType'], r.gridType], test];
     const under: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['<', ['get', 'households'], r.min]))];
     const over: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['>', ['get', 'households'], r.max]))];
@@ -342,11 +416,18 @@ export class RegionMap {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
     (this.map.getSource('proposal') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
-    // While a proposal is shown, the current grids step back: no outlines or range warnings of their own.
-    const visibility = fc ? 'none' : 'visible';
-    for (const id of ['grid-line', 'grid-out-of-range']) this.map.setLayoutProperty(id, 'visibility', visibility);
+    this.proposalShown = fc !== null;
+    this.applyProposalShown();
     // and so do their labels: the proposal's own counts take their place
     this.map.setFilter('labels', fc ? ['!=', ['get', 'level'], 'grid'] : null);
+  }
+
+  /** While a proposal is shown, the current grids step back: no outlines or range warnings of their own. */
+  private applyProposalShown(): void {
+    const visibility = this.proposalShown ? 'none' : 'visible';
+    for (const id of ['grid-line', 'grid-out-of-range']) {
+      if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', id === 'grid-out-of-range' && !this.gridStyle.warnings ? 'none' : visibility);
+    }
   }
 
   async setBarriers(fc: GeoJSON.FeatureCollection | null): Promise<void> {

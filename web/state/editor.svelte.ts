@@ -65,7 +65,7 @@ export class Editor {
 
   villageGrids = $derived.by((): RegionSummary[] => {
     const id = this.village?.id;
-    return id ? (this.explorer.layers?.grids.features ?? []).filter((g) => g.properties.parentId === id) : [];
+    return id ? (this.explorer.villageGrids?.features ?? []).filter((g) => g.properties.parentId === id) : [];
   });
 
   async loadContext(): Promise<void> {
@@ -193,7 +193,7 @@ export class Editor {
   /** After a conflict: drop local state and read the current plan. */
   async reload() {
     this.notice = null;
-    await this.explorer.reloadLayers();
+    this.explorer.reloadLayers();
     await this.explorer.select(this.explorer.region?.id ?? null, false);
   }
 }

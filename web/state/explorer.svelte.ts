@@ -1,16 +1,24 @@
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
+import { router } from '../lib/router.svelte.ts';
 
 export type RegionFeature = InferResponseType<(typeof api.regions)[':id']['$get'], 200>;
 export type RegionCollection = InferResponseType<(typeof api.regions)[':id']['children']['$get'], 200>;
 export type RegionSummary = RegionCollection['features'][number];
 
+/**
+ * The map's layers of a district: vector tiles the server cuts (townships, villages, grids), asked
+ * with `tiles` — the plan in view (a day, a draft) and a version each edit bumps, so the map asks
+ * again for the tiles it holds (the server answers those the edit did not touch from its cache).
+ */
 export interface DistrictLayers {
   districtId: number;
-  townships: RegionCollection;
-  villages: RegionCollection;
-  grids: RegionCollection;
+  tiles: string;
 }
+
+/** A tile layer's URL template, absolute as MapLibre wants it. */
+export const tileUrl = (layer: 'township' | 'village' | 'grid' | 'households', query: string) =>
+  `${location.origin}/api/tiles/${layer}/{z}/{x}/{y}.mvt${query}`;
 
 const EMPTY: RegionCollection = { type: 'FeatureCollection', features: [] };
 
@@ -19,6 +27,8 @@ export class Explorer {
   region = $state.raw<RegionFeature | null>(null);
   children = $state.raw<RegionCollection>(EMPTY);
   layers = $state.raw<DistrictLayers | null>(null);
+  /** The grids of the village in view (the selection, or the selected grid's village): what the editor works on. */
+  villageGrids = $state.raw<RegionCollection | null>(null);
   loading = $state(false);
   error = $state<string | null>(null);
   /** Bumped on every selection so the map knows to move even when re-selecting. */
@@ -57,12 +67,17 @@ export class Explorer {
       const param = { id: String(target) };
       const query = this.query;
       const [region, children] = await Promise.all([ok(api.regions[':id'].$get({ param, query })), ok(api.regions[':id'].children.$get({ param, query }))]);
+      const level = region.properties.level;
+      const village = level === 'grid' ? region.properties.parentId : null;
+      const grids =
+        level === 'village' ? children : village !== null ? await ok(api.regions[':id'].children.$get({ param: { id: String(village) }, query })) : null;
       if (ask !== this.asked) return;
       this.region = region;
       this.children = children;
+      this.villageGrids = grids;
       if (move) this.selection++;
       const districtId = region.properties.ancestors[0]?.id ?? region.id;
-      if (this.layers?.districtId !== districtId) await this.loadLayers(districtId);
+      if (this.layers?.districtId !== districtId) this.loadLayers(districtId);
     } catch (err) {
       this.error = err instanceof Error ? err.message : String(err);
     } finally {
@@ -72,15 +87,7 @@ export class Explorer {
 
   /** Applies an edit's answer to the map's layers without reloading them, then refreshes the selection. */
   async applyEdit(result: { regions: RegionCollection; removed: number[] }): Promise<void> {
-    if (this.layers) {
-      const changed = new Map(result.regions.features.map((f) => [f.id, f]));
-      const gone = new Set([...result.removed, ...changed.keys()]);
-      const patch = (fc: RegionCollection, level: string): RegionCollection => ({
-        type: 'FeatureCollection',
-        features: [...fc.features.filter((f) => !gone.has(f.id)), ...result.regions.features.filter((f) => f.properties.level === level)],
-      });
-      this.layers = { ...this.layers, grids: patch(this.layers.grids, 'grid'), villages: patch(this.layers.villages, 'village') };
-    }
+    this.reloadLayers();
     const current = this.region;
     if (!current) return;
     // A removed selection falls back to its parent.
@@ -94,14 +101,16 @@ export class Explorer {
     await this.select(id, false);
   }
 
-  async reloadLayers(): Promise<void> {
-    if (this.layers) await this.loadLayers(this.layers.districtId);
+  /** The plan changed (an edit, an accepted auto-split, an undo): the map asks for its tiles again. */
+  reloadLayers(): void {
+    if (this.layers) this.loadLayers(this.layers.districtId);
   }
 
-  private async loadLayers(districtId: number): Promise<void> {
-    const param = { id: String(districtId) };
-    const get = (level: 'township' | 'village' | 'grid') => ok(api.regions[':id'].descendants.$get({ param, query: { level, ...this.query } }));
-    const [townships, villages, grids] = await Promise.all([get('township'), get('village'), get('grid')]);
-    this.layers = { districtId, townships, villages, grids };
+  private version = 0;
+
+  private loadLayers(districtId: number): void {
+    const q = new URLSearchParams({ ...this.query, ...(router.view === 'plan' && router.draftId !== null ? { draft: String(router.draftId) } : {}) });
+    q.set('v', String(++this.version));
+    this.layers = { districtId, tiles: `?${q}` };
   }
 }

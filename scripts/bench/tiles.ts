@@ -1,0 +1,245 @@
+/**
+ * npm run bench:tiles — vector tiles of the demo district, served by `npm start`'s server.
+ *
+ * One set of tiles (grids at zoom 10–16, villages and townships at 10–12, households at 12 and
+ * 15: every tile over the district at the low zooms, a fixed sample of those over it at the high
+ * ones) is asked:
+ *   1. raw: the `ST_AsMVT` query alone on PostgreSQL, straight through `pg` (the baseline);
+ *   2. ours on PostgreSQL: through the server over HTTP, each tile its first time (computed), then
+ *      again (kept) — targets: first time within 1.3× of raw;
+ *   3. ours on the embedded database (geojson-vt + vt-pbf): the same — target within 3× of PostgreSQL;
+ *   4. under load, on each: 50 clients asking tiles of the set for 15 s while 10 planners each
+ *      rename a grid every 2 s (each rename retires the tiles over that grid) — target p99 < 100 ms.
+ * Without DATABASE_URL only the embedded database runs.
+ *   npm run bench:tiles -- [--seconds 15] [--sample 120] [--scale 1]
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { startChild, stopChild } from '../lib/child-server.ts';
+import { createUser, openSession, SESSION_COOKIE } from '../../server/db/accounts.ts';
+import { openDb, type Db, type OpenOptions } from '../../server/db/db.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { vectorTile, type TileLayer } from '../../server/db/tiles.ts';
+import { DEMO, seedDistrict } from '../../server/seed/seed-district.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '15' },
+    sample: { type: 'string', default: '120' },
+    scale: { type: 'string', default: '1' },
+  },
+});
+
+interface Tile {
+  layer: TileLayer;
+  z: number;
+  x: number;
+  y: number;
+}
+const path = (t: Tile) => `/api/tiles/${t.layer}/${t.z}/${t.x}/${t.y}.mvt`;
+
+/** A deterministic shuffle (mulberry32): the same sample every run. */
+function sampled<T>(items: T[], n: number, seed = 20261130): T[] {
+  let a = seed;
+  const rand = () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy.slice(0, n);
+}
+
+/** The tiles whose centre lies in the district, per zoom. */
+async function tileSet(db: Db): Promise<Tile[]> {
+  const tiles: Tile[] = [];
+  const plan: [TileLayer, number, number][] = [
+    ['grid', 10, Infinity],
+    ['grid', 12, Infinity],
+    ['grid', 14, Number(values.sample)],
+    ['grid', 16, Number(values.sample)],
+    ['village', 10, Infinity],
+    ['village', 12, Infinity],
+    ['township', 10, Infinity],
+    ['households', 12, Infinity],
+    ['households', 15, Number(values.sample) / 2],
+  ];
+  for (const [layer, z, n] of plan) {
+    const { rows } = await db.query<{ x: number; y: number }>(
+      `WITH d AS (SELECT ST_Transform(geom, 3857) AS g FROM region WHERE level = 'district'),
+            s AS (SELECT 40075016.68557849 / 2 ^ $1 AS size)
+       SELECT x, y FROM d, s,
+         generate_series(floor((ST_XMin(d.g) + 20037508.342789244) / s.size)::int, floor((ST_XMax(d.g) + 20037508.342789244) / s.size)::int) AS x,
+         generate_series(floor((20037508.342789244 - ST_YMax(d.g)) / s.size)::int, floor((20037508.342789244 - ST_YMin(d.g)) / s.size)::int) AS y
+       WHERE ST_Intersects(d.g, ST_MakeEnvelope(-20037508.342789244 + x * s.size, 20037508.342789244 - (y + 1) * s.size,
+                                                 -20037508.342789244 + (x + 1) * s.size, 20037508.342789244 - y * s.size, 3857))
+       ORDER BY x, y`,
+      [z],
+    );
+    tiles.push(...sampled(rows, n === Infinity ? rows.length : n).map((r) => ({ layer, z, x: r.x, y: r.y })));
+  }
+  return tiles;
+}
+
+async function seeded(where: OpenOptions): Promise<{ cookie: string; tiles: Tile[]; grids: number[] }> {
+  const db = await openDb(where);
+  try {
+    await migrate(db);
+    const t0 = performance.now();
+    await seedDistrict(db, { ...DEMO, scale: Number(values.scale) });
+    console.log(`  demo seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const user = await createUser(db, { username: 'bench', password: 'bench-password', role: 'admin' });
+    const { token } = await openSession(db, { userId: user.id });
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT id FROM (SELECT DISTINCT ON (parent_id) id, parent_id FROM region WHERE level = 'grid' ORDER BY parent_id, id) g ORDER BY parent_id LIMIT 10`,
+    );
+    return { cookie: `${SESSION_COOKIE}=${token}`, tiles: await tileSet(db), grids: rows.map((r) => r.id) };
+  } finally {
+    await db.close();
+  }
+}
+
+interface Timing {
+  total: number;
+  p50: number;
+  p95: number;
+  bytes: number;
+}
+function timing(ms: number[], bytes: number): Timing {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? 0;
+  return { total: ms.reduce((a, b) => a + b, 0), p50: at(0.5), p95: at(0.95), bytes };
+}
+
+/** Each tile once, in order, through the server: as a map asks them (gzip taken). */
+async function overHttp(url: string, cookie: string, tiles: Tile[]): Promise<{ timing: Timing; cache: Record<string, number> }> {
+  const ms: number[] = [];
+  const cache: Record<string, number> = {};
+  let bytes = 0;
+  for (const t of tiles) {
+    const t0 = performance.now();
+    const res = await fetch(url + path(t), { headers: { cookie, 'accept-encoding': 'gzip' } });
+    const body = await res.arrayBuffer();
+    ms.push(performance.now() - t0);
+    if (!res.ok) throw new Error(`${path(t)}: HTTP ${res.status}`);
+    bytes += body.byteLength;
+    const how = res.headers.get('x-cache') ?? 'none';
+    cache[how] = (cache[how] ?? 0) + 1;
+  }
+  return { timing: timing(ms, bytes), cache };
+}
+
+/** Readers asking tiles while planners rename grids (each rename retires the tiles over its grid). */
+async function underLoad(
+  url: string,
+  cookie: string,
+  tiles: Tile[],
+  grids: number[],
+): Promise<{ p50: number; p99: number; requests: number; errors: number; edits: number }> {
+  const seconds = Number(values.seconds);
+  const paths = tiles.map(path);
+  const readers = autocannon({
+    url,
+    connections: 50,
+    duration: seconds,
+    headers: { cookie, 'accept-encoding': 'gzip' },
+    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[Math.floor(Math.random() * paths.length)]! }) }],
+  });
+  let edits = 0;
+  const until = Date.now() + seconds * 1000;
+  const planner = async (grid: number, i: number) => {
+    await new Promise((r) => setTimeout(r, (2000 * i) / grids.length));
+    while (Date.now() < until) {
+      const next = Date.now() + 2000;
+      const got = await fetch(`${url}/api/regions/${grid}`, { headers: { cookie } });
+      const version = ((await got.json()) as { properties: { version: number } }).properties.version;
+      const saved = await fetch(`${url}/api/regions/${grid}`, {
+        method: 'PATCH',
+        headers: { cookie, 'content-type': 'application/json' },
+        body: JSON.stringify({ version, name: `瓦片压测${i}-${Date.now() % 100_000}` }),
+      });
+      await saved.arrayBuffer();
+      if (saved.ok) edits++;
+      await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+    }
+  };
+  const [r] = await Promise.all([readers, ...grids.map(planner)]);
+  return { p50: r!.latency.p50, p99: r!.latency.p99, requests: r!.requests.total, errors: r!.errors + r!.timeouts + r!.non2xx, edits };
+}
+
+const fmt = (t: Timing) => `${(t.total / 1000).toFixed(2)} s in all, p50 ${t.p50.toFixed(1)} ms, p95 ${t.p95.toFixed(1)} ms, ${(t.bytes / 1024).toFixed(0)} KB`;
+
+const results: Record<string, { cold: Timing; warm: Timing; load: Awaited<ReturnType<typeof underLoad>> }> = {};
+let raw: Timing | null = null;
+
+async function serve(name: string, where: OpenOptions, env: Record<string, string>, cleanup: () => Promise<void>) {
+  console.log(`${name}:`);
+  const w = await seeded(where);
+  console.log(`  ${w.tiles.length} tiles`);
+  if (where.databaseUrl) {
+    // The baseline: the query alone, straight to PostgreSQL, each tile once.
+    const db = await openDb(where);
+    const ms: number[] = [];
+    let bytes = 0;
+    for (const t of w.tiles) {
+      const t0 = performance.now();
+      bytes += (await vectorTile(db, t.layer, t.z, t.x, t.y)).length;
+      ms.push(performance.now() - t0);
+    }
+    await db.close();
+    raw = timing(ms, bytes);
+    console.log(`  raw ST_AsMVT query:        ${fmt(raw)} (uncompressed)`);
+  }
+  const server = await startChild(env);
+  try {
+    const cold = await overHttp(server.url, w.cookie, w.tiles);
+    console.log(`  ours, first time:          ${fmt(cold.timing)} (gzip) · ${JSON.stringify(cold.cache)}`);
+    const warm = await overHttp(server.url, w.cookie, w.tiles);
+    console.log(`  ours, again (kept):        ${fmt(warm.timing)} · ${JSON.stringify(warm.cache)}`);
+    const load = await underLoad(server.url, w.cookie, w.tiles, w.grids);
+    console.log(
+      `  under load (50 readers, 10 planners): ${load.requests} tiles, p50 ${load.p50} ms, p99 ${load.p99} ms, ${load.errors} errors, ${load.edits} renames`,
+    );
+    results[name] = { cold: cold.timing, warm: warm.timing, load };
+  } finally {
+    await stopChild(server);
+    await cleanup();
+  }
+}
+
+if (process.env.DATABASE_URL) {
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS gridplan_bench_tiles');
+  await admin.query('CREATE DATABASE gridplan_bench_tiles');
+  await admin.end();
+  const u = new URL(process.env.DATABASE_URL);
+  u.pathname = '/gridplan_bench_tiles';
+  await serve('PostgreSQL', { databaseUrl: u.toString() }, { DATABASE_URL: u.toString() }, async () => {});
+}
+const dir = await mkdtemp(join(tmpdir(), 'gridplan-tiles-'));
+await serve('embedded (PGlite)', { dataDir: dir }, { GRIDPLAN_DATA_DIR: dir }, () => rm(dir, { recursive: true, force: true }));
+
+console.log('\nsummary');
+const pgRun = results.PostgreSQL;
+const lite = results['embedded (PGlite)']!;
+if (pgRun && raw) {
+  const r = raw as Timing;
+  console.log(
+    `  PostgreSQL, first time vs raw ST_AsMVT: ${(pgRun.cold.total / r.total).toFixed(2)}× (target ≤ 1.3×); kept: ${(pgRun.warm.total / r.total).toFixed(2)}×`,
+  );
+  console.log(
+    `  embedded vs PostgreSQL, first time: ${(lite.cold.total / pgRun.cold.total).toFixed(2)}× (target ≤ 3×); ` +
+      `kept: ${(lite.warm.total / pgRun.warm.total).toFixed(2)}×`,
+  );
+} else console.log('  (set DATABASE_URL to compare with PostgreSQL and its raw ST_AsMVT)');
+for (const [name, r] of Object.entries(results)) console.log(`  ${name} under load: p99 ${r.load.p99} ms (target < 100 ms)`);
