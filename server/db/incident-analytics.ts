@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { notFound } from '../domain/errors.ts';
 import { getisOrdGiStar, pValue, significance } from '../domain/hotspots.ts';
 import { metresPerDegree } from '../domain/local-frame.ts';
@@ -156,17 +157,22 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
   }));
 }
 
-/** Getis–Ord Gi* of incident counts over the grids of a region (neighbours: grids sharing a border or a corner). */
-export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
-  const f = filterSql({ ...filter, wholePlan: false }, 1); // the grid list comes from the scope
-  const { rows: grids } = await tx.query<{ id: number; code: string; name: string; households: number; n: number; x: number; y: number }>(
-    `WITH counts AS (SELECT ${gridColumn(filter)} AS grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY 1)
-     SELECT g.id, g.code, g.name, g.household_count AS households, coalesce(c.n, 0) AS n,
-            ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
-     FROM gp_subtree($${f.params.length + 1}) s JOIN region g ON g.id = s.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,
-    [...f.params, filter.regionId],
-  );
+/**
+ * Which grids touch which (indexes into `grids`): the slow half of a hotspot analysis (2 s of a
+ * district's 2.1 s on the embedded database), and the same for every filter an analyst tries. Kept
+ * per set of grids as they are: the key is a digest of the grids' ids and shapes, which any border
+ * change changes (whatever database, draft or undo made it).
+ */
+const adjacencies = new LRUCache<string, number[][]>({ max: 16 });
+async function adjacency(tx: Queryable, grids: { id: number }[]): Promise<number[][]> {
   const ids = grids.map((g) => g.id);
+  const { rows: digest } = await tx.query<{ d: string }>(
+    `SELECT md5(string_agg(id || ':' || md5(ST_AsBinary(geom)), ',' ORDER BY id)) AS d FROM region WHERE id = ANY($1::int[])`,
+    [ids],
+  );
+  const key = `${ids.length}:${digest[0]?.d ?? ''}`;
+  const known = adjacencies.get(key);
+  if (known) return known;
   const { rows: pairs } = await tx.query<{ a: number; b: number }>(
     `SELECT a.id AS a, b.id AS b FROM region a JOIN region b ON a.id < b.id AND a.geom && b.geom AND ST_Intersects(a.geom, b.geom)
      WHERE a.id = ANY($1::int[]) AND b.id = ANY($1::int[])`,
@@ -178,6 +184,21 @@ export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionI
     neighbours[index.get(p.a)!]!.push(index.get(p.b)!);
     neighbours[index.get(p.b)!]!.push(index.get(p.a)!);
   }
+  adjacencies.set(key, neighbours);
+  return neighbours;
+}
+
+/** Getis–Ord Gi* of incident counts over the grids of a region (neighbours: grids sharing a border or a corner). */
+export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
+  const f = filterSql({ ...filter, wholePlan: false }, 1); // the grid list comes from the scope
+  const { rows: grids } = await tx.query<{ id: number; code: string; name: string; households: number; n: number; x: number; y: number }>(
+    `WITH counts AS (SELECT ${gridColumn(filter)} AS grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY 1)
+     SELECT g.id, g.code, g.name, g.household_count AS households, coalesce(c.n, 0) AS n,
+            ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+     FROM gp_subtree($${f.params.length + 1}) s JOIN region g ON g.id = s.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,
+    [...f.params, filter.regionId],
+  );
+  const neighbours = await adjacency(tx, grids);
   const z = getisOrdGiStar(
     grids.map((g) => g.n),
     neighbours,

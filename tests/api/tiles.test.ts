@@ -153,6 +153,23 @@ describe.each(DRIVERS)('vector tiles (%s)', (driver) => {
     expect(anonymous.status).toBe(401);
   });
 
+  it('draws a draft’s plan with ?draft=, never kept, while the live tiles stay as they are', async () => {
+    const { rows } = await ctx.db.query<{ village: number; version: number }>('SELECT parent_id AS village, version FROM region WHERE id = $1', [grid.id]);
+    const draft = await ctx.request('POST', '/api/drafts', { regionId: rows[0]!.village, name: '瓦片草稿' });
+    expect(draft.status, JSON.stringify(draft.body)).toBe(201);
+    const renamed = await ctx.request('PATCH', `/api/regions/${grid.id}?draft=${draft.body.id}`, { version: rows[0]!.version, name: '草稿里的网格' });
+    expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+    const { x, y } = tileOf(grid.lon, grid.lat, 15);
+    const inDraft = await tile(`/api/tiles/grid/15/${x}/${y}.mvt?draft=${draft.body.id}`);
+    expect(inDraft.cache).toBe('miss');
+    expect(decode(inDraft.bytes).grid!.find((f) => f.id === grid.id)!.properties.name).toBe('草稿里的网格');
+    expect((await tile(`/api/tiles/grid/15/${x}/${y}.mvt?draft=${draft.body.id}`)).cache).toBe('miss');
+    const live = await tile(`/api/tiles/grid/15/${x}/${y}.mvt`);
+    expect(decode(live.bytes).grid!.find((f) => f.id === grid.id)!.properties.name).toBe(grid.name);
+    // an analyst may not see drafts
+    expect((await tile(`/api/tiles/grid/15/${x}/${y}.mvt?draft=${draft.body.id}`, { username: 'tile-analyst', role: 'analyst' })).status).toBe(403);
+  });
+
   it('refuses tiles that cannot exist, naming the coordinate', async () => {
     for (const [path, at] of [
       ['/api/tiles/grid/23/0/0.mvt', 'param.z'],
