@@ -8,6 +8,10 @@ export interface Config {
   dataDir: string;
   /** Optional external basemap: an XYZ raster template or a MapLibre style URL. */
   basemapUrl: string | undefined;
+  /** An offline basemap: a PMTiles archive (vector or raster) the server serves to its maps. */
+  basemapPmtiles: string | undefined;
+  /** A Tianditu key: its vector map and labels go under our layers. */
+  tiandituToken: string | undefined;
   /** Seed the demo district into an empty database at start-up. */
   seedDemo: boolean;
   /** The first start's admin password (else one is generated and printed once). */
@@ -37,6 +41,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.GRIDPLAN_DATA_DIR || '.gridplan-data',
     basemapUrl: env.GRIDPLAN_BASEMAP_URL || undefined,
+    basemapPmtiles: env.GRIDPLAN_BASEMAP_PMTILES || undefined,
+    tiandituToken: env.GRIDPLAN_TIANDITU_TOKEN || undefined,
     seedDemo: env.GRIDPLAN_SEED_DEMO !== '0',
     adminPassword: env.GRIDPLAN_ADMIN_PASSWORD || undefined,
     demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,

@@ -12,6 +12,7 @@ import { clearStagedImports } from './db/household-import.ts';
 import { describeAccounts, ensureAccounts } from './seed/accounts.ts';
 import { DEMO, seedDistrict } from './seed/seed-district.ts';
 import { ensureWebBuild, startServer } from './server.ts';
+import { openBasemap } from './files/basemap.ts';
 
 const config = loadConfig();
 const started = performance.now();
@@ -33,11 +34,20 @@ const accounts = await ensureAccounts(db, {
 });
 for (const line of describeAccounts(accounts)) console.log(line);
 await ensureWebBuild();
+const basemap = config.basemapPmtiles
+  ? await openBasemap(config.basemapPmtiles).catch((err: unknown) => {
+      console.error(`GRIDPLAN_BASEMAP_PMTILES: cannot serve ${config.basemapPmtiles}: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    })
+  : undefined;
+if (basemap) console.log(`offline basemap: ${basemap.path} (${basemap.kind}, ${basemap.format}, zoom ${basemap.minZoom}–${basemap.maxZoom})`);
 const controlToken = randomBytes(24).toString('base64url');
 const server = await startServer({
   db,
   port: config.port,
   basemapUrl: config.basemapUrl,
+  basemap,
+  tiandituToken: config.tiandituToken,
   limits: config.limits,
   backups: { dir: config.backupDir, keep: config.backupKeep },
   controlToken,

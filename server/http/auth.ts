@@ -15,6 +15,7 @@ import type { Env } from './router.ts';
 export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]> = {
   'GET /api/health': 'public',
   'GET /api/config': 'public',
+  'GET /api/basemap.pmtiles': ['plan:read'],
   'GET /api/openapi.json': 'public',
   'POST /api/auth/login': 'public',
   'POST /api/auth/screen': 'public',

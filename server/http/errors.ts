@@ -60,6 +60,7 @@ const STATUS: Record<string, ErrorStatus> = {
   grid_required: 400,
   invalid_bbox: 400,
   invalid_tile: 400,
+  range_required: 400,
   invalid_json: 400,
   invalid_request: 400,
   invalid_time: 400,

@@ -4,12 +4,17 @@ import type { EventBus, LiveStreams, StreamLimits } from './events.ts';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Db } from '../db/db.ts';
 import type { DraftRow } from '../db/drafts.ts';
+import type { Basemap } from '../files/basemap.ts';
 import type { Principal } from '../domain/roles.ts';
 import { fromZod } from './errors.ts';
 
 export interface AppOptions {
   db: Db;
   basemapUrl?: string | undefined;
+  /** An offline PMTiles basemap (opened at start-up), served at /api/basemap.pmtiles. */
+  basemap?: Basemap | undefined;
+  /** A Tianditu key: its vector map and labels under our layers. */
+  tiandituToken?: string | undefined;
   /** Largest JSON body accepted, in bytes (household files have their own, larger limit). */
   maxJsonBytes?: number;
   maxUploadBytes?: number;

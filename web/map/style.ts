@@ -1,4 +1,10 @@
-import type { ExpressionSpecification, StyleSpecification } from 'maplibre-gl';
+import * as maplibregl from 'maplibre-gl';
+import type { ExpressionSpecification, LayerSpecification, SourceSpecification, StyleSpecification } from 'maplibre-gl';
+import { Protocol } from 'pmtiles';
+import type { InferResponseType } from 'hono/client';
+import type { api } from '../lib/api.ts';
+
+type Basemaps = InferResponseType<typeof api.config.$get, 200>;
 
 /** Grid type colours (Tableau 10: distinct, colour-blind aware). */
 export const GRID_TYPE_COLORS = {
@@ -19,14 +25,78 @@ export const gridTypeColor: ExpressionSpecification = [
 // No `glyphs`: MapLibre (≥ 5.11) draws every label locally with TinySDF, so the map needs no network.
 export const TEXT_FONT = ['Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', 'sans-serif'];
 
-/** Our own basemap: a plain ground; regions and labels come from our data. An external raster goes underneath when configured. */
+let basemaps: Basemaps | null = null;
+
+/** What the server offers under our layers (from /api/config), once at start: an offline PMTiles archive, Tianditu. */
+export function setBasemaps(config: Basemaps): void {
+  if (config.pmtiles && !basemaps?.pmtiles) maplibregl.addProtocol('pmtiles', new Protocol().tile);
+  basemaps = config;
+}
+
+/** A light or dark colour for a vector layer of a basemap whose schema we do not know, by its name. */
+function tint(layer: string, dark: boolean, line: boolean): string {
+  if (/water|ocean|river|lake/i.test(layer)) return dark ? '#14324d' : '#b5d3e3';
+  if (/road|transport|street|highway/i.test(layer)) return line ? (dark ? '#3a4b61' : '#ffffff') : dark ? '#1b2a3c' : '#f4f1ea';
+  if (/park|green|landuse|landcover|natural/i.test(layer)) return dark ? '#12261f' : '#dde8d2';
+  if (/building/i.test(layer)) return dark ? '#1e2d40' : '#e3ddd3';
+  if (/boundar/i.test(layer)) return dark ? '#5b6b82' : '#b8aec7';
+  return dark ? '#0e1c2e' : '#f2efe8';
+}
+
+/**
+ * The offline archive's vector layers drawn plainly: fills under lines, in quiet colours by what
+ * their names say (water, roads, green, buildings), no labels — our regions and names stay on top.
+ */
+function vectorBasemap(layers: string[], dark: boolean): LayerSpecification[] {
+  const fills = layers.map((l): LayerSpecification => ({
+    id: `basemap-${l}-fill`,
+    type: 'fill',
+    source: 'pmtiles',
+    'source-layer': l,
+    filter: ['==', ['geometry-type'], 'Polygon'],
+    paint: { 'fill-color': tint(l, dark, false) },
+  }));
+  const lines = layers.map((l): LayerSpecification => ({
+    id: `basemap-${l}-line`,
+    type: 'line',
+    source: 'pmtiles',
+    'source-layer': l,
+    filter: ['==', ['geometry-type'], 'LineString'],
+    layout: { 'line-cap': 'round', 'line-join': 'round' },
+    paint: {
+      'line-color': tint(l, dark, true),
+      'line-width': ['interpolate', ['exponential', 1.6], ['zoom'], 8, 0.6, 16, /road|transport|street/i.test(l) ? 9 : 2],
+    },
+  }));
+  return [...fills, ...lines];
+}
+
+/**
+ * Our own basemap: a plain ground; regions and labels come from our data. Underneath when the
+ * server offers them: an XYZ raster (GRIDPLAN_BASEMAP_URL), Tianditu's map and labels, an offline
+ * PMTiles archive (vector or raster) the server holds. Without any, the map needs no network.
+ */
 export function baseStyle(basemapUrl: string | null, dark = false): StyleSpecification {
-  return {
-    version: 8,
-    sources: basemapUrl ? { basemap: { type: 'raster', tiles: [basemapUrl], tileSize: 256 } } : {},
-    layers: [
-      { id: 'background', type: 'background', paint: { 'background-color': dark ? '#0a1626' : '#eef0ec' } },
-      ...(basemapUrl ? [{ id: 'basemap', type: 'raster' as const, source: 'basemap' }] : []),
-    ],
-  };
+  const sources: Record<string, SourceSpecification> = {};
+  const layers: LayerSpecification[] = [{ id: 'background', type: 'background', paint: { 'background-color': dark ? '#0a1626' : '#eef0ec' } }];
+  const pm = basemaps?.pmtiles ?? null;
+  if (pm) {
+    const url = `pmtiles://${location.origin}${pm.url}`;
+    sources.pmtiles =
+      pm.kind === 'vector'
+        ? { type: 'vector', url, ...(pm.attribution ? { attribution: pm.attribution } : {}) }
+        : { type: 'raster', url, tileSize: 256, ...(pm.attribution ? { attribution: pm.attribution } : {}) };
+    layers.push(...(pm.kind === 'vector' ? vectorBasemap(pm.layers, dark) : [{ id: 'basemap-pmtiles', type: 'raster' as const, source: 'pmtiles' }]));
+  }
+  const tdt = basemaps?.tianditu ?? null;
+  if (tdt) {
+    sources.tianditu = { type: 'raster', tiles: [tdt.vector], tileSize: 256, maxzoom: 18, attribution: '天地图' };
+    sources['tianditu-labels'] = { type: 'raster', tiles: [tdt.labels], tileSize: 256, maxzoom: 18 };
+    layers.push({ id: 'basemap-tianditu', type: 'raster', source: 'tianditu' }, { id: 'basemap-tianditu-labels', type: 'raster', source: 'tianditu-labels' });
+  }
+  if (basemapUrl) {
+    sources.basemap = { type: 'raster', tiles: [basemapUrl], tileSize: 256 };
+    layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
+  }
+  return { version: 8, sources, layers };
 }
