@@ -175,7 +175,7 @@ async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOpt
   const {
     rows: [region],
   } = await tx.query<{ level: string; name: string; district_id: number }>(
-    `SELECT r.level, r.name, (SELECT a.id FROM gp_ancestors(ARRAY[r.id]) a JOIN region d ON d.id = a.id WHERE d.parent_id IS NULL) AS district_id
+    `SELECT r.level, r.name, (SELECT a.id FROM gp_ancestors(ARRAY[r.id]) a JOIN region d ON d.id = a.id WHERE d.level = 'district') AS district_id
      FROM region r WHERE r.id = $1`,
     [regionId],
   );

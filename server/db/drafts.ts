@@ -184,7 +184,7 @@ async function copyFromLive(tx: Tx, id: number, regionId: number, at: Date | nul
   // only, so the map of a draft shows where it lies; the grids elsewhere stay out (a draft stays small),
   // and a draft's writes never touch any of it.
   await tx.query(
-    `WITH top AS (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a ORDER BY a.depth DESC LIMIT 1)
+    `WITH top AS (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a JOIN region d ON d.id = a.id WHERE d.level = 'district')
      INSERT INTO ${s}.region SELECT r.* FROM region r
      WHERE ((r.id IN (SELECT g.id FROM top, gp_subtree(top.id) g) AND r.level <> 'grid') OR r.id IN (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a))
        AND r.id NOT IN (SELECT g.id FROM gp_subtree($1) g)`,

@@ -6,7 +6,7 @@ import type { Queryable } from './db.ts';
  */
 export async function assignHouseholds(tx: Queryable, onlyUnassigned = false): Promise<void> {
   if (!onlyUnassigned) await tx.query('UPDATE household SET region_id = NULL');
-  for (const level of ['grid', 'village', 'township', 'district']) {
+  for (const level of ['grid', 'village', 'township', 'district', 'city']) {
     await tx.query(
       `UPDATE household h SET region_id = r.id
        FROM region r
@@ -18,13 +18,33 @@ export async function assignHouseholds(tx: Queryable, onlyUnassigned = false): P
 
 /** Recomputes `region.household_count` for every region, bottom-up through the four levels. */
 export async function recountHouseholds(tx: Queryable): Promise<void> {
-  for (const level of ['grid', 'village', 'township', 'district']) {
+  for (const level of ['grid', 'village', 'township', 'district', 'city']) {
     await tx.query(
       `UPDATE region r SET household_count =
          (SELECT count(*) FROM household h WHERE h.region_id = r.id)
          + coalesce((SELECT sum(c.household_count) FROM region c WHERE c.parent_id = r.id), 0)
        WHERE r.level = $1`,
       [level],
+    );
+  }
+}
+
+/**
+ * Recounts households of a region's subtree and of every region above it, bottom-up: what a bulk
+ * load into one district changes (a full recount rewrites every region of a city).
+ */
+export async function recountHouseholdsIn(tx: Queryable, regionId: number): Promise<void> {
+  const { rows } = await tx.query<{ ids: number[] }>(
+    `SELECT array_agg(id) AS ids FROM (SELECT id FROM gp_subtree($1) UNION SELECT id FROM gp_ancestors(ARRAY[$1]::int[])) AS x`,
+    [regionId],
+  );
+  for (const level of ['grid', 'village', 'township', 'district', 'city']) {
+    await tx.query(
+      `UPDATE region r SET household_count =
+         (SELECT count(*) FROM household h WHERE h.region_id = r.id)
+         + coalesce((SELECT sum(c.household_count) FROM region c WHERE c.parent_id = r.id), 0)
+       WHERE r.level = $1 AND r.id = ANY($2::int[])`,
+      [level, rows[0]!.ids],
     );
   }
 }
@@ -50,7 +70,7 @@ export async function reassignHouseholdsIn(tx: Queryable, regionIds: number[]): 
 export async function recountHouseholdsAround(tx: Queryable, regionIds: number[]): Promise<void> {
   if (regionIds.length === 0) return;
   const { rows } = await tx.query<{ ids: number[] }>(`SELECT coalesce(array_agg(id), '{}') AS ids FROM gp_ancestors($1::int[])`, [regionIds]);
-  for (const level of ['grid', 'village', 'township', 'district']) {
+  for (const level of ['grid', 'village', 'township', 'district', 'city']) {
     await tx.query(
       `UPDATE region r SET household_count =
          (SELECT count(*) FROM household h WHERE h.region_id = r.id)

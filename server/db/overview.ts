@@ -23,18 +23,18 @@ export const cstDay = (at: Date) => new Date(at.getTime() + 8 * 3_600_000).toISO
 export async function recordPlanFigures(tx: Queryable, day: string, unstaffed: number[] = []): Promise<number> {
   const { rows } = await tx.query<{ n: number }>(
     `WITH g AS (
-       SELECT g.id, g.household_count, v.id AS village, t.id AS township, t.parent_id AS district,
+       SELECT g.id, g.household_count, v.id AS village, t.id AS township, t.parent_id AS district, d.parent_id AS city,
               g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AS staffed,
               (rule.passes AND g.id <> ALL($2::int[])) AS passes,
               ST_Area(g.geom::geography) AS area
-       FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+       FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id JOIN region d ON d.id = t.parent_id
        LEFT JOIN grid_range rule ON rule.grid_id = g.id
        WHERE g.level = 'grid'
      ),
      agg AS (
        SELECT r AS region_id, count(*)::int AS grids, count(*) FILTER (WHERE staffed)::int AS staffed, count(*) FILTER (WHERE passes)::int AS passing,
               coalesce(sum(household_count) FILTER (WHERE passes), 0)::int AS passing_households, coalesce(sum(area) FILTER (WHERE passes), 0) AS passing_area
-       FROM g, unnest(ARRAY[g.village, g.township, g.district]) AS r GROUP BY r
+       FROM g, unnest(ARRAY[g.village, g.township, g.district, g.city]) AS r WHERE r IS NOT NULL GROUP BY r
      ),
      ins AS (
        INSERT INTO plan_figure (day, region_id, grids, staffed, households, passing, passing_households, passing_area, area)

@@ -61,7 +61,8 @@ async function collection(tx: Queryable, where: string, params: unknown[], at: P
   return rows[0]!.fc;
 }
 
-export const districts = (tx: Queryable) => collection(tx, `r.level = 'district'`, []);
+/** The regions on top: cities, and districts that stand alone. */
+export const districts = (tx: Queryable) => collection(tx, 'r.parent_id IS NULL', []);
 export const byCode = (tx: Queryable, code: string) => collection(tx, 'r.code = $1', [code]);
 
 /** Regions whose name contains `q` or whose code starts with it: the 20 best, coarse levels first. */
@@ -69,7 +70,7 @@ export const search = (tx: Queryable, q: string) =>
   collection(
     tx,
     `r.id IN (SELECT id FROM region WHERE strpos(name, $1) > 0 OR code LIKE $2 || '%'
-              ORDER BY array_position(ARRAY['district', 'township', 'village', 'grid'], level), code LIMIT 20)`,
+              ORDER BY array_position(ARRAY['city', 'district', 'township', 'village', 'grid'], level), code LIMIT 20)`,
     [q, q.replace(/[\\%_]/g, '\\$&')],
   );
 export const childrenOf = (tx: Queryable, id: number, at: PlanTime = null) => collection(tx, 'r.parent_id = $1', [id], at);

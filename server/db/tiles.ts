@@ -11,7 +11,7 @@ import vtpbf from 'vt-pbf';
 import type { Queryable } from './db.ts';
 import { householdsAt, planAt, type PlanTime } from './region-queries.ts';
 
-export const TILE_LAYERS = ['district', 'township', 'village', 'grid', 'households'] as const;
+export const TILE_LAYERS = ['city', 'district', 'township', 'village', 'grid', 'households'] as const;
 export type TileLayer = (typeof TILE_LAYERS)[number];
 
 /** Tile units per side, and the margin drawn beyond each edge (lines and labels that cross it join up). */
@@ -38,7 +38,8 @@ function regionColumns(layer: TileLayer, at: PlanTime): string {
   if (layer !== 'grid') return common;
   return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", r.worker_id AS "workerId", ${at ? 'NULL::text' : 'w.name'} AS "workerName",
     CASE WHEN gr.lo IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} < gr.lo THEN 'under'
-         WHEN gr.hi IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} > gr.hi THEN 'over' ELSE 'within' END AS status`;
+         WHEN gr.hi IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} > gr.hi THEN 'over' ELSE 'within' END AS status,
+    ${at ? 'NULL::boolean' : 'gr.passes'} AS passes`;
 }
 
 /** The rows of a tile with their geometry as `geom` (lon/lat), from `$1..$4` (the box) and `$5` (zoom). */
@@ -61,6 +62,7 @@ function tileRows(layer: TileLayer, at: PlanTime): string {
 }
 
 const DEFAULT_LAYER_NAME: Record<TileLayer, string> = {
+  city: 'city',
   district: 'district',
   township: 'township',
   village: 'village',
@@ -92,10 +94,14 @@ export async function vectorTile(
     return new Uint8Array(out[0]?.tile ?? new Uint8Array(0));
   }
   // The embedded database: features clipped to the tile and its margin, cut and written in JS.
+  // Zoomed out, a shape comes simplified to a quarter of a tile unit (a city's 21,500 grids in a few tiles would
+  // otherwise cross the thread as every vertex); geojson-vt then simplifies to its own tolerance, as MapLibre would.
+  const quarterUnit = 360 / 2 ** z / EXTENT / 4;
   const { rows: features } = await db.query<{ f: GeoJSON.Feature }>(
     `SELECT json_build_object('type', 'Feature', 'id', t.id, 'properties', to_jsonb(t) - 'geom' - 'id' - 'f',
        'geometry', ST_AsGeoJSON(CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
-                                     ELSE ST_ClipByBox2D(t.geom, ST_MakeEnvelope($1, $2, $3, $4, 4326)) END, 7)::json) AS f
+                                     ELSE ST_ClipByBox2D(${z < 14 ? `ST_Simplify(t.geom, ${quarterUnit}, true)` : 't.geom'},
+                                                         ST_MakeEnvelope($1, $2, $3, $4, 4326)) END, 7)::json) AS f
      FROM (${rows}) t`,
     params.slice(0, layer === 'households' ? 5 : 4),
   );
@@ -113,5 +119,5 @@ export async function vectorTile(
 function columnsOf(layer: TileLayer): string {
   if (layer === 'households') return 'g.id, g.count, g.people';
   const common = 'g.id, g.name, g.code, g.households';
-  return layer === 'grid' ? `${common}, g."parentId", g."gridType", g."workerId", g."workerName", g.status` : common;
+  return layer === 'grid' ? `${common}, g."parentId", g."gridType", g."workerId", g."workerName", g.status, g.passes` : common;
 }

@@ -31,7 +31,7 @@ export const EXPORT_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'passes', zh: '是否达标', en: '1 when the grid meets its rules (households in range, a worker, one polygon)' },
 ];
 
-const LEVEL_ZH: Record<Level, string> = { district: '区县', township: '乡镇街道', village: '村社区', grid: '网格' };
+const LEVEL_ZH: Record<Level, string> = { city: '市', district: '区县', township: '乡镇街道', village: '村社区', grid: '网格' };
 
 const gisProperties = (r: ExportRegion) => ({
   code: r.code,

@@ -21,9 +21,10 @@ const tileRoute = createRoute({
   path: '/tiles/{layer}/{z}/{x}/{y}',
   summary: 'A Mapbox Vector Tile of one layer of the plan: `/api/tiles/grid/12/3250/1730.mvt`',
   description:
-    'Layers: `district`, `township`, `village` (id, name, code, households), `grid` (also parentId, gridType, workerId, workerName and status: ' +
-    'under, within or over its type’s range) and `households` (roles that may see households: below zoom 14 counts per cell of 16 px with ' +
-    '`count` and `people`, from 14 the households with `people`). Tiles are 4096 units with a 64-unit margin, kept until an edit touches them. ' +
+    'Layers: `city`, `district`, `township`, `village` (id, name, code, households), `grid` (also parentId, gridType, workerId, ' +
+    'workerName, status: under, within or over its type’s range, and passes: in range, staffed and one piece) and `households` ' +
+    '(roles that may see households: below zoom 14 counts per cell of 16 px with `count` and `people`, from 14 the households with `people`). ' +
+    'Tiles are 4096 units with a 64-unit margin, kept until an edit touches them. ' +
     '`asOf`: the plan as it stood at the end of that day; `draft`: a draft’s plan.',
   request: {
     params: z.object({ layer: z.enum(TILE_LAYERS), z: coordinate('z'), x: coordinate('x'), y: coordinate('y') }),

@@ -140,6 +140,16 @@ export class NamePool {
     const stem = () => this.random.pick(COMMUNITY);
     return this.unique([() => `${stem()}社区`, () => `${stem()}${this.random.pick(STREETS)}社区`], (n) => `${stem()}第${NUMERALS[n]}社区`);
   }
+  /** 龙华街道: a street office of a county seat. */
+  street(): string {
+    const stem = () => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}`;
+    return this.unique([() => `${stem()}街道`], (n) => `${stem()}第${NUMERALS[n]}街道`);
+  }
+  /** 白水镇 or 德泽乡. */
+  town(kind: '镇' | '乡'): string {
+    const stem = () => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}`;
+    return this.unique([() => `${stem()}${kind}`], (n) => `${stem()}第${NUMERALS[n]}${kind}`);
+  }
   private unique(makers: (() => string)[], numbered: (n: number) => string): string {
     for (const make of makers)
       for (let i = 0; i < 40; i++) {

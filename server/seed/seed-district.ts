@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maintain, type Db, type Queryable } from '../db/db.ts';
-import { recountHouseholds } from '../db/households.ts';
+import { recountHouseholdsIn } from '../db/households.ts';
 import { cstDay, recordPlanFigures } from '../db/overview.ts';
 import { insertRegions, recordChange } from '../db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts';
@@ -22,6 +22,16 @@ const TOWNSHIPS: Record<string, { streets: string[]; towns: string[] }> = {
   '530303': { streets: ['西平街道', '龙华街道', '金龙街道', '花山街道'], towns: ['白水镇', '盘江镇', '德泽乡', '菱角乡', '炎方乡', '大坡乡', '播乐乡'] },
 };
 
+/**
+ * Township names for a district without real ones: one or two streets (街道) at the seat, more for
+ * a big county, and a town (镇) or township (乡) for about every 350 km².
+ */
+function townshipNames(areaKm2: number, pool: NamePool, random: Random): { streets: string[]; towns: string[] } {
+  const streets = Array.from({ length: areaKm2 > 4000 ? 3 : 2 }, () => pool.street());
+  const towns = Array.from({ length: Math.max(5, Math.min(20, Math.round(areaKm2 / 350))) }, () => pool.town(random.next() < 0.6 ? '镇' : '乡'));
+  return { streets, towns };
+}
+
 export interface SeedOptions {
   /** Administrative code of the district in `boundaryFile`. */
   districtCode: string;
@@ -36,6 +46,10 @@ export interface SeedOptions {
   onProgress?: (step: string) => void;
   /** The demo's incidents end here (default: now). */
   now?: Date;
+  /** The city the district lies in (a row already made: see seedCity); null or absent: the district stands alone. */
+  parentId?: number | null;
+  /** Incidents over two years (default 200,000 at scale 1). */
+  incidents?: number;
 }
 
 /**
@@ -78,10 +92,9 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
   const territory = new Territory(district.coordinates, random);
   const cp = file.features[district.index]?.properties?.cp as Position | undefined;
   const seat: Position = cp && territory.contains(cp) ? cp : territory.randomPoint(random);
-  const names = TOWNSHIPS[district.code] ?? {
-    streets: ['城关街道', '城东街道'],
-    towns: Array.from({ length: 7 }, (_, i) => `第${i + 1}乡`),
-  };
+  const names = TOWNSHIPS[district.code] ?? townshipNames(territory.areaKm2(), new NamePool(random), random);
+  // Every query below works within this district's codes: a city seeds its counties one by one.
+  const within = `${district.code}-%`;
   const townships = planTownships(territory, seat, names.streets, names.towns, random);
   const households = generateHouseholds(territory, seat, townships, Math.round((options.households ?? 130_000) * options.scale), random);
 
@@ -90,7 +103,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     // Repair: several published boundaries (民乐县, 玉门市) have self-intersecting rings.
     const [districtId] = await insertRegions(
       tx,
-      [{ parentId: null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }],
+      [{ parentId: options.parentId ?? null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }],
       true,
     );
     if (options.rule) {
@@ -119,21 +132,21 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
     );
 
     progress('villages');
-    await seedVillages(tx, territory, households.length, options.scale, random);
-    await settleSparseVillages(tx, options.rule?.min ?? 10);
+    await seedVillages(tx, territory, households.length, options.scale, random, within);
+    await settleSparseVillages(tx, options.rule?.min ?? 10, within);
 
     progress('grids');
-    await seedGrids(tx, districtId!, random, progress);
+    await seedGrids(tx, districtId!, random, progress, within);
 
     progress('households → grids');
-    await fileHouseholds(tx);
+    const filed = await fileHouseholds(tx, districtId!, within);
 
     progress('workers');
-    const { grids, workers } = await seedWorkers(tx, random);
-    const staff = await seedStaff(tx, random);
+    const { grids, workers } = await seedWorkers(tx, random, within);
+    const staff = await seedStaff(tx, random, within);
     progress('incidents');
     const incidents = generateIncidents({
-      count: Math.round(200_000 * options.scale),
+      count: Math.round((options.incidents ?? 200_000) * options.scale),
       households,
       frame: territory.frame,
       now: options.now ?? new Date(),
@@ -141,20 +154,22 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       roads: townships.slice(1).map((t) => [seat, t.centre] as [Position, Position]),
     });
     progress(`${incidents.length} incidents generated`);
-    await insertDemoIncidents(tx, incidents);
+    await insertDemoIncidents(tx, incidents, within);
     progress('patrols');
-    await seedPatrols(tx, options.now ?? new Date());
-    const counts = (await tx.query<{ level: string; n: number }>('SELECT level, count(*)::int AS n FROM region GROUP BY level')).rows;
+    await seedPatrols(tx, options.now ?? new Date(), within);
+    const counts = (await tx.query<{ level: string; n: number }>('SELECT level, count(*)::int AS n FROM region WHERE code LIKE $1 GROUP BY level', [within]))
+      .rows;
     const count = (level: string) => counts.find((c) => c.level === level)?.n ?? 0;
     const summary: SeedSummary = {
       districtId: districtId!,
       townships: count('township'),
       villages: count('village'),
       grids: count('grid'),
-      households: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n,
+      households: filed,
       workers: workers.length,
       staff,
-      incidents: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM incident')).rows[0]!.n,
+      incidents: (await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM incident i JOIN region g ON g.id = i.grid_id WHERE g.code LIKE $1', [within]))
+        .rows[0]!.n,
       ms: Math.round(performance.now() - started),
     };
     // The plan figures today, and a month ago: the same plan before its latest recruits (about 3% of the
@@ -182,13 +197,13 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
  * its edge at a walker's pace, visiting about a quarter of its households — so the assessment and
  * its map have something to show. Deterministic.
  */
-async function seedPatrols(tx: Queryable, now: Date): Promise<void> {
+async function seedPatrols(tx: Queryable, now: Date, within: string): Promise<void> {
   await tx.query(
     `WITH p AS (
        SELECT r.id AS grid_id, r.worker_id, r.geom, k,
               $1::timestamptz - make_interval(days => (r.id * 37 + k * 11) % 60, hours => 1 + (r.id + k) % 9) AS started
        FROM region r, generate_series(1, 2 + r.id % 7) AS k
-       WHERE r.level = 'grid' AND r.worker_id IS NOT NULL
+       WHERE r.level = 'grid' AND r.worker_id IS NOT NULL AND r.code LIKE $2
      ),
      -- round the grid inside its edge (the lanes along its border), a little further in on each walk
      walked AS (
@@ -201,12 +216,13 @@ async function seedPatrols(tx: Queryable, now: Date): Promise<void> {
      SELECT worker_id, grid_id, started, started + make_interval(secs => ST_Length(line::geography) / 1.1 + 600), line, ST_NPoints(line),
             ST_Length(line::geography), 'seed', 'seed-' || grid_id || '-' || k
      FROM walked WHERE line IS NOT NULL AND ST_NPoints(line) >= 2`,
-    [now.toISOString()],
+    [now.toISOString(), within],
   );
   await tx.query(
     `INSERT INTO patrol_visit (patrol_id, household_id, at)
      SELECT p.id, h.id, p.started_at + (p.ended_at - p.started_at) * ((h.id % 10) / 10.0)
-     FROM patrol p JOIN household h ON h.region_id = p.grid_id WHERE (h.id + p.id) % 4 = 0`,
+     FROM patrol p JOIN region g ON g.id = p.grid_id AND g.code LIKE $1 JOIN household h ON h.region_id = p.grid_id WHERE (h.id + p.id) % 4 = 0`,
+    [within],
   );
 }
 
@@ -215,8 +231,10 @@ async function seedPatrols(tx: Queryable, now: Date): Promise<void> {
  * all of its grids; each grid has its own police officer (警网融合) and up to two part-time
  * members. Returns how many were added.
  */
-async function seedStaff(tx: Queryable, random: Random): Promise<number> {
-  const grids = (await tx.query<{ id: number; village: number }>(`SELECT id, parent_id AS village FROM region WHERE level = 'grid' ORDER BY code`)).rows;
+async function seedStaff(tx: Queryable, random: Random, within: string): Promise<number> {
+  const grids = (
+    await tx.query<{ id: number; village: number }>(`SELECT id, parent_id AS village FROM region WHERE level = 'grid' AND code LIKE $1 ORDER BY code`, [within])
+  ).rows;
   const people: { name: string; phone: string; role: string; grids: number[] }[] = [];
   let village = -1;
   for (const g of grids) {
@@ -260,17 +278,17 @@ interface Members {
 }
 
 /** Regions of a level with the staged households inside each (by location). */
-async function membersByParent(tx: Queryable, level: 'township' | 'village'): Promise<Members[]> {
+async function membersByParent(tx: Queryable, level: 'township' | 'village', within: string): Promise<Members[]> {
   const { rows } = await tx.query<{ id: number; code: string; name: string; parent_name: string; area_km2: number; xs: number[] | null; ys: number[] | null }>(
     `SELECT r.id, r.code, r.name, p.name AS parent_name, gp_area_m2(r.geom) / 1e6 AS area_km2,
             array_agg(ST_X(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS xs,
             array_agg(ST_Y(h.geom) ORDER BY h.id) FILTER (WHERE h.id IS NOT NULL) AS ys
      FROM region r JOIN region p ON p.id = r.parent_id
      LEFT JOIN seed_household h ON r.geom && h.geom AND ST_Intersects(r.geom, h.geom)
-     WHERE r.level = $1
+     WHERE r.level = $1 AND r.code LIKE $2
      GROUP BY r.id, p.name
      ORDER BY r.code`,
-    [level],
+    [level, within],
   );
   return rows.map((r) => ({
     id: r.id,
@@ -324,7 +342,7 @@ function villageType(v: Members, random: Random): GridType {
  * and located grid by grid: updating 200,000 rows afterwards, or probing the grids once per
  * incident, costs PGlite many seconds more.
  */
-async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]): Promise<void> {
+async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[], within: string): Promise<void> {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   await tx.query(`CREATE TEMP TABLE seed_incident (id serial PRIMARY KEY, geom geometry(Point, 4326), category text, severity int, description text,
     reported_at timestamptz, status text, department text, dispatched_at timestamptz, resolved_at timestamptz, closed_at timestamptz,
@@ -384,9 +402,10 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
             -- the residents' verdicts: most satisfied, a few not
             CASE WHEN status = 'closed' THEN CASE WHEN id % 20 = 0 THEN 'unsatisfied' WHEN id % 20 < 5 THEN 'basically' ELSE 'satisfied' END END
      FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id, s.resolved_at IS NOT NULL AND s.id % 100 < 55 AS on_spot
-           FROM seed_incident s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
+           FROM seed_incident s JOIN region g ON g.level = 'grid' AND g.code LIKE $1 AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
            ORDER BY s.id, g.id) AS located
      ORDER BY id`,
+    [within],
   );
   if (skipChecks) await tx.query('SET LOCAL session_replication_role = origin');
   for (const ix of indexes) await tx.query(ix.def);
@@ -404,7 +423,7 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
      FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
        LEFT JOIN LATERAL (SELECT cd.department_id FROM category_department cd JOIN department d ON d.id = cd.department_id
                           WHERE cd.category = i.category ORDER BY d.sort, d.id LIMIT 1) cd ON true
-     WHERE i.dispatched_at IS NOT NULL`,
+     WHERE i.dispatched_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dispatch x WHERE x.incident_id = i.id)`,
   );
   await tx.query(
     `UPDATE dispatch SET escalation = CASE WHEN due_at + (due_at - dispatched_at) < now() THEN 2 ELSE 1 END,
@@ -435,21 +454,21 @@ async function stageHouseholds(tx: Queryable, households: { lon: number; lat: nu
  * with fewer (a handful of points in its cell) gets a hamlet of them, placed within it
  * (deterministically), so that every grid can keep the rule.
  */
-async function settleSparseVillages(tx: Queryable, min: number): Promise<void> {
+async function settleSparseVillages(tx: Queryable, min: number, within: string): Promise<void> {
   await tx.query(
     `INSERT INTO seed_household (geom, size)
      SELECT (ST_Dump(ST_GeneratePoints(v.geom, $1 + 4 - v.n, v.id))).geom, 3
      FROM (SELECT r.id, r.geom, (SELECT count(*)::int FROM seed_household s WHERE s.geom && r.geom AND ST_Intersects(r.geom, s.geom)) AS n
-           FROM region r WHERE r.level = 'village') v
+           FROM region r WHERE r.level = 'village' AND r.code LIKE $2) v
      WHERE v.n < $1`,
-    [min],
+    [min, within],
   );
 }
 
 /** Villages and communities in every township: half by people, half by land; communities in streets. */
-async function seedVillages(tx: Queryable, territory: Territory, householdCount: number, scale: number, random: Random): Promise<void> {
+async function seedVillages(tx: Queryable, territory: Territory, householdCount: number, scale: number, random: Random, within: string): Promise<void> {
   const pool = new NamePool(random);
-  const townshipRows = await membersByParent(tx, 'township');
+  const townshipRows = await membersByParent(tx, 'township', within);
   const villageTotal = Math.min(120, Math.max(townshipRows.length * 2, Math.round(120 * Math.sqrt(scale))));
   const villageSeeds: ChildSeed[] = [];
   const totalArea = townshipRows.reduce((sum, t) => sum + t.areaKm2, 0);
@@ -475,10 +494,11 @@ async function seedVillages(tx: Queryable, territory: Territory, householdCount:
   // A street's outskirts are villages, as in a real 街道: a "community" of a hundred households on 20 km² is a village.
   const { rows: sparse } = await tx.query<{ id: number }>(
     `SELECT v.id FROM region v JOIN region t ON t.id = v.parent_id AND t.name LIKE '%街道'
-     WHERE v.level = 'village'
+     WHERE v.level = 'village' AND v.code LIKE $1
        AND (SELECT count(*) FROM seed_household h WHERE h.geom && v.geom AND ST_Intersects(v.geom, h.geom))
          < ${URBAN_DENSITY * scale} * gp_area_m2(v.geom) / 1e6
      ORDER BY v.code`,
+    [within],
   );
   for (const v of sparse) await tx.query('UPDATE region SET name = $2 WHERE id = $1', [v.id, pool.village()]);
 }
@@ -487,8 +507,8 @@ async function seedVillages(tx: Queryable, territory: Territory, householdCount:
 const URBAN_DENSITY = 100;
 
 /** Grids by the auto-split engine, as a planner would make them: every grid in its type's range, coded by the hierarchy's rule. */
-async function seedGrids(tx: Queryable, districtId: number, random: Random, progress: (step: string) => void): Promise<void> {
-  for (const v of await membersByParent(tx, 'village')) {
+async function seedGrids(tx: Queryable, districtId: number, random: Random, progress: (step: string) => void, within: string): Promise<void> {
+  for (const v of await membersByParent(tx, 'village', within)) {
     await tx.query('UPDATE region SET grid_type = $2 WHERE id = $1', [v.id, villageType(v, random)]);
   }
   // Grids come from the auto-split engine, as a planner would make them: every grid in its type's range.
@@ -523,29 +543,35 @@ async function seedGrids(tx: Queryable, districtId: number, random: Random, prog
 }
 
 /** The staged households into `household`, each in the grid it lies in, with an address; then the counts. */
-async function fileHouseholds(tx: Queryable): Promise<void> {
-  await tx.query(
+async function fileHouseholds(tx: Queryable, districtId: number, within: string): Promise<number> {
+  const {
+    rows: [filed],
+  } = await tx.query<{ n: number }>(
     `WITH located AS (
        -- a point on a shared border touches two grids: it goes to the first
        SELECT DISTINCT ON (s.id) s.id, s.geom, s.size, g.id AS grid_id, g.parent_id AS village_id
-       FROM seed_household s JOIN region g ON g.level = 'grid' AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
+       FROM seed_household s JOIN region g ON g.level = 'grid' AND g.code LIKE $1 AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
        ORDER BY s.id, g.id
-     )
-     INSERT INTO household (geom, size, region_id, address)
-     SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号'
-     FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
-     ORDER BY l.id`,
+     ), inserted AS (
+       INSERT INTO household (geom, size, region_id, address)
+       SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号'
+       FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
+       ORDER BY l.id
+       RETURNING 1
+     ) SELECT count(*)::int AS n FROM inserted`,
+    [within],
   );
   const {
-    rows: [lost],
-  } = await tx.query<{ n: number }>('SELECT (SELECT count(*) FROM seed_household)::int - (SELECT count(*) FROM household)::int AS n');
-  if (lost!.n !== 0) throw new Error(`${lost!.n} generated households fell in no grid`);
-  await recountHouseholds(tx);
+    rows: [staged],
+  } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM seed_household');
+  if (staged!.n !== filed!.n) throw new Error(`${staged!.n - filed!.n} generated households fell in no grid`);
+  await recountHouseholdsIn(tx, districtId);
+  return filed!.n;
 }
 
 /** One full-time worker per grid. */
-async function seedWorkers(tx: Queryable, random: Random): Promise<{ grids: { id: number }[]; workers: { name: string; phone: string }[] }> {
-  const grids = (await tx.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY code`)).rows;
+async function seedWorkers(tx: Queryable, random: Random, within: string): Promise<{ grids: { id: number }[]; workers: { name: string; phone: string }[] }> {
+  const grids = (await tx.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' AND code LIKE $1 ORDER BY code`, [within])).rows;
   // One full-time worker per grid, as in Zhanyi (4,378 grids, one worker each): the demo validates
   // clean. Its month-ago record below has the vacancies filled since.
   const staffed = grids;

@@ -37,6 +37,19 @@ export class Territory {
     this.frame = new LocalFrame([(this.bounds[0] + this.bounds[2]) / 2, (this.bounds[1] + this.bounds[3]) / 2]);
     this.phases = Array.from({ length: 4 }, () => random.range(0, 2 * Math.PI));
   }
+  /** Its area in km², in its local frame (holes subtracted). */
+  areaKm2(): number {
+    let m2 = 0;
+    for (const polygon of this.polygons)
+      polygon.forEach((ring, i) => {
+        const xy = ring.map((p) => this.frame.toXY(p));
+        let a = 0;
+        for (let k = 0; k + 1 < xy.length; k++) a += xy[k]![0] * xy[k + 1]![1] - xy[k + 1]![0] * xy[k]![1];
+        m2 += (i === 0 ? 1 : -1) * Math.abs(a / 2);
+      });
+    return m2 / 1e6;
+  }
+
   contains(p: Position): boolean {
     return booleanPointInPolygon(p, this.geometry);
   }

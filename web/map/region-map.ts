@@ -8,16 +8,30 @@ import turfBbox from '@turf/bbox';
 
 maplibregl.setWorkerUrl(workerUrl);
 
-type Level = 'district' | 'township' | 'village' | 'grid';
+type Level = 'city' | 'district' | 'township' | 'village' | 'grid';
 const EMPTY = { type: 'FeatureCollection' as const, features: [] };
-const LEVEL_BELOW: Record<Level, Level> = { district: 'township', township: 'village', village: 'grid', grid: 'grid' };
+const LEVEL_BELOW: Record<Level, Level> = { city: 'district', district: 'township', township: 'village', village: 'grid', grid: 'grid' };
 // Invisible fills make township and village polygons clickable without drawing them.
-const HIT_LAYER: Record<Level, string> = { district: 'township-hit', township: 'township-hit', village: 'village-hit', grid: 'grid-fill' };
+const HIT_LAYER: Record<Level, string> = {
+  city: 'district-hit',
+  district: 'township-hit',
+  township: 'township-hit',
+  village: 'village-hit',
+  grid: 'grid-fill',
+};
 
 /**
  * The MapLibre map of a district: grids filled by type, village and township borders, the
  * selected region outlined, and labels of what the panel lists. Knows nothing of Svelte.
  */
+/** The plan's tile sources and the layer each draws. */
+const PLAN_SOURCES = [
+  ['grids', 'grid'],
+  ['villages', 'village'],
+  ['townships', 'township'],
+  ['districts', 'district'],
+] as const;
+
 /** The selected region's outline (the legend shows it). */
 export const SELECTION_COLOR = '#fab005';
 
@@ -229,12 +243,7 @@ export class RegionMap {
     const ink = dark ? '#d7e3f4' : '#2b3340';
     const before = 'picked-fill';
     // Tiles stop at zoom 16; closer in, MapLibre draws them larger (a grid is whole at 16).
-    for (const [id, layer] of [
-      ['grids', 'grid'],
-      ['villages', 'village'],
-      ['townships', 'township'],
-    ] as const)
-      m.addSource(id, { type: 'vector', tiles: [tileUrl(layer, query)], minzoom: 0, maxzoom: 16 });
+    for (const [id, layer] of PLAN_SOURCES) m.addSource(id, { type: 'vector', tiles: [tileUrl(layer, query)], minzoom: 0, maxzoom: 16 });
     const grid = { source: 'grids', 'source-layer': 'grid' };
     m.addLayer({ id: 'grid-fill', type: 'fill', ...grid, paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } }, before);
     m.addLayer(
@@ -246,6 +255,7 @@ export class RegionMap {
       },
       before,
     );
+    m.addLayer({ id: 'district-hit', type: 'fill', source: 'districts', 'source-layer': 'district', paint: { 'fill-opacity': 0 } }, before);
     m.addLayer({ id: 'township-hit', type: 'fill', source: 'townships', 'source-layer': 'township', paint: { 'fill-opacity': 0 } }, before);
     m.addLayer({ id: 'village-hit', type: 'fill', source: 'villages', 'source-layer': 'village', paint: { 'fill-opacity': 0 } }, before);
     m.addLayer(
@@ -265,6 +275,17 @@ export class RegionMap {
         source: 'townships',
         'source-layer': 'township',
         paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 1.6 * k, 13, 4 * k] },
+      },
+      before,
+    );
+    // Counties of a city: the boldest line.
+    m.addLayer(
+      {
+        id: 'district-line',
+        type: 'line',
+        source: 'districts',
+        'source-layer': 'district',
+        paint: { 'line-color': ink, 'line-width': ['interpolate', ['linear'], ['zoom'], 7, 2 * k, 13, 6 * k] },
       },
       before,
     );
@@ -314,12 +335,7 @@ export class RegionMap {
     const first = this.tiles === null;
     this.tiles = layers.tiles;
     if (first) return this.addPlanLayers(layers.tiles);
-    for (const [id, layer] of [
-      ['grids', 'grid'],
-      ['villages', 'village'],
-      ['townships', 'township'],
-    ] as const)
-      (this.map.getSource(id) as VectorTileSource | undefined)?.setTiles([tileUrl(layer, layers.tiles)]);
+    for (const [id, layer] of PLAN_SOURCES) (this.map.getSource(id) as VectorTileSource | undefined)?.setTiles([tileUrl(layer, layers.tiles)]);
   }
 
   /** Outlines the region and labels its children. */

@@ -17,7 +17,7 @@ export interface DistrictLayers {
 }
 
 /** A tile layer's URL template, absolute as MapLibre wants it. */
-export const tileUrl = (layer: 'township' | 'village' | 'grid' | 'households', query: string) =>
+export const tileUrl = (layer: 'district' | 'township' | 'village' | 'grid' | 'households', query: string) =>
   `${location.origin}/api/tiles/${layer}/{z}/{x}/{y}.mvt${query}`;
 
 const EMPTY: RegionCollection = { type: 'FeatureCollection', features: [] };

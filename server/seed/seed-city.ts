@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Db } from '../db/db.ts';
+import { cstDay, recordPlanFigures } from '../db/overview.ts';
+import { parseBoundaryFeatures } from '../domain/geojson-input.ts';
+import { DATA_DIR, seedDistrict, type SeedSummary } from './seed-district.ts';
+
+/** The cities whose county outlines are in data/boundaries, with their codes (统计用区划代码, first six digits). */
+export const CITIES: Record<string, { code: string; name: string; file: string }> = {
+  qujing: { code: '530300', name: '曲靖市', file: 'qujing.geojson' },
+  jiuquan: { code: '620900', name: '酒泉市', file: 'jiuquan.geojson' },
+  zhangye: { code: '620700', name: '张掖市', file: 'zhangye.geojson' },
+  jiayuguan: { code: '620200', name: '嘉峪关市', file: 'jiayuguan.geojson' },
+};
+
+export interface CitySeedOptions {
+  city: keyof typeof CITIES | string;
+  seed: number;
+  /** 1: about 21,500 grids for 曲靖 (its real count), households spread by land with the urban core denser; smaller for tests. */
+  scale: number;
+  /** Households city-wide at scale 1 (default: 24 per grid of 曲靖's 21,544). */
+  households?: number;
+  /** One household range for every grid type city-wide (曲靖 divides by one rule: 10–25). */
+  rule?: { min: number; max: number; target: number };
+  onProgress?: (step: string) => void;
+  now?: Date;
+}
+
+export interface CitySummary {
+  cityId: number;
+  districts: SeedSummary[];
+  grids: number;
+  households: number;
+  ms: number;
+}
+
+/** How much denser than its land share a district is: a city's own district (its urban core, 区) more, a county-level city (市) a little. */
+const density = (name: string) => (name.endsWith('区') ? 1.6 : name.endsWith('市') ? 1.15 : 1);
+
+/**
+ * A whole city: its row (the union of its counties' real outlines), then every county seeded as a
+ * district under it, each in its own transaction (a failure keeps the counties done), then the
+ * city's figures. `npm run seed -- --city qujing`.
+ */
+export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySummary> {
+  const started = performance.now();
+  const city = CITIES[options.city];
+  if (!city) throw new Error(`no outlines for city "${options.city}" (known: ${Object.keys(CITIES).join(', ')})`);
+  const progress = options.onProgress ?? (() => {});
+  const boundaryFile = join(DATA_DIR, 'boundaries', city.file);
+  const file = JSON.parse(await readFile(boundaryFile, 'utf8')) as GeoJSON.FeatureCollection;
+  const { features } = parseBoundaryFeatures(file);
+  if (features.length === 0) throw new Error(`${boundaryFile} holds no county outline`);
+  // Counties' areas (km²) and the city's outline, by PostGIS: their union, made valid.
+  const geometries = features.map((f) => JSON.stringify({ type: 'MultiPolygon', coordinates: f.coordinates }));
+  const { rows: areas } = await db.query<{ km2: number }>(
+    `SELECT ST_Area(ST_MakeValid(ST_GeomFromGeoJSON(g))::geography) / 1e6 AS km2 FROM unnest($1::text[]) WITH ORDINALITY AS t(g, i) ORDER BY i`,
+    [geometries],
+  );
+  const { rows: made } = await db.query<{ id: number }>(
+    `INSERT INTO region (parent_id, level, code, name, geom)
+     SELECT NULL, 'city', $1, $2,
+            ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_UnaryUnion(ST_Collect(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(g), 4326))))), 3))
+     FROM unnest($3::text[]) AS g
+     RETURNING id`,
+    [city.code, city.name, geometries],
+  );
+  const cityId = made[0]!.id;
+  progress(`${city.name}: ${features.length} districts`);
+  const weight = features.map((f, i) => areas[i]!.km2 * density(f.name));
+  const total = weight.reduce((a, b) => a + b, 0);
+  // the auto-split engine fills grids toward the top of 10–25 (about 24 households each): this many make 曲靖’s 21,544
+  const households = options.households ?? 21_544 * 24;
+  const districts: SeedSummary[] = [];
+  for (const [i, f] of features.entries()) {
+    const share = Math.round((households * weight[i]!) / total);
+    const summary = await seedDistrict(db, {
+      districtCode: f.code,
+      boundaryFile,
+      seed: options.seed + i,
+      households: share,
+      // two years of incidents at the demo's rate per household, halved: a city's worth stays a few hundred thousand
+      incidents: Math.round(share * 1.25),
+      scale: options.scale,
+      parentId: cityId,
+      ...(options.rule ? { rule: options.rule } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      onProgress: (step) => progress(`${f.name}: ${step}`),
+    });
+    districts.push(summary);
+    progress(`${f.name}: ${summary.grids} grids, ${summary.households} households (${(summary.ms / 1000).toFixed(0)} s)`);
+  }
+  // The city's own figures: each district recorded the regions there were when it was seeded.
+  await db.transaction(async (tx) => {
+    await tx.query('DELETE FROM plan_figure WHERE region_id = $1', [cityId]);
+    const now = options.now ?? new Date();
+    await recordPlanFigures(tx, cstDay(now));
+    await recordPlanFigures(tx, cstDay(new Date(now.getTime() - 30 * 86_400_000)));
+  });
+  return {
+    cityId,
+    districts,
+    grids: districts.reduce((a, d) => a + d.grids, 0),
+    households: districts.reduce((a, d) => a + d.households, 0),
+    ms: Math.round(performance.now() - started),
+  };
+}

@@ -1,0 +1,94 @@
+import pg from 'pg';
+import { VectorTile } from '@mapbox/vector-tile';
+import { PbfReader } from 'pbf';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDb, type Db } from '../../server/db/db.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { seedCity, type CitySummary } from '../../server/seed/seed-city.ts';
+import { apiContext, DRIVERS, type ApiContext, type Driver } from '../support/db.ts';
+import { withDatabase } from '../support/template.ts';
+
+/** A fresh, empty database of the driver (the test template holds the demo district, whose code a city would repeat). */
+async function emptyDb(driver: Driver): Promise<{ db: Db; dispose: () => Promise<void> }> {
+  if (driver === 'pglite') {
+    const db = await openDb({ dataDir: 'memory://' });
+    return { db, dispose: () => db.close() };
+  }
+  const url = process.env.DATABASE_URL!;
+  const name = `gridplan_city_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const db = await openDb({ databaseUrl: withDatabase(url, name) });
+  return {
+    db,
+    dispose: async () => {
+      await db.close();
+      const a = new pg.Client({ connectionString: url });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name}`);
+      await a.end();
+    },
+  };
+}
+
+describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
+  let ctx: ApiContext;
+  let dispose: () => Promise<void>;
+  let city: CitySummary;
+
+  beforeAll(async () => {
+    const t = await emptyDb(driver);
+    dispose = t.dispose;
+    await migrate(t.db);
+    // 曲靖's nine real county outlines at a small scale: about 350 grids.
+    city = await seedCity(t.db, { city: 'qujing', seed: 7, scale: 0.02, rule: { min: 10, max: 25, target: 18 }, now: new Date('2026-11-30T04:00:00Z') });
+    ctx = await apiContext(t.db);
+  }, 300_000);
+  afterAll(() => dispose());
+
+  it('seeds the nine counties of 曲靖 as districts under the city, coded as the state codes them', async () => {
+    expect(city.districts.map((d) => d.grids).every((n) => n > 0)).toBe(true);
+    const top = await ctx.request('GET', '/api/regions');
+    expect(top.body.features.map((f: any) => [f.properties.level, f.properties.code, f.properties.name])).toEqual([['city', '530300', '曲靖市']]);
+    const counties = await ctx.request('GET', `/api/regions/${city.cityId}/children`);
+    expect(counties.body.features.map((f: any) => f.properties.code).sort()).toEqual(
+      ['530302', '530303', '530321', '530322', '530323', '530324', '530325', '530326', '530381'].sort(),
+    );
+    expect(counties.body.features.every((f: any) => f.properties.level === 'district' && f.properties.parentId === city.cityId)).toBe(true);
+    // the city's count is its counties'
+    const me = await ctx.request('GET', `/api/regions/${city.cityId}`);
+    expect(me.body.properties.households).toBe(counties.body.features.reduce((a: number, f: any) => a + f.properties.households, 0));
+    expect(me.body.properties.households).toBe(city.households);
+    // a grid's breadcrumb runs from the city
+    const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'grid' ORDER BY id LIMIT 1`);
+    const grid = await ctx.request('GET', `/api/regions/${rows[0]!.id}`);
+    expect(grid.body.properties.ancestors.map((a: any) => a.level)).toEqual(['city', 'district', 'township', 'village']);
+    // every grid keeps the rule
+    const { rows: out } = await ctx.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM region WHERE level = 'grid' AND household_count NOT BETWEEN 10 AND 25`,
+    );
+    expect(out[0]!.n).toBe(0);
+  });
+
+  it('rolls the figures up to the city, and checks its coverage', async () => {
+    const overview = await ctx.request('GET', `/api/stats/overview?region=${city.cityId}`);
+    expect(overview.status).toBe(200);
+    expect(overview.body.figures.grids.value).toBe(city.grids);
+    expect(overview.body.figures.households.value).toBe(city.households);
+    const coverage = await ctx.request('GET', `/api/regions/${city.cityId}/coverage?depth=1`);
+    expect(coverage.status, JSON.stringify(coverage.body).slice(0, 300)).toBe(200);
+  });
+
+  it('draws the city and its counties as tiles', async () => {
+    const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
+    // zoom 6 over 曲靖 (all of it in one tile)
+    for (const layer of ['city', 'district']) {
+      const res = await ctx.app.request(`/api/tiles/${layer}/6/50/27.mvt`, { headers: { cookie } });
+      expect(res.status).toBe(200);
+      const tile = new VectorTile(new PbfReader(new Uint8Array(await res.arrayBuffer())));
+      expect(tile.layers[layer]!.length).toBe(layer === 'city' ? 1 : 9);
+    }
+  });
+});
