@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { childCode, childLevel, codeFollowsParent, parentLevel } from '../../server/domain/hierarchy.ts';
 
 describe('hierarchy', () => {
-  it('steps down district → township → village → grid and stops', () => {
+  it('steps down city → district → township → village → grid and stops', () => {
+    expect(childLevel('city')).toBe('district');
     expect(childLevel('district')).toBe('township');
     expect(childLevel('village')).toBe('grid');
     expect(childLevel('grid')).toBeNull();
-    expect(parentLevel('district')).toBeNull();
+    expect(parentLevel('city')).toBeNull();
+    expect(parentLevel('district')).toBe('city');
     expect(parentLevel('grid')).toBe('village');
   });
 
@@ -25,6 +27,11 @@ describe('hierarchy', () => {
   it('tells whether a code follows its parent', () => {
     expect(codeFollowsParent('530303', null, 'district')).toBe(true);
     expect(codeFollowsParent('53030', null, 'district')).toBe(false);
+    // a district keeps its own code under a city; a city stands on top
+    expect(codeFollowsParent('530303', '530300', 'district')).toBe(true);
+    expect(codeFollowsParent('530300-530303', '530300', 'district')).toBe(false);
+    expect(codeFollowsParent('530300', null, 'city')).toBe(true);
+    expect(codeFollowsParent('530300', '530000', 'city')).toBe(false);
     expect(codeFollowsParent('530303-001', '530303', 'township')).toBe(true);
     expect(codeFollowsParent('530302-001', '530303', 'township')).toBe(false);
     expect(codeFollowsParent('530303-001-002-07', '530303-001-002', 'grid')).toBe(false);
