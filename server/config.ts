@@ -12,6 +12,8 @@ export interface Config {
   basemapPmtiles: string | undefined;
   /** A Tianditu key: its vector map and labels go under our layers. */
   tiandituToken: string | undefined;
+  /** Server processes behind the one port (GRIDPLAN_WORKERS, PostgreSQL only; default 1). */
+  workers: number;
   /** Seed the demo district into an empty database at start-up. */
   seedDemo: boolean;
   /** The first start's admin password (else one is generated and printed once). */
@@ -44,6 +46,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     basemapPmtiles: env.GRIDPLAN_BASEMAP_PMTILES || undefined,
     tiandituToken: env.GRIDPLAN_TIANDITU_TOKEN || undefined,
     seedDemo: env.GRIDPLAN_SEED_DEMO !== '0',
+    workers: positive(env.GRIDPLAN_WORKERS) ?? 1,
     adminPassword: env.GRIDPLAN_ADMIN_PASSWORD || undefined,
     demoPassword: env.GRIDPLAN_DEMO_PASSWORD || undefined,
     cache: env.GRIDPLAN_CACHE !== '0',

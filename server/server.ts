@@ -13,6 +13,7 @@ import { createApp, newReadCache, newTileCache, type AppOptions } from './app.ts
 import { publishDue } from './db/draft-review.ts';
 import { notifyDeadlinesNear } from './db/notifications.ts';
 import { deliverDue } from './db/webhooks.ts';
+import { Peers } from './http/peers.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const DIST_DIR = join(ROOT, 'dist', 'web');
@@ -54,6 +55,9 @@ export async function startServer(options: AppOptions & { port: number }): Promi
   const cache = options.cache === false ? null : (options.cache ?? newReadCache(options));
   const tiles = options.cache === false || options.tiles === false ? null : (options.tiles ?? newTileCache(options));
   const app = createApp({ ...options, events, cache: cache ?? false, tiles: tiles ?? false });
+  // On PostgreSQL other processes may serve the same database: they hear of each other's writes and events.
+  const peers = options.db.driver === 'pg' && options.db.url ? new Peers(options.db, { cache, tiles, events }) : null;
+  await peers?.start();
   // Drafts approved to take effect on a later day are published when it comes.
   const publishScheduled = async () => {
     try {
@@ -149,6 +153,7 @@ export async function startServer(options: AppOptions & { port: number }): Promi
       new Promise((done) => {
         clearInterval(timer);
         clearInterval(deliveryTimer);
+        void peers?.close();
         server.close(() => done());
       }),
   };

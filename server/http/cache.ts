@@ -101,8 +101,17 @@ export class ReadCache {
     });
   }
 
-  bump(domains: Domain[]): void {
+  private readonly bumpListeners: ((domains: Domain[]) => void)[] = [];
+
+  /** Retires every answer that read `domains`; `remote`: another process wrote them (it is not told again). */
+  bump(domains: Domain[], remote = false): void {
     for (const d of domains) this.versions.set(d, (this.versions.get(d) ?? 0) + 1);
+    if (!remote && domains.length > 0) for (const l of this.bumpListeners) l(domains);
+  }
+
+  /** Hears what this process's writes retired (to tell other processes: see peers.ts). */
+  onBump(listener: (domains: Domain[]) => void): void {
+    this.bumpListeners.push(listener);
   }
 
   /**

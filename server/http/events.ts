@@ -18,8 +18,15 @@ export interface LiveEvent {
 export class EventBus {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
   private id = 0;
-  publish(event: LiveEvent): void {
+  private readonly outgoing: ((event: LiveEvent) => void)[] = [];
+  /** `remote`: heard from another process (it is not passed on again). */
+  publish(event: LiveEvent, remote = false): void {
     this.emitter.emit('event', { id: ++this.id, event });
+    if (!remote) for (const l of this.outgoing) l(event);
+  }
+  /** Hears the events this process publishes (to pass them to other processes: see peers.ts). */
+  onPublish(listener: (event: LiveEvent) => void): void {
+    this.outgoing.push(listener);
   }
   subscribe(listener: (e: { id: number; event: LiveEvent }) => void): () => void {
     this.emitter.on('event', listener);
