@@ -18,7 +18,7 @@ export interface CitySeedOptions {
   seed: number;
   /** 1: about 21,500 grids for 曲靖 (its real count), households spread by land with the urban core denser; smaller for tests. */
   scale: number;
-  /** Households city-wide at scale 1 (default: 24 per grid of 曲靖's 21,544). */
+  /** Households city-wide at scale 1 (default: 18 per grid of 曲靖 21,544). */
   households?: number;
   /** One household range for every grid type city-wide (曲靖 divides by one rule: 10–25). */
   rule?: { min: number; max: number; target: number };
@@ -69,8 +69,8 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
   progress(`${city.name}: ${features.length} districts`);
   const weight = features.map((f, i) => areas[i]!.km2 * density(f.name));
   const total = weight.reduce((a, b) => a + b, 0);
-  // the auto-split engine fills grids toward the top of 10–25 (about 24 households each): this many make 曲靖’s 21,544
-  const households = options.households ?? 21_544 * 24;
+  // grids of 10–25 households come out at about 18 each (the rule’s target): this many make about 曲靖’s 21,544
+  const households = options.households ?? 21_544 * 18;
   const districts: SeedSummary[] = [];
   for (const [i, f] of features.entries()) {
     const share = Math.round((households * weight[i]!) / total);
