@@ -6,7 +6,7 @@
  * click (or the address) until the panel shows the answer, and until the map has also settled
  * (flown there, drawn every tile, idle — in software WebGL here, so frames are slow):
  *   - plan view first paint (sign-in done, /plan opened)
- *   - opening a township from the list, then a village of it
+ *   - opening a region from the list (a township of the district; a county of a city), then one of its own
  *   - an analyze category filter change (heatmap, totals and hotspots again)
  * The first round meets a server that has answered nothing yet (cold); the later ones are warm.
  * Baseline from the same run: what the plan map needed before it drew tiles, the district's
@@ -87,16 +87,16 @@ async function round(i: number): Promise<void> {
     });
     record(`baseline: district layers as GeoJSON (${tag})`, geojson);
 
-    for (const level of ['township', 'village']) {
+    for (const level of ['one level down', 'two levels down']) {
       const row = page.locator('[data-testid="children"] li button').nth(i % 3);
       const name = (await row.locator('.name').textContent())!.trim();
       t0 = performance.now();
       await row.click();
       await answered(page, name);
-      record(`open a ${level}: panel (${tag})`, performance.now() - t0);
+      record(`open a region ${level}: panel (${tag})`, performance.now() - t0);
       // the map flies there (600 ms) and draws its tiles
       await waitForMap(page, 120_000);
-      record(`open a ${level}: map settled (${tag})`, performance.now() - t0);
+      record(`open a region ${level}: map settled (${tag})`, performance.now() - t0);
     }
 
     // The analyst's own session (a planner does not see incidents).

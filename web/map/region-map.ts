@@ -45,8 +45,6 @@ export class RegionMap {
   private k = 1;
   /** The tiles' query (the plan in view and its version); null until the first layers arrive. */
   private tiles: string | null = null;
-  /** What was asked before the tile layers existed, applied once they do. */
-  private rules: { gridType: string; min: number; max: number }[] | null = null;
   private proposalShown = false;
   private gridStyle: { color?: ExpressionSpecification; opacity: number; warnings: boolean } = { opacity: 0, warnings: true };
 
@@ -289,18 +287,18 @@ export class RegionMap {
       },
       before,
     );
-    // Grids whose household count is outside their type's range: a dashed red outline (rules set later).
+    // Grids whose household count is outside their type's range (each by its own district's rule, as the
+    // server judged it in the tile): dashed, under the range orange, over it red.
     m.addLayer(
       {
         id: 'grid-out-of-range',
         type: 'line',
         ...grid,
-        filter: ['==', ['get', 'households'], -1],
-        paint: { 'line-color': '#c92a2a', 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] },
+        filter: ['!=', ['get', 'status'], 'within'],
+        paint: { 'line-color': ['match', ['get', 'status'], 'under', '#e8590c', '#c92a2a'], 'line-width': 2.5 * k, 'line-dasharray': [2, 1.5] },
       },
       before,
     );
-    if (this.rules) this.applyRules(this.rules);
     this.applyProposalShown();
     this.applyGridStyle();
   }
@@ -371,23 +369,6 @@ export class RegionMap {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
     (this.map.getSource('households') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
-  }
-
-  /** Outlines grids outside their type's household range. */
-  async setRules(rules: { gridType: string; min: number; max: number }[]): Promise<void> {
-    await this.ready;
-    if (this.gone) return; // the view closed meanwhile (signed out, another page)
-    this.rules = rules;
-    if (this.map.getLayer('grid-out-of-range')) this.applyRules(rules);
-  }
-
-  private applyRules(rules: { gridType: string; min: number; max: number }[]): void {
-    const typed = (r: { gridType: string }, test: ExpressionSpecification): ExpressionSpecification => ['all', ['==', ['get', 'gridType'], r.gridType], test];
-    const under: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['<', ['get', 'households'], r.min]))];
-    const over: ExpressionSpecification = ['any', ...rules.map((r) => typed(r, ['>', ['get', 'households'], r.max]))];
-    this.map.setFilter('grid-out-of-range', ['any', under, over]);
-    // Under the range orange, over it red.
-    this.map.setPaintProperty('grid-out-of-range', 'line-color', ['case', under, '#e8590c', '#c92a2a']);
   }
 
   /** Highlights grids picked for a merge. */
