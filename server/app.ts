@@ -13,6 +13,7 @@ import { nowOf, router, type AppOptions } from './http/router.ts';
 import { authRoutes } from './routes/auth.ts';
 import { backupRoutes } from './routes/backups.ts';
 import { autosplitRoutes } from './routes/autosplit.ts';
+import { barrierRoutes } from './routes/barriers.ts';
 import { coverageRoutes } from './routes/coverage.ts';
 import { dispatchRoutes } from './routes/dispatches.ts';
 import { editRoutes } from './routes/edits.ts';
@@ -138,6 +139,7 @@ export function createApp(options: AppOptions) {
     .route('/api', editRoutes())
     .route('/api', coverageRoutes())
     .route('/api', autosplitRoutes())
+    .route('/api', barrierRoutes())
     .route('/api', incidentRoutes())
     .route('/api', incidentAnalyticsRoutes())
     .route('/api', statsRoutes())

@@ -4,7 +4,13 @@ import type { Position } from '../domain/geojson-input.ts';
 import { rangeStatus, type GridType, type RangeStatus } from '../domain/grid-types.ts';
 import { LocalFrame } from '../domain/local-frame.ts';
 import type { Queryable } from './db.ts';
+import { BARRIER_CLASSES, type BarrierClass, type BarrierPreference } from '../domain/barrier-classes.ts';
+import { gridsToKeep } from './autosplit-rebalance.ts';
+import { barrierPreferences } from './barriers.ts';
 import { multiPolygonEwkb } from './ewkb.ts';
+
+/** Work per incident of the last 12 months, in households: four incidents a year weigh as one household. */
+export const DEFAULT_INCIDENT_WEIGHT = 0.25;
 
 export interface AutosplitOptions {
   /** Applies to every village; by default each village's own type. */
@@ -12,15 +18,28 @@ export interface AutosplitOptions {
   min?: number | undefined;
   max?: number | undefined;
   target?: number | undefined;
-  /** Roads, rivers, railways: lines no grid should cross. */
+  /** Roads, rivers, railways drawn for this split: lines no grid should cross. */
   barriers?: Position[][] | undefined;
+  /** Whether to cut along the imported lines (GET /api/barriers) crossing the area: by default, yes. */
+  importedBarriers?: boolean | undefined;
+  /** How each class of imported line is treated, over the defaults (main roads, rivers, railways: never crossed; the rest: followed). */
+  barrierClasses?: Partial<Record<BarrierClass, BarrierPreference>> | undefined;
   /** Grids to keep as they are; only the rest of their village is divided. */
   keep?: number[] | undefined;
+  /**
+   * Minimal change: keep every grid that still meets its rule and divide only the rest (grids out
+   * of range, land without a grid), releasing a kept neighbour where the rest is too small alone.
+   */
+  rebalance?: boolean | undefined;
   /** Where the households are: the seed stages them in a temporary table. */
   householdTable?: 'household' | 'seed_household';
   onProgress?: ((done: number, total: number) => void | Promise<void>) | undefined;
   /** false: only fill `autosplit_grid` (the seed needs no per-grid report). */
   describe?: boolean;
+  /** Work per incident of the last 12 months, in households (workload = households + weight × incidents). */
+  incidentWeight?: number | undefined;
+  /** Balance the workload, not only the households (the counts still keep to the range). */
+  balanceWorkload?: boolean | undefined;
   /** false: the households' own Voronoi outlines (the engine before straight borders); for comparison. */
   straight?: boolean;
 }
@@ -45,8 +64,17 @@ export interface PlannedGrid {
   /** Polsby–Popper: 4πA/P², 1 for a disc. */
   compactness: number;
   areaM2: number;
+  /** Border drawn inside the area (m): not on the village's outline or a kept grid's. */
+  borderM: number;
+  /** Of that border, the length not along an imported or drawn line (m). */
+  offBarrierM: number;
+  /** Incidents reported in it in the last 12 months. */
+  incidents: number;
+  /** Households plus incidents × the incident weight: the work a grid asks of its worker. */
+  workload: number;
   parts: number;
   reason: InfeasibleReason | null;
+  /** The grid spans a line no grid should cross (drawn, or a class marked `never`). */
   crossesBarrier: boolean;
   /** Straight borders (a power cell); false: between the houses, where straight ones would leave the range. */
   straight: boolean;
@@ -64,53 +92,88 @@ export interface PlannedGrid {
  * barriers) → addresses per block → pieces (small blocks merged) → groups (`splitBlock`) → clipped
  * to their pieces → described. The plan sits in temporary tables for the caller to commit.
  */
-export async function planGrids(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<{ villages: PlannedVillage[]; grids: PlannedGrid[] }> {
+export async function planGrids(
+  tx: Queryable,
+  regionId: number,
+  options: AutosplitOptions,
+): Promise<{ villages: PlannedVillage[]; grids: PlannedGrid[]; keep: number[]; released: number[] }> {
   const lap = stopwatch();
   const villages = await villagesOf(tx, regionId, options);
-  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_block (village_id int, block int, piece int, households int, geom geometry) ON COMMIT DROP`);
+  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_block (village_id int, block int, hard int, piece int, households int, geom geometry) ON COMMIT DROP`);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_piece (village_id int, piece int, blocks int, geom geometry) ON COMMIT DROP`);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_grid (village_id int, piece int, ord int, reason text, geom geometry) ON COMMIT DROP`);
   await tx.query('TRUNCATE autosplit_block, autosplit_piece, autosplit_grid');
   lap('villages');
-  const keep = await checkKeep(tx, villages, options.keep ?? []);
+  let keep = await checkKeep(tx, villages, options.keep ?? []);
+  let released: number[] = [];
+  if (options.rebalance) {
+    const minOf = new Map(villages.map((v) => [v.id, v.rule.min]));
+    const kept = await gridsToKeep(tx, regionId, minOf, { min: options.min, max: options.max });
+    const asked = new Set(keep);
+    keep = [...new Set([...keep, ...kept.keep])].sort((a, b) => a - b);
+    released = kept.released.filter((id) => !asked.has(id));
+  }
   const barriers = options.barriers?.length ? JSON.stringify({ type: 'MultiLineString', coordinates: options.barriers }) : null;
-  await cutBlocks(tx, villages, keep, barriers);
+  const preference = barrierPreferences(options.barrierClasses);
+  const use: BarrierUse =
+    options.importedBarriers === false
+      ? { never: [], prefer: [] }
+      : { never: BARRIER_CLASSES.filter((c) => preference[c] === 'never'), prefer: BARRIER_CLASSES.filter((c) => preference[c] === 'prefer') };
+  await cutBlocks(tx, villages, keep, barriers, use);
   lap('blocks');
   const table = options.householdTable ?? 'household';
   const addresses = await addressesPerBlock(tx, table);
   lap('blocks+addresses');
-  const pieces = await mergeSmallBlocks(tx, villages, addresses, barriers !== null);
+  const pieces = await mergeSmallBlocks(tx, villages, addresses);
   lap('pieces');
-  const grids = await splitPieces(villages, pieces, options.onProgress, options.straight !== false);
+  const loads = options.balanceWorkload && table === 'household' ? await incidentsPerAddress(tx) : null;
+  const weight = options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT;
+  const grids = await splitPieces(villages, pieces, options.onProgress, options.straight !== false, loads && { loads, weight });
   lap('split');
   await clipToPieces(tx, grids);
   lap('clip');
   const straightOrds = new Set(grids.filter((g) => g.straight).map((g) => g.ord));
-  const described = options.describe === false ? [] : (await describe(tx, villages, table)).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
+  const described = options.describe === false ? [] : (await describe(tx, villages, table, options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT)).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
   lap('describe');
-  return { villages, grids: described };
+  return { villages, grids: described, keep, released };
 }
 
-/** Each village's area (less the grids kept) cut along the barriers into blocks. */
-async function cutBlocks(tx: Queryable, villages: PlannedVillage[], keep: number[], barriers: string | null): Promise<void> {
+/** An area (SQL) cut along lines (SQL, a MultiLineString or null) into faces; dangling ends of a line cut nothing. */
+const cutAlong = (area: string, lines: string) =>
+  `CASE WHEN ${lines} IS NULL OR NOT ST_Intersects(${area}, ${lines}) THEN ${area} ELSE (
+     SELECT ST_Collect(f.geom) FROM ST_Dump((SELECT ST_Polygonize(l.lines) FROM (SELECT ST_Union(ST_Boundary(${area}), ST_Intersection(${lines},
+       ${area}, gp_grid()), gp_grid()) AS lines) AS l)) f
+     WHERE ST_Intersects(${area}, ST_PointOnSurface(f.geom))) END`;
+
+/**
+ * Each village's area (less the grids kept) cut into blocks: first along the lines no grid may cross
+ * (drawn barriers, imported classes marked `never`) into hard blocks, then each hard block along the
+ * lines grids should follow (`prefer`). Blocks too small for a grid join a neighbour later.
+ */
+async function cutBlocks(tx: Queryable, villages: PlannedVillage[], keep: number[], drawn: string | null, classes: BarrierUse): Promise<void> {
   await tx.query(
     `WITH area AS (
        SELECT v.id, gp_difference(v.geom, (SELECT ST_Union(g.geom, gp_grid()) FROM region g WHERE g.parent_id = v.id AND g.id = ANY($2::int[]))) AS geom
        FROM region v WHERE v.id = ANY($1::int[])
      ),
-     bar AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($3), 4326) AS geom),
-     -- the area cut along the barriers into faces (dangling ends of a barrier cut nothing)
-     cut AS (
-       SELECT a.id, CASE WHEN bar.geom IS NULL OR NOT ST_Intersects(a.geom, bar.geom) THEN a.geom ELSE (
-         SELECT ST_Collect(f.geom) FROM ST_Dump((SELECT ST_Polygonize(l.lines) FROM (SELECT ST_Union(ST_Boundary(a.geom), ST_Intersection(bar.geom,
-           a.geom, gp_grid()), gp_grid()) AS lines) AS l)) f
-         WHERE ST_Intersects(a.geom, ST_PointOnSurface(f.geom))) END AS geom
-       FROM area a, bar WHERE NOT ST_IsEmpty(a.geom)
+     drawn AS (SELECT ST_SetSRID(ST_GeomFromGeoJSON($3), 4326) AS geom),
+     lined AS (
+       SELECT a.id, a.geom,
+              (SELECT ST_Collect(d.geom) FROM (
+                 SELECT drawn.geom AS g FROM drawn WHERE drawn.geom && a.geom
+                 UNION ALL SELECT b.geom FROM barrier b WHERE b.present AND b.class = ANY($4::text[]) AND b.geom && a.geom) x,
+                 ST_Dump(x.g) d) AS hard,
+              (SELECT ST_Collect(d.geom) FROM barrier b, ST_Dump(b.geom) d WHERE b.present AND b.class = ANY($5::text[]) AND b.geom && a.geom) AS soft
+       FROM area a WHERE NOT ST_IsEmpty(a.geom)
+     ),
+     hard AS (
+       SELECT c.id, c.soft, row_number() OVER (PARTITION BY c.id ORDER BY ST_XMin(d.geom), ST_YMin(d.geom), ST_Area(d.geom)) AS hard, d.geom
+       FROM (SELECT l.id, l.soft, ${cutAlong('l.geom', 'l.hard')} AS geom FROM lined l) c, ST_Dump(c.geom) d
      )
-     INSERT INTO autosplit_block (village_id, block, geom)
-     SELECT c.id, row_number() OVER (PARTITION BY c.id ORDER BY ST_XMin(d.geom), ST_YMin(d.geom), ST_Area(d.geom)), d.geom
-     FROM cut c, ST_Dump(c.geom) d`,
-    [villages.map((v) => v.id), keep, barriers],
+     INSERT INTO autosplit_block (village_id, block, hard, geom)
+     SELECT c.id, row_number() OVER (PARTITION BY c.id ORDER BY ST_XMin(d.geom), ST_YMin(d.geom), ST_Area(d.geom)), c.hard, d.geom
+     FROM (SELECT h.id, h.hard, ${cutAlong('h.geom', 'h.soft')} AS geom FROM hard h) c, ST_Dump(c.geom) d`,
+    [villages.map((v) => v.id), keep, drawn, classes.never, classes.prefer],
   );
 }
 
@@ -131,10 +194,31 @@ async function addressesPerBlock(tx: Queryable, table: string) {
   return perBlock.flatMap((b) => b.xs.map((x, i) => ({ village_id: b.village_id, block: b.block, x, y: b.ys[i]!, n: b.ns[i]! })));
 }
 
+/**
+ * Incidents of the last 12 months, each counted at the address nearest to it in its block (for
+ * balancing the workload): keyed by the address's lon,lat.
+ */
+async function incidentsPerAddress(tx: Queryable): Promise<Map<string, number>> {
+  const { rows } = await tx.query<{ x: number; y: number; n: number }>(
+    `SELECT near.x, near.y, count(*)::int AS n
+     FROM autosplit_block b JOIN incident i ON i.geom && b.geom AND ST_Intersects(b.geom, i.geom) AND i.reported_at > now() - interval '12 months',
+       LATERAL (SELECT ST_X(h.geom) AS x, ST_Y(h.geom) AS y FROM household h WHERE h.geom && b.geom AND ST_Intersects(b.geom, h.geom)
+                ORDER BY h.geom <-> i.geom, h.id LIMIT 1) near
+     GROUP BY near.x, near.y`,
+  );
+  return new Map(rows.map((r) => [`${r.x},${r.y}`, r.n]));
+}
+
 type SplitPiece = Awaited<ReturnType<typeof mergeSmallBlocks>>[number];
 
 /** Every piece's addresses split into groups in a local frame in metres; a piece without households stays one empty grid. */
-async function splitPieces(villages: PlannedVillage[], pieces: SplitPiece[], onProgress: AutosplitOptions['onProgress'], straight: boolean) {
+async function splitPieces(
+  villages: PlannedVillage[],
+  pieces: SplitPiece[],
+  onProgress: AutosplitOptions['onProgress'],
+  straight: boolean,
+  work: { loads: Map<string, number>; weight: number } | null,
+) {
   const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position; straight: boolean }[] = [];
   let done = 0;
   for (const v of villages) {
@@ -144,7 +228,7 @@ async function splitPieces(villages: PlannedVillage[], pieces: SplitPiece[], onP
       const where: Position[] = [];
       for (const a of piece.addresses) {
         const [x, y] = frame.toXY([a.x, a.y]);
-        atoms.push({ x, y, weight: a.n });
+        atoms.push(work ? { x, y, weight: a.n, load: a.n + work.weight * (work.loads.get(`${a.x},${a.y}`) ?? 0) } : { x, y, weight: a.n });
         where.push([a.x, a.y]);
       }
       const walls = piece.walls.map((ring) => ring.map((p) => frame.toXY(p) as XY));
@@ -226,6 +310,11 @@ async function checkKeep(tx: Queryable, villages: PlannedVillage[], keep: number
   return keep;
 }
 
+interface BarrierUse {
+  never: string[];
+  prefer: string[];
+}
+
 interface Piece {
   villageId: number;
   piece: number;
@@ -241,7 +330,6 @@ async function mergeSmallBlocks(
   tx: Queryable,
   villages: PlannedVillage[],
   addresses: { village_id: number; block: number; x: number; y: number; n: number }[],
-  cut: boolean,
 ): Promise<Piece[]> {
   const { rows: blocks } = await tx.query<{ village_id: number; block: number }>('SELECT village_id, block FROM autosplit_block ORDER BY village_id, block');
   const key = (v: number, b: number) => `${v}:${b}`;
@@ -252,9 +340,10 @@ async function mergeSmallBlocks(
     const o = owner.get(key(v, b))!;
     return o === b ? b : find(v, o);
   };
-  if (cut && blocks.length > 1) {
-    const { rows: borders } = await tx.query<{ village_id: number; a: number; b: number; m: number }>(
-      `SELECT a.village_id, a.block AS a, b.block AS b, ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom), gp_grid())) AS m
+  if (blocks.length > 1) {
+    const { rows: borders } = await tx.query<{ village_id: number; a: number; b: number; m: number; same: boolean }>(
+      `SELECT a.village_id, a.block AS a, b.block AS b, ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom), gp_grid())) AS m,
+              a.hard = b.hard AS same
        FROM autosplit_block a JOIN autosplit_block b ON a.village_id = b.village_id AND a.block < b.block AND a.geom && b.geom
          AND ST_Intersects(a.geom, b.geom)`,
     );
@@ -270,24 +359,25 @@ async function mergeSmallBlocks(
         .filter((x) => x.w < ruleOf.get(x.v)!.min)
         .sort((a, b) => a.w - b.w || a.v - b.v || a.r - b.r);
       for (const { v, r } of roots) {
-        let best: { other: number; m: number } | null = null;
+        // Across a line to follow before across one not to cross; then the longest shared border.
+        let best: { other: number; m: number; same: number } | null = null;
         for (const e of borders) {
           if (e.village_id !== v || e.m <= 0) continue;
           const [ra, rb] = [find(v, e.a), find(v, e.b)];
           if (ra === rb || (ra !== r && rb !== r)) continue;
           const other = ra === r ? rb : ra;
           // Borders of the merged sets add up: sum per neighbour.
-          const m = borders
-            .filter(
-              (x) =>
-                x.village_id === v &&
-                x.m > 0 &&
-                new Set([find(v, x.a), find(v, x.b)]).size === 2 &&
-                [find(v, x.a), find(v, x.b)].includes(r) &&
-                [find(v, x.a), find(v, x.b)].includes(other),
-            )
-            .reduce((s, x) => s + x.m, 0);
-          if (!best || m > best.m || (m === best.m && other < best.other)) best = { other, m };
+          const shared = borders.filter(
+            (x) =>
+              x.village_id === v &&
+              x.m > 0 &&
+              new Set([find(v, x.a), find(v, x.b)]).size === 2 &&
+              [find(v, x.a), find(v, x.b)].includes(r) &&
+              [find(v, x.a), find(v, x.b)].includes(other),
+          );
+          const m = shared.reduce((s, x) => s + x.m, 0);
+          const same = shared.filter((x) => x.same).reduce((s, x) => s + x.m, 0);
+          if (!best || same > best.same || (same === best.same && (m > best.m || (m === best.m && other < best.other)))) best = { other, m, same };
         }
         if (best) {
           owner.set(key(v, r), best.other);
@@ -395,38 +485,61 @@ async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promi
   );
 }
 
-async function describe(tx: Queryable, villages: PlannedVillage[], table: string): Promise<Omit<PlannedGrid, 'straight'>[]> {
+/** How far (degrees, about 1 cm) a border may stray from a line and still run along it. */
+const ALONG = 1e-7;
+
+async function describe(tx: Queryable, villages: PlannedVillage[], table: string, incidentWeight: number): Promise<Omit<PlannedGrid, 'straight'>[]> {
   const { rows } = await tx.query<{
     ord: number;
     village_id: number;
     households: number;
+    incidents: number;
     area: number;
     perimeter: number;
+    on_outline: number;
+    on_edges: number | null;
     parts: number;
     reason: InfeasibleReason | null;
     crosses: boolean;
   }>(
-    `SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
+    `WITH outline AS (SELECT village_id, ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id),
+     edges AS (SELECT village_id, ST_Buffer(ST_Union(ST_Boundary(geom), gp_grid()), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id HAVING count(*) > 1)
+     SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
             (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
-            p.blocks > 1 AND (SELECT count(*) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
-                              AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 1 AS crosses
+            ${
+              table === 'household'
+                ? `(SELECT count(*)::int FROM incident i WHERE i.geom && g.geom AND ST_Intersects(g.geom, i.geom) AND i.reported_at > now() - interval '12 months')`
+                : '0'
+            } AS incidents,
+            coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography), 0) AS on_outline,
+            CASE WHEN e.geom IS NOT NULL THEN coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), e.geom)::geography), 0) END AS on_edges,
+            (SELECT count(DISTINCT b.hard) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
+               AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 1 AS crosses
      FROM autosplit_grid g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece
+       LEFT JOIN outline o ON o.village_id = g.village_id LEFT JOIN edges e ON e.village_id = g.village_id
      ORDER BY g.ord`,
   );
   const byId = new Map(villages.map((v) => [v.id, v]));
   return rows.map((r) => {
     const v = byId.get(r.village_id)!;
     const status = rangeStatus(r.households, v.rule);
+    // The border drawn inside the area (not its outline), and the part of it along a road, river or other line.
+    const borderM = Math.max(0, r.perimeter - r.on_outline);
+    const onBarrierM = r.on_edges === null ? 0 : Math.min(borderM, Math.max(0, r.on_edges - r.on_outline));
     return {
       ord: r.ord,
       villageId: r.village_id,
       households: r.households,
+      incidents: r.incidents,
+      workload: Math.round((r.households + incidentWeight * r.incidents) * 10) / 10,
       gridType: v.gridType,
       min: v.rule.min,
       max: v.rule.max,
       status,
       compactness: r.perimeter > 0 ? (4 * Math.PI * r.area) / r.perimeter ** 2 : 0,
       areaM2: r.area,
+      borderM: Math.round(borderM),
+      offBarrierM: Math.round(borderM - onBarrierM),
       parts: r.parts,
       reason: r.reason ?? (status === 'within' ? null : 'no_balanced_cut'),
       crossesBarrier: r.crosses === true,

@@ -21,6 +21,15 @@ export interface AutosplitSummary {
   straightGrids: number;
   /** Corners per grid outline, on average (fewer: simpler borders to walk and to sign). */
   meanVertices: number;
+  /** Border drawn inside the area, in metres, and the share of it running along a road, river or other line. */
+  borderM: number;
+  borderOnBarrierShare: number;
+  /** Workload (households + weight × incidents of the last 12 months) per grid: least, most, and spread (coefficient of variation). */
+  minWorkload: number;
+  maxWorkload: number;
+  workloadCv: number;
+  /** Incidents of the last 12 months in the area. */
+  incidents: number;
   /**
    * Households that would change grid: in each proposed grid, those not in the current grid most of
    * them are in now (a household in a village without grids changes too) — the number a county announces.
@@ -28,6 +37,10 @@ export interface AutosplitSummary {
   householdsMoved: number;
   /** The proposal divides exactly as the current grids do (nothing would change). */
   unchanged: boolean;
+  /** Grids left as they are (asked for, or meeting their rule when rebalancing). */
+  kept: number;
+  /** Grids that met their rule but joined a neighbouring remainder too small to be a grid alone (rebalancing). */
+  released: number;
   infeasible: { ord: number; villageId: number; reason: InfeasibleReason; households: number }[];
   elapsedMs: number;
 }
@@ -50,9 +63,9 @@ export interface AutosplitResult {
 export async function autosplit(tx: Queryable, regionId: number, options: AutosplitOptions & { commit?: boolean; actor?: string }): Promise<AutosplitResult> {
   const started = performance.now();
   if (options.commit) await lockRegions(tx, [regionId]);
-  const { villages, grids } = await planGrids(tx, regionId, options);
+  const { villages, grids, keep, released } = await planGrids(tx, regionId, options);
   const change = await changeAgainstCurrent(tx, options.householdTable ?? 'household');
-  const committed = options.commit ? await replaceGrids(tx, options.actor ?? 'anonymous', villages, grids, options.keep ?? []) : undefined;
+  const committed = options.commit ? await replaceGrids(tx, options.actor ?? 'anonymous', villages, grids, keep) : undefined;
   const { rows } = await tx.query<{ ord: number; geometry: unknown }>('SELECT ord, ST_AsGeoJSON(geom, 7)::json AS geometry FROM autosplit_grid ORDER BY ord');
   const geometry = new Map(rows.map((r) => [r.ord, r.geometry]));
   const village = new Map(villages.map((v) => [v.id, v]));
@@ -71,34 +84,73 @@ export async function autosplit(tx: Queryable, regionId: number, options: Autosp
   }));
   return {
     proposal: { type: 'FeatureCollection', features },
-    summary: { ...summarise(villages, grids, started), ...change, meanVertices: meanVertices(rows.map((r) => r.geometry)) },
+    summary: {
+      ...summarise(villages, grids, started),
+      ...change,
+      meanVertices: meanVertices(rows.map((r) => r.geometry)),
+      kept: keep.length,
+      released: released.length,
+    },
     ...(committed ? { committed } : {}),
   };
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-/** How far the plan in `autosplit_grid` is from the grids the households are in now. */
+function borders(grids: PlannedGrid[]): Pick<AutosplitSummary, 'borderM' | 'borderOnBarrierShare'> {
+  const border = grids.reduce((s, g) => s + g.borderM, 0);
+  const off = grids.reduce((s, g) => s + g.offBarrierM, 0);
+  // Each border between two grids counts in both: halved, it is the length a planner would draw.
+  return { borderM: Math.round(border / 2), borderOnBarrierShare: border > 0 ? round((border - off) / border, 3) : 0 };
+}
+
+function workloads(grids: PlannedGrid[]): Pick<AutosplitSummary, 'minWorkload' | 'maxWorkload' | 'workloadCv' | 'incidents'> {
+  const w = grids.map((g) => g.workload);
+  if (w.length === 0) return { minWorkload: 0, maxWorkload: 0, workloadCv: 0, incidents: 0 };
+  const mean = w.reduce((a, b) => a + b, 0) / w.length;
+  const sd = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
+  return {
+    minWorkload: Math.min(...w),
+    maxWorkload: Math.max(...w),
+    workloadCv: mean > 0 ? round(sd / mean, 3) : 0,
+    incidents: grids.reduce((s, g) => s + g.incidents, 0),
+  };
+}
+
+/**
+ * How far the plan in `autosplit_grid` is from the grids the households are in now. Each current
+ * grid continues as at most one proposed grid (the one sharing most households with it, greedily,
+ * as its worker follows it); every household not in its grid's continuation changes grid.
+ */
 async function changeAgainstCurrent(tx: Queryable, table: 'household' | 'seed_household'): Promise<{ householdsMoved: number; unchanged: boolean }> {
   if (table !== 'household') return { householdsMoved: 0, unchanged: false }; // the seed: no grids yet
-  const {
-    rows: [r],
-  } = await tx.query<{ moved: number; pairs: number; planned: number; current: number; grids_now: number }>(
-    `WITH h AS (
+  const { rows: pairs } = await tx.query<{ planned: number; now: number | null; n: number }>(
+    `SELECT planned, now, count(*)::int AS n FROM (
        SELECT DISTINCT ON (h.id) h.id, a.ord AS planned, CASE WHEN r.level = 'grid' THEN r.id END AS now
        FROM household h JOIN autosplit_grid a ON a.geom && h.geom AND ST_Intersects(a.geom, h.geom) LEFT JOIN region r ON r.id = h.region_id
-       ORDER BY h.id, a.ord
-     ),
-     pair AS (SELECT planned, now, count(*)::int AS n FROM h GROUP BY planned, now),
-     best AS (SELECT planned, sum(n)::int AS total, max(n) FILTER (WHERE now IS NOT NULL)::int AS kept FROM pair GROUP BY planned)
-     SELECT (SELECT coalesce(sum(total - coalesce(kept, 0)), 0)::int FROM best) AS moved,
-            (SELECT count(*)::int FROM pair) AS pairs,
-            (SELECT count(*)::int FROM autosplit_grid) AS planned,
-            (SELECT count(DISTINCT now)::int FROM pair) AS current,
+       ORDER BY h.id, a.ord) AS h
+     GROUP BY planned, now ORDER BY n DESC, planned, now`,
+  );
+  const {
+    rows: [r],
+  } = await tx.query<{ planned: number; grids_now: number }>(
+    `SELECT (SELECT count(*)::int FROM autosplit_grid) AS planned,
             (SELECT count(*)::int FROM region g WHERE g.level = 'grid' AND g.parent_id IN (SELECT DISTINCT village_id FROM autosplit_grid)) AS grids_now`,
   );
-  const unchanged = r!.moved === 0 && r!.pairs === r!.planned && r!.current === r!.planned && r!.grids_now === r!.planned;
-  return { householdsMoved: r!.moved, unchanged };
+  const total = pairs.reduce((s, p) => s + p.n, 0);
+  const continued = new Set<number>();
+  const continues = new Set<number>();
+  let stay = 0;
+  for (const p of pairs) {
+    if (p.now === null || continued.has(p.now) || continues.has(p.planned)) continue;
+    continued.add(p.now);
+    continues.add(p.planned);
+    stay += p.n;
+  }
+  const moved = total - stay;
+  const current = new Set(pairs.map((p) => p.now)).size;
+  const unchanged = moved === 0 && pairs.length === r!.planned && current === r!.planned && r!.grids_now === r!.planned;
+  return { householdsMoved: moved, unchanged };
 }
 
 /** Corners per outline (rings' points less the closing one), on average. */
@@ -115,7 +167,7 @@ function summarise(
   villages: PlannedVillage[],
   grids: PlannedGrid[],
   started: number,
-): Omit<AutosplitSummary, 'householdsMoved' | 'unchanged' | 'meanVertices'> {
+): Omit<AutosplitSummary, 'householdsMoved' | 'unchanged' | 'meanVertices' | 'kept' | 'released'> {
   const within = grids.filter((g) => g.status === 'within').length;
   const counts = grids.map((g) => g.households);
   return {
@@ -128,6 +180,8 @@ function summarise(
     maxHouseholds: counts.length ? Math.max(...counts) : 0,
     meanCompactness: grids.length ? round(grids.reduce((s, g) => s + g.compactness, 0) / grids.length, 3) : 0,
     barrierCrossings: grids.filter((g) => g.crossesBarrier).length,
+    ...borders(grids),
+    ...workloads(grids),
     straightGrids: grids.filter((g) => g.straight).length,
     infeasible: grids.filter((g) => g.reason).map((g) => ({ ord: g.ord, villageId: g.villageId, reason: g.reason!, households: g.households })),
     elapsedMs: Math.round(performance.now() - started),

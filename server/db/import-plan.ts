@@ -1,4 +1,5 @@
 import { addressIndex } from '../domain/address.ts';
+import { barrierClassOf } from '../domain/barrier-classes.ts';
 import { InputError } from '../domain/errors.ts';
 import { DEFAULT_LIMITS, parsePolygonGeometry, type BoundaryFeature, type FeatureError } from '../domain/geojson-input.ts';
 import { childCode, childLevel, childName, codeFollowsParent, type Level } from '../domain/hierarchy.ts';
@@ -6,6 +7,7 @@ import type { FieldRole, ImportKind } from '../domain/import-fields.ts';
 import { categoryOf, codeFromStatCode, gridTypeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
 import { DEFAULT_TOLERANCES } from './edit-operations.ts';
 import type { Db, Queryable, Tx } from './db.ts';
+import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
@@ -69,6 +71,8 @@ export interface ImportOutcome {
   households?: { added: number; updated: number };
   incidents?: { imported: number };
   staff?: { assigned: number; grids: number; newWorkers: number };
+  /** Lines imported, by class (main_road, lane, river…). */
+  barriers?: { imported: number; classes: Record<string, number> };
   /**
    * Where rows without their own point were found (for the preview; at most 3,000): the household
    * an address matched (`exact`, `normalized`), or each household an ambiguous address fits (`candidate`).
@@ -581,6 +585,54 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
   return finish('staff', rows.length, assignments.length, problems, { staff: { assigned: assignments.length, grids: touched.length, newWorkers }, op });
 }
 
+// ── barriers (roads, rivers, railways) ─────────────────────────────────────────────────────────
+
+async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number): Promise<ImportOutcome> {
+  if (spec.parentId === null) throw new InputError('missing_parent', 'choose the region the roads and rivers are for', 'parentId');
+  const problems: Problem[] = [];
+  const lines: { index: number; barrier: NewBarrier }[] = [];
+  rows.forEach((row, index) => {
+    const g = row.geometry;
+    const path = `rows[${index}].geometry`;
+    if (!g) return problems.push({ index, code: 'no_geometry', message: 'the row has no line', path });
+    if (g.type !== 'LineString' && g.type !== 'MultiLineString') {
+      return problems.push({ index, code: 'wrong_geometry_type', message: `roads and rivers are lines, this row is a ${g.type}`, path, subject: g.type });
+    }
+    const parts = (g.type === 'LineString' ? [g.coordinates] : g.coordinates).filter((l) => l.length >= 2);
+    const vertices = parts.reduce((n, l) => n + l.length, 0);
+    if (parts.length === 0) return problems.push({ index, code: 'line_too_short', message: 'a line needs two positions', path });
+    if (vertices > maxVertices) {
+      return problems.push({ index, code: 'too_many_vertices', message: `the line has ${vertices} vertices; at most ${maxVertices}`, path, subject: String(vertices) });
+    }
+    lines.push({
+      index,
+      barrier: {
+        cls: barrierClassOf(field(row, spec, 'barrierClass')),
+        name: text(field(row, spec, 'name')).slice(0, 200),
+        geometry: { type: 'MultiLineString', coordinates: parts },
+      },
+    });
+  });
+  const { rows: inside } = await tx.query<{ inside: boolean }>(
+    `SELECT ST_Intersects(r.geom, ST_SetSRID(ST_GeomFromGeoJSON(t.g), 4326)) AS inside
+     FROM region r, unnest($2::text[]) WITH ORDINALITY AS t(g, ord) WHERE r.id = $1 ORDER BY t.ord`,
+    [spec.parentId, lines.map((l) => JSON.stringify(l.barrier.geometry))],
+  );
+  const good = lines.filter((l, i) => {
+    if (inside[i]?.inside) return true;
+    problems.push({ index: l.index, code: 'outside_parent', message: 'the line lies outside the area (is the coordinate system right?)', path: `rows[${l.index}].geometry` });
+    return false;
+  });
+  const { ids, op } = await importBarrierBatch(
+    tx,
+    actor,
+    good.map((l) => l.barrier),
+  );
+  const classes: Record<string, number> = {};
+  for (const l of good) classes[l.barrier.cls] = (classes[l.barrier.cls] ?? 0) + 1;
+  return finish('barrier', rows.length, ids.length, problems, { barriers: { imported: ids.length, classes }, op });
+}
+
 // ── plan and commit ──────────────────────────────────────────────────────────────────────────
 
 export interface ImportContext {
@@ -595,6 +647,7 @@ function runInTransaction(tx: Tx, rows: ImportRow[], spec: ImportSpec, ctx: Impo
   if (spec.kind === 'boundary' || spec.kind === 'grid') return planRegions(tx, ctx.actor, rows, spec, maxVertices);
   if (spec.kind === 'incident') return planIncidents(tx, ctx.actor, rows, spec, ctx.now);
   if (spec.kind === 'staff') return planStaff(tx, ctx.actor, rows, spec);
+  if (spec.kind === 'barrier') return planBarriers(tx, ctx.actor, rows, spec, maxVertices);
   return planHouseholds(tx, rows, spec).then((p) => p.outcome);
 }
 

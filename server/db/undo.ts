@@ -2,6 +2,7 @@ import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordHouseholdBatch, revertHouseholdBatch, type HouseholdBatchState } from './household-batches.ts';
 import { recordIncidentBatch, revertIncidentBatch, type IncidentBatchState } from './incident-batches.ts';
+import { recordBarrierBatch, revertBarrierBatch, type BarrierBatchState } from './barriers.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
@@ -58,6 +59,8 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
     before: IncidentBatchState;
     after: IncidentBatchState;
   }[];
+  // A barrier import: its lines are shown or hidden (see barriers.ts).
+  const barrierBatches = all.filter((r) => r.entity === 'barrier') as { before: BarrierBatchState; after: BarrierBatchState }[];
   const ids = rows.map((r) => r.entity_id);
   await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
   const current = new Map((await snapshots(tx, ids)).map((s) => [s.id, s]));
@@ -73,6 +76,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   }
   for (const b of batches) await revertHouseholdBatch(tx, b.after, b.before, kind);
   for (const b of incidentBatches) await revertIncidentBatch(tx, b.after, b.before, kind);
+  for (const b of barrierBatches) await revertBarrierBatch(tx, b.before);
   for (const row of rows) {
     if (row.before === null) await tx.query('DELETE FROM region WHERE id = $1', [row.entity_id]);
     else await writeSnapshot(tx, row.before, (row.after?.version ?? row.before.version) + 1);
@@ -86,6 +90,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   const newOp = await recordOperation(tx, actor, kind, changes, op);
   for (const b of batches) await recordHouseholdBatch(tx, newOp, actor, kind, b.after, b.before, op);
   for (const b of incidentBatches) await recordIncidentBatch(tx, newOp, actor, kind, b.after, b.before, op);
+  for (const b of barrierBatches) await recordBarrierBatch(tx, newOp, actor, kind, b.after, b.before, op);
   return { op: newOp, reverted: op, action: all[0]!.action, ids: [...after.keys()] };
 }
 

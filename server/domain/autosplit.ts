@@ -15,6 +15,8 @@ export interface Atom {
   x: number;
   y: number;
   weight: number;
+  /** The work the address asks (households plus weighted incidents): given, the bisection balances it while the counts keep to the range. */
+  load?: number;
 }
 
 export type XY = [number, number];
@@ -129,6 +131,7 @@ function mergeSamePlace(atoms: readonly Atom[]): { places: Atom[]; members: numb
       members.push([i]);
     } else {
       places[p]!.weight += a.weight;
+      if (a.load !== undefined) places[p]!.load = (places[p]!.load ?? 0) + a.load;
       members[p]!.push(i);
     }
   });
@@ -242,6 +245,13 @@ function segmentsMeet(px: number, py: number, qx: number, qy: number, rx: number
   );
 }
 
+/** What the workload-balancing bisection aims at: a share of the load, with households between lo and hi. */
+interface Balance {
+  goal: number;
+  lo: number;
+  hi: number;
+}
+
 interface Draft {
   atoms: number[];
   households: number;
@@ -253,6 +263,8 @@ interface Draft {
 class BlockGraph {
   private readonly n: number;
   private readonly weight: Float64Array;
+  /** Workload per atom, when the split balances it (else null: households alone). */
+  private readonly load: Float64Array | null;
   /** Gabriel edges inside the block (CSR). */
   private readonly start: Uint32Array;
   private readonly adj: Uint32Array;
@@ -273,6 +285,7 @@ class BlockGraph {
   ) {
     const n = (this.n = atoms.length);
     this.weight = Float64Array.from(atoms, (a) => a.weight);
+    this.load = atoms.some((a) => a.load !== undefined) ? Float64Array.from(atoms, (a) => a.load ?? a.weight) : null;
     const { coords, triangles, halfedges } = mesh;
     const walled = wallIndex(walls);
     const good: number[] = [];
@@ -440,7 +453,7 @@ class BlockGraph {
         continue;
       }
       const goal = (total * Math.floor(k / 2)) / k;
-      const cut = this.cut(nodes, goal);
+      const cut = this.cut(nodes, goal, this.load ? this.balance(nodes, total, k) : null);
       if (!cut) {
         this.emit(nodes, 'no_balanced_cut');
         continue;
@@ -455,7 +468,21 @@ class BlockGraph {
    * households; the rest's pieces too small for a grid join it. Tries the axis both ways, then
    * the cross axis; null when every sweep swallows everything.
    */
-  private cut(nodes: readonly number[], goal: number): number[][] | null {
+  /**
+   * Balancing the workload: the first part aims at its share of the load, holding between `lo` and
+   * `hi` households so that both parts can still make grids in range.
+   */
+  private balance(nodes: readonly number[], total: number, k: number): Balance {
+    let load = 0;
+    for (const i of nodes) load += this.load![i]!;
+    const k1 = Math.floor(k / 2);
+    const k2 = k - k1;
+    const lo = Math.max(this.rule.min * k1, total - this.rule.max * k2, this.rule.min);
+    const hi = Math.min(this.rule.max * k1, total - this.rule.min * k2);
+    return { goal: (load * k1) / k, lo, hi: Math.max(lo, hi) };
+  }
+
+  private cut(nodes: readonly number[], goal: number, balance: Balance | null): number[][] | null {
     const { coords } = this.mesh;
     let mx = 0,
       my = 0,
@@ -487,7 +514,7 @@ class BlockGraph {
       [Math.sin(angle), -Math.cos(angle)],
     ];
     for (const [ux, uy] of axes) {
-      const part = this.grow(nodes, ux, uy, goal);
+      const part = balance ? this.growBalanced(nodes, ux, uy, balance) : this.grow(nodes, ux, uy, goal);
       const inPart = new Set(part);
       const pieces = this.connected(nodes, (i) => inPart.has(i));
       const kept: number[][] = [];
@@ -525,6 +552,45 @@ class BlockGraph {
       part.push(u);
       held += wu;
       if (held >= goal) break;
+      this.neighbours(u, (v) => {
+        if (this.set[v] === token && this.mark[v] !== queued) {
+          this.mark[v] = queued;
+          queue.push(v, coords[2 * v]! * ux + coords[2 * v + 1]! * uy);
+        }
+      });
+    }
+    return part;
+  }
+
+  /** As `grow`, aiming at a share of the workload while the households stay within [lo, hi]. */
+  private growBalanced(nodes: readonly number[], ux: number, uy: number, { goal, lo, hi }: Balance): number[] {
+    const { coords } = this.mesh;
+    const load = this.load!;
+    const token = ++this.token;
+    let first = nodes[0]!;
+    let low = Infinity;
+    for (const i of nodes) {
+      this.set[i] = token;
+      const p = coords[2 * i]! * ux + coords[2 * i + 1]! * uy;
+      if (p < low) [low, first] = [p, i];
+    }
+    const queued = ++this.token;
+    const queue = new FlatQueue<number>();
+    queue.push(first, low);
+    this.mark[first] = queued;
+    const part: number[] = [];
+    let held = 0;
+    let work = 0;
+    while (queue.length > 0) {
+      const u = queue.peek()!;
+      const wu = this.weight[u]!;
+      const lu = load[u]!;
+      if (held >= lo && (held + wu > hi || (work + lu > goal && work + lu - goal > goal - work))) break;
+      queue.pop();
+      part.push(u);
+      held += wu;
+      work += lu;
+      if (held >= lo && work >= goal) break;
       this.neighbours(u, (v) => {
         if (this.set[v] === token && this.mark[v] !== queued) {
           this.mark[v] = queued;

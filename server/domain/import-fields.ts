@@ -2,7 +2,7 @@
  * What an imported layer is, and which of its fields holds what: the roles each kind of layer
  * needs, and guesses from the field names (and a few values) a person then confirms.
  */
-export const IMPORT_KINDS = ['boundary', 'grid', 'household', 'incident', 'staff'] as const;
+export const IMPORT_KINDS = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export const FIELD_ROLES = [
@@ -22,6 +22,7 @@ export const FIELD_ROLES = [
   'severity',
   'time',
   'description',
+  'barrierClass',
 ] as const;
 export type FieldRole = (typeof FIELD_ROLES)[number];
 
@@ -32,6 +33,7 @@ export const KIND_ROLES: Record<ImportKind, { roles: FieldRole[]; required: Fiel
   household: { roles: ['lon', 'lat', 'address', 'size'], required: [] },
   incident: { roles: ['lon', 'lat', 'address', 'category', 'severity', 'time', 'description'], required: ['category'] },
   staff: { roles: ['person', 'phone', 'role', 'grid'], required: ['person', 'grid'] },
+  barrier: { roles: ['name', 'barrierClass'], required: [] },
 };
 
 /** Names a field of each role goes by in county files (compared lower-case, without spaces or punctuation). */
@@ -52,6 +54,7 @@ const ALIASES: Record<FieldRole, string[]> = {
   severity: ['severity', 'level', '等级', '紧急程度', '严重程度', '级别'],
   time: ['time', 'date', 'reportedat', 'reported_at', '时间', '上报时间', '日期', '发生时间', 'sbsj'],
   description: ['description', 'desc', 'content', '描述', '内容', '情况描述', '事件描述', '诉求内容'],
+  barrierClass: ['class', 'fclass', 'kind', 'highway', 'waterway', 'railway', '等级', '道路等级', '类型', '类别', '种类', 'dldj', 'lx'],
 };
 
 const key = (s: string) =>

@@ -25,6 +25,7 @@ const DRAFT_ROUTES = new Set([
   'POST /api/regions/:id/split',
   'POST /api/regions/merge',
   'POST /api/regions/:id/autosplit',
+  'GET /api/barriers',
   'POST /api/changes/undo',
   'POST /api/changes/redo',
 ]);

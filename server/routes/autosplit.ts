@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { autosplit } from '../db/autosplit.ts';
+import { BARRIER_CLASSES, BARRIER_PREFERENCES } from '../domain/barrier-classes.ts';
 import { parseBarriers } from '../domain/barrier-input.ts';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
 import { actorOf, assertPlanScope } from '../http/auth.ts';
@@ -18,6 +19,20 @@ const AutosplitBody = z.object({
     .optional()
     .openapi({ description: 'GeoJSON lines no grid should cross: LineString, MultiLineString, Feature or FeatureCollection' }),
   keep: z.array(z.number().int().positive()).max(10_000).optional().openapi({ description: 'Grids kept as they are' }),
+  importedBarriers: z.boolean().optional().openapi({ description: 'Cut along the imported roads, rivers and other lines of the area (default true)' }),
+  barrierClasses: z
+    .partialRecord(z.enum(BARRIER_CLASSES), z.enum(BARRIER_PREFERENCES))
+    .optional()
+    .openapi({ description: 'Per class of imported line: never (not crossed), prefer (followed where it can be), ignore' }),
+  incidentWeight: z.number().min(0).max(100).optional().openapi({ description: 'Work per incident of the last 12 months, in households (default 0.25)' }),
+  balanceWorkload: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Balance households + weighted incidents between grids (the counts still keep to the range)' }),
+  rebalance: z
+    .boolean()
+    .optional()
+    .openapi({ description: 'Minimal change: keep every grid that meets its rule, divide only the rest (out-of-range grids, land without a grid)' }),
   commit: z.boolean().optional().openapi({ description: "Replace the area's grids (one transaction, undoable)" }),
   straight: z
     .boolean()
@@ -37,11 +52,19 @@ const Summary = z.object({
   barrierCrossings: z.number().int(),
   straightGrids: z.number().int().openapi({ description: 'grids with straight borders; the rest follow the houses where straight ones would leave the range' }),
   meanVertices: z.number().openapi({ description: 'corners per grid outline, on average' }),
+  borderM: z.number().openapi({ description: 'length of border drawn inside the area (m)' }),
+  borderOnBarrierShare: z.number().openapi({ description: 'share of that border along a road, river or other line' }),
+  minWorkload: z.number(),
+  maxWorkload: z.number(),
+  workloadCv: z.number().openapi({ description: 'spread of the workload per grid: standard deviation / mean' }),
+  incidents: z.number().int().openapi({ description: 'incidents of the last 12 months in the area' }),
   householdsMoved: z
     .number()
     .int()
     .openapi({ description: 'households that would change grid (in each proposed grid, those not in the grid most of them are in now)' }),
   unchanged: z.boolean().openapi({ description: 'the proposal divides exactly as the current grids do' }),
+  kept: z.number().int().openapi({ description: 'grids left as they are' }),
+  released: z.number().int().openapi({ description: 'grids meeting their rule released to join a remainder too small alone (rebalance)' }),
   infeasible: z.array(z.object({ ord: z.number().int(), villageId: z.number().int(), reason: z.string(), households: z.number().int() })),
   elapsedMs: z.number(),
 });
@@ -58,6 +81,10 @@ const GridProps = z.object({
   status: z.enum(['under', 'within', 'over']),
   compactness: z.number(),
   areaM2: z.number(),
+  borderM: z.number().openapi({ description: 'border drawn inside the area (m)' }),
+  offBarrierM: z.number().openapi({ description: 'of which not along a road, river or other line (m)' }),
+  incidents: z.number().int().openapi({ description: 'incidents of the last 12 months' }),
+  workload: z.number().openapi({ description: 'households + incident weight × incidents' }),
   parts: z.number().int(),
   reason: z.string().nullable(),
   crossesBarrier: z.boolean(),

@@ -22,6 +22,7 @@ const KIND_CAPABILITY: Record<ImportKind, Capability> = {
   staff: 'plan:write',
   household: 'households:write',
   incident: 'incidents:import',
+  barrier: 'plan:write',
 };
 
 const JobId = z.object({
@@ -88,6 +89,7 @@ const Outcome = z
     households: z.object({ added: z.number().int(), updated: z.number().int() }).optional(),
     incidents: z.object({ imported: z.number().int() }).optional(),
     staff: z.object({ assigned: z.number().int(), grids: z.number().int(), newWorkers: z.number().int() }).optional(),
+    barriers: z.object({ imported: z.number().int(), classes: z.record(z.string(), z.number().int()) }).optional(),
     located: z
       .array(z.object({ i: z.number().int(), lon: z.number(), lat: z.number(), how: z.enum(['exact', 'normalized', 'candidate']) }))
       .optional()
@@ -154,6 +156,7 @@ const commitRoute = createRoute({
 function guessKind(l: { geometryType: string | null; fields: string[] }): ImportKind {
   const g = (l.geometryType ?? '').toLowerCase();
   const has = (kind: ImportKind, role: FieldRole) => guessFields(kind, l.fields)[role] !== undefined;
+  if (g.includes('line')) return 'barrier';
   if (g.includes('polygon')) return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
   if (has('staff', 'phone') && has('staff', 'person')) return 'staff';
   if (has('incident', 'category')) return 'incident';

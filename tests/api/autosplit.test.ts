@@ -169,6 +169,71 @@ for (const driver of DRIVERS) {
       await ctx.request('POST', '/api/changes/undo', undefined, user);
     });
 
+    it('rebalances with minimal change: keeps the grids in range, divides only the one new housing pushed over, and says how many households move', async () => {
+      const { rows: grids } = await ctx.db.query<{ id: number; households: number; wkb: string }>(
+        `SELECT id, household_count AS households, encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE parent_id = $1 ORDER BY id`,
+        [village.id],
+      );
+      const full = grids[0]!;
+      // 20 new households inside one grid: it goes over 25, every other grid still meets the rule.
+      const { rows: points } = await ctx.db.query<{ lon: number; lat: number }>(
+        'SELECT ST_X(d.geom) AS lon, ST_Y(d.geom) AS lat FROM region r, ST_Dump(ST_GeneratePoints(r.geom, 20, 7)) d WHERE r.id = $1',
+        [full.id],
+      );
+      const added = await ctx.request(
+        'POST',
+        '/api/households/import',
+        {
+          type: 'FeatureCollection',
+          features: points.map((p, i) => ({ type: 'Feature', properties: { size: 3, address: `新建小区${i + 1}号` }, geometry: { type: 'Point', coordinates: [p.lon, p.lat] } })),
+        },
+        user,
+      );
+      expect(added.status, JSON.stringify(added.body).slice(0, 300)).toBe(201);
+      const before = await ctx.snapshot();
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { rebalance: true }, user);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      const { summary, proposal } = res.body;
+      expect(await ctx.snapshot()).toEqual(before); // a "what if": nothing written
+      expect(summary).toMatchObject({ kept: grids.length - 1, released: 0, withinRangeShare: 1, households: full.households + 20 });
+      expect(summary.grids).toBeGreaterThanOrEqual(2);
+      // Only households of the grid that went over (and the new ones) can change grid, and not all of them.
+      expect(summary.householdsMoved).toBeGreaterThan(0);
+      expect(summary.householdsMoved).toBeLessThan(full.households + 20);
+      const committed = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { rebalance: true, commit: true }, user);
+      expect(committed.status).toBe(200);
+      const { rows: now } = await ctx.db.query<{ id: number; households: number; wkb: string }>(
+        `SELECT id, household_count AS households, encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE id = ANY($1::int[]) ORDER BY id`,
+        [grids.slice(1).map((g) => g.id)],
+      );
+      expect(now).toEqual(grids.slice(1));
+      const t = await tiling(village.id);
+      expect(Math.max(t.gap, t.overlap, t.outside)).toBeLessThan(1);
+      expect(t.multipart).toBe(0);
+      expect((await householdsOf(village.id)).filed).toBe(village.households + 20);
+      // Nothing left to rebalance: the same request now proposes no change.
+      const again = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { rebalance: true }, user);
+      expect(again.body.summary).toMatchObject({ grids: 0, householdsMoved: 0, kept: grids.length + committed.body.summary.grids - 1 });
+      await ctx.request('POST', '/api/changes/undo', undefined, user);
+      await ctx.request('POST', '/api/changes/undo', undefined, user);
+      expect((await householdsOf(village.id)).filed).toBe(village.households);
+    });
+
+    it('rebalancing to a stricter rule releases a kept neighbour where the rest is too small to be a grid', async () => {
+      const { rows } = await ctx.db.query<{ id: number; households: number }>(
+        'SELECT id, household_count AS households FROM region WHERE parent_id = $1 ORDER BY household_count, id',
+        [village.id],
+      );
+      const min = rows[0]!.households + 1; // the smallest grid now falls short
+      const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { rebalance: true, min, max: 40, target: Math.max(min, 20) }, user);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      const { summary } = res.body;
+      const short = rows.filter((r) => r.households < min).length;
+      expect(summary.kept).toBe(rows.length - short - summary.released);
+      expect(summary.released).toBeGreaterThan(0);
+      expect(summary.withinRangeShare).toBe(1);
+    });
+
     it('divides every village of a township and streams progress per village', async () => {
       const res = await ctx.app.request(`/api/regions/${township}/autosplit`, {
         method: 'POST',

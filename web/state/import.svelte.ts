@@ -18,8 +18,9 @@ export const KIND_FIELDS: Record<ImportKind, FieldRole[]> = {
   household: ['lon', 'lat', 'address', 'size'],
   incident: ['lon', 'lat', 'address', 'category', 'severity', 'time', 'description'],
   staff: ['person', 'phone', 'role', 'grid'],
+  barrier: ['name', 'barrierClass'],
 };
-export const KINDS: ImportKind[] = ['boundary', 'grid', 'household', 'incident', 'staff'];
+export const KINDS: ImportKind[] = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier'];
 
 export type Step = 'upload' | 'layer' | 'report' | 'done';
 
