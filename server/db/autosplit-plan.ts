@@ -172,7 +172,9 @@ async function cutBlocks(tx: Queryable, villages: PlannedVillage[], keep: number
      )
      INSERT INTO autosplit_block (village_id, block, hard, geom)
      SELECT c.id, row_number() OVER (PARTITION BY c.id ORDER BY ST_XMin(d.geom), ST_YMin(d.geom), ST_Area(d.geom)), c.hard, d.geom
-     FROM (SELECT h.id, h.hard, ${cutAlong('h.geom', 'h.soft')} AS geom FROM hard h) c, ST_Dump(c.geom) d`,
+     FROM (SELECT h.id, h.hard, ${cutAlong('h.geom', 'h.soft')} AS geom FROM hard h) c, ST_Dump(c.geom) d
+     -- seams under a square metre between the grids kept and the rest are no block
+     WHERE cardinality($2::int[]) = 0 OR gp_area_m2(d.geom) >= 1`,
     [villages.map((v) => v.id), keep, drawn, classes.never, classes.prefer],
   );
 }
@@ -531,7 +533,7 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
       villageId: r.village_id,
       households: r.households,
       incidents: r.incidents,
-      workload: Math.round((r.households + incidentWeight * r.incidents) * 10) / 10,
+      workload: Math.round((r.households + incidentWeight * r.incidents) * 100) / 100,
       gridType: v.gridType,
       min: v.rule.min,
       max: v.rule.max,

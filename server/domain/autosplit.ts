@@ -443,11 +443,13 @@ class BlockGraph {
 
   /** Recursive bisection of a connected set of atoms (an explicit stack: no recursion depth limit). */
   private bisect(first: number[]): void {
-    const stack = [first];
+    // Balancing the workload, a part keeps the number of grids its share of the work was cut for
+    // (while its households allow it): recounting from households would undo the balance.
+    const stack: { nodes: number[]; k?: number }[] = [{ nodes: first }];
     while (stack.length > 0) {
-      const nodes = stack.pop()!;
+      const { nodes, k: planned } = stack.pop()!;
       const total = this.sum(nodes);
-      const k = gridCount(total, this.rule);
+      const k = planned !== undefined && total >= this.rule.min * planned && total <= this.rule.max * planned ? planned : gridCount(total, this.rule);
       if (k <= 1 || nodes.length === 1) {
         this.emit(nodes);
         continue;
@@ -458,8 +460,10 @@ class BlockGraph {
         this.emit(nodes, 'no_balanced_cut');
         continue;
       }
+      const k1 = Math.floor(k / 2);
+      const parts = cut.map((p, i) => (this.load && cut.length === 2 ? { nodes: p, k: i === 0 ? k1 : k - k1 } : { nodes: p }));
       // Pushed in reverse so the pieces come off the stack in sweep order.
-      for (let i = cut.length - 1; i >= 0; i--) stack.push(cut[i]!);
+      for (let i = parts.length - 1; i >= 0; i--) stack.push(parts[i]!);
     }
   }
 

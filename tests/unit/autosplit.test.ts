@@ -184,3 +184,40 @@ describe('splitting a block', () => {
     expect(() => splitBlock([{ x: 0, y: 0, weight: 1 }], [], { min: 10, max: 25, target: 30 })).toThrow(/10–25 \(target 30\)/);
   });
 });
+
+describe('splitBlock balancing the workload', () => {
+  // 400 households in a square; the east third has busy addresses (markets, a school): 3 incidents-worth of work each.
+  const atoms = scatter(11, 400, () => true, [0, 0, 3000, 3000]);
+  const busy = atoms.map((a) => ({ ...a, load: a.weight * (a.x > 2000 ? 3 : 1) }));
+  const loadOf = (groups: SplitGroup[]) => groups.map((g) => g.atoms.reduce((s, i) => s + busy[i]!.load, 0));
+  const cv = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length) / mean;
+  };
+
+  for (const straight of [false, true]) {
+    it(`spreads the work more evenly than households alone, every count still in range (${straight ? 'straight' : 'between the houses'})`, () => {
+      const plain = splitBlock(atoms, [square(3000)], RURAL, { straight });
+      const balanced = splitBlock(busy, [square(3000)], RURAL, { straight });
+      for (const groups of [plain, balanced]) {
+        expect(groups.every((g) => g.households >= RURAL.min && g.households <= RURAL.max)).toBe(true);
+        expect(new Set(groups.flatMap((g) => g.atoms)).size).toBe(atoms.length);
+      }
+      expect(cv(loadOf(balanced))).toBeLessThan(0.8 * cv(loadOf(plain)));
+      // The busy east gets smaller grids (by households) than the quiet west.
+      const mean = (gs: SplitGroup[]) => gs.reduce((s, g) => s + g.households, 0) / gs.length;
+      const east = balanced.filter((g) => g.atoms.every((i) => atoms[i]!.x > 2000));
+      const west = balanced.filter((g) => g.atoms.every((i) => atoms[i]!.x < 2000));
+      expect(mean(east)).toBeLessThan(mean(west));
+    });
+  }
+
+  it('balances nothing away when every address weighs its households', () => {
+    const same = atoms.map((a) => ({ ...a, load: a.weight }));
+    expect(splitBlock(same, [square(3000)], RURAL).map((g) => g.households).sort()).toEqual(
+      splitBlock(atoms, [square(3000)], RURAL)
+        .map((g) => g.households)
+        .sort(),
+    );
+  });
+});
