@@ -99,7 +99,9 @@ export async function planGrids(
 ): Promise<{ villages: PlannedVillage[]; grids: PlannedGrid[]; keep: number[]; released: number[] }> {
   const lap = stopwatch();
   const villages = await villagesOf(tx, regionId, options);
-  await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_block (village_id int, block int, hard int, piece int, households int, geom geometry) ON COMMIT DROP`);
+  await tx.query(
+    `CREATE TEMP TABLE IF NOT EXISTS autosplit_block (village_id int, block int, hard int, piece int, households int, geom geometry) ON COMMIT DROP`,
+  );
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_piece (village_id int, piece int, blocks int, geom geometry) ON COMMIT DROP`);
   await tx.query(`CREATE TEMP TABLE IF NOT EXISTS autosplit_grid (village_id int, piece int, ord int, reason text, geom geometry) ON COMMIT DROP`);
   await tx.query('TRUNCATE autosplit_block, autosplit_piece, autosplit_grid');
@@ -133,7 +135,10 @@ export async function planGrids(
   await clipToPieces(tx, grids);
   lap('clip');
   const straightOrds = new Set(grids.filter((g) => g.straight).map((g) => g.ord));
-  const described = options.describe === false ? [] : (await describe(tx, villages, table, options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT)).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
+  const described =
+    options.describe === false
+      ? []
+      : (await describe(tx, villages, table, options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT)).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
   lap('describe');
   return { villages, grids: described, keep, released };
 }
@@ -504,13 +509,16 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
     reason: InfeasibleReason | null;
     crosses: boolean;
   }>(
-    `WITH outline AS (SELECT village_id, ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id),
-     edges AS (SELECT village_id, ST_Buffer(ST_Union(ST_Boundary(geom), gp_grid()), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id HAVING count(*) > 1)
+    `WITH outline AS (
+       SELECT village_id, ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id),
+     edges AS (
+       SELECT village_id, ST_Buffer(ST_Union(ST_Boundary(geom), gp_grid()), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id HAVING count(*) > 1)
      SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
             (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
             ${
               table === 'household'
-                ? `(SELECT count(*)::int FROM incident i WHERE i.geom && g.geom AND ST_Intersects(g.geom, i.geom) AND i.reported_at > now() - interval '12 months')`
+                ? `(SELECT count(*)::int FROM incident i
+                    WHERE i.geom && g.geom AND ST_Intersects(g.geom, i.geom) AND i.reported_at > now() - interval '12 months')`
                 : '0'
             } AS incidents,
             coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography), 0) AS on_outline,

@@ -602,7 +602,13 @@ async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: Impo
     const vertices = parts.reduce((n, l) => n + l.length, 0);
     if (parts.length === 0) return problems.push({ index, code: 'line_too_short', message: 'a line needs two positions', path });
     if (vertices > maxVertices) {
-      return problems.push({ index, code: 'too_many_vertices', message: `the line has ${vertices} vertices; at most ${maxVertices}`, path, subject: String(vertices) });
+      return problems.push({
+        index,
+        code: 'too_many_vertices',
+        message: `the line has ${vertices} vertices; at most ${maxVertices}`,
+        path,
+        subject: String(vertices),
+      });
     }
     lines.push({
       index,
@@ -620,7 +626,12 @@ async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: Impo
   );
   const good = lines.filter((l, i) => {
     if (inside[i]?.inside) return true;
-    problems.push({ index: l.index, code: 'outside_parent', message: 'the line lies outside the area (is the coordinate system right?)', path: `rows[${l.index}].geometry` });
+    problems.push({
+      index: l.index,
+      code: 'outside_parent',
+      message: 'the line lies outside the area (is the coordinate system right?)',
+      path: `rows[${l.index}].geometry`,
+    });
     return false;
   });
   const { ids, op } = await importBarrierBatch(

@@ -169,7 +169,7 @@ for (const driver of DRIVERS) {
       await ctx.request('POST', '/api/changes/undo', undefined, user);
     });
 
-    it('rebalances with minimal change: keeps the grids in range, divides only the one new housing pushed over, and says how many households move', async () => {
+    it('rebalances with minimal change: keeps the grids in range, divides only the one pushed over, and says how many households move', async () => {
       const { rows: grids } = await ctx.db.query<{ id: number; households: number; wkb: string }>(
         `SELECT id, household_count AS households, encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE parent_id = $1 ORDER BY id`,
         [village.id],
@@ -185,7 +185,11 @@ for (const driver of DRIVERS) {
         '/api/households/import',
         {
           type: 'FeatureCollection',
-          features: points.map((p, i) => ({ type: 'Feature', properties: { size: 3, address: `新建小区${i + 1}号` }, geometry: { type: 'Point', coordinates: [p.lon, p.lat] } })),
+          features: points.map((p, i) => ({
+            type: 'Feature',
+            properties: { size: 3, address: `新建小区${i + 1}号` },
+            geometry: { type: 'Point', coordinates: [p.lon, p.lat] },
+          })),
         },
         user,
       );
@@ -193,7 +197,7 @@ for (const driver of DRIVERS) {
       const before = await ctx.snapshot();
       const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { rebalance: true }, user);
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
-      const { summary, proposal } = res.body;
+      const { summary } = res.body;
       expect(await ctx.snapshot()).toEqual(before); // a "what if": nothing written
       expect(summary).toMatchObject({ kept: grids.length - 1, released: 0, withinRangeShare: 1, households: full.households + 20 });
       expect(summary.grids).toBeGreaterThanOrEqual(2);

@@ -43,9 +43,39 @@ for (const driver of DRIVERS) {
       const geojson = {
         type: 'FeatureCollection',
         features: [
-          { type: 'Feature', properties: { 名称: 'G326国道', 等级: '国道' }, geometry: { type: 'LineString', coordinates: [[x0 - 0.01, cy], [x1 + 0.01, cy]] } },
-          { type: 'Feature', properties: { 名称: '幸福巷', 等级: '小巷' }, geometry: { type: 'LineString', coordinates: [[cx, y0 - 0.01], [cx, y1 + 0.01]] } },
-          { type: 'Feature', properties: { 名称: '远处的路', 等级: '县道' }, geometry: { type: 'LineString', coordinates: [[x0 - 1, y0 - 1], [x0 - 0.9, y0 - 1]] } },
+          {
+            type: 'Feature',
+            properties: { 名称: 'G326国道', 等级: '国道' },
+            geometry: {
+              type: 'LineString',
+              coordinates: [
+                [x0 - 0.01, cy],
+                [x1 + 0.01, cy],
+              ],
+            },
+          },
+          {
+            type: 'Feature',
+            properties: { 名称: '幸福巷', 等级: '小巷' },
+            geometry: {
+              type: 'LineString',
+              coordinates: [
+                [cx, y0 - 0.01],
+                [cx, y1 + 0.01],
+              ],
+            },
+          },
+          {
+            type: 'Feature',
+            properties: { 名称: '远处的路', 等级: '县道' },
+            geometry: {
+              type: 'LineString',
+              coordinates: [
+                [x0 - 1, y0 - 1],
+                [x0 - 0.9, y0 - 1],
+              ],
+            },
+          },
         ],
       };
       await writeFile(join(dir, 'roads.geojson'), JSON.stringify(geojson));
@@ -121,7 +151,8 @@ for (const driver of DRIVERS) {
 
     it('counts incidents of the last 12 months per grid, and balancing the workload keeps every count in range', async () => {
       const { rows } = await ctx.db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM incident i JOIN region v ON v.id = $1 AND ST_Intersects(v.geom, i.geom) WHERE i.reported_at > now() - interval '12 months'`,
+        `SELECT count(*)::int AS n FROM incident i JOIN region v ON v.id = $1 AND ST_Intersects(v.geom, i.geom)
+         WHERE i.reported_at > now() - interval '12 months'`,
         [village.id],
       );
       const plain = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { importedBarriers: false }, { cookie: admin });

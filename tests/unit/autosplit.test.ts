@@ -214,7 +214,11 @@ describe('splitBlock balancing the workload', () => {
 
   it('balances nothing away when every address weighs its households', () => {
     const same = atoms.map((a) => ({ ...a, load: a.weight }));
-    expect(splitBlock(same, [square(3000)], RURAL).map((g) => g.households).sort()).toEqual(
+    expect(
+      splitBlock(same, [square(3000)], RURAL)
+        .map((g) => g.households)
+        .sort(),
+    ).toEqual(
       splitBlock(atoms, [square(3000)], RURAL)
         .map((g) => g.households)
         .sort(),

@@ -148,7 +148,12 @@ export class RegionMap {
       type: 'line',
       source: 'barriers',
       layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': '#1f5fbf', 'line-width': 4 * k, 'line-opacity': 0.85 },
+      // drawn for this split: blue; imported lines never crossed: dark (rivers blue); lines followed where they can be: thin grey
+      paint: {
+        'line-color': ['match', ['get', 'class'], 'river', '#1c7ed6', 'main_road', '#5c3d2e', 'railway', '#212529', 'drawn', '#1f5fbf', '#868e96'],
+        'line-width': ['match', ['get', 'class'], ['drawn', 'main_road', 'river', 'railway'], 4 * k, 1.8 * k],
+        'line-opacity': 0.85,
+      },
     });
     m.addLayer({ id: 'selected-fill', type: 'fill', source: 'selected', paint: { 'fill-color': '#1f6feb', 'fill-opacity': 0.06 } });
     // the selection: yellow over a dark casing (the orange-reds are the range warnings')

@@ -1,9 +1,10 @@
 import type { InferResponseType } from 'hono/client';
-import { api, ApiError, withDraft } from '../lib/api.ts';
+import { api, ApiError, ok, withDraft } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
 import type { LngLat } from '../draw/snap.ts';
 
 export type AutosplitResult = InferResponseType<(typeof api.regions)[':id']['autosplit']['$post'], 200>;
+type Barriers = InferResponseType<typeof api.barriers.$get, 200>;
 type GridType = NonNullable<Parameters<(typeof api.regions)[':id']['autosplit']['$post']>[0]['json']['gridType']>;
 
 /**
@@ -20,6 +21,15 @@ export class AutoSplit {
   /** Straight borders where they keep every count in range (else between the houses). */
   straight = $state(true);
   barriers = $state.raw<LngLat[][]>([]);
+  /** Roads, rivers and other lines imported for the region (GET /api/barriers), and whether the split cuts along them. */
+  imported = $state.raw<Barriers | null>(null);
+  importedFor = $state<number | null>(null);
+  useImported = $state(true);
+  /** Minimal change: keep the grids that meet their rule, divide only the rest. */
+  rebalance = $state(false);
+  /** Balance households + weighted incidents of the last 12 months, not households alone. */
+  balanceWorkload = $state(false);
+  incidentWeight = $state<number | null>(null);
   showBarriers = $state(true);
   drawing = $state(false);
   running = $state(false);
@@ -32,8 +42,27 @@ export class AutoSplit {
 
   barrierCollection = $derived<GeoJSON.FeatureCollection>({
     type: 'FeatureCollection',
-    features: this.barriers.map((coordinates) => ({ type: 'Feature', properties: {}, geometry: { type: 'LineString', coordinates } })),
+    features: [
+      ...(this.imported && this.useImported ? (this.imported.features as GeoJSON.Feature[]) : []),
+      ...this.barriers.map((coordinates): GeoJSON.Feature => ({
+        type: 'Feature',
+        properties: { class: 'drawn' },
+        geometry: { type: 'LineString', coordinates },
+      })),
+    ],
   });
+
+  /** The imported lines crossing the region (once per region). */
+  async loadImported(regionId: number): Promise<void> {
+    if (this.importedFor === regionId) return;
+    this.importedFor = regionId;
+    try {
+      const fc = await ok(api.barriers.$get({ query: { regionId: String(regionId) } }));
+      if (this.importedFor === regionId) this.imported = fc;
+    } catch {
+      this.imported = null; // the split still runs; the panel just shows no imported lines
+    }
+  }
 
   addBarrier(line: LngLat[]): void {
     this.barriers = [...this.barriers, line];
@@ -67,6 +96,10 @@ export class AutoSplit {
       ...(this.max !== null ? { max: this.max } : {}),
       ...(this.target !== null ? { target: this.target } : {}),
       ...(this.straight ? {} : { straight: false }),
+      ...(this.useImported ? {} : { importedBarriers: false }),
+      ...(this.rebalance ? { rebalance: true } : {}),
+      ...(this.balanceWorkload ? { balanceWorkload: true } : {}),
+      ...(this.incidentWeight !== null ? { incidentWeight: this.incidentWeight } : {}),
       ...(this.barriers.length ? { barriers: { type: 'MultiLineString', coordinates: this.barriers } } : {}),
       commit,
     };
