@@ -40,6 +40,8 @@ export interface AutosplitOptions {
   incidentWeight?: number | undefined;
   /** Balance the workload, not only the households (the counts still keep to the range). */
   balanceWorkload?: boolean | undefined;
+  /** Count each grid's incidents and workload (implied by the two above). */
+  workload?: boolean | undefined;
   /** false: the households' own Voronoi outlines (the engine before straight borders); for comparison. */
   straight?: boolean;
 }
@@ -68,8 +70,8 @@ export interface PlannedGrid {
   borderM: number;
   /** Of that border, the length not along an imported or drawn line (m). */
   offBarrierM: number;
-  /** Incidents reported in it in the last 12 months. */
-  incidents: number;
+  /** Incidents reported in it in the last 12 months (null: not counted — only when the workload is asked for). */
+  incidents: number | null;
   /** Households plus incidents × the incident weight: the work a grid asks of its worker. */
   workload: number;
   parts: number;
@@ -136,9 +138,7 @@ export async function planGrids(
   lap('clip');
   const straightOrds = new Set(grids.filter((g) => g.straight).map((g) => g.ord));
   const described =
-    options.describe === false
-      ? []
-      : (await describe(tx, villages, table, options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT)).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
+    options.describe === false ? [] : (await describe(tx, villages, table, workloadWeight(options))).map((g) => ({ ...g, straight: straightOrds.has(g.ord) }));
   lap('describe');
   return { villages, grids: described, keep, released };
 }
@@ -495,12 +495,12 @@ async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promi
 /** How far (degrees, about 1 cm) a border may stray from a line and still run along it. */
 const ALONG = 1e-7;
 
-async function describe(tx: Queryable, villages: PlannedVillage[], table: string, incidentWeight: number): Promise<Omit<PlannedGrid, 'straight'>[]> {
+async function describe(tx: Queryable, villages: PlannedVillage[], table: string, incidentWeight: number | null): Promise<Omit<PlannedGrid, 'straight'>[]> {
   const { rows } = await tx.query<{
     ord: number;
     village_id: number;
     households: number;
-    incidents: number;
+    incidents: number | null;
     area: number;
     perimeter: number;
     on_outline: number;
@@ -516,14 +516,14 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
      SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
             (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
             ${
-              table === 'household'
+              table === 'household' && incidentWeight !== null
                 ? `(SELECT count(*)::int FROM incident i
                     WHERE i.geom && g.geom AND ST_Intersects(g.geom, i.geom) AND i.reported_at > now() - interval '12 months')`
-                : '0'
+                : 'NULL::int'
             } AS incidents,
             coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography), 0) AS on_outline,
             CASE WHEN e.geom IS NOT NULL THEN coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), e.geom)::geography), 0) END AS on_edges,
-            (SELECT count(DISTINCT b.hard) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
+            p.blocks > 1 AND (SELECT count(DISTINCT b.hard) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
                AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 1 AS crosses
      FROM autosplit_grid g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece
        LEFT JOIN outline o ON o.village_id = g.village_id LEFT JOIN edges e ON e.village_id = g.village_id
@@ -541,7 +541,7 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
       villageId: r.village_id,
       households: r.households,
       incidents: r.incidents,
-      workload: Math.round((r.households + incidentWeight * r.incidents) * 100) / 100,
+      workload: Math.round((r.households + (incidentWeight ?? 0) * (r.incidents ?? 0)) * 100) / 100,
       gridType: v.gridType,
       min: v.rule.min,
       max: v.rule.max,
@@ -555,6 +555,11 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
       crossesBarrier: r.crosses === true,
     };
   });
+}
+
+/** The incident weight when the workload is asked for (balanced, weighed or shown), else null: incidents are not counted. */
+function workloadWeight(options: AutosplitOptions): number | null {
+  return options.balanceWorkload || options.workload || options.incidentWeight !== undefined ? (options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT) : null;
 }
 
 /** GRIDPLAN_PROFILE=1 prints how long each stage took. */

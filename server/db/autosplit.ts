@@ -28,8 +28,8 @@ export interface AutosplitSummary {
   minWorkload: number;
   maxWorkload: number;
   workloadCv: number;
-  /** Incidents of the last 12 months in the area. */
-  incidents: number;
+  /** Incidents of the last 12 months in the area (null: the workload was not asked for). */
+  incidents: number | null;
   /**
    * Households that would change grid: in each proposed grid, those not in the current grid most of
    * them are in now (a household in a village without grids changes too) — the number a county announces.
@@ -106,14 +106,14 @@ function borders(grids: PlannedGrid[]): Pick<AutosplitSummary, 'borderM' | 'bord
 
 function workloads(grids: PlannedGrid[]): Pick<AutosplitSummary, 'minWorkload' | 'maxWorkload' | 'workloadCv' | 'incidents'> {
   const w = grids.map((g) => g.workload);
-  if (w.length === 0) return { minWorkload: 0, maxWorkload: 0, workloadCv: 0, incidents: 0 };
+  if (w.length === 0) return { minWorkload: 0, maxWorkload: 0, workloadCv: 0, incidents: grids.length && grids[0]!.incidents === null ? null : 0 };
   const mean = w.reduce((a, b) => a + b, 0) / w.length;
   const sd = Math.sqrt(w.reduce((a, b) => a + (b - mean) ** 2, 0) / w.length);
   return {
     minWorkload: Math.min(...w),
     maxWorkload: Math.max(...w),
     workloadCv: mean > 0 ? round(sd / mean, 3) : 0,
-    incidents: grids.reduce((s, g) => s + g.incidents, 0),
+    incidents: grids[0]!.incidents === null ? null : grids.reduce((s, g) => s + (g.incidents ?? 0), 0),
   };
 }
 

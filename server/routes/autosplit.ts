@@ -25,6 +25,7 @@ const AutosplitBody = z.object({
     .optional()
     .openapi({ description: 'Per class of imported line: never (not crossed), prefer (followed where it can be), ignore' }),
   incidentWeight: z.number().min(0).max(100).optional().openapi({ description: 'Work per incident of the last 12 months, in households (default 0.25)' }),
+  workload: z.boolean().optional().openapi({ description: "Count each grid's incidents of the last 12 months and its workload" }),
   balanceWorkload: z
     .boolean()
     .optional()
@@ -57,7 +58,7 @@ const Summary = z.object({
   minWorkload: z.number(),
   maxWorkload: z.number(),
   workloadCv: z.number().openapi({ description: 'spread of the workload per grid: standard deviation / mean' }),
-  incidents: z.number().int().openapi({ description: 'incidents of the last 12 months in the area' }),
+  incidents: z.number().int().nullable().openapi({ description: 'incidents of the last 12 months in the area (null unless the workload is asked for)' }),
   householdsMoved: z
     .number()
     .int()
@@ -83,7 +84,7 @@ const GridProps = z.object({
   areaM2: z.number(),
   borderM: z.number().openapi({ description: 'border drawn inside the area (m)' }),
   offBarrierM: z.number().openapi({ description: 'of which not along a road, river or other line (m)' }),
-  incidents: z.number().int().openapi({ description: 'incidents of the last 12 months' }),
+  incidents: z.number().int().nullable().openapi({ description: 'incidents of the last 12 months (null unless the workload is asked for)' }),
   workload: z.number().openapi({ description: 'households + incident weight × incidents' }),
   parts: z.number().int(),
   reason: z.string().nullable(),

@@ -98,7 +98,7 @@ export class AutoSplit {
       ...(this.straight ? {} : { straight: false }),
       ...(this.useImported ? {} : { importedBarriers: false }),
       ...(this.rebalance ? { rebalance: true } : {}),
-      ...(this.balanceWorkload ? { balanceWorkload: true } : {}),
+      ...(this.balanceWorkload ? { balanceWorkload: true } : { workload: true }),
       ...(this.incidentWeight !== null ? { incidentWeight: this.incidentWeight } : {}),
       ...(this.barriers.length ? { barriers: { type: 'MultiLineString', coordinates: this.barriers } } : {}),
       commit,
