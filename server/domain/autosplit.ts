@@ -252,6 +252,34 @@ interface Balance {
   hi: number;
 }
 
+/**
+ * The direction of a block's sides when they keep to two square directions (a street block, a
+ * walled compound): the length-weighted mean of the edges' angles taken four-fold, so that sides at
+ * right angles agree. Null when the sides point every way (a village's winding outline).
+ */
+export function frameOf(walls: readonly XY[][], strength = FRAME_STRENGTH): number | null {
+  let c = 0;
+  let s = 0;
+  let total = 0;
+  for (const ring of walls) {
+    for (let i = 1; i < ring.length; i++) {
+      const dx = ring[i]![0] - ring[i - 1]![0];
+      const dy = ring[i]![1] - ring[i - 1]![1];
+      const len = Math.hypot(dx, dy);
+      if (len === 0) continue;
+      const a = 4 * Math.atan2(dy, dx);
+      c += len * Math.cos(a);
+      s += len * Math.sin(a);
+      total += len;
+    }
+  }
+  if (total === 0 || Math.hypot(c, s) < strength * total) return null;
+  return Math.atan2(s, c) / 4;
+}
+
+/** How strongly a block's sides must agree on two square directions for cuts to follow them (1: a perfect rectangle). */
+const FRAME_STRENGTH = 0.8;
+
 interface Draft {
   atoms: number[];
   households: number;
@@ -263,6 +291,8 @@ interface Draft {
 class BlockGraph {
   private readonly n: number;
   private readonly weight: Float64Array;
+  /** The block's own square frame (a street block's sides), when its walls have one: cuts run along it. */
+  private readonly frame: number | null;
   /** Workload per atom, when the split balances it (else null: households alone). */
   private readonly load: Float64Array | null;
   /** Gabriel edges inside the block (CSR). */
@@ -284,6 +314,7 @@ class BlockGraph {
     private readonly rule: SplitRule,
   ) {
     const n = (this.n = atoms.length);
+    this.frame = frameOf(walls);
     this.weight = Float64Array.from(atoms, (a) => a.weight);
     this.load = atoms.some((a) => a.load !== undefined) ? Float64Array.from(atoms, (a) => a.load ?? a.weight) : null;
     const { coords, triangles, halfedges } = mesh;
@@ -472,6 +503,13 @@ class BlockGraph {
    * households; the rest's pieces too small for a grid join it. Tries the axis both ways, then
    * the cross axis; null when every sweep swallows everything.
    */
+  /** An axis turned to the nearest side of the block's frame (within 45° there always is one), or left as it is without a frame. */
+  private squared(angle: number): number {
+    if (this.frame === null) return angle;
+    const quarter = Math.PI / 2;
+    return this.frame + Math.round((angle - this.frame) / quarter) * quarter;
+  }
+
   /**
    * Balancing the workload: the first part aims at its share of the load, holding between `lo` and
    * `hi` households so that both parts can still make grids in range.
@@ -510,7 +548,7 @@ class BlockGraph {
       sxy += wi * dx * dy;
       syy += wi * dy * dy;
     }
-    const angle = 0.5 * Math.atan2(2 * sxy, sxx - syy);
+    const angle = this.squared(0.5 * Math.atan2(2 * sxy, sxx - syy));
     const axes: XY[] = [
       [Math.cos(angle), Math.sin(angle)],
       [-Math.cos(angle), -Math.sin(angle)],
