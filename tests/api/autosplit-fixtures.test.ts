@@ -76,7 +76,8 @@ for (const driver of DRIVERS) {
                u AS (SELECT ST_Union(geom, gp_grid()) AS geom, sum(gp_area_m2(geom)) AS s FROM g),
                v AS (SELECT geom FROM region WHERE id = $1)
                SELECT gp_area_m2(gp_difference(v.geom, u.geom)) AS gap, u.s - gp_area_m2(u.geom) AS overlap, gp_area_m2(gp_difference(u.geom, v.geom)) AS spill,
-                      (SELECT count(*)::int FROM g, barrier b WHERE b.class IN ('river', 'main_road') AND ST_Intersects(ST_Buffer(g.geom, -1e-6), b.geom)) AS crossing,
+                      (SELECT count(*)::int FROM g, barrier b
+                       WHERE b.class IN ('river', 'main_road') AND ST_Intersects(ST_Buffer(g.geom, -1e-6), b.geom)) AS crossing,
                       (SELECT count(*)::int FROM household h, g WHERE h.region_id = $1 AND ST_Intersects(g.geom, h.geom)) AS placed
                FROM u, v`,
               [villageId],
