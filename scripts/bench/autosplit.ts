@@ -13,7 +13,10 @@
  * engine before), so the cost and the gain of straightening show side by side.
  *
  * Then the same on the demo district as it is used: its 147 villages and communities, each
- * divided on its own (the baseline: k-means and Voronoi per village).
+ * divided on its own (the baseline: k-means and Voronoi per village). Last, the 40 biggest of them
+ * get synthetic roads (a main road through the middle of the houses, lanes on a square grid
+ * about three grids apart) imported as barrier lines: both are scored on the share of their
+ * border inside the village that runs along a road, by the same SQL.
  * Runs on PGlite, and PostgreSQL when DATABASE_URL is set.
  *   npm run bench:autosplit -- [--households 100000] [--skip-area] [--skip-villages]
  */
@@ -30,7 +33,12 @@ import { generateHouseholds, planTownships, Territory } from '../../server/seed/
 import { benchDatabases, postgisVersion } from './databases.ts';
 
 const { values } = parseArgs({
-  options: { households: { type: 'string', default: '100000' }, 'skip-area': { type: 'boolean' }, 'skip-villages': { type: 'boolean' } },
+  options: {
+    households: { type: 'string', default: '100000' },
+    'skip-area': { type: 'boolean' },
+    'skip-villages': { type: 'boolean' },
+    'skip-roads': { type: 'boolean' },
+  },
 });
 const HOUSEHOLDS = Number(values.households);
 const RULE = { min: 10, max: 25, target: 18 };
@@ -166,7 +174,11 @@ async function oursVillages(db: Db, districtId: number, straight: boolean): Prom
   });
 }
 
-async function baselineVillages(db: Db): Promise<{ ms: number; score: Score }> {
+async function baselineOnRoads(db: Db, villages: number[]): Promise<{ ms: number; score: Score; share: number }> {
+  return baselineVillages(db, villages) as Promise<{ ms: number; score: Score; share: number }>;
+}
+
+async function baselineVillages(db: Db, villages?: number[]): Promise<{ ms: number; score: Score; share?: number }> {
   return db.transaction(async (tx) => {
     const t = performance.now();
     // per village: k-means of its households (k from its type's target), the Voronoi of the centres, clipped to the village
@@ -187,7 +199,9 @@ async function baselineVillages(db: Db): Promise<{ ms: number; score: Score }> {
        FROM cell JOIN region r ON r.id = cell.village_id`,
     );
     const ms = performance.now() - t;
-    return { ms, score: await scoreVillages(tx) };
+    if (!villages) return { ms, score: await scoreVillages(tx) };
+    await tx.query('DELETE FROM bench_grid WHERE NOT village_id = ANY($1::int[])', [villages]);
+    return { ms, score: await scoreVillages(tx), share: await onRoads(tx, villages) };
   });
 }
 
@@ -204,6 +218,55 @@ async function baseline(db: Db, villageId: number): Promise<{ ms: number; score:
     );
     const ms = performance.now() - t;
     return { ms, score: await score(tx, villageId) };
+  });
+}
+
+/** Synthetic roads in the 40 biggest villages: a main road west–east through the middle of the houses, lanes every ~3 grids. */
+async function addRoads(db: Db): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>(
+    `WITH v AS (
+       SELECT v.id, v.geom, v.household_count AS n, ST_Centroid(ST_Collect(h.geom)) AS c
+       FROM region v JOIN household h ON h.geom && v.geom AND ST_Intersects(v.geom, h.geom)
+       WHERE v.level = 'village' GROUP BY v.id ORDER BY v.household_count DESC, v.id LIMIT 40
+     ),
+     -- lanes: blocks of about 54 households (three grids of 18), in degrees at the village's latitude
+     s AS (SELECT id, geom, c, sqrt(gp_area_m2(geom) / greatest(n / 54.0, 1)) / 111320.0 AS step FROM v),
+     lines AS (
+       SELECT id, 'main_road' AS class, ST_MakeLine(ST_MakePoint(ST_XMin(geom), ST_Y(c)), ST_MakePoint(ST_XMax(geom), ST_Y(c))) AS g FROM s
+       UNION ALL
+       SELECT id, 'lane', ST_MakeLine(ST_MakePoint(x::float8, ST_YMin(geom)), ST_MakePoint(x::float8, ST_YMax(geom)))
+       FROM s, generate_series((ST_XMin(geom) + step)::numeric, ST_XMax(geom)::numeric, step::numeric) AS x
+       UNION ALL
+       SELECT id, 'lane', ST_MakeLine(ST_MakePoint(ST_XMin(geom), y::float8), ST_MakePoint(ST_XMax(geom), y::float8))
+       FROM s, generate_series((ST_YMin(geom) + step / 2)::numeric, ST_YMax(geom)::numeric, step::numeric) AS y
+     ),
+     ins AS (INSERT INTO barrier (class, name, geom) SELECT class, '', ST_Multi(ST_SetSRID(g, 4326)) FROM lines RETURNING 1)
+     SELECT id FROM v ORDER BY id`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The share of the border drawn inside each village (not its outline) that runs along a barrier line, for grids in bench_grid(village_id, geom). */
+async function onRoads(tx: Queryable, villages: number[]): Promise<number> {
+  const { rows } = await tx.query<{ share: number }>(
+    `WITH v AS (SELECT id, ST_Buffer(ST_Boundary(geom), 1e-7) AS outline,
+                       (SELECT ST_Buffer(ST_Union(ST_Intersection(b.geom, r.geom)), 1e-7) FROM barrier b WHERE b.geom && r.geom) AS roads
+                FROM region r WHERE id = ANY($1::int[])),
+     g AS (SELECT ST_Boundary(b.geom) AS edge, v.outline, v.roads FROM bench_grid b JOIN v ON v.id = b.village_id)
+     SELECT sum(ST_Length(ST_Intersection(ST_Difference(edge, outline), roads)::geography)) / sum(ST_Length(ST_Difference(edge, outline)::geography)) AS share
+     FROM g`,
+    [villages],
+  );
+  return rows[0]!.share;
+}
+
+async function oursRoads(db: Db, districtId: number, villages: number[], imported: boolean) {
+  return db.transaction(async (tx) => {
+    const t = performance.now();
+    await planGrids(tx, districtId, { importedBarriers: imported, describe: false });
+    const ms = performance.now() - t;
+    await tx.query('CREATE TEMP TABLE bench_grid ON COMMIT DROP AS SELECT village_id, geom FROM autosplit_grid WHERE village_id = ANY($1::int[])', [villages]);
+    return { ms, share: await onRoads(tx, villages), score: await scoreVillages(tx) };
   });
 }
 
@@ -250,6 +313,23 @@ for (const db of await benchDatabases('gridplan_bench_autosplit')) {
     row('ours, between the houses', old);
     row('ST_ClusterKMeans + Voronoi', b);
     console.log(`  time ratio ours / baseline: ${(a.ms / b.ms).toFixed(2)}; straight / between the houses: ${(a.ms / old.ms).toFixed(2)} (target ≤ 2)`);
+    if (!values['skip-roads']) {
+      const villages = await addRoads(db);
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM barrier');
+      console.log(`\n${label}: ${villages.length} biggest villages with synthetic roads (${rows[0]!.n} lines: a main road, lanes about three grids apart)`);
+      const withRoads = await oursRoads(db, districtId, villages, true);
+      const without = await oursRoads(db, districtId, villages, false);
+      const base = await baselineOnRoads(db, villages);
+      const line = (name: string, r: { ms: number; share: number; score: Score }) =>
+        console.log(
+          `  ${name.padEnd(30)} ${(r.ms / 1000).toFixed(2).padStart(7)} s  border along roads ${pct(r.share, 1).padStart(6)}  ` +
+            `compactness ${r.score.compactness.toFixed(3)}  corners/grid ${r.score.vertices.toFixed(1)}  within range ${pct(r.score.within, r.score.grids)}`,
+        );
+      line('ours, along the roads', withRoads);
+      line('ours, roads not given', without);
+      line('ST_ClusterKMeans + Voronoi', base);
+      console.log(`  time ratio along the roads / not given: ${(withRoads.ms / without.ms).toFixed(2)}`);
+    }
   }
   await db.close();
 }

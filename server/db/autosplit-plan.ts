@@ -340,13 +340,16 @@ async function mergeSmallBlocks(
 ): Promise<Piece[]> {
   const { rows: blocks } = await tx.query<{ village_id: number; block: number }>('SELECT village_id, block FROM autosplit_block ORDER BY village_id, block');
   const key = (v: number, b: number) => `${v}:${b}`;
-  const households = new Map<string, number>();
-  for (const a of addresses) households.set(key(a.village_id, a.block), (households.get(key(a.village_id, a.block)) ?? 0) + a.n);
-  const owner = new Map(blocks.map((b) => [key(b.village_id, b.block), b.block]));
-  const find = (v: number, b: number): number => {
-    const o = owner.get(key(v, b))!;
-    return o === b ? b : find(v, o);
+  const index = new Map(blocks.map((b, i) => [key(b.village_id, b.block), i]));
+  // Union–find over blocks; each root keeps its households and its borders with the other roots.
+  const parent = blocks.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
   };
+  const weight = blocks.map(() => 0);
+  for (const a of addresses) weight[index.get(key(a.village_id, a.block))!]! += a.n;
+  const near = blocks.map(() => new Map<number, { m: number; same: number }>());
   if (blocks.length > 1) {
     const { rows: borders } = await tx.query<{ village_id: number; a: number; b: number; m: number; same: boolean }>(
       `SELECT a.village_id, a.block AS a, b.block AS b, ST_Length(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom), gp_grid())) AS m,
@@ -354,48 +357,47 @@ async function mergeSmallBlocks(
        FROM autosplit_block a JOIN autosplit_block b ON a.village_id = b.village_id AND a.block < b.block AND a.geom && b.geom
          AND ST_Intersects(a.geom, b.geom)`,
     );
-    const ruleOf = new Map(villages.map((v) => [v.id, v.rule]));
-    const weight = (v: number, root: number) =>
-      blocks.filter((b) => b.village_id === v && find(v, b.block) === root).reduce((s, b) => s + (households.get(key(v, b.block)) ?? 0), 0);
-    // Smallest first, so a tiny block joins before its neighbour is judged.
-    for (;;) {
-      let merged = false;
-      const roots = [...new Set(blocks.map((b) => key(b.village_id, find(b.village_id, b.block))))]
-        .map((k) => k.split(':').map(Number) as [number, number])
-        .map(([v, r]) => ({ v, r, w: weight(v, r) }))
-        .filter((x) => x.w < ruleOf.get(x.v)!.min)
-        .sort((a, b) => a.w - b.w || a.v - b.v || a.r - b.r);
-      for (const { v, r } of roots) {
-        // Across a line to follow before across one not to cross; then the longest shared border.
-        let best: { other: number; m: number; same: number } | null = null;
-        for (const e of borders) {
-          if (e.village_id !== v || e.m <= 0) continue;
-          const [ra, rb] = [find(v, e.a), find(v, e.b)];
-          if (ra === rb || (ra !== r && rb !== r)) continue;
-          const other = ra === r ? rb : ra;
-          // Borders of the merged sets add up: sum per neighbour.
-          const shared = borders.filter(
-            (x) =>
-              x.village_id === v &&
-              x.m > 0 &&
-              new Set([find(v, x.a), find(v, x.b)]).size === 2 &&
-              [find(v, x.a), find(v, x.b)].includes(r) &&
-              [find(v, x.a), find(v, x.b)].includes(other),
-          );
-          const m = shared.reduce((s, x) => s + x.m, 0);
-          const same = shared.filter((x) => x.same).reduce((s, x) => s + x.m, 0);
-          if (!best || same > best.same || (same === best.same && (m > best.m || (m === best.m && other < best.other)))) best = { other, m, same };
-        }
-        if (best) {
-          owner.set(key(v, r), best.other);
-          merged = true;
-          break;
-        }
-      }
-      if (!merged) break;
+    for (const e of borders) {
+      if (!(e.m > 0)) continue;
+      const [i, j] = [index.get(key(e.village_id, e.a))!, index.get(key(e.village_id, e.b))!];
+      const add = { m: e.m, same: e.same ? e.m : 0 };
+      near[i]!.set(j, add);
+      near[j]!.set(i, { ...add });
     }
   }
-  const map = blocks.map((b) => ({ v: b.village_id, block: b.block, piece: find(b.village_id, b.block) }));
+  const minOf = new Map(villages.map((v) => [v.id, v.rule.min]));
+  // Smallest first, so a tiny block joins before its neighbour is judged; each joins the neighbour
+  // across a line to follow before one across a line not to cross, then the one it shares most border with.
+  const roots = new Set(blocks.map((_, i) => i));
+  for (;;) {
+    const short = [...roots]
+      .filter((r) => weight[r]! < minOf.get(blocks[r]!.village_id)! && near[r]!.size > 0)
+      .sort((a, b) => weight[a]! - weight[b]! || blocks[a]!.village_id - blocks[b]!.village_id || blocks[a]!.block - blocks[b]!.block);
+    const r = short[0];
+    if (r === undefined) break;
+    let best: { other: number; m: number; same: number } | null = null;
+    for (const [other, e] of near[r]!) {
+      if (!best || e.same > best.same || (e.same === best.same && (e.m > best.m || (e.m === best.m && blocks[other]!.block < blocks[best.other]!.block)))) {
+        best = { other, ...e };
+      }
+    }
+    const into = best!.other;
+    parent[r] = into;
+    roots.delete(r);
+    weight[into]! += weight[r]!;
+    // The borders of the two add up; every neighbour of r now borders `into`.
+    near[into]!.delete(r);
+    for (const [other, e] of near[r]!) {
+      if (other === into) continue;
+      const sum = near[into]!.get(other) ?? { m: 0, same: 0 };
+      const merged = { m: sum.m + e.m, same: sum.same + e.same };
+      near[into]!.set(other, merged);
+      near[other]!.delete(r);
+      near[other]!.set(into, { ...merged });
+    }
+    near[r]!.clear();
+  }
+  const map = blocks.map((b, i) => ({ v: b.village_id, block: b.block, piece: blocks[find(i)]!.block }));
   await tx.query(
     `UPDATE autosplit_block b SET piece = t.piece FROM unnest($1::int[], $2::int[], $3::int[]) AS t(village_id, block, piece)
      WHERE b.village_id = t.village_id AND b.block = t.block`,
@@ -410,10 +412,17 @@ async function mergeSmallBlocks(
     'SELECT village_id, piece, ST_AsGeoJSON(geom)::json AS geometry FROM autosplit_piece ORDER BY village_id, piece',
   );
   const pieceOf = new Map(map.map((m) => [key(m.v, m.block), m.piece]));
+  const inPiece = new Map<string, typeof addresses>();
+  for (const a of addresses) {
+    const k = key(a.village_id, pieceOf.get(key(a.village_id, a.block))!);
+    const list = inPiece.get(k);
+    if (list) list.push(a);
+    else inPiece.set(k, [a]);
+  }
   return rows.map((r) => ({
     villageId: r.village_id,
     piece: r.piece,
-    addresses: addresses.filter((a) => a.village_id === r.village_id && pieceOf.get(key(a.village_id, a.block)) === r.piece),
+    addresses: inPiece.get(key(r.village_id, r.piece)) ?? [],
     walls: r.geometry.coordinates.flat(),
   }));
 }
