@@ -66,10 +66,10 @@ export interface PlannedGrid {
   /** Polsby–Popper: 4πA/P², 1 for a disc. */
   compactness: number;
   areaM2: number;
-  /** Border drawn inside the area (m): not on the village's outline or a kept grid's. */
-  borderM: number;
+  /** Border drawn inside the area (m): not on the village's outline or a kept grid's (null: not measured, see `borders`). */
+  borderM: number | null;
   /** Of that border, the length not along an imported or drawn line (m). */
-  offBarrierM: number;
+  offBarrierM: number | null;
   /** Incidents reported in it in the last 12 months (null: not counted — only when the workload is asked for). */
   incidents: number | null;
   /** Households plus incidents × the incident weight: the work a grid asks of its worker. */
@@ -512,17 +512,11 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
     incidents: number | null;
     area: number;
     perimeter: number;
-    on_outline: number;
-    on_edges: number | null;
     parts: number;
     reason: InfeasibleReason | null;
     crosses: boolean;
   }>(
-    `WITH outline AS (
-       SELECT village_id, ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id),
-     edges AS (
-       SELECT village_id, ST_Buffer(ST_Union(ST_Boundary(geom), gp_grid()), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id HAVING count(*) > 1)
-     SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
+    `SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
             (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
             ${
               table === 'household' && incidentWeight !== null
@@ -530,21 +524,20 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
                     WHERE i.geom && g.geom AND ST_Intersects(g.geom, i.geom) AND i.reported_at > now() - interval '12 months')`
                 : 'NULL::int'
             } AS incidents,
-            coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography), 0) AS on_outline,
-            CASE WHEN e.geom IS NOT NULL THEN coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), e.geom)::geography), 0) END AS on_edges,
             p.blocks > 1 AND (SELECT count(DISTINCT b.hard) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
                AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 1 AS crosses
      FROM autosplit_grid g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece
-       LEFT JOIN outline o ON o.village_id = g.village_id LEFT JOIN edges e ON e.village_id = g.village_id
      ORDER BY g.ord`,
   );
+  const border = await borders(tx);
   const byId = new Map(villages.map((v) => [v.id, v]));
   return rows.map((r) => {
     const v = byId.get(r.village_id)!;
     const status = rangeStatus(r.households, v.rule);
     // The border drawn inside the area (not its outline), and the part of it along a road, river or other line.
-    const borderM = Math.max(0, r.perimeter - r.on_outline);
-    const onBarrierM = r.on_edges === null ? 0 : Math.min(borderM, Math.max(0, r.on_edges - r.on_outline));
+    const b = border?.get(r.ord);
+    const borderM = b ? Math.max(0, r.perimeter - b.outline) : null;
+    const onBarrierM = b && borderM !== null ? Math.min(borderM, Math.max(0, (b.blocks - b.outline) / 2)) : 0;
     return {
       ord: r.ord,
       villageId: r.village_id,
@@ -557,13 +550,40 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
       status,
       compactness: r.perimeter > 0 ? (4 * Math.PI * r.area) / r.perimeter ** 2 : 0,
       areaM2: r.area,
-      borderM: Math.round(borderM),
-      offBarrierM: Math.round(borderM - onBarrierM),
+      borderM: borderM === null ? null : Math.round(borderM),
+      offBarrierM: borderM === null ? null : Math.round(borderM - onBarrierM),
       parts: r.parts,
       reason: r.reason ?? (status === 'within' ? null : 'no_balanced_cut'),
       crossesBarrier: r.crosses === true,
     };
   });
+}
+
+/**
+ * Per grid: the length of its outline on the area's outline, and on its blocks' outlines summed (a
+ * border along a road between two blocks lies on both, so it counts twice there). Null where GEOS
+ * cannot overlay the shapes: the report then leaves the borders out rather than failing the split.
+ */
+async function borders(tx: Queryable): Promise<Map<number, { outline: number; blocks: number }> | null> {
+  await tx.query('SAVEPOINT autosplit_borders');
+  try {
+    const { rows } = await tx.query<{ ord: number; outline: number; blocks: number | null }>(
+      `WITH outline AS (
+         SELECT village_id, ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id),
+       edges AS (
+         SELECT village_id, ST_Buffer(ST_Boundary(geom), ${ALONG}) AS geom FROM autosplit_block
+         WHERE village_id IN (SELECT village_id FROM autosplit_block GROUP BY village_id HAVING count(*) > 1))
+       SELECT g.ord, coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography), 0) AS outline,
+              (SELECT sum(ST_Length(ST_Intersection(ST_Boundary(g.geom), e.geom)::geography)) FROM edges e
+               WHERE e.village_id = g.village_id AND e.geom && g.geom) AS blocks
+       FROM autosplit_grid g LEFT JOIN outline o ON o.village_id = g.village_id`,
+    );
+    await tx.query('RELEASE SAVEPOINT autosplit_borders');
+    return new Map(rows.map((r) => [r.ord, { outline: r.outline, blocks: r.blocks ?? r.outline }]));
+  } catch {
+    await tx.query('ROLLBACK TO SAVEPOINT autosplit_borders');
+    return null;
+  }
 }
 
 /** The incident weight when the workload is asked for (balanced, weighed or shown), else null: incidents are not counted. */

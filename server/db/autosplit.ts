@@ -98,8 +98,8 @@ export async function autosplit(tx: Queryable, regionId: number, options: Autosp
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 function borders(grids: PlannedGrid[]): Pick<AutosplitSummary, 'borderM' | 'borderOnBarrierShare'> {
-  const border = grids.reduce((s, g) => s + g.borderM, 0);
-  const off = grids.reduce((s, g) => s + g.offBarrierM, 0);
+  const border = grids.reduce((s, g) => s + (g.borderM ?? 0), 0);
+  const off = grids.reduce((s, g) => s + (g.offBarrierM ?? 0), 0);
   // Each border between two grids counts in both: halved, it is the length a planner would draw.
   return { borderM: Math.round(border / 2), borderOnBarrierShare: border > 0 ? round((border - off) / border, 3) : 0 };
 }

@@ -202,6 +202,49 @@ describeInBrowser('planner edits a village in Chromium', () => {
     expect((await gridsOf(villageId)).map((g) => g.id).sort()).toEqual(before.map((g) => g.id).sort());
   });
 
+  it('shows the imported roads in the auto-split panel, follows them, and rebalances with minimal change', async () => {
+    const { rows } = await db.query<{ id: number; x0: number; x1: number; y0: number; y1: number; cx: number; cy: number }>(
+      `SELECT v.id, ST_XMin(v.geom) AS x0, ST_XMax(v.geom) AS x1, ST_YMin(v.geom) AS y0, ST_YMax(v.geom) AS y1, ST_X(c) AS cx, ST_Y(c) AS cy
+       FROM region v, LATERAL (SELECT ST_Centroid(ST_Collect(h.geom)) AS c FROM household h WHERE ST_Intersects(v.geom, h.geom)) h
+       WHERE v.level = 'village' AND v.grid_type IN ('rural', 'scattered') ORDER BY v.household_count DESC, v.code OFFSET 1 LIMIT 1`,
+    );
+    const v = rows[0]!;
+    // a national road west–east and a lane south–north through the middle of the houses
+    await db.query(
+      `INSERT INTO barrier (class, name, geom) VALUES
+         ('main_road', 'G326', ST_Multi(ST_SetSRID(ST_MakeLine(ST_MakePoint($1, $5), ST_MakePoint($2, $5)), 4326))),
+         ('lane', '幸福巷', ST_Multi(ST_SetSRID(ST_MakeLine(ST_MakePoint($6, $3), ST_MakePoint($6, $4)), 4326)))`,
+      [v.x0, v.x1, v.y0, v.y1, v.cy, v.cx],
+    );
+    await page.goto(`${server.url}/plan?region=${v.id}`);
+    await waitForMap(page);
+    await page.keyboard.press('a');
+    await expect.poll(() => page.locator('[data-testid="autosplit-imported"]').isVisible()).toBe(true);
+    expect(await page.locator('[data-testid="autosplit"]').textContent()).toMatch(/沿已导入的道路河流划分（2 条）/);
+    await waitForMap(page);
+    expect(await page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['barrier-line'] }).length)).toBeGreaterThan(0);
+    await page.click('[data-testid="run-autosplit"]');
+    await expect.poll(() => page.locator('[data-testid="autosplit-along"]').isVisible(), { timeout: 30_000 }).toBe(true);
+    expect(await page.locator('[data-testid="autosplit-workload-range"]').textContent()).toMatch(/\d+(\.\d+)?–\d+/);
+    await waitForMap(page);
+    await shot('12-autosplit-roads');
+    // minimal change: every grid of the demo meets its rule, so nothing would change
+    await page.click('[data-testid="autosplit-rebalance"]');
+    await page.click('[data-testid="run-autosplit"]');
+    await expect.poll(() => page.locator('[data-testid="autosplit-nothing"]').isVisible(), { timeout: 30_000 }).toBe(true);
+    expect(await page.locator('[data-testid="autosplit-nothing"]').textContent()).toMatch(/\d+ 个网格都符合规则/);
+    await shot('13-autosplit-rebalance-nothing');
+    // a stricter rule: the grids now short of it are divided again with their neighbours, the rest kept
+    await page.locator('[data-testid="autosplit"] input[type="number"]').first().fill('16');
+    await page.click('[data-testid="run-autosplit"]');
+    await expect.poll(() => page.locator('[data-testid="autosplit-kept"]').isVisible(), { timeout: 30_000 }).toBe(true);
+    expect(Number(await page.locator('[data-testid="autosplit-moved"]').textContent())).toBeGreaterThan(0);
+    await waitForMap(page);
+    await shot('13-autosplit-rebalance');
+    await page.click('[data-testid="discard-autosplit"]');
+    await db.query(`DELETE FROM barrier WHERE name IN ('G326', '幸福巷')`);
+  });
+
   it('finds a village by search and reshapes a grid by dragging a shared vertex; the neighbour follows', async () => {
     // A grid vertex inside the village (not on its outline), shared with a neighbour.
     const { rows } = await db.query<{ village: string; vid: number; gid: number; x: number; y: number }>(
