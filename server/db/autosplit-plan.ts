@@ -42,6 +42,8 @@ export interface AutosplitOptions {
   balanceWorkload?: boolean | undefined;
   /** Count each grid's incidents and workload (implied by the two above). */
   workload?: boolean | undefined;
+  /** How far apart (m) a grid's households may lie (walking distance in scattered villages): wider groups are cut again where the range allows. */
+  maxWidthM?: number | undefined;
   /** false: the households' own Voronoi outlines (the engine before straight borders); for comparison. */
   straight?: boolean;
 }
@@ -66,6 +68,8 @@ export interface PlannedGrid {
   /** Polsby–Popper: 4πA/P², 1 for a disc. */
   compactness: number;
   areaM2: number;
+  /** The grid's widest span, corner to corner (m): how far its worker may have to walk across it. */
+  widthM: number;
   /** Border drawn inside the area (m): not on the village's outline or a kept grid's (null: not measured, see `borders`). */
   borderM: number | null;
   /** Of that border, the length not along an imported or drawn line (m). */
@@ -132,7 +136,13 @@ export async function planGrids(
   lap('pieces');
   const loads = options.balanceWorkload && table === 'household' ? await incidentsPerAddress(tx) : null;
   const weight = options.incidentWeight ?? DEFAULT_INCIDENT_WEIGHT;
-  const grids = await splitPieces(villages, pieces, options.onProgress, options.straight !== false, loads && { loads, weight });
+  const grids = await splitPieces(
+    villages,
+    pieces,
+    options.onProgress,
+    { straight: options.straight !== false, maxWidth: options.maxWidthM },
+    loads && { loads, weight },
+  );
   lap('split');
   await clipToPieces(tx, grids);
   lap('clip');
@@ -223,7 +233,7 @@ async function splitPieces(
   villages: PlannedVillage[],
   pieces: SplitPiece[],
   onProgress: AutosplitOptions['onProgress'],
-  straight: boolean,
+  how: { straight: boolean; maxWidth: number | undefined },
   work: { loads: Map<string, number>; weight: number } | null,
 ) {
   const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position; straight: boolean }[] = [];
@@ -239,7 +249,7 @@ async function splitPieces(
         where.push([a.x, a.y]);
       }
       const walls = piece.walls.map((ring) => ring.map((p) => frame.toXY(p) as XY));
-      const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule, { straight }) : [];
+      const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule, how) : [];
       if (groups.length === 0) {
         grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', seed: [0, 0], straight: false });
         continue;
@@ -512,11 +522,13 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
     incidents: number | null;
     area: number;
     perimeter: number;
+    width: number;
     parts: number;
     reason: InfeasibleReason | null;
     crosses: boolean;
   }>(
     `SELECT g.ord, g.village_id, g.reason, gp_area_m2(g.geom) AS area, ST_Perimeter(g.geom::geography) AS perimeter, ST_NumGeometries(g.geom) AS parts,
+            coalesce(ST_Length(ST_LongestLine(g.geom, g.geom)::geography), 0) AS width,
             (SELECT count(*)::int FROM ${table} h WHERE h.geom && g.geom AND ST_Intersects(g.geom, h.geom)) AS households,
             ${
               table === 'household' && incidentWeight !== null
@@ -550,6 +562,7 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
       status,
       compactness: r.perimeter > 0 ? (4 * Math.PI * r.area) / r.perimeter ** 2 : 0,
       areaM2: r.area,
+      widthM: Math.round(r.width),
       borderM: borderM === null ? null : Math.round(borderM),
       offBarrierM: borderM === null ? null : Math.round(borderM - onBarrierM),
       parts: r.parts,

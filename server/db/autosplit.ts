@@ -28,6 +28,8 @@ export interface AutosplitSummary {
   minWorkload: number;
   maxWorkload: number;
   workloadCv: number;
+  /** The widest grid's span, corner to corner (m). */
+  widestM: number;
   /** Incidents of the last 12 months in the area (null: the workload was not asked for). */
   incidents: number | null;
   /**
@@ -181,6 +183,7 @@ function summarise(
     meanCompactness: grids.length ? round(grids.reduce((s, g) => s + g.compactness, 0) / grids.length, 3) : 0,
     barrierCrossings: grids.filter((g) => g.crossesBarrier).length,
     ...borders(grids),
+    widestM: grids.reduce((w, g) => Math.max(w, g.widthM), 0),
     ...workloads(grids),
     straightGrids: grids.filter((g) => g.straight).length,
     infeasible: grids.filter((g) => g.reason).map((g) => ({ ord: g.ord, villageId: g.villageId, reason: g.reason!, households: g.households })),

@@ -63,7 +63,12 @@ export function gridCount(households: number, rule: SplitRule): number {
  * cells of a and b only, so a group connected by such edges stays one piece once clipped to the
  * block. Deterministic: the same atoms in the same order give the same groups.
  */
-export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule: SplitRule, options: { straight?: boolean } = {}): SplitGroup[] {
+export function splitBlock(
+  atoms: readonly Atom[],
+  walls: readonly XY[][],
+  rule: SplitRule,
+  options: { straight?: boolean; maxWidth?: number | undefined } = {},
+): SplitGroup[] {
   if (rule.min > rule.max || rule.target < rule.min || rule.target > rule.max) {
     throw new RangeError(`rule ${rule.min}–${rule.max} (target ${rule.target}) is not a range around its target`);
   }
@@ -73,7 +78,7 @@ export function splitBlock(atoms: readonly Atom[], walls: readonly XY[][], rule:
   const { places, members } = mergeSamePlace(atoms);
   const n = places.length;
   const mesh = triangulate(places, walls);
-  const graph = new BlockGraph(places, mesh, walls, rule);
+  const graph = new BlockGraph(places, mesh, walls, rule, options.maxWidth ?? Infinity);
   const groups = graph.partition();
   const groupOf = new Int32Array(n + 4).fill(-1);
   groups.forEach((g, i) => g.atoms.forEach((a) => (groupOf[a] = i)));
@@ -312,6 +317,8 @@ class BlockGraph {
     private readonly mesh: Mesh,
     walls: readonly XY[][],
     private readonly rule: SplitRule,
+    /** How far apart (m) a grid's households may lie: a wider group with households enough for two grids is cut again. */
+    private readonly maxWidth = Infinity,
   ) {
     const n = (this.n = atoms.length);
     this.frame = frameOf(walls);
@@ -480,7 +487,9 @@ class BlockGraph {
     while (stack.length > 0) {
       const { nodes, k: planned } = stack.pop()!;
       const total = this.sum(nodes);
-      const k = planned !== undefined && total >= this.rule.min * planned && total <= this.rule.max * planned ? planned : gridCount(total, this.rule);
+      let k = planned !== undefined && total >= this.rule.min * planned && total <= this.rule.max * planned ? planned : gridCount(total, this.rule);
+      // Too wide to walk: cut once more where the households allow two grids in range.
+      if (k <= 1 && total >= 2 * this.rule.min && nodes.length > 1 && this.width(nodes) > this.maxWidth) k = 2;
       if (k <= 1 || nodes.length === 1) {
         this.emit(nodes);
         continue;
@@ -503,6 +512,22 @@ class BlockGraph {
    * households; the rest's pieces too small for a grid join it. Tries the axis both ways, then
    * the cross axis; null when every sweep swallows everything.
    */
+  /** The diagonal of the box around some atoms (m): how far apart their households lie, at most. */
+  private width(nodes: readonly number[]): number {
+    if (this.maxWidth === Infinity) return 0;
+    const { coords } = this.mesh;
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+    for (const i of nodes) {
+      const x = coords[2 * i]!;
+      const y = coords[2 * i + 1]!;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+    return Math.hypot(x1 - x0, y1 - y0);
+  }
+
   /** An axis turned to the nearest side of the block's frame (within 45° there always is one), or left as it is without a frame. */
   private squared(angle: number): number {
     if (this.frame === null) return angle;

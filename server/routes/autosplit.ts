@@ -25,6 +25,12 @@ const AutosplitBody = z.object({
     .optional()
     .openapi({ description: 'Per class of imported line: never (not crossed), prefer (followed where it can be), ignore' }),
   incidentWeight: z.number().min(0).max(100).optional().openapi({ description: 'Work per incident of the last 12 months, in households (default 0.25)' }),
+  maxWidthM: z
+    .number()
+    .min(50)
+    .max(100_000)
+    .optional()
+    .openapi({ description: 'How far apart (m) a grid’s households may lie: wider groups are cut again where the range allows (scattered villages)' }),
   workload: z.boolean().optional().openapi({ description: "Count each grid's incidents of the last 12 months and its workload" }),
   balanceWorkload: z
     .boolean()
@@ -59,6 +65,7 @@ const Summary = z.object({
   maxWorkload: z.number(),
   workloadCv: z.number().openapi({ description: 'spread of the workload per grid: standard deviation / mean' }),
   incidents: z.number().int().nullable().openapi({ description: 'incidents of the last 12 months in the area (null unless the workload is asked for)' }),
+  widestM: z.number().openapi({ description: "the widest grid's span, corner to corner (m)" }),
   householdsMoved: z
     .number()
     .int()
@@ -82,6 +89,7 @@ const GridProps = z.object({
   status: z.enum(['under', 'within', 'over']),
   compactness: z.number(),
   areaM2: z.number(),
+  widthM: z.number().openapi({ description: 'widest span, corner to corner (m)' }),
   borderM: z.number().nullable().openapi({ description: 'border drawn inside the area (m); null where it could not be measured' }),
   offBarrierM: z.number().nullable().openapi({ description: 'of which not along a road, river or other line (m)' }),
   incidents: z.number().int().nullable().openapi({ description: 'incidents of the last 12 months (null unless the workload is asked for)' }),

@@ -168,6 +168,11 @@ for (const driver of DRIVERS) {
       );
       expect(balanced.status, JSON.stringify(balanced.body).slice(0, 300)).toBe(200);
       expect(balanced.body.summary).toMatchObject({ households: village.households, incidents: rows[0]!.n, withinRangeShare: 1 });
+      // A walking-distance limit: the widest grid is reported, and no wider than without the limit.
+      const limited = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { importedBarriers: false, maxWidthM: 800 }, { cookie: admin });
+      expect(limited.body.summary.withinRangeShare).toBe(1);
+      expect(limited.body.summary.widestM).toBeGreaterThan(0);
+      expect(limited.body.summary.grids).toBeGreaterThanOrEqual(quick.body.summary.grids);
       for (const f of balanced.body.proposal.features) expect(f.properties.workload).toBeCloseTo(f.properties.households + f.properties.incidents, 1);
     });
 
@@ -177,6 +182,8 @@ for (const driver of DRIVERS) {
       const neg = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { incidentWeight: -1 }, { cookie: admin });
       expect(neg.status).toBe(400);
       expect(neg.body.error.path).toContain('incidentWeight');
+      const narrow = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { maxWidthM: 10 }, { cookie: admin });
+      expect([narrow.status, narrow.body.error.path]).toEqual([400, 'json.maxWidthM']);
       expect((await ctx.request('GET', '/api/barriers?regionId=abc')).status).toBe(400);
       expect((await ctx.request('GET', '/api/barriers?regionId=999999')).status).toBe(404);
     });

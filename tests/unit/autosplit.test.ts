@@ -225,3 +225,37 @@ describe('splitBlock balancing the workload', () => {
     );
   });
 });
+
+describe('splitBlock with a walking-distance limit', () => {
+  // Two hamlets 3 km apart, 12 households each: one grid of 24 by count, too wide to walk.
+  const hamlet = (cx: number, seed: number) => scatter(seed, 12, () => true, [cx - 100, -100, cx + 100, 100]).map((a) => ({ ...a, weight: 1 }));
+  const atoms = [...hamlet(0, 21), ...hamlet(3000, 22)];
+  const walls = [
+    [
+      [-500, -500],
+      [3500, -500],
+      [3500, 500],
+      [-500, 500],
+      [-500, -500],
+    ] as XY[],
+  ];
+  const spread = (g: SplitGroup) => {
+    const xs = g.atoms.map((i) => atoms[i]!.x);
+    return Math.max(...xs) - Math.min(...xs);
+  };
+
+  it('keeps the two hamlets in one grid without a limit, and gives each its own grid with one', () => {
+    expect(splitBlock(atoms, walls, RURAL)).toHaveLength(1);
+    const limited = splitBlock(atoms, walls, RURAL, { maxWidth: 1500 });
+    expect(limited).toHaveLength(2);
+    for (const g of limited) {
+      expect(g.households).toBe(12);
+      expect(spread(g)).toBeLessThan(1500);
+    }
+  });
+
+  it('does not break the range for it: too few households for two grids stay one', () => {
+    const few = [...hamlet(0, 23).slice(0, 8), ...hamlet(3000, 24).slice(0, 8)];
+    expect(splitBlock(few, walls, RURAL, { maxWidth: 1500 })).toHaveLength(1);
+  });
+});

@@ -30,6 +30,8 @@ export class AutoSplit {
   /** Balance households + weighted incidents of the last 12 months, not households alone. */
   balanceWorkload = $state(false);
   incidentWeight = $state<number | null>(null);
+  /** How far apart (m) a grid's households may lie; null: no limit. */
+  maxWidthM = $state<number | null>(null);
   showBarriers = $state(true);
   drawing = $state(false);
   running = $state(false);
@@ -100,6 +102,7 @@ export class AutoSplit {
       ...(this.rebalance ? { rebalance: true } : {}),
       ...(this.balanceWorkload ? { balanceWorkload: true } : { workload: true }),
       ...(this.incidentWeight !== null ? { incidentWeight: this.incidentWeight } : {}),
+      ...(this.maxWidthM !== null ? { maxWidthM: this.maxWidthM } : {}),
       ...(this.barriers.length ? { barriers: { type: 'MultiLineString', coordinates: this.barriers } } : {}),
       commit,
     };
