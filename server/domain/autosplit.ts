@@ -119,7 +119,9 @@ function straightCells(
       .search(Math.min(ax, bx), Math.min(ay, by), Math.max(ax, bx), Math.max(ay, by))
       .some((i) => segmentsCross(ax, ay, bx, by, s[4 * i]!, s[4 * i + 1]!, s[4 * i + 2]!, s[4 * i + 3]!));
   };
-  return powerCells(places, groups, rule, walled, crosses, extent, areas);
+  // Sites pulled to their members' middle make the roundest cells; where that leaves a site outside a
+  // bend of the block (the cells are refused), sites on their medoid household.
+  return powerCells(places, groups, rule, walled, crosses, extent, areas, 1) ?? powerCells(places, groups, rule, walled, crosses, extent, areas, 0);
 }
 
 /** Atoms at identical coordinates as one, with their weights added; `members[i]`: the atoms place `i` stands for. */

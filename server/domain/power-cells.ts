@@ -46,6 +46,8 @@ export const lastRefusal: { reason: string } = { reason: '' };
 const ROUNDS = 120;
 const LLOYD_EVERY = 4;
 const LLOYD_UNTIL = 40;
+/** Rounds before the cells may settle: so many Lloyd steps at least (rounder cells). */
+const LLOYD_SETTLE = 40;
 /** A weight's first step, and its largest, as shares of the squared distance to the site's third neighbour. */
 const STEP = 0.1;
 const STEP_CAP = 0.5;
@@ -65,6 +67,8 @@ export function powerCells(
   extent: readonly XY[][] = [],
   /** The block as polygons (outer ring, then holes); several areas: where all of them overlap. */
   block: PlanarPolygon[][] = [],
+  /** How far a Lloyd step moves a site from its members' medoid toward their middle (0: the medoid, 1: the middle). */
+  pull = 0,
 ): PowerCells | null {
   const k = groups.length;
   const n = places.length;
@@ -131,12 +135,12 @@ export function powerCells(
   for (let round = 1; round <= ROUNDS; round++) {
     assign();
     // Settled once in range after the last move of the sites (the weights alone then hold it).
-    if (inRange() && round > LLOYD_EVERY) {
+    if (inRange() && round > LLOYD_SETTLE) {
       settled = true;
       break;
     }
     if (round % LLOYD_EVERY === 0 && round <= LLOYD_UNTIL) {
-      moveSites(places, cellOf, sx, sy);
+      moveSites(places, cellOf, sx, sy, pull);
       index = siteIndex(sx, sy);
       nearSites();
       measure();
@@ -281,7 +285,7 @@ class Taken {
   }
 }
 
-function moveSites(places: readonly Atom[], cellOf: Int32Array, sx: Float64Array, sy: Float64Array): void {
+function moveSites(places: readonly Atom[], cellOf: Int32Array, sx: Float64Array, sy: Float64Array, pull: number): void {
   const members: number[][] = Array.from({ length: sx.length }, () => []);
   cellOf.forEach((s, p) => members[s]!.push(p));
   const taken = new Taken();
@@ -289,7 +293,11 @@ function moveSites(places: readonly Atom[], cellOf: Int32Array, sx: Float64Array
   members.forEach((m, s) => m.length === 0 && taken.add(sx[s]!, sy[s]!));
   members.forEach((m, s) => {
     if (m.length === 0) return;
-    [sx[s], sy[s]] = medoid(places, m, taken);
+    const [x, y] = medoid(places, m, taken);
+    if (pull === 0) return void ([sx[s], sy[s]] = [x, y]);
+    let [mx, my, n] = [0, 0, 0];
+    for (const a of m) [mx, my, n] = [mx + places[a]!.x * places[a]!.weight, my + places[a]!.y * places[a]!.weight, n + places[a]!.weight];
+    [sx[s], sy[s]] = [x + pull * (mx / n - x), y + pull * (my / n - y)];
   });
 }
 

@@ -173,10 +173,15 @@ describe('splitting a block', () => {
     expect(old.reduce((s, g) => s + g.polygons[0]![0]!.length, 0) / old.length).toBeGreaterThan(20);
   });
 
-  it('keeps the outlines between the houses where straight ones cannot hold the counts (addresses on one line)', () => {
+  it('divides addresses on one line (a street of houses) into strips in range, each house inside its own', () => {
     const line = Array.from({ length: 40 }, (_, i) => ({ x: i * 10, y: 0, weight: 1 }));
     const groups = splitBlock(line, [], RURAL);
-    expect(groups.every((g) => !g.straight)).toBe(true);
+    expect(groups.map((g) => g.households).reduce((a, b) => a + b, 0)).toBe(40);
+    for (const g of groups) {
+      expect(g.households).toBeGreaterThanOrEqual(RURAL.min);
+      expect(g.households).toBeLessThanOrEqual(RURAL.max);
+      for (const a of g.atoms) expect(g.polygons.some((p) => pointInRing([line[a]!.x, line[a]!.y], p[0]!))).toBe(true);
+    }
   });
 
   it('returns nothing for no addresses and refuses a rule whose target is out of its range', () => {
