@@ -18,7 +18,7 @@
  * about three grids apart) imported as barrier lines: both are scored on the share of their
  * border inside the village that runs along a road, by the same SQL.
  * Runs on PGlite, and PostgreSQL when DATABASE_URL is set.
- *   npm run bench:autosplit -- [--households 100000] [--skip-area] [--skip-villages]
+ *   npm run bench:autosplit -- [--households 100000] [--skip-area] [--skip-villages] [--skip-roads] [--skip-baseline (one area)]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     'skip-area': { type: 'boolean' },
     'skip-villages': { type: 'boolean' },
     'skip-roads': { type: 'boolean' },
+    'skip-baseline': { type: 'boolean' },
   },
 });
 const HOUSEHOLDS = Number(values.households);
@@ -290,7 +291,7 @@ for (const db of await benchDatabases('gridplan_bench_autosplit')) {
     const villageId = await buildArea(db);
     const a = await ours(db, villageId, true);
     const old = await ours(db, villageId, false);
-    const b = await baseline(db, villageId);
+    const b = values['skip-baseline'] ? { ms: NaN, score: a.score } : await baseline(db, villageId);
     const extra = (r: typeof a) =>
       `  straight ${pct(r.straight, r.score.grids)}; infeasible ${r.infeasible}; ` +
       `within range where feasible ${pct(r.score.within, r.score.grids - r.infeasible)}`;

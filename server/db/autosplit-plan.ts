@@ -581,15 +581,18 @@ async function borders(tx: Queryable): Promise<Map<number, { outline: number; bl
   await tx.query('SAVEPOINT autosplit_borders');
   try {
     const { rows } = await tx.query<{ ord: number; outline: number; blocks: number | null }>(
+      // Outlines cut into pieces of at most 256 corners: a county-sized outline is not overlaid whole with each grid.
       `WITH outline AS (
-         SELECT village_id, ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}) AS geom FROM autosplit_block GROUP BY village_id),
+         SELECT village_id, ST_Subdivide(ST_Buffer(ST_Boundary(ST_Union(geom, gp_grid())), ${ALONG}), 256) AS geom FROM autosplit_block GROUP BY village_id),
        edges AS (
-         SELECT village_id, ST_Buffer(ST_Boundary(geom), ${ALONG}) AS geom FROM autosplit_block
-         WHERE village_id IN (SELECT village_id FROM autosplit_block GROUP BY village_id HAVING count(*) > 1))
-       SELECT g.ord, coalesce(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography), 0) AS outline,
-              (SELECT sum(ST_Length(ST_Intersection(ST_Boundary(g.geom), e.geom)::geography)) FROM edges e
-               WHERE e.village_id = g.village_id AND e.geom && g.geom) AS blocks
-       FROM autosplit_grid g LEFT JOIN outline o ON o.village_id = g.village_id`,
+         SELECT village_id, ST_Subdivide(ST_Buffer(ST_Boundary(geom), ${ALONG}), 256) AS geom FROM autosplit_block
+         WHERE village_id IN (SELECT village_id FROM autosplit_block GROUP BY village_id HAVING count(*) > 1)),
+       o AS (SELECT g.ord, sum(ST_Length(ST_Intersection(ST_Boundary(g.geom), o.geom)::geography)) AS m
+             FROM autosplit_grid g JOIN outline o ON o.village_id = g.village_id AND o.geom && g.geom GROUP BY g.ord),
+       e AS (SELECT g.ord, sum(ST_Length(ST_Intersection(ST_Boundary(g.geom), e.geom)::geography)) AS m
+             FROM autosplit_grid g JOIN edges e ON e.village_id = g.village_id AND e.geom && g.geom GROUP BY g.ord)
+       SELECT g.ord, coalesce(o.m, 0) AS outline, e.m AS blocks
+       FROM autosplit_grid g LEFT JOIN o ON o.ord = g.ord LEFT JOIN e ON e.ord = g.ord`,
     );
     await tx.query('RELEASE SAVEPOINT autosplit_borders');
     return new Map(rows.map((r) => [r.ord, { outline: r.outline, blocks: r.blocks ?? r.outline }]));
