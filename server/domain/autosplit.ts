@@ -124,6 +124,7 @@ function straightCells(
   // (Not in a block of hundreds of grids whose weights could not balance the counts at all: there
   // the medoids rarely fare better, at the same cost again.)
   const pulled = powerCells(places, groups, rule, walled, crosses, extent, areas, 1);
+  if (process.env.GRIDPLAN_PROFILE && !pulled && groups.length > 500) console.log(`straight refused (${groups.length} cells): ${lastRefusal.reason}`);
   if (pulled || (groups.length > 500 && lastRefusal.reason.startsWith('counts out of range after'))) return pulled;
   return powerCells(places, groups, rule, walled, crosses, extent, areas, 0);
 }
