@@ -15,10 +15,13 @@
  * Then the same load while `--attackers` clients (default 20) flood the sign-in with 18 MB bodies
  * nested millions of levels deep, without a session: signed-in reads' p99 must stay within 2× of
  * the run without them.
- *   npm run bench:load -- [--seconds 30] [--readers 180] [--planners 20] [--attackers 20] [--scale 1] [--slow MS] [--only ours|baseline|flood]
+ *   npm run bench:load -- [--seconds 30] [--readers 180] [--planners 20] [--attackers 20] [--scale 1] [--city qujing] [--slow MS] [--only ours|baseline|flood]
+ * `--city` seeds a whole city (all its counties) instead of the demo district; each run ends with the
+ * server's resident memory, now and at its peak (Linux /proc).
  * With DATABASE_URL set it runs on that PostgreSQL (a scratch database) instead of PGlite.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +32,19 @@ import { startChild, stopChild } from '../lib/child-server.ts';
 import { createUser, openSession, SESSION_COOKIE } from '../../server/db/accounts.ts';
 import { openDb, type OpenOptions } from '../../server/db/db.ts';
 import { migrate } from '../../server/db/migrate.ts';
+import { seedCity } from '../../server/seed/seed-city.ts';
 import { DEMO, seedDistrict } from '../../server/seed/seed-district.ts';
+
+/** The server's resident memory now and at its peak (Linux: VmRSS and VmHWM of /proc/<pid>/status), in MB; null elsewhere. */
+function residentMb(pid: number | undefined): { now: number; peak: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+    return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+  } catch {
+    return null;
+  }
+}
 
 const { values } = parseArgs({
   options: {
@@ -38,6 +53,7 @@ const { values } = parseArgs({
     planners: { type: 'string', default: '20' },
     attackers: { type: 'string', default: '20' },
     scale: { type: 'string', default: '1' },
+    city: { type: 'string' },
     // Diagnosis: print the server's statements slower than this many ms; skip the baseline run.
     slow: { type: 'string' },
     only: { type: 'string' }, // 'ours' or 'baseline'
@@ -91,12 +107,13 @@ async function seed(where: OpenOptions): Promise<Workload> {
   try {
     await migrate(db);
     const t0 = performance.now();
-    await seedDistrict(db, { ...DEMO, scale: Number(values.scale) });
-    console.log(`demo seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    if (values.city) await seedCity(db, { city: values.city, seed: DEMO.seed, scale: Number(values.scale), rule: DEMO.rule! });
+    else await seedDistrict(db, { ...DEMO, scale: Number(values.scale) });
+    console.log(`${values.city ?? 'demo'} seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     const user = await createUser(db, { username: 'bench', password: 'bench-password', role: 'admin' });
     const { token } = await openSession(db, { userId: user.id });
     const { rows } = await db.query<{ id: number; level: string }>(`SELECT id, level FROM region WHERE level <> 'grid' ORDER BY id`);
-    const district = rows.find((r) => r.level === 'district')!.id;
+    const district = (rows.find((r) => r.level === 'city') ?? rows.find((r) => r.level === 'district'))!.id;
     const townships = rows.filter((r) => r.level === 'township').map((r) => r.id);
     const villages = rows.filter((r) => r.level === 'village').map((r) => r.id);
     // Each planner in another village.
@@ -203,6 +220,7 @@ const { where, env, cleanup } = await prepare();
 try {
   const workload = await seed(where);
   const results: Record<string, { reads: Figures; edits: Figures }> = {};
+  const memory: Record<string, { now: number; peak: number } | null> = {};
   const runs = [
     ['ours (read cache on)', '1', false],
     ['flood (ours, sign-in flooded)', '1', true],
@@ -228,6 +246,7 @@ try {
           .join(', ')}`,
       );
     } finally {
+      memory[name] = residentMb(server.child.pid);
       await stopChild(server);
     }
   }
@@ -240,6 +259,9 @@ try {
       `| ${name} | ${r.reads.perSecond.toFixed(0)} | ${r.reads.p50} ms | ${r.reads.p99} ms | ${r.reads.errors} | ${r.edits.perSecond.toFixed(1)} | ` +
         `${r.edits.p99} ms | ${r.edits.errors} |`,
     );
+  }
+  for (const [name, m] of Object.entries(memory)) {
+    if (m) console.log(`${name}: server resident ${m.now} MB at the end, ${m.peak} MB at its peak`);
   }
   const ours = results['ours (read cache on)'] ?? results['baseline (cache off)']!;
   const base = results['baseline (cache off)'] ?? ours;
