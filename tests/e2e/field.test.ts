@@ -99,7 +99,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       return c.toDataURL('image/png').split(',')[1]!;
     });
     await page.locator('[data-testid="photo-input"]').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from(png, 'base64') });
-    await expect.poll(() => page.locator('.thumb img').count()).toBe(1);
+    // the photo is shrunk on the phone before its thumbnail shows: slow on a busy machine
+    await expect.poll(() => page.locator('.thumb img').count(), { timeout: 30_000 }).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '1-report-form.png'), fullPage: false });
     await page.locator('[data-testid="submit"]').click();
     await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toBe('已上报，感谢！');
