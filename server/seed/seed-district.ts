@@ -419,7 +419,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
             i.dispatched_at + make_interval(secs => dl.ack_hours * 3600), i.dispatched_at + make_interval(secs => dl.resolve_hours * 3600),
             CASE WHEN i.resolved_at IS NOT NULL THEN i.dispatched_at + (i.resolved_at - i.dispatched_at) * (0.05 + (i.id % 37) / 100.0)
                  -- (never before the dispatch: a county seeded for minutes has cases dispatched after its transaction began)
-                 WHEN i.id % 5 > 1 THEN greatest(i.dispatched_at, least(now(), i.dispatched_at + make_interval(secs => dl.ack_hours * 3600 * (i.id % 13) / 10.0)))
+                 WHEN i.id % 5 > 1
+                   THEN greatest(i.dispatched_at, least(now(), i.dispatched_at + make_interval(secs => dl.ack_hours * 3600 * (i.id % 13) / 10.0)))
             END,
             i.resolved_at, CASE WHEN i.resolved_at IS NOT NULL THEN '已处置：' || i.description END
      FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
