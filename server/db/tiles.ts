@@ -9,6 +9,7 @@
 import GeoJSONVT from 'geojson-vt';
 import vtpbf from 'vt-pbf';
 import type { Queryable } from './db.ts';
+import { filterSql, type IncidentFilter } from './incidents.ts';
 import { householdsAt, planAt, type PlanTime } from './region-queries.ts';
 
 export const TILE_LAYERS = ['city', 'district', 'township', 'village', 'grid', 'households'] as const;
@@ -79,17 +80,58 @@ export async function vectorTile(
   y: number,
   at: PlanTime = null,
 ): Promise<Uint8Array> {
-  const params = [...tileBounds(z, x, y), z, x, y];
-  const rows = tileRows(layer, at);
-  const name = DEFAULT_LAYER_NAME[layer];
+  const params = [...tileBounds(z, x, y), z];
+  return encodeRows(db, DEFAULT_LAYER_NAME[layer], tileRows(layer, at), params.slice(0, layer === 'households' ? 5 : 4), columnsOf(layer), z, x, y);
+}
+
+/** Below this zoom incidents come as counts per cell of 16 of the map's 256 px; from it, one point each. */
+export const INCIDENT_POINTS_ZOOM = 14;
+
+/**
+ * One tile of the incidents matching the analyze filters: below INCIDENT_POINTS_ZOOM the count of
+ * each cell (`count`, and the highest `severity` in it) at the mean of its incidents, from it each
+ * incident with `id`, `category`, `status` and `severity`. Cells are square in lon/lat, a sixteenth
+ * of the tile wide and as tall on the ground at the tile's middle, so that a cell never straddles two tiles.
+ */
+export async function incidentTile(db: Queryable & { driver?: 'pg' | 'pglite' }, filter: IncidentFilter, z: number, x: number, y: number): Promise<Uint8Array> {
+  const bounds = tileBounds(z, x, y, 0);
+  const f = filterSql({ ...filter, bbox: tileBounds(z, x, y) }, 1);
+  if (z >= INCIDENT_POINTS_ZOOM) {
+    const rows = `SELECT i.id, 1 AS count, i.severity::int AS severity, i.category, i.status, i.geom FROM incident i WHERE ${f.where}`;
+    return encodeRows(db, 'incidents', rows, f.params, 'g.id, g.count, g.severity, g.category, g.status', z, x, y);
+  }
+  const width = (bounds[2] - bounds[0]) / (EXTENT / CELL);
+  const middle = ((bounds[1] + bounds[3]) / 2) * (Math.PI / 180);
+  const n = f.params.length;
+  const rows = `SELECT NULL::int AS id, count(*)::int AS count, max(i.severity)::int AS severity, ST_Centroid(ST_Collect(i.geom)) AS geom
+    FROM incident i WHERE ${f.where}
+    GROUP BY floor((ST_X(i.geom) - $${n + 1}::float8) / $${n + 3}::float8), floor((ST_Y(i.geom) - $${n + 2}::float8) / $${n + 4}::float8)`;
+  return encodeRows(db, 'incidents', rows, [...f.params, bounds[0], bounds[1], width, width * Math.cos(middle)], 'g.id, g.count, g.severity', z, x, y);
+}
+
+/**
+ * Rows (SQL whose `geom` is lon/lat, with `params` as $1…) as the one layer `name` of tile z/x/y,
+ * with the properties `columns` (of `g`, the row with its geometry encoded).
+ */
+async function encodeRows(
+  db: Queryable & { driver?: 'pg' | 'pglite' },
+  name: string,
+  rows: string,
+  params: unknown[],
+  columns: string,
+  z: number,
+  x: number,
+  y: number,
+): Promise<Uint8Array> {
+  const n = params.length;
   if (db.driver === 'pg') {
     const { rows: out } = await db.query<{ tile: Uint8Array | null }>(
       `SELECT ST_AsMVT(f, '${name}', ${EXTENT}, 'geom', 'id') AS tile FROM (
-         SELECT t.*, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope($5, $6, $7), ${EXTENT}, ${BUFFER}, true) AS mvt
+         SELECT t.*, ST_AsMVTGeom(ST_Transform(t.geom, 3857), ST_TileEnvelope($${n + 1}, $${n + 2}, $${n + 3}), ${EXTENT}, ${BUFFER}, true) AS mvt
          FROM (${rows}) t) AS g
-       CROSS JOIN LATERAL (SELECT g.mvt AS geom, ${columnsOf(layer)}) AS f
+       CROSS JOIN LATERAL (SELECT g.mvt AS geom, ${columns}) AS f
        WHERE g.mvt IS NOT NULL`,
-      params,
+      [...params, z, x, y],
     );
     return new Uint8Array(out[0]?.tile ?? new Uint8Array(0));
   }
@@ -97,13 +139,13 @@ export async function vectorTile(
   // Zoomed out, a shape comes simplified to a quarter of a tile unit (a city's 21,500 grids in a few tiles would
   // otherwise cross the thread as every vertex); geojson-vt then simplifies to its own tolerance, as MapLibre would.
   const quarterUnit = 360 / 2 ** z / EXTENT / 4;
+  const box = `ST_MakeEnvelope($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, 4326)`;
   const { rows: features } = await db.query<{ f: GeoJSON.Feature }>(
     `SELECT json_build_object('type', 'Feature', 'id', t.id, 'properties', to_jsonb(t) - 'geom' - 'id' - 'f',
        'geometry', ST_AsGeoJSON(CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
-                                     ELSE ST_ClipByBox2D(${z < 14 ? `ST_Simplify(t.geom, ${quarterUnit}, true)` : 't.geom'},
-                                                         ST_MakeEnvelope($1, $2, $3, $4, 4326)) END, 7)::json) AS f
+                                     ELSE ST_ClipByBox2D(${z < 14 ? `ST_Simplify(t.geom, ${quarterUnit}, true)` : 't.geom'}, ${box}) END, 7)::json) AS f
      FROM (${rows}) t`,
-    params.slice(0, layer === 'households' ? 5 : 4),
+    [...params, ...tileBounds(z, x, y)],
   );
   if (features.length === 0) return new Uint8Array(0);
   const index = new GeoJSONVT(

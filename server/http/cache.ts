@@ -64,7 +64,7 @@ async function jsonObject(c: Context): Promise<Record<string, unknown>> {
 interface Entry {
   /** Until when it is served as it is; after that, one request refreshes it while the rest still get it. */
   freshUntil: number;
-  body: string;
+  body: string | Uint8Array;
   bytes: number;
   /** Compressed once, served to every client that takes gzip. */
   gzip: Uint8Array | null;
@@ -156,7 +156,7 @@ export class ReadCache {
       return c.body(entry.gzip as Uint8Array<ArrayBuffer>, 200, { 'content-type': entry.type, 'content-encoding': 'gzip', vary: 'Accept-Encoding' });
     }
     // With its length given, the compress middleware leaves a small answer alone (a stream compressor per request costs more than it saves).
-    return c.body(entry.body, 200, { 'content-type': entry.type, 'content-length': String(entry.bytes) });
+    return c.body(entry.body as string | Uint8Array<ArrayBuffer>, 200, { 'content-type': entry.type, 'content-length': String(entry.bytes) });
   }
 
   /**
@@ -212,10 +212,12 @@ export class ReadCache {
       const res = await compute();
       if (res.status === 200) {
         const type = res.headers.get('content-type') ?? 'application/json';
-        const body = await res.clone().text();
+        // Text as text; anything else (vector tiles) as its bytes.
+        const binary = !/json|text|ndjson/.test(type);
+        const body = binary ? new Uint8Array(await res.clone().arrayBuffer()) : await res.clone().text();
         // Only a database other processes write to, or the clock, can change an answer behind our back.
         const expires = this.soleWriter && !spec.clock(query, this.now()) ? Infinity : this.ttlMs;
-        const bytes = Buffer.byteLength(body);
+        const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
         computed = { freshUntil: this.now() + expires, body, bytes, type, gzip: bytes >= 1024 ? gzipSync(body, { level: 6 }) : null };
         this.lru.set(cacheKey, computed);
       }

@@ -317,7 +317,7 @@ const categoriesRoute = createRoute({
 });
 
 /** Incidents are filed under grids, so a region filter also reads the layout. */
-const incidentsIn = ({ query }: { query: { region?: number | undefined } }) => (query.region !== undefined ? ['incidents', 'layout'] : ['incidents']);
+export const incidentsIn = ({ query }: { query: { region?: number | undefined } }) => (query.region !== undefined ? ['incidents', 'layout'] : ['incidents']);
 
 export function incidentRoutes() {
   return router()

@@ -1,10 +1,12 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { MAX_TILE_ZOOM, TILE_LAYERS, vectorTile } from '../db/tiles.ts';
+import { incidentTile, INCIDENT_POINTS_ZOOM, MAX_TILE_ZOOM, TILE_LAYERS, vectorTile } from '../db/tiles.ts';
 import { InputError } from '../domain/errors.ts';
 import { AsOfQuery, asOfInstant } from '../domain/plan-time.ts';
 import { can } from '../domain/roles.ts';
 import { principalOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
+import { cached, ranToNow } from '../http/cache.ts';
+import { FilterQuery, filterOf, incidentsIn } from './incidents.ts';
 import { errorResponses } from './schemas.ts';
 
 export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
@@ -25,10 +27,13 @@ const tileRoute = createRoute({
     'workerName, status: under, within or over its type’s range, and passes: in range, staffed and one piece) and `households` ' +
     '(roles that may see households: below zoom 14 counts per cell of 16 px with `count` and `people`, from 14 the households with `people`). ' +
     'Tiles are 4096 units with a 64-unit margin, kept until an edit touches them. ' +
+    `\`incidents\` (roles that may read incidents; the analyze filters \`region\`, \`from\`, \`to\`, \`category\`, \`status\`, \`grids\`): ` +
+    `below zoom ${INCIDENT_POINTS_ZOOM} counts per cell of 16 px with \`count\` and the highest \`severity\`, from ${INCIDENT_POINTS_ZOOM} each incident ` +
+    'with `id`, `category`, `status` and `severity`. ' +
     '`asOf`: the plan as it stood at the end of that day; `draft`: a draft’s plan.',
   request: {
-    params: z.object({ layer: z.enum(TILE_LAYERS), z: coordinate('z'), x: coordinate('x'), y: coordinate('y') }),
-    query: z.object({ asOf: AsOfQuery }),
+    params: z.object({ layer: z.enum([...TILE_LAYERS, 'incidents']), z: coordinate('z'), x: coordinate('x'), y: coordinate('y') }),
+    query: FilterQuery.extend({ asOf: AsOfQuery }),
   },
   responses: {
     200: { description: 'The tile (empty where the layer has nothing)', content: { [MVT_TYPE]: { schema: z.string().openapi({ format: 'binary' }) } } },
@@ -46,6 +51,15 @@ export function tileRoutes() {
     if (y >= n) throw new InputError('invalid_tile', `y: below ${n} at zoom ${zoom}`, 'param.y');
     if (layer === 'households' && !can(principalOf(c).role, 'households:read')) {
       throw new InputError('forbidden', 'household locations are for the roles that plan and lead', 'param.layer');
+    }
+    if (layer === 'incidents') {
+      if (!can(principalOf(c).role, 'incidents:read'))
+        throw new InputError('forbidden', 'the incident map is for the roles that analyse incidents', 'param.layer');
+      // Incidents change with every report and the window runs to now: cached as the heatmap is, not with the plan's tiles.
+      return cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
+        const bytes = await incidentTile(c.get('db'), await filterOf(c, c.req.valid('query')), zoom, x, y);
+        return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': MVT_TYPE, 'cache-control': 'private, no-cache' });
+      });
     }
     const db = c.get('db');
     const at = asOfInstant(asOf);

@@ -2,7 +2,7 @@ import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tileBounds, vectorTile, type TileLayer } from '../../server/db/tiles.ts';
+import { incidentTile, tileBounds, vectorTile, type TileLayer } from '../../server/db/tiles.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
 interface Decoded {
@@ -151,6 +151,60 @@ describe.each(DRIVERS)('vector tiles (%s)', (driver) => {
     expect((await tile(`/api/tiles/grid/12/${z12.x}/${z12.y}.mvt`, analyst)).status).toBe(200);
     const anonymous = await ctx.app.request(`/api/tiles/grid/12/${z12.x}/${z12.y}.mvt`);
     expect(anonymous.status).toBe(401);
+  });
+
+  it('gives incidents by the analyze filters: counts per cell zoomed out, each case zoomed in, only to the roles that read incidents', async () => {
+    const z12 = tileOf(grid.lon, grid.lat, 12);
+    const [w, s, e, n] = tileBounds(12, z12.x, z12.y);
+    const listed = async (query: string) => (await ctx.request('GET', `/api/incidents?bbox=${w},${s},${e},${n}&limit=1${query}`)).body.total as number;
+    const counted = async (query: string, user?: { username: string; role: any }) => {
+      const res = await tile(`/api/tiles/incidents/12/${z12.x}/${z12.y}.mvt?${query}`, user);
+      expect(res.status, res.text()).toBe(200);
+      return (decode(res.bytes).incidents ?? []).reduce((a, f) => a + (f.properties.count as number), 0);
+    };
+    const all = await listed('');
+    expect(all).toBeGreaterThan(0);
+    expect(await counted('')).toBe(all);
+    const { rows } = await ctx.db.query<{ category: string }>(
+      `SELECT category FROM incident WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326) GROUP BY 1 ORDER BY count(*) DESC LIMIT 1`,
+      [w, s, e, n],
+    );
+    const one = `&category=${rows[0]!.category}`;
+    const some = await listed(one);
+    expect(some).toBeGreaterThan(0);
+    expect(some).toBeLessThan(all);
+    expect(await counted(one)).toBe(some);
+    expect(await counted(`status=closed`, { username: 'tile-analyst', role: 'analyst' })).toBe(await listed('&status=closed'));
+
+    // zoomed in: each case with what the map colours it by
+    const { rows: near } = await ctx.db.query<{ lon: number; lat: number }>(
+      `SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incident WHERE void_kind IS NULL AND reported_at >= now() - interval '300 days' ORDER BY id LIMIT 1`,
+    );
+    const z15 = tileOf(near[0]!.lon, near[0]!.lat, 15);
+    const points = decode((await tile(`/api/tiles/incidents/15/${z15.x}/${z15.y}.mvt`)).bytes).incidents ?? [];
+    expect(points.length).toBeGreaterThan(0);
+    expect(points.every((f) => f.properties.count === 1 && typeof f.id === 'number' && typeof f.properties.category === 'string')).toBe(true);
+
+    // a planner plans and does not read incidents; a filter naming no category is refused before any work
+    const refused = await tile(`/api/tiles/incidents/12/${z12.x}/${z12.y}.mvt`, { username: 'tile-planner', role: 'planner' });
+    expect(refused.status).toBe(403);
+    expect(JSON.parse(refused.text()).error).toMatchObject({ code: 'forbidden', path: 'param.layer' });
+    const wrong = await tile(`/api/tiles/incidents/12/${z12.x}/${z12.y}.mvt?category=nonsense`);
+    expect(wrong.status).toBe(400);
+    expect(JSON.parse(wrong.text()).error.path).toBe('query.category[0]');
+
+    // the two encoders agree on what they count
+    if (driver === 'pg') {
+      const filter = { from: new Date(Date.now() - 365 * 86_400_000), to: new Date(), categories: null, statuses: null };
+      const pglite = { query: (q: string, p?: unknown[]) => ctx.db.query(q, p), driver: 'pglite' as const };
+      for (const [z, t] of [
+        [12, z12],
+        [15, z15],
+      ] as const) {
+        const total = (bytes: Uint8Array) => (decode(bytes).incidents ?? []).reduce((a, f) => a + (f.properties.count as number), 0);
+        expect(total(await incidentTile(pglite as never, filter, z, t.x, t.y))).toBe(total(await incidentTile(ctx.db, filter, z, t.x, t.y)));
+      }
+    }
   });
 
   it('draws a draft’s plan with ?draft=, never kept, while the live tiles stay as they are', async () => {

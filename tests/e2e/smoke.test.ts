@@ -141,6 +141,20 @@ describeInBrowser('web app in Chromium', () => {
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-hexagons.png') });
 
+    // Cases: the map draws the server's incident tiles itself, as circles per cell sized by count.
+    await page.click('[data-mode="points"]');
+    const drawnCells = () =>
+      page.evaluate(() => {
+        const m = (window as unknown as { gridplanMap?: { getLayer(id: string): unknown; queryRenderedFeatures(o: object): unknown[] } }).gridplanMap;
+        return m?.getLayer('incident-cells') ? m.queryRenderedFeatures({ layers: ['incident-cells'] }).length : 0;
+      });
+    await expect.poll(drawnCells, { timeout: 30_000 }).toBeGreaterThan(10);
+    await expect
+      .poll(async () => Number(((await page.locator('[data-testid="analyze-legend"] .ends span').last().textContent()) ?? '0').replace(/,/g, '')))
+      .toBeGreaterThan(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-points.png') });
+    await page.click('[data-mode="hexagon"]');
+
     // Only fires: fewer incidents.
     for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
     await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);

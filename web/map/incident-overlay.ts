@@ -169,7 +169,7 @@ export class IncidentOverlay {
           updateTriggers: { getFillColor: max, getPolygon: size },
         }),
       ];
-    } else if (grids) {
+    } else if (mode === 'grids' && grids) {
       const rate = new Map(hotspots.map((h) => [h.id, h.households > 0 ? (100 * h.count) / h.households : 0]));
       // Five classes of equal size (quintiles of the grids with any report), and none: a skewed rate
       // (a grid of two households with a few reports) no longer paints the rest one colour.

@@ -1,7 +1,7 @@
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
 
-export type Mode = 'heatmap' | 'hexagon' | 'grids';
+export type Mode = 'heatmap' | 'hexagon' | 'grids' | 'points';
 export type Heat = InferResponseType<typeof api.heatmap.$get, 200>;
 export type Hotspot = InferResponseType<typeof api.hotspots.$get, 200>[number];
 export type Series = InferResponseType<typeof api.incidents.timeseries.$get, 200>;
@@ -136,6 +136,12 @@ export class Analysis {
       ...(this.statuses.length === STATUSES.length ? {} : { status: this.statuses.join(',') || 'none' }),
       ...(this.gridBy === 'filed' ? { grids: 'filed' as const } : {}),
     };
+  }
+
+  /** The incident tiles' URL template for the current filters (null: nothing can match). */
+  tileUrl(regionId: number): string | null {
+    if (this.nothing) return null;
+    return `${location.origin}/api/tiles/incidents/{z}/{x}/{y}.mvt?${new URLSearchParams(this.query(regionId))}`;
   }
 
   /** The current filters' incidents as a file (CSV, Excel or GeoJSON). */
