@@ -104,8 +104,13 @@ export function createApp(options: AppOptions) {
   app.use('/api/*', compress());
   if (options.cache !== false) {
     const cache = options.cache ?? newReadCache(options);
-    // Before any live listener hears of a new incident, answers that counted incidents retire.
-    events.subscribe(() => cache.bump(['incidents']));
+    // Before any live listener hears of a new incident, answers that counted incidents retire. An escalation
+    // moves only a dispatch up a level, which no kept answer reads: at city scale the minute's escalations
+    // would otherwise retire every heatmap at once, and the embedded database would spend half a minute
+    // recounting them while edits waited (bench:load --city).
+    events.subscribe(({ event }) => {
+      if (event.action !== 'escalate') cache.bump(['incidents']);
+    });
     app.use('/api/*', cache.middleware());
   }
   // Vector tiles: after every write that succeeded, the tiles it touched retire (a streamed write's when its stream ends).

@@ -16,6 +16,7 @@
  * nested millions of levels deep, without a session: signed-in reads' p99 must stay within 2× of
  * the run without them.
  *   npm run bench:load -- [--seconds 30] [--readers 180] [--planners 20] [--attackers 20] [--scale 1] [--city qujing] [--slow MS] [--only ours|baseline|flood]
+ *     [--data-dir DIR]  (PGlite: keep the database there and reuse it when it holds one)
  * `--city` seeds a whole city (all its counties) instead of the demo district; each run ends with the
  * server's resident memory, now and at its peak (Linux /proc).
  * With DATABASE_URL set it runs on that PostgreSQL (a scratch database) instead of PGlite.
@@ -57,6 +58,8 @@ const { values } = parseArgs({
     // Diagnosis: print the server's statements slower than this many ms; skip the baseline run.
     slow: { type: 'string' },
     only: { type: 'string' }, // 'ours' or 'baseline'
+    // Diagnosis: keep the embedded database in this directory, and seed it only when it is empty (a city takes minutes).
+    'data-dir': { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -91,6 +94,7 @@ async function prepare(): Promise<{ where: OpenOptions; env: Record<string, stri
     u.pathname = '/gridplan_bench_load';
     return { where: { databaseUrl: u.toString() }, env: { DATABASE_URL: u.toString() }, cleanup: async () => {} };
   }
+  if (values['data-dir']) return { where: { dataDir: values['data-dir'] }, env: { GRIDPLAN_DATA_DIR: values['data-dir'] }, cleanup: async () => {} };
   const dir = await mkdtemp(join(tmpdir(), 'gridplan-load-'));
   return { where: { dataDir: dir }, env: { GRIDPLAN_DATA_DIR: dir }, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
@@ -107,10 +111,12 @@ async function seed(where: OpenOptions): Promise<Workload> {
   try {
     await migrate(db);
     const t0 = performance.now();
-    if (values.city) await seedCity(db, { city: values.city, seed: DEMO.seed, scale: Number(values.scale), rule: DEMO.rule! });
+    const seeded = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region`)).rows[0]!.n > 0;
+    if (seeded) console.log(`reusing the database in ${values['data-dir']}`);
+    else if (values.city) await seedCity(db, { city: values.city, seed: DEMO.seed, scale: Number(values.scale), rule: DEMO.rule! });
     else await seedDistrict(db, { ...DEMO, scale: Number(values.scale) });
-    console.log(`${values.city ?? 'demo'} seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    const user = await createUser(db, { username: 'bench', password: 'bench-password', role: 'admin' });
+    if (!seeded) console.log(`${values.city ?? 'demo'} seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const user = await createUser(db, { username: `bench-${Date.now()}`, password: 'bench-password', role: 'admin' });
     const { token } = await openSession(db, { userId: user.id });
     const { rows } = await db.query<{ id: number; level: string }>(`SELECT id, level FROM region WHERE level <> 'grid' ORDER BY id`);
     const district = (rows.find((r) => r.level === 'city') ?? rows.find((r) => r.level === 'district'))!.id;

@@ -120,6 +120,8 @@ export class ReadCache {
    * and its parent, and leaves the layout alone. Other plan writes retire every region answer.
    */
   private async written(c: Context<Env>, key: string, named: { id: number; depth: number }[]): Promise<Domain[]> {
+    // escalation moves dispatches up a level: no kept answer reads that
+    if (key === 'POST /api/dispatches/escalate') return [];
     if (/^(POST|PATCH) \/api\/(incidents|dispatches|intake)/.test(key)) return ['incidents'];
     if (/\/api\/(users|screen-tokens|auth)/.test(key)) return [];
     // departments and categories name what incident answers show; a rules undo changes what passes

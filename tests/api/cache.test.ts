@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReadCache } from '../../server/http/cache.ts';
+import { EventBus } from '../../server/http/events.ts';
 import { apiContext, cloneTestDb, type ApiContext } from '../support/db.ts';
 
 describe('read cache', () => {
@@ -44,6 +45,19 @@ describe('read cache', () => {
     const h2 = await get(heat);
     expect(h2.headers.get('x-cache')).toBe('miss');
     expect(h2.body.total).toBe(h1.body.total + 1);
+  });
+
+  it('keeps the heatmap through escalations, which move only dispatches, and retires it on any other incident event', async () => {
+    const events = new EventBus();
+    const own = await apiContext(ctx.db, { events });
+    const heat = `/api/heatmap?from=2000-01-01&cell=3000`;
+    const served = async () => (await own.request('GET', heat)).headers.get('x-cache');
+    expect(await served()).toBe('miss');
+    events.publish({ type: 'incident', action: 'escalate', count: 40 });
+    expect(await own.request('POST', '/api/dispatches/escalate').then((r) => r.status)).toBe(200);
+    expect(await served()).toBe('hit');
+    events.publish({ type: 'incident', action: 'dispatch' });
+    expect(await served()).toBe('miss');
   });
 
   it('retires only the regions an edit touched, and their ancestors when more than a name changed', async () => {

@@ -66,7 +66,10 @@ export interface ApiContext {
 
 export async function apiContext(
   db: Db,
-  options: Pick<AppOptions, 'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken' | 'importDir' | 'webhookLoopback'> = {},
+  options: Pick<
+    AppOptions,
+    'maxJsonBytes' | 'cache' | 'clock' | 'limits' | 'streamLimits' | 'backups' | 'controlToken' | 'importDir' | 'webhookLoopback' | 'events'
+  > = {},
 ): Promise<ApiContext> {
   const app = createApp({ db, ...options });
   const cookies = new Map<string, Promise<string>>();
