@@ -391,9 +391,11 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
        FROM grid g CROSS JOIN staff_role sr LEFT JOIN staffed st ON st.grid_id = g.id AND st.role = sr.code
        WHERE sr.code <> 'full_time' AND sr.min_per_grid > 0 AND coalesce(st.n, 0) < sr.min_per_grid
        UNION ALL
+       -- a county under its city keeps the state's six digits, the city's four first (530303 under 530300)
        SELECT 'code_mismatch', id, parent_id, NULL, NULL, NULL, NULL FROM child
-       WHERE left(code, length(parent_code) + 1) <> parent_code || '-'
-          OR substr(code, length(parent_code) + 2) !~ CASE level WHEN 'grid' THEN $2 WHEN 'village' THEN $3 ELSE $4 END
+       WHERE CASE WHEN level = 'district' THEN code !~ '^[0-9]{6}$' OR left(code, 4) <> left(parent_code, 4)
+                  ELSE left(code, length(parent_code) + 1) <> parent_code || '-'
+                       OR substr(code, length(parent_code) + 2) !~ CASE level WHEN 'grid' THEN $2 WHEN 'village' THEN $3 ELSE $4 END END
      ),
      multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[])
        AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)

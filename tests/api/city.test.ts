@@ -79,6 +79,10 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(overview.body.figures.households.value).toBe(city.households);
     const coverage = await ctx.request('GET', `/api/regions/${city.cityId}/coverage?depth=1`);
     expect(coverage.status, JSON.stringify(coverage.body).slice(0, 300)).toBe(200);
+    // the counties keep the state's codes under their city: no code is reported as wrong, at any depth
+    expect(coverage.body.summary.counts.code_mismatch).toBe(0);
+    const all = await ctx.request('GET', `/api/regions/${city.cityId}/coverage?depth=all`);
+    expect(all.body.summary.counts).toMatchObject({ code_mismatch: 0, gap: 0, overlap: 0, outside_parent: 0, invalid_geometry: 0 });
   });
 
   it('draws the city and its counties as tiles', async () => {
