@@ -7,11 +7,15 @@
  * ST_Intersection join with parent − union gaps; ST_CoverageInvalidEdges where PostGIS has it.
  * Then validates the real county boundaries of the four seed cities as children of their city.
  * Runs on PGlite, and on PostgreSQL too when DATABASE_URL is set (in a scratch database).
+ *   npm run bench:coverage -- [--city qujing]   (a whole seeded city instead: minutes to seed)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateCoverage, hasCoverageFunctions, type CoverageReport } from '../../server/db/coverage.ts';
 import type { Db } from '../../server/db/db.ts';
+import { maintain } from '../../server/db/db.ts';
+import { seedCity } from '../../server/seed/seed-city.ts';
+import { DEMO } from '../../server/seed/seed-district.ts';
 import { benchDatabases } from './databases.ts';
 import { insertRegions } from '../../server/db/regions.ts';
 import { parseBoundaryFeatures, type Position } from '../../server/domain/geojson-input.ts';
@@ -399,8 +403,48 @@ async function benchRealBoundaries(db: Db) {
   }
 }
 
+/**
+ * A whole seeded city (`--city qujing`: nine counties, about 21,600 grids and 388,000 households):
+ * our check of every level below the city beside ST_CoverageInvalidEdges over the same regions.
+ */
+async function benchCity(db: Db, city: string) {
+  console.log(`\n== ${db.driver}: the city ${city}, seeded from its real county outlines…`);
+  const seeded = await time(() => seedCity(db, { city, seed: DEMO.seed, scale: 1, rule: DEMO.rule! }));
+  await maintain(db);
+  if (db.driver === 'pg') await db.query('ANALYZE');
+  const { cityId, grids, households } = seeded.value;
+  console.log(`   ${grids.toLocaleString()} grids, ${households.toLocaleString()} households, seeded in ${seconds(seeded.ms)}`);
+  const ours = await median3(() => validateCoverage(db, cityId, { depth: 'all', toleranceM2: TOLERANCE_M2 }));
+  const steps = ours.value.summary.stepsMs;
+  const problems = Object.entries(ours.value.summary.counts).filter(([, n]) => n > 0);
+  console.log(
+    `   ours, every level (path ${ours.value.summary.path}): ${seconds(ours.ms)} — tiling ${steps.tiling} ms (validity, gaps, overlaps, spills), ` +
+      `rules ${steps.rules} ms, households ${steps.households} ms; found ${problems.map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}`,
+  );
+  if (!(await hasCoverageFunctions(db))) {
+    console.log('   ST_CoverageInvalidEdges: not in this PostGIS');
+    return;
+  }
+  const edges = await median3(async () => {
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT id FROM (SELECT id, ST_CoverageInvalidEdges(geom) OVER (PARTITION BY parent_id) AS e FROM region WHERE ST_IsValid(geom)) x WHERE e IS NOT NULL`,
+    );
+    return rows.length;
+  });
+  console.log(`   ST_CoverageInvalidEdges (with ST_IsValid; flags edges only): ${seconds(edges.ms)}, ${edges.value} polygons flagged`);
+  console.log(
+    `   → the tiling takes ${(steps.tiling / edges.ms).toFixed(2)}× as long as ST_CoverageInvalidEdges (aim ≤ 1×); ` +
+      `the whole report, with the grid rules and every household, ${(ours.ms / edges.ms).toFixed(2)}×`,
+  );
+}
+
+const cityArg = process.argv.indexOf('--city');
+const city = cityArg > 0 ? process.argv[cityArg + 1] : undefined;
 for (const db of await benchDatabases('gridplan_bench')) {
-  await benchLayer(db);
-  await benchRealBoundaries(db);
+  if (city) await benchCity(db, city);
+  else {
+    await benchLayer(db);
+    await benchRealBoundaries(db);
+  }
   await db.close();
 }

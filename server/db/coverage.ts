@@ -201,6 +201,9 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
   const suspects = [...new Set([...screened.suspects, ...invalid.map((f) => f.properties.parentId!)])];
   const { gaps, spills } = await gapsAndSpills(tx, suspects, invalidIds, screened.windows);
   const overlaps = await overlapsOf(tx, suspects, invalidIds, screened.flagged);
+  const tiled = performance.now();
+  const rules = await gridRules(tx, parents);
+  const ruled = performance.now();
   const orphans = await orphanHouseholds(tx, regionId, options.maxHouseholdFeatures ?? 500);
   const areaFeatures = (kind: AreaKind, rows: AreaRow[]) => rows.map((r) => areaFeature(kind, r, options.toleranceM2));
   const features: IssueFeature[] = [
@@ -208,7 +211,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     ...areaFeatures('gap', gaps),
     ...areaFeatures('outside_parent', spills),
     ...areaFeatures('overlap', overlaps),
-    ...(await gridRules(tx, parents)),
+    ...rules,
     ...orphans.features,
   ];
   const counts = Object.fromEntries(ISSUE_KINDS.map((k) => [k, 0])) as Record<IssueKind, number>;
@@ -223,6 +226,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
       areaCheckedM2: area,
       path,
       elapsedMs: Math.round(performance.now() - started),
+      stepsMs: { tiling: Math.round(tiled - started), rules: Math.round(ruled - tiled), households: Math.round(performance.now() - ruled) },
     },
     issues: { type: 'FeatureCollection', features },
   };

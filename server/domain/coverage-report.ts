@@ -44,6 +44,8 @@ export interface CoverageReport {
     areaCheckedM2: number;
     path: CoveragePath;
     elapsedMs: number;
+    /** Where the time went: the tiling (validity, gaps, overlaps, spills), the grid rules, the households. */
+    stepsMs: { tiling: number; rules: number; households: number };
   };
   issues: { type: 'FeatureCollection'; features: IssueFeature[] };
 }

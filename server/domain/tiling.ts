@@ -17,6 +17,15 @@ export interface TilingScreen {
 }
 
 type Box = [number, number, number, number];
+/** An edge used once that is not one of the parent's own segments (lower end first; turn: +1 if run from it). */
+interface Loose {
+  ax: number;
+  ay: number;
+  bx: number;
+  by: number;
+  turn: number;
+  owners: number[];
+}
 const grow = (b: Box | null, x0: number, y0: number, x1: number, y1: number): Box =>
   b
     ? [Math.min(b[0], x0, x1), Math.min(b[1], y0, y1), Math.max(b[2], x0, x1), Math.max(b[3], y0, y1)]
@@ -25,15 +34,105 @@ const grow = (b: Box | null, x0: number, y0: number, x1: number, y1: number): Bo
 /** Within this (degrees, about 1 mm) a child's edge counts as lying on its parent's outline. */
 const ON_OUTLINE = 1e-8;
 
-interface Edge {
-  ax: number;
-  ay: number;
-  bx: number;
-  by: number;
-  /** How many children use the edge, and the sum of their directions (+1 from the lower end). */
-  n: number;
-  turn: number;
-  owners: number[];
+/**
+ * The undirected edges of a polygon set, each once: an open-addressing hash table keyed by the
+ * bits of its four coordinates (lower end first), with how many children use it, the sum of
+ * their directions (+1 from the lower end) and who they are. A city's half a million edges are
+ * counted without building a string key or an object per edge.
+ */
+class EdgeTable {
+  /** ax, ay, bx, by of edge i at 4i (lower end first). */
+  readonly coords: Float64Array;
+  readonly n: Int32Array;
+  readonly turn: Int32Array;
+  /** The first two users; more (only where polygons overlap) in `more`. */
+  readonly first: Int32Array;
+  readonly second: Int32Array;
+  readonly more = new Map<number, number[]>();
+  size = 0;
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+  private readonly bits = new Float64Array(4);
+  private readonly words = new Uint32Array(this.bits.buffer);
+
+  constructor(capacity: number) {
+    this.coords = new Float64Array(4 * capacity);
+    this.n = new Int32Array(capacity);
+    this.turn = new Int32Array(capacity);
+    this.first = new Int32Array(capacity);
+    this.second = new Int32Array(capacity);
+    let slots = 16;
+    while (slots < 2 * capacity) slots *= 2;
+    this.slots = new Int32Array(slots).fill(-1);
+    this.mask = slots - 1;
+  }
+
+  private hash(ax: number, ay: number, bx: number, by: number): number {
+    const b = this.bits;
+    const w = this.words;
+    // + 0 makes −0 and 0 one key, as they are one number
+    b[0] = ax + 0;
+    b[1] = ay + 0;
+    b[2] = bx + 0;
+    b[3] = by + 0;
+    let h = 0x811c9dc5;
+    for (let i = 0; i < 8; i++) {
+      h = Math.imul(h ^ w[i]!, 0x01000193);
+      h ^= h >>> 15;
+    }
+    return h;
+  }
+
+  /** The slot holding the edge (lower end first), or the empty slot where it would go. */
+  private slotOf(ax: number, ay: number, bx: number, by: number): number {
+    const c = this.coords;
+    for (let s = this.hash(ax, ay, bx, by) & this.mask; ; s = (s + 1) & this.mask) {
+      const i = this.slots[s]!;
+      if (i < 0 || (c[4 * i] === ax && c[4 * i + 1] === ay && c[4 * i + 2] === bx && c[4 * i + 3] === by)) return s;
+    }
+  }
+
+  /** The edge's index, or −1 (lower end first). */
+  find(ax: number, ay: number, bx: number, by: number): number {
+    return this.slots[this.slotOf(ax, ay, bx, by)]!;
+  }
+
+  /** Counts one use of the edge a→b by `owner`. */
+  add(ax: number, ay: number, bx: number, by: number, owner: number): void {
+    const dir = ax < bx || (ax === bx && ay < by) ? 1 : -1;
+    if (dir === -1) [ax, ay, bx, by] = [bx, by, ax, ay];
+    const s = this.slotOf(ax, ay, bx, by);
+    let i = this.slots[s]!;
+    if (i < 0) {
+      i = this.size++;
+      this.slots[s] = i;
+      const c = this.coords;
+      c[4 * i] = ax;
+      c[4 * i + 1] = ay;
+      c[4 * i + 2] = bx;
+      c[4 * i + 3] = by;
+      this.first[i] = owner;
+    } else if (this.n[i] === 1) this.second[i] = owner;
+    else {
+      const list = this.more.get(i);
+      if (list) list.push(owner);
+      else this.more.set(i, [owner]);
+    }
+    this.n[i]! += 1;
+    this.turn[i]! += dir;
+  }
+
+  owners(i: number): number[] {
+    const n = this.n[i]!;
+    return n === 1 ? [this.first[i]!] : [this.first[i]!, this.second[i]!, ...(n > 2 ? this.more.get(i)! : [])];
+  }
+}
+
+/** How many edges a polygon set has at most (one per vertex of each ring, the closing one not counted). */
+function edgeCount(polygons: FlatPolygon[]): number {
+  let n = 0;
+  for (const rings of polygons) for (const ring of rings) n += Math.max(0, ring.length / 2 - 1);
+  return n;
 }
 
 /**
@@ -42,7 +141,8 @@ interface Edge {
  */
 function eachEdge(polygons: FlatPolygon[], fn: (ax: number, ay: number, bx: number, by: number) => void): void {
   for (const rings of polygons) {
-    rings.forEach((ring, r) => {
+    for (let r = 0; r < rings.length; r++) {
+      const ring = rings[r]!;
       const n = ring.length / 2;
       // Twice the signed area, about the first vertex so that tiny rings far from 0° keep their sign.
       const x0 = ring[0]!;
@@ -59,13 +159,8 @@ function eachEdge(polygons: FlatPolygon[], fn: (ax: number, ay: number, bx: numb
         if (reverse) fn(bx, by, ax, ay);
         else fn(ax, ay, bx, by);
       }
-    });
+    }
   }
-}
-
-/** The edge's key with its lower end first, and which way it was run (+1 from the lower end). */
-function keyOf(ax: number, ay: number, bx: number, by: number): [string, 1 | -1] {
-  return ax < bx || (ax === bx && ay < by) ? [`${ax},${ay},${bx},${by}`, 1] : [`${bx},${by},${ax},${ay}`, -1];
 }
 
 /** Planar area of polygons (holes subtract), whichever way their rings run. */
@@ -103,58 +198,62 @@ function distanceToSegment(px: number, py: number, x1: number, y1: number, x2: n
  *       └─────┘        border edge: once, along the parent's outline, the same way
  */
 export function screenTiling(parent: FlatPolygon[], children: { id: number; polygons: FlatPolygon[] }[]): TilingScreen {
-  const edges = new Map<string, Edge>();
+  const edges = new EdgeTable(children.reduce((n, c) => n + edgeCount(c.polygons), 0));
   const boxes = new Map<number, Box>();
   for (const child of children) {
-    let box: Box | null = null;
+    let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
     eachEdge(child.polygons, (ax, ay, bx, by) => {
-      box = grow(box, ax, ay, bx, by);
-      const [key, dir] = keyOf(ax, ay, bx, by);
-      const e = edges.get(key);
-      if (e) {
-        e.n += 1;
-        e.turn += dir;
-        e.owners.push(child.id);
-      } else {
-        edges.set(
-          key,
-          dir === 1 ? { ax, ay, bx, by, n: 1, turn: 1, owners: [child.id] } : { ax: bx, ay: by, bx: ax, by: ay, n: 1, turn: -1, owners: [child.id] },
-        );
-      }
+      // (b is the next edge's a: the box of the a ends and the last b is the box of every end)
+      if (ax < x0) x0 = ax;
+      if (ax > x1) x1 = ax;
+      if (ay < y0) y0 = ay;
+      if (ay > y1) y1 = ay;
+      if (bx < x0) x0 = bx;
+      if (bx > x1) x1 = bx;
+      if (by < y0) y0 = by;
+      if (by > y1) y1 = by;
+      edges.add(ax, ay, bx, by, child.id);
     });
-    if (box) boxes.set(child.id, box);
+    if (x0 <= x1) boxes.set(child.id, [x0, y0, x1, y1]);
   }
-  // the parent's segments by key: which way it runs, and where in `segments`
-  const outline = new Map<string, { dir: 1 | -1; at: number }>();
+  // the parent's segments: which way each runs (+1 from the lower end), and the child edge it is, if any
   const segments: number[] = [];
+  const outlineDir: number[] = [];
+  const outlineOf = new Map<number, number>();
   eachEdge(parent, (ax, ay, bx, by) => {
-    const [key, dir] = keyOf(ax, ay, bx, by);
-    outline.set(key, { dir, at: segments.length / 4 });
+    const dir = ax < bx || (ax === bx && ay < by) ? 1 : -1;
+    const e = dir === 1 ? edges.find(ax, ay, bx, by) : edges.find(bx, by, ax, ay);
+    // a segment repeated in the outline: the last one counts (as a keyed map would have it)
+    if (e >= 0) outlineOf.set(e, segments.length / 4);
+    outlineDir.push(dir);
     segments.push(ax, ay, bx, by);
   });
 
   const flagged = new Set<number>();
-  const loose: Edge[] = [];
+  const loose: Loose[] = [];
   // How much of each of the parent's segments the children's lone edges run along, and whose they
   // are: exactly its length once in an exact tiling; more where two layers both run along it.
   const count = segments.length / 4;
   const covered = new Float64Array(count);
   const alongBy: number[][] = Array.from({ length: count }, () => []);
-  for (const [key, e] of edges) {
-    if (e.n === 2 && e.turn === 0) continue;
-    if (e.n === 1) {
-      const along = outline.get(key);
-      if (along?.dir === e.turn) {
-        covered[along.at]! += Math.hypot(e.bx - e.ax, e.by - e.ay);
-        alongBy[along.at]!.push(...e.owners);
+  const c = edges.coords;
+  for (let e = 0; e < edges.size; e++) {
+    const n = edges.n[e]!;
+    const turn = edges.turn[e]!;
+    if (n === 2 && turn === 0) continue;
+    if (n === 1) {
+      const at = outlineOf.get(e);
+      if (at !== undefined && outlineDir[at] === turn) {
+        covered[at]! += Math.hypot(c[4 * e + 2]! - c[4 * e]!, c[4 * e + 3]! - c[4 * e + 1]!);
+        alongBy[at]!.push(edges.first[e]!);
         continue;
       }
-      if (along === undefined) {
-        loose.push(e);
+      if (at === undefined) {
+        loose.push({ ax: c[4 * e]!, ay: c[4 * e + 1]!, bx: c[4 * e + 2]!, by: c[4 * e + 3]!, turn, owners: [edges.first[e]!] });
         continue;
       }
     }
-    for (const id of e.owners) flagged.add(id);
+    for (const id of edges.owners(e)) flagged.add(id);
   }
 
   // Edges used once but not one of the parent's own segments: on the outline within a millimetre

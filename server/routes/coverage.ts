@@ -21,6 +21,9 @@ export const CoverageReportSchema = z
       areaCheckedM2: z.number(),
       path: z.enum(['edges', 'coverage', 'relate']),
       elapsedMs: z.number(),
+      stepsMs: z
+        .object({ tiling: z.number(), rules: z.number(), households: z.number() })
+        .openapi({ description: 'where the time went: the tiling (validity, gaps, overlaps, spills), the grid rules, the households' }),
     }),
     issues: z.object({
       type: z.literal('FeatureCollection'),
