@@ -8,11 +8,14 @@
  *   - plan view first paint (sign-in done, /plan opened)
  *   - opening a region from the list (a township of the district; a county of a city), then one of its own
  *   - an analyze category filter change (heatmap, totals and hotspots again)
+ *   - a wall display's carousel step (the next township: figures, lists and map for it)
  * The first round meets a server that has answered nothing yet (cold); the later ones are warm.
  * Baseline from the same run: what the plan map needed before it drew tiles, the district's
  * townships, villages and grids as GeoJSON, fetched and parsed in the page.
  * Aim (city-scale issue §4): p95 under 300 ms warm and under 1 s cold.
- *   npm run bench:ui -- [--rounds 6] [--url http://localhost:8790 --user planner --analyst analyst --password …]
+ *   npm run bench:ui -- [--rounds 6] [--city qujing [--data-dir DIR]] [--url http://localhost:8790 --user planner --analyst analyst --leader leader --password …]
+ * `--city` seeds a whole city (all its counties, minutes) instead of the demo district, kept in `--data-dir` when given
+ * and reused when that holds one.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +24,11 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { startChild, stopChild, type ChildServer } from '../lib/child-server.ts';
 import { launchBrowser, waitForMap } from '../../tests/e2e/browser.ts';
+import { createUser } from '../../server/db/accounts.ts';
+import { maintain, openDb } from '../../server/db/db.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { seedCity } from '../../server/seed/seed-city.ts';
+import { DEMO } from '../../server/seed/seed-district.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +36,9 @@ const { values } = parseArgs({
     url: { type: 'string' },
     user: { type: 'string', default: 'planner' },
     analyst: { type: 'string', default: 'analyst' },
+    leader: { type: 'string', default: 'leader' },
+    city: { type: 'string' },
+    'data-dir': { type: 'string' },
     password: { type: 'string', default: 'bench-ui-2026' },
   },
 });
@@ -36,7 +47,30 @@ const ROUNDS = Number(values.rounds);
 let server: ChildServer | null = null;
 let dir: string | null = null;
 let base = values.url;
-if (!base) {
+if (!base && values.city) {
+  // A whole city: seeded here (or found in --data-dir), with a planner, an analyst and a leader for all of it.
+  const kept = values['data-dir'];
+  const where = kept ?? (dir = await mkdtemp(join(tmpdir(), 'gridplan-ui-')));
+  const db = await openDb({ dataDir: where });
+  await migrate(db);
+  if ((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region')).rows[0]!.n === 0) {
+    const t0 = performance.now();
+    await seedCity(db, { city: values.city, seed: DEMO.seed, scale: 1, rule: DEMO.rule! });
+    await maintain(db);
+    console.log(`${values.city} seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  for (const [username, role] of [
+    [values.user!, 'planner'],
+    [values.analyst!, 'analyst'],
+    [values.leader!, 'leader'],
+  ] as const) {
+    if ((await db.query('SELECT 1 FROM app_user WHERE username = $1', [username])).rows.length === 0)
+      await createUser(db, { username, password: values.password!, role });
+  }
+  await db.close();
+  server = await startChild({ GRIDPLAN_DATA_DIR: where });
+  base = server.url;
+} else if (!base) {
   dir = await mkdtemp(join(tmpdir(), 'gridplan-ui-'));
   const t0 = performance.now();
   server = await startChild({
@@ -128,6 +162,29 @@ async function round(i: number): Promise<void> {
     record(`analyze: a category filter, totals (${tag})`, performance.now() - t0);
     await waitForMap(page, 120_000);
     record(`analyze: a category filter, map settled (${tag})`, performance.now() - t0);
+
+    // The wall display, as a leader signs it in: one step of its carousel (→, as the timer does).
+    await context.clearCookies();
+    const leader = await page.request.post(`${base}/api/auth/login`, { data: { username: values.leader, password: values.password } });
+    if (!leader.ok()) throw new Error(`sign-in as ${values.leader}: HTTP ${leader.status()}`);
+    await page.goto(`${base}/screen?interval=600`);
+    await page.waitForSelector('[data-testid="screen"][data-loaded="true"]', { timeout: 120_000 });
+    await waitForMap(page, 120_000);
+    for (let step = 0; step < 2; step++) {
+      const from = await page.getByTestId('screen-focus').textContent();
+      t0 = performance.now();
+      await page.keyboard.press('ArrowRight');
+      await page.waitForFunction(
+        (prev) =>
+          document.querySelector('[data-testid="screen-focus"]')?.textContent !== prev &&
+          document.querySelector('[data-testid="screen"]')?.getAttribute('data-loaded') === 'true',
+        from,
+        { timeout: 120_000 },
+      );
+      record(`wall: a carousel step, figures and lists (${tag})`, performance.now() - t0);
+      await waitForMap(page, 120_000);
+      record(`wall: a carousel step, map settled (${tag})`, performance.now() - t0);
+    }
   } finally {
     await browser.close();
   }
