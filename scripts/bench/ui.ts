@@ -15,7 +15,7 @@
  * Aim (city-scale issue §4): p95 under 300 ms warm and under 1 s cold.
  *   npm run bench:ui -- [--rounds 6] [--city qujing [--data-dir DIR]] [--url http://localhost:8790 --user planner --analyst analyst --leader leader --password …]
  * `--city` seeds a whole city (all its counties, minutes) instead of the demo district, kept in `--data-dir` when given
- * and reused when that holds one.
+ * and reused when that holds one; with DATABASE_URL, in the scratch database gridplan_bench_ui_city there (kept and reused).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { startChild, stopChild, type ChildServer } from '../lib/child-server.ts';
 import { launchBrowser, waitForMap } from '../../tests/e2e/browser.ts';
+import pg from 'pg';
 import { createUser } from '../../server/db/accounts.ts';
 import { maintain, openDb } from '../../server/db/db.ts';
 import { migrate } from '../../server/db/migrate.ts';
@@ -49,9 +50,21 @@ let dir: string | null = null;
 let base = values.url;
 if (!base && values.city) {
   // A whole city: seeded here (or found in --data-dir), with a planner, an analyst and a leader for all of it.
+  // With DATABASE_URL: a scratch database on that PostgreSQL, kept (and reused) between runs.
+  let url: string | null = null;
+  if (process.env.DATABASE_URL) {
+    const u = new URL(process.env.DATABASE_URL);
+    u.pathname = '/gridplan_bench_ui_city';
+    url = u.toString();
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    if ((await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'gridplan_bench_ui_city'`)).rows.length === 0)
+      await admin.query('CREATE DATABASE gridplan_bench_ui_city');
+    await admin.end();
+  }
   const kept = values['data-dir'];
-  const where = kept ?? (dir = await mkdtemp(join(tmpdir(), 'gridplan-ui-')));
-  const db = await openDb({ dataDir: where });
+  const where = url ? '' : (kept ?? (dir = await mkdtemp(join(tmpdir(), 'gridplan-ui-'))));
+  const db = await openDb(url ? { databaseUrl: url } : { dataDir: where });
   await migrate(db);
   if ((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region')).rows[0]!.n === 0) {
     const t0 = performance.now();
@@ -68,7 +81,7 @@ if (!base && values.city) {
       await createUser(db, { username, password: values.password!, role });
   }
   await db.close();
-  server = await startChild({ GRIDPLAN_DATA_DIR: where });
+  server = await startChild(url ? { DATABASE_URL: url } : { GRIDPLAN_DATA_DIR: where });
   base = server.url;
 } else if (!base) {
   dir = await mkdtemp(join(tmpdir(), 'gridplan-ui-'));

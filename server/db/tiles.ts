@@ -140,16 +140,21 @@ async function encodeRows(
   // otherwise cross the thread as every vertex); geojson-vt then simplifies to its own tolerance, as MapLibre would.
   const quarterUnit = 360 / 2 ** z / EXTENT / 4;
   const box = `ST_MakeEnvelope($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, 4326)`;
-  const { rows: features } = await db.query<{ f: GeoJSON.Feature }>(
-    `SELECT json_build_object('type', 'Feature', 'id', t.id, 'properties', to_jsonb(t) - 'geom' - 'id' - 'f',
+  // As one text: the embedded database hands over one long row far faster than thousands of short ones.
+  const {
+    rows: [packed],
+  } = await db.query<{ fs: string | null }>(
+    `SELECT '[' || string_agg(json_build_object('type', 'Feature', 'id', t.id, 'properties', to_jsonb(t) - 'geom' - 'id' - 'f',
        'geometry', ST_AsGeoJSON(CASE WHEN GeometryType(t.geom) = 'POINT' THEN t.geom
-                                     ELSE ST_ClipByBox2D(${z < 14 ? `ST_Simplify(t.geom, ${quarterUnit}, true)` : 't.geom'}, ${box}) END, 7)::json) AS f
+                                     ELSE ST_ClipByBox2D(${z < 14 ? `ST_Simplify(t.geom, ${quarterUnit}, true)` : 't.geom'}, ${box}) END, 7)::json)::text,
+       ',') || ']' AS fs
      FROM (${rows}) t`,
     [...params, ...tileBounds(z, x, y)],
   );
+  const features = packed?.fs ? (JSON.parse(packed.fs) as GeoJSON.Feature[]) : [];
   if (features.length === 0) return new Uint8Array(0);
   const index = new GeoJSONVT(
-    { type: 'FeatureCollection', features: features.map((r) => (r.f.id === null ? { ...r.f, id: undefined } : r.f)) },
+    { type: 'FeatureCollection', features: features.map((f) => (f.id === null ? { ...f, id: undefined } : f)) },
     { maxZoom: z, indexMaxZoom: 0, indexMaxPoints: 0, extent: EXTENT, buffer: BUFFER, tolerance: 3 },
   );
   const tile = index.getTile(z, x, y);

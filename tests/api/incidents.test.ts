@@ -172,6 +172,27 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', `/api/heatmap?from=2026-01-01&to=2025-01-01`)).body.error.code).toBe('invalid_range');
     });
 
+    it('gives incidents per month and category in China time, adding up to the filtered incidents', async () => {
+      const from = '2025-01-01T00:00:00+08:00';
+      const to = '2026-01-01T00:00:00+08:00';
+      const res = await ctx.request(
+        'GET',
+        `/api/incidents/timeseries?region=${district}&from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&category=fire,dispute&bucket=month`,
+      );
+      expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
+      expect(res.body.bucket).toBe('month');
+      // twelve months, each the first day of its month, in order; only the categories asked for
+      expect(res.body.series.map((s: any) => s.t)).toEqual(Array.from({ length: 12 }, (_, m) => `2025-${String(m + 1).padStart(2, '0')}-01`));
+      expect(res.body.series.every((s: any) => Object.keys(s.counts).every((k) => k === 'fire' || k === 'dispute'))).toBe(true);
+      const total = res.body.series.reduce((a: number, s: any) => a + Object.values(s.counts as Record<string, number>).reduce((x, y) => x + y, 0), 0);
+      expect(total).toBe(await count(`reported_at >= $1 AND reported_at < $2 AND category IN ('fire', 'dispute') AND void_kind IS NULL`, [from, to]));
+      // a month counts the incidents of its China-time days
+      const march = res.body.series[2].counts.fire ?? 0;
+      expect(march).toBe(
+        await count(`reported_at >= $1 AND reported_at < $2 AND category = 'fire'`, ['2025-03-01T00:00:00+08:00', '2025-04-01T00:00:00+08:00']),
+      );
+    });
+
     it("counts wide hexagons from the incidents' stored cells: the same total, nearly every incident in its exact hexagon", async () => {
       const filter = { from: new Date('2000-01-01'), to: new Date('2100-01-01'), regionId: district, wholePlan: true, categories: null, statuses: null };
       for (const size of [1000, 4000]) {
