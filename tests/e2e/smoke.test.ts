@@ -153,6 +153,28 @@ describeInBrowser('web app in Chromium', () => {
       .poll(async () => Number(((await page.locator('[data-testid="analyze-legend"] .ends span').last().textContent()) ?? '0').replace(/,/g, '')))
       .toBeGreaterThan(1);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-points.png') });
+    // Zoomed to the busiest cell's streets: each case; a click on one says what it is and selects no region.
+    await page.evaluate(() => {
+      const m = (window as unknown as { gridplanMap: any }).gridplanMap;
+      const cells = m.queryRenderedFeatures({ layers: ['incident-cells'] }).sort((a: any, b: any) => b.properties.count - a.properties.count);
+      m.jumpTo({ center: cells[0].geometry.coordinates, zoom: 16 });
+    });
+    const onePoint = () =>
+      page.evaluate(() => {
+        const m = (window as unknown as { gridplanMap: any }).gridplanMap;
+        const f = m.queryRenderedFeatures({ layers: ['incident-points'] })[0];
+        return f ? m.project(f.geometry.coordinates) : null;
+      });
+    await expect.poll(onePoint, { timeout: 30_000 }).not.toBeNull();
+    await waitForMap(page);
+    const at = (await onePoint())!;
+    const canvas = (await page.locator('[data-testid="map"] canvas.maplibregl-canvas').boundingBox())!;
+    const crumbsBefore = await crumbs(page);
+    await page.mouse.click(canvas.x + at.x, canvas.y + at.y);
+    await expect.poll(() => page.locator('.incident-popup').textContent(), { timeout: 10_000 }).toMatch(/事件 #\d+ · .+ · .+ · 紧急程度 \d/);
+    expect(await page.getByTestId('points-each').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-points-street.png') });
+    expect(await crumbs(page)).toEqual(crumbsBefore);
     await page.click('[data-mode="hexagon"]');
 
     // Only fires: fewer incidents.

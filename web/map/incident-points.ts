@@ -1,4 +1,4 @@
-import type { ExpressionSpecification, Map as MapLibreMap, VectorTileSource } from 'maplibre-gl';
+import { Popup, type ExpressionSpecification, type Map as MapLibreMap, type MapLayerMouseEvent, type VectorTileSource } from 'maplibre-gl';
 import { CATEGORY_COLORS } from '../state/analysis.svelte.ts';
 import { ramp } from './incident-overlay.ts';
 
@@ -7,7 +7,8 @@ export const INCIDENT_POINTS_ZOOM = 14;
 
 const SOURCE = 'incident-tiles';
 const CELLS = 'incident-cells';
-const POINTS = 'incident-points';
+/** The layer of single cases: it answers clicks itself. */
+export const POINTS = 'incident-points';
 const rgb = (t: number) => `rgb(${ramp(t).slice(0, 3).join(',')})`;
 
 /**
@@ -19,21 +20,40 @@ const rgb = (t: number) => `rgb(${ramp(t).slice(0, 3).join(',')})`;
 export class IncidentPoints {
   private url: string | null = null;
   private max = 0;
+  private readonly popup = new Popup({ closeButton: true, maxWidth: '260px', className: 'incident-popup' });
 
   constructor(
     private readonly map: MapLibreMap,
     /** The largest cell count in view, whenever it changes (for the legend). */
     private readonly onMax: (max: number) => void,
+    /** What a case's popup says, from its tile properties (id, category, status, severity). */
+    private readonly describe: (p: { id: number; category: string; status: string; severity: number }) => string,
     private readonly scale = 1,
   ) {
     map.on('idle', this.measure);
   }
+
+  /** A click on a case: what it is, in a popup by it. */
+  private readonly clicked = (e: MapLayerMouseEvent) => {
+    const f = e.features?.[0];
+    if (!f || f.geometry.type !== 'Point') return;
+    const p = f.properties as { category: string; status: string; severity: number };
+    const el = document.createElement('div');
+    el.textContent = this.describe({ id: Number(f.id), category: p.category, status: p.status, severity: Number(p.severity) });
+    this.popup
+      .setLngLat(f.geometry.coordinates as [number, number])
+      .setDOMContent(el)
+      .addTo(this.map);
+  };
+  private readonly pointer = () => (this.map.getCanvas().style.cursor = 'pointer');
+  private readonly leave = () => (this.map.getCanvas().style.cursor = '');
 
   /** Shows the tiles of `url` (a `{z}/{x}/{y}` template), or hides the layer (null). */
   show(url: string | null): void {
     const m = this.map;
     if (url === null) {
       for (const id of [CELLS, POINTS]) if (m.getLayer(id)) m.setLayoutProperty(id, 'visibility', 'none');
+      this.popup.remove();
       this.url = null;
       return;
     }
@@ -71,6 +91,9 @@ export class IncidentPoints {
         },
         before,
       );
+      m.on('click', POINTS, this.clicked);
+      m.on('mouseenter', POINTS, this.pointer);
+      m.on('mouseleave', POINTS, this.leave);
     } else if (this.url !== url) source.setTiles([url]);
     for (const id of [CELLS, POINTS]) m.setLayoutProperty(id, 'visibility', 'visible');
     this.url = url;
@@ -105,5 +128,9 @@ export class IncidentPoints {
 
   destroy(): void {
     this.map.off('idle', this.measure);
+    this.map.off('click', POINTS, this.clicked);
+    this.map.off('mouseenter', POINTS, this.pointer);
+    this.map.off('mouseleave', POINTS, this.leave);
+    this.popup.remove();
   }
 }

@@ -36,6 +36,8 @@ const PLAN_SOURCES = [
 export const SELECTION_COLOR = '#fab005';
 
 export class RegionMap {
+  /** Layers whose features answer clicks themselves: a click on one selects no region. */
+  readonly ownClicks = new Set<string>();
   /** Removed with its view: answers that arrive later have no map to go to. */
   private gone = false;
   readonly map: maplibregl.Map;
@@ -80,6 +82,9 @@ export class RegionMap {
     if (options.onSelect) {
       const onSelect = options.onSelect;
       this.map.on('click', (e) => {
+        // a click on something that answers clicks itself (a case on the analyze map) selects no region
+        const own = [...this.ownClicks].filter((l) => this.map.getLayer(l));
+        if (own.length > 0 && this.map.queryRenderedFeatures(e.point, { layers: own }).length > 0) return;
         const id = this.regionAt(e.point);
         if (id !== null) onSelect(id);
       });
