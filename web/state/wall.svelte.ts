@@ -9,6 +9,15 @@ export type LatestIncident = InferResponseType<typeof api.incidents.$get, 200>['
 
 const DAY = 86_400_000;
 
+interface Panels {
+  overview: Overview;
+  hotspots: Hotspot[];
+  ranking: Ranking;
+  latest: LatestIncident[];
+  heat: Heat;
+  departments: DepartmentStats;
+}
+
 /**
  * The wall display's state: the region in focus (a carousel through the district's townships),
  * its figures and panels, and the live connection that brings new incidents in.
@@ -81,22 +90,42 @@ export class Wall {
     return this.inflight;
   }
 
-  /** The ranking always covers the district's townships. */
-  private async load(): Promise<void> {
-    const focus = this.focus;
-    if (!focus || this.districtId === null) return;
+  /** The next stop's panels, asked for while the current one is shown: the carousel's step then has them at once. */
+  private prefetched: { id: number; at: number; data: Promise<Panels> } | null = null;
+
+  /** Everything the panels show for one region. The ranking always covers the district's townships. */
+  private async panels(id: number): Promise<Panels> {
+    const districtId = this.districtId!;
     const from = new Date(Date.now() - 30 * DAY).toISOString();
-    const region = String(focus.id);
+    const region = String(id);
     const [overview, hotspots, ranking, latest, heat, departments] = await Promise.all([
       ok(api.stats.overview.$get({ query: { region } })),
       ok(api.hotspots.$get({ query: { region, from } })),
-      ok(api.regions[':id']['incident-stats'].$get({ param: { id: String(this.districtId) }, query: { from } })),
+      ok(api.regions[':id']['incident-stats'].$get({ param: { id: String(districtId) }, query: { from } })),
       ok(api.incidents.$get({ query: { region, limit: '8' } })),
       ok(api.heatmap.$get({ query: { region, from, shape: 'hex' } })),
       ok(api.stats.departments.$get({ query: { region, from } })),
     ]);
+    return { overview, hotspots, ranking, latest: latest.items, heat, departments };
+  }
+
+  private async load(): Promise<void> {
+    const focus = this.focus;
+    if (!focus || this.districtId === null) return;
+    // What was fetched ahead for this stop, if it is recent (a live event since asks afresh: see connect)
+    const ahead = this.prefetched;
+    this.prefetched = null;
+    const fresh = ahead && ahead.id === focus.id && Date.now() - ahead.at < Math.min(this.intervalMs, 30_000);
+    const data = await (fresh ? ahead.data.catch(() => this.panels(focus.id)) : this.panels(focus.id));
     if (this.focus?.id !== focus.id) return;
-    Object.assign(this, { overview, hotspots, ranking, heat, latest: latest.items, departments, loadedFor: focus.id, loadedAt: new Date() });
+    Object.assign(this, { ...data, loadedFor: focus.id, loadedAt: new Date() });
+    // The next stop, fetched now and kept for the step (not while paused: a paused wall may stay for hours)
+    const next = this.stops[(this.stop + 1) % this.stops.length];
+    if (!this.paused && next && next.id !== focus.id) {
+      const ahead = this.panels(next.id);
+      ahead.catch(() => undefined);
+      this.prefetched = { id: next.id, at: Date.now(), data: ahead };
+    }
   }
 
   /** Server-sent events; the browser reconnects by itself, the indicator says when it is down. */
@@ -114,7 +143,8 @@ export class Wall {
         const id = event.incident.id;
         setTimeout(() => (this.fresh = this.fresh.filter((f) => f !== id)), 60_000);
       }
-      // Figures follow within a couple of seconds, once per burst of events.
+      // Figures follow within a couple of seconds, once per burst of events (what was fetched ahead is out of date).
+      this.prefetched = null;
       if (this.refreshSoon) clearTimeout(this.refreshSoon);
       this.refreshSoon = setTimeout(() => void this.refresh(), 2_000);
     });
