@@ -22,6 +22,12 @@ const BUFFER = 64;
 export const HOUSEHOLD_POINTS_ZOOM = 14;
 const CELL = 256;
 export const MAX_TILE_ZOOM = 22;
+/**
+ * Grid tiles carry the grid's and its worker's names from this zoom, where a grid is big enough
+ * to be read; zoomed out they leave them out, so renaming a grid retires only these tiles
+ * (migration 032 records such a change as 'grid-names').
+ */
+export const GRID_NAMES_ZOOM = 14;
 
 /** The tile's bounds in lon/lat, its margin included. */
 export function tileBounds(z: number, x: number, y: number, margin = BUFFER / EXTENT): [number, number, number, number] {
@@ -33,18 +39,19 @@ export function tileBounds(z: number, x: number, y: number, margin = BUFFER / EX
   ) as [number, number, number, number];
 }
 
-/** The columns of a region tile: what the map styles and labels by. */
-function regionColumns(layer: TileLayer, at: PlanTime): string {
-  const common = `r.id, r.name, r.code, ${at ? householdsAt('r') : 'r.household_count'} AS households`;
+/** The columns of a region tile: what the map styles and labels by (a grid's names only from GRID_NAMES_ZOOM). */
+function regionColumns(layer: TileLayer, at: PlanTime, z: number): string {
+  const named = layer !== 'grid' || z >= GRID_NAMES_ZOOM;
+  const common = `r.id, ${named ? 'r.name, ' : ''}r.code, ${at ? householdsAt('r') : 'r.household_count'} AS households`;
   if (layer !== 'grid') return common;
-  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", r.worker_id AS "workerId", ${at ? 'NULL::text' : 'w.name'} AS "workerName",
+  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", r.worker_id AS "workerId",${named ? ` ${at ? 'NULL::text' : 'w.name'} AS "workerName",` : ''}
     CASE WHEN gr.lo IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} < gr.lo THEN 'under'
          WHEN gr.hi IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} > gr.hi THEN 'over' ELSE 'within' END AS status,
     ${at ? 'NULL::boolean' : 'gr.passes'} AS passes`;
 }
 
 /** The rows of a tile with their geometry as `geom` (lon/lat), from `$1..$4` (the box) and `$5` (zoom). */
-function tileRows(layer: TileLayer, at: PlanTime): string {
+function tileRows(layer: TileLayer, at: PlanTime, z: number): string {
   const box = 'ST_MakeEnvelope($1, $2, $3, $4, 4326)';
   if (layer === 'households') {
     // Counts per cell below HOUSEHOLD_POINTS_ZOOM, the households themselves above: the cell is CELL
@@ -58,7 +65,7 @@ function tileRows(layer: TileLayer, at: PlanTime): string {
       SELECT h.id, 1, h.size, h.geom FROM household h WHERE $5 >= ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box}) AS hh`;
   }
   const joins = `${at ? '' : 'LEFT JOIN worker w ON w.id = r.worker_id'} ${layer === 'grid' ? 'LEFT JOIN grid_range gr ON gr.grid_id = r.id' : ''}`;
-  return `SELECT ${regionColumns(layer, at)}, r.geom FROM ${planAt(at)} r ${joins}
+  return `SELECT ${regionColumns(layer, at, z)}, r.geom FROM ${planAt(at)} r ${joins}
     WHERE r.level = '${layer}' AND r.geom && ${box}`;
 }
 
@@ -81,7 +88,7 @@ export async function vectorTile(
   at: PlanTime = null,
 ): Promise<Uint8Array> {
   const params = [...tileBounds(z, x, y), z];
-  return encodeRows(db, DEFAULT_LAYER_NAME[layer], tileRows(layer, at), params.slice(0, layer === 'households' ? 5 : 4), columnsOf(layer), z, x, y);
+  return encodeRows(db, DEFAULT_LAYER_NAME[layer], tileRows(layer, at, z), params.slice(0, layer === 'households' ? 5 : 4), columnsOf(layer, z), z, x, y);
 }
 
 /** Below this zoom incidents come as counts per cell of 16 of the map's 256 px; from it, one point each. */
@@ -163,8 +170,9 @@ async function encodeRows(
 }
 
 /** The properties each layer carries, as columns of `g` (the row with its encoded geometry). */
-function columnsOf(layer: TileLayer): string {
+function columnsOf(layer: TileLayer, z: number): string {
   if (layer === 'households') return 'g.id, g.count, g.people';
-  const common = 'g.id, g.name, g.code, g.households';
-  return layer === 'grid' ? `${common}, g."parentId", g."gridType", g."workerId", g."workerName", g.status, g.passes` : common;
+  if (layer !== 'grid') return 'g.id, g.name, g.code, g.households';
+  const names = z >= GRID_NAMES_ZOOM ? 'g.name, g."workerName", ' : '';
+  return `g.id, ${names}g.code, g.households, g."parentId", g."gridType", g."workerId", g.status, g.passes`;
 }

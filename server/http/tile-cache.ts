@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { LRUCache } from 'lru-cache';
 import type { Queryable } from '../db/db.ts';
-import { tileBounds } from '../db/tiles.ts';
+import { GRID_NAMES_ZOOM, tileBounds } from '../db/tiles.ts';
 
 type Box = [number, number, number, number];
 
@@ -21,7 +21,8 @@ interface Retirement {
 }
 
 const crosses = (a: Box, b: Box) => a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
-const touches = (what: string, layer: string) => what === layer;
+/** Whether a change of `what` (a tile layer, or 'grid-names': only names of grids) shows in a tile of `layer` at zoom `z`. */
+const touches = (what: string, layer: string, z: number) => what === layer || (what === 'grid-names' && layer === 'grid' && z >= GRID_NAMES_ZOOM);
 
 /** How many retirements are remembered for tiles being computed meanwhile; one older than these cannot be stored. */
 const LOG = 2000;
@@ -78,7 +79,7 @@ export class TileCache {
     };
     const oldest = this.log[0]?.gen ?? this.gen + 1;
     const missed =
-      since < this.gen && (since + 1 < oldest || this.log.some((r) => r.gen > since && touches(r.what, layer) && (r.box === null || crosses(r.box, box))));
+      since < this.gen && (since + 1 < oldest || this.log.some((r) => r.gen > since && touches(r.what, layer, z) && (r.box === null || crosses(r.box, box))));
     if (!missed) this.lru.set(key, entry);
     return entry;
   }
@@ -88,7 +89,8 @@ export class TileCache {
     this.log.push({ gen: this.gen, what, box });
     if (this.log.length > LOG) this.log.shift();
     for (const [key, e] of this.lru.entries()) {
-      if (touches(what, key.split('/')[0]!) && (box === null || crosses(box, e.box))) this.lru.delete(key);
+      const [layer, z] = key.split('/');
+      if (touches(what, layer!, Number(z)) && (box === null || crosses(box, e.box))) this.lru.delete(key);
     }
   }
 

@@ -107,12 +107,18 @@ describe.each(DRIVERS)('vector tiles (%s)', (driver) => {
   it('keeps a tile until an edit touches it, and only the tiles it touches', async () => {
     const here = tileOf(grid.lon, grid.lat, 15);
     const there = tileOf(far.lon, far.lat, 15);
+    const wide = tileOf(grid.lon, grid.lat, 12);
     const near = `/api/tiles/grid/15/${here.x}/${here.y}.mvt`;
     const away = `/api/tiles/grid/15/${there.x}/${there.y}.mvt`;
     const points = `/api/tiles/households/15/${here.x}/${here.y}.mvt`;
-    for (const p of [near, away, points]) await tile(p);
+    // zoomed out, a grid tile carries no names: a rename leaves it as it is
+    const zoomedOut = `/api/tiles/grid/12/${wide.x}/${wide.y}.mvt`;
+    for (const p of [near, away, points, zoomedOut]) await tile(p);
     expect((await tile(near)).cache).toBe('hit');
     expect((await tile(points)).cache).toBe('hit');
+    const before = decode((await tile(zoomedOut)).bytes).grid!.find((f) => f.id === grid.id)!;
+    expect(before.properties.name).toBeUndefined();
+    expect(before.properties.workerName).toBeUndefined();
 
     const renamed = await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: grid.version, name: '瓦片测试网格' });
     expect(renamed.status).toBe(200);
@@ -120,8 +126,9 @@ describe.each(DRIVERS)('vector tiles (%s)', (driver) => {
     expect(after.cache).toBe('miss');
     expect(decode(after.bytes).grid!.find((f) => f.id === grid.id)!.properties.name).toBe('瓦片测试网格');
     expect((await tile(away)).cache).toBe('hit');
-    // a grid's name is not where households are
+    // a grid's name is not where households are, nor in the grid tiles zoomed out
     expect((await tile(points)).cache).toBe('hit');
+    expect((await tile(zoomedOut)).cache).toBe('hit');
     // undone: the tile comes back to the old name
     expect((await ctx.request('POST', '/api/changes/undo', {})).status).toBe(200);
     expect(decode((await tile(near)).bytes).grid!.find((f) => f.id === grid.id)!.properties.name).toBe(grid.name);
