@@ -44,7 +44,8 @@ function regionColumns(layer: TileLayer, at: PlanTime, z: number): string {
   const named = layer !== 'grid' || z >= GRID_NAMES_ZOOM;
   const common = `r.id, ${named ? 'r.name, ' : ''}r.code, ${at ? householdsAt('r') : 'r.household_count'} AS households`;
   if (layer !== 'grid') return common;
-  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", r.worker_id AS "workerId",${named ? ` ${at ? 'NULL::text' : 'w.name'} AS "workerName",` : ''}
+  const worker = named ? ` ${at ? 'NULL::text' : 'w.name'} AS "workerName",` : '';
+  return `${common}, r.parent_id AS "parentId", r.grid_type AS "gridType", r.worker_id AS "workerId",${worker}
     CASE WHEN gr.lo IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} < gr.lo THEN 'under'
          WHEN gr.hi IS NOT NULL AND ${at ? householdsAt('r') : 'r.household_count'} > gr.hi THEN 'over' ELSE 'within' END AS status,
     ${at ? 'NULL::boolean' : 'gr.passes'} AS passes`;
