@@ -219,11 +219,11 @@ export interface IncidentFilter {
 /** The column that says which grid an incident counts in. */
 export const gridColumn = (f: { gridBy?: 'current' | 'filed' | undefined }) => (f.gridBy === 'filed' ? 'i.filed_grid_id' : 'i.grid_id');
 
-/** Whether a region is the plan's only district (then filtering by it filters nothing). */
+/** Whether a region is the plan's only root, its city or its one district (then filtering by it filters nothing). */
 export async function isWholePlan(tx: Queryable, regionId: number | undefined): Promise<boolean> {
   if (regionId === undefined) return false;
   const { rows } = await tx.query<{ whole: boolean }>(
-    `SELECT r.level = 'district' AND (SELECT count(*) FROM region WHERE level = 'district') = 1 AS whole FROM region r WHERE r.id = $1`,
+    `SELECT r.parent_id IS NULL AND (SELECT count(*) FROM region WHERE parent_id IS NULL) = 1 AS whole FROM region r WHERE r.id = $1`,
     [regionId],
   );
   return rows[0]?.whole ?? false;

@@ -85,6 +85,30 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(all.body.summary.counts).toMatchObject({ code_mismatch: 0, gap: 0, overlap: 0, outside_parent: 0, invalid_geometry: 0 });
   });
 
+  it("analyses the whole city as the sum of its counties (the city, the plan's root, is not walked down)", async () => {
+    const { cookie } = await ctx.cookie({ username: 'city-analyst', role: 'admin' });
+    const get = async (path: string) => {
+      const res = await ctx.app.request(path, { headers: { cookie } });
+      expect(res.status, path).toBe(200);
+      return res.json() as Promise<any>;
+    };
+    const window = 'from=2025-12-01T00:00:00%2B08:00&to=2026-12-01T00:00:00%2B08:00';
+    const perCounty = await get(`/api/regions/${city.cityId}/incident-stats?${window}`);
+    expect(perCounty).toHaveLength(9);
+    const total = perCounty.reduce((a: number, r: any) => a + r.total, 0);
+    expect(total).toBeGreaterThan(0);
+    const spots = await get(`/api/hotspots?region=${city.cityId}&${window}`);
+    expect(spots).toHaveLength(city.grids);
+    expect(spots.reduce((a: number, h: any) => a + h.count, 0)).toBe(total);
+    const series = await get(`/api/incidents/timeseries?region=${city.cityId}&${window}&bucket=month`);
+    const inSeries = series.series.reduce((a: number, b: any) => a + Object.values(b.counts as Record<string, number>).reduce((x, y) => x + y, 0), 0);
+    expect(inSeries).toBe(total);
+    // one county alone, walked down: the same as its row in the city's statistics
+    const first = perCounty[0];
+    const own = await get(`/api/hotspots?region=${first.id}&${window}`);
+    expect(own.reduce((a: number, h: any) => a + h.count, 0)).toBe(first.total);
+  });
+
   it('draws the city and its counties as tiles', async () => {
     const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
     // zoom 6 over 曲靖 (all of it in one tile)
