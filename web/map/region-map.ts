@@ -25,6 +25,9 @@ const HIT_LAYER: Record<Level, string> = {
  * selected region outlined, and labels of what the panel lists. Knows nothing of Svelte.
  */
 /** The plan's tile sources and the layer each draws. */
+/** From this zoom the plan's grids are drawn (a district fills a 1080p screen at about 9; a city at about 7.7). */
+export const GRID_MIN_ZOOM = 8;
+
 const PLAN_SOURCES = [
   ['grids', 'grid'],
   ['villages', 'village'],
@@ -252,7 +255,9 @@ export class RegionMap {
     const before = 'picked-fill';
     // Tiles stop at zoom 16; closer in, MapLibre draws them larger (a grid is whole at 16).
     for (const [id, layer] of PLAN_SOURCES) m.addSource(id, { type: 'vector', tiles: [tileUrl(layer, query)], minzoom: 0, maxzoom: 16 });
-    const grid = { source: 'grids', 'source-layer': 'grid' };
+    // Below GRID_MIN_ZOOM a grid is a pixel or two: a city's 21,600 grids would come as tiles of 400 KB to draw a
+    // blur, so the grids' layers (and with them their tiles) wait until the map is close enough to tell grids apart.
+    const grid = { source: 'grids', 'source-layer': 'grid', minzoom: GRID_MIN_ZOOM };
     m.addLayer({ id: 'grid-fill', type: 'fill', ...grid, paint: { 'fill-color': gridTypeColor, 'fill-opacity': dark ? 0.45 : 0.32 } }, before);
     m.addLayer(
       {
