@@ -208,7 +208,9 @@ describeInBrowser('web app in Chromium', () => {
     await page.getByTestId('day-from').fill(lastDay);
     await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toBe('自选日期');
     await expect.poll(() => page.getByTestId('day-from').inputValue(), { timeout: 30_000 }).toBe(lastDay);
-    // Below the ranked grids, what z and the count mean.
+    // Below the ranked grids, what z and the count mean (once the day's answers are in: the list is drawn again then).
+    await page.waitForFunction(() => !document.querySelector('[data-testid="analyze-total"] small:not([data-testid])'), null, { timeout: 30_000 });
+    await expect.poll(() => page.locator('[data-testid="hotspot-hint"]').count(), { timeout: 30_000 }).toBe(1);
     await page.locator('[data-testid="hotspot-hint"]').scrollIntoViewIfNeeded();
     expect(await page.locator('[data-testid="hotspot-hint"]').textContent()).toContain('相邻网格');
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-hotspot-hint.png') });
