@@ -128,6 +128,11 @@ describeInBrowser('web app in Chromium', () => {
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.01);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-heatmap.png') });
     expect(await page.locator('[data-testid="hotspot-list"] li').count()).toBeGreaterThan(0);
+    // Below the ranked grids, what z and the count mean. (Asked here, over the two years: one chosen day of one
+    // category later may have no hotspot at all, and then no list and no hint — on 2026-12-01 it had none.)
+    await page.locator('[data-testid="hotspot-hint"]').scrollIntoViewIfNeeded();
+    expect(await page.locator('[data-testid="hotspot-hint"]').textContent()).toContain('相邻网格');
+    await page.screenshot({ path: join(ARTIFACTS, 'analyze-hotspot-hint.png') });
     expect(await page.locator('[data-testid="series-chart"] canvas').count()).toBe(1);
     // A hotspot: the map goes to its grid, outlined, and the breadcrumb down to it; × goes back.
     await page.locator('[data-testid="hotspot-list"] button').first().click();
@@ -208,12 +213,6 @@ describeInBrowser('web app in Chromium', () => {
     await page.getByTestId('day-from').fill(lastDay);
     await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toBe('自选日期');
     await expect.poll(() => page.getByTestId('day-from').inputValue(), { timeout: 30_000 }).toBe(lastDay);
-    // Below the ranked grids, what z and the count mean (once the day's answers are in: the list is drawn again then).
-    await page.waitForFunction(() => !document.querySelector('[data-testid="analyze-total"] small:not([data-testid])'), null, { timeout: 30_000 });
-    await expect.poll(() => page.locator('[data-testid="hotspot-hint"]').count(), { timeout: 30_000 }).toBe(1);
-    await page.locator('[data-testid="hotspot-hint"]').scrollIntoViewIfNeeded();
-    expect(await page.locator('[data-testid="hotspot-hint"]').textContent()).toContain('相邻网格');
-    await page.screenshot({ path: join(ARTIFACTS, 'analyze-hotspot-hint.png') });
     await page.close();
   });
 
