@@ -29,6 +29,10 @@ export interface PowerCells {
   cellOf: Int32Array;
   /** Each cell as one convex polygon (not yet clipped to the block). */
   polygons: PlanarPolygon[];
+  /** Cells that miss the range or lose a household past the block's edge (only where `allowBad` let them through): the caller repairs them. */
+  bad: Set<number>;
+  /** Each site, where the cells stand (for finding a cell's neighbours). */
+  sites: { x: Float64Array; y: Float64Array; w: Float64Array };
 }
 
 export interface Walls {
@@ -69,6 +73,8 @@ export function powerCells(
   block: PlanarPolygon[][] = [],
   /** How far a Lloyd step moves a site from its members' medoid toward their middle (0: the medoid, 1: the middle). */
   pull = 0,
+  /** How many cells may miss their range (or lose a household past the block's edge) and be handed back as `bad` instead of refusing all. */
+  allowBad = 0,
 ): PowerCells | null {
   const k = groups.length;
   const n = places.length;
@@ -187,12 +193,13 @@ export function powerCells(
       kept.set(w);
     }
   }
-  if (!settled) return refuse(`counts out of range after ${ROUNDS} rounds: ${[...count].filter((c) => c < rule.min || c > rule.max).length} cells`);
+  const outOfRange = () => new Set([...count.keys()].filter((i) => count[i]! < rule.min || count[i]! > rule.max));
+  if (!settled && outOfRange().size > allowBad) return refuse(`counts out of range after ${ROUNDS} rounds: ${outOfRange().size} cells`);
   // The balancing ends with borders brushing households (the last steps rock one back and forth):
   // such a cell grows a hair (a few centimetres) until no household sits on a border.
   let polygons: PlanarPolygon[] | null = null;
   for (let pass = 0; pass < 4; pass++) {
-    polygons = cellPolygons(places, extent, sx, sy, w, index);
+    polygons = cellPolygons(places, extent, sx, sy, w, index, allowBad);
     if (!polygons) return null;
     const grow = new Set<number>();
     for (let p = 0; p < n; p++) {
@@ -205,18 +212,28 @@ export function powerCells(
   if (!polygons) return null;
   // Every household in the cell that holds it: the nearest sites by distance may miss the one of
   // least power distance where weights differ much, so a household outside its cell looks further.
-  let moved = false;
+  // (Where some cells may be repaired, one far off is looked for among all, and a household on a
+  // border goes to either cell, which is then repaired.)
+  const onBorder = new Set<number>();
+  const all = Array.from({ length: k }, (_, s) => s);
   for (let p = 0; p < n; p++) {
     const { x, y } = places[p]!;
     if (insideConvex(x, y, polygons[cellOf[p]!]![0]!)) continue;
-    const holder = index.neighbors(x, y, 64).find((s) => insideConvex(x, y, polygons[s]![0]!));
+    let holder = index.neighbors(x, y, 64).find((s) => insideConvex(x, y, polygons[s]![0]!));
+    if (holder === undefined && allowBad > 0) {
+      holder = all.find((s) => insideConvex(x, y, polygons![s]![0]!));
+      if (holder === undefined) {
+        holder = all.find((s) => insideConvex(x, y, polygons![s]![0]!, 0));
+        if (holder !== undefined) onBorder.add(holder);
+      }
+    }
     if (holder === undefined) return refuse(`household ${p} in no cell (or on a border)`);
     count[cellOf[p]!]! -= places[p]!.weight;
     count[holder]! += places[p]!.weight;
     cellOf[p] = holder;
-    moved = true;
   }
-  if (moved && !inRange()) return refuse('counts out of range once every household is in the cell that holds it');
+  const bad = new Set([...outOfRange(), ...onBorder]);
+  if (bad.size > allowBad) return refuse('counts out of range once every household is in the cell that holds it');
   // Every household in the piece of its cell (within the block) that holds the site: other pieces
   // join neighbouring grids. Seeing the site from inside the block is enough; a cell where some
   // household does not is cut by the block to make sure.
@@ -231,11 +248,13 @@ export function powerCells(
     for (const [s, inCell] of members) {
       const piece = pieceHolding(polygons[s]![0]!, block, [sx[s]!, sy[s]!]);
       const lost = inCell.find((p) => !piece || !inPolygon([places[p]!.x, places[p]!.y], piece));
-      if (lost !== undefined) return refuse(`household ${lost} cut off from its grid's other households by the block's edge`);
+      if (lost === undefined) continue;
+      bad.add(s);
+      if (bad.size > allowBad) return refuse(`household ${lost} cut off from its grid's other households by the block's edge`);
     }
   }
   lastRefusal.reason = '';
-  return { cellOf, polygons };
+  return { cellOf, polygons, bad, sites: { x: sx, y: sy, w } };
 }
 
 function refuse(reason: string): null {
@@ -320,6 +339,8 @@ function cellPolygons(
   sy: Float64Array,
   w: Float64Array,
   index: Flatbush,
+  /** How many cells may come out empty (an empty ring) instead of refusing all. */
+  allowEmpty = 0,
 ): PlanarPolygon[] | null {
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const p of places) [x0, y0, x1, y1] = [Math.min(x0, p.x), Math.min(y0, p.y), Math.max(x1, p.x), Math.max(y1, p.y)];
@@ -352,13 +373,16 @@ function cellPolygons(
         if (d > r && (d - r) ** 2 >= r * r + wMax - w[i]!) break search; // no site this far or farther can cut the cell
         // keep x with 2 x·q ≤ |q|² + w_i − w_j
         ring = clip(ring, 2 * qx, 2 * qy, qx * qx + qy * qy + w[i]! - w[j]!);
-        if (ring.length < 3)
+        if (ring.length < 3) {
+          // an empty cell (its site outweighed) holds nobody: a cell out of range, where the caller repairs such
+          if (allowEmpty-- > 0) break search;
           return refuse(`cell ${i} cut away by site ${j} (d ${d.toFixed(1)} m, w ${w[i]!.toFixed(0)} vs ${w[j]!.toFixed(0)}, r ${r.toFixed(0)}, seen ${seen})`);
+        }
       }
       if (near.length < batch) break;
       batch *= 2;
     }
-    polygons.push([closeRing(ring, px, py)]);
+    polygons.push(ring.length < 3 ? [[]] : [closeRing(ring, px, py)]);
   }
   return polygons;
 }
@@ -427,6 +451,7 @@ function clip(ring: XY[], a: number, b: number, c: number): XY[] {
 
 /** Whether a point lies in a closed convex ring (either winding), at least `margin` metres from its edges. */
 function insideConvex(x: number, y: number, ring: readonly XY[], margin = MARGIN): boolean {
+  if (ring.length < 4) return false; // an empty cell
   let sign = 0;
   for (let i = 0; i + 1 < ring.length; i++) {
     const [ax, ay] = ring[i]!;
@@ -441,4 +466,37 @@ function insideConvex(x: number, y: number, ring: readonly XY[], margin = MARGIN
     else if (s !== sign) return false;
   }
   return true;
+}
+
+/**
+ * Each of `cells` with the cells sharing a border with it: across each edge's middle, the site of
+ * least power distance. Edges on the frame have none.
+ */
+export function cellNeighbours(result: PowerCells, cells: Iterable<number>): Map<number, Set<number>> {
+  const { x: sx, y: sy, w } = result.sites;
+  const index = siteIndex(sx, sy);
+  const out = new Map<number, Set<number>>();
+  for (const i of cells) {
+    const across = new Set<number>();
+    out.set(i, across);
+    const ring = result.polygons[i]![0]!;
+    for (let e = 0; e + 1 < ring.length; e++) {
+      const [[ax, ay], [bx, by]] = [ring[e]!, ring[e + 1]!];
+      const len = Math.hypot(bx - ax, by - ay);
+      if (len === 0) continue;
+      // a centimetre past the edge's middle, on the side away from the site
+      let [nx, ny] = [(by - ay) / len, -(bx - ax) / len];
+      const [mx, my] = [(ax + bx) / 2, (ay + by) / 2];
+      if ((mx - sx[i]!) * nx + (my - sy[i]!) * ny < 0) [nx, ny] = [-nx, -ny];
+      const [px, py] = [mx + 0.01 * nx, my + 0.01 * ny];
+      let best = i;
+      let bestD = Infinity;
+      for (const s of index.neighbors(px, py, 64)) {
+        const d = (px - sx[s]!) ** 2 + (py - sy[s]!) ** 2 - w[s]!;
+        if (d < bestD) [bestD, best] = [d, s];
+      }
+      if (best !== i) across.add(best);
+    }
+  }
+  return out;
 }
