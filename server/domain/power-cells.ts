@@ -59,7 +59,7 @@ const STEP_CAP = 0.5;
 const CLAMP = 1;
 /** Steps of drawing the weights together once settled. */
 const POLISH = 16;
-const CANDIDATES = 12;
+const CANDIDATES = 20;
 
 export function powerCells(
   places: readonly Atom[],
@@ -95,13 +95,17 @@ export function powerCells(
   // Each site's squared distance to its third-nearest neighbour: the unit its weight moves in (towns
   // are dense and mountains sparse, so no one unit fits every cell; the nearest alone may sit on top of it).
   const spread = new Float64Array(k);
-  const candidates = new Int32Array(n * CANDIDATES);
+  // A household's candidates: the sites nearest the site it belongs to when they are looked up (far
+  // cheaper than a nearest-sites search per household, ten times over).
+  const siteNear = new Int32Array(k * CANDIDATES);
+  const home = new Int32Array(n);
   let index = siteIndex(sx, sy);
   const nearSites = () => {
-    for (let p = 0; p < n; p++) {
-      const near = index.neighbors(places[p]!.x, places[p]!.y, CANDIDATES);
-      for (let c = 0; c < CANDIDATES; c++) candidates[p * CANDIDATES + c] = near[c] ?? near[0]!;
+    for (let s = 0; s < k; s++) {
+      const near = index.neighbors(sx[s]!, sy[s]!, CANDIDATES);
+      for (let c = 0; c < CANDIDATES; c++) siteNear[s * CANDIDATES + c] = near[c] ?? near[0]!;
     }
+    home.set(cellOf);
   };
   const nbrs = new Int32Array(k * 3).fill(-1);
   const measure = () => {
@@ -120,8 +124,9 @@ export function powerCells(
       const { x, y, weight } = places[p]!;
       let best = -1;
       let bestD = Infinity;
+      const from = home[p]! * CANDIDATES;
       for (let c = 0; c < CANDIDATES; c++) {
-        const s = candidates[p * CANDIDATES + c]!;
+        const s = siteNear[from + c]!;
         const d = (x - sx[s]!) ** 2 + (y - sy[s]!) ** 2 - w[s]!;
         if (d < bestD) [bestD, best] = [d, s];
       }
@@ -198,16 +203,19 @@ export function powerCells(
   // The balancing ends with borders brushing households (the last steps rock one back and forth):
   // such a cell grows a hair (a few centimetres) until no household sits on a border.
   let polygons: PlanarPolygon[] | null = null;
+  // after the first pass, only the grown cells and the cells whose frames touch theirs are built again
+  let again: { only: Set<number>; before: PlanarPolygon[] } | null = null;
   for (let pass = 0; pass < 4; pass++) {
-    polygons = cellPolygons(places, extent, sx, sy, w, index, allowBad);
+    polygons = cellPolygons(places, extent, sx, sy, w, index, allowBad, again);
     if (!polygons) return null;
-    const grow = new Set<number>();
+    const grown = new Set<number>();
     for (let p = 0; p < n; p++) {
       const s = cellOf[p]!;
-      if (!insideConvex(places[p]!.x, places[p]!.y, polygons[s]![0]!) && insideConvex(places[p]!.x, places[p]!.y, polygons[s]![0]!, 0)) grow.add(s);
+      if (!insideConvex(places[p]!.x, places[p]!.y, polygons[s]![0]!) && insideConvex(places[p]!.x, places[p]!.y, polygons[s]![0]!, 0)) grown.add(s);
     }
-    if (grow.size === 0) break;
-    for (const s of grow) w[s]! += 0.1 * Math.sqrt(spread[s]!);
+    if (grown.size === 0 || pass === 3) break;
+    again = { only: touching(polygons, grown, sx, sy), before: polygons };
+    for (const s of grown) w[s]! += 0.1 * Math.sqrt(spread[s]!);
   }
   if (!polygons) return null;
   // Every household in the cell that holds it: the nearest sites by distance may miss the one of
@@ -341,6 +349,8 @@ function cellPolygons(
   index: Flatbush,
   /** How many cells may come out empty (an empty ring) instead of refusing all. */
   allowEmpty = 0,
+  /** Only these cells are built again; the others are kept from before. */
+  again: { only: Set<number>; before: PlanarPolygon[] } | null = null,
 ): PlanarPolygon[] | null {
   let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const p of places) [x0, y0, x1, y1] = [Math.min(x0, p.x), Math.min(y0, p.y), Math.max(x1, p.x), Math.max(y1, p.y)];
@@ -351,6 +361,10 @@ function cellPolygons(
   for (const v of w) wMax = Math.max(wMax, v);
   const polygons: PlanarPolygon[] = [];
   for (let i = 0; i < sx.length; i++) {
+    if (again && !again.only.has(i)) {
+      polygons.push(again.before[i]!);
+      continue;
+    }
     const [px, py] = [sx[i]!, sy[i]!];
     // in coordinates around the site: fewer digits lost
     let ring: XY[] = [
@@ -468,13 +482,25 @@ function insideConvex(x: number, y: number, ring: readonly XY[], margin = MARGIN
   return true;
 }
 
+/** The given cells and every cell whose frame touches one of theirs (a metre apart or less): all their neighbours and then some. */
+function touching(polygons: PlanarPolygon[], cells: Set<number>, sx: Float64Array, sy: Float64Array): Set<number> {
+  const boxes = cellBoxes(polygons, sx, sy);
+  const out = new Set(cells);
+  for (const c of cells) {
+    const ring = polygons[c]![0]!;
+    if (ring.length >= 4) for (const t of boxes.search(...ringBox(ring, 1))) out.add(t);
+  }
+  return out;
+}
+
 /**
- * Each of `cells` with the cells sharing a border with it: across each edge's middle, the site of
- * least power distance. Edges on the frame have none.
+ * Each of `cells` with the cells sharing a border with it: across each edge's middle, the cell of
+ * least power distance among those whose frame holds that point (the cell holding it is one).
+ * Edges on the frame have none.
  */
-export function cellNeighbours(result: PowerCells, cells: Iterable<number>): Map<number, Set<number>> {
+export function cellNeighbours(result: Pick<PowerCells, 'polygons' | 'sites'>, cells: Iterable<number>): Map<number, Set<number>> {
   const { x: sx, y: sy, w } = result.sites;
-  const index = siteIndex(sx, sy);
+  const boxes = cellBoxes(result.polygons, sx, sy);
   const out = new Map<number, Set<number>>();
   for (const i of cells) {
     const across = new Set<number>();
@@ -491,7 +517,7 @@ export function cellNeighbours(result: PowerCells, cells: Iterable<number>): Map
       const [px, py] = [mx + 0.01 * nx, my + 0.01 * ny];
       let best = i;
       let bestD = Infinity;
-      for (const s of index.neighbors(px, py, 64)) {
+      for (const s of boxes.search(px, py, px, py)) {
         const d = (px - sx[s]!) ** 2 + (py - sy[s]!) ** 2 - w[s]!;
         if (d < bestD) [bestD, best] = [d, s];
       }
@@ -499,4 +525,16 @@ export function cellNeighbours(result: PowerCells, cells: Iterable<number>): Map
     }
   }
   return out;
+}
+
+/** Each cell's frame (an empty cell: its site), indexed. */
+function cellBoxes(polygons: PlanarPolygon[], sx: Float64Array, sy: Float64Array): Flatbush {
+  const boxes = new Flatbush(polygons.length);
+  polygons.forEach((poly, i) => {
+    const ring = poly[0]!;
+    if (ring.length < 4) boxes.add(sx[i]!, sy[i]!, sx[i]!, sy[i]!);
+    else boxes.add(...ringBox(ring, 0));
+  });
+  boxes.finish();
+  return boxes;
 }
