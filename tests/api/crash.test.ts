@@ -11,6 +11,8 @@ import { cloneTestDb, DRIVERS } from '../support/db.ts';
  * hold either all of the write or none of it.
  */
 type Server = ChildServer;
+/** Each test starts the server four times (PGlite: several seconds each) and writes a lot: beside the other tests, well past the usual two minutes. */
+const CRASH_TIMEOUT = 360_000;
 const start = startChild;
 const stop = stopChild;
 
@@ -90,113 +92,121 @@ for (const driver of DRIVERS) {
     // The households and the newest change of a person's (the server's minute tick may escalate a
     // dispatch whose deadline passed while the suite ran, and log that as 'system:escalation').
     const COUNTS = `SELECT (SELECT count(*)::int FROM household) AS n, (SELECT max(id)::int FROM change WHERE actor NOT LIKE 'system:%') AS change`;
-    it('keeps all or none of a household import killed while it is being written', async () => {
-      const before = (await db!.query<{ n: number; change: number }>(COUNTS)).rows[0]!;
-      const {
-        rows: [box],
-      } = await db!.query<{ x0: number; y0: number; x1: number; y1: number }>(
-        `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM region
+    it(
+      'keeps all or none of a household import killed while it is being written',
+      async () => {
+        const before = (await db!.query<{ n: number; change: number }>(COUNTS)).rows[0]!;
+        const {
+          rows: [box],
+        } = await db!.query<{ x0: number; y0: number; x1: number; y1: number }>(
+          `SELECT ST_XMin(e) AS x0, ST_YMin(e) AS y0, ST_XMax(e) AS x1, ST_YMax(e) AS y1 FROM (SELECT ST_Extent(geom) AS e FROM region
           WHERE level = 'district') d`,
-      );
-      // Enough rows that the staging takes several chunks (5,000 each), few enough to stay quick beside
-      // the other tests (they land in the township the auto-split test below divides).
-      const N = 25_000;
-      const rows = ['lon,lat,size,address'];
-      for (let i = 0; i < N; i++) {
-        const t = (i * 0.6180339887) % 1;
-        const u = (i * 0.7548776662) % 1;
-        rows.push(
-          [
-            (box!.x0 + (box!.x1 - box!.x0) * (0.3 + 0.4 * t)).toFixed(6),
-            (box!.y0 + (box!.y1 - box!.y0) * (0.3 + 0.4 * u)).toFixed(6),
-            1 + (i % 5),
-            `崩溃测试${i}号`,
-          ].join(','),
         );
-      }
-      // Killed while chunks are staged (short transactions of their own), then while the last
-      // transaction moves them into the plan: nothing of it, or all of it — never a part.
-      for (const stage of ['locating', 'saving']) {
-        const was = (await db!.query<{ n: number; change: number }>(COUNTS)).rows[0]!;
-        let seen: any[] = [];
-        const store = await crashDuring(async (server) => {
-          const res = await fetch(`${server.url}/api/households/import`, {
-            method: 'POST',
-            headers: { 'content-type': 'text/csv', accept: 'application/x-ndjson', cookie },
-            body: rows.join('\n'),
+        // Enough rows that the staging takes several chunks (5,000 each), few enough to stay quick beside
+        // the other tests (they land in the township the auto-split test below divides).
+        const N = 25_000;
+        const rows = ['lon,lat,size,address'];
+        for (let i = 0; i < N; i++) {
+          const t = (i * 0.6180339887) % 1;
+          const u = (i * 0.7548776662) % 1;
+          rows.push(
+            [
+              (box!.x0 + (box!.x1 - box!.x0) * (0.3 + 0.4 * t)).toFixed(6),
+              (box!.y0 + (box!.y1 - box!.y0) * (0.3 + 0.4 * u)).toFixed(6),
+              1 + (i % 5),
+              `崩溃测试${i}号`,
+            ].join(','),
+          );
+        }
+        // Killed while chunks are staged (short transactions of their own), then while the last
+        // transaction moves them into the plan: nothing of it, or all of it — never a part.
+        for (const stage of ['locating', 'saving']) {
+          const was = (await db!.query<{ n: number; change: number }>(COUNTS)).rows[0]!;
+          let seen: any[] = [];
+          const store = await crashDuring(async (server) => {
+            const res = await fetch(`${server.url}/api/households/import`, {
+              method: 'POST',
+              headers: { 'content-type': 'text/csv', accept: 'application/x-ndjson', cookie },
+              body: rows.join('\n'),
+            });
+            expect(res.status).toBe(201);
+            seen = await readUntil(res, (l) => l.progress?.stage === stage && (stage === 'saving' || l.progress.rows >= N / 3));
           });
-          expect(res.status).toBe(201);
-          seen = await readUntil(res, (l) => l.progress?.stage === stage && (stage === 'saving' || l.progress.rows >= N / 3));
-        });
-        expect(seen.at(-1)?.progress?.stage).toBe(stage);
-        const after = (await store.query<{ n: number; change: number; staged: number }>(`${COUNTS}, (SELECT count(*)::int FROM import_household) AS staged`))
-          .rows[0]!;
-        expect(after.staged).toBe(0);
-        if (stage === 'locating' || after.n === was.n) expect({ n: after.n, change: after.change }).toEqual(was);
-        else expect(after.n).toBe(was.n + N); // every row lies inside the district: all of them landed, with their change-log entry
-        if (after.n !== was.n) expect(after.change).toBeGreaterThan(was.change);
-        expect(await countsConsistent(store)).toEqual({ wrongCounts: 0, misfiled: 0 });
-      }
-      void before;
-    });
+          expect(seen.at(-1)?.progress?.stage).toBe(stage);
+          const after = (await store.query<{ n: number; change: number; staged: number }>(`${COUNTS}, (SELECT count(*)::int FROM import_household) AS staged`))
+            .rows[0]!;
+          expect(after.staged).toBe(0);
+          if (stage === 'locating' || after.n === was.n) expect({ n: after.n, change: after.change }).toEqual(was);
+          else expect(after.n).toBe(was.n + N); // every row lies inside the district: all of them landed, with their change-log entry
+          if (after.n !== was.n) expect(after.change).toBeGreaterThan(was.change);
+          expect(await countsConsistent(store)).toEqual({ wrongCounts: 0, misfiled: 0 });
+        }
+        void before;
+      },
+      CRASH_TIMEOUT,
+    );
 
-    it('keeps either the old grids or the new ones when an auto-split commit is killed, and all of an acknowledged one', async () => {
-      const {
-        rows: [t],
-      } = await db!.query<{ id: number; villages: number }>(
-        `SELECT t.id, (SELECT count(*)::int FROM region v WHERE v.parent_id = t.id) AS villages FROM region t WHERE t.level = 'township'
+    it(
+      'keeps either the old grids or the new ones when an auto-split commit is killed, and all of an acknowledged one',
+      async () => {
+        const {
+          rows: [t],
+        } = await db!.query<{ id: number; villages: number }>(
+          `SELECT t.id, (SELECT count(*)::int FROM region v WHERE v.parent_id = t.id) AS villages FROM region t WHERE t.level = 'township'
           ORDER BY t.household_count DESC LIMIT 1`,
-      );
-      const gridsUnder = async (store: Db) =>
-        (
-          await store.query<{ ids: string }>(
-            `SELECT string_agg(g.id::text || ':' || g.version, ',' ORDER BY g.id) AS ids FROM region g JOIN region v ON v.id = g.parent_id
+        );
+        const gridsUnder = async (store: Db) =>
+          (
+            await store.query<{ ids: string }>(
+              `SELECT string_agg(g.id::text || ':' || g.version, ',' ORDER BY g.id) AS ids FROM region g JOIN region v ON v.id = g.parent_id
               WHERE v.parent_id = $1`,
-            [t!.id],
-          )
-        ).rows[0]!.ids;
-      const before = await gridsUnder(db!);
-      const changes = (await db!.query<{ n: number }>(`SELECT count(*)::int AS n FROM change WHERE action = 'autosplit'`)).rows[0]!.n;
-      let progress = 0;
-      const store = await crashDuring(async (server) => {
-        const res = await fetch(`${server.url}/api/regions/${t!.id}/autosplit`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', cookie },
-          body: JSON.stringify({ commit: true }),
+              [t!.id],
+            )
+          ).rows[0]!.ids;
+        const before = await gridsUnder(db!);
+        const changes = (await db!.query<{ n: number }>(`SELECT count(*)::int AS n FROM change WHERE action = 'autosplit'`)).rows[0]!.n;
+        let progress = 0;
+        const store = await crashDuring(async (server) => {
+          const res = await fetch(`${server.url}/api/regions/${t!.id}/autosplit`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', cookie },
+            body: JSON.stringify({ commit: true }),
+          });
+          expect(res.status).toBe(200);
+          // Every village planned: the commit (replacing the grids in one transaction) is under way.
+          const lines = await readUntil(res, (l) => l.progress?.done === l.progress?.total);
+          progress = lines.at(-1)?.progress?.done ?? 0;
         });
-        expect(res.status).toBe(200);
-        // Every village planned: the commit (replacing the grids in one transaction) is under way.
-        const lines = await readUntil(res, (l) => l.progress?.done === l.progress?.total);
-        progress = lines.at(-1)?.progress?.done ?? 0;
-      });
-      expect(progress).toBe(t!.villages);
-      const after = await gridsUnder(store);
-      const committed = (await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM change WHERE action = 'autosplit'`)).rows[0]!.n - changes;
-      // All or nothing: the same grids and no log entry, or a new set of grids and one entry.
-      if (committed === 0) expect(after).toBe(before);
-      else {
-        expect(committed).toBeGreaterThan(0);
-        expect(after.split(',').filter((g) => before.split(',').includes(g))).toEqual([]);
-      }
-      console.log(`auto-split killed after planning ${progress} villages: ${committed ? 'the commit had landed' : 'nothing landed'}`);
-      const coverage = await validateCoverage(store, t!.id, { depth: 'all', toleranceM2: 1 });
-      expect([coverage.summary.counts.gap, coverage.summary.counts.overlap, coverage.summary.counts.outside_parent]).toEqual([0, 0, 0]);
-      expect(await countsConsistent(store)).toEqual({ wrongCounts: 0, misfiled: 0 });
+        expect(progress).toBe(t!.villages);
+        const after = await gridsUnder(store);
+        const committed = (await store.query<{ n: number }>(`SELECT count(*)::int AS n FROM change WHERE action = 'autosplit'`)).rows[0]!.n - changes;
+        // All or nothing: the same grids and no log entry, or a new set of grids and one entry.
+        if (committed === 0) expect(after).toBe(before);
+        else {
+          expect(committed).toBeGreaterThan(0);
+          expect(after.split(',').filter((g) => before.split(',').includes(g))).toEqual([]);
+        }
+        console.log(`auto-split killed after planning ${progress} villages: ${committed ? 'the commit had landed' : 'nothing landed'}`);
+        const coverage = await validateCoverage(store, t!.id, { depth: 'all', toleranceM2: 1 });
+        expect([coverage.summary.counts.gap, coverage.summary.counts.overlap, coverage.summary.counts.outside_parent]).toEqual([0, 0, 0]);
+        expect(await countsConsistent(store)).toEqual({ wrongCounts: 0, misfiled: 0 });
 
-      // Once the commit is acknowledged, a kill right after loses nothing of it.
-      let committedIds: number[] = [];
-      const durable = await crashDuring(async (server) => {
-        const res = await fetch(`${server.url}/api/regions/${t!.id}/autosplit`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', cookie },
-          body: JSON.stringify({ commit: true }),
+        // Once the commit is acknowledged, a kill right after loses nothing of it.
+        let committedIds: number[] = [];
+        const durable = await crashDuring(async (server) => {
+          const res = await fetch(`${server.url}/api/regions/${t!.id}/autosplit`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', accept: 'application/x-ndjson', cookie },
+            body: JSON.stringify({ commit: true }),
+          });
+          const last = (await readUntil(res, (l) => 'result' in l || 'error' in l)).at(-1);
+          expect(last.error).toBeUndefined();
+          committedIds = last.result.committed.ids;
         });
-        const last = (await readUntil(res, (l) => 'result' in l || 'error' in l)).at(-1);
-        expect(last.error).toBeUndefined();
-        committedIds = last.result.committed.ids;
-      });
-      const kept = (await gridsUnder(durable)).split(',').map((g) => Number(g.split(':')[0]));
-      expect(kept.sort((a, b) => a - b)).toEqual([...committedIds].sort((a, b) => a - b));
-    });
+        const kept = (await gridsUnder(durable)).split(',').map((g) => Number(g.split(':')[0]));
+        expect(kept.sort((a, b) => a - b)).toEqual([...committedIds].sort((a, b) => a - b));
+      },
+      CRASH_TIMEOUT,
+    );
   });
 }
