@@ -73,7 +73,7 @@ export class TileCache {
     const box = tileBounds(z, x, y);
     const entry: Entry = {
       bytes,
-      gzip: bytes.length > 512 ? gzipSync(bytes) : null,
+      gzip: bytes.length > 512 ? gzipSync(bytes, { level: 1 }) : null,
       box,
       freshUntil: this.now() + (this.options.ttlMs ?? Infinity),
     };
