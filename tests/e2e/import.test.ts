@@ -63,7 +63,7 @@ describeInBrowser('import wizard in Chromium', () => {
       expect(await page.locator('[data-testid="crs-used"]').textContent()).toContain('第 33 带');
       expect(await page.locator('[data-testid="field-name"]').inputValue()).toBe('名称');
       await waitForMap(page);
-      expect(await mapInkShare(page)).toBeGreaterThan(0.05);
+      await expect.poll(() => mapInkShare(page), { timeout: 30_000 }).toBeGreaterThan(0.05);
       await page.screenshot({ path: join(ARTIFACTS, 'import-2-report.png') });
       // nothing is written until the clerk says so
       expect((await db.query(`SELECT 1 FROM region WHERE code = '620201'`)).rows).toEqual([]);
