@@ -179,6 +179,27 @@ for (const driver of DRIVERS) {
       expect((await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s).toBe(sizesBefore);
     });
 
+    it('commits what its check found, and checks again when the households changed in between', async () => {
+      const up = await upload('households.xlsx');
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId, partial: true };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome).toMatchObject({ accepted: 12, households: { added: 0, updated: 12 } });
+      // Meanwhile a second household comes in at one of the list's addresses: that row no longer names one household.
+      const matched = checked.body.preview.features.find((f: any) => f.properties.how === 'exact' || f.properties.how === 'normalized');
+      const [x, y] = matched.geometry.coordinates;
+      const {
+        rows: [named],
+      } = await ctx.db.query<{ address: string }>(`SELECT address FROM household WHERE ST_DWithin(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326), 1e-7)`, [x, y]);
+      const twin = await ctx.request('POST', '/api/households/import', `lon,lat,size,address\n${x},${y},3,${named!.address}`, { 'content-type': 'text/csv' });
+      expect(twin.status).toBe(201);
+      const done = await commit(up.body.id, body);
+      expect(done.status).toBe(201);
+      expect(done.body.households).toEqual({ added: 0, updated: 11 });
+      expect(done.body.problems.map((p: { code: string }) => p.code)).toContain('ambiguous_address');
+      // both taken back: the list's sizes, then the twin
+      for (let i = 0; i < 2; i++) expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+    });
+
     it('adds households from coordinates and takes exactly them back on undo, and gives them back on redo', async () => {
       const { rows: pts } = await ctx.db.query<{ x: number; y: number }>(
         `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 3`,
