@@ -154,7 +154,9 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
     // (A household near a touched grid lies in a touched grid on both sides when each side tiles.)
     const pairs = (side: PlanSide, ids: string) =>
       side.draft
-        ? `SELECT d.id AS hid, d.region_id AS gid FROM ${draftSchema(side.draft)}.household d JOIN hh ON hh.id = d.id WHERE d.region_id = ANY(${ids})`
+        ? // the draft's own households, not joined to hh here: the planner guessed hh at a hundredth of its rows and
+          // looked through all of hh once per household (a township of 12,587: 12 s instead of 0.1 s)
+          `SELECT d.id AS hid, d.region_id AS gid FROM ${draftSchema(side.draft)}.household d WHERE d.region_id = ANY(${ids})`
         : side.at
           ? `SELECT h.id AS hid, min(g.id) AS gid FROM ${planAt(side.at)} g JOIN household h ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
              WHERE g.level = 'grid' AND g.id = ANY($1::int[]) AND g.id = ANY(${ids}) GROUP BY h.id`
