@@ -259,7 +259,9 @@ async function replaceGrids(
     [ids, villageIds],
   );
   await assignHouseholds(tx, true);
-  await reassignIncidentsIn(tx, villageIds);
+  // The new grids too: their incidents are joined to them at once; given the villages alone, every
+  // incident in them was looked up on its own (the largest township's 32,000: 3 s of a 6 s split).
+  await reassignIncidentsIn(tx, [...ids, ...villageIds]);
   await recountHouseholdsAround(tx, [...ids, ...villageIds]);
   const after = await snapshots(tx, ids);
   const changes: ChangeRow[] = [

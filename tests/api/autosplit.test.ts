@@ -110,6 +110,17 @@ for (const driver of DRIVERS) {
       expect(t.outside).toBeLessThan(1);
       expect(t.multipart).toBe(0);
       expect(await householdsOf(village.id)).toEqual({ filed: village.households, containing: village.households, total: village.households });
+      // Every incident in the village is filed under the (first) new grid it lies in.
+      const {
+        rows: [cases],
+      } = await ctx.db.query<{ n: number; misfiled: number }>(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE i.grid_id IS DISTINCT FROM
+           (SELECT min(g.id) FROM region g WHERE g.level = 'grid' AND g.geom && i.geom AND ST_Intersects(g.geom, i.geom)))::int AS misfiled
+         FROM incident i JOIN region v ON v.id = $1 AND v.geom && i.geom AND ST_Intersects(v.geom, i.geom)`,
+        [village.id],
+      );
+      expect(cases!.n).toBeGreaterThan(0);
+      expect(cases!.misfiled).toBe(0);
       const {
         rows: [after],
       } = await ctx.db.query<{ workers: number; codes: string[]; out: number; n: number }>(
