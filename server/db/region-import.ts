@@ -77,15 +77,21 @@ async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOption
      f AS (SELECT ord, ${stored(o.repair, 'j')} AS g FROM checked WHERE $3 OR (d).valid),
      parent AS (SELECT geom FROM region WHERE id = $2),
      sibling AS (SELECT id, code, name, geom FROM region WHERE parent_id IS NOT DISTINCT FROM $2),
+     -- Overlaps are measured only where interiors meet (ST_Relate 'T********'): neighbours that merely
+     -- share an edge have nothing to measure, and intersecting each such pair was most of the check
+     -- (a file of 4,598 grids: 11,481 touching pairs, 780 ms of intersections for no area at all).
      measured AS (
        SELECT f.ord, f.g,
-         CASE WHEN $2::int IS NULL THEN 0 ELSE gp_area_m2(gp_difference(f.g, (SELECT geom FROM parent))) END AS outside_m2,
+         -- a feature the parent covers has nothing outside it: its difference (an overlay with the
+         -- parent's whole outline) is computed only for the others (4,598 grids: 470 → 170 ms)
+         CASE WHEN $2::int IS NULL OR ST_CoveredBy(f.g, (SELECT geom FROM parent)) THEN 0
+              ELSE gp_area_m2(gp_difference(f.g, (SELECT geom FROM parent))) END AS outside_m2,
          (SELECT coalesce(json_agg(json_build_object('id', s.id, 'code', s.code, 'name', s.name, 'areaM2', round(s.a::numeric, 1)) ORDER BY s.id), '[]')
             FROM (SELECT s.id, s.code, s.name, gp_area_m2(ST_Intersection(s.geom, f.g, gp_grid())) AS a FROM sibling s WHERE s.geom && f.g
-              AND ST_Intersects(s.geom, f.g)) s
+              AND ST_Relate(s.geom, f.g, 'T********')) s
            WHERE s.a > $4) AS overlaps,
          (SELECT coalesce(json_agg(json_build_object('index', e.ord - 1, 'areaM2', round(e.a::numeric, 1)) ORDER BY e.ord), '[]')
-            FROM (SELECT e.ord, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e WHERE e.ord < f.ord AND e.g && f.g AND ST_Intersects(e.g, f.g)) e
+            FROM (SELECT e.ord, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e WHERE e.ord < f.ord AND e.g && f.g AND ST_Relate(e.g, f.g, 'T********')) e
            WHERE e.a > $4) AS earlier
        FROM f
      ),

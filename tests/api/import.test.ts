@@ -181,6 +181,37 @@ for (const driver of DRIVERS) {
       expect(changes.rows[0]!.n).toBeGreaterThanOrEqual(4);
     });
 
+    it('takes a region that only shares an edge with its neighbours, and refuses one whose inside overlaps them, with the area', async () => {
+      const feature = (id: string, name: string, x: number) => ({
+        type: 'Feature',
+        id,
+        properties: { name },
+        geometry: { type: 'Polygon', coordinates: [square(x, 40, 0.1)] },
+      });
+      const first = await ctx.request('POST', '/api/regions/import', districts({ type: 'FeatureCollection', features: [feature('970001', '甲区', 110)] }));
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      const layer = {
+        type: 'FeatureCollection',
+        features: [
+          feature('970002', '乙区', 110.1), // east of 甲区, one edge shared
+          feature('970003', '丙区', 109.95), // half over 甲区
+          feature('970004', '丁区', 110.2), // east of 乙区 (earlier in the same file), one edge shared
+          feature('970005', '戊区', 110.25), // half over 丁区
+        ],
+      };
+      const res = await ctx.request('POST', '/api/regions/import', { ...districts(layer), partial: true });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.created.map((c: any) => c.code)).toEqual(['970002', '970004']);
+      expect(res.body.errors).toEqual([
+        expect.objectContaining({ index: 1, code: 'overlaps_siblings', message: expect.stringMatching(/^丙区 overlaps 甲区 \(970001, \d+\.?\d* m²\)/) }),
+        expect.objectContaining({ index: 3, code: 'overlaps_siblings', message: expect.stringMatching(/^戊区 overlaps feature 2 \(\d+\.?\d* m²\)/) }),
+      ]);
+      // half of a 0.1° square at 40° N: about 0.05 × 0.1 × 111.3 km × 85.3 km
+      const m2 = Number(/\((?:970001, )?([\d.]+) m²\)/.exec(res.body.errors[0].message)![1]);
+      expect(m2).toBeGreaterThan(4.5e7);
+      expect(m2).toBeLessThan(5e7);
+    });
+
     it('refuses the real Qujing boundaries: self-intersecting rings and the existing 沾益区, all named', async () => {
       const error = await rejects(districts(realBoundaries('qujing')), 422, 'invalid_features');
       expect(error.details.map((d: any) => [d.index, d.code])).toEqual([
