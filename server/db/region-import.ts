@@ -91,7 +91,8 @@ async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOption
               AND ST_Relate(s.geom, f.g, 'T********')) s
            WHERE s.a > $4) AS overlaps,
          (SELECT coalesce(json_agg(json_build_object('index', e.ord - 1, 'areaM2', round(e.a::numeric, 1)) ORDER BY e.ord), '[]')
-            FROM (SELECT e.ord, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e WHERE e.ord < f.ord AND e.g && f.g AND ST_Relate(e.g, f.g, 'T********')) e
+            FROM (SELECT e.ord, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e
+              WHERE e.ord < f.ord AND e.g && f.g AND ST_Relate(e.g, f.g, 'T********')) e
            WHERE e.a > $4) AS earlier
        FROM f
      ),
