@@ -175,6 +175,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     // walking north, 40 m a step
     for (let step = 0; step <= 3; step++) {
       await context.setGeolocation({ longitude: place.x, latitude: place.y + step * 0.00036 });
+      // the first fix is the walk's start: until it is kept (the watch begins after the walk is saved), moving on would start it further north
+      if (step === 0) await expect.poll(() => page.locator('[data-testid="patrol-waiting"]').count(), { timeout: 30_000 }).toBe(0);
       await expect.poll(() => page.locator('[data-testid="patrol-km"]').textContent(), { timeout: 30_000 }).toBe(String(Number((step * 0.04).toFixed(2))));
     }
     const household = page.locator('[data-testid^="visit-"]').first();
