@@ -7,6 +7,8 @@ import type { Queryable } from './db.ts';
 export async function assignHouseholds(tx: Queryable, onlyUnassigned = false): Promise<void> {
   if (!onlyUnassigned) await tx.query('UPDATE household SET region_id = NULL');
   for (const level of ['grid', 'village', 'township', 'district', 'city']) {
+    // once every household has its region, the coarser levels have nothing to do (each pass reads them all)
+    if (level !== 'grid' && !(await tx.query('SELECT 1 FROM household WHERE region_id IS NULL LIMIT 1')).rows.length) break;
     await tx.query(
       `UPDATE household h SET region_id = r.id
        FROM region r
