@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { CONTROL_FILE, loadConfig } from './config.ts';
 import { openDb } from './db/db.ts';
 import { migrate } from './db/migrate.ts';
-import { clearStagedImports } from './db/household-import.ts';
 import { describeAccounts, ensureAccounts } from './seed/accounts.ts';
 import { DEMO, seedDistrict } from './seed/seed-district.ts';
 import { ensureWebBuild, startServer } from './server.ts';
@@ -27,7 +26,6 @@ const clustered = config.workers > 1;
 if (clustered && cluster.isPrimary) {
   const db = await openDb({ ...config, statementTimeoutMs: 0 });
   await migrate(db);
-  await clearStagedImports(db);
   for (const line of describeAccounts(await ensureAccounts(db, { demo: false, adminPassword: config.adminPassword, demoPassword: undefined })))
     console.log(line);
   await db.close();
@@ -56,7 +54,6 @@ async function serveHere(): Promise<void> {
   const db = await openDb({ ...config, thread: config.dbThread, statementTimeoutMs: config.statementTimeoutMs });
   if (!clustered) {
     await migrate(db);
-    await clearStagedImports(db);
   }
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM region');
   if (rows[0]!.n === 0 && config.seedDemo && !config.databaseUrl) {

@@ -1,4 +1,6 @@
+import { PointLocator } from '../domain/point-locator.ts';
 import type { Queryable } from './db.ts';
+import { readPolygonRun } from './ewkb.ts';
 
 /**
  * Points every household (or those with `region_id IS NULL` when `onlyUnassigned`) at the finest
@@ -16,6 +18,32 @@ export async function assignHouseholds(tx: Queryable, onlyUnassigned = false): P
       [level],
     );
   }
+}
+
+/**
+ * The regions around some points (those whose boxes meet the points' box), ready to find each point's
+ * finest region in memory as `assignHouseholds` and the import's locating query would.
+ */
+export async function regionLocator(q: Queryable, points: readonly { lon: number; lat: number }[]): Promise<PointLocator> {
+  if (points.length === 0) return new PointLocator([]);
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const { lon, lat } of points) {
+    if (lon < x0) x0 = lon;
+    if (lat < y0) y0 = lat;
+    if (lon > x1) x1 = lon;
+    if (lat > y1) y1 = lat;
+  }
+  // one row, the polygons' WKB end to end: PGlite hands over thousands of rows slowly
+  const { rows } = await q.query<{ ids: number[] | null; levels: string[] | null; wkb: string | null }>(
+    `SELECT array_agg(id ORDER BY id) AS ids, array_agg(level::text ORDER BY id) AS levels,
+       encode(string_agg(ST_AsBinary(geom), ''::bytea ORDER BY id), 'base64') AS wkb
+     FROM region WHERE geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)`,
+    [x0, y0, x1, y1],
+  );
+  const r = rows[0]!;
+  if (!r.ids || !r.levels || r.wkb === null) return new PointLocator([]);
+  const polygons = readPolygonRun(Buffer.from(r.wkb, 'base64'));
+  return new PointLocator(r.ids.map((id, i) => ({ id, level: r.levels![i]!, polygons: polygons[i]! })));
 }
 
 /** Recomputes `region.household_count` for every region, bottom-up through the four levels. */
