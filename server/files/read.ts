@@ -1,4 +1,4 @@
-import { unzipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import iconv from 'iconv-lite';
 import { declaredCrs, gdalReprojection, isLonLat, undoObfuscation, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
@@ -86,6 +86,42 @@ function unzipOne(bytes: Uint8Array, name: string): Uint8Array {
     throw new InputError('broken_zip', `${name} in the zip is damaged and cannot be unpacked`, 'file');
   }
 }
+
+/**
+ * A zip whose names GDAL can open. Zips made on a Chinese Windows (and by Info-ZIP on Linux) store
+ * file names as raw GBK or UTF-8 bytes without the zip's UTF-8 flag; GDAL then takes them for
+ * CP437 and, unable to recode them in its WebAssembly build, refuses the whole file. Such a zip is
+ * packed again (stored, not compressed) with each name decoded — UTF-8 where the bytes are UTF-8,
+ * else GBK — and flagged as UTF-8. A zip of ASCII or flagged names is left as it is.
+ */
+export function withUtf8Names(bytes: Uint8Array): Uint8Array {
+  if (!startsWith(bytes, 'PK\u0003\u0004')) return bytes;
+  let raw = false;
+  try {
+    unzipSync(bytes, {
+      filter: (f) => {
+        raw ||= isRawName(f.name);
+        return false;
+      },
+    });
+  } catch {
+    return bytes; // a broken zip is reported as such when its entries are listed
+  }
+  if (!raw) return bytes;
+  const renamed: Record<string, [Uint8Array, { level: 0 }]> = {};
+  for (const [name, data] of Object.entries(unzipSync(bytes))) {
+    const b = Buffer.from(name, 'latin1');
+    renamed[isRawName(name) ? (isUtf8(b) ? b.toString('utf8') : iconv.decode(b, 'gb18030')) : name] = [data, { level: 0 }];
+  }
+  return zipSync(renamed);
+}
+
+/**
+ * Whether fflate handed over an entry's name as raw bytes: it decodes a name without the UTF-8 flag
+ * as Latin-1, one character per byte, so such a name has bytes over 0x7f and no character past 0xff
+ * (a flagged Chinese name has). A flagged name of Latin-1 accents alone would be taken for raw too.
+ */
+const isRawName = (name: string) => /[\x80-\xff]/.test(name) && !/[^\x00-\xff]/.test(name);
 
 /** A KML's or KMZ's placemark attributes, which GDAL's KML driver leaves out (see kml-data.ts). */
 function kmlAttributes(format: FileFormat, name: string, bytes: Uint8Array): KmlData {
@@ -252,8 +288,10 @@ function headerNames(cells: unknown[]): string[] {
 }
 
 /** What a file holds: its layers, each with geometry type, count, fields, declared system and encoding. */
-export async function inspectFile(job: string, name: string, bytes: Uint8Array): Promise<Inspected> {
-  const format = detectFormat(name, bytes);
+export async function inspectFile(job: string, name: string, upload: Uint8Array): Promise<Inspected> {
+  const format = detectFormat(name, upload);
+  // (after detectFormat, which refuses a zip bomb before anything is unpacked)
+  const bytes = withUtf8Names(upload);
   const layers: LayerSummary[] = [];
   const warnings: FileWarning[] = [];
   const kml = kmlAttributes(format, name, bytes);
@@ -316,8 +354,9 @@ export interface ReadOptions {
  * Every row of a layer: its properties by field name, its geometry in lon/lat (WGS 84), and for a
  * sheet or CSV a point made from its coordinate fields (in the system chosen).
  */
-export async function readLayer(job: string, name: string, bytes: Uint8Array, layer: string, o: ReadOptions): Promise<{ rows: Row[]; crs: CrsCode | null }> {
-  const format = detectFormat(name, bytes);
+export async function readLayer(job: string, name: string, upload: Uint8Array, layer: string, o: ReadOptions): Promise<{ rows: Row[]; crs: CrsCode | null }> {
+  const format = detectFormat(name, upload);
+  const bytes = withUtf8Names(upload);
   const opening =
     openings(format, name, bytes).find((x) => x.path.endsWith(`/${layer}.shp`) || x.path.toLowerCase().endsWith(`/${layer.toLowerCase()}.shp`)) ??
     openings(format, name, bytes)[0]!;

@@ -133,6 +133,18 @@ for (const driver of DRIVERS) {
       expect(Object.keys(wrong.body.outcome.problemCounts)).toContain('outside_parent');
     });
 
+    it('opens a Shapefile zipped on a Chinese Windows: file names in GBK bytes, without the zip’s UTF-8 flag', async () => {
+      // (GDAL alone takes such names for CP437 and refuses the file)
+      const up = await upload('towns-gbk-names.zip');
+      expect(up.status).toBe(201);
+      expect(up.body.layers).toEqual([expect.objectContaining({ name: '嘉峪关乡镇', count: 3, crs: 'EPSG:4542', fields: ['名称', '统计码'] })]);
+      const parent = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE code = '620201'`)).rows[0]!.id;
+      const checked = await plan(up.body.id, { layer: '嘉峪关乡镇', kind: 'boundary', parentId: parent, repair: true });
+      expect(checked.status).toBe(200);
+      expect(checked.body.outcome.total).toBe(3);
+      expect(checked.body.crs).toMatchObject({ declared: 'EPSG:4542', used: 'EPSG:4542' });
+    });
+
     it('places an Excel household list by address however it is written, and refuses it whole until told to skip the bad rows', async () => {
       const up = await upload('households.xlsx');
       expect(up.status).toBe(201);
