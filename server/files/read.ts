@@ -121,7 +121,7 @@ export function withUtf8Names(bytes: Uint8Array): Uint8Array {
  * as Latin-1, one character per byte, so such a name has bytes over 0x7f and no character past 0xff
  * (a flagged Chinese name has). A flagged name of Latin-1 accents alone would be taken for raw too.
  */
-const isRawName = (name: string) => /[\x80-\xff]/.test(name) && !/[^\x00-\xff]/.test(name);
+const isRawName = (name: string) => /[\x80-\xff]/.test(name) && !/[\u0100-\uffff]/.test(name);
 
 /** A KML's or KMZ's placemark attributes, which GDAL's KML driver leaves out (see kml-data.ts). */
 function kmlAttributes(format: FileFormat, name: string, bytes: Uint8Array): KmlData {
