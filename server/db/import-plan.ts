@@ -337,6 +337,16 @@ async function insideRegion(tx: Queryable, regionId: number | null, points: ([nu
   return out;
 }
 
+/** For points outside the region: whether each would lie inside with longitude and latitude swapped (a sheet's columns mixed up). */
+async function swappedInside(tx: Queryable, regionId: number | null, outside: ([number, number] | null)[]): Promise<boolean[]> {
+  if (regionId === null || outside.every((p) => p === null)) return outside.map(() => false);
+  return insideRegion(
+    tx,
+    regionId,
+    outside.map((p) => (p && Math.abs(p[0]) <= 90 ? [p[1], p[0]] : null)),
+  );
+}
+
 /** Where each row is: its own point, else the one household its address names. */
 async function locate(tx: Queryable, rows: ImportRow[], spec: ImportSpec) {
   const prefixes = await addressPrefixes(tx, spec.parentId);
@@ -385,6 +395,11 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
     located.map((l) => l.own),
   );
   const parentName = spec.parentId === null ? '' : (await regionRow(tx, spec.parentId, 'parentId')).name;
+  const swapped = await swappedInside(
+    tx,
+    spec.parentId,
+    located.map((l, i) => (l.own && !inside[i] && !(l.match && l.match.how !== 'none') ? l.own : null)),
+  );
   const adds: HouseholdPlan['adds'] = [];
   const updates: HouseholdPlan['updates'] = [];
   const seen = new Set<number>();
@@ -424,13 +439,23 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
     }
     if (own) {
       if (!inside[index]) {
-        problems.push({
-          index,
-          code: 'outside_parent',
-          message: `${own[0].toFixed(5)}, ${own[1].toFixed(5)} lies outside ${parentName}`,
-          path: `${path}.geometry`,
-          subject: `${own[0].toFixed(5)}, ${own[1].toFixed(5)}`,
-        });
+        problems.push(
+          swapped[index]
+            ? {
+                index,
+                code: 'swapped_lonlat',
+                message: `${own[0].toFixed(5)}, ${own[1].toFixed(5)} lies outside ${parentName}, inside it swapped: are longitude and latitude mixed up?`,
+                path: `${path}.geometry`,
+                subject: `${own[0].toFixed(5)}, ${own[1].toFixed(5)}`,
+              }
+            : {
+                index,
+                code: 'outside_parent',
+                message: `${own[0].toFixed(5)}, ${own[1].toFixed(5)} lies outside ${parentName}`,
+                path: `${path}.geometry`,
+                subject: `${own[0].toFixed(5)}, ${own[1].toFixed(5)}`,
+              },
+        );
         return;
       }
       adds.push({ lon: own[0], lat: own[1], size: size ?? 1, address });

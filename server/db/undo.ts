@@ -114,13 +114,19 @@ async function originalAction(tx: Queryable, op: number): Promise<string> {
  *
  *   op1 op2 │ undo→U2 undo→U1 │ redo→R(U1) redo→R(U2) │ undo→U(R(U2)) …
  */
-export async function undo(tx: Queryable, actor: string): Promise<RevertResult> {
+export async function undo(tx: Queryable, actor: string, only?: number): Promise<RevertResult> {
   const { rows } = await tx.query<{ op: number }>(
     `SELECT op FROM change WHERE actor = $1 AND action = ANY($2::text[]) AND undone_at IS NULL AND op IS NOT NULL
      ORDER BY op DESC LIMIT 1`,
     [actor, [...UNDOABLE, 'redo']],
   );
   if (!rows[0]) throw new InputError('nothing_to_undo', `${actor} has no operation left to undo`, '');
+  // (an undo button of one operation — an import's — must not take back a later change instead)
+  if (only !== undefined && rows[0].op !== only) {
+    throw new InputError('not_latest', `operation ${only} is no longer your latest change: undo the later ones first (the change log lists them)`, 'op', {
+      latest: rows[0].op,
+    });
+  }
   const result = await revert(tx, actor, rows[0].op, 'undo');
   await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
   return { ...result, action: await originalAction(tx, rows[0].op) };

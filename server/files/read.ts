@@ -375,8 +375,17 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
       // (KML's attributes are joined to its placemarks by count: read whole; KML is small)
       ...(o.limit !== undefined && format !== 'kml' && format !== 'kmz' ? ['-limit', String(o.limit + 12)] : []),
     ];
-    const fc = parseCollection(await gdalRead(job, info.name, args));
+    const chosen = o.crs ?? declared;
+    // Metres read as degrees (or degrees as metres) are numbers PROJ cannot take: say which choice is wrong.
+    const mismatch = () =>
+      new InputError('crs_mismatch', `the coordinates of ${info.name} do not fit ${chosen}: choose another coordinate system`, 'crs', { crs: chosen ?? '' });
+    const fc = parseCollection(
+      await gdalRead(job, info.name, args).catch((err: unknown) => {
+        throw hasGeometry && chosen ? mismatch() : err;
+      }),
+    );
     let rows: Row[] = fc.features.map((f) => ({ properties: f.properties ?? {}, geometry: f.geometry }));
+    if (hasGeometry && chosen && isLonLat(chosen) && !fitsLonLat(rows)) throw mismatch();
     const extended = kmlLayerData(kmlAttributes(format, name, bytes), info.name, rows.length);
     if (extended) rows = rows.map((r, i) => ({ ...r, properties: { ...extended[i], ...r.properties } }));
     if (format === 'xlsx') {
@@ -394,6 +403,20 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
     if (!o.lon || !o.lat) return { rows, crs };
     return { rows: await pointsFromFields(job, rows, o.lon, o.lat, crs ?? 'EPSG:4326'), crs: crs ?? 'EPSG:4326' };
   });
+}
+
+/** Whether the first rows' coordinates could be longitude and latitude at all. */
+function fitsLonLat(rows: Row[]): boolean {
+  let ok = true;
+  const visit = (c: unknown): void => {
+    if (!ok) return;
+    if (typeof (c as number[])[0] === 'number') {
+      const [x, y] = c as [number, number];
+      if (!(Math.abs(x) <= 180 && Math.abs(y) <= 90)) ok = false;
+    } else (c as unknown[]).forEach(visit);
+  };
+  for (const r of rows.slice(0, 5_000)) if (r.geometry && 'coordinates' in r.geometry) visit(r.geometry.coordinates);
+  return ok;
 }
 
 function mapPositions(g: GeoJSON.Geometry, f: (p: [number, number]) => [number, number]): GeoJSON.Geometry {

@@ -85,6 +85,7 @@ const STATUS: Record<string, ErrorStatus> = {
   duplicate_username: 409,
   nothing_to_redo: 409,
   nothing_to_undo: 409,
+  not_latest: 409,
   username_taken: 409,
   version_conflict: 409,
   draft_conflict: 409,

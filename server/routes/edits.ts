@@ -114,6 +114,16 @@ const undoRoute = createRoute({
   method: 'post',
   path: '/changes/undo',
   summary: "Undo the caller's latest operation (per user)",
+  request: {
+    query: z.object({
+      op: z.coerce
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .openapi({ description: "only if this is still the caller's latest operation (an import's own undo button): 409 `not_latest` otherwise" }),
+    }),
+  },
   responses: { ...ok200, ...errorResponses(409) },
 });
 
@@ -249,7 +259,8 @@ export function editRoutes() {
       return c.json({ ...(await respond(c, 'delete', result)).body, removed: [id] }, 200);
     })
     .openapi(undoRoute, async (c) => {
-      const r = await c.get('db').transaction((tx) => undo(tx, actorOf(c)));
+      const { op } = c.req.valid('query');
+      const r = await c.get('db').transaction((tx) => undo(tx, actorOf(c), op));
       const { body, present } = await respond(c, r.action, { op: r.op, ids: r.ids, gapM2: 0 });
       return c.json({ ...body, removed: (await touched(c, r.reverted)).filter((i) => !present.has(i)) }, 200);
     })

@@ -131,6 +131,12 @@ for (const driver of DRIVERS) {
       const wrong = await plan(up.body.id, { ...body, crs: 'EPSG:4543' });
       expect(wrong.body.outcome.accepted).toBe(0);
       expect(Object.keys(wrong.body.outcome.problemCounts)).toContain('outside_parent');
+      // Metres taken for degrees cannot be read at all: the answer names the choice, not a server fault.
+      for (const crs of ['EPSG:4490', 'GCJ-02']) {
+        const lonlat = await plan(up.body.id, { ...body, crs });
+        expect(lonlat.status).toBe(422);
+        expect(lonlat.body.error).toMatchObject({ code: 'crs_mismatch', path: 'crs', details: { crs } });
+      }
     });
 
     it('opens a Shapefile zipped on a Chinese Windows: file names in GBK bytes, without the zip’s UTF-8 flag', async () => {
@@ -234,6 +240,38 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/changes/redo')).status).toBe(200);
       expect(await count()).toBe(n0 + 3);
       expect(await counted()).toBe(c1);
+    });
+
+    it('names rows whose longitude and latitude are swapped, and the import’s own undo takes back that import or nothing', async () => {
+      const { rows: pts } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id DESC LIMIT 3`,
+      );
+      const csv = [
+        '经度,纬度,人数,地址',
+        `${pts[0]!.x},${pts[0]!.y},2,甲`,
+        `${pts[1]!.y},${pts[1]!.x},3,乙`, // the columns mixed up
+        '116.39,39.91,4,丙', // in Beijing: outside, and no better swapped
+      ].join('\n');
+      const up = await upload('swapped.csv', new TextEncoder().encode(csv));
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId, partial: true };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome.problemCounts).toEqual({ swapped_lonlat: 1, outside_parent: 1 });
+      expect(checked.body.outcome.problems.find((p: { code: string }) => p.code === 'swapped_lonlat')).toMatchObject({ index: 1, path: 'rows[1].geometry' });
+      const first = await commit(up.body.id, body);
+      expect(first.status).toBe(201);
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n;
+      // a later change of the same person: the first import's undo button must not take that back instead
+      const again = await upload('later.csv', new TextEncoder().encode(`经度,纬度,人数,地址\n${pts[2]!.x},${pts[2]!.y},2,丁`));
+      const second = await commit(again.body.id, { ...body, layer: again.body.layers[0].name });
+      expect(second.status).toBe(201);
+      const n = await count();
+      const refused = await ctx.request('POST', `/api/changes/undo?op=${first.body.op}`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ code: 'not_latest', details: { latest: second.body.op } });
+      expect(await count()).toBe(n);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${second.body.op}`)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${first.body.op}`)).status).toBe(200);
+      expect(await count()).toBe(n - 2);
     });
 
     it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {

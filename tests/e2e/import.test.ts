@@ -67,6 +67,12 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'import-2-report.png') });
       // nothing is written until the clerk says so
       expect((await db.query(`SELECT 1 FROM region WHERE code = '620201'`)).rows).toEqual([]);
+      // A setting changed after the check leaves a report of other settings: 导入 waits for a new check.
+      await page.uncheck('text=自动修复无效多边形');
+      await page.waitForSelector('[data-testid="import-stale"]');
+      expect(await page.locator('[data-testid="import-commit"]').isDisabled()).toBe(true);
+      await page.check('text=自动修复无效多边形');
+      await page.waitForSelector('[data-testid="import-stale"]', { state: 'detached' });
       await page.click('[data-testid="import-commit"]');
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
       expect((await db.query<{ name: string }>(`SELECT name FROM region WHERE code = '620201'`)).rows).toEqual([{ name: '嘉峪关市' }]);

@@ -183,7 +183,7 @@ export class Editor {
   }
 
   undo() {
-    return this.run('undo', () => ok(api.changes.undo.$post()));
+    return this.run('undo', () => ok(api.changes.undo.$post({ query: {} })));
   }
 
   redo() {

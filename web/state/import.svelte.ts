@@ -52,6 +52,13 @@ export class ImportWizard {
   /** The row the next click on the map places, if any. */
   placing = $state<number | null>(null);
   private parentId: number | null = null;
+  /** The request the report answers: a change of kind, fields, system or options since then makes it stale. */
+  private checked = $state<string | null>(null);
+
+  /** Whether the report on screen no longer answers what the wizard would send (the commit waits for a new check). */
+  stale(parentId: number | null): boolean {
+    return this.plan !== null && this.layer !== null && this.checked !== JSON.stringify(this.body(parentId));
+  }
 
   get current(): ImportLayer | null {
     return this.job?.layers.find((l) => l.name === this.layer) ?? null;
@@ -153,8 +160,12 @@ export class ImportWizard {
     try {
       this.plan = await ok(api.imports[':id'].plan.$post({ param: { id: this.job.id }, json: this.body(parentId) }));
       this.fields = { ...this.plan.fields };
+      this.checked = JSON.stringify(this.body(parentId));
       this.step = 'report';
     } catch (err) {
+      // a report of other settings must not stay on screen beside the error
+      this.plan = null;
+      this.checked = null;
       this.fail(err);
     } finally {
       this.busy = false;
@@ -163,7 +174,7 @@ export class ImportWizard {
 
   /** Commits, reading the NDJSON progress by hand (the typed client does not read streams). */
   async commit(parentId: number | null, partial: boolean): Promise<void> {
-    if (!this.job || !this.layer) return;
+    if (!this.job || !this.layer || this.stale(parentId)) return;
     this.busy = true;
     this.error = null;
     this.progress = { done: 0, total: this.plan?.outcome.total ?? 0, stage: 'checking' };
@@ -213,7 +224,9 @@ export class ImportWizard {
     this.busy = true;
     this.error = null;
     try {
-      await ok(api.changes.undo.$post());
+      // this import only: a later change of the clerk's is refused, not undone in its place
+      const op = this.result?.op;
+      await ok(api.changes.undo.$post({ query: op ? { op: String(op) } : {} }));
       this.undone = true;
     } catch (err) {
       this.fail(err);
