@@ -47,7 +47,7 @@ export interface OperationEntry {
 
 /**
  * Operations, newest first, filtered by the region they touched (it or anything below it, also
- * what was deleted from it), the person and the kind; and the caller's next undo (the operation
+ * what was deleted from it; households brought in, by where they lie), the person and the kind; and the caller's next undo (the operation
  * POST /api/changes/undo would take back now).
  */
 export async function operations(
@@ -70,7 +70,9 @@ export async function operations(
        AND ($1::int IS NULL OR c.op IN (
          SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'region' AND (
            x.entity_id IN (SELECT id FROM scope)
-           OR (x.before->>'parentId')::int IN (SELECT id FROM scope) OR (x.after->>'parentId')::int IN (SELECT id FROM scope))))
+           OR (x.before->>'parentId')::int IN (SELECT id FROM scope) OR (x.after->>'parentId')::int IN (SELECT id FROM scope)))
+         -- households brought in (an import, a list): where they lie
+         OR (c.entity = 'household' AND EXISTS (SELECT 1 FROM household h WHERE h.import_op = c.op AND h.region_id IN (SELECT id FROM scope))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
     [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit],
   );

@@ -259,6 +259,12 @@ for (const driver of DRIVERS) {
       expect(checked.body.outcome.problems.find((p: { code: string }) => p.code === 'swapped_lonlat')).toMatchObject({ index: 1, path: 'rows[1].geometry' });
       const first = await commit(up.body.id, body);
       expect(first.status).toBe(201);
+      // the change log of the district (and of the grid it landed in) lists it
+      const { rows: landed } = await ctx.db.query<{ region_id: number }>('SELECT region_id FROM household WHERE import_op = $1', [first.body.op]);
+      for (const region of [districtId, landed[0]!.region_id]) {
+        const log = await ctx.request('GET', `/api/operations?region=${region}`);
+        expect(log.body.operations.map((o: { op: number }) => o.op)).toContain(first.body.op);
+      }
       const count = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n;
       // a later change of the same person: the first import's undo button must not take that back instead
       const again = await upload('later.csv', new TextEncoder().encode(`经度,纬度,人数,地址\n${pts[2]!.x},${pts[2]!.y},2,丁`));
