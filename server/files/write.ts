@@ -20,9 +20,11 @@ export const EXPORT_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'stat_code', zh: '统计用区划代码', en: '12-digit statistical division code, where known' },
   { field: 'name', zh: '名称', en: 'name' },
   { field: 'level', zh: '层级', en: 'district, township, village or grid' },
+  { field: 'level_zh', zh: '层级（中文）', en: 'the level in Chinese (区县 乡镇街道 村社区 网格)' },
   { field: 'parent_cd', zh: '上级编码', en: "parent's code" },
   { field: 'parent_nm', zh: '上级名称', en: "parent's name" },
   { field: 'grid_type', zh: '网格类型', en: 'grid type (scattered, residential, unit, commercial, rural)' },
+  { field: 'type_zh', zh: '网格类型（中文）', en: 'grid type in Chinese (散居 小区 单位 商圈 农村)' },
   { field: 'households', zh: '户数', en: 'households' },
   { field: 'area_m2', zh: '面积（平方米）', en: 'area in m²' },
   { field: 'worker', zh: '专职网格员', en: 'full-time grid worker' },
@@ -31,16 +33,18 @@ export const EXPORT_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'passes', zh: '是否达标', en: '1 when the grid meets its rules (households in range, a worker, one polygon)' },
 ];
 
-const LEVEL_ZH: Record<Level, string> = { city: '市', district: '区县', township: '乡镇街道', village: '村社区', grid: '网格' };
+export const LEVEL_ZH: Record<Level, string> = { city: '市', district: '区县', township: '乡镇街道', village: '村社区', grid: '网格' };
 
 const gisProperties = (r: ExportRegion) => ({
   code: r.code,
   stat_code: r.statCode,
   name: r.name,
   level: r.level,
+  level_zh: LEVEL_ZH[r.level],
   parent_cd: r.parentCode,
   parent_nm: r.parentName,
   grid_type: r.gridType,
+  type_zh: r.gridType ? GRID_TYPE_NAMES[r.gridType as GridType].zh : null,
   households: r.households,
   area_m2: r.areaM2,
   worker: r.worker,

@@ -8,7 +8,7 @@ import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
-import { EXPORT_FORMATS, householdLayer, incidentLayer, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
+import { EXPORT_FORMATS, householdLayer, incidentLayer, LEVEL_ZH, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
 import { limited } from '../http/heavy.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { principalOf } from '../http/auth.ts';
@@ -186,7 +186,7 @@ export function exportRoutes() {
       if (levels.length === 0) throw new InputError('invalid_level', `${region.name} has no level below it; ask for levels=${region.level}`, 'levels');
       const o = options(q);
       const file = await limited(c, async () => writeExport(job(), await exportRegions(db, id, levels), { ...o, levels }));
-      return download(c, file, `${region.name}-${levels.join('-')}`);
+      return download(c, file, `${region.name}-${levels.map((l) => LEVEL_ZH[l]).join('-')}`);
     })
     .openapi(householdExportRoute, async (c) => {
       const { id } = c.req.valid('param');

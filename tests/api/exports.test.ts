@@ -65,7 +65,7 @@ for (const driver of DRIVERS) {
       const counts = Object.fromEntries(rows.map((r) => [r.level, r.n]));
       const gpkg = await download(`/api/regions/${township.id}/export?format=gpkg&crs=EPSG:4544`);
       expect(gpkg.status).toBe(200);
-      expect(gpkg.headers.get('content-disposition')).toContain(encodeURIComponent(`${township.name}-village-grid.gpkg`));
+      expect(gpkg.headers.get('content-disposition')).toContain(encodeURIComponent(`${township.name}-村社区-网格.gpkg`));
       expect(ogrinfo(gpkg.file).layers).toEqual({ village: { count: counts.village, epsg: '4544' }, grid: { count: counts.grid, epsg: '4544' } });
       expect(ogrValues(gpkg.file, 'grid', `code = '${grid.code}'`)).toMatchObject({
         name: grid.name,
