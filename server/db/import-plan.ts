@@ -279,7 +279,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       settle: false,
     });
     const nameOf = new Map(fs.map((f) => [f.index, f.name]));
-    problems.push(...result.errors.map((e: FeatureError) => ({ ...e, path: `rows[${e.index}]`, subject: nameOf.get(e.index) ?? '' })));
+    problems.push(...result.errors.map((e: FeatureError) => ({ ...e, path: `rows[${e.index}]`, subject: e.subject ?? nameOf.get(e.index) ?? '' })));
     const byIndex = new Map(fs.map((f) => [f.code, f]));
     for (const c of result.created) {
       const f = byIndex.get(c.code)!;

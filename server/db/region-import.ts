@@ -156,6 +156,7 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
       code: 'overlaps_siblings',
       message: `${f.name} overlaps ${names}; pass clip: true to keep only the free part`,
       path: `${path}.geometry`,
+      subject: p.overlaps.map((s) => s.name).join('、'),
     };
   }
   if (p.earlier.length > 0) {
@@ -165,6 +166,8 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
       code: 'overlaps_siblings',
       message: `${f.name} overlaps ${which} of the same file; pass clip: true to keep only the free part`,
       path: `${path}.geometry`,
+      // (rows as a spreadsheet counts them, from 1)
+      subject: p.earlier.map((e) => `#${e.index + 1}`).join('、'),
     };
   }
   return null;

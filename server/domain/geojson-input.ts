@@ -129,6 +129,8 @@ export interface FeatureError {
   code: string;
   message: string;
   path: string;
+  /** What the problem is about, for the report's short line (the regions overlapped), where not the feature itself. */
+  subject?: string;
 }
 
 export interface BoundaryOptions extends PolygonOptions {

@@ -127,6 +127,14 @@ for (const driver of DRIVERS) {
         { code: '620201-101', stat_code: '620201101000' },
         { code: '620201-102', stat_code: '620201102000' },
       ]);
+      // The same file again (each named by its code this time): each town overlaps the one now there, and the
+      // report's short line names that one, not the row.
+      const again = await plan(up.body.id, { ...body, fields: { name: '统计码', statCode: '统计码' } });
+      expect(again.body.outcome.problems.map((p: { code: string; subject: string }) => [p.code, p.subject])).toEqual([
+        ['overlaps_siblings', '峪泉镇'],
+        ['overlaps_siblings', '新城镇'],
+        ['overlaps_siblings', '文殊镇'],
+      ]);
       // A wrong system chosen puts every town far from its district, and the report says so.
       const wrong = await plan(up.body.id, { ...body, crs: 'EPSG:4543' });
       expect(wrong.body.outcome.accepted).toBe(0);
