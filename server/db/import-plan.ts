@@ -4,7 +4,7 @@ import { InputError } from '../domain/errors.ts';
 import { DEFAULT_LIMITS, parsePolygonGeometry, type BoundaryFeature, type FeatureError } from '../domain/geojson-input.ts';
 import { childCode, childLevel, childName, codeFollowsParent, type Level } from '../domain/hierarchy.ts';
 import type { FieldRole, ImportKind } from '../domain/import-fields.ts';
-import { categoryOf, codeFromStatCode, gridTypeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
+import { categoryOf, codeFromStatCode, gridTypeOf, householdSizeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
 import { DEFAULT_TOLERANCES } from './edit-operations.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { importBarrierBatch, type NewBarrier } from './barriers.ts';
@@ -406,7 +406,7 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
   located.forEach(({ own, address, match }, index) => {
     const path = `rows[${index}]`;
     const sizeText = text(field(rows[index]!, spec, 'size'));
-    const size = sizeText ? Number(sizeText) : null;
+    const size = sizeText ? householdSizeOf(sizeText) : null;
     if (size !== null && (!Number.isInteger(size) || size < 1 || size > 30)) {
       problems.push({
         index,
@@ -461,7 +461,18 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       adds.push({ lon: own[0], lat: own[1], size: size ?? 1, address });
       return;
     }
-    if (address)
+    // one of the two coordinates given (or not a number): that, not the address, is what to fix
+    const lonText = spec.fields.lon ? text(field(rows[index]!, spec, 'lon')) : '';
+    const latText = spec.fields.lat ? text(field(rows[index]!, spec, 'lat')) : '';
+    if (lonText || latText) {
+      problems.push({
+        index,
+        code: 'bad_coordinates',
+        message: `the row's coordinates are incomplete or not numbers: ${JSON.stringify(lonText)}, ${JSON.stringify(latText)}`,
+        path: `${path}.geometry`,
+        subject: `${lonText || '—'}, ${latText || '—'}`,
+      });
+    } else if (address)
       problems.push({ index, code: 'unmatched_address', message: `no household has the address ${address}`, path: `${path}.address`, subject: address });
     else problems.push({ index, code: 'no_location', message: 'the row has neither coordinates nor an address', path });
   });

@@ -1,5 +1,6 @@
 import { GRID_TYPE_NAMES, GRID_TYPES, type GridType } from './grid-types.ts';
 import { SEGMENT_WIDTH, type Level } from './hierarchy.ts';
+import { chineseNumber } from './address.ts';
 
 /**
  * Values as county files write them, read into ours: grid types in Chinese, severities in words,
@@ -137,4 +138,18 @@ export function phoneOf(value: unknown): string | null {
     .replace(/[\s\-()]/g, '')
     .replace(/^(\+?86)(?=1\d{10}$)/, '');
   return /^(1\d{10}|0\d{9,11}|\d{7,8})$/.test(s) ? s : null;
+}
+
+/**
+ * A household's size as a clerk types it: 3, ３ (full width), 三, 3人, 三口: the number, or null
+ * when it is none of these.
+ */
+export function householdSizeOf(value: string): number | null {
+  const t = value
+    .normalize('NFKC')
+    .trim()
+    .replace(/\s*(人|口|名)$/, '');
+  if (/^\d+$/.test(t)) return Number(t);
+  if (/^[零〇一二两三四五六七八九十]+$/.test(t)) return chineseNumber(t);
+  return t === '' ? null : NaN;
 }

@@ -256,17 +256,19 @@ for (const driver of DRIVERS) {
       );
       const csv = [
         '经度,纬度,人数,地址',
-        `${pts[0]!.x},${pts[0]!.y},2,甲`,
+        `${pts[0]!.x},${pts[0]!.y},三口,甲`, // a size as a clerk writes it
         `${pts[1]!.y},${pts[1]!.x},3,乙`, // the columns mixed up
         '116.39,39.91,4,丙', // in Beijing: outside, and no better swapped
+        `,${pts[2]!.y},2,戊`, // the longitude left out: that is the problem, not the address
       ].join('\n');
       const up = await upload('swapped.csv', new TextEncoder().encode(csv));
       const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId, partial: true };
       const checked = await plan(up.body.id, body);
-      expect(checked.body.outcome.problemCounts).toEqual({ swapped_lonlat: 1, outside_parent: 1 });
+      expect(checked.body.outcome.problemCounts).toEqual({ swapped_lonlat: 1, outside_parent: 1, bad_coordinates: 1 });
       expect(checked.body.outcome.problems.find((p: { code: string }) => p.code === 'swapped_lonlat')).toMatchObject({ index: 1, path: 'rows[1].geometry' });
       const first = await commit(up.body.id, body);
       expect(first.status).toBe(201);
+      expect((await ctx.db.query<{ size: number }>('SELECT size FROM household WHERE import_op = $1', [first.body.op])).rows).toEqual([{ size: 3 }]);
       // the change log of the district (and of the grid it landed in) lists it
       const { rows: landed } = await ctx.db.query<{ region_id: number }>('SELECT region_id FROM household WHERE import_op = $1', [first.body.op]);
       for (const region of [districtId, landed[0]!.region_id]) {

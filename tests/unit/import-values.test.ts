@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { addressIndex, chineseNumber, normalizeAddress } from '../../server/domain/address.ts';
 import { gdalReprojection, gkByMeridian, gkByZone, guessCrs } from '../../server/domain/crs.ts';
 import { guessFields, headerRow } from '../../server/domain/import-fields.ts';
-import { categoryOf, codeFromStatCode, gridTypeOf, looseTime, phoneOf, roleOf, severityOf } from '../../server/domain/import-values.ts';
+import { categoryOf, codeFromStatCode, gridTypeOf, looseTime, phoneOf, roleOf, severityOf, householdSizeOf } from '../../server/domain/import-values.ts';
 
 describe('values as county files write them', () => {
   it('reads grid types, severities, roles, categories and phones in their Chinese words', () => {
@@ -118,5 +118,13 @@ describe('values as county files write them', () => {
     expect(gdalReprojection('EPSG:4490', null)).toEqual([]);
     expect(gdalReprojection(null, 'EPSG:4523')).toEqual(['-s_srs', 'EPSG:4523', '-t_srs', 'EPSG:4490']);
     expect(gdalReprojection(null, 'GCJ-02')).toEqual(['-a_srs', 'EPSG:4326']);
+  });
+});
+
+describe('householdSizeOf', () => {
+  it('reads a size however a clerk types it, and nothing else', () => {
+    expect(['3', '３', '三', '3人', '三口', ' 12 ', '十二', '两人'].map(householdSizeOf)).toEqual([3, 3, 3, 3, 3, 12, 12, 2]);
+    expect(householdSizeOf('')).toBeNull();
+    for (const bad of ['3.5', 'abc', '三个人家', '-2']) expect(householdSizeOf(bad)).toBeNaN();
   });
 });

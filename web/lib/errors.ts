@@ -21,6 +21,15 @@ export function errorText(err: unknown, area?: string): string {
         ? (err.details as Record<string, string | number>)
         : {}),
   };
+  // A form field the server's schema refused (json.phone, json.roles.6.code): in the reader's words where we have them.
+  if (err.code === 'invalid_request' && err.path) {
+    const field = err.path
+      .split('.')
+      .filter((p) => !/^\d+$/.test(p))
+      .pop();
+    const text = field ? t(`errors.invalidField.${field}`, { default: '' }) : '';
+    if (text) return text;
+  }
   for (const key of [...(area ? [`${area}.error.${err.code}`] : []), `errors.${err.code}`]) {
     const text = t(key, { values, default: '' });
     if (text) return text;
