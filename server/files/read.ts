@@ -1,5 +1,6 @@
 import { unzipSync, zipSync } from 'fflate';
 import iconv from 'iconv-lite';
+import { LRUCache } from 'lru-cache';
 import { declaredCrs, gdalReprojection, isLonLat, undoObfuscation, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
 import { headerRow } from '../domain/import-fields.ts';
@@ -108,12 +109,16 @@ export function withUtf8Names(bytes: Uint8Array): Uint8Array {
     return bytes; // a broken zip is reported as such when its entries are listed
   }
   if (!raw) return bytes;
-  const renamed: Record<string, [Uint8Array, { level: 0 }]> = {};
-  for (const [name, data] of Object.entries(unzipSync(bytes))) {
-    const b = Buffer.from(name, 'latin1');
-    renamed[isRawName(name) ? (isUtf8(b) ? b.toString('utf8') : iconv.decode(b, 'gb18030')) : name] = [data, { level: 0 }];
+  try {
+    const renamed: Record<string, [Uint8Array, { level: 0 }]> = {};
+    for (const [name, data] of Object.entries(unzipSync(bytes))) {
+      const b = Buffer.from(name, 'latin1');
+      renamed[isRawName(name) ? (isUtf8(b) ? b.toString('utf8') : iconv.decode(b, 'gb18030')) : name] = [data, { level: 0 }];
+    }
+    return zipSync(renamed);
+  } catch {
+    return bytes; // a damaged member: GDAL says the file cannot be read, as it would have
   }
-  return zipSync(renamed);
 }
 
 /**
@@ -246,6 +251,19 @@ function openings(format: FileFormat, name: string, bytes: Uint8Array): Opening[
   return [{ files: [{ name: file, bytes }], path: file, vsi: [], openOptions: [], encoding: null, warnings: [] }];
 }
 
+/** The arguments a sheet (no geometry, every row) is read out with, at upload and at the check alike. */
+const SHEET_ARGS = ['-f', 'GeoJSON', '-lco', 'COORDINATE_PRECISION=9'];
+/** Sheets up to this many rows are kept from the upload for the check (a bigger one is refused at the check anyway). */
+const SHEET_KEEP_ROWS = 300_000;
+/** Whole sheets as GDAL wrote them out at upload, by job and layer: the check reads them instead of opening the file again. */
+const sheets = new LRUCache<string, Uint8Array>({ max: 2 });
+
+/** The first features of a FeatureCollection GDAL wrote. */
+function firstFeatures(bytes: Uint8Array, n: number): GeoJSON.FeatureCollection {
+  const all = parseCollection(bytes);
+  return { ...all, features: all.features.slice(0, n) };
+}
+
 /** Opens a dataset for a job, runs `fn`, and always lets GDAL drop it. */
 async function withDataset<T>(job: string, o: Opening, fn: (layers: GdalLayerInfo[], warnings: string[]) => Promise<T>): Promise<T> {
   try {
@@ -290,8 +308,8 @@ function headerNames(cells: unknown[]): string[] {
 /** What a file holds: its layers, each with geometry type, count, fields, declared system and encoding. */
 export async function inspectFile(job: string, name: string, upload: Uint8Array): Promise<Inspected> {
   const format = detectFormat(name, upload);
-  // (after detectFormat, which refuses a zip bomb before anything is unpacked)
-  const bytes = withUtf8Names(upload);
+  // (after detectFormat, which refuses a zip bomb before anything is unpacked; a sheet's own names are GDAL's business)
+  const bytes = format === 'shapefile' || format === 'kmz' ? withUtf8Names(upload) : upload;
   const layers: LayerSummary[] = [];
   const warnings: FileWarning[] = [];
   const kml = kmlAttributes(format, name, bytes);
@@ -306,7 +324,11 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
         const extended = kmlLayerData(kml, l.name, count);
         if (extended) fields = [...fields, ...kmlFieldNames(extended).filter((f) => !fields.includes(f))];
         if (format === 'xlsx') {
-          const sample = parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '12']));
+          // A sheet GDAL has just parsed whole (its count needs that) is read out whole too, while it is
+          // open, and kept for the check that follows: opening it again cost about 3 s for 130,000 rows.
+          const whole = count <= SHEET_KEEP_ROWS ? await gdalRead(job, l.name, SHEET_ARGS) : null;
+          if (whole) sheets.set(`${job}|${l.name}`, whole);
+          const sample = whole ? firstFeatures(whole, 12) : parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '12']));
           const rows = sample.features.map((f) => cellsOf(f.properties ?? {}));
           header = headerRow(rows);
           fields = headerNames(rows[header] ?? []);
@@ -356,11 +378,15 @@ export interface ReadOptions {
  */
 export async function readLayer(job: string, name: string, upload: Uint8Array, layer: string, o: ReadOptions): Promise<{ rows: Row[]; crs: CrsCode | null }> {
   const format = detectFormat(name, upload);
-  const bytes = withUtf8Names(upload);
+  const bytes = format === 'shapefile' || format === 'kmz' ? withUtf8Names(upload) : upload;
   const opening =
     openings(format, name, bytes).find((x) => x.path.endsWith(`/${layer}.shp`) || x.path.toLowerCase().endsWith(`/${layer.toLowerCase()}.shp`)) ??
     openings(format, name, bytes)[0]!;
-  return withDataset(job, opening, async (infos) => {
+  // A whole sheet kept from the upload needs no opening at all (a sheet has no geometry and no system).
+  const kept = format === 'xlsx' && o.limit === undefined ? sheets.get(`${job}|${layer}`) : undefined;
+  const open = <T>(fn: (infos: GdalLayerInfo[]) => Promise<T>): Promise<T> =>
+    kept ? fn([{ name: layer, geometryFields: [], fields: [] }]) : withDataset(job, opening, fn);
+  return open(async (infos) => {
     const info = infos.find((l) => l.name === layer) ?? (SINGLE_LAYER.has(format) && infos.length === 1 ? infos[0] : undefined);
     if (!info) throw new InputError('unknown_layer', `the file has no layer ${JSON.stringify(layer)}`, 'layer');
     const declared = declaredCrs(info.geometryFields[0]?.coordinateSystem?.projjson);
@@ -380,9 +406,10 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
     const mismatch = () =>
       new InputError('crs_mismatch', `the coordinates of ${info.name} do not fit ${chosen}: choose another coordinate system`, 'crs', { crs: chosen ?? '' });
     const fc = parseCollection(
-      await gdalRead(job, info.name, args).catch((err: unknown) => {
-        throw hasGeometry && chosen ? mismatch() : err;
-      }),
+      kept ??
+        (await gdalRead(job, info.name, args).catch((err: unknown) => {
+          throw hasGeometry && chosen ? mismatch() : err;
+        })),
     );
     let rows: Row[] = fc.features.map((f) => ({ properties: f.properties ?? {}, geometry: f.geometry }));
     if (hasGeometry && chosen && isLonLat(chosen) && !fitsLonLat(rows)) throw mismatch();
