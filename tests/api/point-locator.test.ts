@@ -8,7 +8,8 @@ import { cloneTestDb, DRIVERS } from '../support/db.ts';
 /**
  * The import finds each household's region in memory (`PointLocator`); the database's query is the
  * reference. They must agree on every point: anywhere in the district, on grid corners, on shared
- * edges (where the lowest id wins), a hair off them, and outside everything.
+ * edges (where the lowest id wins), a hair off them, and outside everything — but for a point within
+ * 1e-12° of a border, which PostGIS's floating-point side test may count on it and the exact test not.
  */
 async function database(db: Db, points: [number, number][]): Promise<(number | null)[]> {
   const { rows } = await db.query<{ id: number | null }>(
@@ -76,9 +77,24 @@ for (const driver of DRIVERS) {
       );
       await fc.assert(
         fc.asyncProperty(fc.array(point, { minLength: 50, maxLength: 400 }), async (points) => {
-          expect(await memory(db, points)).toEqual(await database(db, points));
+          const mine = await memory(db, points);
+          const theirs = await database(db, points);
+          // Where they differ, the point lies on a border as far as floating point can tell (within 1e-12°,
+          // a tenth of a nanometre): PostGIS's side test rounds such a point onto the edge, the exact one
+          // does not (a case fast-check found: 103.78050824673844, 25.554872938431807). Either answer is a
+          // region the point touches to within that.
+          const differ = points.flatMap((p, i) => (mine[i] === theirs[i] ? [] : [{ x: p[0], y: p[1], ids: [mine[i], theirs[i]].filter((id) => id !== null) }]));
+          if (differ.length === 0) return;
+          const { rows } = await db.query<{ near: boolean }>(
+            `SELECT bool_and((SELECT bool_or(ST_DWithin(ST_Boundary(r.geom), ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), 1e-12))
+                              FROM region r WHERE r.id = ANY(string_to_array(u.ids, ',')::int[]))) AS near
+             FROM unnest($1::float8[], $2::float8[], $3::text[]) AS u(x, y, ids)`,
+            [differ.map((d) => d.x), differ.map((d) => d.y), differ.map((d) => d.ids.join(','))],
+          );
+          expect({ differ, near: rows[0]!.near }).toEqual({ differ, near: true });
         }),
-        { numRuns: 25 },
+        // (the point found on a border of the test district, where the two tests once differed)
+        { numRuns: 25, examples: [[[[103.78050824673844, 25.554872938431807]]]] },
       );
     });
   });
