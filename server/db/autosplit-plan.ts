@@ -236,7 +236,7 @@ async function splitPieces(
   how: { straight: boolean; maxWidth: number | undefined },
   work: { loads: Map<string, number>; weight: number } | null,
 ) {
-  const grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position; straight: boolean }[] = [];
+  const grids: (Planned & { straight: boolean })[] = [];
   let done = 0;
   for (const v of villages) {
     for (const piece of pieces.filter((p) => p.villageId === v.id)) {
@@ -251,7 +251,7 @@ async function splitPieces(
       const walls = piece.walls.map((ring) => ring.map((p) => frame.toXY(p) as XY));
       const groups = atoms.length > 0 ? splitBlock(atoms, walls, v.rule, how) : [];
       if (groups.length === 0) {
-        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', seed: [0, 0], straight: false });
+        grids.push({ village: v.id, piece: piece.piece, ord: grids.length + 1, reason: 'too_few_households', wkb: '', homes: [], straight: false });
         continue;
       }
       for (const g of groups) {
@@ -262,7 +262,7 @@ async function splitPieces(
           ord: grids.length + 1,
           reason: g.reason,
           wkb: multiPolygonEwkb(polygons),
-          seed: where[g.atoms[0]!]!,
+          homes: g.atoms.map((a) => ({ at: where[a]!, households: atoms[a]!.weight })),
           straight: g.straight,
         });
       }
@@ -441,17 +441,23 @@ async function mergeSmallBlocks(
  * Clips each group's cells to its piece. A group stays one polygon, save household-less slivers
  * where the piece's border bends: each joins the neighbour it shares the longest border with.
  */
-async function clipToPieces(
-  tx: Queryable,
-  grids: { village: number; piece: number; ord: number; reason: InfeasibleReason | null; wkb: string; seed: Position }[],
-): Promise<void> {
+/** A planned grid before it is clipped: its polygons (EWKB hex) and where its households are. */
+interface Planned {
+  village: number;
+  piece: number;
+  ord: number;
+  reason: InfeasibleReason | null;
+  wkb: string;
+  homes: { at: Position; households: number }[];
+}
+
+async function clipToPieces(tx: Queryable, grids: Planned[]): Promise<void> {
   for (let i = 0; i < grids.length; i += 5000) {
     const batch = grids.slice(i, i + 5000);
     await tx.query(
       `WITH g AS (
-         SELECT t.village_id, t.piece, t.ord, t.reason, ST_GeomFromEWKB(decode(nullif(t.wkb, ''), 'hex')) AS geom, ST_SetSRID(ST_MakePoint(t.lon,
-           t.lat), 4326) AS seed
-         FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::float8[]) AS t(village_id, piece, ord, reason, wkb, lon, lat)
+         SELECT t.village_id, t.piece, t.ord, t.reason, ST_GeomFromEWKB(decode(nullif(t.wkb, ''), 'hex')) AS geom
+         FROM unnest($1::int[], $2::int[], $3::int[], $4::text[], $5::text[]) AS t(village_id, piece, ord, reason, wkb)
        )
        INSERT INTO autosplit_grid (village_id, piece, ord, reason, geom)
        SELECT g.village_id, g.piece, g.ord, g.reason,
@@ -459,37 +465,41 @@ async function clipToPieces(
                    WHEN ST_Within(g.geom, p.geom) THEN ST_ReducePrecision(g.geom, gp_grid())
                    ELSE ST_CollectionExtract(ST_Intersection(g.geom, p.geom, gp_grid()), 3) END)
        FROM g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece`,
-      [
-        batch.map((g) => g.village),
-        batch.map((g) => g.piece),
-        batch.map((g) => g.ord),
-        batch.map((g) => g.reason),
-        batch.map((g) => g.wkb),
-        batch.map((g) => g.seed[0]),
-        batch.map((g) => g.seed[1]),
-      ],
+      [batch.map((g) => g.village), batch.map((g) => g.piece), batch.map((g) => g.ord), batch.map((g) => g.reason), batch.map((g) => g.wkb)],
     );
   }
-  const seeds = new Map(grids.map((g) => [g.ord, g.seed]));
-  // Pieces of a grid away from its households: the piece holding its first household stays. A
-  // fragment may first land on a neighbour it touches only through another fragment: repeat.
+  const byOrd = new Map(grids.map((g) => [g.ord, g]));
+  // A grid clipped to its piece can fall apart (a household its group took in across a wall, or a
+  // cell reaching round a corner of the piece): the part holding most of its households stays, the
+  // others join the neighbour they share most border with. (Keeping the part of the group's first
+  // household once gave a bridged lone house the grid and 18 households to the neighbour: 1 and 37
+  // where the plan said 19 and 19.) A fragment may first land on a neighbour it touches only through
+  // another fragment: repeat.
   for (let pass = 0; pass < 4; pass++) {
-    const {
-      rows: [left],
-    } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM autosplit_grid WHERE ST_NumGeometries(geom) > 1');
-    if (left!.n === 0) break;
-    await joinFragments(tx, seeds);
+    const { rows: split } = await tx.query<{ ord: number }>('SELECT ord FROM autosplit_grid WHERE ST_NumGeometries(geom) > 1');
+    if (split.length === 0) break;
+    await joinFragments(
+      tx,
+      split.flatMap(({ ord }) => byOrd.get(ord)?.homes.map((h) => ({ ord, ...h })) ?? []),
+    );
   }
 }
 
-async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promise<void> {
+/** Each grid in pieces keeps its part with most households (`homes`: the households of those grids); its other parts join a neighbour. */
+async function joinFragments(tx: Queryable, homes: { ord: number; at: Position; households: number }[]): Promise<void> {
   await tx.query(
-    `WITH part AS (
-       SELECT g.village_id, g.piece, g.ord, d.geom, row_number() OVER () AS part_id,
-              ST_Intersects(d.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)) AS home
-       FROM autosplit_grid g JOIN unnest($1::int[], $2::float8[], $3::float8[]) AS s(ord, lon, lat) ON s.ord = g.ord,
-         LATERAL ST_Dump(ST_CollectionExtract(g.geom, 3)) AS d
+    `WITH home AS MATERIALIZED (
+       SELECT h.ord, ST_SetSRID(ST_MakePoint(h.lon, h.lat), 4326) AS geom, h.n
+       FROM unnest($1::int[], $2::float8[], $3::float8[], $4::float8[]) AS h(ord, lon, lat, n)
+     ),
+     piece AS (
+       SELECT g.village_id, g.piece, g.ord, d.geom, row_number() OVER () AS part_id
+       FROM autosplit_grid g, LATERAL ST_Dump(ST_CollectionExtract(g.geom, 3)) AS d
        WHERE ST_NumGeometries(g.geom) > 1
+     ),
+     part AS (
+       SELECT p.*, (SELECT coalesce(sum(h.n), 0) FROM home h WHERE h.ord = p.ord AND h.geom && p.geom AND ST_Intersects(p.geom, h.geom)) AS home
+       FROM piece p
      ),
      ranked AS (SELECT *, row_number() OVER (PARTITION BY ord ORDER BY home DESC, ST_Area(geom) DESC, part_id) AS rank FROM part),
      main AS (SELECT g.village_id, g.piece, g.ord, coalesce(r.geom, g.geom) AS geom FROM autosplit_grid g LEFT JOIN ranked r ON r.ord = g.ord AND r.rank = 1),
@@ -507,7 +517,7 @@ async function joinFragments(tx: Queryable, seeds: Map<number, Position>): Promi
        GROUP BY ord
      )
      UPDATE autosplit_grid g SET geom = j.geom FROM joined j WHERE g.ord = j.ord`,
-    [[...seeds.keys()], [...seeds.values()].map((s) => s[0]), [...seeds.values()].map((s) => s[1])],
+    [homes.map((h) => h.ord), homes.map((h) => h.at[0]), homes.map((h) => h.at[1]), homes.map((h) => h.households)],
   );
 }
 
