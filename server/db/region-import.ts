@@ -28,6 +28,8 @@ export interface ImportOptions {
    * parent's coverage (default). False: the caller does it once for several layers.
    */
   settle?: boolean;
+  /** False with `record: false`: no change rows are read back (a check that is rolled back needs none). */
+  changes?: boolean;
 }
 
 export interface ImportResult {
@@ -243,7 +245,7 @@ export async function importRegions(
   );
   const ids = rows.map((r) => r.id);
   const created = good.map((g, i) => ({ id: ids[i]!, code: g.f.code, name: g.f.name }));
-  const changes = async () => (await snapshots(tx, ids)).map((s) => ({ entityId: s.id, before: null, after: s }));
+  const changes = async () => (o.changes === false ? [] : (await snapshots(tx, ids)).map((s) => ({ entityId: s.id, before: null, after: s })));
   if (o.settle === false) return { op: null, created, errors: problems, coverage: null, changes: await changes() };
   await settleRegions(tx, ids, o.parentId);
   // The layer's coverage of its parent: problems are reported, and refused only when strict.
