@@ -11,10 +11,19 @@ export async function assignHouseholds(tx: Queryable, onlyUnassigned = false): P
   for (const level of ['grid', 'village', 'township', 'district', 'city']) {
     // once every household has its region, the coarser levels have nothing to do (each pass reads them all)
     if (level !== 'grid' && !(await tx.query('SELECT 1 FROM household WHERE region_id IS NULL LIMIT 1')).rows.length) break;
+    // Region by region, each polygon tested against the points in its box (PostGIS prepares it once):
+    // the planner, guessing few unfiled households from statistics taken before they were unfiled, went
+    // household by household instead (4,386 imported grids over 78,700 households: 5.1 → 0.5 s). On a
+    // shared border the lowest id wins, as the import's locator has it.
     await tx.query(
-      `UPDATE household h SET region_id = r.id
-       FROM region r
-       WHERE h.region_id IS NULL AND r.level = $1 AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)`,
+      `WITH unfiled AS MATERIALIZED (SELECT ST_Extent(geom)::geometry AS box FROM household WHERE region_id IS NULL),
+       found AS (
+         SELECT DISTINCT ON (f.id) f.id, r.id AS region_id
+         FROM region r, unfiled u, LATERAL (
+           SELECT h.id FROM household h WHERE h.region_id IS NULL AND h.geom && r.geom AND ST_Intersects(r.geom, h.geom)) f
+         WHERE r.level = $1 AND u.box IS NOT NULL AND r.geom && u.box
+         ORDER BY f.id, r.id)
+       UPDATE household h SET region_id = found.region_id FROM found WHERE h.id = found.id`,
       [level],
     );
   }
