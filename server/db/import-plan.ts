@@ -11,7 +11,7 @@ import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
-import { importRegions, settleRegions, type ImportResult } from './region-import.ts';
+import { importRegions, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
 import { validateCoverage } from './coverage.ts';
 import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 import { staffRoles } from './staff.ts';
@@ -215,12 +215,37 @@ function boundaryFeatures(rows: ImportRow[], spec: ImportSpec, maxVertices: numb
   return { features, problems, raw };
 }
 
+/** What a check of boundaries or grids found, kept for its commit (see `householdChecks`): where each feature goes and how it lies there. */
+interface RegionCheck {
+  spec: string;
+  stamp: string;
+  villages: (number | null)[] | null;
+  placed: Map<number | null, RegionPlacement[]>;
+}
+
+const regionChecks = new WeakMap<ImportRow[], RegionCheck>();
+
+/** Every write to regions moves one of these (undo and redo included: they change versions or the log). */
+const regionStamp = async (q: Queryable) =>
+  (
+    await q.query<{ s: string }>(
+      `SELECT concat_ws(':', (SELECT coalesce(max(id), 0) FROM change),
+         (SELECT count(*) || ':' || coalesce(sum(version), 0) || ':' || coalesce(max(id), 0) FROM region)) AS s`,
+    )
+  ).rows[0]!.s;
+
 /**
  * Boundaries or grids into the plan. A check (`dryRun`, rolled back after) skips what cannot change
  * its report: filing households and incidents into the new regions (a grid layer over a county in use
  * re-files tens of thousands of each: 25 s of 31 s measured) and the change log's rows.
  */
 async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number, dryRun: boolean): Promise<ImportOutcome> {
+  const stamp = await regionStamp(tx);
+  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${maxVertices}`;
+  const kept = regionChecks.get(rows);
+  // The check's placements, while nothing it read has changed since (else placed again).
+  const reuse = !dryRun && kept?.spec === key && kept.stamp === stamp ? kept : null;
+  const keep: RegionCheck = { spec: key, stamp, villages: null, placed: new Map() };
   const parent = spec.parentId === null ? null : await regionRow(tx, spec.parentId, 'parentId');
   const { features, problems, raw } = boundaryFeatures(rows, spec, maxVertices);
   // Where each feature goes: boundaries under the parent; grids under the village they lie in.
@@ -228,7 +253,8 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   if (spec.kind === 'grid') {
     if (!parent || parent.level === 'grid')
       throw new InputError('wrong_level', 'grids go into a village, or a township or district whose villages exist', 'parentId');
-    const villages = await villagesOf(tx, parent, features);
+    const villages = reuse?.villages ?? (await villagesOf(tx, parent, features));
+    keep.villages = villages;
     const rowsById = new Map<number, ParentRow>();
     for (const [i, f] of features.entries()) {
       const v = villages[i];
@@ -284,7 +310,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       record: false,
       settle: false,
       changes: !dryRun,
+      placed: reuse?.placed.get(parentId),
     });
+    if (result.placed) keep.placed.set(parentId, result.placed);
     const nameOf = new Map(fs.map((f) => [f.index, f.name]));
     problems.push(...result.errors.map((e: FeatureError) => ({ ...e, path: `rows[${e.index}]`, subject: e.subject ?? nameOf.get(e.index) ?? '' })));
     const byIndex = new Map(fs.map((f) => [f.code, f]));
@@ -309,6 +337,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     }
   }
   const op = changes.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', changes) : null;
+  if (dryRun) regionChecks.set(rows, keep);
   return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues }, op });
 }
 

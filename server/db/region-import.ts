@@ -30,6 +30,8 @@ export interface ImportOptions {
   settle?: boolean;
   /** False with `record: false`: no change rows are read back (a check that is rolled back needs none). */
   changes?: boolean;
+  /** Each feature's placement as a check of the same features against the same plan found it (else placed here). */
+  placed?: Placed[];
 }
 
 export interface ImportResult {
@@ -39,6 +41,8 @@ export interface ImportResult {
   coverage: CoverageReport | null;
   /** The changes made, when the caller records them (`record: false`). */
   changes?: ChangeRow[];
+  /** Each feature's placement, for a commit that follows this check to reuse. */
+  placed?: Placed[];
 }
 
 // The geometry as stored: valid (repaired when asked), multi, on the fixed-precision grid.
@@ -47,7 +51,7 @@ const stored = (repair: boolean, j: string) =>
     ? `ST_Multi(ST_ReducePrecision(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(${j}), 4326)), 3), gp_grid()))`
     : `ST_Multi(ST_ReducePrecision(ST_SetSRID(ST_GeomFromGeoJSON(${j}), 4326), gp_grid()))`;
 
-interface Placed {
+export interface Placed {
   ord: number;
   wkb: string | null;
   valid: boolean;
@@ -204,7 +208,7 @@ export async function importRegions(
   // Nothing else changes this parent's children while the layer goes in.
   if (o.parentId !== null) await tx.query('SELECT id FROM region WHERE id = $1 FOR UPDATE', [o.parentId]);
   const parentName = parent?.name ?? 'the plan';
-  const placed = await place(tx, input, o);
+  const placed = o.placed ?? (await place(tx, input, o));
   const taken = new Set(
     (await tx.query<{ code: string }>('SELECT code FROM region WHERE code = ANY($1::text[])', [input.map((f) => f.code)])).rows.map((r) => r.code),
   );
@@ -227,7 +231,7 @@ export async function importRegions(
       problems,
     );
   }
-  if (good.length === 0) return { op: null, created: [], errors: problems, coverage: null };
+  if (good.length === 0) return { op: null, created: [], errors: problems, coverage: null, placed };
   const { rows } = await tx.query<{ id: number }>(
     `INSERT INTO region (parent_id, level, code, name, geom, stat_code, grid_type)
      SELECT $1, $2, t.code, t.name, ST_GeomFromEWKB(decode(t.wkb, 'hex')), t.stat_code, t.grid_type
@@ -246,7 +250,7 @@ export async function importRegions(
   const ids = rows.map((r) => r.id);
   const created = good.map((g, i) => ({ id: ids[i]!, code: g.f.code, name: g.f.name }));
   const changes = async () => (o.changes === false ? [] : (await snapshots(tx, ids)).map((s) => ({ entityId: s.id, before: null, after: s })));
-  if (o.settle === false) return { op: null, created, errors: problems, coverage: null, changes: await changes() };
+  if (o.settle === false) return { op: null, created, errors: problems, coverage: null, changes: await changes(), placed };
   await settleRegions(tx, ids, o.parentId);
   // The layer's coverage of its parent: problems are reported, and refused only when strict.
   const coverage = o.parentId === null ? null : await validateCoverage(tx, o.parentId, { depth: 1, toleranceM2: o.toleranceM2 });

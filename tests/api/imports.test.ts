@@ -151,6 +151,28 @@ for (const driver of DRIVERS) {
       }
     });
 
+    it('commits boundaries as its check placed them, and places them again when the plan changed in between', async () => {
+      const parent = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE code = '620201'`)).rows[0]!.id;
+      const up = await upload('jiayuguan-towns-gk.zip');
+      const body = { layer: 'towns', kind: 'boundary', parentId: parent, repair: true, partial: true };
+      // The towns are there already (the test before): each row overlaps one.
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome.problems.map((p: { code: string }) => p.code)).toEqual(['overlaps_siblings', 'overlaps_siblings', 'overlaps_siblings']);
+      // Meanwhile they are taken out (that import undone): the commit must not keep the check's overlaps.
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect((await ctx.db.query(`SELECT 1 FROM region WHERE parent_id = $1`, [parent])).rows).toEqual([]);
+      const done = await commit(up.body.id, body);
+      expect(done.status).toBe(201);
+      expect(done.body).toMatchObject({ accepted: 3, problems: [] });
+      // Checked again with nothing changed since, the commit takes the check's placements: the same report.
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      const again = await plan(up.body.id, body);
+      expect(again.body.outcome).toMatchObject({ accepted: 3, problems: [] });
+      const last = await commit(up.body.id, body);
+      expect(last.status).toBe(201);
+      expect(last.body.regions.created.map((c: { code: string }) => c.code)).toEqual(again.body.outcome.regions.created.map((c: { code: string }) => c.code));
+    });
+
     it('opens a Shapefile zipped on a Chinese Windows: file names in GBK bytes, without the zip’s UTF-8 flag', async () => {
       // (GDAL alone takes such names for CP437 and refuses the file)
       const up = await upload('towns-gbk-names.zip');
