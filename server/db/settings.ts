@@ -1,3 +1,4 @@
+import { settingsDiff, type CodeNames, type FieldChange } from '../domain/settings-diff.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -283,13 +284,15 @@ export interface SettingsChange {
   entity: string;
   subject: string;
   undone: boolean;
+  /** For an update, what it changed, field by field. */
+  changed: FieldChange[];
 }
 
 export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule', 'staff_role'] as const;
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
-  const { rows } = await db.query<SettingsChange>(
-    `SELECT c.id, to_char(c.at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at, c.actor, c.action, c.entity,
+  const { rows } = await db.query<Omit<SettingsChange, 'changed'> & { before: unknown; after: unknown }>(
+    `SELECT c.id, to_char(c.at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at, c.actor, c.action, c.entity, c.before, c.after,
             coalesce(c.after ->> 'zh', c.before ->> 'zh', r.name, '') AS subject,
             EXISTS (SELECT 1 FROM change u WHERE u.entity = c.entity AND u.action = 'undo' AND (u.after ->> 'undoes')::int = c.id) AS undone
      FROM change c LEFT JOIN region r ON c.entity = 'grid_type_rule' AND r.id = c.entity_id
@@ -297,7 +300,14 @@ export async function settingsChanges(db: Queryable, limit: number): Promise<Set
      ORDER BY c.id DESC LIMIT $2`,
     [SETTINGS_ENTITIES, limit],
   );
-  return rows;
+  const names = async (sql: string) => new Map((await db.query<{ code: string; zh: string; en: string }>(sql)).rows.map((r) => [r.code, r]));
+  const codes: CodeNames = rows.some((r) => r.action === 'update')
+    ? {
+        departments: await names('SELECT code, zh, en FROM department'),
+        categories: await names('SELECT code, zh, en FROM incident_category'),
+      }
+    : {};
+  return rows.map(({ before, after, ...c }) => ({ ...c, changed: c.action === 'update' ? settingsDiff(before, after, codes) : [] }));
 }
 
 /** Equal as JSON whatever the order of keys (the change log keeps its states as jsonb, which reorders them). */

@@ -97,6 +97,18 @@ const Change = z.object({
   entity: z.string(),
   subject: z.string(),
   undone: z.boolean(),
+  changed: z.array(
+    z.object({
+      field: z.string(),
+      item: z.string().nullable(),
+      itemZh: z.string().nullable(),
+      itemEn: z.string().nullable(),
+      before: z.string(),
+      after: z.string(),
+      beforeEn: z.string(),
+      afterEn: z.string(),
+    }),
+  ),
 });
 
 const CodeParam = z.object({ code: Code });

@@ -106,8 +106,25 @@ for (const driver of DRIVERS) {
         'department:update',
         'department:create',
       ]);
+      // Each update says what it changed, field by field; a rule or a deadline by its grid type or severity.
+      const ruralRule = { item: 'rural', itemZh: '农村型', itemEn: 'Rural' };
+      expect(changes[0].changed).toEqual([
+        { field: 'min', ...ruralRule, before: '10', after: '12', beforeEn: '10', afterEn: '12' },
+        { field: 'max', ...ruralRule, before: '25', after: '30', beforeEn: '25', afterEn: '30' },
+        { field: 'target', ...ruralRule, before: '18', after: '20', beforeEn: '18', afterEn: '20' },
+      ]);
       // the category change: back to 消防 with its old deadlines
       const categoryChange = changes.find((c: { entity: string; action: string }) => c.entity === 'incident_category' && c.action === 'update');
+      expect(categoryChange.changed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ field: 'zh', item: null, before: '消防', after: '消防安全' }),
+          expect.objectContaining({ field: 'deadlineHours', before: '24', after: '12' }),
+          // departments by their names, not their codes
+          expect.objectContaining({ field: 'departments', before: expect.not.stringContaining('fire') }),
+        ]),
+      );
+      expect(categoryChange.changed.some((c: { field: string; item: string }) => c.field === 'ackHours' && c.item === '1')).toBe(true);
+      expect(changes.find((c: { action: string }) => c.action === 'create').changed).toEqual([]);
       const undone = await ctx.request('POST', `/api/settings/changes/${categoryChange.id}/undo`);
       expect(undone.status, JSON.stringify(undone.body)).toBe(200);
       const fire = (await ctx.request('GET', '/api/settings/categories')).body.find((c: { code: string }) => c.code === 'fire');

@@ -172,6 +172,8 @@ describeInBrowser('import wizard in Chromium', () => {
 
       await page.click('[data-testid="settings-tab-history"]');
       await page.waitForSelector('[data-testid="settings-change"]');
+      // the change says what it changed: the deadline, by its severity, from and to
+      expect(await page.locator('[data-testid="settings-changed"]').first().textContent()).toMatch(/紧急程度 4 响应（小时）：\S+ → 0\.5/);
       await page.locator('[data-testid="settings-undo"]').first().click();
       await expect.poll(() => page.locator('[data-testid="settings-history"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已撤销/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-history.png') });
