@@ -15,6 +15,7 @@ import { importRegions, settleRegions, type ImportResult, type Placed as RegionP
 import { validateCoverage } from './coverage.ts';
 import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 import { staffRoles } from './staff.ts';
+import { assignHouseholds, recountHouseholdsAround } from './households.ts';
 
 /**
  * The import wizard's last two steps for any kind of layer: `plan` tries the import in a
@@ -45,6 +46,11 @@ export interface ImportSpec {
   places?: ReadonlyMap<number, [number, number]>;
   /** Commit the good rows even when others are refused. */
   partial: boolean;
+  /**
+   * Grids: the file's grids replace the grids of every village they go into (a revised layer), in the
+   * same operation, which undo takes back whole. Else they go in beside the grids there.
+   */
+  replace?: boolean;
 }
 
 export interface Problem {
@@ -67,6 +73,8 @@ export interface ImportOutcome {
     created: { code: string; name: string; statCode: string | null; gridType: string | null; parent: string }[];
     coverage: Record<string, number> | null;
     issues: unknown[];
+    /** With `replace`: the grids the file's took the place of, and how many of them had a grid worker (to assign again). */
+    replaced?: { grids: number; staffed: number; villages: number };
   };
   households?: { added: number; updated: number };
   incidents?: { imported: number };
@@ -215,6 +223,20 @@ function boundaryFeatures(rows: ImportRow[], spec: ImportSpec, maxVertices: numb
   return { features, problems, raw };
 }
 
+/** Removes the grids of some villages for a revised layer: how many, how many had a worker, and (when recorded) their states for undo. */
+async function removeGrids(tx: Queryable, villages: number[], record: boolean) {
+  await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE', [villages]);
+  const { rows } = await tx.query<{ id: number; staffed: boolean }>(
+    `SELECT id, worker_id IS NOT NULL AS staffed FROM region WHERE parent_id = ANY($1::int[]) AND level = 'grid' ORDER BY id FOR UPDATE`,
+    [villages],
+  );
+  const ids = rows.map((r) => r.id);
+  const before = record ? await snapshots(tx, ids) : [];
+  await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [ids]);
+  const changes: ChangeRow[] = before.map((b) => ({ entityId: b.id, before: b, after: null }));
+  return { grids: ids.length, staffed: rows.filter((r) => r.staffed).length, villages, changes };
+}
+
 /** What a check of boundaries or grids found, kept for its commit (see `householdChecks`): where each feature goes and how it lies there. */
 interface RegionCheck {
   spec: string;
@@ -241,7 +263,8 @@ const regionStamp = async (q: Queryable) =>
  */
 async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number, dryRun: boolean): Promise<ImportOutcome> {
   const stamp = await regionStamp(tx);
-  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${maxVertices}`;
+  const replace = spec.kind === 'grid' && spec.replace === true;
+  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${replace}|${maxVertices}`;
   const kept = regionChecks.get(rows);
   // The check's placements, while nothing it read has changed since (else placed again).
   const reuse = !dryRun && kept?.spec === key && kept.stamp === stamp ? kept : null;
@@ -279,6 +302,14 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     );
   }
   const level = (p: ParentRow | null): Level => (spec.kind === 'grid' ? 'grid' : p ? childLevel(p.level)! : 'district');
+  // A revised layer: the grids of the villages it goes into make way first (and come back on undo).
+  const replacing = replace
+    ? await removeGrids(
+        tx,
+        [...groups.keys()].filter((v): v is number => v !== null),
+        !dryRun,
+      )
+    : null;
   const created: NonNullable<ImportOutcome['regions']>['created'] = [];
   const changes: ChangeRow[] = [];
   const ids: number[] = [];
@@ -325,8 +356,15 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   }
   // Once for the whole layer: households and incidents into the new regions, the counts, and the
   // coverage of every parent that received some (a grid layer spans many villages).
+  if (!dryRun && (ids.length > 0 || replacing)) {
+    await settleRegions(tx, ids, spec.parentId);
+    if (replacing) {
+      // the households of the removed grids that no new grid took go to their village (their incidents keep no grid)
+      await assignHouseholds(tx, true);
+      await recountHouseholdsAround(tx, replacing.villages);
+    }
+  }
   if (ids.length > 0) {
-    if (!dryRun) await settleRegions(tx, ids, spec.parentId);
     if (parent) {
       const parents = new Set([...groups.keys()]);
       const deep = spec.kind === 'grid' && parent.level !== 'village';
@@ -336,9 +374,12 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       issues.push(...spatial.slice(0, 500));
     }
   }
-  const op = changes.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', changes) : null;
+  // (the removed grids first: undo, going newest first, then takes the new grids out before putting them back)
+  const all = [...(replacing?.changes ?? []), ...changes];
+  const op = all.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', all) : null;
   if (dryRun) regionChecks.set(rows, keep);
-  return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues }, op });
+  const replaced = replacing ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, villages: replacing.villages.length } } : {};
+  return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues, ...replaced }, op });
 }
 
 // ── households ───────────────────────────────────────────────────────────────────────────────

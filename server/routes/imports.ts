@@ -67,6 +67,10 @@ const PlanBody = z
     crs: z.string().max(40).nullable().optional().openapi({ description: 'the coordinate system, over what the file declares (or where it declares none)' }),
     repair: z.boolean().optional(),
     clip: z.boolean().optional(),
+    replace: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'grids: replace the grids of every village the file’s grids go into (a revised layer; one operation, undone whole)' }),
     partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
     places: z
       .record(z.string().regex(/^(0|[1-9]\d{0,6})$/, 'a row number (no leading zeros)'), z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]))
@@ -264,7 +268,16 @@ function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole
   if (places.size > 0 && body.kind !== 'household' && body.kind !== 'incident') {
     throw new InputError('not_placeable', 'only households and incidents are placed by hand', 'places');
   }
-  return { kind: body.kind, parentId: body.parentId, fields, repair: body.repair ?? false, clip: body.clip ?? false, partial: body.partial ?? false, places };
+  return {
+    kind: body.kind,
+    parentId: body.parentId,
+    fields,
+    repair: body.repair ?? false,
+    clip: body.clip ?? false,
+    partial: body.partial ?? false,
+    replace: body.replace ?? false,
+    places,
+  };
 }
 
 /** The caller may import this kind of layer into this region. */

@@ -173,6 +173,70 @@ for (const driver of DRIVERS) {
       expect(last.body.regions.created.map((c: { code: string }) => c.code)).toEqual(again.body.outcome.regions.created.map((c: { code: string }) => c.code));
     });
 
+    it('replaces a village’s grids with a revised layer when asked, in one operation that undo takes back whole', async () => {
+      // The revised layer: the busiest village cut in two halves, west and east.
+      const {
+        rows: [v],
+      } = await ctx.db.query<{ id: number; households: number; west: string; east: string }>(
+        `WITH v AS (SELECT r.id, r.household_count AS households, r.geom, ST_XMin(r.geom) x0, ST_YMin(r.geom) y0, ST_XMax(r.geom) x1, ST_YMax(r.geom) y1
+                    FROM region r WHERE r.level = 'village' AND EXISTS (SELECT 1 FROM region g WHERE g.parent_id = r.id AND g.worker_id IS NOT NULL)
+                    ORDER BY r.household_count DESC LIMIT 1)
+         SELECT id, households,
+           ST_AsGeoJSON(ST_Intersection(geom, ST_MakeEnvelope(x0 - 1, y0 - 1, (x0 + x1) / 2, y1 + 1, 4326)), 9) AS west,
+           ST_AsGeoJSON(ST_Intersection(geom, ST_MakeEnvelope((x0 + x1) / 2, y0 - 1, x1 + 1, y1 + 1, 4326)), 9) AS east FROM v`,
+      );
+      const gridsOf = async () =>
+        (
+          await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || coalesce(worker_id, 0), ',' ORDER BY id) AS s FROM region WHERE parent_id = $1`, [
+            v!.id,
+          ])
+        ).rows[0]!.s;
+      const filed = async () =>
+        (
+          await ctx.db.query<{ s: string }>(
+            `SELECT string_agg(h.id || ':' || h.region_id, ',' ORDER BY h.id) AS s FROM household h JOIN region g ON g.id = h.region_id WHERE g.parent_id = $1`,
+            [v!.id],
+          )
+        ).rows[0]!.s;
+      const [oldGrids, oldFiled] = [await gridsOf(), await filed()];
+      const oldCount = oldGrids.split(',').length;
+      const file = {
+        type: 'FeatureCollection',
+        features: [
+          { type: 'Feature', properties: { 名称: '西片网格', 类型: '农村' }, geometry: JSON.parse(v!.west) },
+          { type: 'Feature', properties: { 名称: '东片网格', 类型: '农村' }, geometry: JSON.parse(v!.east) },
+        ],
+      };
+      const up = await upload('revised-grids.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      expect(up.status).toBe(201);
+      const body = { layer: up.body.layers[0].name, kind: 'grid', parentId: v!.id, repair: true };
+      // Beside the grids there, each half overlaps them.
+      const beside = await plan(up.body.id, body);
+      expect(beside.body.outcome.accepted).toBe(0);
+      expect(Object.keys(beside.body.outcome.problemCounts)).toEqual(['overlaps_siblings']);
+      // In their place: both go in, and the report says how many grids make way and how many had a worker.
+      const checked = await plan(up.body.id, { ...body, replace: true });
+      expect(checked.body.outcome).toMatchObject({ accepted: 2, problems: [] });
+      expect(checked.body.outcome.regions.replaced).toEqual({ grids: oldCount, staffed: expect.any(Number), villages: 1 });
+      expect(checked.body.outcome.regions.replaced.staffed).toBeGreaterThan(0);
+      expect(await gridsOf()).toBe(oldGrids); // the check wrote nothing
+      const done = await commit(up.body.id, { ...body, replace: true });
+      expect(done.status, JSON.stringify(done.body)).toBe(201);
+      const { rows: now } = await ctx.db.query<{ name: string; households: number }>(
+        `SELECT name, household_count AS households FROM region WHERE parent_id = $1 ORDER BY name`,
+        [v!.id],
+      );
+      expect(now.map((g) => g.name)).toEqual(['东片网格', '西片网格']);
+      // every household of the village filed in one of the two, and the counts add up
+      expect(now.reduce((n, g) => n + g.households, 0)).toBe(v!.households);
+      const { rows: village } = await ctx.db.query<{ n: number }>(`SELECT household_count AS n FROM region WHERE id = $1`, [v!.id]);
+      expect(village[0]!.n).toBe(v!.households);
+      // Undo: the old grids again, with their workers and their households.
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
+      expect(await gridsOf()).toBe(oldGrids);
+      expect(await filed()).toBe(oldFiled);
+    });
+
     it('opens a Shapefile zipped on a Chinese Windows: file names in GBK bytes, without the zip’s UTF-8 flag', async () => {
       // (GDAL alone takes such names for CP437 and refuses the file)
       const up = await upload('towns-gbk-names.zip');

@@ -40,6 +40,8 @@ export class ImportWizard {
   /** Boundaries that are districts themselves, under nothing. */
   topLevel = $state(false);
   clip = $state(false);
+  /** Grids: in place of the grids of the villages they go into (a revised layer). */
+  replace = $state(false);
   plan = $state.raw<ImportPlan | null>(null);
   result = $state.raw<ImportOutcome | null>(null);
   /** Bytes sent of the upload, or rows of the commit. */
@@ -131,6 +133,7 @@ export class ImportWizard {
       crs: this.crs,
       repair: this.repair,
       clip: this.clip,
+      ...(this.kind === 'grid' && this.replace ? { replace: true } : {}),
       partial,
       ...(Object.keys(this.places).length > 0 ? { places: this.places } : {}),
     };
