@@ -85,6 +85,21 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
         .map((e) => e.textContent),
     );
 
+  /** Labels of a map that one of its insets covers: an inset goes where it hides none. */
+  const underInsets = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="print-map"]')].flatMap((map) => {
+        const insets = [...map.querySelectorAll('[data-testid="print-inset"]')].map((e) => e.querySelector(':scope > rect')!.getBoundingClientRect());
+        const labels = [...map.querySelectorAll('text.label')].filter((e) => !e.closest('[data-testid="print-inset"]') && !e.classList.contains('inset-key'));
+        return labels
+          .filter((e) => {
+            const a = e.getBoundingClientRect();
+            return insets.some((b) => a.right > b.left && a.left < b.right && a.bottom > b.top && a.top < b.bottom);
+          })
+          .map((e) => e.textContent!.trim());
+      }),
+    );
+
   it('prints a village map book on A4: the map with every grid, the legend, the table, and a PDF a reader finds them in', async () => {
     const page = await open(`/print/village/${village.id}`);
     try {
@@ -93,6 +108,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(drawn).toBe(grids.length);
       expect(await page.locator('[data-testid="print-table"] tbody tr').count()).toBe(grids.length);
       expect(await overflowing(page)).toEqual([]);
+      expect(await underInsets(page)).toEqual([]);
       const out = await pdf(page, 'print-village-a4.pdf');
       expect(out.size).toEqual([595, 842]);
       expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());
@@ -115,6 +131,8 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       const titles = await page.locator('[data-testid="print-sheet"] h1').allTextContents();
       for (const v of villages.rows) expect(titles.some((t) => t.startsWith(`${v.name} 网格划分图`))).toBe(true);
       expect(await overflowing(page)).toEqual([]);
+      expect(await page.locator('[data-testid="print-inset"]').count()).toBeGreaterThan(0);
+      expect(await underInsets(page)).toEqual([]);
       const out = await pdf(page, 'print-township-a3.pdf');
       expect(out.size).toEqual([1191, 842]);
       expect(out.pages).toBe(titles.length);

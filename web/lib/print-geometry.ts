@@ -87,3 +87,46 @@ export function scaleBar(metresPerMm: number, maxMm: number): { metres: number; 
 
 /** The map's scale as 1:n, rounded for print (1:12,000). */
 export const ratio = (metresPerMm: number) => Math.round((metresPerMm * 1000) / 100) * 100;
+
+/** A rectangle on the sheet, in mm from its top left. */
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+export const boxesMeet = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/**
+ * Where an inset of w × h mm goes on a map of width × height: the spot that hides the fewest
+ * `labels`; among those a corner (clear of the north arrow, top right, and the scale bar, bottom
+ * left) before the middle of an edge, full size before 80% and 65%; then the one `covered` (how much
+ * of the spot the map's own area fills) least. Never over `avoid` (what the inset enlarges) or
+ * over insets `taken` already; null when no spot is left.
+ */
+export function insetSpot(
+  map: { width: number; height: number },
+  size: { w: number; h: number },
+  labels: Box[],
+  avoid: Box[],
+  covered: (b: Box) => number = () => 0,
+): Box | null {
+  const { width, height } = map;
+  const spots = [1, 0.8, 0.65].flatMap((k, n) => {
+    const [w, h] = [Math.round(size.w * k), Math.round(size.h * k)];
+    return [
+      { x: width - w - 1.5, y: height - h - 1.5 },
+      { x: 1.5, y: height - h - 11 }, // above the scale bar
+      { x: 1.5, y: 1.5 },
+      { x: width - w - 1.5, y: 19 }, // below the north arrow
+      { x: (width - w) / 2, y: 1.5 },
+      { x: (width - w) / 2, y: height - h - 1.5 },
+      { x: 1.5, y: (height - h) / 2 },
+      { x: width - w - 1.5, y: (height - h) / 2 },
+    ].map((c, i) => ({ box: { ...c, w, h }, rank: n * 8 + (i < 4 ? 0 : 4) }));
+  });
+  const open = spots.filter((s) => !avoid.some((a) => boxesMeet(a, s.box)));
+  if (open.length === 0) return null;
+  const score = (s: (typeof spots)[number]) => labels.filter((l) => boxesMeet(l, s.box)).length * 10_000 + s.rank * 100 + covered(s.box);
+  return open.reduce((a, b) => (score(b) < score(a) ? b : a)).box;
+}

@@ -1,0 +1,59 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { boxesMeet, insetSpot, type Box } from '../../web/lib/print-geometry.ts';
+
+// An A4 landscape sheet's map, and an inset a third of it, as PrintMap sizes them.
+const map = { width: 273, height: 150 };
+const size = { w: 93, h: 51 };
+const label = (x: number, y: number): Box => ({ x: x - 8, y: y - 3, w: 16, h: 6 });
+const hidden = (spot: Box, labels: Box[]) => labels.filter((l) => boxesMeet(l, spot)).length;
+
+describe('where a printed map’s inset goes', () => {
+  it('takes a full-size corner where nothing is written, the one the map’s own area fills least', () => {
+    const spot = insetSpot(map, size, [], [], (b) => (b.x < 100 && b.y > 50 ? 0 : 50));
+    expect(spot).toEqual({ x: 1.5, y: map.height - size.h - 11, ...size });
+  });
+
+  it('moves to the middle of an edge when every corner holds a label', () => {
+    const labels = [label(20, 10), label(250, 10), label(250, 40), label(20, 120), label(250, 140)];
+    const spot = insetSpot(map, size, labels, [])!;
+    expect(hidden(spot, labels)).toBe(0);
+    expect(spot).toMatchObject(size);
+    expect(spot.x).toBeCloseTo((map.width - size.w) / 2);
+  });
+
+  it('shrinks, rather than hide a label, when labels crowd every full-size spot', () => {
+    // a label just inside each full-size spot's inner edge, clear of the smaller spots
+    const labels: Box[] = [];
+    for (let x = 10; x < map.width; x += 30) for (const y of [48, 102]) labels.push(label(x, y));
+    for (const y of [20, 75, 130]) labels.push(label(93, y), label(map.width - 93, y));
+    const spot = insetSpot(map, size, labels, [])!;
+    expect(hidden(spot, labels)).toBe(0);
+    expect(spot.w).toBeLessThan(size.w);
+  });
+
+  it('never covers what it enlarges, nor an inset placed before it', () => {
+    const enlarged = { x: map.width - 60, y: map.height - 40, w: 20, h: 20 };
+    const first = insetSpot(map, size, [], [enlarged])!;
+    expect(boxesMeet(first, enlarged)).toBe(false);
+    const second = insetSpot(map, size, [], [enlarged, first])!;
+    expect(boxesMeet(second, first)).toBe(false);
+    expect(insetSpot(map, size, [], [{ x: 0, y: 0, w: map.width, h: map.height }])).toBeNull();
+  });
+
+  it('hides no more labels than the plain bottom-right corner would, wherever the labels are', () => {
+    const box = fc.record({ x: fc.double({ min: 0, max: 270, noNaN: true }), y: fc.double({ min: 0, max: 148, noNaN: true }) });
+    fc.assert(
+      fc.property(fc.array(box, { maxLength: 60 }), fc.array(box, { maxLength: 2 }), (points, avoided) => {
+        const labels = points.map((p) => label(p.x, p.y));
+        const avoid = avoided.map((p) => ({ x: p.x, y: p.y, w: 12, h: 12 }));
+        const spot = insetSpot(map, size, labels, avoid);
+        const corner = { x: map.width - size.w - 1.5, y: map.height - size.h - 1.5, ...size };
+        if (spot === null) return;
+        expect(avoid.some((a) => boxesMeet(a, spot))).toBe(false);
+        if (!avoid.some((a) => boxesMeet(a, corner))) expect(hidden(spot, labels)).toBeLessThanOrEqual(hidden(corner, labels));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
