@@ -198,6 +198,18 @@ for (const driver of DRIVERS) {
             [v!.id],
           )
         ).rows[0]!.s;
+      // a worker's walk in one of the old grids, kept where it was walked whatever becomes of the grid
+      const {
+        rows: [walk],
+      } = await ctx.db.query<{ id: number }>(
+        `INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, points, distance_m, reported_by, client_key)
+         SELECT worker_id, id, now() - interval '1 hour', now(), 0, 0, 'test', 'replace-walk' FROM region
+         WHERE parent_id = $1 AND worker_id IS NOT NULL ORDER BY id LIMIT 1 RETURNING id`,
+        [v!.id],
+      );
+      const walked = async () =>
+        (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM patrol p JOIN region g ON g.id = p.grid_id WHERE p.id = $1`, [walk!.id])).rows[0]!.n;
+      expect(await walked()).toBe(1);
       const [oldGrids, oldFiled] = [await gridsOf(), await filed()];
       const oldCount = oldGrids.split(',').length;
       const file = {
@@ -235,6 +247,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
       expect(await gridsOf()).toBe(oldGrids);
       expect(await filed()).toBe(oldFiled);
+      expect(await walked()).toBe(1);
     });
 
     it('opens a Shapefile zipped on a Chinese Windows: file names in GBK bytes, without the zip’s UTF-8 flag', async () => {
