@@ -302,14 +302,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     );
   }
   const level = (p: ParentRow | null): Level => (spec.kind === 'grid' ? 'grid' : p ? childLevel(p.level)! : 'district');
-  // A revised layer: the grids of the villages it goes into make way first (and come back on undo).
-  const replacing = replace
-    ? await removeGrids(
-        tx,
-        [...groups.keys()].filter((v): v is number => v !== null),
-        !dryRun,
-      )
-    : null;
+  // A revised layer: the grids of each village it goes into make way first (and come back on undo) —
+  // unless the layer's rows for that village are all refused: that village keeps its grids.
+  const replacing = replace ? { grids: 0, staffed: 0, villages: [] as number[], changes: [] as ChangeRow[] } : null;
   const created: NonNullable<ImportOutcome['regions']>['created'] = [];
   const changes: ChangeRow[] = [];
   const ids: number[] = [];
@@ -330,6 +325,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
         problems.push({ index: f.index, code: 'missing_code', message: 'a district needs its six-digit code', path: `rows[${f.index}].code` });
       fs.splice(0, fs.length, ...fs.filter((f) => /^\d{6}$/.test(f.code)));
     } else await assignCodes(tx, p!, lv, fs, raw);
+    const making = replacing && parentId !== null;
+    if (making) await tx.query('SAVEPOINT replacing_village');
+    const removed = making ? await removeGrids(tx, [parentId], !dryRun) : null;
     const result: ImportResult = await importRegions(tx, actor, fs, [], {
       parentId,
       level: lv,
@@ -344,6 +342,14 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       placed: reuse?.placed.get(parentId),
     });
     if (result.placed) keep.placed.set(parentId, result.placed);
+    if (making && result.created.length === 0) await tx.query('ROLLBACK TO SAVEPOINT replacing_village');
+    else if (making) {
+      await tx.query('RELEASE SAVEPOINT replacing_village');
+      replacing.grids += removed!.grids;
+      replacing.staffed += removed!.staffed;
+      replacing.villages.push(parentId);
+      replacing.changes.push(...removed!.changes);
+    }
     const nameOf = new Map(fs.map((f) => [f.index, f.name]));
     problems.push(...result.errors.map((e: FeatureError) => ({ ...e, path: `rows[${e.index}]`, subject: e.subject ?? nameOf.get(e.index) ?? '' })));
     const byIndex = new Map(fs.map((f) => [f.code, f]));
@@ -356,9 +362,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   }
   // Once for the whole layer: households and incidents into the new regions, the counts, and the
   // coverage of every parent that received some (a grid layer spans many villages).
-  if (!dryRun && (ids.length > 0 || replacing)) {
+  if (!dryRun && (ids.length > 0 || replacing?.villages.length)) {
     await settleRegions(tx, ids, spec.parentId);
-    if (replacing) {
+    if (replacing?.villages.length) {
       // the households of the removed grids that no new grid took go to their village (their incidents keep no grid)
       await assignHouseholds(tx, true);
       await recountHouseholdsAround(tx, replacing.villages);

@@ -250,6 +250,54 @@ for (const driver of DRIVERS) {
       expect(await walked()).toBe(1);
     });
 
+    it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
+      // two villages with grids: the first gets a whole-village grid, the second only a self-crossing one (refused)
+      const { rows: vs } = await ctx.db.query<{ id: number; whole: string; cx: number; cy: number }>(
+        `SELECT v.id, ST_AsGeoJSON(v.geom, 9) AS whole, ST_X(ST_PointOnSurface(v.geom)) AS cx, ST_Y(ST_PointOnSurface(v.geom)) AS cy
+         FROM region v WHERE v.level = 'village' AND EXISTS (SELECT 1 FROM region g WHERE g.parent_id = v.id AND g.worker_id IS NOT NULL)
+         ORDER BY v.id LIMIT 2`,
+      );
+      const [a, b] = vs as [(typeof vs)[0], (typeof vs)[0]];
+      const gridsOf = async (v: number) =>
+        (await ctx.db.query<{ s: string | null }>(`SELECT string_agg(id::text, ',' ORDER BY id) AS s FROM region WHERE parent_id = $1`, [v])).rows[0]!.s;
+      const [oldA, oldB] = [await gridsOf(a.id), await gridsOf(b.id)];
+      const d = 0.0002;
+      const bowtie = {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [b.cx - d, b.cy - d],
+            [b.cx + d, b.cy + d],
+            [b.cx + d, b.cy - d],
+            [b.cx - d, b.cy + d],
+            [b.cx - d, b.cy - d],
+          ],
+        ],
+      };
+      const file = {
+        type: 'FeatureCollection',
+        features: [
+          { type: 'Feature', properties: { 名称: '整村网格', 类型: '农村' }, geometry: JSON.parse(a.whole) },
+          { type: 'Feature', properties: { 名称: '交叉网格', 类型: '农村' }, geometry: bowtie },
+        ],
+      };
+      const up = await upload('replace-partly.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      const parent = (await ctx.db.query<{ p: number }>(`SELECT parent_id AS p FROM region WHERE id = $1`, [a.id])).rows[0]!.p;
+      const sameTown = (await ctx.db.query<{ p: number }>(`SELECT parent_id AS p FROM region WHERE id = $1`, [b.id])).rows[0]!.p === parent;
+      const body = { layer: up.body.layers[0].name, kind: 'grid', parentId: sameTown ? parent : 1, replace: true, partial: true };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome).toMatchObject({ accepted: 1, problemCounts: { invalid_geometry: 1 } });
+      expect(checked.body.outcome.regions.replaced).toMatchObject({ villages: 1 });
+      const done = await commit(up.body.id, body);
+      expect(done.status, JSON.stringify(done.body)).toBe(201);
+      expect(done.body.regions.replaced).toMatchObject({ villages: 1 });
+      expect(await gridsOf(b.id)).toBe(oldB); // refused there: its grids stay
+      expect(await gridsOf(a.id)).not.toBe(oldA);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
+      expect(await gridsOf(a.id)).toBe(oldA);
+      expect(await gridsOf(b.id)).toBe(oldB);
+    });
+
     it('opens a Shapefile zipped on a Chinese Windows: file names in GBK bytes, without the zip’s UTF-8 flag', async () => {
       // (GDAL alone takes such names for CP437 and refuses the file)
       const up = await upload('towns-gbk-names.zip');
