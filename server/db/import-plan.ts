@@ -80,7 +80,7 @@ export interface ImportOutcome {
   incidents?: { imported: number };
   staff?: { assigned: number; grids: number; newWorkers: number };
   /** Lines imported, by class (main_road, lane, river…). */
-  barriers?: { imported: number; classes: Record<string, number> };
+  barriers?: { imported: number; classes: Record<string, number>; clipped: number };
   /**
    * Where rows without their own point were found (for the preview; at most 3,000): the household
    * an address matched (`exact`, `normalized`), or each household an ambiguous address fits (`candidate`).
@@ -738,13 +738,26 @@ async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: Impo
       },
     });
   });
-  const { rows: inside } = await tx.query<{ inside: boolean }>(
-    `SELECT ST_Intersects(r.geom, ST_SetSRID(ST_GeomFromGeoJSON(t.g), 4326)) AS inside
-     FROM region r, unnest($2::text[]) WITH ORDINALITY AS t(g, ord) WHERE r.id = $1 ORDER BY t.ord`,
+  // Each line as far as it runs inside the region: a road or river of the county imported for one
+  // township stops at its edge (a township's planner may shape only its own auto-split).
+  const { rows: inside } = await tx.query<{ inside: boolean; cut: boolean; g: string | null }>(
+    `SELECT ST_Intersects(r.geom, l.g) AS inside, NOT ST_Covers(r.geom, l.g) AS cut,
+            CASE WHEN ST_Intersects(r.geom, l.g) AND NOT ST_Covers(r.geom, l.g)
+                 THEN ST_AsGeoJSON(ST_Multi(ST_CollectionExtract(ST_Intersection(r.geom, l.g), 2)), 9) END AS g
+     FROM region r, unnest($2::text[]) WITH ORDINALITY AS t(g, ord), LATERAL (SELECT ST_SetSRID(ST_GeomFromGeoJSON(t.g), 4326) AS g) l
+     WHERE r.id = $1 ORDER BY t.ord`,
     [spec.parentId, lines.map((l) => JSON.stringify(l.barrier.geometry))],
   );
+  let clipped = 0;
   const good = lines.filter((l, i) => {
-    if (inside[i]?.inside) return true;
+    const r = inside[i];
+    const kept = r?.inside && r.cut && r.g ? (JSON.parse(r.g) as GeoJSON.MultiLineString) : null;
+    if (kept && kept.coordinates.length > 0) {
+      l.barrier.geometry = kept;
+      clipped++;
+    }
+    // (a line that only touches the area keeps nothing inside it)
+    if (r?.inside && (!kept || kept.coordinates.length > 0)) return true;
     problems.push({
       index: l.index,
       code: 'outside_parent',
@@ -760,7 +773,7 @@ async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: Impo
   );
   const classes: Record<string, number> = {};
   for (const l of good) classes[l.barrier.cls] = (classes[l.barrier.cls] ?? 0) + 1;
-  return finish('barrier', rows.length, ids.length, problems, { barriers: { imported: ids.length, classes }, op });
+  return finish('barrier', rows.length, ids.length, problems, { barriers: { imported: ids.length, classes, clipped }, op });
 }
 
 // ── plan and commit ──────────────────────────────────────────────────────────────────────────

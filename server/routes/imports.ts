@@ -93,7 +93,13 @@ const Outcome = z
     households: z.object({ added: z.number().int(), updated: z.number().int() }).optional(),
     incidents: z.object({ imported: z.number().int() }).optional(),
     staff: z.object({ assigned: z.number().int(), grids: z.number().int(), newWorkers: z.number().int() }).optional(),
-    barriers: z.object({ imported: z.number().int(), classes: z.record(z.string(), z.number().int()) }).optional(),
+    barriers: z
+      .object({
+        imported: z.number().int(),
+        classes: z.record(z.string(), z.number().int()),
+        clipped: z.number().int().openapi({ description: 'lines cut at the edge of the region: only their part inside it is kept' }),
+      })
+      .optional(),
     located: z
       .array(z.object({ i: z.number().int(), lon: z.number(), lat: z.number(), how: z.enum(['exact', 'normalized', 'candidate']) }))
       .optional()

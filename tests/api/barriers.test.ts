@@ -187,5 +187,58 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', '/api/barriers?regionId=abc')).status).toBe(400);
       expect((await ctx.request('GET', '/api/barriers?regionId=999999')).status).toBe(404);
     });
+
+    it('keeps a line only as far as it runs inside the region it is imported for', async () => {
+      // from the village's middle to the middle of another township
+      const { rows } = await ctx.db.query<{ id: number; x: number; y: number }>(
+        `SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region
+         WHERE level = 'township' AND id <> $1 ORDER BY id LIMIT 1`,
+        [village.township],
+      );
+      const other = rows[0]!;
+      const line = {
+        type: 'FeatureCollection',
+        features: [
+          {
+            type: 'Feature',
+            properties: { 名称: '越界河', 类别: '河流' },
+            geometry: {
+              type: 'LineString',
+              coordinates: [
+                [village.cx, village.cy],
+                [other.x, other.y],
+              ],
+            },
+          },
+        ],
+      };
+      const res = await ctx.app.request('/api/imports', {
+        method: 'POST',
+        headers: { cookie: admin, 'content-type': 'application/octet-stream', 'x-file-name': 'river.geojson' },
+        body: new TextEncoder().encode(JSON.stringify(line)),
+      });
+      const up = (await res.json()) as any;
+      expect(res.status).toBe(201);
+      const body = { layer: up.layers[0].name, kind: 'barrier', parentId: village.township, fields: { name: '名称' } };
+      const done = await ctx.request('POST', `/api/imports/${up.id}/commit`, body, { cookie: admin });
+      expect(done.status, JSON.stringify(done.body).slice(0, 300)).toBe(201);
+      expect(done.body.barriers).toMatchObject({ imported: 1, clipped: 1 });
+      // (the cut falls on the township's edge, within rounding of its last digit)
+      const { rows: kept } = await ctx.db.query<{ outsideM: number; km: number }>(
+        `SELECT ST_Length(ST_Difference(b.geom, t.geom)::geography) AS "outsideM", ST_Length(b.geom::geography) / 1000 AS km
+         FROM barrier b, region t WHERE b.name = '越界河' AND t.id = $1`,
+        [village.township],
+      );
+      expect(kept).toHaveLength(1);
+      expect(kept[0]!.outsideM).toBeLessThan(0.01);
+      expect(kept[0]!.km).toBeGreaterThan(0);
+      // nothing of it runs into the other township (it may end on their shared edge)
+      const { rows: into } = await ctx.db.query<{ m: number }>(
+        `SELECT ST_Length(ST_Intersection(b.geom, o.geom)::geography) AS m FROM barrier b, region o WHERE b.name = '越界河' AND o.id = $1`,
+        [other.id],
+      );
+      expect(into[0]!.m).toBeLessThan(0.01);
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, { cookie: admin })).status).toBe(200);
+    });
   });
 }
