@@ -187,7 +187,10 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
   } catch (err) {
     const e = err as { message?: string };
     // gdal3.js rejects with its own wrapper's words; GDAL's last message says what was wrong.
-    return { id: m.id, ok: false, message: said.at(-1) ?? e.message ?? String(err) };
+    // Without a word from GDAL, a fault of JavaScript's own (GDAL's answer missing a part) explains nothing to a person.
+    const internal = err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
+    const message = internal ? 'the file is damaged, or holds values GDAL cannot read (such as numbers too large to hold)' : (e.message ?? String(err));
+    return { id: m.id, ok: false, message: said.at(-1) ?? message };
   }
 }
 

@@ -77,7 +77,9 @@ export async function gdalOpen(
   vsi: string[] = [],
 ): Promise<{ layers: GdalLayerInfo[]; driver: string; warnings: string[] }> {
   const r = await thread.request({ op: 'open', job, files, path, openOptions, vsi });
-  const { info, warnings } = r.value as { info: { driverShortName?: string; layers?: GdalLayerInfo[] }; warnings: string[] };
+  const { info, warnings } = r.value as { info?: { driverShortName?: string; layers?: GdalLayerInfo[] }; warnings: string[] };
+  // GDAL opened it but could say nothing of it (a GeoJSON number past what a double holds, say)
+  if (!info) throw new Error(warnings.at(-1) ?? 'the file is damaged, or holds values GDAL cannot read (such as numbers too large to hold)');
   return { layers: info.layers ?? [], driver: info.driverShortName ?? '', warnings };
 }
 

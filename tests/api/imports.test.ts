@@ -585,6 +585,15 @@ for (const driver of DRIVERS) {
       expect([refused.status, refused.body.error.code]).toEqual([413, 'zip_too_large']);
       const unknown = await upload('notes.docx', new TextEncoder().encode('hello'));
       expect([unknown.status, unknown.body.error.code]).toEqual([415, 'unknown_format']);
+      // a number no double holds: refused in words, not in JavaScript's
+      const huge = await upload(
+        'huge.geojson',
+        new TextEncoder().encode(
+          '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":{"type":"Point","coordinates":[1e999,25]}}]}',
+        ),
+      );
+      expect(huge.status).toBeLessThan(500);
+      expect(JSON.stringify(huge.body)).not.toMatch(/Cannot read|undefined|TypeError/);
       expect(await ctx.snapshot()).toEqual(before);
     });
 
