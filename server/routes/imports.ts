@@ -368,12 +368,31 @@ export function importRoutes() {
       const problemOf = new Map(outcome.problems.map((p) => [p.index, p.code]));
       // Each row where it will go: its own geometry, the point placed by hand, or the household its address names.
       const point = (p: [number, number]) => ({ type: 'Point', coordinates: p });
+      // A feature refused for its size, or past a million vertices in all, is previewed as its box (a browser draws it; 40 MB of JSON it would not).
+      let budget = 1_000_000;
+      const shown = (g: GeoJSON.Geometry, problem: string | undefined): GeoJSON.Geometry => {
+        const [n, box] = extentOf(g);
+        if (problem !== 'geometry_too_large' && (budget -= n) >= 0) return g;
+        const [x0, y0, x1, y1] = box;
+        return {
+          type: 'Polygon',
+          coordinates: [
+            [
+              [x0, y0],
+              [x1, y0],
+              [x1, y1],
+              [x0, y1],
+              [x0, y0],
+            ],
+          ],
+        };
+      };
       const preview = {
         type: 'FeatureCollection',
         features: [
           ...read.rows.slice(0, 3_000).flatMap((r, i) => {
             const placed = spec.places?.get(i);
-            const geometry = placed ? point(placed) : r.geometry;
+            const geometry = placed ? point(placed) : r.geometry && shown(r.geometry, problemOf.get(i));
             return geometry ? [{ type: 'Feature', geometry, properties: { i, problem: problemOf.get(i) ?? null, how: placed ? 'placed' : 'own' } }] : [];
           }),
           ...(outcome.located ?? []).map((l) => ({
@@ -414,4 +433,23 @@ export function importRoutes() {
       if (!wantsStream(c)) return c.json(await run(() => {}), 201);
       return ndjson(c, 201, (send) => run(send)) as never;
     });
+}
+
+/** How many positions a geometry has, and its box. */
+function extentOf(g: GeoJSON.Geometry): [number, [number, number, number, number]] {
+  let n = 0;
+  const box: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c: unknown): void => {
+    if (!Array.isArray(c)) return;
+    if (typeof c[0] === 'number') {
+      n++;
+      box[0] = Math.min(box[0], c[0]);
+      box[1] = Math.min(box[1], c[1] as number);
+      box[2] = Math.max(box[2], c[0]);
+      box[3] = Math.max(box[3], c[1] as number);
+    } else for (const x of c) walk(x);
+  };
+  if (g.type === 'GeometryCollection') for (const p of g.geometries) walk('coordinates' in p ? p.coordinates : []);
+  else walk(g.coordinates);
+  return [n, box];
 }

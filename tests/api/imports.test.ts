@@ -585,6 +585,18 @@ for (const driver of DRIVERS) {
       expect([refused.status, refused.body.error.code]).toEqual([413, 'zip_too_large']);
       const unknown = await upload('notes.docx', new TextEncoder().encode('hello'));
       expect([unknown.status, unknown.body.error.code]).toEqual([415, 'unknown_format']);
+      // a polygon past the vertex limit: reported, and previewed as its box (not megabytes of positions)
+      const ring = Array.from({ length: 60_001 }, (_, k) => {
+        const a = (2 * Math.PI * (k % 60_000)) / 60_000;
+        return [103.8 + 0.01 * Math.cos(a), 25.6 + 0.01 * Math.sin(a)];
+      });
+      const big = await upload(
+        'big.geojson',
+        new TextEncoder().encode(JSON.stringify({ type: 'Feature', properties: { 名称: '大' }, geometry: { type: 'Polygon', coordinates: [ring] } })),
+      );
+      const bigPlan = await plan(big.body.id, { layer: big.body.layers[0].name, kind: 'boundary', parentId: districtId });
+      expect(bigPlan.body.outcome.problems.map((p: { code: string }) => p.code)).toEqual(['geometry_too_large']);
+      expect(bigPlan.body.preview.features[0].geometry.coordinates[0]).toHaveLength(5);
       // a number no double holds: refused in words, not in JavaScript's
       const huge = await upload(
         'huge.geojson',
