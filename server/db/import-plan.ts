@@ -73,8 +73,11 @@ export interface ImportOutcome {
     created: { code: string; name: string; statCode: string | null; gridType: string | null; parent: string }[];
     coverage: Record<string, number> | null;
     issues: unknown[];
-    /** With `replace`: the grids the file's took the place of, and how many of them had a grid worker (to assign again). */
-    replaced?: { grids: number; staffed: number; villages: number };
+    /**
+     * With `replace`: the grids the file's took the place of, how many of them had people, and how
+     * many of the file's grids kept them (same code); the rest are to be staffed again.
+     */
+    replaced?: { grids: number; staffed: number; villages: number; kept: number };
   };
   households?: { added: number; updated: number };
   incidents?: { imported: number };
@@ -165,6 +168,9 @@ async function villagesOf(tx: Queryable, parent: ParentRow, features: BoundaryFe
 }
 
 /** Codes for a group of new children: the file's own where they follow the parent, from 统计用区划代码 where they fit, else the next free. */
+/** Features whose code is the file's own (or from its 统计用区划代码), not one made up for them: only these can be a grid it replaces. */
+const fileCoded = new WeakSet<BoundaryFeature>();
+
 async function assignCodes(tx: Queryable, parent: ParentRow, level: Level, group: BoundaryFeature[], raw: Map<number, string>): Promise<void> {
   const { rows } = await tx.query<{ code: string }>('SELECT code FROM region WHERE parent_id = $1', [parent.id]);
   const used = new Set(rows.map((r) => r.code));
@@ -176,6 +182,7 @@ async function assignCodes(tx: Queryable, parent: ParentRow, level: Level, group
     if (code && !used.has(code)) {
       f.code = code;
       used.add(code);
+      fileCoded.add(f);
     } else pending.push(f);
   }
   let n = 0;
@@ -232,9 +239,45 @@ async function removeGrids(tx: Queryable, villages: number[], record: boolean) {
   );
   const ids = rows.map((r) => r.id);
   const before = record ? await snapshots(tx, ids) : [];
+  // each staffed grid's people by its code: a grid of the file with the same code takes them over
+  const { rows: crews } = await tx.query<Crew & { code: string }>(
+    `SELECT r.code, r.worker_id AS "workerId",
+            (SELECT coalesce(json_agg(json_build_object('workerId', s.worker_id, 'role', s.role)), '[]'::json)
+               FROM grid_staff s WHERE s.grid_id = r.id) AS staff
+     FROM region r WHERE r.id = ANY($1::int[]) AND (r.worker_id IS NOT NULL OR EXISTS (SELECT 1 FROM grid_staff s WHERE s.grid_id = r.id))`,
+    [ids],
+  );
   await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [ids]);
   const changes: ChangeRow[] = before.map((b) => ({ entityId: b.id, before: b, after: null }));
-  return { grids: ids.length, staffed: rows.filter((r) => r.staffed).length, villages, changes };
+  const crew = new Map(crews.map(({ code, ...c }) => [code, c]));
+  return { grids: ids.length, staffed: rows.filter((r) => r.staffed).length, villages, changes, crew };
+}
+
+/** A grid's people: its full-time worker and the rest of its staff by role. */
+interface Crew {
+  workerId: number | null;
+  staff: { workerId: number; role: string }[];
+}
+
+/** The new grids whose code a replaced grid had take over its people; how many did. */
+async function carryCrews(tx: Queryable, created: { id: number; code: string }[], crew: Map<string, Crew>): Promise<number[]> {
+  const taking = created.flatMap((c) => {
+    const k = crew.get(c.code);
+    return k ? [{ id: c.id, ...k }] : [];
+  });
+  if (taking.length === 0) return [];
+  await tx.query(`UPDATE region r SET worker_id = u.w FROM unnest($1::int[], $2::int[]) AS u(id, w) WHERE r.id = u.id AND u.w IS NOT NULL`, [
+    taking.map((t) => t.id),
+    taking.map((t) => t.workerId),
+  ]);
+  const staff = taking.flatMap((t) => t.staff.map((s) => ({ grid: t.id, ...s })));
+  if (staff.length > 0)
+    await tx.query(`INSERT INTO grid_staff (grid_id, worker_id, role) SELECT * FROM unnest($1::int[], $2::int[], $3::text[]) ON CONFLICT DO NOTHING`, [
+      staff.map((s) => s.grid),
+      staff.map((s) => s.workerId),
+      staff.map((s) => s.role),
+    ]);
+  return taking.map((t) => t.id);
 }
 
 /** What a check of boundaries or grids found, kept for its commit (see `householdChecks`): where each feature goes and how it lies there. */
@@ -304,7 +347,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const level = (p: ParentRow | null): Level => (spec.kind === 'grid' ? 'grid' : p ? childLevel(p.level)! : 'district');
   // A revised layer: the grids of each village it goes into make way first (and come back on undo) —
   // unless the layer's rows for that village are all refused: that village keeps its grids.
-  const replacing = replace ? { grids: 0, staffed: 0, villages: [] as number[], changes: [] as ChangeRow[] } : null;
+  const replacing = replace ? { grids: 0, staffed: 0, kept: 0, villages: [] as number[], changes: [] as ChangeRow[] } : null;
   const created: NonNullable<ImportOutcome['regions']>['created'] = [];
   const changes: ChangeRow[] = [];
   const ids: number[] = [];
@@ -314,6 +357,10 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     const p = group[0]?.parent ?? parent;
     const lv = level(parentId === null ? null : p);
     const fs = group.map((g) => g.feature);
+    // (before the codes are given: the file's own codes for the grids it replaces are free again)
+    const making = replacing && parentId !== null;
+    if (making) await tx.query('SAVEPOINT replacing_village');
+    const removed = making ? await removeGrids(tx, [parentId], !dryRun) : null;
     if (parentId === null) {
       for (const f of fs) {
         const own = raw.get(f.index) ?? '';
@@ -325,9 +372,6 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
         problems.push({ index: f.index, code: 'missing_code', message: 'a district needs its six-digit code', path: `rows[${f.index}].code` });
       fs.splice(0, fs.length, ...fs.filter((f) => /^\d{6}$/.test(f.code)));
     } else await assignCodes(tx, p!, lv, fs, raw);
-    const making = replacing && parentId !== null;
-    if (making) await tx.query('SAVEPOINT replacing_village');
-    const removed = making ? await removeGrids(tx, [parentId], !dryRun) : null;
     const result: ImportResult = await importRegions(tx, actor, fs, [], {
       parentId,
       level: lv,
@@ -349,6 +393,18 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       replacing.staffed += removed!.staffed;
       replacing.villages.push(parentId);
       replacing.changes.push(...removed!.changes);
+      // a grid the file keeps (its code) keeps its people; the change log holds it as it now is, so redo brings them too
+      const own = new Set(fs.filter((f) => fileCoded.has(f)).map((f) => f.code));
+      const carried = await carryCrews(
+        tx,
+        result.created.filter((c) => own.has(c.code)),
+        removed!.crew,
+      );
+      replacing.kept += carried.filter((id) => result.created.some((c) => c.id === id && removed!.crew.get(c.code)?.workerId != null)).length;
+      if (carried.length > 0 && result.changes) {
+        const now = new Map((await snapshots(tx, carried)).map((r) => [r.id, r]));
+        for (const c of result.changes) if (now.has(c.entityId)) c.after = now.get(c.entityId)!;
+      }
     }
     const nameOf = new Map(fs.map((f) => [f.index, f.name]));
     problems.push(...result.errors.map((e: FeatureError) => ({ ...e, path: `rows[${e.index}]`, subject: e.subject ?? nameOf.get(e.index) ?? '' })));
@@ -384,7 +440,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const all = [...(replacing?.changes ?? []), ...changes];
   const op = all.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', all) : null;
   if (dryRun) regionChecks.set(rows, keep);
-  const replaced = replacing ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, villages: replacing.villages.length } } : {};
+  const replaced = replacing
+    ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, villages: replacing.villages.length } }
+    : {};
   return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues, ...replaced }, op });
 }
 

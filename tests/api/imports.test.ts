@@ -229,7 +229,7 @@ for (const driver of DRIVERS) {
       // In their place: both go in, and the report says how many grids make way and how many had a worker.
       const checked = await plan(up.body.id, { ...body, replace: true });
       expect(checked.body.outcome).toMatchObject({ accepted: 2, problems: [] });
-      expect(checked.body.outcome.regions.replaced).toEqual({ grids: oldCount, staffed: expect.any(Number), villages: 1 });
+      expect(checked.body.outcome.regions.replaced).toEqual({ grids: oldCount, staffed: expect.any(Number), kept: 0, villages: 1 });
       expect(checked.body.outcome.regions.replaced.staffed).toBeGreaterThan(0);
       expect(await gridsOf()).toBe(oldGrids); // the check wrote nothing
       const done = await commit(up.body.id, { ...body, replace: true });
@@ -248,6 +248,58 @@ for (const driver of DRIVERS) {
       expect(await gridsOf()).toBe(oldGrids);
       expect(await filed()).toBe(oldFiled);
       expect(await walked()).toBe(1);
+    });
+
+    it('keeps the people of every grid whose code a revised layer keeps, through undo and redo', async () => {
+      // the village's own grids written back (as an export would give them), the first two merged under the first's code
+      const { rows: gs } = await ctx.db.query<{ id: number; code: string; name: string; worker: number | null; g: string; staff: string }>(
+        `WITH v AS (SELECT r.id FROM region r WHERE r.level = 'village'
+                      AND (SELECT count(*) FROM region g WHERE g.parent_id = r.id AND g.worker_id IS NOT NULL) >= 3 ORDER BY r.id DESC LIMIT 1)
+         SELECT g.id, g.code, g.name, g.worker_id AS worker, ST_AsGeoJSON(g.geom, 15) AS g,
+                (SELECT coalesce(string_agg(s.worker_id || s.role, ',' ORDER BY s.role, s.worker_id), '') FROM grid_staff s WHERE s.grid_id = g.id) AS staff
+         FROM region g, v WHERE g.parent_id = v.id ORDER BY g.code`,
+      );
+      const village = (await ctx.db.query<{ p: number }>(`SELECT parent_id AS p FROM region WHERE id = $1`, [gs[0]!.id])).rows[0]!.p;
+      const merged = (
+        await ctx.db.query<{ g: string }>(`SELECT ST_AsGeoJSON(ST_Union(geom), 15) AS g FROM region WHERE id = ANY($1::int[])`, [[gs[0]!.id, gs[1]!.id]])
+      ).rows[0]!.g;
+      const file = {
+        type: 'FeatureCollection',
+        features: gs
+          .filter((_, i) => i !== 1)
+          .map((g, i) => ({ type: 'Feature', properties: { 编码: g.code, 名称: g.name, 类型: '农村' }, geometry: JSON.parse(i === 0 ? merged : g.g) })),
+      };
+      const crews = async () =>
+        (
+          await ctx.db.query<{ s: string }>(
+            `SELECT string_agg(g.code || ':' || coalesce(g.worker_id, 0) || ':' ||
+                    (SELECT coalesce(string_agg(s.worker_id || s.role, ',' ORDER BY s.role, s.worker_id), '') FROM grid_staff s WHERE s.grid_id = g.id),
+                    ';' ORDER BY g.code) AS s
+             FROM region g WHERE g.parent_id = $1`,
+            [village],
+          )
+        ).rows[0]!.s;
+      const before = await crews();
+      const up = await upload('revised-same-codes.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      const body = { layer: up.body.layers[0].name, kind: 'grid', parentId: village, replace: true, fields: { code: '编码', name: '名称', gridType: '类型' } };
+      const staffed = gs.filter((g) => g.worker !== null).length;
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome).toMatchObject({ accepted: gs.length - 1, problems: [] });
+      expect(checked.body.outcome.regions.replaced).toEqual({ grids: gs.length, staffed, kept: staffed - (gs[1]!.worker === null ? 0 : 1), villages: 1 });
+      const done = await commit(up.body.id, body);
+      expect(done.status, JSON.stringify(done.body)).toBe(201);
+      // every grid but the merged-away one as it was: same code, same worker, same staff (new ids)
+      const expected = gs
+        .filter((_, i) => i !== 1)
+        .map((g) => `${g.code}:${g.worker ?? 0}:${g.staff}`)
+        .join(';');
+      expect(await crews()).toBe(expected);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
+      expect(await crews()).toBe(before);
+      expect((await ctx.request('POST', `/api/changes/redo`)).status).toBe(200);
+      expect(await crews()).toBe(expected);
+      expect((await ctx.request('POST', `/api/changes/undo`)).status).toBe(200);
+      expect(await crews()).toBe(before);
     });
 
     it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
