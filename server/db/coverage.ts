@@ -54,6 +54,13 @@ const AREA_MESSAGES: Record<'gap' | 'overlap' | 'outside_parent', (a: number) =>
   outside_parent: (a) => ({ zh: `超出上级边界 ${km2(a)}`, en: `${km2(a)} outside the parent` }),
 };
 
+/** Under the tolerance: a sliver, named by what it is (a hair of a gap, of an overlap, or past the parent's edge). */
+const SLIVER_MESSAGES: Record<'gap' | 'overlap' | 'outside_parent', (m2: string) => { zh: string; en: string }> = {
+  gap: (a) => ({ zh: `细小缝隙 ${a} m²`, en: `sliver gap of ${a} m²` }),
+  overlap: (a) => ({ zh: `细小重叠 ${a} m²`, en: `sliver overlap of ${a} m²` }),
+  outside_parent: (a) => ({ zh: `细微超出上级边界 ${a} m²`, en: `sliver of ${a} m² outside the parent` }),
+};
+
 /**
  * The parents whose children may not tile them exactly, counted in SQL. In an exact tiling every interior edge
  * is used twice, in opposite directions (rings oriented counter-clockwise), and the edges used
@@ -255,7 +262,7 @@ function areaFeature(kind: AreaKind, r: AreaRow, toleranceM2: number): IssueFeat
       parentId: r.parent_id,
       areaM2: r.area,
       ...(sliver ? { of: kind } : {}),
-      message: sliver ? { zh: `细小缝隙 ${r.area.toFixed(2)} m²（${kind}）`, en: `sliver of ${r.area.toFixed(2)} m² (${kind})` } : AREA_MESSAGES[kind](r.area),
+      message: sliver ? SLIVER_MESSAGES[kind](r.area.toFixed(2)) : AREA_MESSAGES[kind](r.area),
     },
   };
 }

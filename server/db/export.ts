@@ -34,7 +34,7 @@ export async function exportRegions(db: Queryable, rootId: number, levels: Level
        GROUP BY s.grid_id)
      SELECT r.id, r.level, r.code, r.stat_code AS "statCode", r.name, p.code AS "parentCode", p.name AS "parentName", r.grid_type AS "gridType",
             r.household_count AS households, round(gp_area_m2(r.geom)::numeric, 1)::float8 AS "areaM2", w.name AS worker, w.phone,
-            coalesce(st.staff, '[]') AS staff, gr.passes, ST_AsGeoJSON(r.geom, 9)::json AS geometry
+            coalesce(st.staff, '[]') AS staff, gr.passes, ST_AsGeoJSON(r.geom, 15)::json AS geometry
      FROM sub JOIN region r ON r.id = sub.id
        LEFT JOIN region p ON p.id = r.parent_id
        LEFT JOIN worker w ON w.id = r.worker_id

@@ -80,8 +80,13 @@ async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOption
     `WITH raw AS (SELECT ord::int, j FROM unnest($1::text[]) WITH ORDINALITY AS t(j, ord)),
      checked AS (SELECT ord, ST_IsValidDetail(ST_SetSRID(ST_GeomFromGeoJSON(j), 4326)) AS d, j FROM raw),
      -- only valid input (or repaired) goes on to the overlays
-     f AS (SELECT ord, ${stored(o.repair, 'j')} AS g FROM checked WHERE $3 OR (d).valid),
+     f0 AS (SELECT ord, ${stored(o.repair, 'j')} AS g FROM checked WHERE $3 OR (d).valid),
      parent AS (SELECT geom FROM region WHERE id = $2),
+     -- Corners within a millimetre of the parent's outline are put on it: a layer exported and brought
+     -- back (its corners rounded on the way, then put on the stored grid) fits its parent again instead
+     -- of leaving hair-thin gaps and spills along the edge. Where snapping would make a shape invalid, it stays as it came.
+     f AS (SELECT f0.ord, CASE WHEN s.g IS NOT NULL AND ST_IsValid(s.g) THEN s.g ELSE f0.g END AS g
+           FROM f0 LEFT JOIN LATERAL (SELECT ST_Multi(ST_Snap(f0.g, p.geom, 1e-8)) AS g FROM parent p WHERE f0.g && p.geom) s ON true),
      sibling AS (SELECT id, code, name, geom FROM region WHERE parent_id IS NOT DISTINCT FROM $2),
      -- Overlaps are measured only where interiors meet (ST_Relate 'T********'): neighbours that merely
      -- share an edge have nothing to measure, and intersecting each such pair was most of the check

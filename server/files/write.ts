@@ -92,7 +92,7 @@ function crsArgs(crs: string, format: ExportFormat): string[] {
 }
 
 const MEDIA: Record<ExportFormat, { ext: string; type: string; output: string; args: string[] }> = {
-  geojson: { ext: 'geojson', type: 'application/geo+json', output: 'out.geojson', args: ['-f', 'GeoJSON', '-lco', 'COORDINATE_PRECISION=9'] },
+  geojson: { ext: 'geojson', type: 'application/geo+json', output: 'out.geojson', args: ['-f', 'GeoJSON'] },
   csv: { ext: 'csv', type: 'text/csv; charset=utf-8', output: 'out.csv', args: ['-f', 'CSV', '-lco', 'GEOMETRY=AS_WKT', '-lco', 'WRITE_BOM=YES'] },
   shp: { ext: 'zip', type: 'application/zip', output: 'out.shp.zip', args: ['-f', 'ESRI Shapefile'] },
   gpkg: { ext: 'gpkg', type: 'application/geopackage+sqlite3', output: 'out.gpkg', args: ['-f', 'GPKG'] },

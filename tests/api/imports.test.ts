@@ -302,6 +302,39 @@ for (const driver of DRIVERS) {
       expect(await crews()).toBe(before);
     });
 
+    it('takes back a village’s grids exported as a Shapefile and brought in again in their place: no slivers, every grid its people', async () => {
+      // the village with most grids that tile it exactly today
+      const {
+        rows: [v],
+      } = await ctx.db.query<{ id: number }>(
+        `SELECT r.id FROM region r WHERE r.level = 'village' AND EXISTS (SELECT 1 FROM region g WHERE g.parent_id = r.id AND g.worker_id IS NOT NULL)
+         ORDER BY (SELECT count(*) FROM region g WHERE g.parent_id = r.id) DESC, r.id LIMIT 1`,
+      );
+      const issues = async () =>
+        (await ctx.request('GET', `/api/regions/${v!.id}/coverage`)).body.issues.features.map((f: any) => `${f.properties.kind}:${f.properties.of ?? ''}`);
+      expect(await issues()).toEqual([]);
+      const crews = async () =>
+        (
+          await ctx.db.query<{ s: string }>(`SELECT string_agg(g.code || ':' || g.worker_id, ',' ORDER BY g.code) AS s FROM region g WHERE g.parent_id = $1`, [
+            v!.id,
+          ])
+        ).rows[0]!.s;
+      const before = await crews();
+      const exported = await ctx.app.request(`/api/regions/${v!.id}/export?format=shp&levels=grid`, { headers: { cookie: admin } });
+      expect(exported.status).toBe(200);
+      const up = await upload('grid.zip', new Uint8Array(await exported.arrayBuffer()));
+      expect(up.status).toBe(201);
+      const body = { layer: up.body.layers[0].name, kind: 'grid', parentId: v!.id, replace: true };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.fields).toMatchObject({ code: 'code', name: 'name', gridType: 'grid_type' });
+      expect(checked.body.outcome.regions.coverage).toMatchObject({ gap: 0, overlap: 0, outside_parent: 0, sliver: 0 });
+      const done = await commit(up.body.id, body);
+      expect(done.status, JSON.stringify(done.body).slice(0, 300)).toBe(201);
+      expect(await issues()).toEqual([]);
+      expect(await crews()).toBe(before);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
+    });
+
     it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
       // two villages with grids: the first gets a whole-village grid, the second only a self-crossing one (refused)
       const { rows: vs } = await ctx.db.query<{ id: number; whole: string; cx: number; cy: number }>(
