@@ -225,13 +225,15 @@ export function exportRoutes() {
           worker: '专职网格员',
           staff: '网格力量',
         };
-        const figure = (what: string, x: number | null, y: number | null) => ({ 指标: what, [label(a)]: x ?? '', [label(b)]: y ?? '' });
+        // numbers stay numbers (an empty cell, never '', which would make the column text), to two places
+        const num = (v: number | null) => (v === null ? null : Math.round(v * 100) / 100);
+        const figure = (what: string, x: number | null, y: number | null) => ({ 指标: what, [label(a)]: num(x), [label(b)]: num(y) });
         const layers = [
           sheet('summary', '概况', [
             figure('网格数', cmp.a.grids, cmp.b.grids),
             figure('住户数（按今天的位置）', cmp.a.households, cmp.b.households),
             figure('格均户数', cmp.a.perGrid, cmp.b.perGrid),
-            figure('户数达标网格占比', cmp.a.inRange, cmp.b.inRange),
+            figure('户数达标网格占比%', cmp.a.inRange === null ? null : cmp.a.inRange * 100, cmp.b.inRange === null ? null : cmp.b.inRange * 100),
             figure('换了网格的住户', null, cmp.movedHouseholds),
           ]),
           sheet(

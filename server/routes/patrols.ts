@@ -203,7 +203,8 @@ async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ r
   return { regionId: rows[0]?.id ?? 0 };
 }
 
-const pct = (v: number | null) => (v === null ? '' : Math.round(v * 1000) / 10);
+/** A share as a percentage to one place; none as an empty cell (null: '' would make the whole column text, its numbers with float noise). */
+const pct = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 10);
 
 export function patrolRoutes() {
   return router()

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -333,6 +334,9 @@ for (const driver of DRIVERS) {
       const row = ogrValues(path, '网格', `"网格编码" = '${res.body.grids[0].code}'`);
       expect(Number(row['上报事件'])).toBe(2);
       expect(Number(row['积分'])).toBeCloseTo(changed.points, 5);
+      // shares are numbers a spreadsheet sums (a month without a case leaves the cell empty, not the column text)
+      const fields = execFileSync('ogrinfo', ['-so', path, '网格员排名'], { encoding: 'utf8' });
+      expect(fields).toMatch(/按时办结率%: Real/);
     });
   });
 }

@@ -175,6 +175,8 @@ for (const driver of DRIVERS) {
         const info = execFileSync('ogrinfo', ['-so', '-al', join(dir, 'compare.xlsx')], { encoding: 'utf8' });
         const counts = Object.fromEntries([...info.matchAll(/Layer name: (\S+)[\s\S]*?Feature Count: (\d+)/g)].map((m) => [m[1], Number(m[2])]));
         expect(counts).toMatchObject({ 概况: 5, 新增网格: 1, 调整网格: 1, 住户变动: 1 });
+        // the figures are numbers, not text with float noise
+        expect(execFileSync('ogrinfo', ['-so', join(dir, 'compare.xlsx'), '概况'], { encoding: 'utf8' })).toMatch(/今天: (Real|Integer)/);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
