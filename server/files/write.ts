@@ -125,7 +125,10 @@ export async function writeLayers(job: string, layers: OutLayer[], o: WriteOptio
         args: l.geometryType && (o.format === 'shp' || o.format === 'gpkg') ? ['-nlt', l.geometryType] : [],
       }));
   const m = MEDIA[o.format];
-  const args = [...m.args, ...crsArgs(o.crs, o.format), ...(o.format === 'shp' ? ['-lco', `ENCODING=${o.encoding}`] : [])];
+  // a table without shapes (incidents as a CSV, with 经度/纬度) gets no empty WKT column
+  const shapeless = layers.every((l) => l.rows.every((r) => !r.geometry));
+  const own = shapeless && o.format === 'csv' ? m.args.filter((a, i, all) => a !== 'GEOMETRY=AS_WKT' && all[i + 1] !== 'GEOMETRY=AS_WKT') : m.args;
+  const args = [...own, ...crsArgs(o.crs, o.format), ...(o.format === 'shp' ? ['-lco', `ENCODING=${o.encoding}`] : [])];
   return { bytes: await gdalWrite(job, inputs, args, m.output, o.format === 'kml' && inputs.length > 1), ext: m.ext, type: m.type };
 }
 
@@ -231,51 +234,53 @@ const STATUS_ZH: Record<string, string> = { reported: '已上报', dispatched: '
 const SOURCE_ZH: Record<string, string> = { worker: '网格员上报', hotline: '12345 热线', import: '导入' };
 
 export function incidentLayer(rows: ExportIncident[], format: ExportFormat): OutLayer {
+  // a table (a workbook, or a CSV a clerk opens in Excel) in Chinese with 经度/纬度; a GIS layer with short field names
+  const table = format === 'xlsx' || format === 'csv';
   return {
     name: 'incident',
     sheet: '事件',
     geometryType: 'POINT',
     rows: rows.map((i) => ({
-      properties:
-        format === 'xlsx'
-          ? {
-              编号: i.id,
-              类别: i.categoryZh,
-              等级: i.severity,
-              状态: STATUS_ZH[i.status] ?? i.status,
-              来源: SOURCE_ZH[i.source] ?? i.source,
-              上报时间: i.reportedAt,
-              描述: i.description,
-              地址: i.address ?? '',
-              网格编码: i.gridCode ?? '',
-              网格名称: i.gridName ?? '',
-              上报时网格编码: i.filedCode ?? '',
-              上报时网格: i.filedName ?? '',
-              承办部门: i.department ?? '',
-              办结时间: i.resolvedAt ?? '',
-              归档时间: i.closedAt ?? '',
-              '经度（WGS 84）': i.geometry.coordinates[0],
-              '纬度（WGS 84）': i.geometry.coordinates[1],
-            }
-          : {
-              id: i.id,
-              category: i.category,
-              cat_zh: i.categoryZh,
-              severity: i.severity,
-              status: i.status,
-              source: i.source,
-              reported: i.reportedAt,
-              descr: i.description,
-              address: i.address,
-              grid_code: i.gridCode,
-              grid_name: i.gridName,
-              filed_code: i.filedCode,
-              filed_name: i.filedName,
-              dept: i.department,
-              resolved: i.resolvedAt,
-              closed: i.closedAt,
-            },
-      geometry: i.geometry,
+      properties: table
+        ? {
+            编号: i.id,
+            类别: i.categoryZh,
+            等级: i.severity,
+            状态: STATUS_ZH[i.status] ?? i.status,
+            来源: SOURCE_ZH[i.source] ?? i.source,
+            上报时间: i.reportedAt,
+            描述: i.description,
+            地址: i.address ?? '',
+            网格编码: i.gridCode ?? '',
+            网格名称: i.gridName ?? '',
+            上报时网格编码: i.filedCode ?? '',
+            上报时网格: i.filedName ?? '',
+            承办部门: i.department ?? '',
+            办结时间: i.resolvedAt ?? '',
+            归档时间: i.closedAt ?? '',
+            '经度（WGS 84）': i.geometry.coordinates[0],
+            '纬度（WGS 84）': i.geometry.coordinates[1],
+          }
+        : {
+            id: i.id,
+            category: i.category,
+            cat_zh: i.categoryZh,
+            severity: i.severity,
+            status: i.status,
+            source: i.source,
+            reported: i.reportedAt,
+            descr: i.description,
+            address: i.address,
+            grid_code: i.gridCode,
+            grid_name: i.gridName,
+            filed_code: i.filedCode,
+            filed_name: i.filedName,
+            dept: i.department,
+            resolved: i.resolvedAt,
+            closed: i.closedAt,
+          },
+      // (the table has 经度/纬度: no WKT column beside them)
+      geometry: table ? null : i.geometry,
     })),
   };
 }

@@ -292,9 +292,17 @@ export function exportRoutes() {
         );
       }
       const day = (d: string | undefined) => (d ? d.slice(0, 10) : '');
+      // `to` is exclusive: a period to midnight of 2027-01-01 is named for its last day, 2026-12-31
+      const lastDay = (d: string) => {
+        const t = new Date(d);
+        const midnight = /^\d{4}-\d{2}-\d{2}(T00:00(:00(\.0+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(d);
+        return midnight && !Number.isNaN(t.getTime())
+          ? new Date(Date.UTC(+d.slice(0, 4), +d.slice(5, 7) - 1, +d.slice(8, 10) - 1)).toISOString().slice(0, 10)
+          : day(d);
+      };
       const file = await limited(c, async () =>
         writeLayers(job(), [incidentLayer((await exportIncidents(c.get('db'), filter, INCIDENT_EXPORT_LIMIT)).rows, o.format)], o),
       );
-      return download(c, file, `事件-${day(q.from)}${q.to ? `至${day(q.to)}` : ''}`.replace(/-$/, ''));
+      return download(c, file, `事件-${day(q.from)}${q.to ? `至${lastDay(q.to)}` : ''}`.replace(/-$/, ''));
     });
 }

@@ -217,7 +217,12 @@ for (const driver of DRIVERS) {
       const csv = await download(`/api/incidents/export?format=csv&${filter}`, { username: 'ana', role: 'analyst' });
       expect(csv.status).toBe(200);
       expect(Object.values(ogrinfo(csv.file).layers)[0]!.count).toBe(total);
-      const xlsx = await download(`/api/incidents/export?format=xlsx&${filter}`, { username: 'ana', role: 'analyst' });
+      // a CSV is opened in Excel: the workbook's Chinese headers and words, not our codes
+      const header = (await readFile(csv.file, 'utf8')).replace(/^\uFEFF/, '').split(/\r?\n/)[0]!;
+      expect(header.split(',').slice(0, 5)).toEqual(['编号', '类别', '等级', '状态', '来源']);
+      const xlsx = await download(`/api/incidents/export?format=xlsx&${filter}&to=2027-01-01`, { username: 'ana', role: 'analyst' });
+      // named for the period's last day (\`to\` is exclusive)
+      expect(xlsx.headers.get('content-disposition')).toContain(encodeURIComponent('事件-2000-01-01至2026-12-31.xlsx'));
       expect(ogrinfo(xlsx.file).layers).toEqual({ 事件: { count: total, epsg: null } });
       const first = listed.body.items[0] as { id: number; category: string };
       expect(ogrValues(xlsx.file, '事件', `"编号" = ${first.id}`)).toMatchObject({ 类别: first.category === 'hazard' ? '安全隐患' : '环境卫生' });
