@@ -167,7 +167,9 @@ function guessKind(l: { geometryType: string | null; fields: string[] }): Import
   const g = (l.geometryType ?? '').toLowerCase();
   const has = (kind: ImportKind, role: FieldRole) => guessFields(kind, l.fields)[role] !== undefined;
   if (g.includes('line')) return 'barrier';
-  if (g.includes('polygon')) return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
+  // a layer mixing shapes (GDAL: "Geometry") is most often polygons with a stray line or point: read as boundaries, whose check names the strays
+  if (g.includes('polygon') || g === 'geometry' || g.startsWith('unknown') || g === 'geometrycollection')
+    return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
   if (has('staff', 'phone') && has('staff', 'person')) return 'staff';
   if (has('incident', 'category')) return 'incident';
   return 'household';

@@ -662,6 +662,8 @@ for (const driver of DRIVERS) {
       const guessed = await plan(badPrj.body.id, { layer: 'jiayuguan', kind: 'boundary', parentId: null, repair: true });
       expect(guessed.body.crs).toMatchObject({ used: 'EPSG:4521', guessed: true });
       const mixed = await upload('broken/mixed.geojson');
+      // polygons with a stray line: taken for boundaries (whose check names the stray), not for households
+      expect(mixed.body.layers[0]).toMatchObject({ geometryType: 'Geometry', kind: 'boundary' });
       const report = await plan(mixed.body.id, { layer: mixed.body.layers[0].name, kind: 'boundary', parentId: districtId });
       expect(report.body.outcome.problems.map((p: { index: number; code: string }) => [p.index, p.code])).toContainEqual([1, 'wrong_geometry_type']);
       // a zip bomb: 60 MB of zeros in a few kilobytes
