@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import { commitImport, planImport, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
-import { crsChoices, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
+import { BD09, crsChoices, GCJ02, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
 import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
 import { can, type Capability } from '../domain/roles.ts';
@@ -251,6 +251,13 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
       ({ rows, crs } = await read(guess));
       guessed = true;
     }
+  }
+  // Lon/lat that says nothing of its datum, in a file named for Baidu's or Amap's points (…-bd09.csv, 高德坐标.xlsx):
+  // read in that system, and said to be a guess — PROJ cannot tell them apart, and they lie hundreds of metres off WGS 84.
+  const hinted = /bd-?09|baidu|百度/i.test(job.fileName) ? BD09 : /gcj-?02|amap|gaode|高德|火星/i.test(job.fileName) ? GCJ02 : null;
+  if (!body.crs && !guessed && layer.crs === null && hinted && box && guessCrs(box) === 'EPSG:4326') {
+    ({ rows, crs } = await read(hinted));
+    guessed = true;
   }
   const value = { rows, crs, guessed, declared: layer.crs };
   readCache.set(key, value);

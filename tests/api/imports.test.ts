@@ -545,6 +545,9 @@ for (const driver of DRIVERS) {
       expect(up.status).toBe(201);
       expect(up.body.layers[0]).toMatchObject({ encoding: 'GBK', kind: 'incident' });
       const body = { layer: up.body.layers[0].name, kind: 'incident', parentId: districtId, crs: 'BD-09' };
+      // nothing declared, but the file's name says Baidu: read as BD-09 unasked, and said to be a guess
+      const unasked = await plan(up.body.id, { ...body, crs: undefined });
+      expect(unasked.body.crs).toEqual({ declared: null, used: 'BD-09', guessed: true });
       const checked = await plan(up.body.id, body);
       expect(checked.status).toBe(200);
       expect(checked.body.fields).toMatchObject({ lon: '经度', lat: '纬度', category: '类别', severity: '紧急程度', time: '上报时间', description: '内容' });
