@@ -7,7 +7,7 @@ import { serveStatic } from '@hono/node-server/serve-static';
 import { escalateOverdue } from './db/dispatches.ts';
 import { cstDay, recordPlanFigures } from './db/overview.ts';
 import { maintain } from './db/db.ts';
-import { backup, listBackups, pruneBackups } from './db/backup.ts';
+import { backup, backupDue, listBackups, pruneBackups } from './db/backup.ts';
 import { EventBus } from './http/events.ts';
 import { createApp, newReadCache, newTileCache, type AppOptions } from './app.ts';
 import { publishDue } from './db/draft-review.ts';
@@ -97,14 +97,16 @@ export async function startServer(options: AppOptions & { port: number }): Promi
     await maintain(options.db).catch((err) => console.error('database housekeeping failed:', err));
   };
   // A backup a day, kept `keep` deep: the first one some minutes after start (not during the first
-  // start's demo load or a test's short run), then whenever the newest is a day old.
+  // start's demo load or a test's short run), then in the night (02:00–05:00 China time) once the
+  // newest is half a day old — the embedded database holds everyone for a few seconds while it is
+  // taken — or, on a server that sleeps at night, once the newest is 26 hours old.
   const startedAt = Date.now();
   let backingUp = false;
   const dailyBackup = async () => {
     const b = options.backups;
     if (!b || b.keep <= 0 || backingUp || Date.now() - startedAt < BACKUP_AFTER_START_MS) return;
     const newest = (await listBackups(b.dir))[0];
-    if (newest && Date.now() - Date.parse(newest.at) < 24 * 3_600_000) return;
+    if (newest && !backupDue(Date.now() - Date.parse(newest.at), new Date())) return;
     backingUp = true;
     try {
       const written = await backup(options.db, b.dir);

@@ -13,6 +13,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { Db } from './db.ts';
 
+/** Whether a daily backup is due, its newest `ageMs` old: in the night's quiet hours past half a day, else past 26 hours. */
+export function backupDue(ageMs: number, now: Date): boolean {
+  const hour = Number(new Intl.DateTimeFormat('en', { hour: 'numeric', hourCycle: 'h23', timeZone: 'Asia/Shanghai' }).format(now));
+  return ageMs >= 26 * 3_600_000 || (ageMs >= 12 * 3_600_000 && hour >= 2 && hour < 5);
+}
+
 export const PGLITE_SUFFIX = '.pglite.tar.gz';
 export const PG_SUFFIX = '.pgdump';
 

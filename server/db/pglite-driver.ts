@@ -4,8 +4,12 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Db } from './db.ts';
+
+const gzipAsync = promisify(gzip);
 
 const parsers = {
   [types.INT8]: (v: string) => Number(v),
@@ -85,15 +89,17 @@ export function createPglite(dataDir: string): Promise<PGlite> {
 /**
  * The data folder as a gzipped tarball, consistent: taken between transactions (PGlite runs one
  * thing at a time, and the empty transaction held here keeps any other out), after a checkpoint,
- * so it opens without replaying much WAL. Opened again with PGlite's `loadDataDir`.
+ * so it opens without replaying much WAL. Opened again with PGlite's `loadDataDir`. Only the plain
+ * tarball is made while everyone waits; it is compressed after, on libuv's threads (the demo's
+ * 526 MB: 18.5 s of waiting with PGlite's own gzip, 6.2 s now; the compression's 15 s wait for no one).
  */
 export async function dumpDataDir(pglite: PGlite): Promise<Uint8Array> {
   await pglite.exec('CHECKPOINT');
   let file: Blob | null = null;
   await pglite.transaction(async () => {
-    file = await pglite.dumpDataDir('gzip');
+    file = await pglite.dumpDataDir('none');
   });
-  return new Uint8Array(await file!.arrayBuffer());
+  return new Uint8Array(await gzipAsync(new Uint8Array(await file!.arrayBuffer()), { level: 6 }));
 }
 
 export async function openPglite(dataDir: string): Promise<Db> {
