@@ -106,6 +106,8 @@ const MAX_PROBLEMS = 2_000;
 /** The coverage problems an import of boundaries can make. */
 const SPATIAL = new Set(['gap', 'overlap', 'outside_parent', 'sliver']);
 const text = (v: unknown) => (v === null || v === undefined ? '' : String(v).normalize('NFKC').trim());
+/** Words kept as the file wrote them (a name's full-width brackets stay full-width): only trimmed. */
+const words = (v: unknown) => (v === null || v === undefined ? '' : String(v).normalize('NFC').trim());
 const field = (row: ImportRow, spec: ImportSpec, role: FieldRole) => (spec.fields[role] ? row.properties[spec.fields[role]] : undefined);
 
 function finish(kind: ImportKind, total: number, accepted: number, problems: Problem[], extra: Partial<ImportOutcome>): ImportOutcome {
@@ -221,10 +223,10 @@ function boundaryFeatures(rows: ImportRow[], spec: ImportSpec, maxVertices: numb
         throw new InputError('unknown_grid_type', `grid type ${JSON.stringify(gridTypeText)} is none of 散居 小区 单位 商圈 农村`, `${path}.gridType`);
       }
       raw.set(index, code);
-      features.push({ index, code: '', name: text(field(row, spec, 'name')), coordinates, statCode, gridType });
+      features.push({ index, code: '', name: words(field(row, spec, 'name')), coordinates, statCode, gridType });
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      problems.push({ index, code: err.code, message: err.message, path: err.path, subject: text(field(row, spec, 'name')) });
+      problems.push({ index, code: err.code, message: err.message, path: err.path, subject: words(field(row, spec, 'name')) });
     }
   });
   return { features, problems, raw };
@@ -506,7 +508,7 @@ async function locate(tx: Queryable, rows: ImportRow[], spec: ImportSpec) {
     // a point placed by hand is where the row goes: its address is kept but not looked up
     const placed = spec.places?.get(i) ?? null;
     const own = placed ?? pointOf(row.geometry);
-    const address = text(field(row, spec, 'address'));
+    const address = words(field(row, spec, 'address'));
     const match = !placed && hasAddress && address ? find(countyFree(address, prefixes)) : null;
     return { own, address, match };
   });
@@ -648,7 +650,7 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
     const severity = severityText ? severityOf(severityText) : 1;
     const timeText = text(field(row, spec, 'time'));
     const reportedAt = timeText ? looseTime(timeText) : now;
-    const description = text(field(row, spec, 'description')).slice(0, 2_000);
+    const description = words(field(row, spec, 'description')).slice(0, 2_000);
     const problem = !category
       ? ['unknown_category', `category ${JSON.stringify(categoryText)} is none of ${categories.map((c) => c.zh).join('、')}`, 'category', categoryText]
       : severity === null
@@ -791,7 +793,7 @@ async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: Impo
       index,
       barrier: {
         cls: barrierClassOf(field(row, spec, 'barrierClass')),
-        name: text(field(row, spec, 'name')).slice(0, 200),
+        name: words(field(row, spec, 'name')).slice(0, 200),
         geometry: { type: 'MultiLineString', coordinates: parts },
       },
     });
