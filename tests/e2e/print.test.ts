@@ -100,6 +100,23 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       }),
     );
 
+  /** Labels in an inset that its frame cuts, or that its scale bar covers. */
+  const cutInInsets = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="print-inset"]')].flatMap((inset) => {
+        const b = inset.querySelector(':scope > rect')!.getBoundingClientRect();
+        const scale = inset.querySelector(':scope > .scale')?.getBoundingClientRect();
+        return [...inset.querySelectorAll(':scope > g text.label')]
+          .filter((e) => {
+            const a = e.getBoundingClientRect();
+            const cut = a.left < b.left || a.right > b.right || a.top < b.top || a.bottom > b.bottom;
+            const underScale = scale && a.right > scale.left && a.left < scale.right && a.bottom > scale.top && a.top < scale.bottom;
+            return cut || underScale;
+          })
+          .map((e) => e.textContent!.trim());
+      }),
+    );
+
   it('prints a village map book on A4: the map with every grid, the legend, the table, and a PDF a reader finds them in', async () => {
     const page = await open(`/print/village/${village.id}`);
     try {
@@ -133,6 +150,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await overflowing(page)).toEqual([]);
       expect(await page.locator('[data-testid="print-inset"]').count()).toBeGreaterThan(0);
       expect(await underInsets(page)).toEqual([]);
+      expect(await cutInInsets(page)).toEqual([]);
       const out = await pdf(page, 'print-township-a3.pdf');
       expect(out.size).toEqual([1191, 842]);
       expect(out.pages).toBe(titles.length);
