@@ -284,6 +284,8 @@ export interface SettingsChange {
   entity: string;
   subject: string;
   undone: boolean;
+  /** Who, as people know them (the account's display name; its username when it has none or is gone). */
+  actorName: string;
   /** For an update, what it changed, field by field. */
   changed: FieldChange[];
 }
@@ -292,7 +294,9 @@ export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
   const { rows } = await db.query<Omit<SettingsChange, 'changed'> & { before: unknown; after: unknown }>(
-    `SELECT c.id, to_char(c.at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at, c.actor, c.action, c.entity, c.before, c.after,
+    `SELECT c.id, to_char(c.at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at, c.actor,
+            coalesce(nullif((SELECT u.display_name FROM app_user u WHERE u.username = c.actor), ''), c.actor) AS "actorName",
+            c.action, c.entity, c.before, c.after,
             coalesce(c.after ->> 'zh', c.before ->> 'zh', r.name, '') AS subject,
             EXISTS (SELECT 1 FROM change u WHERE u.entity = c.entity AND u.action = 'undo' AND (u.after ->> 'undoes')::int = c.id) AS undone
      FROM change c LEFT JOIN region r ON c.entity = 'grid_type_rule' AND r.id = c.entity_id

@@ -93,6 +93,7 @@ const Change = z.object({
   id: z.number().int(),
   at: z.string(),
   actor: z.string(),
+  actorName: z.string().openapi({ description: "the account's display name (its username when it has none)" }),
   action: z.string(),
   entity: z.string(),
   subject: z.string(),

@@ -106,6 +106,12 @@ for (const driver of DRIVERS) {
         'department:update',
         'department:create',
       ]);
+      // who, by the account's name as people know it
+      const { rows: me } = await ctx.db.query<{ username: string; name: string }>(
+        `SELECT username, coalesce(nullif(display_name, ''), username) AS name FROM app_user WHERE username = $1`,
+        [changes[0].actor],
+      );
+      expect(changes[0].actorName).toBe(me[0]?.name ?? changes[0].actor);
       // Each update says what it changed, field by field; a rule or a deadline by its grid type or severity.
       const ruralRule = { item: 'rural', itemZh: '农村型', itemEn: 'Rural' };
       expect(changes[0].changed).toEqual([
