@@ -5,6 +5,8 @@
  * 15: every tile over the district at the low zooms, a fixed sample of those over it at the high
  * ones) is asked:
  *   1. raw: the `ST_AsMVT` query alone on PostgreSQL, straight through `pg` (the baseline);
+ *   1b. raw over HTTP: the same query behind the thinnest server (`lib/bare-tile-server.ts`: node's
+ *      `http`, no session, validation, cache or gzip) — what HTTP itself costs on this machine;
  *   2. ours on PostgreSQL: through the server over HTTP (one kept-open connection, after tiles of other zooms warmed
  *      both sides up), each tile its first time (computed), then
  *      again (kept) — targets: first time within 1.3× of raw;
@@ -14,10 +16,12 @@
  * Without DATABASE_URL only the embedded database runs.
  *   npm run bench:tiles -- [--seconds 15] [--sample 120] [--scale 1]
  */
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -198,10 +202,43 @@ async function underLoad(
   return { p50: r!.latency.p50, p99: r!.latency.p99, requests: r!.requests.total, errors: r!.errors + r!.timeouts + r!.non2xx, edits };
 }
 
+/** The raw query behind the thinnest HTTP server, each tile once (after the warm-up tiles), over the same kind of connection. */
+async function bareOverHttp(databaseUrl: string, w: { tiles: Tile[]; warmUp: Tile[] }): Promise<Timing> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/lib/bare-tile-server.ts'], {
+    cwd: resolve(import.meta.dirname, '..', '..'),
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const url = await new Promise<string>((done, fail) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        const m = /bare tiles on (http:\/\/\S+)/.exec(line);
+        if (m) done(m[1]!);
+      });
+      child.on('exit', (code) => fail(new Error(`the bare tile server exited (${code})`)));
+    });
+    const bare = (t: Tile) => `/${t.layer}/${t.z}/${t.x}/${t.y}`;
+    for (const t of w.warmUp) await get(url + bare(t), '');
+    const ms: number[] = [];
+    let bytes = 0;
+    for (const t of w.tiles) {
+      const t0 = performance.now();
+      const res = await get(url + bare(t), '');
+      ms.push(performance.now() - t0);
+      if (res.status !== 200) throw new Error(`${bare(t)}: HTTP ${res.status}`);
+      bytes += res.bytes;
+    }
+    return timing(ms, bytes);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 const fmt = (t: Timing) => `${(t.total / 1000).toFixed(2)} s in all, p50 ${t.p50.toFixed(1)} ms, p95 ${t.p95.toFixed(1)} ms, ${(t.bytes / 1024).toFixed(0)} KB`;
 
 const results: Record<string, { cold: Timing; warm: Timing; load: Awaited<ReturnType<typeof underLoad>> }> = {};
 let raw: Timing | null = null;
+let bareHttp: Timing | null = null;
 
 async function serve(name: string, where: OpenOptions, env: Record<string, string>, cleanup: () => Promise<void>) {
   console.log(`${name}:`);
@@ -221,6 +258,8 @@ async function serve(name: string, where: OpenOptions, env: Record<string, strin
     await db.close();
     raw = timing(ms, bytes);
     console.log(`  raw ST_AsMVT query:        ${fmt(raw)} (uncompressed)`);
+    bareHttp = await bareOverHttp(where.databaseUrl, w);
+    console.log(`  raw, over bare HTTP:       ${fmt(bareHttp)} (uncompressed)`);
   }
   const server = await startChild(env);
   try {
@@ -261,6 +300,12 @@ if (pgRun && raw) {
   console.log(
     `  PostgreSQL, first time vs raw ST_AsMVT: ${(pgRun.cold.total / r.total).toFixed(2)}× (target ≤ 1.3×); kept: ${(pgRun.warm.total / r.total).toFixed(2)}×`,
   );
+  const b = bareHttp as Timing | null;
+  if (b)
+    console.log(
+      `  PostgreSQL, first time vs the same query behind bare HTTP: ${(pgRun.cold.total / b.total).toFixed(2)}× ` +
+        `(bare HTTP itself: ${(b.total / r.total).toFixed(2)}× the query in process)`,
+    );
   console.log(
     `  embedded vs PostgreSQL, first time: ${(lite.cold.total / pgRun.cold.total).toFixed(2)}× (target ≤ 3×); ` +
       `kept: ${(lite.warm.total / pgRun.warm.total).toFixed(2)}×`,
