@@ -79,7 +79,8 @@ export interface ImportOutcome {
      */
     replaced?: { grids: number; staffed: number; villages: number; kept: number };
   };
-  households?: { added: number; updated: number };
+  /** `addressExample`: when no address of the file was found, one of the region's own (how they are written there), or null when it has none. */
+  households?: { added: number; updated: number; addressExample?: string | null };
   incidents?: { imported: number };
   staff?: { assigned: number; grids: number; newWorkers: number };
   /** Lines imported, by class (main_road, lane, river…). */
@@ -619,8 +620,20 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       problems.push({ index, code: 'unmatched_address', message: `no household has the address ${address}`, path: `${path}.address`, subject: address });
     else problems.push({ index, code: 'no_location', message: 'the row has neither coordinates nor an address', path });
   });
+  // Not one address found: say how the region's addresses are written (a list from another system
+  // often names places otherwise), so the clerk sees why before placing rows one by one.
+  const noneFound = problems.some((p) => p.code === 'unmatched_address') && !located.some((l) => l.match && l.match.how !== 'none');
+  const example = noneFound
+    ? ((
+        await tx.query<{ address: string }>(
+          `SELECT h.address FROM household h WHERE h.address <> '' AND ($1::int IS NULL OR h.region_id IN (SELECT id FROM gp_subtree($1)))
+           ORDER BY h.id LIMIT 1`,
+          [spec.parentId],
+        )
+      ).rows[0]?.address ?? null)
+    : null;
   const outcome = finish('household', rows.length, adds.length + seen.size, problems, {
-    households: { added: adds.length, updated: seen.size },
+    households: { added: adds.length, updated: seen.size, ...(noneFound ? { addressExample: example } : {}) },
     located: locatedOf(located),
   });
   return { outcome, adds, updates };

@@ -90,7 +90,17 @@ const Outcome = z
     problems: z.array(Problem),
     problemCounts: z.record(z.string(), z.number().int()),
     regions: z.unknown().optional(),
-    households: z.object({ added: z.number().int(), updated: z.number().int() }).optional(),
+    households: z
+      .object({
+        added: z.number().int(),
+        updated: z.number().int(),
+        addressExample: z
+          .string()
+          .nullable()
+          .optional()
+          .openapi({ description: 'when no address of the file was found: one of the region’s own, to show how they are written (null: it has none)' }),
+      })
+      .optional(),
     incidents: z.object({ imported: z.number().int() }).optional(),
     staff: z.object({ assigned: z.number().int(), grids: z.number().int(), newWorkers: z.number().int() }).optional(),
     barriers: z

@@ -336,6 +336,21 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
     });
 
+    it('shows how the region writes its addresses when not one address of a list is found', async () => {
+      const csv = '户主,地址,人口\n王一,幸福路 88 号 3 栋,3\n李二,光明巷 12 号,2\n';
+      const up = await upload('others.csv', new TextEncoder().encode(csv));
+      expect(up.status).toBe(201);
+      const checked = await plan(up.body.id, {
+        layer: up.body.layers[0].name,
+        kind: 'household',
+        parentId: districtId,
+        fields: { address: '地址', size: '人口' },
+      });
+      expect(checked.body.outcome.problemCounts).toEqual({ unmatched_address: 2 });
+      const { rows } = await ctx.db.query<{ address: string }>(`SELECT address FROM household WHERE address <> '' ORDER BY id LIMIT 1`);
+      expect(checked.body.outcome.households.addressExample).toBe(rows[0]!.address);
+    });
+
     it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
       // two villages with grids: the first gets a whole-village grid, the second only a self-crossing one (refused)
       const { rows: vs } = await ctx.db.query<{ id: number; whole: string; cx: number; cy: number }>(
