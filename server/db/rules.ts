@@ -38,6 +38,17 @@ export async function districtRules(db: Queryable, districtId: number): Promise<
   });
 }
 
+/**
+ * The version of a district's rules: the change log's newest entry for them (0: never changed). A
+ * client sends it back with its change, and a change made meanwhile (another admin, an undo) is a 409.
+ */
+export async function rulesVersion(db: Queryable, districtId: number): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(`SELECT coalesce(max(id), 0)::int AS v FROM change WHERE entity = 'grid_type_rule' AND entity_id = $1`, [
+    districtId,
+  ]);
+  return rows[0]!.v;
+}
+
 export interface RuleInput {
   gridType: GridType;
   min: number;
@@ -49,7 +60,7 @@ export interface RuleInput {
  * Sets a district's own household ranges (the types given; the others keep theirs). Each range
  * holds its target; logged with what it was, so the change log shows who changed the rules.
  */
-export async function setDistrictRules(tx: Queryable, actor: string, districtId: number, rules: RuleInput[]): Promise<DistrictRule[]> {
+export async function setDistrictRules(tx: Queryable, actor: string, districtId: number, rules: RuleInput[], version?: number): Promise<DistrictRule[]> {
   const seen = new Set<string>();
   rules.forEach((r, i) => {
     if (seen.has(r.gridType)) throw new InputError('duplicate_grid_type', `${r.gridType} is listed twice`, `rules[${i}].gridType`);
@@ -60,6 +71,13 @@ export async function setDistrictRules(tx: Queryable, actor: string, districtId:
   });
   const { rows } = await tx.query('SELECT 1 FROM region WHERE id = $1 AND level = $2 FOR UPDATE', [districtId, 'district']);
   if (rows.length === 0) throw notFound('district', districtId);
+  // (the district's row is locked: a concurrent change waits, then finds the version moved)
+  const current = await rulesVersion(tx, districtId);
+  if (version !== undefined && version !== current) {
+    throw new InputError('version_conflict', `the rules were changed meanwhile (version ${current}, not ${version}): reload and retry`, 'version', {
+      currentVersion: current,
+    });
+  }
   const before = await districtRules(tx, districtId);
   await tx.query(
     `INSERT INTO grid_type_rule (district_id, grid_type, min_households, max_households, target_households)

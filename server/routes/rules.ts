@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { districtOf, districtRules, setDistrictRules } from '../db/rules.ts';
+import { districtOf, districtRules, rulesVersion, setDistrictRules } from '../db/rules.ts';
 import { notFound } from '../domain/errors.ts';
 import { actorOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
@@ -14,7 +14,14 @@ const Rule = z.object({
   target: z.number().int(),
   own: z.boolean().openapi({ description: "the district's own rule (false: the default)" }),
 });
-const Rules = z.object({ districtId: z.number().int(), district: z.string(), rules: z.array(Rule) }).openapi('DistrictRules');
+const Rules = z
+  .object({
+    districtId: z.number().int(),
+    district: z.string(),
+    rules: z.array(Rule),
+    version: z.number().int().openapi({ description: 'send it back with a change: 409 when the rules changed meanwhile' }),
+  })
+  .openapi('DistrictRules');
 
 const RuleInput = z
   .object({
@@ -37,8 +44,21 @@ const putRoute = createRoute({
   method: 'put',
   path: '/regions/{id}/rules',
   summary: "Set the district's own household ranges (admin); the types left out keep theirs. Coverage, the overview and the wall use them.",
-  request: { params: IdParam, body: { required: true, ...json(z.object({ rules: z.array(RuleInput).min(1).max(5) }).strict()) } },
-  responses: { 200: { description: 'Rules', ...json(Rules) }, ...errorResponses(400, 403, 404, 422) },
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            rules: z.array(RuleInput).min(1).max(5),
+            version: z.number().int().min(0).optional().openapi({ description: 'the version read (409 when the rules changed since)' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Rules', ...json(Rules) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 
 export function ruleRoutes() {
@@ -47,15 +67,22 @@ export function ruleRoutes() {
       const { id } = c.req.valid('param');
       const district = await districtOf(c.get('db'), id);
       if (!district) throw notFound('region', id);
-      return c.json({ districtId: district.id, district: district.name, rules: await districtRules(c.get('db'), district.id) }, 200);
+      const db = c.get('db');
+      return c.json(
+        { districtId: district.id, district: district.name, rules: await districtRules(db, district.id), version: await rulesVersion(db, district.id) },
+        200,
+      );
     })
     .openapi(putRoute, async (c) => {
       const { id } = c.req.valid('param');
-      const { rules } = c.req.valid('json');
+      const { rules, version } = c.req.valid('json');
       const db = c.get('db');
       const district = await districtOf(db, id);
       if (!district) throw notFound('region', id);
-      const after = await db.transaction((tx) => setDistrictRules(tx, actorOf(c), district.id, rules));
-      return c.json({ districtId: district.id, district: district.name, rules: after }, 200);
+      const done = await db.transaction(async (tx) => {
+        const after = await setDistrictRules(tx, actorOf(c), district.id, rules, version);
+        return { rules: after, version: await rulesVersion(tx, district.id) };
+      });
+      return c.json({ districtId: district.id, district: district.name, ...done }, 200);
     });
 }

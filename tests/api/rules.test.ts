@@ -54,5 +54,21 @@ for (const driver of DRIVERS) {
       expect(failingAfter).toBeLessThan(failingBefore);
       expect(failingAfter).toBe(0);
     });
+
+    it('refuses a change made from rules that changed meanwhile (409), and writes nothing', async () => {
+      const read = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body;
+      const mine = { rules: [{ gridType: 'rural', min: 11, max: 25, target: 18 }], version: read.version };
+      const theirs = { rules: [{ gridType: 'rural', min: 12, max: 25, target: 18 }], version: read.version };
+      const first = await ctx.request('PUT', `/api/regions/${districtId}/rules`, theirs);
+      expect(first.status).toBe(200);
+      expect(first.body.version).toBeGreaterThan(read.version);
+      const stale = await ctx.request('PUT', `/api/regions/${districtId}/rules`, mine);
+      expect([stale.status, stale.body.error.code]).toEqual([409, 'version_conflict']);
+      const now = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body;
+      expect(now.rules.find((r: { gridType: string }) => r.gridType === 'rural').min).toBe(12);
+      expect(now.version).toBe(first.body.version);
+      // from what it now reads, the change goes in
+      expect((await ctx.request('PUT', `/api/regions/${districtId}/rules`, { ...mine, version: now.version })).status).toBe(200);
+    });
   });
 }
