@@ -15,6 +15,8 @@ import { reassignHouseholdsIn, recountHouseholdsAround, assignHouseholds } from 
 import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 import { sameState } from './undo.ts';
+import { recordChange } from './regions.ts';
+import { lockVersion } from './versions.ts';
 
 export const DRAFT_STATUSES = ['editing', 'submitted', 'scheduled', 'published', 'rejected', 'withdrawn', 'conflict'] as const;
 export type DraftStatus = (typeof DRAFT_STATUSES)[number];
@@ -118,6 +120,44 @@ export async function draftById(db: Queryable, id: number, lock = false): Promis
 export async function approvalSteps(db: Queryable): Promise<ApprovalStep[]> {
   const { rows } = await db.query<ApprovalStep>('SELECT step, level, zh, en, roles FROM approval_step ORDER BY step');
   return rows;
+}
+
+export interface StepInput {
+  level: 'district' | 'township' | 'village';
+  zh: string;
+  en: string;
+  roles: string[];
+}
+
+/** Refused while a draft is under review: its steps were set when it was submitted. */
+export async function assertNoDraftUnderReview(tx: Queryable): Promise<void> {
+  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM draft WHERE status IN ('submitted', 'scheduled')`);
+  if (rows[0]!.n > 0) throw new InputError('conflict', `${rows[0]!.n} drafts are under review: decide them before changing the steps`, 'steps');
+}
+
+/** Writes the approval steps, in order (the previous ones go). */
+export async function writeApprovalSteps(tx: Queryable, steps: StepInput[]): Promise<void> {
+  await tx.query('DELETE FROM approval_step');
+  await tx.query(
+    `INSERT INTO approval_step (step, level, zh, en, roles)
+     SELECT t.ord - 1, t.level, t.zh, t.en, string_to_array(t.roles, ',')
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(level, zh, en, roles, ord)`,
+    [steps.map((s) => s.level), steps.map((s) => s.zh), steps.map((s) => s.en), steps.map((s) => [...new Set(s.roles)].join(','))],
+  );
+}
+
+/**
+ * Sets the approval steps (admin), when no draft is under review and nobody changed them since the
+ * version read; logged with the steps before, so the settings history shows it and can undo it.
+ */
+export async function setApprovalSteps(tx: Queryable, actor: string, steps: StepInput[], version?: number): Promise<ApprovalStep[]> {
+  await lockVersion(tx, 'approval_step', null, version, 'the approval steps', 'If-Match');
+  await assertNoDraftUnderReview(tx);
+  const before = await approvalSteps(tx);
+  await writeApprovalSteps(tx, steps);
+  const after = await approvalSteps(tx);
+  await recordChange(tx, { actor, action: 'update', entity: 'approval_step', entityId: null, before, after });
+  return after;
 }
 
 const LEVEL_RANK: Record<string, number> = { district: 0, township: 1, village: 2, grid: 3 };

@@ -4,6 +4,8 @@ import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
 import { staffRoles } from './staff.ts';
+import { approvalSteps, assertNoDraftUnderReview, writeApprovalSteps, type StepInput } from './drafts.ts';
+import { lockVersion } from './versions.ts';
 import type { StaffRole } from '../schemas/staff.ts';
 
 /**
@@ -290,7 +292,7 @@ export interface SettingsChange {
   changed: FieldChange[];
 }
 
-export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule', 'staff_role'] as const;
+export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule', 'staff_role', 'approval_step', 'escalation_contact'] as const;
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
   const { rows } = await db.query<Omit<SettingsChange, 'changed'> & { before: unknown; after: unknown }>(
@@ -299,7 +301,7 @@ export async function settingsChanges(db: Queryable, limit: number): Promise<Set
             c.action, c.entity, c.before, c.after,
             coalesce(c.after ->> 'zh', c.before ->> 'zh', r.name, '') AS subject,
             EXISTS (SELECT 1 FROM change u WHERE u.entity = c.entity AND u.action = 'undo' AND (u.after ->> 'undoes')::int = c.id) AS undone
-     FROM change c LEFT JOIN region r ON c.entity = 'grid_type_rule' AND r.id = c.entity_id
+     FROM change c LEFT JOIN region r ON c.entity IN ('grid_type_rule', 'escalation_contact') AND r.id = c.entity_id
      WHERE c.entity = ANY($1::text[]) AND c.action <> 'undo'
      ORDER BY c.id DESC LIMIT $2`,
     [SETTINGS_ENTITIES, limit],
@@ -391,9 +393,49 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       before: now,
       after: { ...(await category(tx, after.code)), undoes: changeId },
     });
+  } else if (c.entity === 'approval_step') {
+    await lockVersion(tx, 'approval_step', null, undefined, 'the approval steps');
+    const now = await approvalSteps(tx);
+    subject = '';
+    if (!same(now, c.after)) throw conflict('the approval steps');
+    await assertNoDraftUnderReview(tx);
+    await writeApprovalSteps(tx, c.before as StepInput[]);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'approval_step',
+      entityId: null,
+      before: now,
+      after: { steps: await approvalSteps(tx), undoes: changeId },
+    });
+  } else if (c.entity === 'escalation_contact') {
+    // the accounts named for the region as they were (those since removed cannot come back)
+    const regionId = c.entity_id!;
+    await lockVersion(tx, 'escalation_contact', regionId, undefined, 'the contacts');
+    const ids = (x: unknown) => ((x as { named: { id: number }[] }).named ?? []).map((u) => u.id).sort((a, b) => a - b);
+    const named = async () =>
+      (await tx.query<{ id: number }>('SELECT user_id AS id FROM escalation_contact WHERE region_id = $1 ORDER BY user_id', [regionId])).rows.map((r) => r.id);
+    const now = await named();
+    subject = (c.after as { name?: string }).name ?? '';
+    if (!same(now, ids(c.after))) throw conflict(`the contacts of ${subject}`);
+    const back = ids(c.before);
+    const { rows: alive } = await tx.query<{ id: number }>('SELECT id FROM app_user WHERE id = ANY($1::int[]) AND NOT disabled', [back]);
+    if (alive.length < back.length)
+      throw new InputError('in_use', `an account named then is gone or disabled now; name the contacts of ${subject} again`, 'id');
+    await tx.query('DELETE FROM escalation_contact WHERE region_id = $1', [regionId]);
+    await tx.query('INSERT INTO escalation_contact (region_id, user_id) SELECT $1, unnest($2::int[])', [regionId, back]);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'escalation_contact',
+      entityId: regionId,
+      before: { named: now.map((id) => ({ id })) },
+      after: { named: (await named()).map((id) => ({ id })), undoes: changeId },
+    });
   } else if (c.entity === 'staff_role') {
     // the staffing model as it was: its roles, counts and order; a role the change added stays (grids may
     // name it) but is required of none
+    await lockVersion(tx, 'staff_role', null, undefined, 'the staffing model');
     const before = c.before as StaffRole[];
     const now = await staffRoles(tx);
     subject = '';

@@ -2,6 +2,7 @@ import { InputError } from '../domain/errors.ts';
 import type { NewWorker, StaffRole, Worker, WorkerListItem } from '../schemas/staff.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
+import { lockVersion } from './versions.ts';
 
 export async function staffRoles(db: Queryable): Promise<StaffRole[]> {
   const { rows } = await db.query<StaffRole>('SELECT code, zh, en, min_per_grid AS "minPerGrid" FROM staff_role ORDER BY sort, code');
@@ -9,7 +10,7 @@ export async function staffRoles(db: Queryable): Promise<StaffRole[]> {
 }
 
 /** Sets the staffing model: the roles given, in their order; roles left out stay, required by no grid. */
-export async function setStaffRoles(tx: Queryable, actor: string, roles: StaffRole[]): Promise<StaffRole[]> {
+export async function setStaffRoles(tx: Queryable, actor: string, roles: StaffRole[], version?: number): Promise<StaffRole[]> {
   const seen = new Set<string>();
   roles.forEach((r, i) => {
     if (seen.has(r.code)) throw new InputError('duplicate_role', `role ${r.code} is listed twice`, `roles[${i}].code`);
@@ -17,6 +18,7 @@ export async function setStaffRoles(tx: Queryable, actor: string, roles: StaffRo
   });
   const i = roles.findIndex((r) => r.code === 'full_time' && r.minPerGrid !== 1);
   if (i >= 0) throw new InputError('full_time_required', 'every grid has exactly one full-time worker (专职网格员)', `roles[${i}].minPerGrid`);
+  await lockVersion(tx, 'staff_role', null, version, 'the staffing model', 'If-Match');
   const before = await staffRoles(tx);
   await tx.query('UPDATE staff_role SET min_per_grid = 0 WHERE code <> ALL($1::text[])', [roles.map((r) => r.code)]);
   await tx.query(

@@ -1,8 +1,9 @@
 /**
  * What a settings change changed, field by field, for the change log: `before` and `after` are the
  * entity's states as the log keeps them (a department, a category, a district's rules — a list of one
- * rule per grid type). Lists of records are matched by their natural key (grid type, severity, code),
- * so a rule or a deadline reads as "小区型 上限 25 → 30", not as a new list.
+ * rule per grid type — the staffing model, the approval steps, a region's escalation contacts).
+ * Lists of records are matched by their natural key (grid type, severity, code, step, account), so a
+ * rule or a deadline reads as "小区型 上限 25 → 30", not as a new list.
  */
 export interface FieldChange {
   field: string;
@@ -22,8 +23,9 @@ export interface FieldChange {
 export type CodeNames = Record<string, Map<string, { zh: string; en: string }>>;
 
 /** Bookkeeping, names shown beside the record anyway, and the order in lists: not what a person changed. */
-const QUIET = new Set(['id', 'version', 'sort', 'own', 'updatedAt']);
-const KEYS = ['gridType', 'severity', 'code', 'role'];
+const QUIET = new Set(['id', 'version', 'sort', 'own', 'updatedAt', 'regionId', 'fallback', 'displayName']);
+/** What names a record of a list: a rule's grid type, a deadline's severity, a code, an approval step's number, an account. */
+const KEYS = ['gridType', 'severity', 'code', 'step', 'username', 'role'];
 const ORDER = [
   'code',
   'zh',
@@ -70,7 +72,11 @@ function named(field: string, list: unknown[], lang: 'zh' | 'en'): string {
     .join(lang === 'en' ? ', ' : '、');
 }
 
-const names = (r: Rec | undefined) => ({ itemZh: typeof r?.zh === 'string' ? r.zh : null, itemEn: typeof r?.en === 'string' ? r.en : null });
+const names = (r: Rec | undefined) => {
+  const own = (x: unknown) => (typeof x === 'string' && x !== '' ? x : null);
+  // (an account has one name in both languages)
+  return { itemZh: own(r?.zh) ?? own(r?.displayName), itemEn: own(r?.en) ?? own(r?.displayName) };
+};
 
 function recordDiff(before: Rec, after: Rec, item: string | null, itemNames = { itemZh: null as string | null, itemEn: null as string | null }): FieldChange[] {
   const out: FieldChange[] = [];

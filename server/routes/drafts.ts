@@ -11,7 +11,8 @@ import {
   versionInstant,
   withdrawDraft,
 } from '../db/draft-review.ts';
-import { approvalSteps, draftById, rebaseDraft } from '../db/drafts.ts';
+import { approvalSteps, draftById, rebaseDraft, setApprovalSteps } from '../db/drafts.ts';
+import { changeVersion } from '../db/versions.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { asOfInstant } from '../domain/plan-time.ts';
@@ -20,9 +21,9 @@ import type { Queryable } from '../db/db.ts';
 
 /** The roles that may decide a review step. */
 const REVIEWERS = ROLES.filter((r) => can(r, 'plan:review')) as unknown as readonly [string, ...string[]];
-import { assertPlanScope, principalOf } from '../http/auth.ts';
+import { actorOf, assertPlanScope, principalOf } from '../http/auth.ts';
 import { nowOf, router } from '../http/router.ts';
-import { errorResponses, IdParam, json } from './schemas.ts';
+import { errorResponses, etagOf, IdParam, IfMatchHeader, ifMatchVersion, json } from './schemas.ts';
 
 const RegionId = z.coerce
   .number()
@@ -265,13 +266,15 @@ const stepsRoute = createRoute({
   method: 'get',
   path: '/approval-steps',
   summary: 'The steps a draft passes before it is published, and who decides each',
-  responses: { 200: { description: 'Steps', ...json(z.array(StepSchema)) } },
+  responses: { 200: { description: 'Steps (their version as `ETag`, to send back as `If-Match`)', ...json(z.array(StepSchema)) } },
 });
 const putStepsRoute = createRoute({
   method: 'put',
   path: '/approval-steps',
   summary: 'Set the approval steps (admin): in order, each a level whose accounts of the given roles decide',
+  description: 'Refused (409) while a draft is under review, or when the steps changed since the `If-Match` version. Logged; undone from the settings history.',
   request: {
+    headers: IfMatchHeader,
     body: {
       required: true,
       ...json(
@@ -390,22 +393,21 @@ export function draftRoutes() {
       });
       return c.json(await draftDetail(db, p, draftId), 201);
     })
-    .openapi(stepsRoute, async (c) => c.json(await approvalSteps(c.get('db')), 200))
+    .openapi(stepsRoute, async (c) => {
+      const db = c.get('db');
+      const [steps, version] = await Promise.all([approvalSteps(db), changeVersion(db, 'approval_step')]);
+      c.header('ETag', etagOf(version));
+      return c.json(steps, 200);
+    })
     .openapi(putStepsRoute, async (c) => {
       const { steps } = c.req.valid('json');
-      const db = c.get('db');
-      await db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM draft WHERE status IN ('submitted', 'scheduled')`);
-        if (rows[0]!.n > 0) throw new InputError('conflict', `${rows[0]!.n} drafts are under review: decide them before changing the steps`, 'steps');
-        await tx.query('DELETE FROM approval_step');
-        await tx.query(
-          `INSERT INTO approval_step (step, level, zh, en, roles)
-           SELECT t.ord - 1, t.level, t.zh, t.en, string_to_array(t.roles, ',')
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(level, zh, en, roles, ord)`,
-          [steps.map((s) => s.level), steps.map((s) => s.zh), steps.map((s) => s.en), steps.map((s) => [...new Set(s.roles)].join(','))],
-        );
+      const wanted = ifMatchVersion(c.req.valid('header'));
+      const { after, version } = await c.get('db').transaction(async (tx) => {
+        const after = await setApprovalSteps(tx, actorOf(c), steps, wanted);
+        return { after, version: await changeVersion(tx, 'approval_step') };
       });
-      return c.json(await approvalSteps(db), 200);
+      c.header('ETag', etagOf(version));
+      return c.json(after, 200);
     });
 }
 

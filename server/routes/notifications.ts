@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Queryable } from '../db/db.ts';
 import { inbox, markRead, NOTIFICATION_EVENTS } from '../db/notifications.ts';
 import { recordChange } from '../db/regions.ts';
+import { lockVersion } from '../db/versions.ts';
 import { checkHookTarget, checkHookUrl, createWebhook, deleteWebhook, deliverDue, listDeliveries, listWebhooks, resendDelivery } from '../db/webhooks.ts';
 import { InputError } from '../domain/errors.ts';
 import { actorOf, principalOf } from '../http/auth.ts';
@@ -150,6 +151,8 @@ const ContactsOf = z
     named: z.array(Contact),
     /** Who hears of it when nobody is named: the leaders of exactly that region. */
     fallback: z.array(Contact),
+    /** The change log's newest entry for this region's contacts (0: never set); sent back with a change. */
+    version: z.number().int(),
   })
   .openapi('EscalationContacts');
 const contactsRoute = createRoute({
@@ -162,8 +165,21 @@ const putContactsRoute = createRoute({
   method: 'put',
   path: '/settings/escalation-contacts/{id}',
   summary: 'Name the accounts that hear of an escalation in a township or the district (an empty list: its leaders)',
-  request: { params: IdParam, body: { required: true, ...json(z.object({ usernames: z.array(z.string().min(1).max(64)).max(50) }).strict()) } },
-  responses: { 200: { description: 'Contacts', ...json(ContactsOf) }, ...errorResponses(400, 401, 403, 404, 422) },
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            usernames: z.array(z.string().min(1).max(64)).max(50),
+            version: z.number().int().min(0).optional().openapi({ description: 'the version read; a change made since is refused (409)' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Contacts', ...json(ContactsOf) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 
 async function contactsOf(db: Queryable, regionId?: number): Promise<z.infer<typeof ContactsOf>[]> {
@@ -173,7 +189,8 @@ async function contactsOf(db: Queryable, regionId?: number): Promise<z.infer<typ
                  FROM escalation_contact ec JOIN app_user u ON u.id = ec.user_id WHERE ec.region_id = r.id), '[]') AS named,
        coalesce((SELECT json_agg(json_build_object('id', u.id, 'username', u.username, 'displayName', u.display_name, 'role', u.role) ORDER BY u.username)
                  FROM app_user u WHERE u.role = 'leader' AND NOT u.disabled
-                   AND (u.region_id = r.id OR (u.region_id IS NULL AND r.level = 'district'))), '[]') AS fallback
+                   AND (u.region_id = r.id OR (u.region_id IS NULL AND r.level = 'district'))), '[]') AS fallback,
+       (SELECT coalesce(max(c.id), 0)::int FROM change c WHERE c.entity = 'escalation_contact' AND c.entity_id = r.id) AS version
      FROM region r WHERE r.level IN ('district', 'township') ${regionId !== undefined ? 'AND r.id = $1' : ''}
      ORDER BY r.level = 'township', r.code`,
     regionId !== undefined ? [regionId] : [],
@@ -223,11 +240,12 @@ export function notificationRoutes() {
     .openapi(contactsRoute, async (c) => c.json(await contactsOf(c.get('db')), 200))
     .openapi(putContactsRoute, async (c) => {
       const { id } = c.req.valid('param');
-      const { usernames } = c.req.valid('json');
+      const { usernames, version } = c.req.valid('json');
       const db = c.get('db');
       const after = await db.transaction(async (tx) => {
         const [before] = await contactsOf(tx, id);
         if (!before) throw new InputError('not_found', `region ${id} is not a township or district`, 'id');
+        await lockVersion(tx, 'escalation_contact', id, version, `the contacts of ${before.name}`);
         // leaders, centres and admins whose area holds the region, enabled, each once
         const { rows } = await tx.query<{ id: number; username: string; role: string; disabled: boolean; inside: boolean }>(
           `SELECT u.id, u.username, u.role, u.disabled,
@@ -250,8 +268,17 @@ export function notificationRoutes() {
         await tx.query('DELETE FROM escalation_contact WHERE region_id = $1', [id]);
         await tx.query('INSERT INTO escalation_contact (region_id, user_id) SELECT $1, unnest($2::int[])', [id, rows.map((r) => r.id)]);
         const [after] = await contactsOf(tx, id);
-        await recordChange(tx, { actor: actorOf(c), action: 'update', entity: 'escalation_contact', entityId: id, before, after });
-        return after!;
+        // (logged without the version, which the entry itself moves: the states compare as states on undo)
+        const state = ({ version: _, ...x }: z.infer<typeof ContactsOf>) => x;
+        await recordChange(tx, {
+          actor: actorOf(c),
+          action: 'update',
+          entity: 'escalation_contact',
+          entityId: id,
+          before: state(before),
+          after: state(after!),
+        });
+        return (await contactsOf(tx, id))[0]!;
       });
       return c.json(after, 200);
     });

@@ -36,3 +36,23 @@ export { GridTypeSchema, LevelSchema, RegionCollectionSchema, RegionFeatureSchem
 
 /** A response or request body of JSON with this schema. */
 export const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
+
+/**
+ * Settings answered as a whole list (the staffing model, the approval steps) carry their version as
+ * the answer's `ETag` ("42"); a change sends it back as `If-Match`, and one made meanwhile is a 409.
+ */
+export const IfMatchHeader = z.object({
+  'if-match': z
+    .string()
+    .max(40)
+    .regex(/^\s*(\*|(W\/)?"\d{1,12}")\s*$/, 'the ETag a GET answered with, e.g. "42"')
+    .optional()
+    .openapi({ param: { name: 'if-match', in: 'header' }, description: 'the ETag the list was read with; a change made since is refused (409)' }),
+});
+
+/** The version an If-Match names (none for `*` or no header). */
+export const ifMatchVersion = (h: { 'if-match'?: string | undefined }): number | undefined => {
+  const m = /"(\d+)"/.exec(h['if-match'] ?? '');
+  return m ? Number(m[1]) : undefined;
+};
+export const etagOf = (version: number) => `"${version}"`;

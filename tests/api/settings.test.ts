@@ -173,5 +173,55 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/settings/changes/${change.id}/undo`)).status).toBe(200);
       expect((await ctx.request('GET', '/api/staff-roles')).body).toEqual(roles);
     });
+
+    it('versions the staffing model, approval steps and escalation contacts: stale is 409 and writes nothing; each undone from the history', async () => {
+      // the staffing model: its version is the list's ETag, sent back as If-Match
+      const read = await ctx.request('GET', '/api/staff-roles');
+      const tag = read.headers.get('etag')!;
+      expect(tag).toMatch(/^"\d+"$/);
+      const roles = read.body.map((r: { code: string; minPerGrid: number }) => (r.code === 'police' ? { ...r, minPerGrid: 0 } : r));
+      const first = await ctx.request('PUT', '/api/staff-roles', { roles }, { 'if-match': tag });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect(first.headers.get('etag')).not.toBe(tag);
+      const rows = await ctx.snapshot();
+      const stale = await ctx.request('PUT', '/api/staff-roles', { roles: read.body }, { 'if-match': tag });
+      expect([stale.status, stale.body.error.code, stale.body.error.path]).toEqual([409, 'version_conflict', 'If-Match']);
+      expect(await ctx.snapshot()).toEqual(rows);
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles }, { 'if-match': 'yesterday' })).status).toBe(400);
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: read.body }, { 'if-match': first.headers.get('etag')! })).status).toBe(200);
+
+      // the approval steps: logged now, versioned, and undone from the settings history
+      const steps = await ctx.request('GET', '/api/approval-steps');
+      const stepsTag = steps.headers.get('etag')!;
+      const one = [{ level: 'district', zh: '区级审批', en: 'District approval', roles: ['leader'] }];
+      const set = await ctx.request('PUT', '/api/approval-steps', { steps: one }, { 'if-match': stepsTag });
+      expect(set.status, JSON.stringify(set.body)).toBe(200);
+      const asInput = ({ step: _, ...s }: { step: number }) => s;
+      const late = await ctx.request('PUT', '/api/approval-steps', { steps: steps.body.map(asInput) }, { 'if-match': stepsTag });
+      expect([late.status, late.body.error.code]).toEqual([409, 'version_conflict']);
+      const stepChange = (await ctx.request('GET', '/api/settings/changes')).body[0];
+      expect(stepChange).toMatchObject({ entity: 'approval_step', action: 'update', undone: false });
+      expect(stepChange.changed.length).toBeGreaterThan(0);
+      expect((await ctx.request('POST', `/api/settings/changes/${stepChange.id}/undo`)).status).toBe(200);
+      const back = await ctx.request('GET', '/api/approval-steps');
+      expect(back.body).toEqual(steps.body);
+      expect(back.headers.get('etag')).not.toBe(set.headers.get('etag'));
+
+      // a region's escalation contacts: a version on each, sent back in the body
+      const leader = 'settings-duty';
+      await ctx.cookie({ username: leader, role: 'leader', regionId: districtId });
+      const contacts = (await ctx.request('GET', '/api/settings/escalation-contacts')).body.find((x: { regionId: number }) => x.regionId === districtId);
+      const named = await ctx.request('PUT', `/api/settings/escalation-contacts/${districtId}`, { usernames: [leader], version: contacts.version });
+      expect(named.status, JSON.stringify(named.body)).toBe(200);
+      expect(named.body.version).toBeGreaterThan(contacts.version);
+      const again = await ctx.request('PUT', `/api/settings/escalation-contacts/${districtId}`, { usernames: [], version: contacts.version });
+      expect([again.status, again.body.error.code]).toEqual([409, 'version_conflict']);
+      const contactChange = (await ctx.request('GET', '/api/settings/changes')).body[0];
+      expect(contactChange).toMatchObject({ entity: 'escalation_contact', subject: contacts.name });
+      expect(contactChange.changed).toEqual([expect.objectContaining({ field: 'named', item: leader, before: '', after: '✓' })]);
+      expect((await ctx.request('POST', `/api/settings/changes/${contactChange.id}/undo`)).status).toBe(200);
+      const after = (await ctx.request('GET', '/api/settings/escalation-contacts')).body.find((x: { regionId: number }) => x.regionId === districtId);
+      expect(after.named).toEqual([]);
+    });
   });
 }

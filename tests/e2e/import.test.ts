@@ -151,6 +151,14 @@ describeInBrowser('import wizard in Chromium', () => {
       await expect.poll(() => page.locator('[data-testid="staffing"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-staffing.png') });
 
+      // the approval steps, sent back at the version read (If-Match)
+      await page.click('[data-testid="settings-tab-approval"]');
+      await page.waitForSelector('[data-testid="approval-row"]');
+      await page.locator('[data-testid="approval-row"]').first().locator('input').first().fill('乡镇初审');
+      await page.click('[data-testid="approval-save"]');
+      await expect.poll(() => page.locator('[data-testid="approval"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
+      expect((await db.query<{ zh: string }>('SELECT zh FROM approval_step ORDER BY step LIMIT 1')).rows[0]!.zh).toBe('乡镇初审');
+
       await page.click('[data-testid="settings-tab-departments"]');
       await page.waitForSelector('[data-testid="department-row"]');
       await page.fill('[data-testid="department-code"]', 'water');

@@ -66,3 +66,10 @@ export async function ok<R extends ClientResponse<unknown, number, string>>(resp
   }
   return body as Success<R>;
 }
+
+/** A whole-list setting (the staffing model, the approval steps) with its version, the `ETag` to send back as `If-Match`. */
+export async function okTagged<R extends ClientResponse<unknown, number, string>>(response: Promise<R>): Promise<{ body: Success<R>; tag: string }> {
+  const res = await response;
+  const tag = res.headers.get('etag') ?? '*';
+  return { body: await ok(Promise.resolve(res)), tag };
+}
