@@ -373,6 +373,11 @@ export function incidentRoutes() {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const at = body.at ? parseInstant(body.at, 'at') : nowOf(c);
+      // a grid worker closes a case on their visit to the resident, whose verdict it records
+      // (a case closed without one never reaches the centre's review of unsatisfied residents)
+      if (body.status === 'closed' && !body.satisfaction && principalOf(c).role === 'worker') {
+        throw new InputError('satisfaction_required', "closing records the resident's verdict: satisfied, basically or unsatisfied", 'satisfaction');
+      }
       const incident = await c.get('db').transaction(async (tx) => {
         const grid = await incidentGrid(tx, id);
         if (grid !== undefined) assertOwnGrid(c, grid);

@@ -99,7 +99,7 @@ for (const driver of DRIVERS) {
       const closed = await ctx.request(
         'PATCH',
         `/api/incidents/${incident.id}`,
-        { status: 'closed', feedback: '已回访居民，满意', at: now.toISOString() },
+        { status: 'closed', feedback: '已回访居民，满意', satisfaction: 'satisfied', at: now.toISOString() },
         worker,
       );
       expect(closed.status, JSON.stringify(closed.body)).toBe(200);

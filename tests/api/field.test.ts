@@ -124,7 +124,10 @@ for (const driver of DRIVERS) {
 
       await ctx.request('PATCH', `/api/dispatches/${byDept.police.id}`, { action: 'acknowledge' }, police);
       await ctx.request('PATCH', `/api/dispatches/${byDept.police.id}`, { action: 'resolve', answer: '已约谈住户' }, police);
-      const closed = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'closed', feedback: '住户满意' }, worker);
+      // a worker's close records the resident's verdict: without one it is refused, nothing written
+      const unrated = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'closed', feedback: '住户满意' }, worker);
+      expect([unrated.status, unrated.body.error.code, unrated.body.error.path]).toEqual([422, 'satisfaction_required', 'satisfaction']);
+      const closed = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'closed', feedback: '住户满意', satisfaction: 'satisfied' }, worker);
       expect(closed.body.status).toBe('closed');
       expect((await ctx.request('GET', '/api/field/incidents', undefined, worker)).body.items.map((i: any) => i.id)).not.toContain(id);
 

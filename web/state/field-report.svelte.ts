@@ -36,7 +36,7 @@ export class FieldReport {
 
   /** Outside the worker's grid: flagged, not refused (a worker may report from next door). */
   readonly outside = $derived(this.point !== null && this.grid !== null && !booleanPointInPolygon(this.point, this.grid));
-  readonly canSubmit = $derived(this.point !== null && this.category !== null && !this.submitting);
+  readonly canSubmit = $derived(this.point !== null && this.category !== null && !this.submitting && !this.outside);
 
   constructor(
     username: string,

@@ -37,6 +37,8 @@ export class Wall {
   /** Departments' response in the last 30 days: whistle to acknowledgement and to answer. */
   departments = $state.raw<DepartmentStats>([]);
   connected = $state(false);
+  /** The stream failed since it was opened (until then the screen is connecting, not down). */
+  dropped = $state(false);
   /** The region the panels show (null before the first answer): until it is the one in focus, they are loading. */
   loadedFor = $state<number | null>(null);
   /** When the figures shown were read; set when a refresh fails, they are stale since then. */
@@ -133,7 +135,10 @@ export class Wall {
     this.source = new EventSource('/api/events');
     this.source.addEventListener('open', () => (this.connected = true));
     this.source.addEventListener('hello', () => (this.connected = true));
-    this.source.addEventListener('error', () => (this.connected = false));
+    this.source.addEventListener('error', () => {
+      this.connected = false;
+      this.dropped = true;
+    });
     this.source.addEventListener('incident', (e) => {
       this.connected = true;
       const event = JSON.parse((e as MessageEvent<string>).data) as { action: string; incident?: LatestIncident };
