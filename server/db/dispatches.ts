@@ -161,7 +161,7 @@ export async function dispatchIncident(
         dispatchId: d.id,
         to: [{ department: d.department_id }],
         text: (c) => ({
-          zh: `新派单（${d.role === 'lead' ? '主办' : '协办'}）#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}：请于${ack}前签收`,
+          zh: `新派单（${d.role === 'lead' ? '主办' : '协办'}）#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}：请于${ack}前受理（报到）`,
           en: `New case (${d.role === 'lead' ? 'lead' : 'assisting'}) #${c.id} ${c.categoryEn}: acknowledge by ${ack}`,
         }),
         data: { role: d.role, ackDueAt: new Date(d.ack_due_at).toISOString() },

@@ -57,11 +57,12 @@ export interface Notice {
   data?: Record<string, unknown> | undefined;
 }
 
-/** "11-30 16:05" in China time, for messages. */
+/** "11/30 16:05" in China time, for messages. */
 export function chinaTime(iso: string | Date): string {
   const d = new Date(new Date(iso).getTime() + 8 * 3_600_000);
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
+  // (as the app writes a moment: 12/2 09:05)
+  return `${d.getUTCMonth() + 1}/${d.getUTCDate()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
 }
 
 const CASE_SQL = `SELECT i.id, i.category, c.zh AS "categoryZh", c.en AS "categoryEn", i.severity, i.status, i.address, i.grid_id AS "gridId",
@@ -221,7 +222,7 @@ export async function notifyDeadlinesNear(tx: Queryable, now: Date): Promise<num
         to: [{ department: r.department_id }],
         text: (c) =>
           r.which === 'ack'
-            ? { zh: `临期：#${c.id} ${c.categoryZh}须于${due}前签收`, en: `Due soon: acknowledge #${c.id} (${c.categoryEn}) by ${due}` }
+            ? { zh: `临期：#${c.id} ${c.categoryZh}须于${due}前受理（报到）`, en: `Due soon: acknowledge #${c.id} (${c.categoryEn}) by ${due}` }
             : { zh: `临期：#${c.id} ${c.categoryZh}须于${due}前办结`, en: `Due soon: resolve #${c.id} (${c.categoryEn}) by ${due}` },
         data: { department: r.en, dueAt: new Date(r.due).toISOString(), deadline: r.which },
       },

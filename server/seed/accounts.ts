@@ -90,7 +90,7 @@ async function demoInbox(tx: Queryable): Promise<void> {
         dispatchId: d.id,
         to: [{ department: d.department_id }],
         text: (c) => ({
-          zh: `新派单 #${c.id} ${c.categoryZh}，${c.place ?? ''}：请于${ack}前签收`,
+          zh: `新派单 #${c.id} ${c.categoryZh}，${c.place ?? ''}：请于${ack}前受理（报到）`,
           en: `New case #${c.id} ${c.categoryEn}: acknowledge by ${ack}`,
         }),
       },

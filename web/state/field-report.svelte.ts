@@ -28,7 +28,8 @@ export class FieldReport {
   located = $state<'gps' | 'tap' | null>(null);
   locating = $state(false);
   category = $state<string | null>(null);
-  severity = $state(2);
+  /** 一般 unless the worker says otherwise: most reports are ordinary, and each step up shortens the deadlines. */
+  severity = $state(1);
   description = $state('');
   photos = $state<{ blob: Blob; url: string }[]>([]);
   notice = $state<Notice | null>(null);
@@ -131,7 +132,7 @@ export class FieldReport {
       this.photos = [];
       this.description = '';
       this.category = null;
-      this.severity = 2;
+      this.severity = 1;
     } finally {
       this.submitting = false;
     }
