@@ -75,7 +75,8 @@ export class RegionMap {
       canvasContextAttributes: { preserveDrawingBuffer: true },
     });
     if (options.interactive ?? true) this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
-    this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+    // (a wall's bar is as long, to the eye, as a desk's: its width in CSS pixels grows with the scale)
+    this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric', maxWidth: 100 * (options.scale ?? 1) }), 'bottom-left');
     this.ready = new Promise((resolve) =>
       this.map.once('load', () => {
         this.addLayers(options.dark ?? false, options.scale ?? 1);
