@@ -383,7 +383,7 @@ export async function stepDispatch(
 
 export interface DispatchFilter {
   departmentId?: number | undefined;
-  state?: 'open' | 'overdue' | 'extension' | 'all' | undefined;
+  state?: 'open' | 'new' | 'overdue' | 'extension' | 'all' | undefined;
   /** Words in the description, address or place, or an incident number. */
   q?: string | undefined;
   /** Only incidents in this region (a township, village or grid). */
@@ -404,7 +404,12 @@ export async function listDispatches(
   db: Queryable,
   f: DispatchFilter,
   now: Date,
-): Promise<{ total: number; counts: { open: number; overdue: number; extension: number; all: number }; next: number | null; items: QueueItem[] }> {
+): Promise<{
+  total: number;
+  counts: { open: number; new: number; overdue: number; extension: number; all: number };
+  next: number | null;
+  items: QueueItem[];
+}> {
   const params: unknown[] = [now.toISOString()];
   const where = ['true'];
   const add = (value: unknown) => `$${params.push(value)}`;
@@ -418,8 +423,10 @@ export async function listDispatches(
   const open = 'd.resolved_at IS NULL AND d.returned_at IS NULL';
   const overdue = `d.resolved_at IS NULL AND d.returned_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))`;
   const extension = `d.resolved_at IS NULL AND d.returned_at IS NULL AND d.extension_state = 'asked'`;
-  const state = f.state === 'open' ? open : f.state === 'overdue' ? overdue : f.state === 'extension' ? extension : 'true';
-  const { rows } = await db.query<{ j: QueueItem | null; open: number; overdue: number; extension: number; all: number }>(
+  // 待受理: sent, not yet acknowledged (new work, which a long backlog of overdue cases would bury)
+  const fresh = 'd.resolved_at IS NULL AND d.returned_at IS NULL AND d.acknowledged_at IS NULL';
+  const state = { open, new: fresh, overdue, extension, all: 'true' }[f.state ?? 'all'];
+  const { rows } = await db.query<{ j: QueueItem | null; open: number; new: number; overdue: number; extension: number; all: number }>(
     `WITH matched AS (
        SELECT d.*, dep.code AS dep_code, dep.zh AS dep_zh, dep.en AS dep_en, dep.id AS dep_id, p.place
        FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id
@@ -429,7 +436,7 @@ export async function listDispatches(
        WHERE ${where.join(' AND ')}
      ),
      counted AS (
-       SELECT count(*) FILTER (WHERE ${open.replaceAll('d.', 'm.')})::int AS open,
+       SELECT count(*) FILTER (WHERE ${open.replaceAll('d.', 'm.')})::int AS open, count(*) FILTER (WHERE ${fresh.replaceAll('d.', 'm.')})::int AS new,
               count(*) FILTER (WHERE ${overdue.replaceAll('d.', 'm.')})::int AS overdue,
               count(*) FILTER (WHERE ${extension.replaceAll('d.', 'm.')})::int AS extension, count(*)::int AS "all"
        FROM matched m
@@ -443,12 +450,18 @@ export async function listDispatches(
                     'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
                       WHERE ph.incident_id = d.incident_id ORDER BY ph.id))
              FROM department dep, incident i JOIN incident_category c ON c.code = i.category WHERE dep.id = d.department_id AND i.id = d.incident_id) AS j,
-            counted.open, counted.overdue, counted.extension, counted.all
+            counted.open, counted.new, counted.overdue, counted.extension, counted.all
      FROM counted LEFT JOIN LATERAL (SELECT * FROM page) d ON true
      ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id`,
     params,
   );
-  const counts = { open: rows[0]?.open ?? 0, overdue: rows[0]?.overdue ?? 0, extension: rows[0]?.extension ?? 0, all: rows[0]?.all ?? 0 };
+  const counts = {
+    open: rows[0]?.open ?? 0,
+    new: rows[0]?.new ?? 0,
+    overdue: rows[0]?.overdue ?? 0,
+    extension: rows[0]?.extension ?? 0,
+    all: rows[0]?.all ?? 0,
+  };
   const items = rows.flatMap((r) => (r.j ? [r.j] : []));
   const total = f.state === 'all' || f.state === undefined ? counts.all : counts[f.state];
   return { total, counts, next: f.offset + items.length < total ? f.offset + items.length : null, items };

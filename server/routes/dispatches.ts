@@ -90,7 +90,10 @@ const listRoute = createRoute({
   request: {
     query: z.object({
       department: z.string().max(32).optional(),
-      state: z.enum(['open', 'overdue', 'extension', 'all']).default('open').openapi({ description: 'extension: more time asked, awaiting the centre' }),
+      state: z
+        .enum(['open', 'new', 'overdue', 'extension', 'all'])
+        .default('open')
+        .openapi({ description: 'new: sent, not yet acknowledged; extension: more time asked, awaiting the centre' }),
       q: z.string().trim().min(1).max(100).optional().openapi({ description: 'words in the description, address or place, or an incident number' }),
       region: z.coerce.number().int().positive().optional().openapi({ description: 'only incidents in this township, village or grid' }),
       category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),
@@ -105,7 +108,7 @@ const listRoute = createRoute({
         z.object({
           total: z.number().int().openapi({ description: 'what the filters match in the chosen state' }),
           counts: z
-            .object({ open: z.number().int(), overdue: z.number().int(), extension: z.number().int(), all: z.number().int() })
+            .object({ open: z.number().int(), new: z.number().int(), overdue: z.number().int(), extension: z.number().int(), all: z.number().int() })
             .openapi({ description: 'the same filters in each state' }),
           next: z.number().int().nullable().openapi({ description: 'the offset of the next page, or null' }),
           items: z.array(

@@ -77,10 +77,18 @@ for (const driver of DRIVERS) {
       });
       expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'acknowledge', version: 7 }, police)).status).toBe(409);
 
+      // 待受理: new work, listed apart from the backlog until acknowledged
+      const fresh = async () => (await ctx.request('GET', '/api/dispatches?state=new&limit=500', undefined, police)).body;
+      const before = await fresh();
+      expect(before.items.map((d: { id: number }) => d.id)).toContain(policeDispatch.id);
+      expect(before.items.every((d: { acknowledgedAt: string | null }) => d.acknowledgedAt === null)).toBe(true);
+      expect(before.counts.new).toBe(before.total);
+
       // 报到: the police acknowledge and answer; the incident waits for the fire brigade.
       now = new Date(now.getTime() + 0.5 * HOUR);
       const acked = await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'acknowledge', version: policeDispatch.version }, police);
       expect(iso(acked.body.dispatch.acknowledgedAt)).toBe(now.toISOString());
+      expect((await fresh()).items.map((d: { id: number }) => d.id)).not.toContain(policeDispatch.id);
       expect((await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve' }, police)).body.error.code).toBe('answer_required');
       now = new Date(now.getTime() + 1 * HOUR);
       const policeDone = await ctx.request('PATCH', `/api/dispatches/${policeDispatch.id}`, { action: 'resolve', answer: '已到场疏导，无治安问题' }, police);

@@ -3,7 +3,7 @@ import { api, ok } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
 
 export type QueueItem = InferResponseType<typeof api.dispatches.$get, 200>['items'][number];
-export type QueueState = 'open' | 'overdue' | 'extension' | 'all';
+export type QueueState = 'open' | 'new' | 'overdue' | 'extension' | 'all';
 type Query = InferRequestType<typeof api.dispatches.$get>['query'];
 
 const PAGE = 30;
@@ -20,7 +20,7 @@ export class DispatchQueue {
   category = $state('');
   department = $state('');
   items = $state.raw<QueueItem[]>([]);
-  counts = $state<{ open: number; overdue: number; extension: number; all: number } | null>(null);
+  counts = $state<{ open: number; new: number; overdue: number; extension: number; all: number } | null>(null);
   total = $state(0);
   next = $state<number | null>(null);
   loading = $state(false);
