@@ -139,6 +139,12 @@ export async function printSheets(db: Queryable, rootId: number): Promise<PrintS
   return rows.filter((r) => r.level === 'village').map((v) => ({ village: v, grids: grids.get(v.code) ?? [] }));
 }
 
+/** A region's outline as GeoJSON, at full precision (a township book's cover). */
+export async function outlineOf(db: Queryable, id: number): Promise<unknown> {
+  const { rows } = await db.query<{ g: unknown }>('SELECT ST_AsGeoJSON(ST_Multi(geom), 15)::json AS g FROM region WHERE id = $1', [id]);
+  return rows[0]?.g ?? null;
+}
+
 /** A region and the regions above it, from the district down, by name and level. */
 export async function regionPath(db: Queryable, id: number): Promise<{ id: number; name: string; level: Level; code: string }[]> {
   const { rows } = await db.query<{ id: number; name: string; level: Level; code: string }>(

@@ -79,7 +79,9 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   for (const b of barrierBatches) await revertBarrierBatch(tx, b.before);
   for (const row of rows) {
     if (row.before === null) await tx.query('DELETE FROM region WHERE id = $1', [row.entity_id]);
-    else await writeSnapshot(tx, row.before, (row.after?.version ?? row.before.version) + 1);
+    // a version past the region's current one: an undo gives back an earlier state, never an earlier
+    // version number (a tab still holding that number would otherwise save over it)
+    else await writeSnapshot(tx, row.before, Math.max(current.get(row.entity_id)?.version ?? 0, row.after?.version ?? 0, row.before.version) + 1);
   }
   const parents = rows.flatMap((r) => [r.before?.parentId, r.after?.parentId]).filter((p): p is number => typeof p === 'number');
   await reassignHouseholdsIn(tx, ids);

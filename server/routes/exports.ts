@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { comparePlans } from '../db/compare.ts';
-import { countIncidents, exportHouseholds, exportIncidents, exportRegions, planVersion, printSheets, regionPath } from '../db/export.ts';
+import { countIncidents, exportHouseholds, exportIncidents, exportRegions, outlineOf, planVersion, printSheets, regionPath } from '../db/export.ts';
 import { regionAt, regionLevel } from '../db/region-queries.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
@@ -139,6 +139,7 @@ const printRoute = createRoute({
             version: z.object({ op: z.number().nullable(), at: z.string().nullable() }),
             printedAt: z.string(),
             focus: z.string().nullable().openapi({ description: "A grid's poster: the grid's code" }),
+            outline: z.any().nullable().openapi({ description: "A township's book: the township's outline, for its cover's overview map" }),
             sheets: z.array(z.object({ village: RegionOut, grids: z.array(GridOut) })),
           }),
         },
@@ -168,6 +169,7 @@ export function exportRoutes() {
           version: await planVersion(db),
           printedAt,
           focus: region.level === 'grid' ? region.code : null,
+          outline: region.level === 'township' ? await outlineOf(db, region.id) : null,
           sheets: await printSheets(db, root),
         },
         200,

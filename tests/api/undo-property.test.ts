@@ -60,6 +60,24 @@ for (const driver of DRIVERS) {
         )
       ).rows;
 
+    /**
+     * A version names one state of a region for good: an editor that read it saves against it, so an
+     * undo that gave an earlier state back under a number already handed out would let a stale save in.
+     */
+    const named = new Map<string, string>();
+    const versionsNameOneState = async (village: number, after: string) => {
+      const { rows } = await ctx.db.query<{ id: number; version: number; s: string }>(
+        `SELECT g.id, g.version, md5(g.name || coalesce(g.grid_type, '') || coalesce(g.worker_id::text, '') || encode(ST_AsEWKB(g.geom), 'hex')) AS s
+         FROM region g WHERE g.parent_id = $1`,
+        [village],
+      );
+      for (const r of rows) {
+        const key = `${r.id}@${r.version}`;
+        expect(named.get(key) ?? r.s, `${after}: region ${r.id} at version ${r.version} is another state than before`).toBe(r.s);
+        named.set(key, r.s);
+      }
+    };
+
     it('gives back, after every undo and redo, exactly the state a replay of the history says', async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(step, { minLength: 3, maxLength: 12 }), async (steps) => {
@@ -79,6 +97,7 @@ for (const driver of DRIVERS) {
               expect(res.status, `${s.kind} at ${at} of ${history.length - 1}: ${JSON.stringify(res.body).slice(0, 200)}`).toBe(possible ? 200 : 409);
               if (possible) at += s.kind === 'undo' ? -1 : 1;
               expect(await state(village), `after ${s.kind}`).toEqual(history[at]);
+              await versionsNameOneState(village, s.kind);
               continue;
             }
             if (!g && s.kind !== 'autosplit') continue;
@@ -122,6 +141,7 @@ for (const driver of DRIVERS) {
               // a new operation ends the redo branch
               history.splice(at + 1, history.length, await state(village));
               at++;
+              await versionsNameOneState(village, s.kind);
             } else {
               expect(await state(village), `a refused ${s.kind} changes nothing`).toEqual(history[at]);
             }

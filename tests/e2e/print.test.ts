@@ -151,9 +151,12 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await page.locator('[data-testid="print-inset"]').count()).toBeGreaterThan(0);
       expect(await underInsets(page)).toEqual([]);
       expect(await cutInInsets(page)).toEqual([]);
+      // a cover first: the township's villages on one map, and the sheet each begins on
+      expect(await page.locator('[data-testid="print-contents"] tbody tr').count()).toBe(villages.rows.length);
       const out = await pdf(page, 'print-township-a3.pdf');
       expect(out.size).toEqual([1191, 842]);
-      expect(out.pages).toBe(titles.length);
+      expect(out.pages).toBe(titles.length + 1);
+      expect(out.text).toContain('网格划分图册');
     } finally {
       await page.close();
     }
