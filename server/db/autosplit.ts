@@ -193,7 +193,8 @@ function summarise(
 
 /**
  * Replaces the villages' grids (all but `keep`) with the planned ones: lowest free codes, each
- * old grid's worker to the new grid holding most of its households, households re-pointed, one
+ * old grid's worker to the new grid holding most of its households, each new grid's other staff
+ * from the old grid most of its households come from, households re-pointed, one
  * change-log operation (old grids removed first, so undo re-creates them after deleting the new).
  */
 async function replaceGrids(
@@ -214,6 +215,10 @@ async function replaceGrids(
     old.map((r) => r.id),
   );
   const workerOf = await placeWorkers(
+    tx,
+    old.map((r) => r.id),
+  );
+  const staffOf = await placeStaff(
     tx,
     old.map((r) => r.id),
   );
@@ -250,6 +255,12 @@ async function replaceGrids(
   );
   const idOf = new Map(created.map((c) => [c.code, c.id]));
   const ids = rows.map((r) => idOf.get(r.code)!);
+  const staffed = rows.flatMap((r) => (staffOf.get(r.ord) ?? []).map((m) => ({ grid: idOf.get(r.code)!, ...m })));
+  await tx.query(`INSERT INTO grid_staff (grid_id, worker_id, role) SELECT * FROM unnest($1::int[], $2::int[], $3::text[]) ON CONFLICT DO NOTHING`, [
+    staffed.map((m) => m.grid),
+    staffed.map((m) => m.workerId),
+    staffed.map((m) => m.role),
+  ]);
   // Households of the villages (not of kept grids) point at the new grid containing them.
   await tx.query(
     `UPDATE household h SET region_id = r.id
@@ -270,6 +281,34 @@ async function replaceGrids(
   ];
   const op = await recordOperation(tx, actor, 'autosplit', changes);
   return { op, ids };
+}
+
+/**
+ * The rest of each new grid's people (网格长, police officer, instructor, part-time members…): those
+ * of the old grid most of its households came from, else of the nearest old grid. One person may so
+ * serve two of the new grids, as a village's cadre or police officer often does; nobody is dropped
+ * from a grid whose households they kept.
+ */
+async function placeStaff(tx: Queryable, oldIds: number[]): Promise<Map<number, { workerId: number; role: string }[]>> {
+  const { rows: staff } = await tx.query<{ grid_id: number; worker_id: number; role: string }>(
+    'SELECT grid_id, worker_id, role FROM grid_staff WHERE grid_id = ANY($1::int[]) ORDER BY grid_id, role, worker_id',
+    [oldIds],
+  );
+  if (staff.length === 0) return new Map();
+  // (one pass over the households, as for the workers; then the nearest for a grid that holds none)
+  const { rows: shared } = await tx.query<{ old: number; ord: number }>(
+    `SELECT o.id AS old, g.ord FROM household h JOIN region o ON o.id = h.region_id JOIN autosplit_grid g ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
+     WHERE o.id = ANY($1::int[]) GROUP BY o.id, g.ord ORDER BY count(*) DESC, o.id, g.ord`,
+    [oldIds],
+  );
+  const { rows: near } = await tx.query<{ old: number; ord: number }>(
+    `SELECT DISTINCT ON (g.ord) o.id AS old, g.ord FROM region o JOIN autosplit_grid g ON g.village_id = o.parent_id
+     WHERE o.id = ANY($1::int[]) ORDER BY g.ord, ST_Distance(ST_PointOnSurface(o.geom), ST_PointOnSurface(g.geom)), o.id`,
+    [oldIds],
+  );
+  const from = new Map<number, number>();
+  for (const r of [...shared, ...near]) if (!from.has(r.ord)) from.set(r.ord, r.old);
+  return new Map([...from].map(([ord, old]) => [ord, staff.filter((m) => m.grid_id === old).map((m) => ({ workerId: m.worker_id, role: m.role }))]));
 }
 
 /**

@@ -344,6 +344,11 @@ export function draftRoutes() {
     .openapi(reviewRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
+      // a day already past is refused: taken for "at once", it published today without a word
+      const today = new Date(nowOf(c).getTime() + 8 * 3_600_000).toISOString().slice(0, 10);
+      if (body.effectiveFrom && body.effectiveFrom < today) {
+        throw new InputError('past_date', `${body.effectiveFrom} has passed: the plan takes effect today (leave the day out) or later`, 'effectiveFrom');
+      }
       const effectiveFrom = body.effectiveFrom ? new Date(asOfInstant(body.effectiveFrom, 'effectiveFrom')!.getTime() - 86_400_000) : null;
       const result = await reviewDraft(c.get('db'), principalOf(c), id, { ...body, effectiveFrom }, nowOf(c));
       // a publication changes the live plan: the read cache forgets what it kept of it

@@ -175,7 +175,7 @@ const operationsRoute = createRoute({
         .optional()
         .openapi({ description: 'operations that touched it or anything below it' }),
       actor: z.string().min(1).max(64).optional(),
-      action: z.enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'undo', 'redo']).optional(),
+      action: z.enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish', 'undo', 'redo']).optional(),
       limit: z.coerce.number().int().min(1).max(200).default(50),
     }),
   },

@@ -100,6 +100,19 @@ for (const driver of DRIVERS) {
 
     it('commits in one operation: exact tiling, every household in one grid, workers kept — and undo restores the old grids', async () => {
       const { rows: oldGrids } = await ctx.db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY id', [village.id]);
+      // the roles every grid of the village is staffed with besides its worker (网格长, police officer…)
+      const everyGridHas = async () =>
+        (
+          await ctx.db.query<{ role: string }>(
+            `SELECT s.role FROM grid_staff s JOIN region g ON g.id = s.grid_id WHERE g.parent_id = $1
+             GROUP BY s.role HAVING count(DISTINCT s.grid_id) = (SELECT count(*) FROM region WHERE parent_id = $1) ORDER BY s.role`,
+            [village.id],
+          )
+        ).rows.map((r) => r.role);
+      const staffRows = `SELECT s.grid_id, s.worker_id, s.role FROM grid_staff s JOIN region g ON g.id = s.grid_id WHERE g.parent_id = $1 ORDER BY 1, 2, 3`;
+      const staffBefore = (await ctx.db.query(staffRows, [village.id])).rows;
+      const rolesBefore = await everyGridHas();
+      expect(rolesBefore.length).toBeGreaterThan(0);
       const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { commit: true }, user);
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
       const { ids, op } = res.body.committed;
@@ -132,6 +145,8 @@ for (const driver of DRIVERS) {
       expect(after!.n).toBe(ids.length);
       expect(after!.out).toBe(0);
       expect(after!.workers).toBe(Math.min(village.workers, ids.length));
+      // and the other people: each new grid keeps those of the old grid most of its households come from
+      expect(await everyGridHas()).toEqual(rolesBefore);
       expect(after!.codes[0]).toMatch(/-0001$/);
       const { rows: log } = await ctx.db.query<{ n: number; action: string }>('SELECT count(*)::int AS n, min(action) AS action FROM change WHERE op = $1', [
         op,
@@ -160,6 +175,7 @@ for (const driver of DRIVERS) {
       const { rows: restored } = await ctx.db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY id', [village.id]);
       expect(restored).toEqual(oldGrids);
       expect(await householdsOf(village.id)).toEqual({ filed: village.households, containing: village.households, total: village.households });
+      expect((await ctx.db.query(staffRows, [village.id])).rows).toEqual(staffBefore);
     });
 
     it('keeps the grids it is told to keep and divides only the rest', async () => {

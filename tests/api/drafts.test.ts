@@ -316,7 +316,10 @@ for (const driver of DRIVERS) {
       expect(mine.changes).toEqual(expect.arrayContaining(['name', 'worker']));
       expect(mine.after.workerId).toBeNull();
       expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '' }, author)).status).toBe(200);
-      const res = await approveAll(id, '2099-01-01');
+      // a day already past is refused, not taken for "at once"
+      const past = await approveAll(id, '2020-01-01');
+      expect([past.status, past.body.error?.code, past.body.error?.path]).toEqual([422, 'past_date', 'effectiveFrom']);
+      const res = await ctx.request('POST', `/api/drafts/${id}/review`, { decision: 'approve', comment: '批准', effectiveFrom: '2099-01-01' }, approver);
       expect(res.body).toMatchObject({ status: 'scheduled', versionId: null });
       expect(await publishDue(ctx.db, new Date())).toEqual([]);
       expect((await grids(village.id)).find((x) => x.id === g!.id)!.name).toBe(g!.name);
