@@ -104,7 +104,8 @@ const feature = (g: GridRow): GeoJSON.Feature => ({ type: 'Feature', id: g.id, g
 /**
  * Two plans of one region side by side: grids added, removed and changed (shape, name, type,
  * village), households moved between grids, and each side's figures. Grids are matched by id
- * (edits keep a grid's id; a split or merge makes new ones). Households are counted as they lie
+ * (edits keep a grid's id; a split or merge makes new ones); a household whose grid went counts as
+ * moved unless it is in that grid's continuation (see below), as auto-split's own figure counts. Households are counted as they lie
  * today, so a comparison shows what the plan change did to the same people.
  */
 export async function comparePlans(db: Db, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
@@ -176,7 +177,22 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
       const g = id === null ? undefined : m.get(id);
       return g ? { id: g.id, code: g.code, name: g.name } : null;
     };
+    // A grid that went continues as at most one grid that came — the one sharing most households with
+    // it, greedily, as auto-split counts (it gives its grids new ids under the old codes): households
+    // that stay with their grid's continuation did not change grid.
+    const [gone, came] = [new Set(removed.map((g) => g.id)), new Set(added.map((g) => g.id))];
+    const continued = new Set<number>();
+    const continues = new Set<number>();
+    const stays = new Set<(typeof rows)[number]>();
     for (const r of rows) {
+      if (r.from_id === null || r.to_id === null || !gone.has(r.from_id) || !came.has(r.to_id)) continue;
+      if (continued.has(r.from_id) || continues.has(r.to_id)) continue;
+      continued.add(r.from_id);
+      continues.add(r.to_id);
+      stays.add(r);
+    }
+    for (const r of rows) {
+      if (stays.has(r)) continue;
       movedHouseholds += r.n;
       if (moves.length < MAX_MOVES) moves.push({ from: name(r.from_id, ma), to: name(r.to_id, mb), households: r.n });
     }

@@ -104,6 +104,10 @@ for (const driver of DRIVERS) {
       expect(cmp.body.b.households).toBe(cmp.body.a.households);
       // every household is in one of the draft's new grids (none left filed under a grid the split removed)
       expect(cmp.body.moves.filter((m: { to: unknown }) => m.to === null)).toEqual([]);
+      // the households that changed grid: as many as auto-split said it would move (a grid's household staying in
+      // its continuation, a new grid under the old code, is no move), and no grid "moves" to its own name
+      expect(cmp.body.movedHouseholds).toBe(split.body.summary.householdsMoved);
+      expect(cmp.body.moves.filter((m: { from: { name: string } | null; to: { name: string } | null }) => m.from?.name === m.to?.name)).toEqual([]);
       expect(inDraft.body.features.every((f: { properties: { households: number } }) => f.properties.households > 0)).toBe(true);
 
       // submitted: locked for edits; decided by the township, then the district; never by its author
