@@ -6,6 +6,7 @@ import { byCode, childrenOf, descendantsOf, districts, regionAt, regionById, sea
 import { importRegions } from '../db/region-import.ts';
 import { CoverageReportSchema } from './coverage.ts';
 import { InputError, notFound } from '../domain/errors.ts';
+import type { Queryable } from '../db/db.ts';
 import { AsOfQuery, asOfInstant } from '../domain/plan-time.ts';
 import { DEFAULT_LIMITS, parseBoundaryFeatures } from '../domain/geojson-input.ts';
 import { errorResponses, IdParam, LevelSchema, RegionCollectionSchema, RegionFeatureSchema } from './schemas.ts';
@@ -81,6 +82,18 @@ const importRoute = createRoute({
   responses: { 201: { description: 'Imported', ...json(ImportResult) }, ...errorResponses(400, 404, 409, 413, 422) },
 });
 
+/** Why a region cannot be shown on a past day: the plan's history had not begun, or it did not exist then. */
+async function notThen(db: Queryable, id: number, asOf: string): Promise<InputError> {
+  const { rows } = await db.query<{ since: string | null }>(
+    `SELECT to_char(min(valid_from) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS since FROM region_history`,
+  );
+  const since = rows[0]?.since ?? null;
+  if (since !== null && asOf.slice(0, 10) < since) {
+    return new InputError('before_history', `the plan's history starts on ${since}: ask for that day or a later one`, 'asOf', { since });
+  }
+  return new InputError('not_found', `region ${id} did not exist on ${asOf}`, 'id');
+}
+
 export function regionRoutes() {
   return router()
     .openapi(listRoute, async (c) =>
@@ -95,7 +108,7 @@ export function regionRoutes() {
         const { id } = c.req.valid('param');
         const { asOf } = c.req.valid('query');
         const region = await regionById(c.get('db'), id, asOfInstant(asOf));
-        if (!region) throw asOf ? new InputError('not_found', `region ${id} did not exist on ${asOf}`, 'id') : notFound('region', id);
+        if (!region) throw asOf ? await notThen(c.get('db'), id, asOf) : notFound('region', id);
         return c.json(region, 200);
       }),
     )

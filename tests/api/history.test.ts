@@ -88,8 +88,14 @@ for (const driver of DRIVERS) {
       expect((await on('2026-05-31')).body.properties.name).toBe(grid.name);
       expect((await on('2026-06-01')).body.properties.name).toBe('新名网格');
       expect((await on()).body.properties.name).toBe('新名网格');
+      // a day before the history began is said as such (it read "region 19 did not exist")
       const before = await on('2025-12-31');
-      expect([before.status, before.body.error.code]).toEqual([404, 'not_found']);
+      expect([before.status, before.body.error.code, before.body.error.path, before.body.error.details]).toEqual([
+        422,
+        'before_history',
+        'asOf',
+        { since: '2026-01-01' },
+      ]);
       for (const bad of ['2026-02-30', '26-03-01', '1899-12-31']) {
         const res = await on(bad);
         expect(res.status, bad).toBe(400);

@@ -1,5 +1,6 @@
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
+import { errorText } from '../lib/errors.ts';
 import { router } from '../lib/router.svelte.ts';
 
 export type RegionFeature = InferResponseType<(typeof api.regions)[':id']['$get'], 200>;
@@ -41,10 +42,18 @@ export class Explorer {
   }
 
   /** Shows the plan as it stood on a day (null: now): the selection and the map's layers are read again. */
-  async setAsOf(date: string | null): Promise<void> {
+  /** Shows the plan of a past day (null: today's); a day it cannot show is said, and the view stays as it was. */
+  async setAsOf(date: string | null): Promise<string | null> {
+    const before = this.asOf;
     this.asOf = date;
     this.layers = null;
     await this.select(this.region?.id ?? null, false);
+    if (this.error === null || date === null) return null;
+    const said = this.error;
+    this.asOf = before;
+    this.layers = null;
+    await this.select(this.region?.id ?? null, false);
+    return said;
   }
 
   districtId = $derived(this.region ? (this.region.properties.ancestors[0]?.id ?? this.region.id) : null);
@@ -79,7 +88,7 @@ export class Explorer {
       const districtId = region.properties.ancestors[0]?.id ?? region.id;
       if (this.layers?.districtId !== districtId) this.loadLayers(districtId);
     } catch (err) {
-      this.error = err instanceof Error ? err.message : String(err);
+      this.error = errorText(err);
     } finally {
       this.loading = false;
     }
