@@ -115,9 +115,10 @@ export function regionRoutes() {
     .openapi(childrenRoute, async (c) =>
       cached(c, { reads: regionReads, clock: never }, async () => {
         const { id } = c.req.valid('param');
-        const at = asOfInstant(c.req.valid('query').asOf);
+        const { asOf } = c.req.valid('query');
+        const at = asOfInstant(asOf);
         const db = c.get('db');
-        if (!(await regionAt(db, id, at))) throw notFound('region', id);
+        if (!(await regionAt(db, id, at))) throw asOf ? await notThen(db, id, asOf) : notFound('region', id);
         return c.json(await childrenOf(db, id, at), 200);
       }),
     )
@@ -127,7 +128,7 @@ export function regionRoutes() {
         const { level, asOf } = c.req.valid('query');
         const at = asOfInstant(asOf);
         const db = c.get('db');
-        if (!(await regionAt(db, id, at))) throw notFound('region', id);
+        if (!(await regionAt(db, id, at))) throw asOf ? await notThen(db, id, asOf) : notFound('region', id);
         return c.json(await descendantsOf(db, id, level, at), 200);
       }),
     )

@@ -44,16 +44,19 @@ export class Explorer {
   /** Shows the plan as it stood on a day (null: now): the selection and the map's layers are read again. */
   /** Shows the plan of a past day (null: today's); a day it cannot show is said, and the view stays as it was. */
   async setAsOf(date: string | null): Promise<string | null> {
-    const before = this.asOf;
+    const id = this.region?.id;
+    if (date !== null && id !== undefined) {
+      // asked first: a day before the history began (or before the region was) leaves the view as it is
+      try {
+        await ok(api.regions[':id'].$get({ param: { id: String(id) }, query: { asOf: date } }));
+      } catch (err) {
+        return errorText(err);
+      }
+    }
     this.asOf = date;
     this.layers = null;
-    await this.select(this.region?.id ?? null, false);
-    if (this.error === null || date === null) return null;
-    const said = this.error;
-    this.asOf = before;
-    this.layers = null;
-    await this.select(this.region?.id ?? null, false);
-    return said;
+    await this.select(id ?? null, false);
+    return null;
   }
 
   districtId = $derived(this.region ? (this.region.properties.ancestors[0]?.id ?? this.region.id) : null);
@@ -88,9 +91,10 @@ export class Explorer {
       const districtId = region.properties.ancestors[0]?.id ?? region.id;
       if (this.layers?.districtId !== districtId) this.loadLayers(districtId);
     } catch (err) {
-      this.error = errorText(err);
+      // (an older selection's failure does not cover a newer one)
+      if (ask === this.asked) this.error = errorText(err);
     } finally {
-      this.loading = false;
+      if (ask === this.asked) this.loading = false;
     }
   }
 
