@@ -74,7 +74,12 @@ export class Editor {
     this.householdsOf = id;
     // Household locations only for the roles that may see them.
     this.households = id && session.can('households:read') ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })) : null;
-    if (this.workers.length === 0) this.workers = await ok(api.workers.$get({ query: { role: 'full_time' } }));
+    if (this.workers.length === 0) await this.refreshWorkers();
+  }
+
+  /** The people who can be a grid's worker, with the grid each serves now (read again when the properties open: edits move them). */
+  async refreshWorkers(): Promise<void> {
+    this.workers = await ok(api.workers.$get({ query: { role: 'full_time' } }));
   }
 
   setTool(tool: Tool): void {
