@@ -214,11 +214,7 @@ async function replaceGrids(
     tx,
     old.map((r) => r.id),
   );
-  const workerOf = await placeWorkers(
-    tx,
-    old.map((r) => r.id),
-  );
-  const staffOf = await placeStaff(
+  const { workerOf, staffOf } = await placePeople(
     tx,
     old.map((r) => r.id),
   );
@@ -284,57 +280,59 @@ async function replaceGrids(
 }
 
 /**
- * The rest of each new grid's people (网格长, police officer, instructor, part-time members…): those
- * of the old grid most of its households came from, else of the nearest old grid. One person may so
- * serve two of the new grids, as a village's cadre or police officer often does; nobody is dropped
- * from a grid whose households they kept.
+ * Where the old grids' people go, from one pass over the households.
+ * - Each old grid's worker moves to the new grid holding most of the old grid's households; workers
+ *   left over (their households went to grids already staffed) take the nearest unstaffed grid.
+ * - The rest of each new grid's people (网格长, police officer, instructor, part-time members…) are
+ *   those of the old grid most of its households came from, else of the nearest old grid. One person
+ *   may so serve two of the new grids, as a village's cadre or police officer often does.
  */
-async function placeStaff(tx: Queryable, oldIds: number[]): Promise<Map<number, { workerId: number; role: string }[]>> {
-  const { rows: staff } = await tx.query<{ grid_id: number; worker_id: number; role: string }>(
-    'SELECT grid_id, worker_id, role FROM grid_staff WHERE grid_id = ANY($1::int[]) ORDER BY grid_id, role, worker_id',
-    [oldIds],
-  );
-  if (staff.length === 0) return new Map();
-  // (one pass over the households, as for the workers; then the nearest for a grid that holds none)
-  const { rows: shared } = await tx.query<{ old: number; ord: number }>(
-    `SELECT o.id AS old, g.ord FROM household h JOIN region o ON o.id = h.region_id JOIN autosplit_grid g ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
-     WHERE o.id = ANY($1::int[]) GROUP BY o.id, g.ord ORDER BY count(*) DESC, o.id, g.ord`,
-    [oldIds],
-  );
-  const { rows: near } = await tx.query<{ old: number; ord: number }>(
-    `SELECT DISTINCT ON (g.ord) o.id AS old, g.ord FROM region o JOIN autosplit_grid g ON g.village_id = o.parent_id
-     WHERE o.id = ANY($1::int[]) ORDER BY g.ord, ST_Distance(ST_PointOnSurface(o.geom), ST_PointOnSurface(g.geom)), o.id`,
-    [oldIds],
-  );
-  const from = new Map<number, number>();
-  for (const r of [...shared, ...near]) if (!from.has(r.ord)) from.set(r.ord, r.old);
-  return new Map([...from].map(([ord, old]) => [ord, staff.filter((m) => m.grid_id === old).map((m) => ({ workerId: m.worker_id, role: m.role }))]));
-}
-
-/**
- * Each old grid's worker moves to the new grid holding most of the old grid's households; workers
- * left over (their households went to grids already staffed) take the nearest unstaffed grid.
- */
-async function placeWorkers(tx: Queryable, oldIds: number[]): Promise<Map<number, number>> {
-  const { rows: shared } = await tx.query<{ worker_id: number; ord: number; n: number }>(
-    `SELECT o.worker_id, g.ord, count(*)::int AS n
+async function placePeople(
+  tx: Queryable,
+  oldIds: number[],
+): Promise<{ workerOf: Map<number, number>; staffOf: Map<number, { workerId: number; role: string }[]> }> {
+  const { rows: shared } = await tx.query<{ old: number; worker_id: number | null; ord: number; n: number }>(
+    `SELECT o.id AS old, min(o.worker_id) AS worker_id, g.ord, count(*)::int AS n
      FROM household h JOIN region o ON o.id = h.region_id JOIN autosplit_grid g ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
-     WHERE o.id = ANY($1::int[]) AND o.worker_id IS NOT NULL
-     GROUP BY o.worker_id, g.ord ORDER BY n DESC, o.worker_id, g.ord`,
+     WHERE o.id = ANY($1::int[]) GROUP BY o.id, g.ord`,
     [oldIds],
   );
-  const { rows: near } = await tx.query<{ worker_id: number; ord: number }>(
-    `SELECT o.worker_id, g.ord FROM region o JOIN autosplit_grid g ON g.village_id = o.parent_id
-     WHERE o.id = ANY($1::int[]) AND o.worker_id IS NOT NULL
+  const { rows: near } = await tx.query<{ old: number; worker_id: number | null; ord: number }>(
+    `SELECT o.id AS old, o.worker_id, g.ord FROM region o JOIN autosplit_grid g ON g.village_id = o.parent_id
+     WHERE o.id = ANY($1::int[])
      ORDER BY ST_Distance(ST_PointOnSurface(o.geom), ST_PointOnSurface(g.geom)), o.worker_id, g.ord`,
     [oldIds],
   );
+  // workers: households shared per worker and new grid, most first
+  const perWorker = new Map<string, { worker_id: number; ord: number; n: number }>();
+  for (const r of shared) {
+    if (r.worker_id === null) continue;
+    const key = `${r.worker_id}:${r.ord}`;
+    const had = perWorker.get(key);
+    perWorker.set(key, { worker_id: r.worker_id, ord: r.ord, n: (had?.n ?? 0) + r.n });
+  }
+  const byShare = [...perWorker.values()].sort((x, y) => y.n - x.n || x.worker_id - y.worker_id || x.ord - y.ord);
   const workerOf = new Map<number, number>();
   const placed = new Set<number>();
-  for (const s of [...shared, ...near]) {
+  for (const s of [...byShare, ...near.filter((r) => r.worker_id !== null)] as { worker_id: number; ord: number }[]) {
     if (workerOf.has(s.ord) || placed.has(s.worker_id)) continue;
     workerOf.set(s.ord, s.worker_id);
     placed.add(s.worker_id);
   }
-  return workerOf;
+  // the other staff: from the old grid each new grid shares most households with, else the nearest
+  const { rows: staff } = await tx.query<{ grid_id: number; worker_id: number; role: string }>(
+    'SELECT grid_id, worker_id, role FROM grid_staff WHERE grid_id = ANY($1::int[]) ORDER BY grid_id, role, worker_id',
+    [oldIds],
+  );
+  const staffOf = new Map<number, { workerId: number; role: string }[]>();
+  if (staff.length > 0) {
+    const from = new Map<number, number>();
+    for (const r of [...[...shared].sort((x, y) => y.n - x.n || x.old - y.old || x.ord - y.ord), ...near]) if (!from.has(r.ord)) from.set(r.ord, r.old);
+    for (const [ord, old] of from)
+      staffOf.set(
+        ord,
+        staff.filter((m) => m.grid_id === old).map((m) => ({ workerId: m.worker_id, role: m.role })),
+      );
+  }
+  return { workerOf, staffOf };
 }

@@ -376,6 +376,7 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
     role: string | null;
     role_zh: string | null;
     role_en: string | null;
+    name: string | null;
   }>(
     `WITH child AS (
        SELECT c.id, c.parent_id, c.level, c.code, c.grid_type, c.worker_id, c.household_count, p.code AS parent_code
@@ -411,11 +412,13 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
      multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[])
        AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)
      SELECT 'multipart_grid' AS kind, m.id, m.parent_id, ST_AsGeoJSON(m.geom, 7)::json AS geometry, m.n, NULL::int AS lo, NULL::int AS hi, m.code,
-            (SELECT p.code FROM region p WHERE p.id = m.parent_id), NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en
+            (SELECT p.code FROM region p WHERE p.id = m.parent_id), NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en,
+            (SELECT r.name FROM region r WHERE r.id = m.id) AS name
        FROM multipart m
      UNION ALL
      SELECT x.kind, x.id, x.parent_id, (SELECT ST_AsGeoJSON(ST_PointOnSurface(r.geom), 7)::json FROM region r WHERE r.id = x.id), x.n, x.lo, x.hi,
-            (SELECT r.code FROM region r WHERE r.id = x.id), (SELECT p.code FROM region p WHERE p.id = x.parent_id), x.role, sr.zh, sr.en
+            (SELECT r.code FROM region r WHERE r.id = x.id), (SELECT p.code FROM region p WHERE p.id = x.parent_id), x.role, sr.zh, sr.en,
+            (SELECT r.name FROM region r WHERE r.id = x.id) AS name
        FROM problem x LEFT JOIN staff_role sr ON sr.code = x.role
      ORDER BY kind, id`,
     [parents, segmentPattern('grid'), segmentPattern('village'), segmentPattern('township')],
@@ -427,6 +430,7 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
       kind: r.kind,
       regionIds: [r.id],
       parentId: r.parent_id,
+      ...(r.name ? { name: r.name } : {}),
       ...(r.n !== null ? { count: r.n } : {}),
       ...(r.role !== null ? { role: r.role } : {}),
       message:

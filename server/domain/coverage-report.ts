@@ -25,6 +25,8 @@ export interface IssueFeature {
     kind: IssueKind;
     regionIds: number[];
     parentId: number | null;
+    /** The grid the problem is of, by name, where it is one grid's (its household count, its staff, its code…). */
+    name?: string;
     areaM2?: number;
     count?: number;
     role?: string;

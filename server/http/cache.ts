@@ -19,7 +19,7 @@ import type { Env } from './router.ts';
  */
 /**
  * What an answer reads. `plan`: any region or household data; `layout`: where borders,
- * households and workers are (not names); `plan*`: bulk plan changes (auto-split, undo, imports);
+ * households and workers are (not names); `names`: a rename anywhere; `plan*`: bulk plan changes (auto-split, undo, imports);
  * `incidents`; `r<id>`: one region — its own details, children and coverage.
  */
 type Domain = string;
@@ -140,7 +140,8 @@ export class ReadCache {
     // A rename shows only in the region and its parent's list of children.
     const rename = key.startsWith('PATCH') && Object.keys(sent).every((k) => RENAMES.has(k));
     const ids = [...answered, ...named.filter((n) => !rename || n.depth <= 1).map((n) => n.id)];
-    return ['plan', ...(rename ? [] : ['layout']), ...new Set(ids.map((id) => `r${id}`))];
+    // (`names`: answers that name grids of regions far below, as a township's coverage report does)
+    return ['plan', ...(rename ? ['names'] : ['layout']), ...new Set(ids.map((id) => `r${id}`))];
   }
 
   /** The regions a region edit names (its id, merged ids, a new region's parent) and their ancestors, with their depth above. */

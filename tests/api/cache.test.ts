@@ -70,8 +70,13 @@ describe('read cache', () => {
     const { a, av, t, other } = rows[0]!;
     const paths = [`/api/regions/${a}`, `/api/regions/${av}/children`, `/api/regions/${t}`, `/api/regions/${other}`, `/api/regions/${grid.district}/children`];
     for (const p of paths) await get(p);
+    // the township's coverage report names the grids of its problems: a rename below retires it
+    const coverage = `/api/regions/${t}/coverage?depth=all`;
+    await get(coverage);
+    expect((await get(coverage)).headers.get('x-cache')).toBe('hit');
     const version = (await get(`/api/regions/${a}`)).body.properties.version;
     expect((await ctx.request('PATCH', `/api/regions/${a}`, { version, name: '只改名字' })).status).toBe(200);
+    expect((await get(coverage)).headers.get('x-cache')).toBe('miss');
     const states = [];
     for (const p of paths) states.push((await get(p)).headers.get('x-cache'));
     // A rename retires the grid and its village's list; its township, the district and a grid elsewhere stay.

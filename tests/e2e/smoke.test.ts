@@ -463,7 +463,9 @@ describeInBrowser('web app in Chromium', () => {
       expect(await page.locator('[data-testid="figures"] .value').count()).toBe(10);
       // The departments' response times (the demo's history): each row a department with its median hours.
       await expect.poll(() => page.locator('[data-testid="departments"] .dept:not(.head)').count()).toBeGreaterThan(2);
-      expect(await page.locator('[data-testid="departments"] .dept:not(.head) .n').first().textContent()).toMatch(/^\d+(\.\d)?h$/);
+      // (hours as bare numbers: the panel's title gives the unit, so no cell wraps at 1080p)
+      expect(await page.locator('[data-testid="departments"] h2').textContent()).toContain('小时');
+      expect(await page.locator('[data-testid="departments"] .dept:not(.head) .n').first().textContent()).toMatch(/^\d+(\.\d)?$/);
       const spills = await page.evaluate(() =>
         [...document.querySelectorAll('.figures .card, .panel, header h1')]
           .filter((e) => e.scrollWidth > e.clientWidth + 1)
