@@ -5,6 +5,9 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     globalSetup: ['tests/global-setup.ts'],
     testTimeout: 120_000,
+    // A condition polled for (a page's state after a click or the browser's back) gets 10 s, not 1 s:
+    // two test files, two servers and two Chromiums share two cores, and a poll returns the moment it holds.
+    expect: { poll: { timeout: 10_000 } },
     hookTimeout: 180_000,
     // PGlite and Chromium are memory- and CPU-hungry; two cores, so at most two files at once.
     maxWorkers: 2,
