@@ -48,8 +48,9 @@ export async function addWorker(tx: Queryable, actor: string, input: NewWorker):
 /** People who staff grids (of one role), those without a grid first. */
 export async function listWorkers(db: Queryable, role: string | undefined): Promise<WorkerListItem[]> {
   const { rows } = await db.query<WorkerListItem>(
-    `SELECT w.id, w.name, w.phone, w.role, g.id AS "gridId", g.name AS "gridName"
-     FROM worker w LEFT JOIN LATERAL (SELECT id, name FROM region WHERE worker_id = w.id ORDER BY id LIMIT 1) g ON true
+    `SELECT w.id, w.name, w.phone, w.role, g.id AS "gridId", g.name AS "gridName", v.id AS "villageId", v.name AS "villageName"
+     FROM worker w LEFT JOIN LATERAL (SELECT id, name, parent_id FROM region WHERE worker_id = w.id ORDER BY id LIMIT 1) g ON true
+     LEFT JOIN region v ON v.id = g.parent_id
      WHERE $1::text IS NULL OR w.role = $1
      ORDER BY (g.id IS NOT NULL), w.id`,
     [role ?? null],

@@ -27,5 +27,10 @@ export const NewWorkerSchema = z.object({
 export type NewWorker = z.infer<typeof NewWorkerSchema>;
 
 /** A worker with the grid they serve as its full-time worker, if any. */
-export const WorkerListItemSchema = WorkerSchema.extend({ gridId: z.number().int().nullable(), gridName: z.string().nullable() });
+export const WorkerListItemSchema = WorkerSchema.extend({
+  gridId: z.number().int().nullable(),
+  gridName: z.string().nullable(),
+  villageId: z.number().int().nullable().openapi({ description: 'the village or community of that grid' }),
+  villageName: z.string().nullable(),
+});
 export type WorkerListItem = z.infer<typeof WorkerListItemSchema>;

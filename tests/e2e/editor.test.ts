@@ -313,6 +313,26 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="staff-missing"]').allTextContents()).toEqual([expect.stringContaining('网格警员')]);
     await page.keyboard.press('p');
+    // The worker picker: the village's own people listed, anyone else found by a search (a district has thousands).
+    const picker = page.locator('[data-testid="worker-select"]');
+    const own = await picker.inputValue();
+    expect(own).not.toBe('');
+    await expect.poll(() => picker.locator('optgroup[label="本村的网格员"] option').count()).toBeGreaterThan(0);
+    const other = (
+      await db.query<{ id: number; phone: string; grid: string }>(
+        `SELECT w.id, w.phone, v.name || g.name AS grid FROM worker w JOIN region g ON g.worker_id = w.id JOIN region v ON v.id = g.parent_id
+         WHERE g.parent_id <> (SELECT parent_id FROM region WHERE id = $1) AND w.phone <> '' ORDER BY w.id LIMIT 1`,
+        [gridId],
+      )
+    ).rows[0]!;
+    await page.locator('[data-testid="worker-search"]').fill(other.phone);
+    await picker.selectOption(String(other.id));
+    await expect.poll(() => page.locator('[data-testid="worker-elsewhere"]').textContent()).toContain(other.grid);
+    await page.locator('[data-testid="worker-search"]').fill('无此人zz');
+    await expect.poll(() => page.locator('[data-testid="worker-none"]').count()).toBe(1);
+    await page.locator('[data-testid="worker-search"]').fill('');
+    await picker.selectOption(own);
+    await expect.poll(() => page.locator('[data-testid="worker-elsewhere"]').count()).toBe(0);
     const editor = page.locator('[data-testid="staff-editor"]');
     await editor.locator('select').selectOption('police');
     await editor.locator('input').first().fill('赵警官');
