@@ -122,13 +122,27 @@ export interface PrintSheet {
   grids: ExportRegion[];
 }
 
-/** The plan's version as printed: its last change to regions or staff (an edit counter until plan versions exist). */
-export async function planVersion(db: Queryable): Promise<{ op: number | null; at: string | null }> {
+/**
+ * The plan's version as printed: the published version in force for the printed region (its own,
+ * an ancestor's or a descendant's, the newest; a version exists only once it has taken effect), and
+ * the plan's last change to regions or staff, which may be a live edit made since.
+ */
+export async function planVersion(
+  db: Queryable,
+  regionId: number,
+): Promise<{ op: number | null; at: string | null; published: { id: number; name: string; effectiveFrom: string; op: number | null } | null }> {
   const { rows } = await db.query<{ op: number | null; at: string | null }>(
     `SELECT max(op)::int AS op, to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at
      FROM change WHERE entity IN ('region', 'worker', 'staff_role', 'grid_type_rule')`,
   );
-  return rows[0] ?? { op: null, at: null };
+  const { rows: versions } = await db.query<{ id: number; name: string; effectiveFrom: string; op: number | null }>(
+    `SELECT v.id, v.name, to_char(v.effective_from AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS "effectiveFrom", v.op::int AS op
+     FROM plan_version v
+     WHERE v.region_id IN (SELECT id FROM gp_subtree($1::int)) OR v.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$1::int]))
+     ORDER BY v.published_at DESC, v.id DESC LIMIT 1`,
+    [regionId],
+  );
+  return { ...(rows[0] ?? { op: null, at: null }), published: versions[0] ?? null };
 }
 
 /** The sheets of a map book: one per village under `rootId` (a township, a village, or a grid's village). */

@@ -136,7 +136,14 @@ const printRoute = createRoute({
           schema: z.object({
             region: z.object({ id: z.number(), name: z.string(), level: z.string(), code: z.string() }),
             path: z.array(z.object({ id: z.number(), name: z.string(), level: z.string(), code: z.string() })),
-            version: z.object({ op: z.number().nullable(), at: z.string().nullable() }),
+            version: z.object({
+              op: z.number().nullable().openapi({ description: "the plan's last change (an operation of the change log)" }),
+              at: z.string().nullable(),
+              published: z
+                .object({ id: z.number(), name: z.string(), effectiveFrom: z.string(), op: z.number().nullable() })
+                .nullable()
+                .openapi({ description: 'the published plan version in force for this region, if any; live edits may have followed it (op above)' }),
+            }),
             printedAt: z.string(),
             focus: z.string().nullable().openapi({ description: "A grid's poster: the grid's code" }),
             outline: z.any().nullable().openapi({ description: "A township's book: the township's outline, for its cover's overview map" }),
@@ -166,7 +173,7 @@ export function exportRoutes() {
         {
           region,
           path,
-          version: await planVersion(db),
+          version: await planVersion(db, region.id),
           printedAt,
           focus: region.level === 'grid' ? region.code : null,
           outline: region.level === 'township' ? await outlineOf(db, region.id) : null,

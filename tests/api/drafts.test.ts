@@ -149,6 +149,13 @@ for (const driver of DRIVERS) {
         gridsRemoved: liveBefore.length,
       });
       expect((await ctx.db.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [`gp_draft_${id}`])).rows).toEqual([]);
+      // a print of the village (or of one of its grids) names the version in force, as the version list does
+      for (const printed of [village.id, newIds[0]]) {
+        const print = await ctx.request('GET', `/api/regions/${printed}/print`, undefined, approver);
+        expect(print.body.version.published).toMatchObject({ id: versions.body[0].id, name: versions.body[0].name });
+      }
+      const elsewhere = await ctx.request('GET', `/api/regions/${villages[1]!.id}/print`, undefined, approver);
+      expect(elsewhere.body.version.published).toBeNull();
       // the plan before the publication is still there to read and compare
       const before = await ctx.request('GET', `/api/regions/${village.id}/children?asOf=2026-06-01`, undefined, approver);
       expect(before.body.features.map((f: { id: number }) => f.id).sort()).toEqual(liveBefore.map((g) => g.id).sort());
