@@ -127,6 +127,17 @@ describeInBrowser('planner edits a village in Chromium', () => {
     const parts = afterSplit.filter((f) => f.id === drawn.id || !afterDraw.some((b) => b.id === f.id));
     expect(parts.length).toBe(2);
     expect(parts.reduce((s, f) => s + f.properties.households, 0)).toBe(drawn.properties.households);
+    // the notice names each part left outside its type's range (saved all the same), and only those
+    const ranges = (await api(`/api/regions/${villageId}/rules`)).rules as { gridType: string; min: number; max: number }[];
+    const outside = parts
+      .filter((f) => {
+        const r = ranges.find((x) => x.gridType === (f.properties.gridType ?? 'rural'))!;
+        return f.properties.households < r.min || f.properties.households > r.max;
+      })
+      .map((f) => f.properties.name as string)
+      .sort();
+    const warned = (await page.locator('[data-testid="out-of-range"]').allTextContents()).map((t) => /注意：(\S+)现有/.exec(t)?.[1]).sort();
+    expect(warned).toEqual(outside);
     await shot('5-split');
 
     // Merge the two parts back.

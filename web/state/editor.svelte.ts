@@ -18,6 +18,8 @@ export interface Notice {
   text: string;
   /** For an overlap: offer to keep only the free part. */
   clip?: Ring[];
+  /** Done: the grids the operation wrote, with their households (the panel says which are out of their range). */
+  saved?: { name: string; households: number; gridType: string | null }[];
 }
 
 /**
@@ -104,7 +106,10 @@ export class Editor {
       const result = (await call()) as { regions: Parameters<Explorer['applyEdit']>[0]['regions']; removed: number[]; gapM2?: number };
       await this.explorer.applyEdit(result);
       const gap = result.gapM2 && result.gapM2 > 1 ? ` (${Math.round(result.gapM2)} m²)` : '';
-      this.notice = { kind: 'done', key: done, text: gap };
+      const saved = (result.regions?.features ?? [])
+        .filter((f) => f.properties.level === 'grid')
+        .map((f) => ({ name: f.properties.name, households: f.properties.households, gridType: f.properties.gridType ?? null }));
+      this.notice = { kind: 'done', key: done, text: gap, saved };
       this.householdsOf = null;
       await this.loadContext();
       this.onSaved();
