@@ -207,6 +207,26 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('[data-testid="patrol-queue"]').count(), { timeout: 30_000 }).toBe(0);
     await expect.poll(() => page.locator('[data-testid="patrol-points"]').count(), { timeout: 30_000 }).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '13-patrol-sent.png') });
+
+    // a patrol whose track cannot have been walked (a bad fix 3 km away): refused, and its visit kept without the track
+    await page.locator('[data-testid="patrol-start"]').click();
+    await context.setGeolocation({ longitude: place.x, latitude: place.y });
+    await expect.poll(() => page.locator('[data-testid="patrol-waiting"]').count(), { timeout: 30_000 }).toBe(0);
+    await context.setGeolocation({ longitude: place.x, latitude: place.y + 0.03 });
+    await expect.poll(() => page.locator('[data-testid="patrol-km"]').textContent(), { timeout: 30_000 }).not.toBe('0');
+    const visited = page.locator('[data-testid^="visit-"]').first();
+    const visitedId = Number((await visited.getAttribute('data-testid'))!.replace('visit-', ''));
+    await visited.click();
+    await expect.poll(() => page.locator('[data-testid="patrol-visits"]').textContent()).toBe('1');
+    await page.locator('[data-testid="patrol-stop"]').click();
+    await expect.poll(() => page.locator('[data-testid="patrol-keep-visits"]').count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.locator('[data-testid="patrol-queue"]').textContent()).toMatch(/只保存 1 户走访/);
+    await page.screenshot({ path: join(ARTIFACTS, '13b-patrol-refused.png') });
+    expect((await patrols()).rows).toHaveLength(1);
+    await page.locator('[data-testid="patrol-keep-visits"]').click();
+    await expect.poll(async () => (await patrols()).rows.length, { timeout: 30_000 }).toBe(2);
+    expect((await patrols()).rows).toContainEqual({ points: 0, distance_m: 0, visits: [visitedId] });
+    await expect.poll(() => page.locator('[data-testid="patrol-queue"]').count(), { timeout: 30_000 }).toBe(0);
     await page.locator('[data-testid="tab-report"]').click();
   });
 

@@ -17,7 +17,12 @@ export interface PatrolDraft {
   track: [number, number, number][];
   visits: { householdId: number; at: string }[];
   error: string | null;
+  /** The refusal's code: a track refused (too fast, off the grid) can still give its visits. */
+  code?: string | null;
 }
+
+/** Refusals of the track itself: the visits of such a patrol can be kept without it. */
+export const TRACK_REFUSALS = ['too_fast', 'outside_grid', 'visit_far'];
 
 /** Metres between two lon/lat points (haversine). */
 export function metres(a: [number, number, ...number[]], b: [number, number, ...number[]]): number {
@@ -156,6 +161,16 @@ export class PatrolRecorder {
     await this.flush();
   }
 
+  /**
+   * Keeps the household visits of a patrol whose track was refused, without the track: sent again
+   * under a new key (the refused one was never stored), the visits as they were made.
+   */
+  async keepVisits(key: string): Promise<void> {
+    this.queue = this.queue.map((q) => (q.key === key ? { ...q, key: `${q.key}-visits`, track: [], error: null, code: null } : q));
+    await this.save();
+    await this.flush();
+  }
+
   async discard(key: string): Promise<void> {
     this.queue = this.queue.filter((q) => q.key !== key);
     await this.save();
@@ -186,6 +201,7 @@ export class PatrolRecorder {
             q.key === item.key
               ? {
                   ...q,
+                  code: body?.error?.code ?? null,
                   error: body?.error
                     ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
                     : `HTTP ${res.status}`,
