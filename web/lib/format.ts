@@ -5,11 +5,24 @@ export const formatNumber = (n: number, digits = 0) => new Intl.NumberFormat(get
 
 export const km2 = (m2: number) => formatNumber(m2 / 1e6, m2 < 1e7 ? 2 : 1);
 
-/** A moment as people read it: month, day, hour and minute in their language; the year too when it is not this year's. */
+const yearInChina = new Intl.DateTimeFormat('en', { year: 'numeric', timeZone: 'Asia/Shanghai' });
+
+/**
+ * A moment as people read it: month, day, hour and minute in their language; the year too when it
+ * is not this year's. China time, wherever the browser is, as the change log and deadlines are.
+ */
 export const formatDateTime = (iso: string, lang: string) => {
   const at = new Date(iso);
-  const year = at.getFullYear() !== new Date().getFullYear() ? { year: 'numeric' as const } : {};
-  return new Intl.DateTimeFormat(lang, { ...year, month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit', hour12: false }).format(at);
+  const year = yearInChina.format(at) !== yearInChina.format(new Date()) ? { year: 'numeric' as const } : {};
+  return new Intl.DateTimeFormat(lang, {
+    ...year,
+    month: 'numeric',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hour12: false,
+    timeZone: 'Asia/Shanghai',
+  }).format(at);
 };
 
 /** Month ticks of a time axis (seconds) in the reader's language — 5月 / May — with the year at the first tick and where it turns; China time. */
