@@ -5,6 +5,7 @@ import { ancestorsWithDepth } from '../db/region-queries.ts';
 import { routeKey } from './auth.ts';
 import { asksForDraft } from './draft.ts';
 import type { Env } from './router.ts';
+import type { Principal } from '../domain/roles.ts';
 
 /**
  * Answers of the read endpoints, kept until the data they read changes. Wall displays and
@@ -196,7 +197,11 @@ export class ReadCache {
       .reads({ id: id?.id, query })
       .map((d) => `${d}${this.versions.get(d) ?? 0}`)
       .join(',');
-    const cacheKey = `${routeKey(c)}|${stableJson({ id, query, vary: spec.vary?.(c) })}|${versions}`;
+    // Who asks is always part of the key: an answer filtered to a caller's scope (a township's centre, a
+    // worker's grids, a department) is never served to another caller, nor a wider one to them.
+    const p = c.get('principal') as Principal | undefined;
+    const scope = p ? `${p.role}|${p.regionId ?? ''}|${p.departmentId ?? ''}|${p.role === 'worker' ? p.gridIds.join('.') : ''}` : '';
+    const cacheKey = `${routeKey(c)}|${stableJson({ id, query, scope, vary: spec.vary?.(c) })}|${versions}`;
     const entry = this.lru.get(cacheKey);
     if (entry && this.now() < entry.freshUntil) return this.serve(c, entry, 'hit');
     const computing = this.computing.get(cacheKey);

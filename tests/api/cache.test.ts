@@ -107,6 +107,29 @@ describe('read cache', () => {
     expect((await get(path, { cookie: '' })).status).toBe(401);
   });
 
+  it("never serves an answer filtered to one caller's scope to another, in either order", async () => {
+    const township = (await ctx.db.query<{ id: number }>(`SELECT v.parent_id AS id FROM region g JOIN region v ON v.id = g.parent_id WHERE g.id = $1`, [grid.id]))
+      .rows[0]!.id;
+    const analyst = await ctx.cookie({ username: 'cache-analyst', role: 'analyst' });
+    const centre = await ctx.cookie({ username: 'cache-town-centre', role: 'center', regionId: township });
+    const total = async (path: string, who: { cookie: string }) => {
+      const res = await get(path, who);
+      expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(200);
+      return res.body.total as number;
+    };
+    for (const [first, second] of [
+      [analyst, centre],
+      [centre, analyst],
+    ] as const) {
+      const heat = `/api/heatmap?from=${first === analyst ? '2000-01-01' : '2001-01-01'}&cell=2000`;
+      const a = await total(heat, first);
+      const b = await total(heat, second);
+      const [wide, town] = first === analyst ? [a, b] : [b, a];
+      expect(town).toBe(await total(`${heat}&region=${township}`, analyst));
+      expect(wide).toBeGreaterThan(town);
+    }
+  });
+
   it('asks the database once for concurrent requests, and refreshes an expired answer while serving it', async () => {
     // The cache's clock, turned by hand: answers expire when it says, not when a timer does.
     let t = Date.now();
