@@ -8,11 +8,53 @@ export interface ErrorBody {
   error: { code: string; message: string; path: string; details?: unknown };
 }
 
-/** Zod's first issue as an `InputError` naming the field, e.g. `body.features.type`. */
+type Issue = ZodError['issues'][number];
+const KINDS: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'text',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'an object',
+};
+const UNITS: Record<string, string> = { string: 'characters', array: 'items', set: 'items', file: 'bytes' };
+/** Zod's own English (as opposed to a message our schemas give): replaced by ours, which names no library. */
+const ZOD_DEFAULT = /^(Invalid input|Invalid option|Invalid string|Invalid|Too small|Too big|Unrecognized key|Expected|Number must|String must)/;
+
+/** What was wrong with one field, in plain words of ours. */
+function describeIssue(issue: Issue | undefined): string {
+  if (!issue) return 'is not valid';
+  if (!ZOD_DEFAULT.test(issue.message)) return issue.message;
+  const i = issue as Issue & { expected?: string; input?: unknown; minimum?: number | bigint; maximum?: number | bigint; origin?: string; values?: unknown[] };
+  switch (issue.code) {
+    case 'invalid_type':
+      return i.input === undefined ? 'is required' : `must be ${KINDS[String(i.expected)] ?? String(i.expected)}`;
+    case 'too_small':
+      return i.origin && UNITS[i.origin] ? `needs at least ${String(i.minimum)} ${UNITS[i.origin]}` : `must be at least ${String(i.minimum)}`;
+    case 'too_big':
+      return i.origin && UNITS[i.origin] ? `takes at most ${String(i.maximum)} ${UNITS[i.origin]}` : `must be at most ${String(i.maximum)}`;
+    case 'invalid_value':
+      return `must be one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'unrecognized_keys':
+      return 'has fields this request does not take';
+    case 'invalid_format':
+      return 'is not in the expected form';
+    default:
+      return 'is not valid';
+  }
+}
+
+/**
+ * Zod's first issue as an `InputError` naming the field, e.g. `body.features.type`, in our words
+ * (the library's own messages and issue objects never reach the caller); `details.field` is the
+ * field's own name, for the page to put in the reader's words.
+ */
 export function fromZod(error: ZodError, target: string): InputError {
   const issue = error.issues[0];
-  const path = [target, ...(issue?.path ?? [])].map(String).join('.');
-  return new InputError('invalid_request', `${path}: ${issue?.message ?? 'invalid value'}`, path, error.issues.slice(0, 10));
+  const parts = [target, ...(issue?.path ?? [])].map(String);
+  const path = parts.join('.');
+  const field = parts.filter((p) => !/^\d+$/.test(p)).pop() ?? target;
+  return new InputError('invalid_request', `${path} ${describeIssue(issue)}`, path, { field });
 }
 
 /**

@@ -28,7 +28,7 @@ const listRoute = createRoute({
     'not crossed; roads, lanes, ditches and ridges are followed where the pieces they cut hold enough households.',
   request: {
     query: z.object({
-      regionId: z.coerce.number().int().positive().openapi({ example: 12 }),
+      regionId: z.coerce.number().int().positive().max(2_147_483_647).openapi({ example: 12 }),
       limit: z.coerce.number().int().min(1).max(20_000).optional().openapi({ description: 'at most this many lines (default 5,000)' }),
     }),
   },

@@ -95,7 +95,7 @@ const listRoute = createRoute({
         .default('open')
         .openapi({ description: 'new: sent, not yet acknowledged; extension: more time asked, awaiting the centre' }),
       q: z.string().trim().min(1).max(100).optional().openapi({ description: 'words in the description, address or place, or an incident number' }),
-      region: z.coerce.number().int().positive().optional().openapi({ description: 'only incidents in this township, village or grid' }),
+      region: z.coerce.number().int().positive().max(2_147_483_647).optional().openapi({ description: 'only incidents in this township, village or grid' }),
       category: z.string().max(500).optional().openapi({ description: 'comma-separated category codes' }),
       limit: z.coerce.number().int().min(1).max(500).default(50),
       offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
@@ -268,7 +268,7 @@ const statsRoute = createRoute({
   summary: 'Per department: dispatches, answers, open, overdue, escalated, median hours to acknowledge and to resolve, satisfaction',
   request: {
     query: z.object({
-      region: z.coerce.number().int().positive().optional(),
+      region: z.coerce.number().int().positive().max(2_147_483_647).optional(),
       from: z.string().max(40).optional(),
       to: z.string().max(40).optional(),
     }),

@@ -106,7 +106,7 @@ const deleteRouteDef = createRoute({
   method: 'delete',
   path: '/regions/{id}',
   summary: 'Delete a region without children (its area becomes a gap)',
-  request: { params: IdParam, query: z.object({ version: z.coerce.number().int().positive() }) },
+  request: { params: IdParam, query: z.object({ version: z.coerce.number().int().positive().max(2_147_483_647) }) },
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
@@ -138,7 +138,9 @@ const historyRoute = createRoute({
   method: 'get',
   path: '/changes',
   summary: 'The change log, newest first',
-  request: { query: z.object({ entityId: z.coerce.number().int().positive().optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }) },
+  request: {
+    query: z.object({ entityId: z.coerce.number().int().positive().max(2_147_483_647).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }),
+  },
   responses: {
     200: {
       description: 'Changes',

@@ -66,7 +66,7 @@ const fieldRoute = createRoute({
   path: '/field/incidents',
   summary: "A grid's open incidents (reported, dispatched, resolved awaiting feedback) with each department's answer and the photos",
   description: 'A grid worker gets the grids they staff; others name a grid with `grid`. Newest first, up to 200.',
-  request: { query: z.object({ grid: z.coerce.number().int().positive().optional() }) },
+  request: { query: z.object({ grid: z.coerce.number().int().positive().max(2_147_483_647).optional() }) },
   responses: {
     200: { description: 'Incidents', ...json(z.object({ grids: z.array(z.number().int()), items: z.array(FieldIncidentSchema) })) },
     ...errorResponses(400, 403, 404),

@@ -269,7 +269,7 @@ const hotspotRoute = createRoute({
   method: 'get',
   path: '/hotspots',
   summary: 'Getis–Ord Gi* of incident counts over the grids of a region: z-score and significance per grid',
-  request: { query: FilterQuery.extend({ region: z.coerce.number().int().positive() }) },
+  request: { query: FilterQuery.extend({ region: z.coerce.number().int().positive().max(2_147_483_647) }) },
   responses: {
     200: {
       description: 'Grids, hottest first',

@@ -29,7 +29,7 @@ const inboxRoute = createRoute({
   request: {
     query: z.object({
       unread: z.enum(['true', 'false']).optional(),
-      before: z.coerce.number().int().positive().optional().openapi({ description: 'Older than this notification (the `next` of a page)' }),
+      before: z.coerce.number().int().positive().max(2_147_483_647).optional().openapi({ description: 'Older than this notification (the `next` of a page)' }),
       limit: z.coerce.number().int().min(1).max(200).default(30),
     }),
   },
@@ -119,7 +119,7 @@ const deliveriesRoute = createRoute({
   request: {
     query: z.object({
       status: z.enum(['pending', 'delivered', 'dead']).optional(),
-      webhook: z.coerce.number().int().positive().optional(),
+      webhook: z.coerce.number().int().positive().max(2_147_483_647).optional(),
       limit: z.coerce.number().int().min(1).max(500).default(100),
     }),
   },

@@ -140,7 +140,7 @@ const routes = {
     method: 'delete',
     path: '/settings/departments/{id}',
     summary: 'Remove a department no case or account refers to (422 `in_use` otherwise)',
-    request: { params: IdParam, query: z.object({ version: z.coerce.number().int().min(1) }) },
+    request: { params: IdParam, query: z.object({ version: z.coerce.number().int().min(1).max(2_147_483_647) }) },
     responses: { 204: { description: 'Removed' }, ...errorResponses(400, 403, 404, 409, 422) },
   }),
   categories: createRoute({

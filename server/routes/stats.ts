@@ -10,7 +10,7 @@ const overviewRoute = createRoute({
   method: 'get',
   path: '/stats/overview',
   summary: "Key figures of a region for the leaders' screen, each with the previous period's value",
-  request: { query: z.object({ region: z.coerce.number().int().positive() }) },
+  request: { query: z.object({ region: z.coerce.number().int().positive().max(2_147_483_647) }) },
   responses: {
     200: {
       description: 'Figures',

@@ -108,8 +108,9 @@ describe('read cache', () => {
   });
 
   it("never serves an answer filtered to one caller's scope to another, in either order", async () => {
-    const township = (await ctx.db.query<{ id: number }>(`SELECT v.parent_id AS id FROM region g JOIN region v ON v.id = g.parent_id WHERE g.id = $1`, [grid.id]))
-      .rows[0]!.id;
+    const township = (
+      await ctx.db.query<{ id: number }>(`SELECT v.parent_id AS id FROM region g JOIN region v ON v.id = g.parent_id WHERE g.id = $1`, [grid.id])
+    ).rows[0]!.id;
     const analyst = await ctx.cookie({ username: 'cache-analyst', role: 'analyst' });
     const centre = await ctx.cookie({ username: 'cache-town-centre', role: 'center', regionId: township });
     const total = async (path: string, who: { cookie: string }) => {

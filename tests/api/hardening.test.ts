@@ -176,6 +176,25 @@ for (const driver of DRIVERS) {
       await ctx.db.query('UPDATE household SET region_id = NULL WHERE id = ANY($1::int[])', [households.rows.map((r) => r.id)]);
     });
 
+    it('refuses a number past what the database holds in any query of a read (400, never 500), in words of ours', async () => {
+      // every GET route's integer query parameters, as the API's own description lists them
+      const doc = (await ctx.request('GET', '/api/openapi.json')).body as {
+        paths: Record<string, Record<string, { parameters?: { in: string; name: string; schema?: { type?: string } }[] }>>;
+      };
+      const probes = Object.entries(doc.paths).flatMap(([path, ops]) =>
+        (ops.get?.parameters ?? [])
+          .filter((p) => p.in === 'query' && p.schema?.type === 'integer')
+          .map((p) => `${path.replace(/\{[a-z]+\}/gi, String(place.grid))}?${p.name}=2147483648`),
+      );
+      expect(probes.length).toBeGreaterThan(10);
+      for (const probe of probes) {
+        if (probe.startsWith('/api/events') || probe.includes('.mvt')) continue;
+        const res = await ctx.request('GET', probe);
+        expect(res.status, `${probe}: ${JSON.stringify(res.body).slice(0, 200)}`).toBeLessThan(500);
+        if (res.status === 400) expect(res.body.error.message, probe).not.toMatch(/Too big|Invalid|expected/);
+      }
+    });
+
     it('says which code is taken in its own words, not the database’s', async () => {
       const { rows } = await ctx.db.query<{ code: string; other: number; g: any }>(
         `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id
