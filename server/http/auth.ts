@@ -7,6 +7,7 @@ import { apiKeyLabel, isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/a
 import { InputError } from '../domain/errors.ts';
 import { canAny, type Capability, type Principal } from '../domain/roles.ts';
 import type { Env } from './router.ts';
+import type { Queryable } from '../db/db.ts';
 
 /**
  * Every API route and who may call it. A route missing here is refused to everyone (and a
@@ -263,6 +264,25 @@ export async function assertPlanScope(c: Context<Env>, regionIds: number[], stri
 export function assertUnscoped(c: Context<Env>, what: string): void {
   const p = principalOf(c);
   if (p.role !== 'admin' && p.regionId !== null) throw outside(what, '');
+}
+
+/**
+ * A command centre scoped to an area reads and acts only there: the region a read asks for (its own
+ * area when it names none), refused outside it. Anyone else: the region as asked.
+ */
+export async function centreRegion(c: Context<Env>, region: number | undefined, path: string, db: Queryable = c.get('db')): Promise<number | undefined> {
+  const p = principalOf(c);
+  if (p.role !== 'center' || p.regionId === null) return region;
+  if (region === undefined) return p.regionId;
+  if (!(await isWithin(db, region, p.regionId, false))) throw outside(`region ${region}`, path);
+  return region;
+}
+
+/** A centre scoped to an area handles only the cases within it (a case without a grid lies in none). */
+export async function assertCentreArea(c: Context<Env>, db: Queryable, grid: number | null, id: number): Promise<void> {
+  const p = principalOf(c);
+  if (p.role !== 'center' || p.regionId === null) return;
+  if (grid === null || !(await isWithin(db, grid, p.regionId, false))) throw outside(`incident ${id}`, 'id');
 }
 
 /** A grid worker acts only in the grids they staff. */

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { digest, liveSessions, SESSION_COOKIE } from '../db/accounts.ts';
+import { digest, isWithin, liveSessions, SESSION_COOKIE } from '../db/accounts.ts';
+import type { Principal } from '../domain/roles.ts';
 import type { Db } from '../db/db.ts';
 import { InputError } from '../domain/errors.ts';
 
@@ -96,10 +97,40 @@ export class LiveStreams {
   }
 }
 
+/**
+ * Whether a stream's caller may hear of an incident in a grid, as the incident reads scope them: a
+ * worker their grids, a centre or wall display scoped to an area the grids within it (each grid
+ * looked up once), a department none (its work comes through its queue); null: everyone's.
+ */
+function audience(db: Db, p: Principal | undefined): ((gridId: number | null) => Promise<boolean>) | null {
+  if (!p) return async () => false;
+  if (p.role === 'worker') return async (g) => g !== null && p.gridIds.includes(g);
+  if (p.role === 'department') return async () => false;
+  if ((p.role === 'center' || p.kind === 'screen') && p.regionId !== null) {
+    const area = p.regionId;
+    const known = new Map<number, boolean>();
+    return async (g) => {
+      if (g === null) return false;
+      let inside = known.get(g);
+      if (inside === undefined) known.set(g, (inside = await isWithin(db, g, area, false)));
+      return inside;
+    };
+  }
+  return null;
+}
+
+/** The event as this caller may hear it: an incident outside their scope leaves only that something happened. */
+async function shown(event: LiveEvent, may: ((gridId: number | null) => Promise<boolean>) | null): Promise<LiveEvent> {
+  if (!may || event.incident === undefined) return event;
+  const gridId = (event.incident as { gridId?: number | null }).gridId ?? null;
+  return (await may(gridId)) ? event : { type: event.type, action: event.action };
+}
+
 /** Server-sent events: each event as `event: incident`, a comment every 15 s to keep proxies from closing the stream. */
 export function eventStream(c: Context, bus: EventBus, streams: LiveStreams, heartbeatMs = 15_000) {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '');
+  const may = audience(c.get('db') as Db, c.get('principal') as Principal | undefined);
   let ended: (() => void) | null = null;
   const unregister = streams.add(digest(token), () => ended?.());
   return streamSSE(c, async (stream) => {
@@ -124,7 +155,8 @@ export function eventStream(c: Context, bus: EventBus, streams: LiveStreams, hea
       while (!closed && !stream.aborted) {
         const next = queue.shift();
         if (next) {
-          await stream.writeSSE({ id: String(next.id), event: next.event.type, data: JSON.stringify(next.event) });
+          const event = await shown(next.event, may);
+          await stream.writeSSE({ id: String(next.id), event: event.type, data: JSON.stringify(event) });
           continue;
         }
         await new Promise<void>((resolve) => {

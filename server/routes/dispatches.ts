@@ -18,7 +18,7 @@ import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
 import { assignIncident, categoryCodes, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, voidIncident } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
-import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
+import { actorOf, assertCentreArea, assertOwnGrid, centreRegion, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 import { IncidentSchema } from '../schemas/incident.ts';
@@ -370,13 +370,6 @@ const departmentScope = (c: Context<Env>): number | null => {
   return p.role === 'department' ? p.departmentId : null;
 };
 
-/** A centre scoped to an area routes only the cases within it. */
-async function assertCentreArea(c: Context<Env>, tx: Queryable, grid: number | null, id: number): Promise<void> {
-  const p = principalOf(c);
-  if (p.role !== 'center' || p.regionId === null) return;
-  if (grid === null || !(await isWithin(tx, grid, p.regionId, false))) throw new InputError('outside_scope', `incident ${id} lies outside your area`, 'id');
-}
-
 /** Runs a centre's step on an incident in one transaction, once the incident is found in its area. */
 function inCentreArea<T>(c: Context<Env>, id: number, step: (tx: Queryable) => Promise<T>): Promise<T> {
   return c.get('db').transaction(async (tx) => {
@@ -422,7 +415,11 @@ export function dispatchRoutes() {
             .filter(Boolean)
         : undefined;
       return c.json(
-        await listDispatches(db, { departmentId, state: q.state, q: q.q, regionId: q.region, categories, limit: q.limit, offset: q.offset }, nowOf(c)),
+        await listDispatches(
+          db,
+          { departmentId, state: q.state, q: q.q, regionId: await centreRegion(c, q.region, 'query.region'), categories, limit: q.limit, offset: q.offset },
+          nowOf(c),
+        ),
         200,
       );
     })
@@ -523,7 +520,7 @@ export function dispatchRoutes() {
       const q = c.req.valid('query');
       const now = nowOf(c);
       const { from, to } = parseRange(q.from, q.to, now);
-      return c.json(await departmentStats(c.get('db'), { regionId: q.region, from, to }, now), 200);
+      return c.json(await departmentStats(c.get('db'), { regionId: await centreRegion(c, q.region, 'query.region'), from, to }, now), 200);
     })
     .openapi(intakeRoute, async (c) => {
       const body = c.req.valid('json');

@@ -20,7 +20,7 @@ import { InputError, notFound } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
 import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange, type Satisfaction } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
-import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
+import { actorOf, assertCentreArea, assertOwnGrid, centreRegion, principalOf } from '../http/auth.ts';
 import { isWithin } from '../db/accounts.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { readUpload, RowError } from '../http/upload.ts';
@@ -380,7 +380,10 @@ export function incidentRoutes() {
       }
       const incident = await c.get('db').transaction(async (tx) => {
         const grid = await incidentGrid(tx, id);
-        if (grid !== undefined) assertOwnGrid(c, grid);
+        if (grid !== undefined) {
+          assertOwnGrid(c, grid);
+          await assertCentreArea(c, tx, grid, id);
+        }
         return advanceIncident(tx, actorOf(c), id, { ...body, at }, nowOf(c), await actingLevel(tx, principalOf(c)));
       });
       c.get('events').publish({
@@ -411,6 +414,7 @@ export function incidentAnalyticsRoutes() {
         const { id } = c.req.valid('param');
         const filter = await filterOf(c, c.req.valid('query'));
         if (!(await regionExists(c.get('db'), id))) throw notFound('region', id);
+        await centreRegion(c, id, 'id');
         return c.json(await incidentStats(c.get('db'), id, filter, nowOf(c)), 200);
       }),
     )

@@ -172,6 +172,42 @@ for (const driver of DRIVERS) {
       ).not.toContain(fresh.id);
       expect((await ctx.request('GET', `/api/incidents?region=${place.township}`, undefined, farCentre)).body.error.code).toBe('outside_scope');
       expect((await ctx.request('POST', `/api/incidents/${fresh.id}/dispatch`, { departments: ['police'] }, farCentre)).body.error.code).toBe('outside_scope');
+      // nor moves it along by another door, nor reads its area's figures, queues or photos
+      const solve = { status: 'resolved', onSpot: true, note: '远处办结', version: fresh.version };
+      const photo = (
+        await ctx.db.query<{ id: number }>(
+          `INSERT INTO incident_photo (incident_id, mime, bytes, size, sha256, uploaded_by)
+           VALUES ($1, 'image/png', '\\x89504e47'::bytea, 4, 'scope', 'test') RETURNING id`,
+          [fresh.id],
+        )
+      ).rows[0]!.id;
+      expect((await ctx.request('GET', `/api/incidents/${fresh.id}/photos/${photo}`, undefined, centre)).status).toBe(200);
+      expect((await ctx.request('PATCH', `/api/incidents/${fresh.id}`, solve, farCentre)).body.error?.code).toBe('outside_scope');
+      for (const path of [
+        `/api/stats/overview?region=${place.township}`,
+        `/api/regions/${place.township}/incident-stats`,
+        `/api/stats/departments?region=${place.township}`,
+        `/api/dispatches?region=${place.township}`,
+        `/api/incidents/${fresh.id}/photos/${photo}`,
+      ]) {
+        const res = await ctx.request('GET', path, undefined, farCentre);
+        expect([path, res.status, res.body?.error?.code]).toEqual([path, 403, 'outside_scope']);
+      }
+      // without a region, its own area: the district's figures are not its to read either
+      const district = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district'`)).rows[0]!.id;
+      expect((await ctx.request('GET', `/api/stats/overview?region=${district}`, undefined, farCentre)).status).toBe(403);
+      const own = await ctx.request('GET', '/api/dispatches?state=new', undefined, farCentre);
+      expect(own.status).toBe(200);
+      const ownIncidents: number[] = own.body.items.map((d: { incident: { id: number } }) => d.incident.id);
+      if (ownIncidents.length)
+        expect(
+          (
+            await ctx.db.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM incident WHERE id = ANY($1::int[]) AND grid_id NOT IN (SELECT id FROM gp_subtree($2::int))`,
+              [ownIncidents, place.otherTownship],
+            )
+          ).rows[0]!.n,
+        ).toBe(0);
       // the deadlines a department would get, before sending
       const d = await ctx.request('GET', `/api/incidents/${fresh.id}/deadlines`, undefined, centre);
       expect(d.body).toEqual({ ackHours: expect.any(Number), resolveHours: expect.any(Number) });

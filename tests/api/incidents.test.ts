@@ -308,16 +308,34 @@ for (const driver of DRIVERS) {
     it('streams new reports to listeners as server-sent events', async () => {
       const res = await ctx.app.request('/api/events', { headers: await ctx.cookie({ username: 'leader', role: 'leader' }) });
       expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
-      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-      let text = '';
-      const readUntil = async (needle: string) => {
-        while (!text.includes(needle)) text += (await reader.read()).value ?? '';
+      const listen = (r: Response) => {
+        const reader = r.body!.pipeThrough(new TextDecoderStream()).getReader();
+        const heard = { text: '', reader };
+        return Object.assign(heard, {
+          until: async (needle: string) => {
+            while (!heard.text.includes(needle)) heard.text += (await reader.read()).value ?? '';
+          },
+        });
       };
-      await readUntil('event: hello');
+      const leader = listen(res);
+      // a centre scoped to another township hears that something happened, not what or where
+      const { rows } = await ctx.db.query<{ id: number }>(
+        `SELECT id FROM region WHERE level = 'township' AND id NOT IN (SELECT id FROM gp_ancestors(ARRAY[$1::int])) ORDER BY id LIMIT 1`,
+        [grid.id],
+      );
+      const elsewhere = listen(
+        await ctx.app.request('/api/events', { headers: await ctx.cookie({ username: 'stream-town-centre', role: 'center', regionId: rows[0]!.id }) }),
+      );
+      await leader.until('event: hello');
+      await elsewhere.until('event: hello');
       await ctx.request('POST', '/api/incidents', { lon: grid.label[0], lat: grid.label[1], category: 'traffic', severity: 2, description: '实时事件' });
-      await readUntil('实时事件');
-      expect(text).toMatch(/event: incident\ndata: \{"type":"incident","action":"report"/);
-      await reader.cancel();
+      await leader.until('实时事件');
+      expect(leader.text).toMatch(/event: incident\ndata: \{"type":"incident","action":"report"/);
+      await elsewhere.until('"action":"report"');
+      expect(elsewhere.text).toMatch(/data: \{"type":"incident","action":"report"\}\n/);
+      expect(elsewhere.text).not.toContain('实时事件');
+      await leader.reader.cancel();
+      await elsewhere.reader.cancel();
     });
 
     it('re-files incidents when their grid is split', async () => {
