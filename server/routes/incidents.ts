@@ -319,6 +319,9 @@ const categoriesRoute = createRoute({
 /** Incidents are filed under grids, so a region filter also reads the layout. */
 export const incidentsIn = ({ query }: { query: { region?: number | undefined } }) => (query.region !== undefined ? ['incidents', 'layout'] : ['incidents']);
 
+/** How late a report or a step of a case may be recorded (a phone offline for days; not a month assessed since). */
+const LATE_DAYS = 7;
+
 export function incidentRoutes() {
   return router()
     .openapi(categoriesRoute, async (c) =>
@@ -332,6 +335,10 @@ export function incidentRoutes() {
       const input = parseIncidentObject(body, await categoryCodes(db), nowOf(c));
       const me = principalOf(c);
       if (me.role === 'worker') input.reporterId = me.workerId;
+      // a phone's outbox sends a report made offline days later, never weeks: an older one would
+      // only move a case into a month already assessed
+      if (me.role === 'worker' && input.reportedAt.getTime() < nowOf(c).getTime() - LATE_DAYS * 86_400_000)
+        throw new InputError('too_late', `a report reaches the centre within ${LATE_DAYS} days of being made`, 'reportedAt', { days: LATE_DAYS });
       const key = c.req.valid('header')['idempotency-key'] ?? null;
       const earlier = async () => (key === null ? null : reportedWithKey(db, me.username, key, nowOf(c)));
       const again = await earlier();
@@ -373,6 +380,10 @@ export function incidentRoutes() {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const at = body.at ? parseInstant(body.at, 'at') : nowOf(c);
+      // a step recorded after the fact happened, and lately: never ahead of now, never weeks back
+      if (at.getTime() > nowOf(c).getTime() + 5 * 60_000) throw new InputError('time_in_future', `${body.at} is in the future`, 'at');
+      if (at.getTime() < nowOf(c).getTime() - LATE_DAYS * 86_400_000)
+        throw new InputError('too_late', `a step is recorded within ${LATE_DAYS} days of when it happened`, 'at', { days: LATE_DAYS });
       // a grid worker closes a case on their visit to the resident, whose verdict it records
       // (a case closed without one never reaches the centre's review of unsatisfied residents)
       if (body.status === 'closed' && !body.satisfaction && principalOf(c).role === 'worker') {

@@ -132,6 +132,17 @@ for (const driver of DRIVERS) {
       );
       expect(filed.status, JSON.stringify(filed.body)).toBe(201);
       const id = filed.body.id;
+      // nothing recorded weeks back or ahead of now: it would move cases into months already assessed
+      const monthAgo = new Date(now.getTime() - 30 * 86_400_000).toISOString();
+      const old = await ctx.request('POST', '/api/incidents', { lon: w.x, lat: w.y, category: 'sanitation', severity: 1, reportedAt: monthAgo }, phone);
+      expect([old.status, old.body.error?.code, old.body.error?.path]).toEqual([422, 'too_late', 'reportedAt']);
+      for (const [at, code] of [
+        [monthAgo, 'too_late'],
+        ['2099-12-31T00:00:00Z', 'time_in_future'],
+      ]) {
+        const step = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'resolved', onSpot: true, note: '补录', at }, phone);
+        expect([step.status, step.body.error?.code]).toEqual([422, code]);
+      }
       const noNote = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'resolved', onSpot: true, note: ' ' }, phone);
       expect([noNote.status, noNote.body.error.code]).toEqual([422, 'note_required']);
       const solved = await ctx.request('PATCH', `/api/incidents/${id}`, { status: 'resolved', onSpot: true, note: '已清理垃圾堆' }, phone);
