@@ -75,7 +75,11 @@ const AUDIENCE_SQL = {
   department: `SELECT u.id FROM app_user u WHERE u.role = 'department' AND u.department_id = $A AND NOT u.disabled`,
   centre: `SELECT u.id FROM app_user u WHERE u.role = 'center' AND NOT u.disabled
              AND (u.region_id IS NULL OR u.region_id IN (SELECT a.id FROM gp_ancestors(ARRAY[$G::int]) a))`,
+  // (a named contact hears only while still one who oversees the area: a leader, a centre or an admin
+  //  whose area holds it — an account moved to a department or another township since hears nothing)
   contacts: `SELECT ec.user_id AS id FROM escalation_contact ec JOIN app_user u ON u.id = ec.user_id WHERE ec.region_id = $A AND NOT u.disabled
+               AND u.role IN ('leader', 'center', 'admin')
+               AND (u.region_id IS NULL OR u.region_id IN (SELECT a.id FROM gp_ancestors(ARRAY[$A::int]) a))
              UNION
              SELECT u.id FROM app_user u WHERE u.role = 'leader' AND NOT u.disabled
                -- (a leader of the whole plan is the district's)

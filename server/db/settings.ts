@@ -419,9 +419,14 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     subject = (c.after as { name?: string }).name ?? '';
     if (!same(now, ids(c.after))) throw conflict(`the contacts of ${subject}`);
     const back = ids(c.before);
-    const { rows: alive } = await tx.query<{ id: number }>('SELECT id FROM app_user WHERE id = ANY($1::int[]) AND NOT disabled', [back]);
+    // still there, enabled and overseeing the area, as naming them requires
+    const { rows: alive } = await tx.query<{ id: number }>(
+      `SELECT id FROM app_user WHERE id = ANY($1::int[]) AND NOT disabled AND role IN ('leader', 'center', 'admin')
+         AND (region_id IS NULL OR region_id IN (SELECT a.id FROM gp_ancestors(ARRAY[$2::int]) a))`,
+      [back, regionId],
+    );
     if (alive.length < back.length)
-      throw new InputError('in_use', `an account named then is gone or disabled now; name the contacts of ${subject} again`, 'id');
+      throw new InputError('in_use', `an account named then is gone, disabled or has other work now; name the contacts of ${subject} again`, 'id');
     await tx.query('DELETE FROM escalation_contact WHERE region_id = $1', [regionId]);
     await tx.query('INSERT INTO escalation_contact (region_id, user_id) SELECT $1, unnest($2::int[])', [regionId, back]);
     await recordChange(tx, {

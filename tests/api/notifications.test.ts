@@ -79,9 +79,13 @@ for (const driver of DRIVERS) {
 
     it('tells each step to whoever must act: received, returned, more time asked and decided, near, overdue, escalated, unsatisfied', async () => {
       // the district names its duty officer for escalations; the township keeps its leader by default
-      const contacts = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['n-district-duty'] });
+      await ctx.cookie({ username: 'n-moved-on', role: 'leader', regionId: place.district });
+      const contacts = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['n-district-duty', 'n-moved-on'] });
       expect(contacts.status, JSON.stringify(contacts.body)).toBe(200);
-      expect(contacts.body.named.map((u: { username: string }) => u.username)).toEqual(['n-district-duty']);
+      expect(contacts.body.named.map((u: { username: string }) => u.username)).toEqual(['n-district-duty', 'n-moved-on']);
+      // one of them goes to work for a department: from then on they hear of no escalation
+      await ctx.db.query(`UPDATE app_user SET role = 'department', region_id = NULL, department_id = (SELECT id FROM department WHERE code = 'market')
+                          WHERE username = 'n-moved-on'`);
       expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['nobody-here'] })).body.error.path).toBe(
         'usernames[0]',
       );
@@ -146,6 +150,11 @@ for (const driver of DRIVERS) {
       now = new Date(due + (due - Date.parse(byCode.housing.dispatchedAt)) + HOUR);
       await ctx.request('POST', '/api/dispatches/escalate');
       expect(await events(districtContact)).toContain(`incident.escalated#${incident.id}`);
+      const movedOn = await ctx.db.query(
+        `SELECT 1 FROM notification n JOIN app_user u ON u.id = n.user_id WHERE u.username = 'n-moved-on' AND n.incident_id = $1`,
+        [incident.id],
+      );
+      expect(movedOn.rows).toEqual([]);
 
       // answered, closed with an unsatisfied resident: the centre and the department hear of it
       await patch(byCode.housing.id, { action: 'acknowledge' }, housing);
