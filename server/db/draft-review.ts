@@ -166,8 +166,17 @@ export async function newDraft(tx: Tx, actor: string, regionId: number, name: st
 }
 
 /** Sends a draft for review: it can no longer be edited until a reviewer sends it back. */
+/** A draft is its author's to submit, rebase and withdraw (an administrator's too); colleagues in scope may edit it with them and comment. */
+export function assertAuthor(d: { createdBy: string }, p: Principal, what: string): void {
+  if (p.role !== 'admin' && p.username !== d.createdBy)
+    throw new InputError('not_author', `only ${d.createdBy}, who made it, or an administrator may ${what} this draft`, 'draft', {
+      author: d.createdBy,
+    });
+}
+
 export async function submitDraft(tx: Tx, p: Principal, id: number, note: string, version?: number): Promise<void> {
   const d = await lockDraft(tx, p, id);
+  assertAuthor(d, p, 'submit');
   checkVersion(d, version);
   if (d.status !== 'editing' && d.status !== 'conflict') throw stateError(d, 'submitted');
   const found = await conflicts(tx, d);
@@ -190,8 +199,7 @@ export async function commentDraft(tx: Tx, p: Principal, id: number, comment: st
 /** Takes a draft out of the way: its copy is dropped; its record and comments stay. */
 export async function withdrawDraft(tx: Tx, p: Principal, id: number): Promise<void> {
   const d = await lockDraft(tx, p, id);
-  if (p.role !== 'admin' && p.username !== d.createdBy)
-    throw new InputError('forbidden', `only ${d.createdBy}, who made it, or an administrator may withdraw this draft`, 'id');
+  assertAuthor(d, p, 'withdraw');
   if (GONE.includes(d.status)) throw stateError(d, 'withdrawn');
   await touch(tx, id, `status = 'withdrawn'`);
   await event(tx, id, p.username, 'withdraw');

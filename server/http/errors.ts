@@ -119,6 +119,7 @@ const STATUS: Record<string, ErrorStatus> = {
   unauthenticated: 401,
   cross_site_request: 403,
   forbidden: 403,
+  not_author: 403,
   outside_scope: 403,
   not_found: 404,
   // the data changed, or would clash with what is there

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import {
+  assertAuthor,
   commentDraft,
   draftDetail,
   listDrafts,
@@ -368,6 +369,7 @@ export function draftRoutes() {
       const result = await c.get('db').transaction(async (tx) => {
         const d = await draftById(tx, id, true);
         if (!d) throw notFound('draft', id, 'id');
+        assertAuthor(d, p, 'rebase');
         if (d.status !== 'editing' && d.status !== 'conflict') {
           throw new InputError('draft_state', `the draft “${d.name}” is ${d.status}: only a draft being edited or in conflict is rebased`, 'id', {
             status: d.status,

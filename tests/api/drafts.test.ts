@@ -185,6 +185,9 @@ for (const driver of DRIVERS) {
         ['GET', `/api/regions/${village.id}/children?draft=999999`, undefined, author, 404, 'not_found'],
         ['POST', '/api/drafts', { regionId: grid!.id, name: '网格草稿' }, author, 422, 'invalid_level'],
         ['POST', '/api/drafts', { regionId: village.id, name: '' }, author, 400, 'invalid_request'],
+        // a colleague may work on it with its author (below), but submitting, rebasing and withdrawing are the author's
+        ['POST', `/api/drafts/${id}/submit`, { note: '替他提交' }, townReviewer, 403, 'not_author'],
+        ['POST', `/api/drafts/${id}/rebase`, {}, townReviewer, 403, 'not_author'],
       ];
       for (const [method, path, body, who, status, code] of cases) {
         const res = await ctx.request(method, path, body, who);
