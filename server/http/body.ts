@@ -105,9 +105,42 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
     if (bytes.byteLength > 0 && isJson(c) && jsonDepthExceeds(bytes, limit.maxDepth)) {
       throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', { maxDepth: limit.maxDepth });
     }
-    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(new TextDecoder().decode(bytes));
+    const text = new TextDecoder().decode(bytes);
+    // Text with half a character (a lone UTF-16 surrogate, only writable as a \uD800 escape) cannot be
+    // stored: refused here for every route, rather than failing deep in a write.
+    if (isJson(c) && /\\u[dD][89a-fA-F]/.test(text)) {
+      const bad = illFormedPath(safeParse(text), 'body');
+      if (bad !== null) throw new InputError('invalid_text', 'the text holds half a character (a lone surrogate); send whole characters', bad);
+    }
+    (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
     await next();
   };
+}
+
+const safeParse = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null; // the validator says what is wrong with it
+  }
+};
+
+/** Where in a parsed JSON value a string (or a key) is not well-formed UTF-16, or null. */
+export function illFormedPath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.isWellFormed() ? null : path;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const bad = illFormedPath(v, `${path}.${i}`);
+      if (bad !== null) return bad;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (!k.isWellFormed()) return path;
+      const bad = illFormedPath(v, `${path}.${k}`);
+      if (bad !== null) return bad;
+    }
+  }
+  return null;
 }
 
 const isJson = (c: Context) => /^application\/([\w.-]+\+)?json\b/i.test(c.req.header('content-type') ?? '');

@@ -195,6 +195,16 @@ for (const driver of DRIVERS) {
       }
     });
 
+    it('refuses text with half a character (a lone surrogate) in any write, and takes whole ones', async () => {
+      const half = await ctx.request('POST', '/api/drafts', { regionId: place.village, name: `草稿\ud800` });
+      expect([half.status, half.body.error?.code, half.body.error?.path]).toEqual([400, 'invalid_text', 'body.name']);
+      const key = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.township}`, { usernames: [], [`\udc00`]: 1 });
+      expect([key.status, key.body.error?.code]).toEqual([400, 'invalid_text']);
+      const whole = await ctx.request('POST', '/api/drafts', { regionId: place.village, name: '草稿😀' });
+      expect(whole.status, JSON.stringify(whole.body)).toBe(201);
+      expect(whole.body.name).toBe('草稿😀');
+    });
+
     it('says which code is taken in its own words, not the database’s', async () => {
       const { rows } = await ctx.db.query<{ code: string; other: number; g: any }>(
         `SELECT g.code, o.id AS other, ST_AsGeoJSON(o.geom)::json AS g FROM region g, region o WHERE g.id = $1 AND o.parent_id = g.parent_id
