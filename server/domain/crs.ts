@@ -90,8 +90,13 @@ export function undoObfuscation(crs: CrsCode | null, p: [number, number]): [numb
   return p;
 }
 
-/** The EPSG code GDAL read from a layer (its PROJJSON id), as `EPSG:n`. */
-export function declaredCrs(projjson: { id?: { authority?: string; code?: number } } | undefined): CrsCode | null {
+/**
+ * The EPSG code GDAL read from a layer (its PROJJSON id), as `EPSG:n`; a system without one named
+ * for GCJ-02 or BD-09 (as our own exports label those) as that.
+ */
+export function declaredCrs(projjson: { id?: { authority?: string; code?: number }; name?: string; datum?: { name?: string } } | undefined): CrsCode | null {
   const id = projjson?.id;
-  return id?.authority && id.code ? `${id.authority}:${id.code}` : null;
+  if (id?.authority && id.code) return `${id.authority}:${id.code}`;
+  const named = `${projjson?.name ?? ''} ${projjson?.datum?.name ?? ''}`;
+  return /GCJ[-_ ]?02/i.test(named) ? GCJ02 : /BD[-_ ]?09/i.test(named) ? BD09 : null;
 }

@@ -1,6 +1,7 @@
 import gcoord from 'gcoord';
 import type { ExportHousehold, ExportIncident, ExportRegion } from '../db/export.ts';
 import { GCJ02 } from '../domain/crs.ts';
+import { InputError } from '../domain/errors.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import type { Level } from '../domain/hierarchy.ts';
 import { gdalWrite } from './gdal.ts';
@@ -83,10 +84,20 @@ export interface WriteOptions {
   encoding: 'UTF-8' | 'GBK';
 }
 
+/**
+ * GCJ-02 has no EPSG code: a file in it is labelled with a geographic system of its own name (its
+ * datum named GCJ-02), so that no GIS takes its points for WGS 84 — which they are 300–500 m off —
+ * and our import reads the name back as GCJ-02.
+ */
+export const GCJ02_WKT =
+  'GEOGCS["GCJ-02 (Amap, Tencent; WGS 84 offset)",DATUM["GCJ_02",SPHEROID["WGS 84",6378137,298.257223563]],' +
+  'PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433]]';
+
 /** How GDAL labels or reprojects our lon/lat for the system asked for. */
 function crsArgs(crs: string, format: ExportFormat): string[] {
   if (format === 'kml' || format === 'xlsx') return []; // KML is WGS 84 by definition; a workbook has no geometry
-  if (crs === 'EPSG:4326' || crs === GCJ02) return ['-a_srs', 'EPSG:4326'];
+  if (crs === GCJ02) return ['-a_srs', GCJ02_WKT];
+  if (crs === 'EPSG:4326') return ['-a_srs', 'EPSG:4326'];
   if (crs === 'EPSG:4490') return ['-a_srs', 'EPSG:4490'];
   return ['-s_srs', 'EPSG:4490', '-t_srs', crs];
 }
@@ -187,7 +198,23 @@ export const HOUSEHOLD_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'grid_name', zh: '网格名称', en: "the grid's name" },
 ];
 
-export function householdLayer(rows: ExportHousehold[], format: ExportFormat): OutLayer {
+/**
+ * A table's 经度/纬度 columns in the system asked for, named in their headers: WGS 84, CGCS2000 (the
+ * same numbers within a metre) or GCJ-02 (shifted). A Gauss–Krüger zone has no longitude to give.
+ */
+export function lonLatColumns(crs: string): { label: string; at: (p: number[]) => [number, number] } {
+  if (crs === GCJ02) return { label: 'GCJ-02', at: (p) => gcoord.transform([p[0]!, p[1]!], gcoord.WGS84, gcoord.GCJ02) as [number, number] };
+  if (crs === 'EPSG:4490') return { label: 'CGCS2000', at: (p) => [p[0]!, p[1]!] };
+  if (crs === 'EPSG:4326') return { label: 'WGS 84', at: (p) => [p[0]!, p[1]!] };
+  throw new InputError(
+    'table_crs',
+    `a table gives longitude and latitude: choose WGS 84, CGCS2000 or GCJ-02 (${crs}, a Gauss–Krüger zone, needs a GIS format)`,
+    'crs',
+  );
+}
+
+export function householdLayer(rows: ExportHousehold[], format: ExportFormat, crs = 'EPSG:4326'): OutLayer {
+  const cols = format === 'xlsx' ? lonLatColumns(crs) : null;
   return {
     name: 'household',
     sheet: '户',
@@ -201,8 +228,8 @@ export function householdLayer(rows: ExportHousehold[], format: ExportFormat): O
               地址: h.address,
               网格编码: h.gridCode ?? '',
               网格名称: h.gridName ?? '',
-              '经度（WGS 84）': h.geometry.coordinates[0],
-              '纬度（WGS 84）': h.geometry.coordinates[1],
+              [`经度（${cols!.label}）`]: cols!.at(h.geometry.coordinates)[0],
+              [`纬度（${cols!.label}）`]: cols!.at(h.geometry.coordinates)[1],
             }
           : { id: h.id, size: h.size, address: h.address, grid_code: h.gridCode, grid_name: h.gridName },
       geometry: h.geometry,
@@ -233,9 +260,10 @@ export const INCIDENT_FIELDS: { field: string; zh: string; en: string }[] = [
 const STATUS_ZH: Record<string, string> = { reported: '已上报', dispatched: '已派单', resolved: '已办结', closed: '已归档' };
 const SOURCE_ZH: Record<string, string> = { worker: '网格员上报', hotline: '12345 热线', import: '导入' };
 
-export function incidentLayer(rows: ExportIncident[], format: ExportFormat): OutLayer {
+export function incidentLayer(rows: ExportIncident[], format: ExportFormat, crs = 'EPSG:4326'): OutLayer {
   // a table (a workbook, or a CSV a clerk opens in Excel) in Chinese with 经度/纬度; a GIS layer with short field names
   const table = format === 'xlsx' || format === 'csv';
+  const cols = table ? lonLatColumns(crs) : null;
   return {
     name: 'incident',
     sheet: '事件',
@@ -258,8 +286,8 @@ export function incidentLayer(rows: ExportIncident[], format: ExportFormat): Out
             承办部门: i.department ?? '',
             办结时间: i.resolvedAt ?? '',
             归档时间: i.closedAt ?? '',
-            '经度（WGS 84）': i.geometry.coordinates[0],
-            '纬度（WGS 84）': i.geometry.coordinates[1],
+            [`经度（${cols!.label}）`]: cols!.at(i.geometry.coordinates)[0],
+            [`纬度（${cols!.label}）`]: cols!.at(i.geometry.coordinates)[1],
           }
         : {
             id: i.id,

@@ -39,8 +39,13 @@ const options = (q: { format: ExportFormat; crs?: string | undefined; encoding?:
 /** A header parameter value as RFC 8187 has it: percent-encoded UTF-8, `'()*` too. */
 const rfc8187 = (s: string) => encodeURIComponent(s).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
 
+/** A file's name says its coordinate system when it is not WGS 84 (石箐村-网格-GCJ02.geojson): a CSV cannot say it inside. */
+const crsSuffix = (crs: string | undefined) =>
+  !crs || crs === 'EPSG:4326' ? '' : crs === GCJ02 ? '-GCJ02' : crs === 'EPSG:4490' ? '-CGCS2000' : `-${crs.replace(':', '')}`;
+
 /** The file as a download named for what it holds (the ASCII name for old clients, the Chinese one in filename*). */
-function download(c: Context<Env>, file: { bytes: Uint8Array; ext: string; type: string }, name: string) {
+function download(c: Context<Env>, file: { bytes: Uint8Array; ext: string; type: string }, base: string, crs?: string) {
+  const name = `${base}${file.ext === 'kml' ? '' : crsSuffix(crs)}`;
   return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
     'content-type': file.type,
     'content-disposition': `attachment; filename="export.${file.ext}"; filename*=UTF-8''${rfc8187(`${name}.${file.ext}`)}`,
@@ -195,7 +200,7 @@ export function exportRoutes() {
       if (levels.length === 0) throw new InputError('invalid_level', `${region.name} has no level below it; ask for levels=${region.level}`, 'levels');
       const o = options(q);
       const file = await limited(c, async () => writeExport(job(), await exportRegions(db, id, levels), { ...o, levels }));
-      return download(c, file, `${region.name}-${levels.map((l) => LEVEL_ZH[l]).join('-')}`);
+      return download(c, file, `${region.name}-${levels.map((l) => LEVEL_ZH[l]).join('-')}`, o.crs);
     })
     .openapi(householdExportRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -204,8 +209,8 @@ export function exportRoutes() {
       const region = await regionLevel(db, id);
       if (!region) throw notFound('region', id);
       const o = options(q);
-      const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format)], o));
-      return download(c, file, `${region.name}-户`);
+      const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format, o.crs)], o));
+      return download(c, file, `${region.name}-户`, o.crs);
     })
     .openapi(compareExportRoute, async (c) => {
       const { region, a, b } = c.req.valid('query');
@@ -310,8 +315,8 @@ export function exportRoutes() {
           : day(d);
       };
       const file = await limited(c, async () =>
-        writeLayers(job(), [incidentLayer((await exportIncidents(c.get('db'), filter, INCIDENT_EXPORT_LIMIT)).rows, o.format)], o),
+        writeLayers(job(), [incidentLayer((await exportIncidents(c.get('db'), filter, INCIDENT_EXPORT_LIMIT)).rows, o.format, o.crs)], o),
       );
-      return download(c, file, `事件-${day(q.from)}${q.to ? `至${lastDay(q.to)}` : ''}`.replace(/-$/, ''));
+      return download(c, file, `事件-${day(q.from)}${q.to ? `至${lastDay(q.to)}` : ''}`.replace(/-$/, ''), o.crs);
     });
 }

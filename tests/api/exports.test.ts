@@ -65,7 +65,7 @@ for (const driver of DRIVERS) {
       const counts = Object.fromEntries(rows.map((r) => [r.level, r.n]));
       const gpkg = await download(`/api/regions/${township.id}/export?format=gpkg&crs=EPSG:4544`);
       expect(gpkg.status).toBe(200);
-      expect(gpkg.headers.get('content-disposition')).toContain(encodeURIComponent(`${township.name}-村社区-网格.gpkg`));
+      expect(gpkg.headers.get('content-disposition')).toContain(encodeURIComponent(`${township.name}-村社区-网格-EPSG4544.gpkg`));
       expect(ogrinfo(gpkg.file).layers).toEqual({ village: { count: counts.village, epsg: '4544' }, grid: { count: counts.grid, epsg: '4544' } });
       expect(ogrValues(gpkg.file, 'grid', `code = '${grid.code}'`)).toMatchObject({
         name: grid.name,
@@ -74,6 +74,43 @@ for (const driver of DRIVERS) {
         worker: grid.worker,
         phone: grid.phone,
       });
+
+      // GCJ-02 has no EPSG code: never labelled WGS 84 (its points lie hundreds of metres off it), named so,
+      // and read back by our own import as GCJ-02 — the same place as the WGS 84 export
+      for (const format of ['gpkg', 'shp', 'geojson'] as const) {
+        const gcj = await download(`/api/regions/${village.id}/export?format=${format}&levels=grid&crs=GCJ-02`);
+        expect(gcj.status).toBe(200);
+        expect(gcj.headers.get('content-disposition')).toContain(encodeURIComponent(`-GCJ02.${format === 'shp' ? 'zip' : format}`));
+        const info = ogrinfo(format === 'shp' ? `/vsizip/${gcj.file}` : gcj.file);
+        // (GeoJSON is WGS 84 by definition, RFC 7946: its name says GCJ-02, which our import reads as a hint)
+        if (format !== 'geojson') {
+          expect(info.text, format).not.toMatch(/ID\["EPSG",4326\]|GEOGCRS\["WGS 84"/);
+          expect(info.text, format).toMatch(/GCJ[-_]02/);
+        }
+        const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
+        const res = await ctx.app.request('/api/imports', {
+          method: 'POST',
+          headers: { cookie, 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent(`back-GCJ02.${format === 'shp' ? 'zip' : format}`) },
+          body: new Uint8Array(await readFile(gcj.file)),
+        });
+        const up = (await res.json()) as { id: string; layers: { name: string; crs: string | null }[] };
+        expect([res.status, up.layers[0]!.crs], format).toEqual([201, format === 'geojson' ? 'EPSG:4326' : 'GCJ-02']);
+        // read in GCJ-02 (declared, or for GeoJSON guessed from the name) and so back where the WGS 84 export puts it
+        const planned = await ctx.request('POST', `/api/imports/${up.id}/plan`, {
+          layer: up.layers[0]!.name,
+          kind: 'grid',
+          parentId: village.id,
+          replace: true,
+        });
+        expect(planned.body.crs, format).toMatchObject({ used: 'GCJ-02' });
+        await ctx.app.request(`/api/imports/${up.id}`, { method: 'DELETE', headers: { cookie } });
+      }
+      // a table's 经度/纬度 say their system in the header, and a zone (no longitude to give) is refused for one
+      const table = await download(`/api/regions/${village.id}/households/export?format=xlsx&crs=GCJ-02`);
+      expect(table.status).toBe(200);
+      const sheet = ogrinfo(table.file).text;
+      expect(sheet).toMatch(/经度（GCJ-02）/);
+      expect((await download(`/api/regions/${village.id}/households/export?format=xlsx&crs=EPSG:4544`)).body?.error?.code).toBe('table_crs');
 
       const shp = await download(`/api/regions/${township.id}/export?format=shp&encoding=gbk`);
       expect(shp.status).toBe(200);
