@@ -1,3 +1,5 @@
+import gcoord from 'gcoord';
+import { BD09, GCJ02, undoObfuscation } from '../domain/crs.ts';
 import { addressIndex } from '../domain/address.ts';
 import { barrierClassOf } from '../domain/barrier-classes.ts';
 import { InputError } from '../domain/errors.ts';
@@ -51,6 +53,8 @@ export interface ImportSpec {
    * same operation, which undo takes back whole. Else they go in beside the grids there.
    */
   replace?: boolean;
+  /** The system the rows' own points were read in (households: a shift against their matched addresses names another). */
+  crs?: string | null;
 }
 
 export interface Problem {
@@ -90,6 +94,12 @@ export interface ImportOutcome {
    * an address matched (`exact`, `normalized`), or each household an ambiguous address fits (`candidate`).
    */
   located?: { i: number; lon: number; lat: number; how: 'exact' | 'normalized' | 'candidate' }[];
+  /**
+   * Households: the rows whose address found a household lie, by their own coordinates, this far from
+   * it (the median, in metres, over `rows` of them) — all one way when the file's system is not the
+   * one it was read in; `suggest` is the system that brings them together (within `after` metres).
+   */
+  shift?: { rows: number; metres: number; suggest: string | null; after: number | null };
   /** The operation POST /api/changes/undo takes back (commit only). */
   op: number | null;
 }
@@ -530,6 +540,50 @@ function locatedOf(located: Awaited<ReturnType<typeof locate>>): NonNullable<Imp
   return out;
 }
 
+/** Metres between two lon/lat points (a county's distances: the equirectangular approximation is plenty). */
+const metresApart = (a: [number, number], b: [number, number]) => {
+  const k = Math.cos(((a[1] + b[1]) / 2) * (Math.PI / 180));
+  return 111_320 * Math.hypot((a[0] - b[0]) * k, a[1] - b[1]);
+};
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * A household file whose rows carry both an address we know and coordinates of their own: if the
+ * coordinates lie far from the households the addresses found, all alike, the file is in another
+ * system than the one it was read in (Amap's GCJ-02 read as WGS 84 lies 300–500 m off). Said, with
+ * the system that brings them together, before rows placed by their coordinates go in wrong.
+ */
+function shiftOf(located: Awaited<ReturnType<typeof locate>>, crs: string | null): { shift?: NonNullable<ImportOutcome['shift']> } {
+  const pairs = located.flatMap((l) =>
+    l.own && l.match && (l.match.how === 'exact' || l.match.how === 'normalized') && l.match.found[0]
+      ? [[l.own, [l.match.found[0].x, l.match.found[0].y]] as [[number, number], [number, number]]]
+      : [],
+  );
+  if (pairs.length < 3) return {};
+  const off = median(pairs.map(([o, h]) => metresApart(o, h)));
+  if (off < 100) return {};
+  // what the rows' points would be, read in another system (they were read in `crs`, GCJ-02/BD-09 already undone)
+  const asWritten = (p: [number, number]) => (crs === GCJ02 ? toGcj(p) : crs === BD09 ? toBd(p) : p);
+  const candidates: [string, (p: [number, number]) => [number, number]][] =
+    crs === GCJ02 || crs === BD09
+      ? [['EPSG:4326', asWritten]]
+      : [
+          [GCJ02, (p) => undoObfuscation(GCJ02, p)],
+          [BD09, (p) => undoObfuscation(BD09, p)],
+        ];
+  let best: { suggest: string; after: number } | null = null;
+  for (const [suggest, f] of candidates) {
+    const after = median(pairs.map(([o, h]) => metresApart(f(o), h)));
+    if (after < off / 4 && (!best || after < best.after)) best = { suggest, after };
+  }
+  return { shift: { rows: pairs.length, metres: Math.round(off), suggest: best?.suggest ?? null, after: best ? Math.round(best.after) : null } };
+}
+const toGcj = (p: [number, number]) => gcoord.transform(p, gcoord.WGS84, gcoord.GCJ02) as [number, number];
+const toBd = (p: [number, number]) => gcoord.transform(p, gcoord.WGS84, gcoord.BD09) as [number, number];
+
 async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec): Promise<HouseholdPlan> {
   const problems: Problem[] = [];
   const located = await locate(tx, rows, spec);
@@ -635,6 +689,7 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
   const outcome = finish('household', rows.length, adds.length + seen.size, problems, {
     households: { added: adds.length, updated: seen.size, ...(noneFound ? { addressExample: example } : {}) },
     located: locatedOf(located),
+    ...shiftOf(located, spec.crs ?? null),
   });
   return { outcome, adds, updates };
 }

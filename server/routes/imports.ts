@@ -114,6 +114,14 @@ const Outcome = z
       .array(z.object({ i: z.number().int(), lon: z.number(), lat: z.number(), how: z.enum(['exact', 'normalized', 'candidate']) }))
       .optional()
       .openapi({ description: 'where addresses put rows without coordinates, and the households an ambiguous one fits (first 3,000)' }),
+    shift: z
+      .object({ rows: z.number().int(), metres: z.number(), suggest: z.string().nullable(), after: z.number().nullable() })
+      .optional()
+      .openapi({
+        description:
+          'households: rows whose address found a household lie this far (median, m) from it by their own coordinates; ' +
+          '`suggest`: the coordinate system that brings them together',
+      }),
     op: z.number().int().nullable(),
   })
   .openapi('ImportOutcome');
@@ -285,7 +293,7 @@ async function sampleOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body:
   return rows.map((r) => r.properties);
 }
 
-function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>, rows: number): ImportSpec {
+function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole, string>>, rows: number, crs: string | null = null): ImportSpec {
   const places = new Map<number, [number, number]>();
   for (const [k, p] of Object.entries(body.places ?? {})) {
     const i = Number(k);
@@ -304,6 +312,7 @@ function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole
     partial: body.partial ?? false,
     replace: body.replace ?? false,
     places,
+    crs,
   };
 }
 
@@ -380,7 +389,7 @@ export function importRoutes() {
       // Guessed fields need a look at the values (12-digit codes): the first rows.
       const fields = mapping(body, layer.fields, body.fields ? [] : await sampleOf(c, jobs, job, body));
       const read = await rowsOf(c, jobs, job, body, fields);
-      const spec = specOf(body, fields, read.rows.length);
+      const spec = specOf(body, fields, read.rows.length, read.crs);
       const outcome = await planImport(c.get('db'), read.rows, spec, {
         actor: actorOf(c),
         now: nowOf(c),
@@ -444,7 +453,7 @@ export function importRoutes() {
       const fields = mapping(body, layer.fields, body.fields ? [] : await sampleOf(c, jobs, job, body));
       const run = async (onProgress: (p: unknown) => void | Promise<void>) => {
         const read = await rowsOf(c, jobs, job, body, fields);
-        return commitImport(c.get('db'), read.rows, specOf(body, fields, read.rows.length), {
+        return commitImport(c.get('db'), read.rows, specOf(body, fields, read.rows.length, read.crs), {
           actor: actorOf(c),
           now: nowOf(c),
           maxVertices: c.get('options').limits?.importVertices,

@@ -1,3 +1,4 @@
+import gcoord from 'gcoord';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -349,6 +350,31 @@ for (const driver of DRIVERS) {
       expect(checked.body.outcome.problemCounts).toEqual({ unmatched_address: 2 });
       const { rows } = await ctx.db.query<{ address: string }>(`SELECT address FROM household WHERE address <> '' ORDER BY id LIMIT 1`);
       expect(checked.body.outcome.households.addressExample).toBe(rows[0]!.address);
+    });
+
+    it("says when a list's coordinates lie all one way from the households its addresses found, and which system brings them together", async () => {
+      // a list picked on Amap: the addresses are the region's own, the points GCJ-02, and the file says nothing of its system
+      const { rows } = await ctx.db.query<{ address: string; x: number; y: number }>(
+        `SELECT address, ST_X(geom) AS x, ST_Y(geom) AS y FROM household WHERE address <> '' ORDER BY id LIMIT 12`,
+      );
+      const lines = rows.map((h) => {
+        const [x, y] = gcoord.transform([h.x, h.y], gcoord.WGS84, gcoord.GCJ02) as [number, number];
+        return `${h.address},3,${x.toFixed(7)},${y.toFixed(7)}`;
+      });
+      const up = await upload('list.csv', new TextEncoder().encode(`地址,人口,经度,纬度\n${lines.join('\n')}\n`));
+      expect(up.status).toBe(201);
+      const body = {
+        layer: up.body.layers[0].name,
+        kind: 'household',
+        parentId: districtId,
+        fields: { address: '地址', size: '人口', lon: '经度', lat: '纬度' },
+      };
+      const asWgs = (await plan(up.body.id, body)).body.outcome;
+      expect(asWgs.shift).toMatchObject({ rows: 12, suggest: 'GCJ-02' });
+      expect(asWgs.shift.metres).toBeGreaterThan(200);
+      expect(asWgs.shift.after).toBeLessThan(5);
+      // read as the system it names: together, nothing said
+      expect((await plan(up.body.id, { ...body, crs: 'GCJ-02' })).body.outcome.shift).toBeUndefined();
     });
 
     it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
