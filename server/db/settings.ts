@@ -359,6 +359,9 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     if (!before) {
       const use = await tx.query('SELECT 1 FROM dispatch WHERE department_id = $1 UNION ALL SELECT 1 FROM app_user WHERE department_id = $1 LIMIT 1', [id]);
       if (use.rows.length > 0) throw new InputError('in_use', `${subject} has cases or accounts now; it can no longer be removed`, 'id');
+      // categories routed to it since (a later change of theirs): removing it would silently route them nowhere
+      if (now && !same([...(now.categories ?? [])].sort(), [...(after?.categories ?? [])].sort()))
+        throw new InputError('in_use', `categories have been routed to ${subject} since; undo those changes first`, 'id', { later: true });
       await removeDepartment(tx, actor, id);
     } else {
       if (!after) await tx.query('INSERT INTO department (id, code, zh, en) VALUES ($1, $2, $3, $4)', [id, before.code, before.zh, before.en]);

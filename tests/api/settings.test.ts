@@ -142,7 +142,15 @@ for (const driver of DRIVERS) {
       expect([early.status, early.body.error.code]).toEqual([409, 'version_conflict']);
       const updated = changes.find((c: { entity: string; action: string }) => c.entity === 'department' && c.action === 'update');
       expect((await ctx.request('POST', `/api/settings/changes/${updated.id}/undo`)).status).toBe(200);
-      // with its change undone, the department's creation can be: it goes, and the routing to it with it
+      // a category made since routes to it: its creation cannot go first, or that category would go nowhere
+      const routedSince = await ctx.request('POST', `/api/settings/changes/${created.id}/undo`);
+      expect([routedSince.status, routedSince.body.error.code]).toEqual([422, 'in_use']);
+      expect((await ctx.request('GET', '/api/settings/categories')).body.find((c: { code: string }) => c.code === 'water_supply').departments).toEqual([
+        'water',
+      ]);
+      const supply = changes.find((c: { entity: string; action: string }) => c.entity === 'incident_category' && c.action === 'create');
+      expect((await ctx.request('POST', `/api/settings/changes/${supply.id}/undo`)).status).toBe(200);
+      // with the later changes undone, the department's creation can be: it goes, and the routing it came with
       expect((await ctx.request('POST', `/api/settings/changes/${created.id}/undo`)).status).toBe(200);
       expect((await ctx.request('GET', '/api/settings/departments')).body.some((d: { code: string }) => d.code === 'water')).toBe(false);
       // the rules: back to the district's own (the demo's 10–25)
@@ -151,7 +159,7 @@ for (const driver of DRIVERS) {
       const rural = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body.rules.find((r: { gridType: string }) => r.gridType === 'rural');
       expect(rural).toMatchObject({ min: 10, max: 25, target: 18, own: true });
       const after = (await ctx.request('GET', '/api/settings/changes')).body;
-      expect(after.filter((c: { undone: boolean }) => c.undone)).toHaveLength(4);
+      expect(after.filter((c: { undone: boolean }) => c.undone)).toHaveLength(5);
     });
 
     it('removes a department nothing refers to, and refuses one with cases', async () => {
