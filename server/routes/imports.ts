@@ -188,7 +188,8 @@ function guessKind(l: { geometryType: string | null; fields: string[] }): Import
   // a layer mixing shapes (GDAL: "Geometry") is most often polygons with a stray line or point: read as boundaries, whose check names the strays
   if (g.includes('polygon') || g === 'geometry' || g.startsWith('unknown') || g === 'geometrycollection')
     return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
-  if (has('staff', 'phone') && has('staff', 'person')) return 'staff';
+  // a roster names the grid each person serves (or their role); a household register has names and phones too
+  if (has('staff', 'person') && has('staff', 'grid') && (has('staff', 'phone') || has('staff', 'role'))) return 'staff';
   if (has('incident', 'category')) return 'incident';
   return 'household';
 }

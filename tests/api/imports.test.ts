@@ -352,6 +352,13 @@ for (const driver of DRIVERS) {
       expect(checked.body.outcome.households.addressExample).toBe(rows[0]!.address);
     });
 
+    it('takes a household register with names and phones for households, and a roster naming grids for staff', async () => {
+      const register = await upload('户籍登记表.csv', new TextEncoder().encode('户主姓名,家庭住址,家庭人口,联系电话\n王一,幸福路 88 号,3,138****0001\n'));
+      expect(register.body.layers[0].kind).toBe('household');
+      const roster = await upload('网格员名册.csv', new TextEncoder().encode('姓名,联系电话,所属网格\n王一,138****0001,第1网格\n'));
+      expect(roster.body.layers[0].kind).toBe('staff');
+    });
+
     it("says when a list's coordinates lie all one way from the households its addresses found, and which system brings them together", async () => {
       // a list picked on Amap: the addresses are the region's own, the points GCJ-02, and the file says nothing of its system
       const { rows } = await ctx.db.query<{ address: string; x: number; y: number }>(

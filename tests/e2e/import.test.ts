@@ -111,6 +111,9 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'import-4b-placed.png') });
       await page.click('[data-testid="import-commit"]');
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
+      // the row left out stays in view, to fix and bring in again
+      expect(await page.locator('[data-testid="import-left-out"]').textContent()).toMatch(/另有 1 条没有导入/);
+      expect(await page.locator('[data-testid="import-left-out-rows"] tr').allTextContents()).toEqual([expect.stringMatching(/^第 16 行人数无效：四十$/)]);
       await page.screenshot({ path: join(ARTIFACTS, 'import-5-households-done.png') });
     } finally {
       await page.close();

@@ -250,6 +250,12 @@ export class ImportWizard {
     this.layer = null;
     this.fields = {};
     this.crs = null;
+    // the options were for the last file: a new one starts without them (a replace ticked for one
+    // layer of grids must never carry over to the next file unseen)
+    this.repair = false;
+    this.clip = false;
+    this.replace = false;
+    this.topLevel = false;
     this.plan = null;
     this.result = null;
     this.error = null;
