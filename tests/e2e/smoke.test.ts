@@ -207,7 +207,9 @@ describeInBrowser('web app in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-grids-fire-month.png') });
     // A month against the month before, per township; the colour scale held while the months step.
     await expect.poll(() => page.getByTestId('previous-total').textContent(), { timeout: 30_000 }).toMatch(/上期 [\d,]+ 件/);
-    expect(await page.locator('[data-testid="compare"] tbody tr').count()).toBeGreaterThan(0);
+    // every township compared, the falls as well as the rises (a list of more than 12 folds its middle)
+    const townships = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'township'`)).rows[0]!.n;
+    expect(await page.locator('[data-testid="compare"] tbody tr').count()).toBe(townships <= 12 ? townships : 11);
     await page.getByTestId('fixed-scale').check();
     await expect.poll(() => page.getByTestId('scale-held').count(), { timeout: 30_000 }).toBe(1);
     // Chosen days: one day, the slider steps aside.
