@@ -1,3 +1,4 @@
+import { FILED_ORDER } from './incidents.ts';
 import type { Level } from '../domain/hierarchy.ts';
 import type { Queryable } from './db.ts';
 import { filterSql, type IncidentFilter } from './incidents.ts';
@@ -103,10 +104,8 @@ export async function exportIncidents(db: Queryable, filter: IncidentFilter, lim
   const { rows } = await db.query<ExportIncident & { total: number }>(
     `SELECT i.id, i.category, c.zh AS "categoryZh", i.severity, i.status, i.source, ${local('i.reported_at')} AS "reportedAt", i.description, i.address,
             g.code AS "gridCode", g.name AS "gridName",
-            (SELECT h.code FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at ORDER BY h.valid_from DESC LIMIT 1)
-              AS "filedCode",
-            (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at ORDER BY h.valid_from DESC LIMIT 1)
-              AS "filedName",
+            (SELECT h.code FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}) AS "filedCode",
+            (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}) AS "filedName",
             i.department, ${local('i.resolved_at')} AS "resolvedAt", ${local('i.closed_at')} AS "closedAt",
             ST_AsGeoJSON(i.geom, 7)::json AS geometry, count(*) OVER ()::int AS total
      FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN region g ON g.id = i.grid_id

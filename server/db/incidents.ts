@@ -10,13 +10,20 @@ import { recordChange } from './regions.ts';
 export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: number | null | undefined };
 
 /** An incident as the API shows it; `now` is the SQL of the app's clock (a parameter), which says what is overdue. */
+/**
+ * The version of a grid an incident was filed in at its time: the newest that had begun when it was
+ * reported — or, for a case reported before the plan's history begins (two years of incidents under
+ * a plan recorded since), the first version known.
+ */
+export const FILED_ORDER =
+  'ORDER BY (h.valid_from <= i.reported_at) DESC, CASE WHEN h.valid_from <= i.reported_at THEN h.valid_from END DESC, h.valid_from LIMIT 1';
+
 export const incidentJson = (now: string) => `json_build_object(
   'id', i.id, 'lon', round(ST_X(i.geom)::numeric, 7)::float8, 'lat', round(ST_Y(i.geom)::numeric, 7)::float8,
   'category', i.category, 'severity', i.severity, 'description', i.description,
   'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
   'gridName', (SELECT g.name FROM region g WHERE g.id = i.grid_id), 'filedGridId', i.filed_grid_id,
-  'filedGridName', (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id AND h.valid_from <= i.reported_at
-                    ORDER BY h.valid_from DESC LIMIT 1),
+  'filedGridName', (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}),
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,
   'solvedLevel', i.solved_level, 'resolutionNote', i.resolution_note, 'satisfaction', i.satisfaction,

@@ -262,7 +262,10 @@ for (const driver of DRIVERS) {
       expect(xlsx.headers.get('content-disposition')).toContain(encodeURIComponent('事件-2000-01-01至2026-12-31.xlsx'));
       expect(ogrinfo(xlsx.file).layers).toEqual({ 事件: { count: total, epsg: null } });
       const first = listed.body.items[0] as { id: number; category: string };
-      expect(ogrValues(xlsx.file, '事件', `"编号" = ${first.id}`)).toMatchObject({ 类别: first.category === 'hazard' ? '安全隐患' : '环境卫生' });
+      const values = ogrValues(xlsx.file, '事件', `"编号" = ${first.id}`);
+      expect(values).toMatchObject({ 类别: first.category === 'hazard' ? '安全隐患' : '环境卫生' });
+      // the grid it was filed in at its time, named even when it was reported before the plan's history began
+      expect(values['上报时网格']).toMatch(/网格/);
       const geojson = await download(`/api/incidents/export?format=geojson&${filter}&crs=GCJ-02`, { username: 'ana', role: 'analyst' });
       expect(Object.values(ogrinfo(geojson.file).layers)[0]!.count).toBe(total);
       expect((await download(`/api/incidents/export?format=shp&${filter}`, { username: 'ana', role: 'analyst' })).status).toBe(400);
