@@ -37,6 +37,9 @@ const MAX_HOURS = 24;
 const MAX_AGE_DAYS = 31;
 /** Where a patrol may go: its grid and this far around it (a lane on its border, the next street). */
 const NEAR_GRID_M = 500;
+/** Tracks a month's map draws at most (sampled evenly over the month beyond it). */
+const MAX_TRACKS = 2_000;
+
 /** A household visited lies this near the track (when there is one). */
 const NEAR_TRACK_M = 300;
 /** Fastest a patrol moves on average: an electric bicycle (30 km/h). */
@@ -162,7 +165,7 @@ export const thisMonth = (now: Date) => new Date(now.getTime() + 8 * 3_600_000).
 export async function patrolSummary(
   db: Queryable,
   f: { regionId: number; gridIds?: number[] | undefined; from: Date; to: Date },
-): Promise<{ grids: PatrolSummary[]; tracks: GeoJSON.FeatureCollection }> {
+): Promise<{ grids: PatrolSummary[]; tracks: GeoJSON.FeatureCollection; tracksTotal: number }> {
   const { rows } = await db.query<PatrolSummary>(
     `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($4::int[] IS NULL OR r.id = ANY($4::int[])))
      SELECT g.id AS "gridId", g.code, g.name, w.name AS worker, coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM",
@@ -176,12 +179,18 @@ export async function patrolSummary(
      ORDER BY g.code`,
     [f.regionId, f.from.toISOString(), f.to.toISOString(), f.gridIds ?? null],
   );
-  const { rows: tracks } = await db.query<{ f: GeoJSON.Feature }>(
+  // at most 2,000 tracks drawn: a month's are sampled evenly over the month (every k-th by start), so
+  // that a district's map shows the whole month, thinned, and says how many it holds in all
+  const { rows: tracks } = await db.query<{ f: GeoJSON.Feature; n: number }>(
     `SELECT json_build_object('type', 'Feature', 'id', p.id, 'geometry', ST_AsGeoJSON(p.track, 6)::json,
-       'properties', json_build_object('gridId', p.grid_id, 'worker', w.name, 'startedAt', p.started_at, 'distanceM', round(p.distance_m))) AS f
-     FROM patrol p JOIN worker w ON w.id = p.worker_id
-     WHERE p.grid_id = ANY($1::int[]) AND p.started_at >= $2 AND p.started_at < $3 AND p.track IS NOT NULL ORDER BY p.started_at LIMIT 2000`,
-    [rows.map((r) => r.gridId), f.from.toISOString(), f.to.toISOString()],
+       'properties', json_build_object('gridId', p.grid_id, 'worker', w.name, 'startedAt', p.started_at, 'distanceM', round(p.distance_m))) AS f,
+       p.n::int AS n
+     FROM (SELECT p.*, row_number() OVER (ORDER BY p.started_at, p.id) AS rn, count(*) OVER () AS n FROM patrol p
+           WHERE p.grid_id = ANY($1::int[]) AND p.started_at >= $2 AND p.started_at < $3 AND p.track IS NOT NULL) p
+       JOIN worker w ON w.id = p.worker_id
+     WHERE (p.rn - 1) % greatest(1, ceil(p.n / $4::numeric))::int = 0
+     ORDER BY p.started_at, p.id LIMIT $4`,
+    [rows.map((r) => r.gridId), f.from.toISOString(), f.to.toISOString(), MAX_TRACKS],
   );
-  return { grids: rows, tracks: { type: 'FeatureCollection', features: tracks.map((t) => t.f) } };
+  return { grids: rows, tracks: { type: 'FeatureCollection', features: tracks.map((t) => t.f) }, tracksTotal: tracks[0]?.n ?? 0 };
 }

@@ -76,7 +76,17 @@ const summaryRoute = createRoute({
   summary: 'Per grid in a month: patrols, distance walked, share of households visited; and the tracks (a worker: their own grids)',
   request: { query: Scope },
   responses: {
-    200: { description: 'Patrols', ...json(z.object({ month: z.string(), grids: z.array(z.any()), tracks: z.any() })) },
+    200: {
+      description: 'Patrols',
+      ...json(
+        z.object({
+          month: z.string(),
+          grids: z.array(z.any()),
+          tracks: z.any().openapi({ description: 'at most 2,000 tracks, sampled evenly over the month when there are more' }),
+          tracksTotal: z.number().int().openapi({ description: 'the tracks of the month in all' }),
+        }),
+      ),
+    },
     ...errorResponses(400, 401, 403),
   },
 });

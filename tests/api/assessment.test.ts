@@ -321,6 +321,20 @@ for (const driver of DRIVERS) {
       const patrols = await ctx.request('GET', `/api/patrols?month=2031-03`, undefined, phone);
       expect(patrols.body.grids[0]).toMatchObject({ gridId: g.id, patrols: 2, visited: 2 });
       expect(patrols.body.tracks.features).toHaveLength(2);
+      // a busy month: its map thins the tracks evenly over the month, and says how many there are in all
+      await ctx.db.query(
+        `INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, track, points, distance_m, reported_by, client_key)
+         SELECT $1, $2, s.t, s.t + interval '30 minutes', ST_MakeLine(p.pt, ST_Translate(p.pt, 0.001, 0)), 2, 100, 'bulk', 'bulk-' || n
+         FROM generate_series(1, 2500) n, LATERAL (SELECT '2031-04-01T00:00:00+08:00'::timestamptz + n * interval '17 minutes' AS t) s,
+              (SELECT ST_PointOnSurface(geom) AS pt FROM region WHERE id = $2) p`,
+        [g.worker, g.id],
+      );
+      const busy = await ctx.request('GET', `/api/patrols?month=2031-04`, undefined, phone);
+      const total = busy.body.tracksTotal as number;
+      expect(total).toBeGreaterThanOrEqual(2500);
+      expect(busy.body.tracks.features).toHaveLength(Math.ceil(total / Math.ceil(total / 2000)));
+      const starts = busy.body.tracks.features.map((f: { properties: { startedAt: string } }) => Date.parse(f.properties.startedAt));
+      expect(Math.max(...starts)).toBeGreaterThan(Date.parse('2031-04-28T00:00:00+08:00'));
 
       // the workbook, read by GDAL
       const file = await ctx.app.request('/api/assessment/export?month=2031-03', { headers: leader });
