@@ -9,8 +9,9 @@ export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
   analyze: 'incidents:read',
   screen: 'incidents:read',
   report: 'incidents:report',
-  // a department's queue; the centre's view of every department's, where it decides on more time
-  dispatch: ['dispatch:answer', 'dispatch:manage'],
+  // a department's queue; the centre's view of every department's, where it decides on more time;
+  // a leader's, read-only, where an escalation notice opens its case
+  dispatch: ['dispatch:answer', 'dispatch:manage', 'dispatch:read'],
   // 综治中心: the intake and its routing
   center: 'dispatch:manage',
   // 考核: the month's ranking of grid workers (leaders, the centre, analysts, admins)

@@ -65,6 +65,8 @@ class Inbox {
     if (role === 'department') return 'dispatch';
     if (role === 'worker') return 'report';
     if (role === 'center' || role === 'admin') return n.event === 'dispatch.returned' || n.event === 'satisfaction.low' ? 'center' : 'dispatch';
+    // a leader follows an escalated case in the departments' queue (read-only)
+    if (role === 'leader') return 'dispatch';
     return null;
   }
 
