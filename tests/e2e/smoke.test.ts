@@ -140,6 +140,8 @@ describeInBrowser('web app in Chromium', () => {
     await page.locator('[data-testid="hotspot-list"] button').first().click();
     await expect.poll(async () => (await crumbs(page)).at(-1) ?? '', { timeout: 30_000 }).toMatch(/网格$/);
     expect((await crumbs(page)).length).toBe(4);
+    // the figures are still the district's, and it says so
+    expect(await page.getByTestId('focus-note').textContent()).toContain('下面的数字仍是「沾益区」的');
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-hotspot-zoomed.png') });
     await page.getByTestId('unfocus').click();
     await expect.poll(async () => (await crumbs(page)).length, { timeout: 30_000 }).toBe(1);
