@@ -199,7 +199,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-download"]')]);
       const file = join(ARTIFACTS, 'plan-export.gpkg');
       await download.saveAs(file);
-      expect(download.suggestedFilename()).toBe(`${village.name}-网格.gpkg`);
+      expect(download.suggestedFilename()).toBe(`${village.name}-网格-EPSG4544.gpkg`);
       const info = execFileSync('ogrinfo', ['-so', file, 'grid'], { encoding: 'utf8' });
       expect(info).toContain(`Feature Count: ${grids.length}`);
       expect(info).toMatch(/ID\["EPSG",4544\]\]\s*$/m);
