@@ -403,8 +403,13 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
     ];
     const chosen = o.crs ?? declared;
     // Metres read as degrees (or degrees as metres) are numbers PROJ cannot take: say which choice is wrong.
-    const mismatch = () =>
-      new InputError('crs_mismatch', `the coordinates of ${info.name} do not fit ${chosen}: choose another coordinate system`, 'crs', { crs: chosen ?? '' });
+    const mismatch = (box?: [number, number, number, number] | null) =>
+      new InputError('crs_mismatch', `the coordinates of ${info.name} do not fit ${chosen}: choose another coordinate system`, 'crs', {
+        crs: chosen ?? '',
+        suggest: 'none',
+        // the numbers as they are, for the caller to guess their system from
+        ...(box ? { box } : {}),
+      });
     const fc = parseCollection(
       kept ??
         (await gdalRead(job, info.name, args).catch((err: unknown) => {
@@ -412,7 +417,7 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
         })),
     );
     let rows: Row[] = fc.features.map((f) => ({ properties: f.properties ?? {}, geometry: f.geometry }));
-    if (hasGeometry && chosen && isLonLat(chosen) && !fitsLonLat(rows)) throw mismatch();
+    if (hasGeometry && chosen && isLonLat(chosen) && !fitsLonLat(rows)) throw mismatch(boxOf(rows));
     const extended = kmlLayerData(kmlAttributes(format, name, bytes), info.name, rows.length);
     if (extended) rows = rows.map((r, i) => ({ ...r, properties: { ...extended[i], ...r.properties } }));
     if (format === 'xlsx') {
@@ -430,6 +435,22 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
     if (!o.lon || !o.lat) return { rows, crs };
     return { rows: await pointsFromFields(job, rows, o.lon, o.lat, crs ?? 'EPSG:4326'), crs: crs ?? 'EPSG:4326' };
   });
+}
+
+/** The first rows' coordinates' box, as they stand. */
+function boxOf(rows: Row[]): [number, number, number, number] | null {
+  const b = [Infinity, Infinity, -Infinity, -Infinity] as [number, number, number, number];
+  const visit = (c: unknown): void => {
+    if (typeof (c as number[])[0] === 'number') {
+      const [x, y] = c as [number, number];
+      b[0] = Math.min(b[0], x);
+      b[1] = Math.min(b[1], y);
+      b[2] = Math.max(b[2], x);
+      b[3] = Math.max(b[3], y);
+    } else (c as unknown[]).forEach(visit);
+  };
+  for (const r of rows.slice(0, 5_000)) if (r.geometry && 'coordinates' in r.geometry) visit(r.geometry.coordinates);
+  return b.every(Number.isFinite) ? b : null;
 }
 
 /** Whether the first rows' coordinates could be longitude and latitude at all. */

@@ -260,7 +260,14 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
   if (hit) return hit;
   const bytes = await jobs.bytes(job);
   const read = (crs: CrsCode | null) => readLayer(job.id, job.fileName, bytes, body.layer, { crs, lon: fields.lon, lat: fields.lat });
-  let { rows, crs } = await read(body.crs ?? null);
+  let { rows, crs } = await read(body.crs ?? null).catch(async (err: unknown) => {
+    // numbers that do not fit the system declared or chosen: say which one they look like
+    const box = err instanceof InputError && err.code === 'crs_mismatch' ? (err.details as { box?: [number, number, number, number] }).box : undefined;
+    const suggest = box ? guessCrs(box, await parentCentre(c, body.parentId)) : null;
+    if (!suggest || !(err instanceof InputError)) throw err;
+    const crs = (err.details as { crs: string }).crs;
+    throw new InputError('crs_mismatch', `${err.message} (the numbers look like ${suggest})`, 'crs', { crs, suggest });
+  });
   let guessed = false;
   const box = bboxOf(rows);
   // Numbers that are not lon/lat while no system was named: guess one (a Gauss–Krüger zone) and read again.

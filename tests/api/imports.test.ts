@@ -149,6 +149,8 @@ for (const driver of DRIVERS) {
         const lonlat = await plan(up.body.id, { ...body, crs });
         expect(lonlat.status).toBe(422);
         expect(lonlat.body.error).toMatchObject({ code: 'crs_mismatch', path: 'crs', details: { crs } });
+        // and says what the numbers look like: the file's own zone
+        expect(lonlat.body.error.details.suggest).toMatch(/^EPSG:45\d\d$/);
       }
     });
 
