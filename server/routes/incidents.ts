@@ -11,6 +11,7 @@ import {
   reportedWithKey,
   reportIncident,
   type IncidentFilter,
+  type IncidentJson,
 } from '../db/incidents.ts';
 import { importIncidents } from '../db/incident-batches.ts';
 import { regionExists, regionLevel } from '../db/region-queries.ts';
@@ -341,8 +342,28 @@ export function incidentRoutes() {
         throw new InputError('too_late', `a report reaches the centre within ${LATE_DAYS} days of being made`, 'reportedAt', { days: LATE_DAYS });
       const key = c.req.valid('header')['idempotency-key'] ?? null;
       const earlier = async () => (key === null ? null : reportedWithKey(db, me.username, key, nowOf(c)));
+      // the same key again is the same report sent again (a lost answer): its body must be that report's
+      const same = (first: IncidentJson) => {
+        const f = first as unknown as { lon: number; lat: number; category: string; severity: number; description: string };
+        if (
+          Math.abs(f.lon - input.lon) > 1e-6 ||
+          Math.abs(f.lat - input.lat) > 1e-6 ||
+          f.category !== input.category ||
+          f.severity !== input.severity ||
+          f.description !== input.description
+        )
+          throw new InputError(
+            'idempotency_mismatch',
+            `this Idempotency-Key was used for another report (#${first.id}); send a new report with a new key`,
+            'idempotency-key',
+            {
+              id: first.id,
+            },
+          );
+        return first;
+      };
       const again = await earlier();
-      if (again) return c.json(again, 200);
+      if (again) return c.json(same(again), 200);
       const report = () => db.transaction((tx) => reportIncident(tx, me.username, input, key, (gridId) => assertOwnGrid(c, gridId, 'lon'), nowOf(c)));
       let incident;
       try {
@@ -351,7 +372,7 @@ export function incidentRoutes() {
         // The same key sent twice at once: the second finds the first's incident.
         const first = (err as { code?: string }).code === '23505' ? await earlier() : null;
         if (!first) throw err;
-        return c.json(first, 200);
+        return c.json(same(first), 200);
       }
       c.get('events').publish({ type: 'incident', action: 'report', incident });
       return c.json(incident, 201);

@@ -268,6 +268,9 @@ for (const driver of DRIVERS) {
       expect(second.body.id).toBe(first.body.id);
       const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM incident WHERE client_key = 'phone-7f3a-0001'`);
       expect(rows[0]!.n).toBe(1);
+      // the same key with another report is no resend: refused, never answered with the first as if taken
+      const other = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'fire', severity: 4, description: '起火了' }, headers);
+      expect([other.status, other.body.error?.code, other.body.error?.details?.id]).toEqual([422, 'idempotency_mismatch', first.body.id]);
       const bad = await ctx.request(
         'POST',
         '/api/incidents',
