@@ -257,6 +257,8 @@ export const INCIDENT_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'closed', zh: '归档时间', en: 'closed at' },
 ];
 
+/** Severity in the words the report form and the dispatch cards use. */
+const SEVERITY_ZH: Record<number, string> = { 1: '一般', 2: '较重', 3: '严重', 4: '紧急' };
 const STATUS_ZH: Record<string, string> = { reported: '已上报', dispatched: '已派单', resolved: '已办结', closed: '已归档' };
 const SOURCE_ZH: Record<string, string> = { worker: '网格员上报', hotline: '12345 热线', import: '导入' };
 
@@ -273,7 +275,7 @@ export function incidentLayer(rows: ExportIncident[], format: ExportFormat, crs 
         ? {
             编号: i.id,
             类别: i.categoryZh,
-            等级: i.severity,
+            等级: SEVERITY_ZH[i.severity] ?? i.severity,
             状态: STATUS_ZH[i.status] ?? i.status,
             来源: SOURCE_ZH[i.source] ?? i.source,
             上报时间: i.reportedAt,

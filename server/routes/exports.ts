@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { comparePlans } from '../db/compare.ts';
+import type { Queryable } from '../db/db.ts';
 import { countIncidents, exportHouseholds, exportIncidents, exportRegions, outlineOf, planVersion, printSheets, regionPath } from '../db/export.ts';
 import { regionAt, regionLevel } from '../db/region-queries.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
@@ -54,6 +55,12 @@ function download(c: Context<Env>, file: { bytes: Uint8Array; ext: string; type:
 }
 
 const job = () => `export-${randomUUID()}`;
+
+/** Categories' Chinese names, in the order given. */
+async function categoryNames(db: Queryable, codes: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ code: string; zh: string }>('SELECT code, zh FROM incident_category WHERE code = ANY($1::text[])', [codes]);
+  return codes.map((x) => rows.find((r) => r.code === x)?.zh ?? x);
+}
 
 const regionExportRoute = createRoute({
   method: 'get',
@@ -317,6 +324,10 @@ export function exportRoutes() {
       const file = await limited(c, async () =>
         writeLayers(job(), [incidentLayer((await exportIncidents(c.get('db'), filter, INCIDENT_EXPORT_LIMIT)).rows, o.format, o.crs)], o),
       );
-      return download(c, file, `事件-${day(q.from)}${q.to ? `至${lastDay(q.to)}` : ''}`.replace(/-$/, ''), o.crs);
+      // named for what it holds: the area and up to two categories, then the period
+      const area = filter.regionId !== undefined ? ((await regionLevel(c.get('db'), filter.regionId))?.name ?? '') : '';
+      const cats = filter.categories && filter.categories.length <= 2 ? (await categoryNames(c.get('db'), filter.categories)).join('、') : '';
+      const what = ['事件', area, cats].filter(Boolean).join('-');
+      return download(c, file, `${what}-${day(q.from)}${q.to ? `至${lastDay(q.to)}` : ''}`.replace(/-$/, ''), o.crs);
     });
 }

@@ -259,11 +259,13 @@ for (const driver of DRIVERS) {
       expect(header.split(',').slice(0, 5)).toEqual(['编号', '类别', '等级', '状态', '来源']);
       const xlsx = await download(`/api/incidents/export?format=xlsx&${filter}&to=2027-01-01`, { username: 'ana', role: 'analyst' });
       // named for the period's last day (\`to\` is exclusive)
-      expect(xlsx.headers.get('content-disposition')).toContain(encodeURIComponent('事件-2000-01-01至2026-12-31.xlsx'));
+      // and for the area and the categories: two exports of one period are told apart
+      expect(xlsx.headers.get('content-disposition')).toContain(encodeURIComponent(`事件-${township.name}-环境卫生、安全隐患-2000-01-01至2026-12-31.xlsx`));
       expect(ogrinfo(xlsx.file).layers).toEqual({ 事件: { count: total, epsg: null } });
       const first = listed.body.items[0] as { id: number; category: string };
       const values = ogrValues(xlsx.file, '事件', `"编号" = ${first.id}`);
       expect(values).toMatchObject({ 类别: first.category === 'hazard' ? '安全隐患' : '环境卫生' });
+      expect(['一般', '较重', '严重', '紧急']).toContain(values['等级']);
       // the grid it was filed in at its time, named even when it was reported before the plan's history began
       expect(values['上报时网格']).toMatch(/网格/);
       const geojson = await download(`/api/incidents/export?format=geojson&${filter}&crs=GCJ-02`, { username: 'ana', role: 'analyst' });
