@@ -262,9 +262,12 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
   const read = (crs: CrsCode | null) => readLayer(job.id, job.fileName, bytes, body.layer, { crs, lon: fields.lon, lat: fields.lat });
   let { rows, crs } = await read(body.crs ?? null).catch(async (err: unknown) => {
     // numbers that do not fit the system declared or chosen: say which one they look like
-    const box = err instanceof InputError && err.code === 'crs_mismatch' ? (err.details as { box?: [number, number, number, number] }).box : undefined;
-    const suggest = box ? guessCrs(box, await parentCentre(c, body.parentId)) : null;
-    if (!suggest || !(err instanceof InputError)) throw err;
+    if (!(err instanceof InputError) || err.code !== 'crs_mismatch') throw err;
+    const box = (err.details as { box?: [number, number, number, number] }).box;
+    // the system the numbers look like; when GDAL could not read them at all in the one chosen, the file's own
+    const guess = box ? guessCrs(box, await parentCentre(c, body.parentId)) : null;
+    const suggest = guess ?? (layer.crs && layer.crs !== body.crs ? layer.crs : null);
+    if (!suggest) throw err;
     const crs = (err.details as { crs: string }).crs;
     throw new InputError('crs_mismatch', `${err.message} (the numbers look like ${suggest})`, 'crs', { crs, suggest });
   });
