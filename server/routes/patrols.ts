@@ -9,6 +9,7 @@ import { parseInstant } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { writeLayers } from '../files/write.ts';
+import { limited } from '../http/heavy.ts';
 import { errorResponses, json } from './schemas.ts';
 
 const Key = z.string().regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)');
@@ -297,26 +298,29 @@ export function patrolRoutes() {
         geometryType: null,
         rows: rows.map((properties) => ({ properties, geometry: null })),
       });
-      const file = await writeLayers(
-        `assessment-${randomUUID()}`,
-        [
-          layer(
-            'workers',
-            '网格员排名',
-            a.workers.map((w) => ({ 排名: w.rank, 网格员: w.worker, 网格数: w.grids, ...figures(w) })),
-          ),
-          layer(
-            'grids',
-            '网格',
-            a.grids.map((g) => ({ 网格编码: g.code, 网格名称: g.name, 网格员: g.worker ?? '', ...figures(g) })),
-          ),
-          layer(
-            'rules',
-            '积分规则',
-            a.rules.map((r) => ({ 指标: r.zh, 分值: r.points })),
-          ),
-        ],
-        { format: 'xlsx', crs: 'EPSG:4326', encoding: 'UTF-8' },
+      // (one export at a time per person and four in all, as every other export)
+      const file = await limited(c, () =>
+        writeLayers(
+          `assessment-${randomUUID()}`,
+          [
+            layer(
+              'workers',
+              '网格员排名',
+              a.workers.map((w) => ({ 排名: w.rank, 网格员: w.worker, 网格数: w.grids, ...figures(w) })),
+            ),
+            layer(
+              'grids',
+              '网格',
+              a.grids.map((g) => ({ 网格编码: g.code, 网格名称: g.name, 网格员: g.worker ?? '', ...figures(g) })),
+            ),
+            layer(
+              'rules',
+              '积分规则',
+              a.rules.map((r) => ({ 指标: r.zh, 分值: r.points })),
+            ),
+          ],
+          { format: 'xlsx', crs: 'EPSG:4326', encoding: 'UTF-8' },
+        ),
       );
       const name = encodeURIComponent(`网格考核-${month}.${file.ext}`);
       return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
