@@ -22,6 +22,7 @@ export interface GeneratedIncident extends Omit<IncidentInput, 'reporterId'> {
 interface CategoryModel {
   code: string;
   share: number;
+  /** The Chinese name of the department the seed dispatches the category to (its first in category_department; else 公安). */
   department: string;
   /** Relative rate per month, January first. */
   season: number[];
@@ -36,7 +37,7 @@ const MODELS: CategoryModel[] = [
   {
     code: 'hazard',
     share: 0.2,
-    department: '应急管理局',
+    department: '住建',
     season: [1, 1, 1, 1, 1.1, 1.4, 1.6, 1.5, 1.2, 1, 1, 1],
     weekend: 0.8,
     resolveHours: 36,
@@ -45,7 +46,7 @@ const MODELS: CategoryModel[] = [
   {
     code: 'dispute',
     share: 0.2,
-    department: '司法所',
+    department: '司法调解',
     season: [1.4, 1.5, 1, 0.9, 0.9, 0.9, 0.9, 0.9, 1, 1, 1, 1.2],
     weekend: 1.2,
     resolveHours: 72,
@@ -54,7 +55,7 @@ const MODELS: CategoryModel[] = [
   {
     code: 'fire',
     share: 0.08,
-    department: '消防救援大队',
+    department: '消防救援',
     season: [2.6, 3, 2.8, 2.2, 1, 0.5, 0.4, 0.4, 0.5, 0.7, 1, 1.6],
     weekend: 1,
     resolveHours: 6,
@@ -63,7 +64,7 @@ const MODELS: CategoryModel[] = [
   {
     code: 'public_order',
     share: 0.12,
-    department: '派出所',
+    department: '公安',
     season: FLAT,
     weekend: 1.5,
     resolveHours: 12,
@@ -72,7 +73,7 @@ const MODELS: CategoryModel[] = [
   {
     code: 'sanitation',
     share: 0.2,
-    department: '环卫所',
+    department: '生态环境',
     season: [1, 1, 1, 1, 1.2, 1.3, 1.3, 1.2, 1, 1, 1, 1],
     weekend: 0.9,
     resolveHours: 24,
@@ -81,13 +82,13 @@ const MODELS: CategoryModel[] = [
   {
     code: 'traffic',
     share: 0.12,
-    department: '交警大队',
+    department: '公安',
     season: [1.2, 1.4, 1, 1, 1, 1, 1.1, 1.1, 1, 1.3, 1, 1.1],
     weekend: 1.3,
     resolveHours: 8,
     texts: ['道路积水', '交通标志损坏', '车辆乱停', '路面塌陷'],
   },
-  { code: 'other', share: 0.08, department: '综治中心', season: FLAT, weekend: 1, resolveHours: 48, texts: ['政策咨询', '路灯损坏', '公共设施损坏'] },
+  { code: 'other', share: 0.08, department: '公安', season: FLAT, weekend: 1, resolveHours: 48, texts: ['政策咨询', '路灯损坏', '公共设施损坏'] },
 ];
 
 const DAY = 86_400_000;

@@ -57,6 +57,15 @@ for (const driver of DRIVERS) {
       expect(rows).toEqual([]);
     });
 
+    it("names each dispatched case's department as the department it was dispatched to (承办部门 in exports)", async () => {
+      const { rows } = await db.query<{ n: number; wrong: number }>(
+        `SELECT count(*)::int AS n, count(*) FILTER (WHERE i.department IS DISTINCT FROM dep.zh)::int AS wrong
+         FROM incident i JOIN dispatch d ON d.incident_id = i.id JOIN department dep ON dep.id = d.department_id`,
+      );
+      expect(rows[0]!.n).toBeGreaterThan(0);
+      expect(rows[0]!.wrong).toBe(0);
+    });
+
     it('puts every household in exactly one grid, and counts them', async () => {
       const { rows } = await db.query<{ unassigned: number; wrong: number; total: number; counted: number }>(
         `SELECT (SELECT count(*)::int FROM household h LEFT JOIN region r ON r.id = h.region_id WHERE r.level IS DISTINCT FROM 'grid') AS unassigned,
