@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join, relative, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
@@ -25,6 +26,27 @@ function newestMtime(dir: string): number {
     newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
   }
   return newest;
+}
+
+/**
+ * A request node cannot read (headers past its 16 KB, a malformed request line) is answered in the
+ * same shape as every other refusal, instead of node's bare status line, and the connection closed.
+ */
+function refuseUnreadable(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const big = err.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify({
+    error: big
+      ? { code: 'headers_too_large', message: 'the request headers are too large (at most 16 KB): sign in again or clear this site’s cookies', path: 'headers' }
+      : { code: 'bad_request', message: 'the request could not be read', path: '' },
+  });
+  const status = big ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Builds the web app when there is no build or its sources changed since the last one. */
@@ -146,6 +168,7 @@ export async function startServer(options: AppOptions & { port: number }): Promi
   app.get('*', async (c) => c.html(await readFile(index, 'utf8')));
   const server: ServerType = await new Promise((done) => {
     const s = serve({ fetch: app.fetch, port: options.port }, () => done(s));
+    s.on('clientError', refuseUnreadable);
   });
   const port = (server.address() as AddressInfo).port;
   return {

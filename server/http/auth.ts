@@ -298,7 +298,8 @@ const crossSite = () => new InputError('cross_site_request', 'a page on another 
 /**
  * A state-changing request from another site is refused, whatever its content type or lack of one:
  * the browser says where it came from in `Sec-Fetch-Site` (refused unless `same-origin` or `none`)
- * and `Origin` (its host must be this one). Clients that are not browsers send neither.
+ * and `Origin` (its host must be this one, and its scheme HTTPS when this one is). Clients that are not
+ * browsers send neither.
  */
 export function sameOrigin(): MiddlewareHandler<Env> {
   return async (c, next) => {
@@ -308,13 +309,18 @@ export function sameOrigin(): MiddlewareHandler<Env> {
     const origin = c.req.header('origin');
     if (origin !== undefined) {
       const host = c.req.header('x-forwarded-host') ?? c.req.header('host') ?? new URL(c.req.url).host;
-      let from: string | null = null;
+      let from: URL | null = null;
       try {
-        from = new URL(origin).host;
+        from = new URL(origin);
       } catch {
         // "null" (a sandboxed frame, a file) or garbage: not this site
       }
-      if (from !== host) throw crossSite();
+      if (from?.host !== host) throw crossSite();
+      // A page served over plain HTTP (where anyone on the way may have written it) may not change a site
+      // reached over HTTPS. The other way round is let through: a proxy that ends TLS without saying so
+      // in X-Forwarded-Proto makes every request here look like HTTP.
+      const secure = (c.req.header('x-forwarded-proto')?.split(',')[0]?.trim() ?? new URL(c.req.url).protocol.replace(':', '')) === 'https';
+      if (secure && from.protocol !== 'https:') throw crossSite();
     }
     await next();
   };

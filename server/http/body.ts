@@ -112,6 +112,14 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
       const bad = illFormedPath(safeParse(text), 'body');
       if (bad !== null) throw new InputError('invalid_text', 'the text holds half a character (a lone surrogate); send whole characters', bad);
     }
+    // Nor text with the invisible controls that turn its direction (U+202A–U+202E, U+2066–U+2069): no
+    // Chinese or English name needs them, and they make a name read differently from what it is.
+    if (isJson(c) && (BIDI.test(text) || /\\u20(2[a-eA-E]|6[6-9])/.test(text))) {
+      const bad = illFormedPath(safeParse(text), 'body', (v) => BIDI.test(v));
+      if (bad !== null) {
+        throw new InputError('invalid_text', 'the text holds an invisible control that turns its direction (U+202E and the like); remove it', bad);
+      }
+    }
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
     await next();
   };
@@ -125,19 +133,22 @@ const safeParse = (text: string): unknown => {
   }
 };
 
-/** Where in a parsed JSON value a string (or a key) is not well-formed UTF-16, or null. */
-export function illFormedPath(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.isWellFormed() ? null : path;
+const BIDI = /[\u202A-\u202E\u2066-\u2069]/;
+const notWellFormed = (v: string) => !v.isWellFormed();
+
+/** Where in a parsed JSON value a string (or a key) is not well-formed UTF-16 (or fails `bad`), or null. */
+export function illFormedPath(value: unknown, path: string, bad: (v: string) => boolean = notWellFormed): string | null {
+  if (typeof value === 'string') return bad(value) ? path : null;
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) {
-      const bad = illFormedPath(v, `${path}.${i}`);
-      if (bad !== null) return bad;
+      const found = illFormedPath(v, `${path}.${i}`, bad);
+      if (found !== null) return found;
     }
   } else if (value !== null && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (!k.isWellFormed()) return path;
-      const bad = illFormedPath(v, `${path}.${k}`);
-      if (bad !== null) return bad;
+      if (bad(k)) return path;
+      const found = illFormedPath(v, `${path}.${k}`, bad);
+      if (found !== null) return found;
     }
   }
   return null;

@@ -94,6 +94,8 @@ for (const driver of DRIVERS) {
         { 'sec-fetch-site': 'cross-site' },
         { 'sec-fetch-site': 'same-site', origin: 'http://sub.localhost' },
         { origin: 'null', 'content-type': 'text/plain' },
+        // this site, but a page of it served over plain HTTP writing to it over HTTPS
+        { origin: 'http://localhost', 'x-forwarded-proto': 'https' },
       ];
       for (const headers of attempts) {
         const res = await raw('/api/changes/undo', { method: 'POST', headers: { cookie, ...headers } });
@@ -104,6 +106,8 @@ for (const driver of DRIVERS) {
       // The app itself (same origin) still may.
       const own = await raw('/api/changes/undo', { method: 'POST', headers: { cookie, origin: 'http://localhost', 'sec-fetch-site': 'same-origin' } });
       expect(own.status).toBe(409); // nothing to undo: it was let through
+      const overTls = await raw('/api/changes/undo', { method: 'POST', headers: { cookie, origin: 'https://localhost', 'x-forwarded-proto': 'https' } });
+      expect(overTls.status).toBe(409);
     });
 
     it('lets a township planner import only inside the village, like drawing: refused, or clipped with clip: true', async () => {
@@ -195,11 +199,16 @@ for (const driver of DRIVERS) {
       }
     });
 
-    it('refuses text with half a character (a lone surrogate) in any write, and takes whole ones', async () => {
+    it('refuses text with half a character (a lone surrogate) or a direction override in any write, and takes whole ones', async () => {
       const half = await ctx.request('POST', '/api/drafts', { regionId: place.village, name: `草稿\ud800` });
       expect([half.status, half.body.error?.code, half.body.error?.path]).toEqual([400, 'invalid_text', 'body.name']);
       const key = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.township}`, { usernames: [], [`\udc00`]: 1 });
       expect([key.status, key.body.error?.code]).toEqual([400, 'invalid_text']);
+      // Nor the invisible controls that turn text around ("草稿" + RLO + "gpj.exe" reads "草稿exe.jpg").
+      const before = await ctx.snapshot();
+      const turned = await ctx.request('POST', '/api/drafts', { regionId: place.village, name: '草稿\u202egpj.exe' });
+      expect([turned.status, turned.body.error?.code, turned.body.error?.path]).toEqual([400, 'invalid_text', 'body.name']);
+      expect(await ctx.snapshot()).toEqual(before);
       const whole = await ctx.request('POST', '/api/drafts', { regionId: place.village, name: '草稿😀' });
       expect(whole.status, JSON.stringify(whole.body)).toBe(201);
       expect(whole.body.name).toBe('草稿😀');

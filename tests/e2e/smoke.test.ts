@@ -61,6 +61,23 @@ describeInBrowser('web app in Chromium', () => {
 
   const crumbs = (page: Page) => page.locator('[data-testid="breadcrumb"] > *:not(.sep)').allTextContents();
 
+  it('answers a request whose headers are too large in the shape of every other refusal', async () => {
+    const { connect } = await import('node:net');
+    const port = new URL(server.url).port;
+    const answer = await new Promise<string>((done, fail) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(`GET /api/config HTTP/1.1\r\nHost: localhost\r\nCookie: x=${'a'.repeat(20_000)}\r\n\r\n`);
+      });
+      let text = '';
+      socket.on('data', (d) => (text += d.toString('utf8')));
+      socket.on('end', () => done(text));
+      socket.on('error', fail);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: { code: string; path: string } };
+    expect(body.error).toMatchObject({ code: 'headers_too_large', path: 'headers' });
+  });
+
   it('opens on the demo district, draws it, and navigates by breadcrumb, list and map', async () => {
     const page = await open('/');
     // The map holds grids to the district's own rule (10–25 in every type), which all of the demo's keep:
