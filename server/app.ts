@@ -69,7 +69,11 @@ export function createApp(options: AppOptions) {
     await next();
   });
   app.use('/api/*', sameOrigin());
-  app.use('/api/*', authenticate());
+  const cache = options.cache === false ? null : (options.cache ?? newReadCache(options));
+  app.use(
+    '/api/*',
+    authenticate((retire) => cache?.onChange((domains) => void (domains.includes('plan') && retire()))),
+  );
   // Bodies are read only once the caller may send them: without a session, a few KB at most.
   const limits: Record<'public' | 'default' | 'geometry' | 'import', BodyLimit> = {
     public: { maxBytes: 4 * 1024, maxDepth: 4 },
@@ -102,8 +106,7 @@ export function createApp(options: AppOptions) {
   app.use('/api/imports', uploadLimit);
   app.use('/api/incidents/:id/photos', photoLimit);
   app.use('/api/*', compress());
-  if (options.cache !== false) {
-    const cache = options.cache ?? newReadCache(options);
+  if (cache) {
     // Before any live listener hears of a new incident, answers that counted incidents retire. An escalation
     // moves only a dispatch up a level, which no kept answer reads: at city scale the minute's escalations
     // would otherwise retire every heatmap at once, and the embedded database would spend half a minute

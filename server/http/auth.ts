@@ -164,8 +164,9 @@ export function routeKey(c: Context): string | null {
  */
 export const SESSION_CACHE_MS = 10_000;
 const ACCOUNT_WRITES = /^(POST|PATCH|DELETE) \/api\/(users|screen-tokens|auth\/logout)/;
-// A grid worker's grids are part of their principal: plan changes retire workers' sessions.
-const PLAN_WRITES = /^(POST|PATCH|DELETE) \/api\/(regions|changes)/;
+// A grid worker's grids are part of their principal: plan changes retire workers' sessions (those made
+// here at once; with a read cache, also another process's and a scheduled publish: see `planChanged`).
+const PLAN_WRITES = /^(POST|PATCH|PUT|DELETE) \/api\/(regions|changes|drafts|imports|workers|versions|settings)/;
 
 /** Routes the local control token may call, as the system. */
 const CONTROL_ROUTES = new Set(['POST /api/backups']);
@@ -188,9 +189,16 @@ interface Recent {
   role?: string | undefined;
 }
 
-/** Resolves the session cookie into `principal` and enforces `POLICY`. */
-export function authenticate(): MiddlewareHandler<Env> {
+/**
+ * Resolves the session cookie into `principal` and enforces `POLICY`. `planChanged` registers a
+ * listener told of every change to the plan, wherever it was made.
+ */
+export function authenticate(planChanged?: (listener: () => void) => void): MiddlewareHandler<Env> {
   const recent = new LRUCache<string, Recent>({ max: 10_000, ttl: SESSION_CACHE_MS });
+  const retireWorkers = () => {
+    for (const [t, e] of recent.entries()) if (e.role === 'worker') recent.delete(t);
+  };
+  planChanged?.(retireWorkers);
   return async (c, next) => {
     const token = getCookie(c, SESSION_COOKIE);
     let principal: Principal | null = null;
@@ -232,7 +240,7 @@ export function authenticate(): MiddlewareHandler<Env> {
       recent.clear();
       // Streams of sessions this write ended close now, not at their next check.
       await c.get('streams').check();
-    } else if (PLAN_WRITES.test(key)) for (const [t, e] of recent.entries()) if (e.role === 'worker') recent.delete(t);
+    } else if (PLAN_WRITES.test(key)) retireWorkers();
   };
 }
 

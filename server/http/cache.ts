@@ -108,6 +108,14 @@ export class ReadCache {
   bump(domains: Domain[], remote = false): void {
     for (const d of domains) this.versions.set(d, (this.versions.get(d) ?? 0) + 1);
     if (!remote && domains.length > 0) for (const l of this.bumpListeners) l(domains);
+    if (domains.length > 0) for (const l of this.changeListeners) l(domains);
+  }
+
+  private readonly changeListeners: ((domains: Domain[]) => void)[] = [];
+
+  /** Hears every retirement, this process's writes and other processes' alike (a scheduled publish too). */
+  onChange(listener: (domains: Domain[]) => void): void {
+    this.changeListeners.push(listener);
   }
 
   /** Hears what this process's writes retired (to tell other processes: see peers.ts). */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScreenToken, SESSION_COOKIE } from '../../server/db/accounts.ts';
 import { canAny, ROLES, type PrincipalRole } from '../../server/domain/roles.ts';
 import { POLICY } from '../../server/http/auth.ts';
+import { ReadCache } from '../../server/http/cache.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
@@ -251,6 +252,24 @@ for (const driver of DRIVERS) {
       const step = await ctx.request('PATCH', `/api/incidents/${own.body.id}`, { status: 'dispatched', department: '住建局', version: 1 }, worker);
       expect(step.status).toBe(200);
       expect((await ctx.request('GET', '/api/heatmap', undefined, worker)).status).toBe(403);
+    });
+
+    it('gives a grid worker their new grids as soon as the plan changes, wherever it was changed', async () => {
+      const cache = new ReadCache();
+      const own = await apiContext(ctx.db, { cache });
+      const worker = as(await sessionCookie(ctx.db, { username: 'wg-moved', role: 'worker', workerId: place.worker }));
+      const grids = async () => (await own.request('GET', '/api/auth/me', undefined, worker)).body.gridIds;
+      expect(await grids()).toEqual([place.grid]); // the session is now kept for a few seconds
+      // Another process (or the scheduled publish of a draft) gives them a second grid: this one hears of it
+      // only through the read cache's retirement of the plan.
+      const was = (await ctx.db.query<{ w: number | null }>('SELECT worker_id AS w FROM region WHERE id = $1', [place.otherGrid])).rows[0]!.w;
+      await ctx.db.query('UPDATE region SET worker_id = $1 WHERE id = $2', [place.worker, place.otherGrid]);
+      try {
+        cache.bump(['plan', 'layout'], true);
+        expect((await grids()).sort((a: number, b: number) => a - b)).toEqual([place.grid, place.otherGrid].sort((a, b) => a - b));
+      } finally {
+        await ctx.db.query('UPDATE region SET worker_id = $1 WHERE id = $2', [was, place.otherGrid]);
+      }
     });
 
     it('gives a wall display read-only access through its token until the token is revoked', async () => {
