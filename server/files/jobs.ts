@@ -25,11 +25,32 @@ export const cleanFileName = (name: string) =>
   // eslint-disable-next-line no-control-regex
   (name.split(/[\\/]/).pop() ?? '').replace(/[\u0000-\u001f\u007f]/g, '').slice(-200) || 'upload';
 
+/** What one person's waiting files (uploaded, not yet imported or dropped) may take, as a number of the largest uploads. */
+export const WAITING_UPLOADS = 5;
+/** Bytes of uploads under way, per folder and person: counted with those waiting. */
+const uploading = new Map<string, number>();
+
 export class ImportJobs {
   constructor(
     readonly dir: string,
     private readonly ttlMs = 24 * 3600_000,
+    private readonly waitingUploads = WAITING_UPLOADS,
   ) {}
+
+  /** How many bytes of files `owner` has waiting here. */
+  private async waiting(owner: string): Promise<number> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    let n = 0;
+    for (const name of names) {
+      if (!ID.test(name)) continue;
+      const job = await readFile(join(this.dir, name, 'job.json'), 'utf8').then(
+        (t) => JSON.parse(t) as ImportJob,
+        () => null,
+      );
+      if (job?.owner === owner) n += job.size;
+    }
+    return n;
+  }
 
   /**
    * Streams an upload to disk, refusing it (and keeping nothing) once it passes `maxBytes`; then
@@ -44,16 +65,32 @@ export class ImportJobs {
     onBytes: (n: number) => void = () => {},
   ): Promise<ImportJob> {
     await this.sweep();
+    // A person's files take the server's disk until imported, dropped or a day old: a few uploads' worth.
+    const key = `${this.dir}\0${owner}`;
+    const quota = this.waitingUploads * maxBytes;
+    const waited = await this.waiting(owner);
+    const full = () => {
+      const mb = Math.round(quota / 1024 / 1024);
+      return new InputError(
+        'too_many_uploads',
+        `your uploaded files waiting to be imported take ${mb} MB, all you may keep; import or remove one first (files not imported are removed after a day)`,
+        'file',
+        { mb },
+      );
+    };
+    if (waited + (uploading.get(key) ?? 0) >= quota) throw full();
+    let size = 0;
     const id = randomUUID();
     const folder = join(this.dir, id);
     await mkdir(folder, { recursive: true });
     try {
-      let size = 0;
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
           size += chunk.length;
+          uploading.set(key, (uploading.get(key) ?? 0) + chunk.length);
           const limitMb = Math.round(maxBytes / 1024 / 1024);
           if (size > maxBytes) done(new InputError('too_large', `the file is larger than ${limitMb} MB`, 'file', { limitMb }));
+          else if (waited + (uploading.get(key) ?? 0) > quota) done(full());
           else {
             onBytes(size);
             done(null, chunk);
@@ -69,6 +106,10 @@ export class ImportJobs {
     } catch (err) {
       await rm(folder, { recursive: true, force: true });
       throw err;
+    } finally {
+      const left = (uploading.get(key) ?? 0) - size;
+      if (left > 0) uploading.set(key, left);
+      else uploading.delete(key);
     }
   }
 

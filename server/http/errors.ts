@@ -151,6 +151,7 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_attempts: 429,
   too_many_streams: 429,
   too_many_exports: 429,
+  too_many_uploads: 429,
 };
 
 /** The status an error code answers with. */
