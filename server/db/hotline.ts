@@ -96,11 +96,14 @@ export interface IntakeResult {
  * number again changes nothing and answers with what it became.
  */
 export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: string[], now: Date): Promise<IntakeResult> {
-  const existing = await tx.query<{ id: number; located_by: string }>(`SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1`, [
-    order.orderNo,
-  ]);
+  const existing = await tx.query<{ id: number; located_by: string; reported_by: string | null }>(
+    `SELECT id, located_by, reported_by FROM incident WHERE source = 'hotline' AND external_ref = $1`,
+    [order.orderNo],
+  );
   if (existing.rows[0]) {
-    const { id, located_by } = existing.rows[0];
+    const { id, located_by, reported_by } = existing.rows[0];
+    // another intake system's order of the same number: neither told of the other's case
+    if (reported_by !== actor) throw new InputError('order_taken', `order ${order.orderNo} was sent by another intake system; number yours apart`, 'orderNo');
     return { created: false, incident: await incidentById(tx, id, now), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
   }
   const location = await locateOrder(tx, order);
@@ -144,11 +147,17 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
 }
 
 /** What the hotline may see of its order: status, departments' answers, the feedback when closed. */
-export async function hotlineStatus(db: Queryable, orderNo: string, now: Date): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] } | null> {
-  // an order merged into another report of the same case follows that case
-  const { rows } = await db.query<{ id: number }>(`SELECT coalesce(merged_into, id) AS id FROM incident WHERE source = 'hotline' AND external_ref = $1`, [
-    orderNo,
-  ]);
+export async function hotlineStatus(
+  db: Queryable,
+  orderNo: string,
+  client: string,
+  now: Date,
+): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] } | null> {
+  // an order merged into another report of the same case follows that case; only the system that sent it sees it
+  const { rows } = await db.query<{ id: number }>(
+    `SELECT coalesce(merged_into, id) AS id FROM incident WHERE source = 'hotline' AND external_ref = $1 AND reported_by = $2`,
+    [orderNo, client],
+  );
   if (!rows[0]) return null;
   return { incident: await incidentById(db, rows[0].id, now), dispatches: await dispatchesOf(db, rows[0].id, now) };
 }

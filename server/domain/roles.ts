@@ -59,7 +59,7 @@ export interface Principal {
   username: string;
   displayName: string;
   role: PrincipalRole;
-  /** Planner: the region they may change below (null: everywhere). Screen: the region shown. */
+  /** Planner: the region they may change below; anyone else but an admin: the area they read and act in; null: everywhere. */
   regionId: number | null;
   workerId: number | null;
   /** Department user: their department. */
@@ -67,3 +67,6 @@ export interface Principal {
   /** Grid worker: the grids they staff. */
   gridIds: number[];
 }
+
+/** The area a principal is confined to (its region, unless an admin), or null: everywhere. */
+export const areaOf = (p: Principal): number | null => (p.role === 'admin' ? null : p.regionId);

@@ -5,7 +5,7 @@ import { matchedRoutes } from 'hono/route';
 import { LRUCache } from 'lru-cache';
 import { apiKeyLabel, isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
 import { InputError } from '../domain/errors.ts';
-import { canAny, type Capability, type Principal } from '../domain/roles.ts';
+import { areaOf, canAny, type Capability, type Principal } from '../domain/roles.ts';
 import type { Env } from './router.ts';
 import type { Queryable } from '../db/db.ts';
 
@@ -268,6 +268,35 @@ export async function assertPlanScope(c: Context<Env>, regionIds: number[], stri
   }
 }
 
+/**
+ * An undo or redo (operation `op`, just applied in `tx`) by someone given an area changes only regions
+ * strictly below it, as their own edits may: an account moved to another township cannot take back
+ * or redo its edits in the old one. Checked by the parents of what it touched (before and after),
+ * leaving out those it touched itself (a village removed with its grids).
+ */
+export async function assertOperationInScope(c: Context<Env>, tx: Queryable, op: number): Promise<void> {
+  const area = areaOf(principalOf(c));
+  if (area === null) return;
+  const { rows } = await tx.query<{ id: number; before: number | null; after: number | null; had: boolean; has: boolean }>(
+    `SELECT entity_id AS id, (before->>'parentId')::int AS before, (after->>'parentId')::int AS after,
+            before IS NOT NULL AS had, after IS NOT NULL AS has
+     FROM change WHERE op = $1 AND entity = 'region'`,
+    [op],
+  );
+  const touched = new Set(rows.map((r) => r.id));
+  const parents = new Set<number | null>();
+  for (const r of rows) {
+    if (r.had) parents.add(r.before);
+    if (r.has) parents.add(r.after);
+  }
+  for (const parent of parents) {
+    if (parent !== null && touched.has(parent)) continue;
+    if (parent === null || !(await isWithin(tx, parent, area, false))) {
+      throw outside(`operation ${op}`, 'op');
+    }
+  }
+}
+
 /** A planner without an assigned region (or an admin): needed for district-wide writes. */
 export function assertUnscoped(c: Context<Env>, what: string): void {
   const p = principalOf(c);
@@ -275,22 +304,23 @@ export function assertUnscoped(c: Context<Env>, what: string): void {
 }
 
 /**
- * A command centre scoped to an area reads and acts only there: the region a read asks for (its own
- * area when it names none), refused outside it. Anyone else: the region as asked.
+ * Whoever is scoped to an area (a township's command centre, a township's wall display, an analyst,
+ * leader or planner given a region; not an admin) reads and acts only there: the region a read asks
+ * for (its own area when it names none), refused outside it. Anyone else: the region as asked.
  */
-export async function centreRegion(c: Context<Env>, region: number | undefined, path: string, db: Queryable = c.get('db')): Promise<number | undefined> {
-  const p = principalOf(c);
-  if (p.role !== 'center' || p.regionId === null) return region;
-  if (region === undefined) return p.regionId;
-  if (!(await isWithin(db, region, p.regionId, false))) throw outside(`region ${region}`, path);
+export async function areaRegion(c: Context<Env>, region: number | undefined, path: string, db: Queryable = c.get('db')): Promise<number | undefined> {
+  const area = areaOf(principalOf(c));
+  if (area === null) return region;
+  if (region === undefined) return area;
+  if (!(await isWithin(db, region, area, false))) throw outside(`region ${region}`, path);
   return region;
 }
 
-/** A centre scoped to an area handles only the cases within it (a case without a grid lies in none). */
-export async function assertCentreArea(c: Context<Env>, db: Queryable, grid: number | null, id: number): Promise<void> {
-  const p = principalOf(c);
-  if (p.role !== 'center' || p.regionId === null) return;
-  if (grid === null || !(await isWithin(db, grid, p.regionId, false))) throw outside(`incident ${id}`, 'id');
+/** Whoever is scoped to an area sees and handles only the cases within it (a case without a grid lies in none). */
+export async function assertInArea(c: Context<Env>, db: Queryable, grid: number | null, id: number): Promise<void> {
+  const area = areaOf(principalOf(c));
+  if (area === null) return;
+  if (grid === null || !(await isWithin(db, grid, area, false))) throw outside(`incident ${id}`, 'id');
 }
 
 /** A grid worker acts only in the grids they staff. */

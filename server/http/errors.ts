@@ -152,6 +152,7 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_streams: 429,
   too_many_exports: 429,
   too_many_uploads: 429,
+  order_taken: 409,
 };
 
 /** The status an error code answers with. */

@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { digest, isWithin, liveSessions, SESSION_COOKIE } from '../db/accounts.ts';
-import type { Principal } from '../domain/roles.ts';
+import { areaOf, type Principal } from '../domain/roles.ts';
 import type { Db } from '../db/db.ts';
 import { InputError } from '../domain/errors.ts';
 
@@ -99,15 +99,15 @@ export class LiveStreams {
 
 /**
  * Whether a stream's caller may hear of an incident in a grid, as the incident reads scope them: a
- * worker their grids, a centre or wall display scoped to an area the grids within it (each grid
+ * worker their grids, whoever is scoped to an area (a centre, a wall display, an analyst…) the grids within it (each grid
  * looked up once), a department none (its work comes through its queue); null: everyone's.
  */
 function audience(db: Db, p: Principal | undefined): ((gridId: number | null) => Promise<boolean>) | null {
   if (!p) return async () => false;
   if (p.role === 'worker') return async (g) => g !== null && p.gridIds.includes(g);
   if (p.role === 'department') return async () => false;
-  if ((p.role === 'center' || p.kind === 'screen') && p.regionId !== null) {
-    const area = p.regionId;
+  const area = areaOf(p);
+  if (area !== null) {
     const known = new Map<number, boolean>();
     return async (g) => {
       if (g === null) return false;

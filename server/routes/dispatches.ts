@@ -13,12 +13,12 @@ import {
 } from '../db/dispatches.ts';
 import { isWithin } from '../db/accounts.ts';
 import type { Queryable } from '../db/db.ts';
-import { can } from '../domain/roles.ts';
+import { areaOf, can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
 import { assignIncident, categoryCodes, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, voidIncident } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
-import { actorOf, assertCentreArea, assertOwnGrid, centreRegion, principalOf } from '../http/auth.ts';
+import { actorOf, assertInArea, assertOwnGrid, areaRegion, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 import { IncidentSchema } from '../schemas/incident.ts';
@@ -375,7 +375,7 @@ function inCentreArea<T>(c: Context<Env>, id: number, step: (tx: Queryable) => P
   return c.get('db').transaction(async (tx) => {
     const grid = await incidentGrid(tx, id);
     if (grid === undefined) throw notFound('incident', id);
-    await assertCentreArea(c, tx, grid, id);
+    await assertInArea(c, tx, grid, id);
     return step(tx);
   });
 }
@@ -390,7 +390,7 @@ export function dispatchRoutes() {
         const grid = await incidentGrid(tx, id);
         if (grid === undefined) throw notFound('incident', id);
         assertOwnGrid(c, grid);
-        await assertCentreArea(c, tx, grid, id);
+        await assertInArea(c, tx, grid, id);
         return dispatchIncident(tx, actorOf(c), id, body.departments, nowOf(c), body.version);
       });
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident: result.incident });
@@ -417,7 +417,7 @@ export function dispatchRoutes() {
       return c.json(
         await listDispatches(
           db,
-          { departmentId, state: q.state, q: q.q, regionId: await centreRegion(c, q.region, 'query.region'), categories, limit: q.limit, offset: q.offset },
+          { departmentId, state: q.state, q: q.q, regionId: await areaRegion(c, q.region, 'query.region'), categories, limit: q.limit, offset: q.offset },
           nowOf(c),
         ),
         200,
@@ -430,7 +430,7 @@ export function dispatchRoutes() {
         const grid = await incidentGrid(tx, id);
         if (grid === undefined) throw notFound('incident', id);
         assertOwnGrid(c, grid);
-        await assertCentreArea(c, tx, grid, id);
+        await assertInArea(c, tx, grid, id);
         return assignIncident(tx, actorOf(c), id, regionId, nowOf(c), version);
       });
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident });
@@ -449,7 +449,7 @@ export function dispatchRoutes() {
       const incident = await inCentreArea(c, id, async (tx) => {
         const target = await incidentGrid(tx, into);
         if (target === undefined) throw notFound('incident', into, 'into');
-        await assertCentreArea(c, tx, target, into);
+        await assertInArea(c, tx, target, into);
         return voidIncident(tx, actorOf(c), id, { kind: 'duplicate', into, reason }, nowOf(c), version);
       });
       c.get('events').publish({ type: 'incident', action: 'void', incident });
@@ -461,9 +461,9 @@ export function dispatchRoutes() {
       const grid = await incidentGrid(db, id);
       if (grid === undefined) throw notFound('incident', id);
       assertOwnGrid(c, grid);
-      await assertCentreArea(c, db, grid, id);
+      await assertInArea(c, db, grid, id);
       const p = principalOf(c);
-      return c.json(await duplicatesOf(db, id, nowOf(c), p.role === 'admin' ? null : p.regionId), 200);
+      return c.json(await duplicatesOf(db, id, nowOf(c), areaOf(p)), 200);
     })
     .openapi(reopenRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -474,7 +474,12 @@ export function dispatchRoutes() {
     })
     .openapi(deadlinesRoute, async (c) => {
       const { id } = c.req.valid('param');
-      const d = await deadlinesOf(c.get('db'), id);
+      const db = c.get('db');
+      const grid = await incidentGrid(db, id);
+      if (grid === undefined) throw notFound('incident', id);
+      assertOwnGrid(c, grid);
+      await assertInArea(c, db, grid, id);
+      const d = await deadlinesOf(db, id);
       if (!d) throw notFound('incident', id);
       return c.json(d, 200);
     })
@@ -488,13 +493,14 @@ export function dispatchRoutes() {
       }
       const until = body.action === 'extend' ? parseInstant(body.until ?? '', 'until') : null;
       const result = await c.get('db').transaction(async (tx) => {
-        // a centre acts within its area
-        if (p.regionId !== null && p.role === 'center') {
+        // whoever is scoped to an area (a centre) acts within it
+        const area = areaOf(p);
+        if (area !== null) {
           const { rows } = await tx.query<{ grid: number | null }>(
             'SELECT i.grid_id AS grid FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.id = $1',
             [id],
           );
-          if (rows[0] && (rows[0].grid === null || !(await isWithin(tx, rows[0].grid, p.regionId, false))))
+          if (rows[0] && (rows[0].grid === null || !(await isWithin(tx, rows[0].grid, area, false))))
             throw new InputError('outside_scope', `dispatch ${id} lies outside your area`, 'id');
         }
         if (body.action === 'acknowledge' || body.action === 'resolve') {
@@ -520,7 +526,7 @@ export function dispatchRoutes() {
       const q = c.req.valid('query');
       const now = nowOf(c);
       const { from, to } = parseRange(q.from, q.to, now);
-      return c.json(await departmentStats(c.get('db'), { regionId: await centreRegion(c, q.region, 'query.region'), from, to }, now), 200);
+      return c.json(await departmentStats(c.get('db'), { regionId: await areaRegion(c, q.region, 'query.region'), from, to }, now), 200);
     })
     .openapi(intakeRoute, async (c) => {
       const body = c.req.valid('json');
@@ -543,7 +549,7 @@ export function dispatchRoutes() {
     })
     .openapi(intakeStatusRoute, async (c) => {
       const { orderNo } = c.req.valid('param');
-      const found = await hotlineStatus(c.get('db'), orderNo, nowOf(c));
+      const found = await hotlineStatus(c.get('db'), orderNo, c.get('apiClient')!, nowOf(c));
       if (!found) throw new InputError('not_found', `no hotline order ${orderNo}`, 'orderNo');
       return c.json({ orderNo, status: found.incident.status, ...found }, 200);
     });

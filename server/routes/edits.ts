@@ -5,7 +5,7 @@ import { byIds } from '../db/region-queries.ts';
 import { changeHistory, entitiesOf, operations } from '../db/change-log.ts';
 import { redo, undo, UNDOABLE } from '../db/undo.ts';
 import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
-import { actorOf, assertPlanScope } from '../http/auth.ts';
+import { actorOf, assertOperationInScope, assertPlanScope } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, RegionCollectionSchema } from './schemas.ts';
 
@@ -262,12 +262,20 @@ export function editRoutes() {
     })
     .openapi(undoRoute, async (c) => {
       const { op } = c.req.valid('query');
-      const r = await c.get('db').transaction((tx) => undo(tx, actorOf(c), op));
+      const r = await c.get('db').transaction(async (tx) => {
+        const done = await undo(tx, actorOf(c), op);
+        await assertOperationInScope(c, tx, done.op);
+        return done;
+      });
       const { body, present } = await respond(c, r.action, { op: r.op, ids: r.ids, gapM2: 0 });
       return c.json({ ...body, removed: (await touched(c, r.reverted)).filter((i) => !present.has(i)) }, 200);
     })
     .openapi(redoRoute, async (c) => {
-      const r = await c.get('db').transaction((tx) => redo(tx, actorOf(c)));
+      const r = await c.get('db').transaction(async (tx) => {
+        const done = await redo(tx, actorOf(c));
+        await assertOperationInScope(c, tx, done.op);
+        return done;
+      });
       const { body, present } = await respond(c, r.action, { op: r.op, ids: r.ids, gapM2: 0 });
       return c.json({ ...body, removed: (await touched(c, r.reverted)).filter((i) => !present.has(i)) }, 200);
     })

@@ -12,7 +12,7 @@ import { LEVELS, type Level } from '../domain/hierarchy.ts';
 import { EXPORT_FORMATS, householdLayer, incidentLayer, LEVEL_ZH, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
 import { limited } from '../http/heavy.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
-import { principalOf } from '../http/auth.ts';
+import { areaRegion, principalOf } from '../http/auth.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
 import { CompareQuery, sideOf } from './compare.ts';
 import { errorResponses, IdParam } from './schemas.ts';
@@ -215,6 +215,8 @@ export function exportRoutes() {
       const db = c.get('db');
       const region = await regionLevel(db, id);
       if (!region) throw notFound('region', id);
+      // households (names, addresses) only of the area one is given, if any
+      await areaRegion(c, id, 'id');
       const o = options(q);
       const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format, o.crs)], o));
       return download(c, file, `${region.name}-户`, o.crs);

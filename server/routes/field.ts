@@ -4,7 +4,7 @@ import type { Context } from 'hono';
 import { dispatchedTo, fieldIncidents, isGrid, MAX_PHOTOS, photoOf, storePhoto } from '../db/field.ts';
 import { FieldIncidentSchema, PHOTO_TYPES, PhotoSchema, type PhotoType } from '../schemas/incident.ts';
 import { InputError, notFound } from '../domain/errors.ts';
-import { actorOf, assertCentreArea, assertOwnGrid, principalOf } from '../http/auth.ts';
+import { actorOf, areaRegion, assertInArea, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
@@ -77,7 +77,7 @@ const fieldRoute = createRoute({
 async function assertMayView(c: Context<Env>, incident: { id: number; grid_id: number | null }): Promise<void> {
   const p = principalOf(c);
   assertOwnGrid(c, incident.grid_id);
-  await assertCentreArea(c, c.get('db'), incident.grid_id, incident.id);
+  await assertInArea(c, c.get('db'), incident.grid_id, incident.id);
   if (p.role === 'department') {
     if (!(await dispatchedTo(c.get('db'), incident.id, p.departmentId)))
       throw new InputError('outside_scope', `incident ${incident.id} was not dispatched to your department`, 'id');
@@ -129,6 +129,7 @@ export function fieldRoutes() {
       } else {
         if (grid === undefined) throw new InputError('grid_required', 'name the grid with ?grid=', 'query.grid');
         if (!(await isGrid(c.get('db'), grid))) throw notFound('grid', grid, 'query.grid');
+        await areaRegion(c, grid, 'query.grid');
         grids = [grid];
       }
       return c.json({ grids, items: await fieldIncidents(c.get('db'), grids, nowOf(c)) }, 200);

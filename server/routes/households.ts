@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readUpload, RowError } from '../http/upload.ts';
-import { actorOf, assertUnscoped } from '../http/auth.ts';
+import { actorOf, areaRegion, assertUnscoped } from '../http/auth.ts';
+import { regionExists } from '../db/region-queries.ts';
 import { router } from '../http/router.ts';
 import { importHouseholds, type ImportProgress } from '../db/household-import.ts';
 import { householdPoints } from '../db/households.ts';
@@ -70,6 +71,8 @@ export function householdRoutes() {
   return router()
     .openapi(pointsRoute, async (c) => {
       const { id } = c.req.valid('param');
+      // households (addresses, sizes) only of the area one is given, if any
+      if (await regionExists(c.get('db'), id)) await areaRegion(c, id, 'id');
       const points = await householdPoints(c.get('db'), id, MAX_POINTS);
       if (!points) throw notFound('region', id);
       return c.json(points, 200);

@@ -21,7 +21,7 @@ import { InputError, notFound } from '../domain/errors.ts';
 import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '../domain/incident-input.ts';
 import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange, type Satisfaction } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
-import { actorOf, assertCentreArea, assertOwnGrid, centreRegion, principalOf } from '../http/auth.ts';
+import { actorOf, assertInArea, assertOwnGrid, areaRegion, principalOf } from '../http/auth.ts';
 import { isWithin } from '../db/accounts.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { readUpload, RowError } from '../http/upload.ts';
@@ -68,14 +68,10 @@ export async function filterOf(
     }
     bbox = parts as [number, number, number, number];
   }
-  // A grid worker sees only the incidents of the grids they staff; a centre, those of its area.
+  // A grid worker sees only the incidents of the grids they staff; whoever is scoped to an area, those of it.
   const p = principalOf(c);
   const gridIds = p.role === 'worker' ? p.gridIds : undefined;
-  if (p.role === 'center' && p.regionId !== null) {
-    if (q.region === undefined) q = { ...q, region: p.regionId };
-    else if (!(await isWithin(c.get('db'), q.region, p.regionId, false)))
-      throw new InputError('outside_scope', `region ${q.region} lies outside your area`, 'region');
-  }
+  q = { ...q, region: await areaRegion(c, q.region, 'region') };
   return {
     from,
     to,
@@ -414,7 +410,7 @@ export function incidentRoutes() {
         const grid = await incidentGrid(tx, id);
         if (grid !== undefined) {
           assertOwnGrid(c, grid);
-          await assertCentreArea(c, tx, grid, id);
+          await assertInArea(c, tx, grid, id);
         }
         return advanceIncident(tx, actorOf(c), id, { ...body, at }, nowOf(c), await actingLevel(tx, principalOf(c)));
       });
@@ -446,7 +442,7 @@ export function incidentAnalyticsRoutes() {
         const { id } = c.req.valid('param');
         const filter = await filterOf(c, c.req.valid('query'));
         if (!(await regionExists(c.get('db'), id))) throw notFound('region', id);
-        await centreRegion(c, id, 'id');
+        await areaRegion(c, id, 'id');
         return c.json(await incidentStats(c.get('db'), id, filter, nowOf(c)), 200);
       }),
     )

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { overview } from '../db/overview.ts';
 import { nowOf, router } from '../http/router.ts';
-import { centreRegion } from '../http/auth.ts';
+import { areaRegion } from '../http/auth.ts';
 import { errorResponses } from './schemas.ts';
 import { always, cached } from '../http/cache.ts';
 
@@ -56,7 +56,7 @@ export function statsRoutes() {
   return router().openapi(overviewRoute, async (c) =>
     cached(c, { reads: () => ['incidents', 'layout'], clock: always }, async () => {
       const { region } = c.req.valid('query');
-      const result = await overview(c.get('db'), (await centreRegion(c, region, 'query.region'))!, nowOf(c));
+      const result = await overview(c.get('db'), (await areaRegion(c, region, 'query.region'))!, nowOf(c));
       return c.json(result as never, 200);
     }),
   );

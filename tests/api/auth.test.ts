@@ -213,6 +213,28 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/changes/undo', undefined, town)).status).toBe(200);
     });
 
+    it('lets a planner moved to another township neither undo nor redo their edits in the old one', async () => {
+      const name = 'moved-planner';
+      const mine = as(await sessionCookie(ctx.db, { username: name, role: 'planner', regionId: place.township }));
+      const version = async (id: number) => (await ctx.request('GET', `/api/regions/${id}`)).body.properties.version;
+      expect((await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: await version(place.grid), name: '调走前改名' }, mine)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, mine)).status).toBe(200);
+      // Moved: the old township's grid is no longer theirs, by any door.
+      const moved = as(await sessionCookie(ctx.db, { username: name, role: 'planner', regionId: place.otherTownship }));
+      const before = await ctx.snapshot();
+      const redo = await ctx.request('POST', '/api/changes/redo', undefined, moved);
+      expect([redo.status, redo.body.error?.code]).toEqual([403, 'outside_scope']);
+      expect(await ctx.snapshot()).toEqual(before);
+      // Back in the township, the redo and its undo are theirs again.
+      const back = as(await sessionCookie(ctx.db, { username: name, role: 'planner', regionId: place.township }));
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, back)).status).toBe(200);
+      const away = as(await sessionCookie(ctx.db, { username: name, role: 'planner', regionId: place.otherTownship }));
+      const undo = await ctx.request('POST', '/api/changes/undo', undefined, away);
+      expect([undo.status, undo.body.error?.code]).toEqual([403, 'outside_scope']);
+      expect((await ctx.request('GET', `/api/regions/${place.grid}`)).body.properties.name).toBe('调走前改名');
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, back)).status).toBe(200);
+    });
+
     it('lets a grid worker report and follow up only in the grids they staff', async () => {
       const worker = as(await sessionCookie(ctx.db, { username: 'wg-1', role: 'worker', workerId: place.worker }));
       expect((await ctx.request('GET', '/api/auth/me', undefined, worker)).body.gridIds).toEqual([place.grid]);

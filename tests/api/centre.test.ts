@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createScreenToken } from '../../server/db/accounts.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
 const HOUR = 3_600_000;
@@ -234,6 +235,50 @@ for (const driver of DRIVERS) {
         fresh.id,
       );
       expect((await ctx.request('POST', `/api/incidents/${fresh.id}/assign`, { regionId: village }, police)).status).toBe(403);
+    });
+
+    it('confines whoever is given an area to it, not only a centre: an analyst, a leader, a planner and a wall display', async () => {
+      const fresh = await report();
+      const photo = (
+        await ctx.db.query<{ id: number }>(
+          `INSERT INTO incident_photo (incident_id, mime, bytes, size, sha256, uploaded_by)
+           VALUES ($1, 'image/png', '\\x89504e47'::bytea, 4, 'area', 'test') RETURNING id`,
+          [fresh.id],
+        )
+      ).rows[0]!.id;
+      const village = (await ctx.db.query<{ id: number }>('SELECT parent_id AS id FROM region WHERE id = $1', [place.grid])).rows[0]!.id;
+      const far = (role: 'analyst' | 'leader' | 'planner') => ctx.cookie({ username: `far-${role}`, role, regionId: place.otherTownship });
+      const { token } = await createScreenToken(ctx.db, '远处大屏', place.otherTownship);
+      const wall = { cookie: (await ctx.request('POST', '/api/auth/screen', { token }, { cookie: '' })).headers.get('set-cookie')!.split(';')[0]! };
+      const refused: [string, Who, string][] = [
+        ['centre: a grid’s queue', farCentre, `/api/field/incidents?grid=${place.grid}`],
+        ['centre: a case’s deadlines', farCentre, `/api/incidents/${fresh.id}/deadlines`],
+        ['analyst: incidents', await far('analyst'), `/api/incidents?region=${place.township}`],
+        ['analyst: a photo', await far('analyst'), `/api/incidents/${fresh.id}/photos/${photo}`],
+        ['analyst: the queue', await far('analyst'), `/api/dispatches?region=${place.township}`],
+        ['analyst: an export', await far('analyst'), `/api/incidents/export?format=csv&region=${place.township}`],
+        ['leader: households', await far('leader'), `/api/regions/${village}/households`],
+        ['leader: households export', await far('leader'), `/api/regions/${village}/households/export?format=csv`],
+        ['planner: households', await far('planner'), `/api/regions/${village}/households`],
+        ['wall: incidents', wall, `/api/incidents?region=${place.township}`],
+        ['wall: heatmap', wall, `/api/heatmap?region=${place.township}`],
+        ['wall: overview', wall, `/api/stats/overview?region=${place.township}`],
+        ['wall: a grid’s queue', wall, `/api/field/incidents?grid=${place.grid}`],
+      ];
+      for (const [what, who, path] of refused) {
+        const res = await ctx.request('GET', path, undefined, who);
+        expect([what, res.status, res.body?.error?.code]).toEqual([what, 403, 'outside_scope']);
+      }
+      // Without a region they read their own area, which does not hold this case.
+      for (const who of [await far('analyst'), wall]) {
+        const listed = await ctx.request('GET', '/api/incidents?limit=5000&from=2000-01-01', undefined, who);
+        expect(listed.status).toBe(200);
+        expect(listed.body.items.map((i: { id: number }) => i.id)).not.toContain(fresh.id);
+      }
+      // The same roles without an area still read it all.
+      const analyst = await ctx.cookie({ username: 'all-analyst', role: 'analyst' });
+      expect((await ctx.request('GET', `/api/incidents/${fresh.id}/photos/${photo}`, undefined, analyst)).status).toBe(200);
+      expect((await ctx.request('GET', `/api/field/incidents?grid=${place.grid}`, undefined, centre)).status).toBe(200);
     });
 
     it('a case its only department sends back returns to the centre, which routes it again', async () => {

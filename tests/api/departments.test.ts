@@ -351,6 +351,14 @@ for (const driver of DRIVERS) {
         const status = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': key });
         expect(status.body).toMatchObject({ orderNo: order.orderNo, status: 'dispatched' });
         expect((await ctx.request('GET', '/api/intake/hotline/NO-SUCH', undefined, { cookie: '', 'x-api-key': key })).status).toBe(404);
+        // Another intake system (110) neither reads this order nor takes its number, and learns nothing of the case.
+        const other = (await createApiKey(ctx.db, '110', 'hotline')).key;
+        const peek = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': other });
+        expect(peek.status).toBe(404);
+        const clash = await send({ ...order, content: '另一件事' }, other);
+        expect([clash.status, clash.body.error?.code]).toEqual([409, 'order_taken']);
+        expect(JSON.stringify(clash.body)).not.toContain('电动车');
+        expect(await count()).toBe(before + 1);
       });
 
       it('places an order by a household address or a region name in its address, and reports one it cannot place', async () => {

@@ -75,7 +75,9 @@ export class Editor {
     if (id === this.householdsOf) return;
     this.householdsOf = id;
     // Household locations only for the roles that may see them.
-    this.households = id && session.can('households:read') ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })) : null;
+    // (none outside the area an account is given: it plans only there)
+    this.households =
+      id && session.can('households:read') ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })).catch(() => null) : null;
     if (this.workers.length === 0) await this.refreshWorkers();
   }
 
