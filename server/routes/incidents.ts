@@ -22,7 +22,6 @@ import { parseIncidentCsvRow, parseIncidentFeature, parseIncidentObject } from '
 import { INCIDENT_STATUSES, SATISFACTION, parseInstant, parseList, parseRange, type Satisfaction } from '../domain/incidents.ts';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { actorOf, assertInArea, assertOwnGrid, areaRegion, principalOf } from '../http/auth.ts';
-import { isWithin } from '../db/accounts.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { readUpload, RowError } from '../http/upload.ts';
 import { errorResponses, IdParam } from './schemas.ts';
