@@ -122,6 +122,18 @@ export async function updateUser(tx: Queryable, id: number, patch: UserPatch): P
   const departmentId = patch.departmentId === undefined ? before.departmentId : patch.departmentId;
   await checkRefs(tx, role, regionId, workerId, departmentId);
   if (patch.password !== undefined) checkPassword(patch.password);
+  // Someone must always be able to manage accounts: the last enabled admin stays one.
+  const stillAdmin = role === 'admin' && !(patch.disabled ?? before.disabled);
+  if (before.role === 'admin' && !before.disabled && !stillAdmin) {
+    const others = await tx.query('SELECT id FROM app_user WHERE role = $1 AND NOT disabled AND id <> $2 FOR UPDATE', ['admin', id]);
+    if (others.rows.length === 0) {
+      throw new InputError(
+        'last_admin',
+        `${before.username} is the last enabled admin: make another account admin first`,
+        patch.disabled ? 'disabled' : 'role',
+      );
+    }
+  }
   const passwordHash = patch.password === undefined ? null : await hashPassword(patch.password);
   const updated = await tx.query(
     `UPDATE app_user SET role = $2, region_id = $3, worker_id = $4, display_name = coalesce($5, display_name),

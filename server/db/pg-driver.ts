@@ -16,6 +16,9 @@ export async function openPg(url: string, statementTimeoutMs = 0): Promise<Db> {
     max: 10,
     options: `-c jit=off${statementTimeoutMs > 0 ? ` -c statement_timeout=${statementTimeoutMs}` : ''}`,
   });
+  // A connection lost while idle (PostgreSQL restarted, a failover, the network) is an event on the pool:
+  // unheard, node ends the process. The pool drops that connection and opens a new one when asked.
+  pool.on('error', (err) => console.error(`${new Date().toISOString()} database connection lost (a new one opens when needed): ${err.message}`));
   // Fail fast at start-up, with the driver's own message, when the server is unreachable.
   await pool.query('SELECT 1');
   return {
@@ -27,6 +30,10 @@ export async function openPg(url: string, statementTimeoutMs = 0): Promise<Db> {
     },
     async transaction(fn) {
       const client = await pool.connect();
+      let broken: Error | undefined;
+      // (a connection lost mid-transaction errs here too, as well as in the query that was waiting)
+      const lost = (err: Error) => void (broken = err);
+      client.on('error', lost);
       try {
         await client.query('BEGIN');
         const tx: Tx = {
@@ -37,10 +44,12 @@ export async function openPg(url: string, statementTimeoutMs = 0): Promise<Db> {
         await client.query('COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
+        await client.query('ROLLBACK').catch((e: Error) => void (broken ??= e));
         throw err;
       } finally {
-        client.release();
+        client.off('error', lost);
+        // a broken connection is closed, not given back to the pool
+        client.release(broken);
       }
     },
     close: () => pool.end(),

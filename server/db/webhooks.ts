@@ -50,16 +50,49 @@ export async function listWebhooks(db: Queryable): Promise<WebhookJson[]> {
  * WeCom gateway usually sits on its government intranet (10.x, 172.16–31.x, 192.168.x).
  */
 export function forbiddenAddress(address: string, loopback: boolean): string | null {
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) {
+  const v4 = isIP(address) === 4 ? address : embeddedV4(address);
+  if (v4 !== null) {
     const [a, b] = v4.split('.').map(Number) as [number, number];
     if (a === 127 || a === 0) return loopback ? null : 'this machine';
     if (a === 169 && b === 254) return 'a link-local address (cloud metadata)';
-    return null;
+    if (isIP(address) === 4) return null;
   }
-  const v6 = address.toLowerCase();
-  if (v6 === '::1' || v6 === '::') return loopback ? null : 'this machine';
-  if (/^fe[89ab]/.test(v6)) return 'a link-local address';
+  const words = ipv6Words(address);
+  if (!words) return null;
+  if (words.every((w, i) => w === (i === 7 ? 1 : 0)) || words.every((w) => w === 0)) return loopback ? null : 'this machine';
+  if ((words[0]! & 0xffc0) === 0xfe80) return 'a link-local address';
+  return null;
+}
+
+/** The eight 16-bit words of an IPv6 address (`::` expanded, a dotted IPv4 tail read), or null. */
+function ipv6Words(address: string): number[] | null {
+  if (isIP(address) !== 6) return null;
+  let text = address.toLowerCase().replace(/%.*$/, '');
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const part = (t: string | undefined) => (t ? t.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = part(head);
+  const t = part(tail);
+  const words = tail === undefined ? h : [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t];
+  return words.length === 8 && words.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffff) ? words : null;
+}
+
+/**
+ * The IPv4 address an IPv6 one carries, however it is written: mapped (::ffff:7f00:1, which is how
+ * the URL parser writes [::ffff:127.0.0.1]), compatible (::7f00:1), NAT64 (64:ff9b::/96), 6to4 (2002::/16).
+ */
+function embeddedV4(address: string): string | null {
+  const w = ipv6Words(address);
+  if (!w) return null;
+  const quad = (hi: number, lo: number) => `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  const zeros = (from: number, to: number) => w.slice(from, to).every((x) => x === 0);
+  if (zeros(0, 5) && (w[5] === 0xffff || (w[5] === 0 && (w[6]! !== 0 || w[7]! > 1)))) return quad(w[6]!, w[7]!);
+  if (w[0] === 0x64 && w[1] === 0xff9b && zeros(2, 6)) return quad(w[6]!, w[7]!);
+  if (w[0] === 0x2002) return quad(w[1]!, w[2]!);
   return null;
 }
 

@@ -153,6 +153,7 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_exports: 429,
   too_many_uploads: 429,
   order_taken: 409,
+  last_admin: 409,
 };
 
 /** The status an error code answers with. */

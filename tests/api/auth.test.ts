@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createScreenToken, SESSION_COOKIE } from '../../server/db/accounts.ts';
+import { createScreenToken, SESSION_COOKIE, updateUser } from '../../server/db/accounts.ts';
 import { canAny, ROLES, type PrincipalRole } from '../../server/domain/roles.ts';
 import { POLICY } from '../../server/http/auth.ts';
 import { ReadCache } from '../../server/http/cache.ts';
@@ -292,6 +292,29 @@ for (const driver of DRIVERS) {
       } finally {
         await ctx.db.query('UPDATE region SET worker_id = $1 WHERE id = $2', [was, place.otherGrid]);
       }
+    });
+
+    it('keeps the last enabled admin an admin: neither disabled nor demoted, until another admin exists', async () => {
+      // The other admins disabled inside a transaction that is rolled back: the rest of the file keeps them.
+      const undone = new Error('rolled back');
+      expect((await ctx.request('GET', '/api/auth/me')).body.username).toBe('tester');
+      await ctx.db
+        .transaction(async (tx) => {
+          const me = (await tx.query<{ id: number }>(`SELECT id FROM app_user WHERE username = 'tester'`)).rows[0]!.id;
+          await tx.query(`UPDATE app_user SET disabled = true WHERE role = 'admin' AND id <> $1`, [me]);
+          await expect(updateUser(tx, me, { disabled: true })).rejects.toMatchObject({ code: 'last_admin', path: 'disabled' });
+          await expect(updateUser(tx, me, { role: 'analyst' })).rejects.toMatchObject({ code: 'last_admin', path: 'role' });
+          // A password change, a name, are still the admin's own.
+          await expect(updateUser(tx, me, { displayName: '管理员' })).resolves.toMatchObject({ after: { role: 'admin', disabled: false } });
+          // With another admin, either may step down.
+          await tx.query(`INSERT INTO app_user (username, password_hash, role) VALUES ('second-admin', 'x', 'admin')`);
+          await expect(updateUser(tx, me, { role: 'analyst' })).resolves.toMatchObject({ after: { role: 'analyst' } });
+          throw undone;
+        })
+        .catch((err: unknown) => {
+          if (err !== undone) throw err;
+        });
+      expect((await ctx.request('GET', '/api/auth/me')).body.role).toBe('admin');
     });
 
     it('gives a wall display read-only access through its token until the token is revoked', async () => {
