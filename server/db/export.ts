@@ -130,9 +130,21 @@ export async function planVersion(
   db: Queryable,
   regionId: number,
 ): Promise<{ op: number | null; at: string | null; published: { id: number; name: string; effectiveFrom: string; op: number | null } | null }> {
+  // The latest change to this part of the plan: its regions (those removed from it, by their parent),
+  // the workers who staff it, and the rules it is judged by. Edits elsewhere in a city leave its stamp alone.
   const { rows } = await db.query<{ op: number | null; at: string | null }>(
-    `SELECT max(op)::int AS op, to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at
-     FROM change WHERE entity IN ('region', 'worker', 'staff_role', 'grid_type_rule')`,
+    `WITH area AS (SELECT id FROM gp_subtree($1::int)),
+          hits AS (
+            SELECT op, at FROM change WHERE entity = 'region' AND entity_id IN (SELECT id FROM area)
+            UNION ALL
+            SELECT op, at FROM change WHERE entity = 'region'
+              AND ((before->>'parentId')::int IN (SELECT id FROM area) OR (after->>'parentId')::int IN (SELECT id FROM area))
+            UNION ALL
+            SELECT op, at FROM change WHERE entity = 'worker' AND entity_id IN (SELECT worker_id FROM region WHERE id IN (SELECT id FROM area))
+            UNION ALL
+            SELECT op, at FROM change WHERE entity IN ('staff_role', 'grid_type_rule'))
+     SELECT max(op)::int AS op, to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at FROM hits`,
+    [regionId],
   );
   const { rows: versions } = await db.query<{ id: number; name: string; effectiveFrom: string; op: number | null }>(
     `SELECT v.id, v.name, to_char(v.effective_from AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS "effectiveFrom", v.op::int AS op

@@ -176,7 +176,7 @@ export function exportRoutes() {
       const path = await regionPath(db, id);
       const region = path.at(-1);
       if (!region) throw notFound('region', id);
-      if (region.level === 'district') {
+      if (region.level === 'district' || region.level === 'city') {
         throw new InputError('too_large_to_print', `print ${region.name} a township or a village at a time (a sheet per village)`, 'id');
       }
       const root = region.level === 'grid' ? path.at(-2)!.id : region.id;

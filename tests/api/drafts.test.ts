@@ -156,6 +156,9 @@ for (const driver of DRIVERS) {
       }
       const elsewhere = await ctx.request('GET', `/api/regions/${villages[1]!.id}/print`, undefined, approver);
       expect(elsewhere.body.version.published).toBeNull();
+      // and is stamped with the latest change to it, which the publication elsewhere is not
+      const here = await ctx.request('GET', `/api/regions/${village.id}/print`, undefined, approver);
+      expect(elsewhere.body.version.op ?? 0).toBeLessThan(here.body.version.op);
       // the plan before the publication is still there to read and compare
       const before = await ctx.request('GET', `/api/regions/${village.id}/children?asOf=2026-06-01`, undefined, approver);
       expect(before.body.features.map((f: { id: number }) => f.id).sort()).toEqual(liveBefore.map((g) => g.id).sort());

@@ -7,6 +7,7 @@ export type Ranking = InferResponseType<(typeof api.regions)[':id']['incident-st
 export type DepartmentStats = InferResponseType<typeof api.stats.departments.$get, 200>;
 export type LatestIncident = InferResponseType<typeof api.incidents.$get, 200>['items'][number];
 
+const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 interface Panels {
@@ -98,7 +99,9 @@ export class Wall {
   /** Everything the panels show for one region. The ranking always covers the district's townships. */
   private async panels(id: number): Promise<Panels> {
     const districtId = this.districtId!;
-    const from = new Date(Date.now() - 30 * DAY).toISOString();
+    // From the start of this hour, 30 days back: every wall (and every step of the carousel) asks the
+    // same question for an hour, which the server then answers from what it keeps.
+    const from = new Date(Math.floor(Date.now() / HOUR) * HOUR - 30 * DAY).toISOString();
     const region = String(id);
     const [overview, hotspots, ranking, latest, heat, departments] = await Promise.all([
       ok(api.stats.overview.$get({ query: { region } })),
