@@ -275,30 +275,39 @@ async function splitPieces(
 async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOptions): Promise<PlannedVillage[]> {
   const {
     rows: [region],
-  } = await tx.query<{ level: string; name: string; district_id: number }>(
-    `SELECT r.level, r.name, (SELECT a.id FROM gp_ancestors(ARRAY[r.id]) a JOIN region d ON d.id = a.id WHERE d.level = 'district') AS district_id
-     FROM region r WHERE r.id = $1`,
-    [regionId],
-  );
+  } = await tx.query<{ level: string; name: string }>(`SELECT r.level, r.name FROM region r WHERE r.id = $1`, [regionId]);
   if (!region) throw notFound('region', regionId);
   if (region.level === 'grid') throw new InputError('not_divisible', `${region.name} is a grid: choose its village (or a township) to divide`, 'id');
-  const { rows } = await tx.query<{ id: number; code: string; name: string; version: number; grid_type: GridType | null; usual: GridType | null }>(
+  // Each village is divided by its own district's rules (a city holds several districts, each with its own).
+  const { rows } = await tx.query<{
+    id: number;
+    code: string;
+    name: string;
+    version: number;
+    grid_type: GridType | null;
+    usual: GridType | null;
+    district_id: number | null;
+  }>(
     `SELECT v.id, v.code, v.name, v.version, v.grid_type,
             (SELECT g.grid_type FROM region g WHERE g.parent_id = v.id AND g.grid_type IS NOT NULL GROUP BY g.grid_type ORDER BY count(*) DESC,
-              g.grid_type LIMIT 1) AS usual
+              g.grid_type LIMIT 1) AS usual,
+            (SELECT a.id FROM gp_ancestors(ARRAY[v.id]) a JOIN region d ON d.id = a.id WHERE d.level = 'district') AS district_id
      FROM gp_subtree($1) down JOIN region v ON v.id = down.id WHERE down.level = 'village' ORDER BY v.code`,
     [regionId],
   );
   if (rows.length === 0) throw new InputError('no_villages', `${region.name} has no villages or communities to divide into grids`, 'id');
-  const { rows: rules } = await tx.query<{ grid_type: GridType; min: number; max: number; target: number }>(
-    `SELECT grid_type, min_households AS min, max_households AS max, target_households AS target FROM grid_type_rule
-     WHERE district_id IS NULL OR district_id = $1 ORDER BY district_id NULLS FIRST`,
-    [region.district_id],
+  const districts = [...new Set(rows.map((v) => v.district_id).filter((d): d is number => d !== null))];
+  const { rows: rules } = await tx.query<{ district_id: number | null; grid_type: GridType; min: number; max: number; target: number }>(
+    `SELECT district_id, grid_type, min_households AS min, max_households AS max, target_households AS target FROM grid_type_rule
+     WHERE district_id IS NULL OR district_id = ANY($1::int[]) ORDER BY district_id NULLS FIRST`,
+    [districts],
   );
-  const ruleOf = new Map(rules.map((r) => [r.grid_type, r]));
+  const defaults = new Map(rules.filter((r) => r.district_id === null).map((r) => [r.grid_type, r]));
+  const ruleOf = (district: number | null, type: GridType) =>
+    rules.find((r) => r.district_id !== null && r.district_id === district && r.grid_type === type) ?? defaults.get(type);
   return rows.map((v) => {
     const gridType = options.gridType ?? v.grid_type ?? v.usual ?? 'rural';
-    const base = ruleOf.get(gridType)!;
+    const base = ruleOf(v.district_id, gridType)!;
     const rule = { min: options.min ?? base.min, max: options.max ?? base.max, target: options.target ?? base.target };
     if (options.target === undefined && (rule.target < rule.min || rule.target > rule.max)) rule.target = Math.round((rule.min + rule.max) / 2);
     if (rule.min > rule.max)

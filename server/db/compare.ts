@@ -197,12 +197,24 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
       if (moves.length < MAX_MOVES) moves.push({ from: name(r.from_id, ma), to: name(r.to_id, mb), households: r.n });
     }
   }
+  // Each grid judged by its own district's rules (a city's grids by several), the district found by its village.
   const district = await districtOf(db, regionId);
-  const rules = district ? new Map((await districtRules(db, district.id)).map((r) => [r.gridType, r])) : new Map();
+  const villages = [...new Set([...ga, ...gb].map((g) => g.parent_id))];
+  const { rows: homes } = district
+    ? { rows: villages.map((v) => ({ village: v, district: district.id })) }
+    : await db.query<{ village: number; district: number }>(
+        `SELECT v.id AS village, d.id AS district FROM unnest($1::int[]) AS v(id)
+         JOIN LATERAL (SELECT a.id FROM gp_ancestors(ARRAY[v.id]) a JOIN region r ON r.id = a.id WHERE r.level = 'district' LIMIT 1) d ON true`,
+        [villages],
+      );
+  const districtOfVillage = new Map(homes.map((h) => [h.village, h.district]));
+  const rulesOf = new Map<number, Map<string, { min: number; max: number }>>();
+  for (const d of new Set(districtOfVillage.values())) rulesOf.set(d, new Map((await districtRules(db, d)).map((r) => [r.gridType, r])));
+  const ruleOf = (g: GridRow) => (g.grid_type ? rulesOf.get(districtOfVillage.get(g.parent_id) ?? -1)?.get(g.grid_type) : undefined);
   const figures = (side: PlanSide, gs: GridRow[]): SideFigures => {
     const households = gs.reduce((s, g) => s + g.households, 0);
-    const judged = gs.filter((g) => g.grid_type && rules.has(g.grid_type));
-    const ok = judged.filter((g) => g.households >= rules.get(g.grid_type!)!.min && g.households <= rules.get(g.grid_type!)!.max);
+    const judged = gs.filter((g) => ruleOf(g) !== undefined);
+    const ok = judged.filter((g) => g.households >= ruleOf(g)!.min && g.households <= ruleOf(g)!.max);
     return {
       label: side.label,
       grids: gs.length,

@@ -154,6 +154,7 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_uploads: 429,
   order_taken: 409,
   last_admin: 409,
+  city_rules: 422,
 };
 
 /** The status an error code answers with. */

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { districtOf, districtRules, rulesVersion, setDistrictRules } from '../db/rules.ts';
-import { notFound } from '../domain/errors.ts';
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Queryable } from '../db/db.ts';
+import type { GridType } from '../domain/grid-types.ts';
 import { actorOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, json } from './schemas.ts';
@@ -20,6 +22,7 @@ const Rules = z
     district: z.string(),
     rules: z.array(Rule),
     version: z.number().int().openapi({ description: 'send it back with a change: 409 when the rules changed meanwhile' }),
+    mixed: z.array(GridTypeSchema).optional().openapi({ description: "a city: the types its districts set apart (their range spans the districts')" }),
   })
   .openapi('DistrictRules');
 
@@ -35,7 +38,7 @@ const RuleInput = z
 const getRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/rules',
-  summary: "The household range of each grid type in the region's district (its own rule, else the default)",
+  summary: "The household range of each grid type in the region's district (its own rule, else the default); of a city, as its districts set them",
   request: { params: IdParam },
   responses: { 200: { description: 'Rules', ...json(Rules) }, ...errorResponses(400, 404) },
 });
@@ -61,13 +64,36 @@ const putRoute = createRoute({
   responses: { 200: { description: 'Rules', ...json(Rules) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 
+/**
+ * A city's rules, as its districts set them: a type every district holds to the same range has that
+ * range; one they set apart spans them all (from the lowest minimum to the highest maximum) and is named in `mixed`.
+ */
+async function cityOf(db: Queryable, id: number): Promise<z.infer<typeof Rules> | null> {
+  const { rows } = await db.query<{ level: string; name: string }>('SELECT level, name FROM region WHERE id = $1', [id]);
+  if (rows[0]?.level !== 'city') return null;
+  const { rows: districts } = await db.query<{ id: number }>(`SELECT id FROM region WHERE parent_id = $1 AND level = 'district' ORDER BY id`, [id]);
+  const each = await Promise.all(districts.map((d) => districtRules(db, d.id)));
+  const mixed: GridType[] = [];
+  const rules = (each[0] ?? []).map((first) => {
+    const all = each.map((r) => r.find((x) => x.gridType === first.gridType) ?? first);
+    if (all.every((r) => r.min === first.min && r.max === first.max && r.target === first.target)) return { ...first, own: all.some((r) => r.own) };
+    mixed.push(first.gridType);
+    const min = Math.min(...all.map((r) => r.min));
+    const max = Math.max(...all.map((r) => r.max));
+    return { ...first, min, max, target: Math.round((min + max) / 2), own: true };
+  });
+  return { districtId: id, district: rows[0].name, rules, version: 0, mixed };
+}
+
 export function ruleRoutes() {
   return router()
     .openapi(getRoute, async (c) => {
       const { id } = c.req.valid('param');
-      const district = await districtOf(c.get('db'), id);
-      if (!district) throw notFound('region', id);
       const db = c.get('db');
+      const city = await cityOf(db, id);
+      if (city) return c.json({ ...city, version: 0 }, 200);
+      const district = await districtOf(db, id);
+      if (!district) throw notFound('region', id);
       return c.json(
         { districtId: district.id, district: district.name, rules: await districtRules(db, district.id), version: await rulesVersion(db, district.id) },
         200,
@@ -78,7 +104,10 @@ export function ruleRoutes() {
       const { rules, version } = c.req.valid('json');
       const db = c.get('db');
       const district = await districtOf(db, id);
-      if (!district) throw notFound('region', id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no rules of its own: set each of its districts’ rules', 'id');
+        throw notFound('region', id);
+      }
       const done = await db.transaction(async (tx) => {
         const after = await setDistrictRules(tx, actorOf(c), district.id, rules, version);
         return { rules: after, version: await rulesVersion(tx, district.id) };

@@ -109,6 +109,54 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(own.reduce((a: number, h: any) => a + h.count, 0)).toBe(first.total);
   });
 
+  it("judges and divides the city by each county's own rules", async () => {
+    const counties = (await ctx.request('GET', `/api/regions/${city.cityId}/children`)).body.features.map((f: any) => f.id as number);
+    // All nine hold to 10–25: so does the city, whose rules are theirs, not the defaults (小区型 60–200).
+    const rules = await ctx.request('GET', `/api/regions/${city.cityId}/rules`);
+    expect(rules.status).toBe(200);
+    expect(rules.body.rules.map((r: any) => [r.gridType, r.min, r.max])).toEqual(
+      ['scattered', 'residential', 'unit', 'commercial', 'rural'].map((t) => [t, 10, 25]).filter(([t]) => rules.body.rules.some((r: any) => r.gridType === t)),
+    );
+    expect(rules.body.mixed).toEqual([]);
+    // One county sets 农村型 apart: the city says the counties differ there, and spans them.
+    const own = await ctx.request('GET', `/api/regions/${counties[0]}/rules`);
+    const set = await ctx.request('PUT', `/api/regions/${counties[0]}/rules`, {
+      rules: [{ gridType: 'rural', min: 12, max: 40, target: 30 }],
+      version: own.body.version,
+    });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    const mixed = await ctx.request('GET', `/api/regions/${city.cityId}/rules`);
+    expect(mixed.body.mixed).toEqual(['rural']);
+    expect(mixed.body.rules.find((r: any) => r.gridType === 'rural')).toMatchObject({ min: 10, max: 40 });
+    const refused = await ctx.request('PUT', `/api/regions/${city.cityId}/rules`, { rules: [{ gridType: 'rural', min: 5, max: 9, target: 7 }] });
+    expect([refused.status, refused.body.error?.code]).toEqual([422, 'city_rules']);
+    // The comparison judges the city's grids, each by its county's rule.
+    const cmp = await ctx.request('GET', `/api/compare?region=${city.cityId}&a=live&b=live`);
+    expect(cmp.status, JSON.stringify(cmp.body).slice(0, 300)).toBe(200);
+    expect(cmp.body.a.inRange).not.toBeNull();
+    // Auto-split of the whole city proposes each village's grids to its own county's range.
+    const split = await ctx.request('POST', `/api/regions/${city.cityId}/autosplit`, {});
+    expect(split.status, JSON.stringify(split.body).slice(0, 300)).toBe(200);
+    const { rows } = await ctx.db.query<{ village: number; county: number }>(
+      `SELECT v.id AS village, t.parent_id AS county FROM region v JOIN region t ON t.id = v.parent_id WHERE v.level = 'village'`,
+    );
+    const countyOf = new Map(rows.map((r) => [r.village, r.county]));
+    const ranges = new Set(
+      split.body.proposal.features.map(
+        (f: any) =>
+          `${countyOf.get(f.properties.villageId) === counties[0] ? 'own' : 'other'}:${f.properties.gridType}:${f.properties.min}-${f.properties.max}`,
+      ),
+    );
+    for (const r of ranges) {
+      const [whose, type, range] = (r as string).split(':');
+      expect(r).toBe(`${whose}:${type}:${whose === 'own' && type === 'rural' ? '12-40' : '10-25'}`);
+      expect(range).not.toBe('60-200');
+    }
+    // (back to the county's rule for the tests after)
+    const back = await ctx.request('GET', `/api/regions/${counties[0]}/rules`);
+    await ctx.request('PUT', `/api/regions/${counties[0]}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 25, target: 18 }], version: back.body.version });
+  });
+
   it('draws the city and its counties as tiles', async () => {
     const { cookie } = await ctx.cookie({ username: 'tester', role: 'admin' });
     // zoom 6 over 曲靖 (all of it in one tile)
