@@ -189,7 +189,7 @@ const householdsRoute = createRoute({
   },
 });
 
-/** Whose figures a caller sees: a worker their own grids; a scoped account its area; others the region asked (default the district). */
+/** Whose figures a caller sees: a worker their own grids; a scoped account its area; others the region asked (default the top of the plan). */
 async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ regionId: number; gridIds?: number[] }> {
   const p = principalOf(c);
   const db = c.get('db');
@@ -210,7 +210,8 @@ async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ r
     if (!found.length) throw new InputError('not_found', `region ${region} does not exist`, 'query.region');
     return { regionId: region };
   }
-  const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`);
+  // the top of the plan: the district, or the city above its districts
+  const { rows } = await db.query<{ id: number }>(`SELECT id FROM region WHERE parent_id IS NULL ORDER BY id LIMIT 1`);
   return { regionId: rows[0]?.id ?? 0 };
 }
 

@@ -81,6 +81,9 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(coverage.status, JSON.stringify(coverage.body).slice(0, 300)).toBe(200);
     // the counties keep the state's codes under their city: no code is reported as wrong, at any depth
     expect(coverage.body.summary.counts.code_mismatch).toBe(0);
+    // the assessment, asked for no region, is the whole city's (not its first county's)
+    const assessment = await ctx.request('GET', '/api/assessment?month=2026-11');
+    expect([assessment.status, assessment.body.regionId]).toEqual([200, city.cityId]);
     const all = await ctx.request('GET', `/api/regions/${city.cityId}/coverage?depth=all`);
     expect(all.body.summary.counts).toMatchObject({ code_mismatch: 0, gap: 0, overlap: 0, outside_parent: 0, invalid_geometry: 0 });
   });
