@@ -81,6 +81,14 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(coverage.status, JSON.stringify(coverage.body).slice(0, 300)).toBe(200);
     // the counties keep the state's codes under their city: no code is reported as wrong, at any depth
     expect(coverage.body.summary.counts.code_mismatch).toBe(0);
+    // a month ago too, the city was the sum of its counties (each had grids without a worker then)
+    const { rows: ago } = await ctx.db.query<{ city: number; counties: number; cityStaffed: number; countiesStaffed: number }>(
+      `SELECT c.grids AS city, c.staffed AS "cityStaffed", sum(d.grids)::int AS counties, sum(d.staffed)::int AS "countiesStaffed"
+       FROM plan_figure c JOIN region r ON r.parent_id = c.region_id JOIN plan_figure d ON d.region_id = r.id AND d.day = c.day
+       WHERE c.region_id = $1 GROUP BY c.day, c.grids, c.staffed ORDER BY c.day LIMIT 1`,
+      [city.cityId],
+    );
+    expect([ago[0]!.city, ago[0]!.cityStaffed]).toEqual([ago[0]!.counties, ago[0]!.countiesStaffed]);
     // the assessment, asked for no region, is the whole city's (not its first county's)
     const assessment = await ctx.request('GET', '/api/assessment?month=2026-11');
     expect([assessment.status, assessment.body.regionId]).toEqual([200, city.cityId]);
