@@ -18,13 +18,18 @@ import { migrate } from '../server/db/migrate.ts';
 import { recordChange } from '../server/db/regions.ts';
 import { loadConfig } from '../server/config.ts';
 import { InputError } from '../server/domain/errors.ts';
+import { ROLES } from '../server/domain/roles.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { region: { type: 'string' }, worker: { type: 'string' }, department: { type: 'string' }, name: { type: 'string' }, password: { type: 'string' } },
 });
 const [command, ...args] = positionals;
-const db = await openDb(loadConfig());
+// (the embedded database open in the server is the usual reason this fails: said in a line, not a stack)
+const db = await openDb(loadConfig()).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});
 await migrate(db);
 const actor = `cli:${process.env.USER ?? 'shell'}`;
 
@@ -42,19 +47,25 @@ async function user(username: string | undefined) {
 
 try {
   if (command === 'list') {
+    // regions by the codes `add --region` takes, departments by theirs
+    const codes = new Map(
+      (await db.query<{ id: number; code: string }>('SELECT id, code FROM region WHERE level <> $1', ['grid'])).rows.map((r) => [r.id, r.code]),
+    );
+    const departments = new Map((await db.query<{ id: number; code: string }>('SELECT id, code FROM department')).rows.map((d) => [d.id, d.code]));
     console.table(
       (await listUsers(db)).map((u) => ({
         username: u.username,
         role: u.role,
         name: u.displayName,
-        region: u.regionId,
-        worker: u.workerId,
+        region: u.regionId === null ? '' : (codes.get(u.regionId) ?? u.regionId),
+        worker: u.workerId ?? '',
+        department: u.departmentId === null ? '' : (departments.get(u.departmentId) ?? u.departmentId),
         disabled: u.disabled,
       })),
     );
   } else if (command === 'add') {
     const [username, role] = args;
-    if (!username || !role || !isRole(role)) throw new InputError('usage', 'add <username> <admin|planner|analyst|leader|worker|department>', 'role', 400);
+    if (!username || !role || !isRole(role)) throw new InputError('usage', `add <username> <${ROLES.join('|')}>`, 'role', 400);
     const department = values.department === undefined ? null : (await departmentIds(db, [values.department], 'department'))[0]!;
     const password = values.password ?? generatePassword();
     const region = await regionId(values.region);
@@ -94,12 +105,20 @@ try {
     const label = args[0];
     if (!label) throw new InputError('usage', 'screen-token <label>', 'label', 400);
     const region = await regionId(values.region);
-    const token = await db.transaction((tx) => createScreenToken(tx, label, region));
+    const token = await db.transaction(async (tx) => {
+      const created = await createScreenToken(tx, label, region);
+      await recordChange(tx, { actor, action: 'create', entity: 'screen_token', entityId: created.id, before: null, after: { ...created, token: undefined } });
+      return created;
+    });
     console.log(`screen token for ${label}: open /screen?token=${token.token}  (shown only now)`);
   } else if (command === 'hotline-key') {
     const label = args[0];
     if (!label) throw new InputError('usage', 'hotline-key <label>', 'label', 400);
-    const key = await db.transaction((tx) => createApiKey(tx, label, 'hotline'));
+    const key = await db.transaction(async (tx) => {
+      const created = await createApiKey(tx, label, 'hotline');
+      await recordChange(tx, { actor, action: 'create', entity: 'api_key', entityId: created.id, before: null, after: { ...created, key: undefined } });
+      return created;
+    });
     console.log(`hotline API key for ${label}: ${key.key}  (send as x-api-key; shown only now)`);
   } else {
     console.log(

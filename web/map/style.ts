@@ -90,8 +90,10 @@ export function baseStyle(basemapUrl: string | null, dark = false): StyleSpecifi
   }
   const tdt = basemaps?.tianditu ?? null;
   if (tdt) {
-    sources.tianditu = { type: 'raster', tiles: [tdt.vector], tileSize: 256, maxzoom: 18, attribution: '天地图' };
-    sources['tianditu-labels'] = { type: 'raster', tiles: [tdt.labels], tileSize: 256, maxzoom: 18 };
+    // Tianditu serves the same tiles from t0 to t7: the browser asks all eight at once.
+    const spread = (url: string) => Array.from({ length: 8 }, (_, i) => url.replace('//t0.', `//t${i}.`));
+    sources.tianditu = { type: 'raster', tiles: spread(tdt.vector), tileSize: 256, maxzoom: 18, attribution: '天地图' };
+    sources['tianditu-labels'] = { type: 'raster', tiles: spread(tdt.labels), tileSize: 256, maxzoom: 18 };
     layers.push({ id: 'basemap-tianditu', type: 'raster', source: 'tianditu' }, { id: 'basemap-tianditu-labels', type: 'raster', source: 'tianditu-labels' });
   }
   if (basemapUrl) {
