@@ -60,7 +60,8 @@ export function createApp(options: AppOptions) {
   const events = options.events ?? new EventBus();
   const streams = new LiveStreams(options.db, options.streamLimits);
   const app = router();
-  app.use('*', secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false }));
+  // HSTS for this host only: on a county's shared domain, includeSubDomains would force HTTPS on its other sites.
+  app.use('*', secureHeaders({ contentSecurityPolicy: undefined, crossOriginEmbedderPolicy: false, strictTransportSecurity: 'max-age=15552000' }));
   app.use('/api/*', async (c, next) => {
     c.set('db', options.db);
     c.set('options', options);

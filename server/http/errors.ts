@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -174,6 +175,10 @@ export function onError(err: Error, c: Context) {
   }
   const known = fromDatabase(err as DbError);
   if (known) return send(statusOf(known.code), known.code, known.message, known.path, known.details);
+  // One line a support desk can find from what the user was shown (the reference), then the error itself.
+  const reference = randomUUID().slice(0, 8);
+  const who = (c.get('principal' as never) as { username?: string } | null | undefined)?.username ?? '-';
+  console.error(`${new Date().toISOString()} 500 ref=${reference} ${c.req.method} ${c.req.path} user=${who}`);
   console.error(err);
-  return send(500, 'internal', 'internal error; the request was not applied');
+  return send(500, 'internal', `internal error; the request was not applied (reference ${reference})`, '', { reference });
 }

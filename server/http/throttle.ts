@@ -9,7 +9,7 @@ export class Throttle {
   private readonly windows: LRUCache<string, { failures: number; until: number }>;
 
   constructor(
-    private readonly limit: number,
+    readonly limit: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {
@@ -26,10 +26,12 @@ export class Throttle {
     return w.failures >= this.limit;
   }
 
-  fail(key: string): void {
+  /** Counts a failure; true when it is the one that blocks the key. */
+  fail(key: string): boolean {
     const now = this.now();
     const w = this.windows.get(key);
-    if (w && w.until > now) w.failures++;
-    else this.windows.set(key, { failures: 1, until: now + this.windowMs });
+    if (w && w.until > now) return ++w.failures === this.limit;
+    this.windows.set(key, { failures: 1, until: now + this.windowMs });
+    return this.limit === 1;
   }
 }

@@ -90,8 +90,12 @@ export function authRoutes() {
   const perName = new Throttle(10, WINDOW_MS);
   const failed = (c: Context, username?: string) => {
     const address = clientAddress(c);
-    perAddress.fail(address);
-    if (username !== undefined) perName.fail(`${address}|${username.toLowerCase()}`);
+    // A lockout is logged when it starts, for the help desk ("I cannot sign in") and for an attack to be seen.
+    const at = new Date().toISOString();
+    if (perAddress.fail(address)) console.warn(`${at} sign-in locked for 15 min: ${address} (${perAddress.limit} failed sign-ins from it)`);
+    if (username !== undefined && perName.fail(`${address}|${username.toLowerCase()}`)) {
+      console.warn(`${at} sign-in locked for 15 min: ${JSON.stringify(username)} from ${address} (${perName.limit} failed sign-ins)`);
+    }
   };
   const app = router();
   for (const path of ['/auth/login', '/auth/screen']) {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createScreenToken, SESSION_COOKIE, updateUser } from '../../server/db/accounts.ts';
 import { canAny, ROLES, type PrincipalRole } from '../../server/domain/roles.ts';
 import { POLICY } from '../../server/http/auth.ts';
@@ -178,7 +178,16 @@ for (const driver of DRIVERS) {
       await sessionCookie(ctx.db, { username: 'wang', role: 'planner' });
       const login = (password: string, username = 'wang') => ctx.request('POST', '/api/auth/login', { username, password }, { cookie: '' });
       for (let i = 0; i < 3; i++) expect((await login(TEST_PASSWORD)).status).toBe(200);
-      for (let i = 0; i < 10; i++) expect((await login(`guess-${i}`)).status).toBe(401);
+      const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      try {
+        for (let i = 0; i < 10; i++) expect((await login(`guess-${i}`)).status).toBe(401);
+        // the lockout is logged once, when it starts, naming the account
+        expect(warned.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('"wang"'))).toEqual([
+          expect.stringMatching(/sign-in locked for 15 min: "wang"/),
+        ]);
+      } finally {
+        warned.mockRestore();
+      }
       const blocked = await login(TEST_PASSWORD);
       expect(blocked.status).toBe(429);
       expect(blocked.body.error.code).toBe('too_many_attempts');
@@ -379,6 +388,8 @@ for (const driver of DRIVERS) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      // HTTPS for this host, not the county domain's other sites
+      expect(res.headers.get('strict-transport-security')).toBe('max-age=15552000');
       const form = await ctx.app.request('/api/auth/login', {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
