@@ -267,6 +267,8 @@ export async function deleteRegion(tx: Queryable, actor: string, id: number, ver
   const [region] = await lockRegions(tx, [id]);
   checkVersion(region!, version);
   await assertNoChildren(tx, region!);
-  await tx.query('DELETE FROM region WHERE id = $1', [id]);
-  return finish(tx, actor, 'delete', [region!], [id], region!.parentId === null ? [] : [region!.parentId]);
+  // what it leaves uncovered in its parent: all of it
+  const { rows } = await tx.query<{ m2: number }>('DELETE FROM region WHERE id = $1 RETURNING ST_Area(geom::geography) AS m2', [id]);
+  const gapM2 = region!.parentId === null ? 0 : Math.round(rows[0]?.m2 ?? 0);
+  return finish(tx, actor, 'delete', [region!], [id], region!.parentId === null ? [] : [region!.parentId], gapM2);
 }
