@@ -248,10 +248,14 @@ async function gridSet(tx: Queryable, grids: { id: number; version: number; edit
 export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionId: number }) {
   // Counted per grid and joined to the scope's grids: for the whole plan, with no walk of the tree first.
   const f = filterSql(filter, 1);
-  const { rows: grids } = await tx.query<{ id: number; version: number; edited: string; households: number; n: number }>(
+  // (where each grid lies, by its township, and its county under a city: grid names repeat across a city)
+  const { rows: grids } = await tx.query<{ id: number; version: number; edited: string; households: number; n: number; place: string | null }>(
     `WITH counts AS (SELECT ${gridColumn(filter)} AS grid_id, count(*)::int AS n FROM incident i WHERE ${f.where} GROUP BY 1)
-     SELECT g.id, g.version, g.updated_at::text AS edited, g.household_count AS households, coalesce(c.n, 0) AS n
-     FROM gp_subtree($${f.params.length + 1}) s JOIN region g ON g.id = s.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id ORDER BY g.id`,
+     SELECT g.id, g.version, g.updated_at::text AS edited, g.household_count AS households, coalesce(c.n, 0) AS n,
+            CASE WHEN d.parent_id IS NOT NULL THEN d.name || ' · ' || t.name ELSE t.name END AS place
+     FROM gp_subtree($${f.params.length + 1}) s JOIN region g ON g.id = s.id AND s.level = 'grid' LEFT JOIN counts c ON c.grid_id = g.id
+       LEFT JOIN region v ON v.id = g.parent_id LEFT JOIN region t ON t.id = v.parent_id LEFT JOIN region d ON d.id = t.parent_id
+     ORDER BY g.id`,
     [...f.params, filter.regionId],
   );
   const set = await gridSet(tx, grids);
@@ -264,6 +268,7 @@ export async function hotspots(tx: Queryable, filter: IncidentFilter & { regionI
       id: g.id,
       code: set.code[i]!,
       name: set.name[i]!,
+      place: g.place ?? '',
       count: g.n,
       households: g.households,
       label: set.label[i]!,

@@ -275,6 +275,7 @@ const hotspotRoute = createRoute({
             id: z.number().int(),
             code: z.string(),
             name: z.string(),
+            place: z.string().openapi({ description: 'where it lies: its township (under a city, county · township)' }),
             count: z.number().int(),
             households: z.number().int(),
             label: z.tuple([z.number(), z.number()]),

@@ -110,6 +110,8 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(total).toBeGreaterThan(0);
     const spots = await get(`/api/hotspots?region=${city.cityId}&${window}`);
     expect(spots).toHaveLength(city.grids);
+    // under a city, a grid's place names its county too
+    expect(spots.every((h: any) => / · /.test(h.place))).toBe(true);
     expect(spots.reduce((a: number, h: any) => a + h.count, 0)).toBe(total);
     const series = await get(`/api/incidents/timeseries?region=${city.cityId}&${window}&bucket=month`);
     const inSeries = series.series.reduce((a: number, b: any) => a + Object.values(b.counts as Record<string, number>).reduce((x, y) => x + y, 0), 0);

@@ -226,6 +226,10 @@ for (const driver of DRIVERS) {
       expect(hot.status).toBe(200);
       const { rows } = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM region WHERE parent_id = $1', [grid.village]);
       expect(hot.body).toHaveLength(rows[0]!.n);
+      // each grid says where it lies: its township (grid names repeat across a city)
+      const township = (await ctx.db.query<{ name: string }>('SELECT t.name FROM region v JOIN region t ON t.id = v.parent_id WHERE v.id = $1', [grid.village]))
+        .rows[0]!.name;
+      expect(new Set(hot.body.map((h: any) => h.place))).toEqual(new Set([township]));
       const z = hot.body.map((h: any) => h.z);
       expect(z).toEqual([...z].sort((a, b) => b - a));
       // 60 fresh incidents in one grid, none elsewhere in the last hour: across the district's grids that is a significant hotspot.
