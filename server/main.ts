@@ -32,12 +32,20 @@ if (clustered && cluster.isPrimary) {
   await ensureWebBuild();
   let stopping = false;
   for (let i = 0; i < config.workers; i++) cluster.fork();
-  // a worker that dies is replaced (one that fails at start-up would loop: stop after a few)
-  let restarts = 0;
+  // A worker that dies is replaced, for as long as the server runs; one that fails at start-up would
+  // loop, so more than five deaths within a minute end the whole server (its supervisor restarts it).
+  const deaths: number[] = [];
   cluster.on('exit', (worker, code) => {
     if (stopping) return;
-    console.error(`worker ${worker.process.pid} exited (${code})`);
-    if (++restarts <= 5) cluster.fork();
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths.length > 0 && deaths[0]! < now - 60_000) deaths.shift();
+    console.error(`${new Date(now).toISOString()} worker ${worker.process.pid} exited (${code})`);
+    if (deaths.length <= 5) cluster.fork();
+    else {
+      console.error('workers keep failing (six in a minute): stopping');
+      process.exit(1);
+    }
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.on(signal, () => {

@@ -131,7 +131,7 @@ export async function startServer(options: AppOptions & { port: number }): Promi
     if (newest && !backupDue(Date.now() - Date.parse(newest.at), new Date())) return;
     backingUp = true;
     try {
-      const written = await backup(options.db, b.dir);
+      const written = await backup(options.db, b.dir, new Date(), 'daily');
       await pruneBackups(b.dir, b.keep);
       console.log(`daily backup: ${written.file} (${(written.bytes / 1e6).toFixed(1)} MB)`);
     } catch (err) {

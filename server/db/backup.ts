@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pg from 'pg';
 import type { Db } from './db.ts';
 
@@ -28,6 +28,8 @@ export interface BackupFile {
   at: string;
 }
 
+/** The name's mark of a backup the server made on its own (each night). */
+const DAILY = 'daily-';
 const stamp = (d: Date) =>
   d
     .toISOString()
@@ -48,9 +50,9 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 /** Writes a backup of the running database into `dir` (written to a temporary name, then renamed: never half a file). */
-export async function backup(db: Db, dir: string, now = new Date()): Promise<BackupFile> {
+export async function backup(db: Db, dir: string, now = new Date(), kind: 'daily' | 'manual' = 'manual'): Promise<BackupFile> {
   await mkdir(dir, { recursive: true });
-  const name = `gridplan-${stamp(now)}${db.driver === 'pglite' ? PGLITE_SUFFIX : PG_SUFFIX}`;
+  const name = `gridplan-${kind === 'daily' ? DAILY : ''}${stamp(now)}${db.driver === 'pglite' ? PGLITE_SUFFIX : PG_SUFFIX}`;
   const file = join(dir, name);
   const partial = `${file}.partial`;
   if (db.driver === 'pglite') {
@@ -75,12 +77,20 @@ export async function listBackups(dir: string): Promise<BackupFile[]> {
         return { file: join(dir, n), bytes: s.size, at: s.mtime.toISOString() };
       }),
   );
-  return files.sort((a, b) => b.file.localeCompare(a.file));
+  // newest first by the time in the name, daily and made by hand alike
+  const when = (f: string) => basename(f).replace(`gridplan-${DAILY}`, 'gridplan-');
+  return files.sort((a, b) => when(b.file).localeCompare(when(a.file)));
 }
 
-/** Keeps the newest `keep` backups in `dir`; removes the rest. */
+/**
+ * Keeps the newest `keep` daily backups and the newest `keep` made by hand (`npm run backup`, the
+ * API) in `dir`; removes the rest. Counted apart, so a week of nights never takes away the copy
+ * someone made before a risky change.
+ */
 export async function pruneBackups(dir: string, keep: number): Promise<string[]> {
-  const old = (await listBackups(dir)).slice(Math.max(1, keep));
+  const all = await listBackups(dir);
+  const daily = (b: BackupFile) => basename(b.file).startsWith(`gridplan-${DAILY}`);
+  const old = [...all.filter(daily).slice(Math.max(1, keep)), ...all.filter((b) => !daily(b)).slice(Math.max(1, keep))];
   for (const b of old) await rm(b.file, { force: true });
   return old.map((b) => b.file);
 }

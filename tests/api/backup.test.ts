@@ -1,9 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { restore } from '../../server/db/backup.ts';
+import { listBackups, pruneBackups, restore } from '../../server/db/backup.ts';
 import { openDb, type Db, type Queryable } from '../../server/db/db.ts';
 import { withDatabase } from '../support/template.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
@@ -133,6 +133,8 @@ for (const driver of DRIVERS) {
         await writeFile(join(dir, 'gridplan-x.pgdump'), 'x');
         await expect(restore(join(dir, 'gridplan-x.pgdump'), { databaseUrl: ctx.db.url! })).rejects.toThrow(/not empty/);
       }
+      // (the stand-ins above are no backups to keep or list)
+      await rm(join(dir, driver === 'pglite' ? 'gridplan-x.pglite.tar.gz' : 'gridplan-x.pgdump'), { force: true });
       for (let i = 0; i < 3; i++) {
         now = new Date(now.getTime() + 60_000);
         expect((await ctx.request('POST', '/api/backups')).status).toBe(201);
@@ -140,6 +142,16 @@ for (const driver of DRIVERS) {
       const kept = (await ctx.request('GET', '/api/backups')).body;
       expect(kept.length).toBe(2);
       expect(kept[0].file > kept[1].file).toBe(true);
+      // The nightly ones are kept apart: three later nights leave the two made by hand (the one before a risky change).
+      const suffix = driver === 'pglite' ? '.pglite.tar.gz' : '.pgdump';
+      for (const night of ['20300601-190000Z', '20300602-190000Z', '20300603-190000Z']) await writeFile(join(dir, `gridplan-daily-${night}${suffix}`), 'x');
+      await pruneBackups(dir, 2);
+      const left = (await listBackups(dir)).map((b) => basename(b.file));
+      expect(left).toEqual([
+        `gridplan-daily-20300603-190000Z${suffix}`,
+        `gridplan-daily-20300602-190000Z${suffix}`,
+        ...kept.map((k: { file: string }) => k.file),
+      ]);
     });
   });
 }
