@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { overview } from '../db/overview.ts';
 import { nowOf, router } from '../http/router.ts';
 import { areaRegion } from '../http/auth.ts';
+import { notFound } from '../domain/errors.ts';
 import { errorResponses } from './schemas.ts';
 import { always, cached } from '../http/cache.ts';
 
@@ -11,7 +12,11 @@ const overviewRoute = createRoute({
   method: 'get',
   path: '/stats/overview',
   summary: "Key figures of a region for the leaders' screen, each with the previous period's value",
-  request: { query: z.object({ region: z.coerce.number().int().positive().max(2_147_483_647) }) },
+  request: {
+    query: z.object({
+      region: z.coerce.number().int().positive().max(2_147_483_647).optional().openapi({ description: "default: the caller's area, else the top of the plan" }),
+    }),
+  },
   responses: {
     200: {
       description: 'Figures',
@@ -56,7 +61,12 @@ export function statsRoutes() {
   return router().openapi(overviewRoute, async (c) =>
     cached(c, { reads: () => ['incidents', 'layout'], clock: always }, async () => {
       const { region } = c.req.valid('query');
-      const result = await overview(c.get('db'), (await areaRegion(c, region, 'query.region'))!, nowOf(c));
+      const db = c.get('db');
+      const id =
+        (await areaRegion(c, region, 'query.region')) ??
+        (await db.query<{ id: number }>('SELECT id FROM region WHERE parent_id IS NULL ORDER BY id LIMIT 1')).rows[0]?.id;
+      if (id === undefined) throw notFound('region', 0, 'query.region');
+      const result = await overview(db, id, nowOf(c));
       return c.json(result as never, 200);
     }),
   );

@@ -208,6 +208,8 @@ for (const driver of DRIVERS) {
       // without a region, its own area: the district's figures are not its to read either
       const district = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district'`)).rows[0]!.id;
       expect((await ctx.request('GET', `/api/stats/overview?region=${district}`, undefined, farCentre)).status).toBe(403);
+      const mine = await ctx.request('GET', '/api/stats/overview', undefined, farCentre);
+      expect([mine.status, mine.body.region?.id]).toEqual([200, place.otherTownship]);
       const own = await ctx.request('GET', '/api/dispatches?state=new', undefined, farCentre);
       expect(own.status).toBe(200);
       const ownIncidents: number[] = own.body.items.map((d: { incident: { id: number } }) => d.incident.id);
