@@ -10,7 +10,7 @@ export type Role = (typeof ROLES)[number];
 export type PrincipalRole = Role | 'screen';
 
 export const CAPABILITIES = [
-  'plan:read', // regions, grids, coverage, grid types, workers
+  'plan:read', // regions, grids, coverage, grid types
   'plan:write', // create, edit, split, merge, delete, import regions; auto-split; undo/redo
   'plan:review', // review, approve or reject drafts (which step: the approval steps say)
   'households:read', // household locations

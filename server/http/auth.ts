@@ -25,7 +25,8 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/auth/session': 'public',
 
   'GET /api/grid-types': ['plan:read'],
-  'GET /api/workers': ['plan:read'],
+  // the staff list (names, masked phones) is for those who staff grids: planners and admins
+  'GET /api/workers': ['plan:write'],
   'POST /api/workers': ['plan:write'],
   'GET /api/staff-roles': ['plan:read'],
   'PUT /api/staff-roles': ['users:admin'],

@@ -123,6 +123,11 @@ for (const driver of DRIVERS) {
         ['department', 'GET /api/dispatches', true],
         ['department', 'GET /api/heatmap', false],
         ['department', 'PATCH /api/incidents/:id', false],
+        // the staff list (names, phones) is for those who staff grids
+        ['planner', 'GET /api/workers', true],
+        ['department', 'GET /api/workers', false],
+        ['worker', 'GET /api/workers', false],
+        ['analyst', 'GET /api/workers', false],
         ['leader', 'GET /api/stats/departments', true],
         ['leader', 'PATCH /api/dispatches/:id', false],
       ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { monthTicks } from '../../web/lib/format.ts';
+import { monthShare, monthTicks } from '../../web/lib/format.ts';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
 
@@ -9,5 +9,18 @@ describe('monthTicks', () => {
     const splits = [at('2025-11-30T16:00:00Z'), at('2026-01-01T00:00:00+08:00'), at('2026-05-01T00:00:00+08:00')];
     expect(monthTicks(splits, 'zh-CN')).toEqual(['2025年12月', '2026年1月', '5月']);
     expect(monthTicks(splits, 'en')).toEqual(['Dec 2025', 'Jan 2026', 'May']);
+  });
+});
+
+describe('monthShare', () => {
+  it('says how much of a month has passed in China: none, part, all', () => {
+    const now = new Date('2026-12-02T04:00:00Z'); // 2 Dec, 12:00 in China
+    expect(monthShare('2026-11-01', now)).toBe(1);
+    expect(monthShare('2026-12-01', now)).toBeCloseTo(1.5 / 31, 6);
+    expect(monthShare('2027-01-01', now)).toBe(0);
+    // 1 Dec 00:30 in China is 30 Nov in UTC: December has begun, November is over
+    const early = new Date('2026-11-30T16:30:00Z');
+    expect(monthShare('2026-11-01', early)).toBe(1);
+    expect(monthShare('2026-12-01', early)).toBeCloseTo(0.5 / (31 * 24), 6);
   });
 });

@@ -39,3 +39,14 @@ export function monthTicks(splits: number[], lang: string): string[] {
     return text;
   });
 }
+
+/**
+ * How much of a month bucket (`YYYY-MM-DD`, its first day) has passed at `now`, China time: 1 for a
+ * month over, 0 for one not begun, between for the month under way (whose count is not a month's yet).
+ */
+export function monthShare(t: string, now: Date): number {
+  const start = Date.parse(`${t.slice(0, 7)}-01T00:00:00+08:00`);
+  const [y, m] = t.slice(0, 7).split('-').map(Number) as [number, number];
+  const end = Date.parse(`${m === 12 ? y + 1 : y}-${String(m === 12 ? 1 : m + 1).padStart(2, '0')}-01T00:00:00+08:00`);
+  return Math.min(1, Math.max(0, (now.getTime() - start) / (end - start)));
+}

@@ -78,7 +78,7 @@ export class Editor {
     // (none outside the area an account is given: it plans only there)
     this.households =
       id && session.can('households:read') ? await ok(api.regions[':id'].households.$get({ param: { id: String(id) } })).catch(() => null) : null;
-    if (this.workers.length === 0) await this.refreshWorkers();
+    if (this.workers.length === 0 && session.can('plan:write')) await this.refreshWorkers();
   }
 
   /** The people who can be a grid's worker, with the grid each serves now (read again when the properties open: edits move them). */
