@@ -162,15 +162,19 @@ export async function findUser(db: Queryable, username: string): Promise<UserJso
   return rows[0] ? toUser(rows[0]) : null;
 }
 
-/** The account whose password matches, or null (unknown user, wrong password, disabled). */
-export async function checkLogin(db: Queryable, username: string, password: string): Promise<UserJson | null> {
+/**
+ * The account whose password matches, or null (unknown user, wrong password); 'disabled' for a
+ * disabled account whose password is right (its owner is told to ask an admin, not to retype it).
+ */
+export async function checkLogin(db: Queryable, username: string, password: string): Promise<UserJson | 'disabled' | null> {
   const { rows } = await db.query<{ password_hash: string } & Record<string, unknown>>(
     `SELECT ${userColumns}, password_hash FROM app_user WHERE lower(username) = lower($1)`,
     [username],
   );
   const row = rows[0];
   const good = await verify(row?.password_hash ?? (await DUMMY_HASH), password).catch(() => false);
-  return row && good && !row.disabled ? toUser(row) : null;
+  if (!row || !good) return null;
+  return row.disabled ? 'disabled' : toUser(row);
 }
 
 /** Opens a session for a user or a screen token; returns the cookie's token (only its digest is stored). */

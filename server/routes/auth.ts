@@ -114,6 +114,8 @@ export function authRoutes() {
         failed(c, username);
         throw new InputError('invalid_credentials', 'wrong username or password', 'password');
       }
+      // (said only to whoever knows the password: nobody learns from it which names exist)
+      if (user === 'disabled') throw new InputError('account_disabled', 'this account is disabled: ask an administrator', 'username');
       const session = await db.transaction(async (tx) => {
         await recordChange(tx, { actor: user.username, action: 'login', entity: 'user', entityId: user.id, before: null, after: null });
         return openSession(tx, { userId: user.id });

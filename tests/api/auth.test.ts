@@ -176,7 +176,12 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('PATCH', `/api/users/${rows[0]!.id}`, { role: 'leader' })).status).toBe(200);
       expect((await ctx.request('GET', '/api/auth/me', undefined, as(again))).status).toBe(401);
       expect((await ctx.request('PATCH', `/api/users/${rows[0]!.id}`, { disabled: true })).body.disabled).toBe(true);
-      expect((await ctx.request('POST', '/api/auth/login', { username: 'zhao', password: TEST_PASSWORD }, { cookie: '' })).status).toBe(401);
+      // Signing in again: with the right password it is told the account is disabled (to ask an admin,
+      // not to retype); with a wrong one, as anyone, that the password is wrong.
+      const right = await ctx.request('POST', '/api/auth/login', { username: 'zhao', password: TEST_PASSWORD }, { cookie: '' });
+      expect([right.status, right.body.error?.code, right.headers.get('set-cookie')]).toEqual([403, 'account_disabled', null]);
+      const wrong = await ctx.request('POST', '/api/auth/login', { username: 'zhao', password: 'not the password' }, { cookie: '' });
+      expect([wrong.status, wrong.body.error?.code]).toEqual([401, 'invalid_credentials']);
     });
 
     it('stops guessing after ten failed sign-ins for one name, and counts no successful ones', async () => {
