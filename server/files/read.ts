@@ -66,7 +66,7 @@ function zipEntries(bytes: Uint8Array, file: string): ZipEntry[] {
       },
     });
   } catch {
-    throw new InputError('broken_zip', `${file} is not a complete zip file (cut short, or damaged)`, 'file');
+    throw new InputError('broken_zip', `${file} is not a complete zip file (cut short, or damaged)`, 'file', { file });
   }
   const total = entries.reduce((s, e) => s + e.size, 0);
   if (total > UNPACKED_LIMIT || (total > 50 * 1024 * 1024 && total > UNPACK_RATIO * bytes.length)) {
@@ -74,7 +74,7 @@ function zipEntries(bytes: Uint8Array, file: string): ZipEntry[] {
       'zip_too_large',
       `${file} would unpack to ${Math.round(total / 1024 / 1024)} MB; the limit is ${UNPACKED_LIMIT / 1024 / 1024} MB`,
       'file',
-      { mb: Math.round(total / 1024 / 1024) },
+      { file, mb: Math.round(total / 1024 / 1024) },
     );
   }
   return entries;
@@ -84,7 +84,7 @@ function unzipOne(bytes: Uint8Array, name: string): Uint8Array {
   try {
     return unzipSync(bytes, { filter: (f) => f.name === name })[name] ?? new Uint8Array(0);
   } catch {
-    throw new InputError('broken_zip', `${name} in the zip is damaged and cannot be unpacked`, 'file');
+    throw new InputError('broken_zip', `${name} in the zip is damaged and cannot be unpacked`, 'file', { file: name });
   }
 }
 
@@ -155,7 +155,7 @@ export function detectFormat(name: string, bytes: Uint8Array): FileFormat {
     if (names.includes('[content_types].xml') && names.some((n) => n.startsWith('xl/'))) return 'xlsx';
     if (names.some((n) => n.endsWith('.shp'))) return 'shapefile';
     if (names.some((n) => n.endsWith('.kml'))) return 'kmz';
-    throw new InputError('unknown_zip', `${name} holds no Shapefile (.shp), KML or Excel sheet`, 'file');
+    throw new InputError('unknown_zip', `${name} holds no Shapefile (.shp), KML or Excel sheet`, 'file', { file: name });
   }
   if (startsWith(bytes, 'SQLite format 3')) return 'geopackage';
   const head = new TextDecoder().decode(bytes.subarray(0, 512)).trimStart();
@@ -165,7 +165,9 @@ export function detectFormat(name: string, bytes: Uint8Array): FileFormat {
   if (lower.endsWith('.shp') || lower.endsWith('.dbf') || lower.endsWith('.shx')) {
     throw new InputError('shapefile_not_zipped', 'send a Shapefile as one zip of its .shp, .shx, .dbf, .prj (and .cpg) files', 'file');
   }
-  throw new InputError('unknown_format', `${name} is not a Shapefile (zip), GeoPackage, KML/KMZ, GeoJSON, CSV or Excel (.xlsx) file`, 'file');
+  throw new InputError('unknown_format', `${name} is not a Shapefile (zip), GeoPackage, KML/KMZ, GeoJSON, CSV or Excel (.xlsx) file`, 'file', {
+    file: name,
+  });
 }
 
 /** How GDAL opens a file: the path inside GDAL's folder, virtual file systems, open options, and the encoding. */

@@ -706,6 +706,8 @@ for (const driver of DRIVERS) {
       const before = await ctx.snapshot();
       const truncated = await upload('broken/truncated.zip');
       expect([truncated.status, truncated.body.error.code]).toEqual([422, 'broken_zip']);
+      // the page's words name the file the clerk sent
+      expect(truncated.body.error.details).toEqual({ file: 'truncated.zip' });
       const noShx = await upload('broken/no-shx.zip');
       expect([noShx.status, noShx.body.error.code]).toEqual([422, 'shapefile_incomplete']);
       expect(noShx.body.error.message).toContain('.shx');
