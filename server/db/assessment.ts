@@ -51,6 +51,8 @@ export interface GridAssessment extends Figures {
   gridId: number;
   code: string;
   name: string;
+  /** The grid's village or community: grid names and worker names repeat across a county. */
+  village: string;
   workerId: number | null;
   worker: string | null;
 }
@@ -59,6 +61,8 @@ export interface WorkerAssessment extends Figures {
   workerId: number;
   worker: string;
   grids: number;
+  /** The villages of the worker's grids (two workers of one name are told apart by where they work). */
+  villages: string[];
   rank: number;
 }
 
@@ -121,11 +125,11 @@ export async function assessment(
   const until = new Date(Math.min(f.to.getTime(), now.getTime()));
   const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'>>(
     `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($5::int[] IS NULL OR r.id = ANY($5::int[])))
-     SELECT g.id AS "gridId", g.code, g.name, g.worker_id AS "workerId", w.name AS worker,
+     SELECT g.id AS "gridId", g.code, g.name, pv.name AS village, g.worker_id AS "workerId", w.name AS worker,
        coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
        coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
        coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM", g.household_count AS households, coalesce(vs.n, 0) AS visited
-     FROM g LEFT JOIN worker w ON w.id = g.worker_id
+     FROM g JOIN region pv ON pv.id = g.parent_id LEFT JOIN worker w ON w.id = g.worker_id
        LEFT JOIN LATERAL (
          SELECT count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
                 count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3 AND i.solved_level = 'grid')::int AS on_spot,
@@ -181,7 +185,8 @@ export async function assessment(
       satisfaction: rate(base.satisfied, base.satisfied + base.unsatisfied),
       visitShare: rate(base.visited, base.households),
     };
-    return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, ...figures, points: points(figures, rules), rank: 0 };
+    const villages = [...new Set(gs.map((g) => g.village))];
+    return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, villages, ...figures, points: points(figures, rules), rank: 0 };
   });
   workers.sort((a, b) => b.points - a.points || a.worker.localeCompare(b.worker, 'zh'));
   // equal points share a rank (1, 2, 2, 4)

@@ -82,6 +82,8 @@ export interface ImportOutcome {
      * many of the file's grids kept them (same code); the rest are to be staffed again.
      */
     replaced?: { grids: number; staffed: number; villages: number; kept: number };
+    /** Where the new regions are to be seen: the nearest region holding them all (a grid layer's one village, or the township of its villages), else null. */
+    landed?: number | null;
   };
   /** `addressExample`: when no address of the file was found, one of the region's own (how they are written there), or null when it has none. */
   households?: { added: number; updated: number; addressExample?: string | null };
@@ -134,6 +136,22 @@ interface ParentRow {
   code: string;
   name: string;
   statCode: string | null;
+}
+
+/** The deepest region that is, or lies above, every one of `ids` (null for none, or a null among them). */
+async function nearestHolding(tx: Queryable, ids: (number | null)[]): Promise<number | null> {
+  if (ids.length === 0 || ids.includes(null)) return null;
+  const starts = [...new Set(ids as number[])];
+  const { rows } = await tx.query<{ id: number }>(
+    `WITH RECURSIVE up AS (
+       SELECT r.id AS start, r.id, r.parent_id, 0 AS depth FROM region r WHERE r.id = ANY ($1::int[])
+       UNION ALL
+       SELECT u.start, p.id, p.parent_id, u.depth + 1 FROM region p JOIN up u ON p.id = u.parent_id
+     )
+     SELECT id FROM up GROUP BY id HAVING count(DISTINCT start) = $2 ORDER BY max(depth) LIMIT 1`,
+    [starts, starts.length],
+  );
+  return rows[0]?.id ?? null;
 }
 
 async function regionRow(tx: Queryable, id: number, path: string): Promise<ParentRow> {
@@ -366,6 +384,8 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const ids: number[] = [];
   let coverage: Record<string, number> | null = null;
   const issues: unknown[] = [];
+  // the parents that received new regions (null: more than one new district)
+  const received: (number | null)[] = [];
   for (const [parentId, group] of groups) {
     const p = group[0]?.parent ?? parent;
     const lv = level(parentId === null ? null : p);
@@ -399,6 +419,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       placed: reuse?.placed.get(parentId),
     });
     if (result.placed) keep.placed.set(parentId, result.placed);
+    if (result.created.length > 0) received.push(parentId === null ? (result.created.length === 1 ? result.created[0]!.id : null) : parentId);
     if (making && result.created.length === 0) await tx.query('ROLLBACK TO SAVEPOINT replacing_village');
     else if (making) {
       await tx.query('RELEASE SAVEPOINT replacing_village');
@@ -456,7 +477,8 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const replaced = replacing
     ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, villages: replacing.villages.length } }
     : {};
-  return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues, ...replaced }, op });
+  const landed = dryRun ? null : await nearestHolding(tx, received);
+  return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues, ...replaced, landed }, op });
 }
 
 // ── households ───────────────────────────────────────────────────────────────────────────────

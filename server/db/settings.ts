@@ -307,13 +307,16 @@ export async function settingsChanges(db: Queryable, limit: number): Promise<Set
     [SETTINGS_ENTITIES, limit],
   );
   const names = async (sql: string) => new Map((await db.query<{ code: string; zh: string; en: string }>(sql)).rows.map((r) => [r.code, r]));
-  const codes: CodeNames = rows.some((r) => r.action === 'update')
+  const codes: CodeNames = rows.some((r) => r.action === 'update' || r.action === 'create')
     ? {
         departments: await names('SELECT code, zh, en FROM department'),
         categories: await names('SELECT code, zh, en FROM incident_category'),
       }
     : {};
-  return rows.map(({ before, after, ...c }) => ({ ...c, changed: c.action === 'update' ? settingsDiff(before, after, codes) : [] }));
+  return rows.map(({ before, after, ...c }) => ({
+    ...c,
+    changed: c.action === 'update' ? settingsDiff(before, after, codes) : c.action === 'create' ? settingsDiff(null, after, codes) : [],
+  }));
 }
 
 /** Equal as JSON whatever the order of keys (the change log keeps its states as jsonb, which reorders them). */

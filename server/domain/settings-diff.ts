@@ -60,6 +60,8 @@ export function settingsDiff(before: unknown, after: unknown, names: CodeNames =
   codeNames = names;
   if (Array.isArray(before) && Array.isArray(after)) return listDiff(before, after, null);
   if (isRecord(before) && isRecord(after)) return recordDiff(before, after, null);
+  // a record made: what it was made with (a department's contact and phone), not only that it was made
+  if ((before === null || before === undefined) && isRecord(after)) return recordDiff({}, after, null).filter((f) => f.after !== '');
   return [];
 }
 
@@ -114,6 +116,8 @@ function listDiff(before: unknown[], after: unknown[], within: string | null): F
     else {
       const [bt, at] = [x ? '✓' : '', y ? '✓' : ''];
       out.push({ field: within ?? key, item: k, ...names(y ?? x), before: bt, after: at, beforeEn: bt, afterEn: at });
+      // a record added says what it was made with (a step's level and roles, a department's contact)
+      if (y) out.push(...recordDiff({}, y, k, names(y)).filter((f) => !KEYS.includes(f.field) && f.after !== ''));
     }
   }
   return out;

@@ -119,12 +119,15 @@ const Assessment = z
         gridId: z.number().int(),
         code: z.string(),
         name: z.string(),
+        village: z.string(),
         workerId: z.number().int().nullable(),
         worker: z.string().nullable(),
         ...Figures,
       }),
     ),
-    workers: z.array(z.object({ workerId: z.number().int(), worker: z.string(), grids: z.number().int(), rank: z.number().int(), ...Figures })),
+    workers: z.array(
+      z.object({ workerId: z.number().int(), worker: z.string(), grids: z.number().int(), villages: z.array(z.string()), rank: z.number().int(), ...Figures }),
+    ),
   })
   .openapi('Assessment');
 const assessmentRoute = createRoute({
@@ -307,12 +310,12 @@ export function patrolRoutes() {
             layer(
               'workers',
               '网格员排名',
-              a.workers.map((w) => ({ 排名: w.rank, 网格员: w.worker, 网格数: w.grids, ...figures(w) })),
+              a.workers.map((w) => ({ 排名: w.rank, 网格员: w.worker, 所在村社区: w.villages.join('、'), 网格数: w.grids, ...figures(w) })),
             ),
             layer(
               'grids',
               '网格',
-              a.grids.map((g) => ({ 网格编码: g.code, 网格名称: g.name, 网格员: g.worker ?? '', ...figures(g) })),
+              a.grids.map((g) => ({ 网格编码: g.code, 网格名称: g.name, 所在村社区: g.village, 网格员: g.worker ?? '', ...figures(g) })),
             ),
             layer(
               'rules',

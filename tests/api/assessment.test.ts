@@ -298,6 +298,11 @@ for (const driver of DRIVERS) {
       const points = 1 * 2 + 2 * 2 + 1 * 2 + 1 * 1 - 2 * 1 - 1 * 2 + 0.5 * km + 10 * share;
       expect(grid.points).toBeCloseTo(Math.round(points * 10) / 10, 5);
       expect(res.body.workers[0]).toMatchObject({ ...expected, rank: 1, grids: 1, points: grid.points });
+      // where each works: two workers of one name are told apart by their village
+      const village = (await ctx.db.query<{ name: string }>('SELECT v.name FROM region g JOIN region v ON v.id = g.parent_id WHERE g.id = $1', [g.id])).rows[0]!
+        .name;
+      expect(grid.village).toBe(village);
+      expect(res.body.workers[0].villages).toEqual([village]);
 
       // the county changes its rules: the points follow
       const rules = await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] });
@@ -347,6 +352,7 @@ for (const driver of DRIVERS) {
       expect(info.layers['网格员排名']!.count).toBe(all.body.workers.length);
       const row = ogrValues(path, '网格', `"网格编码" = '${res.body.grids[0].code}'`);
       expect(Number(row['上报事件'])).toBe(2);
+      expect(row['所在村社区']).toBe(res.body.grids[0].village);
       expect(Number(row['积分'])).toBeCloseTo(changed.points, 5);
       // shares are numbers a spreadsheet sums (a month without a case leaves the cell empty, not the column text)
       const fields = execFileSync('ogrinfo', ['-so', path, '网格员排名'], { encoding: 'utf8' });

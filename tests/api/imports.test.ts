@@ -121,8 +121,9 @@ for (const driver of DRIVERS) {
       const done = await commit(up.body.id, body);
       expect(done.status).toBe(201);
       // The check skips filing households and incidents into the new towns and the change log; its report is the
-      // commit's (but for the new regions' ids: the check's were rolled back).
-      const report = (o: object) => JSON.parse(JSON.stringify({ ...o, op: null }, (k, v: unknown) => (k === 'regionIds' ? undefined : v)));
+      // commit's (but for the new regions' ids: the check's were rolled back; and where they landed, which only a commit says).
+      const report = (o: object) => JSON.parse(JSON.stringify({ ...o, op: null }, (k, v: unknown) => (k === 'regionIds' || k === 'landed' ? undefined : v)));
+      expect(done.body.regions.landed).toBe(parent);
       expect(report(done.body)).toEqual(report(checked.body.outcome));
       const { rows } = await ctx.db.query<{ code: string; stat_code: string }>(`SELECT code, stat_code FROM region WHERE parent_id = $1 ORDER BY code`, [
         parent,
@@ -174,6 +175,7 @@ for (const driver of DRIVERS) {
       const last = await commit(up.body.id, body);
       expect(last.status).toBe(201);
       expect(last.body.regions.created.map((c: { code: string }) => c.code)).toEqual(again.body.outcome.regions.created.map((c: { code: string }) => c.code));
+      expect(last.body.regions.landed).toBe(parent);
     });
 
     it('replaces a village’s grids with a revised layer when asked, in one operation that undo takes back whole', async () => {
@@ -427,6 +429,8 @@ for (const driver of DRIVERS) {
       const done = await commit(up.body.id, body);
       expect(done.status, JSON.stringify(done.body)).toBe(201);
       expect(done.body.regions.replaced).toMatchObject({ villages: 1 });
+      // 在规划中查看 opens the one village that took the grids, not the township or district asked
+      expect(done.body.regions.landed).toBe(a.id);
       expect(await gridsOf(b.id)).toBe(oldB); // refused there: its grids stay
       expect(await gridsOf(a.id)).not.toBe(oldA);
       expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);

@@ -130,7 +130,14 @@ for (const driver of DRIVERS) {
         ]),
       );
       expect(categoryChange.changed.some((c: { field: string; item: string }) => c.field === 'ackHours' && c.item === '1')).toBe(true);
-      expect(changes.find((c: { action: string }) => c.action === 'create').changed).toEqual([]);
+      // a department made says what it was made with: its contact, its phone
+      const made = changes.find((c: { entity: string; action: string }) => c.entity === 'department' && c.action === 'create');
+      expect(made.changed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ field: 'contact', item: null, before: '', after: '李明' }),
+          expect.objectContaining({ field: 'phone', before: '', after: '0874-3123456' }),
+        ]),
+      );
       const undone = await ctx.request('POST', `/api/settings/changes/${categoryChange.id}/undo`);
       expect(undone.status, JSON.stringify(undone.body)).toBe(200);
       const fire = (await ctx.request('GET', '/api/settings/categories')).body.find((c: { code: string }) => c.code === 'fire');
@@ -210,6 +217,9 @@ for (const driver of DRIVERS) {
       const stepChange = (await ctx.request('GET', '/api/settings/changes')).body[0];
       expect(stepChange).toMatchObject({ entity: 'approval_step', action: 'update', undone: false });
       expect(stepChange.changed.length).toBeGreaterThan(0);
+      // a step that is new says at what level and by whom it is decided
+      if (steps.body.length < 1 || steps.body[0].level !== 'district')
+        expect(stepChange.changed).toEqual(expect.arrayContaining([expect.objectContaining({ item: '0', field: 'level', after: 'district' })]));
       expect((await ctx.request('POST', `/api/settings/changes/${stepChange.id}/undo`)).status).toBe(200);
       const back = await ctx.request('GET', '/api/approval-steps');
       expect(back.body).toEqual(steps.body);
