@@ -275,6 +275,31 @@ describeInBrowser('web app in Chromium', () => {
     await page.close();
   });
 
+  it('says once when the basemap cannot be reached, and stops asking it for tiles', async () => {
+    // a basemap server the county's network does not reach (nothing listens on port 9)
+    const page = track(await newPage(browser, server.url, admin, { width: 1440, height: 900 }));
+    const dead = 'http://127.0.0.1:9/tiles/{z}/{x}/{y}.png';
+    await page.route('**/api/config', async (route) => {
+      const res = await route.fetch();
+      await route.fulfill({ response: res, json: { ...(await res.json()), basemapUrl: dead } });
+    });
+    let asked = 0;
+    page.on('request', (r) => void (r.url().startsWith('http://127.0.0.1:9/') && asked++));
+    await page.goto(server.url + '/plan');
+    await expect.poll(() => page.locator('[data-testid="basemap-down"]').textContent(), { timeout: 30_000 }).toMatch(/底图（在线底图）无法加载/);
+    await waitForMap(page);
+    // given up: moving the map asks for no more of its tiles, and our own data is drawn
+    const before = asked;
+    await page.evaluate(() => (window as unknown as { gridplanMap: { zoomIn(o: object): void } }).gridplanMap.zoomIn({ animate: false }));
+    await waitForMap(page);
+    expect(asked).toBe(before);
+    await expect.poll(() => mapInkShare(page)).toBeGreaterThan(0.05);
+    await page.screenshot({ path: join(ARTIFACTS, 'basemap-down.png') });
+    await page.getByRole('button', { name: '关闭提示' }).click();
+    await expect.poll(() => page.locator('[data-testid="basemap-down"]').count()).toBe(0);
+    await page.close();
+  });
+
   it('shows the wall loading until its figures come, keeps stale ones marked with their time, and refits the map to a new window size', async () => {
     const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     const errors: string[] = [];

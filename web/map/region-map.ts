@@ -1,4 +1,5 @@
 import * as maplibregl from 'maplibre-gl';
+import { basemapHealth } from './basemap-health.svelte.ts';
 import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike, VectorTileSource } from 'maplibre-gl';
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature } from '../state/explorer.svelte.ts';
@@ -74,6 +75,7 @@ export class RegionMap {
       // Keep the drawing buffer so screenshots and pixel tests can read the canvas.
       canvasContextAttributes: { preserveDrawingBuffer: true },
     });
+    basemapHealth.watch(this.map);
     if (options.interactive ?? true) this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
     // (a wall's bar is as long, to the eye, as a desk's: its width in CSS pixels grows with the scale)
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric', maxWidth: 100 * (options.scale ?? 1) }), 'bottom-left');

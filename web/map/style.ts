@@ -3,6 +3,7 @@ import type { ExpressionSpecification, LayerSpecification, SourceSpecification, 
 import { Protocol } from 'pmtiles';
 import type { InferResponseType } from 'hono/client';
 import type { api } from '../lib/api.ts';
+import { basemapHealth } from './basemap-health.svelte.ts';
 
 type Basemaps = InferResponseType<typeof api.config.$get, 200>;
 
@@ -80,7 +81,8 @@ export function baseStyle(basemapUrl: string | null, dark = false): StyleSpecifi
   const sources: Record<string, SourceSpecification> = {};
   const layers: LayerSpecification[] = [{ id: 'background', type: 'background', paint: { 'background-color': dark ? '#0a1626' : '#eef0ec' } }];
   const pm = basemaps?.pmtiles ?? null;
-  if (pm) {
+  // (a basemap that failed this visit is left out: see basemap-health)
+  if (pm && !basemapHealth.isDown('pmtiles')) {
     const url = `pmtiles://${location.origin}${pm.url}`;
     sources.pmtiles =
       pm.kind === 'vector'
@@ -89,14 +91,14 @@ export function baseStyle(basemapUrl: string | null, dark = false): StyleSpecifi
     layers.push(...(pm.kind === 'vector' ? vectorBasemap(pm.layers, dark) : [{ id: 'basemap-pmtiles', type: 'raster' as const, source: 'pmtiles' }]));
   }
   const tdt = basemaps?.tianditu ?? null;
-  if (tdt) {
+  if (tdt && !basemapHealth.isDown('tianditu')) {
     // Tianditu serves the same tiles from t0 to t7: the browser asks all eight at once.
     const spread = (url: string) => Array.from({ length: 8 }, (_, i) => url.replace('//t0.', `//t${i}.`));
     sources.tianditu = { type: 'raster', tiles: spread(tdt.vector), tileSize: 256, maxzoom: 18, attribution: '天地图' };
     sources['tianditu-labels'] = { type: 'raster', tiles: spread(tdt.labels), tileSize: 256, maxzoom: 18 };
     layers.push({ id: 'basemap-tianditu', type: 'raster', source: 'tianditu' }, { id: 'basemap-tianditu-labels', type: 'raster', source: 'tianditu-labels' });
   }
-  if (basemapUrl) {
+  if (basemapUrl && !basemapHealth.isDown('basemap')) {
     sources.basemap = { type: 'raster', tiles: [basemapUrl], tileSize: 256 };
     layers.push({ id: 'basemap', type: 'raster', source: 'basemap' });
   }
