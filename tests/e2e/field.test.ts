@@ -9,6 +9,8 @@ import { cloneTestDb } from '../support/db.ts';
 import { launchBrowser, newPage, describeInBrowser } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'field');
+// a 1×1 PNG
+const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
 
 describeInBrowser("a grid worker's phone and a department's queue in Chromium", () => {
   let server: RunningServer;
@@ -153,6 +155,50 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await incidentsWith('两户因排水沟起纠纷')).toHaveLength(1);
   });
 
+  it('keeps the reports of two pages of the app made offline at once (a QR link opened beside the app), and says when a photo is refused', async () => {
+    const report = async (p: Page, text: string) => {
+      await p.locator('[data-testid="locate"]').click();
+      await expect.poll(() => p.locator('[data-testid="where"]').textContent()).toContain('已定位');
+      await p.locator('[data-testid="category-dispute"]').click();
+      await p.locator('[data-testid="description"]').fill(text);
+      await p.locator('[data-testid="submit"]').click();
+    };
+    const second = await context.newPage();
+    await second.goto(server.url + `/report?grid=${place.grid}`);
+    await second.waitForSelector('[data-testid="field-map"][data-idle="true"] canvas', { timeout: 60_000 });
+    await page.goto(server.url + '/report');
+    await mapReady();
+    await context.setOffline(true);
+    await report(page, '两个页面之一：路灯不亮');
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toContain('联网后自动发送');
+    await report(second, '两个页面之二：井盖松动');
+    await expect.poll(() => second.locator('[data-testid="notice"]').textContent()).toContain('联网后自动发送');
+    // one page closes (the phone discards it); the other sends what both kept once the signal returns
+    await page.close();
+    await context.setOffline(false);
+    await second.evaluate(() => dispatchEvent(new Event('online')));
+    await expect.poll(async () => (await incidentsWith('两个页面之一：路灯不亮')).length, { timeout: 60_000 }).toBe(1);
+    await expect.poll(async () => (await incidentsWith('两个页面之二：井盖松动')).length, { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => second.locator('[data-testid="outbox"]').count(), { timeout: 30_000 }).toBe(0);
+
+    // a photo a gateway refuses for good (413): the report goes in, and the worker is told, not "sent"
+    await second.route('**/api/incidents/*/photos', (route) => route.fulfill({ status: 413, body: '' }));
+    await second.locator('[data-testid="photo-input"]').setInputFiles({ name: 'p.png', mimeType: 'image/png', buffer: TINY_PNG });
+    await expect.poll(() => second.locator('.thumb img').count(), { timeout: 30_000 }).toBe(1);
+    await report(second, '照片被网关拒收的一条');
+    await expect
+      .poll(() => second.locator('[data-testid="notice"]').textContent(), { timeout: 30_000 })
+      .toMatch(/已上报（编号 \d+），但有 1 张照片服务器没有收下/);
+    expect(await incidentsWith('照片被网关拒收的一条')).toEqual([expect.objectContaining({ photos: 0 })]);
+    await expect.poll(() => second.locator('[data-testid="outbox"] .pending.failed').count()).toBe(1);
+    await second.screenshot({ path: join(ARTIFACTS, '3b-photo-refused.png') });
+    await second.locator('[data-testid="outbox"] button').click();
+    await expect.poll(() => second.locator('[data-testid="outbox"]').count()).toBe(0);
+    await second.close();
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+  });
+
   it('opens offline after one online visit, records a patrol with no signal at 360×640, and sends it when the signal returns', async () => {
     await context.setOffline(false);
     await page.goto(server.url + '/report');
@@ -252,17 +298,12 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await card.locator('img.shot').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '4-grid-list.png') });
     await card.locator(`[data-testid="close-${incident!.id}"]`).click();
-    // the verdict's label is what a thumb presses (the radio itself is hidden under it)
+    // the verdict is a big button whose radio lies over it, within it: a tap checks it, and the page stays where it is
+    // (the radios once escaped the list: a tap on a case lower down scrolled the whole page to blank)
     const satisfied = card.locator('[data-testid="verdict-satisfied"]');
-    await expect
-      .poll(
-        async () => {
-          if (!(await satisfied.isChecked())) await satisfied.locator('xpath=..').click();
-          return satisfied.isChecked();
-        },
-        { timeout: 30_000 },
-      )
-      .toBe(true);
+    await satisfied.check({ timeout: 30_000 });
+    expect(await satisfied.isChecked()).toBe(true);
+    expect(await page.evaluate(() => [document.documentElement.scrollHeight <= innerHeight, scrollY])).toEqual([true, 0]);
     await card.locator('textarea').fill('住户已整改，表示满意');
     await page.screenshot({ path: join(ARTIFACTS, '4b-closing-with-verdict.png') });
     await card.locator('[data-testid="confirm-close"]').click();

@@ -2,12 +2,13 @@ import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
-import { Outbox, shrinkPhoto } from './outbox.svelte.ts';
+import { Outbox, shrinkPhoto, type SendResult } from './outbox.svelte.ts';
 
 export type Category = InferResponseType<(typeof api)['incident-categories']['$get'], 200>[number];
 export type FieldIncident = InferResponseType<typeof api.field.incidents.$get, 200>['items'][number];
 type GridFeature = InferResponseType<(typeof api.regions)[':id']['$get'], 200>;
-export type Notice = { kind: 'ok' | 'queued' | 'error'; text: string };
+/** What the form says: a message key (shown in the language of the moment), or a text already worded (the server's refusal). */
+export type Notice = { kind: 'ok' | 'queued' | 'error'; text: string; key?: string };
 
 export const MAX_PHOTOS = 3;
 
@@ -33,6 +34,8 @@ export class FieldReport {
   description = $state('');
   photos = $state<{ blob: Blob; url: string }[]>([]);
   notice = $state<Notice | null>(null);
+  /** A step on a case is on its way (its button waits). */
+  busy = $state(false);
   submitting = $state(false);
 
   /** Outside the worker's grid: flagged, not refused (a worker may report from next door). */
@@ -107,12 +110,12 @@ export class FieldReport {
   }
 
   /** Into the outbox, and sent at once when the network lets it: the form empties either way. */
-  async submit(messages: { sent: string; queued: string; failed: string }): Promise<void> {
+  async submit(messages: { sent: string; queued: string; failed: string; sending: string; later: string }): Promise<void> {
     if (!this.point || !this.category) return;
     this.submitting = true;
     this.notice = null;
     try {
-      const result = await this.outbox.add(
+      const { result, done } = await this.outbox.add(
         {
           lon: this.point[0],
           lat: this.point[1],
@@ -127,7 +130,19 @@ export class FieldReport {
         this.notice = { kind: 'error', text: this.outbox.items.at(-1)?.error ?? messages.failed };
         return;
       }
-      this.notice = result === 'sent' ? { kind: 'ok', text: messages.sent } : { kind: 'queued', text: messages.queued };
+      const said = (r: SendResult): Notice => {
+        const key = r === 'sent' ? messages.sent : r === 'sending' ? messages.sending : this.outbox.online ? messages.later : messages.queued;
+        return { kind: r === 'sent' ? 'ok' : 'queued', text: key, key };
+      };
+      const notice = said(result);
+      this.notice = notice;
+      // a slow line: the notice follows the report once it has gone (unless something else was said since)
+      if (result === 'sending')
+        void done.then(
+          (r) =>
+            this.notice === notice &&
+            (this.notice = r === 'failed' ? { kind: 'error', text: this.outbox.items.find((i) => i.error)?.error ?? messages.failed } : said(r)),
+        );
       for (const p of this.photos) URL.revokeObjectURL(p.url);
       this.photos = [];
       this.description = '';
@@ -140,6 +155,9 @@ export class FieldReport {
 
   /** Closes a case the departments answered, with the household's feedback. */
   async closeCase(incident: FieldIncident, feedback: string, satisfaction?: 'satisfied' | 'basically' | 'unsatisfied'): Promise<boolean> {
+    // (one tap sends one step: a second while the first is on its way would be refused as stale)
+    if (this.busy) return false;
+    this.busy = true;
     try {
       await ok(
         api.incidents[':id'].$patch({
@@ -152,11 +170,16 @@ export class FieldReport {
     } catch (e) {
       this.listError = errorText(e);
       return false;
+    } finally {
+      this.busy = false;
     }
   }
 
   /** 就地解决: a case nobody was sent to, resolved where it happened, with what was done. */
   async solveOnSpot(incident: FieldIncident, note: string): Promise<boolean> {
+    // (one tap sends one step: a second while the first is on its way would be refused as stale)
+    if (this.busy) return false;
+    this.busy = true;
     try {
       await ok(
         api.incidents[':id'].$patch({ param: { id: String(incident.id) }, json: { status: 'resolved', onSpot: true, note, version: incident.version } }),
@@ -166,6 +189,8 @@ export class FieldReport {
     } catch (e) {
       this.listError = errorText(e);
       return false;
+    } finally {
+      this.busy = false;
     }
   }
 

@@ -1,4 +1,6 @@
-import { createStore, get, set, type UseStore } from 'idb-keyval';
+import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
+import { get as read } from 'svelte/store';
+import { _ } from 'svelte-i18n';
 import { api, ApiError } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
 
@@ -15,16 +17,28 @@ export interface Pending {
   photosSent: number;
   /** A refusal that sending again will not change (bad input, no longer allowed): shown, kept until dismissed. */
   error: string | null;
+  /** Why photos the server would not take were refused (the report went in without them). */
+  photoErrors?: string[];
 }
 
-export type SendResult = 'sent' | 'offline' | 'failed';
+/** `sending`: kept on the phone and still on its way when the form was given back (a slow line). */
+export type SendResult = 'sent' | 'offline' | 'failed' | 'sending';
 
-const KEY = 'outbox';
+/** Where older versions kept the whole list under one key (taken over item by item on opening). */
+const LEGACY_KEY = 'outbox';
+/** How long a request may take before the line counts as down for now: the report; each photo (a slow mountain line). */
+const REPORT_TIMEOUT_MS = 30_000;
+const PHOTO_TIMEOUT_MS = 120_000;
+/** How long the form waits for the report to go before giving it back (it goes on being sent). */
+const FORM_WAIT_MS = 8_000;
 
 /**
  * Reports waiting to be sent, in IndexedDB (photos included), sent in order when the connection
  * is there: at once, when the browser comes back online, and every 20 seconds. Network failures
- * keep an item for later; a 4xx answer marks it failed with the server's message.
+ * and requests that hang past a timeout keep an item for later; a 4xx answer marks it failed with
+ * the server's message. Each report is its own record, so two pages of the app open at once (a
+ * QR link opened beside the app) never write over each other's; one page sends at a time (a Web
+ * Lock), after reading back what every page kept.
  */
 export class Outbox {
   items = $state<Pending[]>([]);
@@ -43,11 +57,23 @@ export class Outbox {
   async open(): Promise<void> {
     // One store per user: a shared phone does not send one worker's reports as another's.
     this.store = createStore(`gridplan-outbox-${this.user}`, 'reports');
-    this.items = (await get<Pending[]>(KEY, this.store)) ?? [];
+    const legacy = await get<Pending[]>(LEGACY_KEY, this.store);
+    if (legacy) {
+      for (const item of legacy) await set(item.key, item, this.store);
+      await del(LEGACY_KEY, this.store);
+    }
+    await this.reload();
     addEventListener('online', this.onOnline);
     addEventListener('offline', this.onOffline);
     this.timer = setInterval(() => void this.flush(), 20_000);
     void this.flush();
+  }
+
+  /** What every page of the app has kept, oldest first. */
+  private async reload(): Promise<void> {
+    if (!this.store) return;
+    const kept = (await values<Pending>(this.store)).filter((i) => i && typeof i.key === 'string');
+    this.items = kept.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.key.localeCompare(b.key));
   }
 
   close(): void {
@@ -65,52 +91,73 @@ export class Outbox {
     this.online = false;
   };
 
-  private async save(): Promise<void> {
-    if (this.store) await set(KEY, $state.snapshot(this.items), this.store);
+  /** One report as it now stands (never the whole list: another page keeps its own). */
+  private async save(item: Pending): Promise<void> {
+    if (this.store) await set(item.key, $state.snapshot(item), this.store);
   }
 
-  /** Keeps the report, then tries to send it. */
-  async add(body: Pending['body'], photos: Blob[]): Promise<SendResult> {
+  /**
+   * Keeps the report, then tries to send it; gives the form back once it is sent, refused or
+   * cannot go now — or, on a slow line, after a few seconds while it goes on being sent.
+   */
+  async add(body: Pending['body'], photos: Blob[]): Promise<{ result: SendResult; done: Promise<SendResult> }> {
     const key = `r-${crypto.randomUUID()}`;
-    this.items.push({ key, createdAt: new Date().toISOString(), body, photos, incidentId: null, photosSent: 0, error: null });
-    await this.save();
-    await this.flush();
+    const item: Pending = { key, createdAt: new Date().toISOString(), body, photos, incidentId: null, photosSent: 0, error: null };
+    this.items.push(item);
+    await this.save(item);
+    const done = this.flush().then(() => this.stateOf(key));
+    const result = await Promise.race([done, new Promise<SendResult>((r) => setTimeout(() => r('sending'), FORM_WAIT_MS))]);
+    return { result, done };
+  }
+
+  /** Where a report stands: sent (no longer kept), refused, or waiting (offline, or another page is sending it). */
+  stateOf(key: string): SendResult {
     const left = this.items.find((i) => i.key === key);
     return !left ? 'sent' : left.error ? 'failed' : 'offline';
   }
 
   async dismiss(key: string): Promise<void> {
+    if (this.store) await del(key, this.store);
     this.items = this.items.filter((i) => i.key !== key);
-    await this.save();
   }
 
-  /** Sends what is waiting, oldest first; stops at the first network failure. */
+  /** Sends what is waiting, oldest first; stops at the first network failure. One page at a time. */
   async flush(): Promise<void> {
     if (this.sending) return;
     this.sending = true;
     try {
-      for (const item of [...this.items]) {
-        if (item.error) continue;
-        const result = await this.send(item);
-        if (result === 'offline') break;
-        if (result === 'sent') {
-          this.items = this.items.filter((i) => i.key !== item.key);
-          this.sent++;
-        }
-        await this.save();
-      }
+      const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+      if (locks) await locks.request(`gridplan-outbox-${this.user}`, { ifAvailable: true }, async (lock) => (lock ? this.sendAll() : this.reload()));
+      else await this.sendAll();
     } finally {
       this.sending = false;
+    }
+  }
+
+  private async sendAll(): Promise<void> {
+    await this.reload();
+    for (const item of [...this.items]) {
+      if (item.error) continue;
+      const result = await this.send(item);
+      if (result === 'offline') break;
+      if (result === 'sent') {
+        if (this.store) await del(item.key, this.store);
+        this.items = this.items.filter((i) => i.key !== item.key);
+        this.sent++;
+      } else await this.save(item);
     }
   }
 
   private async send(item: Pending): Promise<SendResult> {
     try {
       if (item.incidentId === null) {
-        const res = await api.incidents.$post({ json: item.body, header: { 'idempotency-key': item.key } });
+        const res = await api.incidents.$post(
+          { json: item.body, header: { 'idempotency-key': item.key } },
+          { init: { signal: AbortSignal.timeout(REPORT_TIMEOUT_MS) } },
+        );
         if (!res.ok) return this.refused(item, res);
         item.incidentId = (await res.json()).id;
-        await this.save();
+        await this.save(item);
       }
       while (item.photosSent < item.photos.length) {
         const photo = item.photos[item.photosSent]!;
@@ -118,16 +165,25 @@ export class Outbox {
           method: 'POST',
           body: photo,
           headers: { 'content-type': photo.type || 'image/jpeg' },
+          signal: AbortSignal.timeout(PHOTO_TIMEOUT_MS),
         });
-        // A photo the server will never take (too big, not an image, one too many) does not hold the report back.
-        if (!res.ok && (res.status === 401 || res.status >= 500)) return 'offline';
+        // A signed-out session, a busy server or gateway: this photo again later.
+        if (!res.ok && (res.status === 401 || res.status === 408 || res.status === 429 || res.status >= 500)) return 'offline';
+        // One the server will never take (too big, not an image, one too many) does not hold the report back — but it is said.
+        if (!res.ok) item.photoErrors = [...(item.photoErrors ?? []), await reason(res)];
         item.photosSent++;
-        await this.save();
+        await this.save(item);
       }
       this.online = true;
+      if (item.photoErrors?.length) {
+        item.error = read(_)('report.photosRefused', {
+          values: { id: item.incidentId, n: item.photoErrors.length, message: item.photoErrors.join('；') },
+        });
+        return 'failed';
+      }
       return 'sent';
     } catch {
-      // fetch rejects only when the request never got an answer
+      // fetch rejects only when the request never got an answer (or took too long: the line is down for now)
       this.online = navigator.onLine;
       return 'offline';
     }
@@ -135,13 +191,20 @@ export class Outbox {
 
   private async refused(item: Pending, res: Response): Promise<SendResult> {
     // A signed-out session or a busy server: try again later.
-    if (res.status === 401 || res.status === 429 || res.status >= 500) return 'offline';
-    const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
-    item.error = body?.error
-      ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
-      : `HTTP ${res.status}`;
+    if (res.status === 401 || res.status === 408 || res.status === 429 || res.status >= 500) return 'offline';
+    item.error = await reason(res);
     return 'failed';
   }
+}
+
+/** A refusal in the reader's words (the server's error code), else its status. */
+async function reason(res: Response): Promise<string> {
+  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
+  return body?.error
+    ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
+    : res.status === 413
+      ? read(_)('errors.payload_too_large')
+      : `HTTP ${res.status}`;
 }
 
 /** A photo made smaller for the upload: at most 1600 px on its long side, JPEG; the original when the browser cannot decode it. */

@@ -1,4 +1,4 @@
-import { createStore, get, set, type UseStore } from 'idb-keyval';
+import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
 import type { InferResponseType } from 'hono/client';
 import { api, ApiError, ok } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
@@ -64,7 +64,13 @@ export class PatrolRecorder {
   async open(): Promise<void> {
     this.store = createStore(`gridplan-patrol-${this.user}`, 'patrols');
     this.current = (await get<PatrolDraft | null>('current', this.store)) ?? null;
-    this.queue = (await get<PatrolDraft[]>('queue', this.store)) ?? [];
+    // (once kept as one list: taken over patrol by patrol, so two pages never write over each other's)
+    const legacy = await get<PatrolDraft[]>('queue', this.store);
+    if (legacy) {
+      for (const q of legacy) await set(`q:${q.key}`, q, this.store);
+      await del('queue', this.store);
+    }
+    await this.reloadQueue();
     if (this.current) this.follow();
     addEventListener('online', this.onOnline);
     this.timer = setInterval(() => void this.flush(), 20_000);
@@ -79,10 +85,26 @@ export class PatrolRecorder {
 
   private onOnline = () => void this.flush();
 
+  /** The walk under way, and each ended patrol as its own record (another page of the app keeps its own). */
   private async save(): Promise<void> {
     if (!this.store) return;
     await set('current', $state.snapshot(this.current), this.store);
-    await set('queue', $state.snapshot(this.queue), this.store);
+  }
+
+  private async keep(q: PatrolDraft): Promise<void> {
+    if (this.store) await set(`q:${q.key}`, $state.snapshot(q), this.store);
+  }
+
+  /** The ended patrols every page of the app has kept, oldest first. */
+  private async reloadQueue(): Promise<void> {
+    if (!this.store) return;
+    const kept = (await entries<string, PatrolDraft>(this.store)).filter(([k]) => k.startsWith('q:')).map(([, q]) => q);
+    this.queue = kept.sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.key.localeCompare(b.key));
+  }
+
+  private async forget(key: string): Promise<void> {
+    if (this.store) await del(`q:${key}`, this.store);
+    this.queue = this.queue.filter((q) => q.key !== key);
   }
 
   async loadHouseholds(gridId: number): Promise<void> {
@@ -155,7 +177,9 @@ export class PatrolRecorder {
     const c = this.current;
     if (!c) return;
     this.unfollow();
-    this.queue = [...this.queue, { ...$state.snapshot(c), endedAt: new Date().toISOString() }];
+    const ended = { ...$state.snapshot(c), endedAt: new Date().toISOString() };
+    await this.keep(ended);
+    this.queue = [...this.queue, ended];
     this.current = null;
     await this.save();
     await this.flush();
@@ -166,54 +190,66 @@ export class PatrolRecorder {
    * under a new key (the refused one was never stored), the visits as they were made.
    */
   async keepVisits(key: string): Promise<void> {
-    this.queue = this.queue.map((q) => (q.key === key ? { ...q, key: `${q.key}-visits`, track: [], error: null, code: null } : q));
-    await this.save();
+    const q = this.queue.find((x) => x.key === key);
+    if (!q) return;
+    await this.forget(key);
+    const kept = { ...$state.snapshot(q), key: `${q.key}-visits`, track: [], error: null, code: null };
+    await this.keep(kept);
+    this.queue = [...this.queue, kept];
     await this.flush();
   }
 
   async discard(key: string): Promise<void> {
-    this.queue = this.queue.filter((q) => q.key !== key);
-    await this.save();
+    await this.forget(key);
   }
 
-  /** Sends the ended patrols, oldest first; stops at the first network failure. */
+  /** Sends the ended patrols, oldest first; stops at the first network failure. One page at a time. */
   async flush(): Promise<void> {
-    if (this.sending || this.queue.length === 0) return;
+    if (this.sending) return;
     this.sending = true;
     try {
-      for (const item of [...this.queue]) {
-        if (item.error) continue;
-        let res: Response;
-        try {
-          res = await api.patrols.$post({
-            json: { key: item.key, gridId: item.gridId, startedAt: item.startedAt, endedAt: item.endedAt!, track: item.track, visits: item.visits },
-          });
-        } catch {
-          break; // no network: later
-        }
-        if (res.status === 401 || res.status === 429 || res.status >= 500) break;
-        if (res.ok) {
-          this.queue = this.queue.filter((q) => q.key !== item.key);
-          this.sent++;
-        } else {
-          const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
-          this.queue = this.queue.map((q) =>
-            q.key === item.key
-              ? {
-                  ...q,
-                  code: body?.error?.code ?? null,
-                  error: body?.error
-                    ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
-                    : `HTTP ${res.status}`,
-                }
-              : q,
-          );
-        }
-        await this.save();
-      }
+      const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+      if (locks) await locks.request(`gridplan-patrol-${this.user}`, { ifAvailable: true }, async (lock) => (lock ? this.sendAll() : this.reloadQueue()));
+      else await this.sendAll();
     } finally {
       this.sending = false;
     }
     if (this.sent) void this.loadMonth();
+  }
+
+  private async sendAll(): Promise<void> {
+    await this.reloadQueue();
+    for (const item of [...this.queue]) {
+      if (item.error) continue;
+      let res: Response;
+      try {
+        res = await api.patrols.$post(
+          { json: { key: item.key, gridId: item.gridId, startedAt: item.startedAt, endedAt: item.endedAt!, track: item.track, visits: item.visits } },
+          // (a request hanging on a dead line counts as no network: tried again later)
+          { init: { signal: AbortSignal.timeout(60_000) } },
+        );
+      } catch {
+        break; // no network: later
+      }
+      if (res.status === 401 || res.status === 408 || res.status === 429 || res.status >= 500) break;
+      if (res.ok) {
+        await this.forget(item.key);
+        this.sent++;
+      } else {
+        const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
+        this.queue = this.queue.map((q) =>
+          q.key === item.key
+            ? {
+                ...q,
+                code: body?.error?.code ?? null,
+                error: body?.error
+                  ? errorText(new ApiError(res.status, body.error.code, body.error.message, body.error.path, body.error.details), 'report')
+                  : `HTTP ${res.status}`,
+              }
+            : q,
+        );
+        await this.keep(this.queue.find((q) => q.key === item.key)!);
+      }
+    }
   }
 }
