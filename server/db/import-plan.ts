@@ -789,7 +789,7 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
   const { rows: workers } = await tx.query<{ id: number; name: string; phone: string }>('SELECT id, name, phone FROM worker');
   const byPhone = new Map(workers.filter((w) => w.phone).map((w) => [w.phone, w]));
   const problems: Problem[] = [];
-  const assignments: { grid: number; worker: { id: number | null; name: string; phone: string; role: string }; role: string }[] = [];
+  const assignments: { index: number; grid: number; worker: { id: number | null; name: string; phone: string; role: string }; role: string }[] = [];
   rows.forEach((row, index) => {
     const path = `rows[${index}]`;
     const name = text(field(row, spec, 'person'));
@@ -816,8 +816,28 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
       return;
     }
     const known = phone ? byPhone.get(phone) : workers.find((w) => w.name === name);
-    assignments.push({ grid: grid!.id, worker: { id: known?.id ?? null, name, phone: phone ?? '', role: role! }, role: role! });
+    assignments.push({ index, grid: grid!.id, worker: { id: known?.id ?? null, name, phone: phone ?? '', role: role! }, role: role! });
   });
+  // A grid has one full-time worker: a file naming two for one grid is asked which (else the later row would silently win).
+  const fullTime = new Map<number, number[]>();
+  assignments.forEach((a, i) => a.role === 'full_time' && fullTime.set(a.grid, [...(fullTime.get(a.grid) ?? []), i]));
+  const doubled = new Set([...fullTime.values()].filter((is) => is.length > 1).flat());
+  if (doubled.size > 0) {
+    const gridName = new Map(grids.map((g) => [g.id, g.name]));
+    for (const i of doubled) {
+      const a = assignments[i]!;
+      const all = fullTime.get(a.grid)!.map((j) => assignments[j]!.worker.name);
+      problems.push({
+        index: a.index,
+        code: 'duplicate_full_time',
+        message: `grid ${gridName.get(a.grid)} is given ${all.length} full-time workers (${all.join(', ')}); it has one`,
+        path: `rows[${a.index}].person`,
+        subject: `${gridName.get(a.grid)} — ${all.join('、')}`,
+      });
+    }
+    problems.sort((x, y) => x.index - y.index);
+    assignments.splice(0, assignments.length, ...assignments.filter((_, i) => !doubled.has(i)));
+  }
   const touched = [...new Set(assignments.map((a) => a.grid))];
   await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [touched]);
   const before = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));

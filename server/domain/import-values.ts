@@ -137,7 +137,8 @@ export function phoneOf(value: unknown): string | null {
   const s = text(value)
     .replace(/[\s\-()]/g, '')
     .replace(/^(\+?86)(?=1\d{10}$)/, '');
-  return /^(1\d{10}|0\d{9,11}|\d{7,8})$/.test(s) ? s : null;
+  // a mobile (11 digits from 1), a landline with its area code (0…), or a local number without it (7–8 digits, never from 0 or 1)
+  return /^(1\d{10}|0\d{9,11}|[2-9]\d{6,7})$/.test(s) ? s : null;
 }
 
 /**

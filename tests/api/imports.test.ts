@@ -672,6 +672,40 @@ for (const driver of DRIVERS) {
       expect((await ctx.snapshot()).region).toBe(before.region);
     });
 
+    it('asks which, when a staff list gives one grid two full-time workers, instead of letting the later row win', async () => {
+      const { rows: g } = await ctx.db.query<{ code: string; worker_id: number | null }>(
+        `SELECT code, worker_id FROM region WHERE level = 'grid' ORDER BY code LIMIT 2`,
+      );
+      const csv = [
+        '姓名,手机号,职务,所属网格',
+        `罗娟,13908742001,专职网格员,${g[0]!.code}`,
+        `周强,13908742002,专职网格员,${g[1]!.code}`,
+        `赵错号,13908742003,专职网格员,${g[0]!.code}`,
+        `钱七,1381234,专职网格员,${g[1]!.code}`,
+      ].join('\n');
+      const up = await upload('two-for-one.csv', new TextEncoder().encode(csv));
+      const body = {
+        layer: up.body.layers[0].name,
+        kind: 'staff',
+        parentId: districtId,
+        fields: { person: '姓名', phone: '手机号', role: '职务', grid: '所属网格' },
+      };
+      const checked = await plan(up.body.id, body);
+      expect(checked.status, JSON.stringify(checked.body)).toBe(200);
+      // both rows of the doubled grid are asked about (which is right, the clerk knows); a 7-digit number from 1 is no phone
+      expect(checked.body.outcome).toMatchObject({ total: 4, accepted: 1, problemCounts: { duplicate_full_time: 2, invalid_phone: 1 } });
+      expect(checked.body.outcome.problems.find((p: { code: string }) => p.code === 'duplicate_full_time').subject).toContain('罗娟、赵错号');
+      const before = await ctx.snapshot();
+      const refused = await commit(up.body.id, body);
+      expect(refused.status).toBe(422);
+      expect(await ctx.snapshot()).toEqual(before);
+      const done = await commit(up.body.id, { ...body, partial: true });
+      expect(done.status).toBe(201);
+      const { rows: now } = await ctx.db.query<{ worker_id: number | null }>(`SELECT worker_id FROM region WHERE code = $1`, [g[0]!.code]);
+      expect(now[0]!.worker_id).toBe(g[0]!.worker_id);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+    });
+
     it('measures a sliver with nearly level edges as the sliver it is (the area of what a projection round trip leaves)', async () => {
       // Δφ of 1e-13°: the old quotient (cos φ1 − cos φ2) / Δφ cancelled into tens of thousands of m²
       const { rows } = await ctx.db.query<{ sliver: number; town: number; geodesic: number }>(

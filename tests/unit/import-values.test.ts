@@ -46,6 +46,8 @@ describe('values as county files write them', () => {
       null,
     ]);
     expect(['139 0874 1001', '+86 13908741002', '0874-3123456', '12345'].map(phoneOf)).toEqual(['13908741001', '13908741002', '08743123456', null]);
+    // a local number without its area code, never from 1 (a mobile cut short) or 0
+    expect(['6231234', '62312345', '1381234', '0123456'].map(phoneOf)).toEqual(['6231234', '62312345', null, null]);
   });
 
   it('reads times the ways people and Excel write them, in China time', () => {
