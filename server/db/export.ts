@@ -146,8 +146,10 @@ export async function planVersion(
      SELECT max(op)::int AS op, to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at FROM hits`,
     [regionId],
   );
+  // (a version published from a draft that changed nothing wrote no operation: it stands for the plan as it was then)
   const { rows: versions } = await db.query<{ id: number; name: string; effectiveFrom: string; op: number | null }>(
-    `SELECT v.id, v.name, to_char(v.effective_from AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS "effectiveFrom", v.op::int AS op
+    `SELECT v.id, v.name, to_char(v.effective_from AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS "effectiveFrom",
+       coalesce(v.op, (SELECT max(c.op) FROM change c WHERE c.at <= v.published_at))::int AS op
      FROM plan_version v
      WHERE v.region_id IN (SELECT id FROM gp_subtree($1::int)) OR v.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$1::int]))
      ORDER BY v.published_at DESC, v.id DESC LIMIT 1`,

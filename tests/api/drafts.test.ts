@@ -319,6 +319,20 @@ for (const driver of DRIVERS) {
       expect(steps.status).toBe(400);
     });
 
+    it('publishes a draft that changed nothing as a version of the plan as it stood, and its print does not call it edited since', async () => {
+      const village = villages[2]!;
+      const id = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '原样确认' }, author)).body.id;
+      expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '' }, author)).status).toBe(200);
+      const published = await approveAll(id);
+      expect(published.status, JSON.stringify(published.body).slice(0, 300)).toBe(200);
+      const print = await ctx.request('GET', `/api/regions/${village.id}/print`, undefined, approver);
+      const { version } = print.body;
+      expect(version.published).toMatchObject({ name: '原样确认' });
+      // (the page reads "edited since" when the plan's latest change is newer than the version's)
+      expect(version.published.op).not.toBeNull();
+      expect(version.op === null || version.op <= version.published.op).toBe(true);
+    });
+
     it('approved for a later day: scheduled, then published when the day comes', async () => {
       const village = villages[1]!;
       const [g] = await grids(village.id);
