@@ -75,7 +75,8 @@ async function polygonParts(tx: Queryable, sql: string, params: unknown[], toler
 export function clipToFreeSpace(tx: Queryable, wkb: Wkb, parentId: number, selfId: number | null, toleranceM2: number) {
   return polygonParts(
     tx,
-    `SELECT gp_difference(ST_Intersection(${GEOM}, p.geom, gp_grid()),
+    // (the area only: a shape running along the parent's edge from outside meets it in a line too, which GEOS will not subtract from)
+    `SELECT gp_difference(ST_CollectionExtract(ST_Intersection(${GEOM}, p.geom, gp_grid()), 3),
                           (SELECT ST_Union(s.geom, gp_grid()) FROM region s WHERE s.parent_id = $2 AND s.id IS DISTINCT FROM $3 AND s.geom && ${GEOM})) AS g
      FROM region p WHERE p.id = $2`,
     [wkb, parentId, selfId],

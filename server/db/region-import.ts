@@ -109,7 +109,9 @@ async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOption
      ),
      clipped AS (
        SELECT m.ord, ST_Multi(ST_CollectionExtract(gp_difference(
-                CASE WHEN $2::int IS NULL THEN m.g ELSE ST_Intersection(m.g, (SELECT geom FROM parent), gp_grid()) END,
+                -- (only the area: where the feature runs along the parent's edge from outside, the intersection
+                -- also holds that line, and GEOS will not subtract the siblings from such a mix)
+                CASE WHEN $2::int IS NULL THEN m.g ELSE ST_CollectionExtract(ST_Intersection(m.g, (SELECT geom FROM parent), gp_grid()), 3) END,
                 (SELECT ST_Union(x.g, gp_grid()) FROM (
                    SELECT s.geom AS g FROM sibling s WHERE s.geom && m.g
                    UNION ALL SELECT e.g FROM f e WHERE e.ord < m.ord AND e.g && m.g) x)), 3)) AS g

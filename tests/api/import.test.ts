@@ -212,6 +212,65 @@ for (const driver of DRIVERS) {
       expect(m2).toBeLessThan(5e7);
     });
 
+    it('clips a feature that runs along its parent’s edge from outside: the part inside, without the line where it touches', async () => {
+      // (its intersection with the parent is a polygon and a line: GEOS refuses to subtract the siblings from that mix)
+      const parent = await ctx.request(
+        'POST',
+        '/api/regions/import',
+        districts({
+          type: 'FeatureCollection',
+          features: [{ type: 'Feature', id: '970101', properties: { name: '边区' }, geometry: { type: 'Polygon', coordinates: [square(120, 30, 0.1)] } }],
+        }),
+      );
+      expect(parent.status, JSON.stringify(parent.body)).toBe(201);
+      const parentId = parent.body.created[0].id;
+      const town = (name: string, coordinates: unknown) => ({
+        type: 'Feature',
+        id: name === '西镇' ? '970101-001' : '970101-002',
+        properties: { name },
+        geometry: { type: 'MultiPolygon', coordinates },
+      });
+      const west = await ctx.request('POST', '/api/regions/import', {
+        parentId,
+        level: 'township',
+        features: { type: 'FeatureCollection', features: [town('西镇', [[square(120, 30, 0.09)]])] },
+      });
+      expect(west.status, JSON.stringify(west.body)).toBe(201);
+      // east: a block inside reaching out over the east edge, and a block outside that only touches that edge
+      const east = town('东镇', [
+        [
+          [
+            [120.08, 30.02],
+            [120.12, 30.02],
+            [120.12, 30.04],
+            [120.08, 30.04],
+            [120.08, 30.02],
+          ],
+        ],
+        [
+          [
+            [120.1, 30.06],
+            [120.12, 30.06],
+            [120.12, 30.08],
+            [120.1, 30.08],
+            [120.1, 30.06],
+          ],
+        ],
+      ]);
+      const res = await ctx.request('POST', '/api/regions/import', {
+        parentId,
+        level: 'township',
+        clip: true,
+        features: { type: 'FeatureCollection', features: [east] },
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      const { rows } = await ctx.db.query<{ t: string; parts: number }>(
+        `SELECT GeometryType(geom) AS t, ST_NumGeometries(geom) AS parts FROM region WHERE id = $1`,
+        [res.body.created[0].id],
+      );
+      expect(rows).toEqual([{ t: 'MULTIPOLYGON', parts: 1 }]);
+    });
+
     it('refuses the real Qujing boundaries: self-intersecting rings and the existing 沾益区, all named', async () => {
       const error = await rejects(districts(realBoundaries('qujing')), 422, 'invalid_features');
       expect(error.details.map((d: any) => [d.index, d.code])).toEqual([
