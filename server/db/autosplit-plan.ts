@@ -54,6 +54,8 @@ export interface PlannedVillage {
   name: string;
   version: number;
   gridType: GridType;
+  /** The type was not set for the village nor shown by its grids: taken from its name (社区 a residential community, else rural). */
+  typeByName?: boolean;
   rule: SplitRule;
 }
 
@@ -306,7 +308,10 @@ async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOpt
   const ruleOf = (district: number | null, type: GridType) =>
     rules.find((r) => r.district_id !== null && r.district_id === district && r.grid_type === type) ?? defaults.get(type);
   return rows.map((v) => {
-    const gridType = options.gridType ?? v.grid_type ?? v.usual ?? 'rural';
+    // A village nobody typed and without grids yet (a county's first split): a 社区 is a town's, divided as
+    // 小区型; a 村 (or anything else) as 农村型 — said in the summary, never silently.
+    const byName = !options.gridType && !v.grid_type && !v.usual;
+    const gridType = options.gridType ?? v.grid_type ?? v.usual ?? (/社区$|居委会$|小区$/.test(v.name.trim()) ? 'residential' : 'rural');
     const base = ruleOf(v.district_id, gridType)!;
     const rule = { min: options.min ?? base.min, max: options.max ?? base.max, target: options.target ?? base.target };
     if (options.target === undefined && (rule.target < rule.min || rule.target > rule.max)) rule.target = Math.round((rule.min + rule.max) / 2);
@@ -315,7 +320,7 @@ async function villagesOf(tx: Queryable, regionId: number, options: AutosplitOpt
     if (rule.target < rule.min || rule.target > rule.max) {
       throw new InputError('invalid_range', `target ${rule.target} lies outside ${rule.min}–${rule.max} (${gridType})`, 'target');
     }
-    return { id: v.id, code: v.code, name: v.name, version: v.version, gridType, rule };
+    return { id: v.id, code: v.code, name: v.name, version: v.version, gridType, rule, ...(byName ? { typeByName: true } : {}) };
   });
 }
 

@@ -44,6 +44,8 @@ export interface AutosplitSummary {
   /** Grids that met their rule but joined a neighbouring remainder too small to be a grid alone (rebalancing). */
   released: number;
   infeasible: { ord: number; villageId: number; reason: InfeasibleReason; households: number }[];
+  /** Villages typed by their names (none set, no grids to show it): how many as residential communities, how many as rural. */
+  typedByName: { residential: number; rural: number };
   elapsedMs: number;
 }
 
@@ -187,6 +189,10 @@ function summarise(
     ...workloads(grids),
     straightGrids: grids.filter((g) => g.straight).length,
     infeasible: grids.filter((g) => g.reason).map((g) => ({ ord: g.ord, villageId: g.villageId, reason: g.reason!, households: g.households })),
+    typedByName: {
+      residential: villages.filter((v) => v.typeByName && v.gridType === 'residential').length,
+      rural: villages.filter((v) => v.typeByName && v.gridType === 'rural').length,
+    },
     elapsedMs: Math.round(performance.now() - started),
   };
 }

@@ -298,6 +298,28 @@ for (const driver of DRIVERS) {
       expect(res.body.proposal.features[0].properties.status).toBe('under');
     });
 
+    it('types a village nobody typed, without grids to show it, by its name — a 社区 as residential, a 村 as rural — and says so', async () => {
+      const { rows } = await ctx.db.query<{ id: number }>(
+        `SELECT v.id FROM region v WHERE v.level = 'village' AND v.id <> $1 AND v.household_count BETWEEN 30 AND 300 ORDER BY v.code LIMIT 1`,
+        [village.id],
+      );
+      const id = rows[0]!.id;
+      await ctx.db.query(`UPDATE region SET grid_type = NULL WHERE id = $1 OR (parent_id = $1 AND level = 'grid')`, [id]);
+      for (const [name, type, said] of [
+        ['试验社区', 'residential', { residential: 1, rural: 0 }],
+        ['试验村', 'rural', { residential: 0, rural: 1 }],
+      ] as const) {
+        await ctx.db.query(`UPDATE region SET name = $2 WHERE id = $1`, [id, name]);
+        const res = await ctx.request('POST', `/api/regions/${id}/autosplit`, {});
+        expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+        expect(res.body.summary.typedByName).toEqual(said);
+        expect(new Set(res.body.proposal.features.map((f: { properties: { gridType: string } }) => f.properties.gridType))).toEqual(new Set([type]));
+      }
+      // a type asked for is no guess
+      const asked = await ctx.request('POST', `/api/regions/${id}/autosplit`, { gridType: 'scattered' });
+      expect(asked.body.summary.typedByName).toEqual({ residential: 0, rural: 0 });
+    });
+
     it('refuses bad input with a located error and writes nothing', async () => {
       const before = await ctx.snapshot();
       const {
