@@ -31,6 +31,8 @@ export class Explorer {
   /** The grids of the village in view (the selection, or the selected grid's village): what the editor works on. */
   villageGrids = $state.raw<RegionCollection | null>(null);
   loading = $state(false);
+  /** The plan holds no region at all (a county's first start, before its outline is imported). */
+  empty = $state(false);
   error = $state<string | null>(null);
   /** Bumped on every selection so the map knows to move even when re-selecting. */
   selection = $state(0);
@@ -74,8 +76,10 @@ export class Explorer {
       if (target === undefined) {
         this.region = null;
         this.children = EMPTY;
+        this.empty = true;
         return;
       }
+      this.empty = false;
       const param = { id: String(target) };
       const query = this.query;
       const [region, children] = await Promise.all([ok(api.regions[':id'].$get({ param, query })), ok(api.regions[':id'].children.$get({ param, query }))]);
