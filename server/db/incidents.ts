@@ -262,7 +262,11 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     params.push(f.gridIds);
     where.push(`i.grid_id = ANY(${next()}::int[])`);
   }
-  if (f.intake) where.push(`i.status = 'reported' AND i.assigned_at IS NULL`);
+  // (and a case whose lead department sent it back while others assist: nobody leads it until the centre names one)
+  if (f.intake)
+    where.push(`((i.status = 'reported' AND i.assigned_at IS NULL) OR (i.status = 'dispatched'
+      AND EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id AND d.role = 'lead' AND d.returned_at IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id AND d.role = 'lead' AND d.returned_at IS NULL AND d.resolved_at IS NULL)))`);
   if (f.satisfaction) {
     params.push(f.satisfaction);
     where.push(`i.status = 'closed' AND i.satisfaction = ${next()}`);

@@ -305,6 +305,33 @@ for (const driver of DRIVERS) {
       expect(all.status).toBe(200);
     });
 
+    it('a case whose lead sends it back while another department assists is back in the intake until the centre names a new lead', async () => {
+      const incident = await report();
+      now = new Date(now.getTime() + HOUR);
+      const sent = await ctx.request(
+        'POST',
+        `/api/incidents/${incident.id}/dispatch`,
+        {
+          departments: [
+            { code: 'police', role: 'lead' },
+            { code: 'housing', role: 'assist' },
+          ],
+        },
+        centre,
+      );
+      const lead = sent.body.dispatches.find((d: any) => d.role === 'lead');
+      const intake = async () => (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items.map((i: any) => i.id);
+      expect(await intake()).not.toContain(incident.id);
+      const back = await patch(lead.id, { action: 'return', reason: '应由住建主办' }, police);
+      // housing still assists: the case stays dispatched, but nobody leads it — the centre sees it to route
+      expect(back.body.incident).toMatchObject({ status: 'dispatched', department: '住建' });
+      expect(await intake()).toContain(incident.id);
+      const again = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['environment'] }, centre);
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      expect(again.body.dispatches.find((d: any) => d.department.code === 'environment').role).toBe('lead');
+      expect(await intake()).not.toContain(incident.id);
+    });
+
     it('marks a report invalid with a reason and merges a duplicate into its case; neither counts any more', async () => {
       const from = new Date(now.getTime() - HOUR).toISOString();
       const count = async () =>
