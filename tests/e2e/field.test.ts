@@ -358,8 +358,16 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => card.locator('[data-testid="dispatch-state"]').textContent()).toBe('待受理');
     expect(await desk.locator('[data-testid="own-department"]').textContent()).toContain('司法调解');
     await desk.screenshot({ path: join(ARTIFACTS, '5-department-queue.png') });
+    // 受理 over a line that loses the answer: the server has it; the card reads the queue again and shows it taken,
+    // rather than waiting for a second tap that would be refused as stale
+    await desk.route('**/api/dispatches/*', async (route) => {
+      if (route.request().method() !== 'PATCH') return route.continue();
+      await route.fetch();
+      await route.abort('connectionreset');
+    });
     await card.locator('[data-testid="acknowledge"]').click();
     await expect.poll(() => card.locator('[data-testid="dispatch-state"]').textContent()).toBe('已受理，处理中');
+    await desk.unroute('**/api/dispatches/*');
     await card.locator('[data-testid="resolve"]').click();
     await card.locator('[data-testid="answer-text"]').fill('已组织双方调解，签订协议');
     await card.locator('[data-testid="send-answer"]').click();
