@@ -197,12 +197,26 @@ describeInBrowser('web app in Chromium', () => {
     const canvas = (await page.locator('[data-testid="map"] canvas.maplibregl-canvas').boundingBox())!;
     const crumbsBefore = await crumbs(page);
     await page.mouse.click(canvas.x + at.x, canvas.y + at.y);
-    await expect.poll(() => page.locator('.incident-popup').textContent(), { timeout: 10_000 }).toMatch(/事件 #\d+ · .+ · .+ · 紧急程度 \d/);
+    await expect.poll(() => page.locator('.incident-popup').textContent(), { timeout: 10_000 }).toMatch(/事件 #\d+ · .+ · .+ · (一般|较重|严重|紧急)×?$/);
     expect(await page.getByTestId('points-each').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-points-street.png') });
     expect(await crumbs(page)).toEqual(crumbsBefore);
     await page.click('[data-mode="hexagon"]');
 
+    // By keyboard: a category's box takes the focus and Space toggles it; Space on a mode button presses that button
+    // (the page's own Space, which plays the months, is for where no control has the focus)
+    const other = page.locator('.chip', { hasText: '其他' });
+    await other.locator('input').focus();
+    await page.keyboard.press('Space');
+    await expect.poll(() => other.getAttribute('class')).toMatch(/\boff\b/);
+    await page.keyboard.press('Space');
+    await expect.poll(() => other.getAttribute('class')).not.toMatch(/\boff\b/);
+    await page.locator('[data-mode="grids"]').focus();
+    await page.keyboard.press('Space');
+    await expect.poll(() => page.locator('[data-mode="grids"]').getAttribute('aria-checked')).toBe('true');
+    await page.locator('[data-mode="hexagon"]').focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.locator('[data-mode="hexagon"]').getAttribute('aria-checked')).toBe('true');
     // Only fires: fewer incidents.
     for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
     await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);

@@ -4,7 +4,7 @@ import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike, VectorTi
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature } from '../state/explorer.svelte.ts';
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
-import { baseStyle, gridTypeColor, TEXT_FONT } from './style.ts';
+import { baseStyle, mapLocale, gridTypeColor, TEXT_FONT } from './style.ts';
 import turfBbox from '@turf/bbox';
 
 maplibregl.setWorkerUrl(workerUrl);
@@ -68,6 +68,7 @@ export class RegionMap {
     this.map = new maplibregl.Map({
       container,
       style: baseStyle(options.basemapUrl, options.dark),
+      locale: mapLocale(),
       center: [103.82, 25.6],
       zoom: 8,
       attributionControl: false,

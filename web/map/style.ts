@@ -28,6 +28,24 @@ export const TEXT_FONT = ['Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', 
 
 let basemaps: Basemaps | null = null;
 
+/** MapLibre's own words (the map's name and its buttons, read aloud by screen readers) in the page's language. */
+export function mapLocale(): Record<string, string> {
+  const zh = (document.documentElement.lang || 'zh-CN').startsWith('zh');
+  return zh
+    ? {
+        'Map.Title': '地图',
+        'NavigationControl.ZoomIn': '放大',
+        'NavigationControl.ZoomOut': '缩小',
+        'NavigationControl.ResetBearing': '拖动旋转地图，点击恢复正北',
+        'AttributionControl.ToggleAttribution': '显示或隐藏地图来源',
+        'Popup.Close': '关闭',
+        'Marker.Title': '地图标记',
+        'ScaleControl.Meters': '米',
+        'ScaleControl.Kilometers': '公里',
+      }
+    : {};
+}
+
 /** What the server offers under our layers (from /api/config), once at start: an offline PMTiles archive, Tianditu. */
 export function setBasemaps(config: Basemaps): void {
   if (config.pmtiles && !basemaps?.pmtiles) maplibregl.addProtocol('pmtiles', new Protocol().tile);
