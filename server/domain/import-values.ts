@@ -121,7 +121,10 @@ export const isStatCode = (v: string) => /^\d{12}$/.test(v);
 export function codeFromStatCode(stat: string, level: Level, parent: { code: string; statCode: string | null }): string | null {
   if (!isStatCode(stat)) return null;
   if (level === 'township') {
-    if (stat.slice(0, 6) !== parent.code || stat.slice(6, 9) === '000' || stat.slice(9) !== '000') return null;
+    // (a city without counties keeps its townships' statistics under its 市辖区: 620201… under 嘉峪关市 620200 — the
+    // same prefecture, 4 digits, is enough; the outline is checked against the parent's anyway)
+    const own = stat.slice(0, 6) === parent.code || (/^\d{4}00$/.test(parent.code) && stat.slice(0, 4) === parent.code.slice(0, 4));
+    if (!own || stat.slice(6, 9) === '000' || stat.slice(9) !== '000') return null;
     return `${parent.code}-${stat.slice(6, 9)}`;
   }
   if (level === 'village') {

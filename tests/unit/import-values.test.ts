@@ -66,6 +66,9 @@ describe('values as county files write them', () => {
     const district = { code: '530303', statCode: null };
     expect(codeFromStatCode('530303101000', 'township', district)).toBe('530303-101');
     expect(codeFromStatCode('530302101000', 'township', district)).toBeNull();
+    // a city without counties (嘉峪关市 620200) numbers its towns under its 市辖区 620201: taken, not numbered in file order
+    expect(codeFromStatCode('620201102000', 'township', { code: '620200', statCode: null })).toBe('620200-102');
+    expect(codeFromStatCode('620301102000', 'township', { code: '620200', statCode: null })).toBeNull();
     expect(codeFromStatCode('530303101201', 'township', district)).toBeNull();
     expect(codeFromStatCode('530303101201', 'village', { code: '530303-101', statCode: null })).toBe('530303-101-201');
     expect(codeFromStatCode('530303102201', 'village', { code: '530303-101', statCode: '530303101000' })).toBeNull();
