@@ -191,6 +191,17 @@ for (const driver of DRIVERS) {
     it('pages through the whole queue with counts that match, and filters by words, place, category and overdue', async () => {
       const all = await ctx.request('GET', '/api/dispatches?state=all&limit=37');
       expect(all.status).toBe(200);
+      // where each is: township, then the grid — its village named once (福泰社区第3网格, not 福泰社区 福泰社区第3网格)
+      const places = all.body.items.map((d: { place: string | null }) => d.place).filter(Boolean) as string[];
+      expect(places.length).toBeGreaterThan(0);
+      for (const p of places)
+        expect(
+          p
+            .split(' ')
+            .slice(1)
+            .some((x, i, xs) => i > 0 && x.startsWith(xs[i - 1]!)),
+          p,
+        ).toBe(false);
       const {
         rows: [truth],
       } = await ctx.db.query<{ all: number; open: number }>(
