@@ -431,7 +431,8 @@ export async function listDispatches(
        SELECT d.*, dep.code AS dep_code, dep.zh AS dep_zh, dep.en AS dep_en, dep.id AS dep_id, p.place
        FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id
          -- where it is: township, village and grid names
-         LEFT JOIN LATERAL (SELECT t.name || ' ' || CASE WHEN starts_with(g.name, v.name) THEN g.name ELSE v.name || ' ' || g.name END AS place FROM region g JOIN region v ON v.id = g.parent_id
+         LEFT JOIN LATERAL (SELECT t.name || ' ' || CASE WHEN starts_with(g.name, v.name) THEN g.name ELSE v.name || ' ' || g.name END AS place
+           FROM region g JOIN region v ON v.id = g.parent_id
            JOIN region t ON t.id = v.parent_id WHERE g.id = i.grid_id) p ON true
        WHERE ${where.join(' AND ')}
      ),

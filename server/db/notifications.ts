@@ -67,7 +67,8 @@ export function chinaTime(iso: string | Date): string {
 
 const CASE_SQL = `SELECT i.id, i.category, c.zh AS "categoryZh", c.en AS "categoryEn", i.severity, i.status, i.address, i.grid_id AS "gridId",
     ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
-    (SELECT t.name || ' ' || CASE WHEN starts_with(g.name, v.name) THEN g.name ELSE v.name || ' ' || g.name END FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+    (SELECT t.name || ' ' || CASE WHEN starts_with(g.name, v.name) THEN g.name ELSE v.name || ' ' || g.name END
+      FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
       WHERE g.id = i.grid_id) AS place
   FROM incident i JOIN incident_category c ON c.code = i.category WHERE i.id = $1`;
 
