@@ -129,7 +129,7 @@ async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOption
 }
 
 /** What keeps a placed feature out, in the words a drawn region would hear; null when it may go in. */
-function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: string): FeatureError | null {
+function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: string, input: BoundaryFeature[]): FeatureError | null {
   const path = `features.features[${f.index}]`;
   if (!o.repair && !p.valid) {
     const where = p.x !== null && p.y !== null ? ` at ${p.x} ${p.y}` : '';
@@ -173,14 +173,16 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
     };
   }
   if (p.earlier.length > 0) {
-    const which = p.earlier.map((e) => `feature ${e.index} (${e.areaM2} m²)`).join(', ');
+    // (the overlay counts the features it was given; the file's own row and the feature's name are what a clerk can find)
+    const other = p.earlier.map((e) => ({ ...e, f: input[e.index] }));
+    const which = other.map((e) => `feature ${e.f?.index ?? e.index} (${e.areaM2} m²)`).join(', ');
     return {
       index: f.index,
       code: 'overlaps_siblings',
       message: `${f.name} overlaps ${which} of the same file; pass clip: true to keep only the free part`,
       path: `${path}.geometry`,
       // (rows as a spreadsheet counts them, from 1)
-      subject: p.earlier.map((e) => `#${e.index + 1}`).join('、'),
+      subject: other.map((e) => e.f?.name || `#${(e.f?.index ?? e.index) + 1}`).join('、'),
     };
   }
   return null;
@@ -225,7 +227,7 @@ export async function importRegions(
     const p = placed[i]!;
     const refused = taken.has(f.code)
       ? { index: f.index, code: 'duplicate_code', message: `a region with code ${f.code} already exists`, path: `features.features[${f.index}]` }
-      : refusal(f, p, o, parentName);
+      : refusal(f, p, o, parentName, input);
     if (refused) problems.push(refused);
     else good.push({ f, wkb: p.wkb! });
   });

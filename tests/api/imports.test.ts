@@ -672,6 +672,36 @@ for (const driver of DRIVERS) {
       expect((await ctx.snapshot()).region).toBe(before.region);
     });
 
+    it('names the row a grid overlaps in its own file by that row’s name, whatever village each went to', async () => {
+      const { rows: vs } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(v.geom)) AS x, ST_Y(ST_PointOnSurface(v.geom)) AS y FROM region v
+         WHERE v.level = 'village' AND v.parent_id = (SELECT parent_id FROM region WHERE level = 'village' ORDER BY code LIMIT 1) ORDER BY v.code LIMIT 2`,
+      );
+      const square = (p: { x: number; y: number }) => [
+        [
+          [p.x - 1e-4, p.y - 1e-4],
+          [p.x + 1e-4, p.y - 1e-4],
+          [p.x + 1e-4, p.y + 1e-4],
+          [p.x - 1e-4, p.y + 1e-4],
+          [p.x - 1e-4, p.y - 1e-4],
+        ],
+      ];
+      const grid = (name: string, p: { x: number; y: number }) => ({
+        type: 'Feature',
+        properties: { 名称: name, 类型: '农村' },
+        geometry: { type: 'Polygon', coordinates: square(p) },
+      });
+      // the first village's grid comes first in the file; the second village's two grids overlap each other
+      const file = { type: 'FeatureCollection', features: [grid('甲村一格', vs[0]!), grid('乙村一格', vs[1]!), grid('乙村重格', vs[1]!)] };
+      const up = await upload('overlap-rows.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      const township = (await ctx.db.query<{ id: number }>(`SELECT parent_id AS id FROM region WHERE level = 'village' ORDER BY code LIMIT 1`)).rows[0]!.id;
+      const checked = await plan(up.body.id, { layer: up.body.layers[0].name, kind: 'grid', parentId: township, replace: true, partial: true });
+      expect(checked.status, JSON.stringify(checked.body).slice(0, 300)).toBe(200);
+      const overlap = checked.body.outcome.problems.find((p: { code: string }) => p.code === 'overlaps_siblings');
+      expect(overlap).toMatchObject({ index: 2, subject: '乙村一格' });
+      expect(overlap.message).toMatch(/overlaps feature 1 \(/);
+    });
+
     it('asks which, when a staff list gives one grid two full-time workers, instead of letting the later row win', async () => {
       const { rows: g } = await ctx.db.query<{ code: string; worker_id: number | null }>(
         `SELECT code, worker_id FROM region WHERE level = 'grid' ORDER BY code LIMIT 2`,
