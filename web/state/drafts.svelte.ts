@@ -13,6 +13,8 @@ export type Comparison = InferResponseType<typeof api.compare.$get, 200>;
  * the address, `?draft=`, so a reviewer's link opens it), its review, and the published versions.
  */
 export class Drafts {
+  /** The version the last decision published (said on the live plan it went to). */
+  publishedVersion = $state<number | null>(null);
   list = $state.raw<DraftSummary[]>([]);
   awaiting = $state.raw<DraftSummary[]>([]);
   versions = $state.raw<PlanVersion[]>([]);
@@ -117,6 +119,7 @@ export class Drafts {
     );
     if (!done) return false;
     this.current = done.draft;
+    this.publishedVersion = done.status === 'published' ? done.versionId : null;
     return done.status === 'published';
   }
 
