@@ -30,6 +30,14 @@ const jpeg = (n: number) => {
   return b;
 };
 
+/** A backup's name for a moment, as the server writes it (20300101-080000Z). */
+const stamp = (d: Date) =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')
+    .replace('T', '-');
+
 for (const driver of DRIVERS) {
   describe(`backup and restore (${driver})`, () => {
     let ctx: ApiContext;
@@ -135,15 +143,19 @@ for (const driver of DRIVERS) {
       }
       // (the stand-ins above are no backups to keep or list)
       await rm(join(dir, driver === 'pglite' ? 'gridplan-x.pglite.tar.gz' : 'gridplan-x.pgdump'), { force: true });
-      for (let i = 0; i < 3; i++) {
-        now = new Date(now.getTime() + 60_000);
-        expect((await ctx.request('POST', '/api/backups')).status).toBe(201);
-      }
-      const kept = (await ctx.request('GET', '/api/backups')).body;
-      expect(kept.length).toBe(2);
-      expect(kept[0].file > kept[1].file).toBe(true);
-      // The nightly ones are kept apart: three later nights leave the two made by hand (the one before a risky change).
+      // two older ones by hand (stand-ins: a real backup of the embedded database takes seconds), then a real one
       const suffix = driver === 'pglite' ? '.pglite.tar.gz' : '.pgdump';
+      for (const minutes of [2, 1]) await writeFile(join(dir, `gridplan-${stamp(new Date(now.getTime() + minutes * 60_000))}${suffix}`), 'x');
+      now = new Date(now.getTime() + 3 * 60_000);
+      expect((await ctx.request('POST', '/api/backups')).status).toBe(201);
+      const kept = (await ctx.request('GET', '/api/backups')).body;
+      // the newest two by hand: the real one just made, and the newer stand-in
+      expect(kept.length).toBe(2);
+      expect(kept.map((k: { file: string }) => k.file)).toEqual([
+        `gridplan-${stamp(now)}${suffix}`,
+        `gridplan-${stamp(new Date(now.getTime() - 60_000))}${suffix}`,
+      ]);
+      // The nightly ones are kept apart: three later nights leave the two made by hand (the one before a risky change).
       for (const night of ['20300601-190000Z', '20300602-190000Z', '20300603-190000Z']) await writeFile(join(dir, `gridplan-daily-${night}${suffix}`), 'x');
       await pruneBackups(dir, 2);
       const left = (await listBackups(dir)).map((b) => basename(b.file));
