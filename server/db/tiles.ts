@@ -51,19 +51,24 @@ function regionColumns(layer: TileLayer, at: PlanTime, z: number): string {
     ${at ? 'NULL::boolean' : 'gr.passes'} AS passes`;
 }
 
-/** The rows of a tile with their geometry as `geom` (lon/lat), from `$1..$4` (the box) and `$5` (zoom). */
+/**
+ * The rows of a tile with their geometry as `geom` (lon/lat), from `$1..$4` (the box) and `$5` (zoom);
+ * households also from `$6`, the area whose households alone are shown (null: all of them).
+ */
 function tileRows(layer: TileLayer, at: PlanTime, z: number): string {
   const box = 'ST_MakeEnvelope($1, $2, $3, $4, 4326)';
   if (layer === 'households') {
     // Counts per cell below HOUSEHOLD_POINTS_ZOOM, the households themselves above: the cell is CELL
     // tile units, in Web Mercator metres at this zoom; its point is the mean of its households.
+    // Whoever is given an area sees its households only: those filed in a region of it.
+    const inArea = '($6::int IS NULL OR h.region_id IN (SELECT id FROM gp_subtree($6::int)))';
     return `SELECT * FROM (
       SELECT NULL::int AS id, count(*)::int AS count, sum(h.size)::int AS people, ST_Centroid(ST_Collect(h.geom)) AS geom
       FROM household h
-      WHERE $5 < ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box}
+      WHERE $5 < ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box} AND ${inArea}
       GROUP BY ST_SnapToGrid(ST_Transform(h.geom, 3857), 40075016.68557849 / 2 ^ $5 / ${EXTENT / CELL})
       UNION ALL
-      SELECT h.id, 1, h.size, h.geom FROM household h WHERE $5 >= ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box}) AS hh`;
+      SELECT h.id, 1, h.size, h.geom FROM household h WHERE $5 >= ${HOUSEHOLD_POINTS_ZOOM} AND h.geom && ${box} AND ${inArea}) AS hh`;
   }
   const joins = `${at ? '' : 'LEFT JOIN worker w ON w.id = r.worker_id'} ${layer === 'grid' ? 'LEFT JOIN grid_range gr ON gr.grid_id = r.id' : ''}`;
   return `SELECT ${regionColumns(layer, at, z)}, r.geom FROM ${planAt(at)} r ${joins}
@@ -79,7 +84,10 @@ const DEFAULT_LAYER_NAME: Record<TileLayer, string> = {
   households: 'households',
 };
 
-/** One tile of one layer, encoded; an empty tile is a valid tile of no bytes. */
+/**
+ * One tile of one layer, encoded; an empty tile is a valid tile of no bytes. `area`: the region whose
+ * households alone the households layer shows (a principal given an area), else all.
+ */
 export async function vectorTile(
   db: Queryable & { driver?: 'pg' | 'pglite' },
   layer: TileLayer,
@@ -87,9 +95,11 @@ export async function vectorTile(
   x: number,
   y: number,
   at: PlanTime = null,
+  area: number | null = null,
 ): Promise<Uint8Array> {
-  const params = [...tileBounds(z, x, y), z];
-  return encodeRows(db, DEFAULT_LAYER_NAME[layer], tileRows(layer, at, z), params.slice(0, layer === 'households' ? 5 : 4), columnsOf(layer, z), z, x, y);
+  const bounds = tileBounds(z, x, y);
+  const params = layer === 'households' ? [...bounds, z, area] : bounds;
+  return encodeRows(db, DEFAULT_LAYER_NAME[layer], tileRows(layer, at, z), params, columnsOf(layer, z), z, x, y);
 }
 
 /** Below this zoom incidents come as counts per cell of 16 of the map's 256 px; from it, one point each. */

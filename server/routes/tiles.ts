@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { incidentTile, INCIDENT_POINTS_ZOOM, MAX_TILE_ZOOM, TILE_LAYERS, vectorTile } from '../db/tiles.ts';
 import { InputError } from '../domain/errors.ts';
 import { AsOfQuery, asOfInstant } from '../domain/plan-time.ts';
-import { can } from '../domain/roles.ts';
+import { areaOf, can } from '../domain/roles.ts';
 import { principalOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
 import { cached, ranToNow } from '../http/cache.ts';
@@ -64,13 +64,15 @@ export function tileRoutes() {
     const db = c.get('db');
     const at = asOfInstant(asOf);
     const tiles = c.get('draft') === null ? c.get('tiles') : null;
-    const key = `${layer}/${zoom}/${x}/${y}|${asOf ?? ''}`;
+    // Households are personal data: whoever is given an area sees its households only, in a tile of its own.
+    const area = layer === 'households' ? areaOf(principalOf(c)) : null;
+    const key = `${layer}/${zoom}/${x}/${y}|${asOf ?? ''}${area === null ? '' : `|area ${area}`}`;
     await tiles?.sync(db, false);
     const since = tiles?.generation() ?? 0;
     let entry = tiles?.get(key) ?? null;
     c.header('x-cache', entry ? 'hit' : 'miss');
     if (!entry) {
-      const bytes = await vectorTile(db, layer, zoom, x, y, at);
+      const bytes = await vectorTile(db, layer, zoom, x, y, at, area);
       entry = tiles ? tiles.put(key, layer, zoom, x, y, bytes, since) : { bytes, gzip: null, box: [0, 0, 0, 0], freshUntil: 0 };
     }
     const headers: Record<string, string> = { 'content-type': MVT_TYPE, 'cache-control': 'private, no-cache' };

@@ -151,6 +151,36 @@ describe.each(DRIVERS)('vector tiles (%s)', (driver) => {
     const points = decode((await tile(`/api/tiles/households/16/${z16.x}/${z16.y}.mvt`)).bytes).households ?? [];
     expect(points.every((f) => f.properties.count === 1 && typeof f.id === 'number')).toBe(true);
 
+    // A planner given one township sees its households only, also where a tile spans its neighbours; the
+    // district's planner, in the same tile afterwards, still sees all of them (the cache keeps them apart).
+    const {
+      rows: [own],
+    } = await ctx.db.query<{ township: number; inside: number; n: number }>(
+      `SELECT t.id AS township,
+         (SELECT count(*)::int FROM household h WHERE h.geom && ST_MakeEnvelope($1, $2, $3, $4, 4326)
+            AND h.region_id IN (SELECT id FROM gp_subtree(t.id))) AS inside
+       FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.id = $5`,
+      [w, s, e, n, grid.id],
+    );
+    expect(own!.inside).toBeGreaterThan(0);
+    expect(own!.inside).toBeLessThan(rows[0]!.n);
+    const scoped = { username: 'tile-township-planner', role: 'planner' as const, regionId: own!.township };
+    const theirs = decode((await tile(`/api/tiles/households/12/${z12.x}/${z12.y}.mvt`, scoped)).bytes).households!;
+    expect(theirs.reduce((a, f) => a + (f.properties.count as number), 0)).toBe(own!.inside);
+    const districtWide = decode(
+      (await tile(`/api/tiles/households/12/${z12.x}/${z12.y}.mvt`, { username: 'tile-planner', role: 'planner' })).bytes,
+    ).households!;
+    expect(districtWide.reduce((a, f) => a + (f.properties.count as number), 0)).toBe(rows[0]!.n);
+    const theirPoints = decode((await tile(`/api/tiles/households/16/${z16.x}/${z16.y}.mvt`, scoped)).bytes).households ?? [];
+    const pointIds = theirPoints.map((f) => f.id as number);
+    if (pointIds.length > 0) {
+      const { rows: outside } = await ctx.db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM household WHERE id = ANY($1::int[]) AND region_id NOT IN (SELECT id FROM gp_subtree($2))',
+        [pointIds, own!.township],
+      );
+      expect(outside[0]!.n).toBe(0);
+    }
+
     const analyst = { username: 'tile-analyst', role: 'analyst' as const };
     const refused = await tile(`/api/tiles/households/12/${z12.x}/${z12.y}.mvt`, analyst);
     expect(refused.status).toBe(403);
