@@ -4,7 +4,7 @@ import { addressIndex } from '../domain/address.ts';
 import { barrierClassOf } from '../domain/barrier-classes.ts';
 import { InputError } from '../domain/errors.ts';
 import { DEFAULT_LIMITS, parsePolygonGeometry, type BoundaryFeature, type FeatureError } from '../domain/geojson-input.ts';
-import { childCode, childLevel, childName, codeFollowsParent, type Level } from '../domain/hierarchy.ts';
+import { childCode, childLevel, childName, codeFollowsParent, LEVELS, parentLevel, type Level } from '../domain/hierarchy.ts';
 import type { FieldRole, ImportKind } from '../domain/import-fields.ts';
 import { categoryOf, codeFromStatCode, gridTypeOf, householdSizeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
 import { DEFAULT_TOLERANCES } from './edit-operations.ts';
@@ -55,6 +55,11 @@ export interface ImportSpec {
   replace?: boolean;
   /** The system the rows' own points were read in (households: a shift against their matched addresses names another). */
   crs?: string | null;
+  /**
+   * Boundaries: the level they are at, when deeper than the parent's next — a county's villages given
+   * the district. Each then goes into the region of the level above it (its township) that holds most of it.
+   */
+  level?: Level | null;
 }
 
 export interface Problem {
@@ -196,6 +201,43 @@ async function villagesOf(tx: Queryable, parent: ParentRow, features: BoundaryFe
     [parent.id, features.map((f) => JSON.stringify({ type: 'MultiPolygon', coordinates: f.coordinates }))],
   );
   return rows.map((r) => r.village);
+}
+
+/**
+ * For boundaries deeper than the parent's next level: the region of `holder` level under the parent
+ * that holds most of each feature (null: none of them meets it).
+ */
+async function holdersOf(tx: Queryable, parent: ParentRow, holder: Level, features: BoundaryFeature[]): Promise<(number | null)[]> {
+  const { rows } = await tx.query<{ ord: number; holder: number | null }>(
+    `WITH h AS (SELECT r.id, r.geom FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.level = $3)
+     SELECT t.ord::int, (SELECT h.id FROM h WHERE h.geom && p.g AND ST_Intersects(h.geom, p.g)
+                         ORDER BY ST_Area(ST_Intersection(h.geom, p.g, gp_grid())) DESC, h.id LIMIT 1) AS holder
+     FROM unnest($2::text[]) WITH ORDINALITY AS t(j, ord),
+          LATERAL (SELECT ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326)) AS g) p
+     ORDER BY t.ord`,
+    [parent.id, features.map((f) => JSON.stringify({ type: 'MultiPolygon', coordinates: f.coordinates })), holder],
+  );
+  return rows.map((r) => r.holder);
+}
+
+/**
+ * The level boundaries are at when it is not the parent's next (null when it is, or none was given);
+ * refused when it is not below that.
+ */
+function deeperLevel(parent: ParentRow | null, level: Level | null): Level | null {
+  if (level === null) return null;
+  const next = parent ? childLevel(parent.level) : 'district';
+  if (level === next) return null;
+  if (!parent || !next || level === 'grid' || LEVELS.indexOf(level) < LEVELS.indexOf(next)) {
+    throw new InputError(
+      'wrong_level',
+      parent
+        ? `${parent.name} is a ${parent.level}: boundaries under it are at level ${next ?? 'none'} or deeper, not ${level}`
+        : 'new boundaries are districts',
+      'level',
+    );
+  }
+  return level;
 }
 
 /** Codes for a group of new children: the file's own where they follow the parent, from 统计用区划代码 where they fit, else the next free. */
@@ -345,7 +387,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const keep: RegionCheck = { spec: key, stamp, villages: null, placed: new Map() };
   const parent = spec.parentId === null ? null : await regionRow(tx, spec.parentId, 'parentId');
   const { features, problems, raw } = boundaryFeatures(rows, spec, maxVertices);
-  // Where each feature goes: boundaries under the parent; grids under the village they lie in.
+  const deeper = spec.kind === 'boundary' ? deeperLevel(parent, spec.level ?? null) : null;
+  // Where each feature goes: boundaries under the parent (or, deeper, under the region of the parent's
+  // that holds them); grids under the village they lie in.
   const groups = new Map<number | null, Placed[]>();
   if (spec.kind === 'grid') {
     if (!parent || parent.level === 'grid')
@@ -367,6 +411,27 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       }
       if (!rowsById.has(v)) rowsById.set(v, await regionRow(tx, v, 'parentId'));
       groups.set(v, [...(groups.get(v) ?? []), { feature: f, parent: rowsById.get(v)! }]);
+    }
+  } else if (deeper) {
+    // A county's villages given the district: each into the township holding most of it.
+    const holder = parentLevel(deeper)!;
+    const holders = reuse?.villages ?? (await holdersOf(tx, parent!, holder, features));
+    keep.villages = holders;
+    const rowsById = new Map<number, ParentRow>();
+    for (const [i, f] of features.entries()) {
+      const h = holders[i];
+      if (h === null || h === undefined) {
+        problems.push({
+          index: f.index,
+          code: `no_${holder}`,
+          message: `${f.name || `feature ${f.index + 1}`} lies in no ${holder} of ${parent!.name}`,
+          path: `rows[${f.index}]`,
+          subject: f.name,
+        });
+        continue;
+      }
+      if (!rowsById.has(h)) rowsById.set(h, await regionRow(tx, h, 'parentId'));
+      groups.set(h, [...(groups.get(h) ?? []), { feature: f, parent: rowsById.get(h)! }]);
     }
   } else {
     if (parent && !childLevel(parent.level)) throw new InputError('wrong_level', `${parent.name} is a grid; nothing goes below it`, 'parentId');
@@ -464,8 +529,12 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     if (parent) {
       const parents = new Set([...groups.keys()]);
       const deep = spec.kind === 'grid' && parent.level !== 'village';
-      const report = await validateCoverage(tx, parent.id, { depth: deep ? 'all' : 1, toleranceM2: DEFAULT_TOLERANCES.toleranceM2 });
-      const spatial = report.issues.features.filter((f) => SPATIAL.has(f.properties.kind) && parents.has(f.properties.parentId));
+      // Deeper boundaries: each region that received some, at its own first level (the parent's whole
+      // tree would also check every grid below it).
+      const reports = [];
+      for (const id of deeper ? (received as number[]) : [parent.id])
+        reports.push(await validateCoverage(tx, id, { depth: deep ? 'all' : 1, toleranceM2: DEFAULT_TOLERANCES.toleranceM2 }));
+      const spatial = reports.flatMap((r) => r.issues.features).filter((f) => SPATIAL.has(f.properties.kind) && parents.has(f.properties.parentId));
       coverage = Object.fromEntries([...SPATIAL].map((k) => [k, spatial.filter((f) => f.properties.kind === k).length]));
       issues.push(...spatial.slice(0, 500));
     }
@@ -973,7 +1042,13 @@ function runInTransaction(tx: Tx, rows: ImportRow[], spec: ImportSpec, ctx: Impo
 const householdChecks = new WeakMap<ImportRow[], { spec: string; stamp: string; plan: HouseholdPlan }>();
 
 const specKey = (spec: ImportSpec) =>
-  JSON.stringify([spec.kind, spec.parentId, Object.entries(spec.fields).sort(), [...(spec.places ?? new Map()).entries()].sort((a, b) => a[0] - b[0])]);
+  JSON.stringify([
+    spec.kind,
+    spec.parentId,
+    spec.level ?? null,
+    Object.entries(spec.fields).sort(),
+    [...(spec.places ?? new Map()).entries()].sort((a, b) => a[0] - b[0]),
+  ]);
 
 /** Every write to households or regions moves one of these (undo and redo included: they change counts, versions or the log). */
 const householdStamp = async (q: Queryable) =>

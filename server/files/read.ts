@@ -266,6 +266,13 @@ function firstFeatures(bytes: Uint8Array, n: number): GeoJSON.FeatureCollection 
   return { ...all, features: all.features.slice(0, n) };
 }
 
+/** The one kind (as multi) of a collection's shapes: MultiPolygon for Polygons and MultiPolygons, say; else Unknown. */
+function kindOfShapes(fc: GeoJSON.FeatureCollection): string {
+  const kinds = new Set(fc.features.map((f) => f.geometry?.type.replace(/^Multi/, '')).filter(Boolean));
+  const [one] = kinds;
+  return kinds.size === 1 && one !== 'GeometryCollection' ? `Multi${one}` : 'Geometry';
+}
+
 /** Opens a dataset for a job, runs `fn`, and always lets GDAL drop it. */
 async function withDataset<T>(job: string, o: Opening, fn: (layers: GdalLayerInfo[], warnings: string[]) => Promise<T>): Promise<T> {
   try {
@@ -343,6 +350,11 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
             });
           }
         }
+        // A layer GDAL calls Unknown (Geometry) because it mixes Polygon and MultiPolygon (a GeoJSON or KML file does, as
+        // its tool wrote each shape): named by what its first shapes are when they are all of one kind.
+        let geometryType = g?.type && g.type !== 'None' ? g.type : null;
+        if ((geometryType === 'Unknown' || geometryType === 'Geometry') && count > 0)
+          geometryType = kindOfShapes(parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '50'])));
         const crs = declaredCrs(g?.coordinateSystem?.projjson);
         if (o.prj && !crs) {
           warnings.push({ code: 'unreadable_prj', message: `the .prj of ${l.name} cannot be read: choose its coordinate system`, subject: l.name });
@@ -350,7 +362,7 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
         layers.push({
           // a GeoJSON or CSV file is one layer, named as the file is (GDAL names it after our copy)
           name: SINGLE_LAYER.has(format) && infos.length === 1 ? stem(name) : l.name,
-          geometryType: g?.type && g.type !== 'None' ? g.type : null,
+          geometryType,
           count,
           fields,
           crs,

@@ -178,6 +178,84 @@ for (const driver of DRIVERS) {
       expect(last.body.regions.landed).toBe(parent);
     });
 
+    it('puts each village of a county-wide layer into the township holding it, when told the layer is villages', async () => {
+      const parent = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE code = '620201'`)).rows[0]!.id;
+      // A county's village layer as 民政 sends it: every town cut in two (west and east), in no town's order, and one
+      // village of another county far away.
+      const { rows } = await ctx.db.query<{ f: string }>(
+        `SELECT json_build_object('type', 'Feature', 'properties', json_build_object('名称', t.name || h.side || '村'),
+                  'geometry', ST_AsGeoJSON(ST_Intersection(t.geom, h.box), 9)::json)::text AS f
+         FROM region t, LATERAL (SELECT ST_XMin(t.geom) - 1 AS x0, ST_YMin(t.geom) - 1 AS y0, ST_XMax(t.geom) + 1 AS x1, ST_YMax(t.geom) + 1 AS y1,
+                                       ST_X(ST_Centroid(t.geom)) AS cx) b,
+              LATERAL (VALUES ('西', ST_MakeEnvelope(b.x0, b.y0, b.cx, b.y1, 4326)), ('东', ST_MakeEnvelope(b.cx, b.y0, b.x1, b.y1, 4326))) AS h(side, box)
+         WHERE t.parent_id = $1 ORDER BY h.side, t.code`,
+        [parent],
+      );
+      // (a MultiPolygon among Polygons, as a tool may write them)
+      const far = {
+        type: 'Feature',
+        properties: { 名称: '别县村' },
+        geometry: {
+          type: 'MultiPolygon',
+          coordinates: [
+            [
+              [
+                [90, 30],
+                [90.01, 30],
+                [90.01, 30.01],
+                [90, 30],
+              ],
+            ],
+          ],
+        },
+      };
+      const file = { type: 'FeatureCollection', features: [...rows.map((r) => JSON.parse(r.f)), far] };
+      const up = await upload('嘉峪关市村级界线.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      expect(up.status).toBe(201);
+      // Polygons and a MultiPolygon in one layer (GDAL: of no one type) are named as the shapes they are.
+      expect(up.body.layers[0]).toMatchObject({ geometryType: 'MultiPolygon', count: 7 });
+      const body = { layer: up.body.layers[0].name, kind: 'boundary', parentId: parent, level: 'village', repair: true, partial: true };
+      // Given the district alone, they would be taken for towns, and each overlaps one.
+      const asTowns = await plan(up.body.id, { ...body, level: undefined });
+      expect(asTowns.body.outcome.problemCounts.overlaps_siblings).toBe(6);
+      const checked = await plan(up.body.id, body);
+      expect(checked.status).toBe(200);
+      const outcome = checked.body.outcome;
+      expect(outcome).toMatchObject({ total: 7, accepted: 6 });
+      expect(outcome.problems.map((p: { code: string; subject: string; index: number }) => [p.index, p.code, p.subject])).toEqual([
+        [6, 'no_township', '别县村'],
+      ]);
+      // each into its own town, coded under it, and together they cover each town: no gap, no overlap
+      const towns = new Map(
+        (await ctx.db.query<{ name: string; code: string }>('SELECT name, code FROM region WHERE parent_id = $1', [parent])).rows.map((t) => [t.name, t.code]),
+      );
+      for (const c of outcome.regions.created as { name: string; code: string; parent: string }[]) {
+        expect(c.name.startsWith(c.parent)).toBe(true);
+        expect(c.code.startsWith(`${towns.get(c.parent)}-`)).toBe(true);
+      }
+      expect(new Set(outcome.regions.created.map((c: { parent: string }) => c.parent)).size).toBe(3);
+      expect(outcome.regions.coverage).toMatchObject({ gap: 0, overlap: 0, outside_parent: 0 });
+      const done = await commit(up.body.id, body);
+      expect(done.status).toBe(201);
+      expect(done.body.accepted).toBe(6);
+      expect(done.body.regions.landed).toBe(parent);
+      const { rows: counts } = await ctx.db.query<{ n: number }>(
+        `SELECT count(v.id)::int AS n FROM region t LEFT JOIN region v ON v.parent_id = t.id WHERE t.parent_id = $1 GROUP BY t.id`,
+        [parent],
+      );
+      expect(counts.map((c) => c.n)).toEqual([2, 2, 2]);
+      // A level above the parent's next is refused in words; the one undo takes all six back.
+      const wrong = await plan(up.body.id, {
+        ...body,
+        parentId: (await ctx.db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 LIMIT 1', [parent])).rows[0]!.id,
+        level: 'township',
+      });
+      expect(wrong.status).toBe(422);
+      expect(wrong.body.error).toMatchObject({ code: 'wrong_level', path: 'level' });
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect((await ctx.db.query(`SELECT 1 FROM region v JOIN region t ON t.id = v.parent_id WHERE t.parent_id = $1`, [parent])).rows).toEqual([]);
+    });
+
     it('replaces a village’s grids with a revised layer when asked, in one operation that undo takes back whole', async () => {
       // The revised layer: the busiest village cut in two halves, west and east.
       const {

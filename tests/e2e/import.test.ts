@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -220,6 +220,67 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="account-add"]:not([disabled]), [data-testid="account-row"] button:not([disabled])');
       await page.screenshot({ path: join(ARTIFACTS, 'settings-accounts.png'), fullPage: true });
       expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('offers to put a county-wide village layer into the townships it lies in, and does', async () => {
+    // A county of three towns and no villages yet, brought in through the API as the first test did.
+    const api = async (path: string, body: object | Uint8Array, name?: string) => {
+      const res = await fetch(server.url + path, {
+        method: 'POST',
+        headers: {
+          cookie: admin,
+          origin: server.url,
+          ...(name ? { 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent(name) } : { 'content-type': 'application/json' }),
+        },
+        body: name ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
+      });
+      expect(res.status).toBeLessThan(300);
+      return (await res.json()) as any;
+    };
+    const bring = async (file: string, layer: string, parentId: number | null) => {
+      const job = await api('/api/imports', new Uint8Array(await readFile(join(FILES, file))), file);
+      await api(`/api/imports/${job.id}/commit`, { layer, kind: 'boundary', parentId, repair: true });
+    };
+    await bring('jiayuguan-gk-gbk.zip', 'jiayuguan', null);
+    const county = (await db.query<{ id: number }>(`SELECT id FROM region WHERE code = '620201'`)).rows[0]!.id;
+    await bring('jiayuguan-towns-gk.zip', 'towns', county);
+    const { rows } = await db.query<{ f: string }>(
+      `SELECT json_build_object('type', 'Feature', 'properties', json_build_object('村名', t.name || h.side || '村'),
+                'geometry', ST_AsGeoJSON(ST_Intersection(t.geom, h.box), 9)::json)::text AS f
+       FROM region t, LATERAL (SELECT ST_XMin(t.geom) - 1 AS x0, ST_YMin(t.geom) - 1 AS y0, ST_XMax(t.geom) + 1 AS x1, ST_YMax(t.geom) + 1 AS y1,
+                                     ST_X(ST_Centroid(t.geom)) AS cx) b,
+            LATERAL (VALUES ('西', ST_MakeEnvelope(b.x0, b.y0, b.cx, b.y1, 4326)), ('东', ST_MakeEnvelope(b.cx, b.y0, b.x1, b.y1, 4326))) AS h(side, box)
+       WHERE t.parent_id = $1 ORDER BY h.side, t.code`,
+      [county],
+    );
+    const file = join(dir, '全市村级界线.geojson');
+    await writeFile(file, JSON.stringify({ type: 'FeatureCollection', features: rows.map((r) => JSON.parse(r.f)) }));
+
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    try {
+      await page.goto(`${server.url}/import?region=${county}`);
+      await page.waitForSelector('[data-testid="import-drop"]');
+      await page.setInputFiles('[data-testid="import-file"]', file);
+      await page.waitForSelector('[data-testid="import-level"]', { timeout: 60_000 });
+      await page.click('[data-testid="import-check"]');
+      // taken for towns, each overlaps one: the wizard says what they look like and offers the village level
+      await page.waitForSelector('[data-testid="import-looks-like-villages"]', { timeout: 60_000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'import-7-villages-hint.png') });
+      await page.click('[data-testid="import-as-villages"]');
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 6 条：6 条可导入，0 条有问题');
+      expect(await page.locator('[data-testid="import-level"]').inputValue()).toBe('village');
+      await expect.poll(() => page.locator('[data-testid="import-looks-like-villages"]').count()).toBe(0);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-8-villages-report.png') });
+      await page.click('[data-testid="import-commit"]');
+      await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
+      const { rows: counts } = await db.query<{ n: number }>(
+        `SELECT count(v.id)::int AS n FROM region t LEFT JOIN region v ON v.parent_id = t.id WHERE t.parent_id = $1 GROUP BY t.id`,
+        [county],
+      );
+      expect(counts.map((c) => c.n)).toEqual([2, 2, 2]);
     } finally {
       await page.close();
     }

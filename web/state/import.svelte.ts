@@ -42,6 +42,11 @@ export class ImportWizard {
   clip = $state(false);
   /** Grids: in place of the grids of the villages they go into (a revised layer). */
   replace = $state(false);
+  /**
+   * Boundaries: the level they are at when deeper than the target's next (a county's villages given
+   * the district: each goes into the township holding it); null: the next level.
+   */
+  level = $state<'township' | 'village' | null>(null);
   plan = $state.raw<ImportPlan | null>(null);
   result = $state.raw<ImportOutcome | null>(null);
   /** Bytes sent of the upload, or rows of the commit. */
@@ -134,6 +139,7 @@ export class ImportWizard {
       repair: this.repair,
       clip: this.clip,
       ...(this.kind === 'grid' && this.replace ? { replace: true } : {}),
+      ...(this.kind === 'boundary' && !this.topLevel && this.level ? { level: this.level } : {}),
       partial,
       ...(Object.keys(this.places).length > 0 ? { places: this.places } : {}),
     };
@@ -255,6 +261,7 @@ export class ImportWizard {
     this.repair = false;
     this.clip = false;
     this.replace = false;
+    this.level = null;
     this.topLevel = false;
     this.plan = null;
     this.result = null;
