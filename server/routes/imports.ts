@@ -65,10 +65,15 @@ const PlanBody = z
     parentId: z.number().int().positive().nullable(),
     fields: Fields.optional().openapi({ description: 'which field holds what; left out: guessed from the field names' }),
     crs: z.string().max(40).nullable().optional().openapi({ description: 'the coordinate system, over what the file declares (or where it declares none)' }),
-    level: z.enum(['township', 'village']).nullable().optional().openapi({
-      description:
-        'boundaries: the level they are at when deeper than the parent’s next (a county’s villages given the district): each goes into the region above it that holds most of it',
-    }),
+    level: z
+      .enum(['township', 'village'])
+      .nullable()
+      .optional()
+      .openapi({
+        description:
+          'boundaries: the level they are at when deeper than the parent’s next (a county’s villages given the district): ' +
+          'each goes into the region above it that holds most of it',
+      }),
     repair: z.boolean().optional(),
     clip: z.boolean().optional(),
     replace: z
