@@ -354,6 +354,53 @@ interface Piece {
 }
 
 /**
+ * A detached part of a village (飞地) too small for a grid of its own — farmland across another
+ * village, most often with nobody living there — borders no other block: it joins the nearest block
+ * in another part of the village, whose grid then lies in both (the coverage check takes such a grid
+ * as whole). Not a block walled in by grids that are kept: that one lies in a part with other blocks.
+ */
+async function joinDetachedParts(
+  tx: Queryable,
+  blocks: { village_id: number; block: number }[],
+  roots: Set<number>,
+  weight: number[],
+  near: Map<number, unknown>[],
+  minOf: Map<number, number>,
+  join: (r: number, into: number) => void,
+  find: (i: number) => number,
+): Promise<void> {
+  const lonely = [...roots].filter((r) => weight[r]! < minOf.get(blocks[r]!.village_id)! && near[r]!.size === 0);
+  if (lonely.length === 0) return;
+  const villages = [...new Set(lonely.map((r) => blocks[r]!.village_id))];
+  // each block of those villages: the part of its village it lies in
+  const { rows } = await tx.query<{ village_id: number; block: number; part: number }>(
+    `SELECT b.village_id, b.block, (SELECT p.path[1] FROM ST_Dump(v.geom) p WHERE p.geom && b.geom AND ST_Intersects(p.geom, ST_PointOnSurface(b.geom))
+                                     ORDER BY p.path[1] LIMIT 1) AS part
+     FROM autosplit_block b JOIN region v ON v.id = b.village_id WHERE b.village_id = ANY($1::int[])`,
+    [villages],
+  );
+  const index = new Map(blocks.map((b, i) => [`${b.village_id}:${b.block}`, i]));
+  const partOf = new Map(rows.map((r) => [index.get(`${r.village_id}:${r.block}`)!, r.part]));
+  for (const r of lonely.sort((a, b) => weight[a]! - weight[b]! || a - b)) {
+    if (find(r) !== r) continue;
+    const mine = blocks.flatMap((b, i) => (find(i) === r ? [i] : []));
+    const parts = new Set(mine.map((i) => partOf.get(i)));
+    // the whole of its part(s)? (else it is walled in by kept grids, and stays as it was)
+    const others = blocks.flatMap((b, i) => (b.village_id === blocks[r]!.village_id && find(i) !== r ? [i] : []));
+    if (others.length === 0 || others.some((i) => parts.has(partOf.get(i)))) continue;
+    const {
+      rows: [nearest],
+    } = await tx.query<{ block: number }>(
+      `SELECT b.block FROM autosplit_block a JOIN autosplit_block b ON b.village_id = a.village_id
+       WHERE a.village_id = $1 AND a.block = ANY($2::int[]) AND b.block = ANY($3::int[])
+       ORDER BY ST_Distance(a.geom, b.geom), b.block LIMIT 1`,
+      [blocks[r]!.village_id, mine.map((i) => blocks[i]!.block), others.map((i) => blocks[i]!.block)],
+    );
+    if (nearest) join(r, find(index.get(`${blocks[r]!.village_id}:${nearest.block}`)!));
+  }
+}
+
+/**
  * Blocks with fewer households than a grid's minimum cannot be grids of their own: each joins the
  * neighbouring block it shares the longest border with (its grid will cross that barrier).
  */
@@ -421,6 +468,20 @@ async function mergeSmallBlocks(
     }
     near[r]!.clear();
   }
+  await joinDetachedParts(
+    tx,
+    blocks,
+    roots,
+    weight,
+    near,
+    minOf,
+    (r, into) => {
+      parent[r] = into;
+      roots.delete(r);
+      weight[into]! += weight[r]!;
+    },
+    find,
+  );
   const map = blocks.map((b, i) => ({ v: b.village_id, block: b.block, piece: blocks[find(i)]!.block }));
   await tx.query(
     `UPDATE autosplit_block b SET piece = t.piece FROM unnest($1::int[], $2::int[], $3::int[]) AS t(village_id, block, piece)
@@ -490,7 +551,8 @@ async function clipToPieces(tx: Queryable, grids: Planned[]): Promise<void> {
   // where the plan said 19 and 19.) A fragment may first land on a neighbour it touches only through
   // another fragment: repeat.
   for (let pass = 0; pass < 4; pass++) {
-    const { rows: split } = await tx.query<{ ord: number }>('SELECT ord FROM autosplit_grid WHERE ST_NumGeometries(geom) > 1');
+    // (a grid also holding a detached part of its village is whole: one piece in each part)
+    const { rows: split } = await tx.query<{ ord: number }>('SELECT ord FROM autosplit_grid WHERE gp_split_grid(geom, village_id)');
     if (split.length === 0) break;
     await joinFragments(
       tx,
@@ -509,7 +571,7 @@ async function joinFragments(tx: Queryable, homes: { ord: number; at: Position; 
      piece AS (
        SELECT g.village_id, g.piece, g.ord, d.geom, row_number() OVER () AS part_id
        FROM autosplit_grid g, LATERAL ST_Dump(ST_CollectionExtract(g.geom, 3)) AS d
-       WHERE ST_NumGeometries(g.geom) > 1
+       WHERE gp_split_grid(g.geom, g.village_id)
      ),
      part AS (
        SELECT p.*, (SELECT coalesce(sum(h.n), 0) FROM home h WHERE h.ord = p.ord AND h.geom && p.geom AND ST_Intersects(p.geom, h.geom)) AS home

@@ -19,7 +19,7 @@ export async function gridsToKeep(
     `SELECT g.id, g.parent_id AS village_id
      FROM gp_subtree($1) down JOIN region g ON g.parent_id = down.id AND g.level = 'grid'
        JOIN grid_range r ON r.grid_id = g.id
-     WHERE down.level = 'village' AND g.household_count BETWEEN coalesce($2, r.lo) AND coalesce($3, r.hi) AND ST_NumGeometries(g.geom) = 1
+     WHERE down.level = 'village' AND g.household_count BETWEEN coalesce($2, r.lo) AND coalesce($3, r.hi) AND NOT gp_split_grid(g.geom, g.parent_id)
      ORDER BY g.id`,
     [regionId, range.min ?? null, range.max ?? null],
   );

@@ -410,7 +410,7 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
                        OR substr(code, length(parent_code) + 2) !~ CASE level WHEN 'grid' THEN $2 WHEN 'village' THEN $3 ELSE $4 END END
      ),
      multipart AS (SELECT r.id, r.parent_id, r.code, ST_NumGeometries(r.geom) AS n, r.geom FROM region r WHERE r.parent_id = ANY($1::int[])
-       AND r.level = 'grid' AND ST_NumGeometries(r.geom) > 1)
+       AND r.level = 'grid' AND gp_split_grid(r.geom, r.parent_id))
      SELECT 'multipart_grid' AS kind, m.id, m.parent_id, ST_AsGeoJSON(m.geom, 7)::json AS geometry, m.n, NULL::int AS lo, NULL::int AS hi, m.code,
             (SELECT p.code FROM region p WHERE p.id = m.parent_id), NULL::text AS role, NULL::text AS role_zh, NULL::text AS role_en,
             (SELECT r.name FROM region r WHERE r.id = m.id) AS name

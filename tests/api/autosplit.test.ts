@@ -320,6 +320,52 @@ for (const driver of DRIVERS) {
       expect(asked.body.summary.typedByName).toEqual({ residential: 0, rural: 0 });
     });
 
+    it('gives a village’s detached part without households to one of its grids, which the coverage check takes as whole', async () => {
+      // A village with a detached empty part (飞地): a square of a neighbouring village of its township, away from
+      // both villages' households and edges, handed over (cut from the neighbour and its grid).
+      const { rows } = await ctx.db.query<{ a: number; b: number; square: string }>(
+        `SELECT a.id AS a, b.id AS b, ST_AsEWKT(sq.g) AS square
+         FROM region a JOIN region b ON b.parent_id = a.parent_id AND b.level = 'village' AND b.id <> a.id,
+              LATERAL (SELECT ST_Expand(ST_PointOnSurface(b.geom), 0.0004) AS g) sq
+         WHERE a.level = 'village' AND a.id <> $1 AND a.household_count BETWEEN 30 AND 300 AND ST_Touches(a.geom, b.geom)
+           AND ST_Within(sq.g, b.geom) AND ST_Distance(sq.g, a.geom) > 0.001
+           AND NOT EXISTS (SELECT 1 FROM household h WHERE h.geom && ST_Expand(sq.g, 0.0002))
+           AND NOT EXISTS (SELECT 1 FROM region g WHERE g.parent_id = b.id AND ST_Intersects(g.geom, sq.g) AND NOT ST_Within(sq.g, g.geom))
+         ORDER BY a.code, b.code LIMIT 1`,
+        [village.id],
+      );
+      expect(rows).toHaveLength(1);
+      const { a, b, square } = rows[0]!;
+      await ctx.db.query(
+        `UPDATE region SET geom = ST_Multi(gp_difference(geom, ST_GeomFromEWKT($2))) WHERE id = $1 OR (parent_id = $1 AND ST_Intersects(geom, ST_GeomFromEWKT($2)))`,
+        [b, square],
+      );
+      await ctx.db.query(`UPDATE region SET geom = ST_Multi(ST_Union(geom, ST_GeomFromEWKT($2), gp_grid())) WHERE id = $1`, [a, square]);
+      expect((await ctx.db.query<{ n: number }>('SELECT ST_NumGeometries(geom) AS n FROM region WHERE id = $1', [a])).rows[0]!.n).toBe(2);
+
+      const res = await ctx.request('POST', `/api/regions/${a}/autosplit`, { commit: true }, user);
+      expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+      // no grid of its own for the empty part: it goes with a grid of the village, which holds its households in range
+      expect(res.body.summary.infeasible).toEqual([]);
+      expect(res.body.summary.withinRangeShare).toBe(1);
+      const t = await tiling(a);
+      expect(t.gap).toBeLessThan(1);
+      expect(t.overlap).toBeLessThan(1);
+      expect(t.multipart).toBe(1);
+      const coverage = await ctx.request('GET', `/api/regions/${a}/coverage`);
+      expect(coverage.status).toBe(200);
+      const kinds = coverage.body.issues.features.map((f: { properties: { kind: string } }) => f.properties.kind);
+      expect(kinds.filter((k: string) => k === 'multipart_grid' || k === 'households_out_of_range' || k === 'gap')).toEqual([]);
+      // a grid whose two pieces lie in one part of its village is still one piece too many
+      const { rows: split } = await ctx.db.query<{ whole: boolean; twoInOne: boolean }>(
+        `WITH v AS (SELECT ST_Multi(ST_Union(ST_MakeEnvelope(0, 0, 10, 10, 4326), ST_MakeEnvelope(20, 0, 30, 10, 4326))) AS g)
+         SELECT gp_split_grid(ST_Multi(ST_Union(ST_MakeEnvelope(1, 1, 2, 2, 4326), ST_MakeEnvelope(21, 1, 22, 2, 4326))), v.g) AS whole,
+                gp_split_grid(ST_Multi(ST_Union(ST_MakeEnvelope(1, 1, 2, 2, 4326), ST_MakeEnvelope(5, 5, 6, 6, 4326))), v.g) AS "twoInOne"
+         FROM v`,
+      );
+      expect(split[0]).toEqual({ whole: false, twoInOne: true });
+    });
+
     it('refuses bad input with a located error and writes nothing', async () => {
       const before = await ctx.snapshot();
       const {
