@@ -337,7 +337,8 @@ for (const driver of DRIVERS) {
       expect(rows).toHaveLength(1);
       const { a, b, square } = rows[0]!;
       await ctx.db.query(
-        `UPDATE region SET geom = ST_Multi(gp_difference(geom, ST_GeomFromEWKT($2))) WHERE id = $1 OR (parent_id = $1 AND ST_Intersects(geom, ST_GeomFromEWKT($2)))`,
+        `UPDATE region SET geom = ST_Multi(gp_difference(geom, ST_GeomFromEWKT($2)))
+         WHERE id = $1 OR (parent_id = $1 AND ST_Intersects(geom, ST_GeomFromEWKT($2)))`,
         [b, square],
       );
       await ctx.db.query(`UPDATE region SET geom = ST_Multi(ST_Union(geom, ST_GeomFromEWKT($2), gp_grid())) WHERE id = $1`, [a, square]);
