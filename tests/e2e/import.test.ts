@@ -281,6 +281,11 @@ describeInBrowser('import wizard in Chromium', () => {
         [county],
       );
       expect(counts.map((c) => c.n)).toEqual([2, 2, 2]);
+      // The next file is for a township, chosen below: the wizard starts afresh for it.
+      const town = (await db.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY code LIMIT 1', [county])).rows[0]!.id;
+      await page.selectOption('select[aria-label="下一级…"]', String(town));
+      await page.waitForSelector('[data-testid="import-drop"]');
+      expect(await page.locator('[data-testid="import-done"]').count()).toBe(0);
     } finally {
       await page.close();
     }
