@@ -93,7 +93,8 @@ export interface ImportOutcome {
   /** `addressExample`: when no address of the file was found, one of the region's own (how they are written there), or null when it has none. */
   households?: { added: number; updated: number; addressExample?: string | null };
   incidents?: { imported: number };
-  staff?: { assigned: number; grids: number; newWorkers: number };
+  /** `blank`: rows naming nobody and no phone (a roster's lines left to fill), passed over and not counted in `total`. */
+  staff?: { assigned: number; grids: number; newWorkers: number; blank: number };
   /** Lines imported, by class (main_road, lane, river…). */
   barriers?: { imported: number; classes: Record<string, number>; clipped: number };
   /**
@@ -873,10 +874,17 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
   const byPhone = new Map(workers.filter((w) => w.phone).map((w) => [w.phone, w]));
   const problems: Problem[] = [];
   const assignments: { index: number; grid: number; worker: { id: number | null; name: string; phone: string; role: string }; role: string }[] = [];
+  // A row naming nobody and no phone is a roster's line left blank (the exported 人员名册 gives one for each
+  // grid without a full-time worker, to fill in): passed over, not refused.
+  let blank = 0;
   rows.forEach((row, index) => {
     const path = `rows[${index}]`;
     const name = text(field(row, spec, 'person'));
     const phoneText = text(field(row, spec, 'phone'));
+    if (!name && !phoneText) {
+      blank++;
+      return;
+    }
     const phone = phoneText ? phoneOf(phoneText) : '';
     const roleText = text(field(row, spec, 'role'));
     const role = roleText ? roleOf(roleText, roles) : 'full_time';
@@ -954,7 +962,10 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
           after.map((s) => ({ entityId: s.id, before: before.get(s.id)!, after: s })),
         )
       : null;
-  return finish('staff', rows.length, assignments.length, problems, { staff: { assigned: assignments.length, grids: touched.length, newWorkers }, op });
+  return finish('staff', rows.length - blank, assignments.length, problems, {
+    staff: { assigned: assignments.length, grids: touched.length, newWorkers, blank },
+    op,
+  });
 }
 
 // ── barriers (roads, rivers, railways) ─────────────────────────────────────────────────────────

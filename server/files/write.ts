@@ -177,11 +177,12 @@ export async function writeExport(
   }));
   if (o.format === 'geojson' || o.format === 'csv') layers.splice(0, layers.length, { ...layers[0]!, name: 'regions', rows: layers.flatMap((l) => l.rows) });
   if (o.format === 'xlsx') {
-    // the roster: every grid's people, the full-time worker first
+    // the roster: every grid's people, the full-time worker first; a grid without one has that line blank, to fill
+    // in and bring back as a staff list (the import passes over lines left blank)
     const roster = rows
       .filter((r) => r.level === 'grid')
       .flatMap((r) => [
-        ...(r.worker ? [{ 网格编码: r.code, 网格名称: r.name, 职务: '专职网格员', 姓名: r.worker, 电话: r.phone ?? '' }] : []),
+        { 网格编码: r.code, 网格名称: r.name, 职务: '专职网格员', 姓名: r.worker ?? '', 电话: r.worker ? (r.phone ?? '') : '' },
         ...r.staff.map((s) => ({ 网格编码: r.code, 网格名称: r.name, 职务: s.roleZh, 姓名: s.name, 电话: s.phone })),
       ]);
     if (roster.length) layers.push({ name: 'staff', sheet: '人员名册', geometryType: null, rows: roster.map((p) => ({ properties: p, geometry: null })) });

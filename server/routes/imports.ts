@@ -111,7 +111,14 @@ const Outcome = z
       })
       .optional(),
     incidents: z.object({ imported: z.number().int() }).optional(),
-    staff: z.object({ assigned: z.number().int(), grids: z.number().int(), newWorkers: z.number().int() }).optional(),
+    staff: z
+      .object({
+        assigned: z.number().int(),
+        grids: z.number().int(),
+        newWorkers: z.number().int(),
+        blank: z.number().int().openapi({ description: 'rows naming nobody and no phone (a roster’s lines left to fill): passed over, not in `total`' }),
+      })
+      .optional(),
     barriers: z
       .object({
         imported: z.number().int(),

@@ -203,6 +203,18 @@ for (const driver of DRIVERS) {
     it('round-trips the Excel roster: imported back as staff, it assigns the same people to the same grids and adds nobody', async () => {
       // the demo's phones are masked (138****1234); a county's roster has whole numbers
       await ctx.db.query(`UPDATE worker SET phone = '139' || lpad(id::text, 8, '0')`);
+      // two grids without a full-time worker yet: the roster gives each a line to fill in
+      await ctx.db.query(
+        `UPDATE region SET worker_id = NULL WHERE id IN (SELECT g.id FROM gp_subtree($1) t JOIN region g ON g.id = t.id AND g.level = 'grid' ORDER BY g.code LIMIT 2)`,
+        [township.id],
+      );
+      const {
+        rows: [vacant],
+      } = await ctx.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM gp_subtree($1) t JOIN region g ON g.id = t.id AND g.level = 'grid' WHERE g.worker_id IS NULL`,
+        [township.id],
+      );
+      expect(vacant!.n).toBeGreaterThanOrEqual(2);
       const out = await download(`/api/regions/${township.id}/export?format=xlsx`);
       expect(out.status).toBe(200);
       const { rows: people } = await ctx.db.query<{ n: number }>(
@@ -221,7 +233,8 @@ for (const driver of DRIVERS) {
       const planned = await ctx.request('POST', `/api/imports/${job.id}/plan`, { layer: '人员名册', kind: 'staff', parentId: township.id });
       expect(planned.status, JSON.stringify(planned.body)).toBe(200);
       expect(planned.body.fields).toMatchObject({ person: '姓名', phone: '电话', role: '职务', grid: '网格编码' });
-      expect(planned.body.outcome).toMatchObject({ total: people[0]!.n, accepted: people[0]!.n, staff: { newWorkers: 0 } });
+      // the blank lines are passed over, not refused
+      expect(planned.body.outcome).toMatchObject({ total: people[0]!.n, accepted: people[0]!.n, problems: [], staff: { newWorkers: 0, blank: vacant!.n } });
     });
 
     it('writes a CSV cell that starts like a formula as text, so Excel does not run it', async () => {
