@@ -205,7 +205,8 @@ for (const driver of DRIVERS) {
       await ctx.db.query(`UPDATE worker SET phone = '139' || lpad(id::text, 8, '0')`);
       // two grids without a full-time worker yet: the roster gives each a line to fill in
       await ctx.db.query(
-        `UPDATE region SET worker_id = NULL WHERE id IN (SELECT g.id FROM gp_subtree($1) t JOIN region g ON g.id = t.id AND g.level = 'grid' ORDER BY g.code LIMIT 2)`,
+        `UPDATE region SET worker_id = NULL
+         WHERE id IN (SELECT g.id FROM gp_subtree($1) t JOIN region g ON g.id = t.id AND g.level = 'grid' ORDER BY g.code LIMIT 2)`,
         [township.id],
       );
       const {
