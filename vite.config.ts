@@ -46,12 +46,14 @@ export default defineConfig({
         skipWaiting: true,
         runtimeCaching: [
           {
-            // network first, the last answer when there is no network (never a stale answer while online)
+            // network first, the last answer when there is no network, or when the network has not answered in
+            // 10 s (a mountain line that connects but carries nothing: the page would wait for ever); a late
+            // answer still lands in the cache for the next time
             urlPattern: ({ url, request }) =>
               request.method === 'GET' &&
               /^\/api\/(auth\/session|auth\/me|config|incident-categories|field\/(incidents|households)|regions\/\d+|assessment)$/.test(url.pathname),
             handler: 'NetworkFirst',
-            options: { cacheName: 'gridplan-api', expiration: { maxEntries: 100 }, cacheableResponse: { statuses: [200] } },
+            options: { cacheName: 'gridplan-api', networkTimeoutSeconds: 10, expiration: { maxEntries: 100 }, cacheableResponse: { statuses: [200] } },
           },
         ],
       },
