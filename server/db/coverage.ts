@@ -209,7 +209,7 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
   const { gaps, spills } = await gapsAndSpills(tx, suspects, invalidIds, screened.windows);
   const overlaps = await overlapsOf(tx, suspects, invalidIds, screened.flagged);
   const tiled = performance.now();
-  const rules = await gridRules(tx, parents);
+  const rules = await gridRules(tx, parents, regionId);
   const ruled = performance.now();
   const orphans = await orphanHouseholds(tx, regionId, options.maxHouseholdFeatures ?? 500);
   const areaFeatures = (kind: AreaKind, rows: AreaRow[]) => rows.map((r) => areaFeature(kind, r, options.toleranceM2));
@@ -361,8 +361,8 @@ async function overlapsOf(tx: Queryable, suspects: number[], invalidIds: number[
   return rows;
 }
 
-/** Rules on the children: multipart grids, household ranges, workers, codes. */
-async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature[]> {
+/** Rules on the children: multipart grids, villages without grids, household ranges, workers, codes. */
+async function gridRules(tx: Queryable, parents: number[], regionId: number): Promise<IssueFeature[]> {
   const { rows } = await tx.query<{
     kind: IssueKind;
     id: number;
@@ -393,8 +393,17 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
          LEFT JOIN grid_type_rule dflt ON dflt.district_id IS NULL AND dflt.grid_type = g.grid_type
      ),
      staffed AS (SELECT s.grid_id, s.role, count(*)::int AS n FROM grid_staff s WHERE s.grid_id IN (SELECT id FROM grid) GROUP BY s.grid_id, s.role),
+     -- villages not yet divided into grids: below the region checked, or the village checked itself (a county
+     -- whose villages came in but were never divided would otherwise check clean)
+     bare AS (
+       SELECT v.id, v.parent_id, v.household_count AS n FROM region v
+       WHERE v.level = 'village' AND (v.parent_id = ANY($1::int[]) OR (v.id = $5 AND NOT v.id = ANY($1::int[])))
+         AND NOT EXISTS (SELECT 1 FROM region g WHERE g.parent_id = v.id)
+     ),
      problem AS (
-       SELECT 'households_out_of_range' AS kind, id, parent_id, n, lo, hi, NULL::text AS role FROM ranged WHERE n < lo OR n > hi
+       SELECT 'village_without_grids' AS kind, id, parent_id, n, NULL::int AS lo, NULL::int AS hi, NULL::text AS role FROM bare
+       UNION ALL
+       SELECT 'households_out_of_range', id, parent_id, n, lo, hi, NULL FROM ranged WHERE n < lo OR n > hi
        UNION ALL
        SELECT 'grid_without_worker', id, parent_id, NULL, NULL, NULL, NULL FROM grid WHERE worker_id IS NULL
        UNION ALL
@@ -421,7 +430,7 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
             (SELECT r.name FROM region r WHERE r.id = x.id) AS name
        FROM problem x LEFT JOIN staff_role sr ON sr.code = x.role
      ORDER BY kind, id`,
-    [parents, segmentPattern('grid'), segmentPattern('village'), segmentPattern('township')],
+    [parents, segmentPattern('grid'), segmentPattern('village'), segmentPattern('township'), regionId],
   );
   return rows.map((r) => ({
     type: 'Feature',
@@ -436,13 +445,15 @@ async function gridRules(tx: Queryable, parents: number[]): Promise<IssueFeature
       message:
         r.kind === 'multipart_grid'
           ? { zh: `网格分成 ${r.n} 块`, en: `grid in ${r.n} pieces` }
-          : r.kind === 'households_out_of_range'
-            ? { zh: `${r.n} 户，应为 ${r.lo}–${r.hi} 户`, en: `${r.n} households, expected ${r.lo}–${r.hi}` }
-            : r.kind === 'grid_without_worker'
-              ? { zh: '未配备网格员', en: 'no grid worker' }
-              : r.kind === 'grid_missing_role'
-                ? { zh: `缺${r.role_zh}（需 ${r.lo} 人，现 ${r.n} 人）`, en: `${r.role_en}: ${r.n} of ${r.lo} required` }
-                : { zh: `编码 ${r.code} 不符合上级编码 ${r.parent_code}`, en: `code ${r.code} does not follow its parent's ${r.parent_code}` },
+          : r.kind === 'village_without_grids'
+            ? { zh: `尚未划分网格（${r.n} 户）`, en: `not yet divided into grids (${r.n} households)` }
+            : r.kind === 'households_out_of_range'
+              ? { zh: `${r.n} 户，应为 ${r.lo}–${r.hi} 户`, en: `${r.n} households, expected ${r.lo}–${r.hi}` }
+              : r.kind === 'grid_without_worker'
+                ? { zh: '未配备网格员', en: 'no grid worker' }
+                : r.kind === 'grid_missing_role'
+                  ? { zh: `缺${r.role_zh}（需 ${r.lo} 人，现 ${r.n} 人）`, en: `${r.role_en}: ${r.n} of ${r.lo} required` }
+                  : { zh: `编码 ${r.code} 不符合上级编码 ${r.parent_code}`, en: `code ${r.code} does not follow its parent's ${r.parent_code}` },
     },
   }));
 }

@@ -7,6 +7,7 @@ export const ISSUE_KINDS = [
   'sliver',
   'invalid_geometry',
   'multipart_grid',
+  'village_without_grids',
   'households_out_of_range',
   'orphan_household',
   'grid_without_worker',

@@ -270,6 +270,28 @@ for (const driver of DRIVERS) {
       const all = await ctx.request('GET', `/api/regions/${districtId}/coverage?depth=all`);
       expect(all.body.summary.parentsChecked).toBe(3);
       expect(all.body.issues.features.map((f: any) => f.properties.kind)).toEqual(['gap']);
+      // A second village, never divided: the checks of its township (all levels) and of itself name it; the
+      // district's first level does not look that deep.
+      const township = (await ctx.db.query<{ id: number; code: string }>(`SELECT id, code FROM region WHERE parent_id = $1`, [districtId])).rows[0]!;
+      await ctx.db.query(
+        `UPDATE region SET geom = ST_Multi(gp_difference(geom, ST_MakeEnvelope(-180, -90, ST_X(ST_Centroid(geom)), 90, 4326))) WHERE parent_id = $1`,
+        [township.id],
+      );
+      const bare = (
+        await ctx.db.query<{ id: number }>(
+          `INSERT INTO region (parent_id, level, code, name, geom)
+           SELECT $1, 'village', $2 || '-002', '未划村', ST_Multi(gp_difference(t.geom, (SELECT ST_Union(geom) FROM region WHERE parent_id = $1))) FROM region t WHERE t.id = $1
+           RETURNING id`,
+          [township.id, township.code],
+        )
+      ).rows[0]!.id;
+      const again = await ctx.request('GET', `/api/regions/${township.id}/coverage?depth=all`);
+      const without = again.body.issues.features.filter((f: any) => f.properties.kind === 'village_without_grids');
+      expect(without.map((f: any) => [f.properties.regionIds, f.properties.message.zh])).toEqual([[[bare], '尚未划分网格（0 户）']]);
+      expect(again.body.summary.ok).toBe(false);
+      const itself = await ctx.request('GET', `/api/regions/${bare}/coverage`);
+      expect(itself.body.issues.features.map((f: any) => f.properties.kind)).toEqual(['village_without_grids']);
+      expect((await ctx.request('GET', `/api/regions/${districtId}/coverage?depth=1`)).body.issues.features).toEqual([]);
     });
 
     it('validates the seeded demo district clean, every level below it', async () => {

@@ -11,6 +11,7 @@ export const ISSUE_COLORS: Record<string, string> = {
   outside_parent: '#9c36b5',
   invalid_geometry: '#000000',
   multipart_grid: '#5f3dc4',
+  village_without_grids: '#e8590c',
   orphan_household: '#a61e4d',
   households_out_of_range: '#f08c00',
   grid_without_worker: '#1971c2',
