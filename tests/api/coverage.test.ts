@@ -280,7 +280,8 @@ for (const driver of DRIVERS) {
       const bare = (
         await ctx.db.query<{ id: number }>(
           `INSERT INTO region (parent_id, level, code, name, geom)
-           SELECT $1, 'village', $2 || '-002', '未划村', ST_Multi(gp_difference(t.geom, (SELECT ST_Union(geom) FROM region WHERE parent_id = $1))) FROM region t WHERE t.id = $1
+           SELECT $1, 'village', $2 || '-002', '未划村', ST_Multi(gp_difference(t.geom, (SELECT ST_Union(geom) FROM region WHERE parent_id = $1)))
+           FROM region t WHERE t.id = $1
            RETURNING id`,
           [township.id, township.code],
         )
