@@ -622,8 +622,12 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
                     WHERE i.geom && g.geom AND ST_Intersects(g.geom, i.geom) AND i.reported_at > now() - interval '12 months')`
                 : 'NULL::int'
             } AS incidents,
-            p.blocks > 1 AND (SELECT count(DISTINCT b.hard) FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
-               AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 1 AS crosses
+            -- across a line not to cross: more blocks between such lines than parts of the village (each detached part
+            -- is a block of its own, and the grid that holds one crosses nothing)
+            p.blocks > 1 AND (SELECT count(DISTINCT b.hard) - count(DISTINCT (SELECT vp.path[1] FROM region v, ST_Dump(v.geom) vp
+                                 WHERE v.id = b.village_id AND vp.geom && b.geom AND ST_Intersects(vp.geom, ST_PointOnSurface(b.geom)) LIMIT 1))
+               FROM autosplit_block b WHERE b.village_id = g.village_id AND b.piece = g.piece AND b.geom && g.geom
+               AND gp_area_m2(ST_Intersection(b.geom, g.geom, gp_grid())) > 1) > 0 AS crosses
      FROM autosplit_grid g JOIN autosplit_piece p ON p.village_id = g.village_id AND p.piece = g.piece
      ORDER BY g.ord`,
   );

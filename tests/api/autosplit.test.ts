@@ -349,6 +349,8 @@ for (const driver of DRIVERS) {
       // no grid of its own for the empty part: it goes with a grid of the village, which holds its households in range
       expect(res.body.summary.infeasible).toEqual([]);
       expect(res.body.summary.withinRangeShare).toBe(1);
+      // lying in both parts of the village crosses no line
+      expect(res.body.summary.barrierCrossings).toBe(0);
       const t = await tiling(a);
       expect(t.gap).toBeLessThan(1);
       expect(t.overlap).toBeLessThan(1);
