@@ -71,8 +71,13 @@ export async function operations(
          SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'region' AND (
            x.entity_id IN (SELECT id FROM scope)
            OR (x.before->>'parentId')::int IN (SELECT id FROM scope) OR (x.after->>'parentId')::int IN (SELECT id FROM scope)))
-         -- households brought in (an import, a list): where they lie
-         OR (c.entity = 'household' AND EXISTS (SELECT 1 FROM household h WHERE h.import_op = c.op AND h.region_id IN (SELECT id FROM scope))))
+         -- households brought in (an import, a list), or whose sizes one set (an import that only updated, its undo):
+         -- where they lie
+         OR (c.entity = 'household' AND EXISTS (
+               SELECT 1 FROM household h
+               WHERE (h.import_op IN (c.op, (c.after->>'batch')::int)
+                      OR h.id IN (SELECT (e->>0)::int FROM jsonb_array_elements(coalesce(c.after->'sizes', '[]'::jsonb)) e))
+                 AND h.region_id IN (SELECT id FROM scope))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
     [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit],
   );
