@@ -610,8 +610,8 @@ for (const driver of DRIVERS) {
       const {
         rows: [where],
       } = await ctx.db.query<{ village: number }>(
-        `SELECT g.parent_id AS village FROM household h JOIN region g ON g.id = h.region_id WHERE ST_DWithin(h.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326), 1e-7)
-         LIMIT 1`,
+        `SELECT g.parent_id AS village FROM household h JOIN region g ON g.id = h.region_id
+         WHERE ST_DWithin(h.geom, ST_SetSRID(ST_MakePoint($1, $2), 4326), 1e-7) LIMIT 1`,
         [x, y],
       );
       const listed = async () => (await ctx.request('GET', `/api/operations?region=${where!.village}`)).body.operations.map((o: { op: number }) => o.op);
