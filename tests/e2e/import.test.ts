@@ -272,6 +272,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.click('[data-testid="import-as-villages"]');
       await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 6 条：6 条可导入，0 条有问题');
       expect(await page.locator('[data-testid="import-level"]').inputValue()).toBe('village');
+      expect(await page.locator('[data-testid="import-by-parent"]').textContent()).toMatch(/^分别归入 3 个上级：.+镇 2、.+镇 2、.+镇 2$/);
       await expect.poll(() => page.locator('[data-testid="import-looks-like-villages"]').count()).toBe(0);
       await page.screenshot({ path: join(ARTIFACTS, 'import-8-villages-report.png') });
       await page.click('[data-testid="import-commit"]');
