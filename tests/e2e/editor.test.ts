@@ -172,6 +172,13 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await waitForMap(page);
     await page.keyboard.press('a');
     await expect.poll(() => page.locator('[data-testid="autosplit"]').isVisible()).toBe(true);
+    // A range wider than the district's rule is for this run only, and the panel says so.
+    const most = page.getByLabel('最多户数');
+    await most.fill('40');
+    await page.waitForSelector('[data-testid="autosplit-off-rule"]');
+    await shot('9a-autosplit-off-rule');
+    await most.fill('');
+    await page.waitForSelector('[data-testid="autosplit-off-rule"]', { state: 'detached' });
 
     // A barrier across the village, drawn like a split line.
     const [w, s, e, n] = village.properties.bbox;
