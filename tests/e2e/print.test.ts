@@ -194,6 +194,9 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       await page.waitForSelector('[data-testid="export-menu"]');
       await page.click('[data-testid="export-menu"] summary');
       await page.selectOption('[data-testid="export-format"]', 'gpkg');
+      // 沾益 (103.8°E) lies in zone 35, within 1° of zone 34, which a county of it may keep: both are offered
+      const offered = await page.locator('[data-testid="export-crs"] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+      expect(offered).toEqual(expect.arrayContaining(['EPSG:4544', 'EPSG:4523', 'EPSG:4543', 'EPSG:4522']));
       await page.selectOption('[data-testid="export-crs"]', 'EPSG:4544');
       await page.screenshot({ path: join(ARTIFACTS, 'plan-export-menu.png') });
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="export-download"]')]);
