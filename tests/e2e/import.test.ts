@@ -300,6 +300,16 @@ describeInBrowser('import wizard in Chromium', () => {
         .poll(() => page.locator('[data-testid="import-error"]').textContent())
         .toBe('jiayuguan.shp 缺少 .shx 文件：请把 Shapefile 的所有文件一起打进 zip。');
       await page.screenshot({ path: join(ARTIFACTS, 'import-6-broken.png') });
+      // A .prj that cannot be read: choose the system; once a check has guessed it, the warning says which was used.
+      await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'broken', 'bad-prj.zip'));
+      await expect
+        .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
+        .toContainEqual(expect.stringContaining('.prj 读不懂'));
+      await page.check('[data-testid="import-top"]');
+      await page.click('[data-testid="import-check"]');
+      await expect
+        .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
+        .toContainEqual(expect.stringMatching(/没有可用的 \.prj：按 .*第 \d+ 带.* 读取。/));
     } finally {
       await page.close();
     }
