@@ -429,7 +429,8 @@ async function gridRules(tx: Queryable, parents: number[], regionId: number): Pr
             (SELECT r.code FROM region r WHERE r.id = x.id), (SELECT p.code FROM region p WHERE p.id = x.parent_id), x.role, sr.zh, sr.en,
             (SELECT r.name FROM region r WHERE r.id = x.id) AS name
        FROM problem x LEFT JOIN staff_role sr ON sr.code = x.role
-     ORDER BY kind, id`,
+     -- (a grid's missing roles in one order, grid after grid)
+     ORDER BY kind, id, role`,
     [parents, segmentPattern('grid'), segmentPattern('village'), segmentPattern('township'), regionId],
   );
   return rows.map((r) => ({
