@@ -76,6 +76,7 @@ export interface ImportOutcome {
   kind: ImportKind;
   total: number;
   accepted: number;
+  /** Every problem, row by row (an answer lists the first MAX_PROBLEMS). */
   problems: Problem[];
   problemCounts: Record<string, number>;
   regions?: {
@@ -121,7 +122,8 @@ class DryRun extends Error {
   }
 }
 
-const MAX_PROBLEMS = 2_000;
+/** Problems an answer lists (the counts are of all); the whole list is kept with the upload, for the download of the rows left out. */
+export const MAX_PROBLEMS = 2_000;
 /** The coverage problems an import of boundaries can make. */
 const SPATIAL = new Set(['gap', 'overlap', 'outside_parent', 'sliver']);
 const text = (v: unknown) => (v === null || v === undefined ? '' : String(v).normalize('NFKC').trim());
@@ -133,7 +135,7 @@ function finish(kind: ImportKind, total: number, accepted: number, problems: Pro
   problems.sort((a, b) => a.index - b.index);
   const problemCounts: Record<string, number> = {};
   for (const p of problems) problemCounts[p.code] = (problemCounts[p.code] ?? 0) + 1;
-  return { kind, total, accepted, problems: problems.slice(0, MAX_PROBLEMS), problemCounts, op: null, ...extra };
+  return { kind, total, accepted, problems, problemCounts, op: null, ...extra };
 }
 
 interface ParentRow {

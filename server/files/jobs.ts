@@ -131,6 +131,19 @@ export class ImportJobs {
     return readFile(join(this.dir, job.id, 'file')).then((b) => new Uint8Array(b));
   }
 
+  /** Keeps something beside the file (the last report's rows left out), under a name of ours. */
+  async keep(job: ImportJob, name: 'left-out', value: unknown): Promise<void> {
+    await writeFile(join(this.dir, job.id, `${name}.json`), JSON.stringify(value));
+  }
+
+  /** What was kept beside the file under `name`, or null. */
+  async kept<T>(job: ImportJob, name: 'left-out'): Promise<T | null> {
+    return readFile(join(this.dir, job.id, `${name}.json`), 'utf8').then(
+      (t) => JSON.parse(t) as T,
+      () => null,
+    );
+  }
+
   async drop(id: string): Promise<void> {
     if (ID.test(id)) await rm(join(this.dir, id), { recursive: true, force: true });
   }

@@ -108,6 +108,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'DELETE /api/imports/:id': ['plan:write', 'households:write', 'incidents:import'],
   'POST /api/imports/:id/plan': ['plan:write', 'households:write', 'incidents:import'],
   'POST /api/imports/:id/commit': ['plan:write', 'households:write', 'incidents:import'],
+  'GET /api/imports/:id/left-out': ['plan:write', 'households:write', 'incidents:import'],
 
   'GET /api/incident-categories': ['incidents:read', 'incidents:own', 'dispatch:answer'],
   'GET /api/incidents': ['incidents:read', 'incidents:own'],

@@ -3,13 +3,16 @@ import { join } from 'node:path';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
-import { commitImport, planImport, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
+import { commitImport, MAX_PROBLEMS, planImport, type ImportOutcome, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
 import { BD09, crsChoices, GCJ02, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
 import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
 import { can, type Capability } from '../domain/roles.ts';
 import { ImportJobs, type ImportJob } from '../files/jobs.ts';
 import { inspectFile, readLayer } from '../files/read.ts';
+import { writeLayers } from '../files/write.ts';
+import zhCN from '../../web/lib/locales/zh-CN.json' with { type: 'json' };
+import { limited } from '../http/heavy.ts';
 import { actorOf, assertPlanScope, assertUnscoped, principalOf } from '../http/auth.ts';
 import { ndjson, wantsStream } from '../http/ndjson.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
@@ -195,6 +198,40 @@ const commitRoute = createRoute({
   request: { params: JobId, body: { required: true, ...json(PlanBody) } },
   responses: { 201: { description: 'Imported', ...json(Outcome) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
+
+const leftOutRoute = createRoute({
+  method: 'get',
+  path: '/imports/{id}/left-out',
+  summary: 'The rows the last check or import of the file left out, each with why',
+  description:
+    'Every row of the layer last checked or imported that had a problem, with all its fields as the file has them, after three columns: ' +
+    '原行号 (where it is in the file: the sheet’s row, the CSV’s line or the feature’s number), 问题 (the problems in Chinese) and problem (in English). ' +
+    'A layer without shapes (an Excel or CSV list) comes back as a workbook to fix and import again; one with shapes as a GeoPackage in WGS 84.',
+  request: { params: JobId },
+  responses: {
+    200: {
+      description: 'The rows',
+      content: {
+        'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': { schema: z.string().openapi({ format: 'binary' }) },
+        'application/geopackage+sqlite3': { schema: z.string().openapi({ format: 'binary' }) },
+      },
+    },
+    ...errorResponses(404),
+  },
+});
+
+/** The rows a layer's last check or import left out, kept beside the file for their download: [row, code, subject, message]. */
+interface LeftOut {
+  layer: string;
+  crs: string | null;
+  problems: [number, string, string, string][];
+}
+
+/** What an answer lists of an outcome: its first problems (the counts are of all). */
+const listed = (o: ImportOutcome): ImportOutcome => (o.problems.length > MAX_PROBLEMS ? { ...o, problems: o.problems.slice(0, MAX_PROBLEMS) } : o);
+
+/** The problems' words in Chinese, as the wizard shows them (the code's words, then what the file wrote). */
+const PROBLEM_ZH: Record<string, string> = zhCN.import.code;
 
 /** What a layer most likely is, from its geometry and field names. */
 function guessKind(l: { geometryType: string | null; fields: string[] }): ImportKind {
@@ -418,11 +455,13 @@ export function importRoutes() {
       const fields = mapping(body, layer.fields, body.fields ? [] : await sampleOf(c, jobs, job, body));
       const read = await rowsOf(c, jobs, job, body, fields);
       const spec = specOf(body, fields, read.rows.length, read.crs);
-      const outcome = await planImport(c.get('db'), read.rows, spec, {
+      const all = await planImport(c.get('db'), read.rows, spec, {
         actor: actorOf(c),
         now: nowOf(c),
         maxVertices: c.get('options').limits?.importVertices,
       });
+      await keepLeftOut(jobs, job, body, read.crs, all);
+      const outcome = listed(all);
       const problemOf = new Map(outcome.problems.map((p) => [p.index, p.code]));
       // Each row where it will go: its own geometry, the point placed by hand, or the household its address names.
       const point = (p: [number, number]) => ({ type: 'Point', coordinates: p });
@@ -481,16 +520,74 @@ export function importRoutes() {
       const fields = mapping(body, layer.fields, body.fields ? [] : await sampleOf(c, jobs, job, body));
       const run = async (onProgress: (p: unknown) => void | Promise<void>) => {
         const read = await rowsOf(c, jobs, job, body, fields);
-        return commitImport(c.get('db'), read.rows, specOf(body, fields, read.rows.length, read.crs), {
+        const all = await commitImport(c.get('db'), read.rows, specOf(body, fields, read.rows.length, read.crs), {
           actor: actorOf(c),
           now: nowOf(c),
           maxVertices: c.get('options').limits?.importVertices,
           onProgress,
         });
+        await keepLeftOut(jobs, job, body, read.crs, all);
+        return listed(all);
       };
       if (!wantsStream(c)) return c.json(await run(() => {}), 201);
       return ndjson(c, 201, (send) => run(send)) as never;
+    })
+    .openapi(leftOutRoute, async (c) => {
+      const jobs = jobsOf(c);
+      const job = await jobs.get(c.req.valid('param').id, who(c));
+      const kept = await jobs.kept<LeftOut>(job, 'left-out');
+      const layer = kept && job.layers.find((l) => l.name === kept.layer);
+      if (!kept || !layer || kept.problems.length === 0) {
+        throw new InputError('not_found', `no row of ${job.fileName} was left out by its last check or import`, 'id');
+      }
+      const file = await limited(c, async () => {
+        const { rows } = await readLayer(job.id, job.fileName, await jobs.bytes(job), kept.layer, { crs: kept.crs as CrsCode | null });
+        // where each row is in the file, as the wizard says it: a sheet's row, a CSV's line, a feature's number
+        const where = (i: number) => (job.format === 'xlsx' ? i + (layer.headerRow ?? 0) + 2 : job.format === 'csv' ? i + 2 : i + 1);
+        const byRow = new Map<number, [string[], string[]]>();
+        for (const [i, code, subject, message] of kept.problems) {
+          if (!rows[i]) continue;
+          const [zh, en] = byRow.get(i) ?? byRow.set(i, [[], []]).get(i)!;
+          zh.push(`${PROBLEM_ZH[code] ?? code}${subject ? `：${subject}` : ''}`);
+          en.push(message);
+        }
+        const shapes = rows.some((r) => r.geometry);
+        const out = [...byRow].map(([i, [zh, en]]) => ({
+          // the file's own fields after ours; one of theirs named like ours keeps its value under its own name with a mark
+          properties: {
+            原行号: where(i),
+            问题: zh.join('；'),
+            problem: en.join('; '),
+            ...Object.fromEntries(Object.entries(rows[i]!.properties).map(([k, v]) => [['原行号', '问题', 'problem'].includes(k) ? `${k}_原` : k, v])),
+          },
+          geometry: shapes ? rows[i]!.geometry : null,
+        }));
+        return writeLayers(`left-out-${job.id}`, [{ name: 'left_out', sheet: '未导入', geometryType: null, rows: out }], {
+          format: shapes ? 'gpkg' : 'xlsx',
+          crs: 'EPSG:4326',
+          encoding: 'UTF-8',
+        });
+      });
+      const base = job.fileName.replace(/\.[^.]+$/, '');
+      return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
+        'content-type': file.type,
+        'content-disposition': `attachment; filename="left-out.${file.ext}"; filename*=UTF-8''${rfc8187(`${base}-未导入.${file.ext}`)}`,
+        'cache-control': 'no-store',
+      });
     });
+}
+
+/** A header parameter value as RFC 8187 has it: percent-encoded UTF-8, `'()*` too. */
+const rfc8187 = (s: string) => encodeURIComponent(s).replace(/['()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** Keeps the rows an outcome left out beside the file (the last check's or import's: a later one takes its place). */
+async function keepLeftOut(jobs: ImportJobs, job: ImportJob, body: z.infer<typeof PlanBody>, crs: string | null, outcome: ImportOutcome): Promise<void> {
+  const value: LeftOut = {
+    layer: body.layer,
+    crs,
+    problems: outcome.problems.filter((p) => p.index >= 0).map((p) => [p.index, p.code, p.subject ?? '', p.message]),
+  };
+  await jobs.keep(job, 'left-out', value);
 }
 
 /** How many positions a geometry has, and its box. */

@@ -1,6 +1,6 @@
 import gcoord from 'gcoord';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
@@ -141,6 +141,16 @@ for (const driver of DRIVERS) {
         ['overlaps_siblings', '新城镇'],
         ['overlaps_siblings', '文殊镇'],
       ]);
+      // The towns left out come down as a GeoPackage in lon/lat, each with why (read back by GDAL's ogrinfo).
+      const left = await ctx.app.request(`/api/imports/${up.body.id}/left-out`, { headers: { cookie: admin } });
+      expect([left.status, left.headers.get('content-type')]).toEqual([200, 'application/geopackage+sqlite3']);
+      const gpkg = join(dir, 'towns-left-out.gpkg');
+      await writeFile(gpkg, new Uint8Array(await left.arrayBuffer()));
+      const info = execFileSync('ogrinfo', ['-al', gpkg], { encoding: 'utf8' });
+      expect(info).toContain('Feature Count: 3');
+      expect([...info.matchAll(/问题 \(String\) = (.*)/g)].map((m) => m[1])).toEqual(['重叠于：峪泉镇', '重叠于：新城镇', '重叠于：文殊镇']);
+      const [x0, y0, x1, y1] = ogrExtent(gpkg);
+      expect([x0! > 97 && x1! < 99, y0! > 39 && y1! < 41]).toEqual([true, true]);
       // A wrong system chosen puts every town far from its district, and the report says so.
       const wrong = await plan(up.body.id, { ...body, crs: 'EPSG:4543' });
       expect(wrong.body.outcome.accepted).toBe(0);
@@ -586,6 +596,48 @@ for (const driver of DRIVERS) {
       expect(sizesAfter).not.toBe(sizesBefore);
       expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
       expect((await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s).toBe(sizesBefore);
+    });
+
+    it('gives the rows left out as a workbook: each with its place in the file, why and its own columns — all of them, past the 2,000 listed', async () => {
+      const up = await upload('households.xlsx');
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId };
+      const leftOut = (id: string, cookie = admin) => ctx.app.request(`/api/imports/${id}/left-out`, { headers: { cookie } });
+      // nothing checked yet: nothing to give
+      expect((await leftOut(up.body.id)).status).toBe(404);
+      expect((await plan(up.body.id, body)).body.outcome.problemCounts).toEqual({ unmatched_address: 1, invalid_size: 1 });
+      const read = async (res: Response, ext: string) => {
+        expect(res.status).toBe(200);
+        expect(decodeURIComponent(res.headers.get('content-disposition')!)).toContain(`-未导入.${ext}`);
+        const file = join(dir, `left-out-${Math.random()}.${ext}`);
+        await writeFile(file, new Uint8Array(await res.arrayBuffer()));
+        // read back by GDAL's own ogr2ogr, not ours
+        return execFileSync('ogr2ogr', ['-f', 'CSV', '-lco', 'STRING_QUOTING=IF_NEEDED', '/vsistdout/', file], { encoding: 'utf8' }).trim().split('\n');
+      };
+      const lines = await read(await leftOut(up.body.id), 'xlsx');
+      expect(lines[0]).toBe('原行号,问题,problem,序号,户主姓名,地址,家庭人口');
+      // the sheet's header is its second row: row 12 of the list is the sheet's 15th
+      expect(lines.slice(1).map((l) => l.split(',').slice(0, 2).join(','))).toEqual([
+        expect.stringMatching(/^15,地址未匹配：/),
+        expect.stringMatching(/^16,人数无效/),
+      ]);
+      expect(lines[1]).toContain('no household has the address');
+      // someone else's file is not theirs to read
+      const other = (await ctx.cookie({ username: 'other-planner', role: 'planner' })).cookie;
+      expect((await leftOut(up.body.id, other)).status).toBe(404);
+      // A list of 2,500 unknown addresses: the answer lists 2,000 problems, the download has every row.
+      const csv = `户主,地址,人口\n${Array.from({ length: 2_500 }, (_, i) => `户${i},无此路 ${i + 1} 号,2`).join('\n')}\n`;
+      const many = await upload('unknown.csv', new TextEncoder().encode(csv));
+      const checked = await plan(many.body.id, {
+        layer: many.body.layers[0].name,
+        kind: 'household',
+        parentId: districtId,
+        fields: { address: '地址', size: '人口' },
+      });
+      expect(checked.body.outcome.problemCounts).toEqual({ unmatched_address: 2_500 });
+      expect(checked.body.outcome.problems).toHaveLength(2_000);
+      const all = await read(await leftOut(many.body.id), 'xlsx');
+      expect(all).toHaveLength(2_501);
+      expect(all.at(-1)).toMatch(/^2501,地址未匹配：无此路 2500 号,.*,户2499,无此路 2500 号,2$/);
     });
 
     it('commits what its check found, and checks again when the households changed in between', async () => {

@@ -92,6 +92,14 @@ describeInBrowser('planner edits a village in Chromium', () => {
       expect.stringContaining('未被任何下级覆盖'),
       expect.stringContaining(`住户未归属任何网格（${counted} 户）`),
     ]);
+    // A count lists only its kind (a county's dozens of unstaffed grids must not bury a gap); again, all.
+    const only = page.locator('[data-testid="coverage"] .counts button', { hasText: '住户归属错误' });
+    await only.click();
+    expect(await only.getAttribute('aria-pressed')).toBe('true');
+    expect(await page.locator('[data-testid="coverage-list"] button').allTextContents()).toEqual([expect.stringContaining('住户未归属任何网格')]);
+    await only.click();
+    expect(await only.getAttribute('aria-pressed')).toBe('false');
+    await expect.poll(() => page.locator('[data-testid="coverage-list"] button').count()).toBe(2);
     await shot('2-deleted');
 
     // Draw: click a shape well inside the gap (the old grid is convex: pull its vertices toward its label).

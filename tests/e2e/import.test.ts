@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -114,6 +115,16 @@ describeInBrowser('import wizard in Chromium', () => {
       // the row left out stays in view, to fix and bring in again
       expect(await page.locator('[data-testid="import-left-out"]').textContent()).toMatch(/另有 1 条没有导入/);
       expect(await page.locator('[data-testid="import-left-out-rows"] tr').allTextContents()).toEqual([expect.stringMatching(/^第 16 行人数无效：四十$/)]);
+      // …and comes down as a workbook with its problem and its own columns, read back by GDAL
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="import-left-out-download"]')]);
+      expect(download.suggestedFilename()).toBe('households-未导入.xlsx');
+      const saved = join(dir, 'left-out.xlsx');
+      await download.saveAs(saved);
+      const csv = execFileSync('ogr2ogr', ['-f', 'CSV', '-lco', 'STRING_QUOTING=IF_NEEDED', '/vsistdout/', saved], { encoding: 'utf8' }).trim().split('\n');
+      expect(csv).toEqual([
+        '原行号,问题,problem,序号,户主姓名,地址,家庭人口',
+        expect.stringMatching(/^16,人数无效：四十,.*,14,郑淑华,西平街道龙冲村10号,四十$/),
+      ]);
       await page.screenshot({ path: join(ARTIFACTS, 'import-5-households-done.png') });
     } finally {
       await page.close();
