@@ -5,6 +5,25 @@ export type CoverageReport = InferResponseType<(typeof api.regions)[':id']['cove
 export type Issue = CoverageReport['issues']['features'][number];
 
 /** Kinds in order of seriousness, with their map colours. */
+/**
+ * The order coverage problems are listed in: the plan's shape first (what no one else can fix), then
+ * households, then codes and people (a county's first check has dozens of grids without staff).
+ */
+export const KIND_ORDER = [
+  'invalid_geometry',
+  'overlap',
+  'gap',
+  'outside_parent',
+  'multipart_grid',
+  'sliver',
+  'village_without_grids',
+  'orphan_household',
+  'households_out_of_range',
+  'code_mismatch',
+  'grid_without_worker',
+  'grid_missing_role',
+];
+
 export const ISSUE_COLORS: Record<string, string> = {
   overlap: '#c2255c',
   gap: '#e03131',
