@@ -334,9 +334,11 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
       guessed = true;
     }
   }
-  // Lon/lat that says nothing of its datum, in a file named for Baidu's or Amap's points (…-bd09.csv, 高德坐标.xlsx):
-  // read in that system, and said to be a guess — PROJ cannot tell them apart, and they lie hundreds of metres off WGS 84.
-  const hinted = /bd-?09|baidu|百度/i.test(job.fileName) ? BD09 : /gcj-?02|amap|gaode|高德|火星/i.test(job.fileName) ? GCJ02 : null;
+  // Lon/lat that says nothing of its datum, in a file named for Baidu's or Amap's points (…-bd09.csv, 高德坐标.xlsx),
+  // or in columns so named (高德经度, bd_lng, lng_gcj02): read in that system, and said to be a guess — PROJ cannot tell
+  // them apart, they lie hundreds of metres off WGS 84, and in a township without households no address shows the shift.
+  const names = `${job.fileName} ${fields.lon ?? ''} ${fields.lat ?? ''}`;
+  const hinted = /bd-?09|baidu|百度/i.test(names) ? BD09 : /gcj-?02|amap|gaode|高德|火星|腾讯|tencent/i.test(names) ? GCJ02 : null;
   // (GeoJSON always "declares" WGS 84, RFC 7946: a name saying otherwise is the only word a file of Amap's points has)
   const undeclared = layer.crs === null || (job.format === 'geojson' && layer.crs === 'EPSG:4326');
   if (!body.crs && !guessed && undeclared && hinted && box && guessCrs(box) === 'EPSG:4326') {

@@ -474,6 +474,18 @@ for (const driver of DRIVERS) {
       expect(asWgs.shift.after).toBeLessThan(5);
       // read as the system it names: together, nothing said
       expect((await plan(up.body.id, { ...body, crs: 'GCJ-02' })).body.outcome.shift).toBeUndefined();
+      // New households at no known address (a township with none yet: no shift to measure), in columns named for
+      // Amap: read in GCJ-02 unasked, and said to be a guess. Named for nothing: WGS 84.
+      const fresh = rows.map((h, i) => `新村 ${i + 1} 号,3,${(h.x + 0.01).toFixed(7)},${h.y.toFixed(7)}`).join('\n');
+      for (const [lon, lat, used] of [
+        ['高德经度', '高德纬度', 'GCJ-02'],
+        ['lng_bd09', 'lat_bd09', 'BD-09'],
+        ['经度', '纬度', 'EPSG:4326'],
+      ] as const) {
+        const named = await upload('新户.csv', new TextEncoder().encode(`地址,人口,${lon},${lat}\n${fresh}\n`));
+        const read = await plan(named.body.id, { ...body, layer: named.body.layers[0].name, fields: undefined });
+        expect([read.body.fields.lon, read.body.crs]).toEqual([lon, { declared: null, used, guessed: used !== 'EPSG:4326' }]);
+      }
     });
 
     it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
