@@ -17,6 +17,7 @@ import { importRegions, settleRegions, type ImportResult, type Placed as RegionP
 import { validateCoverage } from './coverage.ts';
 import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 import { staffRoles } from './staff.ts';
+import { importDepartments, type DepartmentRow } from './settings.ts';
 import { assignHouseholds, recountHouseholdsAround } from './households.ts';
 
 /**
@@ -96,6 +97,8 @@ export interface ImportOutcome {
   incidents?: { imported: number };
   /** `blank`: rows naming nobody and no phone (a roster's lines left to fill), passed over and not counted in `total`. */
   staff?: { assigned: number; grids: number; newWorkers: number; blank: number };
+  /** A department list: departments made, changed, and found as the file has them; `change`: the settings log entry that undoes it. */
+  departments?: { added: number; updated: number; unchanged: number; change: number | null };
   /** Lines imported, by class (main_road, lane, river…). */
   barriers?: { imported: number; classes: Record<string, number>; clipped: number };
   /**
@@ -970,6 +973,48 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
   });
 }
 
+// ── departments (职能部门) ───────────────────────────────────────────────────────────────────────
+
+const DEPARTMENT_CODE = /^[a-z][a-z0-9_]{1,31}$/;
+const DEPARTMENT_PHONE = /^[0-9+\-() ]{0,40}$/;
+
+/** A department list: each row checked as the settings screen checks one, then all written as one settings change. */
+async function planDepartments(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec): Promise<ImportOutcome> {
+  const problems: Problem[] = [];
+  const good: DepartmentRow[] = [];
+  const [codes, names] = [new Set<string>(), new Set<string>()];
+  rows.forEach((row, index) => {
+    const path = `rows[${index}]`;
+    const zh = words(field(row, spec, 'name'));
+    const code = text(field(row, spec, 'code')).toLowerCase() || null;
+    const phone = text(field(row, spec, 'phone')) || null;
+    const problem: [string, string, string, string?] | null = !zh
+      ? ['missing_name', 'the row names no department', 'name']
+      : zh.length > 40
+        ? ['invalid_name', `a department's name has at most 40 characters, got ${zh.length}`, 'name', zh]
+        : code !== null && !DEPARTMENT_CODE.test(code)
+          ? ['invalid_code', `${JSON.stringify(code)} is no department code: 2–32 lower-case letters, digits or _, from a letter`, 'code', code]
+          : code !== null && codes.has(code)
+            ? ['duplicate_code', `${code} is in the list twice`, 'code', code]
+            : names.has(zh)
+              ? ['duplicate_name', `${zh} is in the list twice`, 'name', zh]
+              : phone !== null && !DEPARTMENT_PHONE.test(phone)
+                ? ['invalid_phone', `${JSON.stringify(phone)} is not a phone number`, 'phone', phone]
+                : null;
+    if (problem) {
+      problems.push({ index, code: problem[0], message: problem[1], path: `${path}.${problem[2]}`, subject: problem[3] ?? zh });
+      return;
+    }
+    if (code) codes.add(code);
+    names.add(zh);
+    const en = words(field(row, spec, 'nameEn'));
+    const contact = words(field(row, spec, 'contact')).slice(0, 40);
+    good.push({ code, zh, en: en ? en.slice(0, 80) : null, contact: contact || null, phone });
+  });
+  const departments = await importDepartments(tx, actor, good);
+  return finish('department', rows.length, good.length, problems, { departments, op: null });
+}
+
 // ── barriers (roads, rivers, railways) ─────────────────────────────────────────────────────────
 
 async function planBarriers(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number): Promise<ImportOutcome> {
@@ -1057,6 +1102,7 @@ function runInTransaction(tx: Tx, rows: ImportRow[], spec: ImportSpec, ctx: Impo
   if (spec.kind === 'incident') return planIncidents(tx, ctx.actor, rows, spec, ctx.now);
   if (spec.kind === 'staff') return planStaff(tx, ctx.actor, rows, spec);
   if (spec.kind === 'barrier') return planBarriers(tx, ctx.actor, rows, spec, maxVertices);
+  if (spec.kind === 'department') return planDepartments(tx, ctx.actor, rows, spec);
   return checkHouseholds(tx, rows, spec).then((p) => p.outcome);
 }
 

@@ -151,6 +151,113 @@ export async function deleteDepartment(tx: Queryable, actor: string, id: number,
   await recordChange(tx, { actor, action: 'delete', entity: 'department', entityId: id, before, after: null });
 }
 
+/** A department list's row, as the import read it. */
+export interface DepartmentRow {
+  code: string | null;
+  zh: string;
+  en: string | null;
+  contact: string | null;
+  phone: string | null;
+}
+
+/** What a department list's import did: one entry in the settings log, undone whole. */
+export interface DepartmentListImport {
+  added: number;
+  updated: number;
+  unchanged: number;
+  /** The settings change to undo (null: nothing changed). */
+  change: number | null;
+}
+
+/**
+ * A county's department list (Yumen's 37) in one go: each row is the department with its code, else
+ * its name, and is changed where a field the file fills differs (a field left empty keeps what is
+ * there), or made (a code derived from the list's order when the file has none). One entry in the
+ * settings log, `department_list`, with every department's state before and after: its undo takes the
+ * whole list back while nobody changed those departments since.
+ */
+export async function importDepartments(tx: Queryable, actor: string, rows: DepartmentRow[]): Promise<DepartmentListImport> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('department_list'), 0)");
+  const all = await listDepartments(tx);
+  const byCode = new Map(all.map((d) => [d.code, d]));
+  const byName = new Map(all.map((d) => [d.zh, d]));
+  const taken = new Set(all.map((d) => d.code));
+  let n = all.length;
+  const nextCode = () => {
+    while (taken.has(`dept_${++n}`));
+    taken.add(`dept_${n}`);
+    return `dept_${n}`;
+  };
+  const before: DepartmentSetting[] = [];
+  const touched: number[] = [];
+  let [added, unchanged] = [0, 0];
+  for (const r of rows) {
+    const was = (r.code ? byCode.get(r.code) : undefined) ?? byName.get(r.zh);
+    if (was) {
+      const next = { code: was.code, zh: r.zh, en: r.en ?? was.en, contact: r.contact ?? was.contact, phone: r.phone ?? was.phone };
+      if (next.zh === was.zh && next.en === was.en && next.contact === was.contact && next.phone === was.phone) {
+        unchanged++;
+        continue;
+      }
+      before.push(was);
+      await writeDepartment(tx, was.id, next, was.version + 1);
+      touched.push(was.id);
+    } else {
+      const code = r.code ?? nextCode();
+      taken.add(code);
+      touched.push(await writeDepartment(tx, null, { code, zh: r.zh, en: r.en ?? r.zh, contact: r.contact ?? '', phone: r.phone ?? '' }, 1));
+      added++;
+    }
+  }
+  if (touched.length === 0) return { added, updated: 0, unchanged, change: null };
+  const after = (await listDepartments(tx)).filter((d) => touched.includes(d.id));
+  // (the log's subject: the same words before and after, so that only the departments show as changed)
+  const zh = `${touched.length} 个部门`;
+  await recordChange(tx, {
+    actor,
+    action: 'import',
+    entity: 'department_list',
+    entityId: null,
+    before: { zh, departments: before },
+    after: { zh, departments: after },
+  });
+  const change = (await tx.query<{ id: number }>(`SELECT max(id) AS id FROM change WHERE entity = 'department_list'`)).rows[0]!.id;
+  return { added, updated: before.length, unchanged, change };
+}
+
+/** Takes a department list's import back: the departments it made go, those it changed are as they were; 409 when any changed since. */
+async function undoDepartmentList(tx: Queryable, actor: string, changeId: number, before: DepartmentSetting[], after: DepartmentSetting[]): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('department_list'), 0)");
+  const own = (d: DepartmentSetting) => ({ ...d, categories: null, version: null });
+  const was = new Map(before.map((d) => [d.id, d]));
+  const now: DepartmentSetting[] = [];
+  for (const a of after) {
+    const d = await department(tx, a.id);
+    if (!d || !same(own(d), own(a))) throw new InputError('version_conflict', `${a.zh} was changed after this import; undo the later change first`, 'id');
+    if (!was.has(a.id)) {
+      const use = await tx.query('SELECT 1 FROM dispatch WHERE department_id = $1 UNION ALL SELECT 1 FROM app_user WHERE department_id = $1 LIMIT 1', [a.id]);
+      if (use.rows.length > 0 || d.categories.length > 0)
+        throw new InputError('in_use', `${a.zh} has cases, accounts or categories now; it can no longer be removed`, 'id');
+    }
+    now.push(d);
+  }
+  for (const d of now) {
+    const b = was.get(d.id);
+    if (b) await writeDepartment(tx, d.id, { ...b, categories: undefined }, d.version + 1);
+    else await removeDepartment(tx, actor, d.id);
+  }
+  const zh = `${after.length} 个部门`;
+  const left = (await listDepartments(tx)).filter((d) => was.has(d.id));
+  await recordChange(tx, {
+    actor,
+    action: 'undo',
+    entity: 'department_list',
+    entityId: null,
+    before: { zh, departments: now },
+    after: { zh, departments: left, undoes: changeId },
+  });
+}
+
 export interface Deadline {
   severity: number;
   ackHours: number;
@@ -292,7 +399,15 @@ export interface SettingsChange {
   changed: FieldChange[];
 }
 
-export const SETTINGS_ENTITIES = ['department', 'incident_category', 'grid_type_rule', 'staff_role', 'approval_step', 'escalation_contact'] as const;
+export const SETTINGS_ENTITIES = [
+  'department',
+  'department_list',
+  'incident_category',
+  'grid_type_rule',
+  'staff_role',
+  'approval_step',
+  'escalation_contact',
+] as const;
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
   const { rows } = await db.query<Omit<SettingsChange, 'changed'> & { before: unknown; after: unknown }>(
@@ -307,7 +422,7 @@ export async function settingsChanges(db: Queryable, limit: number): Promise<Set
     [SETTINGS_ENTITIES, limit],
   );
   const names = async (sql: string) => new Map((await db.query<{ code: string; zh: string; en: string }>(sql)).rows.map((r) => [r.code, r]));
-  const codes: CodeNames = rows.some((r) => r.action === 'update' || r.action === 'create')
+  const codes: CodeNames = rows.some((r) => r.action !== 'delete')
     ? {
         departments: await names('SELECT code, zh, en FROM department'),
         categories: await names('SELECT code, zh, en FROM incident_category'),
@@ -315,7 +430,9 @@ export async function settingsChanges(db: Queryable, limit: number): Promise<Set
     : {};
   return rows.map(({ before, after, ...c }) => ({
     ...c,
-    changed: c.action === 'update' ? settingsDiff(before, after, codes) : c.action === 'create' ? settingsDiff(null, after, codes) : [],
+    // (a department list's import: the departments it touched, before and after)
+    changed:
+      c.action === 'update' || c.action === 'import' ? settingsDiff(before, after, codes) : c.action === 'create' ? settingsDiff(null, after, codes) : [],
   }));
 }
 
@@ -378,6 +495,10 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       before: now,
       after: { ...(await department(tx, id)), undoes: changeId },
     });
+  } else if (c.entity === 'department_list') {
+    const [b, a] = [c.before as { zh: string; departments: DepartmentSetting[] }, c.after as { zh: string; departments: DepartmentSetting[] }];
+    subject = a.zh;
+    await undoDepartmentList(tx, actor, changeId, b.departments, a.departments);
   } else if (c.entity === 'incident_category') {
     const before = c.before as CategorySetting | null;
     const after = c.after as CategorySetting;

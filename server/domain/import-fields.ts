@@ -2,7 +2,7 @@
  * What an imported layer is, and which of its fields holds what: the roles each kind of layer
  * needs, and guesses from the field names (and a few values) a person then confirms.
  */
-export const IMPORT_KINDS = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier'] as const;
+export const IMPORT_KINDS = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier', 'department'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
 
 export const FIELD_ROLES = [
@@ -23,6 +23,8 @@ export const FIELD_ROLES = [
   'time',
   'description',
   'barrierClass',
+  'nameEn',
+  'contact',
 ] as const;
 export type FieldRole = (typeof FIELD_ROLES)[number];
 
@@ -34,11 +36,32 @@ export const KIND_ROLES: Record<ImportKind, { roles: FieldRole[]; required: Fiel
   incident: { roles: ['lon', 'lat', 'address', 'category', 'severity', 'time', 'description'], required: ['category'] },
   staff: { roles: ['person', 'phone', 'role', 'grid'], required: ['person', 'grid'] },
   barrier: { roles: ['name', 'barrierClass'], required: [] },
+  // a county's departments (职能部门) for the command centre: matched to those there by code, else by name
+  department: { roles: ['name', 'code', 'nameEn', 'contact', 'phone'], required: ['name'] },
 };
 
 /** Names a field of each role goes by in county files (compared lower-case, without spaces or punctuation). */
 const ALIASES: Record<FieldRole, string[]> = {
-  name: ['name', 'mc', '名称', '名字', '区划名称', 'xzqmc', 'xzmc', 'cjmc', '村名', '社区名称', '乡镇名称', '网格名称', 'wgmc', 'dlmc'],
+  name: [
+    'name',
+    'mc',
+    '名称',
+    '部门名称',
+    '单位名称',
+    '部门',
+    '单位',
+    '名字',
+    '区划名称',
+    'xzqmc',
+    'xzmc',
+    'cjmc',
+    '村名',
+    '社区名称',
+    '乡镇名称',
+    '网格名称',
+    'wgmc',
+    'dlmc',
+  ],
   code: ['code', 'dm', 'bm', '代码', '编码', '区划代码', 'xzqdm', 'xzdm', 'cjdm', '网格编码', 'wgbm', 'id'],
   statCode: ['statcode', '统计用区划代码', '统计代码', 'tjdm', '行政区划代码'],
   gridType: ['gridtype', 'type', '类型', '网格类型', 'wglx'],
@@ -54,6 +77,8 @@ const ALIASES: Record<FieldRole, string[]> = {
   severity: ['severity', 'level', '等级', '紧急程度', '严重程度', '级别'],
   time: ['time', 'date', 'reportedat', 'reported_at', '时间', '上报时间', '日期', '发生时间', 'sbsj'],
   description: ['description', 'desc', 'content', '描述', '内容', '情况描述', '事件描述', '诉求内容'],
+  nameEn: ['en', 'nameen', 'english', '英文名称', '英文名'],
+  contact: ['contact', '联系人', '负责人', '联络员', '对接人', 'lxr'],
   barrierClass: ['class', 'fclass', 'kind', 'highway', 'waterway', 'railway', '等级', '道路等级', '类型', '类别', '种类', 'dldj', 'lx'],
 };
 

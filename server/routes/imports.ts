@@ -26,6 +26,7 @@ const KIND_CAPABILITY: Record<ImportKind, Capability> = {
   household: 'households:write',
   incident: 'incidents:import',
   barrier: 'plan:write',
+  department: 'users:admin',
 };
 
 const JobId = z.object({
@@ -122,6 +123,10 @@ const Outcome = z
         blank: z.number().int().openapi({ description: 'rows naming nobody and no phone (a roster’s lines left to fill): passed over, not in `total`' }),
       })
       .optional(),
+    departments: z
+      .object({ added: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), change: z.number().int().nullable() })
+      .optional()
+      .openapi({ description: 'a department list: one settings change (`change`), undone by POST /api/settings/changes/{change}/undo' }),
     barriers: z
       .object({
         imported: z.number().int(),
@@ -241,6 +246,9 @@ function guessKind(l: { geometryType: string | null; fields: string[] }): Import
   // a layer mixing shapes (GDAL: "Geometry") is most often polygons with a stray line or point: read as boundaries, whose check names the strays
   if (g.includes('polygon') || g === 'geometry' || g.startsWith('unknown') || g === 'geometrycollection')
     return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
+  // a department list (部门名称, 联系人, 联系电话): named for departments, with no address or grid (a household register's 工作单位 is not one)
+  const departmentName = guessFields('department', l.fields).name;
+  if (!g && departmentName && /部门|单位|科室/.test(departmentName) && !has('household', 'address') && !has('staff', 'grid')) return 'department';
   // a roster names the grid each person serves (or their role); a household register has names and phones too
   if (has('staff', 'person') && has('staff', 'grid') && (has('staff', 'phone') || has('staff', 'role'))) return 'staff';
   if (has('incident', 'category')) return 'incident';

@@ -976,6 +976,72 @@ for (const driver of DRIVERS) {
       expect(await ctx.snapshot()).toEqual(before);
     });
 
+    it('brings in a county’s department list from Excel as one settings change, undone whole', async () => {
+      // Yumen's list as 政务办 keeps it, made an Excel workbook by GDAL's ogr2ogr
+      const csv = join(dir, '职能部门.csv');
+      await writeFile(
+        csv,
+        '部门名称,联系人,联系电话\n' +
+          '公安,王建国,0937-3221100\n' +
+          '市应急管理局,李明,0937-3322110\n' +
+          '市自然资源局,赵丽,13909370001\n' +
+          '市应急管理局,重复,0937-3322111\n' +
+          '市水务局,孙强,值班室\n' +
+          ',,\n',
+      );
+      const xlsx = join(dir, '职能部门.xlsx');
+      execFileSync('ogr2ogr', ['-f', 'XLSX', xlsx, csv]);
+      const up = await upload('职能部门.xlsx', new Uint8Array(await readFile(xlsx)));
+      expect(up.status).toBe(201);
+      expect(up.body.layers[0].kind).toBe('department');
+      const departments = async () =>
+        (await ctx.db.query<{ s: string }>(`SELECT string_agg(code || ':' || zh || ':' || contact || ':' || phone, ',' ORDER BY code) AS s FROM department`))
+          .rows[0]!.s;
+      const before = await departments();
+      const body = { layer: up.body.layers[0].name, kind: 'department', parentId: districtId, partial: true };
+      const checked = await plan(up.body.id, body);
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields).toEqual({ name: '部门名称', contact: '联系人', phone: '联系电话' });
+      expect(checked.body.outcome).toMatchObject({ total: 6, accepted: 3, departments: { added: 2, updated: 1, unchanged: 0 } });
+      expect(checked.body.outcome.problems.map((p: { index: number; code: string }) => [p.index, p.code])).toEqual([
+        [3, 'duplicate_name'],
+        [4, 'invalid_phone'],
+        [5, 'missing_name'],
+      ]);
+      expect(await departments()).toBe(before);
+      // a planner may import the plan, not the county's departments
+      const planner = (await ctx.cookie({ username: 'dept-planner', role: 'planner' })).cookie;
+      const mine = await upload('职能部门.xlsx', new Uint8Array(await readFile(xlsx)), planner);
+      const refused = await ctx.request('POST', `/api/imports/${mine.body.id}/plan`, { ...body, layer: mine.body.layers[0].name }, { cookie: planner });
+      expect([refused.status, refused.body.error.code]).toEqual([403, 'forbidden']);
+      const done = await commit(up.body.id, body);
+      expect(done.status).toBe(201);
+      expect(done.body.op).toBeNull();
+      const { rows: made } = await ctx.db.query<{ code: string; zh: string; en: string; contact: string; phone: string }>(
+        `SELECT code, zh, en, contact, phone FROM department WHERE zh IN ('公安', '市应急管理局', '市自然资源局') ORDER BY zh`,
+      );
+      expect(made).toEqual([
+        { code: 'police', zh: '公安', en: 'Public security', contact: '王建国', phone: '0937-3221100' },
+        { code: expect.stringMatching(/^dept_\d+$/), zh: '市应急管理局', en: '市应急管理局', contact: '李明', phone: '0937-3322110' },
+        { code: expect.stringMatching(/^dept_\d+$/), zh: '市自然资源局', en: '市自然资源局', contact: '赵丽', phone: '13909370001' },
+      ]);
+      // one entry in the settings log, saying what it changed department by department
+      const log = (await ctx.request('GET', '/api/settings/changes?limit=5')).body;
+      expect(log[0]).toMatchObject({ id: done.body.departments.change, entity: 'department_list', subject: '3 个部门', undone: false });
+      expect(log[0].changed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ item: 'police', field: 'contact', before: '', after: '王建国' }),
+          expect.objectContaining({ itemZh: '市应急管理局', field: 'departments', before: '', after: '✓' }),
+        ]),
+      );
+      // the same list again changes nothing
+      expect((await plan(up.body.id, body)).body.outcome.departments).toEqual({ added: 0, updated: 0, unchanged: 3, change: null });
+      // undone whole: the new ones gone, 公安 as it was
+      const undone = await ctx.request('POST', `/api/settings/changes/${done.body.departments.change}/undo`);
+      expect(undone.status).toBe(200);
+      expect(await departments()).toBe(before);
+    });
+
     it('lets each role import only what it may, where it may, and shows a file to no one but its sender', async () => {
       const analyst = (await ctx.cookie({ username: 'imp-analyst', role: 'analyst' })).cookie;
       expect((await upload('households.xlsx', undefined, analyst)).status).toBe(403);

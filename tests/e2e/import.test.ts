@@ -131,6 +131,38 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('brings in a department list from Excel: guessed as departments, one change, undone from the wizard', async () => {
+    const csv = join(dir, '部门.csv');
+    await writeFile(csv, '部门名称,联系人,联系电话\n市应急管理局,李明,0937-3322110\n市自然资源局,赵丽,13909370001\n市水务局,孙强,值班室\n');
+    const xlsx = join(dir, '职能部门名单.xlsx');
+    execFileSync('ogr2ogr', ['-f', 'XLSX', xlsx, csv]);
+    const count = async () => Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM department')).rows[0]!.n);
+    const before = await count();
+    const page = await openImport();
+    try {
+      await page.setInputFiles('[data-testid="import-file"]', xlsx);
+      await page.waitForSelector('[data-testid="import-check"]', { timeout: 60_000 });
+      expect(await page.locator('label.kind.on').textContent()).toContain('部门名单');
+      // no coordinate system to choose for a list of departments
+      expect(await page.locator('[data-testid="import-crs"]').count()).toBe(0);
+      await page.click('[data-testid="import-check"]');
+      await expect
+        .poll(() => page.locator('[data-testid="import-departments"]').textContent(), { timeout: 60_000 })
+        .toBe('新增 2 个部门，更新 0 个，0 个无变化');
+      expect(await page.locator('[data-testid="import-problems"] tr').allTextContents()).toEqual([expect.stringMatching(/^第 4 行电话无效：值班室$/)]);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-6-departments.png') });
+      await page.click('[data-testid="import-commit"]');
+      await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
+      expect(await count()).toBe(before + 2);
+      expect(await page.locator('[data-testid="import-show-settings"]').getAttribute('href')).toBe('/settings?tab=departments');
+      await page.click('[data-testid="import-undo"]');
+      await expect.poll(() => page.locator('[data-testid="import-done"] h3').textContent()).toBe('已撤销这次导入');
+      expect(await count()).toBe(before);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('lets an admin set the district’s household range per grid type in the settings', async () => {
     const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
     try {

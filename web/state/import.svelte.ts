@@ -19,8 +19,9 @@ export const KIND_FIELDS: Record<ImportKind, FieldRole[]> = {
   incident: ['lon', 'lat', 'address', 'category', 'severity', 'time', 'description'],
   staff: ['person', 'phone', 'role', 'grid'],
   barrier: ['name', 'barrierClass'],
+  department: ['name', 'code', 'nameEn', 'contact', 'phone'],
 };
-export const KINDS: ImportKind[] = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier'];
+export const KINDS: ImportKind[] = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier', 'department'];
 
 export type Step = 'upload' | 'layer' | 'report' | 'done';
 
@@ -235,7 +236,10 @@ export class ImportWizard {
     try {
       // this import only: a later change of the clerk's is refused, not undone in its place
       const op = this.result?.op;
-      await ok(api.changes.undo.$post({ query: op ? { op: String(op) } : {} }));
+      // a department list is a settings change, undone from the settings log
+      const change = this.result?.departments?.change;
+      if (change) await ok(api.settings.changes[':id'].undo.$post({ param: { id: String(change) } }));
+      else await ok(api.changes.undo.$post({ query: op ? { op: String(op) } : {} }));
       this.undone = true;
     } catch (err) {
       this.fail(err);
