@@ -163,6 +163,41 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('shows the whole target on a phone (360×640) above the report', async () => {
+    const page = await newPage(browser, server.url, admin, { width: 360, height: 640 });
+    try {
+      await page.goto(`${server.url}/import`);
+      await page.waitForSelector('[data-testid="import-drop"]');
+      await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'households.xlsx'));
+      await page.waitForSelector('[data-testid="import-check"]', { timeout: 60_000 });
+      await page.click('[data-testid="import-check"]');
+      await page.waitForSelector('[data-testid="import-summary"]', { timeout: 60_000 });
+      await waitForMap(page);
+      // the target's outline, as drawn, lies inside the map's box
+      const inside = await page.evaluate(() => {
+        const map = (window as any).gridplanImportMap;
+        const canvas = map.getCanvas().getBoundingClientRect();
+        const features = map.querySourceFeatures('parent');
+        let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+        const visit = (c: any): void => {
+          if (typeof c[0] === 'number') {
+            const p = map.project(c);
+            [x0, y0, x1, y1] = [Math.min(x0, p.x), Math.min(y0, p.y), Math.max(x1, p.x), Math.max(y1, p.y)];
+          } else c.forEach(visit);
+        };
+        for (const f of features) visit(f.geometry.coordinates);
+        return { box: [x0, y0, x1, y1].map(Math.round), width: Math.round(canvas.width), height: Math.round(canvas.height) };
+      });
+      await page.screenshot({ path: join(ARTIFACTS, 'import-7-phone.png') });
+      expect(inside.box[0]).toBeGreaterThanOrEqual(0);
+      expect(inside.box[1]).toBeGreaterThanOrEqual(0);
+      expect(inside.box[2]).toBeLessThanOrEqual(inside.width);
+      expect(inside.box[3]).toBeLessThanOrEqual(inside.height);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('lets an admin set the district’s household range per grid type in the settings', async () => {
     const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
     try {
