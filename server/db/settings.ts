@@ -102,10 +102,12 @@ export async function createDepartment(tx: Queryable, actor: string, d: Departme
 }
 
 /** Changes a department at the version the editor saw (409 when someone changed it since). */
-export async function updateDepartment(tx: Queryable, actor: string, id: number, version: number, d: DepartmentInput): Promise<DepartmentSetting> {
+export async function updateDepartment(tx: Queryable, actor: string, id: number, version: number, d: Partial<DepartmentInput>): Promise<DepartmentSetting> {
   const before = await lockedDepartment(tx, id, version);
   if (d.categories) await checkCategories(tx, d.categories, 'categories');
-  await writeDepartment(tx, id, d, before.version + 1);
+  // the fields not sent stay as they are (its categories too: writeDepartment leaves them when not given)
+  const { code, zh, en, contact, phone } = before;
+  await writeDepartment(tx, id, { code, zh, en, contact, phone, ...Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) }, before.version + 1);
   const after = (await department(tx, id))!;
   await recordChange(tx, { actor, action: 'update', entity: 'department', entityId: id, before, after });
   return after;

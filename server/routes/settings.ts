@@ -54,6 +54,20 @@ const DepartmentInput = z
   })
   .strict();
 
+/** A department's change: only the fields sent change (PATCH); the rest stay as they are. */
+const DepartmentPatch = z
+  .object({
+    code: Code.optional(),
+    zh: z.string().trim().min(1).max(40).optional(),
+    en: z.string().trim().min(1).max(80).optional(),
+    contact: z.string().trim().max(40).optional(),
+    phone: Phone.optional(),
+    sort: z.number().int().min(0).max(10_000).optional(),
+    categories: DepartmentInput.shape.categories,
+    version: z.number().int().min(1),
+  })
+  .strict();
+
 const Deadline = z
   .object({
     severity: z.number().int().min(1).max(4),
@@ -132,8 +146,8 @@ const routes = {
   updateDepartment: createRoute({
     method: 'patch',
     path: '/settings/departments/{id}',
-    summary: 'Change a department at the version read (409 when stale)',
-    request: { params: IdParam, body: { required: true, ...json(DepartmentInput.extend(Version.shape)) } },
+    summary: 'Change a department at the version read (409 when stale): the fields sent, the others kept',
+    request: { params: IdParam, body: { required: true, ...json(DepartmentPatch) } },
     responses: { 200: { description: 'Changed', ...json(Department) }, ...errorResponses(400, 403, 404, 409, 422) },
   }),
   deleteDepartment: createRoute({

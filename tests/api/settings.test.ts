@@ -169,6 +169,14 @@ for (const driver of DRIVERS) {
       expect(after.filter((c: { undone: boolean }) => c.undone)).toHaveLength(5);
     });
 
+    it('changes what a PATCH sends and keeps the rest of a department', async () => {
+      const police = (await ctx.request('GET', '/api/settings/departments')).body.find((d: { code: string }) => d.code === 'police');
+      const contact = await ctx.request('PATCH', `/api/settings/departments/${police.id}`, { contact: '王芳', version: police.version });
+      expect(contact.status, JSON.stringify(contact.body)).toBe(200);
+      expect(contact.body).toEqual({ ...police, contact: '王芳', version: police.version + 1 });
+      expect((await ctx.request('PATCH', `/api/settings/departments/${police.id}`, { zh: '', version: police.version + 1 })).status).toBe(400);
+    });
+
     it('removes a department nothing refers to, and refuses one with cases', async () => {
       const made = await ctx.request('POST', '/api/settings/departments', { code: 'archive', zh: '档案局', en: 'Archives' });
       expect((await ctx.request('DELETE', `/api/settings/departments/${made.body.id}?version=1`)).status).toBe(204);
