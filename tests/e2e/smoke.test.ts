@@ -477,6 +477,60 @@ describeInBrowser('web app in Chromium', () => {
     }
   });
 
+  it('moves through the tabs of settings, the centre, the assessment and the department queue with the arrow keys', async () => {
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const tabs = page.locator('[role="tablist"] [role="tab"]');
+    /** Which tab is selected, which has the focus, and each one's tabindex. */
+    const state = () =>
+      tabs.evaluateAll((all) => ({
+        selected: all.findIndex((t) => t.getAttribute('aria-selected') === 'true'),
+        focused: all.findIndex((t) => t === document.activeElement),
+        tabindex: all.map((t) => (t as HTMLElement).tabIndex),
+        marked: all.every((t) => ['true', 'false'].includes(t.getAttribute('aria-selected') ?? '')),
+      }));
+    /** One Tab stop (the selected tab's), and the tab the focus is on selected. */
+    const at = (i: number, n: number) => ({ selected: i, focused: i, tabindex: Array.from({ length: n }, (_, k) => (k === i ? 0 : -1)), marked: true });
+    for (const [path, first] of [
+      ['/settings', 'settings-tab-rules'],
+      ['/center', 'list-intake'],
+      ['/assessment', 'tab-workers'],
+      ['/dispatch', 'state-open'],
+    ] as const) {
+      await page.goto(server.url + path);
+      await page.waitForSelector(`[data-testid="${first}"][aria-selected="true"]`, { timeout: 30_000 });
+      const n = await tabs.count();
+      expect(n, path).toBeGreaterThanOrEqual(2);
+      expect((await state()).tabindex, path).toEqual(at(0, n).tabindex);
+      await tabs.first().focus();
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(state, { message: path }).toEqual(at(1, n));
+      await page.keyboard.press('End');
+      await expect.poll(state, { message: path }).toEqual(at(n - 1, n));
+      // round from the last to the first and back
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(state, { message: path }).toEqual(at(0, n));
+      await page.keyboard.press('ArrowLeft');
+      await expect.poll(state, { message: path }).toEqual(at(n - 1, n));
+      await page.keyboard.press('Home');
+      await expect.poll(state, { message: path }).toEqual(at(0, n));
+      await page.screenshot({ path: join(ARTIFACTS, `tabs-keyboard${path.replace('/', '-')}.png`) });
+      // Tab leaves the list rather than stepping through its tabs
+      await page.keyboard.press('Tab');
+      expect((await state()).focused, path).toBe(-1);
+    }
+    // The tab chosen by keys shows its page: settings' accounts (the 7th).
+    await page.goto(server.url + '/settings');
+    await page.locator('[data-testid="settings-tab-rules"]').focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('[data-testid="accounts"]');
+    expect(await page.locator('[data-testid="settings-tab-accounts"]').getAttribute('aria-selected')).toBe('true');
+    await page.screenshot({ path: join(ARTIFACTS, 'settings-tabs-keyboard.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('greets a first visit with what the page is for and three things to try, until dismissed; the help page is one click away', async () => {
     // (on the settings page, which draws no map: the guide is the same on every page, and a map costs CI's time)
     const page = track(await newPage(browser, server.url, admin));
