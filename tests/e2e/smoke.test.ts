@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { createScreenToken } from '../../server/db/accounts.ts';
+import { checkLogin, createScreenToken } from '../../server/db/accounts.ts';
 import type { Db } from '../../server/db/db.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
 import { launchBrowser, mapInkShare, newPage, waitForMap, describeInBrowser } from './browser.ts';
@@ -528,6 +528,48 @@ describeInBrowser('web app in Chromium', () => {
     expect(await page.locator('[data-testid="settings-tab-accounts"]').getAttribute('aria-selected')).toBe('true');
     await page.screenshot({ path: join(ARTIFACTS, 'settings-tabs-keyboard.png') });
     expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sets a new password in a dialog of the page: labelled, Esc cancels, a short one refused in words, the focus back on the button', async () => {
+    await sessionCookie(db, { username: 'reset-me', role: 'analyst' });
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    let prompted = false;
+    page.on('dialog', (d) => void ((prompted = true), d.dismiss()));
+    await page.goto(server.url + '/settings?tab=accounts');
+    const row = page.locator('[data-testid="account-row"]', { hasText: 'reset-me' });
+    const button = row.locator('[data-testid="account-reset"]');
+    const dialog = page.locator('[data-testid="reset-dialog"]');
+    const input = page.getByLabel('新密码（至少 8 位）');
+    const onButton = () => button.evaluate((b) => b === document.activeElement);
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(true);
+    expect(await dialog.locator('h3').textContent()).toBe('重设 reset-me 的密码');
+    expect(await input.evaluate((i) => i === document.activeElement)).toBe(true);
+    expect(await input.getAttribute('type')).toBe('password');
+    expect(await input.getAttribute('autocomplete')).toBe('new-password');
+    // Esc: closed, nothing sent, the focus back where it was
+    await page.keyboard.type('abc');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
+    expect(await onButton()).toBe(true);
+    // Too short: said in words, the dialog stays for another try (and opens empty)
+    await page.keyboard.press('Enter');
+    await expect.poll(() => input.evaluate((i) => i === document.activeElement)).toBe(true);
+    expect(await input.inputValue()).toBe('');
+    await page.keyboard.type('short');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.locator('[data-testid="reset-error"]').textContent()).toBe('密码至少 8 个字符。');
+    expect(await input.getAttribute('aria-invalid')).toBe('true');
+    await page.screenshot({ path: join(ARTIFACTS, 'settings-reset-password.png') });
+    await input.fill('a-new-password-1');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
+    await expect.poll(() => page.locator('[data-testid="accounts"] > p[role="status"]').textContent()).toBe('已为 reset-me 设置新密码。');
+    await expect.poll(onButton).toBe(true);
+    expect(await checkLogin(db, 'reset-me', 'a-new-password-1')).toMatchObject({ username: 'reset-me' });
+    expect(prompted).toBe(false);
     await page.close();
   });
 
