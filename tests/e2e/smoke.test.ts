@@ -477,6 +477,48 @@ describeInBrowser('web app in Chromium', () => {
     }
   });
 
+  it('moves the focus to the region chosen from the search or the list, never away from the map after a click on it', async () => {
+    const page = await open('/plan', 1920, 1080);
+    const focused = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['testid'] ?? document.activeElement?.tagName);
+    const heading = page.locator('[data-testid="region-heading"]');
+    const still = () => page.evaluate(() => [scrollX, scrollY, document.querySelector('[data-testid="map"]')!.getBoundingClientRect().top]);
+    const before = await still();
+    try {
+      // A click on the map selects the township there and leaves the focus alone.
+      const box = (await page.locator('[data-testid="map"] canvas').boundingBox())!;
+      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+      await expect.poll(async () => (await crumbs(page)).length).toBe(2);
+      expect(await focused()).not.toBe('region-heading');
+      await page.goBack();
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区']);
+
+      // The search, by keyboard only: typed, Tab to the first answer, Enter.
+      const town = (await page.locator('[data-testid="children"] li .name').first().textContent())!;
+      await page.locator('[data-testid="search"]').focus();
+      await page.keyboard.type(town);
+      await page.waitForSelector('[role="listbox"] button');
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区', town]);
+      await expect.poll(focused).toBe('region-heading');
+      expect(await heading.textContent()).toContain(town);
+
+      // A village from the list: Enter on it, the focus on its name.
+      const village = (await page.locator('[data-testid="children"] li .name').first().textContent())!;
+      await page.locator('[data-testid="children"] li button').first().focus();
+      await page.keyboard.press('Enter');
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区', town, village]);
+      await expect.poll(focused).toBe('region-heading');
+      expect(await heading.textContent()).toContain(village);
+      // Nothing scrolled but the panel: the page and the map stay where they were.
+      expect(await still()).toEqual(before);
+      await waitForMap(page);
+      await page.screenshot({ path: join(ARTIFACTS, 'plan-focus-after-pick.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('moves through the tabs of settings, the centre, the assessment and the department queue with the arrow keys', async () => {
     const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     const errors: string[] = [];
