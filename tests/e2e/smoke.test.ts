@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { createScreenToken } from '../../server/db/accounts.ts';
+import { checkLogin, createScreenToken } from '../../server/db/accounts.ts';
 import type { Db } from '../../server/db/db.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
 import { launchBrowser, mapInkShare, newPage, waitForMap, describeInBrowser } from './browser.ts';
@@ -475,6 +475,144 @@ describeInBrowser('web app in Chromium', () => {
     } finally {
       await page.close();
     }
+  });
+
+  it('moves the focus to the region chosen from the search or the list, never away from the map after a click on it', async () => {
+    const page = await open('/plan', 1920, 1080);
+    const focused = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['testid'] ?? document.activeElement?.tagName);
+    const heading = page.locator('[data-testid="region-heading"]');
+    const still = () => page.evaluate(() => [scrollX, scrollY, document.querySelector('[data-testid="map"]')!.getBoundingClientRect().top]);
+    const before = await still();
+    try {
+      // A click on the map selects the township there and leaves the focus alone.
+      const box = (await page.locator('[data-testid="map"] canvas').boundingBox())!;
+      await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+      await expect.poll(async () => (await crumbs(page)).length).toBe(2);
+      expect(await focused()).not.toBe('region-heading');
+      await page.goBack();
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区']);
+
+      // The search, by keyboard only: typed, Tab to the first answer, Enter.
+      const town = (await page.locator('[data-testid="children"] li .name').first().textContent())!;
+      await page.locator('[data-testid="search"]').focus();
+      await page.keyboard.type(town);
+      await page.waitForSelector('[role="listbox"] button');
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区', town]);
+      await expect.poll(focused).toBe('region-heading');
+      expect(await heading.textContent()).toContain(town);
+
+      // A village from the list: Enter on it, the focus on its name.
+      const village = (await page.locator('[data-testid="children"] li .name').first().textContent())!;
+      await page.locator('[data-testid="children"] li button').first().focus();
+      await page.keyboard.press('Enter');
+      await expect.poll(() => crumbs(page)).toEqual(['沾益区', town, village]);
+      await expect.poll(focused).toBe('region-heading');
+      expect(await heading.textContent()).toContain(village);
+      // Nothing scrolled but the panel: the page and the map stay where they were.
+      expect(await still()).toEqual(before);
+      await waitForMap(page);
+      await page.screenshot({ path: join(ARTIFACTS, 'plan-focus-after-pick.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('moves through the tabs of settings, the centre, the assessment and the department queue with the arrow keys', async () => {
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    const tabs = page.locator('[role="tablist"] [role="tab"]');
+    /** Which tab is selected, which has the focus, and each one's tabindex. */
+    const state = () =>
+      tabs.evaluateAll((all) => ({
+        selected: all.findIndex((t) => t.getAttribute('aria-selected') === 'true'),
+        focused: all.findIndex((t) => t === document.activeElement),
+        tabindex: all.map((t) => (t as HTMLElement).tabIndex),
+        marked: all.every((t) => ['true', 'false'].includes(t.getAttribute('aria-selected') ?? '')),
+      }));
+    /** One Tab stop (the selected tab's), and the tab the focus is on selected. */
+    const at = (i: number, n: number) => ({ selected: i, focused: i, tabindex: Array.from({ length: n }, (_, k) => (k === i ? 0 : -1)), marked: true });
+    for (const [path, first] of [
+      ['/settings', 'settings-tab-rules'],
+      ['/center', 'list-intake'],
+      ['/assessment', 'tab-workers'],
+      ['/dispatch', 'state-open'],
+    ] as const) {
+      await page.goto(server.url + path);
+      await page.waitForSelector(`[data-testid="${first}"][aria-selected="true"]`, { timeout: 30_000 });
+      const n = await tabs.count();
+      expect(n, path).toBeGreaterThanOrEqual(2);
+      expect((await state()).tabindex, path).toEqual(at(0, n).tabindex);
+      await tabs.first().focus();
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(state, { message: path }).toEqual(at(1, n));
+      await page.keyboard.press('End');
+      await expect.poll(state, { message: path }).toEqual(at(n - 1, n));
+      // round from the last to the first and back
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(state, { message: path }).toEqual(at(0, n));
+      await page.keyboard.press('ArrowLeft');
+      await expect.poll(state, { message: path }).toEqual(at(n - 1, n));
+      await page.keyboard.press('Home');
+      await expect.poll(state, { message: path }).toEqual(at(0, n));
+      await page.screenshot({ path: join(ARTIFACTS, `tabs-keyboard${path.replace('/', '-')}.png`) });
+      // Tab leaves the list rather than stepping through its tabs
+      await page.keyboard.press('Tab');
+      expect((await state()).focused, path).toBe(-1);
+    }
+    // The tab chosen by keys shows its page: settings' accounts (the 7th).
+    await page.goto(server.url + '/settings');
+    await page.locator('[data-testid="settings-tab-rules"]').focus();
+    for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+    await page.waitForSelector('[data-testid="accounts"]');
+    expect(await page.locator('[data-testid="settings-tab-accounts"]').getAttribute('aria-selected')).toBe('true');
+    await page.screenshot({ path: join(ARTIFACTS, 'settings-tabs-keyboard.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('sets a new password in a dialog of the page: labelled, Esc cancels, a short one refused in words, the focus back on the button', async () => {
+    await sessionCookie(db, { username: 'reset-me', role: 'analyst' });
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    let prompted = false;
+    page.on('dialog', (d) => void ((prompted = true), d.dismiss()));
+    await page.goto(server.url + '/settings?tab=accounts');
+    const row = page.locator('[data-testid="account-row"]', { hasText: 'reset-me' });
+    const button = row.locator('[data-testid="account-reset"]');
+    const dialog = page.locator('[data-testid="reset-dialog"]');
+    const input = page.getByLabel('新密码（至少 8 位）');
+    const onButton = () => button.evaluate((b) => b === document.activeElement);
+    await button.focus();
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(true);
+    expect(await dialog.locator('h3').textContent()).toBe('重设 reset-me 的密码');
+    expect(await input.evaluate((i) => i === document.activeElement)).toBe(true);
+    expect(await input.getAttribute('type')).toBe('password');
+    expect(await input.getAttribute('autocomplete')).toBe('new-password');
+    // Esc: closed, nothing sent, the focus back where it was
+    await page.keyboard.type('abc');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
+    expect(await onButton()).toBe(true);
+    // Too short: said in words, the dialog stays for another try (and opens empty)
+    await page.keyboard.press('Enter');
+    await expect.poll(() => input.evaluate((i) => i === document.activeElement)).toBe(true);
+    expect(await input.inputValue()).toBe('');
+    await page.keyboard.type('short');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.locator('[data-testid="reset-error"]').textContent()).toBe('密码至少 8 个字符。');
+    expect(await input.getAttribute('aria-invalid')).toBe('true');
+    await page.screenshot({ path: join(ARTIFACTS, 'settings-reset-password.png') });
+    await input.fill('a-new-password-1');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
+    await expect.poll(() => page.locator('[data-testid="accounts"] > p[role="status"]').textContent()).toBe('已为 reset-me 设置新密码。');
+    await expect.poll(onButton).toBe(true);
+    expect(await checkLogin(db, 'reset-me', 'a-new-password-1')).toMatchObject({ username: 'reset-me' });
+    expect(prompted).toBe(false);
+    await page.close();
   });
 
   it('greets a first visit with what the page is for and three things to try, until dismissed; the help page is one click away', async () => {
