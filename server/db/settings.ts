@@ -107,7 +107,12 @@ export async function updateDepartment(tx: Queryable, actor: string, id: number,
   if (d.categories) await checkCategories(tx, d.categories, 'categories');
   // the fields not sent stay as they are (its categories too: writeDepartment leaves them when not given)
   const { code, zh, en, contact, phone } = before;
-  await writeDepartment(tx, id, { code, zh, en, contact, phone, ...Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) }, before.version + 1);
+  await writeDepartment(
+    tx,
+    id,
+    { code, zh, en, contact, phone, ...Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) },
+    before.version + 1,
+  );
   const after = (await department(tx, id))!;
   await recordChange(tx, { actor, action: 'update', entity: 'department', entityId: id, before, after });
   return after;
