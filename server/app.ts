@@ -44,7 +44,13 @@ const LARGE_BODIES: Record<string, 'import' | 'geometry'> = {
   'POST /api/regions/:id/split': 'geometry',
 };
 /** Routes that read their own body as a stream, with their own limit. */
-const STREAMED = new Set(['POST /api/households/import', 'POST /api/incidents/import', 'POST /api/incidents/:id/photos', 'POST /api/imports']);
+const STREAMED = new Set([
+  'POST /api/households/import',
+  'POST /api/incidents/import',
+  'POST /api/incidents/:id/photos',
+  'POST /api/dispatches/:id/photos',
+  'POST /api/imports',
+]);
 
 /** The read cache an app keeps when it is given none. */
 export const newReadCache = (options: AppOptions) =>
@@ -106,6 +112,7 @@ export function createApp(options: AppOptions) {
   app.use('/api/incidents/import', uploadLimit);
   app.use('/api/imports', uploadLimit);
   app.use('/api/incidents/:id/photos', photoLimit);
+  app.use('/api/dispatches/:id/photos', photoLimit);
   app.use('/api/*', compress());
   if (cache) {
     // Before any live listener hears of a new incident, answers that counted incidents retire. An escalation

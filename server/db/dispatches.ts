@@ -28,6 +28,8 @@ export interface DispatchJson {
   /** 延期: more time asked until `until`, and the centre's decision. */
   extension: { until: string; reason: string; state: 'asked' | 'approved' | 'refused' } | null;
   version: number;
+  /** The department's photos of its answer (处置后照片). */
+  answerPhotos: string[];
 }
 
 /** `$now` is a parameter: the clock is the caller's (tests run a fake one). */
@@ -41,7 +43,8 @@ const dispatchJson = (now: string) => `json_build_object(
   'escalation', d.escalation, 'escalatedAt', d.escalated_at, 'role', d.role, 'returnedAt', d.returned_at, 'returnReason', d.return_reason,
   'extension', CASE WHEN d.extension_state IS NOT NULL THEN json_build_object('until', d.extension_until, 'reason', d.extension_reason,
                  'state', d.extension_state) END,
-  'version', d.version)`;
+  'version', d.version,
+  'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.dispatch_id = d.id ORDER BY ph.id))`;
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(
@@ -449,7 +452,7 @@ export async function listDispatches(
      )
      SELECT (SELECT ${dispatchJson('$1::timestamptz')}::jsonb || jsonb_build_object('incident', ${incidentJson('$1')}, 'place', d.place,
                     'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
-                      WHERE ph.incident_id = d.incident_id ORDER BY ph.id))
+                      WHERE ph.incident_id = d.incident_id AND ph.dispatch_id IS NULL ORDER BY ph.id))
              FROM department dep, incident i JOIN incident_category c ON c.code = i.category WHERE dep.id = d.department_id AND i.id = d.incident_id) AS j,
             counted.open, counted.new, counted.overdue, counted.extension, counted.all
      FROM counted LEFT JOIN LATERAL (SELECT * FROM page) d ON true

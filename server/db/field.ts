@@ -4,7 +4,7 @@ import type { Queryable } from './db.ts';
 import { incidentJson } from './incidents.ts';
 import { recordChange } from './regions.ts';
 
-/** At most this many photos per incident. */
+/** At most this many photos per incident's report, and as many per department's answer (dispatch). */
 export const MAX_PHOTOS = 3;
 
 const photoUrl = (incidentId: number, id: number) => `/api/incidents/${incidentId}/photos/${id}`;
@@ -16,22 +16,39 @@ const photoUrl = (incidentId: number, id: number) => `/api/incidents/${incidentI
 export async function storePhoto(
   tx: Queryable,
   actor: string,
-  p: { incidentId: number; mime: PhotoType; bytes: Uint8Array; sha256: string; at: Date; mayUse: (gridId: number | null) => void },
+  p: {
+    incidentId: number;
+    mime: PhotoType;
+    bytes: Uint8Array;
+    sha256: string;
+    at: Date;
+    mayUse: (gridId: number | null) => void;
+    /** A department's photo of its answer: the dispatch it answers (null: the report's own). */
+    dispatchId?: number | null;
+  },
 ): Promise<{ photo: Photo; created: boolean }> {
   const { rows } = await tx.query<{ grid_id: number | null }>('SELECT grid_id FROM incident WHERE id = $1 FOR UPDATE', [p.incidentId]);
   if (!rows[0]) throw notFound('incident', p.incidentId);
   p.mayUse(rows[0].grid_id);
-  const { rows: have } = await tx.query<{ id: number; mime: PhotoType; size: number; sha256: string }>(
-    'SELECT id, mime, size, sha256 FROM incident_photo WHERE incident_id = $1 ORDER BY id',
+  const dispatchId = p.dispatchId ?? null;
+  const { rows: have } = await tx.query<{ id: number; mime: PhotoType; size: number; sha256: string; dispatch_id: number | null }>(
+    'SELECT id, mime, size, sha256, dispatch_id FROM incident_photo WHERE incident_id = $1 ORDER BY id',
     [p.incidentId],
   );
+  // (the same image twice on one incident is one photo, whoever sent it: a retry, or a department sending the report's photo back)
   const same = have.find((h) => h.sha256 === p.sha256);
   if (same) return { photo: { id: same.id, incidentId: p.incidentId, mime: same.mime, size: same.size, url: photoUrl(p.incidentId, same.id) }, created: false };
-  if (have.length >= MAX_PHOTOS) throw new InputError('too_many_photos', `incident ${p.incidentId} already has ${MAX_PHOTOS} photos`, 'body');
+  if (have.filter((h) => h.dispatch_id === dispatchId).length >= MAX_PHOTOS) {
+    throw new InputError(
+      'too_many_photos',
+      dispatchId === null ? `incident ${p.incidentId} already has ${MAX_PHOTOS} photos` : `the answer already has ${MAX_PHOTOS} photos`,
+      'body',
+    );
+  }
   const { rows: ins } = await tx.query<{ id: number }>(
-    `INSERT INTO incident_photo (incident_id, mime, bytes, size, sha256, uploaded_by, uploaded_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-    [p.incidentId, p.mime, p.bytes, p.bytes.length, p.sha256, actor, p.at.toISOString()],
+    `INSERT INTO incident_photo (incident_id, mime, bytes, size, sha256, uploaded_by, uploaded_at, dispatch_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+    [p.incidentId, p.mime, p.bytes, p.bytes.length, p.sha256, actor, p.at.toISOString(), dispatchId],
   );
   const photo = { id: ins[0]!.id, incidentId: p.incidentId, mime: p.mime, size: p.bytes.length, url: photoUrl(p.incidentId, ins[0]!.id) };
   await recordChange(tx, {
@@ -40,7 +57,7 @@ export async function storePhoto(
     entity: 'incident',
     entityId: p.incidentId,
     before: null,
-    after: { photo: photo.id, mime: p.mime, size: p.bytes.length, sha256: p.sha256 },
+    after: { photo: photo.id, mime: p.mime, size: p.bytes.length, sha256: p.sha256, ...(dispatchId === null ? {} : { dispatch: dispatchId }) },
   });
   return { photo, created: true };
 }
@@ -70,12 +87,14 @@ export async function fieldIncidents(db: Queryable, grids: number[], now: Date):
            'dispatchedAt', d.dispatched_at, 'dueAt', d.due_at, 'acknowledgedAt', d.acknowledged_at, 'resolvedAt', d.resolved_at, 'answer', d.answer,
            'overdue', CASE WHEN d.resolved_at IS NULL AND d.returned_at IS NULL AND d.due_at < $2 THEN 'resolve'
                            WHEN d.acknowledged_at IS NULL AND d.returned_at IS NULL AND d.ack_due_at < $2 THEN 'ack' END,
-           'role', d.role, 'returnedAt', d.returned_at, 'returnReason', d.return_reason
+           'role', d.role, 'returnedAt', d.returned_at, 'returnReason', d.return_reason,
+           'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
+                                 WHERE ph.dispatch_id = d.id ORDER BY ph.id)
          ) ORDER BY dep.sort, dep.id), '[]'::jsonb)
          FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = i.id),
        'photos', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'incidentId', p.incident_id, 'mime', p.mime, 'size', p.size,
            'url', '/api/incidents/' || p.incident_id || '/photos/' || p.id) ORDER BY p.id), '[]'::jsonb)
-         FROM incident_photo p WHERE p.incident_id = i.id)
+         FROM incident_photo p WHERE p.incident_id = i.id AND p.dispatch_id IS NULL)
      ) AS j
      FROM incident i JOIN incident_category c ON c.code = i.category
      WHERE i.grid_id = ANY($1::int[]) AND i.status = ANY($3::text[]) AND i.void_kind IS NULL

@@ -31,7 +31,8 @@ export const incidentJson = (now: string) => `json_build_object(
   'void', CASE WHEN i.void_kind IS NOT NULL
     THEN json_build_object('kind', i.void_kind, 'reason', i.void_reason, 'at', i.voided_at, 'mergedInto', i.merged_into) END,
   'reopenCount', i.reopen_count, 'reopenedAt', i.reopened_at, 'reopenReason', i.reopen_reason,
-  'photoUrls', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.incident_id = i.id ORDER BY ph.id),
+  'photoUrls', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
+                  WHERE ph.incident_id = i.id AND ph.dispatch_id IS NULL ORDER BY ph.id),
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
 
 /** An incident as the API shows it: the schema's type. */

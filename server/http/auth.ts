@@ -117,6 +117,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/incidents/import': ['incidents:import'],
   'POST /api/incidents/:id/photos': ['incidents:report'],
   'GET /api/incidents/:id/photos/:photo': ['incidents:read', 'incidents:own', 'dispatch:answer'],
+  'POST /api/dispatches/:id/photos': ['dispatch:answer'],
   'GET /api/field/incidents': ['incidents:own', 'incidents:read'],
   'GET /api/heatmap': ['incidents:read'],
   'GET /api/hotspots': ['incidents:read'],

@@ -45,6 +45,7 @@ const Dispatch = z
     returnReason: z.string().nullable(),
     extension: z.object({ until: z.string(), reason: z.string(), state: z.enum(['asked', 'approved', 'refused']) }).nullable(),
     version: z.number().int(),
+    answerPhotos: z.array(z.string()).openapi({ description: 'the department’s photos of its answer (处置后照片): POST /api/dispatches/{id}/photos' }),
   })
   .openapi('Dispatch');
 const IncidentRef = IncidentSchema;

@@ -42,6 +42,24 @@ const uploadRoute = createRoute({
   },
 });
 
+const answerPhotoRoute = createRoute({
+  method: 'post',
+  path: '/dispatches/{id}/photos',
+  summary: `报到 with evidence: a department's photo of what it did (处置后照片), at most ${MAX_PHOTOS} per dispatch, sent before it resolves`,
+  description:
+    'As POST /api/incidents/{id}/photos, for the department the dispatch went to (an admin, any): the photo is kept with the incident and listed ' +
+    'with the dispatch (`answerPhotos`) for the centre and the grid worker. 422 `dispatch_closed` once the dispatch is resolved or sent back.',
+  request: {
+    params: IdParam,
+    body: { required: true, content: Object.fromEntries(PHOTO_TYPES.map((t) => [t, { schema: z.string().openapi({ format: 'binary' }) }])) },
+  },
+  responses: {
+    201: { description: 'Stored', ...json(Photo) },
+    200: { description: 'Stored before', ...json(Photo) },
+    ...errorResponses(400, 403, 404, 413, 415, 422),
+  },
+});
+
 const photoRoute = createRoute({
   method: 'get',
   path: '/incidents/{id}/photos/{photo}',
@@ -84,24 +102,48 @@ async function assertMayView(c: Context<Env>, incident: { id: number; grid_id: n
   }
 }
 
+/** A photo sent as the body: its bytes, what they really are and their digest; refused in words when it is no image or too large. */
+async function photoBody(c: Context<Env>): Promise<{ bytes: Uint8Array; mime: PhotoType; sha256: string }> {
+  const declared = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (!declared.startsWith('image/'))
+    throw new InputError(
+      'unsupported_media_type',
+      `send the image itself as image/jpeg, image/png or image/webp, not ${JSON.stringify(declared || 'nothing')}`,
+      'content-type',
+    );
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  if (bytes.length === 0) throw new InputError('empty_body', 'the photo is empty', 'body');
+  if (bytes.length > MAX_PHOTO_BYTES) throw new InputError('payload_too_large', `the photo has ${bytes.length} bytes; the limit is ${MAX_PHOTO_BYTES}`, 'body');
+  const mime = sniffImage(bytes);
+  if (!mime) throw new InputError('not_an_image', 'the body is not a JPEG, PNG or WebP image', 'body');
+  return { bytes, mime, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
 export function fieldRoutes() {
   return router()
+    .openapi(answerPhotoRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const p = principalOf(c);
+      const { rows } = await c.get('db').query<{ incident: number; department: number; closed: boolean; grid: number | null }>(
+        `SELECT d.incident_id AS incident, d.department_id AS department, (d.resolved_at IS NOT NULL OR d.returned_at IS NOT NULL) AS closed, i.grid_id AS grid
+           FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.id = $1`,
+        [id],
+      );
+      const d = rows[0];
+      if (!d) throw notFound('dispatch', id);
+      if (p.role === 'department' && d.department !== p.departmentId) throw new InputError('outside_scope', `dispatch ${id} went to another department`, 'id');
+      await assertInArea(c, c.get('db'), d.grid, d.incident);
+      if (d.closed)
+        throw new InputError('dispatch_closed', `dispatch ${id} is resolved or sent back: its photos go with its answer, before it is resolved`, 'id');
+      const { bytes, mime, sha256 } = await photoBody(c);
+      const { photo, created } = await c
+        .get('db')
+        .transaction((tx) => storePhoto(tx, actorOf(c), { incidentId: d.incident, mime, bytes, sha256, at: nowOf(c), mayUse: () => {}, dispatchId: id }));
+      return c.json(photo, created ? 201 : 200);
+    })
     .openapi(uploadRoute, async (c) => {
       const { id } = c.req.valid('param');
-      const declared = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-      if (!declared.startsWith('image/'))
-        throw new InputError(
-          'unsupported_media_type',
-          `send the image itself as image/jpeg, image/png or image/webp, not ${JSON.stringify(declared || 'nothing')}`,
-          'content-type',
-        );
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      if (bytes.length === 0) throw new InputError('empty_body', 'the photo is empty', 'body');
-      if (bytes.length > MAX_PHOTO_BYTES)
-        throw new InputError('payload_too_large', `the photo has ${bytes.length} bytes; the limit is ${MAX_PHOTO_BYTES}`, 'body');
-      const mime = sniffImage(bytes);
-      if (!mime) throw new InputError('not_an_image', 'the body is not a JPEG, PNG or WebP image', 'body');
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const { bytes, mime, sha256 } = await photoBody(c);
       const { photo, created } = await c
         .get('db')
         .transaction((tx) => storePhoto(tx, actorOf(c), { incidentId: id, mime, bytes, sha256, at: nowOf(c), mayUse: (gridId) => assertOwnGrid(c, gridId) }));

@@ -67,6 +67,8 @@ export const FieldDispatchSchema = z.object({
   resolvedAt: z.string().nullable(),
   answer: z.string().nullable(),
   overdue: z.enum(['ack', 'resolve']).nullable(),
+  /** The department's photos of what it did. */
+  answerPhotos: z.array(z.string()),
 });
 
 /** An open incident of a grid with the departments' answers and its photos (the worker's list). */

@@ -109,16 +109,42 @@ for (const driver of DRIVERS) {
       const sent = await ctx.request('POST', `/api/incidents/${id}/dispatch`, { departments: ['police', 'fire'] }, worker);
       const byDept = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));
       await ctx.request('PATCH', `/api/dispatches/${byDept.fire.id}`, { action: 'acknowledge' }, fire);
+      // 报到 with evidence: the department's photos of what it did, its own three; another department may not add to them
+      const answerPhoto = async (dispatch: number, bytes: Uint8Array, headers: Record<string, string>) => {
+        const res = await ctx.app.request(`/api/dispatches/${dispatch}/photos`, {
+          method: 'POST',
+          body: bytes as Uint8Array<ArrayBuffer>,
+          headers: { 'content-type': 'image/jpeg', ...headers },
+        });
+        return { status: res.status, body: (await res.json()) as any };
+      };
+      const after = await answerPhoto(byDept.fire.id, jpeg(3_000, 11), fire);
+      expect(after.status).toBe(201);
+      expect(after.body).toMatchObject({ incidentId: id, size: 3_000 });
+      expect((await answerPhoto(byDept.fire.id, jpeg(3_000, 11), fire)).status).toBe(200);
+      expect((await answerPhoto(byDept.fire.id, jpeg(1_000, 12), police)).body.error.code).toBe('outside_scope');
+      expect((await answerPhoto(byDept.fire.id, new TextEncoder().encode('not a photo'), fire)).body.error.code).toBe('not_an_image');
+      expect((await answerPhoto(byDept.fire.id, jpeg(1_000, 13), worker)).status).toBe(403);
       await ctx.request('PATCH', `/api/dispatches/${byDept.fire.id}`, { action: 'resolve', answer: '已清理，张贴告示' }, fire);
+      // resolved: its photos went with its answer
+      expect((await answerPhoto(byDept.fire.id, jpeg(1_000, 14), fire)).body.error.code).toBe('dispatch_closed');
+      // the worker sees it with the answer, and may open it; the report's own photos are the worker's one
+      const seen = await ctx.app.request(after.body.url, { headers: worker });
+      expect([seen.status, seen.headers.get('content-type')]).toEqual([200, 'image/jpeg']);
+      const { body: dispatches } = await ctx.request('GET', '/api/dispatches?state=all', undefined, fire);
+      const fireItem = dispatches.items.find((d: any) => d.id === byDept.fire.id);
+      expect(fireItem.answerPhotos).toEqual([after.body.url]);
+      expect(fireItem.photos).toHaveLength(1);
+      expect(fireItem.incident.photoUrls).toHaveLength(1);
 
       const list = await ctx.request('GET', '/api/field/incidents', undefined, worker);
       expect(list.status).toBe(200);
       expect(list.body.grids).toContain(place.grid);
       const mine = list.body.items.find((i: any) => i.id === id);
       expect(mine).toMatchObject({ status: 'dispatched', category: 'fire', photos: [{ mime: 'image/jpeg', size: 2_000 }] });
-      expect(mine.dispatches.map((d: any) => [d.department.code, d.answer, d.resolvedAt !== null, d.acknowledgedAt !== null])).toEqual([
-        ['police', null, false, false],
-        ['fire', '已清理，张贴告示', true, true],
+      expect(mine.dispatches.map((d: any) => [d.department.code, d.answer, d.resolvedAt !== null, d.acknowledgedAt !== null, d.answerPhotos])).toEqual([
+        ['police', null, false, false, []],
+        ['fire', '已清理，张贴告示', true, true, [after.body.url]],
       ]);
       expect(list.body.items.every((i: any) => i.gridId === place.grid && i.status !== 'closed')).toBe(true);
 

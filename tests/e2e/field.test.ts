@@ -370,6 +370,10 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.unroute('**/api/dispatches/*');
     await card.locator('[data-testid="resolve"]').click();
     await card.locator('[data-testid="answer-text"]').fill('已组织双方调解，签订协议');
+    // with a photo of the agreement signed (处置后照片)
+    await card.locator('[data-testid="answer-photo"]').setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: TINY_PNG });
+    await expect.poll(() => card.locator('.shot img').count()).toBe(1);
+    await card.screenshot({ path: join(ARTIFACTS, '6a-answer-with-photo.png') });
     await card.locator('[data-testid="send-answer"]').click();
     // Answered, it leaves the open queue; the incident is resolved.
     await expect.poll(() => card.count()).toBe(0);
@@ -380,8 +384,14 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       [sent!.id],
     );
     expect(after).toEqual({ status: 'resolved', answer: '已组织双方调解，签订协议' });
+    expect((await db.query('SELECT 1 FROM incident_photo WHERE dispatch_id = $1', [sent!.id])).rows).toHaveLength(1);
     await desk.locator('[data-testid="state-all"]').click();
     await expect.poll(() => card.count()).toBe(1);
+    // the answer shows with its photo, drawn
+    await expect
+      .poll(() => card.locator('[data-testid="answer-photos"] img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0))
+      .toBe(true);
+    await card.screenshot({ path: join(ARTIFACTS, '6b-answered-card.png') });
     await desk.screenshot({ path: join(ARTIFACTS, '6-department-answered.png') });
     await desk.close();
   });
