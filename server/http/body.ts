@@ -67,6 +67,54 @@ export function jsonDepthExceeds(bytes: Uint8Array, limit: number): boolean {
   return false;
 }
 
+/**
+ * Where JSON text names one key twice in an object, or null. `{"role":"worker","role":"admin"}` is
+ * valid JSON that parsers read differently (ours takes the last, others the first): a body that says
+ * two things is refused rather than read as one of them. Keys are compared decoded (`"\u0061"` is
+ * `"a"`); brackets and commas inside strings do not count. Text that is no JSON gives null (the
+ * parse says what is wrong with it).
+ */
+export function duplicateKeyPath(text: string, root = 'body'): string | null {
+  type Frame = { object: true; keys: Set<string>; key: string | null } | { object: false; index: number };
+  const stack: Frame[] = [];
+  let expectKey = false;
+  const path = () => stack.reduce((p, f) => (f.object ? (f.key === null ? p : `${p}.${f.key}`) : `${p}[${f.index}]`), root);
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c ? 2 : 1;
+      const top = stack.at(-1);
+      if (expectKey && top?.object) {
+        let key: string;
+        try {
+          key = JSON.parse(text.slice(i, j + 1)) as string;
+        } catch {
+          return null;
+        }
+        const twice = top.keys.has(key);
+        top.key = key;
+        if (twice) return path();
+        top.keys.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (ch === 0x7b) {
+      stack.push({ object: true, keys: new Set(), key: null });
+      expectKey = true;
+    } else if (ch === 0x5b) stack.push({ object: false, index: 0 });
+    else if (ch === 0x7d || ch === 0x5d) {
+      stack.pop();
+      expectKey = false;
+    } else if (ch === 0x2c) {
+      const top = stack.at(-1);
+      if (top?.object) expectKey = true;
+      else if (top) top.index++;
+    }
+  }
+  return null;
+}
+
 /** Checks JSON text for its nesting, then parses it: 400 `too_deep` or `invalid_json`. */
 export function parseJsonBytes(bytes: Uint8Array, maxDepth: number, path = 'body'): unknown {
   if (jsonDepthExceeds(bytes, maxDepth)) {
@@ -106,6 +154,8 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
       throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', { maxDepth: limit.maxDepth });
     }
     const text = new TextDecoder().decode(bytes);
+    const twice = isJson(c) ? duplicateKeyPath(text) : null;
+    if (twice !== null) throw new InputError('duplicate_key', `${twice} is given twice; say each thing once`, twice);
     // Text with half a character (a lone UTF-16 surrogate, only writable as a \uD800 escape) cannot be
     // stored: refused here for every route, rather than failing deep in a write.
     if (isJson(c) && /\\u[dD][89a-fA-F]/.test(text)) {

@@ -105,6 +105,7 @@ const STATUS: Record<string, ErrorStatus> = {
   invalid_tile: 400,
   range_required: 400,
   invalid_json: 400,
+  duplicate_key: 400,
   invalid_request: 400,
   invalid_time: 400,
   invalid_date: 400,

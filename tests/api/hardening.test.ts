@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScreenToken } from '../../server/db/accounts.ts';
-import { jsonDepthExceeds } from '../../server/http/body.ts';
+import { duplicateKeyPath, jsonDepthExceeds } from '../../server/http/body.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
@@ -17,6 +18,29 @@ describe('JSON nesting is measured on the bytes', () => {
     expect(jsonDepthExceeds(bytes('{"a":[{"b":[[1]]}]}'), 4)).toBe(true);
     expect(jsonDepthExceeds(bytes('{"a":"[[[[[[[[[[\\"[[[[[["}'), 2)).toBe(false);
     expect(jsonDepthExceeds(bytes(deep(1_000_000)), 16)).toBe(true);
+  });
+});
+
+describe('a key given twice in one object is found on the text', () => {
+  it('finds it however it is written, where it is, and never where JSON.parse sees none', () => {
+    expect(duplicateKeyPath('{"role":"worker","role":"admin"}')).toBe('body.role');
+    expect(duplicateKeyPath('{"a":1,"\\u0061":2}')).toBe('body.a');
+    expect(duplicateKeyPath('{"x":[{"k":1},{"k":2,"q":{"z":1,"z":2}}]}')).toBe('body.x[1].q.z');
+    // the same key in two objects, in values, in strings: no duplicate
+    expect(duplicateKeyPath('{"a":{"b":1},"c":{"b":"\\"b\\":1, \\"b\\""},"b":["a","a"]}')).toBeNull();
+    // a property: JSON.stringify never writes a key twice; an object with one key added again always has one
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        expect(duplicateKeyPath(JSON.stringify(v))).toBeNull();
+      }),
+    );
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue(), { minKeys: 1 }), (o) => {
+        const [k] = Object.keys(o);
+        const text = JSON.stringify(o);
+        expect(duplicateKeyPath(`${text.slice(0, -1)},${JSON.stringify(k)}:0}`)).toBe(`body.${k}`);
+      }),
+    );
   });
 });
 
@@ -46,6 +70,18 @@ for (const driver of DRIVERS) {
 
     const raw = (path: string, init: RequestInit) => ctx.app.request(path, init);
     const version = async (id: number) => (await ctx.request('GET', `/api/regions/${id}`)).body.properties.version;
+
+    it('refuses a body that gives one key twice, writing nothing', async () => {
+      const before = await ctx.snapshot();
+      const res = await raw(`/api/regions/${place.grid}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', cookie: (await ctx.cookie({ username: 'dup-admin', role: 'admin' })).cookie },
+        body: `{"name":"甲","name":"乙","version":${await version(place.grid)}}`,
+      });
+      expect(res.status).toBe(400);
+      expect((await res.json()).error).toMatchObject({ code: 'duplicate_key', path: 'body.name' });
+      expect(await ctx.snapshot()).toEqual(before);
+    });
 
     it('reads at most a few KB of a sign-in, and refuses deep nesting before parsing anything', async () => {
       const big = await raw('/api/auth/login', {
