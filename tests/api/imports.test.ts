@@ -1021,7 +1021,7 @@ for (const driver of DRIVERS) {
         `SELECT code, zh, en, contact, phone FROM department WHERE zh IN ('公安', '市应急管理局', '市自然资源局') ORDER BY zh`,
       );
       expect(made).toEqual([
-        { code: 'police', zh: '公安', en: 'Public security', contact: '王建国', phone: '0937-3221100' },
+        { code: 'police', zh: '公安', en: 'Police', contact: '王建国', phone: '0937-3221100' },
         { code: expect.stringMatching(/^dept_\d+$/), zh: '市应急管理局', en: '市应急管理局', contact: '李明', phone: '0937-3322110' },
         { code: expect.stringMatching(/^dept_\d+$/), zh: '市自然资源局', en: '市自然资源局', contact: '赵丽', phone: '13909370001' },
       ]);

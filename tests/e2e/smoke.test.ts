@@ -303,6 +303,23 @@ describeInBrowser('web app in Chromium', () => {
     }
   });
 
+  it('shows every English label on the wall whole: figures, categories and departments', async () => {
+    const page = track(await newPage(browser, server.url, null, { width: 1920, height: 1080 }));
+    await page.addInitScript(() => localStorage.setItem('gridplan.locale', 'en'));
+    await page.goto(`${server.url}/screen?interval=600&token=${screenToken}`);
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="figures"] .value').allTextContents()).not.toContain('–');
+    await expect.poll(() => page.locator('[data-testid="departments"] .dept:not(.head)').count()).toBeGreaterThan(2);
+    // (text that does not fit its box is cut with an ellipsis: none may be)
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll('.screen .figures *, .screen .panel *')]
+        .filter((e) => e.children.length === 0 && (e as HTMLElement).offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+        .map((e) => e.textContent!.trim()),
+    );
+    expect(cut).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, '5-screen-english.png') });
+  });
+
   it('says so on the wall when the live connection is down', async () => {
     const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     await page.route('**/api/events', (route) => route.abort());
