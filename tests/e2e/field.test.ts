@@ -182,10 +182,19 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => second.locator('[data-testid="outbox"]').count(), { timeout: 30_000 }).toBe(0);
 
     // a photo a gateway refuses for good (413): the report goes in, and the worker is told, not "sent"
-    await second.route('**/api/incidents/*/photos', (route) => route.fulfill({ status: 413, body: '' }));
+    let release!: () => void;
+    const held = new Promise<void>((done) => (release = done));
+    await second.route('**/api/incidents/*/photos', async (route) => {
+      await held;
+      await route.fulfill({ status: 413, body: '' });
+    });
     await second.locator('[data-testid="photo-input"]').setInputFiles({ name: 'p.png', mimeType: 'image/png', buffer: TINY_PNG });
     await expect.poll(() => second.locator('.thumb img').count(), { timeout: 30_000 }).toBe(1);
     await report(second, '照片被网关拒收的一条');
+    // while its photo is on its way, the phone says the report is in and which photo goes
+    await expect.poll(() => second.locator('[data-testid="outbox-state"]').textContent(), { timeout: 30_000 }).toBe('报告已送达，正在发送照片 1/1…');
+    await second.screenshot({ path: join(ARTIFACTS, '3a-photo-sending.png') });
+    release();
     await expect
       .poll(() => second.locator('[data-testid="notice"]').textContent(), { timeout: 30_000 })
       .toMatch(/已上报（编号 \d+），但有 1 张照片服务器没有收下/);
