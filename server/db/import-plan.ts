@@ -98,7 +98,7 @@ export interface ImportOutcome {
   /** `blank`: rows naming nobody and no phone (a roster's lines left to fill), passed over and not counted in `total`. */
   staff?: { assigned: number; grids: number; newWorkers: number; blank: number };
   /** A department list: departments made, changed, and found as the file has them; `change`: the settings log entry that undoes it. */
-  departments?: { added: number; updated: number; unchanged: number; change: number | null };
+  departments?: { added: number; updated: number; unchanged: number; change: number | null; similar: { name: string; like: string }[] };
   /** Lines imported, by class (main_road, lane, river…). */
   barriers?: { imported: number; classes: Record<string, number>; clipped: number };
   /**

@@ -174,7 +174,26 @@ export interface DepartmentListImport {
   unchanged: number;
   /** The settings change to undo (null: nothing changed). */
   change: number | null;
+  /**
+   * New departments whose name looks like one already there (消防 beside 消防救援, 市场监管局 beside
+   * 市场监管): most often the same department written another way, which would then be listed twice.
+   */
+  similar: { name: string; like: string }[];
 }
+
+/** A department's name without what counties add or leave out: 市/县/区 before, 局/委员会/办公室/中心/大队… after. */
+export function departmentCore(zh: string): string {
+  return zh
+    .replace(/\s/g, '')
+    .replace(/^(?:[\u4e00-\u9fa5]{1,4}?[市县区旗]|[市县区])(?!场)(?=.{2,})/, '')
+    .replace(/(管理局|委员会|办公室|服务中心|中心|大队|支队|分局|局|委|办|所|站|队)$/, '');
+}
+
+/** Whether two departments' names name one department, as far as the words tell. */
+const alike = (a: string, b: string) => {
+  const [x, y] = [departmentCore(a), departmentCore(b)];
+  return x.length >= 2 && y.length >= 2 && (x === y || x.startsWith(y) || y.startsWith(x));
+};
 
 /**
  * A county's department list (Yumen's 37) in one go: each row is the department with its code, else
@@ -216,7 +235,13 @@ export async function importDepartments(tx: Queryable, actor: string, rows: Depa
       added++;
     }
   }
-  if (touched.length === 0) return { added, updated: 0, unchanged, change: null };
+  const similar = rows
+    .filter((r) => !((r.code ? byCode.get(r.code) : undefined) ?? byName.get(r.zh)))
+    .flatMap((r) => {
+      const like = all.find((d) => alike(d.zh, r.zh));
+      return like ? [{ name: r.zh, like: like.zh }] : [];
+    });
+  if (touched.length === 0) return { added, updated: 0, unchanged, change: null, similar };
   const after = (await listDepartments(tx)).filter((d) => touched.includes(d.id));
   // (the log's subject: the same words before and after, so that only the departments show as changed)
   const zh = `${touched.length} 个部门`;
@@ -229,7 +254,7 @@ export async function importDepartments(tx: Queryable, actor: string, rows: Depa
     after: { zh, departments: after },
   });
   const change = (await tx.query<{ id: number }>(`SELECT max(id) AS id FROM change WHERE entity = 'department_list'`)).rows[0]!.id;
-  return { added, updated: before.length, unchanged, change };
+  return { added, updated: before.length, unchanged, change, similar };
 }
 
 /** Takes a department list's import back: the departments it made go, those it changed are as they were; 409 when any changed since. */

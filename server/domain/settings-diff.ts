@@ -117,7 +117,8 @@ function listDiff(before: unknown[], after: unknown[], within: string | null): F
       const [bt, at] = [x ? '✓' : '', y ? '✓' : ''];
       out.push({ field: within ?? key, item: k, ...names(y ?? x), before: bt, after: at, beforeEn: bt, afterEn: at });
       // a record added says what it was made with (a step's level and roles, a department's contact)
-      if (y) out.push(...recordDiff({}, y, k, names(y)).filter((f) => !KEYS.includes(f.field) && f.after !== ''));
+      // (its names are the item's own, shown with every line: not lines of their own)
+      if (y) out.push(...recordDiff({}, y, k, names(y)).filter((f) => !KEYS.includes(f.field) && f.after !== '' && f.field !== 'zh' && f.field !== 'en'));
     }
   }
   return out;

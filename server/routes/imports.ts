@@ -124,7 +124,15 @@ const Outcome = z
       })
       .optional(),
     departments: z
-      .object({ added: z.number().int(), updated: z.number().int(), unchanged: z.number().int(), change: z.number().int().nullable() })
+      .object({
+        added: z.number().int(),
+        updated: z.number().int(),
+        unchanged: z.number().int(),
+        change: z.number().int().nullable(),
+        similar: z
+          .array(z.object({ name: z.string(), like: z.string() }))
+          .openapi({ description: 'new departments named like one already there (消防 beside 消防救援): most often the same one written another way' }),
+      })
       .optional()
       .openapi({ description: 'a department list: one settings change (`change`), undone by POST /api/settings/changes/{change}/undo' }),
     barriers: z

@@ -985,6 +985,7 @@ for (const driver of DRIVERS) {
           '公安,王建国,0937-3221100\n' +
           '市应急管理局,李明,0937-3322110\n' +
           '市自然资源局,赵丽,13909370001\n' +
+          '市消防救援大队,陈刚,0937-3221119\n' +
           '市应急管理局,重复,0937-3322111\n' +
           '市水务局,孙强,值班室\n' +
           ',,\n',
@@ -1002,12 +1003,14 @@ for (const driver of DRIVERS) {
       const checked = await plan(up.body.id, body);
       expect(checked.status).toBe(200);
       expect(checked.body.fields).toEqual({ name: '部门名称', contact: '联系人', phone: '联系电话' });
-      expect(checked.body.outcome).toMatchObject({ total: 6, accepted: 3, departments: { added: 2, updated: 1, unchanged: 0 } });
+      expect(checked.body.outcome).toMatchObject({ total: 7, accepted: 4, departments: { added: 3, updated: 1, unchanged: 0 } });
       expect(checked.body.outcome.problems.map((p: { index: number; code: string }) => [p.index, p.code])).toEqual([
-        [3, 'duplicate_name'],
-        [4, 'invalid_phone'],
-        [5, 'missing_name'],
+        [4, 'duplicate_name'],
+        [5, 'invalid_phone'],
+        [6, 'missing_name'],
       ]);
+      // 市消防救援大队 beside 消防救援: most often one department written two ways — said before it is added
+      expect(checked.body.outcome.departments.similar).toEqual([{ name: '市消防救援大队', like: '消防救援' }]);
       expect(await departments()).toBe(before);
       // a planner may import the plan, not the county's departments
       const planner = (await ctx.cookie({ username: 'dept-planner', role: 'planner' })).cookie;
@@ -1027,7 +1030,7 @@ for (const driver of DRIVERS) {
       ]);
       // one entry in the settings log, saying what it changed department by department
       const log = (await ctx.request('GET', '/api/settings/changes?limit=5')).body;
-      expect(log[0]).toMatchObject({ id: done.body.departments.change, entity: 'department_list', subject: '3 个部门', undone: false });
+      expect(log[0]).toMatchObject({ id: done.body.departments.change, entity: 'department_list', subject: '4 个部门', undone: false });
       expect(log[0].changed).toEqual(
         expect.arrayContaining([
           expect.objectContaining({ item: 'police', field: 'contact', before: '', after: '王建国' }),
@@ -1035,7 +1038,7 @@ for (const driver of DRIVERS) {
         ]),
       );
       // the same list again changes nothing
-      expect((await plan(up.body.id, body)).body.outcome.departments).toEqual({ added: 0, updated: 0, unchanged: 3, change: null });
+      expect((await plan(up.body.id, body)).body.outcome.departments).toEqual({ added: 0, updated: 0, unchanged: 4, change: null, similar: [] });
       // undone whole: the new ones gone, 公安 as it was
       const undone = await ctx.request('POST', `/api/settings/changes/${done.body.departments.change}/undo`);
       expect(undone.status).toBe(200);

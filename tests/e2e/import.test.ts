@@ -155,6 +155,19 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
       expect(await count()).toBe(before + 2);
       expect(await page.locator('[data-testid="import-show-settings"]').getAttribute('href')).toBe('/settings?tab=departments');
+      // the settings log has it as one change, each department added said so
+      const history = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+      try {
+        await history.goto(`${server.url}/settings?tab=history`);
+        const entry = history.locator('[data-testid="settings-change"]').first();
+        await expect.poll(() => entry.textContent(), { timeout: 30_000 }).toMatch(/导入\s*部门名单\s*「2 个部门」/);
+        expect(await entry.locator('[data-testid="settings-changed"] li').allTextContents()).toEqual(
+          expect.arrayContaining(['市应急管理局：新增', '市应急管理局 联系人：（空） → 李明']),
+        );
+        await history.screenshot({ path: join(ARTIFACTS, 'import-6b-departments-history.png') });
+      } finally {
+        await history.close();
+      }
       await page.click('[data-testid="import-undo"]');
       await expect.poll(() => page.locator('[data-testid="import-done"] h3').textContent()).toBe('已撤销这次导入');
       expect(await count()).toBe(before);
