@@ -100,6 +100,8 @@ describeInBrowser('import wizard in Chromium', () => {
       expect(rows[0]).toMatch(/^第 15 行地址未匹配：.*9999号在地图上放置$/);
       expect(rows[1]).toMatch(/^第 16 行人数无效：四十$/);
       await expect.poll(() => page.locator('[data-testid="import-matched"]').textContent()).toBe('13 行按地址找到了已有住户，在地图上以青色显示。');
+      // placed by address alone: no coordinate system to choose
+      expect(await page.locator('[data-testid="import-crs"]').count()).toBe(0);
       await page.waitForSelector('[data-testid="import-legend"]');
       await page.screenshot({ path: join(ARTIFACTS, 'import-4-households.png') });
       // The unmatched row, placed by hand: a click on the map where it is.
