@@ -570,13 +570,17 @@ export function importRoutes() {
           en.push(message);
         }
         const shapes = rows.some((r) => r.geometry);
+        const numeric = numericColumns([...byRow.keys()].map((i) => rows[i]!.properties));
+        const value = (k: string, v: unknown) => (numeric.has(k) && typeof v === 'string' && v.trim() !== '' ? Number(v) : v);
         const out = [...byRow].map(([i, [zh, en]]) => ({
           // the file's own fields after ours; one of theirs named like ours keeps its value under its own name with a mark
           properties: {
             原行号: where(i),
             问题: zh.join('；'),
             problem: en.join('; '),
-            ...Object.fromEntries(Object.entries(rows[i]!.properties).map(([k, v]) => [['原行号', '问题', 'problem'].includes(k) ? `${k}_原` : k, v])),
+            ...Object.fromEntries(
+              Object.entries(rows[i]!.properties).map(([k, v]) => [['原行号', '问题', 'problem'].includes(k) ? `${k}_原` : k, value(k, v)]),
+            ),
           },
           geometry: shapes ? rows[i]!.geometry : null,
         }));
@@ -593,6 +597,22 @@ export function importRoutes() {
         'cache-control': 'no-store',
       });
     });
+}
+
+/**
+ * The columns of a sheet (read as text, so that 0874 and 530303101000 stay as written) whose every
+ * filled cell is a plain number (户数 12, 面积 3.5): they go back to the workbook as numbers, to sum
+ * and sort. A leading zero, more than ten digits or a thousands comma keeps a column text.
+ */
+export function numericColumns(rows: Record<string, unknown>[]): Set<string> {
+  const plain = /^-?(0|[1-9]\d{0,9})(\.\d+)?$/;
+  const seen = new Map<string, boolean>();
+  for (const r of rows)
+    for (const [k, v] of Object.entries(r)) {
+      if (v === null || v === undefined || (typeof v === 'string' && v.trim() === '')) continue;
+      seen.set(k, (seen.get(k) ?? true) && (typeof v === 'number' || (typeof v === 'string' && plain.test(v.trim()))));
+    }
+  return new Set([...seen].filter(([, ok]) => ok).map(([k]) => k));
 }
 
 /** A header parameter value as RFC 8187 has it: percent-encoded UTF-8, `'()*` too. */

@@ -650,6 +650,13 @@ for (const driver of DRIVERS) {
       const all = await read(await leftOut(many.body.id), 'xlsx');
       expect(all).toHaveLength(2_501);
       expect(all.at(-1)).toMatch(/^2501,地址未匹配：无此路 2500 号,.*,户2499,无此路 2500 号,2$/);
+      // numbers go back as numbers, to sum and sort in Excel; text stays text (GDAL's reading of the cells' types)
+      const file = join(dir, 'many-left-out.xlsx');
+      await writeFile(file, new Uint8Array(await (await leftOut(many.body.id)).arrayBuffer()));
+      const types = execFileSync('ogrinfo', ['-so', '-al', file], { encoding: 'utf8' });
+      expect(types).toMatch(/原行号: Integer/);
+      expect(types).toMatch(/人口: Integer/);
+      expect(types).toMatch(/户主: String/);
     });
 
     it('commits what its check found, and checks again when the households changed in between', async () => {
