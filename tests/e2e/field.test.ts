@@ -568,6 +568,19 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.screenshot({ path: join(ARTIFACTS, '8-queue-search.png') });
     await desk.locator('[data-testid="dispatch-search"]').fill('没有这样的工单内容');
     await expect.poll(() => desk.locator('[data-testid="dispatch-empty"]').textContent()).toBe('没有符合筛选条件的工单。');
+    // A case already answered, looked for from 待办: not there, but said where it is and a click away.
+    const {
+      rows: [done],
+    } = await db.query<{ id: number; dispatch: number }>(
+      'SELECT d.incident_id AS id, d.id AS dispatch FROM dispatch d WHERE d.resolved_at IS NOT NULL ORDER BY d.id LIMIT 1',
+    );
+    await desk.locator('[data-testid="state-open"]').click();
+    await desk.locator('[data-testid="dispatch-search"]').fill(`#${done!.id}`);
+    await expect.poll(() => desk.locator('[data-testid="dispatch-elsewhere"]').textContent()).toMatch(/^「全部」中有 \d+ 条符合，查看$/);
+    await desk.screenshot({ path: join(ARTIFACTS, '8b-queue-elsewhere.png') });
+    await desk.locator('[data-testid="dispatch-elsewhere"]').click();
+    await expect.poll(() => desk.locator(`[data-testid="dispatch-${done!.dispatch}"]`).count()).toBe(1);
+    expect(await desk.locator('[data-testid="state-all"]').getAttribute('aria-selected')).toBe('true');
     await desk.close();
   });
 });
