@@ -63,6 +63,7 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   const barrierBatches = all.filter((r) => r.entity === 'barrier') as { before: BarrierBatchState; after: BarrierBatchState }[];
   const ids = rows.map((r) => r.entity_id);
   await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
+  await refuseLaterDependents(tx, op, rows, batches, kind);
   const current = new Map((await snapshots(tx, ids)).map((s) => [s.id, s]));
   for (const row of rows) {
     const now = current.get(row.entity_id);
@@ -96,6 +97,56 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
   return { op: newOp, reverted: op, action: all[0]!.action, ids: [...after.keys()] };
 }
 
+/**
+ * What the state check of each region cannot see, for an operation taken back while later ones
+ * stand (an import undone from its own button after other edits): regions added since under a
+ * region it would remove, a code taken since by a region it would bring back, and sizes set since
+ * on households it would remove. Taken back in order, none of these can be found.
+ */
+async function refuseLaterDependents(
+  tx: Queryable,
+  op: number,
+  rows: { entity_id: number; before: RegionSnapshot | null; after: RegionSnapshot | null }[],
+  batches: { before: HouseholdBatchState; after: HouseholdBatchState }[],
+  kind: 'undo' | 'redo',
+): Promise<void> {
+  const verb = kind === 'undo' ? 'undone' : 'redone';
+  const ids = rows.map((r) => r.entity_id);
+  const removed = rows.filter((r) => r.before === null).map((r) => r.entity_id);
+  if (removed.length > 0) {
+    const { rows: under } = await tx.query<{ parent: string; child: string }>(
+      `SELECT p.name AS parent, c.name AS child FROM region c JOIN region p ON p.id = c.parent_id
+       WHERE c.parent_id = ANY($1::int[]) AND c.id <> ALL($2::int[]) ORDER BY c.id LIMIT 1`,
+      [removed, ids],
+    );
+    if (under[0]) {
+      throw new InputError('version_conflict', `${under[0].child} was added under ${under[0].parent} after this operation; it cannot be ${verb}`, 'op');
+    }
+  }
+  const back = rows.flatMap((r) => (r.before ? [r.before.code] : []));
+  if (back.length > 0) {
+    const { rows: taken } = await tx.query<{ code: string; name: string }>(
+      'SELECT code, name FROM region WHERE code = ANY($1::text[]) AND id <> ALL($2::int[]) ORDER BY code LIMIT 1',
+      [back, ids],
+    );
+    if (taken[0]) {
+      throw new InputError('version_conflict', `code ${taken[0].code} is now ${taken[0].name}'s, given after this operation; it cannot be ${verb}`, 'op');
+    }
+  }
+  for (const b of batches) {
+    if (!b.after.present || b.before.present) continue;
+    const { rows: later } = await tx.query<{ n: number }>(
+      `SELECT count(DISTINCT (s->>0)::int)::int AS n FROM change c, jsonb_array_elements(c.after->'sizes') s
+       WHERE c.entity = 'household' AND c.op > $1 AND c.undone_at IS NULL AND c.action <> 'undo'
+         AND (s->>0)::int IN (SELECT id FROM household WHERE import_op = $2)`,
+      [op, b.after.batch],
+    );
+    if (later[0]!.n > 0) {
+      throw new InputError('version_conflict', `a later import set the size of ${later[0]!.n} households this one added; it cannot be ${verb}`, 'op');
+    }
+  }
+}
+
 /** The operation an undo or redo chain started from, for naming it ("autosplit", not "redo"). */
 async function originalAction(tx: Queryable, op: number): Promise<string> {
   const { rows } = await tx.query<{ action: string }>(
@@ -123,15 +174,24 @@ export async function undo(tx: Queryable, actor: string, only?: number): Promise
     [actor, [...UNDOABLE, 'redo']],
   );
   if (!rows[0]) throw new InputError('nothing_to_undo', `${actor} has no operation left to undo`, '');
-  // (an undo button of one operation — an import's — must not take back a later change instead)
-  if (only !== undefined && rows[0].op !== only) {
-    throw new InputError('not_latest', `operation ${only} is no longer your latest change: undo the later ones first (the change log lists them)`, 'op', {
-      latest: rows[0].op,
-    });
+  let target = rows[0].op;
+  // An undo button of one operation must not take back a later change instead. An import's may take
+  // back its own import after later edits, as long as nothing since rests on what it brought in.
+  if (only !== undefined && target !== only) {
+    const { rows: own } = await tx.query<{ action: string }>(
+      `SELECT action FROM change WHERE op = $1 AND actor = $2 AND undone_at IS NULL ORDER BY id LIMIT 1`,
+      [only, actor],
+    );
+    if (own[0]?.action !== 'import') {
+      throw new InputError('not_latest', `operation ${only} is no longer your latest change: undo the later ones first (the change log lists them)`, 'op', {
+        latest: target,
+      });
+    }
+    target = only;
   }
-  const result = await revert(tx, actor, rows[0].op, 'undo');
-  await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
-  return { ...result, action: await originalAction(tx, rows[0].op) };
+  const result = await revert(tx, actor, target, 'undo');
+  await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [target]);
+  return { ...result, action: await originalAction(tx, target) };
 }
 
 /** Redoes the latest undo not yet redone, as long as no new operation came after it. */

@@ -63,6 +63,9 @@ for (const driver of DRIVERS) {
       return { status: res.status, body: (await res.json()) as any };
     }
     const plan = (id: string, body: object) => ctx.request('POST', `/api/imports/${id}/plan`, body);
+    /** The operation an undo's answer took back, as the change log records it. */
+    const revertedBy = async (res: { body: { op: number } }) =>
+      (await ctx.db.query<{ reverts: number }>('SELECT reverts FROM change WHERE op = $1 LIMIT 1', [res.body.op])).rows[0]?.reverts;
     const commit = (id: string, body: object) => ctx.request('POST', `/api/imports/${id}/commit`, body);
 
     it('reads a GBK Shapefile in a zone-prefixed Gauss–Krüger zone, checks it without writing, imports it as a district, and undoes it', async () => {
@@ -254,6 +257,20 @@ for (const driver of DRIVERS) {
         [parent],
       );
       expect(counts.map((c) => c.n)).toEqual([2, 2, 2]);
+      // A grid drawn since in one of the new villages: the import's own undo would leave it without a village, and says so.
+      const {
+        rows: [spot],
+      } = await ctx.db.query<{ id: number; g: GeoJSON.Polygon }>(
+        `SELECT v.id, ST_AsGeoJSON(ST_Buffer(ST_PointOnSurface(v.geom)::geography, 40, 4)::geometry, 9)::json AS g
+         FROM region v JOIN region t ON t.id = v.parent_id WHERE t.parent_id = $1 ORDER BY v.id LIMIT 1`,
+        [parent],
+      );
+      const drawn = await ctx.request('POST', '/api/regions', { parentId: spot!.id, geometry: spot!.g });
+      expect(drawn.status).toBe(201);
+      const held = await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`);
+      expect(held.status).toBe(409);
+      expect(held.body.error.message).toMatch(/was added under .*村 after this operation/);
+      expect(await revertedBy(await ctx.request('POST', '/api/changes/undo'))).toBe(drawn.body.op);
       // A level above the parent's next is refused in words; the one undo takes all six back.
       const wrong = await plan(up.body.id, {
         ...body,
@@ -718,7 +735,7 @@ for (const driver of DRIVERS) {
       expect(await counted()).toBe(c1);
     });
 
-    it('names rows whose longitude and latitude are swapped, and the import’s own undo takes back that import or nothing', async () => {
+    it('names rows whose longitude and latitude are swapped, and the import’s own undo takes back that import, after later ones too, or nothing', async () => {
       const { rows: pts } = await ctx.db.query<{ x: number; y: number }>(
         `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id DESC LIMIT 3`,
       );
@@ -744,18 +761,47 @@ for (const driver of DRIVERS) {
         expect(log.body.operations.map((o: { op: number }) => o.op)).toContain(first.body.op);
       }
       const count = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM household')).rows[0]!.n;
-      // a later change of the same person: the first import's undo button must not take that back instead
+      // A later import by the same person: the first import's undo button takes back the first, not the later one, which stays.
       const again = await upload('later.csv', new TextEncoder().encode(`经度,纬度,人数,地址\n${pts[2]!.x},${pts[2]!.y},2,丁`));
       const second = await commit(again.body.id, { ...body, layer: again.body.layers[0].name });
       expect(second.status).toBe(201);
       const n = await count();
-      const refused = await ctx.request('POST', `/api/changes/undo?op=${first.body.op}`);
-      expect(refused.status).toBe(409);
-      expect(refused.body.error).toMatchObject({ code: 'not_latest', details: { latest: second.body.op } });
-      expect(await count()).toBe(n);
-      expect((await ctx.request('POST', `/api/changes/undo?op=${second.body.op}`)).status).toBe(200);
-      expect((await ctx.request('POST', `/api/changes/undo?op=${first.body.op}`)).status).toBe(200);
+      const mine = (op: number) => ctx.db.query('SELECT 1 FROM household WHERE import_op = $1', [op]);
+      const undone = await ctx.request('POST', `/api/changes/undo?op=${first.body.op}`);
+      expect(undone.status).toBe(200);
+      expect(await revertedBy(undone)).toBe(first.body.op);
+      expect(await count()).toBe(n - 1);
+      expect((await mine(second.body.op)).rows).toHaveLength(1);
+      // someone else's import is not theirs to take back, however late
+      const other = (await ctx.cookie({ username: 'other-importer', role: 'planner' })).cookie;
+      const notTheirs = await ctx.app.request(`/api/changes/undo?op=${second.body.op}`, { method: 'POST', headers: { cookie: other } });
+      expect(notTheirs.status).toBe(409);
+      expect(((await notTheirs.json()) as any).error.code).toBe('nothing_to_undo');
+      // the next plain undo is the later import's; redo gives it back
+      expect(await revertedBy(await ctx.request('POST', '/api/changes/undo'))).toBe(second.body.op);
       expect(await count()).toBe(n - 2);
+      expect((await ctx.request('POST', '/api/changes/redo')).status).toBe(200);
+      expect((await mine(second.body.op)).rows).toHaveLength(1);
+
+      // A later list sets the size of a household the earlier one added: the earlier can no longer be taken back alone.
+      const third = await commit((await upload('third.csv', new TextEncoder().encode(`经度,纬度,人数,地址\n${pts[0]!.x},${pts[0]!.y},2,己巷1号`))).body.id, {
+        ...body,
+        layer: 'third',
+      });
+      expect(third.status).toBe(201);
+      const sized = await upload('sizes.csv', new TextEncoder().encode('人数,地址\n6,己巷1号'));
+      const fourth = await commit(sized.body.id, { ...body, layer: sized.body.layers[0].name, fields: { address: '地址', size: '人数' } });
+      expect(fourth.body.households).toEqual({ added: 0, updated: 1 });
+      const m = await count();
+      const held = await ctx.request('POST', `/api/changes/undo?op=${third.body.op}`);
+      expect(held.status).toBe(409);
+      expect(held.body.error).toMatchObject({ code: 'version_conflict' });
+      expect(held.body.error.message).toMatch(/later import set the size of 1 household/);
+      expect(await count()).toBe(m);
+      // the later one first, then the earlier
+      expect((await ctx.request('POST', `/api/changes/undo?op=${fourth.body.op}`)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${third.body.op}`)).status).toBe(200);
+      expect(await count()).toBe(m - 1);
     });
 
     it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {

@@ -234,7 +234,7 @@ export class ImportWizard {
     this.busy = true;
     this.error = null;
     try {
-      // this import only: a later change of the clerk's is refused, not undone in its place
+      // this import only, even after later changes of the clerk's (refused, not undone in its place, when one builds on it)
       const op = this.result?.op;
       // a department list is a settings change, undone from the settings log
       const change = this.result?.departments?.change;
