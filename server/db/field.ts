@@ -63,12 +63,26 @@ export async function storePhoto(
 }
 
 /** A stored photo with its incident's grid (for the caller to check who may see it), or null. */
-export async function photoOf(db: Queryable, incidentId: number, photoId: number): Promise<{ gridId: number | null; mime: string; bytes: Uint8Array } | null> {
-  const { rows } = await db.query<{ grid_id: number | null; mime: string; bytes: Uint8Array }>(
-    'SELECT i.grid_id, p.mime, p.bytes FROM incident_photo p JOIN incident i ON i.id = p.incident_id WHERE p.id = $1 AND p.incident_id = $2',
+export async function photoOf(
+  db: Queryable,
+  incidentId: number,
+  photoId: number,
+): Promise<{ gridId: number | null; mime: string; bytes: Uint8Array; thumb: Uint8Array | null } | null> {
+  const { rows } = await db.query<{ grid_id: number | null; mime: string; bytes: Uint8Array; thumb: Uint8Array | null }>(
+    'SELECT i.grid_id, p.mime, p.bytes, p.thumb FROM incident_photo p JOIN incident i ON i.id = p.incident_id WHERE p.id = $1 AND p.incident_id = $2',
     [photoId, incidentId],
   );
-  return rows[0] ? { gridId: rows[0].grid_id, mime: rows[0].mime, bytes: rows[0].bytes } : null;
+  return rows[0] ? { gridId: rows[0].grid_id, mime: rows[0].mime, bytes: rows[0].bytes, thumb: rows[0].thumb } : null;
+}
+
+/**
+ * Keeps a photo's thumbnail once made (an empty one: none to make, the photo is shown as it is). A
+ * cache of the photo, not a change of it: nothing for the change log. Returns what it kept.
+ */
+export async function keepThumbnail(db: Queryable, photoId: number, thumb: Uint8Array | null): Promise<Uint8Array> {
+  const kept = thumb ?? new Uint8Array(0);
+  await db.query('UPDATE incident_photo SET thumb = $2 WHERE id = $1 AND thumb IS NULL', [photoId, kept]);
+  return kept;
 }
 
 /** Whether an incident was sent to a department. */

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { dispatchedTo, fieldIncidents, isGrid, MAX_PHOTOS, photoOf, storePhoto } from '../db/field.ts';
+import { dispatchedTo, fieldIncidents, isGrid, keepThumbnail, MAX_PHOTOS, photoOf, storePhoto } from '../db/field.ts';
+import { thumbnail } from '../files/thumb.ts';
 import { FieldIncidentSchema, PHOTO_TYPES, PhotoSchema, type PhotoType } from '../schemas/incident.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { actorOf, areaRegion, assertInArea, assertOwnGrid, principalOf } from '../http/auth.ts';
@@ -71,6 +72,11 @@ const photoRoute = createRoute({
         .int()
         .positive()
         .openapi({ param: { name: 'photo', in: 'path' } }),
+    }),
+    query: z.object({
+      size: z.enum(['full', 'thumb']).default('full').openapi({
+        description: '`thumb`: a JPEG of at most 320 px on its long side, for lists of cases (the photo itself when it is already small, or a PNG or WebP)',
+      }),
     }),
   },
   responses: {
@@ -151,12 +157,17 @@ export function fieldRoutes() {
     })
     .openapi(photoRoute, async (c) => {
       const { id, photo } = c.req.valid('param');
+      const { size } = c.req.valid('query');
       const found = await photoOf(c.get('db'), id, photo);
       if (!found) throw notFound('photo', photo, 'photo');
       await assertMayView(c, { id, grid_id: found.gridId });
-      const bytes = found.bytes;
+      // the thumbnail is made the first time one is asked for, by someone who may see the photo, and kept (empty: none to make)
+      let thumb = size === 'thumb' ? found.thumb : null;
+      if (size === 'thumb' && thumb === null) thumb = await keepThumbnail(c.get('db'), photo, await thumbnail(found.bytes, found.mime));
+      const small = thumb !== null && thumb.length > 0;
+      const bytes = small ? thumb! : found.bytes;
       return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as never, 200, {
-        'content-type': found.mime,
+        'content-type': small ? 'image/jpeg' : found.mime,
         // A photo never changes once stored.
         'cache-control': 'private, max-age=31536000, immutable',
       }) as never;

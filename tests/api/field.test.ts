@@ -1,3 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import jpegJs from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
@@ -95,6 +100,49 @@ for (const driver of DRIVERS) {
       await ctx.request('POST', `/api/incidents/${id}/dispatch`, { departments: ['police'] }, worker);
       expect((await ctx.app.request(first.body.url, { headers: police })).status).toBe(200);
       expect((await ctx.app.request(`/api/incidents/${other.body.id}/photos/${first.body.id}`, { headers: worker })).status).toBe(404);
+    });
+
+    it('gives a JPEG photo a thumbnail of at most 320 px for the lists of cases, made once, for those who may see the photo', async () => {
+      // a phone's photo as the browser sends it: 1,600 × 1,200, red across, green down, blue even
+      const [w, h] = [1_600, 1_200];
+      const data = new Uint8Array(w * h * 4);
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++) data.set([Math.round((x * 255) / (w - 1)), Math.round((y * 255) / (h - 1)), 64, 255], (y * w + x) * 4);
+      const photo = new Uint8Array(jpegJs.encode({ width: w, height: h, data }, 80).data);
+      const report = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'hazard', severity: 1, description: '路灯不亮' },
+        worker,
+      );
+      const sent = await upload(report.body.id, photo);
+      expect(sent.status).toBe(201);
+      const thumb = await ctx.app.request(`${sent.body.url}?size=thumb`, { headers: worker });
+      expect(thumb.status).toBe(200);
+      expect(thumb.headers.get('content-type')).toBe('image/jpeg');
+      const small = new Uint8Array(await thumb.arrayBuffer());
+      expect(small.length).toBeLessThan(photo.length / 10);
+      // read by GDAL, not by us: 320 × 240, and the same picture (each band's mean as the photo's, within JPEG's loss)
+      const dir = mkdtempSync(join(tmpdir(), 'gridplan-thumb-'));
+      writeFileSync(join(dir, 'thumb.jpg'), small);
+      const info = JSON.parse(execFileSync('gdalinfo', ['-json', '-stats', join(dir, 'thumb.jpg')], { encoding: 'utf8' })) as {
+        size: number[];
+        bands: { mean: number }[];
+      };
+      expect(info.size).toEqual([320, 240]);
+      expect(info.bands.map((b) => Math.round(b.mean / 4))).toEqual([32, 32, 16]);
+      // made once and kept: the same bytes again; the photo itself unchanged
+      expect((await ctx.db.query<{ n: number }>('SELECT length(thumb) AS n FROM incident_photo WHERE id = $1', [sent.body.id])).rows[0]!.n).toBe(small.length);
+      expect(new Uint8Array(await (await ctx.app.request(`${sent.body.url}?size=thumb`, { headers: worker })).arrayBuffer())).toEqual(small);
+      expect(new Uint8Array(await (await ctx.app.request(sent.body.url, { headers: worker })).arrayBuffer())).toEqual(photo);
+      // no one else's, thumbnail or not; a size it does not know is refused in words
+      expect((await ctx.app.request(`${sent.body.url}?size=thumb`, { headers: police })).status).toBe(403);
+      const odd = await ctx.app.request(`${sent.body.url}?size=huge`, { headers: worker });
+      expect(odd.status).toBe(400);
+      expect(((await odd.json()) as any).error.path).toBe('query.size');
+      // What it cannot make smaller (bytes that only start like a JPEG) it gives as they are.
+      const fake = await upload(report.body.id, jpeg(3_000, 5));
+      expect(new Uint8Array(await (await ctx.app.request(`${fake.body.url}?size=thumb`, { headers: worker })).arrayBuffer())).toEqual(jpeg(3_000, 5));
     });
 
     it("lists the worker's grid's open incidents with each department's answer and the photos; closed ones leave the list", async () => {

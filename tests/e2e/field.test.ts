@@ -400,6 +400,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect
       .poll(() => card.locator('[data-testid="answer-photos"] img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0))
       .toBe(true);
+    // the card draws the photo's thumbnail; a click opens the photo itself
+    expect(await card.locator('[data-testid="answer-photos"] img').getAttribute('src')).toMatch(/^\/api\/incidents\/\d+\/photos\/\d+\?size=thumb$/);
+    expect(await card.locator('[data-testid="answer-photos"] a').getAttribute('href')).toMatch(/^\/api\/incidents\/\d+\/photos\/\d+$/);
     await card.screenshot({ path: join(ARTIFACTS, '6b-answered-card.png') });
     await desk.screenshot({ path: join(ARTIFACTS, '6-department-answered.png') });
     await desk.close();
