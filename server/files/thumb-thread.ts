@@ -11,7 +11,7 @@ export type ThumbReply = { id: number; thumb: Uint8Array | null };
 if (parentPort) {
   const port = parentPort;
   port.on('message', (m: ThumbRequest) => {
-    let thumb: Uint8Array | null = null;
+    let thumb: Uint8Array | null;
     try {
       thumb = thumbnail(m.bytes, m.mime);
     } catch {

@@ -24,7 +24,10 @@ class ThumbThread {
       });
       const fail = (err: Error) => {
         // a thumbnail that could not be made is the photo shown as it is: nobody waits on an error
-        for (const [id, done] of this.pending) id === 0 ? reject(err) : done(null);
+        for (const [id, done] of this.pending) {
+          if (id === 0) reject(err);
+          else done(null);
+        }
         this.pending.clear();
         this.worker = null;
         this.ready = null;
