@@ -128,13 +128,25 @@ const Assessment = z
     workers: z.array(
       z.object({ workerId: z.number().int(), worker: z.string(), grids: z.number().int(), villages: z.array(z.string()), rank: z.number().int(), ...Figures }),
     ),
+    gridsTotal: z.number().int().openapi({ description: 'grids in the area (`grids` holds the first `limit`)' }),
+    workersTotal: z.number().int().openapi({ description: 'workers ranked (`workers` holds the first `limit`, best first)' }),
   })
   .openapi('Assessment');
 const assessmentRoute = createRoute({
   method: 'get',
   path: '/assessment',
   summary: '考核: per grid and per worker in a month — reports, solved on the spot, on time, satisfaction, overdue, patrols, points — ranked',
-  request: { query: Scope },
+  request: {
+    query: Scope.extend({
+      limit: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .optional()
+        .openapi({ description: 'at most this many workers and grids (a city ranks tens of thousands: some 13 MB in all); the totals say how many there are' }),
+    }),
+  },
   responses: { 200: { description: 'Assessment', ...json(Assessment) }, ...errorResponses(400, 401, 403) },
 });
 const exportRoute = createRoute({
@@ -272,7 +284,19 @@ export function patrolRoutes() {
       const month = q.month ?? thisMonth(nowOf(c));
       const scope = await scopeOf(c, q.region);
       const a = await assessment(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') }, nowOf(c));
-      return c.json({ month, regionId: scope.regionId, ...a }, 200);
+      const n = q.limit ?? Infinity;
+      return c.json(
+        {
+          month,
+          regionId: scope.regionId,
+          rules: a.rules,
+          grids: a.grids.slice(0, n),
+          workers: a.workers.slice(0, n),
+          gridsTotal: a.grids.length,
+          workersTotal: a.workers.length,
+        },
+        200,
+      );
     })
     .openapi(exportRoute, async (c) => {
       const q = c.req.valid('query');

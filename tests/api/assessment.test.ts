@@ -318,6 +318,12 @@ for (const driver of DRIVERS) {
       expect(all.body.workers.length).toBeGreaterThan(10);
       expect(all.body.workers[0].rank).toBe(1);
       expect(all.body.workers.find((w: { workerId: number }) => w.workerId === g.worker).points).toBe(changed.points);
+      // the first rows only (a city ranks tens of thousands), the same as the whole answer's first, with how many there are
+      const first = await ctx.request('GET', `/api/assessment?month=2031-03&limit=5`, undefined, leader);
+      expect(first.body.workers).toEqual(all.body.workers.slice(0, 5));
+      expect(first.body.grids).toEqual(all.body.grids.slice(0, 5));
+      expect([first.body.workersTotal, first.body.gridsTotal]).toEqual([all.body.workers.length, all.body.grids.length]);
+      expect((await ctx.request('GET', `/api/assessment?month=2031-03&limit=0`, undefined, leader)).body.error.path).toBe('query.limit');
       const other = await ctx.cookie({ username: 'assess-other', role: 'worker', workerId: g.otherWorker });
       expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, other)).body.workers.map((w: any) => w.workerId)).not.toContain(g.worker);
       expect((await ctx.request('GET', `/api/assessment?month=2031-13`, undefined, leader)).body.error.code).toBe('invalid_month');

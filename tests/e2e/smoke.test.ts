@@ -590,6 +590,29 @@ describeInBrowser('web app in Chromium', () => {
     await page.close();
   });
 
+  it('shows the assessment’s first rows with how many there are, and all of them on request', async () => {
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    // (the test county has fewer than 500 workers: the page's own request, cut to 3 on its way)
+    await page.route(/\/api\/assessment\?/, (route) =>
+      route.continue({
+        url: route
+          .request()
+          .url()
+          .replace(/limit=500/, 'limit=3'),
+      }),
+    );
+    await page.goto(`${server.url}/assessment`);
+    const rows = page.locator('[data-testid="assessment-table"] tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBe(3);
+    await expect
+      .poll(() => page.locator('[data-testid="assessment-more"]').textContent())
+      .toMatch(/^显示前 3 名，共 [\d,]+ 人；完整名单可导出 Excel。\s*全部显示$/);
+    await page.screenshot({ path: join(ARTIFACTS, 'assessment-first-rows.png') });
+    await page.click('[data-testid="assessment-all"]');
+    await expect.poll(() => rows.count(), { timeout: 30_000 }).toBeGreaterThan(3);
+    expect(await page.locator('[data-testid="assessment-more"]').count()).toBe(0);
+  });
+
   it('sets a new password in a dialog of the page: labelled, Esc cancels, a short one refused in words, the focus back on the button', async () => {
     await sessionCookie(db, { username: 'reset-me', role: 'analyst' });
     const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
