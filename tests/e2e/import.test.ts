@@ -114,6 +114,10 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="placing-banner"]');
       const box = (await page.locator('[data-testid="map"]').boundingBox())!;
       await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2 - 80);
+      // drawn at once; checked when asked (a check per row took 12 s each on a township's list)
+      await expect.poll(() => page.locator('[data-testid="import-stale"]').textContent()).toMatch(/^已在地图上放置 1 行，还没检查/);
+      expect(await page.locator('[data-testid="placing-banner"]').count()).toBe(0);
+      await page.click('[data-testid="import-recheck"]');
       await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 14 条：13 条可导入，1 条有问题');
       await expect.poll(() => page.locator('[data-testid="import-placed"]').textContent()).toContain('已手动放置 1 行。');
       await page.screenshot({ path: join(ARTIFACTS, 'import-4b-placed.png') });
@@ -133,6 +137,50 @@ describeInBrowser('import wizard in Chromium', () => {
         expect.stringMatching(/^16,人数无效：四十,.*,14,郑淑华,西平街道龙冲村10号,四十$/),
       ]);
       await page.screenshot({ path: join(ARTIFACTS, 'import-5-households-done.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('places a run of rows click after click, draws each at once, and checks them together', async () => {
+    const csv = join(dir, '无地址住户.csv');
+    await writeFile(csv, '户主,地址,人数\n甲,无此路1号,2\n乙,无此路2号,3\n丙,无此路3号,4\n');
+    const page = await openImport();
+    try {
+      await page.setInputFiles('[data-testid="import-file"]', csv);
+      await page.waitForSelector('[data-testid="import-check"]', { timeout: 60_000 });
+      await page.click('[data-testid="import-check"]');
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 3 条：0 条可导入，3 条有问题');
+      await page.locator('[data-testid="import-place"]').first().click();
+      const box = (await page.locator('[data-testid="map"]').boundingBox())!;
+      const banner = page.locator('[data-testid="placing-banner"]');
+      // each click places one row and goes on to the next, without a check in between
+      for (const [k, row] of ['第 3 行', '第 4 行'].entries()) {
+        await page.mouse.click(box.x + box.width / 2 + 30 * k, box.y + box.height / 2 - 80);
+        await expect.poll(() => banner.textContent()).toContain(row);
+      }
+      await page.mouse.click(box.x + box.width / 2 + 60, box.y + box.height / 2 - 80);
+      await expect.poll(() => banner.count()).toBe(0);
+      await expect.poll(() => page.locator('[data-testid="import-stale"]').textContent()).toMatch(/^已在地图上放置 3 行，还没检查/);
+      // drawn green before any check (a source's features come once per tile: counted by row)
+      const placedRows = () =>
+        page.evaluate(() => {
+          const map = (window as unknown as { gridplanImportMap: { querySourceFeatures(s: string): { properties: { how: string; i: number } }[] } })
+            .gridplanImportMap;
+          return new Set(
+            map
+              .querySourceFeatures('preview')
+              .filter((f) => f.properties.how === 'placed')
+              .map((f) => f.properties.i),
+          ).size;
+        });
+      await expect.poll(placedRows).toBe(3);
+      // nothing to import until checked
+      expect(await page.locator('[data-testid="import-commit"]').count()).toBe(0);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-4c-placed-run.png') });
+      await page.click('[data-testid="import-recheck"]');
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 3 条：3 条可导入，0 条有问题');
+      expect(await page.locator('[data-testid="import-stale"]').count()).toBe(0);
     } finally {
       await page.close();
     }
