@@ -104,11 +104,12 @@ export async function exportIncidents(db: Queryable, filter: IncidentFilter, lim
   const { rows } = await db.query<ExportIncident & { total: number }>(
     `SELECT i.id, i.category, c.zh AS "categoryZh", i.severity, i.status, i.source, ${local('i.reported_at')} AS "reportedAt", i.description, i.address,
             g.code AS "gridCode", g.name AS "gridName",
-            (SELECT h.code FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}) AS "filedCode",
-            (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}) AS "filedName",
+            fh.code AS "filedCode", fh.name AS "filedName",
             i.department, ${local('i.resolved_at')} AS "resolvedAt", ${local('i.closed_at')} AS "closedAt",
             ST_AsGeoJSON(i.geom, 7)::json AS geometry, count(*) OVER ()::int AS total
      FROM incident i JOIN incident_category c ON c.code = i.category LEFT JOIN region g ON g.id = i.grid_id
+       -- the grid it was filed in, as it was then: one look for its code and name together
+       LEFT JOIN LATERAL (SELECT h.code, h.name FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}) fh ON true
      WHERE ${f.where} ORDER BY i.reported_at DESC, i.id DESC LIMIT $1`,
     [limit, ...f.params],
   );
