@@ -70,7 +70,9 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
   const { rows } = await tx.query<{ id: number; size: number }>('SELECT id, size FROM household WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
   const now = new Map(rows.map((r) => [r.id, r.size]));
   if (from.sizes.some(([id, size]) => now.get(id) !== size)) {
-    throw new InputError('version_conflict', `households of this import were changed after it; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op');
+    throw new InputError('version_conflict', `households of this import were changed after it; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', {
+      reason: 'households',
+    });
   }
   const touched = new Set(await regionsOf(tx, ids));
   if (from.present && !to.present) {

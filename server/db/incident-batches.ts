@@ -73,6 +73,7 @@ export async function revertIncidentBatch(tx: Queryable, from: IncidentBatchStat
           ? `${touched} of the ${from.count} imported incidents have been handled since (dispatched, answered or edited); the import cannot be ${verb}`
           : `incidents of this import were removed since; it cannot be ${verb}`,
         'op',
+        touched > 0 ? { reason: 'handled', n: touched, count: from.count } : { reason: 'removed' },
       );
     }
     await tx.query(

@@ -265,7 +265,12 @@ async function undoDepartmentList(tx: Queryable, actor: string, changeId: number
   const now: DepartmentSetting[] = [];
   for (const a of after) {
     const d = await department(tx, a.id);
-    if (!d || !same(own(d), own(a))) throw new InputError('version_conflict', `${a.zh} was changed after this import; undo the later change first`, 'id');
+    if (!d || !same(own(d), own(a))) {
+      throw new InputError('version_conflict', `${a.zh} was changed after this import; undo the later change first`, 'id', {
+        reason: 'department',
+        name: a.zh,
+      });
+    }
     if (!was.has(a.id)) {
       const use = await tx.query('SELECT 1 FROM dispatch WHERE department_id = $1 UNION ALL SELECT 1 FROM app_user WHERE department_id = $1 LIMIT 1', [a.id]);
       if (use.rows.length > 0 || d.categories.length > 0)

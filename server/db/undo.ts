@@ -72,6 +72,8 @@ async function revert(tx: Queryable, actor: string, op: number, kind: 'undo' | '
       throw new InputError('version_conflict', `${name} was changed after this operation; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', {
         id: row.entity_id,
         currentVersion: now?.version ?? null,
+        reason: 'changed',
+        name: now?.name ?? name,
       });
     }
   }
@@ -120,7 +122,11 @@ async function refuseLaterDependents(
       [removed, ids],
     );
     if (under[0]) {
-      throw new InputError('version_conflict', `${under[0].child} was added under ${under[0].parent} after this operation; it cannot be ${verb}`, 'op');
+      throw new InputError('version_conflict', `${under[0].child} was added under ${under[0].parent} after this operation; it cannot be ${verb}`, 'op', {
+        reason: 'child',
+        name: under[0].parent,
+        child: under[0].child,
+      });
     }
   }
   const back = rows.flatMap((r) => (r.before ? [r.before.code] : []));
@@ -130,7 +136,11 @@ async function refuseLaterDependents(
       [back, ids],
     );
     if (taken[0]) {
-      throw new InputError('version_conflict', `code ${taken[0].code} is now ${taken[0].name}'s, given after this operation; it cannot be ${verb}`, 'op');
+      throw new InputError('version_conflict', `code ${taken[0].code} is now ${taken[0].name}'s, given after this operation; it cannot be ${verb}`, 'op', {
+        reason: 'code',
+        code: taken[0].code,
+        name: taken[0].name,
+      });
     }
   }
   for (const b of batches) {
@@ -142,7 +152,10 @@ async function refuseLaterDependents(
       [op, b.after.batch],
     );
     if (later[0]!.n > 0) {
-      throw new InputError('version_conflict', `a later import set the size of ${later[0]!.n} households this one added; it cannot be ${verb}`, 'op');
+      throw new InputError('version_conflict', `a later import set the size of ${later[0]!.n} households this one added; it cannot be ${verb}`, 'op', {
+        reason: 'sizes',
+        n: later[0]!.n,
+      });
     }
   }
 }

@@ -795,7 +795,7 @@ for (const driver of DRIVERS) {
       const m = await count();
       const held = await ctx.request('POST', `/api/changes/undo?op=${third.body.op}`);
       expect(held.status).toBe(409);
-      expect(held.body.error).toMatchObject({ code: 'version_conflict' });
+      expect(held.body.error).toMatchObject({ code: 'version_conflict', details: { reason: 'sizes', n: 1 } });
       expect(held.body.error.message).toMatch(/later import set the size of 1 household/);
       expect(await count()).toBe(m);
       // the later one first, then the earlier
@@ -1092,6 +1092,13 @@ for (const driver of DRIVERS) {
       );
       // the same list again changes nothing
       expect((await plan(up.body.id, body)).body.outcome.departments).toEqual({ added: 0, updated: 0, unchanged: 4, change: null, similar: [] });
+      // one of them changed since in settings: the list's undo waits, naming which one (for the page to say so in words)
+      const emergency = (await ctx.request('GET', '/api/settings/departments')).body.find((d: { zh: string }) => d.zh === '市应急管理局');
+      expect((await ctx.request('PATCH', `/api/settings/departments/${emergency.id}`, { contact: '周敏', version: emergency.version })).status).toBe(200);
+      const held = await ctx.request('POST', `/api/settings/changes/${done.body.departments.change}/undo`);
+      expect([held.status, held.body.error.code, held.body.error.details]).toEqual([409, 'version_conflict', { reason: 'department', name: '市应急管理局' }]);
+      const later = (await ctx.request('GET', '/api/settings/changes?limit=1')).body[0];
+      expect((await ctx.request('POST', `/api/settings/changes/${later.id}/undo`)).status).toBe(200);
       // undone whole: the new ones gone, 公安 as it was
       const undone = await ctx.request('POST', `/api/settings/changes/${done.body.departments.change}/undo`);
       expect(undone.status).toBe(200);

@@ -430,4 +430,61 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await expect.poll(() => page.locator('[data-testid="change-row"]').count()).toBe(before + 1);
     expect(await page.locator('[data-testid="change-row"] .what').first().textContent()).toBe('撤销');
   });
+
+  it('takes back an import of its own from the change log after later edits, which stay, and says why when one builds on it', async () => {
+    const {
+      rows: [spot],
+    } = await db.query<{ village: number; grid: number; x: number; y: number }>(
+      `SELECT g.parent_id AS village, g.id AS grid, ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+       FROM region g WHERE g.level = 'grid' ORDER BY g.code DESC LIMIT 1`,
+    );
+    const headers = { origin: server.url };
+    const importCsv = async (name: string, csv: string, fields?: object) => {
+      const up = await page.request.post(`${server.url}/api/imports`, {
+        headers: { ...headers, 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent(name) },
+        data: Buffer.from(csv),
+      });
+      const { id, layers } = (await up.json()) as { id: string; layers: { name: string }[] };
+      const res = await page.request.post(`${server.url}/api/imports/${id}/commit`, {
+        headers,
+        data: { layer: layers[0]!.name, kind: 'household', parentId: spot!.village, ...(fields ? { fields } : {}) },
+      });
+      expect(res.status()).toBe(201);
+      return ((await res.json()) as { op: number }).op;
+    };
+    const mine = async (op: number) => (await db.query('SELECT 1 FROM household WHERE import_op = $1', [op])).rows.length;
+    const first = await importCsv('甲.csv', `经度,纬度,人数,地址\n${spot!.x},${spot!.y},3,撤销测试路1号\n`);
+    const second = await importCsv('乙.csv', `经度,纬度,人数,地址\n${spot!.x},${spot!.y},2,撤销测试路2号\n`);
+    // a later list sets the size of the second's household
+    await importCsv('丙.csv', '人数,地址\n5,撤销测试路2号\n', { address: '地址', size: '人数' });
+    // and a later edit of the plan
+    const grid = await api(`/api/regions/${spot!.grid}`);
+    const renamed = await page.request.patch(`${server.url}/api/regions/${spot!.grid}`, {
+      headers,
+      data: { version: grid.properties.version, name: `${grid.properties.name}（又改）` },
+    });
+    expect(renamed.status()).toBe(200);
+    await page.goto(`${server.url}/plan?region=${spot!.village}`);
+    await waitForMap(page);
+    const log = page.locator('[data-testid="change-log"]');
+    if (!(await log.getAttribute('open'))) await page.click('[data-testid="change-log"] summary');
+    const rowOf = (text: string) =>
+      page.locator('[data-testid="change-row"]', { has: page.locator('[data-testid="change-undo-import"]') }).filter({ hasText: text });
+    // three imports of mine, none the latest: each may be taken back by itself
+    await expect.poll(() => page.locator('[data-testid="change-undo-import"]').count(), { timeout: 15_000 }).toBe(3);
+    expect(await rowOf('').count()).toBe(3);
+    // the second: a later list set its household's size — refused, in words
+    await page.locator('[data-testid="change-undo-import"]').nth(1).click();
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/^之后的导入改了这次导入加入的 1 户的人数，不能单独撤销：请先撤销那次导入。/);
+    // (the browser reports the refusal's 409 on its console: expected here)
+    consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !/status of 409/.test(e)));
+    expect(await mine(second)).toBe(1);
+    // the first: taken back; the rename after it stays
+    await page.locator('[data-testid="change-undo-import"]').nth(2).click();
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/已撤销/);
+    expect(await mine(first)).toBe(0);
+    expect((await api(`/api/regions/${spot!.grid}`)).properties.name).toMatch(/（又改）$/);
+    await page.locator('[data-testid="change-log"]').scrollIntoViewIfNeeded();
+    await shot('14-change-log-undo-import');
+  });
 });

@@ -1,5 +1,7 @@
-import { mkdir } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import jpegJs from 'jpeg-js';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Db } from '../../server/db/db.ts';
@@ -11,6 +13,18 @@ import { launchBrowser, newPage, describeInBrowser } from './browser.ts';
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'field');
 // a 1×1 PNG
 const TINY_PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+
+/**
+ * A phone's photo held sideways (200 × 100 pixels, EXIF orientation 6: shown turned a quarter, 100 × 200), as a
+ * small JPEG a phone would once have sent as it was, so that its thumbnail, which reads no EXIF, lay on its side.
+ */
+const SIDEWAYS_JPEG = (() => {
+  const [w, h] = [200, 100];
+  const data = new Uint8Array(w * h * 4);
+  for (let i = 0; i < w * h; i++) data.set(i % w < w / 2 ? [200, 40, 40, 255] : [40, 40, 200, 255], i * 4);
+  const exif = [0x45, 0x78, 0x69, 0x66, 0, 0, 0x4d, 0x4d, 0, 0x2a, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0];
+  return Buffer.from(jpegJs.encode({ width: w, height: h, data, exifBuffer: Buffer.from(exif) } as never, 90).data);
+})();
 
 describeInBrowser("a grid worker's phone and a department's queue in Chromium", () => {
   let server: RunningServer;
@@ -380,7 +394,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await card.locator('[data-testid="resolve"]').click();
     await card.locator('[data-testid="answer-text"]').fill('已组织双方调解，签订协议');
     // with a photo of the agreement signed (处置后照片)
-    await card.locator('[data-testid="answer-photo"]').setInputFiles({ name: 'after.png', mimeType: 'image/png', buffer: TINY_PNG });
+    await card.locator('[data-testid="answer-photo"]').setInputFiles({ name: 'after.jpg', mimeType: 'image/jpeg', buffer: SIDEWAYS_JPEG });
     await expect.poll(() => card.locator('.shot img').count()).toBe(1);
     await card.screenshot({ path: join(ARTIFACTS, '6a-answer-with-photo.png') });
     await card.locator('[data-testid="send-answer"]').click();
@@ -393,7 +407,12 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       [sent!.id],
     );
     expect(after).toEqual({ status: 'resolved', answer: '已组织双方调解，签订协议' });
-    expect((await db.query('SELECT 1 FROM incident_photo WHERE dispatch_id = $1', [sent!.id])).rows).toHaveLength(1);
+    const { rows: stored } = await db.query<{ bytes: Uint8Array }>('SELECT bytes FROM incident_photo WHERE dispatch_id = $1', [sent!.id]);
+    expect(stored).toHaveLength(1);
+    // upright as the phone showed it: turned by the phone before sending (GDAL reads its size)
+    const upright = join(ARTIFACTS, 'answer-photo.jpg');
+    await writeFile(upright, stored[0]!.bytes);
+    expect((JSON.parse(execFileSync('gdalinfo', ['-json', upright], { encoding: 'utf8' })) as { size: number[] }).size).toEqual([100, 200]);
     await desk.locator('[data-testid="state-all"]').click();
     await expect.poll(() => card.count()).toBe(1);
     // the answer shows with its photo, drawn

@@ -13,7 +13,7 @@ export function errorText(err: unknown, area?: string): string {
   if (!(err instanceof ApiError)) {
     return err instanceof TypeError ? t('errors.network') : t('errors.unknown', { values: { message: err instanceof Error ? err.message : String(err) } });
   }
-  const values = {
+  const values: Record<string, string | number> = {
     message: err.message,
     ...(Array.isArray(err.details)
       ? { count: err.details.length }
@@ -30,7 +30,9 @@ export function errorText(err: unknown, area?: string): string {
     const text = field ? t(`errors.invalidField.${field}`, { default: '' }) : '';
     if (text) return text;
   }
-  for (const key of [...(area ? [`${area}.error.${err.code}`] : []), `errors.${err.code}`]) {
+  // an undo refused for what came after: said by its cause (a region changed, a grid added under one, cases handled…)
+  const reason = err.code === 'version_conflict' && typeof values.reason === 'string' ? [`errors.undoBlocked.${values.reason}`] : [];
+  for (const key of [...reason, ...(area ? [`${area}.error.${err.code}`] : []), `errors.${err.code}`]) {
     const text = t(key, { values, default: '' });
     if (text) return text;
   }

@@ -198,6 +198,11 @@ export class Editor {
     return this.run('undo', () => ok(api.changes.undo.$post({ query: {} })));
   }
 
+  /** An import of one's own taken back by itself, also after later changes (refused in words when one builds on it). */
+  undoImport(op: number) {
+    return this.run('undo', () => ok(api.changes.undo.$post({ query: { op: String(op) } })));
+  }
+
   redo() {
     return this.run('redo', () => ok(api.changes.redo.$post()));
   }

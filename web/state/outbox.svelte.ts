@@ -207,12 +207,15 @@ async function reason(res: Response): Promise<string> {
       : `HTTP ${res.status}`;
 }
 
-/** A photo made smaller for the upload: at most 1600 px on its long side, JPEG; the original when the browser cannot decode it. */
+/**
+ * A photo made smaller for the upload: at most 1600 px on its long side, JPEG, drawn upright (a phone's
+ * photo held sideways carries its turn in EXIF, which the server's thumbnails do not read: every photo
+ * is drawn again, a small one too); the original when the browser cannot decode it.
+ */
 export async function shrinkPhoto(file: Blob, maxSide = 1600): Promise<Blob> {
   try {
-    const bitmap = await createImageBitmap(file);
+    const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' });
     const scale = Math.min(1, maxSide / Math.max(bitmap.width, bitmap.height));
-    if (scale === 1 && file.size < 800_000 && file.type === 'image/jpeg') return file;
     const canvas = new OffscreenCanvas(Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
     canvas.getContext('2d')!.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     bitmap.close();
