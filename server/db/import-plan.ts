@@ -1,4 +1,5 @@
 import gcoord from 'gcoord';
+import { CONTACT_PHONE } from '../domain/phone.ts';
 import { BD09, GCJ02, undoObfuscation } from '../domain/crs.ts';
 import { addressIndex } from '../domain/address.ts';
 import { barrierClassOf } from '../domain/barrier-classes.ts';
@@ -976,7 +977,6 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
 // ── departments (职能部门) ───────────────────────────────────────────────────────────────────────
 
 const DEPARTMENT_CODE = /^[a-z][a-z0-9_]{1,31}$/;
-const DEPARTMENT_PHONE = /^[0-9+\-() ]{0,40}$/;
 
 /** A department list: each row checked as the settings screen checks one, then all written as one settings change. */
 async function planDepartments(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec): Promise<ImportOutcome> {
@@ -998,7 +998,7 @@ async function planDepartments(tx: Tx, actor: string, rows: ImportRow[], spec: I
             ? ['duplicate_code', `${code} is in the list twice`, 'code', code]
             : names.has(zh)
               ? ['duplicate_name', `${zh} is in the list twice`, 'name', zh]
-              : phone !== null && !DEPARTMENT_PHONE.test(phone)
+              : phone !== null && !CONTACT_PHONE.test(phone)
                 ? ['invalid_phone', `${JSON.stringify(phone)} is not a phone number`, 'phone', phone]
                 : null;
     if (problem) {

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { CONTACT_PHONE, CONTACT_PHONE_MAX } from '../domain/phone.ts';
 import {
   createCategory,
   createDepartment,
@@ -20,8 +21,8 @@ const Code = z
   .openapi({ example: 'water' });
 const Phone = z
   .string()
-  .max(32)
-  .regex(/^[0-9+\-() ]*$/, 'a phone number has digits, spaces and + - ( ) only');
+  .max(CONTACT_PHONE_MAX)
+  .regex(CONTACT_PHONE, 'a phone number has digits, spaces, + - ( ), an extension (转 8001) and a second number after / or 、 only');
 
 const Department = z
   .object({

@@ -175,6 +175,13 @@ for (const driver of DRIVERS) {
       expect(contact.status, JSON.stringify(contact.body)).toBe(200);
       expect(contact.body).toEqual({ ...police, contact: '王芳', version: police.version + 1 });
       expect((await ctx.request('PATCH', `/api/settings/departments/${police.id}`, { zh: '', version: police.version + 1 })).status).toBe(400);
+      // phones as county lists write them: an extension, a second number; words alone are none
+      for (const [i, phone] of ['0874-3123456 转 8001', '13800000000/13900000000', '0874-3123456、0874-3123457'].entries()) {
+        const res = await ctx.request('PATCH', `/api/settings/departments/${police.id}`, { phone, version: police.version + 1 + i });
+        expect([res.status, res.body.phone]).toEqual([200, phone]);
+      }
+      const words = await ctx.request('PATCH', `/api/settings/departments/${police.id}`, { phone: '值班室', version: police.version + 4 });
+      expect([words.status, words.body.error.path]).toEqual([400, 'json.phone']);
     });
 
     it('removes a department nothing refers to, and refuses one with cases', async () => {

@@ -205,6 +205,11 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="import-sheet-hint"]');
       await page.click('[data-testid="import-check"]');
       await expect.poll(() => page.locator('.sample tbody tr').count()).toBe(3);
+      // on a phone too, where the sheet stands in for the map
+      await page.setViewportSize({ width: 360, height: 640 });
+      await expect.poll(() => page.locator('.sample').isVisible()).toBe(true);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-6c-departments-phone.png') });
+      await page.setViewportSize({ width: 1920, height: 1080 });
       await expect
         .poll(() => page.locator('[data-testid="import-departments"]').textContent(), { timeout: 60_000 })
         .toBe('新增 2 个部门，更新 0 个，0 个无变化');
