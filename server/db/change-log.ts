@@ -43,6 +43,8 @@ export interface OperationEntry {
   undone: boolean;
   /** Undone or redone operation this one reverted. */
   reverts: number | null;
+  /** An import of households or incidents, which names no region: how many it brought in or changed. */
+  counts: { added: number; updated: number } | null;
 }
 
 /**
@@ -63,7 +65,14 @@ export async function operations(
             coalesce((array_agg(coalesce(c.after->>'name', c.before->>'name') ORDER BY c.id) FILTER (WHERE c.entity = 'region'))[1:3], '{}') AS names,
             (array_agg(c.entity_id ORDER BY c.id) FILTER (WHERE c.entity = 'region' AND EXISTS (SELECT 1 FROM region r WHERE r.id = c.entity_id)))[1]
               AS "regionId",
-            bool_or(c.undone_at IS NOT NULL) AS undone, min(c.reverts) AS reverts
+            bool_or(c.undone_at IS NOT NULL) AS undone, min(c.reverts) AS reverts,
+            (array_agg(CASE WHEN c.entity = 'household' THEN jsonb_build_object(
+                 'added', CASE WHEN (c.after->>'present')::boolean AND NOT coalesce((c.before->>'present')::boolean, false)
+                          THEN coalesce((c.after->>'imported')::int, 0) ELSE 0 END,
+                 'updated', jsonb_array_length(coalesce(c.after->'sizes', '[]'::jsonb)))
+               WHEN c.entity = 'incident' AND c.after ? 'count' AND c.after ? 'batch' THEN jsonb_build_object(
+                 'added', CASE WHEN (c.after->>'present')::boolean THEN (c.after->>'count')::int ELSE 0 END, 'updated', 0) END ORDER BY c.id)
+              FILTER (WHERE c.entity IN ('household', 'incident')))[1] AS counts
      FROM change c
      WHERE c.op IS NOT NULL
        AND ($2::text IS NULL OR c.actor = $2) AND ($3::text IS NULL OR c.action = $3)

@@ -196,6 +196,7 @@ const operationsRoute = createRoute({
               regions: z.number().int(),
               names: z.array(z.string()),
               regionId: z.number().int().nullable(),
+              counts: z.object({ added: z.number().int(), updated: z.number().int() }).nullable(),
               undone: z.boolean(),
               reverts: z.number().int().nullable(),
             }),
