@@ -474,7 +474,11 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await expect.poll(() => page.locator('[data-testid="change-undo-import"]').count(), { timeout: 15_000 }).toBe(3);
     expect(await rowOf('').count()).toBe(3);
     // each says what it brought: the first and second one household each, the third one updated
-    expect(await page.locator('[data-testid="change-counts"]').allTextContents()).toEqual(['新增 0 户，更新 1 户', '新增 1 户，更新 0 户', '新增 1 户，更新 0 户']);
+    expect(await page.locator('[data-testid="change-counts"]').allTextContents()).toEqual([
+      '新增 0 户，更新 1 户',
+      '新增 1 户，更新 0 户',
+      '新增 1 户，更新 0 户',
+    ]);
     // the second: a later list set its household's size — refused, in words
     await page.locator('[data-testid="change-undo-import"]').nth(1).click();
     await expect.poll(notice, { timeout: 15_000 }).toMatch(/^之后的导入改了这次导入加入的 1 户的人数，不能单独撤销：请先撤销那次导入。/);
