@@ -70,6 +70,10 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await page.goto(`${server.url}/plan?region=${gridId}`);
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="toolbar"]').isVisible()).toBe(true);
+    // chosen by the link: said so, not "click a grid to choose it"
+    await expect
+      .poll(() => page.locator('[data-testid="edit-hint"]').textContent())
+      .toBe(`已选中「${target.properties.name}」：用上方的工具编辑它，或在地图上点另一个网格。`);
     await shot('1-grid-selected');
 
     // Delete: the area becomes a gap.
