@@ -186,6 +186,32 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('opened from 设置 › 部门 for a department list: no region, no map, and a list whose columns say only 名称 taken as one', async () => {
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    try {
+      await page.goto(`${server.url}/settings?tab=departments`);
+      await page.click('[data-testid="departments-import"]');
+      await page.waitForSelector('[data-testid="import-drop"]');
+      await expect.poll(() => page.locator('[data-testid="import-sheet-hint"]').textContent()).toMatch(/^部门名单属于整个系统.*选一个 Excel 或 CSV 文件/);
+      expect(await page.locator('.target').count()).toBe(0);
+      expect(await page.locator('[data-testid="map"]').count()).toBe(0);
+      const csv = join(dir, '名单.csv');
+      await writeFile(csv, '名称,联系人,电话\n县档案馆,刘洋,0874-3123456 转 8001\n');
+      await page.setInputFiles('[data-testid="import-file"]', csv);
+      await page.waitForSelector('[data-testid="import-check"]', { timeout: 60_000 });
+      expect(await page.locator('label.kind.on').textContent()).toContain('部门名单');
+      // a file of a few bytes is not "0 KB"
+      expect(await page.locator('.import aside').textContent()).toMatch(/名单\.csv\s*\d+ B ·/);
+      await page.click('[data-testid="import-check"]');
+      await expect
+        .poll(() => page.locator('[data-testid="import-departments"]').textContent(), { timeout: 60_000 })
+        .toBe('新增 1 个部门，更新 0 个，0 个无变化');
+      await page.screenshot({ path: join(ARTIFACTS, 'import-6d-departments-from-settings.png') });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('brings in a department list from Excel: guessed as departments, one change, undone from the wizard', async () => {
     const csv = join(dir, '部门.csv');
     await writeFile(csv, '部门名称,联系人,联系电话\n市应急管理局,李明,0937-3322110\n市自然资源局,赵丽,13909370001\n市水务局,孙强,值班室\n');

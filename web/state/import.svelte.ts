@@ -35,6 +35,8 @@ export class ImportWizard {
   job = $state.raw<ImportJob | null>(null);
   layer = $state<string | null>(null);
   kind = $state<ImportKind>('boundary');
+  /** What the clerk came to bring in, when the page was opened for it (设置 › 部门 → /import?kind=department): taken for a table without shapes. */
+  expected = $state<'department' | null>(null);
   fields = $state<Fields>({});
   crs = $state<string | null>(null);
   repair = $state(false);
@@ -112,7 +114,7 @@ export class ImportWizard {
 
   chooseLayer(name: string): void {
     this.layer = name;
-    this.kind = this.current?.kind ?? 'boundary';
+    this.kind = this.expected === 'department' && !this.current?.geometryType ? 'department' : (this.current?.kind ?? 'boundary');
     this.fields = {};
     this.places = {};
     this.placing = null;
