@@ -98,7 +98,7 @@ describeInBrowser('import wizard in Chromium', () => {
       const rows = await page.locator('[data-testid="import-problems"] tr').allTextContents();
       expect(rows).toHaveLength(2);
       expect(rows[0]).toMatch(/^第 15 行地址未匹配：.*9999号在地图上放置$/);
-      expect(rows[1]).toMatch(/^第 16 行人数无效：四十$/);
+      expect(rows[1]).toMatch(/^第 16 行人数无效：四十（应为 1–30 的整数）$/);
       await expect
         .poll(() => page.locator('[data-testid="import-matched"]').textContent())
         .toBe(
@@ -125,7 +125,9 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
       // the row left out stays in view, to fix and bring in again
       expect(await page.locator('[data-testid="import-left-out"]').textContent()).toMatch(/另有 1 条没有导入/);
-      expect(await page.locator('[data-testid="import-left-out-rows"] tr').allTextContents()).toEqual([expect.stringMatching(/^第 16 行人数无效：四十$/)]);
+      expect(await page.locator('[data-testid="import-left-out-rows"] tr').allTextContents()).toEqual([
+        expect.stringMatching(/^第 16 行人数无效：四十（应为 1–30 的整数）$/),
+      ]);
       // …and comes down as a workbook with its problem and its own columns, read back by GDAL
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid="import-left-out-download"]')]);
       expect(download.suggestedFilename()).toBe('households-未导入.xlsx');
@@ -231,6 +233,8 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="import-sheet-hint"]');
       await page.click('[data-testid="import-check"]');
       await expect.poll(() => page.locator('.sample tbody tr').count()).toBe(3);
+      // the row that will not go in is marked in the sheet, its problem as its title
+      await expect.poll(() => page.locator('.sample tbody tr.bad').getAttribute('title')).toBe('电话无效：值班室');
       // on a phone too, where the sheet stands in for the map
       await page.setViewportSize({ width: 360, height: 640 });
       await expect.poll(() => page.locator('.sample').isVisible()).toBe(true);
