@@ -503,6 +503,11 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
        SELECT ST_PointOnSurface(geom), 'hazard', 3, '广告牌松动，随时可能坠落', now() - interval '10 minutes', 'reported', id FROM region WHERE id = $1 RETURNING id`,
       [place.grid],
     );
+    // with a photo: the intake list draws its thumbnail beside the words, to tell one pothole from another at a glance
+    await db.query(
+      `INSERT INTO incident_photo (incident_id, mime, bytes, size, sha256, uploaded_by) VALUES ($1, 'image/jpeg', $2, $3, md5($2::bytea::text), 'test')`,
+      [fresh!.id, SIDEWAYS_JPEG, SIDEWAYS_JPEG.length],
+    );
     // (the housing clerk has an account before the case is sent: the notice goes to the accounts there are)
     const clerkCookie = await sessionCookie(db, { username: 'console-housing', role: 'department', department: 'housing' });
     const desk = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), {
@@ -512,6 +517,11 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     desk.on('pageerror', (e) => errors.push(e.message));
     await desk.goto(server.url + '/');
     await desk.waitForURL(/\/center$/);
+    const thumb = desk.locator(`[data-testid="intake-${fresh!.id}"] [data-testid="intake-thumb"]`);
+    expect(await thumb.getAttribute('src')).toMatch(/^\/api\/incidents\/\d+\/photos\/\d+\?size=thumb$/);
+    await thumb.scrollIntoViewIfNeeded();
+    // drawn: the server made the thumbnail and the browser decoded it
+    await expect.poll(() => thumb.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth), { timeout: 30_000 }).toBeGreaterThan(0);
     await desk.locator(`[data-testid="intake-${fresh!.id}"]`).click();
     await expect.poll(() => desk.locator('[data-testid="route-deadlines"]').textContent(), { timeout: 30_000 }).toMatch(/小时内受理/);
     // the category's own department is ticked and leads; the police assist

@@ -270,6 +270,24 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('opened with a grid chosen in the plan, takes the file for the grid’s village', async () => {
+    const {
+      rows: [grid],
+    } = await db.query<{ id: number; parent: number; village: string }>(
+      `SELECT g.id, g.parent_id AS parent, v.name AS village FROM region g JOIN region v ON v.id = g.parent_id WHERE g.level = 'grid' ORDER BY g.id LIMIT 1`,
+    );
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    try {
+      await page.goto(`${server.url}/import?region=${grid!.id}`);
+      // (no new entry in the history: 返回 goes where the clerk came from)
+      await page.waitForURL(new RegExp(`/import\\?region=${grid!.parent}$`));
+      await expect.poll(() => page.locator('[data-testid="breadcrumb"]').textContent(), { timeout: 30_000 }).toContain(grid!.village);
+      expect(await page.evaluate(() => history.length)).toBe(2);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('shows the whole target on a phone (360×640) above the report', async () => {
     const page = await newPage(browser, server.url, admin, { width: 360, height: 640 });
     try {

@@ -692,6 +692,18 @@ describeInBrowser('web app in Chromium', () => {
     await expect.poll(async () => (await panel.boundingBox())!.height).toBeGreaterThan(low + 100);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(ARTIFACTS, 'plan-phone-sheet.png') });
+    // an admin's eight views are a menu of the view shown, not a strip cut off after the third
+    const menu = page.locator('[data-testid="views-menu"]');
+    expect(await menu.isVisible()).toBe(true);
+    expect(await page.locator('header nav').isVisible()).toBe(false);
+    expect(await menu.locator('option').allTextContents()).toEqual(['规划', '分析', '大屏', '综治中心', '考核', '部门工单', '导入', '设置']);
+    expect(await menu.inputValue()).toBe('plan');
+    // everything in the bar lies within the phone's width
+    const right = await page.locator('header > *').evaluateAll((els) => Math.max(...els.map((e) => e.getBoundingClientRect().right)));
+    expect(right).toBeLessThanOrEqual(360);
+    await menu.selectOption('settings');
+    await page.waitForURL(/\/settings$/);
+    expect(await menu.inputValue()).toBe('settings');
     await page.close();
   });
 

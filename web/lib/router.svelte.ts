@@ -65,12 +65,12 @@ class Router {
     this.view = view;
   }
 
-  go(view: View, regionId: number | null = this.regionId, draftId: number | null = view === 'plan' ? this.draftId : null) {
+  go(view: View, regionId: number | null = this.regionId, draftId: number | null = view === 'plan' ? this.draftId : null, replace = false) {
     const query = new URLSearchParams();
     if (regionId) query.set('region', String(regionId));
     if (draftId && view === 'plan') query.set('draft', String(draftId));
     const url = `/${view}${query.size ? `?${query}` : ''}`;
-    if (url !== location.pathname + location.search) history.pushState(null, '', url);
+    if (url !== location.pathname + location.search) history[replace ? 'replaceState' : 'pushState'](null, '', url);
     this.view = view;
     this.regionId = regionId;
     this.draftId = view === 'plan' ? draftId : null;
