@@ -4,10 +4,11 @@ import { VitePWA } from 'vite-plugin-pwa';
 
 /**
  * The web app, installable on a phone (command centre issue §6): a web app manifest and a service
- * worker (Workbox, generated) that keeps the app shell, so /report opens with no signal after one
+ * worker (Workbox, `web/sw/sw.ts`) that keeps the app shell, so /report opens with no signal after one
  * visit. What a worker needs of the API offline — the session, the categories, their grids and
  * households, their open cases — is answered from the network when there is one and from the
- * last answer when there is none; sign-out forgets it.
+ * last answer when there is none; sign-out forgets it. Reports and patrols kept offline are sent by
+ * the worker when the signal returns, the app closed or not (Background Sync).
  */
 export default defineConfig({
   root: 'web',
@@ -34,28 +35,14 @@ export default defineConfig({
           { src: '/icons/maskable-512.png', sizes: '512x512', type: 'image/png', purpose: 'maskable' },
         ],
       },
-      workbox: {
+      // our own service worker (web/sw/sw.ts): the shell and the offline answers as Workbox generated them, and Background Sync
+      strategies: 'injectManifest',
+      srcDir: 'sw',
+      filename: 'sw.ts',
+      injectManifest: {
         globPatterns: ['**/*.{js,mjs,css,html,svg,png,woff2}'],
         // MapLibre and deck.gl are large; the shell is kept whole
         maximumFileSizeToCacheInBytes: 12 * 1024 * 1024,
-        navigateFallback: '/index.html',
-        navigateFallbackDenylist: [/^\/api\//],
-        cleanupOutdatedCaches: true,
-        // a new version takes over the open pages at once (the shell is fetched by name, never mixed)
-        clientsClaim: true,
-        skipWaiting: true,
-        runtimeCaching: [
-          {
-            // network first, the last answer when there is no network, or when the network has not answered in
-            // 10 s (a mountain line that connects but carries nothing: the page would wait for ever); a late
-            // answer still lands in the cache for the next time
-            urlPattern: ({ url, request }) =>
-              request.method === 'GET' &&
-              /^\/api\/(auth\/session|auth\/me|config|incident-categories|field\/(incidents|households)|regions\/\d+|assessment)$/.test(url.pathname),
-            handler: 'NetworkFirst',
-            options: { cacheName: 'gridplan-api', networkTimeoutSeconds: 10, expiration: { maxEntries: 100 }, cacheableResponse: { statuses: [200] } },
-          },
-        ],
       },
     }),
   ],

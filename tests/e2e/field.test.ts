@@ -299,6 +299,59 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.locator('[data-testid="tab-report"]').click();
   });
 
+  it('sends a report made offline when the signal returns, the app closed (Background Sync)', async () => {
+    // a page that is not the app (no outbox runs there), to reach the service worker through DevTools once the app is closed
+    const probe = await context.newPage();
+    await probe.goto(server.url + '/api/health');
+    const cdp = await context.newCDPSession(probe);
+    let registrationId: string | undefined;
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const ours = registrations.find((r) => r.scopeURL === server.url + '/' && !r.isDeleted);
+      if (ours) registrationId = ours.registrationId;
+    });
+    await cdp.send('ServiceWorker.enable');
+    await expect.poll(() => registrationId, { timeout: 30_000 }).toBeDefined();
+
+    // (a phone's Chrome allows Background Sync unless the user turned it off; a test browser's context asks first)
+    await context.grantPermissions(['geolocation', 'background-sync'], { origin: server.url });
+    await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 60_000 });
+    // (back in the grid: the walk before ended 3 km north of it)
+    await context.setGeolocation({ longitude: place.x, latitude: place.y });
+    await page.reload();
+    await mapReady();
+    await context.setOffline(true);
+    const text = '山里没信号时上报：滑坡堵路';
+    await page.locator('[data-testid="photo-input"]').setInputFiles({ name: 'p.png', mimeType: 'image/png', buffer: TINY_PNG });
+    await expect.poll(() => page.locator('.thumb img').count(), { timeout: 30_000 }).toBe(1);
+    await page.locator('[data-testid="locate"]').click();
+    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toContain('已定位');
+    await page.locator('[data-testid="category-hazard"]').click();
+    await page.locator('[data-testid="description"]').fill(text);
+    await page.locator('[data-testid="submit"]').click();
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toContain('联网后自动发送');
+    // the page asked the browser to send it when it can
+    await expect
+      .poll(() => page.evaluate(async () => ((await navigator.serviceWorker.ready) as unknown as { sync: { getTags(): Promise<string[]> } }).sync.getTags()))
+      .toContain('gridplan-send');
+    // the worker puts the phone away: the app is closed with the report on it
+    await page.close();
+    expect(await incidentsWith(text)).toEqual([]);
+    // the signal returns; the browser wakes the service worker (here by DevTools, as Chromium would on reconnecting)
+    await context.setOffline(false);
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: server.url, registrationId: registrationId!, tag: 'gridplan-send', lastChance: false });
+    await expect.poll(async () => (await incidentsWith(text)).length, { timeout: 60_000 }).toBe(1);
+    await expect.poll(async () => (await incidentsWith(text))[0]!.photos, { timeout: 60_000 }).toBe(1);
+    // opened again, the app has nothing waiting, and sends nothing twice
+    page = await context.newPage();
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url + '/report');
+    await mapReady();
+    await expect.poll(() => page.locator('[data-testid="outbox"]').count(), { timeout: 30_000 }).toBe(0);
+    expect(await incidentsWith(text)).toHaveLength(1);
+    await cdp.detach();
+    await probe.close();
+  });
+
   it("lists the grid's open incidents with the departments' answers, and closes one with feedback", async () => {
     const [incident] = await incidentsWith('楼道电动车充电，有起火隐患');
     const {

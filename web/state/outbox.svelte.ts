@@ -2,6 +2,7 @@ import { createStore, del, get, set, values, type UseStore } from 'idb-keyval';
 import { get as read } from 'svelte/store';
 import { _ } from 'svelte-i18n';
 import { api, ApiError } from '../lib/api.ts';
+import { onSentInBackground, requestBackgroundSync } from '../lib/background-send.ts';
 import { errorText } from '../lib/errors.ts';
 
 /** A report as the worker made it, kept on the phone until the server has it and all its photos. */
@@ -48,6 +49,7 @@ export class Outbox {
   sent = $state(0);
   private store: UseStore | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  private unlisten: () => void = () => {};
   private readonly user: string;
 
   constructor(user: string) {
@@ -65,8 +67,17 @@ export class Outbox {
     await this.reload();
     addEventListener('online', this.onOnline);
     addEventListener('offline', this.onOffline);
+    this.unlisten = onSentInBackground(() => void this.taken());
     this.timer = setInterval(() => void this.flush(), 20_000);
     void this.flush();
+  }
+
+  /** The service worker sent reports while this page was open: they leave the list, as if sent here. */
+  private async taken(): Promise<void> {
+    const before = this.items.map((i) => i.key);
+    await this.reload();
+    const gone = before.filter((k) => !this.items.some((i) => i.key === k)).length;
+    if (gone) this.sent += gone;
   }
 
   /** What every page of the app has kept, oldest first. */
@@ -79,6 +90,7 @@ export class Outbox {
   close(): void {
     removeEventListener('online', this.onOnline);
     removeEventListener('offline', this.onOffline);
+    this.unlisten();
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -105,6 +117,8 @@ export class Outbox {
     const item: Pending = { key, createdAt: new Date().toISOString(), body, photos, incidentId: null, photosSent: 0, error: null };
     this.items.push(item);
     await this.save(item);
+    // should the page be closed before it goes, the service worker sends it when the signal returns
+    void requestBackgroundSync();
     const done = this.flush().then(() => this.stateOf(key));
     const result = await Promise.race([done, new Promise<SendResult>((r) => setTimeout(() => r('sending'), FORM_WAIT_MS))]);
     return { result, done };
@@ -132,6 +146,8 @@ export class Outbox {
     } finally {
       this.sending = false;
     }
+    // still waiting for a network: the service worker is asked again (a sync it began while this page held the lock is spent)
+    if (this.items.some((i) => !i.error)) void requestBackgroundSync();
   }
 
   private async sendAll(): Promise<void> {

@@ -1,6 +1,7 @@
 import { createStore, del, entries, get, set, type UseStore } from 'idb-keyval';
 import type { InferResponseType } from 'hono/client';
 import { api, ApiError, ok } from '../lib/api.ts';
+import { onSentInBackground, requestBackgroundSync } from '../lib/background-send.ts';
 import { errorText } from '../lib/errors.ts';
 
 export type Household = InferResponseType<typeof api.field.households.$get, 200>[number];
@@ -56,6 +57,7 @@ export class PatrolRecorder {
   private store: UseStore | null = null;
   private watch: number | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  private unlisten: () => void = () => {};
 
   constructor(private readonly user: string) {}
 
@@ -73,12 +75,24 @@ export class PatrolRecorder {
     await this.reloadQueue();
     if (this.current) this.follow();
     addEventListener('online', this.onOnline);
+    this.unlisten = onSentInBackground(() => void this.taken());
     this.timer = setInterval(() => void this.flush(), 20_000);
     void this.flush();
   }
 
+  /** The service worker sent patrols while this page was open: they leave the queue, and the month counts them. */
+  private async taken(): Promise<void> {
+    const before = this.queue.length;
+    await this.reloadQueue();
+    if (this.queue.length < before) {
+      this.sent += before - this.queue.length;
+      void this.loadMonth();
+    }
+  }
+
   close(): void {
     removeEventListener('online', this.onOnline);
+    this.unlisten();
     if (this.timer) clearInterval(this.timer);
     this.unfollow();
   }
@@ -214,6 +228,8 @@ export class PatrolRecorder {
     } finally {
       this.sending = false;
     }
+    // ended patrols still waiting for a network: the service worker sends them when it returns, the app closed or not
+    if (this.queue.some((q) => !q.error)) void requestBackgroundSync();
     if (this.sent) void this.loadMonth();
   }
 
