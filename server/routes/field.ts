@@ -163,7 +163,11 @@ export function fieldRoutes() {
       await assertMayView(c, { id, grid_id: found.gridId });
       // the thumbnail is made the first time one is asked for, by someone who may see the photo, and kept (empty: none to make)
       let thumb = size === 'thumb' ? found.thumb : null;
-      if (size === 'thumb' && thumb === null) thumb = await keepThumbnail(c.get('db'), photo, await thumbnail(found.bytes, found.mime));
+      if (size === 'thumb' && thumb === null) {
+        const made = await thumbnail(`incident:${photo}`, found.bytes, found.mime);
+        // (busy: the photo itself this time, and the thumbnail made when next asked)
+        if (made !== 'busy') thumb = await keepThumbnail(c.get('db'), photo, made);
+      }
       const small = thumb !== null && thumb.length > 0;
       const bytes = small ? thumb! : found.bytes;
       return c.body(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) as never, 200, {

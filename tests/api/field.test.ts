@@ -145,6 +145,29 @@ for (const driver of DRIVERS) {
       expect(new Uint8Array(await (await ctx.app.request(`${fake.body.url}?size=thumb`, { headers: worker })).arrayBuffer())).toEqual(jpeg(3_000, 5));
     });
 
+    // (the thread is the server's, not the database's: one driver shows it)
+    it.runIf(driver === DRIVERS[0])(
+      'gives up within a time limit on a JPEG built to decode for minutes, made once however often asked, and other photos still get theirs',
+      async () => {
+        const sent = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'hazard', severity: 1, description: '慢图' }, worker);
+        // 6,000 × 4,000 grey, progressive, 40,000 scans that each end every block at once: valid, and minutes of decoding
+        const bomb = slowJpeg(6_000, 4_000, 40_000);
+        const slow = await upload(sent.body.id, bomb);
+        expect(slow.status).toBe(201);
+        const [w, h] = [1_600, 1_200];
+        const normal = new Uint8Array(jpegJs.encode({ width: w, height: h, data: new Uint8Array(w * h * 4).fill(128) }, 80).data);
+        const fine = await upload(sent.body.id, normal);
+        const thumbOf = async (url: string) => new Uint8Array(await (await ctx.app.request(`${url}?size=thumb`, { headers: worker })).arrayBuffer());
+        const [a, b, c, small] = await Promise.all([thumbOf(slow.body.url), thumbOf(slow.body.url), thumbOf(slow.body.url), thumbOf(fine.body.url)]);
+        // the slow one: the photo itself, to each of the three, and none kept, so that it is never decoded again
+        for (const got of [a, b, c]) expect(Buffer.from(got).equals(bomb)).toBe(true);
+        expect((await ctx.db.query<{ n: number }>('SELECT length(thumb) AS n FROM incident_photo WHERE id = $1', [slow.body.id])).rows[0]!.n).toBe(0);
+        // the other photo, waiting behind it, has its thumbnail
+        expect(small.length).toBeGreaterThan(0);
+        expect(small.length).toBeLessThan(normal.length / 5);
+      },
+    );
+
     it("lists the worker's grid's open incidents with each department's answer and the photos; closed ones leave the list", async () => {
       const report = await ctx.request(
         'POST',
@@ -290,4 +313,30 @@ for (const driver of DRIVERS) {
       await ctx.request('PUT', '/api/staff-roles', { roles: roles.body });
     });
   });
+}
+
+/**
+ * A valid progressive JPEG that decodes for minutes: one grey component, a DC scan, then `scans` AC scans whose every
+ * block ends at once (an end-of-band run over the whole image), which a decoder still walks block by block.
+ */
+function slowJpeg(width: number, height: number, scans: number): Uint8Array {
+  const segment = (marker: number, payload: number[]) => [0xff, marker, (payload.length + 2) >> 8, (payload.length + 2) & 0xff, ...payload];
+  const blocks = Math.ceil(width / 8) * Math.ceil(height / 8);
+  const head = [
+    0xff,
+    0xd8,
+    ...segment(0xdb, [0, ...new Array(64).fill(1)]),
+    ...segment(0xc2, [8, height >> 8, height & 0xff, width >> 8, width & 0xff, 1, 1, 0x11, 0]),
+    // a DC table with one code (0) and an AC table with one code (an end-of-band run of 2^14)
+    ...segment(0xc4, [0x00, 1, ...new Array(15).fill(0), 0x00, 0x10, 1, ...new Array(15).fill(0), 0xe0]),
+    ...segment(0xda, [1, 1, 0, 0, 0, 0]),
+    ...new Array(Math.ceil(blocks / 8) + 1).fill(0),
+  ];
+  const runs = Math.ceil(blocks / 16_384);
+  const scan = [...segment(0xda, [1, 1, 0, 1, 0x3f, 0]), ...new Array(Math.ceil((runs * 15) / 8) + 1).fill(0)];
+  const out = new Uint8Array(head.length + scan.length * scans + 2);
+  out.set(head, 0);
+  for (let i = 0; i < scans; i++) out.set(scan, head.length + i * scan.length);
+  out.set([0xff, 0xd9], out.length - 2);
+  return out;
 }
