@@ -298,6 +298,26 @@ export async function assertOperationInScope(c: Context<Env>, tx: Queryable, op:
       throw outside(`operation ${op}`, 'op');
     }
   }
+  // Imports of households, incidents and roads touch no region: where they lie says whose they are — the households and
+  // cases the import brought (in place or waiting for a redo), those whose size it set, the lines it drew.
+  const {
+    rows: [far],
+  } = await tx.query<{ n: number }>(
+    `WITH c AS (SELECT entity, coalesce(after, before) AS s FROM change WHERE op = $1 AND entity IN ('household', 'incident', 'barrier')),
+     b AS (SELECT entity, (s->>'batch')::int AS batch FROM c),
+     pts AS (
+       SELECT h.geom FROM household h JOIN b ON b.entity = 'household' AND h.import_op = b.batch
+       UNION ALL SELECT u.geom FROM household_undone u JOIN b ON b.entity = 'household' AND u.op = b.batch
+       UNION ALL SELECT h.geom FROM c, jsonb_array_elements(CASE WHEN jsonb_typeof(c.s->'sizes') = 'array' THEN c.s->'sizes' ELSE '[]' END) z
+                 JOIN household h ON h.id = (z->>0)::int WHERE c.entity = 'household'
+       UNION ALL SELECT i.geom FROM incident i JOIN b ON b.entity = 'incident' AND i.import_op = b.batch
+       UNION ALL SELECT u.geom FROM incident_undone u JOIN b ON b.entity = 'incident' AND u.op = b.batch)
+     SELECT ((SELECT count(*) FROM pts, region a WHERE a.id = $2 AND NOT ST_Covers(a.geom, pts.geom))
+           + (SELECT count(*) FROM barrier l JOIN b ON b.entity = 'barrier' AND l.import_op = b.batch, region a
+              WHERE a.id = $2 AND NOT ST_Relate(a.geom, l.geom, 'T********')))::int AS n`,
+    [op, area],
+  );
+  if (far!.n > 0) throw outside(`operation ${op}`, 'op');
 }
 
 /** A planner without an assigned region (or an admin): needed for district-wide writes. */

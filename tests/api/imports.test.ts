@@ -804,6 +804,38 @@ for (const driver of DRIVERS) {
       expect(await count()).toBe(m - 1);
     });
 
+    it('lets a planner moved to another township neither undo nor redo a household import made in the old one', async () => {
+      const {
+        rows: [at],
+      } = await ctx.db.query<{ town: number; other: number; x: number; y: number }>(
+        `SELECT t.id AS town, (SELECT id FROM region WHERE level = 'township' AND id <> t.id ORDER BY id LIMIT 1) AS other,
+                ST_X(ST_PointOnSurface(g.geom)) AS x, ST_Y(ST_PointOnSurface(g.geom)) AS y
+         FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE g.level = 'grid' ORDER BY g.id LIMIT 1`,
+      );
+      const name = 'moved-importer';
+      const there = await ctx.cookie({ username: name, role: 'planner', regionId: at!.town });
+      const up = await upload('moved.csv', new TextEncoder().encode(`经度,纬度,人数,地址\n${at!.x},${at!.y},3,调走前导入1号`), there.cookie);
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: at!.town };
+      const done = await ctx.request('POST', `/api/imports/${up.body.id}/commit`, body, there);
+      expect(done.status).toBe(201);
+      const mine = async () => (await ctx.db.query('SELECT 1 FROM household WHERE import_op = $1', [done.body.op])).rows.length;
+      expect(await mine()).toBe(1);
+      // moved: the old township's households are no longer theirs to take back, by either door
+      const moved = await ctx.cookie({ username: name, role: 'planner', regionId: at!.other });
+      for (const path of [`/api/changes/undo?op=${done.body.op}`, '/api/changes/undo']) {
+        const refused = await ctx.request('POST', path, undefined, moved);
+        expect([refused.status, refused.body.error?.code]).toEqual([403, 'outside_scope']);
+      }
+      expect(await mine()).toBe(1);
+      // back in the township: the undo is theirs; moved again, the redo is not
+      const back = await ctx.cookie({ username: name, role: 'planner', regionId: at!.town });
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`, undefined, back)).status).toBe(200);
+      expect(await mine()).toBe(0);
+      const redo = await ctx.request('POST', '/api/changes/redo', undefined, await ctx.cookie({ username: name, role: 'planner', regionId: at!.other }));
+      expect([redo.status, redo.body.error?.code]).toEqual([403, 'outside_scope']);
+      expect(await mine()).toBe(0);
+    });
+
     it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {
       const up = await upload('incidents-bd09.csv');
       expect(up.status).toBe(201);
