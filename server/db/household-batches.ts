@@ -76,6 +76,23 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
   }
   const touched = new Set(await regionsOf(tx, ids));
   if (from.present && !to.present) {
+    // a household a grid worker has visited is on record: undone, the visit would lose its household (and redo not give it back)
+    const { rows: visited } = await tx.query<{ n: number }>(
+      'SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN household h ON h.id = v.household_id WHERE h.import_op = $1',
+      [from.batch],
+    );
+    if (visited[0]!.n > 0) {
+      const n = visited[0]!.n;
+      throw new InputError(
+        'version_conflict',
+        `grid workers have visited ${n} households this import added; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`,
+        'op',
+        {
+          reason: 'visits',
+          n,
+        },
+      );
+    }
     const { rows: gone } = await tx.query<{ region_id: number | null }>(
       `WITH moved AS (DELETE FROM household WHERE import_op = $1 RETURNING id, geom, size, address, region_id),
        kept AS (INSERT INTO household_undone (op, id, geom, size, address) SELECT $1, id, geom, size, address FROM moved)

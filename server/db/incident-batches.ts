@@ -61,7 +61,8 @@ export async function revertIncidentBatch(tx: Queryable, from: IncidentBatchStat
       `SELECT count(*)::int AS n,
               count(*) FILTER (WHERE i.version > 1 OR i.status <> 'reported'
                 OR EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id)
-                OR EXISTS (SELECT 1 FROM incident_photo p WHERE p.incident_id = i.id))::int AS touched
+                OR EXISTS (SELECT 1 FROM incident_photo p WHERE p.incident_id = i.id)
+                OR EXISTS (SELECT 1 FROM incident m WHERE m.merged_into = i.id))::int AS touched
        FROM (SELECT * FROM incident WHERE import_op = $1 FOR UPDATE) i`,
       [from.batch],
     );
@@ -70,7 +71,7 @@ export async function revertIncidentBatch(tx: Queryable, from: IncidentBatchStat
       throw new InputError(
         'version_conflict',
         touched > 0
-          ? `${touched} of the ${from.count} imported incidents have been handled since (dispatched, answered or edited); the import cannot be ${verb}`
+          ? `${touched} of the ${from.count} imported incidents have been handled since (dispatched, answered, edited or merged into); the import cannot be ${verb}`
           : `incidents of this import were removed since; it cannot be ${verb}`,
         'op',
         touched > 0 ? { reason: 'handled', n: touched, count: from.count } : { reason: 'removed' },

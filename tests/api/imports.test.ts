@@ -834,6 +834,22 @@ for (const driver of DRIVERS) {
       const redo = await ctx.request('POST', '/api/changes/redo', undefined, await ctx.cookie({ username: name, role: 'planner', regionId: at!.other }));
       expect([redo.status, redo.body.error?.code]).toEqual([403, 'outside_scope']);
       expect(await mine()).toBe(0);
+
+      // Back again, redone; then a grid worker visits the household on a patrol: the visit rests on it, so the import stays
+      // (undone, the visit would lose its household for good, redo or not).
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, back)).status).toBe(200);
+      expect(await mine()).toBe(1);
+      await ctx.db.query(
+        `WITH p AS (INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, points, distance_m, reported_by, client_key)
+                    SELECT id, 0, now() - interval '1 hour', now(), 0, 0, 'test', 'visit-after-import' FROM worker ORDER BY id LIMIT 1 RETURNING id)
+         INSERT INTO patrol_visit (patrol_id, household_id, at) SELECT p.id, h.id, now() FROM p, household h WHERE h.import_op = $1`,
+        [done.body.op],
+      );
+      const visited = await ctx.request('POST', '/api/changes/undo', undefined, back);
+      expect(visited.status).toBe(409);
+      expect(visited.body.error.details).toEqual({ reason: 'visits', n: 1 });
+      expect(await mine()).toBe(1);
+      expect((await ctx.db.query('SELECT 1 FROM patrol_visit WHERE household_id IS NOT NULL AND note = $1', [''])).rows.length).toBeGreaterThan(0);
     });
 
     it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {
@@ -875,6 +891,20 @@ for (const driver of DRIVERS) {
       expect(await imported()).toBeNull();
       expect((await ctx.request('POST', '/api/changes/redo')).status).toBe(200);
       expect(await imported()).toBe(ids);
+      // A report the centre merged into one of them (合并重复) rests on it: taken back, the report would vanish from every list.
+      const second = Number(ids!.split(',')[1]!.split(':')[0]);
+      const {
+        rows: [dup],
+      } = await ctx.db.query<{ id: number }>(
+        `INSERT INTO incident (geom, category, severity, description, reported_at, status, void_kind, void_reason, voided_at, merged_into)
+         SELECT geom, category, severity, '同一件事又报了一次', now(), 'reported', 'duplicate', '重复', now(), id FROM incident WHERE id = $1 RETURNING id`,
+        [second],
+      );
+      const merged = await ctx.request('POST', '/api/changes/undo');
+      expect(merged.status).toBe(409);
+      expect(merged.body.error.details).toMatchObject({ reason: 'handled', n: 1 });
+      expect(await imported()).toBe(ids);
+      await ctx.db.query('DELETE FROM incident WHERE id = $1', [dup!.id]);
       // Once one of them is handled it is a case of its own: the import can no longer be taken back.
       const first = Number(ids!.split(':')[0]);
       await ctx.db.query(`UPDATE incident SET version = version + 1 WHERE id = $1`, [first]);
