@@ -71,7 +71,7 @@ export async function revertIncidentBatch(tx: Queryable, from: IncidentBatchStat
       throw new InputError(
         'version_conflict',
         touched > 0
-          ? `${touched} of the ${from.count} imported incidents have been handled since (dispatched, answered, edited or merged into); the import cannot be ${verb}`
+          ? `${touched} of the ${from.count} imported incidents have been handled since (dispatched, answered, edited, merged into); it cannot be ${verb}`
           : `incidents of this import were removed since; it cannot be ${verb}`,
         'op',
         touched > 0 ? { reason: 'handled', n: touched, count: from.count } : { reason: 'removed' },
