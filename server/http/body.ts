@@ -115,15 +115,45 @@ export function duplicateKeyPath(text: string, root = 'body'): string | null {
   return null;
 }
 
-/** Checks JSON text for its nesting, then parses it: 400 `too_deep` or `invalid_json`. */
+/**
+ * Checks JSON text for its nesting, then parses it: 400 `too_deep` or `invalid_json`; and what every JSON body is held to
+ * (a key given twice, half a character, a direction control: `checkJsonText`).
+ */
 export function parseJsonBytes(bytes: Uint8Array, maxDepth: number, path = 'body'): unknown {
   if (jsonDepthExceeds(bytes, maxDepth)) {
     throw new InputError('too_deep', `the JSON is nested more than ${maxDepth} levels deep`, path, { maxDepth });
   }
+  const text = new TextDecoder().decode(bytes);
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    value = JSON.parse(text);
   } catch {
     throw new InputError('invalid_json', 'the request body is not valid JSON', path);
+  }
+  checkJsonText(text, path);
+  return value;
+}
+
+/**
+ * What every JSON body is held to, whichever way it comes in (a route's body, a GeoJSON file sent to an import): no key
+ * given twice in one object, no half characters, no controls that turn the text's direction. 400 with where it is.
+ */
+export function checkJsonText(text: string, path = 'body'): void {
+  const twice = duplicateKeyPath(text, path);
+  if (twice !== null) throw new InputError('duplicate_key', `${twice} is given twice; say each thing once`, twice);
+  // Text with half a character (a lone UTF-16 surrogate, only writable as a \uD800 escape) cannot be
+  // stored: refused here for every route, rather than failing deep in a write.
+  if (/\\u[dD][89a-fA-F]/.test(text)) {
+    const bad = illFormedPath(safeParse(text), path);
+    if (bad !== null) throw new InputError('invalid_text', 'the text holds half a character (a lone surrogate); send whole characters', bad);
+  }
+  // Nor text with the invisible controls that turn its direction (U+202A–U+202E, U+2066–U+2069): no
+  // Chinese or English name needs them, and they make a name read differently from what it is.
+  if (BIDI.test(text) || /\\u20(2[a-eA-E]|6[6-9])/.test(text)) {
+    const bad = illFormedPath(safeParse(text), path, (v) => BIDI.test(v));
+    if (bad !== null) {
+      throw new InputError('invalid_text', 'the text holds an invisible control that turns its direction (U+202E and the like); remove it', bad);
+    }
   }
 }
 
@@ -154,22 +184,7 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
       throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', { maxDepth: limit.maxDepth });
     }
     const text = new TextDecoder().decode(bytes);
-    const twice = isJson(c) ? duplicateKeyPath(text) : null;
-    if (twice !== null) throw new InputError('duplicate_key', `${twice} is given twice; say each thing once`, twice);
-    // Text with half a character (a lone UTF-16 surrogate, only writable as a \uD800 escape) cannot be
-    // stored: refused here for every route, rather than failing deep in a write.
-    if (isJson(c) && /\\u[dD][89a-fA-F]/.test(text)) {
-      const bad = illFormedPath(safeParse(text), 'body');
-      if (bad !== null) throw new InputError('invalid_text', 'the text holds half a character (a lone surrogate); send whole characters', bad);
-    }
-    // Nor text with the invisible controls that turn its direction (U+202A–U+202E, U+2066–U+2069): no
-    // Chinese or English name needs them, and they make a name read differently from what it is.
-    if (isJson(c) && (BIDI.test(text) || /\\u20(2[a-eA-E]|6[6-9])/.test(text))) {
-      const bad = illFormedPath(safeParse(text), 'body', (v) => BIDI.test(v));
-      if (bad !== null) {
-        throw new InputError('invalid_text', 'the text holds an invisible control that turns its direction (U+202E and the like); remove it', bad);
-      }
-    }
+    if (isJson(c)) checkJsonText(text);
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
     await next();
   };

@@ -81,6 +81,30 @@ for (const driver of DRIVERS) {
       expect(res.status).toBe(400);
       expect((await res.json()).error).toMatchObject({ code: 'duplicate_key', path: 'body.name' });
       expect(await ctx.snapshot()).toEqual(before);
+      // the same for GeoJSON sent to the household and incident imports, which read their own bodies; and half characters and
+      // direction controls there as everywhere
+      const admin = (await ctx.cookie({ username: 'dup-admin', role: 'admin' })).cookie;
+      const [lon, lat] = (
+        await ctx.db.query<{ x: number; y: number }>(
+          'SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1',
+          [place.grid],
+        )
+      ).rows.map((r) => [r.x, r.y])[0]!;
+      const point = `{"type":"Point","coordinates":[${lon},${lat}]}`;
+      for (const [path, properties, code, at] of [
+        ['/api/households/import', '{"size":2,"size":9,"address":"甲"}', 'duplicate_key', 'body.features[0].properties.size'],
+        ['/api/households/import', '{"size":2,"address":"\\u202e甲"}', 'invalid_text', 'body.features.0.properties.address'],
+        ['/api/households/import', '{"size":2,"address":"x\\ud800y"}', 'invalid_text', 'body.features.0.properties.address'],
+        ['/api/incidents/import', '{"category":"hazard","category":"fire","severity":1}', 'duplicate_key', 'body.features[0].properties.category'],
+      ] as const) {
+        const sent = await raw(path, {
+          method: 'POST',
+          headers: { 'content-type': 'application/geo+json', cookie: admin },
+          body: `{"type":"FeatureCollection","features":[{"type":"Feature","geometry":${point},"properties":${properties}}]}`,
+        });
+        expect([sent.status, ((await sent.json()) as any).error]).toEqual([400, expect.objectContaining({ code, path: at })]);
+      }
+      expect(await ctx.snapshot()).toEqual(before);
     });
 
     it('reads at most a few KB of a sign-in, and refuses deep nesting before parsing anything', async () => {
