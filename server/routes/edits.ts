@@ -7,7 +7,7 @@ import { redo, undo, UNDOABLE } from '../db/undo.ts';
 import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
 import { actorOf, assertOperationInScope, assertPlanScope } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
-import { errorResponses, GridTypeSchema, IdParam, RegionCollectionSchema } from './schemas.ts';
+import { errorResponses, GridTypeSchema, IdParam, WholeId, RegionCollectionSchema } from './schemas.ts';
 
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -116,12 +116,9 @@ const undoRoute = createRoute({
   summary: "Undo the caller's latest operation (per user)",
   request: {
     query: z.object({
-      op: z.coerce
-        .number()
-        .int()
-        .positive()
-        .optional()
-        .openapi({ description: "only if this is still the caller's latest operation (an import's own undo button): 409 `not_latest` otherwise" }),
+      op: WholeId.optional().openapi({
+        description: "only if this is still the caller's latest operation (an import's own undo button): 409 `not_latest` otherwise",
+      }),
     }),
   },
   responses: { ...ok200, ...errorResponses(409) },

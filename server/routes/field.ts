@@ -7,7 +7,7 @@ import { FieldIncidentSchema, PHOTO_TYPES, PhotoSchema, type PhotoType } from '.
 import { InputError, notFound } from '../domain/errors.ts';
 import { actorOf, areaRegion, assertInArea, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
-import { errorResponses, IdParam } from './schemas.ts';
+import { errorResponses, IdParam, WholeId } from './schemas.ts';
 
 const json = <T>(schema: T) => ({ content: { 'application/json': { schema } } });
 
@@ -67,11 +67,7 @@ const photoRoute = createRoute({
   summary: "One photo of an incident (a worker: of their grid's incidents; a department: of incidents dispatched to it)",
   request: {
     params: IdParam.extend({
-      photo: z.coerce
-        .number()
-        .int()
-        .positive()
-        .openapi({ param: { name: 'photo', in: 'path' } }),
+      photo: WholeId.openapi({ param: { name: 'photo', in: 'path' } }),
     }),
     query: z.object({
       size: z.enum(['full', 'thumb']).default('full').openapi({

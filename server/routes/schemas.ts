@@ -19,16 +19,17 @@ export const errorResponses = (...statuses: ErrorStatus[]) =>
   >;
 
 /**
- * An id in a path: decimal digits only. (A coercion would also take `0x1f`, `+31` or ` 31` for 31,
+ * An id in a path or a query: decimal digits only, within the database's integers (a larger one was a 500). (A coercion would also take `0x1f`, `+31` or ` 31` for 31,
  * which the middleware that reads the path before the route — scope, the read cache — would not.)
  */
+export const WholeId = z
+  .string()
+  .regex(/^\d{1,10}$/, 'an id: a whole number')
+  .transform(Number)
+  .pipe(z.number().int().positive().max(2_147_483_647));
+
 export const IdParam = z.object({
-  id: z
-    .string()
-    .regex(/^\d{1,10}$/, 'an id: a whole number')
-    .transform(Number)
-    .pipe(z.number().int().positive().max(2_147_483_647))
-    .openapi({ param: { name: 'id', in: 'path' }, example: '1' }),
+  id: WholeId.openapi({ param: { name: 'id', in: 'path' }, example: '1' }),
 });
 
 // The region schemas live with the others in server/schemas; routes take them from here too.

@@ -107,6 +107,24 @@ for (const driver of DRIVERS) {
       expect(await ctx.snapshot()).toEqual(before);
     });
 
+    it('refuses ids past the database’s integers and ids written other than as digits, in words (a photo id past them was a 500)', async () => {
+      const admin = (await ctx.cookie({ username: 'id-admin', role: 'admin' })).cookie;
+      const {
+        rows: [incident],
+      } = await ctx.db.query<{ id: number }>('SELECT id FROM incident ORDER BY id LIMIT 1');
+      for (const [method, path, at] of [
+        ['GET', `/api/incidents/${incident!.id}/photos/99999999999`, 'photo'],
+        ['GET', `/api/incidents/${incident!.id}/photos/0x2`, 'photo'],
+        ['POST', '/api/changes/undo?op=99999999999', 'query.op'],
+        ['POST', '/api/changes/undo?op=1e3', 'query.op'],
+      ] as const) {
+        const res = await raw(path, { method, headers: { cookie: admin } });
+        const body = (await res.json()) as any;
+        expect([path, res.status, body.error.code]).toEqual([path, 400, 'invalid_request']);
+        expect(body.error.path).toContain(at);
+      }
+    });
+
     it('reads at most a few KB of a sign-in, and refuses deep nesting before parsing anything', async () => {
       const big = await raw('/api/auth/login', {
         method: 'POST',
