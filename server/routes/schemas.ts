@@ -19,8 +19,9 @@ export const errorResponses = (...statuses: ErrorStatus[]) =>
   >;
 
 /**
- * An id in a path or a query: decimal digits only, within the database's integers (a larger one was a 500). (A coercion would also take `0x1f`, `+31` or ` 31` for 31,
- * which the middleware that reads the path before the route — scope, the read cache — would not.)
+ * An id in a path or a query: decimal digits only, within the database's integers (a larger one was a 500). (A coercion
+ * would also take `0x1f`, `+31` or ` 31` for 31, which the middleware that reads the path before the route — scope, the
+ * read cache — would not.)
  */
 export const WholeId = z
   .string()
