@@ -207,7 +207,8 @@ export async function importDepartments(tx: Queryable, actor: string, rows: Depa
   const all = await listDepartments(tx);
   const byCode = new Map(all.map((d) => [d.code, d]));
   const byName = new Map(all.map((d) => [d.zh, d]));
-  const taken = new Set(all.map((d) => d.code));
+  // a code given to a row without one is none the file names either (a later row's own dept_8)
+  const taken = new Set([...all.map((d) => d.code), ...rows.flatMap((r) => (r.code ? [r.code] : []))]);
   let n = all.length;
   const nextCode = () => {
     while (taken.has(`dept_${++n}`));

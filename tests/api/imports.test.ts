@@ -1165,6 +1165,18 @@ for (const driver of DRIVERS) {
       const undone = await ctx.request('POST', `/api/settings/changes/${done.body.departments.change}/undo`);
       expect(undone.status).toBe(200);
       expect(await departments()).toBe(before);
+      // a row without a code is given one that no later row of the file names (the list was refused whole: "dept_8 exists")
+      const n = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM department')).rows[0]!.n;
+      const named = await upload(
+        'codes.csv',
+        new TextEncoder().encode(`部门名称,部门代码,联系人,联系电话\n新部门甲,,张三,0874-1234567\n新部门乙,dept_${n + 1},李四,0874-7654321\n`),
+      );
+      const coded = await commit(named.body.id, { ...body, layer: named.body.layers[0].name });
+      expect(coded.status).toBe(201);
+      const { rows: codes } = await ctx.db.query<{ code: string; zh: string }>(`SELECT code, zh FROM department WHERE zh LIKE '新部门%' ORDER BY zh`);
+      expect(codes).toHaveLength(2);
+      expect(codes.find((c) => c.zh === '新部门乙')!.code).toBe(`dept_${n + 1}`);
+      expect(codes.find((c) => c.zh === '新部门甲')!.code).not.toBe(`dept_${n + 1}`);
     });
 
     it('lets each role import only what it may, where it may, and shows a file to no one but its sender', async () => {
