@@ -63,6 +63,14 @@ async function writeDepartment(tx: Queryable, id: number | null, d: DepartmentIn
     (id === null
       ? (await tx.query<{ next: number }>('SELECT coalesce(max(sort), 0) + 1 AS next FROM department')).rows[0]!.next
       : ((await tx.query<{ sort: number }>('SELECT sort FROM department WHERE id = $1', [id])).rows[0]?.sort ?? 0));
+  // two departments of one name: a list matched by name, a person choosing where to send a case, could not tell them apart
+  // (a code taken is said first, as the database would)
+  const { rows: same } = await tx.query<{ code: boolean }>(
+    'SELECT code = $1 AS code FROM department WHERE (code = $1 OR zh = $2) AND id IS DISTINCT FROM $3 ORDER BY code = $1 DESC LIMIT 1',
+    [d.code, d.zh, id],
+  );
+  if (same[0]?.code) throw new InputError('duplicate_code', `a department with code ${d.code} exists already`, 'code');
+  if (same[0]) throw new InputError('duplicate_name', `a department named ${d.zh} exists already`, 'zh', { name: d.zh });
   const params = [d.code, d.zh, d.en, d.contact, d.phone, sort];
   let saved: number;
   try {

@@ -147,6 +147,13 @@ export function checkJsonText(text: string, path = 'body'): void {
     const bad = illFormedPath(safeParse(text), path);
     if (bad !== null) throw new InputError('invalid_text', 'the text holds half a character (a lone surrogate); send whole characters', bad);
   }
+  // Nor control characters (a bell, an escape that recolours a terminal reading the log, a NUL that cannot be stored): only
+  // tabs and line breaks are text. In JSON they can only come escaped (\u0007).
+  if (/\\u00[01][0-9a-fA-F]|\\u007[fF]/.test(text)) {
+    const bad = illFormedPath(safeParse(text), path, (v) => CONTROL.test(v));
+    if (bad !== null)
+      throw new InputError('invalid_text', 'the text holds a control character (U+0000–U+001F, other than tabs and line breaks); remove it', bad);
+  }
   // Nor text with the invisible controls that turn its direction (U+202A–U+202E, U+2066–U+2069): no
   // Chinese or English name needs them, and they make a name read differently from what it is.
   if (BIDI.test(text) || /\\u20(2[a-eA-E]|6[6-9])/.test(text)) {
@@ -199,6 +206,8 @@ const safeParse = (text: string): unknown => {
 };
 
 const BIDI = /[\u202A-\u202E\u2066-\u2069]/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 const notWellFormed = (v: string) => !v.isWellFormed();
 
 /** Where in a parsed JSON value a string (or a key) is not well-formed UTF-16 (or fails `bad`), or null. */

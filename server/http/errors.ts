@@ -127,6 +127,7 @@ const STATUS: Record<string, ErrorStatus> = {
   // the data changed, or would clash with what is there
   conflict: 409,
   duplicate_code: 409,
+  duplicate_name: 409,
   duplicate_username: 409,
   nothing_to_redo: 409,
   nothing_to_undo: 409,

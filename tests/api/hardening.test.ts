@@ -125,6 +125,31 @@ for (const driver of DRIVERS) {
       }
     });
 
+    it('refuses control characters in text, and a second department of one name, writing nothing', async () => {
+      const before = await ctx.snapshot();
+      const admin = (await ctx.cookie({ username: 'ctl-admin', role: 'admin' })).cookie;
+      const post = (body: string) => raw('/api/settings/departments', { method: 'POST', headers: { 'content-type': 'application/json', cookie: admin }, body });
+      const bell = await post('{"code":"ctlx","zh":"a\\u0007b","en":"x"}');
+      expect([bell.status, ((await bell.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.zh' })]);
+      const nul = await post('{"code":"ctly","zh":"甲","en":"x\\u0000"}');
+      expect([nul.status, ((await nul.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.en' })]);
+      const { rows } = await ctx.db.query<{ zh: string }>('SELECT zh FROM department ORDER BY id LIMIT 1');
+      const twin = await post(JSON.stringify({ code: 'twin', zh: rows[0]!.zh, en: 'Twin' }));
+      expect([twin.status, ((await twin.json()) as any).error]).toEqual([409, expect.objectContaining({ code: 'duplicate_name', path: 'zh' })]);
+      expect(await ctx.snapshot()).toEqual(before);
+      // a line break in a case's words is text
+      const { rows: g } = await ctx.db.query<{ x: number; y: number }>(
+        'SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1',
+        [place.grid],
+      );
+      const lines = await raw('/api/incidents', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie: admin },
+        body: JSON.stringify({ lon: g[0]!.x, lat: g[0]!.y, category: 'hazard', severity: 1, description: '第一行\n第二行\t完' }),
+      });
+      expect(lines.status).toBe(201);
+    });
+
     it('reads at most a few KB of a sign-in, and refuses deep nesting before parsing anything', async () => {
       const big = await raw('/api/auth/login', {
         method: 'POST',
