@@ -349,8 +349,8 @@ describeInBrowser('planner edits a village in Chromium', () => {
     expect(own).not.toBe('');
     await expect.poll(() => picker.locator('optgroup[label="本村的网格员"] option').count()).toBeGreaterThan(0);
     const other = (
-      await db.query<{ id: number; phone: string; grid: string }>(
-        `SELECT w.id, w.phone, v.name || g.name AS grid FROM worker w JOIN region g ON g.worker_id = w.id JOIN region v ON v.id = g.parent_id
+      await db.query<{ id: number; phone: string; village: string; grid: string }>(
+        `SELECT w.id, w.phone, v.name AS village, g.name AS grid FROM worker w JOIN region g ON g.worker_id = w.id JOIN region v ON v.id = g.parent_id
          WHERE g.parent_id <> (SELECT parent_id FROM region WHERE id = $1) AND w.phone <> '' ORDER BY w.id LIMIT 1`,
         [gridId],
       )
@@ -358,6 +358,9 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await page.locator('[data-testid="worker-search"]').fill(other.phone);
     await picker.selectOption(String(other.id));
     await expect.poll(() => page.locator('[data-testid="worker-elsewhere"]').textContent()).toContain(other.grid);
+    // the village named once (a grid's name most often begins with it: not 清桥村清桥村第1网格)
+    const said = (await page.locator('[data-testid="worker-elsewhere"]').textContent())!;
+    expect(said.split(other.village).length - 1).toBe(1);
     await page.locator('[data-testid="worker-search"]').fill('无此人zz');
     await expect.poll(() => page.locator('[data-testid="worker-none"]').count()).toBe(1);
     await page.locator('[data-testid="worker-search"]').fill('');

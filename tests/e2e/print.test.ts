@@ -130,6 +130,8 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(out.size).toEqual([595, 842]);
       expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());
       expect(out.text).toContain(`${village.name} 网格划分图`);
+      // the scale bar in the page's language (it said "1 km" in the Chinese print)
+      expect(await page.locator('[data-testid="print-map"] .scale text').last().textContent()).toMatch(/^\d+ (公里|米)$/);
       for (const g of grids) {
         expect(out.text).toContain(g.name);
         expect(out.text).toContain(g.code);

@@ -77,12 +77,12 @@ export function labelPoint(g: MultiPolygon, f: Frame): { x: number; y: number; r
   return best;
 }
 
-/** A scale bar near `maxMm` long: a round ground length (1, 2 or 5 × 10ⁿ m) and its length on paper. */
-export function scaleBar(metresPerMm: number, maxMm: number): { metres: number; mm: number; label: string } {
+/** A scale bar near `maxMm` long: a round ground length (1, 2 or 5 × 10ⁿ m) and its length on paper, labelled in the page's units (公里/米). */
+export function scaleBar(metresPerMm: number, maxMm: number, units = { km: 'km', m: 'm' }): { metres: number; mm: number; label: string } {
   const max = metresPerMm * maxMm;
   const base = 10 ** Math.floor(Math.log10(max));
   const metres = [5, 2, 1].map((m) => m * base).find((m) => m <= max) ?? base;
-  return { metres, mm: metres / metresPerMm, label: metres >= 1000 ? `${metres / 1000} km` : `${metres} m` };
+  return { metres, mm: metres / metresPerMm, label: metres >= 1000 ? `${metres / 1000} ${units.km}` : `${metres} ${units.m}` };
 }
 
 /** The map's scale as 1:n, rounded for print (1:12,000). */

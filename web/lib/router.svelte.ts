@@ -21,8 +21,11 @@ export const VIEW_CAPABILITY: Record<View, Capability | Capability[]> = {
   print: 'plan:read',
   help: 'plan:read',
 };
-/** Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue. */
-export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch', center: 'center' };
+/**
+ * Where a role lands when the address names no view: a grid worker on the phone page, a department on its queue, an analyst
+ * on the analysis, a leader on the wall display.
+ */
+export const HOME: Partial<Record<string, View>> = { worker: 'report', department: 'dispatch', center: 'center', analyst: 'analyze', leader: 'screen' };
 
 const positive = (s: string | null) => {
   const n = Number(s);

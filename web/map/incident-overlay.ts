@@ -98,8 +98,20 @@ export class IncidentOverlay {
     this.outline = feature;
   }
 
-  constructor(map: MapLibreMap) {
+  /**
+   * `blend`: how the incidents' colours mix with the map under them, so that the map's names show through a heatmap (an
+   * overlaid deck.gl canvas lies over every map layer, labels too): `multiply` over a light map (dark names stay dark),
+   * `screen` over a dark one (light names stay light). The canvas is moved beside the map's own, out of the control
+   * corner whose stacking context would leave it nothing to blend with.
+   */
+  constructor(map: MapLibreMap, blend: 'multiply' | 'screen' = 'multiply') {
     map.addControl(this.overlay as unknown as IControl);
+    const canvas = map.getContainer().querySelector<HTMLCanvasElement>('canvas#deckgl-overlay');
+    const wrapper = canvas?.parentElement;
+    if (canvas && wrapper) {
+      map.getCanvasContainer().appendChild(wrapper);
+      canvas.style.mixBlendMode = blend;
+    }
   }
 
   /** Holds the colour scale where the next frame puts it (per mode), or lets every frame set its own again. */
