@@ -5,6 +5,7 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Principal } from '../domain/roles.ts';
 import { isWithin } from './accounts.ts';
+import { notifyDraft } from './notifications.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import {
   approvalSteps,
@@ -174,7 +175,7 @@ export function assertAuthor(d: { createdBy: string }, p: Principal, what: strin
     });
 }
 
-export async function submitDraft(tx: Tx, p: Principal, id: number, note: string, version?: number): Promise<void> {
+export async function submitDraft(tx: Tx, p: Principal, id: number, note: string, version?: number, now = new Date()): Promise<void> {
   const d = await lockDraft(tx, p, id);
   assertAuthor(d, p, 'submit');
   checkVersion(d, version);
@@ -183,7 +184,58 @@ export async function submitDraft(tx: Tx, p: Principal, id: number, note: string
   if (found.length > 0) throw conflictError(found);
   await touch(tx, id, `status = 'submitted', step = 0`);
   await event(tx, id, p.username, 'submit', note, 0);
+  await tellReviewers(tx, d, stepsFor(await approvalSteps(tx), d.regionLevel)[0], now);
 }
+
+/** Who may decide a step of this draft: the accounts the step names, holding its region, who took no part in the draft. */
+async function reviewersOf(tx: Queryable, d: DraftRow, step: ApprovalStep | undefined): Promise<number[]> {
+  if (!step) return [];
+  const { rows } = await tx.query<{ id: number; username: string; role: Principal['role']; regionId: number | null }>(
+    `SELECT id, username, role, region_id AS "regionId" FROM app_user WHERE role = ANY($1::text[]) AND NOT disabled ORDER BY id`,
+    [step.roles],
+  );
+  const out: number[] = [];
+  for (const u of rows) {
+    const p: Principal = {
+      kind: 'user',
+      id: u.id,
+      username: u.username,
+      displayName: '',
+      role: u.role,
+      regionId: u.regionId,
+      workerId: null,
+      departmentId: null,
+      gridIds: [],
+    };
+    if (await mayDecideStep(tx, p, d, step)) out.push(u.id);
+  }
+  return out;
+}
+
+/** A step awaits its reviewers: each is told, in the inbox (and the webhooks listening for `draft.review`). */
+async function tellReviewers(tx: Queryable, d: DraftRow, step: ApprovalStep | undefined, now: Date): Promise<void> {
+  if (!step) return;
+  await notifyDraft(
+    tx,
+    {
+      event: 'draft.review',
+      draft: { id: d.id, name: d.name, regionId: d.regionId },
+      userIds: await reviewersOf(tx, d, step),
+      zh: `草稿「${d.name}」（${d.regionName}）待您审核：${step.zh}`,
+      en: `Draft “${d.name}” (${d.regionName}) awaits your review: ${step.en}`,
+    },
+    now,
+  );
+}
+
+/** A step decided: its author is told what came of it. */
+async function tellAuthor(tx: Queryable, d: DraftRow, text: { zh: string; en: string }, now: Date): Promise<void> {
+  const { rows } = await tx.query<{ id: number }>('SELECT id FROM app_user WHERE username = $1', [d.createdBy]);
+  await notifyDraft(tx, { event: 'draft.decided', draft: { id: d.id, name: d.name, regionId: d.regionId }, userIds: rows.map((r) => r.id), ...text }, now);
+}
+
+/** A reviewer's words in a notice: the first 80 characters. */
+const gist = (comment: string) => (comment.length > 80 ? `${comment.slice(0, 80)}…` : comment);
 
 export async function commentDraft(tx: Tx, p: Principal, id: number, comment: string, gridId: number | null): Promise<void> {
   const d = await lockDraft(tx, p, id);
@@ -247,6 +299,20 @@ export async function reviewDraft(
       if (input.decision === 'reject' || input.decision === 'changes') {
         if (!input.comment.trim()) throw new InputError('comment_required', 'say why: a reason goes with sending a draft back', 'comment');
         await event(tx, id, p.username, input.decision, input.comment, d.step);
+        await tellAuthor(
+          tx,
+          d,
+          input.decision === 'reject'
+            ? {
+                zh: `草稿「${d.name}」未获通过（${step!.zh}）：${gist(input.comment)}`,
+                en: `Draft “${d.name}” was rejected (${step!.en}): ${gist(input.comment)}`,
+              }
+            : {
+                zh: `草稿「${d.name}」被退回修改（${step!.zh}）：${gist(input.comment)}`,
+                en: `Draft “${d.name}” was sent back for changes (${step!.en}): ${gist(input.comment)}`,
+              },
+          now,
+        );
         await touch(tx, id, input.decision === 'reject' ? `status = 'rejected'` : `status = 'editing', step = 0`);
         // a rejection ends the draft: its copy goes, its record and the reason stay
         if (input.decision === 'reject') await dropDraftSchema(tx, id);
@@ -255,14 +321,25 @@ export async function reviewDraft(
       await event(tx, id, p.username, 'approve', input.comment, d.step);
       if (d.step + 1 < steps.length) {
         await touch(tx, id, 'step = step + 1');
+        const next = steps[d.step + 1]!;
+        await tellAuthor(
+          tx,
+          d,
+          { zh: `草稿「${d.name}」已通过「${step!.zh}」，进入「${next.zh}」`, en: `Draft “${d.name}” passed ${step!.en}; next: ${next.en}` },
+          now,
+        );
+        await tellReviewers(tx, { ...d, step: d.step + 1 }, next, now);
         return { status: 'submitted', versionId: null, op: null };
       }
       if (input.effectiveFrom && input.effectiveFrom.getTime() > now.getTime()) {
         await touch(tx, id, `status = 'scheduled', effective_from = $2`, [input.effectiveFrom.toISOString()]);
         await event(tx, id, p.username, 'schedule', input.effectiveFrom.toISOString());
+        const day = input.effectiveFrom.toISOString().slice(0, 10);
+        await tellAuthor(tx, d, { zh: `草稿「${d.name}」已通过审核，将于 ${day} 生效`, en: `Draft “${d.name}” was approved and takes effect on ${day}` }, now);
         return { status: 'scheduled', versionId: null, op: null };
       }
       const published = await publishDraft(tx, { ...d, effectiveFrom: null }, p.username, p.username, input.comment);
+      await tellAuthor(tx, d, { zh: `草稿「${d.name}」已通过审核并发布`, en: `Draft “${d.name}” was approved and published` }, now);
       await dropDraftSchema(tx, id);
       return { status: 'published', versionId: published.versionId, op: published.op };
     });
@@ -295,6 +372,7 @@ export async function publishDue(db: Db, now: Date): Promise<number[]> {
           [id],
         );
         await publishDraft(tx, d, 'system', approver[0]?.actor ?? null, 'scheduled');
+        await tellAuthor(tx, d, { zh: `草稿「${d.name}」已按期生效`, en: `Draft “${d.name}” took effect as scheduled` }, now);
         await dropDraftSchema(tx, id);
         published.push(id);
       });

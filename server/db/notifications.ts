@@ -18,6 +18,9 @@ export const NOTIFICATION_EVENTS = [
   'extension.decided',
   'incident.assigned',
   'satisfaction.low',
+  // a draft's review: a step awaits its reviewers; a step decided, told to its author
+  'draft.review',
+  'draft.decided',
 ] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 
@@ -150,6 +153,9 @@ export interface NotificationJson {
   event: NotificationEvent;
   incidentId: number | null;
   dispatchId: number | null;
+  /** A draft's review: the draft, and the region it divides (where the plan opens it). */
+  draftId: number | null;
+  draftRegionId: number | null;
   text: { zh: string; en: string };
   createdAt: string;
   readAt: string | null;
@@ -167,6 +173,7 @@ export async function inbox(
   if (f.before !== undefined) where.push(`n.id < $${params.push(f.before)}`);
   const { rows } = await db.query<NotificationJson>(
     `SELECT n.id::int AS id, n.event, n.incident_id AS "incidentId", n.dispatch_id AS "dispatchId",
+       n.draft_id AS "draftId", (SELECT d.region_id FROM draft d WHERE d.id = n.draft_id) AS "draftRegionId",
        json_build_object('zh', n.text_zh, 'en', n.text_en) AS text, n.created_at AS "createdAt", n.read_at AS "readAt"
      FROM notification n WHERE ${where.join(' AND ')} ORDER BY n.id DESC LIMIT $2`,
     params,
@@ -234,5 +241,37 @@ export async function notifyDeadlinesNear(tx: Queryable, now: Date): Promise<num
       now,
     );
   }
+  return rows.length;
+}
+
+/**
+ * A draft's review told to people (no case: `draft_id` names the draft): into the inboxes of `userIds`, and as one delivery
+ * to every webhook listening for the event. Returns how many inboxes.
+ */
+export async function notifyDraft(
+  tx: Queryable,
+  n: { event: 'draft.review' | 'draft.decided'; draft: { id: number; name: string; regionId: number }; userIds: number[]; zh: string; en: string },
+  now: Date,
+): Promise<number> {
+  const ids = [...new Set(n.userIds)];
+  const { rows } = await tx.query<{ username: string; displayName: string; role: string }>(
+    `INSERT INTO notification (user_id, event, draft_id, text_zh, text_en, created_at)
+     SELECT u.id, $2, $3, $4, $5, $6 FROM app_user u WHERE u.id = ANY($1::int[]) AND NOT u.disabled
+     RETURNING (SELECT username FROM app_user WHERE id = user_id) AS username,
+       (SELECT display_name FROM app_user WHERE id = user_id) AS "displayName", (SELECT role FROM app_user WHERE id = user_id) AS role`,
+    [ids, n.event, n.draft.id, n.zh, n.en, now.toISOString()],
+  );
+  const payload = {
+    event: n.event,
+    at: now.toISOString(),
+    text: { zh: n.zh, en: n.en },
+    draft: n.draft,
+    recipients: rows.map((r) => ({ username: r.username, displayName: r.displayName, role: r.role })),
+  };
+  await tx.query(
+    `INSERT INTO webhook_delivery (webhook_id, event, payload, next_at, created_at)
+     SELECT w.id, $1::text, $2::jsonb, $3::timestamptz, $3::timestamptz FROM webhook w WHERE $1::text = ANY (w.events)`,
+    [n.event, JSON.stringify(payload), now.toISOString()],
+  );
   return rows.length;
 }

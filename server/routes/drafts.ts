@@ -339,7 +339,7 @@ export function draftRoutes() {
       const { id } = c.req.valid('param');
       const { note, version } = c.req.valid('json');
       await assertDraftScope(c, id);
-      await c.get('db').transaction((tx) => submitDraft(tx, principalOf(c), id, note, version));
+      await c.get('db').transaction((tx) => submitDraft(tx, principalOf(c), id, note, version, nowOf(c)));
       return c.json(await draftDetail(c.get('db'), principalOf(c), id), 200);
     })
     .openapi(reviewRoute, async (c) => {

@@ -15,6 +15,8 @@ const Notification = z
     event: z.enum(NOTIFICATION_EVENTS),
     incidentId: z.number().int().nullable(),
     dispatchId: z.number().int().nullable(),
+    draftId: z.number().int().nullable(),
+    draftRegionId: z.number().int().nullable(),
     text: z.object({ zh: z.string(), en: z.string() }),
     createdAt: z.string(),
     readAt: z.string().nullable(),
@@ -25,7 +27,7 @@ const Inbox = z.object({ unread: z.number().int(), items: z.array(Notification),
 const inboxRoute = createRoute({
   method: 'get',
   path: '/notifications',
-  summary: 'Your inbox: dispatches received, deadlines near, overdue, escalated, returned, unsatisfied residents; newest first',
+  summary: 'Your inbox: dispatches received, deadlines near, overdue, escalated, returned, unsatisfied residents, drafts to review or decided; newest first',
   request: {
     query: z.object({
       unread: z.enum(['true', 'false']).optional(),

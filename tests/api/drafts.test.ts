@@ -333,6 +333,44 @@ for (const driver of DRIVERS) {
       expect(version.op === null || version.op <= version.published.op).toBe(true);
     });
 
+    it('tells the reviewers of each step that a draft awaits them, and its author what came of each step', async () => {
+      const inboxOf = async (who: Who, id: number) =>
+        (
+          (await ctx.request('GET', '/api/notifications?limit=50', undefined, who)).body.items as {
+            event: string;
+            draftId: number | null;
+            text: { zh: string };
+          }[]
+        )
+          .filter((n) => n.draftId === id)
+          .map((n) => [n.event, n.text.zh]);
+      const village = villages[2]!;
+      const made = await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '通知测试' }, author);
+      const id = made.body.id as number;
+      expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '' }, author)).status).toBe(200);
+      // the first step awaits those who may decide it (the township's reviewer); the author is told nothing of their own step
+      expect(await inboxOf(townReviewer, id)).toEqual([['draft.review', expect.stringMatching(/^草稿「通知测试」（.+）待您审核：/)]]);
+      expect(await inboxOf(author, id)).toEqual([]);
+      const before = (await inboxOf(approver, id)).length;
+      const notice = (await ctx.request('GET', '/api/notifications?limit=1', undefined, townReviewer)).body.items[0];
+      expect(notice).toMatchObject({ draftId: id, draftRegionId: village.id, incidentId: null });
+      // sent back: the author hears why
+      expect((await ctx.request('POST', `/api/drafts/${id}/review`, { decision: 'changes', comment: '请补充调整理由' }, townReviewer)).status).toBe(200);
+      expect((await inboxOf(author, id))[0]).toEqual(['draft.decided', expect.stringMatching(/被退回修改.*请补充调整理由/)]);
+      // again: the first step passes, and the district's leader is told it is theirs now; then published
+      expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '已补充' }, author)).status).toBe(200);
+      expect((await approveAll(id)).status).toBe(200);
+      // (the leader is told of the district's step once the township's has passed)
+      const told = await inboxOf(approver, id);
+      expect(told.length).toBeGreaterThan(before);
+      expect(told[0]).toEqual(['draft.review', expect.stringContaining('待您审核')]);
+      expect((await inboxOf(author, id)).map(([, zh]) => zh)).toEqual([
+        expect.stringContaining('已通过审核并发布'),
+        expect.stringMatching(/已通过「.+」，进入「.+」/),
+        expect.stringContaining('被退回修改'),
+      ]);
+    });
+
     it('approved for a later day: scheduled, then published when the day comes', async () => {
       const village = villages[1]!;
       const [g] = await grids(village.id);

@@ -17,15 +17,15 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
   let db: Db;
   let dispose: () => Promise<void>;
   const consoleErrors: string[] = [];
-  let village: { id: number; township: number };
+  let village: { id: number; township: number; bbox: [number, number, number, number] };
   let planner: string, reviewer: string, leader: string;
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     ({ db, dispose } = await cloneTestDb('pglite'));
     village = (
-      await db.query<{ id: number; township: number }>(
-        `SELECT v.id, v.parent_id AS township FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 3
+      await db.query<{ id: number; township: number; bbox: [number, number, number, number] }>(
+        `SELECT v.id, v.parent_id AS township, ARRAY[ST_XMin(v.geom), ST_YMin(v.geom), ST_XMax(v.geom), ST_YMax(v.geom)] AS bbox FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 3
          ORDER BY v.code LIMIT 1`,
       )
     ).rows[0]!;
@@ -110,9 +110,26 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await expect.poll(() => town.locator('[data-testid="draft-review"]').count(), { timeout: 30_000 }).toBe(0);
     await town.close();
 
-    // the district approves: published, the live plan has the change
-    const district = await open(leader, `/plan?region=${village.id}&draft=${draftId}`);
+    // the district's leader is told the step is theirs: the bell's notice opens the draft, at the village, on the map too
+    const district = await open(leader, '/plan');
+    const districtZoom = await district.evaluate(() => (window as any).gridplanMap.getZoom() as number);
+    await district.click('[data-testid="bell"]');
+    const notice = district.locator('[data-testid="inbox-notice"]', { hasText: '待您审核' });
+    await notice.first().waitFor({ timeout: 30_000 });
+    await notice.first().click();
+    await district.waitForURL(new RegExp(`/plan\\?region=${village.id}&draft=${draftId}$`));
     await district.waitForSelector('[data-testid="draft-review"]');
+    // the village fills the map (half its width or height at least), where the district was in view
+    const [w, s, e, n] = village.bbox;
+    const fill = () =>
+      district.evaluate(
+        ([w, s, e, n]) => {
+          const b = (window as any).gridplanMap.getBounds();
+          return Math.max((e - w) / (b.getEast() - b.getWest()), (n - s) / (b.getNorth() - b.getSouth()));
+        },
+        [w, s, e, n] as const,
+      );
+    await expect.poll(fill, { timeout: 30_000 }).toBeGreaterThan(0.5);
     expect(await district.locator('[data-testid="draft-events"]').textContent()).toContain('同意，报区里审批');
     await district.screenshot({ path: join(ARTIFACTS, '3-district-approval.png') });
     await district.click('[data-testid="draft-approve"]');

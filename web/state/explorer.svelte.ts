@@ -115,7 +115,9 @@ export class Explorer {
   /** Reads the selection and the map's layers again: another plan (a draft, or back to the live one) is in view. */
   async reload(id: number | null = this.region?.id ?? null): Promise<void> {
     this.layers = null;
-    await this.select(id, false);
+    // another place than the one shown (a notice opening a draft of a village): the map goes there — this answer may be the
+    // only one, an earlier selection's being dropped as older
+    await this.select(id, id !== null && id !== this.region?.id);
   }
 
   /** The plan changed (an edit, an accepted auto-split, an undo): the map asks for its tiles again. */

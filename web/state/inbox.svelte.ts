@@ -72,6 +72,11 @@ class Inbox {
 
   async open(n: Notice): Promise<void> {
     await this.read(n);
+    // a draft's review: the plan opens the draft, at its region
+    if (n.draftId !== null) {
+      router.go('plan', n.draftRegionId, n.draftId);
+      return;
+    }
     const view = this.target(n);
     if (!view) return;
     this.focus = n.incidentId;
