@@ -275,7 +275,8 @@ const STATUS_ZH: Record<string, string> = { reported: '已上报', dispatched: '
 const SOURCE_ZH: Record<string, string> = { worker: '网格员上报', hotline: '12345 热线', import: '导入' };
 
 export function incidentLayer(rows: ExportIncident[], format: ExportFormat, crs = 'EPSG:4326'): OutLayer {
-  // a table (a workbook, or a CSV a clerk opens in Excel) in Chinese with 经度/纬度; a GIS layer with short field names
+  // a table (a workbook, or a CSV a clerk opens in Excel) in Chinese with 经度/纬度; a GIS layer with short field names.
+  // What a case lacks is an empty cell, not empty text: a column of times stays times in Excel (办结时间 − 上报时间)
   const table = format === 'xlsx' || format === 'csv';
   const cols = table ? lonLatColumns(crs) : null;
   return {
@@ -292,14 +293,14 @@ export function incidentLayer(rows: ExportIncident[], format: ExportFormat, crs 
             来源: SOURCE_ZH[i.source] ?? i.source,
             上报时间: i.reportedAt,
             描述: i.description,
-            地址: i.address ?? '',
-            网格编码: i.gridCode ?? '',
-            网格名称: i.gridName ?? '',
-            上报时网格编码: i.filedCode ?? '',
-            上报时网格: i.filedName ?? '',
-            承办部门: i.department ?? '',
-            办结时间: i.resolvedAt ?? '',
-            归档时间: i.closedAt ?? '',
+            地址: i.address ?? null,
+            网格编码: i.gridCode ?? null,
+            网格名称: i.gridName ?? null,
+            上报时网格编码: i.filedCode ?? null,
+            上报时网格: i.filedName ?? null,
+            承办部门: i.department ?? null,
+            办结时间: i.resolvedAt ?? null,
+            归档时间: i.closedAt ?? null,
             [`经度（${cols!.label}）`]: cols!.at(i.geometry.coordinates)[0],
             [`纬度（${cols!.label}）`]: cols!.at(i.geometry.coordinates)[1],
           }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { unzipSync } from 'fflate';
 import { tmpdir } from 'node:os';
@@ -282,6 +283,11 @@ for (const driver of DRIVERS) {
       expect(['一般', '较重', '严重', '紧急']).toContain(values['等级']);
       // the grid it was filed in at its time, named even when it was reported before the plan's history began
       expect(values['上报时网格']).toMatch(/网格/);
+      // times are times in the workbook, those a case has not reached yet empty cells (办结时间 − 上报时间 is a sum in Excel)
+      // (GDAL 3.6's ogrinfo, Debian 12's, writes a field per line: "上报时间: DateTime (0.0)")
+      const summary = execFileSync('ogrinfo', ['-so', '-oo', 'HEADERS=FORCE', xlsx.file, '事件'], { encoding: 'utf8' });
+      const fields = Object.fromEntries([...summary.matchAll(/^(\S+): (\w+) \(/gm)].map((m) => [m[1], m[2]]));
+      expect([fields['上报时间'], fields['办结时间'], fields['归档时间']]).toEqual(['DateTime', 'DateTime', 'DateTime']);
       const geojson = await download(`/api/incidents/export?format=geojson&${filter}&crs=GCJ-02`, { username: 'ana', role: 'analyst' });
       expect(Object.values(ogrinfo(geojson.file).layers)[0]!.count).toBe(total);
       expect((await download(`/api/incidents/export?format=shp&${filter}`, { username: 'ana', role: 'analyst' })).status).toBe(400);
