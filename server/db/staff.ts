@@ -46,14 +46,24 @@ export async function addWorker(tx: Queryable, actor: string, input: NewWorker):
 }
 
 /** People who staff grids (of one role), those without a grid first. */
-export async function listWorkers(db: Queryable, role: string | undefined): Promise<WorkerListItem[]> {
+/**
+ * The workers with the grid each serves. In a draft (`draftRoot`: its region; `db` the draft's), the grids below the draft's
+ * region are the draft's — a person it moves serves where the draft puts them — and the rest of the plan's are live.
+ */
+export async function listWorkers(db: Queryable, role: string | undefined, draftRoot: number | null = null): Promise<WorkerListItem[]> {
   const { rows } = await db.query<WorkerListItem>(
-    `SELECT w.id, w.name, w.phone, w.role, g.id AS "gridId", g.name AS "gridName", v.id AS "villageId", v.name AS "villageName"
-     FROM worker w LEFT JOIN LATERAL (SELECT id, name, parent_id FROM region WHERE worker_id = w.id ORDER BY id LIMIT 1) g ON true
-     LEFT JOIN region v ON v.id = g.parent_id
+    `WITH RECURSIVE under AS (SELECT id FROM public.region WHERE id = $2 UNION ALL SELECT r.id FROM public.region r JOIN under u ON r.parent_id = u.id),
+     g AS (SELECT id, name, parent_id, worker_id FROM region WHERE level = 'grid' AND worker_id IS NOT NULL
+           UNION ALL
+           SELECT r.id, r.name, r.parent_id, r.worker_id FROM public.region r
+           WHERE $2::int IS NOT NULL AND r.level = 'grid' AND r.worker_id IS NOT NULL AND r.id NOT IN (SELECT id FROM under))
+     SELECT w.id, w.name, w.phone, w.role, s.id AS "gridId", s.name AS "gridName", coalesce(v.id, lv.id) AS "villageId",
+            coalesce(v.name, lv.name) AS "villageName"
+     FROM worker w LEFT JOIN LATERAL (SELECT id, name, parent_id FROM g WHERE g.worker_id = w.id ORDER BY id LIMIT 1) s ON true
+     LEFT JOIN region v ON v.id = s.parent_id LEFT JOIN public.region lv ON lv.id = s.parent_id AND v.id IS NULL
      WHERE $1::text IS NULL OR w.role = $1
-     ORDER BY (g.id IS NOT NULL), w.id`,
-    [role ?? null],
+     ORDER BY (s.id IS NOT NULL), w.id`,
+    [role ?? null, draftRoot],
   );
   return rows;
 }

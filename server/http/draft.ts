@@ -26,6 +26,8 @@ const DRAFT_ROUTES = new Set([
   'POST /api/regions/merge',
   'POST /api/regions/:id/autosplit',
   'GET /api/barriers',
+  // the people and the grids each serves, as the draft has them (the worker picker)
+  'GET /api/workers',
   'POST /api/changes/undo',
   'POST /api/changes/redo',
 ]);

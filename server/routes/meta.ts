@@ -133,7 +133,9 @@ export function metaRoutes() {
       return c.json({ ok: true as const, driver: db.driver, ...(await healthFigures(db)) }, 200);
     })
     .openapi(workersRoute, async (c) =>
-      cached(c, { reads: () => ['plan'], clock: never }, async () => c.json(await listWorkers(c.get('db'), c.req.valid('query').role), 200)),
+      cached(c, { reads: () => ['plan'], clock: never }, async () =>
+        c.json(await listWorkers(c.get('db'), c.req.valid('query').role, c.get('draft')?.regionId ?? null), 200),
+      ),
     )
     .openapi(configRoute, (c) => {
       const { basemapUrl, basemap, tiandituToken } = c.get('options');

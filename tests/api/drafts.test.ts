@@ -178,7 +178,7 @@ for (const driver of DRIVERS) {
       const cases: [string, string, unknown, Who, number, string][] = [
         ['PATCH', `/api/regions/${elsewhere.id}?draft=${id}`, { version: elsewhere.version, name: 'x' }, author, 403, 'outside_scope'],
         ['PATCH', `/api/regions/${village.id}?draft=${id}`, { version: 1, name: 'x' }, author, 403, 'outside_scope'],
-        ['GET', `/api/workers?draft=${id}`, undefined, author, 400, 'draft_not_here'],
+        ['GET', `/api/versions?draft=${id}`, undefined, author, 400, 'draft_not_here'],
         ['POST', `/api/regions/import?draft=${id}`, {}, author, 400, 'draft_not_here'],
         ['GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, analyst, 403, 'forbidden'],
         ['GET', `/api/regions/${village.id}/children?draft=${id}`, undefined, stranger, 404, 'not_found'],
@@ -369,6 +369,42 @@ for (const driver of DRIVERS) {
         expect.stringMatching(/已通过「.+」，进入「.+」/),
         expect.stringContaining('被退回修改'),
       ]);
+    });
+
+    it('lists the people and the grids they serve as the draft has them, the live plan elsewhere', async () => {
+      const village = villages[1]!;
+      const made = await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '人员调整' }, author);
+      const id = made.body.id as number;
+      const [g] = (await grids(village.id)).filter(Boolean);
+      const {
+        rows: [w],
+      } = await ctx.db.query<{ worker: number }>('SELECT worker_id AS worker FROM region WHERE id = $1', [g!.id]);
+      expect(w!.worker).not.toBeNull();
+      const servesIn = async (draft: number | null) =>
+        (
+          (await ctx.request('GET', `/api/workers?role=full_time${draft ? `&draft=${draft}` : ''}`, undefined, author)).body as {
+            id: number;
+            gridId: number | null;
+          }[]
+        ).find((x) => x.id === w!.worker)?.gridId;
+      expect(await servesIn(id)).toBe(g!.id);
+      // the draft takes the grid's worker away: the draft's list says so, the live one does not
+      const version = (await ctx.request('GET', `/api/regions/${g!.id}?draft=${id}`, undefined, author)).body.properties.version;
+      const cleared = await ctx.request('PATCH', `/api/regions/${g!.id}?draft=${id}`, { version, workerId: null }, author);
+      expect(cleared.status, JSON.stringify(cleared.body)).toBe(200);
+      expect(await servesIn(id)).toBeNull();
+      expect(await servesIn(null)).toBe(g!.id);
+      // someone serving a grid outside the draft's village keeps it in the draft's list
+      const {
+        rows: [far],
+      } = await ctx.db.query<{ worker: number; grid: number }>(
+        `SELECT g.worker_id AS worker, g.id AS grid FROM region g
+         WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND g.parent_id <> $1 ORDER BY g.id LIMIT 1`,
+        [village.id],
+      );
+      const list = (await ctx.request('GET', `/api/workers?role=full_time&draft=${id}`, undefined, author)).body as { id: number; gridId: number | null }[];
+      expect(list.find((x) => x.id === far!.worker)?.gridId).toBe(far!.grid);
+      expect((await ctx.request('DELETE', `/api/drafts/${id}`, undefined, author)).status).toBe(200);
     });
 
     it('approved for a later day: scheduled, then published when the day comes', async () => {

@@ -25,7 +25,8 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     ({ db, dispose } = await cloneTestDb('pglite'));
     village = (
       await db.query<{ id: number; township: number; bbox: [number, number, number, number] }>(
-        `SELECT v.id, v.parent_id AS township, ARRAY[ST_XMin(v.geom), ST_YMin(v.geom), ST_XMax(v.geom), ST_YMax(v.geom)] AS bbox FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 3
+        `SELECT v.id, v.parent_id AS township, ARRAY[ST_XMin(v.geom), ST_YMin(v.geom), ST_XMax(v.geom), ST_YMax(v.geom)] AS bbox
+         FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 3
          ORDER BY v.code LIMIT 1`,
       )
     ).rows[0]!;
@@ -112,7 +113,6 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
 
     // the district's leader is told the step is theirs: the bell's notice opens the draft, at the village, on the map too
     const district = await open(leader, '/plan');
-    const districtZoom = await district.evaluate(() => (window as any).gridplanMap.getZoom() as number);
     await district.click('[data-testid="bell"]');
     const notice = district.locator('[data-testid="inbox-notice"]', { hasText: '待您审核' });
     await notice.first().waitFor({ timeout: 30_000 });

@@ -14,7 +14,7 @@ const DRAFT_ROUTES: [string, RegExp][] = [
   ['PATCH', /^\/api\/regions\/\d+$/],
   ['DELETE', /^\/api\/regions\/\d+$/],
   ['POST', /^\/api\/changes\/(undo|redo)$/],
-  ['GET', /^\/api\/(operations|changes)$/],
+  ['GET', /^\/api\/(operations|changes|workers)$/],
 ];
 
 /** A URL with the draft on it, when there is one and the route takes it. */
