@@ -23,7 +23,8 @@ export async function changeHistory(db: Queryable, entityId: number | undefined,
 
 /** The entities one operation changed. */
 export async function entitiesOf(db: Queryable, op: number): Promise<number[]> {
-  const { rows } = await db.query<{ entity_id: number }>('SELECT DISTINCT entity_id FROM change WHERE op = $1', [op]);
+  // (regions only: an import of households or cases logs its batch without an id, which an answer named as null)
+  const { rows } = await db.query<{ entity_id: number }>(`SELECT DISTINCT entity_id FROM change WHERE op = $1 AND entity = 'region'`, [op]);
   return rows.map((r) => r.entity_id);
 }
 
