@@ -4,6 +4,8 @@ import type { Queryable } from './db.ts';
 interface PlanRow {
   grids: number;
   staffed: number;
+  /** People staffing the grids (null on days recorded before this was counted). */
+  workers: number | null;
   households: number;
   passing: number;
   passing_households: number;
@@ -24,7 +26,7 @@ export async function recordPlanFigures(tx: Queryable, day: string, unstaffed: n
   const { rows } = await tx.query<{ n: number }>(
     `WITH g AS (
        SELECT g.id, g.household_count, v.id AS village, t.id AS township, t.parent_id AS district, d.parent_id AS city,
-              g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AS staffed,
+              g.worker_id IS NOT NULL AND g.id <> ALL($2::int[]) AS staffed, g.worker_id,
               (rule.passes AND g.id <> ALL($2::int[])) AS passes,
               ST_Area(g.geom::geography) AS area
        FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id JOIN region d ON d.id = t.parent_id
@@ -32,14 +34,15 @@ export async function recordPlanFigures(tx: Queryable, day: string, unstaffed: n
        WHERE g.level = 'grid'
      ),
      agg AS (
-       SELECT r AS region_id, count(*)::int AS grids, count(*) FILTER (WHERE staffed)::int AS staffed, count(*) FILTER (WHERE passes)::int AS passing,
+       SELECT r AS region_id, count(*)::int AS grids, count(*) FILTER (WHERE staffed)::int AS staffed,
+              count(DISTINCT worker_id) FILTER (WHERE staffed)::int AS workers, count(*) FILTER (WHERE passes)::int AS passing,
               coalesce(sum(household_count) FILTER (WHERE passes), 0)::int AS passing_households, coalesce(sum(area) FILTER (WHERE passes), 0) AS passing_area
        FROM g, unnest(ARRAY[g.village, g.township, g.district, g.city]) AS r WHERE r IS NOT NULL GROUP BY r
      ),
      ins AS (
-       INSERT INTO plan_figure (day, region_id, grids, staffed, households, passing, passing_households, passing_area, area)
-       SELECT $1::date, r.id, coalesce(a.grids, 0), coalesce(a.staffed, 0), r.household_count, coalesce(a.passing, 0), coalesce(a.passing_households, 0),
-              coalesce(a.passing_area, 0), ST_Area(r.geom::geography)
+       INSERT INTO plan_figure (day, region_id, grids, staffed, workers, households, passing, passing_households, passing_area, area)
+       SELECT $1::date, r.id, coalesce(a.grids, 0), coalesce(a.staffed, 0), coalesce(a.workers, 0), r.household_count, coalesce(a.passing, 0),
+              coalesce(a.passing_households, 0), coalesce(a.passing_area, 0), ST_Area(r.geom::geography)
        FROM region r LEFT JOIN agg a ON a.region_id = r.id
        WHERE r.level <> 'grid'
        ON CONFLICT (region_id, day) DO NOTHING
@@ -80,13 +83,22 @@ export async function overview(
   const SCOPE = `WITH scope AS (SELECT id, level FROM gp_subtree($1))`;
   const {
     rows: [plan],
-  } = await tx.query<{ grids: number; staffed: number; households: number; passing: number; passing_households: number; passing_area: number; area: number }>(
+  } = await tx.query<{
+    grids: number;
+    staffed: number;
+    workers: number;
+    households: number;
+    passing: number;
+    passing_households: number;
+    passing_area: number;
+    area: number;
+  }>(
     `${SCOPE}, g AS (
        SELECT g.*, rule.passes
        FROM region g JOIN scope s ON s.id = g.id AND s.level = 'grid'
        LEFT JOIN grid_range rule ON rule.grid_id = g.id
      )
-     SELECT count(*)::int AS grids, count(worker_id)::int AS staffed,
+     SELECT count(*)::int AS grids, count(worker_id)::int AS staffed, count(DISTINCT worker_id)::int AS workers,
             (SELECT household_count FROM region WHERE id = $1) AS households,
             count(*) FILTER (WHERE passes)::int AS passing,
             coalesce(sum(household_count) FILTER (WHERE passes), 0)::int AS passing_households,
@@ -144,7 +156,7 @@ export async function overview(
   const {
     rows: [was],
   } = await tx.query<PlanRow>(
-    `SELECT grids, staffed, households, passing, passing_households, passing_area, area FROM plan_figure
+    `SELECT grids, staffed, workers, households, passing, passing_households, passing_area, area FROM plan_figure
      WHERE region_id = $1 AND day <= ($2::timestamptz AT TIME ZONE 'Asia/Shanghai')::date - 30 ORDER BY day DESC LIMIT 1`,
     [regionId, clock.toISOString()],
   );
@@ -155,7 +167,8 @@ export async function overview(
     region: r,
     figures: {
       grids: f(p.grids, was?.grids),
-      workers: f(p.staffed, was?.staffed),
+      // people, not staffed grids: one worker serving two grids is one (days recorded before the count have none)
+      workers: f(p.workers, was?.workers),
       households: f(p.households, was?.households),
       coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3), was && round(was.area > 0 ? was.passing_area / was.area : null, 3)),
       coverageHouseholds: f(

@@ -98,10 +98,11 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
     // A month ago, the city was what its districts were then (each recorded its own, with the grids it had
     // no worker for yet): their sum, not today's plan again.
     await tx.query(
-      `INSERT INTO plan_figure (day, region_id, grids, staffed, households, passing, passing_households, passing_area, area)
-       SELECT day, $1, sum(grids), sum(staffed), sum(households), sum(passing), sum(passing_households), sum(passing_area), sum(area)
+      `INSERT INTO plan_figure (day, region_id, grids, staffed, workers, households, passing, passing_households, passing_area, area)
+       SELECT day, $1, sum(grids), sum(staffed), sum(workers), sum(households), sum(passing), sum(passing_households), sum(passing_area), sum(area)
        FROM plan_figure WHERE day = $2::date AND region_id IN (SELECT id FROM region WHERE parent_id = $1) GROUP BY day
-       ON CONFLICT (region_id, day) DO UPDATE SET grids = EXCLUDED.grids, staffed = EXCLUDED.staffed, households = EXCLUDED.households,
+       ON CONFLICT (region_id, day) DO UPDATE SET grids = EXCLUDED.grids, staffed = EXCLUDED.staffed, workers = EXCLUDED.workers,
+         households = EXCLUDED.households,
          passing = EXCLUDED.passing, passing_households = EXCLUDED.passing_households, passing_area = EXCLUDED.passing_area, area = EXCLUDED.area`,
       [cityId, cstDay(new Date(now.getTime() - 30 * 86_400_000))],
     );

@@ -266,6 +266,29 @@ for (const driver of DRIVERS) {
         ].sort(),
       );
       expect(before.figures.grids.value).toBe((await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'grid'`)).rows[0]!.n);
+      // 在岗网格员: people, not staffed grids — one worker serving two grids is one
+      const {
+        rows: [staff],
+      } = await ctx.db.query<{ people: number; staffed: number }>(
+        `SELECT count(DISTINCT worker_id)::int AS people, count(worker_id)::int AS staffed FROM region WHERE level = 'grid'`,
+      );
+      expect(before.figures.workers.value).toBe(staff!.people);
+      // a worker given a second grid is still one person
+      const {
+        rows: [two],
+      } = await ctx.db.query<{ id: number; version: number; was: number; worker: number }>(
+        `SELECT g.id, g.version, g.worker_id AS was,
+                (SELECT worker_id FROM region WHERE level = 'grid' AND worker_id IS NOT NULL AND id <> g.id ORDER BY id LIMIT 1) AS worker
+         FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.id DESC LIMIT 1`,
+      );
+      const moved = await ctx.request('PATCH', `/api/regions/${two!.id}`, { version: two!.version, workerId: two!.worker });
+      expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+      const shared = await get();
+      expect(shared.figures.workers.value).toBe(staff!.people - 1);
+      expect(shared.figures.grids.value).toBe(before.figures.grids.value);
+      const now = (await ctx.db.query<{ version: number }>('SELECT version FROM region WHERE id = $1', [two!.id])).rows[0]!.version;
+      const back = await ctx.request('PATCH', `/api/regions/${two!.id}`, { version: now, workerId: two!.was });
+      expect(back.status).toBe(200);
       expect(before.figures.coverageHouseholds.value).toBeGreaterThan(0.5);
       expect(before.figures.coverageHouseholds.value).toBeLessThanOrEqual(1);
       expect(before.figures.closureRate.previous).not.toBeNull();
