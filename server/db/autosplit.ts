@@ -198,8 +198,10 @@ function summarise(
 }
 
 /**
- * Replaces the villages' grids (all but `keep`) with the planned ones: lowest free codes, each
- * old grid's worker to the new grid holding most of its households, each new grid's other staff
+ * Replaces the villages' grids (all but `keep`) with the planned ones: each new grid continuing an
+ * old one of its village (sharing most households with it, greedily, as the change's own count
+ * pairs them) keeps that grid's number and so its code and name, the others take the lowest free;
+ * each old grid's worker to the new grid holding most of its households, each new grid's other staff
  * from the old grid most of its households come from, households re-pointed, one
  * change-log operation (old grids removed first, so undo re-creates them after deleting the new).
  */
@@ -220,10 +222,15 @@ async function replaceGrids(
     tx,
     old.map((r) => r.id),
   );
-  const { workerOf, staffOf } = await placePeople(
+  const { workerOf, staffOf, continues } = await placePeople(
     tx,
     old.map((r) => r.id),
   );
+  const { rows: oldNumbers } = await tx.query<{ id: number; parent_id: number; n: number | null }>(
+    `SELECT id, parent_id, substring(code FROM '-(\\d+)$')::int AS n FROM region WHERE id = ANY($1::int[])`,
+    [old.map((r) => r.id)],
+  );
+  const numberOf = new Map(oldNumbers.map((r) => [r.id, r]));
   await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [old.map((r) => r.id)]);
   const { rows: used } = await tx.query<{ parent_id: number; n: number }>(
     `SELECT parent_id, substring(code FROM '-(\\d+)$')::int AS n FROM region WHERE parent_id = ANY($1::int[])`,
@@ -231,11 +238,20 @@ async function replaceGrids(
   );
   const village = new Map(villages.map((v) => [v.id, v]));
   const taken = new Map<number, Set<number>>(villageIds.map((id) => [id, new Set(used.filter((u) => u.parent_id === id).map((u) => u.n))]));
+  // the continuations' numbers first, then the lowest free for the rest
+  const kept = new Map<number, number>();
+  for (const g of grids) {
+    const was = numberOf.get(continues.get(g.ord) ?? -1);
+    const t = taken.get(g.villageId)!;
+    if (!was || was.n === null || was.parent_id !== g.villageId || t.has(was.n)) continue;
+    kept.set(g.ord, was.n);
+    t.add(was.n);
+  }
   const rows = grids.map((g) => {
     const v = village.get(g.villageId)!;
     const t = taken.get(v.id)!;
-    let n = 1;
-    while (t.has(n)) n++;
+    let n = kept.get(g.ord) ?? 1;
+    if (!kept.has(g.ord)) while (t.has(n)) n++;
     t.add(n);
     return {
       ord: g.ord,
@@ -296,7 +312,7 @@ async function replaceGrids(
 async function placePeople(
   tx: Queryable,
   oldIds: number[],
-): Promise<{ workerOf: Map<number, number>; staffOf: Map<number, { workerId: number; role: string }[]> }> {
+): Promise<{ workerOf: Map<number, number>; staffOf: Map<number, { workerId: number; role: string }[]>; continues: Map<number, number> }> {
   const { rows: shared } = await tx.query<{ old: number; worker_id: number | null; ord: number; n: number }>(
     `SELECT o.id AS old, min(o.worker_id) AS worker_id, g.ord, count(*)::int AS n
      FROM household h JOIN region o ON o.id = h.region_id JOIN autosplit_grid g ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
@@ -340,5 +356,13 @@ async function placePeople(
         staff.filter((m) => m.grid_id === old).map((m) => ({ workerId: m.worker_id, role: m.role })),
       );
   }
-  return { workerOf, staffOf };
+  // each old grid continues as at most one new grid: the one sharing most of its households, greedily
+  const continues = new Map<number, number>();
+  const continued = new Set<number>();
+  for (const r of [...shared].sort((x, y) => y.n - x.n || x.ord - y.ord || x.old - y.old)) {
+    if (continues.has(r.ord) || continued.has(r.old)) continue;
+    continues.set(r.ord, r.old);
+    continued.add(r.old);
+  }
+  return { workerOf, staffOf, continues };
 }

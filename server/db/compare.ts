@@ -47,7 +47,7 @@ export interface PlanComparison {
     id: number;
     code: string;
     name: string;
-    changes: ('shape' | 'name' | 'type' | 'village' | 'worker' | 'staff')[];
+    changes: ('shape' | 'code' | 'name' | 'type' | 'village' | 'worker' | 'staff')[];
     before: GridJson;
     after: GridJson;
     /** The new shape, when it changed. */
@@ -104,9 +104,11 @@ const feature = (g: GridRow): GeoJSON.Feature => ({ type: 'Feature', id: g.id, g
 /**
  * Two plans of one region side by side: grids added, removed and changed (shape, name, type,
  * village), households moved between grids, and each side's figures. Grids are matched by id
- * (edits keep a grid's id; a split or merge makes new ones); a household whose grid went counts as
- * moved unless it is in that grid's continuation (see below), as auto-split's own figure counts. Households are counted as they lie
- * today, so a comparison shows what the plan change did to the same people.
+ * (edits keep a grid's id), and a grid that went is matched to the new grid continuing it (see
+ * below: a split or an auto-split makes new ids), which is then one grid changed, not one removed and
+ * one added; a household counts as moved unless it stays in its grid's continuation, as auto-split's
+ * own figure counts. Households are counted as they lie today, so a comparison shows what the plan
+ * change did to the same people.
  */
 export async function comparePlans(db: Db, regionId: number, a: PlanSide, b: PlanSide): Promise<PlanComparison> {
   if (!a.draft && !b.draft) return compareIn(db, regionId, a, b);
@@ -121,31 +123,33 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
   const [ga, gb] = [await gridsOf(db, regionId, a), await gridsOf(db, regionId, b)];
   const byId = (gs: GridRow[]) => new Map(gs.map((g) => [g.id, g]));
   const [ma, mb] = [byId(ga), byId(gb)];
-  const added = gb.filter((g) => !ma.has(g.id));
-  const removed = ga.filter((g) => !mb.has(g.id));
+  const cameIds = gb.filter((g) => !ma.has(g.id)).map((g) => g.id);
+  const goneIds = ga.filter((g) => !mb.has(g.id)).map((g) => g.id);
   const changed: PlanComparison['changed'] = [];
   const reshaped: number[] = [];
-  for (const after of gb) {
-    const before = ma.get(after.id);
-    if (!before) continue;
+  const compare = (before: GridRow, after: GridRow) => {
     const changes: PlanComparison['changed'][number]['changes'] = [];
     if (before.wkb !== after.wkb) changes.push('shape');
+    if (before.code !== after.code) changes.push('code');
     if (before.name !== after.name) changes.push('name');
     if (before.grid_type !== after.grid_type) changes.push('type');
     if (before.parent_id !== after.parent_id) changes.push('village');
     if (before.worker_id !== after.worker_id) changes.push('worker');
     // the other staff: known for today's plan and drafts (a past plan keeps only its full-time worker)
     if (!a.at && !b.at && (before.staff ?? '') !== (after.staff ?? '')) changes.push('staff');
-    if (changes.includes('shape')) reshaped.push(after.id);
     if (changes.length > 0) {
       const shape = changes.includes('shape') ? { geometry: after.geometry } : {};
       changed.push({ id: after.id, code: after.code, name: after.name, changes, before: json(before), after: json(after), ...shape });
     }
+    return changes;
+  };
+  for (const after of gb) {
+    const before = ma.get(after.id);
+    if (before && compare(before, after).includes('shape')) reshaped.push(after.id);
   }
   // Only households within a grid that appeared, went or changed shape can have moved.
-  const touched = [...added.map((g) => g.id), ...removed.map((g) => g.id), ...reshaped];
-  const moves: PlanComparison['moves'] = [];
-  let movedHouseholds = 0;
+  const touched = [...cameIds, ...goneIds, ...reshaped];
+  let rows: { from_id: number | null; to_id: number | null; n: number }[] = [];
   if (touched.length > 0) {
     const inA = ga.map((g) => g.id);
     const inB = gb.map((g) => g.id);
@@ -162,7 +166,7 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
           ? `SELECT h.id AS hid, min(g.id) AS gid FROM ${planAt(side.at)} g JOIN household h ON g.geom && h.geom AND ST_Intersects(g.geom, h.geom)
              WHERE g.level = 'grid' AND g.id = ANY($1::int[]) AND g.id = ANY(${ids}) GROUP BY h.id`
           : `SELECT hh.id AS hid, hh.region_id AS gid FROM hh WHERE hh.region_id = ANY(${ids})`;
-    const { rows } = await db.query<{ from_id: number | null; to_id: number | null; n: number }>(
+    ({ rows } = await db.query<{ from_id: number | null; to_id: number | null; n: number }>(
       `WITH touched AS (
          SELECT geom FROM ${relOf(a)} WHERE id = ANY($1::int[]) UNION ALL SELECT geom FROM ${relOf(b)} WHERE id = ANY($1::int[])
        ), hh AS (
@@ -172,30 +176,52 @@ async function compareIn(db: Queryable, regionId: number, a: PlanSide, b: PlanSi
        SELECT from_id, to_id, count(*)::int AS n FROM placed WHERE from_id IS DISTINCT FROM to_id
        GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
       [touched, inA, inB],
+    ));
+  }
+  // A grid that went continues as at most one grid that came — the one sharing most households with
+  // it, greedily, as auto-split counts (it gives its grids new ids under the old codes, and the grid's
+  // worker follows): households that stay with their grid's continuation did not change grid, and the
+  // pair is one grid changed, not one removed and one added. A grid sharing no households with a new
+  // one continues as the new grid holding most of its area, when it holds most of the new one's too.
+  const [gone, came] = [new Set(goneIds), new Set(cameIds)];
+  const continuation = new Map<number, number>();
+  const continues = new Set<number>();
+  const stays = new Set<(typeof rows)[number]>();
+  for (const r of rows) {
+    if (r.from_id === null || r.to_id === null || !gone.has(r.from_id) || !came.has(r.to_id)) continue;
+    if (continuation.has(r.from_id) || continues.has(r.to_id)) continue;
+    continuation.set(r.from_id, r.to_id);
+    continues.add(r.to_id);
+    stays.add(r);
+  }
+  const [leftGone, leftCame] = [goneIds.filter((id) => !continuation.has(id)), cameIds.filter((id) => !continues.has(id))];
+  if (leftGone.length > 0 && leftCame.length > 0) {
+    const { rows: shared } = await db.query<{ from_id: number; to_id: number }>(
+      `SELECT o.id AS from_id, n.id AS to_id FROM ${relOf(a)} o JOIN ${relOf(b)} n ON o.geom && n.geom
+       WHERE o.id = ANY($1::int[]) AND n.id = ANY($2::int[]) AND ST_Intersects(o.geom, n.geom)
+         AND ST_Area(ST_Intersection(o.geom, n.geom)) > 0.5 * GREATEST(ST_Area(o.geom), ST_Area(n.geom))
+       ORDER BY 1, 2`,
+      [leftGone, leftCame],
     );
-    const name = (id: number | null, m: Map<number, GridRow>) => {
-      const g = id === null ? undefined : m.get(id);
-      return g ? { id: g.id, code: g.code, name: g.name } : null;
-    };
-    // A grid that went continues as at most one grid that came — the one sharing most households with
-    // it, greedily, as auto-split counts (it gives its grids new ids under the old codes): households
-    // that stay with their grid's continuation did not change grid.
-    const [gone, came] = [new Set(removed.map((g) => g.id)), new Set(added.map((g) => g.id))];
-    const continued = new Set<number>();
-    const continues = new Set<number>();
-    const stays = new Set<(typeof rows)[number]>();
-    for (const r of rows) {
-      if (r.from_id === null || r.to_id === null || !gone.has(r.from_id) || !came.has(r.to_id)) continue;
-      if (continued.has(r.from_id) || continues.has(r.to_id)) continue;
-      continued.add(r.from_id);
+    for (const r of shared) {
+      if (continuation.has(r.from_id) || continues.has(r.to_id)) continue;
+      continuation.set(r.from_id, r.to_id);
       continues.add(r.to_id);
-      stays.add(r);
     }
-    for (const r of rows) {
-      if (stays.has(r)) continue;
-      movedHouseholds += r.n;
-      if (moves.length < MAX_MOVES) moves.push({ from: name(r.from_id, ma), to: name(r.to_id, mb), households: r.n });
-    }
+  }
+  for (const [from, to] of continuation) compare(ma.get(from)!, mb.get(to)!);
+  const added = gb.filter((g) => came.has(g.id) && !continues.has(g.id));
+  const removed = ga.filter((g) => gone.has(g.id) && !continuation.has(g.id));
+  const name = (id: number | null, m: Map<number, GridRow>) => {
+    const g = id === null ? undefined : m.get(id);
+    return g ? { id: g.id, code: g.code, name: g.name } : null;
+  };
+  const moves: PlanComparison['moves'] = [];
+  let movedHouseholds = 0;
+  for (const r of rows) {
+    if (stays.has(r)) continue;
+    movedHouseholds += r.n;
+    if (moves.length < MAX_MOVES) moves.push({ from: name(r.from_id, ma), to: name(r.to_id, mb), households: r.n });
   }
   // Each grid judged by its own district's rules (a city's grids by several), the district found by its village.
   const district = await districtOf(db, regionId);

@@ -57,7 +57,9 @@ const compareRoute = createRoute({
   path: '/compare',
   summary: 'Two plans of a region side by side: grids added, removed, reshaped, renamed, retyped or moved to another village; households moved',
   description:
-    'Grids are matched by id. Households are counted as they lie today within each plan’s grids, so the comparison shows what the plan change did to ' +
+    'Grids are matched by id, and a grid that went by the new grid continuing it (the one sharing most of its households, greedily, as ' +
+    'auto-split counts; with none shared, the one holding most of its area and it most of theirs): that pair is one changed grid ' +
+    '(before.id differs from after.id), not one removed and one added. Households are counted as they lie today within each plan’s grids, so the comparison shows what the plan change did to ' +
     'the same people. Up to 2,000 grids per list and the 500 largest moves.',
   request: { query: CompareQuery },
   responses: {
@@ -76,9 +78,9 @@ const compareRoute = createRoute({
                 id: z.number().int(),
                 code: z.string(),
                 name: z.string(),
-                changes: z.array(z.enum(['shape', 'name', 'type', 'village', 'worker', 'staff'])).openapi({
+                changes: z.array(z.enum(['shape', 'code', 'name', 'type', 'village', 'worker', 'staff'])).openapi({
                   description:
-                    'what changed: shape, name, type, village (moved to another), worker (the full-time grid worker), ' +
+                    'what changed: shape, code, name, type, village (moved to another), worker (the full-time grid worker), ' +
                     'staff (the other members; not known of past days)',
                 }),
                 before: Grid,

@@ -242,6 +242,7 @@ export function exportRoutes() {
         const grid = (f: unknown) => (f as { properties: { code: string; name: string; gridType: string | null; households: number } }).properties;
         const CHANGE_ZH: Record<string, string> = {
           shape: '边界',
+          code: '编码',
           name: '名称',
           type: '类型',
           village: '所属村/社区',
@@ -276,6 +277,7 @@ export function exportRoutes() {
               网格编码: x.code,
               网格名称: x.name,
               调整: x.changes.map((k) => CHANGE_ZH[k] ?? k).join('、'),
+              原编码: x.before.code,
               原名称: x.before.name,
               原类型: type(x.before.gridType),
               原户数: x.before.households,

@@ -96,11 +96,20 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/changes/redo?draft=${id}`, undefined, author)).status).toBe(200);
       expect((await ctx.request('POST', '/api/changes/undo', undefined, author)).status).toBe(409); // nothing of theirs live
 
-      // compared with today's plan: every old grid goes, the new ones come, households move
+      // compared with today's plan: each old grid continues as the new grid holding most of its households (a
+      // change, under its new id), or goes; the other new ones come; households move
       const cmp = await ctx.request('GET', `/api/compare?region=${village.id}&a=live&b=draft:${id}`, undefined, author);
       expect(cmp.status, JSON.stringify(cmp.body).slice(0, 300)).toBe(200);
-      expect(cmp.body.removed.length).toBe(liveBefore.length);
-      expect(cmp.body.added.length).toBe(newIds.length);
+      type Changed = { id: number; changes: string[]; before: { id: number }; after: { id: number } };
+      const continued: Changed[] = cmp.body.changed.filter((c: Changed) => c.before.id !== c.after.id);
+      expect(continued.length).toBeGreaterThan(0);
+      expect(new Set(continued.map((c) => c.before.id)).size).toBe(continued.length);
+      // a grid continued keeps its number, so its code and name: the split renumbers only the grids it adds
+      expect(continued.filter((c) => c.changes.includes('code') || c.changes.includes('name'))).toEqual([]);
+      expect(continued.every((c) => liveBefore.some((g) => g.id === c.before.id) && newIds.includes(c.after.id) && c.id === c.after.id)).toBe(true);
+      const oldIds = (features: { id: number }[]) => features.map((f) => f.id);
+      expect(new Set([...oldIds(cmp.body.removed), ...continued.map((c) => c.before.id)]).size).toBe(liveBefore.length);
+      expect(new Set([...oldIds(cmp.body.added), ...continued.map((c) => c.after.id)]).size).toBe(newIds.length);
       expect(cmp.body.b.households).toBe(cmp.body.a.households);
       // every household is in one of the draft's new grids (none left filed under a grid the split removed)
       expect(cmp.body.moves.filter((m: { to: unknown }) => m.to === null)).toEqual([]);
@@ -163,7 +172,9 @@ for (const driver of DRIVERS) {
       const before = await ctx.request('GET', `/api/regions/${village.id}/children?asOf=2026-06-01`, undefined, approver);
       expect(before.body.features.map((f: { id: number }) => f.id).sort()).toEqual(liveBefore.map((g) => g.id).sort());
       const byVersion = await ctx.request('GET', `/api/compare?region=${village.id}&a=date:2026-06-01&b=version:${versions.body[0].id}`, undefined, approver);
-      expect([byVersion.body.removed.length, byVersion.body.added.length]).toEqual([liveBefore.length, newIds.length]);
+      // the same pairs as the draft's comparison: each old grid gone or continued as one of the new
+      expect(byVersion.body.changed.map((c: Changed) => [c.before.id, c.after.id])).toEqual(continued.map((c) => [c.before.id, c.after.id]));
+      expect([byVersion.body.removed.length, byVersion.body.added.length]).toEqual([liveBefore.length - continued.length, newIds.length - continued.length]);
     });
 
     it('keeps its doors shut: other routes, other regions, its own outline, people who neither plan nor review', async () => {

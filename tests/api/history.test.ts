@@ -204,5 +204,46 @@ for (const driver of DRIVERS) {
       expect([ahead.body.added, ahead.body.removed, ahead.body.changed]).toEqual([[], [], []]);
       expect((await ctx.request('GET', `/api/compare?region=999999&a=live`)).status).toBe(404);
     });
+
+    it('matches a grid made anew in place of an old one to it: one grid changed, or none, not one gone and one come', async () => {
+      // Two grids of one village (not the one the test above cut), each replaced by a new grid under a new id, as a
+      // split or an auto-split does: G by its exact copy under its old code, its households following it; H by a copy
+      // a little smaller under a new code, its households filed elsewhere (so they cannot tell H's continuation).
+      const { rows } = await ctx.db.query<{ id: number; parent_id: number; code: string }>(
+        `SELECT id, parent_id, code FROM region WHERE level = 'grid' AND household_count > 0
+           AND parent_id = (SELECT parent_id FROM region WHERE level = 'grid' AND household_count > 0
+                            GROUP BY parent_id HAVING count(*) >= 3 ORDER BY parent_id DESC LIMIT 1)
+         ORDER BY id LIMIT 3`,
+      );
+      const [g, h, n] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+      const copy = async (old: number, code: string, geom: string) =>
+        (
+          await one<{ id: number }>(
+            `INSERT INTO region (parent_id, level, code, name, grid_type, worker_id, geom)
+             SELECT parent_id, level, $2, name, grid_type, worker_id, ${geom} FROM region WHERE id = $1 RETURNING id`,
+            [old, code],
+          )
+        ).id;
+      await ctx.db.query(`UPDATE region SET code = code || '-old' WHERE id = $1`, [g.id]);
+      const g2 = await copy(g.id, g.code, 'geom');
+      const h2 = await copy(h.id, `${h.code}-new`, 'ST_Multi(ST_Buffer(geom, -0.00002))');
+      await ctx.db.query('UPDATE household SET region_id = $2 WHERE region_id = $1', [g.id, g2]);
+      const hMoved = (await one<{ n: number }>('SELECT count(*)::int AS n FROM household WHERE region_id = $1', [h.id])).n;
+      await ctx.db.query('UPDATE household SET region_id = $2 WHERE region_id = $1', [h.id, n.id]);
+      await ctx.db.query('DELETE FROM region WHERE id = ANY($1::int[])', [[g.id, h.id]]);
+
+      const res = await ctx.request('GET', `/api/compare?region=${g.parent_id}&a=date:2026-03-01&b=live`);
+      expect(res.status).toBe(200);
+      expect([res.body.added, res.body.removed]).toEqual([[], []]);
+      type Changed = { id: number; changes: string[]; before: { id: number; code: string }; after: { id: number } };
+      const byId = new Map((res.body.changed as Changed[]).map((c) => [c.id, c]));
+      // G's copy is G: nothing changed but its id (households stay)
+      expect(byId.has(g2)).toBe(false);
+      expect(res.body.moves.filter((m: { from: { id: number } | null }) => m.from?.id === g.id)).toEqual([]);
+      // H's smaller copy holds most of H: H reshaped and recoded, its households gone to N
+      expect(byId.get(h2)).toMatchObject({ changes: ['shape', 'code'], before: { id: h.id, code: h.code }, after: { id: h2 } });
+      expect(res.body.moves).toContainEqual({ from: expect.objectContaining({ id: h.id }), to: expect.objectContaining({ id: n.id }), households: hMoved });
+      expect(res.body.b.grids).toBe(res.body.a.grids);
+    });
   });
 }
