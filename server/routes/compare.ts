@@ -59,8 +59,8 @@ const compareRoute = createRoute({
   description:
     'Grids are matched by id, and a grid that went by the new grid continuing it (the one sharing most of its households, greedily, as ' +
     'auto-split counts; with none shared, the one holding most of its area and it most of theirs): that pair is one changed grid ' +
-    '(before.id differs from after.id), not one removed and one added. Households are counted as they lie today within each plan’s grids, so the comparison shows what the plan change did to ' +
-    'the same people. Up to 2,000 grids per list and the 500 largest moves.',
+    '(before.id differs from after.id), not one removed and one added. Households are counted as they lie today within each plan’s grids, ' +
+    'so the comparison shows what the plan change did to the same people. Up to 2,000 grids per list and the 500 largest moves.',
   request: { query: CompareQuery },
   responses: {
     200: {
