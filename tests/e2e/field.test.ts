@@ -352,6 +352,66 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await probe.close();
   });
 
+  it("sends only the signed-in account's queue in the background: another account's reports on a shared phone wait for it", async () => {
+    const probe = await context.newPage();
+    await probe.goto(server.url + '/api/health');
+    const cdp = await context.newCDPSession(probe);
+    let registrationId: string | undefined;
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const ours = registrations.find((r) => r.scopeURL === server.url + '/' && !r.isDeleted);
+      if (ours) registrationId = ours.registrationId;
+    });
+    await cdp.send('ServiceWorker.enable');
+    await expect.poll(() => registrationId, { timeout: 30_000 }).toBeDefined();
+    // Two reports kept on the phone as the app keeps them: one of the account signed in, one of another account
+    // whose session ended before the signal returned (its queue, its name).
+    const [mine, theirs] = ['共享手机：本人离线上报', '共享手机：他人离线上报'];
+    await probe.evaluate(
+      async ({ queues, x, y }) => {
+        for (const [db, description] of queues) {
+          const open = indexedDB.open(db);
+          open.onupgradeneeded = () => open.result.createObjectStore('reports');
+          const conn = await new Promise<IDBDatabase>((ok, fail) => ((open.onsuccess = () => ok(open.result)), (open.onerror = () => fail(open.error))));
+          const key = crypto.randomUUID();
+          const body = { lon: x, lat: y, category: 'hazard', severity: 2, description, reportedAt: new Date().toISOString() };
+          const record = { key, createdAt: new Date().toISOString(), body, photos: [], incidentId: null, photosSent: 0, error: null };
+          await new Promise((ok, fail) => {
+            const t = conn.transaction('reports', 'readwrite');
+            t.objectStore('reports').put(record, key);
+            t.oncomplete = ok;
+            t.onerror = fail;
+          });
+          conn.close();
+        }
+      },
+      {
+        queues: [
+          ['gridplan-outbox-phone-worker', mine],
+          ['gridplan-outbox-worker-before', theirs],
+        ],
+        x: place.x,
+        y: place.y,
+      },
+    );
+    await cdp.send('ServiceWorker.dispatchSyncEvent', { origin: server.url, registrationId: registrationId!, tag: 'gridplan-send', lastChance: false });
+    await expect.poll(async () => (await incidentsWith(mine)).length, { timeout: 60_000 }).toBe(1);
+    // the other account's report went nowhere, under nobody's name, and still waits on the phone for its owner
+    expect(await incidentsWith(theirs)).toEqual([]);
+    const left = await probe.evaluate(async () => {
+      const open = indexedDB.open('gridplan-outbox-worker-before');
+      const conn = await new Promise<IDBDatabase>((ok) => (open.onsuccess = () => ok(open.result)));
+      const n = await new Promise<number>((ok) => {
+        const r = conn.transaction('reports').objectStore('reports').count();
+        r.onsuccess = () => ok(r.result);
+      });
+      conn.close();
+      return n;
+    });
+    expect(left).toBe(1);
+    await cdp.detach();
+    await probe.close();
+  });
+
   it("lists the grid's open incidents with the departments' answers, and closes one with feedback", async () => {
     const [incident] = await incidentsWith('楼道电动车充电，有起火隐患');
     const {

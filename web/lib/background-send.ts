@@ -8,8 +8,9 @@ import { createStore, del, entries, set, type UseStore } from 'idb-keyval';
  * sends under the same Web Lock as the pages, so a report is never sent by two at once (and the
  * server stores one of each key if it were).
  *
- * Only what goes in cleanly is sent here. A refusal (bad input, a session signed out) stops the
- * worker and waits for the app, which sends it again and says the server's words to the worker.
+ * Only the queues of the account signed in are sent, and only what goes in cleanly. A refusal (bad
+ * input, a session signed out) stops the worker and waits for the app, which sends it again and says
+ * the server's words to the worker.
  */
 export const SYNC_TAG = 'gridplan-send';
 /** What the worker tells the open pages once it has sent something: they read their queues again. */
@@ -49,16 +50,37 @@ export async function requestBackgroundSync(): Promise<void> {
 }
 
 /**
- * The service worker's side: sends every account's waiting reports and patrols; throws when the network failed, so the
- * browser tries again. Resolves to whether anything was sent.
+ * Who the browser's session cookie belongs to now: a username, `null` when nobody (or a wall screen) is signed in,
+ * `undefined` when the server could not be asked.
+ */
+async function signedIn(): Promise<string | null | undefined> {
+  try {
+    const res = await fetch('/api/auth/session', { credentials: 'same-origin', cache: 'no-store', signal: AbortSignal.timeout(TIMEOUT_MS) });
+    if (retry(res)) return undefined;
+    if (!res.ok) return null;
+    const { me } = (await res.json()) as { me: { kind: string; username: string } | null };
+    return me?.kind === 'user' ? me.username : null;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The service worker's side: sends the waiting reports and patrols of the account signed in now — only its own: the
+ * cookie says who sends, so another account's queue on a shared phone (its session ended) waits for that account to
+ * sign in again rather than go in under this one's name. Throws when the network failed, so the browser tries again.
+ * Resolves to whether anything was sent.
  */
 export async function sendWaiting(): Promise<boolean> {
-  const names = (await indexedDB.databases()).map((d) => d.name ?? '');
+  const user = await signedIn();
+  if (user === undefined) throw new Error('no network: the browser tries again later');
+  if (user === null) return false; // nobody signed in: the app sends once someone is
+  const names = new Set((await indexedDB.databases()).map((d) => d.name ?? ''));
   let later = false;
   let sent = 0;
-  for (const name of names) {
-    const queue = QUEUES.find((q) => name.startsWith(q.prefix));
-    if (!queue) continue;
+  for (const queue of QUEUES) {
+    const name = queue.prefix + user;
+    if (!names.has(name)) continue;
     const store = createStore(name, queue.store);
     const send = queue.store === 'reports' ? () => sendReports(store) : () => sendPatrols(store);
     // the pages' own lock: a page sending now finishes first, and what it sent is gone when this reads

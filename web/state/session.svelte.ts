@@ -42,20 +42,30 @@ class Session {
   }
 
   async login(username: string, password: string): Promise<void> {
+    // whoever signs in does not find the last account's answers kept for offline use
+    await forgetAnswers();
     this.me = await ok(api.auth.login.$post({ json: { username, password } }));
   }
 
   async logout(): Promise<void> {
     await ok(api.auth.logout.$post()).catch(() => {});
-    // the last answers kept for offline use are this account's: a shared phone forgets them
-    if ('caches' in globalThis) await caches.delete('gridplan-api').catch(() => false);
+    await forgetAnswers();
     this.me = null;
   }
 
   /** A request came back 401: the session ended (expired, signed out elsewhere, account changed). */
   expired(): void {
+    void forgetAnswers();
     if (this.me) this.me = null;
   }
+}
+
+/**
+ * The last answers the service worker kept for offline use (`gridplan-api`) are the account's that was signed in: a
+ * shared phone forgets them when that session ends, however it ends, and before another signs in.
+ */
+async function forgetAnswers(): Promise<void> {
+  if ('caches' in globalThis) await caches.delete('gridplan-api').catch(() => false);
 }
 
 export const session = new Session();
