@@ -78,10 +78,11 @@ export async function revertIncidentBatch(tx: Queryable, from: IncidentBatchStat
       );
     }
     await tx.query(
-      `WITH moved AS (DELETE FROM incident WHERE import_op = $1
-                      RETURNING id, geom, category, severity, description, reported_at, source, address, located_by)
-       INSERT INTO incident_undone (op, id, geom, category, severity, description, reported_at, source, address, located_by)
-       SELECT $1, * FROM moved`,
+      `WITH moved AS (DELETE FROM incident WHERE import_op = $1 RETURNING *)
+       INSERT INTO incident_undone (op, id, geom, category, severity, description, reported_at, source, address, located_by, "row")
+       SELECT $1, m.id, m.geom, m.category, m.severity, m.description, m.reported_at, m.source, m.address, m.located_by,
+              to_jsonb(m) - 'geom' - 'cell_x' - 'cell_y'
+       FROM moved m`,
       [from.batch],
     );
   } else if (!from.present && to.present) {
@@ -93,12 +94,20 @@ export async function revertIncidentBatch(tx: Queryable, from: IncidentBatchStat
     if (rows.length > 0) {
       throw new InputError('version_conflict', `the categories ${rows.map((r) => r.code).join(', ')} were removed since; the import cannot be ${verb}`, 'op');
     }
+    // each row as it was (every column the table has but its point, its generated cells, its import and its grid,
+    // which is the one it lies in now); rows undone before the whole row was kept, from the columns kept then
+    const columns = (await incidentColumns(tx)).filter((c) => !['id', 'geom', 'import_op', 'grid_id'].includes(c));
+    const list = columns.map((c) => `"${c}"`).join(', ');
+    const gridOf = `(SELECT g.id FROM region g WHERE g.level = 'grid' AND g.geom && b.geom AND ST_Intersects(g.geom, b.geom) ORDER BY g.id LIMIT 1)`;
     await tx.query(
-      `WITH back AS (DELETE FROM incident_undone WHERE op = $1 RETURNING *)
+      `WITH back AS (DELETE FROM incident_undone WHERE op = $1 RETURNING *), whole AS (
+         INSERT INTO incident (id, geom, import_op, grid_id, ${list})
+         SELECT b.id, b.geom, $1, ${gridOf}, ${columns.map((c) => `r."${c}"`).join(', ')}
+         FROM back b, jsonb_populate_record(NULL::incident, b."row") r WHERE b."row" IS NOT NULL
+       )
        INSERT INTO incident (id, geom, category, severity, description, reported_at, source, address, located_by, import_op, grid_id)
-       SELECT b.id, b.geom, b.category, b.severity, b.description, b.reported_at, b.source, b.address, b.located_by, $1,
-              (SELECT g.id FROM region g WHERE g.level = 'grid' AND g.geom && b.geom AND ST_Intersects(g.geom, b.geom) ORDER BY g.id LIMIT 1)
-       FROM back b`,
+       SELECT b.id, b.geom, b.category, b.severity, b.description, b.reported_at, b.source, b.address, b.located_by, $1, ${gridOf}
+       FROM back b WHERE b."row" IS NULL`,
       [from.batch],
     );
   }
@@ -113,4 +122,14 @@ export async function importIncidents(
 ): Promise<{ imported: number; outside: { count: number; indexes: number[] }; op: number | null }> {
   const { ids, outside, op } = await importIncidentBatch(tx, actor, rows, { format });
   return { imported: ids.length, outside: { count: outside.length, indexes: outside.slice(0, 1000) }, op };
+}
+
+/** The incident table's stored columns (not the generated ones), as the database has them. */
+async function incidentColumns(tx: Queryable): Promise<string[]> {
+  const { rows } = await tx.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_attribute a
+     WHERE a.attrelid = 'incident'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+     ORDER BY a.attnum`,
+  );
+  return rows.map((r) => r.name);
 }
