@@ -12,11 +12,22 @@ export interface ChangeEntry {
 }
 
 /** The change log, newest first (of one entity when given). */
-export async function changeHistory(db: Queryable, entityId: number | undefined, limit: number): Promise<ChangeEntry[]> {
+export async function changeHistory(
+  db: Queryable,
+  entityId: number | undefined,
+  limit: number,
+  /** What the caller may see: every entry (null), or only these kinds, and only regions within `regionId` when set. */
+  seen: { entities: readonly string[]; regionId: number | null } | null = null,
+): Promise<ChangeEntry[]> {
   const { rows } = await db.query<Omit<ChangeEntry, 'at'> & { at: Date | string }>(
-    `SELECT id, op, at, actor, action, entity, entity_id AS "entityId", undone_at IS NOT NULL AS undone FROM change
-     WHERE $1::int IS NULL OR entity_id = $1 ORDER BY id DESC LIMIT $2`,
-    [entityId ?? null, limit],
+    `SELECT id, op, at, actor, action, entity, entity_id AS "entityId", undone_at IS NOT NULL AS undone FROM change c
+     WHERE ($1::int IS NULL OR entity_id = $1)
+       AND ($3::text[] IS NULL OR entity = ANY($3::text[]))
+       AND ($4::int IS NULL OR (entity = 'region' AND (entity_id IN (SELECT id FROM gp_subtree($4::int))
+             OR (c.before->>'parentId')::int IN (SELECT id FROM gp_subtree($4::int))
+             OR (c.after->>'parentId')::int IN (SELECT id FROM gp_subtree($4::int)))))
+     ORDER BY id DESC LIMIT $2`,
+    [entityId ?? null, limit, seen ? [...seen.entities] : null, seen?.regionId ?? null],
   );
   return rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() }));
 }
@@ -55,7 +66,7 @@ export interface OperationEntry {
  */
 export async function operations(
   db: Queryable,
-  filter: { regionId?: number | undefined; actor?: string | undefined; action?: string | undefined; limit: number },
+  filter: { regionId?: number | undefined; actor?: string | undefined; action?: string | undefined; limit: number; incidents?: boolean },
   caller: string,
   undoable: readonly string[],
 ): Promise<{ operations: OperationEntry[]; nextUndo: number | null }> {
@@ -77,6 +88,7 @@ export async function operations(
      FROM change c
      WHERE c.op IS NOT NULL
        AND ($2::text IS NULL OR c.actor = $2) AND ($3::text IS NULL OR c.action = $3)
+       AND ($5::boolean OR c.op NOT IN (SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'incident'))
        AND ($1::int IS NULL OR c.op IN (
          SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'region' AND (
            x.entity_id IN (SELECT id FROM scope)
@@ -89,7 +101,7 @@ export async function operations(
                       OR h.id IN (SELECT (e->>0)::int FROM jsonb_array_elements(coalesce(c.after->'sizes', '[]'::jsonb)) e))
                  AND h.region_id IN (SELECT id FROM scope))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
-    [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit],
+    [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit, filter.incidents ?? true],
   );
   const { rows: next } = await db.query<{ op: number }>(
     `SELECT op FROM change WHERE actor = $1 AND action = ANY($2::text[]) AND undone_at IS NULL AND op IS NOT NULL ORDER BY op DESC LIMIT 1`,

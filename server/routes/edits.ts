@@ -1,11 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegion, updateRegion, type EditResult } from '../db/edit-operations.ts';
+import { isWithin } from '../db/accounts.ts';
 import { byIds } from '../db/region-queries.ts';
 import { changeHistory, entitiesOf, operations } from '../db/change-log.ts';
 import { redo, undo, UNDOABLE } from '../db/undo.ts';
 import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
-import { actorOf, assertOperationInScope, assertPlanScope } from '../http/auth.ts';
+import { can } from '../domain/roles.ts';
+import { actorOf, assertOperationInScope, assertPlanScope, principalOf } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, WholeId, RegionCollectionSchema } from './schemas.ts';
 
@@ -131,10 +133,16 @@ const redoRoute = createRoute({
   responses: { ...ok200, ...errorResponses(409) },
 });
 
+/** What the change log holds of the plan: regions, households brought in, barrier lines. */
+const PLAN_ENTITIES = ['region', 'household', 'barrier'] as const;
+
 const historyRoute = createRoute({
   method: 'get',
   path: '/changes',
   summary: 'The change log, newest first',
+  description:
+    'An admin reads every entry (sign-ins, cases, settings). Everyone else reads the plan’s entries (regions, households, barrier lines), ' +
+    'and someone given an area only the regions within it.',
   request: {
     query: z.object({ entityId: z.coerce.number().int().positive().max(2_147_483_647).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) }),
   },
@@ -172,7 +180,9 @@ const operationsRoute = createRoute({
         .positive()
         .max(2 ** 31 - 1)
         .optional()
-        .openapi({ description: 'operations that touched it or anything below it' }),
+        .openapi({
+          description: 'operations that touched it or anything below it; someone given an area reads only the part within it (their area by default)',
+        }),
       actor: z.string().min(1).max(64).optional(),
       action: z.enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish', 'undo', 'redo']).optional(),
       limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -279,11 +289,24 @@ export function editRoutes() {
     })
     .openapi(operationsRoute, async (c) => {
       const { region, actor, action, limit } = c.req.valid('query');
-      return c.json(await operations(c.get('db'), { regionId: region, actor, action, limit }, actorOf(c), UNDOABLE), 200);
+      // someone given an area reads the operations in it; cases' imports only those who may read cases
+      // (asked for a region above the area: the area's part of it; beside the area: nothing)
+      const p = principalOf(c);
+      const db = c.get('db');
+      let regionId = region;
+      if (p.role !== 'admin' && p.regionId !== null && (region === undefined || !(await isWithin(db, region, p.regionId, false)))) {
+        if (region !== undefined && !(await isWithin(db, p.regionId, region, false))) return c.json({ operations: [], nextUndo: null }, 200);
+        regionId = p.regionId;
+      }
+      const incidents = can(p.role, 'incidents:read');
+      return c.json(await operations(db, { regionId, actor, action, limit, incidents }, actorOf(c), UNDOABLE), 200);
     })
     .openapi(historyRoute, async (c) => {
       const { entityId, limit } = c.req.valid('query');
-      return c.json(await changeHistory(c.get('db'), entityId, limit), 200);
+      // the whole log (sign-ins, cases, settings) is the admin's; the others read the plan's part of it, in their area
+      const p = principalOf(c);
+      const seen = p.role === 'admin' ? null : { entities: p.regionId === null ? PLAN_ENTITIES : ['region'], regionId: p.regionId };
+      return c.json(await changeHistory(c.get('db'), entityId, limit, seen), 200);
     });
 }
 

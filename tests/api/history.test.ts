@@ -74,6 +74,55 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', '/api/operations?action=teleport')).status).toBe(400);
     });
 
+    it('shows each reader only the part of the log they may see: an area its own, cases and sign-ins their readers', async () => {
+      // two townships, a grid renamed in each; an incident import; a sign-in
+      const towns = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' ORDER BY id LIMIT 2`)).rows;
+      const [mine, theirs] = towns as [{ id: number }, { id: number }];
+      const gridIn = (town: number) =>
+        one<{ id: number; version: number; label: [number, number] }>(
+          `SELECT g.id, g.version, ARRAY[ST_X(ST_PointOnSurface(g.geom)), ST_Y(ST_PointOnSurface(g.geom))] AS label
+           FROM region g JOIN region v ON v.id = g.parent_id WHERE g.level = 'grid' AND v.parent_id = $1 ORDER BY g.id LIMIT 1`,
+          [town],
+        );
+      const [a, b] = [await gridIn(mine.id), await gridIn(theirs.id)];
+      const opA = (await ctx.request('PATCH', `/api/regions/${a.id}`, { version: a.version, name: '本乡镇改名网格' })).body.op;
+      const opB = (await ctx.request('PATCH', `/api/regions/${b.id}`, { version: b.version, name: '别的乡镇改名网格' })).body.op;
+      const csv = `lon,lat,category,severity,description,reported_at\n${a.label[0]},${a.label[1]},sanitation,1,日志可见性,2026-02-01T09:00:00+08:00\n`;
+      const opI = (await ctx.request('POST', '/api/incidents/import', csv, { 'content-type': 'text/csv' })).body.op;
+      await ctx.db.query(`INSERT INTO change (actor, action, entity, entity_id, before, after) VALUES ('someone', 'login', 'user', 1, NULL, '{}')`);
+      const as = async (spec: { role: 'admin' | 'planner' | 'leader'; regionId?: number }) => ({
+        cookie: (await ctx.cookie({ username: `log-${spec.role}-${spec.regionId ?? 'all'}`, ...spec })).cookie,
+      });
+      const [admin, planner, leader, town] = [
+        await as({ role: 'admin' }),
+        await as({ role: 'planner' }),
+        await as({ role: 'leader' }),
+        await as({ role: 'planner', regionId: mine.id }),
+      ];
+      const log = async (who: { cookie: string }) =>
+        (await ctx.request('GET', '/api/changes?limit=500', undefined, who)).body as { entity: string; entityId: number | null; op: number | null }[];
+      const entities = (rows: { entity: string }[]) => new Set(rows.map((r) => r.entity));
+      expect([...entities(await log(admin))]).toEqual(expect.arrayContaining(['user', 'incident', 'region']));
+      for (const who of [planner, leader]) expect([...entities(await log(who))].filter((e) => !['region', 'household', 'barrier'].includes(e))).toEqual([]);
+      const townLog = await log(town);
+      expect(townLog.map((r) => r.op)).toContain(opA);
+      expect(townLog.map((r) => r.op)).not.toContain(opB);
+      expect([...entities(townLog)]).toEqual(['region']);
+      // by operation: an area's own by default and within a region above it, nothing beside it; cases' imports to their readers
+      const ops = async (who: { cookie: string }, query = '') =>
+        ((await ctx.request('GET', `/api/operations?limit=200${query}`, undefined, who)).body.operations as { op: number }[]).map((o) => o.op);
+      const district = await one<{ id: number }>(`SELECT id FROM region WHERE level = 'district'`);
+      for (const query of ['', `&region=${district.id}`, `&region=${mine.id}`]) {
+        const seen = await ops(town, query);
+        expect(seen, query).toContain(opA);
+        expect(seen, query).not.toContain(opB);
+        expect(seen, query).not.toContain(opI);
+      }
+      expect(await ops(town, `&region=${theirs.id}`)).toEqual([]);
+      expect(await ops(planner)).not.toContain(opI);
+      expect(await ops(leader)).toEqual(expect.arrayContaining([opA, opB, opI]));
+    });
+
     it('reads a region, its children and descendants as they stood at the end of a day; not found before it existed', async () => {
       const grid = await one<{ id: number; parent_id: number; version: number; name: string }>(
         `SELECT id, parent_id, version, name FROM region WHERE level = 'grid' ORDER BY id DESC LIMIT 1`,
