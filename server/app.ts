@@ -3,7 +3,7 @@ import { compress } from 'hono/compress';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate, POLICY, sameOrigin } from './http/auth.ts';
 import { InputError } from './domain/errors.ts';
-import { jsonBodies, MAX_JSON_DEPTH, tooLarge, type BodyLimit } from './http/body.ts';
+import { jsonBodies, MAX_JSON_DEPTH, tooLarge, utf8GeoJson, type BodyLimit } from './http/body.ts';
 import { ReadCache } from './http/cache.ts';
 import { TileCache } from './http/tile-cache.ts';
 import { draftScope } from './http/draft.ts';
@@ -108,8 +108,8 @@ export function createApp(options: AppOptions) {
       throw tooLarge(MAX_PHOTO_BYTES);
     },
   });
-  app.use('/api/households/import', uploadLimit);
-  app.use('/api/incidents/import', uploadLimit);
+  app.use('/api/households/import', uploadLimit, utf8GeoJson);
+  app.use('/api/incidents/import', uploadLimit, utf8GeoJson);
   app.use('/api/imports', uploadLimit);
   app.use('/api/incidents/:id/photos', photoLimit);
   app.use('/api/dispatches/:id/photos', photoLimit);

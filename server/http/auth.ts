@@ -340,10 +340,10 @@ export async function areaRegion(c: Context<Env>, region: number | undefined, pa
 }
 
 /** Whoever is scoped to an area sees and handles only the cases within it (a case without a grid lies in none). */
-export async function assertInArea(c: Context<Env>, db: Queryable, grid: number | null, id: number): Promise<void> {
+export async function assertInArea(c: Context<Env>, db: Queryable, grid: number | null, id: number, path = 'id'): Promise<void> {
   const area = areaOf(principalOf(c));
   if (area === null) return;
-  if (grid === null || !(await isWithin(db, grid, area, false))) throw outside(`incident ${id}`, 'id');
+  if (grid === null || !(await isWithin(db, grid, area, false))) throw outside(`incident ${id}`, path);
 }
 
 /** A grid worker acts only in the grids they staff. */

@@ -123,7 +123,7 @@ export function parseJsonBytes(bytes: Uint8Array, maxDepth: number, path = 'body
   if (jsonDepthExceeds(bytes, maxDepth)) {
     throw new InputError('too_deep', `the JSON is nested more than ${maxDepth} levels deep`, path, { maxDepth });
   }
-  const text = new TextDecoder().decode(bytes);
+  const text = decodeUtf8(bytes, path);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -164,7 +164,30 @@ export function checkJsonText(text: string, path = 'body'): void {
   }
 }
 
+/**
+ * JSON is UTF-8: bytes that are not (a GBK name pasted as bytes, a cut-off character) are refused with where they are,
+ * not stored as U+FFFD in their place. 400 `invalid_text`.
+ */
+export function decodeUtf8(bytes: Uint8Array, path = 'body'): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const text = new TextDecoder().decode(bytes);
+    const where = illFormedPath(safeParse(text), path, (v) => v.includes('\uFFFD')) ?? path;
+    throw new InputError('invalid_text', 'the text is not UTF-8 (some bytes are no character); send it as UTF-8', where);
+  }
+}
+
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * GeoJSON sent to a route that reads its own body (the household and incident imports): its bytes held to UTF-8 before
+ * the route's validator reads them as text (which would put U+FFFD in place of what is not). After the route's size limit.
+ */
+export const utf8GeoJson: MiddlewareHandler<Env> = async (c, next) => {
+  if (WRITES.has(c.req.method) && isJson(c)) decodeUtf8(new Uint8Array(await c.req.arrayBuffer()));
+  await next();
+};
 
 /**
  * JSON bodies, read before any handler sees them: at most the route's `maxBytes` (the rest is
@@ -190,7 +213,7 @@ export function jsonBodies(limitOf: (key: string | null) => BodyLimit | null): M
     if (bytes.byteLength > 0 && isJson(c) && jsonDepthExceeds(bytes, limit.maxDepth)) {
       throw new InputError('too_deep', `the JSON is nested more than ${limit.maxDepth} levels deep`, 'body', { maxDepth: limit.maxDepth });
     }
-    const text = new TextDecoder().decode(bytes);
+    const text = isJson(c) ? decodeUtf8(bytes) : new TextDecoder().decode(bytes);
     if (isJson(c)) checkJsonText(text);
     (c.req.bodyCache as { text?: Promise<string> }).text = Promise.resolve(text);
     await next();

@@ -450,7 +450,7 @@ export function dispatchRoutes() {
       const incident = await inCentreArea(c, id, async (tx) => {
         const target = await incidentGrid(tx, into);
         if (target === undefined) throw notFound('incident', into, 'into');
-        await assertInArea(c, tx, target, into);
+        await assertInArea(c, tx, target, into, 'into');
         return voidIncident(tx, actorOf(c), id, { kind: 'duplicate', into, reason }, nowOf(c), version);
       });
       c.get('events').publish({ type: 'incident', action: 'void', incident });

@@ -354,6 +354,13 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: second.id }, centre)).body.error.code).toBe('not_here');
       expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, police)).status).toBe(403);
       expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id, version: 99 }, centre)).status).toBe(409);
+      // into a case outside the centre's area: the answer names the field at fault
+      const { rows: away } = await ctx.db.query<{ id: number }>(
+        'SELECT id FROM incident WHERE grid_id IN (SELECT id FROM gp_subtree($1::int)) ORDER BY id LIMIT 1',
+        [place.otherTownship],
+      );
+      const far = await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: away[0]!.id }, centre);
+      expect([far.status, far.body.error.code, far.body.error.path]).toEqual([403, 'outside_scope', 'into']);
       // not the same thing: another category is its own case
       const other = await ctx.request('POST', '/api/incidents', {
         lon: place.x,

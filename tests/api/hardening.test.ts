@@ -133,6 +133,20 @@ for (const driver of DRIVERS) {
       expect([bell.status, ((await bell.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.zh' })]);
       const nul = await post('{"code":"ctly","zh":"甲","en":"x\\u0000"}');
       expect([nul.status, ((await nul.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.en' })]);
+      // bytes that are no UTF-8 (GBK, or a character cut off) are refused with their place, not stored as U+FFFD
+      const gbk = Buffer.concat([Buffer.from('{"code":"ctlz","zh":"'), Buffer.from([0xb9, 0xab, 0xb0, 0xb2]), Buffer.from('","en":"x"}')]);
+      const notUtf8 = await raw('/api/settings/departments', { method: 'POST', headers: { 'content-type': 'application/json', cookie: admin }, body: gbk });
+      expect([notUtf8.status, ((await notUtf8.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.zh' })]);
+      const geo = Buffer.concat([
+        Buffer.from('{"type":"FeatureCollection","features":[{"type":"Feature","geometry":null,"properties":{"size":2,"address":"'),
+        Buffer.from([0xff, 0xfe]),
+        Buffer.from('"}}]}'),
+      ]);
+      const imported = await raw('/api/households/import', { method: 'POST', headers: { 'content-type': 'application/geo+json', cookie: admin }, body: geo });
+      expect([imported.status, ((await imported.json()) as any).error]).toEqual([
+        400,
+        expect.objectContaining({ code: 'invalid_text', path: 'body.features.0.properties.address' }),
+      ]);
       const { rows } = await ctx.db.query<{ zh: string }>('SELECT zh FROM department ORDER BY id LIMIT 1');
       const twin = await post(JSON.stringify({ code: 'twin', zh: rows[0]!.zh, en: 'Twin' }));
       expect([twin.status, ((await twin.json()) as any).error]).toEqual([409, expect.objectContaining({ code: 'duplicate_name', path: 'zh' })]);
