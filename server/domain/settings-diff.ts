@@ -89,8 +89,10 @@ function recordDiff(before: Rec, after: Rec, item: string | null, itemNames = { 
     .sort((x, y) => rank(x) - rank(y) || x.localeCompare(y));
   for (const field of keys) {
     const [b, a] = [before[field], after[field]];
-    if (Array.isArray(b) && Array.isArray(a) && (keyOf(b) || keyOf(a))) {
-      out.push(...listDiff(b, a, field));
+    // a list of records on either side (a record made with one, as a category with its deadlines): record by record
+    const [bl, al] = [Array.isArray(b) ? b : b == null ? [] : null, Array.isArray(a) ? a : a == null ? [] : null];
+    if (bl && al && (keyOf(bl) || keyOf(al))) {
+      out.push(...listDiff(bl, al, field));
       continue;
     }
     const shown = (x: unknown, lang: 'zh' | 'en') => (Array.isArray(x) ? named(field, x, lang) : text(x));

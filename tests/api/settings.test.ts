@@ -130,6 +130,10 @@ for (const driver of DRIVERS) {
         ]),
       );
       expect(categoryChange.changed.some((c: { field: string; item: string }) => c.field === 'ackHours' && c.item === '1')).toBe(true);
+      // a category made says what it was made with, its deadlines severity by severity, never an object's "[object Object]"
+      const category = changes.find((c: { entity: string; action: string }) => c.entity === 'incident_category' && c.action === 'create');
+      expect(JSON.stringify(category.changed)).not.toContain('[object Object]');
+      expect(category.changed).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'ackHours', item: '1', before: '' })]));
       // a department made says what it was made with: its contact, its phone
       const made = changes.find((c: { entity: string; action: string }) => c.entity === 'department' && c.action === 'create');
       expect(made.changed).toEqual(

@@ -224,6 +224,11 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
 
   it('opens offline after one online visit, records a patrol with no signal at 360×640, and sends it when the signal returns', async () => {
     await context.setOffline(false);
+    // 考核 opened by a worker: their own month, under 巡查 (the ranking is for those who lead them), not "no access"
+    await page.goto(server.url + '/assessment');
+    await expect.poll(() => page.url(), { timeout: 30_000 }).toBe(server.url + '/report?tab=patrol');
+    await expect.poll(() => page.locator('[data-testid="patrol-month"]').count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.locator('[data-testid="denied"]').count()).toBe(0);
     await page.goto(server.url + '/report');
     // the one online visit: the service worker takes the page over and keeps the shell
     await page.waitForFunction(() => !!navigator.serviceWorker?.controller, null, { timeout: 60_000 });
@@ -388,7 +393,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
         queues: [
           ['gridplan-outbox-phone-worker', mine],
           ['gridplan-outbox-worker-before', theirs],
-        ],
+        ] as [string, string][],
         x: place.x,
         y: place.y,
       },
@@ -628,8 +633,20 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       height: 1080,
     });
     desk.on('pageerror', (e) => errors.push(e.message));
+    // while the intake loads its count is not shown (it said 0 until the list came)
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await desk.route(/\/api\/incidents\?.*intake=true/, async (route) => {
+      await held;
+      await route.continue();
+    });
     await desk.goto(server.url + '/');
     await desk.waitForURL(/\/center$/);
+    await desk.locator('[data-testid="list-intake"]').waitFor();
+    expect(await desk.locator('[data-testid="intake-count"]').count()).toBe(0);
+    release();
+    await expect.poll(() => desk.locator('[data-testid="intake-count"]').textContent(), { timeout: 30_000 }).toMatch(/^[1-9]\d*$/);
+    await desk.unrouteAll();
     const thumb = desk.locator(`[data-testid="intake-${fresh!.id}"] [data-testid="intake-thumb"]`);
     expect(await thumb.getAttribute('src')).toMatch(/^\/api\/incidents\/\d+\/photos\/\d+\?size=thumb$/);
     await thumb.scrollIntoViewIfNeeded();

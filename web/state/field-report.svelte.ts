@@ -18,7 +18,12 @@ export const MAX_PHOTOS = 3;
  */
 export class FieldReport {
   readonly outbox: Outbox;
-  tab = $state<'report' | 'list' | 'patrol'>('report');
+  /** The tab shown: 上报 unless the address names another (`?tab=patrol`, where /assessment sends a worker). */
+  tab = $state<'report' | 'list' | 'patrol'>(FieldReport.tabOf(typeof location === 'undefined' ? '' : location.search));
+  private static tabOf(search: string): 'report' | 'list' | 'patrol' {
+    const tab = new URLSearchParams(search).get('tab');
+    return tab === 'list' || tab === 'patrol' ? tab : 'report';
+  }
   gridId = $state<number | null>(null);
   grid = $state.raw<GridFeature | null>(null);
   categories = $state.raw<Category[]>([]);
