@@ -182,6 +182,24 @@ export async function dispatchIncident(
   const incident = await incidentById(tx, incidentId, now);
   const dispatches = await dispatchesOf(tx, incidentId, now);
   await recordChange(tx, { actor, action: 'dispatch', entity: 'incident', entityId: incidentId, before, after: { ...incident, dispatches } });
+  if (sentTo.length > 0) {
+    // the grid hears where its report went (吹哨): the lead first
+    const on = dispatches.filter((d) => !d.returnedAt).sort((a, b) => (a.role === b.role ? 0 : a.role === 'lead' ? -1 : 1));
+    const zh = on.map((d) => `${d.department.zh}${d.role === 'lead' ? '（主办）' : ''}`).join('、');
+    const en = on.map((d) => `${d.department.en}${d.role === 'lead' ? ' (lead)' : ''}`).join(', ');
+    await notify(
+      tx,
+      {
+        event: 'incident.routed',
+        incidentId,
+        to: [{ worker: true }, { reporter: true }],
+        except: actor,
+        text: (c) => ({ zh: `已派单：#${c.id} ${c.categoryZh} 派至 ${zh}`, en: `Routed: #${c.id} ${c.categoryEn} to ${en}` }),
+        data: { departments: on.map((d) => ({ code: d.department.code, role: d.role })) },
+      },
+      now,
+    );
+  }
   return { incident, dispatches };
 }
 
@@ -246,6 +264,28 @@ export async function answerDispatch(
   const dispatch = await dispatchById(tx, id, now);
   const incident = await incidentById(tx, before.incidentId, now);
   await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
+  if (step.action === 'resolve') {
+    // the grid hears the department's answer (and, from the last one, that the case waits for its visit back)
+    const answer = step.answer!.trim();
+    const short = answer.length > 60 ? `${answer.slice(0, 60)}…` : answer;
+    const done = incident.status === 'resolved' && incidentBefore.status !== 'resolved';
+    await notify(
+      tx,
+      {
+        event: 'dispatch.answered',
+        incidentId: incident.id,
+        dispatchId: id,
+        to: [{ worker: true }, { reporter: true }],
+        except: actor,
+        text: (c) => ({
+          zh: `答复：${dispatch.department.zh}已办结 #${c.id} ${c.categoryZh}：${short}${done ? '。请回访群众后结案' : ''}`,
+          en: `Answered: ${dispatch.department.en} finished #${c.id} ${c.categoryEn}: ${short}${done ? '. Visit the resident and close it' : ''}`,
+        }),
+        data: { department: dispatch.department.code, answer },
+      },
+      now,
+    );
+  }
   if (incident.status !== incidentBefore.status) {
     await recordChange(tx, { actor, action: 'resolve', entity: 'incident', entityId: incident.id, before: incidentBefore, after: incident });
   }

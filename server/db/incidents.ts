@@ -470,6 +470,25 @@ export async function voidIncident(
   ]);
   const after = await incidentById(tx, id, now);
   await recordChange(tx, { actor, action: step.kind === 'invalid' ? 'invalid' : 'merge', entity: 'incident', entityId: id, before, after });
+  // the one who reported it learns why it left the lists
+  await notify(
+    tx,
+    {
+      event: 'incident.voided',
+      incidentId: id,
+      to: [{ worker: true }, { reporter: true }],
+      except: actor,
+      text: (c) =>
+        step.kind === 'duplicate'
+          ? {
+              zh: `已合并：#${c.id} ${c.categoryZh} 与 #${step.into} 是同一件事，并入 #${step.into} 一起办理`,
+              en: `Merged: #${c.id} ${c.categoryEn} is the same as #${step.into} and goes on as it`,
+            }
+          : { zh: `无效：#${c.id} ${c.categoryZh} 被标为无效，理由：${reason}`, en: `Invalid: #${c.id} ${c.categoryEn} was marked invalid: ${reason}` },
+      data: { kind: step.kind, reason, ...(step.kind === 'duplicate' ? { into: step.into } : {}) },
+    },
+    now,
+  );
   return after;
 }
 
@@ -518,5 +537,17 @@ export async function reopenIncident(tx: Queryable, actor: string, id: number, r
   );
   const after = await incidentById(tx, id, now);
   await recordChange(tx, { actor, action: 'reopen', entity: 'incident', entityId: id, before, after });
+  await notify(
+    tx,
+    {
+      event: 'incident.reopened',
+      incidentId: id,
+      to: [{ worker: true }, { reporter: true }],
+      except: actor,
+      text: (c) => ({ zh: `重新办理：#${c.id} ${c.categoryZh}，理由：${reason.trim()}`, en: `Reopened: #${c.id} ${c.categoryEn}: ${reason.trim()}` }),
+      data: { reason: reason.trim() },
+    },
+    now,
+  );
   return after;
 }

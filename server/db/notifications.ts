@@ -18,6 +18,12 @@ export const NOTIFICATION_EVENTS = [
   'extension.decided',
   'incident.assigned',
   'satisfaction.low',
+  // what came of a report, told to the grid worker of its grid and to whoever reported it: routed to departments, a
+  // department's answer, merged or marked invalid, reopened
+  'incident.routed',
+  'dispatch.answered',
+  'incident.voided',
+  'incident.reopened',
   // a draft's review: a step awaits its reviewers; a step decided, told to its author
   'draft.review',
   'draft.decided',
@@ -33,7 +39,9 @@ export type Audience =
   /** the escalation contacts of a township or district (else its leaders; a leader of the whole plan is the district's) */
   | { contacts: number }
   /** the grid worker of the case's grid */
-  | { worker: true };
+  | { worker: true }
+  /** the grid worker who reported the case */
+  | { reporter: true };
 
 /** The case as a message names it. */
 interface CaseInfo {
@@ -58,6 +66,8 @@ export interface Notice {
   text: (c: CaseInfo) => { zh: string; en: string };
   /** More for webhooks (a department, a deadline, a reason). */
   data?: Record<string, unknown> | undefined;
+  /** The account whose step it is: not told of its own step. */
+  except?: string | undefined;
 }
 
 /** "11/30 16:05" in China time, for messages. */
@@ -90,6 +100,7 @@ const AUDIENCE_SQL = {
                AND (u.region_id = $A OR (u.region_id IS NULL AND (SELECT level FROM region WHERE id = $A) = 'district'))
                AND NOT EXISTS (SELECT 1 FROM escalation_contact ec WHERE ec.region_id = $A)`,
   worker: `SELECT u.id FROM app_user u JOIN region g ON g.worker_id = u.worker_id WHERE g.id = $G::int AND u.role = 'worker' AND NOT u.disabled`,
+  reporter: `SELECT u.id FROM app_user u JOIN incident i ON i.reporter_id = u.worker_id WHERE i.id = $I::int AND u.role = 'worker' AND NOT u.disabled`,
 };
 
 /** Writes a notice into every concerned inbox and every listening webhook's outbox; returns the inbox count. */
@@ -104,15 +115,17 @@ export async function notify(tx: Queryable, notice: Notice, now: Date): Promise<
     if ('department' in a) return AUDIENCE_SQL.department.replaceAll('$A', add(a.department));
     if ('contacts' in a) return AUDIENCE_SQL.contacts.replaceAll('$A', add(a.contacts));
     if ('centre' in a) return AUDIENCE_SQL.centre.replaceAll('$G', add(info.gridId));
+    if ('reporter' in a) return AUDIENCE_SQL.reporter.replaceAll('$I', add(info.id));
     return AUDIENCE_SQL.worker.replaceAll('$G', add(info.gridId));
   });
+  const except = notice.except === undefined ? '' : ` WHERE r.id NOT IN (SELECT id FROM app_user WHERE username = ${add(notice.except)})`;
   const recipients = parts.length
     ? (
         await tx.query<{ id: number; username: string; displayName: string; role: string }>(
           `INSERT INTO notification (user_id, event, incident_id, dispatch_id, text_zh, text_en, created_at)
            SELECT r.id, ${add(notice.event)}, ${add(notice.incidentId)}, ${add(notice.dispatchId ?? null)}, ${add(text.zh)}, ${add(text.en)},
              ${add(now.toISOString())}
-           FROM (${parts.join(' UNION ')}) r
+           FROM (${parts.join(' UNION ')}) r${except}
            RETURNING user_id AS id,
              (SELECT username FROM app_user WHERE id = user_id) AS username,
              (SELECT display_name FROM app_user WHERE id = user_id) AS "displayName",

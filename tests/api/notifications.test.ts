@@ -190,6 +190,66 @@ for (const driver of DRIVERS) {
       await ctx.request('DELETE', `/api/webhooks/${made.body.id}`);
     });
 
+    it('tells the grid worker what came of a report: where it went, each answer, a merge, an invalid mark — not their own steps', async () => {
+      const { rows } = await ctx.db.query<{ worker_id: number | null }>('SELECT worker_id FROM region WHERE id = $1', [place.grid]);
+      const worker = await ctx.cookie({ username: 'n-grid-worker', role: 'worker', workerId: rows[0]!.worker_id });
+      const say = (description: string) =>
+        ctx.request(
+          'POST',
+          '/api/incidents',
+          { lon: place.x, lat: place.y, category: 'sanitation', severity: 1, description, reportedAt: now.toISOString() },
+          worker,
+        );
+      const first = (await say('垃圾堆放，无人清运')).body as { id: number };
+      expect(first.id).toBeGreaterThan(0);
+      now = new Date(now.getTime() + 60_000);
+      const sent = await ctx.request(
+        'POST',
+        `/api/incidents/${first.id}/dispatch`,
+        {
+          departments: [
+            { code: 'housing', role: 'lead' },
+            { code: 'police', role: 'assist' },
+          ],
+        },
+        centre,
+      );
+      expect(sent.status).toBe(200);
+      const told = async (event: string, id: number) => (await inbox(worker)).items.find((n: any) => n.event === event && n.incidentId === id);
+      expect((await told('incident.routed', first.id)).text.zh).toMatch(/派至 住建（主办）、公安/);
+      for (const d of sent.body.dispatches as { id: number; department: { code: string } }[]) {
+        const who = d.department.code === 'housing' ? housing : police;
+        now = new Date(now.getTime() + 60_000);
+        expect((await patch(d.id, { action: 'acknowledge' }, who)).status).toBe(200);
+        expect((await patch(d.id, { action: 'resolve', answer: `${d.department.code} 已清运完毕` }, who)).status).toBe(200);
+      }
+      const answers = (await inbox(worker)).items.filter((n: any) => n.event === 'dispatch.answered' && n.incidentId === first.id);
+      expect(answers).toHaveLength(2);
+      // the last answer says the case waits for the worker's visit back
+      expect(answers.map((n: any) => n.text.zh).join('|')).toMatch(/已办结 .*已清运完毕。请回访群众后结案/);
+      // a second report of the same thing is merged into the first; a third is no case
+      const second = (await say('同一处垃圾')).body as { id: number };
+      const third = (await say('测试一下')).body as { id: number };
+      now = new Date(now.getTime() + 60_000);
+      expect((await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, centre)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/incidents/${third.id}/invalid`, { reason: '误报，现场无此情况' }, centre)).status).toBe(200);
+      expect((await told('incident.voided', second.id)).text.zh).toContain(`并入 #${first.id}`);
+      expect((await told('incident.voided', third.id)).text.zh).toContain('误报，现场无此情况');
+      // a step of the worker's own is no news to them: their own dispatch from the phone tells the department only
+      const fourth = (
+        await ctx.request(
+          'POST',
+          '/api/incidents',
+          { lon: place.x, lat: place.y, category: 'dispute', severity: 1, description: '邻里纠纷', reportedAt: now.toISOString() },
+          worker,
+        )
+      ).body as { id: number };
+      now = new Date(now.getTime() + 60_000);
+      const mine = await ctx.request('POST', `/api/incidents/${fourth.id}/dispatch`, { departments: ['mediation'] }, worker);
+      expect(mine.status, JSON.stringify(mine.body)).toBe(200);
+      expect(await told('incident.routed', fourth.id)).toBeUndefined();
+    });
+
     it('an inbox is its owner’s: read one, read all; another’s is not found; the change log keeps no secret', async () => {
       const mine = await inbox(housing);
       expect(mine.unread).toBeGreaterThan(0);
