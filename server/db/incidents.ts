@@ -333,10 +333,21 @@ export async function listIncidents(
   now: Date,
 ): Promise<{ total: number; items: IncidentJson[] }> {
   const f = filterSql(filter, 4);
+  // The centre's intake: a case that came back (sent back by a department, reopened after an unsatisfied resident) first,
+  // the latest back on top, with what came of it before; then what came in, newest first.
+  const history = `, 'history', json_build_object(
+      'returns', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'reason', d.return_reason, 'at', d.returned_at)
+                 ORDER BY d.returned_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
+               WHERE d.incident_id = i.id AND d.returned_at IS NOT NULL), '[]'),
+      'answers', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'answer', d.answer, 'at', d.resolved_at)
+                 ORDER BY d.resolved_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
+               WHERE d.incident_id = i.id AND d.answer IS NOT NULL AND i.reopen_count > 0), '[]'))`;
+  const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id))`;
+  const json = filter.intake ? `(${incidentJson('$3')}::jsonb || jsonb_build_object(${history.slice(2)}))` : incidentJson('$3');
   const { rows } = await db.query<{ j: IncidentJson; total: number }>(
-    `SELECT ${incidentJson('$3')} AS j, count(*) OVER ()::int AS total
+    `SELECT ${json} AS j, count(*) OVER ()::int AS total
      FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
-     ORDER BY i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
+     ORDER BY ${filter.intake ? `${back} DESC NULLS LAST, ` : ''}i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
     [limit, offset, now.toISOString(), ...f.params],
   );
   return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };

@@ -43,6 +43,16 @@ export const IncidentSchema = z
     source: z.enum(['worker', 'hotline', 'import']),
     address: z.string().nullable(),
     locatedBy: z.string().nullable(),
+    /** (the centre's intake only) what came of the case before it came back */
+    history: z
+      .object({
+        returns: z.array(z.object({ department: z.string(), code: z.string(), reason: z.string().nullable(), at: z.string() })),
+        answers: z.array(z.object({ department: z.string(), code: z.string(), answer: z.string(), at: z.string() })),
+      })
+      .optional()
+      .openapi({
+        description: "the centre's intake only: the departments that sent it back and why (退回), and the answers given before it was reopened",
+      }),
   })
   .openapi('Incident');
 

@@ -291,6 +291,12 @@ for (const driver of DRIVERS) {
       expect(dispatch.role).toBe('lead');
       const back = await patch(dispatch.id, { action: 'return', reason: '应由住建处理' }, police);
       expect(back.body.incident.status).toBe('reported');
+      // back in the intake on top — before a newer report that came in meanwhile — with who sent it back and why
+      now = new Date(now.getTime() + HOUR);
+      const newer = await report();
+      const intake = (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items;
+      expect(newer.reportedAt > incident.reportedAt).toBe(true);
+      expect(intake[0]).toMatchObject({ id: incident.id, history: { returns: [{ code: 'police', department: '公安', reason: '应由住建处理' }], answers: [] } });
       // the police's queue no longer counts it open
       const queue = await ctx.request('GET', '/api/dispatches?state=open&limit=500', undefined, police);
       expect(queue.body.items.map((d: any) => d.id)).not.toContain(dispatch.id);
