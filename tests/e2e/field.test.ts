@@ -516,8 +516,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => card.locator('.shot img').count()).toBe(1);
     await card.screenshot({ path: join(ARTIFACTS, '6a-answer-with-photo.png') });
     await card.locator('[data-testid="send-answer"]').click();
-    // Answered, it leaves the open queue; the incident is resolved.
+    // Answered, it leaves the open queue, and the queue says so; the incident is resolved.
     await expect.poll(() => card.count()).toBe(0);
+    await expect.poll(() => desk.locator('[data-testid="dispatch-notice"]').textContent()).toMatch(/已答复 #\d+，.*办结了/);
     const {
       rows: [after],
     } = await db.query<{ status: string; answer: string }>(
