@@ -438,6 +438,13 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => card.locator('[data-testid="answer"]').textContent()).toContain('已上门检查，责令整改');
     expect(await card.locator('img.shot').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '4-grid-list.png') });
+    // a photo the list asked for with no signal (never loaded before) loads when the signal returns: it stayed broken
+    const shot = card.locator('img.shot');
+    await context.setOffline(true);
+    await shot.evaluate((img: HTMLImageElement) => (img.src = `${img.src}&first=1`));
+    await expect.poll(() => shot.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 0), { timeout: 30_000 }).toBe(true);
+    await context.setOffline(false);
+    await expect.poll(() => shot.evaluate((img: HTMLImageElement) => img.naturalWidth), { timeout: 30_000 }).toBeGreaterThan(0);
     await card.locator(`[data-testid="close-${incident!.id}"]`).click();
     // the verdict is a big button whose radio lies over it, within it: a tap checks it, and the page stays where it is
     // (the radios once escaped the list: a tap on a case lower down scrolled the whole page to blank)
