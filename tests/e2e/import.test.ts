@@ -379,7 +379,8 @@ describeInBrowser('import wizard in Chromium', () => {
       await fire.locator('input[aria-label="fire ack 4"]').fill('0.5');
       await fire.locator('label', { hasText: '水务局' }).locator('input').check();
       await fire.locator('[data-testid="category-save"]').click();
-      await expect.poll(() => page.locator('[data-testid="categories-message"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
+      // said at the card saved, not below the whole list
+      await expect.poll(() => fire.locator('[data-testid="categories-message"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-categories.png'), fullPage: true });
       const { rows } = await db.query<{ ack: number }>(`SELECT ack_hours::float8 AS ack FROM incident_deadline WHERE category = 'fire' AND severity = 4`);
       expect(rows[0]!.ack).toBe(0.5);

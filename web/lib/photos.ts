@@ -8,7 +8,8 @@ export const thumbUrl = (url: string): string => `${url}?size=thumb`;
 export function retryOnline(img: HTMLImageElement): { destroy(): void } {
   const again = () => {
     // setting the address, even the same one, loads it anew
-    if (img.complete && img.naturalWidth === 0 && img.src) img.src = img.src;
+    const src = img.getAttribute('src');
+    if (img.complete && img.naturalWidth === 0 && src) img.setAttribute('src', src);
   };
   const failed = () => addEventListener('online', again, { once: true });
   img.addEventListener('error', failed);
