@@ -503,6 +503,20 @@ export async function voidIncident(
   return after;
 }
 
+/**
+ * 撤销无效/合并: a report marked invalid or merged by mistake is a report again, back in the intake, as it was before.
+ * Only while nothing else happened to it (it cannot: a voided report takes no step) — 409 when stale, 422 when not voided.
+ */
+export async function restoreIncident(tx: Queryable, actor: string, id: number, now: Date, version?: number): Promise<IncidentJson> {
+  const before = await incidentById(tx, id, now, true);
+  conflict(id, before, version);
+  if (!before.void) throw new InputError('illegal_transition', `incident ${id} is neither merged nor marked invalid`, 'id');
+  await tx.query('UPDATE incident SET void_kind = NULL, void_reason = NULL, voided_at = NULL, merged_into = NULL, version = version + 1 WHERE id = $1', [id]);
+  const after = await incidentById(tx, id, now);
+  await recordChange(tx, { actor, action: 'restore', entity: 'incident', entityId: id, before, after });
+  return after;
+}
+
 /** Reports that may be the same case: the same category within 300 m and a day, live, nearest first. */
 export async function duplicatesOf(
   db: Queryable,

@@ -57,6 +57,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/settings/changes/:id/undo': ['users:admin'],
   'GET /api/changes': ['changes:read'],
   'POST /api/incidents/:id/invalid': ['dispatch:manage'],
+  'POST /api/incidents/:id/restore': ['dispatch:manage'],
   'POST /api/incidents/:id/merge': ['dispatch:manage'],
   'GET /api/incidents/:id/duplicates': ['dispatch:manage', 'incidents:read'],
   'POST /api/incidents/:id/reopen': ['dispatch:manage'],

@@ -15,7 +15,7 @@ import { isWithin } from '../db/accounts.ts';
 import type { Queryable } from '../db/db.ts';
 import { areaOf, can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
-import { assignIncident, categoryCodes, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, voidIncident } from '../db/incidents.ts';
+import { assignIncident, categoryCodes, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, restoreIncident, voidIncident } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertInArea, assertOwnGrid, areaRegion, principalOf } from '../http/auth.ts';
@@ -184,6 +184,13 @@ const mergeRoute = createRoute({
     },
   },
   responses: { 200: { description: 'Merged', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+const restoreRoute = createRoute({
+  method: 'post',
+  path: '/incidents/{id}/restore',
+  summary: '撤销: a report marked invalid or merged by mistake goes back to the intake as it was',
+  request: { params: IdParam, body: { required: false, ...json(z.object({ version: Version }).strict()) } },
+  responses: { 200: { description: 'Restored', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 const duplicatesRoute = createRoute({
   method: 'get',
@@ -435,6 +442,13 @@ export function dispatchRoutes() {
         return assignIncident(tx, actorOf(c), id, regionId, nowOf(c), version);
       });
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident });
+      return c.json(incident, 200);
+    })
+    .openapi(restoreRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json') as { version?: number } | undefined;
+      const incident = await inCentreArea(c, id, (tx) => restoreIncident(tx, actorOf(c), id, nowOf(c), body?.version));
+      c.get('events').publish({ type: 'incident', action: 'report', incident });
       return c.json(incident, 200);
     })
     .openapi(invalidRoute, async (c) => {

@@ -398,6 +398,16 @@ for (const driver of DRIVERS) {
         [[second.id, junk.id]],
       );
       expect(rows.map((r) => r.action)).toEqual(['merge', 'invalid']);
+      // 撤销: a mark made by mistake is taken back — the report is in the intake again, as it was; by the centre only, once
+      expect((await ctx.request('POST', `/api/incidents/${junk.id}/restore`, {}, police)).status).toBe(403);
+      expect((await ctx.request('POST', `/api/incidents/${junk.id}/restore`, { version: 1 }, centre)).status).toBe(409);
+      const restored = await ctx.request('POST', `/api/incidents/${junk.id}/restore`, { version: invalid.body.version }, centre);
+      expect(restored.status, JSON.stringify(restored.body)).toBe(200);
+      expect(restored.body).toMatchObject({ id: junk.id, void: null, status: 'reported' });
+      expect((await ctx.request('POST', `/api/incidents/${junk.id}/restore`, {}, centre)).body.error.code).toBe('illegal_transition');
+      const again = (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items.map((i: { id: number }) => i.id);
+      expect(again).toContain(junk.id);
+      expect(await count()).toBe(counted + 1);
     });
 
     it('reopens a case closed with an unsatisfied resident; the department is called in afresh; satisfaction per department', async () => {
