@@ -176,7 +176,7 @@ describeInBrowser('web app in Chromium', () => {
       });
     await expect.poll(drawnCells, { timeout: 30_000 }).toBeGreaterThan(10);
     await expect
-      .poll(async () => Number(((await page.locator('[data-testid="analyze-legend"] .ends span').last().textContent()) ?? '0').replace(/,/g, '')))
+      .poll(async () => Number(((await page.locator('[data-testid="analyze-legend"] .ends span').last().textContent()) ?? '0').replace(/[^\d]/g, '')))
       .toBeGreaterThan(1);
     await page.screenshot({ path: join(ARTIFACTS, 'analyze-points.png') });
     // Zoomed to the busiest cell's streets: each case; a click on one says what it is and selects no region.
@@ -253,6 +253,8 @@ describeInBrowser('web app in Chromium', () => {
         return Array.from(ctx.getImageData(0, 0, 120, 80).data).join(',');
       });
     const allMonths = await drawn();
+    // the scale says its unit: cases in a hexagon of a size
+    await expect.poll(() => page.getByTestId('legend-unit').textContent(), { timeout: 30_000 }).toMatch(/^每个宽约 [\d.]+ (米|公里)的蜂窝里的事件数$/);
     // the whole two years end today, not at the end of this month
     const today = new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
     expect(await page.getByTestId('day-to').inputValue()).toBe(today);
