@@ -30,6 +30,10 @@ export interface DispatchJson {
   version: number;
   /** The department's photos of its answer (处置后照片). */
   answerPhotos: string[];
+  /** 催办: how often the centre urged the department on, and when last. */
+  urged: { count: number; at: string | null };
+  /** 改派: taken back by the centre and given to this department (the dispatch is returned, with the centre's reason). */
+  reassignedTo: { id: number; code: string; zh: string; en: string } | null;
 }
 
 /** `$now` is a parameter: the clock is the caller's (tests run a fake one). */
@@ -44,7 +48,9 @@ const dispatchJson = (now: string) => `json_build_object(
   'extension', CASE WHEN d.extension_state IS NOT NULL THEN json_build_object('until', d.extension_until, 'reason', d.extension_reason,
                  'state', d.extension_state) END,
   'version', d.version,
-  'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.dispatch_id = d.id ORDER BY ph.id))`;
+  'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.dispatch_id = d.id ORDER BY ph.id),
+  'urged', json_build_object('count', d.urge_count, 'at', d.urged_at),
+  'reassignedTo', (SELECT json_build_object('id', r.id, 'code', r.code, 'zh', r.zh, 'en', r.en) FROM department r WHERE r.id = d.reassigned_to))`;
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(
@@ -103,8 +109,9 @@ export async function defaultDepartments(tx: Queryable, category: string): Promi
 
 /**
  * 吹哨: sends an incident to departments, each with deadlines to acknowledge and resolve set by
- * its category and severity. A reported incident becomes dispatched; one already dispatched gains
- * the new departments (a second department called in). A department already on it is skipped.
+ * its category and severity — or, given `dueAt`, by the centre: then resolved by that moment, and
+ * acknowledged by it too when it comes first. A reported incident becomes dispatched; one already
+ * dispatched gains the new departments (a second department called in). A department already on it is skipped.
  */
 export async function dispatchIncident(
   tx: Queryable,
@@ -113,7 +120,9 @@ export async function dispatchIncident(
   sent: (string | { code: string; role: 'lead' | 'assist' })[],
   now: Date,
   version?: number,
+  dueAt?: Date,
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
+  if (dueAt && dueAt.getTime() <= now.getTime()) throw new InputError('invalid_time', `a deadline is a moment to come, after ${now.toISOString()}`, 'dueAt');
   // A list of codes: the first leads (主办), the others assist (协办), unless one already leads.
   const { rows: leading } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND role = $2 AND returned_at IS NULL', [incidentId, 'lead']);
   const listed = sent.map((s, i) => (typeof s === 'string' ? { code: s, role: i === 0 && leading.length === 0 ? ('lead' as const) : ('assist' as const) } : s));
@@ -140,19 +149,20 @@ export async function dispatchIncident(
   const ids = await departmentIds(tx, codes);
   const { rows: sentTo } = await tx.query<{ id: number; department_id: number; ack_due_at: string; role: 'lead' | 'assist' }>(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, role)
-     SELECT i.id, t.dep, $3::timestamptz, $3::timestamptz + make_interval(secs => dl.ack_hours * 3600),
-       $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600), t.role
+     SELECT i.id, t.dep, $3::timestamptz,
+       least($3::timestamptz + make_interval(secs => dl.ack_hours * 3600), $6::timestamptz),
+       coalesce($6::timestamptz, $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600)), t.role
      FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity, unnest($2::int[], $4::text[]) AS t(dep, role)
      WHERE i.id = $1
      -- a department on it already is left alone; one that sent it back is called in again, afresh
      ON CONFLICT (incident_id, department_id) DO UPDATE SET dispatched_at = EXCLUDED.dispatched_at, ack_due_at = EXCLUDED.ack_due_at,
        due_at = EXCLUDED.due_at, role = EXCLUDED.role, acknowledged_at = NULL, returned_at = NULL, return_reason = NULL, escalation = 0,
        escalated_at = NULL, extension_until = NULL, extension_reason = NULL, extension_state = NULL, resolved_at = NULL, answer = NULL,
-       near_notified_for = NULL, version = dispatch.version + 1
+       near_notified_for = NULL, urge_count = 0, urged_at = NULL, reassigned_to = NULL, version = dispatch.version + 1
        -- (or one that answered a case since reopened)
        WHERE dispatch.returned_at IS NOT NULL OR (dispatch.resolved_at IS NOT NULL AND $5::boolean)
      RETURNING id, department_id, ack_due_at, role`,
-    [incidentId, ids, now.toISOString(), asked.map((a) => a.role), before.status === 'reported' && before.reopenCount > 0],
+    [incidentId, ids, now.toISOString(), asked.map((a) => a.role), before.status === 'reported' && before.reopenCount > 0, dueAt?.toISOString() ?? null],
   );
   for (const d of sentTo) {
     const ack = chinaTime(d.ack_due_at);
@@ -421,6 +431,121 @@ export async function stepDispatch(
       now,
     );
   }
+  return { dispatch, incident };
+}
+
+/** The centre following up a dispatch it sent (督办). */
+export type FollowUp =
+  | { action: 'urge'; reason?: string | undefined; version?: number | undefined }
+  | { action: 'reassign'; department: string; reason: string; version?: number | undefined }
+  | { action: 'set_due'; until: Date; reason?: string | undefined; version?: number | undefined };
+
+/**
+ * 督办: the centre follows up a dispatch still open. 催办 urges the department on (counted, and told to
+ * it); 改派 takes the case back from it and gives it to another department in the same role, with
+ * fresh deadlines (the dispatch is returned with the centre's reason and names the new department);
+ * 改期限 sets the moment it is to be resolved by (an acknowledgement not yet due is then due by it at
+ * the latest). Each is in the change log; a dispatch answered or returned: 422; stale: 409.
+ */
+export async function followUpDispatch(
+  tx: Queryable,
+  actor: string,
+  id: number,
+  step: FollowUp,
+  now: Date,
+): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
+  const before = await dispatchById(tx, id, now, true);
+  if (step.version !== undefined && step.version !== before.version) {
+    throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', {
+      currentVersion: before.version,
+    });
+  }
+  if (before.returnedAt || before.resolvedAt) {
+    const state = before.returnedAt ? 'returned' : 'resolved';
+    throw new InputError('illegal_transition', `a dispatch that is ${state} is not followed up`, 'action', { from: state, to: step.action, allowed: [] });
+  }
+  const reason = (step.reason ?? '').trim();
+  const dep = before.department;
+  const base = { incidentId: before.incidentId, dispatchId: id };
+  if (step.action === 'urge') {
+    await tx.query('UPDATE dispatch SET urge_count = urge_count + 1, urged_at = $2, version = version + 1 WHERE id = $1', [id, now.toISOString()]);
+    const times = before.urged.count + 1;
+    const todo = before.acknowledgedAt ? { zh: '办结', en: 'resolve' } : { zh: '受理', en: 'acknowledge' };
+    await notify(
+      tx,
+      {
+        ...base,
+        event: 'dispatch.urged',
+        to: [{ department: dep.id }],
+        text: (c) => ({
+          zh: `催办（第${times}次）：#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}，请尽快${todo.zh}${reason ? `。${reason}` : ''}`,
+          en: `Urged (${times}×): #${c.id} ${c.categoryEn}, please ${todo.en} it soon${reason ? `. ${reason}` : ''}`,
+        }),
+        data: { department: dep.code, times, reason: reason || null },
+      },
+      now,
+    );
+  } else if (step.action === 'set_due') {
+    if (step.until.getTime() <= now.getTime()) throw new InputError('invalid_time', `a deadline is a moment to come, after ${now.toISOString()}`, 'until');
+    // (an acknowledgement still to come is due by the new deadline at the latest; escalation starts over unless one is still overdue)
+    await tx.query(
+      `UPDATE dispatch SET due_at = $2,
+         ack_due_at = CASE WHEN acknowledged_at IS NULL THEN least(ack_due_at, $2) ELSE ack_due_at END,
+         escalation = CASE WHEN acknowledged_at IS NULL AND least(ack_due_at, $2) < $3 THEN escalation ELSE 0 END,
+         near_notified_for = NULL, version = version + 1
+       WHERE id = $1`,
+      [id, step.until.toISOString(), now.toISOString()],
+    );
+    const until = chinaTime(step.until);
+    await notify(
+      tx,
+      {
+        ...base,
+        event: 'dispatch.deadline',
+        to: [{ department: dep.id }],
+        text: (c) => ({
+          zh: `期限调整：#${c.id} ${c.categoryZh}须于${until}前办结${reason ? `。${reason}` : ''}`,
+          en: `New deadline: #${c.id} ${c.categoryEn} is due ${until}${reason ? `. ${reason}` : ''}`,
+        }),
+        data: { department: dep.code, dueAt: step.until.toISOString(), reason: reason || null },
+      },
+      now,
+    );
+  } else {
+    if (!reason) throw new InputError('reason_required', 'say why the case goes to another department', 'reason');
+    const [to] = await departmentIds(tx, [step.department], 'department');
+    if (to === dep.id) throw new InputError('same_department', `the case is with ${dep.code} already`, 'department');
+    const { rows: on } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND department_id = $2 AND returned_at IS NULL', [
+      before.incidentId,
+      to,
+    ]);
+    if (on.length) throw new InputError('already_on_case', `${step.department} is on this case already`, 'department');
+    await tx.query('UPDATE dispatch SET returned_at = $2, return_reason = $3, reassigned_to = $4, version = version + 1 WHERE id = $1', [
+      id,
+      now.toISOString(),
+      reason,
+      to,
+    ]);
+    const { dispatches } = await dispatchIncident(tx, actor, before.incidentId, [{ code: step.department, role: before.role }], now);
+    const next = dispatches.find((d) => d.department.id === to)!;
+    await notify(
+      tx,
+      {
+        ...base,
+        event: 'dispatch.recalled',
+        to: [{ department: dep.id }],
+        text: (c) => ({
+          zh: `已改派：#${c.id} ${c.categoryZh}改由${next.department.zh}办理，无须再办。${reason}`,
+          en: `Reassigned: #${c.id} ${c.categoryEn} now goes to ${next.department.en}; nothing more to do. ${reason}`,
+        }),
+        data: { department: dep.code, to: next.department.code, reason },
+      },
+      now,
+    );
+  }
+  const dispatch = await dispatchById(tx, id, now);
+  const incident = await incidentById(tx, before.incidentId, now);
+  await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
   return { dispatch, incident };
 }
 

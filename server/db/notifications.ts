@@ -24,6 +24,10 @@ export const NOTIFICATION_EVENTS = [
   'dispatch.answered',
   'incident.voided',
   'incident.reopened',
+  // the centre following up a dispatch (督办), told to its department: urged on, a new deadline, taken back for another
+  'dispatch.urged',
+  'dispatch.deadline',
+  'dispatch.recalled',
   // a draft's review: a step awaits its reviewers; a step decided, told to its author
   'draft.review',
   'draft.decided',

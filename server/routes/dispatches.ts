@@ -8,6 +8,7 @@ import {
   escalateOverdue,
   listDepartments,
   listDispatches,
+  followUpDispatch,
   stepDispatch,
   type DispatchStep,
 } from '../db/dispatches.ts';
@@ -46,6 +47,10 @@ const Dispatch = z
     extension: z.object({ until: z.string(), reason: z.string(), state: z.enum(['asked', 'approved', 'refused']) }).nullable(),
     version: z.number().int(),
     answerPhotos: z.array(z.string()).openapi({ description: 'the department’s photos of its answer (处置后照片): POST /api/dispatches/{id}/photos' }),
+    urged: z
+      .object({ count: z.number().int(), at: z.string().nullable() })
+      .openapi({ description: '催办: how often the centre urged the department on, and when last' }),
+    reassignedTo: Department.nullable().openapi({ description: '改派: the department the centre gave the case to instead (this dispatch is then returned)' }),
   })
   .openapi('Dispatch');
 const IncidentRef = IncidentSchema;
@@ -73,6 +78,11 @@ const dispatchRoute = createRoute({
             .min(1)
             .max(10)
             .openapi({ description: 'codes (the first leads, the rest assist), or { code, role } each; one lead per case' }),
+          dueAt: z
+            .string()
+            .max(40)
+            .optional()
+            .openapi({ description: "the centre's deadline to resolve by (ISO 8601), instead of the category's; acknowledged by it too when it comes first" }),
           version: z.number().int().positive().optional(),
         }),
       ),
@@ -223,7 +233,7 @@ const answerRoute = createRoute({
   path: '/dispatches/{id}',
   summary:
     '报到: a department acknowledges its dispatch, then resolves it with its answer; or sends it back to the centre (退回) or asks for more time (延期), ' +
-    'which the centre approves or refuses',
+    'which the centre approves or refuses. 督办: the centre urges the department on (催办), gives the case to another (改派) or sets its deadline (改期限)',
   description: 'When the last department on an incident resolves, the incident is resolved. 422 `illegal_transition` out of order; 409 on a stale `version`.',
   request: {
     params: IdParam,
@@ -231,10 +241,15 @@ const answerRoute = createRoute({
       required: true,
       ...json(
         z.object({
-          action: z.enum(['acknowledge', 'resolve', 'return', 'extend', 'approve_extension', 'refuse_extension']),
+          action: z.enum(['acknowledge', 'resolve', 'return', 'extend', 'approve_extension', 'refuse_extension', 'urge', 'reassign', 'set_due']),
           answer: z.string().max(2_000).optional(),
-          reason: z.string().max(2_000).optional().openapi({ description: 'why it goes back (return) or needs more time (extend)' }),
-          until: z.string().max(40).optional().openapi({ description: 'extend: the new deadline asked for (ISO 8601)' }),
+          reason: z
+            .string()
+            .max(2_000)
+            .optional()
+            .openapi({ description: 'why it goes back (return), needs more time (extend) or goes to another department (reassign); words with an urge' }),
+          until: z.string().max(40).optional().openapi({ description: 'extend: the new deadline asked for; set_due: the new deadline (ISO 8601)' }),
+          department: z.string().min(1).max(32).optional().openapi({ description: 'reassign: the code of the department the case goes to' }),
           version: z.number().int().positive().optional(),
         }),
       ),
@@ -399,7 +414,8 @@ export function dispatchRoutes() {
         if (grid === undefined) throw notFound('incident', id);
         assertOwnGrid(c, grid);
         await assertInArea(c, tx, grid, id);
-        return dispatchIncident(tx, actorOf(c), id, body.departments, nowOf(c), body.version);
+        const dueAt = body.dueAt === undefined ? undefined : parseInstant(body.dueAt, 'dueAt');
+        return dispatchIncident(tx, actorOf(c), id, body.departments, nowOf(c), body.version, dueAt);
       });
       c.get('events').publish({ type: 'incident', action: 'dispatch', incident: result.incident });
       return c.json(result, 200);
@@ -502,11 +518,17 @@ export function dispatchRoutes() {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
       const p = principalOf(c);
-      const manage = body.action === 'approve_extension' || body.action === 'refuse_extension';
+      const followUp = body.action === 'urge' || body.action === 'reassign' || body.action === 'set_due';
+      const manage = body.action === 'approve_extension' || body.action === 'refuse_extension' || followUp;
       if (!can(p.role, manage ? 'dispatch:manage' : 'dispatch:answer')) {
-        throw new InputError('forbidden', manage ? 'the centre decides on more time' : 'a department answers its own dispatches', 'action');
+        throw new InputError(
+          'forbidden',
+          followUp ? 'the centre follows up its dispatches' : manage ? 'the centre decides on more time' : 'a department answers its own dispatches',
+          'action',
+        );
       }
-      const until = body.action === 'extend' ? parseInstant(body.until ?? '', 'until') : null;
+      const until = body.action === 'extend' || body.action === 'set_due' ? parseInstant(body.until ?? '', 'until') : null;
+      if (body.action === 'reassign' && !body.department) throw new InputError('department_required', 'name the department the case goes to', 'department');
       const result = await c.get('db').transaction(async (tx) => {
         // whoever is scoped to an area (a centre) acts within it
         const area = areaOf(p);
@@ -517,6 +539,13 @@ export function dispatchRoutes() {
           );
           if (rows[0] && (rows[0].grid === null || !(await isWithin(tx, rows[0].grid, area, false))))
             throw new InputError('outside_scope', `dispatch ${id} lies outside your area`, 'id');
+        }
+        if (body.action === 'urge') return followUpDispatch(tx, actorOf(c), id, { action: 'urge', reason: body.reason, version: body.version }, nowOf(c));
+        if (body.action === 'set_due')
+          return followUpDispatch(tx, actorOf(c), id, { action: 'set_due', until: until!, reason: body.reason, version: body.version }, nowOf(c));
+        if (body.action === 'reassign') {
+          const step = { action: 'reassign' as const, department: body.department!, reason: body.reason ?? '', version: body.version };
+          return followUpDispatch(tx, actorOf(c), id, step, nowOf(c));
         }
         if (body.action === 'acknowledge' || body.action === 'resolve') {
           return answerDispatch(tx, actorOf(c), id, { action: body.action, answer: body.answer, version: body.version }, nowOf(c), departmentScope(c));

@@ -311,6 +311,73 @@ for (const driver of DRIVERS) {
       expect(all.status).toBe(200);
     });
 
+    it('follows up what it sent (督办): its own deadline, 催办, 改期限 and 改派, each told to the department and in the change log', async () => {
+      const inbox = async (who: Who) =>
+        (await ctx.request('GET', '/api/notifications?limit=200', undefined, who)).body.items as { event: string; text: { zh: string }; incidentId: number }[];
+      const incident = await report();
+      now = new Date(now.getTime() + HOUR);
+      // the centre's own deadline instead of the category's: resolved within 6 hours, acknowledged by then at the latest
+      const past = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'], dueAt: now.toISOString() }, centre);
+      expect(past.status).toBe(400);
+      expect(past.body.error).toMatchObject({ code: 'invalid_time', path: 'dueAt' });
+      const due = new Date(now.getTime() + 6 * HOUR);
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'], dueAt: due.toISOString() }, centre);
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      let d = sent.body.dispatches[0];
+      expect(new Date(d.dueAt).getTime()).toBe(due.getTime());
+      expect(new Date(d.ackDueAt).getTime()).toBeLessThanOrEqual(due.getTime());
+      expect(d).toMatchObject({ urged: { count: 0, at: null }, reassignedTo: null });
+
+      // 催办: only the centre, only in its area; counted, and the department hears it
+      expect((await patch(d.id, { action: 'urge' }, police)).status).toBe(403);
+      expect((await patch(d.id, { action: 'urge' }, farCentre)).body.error.code).toBe('outside_scope');
+      now = new Date(now.getTime() + 7 * HOUR);
+      await ctx.request('POST', '/api/dispatches/escalate', undefined);
+      d = (await ctx.request('GET', `/api/dispatches?state=overdue&limit=500`, undefined, centre)).body.items.find((x: any) => x.id === d.id);
+      expect(d).toMatchObject({ overdue: 'resolve', acknowledgedAt: null, escalation: 1 });
+      const urged = await patch(d.id, { action: 'urge', reason: '群众反映强烈', version: d.version }, centre);
+      expect(urged.status, JSON.stringify(urged.body)).toBe(200);
+      expect(urged.body.dispatch.urged.count).toBe(1);
+      expect(Date.parse(urged.body.dispatch.urged.at)).toBe(now.getTime());
+      expect((await inbox(police)).find((n) => n.event === 'dispatch.urged' && n.incidentId === incident.id)?.text.zh).toMatch(
+        /^催办（第1次）：.*请尽快受理。群众反映强烈$/,
+      );
+      expect((await patch(d.id, { action: 'urge', version: d.version }, centre)).status).toBe(409);
+
+      // 改期限: a moment to come; the escalation starts over once nothing is overdue
+      expect((await patch(d.id, { action: 'set_due', until: now.toISOString() }, centre)).body.error).toMatchObject({ code: 'invalid_time', path: 'until' });
+      await patch(d.id, { action: 'acknowledge' }, police);
+      const until = new Date(now.getTime() + 24 * HOUR);
+      const moved = await patch(d.id, { action: 'set_due', until: until.toISOString() }, centre);
+      expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+      expect(moved.body.dispatch).toMatchObject({ overdue: null, escalation: 0 });
+      expect(new Date(moved.body.dispatch.dueAt).getTime()).toBe(until.getTime());
+      expect((await inbox(police)).some((n) => n.event === 'dispatch.deadline' && n.incidentId === incident.id && n.text.zh.startsWith('期限调整'))).toBe(true);
+
+      // 改派: to another department, with a reason, in the same role; the first is taken off it and told
+      expect((await patch(d.id, { action: 'reassign', department: 'housing' }, centre)).body.error.code).toBe('reason_required');
+      expect((await patch(d.id, { action: 'reassign', reason: '不归公安' }, centre)).body.error.code).toBe('department_required');
+      expect((await patch(d.id, { action: 'reassign', department: 'police', reason: '不归公安' }, centre)).body.error.code).toBe('same_department');
+      expect((await patch(d.id, { action: 'reassign', department: 'nobody', reason: '不归公安' }, centre)).body.error.code).toBe('unknown_department');
+      const re = await patch(d.id, { action: 'reassign', department: 'housing', reason: '属房屋安全，改由住建办理' }, centre);
+      expect(re.status, JSON.stringify(re.body)).toBe(200);
+      expect(re.body.dispatch).toMatchObject({ reassignedTo: { code: 'housing' }, returnReason: '属房屋安全，改由住建办理' });
+      expect(re.body.dispatch.returnedAt).not.toBeNull();
+      expect(re.body.incident).toMatchObject({ status: 'dispatched', department: '住建' });
+      const all = (await ctx.request('GET', `/api/dispatches?state=all&q=%23${incident.id}&limit=50`, undefined, centre)).body.items;
+      expect(all.find((x: any) => x.department.code === 'housing')).toMatchObject({ role: 'lead', acknowledgedAt: null, returnedAt: null });
+      expect((await inbox(housing)).some((n) => n.event === 'dispatch.received' && n.incidentId === incident.id)).toBe(true);
+      expect((await inbox(police)).find((n) => n.event === 'dispatch.recalled' && n.incidentId === incident.id)?.text.zh).toContain('改由住建办理');
+      // not in the intake (it is with housing), and no "sent back by the police" when it does come back
+      const intake = (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items;
+      expect(intake.map((i: any) => i.id)).not.toContain(incident.id);
+      // a dispatch taken back is not followed up again
+      expect((await patch(d.id, { action: 'urge' }, centre)).body.error.code).toBe('illegal_transition');
+      const log = (await ctx.request('GET', `/api/changes?entityId=${d.id}&limit=200`, undefined)).body as { entity: string; action: string }[];
+      const actions = log.filter((c) => c.entity === 'dispatch').map((c) => c.action);
+      expect(actions).toEqual(expect.arrayContaining(['urge', 'set_due', 'reassign']));
+    });
+
     it('a case whose lead sends it back while another department assists is back in the intake until the centre names a new lead', async () => {
       const incident = await report();
       now = new Date(now.getTime() + HOUR);

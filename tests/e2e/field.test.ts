@@ -52,6 +52,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       viewport: { width: 360, height: 640 },
       deviceScaleFactor: 2,
       hasTouch: true,
+      reducedMotion: 'reduce',
       geolocation: { longitude: place.x, latitude: place.y },
       permissions: ['geolocation'],
     });
@@ -665,18 +666,29 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     // the category's own department is ticked and leads; the police assist
     expect(await desk.locator('[data-testid="dept-housing"]').isChecked()).toBe(true);
     await desk.locator('[data-testid="dept-police"]').check();
+    // the centre's own deadline, instead of the category's (a picker in the machine's time zone, as the page's)
+    const due = new Date(Date.now() + 2 * 86_400_000);
+    due.setSeconds(0, 0);
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    await desk.locator('[data-testid="own-due"]').check();
+    expect(await desk.locator('[data-testid="route-deadlines"]').count()).toBe(0);
+    await desk
+      .locator('[data-testid="route-due"]')
+      .fill(`${due.getFullYear()}-${p2(due.getMonth() + 1)}-${p2(due.getDate())}T${p2(due.getHours())}:${p2(due.getMinutes())}`);
     await desk.screenshot({ path: join(ARTIFACTS, '9-centre-console.png') });
     await desk.locator('[data-testid="route-send"]').click();
     await expect.poll(() => desk.locator('[data-testid="center-notice"]').textContent(), { timeout: 30_000 }).toContain(`#${fresh!.id}`);
     await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count(), { timeout: 30_000 }).toBe(0);
-    const { rows } = await db.query<{ code: string; role: string }>(
-      'SELECT dep.code, d.role FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1 ORDER BY d.role DESC',
+    const { rows } = await db.query<{ code: string; role: string; due: string }>(
+      `SELECT dep.code, d.role, d.due_at AS due FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1
+       ORDER BY d.role DESC`,
       [fresh!.id],
     );
-    expect(rows).toEqual([
+    expect(rows.map(({ code, role }) => ({ code, role }))).toEqual([
       { code: 'housing', role: 'lead' },
       { code: 'police', role: 'assist' },
     ]);
+    expect(rows.map((r) => new Date(r.due).getTime())).toEqual([due.getTime(), due.getTime()]);
     await desk.close();
 
     // the housing clerk's bell rings; the notice opens the case in the department's queue
@@ -693,6 +705,42 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => clerk.locator('article[data-testid^="dispatch-"]').count(), { timeout: 30_000 }).toBe(1);
     expect(await clerk.locator('article[data-testid^="dispatch-"]').first().textContent()).toContain('广告牌松动');
     await clerk.close();
+
+    // 督办: the centre urges the housing clerk on, who hears it, and gives the police's part to the mediators
+    const follow = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), {
+      width: 1920,
+      height: 1080,
+    });
+    follow.on('pageerror', (e) => errors.push(e.message));
+    await follow.goto(server.url + '/dispatch');
+    await follow.locator('[data-testid="state-all"]').click();
+    await follow.locator('[data-testid="dispatch-search"]').fill(`#${fresh!.id}`);
+    await expect.poll(() => follow.locator('article.card').count()).toBe(2);
+    const lead = follow.locator('article.card', { hasText: '住建' });
+    const assist = follow.locator('article.card', { hasText: '公安' });
+    await lead.locator('[data-testid="urge"]').click();
+    await lead.locator('[data-testid="follow-reason"]').fill('群众多次来电，请今天内受理');
+    await lead.locator('[data-testid="send-follow-up"]').click();
+    await expect.poll(() => lead.locator('[data-testid="urged"]').textContent()).toMatch(/已催办 1 次/);
+    await assist.locator('[data-testid="reassign"]').click();
+    await assist.locator('[data-testid="reassign-to"]').selectOption('mediation');
+    // a reason first: without one it is not sent
+    expect(await assist.locator('[data-testid="send-follow-up"]').isDisabled()).toBe(true);
+    await assist.locator('[data-testid="follow-reason"]').fill('属邻里纠纷，改由司法调解');
+    await follow.screenshot({ path: join(ARTIFACTS, '10b-centre-follow-up.png') });
+    await assist.locator('[data-testid="send-follow-up"]').click();
+    await expect.poll(() => assist.locator('[data-testid="reassigned"]').textContent()).toMatch(/^改派至司法调解：属邻里纠纷/);
+    await expect
+      .poll(() =>
+        follow.locator('article.card:not(:has([data-testid="reassigned"]))', { hasText: '司法调解' }).locator('[data-testid="dispatch-role"]').textContent(),
+      )
+      .toBe('协办');
+    expect(await follow.locator('[data-testid="dispatch-notice"]').textContent()).toContain(`#${fresh!.id}`);
+    const heard = await db.query<{ text_zh: string }>(
+      `SELECT n.text_zh FROM notification n JOIN app_user u ON u.id = n.user_id WHERE u.username = 'console-housing' AND n.event = 'dispatch.urged'`,
+    );
+    expect(heard.rows.map((r) => r.text_zh)).toEqual([expect.stringMatching(/^催办（第1次）.*群众多次来电/)]);
+    await follow.close();
   });
 
   it('pages through a long queue and narrows it by words, place and category, with counts that match', async () => {
