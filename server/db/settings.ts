@@ -101,6 +101,16 @@ async function writeDepartment(tx: Queryable, id: number | null, d: DepartmentIn
 }
 
 /** A new department; 422 for a code taken or an unknown category. */
+/** A code not yet taken, for a department or category added by its Chinese name alone: dept_8, cat_12. */
+export async function freeCode(tx: Queryable, table: 'department' | 'incident_category', prefix: 'dept' | 'cat'): Promise<string> {
+  const { rows } = await tx.query<{ code: string }>(
+    `SELECT $1 || n AS code FROM generate_series((SELECT count(*)::int + 1 FROM ${table}), 100000) n
+     WHERE NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.code = $1 || n) ORDER BY n LIMIT 1`,
+    [`${prefix}_`],
+  );
+  return rows[0]!.code;
+}
+
 export async function createDepartment(tx: Queryable, actor: string, d: DepartmentInput): Promise<DepartmentSetting> {
   if (d.categories) await checkCategories(tx, d.categories, 'categories');
   const id = await writeDepartment(tx, null, d, 1);

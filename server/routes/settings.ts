@@ -4,6 +4,7 @@ import {
   createCategory,
   createDepartment,
   deleteDepartment,
+  freeCode,
   listCategories,
   listDepartments,
   settingsChanges,
@@ -40,9 +41,9 @@ const Department = z
 
 const DepartmentInput = z
   .object({
-    code: Code,
+    code: Code.optional().openapi({ description: 'left out: one is made (dept_8)' }),
     zh: z.string().trim().min(1).max(40),
-    en: z.string().trim().min(1).max(80),
+    en: z.string().trim().min(1).max(80).optional().openapi({ description: 'left out: the Chinese name' }),
     contact: z.string().trim().max(40).default(''),
     phone: Phone.default(''),
     sort: z.number().int().min(0).max(10_000).optional(),
@@ -168,7 +169,17 @@ const routes = {
     method: 'post',
     path: '/settings/categories',
     summary: 'Add an incident category (admin); logged and undoable',
-    request: { body: { required: true, ...json(CategoryInput.extend({ code: Code })) } },
+    request: {
+      body: {
+        required: true,
+        ...json(
+          CategoryInput.extend({
+            code: Code.optional().openapi({ description: 'left out: one is made (cat_12)' }),
+            en: CategoryInput.shape.en.optional().openapi({ description: 'left out: the Chinese name' }),
+          }),
+        ),
+      },
+    },
     responses: { 201: { description: 'Created', ...json(Category) }, ...errorResponses(400, 403, 422) },
   }),
   updateCategory: createRoute({
@@ -199,7 +210,14 @@ export function settingsRoutes() {
     .openapi(routes.departments, async (c) => c.json(await listDepartments(c.get('db')), 200))
     .openapi(routes.createDepartment, async (c) => {
       const body = c.req.valid('json');
-      return c.json(await c.get('db').transaction((tx) => createDepartment(tx, actorOf(c), body)), 201);
+      return c.json(
+        await c
+          .get('db')
+          .transaction(async (tx) =>
+            createDepartment(tx, actorOf(c), { ...body, code: body.code ?? (await freeCode(tx, 'department', 'dept')), en: body.en ?? body.zh }),
+          ),
+        201,
+      );
     })
     .openapi(routes.updateDepartment, async (c) => {
       const { id } = c.req.valid('param');
@@ -215,7 +233,14 @@ export function settingsRoutes() {
     .openapi(routes.categories, async (c) => c.json(await listCategories(c.get('db')), 200))
     .openapi(routes.createCategory, async (c) => {
       const { code, ...body } = c.req.valid('json');
-      return c.json(await c.get('db').transaction((tx) => createCategory(tx, actorOf(c), code, body)), 201);
+      return c.json(
+        await c
+          .get('db')
+          .transaction(async (tx) =>
+            createCategory(tx, actorOf(c), code ?? (await freeCode(tx, 'incident_category', 'cat')), { ...body, en: body.en ?? body.zh }),
+          ),
+        201,
+      );
     })
     .openapi(routes.updateCategory, async (c) => {
       const { code } = c.req.valid('param');

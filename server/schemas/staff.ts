@@ -32,5 +32,9 @@ export const WorkerListItemSchema = WorkerSchema.extend({
   gridName: z.string().nullable(),
   villageId: z.number().int().nullable().openapi({ description: 'the village or community of that grid' }),
   villageName: z.string().nullable(),
+  roleZh: z.string().openapi({ description: 'the staff role in words (网格长, 专职网格员…)' }),
+  roleEn: z.string(),
+  staffGrids: z.number().int().openapi({ description: 'grids served besides as full-time worker (网格长, 网格警员, 兼职…)' }),
+  staffGridName: z.string().nullable().openapi({ description: 'the first of them' }),
 });
 export type WorkerListItem = z.infer<typeof WorkerListItemSchema>;

@@ -274,6 +274,9 @@ for (const driver of DRIVERS) {
         await ctx.cookie({ username: 'field-officer', role: 'worker', workerId: officer.body.id }),
       );
       expect(me.body.gridIds).toEqual([place.grid]);
+      // the staff list says so beside the role, for the admin's account picker (the full-time grid is someone else's)
+      const listed = (await ctx.request('GET', '/api/workers')).body.find((w: { id: number }) => w.id === officer.body.id);
+      expect(listed).toMatchObject({ roleZh: '网格警员', gridName: null, staffGrids: 1, staffGridName: expect.any(String) });
 
       // Undo puts the grid back without its officer.
       const undo = await ctx.request('POST', '/api/changes/undo');

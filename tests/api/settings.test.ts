@@ -188,6 +188,25 @@ for (const driver of DRIVERS) {
       expect([words.status, words.body.error.path]).toEqual([400, 'json.phone']);
     });
 
+    it('adds a department and a category by their Chinese names alone: the code is made, the English name is the Chinese', async () => {
+      const dept = await ctx.request('POST', '/api/settings/departments', { zh: '水务局' });
+      expect(dept.status, JSON.stringify(dept.body)).toBe(201);
+      expect(dept.body.code).toMatch(/^dept_\d+$/);
+      expect(dept.body.en).toBe('水务局');
+      const again = await ctx.request('POST', '/api/settings/departments', { zh: '林草局' });
+      expect(again.body.code).toMatch(/^dept_\d+$/);
+      expect(again.body.code).not.toBe(dept.body.code);
+      const other = (await ctx.request('GET', '/api/settings/categories')).body.find((c: { code: string }) => c.code === 'other');
+      const cat = await ctx.request('POST', '/api/settings/categories', {
+        zh: '供水',
+        deadlineHours: other.deadlineHours,
+        deadlines: other.deadlines,
+        departments: [dept.body.code],
+      });
+      expect(cat.status, JSON.stringify(cat.body)).toBe(201);
+      expect(cat.body).toMatchObject({ code: expect.stringMatching(/^cat_\d+$/), zh: '供水', en: '供水', departments: [dept.body.code] });
+    });
+
     it('removes a department nothing refers to, and refuses one with cases', async () => {
       const made = await ctx.request('POST', '/api/settings/departments', { code: 'archive', zh: '档案局', en: 'Archives' });
       expect((await ctx.request('DELETE', `/api/settings/departments/${made.body.id}?version=1`)).status).toBe(204);
