@@ -122,7 +122,7 @@ export async function dispatchIncident(
   version?: number,
   dueAt?: Date,
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
-  if (dueAt && dueAt.getTime() <= now.getTime()) throw new InputError('invalid_time', `a deadline is a moment to come, after ${now.toISOString()}`, 'dueAt');
+  if (dueAt) checkDeadline(dueAt, now, 'dueAt');
   // A list of codes: the first leads (主办), the others assist (协办), unless one already leads.
   const { rows: leading } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND role = $2 AND returned_at IS NULL', [incidentId, 'lead']);
   const listed = sent.map((s, i) => (typeof s === 'string' ? { code: s, role: i === 0 && leading.length === 0 ? ('lead' as const) : ('assist' as const) } : s));
@@ -434,6 +434,21 @@ export async function stepDispatch(
   return { dispatch, incident };
 }
 
+/**
+ * A deadline the centre sets (its own when sending, 改期限): at least an hour to come — a department
+ * is not made overdue, and escalated, within seconds — and within a year.
+ */
+export const DEADLINE_LEAD_MS = 3_600_000;
+const DEADLINE_MAX_MS = 366 * 86_400_000;
+function checkDeadline(at: Date, now: Date, path: string): void {
+  if (at.getTime() < now.getTime() + DEADLINE_LEAD_MS)
+    throw new InputError('invalid_time', `a deadline is at least an hour to come, after ${new Date(now.getTime() + DEADLINE_LEAD_MS).toISOString()}`, path);
+  if (at.getTime() > now.getTime() + DEADLINE_MAX_MS) throw new InputError('invalid_time', 'a deadline is within a year', path);
+}
+
+/** 催办 again only after this long: a department's phones (and the SMS gateway) are not flooded. */
+export const URGE_INTERVAL_MS = 30 * 60_000;
+
 /** The centre following up a dispatch it sent (督办). */
 export type FollowUp =
   | { action: 'urge'; reason?: string | undefined; version?: number | undefined }
@@ -468,6 +483,11 @@ export async function followUpDispatch(
   const dep = before.department;
   const base = { incidentId: before.incidentId, dispatchId: id };
   if (step.action === 'urge') {
+    if (before.urged.at && now.getTime() - Date.parse(before.urged.at) < URGE_INTERVAL_MS) {
+      throw new InputError('urged_recently', `urged at ${before.urged.at} already: again after ${URGE_INTERVAL_MS / 60_000} minutes`, 'action', {
+        urgedAt: before.urged.at,
+      });
+    }
     await tx.query('UPDATE dispatch SET urge_count = urge_count + 1, urged_at = $2, version = version + 1 WHERE id = $1', [id, now.toISOString()]);
     const times = before.urged.count + 1;
     const todo = before.acknowledgedAt ? { zh: '办结', en: 'resolve' } : { zh: '受理', en: 'acknowledge' };
@@ -486,15 +506,17 @@ export async function followUpDispatch(
       now,
     );
   } else if (step.action === 'set_due') {
-    if (step.until.getTime() <= now.getTime()) throw new InputError('invalid_time', `a deadline is a moment to come, after ${now.toISOString()}`, 'until');
-    // (an acknowledgement still to come is due by the new deadline at the latest; escalation starts over unless one is still overdue)
+    checkDeadline(step.until, now, 'until');
+    // (an acknowledgement still to come is due by the new deadline at the latest; an escalation that happened stays on
+    //  the record — the department's figures keep it — and a request for more time is decided by it)
     await tx.query(
       `UPDATE dispatch SET due_at = $2,
          ack_due_at = CASE WHEN acknowledged_at IS NULL THEN least(ack_due_at, $2) ELSE ack_due_at END,
-         escalation = CASE WHEN acknowledged_at IS NULL AND least(ack_due_at, $2) < $3 THEN escalation ELSE 0 END,
+         extension_state = CASE WHEN extension_state = 'asked' THEN (CASE WHEN extension_until <= $2 THEN 'approved' ELSE 'refused' END)
+                                ELSE extension_state END,
          near_notified_for = NULL, version = version + 1
        WHERE id = $1`,
-      [id, step.until.toISOString(), now.toISOString()],
+      [id, step.until.toISOString()],
     );
     const until = chinaTime(step.until);
     await notify(

@@ -90,7 +90,9 @@ const CASE_SQL = `SELECT i.id, i.category, c.zh AS "categoryZh", c.en AS "catego
   FROM incident i JOIN incident_category c ON c.code = i.category WHERE i.id = $1`;
 
 const AUDIENCE_SQL = {
-  department: `SELECT u.id FROM app_user u WHERE u.role = 'department' AND u.department_id = $A AND NOT u.disabled`,
+  // (a department account given an area hears only of cases within it, as its queue shows only those)
+  department: `SELECT u.id FROM app_user u WHERE u.role = 'department' AND u.department_id = $A AND NOT u.disabled
+                 AND (u.region_id IS NULL OR u.region_id IN (SELECT a.id FROM gp_ancestors(ARRAY[$G::int]) a))`,
   centre: `SELECT u.id FROM app_user u WHERE u.role = 'center' AND NOT u.disabled
              AND (u.region_id IS NULL OR u.region_id IN (SELECT a.id FROM gp_ancestors(ARRAY[$G::int]) a))`,
   // (a named contact hears only while still one who oversees the area: a leader, a centre or an admin
@@ -116,7 +118,7 @@ export async function notify(tx: Queryable, notice: Notice, now: Date): Promise<
   const params: unknown[] = [];
   const add = (v: unknown) => `$${params.push(v)}`;
   const parts = notice.to.map((a) => {
-    if ('department' in a) return AUDIENCE_SQL.department.replaceAll('$A', add(a.department));
+    if ('department' in a) return AUDIENCE_SQL.department.replaceAll('$A', add(a.department)).replaceAll('$G', add(info.gridId));
     if ('contacts' in a) return AUDIENCE_SQL.contacts.replaceAll('$A', add(a.contacts));
     if ('centre' in a) return AUDIENCE_SQL.centre.replaceAll('$G', add(info.gridId));
     if ('reporter' in a) return AUDIENCE_SQL.reporter.replaceAll('$I', add(info.id));

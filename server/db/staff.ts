@@ -63,7 +63,8 @@ export async function listWorkers(db: Queryable, role: string | undefined, draft
             (SELECT count(*)::int FROM grid_staff gs WHERE gs.worker_id = w.id) AS "staffGrids",
             (SELECT r.name FROM grid_staff gs JOIN region r ON r.id = gs.grid_id WHERE gs.worker_id = w.id
               ORDER BY gs.grid_id LIMIT 1) AS "staffGridName"
-     FROM worker w JOIN staff_role sr ON sr.code = w.role LEFT JOIN LATERAL (SELECT id, name, parent_id FROM g WHERE g.worker_id = w.id ORDER BY id LIMIT 1) s ON true
+     FROM worker w JOIN staff_role sr ON sr.code = w.role
+       LEFT JOIN LATERAL (SELECT id, name, parent_id FROM g WHERE g.worker_id = w.id ORDER BY id LIMIT 1) s ON true
      LEFT JOIN region v ON v.id = s.parent_id LEFT JOIN public.region lv ON lv.id = s.parent_id AND v.id IS NULL
      WHERE $1::text IS NULL OR w.role = $1
      ORDER BY (s.id IS NOT NULL), w.id`,

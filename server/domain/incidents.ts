@@ -75,6 +75,8 @@ export function parseInstant(value: string, path: string): Date {
   if (Number.isNaN(d.getTime()) || !realDay) throw new InputError('invalid_time', `${JSON.stringify(value)} is not a real date`, path);
   // a year before 1900 is a typing slip, and a default range a year before it would leave the calendar PostgreSQL keeps
   if (y < 1900) throw new InputError('invalid_time', `${JSON.stringify(value)} lies before 1900`, path);
+  // (nor after 9999 once its offset is applied: 9999-12-31T23:59-14:00 is in the year 10000, which no database column takes)
+  if (d.getUTCFullYear() > 9999) throw new InputError('invalid_time', `${JSON.stringify(value)} lies after 9999`, path);
   return d;
 }
 

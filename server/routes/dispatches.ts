@@ -414,6 +414,9 @@ export function dispatchRoutes() {
         if (grid === undefined) throw notFound('incident', id);
         assertOwnGrid(c, grid);
         await assertInArea(c, tx, grid, id);
+        // (the centre's own deadline is the centre's: a grid worker sends with the category's)
+        if (body.dueAt !== undefined && !can(principalOf(c).role, 'dispatch:manage'))
+          throw new InputError('forbidden', 'the centre sets its own deadline; a case sent from a grid takes its category’s', 'dueAt');
         const dueAt = body.dueAt === undefined ? undefined : parseInstant(body.dueAt, 'dueAt');
         return dispatchIncident(tx, actorOf(c), id, body.departments, nowOf(c), body.version, dueAt);
       });

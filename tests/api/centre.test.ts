@@ -312,11 +312,22 @@ for (const driver of DRIVERS) {
     });
 
     it('follows up what it sent (督办): its own deadline, 催办, 改期限 and 改派, each told to the department and in the change log', async () => {
+      const farPolice = await ctx.cookie({ username: 'far-police', role: 'department', department: 'police', regionId: place.otherTownship });
       const inbox = async (who: Who) =>
         (await ctx.request('GET', '/api/notifications?limit=200', undefined, who)).body.items as { event: string; text: { zh: string }; incidentId: number }[];
       const incident = await report();
       now = new Date(now.getTime() + HOUR);
       // the centre's own deadline instead of the category's: resolved within 6 hours, acknowledged by then at the latest
+      // (its own deadline is the centre's: a grid worker sends with the category's)
+      const ownWorker = (await ctx.db.query<{ w: number }>('SELECT worker_id AS w FROM region WHERE id = $1', [place.grid])).rows[0]!.w;
+      const worker = await ctx.cookie({ username: 'follow-worker', role: 'worker', workerId: ownWorker });
+      const byWorker = await ctx.request(
+        'POST',
+        `/api/incidents/${incident.id}/dispatch`,
+        { departments: ['police'], dueAt: new Date(now.getTime() + 6 * HOUR).toISOString() },
+        worker,
+      );
+      expect([byWorker.status, byWorker.body.error.code]).toEqual([403, 'forbidden']);
       const past = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'], dueAt: now.toISOString() }, centre);
       expect(past.status).toBe(400);
       expect(past.body.error).toMatchObject({ code: 'invalid_time', path: 'dueAt' });
@@ -339,18 +350,35 @@ for (const driver of DRIVERS) {
       expect(urged.status, JSON.stringify(urged.body)).toBe(200);
       expect(urged.body.dispatch.urged.count).toBe(1);
       expect(Date.parse(urged.body.dispatch.urged.at)).toBe(now.getTime());
+      // (a police account given another township hears nothing of a case outside it, as its queue shows nothing of it)
+      expect((await inbox(farPolice)).filter((n) => n.incidentId === incident.id)).toEqual([]);
       expect((await inbox(police)).find((n) => n.event === 'dispatch.urged' && n.incidentId === incident.id)?.text.zh).toMatch(
         /^催办（第1次）：.*请尽快受理。群众反映强烈$/,
       );
       expect((await patch(d.id, { action: 'urge', version: d.version }, centre)).status).toBe(409);
+      // once in half an hour: the department's phones (and its SMS gateway) are not flooded
+      const again = await patch(d.id, { action: 'urge' }, centre);
+      expect(again.status).toBe(422);
+      expect(again.body.error.code).toBe('urged_recently');
 
       // 改期限: a moment to come; the escalation starts over once nothing is overdue
-      expect((await patch(d.id, { action: 'set_due', until: now.toISOString() }, centre)).body.error).toMatchObject({ code: 'invalid_time', path: 'until' });
+      // a moment at least an hour to come (a department is not made overdue, and escalated, within seconds), within a year
+      for (const until of [now, new Date(now.getTime() + 0.5 * HOUR), new Date(now.getTime() + 400 * 24 * HOUR)])
+        expect((await patch(d.id, { action: 'set_due', until: until.toISOString() }, centre)).body.error).toMatchObject({
+          code: 'invalid_time',
+          path: 'until',
+        });
+      // (a moment past 9999 once its offset is applied is refused in words, not a failure)
+      expect((await patch(d.id, { action: 'set_due', until: '9999-12-31T23:59:59-14:00' }, centre)).body.error).toMatchObject({
+        code: 'invalid_time',
+        path: 'until',
+      });
       await patch(d.id, { action: 'acknowledge' }, police);
       const until = new Date(now.getTime() + 24 * HOUR);
       const moved = await patch(d.id, { action: 'set_due', until: until.toISOString() }, centre);
       expect(moved.status, JSON.stringify(moved.body)).toBe(200);
-      expect(moved.body.dispatch).toMatchObject({ overdue: null, escalation: 0 });
+      // (the escalation that happened stays on the record)
+      expect(moved.body.dispatch).toMatchObject({ overdue: null, escalation: 1 });
       expect(new Date(moved.body.dispatch.dueAt).getTime()).toBe(until.getTime());
       expect((await inbox(police)).some((n) => n.event === 'dispatch.deadline' && n.incidentId === incident.id && n.text.zh.startsWith('期限调整'))).toBe(true);
 
