@@ -260,7 +260,14 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('[data-testid="patrol-visits"]').textContent()).toBe('1');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(ARTIFACTS, '11-patrol-offline.png') });
+    // it asks first: a tap meant for the list below does not end the walk
     await page.locator('[data-testid="patrol-stop"]').click();
+    expect(await page.locator('[data-testid="patrol-stop-confirm"]').textContent()).toMatch(/结束这次巡查？已走 [\d.]+ 公里，走访 \d+ 户/);
+    await page.screenshot({ path: join(ARTIFACTS, '11b-patrol-end-asked.png') });
+    await page.locator('[data-testid="patrol-continue"]').click();
+    expect(await page.locator('[data-testid="patrol-live"]').count()).toBe(1);
+    await page.locator('[data-testid="patrol-stop"]').click();
+    await page.locator('[data-testid="patrol-stop-yes"]').click();
     await expect.poll(() => page.locator('[data-testid="patrol-queue"]').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '12-patrol-waiting.png') });
     const patrols = () =>
@@ -294,6 +301,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await visited.click();
     await expect.poll(() => page.locator('[data-testid="patrol-visits"]').textContent()).toBe('1');
     await page.locator('[data-testid="patrol-stop"]').click();
+    await page.locator('[data-testid="patrol-stop-yes"]').click();
     await expect.poll(() => page.locator('[data-testid="patrol-keep-visits"]').count(), { timeout: 30_000 }).toBe(1);
     expect(await page.locator('[data-testid="patrol-queue"]').textContent()).toMatch(/只保存 1 户走访/);
     await page.screenshot({ path: join(ARTIFACTS, '13b-patrol-refused.png') });
