@@ -32,8 +32,12 @@ export interface DispatchJson {
   answerPhotos: string[];
   /** 催办: how often the centre urged the department on, and when last. */
   urged: { count: number; at: string | null };
-  /** 改派: taken back by the centre and given to this department (the dispatch is returned, with the centre's reason). */
+  /**
+   * 改派: given by the centre to this department instead — taken back from this one (`recalled`, returned with the
+   * centre's reason), or after it sent the case back.
+   */
   reassignedTo: { id: number; code: string; zh: string; en: string } | null;
+  recalled: boolean;
 }
 
 /** `$now` is a parameter: the clock is the caller's (tests run a fake one). */
@@ -50,7 +54,8 @@ const dispatchJson = (now: string) => `json_build_object(
   'version', d.version,
   'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.dispatch_id = d.id ORDER BY ph.id),
   'urged', json_build_object('count', d.urge_count, 'at', d.urged_at),
-  'reassignedTo', (SELECT json_build_object('id', r.id, 'code', r.code, 'zh', r.zh, 'en', r.en) FROM department r WHERE r.id = d.reassigned_to))`;
+  'reassignedTo', (SELECT json_build_object('id', r.id, 'code', r.code, 'zh', r.zh, 'en', r.en) FROM department r WHERE r.id = d.reassigned_to),
+  'recalled', d.recalled)`;
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(
@@ -158,7 +163,8 @@ export async function dispatchIncident(
      ON CONFLICT (incident_id, department_id) DO UPDATE SET dispatched_at = EXCLUDED.dispatched_at, ack_due_at = EXCLUDED.ack_due_at,
        due_at = EXCLUDED.due_at, role = EXCLUDED.role, acknowledged_at = NULL, returned_at = NULL, return_reason = NULL, escalation = 0,
        escalated_at = NULL, extension_until = NULL, extension_reason = NULL, extension_state = NULL, resolved_at = NULL, answer = NULL,
-       near_notified_for = NULL, urge_count = 0, urged_at = NULL, reassigned_to = NULL, version = dispatch.version + 1
+       near_notified_for = NULL, urge_count = 0, urged_at = NULL, reassigned_to = NULL, recalled = false,
+       version = dispatch.version + 1
        -- (or one that answered a case since reopened)
        WHERE dispatch.returned_at IS NOT NULL OR (dispatch.resolved_at IS NOT NULL AND $5::boolean)
      RETURNING id, department_id, ack_due_at, role`,
@@ -277,7 +283,8 @@ export async function answerDispatch(
   if (step.action === 'resolve') {
     // the grid hears the department's answer (and, from the last one, that the case waits for its visit back)
     const answer = step.answer!.trim();
-    const short = answer.length > 60 ? `${answer.slice(0, 60)}…` : answer;
+    // (its own full stop dropped: the notice adds its own, 路面已恢复通行。请回访群众后结案, not 。。)
+    const short = answer.length > 60 ? `${answer.slice(0, 60)}…` : answer.replace(/[。.！!；;，,\s]+$/u, '');
     const done = incident.status === 'resolved' && incidentBefore.status !== 'resolved';
     await notify(
       tx,
@@ -475,7 +482,9 @@ export async function followUpDispatch(
       currentVersion: before.version,
     });
   }
-  if (before.returnedAt || before.resolvedAt) {
+  // (a dispatch its department sent back may still be given to another: 改派, once)
+  const sentBack = before.returnedAt !== null && before.reassignedTo === null && step.action === 'reassign';
+  if ((before.returnedAt && !sentBack) || before.resolvedAt) {
     const state = before.returnedAt ? 'returned' : 'resolved';
     throw new InputError('illegal_transition', `a dispatch that is ${state} is not followed up`, 'action', { from: state, to: step.action, allowed: [] });
   }
@@ -542,12 +551,14 @@ export async function followUpDispatch(
       to,
     ]);
     if (on.length) throw new InputError('already_on_case', `${step.department} is on this case already`, 'department');
-    await tx.query('UPDATE dispatch SET returned_at = $2, return_reason = $3, reassigned_to = $4, version = version + 1 WHERE id = $1', [
-      id,
-      now.toISOString(),
-      reason,
-      to,
-    ]);
+    if (sentBack) await tx.query('UPDATE dispatch SET reassigned_to = $2, version = version + 1 WHERE id = $1', [id, to]);
+    else
+      await tx.query('UPDATE dispatch SET returned_at = $2, return_reason = $3, reassigned_to = $4, recalled = true, version = version + 1 WHERE id = $1', [
+        id,
+        now.toISOString(),
+        reason,
+        to,
+      ]);
     const { dispatches } = await dispatchIncident(tx, actor, before.incidentId, [{ code: step.department, role: before.role }], now);
     const next = dispatches.find((d) => d.department.id === to)!;
     await notify(

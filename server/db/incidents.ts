@@ -338,11 +338,11 @@ export async function listIncidents(
   const history = `, 'history', json_build_object(
       'returns', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'reason', d.return_reason, 'at', d.returned_at)
                  ORDER BY d.returned_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
-               WHERE d.incident_id = i.id AND d.returned_at IS NOT NULL AND d.reassigned_to IS NULL), '[]'),
+               WHERE d.incident_id = i.id AND d.returned_at IS NOT NULL AND NOT d.recalled), '[]'),
       'answers', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'answer', d.answer, 'at', d.resolved_at)
                  ORDER BY d.resolved_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
                WHERE d.incident_id = i.id AND d.answer IS NOT NULL AND i.reopen_count > 0), '[]'))`;
-  const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id AND d.reassigned_to IS NULL))`;
+  const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id AND NOT d.recalled))`;
   const json = filter.intake ? `(${incidentJson('$3')}::jsonb || jsonb_build_object(${history.slice(2)}))` : incidentJson('$3');
   const { rows } = await db.query<{ j: IncidentJson; total: number }>(
     `SELECT ${json} AS j, count(*) OVER ()::int AS total

@@ -50,7 +50,10 @@ const Dispatch = z
     urged: z
       .object({ count: z.number().int(), at: z.string().nullable() })
       .openapi({ description: '催办: how often the centre urged the department on, and when last' }),
-    reassignedTo: Department.nullable().openapi({ description: '改派: the department the centre gave the case to instead (this dispatch is then returned)' }),
+    reassignedTo: Department.nullable().openapi({
+      description: '改派: the department the centre gave the case to instead, taking it from this one or after this one sent it back',
+    }),
+    recalled: z.boolean().openapi({ description: 'taken back by the centre (改派), its reason the centre’s; else a 退回 by the department' }),
   })
   .openapi('Dispatch');
 const IncidentRef = IncidentSchema;

@@ -401,6 +401,20 @@ for (const driver of DRIVERS) {
       expect(intake.map((i: any) => i.id)).not.toContain(incident.id);
       // a dispatch taken back is not followed up again
       expect((await patch(d.id, { action: 'urge' }, centre)).body.error.code).toBe('illegal_transition');
+      expect((await patch(d.id, { action: 'reassign', department: 'fire', reason: '再改' }, centre)).body.error.code).toBe('illegal_transition');
+
+      // 协办 sent back (退回) while the lead works on: the centre gives that part to another department — 改派 of a returned dispatch, once
+      const helping = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: [{ code: 'police', role: 'assist' }] }, centre);
+      expect(helping.status, JSON.stringify(helping.body)).toBe(200);
+      const part = helping.body.dispatches.find((x: any) => x.department.code === 'police');
+      expect((await patch(part.id, { action: 'return', reason: '不属公安' }, police)).status).toBe(200);
+      const given = await patch(part.id, { action: 'reassign', department: 'fire', reason: '涉及消防通道' }, centre);
+      expect(given.status, JSON.stringify(given.body)).toBe(200);
+      // (its reason stays the department's: it sent it back; the centre did not take it)
+      expect(given.body.dispatch).toMatchObject({ reassignedTo: { code: 'fire' }, recalled: false, returnReason: '不属公安' });
+      const now2 = (await ctx.request('GET', `/api/dispatches?state=all&q=%23${incident.id}&limit=50`, undefined, centre)).body.items;
+      expect(now2.find((x: any) => x.department.code === 'fire')).toMatchObject({ role: 'assist', returnedAt: null });
+      expect((await patch(part.id, { action: 'reassign', department: 'market', reason: '再改' }, centre)).body.error.code).toBe('illegal_transition');
       const log = (await ctx.request('GET', `/api/changes?entityId=${d.id}&limit=200`, undefined)).body as { entity: string; action: string }[];
       const actions = log.filter((c) => c.entity === 'dispatch').map((c) => c.action);
       expect(actions).toEqual(expect.arrayContaining(['urge', 'set_due', 'reassign']));

@@ -221,12 +221,14 @@ for (const driver of DRIVERS) {
         const who = d.department.code === 'housing' ? housing : police;
         now = new Date(now.getTime() + 60_000);
         expect((await patch(d.id, { action: 'acknowledge' }, who)).status).toBe(200);
-        expect((await patch(d.id, { action: 'resolve', answer: `${d.department.code} 已清运完毕` }, who)).status).toBe(200);
+        expect((await patch(d.id, { action: 'resolve', answer: `${d.department.code} 已清运完毕。` }, who)).status).toBe(200);
       }
       const answers = (await inbox(worker)).items.filter((n: any) => n.event === 'dispatch.answered' && n.incidentId === first.id);
       expect(answers).toHaveLength(2);
       // the last answer says the case waits for the worker's visit back
+      // (an answer's own full stop is not doubled: 已清运完毕。请回访, not 。。)
       expect(answers.map((n: any) => n.text.zh).join('|')).toMatch(/已办结 .*已清运完毕。请回访群众后结案/);
+      expect(answers.map((n: any) => n.text.zh).join('|')).not.toContain('。。');
       // a second report of the same thing is merged into the first; a third is no case
       const second = (await say('同一处垃圾')).body as { id: number };
       const third = (await say('测试一下')).body as { id: number };

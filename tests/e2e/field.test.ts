@@ -685,7 +685,10 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       .fill(`${due.getFullYear()}-${p2(due.getMonth() + 1)}-${p2(due.getDate())}T${p2(due.getHours())}:${p2(due.getMinutes())}`);
     await desk.screenshot({ path: join(ARTIFACTS, '9-centre-console.png') });
     await desk.locator('[data-testid="route-send"]').click();
-    await expect.poll(() => desk.locator('[data-testid="center-notice"]').textContent(), { timeout: 30_000 }).toContain(`#${fresh!.id}`);
+    // it says where the case went and by when
+    await expect
+      .poll(() => desk.locator('[data-testid="center-notice"]').textContent(), { timeout: 30_000 })
+      .toMatch(new RegExp(`#${fresh!.id} 已派至 住建（主办）、公安，.+ 前办结`));
     await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count(), { timeout: 30_000 }).toBe(0);
     const { rows } = await db.query<{ code: string; role: string; due: string }>(
       `SELECT dep.code, d.role, d.due_at AS due FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = $1
@@ -730,6 +733,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await lead.locator('[data-testid="follow-reason"]').fill('群众多次来电，请今天内受理');
     await lead.locator('[data-testid="send-follow-up"]').click();
     await expect.poll(() => lead.locator('[data-testid="urged"]').textContent()).toMatch(/已催办 1 次/);
+    // (before it is acknowledged, the card says by when it is to be resolved too: the centre's own deadline)
+    expect(await lead.locator('[data-testid="resolve-by"]').textContent()).toMatch(/前办结$/);
     await assist.locator('[data-testid="reassign"]').click();
     await assist.locator('[data-testid="reassign-to"]').selectOption('mediation');
     // a reason first: without one it is not sent

@@ -64,7 +64,8 @@ class Inbox {
     if (n.incidentId === null) return null;
     if (role === 'department') return 'dispatch';
     if (role === 'worker') return 'report';
-    if (role === 'center' || role === 'admin') return n.event === 'dispatch.returned' || n.event === 'satisfaction.low' ? 'center' : 'dispatch';
+    // (a case sent back opens on its card, which 改派 gives to another department; it is in the intake too when nobody else is on it)
+    if (role === 'center' || role === 'admin') return n.event === 'satisfaction.low' ? 'center' : 'dispatch';
     // a leader follows an escalated case in the departments' queue (read-only)
     if (role === 'leader') return 'dispatch';
     return null;
