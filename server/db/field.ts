@@ -93,7 +93,12 @@ export async function dispatchedTo(db: Queryable, incidentId: number, department
 const OPEN = ['reported', 'dispatched', 'resolved'];
 
 /** The open incidents of grids (reported, dispatched, resolved awaiting feedback), newest first, with answers and photos. */
-export async function fieldIncidents(db: Queryable, grids: number[], now: Date): Promise<FieldIncident[]> {
+/**
+ * A grid's open cases; or, given `reporter`, what that worker reported (我的上报): every one, closed, merged or
+ * marked invalid too, the newest 100 — wherever the grid it lies in went since.
+ */
+const OPEN_OF_GRIDS = 'i.grid_id = ANY($1::int[]) AND i.status = ANY($3::text[]) AND i.void_kind IS NULL';
+export async function fieldIncidents(db: Queryable, grids: number[], now: Date, reporter: number | null = null): Promise<FieldIncident[]> {
   const { rows } = await db.query<{ j: FieldIncident }>(
     `SELECT ${incidentJson('$2')}::jsonb || jsonb_build_object(
        'dispatches', (SELECT coalesce(jsonb_agg(jsonb_build_object(
@@ -111,9 +116,9 @@ export async function fieldIncidents(db: Queryable, grids: number[], now: Date):
          FROM incident_photo p WHERE p.incident_id = i.id AND p.dispatch_id IS NULL)
      ) AS j
      FROM incident i JOIN incident_category c ON c.code = i.category
-     WHERE i.grid_id = ANY($1::int[]) AND i.status = ANY($3::text[]) AND i.void_kind IS NULL
-     ORDER BY i.reported_at DESC, i.id DESC LIMIT 200`,
-    [grids, now.toISOString(), OPEN],
+     WHERE ${reporter === null ? OPEN_OF_GRIDS : 'i.reporter_id = $4 AND $1::int[] IS NOT NULL AND $3::text[] IS NOT NULL'}
+     ORDER BY i.reported_at DESC, i.id DESC LIMIT ${reporter === null ? 200 : 100}`,
+    [grids, now.toISOString(), OPEN, ...(reporter === null ? [] : [reporter])],
   );
   return rows.map((r) => r.j);
 }

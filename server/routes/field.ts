@@ -85,8 +85,15 @@ const fieldRoute = createRoute({
   method: 'get',
   path: '/field/incidents',
   summary: "A grid's open incidents (reported, dispatched, resolved awaiting feedback) with each department's answer and the photos",
-  description: 'A grid worker gets the grids they staff; others name a grid with `grid`. Newest first, up to 200.',
-  request: { query: z.object({ grid: z.coerce.number().int().positive().max(2_147_483_647).optional() }) },
+  description:
+    'A grid worker gets the grids they staff; others name a grid with `grid`. Newest first, up to 200. ' +
+    '`mine=true` (a grid worker): what they reported (我的上报), closed, merged and invalid ones too, the newest 100.',
+  request: {
+    query: z.object({
+      grid: z.coerce.number().int().positive().max(2_147_483_647).optional(),
+      mine: z.enum(['true', 'false']).optional(),
+    }),
+  },
   responses: {
     200: { description: 'Incidents', ...json(z.object({ grids: z.array(z.number().int()), items: z.array(FieldIncidentSchema) })) },
     ...errorResponses(400, 403, 404),
@@ -174,7 +181,11 @@ export function fieldRoutes() {
     })
     .openapi(fieldRoute, async (c) => {
       const me = principalOf(c);
-      const { grid } = c.req.valid('query');
+      const { grid, mine } = c.req.valid('query');
+      if (mine === 'true') {
+        if (me.role !== 'worker' || me.workerId === null) throw new InputError('forbidden', 'a grid worker’s own reports: sign in as one', 'query.mine');
+        return c.json({ grids: me.gridIds, items: await fieldIncidents(c.get('db'), me.gridIds, nowOf(c), me.workerId) }, 200);
+      }
       let grids: number[];
       if (me.role === 'worker') {
         if (grid !== undefined) assertOwnGrid(c, grid, 'query.grid');

@@ -228,6 +228,21 @@ for (const driver of DRIVERS) {
       expect(closed.body.status).toBe('closed');
       expect((await ctx.request('GET', '/api/field/incidents', undefined, worker)).body.items.map((i: any) => i.id)).not.toContain(id);
 
+      // 我的上报: what the worker reported stays in their own list, closed or marked invalid, with how it ended
+      const junk = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'other', severity: 1, description: '误点' }, worker);
+      expect((await ctx.request('POST', `/api/incidents/${junk.body.id}/invalid`, { reason: '误报' })).status).toBe(200);
+      const other = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'other', severity: 1, description: '别人报的' });
+      const own = await ctx.request('GET', '/api/field/incidents?mine=true', undefined, worker);
+      expect(own.status).toBe(200);
+      const ids = own.body.items.map((i: any) => i.id);
+      expect(ids.slice(0, 2)).toEqual([junk.body.id, id]);
+      expect(ids).not.toContain(other.body.id);
+      expect(own.body.items[0]).toMatchObject({ void: { kind: 'invalid', reason: '误报' } });
+      expect(own.body.items[1]).toMatchObject({ status: 'closed', satisfaction: 'satisfied', feedback: '住户满意' });
+      expect((await ctx.request('GET', '/api/field/incidents', undefined, worker)).body.items.map((i: any) => i.id)).not.toContain(junk.body.id);
+      // (only a grid worker has reports of their own)
+      expect((await ctx.request('GET', '/api/field/incidents?mine=true')).status).toBe(403);
+
       // Another grid is not the worker's; everyone else names a grid.
       expect((await ctx.request('GET', `/api/field/incidents?grid=${place.other}`, undefined, worker)).status).toBe(403);
       expect((await ctx.request('GET', '/api/field/incidents')).body.error).toMatchObject({ code: 'grid_required', path: 'query.grid' });

@@ -471,6 +471,13 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       incident!.id,
     ]);
     expect(closed).toEqual({ status: 'closed', feedback: '住户已整改，表示满意', satisfaction: 'satisfied' });
+    // closed, it left 本网格待办; 我的上报 still has it, with how it ended
+    await page.locator('[data-testid="list-mine"]').click();
+    await expect.poll(() => card.locator('[data-testid="case-status"]').textContent()).toBe('已结案');
+    expect(await card.locator('[data-testid="case-closed"]').textContent()).toMatch(/^\s*满意 · 住户已整改，表示满意 · /);
+    expect(await card.locator(`[data-testid="close-${incident!.id}"]`).count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, '4c-my-reports.png') });
+    await page.locator('[data-testid="list-open"]').click();
   });
 
   it('solves a case on the spot from the phone, without a department', async () => {

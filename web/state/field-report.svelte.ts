@@ -68,13 +68,23 @@ export class FieldReport {
     this.grid = await ok(api.regions[':id'].$get({ param: { id: String(id) }, query: {} })).catch(() => null);
   }
 
+  /** The list shown: the grid's open cases (本网格待办), or what this worker reported (我的上报), closed and invalid ones too. */
+  listMode = $state<'open' | 'mine'>('open');
+  mine = $state.raw<FieldIncident[] | null>(null);
+
   async loadList(): Promise<void> {
     try {
+      if (this.listMode === 'mine') this.mine = (await ok(api.field.incidents.$get({ query: { mine: 'true' } }))).items;
       this.incidents = (await ok(api.field.incidents.$get({ query: {} }))).items;
       this.listError = null;
     } catch (e) {
       this.listError = errorText(e);
     }
+  }
+
+  async showMine(on: boolean): Promise<void> {
+    this.listMode = on ? 'mine' : 'open';
+    if (on) await this.loadList();
   }
 
   pick(p: [number, number], how: 'gps' | 'tap'): void {
