@@ -432,7 +432,10 @@ export async function stepDispatch(
         text: (c) =>
           approved
             ? { zh: `延期已批准：#${c.id} 新期限${until}`, en: `More time approved: #${c.id} is now due ${until}` }
-            : { zh: `延期未批准：#${c.id} 仍须于${until}前办结`, en: `More time refused: #${c.id} stays due ${until}` },
+            : {
+                zh: `延期未批准：#${c.id} 仍须于${until}前办结${reason ? `。${reason}` : ''}`,
+                en: `More time refused: #${c.id} stays due ${until}${reason ? `. ${reason}` : ''}`,
+              },
         data: { department: dep.code, approved, dueAt: dispatch.dueAt },
       },
       now,

@@ -341,7 +341,8 @@ export async function listIncidents(
                WHERE d.incident_id = i.id AND d.returned_at IS NOT NULL AND NOT d.recalled), '[]'),
       'answers', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'answer', d.answer, 'at', d.resolved_at)
                  ORDER BY d.resolved_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
-               WHERE d.incident_id = i.id AND d.answer IS NOT NULL AND i.reopen_count > 0), '[]'))`;
+               WHERE d.incident_id = i.id AND d.answer IS NOT NULL AND i.reopen_count > 0), '[]'),
+      'reporter', (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM worker w WHERE w.id = i.reporter_id))`;
   const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id AND NOT d.recalled))`;
   const json = filter.intake ? `(${incidentJson('$3')}::jsonb || jsonb_build_object(${history.slice(2)}))` : incidentJson('$3');
   const { rows } = await db.query<{ j: IncidentJson; total: number }>(

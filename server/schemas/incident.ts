@@ -48,6 +48,11 @@ export const IncidentSchema = z
       .object({
         returns: z.array(z.object({ department: z.string(), code: z.string(), reason: z.string().nullable(), at: z.string() })),
         answers: z.array(z.object({ department: z.string(), code: z.string(), answer: z.string(), at: z.string() })),
+        reporter: z
+          .object({ name: z.string(), phone: z.string() })
+          .nullable()
+          .optional()
+          .openapi({ description: 'the grid worker who reported it, to call back' }),
       })
       .optional()
       .openapi({

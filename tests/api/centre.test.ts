@@ -297,6 +297,8 @@ for (const driver of DRIVERS) {
       const intake = (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items;
       expect(newer.reportedAt > incident.reportedAt).toBe(true);
       expect(intake[0]).toMatchObject({ id: incident.id, history: { returns: [{ code: 'police', department: '公安', reason: '应由住建处理' }], answers: [] } });
+      // (reported by an admin, not a grid worker: nobody to call back)
+      expect(intake[0].history.reporter).toBeNull();
       // the police's queue no longer counts it open
       const queue = await ctx.request('GET', '/api/dispatches?state=open&limit=500', undefined, police);
       expect(queue.body.items.map((d: any) => d.id)).not.toContain(dispatch.id);

@@ -230,6 +230,10 @@ for (const driver of DRIVERS) {
 
       // 我的上报: what the worker reported stays in their own list, closed or marked invalid, with how it ended
       const junk = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'other', severity: 1, description: '误点' }, worker);
+      // (the centre's intake names who reported it, with the phone, to call back)
+      const reporter = (await ctx.db.query<{ name: string; phone: string }>('SELECT name, phone FROM worker WHERE id = $1', [place.worker])).rows[0];
+      const intake = (await ctx.request('GET', '/api/incidents?intake=true&limit=500')).body.items.find((i: any) => i.id === junk.body.id);
+      expect(intake.history.reporter).toEqual(reporter);
       expect((await ctx.request('POST', `/api/incidents/${junk.body.id}/invalid`, { reason: '误报' })).status).toBe(200);
       const other = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'other', severity: 1, description: '别人报的' });
       const own = await ctx.request('GET', '/api/field/incidents?mine=true', undefined, worker);

@@ -130,9 +130,10 @@ for (const driver of DRIVERS) {
       const due = Date.parse(byCode.housing.dueAt);
       await patch(byCode.housing.id, { action: 'extend', reason: '需鉴定', until: new Date(due + 24 * HOUR).toISOString() }, housing);
       expect(await events(centre)).toContain(`extension.asked#${incident.id}`);
-      await patch(byCode.housing.id, { action: 'refuse_extension' }, centre);
+      await patch(byCode.housing.id, { action: 'refuse_extension', reason: '已延期一次，请按期办结' }, centre);
       const decided = (await inbox(housing)).items.find((n: any) => n.event === 'extension.decided');
-      expect(decided.text.zh).toMatch(/延期未批准/);
+      // (with the centre's reason, when it gives one)
+      expect(decided.text.zh).toMatch(/^延期未批准：.*前办结。已延期一次，请按期办结$/);
 
       // a deadline near is told once
       now = new Date(due - 30 * 60_000);
