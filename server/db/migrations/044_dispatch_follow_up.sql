@@ -6,3 +6,5 @@ ALTER TABLE dispatch ADD COLUMN urge_count integer NOT NULL DEFAULT 0;
 ALTER TABLE dispatch ADD COLUMN urged_at timestamptz;
 ALTER TABLE dispatch ADD COLUMN reassigned_to integer REFERENCES department (id) ON DELETE SET NULL;
 ALTER TABLE dispatch ADD COLUMN recalled boolean NOT NULL DEFAULT false;
+-- (a department removed, or its code looked up, does not read every dispatch)
+CREATE INDEX dispatch_reassigned_to_idx ON dispatch (reassigned_to) WHERE reassigned_to IS NOT NULL;
