@@ -77,7 +77,7 @@ export function mapInkShare(page: Page): Promise<number> {
 export async function newPage(browser: Browser, url: string, cookie: string | null, viewport = { width: 1440, height: 900 }): Promise<Page> {
   // No service worker: each page would fetch the whole offline shell (3.4 MB) beside what it tests;
   // the phone's offline test runs its own context with one.
-  const context = await browser.newContext({ viewport, serviceWorkers: 'block', reducedMotion: 'reduce' });
+  const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
   if (cookie) {
     const [name, value] = cookie.split('=') as [string, string];
     await context.addCookies([{ name, value, url }]);

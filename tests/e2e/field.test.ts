@@ -52,7 +52,6 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       viewport: { width: 360, height: 640 },
       deviceScaleFactor: 2,
       hasTouch: true,
-      reducedMotion: 'reduce',
       geolocation: { longitude: place.x, latitude: place.y },
       permissions: ['geolocation'],
     });
