@@ -119,7 +119,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('.thumb img').count(), { timeout: 30_000 }).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '1-report-form.png'), fullPage: false });
     await page.locator('[data-testid="submit"]').click();
-    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toBe('已上报，感谢！');
+    // (with the number it got, to find it again)
+    await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toMatch(/^已上报（编号 #\d+），感谢！/);
     const sent = await incidentsWith('楼道电动车充电，有起火隐患');
     expect(sent).toEqual([{ id: expect.any(Number), category: 'fire', grid_id: place.grid, photos: 1 }]);
     const {

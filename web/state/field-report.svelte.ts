@@ -8,7 +8,7 @@ export type Category = InferResponseType<(typeof api)['incident-categories']['$g
 export type FieldIncident = InferResponseType<typeof api.field.incidents.$get, 200>['items'][number];
 type GridFeature = InferResponseType<(typeof api.regions)[':id']['$get'], 200>;
 /** What the form says: a message key (shown in the language of the moment), or a text already worded (the server's refusal). */
-export type Notice = { kind: 'ok' | 'queued' | 'error'; text: string; key?: string };
+export type Notice = { kind: 'ok' | 'queued' | 'error'; text: string; key?: string; values?: Record<string, string | number> };
 
 export const MAX_PHOTOS = 3;
 
@@ -125,12 +125,16 @@ export class FieldReport {
   }
 
   /** Into the outbox, and sent at once when the network lets it: the form empties either way. */
-  async submit(messages: { sent: string; queued: string; failed: string; sending: string; later: string }): Promise<void> {
+  async submit(messages: { sent: string; sentNo: string; queued: string; failed: string; sending: string; later: string }): Promise<void> {
     if (!this.point || !this.category) return;
     this.submitting = true;
     this.notice = null;
     try {
-      const { result, done } = await this.outbox.add(
+      const {
+        result,
+        done,
+        key: sentKey,
+      } = await this.outbox.add(
         {
           lon: this.point[0],
           lat: this.point[1],
@@ -147,7 +151,9 @@ export class FieldReport {
       }
       const said = (r: SendResult): Notice => {
         const key = r === 'sent' ? messages.sent : r === 'sending' ? messages.sending : this.outbox.online ? messages.later : messages.queued;
-        return { kind: r === 'sent' ? 'ok' : 'queued', text: key, key };
+        // (sent: with the case number it got, to find it again in 我的上报 or to quote on the phone)
+        const id = r === 'sent' ? this.outbox.idOf(sentKey) : undefined;
+        return id === undefined ? { kind: r === 'sent' ? 'ok' : 'queued', text: key, key } : { kind: 'ok', text: key, key: messages.sentNo, values: { id } };
       };
       const notice = said(result);
       this.notice = notice;

@@ -112,7 +112,13 @@ export class Outbox {
    * Keeps the report, then tries to send it; gives the form back once it is sent, refused or
    * cannot go now — or, on a slow line, after a few seconds while it goes on being sent.
    */
-  async add(body: Pending['body'], photos: Blob[]): Promise<{ result: SendResult; done: Promise<SendResult> }> {
+  /** The case number each report sent from this page got, to say it (已上报（编号 5960）). */
+  private sentIds = new Map<string, number>();
+  idOf(key: string): number | undefined {
+    return this.sentIds.get(key);
+  }
+
+  async add(body: Pending['body'], photos: Blob[]): Promise<{ result: SendResult; done: Promise<SendResult>; key: string }> {
     const key = `r-${crypto.randomUUID()}`;
     const item: Pending = { key, createdAt: new Date().toISOString(), body, photos, incidentId: null, photosSent: 0, error: null };
     this.items.push(item);
@@ -121,7 +127,7 @@ export class Outbox {
     void requestBackgroundSync();
     const done = this.flush().then(() => this.stateOf(key));
     const result = await Promise.race([done, new Promise<SendResult>((r) => setTimeout(() => r('sending'), FORM_WAIT_MS))]);
-    return { result, done };
+    return { result, done, key };
   }
 
   /** Where a report stands: sent (no longer kept), refused, or waiting (offline, or another page is sending it). */
@@ -157,6 +163,7 @@ export class Outbox {
       const result = await this.send(item);
       if (result === 'offline') break;
       if (result === 'sent') {
+        if (item.incidentId !== null) this.sentIds.set(item.key, item.incidentId);
         if (this.store) await del(item.key, this.store);
         this.items = this.items.filter((i) => i.key !== item.key);
         this.sent++;
