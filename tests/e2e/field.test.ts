@@ -819,6 +819,10 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.locator('[data-testid="dispatch-elsewhere"]').click();
     await expect.poll(() => desk.locator(`[data-testid="dispatch-${done!.dispatch}"]`).count()).toBe(1);
     expect(await desk.locator('[data-testid="state-all"]').getAttribute('aria-selected')).toBe('true');
+    // an overdue card says by how long (the demo's history has cases overdue for days)
+    await desk.locator('[data-testid="dispatch-clear"]').click();
+    await desk.locator('[data-testid="state-overdue"]').click();
+    await expect.poll(() => desk.locator('article.card [data-testid="overdue-by"]').first().textContent()).toMatch(/^已超时 \d+ (小时|天)$/);
     await desk.close();
   });
 });
