@@ -134,6 +134,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/dispatches': ['dispatch:read', 'dispatch:answer'],
   'PATCH /api/dispatches/:id': ['dispatch:answer', 'dispatch:manage'],
   'POST /api/dispatches/escalate': ['users:admin'],
+  'POST /api/dispatches/urge': ['dispatch:manage'],
   'GET /api/stats/departments': ['dispatch:read'],
   // Systems that feed orders in, with an API key (`x-api-key`) instead of a session.
   'POST /api/intake/hotline': 'hotline',

@@ -264,6 +264,39 @@ const answerRoute = createRoute({
   },
 });
 
+const urgeManyRoute = createRoute({
+  method: 'post',
+  path: '/dispatches/urge',
+  summary: '批量催办: urge several dispatches at once (the centre), each as PATCH `{ action: urge }` would',
+  description:
+    'One transaction. A dispatch outside the caller’s area refuses the whole request (403, nothing written); one answered, returned ' +
+    'or urged within half an hour is skipped and listed with why.',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            ids: z
+              .array(z.number().int().positive().max(2_147_483_647))
+              .min(1)
+              .max(100)
+              .refine((a) => new Set(a).size === a.length, 'a dispatch is listed twice'),
+            reason: z.string().max(2_000).optional().openapi({ description: 'words with each urge' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: {
+    200: {
+      description: 'Urged',
+      ...json(z.object({ urged: z.array(z.number().int()), skipped: z.array(z.object({ id: z.number().int(), code: z.string() })) })),
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
 const escalateRoute = createRoute({
   method: 'post',
   path: '/dispatches/escalate',
@@ -406,6 +439,17 @@ function inCentreArea<T>(c: Context<Env>, id: number, step: (tx: Queryable) => P
   });
 }
 
+/** Whoever is scoped to an area (a centre) acts on the dispatches of cases within it; a dispatch that does not exist is a 404. */
+async function assertDispatchInArea(c: Context<Env>, tx: Queryable, id: number, path: string): Promise<void> {
+  const { rows } = await tx.query<{ grid: number | null }>('SELECT i.grid_id AS grid FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.id = $1', [
+    id,
+  ]);
+  if (!rows[0]) throw notFound('dispatch', id, path);
+  const area = areaOf(principalOf(c));
+  if (area !== null && (rows[0].grid === null || !(await isWithin(tx, rows[0].grid, area, false))))
+    throw new InputError('outside_scope', `dispatch ${id} lies outside your area`, path);
+}
+
 export function dispatchRoutes() {
   return router()
     .openapi(departmentsRoute, async (c) => c.json(await listDepartments(c.get('db')), 200))
@@ -536,16 +580,7 @@ export function dispatchRoutes() {
       const until = body.action === 'extend' || body.action === 'set_due' ? parseInstant(body.until ?? '', 'until') : null;
       if (body.action === 'reassign' && !body.department) throw new InputError('department_required', 'name the department the case goes to', 'department');
       const result = await c.get('db').transaction(async (tx) => {
-        // whoever is scoped to an area (a centre) acts within it
-        const area = areaOf(p);
-        if (area !== null) {
-          const { rows } = await tx.query<{ grid: number | null }>(
-            'SELECT i.grid_id AS grid FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.id = $1',
-            [id],
-          );
-          if (rows[0] && (rows[0].grid === null || !(await isWithin(tx, rows[0].grid, area, false))))
-            throw new InputError('outside_scope', `dispatch ${id} lies outside your area`, 'id');
-        }
+        await assertDispatchInArea(c, tx, id, 'id');
         if (body.action === 'urge') return followUpDispatch(tx, actorOf(c), id, { action: 'urge', reason: body.reason, version: body.version }, nowOf(c));
         if (body.action === 'set_due')
           return followUpDispatch(tx, actorOf(c), id, { action: 'set_due', until: until!, reason: body.reason, version: body.version }, nowOf(c));
@@ -565,6 +600,27 @@ export function dispatchRoutes() {
         return stepDispatch(tx, actorOf(c), id, step, nowOf(c), manage ? null : departmentScope(c));
       });
       c.get('events').publish({ type: 'incident', action: result.incident.status === 'resolved' ? 'resolve' : 'dispatch', incident: result.incident });
+      return c.json(result, 200);
+    })
+    .openapi(urgeManyRoute, async (c) => {
+      const { ids, reason } = c.req.valid('json');
+      const result = await c.get('db').transaction(async (tx) => {
+        for (const [n, id] of ids.entries()) await assertDispatchInArea(c, tx, id, `ids[${n}]`);
+        const urged: number[] = [];
+        const skipped: { id: number; code: string }[] = [];
+        for (const id of ids) {
+          try {
+            await followUpDispatch(tx, actorOf(c), id, { action: 'urge', reason }, nowOf(c));
+            urged.push(id);
+          } catch (e) {
+            // (refused before anything is written: answered or returned, or urged a moment ago)
+            if (e instanceof InputError && (e.code === 'illegal_transition' || e.code === 'urged_recently')) skipped.push({ id, code: e.code });
+            else throw e;
+          }
+        }
+        return { urged, skipped };
+      });
+      if (result.urged.length) c.get('events').publish({ type: 'incident', action: 'dispatch', count: result.urged.length });
       return c.json(result, 200);
     })
     .openapi(escalateRoute, async (c) => {

@@ -422,6 +422,30 @@ for (const driver of DRIVERS) {
       expect(actions).toEqual(expect.arrayContaining(['urge', 'set_due', 'reassign']));
     });
 
+    it('urges several overdue dispatches at once (批量催办), skipping those urged a moment ago, within its area only', async () => {
+      const sent = [];
+      for (let n = 0; n < 2; n++) {
+        const incident = await report();
+        sent.push((await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre)).body.dispatches[0].id);
+      }
+      const urge = (body: unknown, who: Who) => ctx.request('POST', '/api/dispatches/urge', body, who);
+      const before = await ctx.snapshot();
+      expect((await urge({ ids: sent }, farCentre)).body.error).toMatchObject({ code: 'outside_scope', path: 'ids[0]' });
+      expect((await urge({ ids: sent }, police)).status).toBe(403);
+      expect((await urge({ ids: [...sent, 999_999_999] }, centre)).body.error).toMatchObject({ code: 'not_found', path: 'ids[2]' });
+      expect((await urge({ ids: [sent[0], sent[0]] }, centre)).status).toBe(400);
+      expect(await ctx.snapshot()).toEqual(before);
+      const first = await urge({ ids: sent, reason: '请今天内受理' }, centre);
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect(first.body).toEqual({ urged: sent, skipped: [] });
+      const again = await urge({ ids: sent }, centre);
+      expect(again.body).toEqual({ urged: [], skipped: sent.map((id) => ({ id, code: 'urged_recently' })) });
+      const texts = (await ctx.request('GET', '/api/notifications?limit=50', undefined, police)).body.items
+        .filter((n: any) => n.event === 'dispatch.urged')
+        .map((n: any) => n.text.zh);
+      expect(texts.filter((t: string) => t.endsWith('请今天内受理'))).toHaveLength(2);
+    });
+
     it('a case whose lead sends it back while another department assists is back in the intake until the centre names a new lead', async () => {
       const incident = await report();
       now = new Date(now.getTime() + HOUR);
