@@ -490,9 +490,33 @@ for (const driver of DRIVERS) {
         'PATCH',
         withId('/api/dispatches/:id', () => place.dispatch),
         mutate({
-          action: fc.constantFrom('acknowledge', 'resolve', 'close', ''),
+          action: fc.constantFrom('acknowledge', 'resolve', 'close', 'urge', 'set_due', 'reassign', ''),
           answer: fc.string({ unit: 'grapheme', maxLength: 40 }),
+          until: fc.oneof(fc.constantFrom('2031-01-01T00:00:00Z', '9999-12-31T23:59:59-14:00', 'tomorrow', ''), odd),
+          department: fc.oneof(fc.constantFrom('police', 'fire', 'nobody', ''), odd),
+          reason: fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), odd),
           version: fc.oneof(fc.integer({ min: 1, max: 4 }), odd),
+        }),
+      ),
+    );
+    add(
+      'POST /api/dispatches/urge',
+      2,
+      json(
+        'POST',
+        '/api/dispatches/urge',
+        mutate({
+          ids: fc.oneof(
+            fc.array(
+              fc.oneof(
+                fc.constant(0).map(() => place.dispatch),
+                fc.integer({ min: -2, max: 3_000_000_000 }),
+              ),
+              { maxLength: 120 },
+            ),
+            odd,
+          ),
+          reason: fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), odd),
         }),
       ),
     );
