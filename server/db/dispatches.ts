@@ -112,6 +112,9 @@ export async function defaultDepartments(tx: Queryable, category: string): Promi
   return rows.map((r) => r.code);
 }
 
+/** A dispatch of the case's current round: not one answered before the case was reopened (`d` the dispatch, `i` its incident). */
+const THIS_ROUND = 'NOT (i.reopened_at IS NOT NULL AND d.resolved_at IS NOT NULL AND d.resolved_at <= i.reopened_at)';
+
 /**
  * 吹哨: sends an incident to departments, each with deadlines to acknowledge and resolve set by
  * its category and severity — or, given `dueAt`, by the centre: then resolved by that moment, and
@@ -129,7 +132,11 @@ export async function dispatchIncident(
 ): Promise<{ incident: IncidentJson; dispatches: DispatchJson[] }> {
   if (dueAt) checkDeadline(dueAt, now, 'dueAt');
   // A list of codes: the first leads (主办), the others assist (协办), unless one already leads.
-  const { rows: leading } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND role = $2 AND returned_at IS NULL', [incidentId, 'lead']);
+  // (a lead that answered before the case was reopened led the last round, not this one)
+  const { rows: leading } = await tx.query(
+    `SELECT 1 FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.incident_id = $1 AND d.role = $2 AND d.returned_at IS NULL AND ${THIS_ROUND}`,
+    [incidentId, 'lead'],
+  );
   const listed = sent.map((s, i) => (typeof s === 'string' ? { code: s, role: i === 0 && leading.length === 0 ? ('lead' as const) : ('assist' as const) } : s));
   // a department named twice is sent once (its first mention says its role)
   const asked = listed.filter((a, i) => listed.findIndex((b) => b.code === a.code) === i);
@@ -191,7 +198,7 @@ export async function dispatchIncident(
   await tx.query(
     `UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, $2), version = version + 1,
        department = (SELECT string_agg(dep.zh, '、' ORDER BY d.role DESC, dep.sort, dep.id) FROM dispatch d JOIN department dep ON dep.id = d.department_id
-         WHERE d.incident_id = $1 AND d.returned_at IS NULL)
+         JOIN incident i ON i.id = d.incident_id WHERE d.incident_id = $1 AND d.returned_at IS NULL AND ${THIS_ROUND})
      WHERE id = $1`,
     [incidentId, now.toISOString()],
   );

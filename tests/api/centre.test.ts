@@ -590,6 +590,16 @@ for (const driver of DRIVERS) {
       await patch(d2.id, { action: 'acknowledge' }, housing);
       const done = await patch(d2.id, { action: 'resolve', answer: '已重做防水' }, housing);
       expect(done.body.incident.status).toBe('resolved');
+      // unsatisfied once more, reopened, and sent to another department: it leads (the last round's answered lead does not)
+      const closed2 = await ctx.request('PATCH', `/api/incidents/${unhappy.id}`, { status: 'closed', feedback: '还是渗水', satisfaction: 'unsatisfied' });
+      now = new Date(now.getTime() + 60_000);
+      expect((await ctx.request('POST', `/api/incidents/${unhappy.id}/reopen`, { reason: '请换部门', version: closed2.body.version }, centre)).status).toBe(
+        200,
+      );
+      const other = await ctx.request('POST', `/api/incidents/${unhappy.id}/dispatch`, { departments: ['police'] }, centre);
+      expect(other.status, JSON.stringify(other.body)).toBe(200);
+      expect(other.body.dispatches.find((x: any) => x.department.code === 'police')).toMatchObject({ role: 'lead', resolvedAt: null });
+      expect(other.body.incident.department).toBe('公安');
     });
   });
 }
