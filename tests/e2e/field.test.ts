@@ -265,6 +265,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await page.locator('[data-testid="patrol-stop-confirm"]').textContent()).toMatch(/结束这次巡查？已走 [\d.]+ 公里，走访 \d+ 户/);
     await page.screenshot({ path: join(ARTIFACTS, '11b-patrol-end-asked.png') });
     await page.locator('[data-testid="patrol-continue"]').click();
+    await expect.poll(() => page.locator('[data-testid="patrol-stop"]').count()).toBe(1);
     expect(await page.locator('[data-testid="patrol-live"]').count()).toBe(1);
     await page.locator('[data-testid="patrol-stop"]').click();
     await page.locator('[data-testid="patrol-stop-yes"]').click();
@@ -686,7 +687,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     due.setSeconds(0, 0);
     const p2 = (n: number) => String(n).padStart(2, '0');
     await desk.locator('[data-testid="own-due"]').check();
-    expect(await desk.locator('[data-testid="route-deadlines"]').count()).toBe(0);
+    await expect.poll(() => desk.locator('[data-testid="route-deadlines"]').count()).toBe(0);
     await desk
       .locator('[data-testid="route-due"]')
       .fill(`${due.getFullYear()}-${p2(due.getMonth() + 1)}-${p2(due.getDate())}T${p2(due.getHours())}:${p2(due.getMinutes())}`);
