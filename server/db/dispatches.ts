@@ -159,6 +159,18 @@ export async function dispatchIncident(
   if (now < new Date(before.reportedAt))
     throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at');
   const ids = await departmentIds(tx, codes);
+  // a department called in again — it sent the case back, or answered a round since reopened — starts afresh; the
+  // round it had is kept (dispatch_round), so an escalation or a late acknowledgement stays in its figures
+  const again = `(dispatch.returned_at IS NOT NULL OR (dispatch.resolved_at IS NOT NULL AND dispatch.resolved_at <= $3::timestamptz))`;
+  const reopenedAt = before.reopenedAt ?? null;
+  await tx.query(
+    `INSERT INTO dispatch_round (dispatch_id, incident_id, department_id, role, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at,
+       answer, returned_at, return_reason, recalled, reassigned_to, escalation, escalated_at, urge_count, ended_at)
+     SELECT id, incident_id, department_id, role, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at,
+       answer, returned_at, return_reason, recalled, reassigned_to, escalation, escalated_at, urge_count, $4
+     FROM dispatch WHERE incident_id = $1 AND department_id = ANY($2::int[]) AND ${again}`,
+    [incidentId, ids, reopenedAt, now.toISOString()],
+  );
   const { rows: sentTo } = await tx.query<{ id: number; department_id: number; ack_due_at: string; role: 'lead' | 'assist' }>(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, role)
      SELECT i.id, t.dep, $3::timestamptz,
@@ -173,9 +185,9 @@ export async function dispatchIncident(
        near_notified_for = NULL, urge_count = 0, urged_at = NULL, reassigned_to = NULL, recalled = false,
        version = dispatch.version + 1
        -- (or one that answered a case since reopened)
-       WHERE dispatch.returned_at IS NOT NULL OR (dispatch.resolved_at IS NOT NULL AND $5::boolean)
+       WHERE ${again.replace('$3', '$5')}
      RETURNING id, department_id, ack_due_at, role`,
-    [incidentId, ids, now.toISOString(), asked.map((a) => a.role), before.status === 'reported' && before.reopenCount > 0, dueAt?.toISOString() ?? null],
+    [incidentId, ids, now.toISOString(), asked.map((a) => a.role), reopenedAt, dueAt?.toISOString() ?? null],
   );
   for (const d of sentTo) {
     const ack = chinaTime(d.ack_due_at);
@@ -556,10 +568,11 @@ export async function followUpDispatch(
     if (!reason) throw new InputError('reason_required', 'say why the case goes to another department', 'reason');
     const [to] = await departmentIds(tx, [step.department], 'department');
     if (to === dep.id) throw new InputError('same_department', `the case is with ${dep.code} already`, 'department');
-    const { rows: on } = await tx.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND department_id = $2 AND returned_at IS NULL', [
-      before.incidentId,
-      to,
-    ]);
+    // (a department that answered a round since reopened is not on the case now)
+    const { rows: on } = await tx.query(
+      `SELECT 1 FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.incident_id = $1 AND d.department_id = $2 AND d.returned_at IS NULL AND ${THIS_ROUND}`,
+      [before.incidentId, to],
+    );
     if (on.length) throw new InputError('already_on_case', `${step.department} is on this case already`, 'department');
     if (sentBack) await tx.query('UPDATE dispatch SET reassigned_to = $2, version = version + 1 WHERE id = $1', [id, to]);
     else
@@ -779,6 +792,16 @@ export interface DepartmentStats {
   satisfaction: number | null;
 }
 
+/**
+ * Every round of every dispatch: the current ones, and those a department had before it was called in
+ * again (`past`: the verdict on the case is not theirs). Ids of past rounds are negative.
+ */
+const ROUNDS = `(SELECT id, incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, returned_at, escalation, false AS past
+   FROM dispatch
+   UNION ALL
+   SELECT -id, incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, returned_at, escalation, true
+   FROM dispatch_round)`;
+
 /** Per department, for dispatches of the window (by dispatch time) on incidents under a region. */
 export async function departmentStats(db: Queryable, f: { regionId?: number | undefined; from: Date; to: Date }, now: Date): Promise<DepartmentStats[]> {
   const params: unknown[] = [f.from.toISOString(), f.to.toISOString(), now.toISOString()];
@@ -794,13 +817,13 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
        count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL
                              AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
        count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
-       count(i.satisfaction) FILTER (WHERE d.resolved_at IS NOT NULL)::int AS rated,
-       round(avg((i.satisfaction <> 'unsatisfied')::int) FILTER (WHERE d.resolved_at IS NOT NULL AND i.satisfaction IS NOT NULL)::numeric, 4)::float8
+       count(i.satisfaction) FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past)::int AS rated,
+       round(avg((i.satisfaction <> 'unsatisfied')::int) FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past AND i.satisfaction IS NOT NULL)::numeric, 4)::float8
          AS satisfaction,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.acknowledged_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToAcknowledge",
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.resolved_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToResolve"
      FROM department dep
-       LEFT JOIN (dispatch d JOIN incident i ON i.id = d.incident_id ${scope})
+       LEFT JOIN (${ROUNDS} d JOIN incident i ON i.id = d.incident_id ${scope})
          ON d.department_id = dep.id AND d.dispatched_at >= $1 AND d.dispatched_at < $2
      GROUP BY dep.id ORDER BY dep.sort, dep.id`,
     params,

@@ -545,6 +545,67 @@ for (const driver of DRIVERS) {
       expect(await count()).toBe(counted + 1);
     });
 
+    it('a department called in again starts afresh, and the round it had stays in its figures (退回 does not wipe an escalation)', async () => {
+      // (dispatches of this test only: those of the tests before are escalated by the month it waits too)
+      const from = now.toISOString();
+      const stats = async (code: string) =>
+        (await ctx.request('GET', `/api/stats/departments?region=${place.township}&from=${from}`)).body.find((x: { code: string }) => x.code === code);
+      const before = await stats('environment');
+      const incident = await report();
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['environment'] }, centre);
+      const d = sent.body.dispatches[0];
+      // overdue twice over: escalated to the district
+      now = new Date(now.getTime() + 30 * 24 * HOUR);
+      await ctx.request('POST', '/api/dispatches/escalate', undefined);
+      const env = await ctx.cookie({ username: 'centre-environment', role: 'department', department: 'environment' });
+      const back = await patch(d.id, { action: 'return', reason: '不归我局' }, env);
+      expect(back.body.dispatch.escalation).toBe(2);
+      // called in again: a fresh round on the same row, and the one before is kept
+      now = new Date(now.getTime() + HOUR);
+      const again = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['environment'] }, centre);
+      expect(again.body.dispatches[0]).toMatchObject({ id: d.id, escalation: 0, returnedAt: null, acknowledgedAt: null });
+      now = new Date(now.getTime() + 60_000);
+      const after = await stats('environment');
+      expect(after.dispatched - before.dispatched).toBe(2);
+      expect(after.escalated - before.escalated).toBe(1);
+      expect(after.open - before.open).toBe(1);
+
+      // a reopened case: a department that answered the last round is called in again (named in a second 吹哨, or by 改派)
+      const c = await report();
+      const first = await ctx.request(
+        'POST',
+        `/api/incidents/${c.id}/dispatch`,
+        {
+          departments: [
+            { code: 'housing', role: 'lead' },
+            { code: 'market', role: 'assist' },
+          ],
+        },
+        centre,
+      );
+      const market = await ctx.cookie({ username: 'centre-market', role: 'department', department: 'market' });
+      for (const [x, who] of [
+        [first.body.dispatches.find((y: any) => y.department.code === 'market'), market],
+        [first.body.dispatches.find((y: any) => y.department.code === 'housing'), housing],
+      ] as const) {
+        await patch(x.id, { action: 'acknowledge' }, who);
+        expect((await patch(x.id, { action: 'resolve', answer: '已处理' }, who)).status).toBe(200);
+      }
+      const closed = await ctx.request('PATCH', `/api/incidents/${c.id}`, { status: 'closed', feedback: '没解决', satisfaction: 'unsatisfied' });
+      now = new Date(now.getTime() + 60_000);
+      expect((await ctx.request('POST', `/api/incidents/${c.id}/reopen`, { reason: '仍未解决', version: closed.body.version }, centre)).status).toBe(200);
+      const lead = await ctx.request('POST', `/api/incidents/${c.id}/dispatch`, { departments: ['police'] }, centre);
+      const assist = await ctx.request('POST', `/api/incidents/${c.id}/dispatch`, { departments: [{ code: 'housing', role: 'assist' }] }, centre);
+      expect(assist.status, JSON.stringify(assist.body)).toBe(200);
+      expect(assist.body.dispatches.find((y: any) => y.department.code === 'housing')).toMatchObject({ role: 'assist', resolvedAt: null, answer: null });
+      const police3 = lead.body.dispatches.find((y: any) => y.department.code === 'police');
+      const moved = await patch(police3.id, { action: 'reassign', department: 'market', reason: '属市场监管' }, centre);
+      expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+      expect(moved.body.incident.department).toBe('市场监管、住建');
+      const rounds = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch_round WHERE incident_id = $1', [c.id]);
+      expect(rounds.rows[0]!.n).toBe(2);
+    });
+
     it('reopens a case closed with an unsatisfied resident; the department is called in afresh; satisfaction per department', async () => {
       const incident = await report();
       const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['housing'] }, centre);
