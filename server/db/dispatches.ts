@@ -570,7 +570,8 @@ export async function followUpDispatch(
     if (to === dep.id) throw new InputError('same_department', `the case is with ${dep.code} already`, 'department');
     // (a department that answered a round since reopened is not on the case now)
     const { rows: on } = await tx.query(
-      `SELECT 1 FROM dispatch d JOIN incident i ON i.id = d.incident_id WHERE d.incident_id = $1 AND d.department_id = $2 AND d.returned_at IS NULL AND ${THIS_ROUND}`,
+      `SELECT 1 FROM dispatch d JOIN incident i ON i.id = d.incident_id
+       WHERE d.incident_id = $1 AND d.department_id = $2 AND d.returned_at IS NULL AND ${THIS_ROUND}`,
       [before.incidentId, to],
     );
     if (on.length) throw new InputError('already_on_case', `${step.department} is on this case already`, 'department');
@@ -818,7 +819,8 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
                              AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
        count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
        count(i.satisfaction) FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past)::int AS rated,
-       round(avg((i.satisfaction <> 'unsatisfied')::int) FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past AND i.satisfaction IS NOT NULL)::numeric, 4)::float8
+       round(avg((i.satisfaction <> 'unsatisfied')::int)
+         FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past AND i.satisfaction IS NOT NULL)::numeric, 4)::float8
          AS satisfaction,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.acknowledged_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToAcknowledge",
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.resolved_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToResolve"
