@@ -216,7 +216,7 @@ export async function dispatchIncident(
   );
   const incident = await incidentById(tx, incidentId, now);
   const dispatches = await dispatchesOf(tx, incidentId, now);
-  await recordChange(tx, { actor, action: 'dispatch', entity: 'incident', entityId: incidentId, before, after: { ...incident, dispatches } });
+  await recordChange(tx, { at: now, actor, action: 'dispatch', entity: 'incident', entityId: incidentId, before, after: { ...incident, dispatches } });
   if (sentTo.length > 0) {
     // the grid hears where its report went (吹哨): the lead first
     const on = dispatches.filter((d) => !d.returnedAt).sort((a, b) => (a.role === b.role ? 0 : a.role === 'lead' ? -1 : 1));
@@ -298,7 +298,7 @@ export async function answerDispatch(
   }
   const dispatch = await dispatchById(tx, id, now);
   const incident = await incidentById(tx, before.incidentId, now);
-  await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
+  await recordChange(tx, { at: now, actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
   if (step.action === 'resolve') {
     // the grid hears the department's answer (and, from the last one, that the case waits for its visit back)
     const answer = step.answer!.trim();
@@ -323,7 +323,7 @@ export async function answerDispatch(
     );
   }
   if (incident.status !== incidentBefore.status) {
-    await recordChange(tx, { actor, action: 'resolve', entity: 'incident', entityId: incident.id, before: incidentBefore, after: incident });
+    await recordChange(tx, { at: now, actor, action: 'resolve', entity: 'incident', entityId: incident.id, before: incidentBefore, after: incident });
   }
   return { dispatch, incident };
 }
@@ -410,7 +410,8 @@ export async function stepDispatch(
   }
   const dispatch = await dispatchById(tx, id, now);
   const incident = await incidentById(tx, before.incidentId, now);
-  await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
+  // (the words said with it: a case's timeline shows them)
+  await recordChange(tx, { at: now, actor, action: step.action, entity: 'dispatch', entityId: id, before, after: { ...dispatch, reason: reason || null } });
   const dep = before.department;
   const base = { incidentId: before.incidentId, dispatchId: id, data: { department: dep.code, reason: reason || null } };
   if (step.action === 'return') {
@@ -602,7 +603,7 @@ export async function followUpDispatch(
   }
   const dispatch = await dispatchById(tx, id, now);
   const incident = await incidentById(tx, before.incidentId, now);
-  await recordChange(tx, { actor, action: step.action, entity: 'dispatch', entityId: id, before, after: dispatch });
+  await recordChange(tx, { at: now, actor, action: step.action, entity: 'dispatch', entityId: id, before, after: { ...dispatch, reason: reason || null } });
   return { dispatch, incident };
 }
 
@@ -763,6 +764,7 @@ export async function escalateOverdue(
       );
     }
     await recordChange(tx, {
+      at: now,
       actor,
       action: 'escalate',
       entity: 'dispatch',

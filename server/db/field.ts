@@ -52,6 +52,7 @@ export async function storePhoto(
   );
   const photo = { id: ins[0]!.id, incidentId: p.incidentId, mime: p.mime, size: p.bytes.length, url: photoUrl(p.incidentId, ins[0]!.id) };
   await recordChange(tx, {
+    at: p.at,
     actor,
     action: 'photo',
     entity: 'incident',

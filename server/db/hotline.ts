@@ -137,7 +137,7 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
     actor,
   ]);
   const reported = await incidentById(tx, id, now);
-  await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: id, before: null, after: reported });
+  await recordChange(tx, { at: now, actor, action: 'report', entity: 'incident', entityId: id, before: null, after: reported });
   const departments = await defaultDepartments(tx, category);
   if (departments.length === 0) return { created: true, incident: reported, dispatches: [], location };
   // Dispatched when it arrives: the hotline received it, the grid and the departments get it together.

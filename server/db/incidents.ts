@@ -156,6 +156,7 @@ export async function advanceIncident(
   );
   const after = await incidentById(tx, id, now);
   await recordChange(tx, {
+    at: now,
     actor,
     action: step.status === 'dispatched' ? 'dispatch' : step.status === 'resolved' ? (step.onSpot ? 'resolve_on_spot' : 'resolve') : 'close',
     entity: 'incident',
@@ -314,7 +315,7 @@ export async function reportIncident(
   await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], actor, key]);
   const created = await incidentById(tx, ids[0]!, now);
   mayUse(created.gridId);
-  await recordChange(tx, { actor, action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
+  await recordChange(tx, { at: now, actor, action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });
   return created;
 }
 
@@ -383,7 +384,7 @@ export async function assignIncident(tx: Queryable, actor: string, id: number, r
   }
   await tx.query('UPDATE incident SET assigned_region_id = $2, assigned_at = $3, version = version + 1 WHERE id = $1', [id, regionId, now.toISOString()]);
   const after = await incidentById(tx, id, now);
-  await recordChange(tx, { actor, action: 'assign', entity: 'incident', entityId: id, before, after });
+  await recordChange(tx, { at: now, actor, action: 'assign', entity: 'incident', entityId: id, before, after });
   await notify(
     tx,
     {
@@ -481,7 +482,7 @@ export async function voidIncident(
     step.kind === 'duplicate' ? step.into : null,
   ]);
   const after = await incidentById(tx, id, now);
-  await recordChange(tx, { actor, action: step.kind === 'invalid' ? 'invalid' : 'merge', entity: 'incident', entityId: id, before, after });
+  await recordChange(tx, { at: now, actor, action: step.kind === 'invalid' ? 'invalid' : 'merge', entity: 'incident', entityId: id, before, after });
   // the one who reported it learns why it left the lists
   await notify(
     tx,
@@ -514,7 +515,7 @@ export async function restoreIncident(tx: Queryable, actor: string, id: number, 
   if (!before.void) throw new InputError('illegal_transition', `incident ${id} is neither merged nor marked invalid`, 'id');
   await tx.query('UPDATE incident SET void_kind = NULL, void_reason = NULL, voided_at = NULL, merged_into = NULL, version = version + 1 WHERE id = $1', [id]);
   const after = await incidentById(tx, id, now);
-  await recordChange(tx, { actor, action: 'restore', entity: 'incident', entityId: id, before, after });
+  await recordChange(tx, { at: now, actor, action: 'restore', entity: 'incident', entityId: id, before, after });
   return after;
 }
 
@@ -562,7 +563,7 @@ export async function reopenIncident(tx: Queryable, actor: string, id: number, r
     [id, now.toISOString(), reason.trim()],
   );
   const after = await incidentById(tx, id, now);
-  await recordChange(tx, { actor, action: 'reopen', entity: 'incident', entityId: id, before, after });
+  await recordChange(tx, { at: now, actor, action: 'reopen', entity: 'incident', entityId: id, before, after });
   await notify(
     tx,
     {

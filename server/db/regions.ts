@@ -51,14 +51,16 @@ export async function insertRegions(tx: Queryable, regions: NewRegion[], repair 
 
 export async function recordChange(
   tx: Queryable,
-  change: { actor: string; action: string; entity: string; entityId: number | null; before: unknown; after: unknown },
+  /** `at`: the app's clock (a case's timeline reads it; tests run a fake one), else the database's. */
+  change: { actor: string; action: string; entity: string; entityId: number | null; before: unknown; after: unknown; at?: Date | undefined },
 ): Promise<void> {
-  await tx.query('INSERT INTO change (actor, action, entity, entity_id, before, after) VALUES ($1, $2, $3, $4, $5, $6)', [
+  await tx.query('INSERT INTO change (actor, action, entity, entity_id, before, after, at) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))', [
     change.actor,
     change.action,
     change.entity,
     change.entityId,
     change.before === null ? null : JSON.stringify(change.before),
     change.after === null ? null : JSON.stringify(change.after),
+    change.at?.toISOString() ?? null,
   ]);
 }

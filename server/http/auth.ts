@@ -131,6 +131,8 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/incidents/:id/dispatch': ['incidents:dispatch'],
   'POST /api/incidents/:id/assign': ['dispatch:manage'],
   'GET /api/incidents/:id/deadlines': ['incidents:dispatch'],
+  // 办理过程: whoever may see the case (the route checks area, grid, report and department)
+  'GET /api/incidents/:id/timeline': ['incidents:read', 'incidents:own', 'dispatch:answer', 'dispatch:read'],
   'GET /api/dispatches': ['dispatch:read', 'dispatch:answer'],
   'PATCH /api/dispatches/:id': ['dispatch:answer', 'dispatch:manage'],
   'POST /api/dispatches/escalate': ['users:admin'],

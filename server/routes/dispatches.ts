@@ -13,6 +13,8 @@ import {
   type DispatchStep,
 } from '../db/dispatches.ts';
 import { isWithin } from '../db/accounts.ts';
+import { caseTimeline } from '../db/case-timeline.ts';
+import { dispatchedTo } from '../db/field.ts';
 import type { Queryable } from '../db/db.ts';
 import { areaOf, can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
@@ -212,6 +214,54 @@ const duplicatesRoute = createRoute({
   request: { params: IdParam },
   responses: {
     200: { description: 'Candidates', ...json(z.array(IncidentRef.extend({ distanceM: z.number() }))) },
+    ...errorResponses(400, 403, 404),
+  },
+});
+const DepartmentName = z.object({ code: z.string(), zh: z.string(), en: z.string() });
+const TimelineStep = z
+  .object({
+    at: z.string(),
+    kind: z.enum([
+      'report',
+      'assign',
+      'dispatch',
+      'acknowledge',
+      'extend',
+      'approve_extension',
+      'refuse_extension',
+      'urge',
+      'set_due',
+      'escalate',
+      'return',
+      'recall',
+      'resolve',
+      'resolve_on_spot',
+      'close',
+      'reopen',
+      'invalid',
+      'merge',
+      'restore',
+    ]),
+    department: DepartmentName.nullable(),
+    role: z.enum(['lead', 'assist']).nullable(),
+    text: z.string().nullable().openapi({ description: "words given with it: the report's description, an answer, a reason, the feedback" }),
+    until: z.string().nullable().openapi({ description: 'a deadline: the one a dispatch got, set (改期限) or asked for (延期)' }),
+    to: DepartmentName.nullable().openapi({ description: '改派: the department it went to instead' }),
+    region: z.string().nullable().openapi({ description: '交办: the grid or village it was sent down to' }),
+    mergedInto: z.number().int().nullable(),
+    level: z.number().int().nullable().openapi({ description: "an escalation's level (1 township, 2 district); an urge's count" }),
+    satisfaction: z.enum(['satisfied', 'basically', 'unsatisfied']).nullable(),
+    by: z.string().nullable().openapi({ description: "who reported it (a grid worker's name, hotline, import); who solved it on the spot (grid … district)" }),
+  })
+  .openapi('TimelineStep');
+const timelineRoute = createRoute({
+  method: 'get',
+  path: '/incidents/{id}/timeline',
+  summary: '办理过程: one case from report to close, every department’s rounds and the centre’s follow-up, oldest first',
+  description: 'Whoever may see the case: in the caller’s area; a grid worker, of their grids or their own report; a department, a case sent to it.',
+  request: { params: IdParam },
+  responses: {
+    200: { description: 'The case and its steps', ...json(z.object({ incident: IncidentRef, steps: z.array(TimelineStep) })) },
     ...errorResponses(400, 403, 404),
   },
 });
@@ -545,6 +595,20 @@ export function dispatchRoutes() {
       await assertInArea(c, db, grid, id);
       const p = principalOf(c);
       return c.json(await duplicatesOf(db, id, nowOf(c), areaOf(p)), 200);
+    })
+    .openapi(timelineRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const grid = await incidentGrid(db, id);
+      if (grid === undefined) throw notFound('incident', id);
+      const p = principalOf(c);
+      // a grid worker: their grids' cases, and what they reported wherever it lies now (我的上报)
+      const own = p.role === 'worker' && (await db.query('SELECT 1 FROM incident WHERE id = $1 AND reporter_id = $2', [id, p.workerId])).rows.length > 0;
+      if (!own) assertOwnGrid(c, grid);
+      await assertInArea(c, db, grid, id);
+      if (p.role === 'department' && !(await dispatchedTo(db, id, p.departmentId)))
+        throw new InputError('outside_scope', `incident ${id} was not sent to your department`, 'id');
+      return c.json(await caseTimeline(db, id, nowOf(c)), 200);
     })
     .openapi(reopenRoute, async (c) => {
       const { id } = c.req.valid('param');

@@ -606,6 +606,78 @@ for (const driver of DRIVERS) {
       expect(rounds.rows[0]!.n).toBe(2);
     });
 
+    it('shows one case from report to close (办理过程): every round, the follow-up, the close and the reopen; to whoever may see the case', async () => {
+      const incident = await report();
+      now = new Date(now.getTime() + HOUR);
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre);
+      const d = sent.body.dispatches[0];
+      now = new Date(now.getTime() + HOUR);
+      await patch(d.id, { action: 'urge', reason: '尽快到场' }, centre);
+      now = new Date(now.getTime() + HOUR);
+      await patch(d.id, { action: 'set_due', until: new Date(now.getTime() + 48 * HOUR).toISOString(), reason: '节前办结' }, centre);
+      now = new Date(now.getTime() + HOUR);
+      const moved = await patch(d.id, { action: 'reassign', department: 'housing', reason: '属房屋安全' }, centre);
+      const h = moved.body.incident && (await ctx.request('GET', `/api/dispatches?state=all&q=%23${incident.id}&limit=50`, undefined, centre)).body.items;
+      const hd = h.find((x: any) => x.department.code === 'housing');
+      now = new Date(now.getTime() + HOUR);
+      await patch(hd.id, { action: 'acknowledge' }, housing);
+      now = new Date(now.getTime() + HOUR);
+      await patch(hd.id, { action: 'resolve', answer: '已加固' }, housing);
+      now = new Date(now.getTime() + HOUR);
+      const closed = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'closed', feedback: '仍有裂缝', satisfaction: 'unsatisfied' });
+      now = new Date(now.getTime() + HOUR);
+      await ctx.request('POST', `/api/incidents/${incident.id}/reopen`, { reason: '复查仍开裂', version: closed.body.version }, centre);
+
+      const res = await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, centre);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.incident).toMatchObject({ id: incident.id, status: 'reported', reopenCount: 1 });
+      const steps = res.body.steps as { kind: string; department: { code: string } | null; text: string | null; to: { code: string } | null; at: string }[];
+      expect(steps.map((x) => `${x.kind}${x.department ? `:${x.department.code}` : ''}`)).toEqual([
+        'report',
+        'dispatch:police',
+        'urge:police',
+        'set_due:police',
+        'recall:police',
+        'dispatch:housing',
+        'acknowledge:housing',
+        'resolve:housing',
+        'close',
+        'reopen',
+      ]);
+      expect(steps.map((x) => x.at)).toEqual([...steps.map((x) => x.at)].sort());
+      expect(steps.find((x) => x.kind === 'urge')!.text).toBe('尽快到场');
+      expect(steps.find((x) => x.kind === 'set_due')!.text).toBe('节前办结');
+      expect(steps.find((x) => x.kind === 'recall')).toMatchObject({ text: '属房屋安全', to: { code: 'housing' } });
+      expect(steps.find((x) => x.kind === 'resolve')!.text).toBe('已加固');
+      expect(steps.find((x) => x.kind === 'close')).toMatchObject({ text: '仍有裂缝', satisfaction: 'unsatisfied' });
+      expect(steps.find((x) => x.kind === 'reopen')!.text).toBe('复查仍开裂');
+
+      // who may see it: the departments it was sent to (the police too: it had it), the centre of its area; not another
+      expect((await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, police)).status).toBe(200);
+      expect((await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, housing)).status).toBe(200);
+      const fire = await ctx.cookie({ username: 'timeline-fire', role: 'department', department: 'fire' });
+      expect((await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, fire)).body.error.code).toBe('outside_scope');
+      expect((await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, farCentre)).body.error.code).toBe('outside_scope');
+      const otherWorker = (
+        await ctx.db.query<{ w: number }>(
+          `SELECT worker_id AS w FROM region
+           WHERE level = $1 AND id <> $2 AND worker_id IS NOT NULL AND worker_id <> (SELECT worker_id FROM region WHERE id = $2) LIMIT 1`,
+          ['grid', place.grid],
+        )
+      ).rows[0]!.w;
+      const stranger = await ctx.cookie({ username: 'timeline-worker', role: 'worker', workerId: otherWorker });
+      expect((await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, stranger)).status).toBe(403);
+      expect((await ctx.request('GET', '/api/incidents/99999999/timeline', undefined, centre)).status).toBe(404);
+      // a case marked invalid and taken back: both in its timeline
+      const wrong = await report();
+      const voided = await ctx.request('POST', `/api/incidents/${wrong.id}/invalid`, { reason: '测试数据' }, centre);
+      expect(voided.status, JSON.stringify(voided.body)).toBe(200);
+      now = new Date(now.getTime() + 60_000);
+      expect((await ctx.request('POST', `/api/incidents/${wrong.id}/restore`, { version: voided.body.version }, centre)).status).toBe(200);
+      const back = (await ctx.request('GET', `/api/incidents/${wrong.id}/timeline`, undefined, centre)).body.steps.map((x: { kind: string }) => x.kind);
+      expect(back).toEqual(['report', 'invalid', 'restore']);
+    });
+
     it('reopens a case closed with an unsatisfied resident; the department is called in afresh; satisfaction per department', async () => {
       const incident = await report();
       const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['housing'] }, centre);

@@ -761,6 +761,18 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       `SELECT n.text_zh FROM notification n JOIN app_user u ON u.id = n.user_id WHERE u.username = 'console-housing' AND n.event = 'dispatch.urged'`,
     );
     expect(heard.rows.map((r) => r.text_zh)).toEqual([expect.stringMatching(/^催办（第1次）.*群众多次来电/)]);
+    // 办理过程 on the card: the case so far, oldest first, the urge with its words
+    await lead.locator('[data-testid="case-timeline"] summary').click();
+    const kinds = () => lead.locator('[data-testid="timeline-step"]').evaluateAll((li) => li.map((x) => x.getAttribute('data-kind')));
+    await expect.poll(kinds).toEqual(['report', 'dispatch', 'dispatch', 'urge', 'recall', 'dispatch']);
+    expect(await lead.locator('[data-testid="timeline-step"][data-kind="urge"]').textContent()).toContain('群众多次来电，请今天内受理');
+    // 查案件 from the centre's console: any case by its number, with the same history
+    await follow.goto(server.url + '/center');
+    await follow.locator('[data-testid="case-lookup"]').fill(`#${fresh!.id}`);
+    await follow.locator('[data-testid="case-lookup-go"]').click();
+    await expect.poll(() => follow.locator('[data-testid="case-dialog"] [data-testid="timeline-step"]').count()).toBe(6);
+    expect(await follow.locator('[data-testid="case-dialog-status"]').textContent()).toBe('已派单');
+    await follow.screenshot({ path: join(ARTIFACTS, '10c-centre-case-lookup.png') });
     await follow.close();
   });
 
