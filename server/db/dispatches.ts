@@ -38,6 +38,8 @@ export interface DispatchJson {
    */
   reassignedTo: { id: number; code: string; zh: string; en: string } | null;
   recalled: boolean;
+  /** 改派 here from another department: which, and the centre's reason when it took the case from it. */
+  reassignedFrom: { code: string; zh: string; en: string; reason: string | null } | null;
 }
 
 /** `$now` is a parameter: the clock is the caller's (tests run a fake one). */
@@ -55,7 +57,11 @@ const dispatchJson = (now: string) => `json_build_object(
   'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph WHERE ph.dispatch_id = d.id ORDER BY ph.id),
   'urged', json_build_object('count', d.urge_count, 'at', d.urged_at),
   'reassignedTo', (SELECT json_build_object('id', r.id, 'code', r.code, 'zh', r.zh, 'en', r.en) FROM department r WHERE r.id = d.reassigned_to),
-  'recalled', d.recalled)`;
+  'recalled', d.recalled,
+  'reassignedFrom', (SELECT json_build_object('code', f.code, 'zh', f.zh, 'en', f.en, 'reason', CASE WHEN o.recalled THEN o.return_reason END)
+                     FROM dispatch o JOIN department f ON f.id = o.department_id
+                     WHERE o.incident_id = d.incident_id AND o.reassigned_to = d.department_id AND o.id <> d.id
+                     ORDER BY o.returned_at DESC NULLS LAST LIMIT 1))`;
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(

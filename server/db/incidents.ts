@@ -7,7 +7,7 @@ import { notify } from './notifications.ts';
 import { recordChange } from './regions.ts';
 
 /** A new incident: its fields as the input checks leave them (the reporter is optional). */
-export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: number | null | undefined };
+export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: number | null | undefined; address?: string | null | undefined };
 
 /** An incident as the API shows it; `now` is the SQL of the app's clock (a parameter), which says what is overdue. */
 /**
@@ -312,7 +312,13 @@ export async function reportIncident(
   }
   const { ids, outside } = await insertIncidents(tx, [input]);
   if (outside.length) throw new InputError('outside_area', `${input.lon}, ${input.lat} lies in no district of this plan`, 'lon');
-  await tx.query('UPDATE incident SET reported_by = $2, client_key = $3 WHERE id = $1', [ids[0], actor, key]);
+  // (a place in words, 位置描述, when the reporter gave one)
+  await tx.query('UPDATE incident SET reported_by = $2, client_key = $3, address = coalesce($4, address) WHERE id = $1', [
+    ids[0],
+    actor,
+    key,
+    input.address ?? null,
+  ]);
   const created = await incidentById(tx, ids[0]!, now);
   mayUse(created.gridId);
   await recordChange(tx, { at: now, actor, action: 'report', entity: 'incident', entityId: created.id, before: null, after: created });

@@ -56,6 +56,10 @@ const Dispatch = z
       description: '改派: the department the centre gave the case to instead, taking it from this one or after this one sent it back',
     }),
     recalled: z.boolean().openapi({ description: 'taken back by the centre (改派), its reason the centre’s; else a 退回 by the department' }),
+    reassignedFrom: z
+      .object({ code: z.string(), zh: z.string(), en: z.string(), reason: z.string().nullable() })
+      .nullable()
+      .openapi({ description: '改派 here from another department, with the centre’s reason when it took the case from that one' }),
   })
   .openapi('Dispatch');
 const IncidentRef = IncidentSchema;

@@ -12,6 +12,7 @@ import {
   reportIncident,
   type IncidentFilter,
   type IncidentJson,
+  type NewIncident,
 } from '../db/incidents.ts';
 import { importIncidents } from '../db/incident-batches.ts';
 import { regionExists, regionLevel } from '../db/region-queries.ts';
@@ -109,6 +110,7 @@ const createIncidentRoute = createRoute({
           category: z.string().min(1).max(32),
           severity: z.number().int(),
           description: z.string().max(2_000).optional(),
+          address: z.string().max(200).optional().openapi({ description: '位置描述: where it is in words a department can go by (a landmark, a door number)' }),
           reportedAt: z.string().max(40).optional(),
           reporterId: z.number().int().positive().nullable().optional(),
         }),
@@ -329,7 +331,7 @@ export function incidentRoutes() {
     .openapi(createIncidentRoute, async (c) => {
       const body = c.req.valid('json');
       const db = c.get('db');
-      const input = parseIncidentObject(body, await categoryCodes(db), nowOf(c));
+      const input: NewIncident = { ...parseIncidentObject(body, await categoryCodes(db), nowOf(c)), address: body.address?.trim() || null };
       const me = principalOf(c);
       if (me.role === 'worker') input.reporterId = me.workerId;
       // a phone's outbox sends a report made offline days later, never weeks: an older one would

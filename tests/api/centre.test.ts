@@ -395,7 +395,13 @@ for (const driver of DRIVERS) {
       expect(re.body.dispatch.returnedAt).not.toBeNull();
       expect(re.body.incident).toMatchObject({ status: 'dispatched', department: '住建' });
       const all = (await ctx.request('GET', `/api/dispatches?state=all&q=%23${incident.id}&limit=50`, undefined, centre)).body.items;
-      expect(all.find((x: any) => x.department.code === 'housing')).toMatchObject({ role: 'lead', acknowledgedAt: null, returnedAt: null });
+      // (its card says where it came from, and why the centre took it from there)
+      expect(all.find((x: any) => x.department.code === 'housing')).toMatchObject({
+        role: 'lead',
+        acknowledgedAt: null,
+        returnedAt: null,
+        reassignedFrom: { code: 'police', zh: '公安', reason: '属房屋安全，改由住建办理' },
+      });
       expect((await inbox(housing)).some((n) => n.event === 'dispatch.received' && n.incidentId === incident.id)).toBe(true);
       expect((await inbox(police)).find((n) => n.event === 'dispatch.recalled' && n.incidentId === incident.id)?.text.zh).toContain('改由住建办理');
       // not in the intake (it is with housing), and no "sent back by the police" when it does come back
@@ -415,7 +421,11 @@ for (const driver of DRIVERS) {
       // (its reason stays the department's: it sent it back; the centre did not take it)
       expect(given.body.dispatch).toMatchObject({ reassignedTo: { code: 'fire' }, recalled: false, returnReason: '不属公安' });
       const now2 = (await ctx.request('GET', `/api/dispatches?state=all&q=%23${incident.id}&limit=50`, undefined, centre)).body.items;
-      expect(now2.find((x: any) => x.department.code === 'fire')).toMatchObject({ role: 'assist', returnedAt: null });
+      expect(now2.find((x: any) => x.department.code === 'fire')).toMatchObject({
+        role: 'assist',
+        returnedAt: null,
+        reassignedFrom: { code: 'police', reason: null },
+      });
       expect((await patch(part.id, { action: 'reassign', department: 'market', reason: '再改' }, centre)).body.error.code).toBe('illegal_transition');
       const log = (await ctx.request('GET', `/api/changes?entityId=${d.id}&limit=200`, undefined)).body as { entity: string; action: string }[];
       const actions = log.filter((c) => c.entity === 'dispatch').map((c) => c.action);

@@ -172,10 +172,14 @@ for (const driver of DRIVERS) {
       const report = await ctx.request(
         'POST',
         '/api/incidents',
-        { lon: place.x, lat: place.y, category: 'fire', severity: 3, description: '电动车楼道充电' },
+        { lon: place.x, lat: place.y, category: 'fire', severity: 3, description: '电动车楼道充电', address: '  3 栋 2 单元楼道  ' },
         worker,
       );
       const id = report.body.id;
+      // the place in words the worker gave (位置描述) goes with it, for the department to go by
+      expect(report.body.address).toBe('3 栋 2 单元楼道');
+      const long = await ctx.request('POST', '/api/incidents', { lon: place.x, lat: place.y, category: 'fire', severity: 1, address: 'x'.repeat(201) }, worker);
+      expect([long.status, long.body.error.path]).toEqual([400, 'json.address']);
       await upload(id, jpeg(2_000, 3));
       const sent = await ctx.request('POST', `/api/incidents/${id}/dispatch`, { departments: ['police', 'fire'] }, worker);
       const byDept = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));

@@ -102,6 +102,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.locator('[data-testid="category-fire"]').click();
     await page.locator('[data-testid="severity-3"]').click();
     await page.locator('[data-testid="description"]').fill('楼道电动车充电，有起火隐患');
+    await page.locator('[data-testid="report-address"]').fill('5 栋 1 单元楼道');
     // A photo made in the page (a real PNG), which the page shrinks to JPEG before sending.
     const png = await page.evaluate(() => {
       const c = document.createElement('canvas');
@@ -127,6 +128,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       rows: [photo],
     } = await db.query<{ mime: string; size: number }>('SELECT mime, size FROM incident_photo WHERE incident_id = $1', [sent[0]!.id]);
     expect(photo!.mime).toBe('image/jpeg');
+    // (the place in words went with it, and the form is empty again)
+    expect((await db.query<{ address: string }>('SELECT address FROM incident WHERE id = $1', [sent[0]!.id])).rows[0]!.address).toBe('5 栋 1 单元楼道');
+    expect(await page.locator('[data-testid="report-address"]').inputValue()).toBe('');
     await page.screenshot({ path: join(ARTIFACTS, '2-report-sent.png') });
   });
 
@@ -757,6 +761,13 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       )
       .toBe('协办');
     expect(await follow.locator('[data-testid="dispatch-notice"]').textContent()).toContain(`#${fresh!.id}`);
+    // the mediators' card says where the case came from
+    expect(
+      await follow
+        .locator('article.card:not(:has([data-testid="reassigned"]))', { hasText: '司法调解' })
+        .locator('[data-testid="reassigned-from"]')
+        .textContent(),
+    ).toMatch(/由公安改派而来：属邻里纠纷，改由司法调解/);
     const heard = await db.query<{ text_zh: string }>(
       `SELECT n.text_zh FROM notification n JOIN app_user u ON u.id = n.user_id WHERE u.username = 'console-housing' AND n.event = 'dispatch.urged'`,
     );

@@ -37,6 +37,8 @@ export class FieldReport {
   /** 一般 unless the worker says otherwise: most reports are ordinary, and each step up shortens the deadlines. */
   severity = $state(1);
   description = $state('');
+  /** 位置描述: the place in words a department can go by (a landmark, a door number), optional. */
+  address = $state('');
   photos = $state<{ blob: Blob; url: string }[]>([]);
   notice = $state<Notice | null>(null);
   /** A step on a case is on its way (its button waits). */
@@ -141,6 +143,7 @@ export class FieldReport {
           category: this.category,
           severity: this.severity,
           description: this.description.trim(),
+          ...(this.address.trim() ? { address: this.address.trim() } : {}),
           reportedAt: new Date().toISOString(),
         },
         this.photos.map((p) => p.blob),
@@ -167,6 +170,7 @@ export class FieldReport {
       for (const p of this.photos) URL.revokeObjectURL(p.url);
       this.photos = [];
       this.description = '';
+      this.address = '';
       this.category = null;
       this.severity = 1;
     } finally {

@@ -10,7 +10,7 @@ export interface Pending {
   /** The Idempotency-Key: a resend after a lost answer finds the incident the first send made. */
   key: string;
   createdAt: string;
-  body: { lon: number; lat: number; category: string; severity: number; description: string; reportedAt: string };
+  body: { lon: number; lat: number; category: string; severity: number; description: string; address?: string; reportedAt: string };
   photos: Blob[];
   /** Set once the server has the report. */
   incidentId: number | null;
