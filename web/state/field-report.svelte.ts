@@ -57,9 +57,22 @@ export class FieldReport {
     this.gridId = gridIds[0] ?? null;
   }
 
+  /** The names of the worker's grids, for the picker when they staff more than one (not their ids). */
+  gridNames = $state<Record<number, string>>({});
+
   async open(): Promise<void> {
     await this.outbox.open();
     this.categories = await ok(api['incident-categories'].$get());
+    if (this.gridIds.length > 1) {
+      const named = await Promise.all(
+        this.gridIds.map((id) =>
+          ok(api.regions[':id'].$get({ param: { id: String(id) }, query: {} }))
+            .then((g) => [id, g.properties.name] as const)
+            .catch(() => null),
+        ),
+      );
+      this.gridNames = Object.fromEntries(named.filter((n) => n !== null));
+    }
   }
 
   close(): void {
