@@ -19,6 +19,7 @@ export interface TimelineStep {
     | 'escalate'
     | 'return'
     | 'recall'
+    | 'reassign'
     | 'resolve'
     | 'resolve_on_spot'
     | 'close'
@@ -53,6 +54,7 @@ const ORDER: TimelineStep['kind'][] = [
   // (taken back at the moment it goes to another: first taken back)
   'return',
   'recall',
+  'reassign',
   'dispatch',
   'acknowledge',
   'urge',
@@ -82,46 +84,70 @@ interface Round {
   reassigned: Department | null;
   escalation: number;
   escalated_at: string | null;
+  total: number;
 }
 
 interface Change {
   action: string;
-  entity: string;
   entity_id: number;
   at: string;
-  after: Record<string, any> | null;
+  after: Record<string, any>;
+  total: number;
 }
 
 const iso = (t: string | Date) => new Date(t).toISOString();
 
+/** At most this many of a case's dispatch rounds, and of its logged steps of each kind (the newest); the rest is counted. */
+export const TIMELINE_ROUNDS = 200;
+export const TIMELINE_LOGGED = 300;
+
 /**
  * A case from report to close — every department's rounds (also those it had before it was called in
- * again), what the centre did to follow up, reopened, marked invalid or merged, restored. Built from the
- * case's rows, which every case has (the demo's too), and from the change log for the steps a row does not
- * keep (each 催办, a deadline moved, more time asked and decided, every close and reopen).
+ * again), what the centre did to follow up, every close and reopen, sent down, solved on the spot, marked
+ * invalid or merged, taken back. Built from the case's rows, which every case has (the demo's too), and
+ * from the change log for what a row does not keep or a reopen cleared. A case worked on for years is
+ * shown with its newest rounds and steps; `omitted` counts the older ones left out.
  */
-export async function caseTimeline(db: Queryable, id: number, now: Date): Promise<{ incident: IncidentJson; steps: TimelineStep[] }> {
+export async function caseTimeline(db: Queryable, id: number, now: Date): Promise<{ incident: IncidentJson; steps: TimelineStep[]; omitted: number }> {
   const incident = await incidentById(db, id, now);
   const dep = (alias: string) => `json_build_object('code', ${alias}.code, 'zh', ${alias}.zh, 'en', ${alias}.en)`;
-  const [{ rows: rounds }, { rows: changes }, { rows: who }] = await Promise.all([
+  // (only what the timeline reads of each logged step: a case's log holds whole snapshots)
+  const slim = `jsonb_build_object(
+    'department', after->'department', 'role', after->'role', 'reason', after->'reason', 'dueAt', after->'dueAt', 'extension', after->'extension',
+    'urged', after->'urged', 'escalation', after->'escalation', 'at', after->'at', 'recalled', after->'recalled', 'reassignedTo', after->'reassignedTo',
+    'closedAt', after->'closedAt', 'feedback', after->'feedback', 'satisfaction', after->'satisfaction', 'reopenedAt', after->'reopenedAt',
+    'reopenReason', after->'reopenReason', 'void', after->'void', 'assignedRegionName', after->'assignedRegionName', 'resolvedAt', after->'resolvedAt',
+    'resolutionNote', after->'resolutionNote', 'solvedLevel', after->'solvedLevel', 'dispatchedAt', after->'dispatchedAt',
+    'sent', CASE WHEN jsonb_typeof(after->'dispatches') = 'array'
+      THEN (SELECT jsonb_agg(jsonb_build_object('id', x->'id', 'dispatchedAt', x->'dispatchedAt', 'dueAt', x->'dueAt'))
+            FROM jsonb_array_elements(after->'dispatches') x)
+    END)`;
+  const [{ rows: rounds }, { rows: caseLog }, { rows: dispatchLog }, { rows: who }] = await Promise.all([
     db.query<Round>(
       `SELECT r.dispatch_id, ${dep('dep')} AS department, r.role, r.dispatched_at, r.due_at, r.acknowledged_at, r.resolved_at, r.answer,
               r.returned_at, r.return_reason, r.recalled, (SELECT ${dep('t')} FROM department t WHERE t.id = r.reassigned_to) AS reassigned,
-              r.escalation, r.escalated_at
+              r.escalation, r.escalated_at, count(*) OVER ()::int AS total
        FROM (SELECT id AS dispatch_id, department_id, role, dispatched_at, due_at, acknowledged_at, resolved_at, answer, returned_at, return_reason,
                     recalled, reassigned_to, escalation, escalated_at FROM dispatch WHERE incident_id = $1
              UNION ALL
              SELECT dispatch_id, department_id, role, dispatched_at, due_at, acknowledged_at, resolved_at, answer, returned_at, return_reason,
                     recalled, reassigned_to, escalation, escalated_at FROM dispatch_round WHERE incident_id = $1) r
-         JOIN department dep ON dep.id = r.department_id`,
+         JOIN department dep ON dep.id = r.department_id
+       ORDER BY r.dispatched_at DESC LIMIT ${TIMELINE_ROUNDS}`,
       [id],
     ),
     db.query<Change>(
-      `SELECT action, entity, entity_id, at, after FROM change
-       WHERE (entity = 'incident' AND entity_id = $1 AND action IN ('close', 'reopen', 'invalid', 'merge', 'restore'))
-          OR (entity = 'dispatch' AND entity_id IN (SELECT id FROM dispatch WHERE incident_id = $1)
-              AND action IN ('urge', 'set_due', 'extend', 'approve_extension', 'refuse_extension', 'escalate'))
-       ORDER BY id LIMIT 1000`,
+      `SELECT action, entity_id, at, ${slim} AS after, count(*) OVER ()::int AS total FROM change
+       WHERE entity = 'incident' AND entity_id = $1 AND after IS NOT NULL
+         AND action IN ('dispatch', 'resolve', 'resolve_on_spot', 'assign', 'close', 'reopen', 'invalid', 'merge', 'restore')
+       ORDER BY id DESC LIMIT ${TIMELINE_LOGGED}`,
+      [id],
+    ),
+    db.query<Change>(
+      `SELECT action, entity_id, at, ${slim} AS after, count(*) OVER ()::int AS total FROM change
+       WHERE entity = 'dispatch' AND entity_id IN (SELECT id FROM dispatch WHERE incident_id = $1) AND after IS NOT NULL
+         AND action IN ('urge', 'set_due', 'extend', 'approve_extension', 'refuse_extension', 'escalate', 'reassign')
+       ORDER BY id DESC LIMIT ${TIMELINE_LOGGED}`,
       [id],
     ),
     db.query<{ name: string | null; assigned_at: string | null }>(
@@ -143,9 +169,13 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
       satisfaction: null,
       by: null,
       ...s,
+      // (times as one format: the log keeps them as the database wrote them)
       at: iso(s.at),
+      until: s.until ? iso(s.until) : null,
     });
-  const logged = (action: string) => changes.filter((c) => c.action === action && c.after);
+  const logged = (action: string) => caseLog.filter((c) => c.action === action);
+  const byDispatch = (action: string) => dispatchLog.filter((c) => c.action === action);
+  const omitted = [rounds, caseLog, dispatchLog].reduce((n, rows) => n + Math.max(0, (rows[0]?.total ?? 0) - rows.length), 0);
 
   step({
     at: incident.reportedAt,
@@ -153,40 +183,57 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
     text: incident.description,
     by: incident.source === 'worker' ? (who[0]?.name ?? null) : incident.source,
   });
-  // (sent down to the grid or village: 交办)
-  const assignedAt = who[0]?.assigned_at ?? null;
-  if (assignedAt) step({ at: assignedAt, kind: 'assign', region: incident.assignedRegionName });
+  // sent down to the grid or village (交办): each time the log keeps (a reopen clears the row), else the row's
+  const assigns = logged('assign');
+  for (const c of assigns) step({ at: c.at, kind: 'assign', region: c.after.assignedRegionName ?? null });
+  if (!assigns.length && who[0]?.assigned_at) step({ at: who[0].assigned_at, kind: 'assign', region: incident.assignedRegionName });
 
-  const departmentOf = new Map(rounds.map((r) => [r.dispatch_id, r.department]));
-  const roleOf = new Map(rounds.map((r) => [r.dispatch_id, r.role]));
+  // each round as it was sent: its deadline then, not one moved since (改期限, 延期)
+  const sentDue = new Map<string, string>();
+  for (const c of logged('dispatch')) for (const x of c.after.sent ?? []) sentDue.set(`${x.id}|${Date.parse(x.dispatchedAt)}`, x.dueAt);
+  const answered = new Set<number>();
   for (const r of rounds) {
     const d = { department: r.department, role: r.role };
-    step({ ...d, at: r.dispatched_at, kind: 'dispatch', until: r.due_at });
+    step({ ...d, at: r.dispatched_at, kind: 'dispatch', until: sentDue.get(`${r.dispatch_id}|${Date.parse(r.dispatched_at)}`) ?? r.due_at });
     if (r.acknowledged_at) step({ ...d, at: r.acknowledged_at, kind: 'acknowledge' });
-    if (r.returned_at) step({ ...d, at: r.returned_at, kind: r.recalled ? 'recall' : 'return', text: r.return_reason, to: r.reassigned });
-    if (r.resolved_at) step({ ...d, at: r.resolved_at, kind: 'resolve', text: r.answer });
+    // (taken back by the centre: 改派 with its reason; sent back by the department: 退回, its own)
+    if (r.returned_at) step({ ...d, at: r.returned_at, kind: r.recalled ? 'recall' : 'return', text: r.return_reason, to: r.recalled ? r.reassigned : null });
+    if (r.resolved_at) {
+      step({ ...d, at: r.resolved_at, kind: 'resolve', text: r.answer });
+      answered.add(Date.parse(r.resolved_at));
+    }
   }
-  // escalations: each one the log keeps; a dispatch the log says nothing of, from its rows
-  const escalations = logged('escalate');
-  for (const c of escalations) {
-    step({
-      department: departmentOf.get(c.entity_id) ?? null,
-      role: roleOf.get(c.entity_id) ?? null,
-      at: c.after!.at ?? c.at,
-      kind: 'escalate',
-      level: c.after!.escalation,
-    });
-  }
+  // sent to a department named in words (no dispatch of its own), and resolved so
+  for (const c of logged('dispatch').filter((c) => !c.after.sent && c.after.department))
+    step({ at: c.after.dispatchedAt ?? c.at, kind: 'dispatch', department: { code: '', zh: c.after.department, en: c.after.department } });
+  for (const c of logged('resolve').filter((c) => c.after.resolvedAt && !answered.has(Date.parse(c.after.resolvedAt))))
+    step({ at: c.after.resolvedAt, kind: 'resolve', text: c.after.resolutionNote ?? null });
+
+  // the centre's follow-up and the department's requests: with the words said, the department and its role then
+  const escalations = byDispatch('escalate');
+  // (a dispatch is one department's; its role is the round's at the moment: a department may lead one round and assist another)
+  const roundAt = (c: Change) =>
+    rounds
+      .filter((r) => r.dispatch_id === c.entity_id && Date.parse(r.dispatched_at) <= Date.parse(c.after.at ?? c.at))
+      .sort((a, b) => Date.parse(b.dispatched_at) - Date.parse(a.dispatched_at))[0];
+  const who_ = (c: Change) => {
+    const r = roundAt(c);
+    const d = c.after.department;
+    return {
+      department: d ? { code: d.code, zh: d.zh, en: d.en } : (r?.department ?? rounds.find((x) => x.dispatch_id === c.entity_id)?.department ?? null),
+      role: c.after.role ?? r?.role ?? null,
+    };
+  };
+  for (const c of escalations) step({ ...who_(c), at: c.after.at ?? c.at, kind: 'escalate', level: c.after.escalation });
   for (const r of rounds) {
     if (r.escalation > 0 && r.escalated_at && !escalations.some((c) => c.entity_id === r.dispatch_id))
       step({ department: r.department, role: r.role, at: r.escalated_at, kind: 'escalate', level: r.escalation });
   }
   for (const action of ['urge', 'set_due', 'extend', 'approve_extension', 'refuse_extension'] as const) {
-    for (const c of logged(action)) {
-      const a = c.after!;
+    for (const c of byDispatch(action)) {
+      const a = c.after;
       step({
-        department: departmentOf.get(c.entity_id) ?? null,
-        role: roleOf.get(c.entity_id) ?? null,
+        ...who_(c),
         at: c.at,
         kind: action,
         text: action === 'extend' ? (a.extension?.reason ?? null) : (a.reason ?? null),
@@ -200,20 +247,26 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
       });
     }
   }
+  // 改派 of a dispatch its department had sent back (one the centre took back is its 'recall' above)
+  for (const c of byDispatch('reassign').filter((c) => c.after.recalled === false))
+    step({ ...who_(c), at: c.at, kind: 'reassign', text: c.after.reason ?? null, to: c.after.reassignedTo ?? null });
 
-  // the case's own steps: every close and reopen the log keeps, else the row's last
-  if (incident.resolvedAt && incident.solvedLevel && incident.solvedLevel !== 'department')
+  // the case's own steps: each the log keeps, else the row's last
+  const onSpot = logged('resolve_on_spot');
+  for (const c of onSpot)
+    step({ at: c.after.resolvedAt ?? c.at, kind: 'resolve_on_spot', text: c.after.resolutionNote ?? null, by: c.after.solvedLevel ?? null });
+  if (!onSpot.length && incident.resolvedAt && incident.solvedLevel && incident.solvedLevel !== 'department')
     step({ at: incident.resolvedAt, kind: 'resolve_on_spot', text: incident.resolutionNote, by: incident.solvedLevel });
   const closes = logged('close');
-  for (const c of closes) step({ at: c.after!.closedAt ?? c.at, kind: 'close', text: c.after!.feedback ?? null, satisfaction: c.after!.satisfaction ?? null });
+  for (const c of closes) step({ at: c.after.closedAt ?? c.at, kind: 'close', text: c.after.feedback ?? null, satisfaction: c.after.satisfaction ?? null });
   if (!closes.length && incident.closedAt)
     step({ at: incident.closedAt, kind: 'close', text: incident.feedback, satisfaction: incident.satisfaction as TimelineStep['satisfaction'] });
   const reopens = logged('reopen');
-  for (const c of reopens) step({ at: c.after!.reopenedAt ?? c.at, kind: 'reopen', text: c.after!.reopenReason ?? null });
+  for (const c of reopens) step({ at: c.after.reopenedAt ?? c.at, kind: 'reopen', text: c.after.reopenReason ?? null });
   if (!reopens.length && incident.reopenedAt) step({ at: incident.reopenedAt, kind: 'reopen', text: incident.reopenReason });
-  const voids = changes.filter((c) => (c.action === 'invalid' || c.action === 'merge' || c.action === 'restore') && c.after);
+  const voids = caseLog.filter((c) => c.action === 'invalid' || c.action === 'merge' || c.action === 'restore');
   for (const c of voids) {
-    const v = c.action === 'restore' ? null : c.after!.void;
+    const v = c.action === 'restore' ? null : c.after.void;
     step({ at: v?.at ?? c.at, kind: c.action as 'invalid' | 'merge' | 'restore', text: v?.reason ?? null, mergedInto: v?.mergedInto ?? null });
   }
   if (!voids.length && incident.void)
@@ -226,5 +279,5 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
 
   const rank = (k: TimelineStep['kind']) => ORDER.indexOf(k);
   steps.sort((a, b) => a.at.localeCompare(b.at) || rank(a.kind) - rank(b.kind));
-  return { incident, steps };
+  return { incident, steps, omitted };
 }

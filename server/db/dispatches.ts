@@ -100,11 +100,11 @@ export async function listDepartments(db: Queryable): Promise<DepartmentJson[]> 
 }
 
 /** Department ids for codes, in order; an unknown code is a 422 naming it. */
-export async function departmentIds(tx: Queryable, codes: string[], path = 'departments'): Promise<number[]> {
+export async function departmentIds(tx: Queryable, codes: string[], path = 'departments', single = false): Promise<number[]> {
   const { rows } = await tx.query<{ id: number; code: string }>('SELECT id, code FROM department WHERE code = ANY($1::text[])', [codes]);
   return codes.map((code, i) => {
     const found = rows.find((r) => r.code === code);
-    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, `${path}[${i}]`);
+    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, single ? path : `${path}[${i}]`);
     return found.id;
   });
 }
@@ -171,9 +171,9 @@ export async function dispatchIncident(
   const reopenedAt = before.reopenedAt ?? null;
   await tx.query(
     `INSERT INTO dispatch_round (dispatch_id, incident_id, department_id, role, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at,
-       answer, returned_at, return_reason, recalled, reassigned_to, escalation, escalated_at, urge_count, ended_at)
+       answer, returned_at, return_reason, recalled, reassigned_to, escalation, escalated_at, urge_count, satisfaction, ended_at)
      SELECT id, incident_id, department_id, role, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at,
-       answer, returned_at, return_reason, recalled, reassigned_to, escalation, escalated_at, urge_count, $4
+       answer, returned_at, return_reason, recalled, reassigned_to, escalation, escalated_at, urge_count, satisfaction, $4
      FROM dispatch WHERE incident_id = $1 AND department_id = ANY($2::int[]) AND ${again}`,
     [incidentId, ids, reopenedAt, now.toISOString()],
   );
@@ -188,7 +188,7 @@ export async function dispatchIncident(
      ON CONFLICT (incident_id, department_id) DO UPDATE SET dispatched_at = EXCLUDED.dispatched_at, ack_due_at = EXCLUDED.ack_due_at,
        due_at = EXCLUDED.due_at, role = EXCLUDED.role, acknowledged_at = NULL, returned_at = NULL, return_reason = NULL, escalation = 0,
        escalated_at = NULL, extension_until = NULL, extension_reason = NULL, extension_state = NULL, resolved_at = NULL, answer = NULL,
-       near_notified_for = NULL, urge_count = 0, urged_at = NULL, reassigned_to = NULL, recalled = false,
+       near_notified_for = NULL, urge_count = 0, urged_at = NULL, reassigned_to = NULL, recalled = false, satisfaction = NULL,
        version = dispatch.version + 1
        -- (or one that answered a case since reopened)
        WHERE ${again.replace('$3', '$5')}
@@ -409,7 +409,8 @@ export async function stepDispatch(
     if (before.extension?.state !== 'asked' || state === 'returned' || state === 'resolved') throw illegal([]);
     await tx.query(
       step.action === 'approve_extension'
-        ? `UPDATE dispatch SET extension_state = 'approved', due_at = extension_until, escalation = 0, version = version + 1 WHERE id = $1`
+        ? // (an escalation that happened stays on the record, as with 改期限: the department's figures keep it)
+          `UPDATE dispatch SET extension_state = 'approved', due_at = extension_until, version = version + 1 WHERE id = $1`
         : `UPDATE dispatch SET extension_state = 'refused', version = version + 1 WHERE id = $1`,
       [id],
     );
@@ -573,7 +574,7 @@ export async function followUpDispatch(
     );
   } else {
     if (!reason) throw new InputError('reason_required', 'say why the case goes to another department', 'reason');
-    const [to] = await departmentIds(tx, [step.department], 'department');
+    const [to] = await departmentIds(tx, [step.department], 'department', true);
     if (to === dep.id) throw new InputError('same_department', `the case is with ${dep.code} already`, 'department');
     // (a department that answered a round since reopened is not on the case now)
     const { rows: on } = await tx.query(
@@ -803,13 +804,17 @@ export interface DepartmentStats {
 
 /**
  * Every round of every dispatch: the current ones, and those a department had before it was called in
- * again (`past`: the verdict on the case is not theirs). Ids of past rounds are negative.
+ * again (ids negative) — not a round the centre took back (改派) before anything went wrong in it: a case
+ * given back and forth does not pile up dispatches in a department's figures. `verdict`: the resident's on
+ * what it answered, kept on the round when the case closed (the case's own, for a dispatch answered before
+ * verdicts were kept per dispatch).
  */
-const ROUNDS = `(SELECT id, incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, returned_at, escalation, false AS past
-   FROM dispatch
+const ROUNDS = `(SELECT d.id, d.incident_id, d.department_id, d.dispatched_at, d.ack_due_at, d.due_at, d.acknowledged_at, d.resolved_at, d.returned_at,
+     d.escalation, coalesce(d.satisfaction, x.satisfaction) AS verdict
+   FROM dispatch d JOIN incident x ON x.id = d.incident_id
    UNION ALL
-   SELECT -id, incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, returned_at, escalation, true
-   FROM dispatch_round)`;
+   SELECT -id, incident_id, department_id, dispatched_at, ack_due_at, due_at, acknowledged_at, resolved_at, returned_at, escalation, satisfaction
+   FROM dispatch_round WHERE NOT (recalled AND escalation = 0))`;
 
 /** Per department, for dispatches of the window (by dispatch time) on incidents under a region. */
 export async function departmentStats(db: Queryable, f: { regionId?: number | undefined; from: Date; to: Date }, now: Date): Promise<DepartmentStats[]> {
@@ -826,9 +831,8 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
        count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL
                              AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
        count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
-       count(i.satisfaction) FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past)::int AS rated,
-       round(avg((i.satisfaction <> 'unsatisfied')::int)
-         FILTER (WHERE d.resolved_at IS NOT NULL AND NOT d.past AND i.satisfaction IS NOT NULL)::numeric, 4)::float8
+       count(d.verdict) FILTER (WHERE d.resolved_at IS NOT NULL)::int AS rated,
+       round(avg((d.verdict <> 'unsatisfied')::int) FILTER (WHERE d.resolved_at IS NOT NULL AND d.verdict IS NOT NULL)::numeric, 4)::float8
          AS satisfaction,
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.acknowledged_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToAcknowledge",
        round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM d.resolved_at - d.dispatched_at) / 3600))::numeric, 2) AS "hoursToResolve"

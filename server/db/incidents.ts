@@ -134,7 +134,12 @@ export async function advanceIncident(
   }
   const at = step.at ?? now;
   const column = { dispatched: 'dispatched_at', resolved: 'resolved_at', closed: 'closed_at', reported: 'reported_at' }[step.status];
-  const last = before.closedAt ?? before.resolvedAt ?? before.dispatchedAt ?? before.reportedAt;
+  // (the latest step so far: after a reopen that is the reopen, not the report, whose later times it cleared)
+  const last = new Date(
+    Math.max(
+      ...[before.closedAt, before.resolvedAt, before.dispatchedAt, before.reportedAt, before.reopenedAt].filter((t) => t !== null).map((t) => Date.parse(t!)),
+    ),
+  ).toISOString();
   if (at < new Date(last))
     throw new InputError('time_before_previous_step', `${step.status} at ${at.toISOString()} is before the previous step (${last})`, 'at');
   // who solved it: on the spot, the level acting; else the departments it went to
@@ -154,6 +159,15 @@ export async function advanceIncident(
       step.status === 'closed' ? (step.satisfaction ?? null) : null,
     ],
   );
+  if (step.status === 'closed' && step.satisfaction) {
+    // the verdict is also each answering department's, kept on its dispatch of this round (a reopen clears the case's)
+    await tx.query(
+      `UPDATE dispatch d SET satisfaction = $2 FROM incident i
+       WHERE i.id = d.incident_id AND d.incident_id = $1 AND d.resolved_at IS NOT NULL AND d.returned_at IS NULL
+         AND NOT (i.reopened_at IS NOT NULL AND d.resolved_at <= i.reopened_at)`,
+      [id, step.satisfaction],
+    );
+  }
   const after = await incidentById(tx, id, now);
   await recordChange(tx, {
     at: now,

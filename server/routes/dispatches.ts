@@ -238,6 +238,7 @@ const TimelineStep = z
       'escalate',
       'return',
       'recall',
+      'reassign',
       'resolve',
       'resolve_on_spot',
       'close',
@@ -265,7 +266,16 @@ const timelineRoute = createRoute({
   description: 'Whoever may see the case: in the caller’s area; a grid worker, of their grids or their own report; a department, a case sent to it.',
   request: { params: IdParam },
   responses: {
-    200: { description: 'The case and its steps', ...json(z.object({ incident: IncidentRef, steps: z.array(TimelineStep) })) },
+    200: {
+      description: 'The case and its steps',
+      ...json(
+        z.object({
+          incident: IncidentRef,
+          steps: z.array(TimelineStep),
+          omitted: z.number().int().openapi({ description: 'older rounds and logged steps left out (a case shows its newest 200 rounds and 300 of each)' }),
+        }),
+      ),
+    },
     ...errorResponses(400, 403, 404),
   },
 });

@@ -614,6 +614,56 @@ for (const driver of DRIVERS) {
       expect(moved.body.incident.department).toBe('市场监管、住建');
       const rounds = await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch_round WHERE incident_id = $1', [c.id]);
       expect(rounds.rows[0]!.n).toBe(2);
+
+      // the resident's verdict stays each answering department's through a reopen (from the attacker's pass: a reopen
+      // erased market's unsatisfied verdict, and the next round's satisfied one was counted for it too)
+      const win = now.toISOString();
+      now = new Date(now.getTime() + 60_000);
+      const v = await report();
+      const vs = await ctx.request('POST', `/api/incidents/${v.id}/dispatch`, { departments: ['market'] }, centre);
+      await patch(vs.body.dispatches[0].id, { action: 'acknowledge' }, market);
+      await patch(vs.body.dispatches[0].id, { action: 'resolve', answer: '已处理' }, market);
+      const vc = await ctx.request('PATCH', `/api/incidents/${v.id}`, { status: 'closed', feedback: '没解决', satisfaction: 'unsatisfied' });
+      now = new Date(now.getTime() + 60_000);
+      await ctx.request('POST', `/api/incidents/${v.id}/reopen`, { reason: '换部门', version: vc.body.version }, centre);
+      const fs = await ctx.request('POST', `/api/incidents/${v.id}/dispatch`, { departments: ['transport'] }, centre);
+      const transport = await ctx.cookie({ username: 'centre-transport', role: 'department', department: 'transport' });
+      await patch(fs.body.dispatches.find((y: any) => y.department.code === 'transport').id, { action: 'acknowledge' }, transport);
+      await patch(fs.body.dispatches.find((y: any) => y.department.code === 'transport').id, { action: 'resolve', answer: '已修复' }, transport);
+      await ctx.request('PATCH', `/api/incidents/${v.id}`, { status: 'closed', feedback: '好了', satisfaction: 'satisfied' });
+      now = new Date(now.getTime() + 60_000);
+      const verdicts = (await ctx.request('GET', `/api/stats/departments?region=${place.township}&from=${win}`)).body as {
+        code: string;
+        rated: number;
+        satisfaction: number | null;
+      }[];
+      expect(verdicts.find((x) => x.code === 'market')).toMatchObject({ rated: 1, satisfaction: 0 });
+      expect(verdicts.find((x) => x.code === 'transport')).toMatchObject({ rated: 1, satisfaction: 1 });
+
+      // a case given back and forth by the centre (改派) does not pile up dispatches in the figures
+      const ping = await report();
+      const first2 = await ctx.request('POST', `/api/incidents/${ping.id}/dispatch`, { departments: ['mediation'] }, centre);
+      let at = first2.body.dispatches[0];
+      for (const [to, from] of [
+        ['fire', 'mediation'],
+        ['mediation', 'fire'],
+        ['fire', 'mediation'],
+        ['mediation', 'fire'],
+      ]) {
+        const moved = await patch(at.id, { action: 'reassign', department: to, reason: `改由${to}` }, centre);
+        expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+        at = (await ctx.request('GET', `/api/dispatches?state=open&q=%23${ping.id}&limit=5`, undefined, centre)).body.items[0];
+        expect([at.department.code, from]).not.toContain(undefined);
+      }
+      now = new Date(now.getTime() + 60_000);
+      const pinged = (await ctx.request('GET', `/api/stats/departments?region=${place.township}&from=${win}`)).body as { code: string; dispatched: number }[];
+      expect(pinged.find((x) => x.code === 'mediation')!.dispatched).toBe(1);
+      expect(pinged.find((x) => x.code === 'fire')!.dispatched).toBe(1);
+      // (an unknown department is named at its field)
+      expect((await patch(at.id, { action: 'reassign', department: 'nobody', reason: '再改' }, centre)).body.error).toMatchObject({
+        code: 'unknown_department',
+        path: 'department',
+      });
     });
 
     it('shows one case from report to close (办理过程): every round, the follow-up, the close and the reopen; to whoever may see the case', async () => {
@@ -686,6 +736,94 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/incidents/${wrong.id}/restore`, { version: voided.body.version }, centre)).status).toBe(200);
       const back = (await ctx.request('GET', `/api/incidents/${wrong.id}/timeline`, undefined, centre)).body.steps.map((x: { kind: string }) => x.kind);
       expect(back).toEqual(['report', 'invalid', 'restore']);
+    });
+
+    it('keeps a long case history whole where it matters: the newest steps, each round as sent, the role of the moment (from the attacker)', async () => {
+      const timeline = async (id: number) => (await ctx.request('GET', `/api/incidents/${id}/timeline`, undefined, centre)).body;
+      // police leads, housing assists; housing is urged, sends it back, and is given the lead by 改派 and urged again
+      const c = await report();
+      const sent = await ctx.request(
+        'POST',
+        `/api/incidents/${c.id}/dispatch`,
+        {
+          departments: [
+            { code: 'police', role: 'lead' },
+            { code: 'housing', role: 'assist' },
+          ],
+        },
+        centre,
+      );
+      const byCode = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));
+      const dueThen = byCode.police.dueAt;
+      now = new Date(now.getTime() + HOUR);
+      await patch(byCode.housing.id, { action: 'urge', reason: '协办请跟上' }, centre);
+      await patch(byCode.housing.id, { action: 'return', reason: '不归住建协办' }, housing);
+      now = new Date(now.getTime() + HOUR);
+      // (a dispatch its department sent back, given to another: the centre's reason is in the history)
+      expect((await patch(byCode.housing.id, { action: 'reassign', department: 'fire', reason: '改由消防协办' }, centre)).status).toBe(200);
+      now = new Date(now.getTime() + HOUR);
+      expect((await patch(byCode.police.id, { action: 'reassign', department: 'housing', reason: '改由住建主办' }, centre)).status).toBe(200);
+      now = new Date(now.getTime() + HOUR);
+      await patch(byCode.housing.id, { action: 'urge', reason: '主办请尽快' }, centre);
+      // more time approved after an escalation: the escalation stays, and the round shows the deadline it was sent with
+      now = new Date(now.getTime() + 30 * 24 * HOUR);
+      await ctx.request('POST', '/api/dispatches/escalate', undefined);
+      const escalated = (await ctx.request('GET', `/api/dispatches?state=all&q=%23${c.id}&limit=50`, undefined, centre)).body.items.find(
+        (x: any) => x.department.code === 'fire',
+      );
+      expect(escalated.escalation).toBeGreaterThan(0);
+      const fire = await ctx.cookie({ username: 'timeline-fire2', role: 'department', department: 'fire' });
+      await patch(escalated.id, { action: 'extend', reason: '需协调', until: new Date(now.getTime() + 72 * HOUR).toISOString() }, fire);
+      const approved = await patch(escalated.id, { action: 'approve_extension' }, centre);
+      expect(approved.body.dispatch.escalation).toBe(escalated.escalation);
+
+      const { steps } = await timeline(c.id);
+      const urges = steps.filter((x: any) => x.kind === 'urge').map((x: any) => [x.department.code, x.role, x.text]);
+      expect(urges).toEqual([
+        ['housing', 'assist', '协办请跟上'],
+        ['housing', 'lead', '主办请尽快'],
+      ]);
+      expect(steps.find((x: any) => x.kind === 'reassign')).toMatchObject({ department: { code: 'housing' }, to: { code: 'fire' }, text: '改由消防协办' });
+      expect(steps.find((x: any) => x.kind === 'recall')).toMatchObject({ department: { code: 'police' }, to: { code: 'housing' }, text: '改由住建主办' });
+      expect(steps.find((x: any) => x.kind === 'dispatch' && x.department.code === 'police').until).toBe(new Date(dueThen).toISOString());
+      expect(steps.filter((x: any) => x.kind === 'escalate' && x.department.code === 'fire').length).toBeGreaterThan(0);
+      expect(steps.map((x: any) => x.at)).toEqual([...steps.map((x: any) => x.at)].sort());
+
+      // a reopened case: a step is not dated before the reopen, and what was done before it stays in the history
+      const local = await report();
+      now = new Date(now.getTime() + HOUR);
+      expect((await ctx.request('POST', `/api/incidents/${local.id}/assign`, { regionId: place.grid }, centre)).status).toBe(200);
+      now = new Date(now.getTime() + HOUR);
+      await ctx.request('PATCH', `/api/incidents/${local.id}`, { status: 'resolved', onSpot: true, note: '第一次就地处置' });
+      const lc = await ctx.request('PATCH', `/api/incidents/${local.id}`, { status: 'closed', feedback: '不行', satisfaction: 'unsatisfied' });
+      now = new Date(now.getTime() + HOUR);
+      await ctx.request('POST', `/api/incidents/${local.id}/reopen`, { reason: '再处置', version: lc.body.version }, centre);
+      now = new Date(now.getTime() + HOUR);
+      const early = await ctx.request('PATCH', `/api/incidents/${local.id}`, {
+        status: 'resolved',
+        onSpot: true,
+        note: '补记',
+        at: new Date(Date.parse(local.reportedAt) + 60_000).toISOString(),
+      });
+      expect([early.status, early.body.error?.code]).toEqual([422, 'time_before_previous_step']);
+      const lt = (await timeline(local.id)).steps.map((x: any) => x.kind);
+      expect(lt).toEqual(['report', 'assign', 'resolve_on_spot', 'close', 'reopen']);
+
+      // a case with more history than is listed: the newest steps are there (the close), the oldest counted as left out
+      const long = await report();
+      const ls = await ctx.request('POST', `/api/incidents/${long.id}/dispatch`, { departments: ['police'] }, centre);
+      const ld = ls.body.dispatches[0];
+      for (let k = 0; k < 305; k++) {
+        const r = await patch(ld.id, { action: 'set_due', until: new Date(now.getTime() + (2 + k) * HOUR).toISOString() }, centre);
+        expect(r.status).toBe(200);
+      }
+      await patch(ld.id, { action: 'acknowledge' }, police);
+      await patch(ld.id, { action: 'resolve', answer: '已办' }, police);
+      await ctx.request('PATCH', `/api/incidents/${long.id}`, { status: 'closed', feedback: '最后一步', satisfaction: 'satisfied' });
+      const lt2 = await timeline(long.id);
+      expect(lt2.steps.at(-1)).toMatchObject({ kind: 'close', text: '最后一步' });
+      expect(lt2.omitted).toBe(5);
+      expect(lt2.steps.filter((x: any) => x.kind === 'set_due').length).toBe(300);
     });
 
     it('reopens a case closed with an unsatisfied resident; the department is called in afresh; satisfaction per department', async () => {

@@ -21,8 +21,15 @@ CREATE TABLE dispatch_round (
   escalation smallint NOT NULL,
   escalated_at timestamptz,
   urge_count integer NOT NULL,
+  satisfaction text,
   -- when it was closed by the department being called in again
   ended_at timestamptz NOT NULL
 );
 CREATE INDEX dispatch_round_dispatch_idx ON dispatch_round (dispatch_id);
 CREATE INDEX dispatch_round_department_idx ON dispatch_round (department_id, dispatched_at);
+
+-- The resident's verdict on what each department answered, kept on its dispatch when the case closes: a reopened case
+-- clears the case's verdict, and a department's figures would lose an unsatisfied one (or take the next round's).
+ALTER TABLE dispatch ADD COLUMN satisfaction text CHECK (satisfaction IN ('satisfied', 'basically', 'unsatisfied'));
+UPDATE dispatch d SET satisfaction = i.satisfaction FROM incident i
+WHERE i.id = d.incident_id AND i.status = 'closed' AND i.satisfaction IS NOT NULL AND d.resolved_at IS NOT NULL AND d.returned_at IS NULL;
