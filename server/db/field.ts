@@ -111,7 +111,10 @@ export async function fieldIncidents(db: Queryable, grids: number[], now: Date, 
            'answerPhotos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
                                  WHERE ph.dispatch_id = d.id ORDER BY ph.id)
          ) ORDER BY dep.sort, dep.id), '[]'::jsonb)
-         FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.incident_id = i.id),
+         FROM dispatch d JOIN department dep ON dep.id = d.department_id
+         -- (the departments on it now: not one taken off it or that sent it back, nor the last round's before a reopen)
+         WHERE d.incident_id = i.id AND d.returned_at IS NULL
+           AND NOT (i.reopened_at IS NOT NULL AND d.resolved_at IS NOT NULL AND d.resolved_at <= i.reopened_at)),
        'photos', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'incidentId', p.incident_id, 'mime', p.mime, 'size', p.size,
            'url', '/api/incidents/' || p.incident_id || '/photos/' || p.id) ORDER BY p.id), '[]'::jsonb)
          FROM incident_photo p WHERE p.incident_id = i.id AND p.dispatch_id IS NULL)

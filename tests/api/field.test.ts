@@ -256,6 +256,23 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', '/api/field/incidents')).body.error).toMatchObject({ code: 'grid_required', path: 'query.grid' });
       expect((await ctx.request('GET', `/api/field/incidents?grid=${place.village}`)).status).toBe(404);
       expect((await ctx.request('GET', `/api/field/incidents?grid=${place.grid}`)).body.grids).toEqual([place.grid]);
+
+      // the card lists the departments on the case now: not one the centre took it from (改派), nor one that sent it back
+      // (the worker read 消防救援 待受理 on a case closed long since; from the newcomer's pass)
+      const moved = await ctx.request(
+        'POST',
+        '/api/incidents',
+        { lon: place.x, lat: place.y, category: 'fire', severity: 2, description: '消防通道堵塞' },
+        worker,
+      );
+      const both = await ctx.request('POST', `/api/incidents/${moved.body.id}/dispatch`, { departments: ['police', 'fire'] });
+      const byCode = Object.fromEntries(both.body.dispatches.map((d: any) => [d.department.code, d]));
+      expect((await ctx.request('PATCH', `/api/dispatches/${byCode.fire.id}`, { action: 'reassign', department: 'housing', reason: '改由住建' })).status).toBe(
+        200,
+      );
+      expect((await ctx.request('PATCH', `/api/dispatches/${byCode.police.id}`, { action: 'return', reason: '不归公安' }, police)).status).toBe(200);
+      const card = (await ctx.request('GET', '/api/field/incidents', undefined, worker)).body.items.find((i: any) => i.id === moved.body.id);
+      expect(card.dispatches.map((d: any) => d.department.code)).toEqual(['housing']);
     });
 
     it("keeps each grid's 1+3+M+X staff, flags grids missing a required role, and undoes a staffing change", async () => {
