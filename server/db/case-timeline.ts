@@ -1,6 +1,8 @@
 import type { Queryable } from './db.ts';
 import { incidentById, type IncidentJson } from './incidents.ts';
 
+const photoUrl = (incident: number, photo: number) => `/api/incidents/${incident}/photos/${photo}`;
+
 type Department = { code: string; zh: string; en: string };
 
 /** One step of a case, as its timeline shows it (办理过程). */
@@ -26,6 +28,7 @@ export interface TimelineStep {
     | 'reopen'
     | 'invalid'
     | 'merge'
+    | 'merged_from'
     | 'restore';
   /** The department it concerns (a dispatch's), null for the case's own steps. */
   department: Department | null;
@@ -43,12 +46,17 @@ export interface TimelineStep {
   satisfaction: 'satisfied' | 'basically' | 'unsatisfied' | null;
   /** Who reported it: a grid worker's name, or the hotline or an import; who solved it on the spot (grid … district). */
   by: string | null;
+  /** Whose account took the step (its name, else its user name), where the change log says; null for the system's. */
+  actor: string | null;
+  /** Photos that went with it: the report's, or a department's of what it did (处置后照片). */
+  photos: string[];
 }
 
 const ORDER: TimelineStep['kind'][] = [
   'report',
   'invalid',
   'merge',
+  'merged_from',
   'restore',
   'assign',
   // (taken back at the moment it goes to another: first taken back)
@@ -122,7 +130,7 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
       THEN (SELECT jsonb_agg(jsonb_build_object('id', x->'id', 'dispatchedAt', x->'dispatchedAt', 'dueAt', x->'dueAt'))
             FROM jsonb_array_elements(after->'dispatches') x)
     END)`;
-  const [{ rows: rounds }, { rows: caseLog }, { rows: dispatchLog }, { rows: who }] = await Promise.all([
+  const [{ rows: rounds }, { rows: caseLog }, { rows: dispatchLog }, { rows: actors }, { rows: photos }, { rows: merged }, { rows: who }] = await Promise.all([
     db.query<Round>(
       `SELECT r.dispatch_id, ${dep('dep')} AS department, r.role, r.dispatched_at, r.due_at, r.acknowledged_at, r.resolved_at, r.answer,
               r.returned_at, r.return_reason, r.recalled, (SELECT ${dep('t')} FROM department t WHERE t.id = r.reassigned_to) AS reassigned,
@@ -150,6 +158,24 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
        ORDER BY id DESC LIMIT ${TIMELINE_LOGGED}`,
       [id],
     ),
+    db.query<{ entity: string; entity_id: number; action: string; at: string; actor: string; name: string | null }>(
+      `SELECT c.entity, c.entity_id, c.action, c.at, c.actor, nullif(u.display_name, '') AS name
+       FROM change c LEFT JOIN app_user u ON u.username = c.actor
+       WHERE (c.entity = 'incident' AND c.entity_id = $1
+              AND c.action IN ('report', 'dispatch', 'assign', 'resolve_on_spot', 'close', 'reopen', 'invalid', 'merge', 'restore'))
+          OR (c.entity = 'dispatch' AND c.entity_id IN (SELECT id FROM dispatch WHERE incident_id = $1)
+              AND c.action IN ('acknowledge', 'resolve', 'return', 'reassign', 'urge', 'set_due', 'extend', 'approve_extension', 'refuse_extension'))
+       ORDER BY c.id DESC LIMIT 2000`,
+      [id],
+    ),
+    db.query<{ id: number; dispatch_id: number | null; at: string }>(
+      'SELECT id, dispatch_id, uploaded_at AS at FROM incident_photo WHERE incident_id = $1 ORDER BY id LIMIT 200',
+      [id],
+    ),
+    db.query<{ id: number; at: string; reason: string | null }>(
+      `SELECT id, voided_at AS at, void_reason AS reason FROM incident WHERE merged_into = $1 AND void_kind = 'duplicate' ORDER BY id LIMIT 100`,
+      [id],
+    ),
     db.query<{ name: string | null; assigned_at: string | null }>(
       'SELECT w.name, i.assigned_at FROM incident i LEFT JOIN worker w ON w.id = i.reporter_id WHERE i.id = $1',
       [id],
@@ -161,13 +187,14 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
       department: null,
       role: null,
       text: null,
-      until: null,
       to: null,
       region: null,
       mergedInto: null,
       level: null,
       satisfaction: null,
       by: null,
+      actor: null,
+      photos: [],
       ...s,
       // (times as one format: the log keeps them as the database wrote them)
       at: iso(s.at),
@@ -277,7 +304,60 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
       mergedInto: incident.void.mergedInto ?? null,
     });
 
+  for (const m of merged) step({ at: m.at, kind: 'merged_from', mergedInto: m.id, text: m.reason });
+
+  // who took each step: the change log's account at that moment (a minute either way: an older log kept the
+  // database's clock), its name where it has one
+  const DEPARTMENT_STEP: Partial<Record<TimelineStep['kind'], string>> = {
+    acknowledge: 'acknowledge',
+    resolve: 'resolve',
+    return: 'return',
+    recall: 'reassign',
+    reassign: 'reassign',
+    urge: 'urge',
+    set_due: 'set_due',
+    extend: 'extend',
+    approve_extension: 'approve_extension',
+    refuse_extension: 'refuse_extension',
+  };
+  const near = (a: string, b: string) => Math.abs(Date.parse(a) - Date.parse(b)) <= 60_000;
+  const dispatchIds = new Map(rounds.map((r) => [`${r.department.code}`, r.dispatch_id]));
+  for (const st of steps) {
+    const action =
+      DEPARTMENT_STEP[st.kind] ??
+      (st.kind === 'resolve_on_spot' ||
+      st.kind === 'report' ||
+      st.kind === 'assign' ||
+      st.kind === 'close' ||
+      st.kind === 'reopen' ||
+      st.kind === 'invalid' ||
+      st.kind === 'merge' ||
+      st.kind === 'restore' ||
+      st.kind === 'dispatch'
+        ? st.kind
+        : null);
+    if (!action) continue;
+    const entity = DEPARTMENT_STEP[st.kind] ? 'dispatch' : 'incident';
+    const entityId = entity === 'dispatch' ? (st.department ? dispatchIds.get(st.department.code) : undefined) : id;
+    if (entityId === undefined) continue;
+    const hit = actors.find((a) => a.entity === entity && a.entity_id === entityId && a.action === action && near(a.at, st.at));
+    if (hit && !hit.actor.startsWith('system')) st.actor = hit.name ?? hit.actor;
+  }
+  // the photos that went with the report, and with each department's answer
+  const reportStep = steps.find((x) => x.kind === 'report');
+  if (reportStep) reportStep.photos = photos.filter((p) => p.dispatch_id === null).map((p) => photoUrl(id, p.id));
+  for (const r of rounds) {
+    if (!r.resolved_at) continue;
+    const st = steps.find((x) => x.kind === 'resolve' && x.department?.code === r.department.code && x.at === iso(r.resolved_at!));
+    if (st)
+      st.photos = photos
+        .filter((p) => p.dispatch_id === r.dispatch_id && Date.parse(p.at) >= Date.parse(r.dispatched_at) && Date.parse(p.at) <= Date.parse(r.resolved_at!))
+        .map((p) => photoUrl(id, p.id));
+  }
+
   const rank = (k: TimelineStep['kind']) => ORDER.indexOf(k);
-  steps.sort((a, b) => a.at.localeCompare(b.at) || rank(a.kind) - rank(b.kind));
+  // (at the same moment: in the order of the loop; the lead before those assisting)
+  const lead = (s: TimelineStep) => (s.role === 'lead' ? 0 : 1);
+  steps.sort((a, b) => a.at.localeCompare(b.at) || rank(a.kind) - rank(b.kind) || lead(a) - lead(b));
   return { incident, steps, omitted };
 }

@@ -245,6 +245,7 @@ const TimelineStep = z
       'reopen',
       'invalid',
       'merge',
+      'merged_from',
       'restore',
     ]),
     department: DepartmentName.nullable(),
@@ -257,6 +258,8 @@ const TimelineStep = z
     level: z.number().int().nullable().openapi({ description: "an escalation's level (1 township, 2 district); an urge's count" }),
     satisfaction: z.enum(['satisfied', 'basically', 'unsatisfied']).nullable(),
     by: z.string().nullable().openapi({ description: "who reported it (a grid worker's name, hotline, import); who solved it on the spot (grid … district)" }),
+    actor: z.string().nullable().openapi({ description: 'whose account took the step (its name, else its user name), where the change log says' }),
+    photos: z.array(z.string()).openapi({ description: "the report's photos; a department's photos of what it did, with its answer" }),
   })
   .openapi('TimelineStep');
 const timelineRoute = createRoute({

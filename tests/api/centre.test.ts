@@ -525,6 +525,10 @@ for (const driver of DRIVERS) {
       const merged = await ctx.request('POST', `/api/incidents/${second.id}/merge`, { into: first.id }, centre);
       expect(merged.status, JSON.stringify(merged.body)).toBe(200);
       expect(merged.body.void).toMatchObject({ kind: 'duplicate', mergedInto: first.id });
+      // each case's history says so: the one merged where it went, the one it went into what came in
+      const history = async (id: number) => (await ctx.request('GET', `/api/incidents/${id}/timeline`, undefined, centre)).body.steps;
+      expect((await history(second.id)).find((x: any) => x.kind === 'merge')).toMatchObject({ mergedInto: first.id, actor: 'centre' });
+      expect((await history(first.id)).find((x: any) => x.kind === 'merged_from')).toMatchObject({ mergedInto: second.id });
       const invalid = await ctx.request('POST', `/api/incidents/${junk.id}/invalid`, { reason: '测试误报' }, centre);
       expect(invalid.body.void).toMatchObject({ kind: 'invalid', reason: '测试误报' });
       // once is enough; nothing merges into a merged report
@@ -709,6 +713,16 @@ for (const driver of DRIVERS) {
       expect(steps.find((x) => x.kind === 'set_due')!.text).toBe('节前办结');
       expect(steps.find((x) => x.kind === 'recall')).toMatchObject({ text: '属房屋安全', to: { code: 'housing' } });
       expect(steps.find((x) => x.kind === 'resolve')!.text).toBe('已加固');
+      // who took each step, where the log says: the centre's account for its follow-up, the clerk's for the answer
+      const actor = (kind: string) => (steps.find((x) => x.kind === kind) as { actor: string | null } | undefined)?.actor;
+      expect([actor('urge'), actor('set_due'), actor('recall'), actor('acknowledge'), actor('resolve'), actor('reopen')]).toEqual([
+        'centre',
+        'centre',
+        'centre',
+        'centre-housing',
+        'centre-housing',
+        'centre',
+      ]);
       expect(steps.find((x) => x.kind === 'close')).toMatchObject({ text: '仍有裂缝', satisfaction: 'unsatisfied' });
       expect(steps.find((x) => x.kind === 'reopen')!.text).toBe('复查仍开裂');
 

@@ -779,11 +779,22 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(await lead.locator('[data-testid="timeline-step"][data-kind="urge"]').textContent()).toContain('群众多次来电，请今天内受理');
     // 查案件 from the centre's console: any case by its number, with the same history
     await follow.goto(server.url + '/center');
-    await follow.locator('[data-testid="case-lookup"]').fill(`#${fresh!.id}`);
+    // (as a person types or pastes it: 事件 and full-width digits)
+    const wide = String(fresh!.id).replace(/\d/g, (d) => String.fromCharCode(0xff10 + Number(d)));
+    await follow.locator('[data-testid="case-lookup"]').fill(`事件 ＃${wide}`);
     await follow.locator('[data-testid="case-lookup-go"]').click();
     await expect.poll(() => follow.locator('[data-testid="case-dialog"] [data-testid="timeline-step"]').count()).toBe(6);
     expect(await follow.locator('[data-testid="case-dialog-status"]').textContent()).toBe('已派单');
     await follow.screenshot({ path: join(ARTIFACTS, '10c-centre-case-lookup.png') });
+    // 打印: the case alone on paper, its history read back from the PDF by poppler
+    await follow.emulateMedia({ media: 'print' });
+    const pdf = join(ARTIFACTS, '10d-case-history.pdf');
+    await follow.pdf({ path: pdf });
+    const printed = execFileSync('pdftotext', [pdf, '-'], { encoding: 'utf8' });
+    expect(printed).toContain(`#${fresh!.id}`);
+    expect(printed).toMatch(/中心催办[\s\S]*群众多次来电，请今天内受理[\s\S]*中心改派/);
+    expect(printed).not.toContain('跟踪督办');
+    await follow.emulateMedia({ media: 'screen' });
     await follow.close();
   });
 
