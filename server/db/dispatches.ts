@@ -640,6 +640,8 @@ export async function listDispatches(
 ): Promise<{
   total: number;
   counts: { open: number; new: number; overdue: number; extension: number; all: number };
+  /** Per department, how many the filters match in the chosen state, most first. */
+  byDepartment: { code: string; zh: string; en: string; n: number }[];
   next: number | null;
   items: QueueItem[];
 }> {
@@ -659,7 +661,15 @@ export async function listDispatches(
   // 待受理: sent, not yet acknowledged (new work, which a long backlog of overdue cases would bury)
   const fresh = 'd.resolved_at IS NULL AND d.returned_at IS NULL AND d.acknowledged_at IS NULL';
   const state = { open, new: fresh, overdue, extension, all: 'true' }[f.state ?? 'all'];
-  const { rows } = await db.query<{ j: QueueItem | null; open: number; new: number; overdue: number; extension: number; all: number }>(
+  const { rows } = await db.query<{
+    j: QueueItem | null;
+    open: number;
+    new: number;
+    overdue: number;
+    extension: number;
+    all: number;
+    byDepartment: { code: string; zh: string; en: string; n: number }[];
+  }>(
     `WITH matched AS (
        SELECT d.*, dep.code AS dep_code, dep.zh AS dep_zh, dep.en AS dep_en, dep.id AS dep_id, p.place
        FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id
@@ -672,7 +682,12 @@ export async function listDispatches(
      counted AS (
        SELECT count(*) FILTER (WHERE ${open.replaceAll('d.', 'm.')})::int AS open, count(*) FILTER (WHERE ${fresh.replaceAll('d.', 'm.')})::int AS new,
               count(*) FILTER (WHERE ${overdue.replaceAll('d.', 'm.')})::int AS overdue,
-              count(*) FILTER (WHERE ${extension.replaceAll('d.', 'm.')})::int AS extension, count(*)::int AS "all"
+              count(*) FILTER (WHERE ${extension.replaceAll('d.', 'm.')})::int AS extension, count(*)::int AS "all",
+              -- how many each department has in the chosen state (the centre sees at a glance who is behind)
+              (SELECT coalesce(jsonb_agg(jsonb_build_object('code', x.code, 'zh', x.zh, 'en', x.en, 'n', x.n) ORDER BY x.n DESC, x.sort, x.code), '[]'::jsonb)
+               FROM (SELECT m2.dep_code AS code, m2.dep_zh AS zh, m2.dep_en AS en, dep.sort, count(*)::int AS n
+                     FROM matched m2 JOIN department dep ON dep.id = m2.dep_id WHERE ${state.replaceAll('d.', 'm2.')}
+                     GROUP BY m2.dep_code, m2.dep_zh, m2.dep_en, dep.sort) x) AS "byDepartment"
        FROM matched m
      ),
      page AS (
@@ -684,7 +699,7 @@ export async function listDispatches(
                     'photos', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
                       WHERE ph.incident_id = d.incident_id AND ph.dispatch_id IS NULL ORDER BY ph.id))
              FROM department dep, incident i JOIN incident_category c ON c.code = i.category WHERE dep.id = d.department_id AND i.id = d.incident_id) AS j,
-            counted.open, counted.new, counted.overdue, counted.extension, counted.all
+            counted.open, counted.new, counted.overdue, counted.extension, counted.all, counted."byDepartment"
      FROM counted LEFT JOIN LATERAL (SELECT * FROM page) d ON true
      ORDER BY d.resolved_at IS NOT NULL, CASE WHEN d.resolved_at IS NULL THEN d.due_at END, d.resolved_at DESC, d.id`,
     params,
@@ -698,7 +713,7 @@ export async function listDispatches(
   };
   const items = rows.flatMap((r) => (r.j ? [r.j] : []));
   const total = f.state === 'all' || f.state === undefined ? counts.all : counts[f.state];
-  return { total, counts, next: f.offset + items.length < total ? f.offset + items.length : null, items };
+  return { total, counts, byDepartment: rows[0]?.byDepartment ?? [], next: f.offset + items.length < total ? f.offset + items.length : null, items };
 }
 
 /**

@@ -130,6 +130,9 @@ const listRoute = createRoute({
           counts: z
             .object({ open: z.number().int(), new: z.number().int(), overdue: z.number().int(), extension: z.number().int(), all: z.number().int() })
             .openapi({ description: 'the same filters in each state' }),
+          byDepartment: z
+            .array(z.object({ code: z.string(), zh: z.string(), en: z.string(), n: z.number().int() }))
+            .openapi({ description: 'per department, how many the filters match in the chosen state, most first' }),
           next: z.number().int().nullable().openapi({ description: 'the offset of the next page, or null' }),
           items: z.array(
             Dispatch.extend({

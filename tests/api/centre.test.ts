@@ -439,6 +439,12 @@ for (const driver of DRIVERS) {
         sent.push((await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre)).body.dispatches[0].id);
       }
       const urge = (body: unknown, who: Who) => ctx.request('POST', '/api/dispatches/urge', body, who);
+      // the queue says how many each department has in the chosen state, most first (who is behind, at a glance)
+      const open = (await ctx.request('GET', '/api/dispatches?state=open&limit=1', undefined, centre)).body;
+      const byDepartment = open.byDepartment as { code: string; n: number }[];
+      expect(byDepartment.reduce((n, b) => n + b.n, 0)).toBe(open.total);
+      expect(byDepartment.map((b) => b.n)).toEqual([...byDepartment.map((b) => b.n)].sort((a, b) => b - a));
+      expect(byDepartment.find((b) => b.code === 'police')!.n).toBeGreaterThanOrEqual(2);
       const before = await ctx.snapshot();
       expect((await urge({ ids: sent }, farCentre)).body.error).toMatchObject({ code: 'outside_scope', path: 'ids[0]' });
       expect((await urge({ ids: sent }, police)).status).toBe(403);

@@ -21,6 +21,8 @@ export class DispatchQueue {
   department = $state('');
   items = $state.raw<QueueItem[]>([]);
   counts = $state<{ open: number; new: number; overdue: number; extension: number; all: number } | null>(null);
+  /** Per department, how many in the chosen state (the centre's view: who is behind). */
+  byDepartment = $state.raw<{ code: string; zh: string; en: string; n: number }[]>([]);
   total = $state(0);
   next = $state<number | null>(null);
   loading = $state(false);
@@ -48,6 +50,7 @@ export class DispatchQueue {
       if (asked !== this.asked) return;
       this.items = res.items;
       this.counts = res.counts;
+      this.byDepartment = res.byDepartment;
       this.total = res.total;
       this.next = res.next;
       this.error = null;
