@@ -1,6 +1,7 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { IncidentInput } from '../domain/incident-input.ts';
 import { checkTransition, type Transition } from '../domain/incidents.ts';
+import { textSimilarity } from '../domain/text-similarity.ts';
 import type { Incident } from '../schemas/incident.ts';
 import type { Queryable } from './db.ts';
 import { notify } from './notifications.ts';
@@ -546,18 +547,25 @@ export async function duplicatesOf(
   now: Date,
   /** The caller's area: candidates outside it are not shown. */
   scopeId: number | null = null,
-): Promise<(IncidentJson & { distanceM: number })[]> {
-  const { rows } = await db.query<{ j: IncidentJson & { distanceM: number } }>(
-    `SELECT ${incidentJson('$2')}::jsonb || jsonb_build_object('distanceM', round(ST_Distance(i.geom::geography, o.geom::geography))) AS j
+): Promise<(IncidentJson & { distanceM: number; similarity: number })[]> {
+  const { rows } = await db.query<{ j: IncidentJson & { distanceM: number }; said: string | null }>(
+    `SELECT ${incidentJson('$2')}::jsonb || jsonb_build_object('distanceM', round(ST_Distance(i.geom::geography, o.geom::geography))) AS j,
+            o.description AS said
      FROM incident o JOIN incident i ON i.category = o.category AND i.id <> o.id AND i.void_kind IS NULL
        AND i.reported_at BETWEEN o.reported_at - interval '24 hours' AND o.reported_at + interval '24 hours'
        AND ST_DWithin(i.geom::geography, o.geom::geography, 300)
      JOIN incident_category c ON c.code = i.category
      WHERE o.id = $1 AND ($3::int IS NULL OR i.grid_id IN (SELECT s.id FROM gp_subtree($3::int) s))
-     ORDER BY ST_Distance(i.geom::geography, o.geom::geography), i.reported_at LIMIT 20`,
+     ORDER BY ST_Distance(i.geom::geography, o.geom::geography), i.reported_at LIMIT 50`,
     [id, now.toISOString(), scopeId],
   );
-  return rows.map((r) => r.j);
+  // the same problem is told in like words: those first (a pothole and a fallen sign of one category 100 m apart are
+  // two cases), then the nearest
+  const said = rows[0]?.said ?? '';
+  return rows
+    .map((r) => ({ ...r.j, similarity: Math.round(textSimilarity(said, r.j.description ?? '') * 100) / 100 }))
+    .sort((a, b) => b.similarity - a.similarity || a.distanceM - b.distanceM)
+    .slice(0, 20);
 }
 
 /**

@@ -217,10 +217,20 @@ const restoreRoute = createRoute({
 const duplicatesRoute = createRoute({
   method: 'get',
   path: '/incidents/{id}/duplicates',
-  summary: 'Reports that may be the same case: the same category within 300 m and a day, nearest first',
+  summary: 'Reports that may be the same case: the same category within 300 m and a day, the most alike in words first, then the nearest',
   request: { params: IdParam },
   responses: {
-    200: { description: 'Candidates', ...json(z.array(IncidentRef.extend({ distanceM: z.number() }))) },
+    200: {
+      description: 'Candidates',
+      ...json(
+        z.array(
+          IncidentRef.extend({
+            distanceM: z.number(),
+            similarity: z.number().openapi({ description: 'how alike the two descriptions read, 0…1 (character pairs): the most alike first' }),
+          }),
+        ),
+      ),
+    },
     ...errorResponses(400, 403, 404),
   },
 });

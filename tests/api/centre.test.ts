@@ -498,6 +498,15 @@ for (const driver of DRIVERS) {
       now = new Date(now.getTime() + 20 * 60_000);
       const second = await report();
       const junk = await report();
+      // (the same category at the same place, another problem: listed after those told in like words)
+      const unlike = await ctx.request('POST', '/api/incidents', {
+        lon: place.x,
+        lat: place.y,
+        category: 'hazard',
+        severity: 1,
+        description: '路灯杆倾斜，夜间无照明',
+        reportedAt: now.toISOString(),
+      });
       now = new Date(now.getTime() + 60_000);
       const counted = await count();
       // the second report is found as the first's duplicate (same category, same place, within a day)
@@ -505,6 +514,10 @@ for (const driver of DRIVERS) {
       expect(candidates.status, JSON.stringify(candidates.body)).toBe(200);
       expect(candidates.body.map((i: { id: number }) => i.id)).toContain(first.id);
       expect(candidates.body[0].distanceM).toBeLessThanOrEqual(300);
+      const order = candidates.body.map((i: { id: number; similarity: number }) => [i.id, i.similarity]);
+      expect(order.find(([i]: number[]) => i === first.id)[1]).toBe(1);
+      expect(order.find(([i]: number[]) => i === unlike.body.id)[1]).toBeLessThan(0.2);
+      expect(order.findIndex(([i]: number[]) => i === unlike.body.id)).toBe(order.length - 1);
       expect((await ctx.request('GET', `/api/incidents/${second.id}/duplicates`, undefined, farCentre)).body.error.code).toBe('outside_scope');
       // refused: no reason, into itself, by a department, stale
       expect((await ctx.request('POST', `/api/incidents/${junk.id}/invalid`, { reason: '  ' }, centre)).body.error.code).toBe('reason_required');
