@@ -846,10 +846,16 @@ for (const driver of DRIVERS) {
       const long = await report();
       const ls = await ctx.request('POST', `/api/incidents/${long.id}/dispatch`, { departments: ['police'] }, centre);
       const ld = ls.body.dispatches[0];
-      for (let k = 0; k < 305; k++) {
-        const r = await patch(ld.id, { action: 'set_due', until: new Date(now.getTime() + (2 + k) * HOUR).toISOString() }, centre);
-        expect(r.status).toBe(200);
-      }
+      // (one 改期限 through the API, its log entry copied 304 times more: the timeline reads the log, and 305 requests
+      //  would only spend the suite's time)
+      expect((await patch(ld.id, { action: 'set_due', until: new Date(now.getTime() + 2 * HOUR).toISOString() }, centre)).status).toBe(200);
+      await ctx.db.query(
+        `INSERT INTO change (actor, action, entity, entity_id, before, after, at)
+         SELECT c.actor, c.action, c.entity, c.entity_id, c.before, c.after, c.at + make_interval(secs => k) FROM change c, generate_series(1, 304) k
+         WHERE c.entity = 'dispatch' AND c.entity_id = $1 AND c.action = 'set_due'`,
+        [ld.id],
+      );
+      now = new Date(now.getTime() + HOUR);
       await patch(ld.id, { action: 'acknowledge' }, police);
       await patch(ld.id, { action: 'resolve', answer: '已办' }, police);
       await ctx.request('PATCH', `/api/incidents/${long.id}`, { status: 'closed', feedback: '最后一步', satisfaction: 'satisfied' });
