@@ -245,6 +245,15 @@ export async function dispatchIncident(
 }
 
 /**
+ * Locks the case a dispatch belongs to, before the dispatch itself: every step on a case takes its locks in one
+ * order — the case, then its dispatches — as 吹哨 does, so a department's answer, the centre's 改派 and a second
+ * 吹哨 on one case wait for each other on PostgreSQL instead of deadlocking (from the attacker's pass).
+ */
+async function lockCaseOf(tx: Queryable, dispatchId: number): Promise<void> {
+  await tx.query('SELECT 1 FROM incident WHERE id = (SELECT incident_id FROM dispatch WHERE id = $1) FOR UPDATE', [dispatchId]);
+}
+
+/**
  * 报到: a department acknowledges its dispatch, then resolves it with its answer. When the last
  * department on an incident has resolved, the incident is resolved; closing it (with feedback to
  * the reporter) stays with the grid.
@@ -257,6 +266,7 @@ export async function answerDispatch(
   now: Date,
   departmentId: number | null,
 ): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
+  await lockCaseOf(tx, id);
   const before = await dispatchById(tx, id, now, true);
   if (before.returnedAt) {
     throw new InputError('illegal_transition', 'a dispatch sent back to the centre does not change', 'action', {
@@ -354,6 +364,7 @@ export async function stepDispatch(
   now: Date,
   departmentId: number | null,
 ): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
+  await lockCaseOf(tx, id);
   const before = await dispatchById(tx, id, now, true);
   const centre = step.action === 'approve_extension' || step.action === 'refuse_extension';
   if (centre && departmentId !== null) throw new InputError('forbidden', 'the centre decides on more time, not the department that asked', 'action');
@@ -506,6 +517,7 @@ export async function followUpDispatch(
   step: FollowUp,
   now: Date,
 ): Promise<{ dispatch: DispatchJson; incident: IncidentJson }> {
+  await lockCaseOf(tx, id);
   const before = await dispatchById(tx, id, now, true);
   if (step.version !== undefined && step.version !== before.version) {
     throw new InputError('version_conflict', `dispatch ${id} is at version ${before.version}, not ${step.version}: it changed meanwhile`, 'version', {

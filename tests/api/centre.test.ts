@@ -865,6 +865,36 @@ for (const driver of DRIVERS) {
       expect(lt2.steps.filter((x: any) => x.kind === 'set_due').length).toBe(300);
     });
 
+    // (PGlite runs one transaction at a time: nothing there waits for a lock)
+    it.skipIf(driver === 'pglite')(
+      "takes a case's locks in one order, the case first: a department's answer waits for a 吹哨 on the case, holding nothing",
+      async () => {
+        const incident = await report();
+        const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] }, centre);
+        const d = sent.body.dispatches[0];
+        let answering: Promise<{ status: number }> | undefined;
+        await ctx.db.transaction(async (tx) => {
+          // as a second 吹哨 on the case holds it, before it writes the dispatches
+          await tx.query('SELECT 1 FROM incident WHERE id = $1 FOR UPDATE', [incident.id]);
+          answering = ctx.request('PATCH', `/api/dispatches/${d.id}`, { action: 'acknowledge' }, police);
+          await expect
+            .poll(
+              async () =>
+                (
+                  await ctx.db.query<{ n: number }>(
+                    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+                  )
+                ).rows[0]!.n,
+              { timeout: 30_000 },
+            )
+            .toBe(1);
+          // the waiting answer holds no lock on the dispatch (it used to, and the 吹哨 writing it deadlocked with it)
+          await tx.query('SELECT 1 FROM dispatch WHERE id = $1 FOR UPDATE NOWAIT', [d.id]);
+        });
+        expect((await answering!).status).toBe(200);
+      },
+    );
+
     it('reopens a case closed with an unsatisfied resident; the department is called in afresh; satisfaction per department', async () => {
       const incident = await report();
       const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['housing'] }, centre);
