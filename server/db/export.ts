@@ -52,6 +52,8 @@ export interface ExportHousehold {
   id: number;
   size: number;
   address: string;
+  head: string;
+  phone: string;
   gridCode: string | null;
   gridName: string | null;
   geometry: GeoJSON.Point;
@@ -60,7 +62,7 @@ export interface ExportHousehold {
 /** The households within a region, by grid and id. */
 export async function exportHouseholds(db: Queryable, rootId: number): Promise<ExportHousehold[]> {
   const { rows } = await db.query<ExportHousehold>(
-    `SELECT h.id, h.size, h.address, g.code AS "gridCode", g.name AS "gridName", ST_AsGeoJSON(h.geom, 9)::json AS geometry
+    `SELECT h.id, h.size, h.address, h.head_name AS head, h.phone, g.code AS "gridCode", g.name AS "gridName", ST_AsGeoJSON(h.geom, 9)::json AS geometry
      FROM gp_subtree($1) t JOIN household h ON h.region_id = t.id LEFT JOIN region g ON g.id = h.region_id AND g.level = 'grid'
      ORDER BY g.code NULLS LAST, h.id`,
     [rootId],

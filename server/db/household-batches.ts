@@ -4,39 +4,62 @@ import { assignHouseholds, recountHouseholdsAround } from './households.ts';
 
 /**
  * A household import as undo sees it: the households it added (they carry its operation number in
- * `import_op`) are present or not, and the sizes it changed are as it left them or as before.
- * Undo moves the added ones to `household_undone` (same ids) and gives the old sizes back; redo the
- * reverse. Each state is what the change log stores as `before` and `after`.
+ * `import_op`) are present or not, and the sizes (and heads and phones) it changed are as it left
+ * them or as before. Undo moves the added ones to `household_undone` (same ids) and gives the old
+ * values back; redo the reverse. Each state is what the change log stores as `before` and `after`.
+ * An edit of one household (its head, phone or size) is a batch of one that adds nothing.
  */
 export interface HouseholdBatchState {
   batch: number;
   present: boolean;
-  /** [household id, size] of the households whose size the import set. */
+  /** [household id, size] of every household whose values the batch set (its size, or only its head or phone). */
   sizes: [number, number][];
+  /** [household id, head, phone] of those whose head or phone it set (absent in entries written before heads were kept). */
+  people?: [number, string, string][];
 }
 
 export async function nextOp(tx: Queryable): Promise<number> {
   return (await tx.query<{ op: number }>(`SELECT nextval('change_op_seq')::int AS op`)).rows[0]!.op;
 }
 
-/** Sets sizes; what they were and are, for the change log. */
-export async function updateSizes(tx: Queryable, updates: { id: number; size: number }[]): Promise<{ before: [number, number][]; after: [number, number][] }> {
-  if (updates.length === 0) return { before: [], after: [] };
-  const { rows } = await tx.query<{ id: number; old: number; size: number }>(
-    `WITH u AS (SELECT * FROM unnest($1::int[], $2::int[]) AS t(id, size)),
-     old AS (SELECT h.id, h.size AS old FROM household h JOIN u ON u.id = h.id FOR UPDATE OF h)
-     UPDATE household h SET size = u.size FROM u JOIN old ON old.id = u.id WHERE h.id = u.id RETURNING h.id, old.old, h.size`,
-    [updates.map((u) => u.id), updates.map((u) => u.size)],
+/** What an import or an edit sets on a household already there: each value given (null: left as it is). */
+export interface HouseholdUpdate {
+  id: number;
+  size: number | null;
+  head: string | null;
+  phone: string | null;
+}
+
+/** Sets sizes, heads and phones; what they were and are, for the change log (every household touched is in `sizes`). */
+export async function updateHouseholds(
+  tx: Queryable,
+  updates: HouseholdUpdate[],
+): Promise<{ before: Pick<HouseholdBatchState, 'sizes' | 'people'>; after: Pick<HouseholdBatchState, 'sizes' | 'people'> }> {
+  if (updates.length === 0) return { before: { sizes: [] }, after: { sizes: [] } };
+  const { rows } = await tx.query<{ id: number; old: number; size: number; old_head: string; head_name: string; old_phone: string; phone: string }>(
+    `WITH u AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[]) AS t(id, size, head, phone)),
+     old AS (SELECT h.id, h.size AS old, h.head_name AS old_head, h.phone AS old_phone FROM household h JOIN u ON u.id = h.id FOR UPDATE OF h)
+     UPDATE household h SET size = coalesce(u.size, h.size), head_name = coalesce(u.head, h.head_name), phone = coalesce(u.phone, h.phone),
+       version = h.version + 1
+     FROM u JOIN old ON old.id = u.id WHERE h.id = u.id
+     RETURNING h.id, old.old, h.size, old.old_head, h.head_name, old.old_phone, h.phone`,
+    [updates.map((u) => u.id), updates.map((u) => u.size), updates.map((u) => u.head), updates.map((u) => u.phone)],
   );
   rows.sort((a, b) => a.id - b.id);
-  await recountHouseholdsAround(
-    tx,
-    await regionsOf(
+  if (rows.some((r) => r.old !== r.size)) {
+    await recountHouseholdsAround(
       tx,
-      rows.map((r) => r.id),
-    ),
-  );
-  return { before: rows.map((r) => [r.id, r.old]), after: rows.map((r) => [r.id, r.size]) };
+      await regionsOf(
+        tx,
+        rows.filter((r) => r.old !== r.size).map((r) => r.id),
+      ),
+    );
+  }
+  const people = rows.filter((r) => r.old_head !== r.head_name || r.old_phone !== r.phone);
+  return {
+    before: { sizes: rows.map((r) => [r.id, r.old]), ...(people.length ? { people: people.map((r) => [r.id, r.old_head, r.old_phone]) } : {}) },
+    after: { sizes: rows.map((r) => [r.id, r.size]), ...(people.length ? { people: people.map((r) => [r.id, r.head_name, r.phone]) } : {}) },
+  };
 }
 
 async function regionsOf(tx: Queryable, ids: number[]): Promise<number[]> {
@@ -67,9 +90,15 @@ export async function recordHouseholdBatch(
 /** Moves a batch from its `from` state to its `to` state; 409 when its sizes changed since. */
 export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchState, to: HouseholdBatchState, kind: 'undo' | 'redo'): Promise<void> {
   const ids = from.sizes.map(([id]) => id);
-  const { rows } = await tx.query<{ id: number; size: number }>('SELECT id, size FROM household WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
-  const now = new Map(rows.map((r) => [r.id, r.size]));
-  if (from.sizes.some(([id, size]) => now.get(id) !== size)) {
+  const { rows } = await tx.query<{ id: number; size: number; head: string; phone: string }>(
+    'SELECT id, size, head_name AS head, phone FROM household WHERE id = ANY($1::int[]) FOR UPDATE',
+    [ids],
+  );
+  const now = new Map(rows.map((r) => [r.id, r]));
+  if (
+    from.sizes.some(([id, size]) => now.get(id)?.size !== size) ||
+    (from.people ?? []).some(([id, head, phone]) => now.get(id)?.head !== head || now.get(id)?.phone !== phone)
+  ) {
     throw new InputError('version_conflict', `households of this import were changed after it; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', {
       reason: 'households',
     });
@@ -94,16 +123,18 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
       );
     }
     const { rows: gone } = await tx.query<{ region_id: number | null }>(
-      `WITH moved AS (DELETE FROM household WHERE import_op = $1 RETURNING id, geom, size, address, region_id),
-       kept AS (INSERT INTO household_undone (op, id, geom, size, address) SELECT $1, id, geom, size, address FROM moved)
+      `WITH moved AS (DELETE FROM household WHERE import_op = $1 RETURNING id, geom, size, address, region_id, head_name, phone, version),
+       kept AS (INSERT INTO household_undone (op, id, geom, size, address, head_name, phone, version)
+                SELECT $1, id, geom, size, address, head_name, phone, version FROM moved)
        SELECT DISTINCT region_id FROM moved`,
       [from.batch],
     );
     for (const r of gone) if (r.region_id !== null) touched.add(r.region_id);
   } else if (!from.present && to.present) {
     await tx.query(
-      `WITH back AS (DELETE FROM household_undone WHERE op = $1 RETURNING id, geom, size, address)
-       INSERT INTO household (id, geom, size, address, import_op) SELECT id, geom, size, address, $1 FROM back`,
+      `WITH back AS (DELETE FROM household_undone WHERE op = $1 RETURNING id, geom, size, address, head_name, phone, version)
+       INSERT INTO household (id, geom, size, address, import_op, head_name, phone, version)
+       SELECT id, geom, size, address, $1, head_name, phone, version FROM back`,
       [from.batch],
     );
     await assignHouseholds(tx, true);
@@ -113,10 +144,63 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
     for (const r of back) touched.add(r.id);
   }
   if (to.sizes.length > 0) {
-    await tx.query('UPDATE household h SET size = t.size FROM unnest($1::int[], $2::int[]) AS t(id, size) WHERE h.id = t.id', [
-      to.sizes.map(([id]) => id),
-      to.sizes.map(([, s]) => s),
-    ]);
+    const people = new Map((to.people ?? []).map(([id, head, phone]) => [id, { head, phone }]));
+    await tx.query(
+      `UPDATE household h SET size = t.size, head_name = coalesce(t.head, h.head_name), phone = coalesce(t.phone, h.phone), version = h.version + 1
+       FROM unnest($1::int[], $2::int[], $3::text[], $4::text[]) AS t(id, size, head, phone) WHERE h.id = t.id`,
+      [
+        to.sizes.map(([id]) => id),
+        to.sizes.map(([, s]) => s),
+        to.sizes.map(([id]) => people.get(id)?.head ?? null),
+        to.sizes.map(([id]) => people.get(id)?.phone ?? null),
+      ],
+    );
   }
   await recountHouseholdsAround(tx, [...touched]);
+}
+
+/** One household as its grid worker sees it: where, who, and its version for an edit. */
+export interface HouseholdRecord {
+  id: number;
+  regionId: number | null;
+  address: string;
+  size: number;
+  head: string;
+  phone: string;
+  version: number;
+}
+
+export const householdRecord = async (q: Queryable, id: number, lock = false): Promise<HouseholdRecord | null> =>
+  (
+    await q.query<HouseholdRecord>(
+      `SELECT id, region_id AS "regionId", address, size, head_name AS head, phone, version FROM household WHERE id = $1${lock ? ' FOR UPDATE' : ''}`,
+      [id],
+    )
+  ).rows[0] ?? null;
+
+/**
+ * Corrects one household (its head, phone or size), as its grid worker finds it at the door or a
+ * planner from a register: refused when it changed since the form was read (409); one operation
+ * in the change log, which undo takes back like an import's.
+ */
+export async function editHousehold(
+  tx: Queryable,
+  actor: string,
+  before: HouseholdRecord,
+  edit: { version: number; head?: string; phone?: string; size?: number },
+): Promise<HouseholdRecord & { op: number | null }> {
+  if (edit.version !== before.version) {
+    throw new InputError('version_conflict', `household ${before.id} is at version ${before.version}, not ${edit.version}: it changed meanwhile`, 'version', {
+      currentVersion: before.version,
+    });
+  }
+  const update = { id: before.id, size: edit.size ?? null, head: edit.head ?? null, phone: edit.phone ?? null };
+  if ((update.size ?? before.size) === before.size && (update.head ?? before.head) === before.head && (update.phone ?? before.phone) === before.phone)
+    return { ...before, op: null };
+  const op = await nextOp(tx);
+  const changed = await updateHouseholds(tx, [update]);
+  await recordHouseholdBatch(tx, op, actor, 'update', { batch: op, present: true, ...changed.before }, { batch: op, present: true, ...changed.after }, null, {
+    edited: 1,
+  });
+  return { ...(await householdRecord(tx, before.id))!, op };
 }

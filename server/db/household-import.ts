@@ -1,7 +1,7 @@
 import type { HouseholdInput } from '../domain/household-input.ts';
 import type { Db, Queryable } from './db.ts';
 import { assignHouseholds, recountHouseholds, regionLocator } from './households.ts';
-import { nextOp, recordHouseholdBatch, updateSizes } from './household-batches.ts';
+import { nextOp, recordHouseholdBatch, updateHouseholds, type HouseholdUpdate } from './household-batches.ts';
 
 /** Rows located between progress reports. */
 const CHUNK = 5_000;
@@ -55,7 +55,7 @@ export async function importHouseholds(
   rows: HouseholdInput[],
   format: string,
   onProgress: (p: ImportProgress) => void | Promise<void>,
-  options: { updates?: { id: number; size: number }[] } = {},
+  options: { updates?: HouseholdUpdate[] } = {},
 ): Promise<HouseholdImportResult> {
   const updates = options.updates ?? [];
   const stamp = await planStamp(db);
@@ -68,14 +68,24 @@ export async function importHouseholds(
     const {
       rows: [moved],
     } = await tx.query<{ n: number }>(
-      `WITH ins AS (INSERT INTO household (geom, size, address, region_id, import_op)
-                    SELECT ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326), u.size, u.address, u.region, $6
-                    FROM unnest($1::float8[], $2::float8[], $3::int[], $4::text[], $5::int[]) WITH ORDINALITY AS u(lon, lat, size, address, region, ord)
+      `WITH ins AS (INSERT INTO household (geom, size, address, region_id, import_op, head_name, phone)
+                    SELECT ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326), u.size, u.address, u.region, $6, u.head, u.phone
+                    FROM unnest($1::float8[], $2::float8[], $3::int[], $4::text[], $5::int[], $7::text[], $8::text[])
+                      WITH ORDINALITY AS u(lon, lat, size, address, region, head, phone, ord)
                     WHERE u.region IS NOT NULL ORDER BY u.ord RETURNING 1)
        SELECT count(*)::int AS n FROM ins`,
-      [rows.map((r) => r.lon), rows.map((r) => r.lat), rows.map((r) => r.size), rows.map((r) => r.address), regions, op],
+      [
+        rows.map((r) => r.lon),
+        rows.map((r) => r.lat),
+        rows.map((r) => r.size),
+        rows.map((r) => r.address),
+        regions,
+        op,
+        rows.map((r) => r.head ?? ''),
+        rows.map((r) => r.phone ?? ''),
+      ],
     );
-    const sizes = await updateSizes(tx, updates);
+    const changed = await updateHouseholds(tx, updates);
     // in no region at all is in no district: outside the plan
     const outside = regions.flatMap((id, i) => (id === null ? [i] : []));
     // households already in the plan without a region may lie in one now
@@ -92,8 +102,8 @@ export async function importHouseholds(
       op,
       actor,
       'import',
-      { batch: op, present: false, sizes: sizes.before },
-      { batch: op, present: true, sizes: sizes.after },
+      { batch: op, present: false, ...changed.before },
+      { batch: op, present: true, ...changed.after },
       null,
       {
         imported: moved!.n,

@@ -12,6 +12,8 @@ import { DEFAULT_TOLERANCES } from './edit-operations.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
+import type { HouseholdUpdate } from './household-batches.ts';
+import { MAX_HEAD_LENGTH, parseHouseholdPhone } from '../domain/household-input.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
 import { importRegions, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
@@ -561,8 +563,8 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
 
 interface HouseholdPlan {
   outcome: ImportOutcome;
-  adds: { lon: number; lat: number; size: number; address: string }[];
-  updates: { id: number; size: number }[];
+  adds: { lon: number; lat: number; size: number; address: string; head: string; phone: string }[];
+  updates: HouseholdUpdate[];
 }
 
 const pointOf = (g: GeoJSON.Geometry | null): [number, number] | null =>
@@ -727,6 +729,26 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       });
       return;
     }
+    // 户主 and a number to reach them: kept as given; a masked or broken number is the clerk's to fix
+    const headText = words(field(rows[index]!, spec, 'head')).replace(/\s+/g, ' ');
+    if (headText.length > MAX_HEAD_LENGTH) {
+      problems.push({
+        index,
+        code: 'invalid_head',
+        message: `a head of household's name has at most ${MAX_HEAD_LENGTH} characters`,
+        path: `${path}.head`,
+        subject: headText.slice(0, 60),
+      });
+      return;
+    }
+    const phoneText = text(field(rows[index]!, spec, 'phone'));
+    let phone: string;
+    try {
+      phone = parseHouseholdPhone(phoneText, `${path}.phone`);
+    } catch (e) {
+      problems.push({ index, code: 'invalid_phone', message: (e as Error).message, path: `${path}.phone`, subject: phoneText });
+      return;
+    }
     if (match && (match.how === 'exact' || match.how === 'normalized')) {
       const id = match.found[0]!.id;
       if (seen.has(id)) {
@@ -734,7 +756,8 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
         return;
       }
       seen.add(id);
-      if (size !== null) updates.push({ id, size });
+      // a list updates what it gives: an empty cell leaves the household's own value
+      if (size !== null || headText || phone) updates.push({ id, size, head: headText || null, phone: phone || null });
       return;
     }
     if (match?.how === 'ambiguous') {
@@ -768,7 +791,7 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
         );
         return;
       }
-      adds.push({ lon: own[0], lat: own[1], size: size ?? 1, address });
+      adds.push({ lon: own[0], lat: own[1], size: size ?? 1, address, head: headText, phone });
       return;
     }
     // one of the two coordinates given (or not a number): that, not the address, is what to fix

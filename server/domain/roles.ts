@@ -15,6 +15,7 @@ export const CAPABILITIES = [
   'plan:review', // review, approve or reject drafts (which step: the approval steps say)
   'households:read', // household locations
   'households:write', // household import
+  'households:people', // who heads each household and their phone (personal data): exports and lists with them
   'changes:read', // the change log
   'incidents:read', // incident lists, heatmaps, statistics, hotspots, the live feed
   'incidents:own', // a grid worker's own grid's incidents
@@ -32,7 +33,7 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 const ROLE_CAPABILITIES: Record<PrincipalRole, readonly Capability[]> = {
   admin: CAPABILITIES,
-  planner: ['plan:read', 'plan:write', 'plan:review', 'households:read', 'households:write', 'changes:read'],
+  planner: ['plan:read', 'plan:write', 'plan:review', 'households:read', 'households:write', 'households:people', 'changes:read'],
   analyst: ['plan:read', 'incidents:read', 'dispatch:read'],
   leader: ['plan:read', 'plan:review', 'households:read', 'changes:read', 'incidents:read', 'dispatch:read'],
   worker: ['plan:read', 'incidents:own', 'incidents:report', 'incidents:update', 'incidents:dispatch', 'patrol:record'],

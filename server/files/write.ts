@@ -225,7 +225,8 @@ export function lonLatColumns(crs: string): { label: string; at: (p: number[]) =
   );
 }
 
-export function householdLayer(rows: ExportHousehold[], format: ExportFormat, crs = 'EPSG:4326'): OutLayer {
+/** `people`: with each household's head and phone (户主, 联系电话), for those who may read them. */
+export function householdLayer(rows: ExportHousehold[], format: ExportFormat, crs = 'EPSG:4326', people = false): OutLayer {
   const cols = format === 'xlsx' ? lonLatColumns(crs) : null;
   return {
     name: 'household',
@@ -238,12 +239,13 @@ export function householdLayer(rows: ExportHousehold[], format: ExportFormat, cr
               编号: h.id,
               人口: h.size,
               地址: h.address,
+              ...(people ? { 户主: h.head, 联系电话: h.phone } : {}),
               网格编码: h.gridCode ?? '',
               网格名称: h.gridName ?? '',
               [`经度（${cols!.label}）`]: cols!.at(h.geometry.coordinates)[0],
               [`纬度（${cols!.label}）`]: cols!.at(h.geometry.coordinates)[1],
             }
-          : { id: h.id, size: h.size, address: h.address, grid_code: h.gridCode, grid_name: h.gridName },
+          : { id: h.id, size: h.size, address: h.address, ...(people ? { head: h.head, phone: h.phone } : {}), grid_code: h.gridCode, grid_name: h.gridName },
       geometry: h.geometry,
     })),
   };

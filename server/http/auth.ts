@@ -103,6 +103,8 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/changes/undo': ['plan:write'],
   'POST /api/changes/redo': ['plan:write'],
   'POST /api/households/import': ['households:write'],
+  // a grid worker corrects the households of their grids; a planner or admin those of their area
+  'PATCH /api/households/:id': ['households:write', 'patrol:record'],
   // The import wizard: each kind of layer is checked against its own capability in the route.
   'POST /api/imports': ['plan:write', 'households:write', 'incidents:import'],
   'GET /api/imports/:id': ['plan:write', 'households:write', 'incidents:import'],

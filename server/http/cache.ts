@@ -133,6 +133,8 @@ export class ReadCache {
     if (key === 'POST /api/dispatches/escalate') return [];
     if (/^(POST|PATCH) \/api\/(incidents|dispatches|intake)/.test(key)) return ['incidents'];
     if (/\/api\/(users|screen-tokens|auth)/.test(key)) return [];
+    // a household's head and phone are in no kept answer; its size is in the counts
+    if (key === 'PATCH /api/households/:id') return 'size' in (await jsonObject(c)) ? ['plan', 'layout', 'plan*'] : [];
     // departments and categories name what incident answers show; a rules undo changes what passes
     if (/\/api\/settings\//.test(key)) return ['plan', 'plan*', 'incidents'];
     // An upload, a dry run or a dropped file changes nothing; a commit may change anything.

@@ -8,6 +8,7 @@ import { regionAt, regionLevel } from '../db/region-queries.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
 import { InputError, notFound } from '../domain/errors.ts';
+import { can } from '../domain/roles.ts';
 import { LEVELS, type Level } from '../domain/hierarchy.ts';
 import { EXPORT_FORMATS, householdLayer, incidentLayer, LEVEL_ZH, writeExport, writeLayers, type ExportFormat } from '../files/write.ts';
 import { limited } from '../http/heavy.ts';
@@ -88,7 +89,8 @@ const regionExportRoute = createRoute({
 const householdExportRoute = createRoute({
   method: 'get',
   path: '/regions/{id}/households/export',
-  summary: 'The households within a region as points, with their size, address and grid (roles that may read households)',
+  summary:
+    'The households within a region as points, with their size, address and grid (roles that may read households); head (户主) and phone for planners and admins',
   request: { params: IdParam, query: z.object({ format: z.enum(EXPORT_FORMATS), ...CrsQuery }) },
   responses: { 200: { description: 'The file' }, ...errorResponses(400, 403, 404, 422) },
 });
@@ -218,7 +220,9 @@ export function exportRoutes() {
       // households (names, addresses) only of the area one is given, if any
       await areaRegion(c, id, 'id');
       const o = options(q);
-      const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format, o.crs)], o));
+      // who heads each household and their phone: only for those who may read them (not a leader's overview)
+      const people = can(principalOf(c).role, 'households:people');
+      const file = await limited(c, async () => writeLayers(job(), [householdLayer(await exportHouseholds(db, id), o.format, o.crs, people)], o));
       return download(c, file, `${region.name}-户`, o.crs);
     })
     .openapi(compareExportRoute, async (c) => {

@@ -1,14 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readUpload, RowError } from '../http/upload.ts';
-import { actorOf, areaRegion, assertUnscoped } from '../http/auth.ts';
+import { actorOf, areaRegion, assertOwnGrid, assertUnscoped, principalOf } from '../http/auth.ts';
+import { editHousehold, householdRecord } from '../db/household-batches.ts';
+import { areaOf } from '../domain/roles.ts';
+import { InputError } from '../domain/errors.ts';
 import { regionExists } from '../db/region-queries.ts';
 import { router } from '../http/router.ts';
 import { importHouseholds, type ImportProgress } from '../db/household-import.ts';
 import { householdPoints } from '../db/households.ts';
-import { parseHouseholdCsvRow, parseHouseholdFeature } from '../domain/household-input.ts';
+import { parseHead, parseHouseholdCsvRow, parseHouseholdFeature, parseHouseholdPhone } from '../domain/household-input.ts';
 import { notFound } from '../domain/errors.ts';
-import { errorResponses, IdParam } from './schemas.ts';
+import { errorResponses, IdParam, json } from './schemas.ts';
 
 const ImportResult = z
   .object({
@@ -22,7 +25,7 @@ const ImportResult = z
 const importRoute = createRoute({
   method: 'post',
   path: '/households/import',
-  summary: 'Import households from CSV (lon,lat,size,address) or GeoJSON Points',
+  summary: 'Import households from CSV (lon,lat,size,address; optional head, phone) or GeoJSON Points',
   description:
     'Each household is assigned to its grid (or the finest region containing it). Points outside every district are reported, not stored. ' +
     'With `Accept: application/x-ndjson` the response streams `{"progress":{…}}` lines and ends with `{"result":{…}}`.',
@@ -67,6 +70,47 @@ const pointsRoute = createRoute({
   },
 });
 
+const Household = z
+  .object({
+    id: z.number().int(),
+    regionId: z.number().int().nullable(),
+    address: z.string(),
+    size: z.number().int(),
+    head: z.string().openapi({ description: '户主: who heads the household' }),
+    phone: z.string().openapi({ description: 'a number to reach them (a mobile, or a landline)' }),
+    version: z.number().int(),
+    op: z.number().int().nullable().openapi({ description: 'the operation undo takes back; null when nothing changed' }),
+  })
+  .openapi('Household');
+
+const editRoute = createRoute({
+  method: 'patch',
+  path: '/households/{id}',
+  summary: "Correct one household's head (户主), phone or size: its grid worker, or a planner or admin of its area",
+  description:
+    'Refused (409) when the household changed since `version` was read. Empty text clears a head or phone. ' +
+    'One operation in the change log; undo takes it back.',
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          version: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 31 - 1),
+          head: z.string().max(200).optional(),
+          phone: z.string().max(40).optional(),
+          size: z.number().int().min(1).max(30).optional(),
+        }),
+      ),
+    },
+  },
+  responses: { 200: { description: 'The household as it is now', ...json(Household) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
+});
+
 export function householdRoutes() {
   return router()
     .openapi(pointsRoute, async (c) => {
@@ -76,6 +120,27 @@ export function householdRoutes() {
       const points = await householdPoints(c.get('db'), id, MAX_POINTS);
       if (!points) throw notFound('region', id);
       return c.json(points, 200);
+    })
+    .openapi(editRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const edit = {
+        version: body.version,
+        head: body.head === undefined ? undefined : parseHead(body.head, 'head'),
+        phone: body.phone === undefined ? undefined : parseHouseholdPhone(body.phone, 'phone'),
+        size: body.size,
+      };
+      const p = principalOf(c);
+      const done = await c.get('db').transaction(async (tx) => {
+        const before = await householdRecord(tx, id, true);
+        if (!before) throw notFound('household', id);
+        // a grid worker: the households of their grids; anyone given an area: those within it
+        if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
+        else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
+        else if (areaOf(p) !== null) throw new InputError('outside_scope', `household ${id} lies outside your assigned area`, 'id');
+        return editHousehold(tx, actorOf(c), before, edit);
+      });
+      return c.json(done, 200);
     })
     .openapi(importRoute, async (c) => {
       const partial = c.req.valid('query').partial === 'true';

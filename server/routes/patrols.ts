@@ -181,7 +181,8 @@ const rulesRoute = createRoute({
 const householdsRoute = createRoute({
   method: 'get',
   path: '/field/households',
-  summary: 'The households of one of your grids, for patrol visits: place, address, size and the last visit (a worker: their own grids)',
+  summary:
+    'The households of one of your grids, for patrol visits: place, address, size, head (户主) and phone, and the last visit (a worker: their own grids)',
   request: {
     query: z.object({
       grid: z.coerce
@@ -196,7 +197,17 @@ const householdsRoute = createRoute({
       description: 'Households',
       ...json(
         z.array(
-          z.object({ id: z.number().int(), lon: z.number(), lat: z.number(), address: z.string(), size: z.number().int(), visitedAt: z.string().nullable() }),
+          z.object({
+            id: z.number().int(),
+            lon: z.number(),
+            lat: z.number(),
+            address: z.string(),
+            size: z.number().int(),
+            head: z.string(),
+            phone: z.string(),
+            version: z.number().int(),
+            visitedAt: z.string().nullable(),
+          }),
         ),
       ),
     },
@@ -265,8 +276,19 @@ export function patrolRoutes() {
       assertOwnGrid(c, grid, 'query.grid');
       const { rows: found } = await c.get('db').query(`SELECT 1 FROM region WHERE id = $1 AND level = 'grid'`, [grid]);
       if (!found.length) throw new InputError('not_found', `grid ${grid} does not exist`, 'query.grid');
-      const { rows } = await c.get('db').query<{ id: number; lon: number; lat: number; address: string; size: number; visitedAt: string | null }>(
+      const { rows } = await c.get('db').query<{
+        id: number;
+        lon: number;
+        lat: number;
+        address: string;
+        size: number;
+        head: string;
+        phone: string;
+        version: number;
+        visitedAt: string | null;
+      }>(
         `SELECT h.id, round(ST_X(h.geom)::numeric, 7)::float8 AS lon, round(ST_Y(h.geom)::numeric, 7)::float8 AS lat, h.address, h.size,
+           h.head_name AS head, h.phone, h.version,
            (SELECT max(v.at) FROM patrol_visit v WHERE v.household_id = h.id) AS "visitedAt"
          FROM household h WHERE h.region_id = $1 ORDER BY h.address, h.id LIMIT 2000`,
         [grid],

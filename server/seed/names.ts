@@ -61,7 +61,7 @@ const COMMUNITY = [
 const SIDES = ['前', '后', '外', '里'];
 const STREETS = ['东路', '西路', '南路', '北路', '中路', '街', '新村', '巷'];
 const NUMERALS = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九', '十'];
-const SURNAMES = [
+export const SURNAMES = [
   '张',
   '王',
   '李',
@@ -93,7 +93,7 @@ const SURNAMES = [
   '彭',
   '曾',
 ];
-const GIVEN = [
+export const GIVEN = [
   '伟',
   '芳',
   '娜',

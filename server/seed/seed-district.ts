@@ -8,7 +8,7 @@ import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts
 import { childCode, childName } from '../domain/hierarchy.ts';
 import { GRID_TYPES, type GridType } from '../domain/grid-types.ts';
 import { kmeans, type XY } from './kmeans.ts';
-import { NamePool, maskedPhone, personName } from './names.ts';
+import { GIVEN, NamePool, SURNAMES, maskedPhone, personName } from './names.ts';
 import { Random } from './random.ts';
 import { generateHouseholds, planTownships, Territory } from './settlements.ts';
 import { generateIncidents, type GeneratedIncident } from './incidents.ts';
@@ -560,13 +560,18 @@ async function fileHouseholds(tx: Queryable, districtId: number, within: string)
        FROM seed_household s JOIN region g ON g.level = 'grid' AND g.code LIKE $1 AND g.geom && s.geom AND ST_Intersects(g.geom, s.geom)
        ORDER BY s.id, g.id
      ), inserted AS (
-       INSERT INTO household (geom, size, region_id, address)
-       SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号'
+       -- 户主 from the names the demo's people have, and for seven households in ten a number: beginning 100,
+       -- which no carrier gives out, so that no real person's number is in the demo
+       INSERT INTO household (geom, size, region_id, address, head_name, phone)
+       SELECT l.geom, l.size, l.grid_id, t.name || v.name || (row_number() OVER (PARTITION BY v.id ORDER BY l.id)) || '号',
+              ($2::text[])[1 + ((l.id::bigint * 7919) % cardinality($2::text[]))::int]
+                || ($3::text[])[1 + ((l.id::bigint * 104729) % cardinality($3::text[]))::int],
+              CASE WHEN l.id % 10 < 7 THEN '100' || lpad(((l.id::bigint * 2654435761) % 100000000)::text, 8, '0') ELSE '' END
        FROM located l JOIN region v ON v.id = l.village_id JOIN region t ON t.id = v.parent_id
        ORDER BY l.id
        RETURNING 1
      ) SELECT count(*)::int AS n FROM inserted`,
-    [within],
+    [within, SURNAMES, GIVEN],
   );
   const {
     rows: [staged],

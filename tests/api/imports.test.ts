@@ -588,7 +588,8 @@ for (const driver of DRIVERS) {
       const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId };
       const checked = await plan(up.body.id, body);
       expect(checked.status).toBe(200);
-      expect(checked.body.fields).toEqual({ address: '地址', size: '家庭人口' });
+      // 户主姓名: who heads each household, set on those the addresses find
+      expect(checked.body.fields).toEqual({ address: '地址', size: '家庭人口', head: '户主姓名' });
       expect(checked.body.outcome).toMatchObject({ total: 14, accepted: 12, households: { added: 0, updated: 12 } });
       expect(checked.body.outcome.problems.map((p: { index: number; code: string }) => [p.index, p.code])).toEqual([
         [12, 'unmatched_address'],
@@ -617,14 +618,18 @@ for (const driver of DRIVERS) {
       expect(refused.status).toBe(422);
       expect(refused.body.error.code).toBe('invalid_rows');
       expect(await ctx.snapshot()).toEqual(before);
-      const sizesBefore = (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s;
+      const sizesBefore = (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size || ':' || head_name, ',' ORDER BY id) AS s FROM household`))
+        .rows[0]!.s;
       const done = await commit(up.body.id, { ...body, partial: true });
       expect(done.status).toBe(201);
       expect(done.body.households).toEqual({ added: 0, updated: 12 });
-      const sizesAfter = (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s;
+      const sizesAfter = (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size || ':' || head_name, ',' ORDER BY id) AS s FROM household`))
+        .rows[0]!.s;
       expect(sizesAfter).not.toBe(sizesBefore);
       expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
-      expect((await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s).toBe(sizesBefore);
+      expect(
+        (await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || size || ':' || head_name, ',' ORDER BY id) AS s FROM household`)).rows[0]!.s,
+      ).toBe(sizesBefore);
     });
 
     it('gives the rows left out as a workbook: each with its place in the file, why and its own columns — all of them, past the 2,000 listed', async () => {

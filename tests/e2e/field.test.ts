@@ -295,6 +295,20 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('[data-testid="patrol-points"]').count(), { timeout: 30_000 }).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, '13-patrol-sent.png') });
 
+    // 本网格住户: who heads each household, a number to call, and a correction made at the door (撤销 puts it back)
+    const first = page.locator('[data-testid="household-list"] li[data-testid^="household-"]').first();
+    const corrected = Number((await first.getAttribute('data-testid'))!.replace('household-', ''));
+    const was = (await db.query<{ phone: string }>('SELECT phone FROM household WHERE id = $1', [corrected])).rows[0]!.phone;
+    expect(await first.textContent()).toMatch(/户主 \p{Script=Han}{2,4}/u);
+    await page.locator(`[data-testid="household-edit-${corrected}"]`).click();
+    await page.locator('[data-testid="household-phone"]').fill('139 0874 5566');
+    await page.locator('[data-testid="household-save"]').click();
+    await expect.poll(() => page.locator(`[data-testid="household-call-${corrected}"]`).getAttribute('href')).toBe('tel:13908745566');
+    expect((await db.query<{ phone: string }>('SELECT phone FROM household WHERE id = $1', [corrected])).rows[0]!.phone).toBe('13908745566');
+    await page.screenshot({ path: join(ARTIFACTS, '13a-household-corrected.png') });
+    await page.locator('[data-testid="household-undo"]').click();
+    await expect.poll(async () => (await db.query<{ phone: string }>('SELECT phone FROM household WHERE id = $1', [corrected])).rows[0]!.phone).toBe(was);
+
     // a patrol whose track cannot have been walked (a bad fix 3 km away): refused, and its visit kept without the track
     await page.locator('[data-testid="patrol-start"]').click();
     await context.setGeolocation({ longitude: place.x, latitude: place.y });

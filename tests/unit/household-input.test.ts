@@ -8,7 +8,20 @@ describe('household rows', () => {
       lat: 25.6,
       size: 4,
       address: '西平街道1号',
+      head: '',
+      phone: '',
     });
+    // 户主 and a number to reach them, written as a phone dials it
+    expect(parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '4', head: ' 王建华 ', phone: '+86 138-1234-0001' }, 2)).toMatchObject({
+      head: '王建华',
+      phone: '13812340001',
+    });
+    expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '4', phone: '138****0001' }, 7)).toThrow(
+      expect.objectContaining({ code: 'invalid_phone', path: 'line 7, column phone', message: expect.stringMatching(/masked/) }),
+    );
+    expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '4', head: '王'.repeat(51) }, 7)).toThrow(
+      expect.objectContaining({ code: 'invalid_head', path: 'line 7, column head' }),
+    );
   });
 
   it('names the line and column of a bad value', () => {
@@ -25,6 +38,8 @@ describe('household rows', () => {
       lat: 2,
       size: 3,
       address: '',
+      head: '',
+      phone: '',
     });
     expect(() => parseHouseholdFeature({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [] }, properties: { size: 3 } }, 4)).toThrow(
       expect.objectContaining({ code: 'wrong_geometry_type', path: 'features[4].geometry.type' }),

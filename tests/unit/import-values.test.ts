@@ -108,6 +108,14 @@ describe('values as county files write them', () => {
       lat: '纬度',
       address: '门牌地址',
       size: '家庭人口',
+      head: '户主',
+    });
+    // a household register: who heads each household and a number to reach them
+    expect(guessFields('household', ['户主姓名', '家庭住址', '家庭人口', '联系电话'])).toEqual({
+      address: '家庭住址',
+      size: '家庭人口',
+      head: '户主姓名',
+      phone: '联系电话',
     });
     expect(guessFields('boundary', ['名称', '编号'], [{ 名称: '西平街道', 编号: '530303001000' }])).toEqual({ name: '名称', statCode: '编号' });
   });

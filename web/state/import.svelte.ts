@@ -15,7 +15,7 @@ export type FieldRole = keyof Fields;
 export const KIND_FIELDS: Record<ImportKind, FieldRole[]> = {
   boundary: ['name', 'code', 'statCode'],
   grid: ['name', 'code', 'statCode', 'gridType'],
-  household: ['lon', 'lat', 'address', 'size'],
+  household: ['lon', 'lat', 'address', 'size', 'head', 'phone'],
   incident: ['lon', 'lat', 'address', 'category', 'severity', 'time', 'description'],
   staff: ['person', 'phone', 'role', 'grid'],
   barrier: ['name', 'barrierClass'],

@@ -121,8 +121,28 @@ export class PatrolRecorder {
     this.queue = this.queue.filter((q) => q.key !== key);
   }
 
+  private householdsOf: number | null = null;
+
   async loadHouseholds(gridId: number): Promise<void> {
+    if (this.householdsOf !== gridId) this.households = [];
+    this.householdsOf = gridId;
     this.households = await ok(api.field.households.$get({ query: { grid: String(gridId) } })).catch(() => this.households);
+  }
+
+  /**
+   * Corrects one household at the door (户主, phone, size) and shows it so: the saved household.
+   * A refusal is thrown for the form to say; one for a household changed meanwhile reloads the list first.
+   */
+  async saveHousehold(h: Household, edit: { head?: string; phone?: string; size?: number }): Promise<Household> {
+    try {
+      const saved = await ok(api.households[':id'].$patch({ param: { id: String(h.id) }, json: { version: h.version, ...edit } }));
+      const next: Household = { ...h, head: saved.head, phone: saved.phone, size: saved.size, version: saved.version };
+      this.households = this.households.map((x) => (x.id === h.id ? next : x));
+      return next;
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'version_conflict' && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+      throw e;
+    }
   }
 
   async loadMonth(): Promise<void> {

@@ -1,0 +1,188 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
+
+/**
+ * 户主 and 联系电话: what a household register brings and a grid worker goes to the door with.
+ * Personal data: the grid's worker, planners and admins read it; a leader's or analyst's view never does.
+ */
+for (const driver of DRIVERS) {
+  describe(`households' heads and phones (${driver})`, () => {
+    let ctx: ApiContext;
+    let dispose: () => Promise<void>;
+    let dir: string;
+    let place: { grid: number; other: number; worker: number; district: number };
+    let worker: Record<string, string>;
+    let otherWorker: Record<string, string>;
+    let planner: Record<string, string>;
+    let leader: Record<string, string>;
+    let analyst: Record<string, string>;
+    type Row = { id: number; address: string; head: string; phone: string; size: number; version: number };
+    const householdsOf = async (grid: number, who: Record<string, string>) => ctx.request('GET', `/api/field/households?grid=${grid}`, undefined, who);
+    const row = async (id: number) =>
+      (await ctx.db.query<Row>('SELECT id, address, head_name AS head, phone, size, version FROM household WHERE id = $1', [id])).rows[0]!;
+
+    beforeAll(async () => {
+      const t = await cloneTestDb(driver);
+      dispose = t.dispose;
+      dir = await mkdtemp(join(tmpdir(), 'gridplan-people-'));
+      ctx = await apiContext(t.db, { importDir: dir, cache: false });
+      const { rows } = await ctx.db.query<any>(
+        `SELECT g.id AS grid, g.worker_id AS worker,
+                (SELECT o.id FROM region o WHERE o.level = 'grid' AND o.worker_id IS NOT NULL AND o.worker_id <> g.worker_id ORDER BY o.code LIMIT 1) AS other,
+                (SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1) AS district
+         FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND EXISTS (SELECT 1 FROM household h WHERE h.region_id = g.id AND h.address <> '')
+         ORDER BY g.code LIMIT 1`,
+      );
+      place = rows[0];
+      const { rows: o } = await ctx.db.query<{ w: number }>('SELECT worker_id AS w FROM region WHERE id = $1', [place.other]);
+      worker = await ctx.cookie({ username: 'hh-worker', role: 'worker', workerId: place.worker });
+      otherWorker = await ctx.cookie({ username: 'hh-other', role: 'worker', workerId: o[0]!.w });
+      planner = await ctx.cookie({ username: 'hh-planner', role: 'planner' });
+      leader = await ctx.cookie({ username: 'hh-leader', role: 'leader' });
+      analyst = await ctx.cookie({ username: 'hh-analyst', role: 'analyst' });
+    });
+    afterAll(async () => {
+      await dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("lists each household's head and phone to the grid's worker, and lets them correct one at the door, refusing a stale form", async () => {
+      const list = await householdsOf(place.grid, worker);
+      expect(list.status).toBe(200);
+      const h = list.body[0] as Row;
+      // the demo's households have heads, and no real person's number (they begin 100)
+      expect(h.head).toMatch(/^\p{Script=Han}{2,4}$/u);
+      expect(list.body.every((x: Row) => x.phone === '' || /^100\d{8}$/.test(x.phone))).toBe(true);
+      // another grid's worker: not theirs to read or change
+      expect((await householdsOf(place.grid, otherWorker)).status).toBe(403);
+      const before = await ctx.snapshot();
+      const theirs = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900001111' }, otherWorker);
+      expect(theirs.status).toBe(403);
+      expect(theirs.body.error).toMatchObject({ code: 'outside_scope', path: 'id' });
+      // those who read households but not who lives there: no edit
+      expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900001111' }, leader)).status).toBe(403);
+      // refused in words, nothing written: a masked number, a short one, a too-long name, no version, an unknown household
+      const masked = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '139****1111' }, worker);
+      expect(masked.status).toBe(422);
+      expect(masked.body.error).toMatchObject({ code: 'invalid_phone', path: 'phone' });
+      expect(masked.body.error.message).toMatch(/masked/);
+      expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '12345' }, worker)).body.error.code).toBe('invalid_phone');
+      expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, head: '张'.repeat(51) }, worker)).body.error).toMatchObject({
+        code: 'invalid_head',
+        path: 'head',
+      });
+      expect((await ctx.request('PATCH', `/api/households/${h.id}`, { phone: '13900001111' }, worker)).status).toBe(400);
+      expect((await ctx.request('PATCH', '/api/households/2147483647', { version: 1, phone: '13900001111' }, worker)).status).toBe(404);
+      expect(await ctx.snapshot()).toEqual(before);
+
+      // written as a phone is dialled: spaces, dashes and +86 taken off
+      const saved = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, head: ' 李 桂芳 ', phone: '+86 139-0000-1111' }, worker);
+      expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+      expect(saved.body).toMatchObject({ id: h.id, head: '李 桂芳', phone: '13900001111', size: h.size, version: h.version + 1 });
+      expect(saved.body.op).toBeGreaterThan(0);
+      expect((await householdsOf(place.grid, worker)).body.find((x: Row) => x.id === h.id)).toMatchObject({ head: '李 桂芳', phone: '13900001111' });
+      // the same form sent again is stale
+      const stale = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900002222' }, worker);
+      expect(stale.status).toBe(409);
+      expect(stale.body.error).toMatchObject({ code: 'version_conflict', details: { currentVersion: h.version + 1 } });
+      // logged under the worker's name
+      const { rows: log } = await ctx.db.query<{ actor: string; action: string }>('SELECT actor, action FROM change WHERE op = $1', [saved.body.op]);
+      expect(log).toEqual([{ actor: 'hh-worker', action: 'update' }]);
+      // nothing to change: nothing logged, no new version
+      const same = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version + 1, phone: '13900001111' }, worker);
+      expect(same.body).toMatchObject({ op: null, version: h.version + 1 });
+      // an empty phone clears it
+      const cleared = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version + 1, phone: '' }, worker);
+      expect(cleared.body).toMatchObject({ phone: '', version: h.version + 2 });
+    });
+
+    it("takes back a planner's correction with undo, the size counted in its grid again", async () => {
+      const h = (await householdsOf(place.grid, worker)).body[1] as Row;
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT household_count AS n FROM region WHERE id = $1', [place.grid])).rows[0]!.n;
+      const people = async () => (await ctx.db.query<{ n: number }>('SELECT sum(size)::int AS n FROM household WHERE region_id = $1', [place.grid])).rows[0]!.n;
+      const [households, sizes] = [await count(), await people()];
+      const saved = await ctx.request(
+        'PATCH',
+        `/api/households/${h.id}`,
+        { version: h.version, head: '赵德明', phone: '0874-3123456', size: h.size + 1 },
+        planner,
+      );
+      expect(saved.status, JSON.stringify(saved.body)).toBe(200);
+      expect(saved.body).toMatchObject({ head: '赵德明', phone: '08743123456', size: h.size + 1 });
+      expect([await count(), await people()]).toEqual([households, sizes + 1]);
+      const undone = await ctx.request('POST', '/api/changes/undo', undefined, planner);
+      expect(undone.status, JSON.stringify(undone.body)).toBe(200);
+      expect(await row(h.id)).toMatchObject({ head: h.head, phone: h.phone, size: h.size });
+      expect(await people()).toBe(sizes);
+      // and redo gives it back; a worker's change since refuses the next undo
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, planner)).status).toBe(200);
+      expect(await row(h.id)).toMatchObject({ head: '赵德明', phone: '08743123456' });
+      const now = await row(h.id);
+      expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: now.version, head: '赵德民' }, worker)).status).toBe(200);
+      const refused = await ctx.request('POST', '/api/changes/undo', undefined, planner);
+      expect(refused.status).toBe(409);
+      expect((await row(h.id)).head).toBe('赵德民');
+    });
+
+    it('reads heads and phones from a household register, updates the households its addresses find, and undoes them', async () => {
+      const { rows: known } = await ctx.db.query<Row>(
+        `SELECT id, address, head_name AS head, phone, size, version FROM household WHERE region_id = $1 AND address <> '' ORDER BY id DESC LIMIT 3`,
+        [place.grid],
+      );
+      const csv =
+        '户主姓名,家庭住址,家庭人口,联系电话\n' +
+        `王建华,${known[0]!.address},,13812340001\n` +
+        `刘秀兰,${known[1]!.address},4,\n` +
+        `陈国强,${known[2]!.address},,138****0003\n`;
+      const up = await ctx.app.request('/api/imports', {
+        method: 'POST',
+        headers: { ...planner, 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent('户籍登记表.csv') },
+        body: new TextEncoder().encode(csv),
+      });
+      const upload = (await up.json()) as any;
+      expect(up.status).toBe(201);
+      expect(upload.layers[0].kind).toBe('household');
+      const spec = { layer: upload.layers[0].name, kind: 'household', parentId: place.district };
+      const checked = await ctx.request('POST', `/api/imports/${upload.id}/plan`, spec, planner);
+      expect(checked.status, JSON.stringify(checked.body).slice(0, 400)).toBe(200);
+      // the wizard's guess: the head and the phone
+      expect(checked.body.fields).toMatchObject({ head: '户主姓名', phone: '联系电话', address: '家庭住址', size: '家庭人口' });
+      // a masked number is the clerk's to fix: that row is left out, said so in words
+      expect(checked.body.outcome.problemCounts).toEqual({ invalid_phone: 1 });
+      expect(checked.body.outcome.problems[0]).toMatchObject({ index: 2, code: 'invalid_phone', path: 'rows[2].phone' });
+      const done = await ctx.request('POST', `/api/imports/${upload.id}/commit`, { ...spec, fields: checked.body.fields, partial: true }, planner);
+      expect(done.status, JSON.stringify(done.body).slice(0, 400)).toBe(201);
+      expect(done.body.households).toMatchObject({ added: 0, updated: 2 });
+      // what a cell gives is set; an empty cell leaves the household's own
+      expect(await row(known[0]!.id)).toMatchObject({ head: '王建华', phone: '13812340001', size: known[0]!.size });
+      expect(await row(known[1]!.id)).toMatchObject({ head: '刘秀兰', phone: known[1]!.phone, size: 4 });
+      expect(await row(known[2]!.id)).toMatchObject({ head: known[2]!.head, phone: known[2]!.phone });
+      const undone = await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`, undefined, planner);
+      expect(undone.status, JSON.stringify(undone.body)).toBe(200);
+      for (const k of known) expect(await row(k.id)).toMatchObject({ head: k.head, phone: k.phone, size: k.size });
+    });
+
+    it('gives heads and phones in exports to planners and admins only, never to a leader, an analyst, or the map', async () => {
+      const exported = async (who: Record<string, string>) => {
+        const res = await ctx.app.request(`/api/regions/${place.grid}/households/export?format=geojson`, { headers: who });
+        return { status: res.status, body: res.status === 200 ? ((await res.json()) as any) : null };
+      };
+      const byPlanner = await exported(planner);
+      expect(byPlanner.status).toBe(200);
+      expect(Object.keys(byPlanner.body.features[0].properties)).toEqual(expect.arrayContaining(['head', 'phone', 'address', 'size']));
+      expect(byPlanner.body.features.some((f: any) => f.properties.head !== '')).toBe(true);
+      const byLeader = await exported(leader);
+      expect(byLeader.status).toBe(200);
+      expect(Object.keys(byLeader.body.features[0].properties)).not.toContain('head');
+      expect(JSON.stringify(byLeader.body)).not.toMatch(/"phone"/);
+      expect((await exported(analyst)).status).toBe(403);
+      // the map's points: size and grid, no one's name
+      const points = await ctx.request('GET', `/api/regions/${place.grid}/households`, undefined, leader);
+      expect(points.status).toBe(200);
+      expect(Object.keys(points.body.features[0].properties).sort()).toEqual(['regionId', 'size']);
+    });
+  });
+}
