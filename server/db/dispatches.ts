@@ -500,7 +500,7 @@ export const URGE_INTERVAL_MS = 30 * 60_000;
 /** The centre following up a dispatch it sent (督办). */
 export type FollowUp =
   | { action: 'urge'; reason?: string | undefined; version?: number | undefined }
-  | { action: 'reassign'; department: string; reason: string; version?: number | undefined }
+  | { action: 'reassign'; department: string; reason: string; until?: Date | undefined; version?: number | undefined }
   | { action: 'set_due'; until: Date; reason?: string | undefined; version?: number | undefined };
 
 /**
@@ -586,6 +586,8 @@ export async function followUpDispatch(
     );
   } else {
     if (!reason) throw new InputError('reason_required', 'say why the case goes to another department', 'reason');
+    // the deadline the centre gives the new department (else the category's, from now)
+    if (step.until) checkDeadline(step.until, now, 'until');
     const [to] = await departmentIds(tx, [step.department], 'department', true);
     if (to === dep.id) throw new InputError('same_department', `the case is with ${dep.code} already`, 'department');
     // (a department that answered a round since reopened is not on the case now)
@@ -603,7 +605,7 @@ export async function followUpDispatch(
         reason,
         to,
       ]);
-    const { dispatches } = await dispatchIncident(tx, actor, before.incidentId, [{ code: step.department, role: before.role }], now);
+    const { dispatches } = await dispatchIncident(tx, actor, before.incidentId, [{ code: step.department, role: before.role }], now, undefined, step.until);
     const next = dispatches.find((d) => d.department.id === to)!;
     await notify(
       tx,

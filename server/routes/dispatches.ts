@@ -331,7 +331,9 @@ const answerRoute = createRoute({
             .max(2_000)
             .optional()
             .openapi({ description: 'why it goes back (return), needs more time (extend) or goes to another department (reassign); words with an urge' }),
-          until: z.string().max(40).optional().openapi({ description: 'extend: the new deadline asked for; set_due: the new deadline (ISO 8601)' }),
+          until: z.string().max(40).optional().openapi({
+            description: "extend: the new deadline asked for; set_due: the new deadline; reassign: the new department's (else the category's) — ISO 8601",
+          }),
           department: z.string().min(1).max(32).optional().openapi({ description: 'reassign: the code of the department the case goes to' }),
           version: z.number().int().positive().optional(),
         }),
@@ -671,7 +673,10 @@ export function dispatchRoutes() {
           'action',
         );
       }
-      const until = body.action === 'extend' || body.action === 'set_due' ? parseInstant(body.until ?? '', 'until') : null;
+      const until =
+        body.action === 'extend' || body.action === 'set_due' || (body.action === 'reassign' && body.until !== undefined)
+          ? parseInstant(body.until ?? '', 'until')
+          : null;
       if (body.action === 'reassign' && !body.department) throw new InputError('department_required', 'name the department the case goes to', 'department');
       const result = await c.get('db').transaction(async (tx) => {
         await assertDispatchInArea(c, tx, id, 'id');
@@ -679,7 +684,13 @@ export function dispatchRoutes() {
         if (body.action === 'set_due')
           return followUpDispatch(tx, actorOf(c), id, { action: 'set_due', until: until!, reason: body.reason, version: body.version }, nowOf(c));
         if (body.action === 'reassign') {
-          const step = { action: 'reassign' as const, department: body.department!, reason: body.reason ?? '', version: body.version };
+          const step = {
+            action: 'reassign' as const,
+            department: body.department!,
+            reason: body.reason ?? '',
+            until: until ?? undefined,
+            version: body.version,
+          };
           return followUpDispatch(tx, actorOf(c), id, step, nowOf(c));
         }
         if (body.action === 'acknowledge' || body.action === 'resolve') {

@@ -416,7 +416,10 @@ for (const driver of DRIVERS) {
       expect(helping.status, JSON.stringify(helping.body)).toBe(200);
       const part = helping.body.dispatches.find((x: any) => x.department.code === 'police');
       expect((await patch(part.id, { action: 'return', reason: '不属公安' }, police)).status).toBe(200);
-      const given = await patch(part.id, { action: 'reassign', department: 'fire', reason: '涉及消防通道' }, centre);
+      // with the deadline the centre gives the new department (else the category's): one at least an hour to come
+      const tooSoon = await patch(part.id, { action: 'reassign', department: 'fire', reason: '涉及消防通道', until: new Date().toISOString() }, centre);
+      expect(tooSoon.body.error).toMatchObject({ code: 'invalid_time', path: 'until' });
+      const given = await patch(part.id, { action: 'reassign', department: 'fire', reason: '涉及消防通道', until: until.toISOString() }, centre);
       expect(given.status, JSON.stringify(given.body)).toBe(200);
       // (its reason stays the department's: it sent it back; the centre did not take it)
       expect(given.body.dispatch).toMatchObject({ reassignedTo: { code: 'fire' }, recalled: false, returnReason: '不属公安' });
@@ -426,6 +429,7 @@ for (const driver of DRIVERS) {
         returnedAt: null,
         reassignedFrom: { code: 'police', reason: null },
       });
+      expect(new Date(now2.find((x: any) => x.department.code === 'fire').dueAt).getTime()).toBe(until.getTime());
       expect((await patch(part.id, { action: 'reassign', department: 'market', reason: '再改' }, centre)).body.error.code).toBe('illegal_transition');
       const log = (await ctx.request('GET', `/api/changes?entityId=${d.id}&limit=200`, undefined)).body as { entity: string; action: string }[];
       const actions = log.filter((c) => c.entity === 'dispatch').map((c) => c.action);
