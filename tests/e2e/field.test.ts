@@ -872,6 +872,18 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.locator('[data-testid="dispatch-clear"]').click();
     await desk.locator('[data-testid="state-overdue"]').click();
     await expect.poll(() => desk.locator('article.card [data-testid="overdue-by"]').first().textContent()).toMatch(/^已超时 \d+ (小时|天)$/);
+    // 批量催办 of the cases ticked: only those
+    const tick = desk.locator('[data-testid^="pick-"]').first();
+    const pickedId = Number((await tick.getAttribute('data-testid'))!.replace('pick-', ''));
+    await tick.check();
+    expect(await desk.locator('[data-testid="bulk-urge"]').textContent()).toBe('催办所选（1 件）');
+    await desk.locator('[data-testid="bulk-urge"]').click();
+    const [ticked] = await Promise.all([
+      desk.waitForResponse((r) => r.url().endsWith('/api/dispatches/urge')),
+      desk.locator('[data-testid="bulk-urge-yes"]').click(),
+    ]);
+    expect(((await ticked.json()) as { urged: number[] }).urged).toEqual([pickedId]);
+    await expect.poll(() => desk.locator(`[data-testid="pick-${pickedId}"]`).count()).toBe(0);
     // 批量催办: every overdue case shown, in one step; each card then says it was urged
     expect(await desk.locator('[data-testid="bulk-urge"]').textContent()).toMatch(/^批量催办本页超时工单（\d+ 件）$/);
     await desk.locator('[data-testid="bulk-urge"]').click();
@@ -881,6 +893,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     ]);
     const { urged } = (await sent.json()) as { urged: number[] };
     expect(urged.length).toBeGreaterThan(0);
+    expect(urged).not.toContain(pickedId);
     await expect.poll(() => desk.locator('[data-testid="dispatch-notice"]').textContent()).toMatch(new RegExp(`^已催办 ${urged.length} 件`));
     expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatch WHERE id = ANY($1::int[]) AND urge_count = 1', [urged])).rows[0]!.n).toBe(
       urged.length,
