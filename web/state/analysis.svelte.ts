@@ -1,5 +1,7 @@
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
+import { DAY, dayOf, dayStart, isDay, monthStart, previousRange, yearAgoRange } from '../lib/periods.ts';
+export { dayOf, dayStart, previousRange, yearAgoRange };
 
 export type Mode = 'heatmap' | 'hexagon' | 'grids' | 'points';
 export type Heat = InferResponseType<typeof api.heatmap.$get, 200>;
@@ -36,28 +38,6 @@ function lastMonths(n: number, now = new Date()): string[] {
   });
 }
 
-const monthStart = (ym: string) => `${ym}-01T00:00:00+08:00`;
-const DAY = 86_400_000;
-/** A China-time day (YYYY-MM-DD) as the instant it starts. */
-export const dayStart = (d: string) => `${d}T00:00:00+08:00`;
-/** The China-time day (YYYY-MM-DD) an instant falls on. */
-export const dayOf = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 10);
-const isDay = (d: string) => /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(d));
-
-/**
- * The period just before a window, for comparison: the month before a month, else as many days
- * ending where the window starts.
- */
-export function previousRange(range: { from: string; to: string }, month: string | null): { from: string; to: string } {
-  if (month) {
-    const [y, m] = month.split('-').map(Number) as [number, number];
-    const before = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
-    return { from: monthStart(before), to: range.from };
-  }
-  const from = Date.parse(range.from);
-  const days = Math.round((Date.parse(range.to) - from) / DAY);
-  return { from: dayStart(dayOf(new Date(from - days * DAY).toISOString())), to: range.from };
-}
 const nextMonth = (ym: string) => {
   const [y, m] = ym.split('-').map(Number) as [number, number];
   return m === 12 ? `${y + 1}-01` : `${y}-${String(m + 1).padStart(2, '0')}`;
@@ -101,8 +81,12 @@ export class Analysis {
         ? { from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)) }
         : { from: monthStart(this.months[this.month]!), to: monthStart(nextMonth(this.months[this.month]!)) },
   );
+  /** What the window is compared with: the period just before (环比) or the same period a year before (同比). */
+  compareWith = $state<'previous' | 'lastYear'>('previous');
   /** The period the window is compared with. */
-  previous = $derived(previousRange(this.range, this.custom || this.month < 0 ? null : this.months[this.month]!));
+  previous = $derived(
+    this.compareWith === 'lastYear' ? yearAgoRange(this.range) : previousRange(this.range, this.custom || this.month < 0 ? null : this.months[this.month]!),
+  );
 
   /** Sets a free range of days (China time, ends included); a reversed range is put the right way round. */
   setDays(from: string, to: string): void {

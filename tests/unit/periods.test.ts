@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { previousRange, yearAgoRange } from '../../web/lib/periods.ts';
+
+describe("the analyst's comparison periods (China time)", () => {
+  const day = (d: string) => `${d}T00:00:00+08:00`;
+  it('compares a month with the month before (环比) and the same month a year before (同比)', () => {
+    const nov = { from: day('2026-11-01'), to: day('2026-12-01') };
+    expect(previousRange(nov, '2026-11')).toEqual({ from: day('2026-10-01'), to: day('2026-11-01') });
+    expect(yearAgoRange(nov)).toEqual({ from: day('2025-11-01'), to: day('2025-12-01') });
+    const jan = { from: day('2026-01-01'), to: day('2026-02-01') };
+    expect(previousRange(jan, '2026-01')).toEqual({ from: day('2025-12-01'), to: day('2026-01-01') });
+    expect(yearAgoRange(jan)).toEqual({ from: day('2025-01-01'), to: day('2025-02-01') });
+  });
+
+  it('compares chosen days with as many days before, and the same days a year before (29 February: the 28th)', () => {
+    const week = { from: day('2026-11-20'), to: day('2026-11-27') };
+    expect(previousRange(week, null)).toEqual({ from: day('2026-11-13'), to: day('2026-11-20') });
+    expect(yearAgoRange(week)).toEqual({ from: day('2025-11-20'), to: day('2025-11-27') });
+    expect(yearAgoRange({ from: day('2028-02-29'), to: day('2028-03-01') })).toEqual({ from: day('2027-02-28'), to: day('2027-03-01') });
+  });
+});

@@ -1,0 +1,35 @@
+/** Periods of the analyst's window, in China time: a day's start, the period before (环比), the same period a year before (同比). */
+export const monthStart = (ym: string) => `${ym}-01T00:00:00+08:00`;
+export const DAY = 86_400_000;
+/** A China-time day (YYYY-MM-DD) as the instant it starts. */
+export const dayStart = (d: string) => `${d}T00:00:00+08:00`;
+/** The China-time day (YYYY-MM-DD) an instant falls on. */
+export const dayOf = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 10);
+export const isDay = (d: string) => /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(d));
+
+/**
+ * The period just before a window, for comparison: the month before a month, else as many days
+ * ending where the window starts.
+ */
+export function previousRange(range: { from: string; to: string }, month: string | null): { from: string; to: string } {
+  if (month) {
+    const [y, m] = month.split('-').map(Number) as [number, number];
+    const before = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+    return { from: monthStart(before), to: range.from };
+  }
+  const from = Date.parse(range.from);
+  const days = Math.round((Date.parse(range.to) - from) / DAY);
+  return { from: dayStart(dayOf(new Date(from - days * DAY).toISOString())), to: range.from };
+}
+/**
+ * The same window a year before, for 同比 (year on year): the same month last year, else the same
+ * China-time days (29 February: the 28th).
+ */
+export function yearAgoRange(range: { from: string; to: string }): { from: string; to: string } {
+  const back = (iso: string) => {
+    const [y, m, d] = dayOf(iso).split('-').map(Number) as [number, number, number];
+    const last = new Date(Date.UTC(y - 1, m, 0)).getUTCDate();
+    return dayStart(`${y - 1}-${String(m).padStart(2, '0')}-${String(Math.min(d, last)).padStart(2, '0')}`);
+  };
+  return { from: back(range.from), to: back(range.to) };
+}
