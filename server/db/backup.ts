@@ -8,7 +8,7 @@
  *                       restored with pg_restore
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import pg from 'pg';
 import type { Db } from './db.ts';
@@ -51,17 +51,19 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 
 /** Writes a backup of the running database into `dir` (written to a temporary name, then renamed: never half a file). */
 export async function backup(db: Db, dir: string, now = new Date(), kind: 'daily' | 'manual' = 'manual'): Promise<BackupFile> {
-  await mkdir(dir, { recursive: true });
+  // (the whole database, names and phone numbers among it: the server's alone)
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const name = `gridplan-${kind === 'daily' ? DAILY : ''}${stamp(now)}${db.driver === 'pglite' ? PGLITE_SUFFIX : PG_SUFFIX}`;
   const file = join(dir, name);
   const partial = `${file}.partial`;
   if (db.driver === 'pglite') {
     if (!db.dump) throw new Error('this database cannot dump its data folder');
-    await writeFile(partial, await db.dump());
+    await writeFile(partial, await db.dump(), { mode: 0o600 });
   } else {
     if (!db.url) throw new Error('no PostgreSQL URL to back up');
     await run('pg_dump', ['--format=custom', '--no-owner', '--no-privileges', `--file=${partial}`, db.url]);
   }
+  await chmod(partial, 0o600);
   await rename(partial, file);
   return { file, bytes: (await stat(file)).size, at: now.toISOString() };
 }

@@ -99,7 +99,7 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
     from.sizes.some(([id, size]) => now.get(id)?.size !== size) ||
     (from.people ?? []).some(([id, head, phone]) => now.get(id)?.head !== head || now.get(id)?.phone !== phone)
   ) {
-    throw new InputError('version_conflict', `households of this import were changed after it; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', {
+    throw new InputError('version_conflict', `households this change set were changed after it; it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`, 'op', {
       reason: 'households',
     });
   }

@@ -13,7 +13,7 @@ import type { Db, Queryable, Tx } from './db.ts';
 import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
 import type { HouseholdUpdate } from './household-batches.ts';
-import { MAX_HEAD_LENGTH, parseHouseholdPhone } from '../domain/household-input.ts';
+import { NOT_IN_A_NAME, parseHead, parseHouseholdPhone } from '../domain/household-input.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
 import { importRegions, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
@@ -730,15 +730,14 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       return;
     }
     // 户主 and a number to reach them: kept as given; a masked or broken number is the clerk's to fix
-    const headText = words(field(rows[index]!, spec, 'head')).replace(/\s+/g, ' ');
-    if (headText.length > MAX_HEAD_LENGTH) {
-      problems.push({
-        index,
-        code: 'invalid_head',
-        message: `a head of household's name has at most ${MAX_HEAD_LENGTH} characters`,
-        path: `${path}.head`,
-        subject: headText.slice(0, 60),
-      });
+    let headText: string;
+    try {
+      headText = parseHead(field(rows[index]!, spec, 'head'), `${path}.head`);
+    } catch (e) {
+      const subject = words(field(rows[index]!, spec, 'head'))
+        .replace(new RegExp(NOT_IN_A_NAME.source, 'g'), '\ufffd')
+        .slice(0, 60);
+      problems.push({ index, code: 'invalid_head', message: (e as Error).message, path: `${path}.head`, subject });
       return;
     }
     const phoneText = text(field(rows[index]!, spec, 'phone'));

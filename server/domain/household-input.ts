@@ -16,10 +16,21 @@ export const MAX_HOUSEHOLD_SIZE = 30;
 export const MAX_ADDRESS_LENGTH = 200;
 export const MAX_HEAD_LENGTH = 50;
 
-/** A head's name as a register writes it: trimmed, at most 50 characters ('' when none). */
+/** Controls no name needs: C0 and C1 (a bell, an escape that recolours a terminal), and those that turn text's direction. */
+// eslint-disable-next-line no-control-regex
+export const NOT_IN_A_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/**
+ * A head's name as a register writes it: text (a number is read as written), spaces and line breaks
+ * run together, at most 50 characters ('' when none); control characters and direction overrides,
+ * which would make a name read otherwise than it is (and which an edit would refuse), are refused.
+ */
 export function parseHead(value: unknown, path: string): string {
   if (value === undefined || value === null) return '';
+  if (typeof value !== 'string' && typeof value !== 'number') throw new InputError('invalid_head', "a head of household's name is text", path);
   const head = String(value).normalize('NFC').trim().replace(/\s+/g, ' ');
+  if (NOT_IN_A_NAME.test(head))
+    throw new InputError('invalid_head', "a head of household's name holds a control character or an invisible direction control; remove it", path);
   if (head.length > MAX_HEAD_LENGTH) throw new InputError('invalid_head', `a head of household's name has at most ${MAX_HEAD_LENGTH} characters`, path);
   return head;
 }
@@ -30,6 +41,7 @@ export function parseHead(value: unknown, path: string): string {
  */
 export function parseHouseholdPhone(value: unknown, path: string): string {
   if (value === undefined || value === null || String(value).trim() === '') return '';
+  if (typeof value !== 'string' && typeof value !== 'number') throw new InputError('invalid_phone', 'a phone number is text', path);
   const phone = phoneOf(value);
   if (phone === null) {
     const masked = /[*＊×xX]{2,}/.test(String(value));

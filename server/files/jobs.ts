@@ -82,7 +82,8 @@ export class ImportJobs {
     let size = 0;
     const id = randomUUID();
     const folder = join(this.dir, id);
-    await mkdir(folder, { recursive: true });
+    // (a household register holds names and phone numbers: its folder and files are the server's alone)
+    await mkdir(folder, { recursive: true, mode: 0o700 });
     try {
       const count = new Transform({
         transform(chunk: Buffer, _enc, done) {
@@ -97,11 +98,11 @@ export class ImportJobs {
           }
         },
       });
-      await pipeline(Readable.fromWeb(body as never), count, createWriteStream(join(folder, 'file')));
+      await pipeline(Readable.fromWeb(body as never), count, createWriteStream(join(folder, 'file'), { mode: 0o600 }));
       if (size === 0) throw new InputError('empty_file', 'the file is empty', 'file');
       const inspected = await inspect(id, new Uint8Array(await readFile(join(folder, 'file'))));
       const job: ImportJob = { id, owner, fileName: cleanFileName(fileName), size, createdAt: new Date().toISOString(), ...inspected };
-      await writeFile(join(folder, 'job.json'), JSON.stringify(job));
+      await writeFile(join(folder, 'job.json'), JSON.stringify(job), { mode: 0o600 });
       return job;
     } catch (err) {
       await rm(folder, { recursive: true, force: true });
@@ -133,7 +134,7 @@ export class ImportJobs {
 
   /** Keeps something beside the file (the last report's rows left out), under a name of ours. */
   async keep(job: ImportJob, name: 'left-out', value: unknown): Promise<void> {
-    await writeFile(join(this.dir, job.id, `${name}.json`), JSON.stringify(value));
+    await writeFile(join(this.dir, job.id, `${name}.json`), JSON.stringify(value), { mode: 0o600 });
   }
 
   /** What was kept beside the file under `name`, or null. */

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -124,6 +124,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: now.version, head: '赵德民' }, worker)).status).toBe(200);
       const refused = await ctx.request('POST', '/api/changes/undo', undefined, planner);
       expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ code: 'version_conflict', details: { reason: 'households' } });
       expect((await row(h.id)).head).toBe('赵德民');
     });
 
@@ -163,6 +164,54 @@ for (const driver of DRIVERS) {
       const undone = await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`, undefined, planner);
       expect(undone.status, JSON.stringify(undone.body)).toBe(200);
       for (const k of known) expect(await row(k.id)).toMatchObject({ head: k.head, phone: k.phone, size: k.size });
+    });
+
+    it('refuses a head with control characters or a direction override, or not text, by every way in (from the attacker)', async () => {
+      const { rows } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1`,
+        [place.grid],
+      );
+      const [x, y] = [rows[0]!.x.toFixed(6), rows[0]!.y.toFixed(6)];
+      const before = await ctx.snapshot();
+      const csv = await ctx.app.request('/api/households/import', {
+        method: 'POST',
+        headers: { ...planner, 'content-type': 'text/csv' },
+        body: `lon,lat,size,address,head,phone\n${x},${y},2,测试,a\u202eX\u0007\u001b[31m,13800004444\n`,
+      });
+      expect(csv.status).toBe(422);
+      const refused = ((await csv.json()) as any).error;
+      expect(refused).toMatchObject({ code: 'invalid_rows', path: 'line 2, column head' });
+      expect(JSON.stringify(refused.details)).toContain('invalid_head');
+      for (const head of [{ a: 1 }, ['张', '三']]) {
+        const geo = await ctx.request(
+          'POST',
+          '/api/households/import',
+          {
+            type: 'FeatureCollection',
+            features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [Number(x), Number(y)] }, properties: { size: 2, head } }],
+          },
+          { ...planner, 'content-type': 'application/geo+json' },
+        );
+        expect(geo.body.error).toMatchObject({ path: 'features[0].properties.head' });
+        expect(JSON.stringify(geo.body.error)).toContain('invalid_head');
+      }
+      const up = await ctx.app.request('/api/imports', {
+        method: 'POST',
+        headers: { ...planner, 'content-type': 'application/octet-stream', 'x-file-name': 'register.csv' },
+        body: new TextEncoder().encode(`户主姓名,经度,纬度,家庭人口\nb\u202eY\u0007,${x},${y},2\n`),
+      });
+      const job = (await up.json()) as any;
+      // a register holds names and numbers: its folder and files are the server's alone
+      expect((await stat(join(dir, job.id))).mode & 0o777).toBe(0o700);
+      for (const f of await readdir(join(dir, job.id))) expect((await stat(join(dir, job.id, f))).mode & 0o777).toBe(0o600);
+      const checked = await ctx.request(
+        'POST',
+        `/api/imports/${job.id}/plan`,
+        { layer: job.layers[0].name, kind: 'household', parentId: place.district },
+        planner,
+      );
+      expect(checked.body.outcome.problemCounts).toEqual({ invalid_head: 1 });
+      expect(await ctx.snapshot()).toEqual(before);
     });
 
     it('gives heads and phones in exports to planners and admins only, never to a leader, an analyst, or the map', async () => {

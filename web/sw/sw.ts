@@ -31,7 +31,8 @@ registerRoute(
   new NetworkFirst({
     cacheName: 'gridplan-api',
     networkTimeoutSeconds: 10,
-    plugins: [new ExpirationPlugin({ maxEntries: 100 }), new CacheableResponsePlugin({ statuses: [200] })],
+    // (a week at most: a phone whose grid went to another worker does not keep its households' names and numbers)
+    plugins: [new ExpirationPlugin({ maxEntries: 100, maxAgeSeconds: 7 * 24 * 3600 }), new CacheableResponsePlugin({ statuses: [200] })],
   }),
 );
 
