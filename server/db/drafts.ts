@@ -203,8 +203,8 @@ export async function createDraft(tx: Tx, actor: string, regionId: number, name:
 }
 
 /** The households the draft's region holds live, not yet filed (`refile` files them by the draft's grids). */
-const HOUSEHOLDS_OF = (s: string) => `INSERT INTO ${s}.household (id, geom, size, address, import_op, head_name, phone, version)
-  SELECT h.id, h.geom, h.size, h.address, h.import_op, h.head_name, h.phone, h.version FROM household h, region r
+const HOUSEHOLDS_OF = (s: string) => `INSERT INTO ${s}.household (id, geom, size, address, import_op, head_name, phone, version, corrected_at, corrected_by)
+  SELECT h.id, h.geom, h.size, h.address, h.import_op, h.head_name, h.phone, h.version, h.corrected_at, h.corrected_by FROM household h, region r
   WHERE r.id = $1 AND (h.region_id IN (SELECT g.id FROM gp_subtree($1) g) OR (h.region_id IS NULL AND r.geom && h.geom AND ST_Intersects(r.geom, h.geom)))`;
 
 /** Files every household of the draft by its grids and counts them up its subtree (the rest of the district keeps its live counts). */

@@ -34,17 +34,35 @@ export interface HouseholdUpdate {
 export async function updateHouseholds(
   tx: Queryable,
   updates: HouseholdUpdate[],
+  /** A correction by hand (not a list): the head or phone it changes is marked corrected, by whom and when. */
+  corrected: { by: string; at: Date } | null = null,
 ): Promise<{ before: Pick<HouseholdBatchState, 'sizes' | 'people'>; after: Pick<HouseholdBatchState, 'sizes' | 'people'> }> {
   if (updates.length === 0) return { before: { sizes: [] }, after: { sizes: [] } };
   const { rows } = await tx.query<{ id: number; old: number; size: number; old_head: string; head_name: string; old_phone: string; phone: string }>(
     `WITH u AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[]) AS t(id, size, head, phone)),
      old AS (SELECT h.id, h.size AS old, h.head_name AS old_head, h.phone AS old_phone FROM household h JOIN u ON u.id = h.id FOR UPDATE OF h)
      UPDATE household h SET size = coalesce(u.size, h.size), head_name = coalesce(u.head, h.head_name), phone = coalesce(u.phone, h.phone),
-       version = h.version + 1
-     FROM u JOIN old ON old.id = u.id WHERE h.id = u.id
+       version = h.version + 1,
+       corrected_at = CASE WHEN $5::timestamptz IS NOT NULL
+                             AND (coalesce(u.head, h.head_name), coalesce(u.phone, h.phone)) IS DISTINCT FROM (h.head_name, h.phone)
+                           THEN $5::timestamptz ELSE h.corrected_at END,
+       corrected_by = CASE WHEN $5::timestamptz IS NOT NULL
+                             AND (coalesce(u.head, h.head_name), coalesce(u.phone, h.phone)) IS DISTINCT FROM (h.head_name, h.phone)
+                           THEN $6 ELSE h.corrected_by END
+     FROM u JOIN old ON old.id = u.id
+     -- (a household a list or a form leaves as it is keeps its version: a form open on it stays current)
+     WHERE h.id = u.id AND (coalesce(u.size, h.size), coalesce(u.head, h.head_name), coalesce(u.phone, h.phone)) IS DISTINCT FROM (h.size, h.head_name, h.phone)
      RETURNING h.id, old.old, h.size, old.old_head, h.head_name, old.old_phone, h.phone`,
-    [updates.map((u) => u.id), updates.map((u) => u.size), updates.map((u) => u.head), updates.map((u) => u.phone)],
+    [
+      updates.map((u) => u.id),
+      updates.map((u) => u.size),
+      updates.map((u) => u.head),
+      updates.map((u) => u.phone),
+      corrected?.at.toISOString() ?? null,
+      corrected?.by ?? null,
+    ],
   );
+  if (rows.length === 0) return { before: { sizes: [] }, after: { sizes: [] } };
   rows.sort((a, b) => a.id - b.id);
   if (rows.some((r) => r.old !== r.size)) {
     await recountHouseholdsAround(
@@ -123,18 +141,19 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
       );
     }
     const { rows: gone } = await tx.query<{ region_id: number | null }>(
-      `WITH moved AS (DELETE FROM household WHERE import_op = $1 RETURNING id, geom, size, address, region_id, head_name, phone, version),
-       kept AS (INSERT INTO household_undone (op, id, geom, size, address, head_name, phone, version)
-                SELECT $1, id, geom, size, address, head_name, phone, version FROM moved)
+      `WITH moved AS (DELETE FROM household WHERE import_op = $1
+                      RETURNING id, geom, size, address, region_id, head_name, phone, version, corrected_at, corrected_by),
+       kept AS (INSERT INTO household_undone (op, id, geom, size, address, head_name, phone, version, corrected_at, corrected_by)
+                SELECT $1, id, geom, size, address, head_name, phone, version, corrected_at, corrected_by FROM moved)
        SELECT DISTINCT region_id FROM moved`,
       [from.batch],
     );
     for (const r of gone) if (r.region_id !== null) touched.add(r.region_id);
   } else if (!from.present && to.present) {
     await tx.query(
-      `WITH back AS (DELETE FROM household_undone WHERE op = $1 RETURNING id, geom, size, address, head_name, phone, version)
-       INSERT INTO household (id, geom, size, address, import_op, head_name, phone, version)
-       SELECT id, geom, size, address, $1, head_name, phone, version FROM back`,
+      `WITH back AS (DELETE FROM household_undone WHERE op = $1 RETURNING id, geom, size, address, head_name, phone, version, corrected_at, corrected_by)
+       INSERT INTO household (id, geom, size, address, import_op, head_name, phone, version, corrected_at, corrected_by)
+       SELECT id, geom, size, address, $1, head_name, phone, version, corrected_at, corrected_by FROM back`,
       [from.batch],
     );
     await assignHouseholds(tx, true);
@@ -188,6 +207,7 @@ export async function editHousehold(
   actor: string,
   before: HouseholdRecord,
   edit: { version: number; head?: string; phone?: string; size?: number },
+  now: Date,
 ): Promise<HouseholdRecord & { op: number | null }> {
   if (edit.version !== before.version) {
     throw new InputError('version_conflict', `household ${before.id} is at version ${before.version}, not ${edit.version}: it changed meanwhile`, 'version', {
@@ -198,7 +218,7 @@ export async function editHousehold(
   if ((update.size ?? before.size) === before.size && (update.head ?? before.head) === before.head && (update.phone ?? before.phone) === before.phone)
     return { ...before, op: null };
   const op = await nextOp(tx);
-  const changed = await updateHouseholds(tx, [update]);
+  const changed = await updateHouseholds(tx, [update], { by: actor, at: now });
   await recordHouseholdBatch(tx, op, actor, 'update', { batch: op, present: true, ...changed.before }, { batch: op, present: true, ...changed.after }, null, {
     edited: 1,
   });

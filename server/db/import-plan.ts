@@ -57,6 +57,8 @@ export interface ImportSpec {
    * same operation, which undo takes back whole. Else they go in beside the grids there.
    */
   replace?: boolean;
+  /** Households: a list's head or phone goes over one a grid worker corrected by hand (else the correction stays). */
+  overwriteCorrected?: boolean;
   /** The system the rows' own points were read in (households: a shift against their matched addresses names another). */
   crs?: string | null;
   /**
@@ -96,7 +98,17 @@ export interface ImportOutcome {
     landed?: number | null;
   };
   /** `addressExample`: when no address of the file was found, one of the region's own (how they are written there), or null when it has none. */
-  households?: { added: number; updated: number; addressExample?: string | null };
+  /**
+   * `updated`: households the list changes; `unchanged`: those it finds as they are; `kept`: those whose head or phone a
+   * grid worker corrected by hand, which the list would change and does not (unless `overwriteCorrected`), with the first 20.
+   */
+  households?: {
+    added: number;
+    updated: number;
+    unchanged?: number;
+    addressExample?: string | null;
+    kept?: { count: number; overwritten: boolean; rows: KeptCorrection[] };
+  };
   incidents?: { imported: number };
   /** `blank`: rows naming nobody and no phone (a roster's lines left to fill), passed over and not counted in `total`. */
   staff?: { assigned: number; grids: number; newWorkers: number; blank: number };
@@ -603,6 +615,57 @@ async function swappedInside(tx: Queryable, regionId: number | null, outside: ([
 
 type Known = { id: number; address: string; x: number; y: number };
 
+/** A household a grid worker corrected by hand that a list would change: as corrected, and as the list has it. */
+export interface KeptCorrection {
+  address: string;
+  head: string;
+  phone: string;
+  listHead: string | null;
+  listPhone: string | null;
+  by: string | null;
+  at: string;
+}
+
+/**
+ * Of the households a list finds, those it changes: each as the list has it where it differs, except a head or
+ * phone a grid worker corrected by hand since (kept, and said, unless the clerk says the list is right).
+ */
+async function realUpdates(tx: Queryable, updates: HouseholdUpdate[], addresses: Map<number, string>, overwrite: boolean) {
+  if (updates.length === 0) return { updates, unchanged: 0, kept: { count: 0, overwritten: overwrite, rows: [] as KeptCorrection[] } };
+  const { rows } = await tx.query<{ id: number; size: number; head: string; phone: string; at: Date | string | null; by: string | null }>(
+    'SELECT id, size, head_name AS head, phone, corrected_at AS at, corrected_by AS by FROM household WHERE id = ANY($1::int[])',
+    [updates.map((u) => u.id)],
+  );
+  const now = new Map(rows.map((r) => [r.id, r]));
+  const out: HouseholdUpdate[] = [];
+  const kept = { count: 0, overwritten: overwrite, rows: [] as KeptCorrection[] };
+  let unchanged = 0;
+  for (const u0 of updates) {
+    const h = now.get(u0.id);
+    if (!h) continue;
+    let u = u0;
+    const differs = (u.head !== null && u.head !== h.head) || (u.phone !== null && u.phone !== h.phone);
+    if (h.at !== null && differs) {
+      kept.count++;
+      if (kept.rows.length < 20) {
+        kept.rows.push({
+          address: addresses.get(u.id) ?? '',
+          head: h.head,
+          phone: h.phone,
+          listHead: u.head,
+          listPhone: u.phone,
+          by: h.by,
+          at: new Date(h.at).toISOString(),
+        });
+      }
+      if (!overwrite) u = { ...u, head: null, phone: null };
+    }
+    if ((u.size ?? h.size) === h.size && (u.head ?? h.head) === h.head && (u.phone ?? h.phone) === h.phone) unchanged++;
+    else out.push(u);
+  }
+  return { updates: out, unchanged, kept };
+}
+
 /**
  * The last region's addresses, indexed, while no household or region has changed since (the stamp):
  * a clerk placing unmatched rows one by one checks the list again after each, and reading and
@@ -713,8 +776,9 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
     located.map((l, i) => (l.own && !inside[i] && !(l.match && l.match.how !== 'none') ? l.own : null)),
   );
   const adds: HouseholdPlan['adds'] = [];
-  const updates: HouseholdPlan['updates'] = [];
+  let updates: HouseholdPlan['updates'] = [];
   const seen = new Set<number>();
+  const matchedAddress = new Map<number, string>();
   located.forEach(({ own, address, match }, index) => {
     const path = `rows[${index}]`;
     const sizeText = text(field(rows[index]!, spec, 'size'));
@@ -755,6 +819,7 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
         return;
       }
       seen.add(id);
+      matchedAddress.set(id, match.found[0]!.address);
       // a list updates what it gives: an empty cell leaves the household's own value
       if (size !== null || headText || phone) updates.push({ id, size, head: headText || null, phone: phone || null });
       return;
@@ -820,8 +885,16 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
         )
       ).rows[0]?.address ?? null)
     : null;
+  const real = await realUpdates(tx, updates, matchedAddress, spec.overwriteCorrected ?? false);
+  updates = real.updates;
   const outcome = finish('household', rows.length, adds.length + seen.size, problems, {
-    households: { added: adds.length, updated: seen.size, ...(noneFound ? { addressExample: example } : {}) },
+    households: {
+      added: adds.length,
+      updated: updates.length,
+      unchanged: real.unchanged,
+      ...(real.kept.count ? { kept: real.kept } : {}),
+      ...(noneFound ? { addressExample: example } : {}),
+    },
     located: locatedOf(located),
     ...shiftOf(located, spec.crs ?? null),
   });
@@ -1143,6 +1216,7 @@ const specKey = (spec: ImportSpec) =>
     spec.level ?? null,
     Object.entries(spec.fields).sort(),
     [...(spec.places ?? new Map()).entries()].sort((a, b) => a[0] - b[0]),
+    spec.overwriteCorrected ?? false,
   ]);
 
 /** Every write to households or regions moves one of these (undo and redo included: they change counts, versions or the log). */

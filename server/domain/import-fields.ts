@@ -71,7 +71,7 @@ const ALIASES: Record<FieldRole, string[]> = {
   address: ['address', 'addr', '地址', '住址', '门牌地址', '详细地址', '标准地址', '户籍地址', '居住地址', 'dz'],
   size: ['size', 'persons', '人数', '人口', '户人数', '家庭人口', '人口数', 'rks'],
   head: ['head', 'householder', '户主姓名', '户主', '户主名', '户主名称', 'hzxm', 'hzmc', '姓名', 'name', 'xm'],
-  person: ['person', 'name', '姓名', '人员姓名', '户主', '网格员', 'xm'],
+  person: ['person', 'name', '姓名', '人员姓名', '网格员', 'xm'],
   phone: ['phone', 'tel', 'mobile', '电话', '手机', '联系电话', '手机号', 'lxdh'],
   role: ['role', '职务', '角色', '岗位', '身份', '类别'],
   grid: ['grid', '网格', '所属网格', '网格编码', '网格名称', 'wgbm', 'wgmc'],

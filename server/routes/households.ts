@@ -6,7 +6,7 @@ import { editHousehold, householdRecord } from '../db/household-batches.ts';
 import { areaOf } from '../domain/roles.ts';
 import { InputError } from '../domain/errors.ts';
 import { regionExists } from '../db/region-queries.ts';
-import { router } from '../http/router.ts';
+import { nowOf, router } from '../http/router.ts';
 import { importHouseholds, type ImportProgress } from '../db/household-import.ts';
 import { householdPoints } from '../db/households.ts';
 import { parseHead, parseHouseholdCsvRow, parseHouseholdFeature, parseHouseholdPhone } from '../domain/household-input.ts';
@@ -138,7 +138,7 @@ export function householdRoutes() {
         if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
         else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
         else if (areaOf(p) !== null) throw new InputError('outside_scope', `household ${id} lies outside your assigned area`, 'id');
-        return editHousehold(tx, actorOf(c), before, edit);
+        return editHousehold(tx, actorOf(c), before, edit, nowOf(c));
       });
       return c.json(done, 200);
     })

@@ -85,6 +85,10 @@ const PlanBody = z
       .optional()
       .openapi({ description: 'grids: replace the grids of every village the file’s grids go into (a revised layer; one operation, undone whole)' }),
     partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
+    overwriteCorrected: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'households: the list’s head or phone over one a grid worker corrected by hand (else the correction is kept and listed)' }),
     places: z
       .record(z.string().regex(/^(0|[1-9]\d{0,6})$/, 'a row number (no leading zeros)'), z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]))
       .refine((o) => Object.keys(o).length <= 1_000, 'at most 1,000 rows placed by hand at once')
@@ -107,6 +111,25 @@ const Outcome = z
       .object({
         added: z.number().int(),
         updated: z.number().int(),
+        unchanged: z.number().int().optional().openapi({ description: 'households the list finds as they are' }),
+        kept: z
+          .object({
+            count: z.number().int(),
+            overwritten: z.boolean(),
+            rows: z.array(
+              z.object({
+                address: z.string(),
+                head: z.string(),
+                phone: z.string(),
+                listHead: z.string().nullable(),
+                listPhone: z.string().nullable(),
+                by: z.string().nullable(),
+                at: z.string(),
+              }),
+            ),
+          })
+          .optional()
+          .openapi({ description: 'households whose head or phone a grid worker corrected by hand and the list would change: kept unless overwriteCorrected' }),
         addressExample: z
           .string()
           .nullable()
@@ -257,6 +280,8 @@ function guessKind(l: { geometryType: string | null; fields: string[] }): Import
   // a department list (部门名称, 联系人, 联系电话): named for departments, with no address or grid (a household register's 工作单位 is not one)
   const departmentName = guessFields('department', l.fields).name;
   if (!g && departmentName && /部门|单位|科室/.test(departmentName) && !has('household', 'address') && !has('staff', 'grid')) return 'department';
+  // a household list has addresses and sizes (GridPlan's own export also names each household's grid, head and phone)
+  if (has('household', 'address') && has('household', 'size')) return 'household';
   // a roster names the grid each person serves (or their role); a household register has names and phones too
   if (has('staff', 'person') && has('staff', 'grid') && (has('staff', 'phone') || has('staff', 'role'))) return 'staff';
   if (has('incident', 'category')) return 'incident';
@@ -393,6 +418,7 @@ function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole
     clip: body.clip ?? false,
     partial: body.partial ?? false,
     replace: body.replace ?? false,
+    overwriteCorrected: body.overwriteCorrected ?? false,
     level: body.kind === 'boundary' ? (body.level ?? null) : null,
     places,
     crs,

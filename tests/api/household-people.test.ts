@@ -166,6 +166,60 @@ for (const driver of DRIVERS) {
       for (const k of known) expect(await row(k.id)).toMatchObject({ head: k.head, phone: k.phone, size: k.size });
     });
 
+    it("keeps a grid worker's correction at the door over an older register unless the clerk says so; counts only real changes", async () => {
+      const uploadCsv = async (name: string, text: string) => {
+        const res = await ctx.app.request('/api/imports', {
+          method: 'POST',
+          headers: { ...planner, 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent(name) },
+          body: new TextEncoder().encode(text),
+        });
+        return (await res.json()) as any;
+      };
+      const { rows: two } = await ctx.db.query<Row>(
+        `SELECT id, address, head_name AS head, phone, size, version FROM household WHERE region_id = $1 AND address <> '' ORDER BY id LIMIT 2`,
+        [place.grid],
+      );
+      const [door, other] = [two[0]!, two[1]!];
+      const fixed = await ctx.request('PATCH', `/api/households/${door.id}`, { version: door.version, phone: '13912345678' }, worker);
+      expect(fixed.status).toBe(200);
+      const register =
+        '户主姓名,家庭住址,家庭人口,联系电话\n' +
+        `${door.head},${door.address},${door.size},13800000051\n${other.head},${other.address},${other.size},${other.phone}\n`;
+      const job = await uploadCsv('旧名册.csv', register);
+      const spec = { layer: job.layers[0].name, kind: 'household', parentId: place.district };
+      const checked = await ctx.request('POST', `/api/imports/${job.id}/plan`, spec, planner);
+      // the register's number differs from the worker's correction: kept, and said; the other row is as it is
+      expect(checked.body.outcome.households).toMatchObject({
+        added: 0,
+        updated: 0,
+        unchanged: 2,
+        kept: { count: 1, overwritten: false, rows: [{ address: door.address, phone: '13912345678', listPhone: '13800000051', by: 'hh-worker' }] },
+      });
+      const versions = async () =>
+        (await ctx.db.query<{ v: number }>('SELECT version AS v FROM household WHERE id = ANY($1::int[]) ORDER BY id', [[door.id, other.id]])).rows.map(
+          (r) => r.v,
+        );
+      const before = await versions();
+      const done = await ctx.request('POST', `/api/imports/${job.id}/commit`, spec, planner);
+      expect(done.status, JSON.stringify(done.body).slice(0, 300)).toBe(201);
+      expect((await row(door.id)).phone).toBe('13912345678');
+      // nothing changed: no version moved (a form open on either stays current)
+      expect(await versions()).toEqual(before);
+      // the clerk says the register is right
+      const over = await ctx.request('POST', `/api/imports/${job.id}/plan`, { ...spec, overwriteCorrected: true }, planner);
+      expect(over.body.outcome.households).toMatchObject({ updated: 1, unchanged: 1, kept: { count: 1, overwritten: true } });
+      expect((await ctx.request('POST', `/api/imports/${job.id}/commit`, { ...spec, overwriteCorrected: true }, planner)).status).toBe(201);
+      expect((await row(door.id)).phone).toBe('13800000051');
+      // GridPlan's own household export, brought back to fill in numbers, is taken for households (it was guessed a staff roster)
+      const exported = await ctx.app.request(`/api/regions/${place.grid}/households/export?format=xlsx`, { headers: planner });
+      const back = await ctx.app.request('/api/imports', {
+        method: 'POST',
+        headers: { ...planner, 'content-type': 'application/octet-stream', 'x-file-name': encodeURIComponent('银湾村-户.xlsx') },
+        body: new Uint8Array(await exported.arrayBuffer()),
+      });
+      expect(((await back.json()) as any).layers[0].kind).toBe('household');
+    });
+
     it('refuses a head with control characters or a direction override, or not text, by every way in (from the attacker)', async () => {
       const { rows } = await ctx.db.query<{ x: number; y: number }>(
         `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1`,

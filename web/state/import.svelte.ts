@@ -45,6 +45,8 @@ export class ImportWizard {
   clip = $state(false);
   /** Grids: in place of the grids of the villages they go into (a revised layer). */
   replace = $state(false);
+  /** Households: the list's heads and phones over those grid workers corrected by hand (else those are kept). */
+  overwriteCorrected = $state(false);
   /**
    * Boundaries: the level they are at when deeper than the target's next (a county's villages given
    * the district: each goes into the township holding it); null: the next level.
@@ -142,6 +144,7 @@ export class ImportWizard {
       repair: this.repair,
       clip: this.clip,
       ...(this.kind === 'grid' && this.replace ? { replace: true } : {}),
+      ...(this.kind === 'household' && this.overwriteCorrected ? { overwriteCorrected: true } : {}),
       ...(this.kind === 'boundary' && !this.topLevel && this.level ? { level: this.level } : {}),
       partial,
       ...(Object.keys(this.places).length > 0 ? { places: this.places } : {}),
@@ -277,6 +280,7 @@ export class ImportWizard {
     this.repair = false;
     this.clip = false;
     this.replace = false;
+    this.overwriteCorrected = false;
     this.level = null;
     this.topLevel = false;
     this.plan = null;
