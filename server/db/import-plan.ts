@@ -684,7 +684,22 @@ async function addressesOf(tx: Queryable, parentId: number | null) {
          WHERE h.address <> '' AND h.region_id IN (SELECT id FROM gp_subtree($1))`,
     parentId === null ? [] : [parentId],
   );
-  knownIndex = { key, prefixes, find: addressIndex(known, (h) => countyFree(h.address, prefixes), prefixes.slice(1)) };
+  // the townships (乡镇/街道) a list may leave out in front of a village's addresses
+  const { rows: towns } = await tx.query<{ name: string }>(
+    `SELECT DISTINCT r.name FROM region r WHERE r.level = 'township'
+       AND ($1::int IS NULL OR r.id IN (SELECT id FROM gp_subtree($1)) OR r.id IN (SELECT a.id FROM gp_ancestors(ARRAY[$1::int]) a))`,
+    [parentId],
+  );
+  knownIndex = {
+    key,
+    prefixes,
+    find: addressIndex(
+      known,
+      (h) => countyFree(h.address, prefixes),
+      prefixes.slice(1),
+      towns.map((t) => t.name),
+    ),
+  };
   return knownIndex;
 }
 

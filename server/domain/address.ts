@@ -59,23 +59,37 @@ export interface AddressMatch<T> {
 
 /**
  * Looks addresses up among known places (households, address points): exact first, then in their
- * normal form. Build once, look up many.
+ * normal form, then — for a list that leaves the township out (银湾村23号 for 西平街道银湾村23号) —
+ * in their normal form without one of `townships` in front: found when one place fits, ambiguous when
+ * villages of two townships share the name. Build once, look up many.
  */
-export function addressIndex<T>(places: readonly T[], addressOf: (p: T) => string, prefixes: readonly string[] = []) {
+export function addressIndex<T>(places: readonly T[], addressOf: (p: T) => string, prefixes: readonly string[] = [], townships: readonly string[] = []) {
   const exact = new Map<string, T[]>();
   const normal = new Map<string, T[]>();
+  const short = new Map<string, T[]>();
+  // the longest first: 西平街道 before 西平
+  const names = [...new Set(townships.filter(Boolean))].sort((a, b) => b.length - a.length);
   for (const p of places) {
     const a = addressOf(p);
     if (!a) continue;
     exact.set(a, [...(exact.get(a) ?? []), p]);
     const n = normalizeAddress(a, prefixes);
     normal.set(n, [...(normal.get(n) ?? []), p]);
+    const t = names.find((name) => n.startsWith(name) && n.length > name.length);
+    if (t) {
+      const rest = n.slice(t.length);
+      short.set(rest, [...(short.get(rest) ?? []), p]);
+    }
   }
   return (address: string): AddressMatch<T> => {
     const e = exact.get(address.trim());
     if (e) return { how: e.length === 1 ? 'exact' : 'ambiguous', found: e };
-    const n = normal.get(normalizeAddress(address, prefixes));
+    const q = normalizeAddress(address, prefixes);
+    const n = normal.get(q);
     if (n) return { how: n.length === 1 ? 'normalized' : 'ambiguous', found: n };
+    // (a number alone, 23, names no place: a village or street name must come before it)
+    const s = /^\P{Script=Han}*$/u.test(q) ? undefined : short.get(q);
+    if (s) return { how: s.length === 1 ? 'normalized' : 'ambiguous', found: s };
     return { how: 'none', found: [] };
   };
 }

@@ -136,7 +136,8 @@ for (const driver of DRIVERS) {
       const csv =
         '户主姓名,家庭住址,家庭人口,联系电话\n' +
         `王建华,${known[0]!.address},,13812340001\n` +
-        `刘秀兰,${known[1]!.address},4,\n` +
+        // (a register that leaves the township out: 银湾村23号 for 西平街道银湾村23号)
+        `刘秀兰,${known[1]!.address.replace(/^.+?(街道|乡|镇)/, '')},4,\n` +
         `陈国强,${known[2]!.address},,138****0003\n`;
       const up = await ctx.app.request('/api/imports', {
         method: 'POST',

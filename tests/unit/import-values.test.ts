@@ -87,6 +87,17 @@ describe('values as county files write them', () => {
     expect(find('西平街道花园社区5号').how).toBe('exact');
     expect(find('西平街道花园社区伍号').how).toBe('none');
     expect(find('沾益区西平街道花园社区五').how).toBe('ambiguous');
+    // a list that leaves the township out (from the newcomer): found where one township has the village, ambiguous where two do
+    const towns = addressIndex(['西平街道银湾村23号', '西平街道银湾村24号', '炎方乡竹林村5号', '菱角乡竹林村5号'], (a) => a, prefixes, [
+      '西平街道',
+      '炎方乡',
+      '菱角乡',
+    ]);
+    expect(towns('银湾村23号')).toMatchObject({ how: 'normalized', found: ['西平街道银湾村23号'] });
+    expect(towns('银湾村二十四号')).toMatchObject({ how: 'normalized', found: ['西平街道银湾村24号'] });
+    expect(towns('竹林村5号')).toMatchObject({ how: 'ambiguous', found: ['炎方乡竹林村5号', '菱角乡竹林村5号'] });
+    expect(towns('23号').how).toBe('none');
+    expect(towns('西平街道银湾村25号').how).toBe('none');
   });
 
   it('finds the header of a sheet under a merged title, without reading the whole sheet', () => {
