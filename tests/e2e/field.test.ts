@@ -308,6 +308,21 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.screenshot({ path: join(ARTIFACTS, '13a-household-corrected.png') });
     await page.locator('[data-testid="household-undo"]').click();
     await expect.poll(async () => (await db.query<{ phone: string }>('SELECT phone FROM household WHERE id = $1', [corrected])).rows[0]!.phone).toBe(was);
+    // with no network, a correction waits on the phone and goes up when the signal returns
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').count()).toBe(0);
+    await context.setOffline(true);
+    await page.locator(`[data-testid="household-edit-${corrected}"]`).click();
+    await page.locator('[data-testid="household-phone"]').fill('139 0874 7788');
+    await page.locator('[data-testid="household-save"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toContain('联网后自动上传');
+    await expect.poll(() => page.locator('[data-testid="household-pending"]').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '13c-household-offline.png') });
+    await context.setOffline(false);
+    await page.evaluate(() => dispatchEvent(new Event('online')));
+    await expect
+      .poll(async () => (await db.query<{ phone: string }>('SELECT phone FROM household WHERE id = $1', [corrected])).rows[0]!.phone, { timeout: 30_000 })
+      .toBe('13908747788');
+    await expect.poll(() => page.locator('[data-testid="household-pending"]').count(), { timeout: 30_000 }).toBe(0);
 
     // a patrol whose track cannot have been walked (a bad fix 3 km away): refused, and its visit kept without the track
     await page.locator('[data-testid="patrol-start"]').click();

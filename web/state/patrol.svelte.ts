@@ -22,6 +22,18 @@ export interface PatrolDraft {
   code?: string | null;
 }
 
+/** A correction of a household made with no network: kept on the phone and sent when there is one. */
+export interface PendingEdit {
+  key: string;
+  householdId: number;
+  /** The household's version the correction was made on (a change by someone else since refuses it: 409). */
+  version: number;
+  edit: { head?: string; phone?: string; size?: number };
+  /** Its address, to name it in the list of what waits. */
+  label: string;
+  error: string | null;
+}
+
 /** Refusals of the track itself: the visits of such a patrol can be kept without it. */
 export const TRACK_REFUSALS = ['too_fast', 'outside_grid', 'visit_far'];
 
@@ -48,6 +60,8 @@ export class PatrolRecorder {
   current = $state<PatrolDraft | null>(null);
   queue = $state<PatrolDraft[]>([]);
   households = $state.raw<Household[]>([]);
+  /** Corrections of households made with no network, waiting to be sent (every page of the app shares them). */
+  pendingEdits = $state<PendingEdit[]>([]);
   month = $state.raw<Month | null>(null);
   /** The position's trouble, in words (no permission, no signal). */
   gpsError = $state<string | null>(null);
@@ -73,6 +87,7 @@ export class PatrolRecorder {
       await del('queue', this.store);
     }
     await this.reloadQueue();
+    await this.reloadEdits();
     if (this.current) this.follow();
     addEventListener('online', this.onOnline);
     this.unlisten = onSentInBackground(() => void this.taken());
@@ -126,23 +141,85 @@ export class PatrolRecorder {
   async loadHouseholds(gridId: number): Promise<void> {
     if (this.householdsOf !== gridId) this.households = [];
     this.householdsOf = gridId;
-    this.households = await ok(api.field.households.$get({ query: { grid: String(gridId) } })).catch(() => this.households);
+    const loaded = await ok(api.field.households.$get({ query: { grid: String(gridId) } })).catch(() => this.households);
+    // corrections still waiting for a network show as made
+    const waiting = new Map(this.pendingEdits.filter((p) => !p.error).map((p) => [p.householdId, p.edit]));
+    this.households = waiting.size ? loaded.map((h) => (waiting.has(h.id) ? { ...h, ...waiting.get(h.id) } : h)) : loaded;
   }
 
   /**
    * Corrects one household at the door (户主, phone, size) and shows it so: the saved household.
    * A refusal is thrown for the form to say; one for a household changed meanwhile reloads the list first.
    */
-  async saveHousehold(h: Household, edit: { head?: string; phone?: string; size?: number }): Promise<Household> {
-    try {
-      const saved = await ok(api.households[':id'].$patch({ param: { id: String(h.id) }, json: { version: h.version, ...edit } }));
-      const next: Household = { ...h, head: saved.head, phone: saved.phone, size: saved.size, version: saved.version };
-      this.households = this.households.map((x) => (x.id === h.id ? next : x));
-      return next;
-    } catch (e) {
-      if (e instanceof ApiError && e.code === 'version_conflict' && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
-      throw e;
+  async saveHousehold(h: Household, edit: { head?: string; phone?: string; size?: number }): Promise<{ household: Household; queued: boolean }> {
+    // one already waiting for this household: this one joins it (sent as one, on the version it was made on)
+    const waiting = this.pendingEdits.find((p) => p.householdId === h.id && !p.error);
+    if (!waiting) {
+      try {
+        const saved = await ok(
+          // (a line that connects but carries nothing counts as no network)
+          api.households[':id'].$patch(
+            { param: { id: String(h.id) }, json: { version: h.version, ...edit } },
+            { init: { signal: AbortSignal.timeout(15_000) } },
+          ),
+        );
+        const next: Household = { ...h, head: saved.head, phone: saved.phone, size: saved.size, version: saved.version };
+        this.households = this.households.map((x) => (x.id === h.id ? next : x));
+        return { household: next, queued: false };
+      } catch (e) {
+        if (e instanceof ApiError && e.code === 'version_conflict' && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+        // no network (or none that answers): kept on the phone, as reports and patrols are
+        if (e instanceof ApiError) throw e;
+      }
     }
+    const pending: PendingEdit = waiting
+      ? { ...waiting, edit: { ...waiting.edit, ...edit } }
+      : { key: `e:${Date.now()}-${h.id}`, householdId: h.id, version: h.version, edit, label: h.address || `#${h.id}`, error: null };
+    if (this.store) await set(pending.key, $state.snapshot(pending), this.store);
+    this.pendingEdits = [...this.pendingEdits.filter((p) => p.key !== pending.key), pending];
+    const next: Household = { ...h, ...edit };
+    this.households = this.households.map((x) => (x.id === h.id ? next : x));
+    return { household: next, queued: true };
+  }
+
+  private async reloadEdits(): Promise<void> {
+    if (!this.store) return;
+    const kept = (await entries<string, PendingEdit>(this.store)).filter(([k]) => k.startsWith('e:')).map(([, e]) => e);
+    this.pendingEdits = kept.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async discardEdit(key: string): Promise<void> {
+    if (this.store) await del(key, this.store);
+    this.pendingEdits = this.pendingEdits.filter((p) => p.key !== key);
+    if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+  }
+
+  /** Sends the corrections kept with no network, oldest first; a refusal is kept with its words; stops at the first network failure. */
+  private async sendEdits(): Promise<void> {
+    await this.reloadEdits();
+    let changed = false;
+    for (const p of [...this.pendingEdits]) {
+      if (p.error) continue;
+      try {
+        await ok(
+          api.households[':id'].$patch(
+            { param: { id: String(p.householdId) }, json: { version: p.version, ...p.edit } },
+            { init: { signal: AbortSignal.timeout(60_000) } },
+          ),
+        );
+        if (this.store) await del(p.key, this.store);
+        this.pendingEdits = this.pendingEdits.filter((x) => x.key !== p.key);
+        changed = true;
+      } catch (e) {
+        if (!(e instanceof ApiError)) break;
+        const kept = { ...p, error: errorText(e, 'patrol') };
+        if (this.store) await set(p.key, kept, this.store);
+        this.pendingEdits = this.pendingEdits.map((x) => (x.key === p.key ? kept : x));
+        changed = true;
+      }
+    }
+    // what the server now has (a refused correction shows the household as it is)
+    if (changed && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
   }
 
   async loadMonth(): Promise<void> {
@@ -243,8 +320,12 @@ export class PatrolRecorder {
     this.sending = true;
     try {
       const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-      if (locks) await locks.request(`gridplan-patrol-${this.user}`, { ifAvailable: true }, async (lock) => (lock ? this.sendAll() : this.reloadQueue()));
-      else await this.sendAll();
+      const both = async () => {
+        await this.sendAll();
+        await this.sendEdits();
+      };
+      if (locks) await locks.request(`gridplan-patrol-${this.user}`, { ifAvailable: true }, async (lock) => (lock ? both() : this.reloadQueue()));
+      else await both();
     } finally {
       this.sending = false;
     }
