@@ -56,7 +56,7 @@ export interface OperationEntry {
   /** Undone or redone operation this one reverted. */
   reverts: number | null;
   /** An import of households or incidents, which names no region: how many it brought in or changed. */
-  counts: { added: number; updated: number } | null;
+  counts: { added: number; updated: number; removed?: number } | null;
 }
 
 /**
@@ -74,14 +74,19 @@ export async function operations(
     `WITH scope AS (SELECT id FROM gp_subtree($1::int))
      SELECT c.op, min(c.at) AS at, min(c.actor) AS actor, min(c.action) AS action, min(c.entity) AS entity,
             count(*) FILTER (WHERE c.entity = 'region')::int AS regions,
-            coalesce((array_agg(coalesce(c.after->>'name', c.before->>'name') ORDER BY c.id) FILTER (WHERE c.entity = 'region'))[1:3], '{}') AS names,
+            coalesce((array_agg(coalesce(c.after->>'name', c.before->>'name') ORDER BY c.id) FILTER (WHERE c.entity = 'region'))[1:3],
+                     -- one household added or removed by hand: its address
+                     (array_agg(c.after->>'address' ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after->>'address' <> ''))[1:1],
+                     '{}') AS names,
             (array_agg(c.entity_id ORDER BY c.id) FILTER (WHERE c.entity = 'region' AND EXISTS (SELECT 1 FROM region r WHERE r.id = c.entity_id)))[1]
               AS "regionId",
             bool_or(c.undone_at IS NOT NULL) AS undone, min(c.reverts) AS reverts,
             (array_agg(CASE WHEN c.entity = 'household' THEN jsonb_build_object(
                  'added', CASE WHEN (c.after->>'present')::boolean AND NOT coalesce((c.before->>'present')::boolean, false)
                           THEN coalesce((c.after->>'imported')::int, 0) ELSE 0 END,
-                 'updated', jsonb_array_length(coalesce(c.after->'sizes', '[]'::jsonb)))
+                 'updated', jsonb_array_length(coalesce(c.after->'sizes', '[]'::jsonb)),
+                 'removed', CASE WHEN (c.after->>'present')::boolean AND jsonb_typeof(c.after->'removed') = 'array'
+                            THEN jsonb_array_length(c.after->'removed') ELSE 0 END)
                WHEN c.entity = 'incident' AND c.after ? 'count' AND c.after ? 'batch' THEN jsonb_build_object(
                  'added', CASE WHEN (c.after->>'present')::boolean THEN (c.after->>'count')::int ELSE 0 END, 'updated', 0) END ORDER BY c.id)
               FILTER (WHERE c.entity IN ('household', 'incident')))[1] AS counts
@@ -98,8 +103,12 @@ export async function operations(
          OR (c.entity = 'household' AND EXISTS (
                SELECT 1 FROM household h
                WHERE (h.import_op IN (c.op, (c.after->>'batch')::int)
-                      OR h.id IN (SELECT (e->>0)::int FROM jsonb_array_elements(coalesce(c.after->'sizes', '[]'::jsonb)) e))
-                 AND h.region_id IN (SELECT id FROM scope))))
+                      OR h.id IN (SELECT (e->>0)::int FROM jsonb_array_elements(coalesce(c.after->'sizes', '[]'::jsonb)) e)
+                      OR h.id IN (SELECT e::int FROM jsonb_array_elements_text(coalesce(c.after->'removed', '[]'::jsonb)) e))
+                 AND h.region_id IN (SELECT id FROM scope))
+             -- households a removal took out: where they were filed
+             OR (c.entity = 'household' AND EXISTS (
+               SELECT 1 FROM household_undone u WHERE u.op = (c.after->>'batch')::int AND u.region_id IN (SELECT id FROM scope)))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
     [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit, filter.incidents ?? true],
   );

@@ -16,6 +16,13 @@ export interface HouseholdBatchState {
   sizes: [number, number][];
   /** [household id, head, phone] of those whose head or phone it set (absent in entries written before heads were kept). */
   people?: [number, string, string][];
+  /**
+   * A removal (迁出, 拆除, 重复登记): the households it took out. `present` then means the removal stands:
+   * they wait in `household_undone` under the batch; undone, they are back in `household` as they were.
+   */
+  removed?: number[];
+  /** [household id, version] of a removal's households as it found them (a redo refuses one changed since). */
+  versions?: [number, number][];
 }
 
 export async function nextOp(tx: Queryable): Promise<number> {
@@ -107,6 +114,7 @@ export async function recordHouseholdBatch(
 
 /** Moves a batch from its `from` state to its `to` state; 409 when its sizes changed since. */
 export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchState, to: HouseholdBatchState, kind: 'undo' | 'redo'): Promise<void> {
+  if (from.removed) return revertRemoval(tx, from, to, kind);
   const ids = from.sizes.map(([id]) => id);
   const { rows } = await tx.query<{ id: number; size: number; head: string; phone: string }>(
     'SELECT id, size, head_name AS head, phone FROM household WHERE id = ANY($1::int[]) FOR UPDATE',
@@ -143,8 +151,8 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
     const { rows: gone } = await tx.query<{ region_id: number | null }>(
       `WITH moved AS (DELETE FROM household WHERE import_op = $1
                       RETURNING id, geom, size, address, region_id, head_name, phone, version, corrected_at, corrected_by),
-       kept AS (INSERT INTO household_undone (op, id, geom, size, address, head_name, phone, version, corrected_at, corrected_by)
-                SELECT $1, id, geom, size, address, head_name, phone, version, corrected_at, corrected_by FROM moved)
+       kept AS (INSERT INTO household_undone (op, id, geom, size, address, region_id, head_name, phone, version, corrected_at, corrected_by)
+                SELECT $1, id, geom, size, address, region_id, head_name, phone, version, corrected_at, corrected_by FROM moved)
        SELECT DISTINCT region_id FROM moved`,
       [from.batch],
     );
@@ -223,4 +231,120 @@ export async function editHousehold(
     edited: 1,
   });
   return { ...(await householdRecord(tx, before.id))!, op };
+}
+
+/** Takes the households of a removal out (`to.present`) or gives them back as they were (undo); 409 when one changed or came back since. */
+async function revertRemoval(tx: Queryable, from: HouseholdBatchState, to: HouseholdBatchState, kind: 'undo' | 'redo'): Promise<void> {
+  const ids = from.removed!;
+  const verb = kind === 'undo' ? 'undone' : 'redone';
+  if (to.present) {
+    // (redo: each as the undo left it, or someone changed it since)
+    const { rows } = await tx.query<{ id: number; version: number }>('SELECT id, version FROM household WHERE id = ANY($1::int[]) FOR UPDATE', [ids]);
+    const kept = new Map((to.versions ?? []).map(([id, v]) => [id, v]));
+    if (rows.length !== ids.length || rows.some((r) => kept.has(r.id) && kept.get(r.id) !== r.version)) {
+      throw new InputError('version_conflict', `households this change removed were changed after it; it cannot be ${verb}`, 'op', { reason: 'households' });
+    }
+    await takeOut(tx, from.batch, ids);
+  } else {
+    const { rows: back } = await tx.query<{ region_id: number | null }>(
+      `WITH back AS (DELETE FROM household_undone WHERE op = $1 AND id = ANY($2::int[])
+                     RETURNING id, geom, size, address, import_op, head_name, phone, version, corrected_at, corrected_by)
+       INSERT INTO household (id, geom, size, address, import_op, head_name, phone, version, corrected_at, corrected_by)
+       SELECT id, geom, size, address, import_op, head_name, phone, version, corrected_at, corrected_by FROM back
+       RETURNING id`,
+      [from.batch, ids],
+    );
+    if (back.length !== ids.length) {
+      throw new InputError('version_conflict', `households this change removed are no longer waiting to come back; it cannot be ${verb}`, 'op', {
+        reason: 'households',
+      });
+    }
+    await assignHouseholds(tx, true);
+    await recountHouseholdsAround(tx, await regionsOf(tx, ids));
+  }
+}
+
+/** Moves households out of the plan into `household_undone` under `op`, and recounts where they were. */
+async function takeOut(tx: Queryable, op: number, ids: number[]): Promise<void> {
+  const { rows } = await tx.query<{ region_id: number | null }>(
+    `WITH moved AS (DELETE FROM household WHERE id = ANY($2::int[])
+                    RETURNING id, geom, size, address, region_id, import_op, head_name, phone, version, corrected_at, corrected_by),
+     kept AS (INSERT INTO household_undone (op, id, geom, size, address, region_id, import_op, head_name, phone, version, corrected_at, corrected_by)
+              SELECT $1, id, geom, size, address, region_id, import_op, head_name, phone, version, corrected_at, corrected_by FROM moved)
+     SELECT DISTINCT region_id FROM moved`,
+    [op, ids],
+  );
+  await recountHouseholdsAround(
+    tx,
+    rows.flatMap((r) => (r.region_id === null ? [] : [r.region_id])),
+  );
+}
+
+/** Why a household leaves the plan: moved away (迁出), its house pulled down (拆除), entered twice (重复登记), or otherwise. */
+export const REMOVAL_REASONS = ['moved', 'demolished', 'duplicate', 'other'] as const;
+export type RemovalReason = (typeof REMOVAL_REASONS)[number];
+
+/** A household as it is added: where it is (lon/lat), its address, size, head and phone. */
+export interface NewHousehold {
+  lon: number;
+  lat: number;
+  address: string;
+  size: number;
+  head: string;
+  phone: string;
+}
+
+/**
+ * A household its grid worker found at the door and no list had (新增住户): placed where it is, filed
+ * by its grid, counted there; its head and phone count as corrected by hand (a register imported later
+ * keeps them unless the clerk says otherwise). One operation, which undo takes back like an import's.
+ */
+export async function addHousehold(tx: Queryable, actor: string, h: NewHousehold, now: Date): Promise<HouseholdRecord & { op: number }> {
+  const op = await nextOp(tx);
+  const { rows } = await tx.query<{ id: number }>(
+    `INSERT INTO household (geom, size, address, head_name, phone, import_op, corrected_at, corrected_by)
+     VALUES (ST_SetSRID(ST_MakePoint($1, $2), 4326), $3, $4, $5, $6, $7, CASE WHEN $5 <> '' OR $6 <> '' THEN $8::timestamptz END,
+             CASE WHEN $5 <> '' OR $6 <> '' THEN $9 END)
+     RETURNING id`,
+    [h.lon, h.lat, h.size, h.address, h.head, h.phone, op, now.toISOString(), actor],
+  );
+  const id = rows[0]!.id;
+  await assignHouseholds(tx, true);
+  await recountHouseholdsAround(tx, await regionsOf(tx, [id]));
+  await recordHouseholdBatch(tx, op, actor, 'create', { batch: op, present: false, sizes: [] }, { batch: op, present: true, sizes: [] }, null, {
+    imported: 1,
+    address: h.address,
+  });
+  return { ...(await householdRecord(tx, id))!, op };
+}
+
+/**
+ * Takes one household out of the plan (迁出, 拆除, 重复登记), refused when it changed since the form was
+ * read (409). It waits in `household_undone`: undo gives it back with its visits (they keep its id).
+ */
+export async function removeHousehold(
+  tx: Queryable,
+  actor: string,
+  before: HouseholdRecord,
+  edit: { version: number; reason: RemovalReason; note: string },
+): Promise<{ id: number; op: number }> {
+  if (edit.version !== before.version) {
+    throw new InputError('version_conflict', `household ${before.id} is at version ${before.version}, not ${edit.version}: it changed meanwhile`, 'version', {
+      currentVersion: before.version,
+    });
+  }
+  const op = await nextOp(tx);
+  await takeOut(tx, op, [before.id]);
+  const summary = { removedCount: 1, reason: edit.reason, note: edit.note, address: before.address };
+  await recordHouseholdBatch(
+    tx,
+    op,
+    actor,
+    'delete',
+    { batch: op, present: false, sizes: [], removed: [before.id] },
+    { batch: op, present: true, sizes: [], removed: [before.id], versions: [[before.id, before.version]] },
+    null,
+    summary,
+  );
+  return { id: before.id, op };
 }

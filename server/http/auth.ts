@@ -105,6 +105,10 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/households/import': ['households:write'],
   // a grid worker corrects the households of their grids; a planner or admin those of their area
   'PATCH /api/households/:id': ['households:write', 'patrol:record'],
+  // …adds one found at the door (新增住户), takes one out (迁出, 拆除, 重复登记), and takes back their own such change
+  'POST /api/households': ['households:write', 'patrol:record'],
+  'POST /api/households/:id/remove': ['households:write', 'patrol:record'],
+  'POST /api/households/undo': ['households:write', 'patrol:record'],
   // The import wizard: each kind of layer is checked against its own capability in the route.
   'POST /api/imports': ['plan:write', 'households:write', 'incidents:import'],
   'GET /api/imports/:id': ['plan:write', 'households:write', 'incidents:import'],

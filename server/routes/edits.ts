@@ -203,7 +203,7 @@ const operationsRoute = createRoute({
               regions: z.number().int(),
               names: z.array(z.string()),
               regionId: z.number().int().nullable(),
-              counts: z.object({ added: z.number().int(), updated: z.number().int() }).nullable(),
+              counts: z.object({ added: z.number().int(), updated: z.number().int(), removed: z.number().int().optional() }).nullable(),
               undone: z.boolean(),
               reverts: z.number().int().nullable(),
             }),

@@ -1,15 +1,18 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readUpload, RowError } from '../http/upload.ts';
-import { actorOf, areaRegion, assertOwnGrid, assertUnscoped, principalOf } from '../http/auth.ts';
-import { editHousehold, householdRecord } from '../db/household-batches.ts';
+import { actorOf, areaRegion, assertOperationInScope, assertOwnGrid, assertUnscoped, principalOf } from '../http/auth.ts';
+import { addHousehold, editHousehold, householdRecord, REMOVAL_REASONS, removeHousehold } from '../db/household-batches.ts';
+import { undo } from '../db/undo.ts';
+import type { Queryable } from '../db/db.ts';
+import { normalizeAddress } from '../domain/address.ts';
 import { areaOf } from '../domain/roles.ts';
 import { InputError } from '../domain/errors.ts';
 import { regionExists } from '../db/region-queries.ts';
 import { nowOf, router } from '../http/router.ts';
 import { importHouseholds, type ImportProgress } from '../db/household-import.ts';
 import { householdPoints } from '../db/households.ts';
-import { parseHead, parseHouseholdCsvRow, parseHouseholdFeature, parseHouseholdPhone } from '../domain/household-input.ts';
+import { NOT_IN_A_NAME, parseHead, parseHouseholdCsvRow, parseHouseholdFeature, parseHouseholdPhone } from '../domain/household-input.ts';
 import { notFound } from '../domain/errors.ts';
 import { errorResponses, IdParam, json } from './schemas.ts';
 
@@ -111,6 +114,90 @@ const editRoute = createRoute({
   responses: { 200: { description: 'The household as it is now', ...json(Household) }, ...errorResponses(400, 401, 403, 404, 409, 422) },
 });
 
+const NewHousehold = z.object({
+  lon: z.number().min(-180).max(180),
+  lat: z.number().min(-90).max(90),
+  address: z.string().max(200).openapi({ description: 'as the door says it (门牌): 银湾村23号' }),
+  size: z.number().int().min(1).max(30),
+  head: z.string().max(200).optional(),
+  phone: z.string().max(40).optional(),
+});
+
+const addRoute = createRoute({
+  method: 'post',
+  path: '/households',
+  summary: '新增住户: a household found at the door that no list had, placed where it is (its grid worker, or a planner or admin of its area)',
+  description:
+    'Filed by the grid it lies in: a grid worker only in their grids. Refused (422 `duplicate_address`) when the grid has a household ' +
+    'at that address already (its id in `details`: correct that one). One operation in the change log; undo takes it back.',
+  request: { body: { required: true, ...json(NewHousehold) } },
+  responses: { 201: { description: 'The household added', ...json(Household) }, ...errorResponses(400, 401, 403, 422) },
+});
+
+const removeRoute = createRoute({
+  method: 'post',
+  path: '/households/{id}/remove',
+  summary: 'Take a household out: moved away (迁出), its house pulled down (拆除), entered twice (重复登记) or otherwise',
+  description: 'Refused (409) when the household changed since `version` was read. One operation; undo gives it back with its visits.',
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          version: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 31 - 1),
+          reason: z.enum(REMOVAL_REASONS),
+          note: z.string().max(200).optional().openapi({ description: 'where they went, or why (迁往曲靖市区)' }),
+        }),
+      ),
+    },
+  },
+  responses: {
+    200: { description: 'Removed', ...json(z.object({ id: z.number().int(), op: z.number().int() })) },
+    ...errorResponses(400, 401, 403, 404, 409, 422),
+  },
+});
+
+const undoRoute = createRoute({
+  method: 'post',
+  path: '/households/undo',
+  summary: "Take back one's own latest household change (an addition, a removal or a correction): the phone's 撤销",
+  description: 'Only the caller’s latest change (409 `not_latest` otherwise) and only a household change of theirs (422 `not_household`).',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          op: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 31 - 1),
+        }),
+      ),
+    },
+  },
+  responses: {
+    200: { description: 'Undone', ...json(z.object({ op: z.number().int(), reverted: z.number().int() })) },
+    ...errorResponses(400, 401, 403, 409, 422),
+  },
+});
+
+/** The finest region a point lies in (its grid where there is one), as households are filed; null outside every one. */
+async function regionAt(q: Queryable, lon: number, lat: number): Promise<{ id: number; level: string } | null> {
+  const { rows } = await q.query<{ id: number; level: string }>(
+    `WITH p AS (SELECT ST_SetSRID(ST_MakePoint($1, $2), 4326) AS g)
+     SELECT r.id, r.level::text AS level FROM region r, p WHERE r.geom && p.g AND ST_Intersects(r.geom, p.g)
+     ORDER BY array_position(ARRAY['grid', 'village', 'township', 'district', 'city'], r.level::text), r.id LIMIT 1`,
+    [lon, lat],
+  );
+  return rows[0] ?? null;
+}
+
 export function householdRoutes() {
   return router()
     .openapi(pointsRoute, async (c) => {
@@ -141,6 +228,74 @@ export function householdRoutes() {
         return editHousehold(tx, actorOf(c), before, edit, nowOf(c));
       });
       return c.json(done, 200);
+    })
+    .openapi(addRoute, async (c) => {
+      const body = c.req.valid('json');
+      const address = body.address.normalize('NFC').trim();
+      if (!address || NOT_IN_A_NAME.test(address)) {
+        throw new InputError('invalid_address', 'write the address as the door says it (村、路、号), without control characters', 'address');
+      }
+      const h = {
+        lon: body.lon,
+        lat: body.lat,
+        address,
+        size: body.size,
+        head: body.head === undefined ? '' : parseHead(body.head, 'head'),
+        phone: body.phone === undefined ? '' : parseHouseholdPhone(body.phone, 'phone'),
+      };
+      const p = principalOf(c);
+      const done = await c.get('db').transaction(async (tx) => {
+        const at = await regionAt(tx, h.lon, h.lat);
+        if (!at) throw new InputError('outside', 'this place lies outside every district of the plan', 'lon');
+        // a grid worker: in their grids only; anyone given an area: within it
+        if (p.role === 'worker') {
+          if (at.level !== 'grid' || !p.gridIds.includes(at.id))
+            throw new InputError('outside_grid', 'this place lies outside your grids: stand at the door, or ask the planner', 'lon');
+        } else await areaRegion(c, at.id, 'lon', tx);
+        // the same door twice: the one there is corrected instead
+        const { rows: there } = await tx.query<{ id: number; address: string }>('SELECT id, address FROM household WHERE region_id = $1 LIMIT 5000', [at.id]);
+        const same = there.find((x) => normalizeAddress(x.address) === normalizeAddress(address));
+        if (same) {
+          throw new InputError('duplicate_address', `${same.address} is already one of this grid's households: correct that one`, 'address', {
+            id: same.id,
+            address: same.address,
+          });
+        }
+        return addHousehold(tx, actorOf(c), h, nowOf(c));
+      });
+      return c.json(done, 201);
+    })
+    .openapi(removeRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const note = body.note === undefined ? '' : body.note.normalize('NFC').trim();
+      if (NOT_IN_A_NAME.test(note)) throw new InputError('invalid_note', 'the note holds characters that are not text', 'note');
+      const p = principalOf(c);
+      const done = await c.get('db').transaction(async (tx) => {
+        const before = await householdRecord(tx, id, true);
+        if (!before) throw notFound('household', id);
+        if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
+        else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
+        else if (areaOf(p) !== null) throw new InputError('outside_scope', `household ${id} lies outside your assigned area`, 'id');
+        return removeHousehold(tx, actorOf(c), before, { version: body.version, reason: body.reason, note });
+      });
+      return c.json(done, 200);
+    })
+    .openapi(undoRoute, async (c) => {
+      const { op } = c.req.valid('json');
+      const actor = actorOf(c);
+      const done = await c.get('db').transaction(async (tx) => {
+        const { rows } = await tx.query<{ entity: string }>('SELECT DISTINCT entity FROM change WHERE op = $1 AND actor = $2 AND undone_at IS NULL', [
+          op,
+          actor,
+        ]);
+        if (rows.length !== 1 || rows[0]!.entity !== 'household')
+          throw new InputError('not_household', `operation ${op} is not a household change of yours that stands`, 'op');
+        const r = await undo(tx, actor, op);
+        await assertOperationInScope(c, tx, r.op);
+        return r;
+      });
+      return c.json({ op: done.op, reverted: done.reverted }, 200);
     })
     .openapi(importRoute, async (c) => {
       const partial = c.req.valid('query').partial === 'true';

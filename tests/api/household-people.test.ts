@@ -288,5 +288,116 @@ for (const driver of DRIVERS) {
       expect(points.status).toBe(200);
       expect(Object.keys(points.body.features[0].properties).sort()).toEqual(['regionId', 'size']);
     });
+
+    it("adds a household found at the door in the worker's own grid only, never twice, and the worker's 撤销 takes it back", async () => {
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT household_count AS n FROM region WHERE id = $1', [place.grid])).rows[0]!.n;
+      const inside = async (grid: number) =>
+        (
+          await ctx.db.query<{ lon: number; lat: number }>(
+            'SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM region WHERE id = $1) x',
+            [grid],
+          )
+        ).rows[0]!;
+      const here = await inside(place.grid);
+      const there = await inside(place.other);
+      const n = await count();
+      const before = await ctx.snapshot();
+      const add = (body: unknown, who = worker) => ctx.request('POST', '/api/households', body, who);
+      // refused in words, nothing written: another worker's grid, outside every district, a control character, the same door twice, no size
+      expect((await add({ ...there, address: '银湾村999号', size: 3 })).body.error).toMatchObject({ code: 'outside_grid', path: 'lon' });
+      expect((await add({ lon: 0, lat: 0, address: '银湾村999号', size: 3 })).body.error).toMatchObject({ code: 'outside', path: 'lon' });
+      expect((await add({ ...here, address: '银湾村\u202e999号', size: 3 })).body.error).toMatchObject({ code: 'invalid_text', path: 'body.address' });
+      expect((await add({ ...here, address: '  ', size: 3 })).body.error).toMatchObject({ code: 'invalid_address', path: 'address' });
+      const { rows: known } = await ctx.db.query<{ id: number; address: string }>(
+        `SELECT id, address FROM household WHERE region_id = $1 AND address ~ '[0-9]+号$' ORDER BY id LIMIT 1`,
+        [place.grid],
+      );
+      // (written with full-width digits and a space, as a phone keyboard may)
+      const twice = await add({
+        ...here,
+        address: known[0]!.address.replace(/\d/g, (d) => String.fromCharCode(0xff10 + Number(d))).replace('号', ' 号'),
+        size: 2,
+      });
+      expect(twice.status).toBe(422);
+      expect(twice.body.error).toMatchObject({ code: 'duplicate_address', details: { id: known[0]!.id } });
+      expect((await add({ ...here, address: '银湾村999号' })).status).toBe(400);
+      expect((await add({ ...here, address: '银湾村999号', size: 3 }, leader)).status).toBe(403);
+      expect((await add({ ...here, address: '银湾村999号', size: 3, phone: '139****0000' })).body.error.code).toBe('invalid_phone');
+      expect(await ctx.snapshot()).toEqual(before);
+
+      const added = await add({ ...here, address: ' 银湾村999号 ', size: 3, head: '李春华', phone: '139 0874 0001' });
+      expect(added.status, JSON.stringify(added.body)).toBe(201);
+      expect(added.body).toMatchObject({ regionId: place.grid, address: '银湾村999号', size: 3, head: '李春华', phone: '13908740001', version: 1 });
+      expect(await count()).toBe(n + 1);
+      expect((await householdsOf(place.grid, worker)).body.some((h: Row) => h.id === added.body.id)).toBe(true);
+      // a register later keeps what the worker wrote at the door
+      const { rows: marked } = await ctx.db.query('SELECT corrected_by FROM household WHERE id = $1', [added.body.id]);
+      expect(marked[0]).toEqual({ corrected_by: 'hh-worker' });
+      // the change log names it; only its maker takes it back, once
+      const ops = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
+      expect(ops.body.operations[0]).toMatchObject({ op: added.body.op, action: 'create', entity: 'household', names: ['银湾村999号'] });
+      expect((await ctx.request('POST', '/api/households/undo', { op: added.body.op }, otherWorker)).body.error.code).toBe('not_household');
+      const undone = await ctx.request('POST', '/api/households/undo', { op: added.body.op }, worker);
+      expect(undone.status, JSON.stringify(undone.body)).toBe(200);
+      expect(await count()).toBe(n);
+      expect((await householdsOf(place.grid, worker)).body.some((h: Row) => h.id === added.body.id)).toBe(false);
+      expect((await ctx.request('POST', '/api/households/undo', { op: added.body.op }, worker)).body.error.code).toBe('not_household');
+      // a region operation is not a household one: the worker's undo never reaches it
+      const { rows: regionOp } = await ctx.db.query<{ op: number }>(
+        `SELECT op FROM change WHERE entity = 'region' AND op IS NOT NULL ORDER BY op DESC LIMIT 1`,
+      );
+      if (regionOp[0]) expect((await ctx.request('POST', '/api/households/undo', { op: regionOp[0].op }, worker)).body.error.code).toBe('not_household');
+    });
+
+    it('takes out a household that moved away, keeping its visits; a stale form or another grid is refused; undo gives it back as it was', async () => {
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT household_count AS n FROM region WHERE id = $1', [place.grid])).rows[0]!.n;
+      const list = (await householdsOf(place.grid, worker)).body as Row[];
+      const h = list[list.length - 1]!;
+      const was = { id: h.id, address: h.address, head: h.head, phone: h.phone, size: h.size, version: h.version };
+      // a visit to it, as a patrol records one
+      const { rows: pat } = await ctx.db.query<{ id: number }>(
+        `INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, points, distance_m, reported_by, client_key)
+         VALUES ($1, $2, now() - interval '1 hour', now(), 0, 0, 'hh-worker', 'hh-remove') RETURNING id`,
+        [place.worker, place.grid],
+      );
+      await ctx.db.query('INSERT INTO patrol_visit (patrol_id, household_id, at) VALUES ($1, $2, now())', [pat[0]!.id, h.id]);
+      const visits = async () => (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM patrol_visit WHERE household_id = $1', [h.id])).rows[0]!.n;
+      const visited = await visits();
+      const n = await count();
+      const before = await ctx.snapshot();
+      const remove = (body: unknown, who = worker, id = h.id) => ctx.request('POST', `/api/households/${id}/remove`, body, who);
+      expect((await remove({ version: h.version + 1, reason: 'moved' })).status).toBe(409);
+      expect((await remove({ version: h.version, reason: 'moved' }, otherWorker)).body.error.code).toBe('outside_scope');
+      expect((await remove({ version: h.version, reason: 'moved' }, leader)).status).toBe(403);
+      expect((await remove({ version: h.version, reason: 'gone' })).status).toBe(400);
+      expect((await remove({ version: h.version, reason: 'other', note: 'a\u0007b' })).body.error.code).toBe('invalid_text');
+      expect((await remove({ version: 1, reason: 'moved' }, worker, 2147483647)).status).toBe(404);
+      expect(await ctx.snapshot()).toEqual(before);
+
+      const out = await remove({ version: h.version, reason: 'moved', note: '迁往曲靖市区' });
+      expect(out.status, JSON.stringify(out.body)).toBe(200);
+      expect(await count()).toBe(n - 1);
+      expect((await householdsOf(place.grid, worker)).body.some((x: Row) => x.id === h.id)).toBe(false);
+      expect((await ctx.db.query('SELECT household_id FROM patrol_visit WHERE patrol_id = $1', [pat[0]!.id])).rows).toEqual([{ household_id: h.id }]);
+      const ops = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
+      expect(ops.body.operations[0]).toMatchObject({ op: out.body.op, action: 'delete', entity: 'household', names: [h.address], counts: { removed: 1 } });
+
+      const back = await ctx.request('POST', '/api/households/undo', { op: out.body.op }, worker);
+      expect(back.status, JSON.stringify(back.body)).toBe(200);
+      expect(await count()).toBe(n);
+      expect(await row(h.id)).toEqual(was);
+      expect(await visits()).toEqual(visited);
+
+      // a planner takes one out, undoes and redoes it with the plan's undo
+      const again = await remove({ version: h.version, reason: 'duplicate' }, planner);
+      expect(again.status, JSON.stringify(again.body)).toBe(200);
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
+      expect(await row(h.id)).toEqual(was);
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, planner)).status).toBe(200);
+      expect(await count()).toBe(n - 1);
+      expect((await ctx.db.query('SELECT 1 FROM household WHERE id = $1', [h.id])).rows).toEqual([]);
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
+      expect(await count()).toBe(n);
+    });
   });
 }

@@ -324,6 +324,37 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       .toBe('13908747788');
     await expect.poll(() => page.locator('[data-testid="household-pending"]').count(), { timeout: 30_000 }).toBe(0);
 
+    // 新增住户: one found at the door that no list had, where the phone stands; 撤销 takes it back
+    const named = (address: string) => db.query<{ id: number; region_id: number }>('SELECT id, region_id FROM household WHERE address = $1', [address]);
+    await context.setGeolocation({ longitude: place.x, latitude: place.y });
+    await page.locator('[data-testid="household-add"]').click();
+    await page.locator('[data-testid="household-add-locate"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-add-where"]').textContent()).toContain(place.x.toFixed(5));
+    await page.locator('[data-testid="household-add-address"]').fill('银湾村901号');
+    await page.locator('[data-testid="household-add-size"]').fill('4');
+    await page.locator('[data-testid="household-add-head"]').fill('王小明');
+    await page.screenshot({ path: join(ARTIFACTS, '13d-household-add.png') });
+    await page.locator('[data-testid="household-add-save"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toContain('已新增「银湾村901号」');
+    expect((await named('银湾村901号')).rows).toEqual([{ id: expect.any(Number), region_id: place.grid }]);
+    expect(await page.locator('[data-testid="household-list"]').textContent()).toContain('王小明');
+    await page.locator('[data-testid="household-undo"]').click();
+    await expect.poll(async () => (await named('银湾村901号')).rows.length).toBe(0);
+    // 注销: a household that moved away leaves the list; 撤销 gives it back
+    await page.locator(`[data-testid="household-edit-${corrected}"]`).click();
+    await page.locator('[data-testid="household-remove"]').click();
+    await page.locator('[data-testid="household-remove-note"]').fill('迁往曲靖市区');
+    expect(await page.locator('[data-testid="household-remove-note"]').evaluate((e) => e.getBoundingClientRect().right)).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: join(ARTIFACTS, '13e-household-remove.png') });
+    await page.locator('[data-testid="household-remove-confirm"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toMatch(/已注销「.+」：\s*已迁出/);
+    expect((await db.query('SELECT 1 FROM household WHERE id = $1', [corrected])).rows).toEqual([]);
+    expect(await page.locator(`[data-testid="household-${corrected}"]`).count()).toBe(0);
+    await page.screenshot({ path: join(ARTIFACTS, '13f-household-removed.png') });
+    await page.locator('[data-testid="household-undo"]').click();
+    await expect.poll(() => page.locator(`[data-testid="household-${corrected}"]`).count()).toBe(1);
+    expect((await db.query('SELECT 1 FROM household WHERE id = $1', [corrected])).rows).toHaveLength(1);
+
     // a patrol whose track cannot have been walked (a bad fix 3 km away): refused, and its visit kept without the track
     await page.locator('[data-testid="patrol-start"]').click();
     await context.setGeolocation({ longitude: place.x, latitude: place.y });

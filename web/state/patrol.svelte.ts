@@ -182,6 +182,39 @@ export class PatrolRecorder {
     return { household: next, queued: true };
   }
 
+  /**
+   * 新增住户: one found at the door that no list had, where it is. Needs a network (it is placed by the
+   * server in its grid, and refused there if the grid has that address already); the list reloads.
+   */
+  async addHousehold(h: { lon: number; lat: number; address: string; size: number; head: string; phone: string }): Promise<{ id: number; op: number }> {
+    const saved = await ok(api.households.$post({ json: h }, { init: { signal: AbortSignal.timeout(30_000) } }));
+    if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+    return { id: saved.id, op: saved.op! };
+  }
+
+  /** Takes one household out of the grid (迁出, 拆除, 重复登记), on the version shown; the list reloads. */
+  async removeHousehold(h: Household, reason: 'moved' | 'demolished' | 'duplicate' | 'other', note: string): Promise<{ op: number }> {
+    try {
+      const done = await ok(
+        api.households[':id'].remove.$post(
+          { param: { id: String(h.id) }, json: { version: h.version, reason, ...(note ? { note } : {}) } },
+          { init: { signal: AbortSignal.timeout(30_000) } },
+        ),
+      );
+      this.households = this.households.filter((x) => x.id !== h.id);
+      return { op: done.op };
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'version_conflict' && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+      throw e;
+    }
+  }
+
+  /** 撤销 of the worker's own latest household change (an addition or a removal): the list reloads. */
+  async undoHousehold(op: number): Promise<void> {
+    await ok(api.households.undo.$post({ json: { op } }, { init: { signal: AbortSignal.timeout(30_000) } }));
+    if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+  }
+
   private async reloadEdits(): Promise<void> {
     if (!this.store) return;
     const kept = (await entries<string, PendingEdit>(this.store)).filter(([k]) => k.startsWith('e:')).map(([, e]) => e);
