@@ -57,6 +57,9 @@ export interface OperationEntry {
   reverts: number | null;
   /** An import of households or incidents, which names no region: how many it brought in or changed. */
   counts: { added: number; updated: number; removed?: number } | null;
+  /** A household taken out: why (`moved`, `demolished`, `duplicate`, `other`) and the note given; else null. */
+  reason: string | null;
+  note: string | null;
 }
 
 /**
@@ -78,6 +81,9 @@ export async function operations(
                      -- one household added or removed by hand: its address
                      (array_agg(c.after->>'address' ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after->>'address' <> ''))[1:1],
                      '{}') AS names,
+            -- a household taken out: why (迁出, 拆除, 重复登记…) and the note given
+            (array_agg(c.after->>'reason' ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after ? 'reason'))[1] AS reason,
+            (array_agg(nullif(c.after->>'note', '') ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after ? 'reason'))[1] AS note,
             (array_agg(c.entity_id ORDER BY c.id) FILTER (WHERE c.entity = 'region' AND EXISTS (SELECT 1 FROM region r WHERE r.id = c.entity_id)))[1]
               AS "regionId",
             bool_or(c.undone_at IS NOT NULL) AS undone, min(c.reverts) AS reverts,

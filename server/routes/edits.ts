@@ -204,6 +204,8 @@ const operationsRoute = createRoute({
               names: z.array(z.string()),
               regionId: z.number().int().nullable(),
               counts: z.object({ added: z.number().int(), updated: z.number().int(), removed: z.number().int().optional() }).nullable(),
+              reason: z.string().nullable().openapi({ description: 'a household taken out: moved, demolished, duplicate or other' }),
+              note: z.string().nullable().openapi({ description: 'the note given with it' }),
               undone: z.boolean(),
               reverts: z.number().int().nullable(),
             }),

@@ -380,7 +380,15 @@ for (const driver of DRIVERS) {
       expect((await householdsOf(place.grid, worker)).body.some((x: Row) => x.id === h.id)).toBe(false);
       expect((await ctx.db.query('SELECT household_id FROM patrol_visit WHERE patrol_id = $1', [pat[0]!.id])).rows).toEqual([{ household_id: h.id }]);
       const ops = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
-      expect(ops.body.operations[0]).toMatchObject({ op: out.body.op, action: 'delete', entity: 'household', names: [h.address], counts: { removed: 1 } });
+      expect(ops.body.operations[0]).toMatchObject({
+        op: out.body.op,
+        action: 'delete',
+        entity: 'household',
+        names: [h.address],
+        counts: { removed: 1 },
+        reason: 'moved',
+        note: '迁往曲靖市区',
+      });
 
       const back = await ctx.request('POST', '/api/households/undo', { op: out.body.op }, worker);
       expect(back.status, JSON.stringify(back.body)).toBe(200);
