@@ -1,3 +1,4 @@
+import { householdsOfMonth } from './households.ts';
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -123,12 +124,13 @@ export async function assessment(
 ): Promise<{ rules: AssessmentRule[]; grids: GridAssessment[]; workers: WorkerAssessment[] }> {
   const rules = await assessmentRules(db);
   const until = new Date(Math.min(f.to.getTime(), now.getTime()));
+  const inMonth = householdsOfMonth('g.id', '$2');
   const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'>>(
     `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($5::int[] IS NULL OR r.id = ANY($5::int[])))
      SELECT g.id AS "gridId", g.code, g.name, pv.name AS village, g.worker_id AS "workerId", w.name AS worker,
        coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
        coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
-       coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM", g.household_count AS households, coalesce(vs.n, 0) AS visited
+       coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM", coalesce(hs.n, 0) AS households, coalesce(vs.n, 0) AS visited
      FROM g JOIN region pv ON pv.id = g.parent_id LEFT JOIN worker w ON w.id = g.worker_id
        LEFT JOIN LATERAL (
          SELECT count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
@@ -147,8 +149,9 @@ export async function assessment(
          WHERE i.grid_id = g.id AND i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3) x ON true
        LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p
                           WHERE p.grid_id = g.id AND p.started_at >= $2 AND p.started_at < $3) pt ON true
-       LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN household h ON h.id = v.household_id
-                          WHERE h.region_id = g.id AND v.at >= $2 AND v.at < $3) vs ON true
+       LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM ${inMonth} hh) hs ON true
+       LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN ${inMonth} hh ON hh.id = v.household_id
+                          WHERE v.at >= $2 AND v.at < $3) vs ON true
      ORDER BY g.code`,
     [f.regionId, f.from.toISOString(), f.to.toISOString(), until.toISOString(), f.gridIds ?? null],
   );

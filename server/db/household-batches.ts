@@ -25,6 +25,31 @@ export interface HouseholdBatchState {
   versions?: [number, number][];
 }
 
+/**
+ * Takes the rows of the given regions and all above them, in one order, before households there are
+ * added, removed or resized: their counts are recomputed from what each statement sees, and on
+ * PostgreSQL two such writes at once would each count without the other's household (a grid left
+ * at 34 with 39 in it). Held to the transaction's end; the embedded database runs one at a time anyway.
+ */
+export async function lockCounts(tx: Queryable, regionIds: readonly (number | null)[]): Promise<void> {
+  const ids = [...new Set(regionIds.filter((r): r is number => r !== null))];
+  if (ids.length === 0) return;
+  await tx.query('SELECT r.id FROM region r WHERE r.id IN (SELECT a.id FROM gp_ancestors($1::int[]) a) ORDER BY r.id FOR UPDATE OF r', [ids]);
+}
+
+/** The regions where the households a batch added, set or took out lie (or lay): whose counts it changes. */
+export async function regionsOfBatch(tx: Queryable, state: HouseholdBatchState): Promise<number[]> {
+  const ids = [...state.sizes.map(([id]) => id), ...(state.removed ?? [])];
+  const { rows } = await tx.query<{ id: number }>(
+    `SELECT DISTINCT region_id AS id FROM (
+       SELECT region_id FROM household WHERE import_op = $1 OR id = ANY($2::int[])
+       UNION ALL SELECT region_id FROM household_undone WHERE op = $1 OR (import_op = $1 AND region_id IS NOT NULL)) r
+     WHERE region_id IS NOT NULL`,
+    [state.batch, ids],
+  );
+  return rows.map((r) => r.id);
+}
+
 export async function nextOp(tx: Queryable): Promise<number> {
   return (await tx.query<{ op: number }>(`SELECT nextval('change_op_seq')::int AS op`)).rows[0]!.op;
 }
@@ -114,6 +139,7 @@ export async function recordHouseholdBatch(
 
 /** Moves a batch from its `from` state to its `to` state; 409 when its sizes changed since. */
 export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchState, to: HouseholdBatchState, kind: 'undo' | 'redo'): Promise<void> {
+  await lockCounts(tx, await regionsOfBatch(tx, from));
   if (from.removed) return revertRemoval(tx, from, to, kind);
   const ids = from.sizes.map(([id]) => id);
   const { rows } = await tx.query<{ id: number; size: number; head: string; phone: string }>(
@@ -136,6 +162,16 @@ export async function revertHouseholdBatch(tx: Queryable, from: HouseholdBatchSt
       'SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN household h ON h.id = v.household_id WHERE h.import_op = $1',
       [from.batch],
     );
+    // one of them taken out since (迁出…): that removal comes first, or the household would come back from an undone import
+    const { rows: out } = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM household_undone WHERE import_op = $1 AND op <> $1', [from.batch]);
+    if (out[0]!.n > 0) {
+      throw new InputError(
+        'version_conflict',
+        `${out[0]!.n} households this change added were taken out since; undo that first: it cannot be ${kind === 'undo' ? 'undone' : 'redone'}`,
+        'op',
+        { reason: 'householdsRemoved', n: out[0]!.n },
+      );
+    }
     if (visited[0]!.n > 0) {
       const n = visited[0]!.n;
       throw new InputError(
@@ -300,6 +336,7 @@ export interface NewHousehold {
  * keeps them unless the clerk says otherwise). One operation, which undo takes back like an import's.
  */
 export async function addHousehold(tx: Queryable, actor: string, h: NewHousehold, now: Date): Promise<HouseholdRecord & { op: number }> {
+  // (the caller holds lockCounts on the grid it lies in: it checked the grid's addresses under it)
   const op = await nextOp(tx);
   const { rows } = await tx.query<{ id: number }>(
     `INSERT INTO household (geom, size, address, head_name, phone, import_op, corrected_at, corrected_by)

@@ -137,3 +137,15 @@ export async function householdPoints(db: Queryable, regionId: number, limit: nu
   }));
   return { type: 'FeatureCollection' as const, truncated: rows.length > limit, features };
 }
+
+/**
+ * The households of grid `grid` (an SQL expression) in a month beginning at `from`: those there now,
+ * and those taken out (迁出, 拆除, 重复登记) since the month began — they were there in it. A month's
+ * visit share does not rise when the households not visited are removed, nor fall for one visited
+ * and then removed. (Households of other grids: their ids, as visits name them.)
+ */
+export const householdsOfMonth = (grid: string, from: string) => `(
+  SELECT h.id FROM household h WHERE h.region_id = ${grid}
+  UNION ALL
+  SELECT u.id FROM household_undone u WHERE u.region_id = ${grid}
+    AND EXISTS (SELECT 1 FROM change c WHERE c.op = u.op AND c.entity = 'household' AND c.action = 'delete' AND c.at >= ${from}))`;

@@ -1,3 +1,4 @@
+import { householdsOfMonth } from './households.ts';
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -166,16 +167,18 @@ export async function patrolSummary(
   db: Queryable,
   f: { regionId: number; gridIds?: number[] | undefined; from: Date; to: Date },
 ): Promise<{ grids: PatrolSummary[]; tracks: GeoJSON.FeatureCollection; tracksTotal: number }> {
+  const inMonth = householdsOfMonth('g.id', '$2');
   const { rows } = await db.query<PatrolSummary>(
     `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($4::int[] IS NULL OR r.id = ANY($4::int[])))
      SELECT g.id AS "gridId", g.code, g.name, w.name AS worker, coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM",
-       g.household_count AS households, coalesce(vs.n, 0) AS visited,
-       CASE WHEN g.household_count > 0 THEN round(coalesce(vs.n, 0)::numeric / g.household_count, 4)::float8 END AS "visitShare"
+       coalesce(hs.n, 0) AS households, coalesce(vs.n, 0) AS visited,
+       CASE WHEN hs.n > 0 THEN round(coalesce(vs.n, 0)::numeric / hs.n, 4)::float8 END AS "visitShare"
      FROM g LEFT JOIN worker w ON w.id = g.worker_id
        LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p
                           WHERE p.grid_id = g.id AND p.started_at >= $2 AND p.started_at < $3) pt ON true
-       LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN household h ON h.id = v.household_id
-                          WHERE h.region_id = g.id AND v.at >= $2 AND v.at < $3) vs ON true
+       LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM ${inMonth} hh) hs ON true
+       LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN ${inMonth} hh ON hh.id = v.household_id
+                          WHERE v.at >= $2 AND v.at < $3) vs ON true
      ORDER BY g.code`,
     [f.regionId, f.from.toISOString(), f.to.toISOString(), f.gridIds ?? null],
   );

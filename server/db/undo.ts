@@ -152,7 +152,7 @@ async function refuseLaterDependents(
       [op, b.after.batch],
     );
     if (later[0]!.n > 0) {
-      throw new InputError('version_conflict', `a later import set the size of ${later[0]!.n} households this one added; it cannot be ${verb}`, 'op', {
+      throw new InputError('version_conflict', `a later import or correction changed ${later[0]!.n} households this one added; it cannot be ${verb}`, 'op', {
         reason: 'sizes',
         n: later[0]!.n,
       });
@@ -180,6 +180,16 @@ async function originalAction(tx: Queryable, op: number): Promise<string> {
  *
  *   op1 op2 │ undo→U2 undo→U1 │ redo→R(U1) redo→R(U2) │ undo→U(R(U2)) …
  */
+/**
+ * Holds an operation's rows while it is taken back, and refuses one taken back meanwhile: two undos
+ * at once (two tabs, a double tap) on PostgreSQL would each find it standing and both succeed, the
+ * second having nothing to take back.
+ */
+async function claim(tx: Queryable, op: number, done: 'undone' | 'redone'): Promise<void> {
+  const { rows } = await tx.query('SELECT id FROM change WHERE op = $1 AND undone_at IS NULL ORDER BY id FOR UPDATE', [op]);
+  if (rows.length === 0) throw new InputError('version_conflict', `operation ${op} was ${done} meanwhile`, 'op', { reason: 'taken' });
+}
+
 export async function undo(tx: Queryable, actor: string, only?: number): Promise<RevertResult> {
   const { rows } = await tx.query<{ op: number }>(
     `SELECT op FROM change WHERE actor = $1 AND action = ANY($2::text[]) AND undone_at IS NULL AND op IS NOT NULL
@@ -202,6 +212,7 @@ export async function undo(tx: Queryable, actor: string, only?: number): Promise
     }
     target = only;
   }
+  await claim(tx, target, 'undone');
   const result = await revert(tx, actor, target, 'undo');
   await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [target]);
   return { ...result, action: await originalAction(tx, target) };
@@ -217,6 +228,7 @@ export async function redo(tx: Queryable, actor: string): Promise<RevertResult> 
     [actor, UNDOABLE],
   );
   if (!rows[0]) throw new InputError('nothing_to_redo', `${actor} has no undone operation to redo`, '');
+  await claim(tx, rows[0].op, 'redone');
   const result = await revert(tx, actor, rows[0].op, 'redo');
   await tx.query('UPDATE change SET undone_at = now() WHERE op = $1', [rows[0].op]);
   return { ...result, action: await originalAction(tx, rows[0].op) };

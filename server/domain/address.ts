@@ -31,11 +31,12 @@ const MARKERS = /(号楼|单元|号|栋|幢|座|楼|室|户|房|门)/g;
 
 /**
  * The one form of an address: NFKC (full-width to half-width), Chinese numerals to digits, the
- * building/unit/room words to `-`, no spaces or punctuation, and without any of `prefixes` (the
+ * building/unit/room words to `-`, no spaces (nor invisible ones) or punctuation, and without any of `prefixes` (the
  * province, city and county names) at its start.
  */
 export function normalizeAddress(raw: string, prefixes: readonly string[] = []): string {
-  let s = raw.normalize('NFKC').replace(/\s+/g, '');
+  // (zero-width spaces and joiners show nothing: 测试路\u200b1号 is 测试路1号)
+  let s = raw.normalize('NFKC').replace(/[\s\u200b-\u200d\u2060\ufeff]+/g, '');
   for (let again = true; again;) {
     again = false;
     for (const p of prefixes) {

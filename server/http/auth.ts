@@ -320,6 +320,9 @@ export async function assertOperationInScope(c: Context<Env>, tx: Queryable, op:
        UNION ALL SELECT u.geom FROM household_undone u JOIN b ON b.entity = 'household' AND u.op = b.batch
        UNION ALL SELECT h.geom FROM c, jsonb_array_elements(CASE WHEN jsonb_typeof(c.s->'sizes') = 'array' THEN c.s->'sizes' ELSE '[]' END) z
                  JOIN household h ON h.id = (z->>0)::int WHERE c.entity = 'household'
+       -- (households a removal took out, or its undo gave back)
+       UNION ALL SELECT h.geom FROM c, jsonb_array_elements_text(CASE WHEN jsonb_typeof(c.s->'removed') = 'array' THEN c.s->'removed' ELSE '[]' END) z
+                 JOIN household h ON h.id = z::int WHERE c.entity = 'household'
        UNION ALL SELECT i.geom FROM incident i JOIN b ON b.entity = 'incident' AND i.import_op = b.batch
        UNION ALL SELECT u.geom FROM incident_undone u JOIN b ON b.entity = 'incident' AND u.op = b.batch)
      SELECT ((SELECT count(*) FROM pts, region a WHERE a.id = $2 AND NOT ST_Covers(a.geom, pts.geom))

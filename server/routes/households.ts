@@ -2,7 +2,17 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readUpload, RowError } from '../http/upload.ts';
 import { actorOf, areaRegion, assertOperationInScope, assertOwnGrid, assertUnscoped, principalOf } from '../http/auth.ts';
-import { addHousehold, editHousehold, householdRecord, REMOVAL_REASONS, removeHousehold } from '../db/household-batches.ts';
+import {
+  addHousehold,
+  editHousehold,
+  householdRecord,
+  lockCounts,
+  regionsOfBatch,
+  REMOVAL_REASONS,
+  removeHousehold,
+  type HouseholdBatchState,
+  type HouseholdRecord,
+} from '../db/household-batches.ts';
 import { undo } from '../db/undo.ts';
 import type { Queryable } from '../db/db.ts';
 import { normalizeAddress } from '../domain/address.ts';
@@ -187,6 +197,21 @@ const undoRoute = createRoute({
   },
 });
 
+/** Characters that show nothing (zero-width spaces and joiners, the byte-order mark): an address or note is read without them. */
+const INVISIBLE = /[\u200b-\u200d\u2060\ufeff]/g;
+
+/** A household with the counts of its grid and all above it held first (regions before households, as every household write takes them). */
+async function lockedHousehold(tx: Queryable, id: number): Promise<HouseholdRecord> {
+  const first = await householdRecord(tx, id);
+  if (!first) throw notFound('household', id);
+  await lockCounts(tx, [first.regionId]);
+  const h = await householdRecord(tx, id, true);
+  if (!h) throw notFound('household', id);
+  if (h.regionId !== first.regionId)
+    throw new InputError('version_conflict', `household ${id} was filed anew meanwhile: read it again`, 'id', { currentVersion: h.version });
+  return h;
+}
+
 /** The finest region a point lies in (its grid where there is one), as households are filed; null outside every one. */
 async function regionAt(q: Queryable, lon: number, lat: number): Promise<{ id: number; level: string } | null> {
   const { rows } = await q.query<{ id: number; level: string }>(
@@ -219,8 +244,7 @@ export function householdRoutes() {
       };
       const p = principalOf(c);
       const done = await c.get('db').transaction(async (tx) => {
-        const before = await householdRecord(tx, id, true);
-        if (!before) throw notFound('household', id);
+        const before = await lockedHousehold(tx, id);
         // a grid worker: the households of their grids; anyone given an area: those within it
         if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
         else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
@@ -231,7 +255,7 @@ export function householdRoutes() {
     })
     .openapi(addRoute, async (c) => {
       const body = c.req.valid('json');
-      const address = body.address.normalize('NFC').trim();
+      const address = body.address.normalize('NFC').replace(INVISIBLE, '').trim();
       if (!address || NOT_IN_A_NAME.test(address)) {
         throw new InputError('invalid_address', 'write the address as the door says it (村、路、号), without control characters', 'address');
       }
@@ -252,9 +276,17 @@ export function householdRoutes() {
           if (at.level !== 'grid' || !p.gridIds.includes(at.id))
             throw new InputError('outside_grid', 'this place lies outside your grids: stand at the door, or ask the planner', 'lon');
         } else await areaRegion(c, at.id, 'lon', tx);
-        // the same door twice: the one there is corrected instead
-        const { rows: there } = await tx.query<{ id: number; address: string }>('SELECT id, address FROM household WHERE region_id = $1 LIMIT 5000', [at.id]);
-        const same = there.find((x) => normalizeAddress(x.address) === normalizeAddress(address));
+        // the same door twice: the one there is corrected instead (checked with the grid's counts held, so two at once cannot both pass)
+        await lockCounts(tx, [at.id]);
+        const { rows: there } = await tx.query<{ id: number; address: string }>('SELECT id, address FROM household WHERE region_id = $1', [at.id]);
+        // (written with or without the county, township and village in front: within one grid they are the same)
+        const { rows: above } = await tx.query<{ name: string }>(
+          'SELECT r.name FROM gp_ancestors($1::int[]) a JOIN region r ON r.id = a.id WHERE r.id <> $2 ORDER BY a.depth DESC',
+          [[at.id], at.id],
+        );
+        const prefixes = above.map((r) => r.name);
+        const door = normalizeAddress(address, prefixes);
+        const same = there.find((x) => normalizeAddress(x.address, prefixes) === door);
         if (same) {
           throw new InputError('duplicate_address', `${same.address} is already one of this grid's households: correct that one`, 'address', {
             id: same.id,
@@ -268,12 +300,11 @@ export function householdRoutes() {
     .openapi(removeRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const note = body.note === undefined ? '' : body.note.normalize('NFC').trim();
+      const note = body.note === undefined ? '' : body.note.normalize('NFC').replace(INVISIBLE, '').trim();
       if (NOT_IN_A_NAME.test(note)) throw new InputError('invalid_note', 'the note holds characters that are not text', 'note');
       const p = principalOf(c);
       const done = await c.get('db').transaction(async (tx) => {
-        const before = await householdRecord(tx, id, true);
-        if (!before) throw notFound('household', id);
+        const before = await lockedHousehold(tx, id);
         if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
         else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
         else if (areaOf(p) !== null) throw new InputError('outside_scope', `household ${id} lies outside your assigned area`, 'id');
@@ -291,6 +322,14 @@ export function householdRoutes() {
         ]);
         if (rows.length !== 1 || rows[0]!.entity !== 'household')
           throw new InputError('not_household', `operation ${op} is not a household change of yours that stands`, 'op');
+        // a grid worker: only while the grids it touched are still theirs (a grid given to another worker is theirs now)
+        const p = principalOf(c);
+        if (p.role === 'worker') {
+          const { rows: state } = await tx.query<{ after: HouseholdBatchState }>(`SELECT after FROM change WHERE op = $1 AND entity = 'household' LIMIT 1`, [
+            op,
+          ]);
+          for (const g of await regionsOfBatch(tx, state[0]!.after)) assertOwnGrid(c, g, 'op');
+        }
         const r = await undo(tx, actor, op);
         await assertOperationInScope(c, tx, r.op);
         return r;

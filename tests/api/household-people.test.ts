@@ -407,5 +407,115 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
       expect(await count()).toBe(n);
     });
+
+    it('holds under many at once: counts stay exact, one address once, one undo of one change (from the attacker)', async () => {
+      const here = (
+        await ctx.db.query<{ lon: number; lat: number }>(
+          'SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM region WHERE id = $1) x',
+          [place.grid],
+        )
+      ).rows[0]!;
+      // every region's count is what lies in it and below it
+      const drift = async () =>
+        (
+          await ctx.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM region r WHERE household_count <> (SELECT count(*) FROM household h WHERE h.region_id = r.id)
+               + coalesce((SELECT sum(c.household_count) FROM region c WHERE c.parent_id = r.id), 0)`,
+          )
+        ).rows[0]!.n;
+      expect(await drift()).toBe(0);
+      const added = await Promise.all(
+        Array.from({ length: 6 }, (_, i) => ctx.request('POST', '/api/households', { ...here, address: `并发路${i + 1}号`, size: 2 }, worker)),
+      );
+      expect(added.map((r) => r.status)).toEqual(Array(6).fill(201));
+      expect(await drift()).toBe(0);
+      const same = await Promise.all(
+        Array.from({ length: 4 }, () => ctx.request('POST', '/api/households', { ...here, address: '竞态路9号', size: 2 }, worker)),
+      );
+      expect(same.map((r) => r.status).sort()).toEqual([201, 422, 422, 422]);
+      const removed = await Promise.all(added.map((r) => ctx.request('POST', `/api/households/${r.body.id}/remove`, { version: 1, reason: 'other' }, worker)));
+      expect(removed.map((r) => r.status)).toEqual(Array(6).fill(200));
+      expect(await drift()).toBe(0);
+      // taken back once however often it is asked at once: an addition, then a removal
+      const one = await ctx.request('POST', '/api/households', { ...here, address: '并发路99号', size: 2 }, worker);
+      expect(one.status).toBe(201);
+      for (const op of [one.body.op as number, removed.map((r) => r.body.op as number).sort((a, b) => b - a)[0]!]) {
+        const undos = await Promise.all(Array.from({ length: 4 }, () => ctx.request('POST', '/api/households/undo', { op }, worker)));
+        expect(undos.filter((r) => r.status === 200)).toHaveLength(1);
+        expect(undos.filter((r) => r.status !== 200).every((r) => r.status === 409 || r.body.error.code === 'not_household')).toBe(true);
+        expect((await ctx.db.query('SELECT count(*)::int AS n FROM change WHERE reverts = $1', [op])).rows[0]).toEqual({ n: 1 });
+      }
+      expect(await drift()).toBe(0);
+    });
+
+    it('refuses an undo that would take back nothing, or where the worker no longer works (from the attacker)', async () => {
+      const here = (
+        await ctx.db.query<{ lon: number; lat: number }>(
+          'SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) AS p FROM region WHERE id = $1) x',
+          [place.grid],
+        )
+      ).rows[0]!;
+      // added by the worker, taken out by a planner: the worker's undo of the addition must not "succeed" with nothing
+      const added = await ctx.request('POST', '/api/households', { ...here, address: '撤销路1号', size: 2 }, worker);
+      expect(added.status).toBe(201);
+      const out = await ctx.request('POST', `/api/households/${added.body.id}/remove`, { version: 1, reason: 'duplicate' }, planner);
+      expect(out.status).toBe(200);
+      const refused = await ctx.request('POST', '/api/households/undo', { op: added.body.op }, worker);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.details).toMatchObject({ reason: 'householdsRemoved', n: 1 });
+      // the planner gives it back; then the worker's undo takes the addition back
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/households/undo', { op: added.body.op }, worker)).status).toBe(200);
+      expect((await ctx.db.query('SELECT 1 FROM household WHERE id = $1', [added.body.id])).rows).toEqual([]);
+
+      // the same door written with the county and township in front, or with a zero-width space, is the same door
+      const { rows: known } = await ctx.db.query<{ id: number; address: string }>(
+        `SELECT id, address FROM household WHERE region_id = $1 AND address ~ '^西平街道.+[0-9]+号$' ORDER BY id LIMIT 1`,
+        [place.grid],
+      );
+      if (known[0]) {
+        const village = known[0].address.replace(/^西平街道/, '');
+        for (const address of [village, `沾益区${known[0].address}`, known[0].address.replace(/(\d)/, '\u200b$1')]) {
+          const r = await ctx.request('POST', '/api/households', { ...here, address, size: 2 }, worker);
+          expect(r.body.error, address).toMatchObject({ code: 'duplicate_address', details: { id: known[0].id } });
+        }
+      }
+      expect((await ctx.request('POST', '/api/households', { ...here, address: '\u200b\u200b', size: 2 }, worker)).body.error.code).toBe('invalid_address');
+
+      // a grid given to another worker is theirs: the first worker's undo there is refused
+      const again = await ctx.request('POST', '/api/households', { ...here, address: '撤销路2号', size: 2 }, worker);
+      expect(again.status).toBe(201);
+      const { rows: o } = await ctx.db.query<{ w: number; version: number }>(
+        'SELECT (SELECT worker_id FROM region WHERE id = $2) AS w, version FROM region WHERE id = $1',
+        [place.grid, place.other],
+      );
+      const given = await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: o[0]!.version, workerId: o[0]!.w, staff: [] }, planner);
+      expect(given.status, JSON.stringify(given.body)).toBe(200);
+      const theirs = await ctx.request('POST', '/api/households/undo', { op: again.body.op }, worker);
+      expect(theirs.status).toBe(403);
+      expect((await ctx.db.query('SELECT 1 FROM household WHERE id = $1', [again.body.id])).rows).toHaveLength(1);
+      // given back (the planner's undo), the worker may
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/households/undo', { op: again.body.op }, worker)).status).toBe(200);
+    });
+
+    it("keeps a month's visit share when a household not visited is taken out (from the attacker)", async () => {
+      const month = new Date().toISOString().slice(0, 7);
+      const share = async () => {
+        const a = await ctx.request('GET', `/api/assessment?region=${place.grid}&month=${month}`, undefined, leader);
+        expect(a.status, JSON.stringify(a.body)).toBe(200);
+        return a.body.grids.find((g: { gridId: number }) => g.gridId === place.grid) as { households: number; visited: number };
+      };
+      const before = await share();
+      const { rows } = await ctx.db.query<{ id: number; version: number }>(
+        `SELECT h.id, h.version FROM household h WHERE h.region_id = $1
+           AND NOT EXISTS (SELECT 1 FROM patrol_visit v WHERE v.household_id = h.id) ORDER BY h.id LIMIT 2`,
+        [place.grid],
+      );
+      const ops: number[] = [];
+      for (const h of rows) ops.push((await ctx.request('POST', `/api/households/${h.id}/remove`, { version: h.version, reason: 'other' }, worker)).body.op);
+      expect(await share()).toEqual(before);
+      for (const op of ops.reverse()) expect((await ctx.request('POST', '/api/households/undo', { op }, worker)).status).toBe(200);
+    });
   });
 }

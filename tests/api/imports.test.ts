@@ -803,7 +803,7 @@ for (const driver of DRIVERS) {
       const held = await ctx.request('POST', `/api/changes/undo?op=${third.body.op}`);
       expect(held.status).toBe(409);
       expect(held.body.error).toMatchObject({ code: 'version_conflict', details: { reason: 'sizes', n: 1 } });
-      expect(held.body.error.message).toMatch(/later import set the size of 1 household/);
+      expect(held.body.error.message).toMatch(/later import or correction changed 1 household/);
       expect(await count()).toBe(m);
       // the later one first, then the earlier
       expect((await ctx.request('POST', `/api/changes/undo?op=${fourth.body.op}`)).status).toBe(200);
