@@ -385,3 +385,54 @@ export async function removeHousehold(
   );
   return { id: before.id, op };
 }
+
+/** A household taken out, as the list of those removed shows it: where it was, why and by whom, and the removal to take back. */
+export interface RemovedHousehold {
+  id: number;
+  address: string;
+  size: number;
+  head: string;
+  regionId: number | null;
+  removedAt: string;
+  by: string;
+  reason: string | null;
+  note: string | null;
+  op: number;
+}
+
+/** The households taken out of some grids (迁出, 拆除, 重复登记) whose removal stands, newest first. */
+export async function removedHouseholds(q: Queryable, gridIds: number[], limit = 200): Promise<RemovedHousehold[]> {
+  const { rows } = await q.query<RemovedHousehold & { removedAt: Date | string }>(
+    `SELECT u.id, u.address, u.size, u.head_name AS head, u.region_id AS "regionId", c.at AS "removedAt",
+            coalesce(nullif(a.display_name, ''), c.actor) AS by, c.after->>'reason' AS reason, nullif(c.after->>'note', '') AS note, u.op
+     FROM household_undone u JOIN change c ON c.op = u.op AND c.entity = 'household' AND c.action = 'delete'
+       LEFT JOIN app_user a ON a.username = c.actor
+     WHERE u.region_id = ANY($1::int[])
+     ORDER BY c.at DESC, u.id LIMIT $2`,
+    [gridIds, limit],
+  );
+  return rows.map((r) => ({ ...r, removedAt: new Date(r.removedAt).toISOString() }));
+}
+
+/**
+ * 恢复: gives back the households of a removal that stands, as they were (their visits kept their ids),
+ * by anyone whose area they lie in — not only the one who took them out, and long after. One
+ * operation ('restore') that undo takes back; the removal is marked taken back. 409 when it no
+ * longer stands (restored or undone meanwhile).
+ */
+export async function restoreRemoval(tx: Queryable, actor: string, removal: number): Promise<{ op: number; ids: number[] }> {
+  // (held while restoring: two restores at once give the household back once)
+  const { rows } = await tx.query<{ before: HouseholdBatchState; after: HouseholdBatchState }>(
+    `SELECT before, after FROM change WHERE op = $1 AND entity = 'household' AND action = 'delete' ORDER BY id FOR UPDATE`,
+    [removal],
+  );
+  const c = rows[0];
+  if (!c?.after.removed) throw new InputError('not_found', `operation ${removal} took out no household`, 'op');
+  const { rows: waiting } = await tx.query<{ id: number }>('SELECT id FROM household_undone WHERE op = $1 ORDER BY id', [removal]);
+  if (waiting.length === 0) throw new InputError('version_conflict', `the households of operation ${removal} are back already`, 'op', { reason: 'taken' });
+  const op = await nextOp(tx);
+  await revertHouseholdBatch(tx, c.after, c.before, 'undo');
+  await recordHouseholdBatch(tx, op, actor, 'restore', c.after, c.before, removal);
+  await tx.query('UPDATE change SET undone_at = now() WHERE op = $1 AND undone_at IS NULL', [removal]);
+  return { op, ids: waiting.map((w) => w.id) };
+}

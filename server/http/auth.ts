@@ -109,6 +109,9 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/households': ['households:write', 'patrol:record'],
   'POST /api/households/:id/remove': ['households:write', 'patrol:record'],
   'POST /api/households/undo': ['households:write', 'patrol:record'],
+  // …sees those taken out of a grid, and gives one back (恢复), whoever took it out
+  'GET /api/households/removed': ['households:people', 'patrol:record'],
+  'POST /api/households/restore': ['households:write', 'patrol:record'],
   // The import wizard: each kind of layer is checked against its own capability in the route.
   'POST /api/imports': ['plan:write', 'households:write', 'incidents:import'],
   'GET /api/imports/:id': ['plan:write', 'households:write', 'incidents:import'],

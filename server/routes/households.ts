@@ -9,7 +9,9 @@ import {
   lockCounts,
   regionsOfBatch,
   REMOVAL_REASONS,
+  removedHouseholds,
   removeHousehold,
+  restoreRemoval,
   type HouseholdBatchState,
   type HouseholdRecord,
 } from '../db/household-batches.ts';
@@ -197,6 +199,68 @@ const undoRoute = createRoute({
   },
 });
 
+const removedRoute = createRoute({
+  method: 'get',
+  path: '/households/removed',
+  summary: "A grid's households taken out (迁出, 拆除, 重复登记) and not given back, newest first (at most 200): why, when, by whom",
+  request: {
+    query: z.object({
+      grid: z.coerce
+        .number()
+        .int()
+        .positive()
+        .max(2 ** 31 - 1),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Removed households',
+      ...json(
+        z.array(
+          z.object({
+            id: z.number().int(),
+            address: z.string(),
+            size: z.number().int(),
+            head: z.string(),
+            regionId: z.number().int().nullable(),
+            removedAt: z.string(),
+            by: z.string(),
+            reason: z.string().nullable(),
+            note: z.string().nullable(),
+            op: z.number().int().openapi({ description: 'the removal: POST /api/households/restore gives it back' }),
+          }),
+        ),
+      ),
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
+});
+
+const restoreRoute = createRoute({
+  method: 'post',
+  path: '/households/restore',
+  summary: '恢复: give back the households a removal took out, as they were — by the grid worker or a planner of their area, whoever removed them',
+  description: 'One operation (`restore`) that undo takes back. 409 when the removal no longer stands (given back or undone meanwhile).',
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z.object({
+          op: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 31 - 1),
+        }),
+      ),
+    },
+  },
+  responses: {
+    200: { description: 'Given back', ...json(z.object({ op: z.number().int(), ids: z.array(z.number().int()) })) },
+    ...errorResponses(400, 401, 403, 404, 409),
+  },
+});
+
 /** Characters that show nothing (zero-width spaces and joiners, the byte-order mark): an address or note is read without them. */
 const INVISIBLE = /[\u200b-\u200d\u2060\ufeff]/g;
 
@@ -335,6 +399,30 @@ export function householdRoutes() {
         return r;
       });
       return c.json({ op: done.op, reverted: done.reverted }, 200);
+    })
+    .openapi(removedRoute, async (c) => {
+      const { grid } = c.req.valid('query');
+      const db = c.get('db');
+      const { rows } = await db.query(`SELECT 1 FROM region WHERE id = $1 AND level = 'grid'`, [grid]);
+      if (!rows.length) throw new InputError('not_found', `grid ${grid} does not exist`, 'query.grid');
+      if (principalOf(c).role === 'worker') assertOwnGrid(c, grid, 'query.grid');
+      else await areaRegion(c, grid, 'query.grid');
+      return c.json(await removedHouseholds(db, [grid]), 200);
+    })
+    .openapi(restoreRoute, async (c) => {
+      const { op } = c.req.valid('json');
+      const p = principalOf(c);
+      const done = await c.get('db').transaction(async (tx) => {
+        // where they were filed: the grid's worker, or someone given an area around it
+        const { rows } = await tx.query<{ region_id: number | null }>('SELECT DISTINCT region_id FROM household_undone WHERE op = $1', [op]);
+        for (const r of rows) {
+          if (p.role === 'worker') assertOwnGrid(c, r.region_id, 'op');
+          else if (r.region_id !== null) await areaRegion(c, r.region_id, 'op', tx);
+          else if (areaOf(p) !== null) throw new InputError('outside_scope', `operation ${op} lies outside your assigned area`, 'op');
+        }
+        return restoreRemoval(tx, actorOf(c), op);
+      });
+      return c.json(done, 200);
     })
     .openapi(importRoute, async (c) => {
       const partial = c.req.valid('query').partial === 'true';

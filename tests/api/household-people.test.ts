@@ -460,6 +460,9 @@ for (const driver of DRIVERS) {
       expect(added.status).toBe(201);
       const out = await ctx.request('POST', `/api/households/${added.body.id}/remove`, { version: 1, reason: 'duplicate' }, planner);
       expect(out.status).toBe(200);
+      // (the change log of the grid still lists the addition, its household now taken out)
+      const log = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=10`, undefined, planner);
+      expect(log.body.operations.map((o: { op: number }) => o.op)).toEqual(expect.arrayContaining([added.body.op, out.body.op]));
       const refused = await ctx.request('POST', '/api/households/undo', { op: added.body.op }, worker);
       expect(refused.status).toBe(409);
       expect(refused.body.error.details).toMatchObject({ reason: 'householdsRemoved', n: 1 });
@@ -516,6 +519,43 @@ for (const driver of DRIVERS) {
       for (const h of rows) ops.push((await ctx.request('POST', `/api/households/${h.id}/remove`, { version: h.version, reason: 'other' }, worker)).body.op);
       expect(await share()).toEqual(before);
       for (const op of ops.reverse()) expect((await ctx.request('POST', '/api/households/undo', { op }, worker)).status).toBe(200);
+    });
+
+    it('lists the households taken out of a grid, and gives one back later, whoever took it out (from the newcomer)', async () => {
+      const count = async () => (await ctx.db.query<{ n: number }>('SELECT household_count AS n FROM region WHERE id = $1', [place.grid])).rows[0]!.n;
+      const h = ((await householdsOf(place.grid, worker)).body as Row[])[2]!;
+      const n = await count();
+      const out = await ctx.request('POST', `/api/households/${h.id}/remove`, { version: h.version, reason: 'moved', note: '迁往曲靖市区' }, worker);
+      expect(out.status).toBe(200);
+      // the worker makes another change since: their own undo of the removal is no longer the latest
+      const other = ((await householdsOf(place.grid, worker)).body as Row[])[0]!;
+      expect((await ctx.request('PATCH', `/api/households/${other.id}`, { version: other.version, size: other.size + 1 }, worker)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/households/undo', { op: out.body.op }, worker)).body.error.code).toBe('not_latest');
+      // the grid's worker and a planner see it, with why, when and by whom; another worker and a leader do not
+      const listed = await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, planner);
+      expect(listed.status).toBe(200);
+      expect(listed.body[0]).toMatchObject({ id: h.id, address: h.address, reason: 'moved', note: '迁往曲靖市区', by: 'hh-worker', op: out.body.op });
+      expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, worker)).body[0].id).toBe(h.id);
+      expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, otherWorker)).status).toBe(403);
+      expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, leader)).status).toBe(403);
+      expect((await ctx.request('POST', '/api/households/restore', { op: out.body.op }, otherWorker)).status).toBe(403);
+      expect((await ctx.request('POST', '/api/households/restore', { op: out.body.op }, leader)).status).toBe(403);
+      // a planner gives it back, as it was; twice at once, once
+      const back = await Promise.all([1, 2].map(() => ctx.request('POST', '/api/households/restore', { op: out.body.op }, planner)));
+      expect(back.map((r) => r.status).sort()).toEqual([200, 409]);
+      expect(await row(h.id)).toMatchObject({ address: h.address, head: h.head, version: h.version });
+      expect(await count()).toBe(n);
+      expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, planner)).body.some((r: Row) => r.id === h.id)).toBe(false);
+      const ops = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
+      expect(ops.body.operations[0]).toMatchObject({ action: 'restore', entity: 'household', names: [h.address] });
+      expect(ops.body.operations.find((o: { op: number }) => o.op === out.body.op)).toMatchObject({ undone: true });
+      // the planner's undo takes the restore back (removed again), redo gives it back
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
+      expect(await count()).toBe(n - 1);
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, planner)).status).toBe(200);
+      expect(await count()).toBe(n);
+      // (an operation that took nothing out)
+      expect((await ctx.request('POST', '/api/households/restore', { op: 2147483647 }, planner)).status).toBe(404);
     });
   });
 }

@@ -353,7 +353,22 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.screenshot({ path: join(ARTIFACTS, '13f-household-removed.png') });
     await page.locator('[data-testid="household-undo"]').click();
     await expect.poll(() => page.locator(`[data-testid="household-${corrected}"]`).count()).toBe(1);
+    expect(await page.locator('[data-testid="household-saved"]').textContent()).toContain('已撤销');
     expect((await db.query('SELECT 1 FROM household WHERE id = $1', [corrected])).rows).toHaveLength(1);
+    // taken out again, and given back later from 已注销的住户 (the banner's 撤销 gone)
+    await page.locator(`[data-testid="household-edit-${corrected}"]`).click();
+    await page.locator('[data-testid="household-remove"]').click();
+    await page.locator('[data-testid="household-remove-duplicate"]').check();
+    await page.locator('[data-testid="household-remove-confirm"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toContain('重复登记');
+    await page.locator('[data-testid="household-removed"] summary').click();
+    await expect.poll(() => page.locator(`[data-testid="removed-${corrected}"]`).textContent()).toContain('重复登记');
+    await page.locator(`[data-testid="removed-${corrected}"]`).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(ARTIFACTS, '13g-household-removed-list.png') });
+    await page.locator(`[data-testid="restore-${corrected}"]`).click();
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toContain('已恢复');
+    expect((await db.query('SELECT 1 FROM household WHERE id = $1', [corrected])).rows).toHaveLength(1);
+    expect(await page.locator(`[data-testid="removed-${corrected}"]`).count()).toBe(0);
 
     // a patrol whose track cannot have been walked (a bad fix 3 km away): refused, and its visit kept without the track
     await page.locator('[data-testid="patrol-start"]').click();

@@ -5,6 +5,7 @@ import { onSentInBackground, requestBackgroundSync } from '../lib/background-sen
 import { errorText } from '../lib/errors.ts';
 
 export type Household = InferResponseType<typeof api.field.households.$get, 200>[number];
+export type Removed = InferResponseType<typeof api.households.removed.$get, 200>[number];
 type Month = InferResponseType<typeof api.assessment.$get, 200>;
 
 /** A patrol on the phone: walking (no `endedAt`) or ended and waiting to be sent. */
@@ -207,6 +208,18 @@ export class PatrolRecorder {
       if (e instanceof ApiError && e.code === 'version_conflict' && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
       throw e;
     }
+  }
+
+  /** The households taken out of the grid shown, newest first (why, when, by whom), to give one back. */
+  async loadRemoved(): Promise<Removed[]> {
+    if (this.householdsOf === null) return [];
+    return ok(api.households.removed.$get({ query: { grid: String(this.householdsOf) } }, { init: { signal: AbortSignal.timeout(30_000) } }));
+  }
+
+  /** 恢复: gives back the households a removal took out (whoever took them out): the list reloads. */
+  async restoreHousehold(op: number): Promise<void> {
+    await ok(api.households.restore.$post({ json: { op } }, { init: { signal: AbortSignal.timeout(30_000) } }));
+    if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
   }
 
   /** 撤销 of the worker's own latest household change (an addition or a removal): the list reloads. */
