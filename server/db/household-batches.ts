@@ -1,3 +1,4 @@
+import { normalizeAddress } from '../domain/address.ts';
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { assignHouseholds, recountHouseholdsAround } from './households.ts';
@@ -37,17 +38,53 @@ export async function lockCounts(tx: Queryable, regionIds: readonly (number | nu
   await tx.query('SELECT r.id FROM region r WHERE r.id IN (SELECT a.id FROM gp_ancestors($1::int[]) a) ORDER BY r.id FOR UPDATE OF r', [ids]);
 }
 
-/** The regions where the households a batch added, set or took out lie (or lay): whose counts it changes. */
+/** The finest region a point (an SQL expression) lies in now, as households are filed: its grid where there is one. */
+export const REGION_AT = (point: string) =>
+  `(SELECT r.id FROM region r WHERE r.geom && ${point} AND ST_Intersects(r.geom, ${point})
+    ORDER BY array_position(ARRAY['grid', 'village', 'township', 'district', 'city'], r.level::text), r.id LIMIT 1)`;
+
+/**
+ * The regions where the households a batch added, set or took out lie, lay, or will lie when given
+ * back: whose counts it changes. A household waiting to come back lands where its point lies now (its
+ * grid may have been split, merged or deleted since): a removal's few are placed so; an import's many
+ * only where the region they were filed in is gone.
+ */
 export async function regionsOfBatch(tx: Queryable, state: HouseholdBatchState): Promise<number[]> {
   const ids = [...state.sizes.map(([id]) => id), ...(state.removed ?? [])];
   const { rows } = await tx.query<{ id: number }>(
     `SELECT DISTINCT region_id AS id FROM (
        SELECT region_id FROM household WHERE import_op = $1 OR id = ANY($2::int[])
-       UNION ALL SELECT region_id FROM household_undone WHERE op = $1 OR (import_op = $1 AND region_id IS NOT NULL)) r
+       UNION ALL SELECT region_id FROM household_undone WHERE op = $1 OR (import_op = $1 AND region_id IS NOT NULL)
+       UNION ALL SELECT ${REGION_AT('u.geom')} FROM household_undone u
+                 WHERE u.op = $1 AND ($3 OR NOT EXISTS (SELECT 1 FROM region x WHERE x.id = u.region_id))) r
      WHERE region_id IS NOT NULL`,
-    [state.batch, ids],
+    [state.batch, ids, !!state.removed],
   );
   return rows.map((r) => r.id);
+}
+
+/**
+ * A household given back (an undo, a redo, 恢复) to a grid where the same door was added by hand after
+ * it was taken out: refused, naming the one there — the worker re-added it meanwhile.
+ */
+async function refuseSameDoorSince(tx: Queryable, ids: number[], since: number): Promise<void> {
+  const { rows } = await tx.query<{ id: number; address: string; region_id: number; other: number; other_address: string }>(
+    `SELECT h.id, h.address, h.region_id, o.id AS other, o.address AS other_address
+     FROM household h JOIN household o ON o.region_id = h.region_id AND o.id <> h.id AND o.import_op > $2
+       JOIN change c ON c.op = o.import_op AND c.entity = 'household' AND c.action = 'create'
+     WHERE h.id = ANY($1::int[]) AND h.region_id IS NOT NULL`,
+    [ids, since],
+  );
+  for (const r of rows) {
+    const { rows: above } = await tx.query<{ name: string }>('SELECT r.name FROM gp_ancestors($1::int[]) a JOIN region r ON r.id = a.id', [[r.region_id]]);
+    const prefixes = above.map((a) => a.name);
+    if (normalizeAddress(r.address, prefixes) === normalizeAddress(r.other_address, prefixes)) {
+      throw new InputError('duplicate_address', `${r.other_address} was added again since it was taken out: remove one of them first`, 'op', {
+        id: r.other,
+        address: r.other_address,
+      });
+    }
+  }
 }
 
 export async function nextOp(tx: Queryable): Promise<number> {
@@ -296,6 +333,7 @@ async function revertRemoval(tx: Queryable, from: HouseholdBatchState, to: House
       });
     }
     await assignHouseholds(tx, true);
+    await refuseSameDoorSince(tx, ids, from.batch);
     await recountHouseholdsAround(tx, await regionsOf(tx, ids));
   }
 }
@@ -407,7 +445,8 @@ export async function removedHouseholds(q: Queryable, gridIds: number[], limit =
             coalesce(nullif(a.display_name, ''), c.actor) AS by, c.after->>'reason' AS reason, nullif(c.after->>'note', '') AS note, u.op
      FROM household_undone u JOIN change c ON c.op = u.op AND c.entity = 'household' AND c.action = 'delete'
        LEFT JOIN app_user a ON a.username = c.actor
-     WHERE u.region_id = ANY($1::int[])
+     -- (where each would come back now: its grid may have been split, merged or deleted since)
+     WHERE EXISTS (SELECT 1 FROM region g WHERE g.id = ANY($1::int[]) AND g.geom && u.geom) AND ${REGION_AT('u.geom')} = ANY($1::int[])
      ORDER BY c.at DESC, u.id LIMIT $2`,
     [gridIds, limit],
   );
@@ -433,6 +472,13 @@ export async function restoreRemoval(tx: Queryable, actor: string, removal: numb
   const op = await nextOp(tx);
   await revertHouseholdBatch(tx, c.after, c.before, 'undo');
   await recordHouseholdBatch(tx, op, actor, 'restore', c.after, c.before, removal);
-  await tx.query('UPDATE change SET undone_at = now() WHERE op = $1 AND undone_at IS NULL', [removal]);
+  // the removal, and whatever holds it in force now (its redo, an undo of an earlier restore), is taken back: none is left on
+  // someone's undo list with nothing to take back
+  await tx.query(
+    `UPDATE change SET undone_at = now()
+     WHERE entity = 'household' AND undone_at IS NULL AND op <> $2 AND after ? 'removed'
+       AND (after->>'batch')::int = $1 AND (after->>'present')::boolean`,
+    [removal, op],
+  );
   return { op, ids: waiting.map((w) => w.id) };
 }

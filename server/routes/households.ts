@@ -7,6 +7,7 @@ import {
   editHousehold,
   householdRecord,
   lockCounts,
+  REGION_AT,
   regionsOfBatch,
   REMOVAL_REASONS,
   removedHouseholds,
@@ -413,8 +414,17 @@ export function householdRoutes() {
       const { op } = c.req.valid('json');
       const p = principalOf(c);
       const done = await c.get('db').transaction(async (tx) => {
-        // where they were filed: the grid's worker, or someone given an area around it
-        const { rows } = await tx.query<{ region_id: number | null }>('SELECT DISTINCT region_id FROM household_undone WHERE op = $1', [op]);
+        // where they come back (their grid may have been split, merged or deleted since), or are back: the grid's worker, or
+        // someone given an area around it
+        const { rows } = await tx.query<{ region_id: number | null }>(
+          `SELECT DISTINCT region_id FROM (
+             SELECT ${REGION_AT('u.geom')} AS region_id FROM household_undone u WHERE u.op = $1
+             UNION ALL SELECT h.region_id FROM change c
+               CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(c.after->'removed') = 'array' THEN c.after->'removed' ELSE '[]' END) z
+               JOIN household h ON h.id = z::int
+             WHERE c.op = $1 AND c.entity = 'household' AND c.action = 'delete') r`,
+          [op],
+        );
         for (const r of rows) {
           if (p.role === 'worker') assertOwnGrid(c, r.region_id, 'op');
           else if (r.region_id !== null) await areaRegion(c, r.region_id, 'op', tx);

@@ -557,5 +557,53 @@ for (const driver of DRIVERS) {
       // (an operation that took nothing out)
       expect((await ctx.request('POST', '/api/households/restore', { op: 2147483647 }, planner)).status).toBe(404);
     });
+
+    it('gives a household back where it lies now, refuses a door added again since, and leaves no undo stuck (from the attacker)', async () => {
+      const drift = async () =>
+        (
+          await ctx.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM region r WHERE household_count <> (SELECT count(*) FROM household h WHERE h.region_id = r.id)
+               + coalesce((SELECT sum(c.household_count) FROM region c WHERE c.parent_id = r.id), 0)`,
+          )
+        ).rows[0]!.n;
+      const hs = (await householdsOf(place.grid, worker)).body as Row[];
+      // taken out, the same door added again by the worker: giving the first back is refused, nothing changes
+      const a = hs[4]!;
+      const out = await ctx.request('POST', `/api/households/${a.id}/remove`, { version: a.version, reason: 'moved' }, worker);
+      const here = (await ctx.db.query<{ lon: number; lat: number }>('SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM household_undone WHERE id = $1', [a.id]))
+        .rows[0]!;
+      const again = await ctx.request('POST', '/api/households', { ...here, address: a.address, size: 2 }, worker);
+      expect(again.status, JSON.stringify(again.body)).toBe(201);
+      const before = await ctx.snapshot();
+      const twice = await ctx.request('POST', '/api/households/restore', { op: out.body.op }, planner);
+      expect(twice.status).toBe(422);
+      expect(twice.body.error).toMatchObject({ code: 'duplicate_address', details: { id: again.body.id } });
+      expect(await ctx.snapshot()).toEqual(before);
+
+      // a planner's removal, undone and redone, then given back by the worker: the planner's undo is not left stuck on it
+      const b = hs[5]!;
+      const gone = await ctx.request('POST', `/api/households/${b.id}/remove`, { version: b.version, reason: 'other' }, planner);
+      expect(gone.status).toBe(200);
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/changes/redo', undefined, planner)).status).toBe(200);
+      expect((await ctx.request('POST', '/api/households/restore', { op: gone.body.op }, worker)).status).toBe(200);
+      const next = await ctx.request('POST', '/api/changes/undo', undefined, planner);
+      expect(next.status === 200 || next.body.error.code === 'nothing_to_undo', JSON.stringify(next.body)).toBe(true);
+      if (next.status === 200) expect((await ctx.request('POST', '/api/changes/redo', undefined, planner)).status).toBe(200);
+
+      // its grid deleted since: it comes back where its point lies now (the village), counted there
+      const c = ((await householdsOf(place.other, otherWorker)).body as Row[])[0]!;
+      const removed = await ctx.request('POST', `/api/households/${c.id}/remove`, { version: c.version, reason: 'moved' }, planner);
+      expect(removed.status).toBe(200);
+      const { rows: g } = await ctx.db.query<{ version: number; parent: number }>('SELECT version, parent_id AS parent FROM region WHERE id = $1', [
+        place.other,
+      ]);
+      const deleted = await ctx.request('DELETE', `/api/regions/${place.other}?version=${g[0]!.version}`, undefined, planner);
+      expect(deleted.status, JSON.stringify(deleted.body)).toBe(200);
+      const back = await ctx.request('POST', '/api/households/restore', { op: removed.body.op }, planner);
+      expect(back.status, JSON.stringify(back.body)).toBe(200);
+      expect((await ctx.db.query('SELECT region_id FROM household WHERE id = $1', [c.id])).rows).toEqual([{ region_id: g[0]!.parent }]);
+      expect(await drift()).toBe(0);
+    });
   });
 }

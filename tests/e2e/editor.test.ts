@@ -488,7 +488,7 @@ describeInBrowser('planner edits a village in Chromium', () => {
     ]);
     // the second: a later list set its household's size — refused, in words
     await page.locator('[data-testid="change-undo-import"]').nth(1).click();
-    await expect.poll(notice, { timeout: 15_000 }).toMatch(/^之后的导入改了这次导入加入的 1 户的人数，不能单独撤销：请先撤销那次导入。/);
+    await expect.poll(notice, { timeout: 15_000 }).toMatch(/^之后的导入或修改改了这次加入的 1 户，不能单独撤销：请先撤销那次更改。/);
     // (the browser reports the refusal's 409 on its console: expected here)
     consoleErrors.splice(0, consoleErrors.length, ...consoleErrors.filter((e) => !/status of 409/.test(e)));
     expect(await mine(second)).toBe(1);

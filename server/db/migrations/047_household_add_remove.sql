@@ -6,6 +6,8 @@ ALTER TABLE household_undone ADD COLUMN import_op integer;
 ALTER TABLE household_undone ADD COLUMN region_id integer;
 -- (a month's visit share counts a grid's households taken out since the month began: found by grid)
 CREATE INDEX household_undone_region_idx ON household_undone (region_id) WHERE region_id IS NOT NULL;
+-- (the households taken out of a grid are found where they would come back: by place)
+CREATE INDEX household_undone_geom_idx ON household_undone USING gist (geom);
 -- Visits keep their household across a removal and its undo (the household waits under the same id):
 -- no foreign key to set them to NULL; a visit to a household removed is not counted, as before.
 DO $$
