@@ -106,15 +106,19 @@ export async function operations(
            OR (x.before->>'parentId')::int IN (SELECT id FROM scope) OR (x.after->>'parentId')::int IN (SELECT id FROM scope)))
          -- households brought in (an import, a list), or whose sizes one set (an import that only updated, its undo):
          -- where they lie
-         OR (c.entity = 'household' AND EXISTS (
-               SELECT 1 FROM (
-                 SELECT h.id, h.region_id, h.import_op FROM household h
-                 UNION ALL SELECT u.id, u.region_id, u.import_op FROM household_undone u
-                 UNION ALL SELECT u.id, u.region_id, u.op FROM household_undone u WHERE u.op = (c.after->>'batch')::int) h
-               WHERE (h.import_op IN (c.op, (c.after->>'batch')::int)
-                      OR h.id IN (SELECT (e->>0)::int FROM jsonb_array_elements(coalesce(c.after->'sizes', '[]'::jsonb)) e)
-                      OR h.id IN (SELECT e::int FROM jsonb_array_elements_text(coalesce(c.after->'removed', '[]'::jsonb)) e))
-                 AND h.region_id IN (SELECT id FROM scope))))
+         -- households brought in (an import, a list, one added by hand), whose values one set, or one took out — where they
+         -- lie, or lay (taken out since, or waiting for a redo); each an index lookup, not one scan of every household per row
+         OR (c.entity = 'household' AND (
+               EXISTS (SELECT 1 FROM household h WHERE h.import_op IN (c.op, (c.after->>'batch')::int) AND h.region_id IN (SELECT id FROM scope))
+            OR EXISTS (SELECT 1 FROM household h
+                       WHERE h.id IN (SELECT (e->>0)::int FROM jsonb_array_elements(coalesce(c.after->'sizes', '[]'::jsonb)) e
+                                      UNION ALL SELECT e::int FROM jsonb_array_elements_text(coalesce(c.after->'removed', '[]'::jsonb)) e)
+                         AND h.region_id IN (SELECT id FROM scope))
+            OR EXISTS (SELECT 1 FROM household_undone u WHERE u.op = (c.after->>'batch')::int AND u.region_id IN (SELECT id FROM scope))
+            OR EXISTS (SELECT 1 FROM household_undone u WHERE u.import_op IN (c.op, (c.after->>'batch')::int) AND u.region_id IN (SELECT id FROM scope))
+            OR EXISTS (SELECT 1 FROM household_undone u
+                       WHERE u.id IN (SELECT e::int FROM jsonb_array_elements_text(coalesce(c.after->'removed', '[]'::jsonb)) e)
+                         AND u.region_id IN (SELECT id FROM scope)))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
     [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit, filter.incidents ?? true],
   );

@@ -8,6 +8,9 @@ ALTER TABLE household_undone ADD COLUMN region_id integer;
 CREATE INDEX household_undone_region_idx ON household_undone (region_id) WHERE region_id IS NOT NULL;
 -- (the households taken out of a grid are found where they would come back: by place)
 CREATE INDEX household_undone_geom_idx ON household_undone USING gist (geom);
+-- (the change log finds a household taken out by its id, and those of an import by the import)
+CREATE INDEX household_undone_id_idx ON household_undone (id);
+CREATE INDEX household_undone_import_op_idx ON household_undone (import_op) WHERE import_op IS NOT NULL;
 -- Visits keep their household across a removal and its undo (the household waits under the same id):
 -- no foreign key to set them to NULL; a visit to a household removed is not counted, as before.
 DO $$
