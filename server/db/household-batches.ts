@@ -373,7 +373,14 @@ export interface NewHousehold {
  * by its grid, counted there; its head and phone count as corrected by hand (a register imported later
  * keeps them unless the clerk says otherwise). One operation, which undo takes back like an import's.
  */
-export async function addHousehold(tx: Queryable, actor: string, h: NewHousehold, now: Date): Promise<HouseholdRecord & { op: number }> {
+export async function addHousehold(
+  tx: Queryable,
+  actor: string,
+  h: NewHousehold,
+  now: Date,
+  /** The phone's own key (an addition kept offline): kept in the change log, so that sent twice it is added once. */
+  key?: string,
+): Promise<HouseholdRecord & { op: number }> {
   // (the caller holds lockCounts on the grid it lies in: it checked the grid's addresses under it)
   const op = await nextOp(tx);
   const { rows } = await tx.query<{ id: number }>(
@@ -389,6 +396,7 @@ export async function addHousehold(tx: Queryable, actor: string, h: NewHousehold
   await recordHouseholdBatch(tx, op, actor, 'create', { batch: op, present: false, sizes: [] }, { batch: op, present: true, sizes: [] }, null, {
     imported: 1,
     address: h.address,
+    ...(key ? { key } : {}),
   });
   return { ...(await householdRecord(tx, id))!, op };
 }

@@ -134,6 +134,11 @@ const NewHousehold = z.object({
   size: z.number().int().min(1).max(30),
   head: z.string().max(200).optional(),
   phone: z.string().max(40).optional(),
+  key: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{8,64}$/)
+    .optional()
+    .openapi({ description: "the phone's own key for an addition kept offline: sent twice (a lost answer), added once" }),
 });
 
 const addRoute = createRoute({
@@ -144,7 +149,11 @@ const addRoute = createRoute({
     'Filed by the grid it lies in: a grid worker only in their grids. Refused (422 `duplicate_address`) when the grid has a household ' +
     'at that address already (its id in `details`: correct that one). One operation in the change log; undo takes it back.',
   request: { body: { required: true, ...json(NewHousehold) } },
-  responses: { 201: { description: 'The household added', ...json(Household) }, ...errorResponses(400, 401, 403, 422) },
+  responses: {
+    201: { description: 'The household added', ...json(Household) },
+    200: { description: 'Added already with this `key` (a lost answer): the household as it is', ...json(Household) },
+    ...errorResponses(400, 401, 403, 409, 422),
+  },
 });
 
 const removeRoute = createRoute({
@@ -333,6 +342,7 @@ export function householdRoutes() {
         phone: body.phone === undefined ? '' : parseHouseholdPhone(body.phone, 'phone'),
       };
       const p = principalOf(c);
+      const actor = actorOf(c);
       const done = await c.get('db').transaction(async (tx) => {
         const at = await regionAt(tx, h.lon, h.lat);
         if (!at) throw new InputError('outside', 'this place lies outside every district of the plan', 'lon');
@@ -343,6 +353,18 @@ export function householdRoutes() {
         } else await areaRegion(c, at.id, 'lon', tx);
         // the same door twice: the one there is corrected instead (checked with the grid's counts held, so two at once cannot both pass)
         await lockCounts(tx, [at.id]);
+        // sent again after a lost answer: the one added then (looked for with the grid held: two at once, one added)
+        if (body.key) {
+          const { rows: had } = await tx.query<{ op: number; id: number | null }>(
+            `SELECT c.op, (SELECT h.id FROM household h WHERE h.import_op = c.op LIMIT 1) AS id FROM change c
+             WHERE c.actor = $1 AND c.entity = 'household' AND c.action = 'create' AND c.after->>'key' = $2 ORDER BY c.op LIMIT 1`,
+            [actor, body.key],
+          );
+          if (had[0]) {
+            if (had[0].id === null) throw new InputError('version_conflict', 'this household was added and taken back since', 'key', { reason: 'taken' });
+            return { ...(await householdRecord(tx, had[0].id))!, op: had[0].op, again: true };
+          }
+        }
         const { rows: there } = await tx.query<{ id: number; address: string }>('SELECT id, address FROM household WHERE region_id = $1', [at.id]);
         // (written with or without the county, township and village in front: within one grid they are the same)
         const { rows: above } = await tx.query<{ name: string }>(
@@ -358,9 +380,10 @@ export function householdRoutes() {
             address: same.address,
           });
         }
-        return addHousehold(tx, actorOf(c), h, nowOf(c));
+        return { ...(await addHousehold(tx, actor, h, nowOf(c), body.key)), again: false };
       });
-      return c.json(done, 201);
+      const { again, ...household } = done;
+      return again ? c.json(household, 200) : c.json(household, 201);
     })
     .openapi(removeRoute, async (c) => {
       const { id } = c.req.valid('param');

@@ -433,6 +433,16 @@ for (const driver of DRIVERS) {
         Array.from({ length: 4 }, () => ctx.request('POST', '/api/households', { ...here, address: '竞态路9号', size: 2 }, worker)),
       );
       expect(same.map((r) => r.status).sort()).toEqual([201, 422, 422, 422]);
+      // an addition kept offline, sent again after a lost answer (and twice at once): added once, the same household answered
+      const keyed = await Promise.all(
+        Array.from({ length: 3 }, () => ctx.request('POST', '/api/households', { ...here, address: '离线路1号', size: 3, key: 'phone-key-0001' }, worker)),
+      );
+      expect(keyed.map((r) => r.status).sort()).toEqual([200, 200, 201]);
+      expect(new Set(keyed.map((r) => r.body.id)).size).toBe(1);
+      expect((await ctx.db.query(`SELECT count(*)::int AS n FROM household WHERE address = '离线路1号'`)).rows[0]).toEqual({ n: 1 });
+      // (another account's key is its own)
+      expect((await ctx.request('POST', '/api/households', { ...here, address: '离线路1号', size: 3, key: 'phone-key-0001' }, planner)).status).toBe(422);
+      expect((await ctx.request('POST', '/api/households', { ...here, address: '离线路2号', size: 3, key: 'bad key!' }, worker)).status).toBe(400);
       const removed = await Promise.all(added.map((r) => ctx.request('POST', `/api/households/${r.body.id}/remove`, { version: 1, reason: 'other' }, worker)));
       expect(removed.map((r) => r.status)).toEqual(Array(6).fill(200));
       expect(await drift()).toBe(0);

@@ -369,6 +369,21 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toContain('已恢复');
     expect((await db.query('SELECT 1 FROM household WHERE id = $1', [corrected])).rows).toHaveLength(1);
     expect(await page.locator(`[data-testid="removed-${corrected}"]`).count()).toBe(0);
+    // with no network, a household added waits on the phone and goes up when the signal returns
+    await context.setOffline(true);
+    await page.locator('[data-testid="household-add"]').click();
+    await page.locator('[data-testid="household-add-locate"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-add-where"]').textContent()).toContain(place.x.toFixed(5));
+    await page.locator('[data-testid="household-add-address"]').fill('银湾村902号');
+    await page.locator('[data-testid="household-add-size"]').fill('2');
+    await page.locator('[data-testid="household-add-save"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-saved"]').textContent()).toContain('联网后自动上传');
+    await expect.poll(() => page.locator('[data-testid="household-pending-adds"]').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '13h-household-add-offline.png') });
+    await context.setOffline(false);
+    await page.evaluate(() => dispatchEvent(new Event('online')));
+    await expect.poll(async () => (await named('银湾村902号')).rows.length, { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => page.locator('[data-testid="household-pending-adds"]').count(), { timeout: 30_000 }).toBe(0);
 
     // a patrol whose track cannot have been walked (a bad fix 3 km away): refused, and its visit kept without the track
     await page.locator('[data-testid="patrol-start"]').click();

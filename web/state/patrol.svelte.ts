@@ -35,6 +35,15 @@ export interface PendingEdit {
   error: string | null;
 }
 
+/** A household added with no network: kept on the phone with its own key and sent when there is one (added once however often sent). */
+export interface PendingAdd {
+  key: string;
+  add: { lon: number; lat: number; address: string; size: number; head: string; phone: string; key: string };
+  /** Its address, to name it in the list of what waits. */
+  label: string;
+  error: string | null;
+}
+
 /** Refusals of the track itself: the visits of such a patrol can be kept without it. */
 export const TRACK_REFUSALS = ['too_fast', 'outside_grid', 'visit_far'];
 
@@ -63,6 +72,8 @@ export class PatrolRecorder {
   households = $state.raw<Household[]>([]);
   /** Corrections of households made with no network, waiting to be sent (every page of the app shares them). */
   pendingEdits = $state<PendingEdit[]>([]);
+  /** Households added with no network, waiting to be sent. */
+  pendingAdds = $state<PendingAdd[]>([]);
   month = $state.raw<Month | null>(null);
   /** The position's trouble, in words (no permission, no signal). */
   gpsError = $state<string | null>(null);
@@ -89,6 +100,7 @@ export class PatrolRecorder {
     }
     await this.reloadQueue();
     await this.reloadEdits();
+    await this.reloadAdds();
     if (this.current) this.follow();
     addEventListener('online', this.onOnline);
     this.unlisten = onSentInBackground(() => void this.taken());
@@ -187,10 +199,60 @@ export class PatrolRecorder {
    * 新增住户: one found at the door that no list had, where it is. Needs a network (it is placed by the
    * server in its grid, and refused there if the grid has that address already); the list reloads.
    */
-  async addHousehold(h: { lon: number; lat: number; address: string; size: number; head: string; phone: string }): Promise<{ id: number; op: number }> {
-    const saved = await ok(api.households.$post({ json: h }, { init: { signal: AbortSignal.timeout(30_000) } }));
-    if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
-    return { id: saved.id, op: saved.op! };
+  async addHousehold(h: {
+    lon: number;
+    lat: number;
+    address: string;
+    size: number;
+    head: string;
+    phone: string;
+  }): Promise<{ id: number; op: number; queued: false } | { queued: true }> {
+    const add = { ...h, key: crypto.randomUUID().replace(/-/g, '') };
+    try {
+      // (a line that connects but carries nothing counts as no network)
+      const saved = await ok(api.households.$post({ json: add }, { init: { signal: AbortSignal.timeout(15_000) } }));
+      if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
+      return { id: saved.id, op: saved.op!, queued: false };
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+    }
+    // no network: kept on the phone, sent when it returns (its key: added once, even if the lost answer was a success)
+    const pending: PendingAdd = { key: `a:${Date.now()}-${add.key.slice(0, 8)}`, add, label: h.address, error: null };
+    if (this.store) await set(pending.key, $state.snapshot(pending), this.store);
+    this.pendingAdds = [...this.pendingAdds, pending];
+    return { queued: true };
+  }
+
+  private async reloadAdds(): Promise<void> {
+    if (!this.store) return;
+    const kept = (await entries<string, PendingAdd>(this.store)).filter(([k]) => k.startsWith('a:')).map(([, a]) => a);
+    this.pendingAdds = kept.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async discardAdd(key: string): Promise<void> {
+    if (this.store) await del(key, this.store);
+    this.pendingAdds = this.pendingAdds.filter((p) => p.key !== key);
+  }
+
+  /** Sends the households added with no network, oldest first; a refusal is kept with its words; stops at the first network failure. */
+  private async sendAdds(): Promise<void> {
+    await this.reloadAdds();
+    let changed = false;
+    for (const p of [...this.pendingAdds]) {
+      if (p.error) continue;
+      try {
+        await ok(api.households.$post({ json: p.add }, { init: { signal: AbortSignal.timeout(60_000) } }));
+        if (this.store) await del(p.key, this.store);
+        this.pendingAdds = this.pendingAdds.filter((x) => x.key !== p.key);
+        changed = true;
+      } catch (e) {
+        if (!(e instanceof ApiError)) break;
+        const kept = { ...p, error: errorText(e, 'patrol') };
+        if (this.store) await set(p.key, kept, this.store);
+        this.pendingAdds = this.pendingAdds.map((x) => (x.key === p.key ? kept : x));
+      }
+    }
+    if (changed && this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
   }
 
   /** Takes one household out of the grid (迁出, 拆除, 重复登记), on the version shown; the list reloads. */
@@ -368,6 +430,7 @@ export class PatrolRecorder {
       const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
       const both = async () => {
         await this.sendAll();
+        await this.sendAdds();
         await this.sendEdits();
       };
       if (locks) await locks.request(`gridplan-patrol-${this.user}`, { ifAvailable: true }, async (lock) => (lock ? both() : this.reloadQueue()));
