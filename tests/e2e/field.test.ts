@@ -264,6 +264,51 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('[data-testid="patrol-visits"]').textContent()).toBe('1');
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
     await page.screenshot({ path: join(ARTIFACTS, '11-patrol-offline.png') });
+    // 地图: the grid's households as dots, the one just visited green among those not yet visited this month, where the worker stands;
+    // a tap on a dot opens that household in the list
+    await page.locator('[data-testid="household-map-toggle"]').click();
+    const fieldMap = page.locator('[data-testid="household-map"] [data-testid="field-map"]');
+    await fieldMap.locator('canvas').waitFor();
+    await expect.poll(() => fieldMap.getAttribute('data-idle'), { timeout: 30_000 }).toBe('true');
+    const dot = (id: number) =>
+      fieldMap.evaluate((el, id) => {
+        const m = (el as any).gridplanMap;
+        const f = m.querySourceFeatures('households').find((x: any) => x.properties.id === id);
+        if (!f) return null;
+        const at = m.project(f.geometry.coordinates);
+        return { visited: f.properties.visited as string, x: at.x, y: at.y };
+      }, id);
+    await expect.poll(async () => (await dot(householdId))?.visited).toBe('yes');
+    expect(await page.locator('[data-testid="household-map-legend"]').textContent()).toMatch(/本月已走访 [1-9]\d* 户.*未走访 \d+ 户.*我的位置/);
+    await page.screenshot({ path: join(ARTIFACTS, '11a-household-map.png') });
+    // (one whose dot stands apart from the others', well inside the map)
+    const { other, x, y } = await fieldMap.evaluate((el, visited) => {
+      const m = (el as any).gridplanMap;
+      const { width, height } = m.getCanvas().getBoundingClientRect();
+      const dots = [...new Map(m.querySourceFeatures('households').map((f: any) => [f.properties.id, m.project(f.geometry.coordinates)])).entries()] as [
+        number,
+        { x: number; y: number },
+      ][];
+      const apart = dots.find(
+        ([id, a]) =>
+          id !== visited &&
+          a.x > 30 &&
+          a.x < width - 30 &&
+          a.y > 30 &&
+          a.y < height - 30 &&
+          dots.every(([other, b]) => other === id || Math.hypot(a.x - b.x, a.y - b.y) > 30),
+      )!;
+      return { other: apart[0], x: apart[1].x, y: apart[1].y };
+    }, householdId);
+    await fieldMap.scrollIntoViewIfNeeded();
+    const box = (await fieldMap.boundingBox())!;
+    await page.mouse.click(box.x + x, box.y + y);
+    await expect.poll(() => page.locator('[data-testid="household-list"] li.picked').getAttribute('data-testid')).toBe(`household-${other}`);
+    expect(await page.locator('[data-testid="household-list"] li[data-testid^="household-"]').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, '11c-household-map-picked.png') });
+    await page.locator('[data-testid="household-list"] input[type="search"]').fill('');
+    await page.locator('[data-testid="household-map-toggle"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-map"]').count()).toBe(0);
     // it asks first: a tap meant for the list below does not end the walk
     await page.locator('[data-testid="patrol-stop"]').click();
     expect(await page.locator('[data-testid="patrol-stop-confirm"]').textContent()).toMatch(/结束这次巡查？已走 [\d.]+ 公里，走访 \d+ 户/);

@@ -47,6 +47,12 @@ export interface PendingAdd {
 /** Refusals of the track itself: the visits of such a patrol can be kept without it. */
 export const TRACK_REFUSALS = ['too_fast', 'outside_grid', 'visit_far'];
 
+/** When this month began in China (UTC+8, no daylight saving), as epoch ms. */
+export function monthStartInChina(now: number): number {
+  const c = new Date(now + 8 * 3_600_000);
+  return Date.UTC(c.getUTCFullYear(), c.getUTCMonth(), 1) - 8 * 3_600_000;
+}
+
 /** Metres between two lon/lat points (haversine). */
 export function metres(a: [number, number, ...number[]], b: [number, number, ...number[]]): number {
   const rad = Math.PI / 180;
@@ -378,6 +384,18 @@ export class PatrolRecorder {
   get here(): [number, number] | null {
     const p = this.current?.track.at(-1);
     return p ? [p[0], p[1]] : null;
+  }
+
+  /**
+   * The households visited this month (China's month, as the assessment counts it): those the server has a
+   * visit of, those ticked on the walk under way, and those of ended patrols still waiting to be sent.
+   */
+  visitedThisMonth(now = Date.now()): Set<number> {
+    const from = monthStartInChina(now);
+    const seen = new Set<number>();
+    for (const h of this.households) if (h.visitedAt && Date.parse(h.visitedAt) >= from) seen.add(h.id);
+    for (const q of [...this.queue, ...(this.current ? [this.current] : [])]) for (const v of q.visits) if (Date.parse(v.at) >= from) seen.add(v.householdId);
+    return seen;
   }
 
   visited(householdId: number): boolean {
