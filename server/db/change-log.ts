@@ -44,6 +44,8 @@ export interface OperationEntry {
   op: number;
   at: string;
   actor: string;
+  /** Who that is, in words: the grid worker's name for a worker's account, else the account's name, else the user name. */
+  actorName: string;
   action: string;
   /** What it changed: regions, households, incidents… */
   entity: string;
@@ -74,7 +76,7 @@ export async function operations(
   undoable: readonly string[],
 ): Promise<{ operations: OperationEntry[]; nextUndo: number | null }> {
   const { rows } = await db.query<Omit<OperationEntry, 'at'> & { at: Date | string }>(
-    `WITH scope AS (SELECT id FROM gp_subtree($1::int))
+    `WITH scope AS (SELECT id FROM gp_subtree($1::int)), ops AS (
      SELECT c.op, min(c.at) AS at, min(c.actor) AS actor, min(c.action) AS action, min(c.entity) AS entity,
             count(*) FILTER (WHERE c.entity = 'region')::int AS regions,
             coalesce((array_agg(coalesce(c.after->>'name', c.before->>'name') ORDER BY c.id) FILTER (WHERE c.entity = 'region'))[1:3],
@@ -119,7 +121,10 @@ export async function operations(
             OR EXISTS (SELECT 1 FROM household_undone u
                        WHERE u.id IN (SELECT e::int FROM jsonb_array_elements_text(coalesce(c.after->'removed', '[]'::jsonb)) e)
                          AND u.region_id IN (SELECT id FROM scope)))))
-     GROUP BY c.op ORDER BY c.op DESC LIMIT $4`,
+     GROUP BY c.op ORDER BY c.op DESC LIMIT $4)
+     SELECT o.*, coalesce(nullif(w.name, ''), nullif(u.display_name, ''), o.actor) AS "actorName"
+     FROM ops o LEFT JOIN app_user u ON u.username = o.actor LEFT JOIN worker w ON w.id = u.worker_id
+     ORDER BY o.op DESC`,
     [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit, filter.incidents ?? true],
   );
   const { rows: next } = await db.query<{ op: number }>(

@@ -198,6 +198,9 @@ const operationsRoute = createRoute({
               op: z.number().int(),
               at: z.string(),
               actor: z.string(),
+              actorName: z
+                .string()
+                .openapi({ description: "who that is: a grid worker's name for a worker's account, else the account's name, else the user name" }),
               action: z.string(),
               entity: z.string(),
               regions: z.number().int(),

@@ -61,6 +61,8 @@ for (const driver of DRIVERS) {
         regionId: grid.id,
         undone: false,
       });
+      // an account without a name of its own is said by its user name
+      expect(mine.actorName).toBe(mine.actor);
       expect(list.body.nextUndo).toBe(done.body.op);
       expect((await ctx.request('GET', `/api/operations?region=${grid.parent_id}&actor=nobody`)).body.operations).toEqual([]);
       expect((await ctx.request('GET', `/api/operations?region=${grid.parent_id}&action=split`)).body.operations).toEqual([]);

@@ -335,7 +335,10 @@ for (const driver of DRIVERS) {
       expect(marked[0]).toEqual({ corrected_by: 'hh-worker' });
       // the change log names it; only its maker takes it back, once
       const ops = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
-      expect(ops.body.operations[0]).toMatchObject({ op: added.body.op, action: 'create', entity: 'household', names: ['银湾村999号'] });
+      expect(ops.body.operations[0]).toMatchObject({ op: added.body.op, action: 'create', entity: 'household', names: ['银湾村999号'], actor: 'hh-worker' });
+      // (said as the person: the grid worker's name, not the account's)
+      const { rows: named } = await ctx.db.query<{ name: string }>('SELECT name FROM worker WHERE id = $1', [place.worker]);
+      expect(ops.body.operations[0].actorName).toBe(named[0]!.name);
       expect((await ctx.request('POST', '/api/households/undo', { op: added.body.op }, otherWorker)).body.error.code).toBe('not_household');
       const undone = await ctx.request('POST', '/api/households/undo', { op: added.body.op }, worker);
       expect(undone.status, JSON.stringify(undone.body)).toBe(200);
