@@ -450,9 +450,10 @@ export interface RemovedHousehold {
 export async function removedHouseholds(q: Queryable, gridIds: number[], limit = 200): Promise<RemovedHousehold[]> {
   const { rows } = await q.query<RemovedHousehold & { removedAt: Date | string }>(
     `SELECT u.id, u.address, u.size, u.head_name AS head, u.region_id AS "regionId", c.at AS "removedAt",
-            coalesce(nullif(a.display_name, ''), c.actor) AS by, c.after->>'reason' AS reason, nullif(c.after->>'note', '') AS note, u.op
+            coalesce(nullif(w.name, ''), nullif(a.display_name, ''), c.actor) AS by, c.after->>'reason' AS reason, nullif(c.after->>'note', '') AS note, u.op
      FROM household_undone u JOIN change c ON c.op = u.op AND c.entity = 'household' AND c.action = 'delete'
-       LEFT JOIN app_user a ON a.username = c.actor
+       -- (the person, as the change log names them: a grid worker's name for a worker's account)
+       LEFT JOIN app_user a ON a.username = c.actor LEFT JOIN worker w ON w.id = a.worker_id
      -- (where each would come back now: its grid may have been split, merged or deleted since)
      WHERE EXISTS (SELECT 1 FROM region g WHERE g.id = ANY($1::int[]) AND g.geom && u.geom) AND ${REGION_AT('u.geom')} = ANY($1::int[])
      ORDER BY c.at DESC, u.id LIMIT $2`,

@@ -547,7 +547,9 @@ for (const driver of DRIVERS) {
       // the grid's worker and a planner see it, with why, when and by whom; another worker and a leader do not
       const listed = await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, planner);
       expect(listed.status).toBe(200);
-      expect(listed.body[0]).toMatchObject({ id: h.id, address: h.address, reason: 'moved', note: '迁往曲靖市区', by: 'hh-worker', op: out.body.op });
+      // (by the person, as the change log names them: the grid worker's name)
+      const { rows: person } = await ctx.db.query<{ name: string }>('SELECT name FROM worker WHERE id = $1', [place.worker]);
+      expect(listed.body[0]).toMatchObject({ id: h.id, address: h.address, reason: 'moved', note: '迁往曲靖市区', by: person[0]!.name, op: out.body.op });
       expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, worker)).body[0].id).toBe(h.id);
       expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, otherWorker)).status).toBe(403);
       expect((await ctx.request('GET', `/api/households/removed?grid=${place.grid}`, undefined, leader)).status).toBe(403);

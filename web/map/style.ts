@@ -42,6 +42,9 @@ export function mapLocale(): Record<string, string> {
         'Marker.Title': '地图标记',
         'ScaleControl.Meters': '米',
         'ScaleControl.Kilometers': '公里',
+        'CooperativeGesturesHandler.MobileHelpText': '用两根手指移动地图',
+        'CooperativeGesturesHandler.WindowsHelpText': '按住 Ctrl 键滚动来缩放地图',
+        'CooperativeGesturesHandler.MacHelpText': '按住 ⌘ 键滚动来缩放地图',
       }
     : {};
 }
