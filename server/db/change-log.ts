@@ -83,6 +83,9 @@ export async function operations(
                      -- one household added or removed by hand: its address
                      (array_agg(c.after->>'address' ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after->>'address' <> ''))[1:1],
                      '{}') AS names,
+            -- one household corrected by hand (户主, 电话, 人数): which, named below by its address
+            (array_agg((c.after->'sizes'->0->>0)::int) FILTER (WHERE c.entity = 'household' AND c.action = 'update'
+               AND jsonb_typeof(c.after->'sizes') = 'array' AND jsonb_array_length(c.after->'sizes') = 1))[1] AS corrected,
             -- a household taken out: why (迁出, 拆除, 重复登记…) and the note given
             (array_agg(c.after->>'reason' ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after ? 'reason'))[1] AS reason,
             (array_agg(nullif(c.after->>'note', '') ORDER BY c.id) FILTER (WHERE c.entity = 'household' AND c.after ? 'reason'))[1] AS note,
@@ -122,7 +125,11 @@ export async function operations(
                        WHERE u.id IN (SELECT e::int FROM jsonb_array_elements_text(coalesce(c.after->'removed', '[]'::jsonb)) e)
                          AND u.region_id IN (SELECT id FROM scope)))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4)
-     SELECT o.*, coalesce(nullif(w.name, ''), nullif(u.display_name, ''), o.actor) AS "actorName"
+     SELECT o.op, o.at, o.actor, o.action, o.entity, o.regions, o.reason, o.note, o."regionId", o.undone, o.reverts, o.counts,
+            coalesce(nullif(w.name, ''), nullif(u.display_name, ''), o.actor) AS "actorName",
+            CASE WHEN cardinality(o.names) = 0 AND o.corrected IS NOT NULL THEN coalesce(
+              (SELECT ARRAY[h.address] FROM household h WHERE h.id = o.corrected AND h.address <> ''),
+              (SELECT ARRAY[h.address] FROM household_undone h WHERE h.id = o.corrected AND h.address <> '' LIMIT 1), o.names) ELSE o.names END AS names
      FROM ops o LEFT JOIN app_user u ON u.username = o.actor LEFT JOIN worker w ON w.id = u.worker_id
      ORDER BY o.op DESC`,
     [filter.regionId ?? null, filter.actor ?? null, filter.action ?? null, filter.limit, filter.incidents ?? true],

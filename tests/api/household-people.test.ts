@@ -91,6 +91,13 @@ for (const driver of DRIVERS) {
       // logged under the worker's name
       const { rows: log } = await ctx.db.query<{ actor: string; action: string }>('SELECT actor, action FROM change WHERE op = $1', [saved.body.op]);
       expect(log).toEqual([{ actor: 'hh-worker', action: 'update' }]);
+      // the change log names the household corrected, by its address, as it names one added or taken out
+      const listed = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
+      expect(listed.body.operations.find((o: { op: number }) => o.op === saved.body.op)).toMatchObject({
+        action: 'update',
+        entity: 'household',
+        names: [h.address],
+      });
       // nothing to change: nothing logged, no new version
       const same = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version + 1, phone: '13900001111' }, worker);
       expect(same.body).toMatchObject({ op: null, version: h.version + 1 });
