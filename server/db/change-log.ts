@@ -103,7 +103,10 @@ export async function operations(
               FILTER (WHERE c.entity IN ('household', 'incident')))[1] AS counts
      FROM change c
      WHERE c.op IS NOT NULL
-       AND ($2::text IS NULL OR c.actor = $2) AND ($3::text IS NULL OR c.action = $3)
+       AND ($2::text IS NULL OR c.actor = $2)
+       -- the kind: 住户 (households added, corrected, taken out, brought in) apart from the plan's own 新建/修改/删除
+       AND ($3::text IS NULL OR CASE WHEN $3 = 'household' THEN c.entity = 'household'
+                                     ELSE c.action = $3 AND ($3 IN ('import', 'undo', 'redo') OR c.entity <> 'household') END)
        AND ($5::boolean OR c.op NOT IN (SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'incident'))
        AND ($1::int IS NULL OR c.op IN (
          SELECT x.op FROM change x WHERE x.op IS NOT NULL AND x.entity = 'region' AND (

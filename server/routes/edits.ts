@@ -184,7 +184,12 @@ const operationsRoute = createRoute({
           description: 'operations that touched it or anything below it; someone given an area reads only the part within it (their area by default)',
         }),
       actor: z.string().min(1).max(64).optional(),
-      action: z.enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish', 'restore', 'undo', 'redo']).optional(),
+      action: z
+        .enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish', 'restore', 'undo', 'redo', 'household'])
+        .optional()
+        .openapi({
+          description: "the kind; 'household': households added, corrected, taken out or brought in (the others leave these out, but for imports and undo)",
+        }),
       limit: z.coerce.number().int().min(1).max(200).default(50),
     }),
   },

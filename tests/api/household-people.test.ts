@@ -98,6 +98,13 @@ for (const driver of DRIVERS) {
         entity: 'household',
         names: [h.address],
       });
+      // filed under 住户, not among the plan's own 修改
+      const kinds = async (action: string) =>
+        ((await ctx.request('GET', `/api/operations?region=${place.grid}&action=${action}`, undefined, planner)).body.operations as { op: number }[]).map(
+          (o) => o.op,
+        );
+      expect(await kinds('household')).toContain(saved.body.op);
+      expect(await kinds('update')).not.toContain(saved.body.op);
       // nothing to change: nothing logged, no new version
       const same = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version + 1, phone: '13900001111' }, worker);
       expect(same.body).toMatchObject({ op: null, version: h.version + 1 });
@@ -527,7 +534,7 @@ for (const driver of DRIVERS) {
       const share = async () => {
         const a = await ctx.request('GET', `/api/assessment?region=${place.grid}&month=${month}`, undefined, leader);
         expect(a.status, JSON.stringify(a.body)).toBe(200);
-        return a.body.grids.find((g: { gridId: number }) => g.gridId === place.grid) as { households: number; visited: number };
+        return a.body.grids.find((g: { gridId: number }) => g.gridId === place.grid) as { households: number; visited: number; removed: number };
       };
       const before = await share();
       const { rows } = await ctx.db.query<{ id: number; version: number }>(
@@ -537,8 +544,10 @@ for (const driver of DRIVERS) {
       );
       const ops: number[] = [];
       for (const h of rows) ops.push((await ctx.request('POST', `/api/households/${h.id}/remove`, { version: h.version, reason: 'other' }, worker)).body.op);
-      expect(await share()).toEqual(before);
+      // the same share, the two said to be among the month's households (含本月注销 2 户)
+      expect(await share()).toEqual({ ...before, removed: before.removed + 2 });
       for (const op of ops.reverse()) expect((await ctx.request('POST', '/api/households/undo', { op }, worker)).status).toBe(200);
+      expect(await share()).toEqual(before);
     });
 
     it('lists the households taken out of a grid, and gives one back later, whoever took it out (from the newcomer)', async () => {
