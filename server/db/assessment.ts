@@ -43,6 +43,8 @@ export interface Figures {
   patrols: number;
   distanceM: number;
   households: number;
+  /** Of those, taken out (注销) since the month began: counted, as the month's visits to them count. */
+  removed: number;
   visited: number;
   visitShare: number | null;
   points: number;
@@ -130,7 +132,8 @@ export async function assessment(
      SELECT g.id AS "gridId", g.code, g.name, pv.name AS village, g.worker_id AS "workerId", w.name AS worker,
        coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
        coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
-       coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM", coalesce(hs.n, 0) AS households, coalesce(vs.n, 0) AS visited
+       coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM",
+       coalesce(hs.n, 0) AS households, coalesce(hs.removed, 0) AS removed, coalesce(vs.n, 0) AS visited
      FROM g JOIN region pv ON pv.id = g.parent_id LEFT JOIN worker w ON w.id = g.worker_id
        LEFT JOIN LATERAL (
          SELECT count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
@@ -149,7 +152,7 @@ export async function assessment(
          WHERE i.grid_id = g.id AND i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3) x ON true
        LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p
                           WHERE p.grid_id = g.id AND p.started_at >= $2 AND p.started_at < $3) pt ON true
-       LEFT JOIN LATERAL (SELECT count(*)::int AS n FROM ${inMonth} hh) hs ON true
+       LEFT JOIN LATERAL (SELECT count(*)::int AS n, count(*) FILTER (WHERE hh.removed)::int AS removed FROM ${inMonth} hh) hs ON true
        LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN ${inMonth} hh ON hh.id = v.household_id
                           WHERE v.at >= $2 AND v.at < $3) vs ON true
      ORDER BY g.code`,
@@ -180,6 +183,7 @@ export async function assessment(
       patrols: sum('patrols'),
       distanceM: sum('distanceM'),
       households: sum('households'),
+      removed: sum('removed'),
       visited: sum('visited'),
     };
     const figures = {

@@ -145,7 +145,7 @@ export async function householdPoints(db: Queryable, regionId: number, limit: nu
  * and then removed. (Households of other grids: their ids, as visits name them.)
  */
 export const householdsOfMonth = (grid: string, from: string) => `(
-  SELECT h.id FROM household h WHERE h.region_id = ${grid}
+  SELECT h.id, false AS removed FROM household h WHERE h.region_id = ${grid}
   UNION ALL
-  SELECT u.id FROM household_undone u WHERE u.region_id = ${grid}
+  SELECT u.id, true AS removed FROM household_undone u WHERE u.region_id = ${grid}
     AND EXISTS (SELECT 1 FROM change c WHERE c.op = u.op AND c.entity = 'household' AND c.action = 'delete' AND c.at >= ${from}))`;

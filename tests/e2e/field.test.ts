@@ -249,6 +249,14 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => page.locator('[data-testid="network"]').textContent(), { timeout: 30_000 }).toBe('离线');
     await expect.poll(() => page.locator('[data-testid="patrol-households"]').textContent(), { timeout: 30_000 }).toMatch(/（[1-9]\d* 户）/);
     await page.screenshot({ path: join(ARTIFACTS, '10-patrol-opened-offline.png') });
+    // 我的位置 with no walk under way: the phone asked on a tap, its place shown on the households' map
+    await page.locator('[data-testid="household-map-toggle"]').click();
+    await context.setGeolocation({ longitude: place.x, latitude: place.y });
+    await page.locator('[data-testid="household-map-locate"]').click();
+    await expect.poll(() => page.locator('[data-testid="household-map-locate"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="household-map-legend"]').textContent()).toContain('我的位置');
+    await page.screenshot({ path: join(ARTIFACTS, '10a-household-map-located.png') });
+    await page.locator('[data-testid="household-map-toggle"]').click();
     await page.locator('[data-testid="patrol-start"]').click();
     await expect.poll(() => page.locator('[data-testid^="visit-"]').count(), { timeout: 30_000 }).toBeGreaterThan(0);
     // walking north, 40 m a step
@@ -377,7 +385,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await context.setGeolocation({ longitude: place.x, latitude: place.y });
     await page.locator('[data-testid="household-add"]').click();
     await page.locator('[data-testid="household-add-locate"]').click();
-    await expect.poll(() => page.locator('[data-testid="household-add-where"]').textContent()).toContain(place.x.toFixed(5));
+    // (said by the nearest door listed, the coordinates on hover)
+    await expect.poll(() => page.locator('[data-testid="household-add-where"]').textContent()).toMatch(/已定位：\s*距 .+ 约 \d+ 米/);
+    expect(await page.locator('[data-testid="household-add-where"]').getAttribute('title')).toContain(place.x.toFixed(5));
     await page.locator('[data-testid="household-add-address"]').fill('银湾村901号');
     await page.locator('[data-testid="household-add-size"]').fill('4');
     await page.locator('[data-testid="household-add-head"]').fill('王小明');
@@ -421,7 +431,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await context.setOffline(true);
     await page.locator('[data-testid="household-add"]').click();
     await page.locator('[data-testid="household-add-locate"]').click();
-    await expect.poll(() => page.locator('[data-testid="household-add-where"]').textContent()).toContain(place.x.toFixed(5));
+    // (said by the nearest door listed, the coordinates on hover)
+    await expect.poll(() => page.locator('[data-testid="household-add-where"]').textContent()).toMatch(/已定位：\s*距 .+ 约 \d+ 米/);
+    expect(await page.locator('[data-testid="household-add-where"]').getAttribute('title')).toContain(place.x.toFixed(5));
     await page.locator('[data-testid="household-add-address"]').fill('银湾村902号');
     await page.locator('[data-testid="household-add-size"]').fill('2');
     await page.locator('[data-testid="household-add-save"]').click();
