@@ -13,7 +13,8 @@ import type { Db, Queryable, Tx } from './db.ts';
 import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
 import type { HouseholdUpdate } from './household-batches.ts';
-import { NOT_IN_A_NAME, parseHead, parseHouseholdPhone } from '../domain/household-input.ts';
+import { NOT_IN_A_NAME, parseAddress, parseHead, parseHouseholdPhone } from '../domain/household-input.ts';
+import { visibleText } from '../domain/text.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
 import { importRegions, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
@@ -711,7 +712,7 @@ async function locate(tx: Queryable, rows: ImportRow[], spec: ImportSpec) {
     // a point placed by hand is where the row goes: its address is kept but not looked up
     const placed = spec.places?.get(i) ?? null;
     const own = placed ?? pointOf(row.geometry);
-    const address = words(field(row, spec, 'address'));
+    const address = visibleText(words(field(row, spec, 'address')));
     const match = !placed && find && address ? find(countyFree(address, prefixes)) : null;
     return { own, address, match };
   });
@@ -796,6 +797,14 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
   const matchedAddress = new Map<number, string>();
   located.forEach(({ own, address, match }, index) => {
     const path = `rows[${index}]`;
+    // an address as hand entry takes it: no control characters, no direction overrides, nothing unreadable
+    try {
+      parseAddress(address, `${path}.address`);
+    } catch (e) {
+      const subject = address.replace(new RegExp(NOT_IN_A_NAME.source, 'g'), '\ufffd').slice(0, 60);
+      problems.push({ index, code: 'invalid_address', message: (e as Error).message, path: `${path}.address`, subject });
+      return;
+    }
     const sizeText = text(field(rows[index]!, spec, 'size'));
     const size = sizeText ? householdSizeOf(sizeText) : null;
     if (size !== null && (!Number.isInteger(size) || size < 1 || size > 30)) {

@@ -1,3 +1,4 @@
+import { INVISIBLE } from './text.ts';
 /**
  * Addresses as 公安 lists and 一标三实 write them, brought to one form so that the same door matches
  * however it was typed: full-width characters, Chinese numerals, the words for building, unit and
@@ -35,8 +36,8 @@ const MARKERS = /(号楼|单元|号|栋|幢|座|楼|室|户|房|门)/g;
  * province, city and county names) at its start.
  */
 export function normalizeAddress(raw: string, prefixes: readonly string[] = []): string {
-  // (zero-width spaces and joiners show nothing: 测试路\u200b1号 is 测试路1号)
-  let s = raw.normalize('NFKC').replace(/[\s\u200b-\u200d\u2060\ufeff]+/g, '');
+  // (what shows nothing is nothing: 测试路\u200b1号 is 测试路1号)
+  let s = raw.normalize('NFKC').replace(INVISIBLE, '').replace(/\s+/g, '');
   for (let again = true; again;) {
     again = false;
     for (const p of prefixes) {

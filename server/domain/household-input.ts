@@ -1,6 +1,7 @@
 import { InputError } from './errors.ts';
 import { csvPosition, parsePosition } from './geojson-input.ts';
 import { phoneOf } from './import-values.ts';
+import { UNREADABLE, visibleText } from './text.ts';
 
 export interface HouseholdInput {
   lon: number;
@@ -28,9 +29,11 @@ export const NOT_IN_A_NAME = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2
 export function parseHead(value: unknown, path: string): string {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string' && typeof value !== 'number') throw new InputError('invalid_head', "a head of household's name is text", path);
-  const head = String(value).normalize('NFC').trim().replace(/\s+/g, ' ');
+  const head = visibleText(String(value)).replace(/\s+/g, ' ');
   if (NOT_IN_A_NAME.test(head))
     throw new InputError('invalid_head', "a head of household's name holds a control character or an invisible direction control; remove it", path);
+  if (UNREADABLE.test(head))
+    throw new InputError('invalid_head', "a head of household's name holds a character that could not be read (�): save the file as UTF-8", path);
   if (head.length > MAX_HEAD_LENGTH) throw new InputError('invalid_head', `a head of household's name has at most ${MAX_HEAD_LENGTH} characters`, path);
   return head;
 }
@@ -64,12 +67,22 @@ function parseSize(value: unknown, path: string): number {
   return size;
 }
 
-function parseAddress(value: unknown, path: string): string {
+/**
+ * An address as the door says it ('' when none): invisible characters out; control characters,
+ * direction overrides (which make it read otherwise than it is) and characters that could not be
+ * read are refused, as in a household added by hand.
+ */
+export function parseAddress(value: unknown, path: string): string {
   if (value === undefined || value === null) return '';
   if (typeof value !== 'string' || value.length > MAX_ADDRESS_LENGTH) {
     throw new InputError('invalid_address', `address must be text of at most ${MAX_ADDRESS_LENGTH} characters`, path);
   }
-  return value.trim();
+  const address = visibleText(value);
+  if (NOT_IN_A_NAME.test(address))
+    throw new InputError('invalid_address', 'the address holds a control character or an invisible direction control; remove it', path);
+  if (UNREADABLE.test(address))
+    throw new InputError('invalid_address', 'the address holds a character that could not be read (�): save the file as UTF-8', path);
+  return address;
 }
 
 /** One CSV row `{lon, lat, size, address}` (strings from the parser). */

@@ -29,11 +29,14 @@ function describeIssue(issue: Issue | undefined): string {
   const i = issue as Issue & { expected?: string; input?: unknown; minimum?: number | bigint; maximum?: number | bigint; origin?: string; values?: unknown[] };
   switch (issue.code) {
     case 'invalid_type':
-      return i.input === undefined ? 'is required' : `must be ${KINDS[String(i.expected)] ?? String(i.expected)}`;
+      // (zod 4 keeps no input on its issues: what it received is in its own message)
+      return /received undefined$/.test(issue.message) ? 'is required' : `must be ${KINDS[String(i.expected)] ?? String(i.expected)}`;
     case 'too_small':
-      return i.origin && UNITS[i.origin] ? `needs at least ${String(i.minimum)} ${UNITS[i.origin]}` : `must be at least ${String(i.minimum)}`;
+      if (i.origin && UNITS[i.origin]) return `needs at least ${String(i.minimum)} ${UNITS[i.origin]}`;
+      return (issue as { inclusive?: boolean }).inclusive === false ? `must be more than ${String(i.minimum)}` : `must be at least ${String(i.minimum)}`;
     case 'too_big':
-      return i.origin && UNITS[i.origin] ? `takes at most ${String(i.maximum)} ${UNITS[i.origin]}` : `must be at most ${String(i.maximum)}`;
+      if (i.origin && UNITS[i.origin]) return `takes at most ${String(i.maximum)} ${UNITS[i.origin]}`;
+      return (issue as { inclusive?: boolean }).inclusive === false ? `must be less than ${String(i.maximum)}` : `must be at most ${String(i.maximum)}`;
     case 'invalid_value':
       return `must be one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'unrecognized_keys':
@@ -51,7 +54,11 @@ function describeIssue(issue: Issue | undefined): string {
  * field's own name, for the page to put in the reader's words.
  */
 export function fromZod(error: ZodError, target: string): InputError {
-  const issue = error.issues[0];
+  // (a field's own bound before zod's safe-integer one, which it adds to every integer: "at most 2147483647", not 2⁵³−1)
+  const safe = (x: Issue) =>
+    (x.code === 'too_big' || x.code === 'too_small') &&
+    Math.abs(Number((x as { maximum?: number; minimum?: number }).maximum ?? (x as { minimum?: number }).minimum)) === Number.MAX_SAFE_INTEGER;
+  const issue = error.issues.find((x) => !safe(x)) ?? error.issues[0];
   const parts = [target, ...(issue?.path ?? [])].map(String);
   const path = parts.join('.');
   const field = parts.filter((p) => !/^\d+$/.test(p)).pop() ?? target;

@@ -1,3 +1,5 @@
+import type { Context } from 'hono';
+import type { Env } from '../http/router.ts';
 import { createRoute, z } from '@hono/zod-openapi';
 import { ndjson, wantsStream, type ProgressSink } from '../http/ndjson.ts';
 import { readUpload, RowError } from '../http/upload.ts';
@@ -26,6 +28,7 @@ import { nowOf, router } from '../http/router.ts';
 import { importHouseholds, type ImportProgress } from '../db/household-import.ts';
 import { householdPoints } from '../db/households.ts';
 import { NOT_IN_A_NAME, parseHead, parseHouseholdCsvRow, parseHouseholdFeature, parseHouseholdPhone } from '../domain/household-input.ts';
+import { visibleText } from '../domain/text.ts';
 import { notFound } from '../domain/errors.ts';
 import { errorResponses, IdParam, json } from './schemas.ts';
 
@@ -271,13 +274,42 @@ const restoreRoute = createRoute({
   },
 });
 
-/** Characters that show nothing (zero-width spaces and joiners, the byte-order mark): an address or note is read without them. */
-const INVISIBLE = /[\u200b-\u200d\u2060\ufeff]/g;
+/**
+ * A household (or households taken out together) the caller may change: a grid worker's in their
+ * grids, someone given an area's within it. Refused without saying where it lies (which grid a
+ * household of another is in was an answer to counting through ids).
+ */
+async function assertHouseholdScope(c: Context<Env>, tx: Queryable, regionId: number | null, what: string, path: string): Promise<void> {
+  const p = principalOf(c);
+  try {
+    if (p.role === 'worker') assertOwnGrid(c, regionId, path);
+    else if (regionId !== null) await areaRegion(c, regionId, path, tx);
+    else if (areaOf(p) !== null) throw new InputError('outside_scope', '', path);
+  } catch (e) {
+    if (e instanceof InputError && e.code === 'outside_scope')
+      throw new InputError('outside_scope', `${what} is not among the households you may change`, path);
+    throw e;
+  }
+}
 
-/** A household with the counts of its grid and all above it held first (regions before households, as every household write takes them). */
-async function lockedHousehold(tx: Queryable, id: number): Promise<HouseholdRecord> {
+/**
+ * A household with the counts of its grid and all above it held first (regions before households, as every household write takes them),
+ * once the caller may change it (nothing of another's grid is held). One taken out since it was read: a stale form (409), as a
+ * change made meanwhile is.
+ */
+async function lockedHousehold(c: Context<Env>, tx: Queryable, id: number): Promise<HouseholdRecord> {
   const first = await householdRecord(tx, id);
-  if (!first) throw notFound('household', id);
+  if (!first) {
+    const { rows: out } = await tx.query<{ region_id: number | null }>(
+      `SELECT u.region_id FROM household_undone u JOIN change c ON c.op = u.op AND c.entity = 'household' AND c.action = 'delete'
+       WHERE u.id = $1 ORDER BY u.op DESC LIMIT 1`,
+      [id],
+    );
+    if (!out[0]) throw notFound('household', id);
+    await assertHouseholdScope(c, tx, out[0].region_id, `household ${id}`, 'id');
+    throw new InputError('version_conflict', `household ${id} was taken out (注销) since it was read`, 'id', { reason: 'removed' });
+  }
+  await assertHouseholdScope(c, tx, first.regionId, `household ${id}`, 'id');
   await lockCounts(tx, [first.regionId]);
   const h = await householdRecord(tx, id, true);
   if (!h) throw notFound('household', id);
@@ -316,20 +348,16 @@ export function householdRoutes() {
         phone: body.phone === undefined ? undefined : parseHouseholdPhone(body.phone, 'phone'),
         size: body.size,
       };
-      const p = principalOf(c);
       const done = await c.get('db').transaction(async (tx) => {
-        const before = await lockedHousehold(tx, id);
         // a grid worker: the households of their grids; anyone given an area: those within it
-        if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
-        else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
-        else if (areaOf(p) !== null) throw new InputError('outside_scope', `household ${id} lies outside your assigned area`, 'id');
+        const before = await lockedHousehold(c, tx, id);
         return editHousehold(tx, actorOf(c), before, edit, nowOf(c));
       });
       return c.json(done, 200);
     })
     .openapi(addRoute, async (c) => {
       const body = c.req.valid('json');
-      const address = body.address.normalize('NFC').replace(INVISIBLE, '').trim();
+      const address = visibleText(body.address);
       if (!address || NOT_IN_A_NAME.test(address)) {
         throw new InputError('invalid_address', 'write the address as the door says it (村、路、号), without control characters', 'address');
       }
@@ -362,7 +390,10 @@ export function householdRoutes() {
           );
           if (had[0]) {
             if (had[0].id === null) throw new InputError('version_conflict', 'this household was added and taken back since', 'key', { reason: 'taken' });
-            return { ...(await householdRecord(tx, had[0].id))!, op: had[0].op, again: true };
+            const record = (await householdRecord(tx, had[0].id))!;
+            // (as it is now: only while it lies where the caller may see it — its grid may since be another worker's)
+            await assertHouseholdScope(c, tx, record.regionId, 'the household added with this key', 'key');
+            return { ...record, op: had[0].op, again: true };
           }
         }
         const { rows: there } = await tx.query<{ id: number; address: string }>('SELECT id, address FROM household WHERE region_id = $1', [at.id]);
@@ -388,14 +419,10 @@ export function householdRoutes() {
     .openapi(removeRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');
-      const note = body.note === undefined ? '' : body.note.normalize('NFC').replace(INVISIBLE, '').trim();
+      const note = body.note === undefined ? '' : visibleText(body.note);
       if (NOT_IN_A_NAME.test(note)) throw new InputError('invalid_note', 'the note holds characters that are not text', 'note');
-      const p = principalOf(c);
       const done = await c.get('db').transaction(async (tx) => {
-        const before = await lockedHousehold(tx, id);
-        if (p.role === 'worker') assertOwnGrid(c, before.regionId, 'id');
-        else if (before.regionId !== null) await areaRegion(c, before.regionId, 'id', tx);
-        else if (areaOf(p) !== null) throw new InputError('outside_scope', `household ${id} lies outside your assigned area`, 'id');
+        const before = await lockedHousehold(c, tx, id);
         return removeHousehold(tx, actorOf(c), before, { version: body.version, reason: body.reason, note });
       });
       return c.json(done, 200);
@@ -435,7 +462,6 @@ export function householdRoutes() {
     })
     .openapi(restoreRoute, async (c) => {
       const { op } = c.req.valid('json');
-      const p = principalOf(c);
       const done = await c.get('db').transaction(async (tx) => {
         // where they come back (their grid may have been split, merged or deleted since), or are back: the grid's worker, or
         // someone given an area around it
@@ -448,11 +474,7 @@ export function householdRoutes() {
              WHERE c.op = $1 AND c.entity = 'household' AND c.action = 'delete') r`,
           [op],
         );
-        for (const r of rows) {
-          if (p.role === 'worker') assertOwnGrid(c, r.region_id, 'op');
-          else if (r.region_id !== null) await areaRegion(c, r.region_id, 'op', tx);
-          else if (areaOf(p) !== null) throw new InputError('outside_scope', `operation ${op} lies outside your assigned area`, 'op');
-        }
+        for (const r of rows) await assertHouseholdScope(c, tx, r.region_id, `operation ${op}`, 'op');
         return restoreRemoval(tx, actorOf(c), op);
       });
       return c.json(done, 200);

@@ -25,7 +25,7 @@ export const errorResponses = (...statuses: ErrorStatus[]) =>
  */
 export const WholeId = z
   .string()
-  .regex(/^\d{1,10}$/, 'an id: a whole number')
+  .regex(/^\d{1,10}$/, 'must be an id (a whole number)')
   .transform(Number)
   .pipe(z.number().int().positive().max(2_147_483_647));
 

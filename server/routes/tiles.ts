@@ -14,7 +14,7 @@ export const MVT_TYPE = 'application/vnd.mapbox-vector-tile';
 const coordinate = (name: string) =>
   z
     .string()
-    .regex(name === 'y' ? /^\d{1,7}(\.mvt)?$/ : /^\d{1,7}$/, `${name}: a whole number${name === 'y' ? ' (with .mvt)' : ''}`)
+    .regex(name === 'y' ? /^\d{1,7}(\.mvt)?$/ : /^\d{1,7}$/, `must be a whole number${name === 'y' ? ' (with .mvt)' : ''}`)
     .transform((s) => Number(s.replace('.mvt', '')))
     .openapi({ param: { name, in: 'path' }, example: name === 'z' ? '12' : name === 'x' ? '3250' : '1730.mvt' });
 

@@ -62,6 +62,8 @@ for (const driver of DRIVERS) {
       const theirs = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900001111' }, otherWorker);
       expect(theirs.status).toBe(403);
       expect(theirs.body.error).toMatchObject({ code: 'outside_scope', path: 'id' });
+      // (without saying which grid it is in: counting through ids mapped every household to its grid; from the attacker)
+      expect(theirs.body.error.message).toBe(`household ${h.id} is not among the households you may change`);
       // those who read households but not who lives there: no edit
       expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900001111' }, leader)).status).toBe(403);
       // refused in words, nothing written: a masked number, a short one, a too-long name, no version, an unknown household
@@ -334,6 +336,13 @@ for (const driver of DRIVERS) {
       });
       expect(twice.status).toBe(422);
       expect(twice.body.error).toMatchObject({ code: 'duplicate_address', details: { id: known[0]!.id } });
+      // the same door with characters that show nothing in it (a mark of direction, a soft hyphen, a variation selector), or an address
+      // of nothing but a blank-looking filler (from the attacker)
+      for (const hidden of ['\u200f', '\u00ad', '\ufe0f', '\u{e0041}']) {
+        const sneaked = await add({ ...here, address: known[0]!.address.replace('号', `${hidden}号`), size: 2 });
+        expect(sneaked.body.error, JSON.stringify(hidden)).toMatchObject({ code: 'duplicate_address', details: { id: known[0]!.id } });
+      }
+      expect((await add({ ...here, address: '\u3164', size: 2 })).body.error).toMatchObject({ code: 'invalid_address', path: 'address' });
       expect((await add({ ...here, address: '银湾村999号' })).status).toBe(400);
       expect((await add({ ...here, address: '银湾村999号', size: 3 }, leader)).status).toBe(403);
       expect((await add({ ...here, address: '银湾村999号', size: 3, phone: '139****0000' })).body.error.code).toBe('invalid_phone');
@@ -395,6 +404,11 @@ for (const driver of DRIVERS) {
       expect(out.status, JSON.stringify(out.body)).toBe(200);
       expect(await count()).toBe(n - 1);
       expect((await householdsOf(place.grid, worker)).body.some((x: Row) => x.id === h.id)).toBe(false);
+      // a form read before it was taken out: stale (409), as a change made meanwhile is; to another grid's worker, not theirs
+      const late = await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900002222' }, worker);
+      expect(late.status).toBe(409);
+      expect(late.body.error).toMatchObject({ code: 'version_conflict', details: { reason: 'removed' } });
+      expect((await ctx.request('PATCH', `/api/households/${h.id}`, { version: h.version, phone: '13900002222' }, otherWorker)).status).toBe(403);
       expect((await ctx.db.query('SELECT household_id FROM patrol_visit WHERE patrol_id = $1', [pat[0]!.id])).rows).toEqual([{ household_id: h.id }]);
       const ops = await ctx.request('GET', `/api/operations?region=${place.grid}&limit=5`, undefined, planner);
       expect(ops.body.operations[0]).toMatchObject({
@@ -513,7 +527,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/households', { ...here, address: '\u200b\u200b', size: 2 }, worker)).body.error.code).toBe('invalid_address');
 
       // a grid given to another worker is theirs: the first worker's undo there is refused
-      const again = await ctx.request('POST', '/api/households', { ...here, address: '撤销路2号', size: 2 }, worker);
+      const again = await ctx.request('POST', '/api/households', { ...here, address: '撤销路2号', size: 2, key: 'phone-key-0002' }, worker);
       expect(again.status).toBe(201);
       const { rows: o } = await ctx.db.query<{ w: number; version: number }>(
         'SELECT (SELECT worker_id FROM region WHERE id = $2) AS w, version FROM region WHERE id = $1',
@@ -524,6 +538,23 @@ for (const driver of DRIVERS) {
       const theirs = await ctx.request('POST', '/api/households/undo', { op: again.body.op }, worker);
       expect(theirs.status).toBe(403);
       expect((await ctx.db.query('SELECT 1 FROM household WHERE id = $1', [again.body.id])).rows).toHaveLength(1);
+      // the addition sent again with its key from a grid the worker has now: not the household as it is in a grid no longer theirs
+      // (from the attacker)
+      const { rows: ov } = await ctx.db.query<{ version: number; lon: number; lat: number }>(
+        'SELECT version, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat FROM region WHERE id = $1',
+        [place.other],
+      );
+      const swapped = await ctx.request('PATCH', `/api/regions/${place.other}`, { version: ov[0]!.version, workerId: place.worker, staff: [] }, planner);
+      expect(swapped.status, JSON.stringify(swapped.body)).toBe(200);
+      const replay = await ctx.request(
+        'POST',
+        '/api/households',
+        { lon: ov[0]!.lon, lat: ov[0]!.lat, address: '撤销路2号', size: 2, key: 'phone-key-0002' },
+        worker,
+      );
+      expect(replay.status, JSON.stringify(replay.body)).toBe(403);
+      expect(replay.body).not.toHaveProperty('id');
+      expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
       // given back (the planner's undo), the worker may
       expect((await ctx.request('POST', '/api/changes/undo', undefined, planner)).status).toBe(200);
       expect((await ctx.request('POST', '/api/households/undo', { op: again.body.op }, worker)).status).toBe(200);

@@ -24,6 +24,18 @@ describe('household rows', () => {
     );
   });
 
+  it('reads an address as it shows, as hand entry does: what shows nothing taken out, controls and unreadable bytes refused (from the attacker)', () => {
+    const row = (address: string) => parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '3', address }, 7);
+    expect(row('银湾村\u200f5005\u00ad号\ufe0f').address).toBe('银湾村5005号');
+    expect(row('\u3164').address).toBe('');
+    for (const bad of ['银湾村\u202e5005号', '银湾村5005号\u0007', '\ufffd\ufffdbad']) {
+      expect(() => row(bad), JSON.stringify(bad)).toThrow(expect.objectContaining({ code: 'invalid_address', path: 'line 7, column address' }));
+    }
+    expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '25.6', size: '3', head: '王\ufffd' }, 7)).toThrow(
+      expect.objectContaining({ code: 'invalid_head' }),
+    );
+  });
+
   it('names the line and column of a bad value', () => {
     expect(() => parseHouseholdCsvRow({ lon: '103.8', lat: '', size: '4' }, 9)).toThrow(
       expect.objectContaining({ code: 'not_a_number', path: 'line 9, column lat' }),
