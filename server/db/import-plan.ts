@@ -108,6 +108,8 @@ export interface ImportOutcome {
     updated: number;
     unchanged?: number;
     addressExample?: string | null;
+    /** Of those added, placed at a door the region has because only the flat was new (69号5栋1单元301 at 69号). */
+    atDoor?: number;
     kept?: { count: number; overwritten: boolean; rows: KeptCorrection[] };
   };
   incidents?: { imported: number };
@@ -119,9 +121,10 @@ export interface ImportOutcome {
   barriers?: { imported: number; classes: Record<string, number>; clipped: number };
   /**
    * Where rows without their own point were found (for the preview; at most 3,000): the household
-   * an address matched (`exact`, `normalized`), or each household an ambiguous address fits (`candidate`).
+   * an address matched (`exact`, `normalized`), the door of a flat not yet known (`building`), or each household an ambiguous address
+   * fits (`candidate`).
    */
-  located?: { i: number; lon: number; lat: number; how: 'exact' | 'normalized' | 'candidate' }[];
+  located?: { i: number; lon: number; lat: number; how: 'exact' | 'normalized' | 'building' | 'candidate' }[];
   /**
    * Households: the rows whose address found a household lie, by their own coordinates, this far from
    * it (the median, in metres, over `rows` of them) — all one way when the file's system is not the
@@ -729,8 +732,20 @@ function locatedOf(located: Awaited<ReturnType<typeof locate>>): NonNullable<Imp
     if (l.match.how === 'ambiguous') for (const f of l.match.found.slice(0, 5)) out.push({ i, lon: f.x, lat: f.y, how: 'candidate' });
     else if ((l.match.how === 'exact' || l.match.how === 'normalized') && l.match.found[0])
       out.push({ i, lon: l.match.found[0].x, lat: l.match.found[0].y, how: l.match.how });
+    else if (l.match.how === 'building') {
+      const door = doorPlace(l.match.found);
+      if (door) out.push({ i, lon: door[0], lat: door[1], how: 'building' });
+    }
   }
   return out;
+}
+
+/** Where a door stands: its households' first place, when they all lie within 150 m of it (else the door is not one building). */
+function doorPlace(found: readonly Known[]): [number, number] | null {
+  const first = found[0];
+  if (!first) return null;
+  const p: [number, number] = [first.x, first.y];
+  return found.every((f) => metresApart(p, [f.x, f.y]) <= 150) ? p : null;
 }
 
 /** Metres between two lon/lat points (a county's distances: the equirectangular approximation is plenty). */
@@ -795,6 +810,7 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
   let updates: HouseholdPlan['updates'] = [];
   const seen = new Set<number>();
   const matchedAddress = new Map<number, string>();
+  let atDoor = 0;
   located.forEach(({ own, address, match }, index) => {
     const path = `rows[${index}]`;
     // an address as hand entry takes it: no control characters, no direction overrides, nothing unreadable
@@ -858,6 +874,13 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       });
       return;
     }
+    // a flat of a door the region has (69号5栋1单元301 where 69号 is): a new household at that door, said so
+    const door = !own && match?.how === 'building' ? doorPlace(match.found) : null;
+    if (door) {
+      adds.push({ lon: door[0], lat: door[1], size: size ?? 1, address, head: headText, phone });
+      atDoor++;
+      return;
+    }
     if (own) {
       if (!inside[index]) {
         problems.push(
@@ -916,6 +939,7 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       added: adds.length,
       updated: updates.length,
       unchanged: real.unchanged,
+      ...(atDoor ? { atDoor } : {}),
       ...(real.kept.count ? { kept: real.kept } : {}),
       ...(noneFound ? { addressExample: example } : {}),
     },
@@ -935,14 +959,27 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
   const inside = await insideRegion(
     tx,
     spec.parentId,
-    located.map((l) => l.own ?? (l.match?.found.length === 1 ? [l.match.found[0]!.x, l.match.found[0]!.y] : null)),
+    located.map(
+      (l) =>
+        l.own ??
+        (l.match?.found.length === 1 ? [l.match.found[0]!.x, l.match.found[0]!.y] : null) ??
+        (l.match?.how === 'building' ? doorPlace(l.match.found) : null),
+    ),
+  );
+  const swapped = await swappedInside(
+    tx,
+    spec.parentId,
+    located.map((l, i) => (l.own && !inside[i] ? l.own : null)),
   );
   const problems: Problem[] = [];
   const good: { index: number; incident: NewIncident }[] = [];
   rows.forEach((row, index) => {
     const path = `rows[${index}]`;
     const l = located[index]!;
-    const at = l.own ?? (l.match?.found.length === 1 ? ([l.match.found[0]!.x, l.match.found[0]!.y] as [number, number]) : null);
+    const at =
+      l.own ??
+      (l.match?.found.length === 1 ? ([l.match.found[0]!.x, l.match.found[0]!.y] as [number, number]) : null) ??
+      (l.match?.how === 'building' ? doorPlace(l.match.found) : null);
     const categoryText = text(field(row, spec, 'category'));
     const category = categoryOf(categoryText, categories);
     const severityText = text(field(row, spec, 'severity'));
@@ -963,7 +1000,14 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
                 ? ['unmatched_address', `no household has the address ${l.address}`, 'address', l.address]
                 : ['no_location', 'the row has neither coordinates nor an address', 'geometry']
               : !inside[index]
-                ? ['outside_parent', `${at[0].toFixed(5)}, ${at[1].toFixed(5)} lies outside the area`, 'geometry', `${at[0].toFixed(5)}, ${at[1].toFixed(5)}`]
+                ? swapped[index]
+                  ? [
+                      'swapped_lonlat',
+                      `${at[0].toFixed(5)}, ${at[1].toFixed(5)} lies outside the area, inside it swapped: are longitude and latitude mixed up?`,
+                      'geometry',
+                      `${at[0].toFixed(5)}, ${at[1].toFixed(5)}`,
+                    ]
+                  : ['outside_parent', `${at[0].toFixed(5)}, ${at[1].toFixed(5)} lies outside the area`, 'geometry', `${at[0].toFixed(5)}, ${at[1].toFixed(5)}`]
                 : null;
     if (problem) problems.push({ index, code: problem[0]!, message: problem[1]!, path: `${path}.${problem[2]}`, subject: problem[3] ?? '' });
     else

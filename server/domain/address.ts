@@ -47,15 +47,29 @@ export function normalizeAddress(raw: string, prefixes: readonly string[] = []):
       }
     }
   }
+  // (a village's committee is where the village is: 中哨村委会49号 is 中哨村49号; 居委会 a community's)
+  s = s.replace(/村民委员会|村委会/g, '村').replace(/居民委员会|居委会/g, '社区');
   s = s.replace(/[零〇一二两三四五六七八九十百千]+(?=号楼|单元|号|栋|幢|座|楼|室|户|房|门|$|-)/g, (m) => String(chineseNumber(m) ?? m));
   s = s.replace(MARKERS, '-');
   s = s.replace(/[()（）【】[\]·.,，、。:：;；'"“”‘’#]/g, '').replace(/[-—–_/\\]+/g, '-');
   return s.replace(/^-+|-+$/g, '');
 }
 
+/**
+ * The door of an address in its one form — the place name and its first number (西平街道花园社区3 of
+ * 西平街道花园社区3-2-1-101): where the building stands. Null without a place name before the number.
+ */
+export function doorOf(normal: string): string | null {
+  const m = /^(.*?\p{Script=Han}\d+)(?:-|$)/u.exec(normal);
+  return m ? m[1]! : null;
+}
+
 export interface AddressMatch<T> {
-  /** `exact` as written, `normalized` after `normalizeAddress`; `ambiguous` when several places share the form. */
-  how: 'exact' | 'normalized' | 'ambiguous' | 'none';
+  /**
+   * `exact` as written, `normalized` after `normalizeAddress`; `ambiguous` when several places share the form; `building`
+   * when only its door is known (69号5栋1单元301 where 69号 or another flat of it is): `found` are the places at that door.
+   */
+  how: 'exact' | 'normalized' | 'ambiguous' | 'building' | 'none';
   found: T[];
 }
 
@@ -69,6 +83,8 @@ export function addressIndex<T>(places: readonly T[], addressOf: (p: T) => strin
   const exact = new Map<string, T[]>();
   const normal = new Map<string, T[]>();
   const short = new Map<string, T[]>();
+  const doors = new Map<string, T[]>();
+  const shortDoors = new Map<string, T[]>();
   // the longest first: 西平街道 before 西平
   const names = [...new Set(townships.filter(Boolean))].sort((a, b) => b.length - a.length);
   for (const p of places) {
@@ -77,10 +93,14 @@ export function addressIndex<T>(places: readonly T[], addressOf: (p: T) => strin
     exact.set(a, [...(exact.get(a) ?? []), p]);
     const n = normalizeAddress(a, prefixes);
     normal.set(n, [...(normal.get(n) ?? []), p]);
+    const d = doorOf(n);
+    if (d) doors.set(d, [...(doors.get(d) ?? []), p]);
     const t = names.find((name) => n.startsWith(name) && n.length > name.length);
     if (t) {
       const rest = n.slice(t.length);
       short.set(rest, [...(short.get(rest) ?? []), p]);
+      const sd = doorOf(rest);
+      if (sd) shortDoors.set(sd, [...(shortDoors.get(sd) ?? []), p]);
     }
   }
   return (address: string): AddressMatch<T> => {
@@ -92,6 +112,10 @@ export function addressIndex<T>(places: readonly T[], addressOf: (p: T) => strin
     // (a number alone, 23, names no place: a village or street name must come before it)
     const s = /^\P{Script=Han}*$/u.test(q) ? undefined : short.get(q);
     if (s) return { how: s.length === 1 ? 'normalized' : 'ambiguous', found: s };
+    // a flat of a door we know (楼栋、单元、室, 附3): at that door
+    const d = doorOf(q);
+    const at = d && d !== q ? (doors.get(d) ?? shortDoors.get(d)) : undefined;
+    if (at) return { how: 'building', found: at };
     return { how: 'none', found: [] };
   };
 }

@@ -54,8 +54,8 @@ export const isLonLat = (code: CrsCode) => code === 'EPSG:4326' || code === 'EPS
 
 /**
  * A guess from the numbers alone, for a file that does not say: lon/lat within China's range,
- * zone-prefixed eastings (the prefix is the zone), or plain Gauss–Krüger metres (the zone nearest
- * the place the data is meant for). Null when the numbers fit none.
+ * zone-prefixed eastings (the prefix is the zone), or plain Gauss–Krüger metres (the zone that
+ * puts the file's middle nearest the place the data is meant for). Null when the numbers fit none.
  */
 export function guessCrs(bbox: [number, number, number, number], near?: [number, number]): CrsCode | null {
   const [x0, y0, x1, y1] = bbox;
@@ -63,7 +63,15 @@ export function guessCrs(bbox: [number, number, number, number], near?: [number,
   if (y0 > 200_000 && y1 < 6_000_000) {
     const zone = Math.floor(x0 / 1_000_000);
     if (zone >= 25 && zone <= 45 && Math.floor(x1 / 1_000_000) === zone) return `EPSG:${gkByZone(zone)}`;
-    if (x0 > 100_000 && x1 < 900_000 && near) return `EPSG:${gkByMeridian(Math.min(135, Math.max(75, 3 * Math.round(near[0] / 3))))}`;
+    if (x0 > 100_000 && x1 < 900_000 && near) {
+      // the zone whose central meridian puts the file's middle nearest the place (a county's data is often in a neighbouring
+      // zone, the one its prefecture uses: 沾益 at 103.8°E in the 102°E zone has eastings near 680 km, not 409 km)
+      const metresPerDegree = 111_320 * Math.cos((near[1] * Math.PI) / 180);
+      const off = ((x0 + x1) / 2 - 500_000) / metresPerDegree;
+      let best = 75;
+      for (let cm = 75; cm <= 135; cm += 3) if (Math.abs(cm + off - near[0]) < Math.abs(best + off - near[0])) best = cm;
+      return `EPSG:${gkByMeridian(best)}`;
+    }
   }
   return null;
 }

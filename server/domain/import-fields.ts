@@ -2,8 +2,21 @@
  * What an imported layer is, and which of its fields holds what: the roles each kind of layer
  * needs, and guesses from the field names (and a few values) a person then confirms.
  */
+import type { Capability } from './roles.ts';
+
 export const IMPORT_KINDS = ['boundary', 'grid', 'household', 'incident', 'staff', 'barrier', 'department'] as const;
 export type ImportKind = (typeof IMPORT_KINDS)[number];
+
+/** Who may import each kind of layer (the wizard offers only these). */
+export const KIND_CAPABILITY: Record<ImportKind, Capability> = {
+  boundary: 'plan:write',
+  grid: 'plan:write',
+  staff: 'plan:write',
+  household: 'households:write',
+  incident: 'incidents:import',
+  barrier: 'plan:write',
+  department: 'users:admin',
+};
 
 export const FIELD_ROLES = [
   'name',

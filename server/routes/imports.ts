@@ -6,8 +6,8 @@ import { LRUCache } from 'lru-cache';
 import { commitImport, MAX_PROBLEMS, planImport, type ImportOutcome, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
 import { BD09, crsChoices, GCJ02, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
-import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
-import { can, type Capability } from '../domain/roles.ts';
+import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_CAPABILITY, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
+import { can } from '../domain/roles.ts';
 import { ImportJobs, type ImportJob } from '../files/jobs.ts';
 import { inspectFile, readLayer } from '../files/read.ts';
 import { writeLayers } from '../files/write.ts';
@@ -17,17 +17,6 @@ import { actorOf, assertPlanScope, assertUnscoped, principalOf } from '../http/a
 import { ndjson, wantsStream } from '../http/ndjson.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { errorResponses, json } from './schemas.ts';
-
-/** Who may import each kind of layer. */
-const KIND_CAPABILITY: Record<ImportKind, Capability> = {
-  boundary: 'plan:write',
-  grid: 'plan:write',
-  staff: 'plan:write',
-  household: 'households:write',
-  incident: 'incidents:import',
-  barrier: 'plan:write',
-  department: 'users:admin',
-};
 
 const JobId = z.object({
   id: z
@@ -130,6 +119,11 @@ const Outcome = z
           })
           .optional()
           .openapi({ description: 'households whose head or phone a grid worker corrected by hand and the list would change: kept unless overwriteCorrected' }),
+        atDoor: z
+          .number()
+          .int()
+          .optional()
+          .openapi({ description: 'of those added, placed at a door the region has, only the flat being new (69号5栋1单元301 at 69号)' }),
         addressExample: z
           .string()
           .nullable()
@@ -166,7 +160,7 @@ const Outcome = z
       })
       .optional(),
     located: z
-      .array(z.object({ i: z.number().int(), lon: z.number(), lat: z.number(), how: z.enum(['exact', 'normalized', 'candidate']) }))
+      .array(z.object({ i: z.number().int(), lon: z.number(), lat: z.number(), how: z.enum(['exact', 'normalized', 'building', 'candidate']) }))
       .optional()
       .openapi({ description: 'where addresses put rows without coordinates, and the households an ambiguous one fits (first 3,000)' }),
     shift: z

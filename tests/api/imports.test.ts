@@ -461,6 +461,30 @@ for (const driver of DRIVERS) {
       expect(checked.body.outcome.households.addressExample).toBe(rows[0]!.address);
     });
 
+    it('places a flat of a door the region has at that door, a new household there; a committee is its village (from a clerk)', async () => {
+      const { rows: known } = await ctx.db.query<{ id: number; address: string; x: number; y: number }>(
+        `SELECT id, address, ST_X(geom) AS x, ST_Y(geom) AS y FROM household WHERE address ~ '村[0-9]+号$' ORDER BY id LIMIT 2`,
+      );
+      const [a, b] = known as [(typeof known)[0], (typeof known)[0]];
+      const flat = a.address.replace(/号$/, '号5栋1单元301室');
+      const committee = b.address.replace(/村([0-9]+号)$/, '村委会$1');
+      const csv = `户主,地址,人口\n王一,${flat},3\n李二,${committee},2\n`;
+      const up = await upload('一标三实.csv', new TextEncoder().encode(csv));
+      const body = { layer: up.body.layers[0].name, kind: 'household', parentId: districtId, fields: { address: '地址', size: '人口', head: '户主' } };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome).toMatchObject({ accepted: 2, problemCounts: {}, households: { added: 1, updated: 1, atDoor: 1 } });
+      const done = await commit(up.body.id, body);
+      expect(done.status, JSON.stringify(done.body)).toBe(201);
+      const { rows: added } = await ctx.db.query<{ x: number; y: number; head: string }>(
+        'SELECT ST_X(geom) AS x, ST_Y(geom) AS y, head_name AS head FROM household WHERE address = $1',
+        [flat],
+      );
+      expect(added).toEqual([{ x: a.x, y: a.y, head: '王一' }]);
+      expect((await ctx.db.query('SELECT head_name FROM household WHERE id = $1', [b.id])).rows).toEqual([{ head_name: '李二' }]);
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+      expect((await ctx.db.query('SELECT 1 FROM household WHERE address = $1', [flat])).rows).toEqual([]);
+    });
+
     it('takes a household register with names and phones for households, and a roster naming grids for staff', async () => {
       const register = await upload('户籍登记表.csv', new TextEncoder().encode('户主姓名,家庭住址,家庭人口,联系电话\n王一,幸福路 88 号,3,138****0001\n'));
       expect(register.body.layers[0].kind).toBe('household');
@@ -857,6 +881,20 @@ for (const driver of DRIVERS) {
       expect(visited.body.error.details).toEqual({ reason: 'visits', n: 1 });
       expect(await mine()).toBe(1);
       expect((await ctx.db.query('SELECT 1 FROM patrol_visit WHERE household_id IS NOT NULL AND note = $1', [''])).rows.length).toBeGreaterThan(0);
+    });
+
+    it('says when the longitude and latitude columns of incidents are the wrong way round, and reads them swapped (from a clerk)', async () => {
+      const { rows: pts } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 2`,
+      );
+      const csv = ['经度,纬度,类别,上报时间', ...pts.map((p) => `${p.y},${p.x},消防,2026-11-03 14:22`)].join('\n');
+      const up = await upload('事件_经纬度颠倒.csv', new TextEncoder().encode(csv));
+      const body = { layer: up.body.layers[0].name, kind: 'incident', parentId: districtId, crs: 'EPSG:4326' };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.fields).toMatchObject({ lon: '经度', lat: '纬度' });
+      expect(checked.body.outcome).toMatchObject({ accepted: 0, problemCounts: { swapped_lonlat: 2 } });
+      const swapped = await plan(up.body.id, { ...body, fields: { ...checked.body.fields, lon: '纬度', lat: '经度' } });
+      expect(swapped.body.outcome).toMatchObject({ total: 2, accepted: 2, problemCounts: {} });
     });
 
     it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {

@@ -98,6 +98,13 @@ describe('values as county files write them', () => {
     expect(towns('竹林村5号')).toMatchObject({ how: 'ambiguous', found: ['炎方乡竹林村5号', '菱角乡竹林村5号'] });
     expect(towns('23号').how).toBe('none');
     expect(towns('西平街道银湾村25号').how).toBe('none');
+    // a flat of a door the region has, its building, unit, room or 附 new: at that door (from a clerk: 42% of a 一标三实 list was left unmatched)
+    expect(towns('西平街道银湾村23号5栋1单元301室')).toMatchObject({ how: 'building', found: ['西平街道银湾村23号'] });
+    expect(towns('银湾村二十三号附3')).toMatchObject({ how: 'building', found: ['西平街道银湾村23号'] });
+    expect(towns('西平街道银湾村26号5栋').how).toBe('none');
+    // a village's committee is the village
+    expect(towns('西平街道银湾村委会24号')).toMatchObject({ how: 'normalized', found: ['西平街道银湾村24号'] });
+    expect(normalizeAddress('西平街道翠湖居委会3号')).toBe('西平街道翠湖社区3');
   });
 
   it('finds the header of a sheet under a merged title, without reading the whole sheet', () => {
@@ -137,6 +144,9 @@ describe('values as county files write them', () => {
     expect(guessCrs([103.5, 25.3, 104.2, 25.9])).toBe('EPSG:4326');
     expect(guessCrs([35_400_000, 2_800_000, 35_460_000, 2_860_000])).toBe('EPSG:4523');
     expect(guessCrs([400_000, 2_800_000, 460_000, 2_860_000], [103.8, 25.6])).toBe('EPSG:4544');
+    // the same place in the 102°E zone (its prefecture's): eastings near 680 km (from a clerk, whose file without .prj was read 300 km east)
+    expect(guessCrs([660_000, 2_820_000, 700_000, 2_860_000], [103.8, 25.6])).toBe(`EPSG:${gkByMeridian(102)}`);
+    expect(guessCrs([300_000, 2_820_000, 340_000, 2_860_000], [103.8, 25.6])).toBe(`EPSG:${gkByMeridian(105)}`);
     expect(guessCrs([1, 2, 3, 4])).toBeNull();
     expect(gdalReprojection('EPSG:4544', null)).toEqual(['-t_srs', 'EPSG:4490']);
     expect(gdalReprojection('EPSG:4490', null)).toEqual([]);
