@@ -23,6 +23,7 @@ import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 import { staffRoles } from './staff.ts';
 import { importDepartments, type DepartmentRow } from './settings.ts';
 import { assignHouseholds, recountHouseholdsAround } from './households.ts';
+import { districtOf, districtRules } from './rules.ts';
 
 /**
  * The import wizard's last two steps for any kind of layer: `plan` tries the import in a
@@ -97,6 +98,11 @@ export interface ImportOutcome {
     replaced?: { grids: number; staffed: number; villages: number; kept: number };
     /** Where the new regions are to be seen: the nearest region holding them all (a grid layer's one village, or the township of its villages), else null. */
     landed?: number | null;
+    /**
+     * Grids: those whose households (the points inside each) fall outside their type's range in the district's rules
+     * (GET /api/regions/:id/rules), with the first 50: what the coverage check will mark once they are in.
+     */
+    outOfRange?: { count: number; grids: { name: string; households: number; gridType: string; min: number; max: number }[] };
   };
   /** `addressExample`: when no address of the file was found, one of the region's own (how they are written there), or null when it has none. */
   /**
@@ -564,6 +570,23 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       issues.push(...spatial.slice(0, 500));
     }
   }
+  // Grids: their households against the district's range for their type, said before they go in (the coverage check marks them after)
+  let outOfRange: NonNullable<ImportOutcome['regions']>['outOfRange'];
+  const district = spec.kind === 'grid' && ids.length > 0 && parent ? await districtOf(tx, parent.id) : null;
+  if (district) {
+    const rules = new Map((await districtRules(tx, district.id)).map((r) => [r.gridType as string, r]));
+    const { rows: counted } = await tx.query<{ name: string; grid_type: string | null; n: number }>(
+      `SELECT r.name, r.grid_type, (SELECT count(*)::int FROM household h WHERE h.geom && r.geom AND ST_Intersects(r.geom, h.geom)) AS n
+       FROM region r WHERE r.id = ANY($1::int[]) ORDER BY r.code`,
+      [ids],
+    );
+    const off = counted.flatMap((c) => {
+      // (a grid of no type has no range, as in the coverage check)
+      const rule = c.grid_type ? rules.get(c.grid_type) : undefined;
+      return rule && (c.n < rule.min || c.n > rule.max) ? [{ name: c.name, households: c.n, gridType: c.grid_type!, min: rule.min, max: rule.max }] : [];
+    });
+    if (off.length) outOfRange = { count: off.length, grids: off.slice(0, 50) };
+  }
   // (the removed grids first: undo, going newest first, then takes the new grids out before putting them back)
   const all = [...(replacing?.changes ?? []), ...changes];
   const op = all.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', all) : null;
@@ -572,7 +595,10 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, villages: replacing.villages.length } }
     : {};
   const landed = dryRun ? null : await nearestHolding(tx, received);
-  return finish(spec.kind, rows.length, created.length, problems, { regions: { created, coverage, issues, ...replaced, landed }, op });
+  return finish(spec.kind, rows.length, created.length, problems, {
+    regions: { created, coverage, issues, ...replaced, landed, ...(outOfRange ? { outOfRange } : {}) },
+    op,
+  });
 }
 
 // ── households ───────────────────────────────────────────────────────────────────────────────

@@ -397,6 +397,24 @@ for (const driver of DRIVERS) {
       const checked = await plan(up.body.id, body);
       expect(checked.body.outcome).toMatchObject({ accepted: gs.length - 1, problems: [] });
       expect(checked.body.outcome.regions.replaced).toEqual({ grids: gs.length, staffed, kept: staffed - (gs[1]!.worker === null ? 0 : 1), villages: 1 });
+      // each grid's households against the district's range for 农村型, said before it goes in (from a clerk: the check had said nothing)
+      const { rows: rural } = await ctx.db.query<{ min: number; max: number }>(
+        `SELECT coalesce(own.min_households, d.min_households) AS min, coalesce(own.max_households, d.max_households) AS max
+         FROM grid_type_rule d LEFT JOIN grid_type_rule own ON own.district_id = $1 AND own.grid_type = 'rural'
+         WHERE d.district_id IS NULL AND d.grid_type = 'rural'`,
+        [districtId],
+      );
+      const off: [string, number][] = [];
+      for (const f of file.features) {
+        const { rows: n } = await ctx.db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM household h WHERE ST_Intersects(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326), h.geom)',
+          [JSON.stringify(f.geometry)],
+        );
+        if (n[0]!.n < rural[0]!.min || n[0]!.n > rural[0]!.max) off.push([f.properties.名称, n[0]!.n]);
+      }
+      const said = checked.body.outcome.regions.outOfRange as { count: number; grids: { name: string; households: number; min: number }[] } | undefined;
+      expect(said?.grids.map((g) => [g.name, g.households]) ?? []).toEqual(off);
+      if (said) expect(said).toMatchObject({ count: off.length, grids: [{ gridType: 'rural', min: rural[0]!.min, max: rural[0]!.max }] });
       const done = await commit(up.body.id, body);
       expect(done.status, JSON.stringify(done.body)).toBe(201);
       // every grid but the merged-away one as it was: same code, same worker, same staff (new ids)
