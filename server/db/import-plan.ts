@@ -61,6 +61,8 @@ export interface ImportSpec {
   replace?: boolean;
   /** Households: a list's head or phone goes over one a grid worker corrected by hand (else the correction stays). */
   overwriteCorrected?: boolean;
+  /** Incidents: the file's own category names, as written, to ours (a code), for those not recognised (占道经营 → market). */
+  categories?: ReadonlyMap<string, string>;
   /** The system the rows' own points were read in (households: a shift against their matched addresses names another). */
   crs?: string | null;
   /**
@@ -979,6 +981,9 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
 
 async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, now: Date): Promise<ImportOutcome> {
   const categories = await incidentCategories(tx);
+  for (const [name, code] of spec.categories ?? [])
+    if (!categories.some((c) => c.code === code))
+      throw new InputError('unknown_category', `${code} is none of the categories (${categories.map((c) => c.code).join(', ')})`, `categories.${name}`);
   const located = spec.fields.address
     ? await locate(tx, rows, spec)
     : rows.map((r, i) => ({ own: spec.places?.get(i) ?? pointOf(r.geometry), address: '', match: null }));
@@ -1007,7 +1012,9 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
       (l.match?.found.length === 1 ? ([l.match.found[0]!.x, l.match.found[0]!.y] as [number, number]) : null) ??
       (l.match?.how === 'building' ? doorPlace(l.match.found) : null);
     const categoryText = text(field(row, spec, 'category'));
-    const category = categoryOf(categoryText, categories);
+    // (a name of the file's the clerk said is one of ours first)
+    const named = spec.categories?.get(categoryText);
+    const category = named && categories.some((c) => c.code === named) ? named : categoryOf(categoryText, categories);
     const severityText = text(field(row, spec, 'severity'));
     const severity = severityText ? severityOf(severityText) : 1;
     const timeText = text(field(row, spec, 'time'));
@@ -1311,6 +1318,7 @@ const specKey = (spec: ImportSpec) =>
     Object.entries(spec.fields).sort(),
     [...(spec.places ?? new Map()).entries()].sort((a, b) => a[0] - b[0]),
     spec.overwriteCorrected ?? false,
+    [...(spec.categories ?? new Map()).entries()].sort(),
   ]);
 
 /** Every write to households or regions moves one of these (undo and redo included: they change counts, versions or the log). */

@@ -81,7 +81,7 @@ const ALIASES: Record<FieldRole, string[]> = {
   gridType: ['gridtype', 'type', '类型', '网格类型', 'wglx'],
   lon: ['lon', 'lng', 'long', 'longitude', 'x', '经度', 'jd', 'point_x'],
   lat: ['lat', 'latitude', 'y', '纬度', 'wd', 'point_y'],
-  address: ['address', 'addr', '地址', '住址', '门牌地址', '详细地址', '标准地址', '户籍地址', '居住地址', 'dz'],
+  address: ['address', 'addr', '地址', '住址', '门牌地址', '详细地址', '标准地址', '户籍地址', '居住地址', '事发地点', '事发地址', '发生地点', '事件地点', '地点', '位置', 'dz'],
   size: ['size', 'persons', '人数', '人口', '户人数', '家庭人口', '人口数', 'rks'],
   head: ['head', 'householder', '户主姓名', '户主', '户主名', '户主名称', 'hzxm', 'hzmc', '姓名', 'name', 'xm'],
   person: ['person', 'name', '姓名', '人员姓名', '网格员', 'xm'],

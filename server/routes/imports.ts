@@ -78,6 +78,11 @@ const PlanBody = z
       .boolean()
       .optional()
       .openapi({ description: 'households: the list’s head or phone over one a grid worker corrected by hand (else the correction is kept and listed)' }),
+    categories: z
+      .record(z.string().min(1).max(100), z.string().min(1).max(32))
+      .refine((o) => Object.keys(o).length <= 200, 'at most 200 categories named')
+      .optional()
+      .openapi({ description: "incidents: the file's own category names → ours (its code), for those not recognised: 占道经营 → market" }),
     places: z
       .record(z.string().regex(/^(0|[1-9]\d{0,6})$/, 'a row number (no leading zeros)'), z.tuple([z.number().min(-180).max(180), z.number().min(-90).max(90)]))
       .refine((o) => Object.keys(o).length <= 1_000, 'at most 1,000 rows placed by hand at once')
@@ -413,6 +418,7 @@ function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole
     partial: body.partial ?? false,
     replace: body.replace ?? false,
     overwriteCorrected: body.overwriteCorrected ?? false,
+    ...(body.categories && body.kind === 'incident' ? { categories: new Map(Object.entries(body.categories)) } : {}),
     level: body.kind === 'boundary' ? (body.level ?? null) : null,
     places,
     crs,

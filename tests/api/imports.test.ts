@@ -915,6 +915,27 @@ for (const driver of DRIVERS) {
       expect(swapped.body.outcome).toMatchObject({ total: 2, accepted: 2, problemCounts: {} });
     });
 
+    it("reads a category of the county's own as the one of ours the clerk names (from a clerk: 占道经营 had to be edited out of the file)", async () => {
+      const { rows: pts } = await ctx.db.query<{ x: number; y: number }>(
+        `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' ORDER BY id LIMIT 2`,
+      );
+      const { rows: ours } = await ctx.db.query<{ code: string }>('SELECT code FROM incident_category ORDER BY code LIMIT 1');
+      const csv = ['经度,纬度,类别,上报时间', ...pts.map((p) => `${p.x},${p.y},占道经营,2026-11-03 14:22`)].join('\n');
+      const up = await upload('事件台账.csv', new TextEncoder().encode(csv));
+      const body = { layer: up.body.layers[0].name, kind: 'incident', parentId: districtId, crs: 'EPSG:4326' };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome).toMatchObject({ accepted: 0, problemCounts: { unknown_category: 2 } });
+      expect(checked.body.outcome.problems[0]).toMatchObject({ code: 'unknown_category', subject: '占道经营' });
+      const named = await plan(up.body.id, { ...body, categories: { 占道经营: ours[0]!.code } });
+      expect(named.body.outcome).toMatchObject({ total: 2, accepted: 2, problemCounts: {} });
+      const wrong = await plan(up.body.id, { ...body, categories: { 占道经营: 'no_such_category' } });
+      expect([wrong.status, wrong.body.error.code, wrong.body.error.path]).toEqual([422, 'unknown_category', 'categories.占道经营']);
+      const done = await commit(up.body.id, { ...body, categories: { 占道经营: ours[0]!.code } });
+      expect(done.status, JSON.stringify(done.body)).toBe(201);
+      expect(done.body.incidents).toEqual({ imported: 2 });
+      expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
+    });
+
     it('reads a GBK CSV of incidents picked on Baidu maps, with Chinese categories, severities and times', async () => {
       const up = await upload('incidents-bd09.csv');
       expect(up.status).toBe(201);

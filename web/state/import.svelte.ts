@@ -47,6 +47,8 @@ export class ImportWizard {
   replace = $state(false);
   /** Households: the list's heads and phones over those grid workers corrected by hand (else those are kept). */
   overwriteCorrected = $state(false);
+  /** Incidents: the file's own category names the clerk said are ours (占道经营 → market). */
+  categories = $state<Record<string, string>>({});
   /**
    * Boundaries: the level they are at when deeper than the target's next (a county's villages given
    * the district: each goes into the township holding it); null: the next level.
@@ -128,6 +130,7 @@ export class ImportWizard {
   setKind(kind: ImportKind): void {
     this.kind = kind;
     this.fields = {};
+    this.categories = {};
     this.places = {};
     this.placing = null;
     this.plan = null;
@@ -145,6 +148,7 @@ export class ImportWizard {
       clip: this.clip,
       ...(this.kind === 'grid' && this.replace ? { replace: true } : {}),
       ...(this.kind === 'household' && this.overwriteCorrected ? { overwriteCorrected: true } : {}),
+      ...(this.kind === 'incident' && Object.keys(this.categories).length > 0 ? { categories: this.categories } : {}),
       ...(this.kind === 'boundary' && !this.topLevel && this.level ? { level: this.level } : {}),
       partial,
       ...(Object.keys(this.places).length > 0 ? { places: this.places } : {}),
@@ -281,6 +285,7 @@ export class ImportWizard {
     this.clip = false;
     this.replace = false;
     this.overwriteCorrected = false;
+    this.categories = {};
     this.level = null;
     this.topLevel = false;
     this.plan = null;
