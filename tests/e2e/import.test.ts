@@ -139,6 +139,19 @@ describeInBrowser('import wizard in Chromium', () => {
         expect.stringMatching(/^16,人数无效：四十,.*,14,郑淑华,西平街道龙冲村10号,四十$/),
       ]);
       await page.screenshot({ path: join(ARTIFACTS, 'import-5-households-done.png') });
+      // 在规划中查看, then the browser's Back: the result and its 撤销 are there still (from a clerk: the page had started over)
+      await page.click('[data-testid="import-show-plan"]');
+      await page.waitForURL(/\/plan/);
+      await page.goBack();
+      await page.waitForSelector('[data-testid="import-done"]', { timeout: 30_000 });
+      expect(await page.locator('[data-testid="import-undo"]').count()).toBe(1);
+      expect(await page.locator('[data-testid="import-left-out"]').textContent()).toMatch(/另有 1 条没有导入/);
+      // /import opened anew (规划, then 导入 in the header) starts afresh
+      await page.click('header a[href="/plan"]');
+      await page.waitForURL(/\/plan/);
+      await page.click('header a[href="/import"]');
+      await page.waitForSelector('[data-testid="import-drop"]', { timeout: 30_000 });
+      expect(await page.locator('[data-testid="import-done"]').count()).toBe(0);
     } finally {
       await page.close();
     }

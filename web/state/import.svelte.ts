@@ -30,6 +30,10 @@ export type Step = 'upload' | 'layer' | 'report' | 'done';
  * which field holds what, checks the report (nothing written yet), and commits — one operation,
  * undone with one click.
  */
+/** The last import's result, kept for the tab's session: back from 在规划中查看, the result and its 撤销 are there still. */
+const KEPT = 'gridplan.importDone';
+const KEPT_FOR_MS = 2 * 3600_000;
+
 export class ImportWizard {
   step = $state<Step>('upload');
   job = $state.raw<ImportJob | null>(null);
@@ -235,6 +239,7 @@ export class ImportWizard {
           if (line.result) {
             this.result = line.result;
             this.step = 'done';
+            this.keep();
             return;
           }
         }
@@ -260,6 +265,7 @@ export class ImportWizard {
       if (change) await ok(api.settings.changes[':id'].undo.$post({ param: { id: String(change) } }));
       else await ok(api.changes.undo.$post({ query: op ? { op: String(op) } : {} }));
       this.undone = true;
+      this.keep();
     } catch (err) {
       this.fail(err);
     } finally {
@@ -273,7 +279,48 @@ export class ImportWizard {
     if (id) await api.imports[':id'].$delete({ param: { id } }).catch(() => {});
   }
 
+  /** The result as it stands (taken back or not), for a page opened again in this tab. */
+  keep(): void {
+    if (this.step !== 'done' || !this.result) return;
+    try {
+      const result = { ...this.result, located: undefined, problems: this.result.problems.slice(0, 200) };
+      sessionStorage.setItem(KEPT, JSON.stringify({ at: Date.now(), result, undone: this.undone, job: this.job, kind: this.kind }));
+      // (this page of the tab's history only: come back to it, the result is here; /import opened anew starts afresh)
+      history.replaceState({ ...((history.state as object | null) ?? {}), importDone: true }, '');
+    } catch {
+      // (private mode, or full: the result stays on this page only)
+    }
+  }
+
+  /** Opened again after an import in this tab (within two hours): its result, with 撤销 while it stands. */
+  restore(): boolean {
+    if (!(history.state as { importDone?: boolean } | null)?.importDone) return false;
+    try {
+      const kept = JSON.parse(sessionStorage.getItem(KEPT) ?? 'null') as {
+        at: number;
+        result: ImportOutcome;
+        undone: boolean;
+        job: ImportJob | null;
+        kind: ImportKind;
+      } | null;
+      if (!kept || Date.now() - kept.at > KEPT_FOR_MS) return false;
+      this.result = kept.result;
+      this.undone = kept.undone;
+      this.job = kept.job;
+      this.kind = kept.kind;
+      this.step = 'done';
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   reset(): void {
+    try {
+      sessionStorage.removeItem(KEPT);
+    } catch {
+      // (nothing kept)
+    }
     this.step = 'upload';
     this.job = null;
     this.layer = null;
