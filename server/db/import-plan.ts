@@ -946,6 +946,8 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
       });
     } else if (address)
       problems.push({ index, code: 'unmatched_address', message: `no household has the address ${address}`, path: `${path}.address`, subject: address });
+    else if (spec.fields.address)
+      problems.push({ index, code: 'empty_address', message: 'the row has no coordinates and its address is empty', path: `${path}.address` });
     else problems.push({ index, code: 'no_location', message: 'the row has neither coordinates nor an address', path });
   });
   // Not one address found: say how the region's addresses are written (a list from another system
@@ -1031,7 +1033,9 @@ async function planIncidents(tx: Tx, actor: string, rows: ImportRow[], spec: Imp
             : !at
               ? l.address
                 ? ['unmatched_address', `no household has the address ${l.address}`, 'address', l.address]
-                : ['no_location', 'the row has neither coordinates nor an address', 'geometry']
+                : spec.fields.address
+                  ? ['empty_address', 'the row has no coordinates and its address is empty', 'address']
+                  : ['no_location', 'the row has neither coordinates nor an address', 'geometry']
               : !inside[index]
                 ? swapped[index]
                   ? [
