@@ -9,6 +9,7 @@ import { childCode, childLevel, childName, codeFollowsParent, LEVELS, parentLeve
 import type { FieldRole, ImportKind } from '../domain/import-fields.ts';
 import { categoryOf, codeFromStatCode, gridTypeOf, householdSizeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
 import { DEFAULT_TOLERANCES } from './edit-operations.ts';
+import { measureAgainstSiblings, prepareGeometry } from './geometry-ops.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
@@ -61,6 +62,11 @@ export interface ImportSpec {
   replace?: boolean;
   /** Households: a list's head or phone goes over one a grid worker corrected by hand (else the correction stays). */
   overwriteCorrected?: boolean;
+  /**
+   * Boundaries: a feature naming a region already under the parent (by 统计用区划代码, our code, or name, one alone) gives it
+   * its outline, in the same operation (official 村界 over drawn ones); the others go in as new regions.
+   */
+  update?: boolean;
   /** Incidents: the file's own category names, as written, to ours (a code), for those not recognised (占道经营 → market). */
   categories?: ReadonlyMap<string, string>;
   /** The system the rows' own points were read in (households: a shift against their matched addresses names another). */
@@ -100,6 +106,8 @@ export interface ImportOutcome {
     replaced?: { grids: number; staffed: number; villages: number; kept: number };
     /** Where the new regions are to be seen: the nearest region holding them all (a grid layer's one village, or the township of its villages), else null. */
     landed?: number | null;
+    /** With `update`: the regions already there whose outline the file's gives (the first 200 by name) and how many. */
+    updated?: { count: number; names: string[] };
     /**
      * Grids: those whose households (the points inside each) fall outside their type's range in the district's rules
      * (GET /api/regions/:id/rules), with the first 50: what the coverage check will mark once they are in.
@@ -406,6 +414,66 @@ const regionStamp = async (q: Queryable) =>
   ).rows[0]!.s;
 
 /**
+ * The file's outlines for the parent's children they name (统计用区划代码, our code, or a name that one child alone has): each
+ * checked as a drawn outline is (valid, inside the parent) and set, its change kept for the import's one operation. What they
+ * leave between them and the children the file does not name shows in the coverage report; a refused one is a problem of its row.
+ */
+async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeature[], raw: Map<number, string>, problems: Problem[]) {
+  const { rows: kids } = await tx.query<{ id: number; code: string; stat_code: string | null; name: string }>(
+    'SELECT id, code, stat_code, name FROM region WHERE parent_id = $1 ORDER BY id FOR UPDATE',
+    [parent.id],
+  );
+  const taken = new Set<number>();
+  const seen = new Set<number>();
+  const ids: number[] = [];
+  const names: string[] = [];
+  const changes: ChangeRow[] = [];
+  const tol = DEFAULT_TOLERANCES;
+  for (const f of features) {
+    const own = raw.get(f.index) ?? '';
+    const byCode = kids.filter((k) => (f.statCode && k.stat_code === f.statCode) || (own && k.code === own));
+    // (a village's committee is the village: 中堡村委会 names 中堡村; 居委会 a community)
+    const named = (n: string) => n.trim().replace(/村民委员会$|村委会$/, '村').replace(/居民委员会$|居委会$/, '社区');
+    const hits = byCode.length > 0 ? byCode : kids.filter((k) => f.name && named(k.name) === named(f.name));
+    if (hits.length !== 1) continue;
+    const k = hits[0]!;
+    taken.add(f.index);
+    const path = `rows[${f.index}]`;
+    if (seen.has(k.id)) {
+      problems.push({ index: f.index, code: 'duplicate_name', message: `${k.name} is given twice in the file`, path, subject: f.name || k.name });
+      continue;
+    }
+    seen.add(k.id);
+    let wkb: string;
+    try {
+      wkb = await prepareGeometry(tx, f.coordinates, { parentId: parent.id, selfId: k.id, snapMeters: tol.snapMeters }, path);
+    } catch (e) {
+      if (!(e instanceof InputError)) throw e;
+      problems.push({ index: f.index, code: e.code, message: e.message, path, subject: f.name || k.name });
+      continue;
+    }
+    const { outsideM2 } = await measureAgainstSiblings(tx, wkb, parent.id, k.id, tol.toleranceM2);
+    if (outsideM2 > tol.toleranceM2) {
+      problems.push({
+        index: f.index,
+        code: 'outside_parent',
+        message: `${Math.round(outsideM2)} m² of ${k.name}'s outline lie outside ${parent.name}`,
+        path,
+        subject: f.name || k.name,
+      });
+      continue;
+    }
+    const [before] = await snapshots(tx, [k.id]);
+    await tx.query(`UPDATE region SET geom = ST_GeomFromEWKB(decode($2, 'hex')), version = version + 1, updated_at = now() WHERE id = $1`, [k.id, wkb]);
+    const [after] = await snapshots(tx, [k.id]);
+    changes.push({ entityId: k.id, before: before!, after: after! });
+    ids.push(k.id);
+    names.push(k.name);
+  }
+  return { taken, ids, names, changes };
+}
+
+/**
  * Boundaries or grids into the plan. A check (`dryRun`, rolled back after) skips what cannot change
  * its report: filing households and incidents into the new regions (a grid layer over a county in use
  * re-files tens of thousands of each: 25 s of 31 s measured) and the change log's rows.
@@ -413,7 +481,7 @@ const regionStamp = async (q: Queryable) =>
 async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number, dryRun: boolean): Promise<ImportOutcome> {
   const stamp = await regionStamp(tx);
   const replace = spec.kind === 'grid' && spec.replace === true;
-  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${replace}|${maxVertices}`;
+  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${replace}|${spec.update ?? false}|${maxVertices}`;
   const kept = regionChecks.get(rows);
   // The check's placements, while nothing it read has changed since (else placed again).
   const reuse = !dryRun && kept?.spec === key && kept.stamp === stamp ? kept : null;
@@ -421,6 +489,9 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const parent = spec.parentId === null ? null : await regionRow(tx, spec.parentId, 'parentId');
   const { features, problems, raw } = boundaryFeatures(rows, spec, maxVertices);
   const deeper = spec.kind === 'boundary' ? deeperLevel(parent, spec.level ?? null) : null;
+  // Official outlines over the regions already there: each feature naming one of the parent's children gives it its shape
+  const outlined = spec.kind === 'boundary' && spec.update && parent && !deeper ? await outlineChildren(tx, parent, features, raw, problems) : null;
+  if (outlined) features.splice(0, features.length, ...features.filter((f) => !outlined.taken.has(f.index)));
   // Where each feature goes: boundaries under the parent (or, deeper, under the region of the parent's
   // that holds them); grids under the village they lie in.
   const groups = new Map<number | null, Placed[]>();
@@ -548,6 +619,10 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     changes.push(...(result.changes ?? []));
     ids.push(...result.created.map((c) => c.id));
   }
+  if (outlined && outlined.ids.length > 0) {
+    ids.push(...outlined.ids);
+    received.push(parent!.id);
+  }
   // Once for the whole layer: households and incidents into the new regions, the counts, and the
   // coverage of every parent that received some (a grid layer spans many villages).
   if (!dryRun && (ids.length > 0 || replacing?.villages.length)) {
@@ -590,15 +665,16 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     if (off.length) outOfRange = { count: off.length, grids: off.slice(0, 50) };
   }
   // (the removed grids first: undo, going newest first, then takes the new grids out before putting them back)
-  const all = [...(replacing?.changes ?? []), ...changes];
+  const all = [...(replacing?.changes ?? []), ...(outlined?.changes ?? []), ...changes];
   const op = all.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', all) : null;
   if (dryRun) regionChecks.set(rows, keep);
   const replaced = replacing
     ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, villages: replacing.villages.length } }
     : {};
   const landed = dryRun ? null : await nearestHolding(tx, received);
-  return finish(spec.kind, rows.length, created.length, problems, {
-    regions: { created, coverage, issues, ...replaced, landed, ...(outOfRange ? { outOfRange } : {}) },
+  const updated = outlined ? { updated: { count: outlined.names.length, names: outlined.names.slice(0, 200) } } : {};
+  return finish(spec.kind, rows.length, created.length + (outlined?.ids.length ?? 0), problems, {
+    regions: { created, coverage, issues, ...replaced, ...updated, landed, ...(outOfRange ? { outOfRange } : {}) },
     op,
   });
 }

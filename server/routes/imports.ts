@@ -73,6 +73,10 @@ const PlanBody = z
       .boolean()
       .optional()
       .openapi({ description: 'grids: replace the grids of every village the file’s grids go into (a revised layer; one operation, undone whole)' }),
+    update: z.boolean().optional().openapi({
+      description:
+        'boundaries: a feature naming a region already under the parent (统计用区划代码, code, or name) gives it its outline; the others go in as new',
+    }),
     partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
     overwriteCorrected: z
       .boolean()
@@ -417,6 +421,7 @@ function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole
     clip: body.clip ?? false,
     partial: body.partial ?? false,
     replace: body.replace ?? false,
+    update: body.kind === 'boundary' ? (body.update ?? false) : false,
     overwriteCorrected: body.overwriteCorrected ?? false,
     ...(body.categories && body.kind === 'incident' ? { categories: new Map(Object.entries(body.categories)) } : {}),
     level: body.kind === 'boundary' ? (body.level ?? null) : null,

@@ -464,6 +464,43 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
     });
 
+    it("gives villages already there the file's outlines when asked, in one operation undone whole (from a clerk: 民政's 村界 could not come in)", async () => {
+      // a township's villages as 民政 would give them: the same names, one outline redrawn (drawn in a little: another survey)
+      const { rows: vs } = await ctx.db.query<{ id: number; name: string; parent: number; g: string; wkb: string; version: number }>(
+        `WITH t AS (SELECT r.parent_id AS id FROM region r WHERE r.level = 'village' GROUP BY r.parent_id HAVING count(*) BETWEEN 2 AND 12
+                    ORDER BY count(*), r.parent_id LIMIT 1)
+         SELECT r.id, r.name, r.parent_id AS parent, r.version, encode(ST_AsEWKB(r.geom), 'hex') AS wkb,
+                ST_AsGeoJSON(CASE WHEN r.id = (SELECT min(x.id) FROM region x WHERE x.parent_id = t.id) THEN ST_Multi(ST_Buffer(r.geom, -0.0003))
+                                  ELSE r.geom END, 15) AS g
+         FROM region r, t WHERE r.parent_id = t.id ORDER BY r.id`,
+      );
+      const file = {
+        type: 'FeatureCollection',
+        // (one written as its committee: 中堡村委会 for 中堡村)
+        features: vs.map((v, i) => ({ type: 'Feature', properties: { 名称: i === 1 ? v.name.replace(/村$/, '村委会') : v.name }, geometry: JSON.parse(v.g) })),
+      };
+      const up = await upload('村界.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      const body = { layer: up.body.layers[0].name, kind: 'boundary', parentId: vs[0]!.parent, fields: { name: '名称' } };
+      // not asked: each overlaps the village of its name, nothing goes in
+      const plain = await plan(up.body.id, body);
+      expect(plain.body.outcome).toMatchObject({ accepted: 0, problemCounts: { overlaps_siblings: vs.length } });
+      const checked = await plan(up.body.id, { ...body, update: true });
+      expect(checked.body.outcome).toMatchObject({ accepted: vs.length, problems: [] });
+      expect(checked.body.outcome.regions).toMatchObject({ created: [], updated: { count: vs.length, names: vs.map((v) => v.name) } });
+      const done = await commit(up.body.id, { ...body, update: true });
+      expect(done.status, JSON.stringify(done.body)).toBe(201);
+      const now = async (id: number) =>
+        (await ctx.db.query<{ wkb: string; version: number }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS wkb, version FROM region WHERE id = $1`, [id]))
+          .rows[0]!;
+      const redrawn = await now(vs[0]!.id);
+      expect(redrawn.wkb).not.toBe(vs[0]!.wkb);
+      expect(redrawn.version).toBe(vs[0]!.version + 1);
+      // (the same villages: no region made, the grids below where they were)
+      expect((await ctx.db.query('SELECT count(*)::int AS n FROM region WHERE parent_id = $1', [vs[0]!.parent])).rows[0]).toEqual({ n: vs.length });
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
+      expect((await now(vs[0]!.id)).wkb).toBe(vs[0]!.wkb);
+    });
+
     it('shows how the region writes its addresses when not one address of a list is found', async () => {
       const csv = '户主,地址,人口\n王一,幸福路 88 号 3 栋,3\n李二,光明巷 12 号,2\n张三,,2\n';
       const up = await upload('others.csv', new TextEncoder().encode(csv));

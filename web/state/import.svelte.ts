@@ -51,6 +51,8 @@ export class ImportWizard {
   replace = $state(false);
   /** Households: the list's heads and phones over those grid workers corrected by hand (else those are kept). */
   overwriteCorrected = $state(false);
+  /** Boundaries: those naming a region already there give it their outline (official 村界 over drawn ones). */
+  update = $state(false);
   /** Incidents: the file's own category names the clerk said are ours (占道经营 → market). */
   categories = $state<Record<string, string>>({});
   /**
@@ -151,6 +153,7 @@ export class ImportWizard {
       repair: this.repair,
       clip: this.clip,
       ...(this.kind === 'grid' && this.replace ? { replace: true } : {}),
+      ...(this.kind === 'boundary' && this.update ? { update: true } : {}),
       ...(this.kind === 'household' && this.overwriteCorrected ? { overwriteCorrected: true } : {}),
       ...(this.kind === 'incident' && Object.keys(this.categories).length > 0 ? { categories: this.categories } : {}),
       ...(this.kind === 'boundary' && !this.topLevel && this.level ? { level: this.level } : {}),
@@ -331,6 +334,7 @@ export class ImportWizard {
     this.repair = false;
     this.clip = false;
     this.replace = false;
+    this.update = false;
     this.overwriteCorrected = false;
     this.categories = {};
     this.level = null;
