@@ -433,7 +433,11 @@ async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeat
     const own = raw.get(f.index) ?? '';
     const byCode = kids.filter((k) => (f.statCode && k.stat_code === f.statCode) || (own && k.code === own));
     // (a village's committee is the village: 中堡村委会 names 中堡村; 居委会 a community)
-    const named = (n: string) => n.trim().replace(/村民委员会$|村委会$/, '村').replace(/居民委员会$|居委会$/, '社区');
+    const named = (n: string) =>
+      n
+        .trim()
+        .replace(/村民委员会$|村委会$/, '村')
+        .replace(/居民委员会$|居委会$/, '社区');
     const hits = byCode.length > 0 ? byCode : kids.filter((k) => f.name && named(k.name) === named(f.name));
     if (hits.length !== 1) continue;
     const k = hits[0]!;
