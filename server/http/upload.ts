@@ -42,7 +42,7 @@ export async function readCsv<T>(
     parser.on('error', reject);
     // decoded as a stream: a character whose bytes two chunks share stays whole (decoded chunk by chunk, one in
     // about 4,000 Chinese addresses became U+FFFD, and was stored so until the address check refused it)
-    Readable.fromWeb(body.pipeThrough(new TextDecoderStream('utf-8')) as never)
+    Readable.fromWeb(body.pipeThrough(new TextDecoderStream('utf-8') as unknown as ReadableWritablePair<string, Uint8Array>) as never)
       .on('error', reject)
       .pipe(parser);
   });
