@@ -93,6 +93,9 @@ describeInBrowser('import wizard in Chromium', () => {
       await expect
         .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
         .toEqual(['表头在第 2 行（上面几行像是合并的标题）。']);
+      // before any check, each field says which column it would be read from
+      expect(await page.locator('[data-testid="field-address"] option:checked').textContent()).toBe('自动：地址');
+      expect(await page.locator('[data-testid="field-phone"] option:checked').textContent()).toBe('自动识别');
       await page.click('[data-testid="import-check"]');
       await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 14 条：12 条可导入，2 条有问题');
       const rows = await page.locator('[data-testid="import-problems"] tr').allTextContents();
