@@ -272,3 +272,138 @@ export async function deleteRegion(tx: Queryable, actor: string, id: number, ver
   const gapM2 = region!.parentId === null ? 0 : Math.round(rows[0]?.m2 ?? 0);
   return finish(tx, actor, 'delete', [region!], [id], region!.parentId === null ? [] : [region!.parentId], gapM2);
 }
+
+/** A gap left along a parent's border no wider than this anywhere goes to the child sharing most of its border; wider parts stay gaps. */
+export const SLIVER_WIDTH_M = 50;
+
+export interface FitOutcome {
+  /** Children cut back to the outline (at any depth). */
+  clipped: number;
+  /** Slivers of the outline no child covered, given to the child sharing most border with each. */
+  absorbed: { pieces: number; m2: number };
+  /** Wider gaps (or ones no child borders), left for the planner to draw or auto-split. */
+  gaps: { pieces: number; m2: number };
+  /** Children (at any depth) all or all but a sliver outside their parent's outline: left as they are. */
+  outside: { id: number; name: string; code: string; parent: string }[];
+}
+
+interface Fitted extends FitOutcome {
+  before: RegionSnapshot[];
+  touched: number[];
+  parents: number[];
+}
+
+/**
+ * Fits the regions below `parentId` to its outline, level by level (a village's new 村界, its grids): each child is cut
+ * back to the outline, and each gap it leaves along it narrower than SLIVER_WIDTH_M goes to the child sharing most of
+ * its border (the wider parts of a gap stay gaps); a child that changed fits its own children in turn. Nothing is recorded: the caller keeps `before` for
+ * its operation. Children outside the outline are left as they are (they belong elsewhere: the planner moves them).
+ */
+export async function fitUnder(tx: Queryable, parentIds: number[], tol: EditTolerances = DEFAULT_TOLERANCES): Promise<Fitted> {
+  const out: Fitted = { clipped: 0, absorbed: { pieces: 0, m2: 0 }, gaps: { pieces: 0, m2: 0 }, outside: [], before: [], touched: [], parents: [] };
+  const seen = new Set<number>();
+  let level = [...new Set(parentIds)];
+  for (let depth = 0; level.length > 0 && depth < 6; depth++) {
+    const next: number[] = [];
+    for (const parentId of level) {
+      const kids = await tx.query<{ id: number }>('SELECT id FROM region WHERE parent_id = $1 ORDER BY id FOR UPDATE', [parentId]);
+      if (kids.rows.length === 0) continue;
+      out.parents.push(parentId);
+      const changed = new Set<number>();
+      const remember = async (ids: number[]) => {
+        const fresh = ids.filter((id) => !seen.has(id));
+        fresh.forEach((id) => seen.add(id));
+        if (fresh.length) out.before.push(...(await snapshots(tx, fresh)));
+      };
+      // 1. each child cut back to the outline (what the coverage check would not flag is left alone)
+      const { rows: cut } = await tx.query<{ id: number; name: string; code: string; parent: string; wkb: Wkb | null; m2: number }>(
+        `WITH p AS (SELECT name, geom FROM region WHERE id = $1),
+         k AS (SELECT k.id, k.name, k.code, k.geom FROM region k, p WHERE k.parent_id = $1 AND NOT ST_CoveredBy(k.geom, p.geom)),
+         x AS (SELECT k.id, k.name, k.code, p.name AS parent, gp_area_m2(gp_difference(k.geom, p.geom)) AS out_m2,
+                 ST_Multi(ST_CollectionExtract(ST_Intersection(k.geom, p.geom, gp_grid()), 3)) AS g
+               FROM k, p)
+         SELECT id, name, code, parent, encode(ST_AsEWKB(g), 'hex') AS wkb, gp_area_m2(g) AS m2 FROM x WHERE out_m2 > $2 ORDER BY id`,
+        [parentId, tol.toleranceM2],
+      );
+      for (const c of cut) {
+        if (!c.wkb || c.m2 <= tol.toleranceM2) {
+          out.outside.push({ id: c.id, name: c.name, code: c.code, parent: c.parent });
+          continue;
+        }
+        await remember([c.id]);
+        await setGeometry(tx, c.id, c.wkb);
+        changed.add(c.id);
+        out.clipped++;
+      }
+      // 2. the outline's parts no child covers: its narrow parts (no wider than SLIVER_WIDTH_M anywhere: what an opening of
+      // half that radius takes away) each to the child sharing most border with it; the wide parts are left as gaps
+      const { rows: pieces } = await tx.query<{ wkb: Wkb; m2: number; thin: boolean; best: number | null; len: number | null }>(
+        `WITH p AS (SELECT geom FROM region WHERE id = $1),
+         u AS (SELECT ST_Union(geom, gp_grid()) AS g FROM region WHERE parent_id = $1),
+         gap AS (SELECT ST_CollectionExtract(gp_difference(p.geom, u.g), 3) AS g FROM p, u),
+         wide AS (SELECT CASE WHEN ST_IsEmpty(gap.g) THEN gap.g
+                    ELSE ST_CollectionExtract(ST_Intersection(gap.g,
+                      ST_Buffer(ST_Buffer(gap.g::geography, -$2::float8)::geometry::geography, $2::float8)::geometry, gp_grid()), 3)
+                  END AS g FROM gap),
+         piece AS (SELECT d.geom AS g, true AS thin FROM gap, wide, LATERAL ST_Dump(ST_CollectionExtract(gp_difference(gap.g, wide.g), 3)) AS d
+                   UNION ALL SELECT d.geom, false FROM wide, LATERAL ST_Dump(wide.g) AS d)
+         SELECT encode(ST_AsEWKB(piece.g), 'hex') AS wkb, gp_area_m2(piece.g) AS m2, piece.thin, b.id AS best, b.len
+         FROM piece LEFT JOIN LATERAL (
+           SELECT k.id, ST_Length(ST_CollectionExtract(ST_Intersection(ST_Boundary(piece.g), ST_Boundary(k.geom), gp_grid()), 2)::geography) AS len
+           FROM region k WHERE piece.thin AND k.parent_id = $1 AND k.geom && piece.g
+           ORDER BY 2 DESC, k.id LIMIT 1) b ON true
+         WHERE gp_area_m2(piece.g) > 0`,
+        [parentId, SLIVER_WIDTH_M / 2],
+      );
+      const gifts = new Map<number, Wkb[]>();
+      for (const piece of pieces) {
+        if (piece.thin && piece.best !== null && (piece.len ?? 0) > 0) {
+          gifts.set(piece.best, [...(gifts.get(piece.best) ?? []), piece.wkb]);
+          out.absorbed.pieces++;
+          out.absorbed.m2 += piece.m2;
+        } else if (piece.m2 > tol.toleranceM2) {
+          out.gaps.pieces++;
+          out.gaps.m2 += piece.m2;
+        }
+      }
+      for (const [id, parts] of gifts) {
+        await remember([id]);
+        await tx.query(
+          `UPDATE region SET geom = ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(geom,
+             (SELECT ST_Collect(ST_GeomFromEWKB(decode(w, 'hex'))) FROM unnest($2::text[]) AS w)), gp_grid()), 3)),
+             version = version + 1, updated_at = now() WHERE id = $1`,
+          [id, parts],
+        );
+        changed.add(id);
+      }
+      out.touched.push(...changed);
+      // a child whose outline changed fits its own children (a village's grids)
+      next.push(...changed);
+    }
+    level = next;
+  }
+  out.absorbed.m2 = Math.round(out.absorbed.m2);
+  out.gaps.m2 = Math.round(out.gaps.m2);
+  out.touched = [...new Set(out.touched)];
+  return out;
+}
+
+/**
+ * The planner's 贴合边界: the regions below a region fitted to its outline (fitUnder), as one operation, with households
+ * and cases filed again. `op` is null when nothing needed to change.
+ */
+export async function fitChildren(
+  tx: Queryable,
+  actor: string,
+  id: number,
+  version: number,
+  tol = DEFAULT_TOLERANCES,
+): Promise<Omit<EditResult, 'op'> & { op: number | null; fit: FitOutcome }> {
+  const [region] = await lockRegions(tx, [id]);
+  checkVersion(region!, version);
+  const done = await fitUnder(tx, [id], tol);
+  const fit: FitOutcome = { clipped: done.clipped, absorbed: done.absorbed, gaps: done.gaps, outside: done.outside.slice(0, 100) };
+  if (done.touched.length === 0) return { op: null, ids: [], gapM2: done.gaps.m2, fit };
+  const result = await finish(tx, actor, 'fit', done.before, done.touched, done.parents, done.gaps.m2);
+  return { ...result, fit };
+}

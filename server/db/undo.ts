@@ -8,7 +8,7 @@ import { reassignIncidentsIn } from './incidents.ts';
 import { recordOperation, snapshots, writeSnapshot, type ChangeRow, type RegionSnapshot } from './region-store.ts';
 
 /** Actions a planner can undo. Undo and redo are per user: each planner walks back their own operations. */
-export const UNDOABLE = ['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish', 'restore'] as const;
+export const UNDOABLE = ['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'fit', 'import', 'publish', 'restore'] as const;
 
 export interface RevertResult {
   op: number;

@@ -99,6 +99,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/regions/merge': ['plan:write'],
   'POST /api/regions/import': ['plan:write'],
   'POST /api/regions/:id/autosplit': ['plan:write'],
+  'POST /api/regions/:id/fit': ['plan:write'],
   'GET /api/barriers': ['plan:read'],
   'POST /api/changes/undo': ['plan:write'],
   'POST /api/changes/redo': ['plan:write'],

@@ -25,6 +25,7 @@ const DRAFT_ROUTES = new Set([
   'POST /api/regions/:id/split',
   'POST /api/regions/merge',
   'POST /api/regions/:id/autosplit',
+  'POST /api/regions/:id/fit',
   'GET /api/barriers',
   // the people and the grids each serves, as the draft has them (the worker picker)
   'GET /api/workers',
@@ -77,7 +78,8 @@ async function assertBelowRoot(c: Parameters<MiddlewareHandler<Env>>[0], key: st
   const fromPath = /^\/api\/regions\/(\d+)/.exec(c.req.path)?.[1];
   const named = [fromPath, ...(Array.isArray(sent.ids) ? sent.ids : [])].map(Number).filter((n) => Number.isInteger(n) && n > 0 && n < 2 ** 31);
   const parent = Number(sent.parentId);
-  const rootOk = key === 'POST /api/regions/:id/autosplit';
+  // (auto-split and fit change the root's children, not its outline)
+  const rootOk = key === 'POST /api/regions/:id/autosplit' || key === 'POST /api/regions/:id/fit';
   const { rows } = await db.query<{ id: number; depth: number }>('SELECT id, depth FROM gp_subtree($1)', [root]);
   const depth = new Map(rows.map((r) => [r.id, r.depth]));
   for (const id of named) {

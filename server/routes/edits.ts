@@ -1,6 +1,16 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { DEFAULT_TOLERANCES, createRegion, deleteRegion, mergeRegions, splitRegion, updateRegion, type EditResult } from '../db/edit-operations.ts';
+import {
+  DEFAULT_TOLERANCES,
+  SLIVER_WIDTH_M,
+  createRegion,
+  deleteRegion,
+  fitChildren,
+  mergeRegions,
+  splitRegion,
+  updateRegion,
+  type EditResult,
+} from '../db/edit-operations.ts';
 import { isWithin } from '../db/accounts.ts';
 import { byIds } from '../db/region-queries.ts';
 import { changeHistory, entitiesOf, operations } from '../db/change-log.ts';
@@ -112,6 +122,37 @@ const deleteRouteDef = createRoute({
   responses: { ...ok200, ...errorResponses(400, 404, 409, 422) },
 });
 
+const FitResponse = z
+  .object({
+    op: z.number().int().nullable().openapi({ description: 'the operation to undo; null when everything below already fitted' }),
+    action: z.literal('fit'),
+    regions: RegionCollectionSchema,
+    removed: z.array(z.number().int()),
+    gapM2: z.number().openapi({ description: 'the gaps left (m²)' }),
+    fit: z.object({
+      clipped: z.number().int().openapi({ description: 'regions cut back to their parent’s outline' }),
+      absorbed: z.object({ pieces: z.number().int(), m2: z.number() }).openapi({ description: 'slivers given to the neighbour sharing most border' }),
+      gaps: z.object({ pieces: z.number().int(), m2: z.number() }).openapi({ description: 'wider gaps, left to draw or auto-split' }),
+      outside: z
+        .array(z.object({ id: z.number().int(), name: z.string(), code: z.string(), parent: z.string() }))
+        .openapi({ description: 'regions (the first 100) all or nearly all outside their parent’s outline, left as they are' }),
+    }),
+  })
+  .openapi('FitResult');
+
+const fitRoute = createRoute({
+  method: 'post',
+  path: '/regions/{id}/fit',
+  summary: 'Fit the regions below a region to its outline (贴合边界): after its outline changed',
+  description:
+    'Each child is cut back to the outline; each gap left along it narrower than ' +
+    `${SLIVER_WIDTH_M} m on average (2·area/perimeter) goes to the child sharing most of its border; a child that changed fits its own children ` +
+    '(a village, then its grids). Children all or nearly all outside, and wider gaps, are left as they are and counted. One undoable operation; ' +
+    'households and cases are filed again. 409 on a stale `version` of the region.',
+  request: { params: IdParam, body: { required: true, ...json(z.object({ version: Version })) } },
+  responses: { 200: { description: 'Fitted', ...json(FitResponse) }, ...errorResponses(400, 404, 409) },
+});
+
 const undoRoute = createRoute({
   method: 'post',
   path: '/changes/undo',
@@ -185,7 +226,7 @@ const operationsRoute = createRoute({
         }),
       actor: z.string().min(1).max(64).optional(),
       action: z
-        .enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'import', 'publish', 'restore', 'undo', 'redo', 'household'])
+        .enum(['create', 'update', 'split', 'merge', 'delete', 'autosplit', 'fit', 'import', 'publish', 'restore', 'undo', 'redo', 'household'])
         .optional()
         .openapi({
           description: "the kind; 'household': households added, corrected, taken out or brought in (the others leave these out, but for imports and undo)",
@@ -277,6 +318,14 @@ export function editRoutes() {
       await assertPlanScope(c, [id], true);
       const result = await c.get('db').transaction((tx) => deleteRegion(tx, actorOf(c), id, version));
       return c.json({ ...(await respond(c, 'delete', result)).body, removed: [id] }, 200);
+    })
+    .openapi(fitRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { version } = c.req.valid('json');
+      await assertPlanScope(c, [id], false);
+      const result = await c.get('db').transaction((tx) => fitChildren(tx, actorOf(c), id, version));
+      const regions = await byIds(c.get('db'), result.ids);
+      return c.json({ op: result.op, action: 'fit' as const, regions, removed: [] as number[], gapM2: result.gapM2, fit: result.fit }, 200);
     })
     .openapi(undoRoute, async (c) => {
       const { op } = c.req.valid('query');
