@@ -104,7 +104,8 @@ export function undoObfuscation(crs: CrsCode | null, p: [number, number]): [numb
  */
 export function declaredCrs(projjson: { id?: { authority?: string; code?: number }; name?: string; datum?: { name?: string } } | undefined): CrsCode | null {
   const id = projjson?.id;
-  if (id?.authority && id.code) return `${id.authority}:${id.code}`;
+  // (an authority PROJ knows, and a whole number: the .prj is the file's own text, shown back as the system's name)
+  if (id?.authority && /^(EPSG|ESRI|OGC|IGNF)$/.test(id.authority) && Number.isSafeInteger(id.code) && id.code! > 0) return `${id.authority}:${id.code}`;
   const named = `${projjson?.name ?? ''} ${projjson?.datum?.name ?? ''}`;
   return /GCJ[-_ ]?02/i.test(named) ? GCJ02 : /BD[-_ ]?09/i.test(named) ? BD09 : null;
 }

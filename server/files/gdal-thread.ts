@@ -11,7 +11,17 @@ import { zipSync } from 'fflate';
 import initGdalJs from 'gdal3.js/node.js';
 
 export type Request =
-  | { id: number; op: 'open'; job: string; files: { name: string; bytes: Uint8Array }[]; path: string; openOptions: string[]; vsi: string[] }
+  | {
+      id: number;
+      op: 'open';
+      job: string;
+      files: { name: string; bytes: Uint8Array }[];
+      path: string;
+      openOptions: string[];
+      vsi: string[];
+      /** The only GDAL drivers that may open it (by their short names): a file named .kml that is a VRT, say, is not opened as one. */
+      drivers: string[];
+    }
   | { id: number; op: 'read'; job: string; layer: string; args: string[] }
   | {
       id: number;
@@ -80,16 +90,8 @@ function removeTree(gdal: GdalApi, p: string): void {
  */
 function translate(gdal: GdalApi, dataset: number, destination: string, args: string[]): void {
   const M = gdal.Module;
-  const ptrs = args.map((s) => {
-    const n = M.lengthBytesUTF8(s) + 1;
-    const p = M._malloc(n);
-    M.stringToUTF8(s, p, n);
-    return p;
-  });
-  const argv = M._malloc(4 * (ptrs.length + 1));
-  ptrs.forEach((p, i) => M.setValue(argv + 4 * i, p, '*'));
-  M.setValue(argv + 4 * ptrs.length, 0, '*');
-  const options = M.ccall('GDALVectorTranslateOptionsNew', 'number', ['number', 'number'], [argv, 0]);
+  const argv = cStrings(gdal, args);
+  const options = M.ccall('GDALVectorTranslateOptionsNew', 'number', ['number', 'number'], [argv.ptr, 0]);
   const list = M._malloc(4);
   M.setValue(list, dataset, '*');
   try {
@@ -99,9 +101,33 @@ function translate(gdal: GdalApi, dataset: number, destination: string, args: st
   } finally {
     M.ccall('GDALVectorTranslateOptionsFree', null, ['number'], [options]);
     M._free(list);
-    M._free(argv);
-    for (const p of ptrs) M._free(p);
+    argv.free();
   }
+}
+
+const GDAL_OF_VECTOR = 0x04;
+const GDAL_OF_VERBOSE_ERROR = 0x40;
+
+/** A NULL-terminated C array of C strings (a null pointer for none), and how to free it. */
+function cStrings(gdal: GdalApi, list: string[]): { ptr: number; free(): void } {
+  if (list.length === 0) return { ptr: 0, free: () => {} };
+  const M = gdal.Module;
+  const ptrs = list.map((s) => {
+    const n = M.lengthBytesUTF8(s) + 1;
+    const p = M._malloc(n);
+    M.stringToUTF8(s, p, n);
+    return p;
+  });
+  const array = M._malloc(4 * (ptrs.length + 1));
+  ptrs.forEach((p, i) => M.setValue(array + 4 * i, p, '*'));
+  M.setValue(array + 4 * ptrs.length, 0, '*');
+  return {
+    ptr: array,
+    free: () => {
+      for (const p of ptrs) M._free(p);
+      M._free(array);
+    },
+  };
 }
 
 async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
@@ -113,10 +139,31 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
         removeTree(gdal, dir);
         gdal.Module.FS.mkdir(dir);
         for (const f of m.files) gdal.Module.FS.writeFile(`${dir}/${f.name}`, f.bytes);
-        const {
-          datasets: [ds],
-        } = await gdal.open(`${dir}/${m.path}`, m.openOptions, m.vsi);
-        if (!ds) throw new Error(said.at(-1) ?? 'GDAL cannot read this file');
+        // GDALOpenEx with the drivers of the format we took the file for (gdal3.js's own open lets every driver try:
+        // a VRT named .kml would read other files and run SQL as its rows were counted)
+        const full = `${m.vsi.length ? `/${m.vsi.join('/')}/` : ''}${dir}/${m.path}`;
+        const drivers = cStrings(gdal, m.drivers);
+        const options = cStrings(gdal, m.openOptions);
+        let pointer: number;
+        try {
+          pointer = gdal.Module.ccall(
+            'GDALOpenEx',
+            'number',
+            ['string', 'number', 'number', 'number', 'number'],
+            [full, GDAL_OF_VECTOR | GDAL_OF_VERBOSE_ERROR, drivers.ptr, options.ptr, 0],
+          );
+        } finally {
+          drivers.free();
+          options.free();
+        }
+        if (!pointer) throw new Error(said.at(-1) ?? 'GDAL cannot read this file');
+        const ds = { pointer, path: m.path, type: 'vector', info: {} as object };
+        try {
+          ds.info = (await gdal.ogrinfo(ds as never)) as object;
+        } catch (err) {
+          await gdal.close(ds as never);
+          throw err;
+        }
         datasets.set(m.job, ds);
         return { id: m.id, ok: true, value: { info: ds.info, warnings: said } };
       }
@@ -189,7 +236,12 @@ async function handle(gdal: GdalApi, m: Request): Promise<Reply> {
     // gdal3.js rejects with its own wrapper's words; GDAL's last message says what was wrong.
     // Without a word from GDAL, a fault of JavaScript's own (GDAL's answer missing a part) explains nothing to a person.
     const internal = err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError;
-    const message = internal ? 'the file is damaged, or holds values GDAL cannot read (such as numbers too large to hold)' : (e.message ?? String(err));
+    // (gdal3.js rejects with its error objects, or a list of them: String() of those said "[object Object]")
+    const first = (Array.isArray(err) ? (err[0] as { message?: string } | undefined) : e) ?? {};
+    const own = typeof first.message === 'string' && first.message ? first.message : typeof err === 'string' ? err : null;
+    const message = internal
+      ? 'the file is damaged, or holds values GDAL cannot read (such as numbers too large to hold)'
+      : (own ?? 'GDAL cannot read this file');
     return { id: m.id, ok: false, message: said.at(-1) ?? message };
   }
 }

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { declaredCrs, gdalReprojection, isLonLat, undoObfuscation, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
 import { headerRow } from '../domain/import-fields.ts';
-import { gdalDrop, gdalOpen, gdalRead, gdalWrite, type GdalLayerInfo } from './gdal.ts';
+import { GdalTimeout, gdalDrop, gdalOpen, gdalRead, gdalWrite, type GdalLayerInfo } from './gdal.ts';
 import { kmlData, kmlFieldNames, kmlLayerData, type KmlData } from './kml-data.ts';
 
 /**
@@ -80,11 +80,14 @@ function zipEntries(bytes: Uint8Array, file: string): ZipEntry[] {
   return entries;
 }
 
-function unzipOne(bytes: Uint8Array, name: string): Uint8Array {
+/** The named entries of a zip, unpacked in one pass. */
+function unzipSome(bytes: Uint8Array, names: Set<string>): Record<string, Uint8Array> {
+  if (names.size === 0) return {};
   try {
-    return unzipSync(bytes, { filter: (f) => f.name === name })[name] ?? new Uint8Array(0);
+    return unzipSync(bytes, { filter: (f) => names.has(f.name) });
   } catch {
-    throw new InputError('broken_zip', `${name} in the zip is damaged and cannot be unpacked`, 'file', { file: name });
+    const [first] = names;
+    throw new InputError('broken_zip', `${first} in the zip is damaged and cannot be unpacked`, 'file', { file: first });
   }
 }
 
@@ -131,7 +134,8 @@ const isRawName = (name: string) => /[\x80-\xff]/.test(name) && !/[\u0100-\uffff
 /** A KML's or KMZ's placemark attributes, which GDAL's KML driver leaves out (see kml-data.ts). */
 function kmlAttributes(format: FileFormat, name: string, bytes: Uint8Array): KmlData {
   if (format !== 'kml' && format !== 'kmz') return new Map();
-  const doc = format === 'kml' ? bytes : unzipOne(bytes, zipEntries(bytes, name).find((e) => e.name.toLowerCase().endsWith('.kml'))!.name);
+  const inner = format === 'kml' ? null : zipEntries(bytes, name).find((e) => e.name.toLowerCase().endsWith('.kml'))!.name;
+  const doc = inner === null ? bytes : (unzipSome(bytes, new Set([inner]))[inner] ?? new Uint8Array(0));
   return kmlData(new TextDecoder().decode(doc));
 }
 
@@ -173,6 +177,8 @@ export function detectFormat(name: string, bytes: Uint8Array): FileFormat {
 /** How GDAL opens a file: the path inside GDAL's folder, virtual file systems, open options, and the encoding. */
 interface Opening {
   files: { name: string; bytes: Uint8Array }[];
+  /** The GDAL drivers that may open it: those of the format it was taken for. */
+  drivers: string[];
   path: string;
   vsi: string[];
   openOptions: string[];
@@ -189,43 +195,81 @@ const stem = (name: string) => (name.split(/[\\/]/).pop() ?? name).replace(/\.[^
 
 /** Each dataset in the file: a zip may hold several Shapefiles, each one layer. */
 function openings(format: FileFormat, name: string, bytes: Uint8Array): Opening[] {
+  return openingsOf(format, name, bytes).map((o) => ({ ...o, drivers: DRIVERS[format] }));
+}
+
+/** The GDAL drivers of each format (by their short names): no other may open a file taken for it. */
+const DRIVERS: Record<FileFormat, string[]> = {
+  shapefile: ['ESRI Shapefile'],
+  geopackage: ['GPKG'],
+  kml: ['KML', 'LIBKML'],
+  kmz: ['KML', 'LIBKML'],
+  geojson: ['GeoJSON', 'GeoJSONSeq', 'ESRIJSON', 'TopoJSON'],
+  csv: ['CSV'],
+  xlsx: ['XLSX'],
+};
+
+/** Most Shapefiles one zip may hold (each is a layer to open and list). */
+export const MAX_SHAPEFILES = 50;
+
+function openingsOf(format: FileFormat, name: string, bytes: Uint8Array): Omit<Opening, 'drivers'>[] {
   const ext = { shapefile: 'zip', geopackage: 'gpkg', kml: 'kml', kmz: 'kmz', geojson: 'geojson', csv: 'csv', xlsx: 'xlsx' }[format];
   const file = `${SAFE_NAME}.${ext}`;
   if (format === 'shapefile') {
     const entries = zipEntries(bytes, name);
-    const names = new Set(entries.map((e) => e.name));
-    const find = (base: string, x: string) => [...names].find((n) => n.toLowerCase() === `${base}.${x}`.toLowerCase());
-    return entries
-      .filter((e) => e.name.toLowerCase().endsWith('.shp'))
-      .map((shp) => {
+    const shps = entries.filter((e) => e.name.toLowerCase().endsWith('.shp'));
+    if (shps.length > MAX_SHAPEFILES) {
+      throw new InputError(
+        'too_many_layers',
+        `${name} holds ${shps.length} Shapefiles; one upload takes at most ${MAX_SHAPEFILES}: zip fewer at a time`,
+        'file',
+        { file: name, count: shps.length, limit: MAX_SHAPEFILES },
+      );
+    }
+    // (one pass over the names, and one over the zip for the small files read here: a look-up per Shapefile
+    // over every entry, unpacking the zip again for each, took time growing with the square of their number)
+    const byLower = new Map(entries.map((e) => [e.name.toLowerCase(), e.name]));
+    const find = (base: string, x: string) => byLower.get(`${base}.${x}`.toLowerCase());
+    const wanted = new Set(
+      shps.flatMap((shp) => {
         const base = shp.name.slice(0, -4);
-        const missing = ['shx', 'dbf'].filter((x) => !find(base, x));
-        if (missing.length) {
-          throw new InputError(
-            'shapefile_incomplete',
-            `${shp.name} comes without its .${missing.join(' and .')} file: put all the files of the Shapefile in the zip`,
-            'file',
-            { file: shp.name, missing: missing.map((x) => `.${x}`).join(' ') },
-          );
-        }
-        const prj = !!find(base, 'prj');
-        const warnings: FileWarning[] = prj ? [] : [{ code: 'no_prj', message: `${shp.name} has no .prj: choose its coordinate system`, subject: shp.name }];
         const cpg = find(base, 'cpg');
-        const encoding = cpg
-          ? new TextDecoder().decode(unzipOne(bytes, cpg)).trim().toUpperCase() || 'UTF-8'
-          : dbfEncoding(unzipOne(bytes, find(base, 'dbf')!));
-        if (!cpg && encoding === 'GBK')
-          warnings.push({ code: 'gbk_without_cpg', message: `${shp.name} has no .cpg; its text was read as GBK`, subject: shp.name });
-        return {
-          files: [{ name: file, bytes }],
-          path: `${file}/${shp.name}`,
-          vsi: ['vsizip'],
-          openOptions: cpg ? [] : [`ENCODING=${encoding}`],
-          encoding,
-          warnings,
-          prj,
-        };
-      });
+        return cpg ? [cpg] : [find(base, 'dbf')].filter((n): n is string => !!n);
+      }),
+    );
+    const small = unzipSome(bytes, wanted);
+    return shps.map((shp) => {
+      const base = shp.name.slice(0, -4);
+      const missing = ['shx', 'dbf'].filter((x) => !find(base, x));
+      if (missing.length) {
+        throw new InputError(
+          'shapefile_incomplete',
+          `${shp.name} comes without its .${missing.join(' and .')} file: put all the files of the Shapefile in the zip`,
+          'file',
+          { file: shp.name, missing: missing.map((x) => `.${x}`).join(' ') },
+        );
+      }
+      const prj = !!find(base, 'prj');
+      const warnings: FileWarning[] = prj ? [] : [{ code: 'no_prj', message: `${shp.name} has no .prj: choose its coordinate system`, subject: shp.name }];
+      const cpg = find(base, 'cpg');
+      const encoding = cpg
+        ? new TextDecoder()
+            .decode(small[cpg] ?? new Uint8Array(0))
+            .trim()
+            .toUpperCase() || 'UTF-8'
+        : dbfEncoding(small[find(base, 'dbf')!] ?? new Uint8Array(0));
+      if (!cpg && encoding === 'GBK')
+        warnings.push({ code: 'gbk_without_cpg', message: `${shp.name} has no .cpg; its text was read as GBK`, subject: shp.name });
+      return {
+        files: [{ name: file, bytes }],
+        path: `${file}/${shp.name}`,
+        vsi: ['vsizip'],
+        openOptions: cpg ? [] : [`ENCODING=${encoding}`],
+        encoding,
+        warnings,
+        prj,
+      };
+    });
   }
   if (format === 'xlsx') {
     zipEntries(bytes, name);
@@ -282,7 +326,10 @@ async function withDataset<T>(job: string, o: Opening, fn: (layers: GdalLayerInf
       o.path,
       o.openOptions,
       o.vsi,
+      o.drivers,
     ).catch((err: Error) => {
+      // (a file that keeps GDAL busy past its time limit, a GeoPackage view that never ends: 422 too_slow, the thread started afresh)
+      if (err instanceof GdalTimeout) throw err;
       throw new InputError('unreadable_file', `GDAL cannot read the file: ${err.message}`, 'file');
     });
     return await fn(opened.layers, opened.warnings);
@@ -393,9 +440,8 @@ export interface ReadOptions {
 export async function readLayer(job: string, name: string, upload: Uint8Array, layer: string, o: ReadOptions): Promise<{ rows: Row[]; crs: CrsCode | null }> {
   const format = detectFormat(name, upload);
   const bytes = format === 'shapefile' || format === 'kmz' ? withUtf8Names(upload) : upload;
-  const opening =
-    openings(format, name, bytes).find((x) => x.path.endsWith(`/${layer}.shp`) || x.path.toLowerCase().endsWith(`/${layer.toLowerCase()}.shp`)) ??
-    openings(format, name, bytes)[0]!;
+  const all = openings(format, name, bytes);
+  const opening = all.find((x) => x.path.endsWith(`/${layer}.shp`) || x.path.toLowerCase().endsWith(`/${layer.toLowerCase()}.shp`)) ?? all[0]!;
   // A whole sheet kept from the upload needs no opening at all (a sheet has no geometry and no system).
   const kept = format === 'xlsx' && o.limit === undefined ? sheets.get(`${job}|${layer}`) : undefined;
   const open = <T>(fn: (infos: GdalLayerInfo[]) => Promise<T>): Promise<T> =>

@@ -120,6 +120,12 @@ function csvTable(rows: Record<string, unknown>[]): Uint8Array {
 }
 
 /**
+ * A CSV cell that starts like a formula (= + - @, a tab or return; also after spaces or a semicolon, which a
+ * spreadsheet may trim or split on) is opened by Excel as one: it leaves behind an apostrophe, as text.
+ */
+export const formulaSafe = (v: unknown): unknown => (typeof v === 'string' && /^[\s;]*[=+\-@]|^[\t\r]/.test(v) ? `'${v}` : v);
+
+/**
  * Layers as one file: GeoJSON and CSV hold one layer (the layers' rows together), the others a
  * layer (a workbook a sheet) each. Geometries leave in the system asked for; a workbook has none.
  */
@@ -127,8 +133,7 @@ export async function writeLayers(job: string, layers: OutLayer[], o: WriteOptio
   const shift = o.crs === GCJ02 ? (p: [number, number]) => gcoord.transform(p, gcoord.WGS84, gcoord.GCJ02) as [number, number] : null;
   // KML is WGS 84 by definition: never shifted
   const geometry = (g: GeoJSON.Geometry | null) => (o.format === 'xlsx' || !g ? null : shift && o.format !== 'kml' ? mapPositions(g, shift) : g);
-  // a CSV cell that starts like a formula (= + - @) is opened by Excel as one: it leaves quoted as text
-  const cell = (v: unknown) => (o.format === 'csv' && typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+  const cell = (v: unknown) => (o.format === 'csv' ? formulaSafe(v) : v);
   const props = (p: Record<string, unknown>) => (o.format === 'csv' ? Object.fromEntries(Object.entries(p).map(([k, v]) => [k, cell(v)])) : p);
   const text = (rows: OutLayer['rows']) =>
     JSON.stringify({

@@ -55,7 +55,12 @@ const PlanBody = z
   .object({
     layer: z.string().min(1).max(200),
     kind: z.enum(IMPORT_KINDS),
-    parentId: z.number().int().positive().nullable(),
+    parentId: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 31 - 1)
+      .nullable(),
     fields: Fields.optional().openapi({ description: 'which field holds what; left out: guessed from the field names' }),
     crs: z.string().max(40).nullable().optional().openapi({ description: 'the coordinate system, over what the file declares (or where it declares none)' }),
     level: z

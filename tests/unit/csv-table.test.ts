@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { writeLayers } from '../../server/files/write.ts';
+import { formulaSafe, writeLayers } from '../../server/files/write.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gridplan-csv-'));
 
@@ -46,9 +46,7 @@ describe('tables written as CSV without GDAL', () => {
           ).bytes,
         );
         // GDAL's own writing of the same rows, with the same guard against formulas
-        const guarded = rows.map((r) =>
-          Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'string' && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v])),
-        );
+        const guarded = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, formulaSafe(v)])));
         const source = join(dir, `rows-${n}.geojson`);
         writeFileSync(
           source,
