@@ -23,6 +23,7 @@ export interface TimelineStep {
     | 'recall'
     | 'reassign'
     | 'resolve'
+    | 'answered'
     | 'resolve_on_spot'
     | 'close'
     | 'reopen'
@@ -72,6 +73,7 @@ const ORDER: TimelineStep['kind'][] = [
   'refuse_extension',
   'escalate',
   'resolve',
+  'answered',
   'resolve_on_spot',
   'close',
   'reopen',
@@ -233,8 +235,13 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
   // sent to a department named in words (no dispatch of its own), and resolved so
   for (const c of logged('dispatch').filter((c) => !c.after.sent && c.after.department))
     step({ at: c.after.dispatchedAt ?? c.at, kind: 'dispatch', department: { code: '', zh: c.after.department, en: c.after.department } });
-  for (const c of logged('resolve').filter((c) => c.after.resolvedAt && !answered.has(Date.parse(c.after.resolvedAt))))
-    step({ at: c.after.resolvedAt, kind: 'resolve', text: c.after.resolutionNote ?? null });
+  // the case's own: answered by every department sent to (now the grid worker's to visit and close), or resolved in words
+  // (said even at the instant of the last department's answer: that it was the last one is news to whoever reads)
+  for (const c of logged('resolve').filter((c) => c.after.resolvedAt)) {
+    const note = c.after.resolutionNote ?? null;
+    if (!note && answered.size > 0) step({ at: c.after.resolvedAt, kind: 'answered' });
+    else if (!answered.has(Date.parse(c.after.resolvedAt))) step({ at: c.after.resolvedAt, kind: 'resolve', text: note });
+  }
 
   // the centre's follow-up and the department's requests: with the words said, the department and its role then
   const escalations = byDispatch('escalate');

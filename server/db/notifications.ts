@@ -189,12 +189,14 @@ export async function inbox(
   const params: unknown[] = [userId, f.limit + 1];
   const where = ['n.user_id = $1'];
   if (f.unread) where.push('n.read_at IS NULL');
-  if (f.before !== undefined) where.push(`n.id < $${params.push(f.before)}`);
+  // newest first by when each was written (a notice of a deadline passed is dated when it passed), then by id
+  if (f.before !== undefined)
+    where.push(`(n.created_at, n.id) < (SELECT b.created_at, b.id FROM notification b WHERE b.id = $${params.push(f.before)} AND b.user_id = $1)`);
   const { rows } = await db.query<NotificationJson>(
     `SELECT n.id::int AS id, n.event, n.incident_id AS "incidentId", n.dispatch_id AS "dispatchId",
        n.draft_id AS "draftId", (SELECT d.region_id FROM draft d WHERE d.id = n.draft_id) AS "draftRegionId",
        json_build_object('zh', n.text_zh, 'en', n.text_en) AS text, n.created_at AS "createdAt", n.read_at AS "readAt"
-     FROM notification n WHERE ${where.join(' AND ')} ORDER BY n.id DESC LIMIT $2`,
+     FROM notification n WHERE ${where.join(' AND ')} ORDER BY n.created_at DESC, n.id DESC LIMIT $2`,
     params,
   );
   const { rows: count } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM notification WHERE user_id = $1 AND read_at IS NULL', [userId]);

@@ -253,6 +253,7 @@ const TimelineStep = z
       'recall',
       'reassign',
       'resolve',
+      'answered',
       'resolve_on_spot',
       'close',
       'reopen',

@@ -402,7 +402,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
             grid_id, grid_id, worker_id,
             CASE WHEN resolved_at IS NULL THEN NULL WHEN NOT on_spot THEN 'department'
                  WHEN id % 100 < 40 THEN 'grid' WHEN id % 100 < 52 THEN 'village' ELSE 'township' END,
-            CASE WHEN on_spot THEN '现场处置：' || description END,
+            -- what was done there (the phone puts 就地解决： before it)
+            CASE WHEN on_spot THEN (ARRAY['已到现场处理，恢复正常', '已协调当事人当场解决', '已现场整改到位', '已劝导并清理完毕'])[id % 4 + 1] END,
             -- the residents' verdicts: most satisfied, a few not
             CASE WHEN status = 'closed' THEN CASE WHEN id % 20 = 0 THEN 'unsatisfied' WHEN id % 20 < 5 THEN 'basically' ELSE 'satisfied' END END
      FROM (SELECT DISTINCT ON (s.id) s.*, g.id AS grid_id, g.worker_id, s.resolved_at IS NOT NULL AND s.id % 100 < 55 AS on_spot

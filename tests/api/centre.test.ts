@@ -728,6 +728,8 @@ for (const driver of DRIVERS) {
         'dispatch:housing',
         'acknowledge:housing',
         'resolve:housing',
+        // every department sent to has answered: the grid worker's to visit and close
+        'answered',
         'close',
         'reopen',
       ]);

@@ -279,6 +279,29 @@ for (const driver of DRIVERS) {
       expect(rows.every((r) => !/"secret"/.test(r.after ?? ''))).toBe(true);
     });
 
+    it('lists an inbox newest first by when each notice was dated, page after page', async () => {
+      const { rows } = await ctx.db.query<{ id: number }>(`SELECT id FROM app_user WHERE username = 'n-housing'`);
+      // notices dated out of the order they were written (a deadline's notice is dated when it passed)
+      await ctx.db.query(
+        `UPDATE notification SET created_at = timestamptz '2030-06-01T00:00:00Z' + (((id * 7919) % 97) || ' minutes')::interval WHERE user_id = $1`,
+        [rows[0]!.id],
+      );
+      const all = (await inbox(housing)).items as { id: number; createdAt: string }[];
+      expect(all.length).toBeGreaterThan(3);
+      const order = (xs: typeof all) => [...xs].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || b.id - a.id).map((n) => n.id);
+      expect(all.map((n) => n.id)).toEqual(order(all));
+      const pages: number[] = [];
+      let before: number | null = null;
+      do {
+        const page: { items: { id: number }[]; next: number | null } = (
+          await ctx.request('GET', `/api/notifications?limit=2${before ? `&before=${before}` : ''}`, undefined, housing)
+        ).body;
+        pages.push(...page.items.map((n) => n.id));
+        before = page.next;
+      } while (before !== null);
+      expect(pages).toEqual(order(all));
+    });
+
     it('retries a failing gateway with back-off, lets a dead one rest in the dead letters, and an admin resends it', async () => {
       const flaky = await receiver([500, 503]);
       const hook = (await ctx.request('POST', '/api/webhooks', { url: flaky.url, events: ['dispatch.received'], secret: 'a-shared-secret-of-the-county' }))

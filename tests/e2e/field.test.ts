@@ -612,6 +612,10 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await card.locator(`[data-testid="close-${incident!.id}"]`).click();
     // the verdict is a big button whose radio lies over it, within it: a tap checks it, and the page stays where it is
     // (the radios once escaped the list: a tap on a case lower down scrolled the whole page to blank)
+    // unsatisfied asks for the resident's words (the centre reviews it by them) before it can be sent
+    await card.locator('[data-testid="verdict-unsatisfied"]').check({ timeout: 30_000 });
+    await card.locator('[data-testid="feedback-needed"]').waitFor();
+    expect(await card.locator('[data-testid="confirm-close"]').isDisabled()).toBe(true);
     const satisfied = card.locator('[data-testid="verdict-satisfied"]');
     await satisfied.check({ timeout: 30_000 });
     expect(await satisfied.isChecked()).toBe(true);
@@ -620,6 +624,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.screenshot({ path: join(ARTIFACTS, '4b-closing-with-verdict.png') });
     await card.locator('[data-testid="confirm-close"]').click();
     await expect.poll(() => card.count()).toBe(0);
+    // the case left the list: said where it went
+    expect(await page.locator('[data-testid="case-closed-note"]').textContent()).toBe(`#${incident!.id} 已结案（满意）。`);
     const {
       rows: [closed],
     } = await db.query<{ status: string; feedback: string; satisfaction: string }>('SELECT status, feedback, satisfaction FROM incident WHERE id = $1', [
