@@ -39,7 +39,7 @@ const setGeometry = (tx: Queryable, id: number, wkb: Wkb) =>
   tx.query(`UPDATE region SET geom = ST_GeomFromEWKB(decode($2, 'hex')), version = version + 1, updated_at = now() WHERE id = $1`, [id, wkb]);
 
 /** Households follow the geometry and the counts follow the households, in the same transaction. */
-async function settleHouseholds(tx: Queryable, touched: number[], parents: number[]): Promise<void> {
+export async function settleHouseholds(tx: Queryable, touched: number[], parents: number[]): Promise<void> {
   await reassignHouseholdsIn(tx, touched);
   await reassignIncidentsIn(tx, touched);
   const { rows } = await tx.query<{ id: number }>('SELECT id FROM region WHERE id = ANY($1::int[])', [touched]);
@@ -281,6 +281,8 @@ export interface FitOutcome {
   clipped: number;
   /** Slivers of the outline no child covered, given to the child sharing most border with each. */
   absorbed: { pieces: number; m2: number };
+  /** Pieces of children the outline cut apart, given to the neighbour sharing most border with each (the child keeps its largest). */
+  moved: number;
   /** Wider gaps (or ones no child borders), left for the planner to draw or auto-split. */
   gaps: { pieces: number; m2: number };
   /** Children (at any depth) all or all but a sliver outside their parent's outline: left as they are. */
@@ -300,7 +302,7 @@ interface Fitted extends FitOutcome {
  * its operation. Children outside the outline are left as they are (they belong elsewhere: the planner moves them).
  */
 export async function fitUnder(tx: Queryable, parentIds: number[], tol: EditTolerances = DEFAULT_TOLERANCES): Promise<Fitted> {
-  const out: Fitted = { clipped: 0, absorbed: { pieces: 0, m2: 0 }, gaps: { pieces: 0, m2: 0 }, outside: [], before: [], touched: [], parents: [] };
+  const out: Fitted = { clipped: 0, absorbed: { pieces: 0, m2: 0 }, moved: 0, gaps: { pieces: 0, m2: 0 }, outside: [], before: [], touched: [], parents: [] };
   const seen = new Set<number>();
   let level = [...new Set(parentIds)];
   for (let depth = 0; level.length > 0 && depth < 6; depth++) {
@@ -325,6 +327,17 @@ export async function fitUnder(tx: Queryable, parentIds: number[], tol: EditTole
          SELECT id, name, code, parent, encode(ST_AsEWKB(g), 'hex') AS wkb, gp_area_m2(g) AS m2 FROM x WHERE out_m2 > $2 ORDER BY id`,
         [parentId, tol.toleranceM2],
       );
+      /** Parts of the outline given to a child: united with it. */
+      const give = async (id: number, parts: Wkb[]) => {
+        await remember([id]);
+        await tx.query(
+          `UPDATE region SET geom = ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(geom,
+             (SELECT ST_Collect(ST_GeomFromEWKB(decode(w, 'hex'))) FROM unnest($2::text[]) AS w)), gp_grid()), 3)),
+             version = version + 1, updated_at = now() WHERE id = $1`,
+          [id, parts],
+        );
+        changed.add(id);
+      };
       for (const c of cut) {
         if (!c.wkb || c.m2 <= tol.toleranceM2) {
           out.outside.push({ id: c.id, name: c.name, code: c.code, parent: c.parent });
@@ -334,6 +347,31 @@ export async function fitUnder(tx: Queryable, parentIds: number[], tol: EditTole
         await setGeometry(tx, c.id, c.wkb);
         changed.add(c.id);
         out.clipped++;
+      }
+      // A child the outline cut in pieces (across a narrow neck) keeps its largest; each other piece goes to the sibling
+      // sharing most border with it (else it stays): a grid in three parts is a coverage problem of its own.
+      for (const c of cut.filter((x) => changed.has(x.id))) {
+        const { rows: parts } = await tx.query<{ wkb: Wkb; best: number | null; len: number | null }>(
+          `WITH part AS (SELECT d.geom, row_number() OVER (ORDER BY gp_area_m2(d.geom) DESC) AS r FROM region k, LATERAL ST_Dump(k.geom) AS d WHERE k.id = $1)
+           SELECT encode(ST_AsEWKB(part.geom), 'hex') AS wkb, b.id AS best, b.len
+           FROM part LEFT JOIN LATERAL (
+             SELECT s.id, ST_Length(ST_CollectionExtract(ST_Intersection(ST_Boundary(part.geom), ST_Boundary(s.geom), gp_grid()), 2)::geography) AS len
+             FROM region s WHERE s.parent_id = $2 AND s.id <> $1 AND s.geom && part.geom ORDER BY 2 DESC, s.id LIMIT 1) b ON true
+           WHERE part.r > 1`,
+          [c.id, parentId],
+        );
+        const moving = parts.filter((x) => x.best !== null && (x.len ?? 0) > 0);
+        if (moving.length === 0) continue;
+        await tx.query(
+          `UPDATE region SET geom = ST_Multi(ST_CollectionExtract(gp_difference(geom,
+             (SELECT ST_Collect(ST_GeomFromEWKB(decode(w, 'hex'))) FROM unnest($2::text[]) AS w)), 3)),
+             version = version + 1, updated_at = now() WHERE id = $1`,
+          [c.id, moving.map((x) => x.wkb)],
+        );
+        const to = new Map<number, Wkb[]>();
+        for (const x of moving) to.set(x.best!, [...(to.get(x.best!) ?? []), x.wkb]);
+        for (const [id, wkbs] of to) await give(id, wkbs);
+        out.moved += moving.length;
       }
       // 2. the outline's parts no child covers: its narrow parts (no wider than SLIVER_WIDTH_M anywhere: what an opening of
       // half that radius takes away) each to the child sharing most border with it; the wide parts are left as gaps
@@ -366,16 +404,7 @@ export async function fitUnder(tx: Queryable, parentIds: number[], tol: EditTole
           out.gaps.m2 += piece.m2;
         }
       }
-      for (const [id, parts] of gifts) {
-        await remember([id]);
-        await tx.query(
-          `UPDATE region SET geom = ST_Multi(ST_CollectionExtract(ST_UnaryUnion(ST_Collect(geom,
-             (SELECT ST_Collect(ST_GeomFromEWKB(decode(w, 'hex'))) FROM unnest($2::text[]) AS w)), gp_grid()), 3)),
-             version = version + 1, updated_at = now() WHERE id = $1`,
-          [id, parts],
-        );
-        changed.add(id);
-      }
+      for (const [id, parts] of gifts) await give(id, parts);
       out.touched.push(...changed);
       // a child whose outline changed fits its own children (a village's grids)
       next.push(...changed);
@@ -402,7 +431,7 @@ export async function fitChildren(
   const [region] = await lockRegions(tx, [id]);
   checkVersion(region!, version);
   const done = await fitUnder(tx, [id], tol);
-  const fit: FitOutcome = { clipped: done.clipped, absorbed: done.absorbed, gaps: done.gaps, outside: done.outside.slice(0, 100) };
+  const fit: FitOutcome = { clipped: done.clipped, absorbed: done.absorbed, moved: done.moved, gaps: done.gaps, outside: done.outside.slice(0, 100) };
   if (done.touched.length === 0) return { op: null, ids: [], gapM2: done.gaps.m2, fit };
   const result = await finish(tx, actor, 'fit', done.before, done.touched, done.parents, done.gaps.m2);
   return { ...result, fit };

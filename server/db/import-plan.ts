@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS, parsePolygonGeometry, type BoundaryFeature, type Featur
 import { childCode, childLevel, childName, codeFollowsParent, LEVELS, parentLevel, type Level } from '../domain/hierarchy.ts';
 import type { FieldRole, ImportKind } from '../domain/import-fields.ts';
 import { categoryOf, codeFromStatCode, gridTypeOf, householdSizeOf, isStatCode, looseTime, phoneOf, roleOf, severityOf } from '../domain/import-values.ts';
-import { DEFAULT_TOLERANCES } from './edit-operations.ts';
+import { DEFAULT_TOLERANCES, fitUnder, settleHouseholds, type FitOutcome } from './edit-operations.ts';
 import { measureAgainstSiblings, prepareGeometry } from './geometry-ops.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { importBarrierBatch, type NewBarrier } from './barriers.ts';
@@ -67,6 +67,8 @@ export interface ImportSpec {
    * its outline, in the same operation (official 村界 over drawn ones); the others go in as new regions.
    */
   update?: boolean;
+  /** With `update`: the regions below each one given its outline fitted to it (贴合边界, POST /api/regions/:id/fit), in the same operation. */
+  fit?: boolean;
   /** Incidents: the file's own category names, as written, to ours (a code), for those not recognised (占道经营 → market). */
   categories?: ReadonlyMap<string, string>;
   /** The system the rows' own points were read in (households: a shift against their matched addresses names another). */
@@ -108,6 +110,8 @@ export interface ImportOutcome {
     landed?: number | null;
     /** With `update`: the regions already there whose outline the file's gives (the first 200 by name) and how many. */
     updated?: { count: number; names: string[] };
+    /** With `update` and `fit`: what fitting the regions below them to the new outlines did (or would do). */
+    fitted?: FitOutcome;
     /**
      * Grids: those whose households (the points inside each) fall outside their type's range in the district's rules
      * (GET /api/regions/:id/rules), with the first 50: what the coverage check will mark once they are in.
@@ -485,7 +489,7 @@ async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeat
 async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec, maxVertices: number, dryRun: boolean): Promise<ImportOutcome> {
   const stamp = await regionStamp(tx);
   const replace = spec.kind === 'grid' && spec.replace === true;
-  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${replace}|${spec.update ?? false}|${maxVertices}`;
+  const key = `${specKey(spec)}|${spec.repair}|${spec.clip}|${replace}|${spec.update ?? false}|${spec.fit ?? false}|${maxVertices}`;
   const kept = regionChecks.get(rows);
   // The check's placements, while nothing it read has changed since (else placed again).
   const reuse = !dryRun && kept?.spec === key && kept.stamp === stamp ? kept : null;
@@ -496,6 +500,14 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   // Official outlines over the regions already there: each feature naming one of the parent's children gives it its shape
   const outlined = spec.kind === 'boundary' && spec.update && parent && !deeper ? await outlineChildren(tx, parent, features, raw, problems) : null;
   if (outlined) features.splice(0, features.length, ...features.filter((f) => !outlined.taken.has(f.index)));
+  // and, asked, what is below them fitted to their new outlines (a village's grids cut back, its slivers given to them)
+  const fitted = outlined && spec.fit && outlined.ids.length > 0 ? await fitUnder(tx, outlined.ids) : null;
+  const fitChanges: ChangeRow[] = [];
+  if (fitted && fitted.touched.length > 0) {
+    const now = new Map((await snapshots(tx, fitted.touched)).map((r) => [r.id, r]));
+    const was = new Map(fitted.before.map((r) => [r.id, r]));
+    for (const id of fitted.touched) fitChanges.push({ entityId: id, before: was.get(id) ?? null, after: now.get(id) ?? null });
+  }
   // Where each feature goes: boundaries under the parent (or, deeper, under the region of the parent's
   // that holds them); grids under the village they lie in.
   const groups = new Map<number | null, Placed[]>();
@@ -629,6 +641,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   }
   // Once for the whole layer: households and incidents into the new regions, the counts, and the
   // coverage of every parent that received some (a grid layer spans many villages).
+  if (!dryRun && fitted && fitted.touched.length > 0) await settleHouseholds(tx, fitted.touched, fitted.parents);
   if (!dryRun && (ids.length > 0 || replacing?.villages.length)) {
     await settleRegions(tx, ids, spec.parentId);
     if (replacing?.villages.length) {
@@ -669,14 +682,21 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
     if (off.length) outOfRange = { count: off.length, grids: off.slice(0, 50) };
   }
   // (the removed grids first: undo, going newest first, then takes the new grids out before putting them back)
-  const all = [...(replacing?.changes ?? []), ...(outlined?.changes ?? []), ...changes];
+  const all = [...(replacing?.changes ?? []), ...(outlined?.changes ?? []), ...fitChanges, ...changes];
   const op = all.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', all) : null;
   if (dryRun) regionChecks.set(rows, keep);
   const replaced = replacing
     ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, villages: replacing.villages.length } }
     : {};
   const landed = dryRun ? null : await nearestHolding(tx, received);
-  const updated = outlined ? { updated: { count: outlined.names.length, names: outlined.names.slice(0, 200) } } : {};
+  const updated = outlined
+    ? {
+        updated: { count: outlined.names.length, names: outlined.names.slice(0, 200) },
+        ...(fitted
+          ? { fitted: { clipped: fitted.clipped, moved: fitted.moved, absorbed: fitted.absorbed, gaps: fitted.gaps, outside: fitted.outside.slice(0, 100) } }
+          : {}),
+      }
+    : {};
   return finish(spec.kind, rows.length, created.length + (outlined?.ids.length ?? 0), problems, {
     regions: { created, coverage, issues, ...replaced, ...updated, landed, ...(outOfRange ? { outOfRange } : {}) },
     op,

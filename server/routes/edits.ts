@@ -132,6 +132,10 @@ const FitResponse = z
     fit: z.object({
       clipped: z.number().int().openapi({ description: 'regions cut back to their parent’s outline' }),
       absorbed: z.object({ pieces: z.number().int(), m2: z.number() }).openapi({ description: 'slivers given to the neighbour sharing most border' }),
+      moved: z
+        .number()
+        .int()
+        .openapi({ description: 'pieces of regions the outline cut apart, given to the neighbour sharing most border (each keeps its largest)' }),
       gaps: z.object({ pieces: z.number().int(), m2: z.number() }).openapi({ description: 'wider gaps, left to draw or auto-split' }),
       outside: z
         .array(z.object({ id: z.number().int(), name: z.string(), code: z.string(), parent: z.string() }))

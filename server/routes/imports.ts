@@ -82,6 +82,9 @@ const PlanBody = z
       description:
         'boundaries: a feature naming a region already under the parent (统计用区划代码, code, or name) gives it its outline; the others go in as new',
     }),
+    fit: z.boolean().optional().openapi({
+      description: 'with update: the regions below each one given its outline fitted to it (贴合边界, as POST /api/regions/:id/fit), in the same operation',
+    }),
     partial: z.boolean().optional().openapi({ description: 'commit the good rows when others are refused' }),
     overwriteCorrected: z
       .boolean()
@@ -427,6 +430,7 @@ function specOf(body: z.infer<typeof PlanBody>, fields: Partial<Record<FieldRole
     partial: body.partial ?? false,
     replace: body.replace ?? false,
     update: body.kind === 'boundary' ? (body.update ?? false) : false,
+    fit: body.kind === 'boundary' && body.update === true && body.fit === true,
     overwriteCorrected: body.overwriteCorrected ?? false,
     ...(body.categories && body.kind === 'incident' ? { categories: new Map(Object.entries(body.categories)) } : {}),
     level: body.kind === 'boundary' ? (body.level ?? null) : null,

@@ -109,6 +109,39 @@ for (const driver of DRIVERS) {
       await ctx.db.query(`UPDATE region SET geom = ST_GeomFromEWKB(decode($2, 'hex')), version = version + 1 WHERE id = $1`, [village, outline]);
     });
 
+    it('gives the pieces of a grid the new outline cuts apart to the neighbours sharing most border with them', async () => {
+      const outline = (await ctx.db.query<{ wkb: string }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE id = $1`, [village])).rows[0]!.wkb;
+      // the grid with most of its border shared with its siblings, cut across by a 10 m strip the new outline leaves out
+      // (a road the official line follows): the strip ends at the grid's own border, so only that grid falls in two
+      const { rows } = await ctx.db.query<{ id: number }>(
+        `SELECT g.id FROM region g WHERE g.parent_id = $1
+         ORDER BY (SELECT sum(ST_Length(ST_Intersection(ST_Boundary(g.geom), ST_Boundary(s.geom)))) FROM region s
+                   WHERE s.parent_id = $1 AND s.id <> g.id AND s.geom && g.geom) / ST_Perimeter(g.geom) DESC NULLS LAST, g.id
+         LIMIT 1`,
+        [village],
+      );
+      const cut = rows[0]!.id;
+      await ctx.db.query(
+        `WITH g AS (SELECT geom FROM region WHERE id = $2),
+         strip AS (SELECT ST_Intersection(g.geom, ST_SetSRID(ST_Buffer(ST_MakeLine(ST_MakePoint(ST_XMin(g.geom) - 0.001, ST_Y(ST_Centroid(g.geom))),
+                                               ST_MakePoint(ST_XMax(g.geom) + 0.001, ST_Y(ST_Centroid(g.geom))))::geography, 5)::geometry, 4326)) AS s FROM g)
+         UPDATE region v SET geom = ST_Multi(ST_CollectionExtract(ST_Difference(v.geom, strip.s), 3)), version = v.version + 1
+         FROM strip WHERE v.id = $1`,
+        [village, cut],
+      );
+      const res = await ctx.request('POST', `/api/regions/${village}/fit`, { version: await version(village) });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.fit.moved, JSON.stringify(res.body.fit)).toBeGreaterThanOrEqual(1);
+      const { rows: parts } = await ctx.db.query<{ n: number }>('SELECT ST_NumGeometries(geom) AS n FROM region WHERE id = $1', [cut]);
+      expect(parts[0]!.n).toBe(1);
+      const after = await tiling(village);
+      expect(after.gap).toBeLessThan(1);
+      expect(after.outside).toBeLessThan(1);
+      expect(after.overlap).toBeLessThan(1);
+      await ctx.request('POST', `/api/changes/undo?op=${res.body.op}`);
+      await ctx.db.query(`UPDATE region SET geom = ST_GeomFromEWKB(decode($2, 'hex')), version = version + 1 WHERE id = $1`, [village, outline]);
+    });
+
     it('leaves a wide gap for the planner and a grid wholly outside where it is, and says so', async () => {
       const kids = await grids(village);
       const { rows } = await ctx.db.query<{ id: number }>(

@@ -499,6 +499,26 @@ for (const driver of DRIVERS) {
       expect((await ctx.db.query('SELECT count(*)::int AS n FROM region WHERE parent_id = $1', [vs[0]!.parent])).rows[0]).toEqual({ n: vs.length });
       expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
       expect((await now(vs[0]!.id)).wkb).toBe(vs[0]!.wkb);
+
+      // asked to fit what is below (贴合边界): the redrawn village's grids cut back to its new outline, in the same operation
+      const grids = async () =>
+        (
+          await ctx.db.query<{ s: string }>(`SELECT string_agg(encode(ST_AsEWKB(geom), 'hex'), ',' ORDER BY id) AS s FROM region WHERE parent_id = $1`, [
+            vs[0]!.id,
+          ])
+        ).rows[0]!.s;
+      const gridsBefore = await grids();
+      const fitting = await plan(up.body.id, { ...body, update: true, fit: true });
+      expect(fitting.body.outcome.regions.fitted.clipped).toBeGreaterThan(0);
+      expect(await grids()).toBe(gridsBefore);
+      const fitted = await commit(up.body.id, { ...body, update: true, fit: true });
+      expect(fitted.status, JSON.stringify(fitted.body).slice(0, 300)).toBe(201);
+      const kinds = (await ctx.request('GET', `/api/regions/${vs[0]!.id}/coverage`)).body.issues.features.map((f: any) => f.properties.kind);
+      expect(kinds).not.toContain('outside_parent');
+      expect(kinds).not.toContain('gap');
+      expect((await ctx.request('POST', `/api/changes/undo?op=${fitted.body.op}`)).status).toBe(200);
+      expect((await now(vs[0]!.id)).wkb).toBe(vs[0]!.wkb);
+      expect(await grids()).toBe(gridsBefore);
     });
 
     it('shows how the region writes its addresses when not one address of a list is found', async () => {

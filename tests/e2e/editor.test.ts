@@ -385,6 +385,34 @@ describeInBrowser('planner edits a village in Chromium', () => {
     expect(((await api(`/api/regions/${gridId}`)).properties.staff as { role: string }[]).some((m) => m.role === 'police')).toBe(false);
   });
 
+  it("fits a village's grids to its new outline from the coverage check, and undoes it", async () => {
+    // a village given a new outline 40 m inside its drawn one (as an official 村界 imported with 更新 would)
+    const { rows } = await db.query<{ id: number }>(
+      `SELECT v.id FROM region v WHERE v.level = 'village' AND (SELECT count(*) FROM region g WHERE g.parent_id = v.id) >= 4 ORDER BY v.code DESC LIMIT 1`,
+    );
+    const villageId = rows[0]!.id;
+    const before = (await gridsOf(villageId)).map((g) => JSON.stringify(g.geometry));
+    await db.query(
+      `UPDATE region SET geom = ST_Multi(ST_CollectionExtract(ST_Buffer(geom::geography, -40)::geometry, 3)), version = version + 1 WHERE id = $1`,
+      [villageId],
+    );
+    await page.goto(`${server.url}/plan?region=${villageId}`);
+    await waitForMap(page);
+    await page.click('[data-testid="check-coverage"]');
+    await page.waitForSelector('[data-testid="coverage-fit"]', { timeout: 30_000 });
+    expect(await page.locator('[data-testid="coverage"] .counts').textContent()).toContain('越界');
+    await shot('11b-fit-before');
+    await page.click('[data-testid="coverage-fit"]');
+    await expect.poll(notice, { timeout: 30_000 }).toMatch(/^已贴合边界：裁剪 \d+ 个越界的下级/);
+    await expect.poll(() => page.locator('[data-testid="coverage-summary"]').textContent(), { timeout: 30_000 }).toMatch(/全覆盖/);
+    expect(await page.locator('[data-testid="coverage-fit"]').count()).toBe(0);
+    await waitForMap(page);
+    await shot('11c-fit-after');
+    await page.keyboard.press('Control+z');
+    await expect.poll(notice, { timeout: 30_000 }).toMatch(/已撤销/);
+    expect((await gridsOf(villageId)).map((g) => JSON.stringify(g.geometry))).toEqual(before);
+  });
+
   it('shows a village as it stood on an earlier day, read-only, and what the edits since changed', async () => {
     // The plan before this test's edits stood all year; the test's own edits were made today.
     await db.query(`DELETE FROM region_history WHERE valid_to < $1::timestamptz`, [started]);

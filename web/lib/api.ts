@@ -10,7 +10,7 @@ import { router } from './router.svelte.ts';
  */
 const DRAFT_ROUTES: [string, RegExp][] = [
   ['GET', /^\/api\/regions\/\d+(\/(children|descendants|coverage|households|rules|export|print))?$/],
-  ['POST', /^\/api\/regions(\/merge|\/\d+\/(split|autosplit))?$/],
+  ['POST', /^\/api\/regions(\/merge|\/\d+\/(split|autosplit|fit))?$/],
   ['PATCH', /^\/api\/regions\/\d+$/],
   ['DELETE', /^\/api\/regions\/\d+$/],
   ['POST', /^\/api\/changes\/(undo|redo)$/],

@@ -53,6 +53,8 @@ export class ImportWizard {
   overwriteCorrected = $state(false);
   /** Boundaries: those naming a region already there give it their outline (official 村界 over drawn ones). */
   update = $state(false);
+  /** With `update`: the grids below fitted to the new outlines (贴合边界), in the same operation. */
+  fit = $state(true);
   /** Incidents: the file's own category names the clerk said are ours (占道经营 → market). */
   categories = $state<Record<string, string>>({});
   /**
@@ -153,7 +155,7 @@ export class ImportWizard {
       repair: this.repair,
       clip: this.clip,
       ...(this.kind === 'grid' && this.replace ? { replace: true } : {}),
-      ...(this.kind === 'boundary' && this.update ? { update: true } : {}),
+      ...(this.kind === 'boundary' && this.update ? { update: true, ...(this.fit ? { fit: true } : {}) } : {}),
       ...(this.kind === 'household' && this.overwriteCorrected ? { overwriteCorrected: true } : {}),
       ...(this.kind === 'incident' && Object.keys(this.categories).length > 0 ? { categories: this.categories } : {}),
       ...(this.kind === 'boundary' && !this.topLevel && this.level ? { level: this.level } : {}),
@@ -335,6 +337,7 @@ export class ImportWizard {
     this.clip = false;
     this.replace = false;
     this.update = false;
+    this.fit = true;
     this.overwriteCorrected = false;
     this.categories = {};
     this.level = null;
