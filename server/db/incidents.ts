@@ -356,7 +356,11 @@ export async function listIncidents(
 ): Promise<{ total: number; items: IncidentJson[] }> {
   const f = filterSql(filter, 4);
   // The centre's intake: a case that came back (sent back by a department, reopened after an unsatisfied resident) first,
-  // the latest back on top, with what came of it before; then what came in, newest first.
+  // the latest back on top, with what came of it before; then what came in, the most pressing first — by when it is to be
+  // taken up (reported + its category's hours to acknowledge at its severity: a 紧急 report of an hour ago before a 一般 one
+  // of a minute ago), newest first where those agree. (Newest first alone buried a 紧急 case 29th of 35 by noon.)
+  const respondBy = `(i.reported_at + coalesce((SELECT dl.ack_hours FROM incident_deadline dl WHERE dl.category = i.category AND dl.severity = i.severity), 24)
+    * interval '1 hour')`;
   const history = `, 'history', json_build_object(
       'returns', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'reason', d.return_reason, 'at', d.returned_at)
                  ORDER BY d.returned_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
@@ -364,13 +368,14 @@ export async function listIncidents(
       'answers', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'answer', d.answer, 'at', d.resolved_at)
                  ORDER BY d.resolved_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
                WHERE d.incident_id = i.id AND d.answer IS NOT NULL AND i.reopen_count > 0), '[]'),
-      'reporter', (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM worker w WHERE w.id = i.reporter_id))`;
+      'reporter', (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM worker w WHERE w.id = i.reporter_id),
+      'respondBy', ${respondBy})`;
   const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id AND NOT d.recalled))`;
   const json = filter.intake ? `(${incidentJson('$3')}::jsonb || jsonb_build_object(${history.slice(2)}))` : incidentJson('$3');
   const { rows } = await db.query<{ j: IncidentJson; total: number }>(
     `SELECT ${json} AS j, count(*) OVER ()::int AS total
      FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
-     ORDER BY ${filter.intake ? `${back} DESC NULLS LAST, ` : ''}i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
+     ORDER BY ${filter.intake ? `${back} DESC NULLS LAST, ${respondBy}, ` : ''}i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
     [limit, offset, now.toISOString(), ...f.params],
   );
   return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };

@@ -53,6 +53,10 @@ export const IncidentSchema = z
           .nullable()
           .optional()
           .openapi({ description: 'the grid worker who reported it, to call back' }),
+        respondBy: z
+          .string()
+          .optional()
+          .openapi({ description: "when it is to be taken up: reported + its category's hours to acknowledge at its severity (the intake's order)" }),
       })
       .optional()
       .openapi({

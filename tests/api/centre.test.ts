@@ -170,8 +170,24 @@ for (const driver of DRIVERS) {
     });
 
     it("the centre's intake: what it has sent nowhere, in its area; down to the grid or village, or to departments with deadlines first", async () => {
+      // the most pressing first: a 紧急 report (hazard: 1 h to take up) before a 一般 one (24 h) that came in after it
+      const urgent = await ctx.request('POST', '/api/incidents', {
+        lon: place.x,
+        lat: place.y,
+        category: 'hazard',
+        severity: 4,
+        reportedAt: now.toISOString(),
+      });
+      now = new Date(now.getTime() + 60_000);
       const fresh = await report();
       now = new Date(now.getTime() + 60_000);
+      const order = (await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre)).body.items as {
+        id: number;
+        history: { respondBy: string };
+      }[];
+      const at = (id: number) => order.findIndex((i) => i.id === id);
+      expect(at(urgent.body.id)).toBeLessThan(at(fresh.id));
+      expect(Date.parse(order[at(urgent.body.id)]!.history.respondBy) - Date.parse(urgent.body.reportedAt)).toBe(3_600_000);
       const intake = await ctx.request('GET', '/api/incidents?intake=true&limit=500', undefined, centre);
       expect(intake.status).toBe(200);
       expect(intake.body.items.map((i: { id: number }) => i.id)).toContain(fresh.id);
