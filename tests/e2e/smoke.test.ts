@@ -774,6 +774,26 @@ describeInBrowser('web app in Chromium', () => {
     expect(res.status).toBe(201);
     await expect.poll(() => page.locator('[data-testid="latest"] .fresh').textContent(), { timeout: 10_000 }).toContain('大屏实时测试：山林起火');
     await page.screenshot({ path: join(ARTIFACTS, '5-screen-live.png') });
+    // The townships' names are above the heatmap (deck.gl draws it on a canvas over the map's own labels): what lies at
+    // the middle of each name shown is the name
+    await expect.poll(() => page.locator('[data-testid="map-label"]').count(), { timeout: 30_000 }).toBeGreaterThan(5);
+    const covered = await page.evaluate(() => {
+      // (hit-testing skips what lets clicks through, as the labels and deck.gl's canvas both do: for this look only, all take them)
+      const all = [...document.querySelectorAll<HTMLElement>('[data-testid="map"] *')];
+      const was = all.map((el) => el.style.pointerEvents);
+      all.forEach((el) => (el.style.pointerEvents = 'auto'));
+      const hidden = [...document.querySelectorAll<HTMLElement>('[data-testid="map-label"]')]
+        .filter((el) => el.style.visibility !== 'hidden')
+        .filter((el) => {
+          const r = el.getBoundingClientRect();
+          const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 4);
+          return !(top && el.contains(top));
+        })
+        .map((el) => el.textContent);
+      all.forEach((el, i) => (el.style.pointerEvents = was[i]!));
+      return hidden;
+    });
+    expect(covered).toEqual([]);
     // Put full screen on a 4K wall (F11, or the window moved to the wall's display): the type, and the map's lines
     // and labels (its map made anew at the new scale), fill 3840×2160 as they do 1080p.
     await page.evaluate(() => ((window as any).wallMapBefore = (window as any).gridplanMap));

@@ -53,6 +53,9 @@ export class RegionMap {
   private tiles: string | null = null;
   private proposalShown = false;
   private gridStyle: { color?: ExpressionSpecification; opacity: number; warnings: boolean } = { opacity: 0, warnings: true };
+  /** Labels as HTML above the map (a wall: deck.gl's heatmap is drawn on a canvas over MapLibre's own labels). */
+  private readonly htmlLabels: boolean;
+  private labelMarkers: { marker: maplibregl.Marker; rank: number }[] = [];
 
   constructor(
     container: HTMLElement,
@@ -63,8 +66,11 @@ export class RegionMap {
       /** Multiplies label sizes and line widths: wall displays read from across the room. */
       scale?: number;
       onSelect?: (id: number) => void;
+      /** The children's labels as HTML, above anything drawn over the map (the wall's heatmap). */
+      htmlLabels?: boolean;
     },
   ) {
+    this.htmlLabels = options.htmlLabels ?? false;
     this.map = new maplibregl.Map({
       container,
       style: baseStyle(options.basemapUrl, options.dark),
@@ -246,6 +252,58 @@ export class RegionMap {
       },
       paint: { 'text-color': ink, 'text-halo-color': dark ? '#0b1522' : '#ffffff', 'text-halo-width': 1.6 * k },
     });
+    if (this.htmlLabels) {
+      m.setLayoutProperty('labels', 'visibility', 'none');
+      // (labels that would overlap once the view settles: the fewer households give way, as the symbol layer's would)
+      m.on('moveend', () => this.declutter());
+    }
+  }
+
+  /** The children's labels as HTML markers (name, households below), in the symbol layer's sizes and colours. */
+  private placeLabels(features: { geometry: { coordinates: [number, number] }; properties: { name: string; level: string; households?: number } }[]) {
+    for (const { marker } of this.labelMarkers) marker.remove();
+    const [dark, k] = [this.dark, this.k];
+    const halo = dark ? '#0b1522' : '#ffffff';
+    this.labelMarkers = features.map((f) => {
+      const el = document.createElement('div');
+      const size = (f.properties.level === 'township' ? 15 : f.properties.level === 'village' ? 13 : 12) * k;
+      Object.assign(el.style, {
+        font: `${size}px / 1.15 sans-serif`,
+        color: dark ? '#d7e3f4' : '#2b3340',
+        textAlign: 'center',
+        whiteSpace: 'nowrap',
+        pointerEvents: 'none',
+        // (above deck.gl's canvas, which MapLibre holds in a control corner at z-index 2)
+        zIndex: '3',
+        textShadow: [0, 1, 2].map(() => `0 0 ${1.6 * k}px ${halo}`).join(', '),
+      });
+      el.dataset.testid = 'map-label';
+      const name = document.createElement('div');
+      name.textContent = f.properties.name;
+      el.append(name);
+      if (f.properties.households !== undefined) {
+        const n = document.createElement('div');
+        n.textContent = String(f.properties.households);
+        n.style.fontSize = '0.8em';
+        el.append(n);
+      }
+      const marker = new maplibregl.Marker({ element: el, anchor: 'center' }).setLngLat(f.geometry.coordinates).addTo(this.map);
+      return { marker, rank: f.properties.households ?? 0 };
+    });
+    requestAnimationFrame(() => this.declutter());
+  }
+
+  /** Hides the labels that overlap one already shown, the most households first. */
+  private declutter() {
+    const shown: DOMRect[] = [];
+    for (const { marker } of [...this.labelMarkers].sort((a, b) => b.rank - a.rank)) {
+      const el = marker.getElement();
+      el.style.visibility = 'visible';
+      const r = el.getBoundingClientRect();
+      const hit = shown.some((s) => r.left < s.right + 2 && r.right > s.left - 2 && r.top < s.bottom + 2 && r.bottom > s.top - 2);
+      if (hit) el.style.visibility = 'hidden';
+      else shown.push(r);
+    }
   }
 
   /**
@@ -368,6 +426,7 @@ export class RegionMap {
         .map((f) => ({ type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates: f.properties.label! }, properties: f.properties })),
     };
     (this.map.getSource('labels') as GeoJSONSource | undefined)?.setData(labels);
+    if (this.htmlLabels) this.placeLabels(labels.features as never);
   }
 
   /** Flies to the region. */
