@@ -794,6 +794,8 @@ describeInBrowser('web app in Chromium', () => {
       return hidden;
     });
     expect(covered).toEqual([]);
+    // and what the map's colours mean
+    expect(await page.locator('[data-testid="wall-legend"]').textContent()).toMatch(/达标网格.*未达标网格.*近 30 天事件.*最新上报/);
     // Put full screen on a 4K wall (F11, or the window moved to the wall's display): the type, and the map's lines
     // and labels (its map made anew at the new scale), fill 3840×2160 as they do 1080p.
     await page.evaluate(() => ((window as any).wallMapBefore = (window as any).gridplanMap));
