@@ -27,6 +27,7 @@ export interface TimelineStep {
     | 'resolve_on_spot'
     | 'close'
     | 'reopen'
+    | 'review'
     | 'invalid'
     | 'merge'
     | 'merged_from'
@@ -76,6 +77,7 @@ const ORDER: TimelineStep['kind'][] = [
   'answered',
   'resolve_on_spot',
   'close',
+  'review',
   'reopen',
 ];
 
@@ -126,6 +128,7 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
     'department', after->'department', 'role', after->'role', 'reason', after->'reason', 'dueAt', after->'dueAt', 'extension', after->'extension',
     'urged', after->'urged', 'escalation', after->'escalation', 'at', after->'at', 'recalled', after->'recalled', 'reassignedTo', after->'reassignedTo',
     'closedAt', after->'closedAt', 'feedback', after->'feedback', 'satisfaction', after->'satisfaction', 'reopenedAt', after->'reopenedAt',
+    'reviewedAt', after->'reviewedAt', 'reviewNote', after->'reviewNote',
     'reopenReason', after->'reopenReason', 'void', after->'void', 'assignedRegionName', after->'assignedRegionName', 'resolvedAt', after->'resolvedAt',
     'resolutionNote', after->'resolutionNote', 'solvedLevel', after->'solvedLevel', 'dispatchedAt', after->'dispatchedAt',
     'sent', CASE WHEN jsonb_typeof(after->'dispatches') = 'array'
@@ -149,7 +152,7 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
     db.query<Change>(
       `SELECT action, entity_id, at, ${slim} AS after, count(*) OVER ()::int AS total FROM change
        WHERE entity = 'incident' AND entity_id = $1 AND after IS NOT NULL
-         AND action IN ('dispatch', 'resolve', 'resolve_on_spot', 'assign', 'close', 'reopen', 'invalid', 'merge', 'restore')
+         AND action IN ('dispatch', 'resolve', 'resolve_on_spot', 'assign', 'close', 'reopen', 'review', 'invalid', 'merge', 'restore')
        ORDER BY id DESC LIMIT ${TIMELINE_LOGGED}`,
       [id],
     ),
@@ -164,7 +167,7 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
       `SELECT c.entity, c.entity_id, c.action, c.at, c.actor, nullif(u.display_name, '') AS name
        FROM change c LEFT JOIN app_user u ON u.username = c.actor
        WHERE (c.entity = 'incident' AND c.entity_id = $1
-              AND c.action IN ('report', 'dispatch', 'assign', 'resolve_on_spot', 'close', 'reopen', 'invalid', 'merge', 'restore'))
+              AND c.action IN ('report', 'dispatch', 'assign', 'resolve_on_spot', 'close', 'reopen', 'review', 'invalid', 'merge', 'restore'))
           OR (c.entity = 'dispatch' AND c.entity_id IN (SELECT id FROM dispatch WHERE incident_id = $1)
               AND c.action IN ('acknowledge', 'resolve', 'return', 'reassign', 'urge', 'set_due', 'extend', 'approve_extension', 'refuse_extension'))
        ORDER BY c.id DESC LIMIT 2000`,
@@ -295,6 +298,7 @@ export async function caseTimeline(db: Queryable, id: number, now: Date): Promis
   for (const c of closes) step({ at: c.after.closedAt ?? c.at, kind: 'close', text: c.after.feedback ?? null, satisfaction: c.after.satisfaction ?? null });
   if (!closes.length && incident.closedAt)
     step({ at: incident.closedAt, kind: 'close', text: incident.feedback, satisfaction: incident.satisfaction as TimelineStep['satisfaction'] });
+  for (const c of logged('review')) step({ at: c.after.reviewedAt ?? c.at, kind: 'review', text: c.after.reviewNote ?? null });
   const reopens = logged('reopen');
   for (const c of reopens) step({ at: c.after.reopenedAt ?? c.at, kind: 'reopen', text: c.after.reopenReason ?? null });
   if (!reopens.length && incident.reopenedAt) step({ at: incident.reopenedAt, kind: 'reopen', text: incident.reopenReason });

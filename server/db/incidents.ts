@@ -32,6 +32,7 @@ export const incidentJson = (now: string) => `json_build_object(
   'void', CASE WHEN i.void_kind IS NOT NULL
     THEN json_build_object('kind', i.void_kind, 'reason', i.void_reason, 'at', i.voided_at, 'mergedInto', i.merged_into) END,
   'reopenCount', i.reopen_count, 'reopenedAt', i.reopened_at, 'reopenReason', i.reopen_reason,
+  'reviewedAt', i.reviewed_at, 'reviewNote', i.review_note,
   'photoUrls', ARRAY(SELECT '/api/incidents/' || ph.incident_id || '/photos/' || ph.id FROM incident_photo ph
                   WHERE ph.incident_id = i.id AND ph.dispatch_id IS NULL ORDER BY ph.id),
   'overdue', i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => c.deadline_hours) < ${now}::timestamptz)`;
@@ -238,6 +239,8 @@ export interface IncidentFilter {
   intake?: boolean | undefined;
   /** Only cases closed with this verdict. */
   satisfaction?: 'satisfied' | 'basically' | 'unsatisfied' | undefined;
+  /** Only cases the centre has (true) or has not (false) reviewed after an unsatisfied verdict (不满意复核). */
+  reviewed?: boolean | undefined;
 }
 
 /** The column that says which grid an incident counts in. */
@@ -288,6 +291,7 @@ export function filterSql(f: IncidentFilter, first = 1): { where: string; params
     params.push(f.satisfaction);
     where.push(`i.status = 'closed' AND i.satisfaction = ${next()}`);
   }
+  if (f.reviewed !== undefined) where.push(f.reviewed ? 'i.reviewed_at IS NOT NULL' : 'i.reviewed_at IS NULL');
   // The tree walk also keeps PostgreSQL from scanning in parallel: skip it when it filters nothing.
   if (f.regionId !== undefined && !f.wholePlan) {
     params.push(f.regionId);
@@ -574,6 +578,28 @@ export async function duplicatesOf(
 }
 
 /**
+ * 复核后维持结案: the centre has looked at a case closed with an unsatisfied resident and keeps the closure (what
+ * could be done was done), with a note of why; the case leaves the review list. Once: a second is refused.
+ */
+export async function reviewIncident(tx: Queryable, actor: string, id: number, note: string, now: Date, version?: number): Promise<IncidentJson> {
+  const before = await incidentById(tx, id, now, true);
+  conflict(id, before, version);
+  if (before.status !== 'closed' || before.satisfaction !== 'unsatisfied' || before.reviewedAt) {
+    throw new InputError(
+      'illegal_transition',
+      before.reviewedAt ? 'this case was reviewed already' : 'only a case closed with an unsatisfied resident is reviewed',
+      'status',
+      { from: before.status, to: 'closed', allowed: [] },
+    );
+  }
+  if (!note.trim()) throw new InputError('reason_required', 'say why the closure stands', 'note');
+  await tx.query('UPDATE incident SET reviewed_at = $2, review_note = $3, version = version + 1 WHERE id = $1', [id, now.toISOString(), note.trim()]);
+  const after = await incidentById(tx, id, now);
+  await recordChange(tx, { at: now, actor, action: 'review', entity: 'incident', entityId: id, before, after });
+  return after;
+}
+
+/**
  * 重新办理: a case closed with an unsatisfied resident goes back to the centre's intake, to be
  * routed again; its earlier route, answers and verdict stay in the change log and the dispatches.
  */
@@ -591,7 +617,7 @@ export async function reopenIncident(tx: Queryable, actor: string, id: number, r
   await tx.query(
     `UPDATE incident SET status = 'reported', dispatched_at = NULL, resolved_at = NULL, closed_at = NULL, solved_level = NULL, resolution_note = NULL,
        satisfaction = NULL, feedback = NULL, department = NULL, assigned_region_id = NULL, assigned_at = NULL,
-       reopen_count = reopen_count + 1, reopened_at = $2, reopen_reason = $3, version = version + 1
+       reopen_count = reopen_count + 1, reopened_at = $2, reopen_reason = $3, reviewed_at = NULL, review_note = NULL, version = version + 1
      WHERE id = $1`,
     [id, now.toISOString(), reason.trim()],
   );

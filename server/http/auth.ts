@@ -61,6 +61,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'POST /api/incidents/:id/merge': ['dispatch:manage'],
   'GET /api/incidents/:id/duplicates': ['dispatch:manage', 'incidents:read'],
   'POST /api/incidents/:id/reopen': ['dispatch:manage'],
+  'POST /api/incidents/:id/review': ['dispatch:manage'],
   'POST /api/patrols': ['patrol:record'],
   'GET /api/field/households': ['patrol:record'],
   'GET /api/patrols': ['incidents:read', 'incidents:own'],

@@ -18,7 +18,17 @@ import { dispatchedTo } from '../db/field.ts';
 import type { Queryable } from '../db/db.ts';
 import { areaOf, can } from '../domain/roles.ts';
 import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
-import { assignIncident, categoryCodes, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, restoreIncident, voidIncident } from '../db/incidents.ts';
+import {
+  assignIncident,
+  categoryCodes,
+  deadlinesOf,
+  duplicatesOf,
+  incidentGrid,
+  reopenIncident,
+  restoreIncident,
+  reviewIncident,
+  voidIncident,
+} from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertInArea, assertOwnGrid, areaRegion, principalOf } from '../http/auth.ts';
@@ -257,6 +267,7 @@ const TimelineStep = z
       'resolve_on_spot',
       'close',
       'reopen',
+      'review',
       'invalid',
       'merge',
       'merged_from',
@@ -295,6 +306,14 @@ const timelineRoute = createRoute({
     },
     ...errorResponses(400, 403, 404),
   },
+});
+const reviewRoute = createRoute({
+  method: 'post',
+  path: '/incidents/{id}/review',
+  summary: '复核后维持结案: the centre keeps the closure of a case closed with an unsatisfied resident, saying why; it leaves the review list',
+  description: 'Once per closure (a reopen clears it). 422 `illegal_transition` for another case or a second review, `reason_required` without a note.',
+  request: { params: IdParam, body: { required: true, ...json(z.object({ note: Reason, version: Version }).strict()) } },
+  responses: { 200: { description: 'Reviewed', ...json(IncidentRef) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 const reopenRoute = createRoute({
   method: 'post',
@@ -642,6 +661,13 @@ export function dispatchRoutes() {
       if (p.role === 'department' && !(await dispatchedTo(db, id, p.departmentId)))
         throw new InputError('outside_scope', `incident ${id} was not sent to your department`, 'id');
       return c.json(await caseTimeline(db, id, nowOf(c)), 200);
+    })
+    .openapi(reviewRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { note, version } = c.req.valid('json');
+      const incident = await inCentreArea(c, id, (tx) => reviewIncident(tx, actorOf(c), id, note, nowOf(c), version));
+      c.get('events').publish({ type: 'incident', action: 'dispatch', incident });
+      return c.json(incident, 200);
     })
     .openapi(reopenRoute, async (c) => {
       const { id } = c.req.valid('param');

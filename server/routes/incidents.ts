@@ -57,7 +57,12 @@ async function actingLevel(db: Queryable, p: Principal): Promise<'grid' | 'villa
 /** The analyze filters of a request (a grid worker: their own grids only). */
 export async function filterOf(
   c: Context<Env>,
-  q: z.infer<typeof FilterQuery> & { bbox?: string | undefined; intake?: string | undefined; satisfaction?: Satisfaction | undefined },
+  q: z.infer<typeof FilterQuery> & {
+    bbox?: string | undefined;
+    intake?: string | undefined;
+    satisfaction?: Satisfaction | undefined;
+    reviewed?: 'true' | 'false' | undefined;
+  },
 ): Promise<IncidentFilter> {
   const { from, to } = parseRange(q.from, q.to, nowOf(c));
   let bbox: [number, number, number, number] | undefined;
@@ -81,6 +86,7 @@ export async function filterOf(
     gridBy: q.grids ?? 'current',
     intake: q.intake === 'true',
     satisfaction: q.satisfaction,
+    reviewed: q.reviewed === undefined ? undefined : q.reviewed === 'true',
     wholePlan: await isWholePlan(c.get('db'), q.region),
     categories: parseList(q.category, await categoryCodes(c.get('db')), 'query.category'),
     statuses: parseList(q.status, INCIDENT_STATUSES, 'query.status'),
@@ -194,6 +200,10 @@ const listRoute = createRoute({
         .enum(['satisfied', 'basically', 'unsatisfied'])
         .optional()
         .openapi({ description: "only cases closed with this verdict (the centre's review)" }),
+      reviewed: z
+        .enum(['true', 'false'])
+        .optional()
+        .openapi({ description: 'false: only those the centre has not yet reviewed (不满意复核: reopened, or kept with POST /api/incidents/:id/review)' }),
       limit: z.coerce.number().int().min(1).max(5_000).default(500),
       offset: z.coerce.number().int().min(0).max(10_000_000).default(0),
     }),

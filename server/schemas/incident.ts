@@ -29,6 +29,8 @@ export const IncidentSchema = z
     photoUrls: z.array(z.string()).openapi({ description: 'the photos taken with the report' }),
     reopenedAt: z.string().nullable(),
     reopenReason: z.string().nullable(),
+    reviewedAt: z.string().nullable().openapi({ description: '不满意复核: when the centre kept the closure of an unsatisfied case' }),
+    reviewNote: z.string().nullable().openapi({ description: 'why the closure stands' }),
     assignedRegionName: z.string().nullable(),
     gridName: z.string().nullable().openapi({ description: 'the grid its place lies in now' }),
     filedGridId: z.number().int().nullable().openapi({ description: 'the grid it was filed in at its time (kept when the plan changes)' }),

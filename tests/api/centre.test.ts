@@ -709,6 +709,45 @@ for (const driver of DRIVERS) {
       });
     });
 
+    it('keeps the closure of an unsatisfied case after review (复核后维持结案): it leaves the review list, once; a reopen asks for it again', async () => {
+      const incident = await report();
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['housing'] }, centre);
+      const d = sent.body.dispatches[0];
+      await patch(d.id, { action: 'acknowledge' }, housing);
+      await patch(d.id, { action: 'resolve', answer: '已按规定答复' }, housing);
+      now = new Date(now.getTime() + 60_000);
+      const closed = await ctx.request('PATCH', `/api/incidents/${incident.id}`, { status: 'closed', feedback: '想要补偿', satisfaction: 'unsatisfied' });
+      const pending = async () =>
+        (await ctx.request('GET', '/api/incidents?satisfaction=unsatisfied&reviewed=false&limit=500', undefined, centre)).body.items.map(
+          (i: { id: number }) => i.id,
+        );
+      expect(await pending()).toContain(incident.id);
+      // words are asked for; another area's centre cannot; a stale version is refused
+      const none = await ctx.request('POST', `/api/incidents/${incident.id}/review`, { note: ' ', version: closed.body.version }, centre);
+      expect([none.status, none.body.error.code]).toEqual([422, 'reason_required']);
+      expect((await ctx.request('POST', `/api/incidents/${incident.id}/review`, { note: '已答复', version: closed.body.version }, farCentre)).status).toBe(403);
+      expect((await ctx.request('POST', `/api/incidents/${incident.id}/review`, { note: '已答复', version: 1 }, centre)).status).toBe(409);
+      now = new Date(now.getTime() + 60_000);
+      const kept = await ctx.request(
+        'POST',
+        `/api/incidents/${incident.id}/review`,
+        { note: '诉求超出政策范围，已解释', version: closed.body.version },
+        centre,
+      );
+      expect(kept.status, JSON.stringify(kept.body)).toBe(200);
+      expect(kept.body).toMatchObject({ status: 'closed', satisfaction: 'unsatisfied', reviewNote: '诉求超出政策范围，已解释' });
+      expect(await pending()).not.toContain(incident.id);
+      const again = await ctx.request('POST', `/api/incidents/${incident.id}/review`, { note: '再看', version: kept.body.version }, centre);
+      expect([again.status, again.body.error.code]).toEqual([422, 'illegal_transition']);
+      const steps = (await ctx.request('GET', `/api/incidents/${incident.id}/timeline`, undefined, centre)).body.steps as { kind: string; text: string }[];
+      expect(steps.at(-1)).toMatchObject({ kind: 'review', text: '诉求超出政策范围，已解释' });
+      // reopened after all, then closed unsatisfied again: to review again
+      now = new Date(now.getTime() + 60_000);
+      const reopened = await ctx.request('POST', `/api/incidents/${incident.id}/reopen`, { reason: '领导要求再办', version: kept.body.version }, centre);
+      expect(reopened.status, JSON.stringify(reopened.body)).toBe(200);
+      expect(reopened.body.reviewedAt).toBeNull();
+    });
+
     it('shows one case from report to close (办理过程): every round, the follow-up, the close and the reopen; to whoever may see the case', async () => {
       const incident = await report();
       now = new Date(now.getTime() + HOUR);
