@@ -762,11 +762,16 @@ export async function escalateOverdue(
     [now.toISOString()],
   );
   for (const r of rows) {
-    const { rows: dep } = await tx.query<{ department_id: number; code: string; zh: string; en: string }>(
-      'SELECT d.department_id, dep.code, dep.zh, dep.en FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.id = $1',
-      [r.id],
+    const { rows: dep } = await tx.query<{ department_id: number; code: string; zh: string; en: string; unacknowledged: boolean; deadline: string }>(
+      `SELECT d.department_id, dep.code, dep.zh, dep.en,
+              -- which deadline passed: to take it up (报到), else to answer it
+              (d.acknowledged_at IS NULL AND d.ack_due_at < $2) AS unacknowledged,
+              CASE WHEN d.acknowledged_at IS NULL AND d.ack_due_at < $2 THEN d.ack_due_at ELSE d.due_at END AS deadline
+       FROM dispatch d JOIN department dep ON dep.id = d.department_id WHERE d.id = $1`,
+      [r.id, now.toISOString()],
     );
     const d = dep[0]!;
+    const by = chinaTime(d.deadline);
     if (r.level === 1 && r.before === 0) {
       await notify(
         tx,
@@ -775,7 +780,14 @@ export async function escalateOverdue(
           incidentId: r.incident_id,
           dispatchId: r.id,
           to: [{ department: d.department_id }, { centre: true }],
-          text: (c) => ({ zh: `超期：${d.zh} #${c.id} ${c.categoryZh}已过期限`, en: `Overdue: ${d.en} on #${c.id} (${c.categoryEn}) is past its deadline` }),
+          // (which deadline, and when it was: 未在 12/4 08:29 前受理)
+          text: (c) =>
+            d.unacknowledged
+              ? {
+                  zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${by}前受理（报到）`,
+                  en: `Overdue: ${d.en} did not acknowledge #${c.id} (${c.categoryEn}) by ${by}`,
+                }
+              : { zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${by}前办结`, en: `Overdue: ${d.en} did not answer #${c.id} (${c.categoryEn}) by ${by}` },
           data: { department: d.code },
         },
         now,

@@ -104,7 +104,11 @@ async function demoInbox(tx: Queryable): Promise<void> {
           incidentId: d.incident_id,
           dispatchId: d.id,
           to: [{ department: d.department_id }, { centre: true }],
-          text: (c) => ({ zh: `超期：${d.zh} #${c.id} ${c.categoryZh}已过期限`, en: `Overdue: ${d.en} on #${c.id} (${c.categoryEn}) is past its deadline` }),
+          // (as the sweep says it: which deadline, and when it was)
+          text: (c) => ({
+            zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${chinaTime(d.due)}前办结`,
+            en: `Overdue: ${d.en} did not answer #${c.id} (${c.categoryEn}) by ${chinaTime(d.due)}`,
+          }),
         },
         new Date(d.due),
       );

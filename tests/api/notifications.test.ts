@@ -146,6 +146,9 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/dispatches/escalate')).status).toBe(200);
       expect(await events(housing)).toContain(`dispatch.overdue#${incident.id}`);
       expect(await events(centre)).toContain(`dispatch.overdue#${incident.id}`);
+      // saying which deadline passed, and when it was
+      const late = (await inbox(centre)).items.find((n: any) => n.event === 'dispatch.overdue' && n.incidentId === incident.id);
+      expect(late.text.zh).toMatch(new RegExp(`^超期：住建 #${incident.id} \\S+未在\\d+/\\d+ \\d\\d:\\d\\d前(受理（报到）|办结)$`));
       expect(await events(townLeader)).toContain(`incident.escalated#${incident.id}`);
       expect(await events(districtContact)).not.toContain(`incident.escalated#${incident.id}`);
       now = new Date(due + (due - Date.parse(byCode.housing.dispatchedAt)) + HOUR);
