@@ -40,6 +40,8 @@ export interface DispatchJson {
   recalled: boolean;
   /** 改派 here from another department: which, and the centre's reason when it took the case from it. */
   reassignedFrom: { code: string; zh: string; en: string; reason: string | null } | null;
+  /** 协办: the department leading the case (who to work with), while one does. */
+  leadBy: { code: string; zh: string; en: string } | null;
 }
 
 /** `$now` is a parameter: the clock is the caller's (tests run a fake one). */
@@ -61,7 +63,10 @@ const dispatchJson = (now: string) => `json_build_object(
   'reassignedFrom', (SELECT json_build_object('code', f.code, 'zh', f.zh, 'en', f.en, 'reason', CASE WHEN o.recalled THEN o.return_reason END)
                      FROM dispatch o JOIN department f ON f.id = o.department_id
                      WHERE o.incident_id = d.incident_id AND o.reassigned_to = d.department_id AND o.id <> d.id
-                     ORDER BY o.returned_at DESC NULLS LAST LIMIT 1))`;
+                     ORDER BY o.returned_at DESC NULLS LAST LIMIT 1),
+  'leadBy', CASE WHEN d.role = 'assist' THEN (SELECT json_build_object('code', l.code, 'zh', l.zh, 'en', l.en)
+                     FROM dispatch o JOIN department l ON l.id = o.department_id
+                     WHERE o.incident_id = d.incident_id AND o.role = 'lead' AND o.returned_at IS NULL ORDER BY o.id DESC LIMIT 1) END)`;
 
 export async function dispatchesOf(tx: Queryable, incidentId: number, now: Date): Promise<DispatchJson[]> {
   const { rows } = await tx.query<{ j: DispatchJson }>(

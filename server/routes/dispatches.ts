@@ -70,6 +70,10 @@ const Dispatch = z
       .object({ code: z.string(), zh: z.string(), en: z.string(), reason: z.string().nullable() })
       .nullable()
       .openapi({ description: '改派 here from another department, with the centre’s reason when it took the case from that one' }),
+    leadBy: z
+      .object({ code: z.string(), zh: z.string(), en: z.string() })
+      .nullable()
+      .openapi({ description: '协办: the department leading the case, while one does (null for the lead)' }),
   })
   .openapi('Dispatch');
 const IncidentRef = IncidentSchema;

@@ -76,6 +76,8 @@ for (const driver of DRIVERS) {
       expect(sent.status, JSON.stringify(sent.body)).toBe(200);
       const byCode = Object.fromEntries(sent.body.dispatches.map((d: any) => [d.department.code, d]));
       expect([byCode.housing.role, byCode.police.role]).toEqual(['lead', 'assist']);
+      // an assisting department is told who leads
+      expect([byCode.housing.leadBy, byCode.police.leadBy?.code]).toEqual([null, 'housing']);
       expect(sent.body.incident.department).toBe('住建、公安');
 
       // 退回: the police say it is not theirs — a reason is required; the case stays with housing

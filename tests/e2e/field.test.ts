@@ -895,7 +895,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await follow.locator('[data-testid="state-all"]').click();
     await follow.locator('[data-testid="dispatch-search"]').fill(`#${fresh!.id}`);
     await expect.poll(() => follow.locator('article.card').count()).toBe(2);
-    const lead = follow.locator('article.card', { hasText: '住建' });
+    // (the assisting card names the lead too: 协办（主办：住建）)
+    const lead = follow.locator('article.card', { has: follow.locator('[data-testid="dispatch-role"]', { hasText: /^主办$/ }) });
     const assist = follow.locator('article.card', { hasText: '公安' });
     await lead.locator('[data-testid="urge"]').click();
     await lead.locator('[data-testid="follow-reason"]').fill('群众多次来电，请今天内受理');
@@ -915,7 +916,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       .poll(() =>
         follow.locator('article.card:not(:has([data-testid="reassigned"]))', { hasText: '司法调解' }).locator('[data-testid="dispatch-role"]').textContent(),
       )
-      .toBe('协办');
+      // (an assisting department is told who leads)
+      .toBe('协办（主办：住建）');
     expect(await follow.locator('[data-testid="dispatch-notice"]').textContent()).toContain(`#${fresh!.id}`);
     // the mediators' card says where the case came from
     expect(
