@@ -633,6 +633,14 @@ export async function followUpDispatch(
   return { dispatch, incident };
 }
 
+/**
+ * SQL: the dispatch `d` is late at `at` (SQL of a timestamptz) — open (neither answered nor given back)
+ * and past its deadline to resolve (extensions included) or, not yet acknowledged, past its deadline to
+ * acknowledge. 跟踪督办's 已超时 and the overview's 工单超时 count by it.
+ */
+export const dispatchLate = (d: string, at: string) =>
+  `${d}.resolved_at IS NULL AND ${d}.returned_at IS NULL AND (${d}.due_at < ${at} OR (${d}.acknowledged_at IS NULL AND ${d}.ack_due_at < ${at}))`;
+
 export interface DispatchFilter {
   departmentId?: number | undefined;
   state?: 'open' | 'new' | 'overdue' | 'extension' | 'all' | undefined;
@@ -675,7 +683,7 @@ export async function listDispatches(
     where.push(`(i.description ILIKE ${q} OR coalesce(i.address, '') ILIKE ${q} OR p.place ILIKE ${q} OR i.id::text = ${add(f.q.replace(/^#/, ''))})`);
   }
   const open = 'd.resolved_at IS NULL AND d.returned_at IS NULL';
-  const overdue = `d.resolved_at IS NULL AND d.returned_at IS NULL AND (d.due_at < $1 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $1))`;
+  const overdue = dispatchLate('d', '$1');
   const extension = `d.resolved_at IS NULL AND d.returned_at IS NULL AND d.extension_state = 'asked'`;
   // 待受理: sent, not yet acknowledged (new work, which a long backlog of overdue cases would bury)
   const fresh = 'd.resolved_at IS NULL AND d.returned_at IS NULL AND d.acknowledged_at IS NULL';

@@ -1,5 +1,6 @@
 import { notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
+import { dispatchLate } from './dispatches.ts';
 
 interface PlanRow {
   grids: number;
@@ -146,6 +147,24 @@ export async function overview(
      FROM i, t`,
     [regionId, clock.toISOString()],
   );
+  // 工单超时: the departments' open dispatches on cases here past their own deadlines (跟踪督办's 已超时), and as
+  // they stood a day ago — beside the cases past their category's time to close, which count the case once
+  const {
+    rows: [late],
+  } = await tx.query<{ now: number; prev: number }>(
+    `${SCOPE}
+     SELECT count(*) FILTER (WHERE ${dispatchLate('d', '$2::timestamptz')})::int AS now,
+            count(*) FILTER (WHERE d.dispatched_at < $2::timestamptz - interval '1 day'
+                               AND coalesce(d.resolved_at, 'infinity') > $2::timestamptz - interval '1 day'
+                               AND coalesce(d.returned_at, 'infinity') > $2::timestamptz - interval '1 day'
+                               AND (d.due_at < $2::timestamptz - interval '1 day'
+                                    OR (coalesce(d.acknowledged_at, 'infinity') > $2::timestamptz - interval '1 day'
+                                        AND d.ack_due_at < $2::timestamptz - interval '1 day')))::int AS prev
+     FROM dispatch d JOIN incident i ON i.id = d.incident_id JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
+     WHERE (d.resolved_at IS NULL OR d.resolved_at > $2::timestamptz - interval '1 day')
+       AND (d.returned_at IS NULL OR d.returned_at > $2::timestamptz - interval '1 day')`,
+    [regionId, clock.toISOString()],
+  );
   const { rows: cats } = await tx.query<{ category: string; n: number }>(
     `${SCOPE} SELECT i.category, count(*)::int AS n FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
      WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AND i.void_kind IS NULL
@@ -181,6 +200,7 @@ export async function overview(
       closureRate: f(round(inc!.closure, 3), round(inc!.closure_prev, 3)),
       hoursToClose: f(round(inc!.hours), round(inc!.hours_prev)),
       overdue: f(inc!.overdue, inc!.overdue_prev),
+      overdueDispatches: f(late!.now, late!.prev),
       satisfaction: f(round(inc!.satisfaction, 3), round(inc!.satisfaction_prev, 3)),
       solvedOnSpot: f(round(inc!.on_spot, 3), round(inc!.on_spot_prev, 3)),
     },

@@ -154,13 +154,14 @@ function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now:
   const severityRoll = random.next();
   const severity = severityRoll < 0.45 ? 1 : severityRoll < 0.8 ? 2 : severityRoll < 0.95 ? 3 : 4;
   const dispatched = reported + (0.3 + random.exponential(2)) * HOUR;
-  // About 3% get stuck; those older than two months were finally resolved, late.
+  // About 3% get stuck; those older than two weeks were finally resolved, late (a working centre chases
+  // them: a county with hundreds of cases two months overdue would make 跟踪督办 a wall of red).
   const stuck = random.next() < 0.03;
   const spread = Math.exp(random.normal() * 0.9);
   const resolved = !stuck
     ? dispatched + model.resolveHours * spread * HOUR
-    : now - reported > 60 * 24 * HOUR
-      ? dispatched + model.resolveHours * 8 * HOUR
+    : now - reported > 14 * 24 * HOUR
+      ? dispatched + Math.min(model.resolveHours * 8, 12 * 24) * HOUR
       : Infinity;
   const closed = resolved + (1 + random.exponential(20)) * HOUR;
   const step = (t: number) => (t <= now ? new Date(Math.round(t)) : null);

@@ -151,6 +151,11 @@ for (const driver of DRIVERS) {
       expect(
         (await ctx.request('GET', '/api/dispatches?department=fire&state=overdue&limit=500')).body.items.map((d: any) => [d.id, d.overdue]),
       ).toContainEqual([id, 'ack']);
+      // The wall's 部门工单超时 beneath 超期未办结 counts as 跟踪督办's 已超时 does (the case itself is not past its category's time yet)
+      const overview = async () => (await ctx.request('GET', `/api/stats/overview?region=${place.township}`)).body.figures;
+      const counted = async () => (await ctx.request('GET', `/api/dispatches?state=overdue&region=${place.township}&limit=1`)).body.counts.overdue;
+      expect((await overview()).overdueDispatches.value).toBe(await counted());
+      expect(await counted()).toBeGreaterThan(0);
       expect(await escalate()).toEqual([{ dispatchId: id, incidentId: incident.id, level: 1, regionId: place.township }]);
       expect(await escalate()).toEqual([]);
       // Acknowledged late, but not resolved by twice its 6 hours: the district.
@@ -162,6 +167,7 @@ for (const driver of DRIVERS) {
       const list = await ctx.request('GET', '/api/dispatches?department=fire&state=overdue&limit=500');
       const late = list.body.items.find((d: any) => d.id === id);
       expect(late).toMatchObject({ overdue: 'resolve', escalation: 2 });
+      expect((await overview()).overdueDispatches.value).toBe(await counted());
       expect(iso(late.escalatedAt)).toBe(now.toISOString());
       const { rows } = await ctx.db.query<{ after: any }>(
         `SELECT after FROM change WHERE entity = 'dispatch' AND entity_id = $1 AND action = 'escalate' ORDER BY id`,

@@ -74,8 +74,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
 
   const incidentsWith = async (description: string) =>
     (
-      await db.query<{ id: number; photos: number; category: string; grid_id: number }>(
-        'SELECT i.id, i.category, i.grid_id, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE ' +
+      await db.query<{ id: number; photos: number; category: string; grid_id: number; lon: number; lat: number }>(
+        'SELECT i.id, i.category, i.grid_id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE ' +
           'description = $1',
         [description],
       )
@@ -95,8 +95,15 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     // Nothing runs off the side of a 360-pixel screen.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
 
+    // where the phone stands, in words: outside the grid, how far (not its coordinates); inside, the nearest door
+    await context.setGeolocation({ longitude: place.x, latitude: place.y + 0.03 });
     await page.locator('[data-testid="locate"]').click();
-    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toContain('已定位');
+    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toMatch(/已定位：\s*在本网格外约 \d+ 米/);
+    expect(await page.locator('[data-testid="outside"]').count()).toBe(1);
+    await context.setGeolocation({ longitude: place.x, latitude: place.y });
+    await page.locator('[data-testid="locate"]').click();
+    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toMatch(/已定位：\s*距 \S+ 约 \d+ 米/);
+    expect(await page.locator('[data-testid="outside"]').count()).toBe(0);
     await page.waitForSelector('[data-testid="field-map"][data-idle="true"]');
     await page.screenshot({ path: join(ARTIFACTS, '0-report-located.png') });
     await page.locator('[data-testid="category-fire"]').click();
@@ -123,7 +130,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     // (with the number it got, to find it again)
     await expect.poll(() => page.locator('[data-testid="notice"]').textContent()).toMatch(/^已上报（编号 #\d+），感谢！/);
     const sent = await incidentsWith('楼道电动车充电，有起火隐患');
-    expect(sent).toEqual([{ id: expect.any(Number), category: 'fire', grid_id: place.grid, photos: 1 }]);
+    expect(sent).toEqual([{ id: expect.any(Number), category: 'fire', grid_id: place.grid, photos: 1, lon: expect.any(Number), lat: expect.any(Number) }]);
     const {
       rows: [photo],
     } = await db.query<{ mime: string; size: number }>('SELECT mime, size FROM incident_photo WHERE incident_id = $1', [sent[0]!.id]);
@@ -682,7 +689,18 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     const card = desk.locator(`[data-testid="dispatch-${sent!.id}"]`);
     await expect.poll(() => card.locator('[data-testid="dispatch-state"]').textContent()).toBe('待受理');
     expect(await desk.locator('[data-testid="own-department"]').textContent()).toContain('司法调解');
+    // where it is: the card's map draws the case in its grid, and 导航 opens Amap at the place in GCJ-02 (a few hundred metres off WGS 84)
+    const nav = new URL((await card.locator('[data-testid="dispatch-nav"]').getAttribute('href'))!);
+    expect(nav.host).toBe('uri.amap.com');
+    const [navLon, navLat] = nav.searchParams.get('position')!.split(',').map(Number);
+    expect(nav.searchParams.get('coordinate')).toBe('gaode');
+    expect(Math.abs(navLon! - incident!.lon) + Math.abs(navLat! - incident!.lat)).toBeGreaterThan(0.001);
+    expect(Math.abs(navLon! - incident!.lon) + Math.abs(navLat! - incident!.lat)).toBeLessThan(0.02);
+    await card.locator('[data-testid="dispatch-map-toggle"]').click();
+    await card.locator('[data-testid="dispatch-map"] [data-testid="field-map"][data-idle="true"] canvas').waitFor({ timeout: 60_000 });
     await desk.screenshot({ path: join(ARTIFACTS, '5-department-queue.png') });
+    await card.locator('[data-testid="dispatch-map-toggle"]').click();
+    await card.locator('[data-testid="dispatch-map"]').waitFor({ state: 'detached' });
     // 受理 over a line that loses the answer: the server has it; the card reads the queue again and shows it taken,
     // rather than waiting for a second tap that would be refused as stale
     await desk.route('**/api/dispatches/*', async (route) => {

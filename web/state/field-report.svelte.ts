@@ -2,6 +2,7 @@ import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
+import { doorOf, sharedPrefix, whereabouts } from '../lib/doors.ts';
 import { Outbox, shrinkPhoto, type SendResult } from './outbox.svelte.ts';
 
 export type Category = InferResponseType<(typeof api)['incident-categories']['$get'], 200>[number];
@@ -47,6 +48,10 @@ export class FieldReport {
 
   /** Outside the worker's grid: flagged, not refused (a worker may report from next door). */
   readonly outside = $derived(this.point !== null && this.grid !== null && !booleanPointInPolygon(this.point, this.grid));
+  /** The grid's doors (its households, by the own part of their address): where the point stands is said by the nearest. */
+  doors = $state.raw<{ lon: number; lat: number; label: string }[]>([]);
+  /** 距 银湾村12号 约 30 米, or 在本网格外约 120 米: where the point is, in words (coordinates only when neither can be said). */
+  readonly whereabouts = $derived(whereabouts(this.point, this.grid as GeoJSON.Feature | null, this.doors, !this.outside));
   readonly canSubmit = $derived(this.point !== null && this.category !== null && !this.submitting && !this.outside);
 
   constructor(
@@ -80,7 +85,13 @@ export class FieldReport {
   }
 
   async loadGrid(id: number): Promise<void> {
-    this.grid = await ok(api.regions[':id'].$get({ param: { id: String(id) }, query: {} })).catch(() => null);
+    const [grid, households] = await Promise.all([
+      ok(api.regions[':id'].$get({ param: { id: String(id) }, query: {} })).catch(() => null),
+      ok(api.field.households.$get({ query: { grid: String(id) } })).catch(() => []),
+    ]);
+    this.grid = grid;
+    const prefix = sharedPrefix(households.map((h) => h.address));
+    this.doors = households.map((h) => ({ lon: h.lon, lat: h.lat, label: doorOf(h.address, prefix) }));
   }
 
   /** The list shown: the grid's open cases (本网格待办), or what this worker reported (我的上报), closed and invalid ones too. */
@@ -113,6 +124,7 @@ export class FieldReport {
       this.notice = { kind: 'error', text: messages.unsupported };
       return;
     }
+    // (a fresh fix: pressed again after walking, a fix of a minute ago would put the case where the worker was)
     this.locating = true;
     navigator.geolocation.getCurrentPosition(
       (pos) => {
@@ -123,7 +135,7 @@ export class FieldReport {
         this.locating = false;
         this.notice = { kind: 'error', text: messages.failed };
       },
-      { enableHighAccuracy: true, timeout: 15_000, maximumAge: 60_000 },
+      { enableHighAccuracy: true, timeout: 15_000, maximumAge: 0 },
     );
   }
 
