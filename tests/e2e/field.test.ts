@@ -75,7 +75,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
   const incidentsWith = async (description: string) =>
     (
       await db.query<{ id: number; photos: number; category: string; grid_id: number; lon: number; lat: number }>(
-        'SELECT i.id, i.category, i.grid_id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, (SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE ' +
+        'SELECT i.id, i.category, i.grid_id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, ' +
+          '(SELECT count(*)::int FROM incident_photo p WHERE p.incident_id = i.id) AS photos FROM incident i WHERE ' +
           'description = $1',
         [description],
       )
