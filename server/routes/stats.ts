@@ -38,7 +38,8 @@ const overviewRoute = createRoute({
               overdue: Figure.openapi({ description: "超期未办结: cases not yet resolved past their category's time to close (from the report)" }),
               overdueDispatches: Figure.openapi({
                 description:
-                  "工单超时: departments' open dispatches on cases here past their own deadline to acknowledge or resolve (extensions included), as 跟踪督办 counts them",
+                  "工单超时: departments' open dispatches on cases here past their own deadline to acknowledge or resolve " +
+                  '(extensions included), as 跟踪督办 counts them',
               }),
               satisfaction: Figure.openapi({ description: '满意率: satisfied or basically satisfied among verdicts of cases closed in 30 days' }),
               solvedOnSpot: Figure.openapi({ description: 'share of cases solved in 30 days without a department (grid, village, township, district)' }),
