@@ -25,7 +25,7 @@ export interface Config {
   /** Run the embedded database in its own thread (GRIDPLAN_DB_THREAD=0 keeps it on the server's). */
   dbThread: boolean;
   /** Most vertices of a drawn or edited shape, and of one imported feature. */
-  limits: { drawnVertices?: number; importVertices?: number; importRows?: number };
+  limits: { drawnVertices?: number; importVertices?: number; importRows?: number; splitGrids?: number };
   /** Longest one SQL statement may run on PostgreSQL, ms (0: no limit). */
   statementTimeoutMs: number;
   /** Where backups go, and how many daily ones the server keeps (0: none). */
@@ -56,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(positive(env.GRIDPLAN_MAX_DRAWN_VERTICES) ? { drawnVertices: positive(env.GRIDPLAN_MAX_DRAWN_VERTICES)! } : {}),
       ...(positive(env.GRIDPLAN_MAX_IMPORT_VERTICES) ? { importVertices: positive(env.GRIDPLAN_MAX_IMPORT_VERTICES)! } : {}),
       ...(positive(env.GRIDPLAN_MAX_IMPORT_ROWS) ? { importRows: positive(env.GRIDPLAN_MAX_IMPORT_ROWS)! } : {}),
+      ...(positive(env.GRIDPLAN_MAX_SPLIT_GRIDS) ? { splitGrids: positive(env.GRIDPLAN_MAX_SPLIT_GRIDS)! } : {}),
     },
     statementTimeoutMs: env.GRIDPLAN_STATEMENT_TIMEOUT_MS === '0' ? 0 : (positive(env.GRIDPLAN_STATEMENT_TIMEOUT_MS) ?? 60_000),
     backupDir: env.GRIDPLAN_BACKUP_DIR || (env.DATABASE_URL ? 'backups' : `${env.GRIDPLAN_DATA_DIR || '.gridplan-data'}-backups`),

@@ -161,6 +161,8 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_attempts: 429,
   too_many_streams: 429,
   too_many_exports: 429,
+  too_many_splits: 429,
+  too_many_grids: 413,
   too_many_uploads: 429,
   order_taken: 409,
   last_admin: 409,

@@ -38,12 +38,18 @@ export class EventBus {
 export interface StreamLimits {
   /** Open streams one session may hold (a browser needs one per tab). */
   perSession: number;
+  /**
+   * Open streams one account or screen token may hold over all its sessions (a centre's desks, the
+   * walls a token drives): without it, one account signing in a hundred times held every stream the
+   * server serves, and the centre's own console got 429.
+   */
+  perAccount: number;
   /** Open streams in all. */
   total: number;
   /** How often open streams' sessions are checked for expiry or revocation by another process. */
   checkEveryMs: number;
 }
-export const DEFAULT_STREAM_LIMITS: StreamLimits = { perSession: 8, total: 1_000, checkEveryMs: 30_000 };
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { perSession: 8, perAccount: 40, total: 1_000, checkEveryMs: 30_000 };
 
 /**
  * The open event streams, by session. Each is bounded per session and in all (429 beyond), and
@@ -52,6 +58,8 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = { perSession: 8, total: 1_000
  */
 export class LiveStreams {
   private readonly open = new Map<string, Set<() => void>>();
+  /** Open streams per account (`user:12`, `screen:3`). */
+  private readonly byAccount = new Map<string, number>();
   private count = 0;
   private timer: NodeJS.Timeout | null = null;
 
@@ -64,15 +72,23 @@ export class LiveStreams {
     return this.count;
   }
 
-  /** Registers a stream of a session (by its token's digest); `close` ends it. Returns the unregister function. */
-  add(session: string, close: () => void): () => void {
+  /**
+   * Registers a stream of a session (by its token's digest) of an account (`user:12`, `screen:3`);
+   * `close` ends it. Returns the unregister function.
+   */
+  add(session: string, account: string, close: () => void): () => void {
     const mine = this.open.get(session) ?? new Set();
     if (mine.size >= this.limits.perSession) {
       throw new InputError('too_many_streams', `this session already has ${mine.size} live streams open; close a tab or window first`, '');
     }
+    const held = this.byAccount.get(account) ?? 0;
+    if (held >= this.limits.perAccount) {
+      throw new InputError('too_many_streams', `this account already has ${held} live streams open on its devices; close some first`, '');
+    }
     if (this.count >= this.limits.total) throw new InputError('too_many_streams', 'the server has as many live streams open as it serves; try again later', '');
     mine.add(close);
     this.open.set(session, mine);
+    this.byAccount.set(account, held + 1);
     this.count++;
     this.timer ??= setInterval(() => void this.check().catch(() => {}), this.limits.checkEveryMs).unref();
     let removed = false;
@@ -81,6 +97,9 @@ export class LiveStreams {
       removed = true;
       mine.delete(close);
       this.count--;
+      const left = (this.byAccount.get(account) ?? 1) - 1;
+      if (left > 0) this.byAccount.set(account, left);
+      else this.byAccount.delete(account);
       if (mine.size === 0) this.open.delete(session);
       if (this.count === 0 && this.timer) {
         clearInterval(this.timer);
@@ -130,9 +149,11 @@ async function shown(event: LiveEvent, may: ((gridId: number | null) => Promise<
 export function eventStream(c: Context, bus: EventBus, streams: LiveStreams, heartbeatMs = 15_000) {
   const token = getCookie(c, SESSION_COOKIE);
   if (!token) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '');
-  const may = audience(c.get('db') as Db, c.get('principal') as Principal | undefined);
+  const principal = c.get('principal') as Principal | undefined;
+  const may = audience(c.get('db') as Db, principal);
   let ended: (() => void) | null = null;
-  const unregister = streams.add(digest(token), () => ended?.());
+  const session = digest(token);
+  const unregister = streams.add(session, principal ? `${principal.kind}:${principal.id}` : `session:${session}`, () => ended?.());
   return streamSSE(c, async (stream) => {
     const queue: { id: number; event: LiveEvent }[] = [];
     let wake: (() => void) | null = null;

@@ -26,9 +26,10 @@ export interface AppOptions {
   tiles?: TileCache | false;
   /**
    * Most vertices one geometry may have: drawn or edited (`drawnVertices`), one feature of an import
-   * (`importVertices`); most rows of one imported layer (`importRows`).
+   * (`importVertices`); most rows of one imported layer (`importRows`); most grids one auto-split
+   * proposes (`splitGrids`).
    */
-  limits?: { drawnVertices?: number; importVertices?: number; importRows?: number };
+  limits?: { drawnVertices?: number; importVertices?: number; importRows?: number; splitGrids?: number };
   /** Where backups go and how many the server keeps (absent: no backups through the API). */
   backups?: { dir: string; keep: number };
   /**

@@ -6,7 +6,8 @@ import { router } from '../http/router.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 import type { Context } from 'hono';
 import { withoutHouseholdLocations } from '../domain/coverage-report.ts';
-import { can } from '../domain/roles.ts';
+import { areaOf, can } from '../domain/roles.ts';
+import { isWithin } from '../db/accounts.ts';
 import { principalOf } from '../http/auth.ts';
 import { cached, never, regionReads } from '../http/cache.ts';
 import type { Env } from '../http/router.ts';
@@ -65,8 +66,17 @@ const coverageRoute = createRoute({
   responses: { 200: { description: 'Report', content: { 'application/json': { schema: CoverageReportSchema } } }, ...errorResponses(400, 404, 422) },
 });
 
-/** Whether the caller may see where households are: who may not gets counts per region instead. */
-const householdAccess = (c: Context<Env>) => (can(principalOf(c).role, 'households:read') ? 'households' : 'counts');
+/**
+ * Whether the caller may see where households are: who may not gets counts per region instead. Someone
+ * given an area sees them only in a report of a region within it (their households list says the same):
+ * a township's planner checking the township next door sees its unfiled households counted, not placed.
+ */
+const householdAccess = (c: Context<Env>) => {
+  const p = principalOf(c);
+  if (!can(p.role, 'households:read')) return 'counts';
+  const area = areaOf(p);
+  return area === null ? 'households' : `households in ${area}`;
+};
 
 export function coverageRoutes() {
   return router().openapi(coverageRoute, async (c) =>
@@ -80,7 +90,10 @@ export function coverageRoutes() {
         throw new InputError('path_unavailable', 'this PostGIS has no ST_CoverageInvalidEdges; use path=relate', 'query.path');
       }
       const report = await validateCoverage(db, id, { depth: depth === 'all' ? 'all' : 1, toleranceM2: tolerance, path });
-      return c.json(householdAccess(c) === 'households' ? report : withoutHouseholdLocations(report), 200);
+      const access = householdAccess(c);
+      const area = areaOf(principalOf(c));
+      const placed = access !== 'counts' && (area === null || (await isWithin(db, id, area, false)));
+      return c.json(placed ? report : withoutHouseholdLocations(report), 200);
     }),
   );
 }

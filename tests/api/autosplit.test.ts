@@ -4,6 +4,7 @@ import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db
 for (const driver of DRIVERS) {
   describe(`auto-split (${driver})`, () => {
     let ctx: ApiContext;
+    let db: Parameters<typeof apiContext>[0];
     let dispose: () => Promise<void>;
     /** The village with the most households, and its township. */
     let village: { id: number; households: number; grids: number; workers: number };
@@ -37,6 +38,7 @@ for (const driver of DRIVERS) {
     beforeAll(async () => {
       const t = await cloneTestDb(driver);
       dispose = t.dispose;
+      db = t.db;
       ctx = await apiContext(t.db);
       const { rows } = await ctx.db.query<{ id: number; households: number; grids: number; workers: number; township: number }>(
         `SELECT v.id, v.household_count AS households, v.parent_id AS township,
@@ -367,6 +369,22 @@ for (const driver of DRIVERS) {
          FROM v`,
       );
       expect(split[0]).toEqual({ whole: false, twoInOne: true });
+    });
+
+    it('refuses a range that would make more grids than one auto-split makes, and a second split of one person while the first is worked out', async () => {
+      const before = await ctx.snapshot();
+      // (one household a grid over a district made 78,000 grids: a minute of a core and a 47 MB answer)
+      const few = await apiContext(db, { limits: { splitGrids: 3 } });
+      const res = await few.request('POST', `/api/regions/${village.id}/autosplit`, { target: 1, commit: true });
+      expect([res.status, res.body.error?.code, res.body.error?.path]).toEqual([413, 'too_many_grids', 'target']);
+      expect(res.body.error.message).toMatch(/about \d+ grids here, more than the 3/);
+      // six previews of a township at once held every other request for tens of seconds: one a person
+      const both = await Promise.all([0, 1].map(() => ctx.request('POST', `/api/regions/${village.id}/autosplit`, {})));
+      expect(both.map((r) => r.status).sort()).toEqual([200, 429]);
+      expect(both.find((r) => r.status === 429)!.body.error.code).toBe('too_many_splits');
+      expect(await ctx.snapshot()).toEqual(before);
+      // and once it is done, the next is taken
+      expect((await ctx.request('POST', `/api/regions/${village.id}/autosplit`, {})).status).toBe(200);
     });
 
     it('refuses bad input with a located error and writes nothing', async () => {

@@ -53,7 +53,7 @@ for (const driver of DRIVERS) {
     beforeAll(async () => {
       const t = await cloneTestDb(driver);
       dispose = t.dispose;
-      ctx = await apiContext(t.db, { limits: { drawnVertices: 1_000 }, streamLimits: { perSession: 2, total: 3, checkEveryMs: 60_000 } });
+      ctx = await apiContext(t.db, { limits: { drawnVertices: 1_000 }, streamLimits: { perSession: 2, perAccount: 3, total: 4, checkEveryMs: 60_000 } });
       const { rows } = await ctx.db.query<any>(
         `WITH t AS (SELECT id FROM region WHERE level = 'township' ORDER BY code LIMIT 2),
               v AS (SELECT v.id, v.parent_id FROM region v WHERE v.parent_id = (SELECT min(id) FROM t)
@@ -274,7 +274,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', `/api/regions/${place.grid}?junk=1`)).headers.get('x-cache')).toBe('hit');
     });
 
-    it('gives roles without household access counts, not household locations, in coverage', async () => {
+    it('gives roles without household access, and those given another area, counts, not household locations, in coverage', async () => {
       const households = await ctx.db.query<{ id: number }>(
         `SELECT id FROM household WHERE region_id IN (SELECT id FROM region WHERE parent_id = $1) ORDER BY id LIMIT 3`,
         [place.village],
@@ -294,6 +294,15 @@ for (const driver of DRIVERS) {
         ]);
         expect(JSON.stringify(res.body)).not.toMatch(/"Point"/);
       }
+      // A planner given another township counts them; given this one, sees where they are (as their households list would)
+      const {
+        rows: [other],
+      } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' AND id <> $1 ORDER BY id LIMIT 1`, [place.township]);
+      const elsewhere = await ctx.request('GET', path, undefined, await ctx.cookie({ username: 'cov-next-door', role: 'planner', regionId: other!.id }));
+      expect(orphans(elsewhere.body)).toEqual([expect.objectContaining({ geometry: null, properties: expect.objectContaining({ count: 3 }) })]);
+      expect(JSON.stringify(elsewhere.body)).not.toMatch(/"Point"/);
+      const own = await ctx.request('GET', path, undefined, await ctx.cookie({ username: 'cov-own', role: 'planner', regionId: place.township }));
+      expect(orphans(own.body).filter((f: any) => f.geometry?.type === 'Point')).toHaveLength(3);
       await ctx.db.query('UPDATE household SET region_id = NULL WHERE id = ANY($1::int[])', [households.rows.map((r) => r.id)]);
     });
 
@@ -358,7 +367,7 @@ for (const driver of DRIVERS) {
       expect(res.body.error).toMatchObject({ code: 'geometry_too_large', path: 'geometry' });
     });
 
-    it('caps live streams per session and in all, and closes a session’s streams when it ends', async () => {
+    it('caps live streams per session, per account and in all, and closes a session’s streams when it ends', async () => {
       const signIn = async (username: string) => {
         await sessionCookie(ctx.db, { username, role: 'leader' });
         const res = await ctx.request('POST', '/api/auth/login', { username, password: TEST_PASSWORD }, { cookie: '' });
@@ -379,10 +388,18 @@ for (const driver of DRIVERS) {
       const second = await open(a);
       expect([first.status, second.status]).toEqual([200, 200]);
       expect((await open(a)).status).toBe(429);
+      // The same account signed in again holds no more than its own share: one account signing in a
+      // hundred times would otherwise take every stream the server serves, the centre's console refused
+      const again = await signIn('stream-a');
+      const fourth = await open(again);
+      expect(fourth.status).toBe(200);
+      const refused = await raw('/api/events', { headers: { cookie: again } });
+      expect([refused.status, ((await refused.json()) as any).error.code]).toEqual([429, 'too_many_streams']);
       const b = await signIn('stream-b');
       const third = await open(b);
       expect(third.status).toBe(200);
-      expect((await open(b)).status).toBe(429); // all three of the server's streams are taken
+      expect((await open(b)).status).toBe(429); // all four of the server's streams are taken
+
       // Signing out closes both of a's streams at once.
       expect((await raw('/api/auth/logout', { method: 'POST', headers: { cookie: a } })).status).toBe(200);
       expect(await Promise.all([first.ended, second.ended])).toEqual([true, true]);
