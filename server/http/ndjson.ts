@@ -16,7 +16,17 @@ export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: Progres
   const encoder = new TextEncoder();
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const send = (obj: unknown) => controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
+      // (a client that left closes the stream: the work goes on to its end — a commit stays one whole
+      // transaction — and what it would have been told is dropped, not thrown into the log)
+      let gone = false;
+      const send = (obj: unknown) => {
+        if (gone) return;
+        try {
+          controller.enqueue(encoder.encode(`${JSON.stringify(obj)}\n`));
+        } catch {
+          gone = true;
+        }
+      };
       try {
         send({
           result: await run((progress) => {
@@ -30,7 +40,16 @@ export function ndjson<T>(c: Context, status: 200 | 201, run: (progress: Progres
         const e = known ?? new InputError('internal', 'internal error; nothing was written', '');
         send({ error: { code: e.code, message: e.message, path: e.path, details: e.details } });
       }
-      controller.close();
+      if (!gone) {
+        try {
+          controller.close();
+        } catch {
+          // (already closed by the client's leaving)
+        }
+      }
+    },
+    cancel() {
+      // the client left: nothing more is sent (see send)
     },
   });
   return c.body(stream, status, { 'content-type': 'application/x-ndjson' });

@@ -204,6 +204,42 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('keeps the view on the district when one row lies far off, and offers to swap the columns only when most rows are swapped', async () => {
+    const { rows } = await db.query<{ x: number; y: number }>('SELECT ST_X(geom) AS x, ST_Y(geom) AS y FROM household ORDER BY id LIMIT 4');
+    const line = (k: number, [x, y]: [number, number]) => `${x},${y},测试路${k}号,3`;
+    const one = join(dir, '一行填反.csv');
+    // three rows right, one with its longitude and latitude the wrong way round
+    await writeFile(one, ['经度,纬度,地址,人数', ...rows.map((r, k) => line(k + 1, k === 3 ? [r.y, r.x] : [r.x, r.y]))].join('\n') + '\n');
+    const all = join(dir, '两列对调.csv');
+    await writeFile(all, ['经度,纬度,地址,人数', ...rows.map((r, k) => line(k + 11, [r.y, r.x]))].join('\n') + '\n');
+    const page = await openImport();
+    try {
+      await page.setInputFiles('[data-testid="import-file"]', one);
+      await page.waitForSelector('[data-testid="import-check"]', { timeout: 60_000 });
+      await page.click('[data-testid="import-check"]');
+      await expect.poll(() => page.locator('[data-testid="import-swapped"]').textContent(), { timeout: 60_000 }).toContain('其余各行没有');
+      expect(await page.locator('[data-testid="import-swap"]').count()).toBe(0);
+      // the view is the district and its rows, not the globe the far row would stretch it to
+      await waitForMap(page);
+      const zoom = () => page.evaluate(() => (window as unknown as { gridplanImportMap: { getZoom(): number } }).gridplanImportMap.getZoom());
+      expect(await zoom()).toBeGreaterThan(7);
+      await page.screenshot({ path: join(ARTIFACTS, 'import-4d-one-row-swapped.png') });
+    } finally {
+      await page.close();
+    }
+    const again = await openImport();
+    try {
+      await again.setInputFiles('[data-testid="import-file"]', all);
+      await again.waitForSelector('[data-testid="import-check"]', { timeout: 60_000 });
+      await again.click('[data-testid="import-check"]');
+      await expect.poll(() => again.locator('[data-testid="import-swap"]').count(), { timeout: 60_000 }).toBe(1);
+      await again.click('[data-testid="import-swap"]');
+      await expect.poll(() => again.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 4 条：4 条可导入，0 条有问题');
+    } finally {
+      await again.close();
+    }
+  });
+
   it('opened from 设置 › 部门 for a department list: no region, no map, and a list whose columns say only 名称 taken as one', async () => {
     const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
     try {
