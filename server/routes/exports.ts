@@ -15,6 +15,7 @@ import { limited } from '../http/heavy.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { areaRegion, principalOf } from '../http/auth.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
+import { categoryCodes } from '../db/incidents.ts';
 import { CompareQuery, sideOf } from './compare.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
@@ -334,7 +335,14 @@ export function exportRoutes() {
       );
       // named for what it holds: the area and up to two categories, then the period
       const area = filter.regionId !== undefined ? ((await regionLevel(c.get('db'), filter.regionId))?.name ?? '') : '';
-      const cats = filter.categories && filter.categories.length <= 2 ? (await categoryNames(c.get('db'), filter.categories)).join('、') : '';
+      // (more than two: the one or two left out, 除环境卫生, else how many, 5类 — a file of all but one said nothing of it)
+      let cats = '';
+      if (filter.categories && filter.categories.length <= 2) cats = (await categoryNames(c.get('db'), filter.categories)).join('、');
+      else if (filter.categories) {
+        const every = await categoryCodes(c.get('db'));
+        const left = every.filter((x) => !filter.categories!.includes(x));
+        if (left.length > 0) cats = left.length <= 2 ? `除${(await categoryNames(c.get('db'), left)).join('、')}` : `${filter.categories.length}类`;
+      }
       const what = ['事件', area, cats].filter(Boolean).join('-');
       return download(c, file, `${what}-${day(q.from)}${q.to ? `至${lastDay(q.to)}` : ''}`.replace(/-$/, ''), o.crs);
     });

@@ -239,8 +239,15 @@ describeInBrowser('web app in Chromium', () => {
     await page.locator('[data-mode="hexagon"]').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('[data-mode="hexagon"]').getAttribute('aria-checked')).toBe('true');
-    // Only fires: fewer incidents.
-    for (const name of ['安全隐患', '矛盾纠纷', '治安', '环境卫生', '道路交通', '其他']) await page.locator('.chip', { hasText: name }).click();
+    // Only fires (只看 beside its chip, one click): fewer incidents; 全部显示 brings every kind back, and 只看 again
+    const every = await total();
+    await page.getByTestId('only-fire').click();
+    await expect.poll(() => page.getByTestId('categories-count').textContent()).toBe('已选 1/7');
+    await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);
+    await page.getByTestId('categories-all').click();
+    await expect.poll(() => page.getByTestId('categories-count').textContent()).toBe('全部');
+    await expect.poll(total, { timeout: 30_000 }).toBe(every);
+    await page.getByTestId('only-fire').click();
     await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);
     // One month of the two years: the map changes with the slider.
     const drawn = () =>

@@ -190,6 +190,14 @@ export class Analysis {
     }
   }
 
+  /** Only this one (只看), or every one again (全部). */
+  only(list: 'selected' | 'statuses', code: string): void {
+    this[list] = [code];
+  }
+  all(list: 'selected' | 'statuses'): void {
+    this[list] = list === 'selected' ? this.categories.map((c) => c.code) : [...STATUSES];
+  }
+
   toggle(list: 'selected' | 'statuses', code: string): void {
     const current = this[list];
     this[list] = current.includes(code) ? current.filter((c) => c !== code) : [...current, code];
