@@ -74,6 +74,10 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await expect
       .poll(() => page.locator('[data-testid="edit-hint"]').textContent())
       .toBe(`已选中「${target.properties.name}」：用上方的工具编辑它，或在地图上点另一个网格。`);
+    // the grid's name and its neighbours' stay on the map (a grid has no children of its own to label)
+    await expect
+      .poll(() => page.evaluate(() => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['labels'] }).map((f: any) => f.properties.name as string)))
+      .toContain(target.properties.name);
     await shot('1-grid-selected');
 
     // Delete: the area becomes a gap.
