@@ -39,6 +39,8 @@ export interface DraftDetail extends DraftRow {
   conflicts: Conflict[];
   /** Whether the caller may decide its current step. */
   mayDecide: boolean;
+  /** Why not, while it waits for a decision (null: they may, or nothing waits). */
+  whyNot: 'role' | 'author' | 'decidedEarlier' | 'area' | null;
 }
 
 /** Whether a draft is one the caller may see: its region and the caller's overlap (one holds the other). */
@@ -61,24 +63,44 @@ async function stepRegion(db: Queryable, regionId: number, level: string): Promi
  * region; never the draft's own author (unless an administrator).
  */
 export async function mayDecideStep(db: Queryable, p: Principal, draft: DraftRow, step: ApprovalStep | undefined): Promise<boolean> {
-  if (!step || !step.roles.includes(p.role)) return false;
-  if (p.role === 'admin') return true;
-  // Four eyes: nobody decides a draft they made, edited, submitted or rebased, nor two steps of one round.
-  if ((await involved(db, draft)).has(p.username)) return false;
-  if (p.regionId === null) return true;
-  const region = await stepRegion(db, draft.regionId, step.level);
-  return region !== null && (await isWithin(db, region, p.regionId, false));
+  return (await whyNotDecide(db, p, draft, step)) === null;
 }
 
-/** Who made, edited, submitted or rebased a draft, and who approved a step of its current round. */
-async function involved(db: Queryable, draft: DraftRow): Promise<Set<string>> {
-  const { rows } = await db.query<{ actor: string }>(
-    `SELECT actor FROM draft_event WHERE draft_id = $1 AND (kind IN ('create', 'submit', 'rebase')
+/**
+ * Why the caller may not decide a step (null: they may): `role` — the step names other roles; `author` —
+ * they made, edited, submitted or rebased the draft; `decidedEarlier` — they approved an earlier step of
+ * this round; `area` — the step's region is not within theirs. Said beside 等待…审批, so a reviewer who
+ * passed the township's step knows why the district's waits for someone else.
+ */
+export async function whyNotDecide(
+  db: Queryable,
+  p: Principal,
+  draft: DraftRow,
+  step: ApprovalStep | undefined,
+): Promise<'role' | 'author' | 'decidedEarlier' | 'area' | null> {
+  if (!step || !step.roles.includes(p.role)) return 'role';
+  if (p.role === 'admin') return null;
+  // Four eyes: nobody decides a draft they made, edited, submitted or rebased, nor two steps of one round.
+  const { authors, approvers } = await involved(db, draft);
+  if (authors.has(p.username)) return 'author';
+  if (approvers.has(p.username)) return 'decidedEarlier';
+  if (p.regionId === null) return null;
+  const region = await stepRegion(db, draft.regionId, step.level);
+  return region !== null && (await isWithin(db, region, p.regionId, false)) ? null : 'area';
+}
+
+/** Who made, edited, submitted or rebased a draft (`authors`), and who approved a step of its current round (`approvers`). */
+async function involved(db: Queryable, draft: DraftRow): Promise<{ authors: Set<string>; approvers: Set<string> }> {
+  const { rows } = await db.query<{ actor: string; approved: boolean }>(
+    `SELECT actor, kind = 'approve' AS approved FROM draft_event WHERE draft_id = $1 AND (kind IN ('create', 'submit', 'rebase')
        OR (kind = 'approve' AND id > coalesce((SELECT max(id) FROM draft_event WHERE draft_id = $1 AND kind = 'submit'), 0)))
-     UNION SELECT actor FROM ${draftSchema(draft.id)}.change`,
+     UNION SELECT actor, false FROM ${draftSchema(draft.id)}.change`,
     [draft.id],
   );
-  return new Set([draft.createdBy, ...rows.map((r) => r.actor)]);
+  return {
+    authors: new Set([draft.createdBy, ...rows.filter((r) => !r.approved).map((r) => r.actor)]),
+    approvers: new Set(rows.filter((r) => r.approved).map((r) => r.actor)),
+  };
 }
 
 async function events(db: Queryable, id: number): Promise<DraftEvent[]> {
@@ -98,6 +120,7 @@ export async function draftDetail(db: Queryable, p: Principal, id: number): Prom
   const lastSubmit = log.findLastIndex((e) => e.kind === 'submit');
   const round = lastSubmit >= 0 ? log.slice(lastSubmit) : [];
   const live = ['editing', 'submitted', 'conflict', 'scheduled'].includes(draft.status);
+  const why = draft.status === 'submitted' ? await whyNotDecide(db, p, draft, steps[draft.step]) : 'role';
   return {
     ...draft,
     steps: steps.map((s, i) => ({
@@ -112,7 +135,8 @@ export async function draftDetail(db: Queryable, p: Principal, id: number): Prom
     })),
     events: log,
     conflicts: live ? await conflicts(db, draft) : [],
-    mayDecide: draft.status === 'submitted' && (await mayDecideStep(db, p, draft, steps[draft.step])),
+    mayDecide: why === null && draft.status === 'submitted',
+    whyNot: draft.status === 'submitted' ? why : null,
   };
 }
 

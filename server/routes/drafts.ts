@@ -73,6 +73,14 @@ const DetailSchema = DraftSchema.extend({
     }),
   ),
   conflicts: z.array(ConflictSchema).openapi({ description: 'regions of the draft the live plan changed since it was copied or rebased' }),
+  whyNot: z
+    .enum(['role', 'author', 'decidedEarlier', 'area'])
+    .nullable()
+    .openapi({
+      description:
+        'while it waits for a decision the caller may not make, why: another role decides the step, the caller made or edited the draft, ' +
+        'approved an earlier step of this round (four eyes), or holds an area the step is not within',
+    }),
 }).openapi('DraftDetail');
 const VersionSchema = z
   .object({

@@ -319,8 +319,13 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/drafts/${d}/comments`, { comment: '?', gridId: 2 ** 31 - 1 }, author)).status).toBe(404);
       expect((await ctx.request('POST', `/api/drafts/${d}/submit`, { note: '' }, author)).status).toBe(200);
       expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, colleague)).status).toBe(403);
+      // each told why (beside 等待…审批), not left to wonder
+      const why = async (who: string) => (await ctx.request('GET', `/api/drafts/${d}`, undefined, who)).body;
+      expect(await why(colleague)).toMatchObject({ mayDecide: false, whyNot: 'author' });
       const leaderAlso = await ctx.cookie({ username: 'leader.two', role: 'leader', regionId: null });
+      expect(await why(leaderAlso)).toMatchObject({ mayDecide: true, whyNot: null });
       expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, leaderAlso)).status).toBe(200);
+      expect(await why(leaderAlso)).toMatchObject({ mayDecide: false, whyNot: 'decidedEarlier' });
       expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, leaderAlso)).status).toBe(403);
       // rejected: ended, its copy dropped
       expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'reject', comment: '不必调整' }, approver)).body.status).toBe('rejected');
