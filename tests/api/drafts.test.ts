@@ -320,7 +320,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/drafts/${d}/submit`, { note: '' }, author)).status).toBe(200);
       expect((await ctx.request('POST', `/api/drafts/${d}/review`, { decision: 'approve', comment: '' }, colleague)).status).toBe(403);
       // each told why (beside 等待…审批), not left to wonder
-      const why = async (who: string) => (await ctx.request('GET', `/api/drafts/${d}`, undefined, who)).body;
+      const why = async (who: Record<string, string>) => (await ctx.request('GET', `/api/drafts/${d}`, undefined, who)).body;
       expect(await why(colleague)).toMatchObject({ mayDecide: false, whyNot: 'author' });
       const leaderAlso = await ctx.cookie({ username: 'leader.two', role: 'leader', regionId: null });
       expect(await why(leaderAlso)).toMatchObject({ mayDecide: true, whyNot: null });
