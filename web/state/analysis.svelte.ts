@@ -68,6 +68,8 @@ export class Analysis {
   heat = $state.raw<Heat | null>(null);
   hotspots = $state.raw<Hotspot[]>([]);
   series = $state.raw<Series | null>(null);
+  /** The query the series was read for (the filters without the window): a new window alone reads it no more. */
+  private seriesKey = '';
   loading = $state(false);
   error = $state<string | null>(null);
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -167,20 +169,20 @@ export class Analysis {
       }
       const q = this.query(regionId);
       const param = { id: String(regionId) };
+      // The series always spans the two years, so the chart shows where the window sits: a step of the
+      // month player (only the window moves) asks for it no more
+      const seriesQuery = { ...q, from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)), bucket: 'month' as const };
+      const seriesKey = JSON.stringify(seriesQuery);
       const [hotspots, series, now, before] = await Promise.all([
         ok(api.hotspots.$get({ query: q })),
-        // The series always spans the two years, so the chart shows where the window sits.
-        ok(
-          api.incidents.timeseries.$get({
-            query: { ...q, from: monthStart(this.months[0]!), to: monthStart(nextMonth(this.months.at(-1)!)), bucket: 'month' },
-          }),
-        ),
+        this.series && this.seriesKey === seriesKey ? this.series : ok(api.incidents.timeseries.$get({ query: seriesQuery })),
         ok(api.regions[':id']['incident-stats'].$get({ param, query: this.filters() })),
         ok(api.regions[':id']['incident-stats'].$get({ param, query: this.filters(this.previous) })),
       ]);
       if (mine !== this.request) return;
       this.hotspots = hotspots;
       this.series = series;
+      this.seriesKey = seriesKey;
       const earlier = new Map(before.map((r) => [r.id, r.total]));
       this.comparison = now.map((r) => ({ id: r.id, name: r.name, now: r.total, before: earlier.get(r.id) ?? 0 }));
     } catch (err) {
