@@ -42,6 +42,9 @@ export async function ensureAccounts(
       [
         { username: 'planner', role: 'planner', displayName: '区规划员' },
         { username: 'planner-town', role: 'planner', displayName: '乡镇规划员', regionId: place?.township ?? null },
+        // a second district planner: the township step of the planner's drafts is someone else's (four eyes), and
+        // the leader who passed it could not also decide the district's — a draft stood waiting for an admin
+        { username: 'reviewer', role: 'planner', displayName: '区规划审核员' },
         { username: 'analyst', role: 'analyst', displayName: '数据分析员' },
         { username: 'leader', role: 'leader', displayName: '区领导' },
         ...(place?.worker ? [{ username: 'worker', role: 'worker' as const, displayName: '专职网格员', workerId: place.worker }] : []),
