@@ -287,6 +287,7 @@ for (const driver of DRIVERS) {
           'incidentsMonth',
           'incidentsToday',
           'overdue',
+          'overdueDispatches',
           'satisfaction',
           'solvedOnSpot',
           'workers',

@@ -241,12 +241,16 @@ describeInBrowser('web app in Chromium', () => {
     await expect.poll(() => page.locator('[data-mode="hexagon"]').getAttribute('aria-checked')).toBe('true');
     // Only fires (只看 beside its chip, one click): fewer incidents; 全部显示 brings every kind back, and 只看 again
     const every = await total();
+    // (the badge shows over its chip on hover, as a pointer comes to it)
+    const fire = page.locator('.chip-wrap', { has: page.getByTestId('only-fire') });
+    await fire.hover();
     await page.getByTestId('only-fire').click();
     await expect.poll(() => page.getByTestId('categories-count').textContent()).toBe('已选 1/7');
     await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);
     await page.getByTestId('categories-all').click();
     await expect.poll(() => page.getByTestId('categories-count').textContent()).toBe('全部');
     await expect.poll(total, { timeout: 30_000 }).toBe(every);
+    await fire.hover();
     await page.getByTestId('only-fire').click();
     await expect.poll(total, { timeout: 30_000 }).toBeLessThan(all / 4);
     // One month of the two years: the map changes with the slider.
