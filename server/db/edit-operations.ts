@@ -229,12 +229,16 @@ export async function splitRegion(tx: Queryable, actor: string, id: number, vers
   const [parent] = await lockRegions(tx, [region!.parentId]);
   await setGeometry(tx, id, parts[0]!);
   const codes = await nextChildCodes(tx, parent!, region!.level, parts.length - 1);
+  // a grid named as the plan names them (龙冲村第6网格) names its new pieces by their codes (…0008: 龙冲村第8网格), not
+  // 第6网格-2 beside a code ending 0008; a name of its own (幸福小区) gets -2, -3
+  const numbered = region!.level === 'grid' && /^(.*)第\d+网格$/.exec(region!.name);
+  const nameOf = (i: number) => (numbered ? `${numbered[1]}第${codes[i]!.n}网格` : `${region!.name}-${i + 2}`);
   const created: number[] = [];
   for (const [i, wkb] of parts.slice(1).entries()) {
     const { rows } = await tx.query<{ id: number }>(
       `INSERT INTO region (parent_id, level, code, name, grid_type, notes, geom)
        VALUES ($1, $2, $3, $4, $5, '', ST_GeomFromEWKB(decode($6, 'hex'))) RETURNING id`,
-      [parent!.id, region!.level, codes[i]!.code, `${region!.name}-${i + 2}`, region!.gridType, wkb],
+      [parent!.id, region!.level, codes[i]!.code, nameOf(i), region!.gridType, wkb],
     );
     created.push(rows[0]!.id);
   }

@@ -170,6 +170,31 @@ for (const driver of DRIVERS) {
       expect(parts.reduce((sum: number, f: any) => sum + f.properties.households, 0)).toBe(grid.properties.households);
       expect(Math.abs(parts.reduce((sum: number, f: any) => sum + f.properties.areaM2, 0) - grid.properties.areaM2)).toBeLessThan(1);
       expect((await tiling(village)).overlap).toBeLessThan(1);
+      // a name of its own gets -2 on the new part; a grid named as the plan names them names its new part by its code
+      expect(parts.find((f: any) => f.id !== a).properties.name).toBe('重画网格-2');
+      const { body: siblings } = await ctx.request('GET', `/api/regions/${village}/children`);
+      const plain = await get(siblings.features.find((f: any) => /第\d+网格$/.test(f.properties.name)).id);
+      const [pw, ps, pe, pn] = plain.properties.bbox;
+      const cut = await ctx.request(
+        'POST',
+        `/api/regions/${plain.id}/split`,
+        {
+          version: plain.properties.version,
+          line: {
+            type: 'LineString',
+            coordinates: [
+              [pw - 0.01, (ps + pn) / 2],
+              [pe + 0.01, (ps + pn) / 2],
+            ],
+          },
+        },
+        user('planner-a'),
+      );
+      expect(cut.status, JSON.stringify(cut.body)).toBe(200);
+      const piece = cut.body.regions.features.find((f: any) => f.id !== plain.id);
+      const villageName = (await get(village)).properties.name;
+      expect(piece.properties.name).toBe(`${villageName}第${Number(piece.properties.code.split('-').pop())}网格`);
+      expect((await ctx.request('POST', '/api/changes/undo', {}, user('planner-a'))).status).toBe(200);
     });
 
     it('merges adjacent siblings and refuses strangers and non-neighbours', async () => {
