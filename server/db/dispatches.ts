@@ -882,8 +882,9 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
     `SELECT dep.id, dep.code, dep.zh, dep.en,
        count(d.id)::int AS dispatched, count(d.acknowledged_at)::int AS acknowledged, count(d.resolved_at)::int AS resolved,
        count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL)::int AS open,
-       count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL
-                             AND (d.due_at < $3 OR (d.acknowledged_at IS NULL AND d.ack_due_at < $3)))::int AS overdue,
+       -- late now, whenever sent (not only those of the window): the wall's column adds up to 跟踪督办's 已超时
+       (SELECT count(*)::int FROM dispatch o JOIN incident oi ON oi.id = o.incident_id
+        WHERE o.department_id = dep.id AND ${dispatchLate('o', '$3')} ${scope.replaceAll('i.grid_id', 'oi.grid_id')}) AS overdue,
        count(d.id) FILTER (WHERE d.escalation > 0)::int AS escalated,
        count(d.verdict) FILTER (WHERE d.resolved_at IS NOT NULL)::int AS rated,
        round(avg((d.verdict <> 'unsatisfied')::int) FILTER (WHERE d.resolved_at IS NOT NULL AND d.verdict IS NOT NULL)::numeric, 4)::float8

@@ -4,7 +4,7 @@ import { notFound } from '../domain/errors.ts';
 import { getisOrdGiStar, pValue, significance } from '../domain/hotspots.ts';
 import { metresPerDegree } from '../domain/local-frame.ts';
 import type { Queryable } from './db.ts';
-import { filterSql, gridColumn, type IncidentFilter } from './incidents.ts';
+import { caseLate, filterSql, gridColumn, type IncidentFilter } from './incidents.ts';
 
 export type CellShape = 'square' | 'hex';
 
@@ -130,8 +130,7 @@ export async function incidentStats(tx: Queryable, regionId: number, filter: Omi
      ),
      hit AS (
        SELECT d.child, i.category, i.status, i.reported_at, i.closed_at,
-              i.status IN ('reported', 'dispatched') AND i.reported_at + make_interval(hours => k.deadline_hours) < least($2::timestamptz,
-                $4::timestamptz) AS overdue
+              ${caseLate('i', 'k', 'least($2::timestamptz, $4::timestamptz)')} AS overdue
        FROM incident i JOIN down d ON d.id = ${gridColumn(filter)}${hashed ? ' + 0' : ''} AND d.level = 'grid'
          JOIN incident_category k ON k.code = i.category
        WHERE ${f.where}

@@ -113,7 +113,14 @@ export async function overview(
   } = await tx.query<Record<string, number | null>>(
     `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month',
       $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
-     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline
+     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline,
+                  -- past the 办结 deadline of an open dispatch now, and as it stood a day ago (see caseLate)
+                  i.resolved_at IS NULL AND EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id AND d.resolved_at IS NULL
+                    AND d.returned_at IS NULL AND d.due_at < $2::timestamptz) AS dispatch_late,
+                  coalesce(i.resolved_at, 'infinity') > $2::timestamptz - interval '1 day' AND EXISTS (SELECT 1 FROM dispatch d
+                    WHERE d.incident_id = i.id AND d.due_at < $2::timestamptz - interval '1 day'
+                    AND coalesce(d.resolved_at, 'infinity') > $2::timestamptz - interval '1 day'
+                    AND coalesce(d.returned_at, 'infinity') > $2::timestamptz - interval '1 day') AS dispatch_late_prev
            FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
            WHERE i.reported_at > $2::timestamptz - interval '70 days' AND i.void_kind IS NULL)
      SELECT count(*) FILTER (WHERE local >= t.today)::int AS today,
@@ -141,9 +148,9 @@ export async function overview(
             count(*) FILTER (WHERE solved_level = 'township' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_township,
             count(*) FILTER (WHERE solved_level = 'district' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_district,
             count(*) FILTER (WHERE solved_level = 'department' AND resolved_at >= $2::timestamptz - interval '30 days')::int AS by_department,
-            count(*) FILTER (WHERE resolved_at IS NULL AND reported_at + deadline < $2::timestamptz)::int AS overdue,
-            count(*) FILTER (WHERE reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at,
-              'infinity') > $2::timestamptz - interval '1 day')::int AS overdue_prev
+            count(*) FILTER (WHERE resolved_at IS NULL AND (reported_at + deadline < $2::timestamptz OR dispatch_late))::int AS overdue,
+            count(*) FILTER (WHERE (reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at,
+              'infinity') > $2::timestamptz - interval '1 day') OR dispatch_late_prev)::int AS overdue_prev
      FROM i, t`,
     [regionId, clock.toISOString()],
   );
@@ -151,9 +158,11 @@ export async function overview(
   // they stood a day ago — beside the cases past their category's time to close, which count the case once
   const {
     rows: [late],
-  } = await tx.query<{ now: number; prev: number }>(
+  } = await tx.query<{ now: number; prev: number; ack: number }>(
     `${SCOPE}
      SELECT count(*) FILTER (WHERE ${dispatchLate('d', '$2::timestamptz')})::int AS now,
+            -- of them, those late only to acknowledge (受理超时), their 办结 deadline still ahead
+            count(*) FILTER (WHERE ${dispatchLate('d', '$2::timestamptz')} AND d.due_at >= $2::timestamptz)::int AS ack,
             count(*) FILTER (WHERE d.dispatched_at < $2::timestamptz - interval '1 day'
                                AND coalesce(d.resolved_at, 'infinity') > $2::timestamptz - interval '1 day'
                                AND coalesce(d.returned_at, 'infinity') > $2::timestamptz - interval '1 day'
@@ -201,6 +210,7 @@ export async function overview(
       hoursToClose: f(round(inc!.hours), round(inc!.hours_prev)),
       overdue: f(inc!.overdue, inc!.overdue_prev),
       overdueDispatches: f(late!.now, late!.prev),
+      overdueToAcknowledge: f(late!.ack),
       satisfaction: f(round(inc!.satisfaction, 3), round(inc!.satisfaction_prev, 3)),
       solvedOnSpot: f(round(inc!.on_spot, 3), round(inc!.on_spot_prev, 3)),
     },

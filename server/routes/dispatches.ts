@@ -452,7 +452,7 @@ const statsRoute = createRoute({
             acknowledged: z.number().int(),
             resolved: z.number().int(),
             open: z.number().int(),
-            overdue: z.number().int(),
+            overdue: z.number().int().openapi({ description: 'open dispatches late now (to acknowledge or resolve), whenever sent: as 跟踪督办 counts them' }),
             escalated: z.number().int(),
             hoursToAcknowledge: z.number().nullable(),
             hoursToResolve: z.number().nullable(),

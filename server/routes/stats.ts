@@ -35,11 +35,18 @@ const overviewRoute = createRoute({
               incidentsMonth: Figure,
               closureRate: Figure,
               hoursToClose: Figure,
-              overdue: Figure.openapi({ description: "超期未办结: cases not yet resolved past their category's time to close (from the report)" }),
+              overdue: Figure.openapi({
+                description:
+                  "超期未办结: cases not yet resolved past their category's time to close (from the report) " +
+                  'or past the deadline to resolve of one of their open dispatches',
+              }),
               overdueDispatches: Figure.openapi({
                 description:
                   "工单超时: departments' open dispatches on cases here past their own deadline to acknowledge or resolve " +
                   '(extensions included), as 跟踪督办 counts them',
+              }),
+              overdueToAcknowledge: Figure.openapi({
+                description: 'of overdueDispatches, those late only to acknowledge (受理超时): their deadline to resolve is still ahead',
               }),
               satisfaction: Figure.openapi({ description: '满意率: satisfied or basically satisfied among verdicts of cases closed in 30 days' }),
               solvedOnSpot: Figure.openapi({ description: 'share of cases solved in 30 days without a department (grid, village, township, district)' }),

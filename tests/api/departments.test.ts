@@ -156,6 +156,12 @@ for (const driver of DRIVERS) {
       const counted = async () => (await ctx.request('GET', `/api/dispatches?state=overdue&region=${place.township}&limit=1`)).body.counts.overdue;
       expect((await overview()).overdueDispatches.value).toBe(await counted());
       expect(await counted()).toBeGreaterThan(0);
+      // late only to acknowledge: said apart under the wall's figure, and the case not yet overdue
+      expect((await overview()).overdueToAcknowledge.value).toBeGreaterThan(0);
+      const casesAtAck = (await overview()).overdue.value;
+      const flagged = async () =>
+        (await ctx.request('GET', '/api/incidents?from=2030-03-31&limit=200')).body.items.find((i: any) => i.id === incident.id).overdue;
+      expect(await flagged()).toBe(false);
       expect(await escalate()).toEqual([{ dispatchId: id, incidentId: incident.id, level: 1, regionId: place.township }]);
       expect(await escalate()).toEqual([]);
       // Acknowledged late, but not resolved by twice its 6 hours: the district.
@@ -168,6 +174,9 @@ for (const driver of DRIVERS) {
       const late = list.body.items.find((d: any) => d.id === id);
       expect(late).toMatchObject({ overdue: 'resolve', escalation: 2 });
       expect((await overview()).overdueDispatches.value).toBe(await counted());
+      // past the department's 办结 deadline (6 h for a 紧急 fire) though not its category's 24 h: the case is overdue too
+      expect((await overview()).overdue.value).toBe(casesAtAck + 1);
+      expect(await flagged()).toBe(true);
       expect(iso(late.escalatedAt)).toBe(now.toISOString());
       const { rows } = await ctx.db.query<{ after: any }>(
         `SELECT after FROM change WHERE entity = 'dispatch' AND entity_id = $1 AND action = 'escalate' ORDER BY id`,

@@ -288,6 +288,7 @@ for (const driver of DRIVERS) {
           'incidentsToday',
           'overdue',
           'overdueDispatches',
+          'overdueToAcknowledge',
           'satisfaction',
           'solvedOnSpot',
           'workers',

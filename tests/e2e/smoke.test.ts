@@ -788,6 +788,8 @@ describeInBrowser('web app in Chromium', () => {
     // The townships' names are above the heatmap (deck.gl draws it on a canvas over the map's own labels): what lies at
     // the middle of each name shown is the name
     await expect.poll(() => page.locator('[data-testid="map-label"]').count(), { timeout: 30_000 }).toBeGreaterThan(5);
+    // each name with its households, in their unit (a bare 12587 beside the heat's legend read as cases)
+    expect(await page.locator('[data-testid="map-label"]').first().textContent()).toMatch(/[\d,]+ 户$/);
     const covered = await page.evaluate(() => {
       // (hit-testing skips what lets clicks through, as the labels and deck.gl's canvas both do: for this look only, all take them)
       const all = [...document.querySelectorAll<HTMLElement>('[data-testid="map"] *')];

@@ -19,6 +19,16 @@ export function sharedPrefix(addresses: readonly string[]): string {
 export const doorOf = (address: string, prefix: string) =>
   (prefix && address.startsWith(prefix) && address.length > prefix.length ? address.slice(prefix.length) : address).slice(0, 10);
 
+/**
+ * A door as a worker says it out of the grid: its address without the district and township
+ * (西平街道银湾村51号 → 银湾村51号, 花山街道文昌路12号 → 文昌路12号) — the village or road named, which a bare 51号 was not.
+ */
+export const placeOf = (address: string) =>
+  address
+    .replace(/^.{1,6}?[区县](?=.{1,8}?(?:街道|镇|乡).)/u, '')
+    .replace(/^.{1,8}?(?:街道|镇|乡)(?=.)/u, '')
+    .slice(0, 14);
+
 /** Metres between two lon/lat points, on a plane tangent at the first (a grid is a few hundred metres across). */
 export function metres([x0, y0]: readonly [number, number], [x1, y1]: readonly [number, number]): number {
   const k = Math.cos((y0 * Math.PI) / 180);

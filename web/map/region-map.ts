@@ -4,7 +4,7 @@ import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike, VectorTi
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature } from '../state/explorer.svelte.ts';
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
-import { baseStyle, mapLocale, gridTypeColor, TEXT_FONT } from './style.ts';
+import { baseStyle, householdsLabel, mapLocale, gridTypeColor, TEXT_FONT } from './style.ts';
 import turfBbox from '@turf/bbox';
 
 maplibregl.setWorkerUrl(workerUrl);
@@ -243,7 +243,8 @@ export class RegionMap {
       type: 'symbol',
       source: 'labels',
       layout: {
-        'text-field': ['format', ['get', 'name'], {}, '\n', {}, ['to-string', ['get', 'households']], { 'font-scale': 0.8 }],
+        // (the households, with their unit and thousands: 12,587 户)
+        'text-field': ['format', ['get', 'name'], {}, '\n', {}, ['get', 'householdsText'], { 'font-scale': 0.8 }],
         'text-font': TEXT_FONT,
         'text-size': ['match', ['get', 'level'], 'township', 15 * k, 'village', 13 * k, 12 * k],
         // a name stays on one line (石田村第84网格, not 石田村第 / 84网格)
@@ -275,7 +276,8 @@ export class RegionMap {
         pointerEvents: 'none',
         // (above deck.gl's canvas, which MapLibre holds in a control corner at z-index 2)
         zIndex: '3',
-        textShadow: [0, 1, 2].map(() => `0 0 ${1.6 * k}px ${halo}`).join(', '),
+        // (a halo thick enough to read over the brightest heat)
+        textShadow: [0, 1, 2, 3].map(() => `0 0 ${2.2 * k}px ${halo}`).join(', '),
       });
       el.dataset.testid = 'map-label';
       const name = document.createElement('div');
@@ -283,7 +285,7 @@ export class RegionMap {
       el.append(name);
       if (f.properties.households !== undefined) {
         const n = document.createElement('div');
-        n.textContent = String(f.properties.households);
+        n.textContent = householdsLabel(f.properties.households);
         n.style.fontSize = '0.8em';
         el.append(n);
       }
@@ -423,7 +425,11 @@ export class RegionMap {
       type: 'FeatureCollection' as const,
       features: children.features
         .filter((f) => f.properties.label)
-        .map((f) => ({ type: 'Feature' as const, geometry: { type: 'Point' as const, coordinates: f.properties.label! }, properties: f.properties })),
+        .map((f) => ({
+          type: 'Feature' as const,
+          geometry: { type: 'Point' as const, coordinates: f.properties.label! },
+          properties: { ...f.properties, householdsText: householdsLabel(f.properties.households ?? 0) },
+        })),
     };
     (this.map.getSource('labels') as GeoJSONSource | undefined)?.setData(labels);
     if (this.htmlLabels) this.placeLabels(labels.features as never);

@@ -29,6 +29,12 @@ export const TEXT_FONT = ['Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', 
 let basemaps: Basemaps | null = null;
 
 /** MapLibre's own words (the map's name and its buttons, read aloud by screen readers) in the page's language. */
+/** A region's households under its name on the map: 12,587 户 (a bare 12587 beside the heat's legend read as cases). */
+export function householdsLabel(n: number): string {
+  const zh = (document.documentElement.lang || 'zh-CN').startsWith('zh');
+  return zh ? `${n.toLocaleString('zh-CN')} 户` : `${n.toLocaleString('en')} households`;
+}
+
 export function mapLocale(): Record<string, string> {
   const zh = (document.documentElement.lang || 'zh-CN').startsWith('zh');
   return zh

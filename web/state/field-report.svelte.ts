@@ -2,7 +2,7 @@ import booleanPointInPolygon from '@turf/boolean-point-in-polygon';
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
-import { doorOf, sharedPrefix, whereabouts } from '../lib/doors.ts';
+import { placeOf, whereabouts } from '../lib/doors.ts';
 import { Outbox, shrinkPhoto, type SendResult } from './outbox.svelte.ts';
 
 export type Category = InferResponseType<(typeof api)['incident-categories']['$get'], 200>[number];
@@ -90,8 +90,8 @@ export class FieldReport {
       ok(api.field.households.$get({ query: { grid: String(id) } })).catch(() => []),
     ]);
     this.grid = grid;
-    const prefix = sharedPrefix(households.map((h) => h.address));
-    this.doors = households.map((h) => ({ lon: h.lon, lat: h.lat, label: doorOf(h.address, prefix) }));
+    // (the village or road named with the number: 银湾村51号, not a bare 51号)
+    this.doors = households.map((h) => ({ lon: h.lon, lat: h.lat, label: placeOf(h.address) }));
   }
 
   /** The list shown: the grid's open cases (本网格待办), or what this worker reported (我的上报), closed and invalid ones too. */
