@@ -271,7 +271,7 @@ describeInBrowser('web app in Chromium', () => {
     expect(await page.getByTestId('day-to').inputValue()).toBe(today);
     // the month before this one: the current month (in China) may have just begun with nothing in it yet
     await page.locator('[data-testid="month-slider"]').fill('22');
-    await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toMatch(/^\d{4}-\d{2}$/);
+    await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toMatch(/^\d{4}年\d{1,2}月$/);
     await expect.poll(drawn, { timeout: 10_000 }).not.toBe(allMonths);
     await page.click('[data-mode="grids"]');
     await expect.poll(deckInk, { timeout: 10_000 }).toBeGreaterThan(0.05);

@@ -132,7 +132,12 @@ export class Analysis {
 
   /** The current filters' incidents as a file (CSV, Excel or GeoJSON). */
   exportHref(regionId: number, format: 'csv' | 'xlsx' | 'geojson'): string {
-    return `/api/incidents/export?${new URLSearchParams({ ...this.query(regionId), format })}`;
+    // (a window running past today ends today, as the page's day fields show it: the file is named to today, not
+    // to the month's or the two years' end)
+    const q = this.query(regionId);
+    const tomorrow = dayStart(dayOf(new Date(Date.now() + DAY).toISOString()));
+    const to = Date.parse(q.to) > Date.parse(tomorrow) ? tomorrow : q.to;
+    return `/api/incidents/export?${new URLSearchParams({ ...q, to, format })}`;
   }
 
   /** Nothing can match: no category or no status ticked. */
