@@ -96,14 +96,13 @@ export interface IntakeResult {
  * number again changes nothing and answers with what it became.
  */
 export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: string[], now: Date): Promise<IntakeResult> {
-  const existing = await tx.query<{ id: number; located_by: string; reported_by: string | null }>(
-    `SELECT id, located_by, reported_by FROM incident WHERE source = 'hotline' AND external_ref = $1`,
-    [order.orderNo],
+  // An order number is its system's own (another system's order of the same number is another order, and nobody is told of it).
+  const existing = await tx.query<{ id: number; located_by: string }>(
+    `SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1 AND reported_by = $2`,
+    [order.orderNo, actor],
   );
   if (existing.rows[0]) {
-    const { id, located_by, reported_by } = existing.rows[0];
-    // another intake system's order of the same number: neither told of the other's case
-    if (reported_by !== actor) throw new InputError('order_taken', `order ${order.orderNo} was sent by another intake system; number yours apart`, 'orderNo');
+    const { id, located_by } = existing.rows[0];
     return { created: false, incident: await incidentById(tx, id, now), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
   }
   const location = await locateOrder(tx, order);

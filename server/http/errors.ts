@@ -164,7 +164,6 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_splits: 429,
   too_many_grids: 413,
   too_many_uploads: 429,
-  order_taken: 409,
   last_admin: 409,
   account_disabled: 403,
   city_rules: 422,

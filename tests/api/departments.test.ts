@@ -377,14 +377,25 @@ for (const driver of DRIVERS) {
         const status = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': key });
         expect(status.body).toMatchObject({ orderNo: order.orderNo, status: 'dispatched' });
         expect((await ctx.request('GET', '/api/intake/hotline/NO-SUCH', undefined, { cookie: '', 'x-api-key': key })).status).toBe(404);
-        // Another intake system (110) neither reads this order nor takes its number, and learns nothing of the case.
+        // Another intake system (110) neither reads this order nor learns that its number was used: its own order of the
+        // same number is another case, which each system reads as its own.
         const other = (await createApiKey(ctx.db, '110', 'hotline')).key;
         const peek = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': other });
         expect(peek.status).toBe(404);
-        const clash = await send({ ...order, content: '另一件事' }, other);
-        expect([clash.status, clash.body.error?.code]).toEqual([409, 'order_taken']);
-        expect(JSON.stringify(clash.body)).not.toContain('电动车');
-        expect(await count()).toBe(before + 1);
+        const theirs = await send({ ...order, content: '路灯不亮', category: '市政设施' }, other);
+        expect(theirs.status, JSON.stringify(theirs.body)).toBe(201);
+        expect(theirs.body.incident.id).not.toBe(res.body.incident.id);
+        expect(JSON.stringify(theirs.body)).not.toContain('电动车');
+        expect((await send({ ...order, content: '路灯不亮', category: '市政设施' }, other)).body).toMatchObject({
+          created: false,
+          incident: { id: theirs.body.incident.id },
+        });
+        expect(await count()).toBe(before + 2);
+        const mine = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': key });
+        const yours = await ctx.request('GET', `/api/intake/hotline/${order.orderNo}`, undefined, { cookie: '', 'x-api-key': other });
+        expect([mine.body.incident.id, yours.body.incident.id]).toEqual([res.body.incident.id, theirs.body.incident.id]);
+        expect(JSON.stringify(yours.body)).not.toContain('电动车');
+        expect(JSON.stringify(mine.body)).not.toContain('路灯不亮');
       });
 
       it('places an order by a household address or a region name in its address, and reports one it cannot place', async () => {

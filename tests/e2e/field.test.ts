@@ -606,6 +606,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.reload();
     await mapReady();
     await page.locator('[data-testid="tab-list"]').click();
+    // the phone's three views are tabs to a screen reader: the one shown is the selected tab
+    expect(await page.locator('[data-testid="tab-list"]').getAttribute('aria-selected')).toBe('true');
+    expect(await page.locator('[data-testid="tab-report"]').getAttribute('aria-selected')).toBe('false');
     const card = page.locator(`[data-testid="case-${incident!.id}"]`);
     await expect.poll(() => card.locator('[data-testid="answer"]').textContent()).toContain('已上门检查，责令整改');
     expect(await card.locator('img.shot').count()).toBe(1);
@@ -690,6 +693,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     const card = desk.locator(`[data-testid="dispatch-${sent!.id}"]`);
     await expect.poll(() => card.locator('[data-testid="dispatch-state"]').textContent()).toBe('待受理');
     expect(await desk.locator('[data-testid="own-department"]').textContent()).toContain('司法调解');
+    // the planning tools are no tab of a department's bar (it reads the plan for its cards' maps)
+    expect(await desk.locator('header nav a').allTextContents()).not.toContain('规划');
     // where it is: the card's map draws the case in its grid, and 导航 opens Amap at the place in GCJ-02 (a few hundred metres off WGS 84)
     const nav = new URL((await card.locator('[data-testid="dispatch-nav"]').getAttribute('href'))!);
     expect(nav.host).toBe('uri.amap.com');

@@ -18,4 +18,15 @@ describe("the analyst's comparison periods (China time)", () => {
     expect(yearAgoRange(week)).toEqual({ from: day('2025-11-20'), to: day('2025-11-27') });
     expect(yearAgoRange({ from: day('2028-02-29'), to: day('2028-03-01') })).toEqual({ from: day('2027-02-28'), to: day('2027-03-01') });
   });
+
+  it('compares whole months with as many months before: a year with the year before, across a leap day', () => {
+    const y2025 = { from: day('2025-01-01'), to: day('2026-01-01') };
+    expect(previousRange(y2025, null)).toEqual({ from: day('2024-01-01'), to: day('2025-01-01') });
+    const y2024 = { from: day('2024-01-01'), to: day('2025-01-01') };
+    expect(previousRange(y2024, null)).toEqual({ from: day('2023-01-01'), to: day('2024-01-01') });
+    const quarter = { from: day('2026-01-01'), to: day('2026-04-01') };
+    expect(previousRange(quarter, null)).toEqual({ from: day('2025-10-01'), to: day('2026-01-01') });
+    // days that are no whole months stay as many days
+    expect(previousRange({ from: day('2024-03-01'), to: day('2024-03-05') }, null)).toEqual({ from: day('2024-02-26'), to: day('2024-03-01') });
+  });
 });

@@ -7,15 +7,24 @@ export const dayStart = (d: string) => `${d}T00:00:00+08:00`;
 export const dayOf = (iso: string) => new Date(Date.parse(iso) + 8 * 3_600_000).toISOString().slice(0, 10);
 export const isDay = (d: string) => /^\d{4}-\d{2}-\d{2}$/.test(d) && !Number.isNaN(Date.parse(d));
 
+/** The China-time month (YYYY-MM) `n` months after (or before, negative) one. */
+const addMonths = (ym: string, n: number) => {
+  const [y, m] = ym.split('-').map(Number) as [number, number];
+  const k = y * 12 + (m - 1) + n;
+  return `${Math.floor(k / 12)}-${String((k % 12) + 1).padStart(2, '0')}`;
+};
+
 /**
- * The period just before a window, for comparison: the month before a month, else as many days
+ * The period just before a window, for comparison: the month before a month; as many whole months
+ * before whole months (a year: the year before, 365 or 366 days as it had); else as many days
  * ending where the window starts.
  */
 export function previousRange(range: { from: string; to: string }, month: string | null): { from: string; to: string } {
-  if (month) {
-    const [y, m] = month.split('-').map(Number) as [number, number];
-    const before = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
-    return { from: monthStart(before), to: range.from };
+  if (month) return { from: monthStart(addMonths(month, -1)), to: range.from };
+  const [a, b] = [dayOf(range.from), dayOf(range.to)];
+  if (a.endsWith('-01') && b.endsWith('-01') && range.from === dayStart(a) && range.to === dayStart(b) && b > a) {
+    const months = (Number(b.slice(0, 4)) - Number(a.slice(0, 4))) * 12 + Number(b.slice(5, 7)) - Number(a.slice(5, 7));
+    return { from: monthStart(addMonths(a.slice(0, 7), -months)), to: range.from };
   }
   const from = Date.parse(range.from);
   const days = Math.round((Date.parse(range.to) - from) / DAY);
