@@ -15,7 +15,7 @@ import { importBarrierBatch, type NewBarrier } from './barriers.ts';
 import { importHouseholds } from './household-import.ts';
 import type { HouseholdUpdate } from './household-batches.ts';
 import { NOT_IN_A_NAME, parseAddress, parseHead, parseHouseholdPhone } from '../domain/household-input.ts';
-import { visibleText } from '../domain/text.ts';
+import { oneLineText, visibleText } from '../domain/text.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
 import { importRegions, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
@@ -168,9 +168,9 @@ class DryRun extends Error {
 export const MAX_PROBLEMS = 2_000;
 /** The coverage problems an import of boundaries can make. */
 const SPATIAL = new Set(['gap', 'overlap', 'outside_parent', 'sliver']);
-const text = (v: unknown) => (v === null || v === undefined ? '' : String(v).normalize('NFKC').trim());
-/** Words kept as the file wrote them (a name's full-width brackets stay full-width): only trimmed. */
-const words = (v: unknown) => (v === null || v === undefined ? '' : String(v).normalize('NFC').trim());
+const text = (v: unknown) => (v === null || v === undefined ? '' : oneLineText(String(v).normalize('NFKC')));
+/** Words kept as the file wrote them (a name's full-width brackets stay full-width): on one line, nothing hidden, trimmed. */
+const words = (v: unknown) => (v === null || v === undefined ? '' : oneLineText(String(v).normalize('NFC')));
 const field = (row: ImportRow, spec: ImportSpec, role: FieldRole) => (spec.fields[role] ? row.properties[spec.fields[role]] : undefined);
 
 function finish(kind: ImportKind, total: number, accepted: number, problems: Problem[], extra: Partial<ImportOutcome>): ImportOutcome {

@@ -6,6 +6,7 @@ import { districtRules, type DistrictRule } from './rules.ts';
 import { staffRoles } from './staff.ts';
 import { approvalSteps, assertNoDraftUnderReview, writeApprovalSteps, type StepInput } from './drafts.ts';
 import { lockVersion } from './versions.ts';
+import { assessmentRules, type AssessmentRule } from './assessment.ts';
 import type { StaffRole } from '../schemas/staff.ts';
 
 /**
@@ -207,11 +208,8 @@ export function departmentCore(zh: string): string {
     .replace(/(管理局|委员会|办公室|服务中心|中心|大队|支队|分局|局|委|办|所|站|队)$/, '');
 }
 
-/** Whether two departments' names name one department, as far as the words tell. */
-const alike = (a: string, b: string) => {
-  const [x, y] = [departmentCore(a), departmentCore(b)];
-  return x.length >= 2 && y.length >= 2 && (x === y || x.startsWith(y) || y.startsWith(x));
-};
+/** Whether two departments' names (their cores: `departmentCore`) name one department, as far as the words tell. */
+const alike = (x: string, y: string) => x.length >= 2 && y.length >= 2 && (x === y || x.startsWith(y) || y.startsWith(x));
 
 /**
  * A county's department list (Yumen's 37) in one go: each row is the department with its code, else
@@ -254,10 +252,13 @@ export async function importDepartments(tx: Queryable, actor: string, rows: Depa
       added++;
     }
   }
+  // (each name's core once: the list against the departments there)
+  const cores = all.map((d) => ({ zh: d.zh, core: departmentCore(d.zh) }));
   const similar = rows
     .filter((r) => !((r.code ? byCode.get(r.code) : undefined) ?? byName.get(r.zh)))
     .flatMap((r) => {
-      const like = all.find((d) => alike(d.zh, r.zh));
+      const core = departmentCore(r.zh);
+      const like = cores.find((d) => alike(d.core, core));
       return like ? [{ name: r.zh, like: like.zh }] : [];
     });
   if (touched.length === 0) return { added, updated: 0, unchanged, change: null, similar };
@@ -463,6 +464,7 @@ export const SETTINGS_ENTITIES = [
   'staff_role',
   'approval_step',
   'escalation_contact',
+  'assessment_rule',
 ] as const;
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
@@ -619,6 +621,24 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       entityId: regionId,
       before: { named: now.map((id) => ({ id })) },
       after: { named: (await named()).map((id) => ({ id })), undoes: changeId },
+    });
+  } else if (c.entity === 'assessment_rule') {
+    // 考核 points as they were, while nobody changed them since
+    await tx.query('SELECT measure FROM assessment_rule ORDER BY measure FOR UPDATE');
+    const now = await assessmentRules(tx);
+    subject = '';
+    if (!same(now, c.after)) throw conflict('the assessment rules');
+    const was = new Map((c.before as AssessmentRule[]).map((r) => [r.measure, r.points]));
+    for (const r of now)
+      if (was.has(r.measure) && was.get(r.measure) !== r.points)
+        await tx.query('UPDATE assessment_rule SET points = $2, version = version + 1 WHERE measure = $1', [r.measure, was.get(r.measure)]);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'assessment_rule',
+      entityId: null,
+      before: now,
+      after: { rules: await assessmentRules(tx), undoes: changeId },
     });
   } else if (c.entity === 'staff_role') {
     // the staffing model as it was: its roles, counts and order; a role the change added stays (grids may

@@ -1,6 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { lookup as lookupCallback, type LookupAddress } from 'node:dns';
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP, type LookupFunction } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Db, Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -51,17 +55,72 @@ export async function listWebhooks(db: Queryable): Promise<WebhookJson[]> {
  */
 export function forbiddenAddress(address: string, loopback: boolean): string | null {
   const v4 = isIP(address) === 4 ? address : embeddedV4(address);
+  const own = () => (!loopback && ownAddresses().has(canonical(address)) ? 'this machine' : null);
   if (v4 !== null) {
     const [a, b] = v4.split('.').map(Number) as [number, number];
     if (a === 127 || a === 0) return loopback ? null : 'this machine';
     if (a === 169 && b === 254) return 'a link-local address (cloud metadata)';
+    // Alibaba Cloud's metadata service (government clouds are often Alibaba's)
+    if (v4 === '100.100.100.200') return 'a cloud metadata address';
+    if (!loopback && ownAddresses().has(v4)) return 'this machine';
     if (isIP(address) === 4) return null;
   }
   const words = ipv6Words(address);
   if (!words) return null;
   if (words.every((w, i) => w === (i === 7 ? 1 : 0)) || words.every((w) => w === 0)) return loopback ? null : 'this machine';
   if ((words[0]! & 0xffc0) === 0xfe80) return 'a link-local address';
-  return null;
+  // AWS's metadata service over IPv6
+  if (words.join(':') === [0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254].join(':')) return 'a cloud metadata address';
+  return own();
+}
+
+/** An IPv6 address written one way (its eight words), an IPv4 one as it is. */
+const canonical = (address: string) => ipv6Words(address)?.join(':') ?? address;
+
+/** This machine's own addresses, on every interface (a gateway on 0.0.0.0 here is reachable through them): read each time, they change. */
+function ownAddresses(): Set<string> {
+  return new Set(
+    Object.values(networkInterfaces())
+      .flat()
+      .flatMap((i) => (i ? [canonical(i.address)] : [])),
+  );
+}
+
+/**
+ * A POST to a hook, connected to the very address that was checked: the host is looked up once, by the connection,
+ * and refused there when any of its addresses is forbidden (a name that answered the check with a public address and
+ * the connection with 127.0.0.1 — DNS rebinding — never reaches this machine).
+ */
+export function postPinned(url: string, init: { headers: Record<string, string>; body: string; timeoutMs: number; loopback: boolean }): Promise<number> {
+  const target = new URL(url);
+  const pinned: LookupFunction = (host, options, callback) => {
+    lookupCallback(host, { all: true, verbatim: true }, (err, found: LookupAddress[]) => {
+      if (err) return callback(err, '', 0);
+      const bad = found.map((a) => forbiddenAddress(a.address, init.loopback)).find((why) => why !== null);
+      if (bad || found.length === 0) return callback(new InputError('forbidden_target', `a webhook may not call ${bad ?? 'nowhere'} (${host})`, 'url'), '', 0);
+      if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, found);
+      callback(null, found[0]!.address, found[0]!.family);
+    });
+  };
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host)) {
+    const why = forbiddenAddress(host, init.loopback);
+    if (why) return Promise.reject(new InputError('forbidden_target', `a webhook may not call ${why} (${host})`, 'url'));
+  }
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      target,
+      { method: 'POST', headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) }, lookup: pinned, timeout: init.timeoutMs },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { name: 'TimeoutError' })));
+    req.on('error', reject);
+    req.end(init.body);
+  });
 }
 
 /** The eight 16-bit words of an IPv6 address (`::` expanded, a dotted IPv4 tail read), or null. */
@@ -213,7 +272,7 @@ export async function deliverDue(
   db: Db,
   now: Date,
   loopback = false,
-  send: typeof fetch = fetch,
+  send: typeof postPinned = postPinned,
   batch = 50,
 ): Promise<{ delivered: number; retried: number; dead: number }> {
   const due = await db.transaction(async (tx) => {
@@ -235,10 +294,9 @@ export async function deliverDue(
       try {
         // checked again at each call: the host's addresses may have changed since the hook was made
         await checkHookTarget(d.url, loopback);
-        const res = await send(d.url, {
-          method: 'POST',
-          redirect: 'manual',
-          signal: AbortSignal.timeout(TIMEOUT_MS),
+        const status = await send(d.url, {
+          timeoutMs: TIMEOUT_MS,
+          loopback,
           headers: {
             'content-type': 'application/json; charset=utf-8',
             'user-agent': 'GridPlan-Webhook/1',
@@ -249,8 +307,8 @@ export async function deliverDue(
           },
           body,
         });
-        await res.body?.cancel().catch(() => {});
-        return { d, status: res.status, error: res.ok ? null : `the gateway answered ${res.status}` };
+        const ok = status >= 200 && status < 300;
+        return { d, status, error: ok ? null : `the gateway answered ${status}` };
       } catch (err) {
         const e = err as Error;
         if (err instanceof InputError) return { d, status: null, error: e.message };

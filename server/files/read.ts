@@ -3,6 +3,7 @@ import iconv from 'iconv-lite';
 import { LRUCache } from 'lru-cache';
 import { declaredCrs, gdalReprojection, isLonLat, undoObfuscation, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
+import { fileText } from '../domain/text.ts';
 import { headerRow } from '../domain/import-fields.ts';
 import { GdalTimeout, gdalDrop, gdalOpen, gdalRead, gdalWrite, type GdalLayerInfo } from './gdal.ts';
 import { kmlData, kmlFieldNames, kmlLayerData, type KmlData } from './kml-data.ts';
@@ -487,6 +488,8 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
       rows = cells.slice(h + 1).map((c) => ({ properties: Object.fromEntries(names.map((n, i) => [n, c[i] ?? null])), geometry: null }));
     }
     if (o.limit !== undefined) rows = rows.slice(0, o.limit);
+    // (a name as it reads: no control character, turn of direction or invisible character comes in from a file)
+    rows = rows.map((r) => ({ ...r, properties: readable(r.properties) }));
     const crs = o.crs ?? declared;
     if (hasGeometry) {
       if (crs && !isLonLat(crs)) return { rows, crs };
@@ -495,6 +498,13 @@ export async function readLayer(job: string, name: string, upload: Uint8Array, l
     if (!o.lon || !o.lat) return { rows, crs };
     return { rows: await pointsFromFields(job, rows, o.lon, o.lat, crs ?? 'EPSG:4326'), crs: crs ?? 'EPSG:4326' };
   });
+}
+
+/** A row's cells as they read: see `fileText` (the field names stay as the file's layer gives them, which the fields are chosen by). */
+function readable(properties: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(properties)) out[k] = typeof v === 'string' ? fileText(v) : v;
+  return out;
 }
 
 /** The first rows' coordinates' box, as they stand. */

@@ -25,7 +25,9 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/auth/session': 'public',
 
   'GET /api/grid-types': ['plan:read'],
-  // the staff list (names, masked phones) is for those who staff grids: planners and admins
+  // the staff roster (everyone, staffing a grid or not) is for those who staff grids: planners and admins. A grid's own
+  // people — names and phones — are in its detail, exports and prints for every role that reads the plan, as a grid's
+  // 公示牌 shows them to its residents
   'GET /api/workers': ['plan:write'],
   'POST /api/workers': ['plan:write'],
   'GET /api/staff-roles': ['plan:read'],

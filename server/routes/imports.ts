@@ -316,6 +316,8 @@ const jobJson = (job: ImportJob) => ({
  * upload counts rows as GDAL streams through the file and says so at once.
  */
 export const DEFAULT_IMPORT_ROWS = 300_000;
+/** Most rows of a department list (a county has dozens of departments). */
+export const MAX_DEPARTMENT_ROWS = 1_000;
 const rowLimit = (c: Context<Env>) => c.get('options').limits?.importRows ?? DEFAULT_IMPORT_ROWS;
 
 function assertRowLimit(c: Context<Env>, job: ImportJob, layer: { name: string; count: number }): void {
@@ -359,6 +361,15 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
   const layer = job.layers.find((l) => l.name === body.layer);
   if (!layer) throw new InputError('unknown_layer', `${job.fileName} has no layer ${JSON.stringify(body.layer)}`, 'layer');
   assertRowLimit(c, job, layer);
+  // a county's departments are dozens (Yumen's 37); a list of thousands is no department list
+  if (body.kind === 'department' && layer.count > MAX_DEPARTMENT_ROWS)
+    throw new InputError(
+      'too_many_rows',
+      `${job.fileName}: layer ${layer.name} has ${layer.count.toLocaleString('en')} rows; ` +
+        `a department list takes at most ${MAX_DEPARTMENT_ROWS.toLocaleString('en')}`,
+      'layer',
+      { rows: layer.count, limit: MAX_DEPARTMENT_ROWS },
+    );
   if (body.crs && !isKnownCrs(body.crs)) throw new InputError('unknown_crs', `${body.crs} is none of the coordinate systems offered`, 'crs');
   const key = `${job.id}|${body.layer}|${body.crs ?? ''}|${fields.lon ?? ''}|${fields.lat ?? ''}`;
   const hit = readCache.get(key);

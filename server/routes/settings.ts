@@ -15,6 +15,7 @@ import {
 import { actorOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
 import { errorResponses, IdParam, json } from './schemas.ts';
+import { NameText, OptionalNameText } from '../schemas/text.ts';
 
 const Code = z
   .string()
@@ -42,9 +43,9 @@ const Department = z
 const DepartmentInput = z
   .object({
     code: Code.optional().openapi({ description: 'left out: one is made (dept_8)' }),
-    zh: z.string().trim().min(1).max(40),
-    en: z.string().trim().min(1).max(80).optional().openapi({ description: 'left out: the Chinese name' }),
-    contact: z.string().trim().max(40).default(''),
+    zh: NameText(40),
+    en: NameText(80).optional().openapi({ description: 'left out: the Chinese name' }),
+    contact: OptionalNameText(40).default(''),
     phone: Phone.default(''),
     sort: z.number().int().min(0).max(10_000).optional(),
     categories: z
@@ -60,9 +61,9 @@ const DepartmentInput = z
 const DepartmentPatch = z
   .object({
     code: Code.optional(),
-    zh: z.string().trim().min(1).max(40).optional(),
-    en: z.string().trim().min(1).max(80).optional(),
-    contact: z.string().trim().max(40).optional(),
+    zh: NameText(40).optional(),
+    en: NameText(80).optional(),
+    contact: OptionalNameText(40).optional(),
     phone: Phone.optional(),
     sort: z.number().int().min(0).max(10_000).optional(),
     categories: DepartmentInput.shape.categories,
@@ -93,8 +94,8 @@ const Category = z
 
 const CategoryInput = z
   .object({
-    zh: z.string().trim().min(1).max(40),
-    en: z.string().trim().min(1).max(80),
+    zh: NameText(40),
+    en: NameText(80),
     deadlineHours: z.number().int().min(1).max(8760).openapi({ description: 'hours to close before an incident counts as overdue' }),
     deadlines: z.array(Deadline).length(4).openapi({ description: 'per severity 1–4: hours to acknowledge and to resolve a dispatch' }),
     departments: z

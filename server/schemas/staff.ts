@@ -1,11 +1,12 @@
 import { z } from '@hono/zod-openapi';
+import { NameText } from './text.ts';
 
 /** A staffing role of grids (网格长, 专职网格员, 警务网格员…) and how many of it each grid needs. */
 export const StaffRoleSchema = z
   .object({
     code: z.string().regex(/^[a-z][a-z0-9_]{1,31}$/, 'lower-case letters, digits and _ (2–32), starting with a letter'),
-    zh: z.string().min(1).max(20),
-    en: z.string().min(1).max(40),
+    zh: NameText(20),
+    en: NameText(40),
     minPerGrid: z.number().int().min(0).max(20).openapi({ description: 'members of this role each grid needs; 0: optional' }),
   })
   .openapi('StaffRole');
@@ -16,7 +17,7 @@ export const WorkerSchema = z.object({ id: z.number().int(), name: z.string(), p
 export type Worker = z.infer<typeof WorkerSchema>;
 
 export const NewWorkerSchema = z.object({
-  name: z.string().trim().min(1).max(50),
+  name: NameText(50),
   phone: z
     .string()
     .trim()

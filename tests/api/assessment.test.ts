@@ -312,6 +312,15 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'overdue', points: 1, version: 99 }] })).status).toBe(409);
       const changed = (await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0];
       expect(changed.points).toBeCloseTo(Math.round((points - 3) * 10) / 10, 5);
+      // a settings change like any: in 设置 › 修改记录, by measure, and undone there
+      const history = (await ctx.request('GET', '/api/settings/changes?limit=5')).body;
+      const entry = history.find((h: { entity: string }) => h.entity === 'assessment_rule');
+      expect(entry.changed).toEqual([expect.objectContaining({ item: 'unsatisfied', field: 'points', after: '-5', itemZh: expect.any(String) })]);
+      const undone = await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`);
+      expect(undone.status, JSON.stringify(undone.body)).toBe(200);
+      expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0].points).toBeCloseTo(Math.round(points * 10) / 10, 5);
+      expect((await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`)).status).toBe(422);
+      expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] })).status).toBe(200);
 
       // the district's leader sees the ranking of every worker; another worker never sees this one
       const leader = await ctx.cookie({ username: 'assess-leader', role: 'leader' });

@@ -133,6 +133,18 @@ for (const driver of DRIVERS) {
       expect([bell.status, ((await bell.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.zh' })]);
       const nul = await post('{"code":"ctly","zh":"甲","en":"x\\u0000"}');
       expect([nul.status, ((await nul.json()) as any).error]).toEqual([400, expect.objectContaining({ code: 'invalid_text', path: 'body.en' })]);
+      // a name picked from a list is one line of what it shows: no zero-width space (公\u200b安 would look like 公安), line break or C1 control
+      for (const [zh, en] of [
+        ['公\\u200b安', 'x'],
+        ['甲\\n乙', 'x'],
+        ['甲', 'x\\u0085'],
+        ['甲\\ufeff乙', 'x'],
+      ]) {
+        const res = await post(`{"code":"ctlw","zh":"${zh}","en":"${en}"}`);
+        const error = ((await res.json()) as any).error;
+        expect([zh, res.status, error.path]).toEqual([zh, 400, zh === '甲' ? 'json.en' : 'json.zh']);
+        expect(error.message).toContain('one line');
+      }
       // bytes that are no UTF-8 (GBK, or a character cut off) are refused with their place, not stored as U+FFFD
       const gbk = Buffer.concat([Buffer.from('{"code":"ctlz","zh":"'), Buffer.from([0xb9, 0xab, 0xb0, 0xb2]), Buffer.from('","en":"x"}')]);
       const notUtf8 = await raw('/api/settings/departments', { method: 'POST', headers: { 'content-type': 'application/json', cookie: admin }, body: gbk });

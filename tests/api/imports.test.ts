@@ -1319,6 +1319,26 @@ for (const driver of DRIVERS) {
       expect(codes).toHaveLength(2);
       expect(codes.find((c) => c.zh === '新部门乙')!.code).toBe(`dept_${n + 1}`);
       expect(codes.find((c) => c.zh === '新部门甲')!.code).not.toBe(`dept_${n + 1}`);
+      // what a file's cells hide comes in as it reads: a turn of direction, a terminal's escape, a zero-width space, a line break
+      const hidden = await upload(
+        'hidden.csv',
+        new TextEncoder().encode('部门名称,联系人,联系电话\n"恶意\u202e部门txt.exe","张三\u001b[31m",0874-1234567\n"住建\u200b局","王\n五",0874-1234568\n'),
+      );
+      expect((await commit(hidden.body.id, { ...body, layer: hidden.body.layers[0].name })).status).toBe(201);
+      const { rows: shown } = await ctx.db.query<{ zh: string; contact: string }>(
+        `SELECT zh, contact FROM department WHERE zh IN ('恶意部门txt.exe', '住建局') ORDER BY zh DESC`,
+      );
+      expect(shown).toEqual([
+        { zh: '恶意部门txt.exe', contact: '张三[31m' },
+        { zh: '住建局', contact: '王 五' },
+      ]);
+      // a county's departments are dozens: a list of thousands is refused before it is read
+      const many = await upload(
+        'many.csv',
+        new TextEncoder().encode('部门名称\n' + Array.from({ length: 1_001 }, (_, i) => `测试部门${i}号局`).join('\n') + '\n'),
+      );
+      const tooMany = await plan(many.body.id, { ...body, layer: many.body.layers[0].name });
+      expect([tooMany.status, tooMany.body.error.code]).toEqual([413, 'too_many_rows']);
     });
 
     it('lets each role import only what it may, where it may, and shows a file to no one but its sender', async () => {
