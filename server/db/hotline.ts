@@ -27,10 +27,35 @@ const CATEGORY_WORDS: [RegExp, string][] = [
   [/隐患|危房|安全|坍塌|裂缝|漏电|燃气/, 'hazard'],
 ];
 
-export function hotlineCategory(category: string, content: string, known: string[]): string {
-  if (known.includes(category)) return category;
-  for (const text of [category, content]) {
-    for (const [words, code] of CATEGORY_WORDS) if (words.test(text) && known.includes(code)) return code;
+/** A category as the hotline's words are matched to it: its code and its names. */
+export interface KnownCategory {
+  code: string;
+  zh: string;
+  en: string;
+}
+
+/**
+ * Our category for a hotline order: the code itself; a category the county named as the hotline does (占道经营, which
+ * the county made and routed to 市场监管); else, in the hotline's category and then in what the caller said, a
+ * category's name (the longest first) or the words above (消防, 纠纷…); else `other`.
+ */
+export function hotlineCategory(category: string, content: string, known: KnownCategory[]): string {
+  const plain = (s: string) => s.normalize('NFKC').replace(/\s+/g, '').toLowerCase();
+  const [cat, said] = [plain(category), plain(content)];
+  if (known.some((k) => k.code === category)) return category;
+  const named = known.find((k) => plain(k.zh) === cat || plain(k.en) === cat);
+  if (named) return named.code;
+  // (其他 names nothing a text could hold)
+  const names = known.filter((k) => plain(k.zh).length >= 2 && k.code !== 'other').sort((a, b) => b.zh.length - a.zh.length);
+  const codes = new Set(known.map((k) => k.code));
+  // the hotline's category first, then what the caller said: by the county's names, then by the words
+  for (const [text, raw] of [
+    [cat, category],
+    [said, content],
+  ] as const) {
+    const within = names.find((k) => text.includes(plain(k.zh)));
+    if (within) return within.code;
+    for (const [words, code] of CATEGORY_WORDS) if (words.test(raw) && codes.has(code)) return code;
   }
   return 'other';
 }
@@ -95,7 +120,7 @@ export interface IntakeResult {
  * same moment, dispatches it to the departments of its category (双派单). Taking the same order
  * number again changes nothing and answers with what it became.
  */
-export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: string[], now: Date): Promise<IntakeResult> {
+export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: KnownCategory[], now: Date): Promise<IntakeResult> {
   // An order number is its system's own (another system's order of the same number is another order, and nobody is told of it).
   const existing = await tx.query<{ id: number; located_by: string }>(
     `SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1 AND reported_by = $2`,

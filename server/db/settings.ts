@@ -202,11 +202,30 @@ export interface DepartmentListImport {
 
 /** A department's name without what counties add or leave out: 市/县/区 before, 局/委员会/办公室/中心/大队… after. */
 export function departmentCore(zh: string): string {
-  return zh
+  let core = zh
     .replace(/\s/g, '')
     .replace(/^(?:[\u4e00-\u9fa5]{1,4}?[市县区旗]|[市县区])(?!场)(?=.{2,})/, '')
     .replace(/(管理局|委员会|办公室|服务中心|中心|大队|支队|分局|局|委|办|所|站|队)$/, '');
+  // the official long name as people shorten it (市场监督管理局 is the 市场监管 of a county's lists)
+  for (const [long, short] of SHORT_NAMES) core = core.replace(long, short);
+  return core;
 }
+
+/** Departments' official names and the short ones lists use: 住房和城乡建设 → 住建, 人力资源和社会保障 → 人社… */
+const SHORT_NAMES: [RegExp, string][] = [
+  [/^市场监督(?:管理)?/, '市场监管'],
+  [/^住房和?城乡建设/, '住建'],
+  [/^人力资源和?社会保障/, '人社'],
+  [/^自然资源和?规划/, '自然资源'],
+  [/^卫生和?健康/, '卫健'],
+  [/^文化(?:广电)?和?旅游/, '文旅'],
+  [/^发展和?改革/, '发改'],
+  [/^教育(?:和|与)?体育/, '教体'],
+  [/^退役军人事务/, '退役军人'],
+  [/^农业农村/, '农业'],
+  [/^应急管理/, '应急'],
+  [/^(?:城市管理)?综合(?:行政)?执法/, '综合执法'],
+];
 
 /** Whether two departments' names (their cores: `departmentCore`) name one department, as far as the words tell. */
 const alike = (x: string, y: string) => x.length >= 2 && y.length >= 2 && (x === y || x.startsWith(y) || y.startsWith(x));

@@ -17,18 +17,8 @@ import { caseTimeline } from '../db/case-timeline.ts';
 import { dispatchedTo } from '../db/field.ts';
 import type { Queryable } from '../db/db.ts';
 import { areaOf, can } from '../domain/roles.ts';
-import { hotlineStatus, takeHotlineOrder } from '../db/hotline.ts';
-import {
-  assignIncident,
-  categoryCodes,
-  deadlinesOf,
-  duplicatesOf,
-  incidentGrid,
-  reopenIncident,
-  restoreIncident,
-  reviewIncident,
-  voidIncident,
-} from '../db/incidents.ts';
+import { hotlineStatus, takeHotlineOrder, type KnownCategory } from '../db/hotline.ts';
+import { assignIncident, deadlinesOf, duplicatesOf, incidentGrid, reopenIncident, restoreIncident, reviewIncident, voidIncident } from '../db/incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { parseInstant, parseRange } from '../domain/incidents.ts';
 import { actorOf, assertInArea, assertOwnGrid, areaRegion, principalOf } from '../http/auth.ts';
@@ -777,7 +767,10 @@ export function dispatchRoutes() {
       const order = { ...body, receivedAt: parseInstant(body.receivedAt, 'receivedAt') };
       const db = c.get('db');
       const actor = c.get('apiClient')!;
-      const take = async () => db.transaction(async (tx) => takeHotlineOrder(tx, actor, order, await categoryCodes(tx), nowOf(c)));
+      const take = async () =>
+        db.transaction(async (tx) =>
+          takeHotlineOrder(tx, actor, order, (await tx.query<KnownCategory>('SELECT code, zh, en FROM incident_category ORDER BY sort, code')).rows, nowOf(c)),
+        );
       let result;
       try {
         result = await take();

@@ -382,9 +382,18 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="rules"] input');
       expect(await page.locator('[data-testid="rules-save"]').isDisabled()).toBe(true);
       // the demo district's own 10–25: a residential range of its own instead
-      await page.fill('input[aria-label="residential min"]', '12');
-      await page.fill('input[aria-label="residential target"]', '20');
-      await page.fill('input[aria-label="residential max"]', '30');
+      // a minimum over the maximum is said beside the row, its two boxes marked, and nothing is saved
+      await page.fill('[data-testid="rule-residential-min"]', '40');
+      await page.fill('[data-testid="rule-residential-max"]', '30');
+      await expect.poll(() => page.locator('[data-testid="rule-why-residential"]').textContent()).toBe('下限不能大于上限。');
+      expect(await page.locator('[data-testid="rule-residential-min"]').getAttribute('aria-invalid')).toBe('true');
+      expect(await page.locator('[data-testid="rule-residential-target"]').getAttribute('aria-invalid')).toBe('false');
+      expect(await page.locator('[data-testid="rules-save"]').isDisabled()).toBe(true);
+      await page.fill('[data-testid="rule-residential-min"]', '');
+      await expect.poll(() => page.locator('[data-testid="rule-why-residential"]').textContent()).toContain('整数');
+      await page.fill('[data-testid="rule-residential-min"]', '12');
+      await page.fill('[data-testid="rule-residential-target"]', '20');
+      expect(await page.getByLabel('小区型 上限').inputValue()).toBe('30');
       await page.click('[data-testid="rules-save"]');
       await expect.poll(() => page.locator('[role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-rules.png') });
@@ -428,7 +437,17 @@ describeInBrowser('import wizard in Chromium', () => {
 
       await page.click('[data-testid="settings-tab-categories"]');
       const fire = page.locator('[data-testid="category-card"]').filter({ has: page.locator('.code', { hasText: /^fire$/ }) });
+      // a severity whose acknowledging takes longer than its resolving is named under the table, its boxes marked, before any save
+      const resolve4 = fire.locator('input[aria-label="fire resolve 4"]');
+      const was = await resolve4.inputValue();
+      await fire.locator('input[aria-label="fire ack 4"]').fill('9');
+      await resolve4.fill('1');
+      await expect.poll(() => fire.locator('[data-testid="deadline-why"]').textContent()).toContain('紧急：响应时限 9 小时长于办结时限 1 小时');
+      expect(await resolve4.getAttribute('aria-invalid')).toBe('true');
+      expect(await fire.locator('[data-testid="category-save"]').isDisabled()).toBe(true);
+      await resolve4.fill(was);
       await fire.locator('input[aria-label="fire ack 4"]').fill('0.5');
+      expect(await fire.locator('[data-testid="deadline-why"]').count()).toBe(0);
       await fire.locator('label', { hasText: '水务局' }).locator('input').check();
       await fire.locator('[data-testid="category-save"]').click();
       // said at the card saved, not below the whole list

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { departmentCore } from '../../server/db/settings.ts';
+
+describe("a department's name as lists shorten it", () => {
+  it('reads the official long names as the short ones a county list has beside them', () => {
+    for (const [official, short] of [
+      ['市场监督管理局', '市场监管'],
+      ['住房和城乡建设局', '住建'],
+      ['县住房城乡建设局', '住建局'],
+      ['人力资源和社会保障局', '人社局'],
+      ['市消防救援大队', '消防救援'],
+      ['公安局', '公安'],
+      ['卫生健康委员会', '卫健委'],
+      ['文化广电和旅游局', '文旅局'],
+    ] as const)
+      expect(departmentCore(official), official).toBe(departmentCore(short));
+    expect(departmentCore('交通运输局')).not.toBe(departmentCore('住建'));
+  });
+});
