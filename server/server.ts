@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -55,7 +55,23 @@ export async function ensureWebBuild(log: (msg: string) => void = console.log): 
   if (existsSync(index) && statSync(index).mtimeMs >= newestMtime(join(ROOT, 'web'))) return;
   log('building the web app…');
   const { build } = await import('vite');
-  await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn' });
+  // Built beside the one served and put in its place at once: another server on this folder (a restart beside the running
+  // one, after an upgrade) never finds the build half written or gone (its pages answered 500 while vite emptied it).
+  const fresh = `${DIST_DIR}.${process.pid}-${Date.now()}`;
+  const old = `${fresh}.old`;
+  try {
+    await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn', build: { outDir: fresh, emptyOutDir: true } });
+    if (existsSync(DIST_DIR)) renameSync(DIST_DIR, old);
+    try {
+      renameSync(fresh, DIST_DIR);
+    } catch (err) {
+      // another server's build of the same sources landed between the two renames: it serves
+      if (!existsSync(index)) throw err;
+    }
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
 }
 
 export interface RunningServer {
