@@ -116,8 +116,8 @@ for (const driver of DRIVERS) {
       const ruralRule = { item: 'rural', itemZh: '农村型', itemEn: 'Rural' };
       expect(changes[0].changed).toEqual([
         { field: 'min', ...ruralRule, before: '10', after: '12', beforeEn: '10', afterEn: '12' },
-        { field: 'max', ...ruralRule, before: '25', after: '30', beforeEn: '25', afterEn: '30' },
         { field: 'target', ...ruralRule, before: '18', after: '20', beforeEn: '18', afterEn: '20' },
+        { field: 'max', ...ruralRule, before: '25', after: '30', beforeEn: '25', afterEn: '30' },
       ]);
       // the category change: back to 消防 with its old deadlines
       const categoryChange = changes.find((c: { entity: string; action: string }) => c.entity === 'incident_category' && c.action === 'update');

@@ -413,7 +413,7 @@ describeInBrowser('import wizard in Chromium', () => {
     try {
       await page.goto(`${server.url}/settings?tab=staffing`);
       await page.waitForSelector('[data-testid="staffing-row"]');
-      await page.fill('input[aria-label="police 每格至少"]', '0');
+      await page.fill('input[aria-label="网格警员 每格至少"]', '0');
       await page.click('[data-testid="staffing-save"]');
       await expect.poll(() => page.locator('[data-testid="staffing"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-staffing.png') });
@@ -438,15 +438,15 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.click('[data-testid="settings-tab-categories"]');
       const fire = page.locator('[data-testid="category-card"]').filter({ has: page.locator('.code', { hasText: /^fire$/ }) });
       // a severity whose acknowledging takes longer than its resolving is named under the table, its boxes marked, before any save
-      const resolve4 = fire.locator('input[aria-label="fire resolve 4"]');
+      const resolve4 = fire.locator('[data-testid="resolve-fire-4"]');
       const was = await resolve4.inputValue();
-      await fire.locator('input[aria-label="fire ack 4"]').fill('9');
+      await fire.locator('[data-testid="ack-fire-4"]').fill('9');
       await resolve4.fill('1');
       await expect.poll(() => fire.locator('[data-testid="deadline-why"]').textContent()).toContain('紧急：响应时限 9 小时长于办结时限 1 小时');
       expect(await resolve4.getAttribute('aria-invalid')).toBe('true');
       expect(await fire.locator('[data-testid="category-save"]').isDisabled()).toBe(true);
       await resolve4.fill(was);
-      await fire.locator('input[aria-label="fire ack 4"]').fill('0.5');
+      await fire.locator('[data-testid="ack-fire-4"]').fill('0.5');
       expect(await fire.locator('[data-testid="deadline-why"]').count()).toBe(0);
       await fire.locator('label', { hasText: '水务局' }).locator('input').check();
       await fire.locator('[data-testid="category-save"]').click();
@@ -459,7 +459,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.click('[data-testid="settings-tab-history"]');
       await page.waitForSelector('[data-testid="settings-change"]');
       // the change says what it changed: the deadline, by its severity, from and to
-      expect(await page.locator('[data-testid="settings-changed"]').first().textContent()).toMatch(/紧急程度 4 响应（小时）：\S+ → 0\.5/);
+      expect(await page.locator('[data-testid="settings-changed"]').first().textContent()).toMatch(/紧急 响应（小时）：\S+ → 0\.5/);
       await page.locator('[data-testid="settings-undo"]').first().click();
       await expect.poll(() => page.locator('[data-testid="settings-history"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已撤销/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-history.png') });
