@@ -76,6 +76,8 @@ export async function overview(
   figures: Record<string, Figure>;
   solvedBy: Record<'grid' | 'village' | 'township' | 'district' | 'department', number>;
   byCategory: Record<string, number>;
+  /** The day the household ranges or staffing model last changed, when since the snapshot compared with (its passing figures then not compared). */
+  rulesChanged: string | null;
 }> {
   const {
     rows: [r],
@@ -183,11 +185,23 @@ export async function overview(
   // The plan figures a month ago (the daily snapshot at least 30 days old, China Standard Time).
   const {
     rows: [was],
-  } = await tx.query<PlanRow>(
-    `SELECT grids, staffed, workers, households, passing, passing_households, passing_area, area FROM plan_figure
+  } = await tx.query<PlanRow & { day: string }>(
+    `SELECT day::text AS day, grids, staffed, workers, households, passing, passing_households, passing_area, area FROM plan_figure
      WHERE region_id = $1 AND day <= ($2::timestamptz AT TIME ZONE 'Asia/Shanghai')::date - 30 ORDER BY day DESC LIMIT 1`,
     [regionId, clock.toISOString()],
   );
+  // The household ranges or the staffing model changed since that day: what passes was judged by other rules then, so
+  // the passing figures are not compared with it (a rule made stricter is no 827% rise of failing grids).
+  const rulesChanged = was
+    ? ((
+        await tx.query<{ at: string | null }>(
+          `SELECT to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS at FROM change
+           WHERE entity IN ('grid_type_rule', 'staff_role') AND at >= ($1::date)::timestamp AT TIME ZONE 'Asia/Shanghai' AND at <= $2::timestamptz`,
+          [was.day, clock.toISOString()],
+        )
+      ).rows[0]?.at ?? null)
+    : null;
+  const judged = rulesChanged ? undefined : was;
   const round = (x: number | null | undefined, d = 1) => (x === null || x === undefined ? null : Math.round(x * 10 ** d) / 10 ** d);
   const f = (value: number | null | undefined, previous: number | null | undefined = null): Figure => ({ value: value ?? null, previous: previous ?? null });
   const p = plan!;
@@ -198,12 +212,12 @@ export async function overview(
       // people, not staffed grids: one worker serving two grids is one (days recorded before the count have none)
       workers: f(p.workers, was?.workers),
       households: f(p.households, was?.households),
-      coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3), was && round(was.area > 0 ? was.passing_area / was.area : null, 3)),
+      coverageArea: f(round(p.area > 0 ? p.passing_area / p.area : null, 3), judged && round(judged.area > 0 ? judged.passing_area / judged.area : null, 3)),
       coverageHouseholds: f(
         round(p.households > 0 ? p.passing_households / p.households : null, 3),
-        was && round(was.households > 0 ? was.passing_households / was.households : null, 3),
+        judged && round(judged.households > 0 ? judged.passing_households / judged.households : null, 3),
       ),
-      failingGrids: f(p.grids - p.passing, was && was.grids - was.passing),
+      failingGrids: f(p.grids - p.passing, judged && judged.grids - judged.passing),
       incidentsToday: f(inc!.today, inc!.today_prev),
       incidentsMonth: f(inc!.month, inc!.month_prev),
       closureRate: f(round(inc!.closure, 3), round(inc!.closure_prev, 3)),
@@ -223,5 +237,6 @@ export async function overview(
       department: inc!.by_department ?? 0,
     },
     byCategory: Object.fromEntries(cats.map((c) => [c.category, c.n])),
+    rulesChanged,
   };
 }

@@ -61,6 +61,14 @@ const overviewRoute = createRoute({
               })
               .openapi({ description: 'cases solved in the last 30 days, by the level that solved them' }),
             byCategory: z.record(z.string(), z.number().int()),
+            rulesChanged: z
+              .string()
+              .nullable()
+              .openapi({
+                description:
+                  'the day (China time) the household ranges or the staffing model last changed, when since the snapshot compared with: ' +
+                  'the coverage and failing-grid figures then have no previous value',
+              }),
           }),
         },
       },
