@@ -26,7 +26,7 @@ export const EXPORT_FIELDS: { field: string; zh: string; en: string }[] = [
   { field: 'parent_cd', zh: '上级编码', en: "parent's code" },
   { field: 'parent_nm', zh: '上级名称', en: "parent's name" },
   { field: 'grid_type', zh: '网格类型', en: 'grid type (scattered, residential, unit, commercial, rural)' },
-  { field: 'type_zh', zh: '网格类型（中文）', en: 'grid type in Chinese (散居 小区 单位 商圈 农村)' },
+  { field: 'type_zh', zh: '网格类型（中文）', en: 'grid type in Chinese (散居型 小区型 单位型 商圈型 农村型)' },
   { field: 'households', zh: '户数', en: 'households' },
   { field: 'area_m2', zh: '面积（平方米）', en: 'area in m²' },
   { field: 'worker', zh: '专职网格员', en: 'full-time grid worker' },
@@ -52,7 +52,8 @@ const gisProperties = (r: ExportRegion) => ({
   worker: r.worker,
   phone: r.phone,
   staff: r.staff.map((s) => `${s.roleZh} ${s.name} ${s.phone}`.trim()).join('；') || null,
-  passes: r.passes === null ? null : r.passes ? 1 : 0,
+  // (grids only: a layer of villages, all of them empty, would make it a text field beside the grids' integer)
+  ...(r.level === 'grid' ? { passes: r.passes === null ? null : r.passes ? 1 : 0 } : {}),
 });
 
 function mapPositions(g: GeoJSON.Geometry, f: (p: [number, number]) => [number, number]): GeoJSON.Geometry {

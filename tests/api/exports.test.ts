@@ -75,6 +75,10 @@ for (const driver of DRIVERS) {
         worker: grid.worker,
         phone: grid.phone,
       });
+      // 是否达标 is the grids' (an integer, as GDAL reads it), not a text field of empty cells in the villages' layer
+      const fields = ogrinfo(gpkg.file).text.split(/\nLayer name: /);
+      expect(fields.find((b) => b.startsWith('grid'))).toMatch(/passes: Integer/);
+      expect(fields.find((b) => b.startsWith('village'))).not.toMatch(/passes/);
 
       // GCJ-02 has no EPSG code: never labelled WGS 84 (its points lie hundreds of metres off it), named so,
       // and read back by our own import as GCJ-02 — the same place as the WGS 84 export
