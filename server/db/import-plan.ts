@@ -103,9 +103,10 @@ export interface ImportOutcome {
     issues: unknown[];
     /**
      * With `replace`: the grids the file's took the place of, how many of them had people, and how
-     * many of the file's grids kept them (same code); the rest are to be staffed again.
+     * many of the file's grids kept them (same code); the rest are to be staffed again. `same`: the grids the file gives
+     * again by their code, which stay those grids (their ids, history, patrols and cases filed in them).
      */
-    replaced?: { grids: number; staffed: number; villages: number; kept: number };
+    replaced?: { grids: number; staffed: number; villages: number; kept: number; same: number };
     /** Where the new regions are to be seen: the nearest region holding them all (a grid layer's one village, or the township of its villages), else null. */
     landed?: number | null;
     /** With `update`: the regions already there whose outline the file's gives (the first 200 by name) and how many. */
@@ -365,10 +366,30 @@ async function removeGrids(tx: Queryable, villages: number[], record: boolean) {
      FROM region r WHERE r.id = ANY($1::int[]) AND (r.worker_id IS NOT NULL OR EXISTS (SELECT 1 FROM grid_staff s WHERE s.grid_id = r.id))`,
     [ids],
   );
+  const { rows: coded } = await tx.query<{ id: number; code: string; version: number }>('SELECT id, code, version FROM region WHERE id = ANY($1::int[])', [
+    ids,
+  ]);
   await tx.query('DELETE FROM region WHERE id = ANY($1::int[])', [ids]);
   const changes: ChangeRow[] = before.map((b) => ({ entityId: b.id, before: b, after: null }));
   const crew = new Map(crews.map(({ code, ...c }) => [code, c]));
-  return { grids: ids.length, staffed: rows.filter((r) => r.staffed).length, villages, changes, crew };
+  const byCode = new Map(coded.map(({ code, ...r }) => [code, r]));
+  return { grids: ids.length, staffed: rows.filter((r) => r.staffed).length, villages, changes, crew, byCode };
+}
+
+/**
+ * A grid of a revised layer carrying the code of a grid it replaces is that grid, changed: the new row takes the old one's
+ * id (its version one past), so its change history, the patrols walked in it and the cases filed in it stay its own, and
+ * the change log holds one change of it (before → after) in place of a removal and an addition. New id → old id.
+ */
+async function keepIdentity(tx: Queryable, created: { id: number; code: string }[], byCode: Map<string, { id: number; version: number }>) {
+  const kept = new Map<number, number>();
+  for (const c of created) {
+    const was = byCode.get(c.code);
+    if (!was) continue;
+    await tx.query('UPDATE region SET id = $2, version = $3 WHERE id = $1', [c.id, was.id, was.version + 1]);
+    kept.set(c.id, was.id);
+  }
+  return kept;
 }
 
 /** A grid's people: its full-time worker and the rest of its staff by role. */
@@ -563,7 +584,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const level = (p: ParentRow | null): Level => (spec.kind === 'grid' ? 'grid' : p ? childLevel(p.level)! : 'district');
   // A revised layer: the grids of each village it goes into make way first (and come back on undo) —
   // unless the layer's rows for that village are all refused: that village keeps its grids.
-  const replacing = replace ? { grids: 0, staffed: 0, kept: 0, villages: [] as number[], changes: [] as ChangeRow[] } : null;
+  const replacing = replace ? { grids: 0, staffed: 0, kept: 0, same: 0, villages: [] as number[], changes: [] as ChangeRow[] } : null;
   const created: NonNullable<ImportOutcome['regions']>['created'] = [];
   const changes: ChangeRow[] = [];
   const ids: number[] = [];
@@ -611,17 +632,37 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       replacing.grids += removed!.grids;
       replacing.staffed += removed!.staffed;
       replacing.villages.push(parentId);
-      replacing.changes.push(...removed!.changes);
-      // a grid the file keeps (its code) keeps its people; the change log holds it as it now is, so redo brings them too
+      // a grid the file keeps (its code) is that grid: its id, history and people; the change log holds it as it now is,
+      // so redo brings them too
       const own = new Set(fs.filter((f) => fileCoded.has(f)).map((f) => f.code));
+      const same = await keepIdentity(
+        tx,
+        result.created.filter((c) => own.has(c.code)),
+        removed!.byCode,
+      );
+      if (same.size > 0) {
+        const was = new Map(removed!.changes.map((c) => [c.entityId, c]));
+        for (const c of result.created) c.id = same.get(c.id) ?? c.id;
+        for (const c of result.changes ?? []) {
+          const old = same.get(c.entityId);
+          if (old === undefined) continue;
+          c.entityId = old;
+          c.before = was.get(old)?.before ?? null;
+        }
+        const merged = new Set(same.values());
+        removed!.changes = removed!.changes.filter((c) => !merged.has(c.entityId));
+        replacing.same += same.size;
+      }
+      replacing.changes.push(...removed!.changes);
       const carried = await carryCrews(
         tx,
         result.created.filter((c) => own.has(c.code)),
         removed!.crew,
       );
       replacing.kept += carried.filter((id) => result.created.some((c) => c.id === id && removed!.crew.get(c.code)?.workerId != null)).length;
-      if (carried.length > 0 && result.changes) {
-        const now = new Map((await snapshots(tx, carried)).map((r) => [r.id, r]));
+      const restate = [...new Set([...carried, ...same.values()])];
+      if (restate.length > 0 && result.changes) {
+        const now = new Map((await snapshots(tx, restate)).map((r) => [r.id, r]));
         for (const c of result.changes) if (now.has(c.entityId)) c.after = now.get(c.entityId)!;
       }
     }
@@ -686,7 +727,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const op = all.length > 0 && !dryRun ? await recordOperation(tx, actor, 'import', all) : null;
   if (dryRun) regionChecks.set(rows, keep);
   const replaced = replacing
-    ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, villages: replacing.villages.length } }
+    ? { replaced: { grids: replacing.grids, staffed: replacing.staffed, kept: replacing.kept, same: replacing.same, villages: replacing.villages.length } }
     : {};
   const landed = dryRun ? null : await nearestHolding(tx, received);
   const updated = outlined

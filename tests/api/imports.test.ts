@@ -339,7 +339,7 @@ for (const driver of DRIVERS) {
       // In their place: both go in, and the report says how many grids make way and how many had a worker.
       const checked = await plan(up.body.id, { ...body, replace: true });
       expect(checked.body.outcome).toMatchObject({ accepted: 2, problems: [] });
-      expect(checked.body.outcome.regions.replaced).toEqual({ grids: oldCount, staffed: expect.any(Number), kept: 0, villages: 1 });
+      expect(checked.body.outcome.regions.replaced).toEqual({ grids: oldCount, staffed: expect.any(Number), kept: 0, same: 0, villages: 1 });
       expect(checked.body.outcome.regions.replaced.staffed).toBeGreaterThan(0);
       expect(await gridsOf()).toBe(oldGrids); // the check wrote nothing
       const done = await commit(up.body.id, { ...body, replace: true });
@@ -396,7 +396,13 @@ for (const driver of DRIVERS) {
       const staffed = gs.filter((g) => g.worker !== null).length;
       const checked = await plan(up.body.id, body);
       expect(checked.body.outcome).toMatchObject({ accepted: gs.length - 1, problems: [] });
-      expect(checked.body.outcome.regions.replaced).toEqual({ grids: gs.length, staffed, kept: staffed - (gs[1]!.worker === null ? 0 : 1), villages: 1 });
+      expect(checked.body.outcome.regions.replaced).toEqual({
+        grids: gs.length,
+        staffed,
+        kept: staffed - (gs[1]!.worker === null ? 0 : 1),
+        same: gs.length - 1,
+        villages: 1,
+      });
       // each grid's households against the district's range for 农村型, said before it goes in (from a clerk: the check had said nothing)
       const { rows: rural } = await ctx.db.query<{ min: number; max: number }>(
         `SELECT coalesce(own.min_households, d.min_households) AS min, coalesce(own.max_households, d.max_households) AS max
@@ -415,16 +421,63 @@ for (const driver of DRIVERS) {
       const said = checked.body.outcome.regions.outOfRange as { count: number; grids: { name: string; households: number; min: number }[] } | undefined;
       expect(said?.grids.map((g) => [g.name, g.households]) ?? []).toEqual(off);
       if (said) expect(said).toMatchObject({ count: off.length, grids: [{ gridType: 'rural', min: rural[0]!.min, max: rural[0]!.max }] });
+      // a patrol walked in the first grid, and its history: the grid stays itself
+      await ctx.db.query(
+        `INSERT INTO patrol (worker_id, grid_id, started_at, ended_at, points, distance_m, reported_by, client_key)
+         SELECT id, $1, now() - interval '1 hour', now(), 0, 0, 'test', 'kept-walk' FROM worker ORDER BY id LIMIT 1`,
+        [gs[0]!.id],
+      );
+      const versions = async () =>
+        (
+          await ctx.db.query<{ s: string }>(`SELECT string_agg(id || ':' || code || ':' || version, ';' ORDER BY code) AS s FROM region WHERE parent_id = $1`, [
+            village,
+          ])
+        ).rows[0]!.s;
+      const [beforeIds, wkbBefore] = [
+        await versions(),
+        (
+          await ctx.db.query<{ s: string }>(`SELECT string_agg(encode(ST_AsEWKB(geom), 'hex'), ';' ORDER BY code) AS s FROM region WHERE parent_id = $1`, [
+            village,
+          ])
+        ).rows[0]!.s,
+      ];
       const done = await commit(up.body.id, body);
       expect(done.status, JSON.stringify(done.body)).toBe(201);
-      // every grid but the merged-away one as it was: same code, same worker, same staff (new ids)
+      // every grid but the merged-away one as it was: same code, same worker, same staff — and the same grid (its id, a version on)
       const expected = gs
         .filter((_, i) => i !== 1)
         .map((g) => `${g.code}:${g.worker ?? 0}:${g.staff}`)
         .join(';');
       expect(await crews()).toBe(expected);
+      const { rows: kept } = await ctx.db.query<{ id: number; code: string }>(`SELECT id, code FROM region WHERE parent_id = $1 ORDER BY code`, [village]);
+      expect(kept).toEqual(gs.filter((_, i) => i !== 1).map((g) => ({ id: g.id, code: g.code })));
+      expect(
+        (await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM patrol p JOIN region g ON g.id = p.grid_id WHERE p.client_key = 'kept-walk'`))
+          .rows[0]!.n,
+      ).toBe(1);
+      // the plan's history: each grid one open state, none for an id no region has
+      const ghosts = `SELECT count(*)::int AS n FROM region_history h WHERE h.valid_to IS NULL AND NOT EXISTS (SELECT 1 FROM region r WHERE r.id = h.id)`;
+      expect((await ctx.db.query<{ n: number }>(ghosts)).rows[0]!.n).toBe(0);
+      // the change log holds a change of each kept grid (before → after), not a removal and an addition
+      const { rows: logged } = await ctx.db.query<{ entity_id: number; was: boolean; now: boolean }>(
+        `SELECT entity_id, before IS NOT NULL AS was, after IS NOT NULL AS now FROM change WHERE op = $1 AND entity = 'region' ORDER BY entity_id`,
+        [done.body.op],
+      );
+      expect(logged.filter((c) => c.entity_id === gs[0]!.id)).toEqual([{ entity_id: gs[0]!.id, was: true, now: true }]);
+      expect(logged.filter((c) => c.entity_id === gs[1]!.id)).toEqual([{ entity_id: gs[1]!.id, was: true, now: false }]);
       expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
       expect(await crews()).toBe(before);
+      // undone: every grid as it was, to the vertex, each a version past (an undo never gives an earlier version number back)
+      expect(
+        (
+          await ctx.db.query<{ s: string }>(`SELECT string_agg(encode(ST_AsEWKB(geom), 'hex'), ';' ORDER BY code) AS s FROM region WHERE parent_id = $1`, [
+            village,
+          ])
+        ).rows[0]!.s,
+      ).toBe(wkbBefore);
+      expect((await versions()).split(';').map((x) => x.split(':').slice(0, 2).join(':'))).toEqual(
+        beforeIds.split(';').map((x) => x.split(':').slice(0, 2).join(':')),
+      );
       expect((await ctx.request('POST', `/api/changes/redo`)).status).toBe(200);
       expect(await crews()).toBe(expected);
       expect((await ctx.request('POST', `/api/changes/undo`)).status).toBe(200);
