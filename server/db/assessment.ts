@@ -82,6 +82,8 @@ export async function setAssessmentRules(
   actor: string,
   rules: { measure: Measure; points: number; version?: number | undefined }[],
 ): Promise<AssessmentRule[]> {
+  // (locked as the settings undo locks them: a save and an undo at one moment go one after the other)
+  await tx.query('SELECT measure FROM assessment_rule ORDER BY measure FOR UPDATE');
   const before = await assessmentRules(tx);
   for (const [i, r] of rules.entries()) {
     const was = before.find((b) => b.measure === r.measure)!;

@@ -646,7 +646,9 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     await tx.query('SELECT measure FROM assessment_rule ORDER BY measure FOR UPDATE');
     const now = await assessmentRules(tx);
     subject = '';
-    if (!same(now, c.after)) throw conflict('the assessment rules');
+    // (as points, whatever their versions: a later change undone since leaves them as this one did)
+    const points = (rules: AssessmentRule[]) => rules.map((r) => [r.measure, r.points]).sort();
+    if (!same(points(now), points(c.after as AssessmentRule[]))) throw conflict('the assessment rules');
     const was = new Map((c.before as AssessmentRule[]).map((r) => [r.measure, r.points]));
     for (const r of now)
       if (was.has(r.measure) && was.get(r.measure) !== r.points)

@@ -61,7 +61,7 @@ export function forbiddenAddress(address: string, loopback: boolean): string | n
     if (a === 127 || a === 0) return loopback ? null : 'this machine';
     if (a === 169 && b === 254) return 'a link-local address (cloud metadata)';
     // Alibaba Cloud's metadata service (government clouds are often Alibaba's)
-    if (v4 === '100.100.100.200') return 'a cloud metadata address';
+    if (v4 === '100.100.100.200' || v4 === '168.63.129.16') return 'a cloud metadata address'; // (and Azure's)
     if (!loopback && ownAddresses().has(v4)) return 'this machine';
     if (isIP(address) === 4) return null;
   }
@@ -113,12 +113,21 @@ export function postPinned(url: string, init: { headers: Record<string, string>;
       target,
       { method: 'POST', headers: { ...init.headers, 'content-length': String(Buffer.byteLength(init.body)) }, lookup: pinned, timeout: init.timeoutMs },
       (res) => {
-        res.resume();
+        // the status is the answer: the body is not waited for (a gateway dripping it holds nothing)
+        clearTimeout(deadline);
+        res.destroy();
         resolve(res.statusCode ?? 0);
       },
     );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('no answer'), { name: 'TimeoutError' })));
-    req.on('error', reject);
+    // the whole call within the time, the headers' arrival included (the socket's own timeout is only for silence,
+    // which a gateway sending a byte every few seconds never leaves: it held every other gateway's deliveries)
+    const late = () => req.destroy(Object.assign(new Error('no answer'), { name: 'TimeoutError' }));
+    const deadline = setTimeout(late, init.timeoutMs);
+    req.on('timeout', late);
+    req.on('error', (err) => {
+      clearTimeout(deadline);
+      reject(err);
+    });
     req.end(init.body);
   });
 }

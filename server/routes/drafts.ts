@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { NameText } from '../schemas/text.ts';
 import {
   assertAuthor,
   commentDraft,
@@ -118,7 +119,7 @@ const createDraftRoute = createRoute({
               .int()
               .positive()
               .max(2 ** 31 - 1),
-            name: z.string().trim().min(1).max(100),
+            name: NameText(100),
           })
           .strict(),
       ),
@@ -259,7 +260,7 @@ const rollbackRoute = createRoute({
       ...json(
         z
           .object({
-            name: z.string().trim().min(1).max(100).optional(),
+            name: NameText(100).optional(),
             before: z
               .boolean()
               .default(false)

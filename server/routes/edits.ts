@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { NameText } from '../schemas/text.ts';
 import type { Context } from 'hono';
 import {
   DEFAULT_TOLERANCES,
@@ -51,7 +52,7 @@ const createRouteDef = createRoute({
         z.object({
           parentId: z.number().int().positive(),
           geometry: Geometry,
-          name: z.string().min(1).max(100).optional(),
+          name: NameText(100).optional(),
           code: z.string().min(1).max(64).optional(),
           gridType: GridTypeSchema.optional(),
           workerId: z.number().int().positive().nullable().optional(),
@@ -76,7 +77,7 @@ const patchRoute = createRoute({
         z.object({
           version: Version,
           geometry: Geometry.optional(),
-          name: z.string().min(1).max(100).optional(),
+          name: NameText(100).optional(),
           gridType: GridTypeSchema.nullable().optional(),
           workerId: z.number().int().positive().nullable().optional(),
           notes: z.string().max(2_000).optional(),

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { OptionalNameText } from '../schemas/text.ts';
 import type { Queryable } from '../db/db.ts';
 import { inbox, markRead, NOTIFICATION_EVENTS } from '../db/notifications.ts';
 import { recordChange } from '../db/regions.ts';
@@ -99,7 +100,7 @@ const createHookRoute = createRoute({
             url: z.string().min(1).max(2000),
             events: z.array(z.enum(NOTIFICATION_EVENTS)).min(1).max(NOTIFICATION_EVENTS.length),
             secret: z.string().min(16).max(200).optional(),
-            label: z.string().max(100).optional(),
+            label: OptionalNameText(100).optional(),
           })
           .strict(),
       ),
@@ -175,7 +176,7 @@ const putContactsRoute = createRoute({
         z
           .object({
             usernames: z.array(z.string().min(1).max(64)).max(50),
-            version: z.number().int().min(0).optional().openapi({ description: 'the version read; a change made since is refused (409)' }),
+            version: z.number().int().min(0).openapi({ description: 'the version read; a change made since is refused (409)' }),
           })
           .strict(),
       ),

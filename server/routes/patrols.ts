@@ -168,7 +168,15 @@ const rulesRoute = createRoute({
         z
           .object({
             rules: z
-              .array(z.object({ measure: z.enum(MEASURES), points: z.number().min(-100).max(100), version: z.number().int().positive().optional() }).strict())
+              .array(
+                z
+                  .object({
+                    measure: z.enum(MEASURES),
+                    points: z.number().min(-100).max(100),
+                    version: z.number().int().positive().openapi({ description: 'the version read (409 when changed since)' }),
+                  })
+                  .strict(),
+              )
               .min(1)
               .max(MEASURES.length),
           })

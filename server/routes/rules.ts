@@ -55,7 +55,7 @@ const putRoute = createRoute({
         z
           .object({
             rules: z.array(RuleInput).min(1).max(5),
-            version: z.number().int().min(0).optional().openapi({ description: 'the version read (409 when the rules changed since)' }),
+            version: z.number().int().min(0).openapi({ description: 'the version read (409 when the rules changed since)' }),
           })
           .strict(),
       ),

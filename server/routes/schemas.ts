@@ -47,9 +47,11 @@ export const IfMatchHeader = z.object({
   'if-match': z
     .string()
     .max(40)
-    .regex(/^\s*(\*|(W\/)?"\d{1,12}")\s*$/, 'the ETag a GET answered with, e.g. "42"')
-    .optional()
-    .openapi({ param: { name: 'if-match', in: 'header' }, description: 'the ETag the list was read with; a change made since is refused (409)' }),
+    .regex(/^\s*(\*|(W\/)?"\d{1,12}")\s*$/, 'the ETag a GET answered with, e.g. "42" (or * to replace whatever is there)')
+    .openapi({
+      param: { name: 'if-match', in: 'header' },
+      description: 'the ETag the list was read with (required; * replaces whatever is there); a change made since is refused (409)',
+    }),
 });
 
 /** The version an If-Match names (none for `*` or no header). */

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { NameText, OptionalNameText } from '../schemas/text.ts';
 import {
   createApiKeyRecord,
   createScreenToken,
@@ -56,7 +57,7 @@ const createUserRoute = createRoute({
           username: Username,
           password: Password,
           role: z.enum(ROLES),
-          displayName: z.string().max(100).optional(),
+          displayName: OptionalNameText(100).optional(),
           regionId: RegionRef,
           workerId: RegionRef,
           departmentId: RegionRef,
@@ -78,7 +79,7 @@ const patchUserRoute = createRoute({
         z.object({
           password: Password.optional(),
           role: z.enum(ROLES).optional(),
-          displayName: z.string().max(100).optional(),
+          displayName: OptionalNameText(100).optional(),
           regionId: RegionRef,
           workerId: RegionRef,
           departmentId: RegionRef,
@@ -100,7 +101,7 @@ const createTokenRoute = createRoute({
   path: '/screen-tokens',
   summary: 'A new read-only token for a wall display: open /screen?token=… (admin). The token is shown only now',
   request: {
-    body: { required: true, ...json(z.object({ label: z.string().min(1).max(100), regionId: z.number().int().positive().nullable().default(null) })) },
+    body: { required: true, ...json(z.object({ label: NameText(100), regionId: z.number().int().positive().nullable().default(null) })) },
   },
   responses: { 201: { description: 'Created', ...json(ScreenToken.extend({ token: z.string() })) }, ...errorResponses(400, 401, 403, 404) },
 });
@@ -125,7 +126,7 @@ const createKeyRoute = createRoute({
   method: 'post',
   path: '/hotline-keys',
   summary: 'A new key for POST /api/intake/hotline (header x-api-key) (admin). The key is shown only now',
-  request: { body: { required: true, ...json(z.object({ label: z.string().trim().min(1).max(100) }).strict()) } },
+  request: { body: { required: true, ...json(z.object({ label: NameText(100) }).strict()) } },
   responses: { 201: { description: 'Created', ...json(HotlineKey.extend({ key: z.string() })) }, ...errorResponses(400, 401, 403) },
 });
 const revokeKeyRoute = createRoute({

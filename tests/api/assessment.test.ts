@@ -306,9 +306,18 @@ for (const driver of DRIVERS) {
       expect(res.body.workers[0].villages).toEqual([village]);
 
       // the county changes its rules: the points follow
-      const rules = await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] });
+      const versionOf = async (measure: string) =>
+        (await ctx.db.query<{ v: number }>('SELECT version AS v FROM assessment_rule WHERE measure = $1', [measure])).rows[0]!.v;
+      // the version read is required: a save without it would overwrite whatever someone saved meanwhile
+      expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] })).status).toBe(400);
+      const rules = await ctx.request('PUT', '/api/assessment/rules', {
+        rules: [{ measure: 'unsatisfied', points: -5, version: await versionOf('unsatisfied') }],
+      });
       expect(rules.status, JSON.stringify(rules.body)).toBe(200);
-      expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] }, phone)).status).toBe(403);
+      expect(
+        (await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5, version: await versionOf('unsatisfied') }] }, phone))
+          .status,
+      ).toBe(403);
       expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'overdue', points: 1, version: 99 }] })).status).toBe(409);
       const changed = (await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0];
       expect(changed.points).toBeCloseTo(Math.round((points - 3) * 10) / 10, 5);
@@ -320,7 +329,10 @@ for (const driver of DRIVERS) {
       expect(undone.status, JSON.stringify(undone.body)).toBe(200);
       expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0].points).toBeCloseTo(Math.round(points * 10) / 10, 5);
       expect((await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`)).status).toBe(422);
-      expect((await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5 }] })).status).toBe(200);
+      expect(
+        (await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure: 'unsatisfied', points: -5, version: await versionOf('unsatisfied') }] }))
+          .status,
+      ).toBe(200);
 
       // the district's leader sees the ranking of every worker; another worker never sees this one
       const leader = await ctx.cookie({ username: 'assess-leader', role: 'leader' });

@@ -141,7 +141,10 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     const mixed = await ctx.request('GET', `/api/regions/${city.cityId}/rules`);
     expect(mixed.body.mixed).toEqual(['rural']);
     expect(mixed.body.rules.find((r: any) => r.gridType === 'rural')).toMatchObject({ min: 10, max: 40 });
-    const refused = await ctx.request('PUT', `/api/regions/${city.cityId}/rules`, { rules: [{ gridType: 'rural', min: 5, max: 9, target: 7 }] });
+    const refused = await ctx.request('PUT', `/api/regions/${city.cityId}/rules`, {
+      rules: [{ gridType: 'rural', min: 5, max: 9, target: 7 }],
+      version: mixed.body.version,
+    });
     expect([refused.status, refused.body.error?.code]).toEqual([422, 'city_rules']);
     // The comparison judges the city's grids, each by its county's rule.
     const cmp = await ctx.request('GET', `/api/compare?region=${city.cityId}&a=live&b=live`);

@@ -145,6 +145,18 @@ for (const driver of DRIVERS) {
         expect([zh, res.status, error.path]).toEqual([zh, 400, zh === '甲' ? 'json.en' : 'json.zh']);
         expect(error.message).toContain('one line');
       }
+      // and every other name a person reads in a list: a region's, a draft's, an account's, a token's or key's label
+      const grid = (await ctx.db.query<{ id: number; version: number }>(`SELECT id, version FROM region WHERE level = 'grid' ORDER BY id LIMIT 1`)).rows[0]!;
+      const json = { 'content-type': 'application/json', cookie: admin };
+      for (const [method, path, body] of [
+        ['PATCH', `/api/regions/${grid.id}`, `{"version":${grid.version},"name":"银湾村\\u200b第1网格"}`],
+        ['POST', '/api/drafts', `{"regionId":${grid.id},"name":"草稿\\r\\n第二行"}`],
+        ['POST', '/api/screen-tokens', '{"label":"大屏\\u200f"}'],
+        ['POST', '/api/hotline-keys', '{"label":"12345\\u0085"}'],
+      ] as const) {
+        const res = await raw(path, { method, headers: json, body });
+        expect([path, res.status, ((await res.json()) as any).error?.message], path).toEqual([path, 400, expect.stringContaining('one line')]);
+      }
       // bytes that are no UTF-8 (GBK, or a character cut off) are refused with their place, not stored as U+FFFD
       const gbk = Buffer.concat([Buffer.from('{"code":"ctlz","zh":"'), Buffer.from([0xb9, 0xab, 0xb0, 0xb2]), Buffer.from('","en":"x"}')]);
       const notUtf8 = await raw('/api/settings/departments', { method: 'POST', headers: { 'content-type': 'application/json', cookie: admin }, body: gbk });

@@ -80,19 +80,30 @@ for (const driver of DRIVERS) {
     it('tells each step to whoever must act: received, returned, more time asked and decided, near, overdue, escalated, unsatisfied', async () => {
       // the district names its duty officer for escalations; the township keeps its leader by default
       await ctx.cookie({ username: 'n-moved-on', role: 'leader', regionId: place.district });
-      const contacts = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['n-district-duty', 'n-moved-on'] });
+      // (each save names the version it read)
+      const version = async (region: number) =>
+        ((await ctx.request('GET', '/api/settings/escalation-contacts')).body.find((x: { regionId: number }) => x.regionId === region)?.version as number) ?? 0;
+      const contacts = await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, {
+        usernames: ['n-district-duty', 'n-moved-on'],
+        version: await version(place.district),
+      });
       expect(contacts.status, JSON.stringify(contacts.body)).toBe(200);
       expect(contacts.body.named.map((u: { username: string }) => u.username)).toEqual(['n-district-duty', 'n-moved-on']);
       // one of them goes to work for a department: from then on they hear of no escalation
       await ctx.db.query(`UPDATE app_user SET role = 'department', region_id = NULL, department_id = (SELECT id FROM department WHERE code = 'market')
                           WHERE username = 'n-moved-on'`);
-      expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, { usernames: ['nobody-here'] })).body.error.path).toBe(
-        'usernames[0]',
-      );
-      expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.grid}`, { usernames: [] })).status).toBe(404);
+      expect(
+        (
+          await ctx.request('PUT', `/api/settings/escalation-contacts/${place.district}`, {
+            usernames: ['nobody-here'],
+            version: await version(place.district),
+          })
+        ).body.error.path,
+      ).toBe('usernames[0]');
+      expect((await ctx.request('PUT', `/api/settings/escalation-contacts/${place.grid}`, { usernames: [], version: 0 })).status).toBe(404);
       // only those who oversee the area: not a department, not a centre of another township, nobody twice
       const refuse = async (region: number, usernames: string[]) =>
-        (await ctx.request('PUT', `/api/settings/escalation-contacts/${region}`, { usernames })).body.error;
+        (await ctx.request('PUT', `/api/settings/escalation-contacts/${region}`, { usernames, version: await version(region) })).body.error;
       expect(await refuse(place.district, ['n-police'])).toMatchObject({ code: 'not_allowed', path: 'usernames[0]' });
       expect(await refuse(place.township, ['n-far-centre'])).toMatchObject({ code: 'outside_scope' });
       expect(await refuse(place.district, ['n-district-duty', 'n-district-duty'])).toMatchObject({ code: 'duplicate_user', path: 'usernames[1]' });

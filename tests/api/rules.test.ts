@@ -35,9 +35,19 @@ for (const driver of DRIVERS) {
     });
 
     it('lets an admin set them (not a planner), refuses a target outside its range, and the coverage check and the overview follow', async () => {
-      const body = { rules: ['scattered', 'residential', 'unit', 'commercial', 'rural'].map((gridType) => ({ gridType, min: 10, max: 25, target: 18 })) };
+      const version = async () => (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body.version;
+      const body = {
+        rules: ['scattered', 'residential', 'unit', 'commercial', 'rural'].map((gridType) => ({ gridType, min: 10, max: 25, target: 18 })),
+        version: await version(),
+      };
+      // the version read is required: a save without it would overwrite whatever someone saved meanwhile
+      const blind = await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: body.rules });
+      expect([blind.status, blind.body.error.path]).toEqual([400, 'json.version']);
       expect((await ctx.request('PUT', `/api/regions/${districtId}/rules`, body, { 'x-gridplan-user': 'rule-planner' })).status).toBe(403);
-      const bad = await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 25, target: 30 }] });
+      const bad = await ctx.request('PUT', `/api/regions/${districtId}/rules`, {
+        rules: [{ gridType: 'rural', min: 10, max: 25, target: 30 }],
+        version: body.version,
+      });
       expect([bad.status, bad.body.error.code]).toEqual([422, 'invalid_range']);
       const failingBefore = (await ctx.request('GET', `/api/stats/overview?region=${districtId}`)).body.figures.failingGrids.value;
       const village = (await ctx.db.query<{ parent_id: number }>('SELECT parent_id FROM region WHERE id = $1', [gridId])).rows[0]!.parent_id;
@@ -60,7 +70,7 @@ for (const driver of DRIVERS) {
          VALUES ((now() AT TIME ZONE 'Asia/Shanghai')::date - 40, $1, 100, 100, 100, 1000, 20, 200, 1, 10) ON CONFLICT DO NOTHING`,
         [districtId],
       );
-      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 26, target: 18 }] });
+      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 26, target: 18 }], version: await version() });
       const judged = (await ctx.request('GET', `/api/stats/overview?region=${districtId}`)).body;
       expect(judged.rulesChanged).toMatch(/^\d{4}-\d{2}-\d{2}$/);
       expect([judged.figures.failingGrids.previous, judged.figures.coverageHouseholds.previous, judged.figures.coverageArea.previous]).toEqual([

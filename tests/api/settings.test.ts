@@ -97,7 +97,8 @@ for (const driver of DRIVERS) {
     });
 
     it('lists every settings change and undoes one while nothing changed it since; a later change must go first', async () => {
-      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 12, max: 30, target: 20 }] });
+      const { version } = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body;
+      await ctx.request('PUT', `/api/regions/${districtId}/rules`, { rules: [{ gridType: 'rural', min: 12, max: 30, target: 20 }], version });
       const { body: changes } = await ctx.request('GET', '/api/settings/changes');
       expect(changes.map((c: { entity: string; action: string }) => `${c.entity}:${c.action}`)).toEqual([
         'grid_type_rule:update',
@@ -220,7 +221,8 @@ for (const driver of DRIVERS) {
     it('undoes a change of the staffing model (1+3+M+X → 1+N+X and back)', async () => {
       const { body: roles } = await ctx.request('GET', '/api/staff-roles');
       const relaxed = roles.map((r: { code: string; minPerGrid: number }) => (r.code === 'police' || r.code === 'instructor' ? { ...r, minPerGrid: 0 } : r));
-      expect((await ctx.request('PUT', '/api/staff-roles', { roles: relaxed })).status).toBe(200);
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: relaxed })).status).toBe(400); // (no If-Match: whose version?)
+      expect((await ctx.request('PUT', '/api/staff-roles', { roles: relaxed }, { 'if-match': '*' })).status).toBe(200);
       const change = (await ctx.request('GET', '/api/settings/changes')).body[0];
       expect(change).toMatchObject({ entity: 'staff_role', action: 'update', undone: false });
       expect((await ctx.request('POST', `/api/settings/changes/${change.id}/undo`)).status).toBe(200);
@@ -278,6 +280,30 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/settings/changes/${contactChange.id}/undo`)).status).toBe(200);
       const after = (await ctx.request('GET', '/api/settings/escalation-contacts')).body.find((x: { regionId: number }) => x.regionId === districtId);
       expect(after.named).toEqual([]);
+    });
+
+    it('undoes an earlier 考核 change after a later one was undone: by its points, whatever their versions', async () => {
+      const points = async () =>
+        Object.fromEntries(
+          (await ctx.db.query<{ measure: string; points: number }>('SELECT measure, points::float8 AS points FROM assessment_rule')).rows.map((r) => [
+            r.measure,
+            r.points,
+          ]),
+        );
+      const versionOf = async (measure: string) =>
+        (await ctx.db.query<{ v: number }>('SELECT version AS v FROM assessment_rule WHERE measure = $1', [measure])).rows[0]!.v;
+      const before = await points();
+      const put = async (measure: string, p: number) =>
+        (await ctx.request('PUT', '/api/assessment/rules', { rules: [{ measure, points: p, version: await versionOf(measure) }] })).status;
+      expect(await put('report', 5)).toBe(200);
+      expect(await put('on_spot', 7)).toBe(200);
+      const [later, earlier] = (await ctx.request('GET', '/api/settings/changes?limit=5')).body.filter(
+        (c: { entity: string }) => c.entity === 'assessment_rule',
+      );
+      expect((await ctx.request('POST', `/api/settings/changes/${earlier.id}/undo`)).status).toBe(409); // the later one first
+      expect((await ctx.request('POST', `/api/settings/changes/${later.id}/undo`)).status).toBe(200);
+      expect((await ctx.request('POST', `/api/settings/changes/${earlier.id}/undo`)).status).toBe(200);
+      expect(await points()).toEqual(before);
     });
   });
 }

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createTcpServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../server/domain/errors.ts';
@@ -55,6 +56,26 @@ describe('the addresses a webhook may call', () => {
       expect(hits).toEqual([`${Buffer.byteLength('{"a":"甲"}')}:{"a":"甲"}`]);
     } finally {
       server.close();
+    }
+  });
+
+  it('gives up on a gateway that drips its headers a byte at a time, whatever the socket hears', async () => {
+    const sockets: Socket[] = [];
+    const drip = createTcpServer((socket) => {
+      sockets.push(socket);
+      socket.write('HTTP/1.1 200 OK\r\nX-A: ');
+      const t = setInterval(() => socket.write('a'), 50);
+      socket.on('close', () => clearInterval(t));
+      socket.on('error', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => drip.listen(0, '127.0.0.1', r));
+    const port = (drip.address() as { port: number }).port;
+    try {
+      const err = await postPinned(`http://127.0.0.1:${port}/hook`, { headers: {}, body: '{}', timeoutMs: 300, loopback: true }).catch((e: Error) => e);
+      expect((err as Error).name).toBe('TimeoutError');
+    } finally {
+      for (const s of sockets) s.destroy();
+      drip.close();
     }
   });
 });
