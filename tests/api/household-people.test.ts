@@ -237,7 +237,7 @@ for (const driver of DRIVERS) {
       expect(((await back.json()) as any).layers[0].kind).toBe('household');
     });
 
-    it('refuses a head with control characters or a direction override, or not text, sent as JSON, and reads a file’s as it shows (from the attacker)', async () => {
+    it('refuses a head with control characters, a direction override or not text sent as JSON; reads a file’s as it shows (attacker)', async () => {
       const { rows } = await ctx.db.query<{ x: number; y: number }>(
         `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE id = $1`,
         [place.grid],
