@@ -8,15 +8,17 @@ export const km2 = (m2: number) => formatNumber(m2 / 1e6, m2 < 1e7 ? 2 : 1);
 const yearInChina = new Intl.DateTimeFormat('en', { year: 'numeric', timeZone: 'Asia/Shanghai' });
 
 /**
- * A moment as people read it: month, day, hour and minute in their language; the year too when it
+ * A moment as people read it: month, day, hour and minute in their language (4 Dec, 18:54; 12/4 18:54); the year too when it
  * is not this year's. China time, wherever the browser is, as the change log and deadlines are.
  */
 export const formatDateTime = (iso: string, lang: string) => {
   const at = new Date(iso);
   const year = yearInChina.format(at) !== yearInChina.format(new Date()) ? { year: 'numeric' as const } : {};
-  return new Intl.DateTimeFormat(lang, {
+  // (English: 4 Dec, 18:54 — a day and month no reader takes the other way round; Chinese: 12/4 18:54)
+  const en = lang.startsWith('en');
+  return new Intl.DateTimeFormat(en ? 'en-GB' : lang, {
     ...year,
-    month: 'numeric',
+    month: en ? 'short' : 'numeric',
     day: 'numeric',
     hour: '2-digit',
     minute: '2-digit',
