@@ -856,6 +856,20 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     release();
     await expect.poll(() => desk.locator('[data-testid="intake-count"]').textContent(), { timeout: 30_000 }).toMatch(/^[1-9]\d*$/);
     await desk.unrouteAll();
+    // before a case is picked: the queue on a map and what it holds; a report's dot picks it as its card does
+    await expect.poll(() => desk.locator('[data-testid="center-summary"]').textContent(), { timeout: 30_000 }).toMatch(/\d+ 件待受理.*严重 \d+/);
+    const {
+      rows: [spot],
+    } = await db.query<{ lon: number; lat: number }>('SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incident WHERE id = $1', [fresh!.id]);
+    const queueMap = desk.locator('[data-testid="queue-map"][data-idle="true"]');
+    await queueMap.waitFor({ timeout: 30_000 });
+    const dot = await queueMap.evaluate(
+      (el, p) => (el as HTMLElement & { gridplanMap: { project(p: number[]): { x: number; y: number } } }).gridplanMap.project(p),
+      [spot!.lon, spot!.lat],
+    );
+    await queueMap.click({ position: { x: dot.x, y: dot.y } });
+    await desk.locator('[data-testid="center-map"]').waitFor({ timeout: 30_000 });
+    expect(await desk.locator('[data-testid="center-overview"]').count()).toBe(0);
     const thumb = desk.locator(`[data-testid="intake-${fresh!.id}"] [data-testid="intake-thumb"]`);
     expect(await thumb.getAttribute('src')).toMatch(/^\/api\/incidents\/\d+\/photos\/\d+\?size=thumb$/);
     await thumb.scrollIntoViewIfNeeded();
