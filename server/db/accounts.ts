@@ -74,6 +74,9 @@ async function checkRefs(
     throw notFound('department', departmentId, 'departmentId');
   if (role === 'department' && departmentId == null)
     throw new InputError('department_required', 'a department account names its department (departmentId)', 'departmentId');
+  // An admin manages accounts and settings of the whole plan: an area stored beside it would look like a limit and be none.
+  if (role === 'admin' && regionId != null)
+    throw new InputError('admin_everywhere', 'an admin manages the whole plan and is not limited to a region: make a planner of that area instead', 'regionId');
   if (regionId != null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
   if (workerId != null && !(await tx.query('SELECT 1 FROM worker WHERE id = $1', [workerId])).rows[0]) throw notFound('worker', workerId, 'workerId');
   if (role === 'worker' && workerId == null) throw new InputError('worker_required', 'a grid worker account names its worker (workerId)', 'workerId');
@@ -117,7 +120,8 @@ export async function updateUser(tx: Queryable, id: number, patch: UserPatch): P
   if (!rows[0]) throw notFound('user', id);
   const before = toUser(rows[0]);
   const role = patch.role ?? before.role;
-  const regionId = patch.regionId === undefined ? before.regionId : patch.regionId;
+  // (made an admin: the area it had goes with its old role)
+  const regionId = patch.regionId === undefined ? (role === 'admin' ? null : before.regionId) : patch.regionId;
   const workerId = patch.workerId === undefined ? before.workerId : patch.workerId;
   const departmentId = patch.departmentId === undefined ? before.departmentId : patch.departmentId;
   await checkRefs(tx, role, regionId, workerId, departmentId);

@@ -431,12 +431,14 @@ const VERSION_JSON = `v.id, v.region_id AS "regionId", coalesce(r.name, '') AS "
   v.grids_changed AS "gridsChanged"`;
 
 /** The versions published for a region, above it (they include it) or below it; newest first. */
-export async function listVersions(db: Queryable, regionId: number | undefined, limit = 100): Promise<PlanVersion[]> {
+/** Published versions touching a region (below or above it); for someone given an area (`area`), only those touching it. */
+export async function listVersions(db: Queryable, regionId: number | undefined, limit = 100, area: number | null = null): Promise<PlanVersion[]> {
   const { rows } = await db.query<PlanVersion>(
     `SELECT ${VERSION_JSON} FROM plan_version v LEFT JOIN region r ON r.id = v.region_id
-     WHERE $1::int IS NULL OR v.region_id IN (SELECT id FROM gp_subtree($1::int)) OR v.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$1::int]))
+     WHERE ($1::int IS NULL OR v.region_id IN (SELECT id FROM gp_subtree($1::int)) OR v.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$1::int])))
+       AND ($3::int IS NULL OR v.region_id IN (SELECT id FROM gp_subtree($3::int)) OR v.region_id IN (SELECT id FROM gp_ancestors(ARRAY[$3::int])))
      ORDER BY v.published_at DESC, v.id DESC LIMIT $2`,
-    [regionId ?? null, limit],
+    [regionId ?? null, limit, area],
   );
   return rows;
 }

@@ -96,15 +96,42 @@ export async function locateOrder(tx: Queryable, order: Pick<HotlineOrder, 'lon'
     [address],
   );
   if (households[0]) return { lon: households[0].lon, lat: households[0].lat, by: 'household', matched: households[0].address };
-  const { rows: regions } = await tx.query<{ lon: number; lat: number; level: 'grid' | 'village' | 'township'; name: string }>(
-    `SELECT ST_X(p) AS lon, ST_Y(p) AS lat, level, name FROM (
-       SELECT ST_PointOnSurface(geom) AS p, level, name, id FROM region
-       WHERE level IN ('grid', 'village', 'township') AND length(name) >= 2 AND strpos($1, name) > 0
-       ORDER BY array_position(ARRAY['grid', 'village', 'township'], level), length(name) DESC, id LIMIT 1) r`,
+  // Names repeat across a city (four counties have a 东河村) and within a county: a place is preferred whose township and
+  // county the address also names, and one still shared by places the address does not tell apart is asked about.
+  const { rows: regions } = await tx.query<{
+    id: number;
+    lon: number;
+    lat: number;
+    level: 'grid' | 'village' | 'township';
+    name: string;
+    hits: number;
+    above: string;
+  }>(
+    `WITH c AS (
+       SELECT r.id, r.level, r.name, r.geom,
+              (SELECT count(*) FROM gp_ancestors(ARRAY[r.id]) a JOIN region u ON u.id = a.id
+               WHERE a.depth > 0 AND length(u.name) >= 2 AND strpos($1, u.name) > 0)::int AS hits
+       FROM region r
+       WHERE r.level IN ('grid', 'village', 'township') AND length(r.name) >= 2 AND strpos($1, r.name) > 0)
+     SELECT c.id, ST_X(ST_PointOnSurface(c.geom)) AS lon, ST_Y(ST_PointOnSurface(c.geom)) AS lat, c.level, c.name, c.hits,
+            (SELECT string_agg(u.name, '' ORDER BY a.depth DESC) FROM gp_ancestors(ARRAY[c.id]) a JOIN region u ON u.id = a.id
+             WHERE a.depth > 0 AND u.level IN ('district', 'township', 'village')) AS above
+     FROM c ORDER BY c.hits DESC, array_position(ARRAY['grid', 'village', 'township'], c.level), length(c.name) DESC, c.id LIMIT 10`,
     [address],
   );
   const r = regions[0];
-  return r ? { lon: r.lon, lat: r.lat, by: r.level, matched: r.name } : null;
+  if (!r) return null;
+  const alike = regions.filter((k) => k.hits === r.hits && k.level === r.level && k.name === r.name);
+  if (alike.length > 1) {
+    throw new InputError(
+      'ambiguous_place',
+      `${JSON.stringify(address)} names ${r.name}, of which there are ${alike.length} (${alike.map((k) => `${k.above}${k.name}`).join(', ')}): ` +
+        'give its township or county in the address, or the coordinates',
+      'address',
+      { places: alike.map((k) => `${k.above}${k.name}`) },
+    );
+  }
+  return { lon: r.lon, lat: r.lat, by: r.level, matched: r.name };
 }
 
 export interface IntakeResult {

@@ -1217,7 +1217,15 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
   const byCode = new Map(grids.map((g) => [g.code, g]));
   const byName = new Map<string, typeof grids>();
   for (const g of grids) byName.set(g.name, [...(byName.get(g.name) ?? []), g]);
-  const { rows: workers } = await tx.query<{ id: number; name: string; phone: string }>('SELECT id, name, phone FROM worker');
+  // The people a row may be: those serving the region's grids, or no grid yet — not a namesake (or a number) serving
+  // another county's grids, whom the import would otherwise put here and so widen what their account reaches.
+  const { rows: workers } = await tx.query<{ id: number; name: string; phone: string }>(
+    `SELECT w.id, w.name, w.phone FROM worker w
+     WHERE NOT EXISTS (SELECT 1 FROM public.region r WHERE r.worker_id = w.id) AND NOT EXISTS (SELECT 1 FROM public.grid_staff g WHERE g.worker_id = w.id)
+        OR EXISTS (SELECT 1 FROM region r WHERE r.worker_id = w.id AND r.id = ANY($1::int[]))
+        OR EXISTS (SELECT 1 FROM grid_staff g WHERE g.worker_id = w.id AND g.grid_id = ANY($1::int[]))`,
+    [grids.map((g) => g.id)],
+  );
   const byPhone = new Map(workers.filter((w) => w.phone).map((w) => [w.phone, w]));
   const problems: Problem[] = [];
   const assignments: { index: number; grid: number; worker: { id: number | null; name: string; phone: string; role: string }; role: string }[] = [];

@@ -50,9 +50,19 @@ export async function addWorker(tx: Queryable, actor: string, input: NewWorker):
  * The workers with the grid each serves. In a draft (`draftRoot`: its region; `db` the draft's), the grids below the draft's
  * region are the draft's — a person it moves serves where the draft puts them — and the rest of the plan's are live.
  */
-export async function listWorkers(db: Queryable, role: string | undefined, draftRoot: number | null = null): Promise<WorkerListItem[]> {
+/**
+ * The people to choose from: everyone, or for someone given an area (`area`) those serving its grids or no grid yet —
+ * a township's planner staffs its grids from its own people, not from a roster of the whole city.
+ */
+export async function listWorkers(
+  db: Queryable,
+  role: string | undefined,
+  draftRoot: number | null = null,
+  area: number | null = null,
+): Promise<WorkerListItem[]> {
   const { rows } = await db.query<WorkerListItem>(
     `WITH RECURSIVE under AS (SELECT id FROM public.region WHERE id = $2 UNION ALL SELECT r.id FROM public.region r JOIN under u ON r.parent_id = u.id),
+     area AS (SELECT id FROM public.region WHERE id = $3 UNION ALL SELECT r.id FROM public.region r JOIN area a ON r.parent_id = a.id),
      g AS (SELECT id, name, parent_id, worker_id FROM region WHERE level = 'grid' AND worker_id IS NOT NULL
            UNION ALL
            SELECT r.id, r.name, r.parent_id, r.worker_id FROM public.region r
@@ -66,9 +76,14 @@ export async function listWorkers(db: Queryable, role: string | undefined, draft
      FROM worker w JOIN staff_role sr ON sr.code = w.role
        LEFT JOIN LATERAL (SELECT id, name, parent_id FROM g WHERE g.worker_id = w.id ORDER BY id LIMIT 1) s ON true
      LEFT JOIN region v ON v.id = s.parent_id LEFT JOIN public.region lv ON lv.id = s.parent_id AND v.id IS NULL
-     WHERE $1::text IS NULL OR w.role = $1
+     WHERE ($1::text IS NULL OR w.role = $1)
+       -- (by the live plan: a draft's tables hold only its own region)
+       AND ($3::int IS NULL
+            OR NOT EXISTS (SELECT 1 FROM public.region r WHERE r.worker_id = w.id) AND NOT EXISTS (SELECT 1 FROM public.grid_staff gs WHERE gs.worker_id = w.id)
+            OR EXISTS (SELECT 1 FROM public.region r JOIN area a ON a.id = r.id WHERE r.worker_id = w.id)
+            OR EXISTS (SELECT 1 FROM public.grid_staff gs JOIN area a ON a.id = gs.grid_id WHERE gs.worker_id = w.id))
      ORDER BY (s.id IS NOT NULL), w.id`,
-    [role ?? null, draftRoot],
+    [role ?? null, draftRoot, area],
   );
   return rows;
 }

@@ -289,6 +289,30 @@ export async function assertPlanScope(c: Context<Env>, regionIds: number[], stri
 }
 
 /**
+ * The people a planner given an area puts on its grids are its area's: a worker who serves grids (as the full-time
+ * worker or on the staff) only outside the area is refused — else a township's planner could staff its grid with a
+ * worker of another county and so widen what that worker's account reaches. A worker who serves no grid yet is anyone's.
+ */
+export async function assertWorkersInScope(c: Context<Env>, workers: { id: number; path: string }[]): Promise<void> {
+  const area = areaOf(principalOf(c));
+  if (area === null || workers.length === 0) return;
+  const { rows } = await c.get('db').query<{ id: number }>(
+    // (by the live plan, also for an edit in a draft, whose tables hold only its own region)
+    `WITH RECURSIVE area AS (SELECT id FROM public.region WHERE id = $2 UNION ALL SELECT r.id FROM public.region r JOIN area a ON r.parent_id = a.id),
+     served AS (
+       SELECT worker_id, id AS grid_id FROM public.region WHERE worker_id = ANY($1::int[])
+       UNION SELECT worker_id, grid_id FROM public.grid_staff WHERE worker_id = ANY($1::int[]))
+     SELECT s.worker_id AS id FROM served s
+     GROUP BY s.worker_id
+     HAVING NOT bool_or(s.grid_id IN (SELECT id FROM area))`,
+    [workers.map((w) => w.id), area],
+  );
+  const elsewhere = new Set(rows.map((r) => r.id));
+  const first = workers.find((w) => elsewhere.has(w.id));
+  if (first) throw new InputError('outside_scope', `worker ${first.id} serves only grids outside your assigned area`, first.path);
+}
+
+/**
  * An undo or redo (operation `op`, just applied in `tx`) by someone given an area changes only regions
  * strictly below it, as their own edits may: an account moved to another township cannot take back
  * or redo its edits in the old one. Checked by the parents of what it touched (before and after),

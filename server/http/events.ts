@@ -138,9 +138,13 @@ function audience(db: Db, p: Principal | undefined): ((gridId: number | null) =>
   return null;
 }
 
-/** The event as this caller may hear it: an incident outside their scope leaves only that something happened. */
+/**
+ * The event as this caller may hear it: an incident outside their scope leaves only that something happened, and so does
+ * a count of many (an import, a round of urging) to someone given an area — the count is the whole plan's, not theirs.
+ */
 async function shown(event: LiveEvent, may: ((gridId: number | null) => Promise<boolean>) | null): Promise<LiveEvent> {
-  if (!may || event.incident === undefined) return event;
+  if (!may) return event;
+  if (event.incident === undefined) return 'count' in event ? { type: event.type, action: event.action } : event;
   const gridId = (event.incident as { gridId?: number | null }).gridId ?? null;
   return (await may(gridId)) ? event : { type: event.type, action: event.action };
 }

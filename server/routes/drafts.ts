@@ -6,6 +6,7 @@ import {
   draftDetail,
   listDrafts,
   listVersions,
+  maySee,
   newDraft,
   reviewDraft,
   submitDraft,
@@ -18,7 +19,7 @@ import { changeVersion } from '../db/versions.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import { asOfInstant } from '../domain/plan-time.ts';
-import { can, ROLES } from '../domain/roles.ts';
+import { areaOf, can, ROLES } from '../domain/roles.ts';
 import type { Queryable } from '../db/db.ts';
 
 /** The roles that may decide a review step. */
@@ -390,7 +391,7 @@ export function draftRoutes() {
     })
     .openapi(versionsRoute, async (c) => {
       const { region, limit } = c.req.valid('query');
-      return c.json(await listVersions(c.get('db'), region, limit), 200);
+      return c.json(await listVersions(c.get('db'), region, limit, areaOf(principalOf(c))), 200);
     })
     .openapi(rollbackRoute, async (c) => {
       const { id } = c.req.valid('param');
@@ -427,10 +428,10 @@ export function draftRoutes() {
     });
 }
 
-/** The caller may change the draft's region (submitting and rebasing are a planner's acts on it). */
+/** The caller may change the draft's region (submitting and rebasing are a planner's acts on it); a draft they may not see is not found, as its reads answer. */
 async function assertDraftScope(c: Parameters<typeof assertPlanScope>[0], id: number): Promise<void> {
   const d = await draftById(c.get('db'), id);
-  if (!d) throw notFound('draft', id, 'id');
+  if (!d || !(await maySee(c.get('db'), principalOf(c), d.regionId))) throw notFound('draft', id, 'id');
   await assertPlanScope(c, [d.regionId], false, 'id');
 }
 

@@ -18,7 +18,7 @@ import { changeHistory, entitiesOf, operations } from '../db/change-log.ts';
 import { redo, undo, UNDOABLE } from '../db/undo.ts';
 import { DRAWN_LIMITS, parsePolygonGeometry, parsePosition } from '../domain/geojson-input.ts';
 import { can } from '../domain/roles.ts';
-import { actorOf, assertOperationInScope, assertPlanScope, principalOf } from '../http/auth.ts';
+import { actorOf, assertOperationInScope, assertPlanScope, assertWorkersInScope, principalOf } from '../http/auth.ts';
 import { router, type Env } from '../http/router.ts';
 import { errorResponses, GridTypeSchema, IdParam, WholeId, RegionCollectionSchema } from './schemas.ts';
 
@@ -290,6 +290,7 @@ export function editRoutes() {
       const body = c.req.valid('json');
       const coordinates = parsePolygonGeometry(body.geometry, 'geometry', { limits: drawnLimits(c) });
       await assertPlanScope(c, [body.parentId], false, 'parentId');
+      if (body.workerId != null) await assertWorkersInScope(c, [{ id: body.workerId, path: 'workerId' }]);
       const result = await c.get('db').transaction((tx) => createRegion(tx, actorOf(c), { ...body, coordinates }, DEFAULT_TOLERANCES));
       const { body: out } = await respond(c, 'create', result);
       return c.json(out, 201);
@@ -299,6 +300,10 @@ export function editRoutes() {
       const body = c.req.valid('json');
       const coordinates = body.geometry ? parsePolygonGeometry(body.geometry, 'geometry', { limits: drawnLimits(c) }) : undefined;
       await assertPlanScope(c, [id], true);
+      await assertWorkersInScope(c, [
+        ...(body.workerId != null ? [{ id: body.workerId, path: 'workerId' }] : []),
+        ...(body.staff ?? []).map((m, i) => ({ id: m.workerId, path: `staff[${i}].workerId` })),
+      ]);
       const result = await c.get('db').transaction((tx) => updateRegion(tx, actorOf(c), id, { ...body, coordinates }));
       return c.json((await respond(c, 'update', result)).body, 200);
     })

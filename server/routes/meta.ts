@@ -7,6 +7,8 @@ import { GridTypeSchema } from './schemas.ts';
 import { cached, never } from '../http/cache.ts';
 import { basemapBytes, MAX_RANGE_BYTES } from '../files/basemap.ts';
 import { InputError } from '../domain/errors.ts';
+import { areaOf } from '../domain/roles.ts';
+import { principalOf } from '../http/auth.ts';
 import { errorResponses } from './schemas.ts';
 
 const healthRoute = createRoute({
@@ -133,8 +135,8 @@ export function metaRoutes() {
       return c.json({ ok: true as const, driver: db.driver, ...(await healthFigures(db)) }, 200);
     })
     .openapi(workersRoute, async (c) =>
-      cached(c, { reads: () => ['plan'], clock: never }, async () =>
-        c.json(await listWorkers(c.get('db'), c.req.valid('query').role, c.get('draft')?.regionId ?? null), 200),
+      cached(c, { reads: () => ['plan'], clock: never, vary: (c) => `area${areaOf(principalOf(c)) ?? ''}` }, async () =>
+        c.json(await listWorkers(c.get('db'), c.req.valid('query').role, c.get('draft')?.regionId ?? null, areaOf(principalOf(c))), 200),
       ),
     )
     .openapi(configRoute, (c) => {

@@ -336,6 +336,21 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('GET', '/api/auth/me')).body.role).toBe('admin');
     });
 
+    it('keeps an admin unlimited: an area given to an admin is refused, and a planner made admin loses its area', async () => {
+      const region = (await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' ORDER BY id LIMIT 1`)).rows[0]!.id;
+      const refused = await ctx.request('POST', '/api/users', { username: 'county-admin', password: 'pass-12345678', role: 'admin', regionId: region });
+      expect(refused.status).toBe(422);
+      expect(refused.body.error).toMatchObject({ code: 'admin_everywhere', path: 'regionId' });
+      expect((await ctx.db.query(`SELECT 1 FROM app_user WHERE username = 'county-admin'`)).rows).toHaveLength(0);
+      const made = await ctx.request('POST', '/api/users', { username: 'town-lead', password: 'pass-12345678', role: 'planner', regionId: region });
+      expect(made.status).toBe(201);
+      const promoted = await ctx.request('PATCH', `/api/users/${made.body.id}`, { role: 'admin' });
+      expect(promoted.status).toBe(200);
+      expect(promoted.body).toMatchObject({ role: 'admin', regionId: null });
+      expect((await ctx.request('PATCH', `/api/users/${made.body.id}`, { regionId: region })).body.error.code).toBe('admin_everywhere');
+      await ctx.request('PATCH', `/api/users/${made.body.id}`, { role: 'analyst' });
+    });
+
     it('gives a wall display read-only access through its token until the token is revoked', async () => {
       const created = await ctx.request('POST', '/api/screen-tokens', { label: '县指挥中心' });
       expect(created.status).toBe(201);

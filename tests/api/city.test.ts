@@ -2,6 +2,7 @@ import pg from 'pg';
 import { VectorTile } from '@mapbox/vector-tile';
 import { PbfReader } from 'pbf';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../../server/db/accounts.ts';
 import { openDb, type Db } from '../../server/db/db.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { seedCity, type CitySummary } from '../../server/seed/seed-city.ts';
@@ -171,6 +172,93 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     // (back to the county's rule for the tests after)
     const back = await ctx.request('GET', `/api/regions/${counties[0]}/rules`);
     await ctx.request('PUT', `/api/regions/${counties[0]}/rules`, { rules: [{ gridType: 'rural', min: 10, max: 25, target: 18 }], version: back.body.version });
+  });
+
+  it("keeps each county's people, places and versions its own: staffing, the roster, hotline places, versions, drafts", async () => {
+    const [a, b] = (await ctx.request('GET', `/api/regions/${city.cityId}/children`)).body.features.map((f: any) => f.id as number) as number[];
+    const gridIn = async (county: number) =>
+      (
+        await ctx.db.query<{ id: number; version: number; worker_id: number | null }>(
+          `SELECT r.id, r.version, r.worker_id FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.level = 'grid' AND r.worker_id IS NOT NULL ORDER BY r.id LIMIT 1`,
+          [county],
+        )
+      ).rows[0]!;
+    const [mine, theirs] = [await gridIn(a!), await gridIn(b!)];
+    const planner = await ctx.cookie({ username: 'county-a-planner', role: 'planner', regionId: a! });
+    // B's worker on A's grid: refused (it would widen what B's worker reaches); a person serving no grid yet is anyone's
+    const cross = await ctx.request('PATCH', `/api/regions/${mine.id}`, { version: mine.version, workerId: theirs.worker_id }, planner);
+    expect([cross.status, cross.body.error?.code, cross.body.error?.path]).toEqual([403, 'outside_scope', 'workerId']);
+    const staff = await ctx.request(
+      'PATCH',
+      `/api/regions/${mine.id}`,
+      { version: mine.version, staff: [{ workerId: theirs.worker_id, role: 'police' }] },
+      planner,
+    );
+    expect([staff.status, staff.body.error?.path]).toEqual([403, 'staff[0].workerId']);
+    const fresh = (await ctx.db.query<{ id: number }>(`INSERT INTO worker (name, phone, role) VALUES ('新来的', '', 'full_time') RETURNING id`)).rows[0]!.id;
+    const ok = await ctx.request('PATCH', `/api/regions/${mine.id}`, { version: mine.version, workerId: fresh }, planner);
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    // the roster a county's planner picks from: its own people and those serving nowhere
+    const roster = (await ctx.request('GET', '/api/workers', undefined, planner)).body as { id: number }[];
+    const inA = new Set(
+      (
+        await ctx.db.query<{ id: number }>(
+          `SELECT w.id FROM worker w WHERE NOT EXISTS (SELECT 1 FROM region r WHERE r.worker_id = w.id) AND NOT EXISTS (SELECT 1 FROM grid_staff g WHERE g.worker_id = w.id)
+              OR EXISTS (SELECT 1 FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.worker_id = w.id)
+              OR EXISTS (SELECT 1 FROM gp_subtree($1) s JOIN grid_staff g ON g.grid_id = s.id WHERE g.worker_id = w.id)`,
+          [a],
+        )
+      ).rows.map((r) => r.id),
+    );
+    expect(roster.length).toBeGreaterThan(0);
+    expect(roster.every((w) => inA.has(w.id))).toBe(true);
+    expect(roster.some((w) => w.id === theirs.worker_id)).toBe(false);
+    expect((await ctx.request('GET', '/api/workers')).body.some((w: { id: number }) => w.id === theirs.worker_id)).toBe(true);
+
+    // A village name two counties share: the address's county and township tell them apart, else the order is asked about
+    const villageIn = async (county: number) =>
+      (
+        await ctx.db.query<{ id: number; township: string; county: string }>(
+          `SELECT v.id, t.name AS township, d.name AS county FROM gp_subtree($1) s JOIN region v ON v.id = s.id
+           JOIN region t ON t.id = v.parent_id JOIN region d ON d.id = t.parent_id WHERE v.level = 'village' ORDER BY v.id LIMIT 1`,
+          [county],
+        )
+      ).rows[0]!;
+    const [va, vb] = [await villageIn(a!), await villageIn(b!)];
+    await ctx.db.query(`UPDATE region SET name = '东河村' WHERE id = ANY($1::int[])`, [[va.id, vb.id]]);
+    const key = (await createApiKey(ctx.db, '12345', 'hotline')).key;
+    const send = (orderNo: string, address: string) =>
+      ctx.request(
+        'POST',
+        '/api/intake/hotline',
+        { orderNo, receivedAt: '2026-11-30T08:00:00+08:00', category: '环境卫生', content: '路边垃圾堆放', address },
+        { cookie: '', 'x-api-key': key },
+      );
+    const placed = await send('DH-1', `${vb.county}${vb.township}东河村路边`);
+    expect(placed.status, JSON.stringify(placed.body)).toBe(201);
+    const filed = (
+      await ctx.db.query<{ inside: boolean }>(`SELECT grid_id IN (SELECT id FROM gp_subtree($2)) AS inside FROM incident WHERE id = $1`, [
+        placed.body.incident.id,
+        vb.id,
+      ])
+    ).rows[0]!;
+    expect(filed.inside).toBe(true);
+    const asked = await send('DH-2', '东河村路边');
+    expect([asked.status, asked.body.error?.code, asked.body.error?.path]).toEqual([422, 'ambiguous_place', 'address']);
+    expect(asked.body.error.message).toContain(`${vb.county}${vb.township}东河村`);
+
+    // B's published version and B's draft: not A's to see
+    await ctx.db.query(`INSERT INTO plan_version (region_id, name, published_by) VALUES ($1, 'B 的版本', 'someone')`, [b]);
+    const versions = (await ctx.request('GET', '/api/versions', undefined, planner)).body as { regionId: number }[];
+    expect(versions.some((v) => v.regionId === b)).toBe(false);
+    expect((await ctx.request('GET', '/api/versions')).body.some((v: { regionId: number }) => v.regionId === b)).toBe(true);
+    const bPlanner = await ctx.cookie({ username: 'county-b-planner', role: 'planner', regionId: b! });
+    const draft = await ctx.request('POST', '/api/drafts', { regionId: b, name: 'B 的草稿' }, bPlanner);
+    expect(draft.status, JSON.stringify(draft.body)).toBe(201);
+    for (const act of ['submit', 'rebase']) {
+      const res = await ctx.request('POST', `/api/drafts/${draft.body.id}/${act}`, {}, planner);
+      expect([act, res.status, res.body.error?.code]).toEqual([act, 404, 'not_found']);
+    }
   });
 
   it('draws the city and its counties as tiles', async () => {

@@ -415,16 +415,25 @@ for (const driver of DRIVERS) {
       expect(cleared.status, JSON.stringify(cleared.body)).toBe(200);
       expect(await servesIn(id)).toBeNull();
       expect(await servesIn(null)).toBe(g!.id);
-      // someone serving a grid outside the draft's village keeps it in the draft's list
+      // someone serving a grid outside the draft's village (in the author's township) keeps it in the draft's list
       const {
         rows: [far],
       } = await ctx.db.query<{ worker: number; grid: number }>(
-        `SELECT g.worker_id AS worker, g.id AS grid FROM region g
-         WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND g.parent_id <> $1 ORDER BY g.id LIMIT 1`,
-        [village.id],
+        `SELECT g.worker_id AS worker, g.id AS grid FROM region g JOIN region v ON v.id = g.parent_id
+         WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND g.parent_id <> $1 AND v.parent_id = $2 ORDER BY g.id LIMIT 1`,
+        [village.id, village.township],
+      );
+      // (and someone serving only another township's grids is not the township author's to pick)
+      const {
+        rows: [elsewhere],
+      } = await ctx.db.query<{ worker: number }>(
+        `SELECT g.worker_id AS worker FROM region g JOIN region v ON v.id = g.parent_id
+         WHERE g.level = 'grid' AND g.worker_id IS NOT NULL AND v.parent_id <> $1 ORDER BY g.id LIMIT 1`,
+        [village.township],
       );
       const list = (await ctx.request('GET', `/api/workers?role=full_time&draft=${id}`, undefined, author)).body as { id: number; gridId: number | null }[];
       expect(list.find((x) => x.id === far!.worker)?.gridId).toBe(far!.grid);
+      expect(list.some((x) => x.id === elsewhere!.worker)).toBe(false);
       expect((await ctx.request('DELETE', `/api/drafts/${id}`, undefined, author)).status).toBe(200);
     });
 
