@@ -428,7 +428,10 @@ export function draftRoutes() {
     });
 }
 
-/** The caller may change the draft's region (submitting and rebasing are a planner's acts on it); a draft they may not see is not found, as its reads answer. */
+/**
+ * The caller may change the draft's region (submitting and rebasing are a planner's acts on it); a draft they may not see
+ * is not found, as its reads answer.
+ */
 async function assertDraftScope(c: Parameters<typeof assertPlanScope>[0], id: number): Promise<void> {
   const d = await draftById(c.get('db'), id);
   if (!d || !(await maySee(c.get('db'), principalOf(c), d.regionId))) throw notFound('draft', id, 'id');

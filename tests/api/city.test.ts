@@ -179,7 +179,8 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     const gridIn = async (county: number) =>
       (
         await ctx.db.query<{ id: number; version: number; worker_id: number | null }>(
-          `SELECT r.id, r.version, r.worker_id FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.level = 'grid' AND r.worker_id IS NOT NULL ORDER BY r.id LIMIT 1`,
+          `SELECT r.id, r.version, r.worker_id FROM gp_subtree($1) s JOIN region r ON r.id = s.id
+           WHERE r.level = 'grid' AND r.worker_id IS NOT NULL ORDER BY r.id LIMIT 1`,
           [county],
         )
       ).rows[0]!;
@@ -203,7 +204,8 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     const inA = new Set(
       (
         await ctx.db.query<{ id: number }>(
-          `SELECT w.id FROM worker w WHERE NOT EXISTS (SELECT 1 FROM region r WHERE r.worker_id = w.id) AND NOT EXISTS (SELECT 1 FROM grid_staff g WHERE g.worker_id = w.id)
+          `SELECT w.id FROM worker w
+           WHERE NOT EXISTS (SELECT 1 FROM region r WHERE r.worker_id = w.id) AND NOT EXISTS (SELECT 1 FROM grid_staff g WHERE g.worker_id = w.id)
               OR EXISTS (SELECT 1 FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.worker_id = w.id)
               OR EXISTS (SELECT 1 FROM gp_subtree($1) s JOIN grid_staff g ON g.grid_id = s.id WHERE g.worker_id = w.id)`,
           [a],
