@@ -42,7 +42,7 @@ const feature = (at: PlanTime) => `json_build_object(
   'id', r.id,
   'geometry', ST_AsGeoJSON(r.geom, 6)::json,
   'properties', json_build_object(
-    'id', r.id, 'parentId', r.parent_id, 'level', r.level, 'code', r.code, 'name', r.name,
+    'id', r.id, 'parentId', r.parent_id, 'level', r.level, 'code', r.code, 'name', r.name, 'statCode', r.stat_code,
     'gridType', r.grid_type, 'workerId', r.worker_id, 'workerName', w.name,
     'households', ${at ? householdsAt('r') : 'r.household_count'},
     'version', r.version,
@@ -69,7 +69,8 @@ export const byCode = (tx: Queryable, code: string) => collection(tx, 'r.code = 
 export const search = (tx: Queryable, q: string) =>
   collection(
     tx,
-    `r.id IN (SELECT id FROM region WHERE strpos(name, $1) > 0 OR code LIKE $2 || '%'
+    // (and by the 12-digit 统计用区划代码 a county's files carry, kept beside our codes)
+    `r.id IN (SELECT id FROM region WHERE strpos(name, $1) > 0 OR code LIKE $2 || '%' OR stat_code LIKE $2 || '%'
               ORDER BY array_position(ARRAY['city', 'district', 'township', 'village', 'grid'], level), code LIMIT 20)`,
     [q, q.replace(/[\\%_]/g, '\\$&')],
   );

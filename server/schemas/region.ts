@@ -15,6 +15,8 @@ export const RegionPropertiesSchema = z
     level: LevelSchema,
     code: z.string(),
     name: z.string(),
+    /** The 12-digit 统计用区划代码 the region came with (imports keep it; exports give it back), if any. */
+    statCode: z.string().nullable(),
     gridType: GridTypeSchema.nullable(),
     workerId: z.number().int().nullable(),
     workerName: z.string().nullable(),

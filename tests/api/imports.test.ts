@@ -136,6 +136,11 @@ for (const driver of DRIVERS) {
         { code: '620201-101', stat_code: '620201101000' },
         { code: '620201-102', stat_code: '620201102000' },
       ]);
+      // found by the statistical code the clerk knows, which the region's detail gives back
+      const found = await ctx.request('GET', '/api/regions?q=620201101');
+      expect(found.body.features.map((f: { properties: { code: string; statCode: string } }) => [f.properties.code, f.properties.statCode])).toEqual([
+        ['620201-101', '620201101000'],
+      ]);
       // The same file again (each named by its code this time): each town overlaps the one now there, and the
       // report's short line names that one, not the row.
       const again = await plan(up.body.id, { ...body, fields: { name: '统计码', statCode: '统计码' } });
