@@ -1243,7 +1243,16 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
     const phone = phoneText ? phoneOf(phoneText) : '';
     const roleText = text(field(row, spec, 'role'));
     const role = roleText ? roleOf(roleText, roles) : 'full_time';
-    const gridText = text(field(row, spec, 'grid'));
+    // A roster often has both 网格编码 and 网格名称: a row whose column for the grid is empty (or names no grid)
+    // is placed by another column named for grids that does (the code column blank, the name given).
+    let gridText = text(field(row, spec, 'grid'));
+    if (!byCode.has(gridText) && (byName.get(gridText) ?? []).length !== 1) {
+      const other = Object.entries(row.properties)
+        .filter(([k]) => k !== spec.fields.grid && /网格|grid|wg/i.test(k))
+        .map(([, v]) => text(v))
+        .find((v) => v && (byCode.has(v) || (byName.get(v) ?? []).length === 1));
+      if (other) gridText = other;
+    }
     const named = byName.get(gridText) ?? [];
     const grid = byCode.get(gridText) ?? (named.length === 1 ? named[0] : undefined);
     const problem = !name

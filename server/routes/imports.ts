@@ -287,7 +287,8 @@ function guessKind(l: { geometryType: string | null; fields: string[] }): Import
   if (g.includes('line')) return 'barrier';
   // a layer mixing shapes (GDAL: "Geometry") is most often polygons with a stray line or point: read as boundaries, whose check names the strays
   if (g.includes('polygon') || g === 'geometry' || g.startsWith('unknown') || g === 'geometrycollection')
-    return has('grid', 'gridType') || l.fields.some((f) => /网格|wg/i.test(f)) ? 'grid' : 'boundary';
+    // (a field named for grids — 网格类型, 网格编码, wglx —, not a bare 类型: a township layer says 街道 or 镇 in one)
+    return l.fields.some((f) => /网格|wg|grid/i.test(f)) ? 'grid' : 'boundary';
   // a department list (部门名称, 联系人, 联系电话): named for departments, with no address or grid (a household register's 工作单位 is not one)
   const departmentName = guessFields('department', l.fields).name;
   if (!g && departmentName && /部门|单位|科室/.test(departmentName) && !has('household', 'address') && !has('staff', 'grid')) return 'department';

@@ -624,6 +624,14 @@ for (const driver of DRIVERS) {
       expect(register.body.layers[0].kind).toBe('household');
       const roster = await upload('网格员名册.csv', new TextEncoder().encode('姓名,联系电话,所属网格\n王一,138****0001,第1网格\n'));
       expect(roster.body.layers[0].kind).toBe('staff');
+      // township outlines whose 类型 says 街道 or 镇 are boundaries; a layer naming grid types is grids
+      const square = (x: number) => `[[[${x},39.8],[${x + 0.01},39.8],[${x + 0.01},39.81],[${x},39.81],[${x},39.8]]]`;
+      const layer = (props: string) =>
+        new TextEncoder().encode(
+          `{"type":"FeatureCollection","features":[{"type":"Feature","properties":${props},"geometry":{"type":"Polygon","coordinates":${square(98.2)}}}]}`,
+        );
+      expect((await upload('乡镇街道界.geojson', layer('{"名称":"五一街道","代码":"620201001000","类型":"街道"}'))).body.layers[0].kind).toBe('boundary');
+      expect((await upload('网格.geojson', layer('{"名称":"第1网格","网格类型":"农村型"}'))).body.layers[0].kind).toBe('grid');
     });
 
     it("says when a list's coordinates lie all one way from the households its addresses found, and which system brings them together", async () => {
@@ -1141,6 +1149,19 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
       expect((await ctx.db.query(`SELECT 1 FROM grid_staff s JOIN worker w ON w.id = s.worker_id WHERE w.phone LIKE '1390874100%'`)).rows).toEqual([]);
       expect((await ctx.snapshot()).region).toBe(before.region);
+    });
+
+    it("places a roster's row by the grid's name when its code column is blank", async () => {
+      const { rows: gs } = await ctx.db.query<{ code: string; name: string }>(
+        `SELECT code, name FROM region WHERE level = 'grid' AND name IN (SELECT name FROM region WHERE level = 'grid' GROUP BY name HAVING count(*) = 1)
+         ORDER BY code LIMIT 2`,
+      );
+      const csv = `姓名,联系电话,职务,网格编码,网格名称\n赵一,13908742001,网格长,${gs[0]!.code},${gs[0]!.name}\n钱二,13908742002,网格长,,${gs[1]!.name}\n`;
+      const up = await upload('网格力量花名册.csv', new TextEncoder().encode(csv));
+      const checked = await plan(up.body.id, { layer: up.body.layers[0].name, kind: 'staff', parentId: districtId });
+      expect(checked.status).toBe(200);
+      expect(checked.body.fields.grid).toBe('网格编码');
+      expect(checked.body.outcome).toMatchObject({ total: 2, accepted: 2, problemCounts: {} });
     });
 
     it('names the row a grid overlaps in its own file by that row’s name, whatever village each went to', async () => {
