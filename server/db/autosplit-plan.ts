@@ -633,9 +633,12 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
   );
   const border = await borders(tx);
   const byId = new Map(villages.map((v) => [v.id, v]));
+  // A village nobody lives in (desert, forest, a reservoir) is one grid of no households: within its rule, as the
+  // coverage check takes it, not a grid that cannot be made to it.
+  const lived = new Set(rows.filter((r) => r.households > 0).map((r) => r.village_id));
   return rows.map((r) => {
     const v = byId.get(r.village_id)!;
-    const status = rangeStatus(r.households, v.rule);
+    const status = lived.has(r.village_id) ? rangeStatus(r.households, v.rule) : 'within';
     // The border drawn inside the area (not its outline), and the part of it along a road, river or other line.
     const b = border?.get(r.ord);
     const borderM = b ? Math.max(0, r.perimeter - b.outline) : null;
@@ -656,7 +659,7 @@ async function describe(tx: Queryable, villages: PlannedVillage[], table: string
       borderM: borderM === null ? null : Math.round(borderM),
       offBarrierM: borderM === null ? null : Math.round(borderM - onBarrierM),
       parts: r.parts,
-      reason: r.reason ?? (status === 'within' ? null : 'no_balanced_cut'),
+      reason: !lived.has(r.village_id) ? null : (r.reason ?? (status === 'within' ? null : 'no_balanced_cut')),
       crossesBarrier: r.crosses === true,
     };
   });

@@ -43,7 +43,8 @@ export interface AutosplitSummary {
   kept: number;
   /** Grids that met their rule but joined a neighbouring remainder too small to be a grid alone (rebalancing). */
   released: number;
-  infeasible: { ord: number; villageId: number; reason: InfeasibleReason; households: number }[];
+  /** Grids that cannot be made to their rule, each with its village's name (the list is read without the map). */
+  infeasible: { ord: number; villageId: number; village: string; reason: InfeasibleReason; households: number }[];
   /** Villages typed by their names (none set, no grids to show it): how many as residential communities, how many as rural. */
   typedByName: { residential: number; rural: number };
   elapsedMs: number;
@@ -188,7 +189,15 @@ function summarise(
     widestM: grids.reduce((w, g) => Math.max(w, g.widthM), 0),
     ...workloads(grids),
     straightGrids: grids.filter((g) => g.straight).length,
-    infeasible: grids.filter((g) => g.reason).map((g) => ({ ord: g.ord, villageId: g.villageId, reason: g.reason!, households: g.households })),
+    infeasible: grids
+      .filter((g) => g.reason)
+      .map((g) => ({
+        ord: g.ord,
+        villageId: g.villageId,
+        village: villages.find((v) => v.id === g.villageId)?.name ?? '',
+        reason: g.reason!,
+        households: g.households,
+      })),
     typedByName: {
       residential: villages.filter((v) => v.typeByName && v.gridType === 'residential').length,
       rural: villages.filter((v) => v.typeByName && v.gridType === 'rural').length,

@@ -385,9 +385,12 @@ async function gridRules(tx: Queryable, parents: number[], regionId: number): Pr
      grid AS (SELECT * FROM child WHERE level = 'grid'),
      -- the household range of each grid's type: its district's own rule, else the default
      ranged AS (
-       SELECT g.id, g.parent_id, g.household_count AS n, coalesce(own.min_households, dflt.min_households) AS lo, coalesce(own.max_households,
-         dflt.max_households) AS hi
+       -- (a village nobody lives in has grids of no households: no lower bound there, as in grid_range)
+       SELECT g.id, g.parent_id, g.household_count AS n,
+         CASE WHEN v.household_count = 0 THEN 0 ELSE coalesce(own.min_households, dflt.min_households) END AS lo,
+         coalesce(own.max_households, dflt.max_households) AS hi
        FROM grid g
+         LEFT JOIN region v ON v.id = g.parent_id
          LEFT JOIN region d ON d.level = 'district' AND d.code = split_part(g.code, '-', 1)
          LEFT JOIN grid_type_rule own ON own.district_id = d.id AND own.grid_type = g.grid_type
          LEFT JOIN grid_type_rule dflt ON dflt.district_id IS NULL AND dflt.grid_type = g.grid_type

@@ -75,7 +75,7 @@ const Summary = z.object({
   unchanged: z.boolean().openapi({ description: 'the proposal divides exactly as the current grids do' }),
   kept: z.number().int().openapi({ description: 'grids left as they are' }),
   released: z.number().int().openapi({ description: 'grids meeting their rule released to join a remainder too small alone (rebalance)' }),
-  infeasible: z.array(z.object({ ord: z.number().int(), villageId: z.number().int(), reason: z.string(), households: z.number().int() })),
+  infeasible: z.array(z.object({ ord: z.number().int(), villageId: z.number().int(), village: z.string(), reason: z.string(), households: z.number().int() })),
   typedByName: z
     .object({ residential: z.number().int(), rural: z.number().int() })
     .openapi({ description: 'villages with no type set and no grids, typed by their names: 社区 residential, the rest rural' }),

@@ -7,7 +7,7 @@ for (const driver of DRIVERS) {
     let db: Parameters<typeof apiContext>[0];
     let dispose: () => Promise<void>;
     /** The village with the most households, and its township. */
-    let village: { id: number; households: number; grids: number; workers: number };
+    let village: { id: number; name: string; households: number; grids: number; workers: number };
     let township: number;
     const user = { 'x-gridplan-user': 'planner-auto' };
 
@@ -40,8 +40,8 @@ for (const driver of DRIVERS) {
       dispose = t.dispose;
       db = t.db;
       ctx = await apiContext(t.db);
-      const { rows } = await ctx.db.query<{ id: number; households: number; grids: number; workers: number; township: number }>(
-        `SELECT v.id, v.household_count AS households, v.parent_id AS township,
+      const { rows } = await ctx.db.query<{ id: number; name: string; households: number; grids: number; workers: number; township: number }>(
+        `SELECT v.id, v.name, v.household_count AS households, v.parent_id AS township,
                 (SELECT count(*)::int FROM region g WHERE g.parent_id = v.id) AS grids,
                 (SELECT count(worker_id)::int FROM region g WHERE g.parent_id = v.id) AS workers
          FROM region v WHERE v.level = 'village' AND v.grid_type IN ('rural', 'scattered') ORDER BY v.household_count DESC, v.code LIMIT 1`,
@@ -296,7 +296,9 @@ for (const driver of DRIVERS) {
       });
       expect(res.status).toBe(200);
       expect(res.body.summary.grids).toBe(1);
-      expect(res.body.summary.infeasible).toEqual([{ ord: 1, villageId: village.id, reason: 'too_few_households', households: village.households }]);
+      expect(res.body.summary.infeasible).toEqual([
+        { ord: 1, villageId: village.id, village: village.name, reason: 'too_few_households', households: village.households },
+      ]);
       expect(res.body.proposal.features[0].properties.status).toBe('under');
     });
 

@@ -249,6 +249,21 @@ for (const driver of DRIVERS) {
       expect(byKind.code_mismatch.regionIds).toEqual([ids[2]]);
     });
 
+    it('takes a village nobody lives in as its grids of no households, and one with people by its range', async () => {
+      const empty = await village(QUADS.map((q) => ({ coords: [rect(q)], households: 0 })));
+      expect((await check(empty.villageId)).kinds).toEqual([]);
+      const passes = await ctx.db.query<{ passes: boolean }>('SELECT passes FROM grid_range WHERE grid_id = ANY($1::int[])', [empty.ids]);
+      expect(passes.rows.map((r) => r.passes)).toEqual([true, true, true, true]);
+      // and the auto-split proposes it as one grid within its rule, not a grid that cannot be made to it
+      const split = await ctx.request('POST', `/api/regions/${empty.villageId}/autosplit`, {});
+      expect(split.status, JSON.stringify(split.body).slice(0, 300)).toBe(200);
+      expect([split.body.summary.grids, split.body.summary.infeasible]).toEqual([1, []]);
+      expect(split.body.proposal.features[0].properties.status).toBe('within');
+      // one household in the village: the empty grids are under its range again
+      const lived = await village(QUADS.map((q, i) => ({ coords: [rect(q)], households: i === 0 ? 1 : 0 })));
+      expect((await check(lived.villageId)).kinds).toEqual(Array(4).fill('households_out_of_range'));
+    });
+
     it('finds exactly a household assigned to a grid that does not contain it', async () => {
       const { ids, villageId } = await village(QUADS.map((q) => ({ coords: [rect(q)], households: 15 })));
       const { rows } = await ctx.db.query<{ id: number }>('SELECT id FROM household WHERE region_id = $1 ORDER BY id LIMIT 1', [ids[0]]);
