@@ -525,12 +525,14 @@ describeInBrowser('web app in Chromium', () => {
       await page.goBack();
       await expect.poll(() => crumbs(page)).toEqual(['沾益区']);
 
-      // The search, by keyboard only: typed, Tab to the first answer, Enter.
+      // The search, by keyboard only: typed, ↓ to the first answer (its count said aloud), Enter.
       const town = (await page.locator('[data-testid="children"] li .name').first().textContent())!;
       await page.locator('[data-testid="search"]').focus();
       await page.keyboard.type(town);
-      await page.waitForSelector('[role="listbox"] button');
-      await page.keyboard.press('Tab');
+      await page.waitForSelector('[data-testid="search-results"] button');
+      await expect.poll(() => page.locator('[data-testid="search-said"]').textContent()).toMatch(/找到 \d+ 处/);
+      await page.keyboard.press('ArrowDown');
+      expect(await page.evaluate(() => document.activeElement?.closest('[data-testid="search-results"]') !== null)).toBe(true);
       await page.keyboard.press('Enter');
       await expect.poll(() => crumbs(page)).toEqual(['沾益区', town]);
       await expect.poll(focused).toBe('region-heading');
