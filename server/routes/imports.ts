@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import { commitImport, MAX_PROBLEMS, planImport, type ImportOutcome, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
-import { BD09, crsChoices, GCJ02, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
+import { BD09, crsChoices, GCJ02, gkByMeridian, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
 import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_CAPABILITY, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
 import { can } from '../domain/roles.ts';
@@ -195,7 +195,14 @@ const Outcome = z
 const Plan = z
   .object({
     fields: Fields,
-    crs: z.object({ declared: z.string().nullable(), used: z.string().nullable(), guessed: z.boolean() }),
+    crs: z.object({
+      declared: z.string().nullable(),
+      used: z.string().nullable(),
+      guessed: z.boolean(),
+      suggest: z.string().nullable().optional().openapi({
+        description: 'every row far outside the parent in a Gauss–Krüger zone: the zone that would put them there (a .prj naming the wrong zone)',
+      }),
+    }),
     sample: z.array(z.record(z.string(), z.unknown())),
     preview: z.unknown().openapi({ description: 'a GeoJSON FeatureCollection of the first rows in lon/lat, with `i` (row) and `problem` (its code)' }),
     outcome: Outcome,
@@ -355,6 +362,27 @@ async function parentCentre(c: Context<Env>, parentId: number | null): Promise<[
     .get('db')
     .query<{ x: number; y: number }>('SELECT ST_X(ST_Centroid(geom)) AS x, ST_Y(ST_Centroid(geom)) AS y FROM region WHERE id = $1', [parentId]);
   return rows[0] ? [rows[0].x, rows[0].y] : undefined;
+}
+
+/**
+ * A file read in a Gauss–Krüger zone (without the zone's number in its eastings) whose every row lies far east or west of
+ * its parent: the zone its eastings belong to. A .prj naming the wrong zone moves a layer by the zones' distance apart
+ * (嘉峪关 at 99°E read in the 108°E zone lands 800 km east) while the eastings stay true to their own meridian.
+ */
+async function zoneThatFits(
+  c: Context<Env>,
+  read: { rows: ImportRow[]; crs: CrsCode | null },
+  outcome: ImportOutcome,
+  parentId: number | null | undefined,
+): Promise<string | null> {
+  const code = Number(/^EPSG:(\d+)$/.exec(read.crs ?? '')?.[1]);
+  if (!(code >= 4534 && code <= 4554) || outcome.accepted > 0 || !outcome.problemCounts.outside_parent) return null;
+  const near = await parentCentre(c, parentId ?? null);
+  const box = bboxOf(read.rows);
+  if (!near || !box) return null;
+  const shift = Math.round(((box[0] + box[2]) / 2 - near[0]) / 3) * 3;
+  const meridian = 75 + (code - 4534) * 3 - shift;
+  return shift !== 0 && meridian >= 75 && meridian <= 135 && Math.abs((box[1] + box[3]) / 2 - near[1]) < 3 ? `EPSG:${gkByMeridian(meridian)}` : null;
 }
 
 /** A layer's rows in lon/lat: in the system chosen, else the declared one, else the one its numbers suggest. */
@@ -569,10 +597,11 @@ export function importRoutes() {
           })),
         ],
       };
+      const suggest = await zoneThatFits(c, read, outcome, body.parentId);
       return c.json(
         {
           fields,
-          crs: { declared: read.declared, used: read.crs, guessed: read.guessed },
+          crs: { declared: read.declared, used: read.crs, guessed: read.guessed, ...(suggest ? { suggest } : {}) },
           sample: read.rows.slice(0, 20).map((r) => r.properties),
           preview,
           outcome,

@@ -163,6 +163,9 @@ for (const driver of DRIVERS) {
       const wrong = await plan(up.body.id, { ...body, crs: 'EPSG:4543' });
       expect(wrong.body.outcome.accepted).toBe(0);
       expect(Object.keys(wrong.body.outcome.problemCounts)).toContain('outside_parent');
+      // two zones east of the district: the zone whose meridian the eastings belong to is offered (99°E, as the .prj says)
+      expect(wrong.body.crs.suggest).toBe('EPSG:4542');
+      expect((await plan(up.body.id, body)).body.crs.suggest ?? null).toBeNull();
       // Metres taken for degrees cannot be read at all: the answer names the choice, not a server fault.
       for (const crs of ['EPSG:4490', 'GCJ-02']) {
         const lonlat = await plan(up.body.id, { ...body, crs });
