@@ -376,7 +376,8 @@ async function zoneThatFits(
   parentId: number | null | undefined,
 ): Promise<string | null> {
   const code = Number(/^EPSG:(\d+)$/.exec(read.crs ?? '')?.[1]);
-  if (!(code >= 4534 && code <= 4554) || outcome.accepted > 0 || !outcome.problemCounts.outside_parent) return null;
+  const placing = ['outside_parent', 'no_village', 'no_township', 'no_district'];
+  if (!(code >= 4534 && code <= 4554) || outcome.accepted > 0 || !placing.some((k) => outcome.problemCounts[k])) return null;
   const near = await parentCentre(c, parentId ?? null);
   const box = bboxOf(read.rows);
   if (!near || !box) return null;
