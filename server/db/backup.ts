@@ -108,9 +108,9 @@ export async function restore(file: string, target: { dataDir: string } | { data
     const existing = await readdir(target.dataDir).catch(() => [] as string[]);
     if (existing.length > 0) throw new Error(`${target.dataDir} is not empty: restore into a new folder (or move this one away first)`);
     const { PGlite } = await import('@electric-sql/pglite');
-    const { postgis } = await import('@electric-sql/pglite-postgis');
+    const { postgisExtension } = await import('./postgis-bundle.ts');
     const loadDataDir = new Blob([await readFile(file)]);
-    const restored = await PGlite.create({ dataDir: target.dataDir, loadDataDir, extensions: { postgis } });
+    const restored = await PGlite.create({ dataDir: target.dataDir, loadDataDir, extensions: { postgis: postgisExtension() } });
     await restored.query('SELECT 1 FROM region LIMIT 1');
     await restored.close();
     // The running server's lock and control files came along in the dump: they are not this folder's.

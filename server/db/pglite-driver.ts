@@ -1,6 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
-import { postgis } from '@electric-sql/pglite-postgis';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Db } from './db.ts';
+import { postgisExtension } from './postgis-bundle.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -81,9 +82,27 @@ function alive(pid: number): boolean {
   }
 }
 
+let compiled: Promise<WebAssembly.Module | undefined> | null = null;
+
+/**
+ * PGlite's own WebAssembly (10 MB), compiled once per process and handed to each database thread:
+ * compiling it took 0.4–0.5 s of CPU at every open (undefined: PGlite compiles it itself).
+ */
+export function pgliteModule(): Promise<WebAssembly.Module | undefined> {
+  return (compiled ??= Promise.resolve()
+    .then(() => readFile(join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), 'pglite.wasm')))
+    .then((bytes) => WebAssembly.compile(bytes))
+    .catch(() => undefined));
+}
+
 /** Opens PGlite with PostGIS and our type parsers (no lock: the caller holds it). */
-export function createPglite(dataDir: string): Promise<PGlite> {
-  return PGlite.create({ dataDir: dataDir === 'memory://' ? undefined : dataDir, extensions: { postgis }, parsers });
+export async function createPglite(dataDir: string, wasmModule?: WebAssembly.Module): Promise<PGlite> {
+  return PGlite.create({
+    dataDir: dataDir === 'memory://' ? undefined : dataDir,
+    extensions: { postgis: postgisExtension() },
+    parsers,
+    wasmModule: wasmModule ?? (await pgliteModule()),
+  });
 }
 
 /**
@@ -173,7 +192,11 @@ async function connectThread(dataDir: string, unlock: () => void) {
   const channel = new MessageChannel();
   const txPort = channel.port1;
   const signal = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(boot, { eval: true, workerData: { dataDir, txPort: channel.port2, signal: signal.buffer }, transferList: [channel.port2] });
+  const worker = new Worker(boot, {
+    eval: true,
+    workerData: { dataDir, txPort: channel.port2, signal: signal.buffer, wasmModule: await pgliteModule() },
+    transferList: [channel.port2],
+  });
   txPort.unref();
   const pending = new Map<number, { resolve: (r: Reply & { ok: true }) => void; reject: (e: Error) => void }>();
   let nextId = 1;

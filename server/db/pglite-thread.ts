@@ -154,9 +154,14 @@ async function serve(pglite: PGlite, txPort: MessagePort, signal: Int32Array): P
 }
 
 if (parentPort) {
-  const { dataDir, txPort, signal } = workerData as { dataDir: string; txPort: MessagePort; signal: SharedArrayBuffer };
+  const { dataDir, txPort, signal, wasmModule } = workerData as {
+    dataDir: string;
+    txPort: MessagePort;
+    signal: SharedArrayBuffer;
+    wasmModule?: WebAssembly.Module;
+  };
   try {
-    const pglite = await createPglite(dataDir);
+    const pglite = await createPglite(dataDir, wasmModule);
     await serve(pglite, txPort, new Int32Array(signal));
     parentPort.postMessage({ id: 0, ok: true } satisfies Reply);
   } catch (err) {
