@@ -8,7 +8,7 @@ import type { Db } from '../../server/db/db.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { sessionCookie } from '../support/auth.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { launchBrowser, newPage, describeInBrowser } from './browser.ts';
+import { launchBrowser, newPage, describeInBrowser, REDUCED_MOTION } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'field');
 // a 1×1 PNG
@@ -54,6 +54,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
       hasTouch: true,
       geolocation: { longitude: place.x, latitude: place.y },
       permissions: ['geolocation'],
+      reducedMotion: REDUCED_MOTION,
     });
     const [name, value] = cookie.split('=') as [string, string];
     await context.addCookies([{ name, value, url: server.url }]);

@@ -45,9 +45,9 @@ describeInBrowser('web app in Chromium', () => {
   const track = (p: Page) => (opened.push(p), p);
 
   /** Opens a path signed in as admin; a wall display path signs in with its screen token instead. */
-  async function open(path: string, width = 1440, height = 900): Promise<Page> {
+  async function open(path: string, width = 1440, height = 900, motion = false): Promise<Page> {
     const screen = path.startsWith('/screen');
-    const page = await newPage(browser, server.url, screen ? null : admin, { width, height });
+    const page = await newPage(browser, server.url, screen ? null : admin, { width, height }, { motion });
     opened.push(page);
     if (screen) path += `${path.includes('?') ? '&' : '?'}token=${screenToken}`;
     const errors: string[] = [];
@@ -292,7 +292,8 @@ describeInBrowser('web app in Chromium', () => {
   });
 
   it('cycles the wall through the townships and pauses on Space', async () => {
-    const page = await open('/screen?interval=5', 1920, 1080);
+    // (with motion: the wall flies from township to township, as it does for everyone who has not asked for less)
+    const page = await open('/screen?interval=5', 1920, 1080, true);
     try {
       const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
       const first = await focus();

@@ -4,7 +4,7 @@ import type { ExpressionSpecification, GeoJSONSource, LngLatBoundsLike, VectorTi
 import workerUrl from 'maplibre-gl/dist/maplibre-gl-worker.mjs?url';
 import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature } from '../state/explorer.svelte.ts';
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
-import { baseStyle, householdsLabel, mapLocale, gridTypeColor, TEXT_FONT } from './style.ts';
+import { baseStyle, householdsLabel, mapLocale, gridTypeColor, TEXT_FONT, mapOptions } from './style.ts';
 import turfBbox from '@turf/bbox';
 
 maplibregl.setWorkerUrl(workerUrl);
@@ -79,8 +79,7 @@ export class RegionMap {
       zoom: 8,
       attributionControl: false,
       interactive: options.interactive ?? true,
-      // Keep the drawing buffer so screenshots and pixel tests can read the canvas.
-      canvasContextAttributes: { preserveDrawingBuffer: true },
+      ...mapOptions(),
     });
     basemapHealth.watch(this.map);
     if (options.interactive ?? true) this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
