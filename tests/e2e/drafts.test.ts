@@ -6,7 +6,7 @@ import type { Db } from '../../server/db/db.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { sessionCookie } from '../support/auth.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { describeInBrowser, launchBrowser, newPage, waitForMap } from './browser.ts';
+import { describeInBrowser, launchBrowser, newPage, waitForMap, DESKTOP } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'drafts');
 
@@ -44,7 +44,7 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
   });
 
   const open = async (cookie: string, path: string): Promise<Page> => {
-    const page = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, cookie, DESKTOP);
     page.on('dialog', (d) => void d.accept());
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());

@@ -8,7 +8,7 @@ import type { Db } from '../../server/db/db.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { sessionCookie } from '../support/auth.ts';
 import { cloneTestDb } from '../support/db.ts';
-import { launchBrowser, newPage, describeInBrowser, REDUCED_MOTION } from './browser.ts';
+import { launchBrowser, newPage, describeInBrowser, REDUCED_MOTION, DESKTOP } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'field');
 // a 1×1 PNG
@@ -687,7 +687,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     );
     await db.query(`UPDATE incident SET status = 'dispatched', dispatched_at = now(), department = '司法调解' WHERE id = $1`, [incident!.id]);
     const cookie = await sessionCookie(db, { username: 'mediator', role: 'department', department: 'mediation' });
-    const desk = await newPage(browser, server.url, cookie, { width: 1440, height: 900 });
+    const desk = await newPage(browser, server.url, cookie, DESKTOP);
     desk.on('pageerror', (e) => errors.push(e.message));
     await desk.goto(server.url + '/');
     await desk.waitForURL(/\/dispatch$/);
@@ -799,10 +799,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await expect.poll(() => other.count(), { timeout: 30_000 }).toBe(0);
     await env.close();
     // the centre approves: the deadline moves
-    const centre = await newPage(browser, server.url, await sessionCookie(db, { username: 'duty-centre', role: 'center', regionId: null }), {
-      width: 1920,
-      height: 1080,
-    });
+    const centre = await newPage(browser, server.url, await sessionCookie(db, { username: 'duty-centre', role: 'center', regionId: null }), DESKTOP);
     centre.on('pageerror', (e) => errors.push(e.message));
     await centre.goto(server.url + '/dispatch');
     // what waits for its decision, on a tab of its own
@@ -838,10 +835,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     );
     // (the housing clerk has an account before the case is sent: the notice goes to the accounts there are)
     const clerkCookie = await sessionCookie(db, { username: 'console-housing', role: 'department', department: 'housing' });
-    const desk = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), {
-      width: 1920,
-      height: 1080,
-    });
+    const desk = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), DESKTOP);
     desk.on('pageerror', (e) => errors.push(e.message));
     // while the intake loads its count is not shown (it said 0 until the list came)
     let release: () => void = () => {};
@@ -910,7 +904,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.close();
 
     // the housing clerk's bell rings; the notice opens the case in the department's queue
-    const clerk = await newPage(browser, server.url, clerkCookie, { width: 1920, height: 1080 });
+    const clerk = await newPage(browser, server.url, clerkCookie, DESKTOP);
     clerk.on('pageerror', (e) => errors.push(e.message));
     await clerk.goto(server.url + '/plan');
     await expect.poll(() => clerk.locator('[data-testid="bell-count"]').count(), { timeout: 30_000 }).toBe(1);
@@ -925,10 +919,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await clerk.close();
 
     // 督办: the centre urges the housing clerk on, who hears it, and gives the police's part to the mediators
-    const follow = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), {
-      width: 1920,
-      height: 1080,
-    });
+    const follow = await newPage(browser, server.url, await sessionCookie(db, { username: 'console-centre', role: 'center', regionId: null }), DESKTOP);
     follow.on('pageerror', (e) => errors.push(e.message));
     await follow.goto(server.url + '/dispatch');
     await follow.locator('[data-testid="state-all"]').click();
@@ -997,7 +988,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
 
   it('pages through a long queue and narrows it by words, place and category, with counts that match', async () => {
     const cookie = await sessionCookie(db, { username: 'queue-admin', role: 'admin' });
-    const desk = await newPage(browser, server.url, cookie, { width: 1920, height: 1080 });
+    const desk = await newPage(browser, server.url, cookie, DESKTOP);
     desk.on('pageerror', (e) => errors.push(e.message));
     await desk.goto(server.url + '/dispatch');
     const {

@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from '../../server/server.ts';
 import type { Db } from '../../server/db/db.ts';
 import { cloneTestDb } from '../support/db.ts';
 import { sessionCookie } from '../support/auth.ts';
-import { describeInBrowser, launchBrowser, mapInkShare, newPage, waitForMap } from './browser.ts';
+import { describeInBrowser, launchBrowser, mapInkShare, newPage, waitForMap, DESKTOP } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
 const FILES = join(import.meta.dirname, '..', 'fixtures', 'import', 'files');
@@ -39,7 +39,7 @@ describeInBrowser('import wizard in Chromium', () => {
   });
 
   async function openImport(): Promise<Page> {
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, admin, DESKTOP);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${server.url}/import`);
@@ -241,7 +241,7 @@ describeInBrowser('import wizard in Chromium', () => {
   });
 
   it('opened from 设置 › 部门 for a department list: no region, no map, and a list whose columns say only 名称 taken as one', async () => {
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, admin, DESKTOP);
     try {
       await page.goto(`${server.url}/settings?tab=departments`);
       await page.click('[data-testid="departments-import"]');
@@ -291,7 +291,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.setViewportSize({ width: 360, height: 640 });
       await expect.poll(() => page.locator('.sample').isVisible()).toBe(true);
       await page.screenshot({ path: join(ARTIFACTS, 'import-6c-departments-phone.png') });
-      await page.setViewportSize({ width: 1920, height: 1080 });
+      await page.setViewportSize(DESKTOP);
       await expect
         .poll(() => page.locator('[data-testid="import-departments"]').textContent(), { timeout: 60_000 })
         .toBe('新增 2 个部门，更新 0 个，0 个无变化');
@@ -302,7 +302,7 @@ describeInBrowser('import wizard in Chromium', () => {
       expect(await count()).toBe(before + 2);
       expect(await page.locator('[data-testid="import-show-settings"]').getAttribute('href')).toBe('/settings?tab=departments');
       // the settings log has it as one change, each department added said so
-      const history = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+      const history = await newPage(browser, server.url, admin, DESKTOP);
       try {
         await history.goto(`${server.url}/settings?tab=history`);
         const entry = history.locator('[data-testid="settings-change"]').first();
@@ -328,7 +328,7 @@ describeInBrowser('import wizard in Chromium', () => {
     } = await db.query<{ id: number; parent: number; village: string }>(
       `SELECT g.id, g.parent_id AS parent, v.name AS village FROM region g JOIN region v ON v.id = g.parent_id WHERE g.level = 'grid' ORDER BY g.id LIMIT 1`,
     );
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, admin, DESKTOP);
     try {
       await page.goto(`${server.url}/import?region=${grid!.id}`);
       // (no new entry in the history: 返回 goes where the clerk came from)
@@ -376,7 +376,7 @@ describeInBrowser('import wizard in Chromium', () => {
   });
 
   it('lets an admin set the district’s household range per grid type in the settings', async () => {
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, admin, DESKTOP);
     try {
       await page.goto(`${server.url}/settings`);
       await page.waitForSelector('[data-testid="rules"] input');
@@ -407,7 +407,7 @@ describeInBrowser('import wizard in Chromium', () => {
   });
 
   it('lets an admin add a department, set a category’s deadlines and departments, and undo a change from the record', async () => {
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, admin, DESKTOP);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     try {
@@ -534,7 +534,7 @@ describeInBrowser('import wizard in Chromium', () => {
     const file = join(dir, '全市村级界线.geojson');
     await writeFile(file, JSON.stringify({ type: 'FeatureCollection', features: rows.map((r) => JSON.parse(r.f)) }));
 
-    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    const page = await newPage(browser, server.url, admin, DESKTOP);
     try {
       await page.goto(`${server.url}/import?region=${county}`);
       await page.waitForSelector('[data-testid="import-drop"]');

@@ -7,7 +7,7 @@ import { cloneTestDb } from '../support/db.ts';
 import { checkLogin, createScreenToken } from '../../server/db/accounts.ts';
 import type { Db } from '../../server/db/db.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
-import { launchBrowser, mapInkShare, newPage, waitForMap, describeInBrowser } from './browser.ts';
+import { launchBrowser, mapInkShare, newPage, waitForMap, describeInBrowser, DESKTOP } from './browser.ts';
 
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
 
@@ -45,7 +45,7 @@ describeInBrowser('web app in Chromium', () => {
   const track = (p: Page) => (opened.push(p), p);
 
   /** Opens a path signed in as admin; a wall display path signs in with its screen token instead. */
-  async function open(path: string, width = 1440, height = 900, motion = false): Promise<Page> {
+  async function open(path: string, width = DESKTOP.width, height = DESKTOP.height, motion = false): Promise<Page> {
     const screen = path.startsWith('/screen');
     const page = await newPage(browser, server.url, screen ? null : admin, { width, height }, { motion });
     opened.push(page);
@@ -347,7 +347,7 @@ describeInBrowser('web app in Chromium', () => {
 
   it('says once when the basemap cannot be reached, and stops asking it for tiles', async () => {
     // a basemap server the county's network does not reach (nothing listens on port 9)
-    const page = track(await newPage(browser, server.url, admin, { width: 1440, height: 900 }));
+    const page = track(await newPage(browser, server.url, admin, DESKTOP));
     const dead = 'http://127.0.0.1:9/tiles/{z}/{x}/{y}.png';
     await page.route('**/api/config', async (route) => {
       const res = await route.fetch();
@@ -457,7 +457,7 @@ describeInBrowser('web app in Chromium', () => {
     );
     const town = rows[0]!;
     const cookie = await sessionCookie(db, { username: 'planner-town', role: 'planner', regionId: town.id });
-    const page = track(await newPage(browser, server.url, cookie, { width: 1920, height: 1080 }));
+    const page = track(await newPage(browser, server.url, cookie, DESKTOP));
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     try {
@@ -497,7 +497,7 @@ describeInBrowser('web app in Chromium', () => {
     const { rows } = await db.query<{ id: number }>(
       `SELECT parent_id AS id FROM region WHERE level = 'grid' GROUP BY parent_id ORDER BY count(*) DESC LIMIT 1`,
     );
-    const page = await open(`/plan?region=${rows[0]!.id}`, 1440, 900);
+    const page = await open(`/plan?region=${rows[0]!.id}`);
     try {
       await page.evaluate(() => {
         const list = document.querySelector('[data-testid="children"]')!;
@@ -512,7 +512,7 @@ describeInBrowser('web app in Chromium', () => {
   });
 
   it('moves the focus to the region chosen from the search or the list, never away from the map after a click on it', async () => {
-    const page = await open('/plan', 1920, 1080);
+    const page = await open('/plan');
     const focused = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset['testid'] ?? document.activeElement?.tagName);
     const heading = page.locator('[data-testid="region-heading"]');
     const still = () => page.evaluate(() => [scrollX, scrollY, document.querySelector('[data-testid="map"]')!.getBoundingClientRect().top]);
@@ -556,7 +556,7 @@ describeInBrowser('web app in Chromium', () => {
   });
 
   it('moves through the tabs of settings, the centre, the assessment and the department queue with the arrow keys', async () => {
-    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const page = track(await newPage(browser, server.url, admin, DESKTOP));
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     const tabs = page.locator('[role="tablist"] [role="tab"]');
@@ -610,7 +610,7 @@ describeInBrowser('web app in Chromium', () => {
   });
 
   it('shows the assessment’s first rows with how many there are, and all of them on request', async () => {
-    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const page = track(await newPage(browser, server.url, admin, DESKTOP));
     // (the test county has fewer than 500 workers: the page's own request, cut to 3 on its way)
     await page.route(/\/api\/assessment\?/, (route) =>
       route.continue({
@@ -634,7 +634,7 @@ describeInBrowser('web app in Chromium', () => {
 
   it('sets a new password in a dialog of the page: labelled, Esc cancels, a short one refused in words, the focus back on the button', async () => {
     await sessionCookie(db, { username: 'reset-me', role: 'analyst' });
-    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const page = track(await newPage(browser, server.url, admin, DESKTOP));
     let prompted = false;
     page.on('dialog', (d) => void ((prompted = true), d.dismiss()));
     await page.goto(server.url + '/settings?tab=accounts');
