@@ -146,11 +146,22 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
   it('keeps a report made offline on the phone, through a lost answer and a reload, and sends it once', async () => {
     await context.setOffline(true);
     await expect.poll(() => page.locator('[data-testid="network"]').textContent()).toBe('离线');
-    // Tap the map to place it.
+    // Placed from the keyboard (no GPS fix, no touch): the arrow keys move the map under its centre cross, Enter puts the report there.
     await page.locator('[data-testid="field-map"]').scrollIntoViewIfNeeded();
-    const map = (await page.locator('[data-testid="field-map"]').boundingBox())!;
-    await page.mouse.click(map.x + map.width / 2, map.y + map.height / 2);
+    const canvas = page.locator('[data-testid="field-map"] canvas.maplibregl-canvas');
+    expect(await canvas.getAttribute('aria-label')).toContain('回车');
+    await canvas.focus();
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => page.locator('[data-testid="field-map-keys"]').isVisible()).toBe(true);
+    await mapReady();
+    const centre = await page.locator('[data-testid="field-map"]').evaluate((el) => {
+      const c = (el as HTMLElement & { gridplanMap: { getCenter(): { lng: number; lat: number } } }).gridplanMap.getCenter();
+      return [Number(c.lng.toFixed(7)), Number(c.lat.toFixed(7))];
+    });
+    await page.keyboard.press('Enter');
     await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toContain('已选点');
+    await page.screenshot({ path: join(ARTIFACTS, '3-placed-by-keys.png') });
     await page.locator('[data-testid="category-dispute"]').click();
     await page.locator('[data-testid="description"]').fill('两户因排水沟起纠纷');
     await page.locator('[data-testid="submit"]').click();
@@ -181,6 +192,12 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await page.evaluate(() => dispatchEvent(new Event('online')));
     await expect.poll(() => page.locator('[data-testid="outbox"]').count(), { timeout: 30_000 }).toBe(0);
     expect(await incidentsWith('两户因排水沟起纠纷')).toHaveLength(1);
+    // where the cross was
+    const { rows: at } = await db.query<{ lon: number; lat: number }>('SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat FROM incident WHERE description = $1', [
+      '两户因排水沟起纠纷',
+    ]);
+    expect(Math.abs(at[0]!.lon - centre[0]!)).toBeLessThan(1e-6);
+    expect(Math.abs(at[0]!.lat - centre[1]!)).toBeLessThan(1e-6);
   });
 
   it('keeps the reports of two pages of the app made offline at once (a QR link opened beside the app), and says when a photo is refused', async () => {

@@ -42,3 +42,11 @@ export const tablist: Action<HTMLElement> = (node) => {
     },
   };
 };
+
+/**
+ * A tab's id and the panel it controls (`{...tabOf('report', 'list')}` on the tab's button), and the panel's own
+ * (`{...tabPanel('report', selected)}` on the element holding what the selected tab shows): a screen reader says
+ * which tab a panel belongs to and can go from the tab to it. One panel per tab list, its content the selected tab's.
+ */
+export const tabOf = (base: string, key: string) => ({ id: `${base}-tab-${key}`, 'aria-controls': `${base}-panel` });
+export const tabPanel = (base: string, selected: string) => ({ id: `${base}-panel`, role: 'tabpanel', 'aria-labelledby': `${base}-tab-${selected}` });

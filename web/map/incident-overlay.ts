@@ -111,6 +111,14 @@ export class IncidentOverlay {
     if (canvas && wrapper) {
       map.getCanvasContainer().appendChild(wrapper);
       canvas.style.mixBlendMode = blend;
+      // a picture over the map, not a control: deck.gl's input handling makes it a nameless Tab stop once its device is
+      // ready (the map's own canvas is the one that moves), so it is taken out again then
+      const quiet = () => {
+        canvas.tabIndex = -1;
+        canvas.setAttribute('aria-hidden', 'true');
+      };
+      quiet();
+      this.overlay.setProps({ onLoad: quiet });
     }
   }
 
