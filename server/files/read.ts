@@ -26,6 +26,11 @@ export interface LayerSummary {
   encoding: string | null;
   /** The spreadsheet row (0-based) read as the header. */
   headerRow: number | null;
+  /**
+   * Shapes with a level field (层级, level: GridPlan's own export writes one): the levels its first features name —
+   * a layer of villages carries an empty 网格类型 column too, and is still villages.
+   */
+  levels?: string[];
 }
 
 /** Something the clerk should know of a file: a code the UI words, the English sentence, and what it concerns (a file or layer name, a row). */
@@ -403,6 +408,16 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
         let geometryType = g?.type && g.type !== 'None' ? g.type : null;
         if ((geometryType === 'Unknown' || geometryType === 'Geometry') && count > 0)
           geometryType = kindOfShapes(parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '50'])));
+        const levelField = geometryType ? fields.find((f) => /^(level|层级)$/i.test(f)) : undefined;
+        const levels = levelField
+          ? [
+              ...new Set(
+                parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '20', '-select', levelField])).features.map((f) =>
+                  String(f.properties?.[levelField] ?? '').trim(),
+                ),
+              ),
+            ].filter((v) => v !== '')
+          : undefined;
         const crs = declaredCrs(g?.coordinateSystem?.projjson);
         if (o.prj && !crs) {
           warnings.push({ code: 'unreadable_prj', message: `the .prj of ${l.name} cannot be read: choose its coordinate system`, subject: l.name });
@@ -416,6 +431,7 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
           crs,
           encoding: o.encoding,
           headerRow: header,
+          ...(levels ? { levels } : {}),
         });
       }
     });

@@ -33,6 +33,10 @@ const Layer = z.object({
   crs: z.string().nullable().openapi({ description: 'the system the file declares (EPSG:n), or null' }),
   encoding: z.string().nullable(),
   headerRow: z.number().int().nullable(),
+  levels: z
+    .array(z.string())
+    .optional()
+    .openapi({ description: 'shapes with a level field (层级, level): the levels its first features name (GridPlan’s own export)' }),
   kind: z.enum(IMPORT_KINDS).openapi({ description: 'what the layer most likely is' }),
 });
 
@@ -288,8 +292,10 @@ const listed = (o: ImportOutcome): ImportOutcome => (o.problems.length > MAX_PRO
 const PROBLEM_ZH: Record<string, string> = zhCN.import.code;
 
 /** What a layer most likely is, from its geometry and field names. */
-function guessKind(l: { geometryType: string | null; fields: string[] }): ImportKind {
+function guessKind(l: { geometryType: string | null; fields: string[]; levels?: string[] }): ImportKind {
   const g = (l.geometryType ?? '').toLowerCase();
+  // a layer that says its level (GridPlan's own export: 层级): grids, or boundaries whatever other columns it has
+  if (l.levels?.length) return l.levels.every((v) => /^(grid|网格)$/i.test(v)) ? 'grid' : 'boundary';
   const has = (kind: ImportKind, role: FieldRole) => guessFields(kind, l.fields)[role] !== undefined;
   if (g.includes('line')) return 'barrier';
   // a layer mixing shapes (GDAL: "Geometry") is most often polygons with a stray line or point: read as boundaries, whose check names the strays

@@ -514,6 +514,13 @@ for (const driver of DRIVERS) {
       expect(exported.status).toBe(200);
       const up = await upload('grid.zip', new Uint8Array(await exported.arrayBuffer()));
       expect(up.status).toBe(201);
+      expect(up.body.layers[0]).toMatchObject({ kind: 'grid', levels: ['grid'] });
+      // its township's villages exported the same way are taken for villages, their empty 网格类型 column notwithstanding
+      const town = (await ctx.db.query<{ p: number }>('SELECT parent_id AS p FROM region WHERE id = $1', [v!.id])).rows[0]!.p;
+      const villages = await ctx.app.request(`/api/regions/${town}/export?format=shp&levels=village`, { headers: { cookie: admin } });
+      const upV = await upload('villages.zip', new Uint8Array(await villages.arrayBuffer()));
+      expect(upV.body.layers[0]).toMatchObject({ kind: 'boundary', levels: ['village'] });
+      expect(upV.body.layers[0].fields).toContain('grid_type');
       const body = { layer: up.body.layers[0].name, kind: 'grid', parentId: v!.id, replace: true };
       const checked = await plan(up.body.id, body);
       expect(checked.body.fields).toMatchObject({ code: 'code', name: 'name', gridType: 'grid_type' });

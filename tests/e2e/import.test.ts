@@ -77,6 +77,8 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.click('[data-testid="import-commit"]');
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
       expect((await db.query<{ name: string }>(`SELECT name FROM region WHERE code = '620201'`)).rows).toEqual([{ name: '嘉峪关市' }]);
+      // what a county brings in next: the boundaries below a district
+      expect(await page.locator('[data-testid="import-next"]').textContent()).toMatch(/^下一步：导入下一级的界线/);
       await page.screenshot({ path: join(ARTIFACTS, 'import-3-done.png') });
       await page.click('[data-testid="import-undo"]');
       await expect.poll(() => page.locator('[data-testid="import-done"] h3').textContent()).toBe('已撤销这次导入');
@@ -126,6 +128,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.screenshot({ path: join(ARTIFACTS, 'import-4b-placed.png') });
       await page.click('[data-testid="import-commit"]');
       await page.waitForSelector('[data-testid="import-done"]', { timeout: 60_000 });
+      expect(await page.locator('[data-testid="import-next"]').textContent()).toMatch(/^下一步：导入网格员名单/);
       // the row left out stays in view, to fix and bring in again
       expect(await page.locator('[data-testid="import-left-out"]').textContent()).toMatch(/另有 1 条没有导入/);
       expect(await page.locator('[data-testid="import-left-out-rows"] tr').allTextContents()).toEqual([

@@ -127,6 +127,9 @@ export class ImportWizard {
   chooseLayer(name: string): void {
     this.layer = name;
     this.kind = this.expected === 'department' && !this.current?.geometryType ? 'department' : (this.current?.kind ?? 'boundary');
+    // a layer that names its level (GridPlan's own export): villages given the district go each into the township holding it
+    const levels = this.current?.levels ?? [];
+    this.level = levels.some((v) => /^(village|村社区)$/.test(v)) ? 'village' : levels.some((v) => /^(township|乡镇街道)$/.test(v)) ? 'township' : null;
     this.fields = {};
     this.places = {};
     this.placing = null;
