@@ -367,6 +367,16 @@ function headerNames(cells: unknown[]): string[] {
   });
 }
 
+/** The levels a layer's first features name in its level field (a sample that cannot be read: none, and the guess goes by the fields). */
+async function levelsOf(job: string, layer: string, field: string): Promise<string[] | undefined> {
+  try {
+    const sample = parseCollection(await gdalRead(job, layer, ['-f', 'GeoJSON', '-limit', '20']));
+    return [...new Set(sample.features.map((f) => String(f.properties?.[field] ?? '').trim()))].filter((v) => v !== '');
+  } catch {
+    return undefined;
+  }
+}
+
 /** What a file holds: its layers, each with geometry type, count, fields, declared system and encoding. */
 export async function inspectFile(job: string, name: string, upload: Uint8Array): Promise<Inspected> {
   const format = detectFormat(name, upload);
@@ -409,15 +419,7 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
         if ((geometryType === 'Unknown' || geometryType === 'Geometry') && count > 0)
           geometryType = kindOfShapes(parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '50'])));
         const levelField = geometryType ? fields.find((f) => /^(level|层级)$/i.test(f)) : undefined;
-        const levels = levelField
-          ? [
-              ...new Set(
-                parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '20', '-select', levelField])).features.map((f) =>
-                  String(f.properties?.[levelField] ?? '').trim(),
-                ),
-              ),
-            ].filter((v) => v !== '')
-          : undefined;
+        const levels = levelField ? await levelsOf(job, l.name, levelField) : undefined;
         const crs = declaredCrs(g?.coordinateSystem?.projjson);
         if (o.prj && !crs) {
           warnings.push({ code: 'unreadable_prj', message: `the .prj of ${l.name} cannot be read: choose its coordinate system`, subject: l.name });

@@ -49,6 +49,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/incidents/export': ['incidents:read', 'incidents:own'],
   'PUT /api/regions/:id/rules': ['users:admin'],
   'GET /api/settings/departments': ['users:admin'],
+  'GET /api/settings/departments/export': ['users:admin'],
   'POST /api/settings/departments': ['users:admin'],
   'PATCH /api/settings/departments/:id': ['users:admin'],
   'DELETE /api/settings/departments/:id': ['users:admin'],

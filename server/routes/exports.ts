@@ -16,6 +16,7 @@ import { nowOf, router, type Env } from '../http/router.ts';
 import { areaRegion, principalOf } from '../http/auth.ts';
 import { FilterQuery, filterOf } from './incidents.ts';
 import { categoryCodes } from '../db/incidents.ts';
+import { listDepartments } from '../db/settings.ts';
 import { CompareQuery, sideOf } from './compare.ts';
 import { errorResponses, IdParam } from './schemas.ts';
 
@@ -118,6 +119,15 @@ const compareExportRoute = createRoute({
   responses: { 200: { description: 'The workbook' }, ...errorResponses(400, 404, 429) },
 });
 
+const departmentExportRoute = createRoute({
+  method: 'get',
+  path: '/settings/departments/export',
+  summary:
+    'The departments as a list to edit in Excel and bring back through the import wizard (admin): 编码, 部门名称, 英文名称, 联系人, 联系电话 and the categories routed to each; a row keeps its 编码, so a renamed department is that department',
+  request: { query: z.object({ format: z.enum(['xlsx', 'csv']).default('xlsx') }) },
+  responses: { 200: { description: 'The list' }, ...errorResponses(400, 401, 403) },
+});
+
 const RegionOut = z.object({
   id: z.number(),
   level: z.string(),
@@ -173,6 +183,31 @@ const printRoute = createRoute({
 
 export function exportRoutes() {
   return router()
+    .openapi(departmentExportRoute, async (c) => {
+      const { format } = c.req.valid('query');
+      const db = c.get('db');
+      const departments = await listDepartments(db);
+      const names = new Map((await db.query<{ code: string; zh: string }>('SELECT code, zh FROM incident_category')).rows.map((r) => [r.code, r.zh]));
+      const layer = {
+        name: 'departments',
+        sheet: '部门',
+        geometryType: null,
+        rows: departments.map((d) => ({
+          geometry: null,
+          // (the import wizard reads these back as the list's code, name, English name, contact and phone, and takes it for a department list; 承办类别 is for reading only)
+          properties: {
+            编码: d.code,
+            部门名称: d.zh,
+            英文名称: d.en,
+            联系人: d.contact,
+            联系电话: d.phone,
+            承办类别: d.categories.map((x) => names.get(x) ?? x).join('、'),
+          },
+        })),
+      };
+      const file = await writeLayers(job(), [layer], { format, crs: 'EPSG:4326', encoding: 'UTF-8' });
+      return download(c, file, '部门');
+    })
     .openapi(printRoute, async (c) => {
       const { id } = c.req.valid('param');
       const db = c.get('db');

@@ -1322,6 +1322,42 @@ for (const driver of DRIVERS) {
       expect(await ctx.snapshot()).toEqual(before);
     });
 
+    it('gives the departments as an Excel list that comes back through the wizard: a department renamed by its row keeps its code', async () => {
+      const exported = await ctx.app.request('/api/settings/departments/export?format=xlsx', { headers: { cookie: admin } });
+      expect(exported.status).toBe(200);
+      expect(exported.headers.get('content-disposition')).toContain(encodeURIComponent('部门.xlsx'));
+      const xlsx = join(dir, 'departments-out.xlsx');
+      await writeFile(xlsx, new Uint8Array(await exported.arrayBuffer()));
+      // read by GDAL, not by us
+      const lines = execFileSync('ogr2ogr', ['-f', 'CSV', '/vsistdout/', xlsx], { encoding: 'utf8', env: { ...process.env, OGR_XLSX_HEADERS: 'FORCE' } })
+        .trim()
+        .split(/\r?\n/);
+      expect(lines[0]).toBe('编码,部门名称,英文名称,联系人,联系电话,承办类别');
+      const count = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM department')).rows[0]!.n;
+      expect(lines).toHaveLength(count + 1);
+      const police = lines.find((l) => l.startsWith('police,'))!;
+      expect(police.split(',')[1]).toBe('公安');
+      // only an admin has the county's contacts
+      const planner = (await ctx.cookie({ username: 'dept-export-planner', role: 'planner' })).cookie;
+      expect((await ctx.app.request('/api/settings/departments/export', { headers: { cookie: planner } })).status).toBe(403);
+      // renamed in the list and brought back: the same department (its cases and accounts with it), not a new one
+      const edited = join(dir, 'departments-in.csv');
+      await writeFile(edited, lines.map((l) => (l.startsWith('police,') ? l.replace(',公安,', ',县公安局,') : l)).join('\n') + '\n');
+      const back = join(dir, 'departments-back.xlsx');
+      execFileSync('ogr2ogr', ['-f', 'XLSX', back, edited]);
+      const up = await upload('部门.xlsx', new Uint8Array(await readFile(back)));
+      expect(up.status).toBe(201);
+      expect(up.body.layers[0].kind).toBe('department');
+      const body = { layer: up.body.layers[0].name, kind: 'department', parentId: districtId, partial: true };
+      const done = await commit(up.body.id, body);
+      expect(done.status, JSON.stringify(done.body).slice(0, 300)).toBe(201);
+      expect(done.body.departments).toMatchObject({ added: 0, updated: 1 });
+      expect((await ctx.db.query<{ zh: string }>(`SELECT zh FROM department WHERE code = 'police'`)).rows).toEqual([{ zh: '县公安局' }]);
+      expect((await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM department')).rows[0]!.n).toBe(count);
+      expect((await ctx.request('POST', `/api/settings/changes/${done.body.departments.change}/undo`)).status).toBe(200);
+      expect((await ctx.db.query<{ zh: string }>(`SELECT zh FROM department WHERE code = 'police'`)).rows).toEqual([{ zh: '公安' }]);
+    });
+
     it('brings in a county’s department list from Excel as one settings change, undone whole', async () => {
       // Yumen's list as 政务办 keeps it, made an Excel workbook by GDAL's ogr2ogr
       const csv = join(dir, '职能部门.csv');
