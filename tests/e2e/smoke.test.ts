@@ -755,7 +755,9 @@ describeInBrowser('web app in Chromium', () => {
     expect(await guide.count()).toBe(0);
     await page.locator('[data-testid="help-link"]').click();
     await page.waitForURL(/\/help$/);
-    await expect.poll(() => page.locator('[data-testid="help"] h3').count()).toBe(8);
+    await expect.poll(() => page.locator('[data-testid="help"] h3').count()).toBe(9);
+    // which basemap this server draws (none here), and how an administrator gives it one
+    expect(await page.locator('[data-testid="help-basemap"]').textContent()).toMatch(/现在没有底图[\s\S]*GRIDPLAN_BASEMAP_PMTILES/);
     await page.screenshot({ path: join(ARTIFACTS, 'help.png') });
     // the guides come back when asked
     await page.locator('[data-testid="guides-reset"]').click();
@@ -813,10 +815,14 @@ describeInBrowser('web app in Chromium', () => {
     await expect
       .poll(() => page.locator('nav a').allTextContents())
       .toEqual(['Plan', 'Analyze', 'Screen', 'Centre', 'Assessment', 'Department queue', 'Import', 'Settings']);
+    // an administrator is told once that the map has no basemap, and where the help says how to give it one
+    expect(await page.locator('[data-testid="no-basemap-hint"]').textContent()).toContain('The map has no basemap');
+    await page.locator('[data-testid="no-basemap-close"]').click();
     await page.reload();
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/Households/);
     await page.screenshot({ path: join(ARTIFACTS, '4-english.png') });
+    expect(await page.locator('[data-testid="no-basemap-hint"]').count()).toBe(0);
     await page.close();
   });
 

@@ -28,6 +28,14 @@ export const TEXT_FONT = ['Noto Sans CJK SC', 'Microsoft YaHei', 'PingFang SC', 
 
 let basemaps: Basemaps | null = null;
 
+/** Which basemap the maps draw under the plan's layers (none: a plain ground, no roads or rivers). */
+export function basemapKind(): 'pmtiles' | 'tianditu' | 'xyz' | null {
+  if (basemaps?.pmtiles) return 'pmtiles';
+  if (basemaps?.tianditu) return 'tianditu';
+  if (basemaps?.basemapUrl) return 'xyz';
+  return null;
+}
+
 /** MapLibre's own words (the map's name and its buttons, read aloud by screen readers) in the page's language. */
 /** A region's households under its name on the map: 12,587 户 (a bare 12587 beside the heat's legend read as cases). */
 export function householdsLabel(n: number): string {
