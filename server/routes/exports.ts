@@ -3,7 +3,17 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { comparePlans } from '../db/compare.ts';
 import type { Queryable } from '../db/db.ts';
-import { countIncidents, exportHouseholds, exportIncidents, exportRegions, outlineOf, planVersion, printSheets, regionPath } from '../db/export.ts';
+import {
+  countIncidents,
+  exportHouseholds,
+  exportIncidents,
+  exportRegions,
+  outlineOf,
+  overviewParts,
+  planVersion,
+  printSheets,
+  regionPath,
+} from '../db/export.ts';
 import { regionAt, regionLevel } from '../db/region-queries.ts';
 import { GRID_TYPE_NAMES, type GridType } from '../domain/grid-types.ts';
 import { GCJ02, isKnownCrs } from '../domain/crs.ts';
@@ -122,8 +132,10 @@ const compareExportRoute = createRoute({
 const departmentExportRoute = createRoute({
   method: 'get',
   path: '/settings/departments/export',
-  summary:
-    'The departments as a list to edit in Excel and bring back through the import wizard (admin): 编码, 部门名称, 英文名称, 联系人, 联系电话 and the categories routed to each; a row keeps its 编码, so a renamed department is that department',
+  summary: 'The departments as a list to edit in Excel and bring back through the import wizard, matched by 编码 (admin)',
+  description:
+    '编码, 部门名称, 英文名称, 联系人, 联系电话 and the categories routed to each (承办类别, for reading only). ' +
+    'A row keeps its 编码, so a department renamed in the list is that department.',
   request: { query: z.object({ format: z.enum(['xlsx', 'csv']).default('xlsx') }) },
   responses: { 200: { description: 'The list' }, ...errorResponses(400, 401, 403) },
 });
@@ -171,8 +183,26 @@ const printRoute = createRoute({
             }),
             printedAt: z.string(),
             focus: z.string().nullable().openapi({ description: "A grid's poster: the grid's code" }),
-            outline: z.any().nullable().openapi({ description: "A township's book: the township's outline, for its cover's overview map" }),
+            outline: z.any().nullable().openapi({ description: "A township's book, a district's or city's overview: its outline, for the overview map" }),
             sheets: z.array(z.object({ village: RegionOut, grids: z.array(GridOut) })),
+            overview: z
+              .array(
+                z.object({
+                  id: z.number(),
+                  code: z.string(),
+                  name: z.string(),
+                  level: z.string(),
+                  households: z.number(),
+                  townships: z.number(),
+                  villages: z.number(),
+                  grids: z.number(),
+                  staffed: z.number(),
+                  passing: z.number(),
+                  geometry: z.any(),
+                }),
+              )
+              .optional()
+              .openapi({ description: 'A district or city: its parts (townships, or districts) with their figures, on one sheet; no village sheets' }),
           }),
         },
       },
@@ -194,7 +224,8 @@ export function exportRoutes() {
         geometryType: null,
         rows: departments.map((d) => ({
           geometry: null,
-          // (the import wizard reads these back as the list's code, name, English name, contact and phone, and takes it for a department list; 承办类别 is for reading only)
+          // (the import wizard reads these back as the list's code, name, English name, contact and phone, and takes it
+          // for a department list; 承办类别 is for reading only)
           properties: {
             编码: d.code,
             部门名称: d.zh,
@@ -214,11 +245,24 @@ export function exportRoutes() {
       const path = await regionPath(db, id);
       const region = path.at(-1);
       if (!region) throw notFound('region', id);
+      const printedAt = new Date(nowOf(c).getTime() + 8 * 3600_000).toISOString().slice(0, 10);
+      // a district or a city: one overview sheet (its parts, their figures), each part printed as its own book
       if (region.level === 'district' || region.level === 'city') {
-        throw new InputError('too_large_to_print', `print ${region.name} a township or a village at a time (a sheet per village)`, 'id');
+        return c.json(
+          {
+            region,
+            path,
+            version: await planVersion(db, region.id),
+            printedAt,
+            focus: null,
+            outline: await outlineOf(db, region.id),
+            sheets: [],
+            overview: await overviewParts(db, region.id),
+          },
+          200,
+        );
       }
       const root = region.level === 'grid' ? path.at(-2)!.id : region.id;
-      const printedAt = new Date(nowOf(c).getTime() + 8 * 3600_000).toISOString().slice(0, 10);
       return c.json(
         {
           region,

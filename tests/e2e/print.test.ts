@@ -164,6 +164,33 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
     }
   });
 
+  it('prints a district as one overview sheet: its townships on a map and their figures, as the database counts them', async () => {
+    const district = (await db.query<{ id: number; name: string }>(`SELECT id, name FROM region WHERE level = 'district' ORDER BY code LIMIT 1`)).rows[0]!;
+    const page = await open(`/print/district/${district.id}`);
+    try {
+      await page.screenshot({ path: join(ARTIFACTS, 'print-district-overview.png') });
+      expect(await page.locator('[data-testid="print-overview"] h1').textContent()).toBe(`${district.name} 网格化管理总图`);
+      const { rows: towns } = await db.query<{ name: string; grids: number; passing: number }>(
+        `SELECT t.name, count(g.id)::int AS grids, count(g.id) FILTER (WHERE gr.passes)::int AS passing
+         FROM region t LEFT JOIN region v ON v.parent_id = t.id LEFT JOIN region g ON g.parent_id = v.id LEFT JOIN grid_range gr ON gr.grid_id = g.id
+         WHERE t.parent_id = $1 GROUP BY t.id ORDER BY t.code`,
+        [district.id],
+      );
+      const rows = await page
+        .locator('[data-testid="print-overview-table"] tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())));
+      // 序号, 乡镇, 村数, 网格数, 户数, 有专职网格员, 达标网格
+      expect(rows.map((r) => [r[1], Number(r[3]!.replace(/,/g, '')), Number(r[6]!.replace(/,/g, ''))])).toEqual(towns.map((t) => [t.name, t.grids, t.passing]));
+      expect(await overflowing(page)).toEqual([]);
+      const out = await pdf(page, 'print-district-overview.pdf');
+      expect(out.pages).toBe(1);
+      expect(out.text).toContain('网格化管理总图');
+      expect(out.text).toContain(towns[0]!.name);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('prints a grid’s notice board: its staff with phones, the promise, and a QR code that opens the grid’s report page', async () => {
     const grid = grids[0]!;
     const page = await open(`/print/grid/${grid.id}/poster`);
