@@ -306,9 +306,19 @@ export async function isWithin(db: Queryable, regionId: number, scopeId: number,
 export const isRole = (s: string): s is Role => (ROLES as readonly string[]).includes(s);
 
 /** A new key for a system that feeds incidents in (the hotline); returned once, stored as a digest. */
-export async function createApiKey(tx: Queryable, label: string, scope: 'hotline'): Promise<{ id: number; label: string; key: string }> {
+export async function createApiKey(
+  tx: Queryable,
+  label: string,
+  scope: 'hotline',
+  regionId: number | null = null,
+): Promise<{ id: number; label: string; key: string }> {
   const key = `gpk_${newToken()}`;
-  const { rows } = await tx.query<{ id: number }>('INSERT INTO api_key (key_hash, label, scope) VALUES ($1, $2, $3) RETURNING id', [digest(key), label, scope]);
+  const { rows } = await tx.query<{ id: number }>('INSERT INTO api_key (key_hash, label, scope, region_id) VALUES ($1, $2, $3, $4) RETURNING id', [
+    digest(key),
+    label,
+    scope,
+    regionId,
+  ]);
   return { id: rows[0]!.id, label, key };
 }
 
@@ -318,6 +328,9 @@ export interface ApiKeyJson {
   scope: 'hotline';
   createdAt: string;
   revoked: boolean;
+  /** The region its orders are placed in (null: the whole plan), and its name (null: the region is gone, and it places nothing). */
+  regionId: number | null;
+  regionName: string | null;
 }
 const toApiKey = (r: any): ApiKeyJson => ({
   id: r.id,
@@ -325,33 +338,36 @@ const toApiKey = (r: any): ApiKeyJson => ({
   scope: r.scope,
   createdAt: new Date(r.created_at).toISOString(),
   revoked: r.revoked_at !== null,
+  regionId: r.region_id ?? null,
+  regionName: r.region_name ?? null,
 });
+const KEY_SQL = 'SELECT k.*, r.name AS region_name FROM api_key k LEFT JOIN region r ON r.id = k.region_id';
 
 export async function listApiKeys(db: Queryable): Promise<ApiKeyJson[]> {
-  return (await db.query('SELECT * FROM api_key ORDER BY id')).rows.map(toApiKey);
+  return (await db.query(`${KEY_SQL} ORDER BY k.id`)).rows.map(toApiKey);
 }
 
 /** A new key, returned once with its record. */
-export async function createApiKeyRecord(tx: Queryable, label: string): Promise<ApiKeyJson & { key: string }> {
-  const { id, key } = await createApiKey(tx, label, 'hotline');
-  const { rows } = await tx.query('SELECT * FROM api_key WHERE id = $1', [id]);
+export async function createApiKeyRecord(tx: Queryable, label: string, regionId: number | null = null): Promise<ApiKeyJson & { key: string }> {
+  const { id, key } = await createApiKey(tx, label, 'hotline', regionId);
+  const { rows } = await tx.query(`${KEY_SQL} WHERE k.id = $1`, [id]);
   return { ...toApiKey(rows[0]), key };
 }
 
 /** Revokes a key: the system using it is refused (401) from its next request. */
 export async function revokeApiKey(tx: Queryable, id: number): Promise<ApiKeyJson> {
-  const { rows } = await tx.query('UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING *', [id]);
+  const { rows } = await tx.query('UPDATE api_key SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING id', [id]);
   if (!rows[0]) throw notFound('hotline key', id);
-  return toApiKey(rows[0]);
+  return toApiKey((await tx.query(`${KEY_SQL} WHERE k.id = $1`, [id])).rows[0]);
 }
 
-/** The label of a valid, unrevoked key of this scope, or null. */
-export async function apiKeyLabel(db: Queryable, key: string, scope: 'hotline'): Promise<string | null> {
-  const { rows } = await db.query<{ id: number; label: string }>('SELECT id, label FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL', [
-    digest(key),
-    scope,
-  ]);
-  return rows[0] ? `${scope}:${rows[0].label || rows[0].id}` : null;
+/** The label of a valid, unrevoked key of this scope and the region it places orders in (null: the whole plan), or null. */
+export async function apiKeyClient(db: Queryable, key: string, scope: 'hotline'): Promise<{ label: string; regionId: number | null } | null> {
+  const { rows } = await db.query<{ id: number; label: string; region_id: number | null }>(
+    'SELECT id, label, region_id FROM api_key WHERE key_hash = $1 AND scope = $2 AND revoked_at IS NULL',
+    [digest(key), scope],
+  );
+  return rows[0] ? { label: `${scope}:${rows[0].label || rows[0].id}`, regionId: rows[0].region_id } : null;
 }
 
 /** Of these session digests, the ones still valid: present, unexpired, of an enabled account or an unrevoked screen token. */

@@ -79,12 +79,20 @@ export interface Location {
  * address contained in its address text; else the finest region whose name it contains (a grid,
  * a village, a township — a district alone is too coarse). Null when none of these works.
  */
-export async function locateOrder(tx: Queryable, order: Pick<HotlineOrder, 'lon' | 'lat' | 'address'>): Promise<Location | null> {
+export async function locateOrder(
+  tx: Queryable,
+  order: Pick<HotlineOrder, 'lon' | 'lat' | 'address'>,
+  regionId: number | null = null,
+): Promise<Location | null> {
+  // A key of a county's own places its orders only in that county (its coordinates, households and place names).
+  const within =
+    regionId === null ? null : (await tx.query<{ ids: number[] }>(`SELECT coalesce(array_agg(id), '{}') AS ids FROM gp_subtree($1)`, [regionId])).rows[0]!.ids;
+  if (within !== null && within.length === 0) return null;
   if (order.lon !== undefined && order.lat !== undefined) {
     const { rows } = await tx.query(
-      `SELECT 1 FROM region WHERE level = 'district' AND geom && ST_SetSRID(ST_MakePoint($1, $2), 4326) AND ST_Intersects(geom,
-        ST_SetSRID(ST_MakePoint($1, $2), 4326))`,
-      [order.lon, order.lat],
+      `SELECT 1 FROM region WHERE (CASE WHEN $3::int IS NULL THEN level = 'district' ELSE id = $3 END)
+         AND geom && ST_SetSRID(ST_MakePoint($1, $2), 4326) AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint($1, $2), 4326))`,
+      [order.lon, order.lat, regionId],
     );
     if (rows[0]) return { lon: order.lon, lat: order.lat, by: 'point' };
   }
@@ -92,8 +100,9 @@ export async function locateOrder(tx: Queryable, order: Pick<HotlineOrder, 'lon'
   if (address.length < 2) return null;
   const { rows: households } = await tx.query<{ lon: number; lat: number; address: string }>(
     `SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, address FROM household
-     WHERE address <> '' AND length(address) >= 4 AND strpos($1, address) > 0 ORDER BY length(address) DESC, id LIMIT 1`,
-    [address],
+     WHERE address <> '' AND length(address) >= 4 AND strpos($1, address) > 0 AND ($2::int[] IS NULL OR region_id = ANY($2::int[]))
+     ORDER BY length(address) DESC, id LIMIT 1`,
+    [address, within],
   );
   if (households[0]) return { lon: households[0].lon, lat: households[0].lat, by: 'household', matched: households[0].address };
   // Names repeat across a city (four counties have a 东河村) and within a county: a place is preferred whose township and
@@ -112,12 +121,13 @@ export async function locateOrder(tx: Queryable, order: Pick<HotlineOrder, 'lon'
               (SELECT count(*) FROM gp_ancestors(ARRAY[r.id]) a JOIN region u ON u.id = a.id
                WHERE a.depth > 0 AND length(u.name) >= 2 AND strpos($1, u.name) > 0)::int AS hits
        FROM region r
-       WHERE r.level IN ('grid', 'village', 'township') AND length(r.name) >= 2 AND strpos($1, r.name) > 0)
+       WHERE r.level IN ('grid', 'village', 'township') AND length(r.name) >= 2 AND strpos($1, r.name) > 0
+         AND ($2::int[] IS NULL OR r.id = ANY($2::int[])))
      SELECT c.id, ST_X(ST_PointOnSurface(c.geom)) AS lon, ST_Y(ST_PointOnSurface(c.geom)) AS lat, c.level, c.name, c.hits,
             (SELECT string_agg(u.name, '' ORDER BY a.depth DESC) FROM gp_ancestors(ARRAY[c.id]) a JOIN region u ON u.id = a.id
              WHERE a.depth > 0 AND u.level IN ('district', 'township', 'village')) AS above
      FROM c ORDER BY c.hits DESC, array_position(ARRAY['grid', 'village', 'township'], c.level), length(c.name) DESC, c.id LIMIT 10`,
-    [address],
+    [address, within],
   );
   const r = regions[0];
   if (!r) return null;
@@ -147,7 +157,14 @@ export interface IntakeResult {
  * same moment, dispatches it to the departments of its category (双派单). Taking the same order
  * number again changes nothing and answers with what it became.
  */
-export async function takeHotlineOrder(tx: Queryable, actor: string, order: HotlineOrder, categories: KnownCategory[], now: Date): Promise<IntakeResult> {
+export async function takeHotlineOrder(
+  tx: Queryable,
+  actor: string,
+  order: HotlineOrder,
+  categories: KnownCategory[],
+  now: Date,
+  regionId: number | null = null,
+): Promise<IntakeResult> {
   // An order number is its system's own (another system's order of the same number is another order, and nobody is told of it).
   const existing = await tx.query<{ id: number; located_by: string }>(
     `SELECT id, located_by FROM incident WHERE source = 'hotline' AND external_ref = $1 AND reported_by = $2`,
@@ -157,11 +174,12 @@ export async function takeHotlineOrder(tx: Queryable, actor: string, order: Hotl
     const { id, located_by } = existing.rows[0];
     return { created: false, incident: await incidentById(tx, id, now), dispatches: await dispatchesOf(tx, id, now), location: { by: located_by } };
   }
-  const location = await locateOrder(tx, order);
+  const location = await locateOrder(tx, order, regionId);
   if (!location) {
     throw new InputError(
       'unlocated',
-      `could not place order ${order.orderNo}: no coordinates in the plan, and ${JSON.stringify(order.address)} names no household, grid, village or township`,
+      `could not place order ${order.orderNo}: no coordinates in ${regionId === null ? 'the plan' : "this key's region"}, and ` +
+        `${JSON.stringify(order.address)} names no household, grid, village or township ${regionId === null ? 'of it' : 'there'}`,
       order.lon !== undefined ? 'lon' : 'address',
     );
   }

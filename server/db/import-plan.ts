@@ -238,9 +238,11 @@ interface Placed {
 /** Which village each grid lies in (by a point on its surface), for a grid layer given a township or a district. */
 async function villagesOf(tx: Queryable, parent: ParentRow, features: BoundaryFeature[]): Promise<(number | null)[]> {
   if (parent.level === 'village') return features.map(() => parent.id);
+  // (the parent's villages found once: walking its tree for each feature was 0.9 s of a district's 4,598 grids)
   const { rows } = await tx.query<{ ord: number; village: number | null }>(
-    `SELECT t.ord::int, (SELECT v.id FROM gp_subtree($1) s JOIN region v ON v.id = s.id
-                         WHERE v.level = 'village' AND v.geom && p.g AND ST_Intersects(v.geom, p.g) ORDER BY v.id LIMIT 1) AS village
+    `WITH sub AS MATERIALIZED (SELECT coalesce(array_agg(s.id), '{}') AS ids FROM gp_subtree($1) s WHERE s.level = 'village')
+     SELECT t.ord::int, (SELECT v.id FROM region v WHERE v.level = 'village' AND v.geom && p.g AND v.id = ANY((SELECT ids FROM sub)::int[])
+                           AND ST_Intersects(v.geom, p.g) ORDER BY v.id LIMIT 1) AS village
      FROM unnest($2::text[]) WITH ORDINALITY AS t(j, ord),
           LATERAL (SELECT ST_PointOnSurface(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(t.j), 4326))) AS g) p
      ORDER BY t.ord`,

@@ -3,7 +3,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { matchedRoutes } from 'hono/route';
 import { LRUCache } from 'lru-cache';
-import { apiKeyLabel, isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
+import { apiKeyClient, isWithin, SESSION_COOKIE, sessionPrincipal } from '../db/accounts.ts';
 import { InputError } from '../domain/errors.ts';
 import { areaOf, canAny, type Capability, type Principal } from '../domain/roles.ts';
 import type { Env } from './router.ts';
@@ -244,11 +244,13 @@ export function authenticate(planChanged?: (listener: () => void) => void): Midd
     if (key === null) return next(); // no such route: the 404 handler answers
     const policy = POLICY[key];
     c.set('apiClient', null);
+    c.set('apiRegion', null);
     if (policy === 'hotline') {
       const key = c.req.header('x-api-key');
-      const client = key && key.length <= 200 ? await apiKeyLabel(c.get('db'), key, 'hotline') : null;
+      const client = key && key.length <= 200 ? await apiKeyClient(c.get('db'), key, 'hotline') : null;
       if (!client) throw new InputError('invalid_api_key', 'send a valid hotline API key in x-api-key', 'x-api-key');
-      c.set('apiClient', client);
+      c.set('apiClient', client.label);
+      c.set('apiRegion', client.regionId);
     } else if (policy !== 'public') {
       if (!principal) throw new InputError('unauthenticated', 'sign in first (POST /api/auth/login)', '');
       if (!policy || !canAny(principal.role, policy)) {

@@ -57,6 +57,8 @@ export type Env = {
     events: EventBus;
     principal: Principal | null;
     apiClient: string | null;
+    /** The region a hotline key places its orders in (null: the whole plan). */
+    apiRegion: number | null;
     cache: ReadCache;
     tiles: TileCache | null;
     streams: LiveStreams;

@@ -769,7 +769,14 @@ export function dispatchRoutes() {
       const actor = c.get('apiClient')!;
       const take = async () =>
         db.transaction(async (tx) =>
-          takeHotlineOrder(tx, actor, order, (await tx.query<KnownCategory>('SELECT code, zh, en FROM incident_category ORDER BY sort, code')).rows, nowOf(c)),
+          takeHotlineOrder(
+            tx,
+            actor,
+            order,
+            (await tx.query<KnownCategory>('SELECT code, zh, en FROM incident_category ORDER BY sort, code')).rows,
+            nowOf(c),
+            c.get('apiRegion'),
+          ),
         );
       let result;
       try {

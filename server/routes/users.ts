@@ -12,6 +12,7 @@ import {
   updateUser,
 } from '../db/accounts.ts';
 import { recordChange } from '../db/regions.ts';
+import { notFound } from '../domain/errors.ts';
 import { ROLES } from '../domain/roles.ts';
 import { actorOf } from '../http/auth.ts';
 import { router } from '../http/router.ts';
@@ -114,7 +115,15 @@ const revokeTokenRoute = createRoute({
 });
 
 const HotlineKey = z
-  .object({ id: z.number().int(), label: z.string(), scope: z.literal('hotline'), createdAt: z.string(), revoked: z.boolean() })
+  .object({
+    id: z.number().int(),
+    label: z.string(),
+    scope: z.literal('hotline'),
+    createdAt: z.string(),
+    revoked: z.boolean(),
+    regionId: z.number().int().nullable().openapi({ description: 'the region its orders are placed in; null: the whole plan' }),
+    regionName: z.string().nullable(),
+  })
   .openapi('HotlineKey');
 const listKeysRoute = createRoute({
   method: 'get',
@@ -126,8 +135,27 @@ const createKeyRoute = createRoute({
   method: 'post',
   path: '/hotline-keys',
   summary: 'A new key for POST /api/intake/hotline (header x-api-key) (admin). The key is shown only now',
-  request: { body: { required: true, ...json(z.object({ label: NameText(100) }).strict()) } },
-  responses: { 201: { description: 'Created', ...json(HotlineKey.extend({ key: z.string() })) }, ...errorResponses(400, 401, 403) },
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            label: NameText(100),
+            regionId: z
+              .number()
+              .int()
+              .min(1)
+              .max(2_147_483_647)
+              .nullable()
+              .optional()
+              .openapi({ description: "a county's own 12345: its orders are placed only in this region (left out: the whole plan)" }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 201: { description: 'Created', ...json(HotlineKey.extend({ key: z.string() })) }, ...errorResponses(400, 401, 403, 404) },
 });
 const revokeKeyRoute = createRoute({
   method: 'delete',
@@ -195,9 +223,10 @@ export function userRoutes() {
     })
     .openapi(listKeysRoute, async (c) => c.json(await listApiKeys(c.get('db')), 200))
     .openapi(createKeyRoute, async (c) => {
-      const { label } = c.req.valid('json');
+      const { label, regionId } = c.req.valid('json');
       const key = await c.get('db').transaction(async (tx) => {
-        const created = await createApiKeyRecord(tx, label);
+        if (regionId != null && !(await tx.query('SELECT 1 FROM region WHERE id = $1', [regionId])).rows[0]) throw notFound('region', regionId, 'regionId');
+        const created = await createApiKeyRecord(tx, label, regionId ?? null);
         const after = { ...created, key: undefined };
         await recordChange(tx, { actor: actorOf(c), action: 'create', entity: 'api_key', entityId: created.id, before: null, after });
         return created;

@@ -438,6 +438,47 @@ for (const driver of DRIVERS) {
         expect(await count()).toBe(before);
         expect((await send({ orderNo: 'bad order no!', receivedAt: now.toISOString(), content: 'x' })).body.error.path).toBe('json.orderNo');
       });
+
+      it("places a county key's orders only in its own region: its coordinates, its households, its place names", async () => {
+        // a key for the township of the place (as a city's county has its own 12345)
+        const made = await ctx.request('POST', '/api/hotline-keys', { label: '白水镇 12345', regionId: place.township });
+        expect(made.status, JSON.stringify(made.body)).toBe(201);
+        expect(made.body).toMatchObject({ regionId: place.township, regionName: expect.any(String) });
+        expect((await ctx.request('GET', '/api/hotline-keys')).body.find((k: { id: number }) => k.id === made.body.id).regionId).toBe(place.township);
+        expect((await ctx.request('POST', '/api/hotline-keys', { label: 'x', regionId: 999_999 })).body.error).toMatchObject({
+          code: 'not_found',
+          path: 'regionId',
+        });
+        const own = made.body.key as string;
+        const at = now.toISOString();
+        // in its township: placed as any key's would be
+        const inside = await send({ orderNo: 'T-1', receivedAt: at, lon: place.x, lat: place.y, content: '井盖缺失' }, own);
+        expect(inside.status, JSON.stringify(inside.body)).toBe(201);
+        expect(inside.body.incident.gridId).toBe(place.grid);
+        // a point, a household's address and a village's name of another township: not its own, so not placed
+        const { rows: other } = await ctx.db.query<{ x: number; y: number; village: string; address: string }>(
+          `SELECT ST_X(ST_PointOnSurface(v.geom)) AS x, ST_Y(ST_PointOnSurface(v.geom)) AS y, v.name AS village,
+                  (SELECT h.address FROM household h JOIN region g ON g.id = h.region_id WHERE g.parent_id = v.id ORDER BY length(h.address) DESC LIMIT 1) AS address
+           FROM region v JOIN region t ON t.id = v.parent_id
+           WHERE v.level = 'village' AND t.id <> $1 AND v.name NOT IN (SELECT name FROM region WHERE parent_id = $1)
+             AND EXISTS (SELECT 1 FROM region g JOIN household h ON h.region_id = g.id WHERE g.parent_id = v.id) ORDER BY v.id LIMIT 1`,
+          [place.township],
+        );
+        const o = other[0]!;
+        const before = await count();
+        for (const order of [
+          { orderNo: 'T-2', receivedAt: at, lon: o.x, lat: o.y, content: '坐标在别的乡镇' },
+          { orderNo: 'T-3', receivedAt: at, address: o.address, content: '别的乡镇的门牌' },
+          { orderNo: 'T-4', receivedAt: at, address: `${o.village}村口`, content: '别的乡镇的村名' },
+        ]) {
+          const res = await send(order, own);
+          expect([res.status, res.body.error?.code], JSON.stringify(res.body)).toEqual([422, 'unlocated']);
+          expect(res.body.error.message).toContain("this key's region");
+        }
+        expect(await count()).toBe(before);
+        // the same orders through the plan-wide key are placed
+        expect((await send({ orderNo: 'T-3', receivedAt: at, address: o.address, content: '别的乡镇的门牌' })).status).toBe(201);
+      });
     });
   });
 }

@@ -490,11 +490,14 @@ describeInBrowser('import wizard in Chromium', () => {
         .rows[0]!;
       expect(tied.name).toBe(person.name);
 
-      // A key for the 12345 hotline, shown once.
+      // A key for the 12345 hotline, shown once: the county's own, its orders placed only there.
       await page.fill('input[aria-label="对接系统"]', '12345 市民热线');
+      const county = await page.locator('[data-testid="key-region-pick"] option').nth(1).textContent();
+      await page.locator('[data-testid="key-region-pick"]').selectOption({ index: 1 });
       await page.click('text=生成密钥');
       await expect.poll(() => page.locator('[data-testid="key-shown"] code').textContent(), { timeout: 10_000 }).toMatch(/^gpk_/);
       await page.waitForSelector('[data-testid="key-row"]');
+      expect(await page.locator('[data-testid="key-row"] [data-testid="key-region"]').last().textContent()).toBe(county);
       await page.waitForSelector('[data-testid="account-add"]:not([disabled]), [data-testid="account-row"] button:not([disabled])');
       await page.screenshot({ path: join(ARTIFACTS, 'settings-accounts.png'), fullPage: true });
       expect(errors).toEqual([]);
