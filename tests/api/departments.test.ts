@@ -458,7 +458,8 @@ for (const driver of DRIVERS) {
         // a point, a household's address and a village's name of another township: not its own, so not placed
         const { rows: other } = await ctx.db.query<{ x: number; y: number; village: string; address: string }>(
           `SELECT ST_X(ST_PointOnSurface(v.geom)) AS x, ST_Y(ST_PointOnSurface(v.geom)) AS y, v.name AS village,
-                  (SELECT h.address FROM household h JOIN region g ON g.id = h.region_id WHERE g.parent_id = v.id ORDER BY length(h.address) DESC LIMIT 1) AS address
+                  (SELECT h.address FROM household h JOIN region g ON g.id = h.region_id WHERE g.parent_id = v.id
+                   ORDER BY length(h.address) DESC LIMIT 1) AS address
            FROM region v JOIN region t ON t.id = v.parent_id
            WHERE v.level = 'village' AND t.id <> $1 AND v.name NOT IN (SELECT name FROM region WHERE parent_id = $1)
              AND EXISTS (SELECT 1 FROM region g JOIN household h ON h.region_id = g.id WHERE g.parent_id = v.id) ORDER BY v.id LIMIT 1`,

@@ -319,10 +319,11 @@ describeInBrowser('web app in Chromium', () => {
       // Away from the district, the title says which township every figure is for.
       const township = (await focus())!.replace(/\s*·.*$/, '');
       await expect.poll(() => page.locator('[data-testid="screen-area"]').textContent()).toBe(`当前：${township}`);
-      // A visible button does what Space did (still paused, stepped by hand): pressed, it says so, and it resumes the tour
+      // A visible button does what Space did (still paused, stepped by hand): pressed while paused; pressed again, it resumes
       const pause = page.locator('[data-testid="wall-pause"]');
       expect(await pause.getAttribute('aria-pressed')).toBe('true');
-      expect(await pause.textContent()).toContain('继续轮播');
+      // (one name, pressed while paused: a name that changed as well said "resume" and "pressed" at once)
+      expect(await pause.textContent()).toContain('暂停轮播');
       await pause.click();
       await expect.poll(() => pause.getAttribute('aria-pressed')).toBe('false');
       await expect.poll(focus, { timeout: 5_000 }).not.toMatch(/轮播暂停/);
@@ -817,7 +818,14 @@ describeInBrowser('web app in Chromium', () => {
       .toEqual(['Plan', 'Analyze', 'Screen', 'Centre', 'Assessment', 'Department queue', 'Import', 'Settings']);
     // an administrator is told once that the map has no basemap, and where the help says how to give it one
     expect(await page.locator('[data-testid="no-basemap-hint"]').textContent()).toContain('The map has no basemap');
+    // its link opens the help at the 底图 section, the focus on its heading
+    await page.locator('[data-testid="no-basemap-hint"] a').click();
+    await page.waitForURL(/\/help#basemap$/);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.textContent)).toBe('Basemap');
+    await page.goBack();
+    await waitForMap(page);
     await page.locator('[data-testid="no-basemap-close"]').click();
+    await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('CANVAS');
     await page.reload();
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="region-facts"]').textContent()).toMatch(/Households/);
