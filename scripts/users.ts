@@ -7,7 +7,8 @@
  *   npm run users -- disable <username> | enable <username>
  *   npm run users -- add <username> department --department <code>    (e.g. police, fire, housing)
  *   npm run users -- screen-token <label> [--region <code>]
- *   npm run users -- hotline-key <label>     (the 12345 hotline's x-api-key for POST /api/intake/hotline)
+ *   npm run users -- hotline-key <label> [--region <code>]   (the 12345 hotline's x-api-key for POST /api/intake/hotline;
+ *                                                             with a region, its orders are placed only there)
  * A password not given is generated and printed once. Roles: admin, planner, analyst, leader, worker, department.
  */
 import { parseArgs } from 'node:util';
@@ -113,13 +114,17 @@ try {
     console.log(`screen token for ${label}: open /screen?token=${token.token}  (shown only now)`);
   } else if (command === 'hotline-key') {
     const label = args[0];
-    if (!label) throw new InputError('usage', 'hotline-key <label>', 'label', 400);
+    if (!label) throw new InputError('usage', 'hotline-key <label> [--region <code>]', 'label', 400);
+    // (a county's own 12345: its orders placed only in that region)
+    const region = await regionId(values.region);
     const key = await db.transaction(async (tx) => {
-      const created = await createApiKey(tx, label, 'hotline');
+      const created = await createApiKey(tx, label, 'hotline', region);
       await recordChange(tx, { actor, action: 'create', entity: 'api_key', entityId: created.id, before: null, after: { ...created, key: undefined } });
       return created;
     });
-    console.log(`hotline API key for ${label}: ${key.key}  (send as x-api-key; shown only now)`);
+    console.log(
+      `hotline API key for ${label}${region === null ? '' : ` (orders placed in ${values.region} only)`}: ${key.key}  (send as x-api-key; shown only now)`,
+    );
   } else {
     console.log(
       'usage: npm run users -- list | add <username> <role> | passwd <username> | disable <username> | enable <username> | screen-token <label> | ' +
