@@ -151,8 +151,22 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     const canvas = page.locator('[data-testid="field-map"] canvas.maplibregl-canvas');
     expect(await canvas.getAttribute('aria-label')).toContain('回车');
     await canvas.focus();
-    await page.keyboard.press('ArrowUp');
-    await page.keyboard.press('ArrowDown');
+    // each press a whole step, however quick (MapLibre's eased steps lost presses made during the easing)
+    const px = () =>
+      page.locator('[data-testid="field-map"]').evaluate((el) => {
+        const m = (el as HTMLElement & { gridplanMap: { project(p: [number, number]): { x: number; y: number }; getCenter(): { lng: number; lat: number } } })
+          .gridplanMap;
+        return m.getCenter();
+      });
+    const from = await px();
+    for (const key of ['ArrowRight', 'ArrowRight', 'ArrowRight', 'ArrowUp']) await page.keyboard.press(key);
+    const moved = await page.locator('[data-testid="field-map"]').evaluate((el, c) => {
+      const m = (el as HTMLElement & { gridplanMap: { project(p: [number, number]): { x: number; y: number } } }).gridplanMap;
+      const [a, b] = [m.project([c.lng, c.lat]), { x: el.clientWidth / 2, y: el.clientHeight / 2 }];
+      return [Math.round(b.x - a.x), Math.round(b.y - a.y)];
+    }, from);
+    expect(moved).toEqual([240, -80]);
+    for (const key of ['ArrowLeft', 'ArrowLeft', 'ArrowLeft', 'ArrowDown']) await page.keyboard.press(key);
     await expect.poll(() => page.locator('[data-testid="field-map-keys"]').isVisible()).toBe(true);
     await mapReady();
     const centre = await page.locator('[data-testid="field-map"]').evaluate((el) => {
