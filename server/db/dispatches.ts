@@ -94,33 +94,67 @@ export interface DepartmentJson {
   en: string;
   /** The categories sent here by default. */
   categories: string[];
+  /** The region it serves (null: the whole plan). */
+  regionId: number | null;
 }
 
-export async function listDepartments(db: Queryable): Promise<DepartmentJson[]> {
+/**
+ * Departments, in their order: given `place` (a case's grid), those that serve it — the ones a case there can be sent
+ * to; given `within` (a region), those with a part in it — serving all of it or part of it. Neither: all.
+ */
+export async function listDepartments(db: Queryable, f: { place?: number | null; within?: number | null } = {}): Promise<DepartmentJson[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.place !== undefined) where.push(`gp_serves(d.region_id, $${params.push(f.place)}::int)`);
+  if (f.within !== undefined && f.within !== null) where.push(`gp_overlaps(d.region_id, $${params.push(f.within)}::int)`);
   const { rows } = await db.query<DepartmentJson>(
-    `SELECT d.id, d.code, d.zh, d.en, coalesce(array_agg(cd.category ORDER BY cd.category) FILTER (WHERE cd.category IS NOT NULL), '{}') AS categories
-     FROM department d LEFT JOIN category_department cd ON cd.department_id = d.id GROUP BY d.id ORDER BY d.sort, d.id`,
+    `SELECT d.id, d.code, d.zh, d.en, coalesce(array_agg(cd.category ORDER BY cd.category) FILTER (WHERE cd.category IS NOT NULL), '{}') AS categories,
+       d.region_id AS "regionId"
+     FROM department d LEFT JOIN category_department cd ON cd.department_id = d.id
+     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     GROUP BY d.id ORDER BY d.sort, d.id`,
+    params,
   );
   return rows;
 }
 
-/** Department ids for codes, in order; an unknown code is a 422 naming it. */
-export async function departmentIds(tx: Queryable, codes: string[], path = 'departments', single = false): Promise<number[]> {
-  const { rows } = await tx.query<{ id: number; code: string }>('SELECT id, code FROM department WHERE code = ANY($1::text[])', [codes]);
+/**
+ * Department ids for codes, in order; an unknown code is a 422 naming it. Given the case's `place` (its grid), a
+ * department that does not serve it (another county's own) is a 422 `department_elsewhere`.
+ */
+export async function departmentIds(tx: Queryable, codes: string[], path = 'departments', single = false, place?: number | null): Promise<number[]> {
+  const { rows } = await tx.query<{ id: number; code: string; zh: string; serves: boolean; region: string | null }>(
+    `SELECT d.id, d.code, d.zh, gp_serves(d.region_id, $2::int) AS serves, (SELECT r.name FROM region r WHERE r.id = d.region_id) AS region
+     FROM department d WHERE d.code = ANY($1::text[])`,
+    [codes, place ?? null],
+  );
   return codes.map((code, i) => {
     const found = rows.find((r) => r.code === code);
-    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, single ? path : `${path}[${i}]`);
+    const at = single ? path : `${path}[${i}]`;
+    if (!found) throw new InputError('unknown_department', `no department ${JSON.stringify(code)}`, at);
+    if (place !== undefined && !found.serves)
+      throw new InputError('department_elsewhere', `${found.zh} serves ${found.region ?? 'another region'}, not the place of this case`, at, {
+        department: code,
+        region: found.region,
+      });
     return found.id;
   });
 }
 
-/** The departments a category goes to by default. */
-export async function defaultDepartments(tx: Queryable, category: string): Promise<string[]> {
+/** The departments a category goes to by default — of those serving `place` (the case's grid) when given. */
+export async function defaultDepartments(tx: Queryable, category: string, place?: number | null): Promise<string[]> {
   const { rows } = await tx.query<{ code: string }>(
-    'SELECT d.code FROM category_department cd JOIN department d ON d.id = cd.department_id WHERE cd.category = $1 ORDER BY d.sort, d.id',
-    [category],
+    `SELECT d.code FROM category_department cd JOIN department d ON d.id = cd.department_id
+     WHERE cd.category = $1 AND ($2::boolean OR gp_serves(d.region_id, $3::int)) ORDER BY d.sort, d.id`,
+    [category, place === undefined, place ?? null],
   );
   return rows.map((r) => r.code);
+}
+
+/** Where a case is, for the departments that serve it: its grid (the one it was filed in, if its grid is gone); null: not known. */
+export async function casePlace(tx: Queryable, incidentId: number): Promise<number | null> {
+  const { rows } = await tx.query<{ place: number | null }>('SELECT coalesce(grid_id, filed_grid_id) AS place FROM incident WHERE id = $1', [incidentId]);
+  return rows[0]?.place ?? null;
 }
 
 /** A dispatch of the case's current round: not one answered before the case was reopened (`d` the dispatch, `i` its incident). */
@@ -169,7 +203,8 @@ export async function dispatchIncident(
   }
   if (now < new Date(before.reportedAt))
     throw new InputError('time_before_previous_step', `dispatch at ${now.toISOString()} is before the report (${before.reportedAt})`, 'at');
-  const ids = await departmentIds(tx, codes);
+  // (only departments serving the case's place: another county's own 公安 is not this case's)
+  const ids = await departmentIds(tx, codes, 'departments', false, await casePlace(tx, incidentId));
   // a department called in again — it sent the case back, or answered a round since reopened — starts afresh; the
   // round it had is kept (dispatch_round), so an escalation or a late acknowledgement stays in its figures
   const again = `(dispatch.returned_at IS NOT NULL OR (dispatch.resolved_at IS NOT NULL AND dispatch.resolved_at <= $3::timestamptz))`;
@@ -593,7 +628,7 @@ export async function followUpDispatch(
     if (!reason) throw new InputError('reason_required', 'say why the case goes to another department', 'reason');
     // the deadline the centre gives the new department (else the category's, from now)
     if (step.until) checkDeadline(step.until, now, 'until');
-    const [to] = await departmentIds(tx, [step.department], 'department', true);
+    const [to] = await departmentIds(tx, [step.department], 'department', true, await casePlace(tx, before.incidentId));
     if (to === dep.id) throw new InputError('same_department', `the case is with ${dep.code} already`, 'department');
     // (a department that answered a round since reopened is not on the case now)
     const { rows: on } = await tx.query(
@@ -894,6 +929,8 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
      FROM department dep
        LEFT JOIN (${ROUNDS} d JOIN incident i ON i.id = d.incident_id ${scope})
          ON d.department_id = dep.id AND d.dispatched_at >= $1 AND d.dispatched_at < $2
+     -- (a region's departments: those serving all of it or part of it, not another county's own)
+     ${f.regionId !== undefined ? 'WHERE gp_overlaps(dep.region_id, $4)' : ''}
      GROUP BY dep.id ORDER BY dep.sort, dep.id`,
     params,
   );

@@ -1,6 +1,6 @@
 import { InputError } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
-import { defaultDepartments, dispatchesOf, dispatchIncident, type DispatchJson } from './dispatches.ts';
+import { casePlace, defaultDepartments, dispatchesOf, dispatchIncident, type DispatchJson } from './dispatches.ts';
 import { incidentById, insertIncidents, type IncidentJson } from './incidents.ts';
 import { recordChange } from './regions.ts';
 
@@ -207,7 +207,8 @@ export async function takeHotlineOrder(
   ]);
   const reported = await incidentById(tx, id, now);
   await recordChange(tx, { at: now, actor, action: 'report', entity: 'incident', entityId: id, before: null, after: reported });
-  const departments = await defaultDepartments(tx, category);
+  // (the category's departments that serve the place: the county's own 住建, not the neighbouring county's)
+  const departments = await defaultDepartments(tx, category, await casePlace(tx, id));
   if (departments.length === 0) return { created: true, incident: reported, dispatches: [], location };
   // Dispatched when it arrives: the hotline received it, the grid and the departments get it together.
   const at = now > order.receivedAt ? now : order.receivedAt;

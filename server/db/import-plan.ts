@@ -1371,7 +1371,7 @@ async function planDepartments(tx: Tx, actor: string, rows: ImportRow[], spec: I
     const contact = words(field(row, spec, 'contact')).slice(0, 40);
     good.push({ code, zh, en: en ? en.slice(0, 80) : null, contact: contact || null, phone });
   });
-  const departments = await importDepartments(tx, actor, good);
+  const departments = await importDepartments(tx, actor, good, spec.parentId, 'parentId');
   return finish('department', rows.length, good.length, problems, { departments, op: null });
 }
 

@@ -26,6 +26,9 @@ export interface DepartmentSetting {
   version: number;
   /** The categories routed to it by default. */
   categories: string[];
+  /** The region it serves (a city, a county or a township), null: the whole plan; with the region's name and level. */
+  regionId: number | null;
+  region: { id: number; name: string; level: string; code: string } | null;
 }
 
 export interface DepartmentInput {
@@ -36,11 +39,26 @@ export interface DepartmentInput {
   phone: string;
   sort?: number | undefined;
   categories?: string[] | undefined;
+  /** The region it serves; null: the whole plan (left out on a change: as it was). */
+  regionId?: number | null | undefined;
 }
 
 const DEPARTMENT_SQL = `SELECT d.id, d.code, d.zh, d.en, d.contact, d.phone, d.sort, d.version,
-    coalesce((SELECT array_agg(cd.category ORDER BY cd.category) FROM category_department cd WHERE cd.department_id = d.id), '{}') AS categories
+    coalesce((SELECT array_agg(cd.category ORDER BY cd.category) FROM category_department cd WHERE cd.department_id = d.id), '{}') AS categories,
+    d.region_id AS "regionId",
+    (SELECT json_build_object('id', r.id, 'name', r.name, 'level', r.level, 'code', r.code) FROM region r WHERE r.id = d.region_id) AS region
   FROM department d`;
+
+/** A department's region: a city, a county or a township (null: the whole plan); else 422 on `path`. */
+async function checkDepartmentRegion(tx: Queryable, regionId: number | null, path: string): Promise<void> {
+  if (regionId === null) return;
+  const { rows } = await tx.query<{ level: string }>('SELECT level FROM region WHERE id = $1', [regionId]);
+  if (!rows[0]) throw new InputError('unknown_region', `region ${regionId} does not exist`, path);
+  if (!['city', 'district', 'township'].includes(rows[0].level))
+    throw new InputError('department_region_level', `a department serves a city, a county or a township, not a ${rows[0].level}`, path, {
+      level: rows[0].level,
+    });
+}
 
 export async function listDepartments(db: Queryable): Promise<DepartmentSetting[]> {
   return (await db.query<DepartmentSetting>(`${DEPARTMENT_SQL} ORDER BY d.sort, d.code`)).rows;
@@ -64,26 +82,30 @@ async function writeDepartment(tx: Queryable, id: number | null, d: DepartmentIn
     (id === null
       ? (await tx.query<{ next: number }>('SELECT coalesce(max(sort), 0) + 1 AS next FROM department')).rows[0]!.next
       : ((await tx.query<{ sort: number }>('SELECT sort FROM department WHERE id = $1', [id])).rows[0]?.sort ?? 0));
-  // two departments of one name: a list matched by name, a person choosing where to send a case, could not tell them apart
+  const regionId = d.regionId ?? null;
+  // two departments of one name where one case could go to either: a list matched by name, a person choosing where to
+  // send a case, could not tell them apart (two counties' own 公安 are two departments; the city's 公安 beside a county's is not)
   // (a code taken is said first, as the database would)
   const { rows: same } = await tx.query<{ code: boolean }>(
-    'SELECT code = $1 AS code FROM department WHERE (code = $1 OR zh = $2) AND id IS DISTINCT FROM $3 ORDER BY code = $1 DESC LIMIT 1',
-    [d.code, d.zh, id],
+    `SELECT code = $1 AS code FROM department
+     WHERE (code = $1 OR (zh = $2 AND (gp_overlaps(region_id, $4) OR gp_overlaps($4, region_id)))) AND id IS DISTINCT FROM $3
+     ORDER BY code = $1 DESC LIMIT 1`,
+    [d.code, d.zh, id, regionId],
   );
   if (same[0]?.code) throw new InputError('duplicate_code', `a department with code ${d.code} exists already`, 'code');
   if (same[0]) throw new InputError('duplicate_name', `a department named ${d.zh} exists already`, 'zh', { name: d.zh });
-  const params = [d.code, d.zh, d.en, d.contact, d.phone, sort];
+  const params = [d.code, d.zh, d.en, d.contact, d.phone, sort, regionId];
   let saved: number;
   try {
     if (id === null) {
       saved = (
         await tx.query<{ id: number }>(
-          `INSERT INTO department (code, zh, en, contact, phone, sort, version) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+          `INSERT INTO department (code, zh, en, contact, phone, sort, region_id, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
           [...params, version],
         )
       ).rows[0]!.id;
     } else {
-      await tx.query(`UPDATE department SET code = $1, zh = $2, en = $3, contact = $4, phone = $5, sort = $6, version = $7 WHERE id = $8`, [
+      await tx.query(`UPDATE department SET code = $1, zh = $2, en = $3, contact = $4, phone = $5, sort = $6, region_id = $7, version = $8 WHERE id = $9`, [
         ...params,
         version,
         id,
@@ -114,6 +136,7 @@ export async function freeCode(tx: Queryable, table: 'department' | 'incident_ca
 
 export async function createDepartment(tx: Queryable, actor: string, d: DepartmentInput): Promise<DepartmentSetting> {
   if (d.categories) await checkCategories(tx, d.categories, 'categories');
+  await checkDepartmentRegion(tx, d.regionId ?? null, 'regionId');
   const id = await writeDepartment(tx, null, d, 1);
   const after = (await department(tx, id))!;
   await recordChange(tx, { actor, action: 'create', entity: 'department', entityId: id, before: null, after });
@@ -124,12 +147,13 @@ export async function createDepartment(tx: Queryable, actor: string, d: Departme
 export async function updateDepartment(tx: Queryable, actor: string, id: number, version: number, d: Partial<DepartmentInput>): Promise<DepartmentSetting> {
   const before = await lockedDepartment(tx, id, version);
   if (d.categories) await checkCategories(tx, d.categories, 'categories');
+  if (d.regionId !== undefined) await checkDepartmentRegion(tx, d.regionId, 'regionId');
   // the fields not sent stay as they are (its categories too: writeDepartment leaves them when not given)
-  const { code, zh, en, contact, phone } = before;
+  const { code, zh, en, contact, phone, regionId } = before;
   await writeDepartment(
     tx,
     id,
-    { code, zh, en, contact, phone, ...Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) },
+    { code, zh, en, contact, phone, regionId, ...Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined)) },
     before.version + 1,
   );
   const after = (await department(tx, id))!;
@@ -237,11 +261,22 @@ const alike = (x: string, y: string) => x.length >= 2 && y.length >= 2 && (x ===
  * settings log, `department_list`, with every department's state before and after: its undo takes the
  * whole list back while nobody changed those departments since.
  */
-export async function importDepartments(tx: Queryable, actor: string, rows: DepartmentRow[]): Promise<DepartmentListImport> {
+export async function importDepartments(
+  tx: Queryable,
+  actor: string,
+  rows: DepartmentRow[],
+  regionId: number | null = null,
+  regionPath = 'regionId',
+): Promise<DepartmentListImport> {
   await tx.query("SELECT pg_advisory_xact_lock(hashtext('department_list'), 0)");
+  await checkDepartmentRegion(tx, regionId, regionPath);
   const all = await listDepartments(tx);
   const byCode = new Map(all.map((d) => [d.code, d]));
-  const byName = new Map(all.map((d) => [d.zh, d]));
+  // a row named, not coded, is the department of that name a case of the list's region could go to (another county's
+  // own 公安 is not this county's); a new one serves the list's region
+  const { rows: near } = await tx.query<{ id: number }>('SELECT id FROM department WHERE gp_overlaps(region_id, $1) OR gp_overlaps($1, region_id)', [regionId]);
+  const nearIds = new Set(near.map((r) => r.id));
+  const byName = new Map(all.filter((d) => nearIds.has(d.id)).map((d) => [d.zh, d]));
   // a code given to a row without one is none the file names either (a later row's own dept_8)
   const taken = new Set([...all.map((d) => d.code), ...rows.flatMap((r) => (r.code ? [r.code] : []))]);
   let n = all.length;
@@ -256,7 +291,7 @@ export async function importDepartments(tx: Queryable, actor: string, rows: Depa
   for (const r of rows) {
     const was = (r.code ? byCode.get(r.code) : undefined) ?? byName.get(r.zh);
     if (was) {
-      const next = { code: was.code, zh: r.zh, en: r.en ?? was.en, contact: r.contact ?? was.contact, phone: r.phone ?? was.phone };
+      const next = { code: was.code, zh: r.zh, en: r.en ?? was.en, contact: r.contact ?? was.contact, phone: r.phone ?? was.phone, regionId: was.regionId };
       if (next.zh === was.zh && next.en === was.en && next.contact === was.contact && next.phone === was.phone) {
         unchanged++;
         continue;
@@ -267,12 +302,12 @@ export async function importDepartments(tx: Queryable, actor: string, rows: Depa
     } else {
       const code = r.code ?? nextCode();
       taken.add(code);
-      touched.push(await writeDepartment(tx, null, { code, zh: r.zh, en: r.en ?? r.zh, contact: r.contact ?? '', phone: r.phone ?? '' }, 1));
+      touched.push(await writeDepartment(tx, null, { code, zh: r.zh, en: r.en ?? r.zh, contact: r.contact ?? '', phone: r.phone ?? '', regionId }, 1));
       added++;
     }
   }
   // (each name's core once: the list against the departments there)
-  const cores = all.map((d) => ({ zh: d.zh, core: departmentCore(d.zh) }));
+  const cores = all.filter((d) => nearIds.has(d.id)).map((d) => ({ zh: d.zh, core: departmentCore(d.zh) }));
   const similar = rows
     .filter((r) => !((r.code ? byCode.get(r.code) : undefined) ?? byName.get(r.zh)))
     .flatMap((r) => {

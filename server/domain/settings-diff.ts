@@ -51,7 +51,8 @@ const keyOf = (list: unknown[]): string | null => KEYS.find((k) => list.length >
 function text(x: unknown): string {
   if (x === null || x === undefined) return '';
   if (Array.isArray(x)) return x.map(text).join('、');
-  if (isRecord(x)) return JSON.stringify(x);
+  // (a record that names itself: a department's region)
+  if (isRecord(x)) return typeof x.name === 'string' ? x.name : JSON.stringify(x);
   return String(x);
 }
 

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
   answerDispatch,
+  casePlace,
   departmentIds,
   departmentStats,
   dispatchIncident,
@@ -72,7 +73,28 @@ const departmentsRoute = createRoute({
   method: 'get',
   path: '/departments',
   summary: 'Departments that incidents are dispatched to, with the categories each gets by default',
-  responses: { 200: { description: 'Departments', ...json(z.array(Department.extend({ categories: z.array(z.string()) }))) }, ...errorResponses(401, 403) },
+  description:
+    'Given `incident`, the departments that serve its place (the ones it can be sent to). Otherwise those with a part in ' +
+    "the caller's area (serving all of it or part of it); for an account of the whole plan, all.",
+  request: {
+    query: z.object({
+      incident: z.coerce.number().int().positive().max(2_147_483_647).optional().openapi({ description: 'a case: the departments that serve its place' }),
+    }),
+  },
+  responses: {
+    200: {
+      description: 'Departments',
+      ...json(
+        z.array(
+          Department.extend({
+            categories: z.array(z.string()),
+            regionId: z.number().int().nullable().openapi({ description: 'the region it serves; null: the whole plan' }),
+          }),
+        ),
+      ),
+    },
+    ...errorResponses(400, 401, 403, 404),
+  },
 });
 
 const dispatchRoute = createRoute({
@@ -548,7 +570,17 @@ async function assertDispatchInArea(c: Context<Env>, tx: Queryable, id: number, 
 
 export function dispatchRoutes() {
   return router()
-    .openapi(departmentsRoute, async (c) => c.json(await listDepartments(c.get('db')), 200))
+    .openapi(departmentsRoute, async (c) => {
+      const { incident } = c.req.valid('query');
+      const db = c.get('db');
+      const within = areaOf(principalOf(c));
+      if (incident === undefined) return c.json(await listDepartments(db, { within }), 200);
+      // (a case the caller may see: its place says which departments serve it)
+      const grid = await incidentGrid(db, incident);
+      if (grid === undefined) throw notFound('incident', incident, 'query.incident');
+      await assertInArea(c, db, grid, incident, 'query.incident');
+      return c.json(await listDepartments(db, { place: await casePlace(db, incident), within }), 200);
+    })
     .openapi(dispatchRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');

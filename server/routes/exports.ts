@@ -233,6 +233,9 @@ export function exportRoutes() {
             联系人: d.contact,
             联系电话: d.phone,
             承办类别: d.categories.map((x) => names.get(x) ?? x).join('、'),
+            // (the region it serves, by name and code: a city's list holds each county's own 公安)
+            服务区域: d.region?.name ?? '全域',
+            区域代码: d.region?.code ?? '',
           },
         })),
       };

@@ -37,8 +37,18 @@ const Department = z
     sort: z.number().int(),
     version: z.number().int(),
     categories: z.array(z.string()),
+    regionId: z.number().int().nullable().openapi({ description: 'the region it serves (a city, county or township); null: the whole plan' }),
+    region: z.object({ id: z.number().int(), name: z.string(), level: z.string(), code: z.string() }).nullable(),
   })
   .openapi('DepartmentSetting');
+
+const DepartmentRegion = z
+  .number()
+  .int()
+  .min(1)
+  .max(2_147_483_647)
+  .nullable()
+  .openapi({ description: 'the region it serves: a city, a county or a township; null: the whole plan (cases anywhere)' });
 
 const DepartmentInput = z
   .object({
@@ -54,6 +64,7 @@ const DepartmentInput = z
       .refine((a) => new Set(a).size === a.length, 'a category is listed twice')
       .optional()
       .openapi({ description: 'the categories routed to it by default (all of them: replaces the list)' }),
+    regionId: DepartmentRegion.optional(),
   })
   .strict();
 
@@ -67,6 +78,7 @@ const DepartmentPatch = z
     phone: Phone.optional(),
     sort: z.number().int().min(0).max(10_000).optional(),
     categories: DepartmentInput.shape.categories,
+    regionId: DepartmentRegion.optional(),
     version: z.number().int().min(1),
   })
   .strict();

@@ -480,6 +480,93 @@ for (const driver of DRIVERS) {
         // the same orders through the plan-wide key are placed
         expect((await send({ orderNo: 'T-3', receivedAt: at, address: o.address, content: '别的乡镇的门牌' })).status).toBe(201);
       });
+
+      it('sends a case only to departments serving its place: a township’s own 派出所 is not its neighbour’s', async () => {
+        now = new Date('2030-05-02T02:00:00Z');
+        const { rows: towns } = await ctx.db.query<{ id: number; village: number }>(
+          `SELECT t.id, (SELECT v.id FROM region v WHERE v.parent_id = t.id ORDER BY v.id LIMIT 1) AS village
+           FROM region t WHERE t.level = 'township' AND t.id <> $1 ORDER BY t.id LIMIT 1`,
+          [place.township],
+        );
+        const other = towns[0]!;
+        const make = (body: Record<string, unknown>) => ctx.request('POST', '/api/settings/departments', { en: 'Police station', ...body });
+        // two townships' own 派出所, one name: two departments, as two counties' own 公安 are
+        const mine = await make({ code: 'ps_here', zh: '派出所', regionId: place.township, categories: ['dispute'] });
+        expect(mine.status, JSON.stringify(mine.body)).toBe(201);
+        expect(mine.body).toMatchObject({ regionId: place.township, region: { id: place.township, level: 'township' } });
+        const theirs = await make({ code: 'ps_there', zh: '派出所', regionId: other.id, categories: ['dispute'] });
+        expect(theirs.status, JSON.stringify(theirs.body)).toBe(201);
+        // one of that name for the district, or for everywhere, would be either of them to a case: refused
+        for (const regionId of [place.district, null]) {
+          const twice = await make({ code: 'ps_all', zh: '派出所', regionId });
+          expect([twice.status, twice.body.error.code]).toEqual([409, 'duplicate_name']);
+        }
+        // a village or a grid serves nobody apart; an unknown region is said
+        expect((await make({ code: 'ps_v', zh: '村警务室', regionId: other.village })).body.error).toMatchObject({
+          code: 'department_region_level',
+          path: 'regionId',
+        });
+        expect((await make({ code: 'ps_x', zh: '村警务室', regionId: 999_999 })).body.error).toMatchObject({ code: 'unknown_region', path: 'regionId' });
+
+        // the hotline's order of the category goes to the place's own 派出所 beside the plan's 司法调解, not the other's
+        const order = await send({ orderNo: 'R-1', receivedAt: now.toISOString(), lon: place.x, lat: place.y, category: '邻里纠纷', content: '邻居争吵' });
+        expect(order.status, JSON.stringify(order.body)).toBe(201);
+        const incident = order.body.incident;
+        expect(order.body.dispatches.map((d: any) => d.department.code).sort()).toEqual(['mediation', 'ps_here']);
+
+        // the centre is offered the departments that serve the case: its township's, the plan's, not the other township's
+        const offered = (await ctx.request('GET', `/api/departments?incident=${incident.id}`)).body.map((d: any) => d.code);
+        expect(offered).toContain('ps_here');
+        expect(offered).toContain('police');
+        expect(offered).not.toContain('ps_there');
+        // a centre of the other township lists its own, not this one's, and may not ask about this case
+        const far = await ctx.cookie({ username: 'far-centre-dep', role: 'center', regionId: other.id });
+        const farList = (await ctx.request('GET', '/api/departments', undefined, far)).body.map((d: any) => d.code);
+        expect(farList).toContain('ps_there');
+        expect(farList).not.toContain('ps_here');
+        expect((await ctx.request('GET', `/api/departments?incident=${incident.id}`, undefined, far)).body.error.code).toBe('outside_scope');
+        // the whole plan's administrator: every one
+        const all = (await ctx.request('GET', '/api/departments')).body.map((d: any) => d.code);
+        expect(all).toEqual(expect.arrayContaining(['ps_here', 'ps_there', 'police']));
+
+        // 吹哨 and 改派 to the other township's: refused, nothing written
+        const snapshot = await ctx.snapshot();
+        const wrong = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['ps_there'] });
+        expect([wrong.status, wrong.body.error.code, wrong.body.error.path], JSON.stringify(wrong.body)).toEqual([
+          422,
+          'department_elsewhere',
+          'departments[0]',
+        ]);
+        const ours = order.body.dispatches.find((d: any) => d.department.code === 'ps_here');
+        const moved = await ctx.request('PATCH', `/api/dispatches/${ours.id}`, { action: 'reassign', department: 'ps_there', reason: '不归我所' });
+        expect([moved.status, moved.body.error.code, moved.body.error.path]).toEqual([422, 'department_elsewhere', 'department']);
+        expect(await ctx.snapshot()).toEqual(snapshot);
+        // to the plan's 公安: as before
+        expect((await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['police'] })).status).toBe(200);
+
+        // a township's figures list the departments with a part in it; the district's, both townships' own
+        const stats = async (region: number) =>
+          (await ctx.request('GET', `/api/stats/departments?region=${region}&from=2030-05-01&to=2030-05-03`)).body.map((d: any) => d.code);
+        expect(await stats(place.township)).toEqual(expect.arrayContaining(['ps_here', 'police']));
+        expect(await stats(place.township)).not.toContain('ps_there');
+        expect(await stats(place.district)).toEqual(expect.arrayContaining(['ps_here', 'ps_there']));
+
+        // moved to the district, the other's 派出所 would serve this case too: a name both would then share is refused
+        const clash = await ctx.request('PATCH', `/api/settings/departments/${theirs.body.id}`, { regionId: place.district, version: theirs.body.version });
+        expect([clash.status, clash.body.error.code]).toEqual([409, 'duplicate_name']);
+        // renamed and moved, it does; the change log names the region
+        const widened = await ctx.request('PATCH', `/api/settings/departments/${theirs.body.id}`, {
+          zh: '交警大队',
+          regionId: place.district,
+          version: theirs.body.version,
+        });
+        expect(widened.status, JSON.stringify(widened.body)).toBe(200);
+        expect((await ctx.request('GET', `/api/departments?incident=${incident.id}`)).body.map((d: any) => d.code)).toContain('ps_there');
+        const log = (await ctx.request('GET', '/api/settings/changes')).body;
+        const entry = log.find((c: any) => c.entity === 'department' && c.action === 'update' && c.subject === '交警大队');
+        expect(entry.changed.find((f: any) => f.field === 'region')).toMatchObject({ after: expect.any(String) });
+        expect(entry.changed.find((f: any) => f.field === 'region').after).not.toBe(entry.changed.find((f: any) => f.field === 'region').before);
+      });
     });
   });
 }

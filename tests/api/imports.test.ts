@@ -1332,7 +1332,7 @@ for (const driver of DRIVERS) {
       const lines = execFileSync('ogr2ogr', ['-f', 'CSV', '/vsistdout/', xlsx], { encoding: 'utf8', env: { ...process.env, OGR_XLSX_HEADERS: 'FORCE' } })
         .trim()
         .split(/\r?\n/);
-      expect(lines[0]).toBe('编码,部门名称,英文名称,联系人,联系电话,承办类别');
+      expect(lines[0]).toBe('编码,部门名称,英文名称,联系人,联系电话,承办类别,服务区域,区域代码');
       const count = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM department')).rows[0]!.n;
       expect(lines).toHaveLength(count + 1);
       const police = lines.find((l) => l.startsWith('police,'))!;
@@ -1394,6 +1394,10 @@ for (const driver of DRIVERS) {
       // 市消防救援大队 beside 消防救援: most often one department written two ways — said before it is added
       expect(checked.body.outcome.departments.similar).toEqual([{ name: '市消防救援大队', like: '消防救援' }]);
       expect(await departments()).toBe(before);
+      // a list is for a city, a county or a township: not for a village
+      const { rows: village } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' ORDER BY id LIMIT 1`);
+      const refusedLevel = await plan(up.body.id, { ...body, parentId: village[0]!.id });
+      expect([refusedLevel.status, refusedLevel.body.error?.code, refusedLevel.body.error?.path]).toEqual([422, 'department_region_level', 'parentId']);
       // a planner may import the plan, not the county's departments
       const planner = (await ctx.cookie({ username: 'dept-planner', role: 'planner' })).cookie;
       const mine = await upload('职能部门.xlsx', new Uint8Array(await readFile(xlsx)), planner);
@@ -1405,6 +1409,14 @@ for (const driver of DRIVERS) {
       const { rows: made } = await ctx.db.query<{ code: string; zh: string; en: string; contact: string; phone: string }>(
         `SELECT code, zh, en, contact, phone FROM department WHERE zh IN ('公安', '市应急管理局', '市自然资源局') ORDER BY zh`,
       );
+      // the new ones serve the county the list was brought in for; 公安, matched by its name, stays the whole plan's
+      const { rows: serving } = await ctx.db.query<{ zh: string; region_id: number | null }>(
+        `SELECT zh, region_id FROM department WHERE zh IN ('公安', '市应急管理局') ORDER BY zh`,
+      );
+      expect(serving).toEqual([
+        { zh: '公安', region_id: null },
+        { zh: '市应急管理局', region_id: districtId },
+      ]);
       expect(made).toEqual([
         { code: 'police', zh: '公安', en: 'Police', contact: '王建国', phone: '0937-3221100' },
         { code: expect.stringMatching(/^dept_\d+$/), zh: '市应急管理局', en: '市应急管理局', contact: '李明', phone: '0937-3322110' },

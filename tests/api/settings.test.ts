@@ -34,6 +34,7 @@ for (const driver of DRIVERS) {
         ...made.body,
         id: undefined,
         categories: undefined,
+        region: undefined,
         version: 1,
         phone: '0874-3999999',
       });

@@ -46,6 +46,8 @@ export class ImportWizard {
   repair = $state(false);
   /** Boundaries that are districts themselves, under nothing. */
   topLevel = $state(false);
+  /** A department list's region: the county (or city, or township) its new departments serve; null: the whole plan. */
+  departmentRegion = $state<number | null>(null);
   clip = $state(false);
   /** Grids: in place of the grids of the villages they go into (a revised layer). */
   replace = $state(false);
@@ -152,7 +154,8 @@ export class ImportWizard {
     return {
       layer: this.layer!,
       kind: this.kind,
-      parentId: this.topLevel && this.kind === 'boundary' ? null : parentId,
+      // (a department list is no region's content: its region is the one chosen for it, not the plan's selection)
+      parentId: this.kind === 'department' ? this.departmentRegion : this.topLevel && this.kind === 'boundary' ? null : parentId,
       ...(fields ? { fields } : {}),
       crs: this.crs,
       repair: this.repair,
