@@ -411,9 +411,14 @@ async function gridRules(tx: Queryable, parents: number[], regionId: number): Pr
        SELECT 'grid_without_worker', id, parent_id, NULL, NULL, NULL, NULL FROM grid WHERE worker_id IS NULL
        UNION ALL
        -- staffing: fewer members of a required role than the model asks (the full-time worker is the rule above)
-       SELECT 'grid_missing_role', g.id, g.parent_id, coalesce(st.n, 0), sr.min_per_grid, NULL, sr.code
-       FROM grid g CROSS JOIN staff_role sr LEFT JOIN staffed st ON st.grid_id = g.id AND st.role = sr.code
-       WHERE sr.code <> 'full_time' AND sr.min_per_grid > 0 AND coalesce(st.n, 0) < sr.min_per_grid
+       -- (the grid's district's own count where it has one: 1+N+X there, 1+3+M+X by default)
+       SELECT 'grid_missing_role', g.id, g.parent_id, coalesce(st.n, 0), need.n, NULL, need.code
+       FROM grid g
+         LEFT JOIN region d ON d.level = 'district' AND d.code = split_part(g.code, '-', 1)
+         CROSS JOIN LATERAL (SELECT sr.code, coalesce(own.min_per_grid, sr.min_per_grid) AS n FROM staff_role sr
+                             LEFT JOIN staff_requirement own ON own.district_id = d.id AND own.role = sr.code) need
+         LEFT JOIN staffed st ON st.grid_id = g.id AND st.role = need.code
+       WHERE need.code <> 'full_time' AND need.n > 0 AND coalesce(st.n, 0) < need.n
        UNION ALL
        -- a county under its city keeps the state's six digits, the city's four first (530303 under 530300)
        SELECT 'code_mismatch', id, parent_id, NULL, NULL, NULL, NULL FROM child

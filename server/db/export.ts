@@ -145,7 +145,7 @@ export async function planVersion(
             UNION ALL
             SELECT op, at FROM change WHERE entity = 'worker' AND entity_id IN (SELECT worker_id FROM region WHERE id IN (SELECT id FROM area))
             UNION ALL
-            SELECT op, at FROM change WHERE entity IN ('staff_role', 'grid_type_rule'))
+            SELECT op, at FROM change WHERE entity IN ('staff_role', 'staff_requirement', 'grid_type_rule'))
      SELECT max(op)::int AS op, to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI') AS at FROM hits`,
     [regionId],
   );

@@ -196,7 +196,8 @@ export async function overview(
     ? ((
         await tx.query<{ at: string | null }>(
           `SELECT to_char(max(at) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS at FROM change
-           WHERE entity IN ('grid_type_rule', 'staff_role') AND at >= ($1::date)::timestamp AT TIME ZONE 'Asia/Shanghai' AND at <= $2::timestamptz`,
+           WHERE entity IN ('grid_type_rule', 'staff_role', 'staff_requirement')
+             AND at >= ($1::date)::timestamp AT TIME ZONE 'Asia/Shanghai' AND at <= $2::timestamptz`,
           [was.day, clock.toISOString()],
         )
       ).rows[0]?.at ?? null)

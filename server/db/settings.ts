@@ -3,7 +3,7 @@ import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
-import { staffRoles } from './staff.ts';
+import { districtStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
 import { approvalSteps, assertNoDraftUnderReview, writeApprovalSteps, type StepInput } from './drafts.ts';
 import { lockVersion } from './versions.ts';
 import { assessmentRules, type AssessmentRule } from './assessment.ts';
@@ -516,6 +516,7 @@ export const SETTINGS_ENTITIES = [
   'incident_category',
   'grid_type_rule',
   'staff_role',
+  'staff_requirement',
   'approval_step',
   'escalation_contact',
   'assessment_rule',
@@ -695,6 +696,27 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       entityId: null,
       before: now,
       after: { rules: await assessmentRules(tx), undoes: changeId },
+    });
+  } else if (c.entity === 'staff_requirement') {
+    // a district's own counts as they were, while nobody changed them since (the plan's model may have moved meanwhile:
+    // the roles following it are compared as following it, not by their counts)
+    const districtId = c.entity_id!;
+    const { rows: d } = await tx.query<{ name: string }>('SELECT name FROM region WHERE id = $1 FOR UPDATE', [districtId]);
+    if (!d[0]) throw notFound('district', districtId);
+    type Model = { zh: string; roles: DistrictStaffRole[] };
+    const [before, after] = [c.before as Model, c.after as Model];
+    const now = await districtStaffing(tx, districtId);
+    subject = after.zh;
+    const own = (roles: DistrictStaffRole[]) => roles.filter((r) => r.own).map((r) => [r.code, r.minPerGrid]);
+    if (!same(own(now), own(after.roles))) throw conflict(`the staffing model of ${subject}`);
+    await writeDistrictStaffing(tx, districtId, before.roles);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'staff_requirement',
+      entityId: districtId,
+      before: { zh: d[0].name, roles: now },
+      after: { zh: d[0].name, roles: await districtStaffing(tx, districtId), undoes: changeId },
     });
   } else if (c.entity === 'staff_role') {
     // the staffing model as it was: its roles, counts and order; a role the change added stays (grids may

@@ -1,4 +1,4 @@
-import { InputError } from '../domain/errors.ts';
+import { InputError, notFound } from '../domain/errors.ts';
 import type { NewWorker, StaffRole, Worker, WorkerListItem } from '../schemas/staff.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -7,6 +7,93 @@ import { lockVersion } from './versions.ts';
 export async function staffRoles(db: Queryable): Promise<StaffRole[]> {
   const { rows } = await db.query<StaffRole>('SELECT code, zh, en, min_per_grid AS "minPerGrid" FROM staff_role ORDER BY sort, code');
   return rows;
+}
+
+/** A role as a district staffs it: its own count (`own`), else the plan's (`defaultPerGrid`). */
+export interface DistrictStaffRole extends StaffRole {
+  own: boolean;
+  defaultPerGrid: number;
+}
+
+/** A district's staffing model: every role with the count its grids need there. */
+export async function districtStaffing(db: Queryable, districtId: number): Promise<DistrictStaffRole[]> {
+  const { rows } = await db.query<DistrictStaffRole>(
+    `SELECT r.code, r.zh, r.en, coalesce(own.min_per_grid, r.min_per_grid) AS "minPerGrid", own.role IS NOT NULL AS own,
+            r.min_per_grid AS "defaultPerGrid"
+     FROM staff_role r LEFT JOIN staff_requirement own ON own.district_id = $1 AND own.role = r.code
+     ORDER BY r.sort, r.code`,
+    [districtId],
+  );
+  return rows;
+}
+
+/** The version of a district's staffing model: the change log's newest entry for it (0: never changed). */
+export async function staffingVersion(db: Queryable, districtId: number): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(`SELECT coalesce(max(id), 0)::int AS v FROM change WHERE entity = 'staff_requirement' AND entity_id = $1`, [
+    districtId,
+  ]);
+  return rows[0]!.v;
+}
+
+/** Writes a district's own counts as `roles` has them (own ones only); the rest follow the plan's model. */
+export async function writeDistrictStaffing(tx: Queryable, districtId: number, roles: { code: string; minPerGrid: number; own: boolean }[]): Promise<void> {
+  const own = roles.filter((r) => r.own && r.code !== 'full_time');
+  await tx.query('DELETE FROM staff_requirement WHERE district_id = $1', [districtId]);
+  await tx.query(
+    `INSERT INTO staff_requirement (district_id, role, min_per_grid)
+     SELECT $1, t.role, t.n FROM unnest($2::text[], $3::int[]) AS t(role, n) WHERE EXISTS (SELECT 1 FROM staff_role r WHERE r.code = t.role)`,
+    [districtId, own.map((r) => r.code), own.map((r) => r.minPerGrid)],
+  );
+}
+
+/**
+ * Sets a district's own counts: each role given with its count, or with null to follow the plan's model again; the roles
+ * left out stay as they are. Logged with the model before and after (undone from the settings log); 409 when stale.
+ */
+export async function setDistrictStaffing(
+  tx: Queryable,
+  actor: string,
+  districtId: number,
+  roles: { code: string; minPerGrid: number | null }[],
+  version?: number,
+): Promise<DistrictStaffRole[]> {
+  const { rows: d } = await tx.query<{ name: string }>("SELECT name FROM region WHERE id = $1 AND level = 'district' FOR UPDATE", [districtId]);
+  if (!d[0]) throw notFound('district', districtId);
+  const current = await staffingVersion(tx, districtId);
+  if (version !== undefined && version !== current) {
+    throw new InputError('version_conflict', `the staffing model was changed meanwhile (version ${current}, not ${version}): reload and retry`, 'version', {
+      currentVersion: current,
+    });
+  }
+  const before = await districtStaffing(tx, districtId);
+  const seen = new Set<string>();
+  roles.forEach((r, i) => {
+    if (seen.has(r.code)) throw new InputError('duplicate_role', `role ${r.code} is listed twice`, `roles[${i}].code`);
+    seen.add(r.code);
+    if (!before.some((b) => b.code === r.code)) throw new InputError('unknown_role', `no staffing role ${JSON.stringify(r.code)}`, `roles[${i}].code`);
+    if (r.code === 'full_time' && r.minPerGrid !== null && r.minPerGrid !== 1)
+      throw new InputError('full_time_required', 'every grid has exactly one full-time worker (专职网格员)', `roles[${i}].minPerGrid`);
+  });
+  const given = new Map(roles.map((r) => [r.code, r.minPerGrid]));
+  await writeDistrictStaffing(
+    tx,
+    districtId,
+    before.map((b) => {
+      if (!given.has(b.code)) return b;
+      const n = given.get(b.code)!;
+      return { code: b.code, minPerGrid: n ?? b.defaultPerGrid, own: n !== null };
+    }),
+  );
+  const after = await districtStaffing(tx, districtId);
+  await recordChange(tx, {
+    actor,
+    action: 'update',
+    entity: 'staff_requirement',
+    entityId: districtId,
+    before: { zh: d[0].name, roles: before },
+    after: { zh: d[0].name, roles: after },
+  });
+  return after;
 }
 
 /** Sets the staffing model: the roles given, in their order; roles left out stay, required by no grid. */

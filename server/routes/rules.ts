@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { districtOf, districtRules, rulesVersion, setDistrictRules } from '../db/rules.ts';
+import { districtStaffing, setDistrictStaffing, staffingVersion } from '../db/staff.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from '../db/db.ts';
 import type { GridType } from '../domain/grid-types.ts';
@@ -64,6 +65,62 @@ const putRoute = createRoute({
   responses: { 200: { description: 'Rules', ...json(Rules) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 
+const StaffingRole = z.object({
+  code: z.string(),
+  zh: z.string(),
+  en: z.string(),
+  minPerGrid: z.number().int().openapi({ description: 'members of this role each grid of the district needs' }),
+  own: z.boolean().openapi({ description: "the district's own count (false: the plan's model)" }),
+  defaultPerGrid: z.number().int().openapi({ description: "the plan's model's count" }),
+});
+const Staffing = z
+  .object({
+    districtId: z.number().int(),
+    district: z.string(),
+    roles: z.array(StaffingRole),
+    version: z.number().int().openapi({ description: 'send it back with a change: 409 when the model changed meanwhile' }),
+  })
+  .openapi('DistrictStaffing');
+
+const getStaffingRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/staffing',
+  summary: "The staffing model of the region's district: each role with how many its grids need (its own count, else the plan's)",
+  request: { params: IdParam },
+  responses: { 200: { description: 'Staffing', ...json(Staffing) }, ...errorResponses(400, 404) },
+});
+
+const putStaffingRoute = createRoute({
+  method: 'put',
+  path: '/regions/{id}/staffing',
+  summary: "Set the district's own counts per role (admin): 1+N+X where the plan has 1+3+M+X; null follows the plan's again",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            roles: z
+              .array(
+                z
+                  .object({
+                    code: z.string().min(1).max(32),
+                    minPerGrid: z.number().int().min(0).max(20).nullable().openapi({ description: "null: the plan's count again" }),
+                  })
+                  .strict(),
+              )
+              .min(1)
+              .max(30),
+            version: z.number().int().min(0).openapi({ description: 'the version read (409 when the model changed since)' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Staffing', ...json(Staffing) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
 /**
  * A city's rules, as its districts set them: a type every district holds to the same range has that
  * range; one they set apart spans them all (from the lowest minimum to the highest maximum) and is named in `mixed`.
@@ -87,6 +144,32 @@ async function cityOf(db: Queryable, id: number): Promise<z.infer<typeof Rules> 
 
 export function ruleRoutes() {
   return router()
+    .openapi(getStaffingRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const district = await districtOf(db, id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no staffing model of its own: each of its districts has one', 'id');
+        throw notFound('region', id);
+      }
+      const [roles, version] = await Promise.all([districtStaffing(db, district.id), staffingVersion(db, district.id)]);
+      return c.json({ districtId: district.id, district: district.name, roles, version }, 200);
+    })
+    .openapi(putStaffingRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { roles, version } = c.req.valid('json');
+      const db = c.get('db');
+      const district = await districtOf(db, id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no staffing model of its own: set each of its districts’', 'id');
+        throw notFound('region', id);
+      }
+      const done = await db.transaction(async (tx) => {
+        const after = await setDistrictStaffing(tx, actorOf(c), district.id, roles, version);
+        return { roles: after, version: await staffingVersion(tx, district.id) };
+      });
+      return c.json({ districtId: district.id, district: district.name, ...done }, 200);
+    })
     .openapi(getRoute, async (c) => {
       const { id } = c.req.valid('param');
       const db = c.get('db');

@@ -356,6 +356,54 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('PUT', '/api/staff-roles', { roles: model }, { ...worker, ...any })).status).toBe(403);
       await ctx.request('PUT', '/api/staff-roles', { roles: roles.body }, any);
     });
+
+    it("judges a grid by its district's own staffing model: 1+N+X there while the plan keeps 1+3+M+X, undone from the settings log", async () => {
+      // (the grid is still without its officer, as the test before left it)
+      const missing = async () =>
+        (await ctx.request('GET', `/api/regions/${place.village}/coverage`)).body.issues.features
+          .filter((f: any) => f.properties.kind === 'grid_missing_role' && f.properties.regionIds[0] === place.grid)
+          .map((f: any) => f.properties.role);
+      expect(await missing()).toEqual(['police']);
+      const model = await ctx.request('GET', `/api/regions/${place.grid}/staffing`);
+      expect(model.status, JSON.stringify(model.body)).toBe(200);
+      const district = model.body.districtId as number;
+      expect((await ctx.request('GET', `/api/regions/${district}`)).body.properties.level).toBe('district');
+      expect(model.body.roles.find((r: any) => r.code === 'police')).toMatchObject({ minPerGrid: 1, own: false, defaultPerGrid: 1 });
+
+      // the district on 1+N+X: no officer, no instructor per grid — the flag goes; the plan's model is as it was
+      const put = (roles: unknown, version = model.body.version, headers?: Record<string, string>) =>
+        ctx.request('PUT', `/api/regions/${district}/staffing`, { roles, version }, headers);
+      const set = await put([
+        { code: 'police', minPerGrid: 0 },
+        { code: 'instructor', minPerGrid: 0 },
+      ]);
+      expect(set.status, JSON.stringify(set.body)).toBe(200);
+      expect(set.body.roles.filter((r: any) => r.own).map((r: any) => [r.code, r.minPerGrid])).toEqual([
+        ['police', 0],
+        ['instructor', 0],
+      ]);
+      expect(await missing()).toEqual([]);
+      expect((await ctx.request('GET', '/api/staff-roles')).body.find((r: any) => r.code === 'police').minPerGrid).toBe(1);
+
+      // stale, unknown, the full-time worker, a city or a non-admin: refused, nothing written
+      const before = await ctx.snapshot();
+      expect((await put([{ code: 'police', minPerGrid: 2 }])).status).toBe(409);
+      const v = set.body.version;
+      expect((await put([{ code: 'chief', minPerGrid: 1 }], v)).body.error).toMatchObject({ code: 'unknown_role', path: 'roles[0].code' });
+      expect((await put([{ code: 'full_time', minPerGrid: 2 }], v)).body.error.code).toBe('full_time_required');
+      expect((await put([{ code: 'police', minPerGrid: 21 }], v)).status).toBe(400);
+      expect((await put([{ code: 'police', minPerGrid: 1 }], v, worker)).status).toBe(403);
+      expect(await ctx.snapshot()).toEqual(before);
+
+      // undone from the settings log: the district follows the plan's model again, and the officer is missing again
+      const log = (await ctx.request('GET', '/api/settings/changes?limit=5')).body;
+      const entry = log.find((c: any) => c.entity === 'staff_requirement');
+      expect(entry).toMatchObject({ subject: model.body.district, undone: false });
+      expect(entry.changed).toEqual(expect.arrayContaining([expect.objectContaining({ item: 'police', field: 'minPerGrid', before: '1', after: '0' })]));
+      expect((await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`)).status).toBe(200);
+      expect(await missing()).toEqual(['police']);
+      expect((await ctx.request('GET', `/api/regions/${district}/staffing`)).body.roles.some((r: any) => r.own)).toBe(false);
+    });
   });
 }
 

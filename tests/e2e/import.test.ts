@@ -420,6 +420,19 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.click('[data-testid="staffing-save"]');
       await expect.poll(() => page.locator('[data-testid="staffing"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-staffing.png') });
+      // the district's own counts: its instructors not required per grid, while the plan's model keeps them
+      const { rows: districts } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY id LIMIT 1`);
+      await page.selectOption('[data-testid="staffing-scope"]', String(districts[0]!.id));
+      await page.waitForSelector('[data-testid="staffing-own-row"]');
+      await page.check('input[aria-label="网格指导员 本区县自定"]');
+      await page.fill('[data-testid="staffing-own-instructor"]', '0');
+      await page.click('[data-testid="staffing-own-save"]');
+      await expect.poll(() => page.locator('[data-testid="staffing"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存.*网格力量/);
+      const { rows: own } = await db.query<{ role: string; n: number }>('SELECT role, min_per_grid AS n FROM staff_requirement WHERE district_id = $1', [
+        districts[0]!.id,
+      ]);
+      expect(own).toEqual([{ role: 'instructor', n: 0 }]);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-staffing-district.png') });
 
       // the approval steps, sent back at the version read (If-Match)
       await page.click('[data-testid="settings-tab-approval"]');
@@ -434,9 +447,13 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.fill('[data-testid="department-code"]', 'water');
       await page.fill('[data-testid="department-zh"]', '水务局');
       await page.fill('[data-testid="department-en"]', 'Water bureau');
+      // a township's own: it takes that township's cases only
+      const { rows: towns } = await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' ORDER BY id LIMIT 1`);
+      await page.selectOption('[data-testid="department-new-region"]', String(towns[0]!.id));
       await page.click('[data-testid="department-add"]');
       await expect.poll(() => page.locator('[data-testid="departments-message"]').textContent(), { timeout: 10_000 }).toBe('已添加「水务局」。');
       await page.screenshot({ path: join(ARTIFACTS, 'settings-departments.png') });
+      expect((await db.query<{ r: number }>(`SELECT region_id AS r FROM department WHERE code = 'water'`)).rows).toEqual([{ r: towns[0]!.id }]);
 
       await page.click('[data-testid="settings-tab-categories"]');
       const fire = page.locator('[data-testid="category-card"]').filter({ has: page.locator('.code', { hasText: /^fire$/ }) });

@@ -30,3 +30,12 @@ export async function placeChoices(): Promise<PlaceChoices> {
   const groups = await Promise.all(children.map(async (county) => ({ label: county.name, places: [county, ...(await below(county.id)).features.map(place)] })));
   return { top, groups };
 }
+
+/** The plan's districts: the plan's top when it is one, else the city's counties. */
+export async function districtChoices(): Promise<Place[]> {
+  const first = (await ok(api.regions.$get({ query: {} }))).features[0];
+  if (!first) return [];
+  if (first.properties.level === 'district') return [place(first)];
+  if (first.properties.level !== 'city') return [];
+  return (await ok(api.regions[':id'].children.$get({ param: { id: String(first.id) }, query: {} }))).features.map(place);
+}
