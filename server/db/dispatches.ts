@@ -94,8 +94,9 @@ export interface DepartmentJson {
   en: string;
   /** The categories sent here by default. */
   categories: string[];
-  /** The region it serves (null: the whole plan). */
+  /** The region it serves (null: the whole plan), and its name. */
   regionId: number | null;
+  regionName: string | null;
 }
 
 /**
@@ -109,7 +110,7 @@ export async function listDepartments(db: Queryable, f: { place?: number | null;
   if (f.within !== undefined && f.within !== null) where.push(`gp_overlaps(d.region_id, $${params.push(f.within)}::int)`);
   const { rows } = await db.query<DepartmentJson>(
     `SELECT d.id, d.code, d.zh, d.en, coalesce(array_agg(cd.category ORDER BY cd.category) FILTER (WHERE cd.category IS NOT NULL), '{}') AS categories,
-       d.region_id AS "regionId"
+       d.region_id AS "regionId", (SELECT r.name FROM region r WHERE r.id = d.region_id) AS "regionName"
      FROM department d LEFT JOIN category_department cd ON cd.department_id = d.id
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
      GROUP BY d.id ORDER BY d.sort, d.id`,

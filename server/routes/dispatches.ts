@@ -89,6 +89,7 @@ const departmentsRoute = createRoute({
           Department.extend({
             categories: z.array(z.string()),
             regionId: z.number().int().nullable().openapi({ description: 'the region it serves; null: the whole plan' }),
+            regionName: z.string().nullable(),
           }),
         ),
       ),

@@ -17,3 +17,14 @@ describe("a department's name as lists shorten it", () => {
     expect(departmentCore('交通运输局')).not.toBe(departmentCore('住建'));
   });
 });
+
+describe("a department's name in a list of a city's departments", () => {
+  it('says the region a county’s own department serves, in the language shown', async () => {
+    const { departmentName } = await import('../../web/lib/i18n.ts');
+    const police = { zh: '公安', en: 'Police' };
+    expect(departmentName(police, 'zh-CN')).toBe('公安');
+    expect(departmentName({ ...police, region: { name: '麒麟区' } }, 'zh-CN')).toBe('公安（麒麟区）');
+    expect(departmentName({ ...police, regionName: '麒麟区' }, 'en')).toBe('Police (麒麟区)');
+    expect(departmentName({ ...police, region: null, regionName: null }, 'en')).toBe('Police');
+  });
+});

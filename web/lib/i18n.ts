@@ -23,3 +23,16 @@ export function setLocale(next: Locale): void {
 
 /** A name given in both languages, in the one shown (`$locale` from svelte-i18n). */
 export const localName = (n: { zh: string; en: string }, current: string | null | undefined): string => (current === 'en' ? n.en : n.zh);
+
+/**
+ * A department's name with the region it serves, where it has one: 公安（麒麟区）. A city's counties each have their own
+ * 公安, which a list of all of them (an account's department, a category's departments) tells apart so.
+ */
+export const departmentName = (
+  d: { zh: string; en: string; region?: { name: string } | null; regionName?: string | null },
+  current: string | null | undefined,
+): string => {
+  const region = d.region?.name ?? d.regionName ?? null;
+  const name = localName(d, current);
+  return region ? (current === 'en' ? `${name} (${region})` : `${name}（${region}）`) : name;
+};
