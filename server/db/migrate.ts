@@ -26,18 +26,29 @@ export async function migrate(db: Db): Promise<string[]> {
   return applied;
 }
 
-/** Drops every GridPlan table, sequence and function (not PostGIS), so `migrate` starts from nothing. */
+/**
+ * Drops every GridPlan table, view, sequence and function (not PostGIS's: those belong to its extension), and the
+ * drafts' schemas, so `migrate` starts from nothing. Read from the catalogue rather than listed: a list here fell behind
+ * the migrations (barrier, dispatch_round, tile_dirty… stayed, and `seed --reset` then failed re-creating them).
+ */
 export async function dropSchema(db: Db): Promise<void> {
   const tables = await db.query<{ n: string }>(`SELECT 1 AS n FROM pg_tables WHERE tablename = 'draft' AND schemaname = 'public'`);
   if (tables.rows.length > 0) for (const schema of await draftSchemas(db)) await db.exec(`DROP SCHEMA ${schema} CASCADE`);
-  await db.exec(
-    `DROP TABLE IF EXISTS assessment_rule, patrol_visit, patrol, webhook_delivery, webhook, notification, escalation_contact, ` +
-      `plan_version, draft_event, draft, approval_step, ` +
-      `region_history, incident_undone, household_undone, import_household, plan_figure, grid_staff, staff_role, ` +
-      `incident_photo, api_key, dispatch, incident_deadline, category_department, department, session, screen_token, app_user, change, ` +
-      `incident, incident_category, household, grid_type_rule, region, worker, schema_migration CASCADE;
-    DROP SEQUENCE IF EXISTS change_op_seq;
-    DROP FUNCTION IF EXISTS gp_grid(), gp_difference(geometry, geometry), gp_area_m2(geometry), gp_subtree(integer), gp_ancestors(integer[]),
-      gp_region_history(), gp_plan_at(timestamptz), gp_incident_filed(), gp_region_area()`,
+  // (an extension's own objects are its members in pg_depend, deptype 'e')
+  const own = `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')`;
+  const names = async (sql: string) => (await db.query<{ n: string }>(sql)).rows.map((r) => r.n);
+  const views = await names(`SELECT c.oid::regclass::text AS n FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'v' AND ${own}`);
+  if (views.length > 0) await db.exec(`DROP VIEW IF EXISTS ${views.join(', ')} CASCADE`);
+  const relations = await names(
+    `SELECT c.oid::regclass::text AS n FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND ${own}`,
   );
+  if (relations.length > 0) await db.exec(`DROP TABLE IF EXISTS ${relations.join(', ')} CASCADE`);
+  const sequences = await names(
+    `SELECT c.oid::regclass::text AS n FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'S' AND ${own}`,
+  );
+  if (sequences.length > 0) await db.exec(`DROP SEQUENCE IF EXISTS ${sequences.join(', ')} CASCADE`);
+  const functions = await names(
+    `SELECT c.oid::regprocedure::text AS n FROM pg_proc c WHERE c.pronamespace = 'public'::regnamespace AND c.proname LIKE 'gp\\_%' AND ${own}`,
+  );
+  if (functions.length > 0) await db.exec(`DROP FUNCTION IF EXISTS ${functions.join(', ')} CASCADE`);
 }
