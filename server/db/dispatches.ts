@@ -221,9 +221,13 @@ export async function dispatchIncident(
   const { rows: sentTo } = await tx.query<{ id: number; department_id: number; ack_due_at: string; role: 'lead' | 'assist' }>(
     `INSERT INTO dispatch (incident_id, department_id, dispatched_at, ack_due_at, due_at, role)
      SELECT i.id, t.dep, $3::timestamptz,
-       least($3::timestamptz + make_interval(secs => dl.ack_hours * 3600), $6::timestamptz),
-       coalesce($6::timestamptz, $3::timestamptz + make_interval(secs => dl.resolve_hours * 3600)), t.role
-     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity, unnest($2::int[], $4::text[]) AS t(dep, role)
+       least($3::timestamptz + make_interval(secs => coalesce(own.ack_hours, dl.ack_hours) * 3600), $6::timestamptz),
+       coalesce($6::timestamptz, $3::timestamptz + make_interval(secs => coalesce(own.resolve_hours, dl.resolve_hours) * 3600)), t.role
+     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
+       -- (the case's district's own hours, where it has set them)
+       LEFT JOIN district_deadline own ON own.category = i.category AND own.severity = i.severity
+         AND own.district_id = gp_district_of(coalesce(i.grid_id, i.filed_grid_id)),
+       unnest($2::int[], $4::text[]) AS t(dep, role)
      WHERE i.id = $1
      -- a department on it already is left alone; one that sent it back is called in again, afresh
      ON CONFLICT (incident_id, department_id) DO UPDATE SET dispatched_at = EXCLUDED.dispatched_at, ack_due_at = EXCLUDED.ack_due_at,

@@ -373,8 +373,11 @@ export async function listIncidents(
   // the latest back on top, with what came of it before; then what came in, the most pressing first — by when it is to be
   // taken up (reported + its category's hours to acknowledge at its severity: a 紧急 report of an hour ago before a 一般 one
   // of a minute ago), newest first where those agree. (Newest first alone buried a 紧急 case 29th of 35 by noon.)
-  const respondBy = `(i.reported_at + coalesce((SELECT dl.ack_hours FROM incident_deadline dl WHERE dl.category = i.category AND dl.severity = i.severity), 24)
-    * interval '1 hour')`;
+  // (the case's district's own hours where it has set them; the district is looked up only for a district's own rows)
+  const respondBy = `(i.reported_at + coalesce(
+      (SELECT own.ack_hours FROM district_deadline own
+       WHERE own.category = i.category AND own.severity = i.severity AND own.district_id = gp_district_of(coalesce(i.grid_id, i.filed_grid_id))),
+      (SELECT dl.ack_hours FROM incident_deadline dl WHERE dl.category = i.category AND dl.severity = i.severity), 24) * interval '1 hour')`;
   const history = `, 'history', json_build_object(
       'returns', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'reason', d.return_reason, 'at', d.returned_at)
                  ORDER BY d.returned_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
@@ -439,11 +442,14 @@ export async function assignIncident(tx: Queryable, actor: string, id: number, r
   return after;
 }
 
-/** The hours a department would have to acknowledge and to resolve a case (by its category and severity). */
+/** The hours a department would have to acknowledge and to resolve a case (by its category and severity, in its district). */
 export async function deadlinesOf(db: Queryable, id: number): Promise<{ ackHours: number; resolveHours: number } | null> {
   const { rows } = await db.query<{ ackHours: number; resolveHours: number }>(
-    `SELECT dl.ack_hours::float8 AS "ackHours", dl.resolve_hours::float8 AS "resolveHours"
-     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity WHERE i.id = $1`,
+    `SELECT coalesce(own.ack_hours, dl.ack_hours)::float8 AS "ackHours", coalesce(own.resolve_hours, dl.resolve_hours)::float8 AS "resolveHours"
+     FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
+       LEFT JOIN district_deadline own ON own.category = i.category AND own.severity = i.severity
+         AND own.district_id = gp_district_of(coalesce(i.grid_id, i.filed_grid_id))
+     WHERE i.id = $1`,
     [id],
   );
   return rows[0] ?? null;

@@ -3,6 +3,7 @@ import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
+import { districtDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
 import { districtStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
 import { approvalSteps, assertNoDraftUnderReview, writeApprovalSteps, type StepInput } from './drafts.ts';
 import { lockVersion } from './versions.ts';
@@ -517,6 +518,7 @@ export const SETTINGS_ENTITIES = [
   'grid_type_rule',
   'staff_role',
   'staff_requirement',
+  'district_deadline',
   'approval_step',
   'escalation_contact',
   'assessment_rule',
@@ -717,6 +719,27 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       entityId: districtId,
       before: { zh: d[0].name, roles: now },
       after: { zh: d[0].name, roles: await districtStaffing(tx, districtId), undoes: changeId },
+    });
+  } else if (c.entity === 'district_deadline') {
+    // a district's own deadlines as they were, while nobody changed them since (compared by its own categories: the
+    // plan's may have moved meanwhile)
+    const districtId = c.entity_id!;
+    const { rows: d } = await tx.query<{ name: string }>('SELECT name FROM region WHERE id = $1 FOR UPDATE', [districtId]);
+    if (!d[0]) throw notFound('district', districtId);
+    type Model = { zh: string; categories: DistrictCategoryDeadlines[] };
+    const [before, after] = [c.before as Model, c.after as Model];
+    const now = await districtDeadlines(tx, districtId);
+    subject = after.zh;
+    const own = (cs: DistrictCategoryDeadlines[]) => cs.filter((x) => x.own).map((x) => [x.code, x.deadlines]);
+    if (!same(own(now), own(after.categories))) throw conflict(`the deadlines of ${subject}`);
+    await writeDistrictDeadlines(tx, districtId, before.categories);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'district_deadline',
+      entityId: districtId,
+      before: { zh: d[0].name, categories: now },
+      after: { zh: d[0].name, categories: await districtDeadlines(tx, districtId), undoes: changeId },
     });
   } else if (c.entity === 'staff_role') {
     // the staffing model as it was: its roles, counts and order; a role the change added stays (grids may

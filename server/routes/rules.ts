@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { districtOf, districtRules, rulesVersion, setDistrictRules } from '../db/rules.ts';
 import { districtStaffing, setDistrictStaffing, staffingVersion } from '../db/staff.ts';
+import { deadlinesVersion, districtDeadlines, setDistrictDeadlines } from '../db/district-deadlines.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from '../db/db.ts';
 import type { GridType } from '../domain/grid-types.ts';
@@ -121,6 +122,75 @@ const putStaffingRoute = createRoute({
   responses: { 200: { description: 'Staffing', ...json(Staffing) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 
+const SeverityDeadline = z.object({ severity: z.number().int(), ackHours: z.number(), resolveHours: z.number() });
+const Deadlines = z
+  .object({
+    districtId: z.number().int(),
+    district: z.string(),
+    categories: z.array(
+      z.object({
+        code: z.string(),
+        zh: z.string(),
+        en: z.string(),
+        own: z.boolean().openapi({ description: "the district's own four (false: the plan's)" }),
+        deadlines: z.array(SeverityDeadline),
+        defaults: z.array(SeverityDeadline).openapi({ description: "the plan's" }),
+      }),
+    ),
+    version: z.number().int().openapi({ description: 'send it back with a change: 409 when the deadlines changed meanwhile' }),
+  })
+  .openapi('DistrictDeadlines');
+
+const getDeadlinesRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/deadlines',
+  summary: "The hours to acknowledge and resolve a dispatch, per category and severity, in the region's district (its own, else the plan's)",
+  request: { params: IdParam },
+  responses: { 200: { description: 'Deadlines', ...json(Deadlines) }, ...errorResponses(400, 404) },
+});
+
+const putDeadlinesRoute = createRoute({
+  method: 'put',
+  path: '/regions/{id}/deadlines',
+  summary: "Set the district's own deadlines per category (admin): all four severities, or null to follow the plan's again",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            categories: z
+              .array(
+                z
+                  .object({
+                    code: z.string().min(1).max(32),
+                    deadlines: z
+                      .array(
+                        z
+                          .object({
+                            severity: z.number().int().min(1).max(4),
+                            ackHours: z.number().min(0.1).max(8760),
+                            resolveHours: z.number().min(0.1).max(8760),
+                          })
+                          .strict(),
+                      )
+                      .length(4)
+                      .nullable(),
+                  })
+                  .strict(),
+              )
+              .min(1)
+              .max(100),
+            version: z.number().int().min(0),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Deadlines', ...json(Deadlines) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
 /**
  * A city's rules, as its districts set them: a type every district holds to the same range has that
  * range; one they set apart spans them all (from the lowest minimum to the highest maximum) and is named in `mixed`.
@@ -144,6 +214,32 @@ async function cityOf(db: Queryable, id: number): Promise<z.infer<typeof Rules> 
 
 export function ruleRoutes() {
   return router()
+    .openapi(getDeadlinesRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const district = await districtOf(db, id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no deadlines of its own: each of its districts has them', 'id');
+        throw notFound('region', id);
+      }
+      const [categories, version] = await Promise.all([districtDeadlines(db, district.id), deadlinesVersion(db, district.id)]);
+      return c.json({ districtId: district.id, district: district.name, categories, version }, 200);
+    })
+    .openapi(putDeadlinesRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { categories, version } = c.req.valid('json');
+      const db = c.get('db');
+      const district = await districtOf(db, id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no deadlines of its own: set each of its districts’', 'id');
+        throw notFound('region', id);
+      }
+      const done = await db.transaction(async (tx) => {
+        const after = await setDistrictDeadlines(tx, actorOf(c), district.id, categories, version);
+        return { categories: after, version: await deadlinesVersion(tx, district.id) };
+      });
+      return c.json({ districtId: district.id, district: district.name, ...done }, 200);
+    })
     .openapi(getStaffingRoute, async (c) => {
       const { id } = c.req.valid('param');
       const db = c.get('db');

@@ -568,5 +568,58 @@ for (const driver of DRIVERS) {
         expect(entry.changed.find((f: any) => f.field === 'region').after).not.toBe(entry.changed.find((f: any) => f.field === 'region').before);
       });
     });
+
+    it("gives a case the deadlines of its district's own where it has set them, and the plan's after their undo", async () => {
+      now = new Date('2030-06-01T02:00:00Z');
+      const url = `/api/regions/${place.grid}/deadlines`;
+      const read = await ctx.request('GET', url);
+      expect(read.status, JSON.stringify(read.body)).toBe(200);
+      expect(read.body.districtId).toBe(place.district);
+      const fire = read.body.categories.find((c: any) => c.code === 'fire');
+      expect(fire).toMatchObject({ own: false });
+      expect(fire.deadlines).toEqual(fire.defaults);
+      const own = [
+        { severity: 1, ackHours: 8, resolveHours: 48 },
+        { severity: 2, ackHours: 4, resolveHours: 24 },
+        { severity: 3, ackHours: 2, resolveHours: 8 },
+        { severity: 4, ackHours: 0.5, resolveHours: 2 },
+      ];
+      const put = (categories: unknown, version = read.body.version, headers?: Record<string, string>) =>
+        ctx.request('PUT', `/api/regions/${place.district}/deadlines`, { categories, version }, headers);
+
+      // refused, nothing written: stale, acknowledging longer than resolving, three severities, an unknown category, a worker
+      const before = await ctx.snapshot();
+      expect((await put([{ code: 'fire', deadlines: own }], read.body.version + 1)).status).toBe(409);
+      const slow = own.map((d) => (d.severity === 4 ? { ...d, ackHours: 3 } : d));
+      expect((await put([{ code: 'fire', deadlines: slow }])).body.error).toMatchObject({ code: 'invalid_deadlines', path: 'categories[0].deadlines[3]' });
+      expect((await put([{ code: 'fire', deadlines: own.slice(0, 3) }])).status).toBe(400);
+      expect((await put([{ code: 'nope', deadlines: own }])).body.error).toMatchObject({ code: 'unknown_category', path: 'categories[0].code' });
+      expect((await put([{ code: 'fire', deadlines: own }], read.body.version, worker)).status).toBe(403);
+      expect(await ctx.snapshot()).toEqual(before);
+
+      const set = await put([{ code: 'fire', deadlines: own }]);
+      expect(set.status, JSON.stringify(set.body)).toBe(200);
+      expect(set.body.categories.find((c: any) => c.code === 'fire')).toMatchObject({ own: true, deadlines: own });
+      // the plan's own are as they were
+      const plan = (await ctx.request('GET', '/api/settings/categories')).body.find((c: any) => c.code === 'fire');
+      expect(plan.deadlines).toEqual(fire.defaults);
+
+      // a 紧急 fire report here: half an hour to acknowledge, two to resolve
+      const incident = await report({ category: 'fire', severity: 4, reportedAt: now.toISOString() });
+      expect((await ctx.request('GET', `/api/incidents/${incident.id}/deadlines`)).body).toEqual({ ackHours: 0.5, resolveHours: 2 });
+      const sent = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['fire'] });
+      expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+      const d = sent.body.dispatches[0];
+      expect([Date.parse(d.ackDueAt) - now.getTime(), Date.parse(d.dueAt) - now.getTime()]).toEqual([0.5 * HOUR, 2 * HOUR]);
+
+      // undone from the settings log: the next case has the plan's hours again
+      const log = (await ctx.request('GET', '/api/settings/changes?limit=5')).body;
+      const entry = log.find((c: any) => c.entity === 'district_deadline');
+      expect(entry.changed).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'ackHours', after: '0.5' })]));
+      expect((await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`)).status).toBe(200);
+      const next = await report({ category: 'fire', severity: 4, reportedAt: now.toISOString() });
+      const plan4 = fire.defaults.find((x: any) => x.severity === 4);
+      expect((await ctx.request('GET', `/api/incidents/${next.id}/deadlines`)).body).toEqual({ ackHours: plan4.ackHours, resolveHours: plan4.resolveHours });
+    });
   });
 }

@@ -456,6 +456,23 @@ describeInBrowser('import wizard in Chromium', () => {
       expect((await db.query<{ r: number }>(`SELECT region_id AS r FROM department WHERE code = 'water'`)).rows).toEqual([{ r: towns[0]!.id }]);
 
       await page.click('[data-testid="settings-tab-categories"]');
+      // a district's own deadlines for its departments: its fire cases acknowledged within half an hour at 紧急
+      await page.selectOption('[data-testid="categories-scope"]', String(districts[0]!.id));
+      await page.waitForSelector('[data-testid="district-deadline-row"]');
+      await page.check('[data-testid="own-fire"]');
+      await page.fill('[data-testid="own-ack-fire-4"]', '0.5');
+      await page.click('[data-testid="district-deadlines-save"]');
+      await expect
+        .poll(() => page.locator('[data-testid="district-deadlines"] [role="status"]').textContent(), { timeout: 10_000 })
+        .toMatch(/^已保存.*办理时限/);
+      const { rows: ownFire } = await db.query<{ s: number; a: number }>(
+        `SELECT severity AS s, ack_hours::float8 AS a FROM district_deadline WHERE district_id = $1 AND category = 'fire' ORDER BY severity`,
+        [districts[0]!.id],
+      );
+      expect(ownFire.map((r) => r.s)).toEqual([1, 2, 3, 4]);
+      expect(ownFire[3]!.a).toBe(0.5);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-district-deadlines.png') });
+      await page.selectOption('[data-testid="categories-scope"]', '');
       const fire = page.locator('[data-testid="category-card"]').filter({ has: page.locator('.code', { hasText: /^fire$/ }) });
       // a severity whose acknowledging takes longer than its resolving is named under the table, its boxes marked, before any save
       const resolve4 = fire.locator('[data-testid="resolve-fire-4"]');

@@ -1,0 +1,125 @@
+import { InputError, notFound } from '../domain/errors.ts';
+import type { Queryable } from './db.ts';
+import { recordChange } from './regions.ts';
+
+/** Hours to acknowledge and to resolve a dispatch of one severity (4 the most severe). */
+export interface SeverityDeadline {
+  severity: number;
+  ackHours: number;
+  resolveHours: number;
+}
+
+/** A category's deadlines in a district: its own four (`own`), else the plan's (`defaults`, shown either way). */
+export interface DistrictCategoryDeadlines {
+  code: string;
+  zh: string;
+  en: string;
+  own: boolean;
+  deadlines: SeverityDeadline[];
+  defaults: SeverityDeadline[];
+}
+
+/** Every category's deadlines as a district's departments have them. */
+export async function districtDeadlines(db: Queryable, districtId: number): Promise<DistrictCategoryDeadlines[]> {
+  const { rows } = await db.query<DistrictCategoryDeadlines>(
+    `SELECT c.code, c.zh, c.en,
+       EXISTS (SELECT 1 FROM district_deadline o WHERE o.district_id = $1 AND o.category = c.code) AS own,
+       coalesce((SELECT json_agg(json_build_object('severity', dl.severity,
+                  'ackHours', coalesce(o.ack_hours, dl.ack_hours)::float8, 'resolveHours', coalesce(o.resolve_hours, dl.resolve_hours)::float8)
+                  ORDER BY dl.severity)
+                 FROM incident_deadline dl
+                 LEFT JOIN district_deadline o ON o.district_id = $1 AND o.category = dl.category AND o.severity = dl.severity
+                 WHERE dl.category = c.code), '[]') AS deadlines,
+       coalesce((SELECT json_agg(json_build_object('severity', dl.severity, 'ackHours', dl.ack_hours::float8, 'resolveHours', dl.resolve_hours::float8)
+                  ORDER BY dl.severity) FROM incident_deadline dl WHERE dl.category = c.code), '[]') AS defaults
+     FROM incident_category c ORDER BY c.sort, c.code`,
+    [districtId],
+  );
+  return rows;
+}
+
+/** The version of a district's deadlines: the change log's newest entry for them (0: never changed). */
+export async function deadlinesVersion(db: Queryable, districtId: number): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(`SELECT coalesce(max(id), 0)::int AS v FROM change WHERE entity = 'district_deadline' AND entity_id = $1`, [
+    districtId,
+  ]);
+  return rows[0]!.v;
+}
+
+/** Writes a district's own deadlines as `categories` has them (its own ones only); the rest follow the plan's. */
+export async function writeDistrictDeadlines(tx: Queryable, districtId: number, categories: DistrictCategoryDeadlines[]): Promise<void> {
+  const rows = categories.filter((c) => c.own).flatMap((c) => c.deadlines.map((d) => ({ code: c.code, ...d })));
+  await tx.query('DELETE FROM district_deadline WHERE district_id = $1', [districtId]);
+  await tx.query(
+    `INSERT INTO district_deadline (district_id, category, severity, ack_hours, resolve_hours)
+     SELECT $1, t.c, t.s, t.a, t.r FROM unnest($2::text[], $3::int[], $4::numeric[], $5::numeric[]) AS t(c, s, a, r)
+     WHERE EXISTS (SELECT 1 FROM incident_category k WHERE k.code = t.c)`,
+    [districtId, rows.map((r) => r.code), rows.map((r) => r.severity), rows.map((r) => r.ackHours), rows.map((r) => r.resolveHours)],
+  );
+}
+
+/**
+ * Sets a district's own deadlines: each category given with its four severities, or with null to follow the plan's
+ * again; the categories left out stay as they are. Logged with the district's deadlines before and after (undone from
+ * the settings log); 409 when stale.
+ */
+export async function setDistrictDeadlines(
+  tx: Queryable,
+  actor: string,
+  districtId: number,
+  categories: { code: string; deadlines: SeverityDeadline[] | null }[],
+  version?: number,
+): Promise<DistrictCategoryDeadlines[]> {
+  const { rows: d } = await tx.query<{ name: string }>("SELECT name FROM region WHERE id = $1 AND level = 'district' FOR UPDATE", [districtId]);
+  if (!d[0]) throw notFound('district', districtId);
+  const current = await deadlinesVersion(tx, districtId);
+  if (version !== undefined && version !== current) {
+    throw new InputError('version_conflict', `the deadlines were changed meanwhile (version ${current}, not ${version}): reload and retry`, 'version', {
+      currentVersion: current,
+    });
+  }
+  const before = await districtDeadlines(tx, districtId);
+  const seen = new Set<string>();
+  categories.forEach((c, i) => {
+    if (seen.has(c.code)) throw new InputError('duplicate_category', `category ${c.code} is listed twice`, `categories[${i}].code`);
+    seen.add(c.code);
+    if (!before.some((b) => b.code === c.code))
+      throw new InputError('unknown_category', `${JSON.stringify(c.code)} is not an incident category`, `categories[${i}].code`);
+    if (!c.deadlines) return;
+    if (
+      c.deadlines
+        .map((x) => x.severity)
+        .sort()
+        .join() !== '1,2,3,4'
+    )
+      throw new InputError('invalid_deadlines', 'give the deadlines of severities 1, 2, 3 and 4, once each', `categories[${i}].deadlines`);
+    c.deadlines.forEach((x, k) => {
+      if (x.ackHours > x.resolveHours)
+        throw new InputError(
+          'invalid_deadlines',
+          `severity ${x.severity}: acknowledging (${x.ackHours} h) cannot take longer than resolving (${x.resolveHours} h)`,
+          `categories[${i}].deadlines[${k}]`,
+        );
+    });
+  });
+  const given = new Map(categories.map((c) => [c.code, c.deadlines]));
+  await writeDistrictDeadlines(
+    tx,
+    districtId,
+    before.map((b) => {
+      if (!given.has(b.code)) return b;
+      const own = given.get(b.code)!;
+      return { ...b, own: own !== null, deadlines: own ?? b.defaults };
+    }),
+  );
+  const after = await districtDeadlines(tx, districtId);
+  await recordChange(tx, {
+    actor,
+    action: 'update',
+    entity: 'district_deadline',
+    entityId: districtId,
+    before: { zh: d[0].name, categories: before },
+    after: { zh: d[0].name, categories: after },
+  });
+  return after;
+}
