@@ -152,11 +152,21 @@ export async function defaultDepartments(tx: Queryable, category: string, place?
   return rows.map((r) => r.code);
 }
 
-/** Where a case is, for the departments that serve it: its grid (the one it was filed in, if its grid is gone); null: not known. */
+/**
+ * Where a case is, for the departments that serve it: its grid; else the grid it was filed in, while that is still there;
+ * else the deepest region holding its point (a case whose grid was deleted lies in its village or township still).
+ * Null: outside the plan — then only departments of the whole plan serve it.
+ */
 export async function casePlace(tx: Queryable, incidentId: number): Promise<number | null> {
-  const { rows } = await tx.query<{ place: number | null }>('SELECT coalesce(grid_id, filed_grid_id) AS place FROM incident WHERE id = $1', [incidentId]);
+  const { rows } = await tx.query<{ place: number | null }>(`SELECT ${casePlaceSql('i')} AS place FROM incident i WHERE i.id = $1`, [incidentId]);
   return rows[0]?.place ?? null;
 }
+
+/** `casePlace` as SQL, of the incident row `i`. */
+export const casePlaceSql = (i: string) =>
+  `coalesce((SELECT g.id FROM region g WHERE g.id = ${i}.grid_id), (SELECT g.id FROM region g WHERE g.id = ${i}.filed_grid_id),
+     (SELECT r.id FROM region r WHERE ST_Covers(r.geom, ${i}.geom)
+      ORDER BY array_position(ARRAY['grid', 'village', 'township', 'district', 'city'], r.level) LIMIT 1))`;
 
 /** A dispatch of the case's current round: not one answered before the case was reopened (`d` the dispatch, `i` its incident). */
 const THIS_ROUND = 'NOT (i.reopened_at IS NOT NULL AND d.resolved_at IS NOT NULL AND d.resolved_at <= i.reopened_at)';

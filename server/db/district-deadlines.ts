@@ -113,6 +113,9 @@ export async function setDistrictDeadlines(
     }),
   );
   const after = await districtDeadlines(tx, districtId);
+  // (a change that changes nothing is no change: not logged, and nobody editing at this version is refused for it)
+  const own = (cs: DistrictCategoryDeadlines[]) => JSON.stringify(cs.filter((c) => c.own).map((c) => [c.code, c.deadlines]));
+  if (own(after) === own(before)) return after;
   await recordChange(tx, {
     actor,
     action: 'update',

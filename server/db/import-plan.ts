@@ -1341,7 +1341,9 @@ const DEPARTMENT_CODE = /^[a-z][a-z0-9_]{1,31}$/;
 /** A department list: each row checked as the settings screen checks one, then all written as one settings change. */
 async function planDepartments(tx: Tx, actor: string, rows: ImportRow[], spec: ImportSpec): Promise<ImportOutcome> {
   const problems: Problem[] = [];
-  const good: DepartmentRow[] = [];
+  let good: DepartmentRow[] = [];
+  /** Each good row's index in the layer. */
+  let at: number[] = [];
   const [codes, names] = [new Set<string>(), new Set<string>()];
   rows.forEach((row, index) => {
     const path = `rows[${index}]`;
@@ -1370,7 +1372,33 @@ async function planDepartments(tx: Tx, actor: string, rows: ImportRow[], spec: I
     const en = words(field(row, spec, 'nameEn'));
     const contact = words(field(row, spec, 'contact')).slice(0, 40);
     good.push({ code, zh, en: en ? en.slice(0, 80) : null, contact: contact || null, phone });
+    at.push(index);
   });
+  // a list for a region does not change another region's own department, even named by its code (a whole plan's export
+  // brought back for one county): such a row is said, not written
+  if (spec.parentId !== null) {
+    const { rows: far } = await tx.query<{ code: string; region: string | null }>(
+      `SELECT d.code, (SELECT r.name FROM region r WHERE r.id = d.region_id) AS region FROM department d
+       WHERE d.code = ANY($1::text[]) AND NOT (gp_overlaps(d.region_id, $2) OR gp_overlaps($2, d.region_id))`,
+      [good.flatMap((g) => (g.code ? [g.code] : [])), spec.parentId],
+    );
+    const elsewhere = new Map(far.map((f) => [f.code, f.region]));
+    const keep = good.map((g, k) => {
+      const region = g.code !== null && elsewhere.has(g.code) ? elsewhere.get(g.code) : undefined;
+      if (region === undefined) return true;
+      problems.push({
+        index: at[k]!,
+        code: 'department_elsewhere',
+        message: `${g.code} is a department of ${region ?? 'another region'}, not of the region this list is for`,
+        path: `rows[${at[k]!}].code`,
+        subject: g.zh,
+      });
+      return false;
+    });
+    good = good.filter((_, k) => keep[k]);
+    at = at.filter((_, k) => keep[k]);
+    problems.sort((a, b) => a.index - b.index);
+  }
   const departments = await importDepartments(tx, actor, good, spec.parentId, 'parentId');
   return finish('department', rows.length, good.length, problems, { departments, op: null });
 }

@@ -2,6 +2,7 @@ import { settingsDiff, type CodeNames, type FieldChange } from '../domain/settin
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
+import { casePlaceSql } from './dispatches.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
 import { districtDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
 import { districtStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
@@ -84,6 +85,21 @@ async function writeDepartment(tx: Queryable, id: number | null, d: DepartmentIn
       ? (await tx.query<{ next: number }>('SELECT coalesce(max(sort), 0) + 1 AS next FROM department')).rows[0]!.next
       : ((await tx.query<{ sort: number }>('SELECT sort FROM department WHERE id = $1', [id])).rows[0]?.sort ?? 0));
   const regionId = d.regionId ?? null;
+  // (one change of departments at a time: two admins adding one name at once would otherwise both find it free)
+  await tx.query("SELECT pg_advisory_xact_lock(hashtext('department_list'), 0)");
+  // a department moved to another region while it holds cases outside it would keep cases it no longer serves
+  if (id !== null) {
+    const { rows: away } = await tx.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM department dep JOIN dispatch x ON x.department_id = dep.id JOIN incident i ON i.id = x.incident_id
+       WHERE dep.id = $1 AND dep.region_id IS DISTINCT FROM $2 AND x.resolved_at IS NULL AND x.returned_at IS NULL
+         AND NOT gp_serves($2, ${casePlaceSql('i')})`,
+      [id, regionId],
+    );
+    if (away[0]!.n > 0)
+      throw new InputError('open_cases_elsewhere', `${d.zh} has ${away[0]!.n} open cases outside that region: finish or pass them on first`, 'regionId', {
+        count: away[0]!.n,
+      });
+  }
   // two departments of one name where one case could go to either: a list matched by name, a person choosing where to
   // send a case, could not tell them apart (two counties' own 公安 are two departments; the city's 公安 beside a county's is not)
   // (a code taken is said first, as the database would)

@@ -85,6 +85,9 @@ export async function setDistrictStaffing(
     }),
   );
   const after = await districtStaffing(tx, districtId);
+  // (a change that changes nothing is no change: not logged, and nobody editing at this version is refused for it)
+  const own = (roles: DistrictStaffRole[]) => JSON.stringify(roles.filter((r) => r.own).map((r) => [r.code, r.minPerGrid]));
+  if (own(after) === own(before)) return after;
   await recordChange(tx, {
     actor,
     action: 'update',

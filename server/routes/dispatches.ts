@@ -579,6 +579,11 @@ export function dispatchRoutes() {
       // (a case the caller may see: its place says which departments serve it)
       const grid = await incidentGrid(db, incident);
       if (grid === undefined) throw notFound('incident', incident, 'query.incident');
+      // (as 吹哨 itself: a grid worker their own grids' cases, a department its own cases, anyone else their area's)
+      assertOwnGrid(c, grid, 'query.incident');
+      const own = departmentScope(c);
+      if (own !== null && (await db.query('SELECT 1 FROM dispatch WHERE incident_id = $1 AND department_id = $2', [incident, own])).rows.length === 0)
+        throw new InputError('outside_scope', `incident ${incident} is not one of your department's cases`, 'query.incident');
       await assertInArea(c, db, grid, incident, 'query.incident');
       return c.json(await listDepartments(db, { place: await casePlace(db, incident), within }), 200);
     })

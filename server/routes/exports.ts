@@ -234,7 +234,7 @@ export function exportRoutes() {
             联系电话: d.phone,
             承办类别: d.categories.map((x) => names.get(x) ?? x).join('、'),
             // (the region it serves, by name and code: a city's list holds each county's own 公安)
-            服务区域: d.region?.name ?? '全域',
+            服务区域: d.regionId === null ? '全域' : (d.region?.name ?? '（区域已删除）'),
             区域代码: d.region?.code ?? '',
           },
         })),

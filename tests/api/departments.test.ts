@@ -569,6 +569,46 @@ for (const driver of DRIVERS) {
       });
     });
 
+    it('keeps a case with its place when its grid is gone, and a department with the cases it holds', async () => {
+      now = new Date('2030-05-03T02:00:00Z');
+      const codes = async (id: number, headers?: Record<string, string>) =>
+        (await ctx.request('GET', `/api/departments?incident=${id}`, undefined, headers)).body.map((d: any) => d.code);
+      const incident = await report({ category: 'dispute', severity: 2, reportedAt: now.toISOString() });
+      expect(await codes(incident.id)).toContain('ps_here');
+      // its grid gone and with it the grid it was filed in (as a deleted grid leaves its cases): still its township's, by its point
+      await ctx.db.query('UPDATE incident SET grid_id = NULL, filed_grid_id = NULL WHERE id = $1', [incident.id]);
+      expect(await codes(incident.id)).toContain('ps_here');
+      // a point outside the plan: the whole plan's departments only, never a county's or a township's own
+      await ctx.db.query('UPDATE incident SET geom = ST_SetSRID(ST_MakePoint(0.5, 0.5), 4326) WHERE id = $1', [incident.id]);
+      const outside = await codes(incident.id);
+      expect(outside).toContain('police');
+      expect(outside).not.toContain('ps_here');
+      const refused = await ctx.request('POST', `/api/incidents/${incident.id}/dispatch`, { departments: ['ps_here'] });
+      expect([refused.status, refused.body.error?.code]).toEqual([422, 'department_elsewhere']);
+
+      // who may ask: a grid worker of their own grids' cases, a department of its own cases
+      const { rows: far } = await ctx.db.query<{ id: number }>('SELECT id FROM incident WHERE grid_id <> $1 ORDER BY id LIMIT 1', [place.grid]);
+      expect((await ctx.request('GET', `/api/departments?incident=${far[0]!.id}`, undefined, worker)).body.error.code).toBe('outside_scope');
+      const { rows: notPolice } = await ctx.db.query<{ id: number }>(
+        `SELECT i.id FROM incident i WHERE NOT EXISTS (SELECT 1 FROM dispatch d JOIN department p ON p.id = d.department_id
+           WHERE d.incident_id = i.id AND p.code = 'police') ORDER BY i.id LIMIT 1`,
+      );
+      expect((await ctx.request('GET', `/api/departments?incident=${notPolice[0]!.id}`, undefined, police)).body.error.code).toBe('outside_scope');
+
+      // 派出所 holds the hotline's case R-1 of its township, open: moved to another township it would leave it; widened, it keeps it
+      const { body: all } = await ctx.request('GET', '/api/settings/departments');
+      const ps = all.find((d: any) => d.code === 'ps_here');
+      const { rows: towns } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' AND id <> $1 ORDER BY id LIMIT 1`, [
+        place.township,
+      ]);
+      const before = await ctx.snapshot();
+      const moved = await ctx.request('PATCH', `/api/settings/departments/${ps.id}`, { regionId: towns[0]!.id, version: ps.version });
+      expect([moved.status, moved.body.error?.code, moved.body.error?.details?.count], JSON.stringify(moved.body)).toEqual([422, 'open_cases_elsewhere', 1]);
+      expect(await ctx.snapshot()).toEqual(before);
+      const widened = await ctx.request('PATCH', `/api/settings/departments/${ps.id}`, { regionId: place.district, version: ps.version });
+      expect(widened.status, JSON.stringify(widened.body)).toBe(200);
+    });
+
     it("gives a case the deadlines of its district's own where it has set them, and the plan's after their undo", async () => {
       now = new Date('2030-06-01T02:00:00Z');
       const url = `/api/regions/${place.grid}/deadlines`;

@@ -384,6 +384,10 @@ for (const driver of DRIVERS) {
       ]);
       expect(await missing()).toEqual([]);
       expect((await ctx.request('GET', '/api/staff-roles')).body.find((r: any) => r.code === 'police').minPerGrid).toBe(1);
+      // the same again changes nothing: not logged, the version stays (nobody editing at it is refused for it)
+      const again = await put([{ code: 'police', minPerGrid: 0 }], set.body.version);
+      expect([again.status, again.body.version]).toEqual([200, set.body.version]);
+      expect((await put([{ code: 'part_time', minPerGrid: null }], set.body.version)).body.version).toBe(set.body.version);
 
       // stale, unknown, the full-time worker, a city or a non-admin: refused, nothing written
       const before = await ctx.snapshot();

@@ -1394,6 +1394,19 @@ for (const driver of DRIVERS) {
       // 市消防救援大队 beside 消防救援: most often one department written two ways — said before it is added
       expect(checked.body.outcome.departments.similar).toEqual([{ name: '市消防救援大队', like: '消防救援' }]);
       expect(await departments()).toBe(before);
+      // a list for one township does not change another township's own department, even named by its code
+      const { rows: twoTowns } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'township' ORDER BY id LIMIT 2`);
+      const theirs = await ctx.request('POST', '/api/settings/departments', { code: 'ps_other', zh: '别镇派出所', regionId: twoTowns[1]!.id });
+      expect(theirs.status).toBe(201);
+      const codedCsv = join(dir, 'coded.csv');
+      await writeFile(codedCsv, '编码,部门名称,联系人\nps_other,本镇派出所,张三\n');
+      const codedUp = await upload('coded.csv', new Uint8Array(await readFile(codedCsv)));
+      const codedPlan = await plan(codedUp.body.id, { layer: codedUp.body.layers[0].name, kind: 'department', parentId: twoTowns[0]!.id, partial: true });
+      expect(codedPlan.status, JSON.stringify(codedPlan.body).slice(0, 300)).toBe(200);
+      expect(codedPlan.body.outcome.problems.map((p: { code: string; path: string }) => [p.code, p.path])).toEqual([['department_elsewhere', 'rows[0].code']]);
+      expect(codedPlan.body.outcome.departments).toMatchObject({ added: 0, updated: 0 });
+      expect((await ctx.db.query<{ zh: string }>(`SELECT zh FROM department WHERE code = 'ps_other'`)).rows).toEqual([{ zh: '别镇派出所' }]);
+      expect((await ctx.request('DELETE', `/api/settings/departments/${theirs.body.id}?version=1`)).status).toBe(204);
       // a list is for a city, a county or a township: not for a village
       const { rows: village } = await ctx.db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'village' ORDER BY id LIMIT 1`);
       const refusedLevel = await plan(up.body.id, { ...body, parentId: village[0]!.id });

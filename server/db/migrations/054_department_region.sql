@@ -6,15 +6,16 @@
 ALTER TABLE department ADD COLUMN region_id integer;
 CREATE INDEX department_region_idx ON department (region_id);
 
--- Whether a department of region `dep_region` serves a case at `place` (a grid; NULL: not known, any department).
+-- Whether a department of region `dep_region` serves a case at `place` (a grid, or the region holding the case). A case
+-- whose place is not known (outside the plan) is served by the whole plan's departments only.
 CREATE FUNCTION gp_serves(dep_region integer, place integer) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT dep_region IS NULL OR place IS NULL OR EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[place]) a WHERE a.id = dep_region)
+  SELECT dep_region IS NULL OR (place IS NOT NULL AND EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[place]) a WHERE a.id = dep_region))
 $$;
 
--- Whether a department of region `dep_region` has any part in region `r` (NULL: the whole plan): it serves all of it
--- (its region holds r) or part of it (r holds its region).
+-- Whether a department of region `dep_region` has any part in region `r` (NULL: the whole plan, where every one has):
+-- it serves all of it (its region holds r) or part of it (r holds its region).
 CREATE FUNCTION gp_overlaps(dep_region integer, r integer) RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-  SELECT gp_serves(dep_region, r) OR EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[dep_region]) a WHERE a.id = r)
+  SELECT r IS NULL OR gp_serves(dep_region, r) OR EXISTS (SELECT 1 FROM gp_ancestors(ARRAY[dep_region]) a WHERE a.id = r)
 $$;

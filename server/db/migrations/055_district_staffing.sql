@@ -7,3 +7,4 @@ CREATE TABLE staff_requirement (
   min_per_grid integer NOT NULL CHECK (min_per_grid BETWEEN 0 AND 20),
   PRIMARY KEY (district_id, role)
 );
+CREATE INDEX staff_requirement_role_idx ON staff_requirement (role);

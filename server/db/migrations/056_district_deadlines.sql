@@ -9,6 +9,7 @@ CREATE TABLE district_deadline (
   resolve_hours numeric NOT NULL CHECK (resolve_hours > 0),
   PRIMARY KEY (district_id, category, severity)
 );
+CREATE INDEX district_deadline_category_idx ON district_deadline (category);
 
 -- The district a region lies in (itself when it is one); NULL above or outside one.
 CREATE FUNCTION gp_district_of(place integer) RETURNS integer
