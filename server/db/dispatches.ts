@@ -892,6 +892,8 @@ export interface DepartmentStats {
   code: string;
   zh: string;
   en: string;
+  regionId: number | null;
+  regionName: string | null;
   dispatched: number;
   acknowledged: number;
   resolved: number;
@@ -929,7 +931,7 @@ export async function departmentStats(db: Queryable, f: { regionId?: number | un
     scope = `AND i.grid_id IN (SELECT id FROM gp_subtree($4) WHERE level = 'grid')`;
   }
   const { rows } = await db.query<DepartmentStats>(
-    `SELECT dep.id, dep.code, dep.zh, dep.en,
+    `SELECT dep.id, dep.code, dep.zh, dep.en, dep.region_id AS "regionId", (SELECT r.name FROM region r WHERE r.id = dep.region_id) AS "regionName",
        count(d.id)::int AS dispatched, count(d.acknowledged_at)::int AS acknowledged, count(d.resolved_at)::int AS resolved,
        count(d.id) FILTER (WHERE d.resolved_at IS NULL AND d.returned_at IS NULL)::int AS open,
        -- late now, whenever sent (not only those of the window): the wall's column adds up to 跟踪督办's 已超时

@@ -461,6 +461,8 @@ const statsRoute = createRoute({
             code: z.string(),
             zh: z.string(),
             en: z.string(),
+            regionId: z.number().int().nullable().openapi({ description: 'the region it serves (null: the whole plan)' }),
+            regionName: z.string().nullable(),
             dispatched: z.number().int(),
             acknowledged: z.number().int(),
             resolved: z.number().int(),

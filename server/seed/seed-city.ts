@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Db } from '../db/db.ts';
 import { cstDay, recordPlanFigures } from '../db/overview.ts';
 import { parseBoundaryFeatures } from '../domain/geojson-input.ts';
-import { DATA_DIR, seedDistrict, type SeedSummary } from './seed-district.ts';
+import { COUNTY_BUREAUS, DATA_DIR, seedDistrict, type SeedSummary } from './seed-district.ts';
 
 /** The cities whose county outlines are in data/boundaries, with their codes (统计用区划代码, first six digits). */
 export const CITIES: Record<string, { code: string; name: string; file: string }> = {
@@ -83,6 +83,8 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
       incidents: Math.round(share * 1.25),
       scale: options.scale,
       parentId: cityId,
+      // each county its own 公安局, 住建局, 生态环境分局, 司法局 (the plan's departments stay the city's: 消防, 交通, 市场监管…)
+      ownDepartments: true,
       ...(options.rule ? { rule: options.rule } : {}),
       ...(options.now ? { now: options.now } : {}),
       onProgress: (step) => progress(`${f.name}: ${step}`),
@@ -90,6 +92,14 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
     districts.push(summary);
     progress(`${f.name}: ${summary.grids} grids, ${summary.households} households (${(summary.ms / 1000).toFixed(0)} s)`);
   }
+  // The plan's departments the counties' own bureaus stand beside take no county's cases by default any more: a hotline
+  // order of 治安 in 麒麟区 goes to 麒麟区公安局, not to it as well (it stays, for the centre to call in by hand).
+  await db.query(
+    `DELETE FROM category_department cd USING department p
+     WHERE cd.department_id = p.id AND p.region_id IS NULL AND p.code = ANY($1::text[])
+       AND EXISTS (SELECT 1 FROM department o WHERE o.region_id IS NOT NULL AND o.code LIKE p.code || '\\_%')`,
+    [COUNTY_BUREAUS.map((b) => b.code)],
+  );
   // The city's own figures: each district recorded the regions there were when it was seeded.
   await db.transaction(async (tx) => {
     await tx.query('DELETE FROM plan_figure WHERE region_id = $1', [cityId]);

@@ -50,7 +50,20 @@ export interface SeedOptions {
   parentId?: number | null;
   /** Incidents over two years (default 200,000 at scale 1). */
   incidents?: number;
+  /**
+   * The county's own bureaus (公安局, 住建局, 生态环境分局, 司法局) beside the whole plan's departments, serving it alone and
+   * taking its cases of their categories: a city's counties each have theirs. Absent: the plan's departments only.
+   */
+  ownDepartments?: boolean;
 }
+
+/** The bureaus a county keeps itself in a city, after the plan's departments of those codes: its cases of their categories go there. */
+export const COUNTY_BUREAUS: { code: string; zh: string; en: string }[] = [
+  { code: 'police', zh: '公安局', en: 'Police' },
+  { code: 'housing', zh: '住建局', en: 'Housing' },
+  { code: 'environment', zh: '生态环境分局', en: 'Environment' },
+  { code: 'mediation', zh: '司法局', en: 'Justice' },
+];
 
 /**
  * 沾益区 as it runs: 4,378 grids of 10 to 25 households in every one of the five grid types (散居,
@@ -106,6 +119,22 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       [{ parentId: options.parentId ?? null, level: 'district', code: district.code, name: district.name, coordinates: district.coordinates }],
       true,
     );
+    if (options.ownDepartments) {
+      // the county's own bureaus, routed the categories of the plan's departments they stand beside
+      const { rows: own } = await tx.query<{ id: number; of: string }>(
+        `INSERT INTO department (code, zh, en, region_id, sort)
+         SELECT b.code || '_' || $1, $2 || b.zh, b.en || ' · ' || $2, $3, 100 + b.i
+         FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS b(code, zh, en, i)
+         RETURNING id, split_part(code, '_', 1) AS of`,
+        [district.code, district.name, districtId, COUNTY_BUREAUS.map((b) => b.code), COUNTY_BUREAUS.map((b) => b.zh), COUNTY_BUREAUS.map((b) => b.en)],
+      );
+      await tx.query(
+        `INSERT INTO category_department (category, department_id)
+         SELECT cd.category, o.id FROM unnest($1::int[], $2::text[]) AS o(id, of)
+           JOIN department p ON p.code = o.of AND p.region_id IS NULL JOIN category_department cd ON cd.department_id = p.id`,
+        [own.map((o) => o.id), own.map((o) => o.of)],
+      );
+    }
     if (options.rule) {
       const { min, max, target } = options.rule;
       await tx.query(
@@ -154,7 +183,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       roads: townships.slice(1).map((t) => [seat, t.centre] as [Position, Position]),
     });
     progress(`${incidents.length} incidents generated`);
-    await insertDemoIncidents(tx, incidents, within);
+    await insertDemoIncidents(tx, incidents, within, districtId!);
     progress('patrols');
     await seedPatrols(tx, options.now ?? new Date(), within);
     const counts = (await tx.query<{ level: string; n: number }>('SELECT level, count(*)::int AS n FROM region WHERE code LIKE $1 GROUP BY level', [within]))
@@ -342,7 +371,7 @@ function villageType(v: Members, random: Random): GridType {
  * and located grid by grid: updating 200,000 rows afterwards, or probing the grids once per
  * incident, costs PGlite many seconds more.
  */
-async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[], within: string): Promise<void> {
+async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[], within: string, districtId: number): Promise<void> {
   const iso = (d: Date | null) => d?.toISOString() ?? null;
   await tx.query(`CREATE TEMP TABLE seed_incident (id serial PRIMARY KEY, geom geometry(Point, 4326), category text, severity int, description text,
     reported_at timestamptz, status text, department text, dispatched_at timestamptz, resolved_at timestamptz, closed_at timestamptz,
@@ -415,7 +444,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
   if (skipChecks) await tx.query('SET LOCAL session_replication_role = origin');
   for (const ix of indexes) await tx.query(ix.def);
   await tx.query('ANALYZE incident');
-  // Each dispatched incident went to its category's department (other matters to the police), which
+  // Each dispatched incident went to its category's department (other matters to the police) — the county's own bureau
+  // where it has one (a city's county), else the plan's — which
   // acknowledged it within a share of its time and answered when the incident was resolved; a few
   // still open have not acknowledged yet. Those past their deadlines stand escalated.
   await tx.query(
@@ -430,8 +460,10 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
             i.resolved_at, CASE WHEN i.resolved_at IS NOT NULL THEN '已处置：' || i.description END
      FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
        LEFT JOIN LATERAL (SELECT cd.department_id FROM category_department cd JOIN department d ON d.id = cd.department_id
-                          WHERE cd.category = i.category ORDER BY d.sort, d.id LIMIT 1) cd ON true
+                          WHERE cd.category = i.category AND (d.region_id IS NULL OR d.region_id = $1)
+                          ORDER BY d.region_id IS NULL, d.sort, d.id LIMIT 1) cd ON true
      WHERE i.dispatched_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dispatch x WHERE x.incident_id = i.id)`,
+    [districtId],
   );
   await tx.query(
     `UPDATE dispatch SET escalation = CASE WHEN due_at + (due_at - dispatched_at) < now() THEN 2 ELSE 1 END,

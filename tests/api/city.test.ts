@@ -273,4 +273,39 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
       expect(tile.layers[layer]!.length).toBe(layer === 'city' ? 1 : 9);
     }
   });
+
+  it("gives each county its own bureaus, which take that county's cases and no other's", async () => {
+    const counties = (await ctx.request('GET', `/api/regions/${city.cityId}/children`)).body.features;
+    const [a, b] = counties as { id: number; properties: { code: string; name: string } }[];
+    const departments = (await ctx.request('GET', '/api/settings/departments')).body;
+    const own = (county: typeof a, code: string) => departments.find((d: any) => d.code === `${code}_${county!.properties.code}`);
+    expect(own(a, 'police')).toMatchObject({ zh: `${a!.properties.name}公安局`, regionId: a!.id, region: { level: 'district' } });
+    expect(own(b, 'mediation')).toMatchObject({ zh: `${b!.properties.name}司法局`, regionId: b!.id });
+    // the seeded history: every case sent to a county's own bureau lies in that county, and there are such cases
+    const { rows } = await ctx.db.query<{ own: number; astray: number }>(
+      `SELECT count(*) FILTER (WHERE dep.region_id IS NOT NULL)::int AS own,
+              count(*) FILTER (WHERE dep.region_id IS NOT NULL AND dep.region_id IS DISTINCT FROM gp_district_of(i.grid_id))::int AS astray
+       FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id`,
+    );
+    expect(rows[0]!.own).toBeGreaterThan(0);
+    expect(rows[0]!.astray).toBe(0);
+    // a 12345 order of a neighbours' quarrel in the first county goes to its own 司法局 alone (the city's 司法调解 routes none now)
+    const { rows: spot } = await ctx.db.query<{ x: number; y: number }>(
+      `SELECT ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE level = 'grid' AND code LIKE $1 ORDER BY id LIMIT 1`,
+      [`${a!.properties.code}-%`],
+    );
+    const key = (await createApiKey(ctx.db, '曲靖12345', 'hotline')).key;
+    const order = await ctx.request(
+      'POST',
+      '/api/intake/hotline',
+      { orderNo: 'QJ-1', receivedAt: new Date().toISOString(), lon: spot[0]!.x, lat: spot[0]!.y, category: '邻里纠纷', content: '邻居争吵' },
+      { cookie: '', 'x-api-key': key },
+    );
+    expect(order.status, JSON.stringify(order.body)).toBe(201);
+    expect(order.body.dispatches.map((d: any) => d.department.code)).toEqual([`mediation_${a!.properties.code}`]);
+    // the centre is offered the county's own and the city's, not the neighbour's
+    const offered = (await ctx.request('GET', `/api/departments?incident=${order.body.incident.id}`)).body.map((d: any) => d.code);
+    expect(offered).toEqual(expect.arrayContaining([`police_${a!.properties.code}`, 'police', 'fire']));
+    expect(offered).not.toContain(`police_${b!.properties.code}`);
+  });
 });
