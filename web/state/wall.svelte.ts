@@ -55,8 +55,12 @@ export class Wall {
 
   focus = $derived(this.stops[this.stop] ?? null);
 
-  async start(districtId: number, townships: { id: number; name: string }[], districtName: string): Promise<void> {
+  /** The wall's own region is a city: its stops and its ranking are counties, not townships. */
+  cityWide = $state(false);
+
+  async start(districtId: number, townships: { id: number; name: string }[], districtName: string, cityWide = false): Promise<void> {
     this.districtId = districtId;
+    this.cityWide = cityWide;
     this.stops = [{ id: districtId, name: districtName }, ...townships];
     this.timer = setInterval(() => {
       this.ticks++;
