@@ -19,6 +19,29 @@ export interface DistrictCategoryDeadlines {
   defaults: SeverityDeadline[];
 }
 
+const LEVELS: Record<number, [string, string]> = { 1: ['一般', 'routine'], 2: ['较重', 'pressing'], 3: ['严重', 'urgent'], 4: ['紧急', 'critical'] };
+
+/**
+ * A district's deadlines as the settings log keeps them: `model` to undo with, and each category's choice and each of its
+ * severities as records of their own names (消防 紧急), so that the log reads "消防 紧急 响应（小时）：1 → 0.5".
+ */
+export function loggedDeadlines(zh: string, categories: DistrictCategoryDeadlines[]) {
+  return {
+    zh,
+    model: categories,
+    deadlines: categories.flatMap((c) => [
+      { code: c.code, zh: c.zh, en: c.en, districtOwn: c.own ? '✓' : '' },
+      ...c.deadlines.map((d) => ({
+        code: `${c.code}-${d.severity}`,
+        zh: `${c.zh} ${LEVELS[d.severity]?.[0] ?? d.severity}`,
+        en: `${c.en}, ${LEVELS[d.severity]?.[1] ?? d.severity}`,
+        ackHours: d.ackHours,
+        resolveHours: d.resolveHours,
+      })),
+    ]),
+  };
+}
+
 /** Every category's deadlines as a district's departments have them. */
 export async function districtDeadlines(db: Queryable, districtId: number): Promise<DistrictCategoryDeadlines[]> {
   const { rows } = await db.query<DistrictCategoryDeadlines>(
@@ -121,8 +144,8 @@ export async function setDistrictDeadlines(
     action: 'update',
     entity: 'district_deadline',
     entityId: districtId,
-    before: { zh: d[0].name, categories: before },
-    after: { zh: d[0].name, categories: after },
+    before: loggedDeadlines(d[0].name, before),
+    after: loggedDeadlines(d[0].name, after),
   });
   return after;
 }

@@ -4,8 +4,8 @@ import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { casePlaceSql } from './dispatches.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
-import { districtDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
-import { districtStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
+import { districtDeadlines, loggedDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
+import { districtStaffing, loggedStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
 import { approvalSteps, assertNoDraftUnderReview, writeApprovalSteps, type StepInput } from './drafts.ts';
 import { lockVersion } from './versions.ts';
 import { assessmentRules, type AssessmentRule } from './assessment.ts';
@@ -30,7 +30,7 @@ export interface DepartmentSetting {
   categories: string[];
   /** The region it serves (a city, a county or a township), null: the whole plan; with the region's name and level. */
   regionId: number | null;
-  region: { id: number; name: string; level: string; code: string } | null;
+  region: { id: number; name: string; level: string; code: string; label: string } | null;
 }
 
 export interface DepartmentInput {
@@ -48,7 +48,10 @@ export interface DepartmentInput {
 const DEPARTMENT_SQL = `SELECT d.id, d.code, d.zh, d.en, d.contact, d.phone, d.sort, d.version,
     coalesce((SELECT array_agg(cd.category ORDER BY cd.category) FROM category_department cd WHERE cd.department_id = d.id), '{}') AS categories,
     d.region_id AS "regionId",
-    (SELECT json_build_object('id', r.id, 'name', r.name, 'level', r.level, 'code', r.code) FROM region r WHERE r.id = d.region_id) AS region
+    (SELECT json_build_object('id', r.id, 'name', r.name, 'level', r.level, 'code', r.code,
+            -- (a township's county: township names repeat across a city's counties, 高溪乡 in two of them)
+            'label', CASE WHEN r.level = 'township' THEN (SELECT p.name || '·' FROM region p WHERE p.id = r.parent_id) ELSE '' END || r.name)
+     FROM region r WHERE r.id = d.region_id) AS region
   FROM department d`;
 
 /** A department's region: a city, a county or a township (null: the whole plan); else 422 on `path`. */
@@ -733,8 +736,8 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       action: 'undo',
       entity: 'staff_requirement',
       entityId: districtId,
-      before: { zh: d[0].name, roles: now },
-      after: { zh: d[0].name, roles: await districtStaffing(tx, districtId), undoes: changeId },
+      before: loggedStaffing(d[0].name, now),
+      after: { ...loggedStaffing(d[0].name, await districtStaffing(tx, districtId)), undoes: changeId },
     });
   } else if (c.entity === 'district_deadline') {
     // a district's own deadlines as they were, while nobody changed them since (compared by its own categories: the
@@ -742,20 +745,20 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     const districtId = c.entity_id!;
     const { rows: d } = await tx.query<{ name: string }>('SELECT name FROM region WHERE id = $1 FOR UPDATE', [districtId]);
     if (!d[0]) throw notFound('district', districtId);
-    type Model = { zh: string; categories: DistrictCategoryDeadlines[] };
+    type Model = { zh: string; model: DistrictCategoryDeadlines[] };
     const [before, after] = [c.before as Model, c.after as Model];
     const now = await districtDeadlines(tx, districtId);
     subject = after.zh;
     const own = (cs: DistrictCategoryDeadlines[]) => cs.filter((x) => x.own).map((x) => [x.code, x.deadlines]);
-    if (!same(own(now), own(after.categories))) throw conflict(`the deadlines of ${subject}`);
-    await writeDistrictDeadlines(tx, districtId, before.categories);
+    if (!same(own(now), own(after.model))) throw conflict(`the deadlines of ${subject}`);
+    await writeDistrictDeadlines(tx, districtId, before.model);
     await recordChange(tx, {
       actor,
       action: 'undo',
       entity: 'district_deadline',
       entityId: districtId,
-      before: { zh: d[0].name, categories: now },
-      after: { zh: d[0].name, categories: await districtDeadlines(tx, districtId), undoes: changeId },
+      before: loggedDeadlines(d[0].name, now),
+      after: { ...loggedDeadlines(d[0].name, await districtDeadlines(tx, districtId)), undoes: changeId },
     });
   } else if (c.entity === 'staff_role') {
     // the staffing model as it was: its roles, counts and order; a role the change added stays (grids may

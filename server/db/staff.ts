@@ -27,6 +27,9 @@ export async function districtStaffing(db: Queryable, districtId: number): Promi
   return rows;
 }
 
+/** A district's staffing model as the settings log keeps it: whether each role's count is its own said as a field too. */
+export const loggedStaffing = (zh: string, roles: DistrictStaffRole[]) => ({ zh, roles: roles.map((r) => ({ ...r, districtOwn: r.own ? '✓' : '' })) });
+
 /** The version of a district's staffing model: the change log's newest entry for it (0: never changed). */
 export async function staffingVersion(db: Queryable, districtId: number): Promise<number> {
   const { rows } = await db.query<{ v: number }>(`SELECT coalesce(max(id), 0)::int AS v FROM change WHERE entity = 'staff_requirement' AND entity_id = $1`, [
@@ -93,8 +96,8 @@ export async function setDistrictStaffing(
     action: 'update',
     entity: 'staff_requirement',
     entityId: districtId,
-    before: { zh: d[0].name, roles: before },
-    after: { zh: d[0].name, roles: after },
+    before: loggedStaffing(d[0].name, before),
+    after: loggedStaffing(d[0].name, after),
   });
   return after;
 }

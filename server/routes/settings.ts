@@ -38,7 +38,15 @@ const Department = z
     version: z.number().int(),
     categories: z.array(z.string()),
     regionId: z.number().int().nullable().openapi({ description: 'the region it serves (a city, county or township); null: the whole plan' }),
-    region: z.object({ id: z.number().int(), name: z.string(), level: z.string(), code: z.string() }).nullable(),
+    region: z
+      .object({
+        id: z.number().int(),
+        name: z.string(),
+        level: z.string(),
+        code: z.string(),
+        label: z.string().openapi({ description: 'its name, a township with its county before it (麒麟区·北关街道)' }),
+      })
+      .nullable(),
   })
   .openapi('DepartmentSetting');
 

@@ -34,6 +34,17 @@ export interface CitySummary {
   ms: number;
 }
 
+/** The city's bureaus, by the codes of the plan's departments they are. */
+const CITY_BUREAUS: Record<string, string> = {
+  police: '市公安局',
+  fire: '市消防救援支队',
+  housing: '市住建局',
+  environment: '市生态环境局',
+  market: '市市场监管局',
+  transport: '市交通运输局',
+  mediation: '市司法局',
+};
+
 /** How much denser than its land share a district is: a city's own district (its urban core, 区) more, a county-level city (市) a little. */
 const density = (name: string) => (name.endsWith('区') ? 1.6 : name.endsWith('市') ? 1.15 : 1);
 
@@ -99,6 +110,13 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
      WHERE cd.department_id = p.id AND p.region_id IS NULL AND p.code = ANY($1::text[])
        AND EXISTS (SELECT 1 FROM department o WHERE o.region_id IS NOT NULL AND o.code LIKE p.code || '\\_%')`,
     [COUNTY_BUREAUS.map((b) => b.code)],
+  );
+  // The plan's departments are the city's own bureaus, named as the city names them: 市公安局 beside 麒麟区公安局 (公安
+  // beside 麒麟区公安局 read as the same one twice).
+  await db.query(
+    `UPDATE department d SET zh = m.zh, region_id = $1, version = d.version + 1
+     FROM unnest($2::text[], $3::text[]) AS m(code, zh) WHERE d.code = m.code AND d.region_id IS NULL`,
+    [cityId, Object.keys(CITY_BUREAUS), Object.values(CITY_BUREAUS)],
   );
   // The city's own figures: each district recorded the regions there were when it was seeded.
   await db.transaction(async (tx) => {

@@ -281,11 +281,13 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     const own = (county: typeof a, code: string) => departments.find((d: any) => d.code === `${code}_${county!.properties.code}`);
     expect(own(a, 'police')).toMatchObject({ zh: `${a!.properties.name}公安局`, regionId: a!.id, region: { level: 'district' } });
     expect(own(b, 'mediation')).toMatchObject({ zh: `${b!.properties.name}司法局`, regionId: b!.id });
+    // the plan's departments are the city's, named so: 市公安局 beside 麒麟区公安局
+    expect(departments.find((d: any) => d.code === 'police')).toMatchObject({ zh: '市公安局', regionId: city.cityId });
     // the seeded history: every case sent to a county's own bureau lies in that county, and there are such cases
     const { rows } = await ctx.db.query<{ own: number; astray: number }>(
-      `SELECT count(*) FILTER (WHERE dep.region_id IS NOT NULL)::int AS own,
-              count(*) FILTER (WHERE dep.region_id IS NOT NULL AND dep.region_id IS DISTINCT FROM gp_district_of(i.grid_id))::int AS astray
-       FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN incident i ON i.id = d.incident_id`,
+      `SELECT count(*)::int AS own, count(*) FILTER (WHERE dep.region_id IS DISTINCT FROM gp_district_of(i.grid_id))::int AS astray
+       FROM dispatch d JOIN department dep ON dep.id = d.department_id JOIN region r ON r.id = dep.region_id AND r.level = 'district'
+         JOIN incident i ON i.id = d.incident_id`,
     );
     expect(rows[0]!.own).toBeGreaterThan(0);
     expect(rows[0]!.astray).toBe(0);

@@ -26,5 +26,8 @@ describe("a department's name in a list of a city's departments", () => {
     expect(departmentName({ ...police, region: { name: '麒麟区' } }, 'zh-CN')).toBe('公安（麒麟区）');
     expect(departmentName({ ...police, regionName: '麒麟区' }, 'en')).toBe('Police (麒麟区)');
     expect(departmentName({ ...police, region: null, regionName: null }, 'en')).toBe('Police');
+    // a township with its county (names repeat across a city); a bureau named for its region says it once
+    expect(departmentName({ zh: '市场监管所', en: 'Market', region: { name: '高溪乡', label: '罗平县·高溪乡' } }, 'zh-CN')).toBe('市场监管所（罗平县·高溪乡）');
+    expect(departmentName({ zh: '麒麟区公安局', en: 'Police · 麒麟区', region: { name: '麒麟区', label: '麒麟区' } }, 'zh-CN')).toBe('麒麟区公安局');
   });
 });

@@ -29,10 +29,12 @@ export const localName = (n: { zh: string; en: string }, current: string | null 
  * 公安, which a list of all of them (an account's department, a category's departments) tells apart so.
  */
 export const departmentName = (
-  d: { zh: string; en: string; region?: { name: string } | null; regionName?: string | null },
+  d: { zh: string; en: string; region?: { name: string; label?: string } | null; regionName?: string | null },
   current: string | null | undefined,
 ): string => {
-  const region = d.region?.name ?? d.regionName ?? null;
+  const region = d.region?.label || d.region?.name || d.regionName || null;
   const name = localName(d, current);
-  return region ? (current === 'en' ? `${name} (${region})` : `${name}（${region}）`) : name;
+  // (a bureau named for its county says it already: 麒麟区公安局, not 麒麟区公安局（麒麟区）)
+  if (!region || name.includes(d.region?.name ?? d.regionName ?? region)) return name;
+  return current === 'en' ? `${name} (${region})` : `${name}（${region}）`;
 };
