@@ -106,15 +106,20 @@ export interface DepartmentJson {
 export async function listDepartments(db: Queryable, f: { place?: number | null; within?: number | null } = {}): Promise<DepartmentJson[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (f.place !== undefined) where.push(`gp_serves(d.region_id, $${params.push(f.place)}::int)`);
+  // (for a case, its place's own departments first, the nearest first: 麒麟区公安局 before 市公安局, the plan's last)
+  let nearest = '';
+  if (f.place !== undefined) {
+    const at = params.push(f.place);
+    where.push(`gp_serves(d.region_id, $${at}::int)`);
+    nearest = `(SELECT a.depth FROM gp_ancestors(ARRAY[$${at}::int]) a WHERE a.id = d.region_id) NULLS LAST, `;
+  }
   if (f.within !== undefined && f.within !== null) where.push(`gp_overlaps(d.region_id, $${params.push(f.within)}::int)`);
   const { rows } = await db.query<DepartmentJson>(
     `SELECT d.id, d.code, d.zh, d.en, coalesce(array_agg(cd.category ORDER BY cd.category) FILTER (WHERE cd.category IS NOT NULL), '{}') AS categories,
        d.region_id AS "regionId", (SELECT r.name FROM region r WHERE r.id = d.region_id) AS "regionName"
      FROM department d LEFT JOIN category_department cd ON cd.department_id = d.id
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     -- (for a case, its place's own departments first: 麒麟区公安局 before the city's, which the centre calls in less)
-     GROUP BY d.id ORDER BY ${f.place !== undefined ? 'd.region_id IS NULL, ' : ''}d.sort, d.id`,
+     GROUP BY d.id ORDER BY ${nearest}d.sort, d.id`,
     params,
   );
   return rows;

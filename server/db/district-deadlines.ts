@@ -30,7 +30,7 @@ export function loggedDeadlines(zh: string, categories: DistrictCategoryDeadline
     zh,
     model: categories,
     deadlines: categories.flatMap((c) => [
-      { code: c.code, zh: c.zh, en: c.en, districtOwn: c.own ? '✓' : '' },
+      { code: c.code, zh: c.zh, en: c.en, districtOwn: c.own ? 'yes' : 'no' },
       ...c.deadlines.map((d) => ({
         code: `${c.code}-${d.severity}`,
         zh: `${c.zh} ${LEVELS[d.severity]?.[0] ?? d.severity}`,

@@ -28,7 +28,7 @@ export async function districtStaffing(db: Queryable, districtId: number): Promi
 }
 
 /** A district's staffing model as the settings log keeps it: whether each role's count is its own said as a field too. */
-export const loggedStaffing = (zh: string, roles: DistrictStaffRole[]) => ({ zh, roles: roles.map((r) => ({ ...r, districtOwn: r.own ? '✓' : '' })) });
+export const loggedStaffing = (zh: string, roles: DistrictStaffRole[]) => ({ zh, roles: roles.map((r) => ({ ...r, districtOwn: r.own ? 'yes' : 'no' })) });
 
 /** The version of a district's staffing model: the change log's newest entry for it (0: never changed). */
 export async function staffingVersion(db: Queryable, districtId: number): Promise<number> {

@@ -519,6 +519,8 @@ for (const driver of DRIVERS) {
         expect(offered).toContain('ps_here');
         expect(offered).toContain('police');
         expect(offered).not.toContain('ps_there');
+        // the nearest first: the township's own before the plan's
+        expect(offered[0]).toBe('ps_here');
         // a centre of the other township lists its own, not this one's, and may not ask about this case
         const far = await ctx.cookie({ username: 'far-centre-dep', role: 'center', regionId: other.id });
         const farList = (await ctx.request('GET', '/api/departments', undefined, far)).body.map((d: any) => d.code);
