@@ -1,5 +1,5 @@
 import { householdsOfMonth } from './households.ts';
-import { InputError } from '../domain/errors.ts';
+import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 
@@ -77,6 +77,99 @@ export async function assessmentRules(db: Queryable): Promise<AssessmentRule[]> 
   return rows;
 }
 
+/** A measure's points as a district gives them: its own (`own`), else the plan's (`defaultPoints`). */
+export interface DistrictAssessmentRule extends AssessmentRule {
+  own: boolean;
+  defaultPoints: number;
+}
+
+/** A district's 考核 points: every measure with the points its grid workers get there. */
+export async function districtAssessmentRules(db: Queryable, districtId: number): Promise<DistrictAssessmentRule[]> {
+  const { rows } = await db.query<DistrictAssessmentRule>(
+    `SELECT r.measure, coalesce(own.points, r.points)::float8 AS points, r.zh, r.en, r.version, own.measure IS NOT NULL AS own,
+            r.points::float8 AS "defaultPoints"
+     FROM assessment_rule r LEFT JOIN district_assessment_rule own ON own.district_id = $1 AND own.measure = r.measure
+     ORDER BY array_position($2::text[], r.measure)`,
+    [districtId, MEASURES],
+  );
+  return rows;
+}
+
+/** A district's points as the settings log keeps them: whether each measure's points are its own said as a field too. */
+export const loggedAssessment = (zh: string, rules: DistrictAssessmentRule[]) => ({
+  zh,
+  rules: rules.map((r) => ({ measure: r.measure, zh: r.zh, en: r.en, points: r.points, own: r.own, districtOwn: r.own ? 'yes' : 'no' })),
+});
+
+/** The version of a district's points: the change log's newest entry for them (0: never changed). */
+export async function districtAssessmentVersion(db: Queryable, districtId: number): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(
+    `SELECT coalesce(max(id), 0)::int AS v FROM change WHERE entity = 'district_assessment_rule' AND entity_id = $1`,
+    [districtId],
+  );
+  return rows[0]!.v;
+}
+
+/** Writes a district's own points as `rules` has them (own ones only); the rest follow the plan's. */
+export async function writeDistrictAssessment(tx: Queryable, districtId: number, rules: { measure: string; points: number; own: boolean }[]): Promise<void> {
+  const own = rules.filter((r) => r.own);
+  await tx.query('DELETE FROM district_assessment_rule WHERE district_id = $1', [districtId]);
+  await tx.query(
+    `INSERT INTO district_assessment_rule (district_id, measure, points)
+     SELECT $1, t.measure, t.points FROM unnest($2::text[], $3::numeric[]) AS t(measure, points)
+     WHERE EXISTS (SELECT 1 FROM assessment_rule r WHERE r.measure = t.measure)`,
+    [districtId, own.map((r) => r.measure), own.map((r) => r.points)],
+  );
+}
+
+/**
+ * Sets a district's own points: each measure given with its points, or with null to follow the plan's again; the
+ * measures left out stay as they are. Logged with the points before and after (undone from the settings log); 409 when stale.
+ */
+export async function setDistrictAssessment(
+  tx: Queryable,
+  actor: string,
+  districtId: number,
+  rules: { measure: Measure; points: number | null }[],
+  version?: number,
+): Promise<DistrictAssessmentRule[]> {
+  const { rows: d } = await tx.query<{ name: string }>("SELECT name FROM region WHERE id = $1 AND level = 'district' FOR UPDATE", [districtId]);
+  if (!d[0]) throw notFound('district', districtId);
+  const current = await districtAssessmentVersion(tx, districtId);
+  if (version !== undefined && version !== current) {
+    throw new InputError('version_conflict', `the assessment points were changed meanwhile (version ${current}, not ${version}): reload and retry`, 'version', {
+      currentVersion: current,
+    });
+  }
+  const before = await districtAssessmentRules(tx, districtId);
+  rules.forEach((r, i) => {
+    if (rules.findIndex((x) => x.measure === r.measure) !== i) throw new InputError('duplicate_measure', `${r.measure} is given twice`, `rules[${i}].measure`);
+  });
+  const given = new Map(rules.map((r) => [r.measure, r.points]));
+  await writeDistrictAssessment(
+    tx,
+    districtId,
+    before.map((b) => {
+      if (!given.has(b.measure)) return b;
+      const p = given.get(b.measure)!;
+      return { measure: b.measure, points: p ?? b.defaultPoints, own: p !== null };
+    }),
+  );
+  const after = await districtAssessmentRules(tx, districtId);
+  // (a change that changes nothing is no change: not logged, and nobody editing at this version is refused for it)
+  const own = (rs: DistrictAssessmentRule[]) => JSON.stringify(rs.filter((r) => r.own).map((r) => [r.measure, r.points]));
+  if (own(after) === own(before)) return after;
+  await recordChange(tx, {
+    actor,
+    action: 'update',
+    entity: 'district_assessment_rule',
+    entityId: districtId,
+    before: loggedAssessment(d[0].name, before),
+    after: loggedAssessment(d[0].name, after),
+  });
+  return after;
+}
+
 export async function setAssessmentRules(
   tx: Queryable,
   actor: string,
@@ -125,13 +218,33 @@ export async function assessment(
   db: Queryable,
   f: { regionId: number; gridIds?: number[] | undefined; from: Date; to: Date },
   now: Date,
-): Promise<{ rules: AssessmentRule[]; grids: GridAssessment[]; workers: WorkerAssessment[] }> {
-  const rules = await assessmentRules(db);
+): Promise<{
+  rules: (AssessmentRule & { own?: boolean })[];
+  district: { id: number; name: string } | null;
+  ownDistricts: { id: number; name: string }[];
+  grids: GridAssessment[];
+  workers: WorkerAssessment[];
+}> {
+  // each grid is scored by its district's points (a city's counties each have theirs); the rules shown are the area's
+  // district's, or the plan's above the districts
+  const { rows: at } = await db.query<{ id: number | null; name: string | null }>('SELECT d.id, d.name FROM region d WHERE d.id = gp_district_of($1)', [
+    f.regionId,
+  ]);
+  const district = at[0]?.id != null ? { id: at[0].id, name: at[0].name ?? '' } : null;
+  const { rows: owning } = await db.query<{ id: number; name: string }>(
+    `SELECT d.id, d.name FROM region d WHERE EXISTS (SELECT 1 FROM district_assessment_rule o WHERE o.district_id = d.id)
+       AND d.level = 'district' AND (d.id = $2 OR d.parent_id = $1) ORDER BY d.code`,
+    [f.regionId, district?.id ?? null],
+  );
+  const planRules = await assessmentRules(db);
+  const rulesOf = new Map<number, AssessmentRule[]>(await Promise.all(owning.map(async (d) => [d.id, await districtAssessmentRules(db, d.id)] as const)));
+  const rules = district ? await districtAssessmentRules(db, district.id) : planRules;
   const until = new Date(Math.min(f.to.getTime(), now.getTime()));
   const inMonth = householdsOfMonth('g.id', '$2');
-  const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'>>(
+  const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'> & { districtId: number }>(
     `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($5::int[] IS NULL OR r.id = ANY($5::int[])))
      SELECT g.id AS "gridId", g.code, g.name, pv.name AS village, g.worker_id AS "workerId", w.name AS worker,
+       (SELECT t.parent_id FROM region t WHERE t.id = pv.parent_id) AS "districtId",
        coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
        coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
        coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM",
@@ -160,14 +273,18 @@ export async function assessment(
      ORDER BY g.code`,
     [f.regionId, f.from.toISOString(), f.to.toISOString(), until.toISOString(), f.gridIds ?? null],
   );
-  const grids: GridAssessment[] = rows.map((r) => {
+  const rulesFor = (districtId: number | undefined) => (districtId !== undefined && rulesOf.get(districtId)) || planRules;
+  /** Each worker is scored by the district of their first grid (a worker's grids lie in one district but for a border case). */
+  const districtOfGrid = new Map<number, number>();
+  const grids: GridAssessment[] = rows.map(({ districtId, ...r }) => {
+    districtOfGrid.set(r.gridId, districtId);
     const figures = {
       ...r,
       onTimeRate: rate(r.onTime, r.resolved),
       satisfaction: rate(r.satisfied, r.satisfied + r.unsatisfied),
       visitShare: rate(r.visited, r.households),
     };
-    return { ...figures, points: points(figures, rules) };
+    return { ...figures, points: points(figures, rulesFor(districtId)) };
   });
   // per worker: the sums over their grids
   const byWorker = new Map<number, GridAssessment[]>();
@@ -195,10 +312,11 @@ export async function assessment(
       visitShare: rate(base.visited, base.households),
     };
     const villages = [...new Set(gs.map((g) => g.village))];
-    return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, villages, ...figures, points: points(figures, rules), rank: 0 };
+    const scored = rulesFor(districtOfGrid.get(gs[0]!.gridId));
+    return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, villages, ...figures, points: points(figures, scored), rank: 0 };
   });
   workers.sort((a, b) => b.points - a.points || a.worker.localeCompare(b.worker, 'zh'));
   // equal points share a rank (1, 2, 2, 4)
   workers.forEach((w, i) => (w.rank = i > 0 && workers[i - 1]!.points === w.points ? workers[i - 1]!.rank : i + 1));
-  return { rules, grids, workers };
+  return { rules, district, ownDistricts: owning.filter((d) => d.id !== district?.id), grids, workers };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { isWithin } from '../db/accounts.ts';
-import { assessment, MEASURES, setAssessmentRules } from '../db/assessment.ts';
+import { assessment, districtAssessmentRules, MEASURES, setAssessmentRules } from '../db/assessment.ts';
 import { monthBounds, patrolSummary, recordPatrol, thisMonth } from '../db/patrols.ts';
 import { InputError } from '../domain/errors.ts';
 import { parseInstant } from '../domain/incidents.ts';
@@ -109,12 +109,24 @@ const Figures = {
   visitShare: z.number().nullable(),
   points: z.number(),
 };
-const Rule = z.object({ measure: z.enum(MEASURES), points: z.number(), zh: z.string(), en: z.string(), version: z.number().int() }).openapi('AssessmentRule');
+const Rule = z
+  .object({
+    measure: z.enum(MEASURES),
+    points: z.number(),
+    zh: z.string(),
+    en: z.string(),
+    version: z.number().int(),
+    own: z.boolean().optional().openapi({ description: "the district's own points (false: the plan's)" }),
+  })
+  .openapi('AssessmentRule');
+const Place = z.object({ id: z.number().int(), name: z.string() });
 const Assessment = z
   .object({
     month: z.string(),
     regionId: z.number().int(),
-    rules: z.array(Rule),
+    rules: z.array(Rule).openapi({ description: "the points of the area's district (its own, else the plan's); above the districts, the plan's" }),
+    district: Place.nullable().openapi({ description: 'the district whose points `rules` are (null: a city, the plan’s points)' }),
+    ownDistricts: z.array(Place).openapi({ description: "the area's other districts that score by points of their own (a city's counties)" }),
     grids: z.array(
       z.object({
         gridId: z.number().int(),
@@ -321,6 +333,8 @@ export function patrolRoutes() {
           month,
           regionId: scope.regionId,
           rules: a.rules,
+          district: a.district,
+          ownDistricts: a.ownDistricts,
           grids: a.grids.slice(0, n),
           workers: a.workers.slice(0, n),
           gridsTotal: a.grids.length,
@@ -357,6 +371,7 @@ export function patrolRoutes() {
         geometryType: null,
         rows: rows.map((properties) => ({ properties, geometry: null })),
       });
+      const owned = await Promise.all(a.ownDistricts.map(async (d) => ({ d, rules: await districtAssessmentRules(c.get('db'), d.id) })));
       // (one export at a time per person and four in all, as every other export)
       const file = await limited(c, () =>
         writeLayers(
@@ -372,11 +387,11 @@ export function patrolRoutes() {
               '网格',
               a.grids.map((g) => ({ 网格编码: g.code, 网格名称: g.name, 所在村社区: g.village, 网格员: g.worker ?? '', ...figures(g) })),
             ),
-            layer(
-              'rules',
-              '积分规则',
-              a.rules.map((r) => ({ 指标: r.zh, 分值: r.points })),
-            ),
+            // the points each part of the area scores by: its district's (or the plan's), then each county's own under a city
+            layer('rules', '积分规则', [
+              ...a.rules.map((r) => ({ 适用于: a.district?.name ?? '全域默认', 指标: r.zh, 分值: r.points })),
+              ...owned.flatMap(({ d, rules }) => rules.map((r) => ({ 适用于: d.name, 指标: r.zh, 分值: r.points }))),
+            ]),
           ],
           { format: 'xlsx', crs: 'EPSG:4326', encoding: 'UTF-8' },
         ),

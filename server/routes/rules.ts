@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { districtOf, districtRules, rulesVersion, setDistrictRules } from '../db/rules.ts';
 import { districtStaffing, setDistrictStaffing, staffingVersion } from '../db/staff.ts';
 import { deadlinesVersion, districtDeadlines, setDistrictDeadlines } from '../db/district-deadlines.ts';
+import { districtAssessmentRules, districtAssessmentVersion, MEASURES, setDistrictAssessment } from '../db/assessment.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from '../db/db.ts';
 import type { GridType } from '../domain/grid-types.ts';
@@ -191,6 +192,64 @@ const putDeadlinesRoute = createRoute({
   responses: { 200: { description: 'Deadlines', ...json(Deadlines) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
 
+const Points = z
+  .object({
+    districtId: z.number().int(),
+    district: z.string(),
+    rules: z.array(
+      z.object({
+        measure: z.enum(MEASURES),
+        zh: z.string(),
+        en: z.string(),
+        points: z.number().openapi({ description: "the points the district's workers get for the measure" }),
+        version: z.number().int(),
+        own: z.boolean().openapi({ description: "the district's own points (false: the plan's)" }),
+        defaultPoints: z.number().openapi({ description: "the plan's" }),
+      }),
+    ),
+    version: z.number().int().openapi({ description: 'send it back with a change: 409 when the points changed meanwhile' }),
+  })
+  .openapi('DistrictAssessmentRules');
+
+const getPointsRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/assessment-rules',
+  summary: "The 考核 points in the region's district: each measure with its points there (its own, else the plan's)",
+  request: { params: IdParam },
+  responses: { 200: { description: 'Points', ...json(Points) }, ...errorResponses(400, 404) },
+});
+
+const putPointsRoute = createRoute({
+  method: 'put',
+  path: '/regions/{id}/assessment-rules',
+  summary: "Set the district's own 考核 points per measure (admin); null follows the plan's again, measures left out keep theirs",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            rules: z
+              .array(
+                z
+                  .object({
+                    measure: z.enum(MEASURES),
+                    points: z.number().min(-100).max(100).nullable().openapi({ description: "null: the plan's points again" }),
+                  })
+                  .strict(),
+              )
+              .min(1)
+              .max(MEASURES.length),
+            version: z.number().int().min(0).openapi({ description: 'the version read (409 when the points changed since)' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Points', ...json(Points) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
 /**
  * A city's rules, as its districts set them: a type every district holds to the same range has that
  * range; one they set apart spans them all (from the lowest minimum to the highest maximum) and is named in `mixed`.
@@ -237,6 +296,32 @@ export function ruleRoutes() {
       const done = await db.transaction(async (tx) => {
         const after = await setDistrictDeadlines(tx, actorOf(c), district.id, categories, version);
         return { categories: after, version: await deadlinesVersion(tx, district.id) };
+      });
+      return c.json({ districtId: district.id, district: district.name, ...done }, 200);
+    })
+    .openapi(getPointsRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const db = c.get('db');
+      const district = await districtOf(db, id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no 考核 points of its own: each of its districts has them', 'id');
+        throw notFound('region', id);
+      }
+      const [rules, version] = await Promise.all([districtAssessmentRules(db, district.id), districtAssessmentVersion(db, district.id)]);
+      return c.json({ districtId: district.id, district: district.name, rules, version }, 200);
+    })
+    .openapi(putPointsRoute, async (c) => {
+      const { id } = c.req.valid('param');
+      const { rules, version } = c.req.valid('json');
+      const db = c.get('db');
+      const district = await districtOf(db, id);
+      if (!district) {
+        if (await cityOf(db, id)) throw new InputError('city_rules', 'a city has no 考核 points of its own: set each of its districts’', 'id');
+        throw notFound('region', id);
+      }
+      const done = await db.transaction(async (tx) => {
+        const after = await setDistrictAssessment(tx, actorOf(c), district.id, rules, version);
+        return { rules: after, version: await districtAssessmentVersion(tx, district.id) };
       });
       return c.json({ districtId: district.id, district: district.name, ...done }, 200);
     })

@@ -386,5 +386,71 @@ for (const driver of DRIVERS) {
       const fields = execFileSync('ogrinfo', ['-so', path, '网格员排名'], { encoding: 'utf8' });
       expect(fields).toMatch(/按时办结率%: Real/);
     });
+
+    it('scores a district by its own points: set per measure, logged, stale refused, undone, shown in the workbook', async () => {
+      const district = (await ctx.db.query<{ id: number; name: string }>('SELECT d.id, d.name FROM region d WHERE d.id = gp_district_of($1)', [g.id])).rows[0]!;
+      const read = await ctx.request('GET', `/api/regions/${g.id}/assessment-rules`);
+      expect(read.status, JSON.stringify(read.body)).toBe(200);
+      expect(read.body).toMatchObject({ districtId: district.id, district: district.name, version: 0 });
+      expect(read.body.rules.every((r: { own: boolean; points: number; defaultPoints: number }) => !r.own && r.points === r.defaultPoints)).toBe(true);
+      const before = (await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body;
+      expect(before.district).toEqual({ id: district.id, name: district.name });
+      expect(before.ownDistricts).toEqual([]);
+
+      // on the spot counts 5 here (the plan's 2): the grid solved two on the spot in March
+      const put = (body: unknown, who?: { cookie: string }) => ctx.request('PUT', `/api/regions/${district.id}/assessment-rules`, body, who);
+      expect((await put({ rules: [{ measure: 'on_spot', points: 5 }], version: 0 }, phone)).status).toBe(403);
+      expect((await put({ rules: [{ measure: 'on_spot', points: 500 }], version: 0 })).body.error.path).toBe('json.rules.0.points');
+      expect(
+        (
+          await put({
+            rules: [
+              { measure: 'on_spot', points: 5 },
+              { measure: 'on_spot', points: 4 },
+            ],
+            version: 0,
+          })
+        ).body.error.code,
+      ).toBe('duplicate_measure');
+      expect((await ctx.request('PUT', '/api/regions/999999/assessment-rules', { rules: [{ measure: 'on_spot', points: 5 }], version: 0 })).status).toBe(404);
+      const set = await put({ rules: [{ measure: 'on_spot', points: 5 }], version: 0 });
+      expect(set.status, JSON.stringify(set.body)).toBe(200);
+      expect(set.body.rules.find((r: { measure: string }) => r.measure === 'on_spot')).toMatchObject({ points: 5, own: true, defaultPoints: 2 });
+      expect(set.body.version).toBeGreaterThan(0);
+      // stale: refused, nothing written
+      const stale = await put({ rules: [{ measure: 'report', points: 3 }], version: 0 });
+      expect([stale.status, stale.body.error.code]).toEqual([409, 'version_conflict']);
+      // the same again is no change: not logged, the version stays
+      expect((await put({ rules: [{ measure: 'on_spot', points: 5 }], version: set.body.version })).body.version).toBe(set.body.version);
+
+      const after = (await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body;
+      expect(after.grids[0].points).toBeCloseTo(before.grids[0].points + 3 * 2, 5);
+      expect(after.workers[0].points).toBeCloseTo(before.workers[0].points + 3 * 2, 5);
+      expect(after.rules.find((r: { measure: string }) => r.measure === 'on_spot')).toMatchObject({ points: 5, own: true });
+      // the plan's points are untouched
+      expect((await ctx.db.query('SELECT points::float8 AS p FROM assessment_rule WHERE measure = $1', ['on_spot'])).rows[0]).toEqual({ p: 2 });
+
+      // the workbook's rules say whose they are
+      const leader = await ctx.cookie({ username: 'assess-leader-2', role: 'leader' });
+      const file = await ctx.app.request('/api/assessment/export?month=2031-03', { headers: leader });
+      const path = join(dir, 'assessment-own.xlsx');
+      await writeFile(path, new Uint8Array(await file.arrayBuffer()));
+      const onSpot = ogrValues(path, '积分规则', `"分值" = 5`);
+      expect(onSpot['适用于']).toBe(district.name);
+
+      // in 设置 › 修改记录, by measure, and undone there
+      const entry = (await ctx.request('GET', '/api/settings/changes?limit=5')).body.find((h: { entity: string }) => h.entity === 'district_assessment_rule');
+      expect(entry.subject).toBe(district.name);
+      expect(entry.changed).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ item: 'on_spot', field: 'points', before: '2', after: '5' }),
+          expect.objectContaining({ item: 'on_spot', field: 'districtOwn', before: 'no', after: 'yes' }),
+        ]),
+      );
+      const undone = await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`);
+      expect(undone.status, JSON.stringify(undone.body)).toBe(200);
+      expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0].points).toBeCloseTo(before.grids[0].points, 5);
+      expect((await ctx.request('GET', `/api/regions/${district.id}/assessment-rules`)).body.rules.some((r: { own: boolean }) => r.own)).toBe(false);
+    });
   });
 }

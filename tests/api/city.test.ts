@@ -310,4 +310,31 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(offered).toEqual(expect.arrayContaining([`police_${a!.properties.code}`, 'police', 'fire']));
     expect(offered).not.toContain(`police_${b!.properties.code}`);
   });
+
+  it('scores each county by its own 考核 points; the city shows which counties set theirs', async () => {
+    const [a, b] = (await ctx.request('GET', `/api/regions/${city.cityId}/children`)).body.features as { id: number; properties: { name: string } }[];
+    const month = '2026-11';
+    const byGrid = async (region: number) =>
+      new Map(
+        ((await ctx.request('GET', `/api/assessment?month=${month}&region=${region}`)).body.grids as { gridId: number; reports: number; points: number }[]).map(
+          (g) => [g.gridId, g],
+        ),
+      );
+    const [beforeA, beforeB] = [await byGrid(a!.id), await byGrid(b!.id)];
+    expect([...beforeA.values()].some((g) => g.reports > 0)).toBe(true);
+    // a city has no points of its own
+    const cityRules = await ctx.request('PUT', `/api/regions/${city.cityId}/assessment-rules`, { rules: [{ measure: 'report', points: 4 }], version: 0 });
+    expect([cityRules.status, cityRules.body.error?.code]).toEqual([422, 'city_rules']);
+    // county A gives 4 points a report (the plan's 1)
+    const set = await ctx.request('PUT', `/api/regions/${a!.id}/assessment-rules`, { rules: [{ measure: 'report', points: 4 }], version: 0 });
+    expect(set.status, JSON.stringify(set.body)).toBe(200);
+    const [afterA, afterB] = [await byGrid(a!.id), await byGrid(b!.id)];
+    for (const [id, g] of afterA) expect(g.points).toBeCloseTo(beforeA.get(id)!.points + 3 * g.reports, 5);
+    for (const [id, g] of afterB) expect(g.points).toBe(beforeB.get(id)!.points);
+    // the whole city scores each grid by its county's points
+    const whole = (await ctx.request('GET', `/api/assessment?month=${month}&region=${city.cityId}`)).body;
+    expect(whole.district).toBeNull();
+    expect(whole.ownDistricts).toEqual([{ id: a!.id, name: a!.properties.name }]);
+    for (const g of whole.grids as { gridId: number; points: number }[]) expect(g.points).toBe((afterA.get(g.gridId) ?? afterB.get(g.gridId) ?? g).points);
+  });
 });
