@@ -8,7 +8,6 @@ import { isWithin } from './accounts.ts';
 import { notifyDraft } from './notifications.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import {
-  approvalSteps,
   conflictError,
   conflicts,
   createDraft,
@@ -18,6 +17,7 @@ import {
   GONE,
   publishDraft,
   stepsFor,
+  stepsOfRegion,
   type ApprovalStep,
   type Conflict,
   type DraftRow,
@@ -114,7 +114,7 @@ async function events(db: Queryable, id: number): Promise<DraftEvent[]> {
 export async function draftDetail(db: Queryable, p: Principal, id: number): Promise<DraftDetail> {
   const draft = await draftById(db, id);
   if (!draft || !(await maySee(db, p, draft.regionId))) throw notFound('draft', id, 'id');
-  const steps = stepsFor(await approvalSteps(db), draft.regionLevel);
+  const steps = stepsFor(await stepsOfRegion(db, draft.regionId), draft.regionLevel);
   const log = await events(db, id);
   // the decisions of the current round: since the latest submission
   const lastSubmit = log.findLastIndex((e) => e.kind === 'submit');
@@ -152,12 +152,11 @@ export async function listDrafts(
      ORDER BY d.updated_at DESC LIMIT 200`,
     [filter.regionId ?? null, filter.open || filter.awaiting ? true : null],
   );
-  const all = await approvalSteps(db);
   const out: (DraftRow & { mayDecide: boolean })[] = [];
   for (const { id } of rows) {
     const d = await draftById(db, id);
     if (!d || !(await maySee(db, p, d.regionId))) continue;
-    const mayDecide = d.status === 'submitted' && (await mayDecideStep(db, p, d, stepsFor(all, d.regionLevel)[d.step]));
+    const mayDecide = d.status === 'submitted' && (await mayDecideStep(db, p, d, stepsFor(await stepsOfRegion(db, d.regionId), d.regionLevel)[d.step]));
     if (filter.awaiting && !mayDecide) continue;
     out.push({ ...d, mayDecide });
   }
@@ -208,7 +207,7 @@ export async function submitDraft(tx: Tx, p: Principal, id: number, note: string
   if (found.length > 0) throw conflictError(found);
   await touch(tx, id, `status = 'submitted', step = 0`);
   await event(tx, id, p.username, 'submit', note, 0);
-  await tellReviewers(tx, d, stepsFor(await approvalSteps(tx), d.regionLevel)[0], now);
+  await tellReviewers(tx, d, stepsFor(await stepsOfRegion(tx, d.regionId), d.regionLevel)[0], now);
 }
 
 /** Who may decide a step of this draft: the accounts the step names, holding its region, who took no part in the draft. */
@@ -314,7 +313,7 @@ export async function reviewDraft(
       const d = await lockDraft(tx, p, id);
       checkVersion(d, input.version);
       if (d.status !== 'submitted') throw stateError(d, 'reviewed');
-      const steps = stepsFor(await approvalSteps(tx), d.regionLevel);
+      const steps = stepsFor(await stepsOfRegion(tx, d.regionId), d.regionLevel);
       const step = steps[d.step];
       if (!(await mayDecideStep(tx, p, d, step))) {
         const who = step ? `${step.zh} (${step.en}): ${step.roles.join(', ')} of the ${step.level}` : 'nobody';

@@ -9,7 +9,7 @@
  * Other tables (workers, rules, accounts) are the live ones; `incident` is an empty shadow, so an
  * edit in a draft never re-files a live incident.
  */
-import { InputError } from '../domain/errors.ts';
+import { InputError, notFound } from '../domain/errors.ts';
 import type { Db, Queryable, Tx } from './db.ts';
 import { reassignHouseholdsIn, recountHouseholdsAround, assignHouseholds } from './households.ts';
 import { reassignIncidentsIn } from './incidents.ts';
@@ -117,9 +117,96 @@ export async function draftById(db: Queryable, id: number, lock = false): Promis
   return rows[0] ?? null;
 }
 
-export async function approvalSteps(db: Queryable): Promise<ApprovalStep[]> {
-  const { rows } = await db.query<ApprovalStep>('SELECT step, level, zh, en, roles FROM approval_step ORDER BY step');
+/** The plan's approval steps, or a district's where it set its own (`districtId`). */
+export async function approvalSteps(db: Queryable, districtId: number | null = null): Promise<ApprovalStep[]> {
+  if (districtId !== null) {
+    const { rows } = await db.query<ApprovalStep>('SELECT step, level, zh, en, roles FROM public.district_approval_step WHERE district_id = $1 ORDER BY step', [
+      districtId,
+    ]);
+    if (rows.length > 0) return rows;
+  }
+  const { rows } = await db.query<ApprovalStep>('SELECT step, level, zh, en, roles FROM public.approval_step ORDER BY step');
   return rows;
+}
+
+/** The steps a draft of this region passes: its district's own, else the plan's (a city's draft: the plan's). */
+export async function stepsOfRegion(db: Queryable, regionId: number): Promise<ApprovalStep[]> {
+  const { rows } = await db.query<{ d: number | null }>('SELECT gp_district_of($1) AS d', [regionId]);
+  return approvalSteps(db, rows[0]?.d ?? null);
+}
+
+/** A district's approval steps: its own (`own`), else the plan's, with the plan's beside them (`defaults`). */
+export async function districtApprovalSteps(db: Queryable, districtId: number): Promise<{ own: boolean; steps: ApprovalStep[]; defaults: ApprovalStep[] }> {
+  const [defaults, { rows }] = await Promise.all([
+    approvalSteps(db),
+    db.query<ApprovalStep>('SELECT step, level, zh, en, roles FROM public.district_approval_step WHERE district_id = $1 ORDER BY step', [districtId]),
+  ]);
+  return { own: rows.length > 0, steps: rows.length > 0 ? rows : defaults, defaults };
+}
+
+/** A district's steps as the settings log keeps them: whether they are its own said as a field too. */
+export const loggedDistrictSteps = (zh: string, m: { own: boolean; steps: ApprovalStep[] }) => ({
+  zh,
+  districtOwn: m.own ? 'yes' : 'no',
+  steps: m.steps,
+});
+
+/** The version of a district's steps: the change log's newest entry for them (0: never changed). */
+export async function districtStepsVersion(db: Queryable, districtId: number): Promise<number> {
+  const { rows } = await db.query<{ v: number }>(
+    `SELECT coalesce(max(id), 0)::int AS v FROM public.change WHERE entity = 'district_approval_step' AND entity_id = $1`,
+    [districtId],
+  );
+  return rows[0]!.v;
+}
+
+/** Writes a district's own steps, in order (null: it follows the plan's). */
+export async function writeDistrictSteps(tx: Queryable, districtId: number, steps: StepInput[] | null): Promise<void> {
+  await tx.query('DELETE FROM district_approval_step WHERE district_id = $1', [districtId]);
+  if (!steps) return;
+  await tx.query(
+    `INSERT INTO district_approval_step (district_id, step, level, zh, en, roles)
+     SELECT $5, t.ord - 1, t.level, t.zh, t.en, string_to_array(t.roles, ',')
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(level, zh, en, roles, ord)`,
+    [steps.map((s) => s.level), steps.map((s) => s.zh), steps.map((s) => s.en), steps.map((s) => [...new Set(s.roles)].join(',')), districtId],
+  );
+}
+
+/**
+ * Sets a district's own approval steps (admin), or null to follow the plan's again: refused while one of its drafts
+ * is under review, or when they changed since the version read; logged, and undone from the settings history.
+ */
+export async function setDistrictApprovalSteps(
+  tx: Queryable,
+  actor: string,
+  districtId: number,
+  steps: StepInput[] | null,
+  version?: number,
+): Promise<{ own: boolean; steps: ApprovalStep[]; defaults: ApprovalStep[] }> {
+  const { rows: d } = await tx.query<{ name: string }>("SELECT name FROM region WHERE id = $1 AND level = 'district' FOR UPDATE", [districtId]);
+  if (!d[0]) throw notFound('district', districtId);
+  const current = await districtStepsVersion(tx, districtId);
+  if (version !== undefined && version !== current) {
+    throw new InputError('version_conflict', `the approval steps were changed meanwhile (version ${current}, not ${version}): reload and retry`, 'version', {
+      currentVersion: current,
+    });
+  }
+  const before = await districtApprovalSteps(tx, districtId);
+  const ownOf = (m: { own: boolean; steps: ApprovalStep[] }) => JSON.stringify(m.own ? m.steps.map((s) => [s.level, s.zh, s.en, [...s.roles].sort()]) : null);
+  await assertNoDraftUnderReview(tx, districtId);
+  await writeDistrictSteps(tx, districtId, steps);
+  const after = await districtApprovalSteps(tx, districtId);
+  // (a change that changes nothing is no change: not logged, and nobody editing at this version is refused for it)
+  if (ownOf(after) === ownOf(before)) return after;
+  await recordChange(tx, {
+    actor,
+    action: 'update',
+    entity: 'district_approval_step',
+    entityId: districtId,
+    before: loggedDistrictSteps(d[0].name, before),
+    after: loggedDistrictSteps(d[0].name, after),
+  });
+  return after;
 }
 
 export interface StepInput {
@@ -129,9 +216,17 @@ export interface StepInput {
   roles: string[];
 }
 
-/** Refused while a draft is under review: its steps were set when it was submitted. */
-export async function assertNoDraftUnderReview(tx: Queryable): Promise<void> {
-  const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM draft WHERE status IN ('submitted', 'scheduled')`);
+/**
+ * Refused while a draft that passes these steps is under review: its steps were set when it was submitted. The plan's
+ * steps (`districtId` null) are those of every draft whose district has none of its own; a district's, its drafts'.
+ */
+export async function assertNoDraftUnderReview(tx: Queryable, districtId: number | null = null): Promise<void> {
+  const { rows } = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT gp_district_of(d.region_id) AS district FROM public.draft d WHERE d.status IN ('submitted', 'scheduled')) x
+     WHERE CASE WHEN $1::int IS NULL THEN NOT EXISTS (SELECT 1 FROM public.district_approval_step s WHERE s.district_id = x.district)
+                ELSE x.district = $1 END`,
+    [districtId],
+  );
   if (rows[0]!.n > 0) throw new InputError('conflict', `${rows[0]!.n} drafts are under review: decide them before changing the steps`, 'steps');
 }
 

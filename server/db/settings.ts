@@ -6,9 +6,25 @@ import { casePlaceSql } from './dispatches.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
 import { districtDeadlines, loggedDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
 import { districtStaffing, loggedStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
-import { approvalSteps, assertNoDraftUnderReview, writeApprovalSteps, type StepInput } from './drafts.ts';
+import {
+  approvalSteps,
+  assertNoDraftUnderReview,
+  districtApprovalSteps,
+  loggedDistrictSteps,
+  writeApprovalSteps,
+  writeDistrictSteps,
+  type ApprovalStep,
+  type StepInput,
+} from './drafts.ts';
 import { lockVersion } from './versions.ts';
-import { assessmentRules, type AssessmentRule } from './assessment.ts';
+import {
+  assessmentRules,
+  districtAssessmentRules,
+  loggedAssessment,
+  writeDistrictAssessment,
+  type AssessmentRule,
+  type DistrictAssessmentRule,
+} from './assessment.ts';
 import type { StaffRole } from '../schemas/staff.ts';
 
 /**
@@ -541,6 +557,8 @@ export const SETTINGS_ENTITIES = [
   'approval_step',
   'escalation_contact',
   'assessment_rule',
+  'district_assessment_rule',
+  'district_approval_step',
 ] as const;
 
 export async function settingsChanges(db: Queryable, limit: number): Promise<SettingsChange[]> {
@@ -717,6 +735,49 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       entityId: null,
       before: now,
       after: { rules: await assessmentRules(tx), undoes: changeId },
+    });
+  } else if (c.entity === 'district_approval_step') {
+    // a district's own steps as they were (or the plan's again), while nobody changed them since and none of its drafts is
+    // under review (compared by its own: the plan's may have moved meanwhile)
+    const districtId = c.entity_id!;
+    const { rows: d } = await tx.query<{ name: string }>('SELECT name FROM region WHERE id = $1 FOR UPDATE', [districtId]);
+    if (!d[0]) throw notFound('district', districtId);
+    type Model = { zh: string; districtOwn: 'yes' | 'no'; steps: ApprovalStep[] };
+    const [before, after] = [c.before as Model, c.after as Model];
+    const now = await districtApprovalSteps(tx, districtId);
+    subject = after.zh;
+    const own = (m: { own: boolean; steps: ApprovalStep[] }) => (m.own ? m.steps.map((x) => [x.level, x.zh, x.en, [...x.roles].sort()]) : null);
+    if (!same(own(now), own({ own: after.districtOwn === 'yes', steps: after.steps }))) throw conflict(`the approval steps of ${subject}`);
+    await assertNoDraftUnderReview(tx, districtId);
+    await writeDistrictSteps(tx, districtId, before.districtOwn === 'yes' ? before.steps : null);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'district_approval_step',
+      entityId: districtId,
+      before: loggedDistrictSteps(d[0].name, now),
+      after: { ...loggedDistrictSteps(d[0].name, await districtApprovalSteps(tx, districtId)), undoes: changeId },
+    });
+  } else if (c.entity === 'district_assessment_rule') {
+    // a district's own 考核 points as they were, while nobody changed them since (compared by its own: the plan's may
+    // have moved meanwhile)
+    const districtId = c.entity_id!;
+    const { rows: d } = await tx.query<{ name: string }>('SELECT name FROM region WHERE id = $1 FOR UPDATE', [districtId]);
+    if (!d[0]) throw notFound('district', districtId);
+    type Model = { zh: string; rules: DistrictAssessmentRule[] };
+    const [before, after] = [c.before as Model, c.after as Model];
+    const now = await districtAssessmentRules(tx, districtId);
+    subject = after.zh;
+    const own = (rs: DistrictAssessmentRule[]) => rs.filter((r) => r.own).map((r) => [r.measure, r.points]);
+    if (!same(own(now), own(after.rules))) throw conflict(`the assessment points of ${subject}`);
+    await writeDistrictAssessment(tx, districtId, before.rules);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'district_assessment_rule',
+      entityId: districtId,
+      before: loggedAssessment(d[0].name, now),
+      after: { ...loggedAssessment(d[0].name, await districtAssessmentRules(tx, districtId)), undoes: changeId },
     });
   } else if (c.entity === 'staff_requirement') {
     // a district's own counts as they were, while nobody changed them since (the plan's model may have moved meanwhile:

@@ -14,7 +14,15 @@ import {
   versionInstant,
   withdrawDraft,
 } from '../db/draft-review.ts';
-import { approvalSteps, draftById, rebaseDraft, setApprovalSteps } from '../db/drafts.ts';
+import {
+  approvalSteps,
+  districtApprovalSteps,
+  districtStepsVersion,
+  draftById,
+  rebaseDraft,
+  setApprovalSteps,
+  setDistrictApprovalSteps,
+} from '../db/drafts.ts';
 import { changeVersion } from '../db/versions.ts';
 import { regionLevel } from '../db/region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
@@ -312,6 +320,65 @@ const putStepsRoute = createRoute({
   responses: { 200: { description: 'Steps', ...json(z.array(StepSchema)) }, ...errorResponses(400, 403, 409) },
 });
 
+const StepInputSchema = z
+  .object({
+    level: z.enum(['district', 'township', 'village']),
+    zh: z.string().trim().min(1).max(40),
+    en: z.string().trim().min(1).max(60),
+    roles: z.array(z.enum(REVIEWERS)).min(1).max(REVIEWERS.length).openapi({ description: 'roles that may review (hold plan:review)' }),
+  })
+  .strict();
+const DistrictSteps = z
+  .object({
+    districtId: z.number().int(),
+    district: z.string(),
+    own: z.boolean().openapi({ description: "the district's own steps (false: it follows the plan's)" }),
+    steps: z.array(StepSchema).openapi({ description: 'the steps its drafts pass' }),
+    defaults: z.array(StepSchema).openapi({ description: "the plan's" }),
+    version: z.number().int().openapi({ description: 'send it back with a change: 409 when the steps changed meanwhile' }),
+  })
+  .openapi('DistrictApprovalSteps');
+const districtStepsRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/approval-steps',
+  summary: "The approval steps of drafts in the region's district: its own, else the plan's",
+  request: { params: IdParam },
+  responses: { 200: { description: 'Steps', ...json(DistrictSteps) }, ...errorResponses(400, 404, 422) },
+});
+const putDistrictStepsRoute = createRoute({
+  method: 'put',
+  path: '/regions/{id}/approval-steps',
+  summary: "Set the district's own approval steps (admin), or null to follow the plan's again",
+  description:
+    "Refused (409) while one of the district's drafts is under review, or when the steps changed since `version`. Logged; undone from the settings history.",
+  request: {
+    params: IdParam,
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            steps: z.array(StepInputSchema).min(1).max(5).nullable().openapi({ description: "null: the plan's steps again" }),
+            version: z.number().int().min(0).openapi({ description: 'the version read (409 when the steps changed since)' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'Steps', ...json(DistrictSteps) }, ...errorResponses(400, 403, 404, 409, 422) },
+});
+
+/** The district a region lies in (itself when it is one); a city has none: 422, its districts each have their own. */
+async function districtFor(db: Queryable, id: number): Promise<{ id: number; name: string }> {
+  const { rows } = await db.query<{ level: string; district: number | null; name: string | null }>(
+    'SELECT r.level, d.id AS district, d.name FROM region r LEFT JOIN region d ON d.id = gp_district_of(r.id) WHERE r.id = $1',
+    [id],
+  );
+  if (!rows[0]) throw notFound('region', id);
+  if (rows[0].district === null) throw new InputError('city_rules', 'a city has no approval steps of its own: each of its districts has them', 'id');
+  return { id: rows[0].district, name: rows[0].name ?? '' };
+}
+
 /** Open drafts one region may have, and in all (each is a copy of its subtree). */
 const MAX_OPEN_PER_REGION = 10;
 const MAX_OPEN_PER_ACCOUNT = 10;
@@ -409,6 +476,22 @@ export function draftRoutes() {
         return newDraft(tx, p.username, v.regionId, name ?? (before ? `撤回版本 ${v.id}` : `回滚到版本 ${v.id}`), { version: v.id, at });
       });
       return c.json(await draftDetail(db, p, draftId), 201);
+    })
+    .openapi(districtStepsRoute, async (c) => {
+      const db = c.get('db');
+      const district = await districtFor(db, c.req.valid('param').id);
+      const [m, version] = await Promise.all([districtApprovalSteps(db, district.id), districtStepsVersion(db, district.id)]);
+      return c.json({ districtId: district.id, district: district.name, ...m, version }, 200);
+    })
+    .openapi(putDistrictStepsRoute, async (c) => {
+      const { steps, version } = c.req.valid('json');
+      const db = c.get('db');
+      const district = await districtFor(db, c.req.valid('param').id);
+      const done = await db.transaction(async (tx) => {
+        const m = await setDistrictApprovalSteps(tx, actorOf(c), district.id, steps, version);
+        return { ...m, version: await districtStepsVersion(tx, district.id) };
+      });
+      return c.json({ districtId: district.id, district: district.name, ...done }, 200);
     })
     .openapi(stepsRoute, async (c) => {
       const db = c.get('db');

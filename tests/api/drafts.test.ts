@@ -464,5 +464,52 @@ for (const driver of DRIVERS) {
       expect(v).toMatchObject({ draftId: id, publishedBy: 'system', approvedBy: 'district.leader' });
       expect(v.effectiveFrom.slice(0, 10)).toBe('2098-12-31'); // midnight in Beijing
     });
+
+    it("passes a district's own approval steps where it set them: one step, refused while a draft waits, logged and undone", async () => {
+      const village = villages[2]!;
+      const read = await ctx.request('GET', `/api/regions/${village.id}/approval-steps`);
+      expect(read.status, JSON.stringify(read.body)).toBe(200);
+      expect(read.body).toMatchObject({ own: false, version: 0 });
+      expect(read.body.steps).toEqual(read.body.defaults);
+      expect(read.body.steps.map((x: { level: string }) => x.level)).toEqual(['township', 'district']);
+      const district = read.body.districtId as number;
+      const put = (body: unknown, who?: Who) => ctx.request('PUT', `/api/regions/${district}/approval-steps`, body, who);
+      const one = [{ level: 'district', zh: '区县审批', en: 'district approval', roles: ['leader', 'admin'] }];
+      expect((await put({ steps: one, version: 0 }, author)).status).toBe(403);
+      expect((await put({ steps: [{ ...one[0], roles: ['analyst'] }], version: 0 })).status).toBe(400);
+      expect((await put({ steps: [], version: 0 })).status).toBe(400);
+      const set = await put({ steps: one, version: 0 });
+      expect(set.status, JSON.stringify(set.body)).toBe(200);
+      expect(set.body).toMatchObject({ own: true, steps: [{ step: 0, level: 'district', zh: '区县审批' }] });
+      expect((await put({ steps: one, version: 0 })).status).toBe(409);
+
+      // a village's draft now goes straight to the district's leader
+      const id = (await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '区县自定流程' }, author)).body.id;
+      expect((await ctx.request('POST', `/api/drafts/${id}/submit`, { note: '' }, author)).status).toBe(200);
+      const detail = (await ctx.request('GET', `/api/drafts/${id}`, undefined, approver)).body;
+      expect(detail.steps.map((x: { zh: string }) => x.zh)).toEqual(['区县审批']);
+      expect(detail.mayDecide).toBe(true);
+      expect((await ctx.request('GET', `/api/drafts/${id}`, undefined, townReviewer)).body).toMatchObject({ mayDecide: false, whyNot: 'role' });
+      // while it waits, the district's steps stay; the plan's, which no draft under review passes, may change
+      const stale = await put({ steps: null, version: set.body.version });
+      expect([stale.status, stale.body.error?.code]).toEqual([409, 'conflict']);
+      const plan = await ctx.request('GET', '/api/approval-steps');
+      const planSteps = plan.body.map(({ level, zh, en, roles }: { level: string; zh: string; en: string; roles: string[] }) => ({ level, zh, en, roles }));
+      const renamed = await ctx.request('PUT', '/api/approval-steps', { steps: [{ ...planSteps[0], zh: '乡镇初审' }, planSteps[1]] }, { 'if-match': '*' });
+      expect(renamed.status, JSON.stringify(renamed.body)).toBe(200);
+      expect((await ctx.request('GET', `/api/drafts/${id}`, undefined, approver)).body.steps.map((x: { zh: string }) => x.zh)).toEqual(['区县审批']);
+      const done = await ctx.request('POST', `/api/drafts/${id}/review`, { decision: 'approve', comment: '批准' }, approver);
+      expect([done.status, done.body.status]).toEqual([200, 'published']);
+
+      // in 设置 › 修改记录 with the district's name, and undone there: the plan's steps again
+      const entry = (await ctx.request('GET', '/api/settings/changes?limit=10')).body.find((h: { entity: string }) => h.entity === 'district_approval_step');
+      expect(entry.subject).toBe(read.body.district);
+      expect(entry.changed).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'districtOwn', before: 'no', after: 'yes' })]));
+      expect((await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`)).status).toBe(200);
+      const back = (await ctx.request('GET', `/api/regions/${village.id}/approval-steps`)).body;
+      expect(back.own).toBe(false);
+      expect(back.steps.map((x: { zh: string }) => x.zh)).toEqual(['乡镇初审', planSteps[1].zh]);
+      expect((await ctx.request('GET', '/api/regions/999999/approval-steps')).status).toBe(404);
+    });
   });
 }
