@@ -441,6 +441,17 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.click('[data-testid="approval-save"]');
       await expect.poll(() => page.locator('[data-testid="approval"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
       expect((await db.query<{ zh: string }>('SELECT zh FROM approval_step ORDER BY step LIMIT 1')).rows[0]!.zh).toBe('乡镇初审');
+      // the district's own steps: its drafts go to its leader alone
+      await page.selectOption('[data-testid="approval-scope"]', String(districts[0]!.id));
+      await page.check('[data-testid="approval-own"]');
+      await page.locator('[data-testid="approval-row"]').first().getByRole('button', { name: '删除' }).click();
+      await page.click('[data-testid="approval-save"]');
+      await expect.poll(() => page.locator('[data-testid="approval"] [role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存.*审批流程/);
+      const { rows: ownSteps } = await db.query<{ level: string }>('SELECT level FROM district_approval_step WHERE district_id = $1 ORDER BY step', [
+        districts[0]!.id,
+      ]);
+      expect(ownSteps).toEqual([{ level: 'district' }]);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-approval-district.png') });
 
       await page.click('[data-testid="settings-tab-departments"]');
       await page.waitForSelector('[data-testid="department-row"]');
