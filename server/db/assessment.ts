@@ -1,4 +1,5 @@
 import { householdsOfMonth } from './households.ts';
+import { closeHoursSql } from './incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -255,14 +256,14 @@ export async function assessment(
                 count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3 AND i.solved_level = 'grid')::int AS on_spot,
                 count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3)::int AS resolved,
                 count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3
-                                   AND i.resolved_at <= i.reported_at + make_interval(hours => k.deadline_hours))::int
+                                   AND i.resolved_at <= i.reported_at + make_interval(hours => k.close_hours))::int
                   AS on_time,
                 count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction IN ('satisfied', 'basically'))::int AS satisfied,
                 count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction = 'unsatisfied')::int AS unsatisfied,
-                count(*) FILTER (WHERE i.reported_at + make_interval(hours => k.deadline_hours) >= $2
-                                   AND i.reported_at + make_interval(hours => k.deadline_hours) < $4
-                                   AND coalesce(i.resolved_at, 'infinity') > i.reported_at + make_interval(hours => k.deadline_hours))::int AS overdue
-         FROM incident i JOIN incident_category k ON k.code = i.category
+                count(*) FILTER (WHERE i.reported_at + make_interval(hours => k.close_hours) >= $2
+                                   AND i.reported_at + make_interval(hours => k.close_hours) < $4
+                                   AND coalesce(i.resolved_at, 'infinity') > i.reported_at + make_interval(hours => k.close_hours))::int AS overdue
+         FROM incident i JOIN incident_category c ON c.code = i.category, LATERAL (SELECT ${closeHoursSql('i', 'c')} AS close_hours) k
          -- (a case is reported before it is resolved, closed or overdue: a year back covers every case that can count)
          WHERE i.grid_id = g.id AND i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3) x ON true
        LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p

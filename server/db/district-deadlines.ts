@@ -17,6 +17,9 @@ export interface DistrictCategoryDeadlines {
   own: boolean;
   deadlines: SeverityDeadline[];
   defaults: SeverityDeadline[];
+  /** Hours from the report to close a case of the category on time there (its own when `own`, else the plan's). */
+  closeHours: number;
+  defaultCloseHours: number;
 }
 
 const LEVELS: Record<number, [string, string]> = { 1: ['一般', 'routine'], 2: ['较重', 'pressing'], 3: ['严重', 'urgent'], 4: ['紧急', 'critical'] };
@@ -30,7 +33,7 @@ export function loggedDeadlines(zh: string, categories: DistrictCategoryDeadline
     zh,
     model: categories,
     deadlines: categories.flatMap((c) => [
-      { code: c.code, zh: c.zh, en: c.en, districtOwn: c.own ? 'yes' : 'no' },
+      { code: c.code, zh: c.zh, en: c.en, districtOwn: c.own ? 'yes' : 'no', deadlineHours: c.closeHours },
       ...c.deadlines.map((d) => ({
         code: `${c.code}-${d.severity}`,
         zh: `${c.zh} ${LEVELS[d.severity]?.[0] ?? d.severity}`,
@@ -54,7 +57,9 @@ export async function districtDeadlines(db: Queryable, districtId: number): Prom
                  LEFT JOIN district_deadline o ON o.district_id = $1 AND o.category = dl.category AND o.severity = dl.severity
                  WHERE dl.category = c.code), '[]') AS deadlines,
        coalesce((SELECT json_agg(json_build_object('severity', dl.severity, 'ackHours', dl.ack_hours::float8, 'resolveHours', dl.resolve_hours::float8)
-                  ORDER BY dl.severity) FROM incident_deadline dl WHERE dl.category = c.code), '[]') AS defaults
+                  ORDER BY dl.severity) FROM incident_deadline dl WHERE dl.category = c.code), '[]') AS defaults,
+       coalesce((SELECT o.hours FROM district_close_hours o WHERE o.district_id = $1 AND o.category = c.code), c.deadline_hours) AS "closeHours",
+       c.deadline_hours AS "defaultCloseHours"
      FROM incident_category c ORDER BY c.sort, c.code`,
     [districtId],
   );
@@ -79,6 +84,14 @@ export async function writeDistrictDeadlines(tx: Queryable, districtId: number, 
      WHERE EXISTS (SELECT 1 FROM incident_category k WHERE k.code = t.c)`,
     [districtId, rows.map((r) => r.code), rows.map((r) => r.severity), rows.map((r) => r.ackHours), rows.map((r) => r.resolveHours)],
   );
+  // (a change logged before close hours were a district's own has none: the category closes in the plan's hours)
+  const close = categories.filter((c) => c.own && c.closeHours != null);
+  await tx.query('DELETE FROM district_close_hours WHERE district_id = $1', [districtId]);
+  await tx.query(
+    `INSERT INTO district_close_hours (district_id, category, hours)
+     SELECT $1, t.c, t.h FROM unnest($2::text[], $3::int[]) AS t(c, h) WHERE EXISTS (SELECT 1 FROM incident_category k WHERE k.code = t.c)`,
+    [districtId, close.map((c) => c.code), close.map((c) => c.closeHours)],
+  );
 }
 
 /**
@@ -90,7 +103,7 @@ export async function setDistrictDeadlines(
   tx: Queryable,
   actor: string,
   districtId: number,
-  categories: { code: string; deadlines: SeverityDeadline[] | null }[],
+  categories: { code: string; deadlines: SeverityDeadline[] | null; closeHours?: number | undefined }[],
   version?: number,
 ): Promise<DistrictCategoryDeadlines[]> {
   const { rows: d } = await tx.query<{ name: string }>("SELECT name FROM region WHERE id = $1 AND level = 'district' FOR UPDATE", [districtId]);
@@ -125,19 +138,21 @@ export async function setDistrictDeadlines(
         );
     });
   });
-  const given = new Map(categories.map((c) => [c.code, c.deadlines]));
+  const given = new Map(categories.map((c) => [c.code, c]));
   await writeDistrictDeadlines(
     tx,
     districtId,
     before.map((b) => {
-      if (!given.has(b.code)) return b;
-      const own = given.get(b.code)!;
-      return { ...b, own: own !== null, deadlines: own ?? b.defaults };
+      const c = given.get(b.code);
+      if (!c) return b;
+      // (close hours not given: the category's as they stand there)
+      const closeHours = c.deadlines ? (c.closeHours ?? b.closeHours) : b.defaultCloseHours;
+      return { ...b, own: c.deadlines !== null, deadlines: c.deadlines ?? b.defaults, closeHours };
     }),
   );
   const after = await districtDeadlines(tx, districtId);
   // (a change that changes nothing is no change: not logged, and nobody editing at this version is refused for it)
-  const own = (cs: DistrictCategoryDeadlines[]) => JSON.stringify(cs.filter((c) => c.own).map((c) => [c.code, c.deadlines]));
+  const own = (cs: DistrictCategoryDeadlines[]) => JSON.stringify(cs.filter((c) => c.own).map((c) => [c.code, c.deadlines, c.closeHours]));
   if (own(after) === own(before)) return after;
   await recordChange(tx, {
     actor,

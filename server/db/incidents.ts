@@ -11,13 +11,23 @@ import { recordChange } from './regions.ts';
 export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: number | null | undefined; address?: string | null | undefined };
 
 /**
+ * SQL: the hours to close the case `i` (its category `k`) on time — its district's own for the category, else the
+ * plan's. Nothing is looked up while no district has set its own (one check per query, not per case).
+ */
+export const closeHoursSql = (i: string, k: string) =>
+  `(CASE WHEN (SELECT NOT EXISTS (SELECT 1 FROM district_close_hours)) OR ${i}.grid_id IS NULL THEN ${k}.deadline_hours
+     ELSE coalesce((SELECT o.hours FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+                    JOIN district_close_hours o ON o.district_id = t.parent_id AND o.category = ${i}.category
+                    WHERE g.id = ${i}.grid_id), ${k}.deadline_hours) END)`;
+
+/**
  * SQL: the case `i` (its category `k`) is overdue at `at` — not yet resolved and past its category's time
- * to close from the report, or past the 办结 deadline of one of its open dispatches (the severity's or the
+ * to close from the report (its district's own, else the plan's), or past the 办结 deadline of one of its open dispatches (the severity's or the
  * centre's own, extensions included): a case the centre routed with 84 hours is late at 85, whatever
  * the category's 168. The wall's 超期未办结, the case lists and the statistics per area count by it.
  */
 export const caseLate = (i: string, k: string, at: string) =>
-  `(${i}.status IN ('reported', 'dispatched') AND (${i}.reported_at + make_interval(hours => ${k}.deadline_hours) < ${at}
+  `(${i}.status IN ('reported', 'dispatched') AND (${i}.reported_at + make_interval(hours => ${closeHoursSql(i, k)}) < ${at}
      OR EXISTS (SELECT 1 FROM dispatch dl WHERE dl.incident_id = ${i}.id AND dl.resolved_at IS NULL AND dl.returned_at IS NULL AND dl.due_at < ${at})))`;
 
 /** An incident as the API shows it; `now` is the SQL of the app's clock (a parameter), which says what is overdue. */

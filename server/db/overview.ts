@@ -1,6 +1,7 @@
 import { notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { dispatchLate } from './dispatches.ts';
+import { closeHoursSql } from './incidents.ts';
 
 interface PlanRow {
   grids: number;
@@ -115,7 +116,7 @@ export async function overview(
   } = await tx.query<Record<string, number | null>>(
     `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month',
       $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
-     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => k.deadline_hours) AS deadline,
+     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => ${closeHoursSql('i', 'k')}) AS deadline,
                   -- past the 办结 deadline of an open dispatch now, and as it stood a day ago (see caseLate)
                   i.resolved_at IS NULL AND EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id AND d.resolved_at IS NULL
                     AND d.returned_at IS NULL AND d.due_at < $2::timestamptz) AS dispatch_late,

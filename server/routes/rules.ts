@@ -136,6 +136,8 @@ const Deadlines = z
         own: z.boolean().openapi({ description: "the district's own four (false: the plan's)" }),
         deadlines: z.array(SeverityDeadline),
         defaults: z.array(SeverityDeadline).openapi({ description: "the plan's" }),
+        closeHours: z.number().int().openapi({ description: 'hours from the report to close a case of the category on time there' }),
+        defaultCloseHours: z.number().int().openapi({ description: "the plan's" }),
       }),
     ),
     version: z.number().int().openapi({ description: 'send it back with a change: 409 when the deadlines changed meanwhile' }),
@@ -178,6 +180,13 @@ const putDeadlinesRoute = createRoute({
                       )
                       .length(4)
                       .nullable(),
+                    closeHours: z
+                      .number()
+                      .int()
+                      .min(1)
+                      .max(8760)
+                      .optional()
+                      .openapi({ description: 'with its own deadlines: hours to close a case of the category on time (left out: as they stand)' }),
                   })
                   .strict(),
               )

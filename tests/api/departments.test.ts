@@ -654,9 +654,34 @@ for (const driver of DRIVERS) {
       const d = sent.body.dispatches[0];
       expect([Date.parse(d.ackDueAt) - now.getTime(), Date.parse(d.dueAt) - now.getTime()]).toEqual([0.5 * HOUR, 2 * HOUR]);
 
+      // its own time to close: a hazard not closed in 6 hours is overdue here (the plan's is days)
+      const hazard = read.body.categories.find((c: any) => c.code === 'hazard');
+      expect(hazard.closeHours).toBe(hazard.defaultCloseHours);
+      const setHazard = await put([{ code: 'hazard', deadlines: hazard.defaults, closeHours: 6 }], set.body.version);
+      expect(setHazard.status, JSON.stringify(setHazard.body)).toBe(200);
+      expect(setHazard.body.categories.find((c: any) => c.code === 'hazard')).toMatchObject({
+        own: true,
+        closeHours: 6,
+        defaultCloseHours: hazard.defaultCloseHours,
+      });
+      const open = await report({ category: 'hazard', severity: 1, description: '限时六小时的井盖缺失', reportedAt: now.toISOString() });
+      const lateness = async () =>
+        (
+          await ctx.request('GET', `/api/incidents?category=hazard&from=${encodeURIComponent(open.reportedAt)}&to=2031-01-01T00:00:00Z&limit=50`)
+        ).body.items.find((x: { id: number }) => x.id === open.id).overdue;
+      expect(await lateness()).toBe(false);
+      now = new Date(now.getTime() + 7 * HOUR);
+      expect(await lateness()).toBe(true);
+      const hazardEntry = (await ctx.request('GET', '/api/settings/changes?limit=5')).body.find((c: any) => c.entity === 'district_deadline');
+      expect(hazardEntry.changed).toEqual(
+        expect.arrayContaining([expect.objectContaining({ item: 'hazard', field: 'deadlineHours', before: String(hazard.defaultCloseHours), after: '6' })]),
+      );
+      expect((await ctx.request('POST', `/api/settings/changes/${hazardEntry.id}/undo`)).status).toBe(200);
+      expect(await lateness()).toBe(false);
+
       // undone from the settings log: the next case has the plan's hours again
       const log = (await ctx.request('GET', '/api/settings/changes?limit=5')).body;
-      const entry = log.find((c: any) => c.entity === 'district_deadline');
+      const entry = log.find((c: any) => c.entity === 'district_deadline' && !c.undone);
       expect(entry.changed).toEqual(expect.arrayContaining([expect.objectContaining({ field: 'ackHours', after: '0.5' })]));
       expect((await ctx.request('POST', `/api/settings/changes/${entry.id}/undo`)).status).toBe(200);
       const next = await report({ category: 'fire', severity: 4, reportedAt: now.toISOString() });
