@@ -1,5 +1,4 @@
 import { householdsOfMonth } from './households.ts';
-import { closeHoursSql } from './incidents.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -245,12 +244,13 @@ export async function assessment(
   const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'> & { districtId: number }>(
     `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($5::int[] IS NULL OR r.id = ANY($5::int[])))
      SELECT g.id AS "gridId", g.code, g.name, pv.name AS village, g.worker_id AS "workerId", w.name AS worker,
-       (SELECT t.parent_id FROM region t WHERE t.id = pv.parent_id) AS "districtId",
+       dd.district AS "districtId",
        coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
        coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
        coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM",
        coalesce(hs.n, 0) AS households, coalesce(hs.removed, 0) AS removed, coalesce(vs.n, 0) AS visited
      FROM g JOIN region pv ON pv.id = g.parent_id LEFT JOIN worker w ON w.id = g.worker_id
+       LEFT JOIN LATERAL (SELECT t.parent_id AS district FROM region t WHERE t.id = pv.parent_id) dd ON true
        LEFT JOIN LATERAL (
          SELECT count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
                 count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3 AND i.solved_level = 'grid')::int AS on_spot,
@@ -263,7 +263,11 @@ export async function assessment(
                 count(*) FILTER (WHERE i.reported_at + make_interval(hours => k.close_hours) >= $2
                                    AND i.reported_at + make_interval(hours => k.close_hours) < $4
                                    AND coalesce(i.resolved_at, 'infinity') > i.reported_at + make_interval(hours => k.close_hours))::int AS overdue
-         FROM incident i JOIN incident_category c ON c.code = i.category, LATERAL (SELECT ${closeHoursSql('i', 'c')} AS close_hours) k
+         -- (the hours to close: the grid's district's own for the category, else the plan's; the district is the grid's,
+         -- found once per grid, not per case)
+         FROM incident i JOIN incident_category c ON c.code = i.category
+           LEFT JOIN district_close_hours o ON o.district_id = dd.district AND o.category = i.category,
+           LATERAL (SELECT coalesce(o.hours, c.deadline_hours) AS close_hours) k
          -- (a case is reported before it is resolved, closed or overdue: a year back covers every case that can count)
          WHERE i.grid_id = g.id AND i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3) x ON true
        LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p

@@ -451,6 +451,22 @@ for (const driver of DRIVERS) {
       expect(undone.status, JSON.stringify(undone.body)).toBe(200);
       expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0].points).toBeCloseTo(before.grids[0].points, 5);
       expect((await ctx.request('GET', `/api/regions/${district.id}/assessment-rules`)).body.rules.some((r: { own: boolean }) => r.own)).toBe(false);
+
+      // the district's own time to close a hazard (a year, the plan's 72 hours): B answered late is on time there, C not yet overdue
+      const deadlines = (await ctx.request('GET', `/api/regions/${district.id}/deadlines`)).body;
+      const hazard = deadlines.categories.find((c: { code: string }) => c.code === 'hazard');
+      const own = await ctx.request('PUT', `/api/regions/${district.id}/deadlines`, {
+        categories: [{ code: 'hazard', deadlines: hazard.defaults, closeHours: 8760 }],
+        version: deadlines.version,
+      });
+      expect(own.status, JSON.stringify(own.body)).toBe(200);
+      expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0]).toMatchObject({ onTime: 3, overdue: 0 });
+      const back = await ctx.request('PUT', `/api/regions/${district.id}/deadlines`, {
+        categories: [{ code: 'hazard', deadlines: null }],
+        version: own.body.version,
+      });
+      expect(back.status).toBe(200);
+      expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, phone)).body.grids[0]).toMatchObject({ onTime: 2, overdue: 2 });
     });
   });
 }
