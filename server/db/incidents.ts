@@ -44,6 +44,9 @@ export const incidentJson = (now: string) => `json_build_object(
   'category', i.category, 'severity', i.severity, 'description', i.description,
   'reportedAt', i.reported_at, 'reporterId', i.reporter_id, 'status', i.status, 'gridId', i.grid_id,
   'gridName', (SELECT g.name FROM region g WHERE g.id = i.grid_id), 'filedGridId', i.filed_grid_id,
+  'area', (SELECT json_build_object('township', t.name, 'county', CASE WHEN d.parent_id IS NOT NULL THEN d.name END)
+           FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id JOIN region d ON d.id = t.parent_id
+           WHERE g.id = i.grid_id),
   'filedGridName', (SELECT h.name FROM region_history h WHERE h.id = i.filed_grid_id ${FILED_ORDER}),
   'department', i.department, 'dispatchedAt', i.dispatched_at, 'resolvedAt', i.resolved_at, 'closedAt', i.closed_at,
   'feedback', i.feedback, 'version', i.version, 'source', i.source, 'address', i.address, 'locatedBy', i.located_by,

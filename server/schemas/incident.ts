@@ -33,6 +33,11 @@ export const IncidentSchema = z
     reviewNote: z.string().nullable().openapi({ description: 'why the closure stands' }),
     assignedRegionName: z.string().nullable(),
     gridName: z.string().nullable().openapi({ description: 'the grid its place lies in now' }),
+    area: z
+      .object({ township: z.string(), county: z.string().nullable() })
+      .nullable()
+      .optional()
+      .openapi({ description: "the township of that grid, and its county where the plan is a city's (village names repeat across counties)" }),
     filedGridId: z.number().int().nullable().openapi({ description: 'the grid it was filed in at its time (kept when the plan changes)' }),
     filedGridName: z.string().nullable().openapi({ description: 'that grid’s name then' }),
     department: z.string().nullable(),

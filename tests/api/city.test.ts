@@ -311,6 +311,20 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(offered).not.toContain(`police_${b!.properties.code}`);
   });
 
+  it("names each case's township and county (village names repeat across a city's counties)", async () => {
+    const { body } = await ctx.request('GET', '/api/incidents?limit=50');
+    const filed = body.items.filter((i: { gridId: number | null }) => i.gridId !== null);
+    expect(filed.length).toBeGreaterThan(0);
+    for (const i of filed) {
+      const { rows } = await ctx.db.query<{ township: string; county: string }>(
+        `SELECT t.name AS township, d.name AS county FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
+         JOIN region d ON d.id = t.parent_id WHERE g.id = $1`,
+        [i.gridId],
+      );
+      expect(i.area).toEqual(rows[0]);
+    }
+  });
+
   it('scores each county by its own 考核 points; the city shows which counties set theirs', async () => {
     const [a, b] = (await ctx.request('GET', `/api/regions/${city.cityId}/children`)).body.features as { id: number; properties: { name: string } }[];
     const month = '2026-11';

@@ -670,6 +670,10 @@ for (const driver of DRIVERS) {
           await ctx.request('GET', `/api/incidents?category=hazard&from=${encodeURIComponent(open.reportedAt)}&to=2031-01-01T00:00:00Z&limit=50`)
         ).body.items.find((x: { id: number }) => x.id === open.id).overdue;
       expect(await lateness()).toBe(false);
+      // (its township named beside its grid; no county above a district's own plan)
+      const listed = (await ctx.request('GET', `/api/incidents?category=hazard&from=${encodeURIComponent(open.reportedAt)}&to=2031-01-01T00:00:00Z`)).body
+        .items;
+      expect(listed.find((x: { id: number }) => x.id === open.id).area).toEqual({ township: expect.any(String), county: null });
       now = new Date(now.getTime() + 7 * HOUR);
       expect(await lateness()).toBe(true);
       const hazardEntry = (await ctx.request('GET', '/api/settings/changes?limit=5')).body.find((c: any) => c.entity === 'district_deadline');
