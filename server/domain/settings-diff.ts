@@ -23,7 +23,20 @@ export interface FieldChange {
 export type CodeNames = Record<string, Map<string, { zh: string; en: string }>>;
 
 /** Bookkeeping, names shown beside the record anyway, and the order in lists: not what a person changed. */
-const QUIET = new Set(['id', 'version', 'sort', 'own', 'updatedAt', 'regionId', 'fallback', 'displayName', 'model', 'defaults', 'defaultPerGrid', 'defaultPoints']);
+const QUIET = new Set([
+  'id',
+  'version',
+  'sort',
+  'own',
+  'updatedAt',
+  'regionId',
+  'fallback',
+  'displayName',
+  'model',
+  'defaults',
+  'defaultPerGrid',
+  'defaultPoints',
+]);
 /** What names a record of a list: a rule's grid type, a deadline's severity, a code, an approval step's number, an account, a 考核 measure. */
 const KEYS = ['gridType', 'severity', 'code', 'step', 'username', 'role', 'measure'];
 const ORDER = [
