@@ -20,6 +20,8 @@ export interface DistrictCategoryDeadlines {
   /** Hours from the report to close a case of the category on time there (its own when `own`, else the plan's). */
   closeHours: number;
   defaultCloseHours: number;
+  /** The close hours are the district's own (false: the plan's, also when the plan's change later). */
+  closeOwn: boolean;
 }
 
 const LEVELS: Record<number, [string, string]> = { 1: ['一般', 'routine'], 2: ['较重', 'pressing'], 3: ['严重', 'urgent'], 4: ['紧急', 'critical'] };
@@ -59,12 +61,17 @@ export async function districtDeadlines(db: Queryable, districtId: number): Prom
        coalesce((SELECT json_agg(json_build_object('severity', dl.severity, 'ackHours', dl.ack_hours::float8, 'resolveHours', dl.resolve_hours::float8)
                   ORDER BY dl.severity) FROM incident_deadline dl WHERE dl.category = c.code), '[]') AS defaults,
        coalesce((SELECT o.hours FROM district_close_hours o WHERE o.district_id = $1 AND o.category = c.code), c.deadline_hours) AS "closeHours",
-       c.deadline_hours AS "defaultCloseHours"
+       c.deadline_hours AS "defaultCloseHours",
+       EXISTS (SELECT 1 FROM district_close_hours o WHERE o.district_id = $1 AND o.category = c.code) AS "closeOwn"
      FROM incident_category c ORDER BY c.sort, c.code`,
     [districtId],
   );
   return rows;
 }
+
+/** What a district has set of its own (compared to tell a change, or a change since): per own category its four and its close hours. */
+export const ownDeadlines = (cs: DistrictCategoryDeadlines[]) =>
+  cs.filter((c) => c.own).map((c) => [c.code, c.deadlines, c.closeOwn === false ? null : (c.closeHours ?? null)]);
 
 /** The version of a district's deadlines: the change log's newest entry for them (0: never changed). */
 export async function deadlinesVersion(db: Queryable, districtId: number): Promise<number> {
@@ -84,8 +91,16 @@ export async function writeDistrictDeadlines(tx: Queryable, districtId: number, 
      WHERE EXISTS (SELECT 1 FROM incident_category k WHERE k.code = t.c)`,
     [districtId, rows.map((r) => r.code), rows.map((r) => r.severity), rows.map((r) => r.ackHours), rows.map((r) => r.resolveHours)],
   );
-  // (a change logged before close hours were a district's own has none: the category closes in the plan's hours)
-  const close = categories.filter((c) => c.own && c.closeHours != null);
+  // an own category's close hours where they are its own too; a change logged before close hours were a district's own
+  // says nothing of them (`closeOwn` missing): the category keeps those it has
+  const { rows: kept } = await tx.query<{ category: string; hours: number }>('SELECT category, hours FROM district_close_hours WHERE district_id = $1', [
+    districtId,
+  ]);
+  const close = categories.flatMap((c) => {
+    if (!c.own) return [];
+    if (c.closeOwn === undefined) return kept.filter((k) => k.category === c.code).map((k) => ({ code: c.code, closeHours: k.hours }));
+    return c.closeOwn ? [{ code: c.code, closeHours: c.closeHours }] : [];
+  });
   await tx.query('DELETE FROM district_close_hours WHERE district_id = $1', [districtId]);
   await tx.query(
     `INSERT INTO district_close_hours (district_id, category, hours)
@@ -121,7 +136,15 @@ export async function setDistrictDeadlines(
     seen.add(c.code);
     if (!before.some((b) => b.code === c.code))
       throw new InputError('unknown_category', `${JSON.stringify(c.code)} is not an incident category`, `categories[${i}].code`);
-    if (!c.deadlines) return;
+    if (!c.deadlines) {
+      if (c.closeHours !== undefined)
+        throw new InputError(
+          'invalid_deadlines',
+          `close hours are a category's own with its own deadlines: give its four severities too, or leave them out`,
+          `categories[${i}].closeHours`,
+        );
+      return;
+    }
     if (
       c.deadlines
         .map((x) => x.severity)
@@ -146,13 +169,15 @@ export async function setDistrictDeadlines(
       const c = given.get(b.code);
       if (!c) return b;
       // (close hours not given: the category's as they stand there)
-      const closeHours = c.deadlines ? (c.closeHours ?? b.closeHours) : b.defaultCloseHours;
-      return { ...b, own: c.deadlines !== null, deadlines: c.deadlines ?? b.defaults, closeHours };
+      // (close hours not given: as they stand there — the district's own stay its own, the plan's stay the plan's)
+      const closeOwn = c.deadlines !== null && (c.closeHours !== undefined || b.closeOwn);
+      const closeHours = closeOwn ? (c.closeHours ?? b.closeHours) : b.defaultCloseHours;
+      return { ...b, own: c.deadlines !== null, deadlines: c.deadlines ?? b.defaults, closeHours, closeOwn };
     }),
   );
   const after = await districtDeadlines(tx, districtId);
   // (a change that changes nothing is no change: not logged, and nobody editing at this version is refused for it)
-  const own = (cs: DistrictCategoryDeadlines[]) => JSON.stringify(cs.filter((c) => c.own).map((c) => [c.code, c.deadlines, c.closeHours]));
+  const own = (cs: DistrictCategoryDeadlines[]) => JSON.stringify(ownDeadlines(cs));
   if (own(after) === own(before)) return after;
   await recordChange(tx, {
     actor,

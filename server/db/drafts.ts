@@ -221,13 +221,15 @@ export interface StepInput {
  * steps (`districtId` null) are those of every draft whose district has none of its own; a district's, its drafts'.
  */
 export async function assertNoDraftUnderReview(tx: Queryable, districtId: number | null = null): Promise<void> {
-  const { rows } = await tx.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM (SELECT gp_district_of(d.region_id) AS district FROM public.draft d WHERE d.status IN ('submitted', 'scheduled')) x
-     WHERE CASE WHEN $1::int IS NULL THEN NOT EXISTS (SELECT 1 FROM public.district_approval_step s WHERE s.district_id = x.district)
-                ELSE x.district = $1 END`,
-    [districtId],
+  // (the open drafts locked: a submission racing this change waits for it, then takes the steps it leaves — or this
+  // change, waiting for the submission, sees the draft under review and is refused)
+  const { rows } = await tx.query<{ status: string; district: number | null; own: boolean }>(
+    `SELECT d.status, x.district, EXISTS (SELECT 1 FROM public.district_approval_step s WHERE s.district_id = x.district) AS own
+     FROM public.draft d, LATERAL (SELECT gp_district_of(d.region_id) AS district) x
+     WHERE d.status IN ('editing', 'conflict', 'submitted', 'scheduled') ORDER BY d.id FOR UPDATE OF d`,
   );
-  if (rows[0]!.n > 0) throw new InputError('conflict', `${rows[0]!.n} drafts are under review: decide them before changing the steps`, 'steps');
+  const n = rows.filter((r) => (r.status === 'submitted' || r.status === 'scheduled') && (districtId === null ? !r.own : r.district === districtId)).length;
+  if (n > 0) throw new InputError('conflict', `${n} drafts are under review: decide them before changing the steps`, 'steps');
 }
 
 /** Writes the approval steps, in order (the previous ones go). */

@@ -12,13 +12,14 @@ export type NewIncident = Omit<IncidentInput, 'reporterId'> & { reporterId?: num
 
 /**
  * SQL: the hours to close the case `i` (its category `k`) on time — its district's own for the category, else the
- * plan's. Nothing is looked up while no district has set its own (one check per query, not per case).
+ * plan's; a case whose grid is gone, by the grid it was filed in (as its departments' deadlines). Nothing is looked up
+ * while no district has set its own (one check per query, not per case).
  */
 export const closeHoursSql = (i: string, k: string) =>
-  `(CASE WHEN (SELECT NOT EXISTS (SELECT 1 FROM district_close_hours)) OR ${i}.grid_id IS NULL THEN ${k}.deadline_hours
+  `(CASE WHEN (SELECT NOT EXISTS (SELECT 1 FROM district_close_hours)) OR coalesce(${i}.grid_id, ${i}.filed_grid_id) IS NULL THEN ${k}.deadline_hours
      ELSE coalesce((SELECT o.hours FROM region g JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id
                     JOIN district_close_hours o ON o.district_id = t.parent_id AND o.category = ${i}.category
-                    WHERE g.id = ${i}.grid_id), ${k}.deadline_hours) END)`;
+                    WHERE g.id = coalesce(${i}.grid_id, ${i}.filed_grid_id)), ${k}.deadline_hours) END)`;
 
 /**
  * SQL: the case `i` (its category `k`) is overdue at `at` — not yet resolved and past its category's time

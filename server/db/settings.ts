@@ -4,7 +4,7 @@ import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { casePlaceSql } from './dispatches.ts';
 import { districtRules, type DistrictRule } from './rules.ts';
-import { districtDeadlines, loggedDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
+import { districtDeadlines, loggedDeadlines, ownDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
 import { districtStaffing, loggedStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
 import {
   approvalSteps,
@@ -810,8 +810,10 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     const [before, after] = [c.before as Model, c.after as Model];
     const now = await districtDeadlines(tx, districtId);
     subject = after.zh;
-    const own = (cs: DistrictCategoryDeadlines[]) => cs.filter((x) => x.own).map((x) => [x.code, x.deadlines]);
-    if (!same(own(now), own(after.model))) throw conflict(`the deadlines of ${subject}`);
+    // (an entry logged before close hours were a district's own has none to compare: its four only)
+    const own = (cs: DistrictCategoryDeadlines[], closes: boolean) => ownDeadlines(cs).map(([code, four, close]) => [code, four, closes ? close : null]);
+    const logged = after.model.every((x) => x.closeOwn !== undefined);
+    if (!same(own(now, logged), own(after.model, logged))) throw conflict(`the deadlines of ${subject}`);
     await writeDistrictDeadlines(tx, districtId, before.model);
     await recordChange(tx, {
       actor,

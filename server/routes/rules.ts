@@ -138,6 +138,7 @@ const Deadlines = z
         defaults: z.array(SeverityDeadline).openapi({ description: "the plan's" }),
         closeHours: z.number().int().openapi({ description: 'hours from the report to close a case of the category on time there' }),
         defaultCloseHours: z.number().int().openapi({ description: "the plan's" }),
+        closeOwn: z.boolean().openapi({ description: "the close hours are the district's own (false: the plan's, as they change)" }),
       }),
     ),
     version: z.number().int().openapi({ description: 'send it back with a change: 409 when the deadlines changed meanwhile' }),

@@ -472,7 +472,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.waitForSelector('[data-testid="district-deadline-row"]');
       await page.check('[data-testid="own-fire"]');
       await page.fill('[data-testid="own-ack-fire-4"]', '0.5');
-      await page.fill('[data-testid="own-close-fire"]', '24');
+      await page.fill('[data-testid="own-close-fire"]', '36');
       await page.click('[data-testid="district-deadlines-save"]');
       await expect
         .poll(() => page.locator('[data-testid="district-deadlines"] [role="status"]').textContent(), { timeout: 10_000 })
@@ -483,7 +483,7 @@ describeInBrowser('import wizard in Chromium', () => {
       );
       expect(ownFire.map((r) => r.s)).toEqual([1, 2, 3, 4]);
       expect(ownFire[3]!.a).toBe(0.5);
-      expect((await db.query('SELECT hours FROM district_close_hours WHERE district_id = $1', [districts[0]!.id])).rows).toEqual([{ hours: 24 }]);
+      expect((await db.query('SELECT hours FROM district_close_hours WHERE district_id = $1', [districts[0]!.id])).rows).toEqual([{ hours: 36 }]);
       await page.screenshot({ path: join(ARTIFACTS, 'settings-district-deadlines.png') });
       await page.selectOption('[data-testid="categories-scope"]', '');
       const fire = page.locator('[data-testid="category-card"]').filter({ has: page.locator('.code', { hasText: /^fire$/ }) });
