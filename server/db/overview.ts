@@ -1,6 +1,7 @@
 import { notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { dispatchLate } from './dispatches.ts';
+import { closeHoursSql } from './incidents.ts';
 
 interface PlanRow {
   grids: number;
@@ -115,7 +116,7 @@ export async function overview(
   } = await tx.query<Record<string, number | null>>(
     `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month',
       $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
-     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => coalesce(ch.hours, k.deadline_hours)) AS deadline,
+     i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => ${closeHoursSql('i', 'k')}) AS deadline,
                   -- past the 办结 deadline of an open dispatch now, and as it stood a day ago (see caseLate)
                   i.resolved_at IS NULL AND EXISTS (SELECT 1 FROM dispatch d WHERE d.incident_id = i.id AND d.resolved_at IS NULL
                     AND d.returned_at IS NULL AND d.due_at < $2::timestamptz) AS dispatch_late,
@@ -124,10 +125,6 @@ export async function overview(
                     AND coalesce(d.resolved_at, 'infinity') > $2::timestamptz - interval '1 day'
                     AND coalesce(d.returned_at, 'infinity') > $2::timestamptz - interval '1 day') AS dispatch_late_prev
            FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
-             -- the hours to close of the grids whose district set its own (one join, not a lookup per case)
-             LEFT JOIN (SELECT g.id AS grid, o.category, o.hours FROM district_close_hours o
-                          JOIN region t ON t.parent_id = o.district_id JOIN region v ON v.parent_id = t.id JOIN region g ON g.parent_id = v.id
-                          JOIN scope sg ON sg.id = g.id) ch ON ch.grid = i.grid_id AND ch.category = i.category
            WHERE i.reported_at > $2::timestamptz - interval '70 days' AND i.void_kind IS NULL)
      SELECT count(*) FILTER (WHERE local >= t.today)::int AS today,
             count(*) FILTER (WHERE local >= t.today - interval '1 day' AND local < t.now - interval '1 day')::int AS today_prev,
