@@ -226,9 +226,10 @@ export async function assessment(
   workers: WorkerAssessment[];
 }> {
   // each grid is scored by its district's points (a city's counties each have theirs); the rules shown are the area's
-  // district's, or the plan's above the districts
+  // district's, or the plan's above the districts — for a worker's own grids, the district they lie in (whatever area
+  // the worker asked for)
   const { rows: at } = await db.query<{ id: number | null; name: string | null }>('SELECT d.id, d.name FROM region d WHERE d.id = gp_district_of($1)', [
-    f.regionId,
+    f.gridIds?.length ? f.gridIds[0] : f.regionId,
   ]);
   const district = at[0]?.id != null ? { id: at[0].id, name: at[0].name ?? '' } : null;
   const { rows: owning } = await db.query<{ id: number; name: string }>(

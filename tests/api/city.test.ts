@@ -350,5 +350,16 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     expect(whole.district).toBeNull();
     expect(whole.ownDistricts).toEqual([{ id: a!.id, name: a!.properties.name }]);
     for (const g of whole.grids as { gridId: number; points: number }[]) expect(g.points).toBe((afterA.get(g.gridId) ?? afterB.get(g.gridId) ?? g).points);
+    // a worker of county A is shown the points their grids are scored by, whatever area they ask for
+    const { rows } = await ctx.db.query<{ w: number }>(
+      `SELECT r.worker_id AS w FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE r.level = 'grid' AND r.worker_id IS NOT NULL ORDER BY r.id LIMIT 1`,
+      [a!.id],
+    );
+    const worker = await ctx.cookie({ username: 'county-a-worker', role: 'worker', workerId: rows[0]!.w });
+    for (const region of [a!.id, b!.id]) {
+      const mine = (await ctx.request('GET', `/api/assessment?month=${month}&region=${region}`, undefined, worker)).body;
+      expect(mine.district).toEqual({ id: a!.id, name: a!.properties.name });
+      expect(mine.rules.find((r: { measure: string }) => r.measure === 'report')).toMatchObject({ points: 4, own: true });
+    }
   });
 });
