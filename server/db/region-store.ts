@@ -25,13 +25,45 @@ export interface RegionSnapshot {
   geometry: { type: 'MultiPolygon'; coordinates: unknown };
   /** Exact geometry (hex EWKB): a restore must give back bit-identical shared vertices. */
   wkb: string;
+  /**
+   * A district's own settings (its rows of each per-district table, without the district's id): given back when an undo
+   * re-creates the district, which their foreign keys had dropped with it. Absent for other levels and in older snapshots.
+   */
+  districtSettings?: Record<DistrictSettingTable, Record<string, unknown>[]>;
 }
+
+/** The tables holding a district's own settings, with the columns a snapshot keeps (all but the district's id and a serial). */
+const DISTRICT_SETTING_TABLES = {
+  grid_type_rule: ['grid_type', 'min_households', 'max_households', 'target_households'],
+  staff_requirement: ['role', 'min_per_grid'],
+  district_deadline: ['category', 'severity', 'ack_hours', 'resolve_hours'],
+  district_close_hours: ['category', 'hours'],
+  district_assessment_rule: ['measure', 'points'],
+  district_approval_step: ['step', 'level', 'zh', 'en', 'roles'],
+} as const;
+type DistrictSettingTable = keyof typeof DISTRICT_SETTING_TABLES;
+
+/** What a kept row refers to must still be there when it comes back (a category or a role may have been deleted since). */
+const STILL_THERE: Partial<Record<DistrictSettingTable, string>> = {
+  staff_requirement: 'EXISTS (SELECT 1 FROM staff_role x WHERE x.code = t.role)',
+  district_deadline: 'EXISTS (SELECT 1 FROM incident_category x WHERE x.code = t.category)',
+  district_close_hours: 'EXISTS (SELECT 1 FROM incident_category x WHERE x.code = t.category)',
+  district_assessment_rule: 'EXISTS (SELECT 1 FROM assessment_rule x WHERE x.measure = t.measure)',
+};
+
+const DISTRICT_SETTINGS = `CASE WHEN r.level = 'district' THEN json_build_object(${Object.entries(DISTRICT_SETTING_TABLES)
+  .map(
+    ([table, cols]) =>
+      `'${table}', (SELECT coalesce(json_agg(json_build_object(${cols.map((c) => `'${c}', t.${c}`).join(', ')}) ORDER BY ${cols[0]}), '[]'::json)
+         FROM ${table} t WHERE t.district_id = r.id)`,
+  )
+  .join(',\n')}) END AS "districtSettings"`;
 
 const SNAPSHOT = `r.id, r.parent_id AS "parentId", r.level, r.code, r.name, r.grid_type AS "gridType",
   r.worker_id AS "workerId", r.notes, r.version, r.stat_code AS "statCode", ST_AsGeoJSON(r.geom, 15)::json AS geometry,
   (SELECT coalesce(json_agg(json_build_object('workerId', s.worker_id, 'role', s.role) ORDER BY s.role, s.worker_id), '[]'::json)
      FROM grid_staff s WHERE s.grid_id = r.id) AS staff,
-  encode(ST_AsEWKB(r.geom), 'hex') AS wkb`;
+  encode(ST_AsEWKB(r.geom), 'hex') AS wkb, ${DISTRICT_SETTINGS}`;
 
 /** Reads regions and locks them for the rest of the transaction; throws 404 naming a missing one. */
 export async function lockRegions(tx: Queryable, ids: number[], path = 'id'): Promise<RegionSnapshot[]> {
@@ -134,15 +166,33 @@ export async function recordOperation(tx: Queryable, actor: string, action: stri
 
 /** Writes a snapshot back: updates the region if it exists, else re-creates it with its id. */
 export async function writeSnapshot(tx: Queryable, s: RegionSnapshot, version: number): Promise<void> {
-  await tx.query(
+  const { rows } = await tx.query<{ created: boolean }>(
     `INSERT INTO region (id, parent_id, level, code, name, grid_type, worker_id, notes, version, geom, stat_code)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, ST_GeomFromEWKB(decode($10, 'hex')), $11)
      ON CONFLICT (id) DO UPDATE SET parent_id = EXCLUDED.parent_id, level = EXCLUDED.level, code = EXCLUDED.code,
        name = EXCLUDED.name, grid_type = EXCLUDED.grid_type, worker_id = EXCLUDED.worker_id, notes = EXCLUDED.notes,
-       version = EXCLUDED.version, geom = EXCLUDED.geom, stat_code = EXCLUDED.stat_code, updated_at = now()`,
+       version = EXCLUDED.version, geom = EXCLUDED.geom, stat_code = EXCLUDED.stat_code, updated_at = now()
+     RETURNING (xmax = 0) AS created`,
     [s.id, s.parentId, s.level, s.code, s.name, s.gridType, s.workerId, s.notes, version, s.wkb, s.statCode ?? null],
   );
   if (s.staff) await writeStaff(tx, s.id, s.staff);
+  // A district re-created (its deletion undone) gets its own settings back; one that stood keeps the settings it has now
+  // (they are changed and undone in 设置, not with the region's edits).
+  if (rows[0]?.created && s.districtSettings) await writeDistrictSettings(tx, s.id, s.districtSettings);
+}
+
+async function writeDistrictSettings(tx: Queryable, districtId: number, kept: NonNullable<RegionSnapshot['districtSettings']>): Promise<void> {
+  for (const [table, cols] of Object.entries(DISTRICT_SETTING_TABLES) as [DistrictSettingTable, readonly string[]][]) {
+    const rows = kept[table] ?? [];
+    if (rows.length === 0) continue;
+    const where = STILL_THERE[table];
+    await tx.query(
+      `INSERT INTO ${table} (district_id, ${cols.join(', ')})
+       SELECT $1, ${cols.map((c) => `t.${c}`).join(', ')} FROM json_populate_recordset(NULL::${table}, $2::json) t
+       ${where ? `WHERE ${where}` : ''} ON CONFLICT DO NOTHING`,
+      [districtId, JSON.stringify(rows)],
+    );
+  }
 }
 
 /** Replaces a grid's staff (workers deleted since are left out). */

@@ -306,5 +306,75 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', `/api/settings/changes/${earlier.id}/undo`)).status).toBe(200);
       expect(await points()).toEqual(before);
     });
+
+    it('gives a deleted district its own settings back when the deletion is undone, and not the older ones on a later undo', async () => {
+      // an empty district far from the demo, with every setting of its own
+      const square = [
+        [
+          [95, 25],
+          [95.02, 25],
+          [95.02, 25.02],
+          [95, 25.02],
+          [95, 25],
+        ],
+      ];
+      const made = await ctx.request('POST', '/api/regions/import', {
+        parentId: null,
+        level: 'district',
+        features: {
+          type: 'FeatureCollection',
+          features: [{ type: 'Feature', id: '699901', properties: { name: '撤销区' }, geometry: { type: 'Polygon', coordinates: square } }],
+        },
+      });
+      expect(made.status, JSON.stringify(made.body)).toBe(201);
+      const id = made.body.created[0].id as number;
+      const ok = (r: { status: number; body: unknown }) => expect(r.status, JSON.stringify(r.body)).toBe(200);
+      ok(await ctx.request('PUT', `/api/regions/${id}/rules`, { rules: [{ gridType: 'rural', min: 12, max: 40, target: 30 }], version: 0 }));
+      const staffing = (await ctx.request('GET', `/api/regions/${id}/staffing`)).body;
+      ok(await ctx.request('PUT', `/api/regions/${id}/staffing`, { roles: [{ code: 'police', minPerGrid: 0 }], version: staffing.version }));
+      const four = [1, 2, 3, 4].map((severity) => ({ severity, ackHours: 5 - severity, resolveHours: 10 * (5 - severity) }));
+      const dl = (await ctx.request('GET', `/api/regions/${id}/deadlines`)).body;
+      ok(await ctx.request('PUT', `/api/regions/${id}/deadlines`, { categories: [{ code: 'fire', deadlines: four, closeHours: 9 }], version: dl.version }));
+      ok(await ctx.request('PUT', `/api/regions/${id}/assessment-rules`, { rules: [{ measure: 'on_spot', points: 5 }], version: 0 }));
+      const steps = [{ level: 'district', zh: '区县审批', en: 'district approval', roles: ['leader', 'admin'] }];
+      ok(await ctx.request('PUT', `/api/regions/${id}/approval-steps`, { steps, version: 0 }));
+      const settings = async () =>
+        (
+          await ctx.db.query<{ s: string }>(
+            `SELECT concat_ws(' | ',
+               (SELECT string_agg(grid_type || ':' || min_households || '-' || max_households, ',') FROM grid_type_rule WHERE district_id = $1),
+               (SELECT string_agg(role || ':' || min_per_grid, ',') FROM staff_requirement WHERE district_id = $1),
+               (SELECT string_agg(category || severity || ':' || ack_hours::float8 || '/' || resolve_hours::float8, ',' ORDER BY severity) FROM district_deadline WHERE district_id = $1),
+               (SELECT string_agg(category || ':' || hours, ',') FROM district_close_hours WHERE district_id = $1),
+               (SELECT string_agg(measure || ':' || points::float8, ',') FROM district_assessment_rule WHERE district_id = $1),
+               (SELECT string_agg(step || ':' || zh || ':' || array_to_string(roles, '+'), ',') FROM district_approval_step WHERE district_id = $1)) AS s`,
+            [id],
+          )
+        ).rows[0]!.s;
+      const own = await settings();
+      expect(own).toBe('rural:12-40 | police:0 | fire1:4/40,fire2:3/30,fire3:2/20,fire4:1/10 | fire:9 | on_spot:5 | 0:区县审批:leader+admin');
+
+      // deleted: its settings go with it (their keys cascade); undone: they come back as they were
+      const version = (await ctx.request('GET', `/api/regions/${id}`)).body.properties.version;
+      ok(await ctx.request('DELETE', `/api/regions/${id}?version=${version}`));
+      expect(await settings()).toBe('');
+      ok(await ctx.request('POST', '/api/changes/undo'));
+      expect(await settings()).toBe(own);
+      expect(
+        (await ctx.request('GET', `/api/regions/${id}/assessment-rules`)).body.rules.find((r: { measure: string }) => r.measure === 'on_spot'),
+      ).toMatchObject({
+        points: 5,
+        own: true,
+      });
+
+      // a rename undone writes the district back as it stood, and leaves the settings changed since as they are
+      const v2 = (await ctx.request('GET', `/api/regions/${id}`)).body.properties.version;
+      ok(await ctx.request('PATCH', `/api/regions/${id}`, { version: v2, name: '更名区' }));
+      const pts = (await ctx.request('GET', `/api/regions/${id}/assessment-rules`)).body.version;
+      ok(await ctx.request('PUT', `/api/regions/${id}/assessment-rules`, { rules: [{ measure: 'on_spot', points: null }], version: pts }));
+      ok(await ctx.request('POST', '/api/changes/undo'));
+      expect((await ctx.request('GET', `/api/regions/${id}`)).body.properties.name).toBe('撤销区');
+      expect(await settings()).toBe(own.replace(' | on_spot:5', ''));
+    });
   });
 }
