@@ -344,7 +344,8 @@ for (const driver of DRIVERS) {
             `SELECT concat_ws(' | ',
                (SELECT string_agg(grid_type || ':' || min_households || '-' || max_households, ',') FROM grid_type_rule WHERE district_id = $1),
                (SELECT string_agg(role || ':' || min_per_grid, ',') FROM staff_requirement WHERE district_id = $1),
-               (SELECT string_agg(category || severity || ':' || ack_hours::float8 || '/' || resolve_hours::float8, ',' ORDER BY severity) FROM district_deadline WHERE district_id = $1),
+               (SELECT string_agg(category || severity || ':' || ack_hours::float8 || '/' || resolve_hours::float8, ',' ORDER BY severity)
+                  FROM district_deadline WHERE district_id = $1),
                (SELECT string_agg(category || ':' || hours, ',') FROM district_close_hours WHERE district_id = $1),
                (SELECT string_agg(measure || ':' || points::float8, ',') FROM district_assessment_rule WHERE district_id = $1),
                (SELECT string_agg(step || ':' || zh || ':' || array_to_string(roles, '+'), ',') FROM district_approval_step WHERE district_id = $1)) AS s`,

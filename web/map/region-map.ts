@@ -56,6 +56,8 @@ export class RegionMap {
   /** Labels as HTML above the map (a wall: deck.gl's heatmap is drawn on a canvas over MapLibre's own labels). */
   private readonly htmlLabels: boolean;
   private labelMarkers: { marker: maplibregl.Marker; rank: number }[] = [];
+  /** Whether the map has been fitted to a region yet: HTML labels wait for it (before, they lie in a heap at the start's zoom). */
+  private fitted = false;
 
   constructor(
     container: HTMLElement,
@@ -254,7 +256,12 @@ export class RegionMap {
     });
     if (this.htmlLabels) {
       m.setLayoutProperty('labels', 'visibility', 'none');
-      // (labels that would overlap once the view settles: the fewer households give way, as the symbol layer's would)
+      // (labels that would overlap once the view settles: the fewer households give way, as the symbol layer's would;
+      // while the map flies to a region they are hidden — the symbol layer's fade — not heaped together at every zoom it passes)
+      // (a person's own pan or zoom keeps them: only the map's own flights hide them)
+      m.on('movestart', (e: { originalEvent?: unknown }) => {
+        if (!e.originalEvent) this.hideLabels();
+      });
       m.on('moveend', () => this.declutter());
     }
   }
@@ -275,8 +282,16 @@ export class RegionMap {
         pointerEvents: 'none',
         // (above deck.gl's canvas, which MapLibre holds in a control corner at z-index 2)
         zIndex: '3',
-        // (a halo thick enough to read over the brightest heat)
-        textShadow: [0, 1, 2, 3].map(() => `0 0 ${2.2 * k}px ${halo}`).join(', '),
+        // (a halo thick enough to read over the brightest heat and the darkest red: a crisp ring of eight offsets, then a glow)
+        textShadow: [
+          ...[0, 45, 90, 135, 180, 225, 270, 315].map((deg) => {
+            const [dx, dy] = [Math.cos((deg * Math.PI) / 180) * 1.3 * k, Math.sin((deg * Math.PI) / 180) * 1.3 * k];
+            return `${dx.toFixed(2)}px ${dy.toFixed(2)}px 0 ${halo}`;
+          }),
+          ...[0, 1].map(() => `0 0 ${2.4 * k}px ${halo}`),
+        ].join(', '),
+        // shown by declutter() once the view has settled
+        visibility: 'hidden',
       });
       el.dataset.testid = 'map-label';
       const name = document.createElement('div');
@@ -291,11 +306,18 @@ export class RegionMap {
       const marker = new maplibregl.Marker({ element: el, anchor: 'center' }).setLngLat(f.geometry.coordinates).addTo(this.map);
       return { marker, rank: f.properties.households ?? 0 };
     });
-    requestAnimationFrame(() => this.declutter());
+    requestAnimationFrame(() => {
+      if (!this.map.isMoving()) this.declutter();
+    });
+  }
+
+  private hideLabels() {
+    for (const { marker } of this.labelMarkers) marker.getElement().style.visibility = 'hidden';
   }
 
   /** Hides the labels that overlap one already shown, the most households first. */
   private declutter() {
+    if (!this.fitted) return;
     const shown: DOMRect[] = [];
     for (const { marker } of [...this.labelMarkers].sort((a, b) => b.rank - a.rank)) {
       const el = marker.getElement();
@@ -439,6 +461,7 @@ export class RegionMap {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
     const [w, s, e, n] = region.properties.bbox;
+    this.fitted = true;
     this.map.fitBounds(
       [
         [w, s],
@@ -446,6 +469,8 @@ export class RegionMap {
       ] as LngLatBoundsLike,
       { padding: 40, duration: animate ? 600 : 0, maxZoom: 16 },
     );
+    // (a view already there does not move: its labels are shown now)
+    if (this.htmlLabels && !this.map.isMoving()) requestAnimationFrame(() => this.declutter());
   }
 
   async setHouseholds(fc: GeoJSON.FeatureCollection | null): Promise<void> {

@@ -70,7 +70,33 @@ export function mapLocale(): Record<string, string> {
         'CooperativeGesturesHandler.WindowsHelpText': '按住 Ctrl 键滚动来缩放地图',
         'CooperativeGesturesHandler.MacHelpText': '按住 ⌘ 键滚动来缩放地图',
       }
-    : {};
+    : {
+        // (MapLibre's own words, given back when a page switches from Chinese: relabelMap)
+        'Map.Title': 'Map',
+        'NavigationControl.ZoomIn': 'Zoom in',
+        'NavigationControl.ZoomOut': 'Zoom out',
+        'NavigationControl.ResetBearing': 'Drag to rotate map, click to reset north',
+        'AttributionControl.ToggleAttribution': 'Toggle attribution',
+        'Popup.Close': 'Close popup',
+        'Marker.Title': 'Map marker',
+        'ScaleControl.Meters': 'm',
+        'ScaleControl.Kilometers': 'km',
+        'CooperativeGesturesHandler.MobileHelpText': 'Use two fingers to move the map',
+        'CooperativeGesturesHandler.WindowsHelpText': 'Use Ctrl + scroll to zoom the map',
+        'CooperativeGesturesHandler.MacHelpText': 'Use ⌘ + scroll to zoom the map',
+      };
+}
+
+/**
+ * A map made in one language, in the page's language after a switch: its own words (the scale's 公里 / km) are MapLibre's
+ * `locale`, read each time it draws them but settable only when the map is made, so they are put in its table (`_locale`,
+ * which MapLibre has kept since 2.x) and the scale is redrawn.
+ */
+export function relabelMap(map: maplibregl.Map): void {
+  const table = (map as unknown as { _locale?: Record<string, string> })._locale;
+  if (!table) return;
+  Object.assign(table, mapLocale());
+  map.fire('move');
 }
 
 /** What the server offers under our layers (from /api/config), once at start: an offline PMTiles archive, Tianditu. */
