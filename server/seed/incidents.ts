@@ -88,7 +88,7 @@ const MODELS: CategoryModel[] = [
     resolveHours: 8,
     texts: ['道路积水', '交通标志损坏', '车辆乱停', '路面塌陷'],
   },
-  { code: 'other', share: 0.08, department: '公安', season: FLAT, weekend: 1, resolveHours: 48, texts: ['政策咨询', '路灯损坏', '公共设施损坏'] },
+  { code: 'other', share: 0.08, department: '住建', season: FLAT, weekend: 1, resolveHours: 48, texts: ['法律咨询', '路灯损坏', '公共设施损坏'] },
 ];
 
 const DAY = 86_400_000;

@@ -444,7 +444,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
   if (skipChecks) await tx.query('SET LOCAL session_replication_role = origin');
   for (const ix of indexes) await tx.query(ix.def);
   await tx.query('ANALYZE incident');
-  // Each dispatched incident went to its category's department (other matters to the police) — the county's own bureau
+  // Each dispatched incident went to its category's department — other matters as a clerk would send them: a question of
+  // law to the 司法所 (as disputes go), a broken lamp or facility to 住建 (as hazards go), nothing left to the police — the county's own bureau
   // where it has one (a city's county), else the plan's — which
   // acknowledged it within a share of its time and answered when the incident was resolved; a few
   // still open have not acknowledged yet. Those past their deadlines stand escalated.
@@ -460,7 +461,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
             i.resolved_at, CASE WHEN i.resolved_at IS NOT NULL THEN '已处置：' || i.description END
      FROM incident i JOIN incident_deadline dl ON dl.category = i.category AND dl.severity = i.severity
        LEFT JOIN LATERAL (SELECT cd.department_id FROM category_department cd JOIN department d ON d.id = cd.department_id
-                          WHERE cd.category = i.category AND (d.region_id IS NULL OR d.region_id = $1)
+                          WHERE cd.category = CASE WHEN i.category <> 'other' THEN i.category WHEN i.description LIKE '%法律%' THEN 'dispute' ELSE 'hazard' END
+                            AND (d.region_id IS NULL OR d.region_id = $1)
                           ORDER BY d.region_id IS NULL, d.sort, d.id LIMIT 1) cd ON true
      WHERE i.dispatched_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM dispatch x WHERE x.incident_id = i.id)`,
     [districtId],
