@@ -100,7 +100,7 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     // where the phone stands, in words: outside the grid, how far (not its coordinates); inside, the nearest door
     await context.setGeolocation({ longitude: place.x, latitude: place.y + 0.03 });
     await page.locator('[data-testid="locate"]').click();
-    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toMatch(/已定位：\s*在本网格外约 [\d.]+ (米|公里)/); // (past a kilometre, in 公里)
+    await expect.poll(() => page.locator('[data-testid="where"]').textContent()).toMatch(/已定位：\s*在本网格外约 [\d.]+\s(米|公里)/); // (past a kilometre, in 公里)
     expect(await page.locator('[data-testid="outside"]').count()).toBe(1);
     await context.setGeolocation({ longitude: place.x, latitude: place.y });
     await page.locator('[data-testid="locate"]').click();
