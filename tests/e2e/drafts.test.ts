@@ -140,5 +140,17 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await expect.poll(() => district.locator('[data-testid="versions"] li').count(), { timeout: 30_000 }).toBe(1);
     await district.screenshot({ path: join(ARTIFACTS, '4-published.png') });
     await district.close();
+
+    // the author's link to the draft (the bell's "published" notice, a bookmark) opens the live plan, saying why: its copy is gone
+    const seen = consoleErrors.length;
+    const later = await open(planner, `/plan?region=${village.id}&draft=${draftId}`);
+    await expect.poll(() => later.locator('[data-testid="drafts-gone"]').textContent(), { timeout: 30_000 }).toContain('已发布');
+    expect(new URL(later.url()).searchParams.get('draft')).toBeNull();
+    await waitForMap(later);
+    expect(await later.locator('[role="alert"]').count()).toBe(0);
+    await later.close();
+    // (the app's first read of the address's region still names the draft, and is refused before the page learns it is
+    // gone: those refusals, and only they, are expected here)
+    expect(consoleErrors.splice(seen).every((m) => m.includes('409'))).toBe(true);
   });
 });

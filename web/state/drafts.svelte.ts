@@ -3,6 +3,9 @@ import { api, ok } from '../lib/api.ts';
 import { errorText } from '../lib/errors.ts';
 import { router } from '../lib/router.svelte.ts';
 
+/** A draft's states in which its copy of the plan is gone (as the server's `GONE`). */
+const GONE = ['published', 'withdrawn', 'rejected'] as const;
+
 export type DraftDetail = InferResponseType<(typeof api.drafts)[':id']['$get'], 200>;
 export type DraftSummary = InferResponseType<typeof api.drafts.$get, 200>[number];
 export type PlanVersion = InferResponseType<typeof api.versions.$get, 200>[number];
@@ -25,6 +28,9 @@ export class Drafts {
   /** Conflicts a refused submission or approval named (the live plan changed under the draft). */
   conflicts = $state.raw<{ id: number; code: string; name: string }[]>([]);
 
+  /** A draft a link named that is no longer there to open (its copy went when it was published, withdrawn or rejected). */
+  gone = $state.raw<{ name: string; status: (typeof GONE)[number]; regionId: number } | null>(null);
+
   /** Whether the draft in view can be edited now. */
   editable = $derived(this.current?.status === 'editing');
 
@@ -34,6 +40,8 @@ export class Drafts {
   /** The drafts of a region (above or below it) and those awaiting the caller's decision. */
   async loadList(regionId: number | null): Promise<void> {
     this.listRegion = regionId;
+    // (what was said of a draft a link named belongs to its region: gone with a move elsewhere)
+    if (this.gone && regionId !== null && this.gone.regionId !== regionId) this.gone = null;
     try {
       const [list, awaiting, versions] = await Promise.all([
         ok(api.drafts.$get({ query: regionId ? { region: String(regionId), open: 'true' } : { open: 'true' } })),
@@ -57,7 +65,17 @@ export class Drafts {
       return;
     }
     try {
-      this.current = await ok(api.drafts[':id'].$get({ param: { id: String(id) } }));
+      const d = await ok(api.drafts[':id'].$get({ param: { id: String(id) } }));
+      if ((GONE as readonly string[]).includes(d.status)) {
+        // published, withdrawn or not approved since the link was made (a notification, a bookmark): its copy is gone, so
+        // the live plan of its region is shown, saying why
+        this.current = null;
+        this.gone = { name: d.name, status: d.status as (typeof GONE)[number], regionId: d.regionId };
+        router.go('plan', d.regionId, null);
+        return;
+      }
+      this.current = d;
+      this.gone = null;
       if (!keepMessages) this.error = null;
     } catch (err) {
       this.current = null;
