@@ -24,6 +24,8 @@ interface CategoryModel {
   share: number;
   /** The Chinese name of the department the seed dispatches the category to (its first in category_department; else 公安). */
   department: string;
+  /** Where one of its texts goes elsewhere than the category's department. */
+  textDepartment?: Record<string, string>;
   /** Relative rate per month, January first. */
   season: number[];
   weekend: number;
@@ -88,7 +90,17 @@ const MODELS: CategoryModel[] = [
     resolveHours: 8,
     texts: ['道路积水', '交通标志损坏', '车辆乱停', '路面塌陷'],
   },
-  { code: 'other', share: 0.08, department: '住建', season: FLAT, weekend: 1, resolveHours: 48, texts: ['法律咨询', '路灯损坏', '公共设施损坏'] },
+  {
+    code: 'other',
+    share: 0.08,
+    // (as the dispatches are routed: a broken lamp or facility to 住建, a question of law to the 司法所)
+    department: '住建',
+    textDepartment: { 法律咨询: '司法调解' },
+    season: FLAT,
+    weekend: 1,
+    resolveHours: 48,
+    texts: ['法律咨询', '路灯损坏', '公共设施损坏'],
+  },
 ];
 
 const DAY = 86_400_000;
@@ -168,15 +180,16 @@ function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now:
   const d = step(dispatched);
   const r = d ? step(resolved) : null;
   const c = r ? step(closed) : null;
+  const description = model.texts[random.int(0, model.texts.length - 1)]!;
   return {
     lon,
     lat,
     category: model.code,
     severity,
-    description: model.texts[random.int(0, model.texts.length - 1)]!,
+    description,
     reportedAt: new Date(Math.round(reported)),
     status: c ? 'closed' : r ? 'resolved' : d ? 'dispatched' : 'reported',
-    department: model.department,
+    department: model.textDepartment?.[description] ?? model.department,
     dispatchedAt: d,
     resolvedAt: r,
     closedAt: c,
