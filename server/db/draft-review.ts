@@ -15,6 +15,7 @@ import {
   draftSchema,
   dropDraftSchema,
   GONE,
+  personName,
   publishDraft,
   stepsFor,
   stepsOfRegion,
@@ -27,6 +28,7 @@ export interface DraftEvent {
   id: number;
   at: string;
   actor: string;
+  actorName: string;
   kind: string;
   step: number | null;
   gridId: number | null;
@@ -34,7 +36,7 @@ export interface DraftEvent {
 }
 
 export interface DraftDetail extends DraftRow {
-  steps: (ApprovalStep & { state: 'done' | 'current' | 'waiting'; decidedBy: string | null })[];
+  steps: (ApprovalStep & { state: 'done' | 'current' | 'waiting'; decidedBy: string | null; decidedByName: string | null })[];
   events: DraftEvent[];
   conflicts: Conflict[];
   /** Whether the caller may decide its current step. */
@@ -105,7 +107,9 @@ async function involved(db: Queryable, draft: DraftRow): Promise<{ authors: Set<
 
 async function events(db: Queryable, id: number): Promise<DraftEvent[]> {
   const { rows } = await db.query<DraftEvent>(
-    `SELECT id::int, to_json(at) #>> '{}' AS at, actor, kind, step, grid_id AS "gridId", comment FROM draft_event WHERE draft_id = $1 ORDER BY id`,
+    `SELECT e.id::int, to_json(e.at) #>> '{}' AS at, e.actor, ${personName('e.actor')} AS "actorName",
+       e.kind, e.step, e.grid_id AS "gridId", e.comment
+     FROM draft_event e WHERE e.draft_id = $1 ORDER BY e.id`,
     [id],
   );
   return rows;
@@ -132,6 +136,7 @@ export async function draftDetail(db: Queryable, p: Principal, id: number): Prom
             ? 'current'
             : 'waiting',
       decidedBy: round.find((e) => e.kind === 'approve' && e.step === i)?.actor ?? null,
+      decidedByName: round.find((e) => e.kind === 'approve' && e.step === i)?.actorName ?? null,
     })),
     events: log,
     conflicts: live ? await conflicts(db, draft) : [],
@@ -416,6 +421,8 @@ export interface PlanVersion {
   note: string;
   publishedBy: string;
   approvedBy: string | null;
+  publishedByName: string;
+  approvedByName: string | null;
   publishedAt: string;
   effectiveFrom: string;
   op: number | null;
@@ -425,7 +432,9 @@ export interface PlanVersion {
 }
 
 const VERSION_JSON = `v.id, v.region_id AS "regionId", coalesce(r.name, '') AS "regionName", v.draft_id AS "draftId", v.name, v.note,
-  v.published_by AS "publishedBy", v.approved_by AS "approvedBy", to_json(v.published_at) #>> '{}' AS "publishedAt",
+  v.published_by AS "publishedBy", v.approved_by AS "approvedBy",
+  ${personName('v.published_by')} AS "publishedByName", CASE WHEN v.approved_by IS NOT NULL THEN ${personName('v.approved_by')} END AS "approvedByName",
+  to_json(v.published_at) #>> '{}' AS "publishedAt",
   to_json(v.effective_from) #>> '{}' AS "effectiveFrom", v.op::int AS op, v.grids_added AS "gridsAdded", v.grids_removed AS "gridsRemoved",
   v.grids_changed AS "gridsChanged"`;
 

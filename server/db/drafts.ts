@@ -28,6 +28,8 @@ export interface DraftRow {
   regionLevel: string;
   name: string;
   createdBy: string;
+  /** Who made it, as the header names people (the login where there is no display name). */
+  createdByName: string;
   createdAt: string;
   status: DraftStatus;
   step: number;
@@ -102,11 +104,15 @@ export async function assertDraftOpen(tx: Queryable, id: number, mode: 'read' | 
   }
 }
 
+/** A login as the header names its person: the account's display name, else the login itself (an account since deleted, 'system'). */
+export const personName = (login: string) => `coalesce((SELECT nullif(u.display_name, '') FROM public.app_user u WHERE u.username = ${login}), ${login})`;
+
 /** States in which a draft's copy has been dropped. */
 export const GONE: readonly DraftStatus[] = ['published', 'withdrawn', 'rejected'];
 
 const DRAFT_JSON = `d.id, d.region_id AS "regionId", coalesce(r.name, '') AS "regionName", coalesce(r.level, '') AS "regionLevel", d.name,
-  d.created_by AS "createdBy", to_json(d.created_at) #>> '{}' AS "createdAt", d.status, d.step, to_json(d.based_at) #>> '{}' AS "basedAt",
+  d.created_by AS "createdBy", ${personName('d.created_by')} AS "createdByName",
+  to_json(d.created_at) #>> '{}' AS "createdAt", d.status, d.step, to_json(d.based_at) #>> '{}' AS "basedAt",
   to_json(d.effective_from) #>> '{}' AS "effectiveFrom", d.from_version AS "fromVersion", d.version, to_json(d.updated_at) #>> '{}' AS "updatedAt"`;
 
 export async function draftById(db: Queryable, id: number, lock = false): Promise<DraftRow | null> {

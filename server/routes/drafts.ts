@@ -50,6 +50,7 @@ const DraftSchema = z
     regionLevel: z.string(),
     name: z.string(),
     createdBy: z.string(),
+    createdByName: z.string().openapi({ description: 'the display name of the account that made it (its login where it has none)' }),
     createdAt: z.string(),
     status: Status,
     step: z.number().int(),
@@ -70,12 +71,13 @@ const StepSchema = z.object({
 });
 const ConflictSchema = z.object({ id: z.number().int(), code: z.string(), name: z.string(), level: z.string(), kind: z.enum(['changed', 'added', 'removed']) });
 const DetailSchema = DraftSchema.extend({
-  steps: z.array(StepSchema.extend({ state: z.enum(['done', 'current', 'waiting']), decidedBy: z.string().nullable() })),
+  steps: z.array(StepSchema.extend({ state: z.enum(['done', 'current', 'waiting']), decidedBy: z.string().nullable(), decidedByName: z.string().nullable() })),
   events: z.array(
     z.object({
       id: z.number().int(),
       at: z.string(),
       actor: z.string(),
+      actorName: z.string(),
       kind: z.string(),
       step: z.number().int().nullable(),
       gridId: z.number().int().nullable(),
@@ -102,6 +104,8 @@ const VersionSchema = z
     note: z.string(),
     publishedBy: z.string(),
     approvedBy: z.string().nullable(),
+    publishedByName: z.string(),
+    approvedByName: z.string().nullable(),
     publishedAt: z.string(),
     effectiveFrom: z.string(),
     op: z.number().int().nullable(),

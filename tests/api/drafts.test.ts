@@ -58,9 +58,12 @@ for (const driver of DRIVERS) {
       const village = villages[0]!;
       const liveBefore = await grids(village.id);
       const changesBefore = (await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM change')).rows[0]!.n;
+      // (people are named as the header names them: the display name, else the login)
+      await ctx.db.query(`UPDATE app_user SET display_name = '草稿作者' WHERE username = 'draft.author'`);
       const made = await ctx.request('POST', '/api/drafts', { regionId: village.id, name: '重划网格方案' }, author);
       expect(made.status, JSON.stringify(made.body)).toBe(201);
-      expect(made.body).toMatchObject({ status: 'editing', createdBy: 'draft.author', regionId: village.id, conflicts: [] });
+      expect(made.body).toMatchObject({ status: 'editing', createdBy: 'draft.author', createdByName: '草稿作者', regionId: village.id, conflicts: [] });
+      expect(made.body.events[0]).toMatchObject({ actor: 'draft.author', actorName: '草稿作者', kind: 'create' });
       expect(made.body.steps.map((s: { zh: string }) => s.zh)).toEqual(['乡镇审核', '区县审批']);
       const id = made.body.id;
 
@@ -154,6 +157,8 @@ for (const driver of DRIVERS) {
         draftId: id,
         publishedBy: 'district.leader',
         approvedBy: 'district.leader',
+        publishedByName: 'district.leader',
+        approvedByName: 'district.leader',
         gridsAdded: newIds.length,
         gridsRemoved: liveBefore.length,
       });
