@@ -389,6 +389,10 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     expect(stored!.visits).toEqual([householdId]);
     await expect.poll(() => page.locator('[data-testid="patrol-queue"]').count(), { timeout: 30_000 }).toBe(0);
     await expect.poll(() => page.locator('[data-testid="patrol-points"]').count(), { timeout: 30_000 }).toBe(1);
+    // said so, and the household visited shows today's visit without a reload
+    expect(await page.locator('[data-testid="patrol-notice"]').textContent()).toMatch(/已上传 1 次巡查（[\d.]+ 公里，走访 1 户）/);
+    const today = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', month: 'numeric', day: 'numeric' }).format(new Date());
+    await expect.poll(() => page.locator(`[data-testid="household-${householdId}"]`).textContent()).toContain(`上次走访 ${today} `);
     await page.screenshot({ path: join(ARTIFACTS, '13-patrol-sent.png') });
 
     // 本网格住户: who heads each household, a number to call, and a correction made at the door (撤销 puts it back)

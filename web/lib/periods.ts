@@ -42,3 +42,15 @@ export function yearAgoRange(range: { from: string; to: string }): { from: strin
   };
   return { from: back(range.from), to: back(range.to) };
 }
+
+/**
+ * A window still under way (it ends after `now`) is compared with as much of the other period as
+ * has passed of its own: 1–5 December 14:00 with 1–5 November 14:00, not with all of November (环比
+ * 同期). Returns the other period unchanged for a window that has ended, with `partial` false.
+ */
+export function soFar(other: { from: string; to: string }, range: { from: string; to: string }, now: number): { from: string; to: string; partial: boolean } {
+  const [start, end] = [Date.parse(range.from), Date.parse(range.to)];
+  if (!(now > start && now < end)) return { ...other, partial: false };
+  const to = Math.min(Date.parse(other.from) + (now - start), Date.parse(other.to));
+  return { from: other.from, to: new Date(to).toISOString(), partial: true };
+}

@@ -24,7 +24,7 @@ export class IncidentPoints {
 
   constructor(
     private readonly map: MapLibreMap,
-    /** The largest cell count in view, whenever it changes (for the legend). */
+    /** The largest cell count in view, whenever it changes (for the legend); -1 while new tiles load. */
     private readonly onMax: (max: number) => void,
     /** What a case's popup says, from its tile properties (id, category, status, severity). */
     private readonly describe: (p: { id: number; category: string; status: string; severity: number }) => string,
@@ -96,6 +96,11 @@ export class IncidentPoints {
       m.on('mouseleave', POINTS, this.leave);
     } else if (this.url !== url) source.setTiles([url]);
     for (const id of [CELLS, POINTS]) m.setLayoutProperty(id, 'visibility', 'visible');
+    // new tiles: no scale until they are in and measured (the legend says loading, not 0 – 0)
+    if (this.url !== url) {
+      this.max = -1;
+      this.onMax(-1);
+    }
     this.url = url;
   }
 

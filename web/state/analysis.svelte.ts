@@ -1,6 +1,6 @@
 import type { InferResponseType } from 'hono/client';
 import { api, ok } from '../lib/api.ts';
-import { DAY, dayOf, dayStart, isDay, monthStart, previousRange, yearAgoRange } from '../lib/periods.ts';
+import { DAY, dayOf, dayStart, isDay, monthStart, previousRange, soFar, yearAgoRange } from '../lib/periods.ts';
 export { dayOf, dayStart, previousRange, yearAgoRange };
 
 export type Mode = 'heatmap' | 'hexagon' | 'grids' | 'points';
@@ -87,7 +87,11 @@ export class Analysis {
   compareWith = $state<'previous' | 'lastYear'>('previous');
   /** The period the window is compared with. */
   previous = $derived(
-    this.compareWith === 'lastYear' ? yearAgoRange(this.range) : previousRange(this.range, this.custom || this.month < 0 ? null : this.months[this.month]!),
+    soFar(
+      this.compareWith === 'lastYear' ? yearAgoRange(this.range) : previousRange(this.range, this.custom || this.month < 0 ? null : this.months[this.month]!),
+      this.range,
+      Date.now(),
+    ),
   );
 
   /** Sets a free range of days (China time, ends included); a reversed range is put the right way round. */

@@ -64,6 +64,9 @@ export function metres(a: [number, number, ...number[]], b: [number, number, ...
 
 export const trackLength = (track: [number, number, number][]) => track.reduce((m, p, i) => (i ? m + metres(track[i - 1]!, p) : 0), 0);
 
+/** A patrol that went less far than this and visited no household is not sent (a start tapped by mistake, ended at once). */
+export const MIN_PATROL_M = 50;
+
 /** A fix worse than this is dropped: it would draw zig-zags, not a walk. */
 const MAX_ACCURACY_M = 80;
 
@@ -86,6 +89,8 @@ export class PatrolRecorder {
   sending = $state(false);
   /** Patrols sent since the page opened. */
   sent = $state(0);
+  /** What the last send (or end) did, for the worker to see: patrols uploaded, or an empty walk not sent. */
+  notice = $state<{ kind: 'sent'; n: number; km: number; visits: number } | { kind: 'empty' } | null>(null);
   private store: UseStore | null = null;
   private watch: number | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
@@ -121,6 +126,8 @@ export class PatrolRecorder {
     if (this.queue.length < before) {
       this.sent += before - this.queue.length;
       void this.loadMonth();
+      // (their visits are the households' 上次走访 now)
+      if (this.householdsOf !== null) void this.loadHouseholds(this.householdsOf);
     }
   }
 
@@ -341,6 +348,7 @@ export class PatrolRecorder {
   }
 
   async start(gridId: number): Promise<void> {
+    this.notice = null;
     this.current = { key: `p-${crypto.randomUUID()}`, gridId, startedAt: new Date().toISOString(), endedAt: null, track: [], visits: [], error: null };
     await this.save();
     this.follow();
@@ -414,6 +422,13 @@ export class PatrolRecorder {
     const c = this.current;
     if (!c) return;
     this.unfollow();
+    // A walk with no distance and no visit is a tap, not a patrol: it is dropped, and the worker told so.
+    if (c.visits.length === 0 && trackLength(c.track) < MIN_PATROL_M) {
+      this.current = null;
+      await this.save();
+      this.notice = { kind: 'empty' };
+      return;
+    }
     const ended = { ...$state.snapshot(c), endedAt: new Date().toISOString() };
     await this.keep(ended);
     this.queue = [...this.queue, ended];
@@ -463,6 +478,7 @@ export class PatrolRecorder {
 
   private async sendAll(): Promise<void> {
     await this.reloadQueue();
+    const done: PatrolDraft[] = [];
     for (const item of [...this.queue]) {
       if (item.error) continue;
       let res: Response;
@@ -479,6 +495,7 @@ export class PatrolRecorder {
       if (res.ok) {
         await this.forget(item.key);
         this.sent++;
+        done.push(item);
       } else {
         const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string; path: string; details?: unknown } } | null;
         this.queue = this.queue.map((q) =>
@@ -494,6 +511,16 @@ export class PatrolRecorder {
         );
         await this.keep(this.queue.find((q) => q.key === item.key)!);
       }
+    }
+    if (done.length > 0) {
+      this.notice = {
+        kind: 'sent',
+        n: done.length,
+        km: done.reduce((m, q) => m + trackLength(q.track), 0) / 1000,
+        visits: done.reduce((m, q) => m + q.visits.length, 0),
+      };
+      // (their visits are the households' 上次走访 now)
+      if (this.householdsOf !== null) await this.loadHouseholds(this.householdsOf);
     }
   }
 }
