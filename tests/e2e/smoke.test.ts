@@ -293,7 +293,8 @@ describeInBrowser('web app in Chromium', () => {
     await page.getByTestId('day-from').fill(lastDay);
     await expect.poll(() => page.locator('[data-testid="month"]').textContent(), { timeout: 30_000 }).toBe('自选日期');
     await expect.poll(() => page.getByTestId('day-from').inputValue(), { timeout: 30_000 }).toBe(lastDay);
-    // today is not over: it is compared with as many hours of yesterday (上期同期), not with the whole day
+    // days up to today: today is not over, so they are compared with as long of the days before (上期同期), not all of them
+    await page.getByTestId('day-to').fill(today);
     await expect.poll(() => page.getByTestId('previous-total').textContent(), { timeout: 30_000 }).toMatch(/上期同期 [\d,]+ 件/);
     await page.close();
   });

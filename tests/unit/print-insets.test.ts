@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { boxesMeet, insetSpot, type Box } from '../../web/lib/print-geometry.ts';
+import { booleanIntersects, polygon } from '@turf/turf';
+import { boxesMeet, fit, insetSpot, shapesMeetBox, type Box, type MultiPolygon } from '../../web/lib/print-geometry.ts';
 
 // An A4 landscape sheet's map, and an inset a third of it, as PrintMap sizes them.
 const map = { width: 273, height: 150 };
@@ -55,5 +56,55 @@ describe('where a printed map’s inset goes', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('the scale bar’s box against the area drawn', () => {
+  // (the frame as drawn: millimetres straight through, y down as on the sheet)
+  const flat = { project: (p: number[]) => [p[0]!, p[1]!] as [number, number], metresPerMm: 1 };
+  const rect = (b: Box) =>
+    polygon([
+      [
+        [b.x, b.y],
+        [b.x + b.w, b.y],
+        [b.x + b.w, b.y + b.h],
+        [b.x, b.y + b.h],
+        [b.x, b.y],
+      ],
+    ]);
+  it('agrees with turf’s booleanIntersects on random triangles and boxes', () => {
+    // (corners on whole millimetres, the box's edges between them: no shape grazes a box by a rounding)
+    const pt = fc.tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }));
+    fc.assert(
+      fc.property(pt, pt, pt, pt, fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 30 }), (a, b, c, at, w, h) => {
+        fc.pre((b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]) !== 0);
+        const ring = [a, b, c, a];
+        const box = { x: at[0] + 0.5, y: at[1] + 0.5, w, h };
+        const shape: MultiPolygon = { type: 'MultiPolygon', coordinates: [[ring]] };
+        expect(shapesMeetBox([shape], flat, box)).toBe(booleanIntersects(polygon([ring]), rect(box)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('fits a map above a bottom margin when asked', () => {
+    const square: MultiPolygon = {
+      type: 'MultiPolygon',
+      coordinates: [
+        [
+          [
+            [103, 25],
+            [103.1, 25],
+            [103.1, 25.1],
+            [103, 25.1],
+            [103, 25],
+          ],
+        ],
+      ],
+    };
+    const f = fit([square], 200, 100, 4, 12);
+    const ys = square.coordinates[0]![0]!.map((p) => f.project(p)[1]);
+    expect(Math.min(...ys)).toBeCloseTo(4, 6);
+    expect(Math.max(...ys)).toBeCloseTo(88, 6);
   });
 });

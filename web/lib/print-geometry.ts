@@ -19,7 +19,7 @@ export interface Frame {
 }
 
 /** A frame of `width` × `height` mm (less `pad`) that holds every geometry, centred. */
-export function fit(geometries: MultiPolygon[], width: number, height: number, pad = 4): Frame {
+export function fit(geometries: MultiPolygon[], width: number, height: number, pad = 4, bottom = pad): Frame {
   let [w, s, e, n] = [Infinity, Infinity, -Infinity, -Infinity];
   for (const g of geometries)
     for (const poly of g.coordinates)
@@ -33,9 +33,9 @@ export function fit(geometries: MultiPolygon[], width: number, height: number, p
   const k = Math.cos((((s + n) / 2) * Math.PI) / 180);
   const metres = (p: number[]): [number, number] => [(((p[0]! - w) * Math.PI) / 180) * R * k, (((n - p[1]!) * Math.PI) / 180) * R];
   const [gw, gh] = metres([e, s]);
-  const metresPerMm = Math.max(gw / (width - 2 * pad), gh / (height - 2 * pad), 1e-6);
+  const metresPerMm = Math.max(gw / (width - 2 * pad), gh / (height - pad - bottom), 1e-6);
   const ox = (width - gw / metresPerMm) / 2;
-  const oy = (height - gh / metresPerMm) / 2;
+  const oy = pad + (height - pad - bottom - gh / metresPerMm) / 2;
   return {
     metresPerMm,
     project: (p) => {
@@ -94,6 +94,42 @@ export interface Box {
   y: number;
   w: number;
   h: number;
+}
+/**
+ * Whether any of the shapes, drawn in the frame, reaches into a box on the sheet: an edge crossing it
+ * (Liang–Barsky), or the box lying inside a shape.
+ */
+export function shapesMeetBox(geometries: MultiPolygon[], f: Frame, box: Box): boolean {
+  const [x0, y0, x1, y1] = [box.x, box.y, box.x + box.w, box.y + box.h];
+  const crosses = (a: [number, number], b: [number, number]) => {
+    let [t0, t1] = [0, 1];
+    const [dx, dy] = [b[0] - a[0], b[1] - a[1]];
+    for (const [p, q] of [
+      [-dx, a[0] - x0],
+      [dx, x1 - a[0]],
+      [-dy, a[1] - y0],
+      [dy, y1 - a[1]],
+    ] as const) {
+      if (p === 0) {
+        if (q < 0) return false;
+      } else if (p < 0) t0 = Math.max(t0, q / p);
+      else t1 = Math.min(t1, q / p);
+      if (t0 > t1) return false;
+    }
+    return true;
+  };
+  let inside = false;
+  const [cx, cy] = [(x0 + x1) / 2, (y0 + y1) / 2];
+  for (const g of geometries)
+    for (const poly of g.coordinates)
+      for (const ring of poly) {
+        const r = ring.map((p) => f.project(p));
+        for (let a = 0, b = r.length - 1; a < r.length; b = a++) {
+          if (crosses(r[b]!, r[a]!)) return true;
+          if (r[a]![1] > cy !== r[b]![1] > cy && cx < ((r[b]![0] - r[a]![0]) * (cy - r[a]![1])) / (r[b]![1] - r[a]![1]) + r[a]![0]) inside = !inside;
+        }
+      }
+  return inside;
 }
 export const boxesMeet = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 
