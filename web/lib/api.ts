@@ -27,9 +27,12 @@ export function withDraft(url: string, method = 'GET'): string {
   return u.pathname + u.search;
 }
 
-const draftFetch: typeof fetch = (input, init) => {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-  return fetch(typeof input === 'string' || input instanceof URL ? withDraft(url, init?.method) : input, init);
+const draftFetch: typeof fetch = async (input, init) => {
+  if (typeof input !== 'string' && !(input instanceof URL)) return fetch(input, init);
+  const url = input instanceof URL ? input.href : input;
+  // (a draft the address names is read first: if its copy has gone meanwhile, this asks the live plan instead)
+  if (withDraft(url, init?.method) !== url) await router.draftReady();
+  return fetch(withDraft(url, init?.method), init);
 };
 
 /** The typed API client: every type comes from the server's routes. */

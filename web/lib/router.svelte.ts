@@ -44,6 +44,9 @@ class Router {
   regionId = $state<number | null>(null);
   /** The draft the plan view works on (`?draft=`), null for the live plan. */
   draftId = $state<number | null>(null);
+  /** The draft last read and found with its copy (by the plan view's drafts). */
+  private draftRead: number | null = null;
+  private waiting: (() => void)[] = [];
 
   constructor() {
     this.sync();
@@ -55,6 +58,30 @@ class Router {
     this.view = view;
     this.regionId = regionId;
     this.draftId = draftId;
+    this.release();
+  }
+
+  /**
+   * Resolves once the draft in the address has been read and found with its copy, or left: until then nothing
+   * is asked of it. A link to a draft published or withdrawn since (a notification, a bookmark) names a copy that
+   * is gone, and every read of it would be refused before the page learnt so.
+   */
+  draftReady(): Promise<void> {
+    if (this.draftId === null || this.draftRead === this.draftId) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** The plan view read this draft: it has its copy. */
+  markDraftRead(id: number): void {
+    this.draftRead = id;
+    this.release();
+  }
+
+  private release(): void {
+    if (this.draftId !== null && this.draftRead !== this.draftId) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Whether the address named a view. */
@@ -77,6 +104,7 @@ class Router {
     this.view = view;
     this.regionId = regionId;
     this.draftId = view === 'plan' ? draftId : null;
+    this.release();
   }
 }
 

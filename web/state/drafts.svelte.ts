@@ -76,6 +76,7 @@ export class Drafts {
       }
       this.current = d;
       this.gone = null;
+      router.markDraftRead(d.id);
       if (!keepMessages) this.error = null;
     } catch (err) {
       this.current = null;
