@@ -388,20 +388,22 @@ export async function listIncidents(
   // taken up (reported + its category's hours to acknowledge at its severity: a 紧急 report of an hour ago before a 一般 one
   // of a minute ago), newest first where those agree. (Newest first alone buried a 紧急 case 29th of 35 by noon.)
   // (the case's district's own hours where it has set them; the district is looked up only for a district's own rows)
-  const respondBy = `(i.reported_at + coalesce(
+  // (a case back at the centre: from when it came back, the latest return or reopening)
+  const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id AND NOT d.recalled))`;
+  const respondBy = `(coalesce(${back}, i.reported_at) + coalesce(
       (SELECT own.ack_hours FROM district_deadline own
        WHERE own.category = i.category AND own.severity = i.severity AND own.district_id = gp_district_of(coalesce(i.grid_id, i.filed_grid_id))),
       (SELECT dl.ack_hours FROM incident_deadline dl WHERE dl.category = i.category AND dl.severity = i.severity), 24) * interval '1 hour')`;
   const history = `, 'history', json_build_object(
-      'returns', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'reason', d.return_reason, 'at', d.returned_at)
+      'returns', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'en', dep.en, 'code', dep.code,
+                   'reason', d.return_reason, 'at', d.returned_at)
                  ORDER BY d.returned_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
                WHERE d.incident_id = i.id AND d.returned_at IS NOT NULL AND NOT d.recalled), '[]'),
       'answers', coalesce((SELECT json_agg(json_build_object('department', dep.zh, 'code', dep.code, 'answer', d.answer, 'at', d.resolved_at)
                  ORDER BY d.resolved_at) FROM dispatch d JOIN department dep ON dep.id = d.department_id
                WHERE d.incident_id = i.id AND d.answer IS NOT NULL AND i.reopen_count > 0), '[]'),
       'reporter', (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM worker w WHERE w.id = i.reporter_id),
-      'respondBy', ${respondBy})`;
-  const back = `GREATEST(i.reopened_at, (SELECT max(d.returned_at) FROM dispatch d WHERE d.incident_id = i.id AND NOT d.recalled))`;
+      'respondBy', ${respondBy}, 'backAt', ${back})`;
   const json = filter.intake ? `(${incidentJson('$3')}::jsonb || jsonb_build_object(${history.slice(2)}))` : incidentJson('$3');
   const { rows } = await db.query<{ j: IncidentJson; total: number }>(
     `SELECT ${json} AS j, count(*) OVER ()::int AS total

@@ -53,17 +53,17 @@ export const IncidentSchema = z
     /** (the centre's intake only) what came of the case before it came back */
     history: z
       .object({
-        returns: z.array(z.object({ department: z.string(), code: z.string(), reason: z.string().nullable(), at: z.string() })),
+        returns: z.array(z.object({ department: z.string(), en: z.string(), code: z.string(), reason: z.string().nullable(), at: z.string() })),
         answers: z.array(z.object({ department: z.string(), code: z.string(), answer: z.string(), at: z.string() })),
         reporter: z
           .object({ name: z.string(), phone: z.string() })
           .nullable()
           .optional()
           .openapi({ description: 'the grid worker who reported it, to call back' }),
-        respondBy: z
-          .string()
-          .optional()
-          .openapi({ description: "when it is to be taken up: reported + its category's hours to acknowledge at its severity (the intake's order)" }),
+        respondBy: z.string().optional().openapi({
+          description: "when it is to be taken up: reported (or, back at the centre, when it came back) + its category's hours to acknowledge at its severity",
+        }),
+        backAt: z.string().nullable().optional().openapi({ description: 'when it last came back to the centre (sent back, or reopened); null if never' }),
       })
       .optional()
       .openapi({

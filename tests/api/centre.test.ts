@@ -317,6 +317,11 @@ for (const driver of DRIVERS) {
       expect(intake[0]).toMatchObject({ id: incident.id, history: { returns: [{ code: 'police', department: '公安', reason: '应由住建处理' }], answers: [] } });
       // (reported by an admin, not a grid worker: nobody to call back)
       expect(intake[0].history.reporter).toBeNull();
+      // its time to be taken up runs again from when it came back, not from the report an hour before the dispatch
+      const backAt = Date.parse(intake[0].history.backAt);
+      expect(backAt).toBeGreaterThan(Date.parse(incident.reportedAt) + HOUR - 1000);
+      expect(Date.parse(intake[0].history.respondBy) - backAt).toBeGreaterThan(0);
+      expect(intake.filter((i: any) => i.id !== incident.id).every((i: any) => i.history.backAt === null || i.history.returns.length > 0)).toBe(true);
       // the police's queue no longer counts it open
       const queue = await ctx.request('GET', '/api/dispatches?state=open&limit=500', undefined, police);
       expect(queue.body.items.map((d: any) => d.id)).not.toContain(dispatch.id);

@@ -19,23 +19,34 @@ const place = (f: { id: number; properties: { name: string; level: string } }): 
  * county, then that county's townships (a city's planner, centre or leader works a county or a
  * township at a time; the city's own list of townships would be a hundred names without a county).
  */
-export async function placeChoices(): Promise<PlaceChoices> {
-  const tops = await ok(api.regions.$get({ query: {} }));
-  const first = tops.features[0];
-  if (!first) return { top: null, groups: [] };
-  const top = place(first);
-  const below = (id: number) => ok(api.regions[':id'].children.$get({ param: { id: String(id) }, query: {} }));
-  const children = (await below(top.id)).features.map(place);
-  if (top.level !== 'city') return { top, groups: [{ label: null, places: children }] };
-  const groups = await Promise.all(children.map(async (county) => ({ label: county.name, places: [county, ...(await below(county.id)).features.map(place)] })));
-  return { top, groups };
+export async function placeChoices(from: number | null = null): Promise<PlaceChoices> {
+  // An account given an area: that area and what is below it. Else the plan's tops (more than one when a
+  // county was brought in beside the first: each is offered, in its own group).
+  const tops =
+    from !== null
+      ? [place(await ok(api.regions[':id'].$get({ param: { id: String(from) }, query: {} })))]
+      : (await ok(api.regions.$get({ query: {} }))).features.map(place);
+  if (tops.length === 0) return { top: null, groups: [] };
+  const below = async (id: number) => (await ok(api.regions[':id'].children.$get({ param: { id: String(id) }, query: {} }))).features.map(place);
+  const several = tops.length > 1;
+  const groupsOf = async (top: Place): Promise<PlaceChoices['groups']> => {
+    if (top.level !== 'city') return [{ label: several ? top.name : null, places: [...(several ? [top] : []), ...(await below(top.id))] }];
+    return Promise.all((await below(top.id)).map(async (county) => ({ label: county.name, places: [county, ...(await below(county.id))] })));
+  };
+  return { top: tops[0]!, groups: (await Promise.all(tops.map(groupsOf))).flat() };
 }
 
-/** The plan's districts: the plan's top when it is one, else the city's counties. */
+/** The plan's districts: each top that is one, and each city's counties. */
 export async function districtChoices(): Promise<Place[]> {
-  const first = (await ok(api.regions.$get({ query: {} }))).features[0];
-  if (!first) return [];
-  if (first.properties.level === 'district') return [place(first)];
-  if (first.properties.level !== 'city') return [];
-  return (await ok(api.regions[':id'].children.$get({ param: { id: String(first.id) }, query: {} }))).features.map(place);
+  const tops = (await ok(api.regions.$get({ query: {} }))).features;
+  const out = await Promise.all(
+    tops.map(async (t) =>
+      t.properties.level === 'district'
+        ? [place(t)]
+        : t.properties.level === 'city'
+          ? (await ok(api.regions[':id'].children.$get({ param: { id: String(t.id) }, query: {} }))).features.map(place)
+          : [],
+    ),
+  );
+  return out.flat();
 }
