@@ -1,7 +1,7 @@
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { incidentById, incidentJson, type IncidentJson } from './incidents.ts';
-import { chinaTime, notify } from './notifications.ts';
+import { chinaTimes, notify } from './notifications.ts';
 import { recordChange } from './regions.ts';
 
 /** A dispatch as the API shows it. */
@@ -257,7 +257,7 @@ export async function dispatchIncident(
     [incidentId, ids, now.toISOString(), asked.map((a) => a.role), reopenedAt, dueAt?.toISOString() ?? null],
   );
   for (const d of sentTo) {
-    const ack = chinaTime(d.ack_due_at);
+    const ack = chinaTimes(d.ack_due_at);
     await notify(
       tx,
       {
@@ -266,8 +266,8 @@ export async function dispatchIncident(
         dispatchId: d.id,
         to: [{ department: d.department_id }],
         text: (c) => ({
-          zh: `新派单（${d.role === 'lead' ? '主办' : '协办'}）#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}：请于${ack}前受理（报到）`,
-          en: `New case (${d.role === 'lead' ? 'lead' : 'assisting'}) #${c.id} ${c.categoryEn}: acknowledge by ${ack}`,
+          zh: `新派单（${d.role === 'lead' ? '主办' : '协办'}）#${c.id} ${c.categoryZh}${c.place ? `，${c.place}` : ''}：请于${ack.zh}前受理（报到）`,
+          en: `New case (${d.role === 'lead' ? 'lead' : 'assisting'}) #${c.id} ${c.categoryEn}: acknowledge by ${ack.en}`,
         }),
         data: { role: d.role, ackDueAt: new Date(d.ack_due_at).toISOString() },
       },
@@ -505,7 +505,7 @@ export async function stepDispatch(
       now,
     );
   } else if (step.action === 'extend') {
-    const until = chinaTime(step.until);
+    const until = chinaTimes(step.until);
     await notify(
       tx,
       {
@@ -513,15 +513,15 @@ export async function stepDispatch(
         event: 'extension.asked',
         to: [{ centre: true }],
         text: (c) => ({
-          zh: `延期申请：${dep.zh}申请 #${c.id} 延至${until}，理由：${reason}`,
-          en: `More time asked: ${dep.en} asks until ${until} for #${c.id}: ${reason}`,
+          zh: `延期申请：${dep.zh}申请 #${c.id} 延至${until.zh}，理由：${reason}`,
+          en: `More time asked: ${dep.en} asks until ${until.en} for #${c.id}: ${reason}`,
         }),
       },
       now,
     );
   } else {
     const approved = step.action === 'approve_extension';
-    const until = chinaTime(dispatch.dueAt);
+    const until = chinaTimes(dispatch.dueAt);
     await notify(
       tx,
       {
@@ -530,10 +530,10 @@ export async function stepDispatch(
         to: [{ department: dep.id }],
         text: (c) =>
           approved
-            ? { zh: `延期已批准：#${c.id} 新期限${until}`, en: `More time approved: #${c.id} is now due ${until}` }
+            ? { zh: `延期已批准：#${c.id} 新期限${until.zh}`, en: `More time approved: #${c.id} is now due ${until.en}` }
             : {
-                zh: `延期未批准：#${c.id} 仍须于${until}前办结${reason ? `。${reason}` : ''}`,
-                en: `More time refused: #${c.id} stays due ${until}${reason ? `. ${reason}` : ''}`,
+                zh: `延期未批准：#${c.id} 仍须于${until.zh}前办结${reason ? `。${reason}` : ''}`,
+                en: `More time refused: #${c.id} stays due ${until.en}${reason ? `. ${reason}` : ''}`,
               },
         data: { department: dep.code, approved, dueAt: dispatch.dueAt },
       },
@@ -630,7 +630,7 @@ export async function followUpDispatch(
        WHERE id = $1`,
       [id, step.until.toISOString()],
     );
-    const until = chinaTime(step.until);
+    const until = chinaTimes(step.until);
     await notify(
       tx,
       {
@@ -638,8 +638,8 @@ export async function followUpDispatch(
         event: 'dispatch.deadline',
         to: [{ department: dep.id }],
         text: (c) => ({
-          zh: `期限调整：#${c.id} ${c.categoryZh}须于${until}前办结${reason ? `。${reason}` : ''}`,
-          en: `New deadline: #${c.id} ${c.categoryEn} is due ${until}${reason ? `. ${reason}` : ''}`,
+          zh: `期限调整：#${c.id} ${c.categoryZh}须于${until.zh}前办结${reason ? `。${reason}` : ''}`,
+          en: `New deadline: #${c.id} ${c.categoryEn} is due ${until.en}${reason ? `. ${reason}` : ''}`,
         }),
         data: { department: dep.code, dueAt: step.until.toISOString(), reason: reason || null },
       },
@@ -840,7 +840,7 @@ export async function escalateOverdue(
       [r.id, now.toISOString()],
     );
     const d = dep[0]!;
-    const by = chinaTime(d.deadline);
+    const by = chinaTimes(d.deadline);
     if (r.level === 1 && r.before === 0) {
       await notify(
         tx,
@@ -853,10 +853,13 @@ export async function escalateOverdue(
           text: (c) =>
             d.unacknowledged
               ? {
-                  zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${by}前受理（报到）`,
-                  en: `Overdue: ${d.en} did not acknowledge #${c.id} (${c.categoryEn}) by ${by}`,
+                  zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${by.zh}前受理（报到）`,
+                  en: `Overdue: ${d.en} did not acknowledge #${c.id} (${c.categoryEn}) by ${by.en}`,
                 }
-              : { zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${by}前办结`, en: `Overdue: ${d.en} did not answer #${c.id} (${c.categoryEn}) by ${by}` },
+              : {
+                  zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${by.zh}前办结`,
+                  en: `Overdue: ${d.en} did not answer #${c.id} (${c.categoryEn}) by ${by.en}`,
+                },
           data: { department: d.code },
         },
         now,

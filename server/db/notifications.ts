@@ -74,12 +74,14 @@ export interface Notice {
   except?: string | undefined;
 }
 
-/** "11/30 16:05" in China time, for messages. */
-export function chinaTime(iso: string | Date): string {
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A moment in China time for messages, as the app writes one in each language: 11/30 16:05, and 30 Nov 16:05. */
+export function chinaTimes(iso: string | Date): { zh: string; en: string } {
   const d = new Date(new Date(iso).getTime() + 8 * 3_600_000);
   const p = (n: number) => String(n).padStart(2, '0');
-  // (as the app writes a moment: 12/2 09:05)
-  return `${d.getUTCMonth() + 1}/${d.getUTCDate()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
+  const time = `${p(d.getUTCHours())}:${p(d.getUTCMinutes())}`;
+  return { zh: `${d.getUTCMonth() + 1}/${d.getUTCDate()} ${time}`, en: `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${time}` };
 }
 
 const CASE_SQL = `SELECT i.id, i.category, c.zh AS "categoryZh", c.en AS "categoryEn", i.severity, i.status, i.address, i.grid_id AS "gridId",
@@ -245,7 +247,7 @@ export async function notifyDeadlinesNear(tx: Queryable, now: Date): Promise<num
     [now.toISOString()],
   );
   for (const r of rows) {
-    const due = chinaTime(r.due);
+    const due = chinaTimes(r.due);
     await notify(
       tx,
       {
@@ -255,8 +257,8 @@ export async function notifyDeadlinesNear(tx: Queryable, now: Date): Promise<num
         to: [{ department: r.department_id }],
         text: (c) =>
           r.which === 'ack'
-            ? { zh: `临期：#${c.id} ${c.categoryZh}须于${due}前受理（报到）`, en: `Due soon: acknowledge #${c.id} (${c.categoryEn}) by ${due}` }
-            : { zh: `临期：#${c.id} ${c.categoryZh}须于${due}前办结`, en: `Due soon: resolve #${c.id} (${c.categoryEn}) by ${due}` },
+            ? { zh: `临期：#${c.id} ${c.categoryZh}须于${due.zh}前受理（报到）`, en: `Due soon: acknowledge #${c.id} (${c.categoryEn}) by ${due.en}` }
+            : { zh: `临期：#${c.id} ${c.categoryZh}须于${due.zh}前办结`, en: `Due soon: resolve #${c.id} (${c.categoryEn}) by ${due.en}` },
         data: { department: r.en, dueAt: new Date(r.due).toISOString(), deadline: r.which },
       },
       now,

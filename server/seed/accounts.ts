@@ -1,6 +1,6 @@
 import { createUser, findUser, generatePassword } from '../db/accounts.ts';
 import type { Db, Queryable } from '../db/db.ts';
-import { chinaTime, notify } from '../db/notifications.ts';
+import { chinaTimes, notify } from '../db/notifications.ts';
 import type { Role } from '../domain/roles.ts';
 
 export interface AccountsCreated {
@@ -84,7 +84,7 @@ async function demoInbox(tx: Queryable): Promise<void> {
      WHERE k <= 4 ORDER BY at`,
   );
   for (const d of open.rows) {
-    const ack = chinaTime(d.ack);
+    const ack = chinaTimes(d.ack);
     await notify(
       tx,
       {
@@ -93,8 +93,8 @@ async function demoInbox(tx: Queryable): Promise<void> {
         dispatchId: d.id,
         to: [{ department: d.department_id }],
         text: (c) => ({
-          zh: `新派单 #${c.id} ${c.categoryZh}，${c.place ?? ''}：请于${ack}前受理（报到）`,
-          en: `New case #${c.id} ${c.categoryEn}: acknowledge by ${ack}`,
+          zh: `新派单 #${c.id} ${c.categoryZh}，${c.place ?? ''}：请于${ack.zh}前受理（报到）`,
+          en: `New case #${c.id} ${c.categoryEn}: acknowledge by ${ack.en}`,
         }),
       },
       new Date(d.at),
@@ -109,8 +109,8 @@ async function demoInbox(tx: Queryable): Promise<void> {
           to: [{ department: d.department_id }, { centre: true }],
           // (as the sweep says it: which deadline, and when it was)
           text: (c) => ({
-            zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${chinaTime(d.due)}前办结`,
-            en: `Overdue: ${d.en} did not answer #${c.id} (${c.categoryEn}) by ${chinaTime(d.due)}`,
+            zh: `超期：${d.zh} #${c.id} ${c.categoryZh}未在${chinaTimes(d.due).zh}前办结`,
+            en: `Overdue: ${d.en} did not answer #${c.id} (${c.categoryEn}) by ${chinaTimes(d.due).en}`,
           }),
         },
         new Date(d.due),
