@@ -135,7 +135,15 @@ export interface ImportOutcome {
   };
   incidents?: { imported: number };
   /** `blank`: rows naming nobody and no phone (a roster's lines left to fill), passed over and not counted in `total`. */
-  staff?: { assigned: number; grids: number; newWorkers: number; blank: number };
+  staff?: {
+    assigned: number;
+    grids: number;
+    newWorkers: number;
+    blank: number;
+    /** Rows giving a role someone already holds in that grid: a full-time worker replaced, or a second holder of another role. */
+    displaced: { grid: string; role: string; roleEn: string; was: string[]; now: string; replaces: boolean }[];
+    displacedCount: number;
+  };
   /** A department list: departments made, changed, and found as the file has them; `change`: the settings log entry that undoes it. */
   departments?: { added: number; updated: number; unchanged: number; change: number | null; similar: { name: string; like: string }[] };
   /** Lines imported, by class (main_road, lane, river…). */
@@ -1298,6 +1306,29 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
   const touched = [...new Set(assignments.map((a) => a.grid))];
   await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) FOR UPDATE', [touched]);
   const before = new Map((await snapshots(tx, touched)).map((s) => [s.id, s]));
+  // Who already holds the role a row gives, in its grid: a full-time worker the list replaces, and another holder of a
+  // role the list adds a second one to (two 网格长), said in the report before anything is written.
+  const { rows: holders } = await tx.query<{ grid: number; role: string; worker: number; name: string }>(
+    `SELECT r.id AS grid, 'full_time' AS role, w.id AS worker, w.name FROM region r JOIN worker w ON w.id = r.worker_id WHERE r.id = ANY($1::int[])
+     UNION ALL SELECT g.grid_id, g.role, w.id, w.name FROM grid_staff g JOIN worker w ON w.id = g.worker_id WHERE g.grid_id = ANY($1::int[])`,
+    [touched],
+  );
+  const gridNames = new Map(grids.map((g) => [g.id, g.name]));
+  const roleNames = new Map(roles.map((r) => [r.code, r]));
+  const displaced: NonNullable<ImportOutcome['staff']>['displaced'] = [];
+  for (const a of assignments) {
+    const same = holders.filter((h) => h.grid === a.grid && h.role === a.role);
+    if (same.length === 0 || (a.worker.id !== null && same.some((h) => h.worker === a.worker.id))) continue;
+    const role = roleNames.get(a.role);
+    displaced.push({
+      grid: gridNames.get(a.grid) ?? '',
+      role: role?.zh ?? a.role,
+      roleEn: role?.en || a.role,
+      was: same.map((h) => h.name),
+      now: a.worker.name,
+      replaces: a.role === 'full_time',
+    });
+  }
   let newWorkers = 0;
   const made = new Map<string, number>();
   for (const a of assignments) {
@@ -1329,7 +1360,7 @@ async function planStaff(tx: Tx, actor: string, rows: ImportRow[], spec: ImportS
         )
       : null;
   return finish('staff', rows.length - blank, assignments.length, problems, {
-    staff: { assigned: assignments.length, grids: touched.length, newWorkers, blank },
+    staff: { assigned: assignments.length, grids: touched.length, newWorkers, blank, displaced: displaced.slice(0, 200), displacedCount: displaced.length },
     op,
   });
 }

@@ -159,6 +159,19 @@ const Outcome = z
         grids: z.number().int(),
         newWorkers: z.number().int(),
         blank: z.number().int().openapi({ description: 'rows naming nobody and no phone (a roster’s lines left to fill): passed over, not in `total`' }),
+        displaced: z
+          .array(
+            z.object({
+              grid: z.string(),
+              role: z.string(),
+              roleEn: z.string(),
+              was: z.array(z.string()),
+              now: z.string(),
+              replaces: z.boolean().openapi({ description: 'true: the grid’s full-time worker is replaced; false: a second holder of the role is added' }),
+            }),
+          )
+          .openapi({ description: 'rows giving a role someone already holds in that grid (at most 200; `displacedCount` counts them all)' }),
+        displacedCount: z.number().int(),
       })
       .optional(),
     departments: z

@@ -1174,6 +1174,37 @@ for (const driver of DRIVERS) {
       expect(checked.body.outcome).toMatchObject({ total: 2, accepted: 2, problemCounts: {} });
     });
 
+    it('says before anything is written whose place a roster takes: a grid’s full-time worker replaced, a second 网格长 added', async () => {
+      const { rows: gs } = await ctx.db.query<{ id: number; code: string; name: string }>(
+        `SELECT id, code, name FROM region WHERE level = 'grid' ORDER BY code LIMIT 2`,
+      );
+      const [{ id: was }] = (
+        await ctx.db.query<{ id: number }>(`INSERT INTO worker (name, phone, role) VALUES ('彭娜', '13908743001', 'full_time') RETURNING id`)
+      ).rows as [{ id: number }];
+      const [{ id: leader }] = (
+        await ctx.db.query<{ id: number }>(`INSERT INTO worker (name, phone, role) VALUES ('黄文', '13908743002', 'grid_leader') RETURNING id`)
+      ).rows as [{ id: number }];
+      const kept = (await ctx.db.query<{ worker_id: number | null }>('SELECT worker_id FROM region WHERE id = $1', [gs[0]!.id])).rows[0]!.worker_id;
+      await ctx.db.query('UPDATE region SET worker_id = $2 WHERE id = $1', [gs[0]!.id, was]);
+      await ctx.db.query(`INSERT INTO grid_staff (grid_id, worker_id, role) VALUES ($1, $2, 'grid_leader')`, [gs[1]!.id, leader]);
+      const csv = `姓名,联系电话,职务,网格编码\n王小二,13908743003,网格员,${gs[0]!.code}\n李大山,13908743004,网格长,${gs[1]!.code}\n彭娜,13908743001,网格员,${gs[0]!.code}1\n`;
+      const up = await upload('中堡村网格力量.csv', new TextEncoder().encode(csv));
+      const checked = await plan(up.body.id, { layer: up.body.layers[0].name, kind: 'staff', parentId: districtId, partial: true });
+      expect(checked.status).toBe(200);
+      expect(checked.body.outcome.staff).toMatchObject({
+        displacedCount: 2,
+        displaced: [
+          { grid: gs[0]!.name, role: '专职网格员', was: ['彭娜'], now: '王小二', replaces: true },
+          // (besides whoever else leads that grid in the test plan)
+          { grid: gs[1]!.name, role: '网格长', was: expect.arrayContaining(['黄文']), now: '李大山', replaces: false },
+        ],
+      });
+      // nothing was written by the check
+      expect((await ctx.db.query<{ worker_id: number }>('SELECT worker_id FROM region WHERE id = $1', [gs[0]!.id])).rows[0]!.worker_id).toBe(was);
+      await ctx.db.query('UPDATE region SET worker_id = $2 WHERE id = $1', [gs[0]!.id, kept]);
+      await ctx.db.query('DELETE FROM grid_staff WHERE worker_id = $1', [leader]);
+    });
+
     it('names the row a grid overlaps in its own file by that row’s name, whatever village each went to', async () => {
       const { rows: vs } = await ctx.db.query<{ x: number; y: number }>(
         `SELECT ST_X(ST_PointOnSurface(v.geom)) AS x, ST_Y(ST_PointOnSurface(v.geom)) AS y FROM region v
