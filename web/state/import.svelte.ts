@@ -265,8 +265,12 @@ export class ImportWizard {
   }
 
   /** Takes the import back: the operation it recorded, as the plan view's undo would. */
+  /** An undo under way (a county's households take some seconds): said on its button. */
+  undoing = $state(false);
+
   async undo(): Promise<void> {
     this.busy = true;
+    this.undoing = true;
     this.error = null;
     try {
       // this import only, even after later changes of the clerk's (refused, not undone in its place, when one builds on it)
@@ -281,6 +285,7 @@ export class ImportWizard {
       this.fail(err);
     } finally {
       this.busy = false;
+      this.undoing = false;
     }
   }
 
