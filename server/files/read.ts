@@ -175,6 +175,12 @@ export function detectFormat(name: string, bytes: Uint8Array): FileFormat {
   if (lower.endsWith('.shp') || lower.endsWith('.dbf') || lower.endsWith('.shx')) {
     throw new InputError('shapefile_not_zipped', 'send a Shapefile as one zip of its .shp, .shx, .dbf, .prj (and .cpg) files', 'file');
   }
+  // an Excel workbook of the old kind (.xls, WPS's .et: an OLE2 compound file): said as such, with the way out
+  if (lower.endsWith('.xls') || lower.endsWith('.et') || (bytes[0] === 0xd0 && bytes[1] === 0xcf && bytes[2] === 0x11 && bytes[3] === 0xe0)) {
+    throw new InputError('old_excel', `${name} is an old Excel workbook (.xls): save it as .xlsx (Save As in Excel or WPS) and upload that`, 'file', {
+      file: name,
+    });
+  }
   throw new InputError('unknown_format', `${name} is not a Shapefile (zip), GeoPackage, KML/KMZ, GeoJSON, CSV or Excel (.xlsx) file`, 'file', {
     file: name,
   });

@@ -155,6 +155,7 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_barriers: 413,
   not_an_image: 415,
   unknown_format: 415,
+  old_excel: 415,
   unknown_zip: 415,
   shapefile_not_zipped: 415,
   unsupported_media_type: 415,

@@ -1329,6 +1329,10 @@ for (const driver of DRIVERS) {
       expect([refused.status, refused.body.error.code]).toEqual([413, 'zip_too_large']);
       const unknown = await upload('notes.docx', new TextEncoder().encode('hello'));
       expect([unknown.status, unknown.body.error.code]).toEqual([415, 'unknown_format']);
+      // an old Excel workbook (an OLE2 file, whatever its name): said as one, with the way out
+      const xls = await upload('户籍.xls', new Uint8Array([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0, 0, 0, 0]));
+      expect([xls.status, xls.body.error.code]).toEqual([415, 'old_excel']);
+      expect(xls.body.error.message).toMatch(/save it as \.xlsx/);
       // a polygon past the vertex limit: reported, and previewed as its box (not megabytes of positions)
       const ring = Array.from({ length: 60_001 }, (_, k) => {
         const a = (2 * Math.PI * (k % 60_000)) / 60_000;
