@@ -1,5 +1,6 @@
 import type { InferRequestType, InferResponseType } from 'hono/client';
 import { api, ApiError, ok } from '../lib/api.ts';
+import { bundleFiles } from '../lib/bundle-files.ts';
 import { errorText } from '../lib/errors.ts';
 
 export type ImportJob = InferResponseType<(typeof api.imports)[':id']['$get'], 200>;
@@ -92,12 +93,15 @@ export class ImportWizard {
     this.error = errorText(err, 'import');
   }
 
-  /** Sends a file; XHR, because fetch cannot tell how much of a request has gone. */
-  async upload(file: File): Promise<void> {
+  /** Sends a file (several chosen at once, a Shapefile's parts, go as one zip); XHR, because fetch cannot tell how much of a request has gone. */
+  async upload(files: File | File[]): Promise<void> {
     this.reset();
     this.busy = true;
-    this.progress = { done: 0, total: file.size, stage: 'upload' };
+    const list = Array.isArray(files) ? files : [files];
+    this.progress = { done: 0, total: 0, stage: list.length > 1 ? 'bundling' : 'upload' };
     try {
+      const file = await bundleFiles(list);
+      this.progress = { done: 0, total: file.size, stage: 'upload' };
       const job = await new Promise<ImportJob>((resolve, reject) => {
         const xhr = new XMLHttpRequest();
         xhr.open('POST', '/api/imports');
