@@ -3,7 +3,7 @@ import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
 import { casePlaceSql } from './dispatches.ts';
-import { districtRules, type DistrictRule } from './rules.ts';
+import { defaultRules, districtRules, writeDefaultRules, type DistrictRule } from './rules.ts';
 import { districtDeadlines, loggedDeadlines, ownDeadlines, writeDistrictDeadlines, type DistrictCategoryDeadlines } from './district-deadlines.ts';
 import { districtStaffing, loggedStaffing, staffRoles, writeDistrictStaffing, type DistrictStaffRole } from './staff.ts';
 import {
@@ -844,6 +844,21 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       entityId: null,
       before: now,
       after: { roles: await staffRoles(tx), undoes: changeId },
+    });
+  } else if (c.entity_id === null) {
+    // the plan's own ranges
+    const before = c.before as DistrictRule[];
+    const now = await defaultRules(tx);
+    subject = 'rules';
+    if (!same(now, c.after)) throw conflict('the plan’s household ranges');
+    await writeDefaultRules(tx, before);
+    await recordChange(tx, {
+      actor,
+      action: 'undo',
+      entity: 'grid_type_rule',
+      entityId: null,
+      before: now,
+      after: { rules: await defaultRules(tx), undoes: changeId },
     });
   } else {
     const districtId = c.entity_id!;

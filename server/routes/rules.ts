@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { districtOf, districtRules, rulesVersion, setDistrictRules } from '../db/rules.ts';
+import { defaultRules, defaultRulesVersion, districtOf, districtRules, rulesVersion, setDefaultRules, setDistrictRules } from '../db/rules.ts';
 import { districtStaffing, setDistrictStaffing, staffingVersion } from '../db/staff.ts';
 import { deadlinesVersion, districtDeadlines, setDistrictDeadlines } from '../db/district-deadlines.ts';
 import { districtAssessmentRules, districtAssessmentVersion, MEASURES, setDistrictAssessment } from '../db/assessment.ts';
@@ -37,6 +37,10 @@ const RuleInput = z
     target: z.number().int().min(0).max(10_000),
   })
   .strict();
+/** A district's type given back to the plan: it follows the plan's range again. */
+const FollowPlan = z
+  .object({ gridType: GridTypeSchema, followPlan: z.literal(true).openapi({ description: "the district follows the plan's range for this type again" }) })
+  .strict();
 
 const getRoute = createRoute({
   method: 'get',
@@ -49,7 +53,9 @@ const getRoute = createRoute({
 const putRoute = createRoute({
   method: 'put',
   path: '/regions/{id}/rules',
-  summary: "Set the district's own household ranges (admin); the types left out keep theirs. Coverage, the overview and the wall use them.",
+  summary:
+    "Set the district's own household ranges (admin); the types left out keep theirs, `followPlan` gives a type back to the plan's range. " +
+    'Coverage, the overview and the wall use them.',
   request: {
     params: IdParam,
     body: {
@@ -57,7 +63,10 @@ const putRoute = createRoute({
       ...json(
         z
           .object({
-            rules: z.array(RuleInput).min(1).max(5),
+            rules: z
+              .array(z.union([RuleInput, FollowPlan]))
+              .min(1)
+              .max(5),
             version: z.number().int().min(0).openapi({ description: 'the version read (409 when the rules changed since)' }),
           })
           .strict(),
@@ -66,6 +75,57 @@ const putRoute = createRoute({
   },
   responses: { 200: { description: 'Rules', ...json(Rules) }, ...errorResponses(400, 403, 404, 409, 422) },
 });
+
+const DefaultRules = z
+  .object({
+    rules: z.array(Rule.omit({ own: true })),
+    version: z.number().int().openapi({ description: 'send it back with a change: 409 when the ranges changed meanwhile' }),
+    following: z.array(z.object({ id: z.number().int(), name: z.string(), gridTypes: z.array(GridTypeSchema) })).openapi({
+      description: 'the districts and the types for which they follow these ranges (no rule of their own)',
+    }),
+  })
+  .openapi('DefaultRules');
+
+const getDefaultsRoute = createRoute({
+  method: 'get',
+  path: '/rules/defaults',
+  summary: "The plan's household range of each grid type: what a district follows for a type it has no rule of its own for",
+  responses: { 200: { description: 'The ranges', ...json(DefaultRules) }, ...errorResponses(400) },
+});
+
+const putDefaultsRoute = createRoute({
+  method: 'put',
+  path: '/rules/defaults',
+  summary: "Set the plan's household ranges (admin): every district without its own rule for a type follows them. Logged and undoable in settings' history.",
+  request: {
+    body: {
+      required: true,
+      ...json(
+        z
+          .object({
+            rules: z.array(RuleInput).min(1).max(5),
+            version: z.number().int().min(0).openapi({ description: 'the version read (409 when the ranges changed since)' }),
+          })
+          .strict(),
+      ),
+    },
+  },
+  responses: { 200: { description: 'The ranges', ...json(DefaultRules) }, ...errorResponses(400, 403, 409, 422) },
+});
+
+/** Which districts follow the plan's range of which types. */
+async function following(db: Queryable): Promise<{ id: number; name: string; gridTypes: GridType[] }[]> {
+  const { rows } = await db.query<{ id: number; name: string; types: GridType[] }>(
+    `SELECT d.id, d.name, array_agg(dflt.grid_type ORDER BY dflt.id) AS types
+     FROM region d CROSS JOIN grid_type_rule dflt
+     WHERE d.level = 'district' AND dflt.district_id IS NULL
+       AND NOT EXISTS (SELECT 1 FROM grid_type_rule own WHERE own.district_id = d.id AND own.grid_type = dflt.grid_type)
+     GROUP BY d.id, d.name ORDER BY d.id`,
+  );
+  return rows.map((r) => ({ id: r.id, name: r.name, gridTypes: r.types }));
+}
+
+const strip = <T extends { own: boolean }>(rules: T[]) => rules.map(({ own: _own, ...r }) => r);
 
 const StaffingRole = z.object({
   code: z.string(),
@@ -283,6 +343,20 @@ async function cityOf(db: Queryable, id: number): Promise<z.infer<typeof Rules> 
 
 export function ruleRoutes() {
   return router()
+    .openapi(getDefaultsRoute, async (c) => {
+      const db = c.get('db');
+      const [rules, version, districts] = await Promise.all([defaultRules(db), defaultRulesVersion(db), following(db)]);
+      return c.json({ rules: strip(rules), version, following: districts }, 200);
+    })
+    .openapi(putDefaultsRoute, async (c) => {
+      const { rules, version } = c.req.valid('json');
+      const db = c.get('db');
+      const done = await db.transaction(async (tx) => {
+        const after = await setDefaultRules(tx, actorOf(c), rules, version);
+        return { rules: strip(after), version: await defaultRulesVersion(tx), following: await following(tx) };
+      });
+      return c.json(done, 200);
+    })
     .openapi(getDeadlinesRoute, async (c) => {
       const { id } = c.req.valid('param');
       const db = c.get('db');

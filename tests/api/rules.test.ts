@@ -96,5 +96,50 @@ for (const driver of DRIVERS) {
       // from what it now reads, the change goes in
       expect((await ctx.request('PUT', `/api/regions/${districtId}/rules`, { ...mine, version: now.version })).status).toBe(200);
     });
+
+    it("sets the plan's own ranges, which every district without its own rule follows; logged and undone in settings' history", async () => {
+      const read = (await ctx.request('GET', '/api/rules/defaults')).body;
+      expect(read.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 60, max: 200, zh: '小区型' });
+      // the demo district has all five types of its own: nobody follows the plan's
+      expect(read.following).toEqual([]);
+      const body = { rules: [{ gridType: 'residential', min: 50, max: 150, target: 100 }], version: read.version };
+      expect((await ctx.request('PUT', '/api/rules/defaults', body, { 'x-gridplan-user': 'rule-planner' })).status).toBe(403);
+      const bad = await ctx.request('PUT', '/api/rules/defaults', { ...body, rules: [{ gridType: 'residential', min: 50, max: 150, target: 200 }] });
+      expect([bad.status, bad.body.error.code]).toEqual([422, 'invalid_range']);
+      // the district gives its residential type back to the plan: it follows the plan's range from now on
+      const own = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body;
+      const back = await ctx.request('PUT', `/api/regions/${districtId}/rules`, {
+        rules: [{ gridType: 'residential', followPlan: true }],
+        version: own.version,
+      });
+      expect(back.status).toBe(200);
+      expect(back.body.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 60, max: 200, own: false });
+      expect((await ctx.request('GET', '/api/rules/defaults')).body.following).toEqual([
+        { id: districtId, name: expect.any(String), gridTypes: ['residential'] },
+      ]);
+      const res = await ctx.request('PUT', '/api/rules/defaults', body);
+      expect(res.status).toBe(200);
+      expect(res.body.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 50, max: 150, target: 100 });
+      const stale = await ctx.request('PUT', '/api/rules/defaults', body);
+      expect([stale.status, stale.body.error.code]).toEqual([409, 'version_conflict']);
+      // the district follows the new range; its own types keep theirs
+      const now = (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body.rules;
+      expect(now.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 50, max: 150, own: false });
+      expect(now.find((r: { gridType: string }) => r.gridType === 'rural')).toMatchObject({ own: true });
+      // settings' history lists it, and undoes it
+      const history = (await ctx.request('GET', '/api/settings/changes')).body;
+      const change = (history.items ?? history).find((c: { entity: string; subject: string }) => c.entity === 'grid_type_rule' && c.subject === '');
+      expect(change.changed.length).toBeGreaterThan(0);
+      const undo = await ctx.request('POST', `/api/settings/changes/${change.id}/undo`);
+      expect(undo.status).toBe(200);
+      const after = (await ctx.request('GET', '/api/rules/defaults')).body;
+      expect(after.rules.find((r: { gridType: string }) => r.gridType === 'residential')).toMatchObject({ min: 60, max: 200 });
+      expect(
+        (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body.rules.find((r: { gridType: string }) => r.gridType === 'residential'),
+      ).toMatchObject({
+        min: 60,
+        own: false,
+      });
+    });
   });
 }

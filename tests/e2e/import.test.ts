@@ -88,6 +88,31 @@ describeInBrowser('import wizard in Chromium', () => {
     }
   });
 
+  it('takes a Shapefile’s parts chosen together (no zip): the browser packs them and the layer reads as the zipped one does', async () => {
+    const parts = join(dir, 'parts');
+    await mkdir(parts, { recursive: true });
+    execFileSync('unzip', ['-o', '-q', join(FILES, 'jiayuguan-gk-gbk.zip'), '-d', parts]);
+    const page = await openImport();
+    try {
+      const names = ['jiayuguan.shp', 'jiayuguan.shx', 'jiayuguan.dbf', 'jiayuguan.prj'];
+      await page.setInputFiles(
+        '[data-testid="import-file"]',
+        names.map((n) => join(parts, n)),
+      );
+      await expect
+        .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
+        .toEqual(['jiayuguan.shp 没有 .cpg，中文按 GBK 读取。']);
+      await page.check('[data-testid="import-top"]');
+      await page.check('text=自动修复无效多边形');
+      await page.click('[data-testid="import-check"]');
+      await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 1 条：1 条可导入，0 条有问题');
+      expect(await page.locator('[data-testid="crs-used"]').textContent()).toContain('第 33 带');
+      expect(await page.locator('[data-testid="field-name"]').inputValue()).toBe('名称');
+    } finally {
+      await page.close();
+    }
+  });
+
   it('places an Excel household list by address, names the sheet rows it cannot place, and imports the rest when asked', async () => {
     const page = await openImport();
     try {
@@ -404,6 +429,25 @@ describeInBrowser('import wizard in Chromium', () => {
         `SELECT min_households AS lo, max_households AS hi FROM grid_type_rule WHERE district_id IS NOT NULL AND grid_type = 'residential'`,
       );
       expect(rows).toEqual([{ lo: 12, hi: 30 }]);
+      // the type given back to the plan-wide range: the row says it follows the default
+      await page.click('[data-testid="rule-follow-residential"]');
+      await expect.poll(() => page.locator('[data-testid="rule-why-residential"]').textContent()).toBe('沿用默认');
+      expect(await page.getByLabel('小区型 上限').inputValue()).toBe('200');
+      // the plan-wide ranges, with the counties that follow them
+      await page.selectOption('[data-testid="rules-district"]', 'plan');
+      await expect.poll(() => page.locator('[data-testid="rules-following"]').textContent()).toMatch(/^沿用这些默认的区县：.*（小区型）/);
+      await page.fill('[data-testid="rule-residential-max"]', '190');
+      await page.click('[data-testid="rules-save"]');
+      await expect.poll(() => page.locator('[role="status"]').textContent(), { timeout: 10_000 }).toMatch(/^已保存/);
+      await page.screenshot({ path: join(ARTIFACTS, 'settings-rules-plan.png') });
+      const plan = await db.query<{ hi: number }>(`SELECT max_households AS hi FROM grid_type_rule WHERE district_id IS NULL AND grid_type = 'residential'`);
+      expect(plan.rows).toEqual([{ hi: 190 }]);
+      // (as it was, for the tests after this one)
+      await db.query(`UPDATE grid_type_rule SET max_households = 200 WHERE district_id IS NULL AND grid_type = 'residential'`);
+      await db.query(
+        `INSERT INTO grid_type_rule (district_id, grid_type, min_households, max_households, target_households)
+         SELECT id, 'residential', 12, 30, 20 FROM region WHERE level = 'district' ORDER BY id LIMIT 1`,
+      );
     } finally {
       await page.close();
     }
