@@ -8,8 +8,8 @@
  *   1b. raw over HTTP: the same query behind the thinnest server (`lib/bare-tile-server.ts`: node's
  *      `http`, no session, validation, cache or gzip) — what HTTP itself costs on this machine;
  *   2. ours on PostgreSQL: through the server over HTTP (one kept-open connection, after tiles of other zooms warmed
- *      both sides up), each tile its first time (computed), then
- *      again (kept) — targets: first time within 1.3× of raw;
+ *      every side up), each tile its first time (computed), then again (kept) — target: first time within 1.3× of raw.
+ *      1, 1b and 2 ask each tile in turn, tile by tile (see `sideBySide`), so that the ratios compare one moment;
  *   2b. as a map asks them: six tiles in flight at once (a browser's connections to one server), each its
  *      first time (a fresh server), beside the raw query six at a time through the pool;
  *   3. ours on the embedded database (geojson-vt + vt-pbf): the same — target within 3× of PostgreSQL;
@@ -219,36 +219,66 @@ async function underLoad(
   return { p50: r!.latency.p50, p99: r!.latency.p99, requests: r!.requests.total, errors: r!.errors + r!.timeouts + r!.non2xx, edits };
 }
 
-/** The raw query behind the thinnest HTTP server, each tile once (after the warm-up tiles), over the same kind of connection. */
-async function bareOverHttp(databaseUrl: string, w: { tiles: Tile[]; warmUp: Tile[] }): Promise<Timing> {
+/** The thinnest HTTP server in front of the raw query (`lib/bare-tile-server.ts`), as a child process like ours. */
+async function startBare(databaseUrl: string): Promise<{ url: string; stop: () => void }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/lib/bare-tile-server.ts'], {
     cwd: resolve(import.meta.dirname, '..', '..'),
     env: { ...process.env, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  try {
-    const url = await new Promise<string>((done, fail) => {
-      createInterface({ input: child.stdout! }).on('line', (line) => {
-        const m = /bare tiles on (http:\/\/\S+)/.exec(line);
-        if (m) done(m[1]!);
-      });
-      child.on('exit', (code) => fail(new Error(`the bare tile server exited (${code})`)));
+  const url = await new Promise<string>((done, fail) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /bare tiles on (http:\/\/\S+)/.exec(line);
+      if (m) done(m[1]!);
     });
-    const bare = (t: Tile) => `/${t.layer}/${t.z}/${t.x}/${t.y}`;
-    for (const t of w.warmUp) await get(url + bare(t), '');
-    const ms: number[] = [];
-    let bytes = 0;
-    for (const t of w.tiles) {
-      const t0 = performance.now();
-      const res = await get(url + bare(t), '');
-      ms.push(performance.now() - t0);
+    child.on('exit', (code) => fail(new Error(`the bare tile server exited (${code})`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+/**
+ * Each tile its first time on three sides — the raw query in process, the raw query behind bare
+ * HTTP, and ours — asked one after another, tile by tile, the order turning with each tile (the first
+ * to ask a tile reads PostgreSQL's pages from disk for the others): what the machine is doing
+ * meanwhile falls on the three alike, where three runs one after another each saw another moment.
+ */
+async function sideBySide(
+  db: Db,
+  bareUrl: string,
+  oursUrl: string,
+  cookie: string,
+  w: { tiles: Tile[]; warmUp: Tile[] },
+): Promise<{ raw: Timing; bare: Timing; ours: Timing; cache: Record<string, number> }> {
+  const bare = (t: Tile) => `/${t.layer}/${t.z}/${t.x}/${t.y}`;
+  const sides = {
+    raw: async (t: Tile) => (await vectorTile(db, t.layer, t.z, t.x, t.y)).length,
+    bare: async (t: Tile) => {
+      const res = await get(bareUrl + bare(t), '');
       if (res.status !== 200) throw new Error(`${bare(t)}: HTTP ${res.status}`);
-      bytes += res.bytes;
+      return res.bytes;
+    },
+    ours: async (t: Tile) => {
+      const res = await get(oursUrl + path(t), cookie);
+      if (res.status !== 200) throw new Error(`${path(t)}: HTTP ${res.status}`);
+      cache[res.cache] = (cache[res.cache] ?? 0) + 1;
+      return res.bytes;
+    },
+  };
+  const cache: Record<string, number> = {};
+  const names = Object.keys(sides) as (keyof typeof sides)[];
+  for (const t of w.warmUp) for (const n of names) await sides[n](t);
+  for (const k of Object.keys(cache)) delete cache[k];
+  const ms = { raw: [] as number[], bare: [] as number[], ours: [] as number[] };
+  const bytes = { raw: 0, bare: 0, ours: 0 };
+  for (const [i, t] of w.tiles.entries()) {
+    for (let k = 0; k < names.length; k++) {
+      const n = names[(i + k) % names.length]!;
+      const t0 = performance.now();
+      bytes[n] += await sides[n](t);
+      ms[n].push(performance.now() - t0);
     }
-    return timing(ms, bytes);
-  } finally {
-    child.kill('SIGTERM');
   }
+  return { raw: timing(ms.raw, bytes.raw), bare: timing(ms.bare, bytes.bare), ours: timing(ms.ours, bytes.ours), cache };
 }
 
 const fmt = (t: Timing) => `${(t.total / 1000).toFixed(2)} s in all, p50 ${t.p50.toFixed(1)} ms, p95 ${t.p95.toFixed(1)} ms, ${(t.bytes / 1024).toFixed(0)} KB`;
@@ -263,29 +293,30 @@ async function serve(name: string, where: OpenOptions, env: Record<string, strin
   console.log(`${name}:`);
   const w = await seeded(where);
   console.log(`  ${w.tiles.length} tiles`);
-  if (where.databaseUrl) {
-    // The baseline: the query alone, straight to PostgreSQL, each tile once.
-    const db = await openDb(where);
-    for (const t of w.warmUp) await vectorTile(db, t.layer, t.z, t.x, t.y);
-    const ms: number[] = [];
-    let bytes = 0;
-    for (const t of w.tiles) {
-      const t0 = performance.now();
-      bytes += (await vectorTile(db, t.layer, t.z, t.x, t.y)).length;
-      ms.push(performance.now() - t0);
-    }
-    raw = timing(ms, bytes);
-    // As a map asks them: six in flight at once (the pool has ten connections).
-    rawParallel = await inFlight(w.tiles, MAP_PARALLEL, async (t) => void (await vectorTile(db, t.layer, t.z, t.x, t.y)));
-    await db.close();
-    console.log(`  raw ST_AsMVT query:        ${fmt(raw)} (uncompressed)`);
-    bareHttp = await bareOverHttp(where.databaseUrl, w);
-    console.log(`  raw, over bare HTTP:       ${fmt(bareHttp)} (uncompressed)`);
-  }
   const server = await startChild(env);
   try {
-    await overHttp(server.url, w.cookie, w.warmUp);
-    const cold = await overHttp(server.url, w.cookie, w.tiles);
+    let cold: { timing: Timing; cache: Record<string, number> };
+    if (where.databaseUrl) {
+      // The baselines beside ours, tile by tile: the query alone, straight to PostgreSQL, and behind bare HTTP.
+      const db = await openDb(where);
+      const bare = await startBare(where.databaseUrl);
+      try {
+        const side = await sideBySide(db, bare.url, server.url, w.cookie, w);
+        raw = side.raw;
+        bareHttp = side.bare;
+        cold = { timing: side.ours, cache: side.cache };
+      } finally {
+        bare.stop();
+      }
+      // As a map asks them: six in flight at once (the pool has ten connections).
+      rawParallel = await inFlight(w.tiles, MAP_PARALLEL, async (t) => void (await vectorTile(db, t.layer, t.z, t.x, t.y)));
+      await db.close();
+      console.log(`  raw ST_AsMVT query:        ${fmt(raw)} (uncompressed)`);
+      console.log(`  raw, over bare HTTP:       ${fmt(bareHttp)} (uncompressed)`);
+    } else {
+      await overHttp(server.url, w.cookie, w.warmUp);
+      cold = await overHttp(server.url, w.cookie, w.tiles);
+    }
     console.log(`  ours, first time:          ${fmt(cold.timing)} (gzip) · ${JSON.stringify(cold.cache)}`);
     const warm = await overHttp(server.url, w.cookie, w.tiles);
     console.log(`  ours, again (kept):        ${fmt(warm.timing)} · ${JSON.stringify(warm.cache)}`);
