@@ -274,7 +274,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.goto(`${server.url}/settings?tab=departments`);
       await page.click('[data-testid="departments-import"]');
       await page.waitForSelector('[data-testid="import-drop"]');
-      await expect.poll(() => page.locator('[data-testid="import-sheet-hint"]').textContent()).toMatch(/^部门名单属于整个系统.*选一个 Excel 或 CSV 文件/);
+      await expect.poll(() => page.locator('[data-testid="import-sheet-hint"]').textContent()).toMatch(/^部门名单不画在地图上.*选一个 Excel 或 CSV 文件/);
       expect(await page.locator('.target').count()).toBe(0);
       expect(await page.locator('[data-testid="map"]').count()).toBe(0);
       const csv = join(dir, '名单.csv');
