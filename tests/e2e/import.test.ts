@@ -63,6 +63,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await expect.poll(() => page.locator('[data-testid="import-summary"]').textContent(), { timeout: 60_000 }).toBe('共 1 条：1 条可导入，0 条有问题');
       expect(await page.locator('[data-testid="crs-used"]').textContent()).toContain('第 33 带');
       expect(await page.locator('[data-testid="field-name"]').inputValue()).toBe('名称');
+      expect(await page.locator('[data-testid="import-sample-caption"]').textContent()).toBe('文件共 1 行');
       await waitForMap(page);
       await expect.poll(() => mapInkShare(page), { timeout: 30_000 }).toBeGreaterThan(0.05);
       await page.screenshot({ path: join(ARTIFACTS, 'import-2-report.png') });
