@@ -33,15 +33,20 @@ export function crsChoices(): CrsChoice[] {
     { code: GCJ02, zh: 'GCJ-02 火星坐标（高德、腾讯）', en: 'GCJ-02 (Amap, Tencent)' },
     { code: BD09, zh: 'BD-09 百度坐标', en: 'BD-09 (Baidu)' },
   ];
+  // Both lists name each zone by its number and its central meridian: a clerk may know either.
   for (let cm = 75; cm <= 135; cm += 3) {
     out.push({
       code: `EPSG:${gkByMeridian(cm)}`,
-      zh: `CGCS2000 3°带 中央经线 ${cm}°E（不带带号）`,
-      en: `CGCS2000 3° Gauss–Krüger, CM ${cm}°E (no zone prefix)`,
+      zh: `CGCS2000 3°带 第 ${cm / 3} 带 中央经线 ${cm}°E（坐标不带带号）`,
+      en: `CGCS2000 3° Gauss–Krüger, zone ${cm / 3}, CM ${cm}°E (no zone prefix)`,
     });
   }
   for (let zone = 25; zone <= 45; zone++) {
-    out.push({ code: `EPSG:${gkByZone(zone)}`, zh: `CGCS2000 3°带 第 ${zone} 带（带号）`, en: `CGCS2000 3° Gauss–Krüger, zone ${zone} (zone prefix)` });
+    out.push({
+      code: `EPSG:${gkByZone(zone)}`,
+      zh: `CGCS2000 3°带 第 ${zone} 带 中央经线 ${zone * 3}°E（坐标带带号）`,
+      en: `CGCS2000 3° Gauss–Krüger, zone ${zone}, CM ${zone * 3}°E (zone prefix)`,
+    });
   }
   return out;
 }
