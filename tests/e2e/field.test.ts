@@ -832,6 +832,10 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await other.locator('[data-testid="step-reason"]').fill('不涉及生态环境');
     await other.locator('[data-testid="send-step"]').click();
     await expect.poll(() => other.count(), { timeout: 30_000 }).toBe(0);
+    // its 已超时 tab speaks of its own late dispatches and what to do, not of how the wall counts
+    await env.locator('[data-testid="state-overdue"]').click();
+    await expect.poll(() => env.locator('[data-testid="overdue-hint"]').textContent()).toContain('申请延期');
+    expect(await env.locator('[data-testid="overdue-hint"]').textContent()).not.toContain('大屏');
     await env.close();
     // the centre approves: the deadline moves
     const centre = await newPage(browser, server.url, await sessionCookie(db, { username: 'duty-centre', role: 'center', regionId: null }), DESKTOP);
@@ -1081,6 +1085,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     await desk.locator('[data-testid="dispatch-clear"]').click();
     await desk.locator('[data-testid="state-overdue"]').click();
     await expect.poll(() => desk.locator('article.card [data-testid="overdue-by"]').first().textContent()).toMatch(/^已超时 \d+ (小时|天)$/);
+    // the centre is told how this tab's count differs from the wall's
+    expect(await desk.locator('[data-testid="overdue-hint"]').textContent()).toContain('大屏');
     // 批量催办 of the cases ticked: only those
     const tick = desk.locator('[data-testid^="pick-"]').first();
     const pickedId = Number((await tick.getAttribute('data-testid'))!.replace('pick-', ''));
