@@ -671,7 +671,7 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'broken', 'no-shx.zip'));
       await expect
         .poll(() => page.locator('[data-testid="import-error"]').textContent())
-        .toBe('jiayuguan.shp 缺少 .shx 文件：请把 Shapefile 的所有文件一起打进 zip。');
+        .toBe('jiayuguan.shp 缺少 .shx 文件：请把 Shapefile 的所有文件一起选中或拖入（或打进一个 zip）。');
       await page.screenshot({ path: join(ARTIFACTS, 'import-6-broken.png') });
       // A .prj that cannot be read: choose the system; once a check has guessed it, the warning says which was used.
       await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'broken', 'bad-prj.zip'));
