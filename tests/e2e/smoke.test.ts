@@ -927,4 +927,20 @@ describeInBrowser('web app in Chromium', () => {
     expect(await page.locator('[data-testid="latest"] .fresh').textContent()).toContain('大屏实时测试：山林起火');
     await page.close();
   });
+
+  it('shows the wall’s other panels when one answer fails (a count past the server’s limit), saying so in that panel', async () => {
+    const page = await newPage(browser, server.url, null, { width: 1920, height: 1080 });
+    opened.push(page);
+    // the departments' figures answer as a query past the limit does
+    await page.route('**/api/stats/departments?*', (route) =>
+      route.fulfill({ status: 422, contentType: 'application/json', body: JSON.stringify({ error: { code: 'too_slow', message: 'slow', path: '' } }) }),
+    );
+    await page.goto(`${server.url}/screen?interval=600&token=${screenToken}`);
+    await expect.poll(() => page.locator('[data-testid="screen"]').getAttribute('data-loaded'), { timeout: 30_000 }).toBe('true');
+    await expect.poll(() => page.locator('[data-testid="departments"]').textContent()).toContain('暂时无法读取');
+    // the rest is there, and the wall is not said to be down
+    expect(await page.locator('[data-testid="figures"]').textContent()).not.toContain('…');
+    expect(await page.locator('[data-testid="stale"]').count()).toBe(0);
+    await page.close();
+  });
 });

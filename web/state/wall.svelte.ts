@@ -11,12 +11,13 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 
 interface Panels {
-  overview: Overview;
+  overview: Overview | null;
   hotspots: Hotspot[];
   ranking: Ranking;
   latest: LatestIncident[];
-  heat: Heat;
+  heat: Heat | null;
   departments: DepartmentStats;
+  unavailable: readonly string[];
 }
 
 /**
@@ -45,6 +46,8 @@ export class Wall {
   /** When the figures shown were read; set when a refresh fails, they are stale since then. */
   loadedAt = $state<Date | null>(null);
   failing = $state(false);
+  /** The panels whose answer failed for the region shown (the others are shown): they say so in their place. */
+  unavailable = $state.raw<readonly string[]>([]);
   /** Ids of incidents that arrived live (highlighted for a while). */
   fresh = $state.raw<number[]>([]);
   private source: EventSource | null = null;
@@ -107,7 +110,9 @@ export class Wall {
     // same question for an hour, which the server then answers from what it keeps.
     const from = new Date(Math.floor(Date.now() / HOUR) * HOUR - 30 * DAY).toISOString();
     const region = String(id);
-    const [overview, hotspots, ranking, latest, heat, departments] = await Promise.all([
+    // Each panel on its own: one that fails (a slow count past the server's limit) leaves the others shown and says
+    // so in its place; only when every one fails is the wall stale (the network down).
+    const settled = await Promise.allSettled([
       ok(api.stats.overview.$get({ query: { region } })),
       ok(api.hotspots.$get({ query: { region, from } })),
       ok(api.regions[':id']['incident-stats'].$get({ param: { id: String(districtId) }, query: { from } })),
@@ -115,7 +120,19 @@ export class Wall {
       ok(api.heatmap.$get({ query: { region, from, shape: 'hex' } })),
       ok(api.stats.departments.$get({ query: { region, from } })),
     ]);
-    return { overview, hotspots, ranking, latest: latest.items, heat, departments };
+    if (settled.every((r) => r.status === 'rejected')) throw (settled[0] as PromiseRejectedResult).reason;
+    const [overview, hotspots, ranking, latest, heat, departments] = settled;
+    const value = <T>(r: PromiseSettledResult<T>, none: T): T => (r.status === 'fulfilled' ? r.value : none);
+    const names = ['overview', 'hotspots', 'ranking', 'latest', 'heat', 'departments'] as const;
+    return {
+      overview: value(overview, null),
+      hotspots: value(hotspots, []),
+      ranking: value(ranking, []),
+      latest: latest.status === 'fulfilled' ? latest.value.items : [],
+      heat: value(heat, null),
+      departments: value(departments, []),
+      unavailable: names.filter((_n, i) => settled[i]!.status === 'rejected'),
+    };
   }
 
   private async load(): Promise<void> {
