@@ -65,15 +65,33 @@ async function collection(tx: Queryable, where: string, params: unknown[], at: P
 export const districts = (tx: Queryable) => collection(tx, 'r.parent_id IS NULL', []);
 export const byCode = (tx: Queryable, code: string) => collection(tx, 'r.code = $1', [code]);
 
-/** Regions whose name contains `q` or whose code starts with it: the 20 best, coarse levels first. */
-export const search = (tx: Queryable, q: string) =>
-  collection(
-    tx,
+/**
+ * Regions whose name contains `q` or whose code starts with it: the 20 best — coarse levels first, a
+ * name that is `q` itself before names that hold it — in that order, each with where it lies
+ * (`place`: its county, township and village), and whether more match (`more`). At city scale a
+ * name is seldom unique (three 白山村, thousands of 第1网格): the place tells them apart.
+ */
+export async function search(tx: Queryable, q: string): Promise<RegionCollection> {
+  const { rows } = await tx.query<{ id: number }>(
     // (and by the 12-digit 统计用区划代码 a county's files carry, kept beside our codes)
-    `r.id IN (SELECT id FROM region WHERE strpos(name, $1) > 0 OR code LIKE $2 || '%' OR stat_code LIKE $2 || '%'
-              ORDER BY array_position(ARRAY['city', 'district', 'township', 'village', 'grid'], level), code LIMIT 20)`,
+    `SELECT id FROM region WHERE strpos(name, $1) > 0 OR code LIKE $2 || '%' OR stat_code LIKE $2 || '%'
+     ORDER BY array_position(ARRAY['city', 'district', 'township', 'village', 'grid'], level), name <> $1, code LIMIT 21`,
     [q, q.replace(/[\\%_]/g, '\\$&')],
   );
+  const ids = rows.slice(0, 20).map((r) => r.id);
+  const fc = await collection(tx, 'r.id = ANY($1::int[])', [ids]);
+  const { rows: places } = await tx.query<{ id: number; place: string }>(
+    `SELECT x.id, string_agg(a.name, ' ' ORDER BY up.depth DESC) AS place
+     FROM unnest($1::int[]) AS x(id) CROSS JOIN LATERAL gp_ancestors(ARRAY[x.id]) up JOIN region a ON a.id = up.id
+     WHERE up.depth > 0 AND a.level IN ('district', 'township', 'village') GROUP BY x.id`,
+    [ids],
+  );
+  const placeOf = new Map(places.map((p) => [p.id, p.place]));
+  const order = new Map(ids.map((id, i) => [id, i]));
+  fc.features.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  for (const f of fc.features) f.properties.place = placeOf.get(f.id) ?? '';
+  return { ...fc, more: rows.length > 20 };
+}
 export const childrenOf = (tx: Queryable, id: number, at: PlanTime = null) => collection(tx, 'r.parent_id = $1', [id], at);
 
 /** Every region at `level` below region `id`. */

@@ -46,7 +46,17 @@ export const RegionFeatureSchema = z
 export const RegionCollectionSchema = z
   .object({
     type: z.literal('FeatureCollection'),
-    features: z.array(z.object({ type: z.literal('Feature'), id: z.number().int(), geometry: Geometry, properties: RegionPropertiesSchema })),
+    features: z.array(
+      z.object({
+        type: z.literal('Feature'),
+        id: z.number().int(),
+        geometry: Geometry,
+        properties: RegionPropertiesSchema.extend({
+          place: z.string().optional().openapi({ description: 'a search: where it lies (its county, township and village), to tell same names apart' }),
+        }),
+      }),
+    ),
+    more: z.boolean().optional().openapi({ description: 'a search: more regions match than the 20 given' }),
   })
   .openapi('RegionCollection');
 

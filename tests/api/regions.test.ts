@@ -55,6 +55,23 @@ for (const driver of DRIVERS) {
       expect(byCode.body.features.length).toBeLessThanOrEqual(20);
       const wild = await ctx.request('GET', `/api/regions?q=${encodeURIComponent('%')}`);
       expect(wild.body.features).toEqual([]);
+      // coarse levels first, in that order (not re-sorted by code), and whether more match than the 20 listed
+      const wide = await ctx.request('GET', '/api/regions?q=530303');
+      const order = ['city', 'district', 'township', 'village', 'grid'];
+      const ranks = wide.body.features.map((f: any) => order.indexOf(f.properties.level));
+      expect(ranks).toEqual([...ranks].sort((a: number, b: number) => a - b));
+      expect([wide.body.features.length, wide.body.more]).toEqual([20, true]);
+      // each with where it lies: a grid's county, township and village
+      const { rows } = await ctx.db.query<{ code: string; township: string; village: string; district: string }>(
+        `SELECT g.code, t.name AS township, v.name AS village, d.name AS district FROM region g JOIN region v ON v.id = g.parent_id
+         JOIN region t ON t.id = v.parent_id JOIN region d ON d.id = t.parent_id WHERE g.level = 'grid' ORDER BY g.id LIMIT 1`,
+      );
+      const grid = (await ctx.request('GET', `/api/regions?q=${rows[0]!.code}`)).body.features[0];
+      expect(grid.properties.place).toBe(`${rows[0]!.district} ${rows[0]!.township} ${rows[0]!.village}`);
+      // a name that is the query itself comes before the names that hold it
+      const exact = await ctx.request('GET', `/api/regions?q=${encodeURIComponent(rows[0]!.township)}`);
+      expect(exact.body.features[0].properties.name).toBe(rows[0]!.township);
+      expect(exact.body.more).toBe(false);
     });
 
     it('returns a region with its ancestors for the breadcrumb', async () => {
