@@ -282,10 +282,19 @@ export async function assessment(
   const rulesFor = (districtId: number | undefined) => (districtId !== undefined && rulesOf.get(districtId)) || planRules;
   /** Each worker is scored by the district of their first grid (a worker's grids lie in one district but for a border case). */
   const districtOfGrid = new Map<number, number>();
+  // Across a city's counties a village's name is not enough (two 凤场村): each is said with its county (会泽县凤场村).
+  const counties = [...new Set(rows.map((r) => r.districtId))];
+  const countyName =
+    counties.length > 1
+      ? new Map(
+          (await db.query<{ id: number; name: string }>('SELECT id, name FROM region WHERE id = ANY($1::int[])', [counties])).rows.map((d) => [d.id, d.name]),
+        )
+      : null;
   const grids: GridAssessment[] = rows.map(({ districtId, ...r }) => {
     districtOfGrid.set(r.gridId, districtId);
     const figures = {
       ...r,
+      village: countyName ? `${countyName.get(districtId) ?? ''}${r.village}` : r.village,
       onTimeRate: rate(r.onTime, r.resolved),
       satisfaction: rate(r.satisfied, r.satisfied + r.unsatisfied),
       visitShare: rate(r.visited, r.households),

@@ -396,7 +396,9 @@ export function patrolRoutes() {
           { format: 'xlsx', crs: 'EPSG:4326', encoding: 'UTF-8' },
         ),
       );
-      const name = encodeURIComponent(`网格考核-${month}.${file.ext}`);
+      // named for its area as the plan's exports are (曲靖市-网格考核-2026-11.xlsx): a city's counties each download theirs
+      const area = (await c.get('db').query<{ name: string }>('SELECT name FROM region WHERE id = $1', [scope.regionId])).rows[0]?.name;
+      const name = encodeURIComponent(`${area ? `${area}-` : ''}网格考核-${month}.${file.ext}`);
       return c.body(file.bytes as Uint8Array<ArrayBuffer>, 200, {
         'content-type': file.type,
         'content-disposition': `attachment; filename="assessment-${month}.${file.ext}"; filename*=UTF-8''${name}`,

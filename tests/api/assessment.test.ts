@@ -372,7 +372,7 @@ for (const driver of DRIVERS) {
       // the workbook, read by GDAL
       const file = await ctx.app.request('/api/assessment/export?month=2031-03', { headers: leader });
       expect(file.status).toBe(200);
-      expect(file.headers.get('content-disposition')).toContain(encodeURIComponent('网格考核-2031-03'));
+      expect(file.headers.get('content-disposition')).toContain(encodeURIComponent('沾益区-网格考核-2031-03'));
       const path = join(dir, 'assessment.xlsx');
       await writeFile(path, new Uint8Array(await file.arrayBuffer()));
       const info = ogrinfo(path);

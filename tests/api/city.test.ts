@@ -93,6 +93,11 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     // the assessment, asked for no region, is the whole city's (not its first county's)
     const assessment = await ctx.request('GET', '/api/assessment?month=2026-11');
     expect([assessment.status, assessment.body.regionId]).toEqual([200, city.cityId]);
+    // across counties each village is said with its county (two counties may each have a 凤场村)
+    const counties = (await ctx.db.query<{ name: string }>(`SELECT name FROM region WHERE level = 'district'`)).rows.map((r) => r.name);
+    const said = [...assessment.body.grids, ...assessment.body.workers.flatMap((w: { villages: string[] }) => w.villages.map((village) => ({ village })))];
+    expect(said.length).toBeGreaterThan(0);
+    expect(said.every((g: { village: string }) => counties.some((n) => g.village.startsWith(n)))).toBe(true);
     const all = await ctx.request('GET', `/api/regions/${city.cityId}/coverage?depth=all`);
     expect(all.body.summary.counts).toMatchObject({ code_mismatch: 0, gap: 0, overlap: 0, outside_parent: 0, invalid_geometry: 0 });
   });
