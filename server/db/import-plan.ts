@@ -18,7 +18,7 @@ import { NOT_IN_A_NAME, parseAddress, parseHead, parseHouseholdPhone } from '../
 import { oneLineText, visibleText } from '../domain/text.ts';
 import { importIncidentBatch } from './incident-batches.ts';
 import { incidentCategories, type NewIncident } from './incidents.ts';
-import { importRegions, placeMany, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
+import { importRegions, settleRegions, type ImportResult, type Placed as RegionPlacement } from './region-import.ts';
 import { validateCoverage } from './coverage.ts';
 import { recordOperation, snapshots, type ChangeRow } from './region-store.ts';
 import { staffRoles } from './staff.ts';
@@ -602,20 +602,6 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const issues: unknown[] = [];
   // the parents that received new regions (null: more than one new district)
   const received: (number | null)[] = [];
-  // A layer across many parents (a county's grids into its villages) is placed in one query, not one per parent:
-  // their outlines locked first, as each parent's own import would. (Not where a village's grids make way first:
-  // those are placed against what is left.)
-  let batched: Map<number | null, RegionPlacement[]> | null = null;
-  if (!reuse && !replacing && groups.size > 1 && !groups.has(null)) {
-    const parents = [...groups.keys()] as number[];
-    await tx.query('SELECT id FROM region WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE', [parents]);
-    const placed = await placeMany(
-      tx,
-      parents.map((parentId) => ({ parentId, features: groups.get(parentId)!.map((g) => g.feature) })),
-      { repair: spec.repair, clip: spec.clip, toleranceM2: DEFAULT_TOLERANCES.toleranceM2 },
-    );
-    batched = new Map(parents.map((id, i) => [id, placed[i]!]));
-  }
   for (const [parentId, group] of groups) {
     const p = group[0]?.parent ?? parent;
     const lv = level(parentId === null ? null : p);
@@ -646,7 +632,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
       record: false,
       settle: false,
       changes: !dryRun,
-      placed: reuse?.placed.get(parentId) ?? batched?.get(parentId),
+      placed: reuse?.placed.get(parentId),
     });
     if (result.placed) keep.placed.set(parentId, result.placed);
     if (result.created.length > 0) received.push(parentId === null ? (result.created.length === 1 ? result.created[0]!.id : null) : parentId);

@@ -76,81 +76,56 @@ export interface Placed {
  * took from them was the parent's outside or siblings, which fᵢ loses anyway).
  */
 async function place(tx: Queryable, features: BoundaryFeature[], o: ImportOptions): Promise<Placed[]> {
-  return (await placeMany(tx, [{ parentId: o.parentId, features }], o))[0]!;
-}
-
-/**
- * `place` for several parents at once — a county's grid layer goes into its 146 villages — in one
- * query: each feature against its own parent, that parent's other children and the features of
- * the same parent before it in the file. The placements come back per group, in its order.
- */
-export async function placeMany(
-  tx: Queryable,
-  groups: { parentId: number | null; features: BoundaryFeature[] }[],
-  o: Pick<ImportOptions, 'repair' | 'clip' | 'toleranceM2'>,
-): Promise<Placed[][]> {
-  const all = groups.flatMap((g) => g.features.map((f, i) => ({ f, parentId: g.parentId, index: i })));
   const { rows } = await tx.query<Placed>(
-    `WITH raw AS (SELECT ord::int, j, pid, idx FROM unnest($1::text[], $2::int[], $3::int[]) WITH ORDINALITY AS t(j, pid, idx, ord)),
-     checked AS (SELECT ord, pid, idx, ST_IsValidDetail(ST_SetSRID(ST_GeomFromGeoJSON(j), 4326)) AS d, j FROM raw),
+    `WITH raw AS (SELECT ord::int, j FROM unnest($1::text[]) WITH ORDINALITY AS t(j, ord)),
+     checked AS (SELECT ord, ST_IsValidDetail(ST_SetSRID(ST_GeomFromGeoJSON(j), 4326)) AS d, j FROM raw),
      -- only valid input (or repaired) goes on to the overlays
-     f0 AS (SELECT ord, pid, idx, ${stored(o.repair, 'j')} AS g FROM checked WHERE $4 OR (d).valid),
+     f0 AS (SELECT ord, ${stored(o.repair, 'j')} AS g FROM checked WHERE $3 OR (d).valid),
+     parent AS (SELECT geom FROM region WHERE id = $2),
      -- Corners within a millimetre of the parent's outline are put on it: a layer exported and brought
      -- back (its corners rounded on the way, then put on the stored grid) fits its parent again instead
      -- of leaving hair-thin gaps and spills along the edge. Where snapping would make a shape invalid, it stays as it came.
-     f AS (SELECT f0.ord, f0.pid, f0.idx, CASE WHEN s.g IS NOT NULL AND ST_IsValid(s.g) THEN s.g ELSE f0.g END AS g
-           FROM f0 LEFT JOIN LATERAL (SELECT ST_Multi(ST_Snap(f0.g, p.geom, 1e-8)) AS g FROM region p WHERE p.id = f0.pid AND f0.g && p.geom) s ON true),
+     f AS (SELECT f0.ord, CASE WHEN s.g IS NOT NULL AND ST_IsValid(s.g) THEN s.g ELSE f0.g END AS g
+           FROM f0 LEFT JOIN LATERAL (SELECT ST_Multi(ST_Snap(f0.g, p.geom, 1e-8)) AS g FROM parent p WHERE f0.g && p.geom) s ON true),
+     sibling AS (SELECT id, code, name, geom FROM region WHERE parent_id IS NOT DISTINCT FROM $2),
      -- Overlaps are measured only where interiors meet (ST_Relate 'T********'): neighbours that merely
      -- share an edge have nothing to measure, and intersecting each such pair was most of the check
      -- (a file of 4,598 grids: 11,481 touching pairs, 780 ms of intersections for no area at all).
      measured AS (
-       SELECT f.ord, f.pid, f.g,
+       SELECT f.ord, f.g,
          -- a feature the parent covers has nothing outside it: its difference (an overlay with the
          -- parent's whole outline) is computed only for the others (4,598 grids: 470 → 170 ms)
-         CASE WHEN f.pid IS NULL OR ST_CoveredBy(f.g, p.geom) THEN 0 ELSE gp_area_m2(gp_difference(f.g, p.geom)) END AS outside_m2,
+         CASE WHEN $2::int IS NULL OR ST_CoveredBy(f.g, (SELECT geom FROM parent)) THEN 0
+              ELSE gp_area_m2(gp_difference(f.g, (SELECT geom FROM parent))) END AS outside_m2,
          (SELECT coalesce(json_agg(json_build_object('id', s.id, 'code', s.code, 'name', s.name, 'areaM2', round(s.a::numeric, 1)) ORDER BY s.id), '[]')
-            FROM (SELECT s.id, s.code, s.name, gp_area_m2(ST_Intersection(s.geom, f.g, gp_grid())) AS a FROM region s
-              WHERE s.geom && f.g AND (s.parent_id = f.pid OR (f.pid IS NULL AND s.parent_id IS NULL))
+            FROM (SELECT s.id, s.code, s.name, gp_area_m2(ST_Intersection(s.geom, f.g, gp_grid())) AS a FROM sibling s WHERE s.geom && f.g
               AND ST_Relate(s.geom, f.g, 'T********')) s
-           WHERE s.a > $5) AS overlaps,
-         (SELECT coalesce(json_agg(json_build_object('index', e.idx, 'areaM2', round(e.a::numeric, 1)) ORDER BY e.ord), '[]')
-            FROM (SELECT e.ord, e.idx, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e
-              WHERE e.pid IS NOT DISTINCT FROM f.pid AND e.ord < f.ord AND e.g && f.g AND ST_Relate(e.g, f.g, 'T********')) e
-           WHERE e.a > $5) AS earlier
-       FROM f LEFT JOIN region p ON p.id = f.pid
+           WHERE s.a > $4) AS overlaps,
+         (SELECT coalesce(json_agg(json_build_object('index', e.ord - 1, 'areaM2', round(e.a::numeric, 1)) ORDER BY e.ord), '[]')
+            FROM (SELECT e.ord, gp_area_m2(ST_Intersection(e.g, f.g, gp_grid())) AS a FROM f e
+              WHERE e.ord < f.ord AND e.g && f.g AND ST_Relate(e.g, f.g, 'T********')) e
+           WHERE e.a > $4) AS earlier
+       FROM f
      ),
      clipped AS (
        SELECT m.ord, ST_Multi(ST_CollectionExtract(gp_difference(
                 -- (only the area: where the feature runs along the parent's edge from outside, the intersection
                 -- also holds that line, and GEOS will not subtract the siblings from such a mix)
-                CASE WHEN m.pid IS NULL THEN m.g ELSE ST_CollectionExtract(ST_Intersection(m.g, p.geom, gp_grid()), 3) END,
+                CASE WHEN $2::int IS NULL THEN m.g ELSE ST_CollectionExtract(ST_Intersection(m.g, (SELECT geom FROM parent), gp_grid()), 3) END,
                 (SELECT ST_Union(x.g, gp_grid()) FROM (
-                   SELECT s.geom AS g FROM region s WHERE s.geom && m.g AND (s.parent_id = m.pid OR (m.pid IS NULL AND s.parent_id IS NULL))
-                   UNION ALL SELECT e.g FROM f e WHERE e.pid IS NOT DISTINCT FROM m.pid AND e.ord < m.ord AND e.g && m.g) x)), 3)) AS g
-       FROM measured m LEFT JOIN region p ON p.id = m.pid WHERE $6
+                   SELECT s.geom AS g FROM sibling s WHERE s.geom && m.g
+                   UNION ALL SELECT e.g FROM f e WHERE e.ord < m.ord AND e.g && m.g) x)), 3)) AS g
+       FROM measured m WHERE $5
      )
-     SELECT c.ord, encode(ST_AsEWKB(CASE WHEN $6 THEN k.g ELSE m.g END), 'hex') AS wkb,
+     SELECT c.ord, encode(ST_AsEWKB(CASE WHEN $5 THEN k.g ELSE m.g END), 'hex') AS wkb,
             (c.d).valid, (c.d).reason, ST_X((c.d).location) AS x, ST_Y((c.d).location) AS y,
             coalesce(m.outside_m2, 0) AS outside_m2, coalesce(m.overlaps, '[]') AS overlaps, coalesce(m.earlier, '[]') AS earlier,
-            CASE WHEN $6 THEN gp_area_m2(k.g) END AS clipped_m2, CASE WHEN $6 THEN ST_NumGeometries(k.g) END AS parts
+            CASE WHEN $5 THEN gp_area_m2(k.g) END AS clipped_m2, CASE WHEN $5 THEN ST_NumGeometries(k.g) END AS parts
      FROM checked c LEFT JOIN measured m ON m.ord = c.ord LEFT JOIN clipped k ON k.ord = c.ord
      ORDER BY c.ord`,
-    [
-      all.map((a) => JSON.stringify({ type: 'MultiPolygon', coordinates: a.f.coordinates })),
-      all.map((a) => a.parentId),
-      all.map((a) => a.index),
-      o.repair,
-      o.toleranceM2,
-      o.clip,
-    ],
+    [features.map((f) => JSON.stringify({ type: 'MultiPolygon', coordinates: f.coordinates })), o.parentId, o.repair, o.toleranceM2, o.clip],
   );
-  const out: Placed[][] = [];
-  let at = 0;
-  for (const g of groups) {
-    out.push(rows.slice(at, at + g.features.length));
-    at += g.features.length;
-  }
-  return out;
+  return rows;
 }
 
 /** What keeps a placed feature out, in the words a drawn region would hear; null when it may go in. */
