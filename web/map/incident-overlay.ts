@@ -11,6 +11,8 @@ import type { Heat, Hotspot, Mode } from '../state/analysis.svelte.ts';
 
 type Rgba = [number, number, number, number];
 type Cell = Heat['cells'][number];
+/** 网格分级: each grid's class (id → index into `colors`), for the map to colour its grid tiles with. */
+export type GridClasses = { classes: Map<number, number>; colors: string[] };
 
 /** A colour of the yellow–orange–red ramp for t in 0…1. */
 export function ramp(t: number, alpha = 220): Rgba {
@@ -83,8 +85,8 @@ function hexagon(c: Cell, sizeM: number): [number, number][] {
 
 /**
  * deck.gl drawn over the MapLibre map (overlaid, not interleaved: MapLibre 6 refuses the
- * interleaved mode): a heatmap or hexagons from the server's cells, or grids coloured by incidents
- * per 100 households. The browser only draws; the server aggregates.
+ * interleaved mode): a heatmap or hexagons from the server's cells; for grids coloured by incidents
+ * per 100 households, their classes (the map colours its own grid tiles). The browser only draws; the server aggregates.
  */
 export class IncidentOverlay {
   private readonly overlay = new MapboxOverlay({ interleaved: false, layers: [] });
@@ -135,15 +137,15 @@ export class IncidentOverlay {
   update(
     mode: Mode,
     heat: Heat | null,
-    grids: GeoJSON.FeatureCollection | null,
     hotspots: Hotspot[],
     scale = 1,
     zoom?: number,
-  ): { max: number; breaks: number[] | null; held: boolean } {
+  ): { max: number; breaks: number[] | null; held: boolean; grids: GridClasses | null } {
     const cells = heat?.cells ?? [];
     let layers: Layer[] = [];
     let max = 0;
     let breaks: number[] | null = null;
+    let grids: GridClasses | null = null;
     const held = this.held;
     if (mode === 'heatmap') {
       max = cells.reduce((m, c) => Math.max(m, c.count), 0);
@@ -194,27 +196,23 @@ export class IncidentOverlay {
           updateTriggers: { getFillColor: max, getPolygon: size },
         }),
       ];
-    } else if (mode === 'grids' && grids) {
+    } else if (mode === 'grids') {
       const rate = new Map(hotspots.map((h) => [h.id, h.households > 0 ? (100 * h.count) / h.households : 0]));
       // Five classes of equal size (quintiles of the grids with any report), and none: a skewed rate
       // (a grid of two households with a few reports) no longer paints the rest one colour.
       breaks = quantileBreaks([...rate.values()]);
       if (held) breaks = held.grids ??= breaks;
       max = breaks.at(-1) ?? 0;
-      const classOf = (v: number) => (v <= 0 ? 0 : 1 + breaks!.filter((b) => v > b).length);
-      const features = grids.features.filter((f) => rate.has(f.id as number));
-      layers = [
-        new GeoJsonLayer({
-          id: 'grid-rates',
-          data: { type: 'FeatureCollection' as const, features },
-          filled: true,
-          stroked: true,
-          getFillColor: (f: { id?: unknown }) => ramp(classShade(classOf(rate.get(f.id as number) ?? 0), breaks!.length), 200),
-          getLineColor: [255, 255, 255, 160],
-          lineWidthMinPixels: 0.5,
-          updateTriggers: { getFillColor: [breaks.join(','), hotspots.length] },
+      const b = breaks;
+      const classOf = (v: number) => (v <= 0 ? 0 : 1 + b.filter((x) => v > x).length);
+      // the map colours its own grid tiles by these (a city's 21,600 outlines would be 12 MB of GeoJSON)
+      grids = {
+        classes: new Map([...rate].map(([id, v]) => [id, classOf(v)])),
+        colors: Array.from({ length: b.length + 2 }, (_, k) => {
+          const [r, g, bl] = ramp(classShade(k, b.length));
+          return `rgb(${r},${g},${bl})`;
         }),
-      ];
+      };
     }
     if (this.outline) {
       const data = { type: 'FeatureCollection' as const, features: [this.outline] };
@@ -228,7 +226,7 @@ export class IncidentOverlay {
       }
     }
     this.overlay.setProps({ layers });
-    return { max, breaks, held: held !== null };
+    return { max, breaks, held: held !== null, grids };
   }
 
   destroy(map: MapLibreMap): void {

@@ -53,6 +53,8 @@ export class RegionMap {
   private tiles: string | null = null;
   private proposalShown = false;
   private gridStyle: { color?: ExpressionSpecification; opacity: number; warnings: boolean } = { opacity: 0, warnings: true };
+  /** Grids coloured by a class each (analysis' 网格分级) on the grid tiles, by their ids; null: by the grid style. */
+  private gridClasses: { classes: ReadonlyMap<number, number>; colors: readonly string[] } | null = null;
   /** Labels as HTML above the map (a wall: deck.gl's heatmap is drawn on a canvas over MapLibre's own labels). */
   private readonly htmlLabels: boolean;
   private labelMarkers: { marker: maplibregl.Marker; rank: number }[] = [];
@@ -413,9 +415,37 @@ export class RegionMap {
   }
 
   private applyGridStyle(): void {
-    if (this.gridStyle.color) this.map.setPaintProperty('grid-fill', 'fill-color', this.gridStyle.color);
-    if (this.gridStyle.opacity > 0) this.map.setPaintProperty('grid-fill', 'fill-opacity', this.gridStyle.opacity);
-    if (!this.gridStyle.warnings) this.map.setLayoutProperty('grid-out-of-range', 'visibility', 'none');
+    const m = this.map;
+    const classed = this.gridClasses;
+    const color = this.gridStyle.color ?? gridTypeColor;
+    const opacity = this.gridStyle.opacity > 0 ? this.gridStyle.opacity : this.dark ? 0.45 : 0.32;
+    if (classed) {
+      // A grid with a class takes its colour, nearly opaque; the others keep the grid style. The classes are the grids' ids
+      // in one `match` (a lookup, not a chain): MapLibre's workers colour the tiles with it, where feature state would
+      // have the page's own thread decode every grid of every tile again (a city froze for 11 s).
+      const ids = classed.colors.map(() => [] as number[]);
+      for (const [id, k] of classed.classes) ids[k]?.push(id);
+      const used = ids.flatMap((list, k) => (list.length > 0 ? [k] : []));
+      const fill: unknown[] = ['match', ['id'], ...used.flatMap((k) => [ids[k], classed.colors[k]]), color];
+      const shown: unknown[] = ['match', ['id'], ...used.flatMap((k) => [ids[k], 0.85]), opacity];
+      m.setPaintProperty('grid-fill', 'fill-color', (used.length > 0 ? fill : color) as ExpressionSpecification);
+      m.setPaintProperty('grid-fill', 'fill-opacity', (used.length > 0 ? shown : opacity) as ExpressionSpecification | number);
+    } else {
+      m.setPaintProperty('grid-fill', 'fill-color', color);
+      m.setPaintProperty('grid-fill', 'fill-opacity', opacity);
+    }
+    // classed, the grids show from the city's zoom: their tiles there (a few hundred KB for a city) are far less than their outlines
+    m.setLayerZoomRange('grid-fill', classed ? 0 : GRID_MIN_ZOOM, 24);
+    if (!this.gridStyle.warnings) m.setLayoutProperty('grid-out-of-range', 'visibility', 'none');
+  }
+
+  /**
+   * Colours grids by a class each (`classes`: grid id → index into `colors`) on the grid tiles the map already draws, or
+   * (null) as the grid style has them again. Grids without a class keep the grid style.
+   */
+  setGridClasses(classes: ReadonlyMap<number, number> | null, colors: readonly string[] = []): void {
+    this.gridClasses = classes ? { classes, colors } : null;
+    if (this.map.getLayer('grid-fill')) this.applyGridStyle(); // else with the plan's layers
   }
 
   /** The region one level below the selection under a screen point (the selection's sibling when it is a grid). */
