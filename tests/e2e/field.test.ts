@@ -890,6 +890,19 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     release();
     await expect.poll(() => desk.locator('[data-testid="intake-count"]').textContent(), { timeout: 30_000 }).toMatch(/^[1-9]\d*$/);
     await desk.unrouteAll();
+    // narrowed to the township where the fresh case happened: it is still there, with no more cases than in all; then all again
+    const everywhere = Number(await desk.locator('[data-testid="intake-count"]').textContent());
+    const {
+      rows: [township],
+    } = await db.query<{ id: number }>(
+      `SELECT t.id FROM incident i JOIN region g ON g.id = i.grid_id JOIN region v ON v.id = g.parent_id JOIN region t ON t.id = v.parent_id WHERE i.id = $1`,
+      [fresh!.id],
+    );
+    await desk.locator('[data-testid="intake-area"]').selectOption(String(township!.id));
+    await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(async () => Number(await desk.locator('[data-testid="intake-count"]').textContent()), { timeout: 30_000 }).toBeLessThanOrEqual(everywhere);
+    await desk.locator('[data-testid="intake-area"]').selectOption('');
+    await expect.poll(async () => Number(await desk.locator('[data-testid="intake-count"]').textContent()), { timeout: 30_000 }).toBe(everywhere);
     // before a case is picked: the queue on a map and what it holds; a report's dot picks it as its card does
     await expect.poll(() => desk.locator('[data-testid="center-summary"]').textContent(), { timeout: 30_000 }).toMatch(/\d+ 件待受理.*严重 \d+/);
     const {
