@@ -900,7 +900,9 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     );
     await desk.locator('[data-testid="intake-area"]').selectOption(String(township!.id));
     await expect.poll(() => desk.locator(`[data-testid="intake-${fresh!.id}"]`).count(), { timeout: 30_000 }).toBe(1);
-    await expect.poll(async () => Number(await desk.locator('[data-testid="intake-count"]').textContent()), { timeout: 30_000 }).toBeLessThanOrEqual(everywhere);
+    await expect
+      .poll(async () => Number(await desk.locator('[data-testid="intake-count"]').textContent()), { timeout: 30_000 })
+      .toBeLessThanOrEqual(everywhere);
     await desk.locator('[data-testid="intake-area"]').selectOption('');
     await expect.poll(async () => Number(await desk.locator('[data-testid="intake-count"]').textContent()), { timeout: 30_000 }).toBe(everywhere);
     // before a case is picked: the queue on a map and what it holds; a report's dot picks it as its card does
