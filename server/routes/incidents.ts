@@ -277,7 +277,19 @@ const hotspotRoute = createRoute({
   method: 'get',
   path: '/hotspots',
   summary: 'Getis–Ord Gi* of incident counts over the grids of a region: z-score and significance per grid',
-  request: { query: FilterQuery.extend({ region: z.coerce.number().int().positive().max(2_147_483_647) }) },
+  request: {
+    query: FilterQuery.extend({
+      region: z.coerce.number().int().positive().max(2_147_483_647),
+      only: z
+        .enum(['hot'])
+        .optional()
+        .openapi({
+          description:
+            '`hot`: only the grids significantly hot (a wall lists a few of them; a city\'s every grid is 4.9 MB). The z-scores are the same, ' +
+            'computed over every grid',
+        }),
+    }),
+  },
   responses: {
     200: {
       description: 'Grids, hottest first',
@@ -462,7 +474,8 @@ export function incidentAnalyticsRoutes() {
       cached(c, { reads: () => ['incidents', 'plan'], clock: ranToNow }, async () => {
         const q = c.req.valid('query');
         if (!(await regionExists(c.get('db'), q.region))) throw notFound('region', q.region, 'query.region');
-        return c.json(await hotspots(c.get('db'), { ...(await filterOf(c, q)), regionId: q.region }), 200);
+        const all = await hotspots(c.get('db'), { ...(await filterOf(c, q)), regionId: q.region });
+        return c.json(q.only === 'hot' ? all.filter((h) => h.significance.startsWith('hot')) : all, 200);
       }),
     )
     .openapi(seriesRoute, async (c) =>

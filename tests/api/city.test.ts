@@ -119,6 +119,12 @@ describe.each(DRIVERS)('a city above its counties (%s)', (driver) => {
     // under a city, a grid's place names its county too
     expect(spots.every((h: any) => / · /.test(h.place))).toBe(true);
     expect(spots.reduce((a: number, h: any) => a + h.count, 0)).toBe(total);
+    // only=hot (the wall's few rows): the significantly hot ones, as they are in the whole answer
+    const hot = await get(`/api/hotspots?region=${city.cityId}&${window}&only=hot`);
+    expect(hot).toEqual(spots.filter((h: any) => h.significance.startsWith('hot')));
+    expect(hot.length).toBeGreaterThan(0);
+    expect(hot.length).toBeLessThan(spots.length);
+    expect((await ctx.app.request(`/api/hotspots?region=${city.cityId}&${window}&only=cold`, { headers: { cookie } })).status).toBe(400);
     const series = await get(`/api/incidents/timeseries?region=${city.cityId}&${window}&bucket=month`);
     const inSeries = series.series.reduce((a: number, b: any) => a + Object.values(b.counts as Record<string, number>).reduce((x, y) => x + y, 0), 0);
     expect(inSeries).toBe(total);

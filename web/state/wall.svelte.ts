@@ -114,7 +114,7 @@ export class Wall {
     // so in its place; only when every one fails is the wall stale (the network down).
     const settled = await Promise.allSettled([
       ok(api.stats.overview.$get({ query: { region } })),
-      ok(api.hotspots.$get({ query: { region, from } })),
+      ok(api.hotspots.$get({ query: { region, from, only: 'hot' } })), // (a city's every grid would be 4.9 MB for six rows)
       ok(api.regions[':id']['incident-stats'].$get({ param: { id: String(districtId) }, query: { from } })),
       ok(api.incidents.$get({ query: { region, limit: '8' } })),
       ok(api.heatmap.$get({ query: { region, from, shape: 'hex' } })),
