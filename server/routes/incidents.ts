@@ -285,7 +285,7 @@ const hotspotRoute = createRoute({
         .optional()
         .openapi({
           description:
-            '`hot`: only the grids significantly hot (a wall lists a few of them; a city\'s every grid is 4.9 MB). The z-scores are the same, ' +
+            "`hot`: only the grids significantly hot (a wall lists a few of them; a city's every grid is 4.9 MB). The z-scores are the same, " +
             'computed over every grid',
         }),
     }),
