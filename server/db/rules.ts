@@ -108,7 +108,10 @@ export async function setDistrictRules(
     [districtId, rules.map((r) => r.gridType), rules.map((r) => r.min), rules.map((r) => r.max), rules.map((r) => r.target)],
   );
   const after = await districtRules(tx, districtId);
-  await recordChange(tx, { actor, action: 'update', entity: 'grid_type_rule', entityId: districtId, before, after });
+  // a save that changes nothing is not a change: not logged, the version stays (another admin's open form stays current)
+  if (JSON.stringify(after) !== JSON.stringify(before)) {
+    await recordChange(tx, { actor, action: 'update', entity: 'grid_type_rule', entityId: districtId, before, after });
+  }
   return after;
 }
 
@@ -161,6 +164,8 @@ export async function setDefaultRules(tx: Queryable, actor: string, rules: RuleI
   });
   await writeDefaultRules(tx, rules);
   const after = await defaultRules(tx);
-  await recordChange(tx, { actor, action: 'update', entity: 'grid_type_rule', entityId: null, before, after });
+  if (JSON.stringify(after) !== JSON.stringify(before)) {
+    await recordChange(tx, { actor, action: 'update', entity: 'grid_type_rule', entityId: null, before, after });
+  }
   return after;
 }

@@ -846,7 +846,8 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
       after: { roles: await staffRoles(tx), undoes: changeId },
     });
   } else if (c.entity_id === null) {
-    // the plan's own ranges
+    // the plan's own ranges (locked first, as a change of them does: one committed meanwhile is then seen, not overwritten)
+    await tx.query('SELECT 1 FROM grid_type_rule WHERE district_id IS NULL FOR UPDATE');
     const before = c.before as DistrictRule[];
     const now = await defaultRules(tx);
     subject = 'rules';
@@ -862,10 +863,14 @@ export async function undoSettingsChange(tx: Queryable, actor: string, changeId:
     });
   } else {
     const districtId = c.entity_id!;
+    // (the district's row locked, as a change of its rules does)
+    await tx.query('SELECT 1 FROM region WHERE id = $1 FOR UPDATE', [districtId]);
     const before = c.before as DistrictRule[];
     const now = await districtRules(tx, districtId);
     subject = 'rules';
-    if (!same(now, c.after)) throw conflict('the district rules');
+    // only the district's own ranges: the types it follows from the plan move with the plan's changes, which are not this one's
+    const owned = (rules: DistrictRule[]) => rules.filter((r) => r.own).map((r) => [r.gridType, r.min, r.max, r.target]);
+    if (!same(owned(now), owned(c.after as DistrictRule[]))) throw conflict('the district rules');
     await tx.query('DELETE FROM grid_type_rule WHERE district_id = $1', [districtId]);
     const own = before.filter((r) => r.own);
     await tx.query(

@@ -47,3 +47,15 @@ export const splitting = gate(
   'your previous auto-split is still being worked out; wait for it, then ask again',
   'the server is working out other auto-splits; try again in a moment',
 );
+
+/**
+ * 考核 worked out for a month (a district's every grid and worker, about a second on the embedded database): two per person
+ * (a second tab) and three in all, so that one account asking month after month cannot hold everyone else's requests.
+ */
+export const reckoning = gate(
+  2,
+  3,
+  'too_many_assessments',
+  'your previous assessments are still being worked out; wait for them, then ask again',
+  'the server is working out other assessments; try again in a moment',
+);

@@ -9,7 +9,7 @@ import { parseInstant } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { writeLayers } from '../files/write.ts';
-import { limited } from '../http/heavy.ts';
+import { limited, reckoning } from '../http/heavy.ts';
 import { errorResponses, json } from './schemas.ts';
 
 const Key = z.string().regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)');
@@ -245,6 +245,10 @@ async function scopeOf(c: Context<Env>, region: number | undefined): Promise<{ r
       `SELECT a.id FROM gp_ancestors($1::int[]) a JOIN region r ON r.id = a.id WHERE r.level = 'district' ORDER BY a.id LIMIT 1`,
       [p.gridIds.length ? p.gridIds : [0]],
     );
+    // (their own grids whatever region is asked; a region that is not there is refused as for anyone)
+    if (region !== undefined && !(await db.query('SELECT 1 FROM region WHERE id = $1', [region])).rows.length) {
+      throw new InputError('not_found', `region ${region} does not exist`, 'query.region');
+    }
     return { regionId: region ?? root.rows[0]?.id ?? 0, gridIds: p.gridIds };
   }
   if (p.regionId !== null && p.role !== 'admin') {
@@ -326,7 +330,8 @@ export function patrolRoutes() {
       const q = c.req.valid('query');
       const month = q.month ?? thisMonth(nowOf(c));
       const scope = await scopeOf(c, q.region);
-      const a = await assessment(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') }, nowOf(c));
+      const bounds = monthBounds(month, 'query.month');
+      const a = await reckoning(c, () => assessment(c.get('db'), { ...scope, ...bounds }, nowOf(c)));
       const n = q.limit ?? Infinity;
       return c.json(
         {
@@ -347,7 +352,9 @@ export function patrolRoutes() {
       const q = c.req.valid('query');
       const month = q.month ?? thisMonth(nowOf(c));
       const scope = await scopeOf(c, q.region);
-      const a = await assessment(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') }, nowOf(c));
+      const bounds = monthBounds(month, 'query.month');
+      // (worked out inside the export's own gate: a refused export costs nothing)
+      const a = await limited(c, () => assessment(c.get('db'), { ...scope, ...bounds }, nowOf(c)));
       const figures = (f: (typeof a.grids)[number] | (typeof a.workers)[number]) => ({
         上报事件: f.reports,
         就地解决: f.onSpot,

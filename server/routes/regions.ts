@@ -18,7 +18,7 @@ const listRoute = createRoute({
   method: 'get',
   path: '/regions',
   summary: 'Top-level regions (districts), the region with a given code, or a search by name or code',
-  request: { query: z.object({ code: z.string().min(1).max(64).optional(), q: z.string().min(1).max(64).optional() }) },
+  request: { query: z.object({ code: z.string().min(1).max(64).optional(), q: z.string().trim().min(1).max(64).optional() }) },
   responses: { 200: { description: 'Regions', ...json(RegionCollectionSchema) }, ...errorResponses(400) },
 });
 
@@ -100,7 +100,7 @@ export function regionRoutes() {
       cached(c, { reads: () => ['plan'], clock: never }, async () => {
         const { code, q } = c.req.valid('query');
         const db = c.get('db');
-        return c.json(code ? await byCode(db, code) : q ? await search(db, q.trim()) : await districts(db), 200);
+        return c.json(code ? await byCode(db, code) : q ? await search(db, q) : await districts(db), 200);
       }),
     )
     .openapi(getRoute, async (c) =>

@@ -349,6 +349,13 @@ for (const driver of DRIVERS) {
       const other = await ctx.cookie({ username: 'assess-other', role: 'worker', workerId: g.otherWorker });
       expect((await ctx.request('GET', `/api/assessment?month=2031-03`, undefined, other)).body.workers.map((w: any) => w.workerId)).not.toContain(g.worker);
       expect((await ctx.request('GET', `/api/assessment?month=2031-13`, undefined, leader)).body.error.code).toBe('invalid_month');
+      // a worker asking of a region that is not there is told so, as anyone is (their figures are their own grids' whatever region)
+      const nowhere = await ctx.request('GET', `/api/assessment?month=2031-03&region=999999`, undefined, other);
+      expect([nowhere.status, nowhere.body.error.code]).toEqual([404, 'not_found']);
+      // one account asking month after month at once: two are worked out, the third is told to wait (429), nothing held behind them
+      const burst = await Promise.all(['01', '02', '03'].map((m) => ctx.request('GET', `/api/assessment?month=2031-${m}&limit=1`, undefined, leader)));
+      expect(burst.map((r) => r.status).sort()).toEqual([200, 200, 429]);
+      expect(burst.find((r) => r.status === 429)!.body.error.code).toBe('too_many_assessments');
 
       // the patrols of the month, with tracks for the township's map
       const patrols = await ctx.request('GET', `/api/patrols?month=2031-03`, undefined, phone);

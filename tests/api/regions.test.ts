@@ -53,6 +53,9 @@ for (const driver of DRIVERS) {
       expect(levels[0]).toBe('township');
       expect(byCode.body.features.every((f: any) => f.properties.code.startsWith('530303-001'))).toBe(true);
       expect(byCode.body.features.length).toBeLessThanOrEqual(20);
+      // a blank search is refused, not every region of the plan
+      const blank = await ctx.request('GET', '/api/regions?q=%20%20%20');
+      expect(blank.status).toBe(400);
       const wild = await ctx.request('GET', `/api/regions?q=${encodeURIComponent('%')}`);
       expect(wild.body.features).toEqual([]);
       // coarse levels first, in that order (not re-sorted by code), and whether more match than the 20 listed

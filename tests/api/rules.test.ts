@@ -141,5 +141,29 @@ for (const driver of DRIVERS) {
         own: false,
       });
     });
+
+    it("keeps the version on a save that changes nothing, and undoes a district's change after a plan-wide one", async () => {
+      type Rule = { gridType: string; min: number; max: number; target: number; own: boolean };
+      const rulesOf = async () => (await ctx.request('GET', `/api/regions/${districtId}/rules`)).body as { version: number; rules: Rule[] };
+      const back = { rules: [{ gridType: 'unit', followPlan: true }] };
+      expect((await ctx.request('PUT', `/api/regions/${districtId}/rules`, { ...back, version: (await rulesOf()).version })).status).toBe(200);
+      const { version } = await rulesOf();
+      // the same again: nothing changes, nothing is logged, the version stays (another admin's open form stays current)
+      expect((await ctx.request('PUT', `/api/regions/${districtId}/rules`, { ...back, version })).status).toBe(200);
+      expect((await rulesOf()).version).toBe(version);
+      const defaults = (await ctx.request('GET', '/api/rules/defaults')).body as { version: number; rules: Rule[] };
+      const unit = defaults.rules.find((r) => r.gridType === 'unit')!;
+      const as = (max: number) => ({ rules: [{ gridType: 'unit', min: unit.min, max, target: unit.target }], version: defaults.version });
+      expect((await ctx.request('PUT', '/api/rules/defaults', as(unit.max))).status).toBe(200);
+      expect((await ctx.request('GET', '/api/rules/defaults')).body.version).toBe(defaults.version);
+      // a plan-wide change after the district's: the district's still undoes (its own ranges have not moved since)
+      expect((await ctx.request('PUT', '/api/rules/defaults', as(unit.max + 5))).status).toBe(200);
+      const history = (await ctx.request('GET', '/api/settings/changes')).body;
+      const items = (history.items ?? history) as { id: number; entity: string; subject: string }[];
+      const mine = items.find((c) => c.entity === 'grid_type_rule' && c.subject !== '')!;
+      const undo = await ctx.request('POST', `/api/settings/changes/${mine.id}/undo`);
+      expect(undo.status).toBe(200);
+      expect((await rulesOf()).rules.find((r) => r.gridType === 'unit')).toMatchObject({ own: true });
+    });
   });
 }
