@@ -191,6 +191,43 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
     }
   });
 
+  it('runs a long overview on to more sheets, every part on one and none cut at the foot (肃北: 23 townships, of which 20 fitted)', async () => {
+    const district = (await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district' ORDER BY code LIMIT 1`)).rows[0]!;
+    const page = await newPage(browser, server.url, admin, { width: 1920, height: 1080 });
+    try {
+      // the district's townships three times over, each named apart (a county of 30 and more)
+      await page.route(new RegExp(`/api/regions/${district.id}/print`), async (route) => {
+        const body = await (await route.fetch()).json();
+        body.overview = [1, 2, 3].flatMap((k) =>
+          body.overview.map((p: { code: string; name: string }) => ({ ...p, code: `${p.code}-${k}`, name: `${p.name}${k}` })),
+        );
+        await route.fulfill({ json: body });
+      });
+      await page.goto(`${server.url}/print/district/${district.id}`);
+      await page.waitForSelector('[data-testid="print-pages"][data-ready="true"]', { timeout: 60_000 });
+      const names = await page.locator('[data-testid="print-overview-table"] tbody tr td:nth-child(2)').allTextContents();
+      const sheets = await page.locator('[data-testid="print-overview"]').count();
+      expect(sheets).toBeGreaterThan(1);
+      expect(new Set(names).size).toBe(names.length);
+      const numbers = await page.locator('[data-testid="print-overview-table"] tbody tr td:first-child').allTextContents();
+      expect(numbers.map(Number)).toEqual(names.map((_n, i) => i + 1));
+      // every row lies within its sheet's bottom margin
+      const cut = await page.evaluate(() =>
+        [...document.querySelectorAll('[data-testid="print-overview-table"] tbody tr')]
+          .filter((tr) => tr.getBoundingClientRect().bottom > tr.closest('.sheet')!.getBoundingClientRect().bottom - 12 * (96 / 25.4) + 1)
+          .map((tr) => tr.textContent),
+      );
+      expect(cut).toEqual([]);
+      expect(await page.locator('.sheet .meta span').last().textContent()).toBe(`第 ${sheets} / ${sheets} 页`);
+      await page.screenshot({ path: join(ARTIFACTS, 'print-district-overview-long.png'), fullPage: true });
+      const out = await pdf(page, 'print-district-overview-long.pdf');
+      expect(out.pages).toBe(sheets);
+      expect(out.text).toContain(names.at(-1)!);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('prints a grid’s notice board: its staff with phones, the promise, and a QR code that opens the grid’s report page', async () => {
     const grid = grids[0]!;
     const page = await open(`/print/grid/${grid.id}/poster`);
