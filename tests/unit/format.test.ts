@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { monthShare, monthTicks } from '../../web/lib/format.ts';
+import { monthShare, monthTicks, shortPlace } from '../../web/lib/format.ts';
 
 const at = (iso: string) => Date.parse(iso) / 1000;
 
@@ -22,5 +22,15 @@ describe('monthShare', () => {
     const early = new Date('2026-11-30T16:30:00Z');
     expect(monthShare('2026-11-01', early)).toBe(1);
     expect(monthShare('2026-12-01', early)).toBeCloseTo(0.5 / (31 * 24), 6);
+  });
+});
+
+describe('shortPlace', () => {
+  it('says an autonomous county by its usual short form, and leaves other names as they are', () => {
+    expect(shortPlace('肃北蒙古族自治县公安局')).toBe('肃北县公安局');
+    expect(shortPlace('阿克塞哈萨克族自治县')).toBe('阿克塞县');
+    expect(shortPlace('寻甸回族彝族自治县 · 仁德街道')).toBe('寻甸县 · 仁德街道');
+    expect(shortPlace('红河哈尼族彝族自治州')).toBe('红河州');
+    for (const kept of ['肃州区', '沾益区住建局', '市消防救援支队', '民族乡', '瓜州县']) expect(shortPlace(kept)).toBe(kept);
   });
 });

@@ -50,3 +50,4 @@ export async function districtChoices(): Promise<Place[]> {
   );
   return out.flat();
 }
+
