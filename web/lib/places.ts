@@ -50,4 +50,3 @@ export async function districtChoices(): Promise<Place[]> {
   );
   return out.flat();
 }
-
