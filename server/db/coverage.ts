@@ -213,11 +213,17 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
   const ruled = performance.now();
   const orphans = await orphanHouseholds(tx, regionId, options.maxHouseholdFeatures ?? 500);
   const areaFeatures = (kind: AreaKind, rows: AreaRow[]) => rows.map((r) => areaFeature(kind, r, options.toleranceM2));
+  // an overlap names the two that overlap (瓜州县、玉门市), as a grid's problem names the grid
+  const overlapping = await namesOf(tx, [...new Set(overlaps.flatMap((r) => r.region_ids))]);
+  const named = (f: IssueFeature): IssueFeature => {
+    const names = f.properties.regionIds.map((id) => overlapping.get(id)).filter((n): n is string => !!n);
+    return names.length > 0 ? { ...f, properties: { ...f.properties, name: names.join('、') } } : f;
+  };
   const features: IssueFeature[] = [
     ...invalid,
     ...areaFeatures('gap', gaps),
     ...areaFeatures('outside_parent', spills),
-    ...areaFeatures('overlap', overlaps),
+    ...areaFeatures('overlap', overlaps).map(named),
     ...rules,
     ...orphans.features,
   ];
@@ -237,6 +243,13 @@ export async function validateCoverage(tx: Queryable, regionId: number, options:
     },
     issues: { type: 'FeatureCollection', features },
   };
+}
+
+/** Regions' names by id. */
+async function namesOf(tx: Queryable, ids: number[]): Promise<Map<number, string>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await tx.query<{ id: number; name: string }>('SELECT id, name FROM region WHERE id = ANY($1::int[])', [ids]);
+  return new Map(rows.map((r) => [r.id, r.name]));
 }
 
 /** The parents to check (the region, or every region below it with children) and the region's area. */

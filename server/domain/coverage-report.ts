@@ -26,7 +26,7 @@ export interface IssueFeature {
     kind: IssueKind;
     regionIds: number[];
     parentId: number | null;
-    /** The grid the problem is of, by name, where it is one grid's (its household count, its staff, its code…). */
+    /** The grid the problem is of, by name, where it is one grid's (its household count, its staff, its code…); an overlap's two regions (瓜州县、玉门市). */
     name?: string;
     areaM2?: number;
     count?: number;

@@ -164,6 +164,9 @@ for (const driver of DRIVERS) {
       expect(kinds).toEqual(['overlap']);
       expect(report.issues.features[0].properties.regionIds).toEqual([ids[0], ids[1]]);
       expect(report.issues.features[0].properties.areaM2).toBeGreaterThan(1e4);
+      // named by the two that overlap, as the plan's list says it (瓜州县、玉门市：两个下级重叠 …)
+      const names = (await ctx.db.query<{ name: string }>('SELECT name FROM region WHERE id = ANY($1::int[]) ORDER BY id', [[ids[0], ids[1]]])).rows;
+      expect(report.issues.features[0].properties.name).toBe(names.map((r) => r.name).join('、'));
     });
 
     it('finds an overlap where only one side has unmatched edges (a grid swallowing its neighbour)', async () => {
