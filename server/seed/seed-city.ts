@@ -6,11 +6,34 @@ import { parseBoundaryFeatures } from '../domain/geojson-input.ts';
 import { COUNTY_BUREAUS, DATA_DIR, seedDistrict, type SeedSummary } from './seed-district.ts';
 
 /** The cities whose county outlines are in data/boundaries, with their codes (统计用区划代码, first six digits). */
-export const CITIES: Record<string, { code: string; name: string; file: string }> = {
+/**
+ * The cities whose counties' outlines are in `data/boundaries`. 曲靖's people spread with its land (households by area, the
+ * urban districts denser); Gansu's cities are desert with oases, where land says nothing of people: their counties are
+ * given their people (万, the 2020 census, rounded), their households (about 2.6 people each) and the rule their grids
+ * are drawn to, so that 酒泉 comes out near its real 4,011 grids and 肃北's desert near the few it has.
+ */
+export const CITIES: Record<
+  string,
+  { code: string; name: string; file: string; people?: Record<string, number>; households?: number; rule?: { min: number; max: number; target: number } }
+> = {
   qujing: { code: '530300', name: '曲靖市', file: 'qujing.geojson' },
-  jiuquan: { code: '620900', name: '酒泉市', file: 'jiuquan.geojson' },
-  zhangye: { code: '620700', name: '张掖市', file: 'zhangye.geojson' },
-  jiayuguan: { code: '620200', name: '嘉峪关市', file: 'jiayuguan.geojson' },
+  jiuquan: {
+    code: '620900',
+    name: '酒泉市',
+    file: 'jiuquan.geojson',
+    people: { 肃州区: 43.6, 金塔县: 12.7, 瓜州县: 13.2, 肃北蒙古族自治县: 1.6, 阿克塞哈萨克族自治县: 1.1, 敦煌市: 18.5, 玉门市: 14.6 },
+    households: 405_000,
+    rule: { min: 60, max: 150, target: 100 },
+  },
+  zhangye: {
+    code: '620700',
+    name: '张掖市',
+    file: 'zhangye.geojson',
+    people: { 甘州区: 51.0, 临泽县: 13.0, 民乐县: 18.6, 高台县: 13.6, 肃南裕固族自治县: 3.4, 山丹县: 16.6 },
+    households: 446_000,
+    rule: { min: 60, max: 150, target: 100 },
+  },
+  jiayuguan: { code: '620200', name: '嘉峪关市', file: 'jiayuguan.geojson', households: 120_000, rule: { min: 120, max: 300, target: 200 } },
 };
 
 export interface CitySeedOptions {
@@ -78,10 +101,12 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
   );
   const cityId = made[0]!.id;
   progress(`${city.name}: ${features.length} districts`);
-  const weight = features.map((f, i) => areas[i]!.km2 * density(f.name));
+  // (a county missing from a city's people, if its file gained one, by its land as 曲靖's are)
+  const weight = features.map((f, i) => city.people?.[f.name] ?? areas[i]!.km2 * density(f.name));
   const total = weight.reduce((a, b) => a + b, 0);
-  // grids of 10–25 households come out at about 18 each (the rule’s target): this many make about 曲靖’s 21,544
-  const households = options.households ?? 21_544 * 18;
+  // 曲靖: grids of 10–25 households come out at about 18 each (the rule’s target): this many make about its 21,544
+  const households = options.households ?? city.households ?? 21_544 * 18;
+  const rule = city.rule ?? options.rule;
   const districts: SeedSummary[] = [];
   for (const [i, f] of features.entries()) {
     const share = Math.round((households * weight[i]!) / total);
@@ -96,7 +121,7 @@ export async function seedCity(db: Db, options: CitySeedOptions): Promise<CitySu
       parentId: cityId,
       // each county its own 公安局, 住建局, 生态环境分局, 司法局 (the plan's departments stay the city's: 消防, 交通, 市场监管…)
       ownDepartments: true,
-      ...(options.rule ? { rule: options.rule } : {}),
+      ...(rule ? { rule } : {}),
       ...(options.now ? { now: options.now } : {}),
       onProgress: (step) => progress(`${f.name}: ${step}`),
     });

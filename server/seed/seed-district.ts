@@ -24,11 +24,14 @@ const TOWNSHIPS: Record<string, { streets: string[]; towns: string[] }> = {
 
 /**
  * Township names for a district without real ones: one or two streets (街道) at the seat, more for
- * a big county, and a town (镇) or township (乡) for about every 350 km².
+ * a big county, and a town (镇) or township (乡) for about every 350 km² — but no more than its
+ * people fill (one for about 3,500 households): a desert county of 66,000 km² and 6,000 households
+ * (肃北) has a handful of towns and one street, not twenty-three.
  */
-function townshipNames(areaKm2: number, pool: NamePool, random: Random): { streets: string[]; towns: string[] } {
-  const streets = Array.from({ length: areaKm2 > 4000 ? 3 : 2 }, () => pool.street());
-  const towns = Array.from({ length: Math.max(5, Math.min(20, Math.round(areaKm2 / 350))) }, () => pool.town(random.next() < 0.6 ? '镇' : '乡'));
+function townshipNames(areaKm2: number, households: number, pool: NamePool, random: Random): { streets: string[]; towns: string[] } {
+  const streets = Array.from({ length: households < 15_000 ? 1 : areaKm2 > 4000 ? 3 : 2 }, () => pool.street());
+  const count = Math.max(5, Math.min(20, Math.round(areaKm2 / 350), Math.round(households / 3_500)));
+  const towns = Array.from({ length: count }, () => pool.town(random.next() < 0.6 ? '镇' : '乡'));
   return { streets, towns };
 }
 
@@ -105,7 +108,8 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
   const territory = new Territory(district.coordinates, random);
   const cp = file.features[district.index]?.properties?.cp as Position | undefined;
   const seat: Position = cp && territory.contains(cp) ? cp : territory.randomPoint(random);
-  const names = TOWNSHIPS[district.code] ?? townshipNames(territory.areaKm2(), new NamePool(random), random);
+  // (by the households at full scale: a test's small scale keeps the county's townships)
+  const names = TOWNSHIPS[district.code] ?? townshipNames(territory.areaKm2(), options.households ?? 130_000, new NamePool(random), random);
   // Every query below works within this district's codes: a city seeds its counties one by one.
   const within = `${district.code}-%`;
   const townships = planTownships(territory, seat, names.streets, names.towns, random);
