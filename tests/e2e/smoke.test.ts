@@ -374,6 +374,25 @@ describeInBrowser('web app in Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, '5-screen-english.png') });
   });
 
+  it('shows the wall on a phone as one column that scrolls, nothing cut (a leader away from the wall)', async () => {
+    const page = track(await newPage(browser, server.url, null, { width: 360, height: 640 }));
+    await page.goto(`${server.url}/screen?interval=600&token=${screenToken}`);
+    await waitForMap(page);
+    await expect.poll(() => page.locator('[data-testid="figures"] .value').allTextContents()).not.toContain('–');
+    await expect.poll(() => page.locator('[data-testid="departments"] .dept:not(.head)').count()).toBeGreaterThan(2);
+    // two figures abreast, each wide enough for its number; the page scrolls past the screen's height
+    const widths = await page.locator('[data-testid="figures"] > *').evaluateAll((cards) => cards.map((c) => c.getBoundingClientRect().width));
+    expect(Math.min(...widths)).toBeGreaterThan(140);
+    expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeGreaterThan(1_000);
+    const cut = await page.evaluate(() =>
+      [...document.querySelectorAll('.screen .figures *, .screen .panel *')]
+        .filter((e) => e.children.length === 0 && (e as HTMLElement).offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+        .map((e) => e.textContent!.trim()),
+    );
+    expect(cut).toEqual([]);
+    await page.screenshot({ path: join(ARTIFACTS, '5-screen-phone.png'), fullPage: true });
+  });
+
   it('says so on the wall when the live connection is down', async () => {
     const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     await page.route('**/api/events', (route) => route.abort());
