@@ -3,6 +3,7 @@ import type { IncidentInput } from '../domain/incident-input.ts';
 import type { IncidentStatus } from '../domain/incidents.ts';
 import type { LocalFrame } from '../domain/local-frame.ts';
 import type { Random } from './random.ts';
+import type { Province } from './names.ts';
 
 /**
  * Two years of demo incidents: where people live (towns dense), along the roads between township
@@ -32,6 +33,8 @@ interface CategoryModel {
   /** Median hours from dispatch to resolution. */
   resolveHours: number;
   texts: string[];
+  /** A text said otherwise in 甘肃's oases. */
+  gansu?: Record<string, string>;
 }
 
 const FLAT = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
@@ -44,6 +47,8 @@ const MODELS: CategoryModel[] = [
     weekend: 0.8,
     resolveHours: 36,
     texts: ['房屋墙体开裂', '电线私拉乱接', '山体滑坡隐患', '燃气管道老化', '危旧房屋'],
+    // (the Hexi Corridor has no slopes to slide: its sand drifts over roads and into canals)
+    gansu: { 山体滑坡隐患: '风沙掩埋道路' },
   },
   {
     code: 'dispute',
@@ -113,8 +118,10 @@ export function generateIncidents(options: {
   frame: LocalFrame;
   now: Date;
   random: Random;
+  province?: Province;
 }): GeneratedIncident[] {
   const { count, households, roads, frame, now, random } = options;
+  const gansu = options.province === 'gansu';
   if (households.length === 0) return [];
   const start = now.getTime() - 730 * DAY;
   const cumulative: number[] = [];
@@ -156,13 +163,13 @@ export function generateIncidents(options: {
         where = near(households[random.int(0, households.length - 1)]!, 40);
       }
     }
-    out.push(loop(model, where, at, now.getTime(), random));
+    out.push(loop(model, where, at, now.getTime(), random, gansu));
   }
   return out;
 }
 
 /** The loop's steps for one incident, as far as they have happened by `now`. */
-function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now: number, random: Random): GeneratedIncident {
+function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now: number, random: Random, gansu = false): GeneratedIncident {
   const severityRoll = random.next();
   const severity = severityRoll < 0.45 ? 1 : severityRoll < 0.8 ? 2 : severityRoll < 0.95 ? 3 : 4;
   const dispatched = reported + (0.3 + random.exponential(2)) * HOUR;
@@ -180,7 +187,8 @@ function loop(model: CategoryModel, [lon, lat]: Position, reported: number, now:
   const d = step(dispatched);
   const r = d ? step(resolved) : null;
   const c = r ? step(closed) : null;
-  const description = model.texts[random.int(0, model.texts.length - 1)]!;
+  const drawn = model.texts[random.int(0, model.texts.length - 1)]!;
+  const description = (gansu && model.gansu?.[drawn]) || drawn;
   return {
     lon,
     lat,

@@ -32,6 +32,42 @@ const PLACE_A = [
   '平',
 ];
 const PLACE_B = ['坡', '河', '山', '田', '营', '庄', '寨', '冲', '屯', '塘', '坝', '箐', '沟', '林', '桥', '湾', '场', '堡', '哨', '街', '坪', '溪', '水'];
+// The Hexi Corridor's oases (酒泉, 张掖, 嘉峪关): 墩, 渠, 滩, 泉 and 堡 where Yunnan has 箐, 冲 and 哨 (as many of each, so a
+// county draws the same way whichever it is: 曲靖's names stay as they were).
+const GANSU_A = [
+  '大',
+  '小',
+  '新',
+  '老',
+  '上',
+  '下',
+  '中',
+  '东',
+  '西',
+  '南',
+  '北',
+  '黄',
+  '白',
+  '红',
+  '青',
+  '沙',
+  '柳',
+  '榆',
+  '三',
+  '双',
+  '金',
+  '银',
+  '马',
+  '永',
+  '清',
+  '长',
+  '高',
+  '丰',
+];
+const GANSU_B = ['墩', '河', '山', '湖', '营', '庄', '寨', '渠', '屯', '滩', '坝', '泉', '沟', '井', '桥', '湾', '场', '堡', '梁', '台', '口', '园', '水'];
+/** Where a county lies, by its code: 62 is 甘肃 (the Hexi cities); the rest are named as 云南's. */
+export type Province = 'yunnan' | 'gansu';
+export const provinceOf = (districtCode: string): Province => (districtCode.startsWith('62') ? 'gansu' : 'yunnan');
 const COMMUNITY = [
   '和谐',
   '幸福',
@@ -129,10 +165,17 @@ export const GIVEN = [
 /** Unique names from a generator: retries, then numbers the rare repeat. */
 export class NamePool {
   private readonly used = new Set<string>();
-  constructor(private readonly random: Random) {}
+  private readonly a: string[];
+  private readonly b: string[];
+  constructor(
+    private readonly random: Random,
+    province: Province = 'yunnan',
+  ) {
+    [this.a, this.b] = province === 'gansu' ? [GANSU_A, GANSU_B] : [PLACE_A, PLACE_B];
+  }
   /** 石田村, then 上石田村 / 新石田村 as real neighbours are named, then 石田第二村. */
   village(): string {
-    const stem = () => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}`;
+    const stem = () => `${this.random.pick(this.a)}${this.random.pick(this.b)}`;
     return this.unique([() => `${stem()}村`, () => `${this.random.pick(SIDES)}${stem()}村`], (n) => `${stem()}第${NUMERALS[n]}村`);
   }
   /** 翠湖社区, then road communities as towns name them (翠湖东路社区), then 翠湖第二社区 — never a digit inside 社区. */
@@ -142,12 +185,12 @@ export class NamePool {
   }
   /** 龙华街道: a street office of a county seat. */
   street(): string {
-    const stem = () => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}`;
+    const stem = () => `${this.random.pick(this.a)}${this.random.pick(this.b)}`;
     return this.unique([() => `${stem()}街道`], (n) => `${stem()}第${NUMERALS[n]}街道`);
   }
   /** 白水镇 or 德泽乡. */
   town(kind: '镇' | '乡'): string {
-    const stem = () => `${this.random.pick(PLACE_A)}${this.random.pick(PLACE_B)}`;
+    const stem = () => `${this.random.pick(this.a)}${this.random.pick(this.b)}`;
     return this.unique([() => `${stem()}${kind}`], (n) => `${stem()}第${NUMERALS[n]}${kind}`);
   }
   private unique(makers: (() => string)[], numbered: (n: number) => string): string {

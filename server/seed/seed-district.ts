@@ -8,7 +8,7 @@ import { parseBoundaryFeatures, type Position } from '../domain/geojson-input.ts
 import { childCode, childName } from '../domain/hierarchy.ts';
 import { GRID_TYPES, type GridType } from '../domain/grid-types.ts';
 import { kmeans, type XY } from './kmeans.ts';
-import { GIVEN, NamePool, SURNAMES, maskedPhone, personName } from './names.ts';
+import { GIVEN, NamePool, SURNAMES, maskedPhone, personName, provinceOf } from './names.ts';
 import { Random } from './random.ts';
 import { generateHouseholds, planTownships, Territory } from './settlements.ts';
 import { generateIncidents, type GeneratedIncident } from './incidents.ts';
@@ -109,7 +109,8 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
   const cp = file.features[district.index]?.properties?.cp as Position | undefined;
   const seat: Position = cp && territory.contains(cp) ? cp : territory.randomPoint(random);
   // (by the households at full scale: a test's small scale keeps the county's townships)
-  const names = TOWNSHIPS[district.code] ?? townshipNames(territory.areaKm2(), options.households ?? 130_000, new NamePool(random), random);
+  const names =
+    TOWNSHIPS[district.code] ?? townshipNames(territory.areaKm2(), options.households ?? 130_000, new NamePool(random, provinceOf(district.code)), random);
   // Every query below works within this district's codes: a city seeds its counties one by one.
   const within = `${district.code}-%`;
   const townships = planTownships(territory, seat, names.streets, names.towns, random);
@@ -185,6 +186,7 @@ export async function seedDistrict(db: Db, options: SeedOptions): Promise<SeedSu
       now: options.now ?? new Date(),
       random: new Random(options.seed + 1),
       roads: townships.slice(1).map((t) => [seat, t.centre] as [Position, Position]),
+      province: provinceOf(district.code),
     });
     progress(`${incidents.length} incidents generated`);
     await insertDemoIncidents(tx, incidents, within, districtId!);
@@ -513,7 +515,7 @@ async function settleSparseVillages(tx: Queryable, min: number, within: string):
 
 /** Villages and communities in every township: half by people, half by land; communities in streets. */
 async function seedVillages(tx: Queryable, territory: Territory, householdCount: number, scale: number, random: Random, within: string): Promise<void> {
-  const pool = new NamePool(random);
+  const pool = new NamePool(random, provinceOf(within));
   const townshipRows = await membersByParent(tx, 'township', within);
   const villageTotal = Math.min(120, Math.max(townshipRows.length * 2, Math.round(120 * Math.sqrt(scale))));
   const villageSeeds: ChildSeed[] = [];
