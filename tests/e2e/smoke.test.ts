@@ -127,7 +127,7 @@ describeInBrowser('web app in Chromium', () => {
   it('shows incidents as a heatmap, hexagons and per grid, filters them and steps through the months', async () => {
     const page = await open('/analyze');
     const asked: string[] = [];
-    page.on('request', (r) => void (/\/api\/(hotspots|regions\/\d+\/incident-stats)\?/.test(r.url()) && asked.push(new URL(r.url()).pathname)));
+    page.on('request', (r) => void (/\/api\/(hotspots|heatmap|regions\/\d+\/incident-stats)\?/.test(r.url()) && asked.push(new URL(r.url()).pathname)));
     await page.reload();
     const total = async () => Number(((await page.locator('[data-testid="analyze-total"]').textContent()) ?? '').replace(/[^0-9]/g, ''));
     await expect.poll(total, { timeout: 20_000 }).toBeGreaterThan(1_000);
@@ -136,6 +136,8 @@ describeInBrowser('web app in Chromium', () => {
     // the first load asks each question once (its own answers had set off a second round)
     expect(asked.filter((p) => p === '/api/hotspots')).toHaveLength(1);
     expect(asked.filter((p) => p.endsWith('/incident-stats'))).toHaveLength(2);
+    // and its heatmap once, at the zoom the map stands at over the district (it was asked at the starting view's zoom first)
+    expect(asked.filter((p) => p === '/api/heatmap')).toHaveLength(1);
     // deck.gl draws on its own canvas over the map's: it must have ink.
     const deckInk = () =>
       page.evaluate(() => {

@@ -486,19 +486,31 @@ export class RegionMap {
     if (this.htmlLabels) this.placeLabels(labels.features as never);
   }
 
+  private fittedOnce: () => void = () => {};
+  private readonly firstFit = new Promise<void>((resolve) => (this.fittedOnce = resolve));
+
+  /** Once the map has been fitted to a region (its zoom is the region's, not the starting view's). */
+  whenFitted(): Promise<void> {
+    return this.firstFit;
+  }
+
   /** Flies to the region. */
   async fit(region: RegionFeature, animate = true): Promise<void> {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
     const [w, s, e, n] = region.properties.bbox;
+    // The first fit jumps: a flight from the map's starting view shows nothing anyone asked for, and the tiles
+    // of where it lands are asked only once it has landed (600 ms and a dozen frames later).
+    const flight = animate && this.fitted;
     this.fitted = true;
     this.map.fitBounds(
       [
         [w, s],
         [e, n],
       ] as LngLatBoundsLike,
-      { padding: 40, duration: animate ? 600 : 0, maxZoom: 16 },
+      { padding: 40, duration: flight ? 600 : 0, maxZoom: 16 },
     );
+    this.fittedOnce(); // (the first fit is a jump: the camera is there now)
     // (a view already there does not move: its labels are shown now)
     if (this.htmlLabels && !this.map.isMoving()) requestAnimationFrame(() => this.declutter());
   }
