@@ -169,37 +169,43 @@ export async function printSheets(db: Queryable, rootId: number): Promise<PrintS
   return rows.filter((r) => r.level === 'village').map((v) => ({ village: v, grids: grids.get(v.code) ?? [] }));
 }
 
-/** A child of a district or city on its printed overview: its outline and what lies in it. */
-export interface OverviewPart {
+/** What lies in one part (child) of a region: the regions and grids below it, grids with a worker and grids that pass their rules. */
+export interface PartFigures {
   id: number;
-  code: string;
-  name: string;
-  level: Level;
-  households: number;
   townships: number;
   villages: number;
   grids: number;
   staffed: number;
   passing: number;
+}
+
+/** A child of a district or city on its printed overview: its outline and what lies in it. */
+export interface OverviewPart extends PartFigures {
+  code: string;
+  name: string;
+  level: Level;
+  households: number;
   geometry: GeoJSON.MultiPolygon;
 }
 
 /**
- * A district's townships (a city's districts), each with its figures, for the one sheet a district or city prints:
- * its grids are too many for a sheet each (4,378 in Zhanyi), so the overview says where each part stands and the
- * parts print as their own books.
+ * Each child of a region with what lies below it (the plan's list of a city's counties or a county's townships; the printed
+ * overview, with their outlines). One walk of each child's subtree; a grid passes as the coverage check judges it.
  */
-export async function overviewParts(db: Queryable, id: number): Promise<OverviewPart[]> {
-  const { rows } = await db.query<OverviewPart>(
+export async function partFigures(db: Queryable, id: number): Promise<PartFigures[]>;
+export async function partFigures(db: Queryable, id: number, outline: true): Promise<OverviewPart[]>;
+export async function partFigures(db: Queryable, id: number, outline = false): Promise<PartFigures[]> {
+  const more = outline ? `, k.code, k.name, k.level, k.household_count AS households, ST_AsGeoJSON(ST_Multi(k.geom), 6)::json AS geometry` : '';
+  const { rows } = await db.query<PartFigures>(
     `WITH kids AS (SELECT id, code, name, level, household_count, geom FROM region WHERE parent_id = $1),
-     below AS (SELECT k.id AS kid, t.level, t.id FROM kids k CROSS JOIN LATERAL gp_subtree(k.id) t WHERE t.level IN ('township', 'village', 'grid'))
-     SELECT k.id, k.code, k.name, k.level, k.household_count AS households,
+     below AS (SELECT k.id AS kid, t.level, t.id FROM kids k CROSS JOIN LATERAL gp_subtree(k.id) t
+               WHERE t.depth > 0 AND t.level IN ('township', 'village', 'grid'))
+     SELECT k.id,
             count(b.id) FILTER (WHERE b.level = 'township')::int AS townships,
             count(b.id) FILTER (WHERE b.level = 'village')::int AS villages,
             count(b.id) FILTER (WHERE b.level = 'grid')::int AS grids,
             count(b.id) FILTER (WHERE b.level = 'grid' AND g.worker_id IS NOT NULL)::int AS staffed,
-            count(b.id) FILTER (WHERE b.level = 'grid' AND gr.passes)::int AS passing,
-            ST_AsGeoJSON(ST_Multi(k.geom), 6)::json AS geometry
+            count(b.id) FILTER (WHERE b.level = 'grid' AND gr.passes)::int AS passing${more}
      FROM kids k LEFT JOIN below b ON b.kid = k.id LEFT JOIN region g ON g.id = b.id AND b.level = 'grid' LEFT JOIN grid_range gr ON gr.grid_id = g.id
      GROUP BY k.id, k.code, k.name, k.level, k.household_count, k.geom
      ORDER BY k.code`,
@@ -207,6 +213,13 @@ export async function overviewParts(db: Queryable, id: number): Promise<Overview
   );
   return rows;
 }
+
+/**
+ * A district's townships (a city's districts), each with its figures, for the one sheet a district or city prints:
+ * its grids are too many for a sheet each (4,378 in Zhanyi), so the overview says where each part stands and the
+ * parts print as their own books.
+ */
+export const overviewParts = (db: Queryable, id: number): Promise<OverviewPart[]> => partFigures(db, id, true);
 
 /** A region's outline as GeoJSON, at full precision (a township book's cover). */
 export async function outlineOf(db: Queryable, id: number): Promise<unknown> {

@@ -35,6 +35,7 @@ export const POLICY: Record<string, 'public' | 'hotline' | readonly Capability[]
   'GET /api/regions': ['plan:read'],
   'GET /api/regions/:id': ['plan:read'],
   'GET /api/regions/:id/children': ['plan:read'],
+  'GET /api/regions/:id/parts': ['plan:read'],
   'GET /api/regions/:id/descendants': ['plan:read'],
   // the households layer is checked in the route (households:read)
   'GET /api/tiles/:layer/:z/:x/:y': ['plan:read'],

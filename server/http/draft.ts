@@ -10,6 +10,7 @@ import type { Env } from './router.ts';
 const DRAFT_ROUTES = new Set([
   'GET /api/regions/:id',
   'GET /api/regions/:id/children',
+  'GET /api/regions/:id/parts',
   'GET /api/regions/:id/descendants',
   'GET /api/tiles/:layer/:z/:x/:y',
   'GET /api/regions/:id/coverage',

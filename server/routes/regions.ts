@@ -2,8 +2,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { router } from '../http/router.ts';
 import { actorOf, assertPlanScope, assertUnscoped } from '../http/auth.ts';
 import { DEFAULT_TOLERANCES } from '../db/edit-operations.ts';
-import { byCode, childrenOf, descendantsOf, districts, regionAt, regionById, search } from '../db/region-queries.ts';
+import { byCode, childrenOf, descendantsOf, districts, regionAt, regionById, regionExists, search } from '../db/region-queries.ts';
 import { importRegions } from '../db/region-import.ts';
+import { partFigures } from '../db/export.ts';
 import { CoverageReportSchema } from './coverage.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from '../db/db.ts';
@@ -44,6 +45,23 @@ const descendantsRoute = createRoute({
   summary: 'Every region at one level below a region (e.g. all grids of a township)',
   request: { params: IdParam, query: z.object({ level: LevelSchema, asOf: AsOfQuery }) },
   responses: { 200: { description: 'Descendants', ...json(RegionCollectionSchema) }, ...errorResponses(400, 404) },
+});
+
+const PartFiguresSchema = z.object({
+  id: z.number().int(),
+  townships: z.number().int(),
+  villages: z.number().int(),
+  grids: z.number().int(),
+  staffed: z.number().int().openapi({ description: 'Grids with a worker' }),
+  passing: z.number().int().openapi({ description: 'Grids that pass their rules (household range, a worker, one piece), as the coverage check judges them' }),
+});
+
+const partsRoute = createRoute({
+  method: 'get',
+  path: '/regions/{id}/parts',
+  summary: "What lies in each child of a region: townships, villages and grids below it, grids with a worker and grids that pass (today's plan)",
+  request: { params: IdParam },
+  responses: { 200: { description: 'Figures per child', ...json(z.object({ parts: z.array(PartFiguresSchema) })) }, ...errorResponses(400, 404) },
 });
 
 const ImportBody = z.object({
@@ -120,6 +138,14 @@ export function regionRoutes() {
         const db = c.get('db');
         if (!(await regionAt(db, id, at))) throw asOf ? await notThen(db, id, asOf) : notFound('region', id);
         return c.json(await childrenOf(db, id, at), 200);
+      }),
+    )
+    .openapi(partsRoute, async (c) =>
+      cached(c, { reads: regionReads, clock: never }, async () => {
+        const { id } = c.req.valid('param');
+        const db = c.get('db');
+        if (!(await regionExists(db, id))) throw notFound('region', id);
+        return c.json({ parts: await partFigures(db, id) }, 200);
       }),
     )
     .openapi(descendantsRoute, async (c) =>

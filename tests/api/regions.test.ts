@@ -101,6 +101,51 @@ for (const driver of DRIVERS) {
       expect(district.properties.children).toBe(body.features.length);
     });
 
+    it('counts what lies in each child — grids, those with a worker, those that pass as the coverage check judges them — until an edit below', async () => {
+      const parts = async (id: number) => (await ctx.request('GET', `/api/regions/${id}/parts`)).body.parts as Record<string, number>[];
+      const towns = (await ctx.request('GET', `/api/regions/${districtId}/children`)).body.features;
+      const before = await parts(districtId);
+      expect(before.map((p) => p.id).sort()).toEqual(towns.map((f: any) => f.id).sort());
+      // each township by another road: its grids listed, and the grids its coverage check (every level below) finds at fault
+      const failing = async (town: number) => {
+        const report = (await ctx.request('GET', `/api/regions/${town}/coverage?depth=all`)).body;
+        const kinds = ['households_out_of_range', 'grid_without_worker', 'multipart_grid'];
+        return new Set(report.issues.features.filter((f: any) => kinds.includes(f.properties.kind)).flatMap((f: any) => f.properties.regionIds));
+      };
+      const town = towns.find((f: any) => f.properties.name === '白水镇') ?? towns[0];
+      const grids = (await ctx.request('GET', `/api/regions/${town.id}/descendants?level=grid`)).body.features;
+      const villages = (await ctx.request('GET', `/api/regions/${town.id}/descendants?level=village`)).body.features;
+      const mine = before.find((p) => p.id === town.id)!;
+      expect(mine).toEqual({
+        id: town.id,
+        townships: 0,
+        villages: villages.length,
+        grids: grids.length,
+        staffed: grids.filter((g: any) => g.properties.workerId !== null).length,
+        passing: grids.length - (await failing(town.id)).size,
+      });
+      // a village's grids are counted on the township's list too
+      const village = villages[0];
+      const underVillage = grids.filter((g: any) => g.properties.parentId === village.id);
+      expect((await parts(town.id)).find((p) => p.id === village.id)).toMatchObject({ villages: 0, grids: underVillage.length });
+
+      // a grid loses its worker: one fewer staffed and passing in its township, at once (the kept answer retired)
+      const grid = underVillage.find((g: any) => g.properties.workerId !== null);
+      const res = await ctx.request('PATCH', `/api/regions/${grid.id}`, { version: grid.properties.version, workerId: null });
+      expect(res.status).toBe(200);
+      const after = (await parts(districtId)).find((p) => p.id === town.id)!;
+      expect([after.staffed, after.passing]).toEqual([mine.staffed - 1, grids.length - (await failing(town.id)).size]);
+      expect(after.passing).toBeLessThan(mine.passing + 1);
+      expect((await parts(districtId)).filter((p) => p.id !== town.id)).toEqual(before.filter((p) => p.id !== town.id));
+      // a grid has no parts; nothing there is an empty list, a region not there 404
+      expect(await parts(grid.id)).toEqual([]);
+      const none = await ctx.request('GET', '/api/regions/999999/parts');
+      expect([none.status, none.body.error.code]).toEqual([404, 'not_found']);
+      // undone: as before
+      expect((await ctx.request('POST', '/api/changes/undo', {})).status).toBe(200);
+      expect(await parts(districtId)).toEqual(before);
+    });
+
     it('lists every grid under a district', async () => {
       const { rows } = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM region WHERE level = 'grid'`);
       const { body } = await ctx.request('GET', `/api/regions/${districtId}/descendants?level=grid`);

@@ -91,6 +91,9 @@ describeInBrowser('web app in Chromium', () => {
     await expect.poll(() => mapInkShare(page), { timeout: 30_000 }).toBeGreaterThan(0.15);
     const townships = await page.locator('[data-testid="children"] li').count();
     expect(townships).toBeGreaterThanOrEqual(8);
+    // each township's grids and the share that pass, under their heads (asked after the list, which shows at once)
+    await expect.poll(() => page.locator('[data-testid="part-grids"]:not(:empty)').count()).toBe(townships);
+    expect(await page.locator('[data-testid="part-passing"]').first().textContent()).toMatch(/^\d+%$/);
     await page.screenshot({ path: join(ARTIFACTS, '1-district.png') });
 
     // List → township: breadcrumb district › township, its villages listed.

@@ -9,7 +9,7 @@ import { router } from './router.svelte.ts';
  * list (server/http/draft.ts) and refuses a draft anywhere else.
  */
 const DRAFT_ROUTES: [string, RegExp][] = [
-  ['GET', /^\/api\/regions\/\d+(\/(children|descendants|coverage|households|rules|export|print))?$/],
+  ['GET', /^\/api\/regions\/\d+(\/(children|parts|descendants|coverage|households|rules|export|print))?$/],
   ['POST', /^\/api\/regions(\/merge|\/\d+\/(split|autosplit|fit))?$/],
   ['PATCH', /^\/api\/regions\/\d+$/],
   ['DELETE', /^\/api\/regions\/\d+$/],
