@@ -1,4 +1,4 @@
-import { householdsOfMonth } from './households.ts';
+import { householdsOfMonthIn } from './households.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -241,43 +241,50 @@ export async function assessment(
   const rulesOf = new Map<number, AssessmentRule[]>(await Promise.all(owning.map(async (d) => [d.id, await districtAssessmentRules(db, d.id)] as const)));
   const rules = district ? await districtAssessmentRules(db, district.id) : planRules;
   const until = new Date(Math.min(f.to.getTime(), now.getTime()));
-  const inMonth = householdsOfMonth('g.id', '$2');
+  // The grids first, as a list the planner can count: asked of the subtree inside one query it guessed a handful and went
+  // grid by grid (a city's 21,643 grids: 2.4–3.4 s on PostgreSQL); with the list, each table is read once and grouped.
+  const { rows: scope } = await db.query<{ ids: number[] | null }>(
+    `SELECT array_agg(s.id) AS ids FROM gp_subtree($1) s WHERE s.level = 'grid' AND ($2::int[] IS NULL OR s.id = ANY($2::int[]))`,
+    [f.regionId, f.gridIds ?? null],
+  );
   const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'> & { districtId: number }>(
-    `WITH g AS (SELECT r.* FROM gp_subtree($1) s JOIN region r ON r.id = s.id WHERE s.level = 'grid' AND ($5::int[] IS NULL OR r.id = ANY($5::int[])))
-     SELECT g.id AS "gridId", g.code, g.name, pv.name AS village, g.worker_id AS "workerId", w.name AS worker,
-       dd.district AS "districtId",
+    `WITH g AS (SELECT r.id, r.code, r.name, r.worker_id, pv.name AS village, t.parent_id AS district
+                FROM region r JOIN region pv ON pv.id = r.parent_id LEFT JOIN region t ON t.id = pv.parent_id WHERE r.id = ANY($1::int[])),
+     x AS (
+       SELECT i.grid_id,
+              count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
+              count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3 AND i.solved_level = 'grid')::int AS on_spot,
+              count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3)::int AS resolved,
+              count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3
+                                 AND i.resolved_at <= i.reported_at + make_interval(hours => k.close_hours))::int
+                AS on_time,
+              count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction IN ('satisfied', 'basically'))::int AS satisfied,
+              count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction = 'unsatisfied')::int AS unsatisfied,
+              count(*) FILTER (WHERE i.reported_at + make_interval(hours => k.close_hours) >= $2
+                                 AND i.reported_at + make_interval(hours => k.close_hours) < $4
+                                 AND coalesce(i.resolved_at, 'infinity') > i.reported_at + make_interval(hours => k.close_hours))::int AS overdue
+       -- (the hours to close: the grid's district's own for the category, else the plan's)
+       FROM incident i JOIN g ON g.id = i.grid_id JOIN incident_category c ON c.code = i.category
+         LEFT JOIN district_close_hours o ON o.district_id = g.district AND o.category = i.category,
+         LATERAL (SELECT coalesce(o.hours, c.deadline_hours) AS close_hours) k
+       -- (a case is reported before it is resolved, closed or overdue: a year back covers every case that can count)
+       WHERE i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3
+       GROUP BY i.grid_id),
+     pt AS (SELECT p.grid_id, count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p
+            WHERE p.grid_id = ANY($1::int[]) AND p.started_at >= $2 AND p.started_at < $3 GROUP BY p.grid_id),
+     hh AS ${householdsOfMonthIn('$1::int[]', '$2')},
+     hs AS (SELECT hh.grid_id, count(*)::int AS n, count(*) FILTER (WHERE hh.removed)::int AS removed FROM hh GROUP BY hh.grid_id),
+     vs AS (SELECT hh.grid_id, count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN hh ON hh.id = v.household_id
+            WHERE v.at >= $2 AND v.at < $3 GROUP BY hh.grid_id)
+     SELECT g.id AS "gridId", g.code, g.name, g.village, g.worker_id AS "workerId", w.name AS worker, g.district AS "districtId",
        coalesce(x.reports, 0) AS reports, coalesce(x.on_spot, 0) AS "onSpot", coalesce(x.resolved, 0) AS resolved, coalesce(x.on_time, 0) AS "onTime",
        coalesce(x.satisfied, 0) AS satisfied, coalesce(x.unsatisfied, 0) AS unsatisfied, coalesce(x.overdue, 0) AS overdue,
        coalesce(pt.n, 0) AS patrols, coalesce(pt.m, 0)::float8 AS "distanceM",
        coalesce(hs.n, 0) AS households, coalesce(hs.removed, 0) AS removed, coalesce(vs.n, 0) AS visited
-     FROM g JOIN region pv ON pv.id = g.parent_id LEFT JOIN worker w ON w.id = g.worker_id
-       LEFT JOIN LATERAL (SELECT t.parent_id AS district FROM region t WHERE t.id = pv.parent_id) dd ON true
-       LEFT JOIN LATERAL (
-         SELECT count(*) FILTER (WHERE i.reported_at >= $2 AND i.reported_at < $3 AND i.reporter_id = g.worker_id)::int AS reports,
-                count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3 AND i.solved_level = 'grid')::int AS on_spot,
-                count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3)::int AS resolved,
-                count(*) FILTER (WHERE i.resolved_at >= $2 AND i.resolved_at < $3
-                                   AND i.resolved_at <= i.reported_at + make_interval(hours => k.close_hours))::int
-                  AS on_time,
-                count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction IN ('satisfied', 'basically'))::int AS satisfied,
-                count(*) FILTER (WHERE i.closed_at >= $2 AND i.closed_at < $3 AND i.satisfaction = 'unsatisfied')::int AS unsatisfied,
-                count(*) FILTER (WHERE i.reported_at + make_interval(hours => k.close_hours) >= $2
-                                   AND i.reported_at + make_interval(hours => k.close_hours) < $4
-                                   AND coalesce(i.resolved_at, 'infinity') > i.reported_at + make_interval(hours => k.close_hours))::int AS overdue
-         -- (the hours to close: the grid's district's own for the category, else the plan's; the district is the grid's,
-         -- found once per grid, not per case)
-         FROM incident i JOIN incident_category c ON c.code = i.category
-           LEFT JOIN district_close_hours o ON o.district_id = dd.district AND o.category = i.category,
-           LATERAL (SELECT coalesce(o.hours, c.deadline_hours) AS close_hours) k
-         -- (a case is reported before it is resolved, closed or overdue: a year back covers every case that can count)
-         WHERE i.grid_id = g.id AND i.void_kind IS NULL AND i.reported_at >= $2::timestamptz - interval '1 year' AND i.reported_at < $3) x ON true
-       LEFT JOIN LATERAL (SELECT count(*)::int AS n, round(sum(p.distance_m)) AS m FROM patrol p
-                          WHERE p.grid_id = g.id AND p.started_at >= $2 AND p.started_at < $3) pt ON true
-       LEFT JOIN LATERAL (SELECT count(*)::int AS n, count(*) FILTER (WHERE hh.removed)::int AS removed FROM ${inMonth} hh) hs ON true
-       LEFT JOIN LATERAL (SELECT count(DISTINCT v.household_id)::int AS n FROM patrol_visit v JOIN ${inMonth} hh ON hh.id = v.household_id
-                          WHERE v.at >= $2 AND v.at < $3) vs ON true
+     FROM g LEFT JOIN worker w ON w.id = g.worker_id LEFT JOIN x ON x.grid_id = g.id LEFT JOIN pt ON pt.grid_id = g.id
+       LEFT JOIN hs ON hs.grid_id = g.id LEFT JOIN vs ON vs.grid_id = g.id
      ORDER BY g.code`,
-    [f.regionId, f.from.toISOString(), f.to.toISOString(), until.toISOString(), f.gridIds ?? null],
+    [scope[0]?.ids ?? [], f.from.toISOString(), f.to.toISOString(), until.toISOString()],
   );
   const rulesFor = (districtId: number | undefined) => (districtId !== undefined && rulesOf.get(districtId)) || planRules;
   /** Each worker is scored by the district of their first grid (a worker's grids lie in one district but for a border case). */
@@ -330,7 +337,9 @@ export async function assessment(
     const scored = rulesFor(districtOfGrid.get(gs[0]!.gridId));
     return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, villages, ...figures, points: points(figures, scored), rank: 0 };
   });
-  workers.sort((a, b) => b.points - a.points || a.worker.localeCompare(b.worker, 'zh'));
+  // (one collator: localeCompare made one a comparison, a second of a city's 21,000 workers)
+  const byName = new Intl.Collator('zh').compare;
+  workers.sort((a, b) => b.points - a.points || byName(a.worker, b.worker));
   // equal points share a rank (1, 2, 2, 4)
   workers.forEach((w, i) => (w.rank = i > 0 && workers[i - 1]!.points === w.points ? workers[i - 1]!.rank : i + 1));
   return { rules, district, ownDistricts: owning.filter((d) => d.id !== district?.id), grids, workers };

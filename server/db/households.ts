@@ -149,3 +149,10 @@ export const householdsOfMonth = (grid: string, from: string) => `(
   UNION ALL
   SELECT u.id, true AS removed FROM household_undone u WHERE u.region_id = ${grid}
     AND EXISTS (SELECT 1 FROM change c WHERE c.op = u.op AND c.entity = 'household' AND c.action = 'delete' AND c.at >= ${from}))`;
+
+/** The same for a list of grids at once (`grids`: an SQL int[]), each household with its grid (`grid_id`): a city's month read in one pass. */
+export const householdsOfMonthIn = (grids: string, from: string) => `(
+  SELECT h.region_id AS grid_id, h.id, false AS removed FROM household h WHERE h.region_id = ANY(${grids})
+  UNION ALL
+  SELECT u.region_id, u.id, true AS removed FROM household_undone u WHERE u.region_id = ANY(${grids})
+    AND EXISTS (SELECT 1 FROM change c WHERE c.op = u.op AND c.entity = 'household' AND c.action = 'delete' AND c.at >= ${from}))`;

@@ -102,7 +102,8 @@ for (const driver of DRIVERS) {
     });
 
     it('counts what lies in each child — grids, those with a worker, those that pass as the coverage check judges them — until an edit below', async () => {
-      const parts = async (id: number) => (await ctx.request('GET', `/api/regions/${id}/parts`)).body.parts as Record<string, number>[];
+      type Part = { id: number; townships: number; villages: number; grids: number; staffed: number; passing: number };
+      const parts = async (id: number) => (await ctx.request('GET', `/api/regions/${id}/parts`)).body.parts as Part[];
       const towns = (await ctx.request('GET', `/api/regions/${districtId}/children`)).body.features;
       const before = await parts(districtId);
       expect(before.map((p) => p.id).sort()).toEqual(towns.map((f: any) => f.id).sort());
