@@ -12,10 +12,11 @@ maplibregl.setWorkerUrl(workerUrl);
 type Level = 'city' | 'district' | 'township' | 'village' | 'grid';
 const EMPTY = { type: 'FeatureCollection' as const, features: [] };
 const LEVEL_BELOW: Record<Level, Level> = { city: 'district', district: 'township', township: 'village', village: 'grid', grid: 'grid' };
-// Invisible fills make township and village polygons clickable without drawing them.
+// Invisible fills make county, township and village polygons clickable without drawing them: the layer that answers a
+// click on a region of each level (a city's map is clicked on its counties; a city itself is never below anything).
 const HIT_LAYER: Record<Level, string> = {
   city: 'district-hit',
-  district: 'township-hit',
+  district: 'district-hit',
   township: 'township-hit',
   village: 'village-hit',
   grid: 'grid-fill',

@@ -1,0 +1,71 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openDb, type Db } from '../../server/db/db.ts';
+import { migrate } from '../../server/db/migrate.ts';
+import { seedCity, type CitySummary } from '../../server/seed/seed-city.ts';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import { sessionCookie } from '../support/auth.ts';
+import { describeInBrowser, launchBrowser, newPage, waitForMap } from './browser.ts';
+
+const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'e2e');
+
+/** The city issue (#23 §1) in a browser: a city's plan, its counties compared and clicked on its map. */
+describeInBrowser('a city in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let db: Db;
+  let city: CitySummary;
+  let admin: string;
+  const crumbs = (page: Page) => page.locator('[data-testid="breadcrumb"] > *:not(.sep)').allTextContents();
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    db = await openDb({ dataDir: 'memory://' });
+    await migrate(db);
+    // 曲靖's nine real county outlines at a small scale: a couple of hundred grids
+    city = await seedCity(db, { city: 'qujing', seed: 7, scale: 0.01, rule: { min: 10, max: 25, target: 18 }, now: new Date('2026-11-30T04:00:00Z') });
+    server = await startServer({ db, port: 0 });
+    admin = await sessionCookie(db, { username: 'admin', role: 'admin' });
+    browser = await launchBrowser();
+  }, 300_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await db?.close();
+  });
+
+  it("lists the counties with their grids and the share that pass, and a click on a county's land opens that county", async () => {
+    const page = await newPage(browser, server.url, admin);
+    await page.goto(`${server.url}/plan`);
+    await waitForMap(page);
+    expect(await crumbs(page)).toEqual(['曲靖市']);
+    // each county's grids, as many as the seed made there
+    const names = new Map(
+      (await db.query<{ id: number; name: string }>(`SELECT id, name FROM region WHERE level = 'district'`)).rows.map((r) => [r.id, r.name]),
+    );
+    const grids = Object.fromEntries(city.districts.map((d) => [names.get(d.districtId), d.grids]));
+    await expect.poll(() => page.locator('[data-testid="part-grids"]:not(:empty)').count()).toBe(9);
+    const rows = await page
+      .locator('[data-testid="children"] li')
+      .evaluateAll((lis) =>
+        lis.map((li) => [li.querySelector('.name')!.textContent!, Number(li.querySelector('[data-testid="part-grids"]')!.textContent!.replace(/,/g, ''))]),
+      );
+    expect(Object.fromEntries(rows)).toEqual(grids);
+    await page.screenshot({ path: join(ARTIFACTS, 'city-plan.png') });
+
+    // a click on 会泽县's label point selects 会泽县 (it went one level too deep, to the township under the click)
+    const huize = (
+      await db.query<{ id: number; x: number; y: number }>(
+        `SELECT id, ST_X(ST_PointOnSurface(geom)) AS x, ST_Y(ST_PointOnSurface(geom)) AS y FROM region WHERE name = '会泽县'`,
+      )
+    ).rows[0]!;
+    const at = await page.evaluate(([x, y]) => (window as any).gridplanMap.project([x, y]) as { x: number; y: number }, [huize.x, huize.y]);
+    const box = (await page.locator('[data-testid="map"] canvas').boundingBox())!;
+    await page.mouse.click(box.x + at.x, box.y + at.y);
+    await expect.poll(() => crumbs(page)).toEqual(['曲靖市', '会泽县']);
+    expect(new URL(page.url()).searchParams.get('region')).toBe(String(huize.id));
+    await page.context().close();
+  });
+});
