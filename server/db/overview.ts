@@ -84,7 +84,12 @@ export async function overview(
     rows: [r],
   } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
   if (!r) throw notFound('region', regionId, 'region');
-  const SCOPE = `WITH scope AS (SELECT id, level FROM gp_subtree($1))`;
+  // The region's grids as a list the planner can count (asked of the subtree inside each query, it guessed a handful and
+  // went grid by grid: a city's figures took 2.6–2.9 s on PostgreSQL)
+  const {
+    rows: [scope],
+  } = await tx.query<{ ids: number[] | null }>(`SELECT array_agg(s.id) AS ids FROM gp_subtree($1) s WHERE s.level = 'grid'`, [regionId]);
+  const grids = scope?.ids ?? [];
   const {
     rows: [plan],
   } = await tx.query<{
@@ -97,10 +102,11 @@ export async function overview(
     passing_area: number;
     area: number;
   }>(
-    `${SCOPE}, g AS (
+    `WITH g AS (
        SELECT g.*, rule.passes
-       FROM region g JOIN scope s ON s.id = g.id AND s.level = 'grid'
+       FROM region g
        LEFT JOIN grid_range rule ON rule.grid_id = g.id
+       WHERE g.id = ANY($2::int[])
      )
      SELECT count(*)::int AS grids, count(worker_id)::int AS staffed, count(DISTINCT worker_id)::int AS workers,
             (SELECT household_count FROM region WHERE id = $1) AS households,
@@ -109,12 +115,12 @@ export async function overview(
             coalesce(sum(ST_Area(geom::geography)) FILTER (WHERE passes), 0) AS passing_area,
             (SELECT ST_Area(geom::geography) FROM region WHERE id = $1) AS area
      FROM g`,
-    [regionId],
+    [regionId, grids],
   );
   const {
     rows: [inc],
   } = await tx.query<Record<string, number | null>>(
-    `${SCOPE}, t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month',
+    `WITH t AS (SELECT date_trunc('day', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS today, date_trunc('month',
       $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AS month, $2::timestamptz AT TIME ZONE 'Asia/Shanghai' AS now),
      i AS (SELECT i.*, i.reported_at AT TIME ZONE 'Asia/Shanghai' AS local, make_interval(hours => ${closeHoursSql('i', 'k')}) AS deadline,
                   -- past the 办结 deadline of an open dispatch now, and as it stood a day ago (see caseLate)
@@ -124,8 +130,8 @@ export async function overview(
                     WHERE d.incident_id = i.id AND d.due_at < $2::timestamptz - interval '1 day'
                     AND coalesce(d.resolved_at, 'infinity') > $2::timestamptz - interval '1 day'
                     AND coalesce(d.returned_at, 'infinity') > $2::timestamptz - interval '1 day') AS dispatch_late_prev
-           FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid' JOIN incident_category k ON k.code = i.category
-           WHERE i.reported_at > $2::timestamptz - interval '70 days' AND i.void_kind IS NULL)
+           FROM incident i JOIN incident_category k ON k.code = i.category
+           WHERE i.grid_id = ANY($1::int[]) AND i.reported_at > $2::timestamptz - interval '70 days' AND i.void_kind IS NULL)
      SELECT count(*) FILTER (WHERE local >= t.today)::int AS today,
             count(*) FILTER (WHERE local >= t.today - interval '1 day' AND local < t.now - interval '1 day')::int AS today_prev,
             count(*) FILTER (WHERE local >= t.month)::int AS month,
@@ -155,15 +161,14 @@ export async function overview(
             count(*) FILTER (WHERE (reported_at + deadline < $2::timestamptz - interval '1 day' AND coalesce(resolved_at,
               'infinity') > $2::timestamptz - interval '1 day') OR dispatch_late_prev)::int AS overdue_prev
      FROM i, t`,
-    [regionId, clock.toISOString()],
+    [grids, clock.toISOString()],
   );
   // 工单超时: the departments' open dispatches on cases here past their own deadlines (跟踪督办's 已超时), and as
   // they stood a day ago — beside the cases past their category's time to close, which count the case once
   const {
     rows: [late],
   } = await tx.query<{ now: number; prev: number; ack: number }>(
-    `${SCOPE}
-     SELECT count(*) FILTER (WHERE ${dispatchLate('d', '$2::timestamptz')})::int AS now,
+    `SELECT count(*) FILTER (WHERE ${dispatchLate('d', '$2::timestamptz')})::int AS now,
             -- of them, those late only to acknowledge (受理超时), their 办结 deadline still ahead
             count(*) FILTER (WHERE ${dispatchLate('d', '$2::timestamptz')} AND d.due_at >= $2::timestamptz)::int AS ack,
             count(*) FILTER (WHERE d.dispatched_at < $2::timestamptz - interval '1 day'
@@ -172,16 +177,18 @@ export async function overview(
                                AND (d.due_at < $2::timestamptz - interval '1 day'
                                     OR (coalesce(d.acknowledged_at, 'infinity') > $2::timestamptz - interval '1 day'
                                         AND d.ack_due_at < $2::timestamptz - interval '1 day')))::int AS prev
-     FROM dispatch d JOIN incident i ON i.id = d.incident_id JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
-     WHERE (d.resolved_at IS NULL OR d.resolved_at > $2::timestamptz - interval '1 day')
+     FROM dispatch d JOIN incident i ON i.id = d.incident_id
+     WHERE i.grid_id = ANY($1::int[]) AND (d.resolved_at IS NULL OR d.resolved_at > $2::timestamptz - interval '1 day')
        AND (d.returned_at IS NULL OR d.returned_at > $2::timestamptz - interval '1 day')`,
-    [regionId, clock.toISOString()],
+    [grids, clock.toISOString()],
   );
   const { rows: cats } = await tx.query<{ category: string; n: number }>(
-    `${SCOPE} SELECT i.category, count(*)::int AS n FROM incident i JOIN scope s ON s.id = i.grid_id AND s.level = 'grid'
-     WHERE (i.reported_at AT TIME ZONE 'Asia/Shanghai') >= date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AND i.void_kind IS NULL
-     GROUP BY 1`,
-    [regionId, clock.toISOString()],
+    `SELECT i.category, count(*)::int AS n FROM incident i
+     -- (the month's start as an instant, so the index of report times answers: China keeps no summer time)
+     WHERE i.grid_id = ANY($1::int[]) AND i.reported_at >= date_trunc('month', $2::timestamptz AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai'
+       AND i.void_kind IS NULL
+     GROUP BY 1 ORDER BY 1`,
+    [grids, clock.toISOString()],
   );
   // The plan figures a month ago (the daily snapshot at least 30 days old, China Standard Time).
   const {
