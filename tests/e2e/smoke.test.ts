@@ -347,16 +347,14 @@ describeInBrowser('web app in Chromium', () => {
       // Away from the district, the title says which township every figure is for.
       const township = (await focus())!.replace(/\s*·.*$/, '');
       await expect.poll(() => page.locator('[data-testid="screen-area"]').textContent()).toBe(`当前：${township}`);
-      // A visible button does what Space did (still paused, stepped by hand): pressed while paused; pressed again, it resumes
+      // A visible button does what Space did (still paused, stepped by hand), saying what a press does: 继续轮播 while paused
       const pause = page.locator('[data-testid="wall-pause"]');
-      expect(await pause.getAttribute('aria-pressed')).toBe('true');
-      // (one name, pressed while paused: a name that changed as well said "resume" and "pressed" at once)
-      expect(await pause.textContent()).toContain('暂停轮播');
+      expect(await pause.textContent()).toBe('▶ 继续轮播');
       await pause.click();
-      await expect.poll(() => pause.getAttribute('aria-pressed')).toBe('false');
+      await expect.poll(() => pause.textContent()).toBe('❚❚ 暂停轮播');
       await expect.poll(focus, { timeout: 5_000 }).not.toMatch(/轮播暂停/);
       await pause.click();
-      await expect.poll(() => pause.getAttribute('aria-pressed')).toBe('true');
+      await expect.poll(() => pause.textContent()).toBe('▶ 继续轮播');
       await expect.poll(focus, { timeout: 5_000 }).toMatch(/轮播暂停/);
       // nothing on the wall is a Tab stop without a name (deck.gl's canvas made itself one)
       expect(await page.evaluate(() => [...document.querySelectorAll('canvas')].filter((c) => c.tabIndex >= 0 && !c.getAttribute('aria-label')).length)).toBe(
@@ -375,10 +373,10 @@ describeInBrowser('web app in Chromium', () => {
     await waitForMap(page);
     await expect.poll(() => page.locator('[data-testid="figures"] .value').allTextContents()).not.toContain('–');
     await expect.poll(() => page.locator('[data-testid="departments"] .dept:not(.head)').count()).toBeGreaterThan(2);
-    // (text that does not fit its box is cut with an ellipsis: none may be)
+    // (text that does not fit its box is cut with an ellipsis: none may be — nor a card's second line of parts, which wraps between them)
     const cut = await page.evaluate(() =>
       [...document.querySelectorAll('.screen .figures *, .screen .panel *')]
-        .filter((e) => e.children.length === 0 && (e as HTMLElement).offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+        .filter((e) => (e.children.length === 0 || e.classList.contains('sub')) && (e as HTMLElement).offsetWidth > 0 && e.scrollWidth > e.clientWidth + 1)
         .map((e) => e.textContent!.trim()),
     );
     expect(cut).toEqual([]);
@@ -401,6 +399,12 @@ describeInBrowser('web app in Chromium', () => {
         .map((e) => e.textContent!.trim()),
     );
     expect(cut).toEqual([]);
+    // the map's legend inside the map, every entry whole (one row ran off its left edge)
+    const [map, items] = await Promise.all([
+      page.locator('[data-testid="wall-legend"]').evaluate((l) => l.parentElement!.getBoundingClientRect().toJSON()),
+      page.locator('[data-testid="wall-legend"] li').evaluateAll((lis) => lis.map((li) => li.getBoundingClientRect().toJSON())),
+    ]);
+    expect(items.every((r: DOMRect) => r.left >= map.left && r.right <= map.right && r.bottom <= map.bottom)).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, '5-screen-phone.png'), fullPage: true });
   });
 
