@@ -441,6 +441,30 @@ describeInBrowser('web app in Chromium', () => {
     await page.close();
   });
 
+  it("holds the wall's first stop until its figures have come (a cold city took 20 s: the carousel had moved on)", async () => {
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const held: (() => Promise<void>)[] = [];
+    let hold = true;
+    await page.route(/\/api\/stats\/overview/, (route) => (hold ? void held.push(() => route.continue()) : route.continue()));
+    try {
+      await page.goto(server.url + '/screen?interval=5');
+      const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
+      const ticks = async () => Number(await page.locator('[data-testid="screen-focus"]').getAttribute('data-ticks'));
+      await expect.poll(() => held.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
+      const first = await focus();
+      // an interval passes with the figures still asked for: the district stays
+      await expect.poll(ticks, { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
+      expect(await focus()).toBe(first);
+      hold = false;
+      for (const go of held) await go();
+      await expect.poll(() => page.locator('[data-testid="screen"]').getAttribute('data-loaded'), { timeout: 15_000 }).toBe('true');
+      // shown, it moves on in its turn
+      await expect.poll(focus, { timeout: 20_000 }).not.toBe(first);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('shows the wall loading until its figures come, keeps stale ones marked with their time, and refits the map to a new window size', async () => {
     const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
     const errors: string[] = [];

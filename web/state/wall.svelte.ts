@@ -50,6 +50,8 @@ export class Wall {
   unavailable = $state.raw<readonly string[]>([]);
   /** Ids of incidents that arrived live (highlighted for a while). */
   fresh = $state.raw<number[]>([]);
+  /** When the stop in focus first showed its own figures. */
+  private shownAt = 0;
   private source: EventSource | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
   private refreshSoon: ReturnType<typeof setTimeout> | null = null;
@@ -67,7 +69,11 @@ export class Wall {
     this.stops = [{ id: districtId, name: districtName }, ...townships];
     this.timer = setInterval(() => {
       this.ticks++;
-      if (!this.paused) this.next();
+      // A stop moves on once its figures have been up for half an interval at least: a cold server's first answer for a
+      // city took 20 s, and the carousel had moved on before it came (the city's figures then shown under a county's
+      // name, greyed). A stop whose answers fail moves on as before.
+      const shown = this.loadedFor === this.focus?.id && Date.now() - this.shownAt >= this.intervalMs / 2;
+      if (!this.paused && (shown || this.failing)) this.next();
     }, this.intervalMs);
     this.connect();
     await this.refresh();
@@ -144,6 +150,7 @@ export class Wall {
     const fresh = ahead && ahead.id === focus.id && Date.now() - ahead.at < Math.min(this.intervalMs, 30_000);
     const data = await (fresh ? ahead.data.catch(() => this.panels(focus.id)) : this.panels(focus.id));
     if (this.focus?.id !== focus.id) return;
+    if (this.loadedFor !== focus.id) this.shownAt = Date.now();
     Object.assign(this, { ...data, loadedFor: focus.id, loadedAt: new Date() });
     // The next stop, fetched now and kept for the step (not while paused: a paused wall may stay for hours)
     const next = this.stops[(this.stop + 1) % this.stops.length];
