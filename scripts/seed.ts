@@ -12,6 +12,7 @@ import { byCode } from '../server/db/region-queries.ts';
 import { DEMO, seedDistrict } from '../server/seed/seed-district.ts';
 import { CITIES, seedCity } from '../server/seed/seed-city.ts';
 import { loadConfig } from '../server/config.ts';
+import { describeAccounts, ensureAccounts } from '../server/seed/accounts.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +49,7 @@ if (values.city) {
   console.log(`seeded ${values.city} in ${(summary.ms / 1000).toFixed(1)} s: ${districts.length} districts, ${grids} grids, ${households} households`);
   // The embedded database marks the new pages all-visible now, else every count reads the table until the first daily housekeeping.
   await maintain(db);
+  await accounts();
   await db.close();
   process.exit(0);
 }
@@ -66,4 +68,14 @@ const summary = await seedDistrict(db, {
 });
 console.log(`seeded in ${(summary.ms / 1000).toFixed(1)} s:`, summary);
 await maintain(db);
+await accounts();
 await db.close();
+
+/**
+ * The accounts to try the seeded plan with, as `npm start` makes them for its embedded demo: admin and one of each role
+ * (GRIDPLAN_ADMIN_PASSWORD and GRIDPLAN_DEMO_PASSWORD choose their passwords), on a database that has no accounts yet.
+ */
+async function accounts(): Promise<void> {
+  const made = await ensureAccounts(db, { demo: true, adminPassword: config.adminPassword, demoPassword: config.demoPassword });
+  for (const line of describeAccounts(made)) console.log(line);
+}

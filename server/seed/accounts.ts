@@ -27,28 +27,29 @@ export async function ensureAccounts(
     out.admin = { username: 'admin', password: adminPassword, generated: !options.adminPassword };
     if (!options.demo) return;
     const password = options.demoPassword || generatePassword();
-    // The demo district, its first township, and a staffed grid of it.
+    // The plan's top (the demo district, or a seeded city), its first township, and a staffed grid of it.
     const {
       rows: [place],
-    } = await tx.query<{ district: number; township: number | null; worker: number | null }>(
-      `SELECT d.id AS district,
-              (SELECT t.id FROM region t WHERE t.parent_id = d.id ORDER BY t.code LIMIT 1) AS township,
+    } = await tx.query<{ district: number; city: boolean; township: number | null; worker: number | null }>(
+      `SELECT d.id AS district, d.level = 'city' AS city,
+              (SELECT t.id FROM region t WHERE t.level = 'township' ORDER BY t.code LIMIT 1) AS township,
               (SELECT g.worker_id FROM region g WHERE g.level = 'grid' AND g.worker_id IS NOT NULL ORDER BY g.code LIMIT 1) AS worker
-         FROM region d WHERE d.level = 'district' ORDER BY d.id LIMIT 1`,
+         FROM region d WHERE d.level IN ('city', 'district') ORDER BY d.level = 'city' DESC, d.id LIMIT 1`,
     );
+    const where = place?.city ? '市' : '区';
     // one account per department, named by its code (police, fire, housing, …)
     const departments = (await tx.query<{ id: number; code: string; zh: string }>('SELECT id, code, zh FROM department ORDER BY sort, id')).rows;
     const accounts: { username: string; role: Role; displayName: string; regionId?: number | null; workerId?: number | null; departmentId?: number | null }[] =
       [
-        { username: 'planner', role: 'planner', displayName: '区规划员' },
+        { username: 'planner', role: 'planner', displayName: `${where}规划员` },
         { username: 'planner-town', role: 'planner', displayName: '乡镇规划员', regionId: place?.township ?? null },
         // a second district planner: the township step of the planner's drafts is someone else's (four eyes), and
         // the leader who passed it could not also decide the district's — a draft stood waiting for an admin
-        { username: 'reviewer', role: 'planner', displayName: '区规划审核员' },
+        { username: 'reviewer', role: 'planner', displayName: `${where}规划审核员` },
         { username: 'analyst', role: 'analyst', displayName: '数据分析员' },
-        { username: 'leader', role: 'leader', displayName: '区领导' },
+        { username: 'leader', role: 'leader', displayName: `${where}领导` },
         ...(place?.worker ? [{ username: 'worker', role: 'worker' as const, displayName: '专职网格员', workerId: place.worker }] : []),
-        { username: 'center', role: 'center', displayName: '区综治中心', regionId: place?.district ?? null },
+        { username: 'center', role: 'center', displayName: `${where}综治中心`, regionId: place?.district ?? null },
         ...departments.map((d) => ({ username: d.code, role: 'department' as const, displayName: d.zh, departmentId: d.id })),
       ];
     for (const a of accounts) {

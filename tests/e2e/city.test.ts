@@ -5,6 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openDb, type Db } from '../../server/db/db.ts';
 import { migrate } from '../../server/db/migrate.ts';
 import { seedCity, type CitySummary } from '../../server/seed/seed-city.ts';
+import { ensureAccounts } from '../../server/seed/accounts.ts';
 import { startServer, type RunningServer } from '../../server/server.ts';
 import { sessionCookie } from '../support/auth.ts';
 import { describeInBrowser, launchBrowser, newPage, waitForMap } from './browser.ts';
@@ -18,6 +19,7 @@ describeInBrowser('a city in Chromium', () => {
   let db: Db;
   let city: CitySummary;
   let admin: string;
+  let made: Awaited<ReturnType<typeof ensureAccounts>>;
   const crumbs = (page: Page) => page.locator('[data-testid="breadcrumb"] > *:not(.sep)').allTextContents();
 
   beforeAll(async () => {
@@ -26,6 +28,8 @@ describeInBrowser('a city in Chromium', () => {
     await migrate(db);
     // 曲靖's nine real county outlines at a small scale: a couple of hundred grids
     city = await seedCity(db, { city: 'qujing', seed: 7, scale: 0.01, rule: { min: 10, max: 25, target: 18 }, now: new Date('2026-11-30T04:00:00Z') });
+    // the accounts `npm run seed -- --city` makes on a database without any: one of each role, over the city
+    made = await ensureAccounts(db, { demo: true, adminPassword: 'admin-pass-1234', demoPassword: 'demo-pass-1234' });
     server = await startServer({ db, port: 0 });
     admin = await sessionCookie(db, { username: 'admin', role: 'admin' });
     browser = await launchBrowser();
@@ -67,5 +71,24 @@ describeInBrowser('a city in Chromium', () => {
     await expect.poll(() => crumbs(page)).toEqual(['曲靖市', '会泽县']);
     expect(new URL(page.url()).searchParams.get('region')).toBe(String(huize.id));
     await page.context().close();
+  });
+
+  it("gives a seeded city its demo accounts: the centre and the leader over the city, a township's planner in a township", async () => {
+    expect(made.demo?.usernames).toEqual(expect.arrayContaining(['planner', 'planner-town', 'leader', 'center', 'analyst', 'worker', 'police']));
+    const { rows } = await db.query<{ username: string; display_name: string; level: string | null }>(
+      `SELECT u.username, u.display_name, r.level FROM app_user u LEFT JOIN region r ON r.id = u.region_id
+       WHERE u.username IN ('center', 'planner-town', 'leader') ORDER BY u.username`,
+    );
+    expect(rows.map((r) => [r.username, r.display_name, r.level])).toEqual([
+      ['center', '市综治中心', 'city'],
+      ['leader', '市领导', null],
+      ['planner-town', '乡镇规划员', 'township'],
+    ]);
+    const login = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'leader', password: 'demo-pass-1234' }),
+    });
+    expect(login.status).toBe(200);
   });
 });
