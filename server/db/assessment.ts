@@ -1,4 +1,5 @@
 import { householdsOfMonthIn } from './households.ts';
+import { gridIdsUnder } from './region-queries.ts';
 import { InputError, notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { recordChange } from './regions.ts';
@@ -241,12 +242,9 @@ export async function assessment(
   const rulesOf = new Map<number, AssessmentRule[]>(await Promise.all(owning.map(async (d) => [d.id, await districtAssessmentRules(db, d.id)] as const)));
   const rules = district ? await districtAssessmentRules(db, district.id) : planRules;
   const until = new Date(Math.min(f.to.getTime(), now.getTime()));
-  // The grids first, as a list the planner can count: asked of the subtree inside one query it guessed a handful and went
-  // grid by grid (a city's 21,643 grids: 2.4–3.4 s on PostgreSQL); with the list, each table is read once and grouped.
-  const { rows: scope } = await db.query<{ ids: number[] | null }>(
-    `SELECT array_agg(s.id) AS ids FROM gp_subtree($1) s WHERE s.level = 'grid' AND ($2::int[] IS NULL OR s.id = ANY($2::int[]))`,
-    [f.regionId, f.gridIds ?? null],
-  );
+  // The grids first, as a list the planner can count (a city's 21,643 grids: 2.4–3.4 s grid by grid on PostgreSQL); with
+  // the list, each table is read once and grouped.
+  const scope = await gridIdsUnder(db, f.regionId, f.gridIds);
   const { rows } = await db.query<Omit<GridAssessment, 'points' | 'onTimeRate' | 'satisfaction' | 'visitShare'> & { districtId: number }>(
     `WITH g AS (SELECT r.id, r.code, r.name, r.worker_id, pv.name AS village, t.parent_id AS district
                 FROM region r JOIN region pv ON pv.id = r.parent_id LEFT JOIN region t ON t.id = pv.parent_id WHERE r.id = ANY($1::int[])),
@@ -284,7 +282,7 @@ export async function assessment(
      FROM g LEFT JOIN worker w ON w.id = g.worker_id LEFT JOIN x ON x.grid_id = g.id LEFT JOIN pt ON pt.grid_id = g.id
        LEFT JOIN hs ON hs.grid_id = g.id LEFT JOIN vs ON vs.grid_id = g.id
      ORDER BY g.code`,
-    [scope[0]?.ids ?? [], f.from.toISOString(), f.to.toISOString(), until.toISOString()],
+    [scope, f.from.toISOString(), f.to.toISOString(), until.toISOString()],
   );
   const rulesFor = (districtId: number | undefined) => (districtId !== undefined && rulesOf.get(districtId)) || planRules;
   /** Each worker is scored by the district of their first grid (a worker's grids lie in one district but for a border case). */

@@ -2,6 +2,7 @@ import { notFound } from '../domain/errors.ts';
 import type { Queryable } from './db.ts';
 import { dispatchLate } from './dispatches.ts';
 import { closeHoursSql } from './incidents.ts';
+import { gridIdsUnder } from './region-queries.ts';
 
 interface PlanRow {
   grids: number;
@@ -84,12 +85,8 @@ export async function overview(
     rows: [r],
   } = await tx.query<{ id: number; name: string; level: string }>('SELECT id, name, level FROM region WHERE id = $1', [regionId]);
   if (!r) throw notFound('region', regionId, 'region');
-  // The region's grids as a list the planner can count (asked of the subtree inside each query, it guessed a handful and
-  // went grid by grid: a city's figures took 2.6–2.9 s on PostgreSQL)
-  const {
-    rows: [scope],
-  } = await tx.query<{ ids: number[] | null }>(`SELECT array_agg(s.id) AS ids FROM gp_subtree($1) s WHERE s.level = 'grid'`, [regionId]);
-  const grids = scope?.ids ?? [];
+  // The region's grids as a list the planner can count (a city's figures took 2.6–2.9 s grid by grid on PostgreSQL)
+  const grids = await gridIdsUnder(tx, regionId);
   const {
     rows: [plan],
   } = await tx.query<{

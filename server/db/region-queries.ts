@@ -148,3 +148,15 @@ export async function regionAt(db: Queryable, id: number, at: PlanTime): Promise
 export async function regionExists(db: Queryable, id: number): Promise<boolean> {
   return (await db.query('SELECT 1 FROM region WHERE id = $1', [id])).rows.length > 0;
 }
+
+/**
+ * The grids under a region (or those of `only` that are), as a list: passed on as an `int[]`, the planner counts them,
+ * where a subtree walked inside a query it guessed at a handful and joined grid by grid (a city's 21,643 grids).
+ */
+export async function gridIdsUnder(db: Queryable, regionId: number, only?: number[] | null): Promise<number[]> {
+  const { rows } = await db.query<{ ids: number[] | null }>(
+    `SELECT array_agg(s.id ORDER BY s.id) AS ids FROM gp_subtree($1) s WHERE s.level = 'grid' AND ($2::int[] IS NULL OR s.id = ANY($2::int[]))`,
+    [regionId, only ?? null],
+  );
+  return rows[0]?.ids ?? [];
+}
