@@ -86,6 +86,13 @@ for (const driver of DRIVERS) {
       expect(coverage.body.issues.features.filter((f: { properties: { kind: string } }) => ['gap', 'overlap', 'outside'].includes(f.properties.kind))).toEqual(
         [],
       );
+      // the township's list counts the draft's grids in it, the live plan's its own
+      const township = (await ctx.request('GET', `/api/regions/${village.id}`, undefined, author)).body.properties.parentId;
+      const partOf = async (draft: string) =>
+        ((await ctx.request('GET', `/api/regions/${township}/parts${draft}`, undefined, author)).body.parts as { id: number; grids: number }[]).find(
+          (p) => p.id === village.id,
+        )?.grids;
+      expect([await partOf(`?draft=${id}`), await partOf('')]).toEqual([newIds.length, liveBefore.length]);
       // the live plan and its change log did not move
       expect(await grids(village.id)).toEqual(liveBefore);
       expect((await ctx.db.query<{ n: number }>('SELECT count(*)::int AS n FROM change')).rows[0]!.n).toBe(changesBefore);
