@@ -405,13 +405,28 @@ export async function listIncidents(
       'reporter', (SELECT json_build_object('name', w.name, 'phone', w.phone) FROM worker w WHERE w.id = i.reporter_id),
       'respondBy', ${respondBy}, 'backAt', ${back})`;
   const json = filter.intake ? `(${incidentJson('$3')}::jsonb || jsonb_build_object(${history.slice(2)}))` : incidentJson('$3');
-  const { rows } = await db.query<{ j: IncidentJson; total: number }>(
-    `SELECT ${json} AS j, count(*) OVER ()::int AS total
-     FROM incident i JOIN incident_category c ON c.code = i.category WHERE ${f.where}
-     ORDER BY ${filter.intake ? `${back} DESC NULLS LAST, ${respondBy}, ` : ''}i.reported_at DESC, i.id DESC LIMIT $1 OFFSET $2`,
+  // The page alone, then the count where the page does not tell it: counting in the page's query (a window over
+  // every matching row) read and sorted every row's columns — a city's 364,000 cases of a year and a half,
+  // 1.5–3 s for 50 of them; counted alone the index answers in a fraction of that. (It also told a total of 0
+  // for a page past the end.)
+  // The page's cases are picked first and only they are written out: rows an offset skips were written out too
+  // (the city's page 20,000 took 15 s).
+  const keys = filter.intake ? `${back} AS back, ${respondBy} AS respond_by, ` : '';
+  const order = (p: string) => `${filter.intake ? `${p}back DESC NULLS LAST, ${p}respond_by, ` : ''}${p}reported_at DESC, ${p}id DESC`;
+  const { rows } = await db.query<{ j: IncidentJson }>(
+    `WITH page AS MATERIALIZED (
+       SELECT ${keys}i.reported_at, i.id FROM incident i WHERE ${f.where} ORDER BY ${order('')} LIMIT $1 OFFSET $2)
+     SELECT ${json} AS j
+     FROM page p JOIN incident i ON i.id = p.id JOIN incident_category c ON c.code = i.category
+     ORDER BY ${order('p.')}`,
     [limit, offset, now.toISOString(), ...f.params],
   );
-  return { total: rows[0]?.total ?? 0, items: rows.map((r) => r.j) };
+  const items = rows.map((r) => r.j);
+  if (items.length > 0 && items.length < limit) return { total: offset + items.length, items };
+  if (items.length === 0 && offset === 0) return { total: 0, items };
+  const counted = filterSql(filter, 1);
+  const { rows: n } = await db.query<{ total: number }>(`SELECT count(*)::int AS total FROM incident i WHERE ${counted.where}`, counted.params);
+  return { total: n[0]!.total, items };
 }
 
 /**
