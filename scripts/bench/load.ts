@@ -64,6 +64,8 @@ const { values } = parseArgs({
 });
 const SECONDS = Number(values.seconds);
 const READERS = Number(values.readers);
+/** Readers are this many people (180 connections over 30 accounts: six questions each at a time). */
+const READER_ACCOUNTS = Math.max(1, Math.ceil(READERS / 6));
 const PLANNERS = Number(values.planners);
 const ATTACKERS = Number(values.attackers);
 
@@ -101,6 +103,8 @@ async function prepare(): Promise<{ where: OpenOptions; env: Record<string, stri
 
 interface Workload {
   cookie: string;
+  /** The readers' sessions: readers are people, each asking a few things at once (the server takes each person's in turn). */
+  readerCookies: string[];
   reads: string[];
   grids: number[];
 }
@@ -116,8 +120,14 @@ async function seed(where: OpenOptions): Promise<Workload> {
     else if (values.city) await seedCity(db, { city: values.city, seed: DEMO.seed, scale: Number(values.scale), rule: DEMO.rule! });
     else await seedDistrict(db, { ...DEMO, scale: Number(values.scale) });
     if (!seeded) console.log(`${values.city ?? 'demo'} seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    const user = await createUser(db, { username: `bench-${Date.now()}`, password: 'bench-password', role: 'admin' });
+    const stamp = Date.now();
+    const user = await createUser(db, { username: `bench-${stamp}`, password: 'bench-password', role: 'admin' });
     const { token } = await openSession(db, { userId: user.id });
+    const readerCookies: string[] = [];
+    for (let i = 0; i < READER_ACCOUNTS; i++) {
+      const reader = await createUser(db, { username: `bench-${stamp}-reader-${i}`, password: 'bench-password', role: 'admin' });
+      readerCookies.push(`${SESSION_COOKIE}=${(await openSession(db, { userId: reader.id })).token}`);
+    }
     const { rows } = await db.query<{ id: number; level: string }>(`SELECT id, level FROM region WHERE level <> 'grid' ORDER BY id`);
     const district = (rows.find((r) => r.level === 'city') ?? rows.find((r) => r.level === 'district'))!.id;
     const townships = rows.filter((r) => r.level === 'township').map((r) => r.id);
@@ -138,7 +148,7 @@ async function seed(where: OpenOptions): Promise<Workload> {
     }
     for (const c of categories) reads.push(`/api/heatmap?region=${district}&zoom=10${c ? `&category=${c}` : ''}`);
     for (const id of [district, ...townships]) reads.push(`/api/stats/overview?region=${id}`);
-    return { cookie: `${SESSION_COOKIE}=${token}`, reads, grids: grids.map((g) => g.id) };
+    return { cookie: `${SESSION_COOKIE}=${token}`, readerCookies, reads, grids: grids.map((g) => g.id) };
   } finally {
     await db.close();
   }
@@ -176,7 +186,11 @@ async function run(url: string, w: Workload, attack = false): Promise<{ reads: F
     requests: [
       {
         method: 'GET',
-        setupRequest: (req) => ({ ...req, path: pick() }),
+        setupRequest: (req) => ({
+          ...req,
+          path: pick(),
+          headers: { ...req.headers, cookie: w.readerCookies[Math.floor(Math.random() * w.readerCookies.length)]! },
+        }),
         onResponse: (_status, _body, _context, h) => {
           const how = (h as Record<string, string> | undefined)?.['x-cache'] ?? 'none';
           served[how] = (served[how] ?? 0) + 1;

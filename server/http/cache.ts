@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { ancestorsWithDepth } from '../db/region-queries.ts';
 import { routeKey } from './auth.ts';
 import { asksForDraft } from './draft.ts';
+import { turns } from './heavy.ts';
 import type { Env } from './router.ts';
 import type { Principal } from '../domain/roles.ts';
 
@@ -36,6 +37,8 @@ export interface ReadSpec<Q = Record<string, unknown>> {
   clock: (query: Q, now: number) => boolean;
   /** Answers that differ by who asks (e.g. with or without household locations): a key part per kind of caller. */
   vary?: (c: Context<Env>) => string;
+  /** Computed in milliseconds and asked many at a time (vector tiles): computed as asked, not in the asker's turn (heavy.ts). */
+  light?: boolean;
 }
 
 /**
@@ -46,7 +49,9 @@ export interface ReadSpec<Q = Record<string, unknown>> {
  */
 export async function cached<R>(c: Context<Env, any, any>, spec: ReadSpec<any>, compute: () => Promise<R>): Promise<R> {
   const cache = c.get('cache');
-  return cache ? ((await cache.answer(c, spec, compute as () => Promise<unknown> as () => Promise<Response>)) as R) : compute();
+  // (only the computation waits its turn: kept and shared answers are served at once)
+  const work = spec.light ? compute : () => turns(c, compute);
+  return cache ? ((await cache.answer(c, spec, work as () => Promise<unknown> as () => Promise<Response>)) as R) : work();
 }
 
 /** Whether a window that runs to "now" (no `to`, or one still ahead) moves with the clock. */

@@ -164,6 +164,7 @@ const STATUS: Record<string, ErrorStatus> = {
   too_many_exports: 429,
   too_many_splits: 429,
   too_many_assessments: 429,
+  too_many_requests: 429,
   too_many_grids: 413,
   too_many_uploads: 429,
   last_admin: 409,

@@ -59,3 +59,37 @@ export const reckoning = gate(
   'your previous assessments are still being worked out; wait for them, then ask again',
   'the server is working out other assessments; try again in a moment',
 );
+
+/**
+ * Reads that ask the database, taken in turn per person: a few at a time each, the rest waiting in line, and past a
+ * long line refused (429). The embedded database answers one question at a time, first come first served, so thirty
+ * coverage checks sent at once by one account (each tolerance a new answer) had every other account's requests wait
+ * behind all of them — a sign-in 9 s, the health check 24 s. Now the others wait behind at most `lanes` of them.
+ * Answers kept by the read cache never queue (only their computation does), nor vector tiles (milliseconds each, and
+ * a map asks many at once). Requests without an account run as they come.
+ */
+export function inTurn(lanes: number, waiting: number) {
+  const people = new Map<string, { running: number; line: (() => void)[] }>();
+  const turn = async <T>(c: Context<Env>, work: () => Promise<T>): Promise<T> => {
+    const who = c.get('principal')?.username;
+    if (who === undefined) return work();
+    let mine = people.get(who);
+    if (!mine) people.set(who, (mine = { running: 0, line: [] }));
+    if (mine.running < lanes) mine.running++;
+    else if (mine.line.length >= waiting) {
+      throw new InputError('too_many_requests', `${waiting} of your requests are already waiting for an answer; wait for them, then ask again`, '');
+    } else await new Promise<void>((resolve) => mine.line.push(resolve));
+    try {
+      return await work();
+    } finally {
+      // the lane passes to the next in line, or is given back
+      const next = mine.line.shift();
+      if (next) next();
+      else if (--mine.running === 0) people.delete(who);
+    }
+  };
+  return Object.assign(turn, { lanes, waiting });
+}
+
+/** Reads computed from the database: three at a time per person, thirty-two more waiting. */
+export const turns = inTurn(3, 32);

@@ -1,3 +1,4 @@
+import { turns } from '../http/heavy.ts';
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import {
@@ -794,12 +795,14 @@ export function dispatchRoutes() {
       if (escalated.length) c.get('events').publish({ type: 'incident', action: 'escalate', count: escalated.length });
       return c.json({ escalated }, 200);
     })
-    .openapi(statsRoute, async (c) => {
-      const q = c.req.valid('query');
-      const now = nowOf(c);
-      const { from, to } = parseRange(q.from, q.to, now);
-      return c.json(await departmentStats(c.get('db'), { regionId: await areaRegion(c, q.region, 'query.region'), from, to }, now), 200);
-    })
+    .openapi(statsRoute, (c) =>
+      turns(c, async () => {
+        const q = c.req.valid('query');
+        const now = nowOf(c);
+        const { from, to } = parseRange(q.from, q.to, now);
+        return c.json(await departmentStats(c.get('db'), { regionId: await areaRegion(c, q.region, 'query.region'), from, to }, now), 200);
+      }),
+    )
     .openapi(intakeRoute, async (c) => {
       const body = c.req.valid('json');
       if ((body.lon === undefined) !== (body.lat === undefined))

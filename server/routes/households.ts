@@ -1,3 +1,4 @@
+import { turns } from '../http/heavy.ts';
 import type { Context } from 'hono';
 import type { Env } from '../http/router.ts';
 import { createRoute, z } from '@hono/zod-openapi';
@@ -331,14 +332,16 @@ async function regionAt(q: Queryable, lon: number, lat: number): Promise<{ id: n
 
 export function householdRoutes() {
   return router()
-    .openapi(pointsRoute, async (c) => {
-      const { id } = c.req.valid('param');
-      // households (addresses, sizes) only of the area one is given, if any
-      if (await regionExists(c.get('db'), id)) await areaRegion(c, id, 'id');
-      const points = await householdPoints(c.get('db'), id, MAX_POINTS);
-      if (!points) throw notFound('region', id);
-      return c.json(points, 200);
-    })
+    .openapi(pointsRoute, (c) =>
+      turns(c, async () => {
+        const { id } = c.req.valid('param');
+        // households (addresses, sizes) only of the area one is given, if any
+        if (await regionExists(c.get('db'), id)) await areaRegion(c, id, 'id');
+        const points = await householdPoints(c.get('db'), id, MAX_POINTS);
+        if (!points) throw notFound('region', id);
+        return c.json(points, 200);
+      }),
+    )
     .openapi(editRoute, async (c) => {
       const { id } = c.req.valid('param');
       const body = c.req.valid('json');

@@ -9,7 +9,7 @@ import { parseInstant } from '../domain/incidents.ts';
 import { actorOf, assertOwnGrid, principalOf } from '../http/auth.ts';
 import { nowOf, router, type Env } from '../http/router.ts';
 import { writeLayers } from '../files/write.ts';
-import { limited, reckoning } from '../http/heavy.ts';
+import { limited, reckoning, turns } from '../http/heavy.ts';
 import { errorResponses, json } from './schemas.ts';
 
 const Key = z.string().regex(/^[A-Za-z0-9_.:-]{8,100}$/, 'letters, digits, _ . : - (8–100)');
@@ -320,12 +320,14 @@ export function patrolRoutes() {
       );
       return c.json(rows, 200);
     })
-    .openapi(summaryRoute, async (c) => {
-      const q = c.req.valid('query');
-      const month = q.month ?? thisMonth(nowOf(c));
-      const scope = await scopeOf(c, q.region);
-      return c.json({ month, ...(await patrolSummary(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') })) }, 200);
-    })
+    .openapi(summaryRoute, (c) =>
+      turns(c, async () => {
+        const q = c.req.valid('query');
+        const month = q.month ?? thisMonth(nowOf(c));
+        const scope = await scopeOf(c, q.region);
+        return c.json({ month, ...(await patrolSummary(c.get('db'), { ...scope, ...monthBounds(month, 'query.month') })) }, 200);
+      }),
+    )
     .openapi(assessmentRoute, async (c) => {
       const q = c.req.valid('query');
       const month = q.month ?? thisMonth(nowOf(c));

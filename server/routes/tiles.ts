@@ -56,7 +56,7 @@ export function tileRoutes() {
       if (!can(principalOf(c).role, 'incidents:read'))
         throw new InputError('forbidden', 'the incident map is for the roles that analyse incidents', 'param.layer');
       // Incidents change with every report and the window runs to now: cached as the heatmap is, not with the plan's tiles.
-      return cached(c, { reads: incidentsIn, clock: ranToNow }, async () => {
+      return cached(c, { reads: incidentsIn, clock: ranToNow, light: true }, async () => {
         const bytes = await incidentTile(c.get('db'), await filterOf(c, c.req.valid('query')), zoom, x, y);
         return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': MVT_TYPE, 'cache-control': 'private, no-cache' });
       });

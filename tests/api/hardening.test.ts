@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScreenToken } from '../../server/db/accounts.ts';
 import { duplicateKeyPath, jsonDepthExceeds } from '../../server/http/body.ts';
+import { inTurn, turns } from '../../server/http/heavy.ts';
 import { sessionCookie, TEST_PASSWORD } from '../support/auth.ts';
 import { apiContext, cloneTestDb, DRIVERS, type ApiContext } from '../support/db.ts';
 
@@ -41,6 +42,37 @@ describe('a key given twice in one object is found on the text', () => {
         expect(duplicateKeyPath(`${text.slice(0, -1)},${JSON.stringify(k)}:0}`)).toBe(`body.${k}`);
       }),
     );
+  });
+});
+
+describe('reads asked of the database are taken in turn per person', () => {
+  const as = (username: string) => ({ get: () => ({ username }) }) as unknown as Parameters<typeof turns>[0];
+  it('runs a few of one person’s at a time, lines up the rest in order, refuses past the line, and never holds another person', async () => {
+    const turn = inTurn(2, 2);
+    const started: string[] = [];
+    const releases = new Map<string, () => void>();
+    const ask = (who: string, name: string) =>
+      turn(as(who), () => {
+        started.push(name);
+        return new Promise<string>((r) => releases.set(name, () => r(name)));
+      });
+    const running = [ask('a', 'a1'), ask('a', 'a2'), ask('a', 'a3'), ask('a', 'a4')];
+    await expect(ask('a', 'a5')).rejects.toMatchObject({ code: 'too_many_requests' });
+    const other = ask('b', 'b1');
+    await Promise.resolve();
+    expect(started).toEqual(['a1', 'a2', 'b1']);
+    releases.get('b1')!();
+    expect(await other).toBe('b1');
+    releases.get('a2')!();
+    await running[1];
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual(['a1', 'a2', 'b1', 'a3']);
+    for (const name of ['a1', 'a3']) releases.get(name)!();
+    await new Promise((r) => setImmediate(r));
+    releases.get('a4')!();
+    expect(await Promise.all(running)).toEqual(['a1', 'a2', 'a3', 'a4']);
+    // a request without an account is not lined up
+    expect(await turn({ get: () => null } as unknown as Parameters<typeof turns>[0], async () => 'anon')).toBe('anon');
   });
 });
 
@@ -286,6 +318,32 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/regions/import', { parentId: null, level: 'district', features: {} }, { cookie: '' })).status).toBe(401);
       expect((await ctx.request('PATCH', `/api/regions/${place.grid}`, { version: 999_999, name: 'x' })).status).toBe(409);
       expect((await ctx.request('GET', path)).headers.get('x-cache')).toBe('hit');
+    });
+
+    it('takes one account’s uncomputed reads in turn: a flood of coverage checks is refused past its line, and holds nobody else', async () => {
+      // (the attacker's pass: thirty checks at once, each tolerance a new answer, held every account's requests for 24 s)
+      const flood = await ctx.cookie({ username: 'flood-leader', role: 'leader' });
+      const calm = await ctx.cookie({ username: 'calm-analyst', role: 'analyst' });
+      const kept = `/api/regions/${place.township}/coverage?tolerance=2`;
+      expect((await ctx.request('GET', kept, undefined, flood)).status).toBe(200);
+      // the account's lanes and line are held here, as a flood would hold them
+      let release = () => {};
+      const held = new Promise<void>((r) => (release = r));
+      const asFlood = { get: () => ({ username: 'flood-leader' }) } as unknown as Parameters<typeof turns>[0];
+      const holding = Array.from({ length: turns.lanes + turns.waiting }, () => turns(asFlood, () => held));
+      const refused = await ctx.request('GET', `/api/regions/${place.township}/coverage?tolerance=3.25`, undefined, flood);
+      expect([refused.status, refused.body.error.code]).toEqual([429, 'too_many_requests']);
+      expect(refused.body.error.message).toMatch(/wait for them/);
+      // the same account's kept answers are still served, and another account's new question is answered
+      const hit = await ctx.request('GET', kept, undefined, flood);
+      expect([hit.status, hit.headers.get('x-cache')]).toEqual([200, 'hit']);
+      expect((await ctx.request('GET', `/api/regions/${place.township}/coverage?tolerance=3.25`, undefined, calm)).status).toBe(200);
+      // uncached reads wait their turn too: the household points, the month's patrols, the departments' figures
+      for (const path of [`/api/regions/${place.village}/households`, '/api/patrols?month=2026-01', '/api/stats/departments'])
+        expect((await ctx.request('GET', path, undefined, flood)).body.error?.code, path).toBe('too_many_requests');
+      release();
+      await Promise.all(holding);
+      expect((await ctx.request('GET', `/api/regions/${place.township}/coverage?tolerance=3.25`, undefined, flood)).status).toBe(200);
     });
 
     it('keys cached answers by the parameters as the route reads them', async () => {
