@@ -329,6 +329,28 @@ function kindOfShapes(fc: GeoJSON.FeatureCollection): string {
   return kinds.size === 1 && one !== 'GeometryCollection' ? `Multi${one}` : 'Geometry';
 }
 
+/**
+ * What GDAL said of a file it could not open, in words fit for the person who sent it: GDAL's own message names its
+ * working paths (`/vsizip//output/<job>/upload.zip/a.shp`), the SQL it asked of a GeoPackage, or (where it wrote
+ * numbers JSON has none for) our parser's complaint. The file's own names are kept; everything of ours is not.
+ */
+export function gdalReason(message: string): string {
+  const first = message.split('\n').find((l) => l.trim()) ?? '';
+  const text = first.replace(/^\s*(ERROR|Warning)\s+\d+:\s*/i, '').trim();
+  if (/sqlite|SELECT\s|file is not a database/i.test(text)) return 'it is not a GeoPackage (SQLite) database, or it is damaged';
+  if (/is not valid JSON|Unexpected token|JSON/i.test(text))
+    return 'it holds coordinates or values that are not numbers (too large, or not written as numbers)';
+  // `/output/<job>/upload.xlsx`, `/vsizip//output/<job>/upload.zip/村界.shp`: the name inside the upload only
+  const named = text.replace(/[`'"]?\/(?:vsi\w+\/+)?[^\s`'"]*\/([^/\s`'"]+)[`'"]?/g, (_m, base: string) => {
+    const name = base.replace(/[.,;:]+$/, '');
+    // (the upload itself is stored under a name of ours)
+    return /^upload\.\w+$/.test(name) ? 'the file' : `“${name}”`;
+  });
+  if (/not recognized as a supported file format/i.test(named))
+    return `${named.replace(/\s*not recognized as a supported file format\.?/i, '')} is not in a format GDAL reads, or is damaged`.trim();
+  return named.length > 200 ? `${named.slice(0, 200)}…` : named || 'it is damaged, or not the format its name says';
+}
+
 /** Opens a dataset for a job, runs `fn`, and always lets GDAL drop it. */
 async function withDataset<T>(job: string, o: Opening, fn: (layers: GdalLayerInfo[], warnings: string[]) => Promise<T>): Promise<T> {
   try {
@@ -342,7 +364,7 @@ async function withDataset<T>(job: string, o: Opening, fn: (layers: GdalLayerInf
     ).catch((err: Error) => {
       // (a file that keeps GDAL busy past its time limit, a GeoPackage view that never ends: 422 too_slow, the thread started afresh)
       if (err instanceof GdalTimeout) throw err;
-      throw new InputError('unreadable_file', `GDAL cannot read the file: ${err.message}`, 'file');
+      throw new InputError('unreadable_file', `GDAL cannot read the file: ${gdalReason(err.message)}`, 'file');
     });
     return await fn(opened.layers, opened.warnings);
   } finally {

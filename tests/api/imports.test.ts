@@ -1279,6 +1279,29 @@ for (const driver of DRIVERS) {
       expect(Math.abs(rows[0]!.town / rows[0]!.geodesic - 1)).toBeLessThan(0.005);
     });
 
+    it('says why GDAL cannot read a file in words of the file, never its working paths, SQL or our parser (the attacker’s pass)', async () => {
+      const enc = new TextEncoder();
+      const junk = new Uint8Array(4096).map((_, i) => (i * 7919) % 251);
+      const sqlite = new Uint8Array([...enc.encode('SQLite format 3\0'), ...junk]);
+      const shp = zipSync({ '村界.shp': junk, '村界.shx': junk.slice(0, 100), '村界.dbf': junk.slice(0, 200) });
+      const xlsx = zipSync({ '[Content_Types].xml': enc.encode('<Types/>'), 'xl/workbook.xml': enc.encode('<workbook><sheets><sheet') });
+      const huge = enc.encode(
+        JSON.stringify({ type: 'Feature', properties: {}, geometry: { type: 'Point', coordinates: [0, 0] } }).replace('[0,0]', '[1e400,0]'),
+      );
+      for (const [name, bytes] of [
+        ['g.gpkg', sqlite],
+        ['村界.zip', shp],
+        ['住户.xlsx', xlsx],
+        ['points.geojson', huge],
+      ] as const) {
+        const res = await upload(name, bytes);
+        expect(res.status, name).toBeGreaterThanOrEqual(400);
+        expect(res.status, name).toBeLessThan(500);
+        expect(res.body.error.code, name).toBe('unreadable_file');
+        expect(res.body.error.message, name).not.toMatch(/output|vsi|SELECT|sqlite3_|[0-9a-f]{8}-[0-9a-f]{4}-|JSON|token|ERROR \d/);
+      }
+    });
+
     it('refuses a layer of more rows than one import takes before reading it, and says so at upload', async () => {
       const small = await apiContext(ctx.db, { importDir: dir, limits: { importRows: 50 } });
       const cookie = (await small.cookie({ username: 'tester', role: 'admin' })).cookie;
