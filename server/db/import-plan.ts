@@ -88,6 +88,9 @@ export interface Problem {
   path: string;
   /** What the problem is about as the file writes it (an address, a name, a value, a place): shown beside the code's words in any language. */
   subject?: string;
+  /** An outline over its parent's: the area outside it, and its share of the outline (0–1). */
+  areaM2?: number;
+  share?: number;
 }
 
 export interface ImportOutcome {
@@ -110,7 +113,11 @@ export interface ImportOutcome {
     /** Where the new regions are to be seen: the nearest region holding them all (a grid layer's one village, or the township of its villages), else null. */
     landed?: number | null;
     /** With `update`: the regions already there whose outline the file's gives (the first 200 by name) and how many. */
-    updated?: { count: number; names: string[] };
+    /**
+     * `matched`: rows that named one of the parent's children (each updated, or refused with a problem of its row); `clipped`:
+     * outlines cut back to the parent's (asked with `clip`: an official line drawn a few metres off the plan's), with the area cut.
+     */
+    updated?: { count: number; names: string[]; matched: number; clipped: { name: string; areaM2: number }[] };
     /** With `update` and `fit`: what fitting the regions below them to the new outlines did (or would do). */
     fitted?: FitOutcome;
     /**
@@ -453,7 +460,7 @@ const regionStamp = async (q: Queryable) =>
  * checked as a drawn outline is (valid, inside the parent) and set, its change kept for the import's one operation. What they
  * leave between them and the children the file does not name shows in the coverage report; a refused one is a problem of its row.
  */
-async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeature[], raw: Map<number, string>, problems: Problem[]) {
+async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeature[], raw: Map<number, string>, problems: Problem[], clip: boolean) {
   const { rows: kids } = await tx.query<{ id: number; code: string; stat_code: string | null; name: string }>(
     'SELECT id, code, stat_code, name FROM region WHERE parent_id = $1 ORDER BY id FOR UPDATE',
     [parent.id],
@@ -463,6 +470,7 @@ async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeat
   const ids: number[] = [];
   const names: string[] = [];
   const changes: ChangeRow[] = [];
+  const clipped: { name: string; areaM2: number }[] = [];
   const tol = DEFAULT_TOLERANCES;
   for (const f of features) {
     const own = raw.get(f.index) ?? '';
@@ -493,14 +501,30 @@ async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeat
     }
     const { outsideM2 } = await measureAgainstSiblings(tx, wkb, parent.id, k.id, tol.toleranceM2);
     if (outsideM2 > tol.toleranceM2) {
-      problems.push({
-        index: f.index,
-        code: 'outside_parent',
-        message: `${Math.round(outsideM2)} m² of ${k.name}'s outline lie outside ${parent.name}`,
-        path,
-        subject: f.name || k.name,
-      });
-      continue;
+      // An official line a few metres off the plan's (another survey, another simplification) is cut back to the
+      // parent when asked; one mostly outside is another place, or read in the wrong coordinate system.
+      const cut = await cutToParent(tx, wkb, parent.id, tol.toleranceM2);
+      const share = cut.areaM2 + outsideM2 > 0 ? outsideM2 / (cut.areaM2 + outsideM2) : 1;
+      const small = share < OVERHANG_SHARE && cut.wkb !== null;
+      if (clip && small) {
+        wkb = cut.wkb!;
+        clipped.push({ name: k.name, areaM2: Math.round(outsideM2) });
+      } else {
+        const m2 = Math.round(outsideM2);
+        const pct = (share * 100).toFixed(share < 0.01 ? 2 : 1);
+        problems.push({
+          index: f.index,
+          code: small ? 'overhangs_parent' : 'outside_parent',
+          message: small
+            ? `${m2} m² (${pct}%) of ${k.name}'s outline lie outside ${parent.name}: clip to cut them off`
+            : `${m2} m² (${pct}%) of ${k.name}'s outline lie outside ${parent.name} (is the coordinate system right?)`,
+          path,
+          subject: f.name || k.name,
+          areaM2: m2,
+          share: Math.round(share * 10_000) / 10_000,
+        });
+        continue;
+      }
     }
     const [before] = await snapshots(tx, [k.id]);
     await tx.query(`UPDATE region SET geom = ST_GeomFromEWKB(decode($2, 'hex')), version = version + 1, updated_at = now() WHERE id = $1`, [k.id, wkb]);
@@ -509,7 +533,21 @@ async function outlineChildren(tx: Tx, parent: ParentRow, features: BoundaryFeat
     ids.push(k.id);
     names.push(k.name);
   }
-  return { taken, ids, names, changes };
+  return { taken, ids, names, changes, clipped };
+}
+
+/** Below this share of an outline outside its parent, it is the same place drawn a little differently (cut back with `clip`). */
+const OVERHANG_SHARE = 0.1;
+
+/** An outline cut back to its parent's (its polygon parts over the tolerance), with the area kept. */
+async function cutToParent(tx: Queryable, wkb: string, parentId: number, toleranceM2: number): Promise<{ wkb: string | null; areaM2: number }> {
+  const { rows } = await tx.query<{ wkb: string | null; area: number }>(
+    `WITH x AS (SELECT ST_CollectionExtract(ST_Intersection(ST_GeomFromEWKB(decode($1, 'hex')), p.geom, gp_grid()), 3) AS g FROM region p WHERE p.id = $2),
+     part AS (SELECT d.geom FROM x, LATERAL ST_Dump(x.g) AS d WHERE gp_area_m2(d.geom) > $3)
+     SELECT CASE WHEN count(*) > 0 THEN encode(ST_AsEWKB(ST_Multi(ST_Collect(geom))), 'hex') END AS wkb, coalesce(sum(gp_area_m2(geom)), 0) AS area FROM part`,
+    [wkb, parentId, toleranceM2],
+  );
+  return { wkb: rows[0]!.wkb, areaM2: rows[0]!.area };
 }
 
 /**
@@ -529,7 +567,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const { features, problems, raw } = boundaryFeatures(rows, spec, maxVertices);
   const deeper = spec.kind === 'boundary' ? deeperLevel(parent, spec.level ?? null) : null;
   // Official outlines over the regions already there: each feature naming one of the parent's children gives it its shape
-  const outlined = spec.kind === 'boundary' && spec.update && parent && !deeper ? await outlineChildren(tx, parent, features, raw, problems) : null;
+  const outlined = spec.kind === 'boundary' && spec.update && parent && !deeper ? await outlineChildren(tx, parent, features, raw, problems, spec.clip) : null;
   if (outlined) features.splice(0, features.length, ...features.filter((f) => !outlined.taken.has(f.index)));
   // and, asked, what is below them fitted to their new outlines (a village's grids cut back, its slivers given to them)
   const fitted = outlined && spec.fit && outlined.ids.length > 0 ? await fitUnder(tx, outlined.ids) : null;
@@ -742,7 +780,7 @@ async function planRegions(tx: Tx, actor: string, rows: ImportRow[], spec: Impor
   const landed = dryRun ? null : await nearestHolding(tx, received);
   const updated = outlined
     ? {
-        updated: { count: outlined.names.length, names: outlined.names.slice(0, 200) },
+        updated: { count: outlined.names.length, names: outlined.names.slice(0, 200), matched: outlined.taken.size, clipped: outlined.clipped.slice(0, 200) },
         ...(fitted
           ? { fitted: { clipped: fitted.clipped, moved: fitted.moved, absorbed: fitted.absorbed, gaps: fitted.gaps, outside: fitted.outside.slice(0, 100) } }
           : {}),

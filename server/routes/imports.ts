@@ -107,7 +107,15 @@ const PlanBody = z
   })
   .strict();
 
-const Problem = z.object({ index: z.number().int(), code: z.string(), message: z.string(), path: z.string(), subject: z.string().optional() });
+const Problem = z.object({
+  index: z.number().int(),
+  code: z.string(),
+  message: z.string(),
+  path: z.string(),
+  subject: z.string().optional(),
+  areaM2: z.number().optional().openapi({ description: 'an outline over its parent’s (`outside_parent`, `overhangs_parent`): the area outside it' }),
+  share: z.number().optional().openapi({ description: 'that area’s share of the outline, 0–1 (under 0.1: `overhangs_parent`, cut back with `clip`)' }),
+});
 
 const Outcome = z
   .object({

@@ -589,6 +589,52 @@ for (const driver of DRIVERS) {
       expect(await grids()).toBe(gridsBefore);
     });
 
+    it("cuts official outlines a few metres over the parent's back to it when asked, and says how much lies outside (a clerk: 村界 all refused)", async () => {
+      // a township's villages drawn a little larger (another survey: some 15 m outward), and one of them somewhere else entirely
+      const { rows: vs } = await ctx.db.query<{ id: number; name: string; parent: number; g: string; wkb: string }>(
+        `WITH t AS (SELECT r.parent_id AS id FROM region r WHERE r.level = 'village' GROUP BY r.parent_id HAVING count(*) BETWEEN 3 AND 12
+                    ORDER BY count(*) DESC, r.parent_id LIMIT 1)
+         SELECT r.id, r.name, r.parent_id AS parent, encode(ST_AsEWKB(r.geom), 'hex') AS wkb,
+                ST_AsGeoJSON(CASE WHEN r.id = (SELECT max(x.id) FROM region x WHERE x.parent_id = t.id) THEN ST_Translate(r.geom, 0.3, 0)
+                                  ELSE ST_Multi(ST_Buffer(r.geom, 0.00015, 'join=mitre')) END, 15) AS g
+         FROM region r, t WHERE r.parent_id = t.id ORDER BY r.id`,
+      );
+      const far = vs.at(-1)!;
+      const file = { type: 'FeatureCollection', features: vs.map((v) => ({ type: 'Feature', properties: { 村名: v.name }, geometry: JSON.parse(v.g) })) };
+      const up = await upload('村界-民政.geojson', new TextEncoder().encode(JSON.stringify(file)));
+      const body = { layer: up.body.layers[0].name, kind: 'boundary', parentId: vs[0]!.parent, fields: { name: '村名' }, update: true };
+      const checked = await plan(up.body.id, body);
+      const o = checked.body.outcome;
+      const over = o.problems.filter((p: any) => p.code === 'overhangs_parent');
+      expect(over.length).toBeGreaterThan(0);
+      for (const p of over) {
+        expect(p.areaM2).toBeGreaterThan(10);
+        expect(p.share).toBeLessThan(0.1);
+        expect(p.message).toMatch(/m² \(.*%\) of .* lie outside .*: clip to cut them off/);
+      }
+      // the one elsewhere is outside, not a little over: another place, or the wrong coordinate system
+      expect(o.problems.filter((p: any) => p.code === 'outside_parent').map((p: any) => p.subject)).toEqual([far.name]);
+      expect(o.problems.find((p: any) => p.code === 'outside_parent').share).toBeGreaterThan(0.9);
+      // every row named a village there: matched, though not all could be updated
+      expect(o.regions.updated).toMatchObject({ matched: vs.length, count: vs.length - 1 - over.length, clipped: [] });
+      // asked to clip: those a little over are cut back to the township and come in; the one elsewhere still does not
+      const clipped = await plan(up.body.id, { ...body, clip: true });
+      expect(clipped.body.outcome.problemCounts).toEqual({ outside_parent: 1 });
+      expect(clipped.body.outcome.regions.updated.clipped.map((c: any) => c.name).sort()).toEqual(over.map((p: any) => p.subject).sort());
+      const done = await commit(up.body.id, { ...body, clip: true, partial: true });
+      expect(done.status, JSON.stringify(done.body).slice(0, 300)).toBe(201);
+      const { rows: outside } = await ctx.db.query<{ m2: number }>(
+        `SELECT max(gp_area_m2(gp_difference(v.geom, t.geom))) AS m2 FROM region v JOIN region t ON t.id = v.parent_id WHERE v.parent_id = $1`,
+        [vs[0]!.parent],
+      );
+      expect(outside[0]!.m2).toBeLessThan(1);
+      expect((await ctx.request('POST', `/api/changes/undo?op=${done.body.op}`)).status).toBe(200);
+      const { rows: back } = await ctx.db.query<{ wkb: string }>(`SELECT encode(ST_AsEWKB(geom), 'hex') AS wkb FROM region WHERE parent_id = $1 ORDER BY id`, [
+        vs[0]!.parent,
+      ]);
+      expect(back.map((b) => b.wkb)).toEqual(vs.map((v) => v.wkb));
+    });
+
     it('shows how the region writes its addresses when not one address of a list is found', async () => {
       const csv = '户主,地址,人口\n王一,幸福路 88 号 3 栋,3\n李二,光明巷 12 号,2\n张三,,2\n';
       const up = await upload('others.csv', new TextEncoder().encode(csv));
