@@ -139,6 +139,8 @@ export interface ImportOutcome {
     /** Of those added, placed at a door the region has because only the flat was new (69号5栋1单元301 at 69号). */
     atDoor?: number;
     kept?: { count: number; overwritten: boolean; rows: KeptCorrection[] };
+    /** Grids the new households take out of their district's range for their type (a list of at most 20,000 new ones). */
+    outOfRange?: { count: number; grids: { name: string; gridType: string; before: number; households: number; min: number; max: number }[] };
   };
   incidents?: { imported: number };
   /** `blank`: rows naming nobody and no phone (a roster's lines left to fill), passed over and not counted in `total`. */
@@ -1153,11 +1155,13 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
     : null;
   const real = await realUpdates(tx, updates, matchedAddress, spec.overwriteCorrected ?? false);
   updates = real.updates;
+  const outOfRange = adds.length > 0 && adds.length <= RANGE_CHECK_MAX_ADDS ? await pushedOutOfRange(tx, adds) : null;
   const outcome = finish('household', rows.length, adds.length + seen.size, problems, {
     households: {
       added: adds.length,
       updated: updates.length,
       unchanged: real.unchanged,
+      ...(outOfRange ? { outOfRange } : {}),
       ...(atDoor ? { atDoor } : {}),
       ...(real.kept.count ? { kept: real.kept } : {}),
       ...(noneFound ? { addressExample: example } : {}),
@@ -1166,6 +1170,31 @@ async function planHouseholds(tx: Queryable, rows: ImportRow[], spec: ImportSpec
     ...shiftOf(located, spec.crs ?? null),
   });
   return { outcome, adds, updates };
+}
+
+/**
+ * A routine list (a few new households here and there) checked against the grids it adds to: those it takes out of their
+ * district's range for their type, said before anything is written (a clerk's update took a grid of 21 to 32 households and
+ * nothing said so until the coverage check). A first load of a county's every household (over this many) changes nearly every
+ * grid, and the coverage check says which after.
+ */
+const RANGE_CHECK_MAX_ADDS = 20_000;
+async function pushedOutOfRange(tx: Queryable, adds: { lon: number; lat: number }[]) {
+  const { rows } = await tx.query<{ name: string; grid_type: string; before: number; after: number; lo: number; hi: number }>(
+    `WITH p AS (SELECT ST_SetSRID(ST_MakePoint(x, y), 4326) AS g FROM unnest($1::float8[], $2::float8[]) AS t(x, y)),
+     hit AS (SELECT r.id, count(*)::int AS n FROM p JOIN region r ON r.level = 'grid' AND r.geom && p.g AND ST_Intersects(r.geom, p.g) GROUP BY r.id)
+     SELECT r.name, r.grid_type, r.household_count AS before, r.household_count + hit.n AS after, gr.lo, gr.hi
+     FROM hit JOIN region r ON r.id = hit.id JOIN grid_range gr ON gr.grid_id = r.id
+     WHERE r.grid_type IS NOT NULL AND gr.hi IS NOT NULL AND (r.household_count + hit.n > gr.hi OR r.household_count + hit.n < gr.lo)
+       AND r.household_count BETWEEN gr.lo AND gr.hi
+     ORDER BY r.code`,
+    [adds.map((a) => a.lon), adds.map((a) => a.lat)],
+  );
+  if (rows.length === 0) return null;
+  return {
+    count: rows.length,
+    grids: rows.slice(0, 50).map((r) => ({ name: r.name, gridType: r.grid_type, before: r.before, households: r.after, min: r.lo, max: r.hi })),
+  };
 }
 
 // ── incidents ────────────────────────────────────────────────────────────────────────────────

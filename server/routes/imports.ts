@@ -158,6 +158,22 @@ const Outcome = z
           .nullable()
           .optional()
           .openapi({ description: 'when no address of the file was found: one of the region’s own, to show how they are written (null: it has none)' }),
+        outOfRange: z
+          .object({
+            count: z.number().int(),
+            grids: z.array(
+              z.object({
+                name: z.string(),
+                gridType: z.string(),
+                before: z.number().int(),
+                households: z.number().int(),
+                min: z.number().int(),
+                max: z.number().int(),
+              }),
+            ),
+          })
+          .optional()
+          .openapi({ description: 'grids the new households take out of their district’s range for their type (checked for lists of up to 20,000 new ones)' }),
       })
       .optional(),
     incidents: z.object({ imported: z.number().int() }).optional(),

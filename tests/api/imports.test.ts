@@ -727,6 +727,37 @@ for (const driver of DRIVERS) {
       }
     });
 
+    it('says which grids a list of new households would take out of their range before writing anything (a clerk: 21 → 32 households, unsaid)', async () => {
+      // a grid in range, and enough new households inside it to take it past its type's most
+      const { rows } = await ctx.db.query<{ id: number; name: string; n: number; lo: number; hi: number; x: number; y: number }>(
+        `SELECT g.id, g.name, g.household_count AS n, gr.lo, gr.hi, ST_X(p) AS x, ST_Y(p) AS y
+         FROM region g JOIN grid_range gr ON gr.grid_id = g.id CROSS JOIN LATERAL ST_PointOnSurface(g.geom) AS p
+         WHERE g.level = 'grid' AND g.grid_type IS NOT NULL AND g.household_count BETWEEN gr.lo AND gr.hi AND gr.hi IS NOT NULL
+         ORDER BY g.id LIMIT 1`,
+      );
+      const g = rows[0]!;
+      const extra = g.hi - g.n + 1;
+      const lines = Array.from({ length: extra }, (_, i) => `新户 ${i + 1} 号,2,${g.x.toFixed(7)},${g.y.toFixed(7)}`).join('\n');
+      const up = await upload('新增户.csv', new TextEncoder().encode(`地址,人口,经度,纬度\n${lines}\n`));
+      const body = {
+        layer: up.body.layers[0].name,
+        kind: 'household',
+        parentId: districtId,
+        fields: { address: '地址', size: '人口', lon: '经度', lat: '纬度' },
+      };
+      const checked = await plan(up.body.id, body);
+      expect(checked.body.outcome.households.added).toBe(extra);
+      expect(checked.body.outcome.households.outOfRange).toEqual({
+        count: 1,
+        grids: [expect.objectContaining({ name: g.name, before: g.n, households: g.hi + 1, max: g.hi, min: g.lo })],
+      });
+      expect((await ctx.db.query('SELECT household_count AS n FROM region WHERE id = $1', [g.id])).rows[0]).toEqual({ n: g.n });
+      // one fewer keeps it in range: nothing said
+      const fewer = lines.split('\n').slice(1).join('\n');
+      const up2 = await upload('新增户.csv', new TextEncoder().encode(`地址,人口,经度,纬度\n${fewer}\n`));
+      expect((await plan(up2.body.id, { ...body, layer: up2.body.layers[0].name })).body.outcome.households.outOfRange).toBeUndefined();
+    });
+
     it('replaces only the villages that receive a grid: one whose rows are all refused keeps its grids', async () => {
       // two villages with grids: the first gets a whole-village grid, the second only a self-crossing one (refused)
       const { rows: vs } = await ctx.db.query<{ id: number; whole: string; cx: number; cy: number }>(
