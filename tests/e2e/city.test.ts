@@ -73,6 +73,30 @@ describeInBrowser('a city in Chromium', () => {
     await page.context().close();
   });
 
+  it("gives the city's centre its counties in 考核, starting at the first, with the plan's outlines under the tracks", async () => {
+    // (a centre over the city was offered the city alone: every worker of nine counties in one ranking, the tracks on a blank map)
+    const login = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'center', password: 'demo-pass-1234' }),
+    });
+    const page = await newPage(browser, server.url, login.headers.get('set-cookie')!.split(';')[0]!);
+    const outlines: string[] = [];
+    page.on('request', (r) => {
+      if (/\/api\/tiles\/township\//.test(r.url())) outlines.push(r.url());
+    });
+    await page.goto(`${server.url}/assessment`);
+    const area = page.locator('[data-testid="assessment-area"]');
+    const counties = (await db.query<{ id: number }>(`SELECT id FROM region WHERE level = 'district'`)).rows.map((r) => String(r.id));
+    await expect.poll(() => area.locator('option').count(), { timeout: 30_000 }).toBeGreaterThan(counties.length);
+    expect(counties).toContain(await area.inputValue());
+    await expect.poll(() => page.locator('[data-testid="tracks-title"]').textContent(), { timeout: 30_000 }).not.toMatch(/加载中/);
+    await expect.poll(() => outlines.length, { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.locator('[data-testid="track-map"][data-idle="true"]').waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'city-assessment-centre.png') });
+    await page.context().close();
+  });
+
   it("gives a seeded city its demo accounts: the centre and the leader over the city, a township's planner in a township", async () => {
     expect(made.demo?.usernames).toEqual(expect.arrayContaining(['planner', 'planner-town', 'leader', 'center', 'analyst', 'worker', 'police']));
     const { rows } = await db.query<{ username: string; display_name: string; level: string | null }>(
