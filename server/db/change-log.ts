@@ -55,8 +55,9 @@ export interface OperationEntry {
   /** The region to show for it (the first one touched that still exists). */
   regionId: number | null;
   undone: boolean;
-  /** Undone or redone operation this one reverted. */
+  /** Undone or redone operation this one reverted, and what that one was (撤销 of an 导入 says so). */
   reverts: number | null;
+  revertsAction: string | null;
   /** An import of households or incidents, which names no region: how many it brought in or changed. */
   counts: { added: number; updated: number; removed?: number } | null;
   /** A household taken out: why (`moved`, `demolished`, `duplicate`, `other`) and the note given; else null. */
@@ -129,6 +130,7 @@ export async function operations(
                          AND u.region_id IN (SELECT id FROM scope)))))
      GROUP BY c.op ORDER BY c.op DESC LIMIT $4)
      SELECT o.op, o.at, o.actor, o.action, o.entity, o.regions, o.reason, o.note, o."regionId", o.undone, o.reverts, o.counts,
+            (SELECT r.action FROM change r WHERE r.op = o.reverts ORDER BY r.id LIMIT 1) AS "revertsAction",
             coalesce(nullif(w.name, ''), nullif(u.display_name, ''), o.actor) AS "actorName",
             CASE WHEN cardinality(o.names) = 0 AND o.corrected IS NOT NULL THEN coalesce(
               (SELECT ARRAY[h.address] FROM household h WHERE h.id = o.corrected AND h.address <> ''),

@@ -262,6 +262,10 @@ const operationsRoute = createRoute({
               note: z.string().nullable().openapi({ description: 'the note given with it' }),
               undone: z.boolean(),
               reverts: z.number().int().nullable(),
+              revertsAction: z
+                .string()
+                .nullable()
+                .openapi({ description: 'what the reverted operation was (import, autosplit…): an undo of an import says so' }),
             }),
           ),
           nextUndo: z.number().int().nullable().openapi({ description: 'the operation POST /api/changes/undo takes back now, if any' }),

@@ -72,7 +72,7 @@ for (const driver of DRIVERS) {
       expect((await ctx.request('POST', '/api/changes/undo')).status).toBe(200);
       const after = await ctx.request('GET', `/api/operations?region=${grid.parent_id}`);
       expect(after.body.operations.find((o: { op: number }) => o.op === done.body.op).undone).toBe(true);
-      expect(after.body.operations[0]).toMatchObject({ action: 'undo', reverts: done.body.op });
+      expect(after.body.operations[0]).toMatchObject({ action: 'undo', reverts: done.body.op, revertsAction: 'update' });
       expect((await ctx.request('GET', '/api/operations?action=teleport')).status).toBe(400);
     });
 

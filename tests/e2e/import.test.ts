@@ -38,10 +38,17 @@ describeInBrowser('import wizard in Chromium', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** What the pages asked to confirm, in order (accepted). */
+  const dialogs: string[] = [];
   async function openImport(): Promise<Page> {
     const page = await newPage(browser, server.url, admin, DESKTOP);
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
+    // 撤销这次导入 asks first, naming how many rows it takes back
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.accept();
+    });
     await page.goto(`${server.url}/import`);
     await page.waitForSelector('[data-testid="import-drop"]');
     await page.waitForSelector('[data-testid="breadcrumb"]');
@@ -344,6 +351,7 @@ describeInBrowser('import wizard in Chromium', () => {
         await history.close();
       }
       await page.click('[data-testid="import-undo"]');
+      expect(dialogs.at(-1)).toMatch(/^撤销这次导入的全部 [\d,]+ 条？/);
       await expect.poll(() => page.locator('[data-testid="import-done"] h3').textContent()).toBe('已撤销这次导入');
       expect(await count()).toBe(before);
     } finally {
