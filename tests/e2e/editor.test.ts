@@ -467,7 +467,7 @@ describeInBrowser('planner edits a village in Chromium', () => {
     await page.click('[data-testid="change-undo"]');
     await expect.poll(notice, { timeout: 15_000 }).toMatch(/已撤销/);
     await expect.poll(() => page.locator('[data-testid="change-row"]').count()).toBe(before + 1);
-    expect(await page.locator('[data-testid="change-row"] .what').first().textContent()).toBe('撤销');
+    expect(await page.locator('[data-testid="change-row"] .what').first().textContent()).toBe('撤销（修改）');
   });
 
   it('takes back an import of its own from the change log after later edits, which stay, and says why when one builds on it', async () => {
