@@ -632,7 +632,11 @@ export function importRoutes() {
           ...read.rows.slice(0, 3_000).flatMap((r, i) => {
             const placed = spec.places?.get(i);
             const geometry = placed ? point(placed) : r.geometry && shown(r.geometry, problemOf.get(i));
-            return geometry ? [{ type: 'Feature', geometry, properties: { i, problem: problemOf.get(i) ?? null, how: placed ? 'placed' : 'own' } }] : [];
+            // (a shape with its name, as the file writes it: the map names the file's grids over the ones they replace)
+            const name = !placed && fields.name ? String(r.properties[fields.name] ?? '').slice(0, 40) : '';
+            return geometry
+              ? [{ type: 'Feature', geometry, properties: { i, problem: problemOf.get(i) ?? null, how: placed ? 'placed' : 'own', ...(name ? { name } : {}) } }]
+              : [];
           }),
           ...(outcome.located ?? []).map((l) => ({
             type: 'Feature',
