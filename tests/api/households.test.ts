@@ -56,6 +56,13 @@ for (const driver of DRIVERS) {
       ]);
       const district = await ctx.request('GET', `/api/regions/${squareId}`);
       expect(district.body.properties.households).toBe(4);
+      // every region's count as a recount from scratch would have it (only the regions the list went into were recounted)
+      const { rows: off } = await ctx.db.query(
+        `WITH RECURSIVE under AS (SELECT r.id AS top, r.id FROM region r UNION ALL SELECT u.top, c.id FROM under u JOIN region c ON c.parent_id = u.id)
+         SELECT r.id, r.household_count, (SELECT count(*)::int FROM household h JOIN under u ON u.id = h.region_id WHERE u.top = r.id) AS n
+         FROM region r WHERE r.household_count <> (SELECT count(*) FROM household h JOIN under u ON u.id = h.region_id WHERE u.top = r.id)`,
+      );
+      expect(off).toEqual([]);
     });
 
     it('assigns households in the seeded district to grids', async () => {
