@@ -81,6 +81,11 @@ export function guessCrs(bbox: [number, number, number, number], near?: [number,
   return null;
 }
 
+/** GCJ-02 or BD-09 when a file's or its columns' names say so (…-bd09.csv, 高德坐标.xlsx, lng_gcj02), else null. */
+export function crsHintedByName(names: string): CrsCode | null {
+  return /bd-?09|baidu|百度/i.test(names) ? BD09 : /gcj-?02|amap|gaode|高德|火星|腾讯|tencent/i.test(names) ? GCJ02 : null;
+}
+
 /**
  * How GDAL is told to bring coordinates to lon/lat: the source system (when the file does not say
  * it, or says it wrongly) and the target. The target is CGCS2000 (EPSG:4490): PROJ treats it as

@@ -31,6 +31,11 @@ export interface LayerSummary {
    * a layer of villages carries an empty 网格类型 column too, and is still villages.
    */
   levels?: string[];
+  /**
+   * A layer of shapes that declares no system: the box of its first shapes' numbers as they stand, so the wizard can say at
+   * once what they look like (lon/lat, a zone's metres) before the check reads the layer in the system guessed.
+   */
+  sampleBox?: [number, number, number, number];
 }
 
 /** Something the clerk should know of a file: a code the UI words, the English sentence, and what it concerns (a file or layer name, a row). */
@@ -449,6 +454,12 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
         const levelField = geometryType ? fields.find((f) => /^(level|层级)$/i.test(f)) : undefined;
         const levels = levelField ? await levelsOf(job, l.name, levelField) : undefined;
         const crs = declaredCrs(g?.coordinateSystem?.projjson);
+        const sampleBox =
+          geometryType && !crs && count > 0
+            ? boxOf(
+                parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '50'])).features.map((f) => ({ properties: {}, geometry: f.geometry })),
+              )
+            : null;
         if (o.prj && !crs) {
           warnings.push({ code: 'unreadable_prj', message: `the .prj of ${l.name} cannot be read: choose its coordinate system`, subject: l.name });
         }
@@ -462,6 +473,7 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
           encoding: o.encoding,
           headerRow: header,
           ...(levels ? { levels } : {}),
+          ...(sampleBox ? { sampleBox } : {}),
         });
       }
     });

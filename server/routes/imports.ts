@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { LRUCache } from 'lru-cache';
 import { commitImport, MAX_PROBLEMS, planImport, type ImportOutcome, type ImportRow, type ImportSpec } from '../db/import-plan.ts';
-import { BD09, crsChoices, GCJ02, gkByMeridian, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
+import { crsChoices, crsHintedByName, gkByMeridian, guessCrs, isKnownCrs, isLonLat, type CrsCode } from '../domain/crs.ts';
 import { InputError } from '../domain/errors.ts';
 import { FIELD_ROLES, guessFields, IMPORT_KINDS, KIND_CAPABILITY, KIND_ROLES, type FieldRole, type ImportKind } from '../domain/import-fields.ts';
 import { can } from '../domain/roles.ts';
@@ -37,6 +37,12 @@ const Layer = z.object({
     .array(z.string())
     .optional()
     .openapi({ description: 'shapes with a level field (层级, level): the levels its first features name (GridPlan’s own export)' }),
+  sampleBox: z
+    .tuple([z.number(), z.number(), z.number(), z.number()])
+    .optional()
+    .openapi({
+      description: 'shapes that declare no system: the box of the first shapes’ numbers as they stand (what they look like: lon/lat, metres of a zone)',
+    }),
   kind: z.enum(IMPORT_KINDS).openapi({ description: 'what the layer most likely is' }),
 });
 
@@ -474,7 +480,7 @@ async function rowsOf(c: Context<Env>, jobs: ImportJobs, job: ImportJob, body: z
   // or in columns so named (高德经度, bd_lng, lng_gcj02): read in that system, and said to be a guess — PROJ cannot tell
   // them apart, they lie hundreds of metres off WGS 84, and in a township without households no address shows the shift.
   const names = `${job.fileName} ${fields.lon ?? ''} ${fields.lat ?? ''}`;
-  const hinted = /bd-?09|baidu|百度/i.test(names) ? BD09 : /gcj-?02|amap|gaode|高德|火星|腾讯|tencent/i.test(names) ? GCJ02 : null;
+  const hinted = crsHintedByName(names);
   // (GeoJSON always "declares" WGS 84, RFC 7946: a name saying otherwise is the only word a file of Amap's points has)
   const undeclared = layer.crs === null || (job.format === 'geojson' && layer.crs === 'EPSG:4326');
   if (!body.crs && !guessed && undeclared && hinted && box && guessCrs(box) === 'EPSG:4326') {

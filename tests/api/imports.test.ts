@@ -1415,6 +1415,9 @@ for (const driver of DRIVERS) {
       const badPrj = await upload('broken/bad-prj.zip');
       expect(badPrj.status).toBe(201);
       expect(badPrj.body.warnings.map((w: { code: string }) => w.code)).toContain('unreadable_prj');
+      // the box of its first shapes' numbers, as they stand, for the wizard to say at once what they look like
+      const [x0, y0, x1, y1] = badPrj.body.layers[0].sampleBox as number[];
+      expect([Math.floor(x0! / 1e6), Math.floor(x1! / 1e6), y0! > 4e6 && y1! < 4.5e6]).toEqual([33, 33, true]);
       // its numbers say zone 33 with the prefix: guessed, and said to be a guess
       const guessed = await plan(badPrj.body.id, { layer: 'jiayuguan', kind: 'boundary', parentId: null, repair: true });
       expect(guessed.body.crs).toMatchObject({ used: 'EPSG:4521', guessed: true });

@@ -681,11 +681,14 @@ describeInBrowser('import wizard in Chromium', () => {
         .poll(() => page.locator('[data-testid="import-error"]').textContent())
         .toBe('jiayuguan.shp 缺少 .shx 文件：请把 Shapefile 的所有文件一起选中或拖入（或打进一个 zip）。');
       await page.screenshot({ path: join(ARTIFACTS, 'import-6-broken.png') });
-      // A .prj that cannot be read: choose the system; once a check has guessed it, the warning says which was used.
+      // A .prj that cannot be read: its numbers say the zone (prefixed eastings) at once, before any check, and the
+      // warning says which system the layer will be read in; the check reads it so.
       await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'broken', 'bad-prj.zip'));
       await expect
         .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
-        .toContainEqual(expect.stringContaining('.prj 读不懂'));
+        .toContainEqual(expect.stringMatching(/没有可用的 \.prj：按 .*第 33 带.* 读取。/));
+      expect(await page.locator('[data-testid="import-crs"] option').first().textContent()).toMatch(/^按推断：.*第 33 带/);
+      expect(await page.locator('[data-testid="crs-guess"]').textContent()).toMatch(/^文件未声明坐标系；数值看来是 .*第 33 带.*，检查时按它读取。$/);
       await page.check('[data-testid="import-top"]');
       await page.click('[data-testid="import-check"]');
       await expect
