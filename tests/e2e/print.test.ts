@@ -117,6 +117,19 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       }),
     );
 
+  /** Grid numbers drawn over one another, on a map or in one of its insets (a village's centre on A4 was a heap of them). */
+  const heapedNumbers = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('svg.print-map')].flatMap((map) => {
+        const boxes = [...map.querySelectorAll(':scope > g text.number')].map((e) => [e.textContent!.trim(), e.getBoundingClientRect()] as const);
+        return boxes.flatMap(([t, a], i) =>
+          boxes
+            .slice(i + 1)
+            .flatMap(([u, b]) => (a.right > b.left + 0.5 && a.left < b.right - 0.5 && a.bottom > b.top + 0.5 && a.top < b.bottom - 0.5 ? [`${t}×${u}`] : [])),
+        );
+      }),
+    );
+
   it('prints a village map book on A4: the map with every grid, the legend, the table, and a PDF a reader finds them in', async () => {
     const page = await open(`/print/village/${village.id}`);
     try {
@@ -126,6 +139,8 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await page.locator('[data-testid="print-table"] tbody tr').count()).toBe(grids.length);
       expect(await overflowing(page)).toEqual([]);
       expect(await underInsets(page)).toEqual([]);
+      expect(await cutInInsets(page)).toEqual([]);
+      expect(await heapedNumbers(page)).toEqual([]);
       const out = await pdf(page, 'print-village-a4.pdf');
       expect(out.size).toEqual([595, 842]);
       expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());

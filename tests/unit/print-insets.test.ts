@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { booleanIntersects, polygon } from '@turf/turf';
-import { boxesMeet, fit, insetSpot, shapesMeetBox, type Box, type MultiPolygon } from '../../web/lib/print-geometry.ts';
+import { boxesMeet, boxOutline, fit, insetSpot, shapesMeetBox, type Box, type MultiPolygon } from '../../web/lib/print-geometry.ts';
 
 // An A4 landscape sheet's map, and an inset a third of it, as PrintMap sizes them.
 const map = { width: 273, height: 150 };
@@ -61,7 +61,11 @@ describe('where a printed map’s inset goes', () => {
 
 describe('the scale bar’s box against the area drawn', () => {
   // (the frame as drawn: millimetres straight through, y down as on the sheet)
-  const flat = { project: (p: number[]) => [p[0]!, p[1]!] as [number, number], metresPerMm: 1 };
+  const flat = {
+    project: (p: number[]) => [p[0]!, p[1]!] as [number, number],
+    unproject: (x: number, y: number) => [x, y] as [number, number],
+    metresPerMm: 1,
+  };
   const rect = (b: Box) =>
     polygon([
       [
@@ -84,6 +88,40 @@ describe('the scale bar’s box against the area drawn', () => {
         expect(shapesMeetBox([shape], flat, box)).toBe(booleanIntersects(polygon([ring]), rect(box)));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('brings a point on paper back to where it lies, and an inset’s box back to the same box', () => {
+    const village: MultiPolygon = {
+      type: 'MultiPolygon',
+      coordinates: [
+        [
+          [
+            [103.81, 25.6],
+            [103.86, 25.6],
+            [103.86, 25.64],
+            [103.81, 25.6],
+          ],
+        ],
+      ],
+    };
+    const f = fit([village], 180, 120, 4, 12);
+    fc.assert(
+      fc.property(fc.double({ min: 0, max: 180, noNaN: true }), fc.double({ min: 0, max: 120, noNaN: true }), (x, y) => {
+        const [px, py] = f.project(f.unproject(x, y));
+        expect(Math.abs(px - x) + Math.abs(py - y)).toBeLessThan(1e-6);
+      }),
+    );
+    const box = { x: 40, y: 30, w: 20, h: 12 };
+    const ring = boxOutline(box, f).coordinates[0]![0]!.map((p) => f.project(p));
+    expect(ring.map(([x, y]) => [x.toFixed(6), y.toFixed(6)])).toEqual(
+      [
+        [40, 30],
+        [60, 30],
+        [60, 42],
+        [40, 42],
+        [40, 30],
+      ].map(([x, y]) => [x!.toFixed(6), y!.toFixed(6)]),
     );
   });
 

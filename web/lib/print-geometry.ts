@@ -14,6 +14,8 @@ const R = 6_371_008.8;
 export interface Frame {
   /** Millimetres on paper of a lon/lat position. */
   project(p: number[]): [number, number];
+  /** The lon/lat of a point on paper (mm): `project` undone. */
+  unproject(x: number, y: number): [number, number];
   /** Metres on the ground per millimetre on paper. */
   metresPerMm: number;
 }
@@ -42,6 +44,7 @@ export function fit(geometries: MultiPolygon[], width: number, height: number, p
       const [x, y] = metres(p);
       return [ox + x / metresPerMm, oy + y / metresPerMm];
     },
+    unproject: (x, y) => [w + ((((x - ox) * metresPerMm) / (R * k)) * 180) / Math.PI, n - ((((y - oy) * metresPerMm) / R) * 180) / Math.PI],
   };
 }
 
@@ -165,4 +168,16 @@ export function insetSpot(
   if (open.length === 0) return null;
   const score = (s: (typeof spots)[number]) => labels.filter((l) => boxesMeet(l, s.box)).length * 10_000 + s.rank * 100 + covered(s.box);
   return open.reduce((a, b) => (score(b) < score(a) ? b : a)).box;
+}
+
+/** A rectangle on paper (mm) as a lon/lat outline in the frame: what an inset is fitted to. */
+export function boxOutline(b: Box, f: Frame): MultiPolygon {
+  const ring = [
+    [b.x, b.y],
+    [b.x + b.w, b.y],
+    [b.x + b.w, b.y + b.h],
+    [b.x, b.y + b.h],
+    [b.x, b.y],
+  ].map(([x, y]) => f.unproject(x!, y!));
+  return { type: 'MultiPolygon', coordinates: [[ring]] };
 }
