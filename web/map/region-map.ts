@@ -6,6 +6,7 @@ import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
 import { baseStyle, householdsLabel, mapLocale, gridTypeColor, TEXT_FONT, mapOptions } from './style.ts';
 import turfBbox from '@turf/bbox';
+import { slowFlight } from './flight.ts';
 
 maplibregl.setWorkerUrl(workerUrl);
 
@@ -61,6 +62,12 @@ export class RegionMap {
   private labelMarkers: { marker: maplibregl.Marker; rank: number }[] = [];
   /** Whether the map has been fitted to a region yet: HTML labels wait for it (before, they lie in a heap at the start's zoom). */
   private fitted = false;
+  /**
+   * Whether a flight here is a slide show: the map drew its last flight at fewer frames a second than `SLOW_FLIGHT`
+   * allows (software WebGL, a weak GPU at a wall's 4K: 3–4 frames a second here). It jumps from then on: a flight of
+   * three frames showed nothing anyone asked for and drew them at the cost of the landing's.
+   */
+  private flightsJump = false;
 
   constructor(
     container: HTMLElement,
@@ -495,6 +502,18 @@ export class RegionMap {
     return this.firstFit;
   }
 
+  /** Times the flight that starts now by its frames; a slow one is the map's last (it jumps from then on). */
+  private timeFlight(): void {
+    const stamps: number[] = [];
+    const frame = () => stamps.push(performance.now());
+    this.map.on('render', frame);
+    this.map.once('moveend', () => {
+      this.map.off('render', frame);
+      if (slowFlight(stamps)) this.flightsJump = true;
+      this.map.getContainer().dataset.flights = this.flightsJump ? 'jump' : 'fly';
+    });
+  }
+
   /** Flies to the region. */
   async fit(region: RegionFeature, animate = true): Promise<void> {
     await this.ready;
@@ -502,8 +521,9 @@ export class RegionMap {
     const [w, s, e, n] = region.properties.bbox;
     // The first fit jumps: a flight from the map's starting view shows nothing anyone asked for, and the tiles
     // of where it lands are asked only once it has landed (600 ms and a dozen frames later).
-    const flight = animate && this.fitted;
+    const flight = animate && this.fitted && !this.flightsJump;
     this.fitted = true;
+    if (flight) this.timeFlight();
     this.map.fitBounds(
       [
         [w, s],
