@@ -418,6 +418,7 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
   const layers: LayerSummary[] = [];
   const warnings: FileWarning[] = [];
   const kml = kmlAttributes(format, name, bytes);
+  let sampled = 0;
   for (const o of openings(format, name, bytes)) {
     warnings.push(...o.warnings);
     await withDataset(job, o, async (infos) => {
@@ -454,8 +455,9 @@ export async function inspectFile(job: string, name: string, upload: Uint8Array)
         const levelField = geometryType ? fields.find((f) => /^(level|层级)$/i.test(f)) : undefined;
         const levels = levelField ? await levelsOf(job, l.name, levelField) : undefined;
         const crs = declaredCrs(g?.coordinateSystem?.projjson);
+        // (the first layers' only: a GeoPackage of thousands of layers without a system is not read a thousand times more)
         const sampleBox =
-          geometryType && !crs && count > 0
+          geometryType && !crs && count > 0 && sampled++ < MAX_SHAPEFILES
             ? boxOf(
                 parseCollection(await gdalRead(job, l.name, ['-f', 'GeoJSON', '-limit', '50'])).features.map((f) => ({ properties: {}, geometry: f.geometry })),
               )
