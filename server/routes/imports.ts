@@ -37,12 +37,9 @@ const Layer = z.object({
     .array(z.string())
     .optional()
     .openapi({ description: 'shapes with a level field (层级, level): the levels its first features name (GridPlan’s own export)' }),
-  sampleBox: z
-    .tuple([z.number(), z.number(), z.number(), z.number()])
-    .optional()
-    .openapi({
-      description: 'shapes that declare no system: the box of the first shapes’ numbers as they stand (what they look like: lon/lat, metres of a zone)',
-    }),
+  sampleBox: z.tuple([z.number(), z.number(), z.number(), z.number()]).optional().openapi({
+    description: 'shapes that declare no system: the box of the first shapes’ numbers as they stand (what they look like: lon/lat, metres of a zone)',
+  }),
   kind: z.enum(IMPORT_KINDS).openapi({ description: 'what the layer most likely is' }),
 });
 
