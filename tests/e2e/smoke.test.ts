@@ -349,6 +349,45 @@ describeInBrowser('web app in Chromium', () => {
       // Away from the district, the title says which township every figure is for.
       const township = (await focus())!.replace(/\s*·.*$/, '');
       await expect.poll(() => page.locator('[data-testid="screen-area"]').textContent()).toBe(`当前：${township}`);
+      // The map holds a township whole, clear of the legend along its foot (龙华街道's southern tip and names ran under it).
+      for (let i = 0; i < 12 && !(await focus())!.startsWith('龙华街道'); i++) {
+        const was = await focus();
+        await page.keyboard.press('ArrowRight');
+        await expect.poll(focus, { timeout: 5_000 }).not.toBe(was);
+      }
+      await waitForMap(page);
+      const fit = () =>
+        page.evaluate(() => {
+          const m = (window as unknown as { gridplanMap: import('maplibre-gl').Map }).gridplanMap;
+          const box = m.getContainer().getBoundingClientRect();
+          const legend = document.querySelector('[data-testid="wall-legend"]')!.getBoundingClientRect();
+          const ys: number[] = [];
+          const xs: number[] = [];
+          for (const f of m.querySourceFeatures('selected'))
+            for (const p of (f.geometry as GeoJSON.MultiPolygon).coordinates.flat(2).concat((f.geometry as GeoJSON.Polygon).coordinates.flat(1) as never)) {
+              if (!Array.isArray(p) || typeof p[0] !== 'number') continue;
+              const at = m.project(p as [number, number]);
+              xs.push(at.x);
+              ys.push(at.y);
+            }
+          // the places' names shown (HTML labels over the heat), none of them under the legend or past the map's foot
+          const names = [...document.querySelectorAll<HTMLElement>('[data-testid="map-label"]')].filter((e) => e.style.visibility !== 'hidden');
+          const under = names.filter((e) => {
+            const r = e.getBoundingClientRect();
+            return r.bottom > box.bottom || (r.bottom > legend.top && r.top < legend.bottom && r.right > legend.left && r.left < legend.right);
+          });
+          return {
+            shapes: ys.length > 0,
+            top: Math.min(...ys) >= 0,
+            left: Math.min(...xs) >= 0,
+            right: Math.max(...xs) <= box.width,
+            // (by more than the outline's own casing: it had stopped 0.3 px short of the legend, its glow and names beneath)
+            clear: Math.max(...ys) <= legend.top - box.top - 8,
+            names: names.length > 0,
+            under: under.map((e) => e.textContent),
+          };
+        });
+      await expect.poll(fit).toEqual({ shapes: true, top: true, left: true, right: true, clear: true, names: true, under: [] });
       // A visible button does what Space did (still paused, stepped by hand), saying what a press does: 继续轮播 while paused
       const pause = page.locator('[data-testid="wall-pause"]');
       expect(await pause.textContent()).toBe('▶ 继续轮播');

@@ -68,6 +68,7 @@ export class RegionMap {
    * three frames showed nothing anyone asked for and drew them at the cost of the landing's.
    */
   private flightsJump = false;
+  private fitPadding: () => number | maplibregl.PaddingOptions = () => 40;
 
   constructor(
     container: HTMLElement,
@@ -80,9 +81,12 @@ export class RegionMap {
       onSelect?: (id: number) => void;
       /** The children's labels as HTML, above anything drawn over the map (the wall's heatmap). */
       htmlLabels?: boolean;
+      /** Room kept around a region the map is fitted to (px), asked at each fit: what lies over the map's edges (the wall's legend). */
+      fitPadding?: () => maplibregl.PaddingOptions;
     },
   ) {
     this.htmlLabels = options.htmlLabels ?? false;
+    if (options.fitPadding) this.fitPadding = options.fitPadding;
     this.map = new maplibregl.Map({
       container,
       style: baseStyle(options.basemapUrl, options.dark),
@@ -529,7 +533,7 @@ export class RegionMap {
         [w, s],
         [e, n],
       ] as LngLatBoundsLike,
-      { padding: 40, duration: flight ? 600 : 0, maxZoom: 16 },
+      { padding: this.fitPadding(), duration: flight ? 600 : 0, maxZoom: 16 },
     );
     this.fittedOnce(); // (the first fit is a jump: the camera is there now)
     // (a view already there does not move: its labels are shown now)
