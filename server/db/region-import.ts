@@ -160,6 +160,8 @@ function refusal(f: BoundaryFeature, p: Placed, o: ImportOptions, parentName: st
       code: 'outside_parent',
       message: `${Math.round(p.outside_m2)} m² of ${f.name} lie outside ${parentName}; pass clip: true to keep only the part inside`,
       path: `${path}.geometry`,
+      // (how much: the wizard's line said only the feature's own name after 超出范围)
+      areaM2: Math.round(p.outside_m2),
     };
   }
   if (p.overlaps.length > 0) {

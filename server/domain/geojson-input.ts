@@ -131,6 +131,8 @@ export interface FeatureError {
   path: string;
   /** What the problem is about, for the report's short line (the regions overlapped), where not the feature itself. */
   subject?: string;
+  /** A shape partly outside its parent: how many m² of it (the report's line says it beside the name). */
+  areaM2?: number;
 }
 
 export interface BoundaryOptions extends PolygonOptions {

@@ -686,14 +686,14 @@ describeInBrowser('import wizard in Chromium', () => {
       await page.setInputFiles('[data-testid="import-file"]', join(FILES, 'broken', 'bad-prj.zip'));
       await expect
         .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
-        .toContainEqual(expect.stringMatching(/没有可用的 \.prj：按 .*第 33 带.* 读取。/));
+        .toContainEqual(expect.stringMatching(/的 \.prj 读不懂：按 .*第 33 带.* 读取。/));
       expect(await page.locator('[data-testid="import-crs"] option').first().textContent()).toMatch(/^按推断：.*第 33 带/);
       expect(await page.locator('[data-testid="crs-guess"]').textContent()).toMatch(/^文件未声明坐标系；数值看来是 .*第 33 带.*，检查时按它读取。$/);
       await page.check('[data-testid="import-top"]');
       await page.click('[data-testid="import-check"]');
       await expect
         .poll(() => page.locator('[data-testid="import-warning"]').allTextContents(), { timeout: 60_000 })
-        .toContainEqual(expect.stringMatching(/没有可用的 \.prj：按 .*第 \d+ 带.* 读取。/));
+        .toContainEqual(expect.stringMatching(/的 \.prj 读不懂：按 .*第 \d+ 带.* 读取。/));
     } finally {
       await page.close();
     }
