@@ -130,6 +130,23 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       }),
     );
 
+  /** An inset's letter on the map written over a name or a number (the top right corner wrote over 平街村第9网格). */
+  const keysOnLabels = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="print-map"]')].flatMap((map) => {
+        // (a text's box is its font's whole line, ascent to descent: the glyphs fill about its middle half)
+        const ink = (e: Element) => {
+          const r = e.getBoundingClientRect();
+          return { left: r.left, right: r.right, top: r.top + r.height * 0.25, bottom: r.bottom - r.height * 0.25 };
+        };
+        const labels = [...map.querySelectorAll(':scope > g text.label')].map((e) => [e.textContent!.trim(), ink(e)] as const);
+        return [...map.querySelectorAll(':scope > text.inset-key')].flatMap((k) => {
+          const a = ink(k);
+          return labels.filter(([, b]) => a.right > b.left && a.left < b.right && a.bottom > b.top && a.top < b.bottom).map(([t]) => `${k.textContent}×${t}`);
+        });
+      }),
+    );
+
   it('prints a village map book on A4: the map with every grid, the legend, the table, and a PDF a reader finds them in', async () => {
     const page = await open(`/print/village/${village.id}`);
     try {
@@ -141,6 +158,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await underInsets(page)).toEqual([]);
       expect(await cutInInsets(page)).toEqual([]);
       expect(await heapedNumbers(page)).toEqual([]);
+      expect(await keysOnLabels(page)).toEqual([]);
       const out = await pdf(page, 'print-village-a4.pdf');
       expect(out.size).toEqual([595, 842]);
       expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());
@@ -168,6 +186,8 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await page.locator('[data-testid="print-inset"]').count()).toBeGreaterThan(0);
       expect(await underInsets(page)).toEqual([]);
       expect(await cutInInsets(page)).toEqual([]);
+      expect(await heapedNumbers(page)).toEqual([]);
+      expect(await keysOnLabels(page)).toEqual([]);
       // a cover first: the township's villages on one map, and the sheet each begins on
       expect(await page.locator('[data-testid="print-contents"] tbody tr').count()).toBe(villages.rows.length);
       const out = await pdf(page, 'print-township-a3.pdf');
