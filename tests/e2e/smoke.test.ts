@@ -328,7 +328,12 @@ describeInBrowser('web app in Chromium', () => {
     // (with motion: the wall flies from township to township, as it does for everyone who has not asked for less)
     const page = await open('/screen?interval=5', 1920, 1080, true);
     try {
-      const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
+      // (the stop, and 轮播暂停 while the tour is held, as the wall shows them: the title's pill and the lit 继续轮播)
+      const focus = () =>
+        page.evaluate(() => {
+          const s = document.querySelector<HTMLElement>('[data-testid="screen"]')!.dataset;
+          return `${s.focus}${s.paused === 'true' ? ' · 轮播暂停' : ''}`;
+        });
       const first = await focus();
       await expect.poll(focus, { timeout: 15_000 }).not.toBe(first);
       // the first flight timed by its frames: a wall drawing it as a slide show (software WebGL here) jumps from then on
@@ -340,7 +345,7 @@ describeInBrowser('web app in Chromium', () => {
       await expect.poll(focus, { timeout: 5_000 }).toMatch(/轮播暂停/);
       const paused = await focus();
       // A whole carousel interval passes while paused, and the wall stays where it is.
-      const ticks = async () => Number(await page.locator('[data-testid="screen-focus"]').getAttribute('data-ticks'));
+      const ticks = async () => Number(await page.getByTestId('screen').getAttribute('data-ticks'));
       const before = await ticks();
       await expect.poll(ticks, { timeout: 15_000 }).toBeGreaterThan(before);
       expect(await focus()).toBe(paused);
@@ -349,6 +354,8 @@ describeInBrowser('web app in Chromium', () => {
       // Away from the district, the title says which township every figure is for.
       const township = (await focus())!.replace(/\s*·.*$/, '');
       await expect.poll(() => page.locator('[data-testid="screen-area"]').textContent()).toBe(`当前：${township}`);
+      // named once: the status line had named it again beside the pill
+      expect((await page.locator('header').textContent())!.split(township).length - 1).toBe(1);
       // The map holds a township whole, clear of the legend along its foot (龙华街道's southern tip and names ran under it).
       for (let i = 0; i < 12 && !(await focus())!.startsWith('龙华街道'); i++) {
         const was = await focus();
@@ -447,6 +454,15 @@ describeInBrowser('web app in Chromium', () => {
     ]);
     expect(items.every((r: DOMRect) => r.left >= map.left && r.right <= map.right && r.bottom <= map.bottom)).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, '5-screen-phone.png'), fullPage: true });
+    // at a township the title's pill is whole, on a line of its own (it was cut to 当前：龙⋯)
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.locator('[data-testid="screen-area"]').count()).toBe(1);
+    const header = await page.evaluate(() =>
+      [...document.querySelectorAll<HTMLElement>('.screen header, .screen header *')]
+        .filter((e) => e.offsetWidth > 0 && (e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > 360))
+        .map((e) => e.textContent!.trim()),
+    );
+    expect(header).toEqual([]);
   });
 
   it('says so on the wall when the live connection is down', async () => {
@@ -489,8 +505,13 @@ describeInBrowser('web app in Chromium', () => {
     await page.route(/\/api\/stats\/overview/, (route) => (hold ? void held.push(() => route.continue()) : route.continue()));
     try {
       await page.goto(server.url + '/screen?interval=5');
-      const focus = () => page.locator('[data-testid="screen-focus"]').textContent();
-      const ticks = async () => Number(await page.locator('[data-testid="screen-focus"]').getAttribute('data-ticks'));
+      // (the stop, and 轮播暂停 while the tour is held, as the wall shows them: the title's pill and the lit 继续轮播)
+      const focus = () =>
+        page.evaluate(() => {
+          const s = document.querySelector<HTMLElement>('[data-testid="screen"]')!.dataset;
+          return `${s.focus}${s.paused === 'true' ? ' · 轮播暂停' : ''}`;
+        });
+      const ticks = async () => Number(await page.getByTestId('screen').getAttribute('data-ticks'));
       await expect.poll(() => held.length, { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
       const first = await focus();
       // an interval passes with the figures still asked for: the district stays
