@@ -130,6 +130,22 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       }),
     );
 
+  /**
+   * Grids a map names or numbers nowhere, neither on it nor in one of its insets, where a grid's number is at all
+   * legible: its number left the map for an inset that could not write it (under the inset's scale bar, 平街村第4网格).
+   */
+  const unnumbered = (page: Page) =>
+    page.evaluate(() =>
+      [...document.querySelectorAll('[data-testid="print-map"]')].flatMap((map) => {
+        const written = new Set([...map.querySelectorAll('text.label[data-code]')].map((e) => e.getAttribute('data-code')));
+        const enlarged = [...map.querySelectorAll('[data-testid="print-inset"]')].length > 0;
+        // (without an inset, a grid too small for its number on the map has none, as it always had)
+        return enlarged
+          ? [...new Set([...map.querySelectorAll(':scope > g path[data-code]')].map((p) => p.getAttribute('data-code')!))].filter((c) => !written.has(c))
+          : [];
+      }),
+    );
+
   /** An inset's letter on the map written over a name or a number (the top right corner wrote over 平街村第9网格). */
   const keysOnLabels = (page: Page) =>
     page.evaluate(() =>
@@ -159,6 +175,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await cutInInsets(page)).toEqual([]);
       expect(await heapedNumbers(page)).toEqual([]);
       expect(await keysOnLabels(page)).toEqual([]);
+      expect(await unnumbered(page)).toEqual([]);
       const out = await pdf(page, 'print-village-a4.pdf');
       expect(out.size).toEqual([595, 842]);
       expect(out.pages).toBe(await page.locator('[data-testid="print-sheet"]').count());
@@ -188,6 +205,7 @@ describeInBrowser('printed map books and notice boards in Chromium', () => {
       expect(await cutInInsets(page)).toEqual([]);
       expect(await heapedNumbers(page)).toEqual([]);
       expect(await keysOnLabels(page)).toEqual([]);
+      expect(await unnumbered(page)).toEqual([]);
       // a cover first: the township's villages on one map, and the sheet each begins on
       expect(await page.locator('[data-testid="print-contents"] tbody tr').count()).toBe(villages.rows.length);
       const out = await pdf(page, 'print-township-a3.pdf');

@@ -15,6 +15,17 @@ describe('where a printed map’s inset goes', () => {
     expect(spot).toEqual({ x: 1.5, y: map.height - size.h - 11, ...size });
   });
 
+  it('shrinks beside the map’s area rather than cover a corner of it (a full-size inset hid a village’s edge)', () => {
+    // every full-size spot over a twentieth of the area; the bottom-right corner at 80% clear of it
+    const spot = insetSpot(map, size, [], [], (b) => (b.w === size.w ? 5 : b.x > map.width / 2 && b.y > map.height / 2 ? 0 : 30));
+    expect(spot).toEqual({
+      x: map.width - Math.round(size.w * 0.8) - 1.5,
+      y: map.height - Math.round(size.h * 0.8) - 1.5,
+      w: Math.round(size.w * 0.8),
+      h: Math.round(size.h * 0.8),
+    });
+  });
+
   it('moves to the middle of an edge when every corner holds a label', () => {
     const labels = [label(20, 10), label(250, 10), label(250, 40), label(20, 120), label(250, 140)];
     const spot = insetSpot(map, size, labels, [])!;

@@ -138,10 +138,14 @@ export const boxesMeet = (a: Box, b: Box) => a.x < b.x + b.w && b.x < a.x + a.w 
 
 /**
  * Where an inset of w × h mm goes on a map of width × height: the spot that hides the fewest
- * `labels`; among those a corner (clear of the north arrow, top right, and the scale bar, bottom
- * left) before the middle of an edge, full size before 80% and 65%; then the one `covered` (how much
- * of the spot the map's own area fills) least. Never over `avoid` (what the inset enlarges) or
- * over insets `taken` already; null when no spot is left.
+ * `labels`; among those the one that weighs least of what it `covered` (of 100 samples, how many
+ * the map's own area fills) and where it is: a corner (clear of the north arrow, top right, and the
+ * scale bar, bottom left) before the middle of an edge, full size before 80% and 65%. A sample of the
+ * map covered weighs two steps down that order: an inset 80% as large beside the area is taken over
+ * a full-size one over 5% of it (a full-size inset had covered a village's corner, its edge and a
+ * grid's lines). Only spots `usable` are taken (a smaller one must still hold what it enlarges at
+ * its scale). Never over `avoid` (what the inset enlarges) or over insets `taken` already; null
+ * when no spot is left.
  */
 export function insetSpot(
   map: { width: number; height: number },
@@ -149,6 +153,7 @@ export function insetSpot(
   labels: Box[],
   avoid: Box[],
   covered: (b: Box) => number = () => 0,
+  usable: (b: Box) => boolean = () => true,
 ): Box | null {
   const { width, height } = map;
   const spots = [1, 0.8, 0.65].flatMap((k, n) => {
@@ -164,9 +169,9 @@ export function insetSpot(
       { x: width - w - 1.5, y: (height - h) / 2 },
     ].map((c, i) => ({ box: { ...c, w, h }, rank: n * 8 + (i < 4 ? 0 : 4) }));
   });
-  const open = spots.filter((s) => !avoid.some((a) => boxesMeet(a, s.box)));
+  const open = spots.filter((s) => !avoid.some((a) => boxesMeet(a, s.box)) && usable(s.box));
   if (open.length === 0) return null;
-  const score = (s: (typeof spots)[number]) => labels.filter((l) => boxesMeet(l, s.box)).length * 10_000 + s.rank * 100 + covered(s.box);
+  const score = (s: (typeof spots)[number]) => labels.filter((l) => boxesMeet(l, s.box)).length * 10_000 + s.rank * 10 + covered(s.box) * 20;
   return open.reduce((a, b) => (score(b) < score(a) ? b : a)).box;
 }
 
