@@ -18,5 +18,8 @@ export default defineConfig({
     isolate: false,
     // the slowest files first, from a kept measurement (CI's clean checkout has no vitest cache to order by)
     sequence: { sequencer: LongestFirst },
+    // beside the console's report, each file's start and end (tests/artifacts/vitest.json): where a run's time went, and
+    // how long each worker sat idle, read from CI's own run rather than guessed from summed durations
+    reporters: ['default', ['json', { outputFile: 'tests/artifacts/vitest.json' }]],
   },
 });
