@@ -881,10 +881,53 @@ describeInBrowser('web app in Chromium', () => {
     await input.fill('a-new-password-1');
     await page.keyboard.press('Enter');
     await expect.poll(() => dialog.evaluate((d) => (d as HTMLDialogElement).open)).toBe(false);
-    await expect.poll(() => page.locator('[data-testid="accounts"] > p[role="status"]').textContent()).toBe('已为 reset-me 设置新密码。');
+    await expect
+      .poll(() => row.locator('xpath=following-sibling::tr[1]').locator('[data-testid="accounts-message"]').textContent())
+      .toBe('已为 reset-me 设置新密码。');
     await expect.poll(onButton).toBe(true);
     expect(await checkLogin(db, 'reset-me', 'a-new-password-1')).toMatchObject({ username: 'reset-me' });
     expect(prompted).toBe(false);
+    await page.close();
+  });
+
+  it("asks before what signs an account or a wall out, says a refusal beside the account's row, and changes a role there", async () => {
+    await sessionCookie(db, { username: 'role-me', role: 'analyst' });
+    const page = track(await newPage(browser, server.url, admin, { width: 1920, height: 1080 }));
+    const asked: string[] = [];
+    let answer = false;
+    page.on('dialog', (d) => void (asked.push(d.message()), answer ? d.accept() : d.dismiss()));
+    await page.goto(server.url + '/settings?tab=accounts');
+    const adminRow = page.locator('[data-testid="account-row"]').filter({ has: page.locator('td.code', { hasText: /^admin$/ }) });
+    // 停用, dismissed: asked, nothing changed
+    await adminRow.getByRole('button', { name: '停用' }).click();
+    await expect.poll(() => asked.length).toBe(1);
+    expect(asked[0]).toBe('停用 admin？其登录会立即结束，直到再次启用。');
+    // accepted, for the only admin: refused, in words, beside its row and in sight (it had been drawn below the fold)
+    expect((await db.query(`SELECT 1 FROM app_user WHERE role = 'admin' AND NOT disabled`)).rows).toHaveLength(1);
+    answer = true;
+    await adminRow.getByRole('button', { name: '停用' }).click();
+    const said = adminRow.locator('xpath=following-sibling::tr[1]').locator('[data-testid="accounts-message"]');
+    await expect.poll(() => said.textContent()).toMatch(/最后一个启用的管理员/);
+    const box = (await said.boundingBox())!;
+    expect(box.y + box.height).toBeLessThanOrEqual(1080);
+    // the day an account was made, as in China (a UTC date showed the day before until 08:00)
+    const created = (
+      await db.query<{ day: string }>(`SELECT to_char(created_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS day FROM app_user WHERE username = 'admin'`)
+    ).rows[0]!.day;
+    expect(await adminRow.locator('td.small').textContent()).toBe(created);
+    // a role changed in the row, asked first
+    const row = page.locator('[data-testid="account-row"]', { hasText: 'role-me' });
+    await row.locator('[data-testid="account-role"]').selectOption('leader');
+    await expect.poll(async () => (await db.query<{ role: string }>(`SELECT role FROM app_user WHERE username = 'role-me'`)).rows[0]!.role).toBe('leader');
+    expect(asked.at(-1)).toMatch(/^把 role-me 改为「领导」？/);
+    // a wall's token revoked, asked first: the address shown once goes with it
+    await page.fill('input[aria-label="用途"]', '临时大屏');
+    await page.click('text=生成令牌');
+    await expect.poll(() => page.locator('[data-testid="token-shown"]').count()).toBe(1);
+    await page.locator('tr', { hasText: '临时大屏' }).locator('[data-testid="token-revoke"]').click();
+    await expect.poll(() => page.locator('[data-testid="token-shown"]').count()).toBe(0);
+    expect(asked.at(-1)).toMatch(/^作废大屏令牌「临时大屏」？/);
+    await page.screenshot({ path: join(ARTIFACTS, 'settings-accounts-refusal.png') });
     await page.close();
   });
 
