@@ -77,9 +77,27 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await page.goto(`${server.url}/plan?region=${village.id}&draft=${draftId}`);
     await waitForMap(page);
 
+    // another grid renamed and retyped in the draft (through the API, as the editor's form sends it)
+    const renamed = await page.evaluate(
+      async ([id, draft]) => {
+        const got = await (await fetch(`/api/regions/${id}?draft=${draft}`)).json();
+        const res = await fetch(`/api/regions/${id}?draft=${draft}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ version: got.properties.version, name: '改名网格', gridType: got.properties.gridType === 'unit' ? 'rural' : 'unit' }),
+        });
+        return { status: res.status, name: got.properties.name as string, type: got.properties.gridType === 'unit' ? '单位型' : null };
+      },
+      [before[1]!, draftId] as const,
+    );
+    expect(renamed.status).toBe(200);
     await page.click('[data-testid="draft-compare"]');
     await page.waitForSelector('[data-testid="comparison"]');
-    expect(await page.locator('[data-testid="comparison"] .counts').textContent()).toMatch(/去掉 1 个网格/);
+    expect(await page.locator('[data-testid="comparison"] .counts').textContent()).toMatch(/去掉 1 个网格.*调整 1 个网格/);
+    // what changed, in words: a count alone had the reviewers approve changes they could not see
+    expect(await page.locator('[data-testid="comparison-changed"] li').first().textContent()).toMatch(
+      new RegExp(`^${renamed.name}：名称 ${renamed.name} → 改名网格；类型 \\S+ → ${renamed.type === null ? '单位型' : '农村型'}$`),
+    );
     await page.screenshot({ path: join(ARTIFACTS, '1-draft-compared.png') });
     // the swipe: the live plan on the left of the handle, the draft on the right
     await page.click('[data-testid="swipe-toggle"]');
