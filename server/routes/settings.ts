@@ -37,6 +37,7 @@ const Department = z
     sort: z.number().int(),
     version: z.number().int(),
     categories: z.array(z.string()),
+    inUse: z.boolean().optional().openapi({ description: 'in the list: a case or an account refers to it (it can be renamed, not removed)' }),
     regionId: z.number().int().nullable().openapi({ description: 'the region it serves (a city, county or township); null: the whole plan' }),
     region: z
       .object({

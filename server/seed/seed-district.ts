@@ -432,8 +432,8 @@ async function insertDemoIncidents(tx: Queryable, incidents: GeneratedIncident[]
             CASE WHEN on_spot THEN NULL ELSE department END, CASE WHEN on_spot THEN NULL ELSE dispatched_at END,
             -- (the feedback says what the verdict says)
             resolved_at, closed_at,
-            CASE WHEN status <> 'closed' THEN feedback WHEN id % 20 = 0 THEN '回访：群众反映问题仍未解决，对处理结果不满意'
-                 WHEN id % 20 < 5 THEN '已回访，群众基本满意' ELSE feedback END,
+            CASE WHEN status <> 'closed' THEN feedback WHEN id % 20 = 0 THEN '群众反映问题仍未解决，对处理结果不满意'
+                 WHEN id % 20 < 5 THEN '群众基本满意' ELSE feedback END,
             grid_id, grid_id, worker_id,
             CASE WHEN resolved_at IS NULL THEN NULL WHEN NOT on_spot THEN 'department'
                  WHEN id % 100 < 40 THEN 'grid' WHEN id % 100 < 52 THEN 'village' ELSE 'township' END,

@@ -176,7 +176,10 @@ for (const driver of DRIVERS) {
     });
 
     it('changes what a PATCH sends and keeps the rest of a department', async () => {
-      const police = (await ctx.request('GET', '/api/settings/departments')).body.find((d: { code: string }) => d.code === 'police');
+      const listed = (await ctx.request('GET', '/api/settings/departments')).body.find((d: { code: string }) => d.code === 'police');
+      // (the list says whether cases or accounts refer to it; one department's answer is the department itself)
+      expect(listed.inUse).toBe(true);
+      const { inUse: _, ...police } = listed;
       const contact = await ctx.request('PATCH', `/api/settings/departments/${police.id}`, { contact: '王芳', version: police.version });
       expect(contact.status, JSON.stringify(contact.body)).toBe(200);
       expect(contact.body).toEqual({ ...police, contact: '王芳', version: police.version + 1 });
@@ -195,6 +198,8 @@ for (const driver of DRIVERS) {
       expect(dept.status, JSON.stringify(dept.body)).toBe(201);
       expect(dept.body.code).toMatch(/^dept_\d+$/);
       expect(dept.body.en).toBe('水务局');
+      const fresh = (await ctx.request('GET', '/api/settings/departments')).body.find((d: { id: number }) => d.id === dept.body.id);
+      expect(fresh.inUse).toBe(false);
       const again = await ctx.request('POST', '/api/settings/departments', { zh: '林草局' });
       expect(again.body.code).toMatch(/^dept_\d+$/);
       expect(again.body.code).not.toBe(dept.body.code);

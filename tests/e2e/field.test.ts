@@ -890,6 +890,8 @@ describeInBrowser("a grid worker's phone and a department's queue in Chromium", 
     release();
     await expect.poll(() => desk.locator('[data-testid="intake-count"]').textContent(), { timeout: 30_000 }).toMatch(/^[1-9]\d*$/);
     await desk.unrouteAll();
+    // the other tab's count beside it too (only the open tab had said how many it holds)
+    await expect.poll(() => desk.locator('[data-testid="review-count"]').textContent(), { timeout: 30_000 }).toMatch(/^\d+$/);
     // narrowed to the township where the fresh case happened: it is still there, with no more cases than in all; then all again
     const everywhere = Number(await desk.locator('[data-testid="intake-count"]').textContent());
     const {
