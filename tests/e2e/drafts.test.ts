@@ -43,9 +43,11 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await dispose?.();
   });
 
+  /** What the pages asked to confirm (accepted). */
+  const asked: string[] = [];
   const open = async (cookie: string, path: string): Promise<Page> => {
     const page = await newPage(browser, server.url, cookie, DESKTOP);
-    page.on('dialog', (d) => void d.accept());
+    page.on('dialog', (d) => void (asked.push(d.message()), d.accept()));
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
@@ -150,8 +152,11 @@ describeInBrowser('a draft from a planner to the live plan, through two reviewer
     await expect.poll(fill, { timeout: 30_000 }).toBeGreaterThan(0.5);
     expect(await district.locator('[data-testid="draft-events"]').textContent()).toContain('同意，报区里审批');
     await district.screenshot({ path: join(ARTIFACTS, '3-district-approval.png') });
+    const askedBefore = asked.length;
     await district.click('[data-testid="draft-approve"]');
     await expect.poll(() => district.locator('[data-testid="drafts-notice"]').textContent(), { timeout: 30_000 }).toContain('已发布');
+    // published at once, for everyone: asked first (it had gone live on one click)
+    expect(asked.slice(askedBefore)).toEqual([expect.stringMatching(/^通过并立即发布「.+」为现行方案？/)]);
     await expect.poll(() => new URL(district.url()).searchParams.get('draft'), { timeout: 30_000 }).toBeNull();
     await waitForMap(district);
     expect(await liveGrids()).toEqual(before.filter((id) => id !== grid));
