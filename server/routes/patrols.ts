@@ -359,7 +359,9 @@ export function patrolRoutes() {
       const a = await limited(c, () => assessment(c.get('db'), { ...scope, ...bounds }, nowOf(c)));
       const figures = (f: (typeof a.grids)[number] | (typeof a.workers)[number]) => ({
         上报事件: f.reports,
-        就地解决: f.onSpot,
+        // (solved by the grid itself: the wall's 就地解决 counts the village's and township's too, and a worker's case
+        // solved by the village, shown 就地解决 on the phone, counted none here)
+        网格内解决: f.onSpot,
         办结: f.resolved,
         按时办结: f.onTime,
         '按时办结率%': pct(f.onTimeRate),
