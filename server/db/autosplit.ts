@@ -209,7 +209,8 @@ function summarise(
 /**
  * Replaces the villages' grids (all but `keep`) with the planned ones: each new grid continuing an
  * old one of its village (sharing most households with it, greedily, as the change's own count
- * pairs them) keeps that grid's number and so its code and name, the others take the lowest free;
+ * pairs them) keeps that grid's number and so its code and name — and the name a planner gave it and
+ * its notes (accepting a split had silently dropped 银湾村第2网格（河东片） and its 备注) — the others take the lowest free;
  * each old grid's worker to the new grid holding most of its households, each new grid's other staff
  * from the old grid most of its households come from, households re-pointed, one
  * change-log operation (old grids removed first, so undo re-creates them after deleting the new).
@@ -235,8 +236,8 @@ async function replaceGrids(
     tx,
     old.map((r) => r.id),
   );
-  const { rows: oldNumbers } = await tx.query<{ id: number; parent_id: number; n: number | null }>(
-    `SELECT id, parent_id, substring(code FROM '-(\\d+)$')::int AS n FROM region WHERE id = ANY($1::int[])`,
+  const { rows: oldNumbers } = await tx.query<{ id: number; parent_id: number; n: number | null; name: string; notes: string | null }>(
+    `SELECT id, parent_id, substring(code FROM '-(\\d+)$')::int AS n, name, notes FROM region WHERE id = ANY($1::int[])`,
     [old.map((r) => r.id)],
   );
   const numberOf = new Map(oldNumbers.map((r) => [r.id, r]));
@@ -262,23 +263,36 @@ async function replaceGrids(
     let n = kept.get(g.ord) ?? 1;
     if (!kept.has(g.ord)) while (t.has(n)) n++;
     t.add(n);
+    // the grid it continues, in its village: a name of the planner's own (not its number's) and its notes go on
+    const was = numberOf.get(continues.get(g.ord) ?? -1);
+    const same = was && was.parent_id === v.id ? was : null;
+    const own = same && (same.n === null || same.name !== childName(v.name, 'grid', same.n)) ? same.name : null;
     return {
       ord: g.ord,
       parent: v.id,
       code: childCode(v.code, 'grid', n),
-      name: childName(v.name, 'grid', n),
+      name: own ?? childName(v.name, 'grid', n),
       type: g.gridType,
       worker: workerOf.get(g.ord) ?? null,
+      notes: same?.notes ?? '',
     };
   });
   const { rows: created } = await tx.query<{ id: number; code: string }>(
-    `WITH t AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[]) AS t(ord, parent_id, code, name, grid_type,
-      worker_id))
+    `WITH t AS (SELECT * FROM unnest($1::int[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[]) AS t(ord, parent_id, code, name,
+      grid_type, worker_id, notes))
      INSERT INTO region (parent_id, level, code, name, grid_type, worker_id, notes, geom)
-     SELECT t.parent_id, 'grid', t.code, t.name, t.grid_type, t.worker_id, '', g.geom
+     SELECT t.parent_id, 'grid', t.code, t.name, t.grid_type, t.worker_id, t.notes, g.geom
      FROM t JOIN autosplit_grid g ON g.ord = t.ord ORDER BY t.ord
      RETURNING id, code`,
-    [rows.map((r) => r.ord), rows.map((r) => r.parent), rows.map((r) => r.code), rows.map((r) => r.name), rows.map((r) => r.type), rows.map((r) => r.worker)],
+    [
+      rows.map((r) => r.ord),
+      rows.map((r) => r.parent),
+      rows.map((r) => r.code),
+      rows.map((r) => r.name),
+      rows.map((r) => r.type),
+      rows.map((r) => r.worker),
+      rows.map((r) => r.notes),
+    ],
   );
   const idOf = new Map(created.map((c) => [c.code, c.id]));
   const ids = rows.map((r) => idOf.get(r.code)!);

@@ -116,6 +116,8 @@ for (const driver of DRIVERS) {
       const staffBefore = (await ctx.db.query(staffRows, [village.id])).rows;
       const rolesBefore = await everyGridHas();
       expect(rolesBefore.length).toBeGreaterThan(0);
+      // a grid a planner named and noted (as the editor saves them)
+      await ctx.db.query(`UPDATE region SET name = name || '（河东片）', notes = '含河东 3 户散居户' WHERE id = $1`, [oldGrids[0]!.id]);
       const res = await ctx.request('POST', `/api/regions/${village.id}/autosplit`, { commit: true }, user);
       expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
       const { ids, op } = res.body.committed;
@@ -151,6 +153,11 @@ for (const driver of DRIVERS) {
       // and the other people: each new grid keeps those of the old grid most of its households come from
       expect(await everyGridHas()).toEqual(rolesBefore);
       expect(after!.codes[0]).toMatch(/-0001$/);
+      // the grid continuing it keeps that name and its notes; the others have their numbers' names and none (accepting had dropped them)
+      const { rows: noted } = await ctx.db.query<{ name: string; notes: string }>(`SELECT name, notes FROM region WHERE parent_id = $1 AND notes <> ''`, [
+        village.id,
+      ]);
+      expect(noted).toEqual([{ name: expect.stringMatching(/（河东片）$/), notes: '含河东 3 户散居户' }]);
       const { rows: log } = await ctx.db.query<{ n: number; action: string }>('SELECT count(*)::int AS n, min(action) AS action FROM change WHERE op = $1', [
         op,
       ]);

@@ -221,6 +221,12 @@ describeInBrowser('planner edits a village in Chromium', () => {
         () => (window as any).gridplanMap.queryRenderedFeatures({ layers: ['labels'] }).filter((f: any) => f.properties.level === 'grid').length,
       ),
     ).toBe(0);
+    // each proposed grid's households written once (a grid cut by tile edges had its count once a piece: 18 twice)
+    const counted = await page.evaluate(() =>
+      (window as any).gridplanMap.queryRenderedFeatures({ layers: ['proposal-count'] }).map((f: any) => JSON.stringify(f.properties)),
+    );
+    expect(counted.length).toBeGreaterThan(0);
+    expect(new Set(counted).size).toBe(counted.length);
     await shot('10-autosplit-proposal');
 
     await page.click('[data-testid="accept-autosplit"]');

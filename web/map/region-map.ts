@@ -6,6 +6,7 @@ import { tileUrl, type DistrictLayers, type RegionCollection, type RegionFeature
 import { ISSUE_COLORS } from '../state/coverage.svelte.ts';
 import { baseStyle, householdsLabel, mapLocale, gridTypeColor, TEXT_FONT, mapOptions } from './style.ts';
 import turfBbox from '@turf/bbox';
+import { pointOnFeature } from '@turf/turf';
 import { slowFlight } from './flight.ts';
 
 maplibregl.setWorkerUrl(workerUrl);
@@ -126,7 +127,7 @@ export class RegionMap {
     const m = this.map;
     this.dark = dark;
     this.k = k;
-    for (const id of ['selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'barriers', 'compare'])
+    for (const id of ['selected', 'labels', 'picked', 'issues', 'focused', 'proposal', 'proposal-labels', 'barriers', 'compare'])
       m.addSource(id, { type: 'geojson', data: EMPTY });
     m.addSource('households', { type: 'geojson', data: EMPTY, cluster: true, clusterRadius: 36, clusterMaxZoom: 15 });
     const ink = dark ? '#d7e3f4' : '#2b3340';
@@ -171,7 +172,8 @@ export class RegionMap {
     m.addLayer({
       id: 'proposal-count',
       type: 'symbol',
-      source: 'proposal',
+      // (one point a grid: placed on the polygons themselves, a grid cut by tile edges was labelled once a piece, 18 twice)
+      source: 'proposal-labels',
       minzoom: 12,
       layout: { 'text-field': ['to-string', ['get', 'households']], 'text-font': TEXT_FONT, 'text-size': 12 * k, 'text-padding': 1 },
       paint: { 'text-color': '#1b2a3a', 'text-halo-color': '#ffffff', 'text-halo-width': 1.4 * k },
@@ -588,6 +590,15 @@ export class RegionMap {
     await this.ready;
     if (this.gone) return; // the view closed meanwhile (signed out, another page)
     (this.map.getSource('proposal') as GeoJSONSource | undefined)?.setData(fc ?? EMPTY);
+    const points = fc
+      ? {
+          type: 'FeatureCollection' as const,
+          features: fc.features
+            .filter((f) => f.geometry)
+            .map((f) => ({ ...pointOnFeature(f as GeoJSON.Feature<GeoJSON.Polygon | GeoJSON.MultiPolygon>), properties: f.properties })),
+        }
+      : EMPTY;
+    (this.map.getSource('proposal-labels') as GeoJSONSource | undefined)?.setData(points);
     this.proposalShown = fc !== null;
     this.applyProposalShown();
     // and so do their labels: the proposal's own counts take their place
