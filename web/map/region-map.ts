@@ -174,7 +174,8 @@ export class RegionMap {
       type: 'symbol',
       // (one point a grid: placed on the polygons themselves, a grid cut by tile edges was labelled once a piece, 18 twice)
       source: 'proposal-labels',
-      minzoom: 12,
+      // (from a village's own view on, 11.5 here: at 12 a village's proposal showed none; crowded ones give way to each other)
+      minzoom: 10,
       layout: { 'text-field': ['to-string', ['get', 'households']], 'text-font': TEXT_FONT, 'text-size': 12 * k, 'text-padding': 1 },
       paint: { 'text-color': '#1b2a3a', 'text-halo-color': '#ffffff', 'text-halo-width': 1.4 * k },
     });
