@@ -81,11 +81,16 @@ async function checkDepartmentRegion(tx: Queryable, regionId: number | null, pat
     });
 }
 
+export async function listDepartments(db: Queryable): Promise<DepartmentSetting[]> {
+  return (await db.query<DepartmentSetting>(`${DEPARTMENT_SQL} ORDER BY d.sort, d.code`)).rows;
+}
+
 /**
- * The departments, each saying whether a case or an account refers to it (`inUse`: it can be renamed, not removed —
- * the list's 删除 had stayed live on them, to be refused only when pressed).
+ * The departments as the settings list shows them, each saying whether a case or an account refers to it (`inUse`: it
+ * can be renamed, not removed — the list's 删除 had stayed live on them, to be refused only when pressed). Not for
+ * comparing departments before and after a change (an import's, an undo's): that they are in use is not theirs to change.
  */
-export async function listDepartments(db: Queryable): Promise<(DepartmentSetting & { inUse: boolean })[]> {
+export async function listDepartmentsShown(db: Queryable): Promise<(DepartmentSetting & { inUse: boolean })[]> {
   return (
     await db.query<DepartmentSetting & { inUse: boolean }>(
       `SELECT x.*, (EXISTS (SELECT 1 FROM dispatch WHERE department_id = x.id) OR EXISTS (SELECT 1 FROM app_user WHERE department_id = x.id)) AS "inUse"

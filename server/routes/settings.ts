@@ -6,7 +6,7 @@ import {
   deleteDepartment,
   freeCode,
   listCategories,
-  listDepartments,
+  listDepartmentsShown,
   settingsChanges,
   undoSettingsChange,
   updateCategory,
@@ -229,7 +229,7 @@ const routes = {
 
 export function settingsRoutes() {
   return router()
-    .openapi(routes.departments, async (c) => c.json(await listDepartments(c.get('db')), 200))
+    .openapi(routes.departments, async (c) => c.json(await listDepartmentsShown(c.get('db')), 200))
     .openapi(routes.createDepartment, async (c) => {
       const body = c.req.valid('json');
       return c.json(
