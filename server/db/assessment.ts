@@ -67,6 +67,8 @@ export interface WorkerAssessment extends Figures {
   grids: number;
   /** The villages of the worker's grids (two workers of one name are told apart by where they work). */
   villages: string[];
+  /** The grid's name, for a worker of one grid (two 王明 of one village were told apart by nothing). */
+  grid: string | null;
   rank: number;
 }
 
@@ -333,7 +335,16 @@ export async function assessment(
     };
     const villages = [...new Set(gs.map((g) => g.village))];
     const scored = rulesFor(districtOfGrid.get(gs[0]!.gridId));
-    return { workerId, worker: gs[0]!.worker ?? '', grids: gs.length, villages, ...figures, points: points(figures, scored), rank: 0 };
+    return {
+      workerId,
+      worker: gs[0]!.worker ?? '',
+      grids: gs.length,
+      villages,
+      grid: gs.length === 1 ? gs[0]!.name : null,
+      ...figures,
+      points: points(figures, scored),
+      rank: 0,
+    };
   });
   // (one collator: localeCompare made one a comparison, a second of a city's 21,000 workers)
   const byName = new Intl.Collator('zh').compare;

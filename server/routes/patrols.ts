@@ -139,7 +139,15 @@ const Assessment = z
       }),
     ),
     workers: z.array(
-      z.object({ workerId: z.number().int(), worker: z.string(), grids: z.number().int(), villages: z.array(z.string()), rank: z.number().int(), ...Figures }),
+      z.object({
+        workerId: z.number().int(),
+        worker: z.string(),
+        grids: z.number().int(),
+        villages: z.array(z.string()),
+        grid: z.string().nullable().openapi({ description: "the grid's name, for a worker of one grid" }),
+        rank: z.number().int(),
+        ...Figures,
+      }),
     ),
     gridsTotal: z.number().int().openapi({ description: 'grids in the area (`grids` holds the first `limit`)' }),
     workersTotal: z.number().int().openapi({ description: 'workers ranked (`workers` holds the first `limit`, best first)' }),

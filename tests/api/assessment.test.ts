@@ -305,6 +305,8 @@ for (const driver of DRIVERS) {
         .name;
       expect(grid.village).toBe(village);
       expect(res.body.workers[0].villages).toEqual([village]);
+      // and, of one grid, its name: two 王明 of one village had been told apart by nothing
+      expect(res.body.workers[0].grid).toBe(grid.name);
 
       // the county changes its rules: the points follow
       const versionOf = async (measure: string) =>
